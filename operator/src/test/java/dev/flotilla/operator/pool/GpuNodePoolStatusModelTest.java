@@ -1,0 +1,80 @@
+package dev.flotilla.operator.pool;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.flotilla.api.crd.ConditionTypes;
+import dev.flotilla.api.crd.GpuNodePool;
+import dev.flotilla.api.crd.GpuNodePoolSpec;
+import dev.flotilla.api.crd.GpuNodePoolStatus;
+import dev.flotilla.api.crd.GpuSpec;
+import dev.flotilla.api.crd.PoolPlacement;
+import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+public class GpuNodePoolStatusModelTest {
+  private static final Instant T0 = Instant.parse("2026-01-01T00:00:00Z");
+
+  public static GpuNodePool pool(int maxNodes, Integer perNode) {
+    GpuNodePool pool = new GpuNodePool();
+    pool.setMetadata(new ObjectMetaBuilder().withName("l4").withGeneration(3L).build());
+    GpuNodePoolSpec spec = new GpuNodePoolSpec();
+    spec.setNodeSelector(Map.of("gpu", "l4"));
+    GpuSpec gpu = new GpuSpec();
+    gpu.setProduct("NVIDIA-L4");
+    gpu.setMemory("24Gi");
+    gpu.setPerNode(perNode);
+    spec.setGpu(gpu);
+    spec.setMaxNodes(maxNodes);
+    pool.setSpec(spec);
+    return pool;
+  }
+
+  @Test
+  void capacityIsNodesTimesGpusPerNodeAndAllocationSumsPlacements() {
+    GpuNodePool pool = pool(4, 2);
+    GpuNodePoolStatus existing = new GpuNodePoolStatus();
+    PoolPlacement a = new PoolPlacement();
+    a.setGpus(3);
+    PoolPlacement b = new PoolPlacement();
+    b.setGpus(2);
+    existing.setPlacements(List.of(a, b));
+    pool.setStatus(existing);
+
+    GpuNodePoolStatus status = GpuNodePoolStatusModel.desired(pool, T0);
+
+    assertThat(status.getCapacityGpus()).isEqualTo(8);
+    assertThat(status.getAllocatedGpus()).isEqualTo(5);
+    assertThat(status.getObservedGeneration()).isEqualTo(3L);
+    assertThat(status.getConditions()).singleElement().satisfies(c -> {
+      assertThat(c.getType()).isEqualTo(ConditionTypes.READY);
+      assertThat(c.getStatus()).isEqualTo(ConditionTypes.TRUE);
+      assertThat(c.getMessage()).isEqualTo("8 GPUs of NVIDIA-L4, 5 allocated");
+    });
+  }
+
+  @Test
+  void poolWithoutNodesIsNotReadyAndSaysWhy() {
+    GpuNodePoolStatus status = GpuNodePoolStatusModel.desired(pool(0, null), T0);
+    Condition ready = status.getConditions().get(0);
+    assertThat(ready.getStatus()).isEqualTo(ConditionTypes.FALSE);
+    assertThat(ready.getReason()).isEqualTo("NoCapacity");
+  }
+
+  @Test
+  void transitionTimeKeptWhileStatusUnchangedAndMovedWhenItFlips() {
+    GpuNodePool pool = pool(2, 1);
+    pool.setStatus(GpuNodePoolStatusModel.desired(pool, T0));
+
+    GpuNodePoolStatus later = GpuNodePoolStatusModel.desired(pool, T0.plusSeconds(60));
+    assertThat(later.getConditions().get(0).getLastTransitionTime()).isEqualTo(T0.toString());
+
+    pool.setStatus(later);
+    pool.getSpec().setMaxNodes(0);
+    GpuNodePoolStatus flipped = GpuNodePoolStatusModel.desired(pool, T0.plusSeconds(120));
+    assertThat(flipped.getConditions().get(0).getLastTransitionTime()).isEqualTo(T0.plusSeconds(120).toString());
+  }
+}
