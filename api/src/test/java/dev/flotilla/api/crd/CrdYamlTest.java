@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The checked-in CRDs in crds/ must be exactly what the build generates from the Java classes.
- * After changing a class, refresh them with
+ * After changing a class, refresh them (and the Helm chart's copies) with
  * {@code ./mvnw -pl api verify -Dflotilla.crds.update=true}.
  */
 class CrdYamlTest {
@@ -24,11 +24,14 @@ class CrdYamlTest {
     assertThat(generated).as("generated CRDs").hasSize(4);
 
     if (UPDATE) {
-      for (Path existing : yamlFiles(checkedIn)) {
-        Files.delete(existing);
-      }
-      for (Path file : generated) {
-        Files.copy(file, checkedIn.resolve(file.getFileName()));
+      // The Helm chart carries its own copy (chart-tests checks that it matches crds/).
+      for (Path dir : List.of(checkedIn, RepositoryFiles.root().resolve("charts/flotilla/crds"))) {
+        for (Path existing : yamlFiles(dir)) {
+          Files.delete(existing);
+        }
+        for (Path file : generated) {
+          Files.copy(file, dir.resolve(file.getFileName()));
+        }
       }
     }
 

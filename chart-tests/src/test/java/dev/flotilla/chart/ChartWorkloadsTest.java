@@ -1,0 +1,289 @@
+package dev.flotilla.chart;
+
+import static dev.flotilla.chart.FlotillaChart.NAMESPACE;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.flotilla.chart.FlotillaChart.Rendered;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerPort;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.HTTPGetAction;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.Probe;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServiceAccount;
+import io.fabric8.kubernetes.api.model.ServicePort;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
+import java.io.IOException;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** The operator and gateway Deployments, Services and the optional PDB and ServiceMonitors. */
+class ChartWorkloadsTest {
+  private static final String BOTH = "dev.flotilla.chart.FlotillaChart#bothRenders";
+
+  @ParameterizedTest
+  @MethodSource(BOTH)
+  void rendersOneDeploymentServiceAndServiceAccountPerComponent(Rendered rendered) {
+    for (Class<? extends HasMetadata> kind : List.of(Deployment.class, Service.class, ServiceAccount.class)) {
+      assertThat(rendered.all(kind)).extracting(o -> o.getMetadata().getLabels().get("app.kubernetes.io/component"))
+          .containsExactlyInAnyOrder("operator", "gateway");
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource(BOTH)
+  void everyObjectCarriesTheStandardLabelsAndNamespacedOnesLiveInTheReleaseNamespace(Rendered rendered) {
+    assertThat(rendered.objects()).isNotEmpty().allSatisfy(o -> {
+      assertThat(o.getMetadata().getLabels()).containsKeys("app.kubernetes.io/name", "app.kubernetes.io/instance",
+          "app.kubernetes.io/component", "app.kubernetes.io/version", "app.kubernetes.io/part-of",
+          "app.kubernetes.io/managed-by", "helm.sh/chart");
+      boolean clusterScoped = o.getKind().startsWith("Cluster");
+      assertThat(o.getMetadata().getNamespace()).isEqualTo(clusterScoped ? null : NAMESPACE);
+    });
+  }
+
+  @ParameterizedTest
+  @MethodSource(BOTH)
+  void selectorsMatchThePodsAndServicesSelectTheirComponent(Rendered rendered) {
+    for (Deployment deployment : rendered.all(Deployment.class)) {
+      Map<String, String> podLabels = deployment.getSpec().getTemplate().getMetadata().getLabels();
+      assertThat(podLabels).containsAllEntriesOf(deployment.getSpec().getSelector().getMatchLabels());
+      Service service = rendered.one(Service.class, deployment.getMetadata().getName());
+      assertThat(service.getSpec().getSelector()).isEqualTo(deployment.getSpec().getSelector().getMatchLabels());
+      assertThat(deployment.getSpec().getTemplate().getSpec().getServiceAccountName())
+          .isEqualTo(deployment.getMetadata().getName());
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource(BOTH)
+  void everyContainerHasHealthProbesOnItsHttpPort(Rendered rendered) {
+    assertThat(containers(rendered)).hasSize(2).allSatisfy(c -> {
+      assertThat(c.getPorts()).extracting(ContainerPort::getName).contains("http");
+      assertHttpProbe(c.getLivenessProbe(), "/q/health/live");
+      assertHttpProbe(c.getReadinessProbe(), "/q/health/ready");
+    });
+  }
+
+  @ParameterizedTest
+  @MethodSource(BOTH)
+  void everyImageIsPinnedAndPulledIfNotPresent(Rendered rendered) {
+    assertThat(containers(rendered)).allSatisfy(c -> {
+      assertPinned(c.getImage());
+      assertThat(c.getImagePullPolicy()).isEqualTo("IfNotPresent");
+    });
+    assertPinned(env(operator(rendered)).get("FLOTILLA_OPERATOR_WORKER_IMAGE"));
+  }
+
+  @ParameterizedTest
+  @MethodSource(BOTH)
+  void podsRunHardenedWithAWritableTmp(Rendered rendered) {
+    for (Deployment deployment : rendered.all(Deployment.class)) {
+      PodSpec pod = deployment.getSpec().getTemplate().getSpec();
+      assertThat(pod.getSecurityContext().getRunAsNonRoot()).isTrue();
+      assertThat(pod.getSecurityContext().getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
+      assertThat(pod.getContainers()).allSatisfy(c -> {
+        assertThat(c.getSecurityContext().getRunAsNonRoot()).isTrue();
+        assertThat(c.getSecurityContext().getRunAsUser()).isEqualTo(10001L);
+        assertThat(c.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();
+        assertThat(c.getSecurityContext().getAllowPrivilegeEscalation()).isFalse();
+        assertThat(c.getSecurityContext().getPrivileged()).isFalse();
+        assertThat(c.getSecurityContext().getCapabilities().getDrop()).containsExactly("ALL");
+        assertThat(c.getSecurityContext().getCapabilities().getAdd()).isNullOrEmpty();
+        assertThat(c.getSecurityContext().getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
+        String tmpVolume = c.getVolumeMounts().stream().filter(m -> m.getMountPath().equals("/tmp"))
+            .findFirst().orElseThrow().getName();
+        assertThat(volume(pod, tmpVolume).getEmptyDir()).isNotNull();
+      });
+    }
+  }
+
+  @ParameterizedTest
+  @MethodSource(BOTH)
+  void everyContainerRequestsAndLimitsResources(Rendered rendered) {
+    assertThat(containers(rendered)).allSatisfy(c -> {
+      assertThat(c.getResources().getRequests()).containsKeys("cpu", "memory");
+      assertThat(c.getResources().getLimits()).containsKey("memory");
+    });
+  }
+
+  @Test
+  void defaultsRunPinnedToTheAppVersionWithAnEmptyDirSpoolAndNoOptionalObjects() throws IOException {
+    Rendered rendered = FlotillaChart.renderDefaults();
+    String appVersion = new ObjectMapper(new YAMLFactory())
+        .readTree(FlotillaChart.chartDir().resolve("Chart.yaml").toFile()).get("appVersion").asText();
+    Deployment operator = rendered.one(Deployment.class, "flotilla-operator");
+    Deployment gateway = rendered.one(Deployment.class, "flotilla-gateway");
+
+    assertThat(container(operator).getImage()).isEqualTo("ghcr.io/flotilla-dev/flotilla-operator:" + appVersion);
+    assertThat(container(gateway).getImage()).isEqualTo("ghcr.io/flotilla-dev/flotilla-gateway:" + appVersion);
+    assertThat(env(operator)).containsEntry("FLOTILLA_OPERATOR_WORKER_IMAGE", "ghcr.io/flotilla-dev/flotilla-worker:" + appVersion)
+        .containsEntry("FLOTILLA_OPERATOR_LEADER_ELECTION_ENABLED", "true")
+        .containsEntry("FLOTILLA_OPERATOR_LEADER_ELECTION_LEASE_NAME", "flotilla-operator")
+        .containsEntry("FLOTILLA_OPERATOR_LEADER_ELECTION_LEASE_NAMESPACE", NAMESPACE)
+        .containsEntry("FLOTILLA_OPERATOR_NAMESPACE", "<from>")
+        .containsEntry("FLOTILLA_OPERATOR_TERMINATION_GRACE_PERIOD", "120s")
+        .containsEntry("FLOTILLA_OPERATOR_SCALING_SCALE_TO_ZERO_ENABLED", "true")
+        .containsEntry("FLOTILLA_OPERATOR_SCALING_SCALE_TO_ZERO_AFTER", "5m")
+        .containsEntry("FLOTILLA_OPERATOR_SCALING_COLD_START_TIMEOUT", "2m")
+        .containsEntry("FLOTILLA_OPERATOR_WORKER_IMAGE_PULL_SECRETS", "");
+    assertThat(env(gateway)).containsEntry("FLOTILLA_GATEWAY_USAGE_TOPIC", "flotilla.usage")
+        .containsEntry("FLOTILLA_GATEWAY_KAFKA_BOOTSTRAP_SERVERS", "")
+        .containsEntry("FLOTILLA_GATEWAY_AUTOSCALER_HOST", "flotilla-operator." + NAMESPACE + ".svc")
+        .containsEntry("FLOTILLA_GATEWAY_AUTOSCALER_PORT", "9200");
+    assertThat(operator.getSpec().getReplicas()).isEqualTo(2);
+    assertThat(gateway.getSpec().getReplicas()).isEqualTo(2);
+    assertThat(operator.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds()).isEqualTo(30L);
+    assertThat(gateway.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds()).isEqualTo(60L);
+    assertThat(operator.getSpec().getTemplate().getSpec().getImagePullSecrets()).isNullOrEmpty();
+    Volume spool = volume(gateway.getSpec().getTemplate().getSpec(), "spool");
+    assertThat(spool.getEmptyDir().getSizeLimit().toString()).isEqualTo("1Gi");
+    assertThat(spool.getPersistentVolumeClaim()).isNull();
+    assertThat(rendered.all(PodDisruptionBudget.class)).isEmpty();
+    assertThat(rendered.ofKind("ServiceMonitor")).isEmpty();
+  }
+
+  @Test
+  void servicesExposeTheComponentPorts() {
+    Rendered rendered = FlotillaChart.renderDefaults();
+
+    assertThat(ports(rendered.one(Service.class, "flotilla-operator"))).isEqualTo(Map.of("http", 8082, "grpc", 9200));
+    assertThat(ports(rendered.one(Service.class, "flotilla-gateway"))).isEqualTo(Map.of("grpc", 9000, "http", 8080));
+    assertThat(rendered.one(Service.class, "flotilla-gateway").getSpec().getType()).isEqualTo("ClusterIP");
+    assertThat(rendered.all(Service.class)).flatExtracting(s -> s.getSpec().getPorts())
+        .allSatisfy(p -> assertThat(p.getTargetPort()).isEqualTo(new IntOrString(p.getName())));
+    assertThat(containerPorts(rendered.one(Deployment.class, "flotilla-operator")))
+        .isEqualTo(Map.of("http", 8082, "grpc", 9200));
+    assertThat(containerPorts(rendered.one(Deployment.class, "flotilla-gateway")))
+        .isEqualTo(Map.of("grpc", 9000, "http", 8080));
+  }
+
+  @Test
+  void customValuesReachEveryObjectTheyConcern() {
+    Rendered rendered = FlotillaChart.renderCustom();
+    Deployment operator = rendered.one(Deployment.class, "prod-flotilla-operator");
+    Deployment gateway = rendered.one(Deployment.class, "prod-flotilla-gateway");
+
+    assertThat(container(operator).getImage()).isEqualTo("registry.example.com/ml/flotilla-dev/flotilla-operator:0.2.0-rc1");
+    assertThat(container(gateway).getImage()).isEqualTo("registry.example.com/ml/flotilla-dev/flotilla-gateway:0.2.0-rc1");
+    assertThat(env(operator)).containsEntry("FLOTILLA_OPERATOR_WORKER_IMAGE", "registry.example.com/ml/flotilla-dev/flotilla-worker:0.2.0-rc1")
+        .containsEntry("FLOTILLA_OPERATOR_WORKER_IMAGE_PULL_SECRETS", "registry-credentials")
+        .containsEntry("FLOTILLA_OPERATOR_LEADER_ELECTION_LEASE_NAME", "flotilla-leader")
+        .containsEntry("FLOTILLA_OPERATOR_SCALING_SCALE_TO_ZERO_AFTER", "15m")
+        .containsEntry("FLOTILLA_OPERATOR_SCALING_COLD_START_TIMEOUT", "90s");
+    assertThat(env(gateway)).containsEntry("FLOTILLA_GATEWAY_KAFKA_BOOTSTRAP_SERVERS", "kafka-0.kafka:9092,kafka-1.kafka:9092")
+        .containsEntry("FLOTILLA_GATEWAY_AUTOSCALER_HOST", "prod-flotilla-operator." + NAMESPACE + ".svc");
+    for (Deployment deployment : List.of(operator, gateway)) {
+      assertThat(deployment.getSpec().getTemplate().getSpec().getImagePullSecrets())
+          .extracting(r -> r.getName()).containsExactly("registry-credentials");
+    }
+    assertThat(operator.getSpec().getReplicas()).isEqualTo(3);
+    assertThat(gateway.getSpec().getReplicas()).isEqualTo(3);
+    assertThat(operator.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds()).isEqualTo(45L);
+    assertThat(gateway.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds()).isEqualTo(120L);
+    assertThat(container(gateway).getResources().getRequests()).hasToString("{cpu=1, memory=1Gi}");
+    assertThat(container(gateway).getResources().getLimits()).hasToString("{cpu=2, memory=2Gi}");
+
+    Volume spool = volume(gateway.getSpec().getTemplate().getSpec(), "spool");
+    assertThat(spool.getPersistentVolumeClaim().getClaimName()).isEqualTo("flotilla-usage-spool");
+    assertThat(spool.getEmptyDir()).isNull();
+    assertThat(container(gateway).getVolumeMounts()).anySatisfy(m -> {
+      assertThat(m.getName()).isEqualTo("spool");
+      assertThat(m.getMountPath()).isEqualTo(env(gateway).get("FLOTILLA_GATEWAY_USAGE_SPOOL_DIR"));
+    });
+
+    Service service = rendered.one(Service.class, "prod-flotilla-gateway");
+    assertThat(service.getSpec().getType()).isEqualTo("LoadBalancer");
+    assertThat(ports(service)).isEqualTo(Map.of("grpc", 443, "http", 8080));
+
+    PodDisruptionBudget pdb = rendered.one(PodDisruptionBudget.class, "prod-flotilla-gateway");
+    assertThat(pdb.getSpec().getMinAvailable()).isEqualTo(new IntOrString(2));
+    assertThat(pdb.getSpec().getSelector().getMatchLabels()).isEqualTo(gateway.getSpec().getSelector().getMatchLabels());
+  }
+
+  @Test
+  void serviceMonitorsScrapeEachComponentsMetricsWhenEnabled() {
+    Rendered rendered = FlotillaChart.renderCustom();
+    List<HasMetadata> monitors = rendered.ofKind("ServiceMonitor");
+
+    assertThat(monitors).extracting(m -> m.getMetadata().getName())
+        .containsExactlyInAnyOrder("prod-flotilla-operator", "prod-flotilla-gateway");
+    assertThat(monitors).allSatisfy(m -> {
+      assertThat(m.getApiVersion()).isEqualTo("monitoring.coreos.com/v1");
+      assertThat(m.getMetadata().getLabels()).containsEntry("release", "prometheus");
+      GenericKubernetesResource monitor = (GenericKubernetesResource) m;
+      Service service = rendered.one(Service.class, m.getMetadata().getName());
+      assertThat(monitor.<Map<String, String>>get("spec", "selector", "matchLabels"))
+          .isEqualTo(service.getSpec().getSelector());
+      assertThat(monitor.<List<String>>get("spec", "namespaceSelector", "matchNames")).containsExactly(NAMESPACE);
+      List<Map<String, Object>> endpoints = monitor.get("spec", "endpoints");
+      assertThat(endpoints).singleElement().satisfies(e -> {
+        assertThat(e).containsEntry("port", "http").containsEntry("path", "/q/metrics").containsEntry("interval", "15s");
+        assertThat(service.getSpec().getPorts()).extracting(ServicePort::getName).contains("http");
+      });
+    });
+  }
+
+  private static void assertHttpProbe(Probe probe, String path) {
+    assertThat(probe).as("probe on %s", path).isNotNull();
+    HTTPGetAction get = probe.getHttpGet();
+    assertThat(get.getPath()).isEqualTo(path);
+    assertThat(get.getPort()).isEqualTo(new IntOrString("http"));
+  }
+
+  private static void assertPinned(String image) {
+    String lastSegment = image.substring(image.lastIndexOf('/') + 1);
+    assertThat(lastSegment).as("image %s has a tag", image).contains(":");
+    String tag = lastSegment.substring(lastSegment.indexOf(':') + 1);
+    assertThat(tag).as("tag of %s", image).isNotBlank().isNotEqualTo("latest");
+    assertThat(image).doesNotEndWith(":latest");
+  }
+
+  private static List<Container> containers(Rendered rendered) {
+    return rendered.all(Deployment.class).stream()
+        .flatMap(d -> d.getSpec().getTemplate().getSpec().getContainers().stream()).toList();
+  }
+
+  private static Container container(Deployment deployment) {
+    List<Container> containers = deployment.getSpec().getTemplate().getSpec().getContainers();
+    assertThat(containers).hasSize(1);
+    return containers.get(0);
+  }
+
+  private static Deployment operator(Rendered rendered) {
+    return rendered.all(Deployment.class).stream()
+        .filter(d -> "operator".equals(d.getMetadata().getLabels().get("app.kubernetes.io/component")))
+        .findFirst().orElseThrow();
+  }
+
+  /** Env values by name; those read from the downward API map to "<from>". */
+  private static Map<String, String> env(Deployment deployment) {
+    return container(deployment).getEnv().stream()
+        .collect(Collectors.toMap(EnvVar::getName, e -> e.getValue() == null ? "<from>" : e.getValue()));
+  }
+
+  private static Volume volume(PodSpec pod, String name) {
+    return pod.getVolumes().stream().filter(v -> v.getName().equals(name)).findFirst().orElseThrow();
+  }
+
+  private static Map<String, Integer> ports(Service service) {
+    return service.getSpec().getPorts().stream().collect(Collectors.toMap(ServicePort::getName, ServicePort::getPort));
+  }
+
+  private static Map<String, Integer> containerPorts(Deployment deployment) {
+    return container(deployment).getPorts().stream()
+        .collect(Collectors.toMap(ContainerPort::getName, ContainerPort::getContainerPort));
+  }
+}
