@@ -140,9 +140,9 @@ class ChartWorkloadsTest {
         .containsEntry("FLOTILLA_OPERATOR_SCALING_COLD_START_TIMEOUT", "2m")
         .containsEntry("FLOTILLA_OPERATOR_WORKER_IMAGE_PULL_SECRETS", "");
     assertThat(env(gateway)).containsEntry("FLOTILLA_GATEWAY_USAGE_TOPIC", "flotilla.usage")
-        .containsEntry("FLOTILLA_GATEWAY_KAFKA_BOOTSTRAP_SERVERS", "")
-        .containsEntry("FLOTILLA_GATEWAY_AUTOSCALER_HOST", "flotilla-operator." + NAMESPACE + ".svc")
-        .containsEntry("FLOTILLA_GATEWAY_AUTOSCALER_PORT", "9200");
+        .containsEntry("FLOTILLA_GATEWAY_USAGE_KAFKA_BOOTSTRAP_SERVERS", "")
+        .containsEntry("FLOTILLA_GATEWAY_USAGE_SPOOL_DIR", "/var/lib/flotilla/spool/$(POD_NAME)")
+        .containsEntry("FLOTILLA_GATEWAY_AUTOSCALER_ADDRESS", "flotilla-operator." + NAMESPACE + ".svc:9200");
     assertThat(operator.getSpec().getReplicas()).isEqualTo(2);
     assertThat(gateway.getSpec().getReplicas()).isEqualTo(2);
     assertThat(operator.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds()).isEqualTo(30L);
@@ -183,8 +183,8 @@ class ChartWorkloadsTest {
         .containsEntry("FLOTILLA_OPERATOR_LEADER_ELECTION_LEASE_NAME", "flotilla-leader")
         .containsEntry("FLOTILLA_OPERATOR_SCALING_SCALE_TO_ZERO_AFTER", "15m")
         .containsEntry("FLOTILLA_OPERATOR_SCALING_COLD_START_TIMEOUT", "90s");
-    assertThat(env(gateway)).containsEntry("FLOTILLA_GATEWAY_KAFKA_BOOTSTRAP_SERVERS", "kafka-0.kafka:9092,kafka-1.kafka:9092")
-        .containsEntry("FLOTILLA_GATEWAY_AUTOSCALER_HOST", "prod-flotilla-operator." + NAMESPACE + ".svc");
+    assertThat(env(gateway)).containsEntry("FLOTILLA_GATEWAY_USAGE_KAFKA_BOOTSTRAP_SERVERS", "kafka-0.kafka:9092,kafka-1.kafka:9092")
+        .containsEntry("FLOTILLA_GATEWAY_AUTOSCALER_ADDRESS", "prod-flotilla-operator." + NAMESPACE + ".svc:9200");
     for (Deployment deployment : List.of(operator, gateway)) {
       assertThat(deployment.getSpec().getTemplate().getSpec().getImagePullSecrets())
           .extracting(r -> r.getName()).containsExactly("registry-credentials");
@@ -201,7 +201,7 @@ class ChartWorkloadsTest {
     assertThat(spool.getEmptyDir()).isNull();
     assertThat(container(gateway).getVolumeMounts()).anySatisfy(m -> {
       assertThat(m.getName()).isEqualTo("spool");
-      assertThat(m.getMountPath()).isEqualTo(env(gateway).get("FLOTILLA_GATEWAY_USAGE_SPOOL_DIR"));
+      assertThat(env(gateway).get("FLOTILLA_GATEWAY_USAGE_SPOOL_DIR")).isEqualTo(m.getMountPath() + "/$(POD_NAME)");
     });
 
     Service service = rendered.one(Service.class, "prod-flotilla-gateway");

@@ -1,0 +1,189 @@
+package dev.flotilla.gateway.app;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.flotilla.gateway.auth.ApiKeyAuthenticator;
+import dev.flotilla.gateway.auth.TenantDirectory;
+import dev.flotilla.gateway.authz.Authorizer;
+import dev.flotilla.gateway.catalog.ModelCatalog;
+import dev.flotilla.gateway.limit.TenantLimiter;
+import dev.flotilla.gateway.metrics.GatewayMetrics;
+import dev.flotilla.gateway.route.WorkerRegistry;
+import dev.flotilla.gateway.route.WorkerSelector;
+import dev.flotilla.gateway.schedule.AutoscalerNotifier;
+import dev.flotilla.gateway.schedule.DemandReporter;
+import dev.flotilla.gateway.schedule.ModelScheduler;
+import dev.flotilla.gateway.schedule.Schedulers;
+import dev.flotilla.gateway.service.GatewayPipeline;
+import dev.flotilla.gateway.time.Ticker;
+import dev.flotilla.gateway.usage.UsageLedger;
+import dev.flotilla.gateway.usage.UsageProducerConfig;
+import dev.flotilla.gateway.usage.UsageSpool;
+import dev.flotilla.gateway.worker.GrpcWorkerClient;
+import dev.flotilla.gateway.worker.StatsWatchers;
+import dev.flotilla.gateway.worker.WorkerClient;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.enterprise.inject.Produces;
+import jakarta.inject.Singleton;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.jboss.logging.Logger;
+
+/** Builds the pipeline from plain classes and runs its background work. */
+@ApplicationScoped
+public class GatewayBeans {
+  private static final Logger LOG = Logger.getLogger(GatewayBeans.class);
+
+  private final GatewayConfig config;
+  private final String gatewayId;
+  private final TenantDirectory tenants = new TenantDirectory();
+  private final ModelCatalog catalog = new ModelCatalog();
+  private final WorkerRegistry registry = new WorkerRegistry();
+  private final WorkerClient workerClient = new GrpcWorkerClient();
+  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread t = new Thread(r, "flotilla-gateway-tick");
+    t.setDaemon(true);
+    return t;
+  });
+  private UsageLedger ledger;
+  private Schedulers schedulers;
+  private DemandReporter reporter;
+  private ManagedChannel autoscalerChannel;
+  private StatsWatchers statsWatchers;
+  private GatewayMetrics metrics;
+
+  public GatewayBeans(GatewayConfig config) {
+    this.config = config;
+    this.gatewayId = config.id().orElseGet(GatewayBeans::hostName);
+  }
+
+  private static String hostName() {
+    String env = System.getenv("HOSTNAME");
+    if (env != null && !env.isBlank()) {
+      return env;
+    }
+    try {
+      return InetAddress.getLocalHost().getHostName();
+    } catch (IOException e) {
+      return "gateway";
+    }
+  }
+
+  @Produces
+  @Singleton
+  TenantDirectory tenantDirectory() {
+    return tenants;
+  }
+
+  @Produces
+  @Singleton
+  ModelCatalog modelCatalog() {
+    return catalog;
+  }
+
+  @Produces
+  @Singleton
+  WorkerRegistry workerRegistry() {
+    return registry;
+  }
+
+  @Produces
+  @Singleton
+  synchronized UsageLedger usageLedger() {
+    if (ledger == null) {
+      try {
+        UsageSpool spool = UsageSpool.open(Path.of(config.usage().spoolDir()),
+            config.usage().segmentBytes());
+        ledger = new UsageLedger(spool, () -> new KafkaProducer<>(UsageProducerConfig.of(
+                config.usage().kafkaBootstrapServers().orElseThrow(), gatewayId,
+                config.usage().deliveryTimeout())),
+            config.usage().topic(), config.usage().maxBackoff(), new ObjectMapper());
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot open the usage spool", e);
+      }
+    }
+    return ledger;
+  }
+
+  @Produces
+  @Singleton
+  GatewayPipeline pipeline(MeterRegistry meters, UsageLedger usage) {
+    metrics = new GatewayMetrics(meters, config.maxTenantLabels());
+    AutoscalerNotifier notifier = modelKey -> {
+      if (reporter != null) {
+        reporter.heldWhileCold(modelKey);
+      }
+    };
+    schedulers = new Schedulers(registry, new WorkerSelector(config.loadFactor()), notifier,
+        Ticker.system(), config.hold().maxPerModel(), config.hold().maxPerTenant(),
+        config.hold().retryAfter());
+    metrics.gauges(() -> schedulers.all().stream().mapToInt(s -> s.demand().held()).sum(),
+        usage::pending);
+    return new GatewayPipeline(new ApiKeyAuthenticator(tenants), new Authorizer(catalog),
+        new TenantLimiter(Ticker.system(), config.concurrencyRetryAfter()), schedulers, registry,
+        workerClient, usage::record, metrics, Ticker.system(), Clock.systemUTC(),
+        new GatewayPipeline.Settings(gatewayId, config.defaultMaxTokens(), config.maxAttempts()));
+  }
+
+  void start(@Observes StartupEvent event, GatewayPipeline pipeline, UsageLedger usage,
+      jakarta.enterprise.inject.Instance<KubernetesInformers> informers) {
+    if (config.usage().kafkaBootstrapServers().isPresent()) {
+      usage.start();
+    } else {
+      LOG.warn("flotilla.gateway.usage.kafka-bootstrap-servers is not set: usage events are"
+          + " spooled locally and sent once it is");
+    }
+    statsWatchers = new StatsWatchers(workerClient, registry, config.workers().statsIntervalMs(),
+        2_000);
+    long tick = config.hold().progressInterval().toMillis();
+    timer.scheduleAtFixedRate(() -> {
+      try {
+        schedulers.tick();
+      } catch (RuntimeException e) {
+        LOG.error("scheduler tick failed", e);
+      }
+    }, tick, tick, TimeUnit.MILLISECONDS);
+    config.autoscaler().address().ifPresent(address -> {
+      autoscalerChannel = ManagedChannelBuilder.forTarget(address).usePlaintext().build();
+      reporter = new DemandReporter(autoscalerChannel, gatewayId,
+          () -> schedulers.all().stream().map(s -> (ModelScheduler) s).toList(),
+          config.autoscaler().reportInterval(), Clock.systemUTC()).start();
+    });
+    if (config.informers()) {
+      informers.get().start(tenants, catalog, registry, config.workers());
+    }
+  }
+
+  void stop(@Observes ShutdownEvent event) {
+    timer.shutdownNow();
+    if (reporter != null) {
+      reporter.close();
+    }
+    if (autoscalerChannel != null) {
+      autoscalerChannel.shutdownNow();
+    }
+    if (statsWatchers != null) {
+      statsWatchers.close();
+    }
+    workerClient.close();
+    if (ledger != null) {
+      try {
+        ledger.close();
+      } catch (IOException e) {
+        LOG.warn("closing the usage ledger", e);
+      }
+    }
+  }
+}

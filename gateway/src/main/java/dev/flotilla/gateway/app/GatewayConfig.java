@@ -1,0 +1,105 @@
+package dev.flotilla.gateway.app;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import java.time.Duration;
+import java.util.Optional;
+
+/** Every gateway setting, under {@code flotilla.gateway}. */
+@ConfigMapping(prefix = "flotilla.gateway")
+public interface GatewayConfig {
+  /** Id of this replica in usage events and demand reports; the host name when unset. */
+  Optional<String> id();
+
+  /** {@code max_tokens} when a request leaves it 0. */
+  @WithDefault("256")
+  int defaultMaxTokens();
+
+  /** Workers tried for one request that fails before its first token. */
+  @WithDefault("3")
+  int maxAttempts();
+
+  /** Retry hint when only the concurrency limit refuses. */
+  @WithDefault("1s")
+  Duration concurrencyRetryAfter();
+
+  /** Bounded-load consistent hashing factor c. */
+  @WithDefault("1.25")
+  double loadFactor();
+
+  /** Distinct tenant label values in metrics before the rest become {@code other}. */
+  @WithDefault("100")
+  int maxTenantLabels();
+
+  Hold hold();
+
+  Workers workers();
+
+  Usage usage();
+
+  Autoscaler autoscaler();
+
+  /** Start the Kubernetes informers (tenants, secrets, models, adapters, worker pods). */
+  @WithDefault("true")
+  boolean informers();
+
+  interface Hold {
+    /** Requests held for one cold model. */
+    @WithDefault("1000")
+    int maxPerModel();
+
+    /** Requests one tenant may have held for one cold model. */
+    @WithDefault("100")
+    int maxPerTenant();
+
+    /** RetryInfo delay after a cold-start timeout or a full hold queue. */
+    @WithDefault("5s")
+    Duration retryAfter();
+
+    /** How often held clients that asked for it get a HeldProgress message. */
+    @WithDefault("1s")
+    Duration progressInterval();
+  }
+
+  interface Workers {
+    /** gRPC port of worker pods. */
+    @WithDefault("9100")
+    int port();
+
+    /** Pods with this label serve the model it names (same namespace). */
+    @WithDefault("flotilla.dev/model")
+    String modelLabel();
+
+    @WithDefault("1000")
+    int statsIntervalMs();
+  }
+
+  interface Usage {
+    /** Directory of the write-ahead spool; give it a persistent volume in production. */
+    @WithDefault("usage-spool")
+    String spoolDir();
+
+    @WithDefault("16777216")
+    long segmentBytes();
+
+    /** Kafka bootstrap servers; without them events stay in the spool until configured. */
+    Optional<String> kafkaBootstrapServers();
+
+    @WithDefault("flotilla.usage")
+    String topic();
+
+    @WithDefault("120s")
+    Duration deliveryTimeout();
+
+    @WithDefault("30s")
+    Duration maxBackoff();
+  }
+
+  interface Autoscaler {
+    /** host:port of the operator's Autoscaler gRPC service; no reports when unset. */
+    Optional<String> address();
+
+    @WithDefault("5s")
+    Duration reportInterval();
+  }
+}

@@ -1,0 +1,108 @@
+package dev.flotilla.gateway.app;
+
+import dev.flotilla.api.crd.LoraAdapter;
+import dev.flotilla.api.crd.ModelDeployment;
+import dev.flotilla.api.crd.Tenant;
+import dev.flotilla.gateway.auth.TenantDirectory;
+import dev.flotilla.gateway.catalog.ModelCatalog;
+import dev.flotilla.gateway.route.WorkerRegistry;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+import org.jboss.logging.Logger;
+
+/**
+ * Feeds the gateway's in-memory views from the API server: Tenants and Secrets (API-key index),
+ * ModelDeployments and LoraAdapters (catalog), and worker pods (endpoints). One watch per kind;
+ * no API call per request.
+ *
+ * <p>Worker pods are found by the label {@code flotilla.gateway.workers.model-label} (default
+ * {@code flotilla.dev/model}, value = ModelDeployment name, same namespace); a pod is an endpoint
+ * while it is Ready and has an IP. The Secret informer watches all namespaces; only Secrets that
+ * Tenants reference are indexed.
+ */
+@ApplicationScoped
+public class KubernetesInformers {
+  private static final Logger LOG = Logger.getLogger(KubernetesInformers.class);
+  private final KubernetesClient client;
+  private final List<SharedIndexInformer<?>> informers = new ArrayList<>();
+
+  public KubernetesInformers(KubernetesClient client) {
+    this.client = client;
+  }
+
+  void start(TenantDirectory tenants, ModelCatalog catalog, WorkerRegistry registry,
+      GatewayConfig.Workers workers) {
+    add(client.resources(Tenant.class).runnableInformer(0), tenants::onTenant,
+        t -> tenants.onTenantDeleted(t.getMetadata().getName()));
+    add(client.secrets().inAnyNamespace().runnableInformer(0), tenants::onSecret,
+        s -> tenants.onSecretDeleted(s.getMetadata().getNamespace(), s.getMetadata().getName()));
+    add(client.resources(ModelDeployment.class).inAnyNamespace().runnableInformer(0),
+        catalog::onModel,
+        m -> catalog.onModelDeleted(m.getMetadata().getNamespace(), m.getMetadata().getName()));
+    add(client.resources(LoraAdapter.class).inAnyNamespace().runnableInformer(0),
+        catalog::onAdapter,
+        a -> catalog.onAdapterDeleted(a.getMetadata().getNamespace(), a.getMetadata().getName()));
+    add(client.pods().inAnyNamespace().withLabel(workers.modelLabel()).runnableInformer(0),
+        pod -> onPod(pod, registry, workers), pod -> registry.remove(podId(pod)));
+  }
+
+  static String podId(Pod pod) {
+    return pod.getMetadata().getNamespace() + "/" + pod.getMetadata().getName();
+  }
+
+  private static void onPod(Pod pod, WorkerRegistry registry, GatewayConfig.Workers workers) {
+    boolean ready = pod.getStatus() != null && pod.getStatus().getPodIP() != null
+        && pod.getMetadata().getDeletionTimestamp() == null
+        && pod.getStatus().getConditions() != null
+        && pod.getStatus().getConditions().stream()
+            .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+    if (!ready) {
+      registry.remove(podId(pod));
+      return;
+    }
+    String model = pod.getMetadata().getNamespace() + "/"
+        + pod.getMetadata().getLabels().get(workers.modelLabel());
+    registry.upsert(new WorkerRegistry.Endpoint(podId(pod), model,
+        pod.getStatus().getPodIP() + ":" + workers.port()));
+  }
+
+  private <T extends HasMetadata> void add(SharedIndexInformer<T> informer, Consumer<T> upsert,
+      Consumer<T> delete) {
+    informer.addEventHandler(new ResourceEventHandler<T>() {
+      @Override
+      public void onAdd(T obj) {
+        upsert.accept(obj);
+      }
+
+      @Override
+      public void onUpdate(T oldObj, T newObj) {
+        upsert.accept(newObj);
+      }
+
+      @Override
+      public void onDelete(T obj, boolean deletedFinalStateUnknown) {
+        delete.accept(obj);
+      }
+    });
+    informer.start().whenComplete((ok, err) -> {
+      if (err != null) {
+        LOG.warnf("informer for %s did not start: %s", informer.getApiTypeClass().getSimpleName(),
+            err.toString());
+      }
+    });
+    informers.add(informer);
+  }
+
+  @jakarta.annotation.PreDestroy
+  void stop() {
+    informers.forEach(SharedIndexInformer::stop);
+  }
+}

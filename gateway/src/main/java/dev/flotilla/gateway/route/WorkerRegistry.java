@@ -1,0 +1,151 @@
+package dev.flotilla.gateway.route;
+
+import dev.flotilla.api.worker.v1.WorkerStats;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+
+/**
+ * The workers this gateway knows, per model: where they are (from endpoint discovery), what they
+ * last reported (from their Stats streams) and what this gateway has in flight on each.
+ * Listeners hear the model key whenever a model's workers change, so its scheduler can dispatch.
+ */
+public final class WorkerRegistry {
+  /** A worker endpoint: one pod serving one model. */
+  public record Endpoint(String id, String modelKey, String address) {}
+
+  private static final class Worker {
+    final Endpoint endpoint;
+    volatile WorkerStats stats;
+    int inFlight;
+    final Set<String> loadingHere = new HashSet<>();
+
+    Worker(Endpoint endpoint) {
+      this.endpoint = endpoint;
+    }
+  }
+
+  private final Map<String, Worker> workers = new ConcurrentHashMap<>();
+  private final List<Consumer<String>> listeners = new CopyOnWriteArrayList<>();
+  private final List<Consumer<Endpoint>> added = new CopyOnWriteArrayList<>();
+  private final List<Consumer<Endpoint>> removed = new CopyOnWriteArrayList<>();
+
+  public void onChange(Consumer<String> listener) {
+    listeners.add(listener);
+  }
+
+  /** Hooks for the stats watchers: one stream per endpoint. */
+  public void onEndpoints(Consumer<Endpoint> onAdded, Consumer<Endpoint> onRemoved) {
+    added.add(onAdded);
+    removed.add(onRemoved);
+  }
+
+  public void upsert(Endpoint endpoint) {
+    Worker old = workers.get(endpoint.id());
+    if (old != null && old.endpoint.equals(endpoint)) {
+      return;
+    }
+    if (old != null) {
+      remove(endpoint.id());
+    }
+    workers.put(endpoint.id(), new Worker(endpoint));
+    added.forEach(l -> l.accept(endpoint));
+    fire(endpoint.modelKey());
+  }
+
+  public void remove(String id) {
+    Worker w = workers.remove(id);
+    if (w != null) {
+      removed.forEach(l -> l.accept(w.endpoint));
+      fire(w.endpoint.modelKey());
+    }
+  }
+
+  public void updateStats(String id, WorkerStats stats) {
+    Worker w = workers.get(id);
+    if (w == null) {
+      return;
+    }
+    w.stats = stats;
+    synchronized (w) {
+      // A report after the dispatch knows the adapter (resident or loading) or it failed.
+      w.loadingHere.clear();
+    }
+    fire(w.endpoint.modelKey());
+  }
+
+  /** The worker stopped reporting (stream broke): not ready until it reports again. */
+  public void statsLost(String id) {
+    Worker w = workers.get(id);
+    if (w != null) {
+      w.stats = null;
+      fire(w.endpoint.modelKey());
+    }
+  }
+
+  public Optional<Endpoint> endpoint(String id) {
+    Worker w = workers.get(id);
+    return w == null ? Optional.empty() : Optional.of(w.endpoint);
+  }
+
+  /** Counts a request dispatched to the worker; the adapter is treated as loading there. */
+  public void dispatched(String id, String adapter) {
+    Worker w = workers.get(id);
+    if (w != null) {
+      synchronized (w) {
+        w.inFlight++;
+        if (adapter != null && !adapter.isEmpty()) {
+          w.loadingHere.add(adapter);
+        }
+      }
+    }
+  }
+
+  public void finished(String id) {
+    Worker w = workers.get(id);
+    if (w != null) {
+      synchronized (w) {
+        w.inFlight = Math.max(0, w.inFlight - 1);
+      }
+      fire(w.endpoint.modelKey());
+    }
+  }
+
+  public List<WorkerView> views(String modelKey) {
+    List<WorkerView> out = new ArrayList<>();
+    for (Worker w : workers.values()) {
+      if (!w.endpoint.modelKey().equals(modelKey)) {
+        continue;
+      }
+      WorkerStats s = w.stats;
+      synchronized (w) {
+        if (s == null) {
+          out.add(new WorkerView(w.endpoint.id(), false, 0, 0, 0, Set.of(), Set.of(), 0, 0,
+              w.inFlight));
+          continue;
+        }
+        Set<String> loading = new HashSet<>(s.getLoadingAdaptersList());
+        loading.addAll(w.loadingHere);
+        out.add(new WorkerView(w.endpoint.id(), s.getServing() && !s.getDraining(),
+            s.getQueueDepth(), s.getRunningSequences(), s.getFreeKvBlocks(),
+            Set.copyOf(s.getResidentAdaptersList()), Set.copyOf(loading), s.getAdapterSlots(),
+            s.getMaxBatchSize(), w.inFlight));
+      }
+    }
+    return out;
+  }
+
+  public int readyCount(String modelKey) {
+    return (int) views(modelKey).stream().filter(WorkerView::ready).count();
+  }
+
+  private void fire(String modelKey) {
+    listeners.forEach(l -> l.accept(modelKey));
+  }
+}

@@ -1,0 +1,327 @@
+package dev.flotilla.gateway.schedule;
+
+import dev.flotilla.api.crd.Priority;
+import dev.flotilla.api.v1.HeldProgress;
+import dev.flotilla.gateway.queue.VtcQueue;
+import dev.flotilla.gateway.route.WorkerRegistry;
+import dev.flotilla.gateway.route.WorkerSelector;
+import dev.flotilla.gateway.route.WorkerView;
+import dev.flotilla.gateway.status.GatewayStatus;
+import dev.flotilla.gateway.time.Ticker;
+import io.grpc.StatusRuntimeException;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Where one model's requests wait between admission and a worker.
+ *
+ * <ul>
+ *   <li><b>Held while cold:</b> with no ready worker, a request waits in a bounded hold queue
+ *       (per model and per tenant caps) and the autoscaler is told at once. When a worker becomes
+ *       ready, held requests move to the fair queue in arrival order. A request still held after
+ *       the model's cold-start timeout fails UNAVAILABLE with RetryInfo.
+ *   <li><b>Fair queue:</b> with ready workers, requests wait in a {@link VtcQueue} and are
+ *       dispatched while some ready worker has a free batch slot, so queueing happens here and
+ *       not blind inside workers.
+ *   <li><b>Dispatch:</b> the {@link WorkerSelector} picks the worker; the request's
+ *       {@link Request#dispatch} callback starts the worker call outside the scheduler's lock.
+ * </ul>
+ *
+ * <p>Time comes from an injected {@link Ticker}; {@link #tick} expires held requests and sends
+ * progress, driven by a timer in production and by hand in tests.
+ */
+public final class ModelScheduler {
+  /** What the scheduler needs of a request. */
+  public interface Request {
+    String tenant();
+
+    int weight();
+
+    Priority priority();
+
+    long promptTokens();
+
+    String adapter();
+
+    /** Worker ids that already failed this request. */
+    Set<String> excluded();
+
+    boolean wantsProgress();
+
+    /** Called once, outside the lock, with the worker to run on. */
+    void dispatch(WorkerView worker, long queuedNanos);
+
+    /** Called once, outside the lock, when the request cannot be scheduled. */
+    void reject(StatusRuntimeException error);
+
+    void progress(HeldProgress progress);
+  }
+
+  /** Caps and timing of one model. */
+  public record Settings(Duration coldStartTimeout, int maxHeld, int maxHeldPerTenant,
+      Duration retryAfterColdTimeout) {}
+
+  private static final class Slot {
+    final Request request;
+    final long arrived;
+    VtcQueue.Entry<Slot> queued;
+    boolean held;
+    boolean done;
+
+    Slot(Request request, long arrived) {
+      this.request = request;
+      this.arrived = arrived;
+    }
+  }
+
+  /** A handle to withdraw a request that has not been dispatched yet. */
+  public final class Ticket {
+    private final Slot slot;
+
+    private Ticket(Slot slot) {
+      this.slot = slot;
+    }
+
+    /** Removes the request if it is still waiting; true when it was. */
+    public boolean cancel() {
+      synchronized (ModelScheduler.this) {
+        if (slot.done) {
+          return false;
+        }
+        slot.done = true;
+        if (slot.held) {
+          held.remove(slot);
+          heldByTenant.merge(slot.request.tenant(), -1, Integer::sum);
+        } else if (slot.queued != null) {
+          queue.remove(slot.queued);
+        }
+        return true;
+      }
+    }
+  }
+
+  private final String modelKey;
+  private final WorkerRegistry registry;
+  private final WorkerSelector selector;
+  private final AutoscalerNotifier notifier;
+  private final Ticker ticker;
+  private volatile Settings settings;
+  private final VtcQueue<Slot> queue = new VtcQueue<>();
+  private final ArrayDeque<Slot> held = new ArrayDeque<>();
+  private final Map<String, Integer> heldByTenant = new HashMap<>();
+  private int inFlight;
+  private long arrivals;
+
+  public ModelScheduler(String modelKey, Settings settings, WorkerRegistry registry,
+      WorkerSelector selector, AutoscalerNotifier notifier, Ticker ticker) {
+    this.modelKey = modelKey;
+    this.settings = settings;
+    this.registry = registry;
+    this.selector = selector;
+    this.notifier = notifier;
+    this.ticker = ticker;
+  }
+
+  public String modelKey() {
+    return modelKey;
+  }
+
+  public void update(Settings settings) {
+    this.settings = settings;
+  }
+
+  /** Admits a request: dispatches it now, queues it, holds it, or rejects it. */
+  public Ticket submit(Request request) {
+    List<Runnable> actions = new ArrayList<>();
+    Slot slot;
+    boolean notify = false;
+    synchronized (this) {
+      arrivals++;
+      slot = new Slot(request, ticker.nanos());
+      if (registry.readyCount(modelKey) == 0) {
+        Settings s = settings;
+        int tenantHeld = heldByTenant.getOrDefault(request.tenant(), 0);
+        if (held.size() >= s.maxHeld() || tenantHeld >= s.maxHeldPerTenant()) {
+          slot.done = true;
+          StatusRuntimeException e = GatewayStatus.unavailable("model " + modelKey
+              + " is starting and already holds the most requests it may; retry later",
+              s.retryAfterColdTimeout().toNanos());
+          actions.add(() -> request.reject(e));
+        } else {
+          slot.held = true;
+          held.addLast(slot);
+          heldByTenant.merge(request.tenant(), 1, Integer::sum);
+          notify = true;
+          if (request.wantsProgress()) {
+            HeldProgress p = progress(HeldProgress.Phase.WAITING_FOR_WORKER, slot, held.size());
+            actions.add(() -> request.progress(p));
+          }
+        }
+      } else {
+        slot.queued = queue.enqueue(request.tenant(), request.weight(), request.priority(),
+            request.promptTokens(), slot);
+        pump(actions);
+        if (!slot.done && request.wantsProgress()) {
+          HeldProgress p = progress(HeldProgress.Phase.QUEUED, slot, queue.size());
+          actions.add(() -> request.progress(p));
+        }
+      }
+    }
+    if (notify) {
+      notifier.heldWhileCold(modelKey);
+    }
+    actions.forEach(Runnable::run);
+    return new Ticket(slot);
+  }
+
+  /**
+   * Puts a request that failed on a worker before its first token back at the front: it is
+   * dispatched to another worker when one has a free slot, or rejected when none is left.
+   */
+  public void retry(Request request) {
+    List<Runnable> actions = new ArrayList<>();
+    synchronized (this) {
+      Slot slot = new Slot(request, ticker.nanos());
+      Optional<WorkerView> w = selector.select(registry.views(modelKey), request.adapter(),
+          request.excluded());
+      if (w.isPresent()) {
+        start(slot, w.get(), actions);
+      } else if (registry.views(modelKey).stream().anyMatch(v -> v.ready()
+          && !request.excluded().contains(v.id()))) {
+        slot.queued = queue.enqueue(request.tenant(), request.weight(), request.priority(), 0, slot);
+      } else {
+        slot.done = true;
+        StatusRuntimeException e = GatewayStatus.unavailable(
+            "no other worker of model " + modelKey + " could take the request",
+            settings.retryAfterColdTimeout().toNanos());
+        actions.add(() -> request.reject(e));
+      }
+    }
+    actions.forEach(Runnable::run);
+  }
+
+  /** A dispatched request ended; its worker slot is free again. */
+  public void finished(String workerId) {
+    registry.finished(workerId);
+    synchronized (this) {
+      inFlight = Math.max(0, inFlight - 1);
+    }
+    workersChanged();
+  }
+
+  /** Workers changed (ready, stats, finished requests): release held requests and dispatch. */
+  public void workersChanged() {
+    List<Runnable> actions = new ArrayList<>();
+    synchronized (this) {
+      if (!held.isEmpty() && registry.readyCount(modelKey) > 0) {
+        while (!held.isEmpty()) {
+          Slot s = held.pollFirst();
+          s.held = false;
+          heldByTenant.merge(s.request.tenant(), -1, Integer::sum);
+          s.queued = queue.enqueue(s.request.tenant(), s.request.weight(),
+              s.request.priority(), s.request.promptTokens(), s);
+        }
+      }
+      pump(actions);
+    }
+    actions.forEach(Runnable::run);
+  }
+
+  /** Charges generated tokens to the tenant's virtual counter. */
+  public synchronized void charge(String tenant, long tokens) {
+    queue.charge(tenant, tokens);
+  }
+
+  public synchronized double virtualCounter(String tenant) {
+    return queue.counter(tenant);
+  }
+
+  /** Expires held requests past the cold-start timeout and sends progress to those who asked. */
+  public void tick() {
+    List<Runnable> actions = new ArrayList<>();
+    synchronized (this) {
+      long now = ticker.nanos();
+      Settings s = settings;
+      long timeout = s.coldStartTimeout().toNanos();
+      int position = 0;
+      for (Iterator<Slot> it = held.iterator(); it.hasNext(); ) {
+        Slot slot = it.next();
+        if (now - slot.arrived >= timeout) {
+          it.remove();
+          slot.done = true;
+          slot.held = false;
+          heldByTenant.merge(slot.request.tenant(), -1, Integer::sum);
+          StatusRuntimeException e = GatewayStatus.unavailable("no worker of model " + modelKey
+              + " became ready within " + s.coldStartTimeout().toSeconds() + "s",
+              s.retryAfterColdTimeout().toNanos());
+          actions.add(() -> slot.request.reject(e));
+        } else {
+          position++;
+          if (slot.request.wantsProgress()) {
+            boolean starting = !registry.views(modelKey).isEmpty();
+            HeldProgress p = progress(starting ? HeldProgress.Phase.WORKER_STARTING
+                : HeldProgress.Phase.WAITING_FOR_WORKER, slot, position);
+            actions.add(() -> slot.request.progress(p));
+          }
+        }
+      }
+    }
+    actions.forEach(Runnable::run);
+  }
+
+  private HeldProgress progress(HeldProgress.Phase phase, Slot slot, int position) {
+    return HeldProgress.newBuilder().setPhase(phase)
+        .setWaitedMs((ticker.nanos() - slot.arrived) / 1_000_000)
+        .setPosition(Math.max(0, position - 1)).build();
+  }
+
+  private void pump(List<Runnable> actions) {
+    while (!queue.isEmpty()) {
+      List<WorkerView> views = registry.views(modelKey);
+      if (views.stream().noneMatch(v -> v.ready() && v.freeSlots() > 0)) {
+        return;
+      }
+      VtcQueue.Entry<Slot> e = queue.poll();
+      Slot slot = e.payload();
+      Optional<WorkerView> w = selector.select(views, slot.request.adapter(),
+          slot.request.excluded());
+      if (w.isEmpty()) {
+        // Only workers this request already failed on have room: put it back and stop.
+        slot.queued = queue.enqueue(slot.request.tenant(), slot.request.weight(),
+            slot.request.priority(), 0, slot);
+        return;
+      }
+      start(slot, w.get(), actions);
+    }
+  }
+
+  private void start(Slot slot, WorkerView worker, List<Runnable> actions) {
+    slot.done = true;
+    slot.queued = null;
+    inFlight++;
+    registry.dispatched(worker.id(), slot.request.adapter());
+    long waited = ticker.nanos() - slot.arrived;
+    actions.add(() -> slot.request.dispatch(worker, waited));
+  }
+
+  /** Demand for the autoscaler; resets the arrivals count. */
+  public synchronized Demand drainDemand() {
+    Demand d = new Demand(modelKey, inFlight, queue.size(), held.size(), arrivals);
+    arrivals = 0;
+    return d;
+  }
+
+  public synchronized Demand demand() {
+    return new Demand(modelKey, inFlight, queue.size(), held.size(), arrivals);
+  }
+
+  /** One model's demand as reported to the autoscaler. */
+  public record Demand(String modelKey, int inFlight, int queued, int held, long arrivals) {}
+}

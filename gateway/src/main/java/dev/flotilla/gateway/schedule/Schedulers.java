@@ -1,0 +1,57 @@
+package dev.flotilla.gateway.schedule;
+
+import dev.flotilla.gateway.catalog.ModelEntry;
+import dev.flotilla.gateway.route.WorkerRegistry;
+import dev.flotilla.gateway.route.WorkerSelector;
+import dev.flotilla.gateway.time.Ticker;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** One {@link ModelScheduler} per model, created on first use and woken by worker changes. */
+public final class Schedulers {
+  private final Map<String, ModelScheduler> byModel = new ConcurrentHashMap<>();
+  private final WorkerRegistry registry;
+  private final WorkerSelector selector;
+  private final AutoscalerNotifier notifier;
+  private final Ticker ticker;
+  private final int maxHeld;
+  private final int maxHeldPerTenant;
+  private final Duration retryAfter;
+
+  public Schedulers(WorkerRegistry registry, WorkerSelector selector, AutoscalerNotifier notifier,
+      Ticker ticker, int maxHeld, int maxHeldPerTenant, Duration retryAfter) {
+    this.registry = registry;
+    this.selector = selector;
+    this.notifier = notifier;
+    this.ticker = ticker;
+    this.maxHeld = maxHeld;
+    this.maxHeldPerTenant = maxHeldPerTenant;
+    this.retryAfter = retryAfter;
+    registry.onChange(model -> {
+      ModelScheduler s = byModel.get(model);
+      if (s != null) {
+        s.workersChanged();
+      }
+    });
+  }
+
+  public ModelScheduler forModel(ModelEntry model) {
+    ModelScheduler.Settings settings = new ModelScheduler.Settings(model.coldStartTimeout(),
+        maxHeld, maxHeldPerTenant, retryAfter);
+    ModelScheduler s = byModel.computeIfAbsent(model.key(),
+        k -> new ModelScheduler(k, settings, registry, selector, notifier, ticker));
+    s.update(settings);
+    return s;
+  }
+
+  public List<ModelScheduler> all() {
+    return List.copyOf(byModel.values());
+  }
+
+  /** Expires held requests and sends progress on every model. */
+  public void tick() {
+    byModel.values().forEach(ModelScheduler::tick);
+  }
+}

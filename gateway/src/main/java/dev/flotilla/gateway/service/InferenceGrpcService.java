@@ -1,0 +1,137 @@
+package dev.flotilla.gateway.service;
+
+import dev.flotilla.api.v1.CompleteResponse;
+import dev.flotilla.api.v1.Final;
+import dev.flotilla.api.v1.GenerateRequest;
+import dev.flotilla.api.v1.GenerateResponse;
+import dev.flotilla.api.v1.HeldProgress;
+import dev.flotilla.api.v1.InferenceGrpc;
+import dev.flotilla.api.v1.ListModelsRequest;
+import dev.flotilla.api.v1.ListModelsResponse;
+import dev.flotilla.api.v1.TokenChunk;
+import io.grpc.Context;
+import io.grpc.Deadline;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import io.quarkus.grpc.GrpcService;
+import io.smallrye.common.annotation.Blocking;
+import jakarta.inject.Inject;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * {@code flotilla.v1.Inference} over gRPC. Generate streams with flow control: the worker stream
+ * is paused while the client is not ready, and a cancelled client call cancels the worker call.
+ * Blocking: admission may append a usage event to the fsynced spool.
+ */
+@GrpcService
+@Blocking
+public class InferenceGrpcService extends InferenceGrpc.InferenceImplBase {
+  private final GatewayPipeline pipeline;
+
+  @Inject
+  public InferenceGrpcService(GatewayPipeline pipeline) {
+    this.pipeline = pipeline;
+  }
+
+  @Override
+  public void generate(GenerateRequest request, StreamObserver<GenerateResponse> observer) {
+    ServerCallStreamObserver<GenerateResponse> call =
+        (ServerCallStreamObserver<GenerateResponse>) observer;
+    run(request, call, new ResponseSink() {
+      @Override
+      public boolean isReady() {
+        return call.isReady();
+      }
+
+      @Override
+      public void tokens(TokenChunk chunk) {
+        call.onNext(GenerateResponse.newBuilder().setTokens(chunk).build());
+      }
+
+      @Override
+      public void progress(HeldProgress progress) {
+        call.onNext(GenerateResponse.newBuilder().setProgress(progress).build());
+      }
+
+      @Override
+      public void complete(Final fin) {
+        call.onNext(GenerateResponse.newBuilder().setFinal(fin).build());
+        call.onCompleted();
+      }
+
+      @Override
+      public void fail(StatusRuntimeException error) {
+        call.onError(error);
+      }
+    });
+  }
+
+  @Override
+  public void complete(GenerateRequest request, StreamObserver<CompleteResponse> observer) {
+    ServerCallStreamObserver<CompleteResponse> call =
+        (ServerCallStreamObserver<CompleteResponse>) observer;
+    CompleteResponse.Builder out = CompleteResponse.newBuilder();
+    StringBuilder text = new StringBuilder();
+    // Progress is a streaming feature; Complete ignores report_progress.
+    run(request.toBuilder().setReportProgress(false).build(), call, new ResponseSink() {
+      @Override
+      public boolean isReady() {
+        return true;
+      }
+
+      @Override
+      public void tokens(TokenChunk chunk) {
+        text.append(chunk.getText());
+        out.addAllTokenIds(chunk.getTokenIdsList()).addAllLogprobs(chunk.getLogprobsList());
+      }
+
+      @Override
+      public void progress(HeldProgress progress) {}
+
+      @Override
+      public void complete(Final fin) {
+        call.onNext(out.setText(text.toString()).setFinal(fin).build());
+        call.onCompleted();
+      }
+
+      @Override
+      public void fail(StatusRuntimeException error) {
+        call.onError(error);
+      }
+    });
+  }
+
+  private void run(GenerateRequest request, ServerCallStreamObserver<?> call, ResponseSink sink) {
+    Deadline deadline = Context.current().getDeadline();
+    AtomicReference<RequestRun> running = new AtomicReference<>();
+    call.setOnCancelHandler(() -> {
+      RequestRun r = running.get();
+      if (r != null) {
+        r.clientCancelled(deadline != null && deadline.isExpired());
+      }
+    });
+    call.setOnReadyHandler(() -> {
+      RequestRun r = running.get();
+      if (r != null) {
+        r.onClientReady();
+      }
+    });
+    RequestRun r = pipeline.start(AuthorizationInterceptor.AUTHORIZATION.get(), request, sink,
+        deadline);
+    running.set(r);
+    if (r != null && call.isCancelled()) {
+      r.clientCancelled(deadline != null && deadline.isExpired());
+    }
+  }
+
+  @Override
+  public void listModels(ListModelsRequest request, StreamObserver<ListModelsResponse> observer) {
+    try {
+      observer.onNext(pipeline.listModels(AuthorizationInterceptor.AUTHORIZATION.get()));
+      observer.onCompleted();
+    } catch (StatusRuntimeException e) {
+      observer.onError(e);
+    }
+  }
+}

@@ -1,0 +1,436 @@
+package dev.flotilla.gateway.service;
+
+import dev.flotilla.api.crd.Priority;
+import dev.flotilla.api.v1.Final;
+import dev.flotilla.api.v1.FinishReason;
+import dev.flotilla.api.v1.GenerateRequest;
+import dev.flotilla.api.v1.HeldProgress;
+import dev.flotilla.api.v1.SamplingParams;
+import dev.flotilla.api.v1.Timings;
+import dev.flotilla.api.v1.TokenChunk;
+import dev.flotilla.api.v1.Usage;
+import dev.flotilla.api.worker.v1.LoadAdapterRequest;
+import dev.flotilla.api.worker.v1.WorkerFinal;
+import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
+import dev.flotilla.gateway.auth.TenantInfo;
+import dev.flotilla.gateway.authz.Authorizer;
+import dev.flotilla.gateway.limit.TenantLimiter;
+import dev.flotilla.gateway.route.WorkerRegistry;
+import dev.flotilla.gateway.route.WorkerView;
+import dev.flotilla.gateway.schedule.ModelScheduler;
+import dev.flotilla.gateway.status.GatewayStatus;
+import dev.flotilla.gateway.usage.UsageEvent;
+import dev.flotilla.gateway.worker.WorkerClient;
+import io.grpc.Deadline;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.io.IOException;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.UUID;
+import org.jboss.logging.Logger;
+
+/**
+ * One request from admission to its usage event. Holds the state the pipeline's steps share:
+ * the tenant's permit, the scheduler ticket, the worker call, what was streamed.
+ *
+ * <p>Exactly one outcome: {@link #finish} runs once, settles the tenant's limits, frees the
+ * worker slot, records the usage event (durably, before the client hears the end) and answers
+ * the client. A worker failure before the first token retries on another worker; after it, the
+ * client gets ABORTED and no token is ever sent twice.
+ */
+final class RequestRun implements ModelScheduler.Request {
+  private static final Logger LOG = Logger.getLogger(RequestRun.class);
+
+  private final GatewayPipeline p;
+  private final TenantInfo tenant;
+  private final GenerateRequest request;
+  private final ResponseSink sink;
+  private final long arrived;
+  private final Deadline deadline;
+  private final String requestId;
+  private final long promptEstimate;
+  private final int maxTokens;
+  private final Set<String> excluded = new HashSet<>();
+  private final Object lock = new Object();
+
+  private Authorizer.Grant grant;
+  private TenantLimiter.Permit permit;
+  private ModelScheduler scheduler;
+  private ModelScheduler.Ticket ticket;
+  // guarded by lock
+  private boolean done;
+  private int attempts;
+  private String workerId;
+  private WorkerClient.GenerateCall call;
+  private boolean wantMore;
+  private long queuedNanos;
+  private long firstTokenAt = -1;
+  private long lastTokenAt = -1;
+  private int completionTokens;
+
+  RequestRun(GatewayPipeline p, TenantInfo tenant, GenerateRequest request, ResponseSink sink,
+      long arrived, Deadline deadline) {
+    this.p = p;
+    this.tenant = tenant;
+    this.request = request;
+    this.sink = sink;
+    this.arrived = arrived;
+    this.deadline = deadline;
+    this.requestId = request.getRequestId().isEmpty()
+        ? UUID.randomUUID().toString() : request.getRequestId();
+    this.promptEstimate = GatewayPipeline.estimatePromptTokens(request);
+    this.maxTokens = request.getSampling().getMaxTokens() > 0
+        ? request.getSampling().getMaxTokens() : p.settings.defaultMaxTokens();
+  }
+
+  void authorize(Authorizer.Grant grant) {
+    this.grant = grant;
+  }
+
+  long reservedTokens() {
+    return promptEstimate + maxTokens;
+  }
+
+  String requestId() {
+    return requestId;
+  }
+
+  void admitted(TenantLimiter.Permit permit) {
+    this.permit = permit;
+    this.scheduler = p.schedulers.forModel(grant.model());
+    ModelScheduler.Ticket t = scheduler.submit(this);
+    synchronized (lock) {
+      ticket = t;
+    }
+  }
+
+  /** Failed before admission: nothing to settle, but billed as a failed request. */
+  void failUnadmitted(StatusRuntimeException e) {
+    finish(e.getStatus().getCode().name(), FinishReason.FINISH_REASON_UNSPECIFIED, 0, null, e);
+  }
+
+  // ---- ModelScheduler.Request ----
+
+  @Override
+  public String tenant() {
+    return tenant.name();
+  }
+
+  @Override
+  public int weight() {
+    return tenant.weight();
+  }
+
+  @Override
+  public Priority priority() {
+    return tenant.priority();
+  }
+
+  @Override
+  public long promptTokens() {
+    return promptEstimate;
+  }
+
+  @Override
+  public String adapter() {
+    return grant.adapter() == null ? "" : grant.adapter().name();
+  }
+
+  @Override
+  public Set<String> excluded() {
+    synchronized (lock) {
+      return Set.copyOf(excluded);
+    }
+  }
+
+  @Override
+  public boolean wantsProgress() {
+    return request.getReportProgress();
+  }
+
+  @Override
+  public void progress(HeldProgress progress) {
+    synchronized (lock) {
+      if (!done) {
+        sink.progress(progress);
+      }
+    }
+  }
+
+  @Override
+  public void reject(StatusRuntimeException error) {
+    p.metrics.rejected(error.getStatus().getCode().name().toLowerCase());
+    finish(error.getStatus().getCode().name(), FinishReason.FINISH_REASON_UNSPECIFIED, 0, null,
+        error);
+  }
+
+  @Override
+  public void dispatch(WorkerView worker, long queued) {
+    String address = p.registry.endpoint(worker.id()).map(WorkerRegistry.Endpoint::address)
+        .orElse(null);
+    boolean cancelled;
+    synchronized (lock) {
+      cancelled = done;
+      if (!done && address != null) {
+        if (attempts == 0) {
+          queuedNanos = queued;
+        }
+        attempts++;
+        workerId = worker.id();
+      }
+    }
+    if (cancelled) {
+      scheduler.finished(worker.id());
+      return;
+    }
+    if (address == null) {
+      synchronized (lock) {
+        workerId = worker.id();
+      }
+      retryOrFail(worker.id(), Status.UNAVAILABLE.withDescription("worker went away"));
+      return;
+    }
+    p.metrics.queueTime(grant.model().key(), queued);
+    String adapter = adapter();
+    if (!adapter.isEmpty() && !worker.residentAdapters().contains(adapter)
+        && !worker.loadingAdapters().contains(adapter)) {
+      p.workers.loadAdapter(address, LoadAdapterRequest.newBuilder().setName(adapter)
+              .setSource(grant.adapter().source()).setBaseModel(grant.model().name()).build())
+          .whenComplete((ok, err) -> {
+            if (err == null) {
+              startCall(worker.id(), address);
+            } else {
+              onWorkerError(worker.id(), Status.fromThrowable(err));
+            }
+          });
+    } else {
+      startCall(worker.id(), address);
+    }
+  }
+
+  private void startCall(String worker, String address) {
+    SamplingParams sampling = request.getSampling().toBuilder().setMaxTokens(maxTokens).build();
+    WorkerGenerateRequest.Builder w = WorkerGenerateRequest.newBuilder()
+        .setRequestId(requestId).setAdapter(adapter()).setSampling(sampling)
+        .setLogprobs(request.getLogprobs()).setTenant(tenant.name())
+        .setPriority(switch (tenant.priority()) {
+          case High -> 2;
+          case Normal -> 1;
+          case Low -> 0;
+        })
+        .setVirtualTokenCounter(scheduler.virtualCounter(tenant.name()));
+    if (request.hasPromptTokenIds()) {
+      w.setPromptTokenIds(request.getPromptTokenIds());
+    } else {
+      w.setPrompt(request.getPrompt());
+    }
+    synchronized (lock) {
+      if (done || !worker.equals(workerId)) {
+        return;
+      }
+      if (deadline != null && deadline.isExpired()) {
+        return; // the client's cancellation handler finishes the request
+      }
+      call = p.workers.generate(address, w.build(), new Listener(worker), deadline);
+    }
+  }
+
+  /** Binds worker callbacks to the attempt they belong to, so a stale call cannot interfere. */
+  private final class Listener implements WorkerClient.GenerateListener {
+    private final String worker;
+
+    Listener(String worker) {
+      this.worker = worker;
+    }
+
+    @Override
+    public void onTokens(TokenChunk chunk) {
+      RequestRun.this.onTokens(worker, chunk);
+    }
+
+    @Override
+    public void onFinal(WorkerFinal fin) {
+      RequestRun.this.onFinal(worker, fin);
+    }
+
+    @Override
+    public void onError(Status status) {
+      onWorkerError(worker, status);
+    }
+  }
+
+  private void onTokens(String worker, TokenChunk chunk) {
+    int n = Math.max(chunk.getTokenIdsCount(), chunk.getText().isEmpty() ? 0 : 1);
+    synchronized (lock) {
+      if (done || !worker.equals(workerId)) {
+        return;
+      }
+      long now = p.ticker.nanos();
+      if (firstTokenAt < 0) {
+        firstTokenAt = now;
+        p.metrics.timeToFirstToken(grant.model().key(), now - arrived);
+      } else {
+        p.metrics.timeBetweenTokens(grant.model().key(), now - lastTokenAt);
+      }
+      lastTokenAt = now;
+      completionTokens += n;
+      sink.tokens(chunk);
+      if (sink.isReady()) {
+        call.request(1);
+      } else {
+        wantMore = true;
+      }
+    }
+    scheduler.charge(tenant.name(), n);
+  }
+
+  /** The client can take more: resume the worker stream if it was paused. */
+  void onClientReady() {
+    synchronized (lock) {
+      if (wantMore && !done && call != null && sink.isReady()) {
+        wantMore = false;
+        call.request(1);
+      }
+    }
+  }
+
+  private void onFinal(String worker, WorkerFinal fin) {
+    synchronized (lock) {
+      if (done || !worker.equals(workerId)) {
+        return;
+      }
+    }
+    finish("OK", fin.getFinishReason(), fin.getUsage().getPromptTokens(), fin, null);
+  }
+
+  private void onWorkerError(String worker, Status status) {
+    int streamed;
+    synchronized (lock) {
+      if (done || !worker.equals(workerId)) {
+        return;
+      }
+      streamed = completionTokens;
+    }
+    if (streamed > 0) {
+      StatusRuntimeException e = GatewayStatus.aborted("the worker failed after " + streamed
+          + " tokens were streamed (" + status.getCode() + "); not retried");
+      finish(e.getStatus().getCode().name(), FinishReason.FINISH_REASON_UNSPECIFIED, 0, null, e);
+      return;
+    }
+    retryOrFail(worker, status);
+  }
+
+  private void retryOrFail(String worker, Status status) {
+    boolean retry;
+    synchronized (lock) {
+      if (done) {
+        return;
+      }
+      excluded.add(worker);
+      workerId = null;
+      call = null;
+      retry = retryable(status) && attempts < p.settings.maxAttempts();
+    }
+    scheduler.finished(worker);
+    if (retry) {
+      LOG.debugf("request %s: worker %s failed before the first token (%s); retrying",
+          requestId, worker, status);
+      scheduler.retry(this);
+    } else {
+      StatusRuntimeException e = retryable(status)
+          ? GatewayStatus.unavailable("workers failed the request: " + status.getCode(), 1_000_000_000L)
+          : status.asRuntimeException();
+      finish(e.getStatus().getCode().name(), FinishReason.FINISH_REASON_UNSPECIFIED, 0, null, e);
+    }
+  }
+
+  private static boolean retryable(Status status) {
+    return switch (status.getCode()) {
+      case INVALID_ARGUMENT, FAILED_PRECONDITION, CANCELLED, DEADLINE_EXCEEDED, OUT_OF_RANGE,
+          PERMISSION_DENIED, UNAUTHENTICATED -> false;
+      default -> true;
+    };
+  }
+
+  /** The client went away (cancelled or its deadline passed). */
+  void clientCancelled(boolean deadlineExceeded) {
+    WorkerClient.GenerateCall c;
+    ModelScheduler.Ticket t;
+    synchronized (lock) {
+      if (done) {
+        return;
+      }
+      c = call;
+      t = ticket;
+    }
+    if (t != null) {
+      t.cancel();
+    }
+    if (c != null) {
+      c.cancel("client cancelled");
+    }
+    String status = deadlineExceeded ? "DEADLINE_EXCEEDED" : "CANCELLED";
+    finish(status, FinishReason.CANCELLED, 0, null, null);
+  }
+
+  /**
+   * The one way out. {@code error} null with status OK completes the stream; null otherwise
+   * means the client is gone and hears nothing.
+   */
+  private void finish(String status, FinishReason reason, int workerPromptTokens, WorkerFinal fin,
+      StatusRuntimeException error) {
+    String worker;
+    int completion;
+    long ttft;
+    synchronized (lock) {
+      if (done) {
+        return;
+      }
+      done = true;
+      worker = workerId;
+      workerId = null;
+      completion = completionTokens;
+      ttft = firstTokenAt < 0 ? -1 : (firstTokenAt - arrived) / 1_000_000;
+    }
+    long now = p.ticker.nanos();
+    int prompt = workerPromptTokens > 0 ? workerPromptTokens
+        : (worker != null || fin != null ? (int) promptEstimate : 0);
+    if (permit != null) {
+      permit.settle((long) prompt + completion);
+    }
+    if (worker != null) {
+      scheduler.finished(worker);
+    }
+    String model = grant == null ? "" : grant.model().key();
+    long totalMs = (now - arrived) / 1_000_000;
+    long queueMs = queuedNanos / 1_000_000;
+    UsageEvent event = new UsageEvent(requestId, tenant.name(), model, adapterName(), prompt,
+        completion, queueMs, ttft, totalMs, status, reason.name(), p.clock.millis(),
+        p.settings.gatewayId());
+    try {
+      p.usage.record(event);
+    } catch (IOException e) {
+      // The client still gets its answer; the gap shows in logs and the spool-depth metric.
+      LOG.errorf(e, "usage event of request %s could not be spooled", requestId);
+    }
+    p.metrics.request(tenant.name(), model.isEmpty() ? "none" : model, status);
+    p.metrics.tokens(tenant.name(), prompt, completion);
+    synchronized (lock) {
+      if (error != null) {
+        sink.fail(error);
+      } else if ("OK".equals(status)) {
+        sink.complete(Final.newBuilder().setRequestId(requestId).setFinishReason(reason)
+            .setUsage(Usage.newBuilder().setPromptTokens(prompt).setCompletionTokens(completion)
+                .setTotalTokens(prompt + completion))
+            .setTimings(Timings.newBuilder().setQueueMs(queueMs).setTimeToFirstTokenMs(
+                Math.max(0, ttft)).setTotalMs(totalMs))
+            .build());
+      }
+    }
+  }
+
+  private String adapterName() {
+    return grant == null || grant.adapter() == null ? request.getAdapter() : grant.adapter().name();
+  }
+}

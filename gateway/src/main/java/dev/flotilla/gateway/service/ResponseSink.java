@@ -1,0 +1,20 @@
+package dev.flotilla.gateway.service;
+
+import dev.flotilla.api.v1.Final;
+import dev.flotilla.api.v1.HeldProgress;
+import dev.flotilla.api.v1.TokenChunk;
+import io.grpc.StatusRuntimeException;
+
+/** Where one request's output goes: a server stream (Generate) or one message (Complete). */
+interface ResponseSink {
+  /** Whether the client can take another message without buffering. */
+  boolean isReady();
+
+  void tokens(TokenChunk chunk);
+
+  void progress(HeldProgress progress);
+
+  void complete(Final fin);
+
+  void fail(StatusRuntimeException error);
+}

@@ -1,0 +1,222 @@
+package dev.flotilla.gateway.usage;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.jboss.logging.Logger;
+
+/**
+ * Records usage events write-ahead and ships them to Kafka.
+ *
+ * <p>{@link #record} appends the event to the {@link UsageSpool} and returns once it is on disk.
+ * One sender thread reads the spool in order, sends each record keyed by tenant through an
+ * idempotent producer, and commits the spool offset only up to the last record Kafka
+ * acknowledged, in order. A failure (Kafka unreachable past the delivery timeout, a fatal
+ * producer error) closes the producer, rewinds to the committed offset and retries with
+ * exponential backoff through a new producer from the factory (which may point at a new
+ * bootstrap address). A restarted gateway resends whatever the spool still holds.
+ */
+public final class UsageLedger implements AutoCloseable {
+  private static final Logger LOG = Logger.getLogger(UsageLedger.class);
+  public static final String TOPIC = "flotilla.usage";
+  private static final int BATCH = 512;
+
+  private final UsageSpool spool;
+  private final Supplier<Producer<String, byte[]>> producers;
+  private final String topic;
+  private final Duration maxBackoff;
+  private final ObjectMapper json;
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition appended = lock.newCondition();
+  private final Thread sender;
+  private volatile boolean running;
+  private volatile long sentTotal;
+  private volatile long failures;
+
+  /**
+   * @param producers makes a producer configured by {@link UsageProducerConfig}; called again
+   *     after every failure
+   */
+  public UsageLedger(UsageSpool spool, Supplier<Producer<String, byte[]>> producers, String topic,
+      Duration maxBackoff, ObjectMapper json) {
+    this.spool = spool;
+    this.producers = producers;
+    this.topic = topic;
+    this.maxBackoff = maxBackoff;
+    this.json = json;
+    this.sender = new Thread(this::sendLoop, "flotilla-usage-sender");
+    this.sender.setDaemon(true);
+  }
+
+  /** Starts shipping spooled events to Kafka. Without it events only accumulate in the spool. */
+  public UsageLedger start() {
+    running = true;
+    sender.start();
+    return this;
+  }
+
+  /**
+   * Durably records one event.
+   *
+   * @throws IOException when the spool cannot write it; the caller decides how to surface that
+   */
+  public void record(UsageEvent event) throws IOException {
+    byte[] key = event.tenant().getBytes(StandardCharsets.UTF_8);
+    byte[] value = json.writeValueAsBytes(event);
+    ByteBuffer buf = ByteBuffer.allocate(4 + key.length + value.length);
+    buf.putInt(key.length).put(key).put(value);
+    spool.append(buf.array());
+    lock.lock();
+    try {
+      appended.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Events recorded and not yet acknowledged by Kafka. */
+  public long pending() {
+    return spool.depth();
+  }
+
+  /** Events Kafka acknowledged since this ledger started. */
+  public long sent() {
+    return sentTotal;
+  }
+
+  /** Send attempts that failed and were rewound. */
+  public long failures() {
+    return failures;
+  }
+
+  private void sendLoop() {
+    Producer<String, byte[]> producer = null;
+    long next = spool.committedOffset();
+    long backoffMs = 100;
+    while (running) {
+      try {
+        List<UsageSpool.Entry> batch = spool.read(next, BATCH);
+        if (batch.isEmpty()) {
+          awaitAppend(next);
+          continue;
+        }
+        if (producer == null) {
+          producer = producers.get();
+        }
+        long acked = send(producer, batch);
+        if (acked > spool.committedOffset()) {
+          spool.commit(acked);
+        }
+        if (acked == batch.get(batch.size() - 1).offset() + 1) {
+          next = acked;
+          backoffMs = 100;
+          continue;
+        }
+        throw new IOException("Kafka did not acknowledge usage record " + acked);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      } catch (Exception e) {
+        failures++;
+        LOG.warnf("usage ledger: sending to Kafka failed (%s); %d events spooled, retrying in %d ms",
+            e.toString(), spool.depth(), backoffMs);
+        closeQuietly(producer);
+        producer = null;
+        next = spool.committedOffset();
+        if (!sleep(backoffMs)) {
+          break;
+        }
+        backoffMs = Math.min(backoffMs * 2, maxBackoff.toMillis());
+      }
+    }
+    closeQuietly(producer);
+  }
+
+  /** Sends a batch; returns the offset after the last record acknowledged without a gap. */
+  private long send(Producer<String, byte[]> producer, List<UsageSpool.Entry> batch)
+      throws InterruptedException {
+    List<Future<RecordMetadata>> futures = new ArrayList<>(batch.size());
+    long acked = batch.get(0).offset();
+    try {
+      for (UsageSpool.Entry e : batch) {
+        ByteBuffer buf = ByteBuffer.wrap(e.payload());
+        byte[] key = new byte[buf.getInt()];
+        buf.get(key);
+        byte[] value = new byte[buf.remaining()];
+        buf.get(value);
+        futures.add(producer.send(
+            new ProducerRecord<>(topic, new String(key, StandardCharsets.UTF_8), value)));
+      }
+    } catch (RuntimeException e) {
+      LOG.debugf("usage ledger: send refused: %s", e);
+    }
+    for (int i = 0; i < futures.size(); i++) {
+      try {
+        futures.get(i).get();
+        acked = batch.get(i).offset() + 1;
+        sentTotal++;
+      } catch (ExecutionException e) {
+        LOG.debugf("usage ledger: record %d failed: %s", batch.get(i).offset(), e.getCause());
+        break;
+      }
+    }
+    return acked;
+  }
+
+  private void awaitAppend(long next) throws InterruptedException {
+    lock.lock();
+    try {
+      if (spool.durableOffset() <= next) {
+        appended.await(1, TimeUnit.SECONDS);
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private boolean sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+      return true;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
+  private static void closeQuietly(Producer<String, byte[]> producer) {
+    if (producer != null) {
+      try {
+        producer.close(Duration.ZERO);
+      } catch (RuntimeException e) {
+        LOG.debugf("usage ledger: closing producer: %s", e);
+      }
+    }
+  }
+
+  /** Stops the sender; spooled events stay on disk for the next start. */
+  @Override
+  public void close() throws IOException {
+    running = false;
+    sender.interrupt();
+    try {
+      sender.join(10_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    spool.close();
+  }
+}

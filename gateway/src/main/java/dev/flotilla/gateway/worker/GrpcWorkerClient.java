@@ -1,0 +1,188 @@
+package dev.flotilla.gateway.worker;
+
+import dev.flotilla.api.worker.v1.LoadAdapterRequest;
+import dev.flotilla.api.worker.v1.LoadAdapterResponse;
+import dev.flotilla.api.worker.v1.StatsRequest;
+import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
+import dev.flotilla.api.worker.v1.WorkerGenerateResponse;
+import dev.flotilla.api.worker.v1.WorkerGrpc;
+import dev.flotilla.api.worker.v1.WorkerStats;
+import io.grpc.Context;
+import io.grpc.Deadline;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Status;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import io.grpc.stub.StreamObserver;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/** {@link WorkerClient} over grpc-java: one plaintext HTTP/2 channel per worker endpoint. */
+public final class GrpcWorkerClient implements WorkerClient {
+  private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+
+  private ManagedChannel channel(String address) {
+    return channels.computeIfAbsent(address,
+        a -> ManagedChannelBuilder.forTarget(a).usePlaintext().build());
+  }
+
+  /**
+   * Worker calls never inherit the caller's Context: a dispatch can run on the thread of another
+   * request's cancellation handler, whose cancelled Context would cancel this call at once. The
+   * client's deadline is propagated explicitly instead.
+   */
+  private static <T> T detached(java.util.function.Supplier<T> body) {
+    Context previous = Context.ROOT.attach();
+    try {
+      return body.get();
+    } finally {
+      Context.ROOT.detach(previous);
+    }
+  }
+
+  @Override
+  public GenerateCall generate(String address, WorkerGenerateRequest request,
+      GenerateListener listener, Deadline deadline) {
+    return detached(() -> startGenerate(address, request, listener, deadline));
+  }
+
+  private GenerateCall startGenerate(String address, WorkerGenerateRequest request,
+      GenerateListener listener, Deadline deadline) {
+    CompletableFuture<ClientCallStreamObserver<WorkerGenerateRequest>> started =
+        new CompletableFuture<>();
+    WorkerGrpc.WorkerStub stub = WorkerGrpc.newStub(channel(address));
+    if (deadline != null) {
+      stub = stub.withDeadline(deadline);
+    }
+    stub.generate(request,
+        new ClientResponseObserver<WorkerGenerateRequest, WorkerGenerateResponse>() {
+          @Override
+          public void beforeStart(ClientCallStreamObserver<WorkerGenerateRequest> call) {
+            call.disableAutoRequestWithInitial(1);
+            started.complete(call);
+          }
+
+          @Override
+          public void onNext(WorkerGenerateResponse r) {
+            if (r.hasTokens()) {
+              listener.onTokens(r.getTokens());
+            } else if (r.hasFinal()) {
+              listener.onFinal(r.getFinal());
+            } else {
+              started.join().request(1); // unknown event: skip it
+            }
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            listener.onError(Status.fromThrowable(t));
+          }
+
+          @Override
+          public void onCompleted() {
+            // The final message already ended the request; a stream without one is an error.
+          }
+        });
+    ClientCallStreamObserver<WorkerGenerateRequest> call = started.join();
+    return new GenerateCall() {
+      @Override
+      public void request(int messages) {
+        call.request(messages);
+      }
+
+      @Override
+      public void cancel(String reason) {
+        call.cancel(reason, null);
+      }
+    };
+  }
+
+  @Override
+  public CompletableFuture<LoadAdapterResponse> loadAdapter(String address,
+      LoadAdapterRequest request) {
+    return detached(() -> startLoadAdapter(address, request));
+  }
+
+  private CompletableFuture<LoadAdapterResponse> startLoadAdapter(String address,
+      LoadAdapterRequest request) {
+    CompletableFuture<LoadAdapterResponse> f = new CompletableFuture<>();
+    WorkerGrpc.newStub(channel(address)).loadAdapter(request, new StreamObserver<>() {
+      @Override
+      public void onNext(LoadAdapterResponse r) {
+        f.complete(r);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        f.completeExceptionally(t);
+      }
+
+      @Override
+      public void onCompleted() {
+        f.completeExceptionally(new IllegalStateException("LoadAdapter returned nothing"));
+      }
+    });
+    return f;
+  }
+
+  @Override
+  public AutoCloseable watchStats(String address, int intervalMs, Consumer<WorkerStats> onStats,
+      Consumer<Status> onEnd) {
+    return detached(() -> startWatch(address, intervalMs, onStats, onEnd));
+  }
+
+  private AutoCloseable startWatch(String address, int intervalMs, Consumer<WorkerStats> onStats,
+      Consumer<Status> onEnd) {
+    CompletableFuture<ClientCallStreamObserver<StatsRequest>> started = new CompletableFuture<>();
+    WorkerGrpc.newStub(channel(address)).stats(
+        StatsRequest.newBuilder().setIntervalMs(intervalMs).build(),
+        new ClientResponseObserver<StatsRequest, WorkerStats>() {
+          @Override
+          public void beforeStart(ClientCallStreamObserver<StatsRequest> call) {
+            started.complete(call);
+          }
+
+          @Override
+          public void onNext(WorkerStats s) {
+            onStats.accept(s);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            onEnd.accept(Status.fromThrowable(t));
+          }
+
+          @Override
+          public void onCompleted() {
+            onEnd.accept(Status.UNAVAILABLE.withDescription("stats stream completed"));
+          }
+        });
+    ClientCallStreamObserver<StatsRequest> call = started.join();
+    return () -> call.cancel("no longer watched", null);
+  }
+
+  @Override
+  public void forget(String address) {
+    ManagedChannel c = channels.remove(address);
+    if (c != null) {
+      c.shutdown();
+    }
+  }
+
+  @Override
+  public void close() {
+    for (ManagedChannel c : channels.values()) {
+      c.shutdownNow();
+      try {
+        c.awaitTermination(5, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    channels.clear();
+  }
+}

@@ -1,0 +1,52 @@
+package dev.flotilla.gateway.worker;
+
+import dev.flotilla.api.worker.v1.LoadAdapterRequest;
+import dev.flotilla.api.worker.v1.LoadAdapterResponse;
+import dev.flotilla.api.worker.v1.WorkerFinal;
+import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
+import dev.flotilla.api.worker.v1.WorkerStats;
+import dev.flotilla.api.v1.TokenChunk;
+import io.grpc.Deadline;
+import io.grpc.Status;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+
+/** How the gateway talks to workers ({@code flotilla.worker.v1.Worker}). */
+public interface WorkerClient extends AutoCloseable {
+  /** Receives one Generate stream. Callbacks for a call never overlap. */
+  interface GenerateListener {
+    void onTokens(TokenChunk chunk);
+
+    void onFinal(WorkerFinal fin);
+
+    /** The call failed; {@code status} is the worker's or the transport's. */
+    void onError(Status status);
+  }
+
+  /** A running Generate call with manual flow control: one message per {@link #request}. */
+  interface GenerateCall {
+    void request(int messages);
+
+    void cancel(String reason);
+  }
+
+  /**
+   * Starts a call that delivers one message, then one more per {@link GenerateCall#request}.
+   *
+   * @param deadline the client's deadline, propagated to the worker; null for none
+   */
+  GenerateCall generate(String address, WorkerGenerateRequest request, GenerateListener listener,
+      Deadline deadline);
+
+  CompletableFuture<LoadAdapterResponse> loadAdapter(String address, LoadAdapterRequest request);
+
+  /** Follows the worker's Stats stream until closed; {@code onEnd} hears when it breaks. */
+  AutoCloseable watchStats(String address, int intervalMs, Consumer<WorkerStats> onStats,
+      Consumer<Status> onEnd);
+
+  /** Releases the channel of an endpoint that went away. */
+  void forget(String address);
+
+  @Override
+  void close();
+}

@@ -1,0 +1,110 @@
+package dev.flotilla.gateway.authz;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.google.rpc.ResourceInfo;
+import dev.flotilla.api.crd.Priority;
+import dev.flotilla.api.crd.Visibility;
+import dev.flotilla.gateway.Fixtures;
+import dev.flotilla.gateway.auth.TenantInfo;
+import dev.flotilla.gateway.catalog.AdapterEntry;
+import dev.flotilla.gateway.catalog.ModelCatalog;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.protobuf.StatusProto;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class AuthorizerTest {
+  private final ModelCatalog catalog = new ModelCatalog();
+  private final Authorizer authorizer = new Authorizer(catalog);
+
+  private static TenantInfo tenant(String name, String... allowed) {
+    return new TenantInfo(name, List.of(allowed), null, null, null, null, 1, Priority.Normal);
+  }
+
+  @BeforeEach
+  void catalog() {
+    catalog.onModel(Fixtures.model("default", "tiny-llama", "30s"));
+    catalog.onModel(Fixtures.model("research", "tiny-llama", "30s"));
+    catalog.onModel(Fixtures.model("default", "big-llama", null));
+    catalog.onAdapter(Fixtures.adapter("default", "acme-support", "tiny-llama", "acme",
+        Visibility.Private));
+    catalog.onAdapter(Fixtures.adapter("default", "globex-legal", "tiny-llama", "globex",
+        Visibility.Private));
+    catalog.onAdapter(Fixtures.adapter("default", "sql", "tiny-llama", null, Visibility.Public));
+    catalog.onAdapter(Fixtures.adapter("default", "big-only", "big-llama", null,
+        Visibility.Public));
+  }
+
+  private static Status.Code codeOf(Runnable r) {
+    try {
+      r.run();
+      return Status.Code.OK;
+    } catch (StatusRuntimeException e) {
+      return e.getStatus().getCode();
+    }
+  }
+
+  @ParameterizedTest(name = "{0} allowed {1}: {2} + ''{3}'' -> {4}")
+  @CsvSource({
+      "acme, default/tiny-llama, default/tiny-llama, '', OK",
+      "acme, default/tiny-llama, default/tiny-llama, acme-support, OK",
+      "acme, default/tiny-llama, default/tiny-llama, sql, OK",
+      "acme, default/tiny-llama, default/tiny-llama, globex-legal, PERMISSION_DENIED",
+      "acme, default/tiny-llama, default/tiny-llama, nope, NOT_FOUND",
+      "acme, default/tiny-llama, default/tiny-llama, big-only, NOT_FOUND",
+      "acme, default/tiny-llama, default/big-llama, '', PERMISSION_DENIED",
+      "acme, default/tiny-llama, research/tiny-llama, '', PERMISSION_DENIED",
+      "acme, tiny-llama, research/tiny-llama, '', OK",
+      "acme, tiny-llama, tiny-llama, '', INVALID_ARGUMENT",
+      "acme, *, big-llama, big-only, OK",
+      "acme, *, default/missing, '', NOT_FOUND",
+      "acme, *, '', '', INVALID_ARGUMENT",
+      "globex, *, default/tiny-llama, globex-legal, OK",
+      "globex, *, default/tiny-llama, acme-support, PERMISSION_DENIED",
+  })
+  void decides(String tenant, String allowed, String model, String adapter, Status.Code code) {
+    assertThat(codeOf(() -> authorizer.authorize(tenant(tenant, allowed), model, adapter)))
+        .isEqualTo(code);
+  }
+
+  @Test
+  void aTenantWithoutAllowedModelsMayUseNone() {
+    assertThat(codeOf(() -> authorizer.authorize(tenant("acme"), "big-llama", "")))
+        .isEqualTo(Status.Code.PERMISSION_DENIED);
+  }
+
+  @Test
+  void notFoundNamesTheResource() {
+    assertThatThrownBy(() -> authorizer.authorize(tenant("acme", "*"), "big-llama", "ghost"))
+        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+          ResourceInfo info = StatusProto.fromThrowable(e).getDetailsList().stream()
+              .filter(d -> d.is(ResourceInfo.class)).findFirst().map(d -> {
+                try {
+                  return d.unpack(ResourceInfo.class);
+                } catch (Exception x) {
+                  throw new IllegalStateException(x);
+                }
+              }).orElseThrow();
+          assertThat(info.getResourceType()).isEqualTo(Authorizer.ADAPTER_TYPE);
+          assertThat(info.getResourceName()).isEqualTo("default/ghost");
+        });
+  }
+
+  @Test
+  void listingShowsOnlyAllowedModelsAndVisibleAdapters() {
+    List<Authorizer.ModelView> views =
+        authorizer.visibleTo(tenant("acme", "default/tiny-llama", "big-llama"));
+    assertThat(views).extracting(v -> v.model().key())
+        .containsExactly("default/big-llama", "default/tiny-llama");
+    assertThat(views.get(1).adapters()).extracting(AdapterEntry::name)
+        .containsExactly("acme-support", "sql");
+    assertThat(views.get(0).adapters()).extracting(AdapterEntry::name)
+        .containsExactly("big-only");
+  }
+}

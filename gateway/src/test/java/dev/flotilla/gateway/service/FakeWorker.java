@@ -1,0 +1,123 @@
+package dev.flotilla.gateway.service;
+
+import dev.flotilla.api.v1.FinishReason;
+import dev.flotilla.api.v1.TokenChunk;
+import dev.flotilla.api.v1.Usage;
+import dev.flotilla.api.worker.v1.LoadAdapterRequest;
+import dev.flotilla.api.worker.v1.LoadAdapterResponse;
+import dev.flotilla.api.worker.v1.StatsRequest;
+import dev.flotilla.api.worker.v1.WorkerFinal;
+import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
+import dev.flotilla.api.worker.v1.WorkerGenerateResponse;
+import dev.flotilla.api.worker.v1.WorkerGrpc;
+import dev.flotilla.api.worker.v1.WorkerStats;
+import io.grpc.Grpc;
+import io.grpc.InsecureServerCredentials;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.io.IOException;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** A worker over a real loopback gRPC server: streams N numbered tokens, fails on demand. */
+final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoCloseable {
+  final String id;
+  final Server server;
+  volatile int tokens = 5;
+  /** Fail with UNAVAILABLE after this many tokens; -1 never. */
+  volatile int failAfter = -1;
+  /** Stream nothing after the first token until released (to observe cancellation). */
+  volatile boolean stallAfterFirst;
+  volatile boolean serving = true;
+  volatile int maxBatch = 8;
+  final Set<String> resident = ConcurrentHashMap.newKeySet();
+  final List<WorkerGenerateRequest> generated = new CopyOnWriteArrayList<>();
+  final List<LoadAdapterRequest> loads = new CopyOnWriteArrayList<>();
+  final AtomicInteger cancelled = new AtomicInteger();
+  private final List<StreamObserver<WorkerStats>> statsStreams = new CopyOnWriteArrayList<>();
+
+  FakeWorker(String id) throws IOException {
+    this.id = id;
+    this.server = Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
+        .addService(this).build().start();
+  }
+
+  String address() {
+    return "127.0.0.1:" + server.getPort();
+  }
+
+  WorkerStats stats() {
+    return WorkerStats.newBuilder().setWorkerId(id).setServing(serving).setMaxBatchSize(maxBatch)
+        .setAdapterSlots(4).addAllResidentAdapters(resident).setFreeKvBlocks(100)
+        .setTimestampMs(System.currentTimeMillis()).build();
+  }
+
+  /** Pushes a stats snapshot to every watcher now. */
+  void publish() {
+    statsStreams.forEach(s -> {
+      synchronized (s) {
+        s.onNext(stats());
+      }
+    });
+  }
+
+  @Override
+  public void stats(StatsRequest request, StreamObserver<WorkerStats> observer) {
+    synchronized (observer) {
+      observer.onNext(stats());
+    }
+    statsStreams.add(observer);
+    ((ServerCallStreamObserver<WorkerStats>) observer)
+        .setOnCancelHandler(() -> statsStreams.remove(observer));
+  }
+
+  @Override
+  public void loadAdapter(LoadAdapterRequest request, StreamObserver<LoadAdapterResponse> out) {
+    loads.add(request);
+    resident.add(request.getName());
+    out.onNext(LoadAdapterResponse.newBuilder().setRank(8).build());
+    out.onCompleted();
+  }
+
+  @Override
+  public void generate(WorkerGenerateRequest request,
+      StreamObserver<WorkerGenerateResponse> observer) {
+    generated.add(request);
+    ServerCallStreamObserver<WorkerGenerateResponse> call =
+        (ServerCallStreamObserver<WorkerGenerateResponse>) observer;
+    call.setOnCancelHandler(cancelled::incrementAndGet);
+    int n = Math.min(tokens, request.getSampling().getMaxTokens());
+    for (int i = 0; i < n; i++) {
+      if (failAfter == i) {
+        observer.onError(Status.UNAVAILABLE.withDescription("engine crashed").asRuntimeException());
+        return;
+      }
+      if (call.isCancelled()) {
+        return;
+      }
+      observer.onNext(WorkerGenerateResponse.newBuilder().setTokens(TokenChunk.newBuilder()
+          .setText("t" + i + " ").addTokenIds(100 + i)).build());
+      if (stallAfterFirst) {
+        return; // never finishes: the client must cancel
+      }
+    }
+    int prompt = request.hasPromptTokenIds() ? request.getPromptTokenIds().getIdsCount() : 7;
+    observer.onNext(WorkerGenerateResponse.newBuilder().setFinal(WorkerFinal.newBuilder()
+        .setFinishReason(n < request.getSampling().getMaxTokens() ? FinishReason.STOP
+            : FinishReason.LENGTH)
+        .setUsage(Usage.newBuilder().setPromptTokens(prompt).setCompletionTokens(n)
+            .setTotalTokens(prompt + n))).build());
+    observer.onCompleted();
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+  }
+}

@@ -1,0 +1,437 @@
+package dev.flotilla.gateway.service;
+
+import static dev.flotilla.gateway.Fixtures.keySecret;
+import static dev.flotilla.gateway.Fixtures.sha256Entry;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.google.rpc.BadRequest;
+import com.google.rpc.ResourceInfo;
+import com.google.rpc.RetryInfo;
+import dev.flotilla.api.crd.Priority;
+import dev.flotilla.api.crd.TenantLimits;
+import dev.flotilla.api.crd.Visibility;
+import dev.flotilla.api.v1.CompleteResponse;
+import dev.flotilla.api.v1.GenerateRequest;
+import dev.flotilla.api.v1.GenerateResponse;
+import dev.flotilla.api.v1.HeldProgress;
+import dev.flotilla.api.v1.InferenceGrpc;
+import dev.flotilla.api.v1.ListModelsRequest;
+import dev.flotilla.api.v1.ListModelsResponse;
+import dev.flotilla.api.v1.SamplingParams;
+import dev.flotilla.api.v1.TokenIds;
+import dev.flotilla.gateway.Fixtures;
+import dev.flotilla.gateway.TestLogs;
+import dev.flotilla.gateway.auth.ApiKeyAuthenticator;
+import dev.flotilla.gateway.auth.TenantDirectory;
+import dev.flotilla.gateway.authz.Authorizer;
+import dev.flotilla.gateway.catalog.ModelCatalog;
+import dev.flotilla.gateway.limit.TenantLimiter;
+import dev.flotilla.gateway.metrics.GatewayMetrics;
+import dev.flotilla.gateway.route.WorkerRegistry;
+import dev.flotilla.gateway.route.WorkerSelector;
+import dev.flotilla.gateway.schedule.Schedulers;
+import dev.flotilla.gateway.usage.UsageEvent;
+import dev.flotilla.gateway.worker.GrpcWorkerClient;
+import dev.flotilla.gateway.worker.StatsWatchers;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.InsecureServerCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.protobuf.StatusProto;
+import io.grpc.stub.MetadataUtils;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The Inference service over real gRPC on loopback, with fake workers that are real gRPC servers
+ * too: every pipeline step's failure mode and status, retries, holding, metering.
+ */
+class InferenceServiceIT {
+  private static final String MODEL = "default/tiny-llama";
+  private static final String ACME = "flk_acme_key";
+  private static final String GLOBEX = "flk_globex_key";
+
+  private final AtomicLong clockOffset = new AtomicLong();
+  private final List<UsageEvent> usage = new CopyOnWriteArrayList<>();
+  private final List<String> notified = new CopyOnWriteArrayList<>();
+  private final List<FakeWorker> workers = new ArrayList<>();
+  private final TenantDirectory tenants = new TenantDirectory();
+  private final ModelCatalog catalog = new ModelCatalog();
+  private final WorkerRegistry registry = new WorkerRegistry();
+  private GrpcWorkerClient workerClient;
+  private StatsWatchers watchers;
+  private Schedulers schedulers;
+  private Server gateway;
+  private ManagedChannel channel;
+
+  @BeforeAll
+  static void quiet() {
+    TestLogs.quiet("dev.flotilla.gateway", "io.grpc");
+  }
+
+  @BeforeEach
+  void start() throws Exception {
+    TenantLimits acmeLimits = new TenantLimits();
+    acmeLimits.setRequestsPerSecond(1000.0);
+    tenants.onTenant(Fixtures.tenant("acme", "acme-keys", List.of(MODEL), 1, Priority.Normal,
+        acmeLimits));
+    TenantLimits globexLimits = new TenantLimits();
+    globexLimits.setRequestsPerSecond(0.5);
+    globexLimits.setBurst(1);
+    tenants.onTenant(Fixtures.tenant("globex", "globex-keys", List.of("*"), 1, Priority.Low,
+        globexLimits));
+    tenants.onSecret(keySecret("default", "acme-keys", "k", sha256Entry(ACME)));
+    tenants.onSecret(keySecret("default", "globex-keys", "k", sha256Entry(GLOBEX)));
+    catalog.onModel(Fixtures.model("default", "tiny-llama", "30s"));
+    catalog.onAdapter(Fixtures.adapter("default", "acme-support", "tiny-llama", "acme",
+        Visibility.Private));
+    catalog.onAdapter(Fixtures.adapter("default", "globex-legal", "tiny-llama", "globex",
+        Visibility.Private));
+    catalog.onAdapter(Fixtures.adapter("default", "sql", "tiny-llama", null, Visibility.Public));
+
+    workerClient = new GrpcWorkerClient();
+    watchers = new StatsWatchers(workerClient, registry, 1000, 100);
+    dev.flotilla.gateway.time.Ticker ticker = () -> System.nanoTime() + clockOffset.get();
+    schedulers = new Schedulers(registry, new WorkerSelector(1.25), notified::add, ticker, 10, 2,
+        Duration.ofSeconds(5));
+    GatewayPipeline pipeline = new GatewayPipeline(new ApiKeyAuthenticator(tenants),
+        new Authorizer(catalog), new TenantLimiter(ticker, Duration.ofSeconds(1)), schedulers,
+        registry, workerClient, usage::add, new GatewayMetrics(new SimpleMeterRegistry(), 10),
+        ticker, Clock.systemUTC(), new GatewayPipeline.Settings("gw-test", 16, 3));
+    gateway = Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
+        .addService(ServerInterceptors.intercept(new InferenceGrpcService(pipeline),
+            new AuthorizationInterceptor()))
+        .build().start();
+    channel = Grpc.newChannelBuilder("127.0.0.1:" + gateway.getPort(),
+        InsecureChannelCredentials.create()).build();
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    gateway.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    watchers.close();
+    workerClient.close();
+    for (FakeWorker w : workers) {
+      w.close();
+    }
+  }
+
+  private FakeWorker worker(String id) throws Exception {
+    FakeWorker w = new FakeWorker(id);
+    workers.add(w);
+    registry.upsert(new WorkerRegistry.Endpoint(id, MODEL, w.address()));
+    await().atMost(Duration.ofSeconds(5)).until(() -> registry.views(MODEL).stream()
+        .anyMatch(v -> v.id().equals(id) && v.ready()));
+    return w;
+  }
+
+  private InferenceGrpc.InferenceBlockingStub client(String key) {
+    Metadata md = new Metadata();
+    if (key != null) {
+      md.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + key);
+    }
+    return InferenceGrpc.newBlockingStub(channel)
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md))
+        .withDeadlineAfter(20, TimeUnit.SECONDS);
+  }
+
+  private static GenerateRequest request(String adapter, int maxTokens) {
+    return GenerateRequest.newBuilder().setModel(MODEL).setAdapter(adapter).setPrompt("hello")
+        .setSampling(SamplingParams.newBuilder().setMaxTokens(maxTokens)).build();
+  }
+
+  private static List<GenerateResponse> drain(Iterator<GenerateResponse> it) {
+    List<GenerateResponse> out = new ArrayList<>();
+    it.forEachRemaining(out::add);
+    return out;
+  }
+
+  private static Status.Code code(Runnable r) {
+    try {
+      r.run();
+      return Status.Code.OK;
+    } catch (StatusRuntimeException e) {
+      return e.getStatus().getCode();
+    }
+  }
+
+  private static <T extends com.google.protobuf.Message> T detail(StatusRuntimeException e,
+      Class<T> type) throws Exception {
+    for (com.google.protobuf.Any a : StatusProto.fromThrowable(e).getDetailsList()) {
+      if (a.is(type)) {
+        return a.unpack(type);
+      }
+    }
+    throw new AssertionError("no " + type.getSimpleName() + " in " + e);
+  }
+
+  @Test
+  void streamsTokensThenFinalAndBillsWhatTheClientReceived() throws Exception {
+    worker("w1").tokens = 5;
+    List<GenerateResponse> out = drain(client(ACME).generate(request("", 10)));
+    assertThat(out).hasSize(6);
+    assertThat(out.subList(0, 5)).allMatch(GenerateResponse::hasTokens);
+    GenerateResponse last = out.get(5);
+    assertThat(last.getFinal().getUsage().getCompletionTokens()).isEqualTo(5);
+    assertThat(last.getFinal().getUsage().getPromptTokens()).isEqualTo(7);
+    assertThat(last.getFinal().getRequestId()).isNotEmpty();
+    await().until(() -> usage.size() == 1);
+    UsageEvent e = usage.get(0);
+    assertThat(e.requestId()).isEqualTo(last.getFinal().getRequestId());
+    assertThat(e.tenant()).isEqualTo("acme");
+    assertThat(e.model()).isEqualTo(MODEL);
+    assertThat(e.status()).isEqualTo("OK");
+    assertThat(e.completionTokens()).isEqualTo(5);
+    assertThat(e.promptTokens()).isEqualTo(7);
+    assertThat(e.gateway()).isEqualTo("gw-test");
+    // The worker got the gateway's default max_tokens when the client gave none.
+    drain(client(ACME).generate(request("", 0)));
+    assertThat(workers.get(0).generated.get(1).getSampling().getMaxTokens()).isEqualTo(16);
+    assertThat(workers.get(0).generated.get(1).getTenant()).isEqualTo("acme");
+  }
+
+  @Test
+  void completeReturnsTheWholeTextInOneMessage() throws Exception {
+    worker("w1").tokens = 3;
+    CompleteResponse r = client(ACME).complete(GenerateRequest.newBuilder().setModel(MODEL)
+        .setPromptTokenIds(TokenIds.newBuilder().addIds(1).addIds(2))
+        .setSampling(SamplingParams.newBuilder().setMaxTokens(8)).build());
+    assertThat(r.getText()).isEqualTo("t0 t1 t2 ");
+    assertThat(r.getTokenIdsList()).containsExactly(100, 101, 102);
+    assertThat(r.getFinal().getUsage().getPromptTokens()).isEqualTo(2);
+  }
+
+  @Test
+  void missingOrWrongKeysAreUnauthenticatedAndNotBilled() throws Exception {
+    worker("w1");
+    assertThat(code(() -> drain(client(null).generate(request("", 4)))))
+        .isEqualTo(Status.Code.UNAUTHENTICATED);
+    assertThat(code(() -> drain(client("flk_nope").generate(request("", 4)))))
+        .isEqualTo(Status.Code.UNAUTHENTICATED);
+    assertThat(code(() -> client("flk_nope").listModels(ListModelsRequest.getDefaultInstance())))
+        .isEqualTo(Status.Code.UNAUTHENTICATED);
+    assertThat(usage).isEmpty();
+  }
+
+  @Test
+  void anotherTenantsPrivateAdapterIsDeniedAndNeverListed() throws Exception {
+    worker("w1");
+    assertThat(code(() -> drain(client(ACME).generate(request("globex-legal", 4)))))
+        .isEqualTo(Status.Code.PERMISSION_DENIED);
+    ListModelsResponse models = client(ACME).listModels(ListModelsRequest.getDefaultInstance());
+    assertThat(models.getModelsList()).hasSize(1);
+    assertThat(models.getModels(0).getName()).isEqualTo(MODEL);
+    assertThat(models.getModels(0).getReadyReplicas()).isEqualTo(1);
+    assertThat(models.getModels(0).getAdaptersList()).extracting(a -> a.getName())
+        .containsExactly("acme-support", "sql");
+    await().until(() -> usage.size() == 1);
+    assertThat(usage.get(0).status()).isEqualTo("PERMISSION_DENIED");
+  }
+
+  @Test
+  void unknownAdapterIsNotFoundWithResourceInfo() throws Exception {
+    worker("w1");
+    assertThatThrownBy(() -> drain(client(ACME).generate(request("ghost", 4))))
+        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+          assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
+          try {
+            assertThat(detail(e, ResourceInfo.class).getResourceName())
+                .isEqualTo("default/ghost");
+          } catch (Exception x) {
+            throw new AssertionError(x);
+          }
+        });
+  }
+
+  @Test
+  void badFieldsAreInvalidArgumentWithBadRequest() throws Exception {
+    worker("w1");
+    GenerateRequest bad = request("", 4).toBuilder()
+        .setSampling(SamplingParams.newBuilder().setTopP(1.5f)).build();
+    StatusRuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(
+        StatusRuntimeException.class, () -> drain(client(ACME).generate(bad)));
+    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(detail(e, BadRequest.class).getFieldViolations(0).getField())
+        .isEqualTo("sampling.top_p");
+  }
+
+  @Test
+  void overTheRateLimitIsResourceExhaustedWithRetryInfo() throws Exception {
+    worker("w1");
+    drain(client(GLOBEX).generate(request("", 2)));
+    StatusRuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(
+        StatusRuntimeException.class, () -> drain(client(GLOBEX).generate(request("", 2))));
+    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+    assertThat(detail(e, RetryInfo.class).getRetryDelay().getSeconds()).isBetween(1L, 2L);
+  }
+
+  @Test
+  void aWorkerFailingBeforeTheFirstTokenIsRetriedOnAnother() throws Exception {
+    FakeWorker broken = worker("w1");
+    FakeWorker good = worker("w2");
+    broken.failAfter = 0;
+    good.tokens = 4;
+    for (int i = 0; i < 4; i++) {
+      List<GenerateResponse> out = drain(client(ACME).generate(request("", 10)));
+      assertThat(out.stream().filter(GenerateResponse::hasTokens).count()).isEqualTo(4);
+      assertThat(out.get(out.size() - 1).hasFinal()).isTrue();
+    }
+    assertThat(good.generated).hasSize(4);
+    await().until(() -> usage.size() == 4);
+    assertThat(usage).allMatch(u -> u.status().equals("OK") && u.completionTokens() == 4);
+  }
+
+  @Test
+  void aWorkerFailingAfterTheFirstTokenAbortsWithoutDuplicates() throws Exception {
+    FakeWorker w = worker("w1");
+    worker("w2").failAfter = 2;
+    w.failAfter = 2;
+    List<GenerateResponse> got = new ArrayList<>();
+    Iterator<GenerateResponse> it = client(ACME).generate(request("", 10));
+    assertThatThrownBy(() -> it.forEachRemaining(got::add))
+        .isInstanceOfSatisfying(StatusRuntimeException.class,
+            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.ABORTED));
+    assertThat(got).extracting(r -> r.getTokens().getText()).containsExactly("t0 ", "t1 ");
+    await().until(() -> usage.size() == 1);
+    assertThat(usage.get(0).status()).isEqualTo("ABORTED");
+    assertThat(usage.get(0).completionTokens()).isEqualTo(2);
+  }
+
+  @Test
+  void adapterRequestsGoWhereTheAdapterIsResidentAndLoadItOtherwise() throws Exception {
+    FakeWorker w1 = worker("w1");
+    FakeWorker w2 = worker("w2");
+    w2.resident.add("sql");
+    w2.publish();
+    await().until(() -> registry.views(MODEL).stream()
+        .anyMatch(v -> v.id().equals("w2") && v.residentAdapters().contains("sql")));
+    for (int i = 0; i < 3; i++) {
+      drain(client(ACME).generate(request("sql", 2)));
+    }
+    assertThat(w2.generated).hasSize(3).allMatch(r -> r.getAdapter().equals("sql"));
+    assertThat(w1.generated).isEmpty();
+    assertThat(w2.loads).isEmpty();
+    drain(client(ACME).generate(request("acme-support", 2)));
+    FakeWorker chosen = w1.generated.isEmpty() ? w2 : w1;
+    assertThat(chosen.loads).extracting(LoadAdapterRequestName::of).containsExactly("acme-support");
+  }
+
+  private static final class LoadAdapterRequestName {
+    static String of(dev.flotilla.api.worker.v1.LoadAdapterRequest r) {
+      return r.getName();
+    }
+  }
+
+  @Test
+  void aColdModelHoldsTheRequestNotifiesTheAutoscalerAndForwardsWhenAWorkerIsReady()
+      throws Exception {
+    Iterator<GenerateResponse> it = client(ACME).generate(
+        request("", 3).toBuilder().setReportProgress(true).build());
+    GenerateResponse first = it.next();
+    assertThat(first.getProgress().getPhase()).isEqualTo(HeldProgress.Phase.WAITING_FOR_WORKER);
+    assertThat(notified).containsExactly(MODEL);
+    assertThat(schedulers.all().get(0).demand().held()).isEqualTo(1);
+    worker("w1").tokens = 3;
+    List<GenerateResponse> rest = drain(it);
+    assertThat(rest.stream().filter(GenerateResponse::hasTokens).count()).isEqualTo(3);
+    assertThat(rest.get(rest.size() - 1).hasFinal()).isTrue();
+    assertThat(schedulers.all().get(0).demand().held()).isZero();
+  }
+
+  @Test
+  void aRequestHeldPastTheColdStartTimeoutIsUnavailableWithRetryInfo() throws Exception {
+    Iterator<GenerateResponse> it = client(ACME).generate(
+        request("", 3).toBuilder().setReportProgress(true).build());
+    assertThat(it.next().hasProgress()).isTrue();
+    clockOffset.addAndGet(Duration.ofSeconds(31).toNanos()); // model's coldStartTimeout is 30s
+    schedulers.tick();
+    StatusRuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(
+        StatusRuntimeException.class, () -> drain(it));
+    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(detail(e, RetryInfo.class).getRetryDelay().getSeconds()).isEqualTo(5);
+    await().until(() -> usage.size() == 1);
+    assertThat(usage.get(0).status()).isEqualTo("UNAVAILABLE");
+  }
+
+  @Test
+  void theHoldQueueIsBoundedPerTenant() throws Exception {
+    // Per-tenant cap is 2 in this harness.
+    var async = InferenceGrpc.newStub(channel).withInterceptors(
+        MetadataUtils.newAttachHeadersInterceptor(authHeader(ACME)));
+    List<io.grpc.stub.StreamObserver<GenerateResponse>> sinks = new ArrayList<>();
+    for (int i = 0; i < 2; i++) {
+      var obs = new io.grpc.stub.StreamObserver<GenerateResponse>() {
+        public void onNext(GenerateResponse r) {}
+        public void onError(Throwable t) {}
+        public void onCompleted() {}
+      };
+      sinks.add(obs);
+      async.generate(request("", 2), obs);
+    }
+    await().until(() -> !schedulers.all().isEmpty() && schedulers.all().get(0).demand().held() == 2);
+    assertThat(code(() -> drain(client(ACME).generate(request("", 2)))))
+        .isEqualTo(Status.Code.UNAVAILABLE);
+  }
+
+  private static Metadata authHeader(String key) {
+    Metadata md = new Metadata();
+    md.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + key);
+    return md;
+  }
+
+  @Test
+  void aClientThatCancelsCancelsTheWorkerCallAndIsBilledForWhatItGot() throws Exception {
+    FakeWorker w = worker("w1");
+    w.stallAfterFirst = true;
+    io.grpc.Context.CancellableContext ctx = io.grpc.Context.current().withCancellation();
+    Iterator<GenerateResponse> it = ctx.call(() -> client(ACME).generate(request("", 10)));
+    assertThat(it.next().getTokens().getText()).isEqualTo("t0 ");
+    ctx.cancel(null);
+    await().until(() -> w.cancelled.get() == 1);
+    await().until(() -> usage.size() == 1);
+    assertThat(usage.get(0).status()).isEqualTo("CANCELLED");
+    assertThat(usage.get(0).completionTokens()).isEqualTo(1);
+    await().until(() -> registry.views(MODEL).get(0).inFlight() == 0);
+  }
+
+  @Test
+  void requestsBeyondWorkerCapacityWaitInTheGatewayQueue() throws Exception {
+    FakeWorker w = worker("w1");
+    w.maxBatch = 1;
+    w.stallAfterFirst = true;
+    w.publish();
+    await().until(() -> registry.views(MODEL).get(0).maxBatchSize() == 1);
+    io.grpc.Context.CancellableContext ctx = io.grpc.Context.current().withCancellation();
+    Iterator<GenerateResponse> first = ctx.call(() -> client(ACME).generate(request("", 10)));
+    assertThat(first.next().hasTokens()).isTrue();
+    Iterator<GenerateResponse> second = client(ACME).generate(
+        request("", 10).toBuilder().setReportProgress(true).build());
+    assertThat(second.next().getProgress().getPhase()).isEqualTo(HeldProgress.Phase.QUEUED);
+    assertThat(schedulers.all().get(0).demand().queued()).isEqualTo(1);
+    assertThat(w.generated).hasSize(1);
+    w.stallAfterFirst = false;
+    ctx.cancel(null); // the first request ends; its slot goes to the queued one
+    List<GenerateResponse> rest = drain(second);
+    assertThat(rest.get(rest.size() - 1).hasFinal()).isTrue();
+    assertThat(w.generated).hasSize(2);
+  }
+}

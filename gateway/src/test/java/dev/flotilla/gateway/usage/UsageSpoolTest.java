@@ -1,0 +1,169 @@
+package dev.flotilla.gateway.usage;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.stream.Stream;
+import dev.flotilla.gateway.TestLogs;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class UsageSpoolTest {
+  @TempDir Path dir;
+
+  @BeforeAll
+  static void quiet() {
+    TestLogs.quiet(UsageSpool.class.getName());
+  }
+
+  private static byte[] bytes(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static List<String> texts(List<UsageSpool.Entry> entries) {
+    return entries.stream().map(e -> new String(e.payload(), StandardCharsets.UTF_8)).toList();
+  }
+
+  private List<Path> segmentFiles() throws IOException {
+    try (Stream<Path> s = Files.list(dir)) {
+      return s.filter(p -> p.getFileName().toString().startsWith("segment-")).sorted().toList();
+    }
+  }
+
+  @Test
+  void appendsReadsInOrderAndSurvivesReopen() throws IOException {
+    try (UsageSpool spool = UsageSpool.open(dir, 1 << 20)) {
+      assertThat(spool.append(bytes("a"))).isZero();
+      assertThat(spool.append(bytes("b"))).isEqualTo(1);
+      assertThat(spool.append(bytes("c"))).isEqualTo(2);
+      assertThat(texts(spool.read(0, 10))).containsExactly("a", "b", "c");
+      assertThat(texts(spool.read(1, 1))).containsExactly("b");
+      spool.commit(1);
+    }
+    try (UsageSpool spool = UsageSpool.open(dir, 1 << 20)) {
+      assertThat(spool.committedOffset()).isEqualTo(1);
+      assertThat(spool.depth()).isEqualTo(2);
+      assertThat(spool.read(0, 10)).extracting(UsageSpool.Entry::offset).containsExactly(1L, 2L);
+      assertThat(spool.append(bytes("d"))).isEqualTo(3);
+      assertThat(texts(spool.read(1, 10))).containsExactly("b", "c", "d");
+    }
+  }
+
+  @Test
+  void rollsSegmentsAndDeletesThemOnceCommitted() throws IOException {
+    try (UsageSpool spool = UsageSpool.open(dir, 64)) {
+      for (int i = 0; i < 20; i++) {
+        spool.append(bytes("record-" + i + "-padding-padding"));
+      }
+      int before = segmentFiles().size();
+      assertThat(before).isGreaterThan(5);
+      List<UsageSpool.Entry> all = spool.read(0, 100);
+      assertThat(all).hasSize(20);
+      assertThat(texts(all).get(19)).isEqualTo("record-19-padding-padding");
+      spool.commit(18);
+      assertThat(segmentFiles().size()).isLessThan(before);
+      assertThat(texts(spool.read(0, 100)))
+          .containsExactly("record-18-padding-padding", "record-19-padding-padding");
+      spool.commit(20);
+      assertThat(spool.depth()).isZero();
+    }
+    try (UsageSpool spool = UsageSpool.open(dir, 64)) {
+      assertThat(spool.depth()).isZero();
+      assertThat(spool.read(0, 100)).isEmpty();
+      assertThat(spool.append(bytes("next"))).isEqualTo(20);
+    }
+  }
+
+  @Test
+  void tornTailRecordIsTruncatedOnOpen() throws IOException {
+    try (UsageSpool spool = UsageSpool.open(dir, 1 << 20)) {
+      spool.append(bytes("one"));
+      spool.append(bytes("two"));
+      spool.append(bytes("three"));
+    }
+    Path segment = segmentFiles().get(0);
+    long intact = Files.size(segment);
+    // A crash mid-write: a header that promises 100 bytes followed by only 10 of them.
+    try (FileChannel ch = FileChannel.open(segment, StandardOpenOption.APPEND)) {
+      ch.write(ByteBuffer.allocate(8 + 10).putInt(100).putInt(12345).rewind());
+    }
+    try (UsageSpool spool = UsageSpool.open(dir, 1 << 20)) {
+      assertThat(spool.truncatedBytesOnOpen()).isEqualTo(18);
+      assertThat(Files.size(segment)).isEqualTo(intact);
+      assertThat(texts(spool.read(0, 10))).containsExactly("one", "two", "three");
+      assertThat(spool.append(bytes("four"))).isEqualTo(3);
+      assertThat(texts(spool.read(0, 10))).containsExactly("one", "two", "three", "four");
+    }
+  }
+
+  @Test
+  void recordWithBadCrcAndEverythingAfterItIsDropped() throws IOException {
+    try (UsageSpool spool = UsageSpool.open(dir, 1 << 20)) {
+      spool.append(bytes("good"));
+      spool.append(bytes("flipped"));
+    }
+    Path segment = segmentFiles().get(0);
+    try (FileChannel ch = FileChannel.open(segment, StandardOpenOption.WRITE)) {
+      // Second record starts at 8 + 4; flip its first payload byte.
+      ch.write(ByteBuffer.wrap(new byte[] {'F'}), 12 + 8);
+    }
+    try (UsageSpool spool = UsageSpool.open(dir, 1 << 20)) {
+      assertThat(texts(spool.read(0, 10))).containsExactly("good");
+      assertThat(spool.nextOffset()).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void headerCutShortAndGarbageLengthDoNotBreakStartup() throws IOException {
+    try (UsageSpool spool = UsageSpool.open(dir, 1 << 20)) {
+      spool.append(bytes("kept"));
+    }
+    Path segment = segmentFiles().get(0);
+    try (FileChannel ch = FileChannel.open(segment, StandardOpenOption.APPEND)) {
+      ch.write(ByteBuffer.wrap(new byte[] {-1, -1, -1, -1, 0, 0})); // negative length, short header
+    }
+    try (UsageSpool spool = UsageSpool.open(dir, 1 << 20)) {
+      assertThat(texts(spool.read(0, 10))).containsExactly("kept");
+    }
+  }
+
+  @Test
+  void concurrentAppendersGetDistinctDurableOffsets() throws Exception {
+    try (UsageSpool spool = UsageSpool.open(dir, 4096)) {
+      Thread[] threads = new Thread[4];
+      for (int t = 0; t < threads.length; t++) {
+        int id = t;
+        threads[t] = new Thread(() -> {
+          for (int i = 0; i < 50; i++) {
+            try {
+              spool.append(bytes(id + ":" + i));
+            } catch (IOException e) {
+              throw new IllegalStateException(e);
+            }
+          }
+        });
+        threads[t].start();
+      }
+      for (Thread t : threads) {
+        t.join();
+      }
+      List<String> all = texts(spool.read(0, 1000));
+      assertThat(all).hasSize(200).doesNotHaveDuplicates();
+      for (int t = 0; t < 4; t++) {
+        String prefix = t + ":";
+        List<String> own = all.stream().filter(s -> s.startsWith(prefix)).toList();
+        assertThat(own).containsExactlyElementsOf(
+            java.util.stream.IntStream.range(0, 50).mapToObj(i -> prefix + i).toList());
+      }
+      assertThat(spool.durableOffset()).isEqualTo(200);
+    }
+  }
+}
