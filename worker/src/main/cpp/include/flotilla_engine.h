@@ -1,0 +1,173 @@
+// flotilla_engine.h - C API of the Flotilla native inference engine.
+//
+// Llama-family decoder-only models (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM)
+// loaded from Hugging Face safetensors (F32/F16/BF16), PEFT LoRA adapters applied per batch row,
+// a paged KV cache, and sampling. CPU backend with SIMD kernels chosen at run time.
+//
+// Conventions
+//   - Every function that can fail returns an fl_status. On failure a human-readable message
+//     naming the problem (file, tensor, expected vs got) is available from fl_last_error() on
+//     the same thread until the next failing call on that thread.
+//   - Handles are opaque. Each *_load / *_create has a paired *_free; freeing NULL is OK.
+//   - A model may be shared by several contexts and adapters (each keeps the model alive until
+//     it is freed). A context must be used by one thread at a time. fl_sample is reentrant.
+//   - No C++ exception escapes this API; invalid input returns an error instead of crashing.
+#ifndef FLOTILLA_ENGINE_H
+#define FLOTILLA_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define FL_API __attribute__((visibility("default")))
+#else
+#define FL_API
+#endif
+
+// ---------------------------------------------------------------------------------------------
+// Status
+
+typedef enum fl_status {
+    FL_OK = 0,
+    FL_IO = 1,               // a file could not be opened or read
+    FL_FORMAT = 2,           // a file is malformed (JSON, safetensors header, missing tensor)
+    FL_UNSUPPORTED = 3,      // well-formed but not supported (architecture, dtype, rope type)
+    FL_SHAPE_MISMATCH = 4,   // a tensor or adapter does not fit the model
+    FL_INVALID_ARGUMENT = 5, // a bad argument (NULL, token id, position, sequence id, batch)
+    FL_KV_CACHE_FULL = 6,    // no free KV block; nothing was changed, the caller may preempt
+    FL_OUT_OF_MEMORY = 7,
+    FL_INTERNAL = 8,
+} fl_status;
+
+// Message of the last failure on the calling thread ("" if none). Valid until the next call.
+FL_API const char* fl_last_error(void);
+// Constant name of a status, e.g. "FL_KV_CACHE_FULL".
+FL_API const char* fl_status_name(fl_status status);
+// Kernel instruction set in use: "avx512", "avx2" or "scalar". FLOTILLA_ENGINE_ISA forces one.
+FL_API const char* fl_engine_isa(void);
+
+// ---------------------------------------------------------------------------------------------
+// Handles
+
+typedef struct fl_model fl_model;     // weights and config, read-only once loaded
+typedef struct fl_context fl_context; // KV cache + scratch + thread pool for fl_decode
+typedef struct fl_adapter fl_adapter; // one PEFT LoRA adapter validated against a model
+
+// ---------------------------------------------------------------------------------------------
+// Model
+
+typedef enum fl_dtype {
+    FL_DTYPE_F32 = 0,
+    FL_DTYPE_F16 = 1,
+    FL_DTYPE_BF16 = 2,
+} fl_dtype;
+
+typedef struct fl_model_info {
+    int32_t vocab_size;
+    int32_t hidden_size;
+    int32_t intermediate_size;
+    int32_t n_layers;
+    int32_t n_heads;
+    int32_t n_kv_heads;
+    int32_t head_dim;
+    int32_t max_position_embeddings;
+    int32_t weight_dtype;        // fl_dtype of the projection weights
+    int64_t weight_bytes;        // bytes of weights held in memory
+} fl_model_info;
+
+// Loads <dir>/config.json and <dir>/model.safetensors or the shards named by
+// <dir>/model.safetensors.index.json. Weights are read into process memory (no mmap).
+FL_API fl_status fl_model_load(const char* dir, fl_model** out_model);
+FL_API fl_status fl_model_free(fl_model* model);
+FL_API fl_status fl_model_get_info(const fl_model* model, fl_model_info* out_info);
+
+// ---------------------------------------------------------------------------------------------
+// Context
+
+typedef struct fl_context_params {
+    int32_t kv_block_size;     // tokens per KV block (default 16)
+    int64_t kv_budget_bytes;   // memory for the KV block pool; sets the number of blocks
+    int32_t max_batch_tokens;  // most rows one fl_decode may carry (default 512)
+    int32_t max_sequences;     // sequence ids are 0 .. max_sequences-1 (default 256)
+    int32_t max_lora_rank;     // largest adapter rank fl_decode accepts, 1..256 (default 64)
+    int32_t n_threads;         // compute threads including the caller; 0 = from the machine
+} fl_context_params;
+
+FL_API fl_context_params fl_context_default_params(void);
+FL_API fl_status fl_context_create(fl_model* model, const fl_context_params* params,
+                                   fl_context** out_ctx);
+FL_API fl_status fl_context_free(fl_context* ctx);
+
+typedef struct fl_kv_stats {
+    int32_t block_size;        // tokens per block
+    int32_t total_blocks;
+    int32_t free_blocks;
+    int64_t bytes_per_block;
+} fl_kv_stats;
+
+FL_API fl_status fl_context_kv_stats(const fl_context* ctx, fl_kv_stats* out_stats);
+// Releases a sequence's KV blocks; its length becomes 0. Freeing an empty sequence is OK.
+FL_API fl_status fl_seq_free(fl_context* ctx, int32_t seq_id);
+// Number of positions cached for a sequence.
+FL_API fl_status fl_seq_length(const fl_context* ctx, int32_t seq_id, int32_t* out_length);
+
+// ---------------------------------------------------------------------------------------------
+// Adapter
+
+// Loads <dir>/adapter_config.json and <dir>/adapter_model.safetensors (PEFT LoRA) and checks it
+// against the model: every target module in every layer, shapes, rank 1..256.
+FL_API fl_status fl_adapter_load(fl_model* model, const char* dir, fl_adapter** out_adapter);
+// The caller must not free an adapter while an fl_decode that uses it is running.
+FL_API fl_status fl_adapter_free(fl_adapter* adapter);
+FL_API fl_status fl_adapter_get_info(const fl_adapter* adapter, int32_t* out_rank,
+                                     float* out_scale);
+
+// ---------------------------------------------------------------------------------------------
+// Decode: one forward pass over a batch of rows.
+//
+// Row i is (token[i], seq_id[i], pos[i], adapter[i], want_logits[i]). The rows of one sequence
+// are consecutive with consecutive positions (a prefill chunk, or one decode row); the first
+// position of a sequence's rows is at most its cached length (a smaller one rewinds it). A batch
+// mixes prefill chunks and decode rows of different sequences and adapters. Logits of the rows
+// with want_logits != 0 are written in row order to logits [n_out, vocab] (F32).
+// On FL_KV_CACHE_FULL nothing was changed; the caller frees or preempts sequences and retries.
+
+typedef struct fl_batch {
+    int32_t n_tokens;
+    const int32_t* token;         // [n_tokens] token ids, 0 .. vocab-1
+    const int32_t* seq_id;        // [n_tokens] 0 .. max_sequences-1
+    const int32_t* pos;           // [n_tokens] position in the sequence
+    fl_adapter* const* adapter;   // [n_tokens] or NULL; NULL entries use the base model
+    const int8_t* want_logits;    // [n_tokens] or NULL (then: logits of the last row only)
+    float* logits;                // [n_out, vocab] output
+    int64_t logits_capacity;      // floats available at logits
+} fl_batch;
+
+FL_API fl_status fl_decode(fl_context* ctx, const fl_batch* batch);
+
+// ---------------------------------------------------------------------------------------------
+// Sampling
+
+typedef struct fl_sampling_params {
+    float temperature;         // 0 = greedy (argmax)
+    int32_t top_k;             // keep the k most likely tokens; 0 = all
+    float top_p;               // keep the smallest set with mass >= top_p; 1 = all
+    uint64_t seed;             // with the step counter, the only source of randomness
+} fl_sampling_params;
+
+// Samples one token from a logits row. The random draw is a function of (seed, step) only, so a
+// request with a fixed seed yields the same tokens however it is batched; pass the sequence's
+// generation step (0 for its first generated token). out_logprob is the token's log-probability
+// under the unmodified model distribution (log_softmax of the logits). Either out may be NULL.
+FL_API fl_status fl_sample(const float* logits, int32_t vocab, const fl_sampling_params* params,
+                           uint64_t step, int32_t* out_token, float* out_logprob);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif // FLOTILLA_ENGINE_H

@@ -1,0 +1,278 @@
+// flotilla_jni.cpp - JNI glue for dev.flotilla.worker.engine.NativeEngine.
+//
+// Static natives over primitives and direct buffers, registered in JNI_OnLoad together with the
+// exception classes they throw (cached as global references; any lookup failure fails the load).
+// Every fl_status other than FL_OK becomes a typed Java exception carrying fl_last_error().
+// Handles cross as jlong; adapter handles in a batch are checked by the engine against the
+// model's live adapters, so a stale handle is an exception, not a crash.
+#include <jni.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+
+#include "flotilla_engine.h"
+
+static_assert(sizeof(void*) == sizeof(jlong), "handles travel as jlong");
+
+namespace {
+
+const char* const kPkg = "dev/flotilla/worker/engine/";
+
+struct ExceptionClass {
+    fl_status status;
+    const char* name;
+    jclass cls;
+};
+
+// One class per status; FL_INTERNAL (and anything unknown) throws the base class.
+ExceptionClass g_exceptions[] = {
+    {FL_IO, "EngineIoException", nullptr},
+    {FL_FORMAT, "ModelFormatException", nullptr},
+    {FL_UNSUPPORTED, "UnsupportedModelException", nullptr},
+    {FL_SHAPE_MISMATCH, "ShapeMismatchException", nullptr},
+    {FL_INVALID_ARGUMENT, "InvalidEngineArgumentException", nullptr},
+    {FL_KV_CACHE_FULL, "KvCacheFullException", nullptr},
+    {FL_OUT_OF_MEMORY, "EngineOutOfMemoryException", nullptr},
+    {FL_INTERNAL, "EngineException", nullptr},
+};
+jclass g_adapter_mismatch = nullptr; // SHAPE_MISMATCH while loading an adapter
+jclass g_illegal_argument = nullptr; // bad buffers from Java
+
+void throw_class(JNIEnv* env, jclass cls, const char* msg) {
+    if (!env->ExceptionCheck()) env->ThrowNew(cls, msg);
+}
+
+// Throws for a failed status; returns true if it did.
+bool check(JNIEnv* env, fl_status s, jclass shape_mismatch = nullptr) {
+    if (s == FL_OK) return false;
+    jclass cls = g_exceptions[7].cls;
+    for (const auto& e : g_exceptions)
+        if (e.status == s) cls = e.cls;
+    if (s == FL_SHAPE_MISMATCH && shape_mismatch) cls = shape_mismatch;
+    throw_class(env, cls, fl_last_error());
+    return true;
+}
+
+// Address of a direct buffer holding at least `bytes`, or nullptr with an exception pending.
+void* buffer(JNIEnv* env, jobject buf, int64_t bytes, const char* what, bool optional = false) {
+    if (!buf) {
+        if (!optional) throw_class(env, g_illegal_argument, what);
+        return nullptr;
+    }
+    void* p = env->GetDirectBufferAddress(buf);
+    jlong cap = env->GetDirectBufferCapacity(buf);
+    if (!p || cap < 0) {
+        throw_class(env, g_illegal_argument, "not a direct buffer");
+        return nullptr;
+    }
+    if (cap < bytes) {
+        throw_class(env, g_illegal_argument, what);
+        return nullptr;
+    }
+    return p;
+}
+
+struct Utf {
+    JNIEnv* env;
+    jstring s;
+    const char* c;
+    Utf(JNIEnv* e, jstring str) : env(e), s(str), c(str ? e->GetStringUTFChars(str, nullptr) : nullptr) {}
+    ~Utf() {
+        if (c) env->ReleaseStringUTFChars(s, c);
+    }
+};
+
+template <class T> T* handle(jlong h) { return reinterpret_cast<T*>(static_cast<intptr_t>(h)); }
+template <class T> jlong to_jlong(T* p) { return static_cast<jlong>(reinterpret_cast<intptr_t>(p)); }
+
+// --- natives ------------------------------------------------------------------------------------
+
+jstring JNICALL isa(JNIEnv* env, jclass) { return env->NewStringUTF(fl_engine_isa()); }
+
+jlong JNICALL model_load(JNIEnv* env, jclass, jstring dir) {
+    Utf path(env, dir);
+    if (!path.c) {
+        throw_class(env, g_illegal_argument, "model directory is null");
+        return 0;
+    }
+    fl_model* m = nullptr;
+    if (check(env, fl_model_load(path.c, &m))) return 0;
+    return to_jlong(m);
+}
+
+void JNICALL model_free(JNIEnv*, jclass, jlong m) { fl_model_free(handle<fl_model>(m)); }
+
+// out: vocab, hidden, intermediate, layers, heads, kv_heads, head_dim, max_positions, dtype;
+// returns the weight bytes.
+jlong JNICALL model_info(JNIEnv* env, jclass, jlong m, jintArray out) {
+    fl_model_info info;
+    if (check(env, fl_model_get_info(handle<fl_model>(m), &info))) return 0;
+    if (!out || env->GetArrayLength(out) < 9) {
+        throw_class(env, g_illegal_argument, "model info array must hold 9 ints");
+        return 0;
+    }
+    jint v[9] = {info.vocab_size, info.hidden_size, info.intermediate_size, info.n_layers, info.n_heads,
+                 info.n_kv_heads, info.head_dim, info.max_position_embeddings, info.weight_dtype};
+    env->SetIntArrayRegion(out, 0, 9, v);
+    return info.weight_bytes;
+}
+
+jlong JNICALL context_create(JNIEnv* env, jclass, jlong m, jint block_size, jlong kv_budget, jint max_batch_tokens,
+                             jint max_sequences, jint max_lora_rank, jint n_threads) {
+    fl_context_params p = fl_context_default_params();
+    p.kv_block_size = block_size;
+    p.kv_budget_bytes = kv_budget;
+    p.max_batch_tokens = max_batch_tokens;
+    p.max_sequences = max_sequences;
+    p.max_lora_rank = max_lora_rank;
+    p.n_threads = n_threads;
+    fl_context* c = nullptr;
+    if (check(env, fl_context_create(handle<fl_model>(m), &p, &c))) return 0;
+    return to_jlong(c);
+}
+
+void JNICALL context_free(JNIEnv*, jclass, jlong c) { fl_context_free(handle<fl_context>(c)); }
+
+// out: block_size, total_blocks, free_blocks, bytes_per_block
+void JNICALL kv_stats(JNIEnv* env, jclass, jlong c, jlongArray out) {
+    fl_kv_stats st;
+    if (check(env, fl_context_kv_stats(handle<fl_context>(c), &st))) return;
+    if (!out || env->GetArrayLength(out) < 4) {
+        throw_class(env, g_illegal_argument, "kv stats array must hold 4 longs");
+        return;
+    }
+    jlong v[4] = {st.block_size, st.total_blocks, st.free_blocks, st.bytes_per_block};
+    env->SetLongArrayRegion(out, 0, 4, v);
+}
+
+void JNICALL seq_free(JNIEnv* env, jclass, jlong c, jint seq) { check(env, fl_seq_free(handle<fl_context>(c), seq)); }
+
+jint JNICALL seq_length(JNIEnv* env, jclass, jlong c, jint seq) {
+    int32_t len = 0;
+    check(env, fl_seq_length(handle<fl_context>(c), seq, &len));
+    return len;
+}
+
+jlong JNICALL adapter_load(JNIEnv* env, jclass, jlong m, jstring dir) {
+    Utf path(env, dir);
+    if (!path.c) {
+        throw_class(env, g_illegal_argument, "adapter directory is null");
+        return 0;
+    }
+    fl_adapter* a = nullptr;
+    if (check(env, fl_adapter_load(handle<fl_model>(m), path.c, &a), g_adapter_mismatch)) return 0;
+    return to_jlong(a);
+}
+
+void JNICALL adapter_free(JNIEnv*, jclass, jlong a) { fl_adapter_free(handle<fl_adapter>(a)); }
+
+jint JNICALL adapter_rank(JNIEnv* env, jclass, jlong a) {
+    int32_t r = 0;
+    check(env, fl_adapter_get_info(handle<fl_adapter>(a), &r, nullptr));
+    return r;
+}
+
+jfloat JNICALL adapter_scale(JNIEnv* env, jclass, jlong a) {
+    float s = 0;
+    check(env, fl_adapter_get_info(handle<fl_adapter>(a), nullptr, &s));
+    return s;
+}
+
+// tokens, seq_ids, positions: int32 [n]; adapters: int64 handles [n] (0 = none); want_logits:
+// int8 [n]; logits: float32 [n_out, vocab].
+void JNICALL decode(JNIEnv* env, jclass, jlong c, jint n, jobject tokens, jobject seq_ids, jobject positions,
+                    jobject adapters, jobject want_logits, jobject logits) {
+    if (n < 0) {
+        throw_class(env, g_illegal_argument, "negative row count");
+        return;
+    }
+    auto* tok = static_cast<int32_t*>(buffer(env, tokens, int64_t(n) * 4, "tokens buffer too small"));
+    if (!tok) return;
+    auto* seq = static_cast<int32_t*>(buffer(env, seq_ids, int64_t(n) * 4, "seq ids buffer too small"));
+    if (!seq) return;
+    auto* pos = static_cast<int32_t*>(buffer(env, positions, int64_t(n) * 4, "positions buffer too small"));
+    if (!pos) return;
+    auto* ad = static_cast<fl_adapter**>(buffer(env, adapters, int64_t(n) * 8, "adapters buffer too small"));
+    if (!ad) return;
+    auto* want = static_cast<int8_t*>(buffer(env, want_logits, n, "want-logits buffer too small"));
+    if (!want) return;
+    float* out = nullptr;
+    jlong cap = 0;
+    if (logits) {
+        out = static_cast<float*>(buffer(env, logits, 0, "logits buffer"));
+        if (!out) return;
+        cap = env->GetDirectBufferCapacity(logits) / 4;
+    }
+    fl_batch b{n, tok, seq, pos, ad, want, out, cap};
+    check(env, fl_decode(handle<fl_context>(c), &b));
+}
+
+// Returns (token << 32) | float bits of the log-probability.
+jlong JNICALL sample(JNIEnv* env, jclass, jobject logits, jlong offset, jint vocab, jfloat temperature, jint top_k,
+                     jfloat top_p, jlong seed, jlong step) {
+    if (offset < 0 || vocab < 1) {
+        throw_class(env, g_illegal_argument, "bad logits offset or vocab");
+        return 0;
+    }
+    auto* base = static_cast<float*>(buffer(env, logits, (offset + vocab) * 4, "logits buffer too small for the row"));
+    if (!base) return 0;
+    fl_sampling_params p{temperature, top_k, top_p, static_cast<uint64_t>(seed)};
+    int32_t token = 0;
+    float lp = 0;
+    if (check(env, fl_sample(base + offset, vocab, &p, static_cast<uint64_t>(step), &token, &lp))) return 0;
+    uint32_t bits;
+    std::memcpy(&bits, &lp, 4);
+    return (static_cast<jlong>(token) << 32) | static_cast<jlong>(bits);
+}
+
+#define FL_NATIVE(name, sig, fn) {const_cast<char*>(name), const_cast<char*>(sig), reinterpret_cast<void*>(fn)}
+const JNINativeMethod kMethods[] = {
+    FL_NATIVE("isa", "()Ljava/lang/String;", isa),
+    FL_NATIVE("modelLoad", "(Ljava/lang/String;)J", model_load),
+    FL_NATIVE("modelFree", "(J)V", model_free),
+    FL_NATIVE("modelInfo", "(J[I)J", model_info),
+    FL_NATIVE("contextCreate", "(JIJIIII)J", context_create),
+    FL_NATIVE("contextFree", "(J)V", context_free),
+    FL_NATIVE("kvStats", "(J[J)V", kv_stats),
+    FL_NATIVE("seqFree", "(JI)V", seq_free),
+    FL_NATIVE("seqLength", "(JI)I", seq_length),
+    FL_NATIVE("adapterLoad", "(JLjava/lang/String;)J", adapter_load),
+    FL_NATIVE("adapterFree", "(J)V", adapter_free),
+    FL_NATIVE("adapterRank", "(J)I", adapter_rank),
+    FL_NATIVE("adapterScale", "(J)F", adapter_scale),
+    FL_NATIVE("decode",
+              "(JILjava/nio/ByteBuffer;Ljava/nio/ByteBuffer;Ljava/nio/ByteBuffer;Ljava/nio/ByteBuffer;"
+              "Ljava/nio/ByteBuffer;Ljava/nio/ByteBuffer;)V",
+              decode),
+    FL_NATIVE("sample", "(Ljava/nio/ByteBuffer;JIFIFJJ)J", sample),
+};
+
+jclass global_class(JNIEnv* env, const char* name) {
+    jclass local = env->FindClass(name);
+    if (!local) return nullptr;
+    auto g = static_cast<jclass>(env->NewGlobalRef(local));
+    env->DeleteLocalRef(local);
+    return g;
+}
+
+} // namespace
+
+extern "C" JNIEXPORT jint JNICALL JNI_OnLoad(JavaVM* vm, void*) {
+    JNIEnv* env = nullptr;
+    if (vm->GetEnv(reinterpret_cast<void**>(&env), JNI_VERSION_1_8) != JNI_OK) return JNI_ERR;
+    char name[128];
+    for (auto& e : g_exceptions) {
+        std::snprintf(name, sizeof name, "%s%s", kPkg, e.name);
+        if (!(e.cls = global_class(env, name))) return JNI_ERR;
+    }
+    std::snprintf(name, sizeof name, "%sAdapterMismatchException", kPkg);
+    if (!(g_adapter_mismatch = global_class(env, name))) return JNI_ERR;
+    if (!(g_illegal_argument = global_class(env, "java/lang/IllegalArgumentException"))) return JNI_ERR;
+    std::snprintf(name, sizeof name, "%sNativeEngine", kPkg);
+    jclass native = env->FindClass(name);
+    if (!native) return JNI_ERR;
+    if (env->RegisterNatives(native, kMethods, sizeof kMethods / sizeof kMethods[0]) != JNI_OK) return JNI_ERR;
+    env->DeleteLocalRef(native);
+    return JNI_VERSION_1_8;
+}

@@ -1,0 +1,160 @@
+#include "adapter.h"
+
+#include <cmath>
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "error.h"
+#include "json.h"
+#include "safetensors.h"
+
+namespace fl {
+
+namespace {
+
+int proj_by_name(const std::string& s) {
+    for (int p = 0; p < kNumProj; p++)
+        if (s == proj_name(p)) return p;
+    return -1;
+}
+
+bool is_empty_or_null(const Json* v) {
+    return !v || v->is_null() || (v->is_object() && v->members().empty()) || (v->is_array() && v->items().empty());
+}
+
+} // namespace
+
+void parse_adapter_config(const char* text, size_t size, const std::string& what, Adapter& out) {
+    const char* w = what.c_str();
+    Json root = Json::parse(text, size, what);
+    if (!root.is_object()) fail(FL_FORMAT, "%s: not a JSON object", w);
+    if (const Json* pt = root.find("peft_type"); pt && !pt->is_null()) {
+        if (!pt->is_string() || pt->as_string() != "LORA")
+            fail(FL_UNSUPPORTED, "%s: peft_type must be \"LORA\"", w);
+    }
+    const Json* r = root.find("r");
+    if (!r || !r->is_integer()) fail(FL_FORMAT, "%s: missing integer 'r'", w);
+    if (r->as_int() < 1 || r->as_int() > kMaxLoraRank)
+        fail(FL_UNSUPPORTED, "%s: rank r = %lld is outside 1..%d", w, (long long)r->as_int(), kMaxLoraRank);
+    out.rank = static_cast<int32_t>(r->as_int());
+    const Json* alpha = root.find("lora_alpha");
+    if (!alpha || !alpha->is_number() || !std::isfinite(alpha->as_double()))
+        fail(FL_FORMAT, "%s: missing numeric 'lora_alpha'", w);
+    bool rslora = false;
+    if (const Json* v = root.find("use_rslora"); v && !v->is_null()) {
+        if (!v->is_bool()) fail(FL_FORMAT, "%s: 'use_rslora' is not a boolean", w);
+        rslora = v->as_bool();
+    }
+    out.scale = static_cast<float>(rslora ? alpha->as_double() / std::sqrt(double(out.rank))
+                                          : alpha->as_double() / out.rank);
+
+    if (const Json* v = root.find("use_dora"); v && v->is_bool() && v->as_bool())
+        fail(FL_UNSUPPORTED, "%s: use_dora = true is not supported", w);
+    if (const Json* v = root.find("fan_in_fan_out"); v && v->is_bool() && v->as_bool())
+        fail(FL_UNSUPPORTED, "%s: fan_in_fan_out = true is not supported", w);
+    if (const Json* v = root.find("bias"); v && !v->is_null() && !(v->is_string() && v->as_string() == "none"))
+        fail(FL_UNSUPPORTED, "%s: bias must be \"none\"", w);
+    if (const Json* lt = root.find("layers_to_transform"); lt && !lt->is_null()) {
+        if (lt->is_integer()) {
+            out.layers_to_transform.push_back(static_cast<int32_t>(std::max<int64_t>(-1, std::min<int64_t>(lt->as_int(), 1 << 20))));
+        } else if (lt->is_array()) {
+            for (const Json& v : lt->items()) {
+                if (!v.is_integer()) fail(FL_FORMAT, "%s: layers_to_transform has a non-integer entry", w);
+                out.layers_to_transform.push_back(static_cast<int32_t>(std::max<int64_t>(-1, std::min<int64_t>(v.as_int(), 1 << 20))));
+            }
+            if (out.layers_to_transform.empty()) fail(FL_FORMAT, "%s: layers_to_transform is empty", w);
+        } else {
+            fail(FL_FORMAT, "%s: layers_to_transform is neither an integer nor a list", w);
+        }
+    }
+    if (const Json* lp = root.find("layers_pattern"); lp && !is_empty_or_null(lp) && !(lp->is_string() && lp->as_string() == "layers"))
+        fail(FL_UNSUPPORTED, "%s: layers_pattern is not supported", w);
+    for (const char* key : {"modules_to_save", "rank_pattern", "alpha_pattern"})
+        if (!is_empty_or_null(root.find(key))) fail(FL_UNSUPPORTED, "%s: '%s' is not supported", w, key);
+
+    const Json* tm = root.find("target_modules");
+    if (!tm || tm->is_null()) fail(FL_FORMAT, "%s: missing 'target_modules'", w);
+    std::memset(out.targets, 0, sizeof(out.targets));
+    if (tm->is_string()) {
+        if (tm->as_string() == "all-linear") {
+            for (bool& t : out.targets) t = true;
+        } else {
+            int p = proj_by_name(tm->as_string());
+            if (p < 0) fail(FL_UNSUPPORTED, "%s: target_modules \"%s\" is not supported (names or all-linear)", w,
+                            tm->as_string().c_str());
+            out.targets[p] = true;
+        }
+    } else if (tm->is_array()) {
+        for (const Json& item : tm->items()) {
+            if (!item.is_string()) fail(FL_FORMAT, "%s: target_modules has a non-string entry", w);
+            int p = proj_by_name(item.as_string());
+            if (p < 0)
+                fail(FL_UNSUPPORTED, "%s: target module '%s' is not supported (q_proj, k_proj, v_proj, o_proj, "
+                                     "gate_proj, up_proj, down_proj)", w, item.as_string().c_str());
+            out.targets[p] = true;
+        }
+    } else {
+        fail(FL_FORMAT, "%s: target_modules is neither a list nor a string", w);
+    }
+    bool any = false;
+    for (bool t : out.targets) any = any || t;
+    if (!any) fail(FL_FORMAT, "%s: target_modules is empty", w);
+}
+
+std::unique_ptr<Adapter> load_adapter(const std::shared_ptr<Model>& model, const std::string& dir) {
+    auto ad = std::make_unique<Adapter>();
+    ad->model = model;
+    std::string cfg_path = dir + "/adapter_config.json";
+    std::string text = read_text_file(cfg_path, 1u << 20);
+    parse_adapter_config(text.data(), text.size(), cfg_path, *ad);
+
+    SafetensorsFile file(dir + "/adapter_model.safetensors");
+    const char* fp = file.path().c_str();
+    const ModelConfig& c = model->cfg;
+    const int r = ad->rank;
+    std::set<std::string> used;
+    ad->layers.resize(c.n_layers);
+    ad->layer_on.assign(c.n_layers, ad->layers_to_transform.empty());
+    for (int32_t l : ad->layers_to_transform) {
+        if (l < 0 || l >= c.n_layers)
+            fail(FL_SHAPE_MISMATCH, "%s: layers_to_transform names layer %d of a %d-layer model", cfg_path.c_str(), l, c.n_layers);
+        ad->layer_on[l] = true;
+    }
+    for (int l = 0; l < c.n_layers; l++) {
+        for (int p = 0; p < kNumProj; p++) {
+            if (!ad->applies(l, p)) continue;
+            const Linear& base = model->layers[l].proj[p];
+            std::string pre = "base_model.model.model.layers." + std::to_string(l) + "." + proj_module(p);
+            std::string an = pre + ".lora_A.weight", bn = pre + ".lora_B.weight";
+            const StTensorInfo* ta = file.find(an);
+            const StTensorInfo* tb = file.find(bn);
+            if (!ta) fail(FL_SHAPE_MISMATCH, "%s: missing tensor '%s' (target %s, layer %d)", fp, an.c_str(), proj_name(p), l);
+            if (!tb) fail(FL_SHAPE_MISMATCH, "%s: missing tensor '%s' (target %s, layer %d)", fp, bn.c_str(), proj_name(p), l);
+            if (ta->shape != std::vector<int64_t>{r, base.in})
+                fail(FL_SHAPE_MISMATCH, "%s: tensor '%s' must be [%d, %d] (rank, in_features)", fp, an.c_str(), r, base.in);
+            if (tb->shape != std::vector<int64_t>{base.out, r})
+                fail(FL_SHAPE_MISMATCH, "%s: tensor '%s' must be [%d, %d] (out_features, rank)", fp, bn.c_str(), base.out, r);
+            used.insert(an);
+            used.insert(bn);
+            std::vector<float> a = read_tensor_f32(file, *ta);
+            std::vector<float> b = read_tensor_f32(file, *tb);
+            for (float v : a) if (!std::isfinite(v)) fail(FL_FORMAT, "%s: tensor '%s' has a non-finite value", fp, an.c_str());
+            for (float v : b) if (!std::isfinite(v)) fail(FL_FORMAT, "%s: tensor '%s' has a non-finite value", fp, bn.c_str());
+            LoraPair& pair = ad->layers[l][p];
+            pair.a.allocate(a.size() * 4);
+            std::memcpy(pair.a.as<float>(), a.data(), a.size() * 4);
+            pair.bt.allocate(b.size() * 4);
+            float* bt = pair.bt.as<float>();
+            for (int o = 0; o < base.out; o++)
+                for (int j = 0; j < r; j++) bt[size_t(j) * base.out + o] = b[size_t(o) * r + j];
+        }
+    }
+    for (const auto& t : file.tensors())
+        if (!used.count(t.name))
+            fail(FL_SHAPE_MISMATCH, "%s: unexpected tensor '%s' (not a lora_A/lora_B of a target module and layer of the model)",
+                 fp, t.name.c_str());
+    return ad;
+}
+
+} // namespace fl

@@ -1,0 +1,36 @@
+#include "context.h"
+
+#include <algorithm>
+
+#include "error.h"
+
+namespace fl {
+
+Context::Context(std::shared_ptr<Model> m, const fl_context_params& p)
+    : model(std::move(m)), params(p), kern(kern::active()), pool(p.n_threads),
+      kv(p.kv_block_size, model->cfg.n_layers, model->cfg.kv_dim(), p.kv_budget_bytes, p.max_sequences,
+         model->cfg.max_position_embeddings) {
+    const ModelConfig& c = model->cfg;
+    max_positions = static_cast<int32_t>(std::min<int64_t>(c.max_position_embeddings, kv.max_tokens()));
+    const size_t n = static_cast<size_t>(p.max_batch_tokens);
+    x.allocate(n * c.hidden_size * 4);
+    xn.allocate(n * c.hidden_size * 4);
+    q.allocate(n * c.q_dim() * 4);
+    k.allocate(n * c.kv_dim() * 4);
+    v.allocate(n * c.kv_dim() * 4);
+    att.allocate(n * c.q_dim() * 4);
+    proj_out.allocate(n * c.hidden_size * 4);
+    gate.allocate(n * c.intermediate_size * 4);
+    up.allocate(n * c.intermediate_size * 4);
+    int max_k = std::max({c.hidden_size, c.q_dim(), c.intermediate_size});
+    size_t pack = 0;
+    for (DType t : {DType::F32, DType::F16, DType::BF16}) pack = std::max(pack, kern.pack_x_bytes(t, int(n), max_k));
+    xpack.allocate(pack);
+    lora_t.allocate(3 * n * size_t(p.max_lora_rank) * 4);
+    scores.allocate(size_t(pool.size()) * size_t(max_positions) * 4);
+    rope.allocate(n * c.head_dim * 4);
+    plan.reserve(p.max_batch_tokens);
+    seq_seen.assign(p.max_sequences, 0);
+}
+
+} // namespace fl

@@ -1,0 +1,215 @@
+// engine.cpp - the C API: argument checks, handle lifetimes, and the exception boundary.
+#include <algorithm>
+#include <new>
+
+#include "adapter.h"
+#include "context.h"
+#include "error.h"
+#include "flotilla_engine.h"
+#include "forward.h"
+#include "sampling.h"
+
+using namespace fl;
+
+namespace {
+
+// Runs body; maps every exception to a status and the thread-local message.
+template <class F> fl_status guarded(F&& body) noexcept {
+    try {
+        body();
+        return FL_OK;
+    } catch (const Error& e) {
+        set_last_error(e.what());
+        return e.status();
+    } catch (const std::bad_alloc&) {
+        set_last_error("out of memory");
+        return FL_OUT_OF_MEMORY;
+    } catch (const std::exception& e) {
+        set_last_error(std::string("internal error: ") + e.what());
+        return FL_INTERNAL;
+    } catch (...) {
+        set_last_error("internal error: unknown exception");
+        return FL_INTERNAL;
+    }
+}
+
+void require(bool ok, const char* what) {
+    if (!ok) fail(FL_INVALID_ARGUMENT, "%s", what);
+}
+
+} // namespace
+
+extern "C" {
+
+const char* fl_last_error(void) { return last_error(); }
+
+const char* fl_status_name(fl_status s) {
+    switch (s) {
+    case FL_OK: return "FL_OK";
+    case FL_IO: return "FL_IO";
+    case FL_FORMAT: return "FL_FORMAT";
+    case FL_UNSUPPORTED: return "FL_UNSUPPORTED";
+    case FL_SHAPE_MISMATCH: return "FL_SHAPE_MISMATCH";
+    case FL_INVALID_ARGUMENT: return "FL_INVALID_ARGUMENT";
+    case FL_KV_CACHE_FULL: return "FL_KV_CACHE_FULL";
+    case FL_OUT_OF_MEMORY: return "FL_OUT_OF_MEMORY";
+    case FL_INTERNAL: return "FL_INTERNAL";
+    }
+    return "FL_UNKNOWN";
+}
+
+const char* fl_engine_isa(void) { return kern::active().name; }
+
+fl_status fl_model_load(const char* dir, fl_model** out) {
+    return guarded([&] {
+        require(dir && out, "fl_model_load: dir and out_model must not be NULL");
+        *out = nullptr;
+        auto h = std::make_unique<fl_model>();
+        h->model = load_model(dir);
+        *out = h.release();
+    });
+}
+
+fl_status fl_model_free(fl_model* model) {
+    delete model; // contexts and adapters hold their own reference
+    return FL_OK;
+}
+
+fl_status fl_model_get_info(const fl_model* model, fl_model_info* out) {
+    return guarded([&] {
+        require(model && out, "fl_model_get_info: model and out_info must not be NULL");
+        const Model& m = *model->model;
+        const ModelConfig& c = m.cfg;
+        *out = fl_model_info{c.vocab_size, c.hidden_size, c.intermediate_size, c.n_layers, c.n_heads, c.n_kv_heads,
+                             c.head_dim, c.max_position_embeddings, static_cast<int32_t>(m.layer_dtype), m.weight_bytes};
+    });
+}
+
+fl_context_params fl_context_default_params(void) {
+    fl_context_params p;
+    p.kv_block_size = 16;
+    p.kv_budget_bytes = int64_t(1) << 30;
+    p.max_batch_tokens = 512;
+    p.max_sequences = 256;
+    p.max_lora_rank = 64;
+    p.n_threads = 0;
+    return p;
+}
+
+fl_status fl_context_create(fl_model* model, const fl_context_params* params, fl_context** out) {
+    return guarded([&] {
+        require(model && params && out, "fl_context_create: model, params and out_ctx must not be NULL");
+        *out = nullptr;
+        const fl_context_params& p = *params;
+        if (p.kv_block_size < 1 || p.kv_block_size > 4096)
+            fail(FL_INVALID_ARGUMENT, "kv_block_size %d is outside 1..4096", p.kv_block_size);
+        if (p.kv_budget_bytes < 1) fail(FL_INVALID_ARGUMENT, "kv_budget_bytes %lld must be > 0", (long long)p.kv_budget_bytes);
+        if (p.max_batch_tokens < 1 || p.max_batch_tokens > 65536)
+            fail(FL_INVALID_ARGUMENT, "max_batch_tokens %d is outside 1..65536", p.max_batch_tokens);
+        if (p.max_sequences < 1 || p.max_sequences > (1 << 20))
+            fail(FL_INVALID_ARGUMENT, "max_sequences %d is outside 1..%d", p.max_sequences, 1 << 20);
+        if (p.max_lora_rank < 1 || p.max_lora_rank > kMaxLoraRank)
+            fail(FL_INVALID_ARGUMENT, "max_lora_rank %d is outside 1..%d", p.max_lora_rank, kMaxLoraRank);
+        if (p.n_threads < 0 || p.n_threads > 256) fail(FL_INVALID_ARGUMENT, "n_threads %d is outside 0..256", p.n_threads);
+        auto h = std::make_unique<fl_context>();
+        h->ctx = std::make_unique<Context>(model->model, p);
+        *out = h.release();
+    });
+}
+
+fl_status fl_context_free(fl_context* ctx) {
+    delete ctx;
+    return FL_OK;
+}
+
+fl_status fl_context_kv_stats(const fl_context* ctx, fl_kv_stats* out) {
+    return guarded([&] {
+        require(ctx && out, "fl_context_kv_stats: ctx and out_stats must not be NULL");
+        const KvCache& kv = ctx->ctx->kv;
+        *out = fl_kv_stats{kv.block_size(), kv.total_blocks(), kv.free_blocks(), kv.bytes_per_block()};
+    });
+}
+
+static void check_seq(const fl_context* ctx, int32_t seq) {
+    require(ctx != nullptr, "ctx must not be NULL");
+    int max = ctx->ctx->params.max_sequences;
+    if (seq < 0 || seq >= max) fail(FL_INVALID_ARGUMENT, "seq_id %d is outside 0..%d", seq, max - 1);
+}
+
+fl_status fl_seq_free(fl_context* ctx, int32_t seq) {
+    return guarded([&] {
+        check_seq(ctx, seq);
+        ctx->ctx->kv.free_seq(seq);
+    });
+}
+
+fl_status fl_seq_length(const fl_context* ctx, int32_t seq, int32_t* out) {
+    return guarded([&] {
+        check_seq(ctx, seq);
+        require(out != nullptr, "fl_seq_length: out_length must not be NULL");
+        *out = ctx->ctx->kv.length(seq);
+    });
+}
+
+fl_status fl_adapter_load(fl_model* model, const char* dir, fl_adapter** out) {
+    return guarded([&] {
+        require(model && dir && out, "fl_adapter_load: model, dir and out_adapter must not be NULL");
+        *out = nullptr;
+        auto h = std::make_unique<fl_adapter>();
+        h->adapter = load_adapter(model->model, dir);
+        Model& m = *model->model;
+        std::lock_guard<std::mutex> lock(m.adapters_mutex);
+        m.live_adapters.insert(h.get());
+        *out = h.release();
+    });
+}
+
+fl_status fl_adapter_free(fl_adapter* adapter) {
+    return guarded([&] {
+        if (!adapter) return;
+        {
+            Model& m = *adapter->adapter->model;
+            std::lock_guard<std::mutex> lock(m.adapters_mutex);
+            m.live_adapters.erase(adapter);
+        }
+        delete adapter;
+    });
+}
+
+fl_status fl_adapter_get_info(const fl_adapter* adapter, int32_t* rank, float* scale) {
+    return guarded([&] {
+        require(adapter != nullptr, "fl_adapter_get_info: adapter must not be NULL");
+        if (rank) *rank = adapter->adapter->rank;
+        if (scale) *scale = adapter->adapter->scale;
+    });
+}
+
+fl_status fl_decode(fl_context* handle, const fl_batch* batch) {
+    return guarded([&] {
+        require(handle && batch, "fl_decode: ctx and batch must not be NULL");
+        Context& ctx = *handle->ctx;
+        plan_batch(ctx, *batch, ctx.plan);
+        // Reserve KV blocks for every run before changing anything.
+        int need = 0;
+        for (const SeqRun& r : ctx.plan.runs) need += ctx.kv.blocks_needed(r.seq, r.pos0 + r.n);
+        if (need > ctx.kv.free_blocks())
+            fail(FL_KV_CACHE_FULL, "KV cache full: the batch needs %d more blocks, %d of %d are free", need,
+                 ctx.kv.free_blocks(), ctx.kv.total_blocks());
+        for (const SeqRun& r : ctx.plan.runs) {
+            // Positions at or after pos0 are (re)written; later cached positions are dropped.
+            int new_len = r.pos0 + r.n;
+            ctx.kv.resize(r.seq, new_len);
+        }
+        forward(ctx, *batch);
+    });
+}
+
+fl_status fl_sample(const float* logits, int32_t vocab, const fl_sampling_params* params, uint64_t step,
+                    int32_t* out_token, float* out_logprob) {
+    return guarded([&] {
+        require(params != nullptr, "fl_sample: params must not be NULL");
+        sample(logits, vocab, *params, step, out_token, out_logprob);
+    });
+}
+
+} // extern "C"

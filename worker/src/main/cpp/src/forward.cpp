@@ -1,0 +1,279 @@
+// forward.cpp - one step of a Llama-family decoder over a batch of rows.
+//
+// Per layer, for the n rows of the step (shapes per row):
+//   xn  = rmsnorm(x) * attn_norm                               [hidden]
+//   q, k, v = xn @ Wq^T, Wk^T, Wv^T (+ bias) (+ LoRA)          [q_dim], [kv_dim], [kv_dim]
+//   rope(q, k) at the row's position; k, v -> KV cache
+//   att = softmax(q k^T / sqrt(hd)) v over the sequence's positions <= pos (GQA)  [q_dim]
+//   x  += att @ Wo^T (+ LoRA)                                  [hidden]
+//   xn  = rmsnorm(x) * ffn_norm
+//   x  += (silu(xn @ Wg^T) * (xn @ Wu^T)) @ Wd^T (all + LoRA)  [hidden]
+// then logits = rmsnorm(x) * norm @ Wlm^T for the wanted rows.
+//
+// Each projection is one GEMM over all rows of the step (the weights are read once per step),
+// parallel across panels of output features; LoRA expand, bias and residual add are fused into
+// the task that computed those output columns.
+#include "forward.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "adapter.h"
+#include "lora.h"
+
+namespace fl {
+
+namespace {
+
+// One projection of a GEMM group: y [M, w.out] = X @ w^T (+ bias) (+ LoRA) (residual += y).
+struct GemmJob {
+    const Linear* w;
+    float* y;          // [M, ldy]
+    int proj;          // LoRA target index
+    float* lora_t;     // [M, max_rank] shrink output, when some segment targets proj
+    float* residual;   // [M, out] or nullptr
+};
+
+struct Step {
+    Context& c;
+    const fl_batch& b;
+    const ModelConfig& cfg;
+    const kern::Kernels& k;
+    const BatchPlan& plan;
+    int layer = 0;
+
+    Step(Context& ctx, const fl_batch& batch)
+        : c(ctx), b(batch), cfg(ctx.model->cfg), k(ctx.kern), plan(ctx.plan) {}
+
+    // --- packing: prep(row) then pack the rows of X into c.xpack, in row tiles -----------------
+    template <class Prep>
+    void pack_rows(DType wt, const float* X, int M, int K, Prep prep) {
+        const int mr = k.x_tile_rows;
+        const int tiles = (M + mr - 1) / mr;
+        // group tiles so that a task has >= ~8 rows of work
+        const int per_task = std::max(1, 8 / mr);
+        const int tasks = (tiles + per_task - 1) / per_task;
+        char* xp = c.xpack.as<char>();
+        c.pool.run(tasks, [&](int task, int) {
+            int r0 = task * per_task * mr;
+            int r1 = std::min(M, r0 + per_task * mr);
+            for (int r = r0; r < r1; r++) prep(r);
+            k.pack_x(wt, X + size_t(r0) * K, K, r1 - r0, K, xp + k.pack_x_bytes(wt, r0, K));
+        });
+    }
+
+    // --- LoRA shrink for the targeted jobs of a group ------------------------------------------
+    void shrink(const GemmJob* jobs, int n_jobs, const float* X, int K) {
+        constexpr int kRowsPerTask = 8;
+        // task list: (job, segment, row chunk) enumerated arithmetically
+        int total = 0;
+        for (int j = 0; j < n_jobs; j++) {
+            if (!jobs[j].lora_t) continue;
+            for (const LoraSeg& s : plan.segs)
+                if (s.adapter->applies(layer, jobs[j].proj)) total += (s.n + kRowsPerTask - 1) / kRowsPerTask;
+        }
+        if (total == 0) return;
+        const int ldt = c.params.max_lora_rank;
+        c.pool.run(total, [&](int task, int) {
+            for (int j = 0; j < n_jobs; j++) {
+                if (!jobs[j].lora_t) continue;
+                for (const LoraSeg& s : plan.segs) {
+                    if (!s.adapter->applies(layer, jobs[j].proj)) continue;
+                    int chunks = (s.n + kRowsPerTask - 1) / kRowsPerTask;
+                    if (task >= chunks) {
+                        task -= chunks;
+                        continue;
+                    }
+                    const Adapter& a = *s.adapter;
+                    int r0 = s.row0 + task * kRowsPerTask;
+                    int nr = std::min(kRowsPerTask, s.row0 + s.n - r0);
+                    lora_shrink(k, a.layers[layer][jobs[j].proj], a.rank, a.scale, K, X, K, r0, nr, jobs[j].lora_t, ldt);
+                    return;
+                }
+            }
+        });
+    }
+
+    // --- GEMM group: all jobs share the packed input (M rows of K) -------------------------------
+    void gemm(GemmJob* jobs, int n_jobs, int M, int K) {
+        int panels[3], total = 0;
+        for (int j = 0; j < n_jobs; j++) {
+            panels[j] = (jobs[j].w->out + kern::kPanel - 1) / kern::kPanel;
+            total += panels[j];
+        }
+        // ~4 tasks per thread, more panels per task when the rows are few (memory bound)
+        int chunk = std::max(1, std::min(16, total / (c.pool.size() * 4)));
+        int tasks_of[3], n_tasks = 0;
+        for (int j = 0; j < n_jobs; j++) {
+            tasks_of[j] = (panels[j] + chunk - 1) / chunk;
+            n_tasks += tasks_of[j];
+        }
+        const void* xp = c.xpack.as<void>();
+        const int ldt = c.params.max_lora_rank;
+        c.pool.run(n_tasks, [&](int task, int) {
+            int j = 0;
+            while (task >= tasks_of[j]) task -= tasks_of[j++];
+            const GemmJob& job = jobs[j];
+            const Linear& w = *job.w;
+            int p0 = task * chunk, p1 = std::min(panels[j], p0 + chunk);
+            k.gemm(w.dtype, M, K, xp, w.packed.as<void>(), w.out, p0, p1, job.y, w.out);
+            int n0 = p0 * kern::kPanel, n1 = std::min(w.out, p1 * kern::kPanel);
+            if (w.has_bias()) {
+                const float* bias = w.bias.as<float>();
+                for (int i = 0; i < M; i++) k.axpy(1.0f, bias + n0, job.y + size_t(i) * w.out + n0, n1 - n0);
+            }
+            if (job.lora_t) {
+                for (const LoraSeg& s : plan.segs) {
+                    const Adapter& a = *s.adapter;
+                    if (!a.applies(layer, job.proj)) continue;
+                    lora_expand(k, a.layers[layer][job.proj], a.rank, w.out, job.lora_t, ldt, s.row0, s.n, job.y, w.out,
+                                n0, n1);
+                }
+            }
+            if (job.residual) {
+                for (int i = 0; i < M; i++)
+                    k.axpy(1.0f, job.y + size_t(i) * w.out + n0, job.residual + size_t(i) * w.out + n0, n1 - n0);
+            }
+        });
+    }
+
+    float* lora_t(int slot) {
+        return c.lora_t.as<float>() + size_t(slot) * c.params.max_batch_tokens * c.params.max_lora_rank;
+    }
+
+    // --- RoPE (neox rotate_half, as HF Llama) and the KV-cache write ----------------------------
+    void rope_and_store() {
+        const int n = plan.n_rows, hd = cfg.head_dim, half = hd / 2;
+        const int qd = cfg.q_dim(), kvd = cfg.kv_dim();
+        float* q = c.q.as<float>();
+        float* kk = c.k.as<float>();
+        float* v = c.v.as<float>();
+        const float* inv_freq = c.model->rope_inv_freq.data();
+        c.pool.run(n, [&](int i, int) {
+            float* cs = c.rope.as<float>() + size_t(i) * hd; // [half] cos | [half] sin
+            float pos = static_cast<float>(b.pos[i]);
+            for (int j = 0; j < half; j++) {
+                float a = pos * inv_freq[j];
+                cs[j] = std::cos(a);
+                cs[half + j] = std::sin(a);
+            }
+            auto rotate = [&](float* x) {
+                for (int j = 0; j < half; j++) {
+                    float x1 = x[j], x2 = x[j + half];
+                    x[j] = x1 * cs[j] - x2 * cs[half + j];
+                    x[j + half] = x2 * cs[j] + x1 * cs[half + j];
+                }
+            };
+            for (int h = 0; h < cfg.n_heads; h++) rotate(q + size_t(i) * qd + h * hd);
+            for (int h = 0; h < cfg.n_kv_heads; h++) rotate(kk + size_t(i) * kvd + h * hd);
+            int seq = plan.runs[plan.row_run[i]].seq;
+            std::memcpy(c.kv.k(seq, layer, b.pos[i]), kk + size_t(i) * kvd, size_t(kvd) * 4);
+            std::memcpy(c.kv.v(seq, layer, b.pos[i]), v + size_t(i) * kvd, size_t(kvd) * 4);
+        });
+    }
+
+    // --- causal attention through the block table, one task per (row, kv head) -----------------
+    void attention() {
+        const int n = plan.n_rows, hd = cfg.head_dim, qd = cfg.q_dim();
+        const int group = cfg.n_heads / cfg.n_kv_heads;
+        const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+        const float* q = c.q.as<float>();
+        float* att = c.att.as<float>();
+        c.pool.run(n * cfg.n_kv_heads, [&](int task, int thread) {
+            int i = task / cfg.n_kv_heads, g = task % cfg.n_kv_heads;
+            int seq = plan.runs[plan.row_run[i]].seq;
+            int pos = b.pos[i];
+            int start = cfg.sliding_window > 0 ? std::max(0, pos - cfg.sliding_window + 1) : 0;
+            int cnt = pos - start + 1;
+            float* s = c.scores.as<float>() + size_t(thread) * c.max_positions; // [cnt]
+            for (int h = g * group; h < (g + 1) * group; h++) {
+                const float* qh = q + size_t(i) * qd + h * hd;
+                float mx = -INFINITY;
+                for (int t = 0; t < cnt; t++) {
+                    s[t] = k.dot(qh, c.kv.k(seq, layer, start + t) + g * hd, hd) * scale;
+                    mx = std::max(mx, s[t]);
+                }
+                float inv = 1.0f / k.exp_sum(s, cnt, mx);
+                float* out = att + size_t(i) * qd + h * hd;
+                std::memset(out, 0, size_t(hd) * 4);
+                for (int t = 0; t < cnt; t++) k.axpy(s[t] * inv, c.kv.v(seq, layer, start + t) + g * hd, out, hd);
+            }
+        });
+    }
+
+    void run_layer(int l) {
+        layer = l;
+        const Layer& L = c.model->layers[l];
+        const int n = plan.n_rows, H = cfg.hidden_size, I = cfg.intermediate_size, qd = cfg.q_dim();
+        const DType wt = c.model->layer_dtype;
+        float* x = c.x.as<float>();
+        float* xn = c.xn.as<float>();
+        const bool lora = !plan.segs.empty();
+
+        // attention block
+        const float* an = L.attn_norm.as<float>();
+        pack_rows(wt, xn, n, H, [&](int r) { k.rmsnorm(xn + size_t(r) * H, x + size_t(r) * H, an, H, cfg.rms_norm_eps); });
+        GemmJob qkv[3] = {
+            {&L.proj[kQ], c.q.as<float>(), kQ, lora && plan.any_target[kQ] ? lora_t(0) : nullptr, nullptr},
+            {&L.proj[kK], c.k.as<float>(), kK, lora && plan.any_target[kK] ? lora_t(1) : nullptr, nullptr},
+            {&L.proj[kV], c.v.as<float>(), kV, lora && plan.any_target[kV] ? lora_t(2) : nullptr, nullptr},
+        };
+        if (lora) shrink(qkv, 3, xn, H);
+        gemm(qkv, 3, n, H);
+        rope_and_store();
+        attention();
+        float* att = c.att.as<float>();
+        pack_rows(wt, att, n, qd, [](int) {});
+        GemmJob o[1] = {{&L.proj[kO], c.proj_out.as<float>(), kO, lora && plan.any_target[kO] ? lora_t(0) : nullptr, x}};
+        if (lora) shrink(o, 1, att, qd);
+        gemm(o, 1, n, qd);
+
+        // MLP block
+        const float* fn = L.ffn_norm.as<float>();
+        pack_rows(wt, xn, n, H, [&](int r) { k.rmsnorm(xn + size_t(r) * H, x + size_t(r) * H, fn, H, cfg.rms_norm_eps); });
+        GemmJob gu[2] = {
+            {&L.proj[kGate], c.gate.as<float>(), kGate, lora && plan.any_target[kGate] ? lora_t(0) : nullptr, nullptr},
+            {&L.proj[kUp], c.up.as<float>(), kUp, lora && plan.any_target[kUp] ? lora_t(1) : nullptr, nullptr},
+        };
+        if (lora) shrink(gu, 2, xn, H);
+        gemm(gu, 2, n, H);
+        float* gate = c.gate.as<float>();
+        const float* up = c.up.as<float>();
+        pack_rows(wt, gate, n, I, [&](int r) { k.silu_mul(gate + size_t(r) * I, up + size_t(r) * I, I); });
+        GemmJob down[1] = {{&L.proj[kDown], c.proj_out.as<float>(), kDown,
+                            lora && plan.any_target[kDown] ? lora_t(0) : nullptr, x}};
+        if (lora) shrink(down, 1, gate, I);
+        gemm(down, 1, n, I);
+    }
+
+    void run() {
+        const int n = plan.n_rows, H = cfg.hidden_size;
+        float* x = c.x.as<float>();
+        const Linear& emb = c.model->embed;
+        c.pool.run(n, [&](int i, int) {
+            kern::packed_row_f32(emb.dtype, emb.packed.as<void>(), emb.out, emb.in, b.token[i], x + size_t(i) * H);
+        });
+        for (int l = 0; l < cfg.n_layers; l++) run_layer(l);
+
+        const int n_out = static_cast<int>(plan.out_rows.size());
+        if (n_out == 0) return;
+        const Linear& head = c.model->output();
+        float* xn = c.xn.as<float>();
+        const float* fnorm = c.model->final_norm.as<float>();
+        pack_rows(head.dtype, xn, n_out, H, [&](int o) {
+            k.rmsnorm(xn + size_t(o) * H, x + size_t(plan.out_rows[o]) * H, fnorm, H, cfg.rms_norm_eps);
+        });
+        GemmJob job[1] = {{&head, b.logits, 0, nullptr, nullptr}};
+        gemm(job, 1, n_out, H);
+    }
+};
+
+} // namespace
+
+void forward(Context& ctx, const fl_batch& batch) {
+    Step step(ctx, batch);
+    step.run();
+}
+
+} // namespace fl

@@ -1,0 +1,293 @@
+// kernels-avx2.cpp - AVX2 + FMA + F16C kernels. Compiled with those flags: entered only after
+// dispatch.cpp checked cpuid.
+//
+// GEMM micro-kernel: MR <= 6 rows of X times one half (16 outputs) of a 32-wide weight panel,
+// 12 ymm accumulators. BF16 weights are widened exactly to F32 (shift / mask of the pairs).
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels.h"
+
+namespace fl {
+namespace kern {
+
+namespace {
+
+constexpr int kMr = 6;
+constexpr int kKc = 256;
+
+inline int kpad(DType wt, int K) { return wt == DType::BF16 ? (K + 1) & ~1 : K; }
+
+inline __m256 exp256(__m256 x) {
+    const __m256 log2e = _mm256_set1_ps(1.44269504088896341f);
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.7f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    // 2^n: n in [-126, 128] after the clamp; split in two steps to stay in range
+    __m256i ni = _mm256_cvtps_epi32(n);
+    __m256i h = _mm256_srai_epi32(ni, 1);
+    __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, _mm256_set1_epi32(127)), 23));
+    __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, h), _mm256_set1_epi32(127)), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+}
+
+size_t pack_x_bytes_impl(DType wt, int M, int K) {
+    size_t tiles = (size_t(M) + kMr - 1) / kMr;
+    return tiles * size_t(kpad(wt, K)) * kMr * 4;
+}
+
+// Per tile [Kx][kMr] floats, pad rows and the BF16 pad column zero.
+void pack_x(DType wt, const float* X, int ldx, int M, int K, void* xp) {
+    int kx = kpad(wt, K);
+    float* out = static_cast<float*>(xp);
+    for (int t = 0; t * kMr < M; t++) {
+        float* tile = out + size_t(t) * kx * kMr;
+        int mr = M - t * kMr < kMr ? M - t * kMr : kMr;
+        std::memset(tile, 0, size_t(kx) * kMr * 4);
+        for (int i = 0; i < mr; i++) {
+            const float* x = X + size_t(t * kMr + i) * ldx;
+            for (int k = 0; k < K; k++) tile[size_t(k) * kMr + i] = x[k];
+        }
+    }
+}
+
+template <int MR> struct Acc {
+    __m256 c0[MR], c1[MR];
+    inline void load(const float* y, int ldy, bool accumulate) {
+        for (int i = 0; i < MR; i++) {
+            c0[i] = accumulate ? _mm256_loadu_ps(y + size_t(i) * ldy) : _mm256_setzero_ps();
+            c1[i] = accumulate ? _mm256_loadu_ps(y + size_t(i) * ldy + 8) : _mm256_setzero_ps();
+        }
+    }
+    inline void store(float* y, int ldy) {
+        for (int i = 0; i < MR; i++) {
+            _mm256_storeu_ps(y + size_t(i) * ldy, c0[i]);
+            _mm256_storeu_ps(y + size_t(i) * ldy + 8, c1[i]);
+        }
+    }
+};
+
+// w points at the half panel: element k at w + k * 32.
+template <int MR>
+void uk_f32(int kc, const float* x, const float* w, float* y, int ldy, bool accumulate) {
+    Acc<MR> a;
+    a.load(y, ldy, accumulate);
+    for (int k = 0; k < kc; k++) {
+        __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8);
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++) {
+            __m256 b = _mm256_broadcast_ss(x + i);
+            a.c0[i] = _mm256_fmadd_ps(b, w0, a.c0[i]);
+            a.c1[i] = _mm256_fmadd_ps(b, w1, a.c1[i]);
+        }
+        x += kMr;
+        w += kPanel;
+    }
+    a.store(y, ldy);
+}
+
+template <int MR>
+void uk_f16(int kc, const float* x, const uint16_t* w, float* y, int ldy, bool accumulate) {
+    Acc<MR> a;
+    a.load(y, ldy, accumulate);
+    for (int k = 0; k < kc; k++) {
+        __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w)));
+        __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 8)));
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++) {
+            __m256 b = _mm256_broadcast_ss(x + i);
+            a.c0[i] = _mm256_fmadd_ps(b, w0, a.c0[i]);
+            a.c1[i] = _mm256_fmadd_ps(b, w1, a.c1[i]);
+        }
+        x += kMr;
+        w += kPanel;
+    }
+    a.store(y, ldy);
+}
+
+// w points at the half panel's pairs: pair row kk at w + kk * 64 (uint16), 16 pairs.
+template <int MR>
+void uk_bf16(int kc, const float* x, const uint16_t* w, float* y, int ldy, bool accumulate) {
+    Acc<MR> a;
+    a.load(y, ldy, accumulate);
+    const __m256i hi_mask = _mm256_set1_epi32(int(0xffff0000u));
+    for (int k = 0; k < kc; k += 2) {
+        __m256i wa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+        __m256i wb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 16));
+        __m256 a_lo = _mm256_castsi256_ps(_mm256_slli_epi32(wa, 16));
+        __m256 a_hi = _mm256_castsi256_ps(_mm256_and_si256(wa, hi_mask));
+        __m256 b_lo = _mm256_castsi256_ps(_mm256_slli_epi32(wb, 16));
+        __m256 b_hi = _mm256_castsi256_ps(_mm256_and_si256(wb, hi_mask));
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++) {
+            __m256 x0 = _mm256_broadcast_ss(x + i), x1 = _mm256_broadcast_ss(x + kMr + i);
+            a.c0[i] = _mm256_fmadd_ps(x1, a_hi, _mm256_fmadd_ps(x0, a_lo, a.c0[i]));
+            a.c1[i] = _mm256_fmadd_ps(x1, b_hi, _mm256_fmadd_ps(x0, b_lo, a.c1[i]));
+        }
+        x += 2 * kMr;
+        w += 2 * kPanel;
+    }
+    a.store(y, ldy);
+}
+
+#define FL_DISPATCH_MR(mr, call) \
+    switch (mr) {                \
+    case 1: call(1); break;      \
+    case 2: call(2); break;      \
+    case 3: call(3); break;      \
+    case 4: call(4); break;      \
+    case 5: call(5); break;      \
+    default: call(6); break;     \
+    }
+
+// Half h of a panel, rows tile (mr rows), k range [kb, kb + kc).
+inline void block(DType wt, int mr, int kc, int kb, const float* xtile, const void* wpanel, int h, float* y, int ldy,
+                  bool acc) {
+    const float* x = xtile + size_t(kb) * kMr;
+    if (wt == DType::F32) {
+        const float* w = static_cast<const float*>(wpanel) + size_t(kb) * kPanel + h * 16;
+#define FL_CALL(R) uk_f32<R>(kc, x, w, y, ldy, acc)
+        FL_DISPATCH_MR(mr, FL_CALL)
+#undef FL_CALL
+    } else if (wt == DType::F16) {
+        const uint16_t* w = static_cast<const uint16_t*>(wpanel) + size_t(kb) * kPanel + h * 16;
+#define FL_CALL(R) uk_f16<R>(kc, x, w, y, ldy, acc)
+        FL_DISPATCH_MR(mr, FL_CALL)
+#undef FL_CALL
+    } else {
+        const uint16_t* w = static_cast<const uint16_t*>(wpanel) + size_t(kb) * kPanel + h * 32;
+#define FL_CALL(R) uk_bf16<R>(kc, x, w, y, ldy, acc)
+        FL_DISPATCH_MR(mr, FL_CALL)
+#undef FL_CALL
+    }
+}
+
+void gemm(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy) {
+    const int kx = kpad(wt, K);
+    const size_t es = wt == DType::F32 ? 4 : 2;
+    const size_t panel_bytes = size_t(kx) * kPanel * es;
+    const size_t tile_floats = size_t(kx) * kMr;
+    const int tiles = (M + kMr - 1) / kMr;
+    alignas(32) float tmp[kMr * kPanel];
+    const float* X = static_cast<const float*>(xp);
+    for (int p = p0; p < p1; p++) {
+        const char* wpanel = static_cast<const char*>(wp) + size_t(p) * panel_bytes;
+        const int n0 = p * kPanel;
+        const int ncols = N - n0 < kPanel ? N - n0 : kPanel;
+        if (ncols <= 0) break;
+        if (ncols == kPanel) {
+            for (int kb = 0; kb < kx; kb += kKc) {
+                int kc = kx - kb < kKc ? kx - kb : kKc;
+                for (int t = 0; t < tiles; t++) {
+                    int mr = M - t * kMr < kMr ? M - t * kMr : kMr;
+                    for (int h = 0; h < 2; h++)
+                        block(wt, mr, kc, kb, X + t * tile_floats, wpanel, h, Y + size_t(t) * kMr * ldy + n0 + h * 16,
+                              ldy, kb > 0);
+                }
+            }
+        } else {
+            for (int t = 0; t < tiles; t++) {
+                int mr = M - t * kMr < kMr ? M - t * kMr : kMr;
+                for (int kb = 0; kb < kx; kb += kKc) {
+                    int kc = kx - kb < kKc ? kx - kb : kKc;
+                    for (int h = 0; h < 2; h++)
+                        block(wt, mr, kc, kb, X + t * tile_floats, wpanel, h, tmp + h * 16, kPanel, kb > 0);
+                }
+                for (int i = 0; i < mr; i++)
+                    std::memcpy(Y + size_t(t * kMr + i) * ldy + n0, tmp + i * kPanel, size_t(ncols) * 4);
+            }
+        }
+    }
+}
+
+inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+float dot(const float* a, const float* b, int n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    }
+    float s = hsum(_mm256_add_ps(s0, s1));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+void axpy(float a, const float* x, float* y, int n) {
+    __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+void rmsnorm(float* out, const float* x, const float* w, int n, float eps) {
+    float ss = dot(x, x, n);
+    float r = 1.0f / __builtin_sqrtf(ss / n + eps);
+    __m256 vr = _mm256_set1_ps(r);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vr), _mm256_loadu_ps(w + i)));
+    for (; i < n; i++) out[i] = x[i] * r * w[i];
+}
+
+void silu_mul(float* g, const float* u, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(g + i);
+        __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), v));
+        _mm256_storeu_ps(g + i, _mm256_mul_ps(_mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), _mm256_loadu_ps(u + i)));
+    }
+    if (i < n) {
+        alignas(32) float gv[8] = {0}, uv[8] = {0};
+        std::memcpy(gv, g + i, size_t(n - i) * 4);
+        std::memcpy(uv, u + i, size_t(n - i) * 4);
+        __m256 v = _mm256_load_ps(gv);
+        __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), v));
+        _mm256_store_ps(gv, _mm256_mul_ps(_mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), _mm256_load_ps(uv)));
+        std::memcpy(g + i, gv, size_t(n - i) * 4);
+    }
+}
+
+float exp_sum(float* x, int n, float sub) {
+    __m256 vs = _mm256_set1_ps(sub), acc = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), vs));
+        _mm256_storeu_ps(x + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float s = hsum(acc);
+    if (i < n) {
+        alignas(32) float xv[8] = {0};
+        std::memcpy(xv, x + i, size_t(n - i) * 4);
+        _mm256_store_ps(xv, exp256(_mm256_sub_ps(_mm256_load_ps(xv), vs)));
+        for (int j = 0; j < n - i; j++) s += xv[j];
+        std::memcpy(x + i, xv, size_t(n - i) * 4);
+    }
+    return s;
+}
+
+const Kernels kAvx2 = {"avx2", Isa::Avx2, kMr, pack_x_bytes_impl, pack_x, gemm, dot, axpy, rmsnorm, silu_mul, exp_sum};
+
+} // namespace
+
+const Kernels* avx2_kernels() { return &kAvx2; }
+
+} // namespace kern
+} // namespace fl

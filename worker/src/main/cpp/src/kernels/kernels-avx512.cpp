@@ -1,0 +1,385 @@
+// kernels-avx512.cpp - AVX-512 (F/BW/VL) kernels, with an AVX512_BF16 (vdpbf16ps) GEMM variant.
+// Compiled with AVX-512 flags: entered only after dispatch.cpp checked cpuid.
+//
+// GEMM micro-kernel: a tile of MR <= 12 rows of X times one 32-wide weight panel, 24 zmm
+// accumulators (12 rows x 2 vectors of 16 outputs). Per k: 2 weight vectors loaded once and
+// reused by MR broadcast FMAs. K is blocked by kKc so a kKc x 32 block of the panel stays in L1
+// while the row tiles pass over it.
+//
+// BF16 weights: with bf16_dot the activations are rounded to BF16 and multiplied by vdpbf16ps
+// with F32 accumulation (tolerance: <= 1e-2 relative on logits against an F32 reference);
+// without it the BF16 pairs are widened to F32 exactly (shift / mask) and use F32 FMAs.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels.h"
+
+namespace fl {
+namespace kern {
+
+namespace {
+
+constexpr int kMr = 12;
+constexpr int kKc = 256; // even (BF16 pairs)
+
+inline int kpad(DType wt, int K) { return wt == DType::BF16 ? (K + 1) & ~1 : K; }
+
+// --- exp (Cephes-style polynomial, ~1 ulp on [-87, 88]) ----------------------------------------
+
+inline __m512 exp512(__m512 x) {
+    const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
+    const __m512 ln2_hi = _mm512_set1_ps(0.693359375f);
+    const __m512 ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.7f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, ln2_hi, x);
+    r = _mm512_fnmadd_ps(n, ln2_lo, r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    __m512 r2 = _mm512_mul_ps(r, r);
+    p = _mm512_fmadd_ps(p, r2, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+// --- X packing --------------------------------------------------------------------------------
+
+size_t pack_x_bytes_impl(DType wt, int M, int K) {
+    size_t tiles = (size_t(M) + kMr - 1) / kMr;
+    return tiles * size_t(kpad(wt, K)) * kMr * 4;
+}
+// The dot variant packs BF16 activations in pairs: half the bytes.
+size_t pack_x_bytes_dot(DType wt, int M, int K) {
+    size_t tiles = (size_t(M) + kMr - 1) / kMr;
+    return tiles * size_t(kpad(wt, K)) * kMr * (wt == DType::BF16 ? 2 : 4);
+}
+
+// F32 layout: per tile [Kx][kMr] floats, Kx = K (BF16: padded to even, pad = 0).
+void pack_x_f32(DType wt, const float* X, int ldx, int M, int K, void* xp) {
+    int kx = kpad(wt, K);
+    float* out = static_cast<float*>(xp);
+    for (int t = 0; t * kMr < M; t++) {
+        float* tile = out + size_t(t) * kx * kMr;
+        int mr = M - t * kMr < kMr ? M - t * kMr : kMr;
+        std::memset(tile, 0, size_t(kx) * kMr * 4);
+        for (int i = 0; i < mr; i++) {
+            const float* x = X + size_t(t * kMr + i) * ldx;
+            for (int k = 0; k < K; k++) tile[size_t(k) * kMr + i] = x[k];
+        }
+    }
+}
+
+// BF16 pair layout: per tile [Kp/2][kMr] uint32 = (bf16(x[2kk+1]) << 16) | bf16(x[2kk]).
+void pack_x_bf16(const float* X, int ldx, int M, int K, void* xp) {
+    int kp = (K + 1) & ~1;
+    uint32_t* out = static_cast<uint32_t*>(xp);
+    for (int t = 0; t * kMr < M; t++) {
+        uint32_t* tile = out + size_t(t) * (kp / 2) * kMr;
+        int mr = M - t * kMr < kMr ? M - t * kMr : kMr;
+        std::memset(tile, 0, size_t(kp / 2) * kMr * 4);
+        for (int i = 0; i < mr; i++) {
+            const float* x = X + size_t(t * kMr + i) * ldx;
+            int k = 0;
+            for (; k + 16 <= K; k += 16) {
+                // vcvtneps2bf16: round to nearest even, like f32_to_bf16
+                __m256i h = (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x + k));
+                alignas(32) uint16_t tmp[16];
+                _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), h);
+                for (int j = 0; j < 16; j += 2)
+                    tile[size_t((k + j) / 2) * kMr + i] = uint32_t(tmp[j]) | (uint32_t(tmp[j + 1]) << 16);
+            }
+            for (; k < K; k++) {
+                __m256i h = (__m256i)_mm512_cvtneps_pbh(_mm512_set1_ps(x[k]));
+                uint32_t b = uint32_t(_mm256_extract_epi16(h, 0));
+                tile[size_t(k / 2) * kMr + i] |= (k % 2) ? (b << 16) : b;
+            }
+        }
+    }
+}
+
+void pack_x_plain(DType wt, const float* X, int ldx, int M, int K, void* xp) { pack_x_f32(wt, X, ldx, M, K, xp); }
+void pack_x_dot(DType wt, const float* X, int ldx, int M, int K, void* xp) {
+    if (wt == DType::BF16) pack_x_bf16(X, ldx, M, K, xp);
+    else pack_x_f32(wt, X, ldx, M, K, xp);
+}
+
+// --- micro-kernels: C[MR][32] (+)= Xtile[kc][kMr] * Wpanel[kc][32] ------------------------------
+
+template <int MR> struct Acc {
+    __m512 c0[MR], c1[MR];
+    inline void load(const float* y, int ldy, bool accumulate) {
+        for (int i = 0; i < MR; i++) {
+            c0[i] = accumulate ? _mm512_loadu_ps(y + size_t(i) * ldy) : _mm512_setzero_ps();
+            c1[i] = accumulate ? _mm512_loadu_ps(y + size_t(i) * ldy + 16) : _mm512_setzero_ps();
+        }
+    }
+    inline void store(float* y, int ldy) {
+        for (int i = 0; i < MR; i++) {
+            _mm512_storeu_ps(y + size_t(i) * ldy, c0[i]);
+            _mm512_storeu_ps(y + size_t(i) * ldy + 16, c1[i]);
+        }
+    }
+};
+
+template <int MR>
+void uk_f32(int kc, const float* x, const float* w, float* y, int ldy, bool accumulate) {
+    Acc<MR> a;
+    a.load(y, ldy, accumulate);
+    for (int k = 0; k < kc; k++) {
+        __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16);
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; i++) {
+            __m512 b = _mm512_set1_ps(x[i]);
+            a.c0[i] = _mm512_fmadd_ps(b, w0, a.c0[i]);
+            a.c1[i] = _mm512_fmadd_ps(b, w1, a.c1[i]);
+        }
+        x += kMr;
+        w += kPanel;
+    }
+    a.store(y, ldy);
+}
+
+template <int MR>
+void uk_f16(int kc, const float* x, const uint16_t* w, float* y, int ldy, bool accumulate) {
+    Acc<MR> a;
+    a.load(y, ldy, accumulate);
+    for (int k = 0; k < kc; k++) {
+        __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)));
+        __m512 w1 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 16)));
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; i++) {
+            __m512 b = _mm512_set1_ps(x[i]);
+            a.c0[i] = _mm512_fmadd_ps(b, w0, a.c0[i]);
+            a.c1[i] = _mm512_fmadd_ps(b, w1, a.c1[i]);
+        }
+        x += kMr;
+        w += kPanel;
+    }
+    a.store(y, ldy);
+}
+
+// BF16 weights widened exactly: even k in the low half of each 32-bit lane, odd k in the high.
+template <int MR>
+void uk_bf16_f32(int kc, const float* x, const uint16_t* w, float* y, int ldy, bool accumulate) {
+    Acc<MR> a;
+    a.load(y, ldy, accumulate);
+    const __m512i hi_mask = _mm512_set1_epi32(int(0xffff0000u));
+    for (int k = 0; k < kc; k += 2) {
+        __m512i wa = _mm512_loadu_si512(w), wb = _mm512_loadu_si512(w + 32);
+        __m512 a_lo = _mm512_castsi512_ps(_mm512_slli_epi32(wa, 16));
+        __m512 a_hi = _mm512_castsi512_ps(_mm512_and_si512(wa, hi_mask));
+        __m512 b_lo = _mm512_castsi512_ps(_mm512_slli_epi32(wb, 16));
+        __m512 b_hi = _mm512_castsi512_ps(_mm512_and_si512(wb, hi_mask));
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; i++) {
+            __m512 x0 = _mm512_set1_ps(x[i]), x1 = _mm512_set1_ps(x[kMr + i]);
+            a.c0[i] = _mm512_fmadd_ps(x1, a_hi, _mm512_fmadd_ps(x0, a_lo, a.c0[i]));
+            a.c1[i] = _mm512_fmadd_ps(x1, b_hi, _mm512_fmadd_ps(x0, b_lo, a.c1[i]));
+        }
+        x += 2 * kMr;
+        w += 2 * kPanel;
+    }
+    a.store(y, ldy);
+}
+
+template <int MR>
+void uk_bf16_dot(int kc, const uint32_t* x, const uint16_t* w, float* y, int ldy, bool accumulate) {
+    Acc<MR> a;
+    a.load(y, ldy, accumulate);
+    for (int k = 0; k < kc; k += 2) {
+        __m512bh wa = (__m512bh)_mm512_loadu_si512(w), wb = (__m512bh)_mm512_loadu_si512(w + 32);
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; i++) {
+            __m512bh b = (__m512bh)_mm512_set1_epi32(int(x[i]));
+            a.c0[i] = _mm512_dpbf16_ps(a.c0[i], b, wa);
+            a.c1[i] = _mm512_dpbf16_ps(a.c1[i], b, wb);
+        }
+        x += kMr;
+        w += 2 * kPanel;
+    }
+    a.store(y, ldy);
+}
+
+// Runs micro-kernel `uk` for MR = mr (1..12).
+#define FL_DISPATCH_MR(mr, call)          \
+    switch (mr) {                         \
+    case 1: call(1); break;               \
+    case 2: call(2); break;               \
+    case 3: call(3); break;               \
+    case 4: call(4); break;               \
+    case 5: call(5); break;               \
+    case 6: call(6); break;               \
+    case 7: call(7); break;               \
+    case 8: call(8); break;               \
+    case 9: call(9); break;               \
+    case 10: call(10); break;             \
+    case 11: call(11); break;             \
+    default: call(12); break;             \
+    }
+
+// One block: rows tile t (mr rows), k range [kb, kb + kc) of panel wpanel, into y.
+template <bool kDot>
+inline void block(DType wt, int mr, int kc, int kb, int kx, const void* xtile, const void* wpanel, float* y,
+                  int ldy, bool acc) {
+    if (wt == DType::F32) {
+        const float* x = static_cast<const float*>(xtile) + size_t(kb) * kMr;
+        const float* w = static_cast<const float*>(wpanel) + size_t(kb) * kPanel;
+#define FL_CALL(R) uk_f32<R>(kc, x, w, y, ldy, acc)
+        FL_DISPATCH_MR(mr, FL_CALL)
+#undef FL_CALL
+    } else if (wt == DType::F16) {
+        const float* x = static_cast<const float*>(xtile) + size_t(kb) * kMr;
+        const uint16_t* w = static_cast<const uint16_t*>(wpanel) + size_t(kb) * kPanel;
+#define FL_CALL(R) uk_f16<R>(kc, x, w, y, ldy, acc)
+        FL_DISPATCH_MR(mr, FL_CALL)
+#undef FL_CALL
+    } else if (kDot) {
+        const uint32_t* x = static_cast<const uint32_t*>(xtile) + size_t(kb / 2) * kMr;
+        const uint16_t* w = static_cast<const uint16_t*>(wpanel) + size_t(kb) * kPanel;
+#define FL_CALL(R) uk_bf16_dot<R>(kc, x, w, y, ldy, acc)
+        FL_DISPATCH_MR(mr, FL_CALL)
+#undef FL_CALL
+    } else {
+        const float* x = static_cast<const float*>(xtile) + size_t(kb) * kMr;
+        const uint16_t* w = static_cast<const uint16_t*>(wpanel) + size_t(kb) * kPanel;
+#define FL_CALL(R) uk_bf16_f32<R>(kc, x, w, y, ldy, acc)
+        FL_DISPATCH_MR(mr, FL_CALL)
+#undef FL_CALL
+    }
+    (void)kx;
+}
+
+template <bool kDot>
+void gemm_impl(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy) {
+    const int kx = kpad(wt, K);
+    const size_t es = wt == DType::F32 ? 4 : 2;
+    const size_t panel_bytes = size_t(kx) * kPanel * es;
+    // X tile: [kx][kMr] F32, or [kx/2][kMr] BF16 pairs (uint32) for the dot path
+    const size_t tile_bytes = size_t(kx) * kMr * ((kDot && wt == DType::BF16) ? 2 : 4);
+    const int tiles = (M + kMr - 1) / kMr;
+    alignas(64) float tmp[kMr * kPanel];
+    for (int p = p0; p < p1; p++) {
+        const char* wpanel = static_cast<const char*>(wp) + size_t(p) * panel_bytes;
+        const int n0 = p * kPanel;
+        const int ncols = N - n0 < kPanel ? N - n0 : kPanel;
+        if (ncols <= 0) break;
+        if (ncols == kPanel) {
+            for (int kb = 0; kb < kx; kb += kKc) {
+                int kc = kx - kb < kKc ? kx - kb : kKc;
+                for (int t = 0; t < tiles; t++) {
+                    int mr = M - t * kMr < kMr ? M - t * kMr : kMr;
+                    const char* xtile = static_cast<const char*>(xp) + size_t(t) * tile_bytes;
+                    block<kDot>(wt, mr, kc, kb, kx, xtile, wpanel, Y + size_t(t) * kMr * ldy + n0, ldy, kb > 0);
+                }
+            }
+        } else { // last, partial panel: compute into a tile buffer and copy the valid columns
+            for (int t = 0; t < tiles; t++) {
+                int mr = M - t * kMr < kMr ? M - t * kMr : kMr;
+                const char* xtile = static_cast<const char*>(xp) + size_t(t) * tile_bytes;
+                for (int kb = 0; kb < kx; kb += kKc) {
+                    int kc = kx - kb < kKc ? kx - kb : kKc;
+                    block<kDot>(wt, mr, kc, kb, kx, xtile, wpanel, tmp, kPanel, kb > 0);
+                }
+                for (int i = 0; i < mr; i++)
+                    std::memcpy(Y + size_t(t * kMr + i) * ldy + n0, tmp + i * kPanel, size_t(ncols) * 4);
+            }
+        }
+    }
+}
+
+void gemm_plain(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy) {
+    gemm_impl<false>(wt, M, K, xp, wp, N, p0, p1, Y, ldy);
+}
+void gemm_dot(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy) {
+    gemm_impl<true>(wt, M, K, xp, wp, N, p0, p1, Y, ldy);
+}
+
+// --- vector kernels ---------------------------------------------------------------------------
+
+inline __mmask16 tail_mask(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
+
+float dot(const float* a, const float* b, int n) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+    }
+    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    if (i < n) {
+        __mmask16 m = tail_mask(n - i);
+        s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+void axpy(float a, const float* x, float* y, int n) {
+    __m512 va = _mm512_set1_ps(a);
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+    if (i < n) {
+        __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
+
+void rmsnorm(float* out, const float* x, const float* w, int n, float eps) {
+    float ss = dot(x, x, n);
+    __m512 r = _mm512_set1_ps(1.0f / __builtin_sqrtf(ss / n + eps));
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), r), _mm512_loadu_ps(w + i)));
+    if (i < n) {
+        __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(out + i, m,
+                              _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), r), _mm512_maskz_loadu_ps(m, w + i)));
+    }
+}
+
+inline __m512 silu_mul16(__m512 g, __m512 u) {
+    __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), g));
+    return _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(_mm512_set1_ps(1.0f), e)), u);
+}
+
+void silu_mul(float* g, const float* u, int n) {
+    int i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(g + i, silu_mul16(_mm512_loadu_ps(g + i), _mm512_loadu_ps(u + i)));
+    if (i < n) {
+        __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(g + i, m, silu_mul16(_mm512_maskz_loadu_ps(m, g + i), _mm512_maskz_loadu_ps(m, u + i)));
+    }
+}
+
+float exp_sum(float* x, int n, float sub) {
+    __m512 vs = _mm512_set1_ps(sub), acc = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(x + i), vs));
+        _mm512_storeu_ps(x + i, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    if (i < n) {
+        __mmask16 m = tail_mask(n - i);
+        __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vs));
+        _mm512_mask_storeu_ps(x + i, m, e);
+        acc = _mm512_add_ps(acc, _mm512_maskz_mov_ps(m, e));
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+const Kernels kAvx512 = {"avx512", Isa::Avx512, kMr, pack_x_bytes_impl, pack_x_plain, gemm_plain,
+                         dot, axpy, rmsnorm, silu_mul, exp_sum};
+const Kernels kAvx512Bf16 = {"avx512bf16", Isa::Avx512Bf16, kMr, pack_x_bytes_dot, pack_x_dot, gemm_dot,
+                             dot, axpy, rmsnorm, silu_mul, exp_sum};
+
+} // namespace
+
+const Kernels* avx512_kernels(bool bf16_dot) { return bf16_dot ? &kAvx512Bf16 : &kAvx512; }
+
+} // namespace kern
+} // namespace fl

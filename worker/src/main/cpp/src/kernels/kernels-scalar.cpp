@@ -1,0 +1,120 @@
+// kernels-scalar.cpp - portable reference kernels (no SIMD); also the fallback on old CPUs.
+#include <cmath>
+#include <cstring>
+
+#include "../tensor.h"
+#include "kernels.h"
+
+namespace fl {
+namespace kern {
+
+namespace {
+
+// X packed as plain rows [M][K] F32.
+size_t pack_x_bytes(DType, int M, int K) { return size_t(M) * size_t(K) * 4; }
+
+void pack_x(DType, const float* X, int ldx, int M, int K, void* xp) {
+    float* out = static_cast<float*>(xp);
+    for (int m = 0; m < M; m++) std::memcpy(out + size_t(m) * K, X + size_t(m) * ldx, size_t(K) * 4);
+}
+
+inline float weight_at(DType wt, const void* wp, int K, int n, int k) {
+    size_t p = n / kPanel, j = n % kPanel;
+    if (wt == DType::F32) return static_cast<const float*>(wp)[(p * K + k) * kPanel + j];
+    if (wt == DType::F16) return f16_to_f32(static_cast<const uint16_t*>(wp)[(p * K + k) * kPanel + j]);
+    size_t kp = (K + 1) & ~1;
+    return bf16_to_f32(static_cast<const uint16_t*>(wp)[p * kp * kPanel + (k / 2) * 2 * kPanel + j * 2 + (k % 2)]);
+}
+
+void gemm(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy) {
+    const float* X = static_cast<const float*>(xp);
+    int n1 = p1 * kPanel < N ? p1 * kPanel : N;
+    for (int n = p0 * kPanel; n < n1; n++) {
+        for (int m = 0; m < M; m++) {
+            const float* x = X + size_t(m) * K;
+            float s = 0;
+            for (int k = 0; k < K; k++) s += x[k] * weight_at(wt, wp, K, n, k);
+            Y[size_t(m) * ldy + n] = s;
+        }
+    }
+}
+
+float dot(const float* a, const float* b, int n) {
+    float s = 0;
+    for (int i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+void axpy(float a, const float* x, float* y, int n) {
+    for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+void rmsnorm(float* out, const float* x, const float* w, int n, float eps) {
+    float ss = 0;
+    for (int i = 0; i < n; i++) ss += x[i] * x[i];
+    float r = 1.0f / std::sqrt(ss / n + eps);
+    for (int i = 0; i < n; i++) out[i] = x[i] * r * w[i];
+}
+
+void silu_mul(float* g, const float* u, int n) {
+    for (int i = 0; i < n; i++) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+float exp_sum(float* x, int n, float sub) {
+    float s = 0;
+    for (int i = 0; i < n; i++) {
+        x[i] = std::exp(x[i] - sub);
+        s += x[i];
+    }
+    return s;
+}
+
+const Kernels kScalar = {"scalar", Isa::Scalar, 1, pack_x_bytes, pack_x, gemm, dot, axpy, rmsnorm, silu_mul, exp_sum};
+
+} // namespace
+
+const Kernels* scalar_kernels() { return &kScalar; }
+
+// --- Weight packing ---------------------------------------------------------------------------
+
+size_t packed_weight_bytes(DType wt, int N, int K) {
+    size_t panels = (size_t(N) + kPanel - 1) / kPanel;
+    size_t kp = wt == DType::BF16 ? ((size_t(K) + 1) & ~size_t(1)) : size_t(K);
+    return panels * kp * kPanel * dtype_size(wt);
+}
+
+void pack_weight(DType wt, const void* src, int N, int K, void* dst) {
+    size_t panels = (size_t(N) + kPanel - 1) / kPanel;
+    if (wt == DType::F32 || wt == DType::F16) {
+        size_t es = dtype_size(wt);
+        const char* s = static_cast<const char*>(src);
+        char* d = static_cast<char*>(dst);
+        std::memset(d, 0, packed_weight_bytes(wt, N, K));
+        for (size_t n = 0; n < size_t(N); n++) {
+            size_t p = n / kPanel, j = n % kPanel;
+            const char* row = s + n * K * es;
+            char* base = d + (p * K * kPanel + j) * es;
+            for (size_t k = 0; k < size_t(K); k++) std::memcpy(base + k * kPanel * es, row + k * es, es);
+        }
+        (void)panels;
+        return;
+    }
+    const uint16_t* s = static_cast<const uint16_t*>(src);
+    uint16_t* d = static_cast<uint16_t*>(dst);
+    size_t kp = (size_t(K) + 1) & ~size_t(1);
+    std::memset(d, 0, packed_weight_bytes(wt, N, K));
+    for (size_t n = 0; n < size_t(N); n++) {
+        size_t p = n / kPanel, j = n % kPanel;
+        const uint16_t* row = s + n * K;
+        uint16_t* base = d + p * kp * kPanel + j * 2;
+        for (size_t k = 0; k < size_t(K); k++) base[(k / 2) * 2 * kPanel + (k % 2)] = row[k];
+    }
+}
+
+void packed_row_f32(DType wt, const void* packed, int N, int K, int n, float* out) {
+    (void)N;
+    for (int k = 0; k < K; k++) out[k] = weight_at(wt, packed, K, n, k);
+}
+
+} // namespace kern
+} // namespace fl

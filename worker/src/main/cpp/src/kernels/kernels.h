@@ -1,0 +1,77 @@
+// kernels.h - the compute kernels of one engine step, one table per instruction set.
+//
+// Three variants implement the same table: scalar (portable reference), avx2 (AVX2+FMA+F16C)
+// and avx512 (AVX-512 F/BW/VL, optionally AVX512_BF16 dot products). The table is chosen once at
+// run time from cpuid; FLOTILLA_ENGINE_ISA=scalar|avx2|avx512|avx512bf16 forces one. The SIMD
+// files are compiled with per-file target flags and include nothing but this header and
+// intrinsics, so no inline function compiled for a wider ISA can leak into common code.
+//
+// Weight layout ("packed panels"): a linear weight W [N, K] (HF: [out, in], row-major) is stored
+// in its file dtype as ceil(N/32) panels of 32 output features:
+//   F32, F16 : panel[p] = [K][32]          element (n, k) at p = n/32: [k][n%32]
+//   BF16     : panel[p] = [Kp/2][32][2]    element (n, k) at [k/2][n%32][k%2], Kp = K rounded up
+//                                          to even (pairs feed vdpbf16ps directly)
+// Rows n >= N of the last panel and the pad column k = K are zero.
+//
+// GEMM: Y[m, n] = sum_k X[m, k] * W[n, k] for m < M, over a range of panels. X is first packed by
+// pack_x into the layout the variant's micro-kernel reads (row tiles of MR rows, k-major); the
+// per-element summation order is the same for every M, so a row's result does not depend on
+// which other rows share the batch.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "../dtype.h"
+
+namespace fl {
+namespace kern {
+
+constexpr int kPanel = 32; // output features per weight panel
+
+enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2, Avx512Bf16 = 3 };
+
+struct Kernels {
+    const char* name;
+    Isa isa;
+    int x_tile_rows; // pack_x packs rows in tiles of this many; packing rows [r0, r1) with r0 a
+                     // multiple of it writes at byte offset pack_x_bytes(wt, r0, K)
+
+    // Bytes pack_x needs for M rows of K.
+    size_t (*pack_x_bytes)(DType wt, int M, int K);
+    // Packs X [M, K] (row stride ldx floats) for a GEMM against weights of dtype wt.
+    void (*pack_x)(DType wt, const float* X, int ldx, int M, int K, void* xp);
+    // Y[m, n] = X[m, :] . W[n, :] for m < M and n in panels [p0, p1) clipped to N; row stride ldy.
+    void (*gemm)(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1,
+                 float* Y, int ldy);
+
+    float (*dot)(const float* a, const float* b, int n);          // sum a[i]*b[i]
+    void (*axpy)(float a, const float* x, float* y, int n);       // y[i] += a * x[i]
+    // out[i] = x[i] / sqrt(mean(x^2) + eps) * w[i]
+    void (*rmsnorm)(float* out, const float* x, const float* w, int n, float eps);
+    // g[i] = silu(g[i]) * u[i]
+    void (*silu_mul)(float* g, const float* u, int n);
+    // x[i] = exp(x[i] - sub); returns the sum (softmax numerator and denominator)
+    float (*exp_sum)(float* x, int n, float sub);
+};
+
+// Kernels for an ISA, or nullptr if this CPU lacks it.
+const Kernels* kernels_for(Isa isa);
+// The best supported table, or the one FLOTILLA_ENGINE_ISA names (if supported).
+const Kernels& active();
+
+// Implemented in the per-ISA files.
+const Kernels* scalar_kernels();
+const Kernels* avx2_kernels();
+const Kernels* avx512_kernels(bool bf16_dot);
+
+// --- Weight packing (portable, at load time) --------------------------------------------------
+
+size_t packed_weight_bytes(DType wt, int N, int K);
+// src: W [N, K] row-major in dtype wt.
+void pack_weight(DType wt, const void* src, int N, int K, void* dst);
+// Reads row n of a packed weight into out [K] as F32 (embedding lookup from a tied lm_head).
+void packed_row_f32(DType wt, const void* packed, int N, int K, int n, float* out);
+
+} // namespace kern
+} // namespace fl

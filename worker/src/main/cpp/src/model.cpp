@@ -1,0 +1,218 @@
+#include "model.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include "error.h"
+#include "json.h"
+#include "kernels/kernels.h"
+#include "safetensors.h"
+
+namespace fl {
+
+const char* proj_name(int p) {
+    static const char* names[kNumProj] = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+    return names[p];
+}
+
+const char* proj_module(int p) {
+    static const char* names[kNumProj] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                                          "self_attn.o_proj", "mlp.gate_proj",    "mlp.up_proj",
+                                          "mlp.down_proj"};
+    return names[p];
+}
+
+std::string read_text_file(const std::string& path, size_t max_bytes) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail(FL_IO, "%s: cannot open: %s", path.c_str(), std::strerror(errno));
+    std::string out;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        fail(FL_IO, "%s: not a regular file", path.c_str());
+    }
+    if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+        ::close(fd);
+        fail(FL_FORMAT, "%s: %lld bytes exceeds the limit of %zu", path.c_str(), (long long)st.st_size, max_bytes);
+    }
+    out.resize(static_cast<size_t>(st.st_size));
+    size_t got = 0;
+    while (got < out.size()) {
+        ssize_t r = ::read(fd, &out[got], out.size() - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += static_cast<size_t>(r);
+    }
+    ::close(fd);
+    if (got != out.size()) fail(FL_IO, "%s: short read", path.c_str());
+    return out;
+}
+
+namespace {
+
+bool is_weight_dtype(StDType t) { return t == StDType::F32 || t == StDType::F16 || t == StDType::BF16; }
+DType to_dtype(StDType t) { return t == StDType::F32 ? DType::F32 : t == StDType::F16 ? DType::F16 : DType::BF16; }
+
+std::string shape_str(const std::vector<int64_t>& s) {
+    std::string out = "[";
+    for (size_t i = 0; i < s.size(); i++) out += (i ? ", " : "") + std::to_string(s[i]);
+    return out + "]";
+}
+
+// Tensor name -> (file, info) across one file or the shards of an index.
+class TensorSource {
+public:
+    explicit TensorSource(const std::string& dir) {
+        std::string single = dir + "/model.safetensors";
+        std::string index = dir + "/model.safetensors.index.json";
+        struct stat st;
+        if (::stat(single.c_str(), &st) == 0) {
+            files_.emplace_back(new SafetensorsFile(single));
+            for (const auto& t : files_.back()->tensors()) map_[t.name] = {files_.back().get(), &t};
+            return;
+        }
+        if (::stat(index.c_str(), &st) != 0)
+            fail(FL_IO, "%s: neither model.safetensors nor model.safetensors.index.json exists", dir.c_str());
+        std::string text = read_text_file(index, 64u << 20);
+        Json root = Json::parse(text.data(), text.size(), index);
+        const Json* wm = root.find("weight_map");
+        if (!root.is_object() || !wm || !wm->is_object())
+            fail(FL_FORMAT, "%s: no 'weight_map' object", index.c_str());
+        std::map<std::string, SafetensorsFile*> shards;
+        for (const auto& m : wm->members()) {
+            if (!m.second.is_string()) fail(FL_FORMAT, "%s: weight_map['%s'] is not a string", index.c_str(), m.first.c_str());
+            const std::string& fname = m.second.as_string();
+            if (fname.empty() || fname.find('/') != std::string::npos || fname == "." || fname == "..")
+                fail(FL_FORMAT, "%s: shard name '%s' is not a plain file name", index.c_str(), fname.c_str());
+            auto it = shards.find(fname);
+            if (it == shards.end()) {
+                files_.emplace_back(new SafetensorsFile(dir + "/" + fname));
+                it = shards.emplace(fname, files_.back().get()).first;
+            }
+            const StTensorInfo* t = it->second->find(m.first);
+            if (!t) fail(FL_FORMAT, "%s: tensor '%s' is mapped to %s but not in it", index.c_str(), m.first.c_str(), fname.c_str());
+            map_[m.first] = {it->second, t};
+        }
+    }
+
+    struct Entry {
+        const SafetensorsFile* file;
+        const StTensorInfo* info;
+    };
+    const Entry* find(const std::string& name) const {
+        auto it = map_.find(name);
+        return it == map_.end() ? nullptr : &it->second;
+    }
+    const Entry& get(const std::string& name, const std::string& dir) const {
+        const Entry* e = find(name);
+        if (!e) fail(FL_FORMAT, "%s: missing tensor '%s'", dir.c_str(), name.c_str());
+        return *e;
+    }
+
+private:
+    std::vector<std::unique_ptr<SafetensorsFile>> files_;
+    std::map<std::string, Entry> map_;
+};
+
+void check_shape(const TensorSource::Entry& e, const std::vector<int64_t>& expect) {
+    if (e.info->shape != expect)
+        fail(FL_SHAPE_MISMATCH, "%s: tensor '%s' has shape %s, expected %s", e.file->path().c_str(),
+             e.info->name.c_str(), shape_str(e.info->shape).c_str(), shape_str(expect).c_str());
+    if (!is_weight_dtype(e.info->dtype))
+        fail(FL_UNSUPPORTED, "%s: tensor '%s' has dtype %s (supported: F32, F16, BF16)", e.file->path().c_str(),
+             e.info->name.c_str(), st_dtype_name(e.info->dtype));
+}
+
+void load_linear(const TensorSource& src, const std::string& dir, const std::string& name, int out, int in,
+                 Linear& lin, int64_t& bytes) {
+    const auto& e = src.get(name, dir);
+    check_shape(e, {out, in});
+    lin.dtype = to_dtype(e.info->dtype);
+    lin.out = out;
+    lin.in = in;
+    Buffer raw(e.info->end - e.info->begin);
+    e.file->read(*e.info, raw.as<void>());
+    lin.packed.allocate(kern::packed_weight_bytes(lin.dtype, out, in));
+    kern::pack_weight(lin.dtype, raw.as<void>(), out, in, lin.packed.as<void>());
+    bytes += static_cast<int64_t>(lin.packed.size());
+}
+
+Buffer load_vector(const TensorSource& src, const std::string& dir, const std::string& name, int n, int64_t& bytes) {
+    const auto& e = src.get(name, dir);
+    check_shape(e, {n});
+    std::vector<float> v = read_tensor_f32(*e.file, *e.info);
+    Buffer b(size_t(n) * 4);
+    std::memcpy(b.as<float>(), v.data(), size_t(n) * 4);
+    bytes += static_cast<int64_t>(b.size());
+    return b;
+}
+
+} // namespace
+
+std::vector<float> read_tensor_f32(const SafetensorsFile& file, const StTensorInfo& t) {
+    if (!is_weight_dtype(t.dtype))
+        fail(FL_UNSUPPORTED, "%s: tensor '%s' has dtype %s (supported: F32, F16, BF16)", file.path().c_str(),
+             t.name.c_str(), st_dtype_name(t.dtype));
+    size_t n = static_cast<size_t>(t.numel());
+    std::vector<float> out(n);
+    if (t.dtype == StDType::F32) {
+        file.read(t, out.data());
+        return out;
+    }
+    std::vector<uint16_t> raw(n);
+    file.read(t, raw.data());
+    for (size_t i = 0; i < n; i++) out[i] = t.dtype == StDType::F16 ? f16_to_f32(raw[i]) : bf16_to_f32(raw[i]);
+    return out;
+}
+
+std::shared_ptr<Model> load_model(const std::string& dir) {
+    auto model = std::make_shared<Model>();
+    Model& m = *model;
+    m.dir = dir;
+    std::string cfg_path = dir + "/config.json";
+    std::string text = read_text_file(cfg_path, 16u << 20);
+    m.cfg = parse_model_config(text.data(), text.size(), cfg_path);
+    const ModelConfig& c = m.cfg;
+    m.rope_inv_freq = c.rope_inv_freq();
+
+    TensorSource src(dir);
+    int64_t& bytes = m.weight_bytes;
+    load_linear(src, dir, "model.embed_tokens.weight", c.vocab_size, c.hidden_size, m.embed, bytes);
+    m.layers.resize(c.n_layers);
+    const int outs[kNumProj] = {c.q_dim(), c.kv_dim(), c.kv_dim(), c.hidden_size, c.intermediate_size,
+                                c.intermediate_size, c.hidden_size};
+    const int ins[kNumProj] = {c.hidden_size, c.hidden_size, c.hidden_size, c.q_dim(), c.hidden_size,
+                               c.hidden_size, c.intermediate_size};
+    for (int l = 0; l < c.n_layers; l++) {
+        Layer& L = m.layers[l];
+        std::string pre = "model.layers." + std::to_string(l) + ".";
+        L.attn_norm = load_vector(src, dir, pre + "input_layernorm.weight", c.hidden_size, bytes);
+        L.ffn_norm = load_vector(src, dir, pre + "post_attention_layernorm.weight", c.hidden_size, bytes);
+        for (int p = 0; p < kNumProj; p++) {
+            std::string name = pre + proj_module(p);
+            load_linear(src, dir, name + ".weight", outs[p], ins[p], L.proj[p], bytes);
+            bool bias = (c.attention_bias && p <= kV) || (c.o_bias && p == kO);
+            if (bias) L.proj[p].bias = load_vector(src, dir, name + ".bias", outs[p], bytes);
+            if (l == 0 && p == 0) m.layer_dtype = L.proj[p].dtype;
+            if (L.proj[p].dtype != m.layer_dtype)
+                fail(FL_UNSUPPORTED, "%s: tensor '%s.weight' is %s but the layers use %s (mixed dtypes)", dir.c_str(),
+                     name.c_str(), dtype_name(L.proj[p].dtype), dtype_name(m.layer_dtype));
+        }
+    }
+    m.final_norm = load_vector(src, dir, "model.norm.weight", c.hidden_size, bytes);
+    if (!c.tie_word_embeddings) {
+        if (!src.find("lm_head.weight"))
+            fail(FL_FORMAT, "%s: missing tensor 'lm_head.weight' (tie_word_embeddings is false)", dir.c_str());
+        load_linear(src, dir, "lm_head.weight", c.vocab_size, c.hidden_size, m.lm_head, bytes);
+    }
+    return model;
+}
+
+const char* dtype_name(DType t) { return t == DType::F32 ? "F32" : t == DType::F16 ? "F16" : "BF16"; }
+
+} // namespace fl

@@ -1,0 +1,71 @@
+// model.h - Llama-family weights held in process memory.
+//
+// Every linear weight W [out, in] (HF layout) is kept in its file dtype, re-laid out once at load
+// into 32-row panels for the GEMM kernels (see kernels/kernels.h). Norm weights and biases are
+// small and converted to F32.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "model-config.h"
+#include "tensor.h"
+
+struct fl_adapter;
+
+namespace fl {
+
+class SafetensorsFile;
+struct StTensorInfo;
+
+struct Linear {
+    DType dtype = DType::F32;
+    int32_t out = 0;   // N
+    int32_t in = 0;    // K
+    Buffer packed;     // panels, see kernels.h
+    Buffer bias;       // [out] F32, or empty
+    bool has_bias() const { return bias.size() != 0; }
+};
+
+// The seven projections LoRA may target, in PEFT module-name order of a decoder layer.
+enum Proj { kQ = 0, kK, kV, kO, kGate, kUp, kDown, kNumProj };
+const char* proj_name(int p);           // "q_proj", ...
+const char* proj_module(int p);         // "self_attn.q_proj", "mlp.gate_proj", ...
+
+struct Layer {
+    Buffer attn_norm;  // [hidden] F32 (input_layernorm)
+    Buffer ffn_norm;   // [hidden] F32 (post_attention_layernorm)
+    Linear proj[kNumProj];
+};
+
+struct Model {
+    ModelConfig cfg;
+    std::string dir;
+    Linear embed;           // [vocab, hidden]; also the lm_head when tied
+    Linear lm_head;         // [vocab, hidden]; empty when tied
+    Buffer final_norm;      // [hidden] F32
+    std::vector<Layer> layers;
+    std::vector<float> rope_inv_freq; // [head_dim/2]
+    DType layer_dtype = DType::F32;   // all layer projections share one dtype
+    int64_t weight_bytes = 0;
+
+    const Linear& output() const { return lm_head.packed.size() ? lm_head : embed; }
+
+    // Adapters currently loaded against this model (fl_decode checks handles against it).
+    std::mutex adapters_mutex;
+    std::unordered_set<const ::fl_adapter*> live_adapters;
+};
+
+// Loads config.json and the safetensors weights from dir; throws fl::Error.
+std::shared_ptr<Model> load_model(const std::string& dir);
+
+// Reads a whole small file (config, index) into a string; throws FL_IO.
+std::string read_text_file(const std::string& path, size_t max_bytes);
+
+// Reads one tensor of a safetensors file as F32 [numel] (F32/F16/BF16 only; else FL_UNSUPPORTED).
+std::vector<float> read_tensor_f32(const SafetensorsFile& file, const StTensorInfo& t);
+
+} // namespace fl

@@ -1,0 +1,178 @@
+// Kernels of every instruction set this CPU supports against naive double-precision references,
+// fresh seeded random inputs per case. Tolerances:
+//   GEMM F32/F16/BF16 weights (F32 activations): |y - ref| <= 2e-5 * sum_k |x_k w_k| + 1e-30
+//   GEMM BF16 weights via vdpbf16ps (activations rounded to BF16): <= 8e-3 * sum_k |x_k w_k|
+//   vector kernels: relative 2e-5 (exp polynomial ~2 ulp)
+#include <random>
+#include <vector>
+
+#include "kernels/kernels.h"
+#include "tensor.h"
+#include "test.h"
+
+using namespace fl;
+using namespace fl::kern;
+
+namespace {
+
+std::vector<const Kernels*> all_kernels() {
+    std::vector<const Kernels*> out;
+    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Avx512Bf16})
+        if (const Kernels* k = kernels_for(isa)) out.push_back(k);
+    return out;
+}
+
+// Random weights [N, K] in dtype wt, plus their exact F32 values.
+void random_weights(std::mt19937& rng, DType wt, int N, int K, std::vector<uint16_t>& half, std::vector<float>& f32) {
+    std::normal_distribution<float> d(0.0f, 1.0f);
+    f32.resize(size_t(N) * K);
+    half.resize(size_t(N) * K);
+    for (size_t i = 0; i < f32.size(); i++) {
+        float v = d(rng);
+        if (wt == DType::F16) {
+            half[i] = f32_to_f16(v);
+            v = f16_to_f32(half[i]);
+        } else if (wt == DType::BF16) {
+            half[i] = f32_to_bf16(v);
+            v = bf16_to_f32(half[i]);
+        }
+        f32[i] = v;
+    }
+}
+
+} // namespace
+
+TEST(gemm_matches_naive_reference) {
+    const int Ms[] = {1, 2, 5, 12, 13, 17, 40};
+    const int Ns[] = {1, 31, 32, 33, 100};
+    const int Ks[] = {1, 3, 16, 255, 256, 257, 600};
+    int case_id = 0;
+    for (const Kernels* k : all_kernels()) {
+        for (DType wt : {DType::F32, DType::F16, DType::BF16}) {
+            for (int M : Ms) for (int N : Ns) for (int K : Ks) {
+                std::mt19937 rng(1000 + case_id++);
+                std::vector<uint16_t> half;
+                std::vector<float> w;
+                random_weights(rng, wt, N, K, half, w);
+                std::normal_distribution<float> d(0.0f, 1.0f);
+                const int ldx = K + 3, ldy = N + 5;
+                std::vector<float> X(size_t(M) * ldx);
+                for (float& v : X) v = d(rng);
+                Buffer packed(packed_weight_bytes(wt, N, K));
+                pack_weight(wt, wt == DType::F32 ? static_cast<const void*>(w.data()) : half.data(), N, K, packed.as<void>());
+                Buffer xp(k->pack_x_bytes(wt, M, K));
+                // packed in two parts split at a tile boundary, as the engine's row tasks do
+                int r0 = k->x_tile_rows * (((M + k->x_tile_rows - 1) / k->x_tile_rows) / 2);
+                k->pack_x(wt, X.data(), ldx, r0, K, xp.as<void>());
+                k->pack_x(wt, X.data() + size_t(r0) * ldx, ldx, M - r0, K, xp.as<char>() + k->pack_x_bytes(wt, r0, K));
+                std::vector<float> Y(size_t(M) * ldy, -7.0f);
+                int panels = (N + kPanel - 1) / kPanel;
+                // two calls over a split panel range, as the thread pool does
+                int mid = panels / 2;
+                k->gemm(wt, M, K, xp.as<void>(), packed.as<void>(), N, 0, mid, Y.data(), ldy);
+                k->gemm(wt, M, K, xp.as<void>(), packed.as<void>(), N, mid, panels, Y.data(), ldy);
+                double tol = (k->isa == Isa::Avx512Bf16 && wt == DType::BF16) ? 8e-3 : 2e-5;
+                for (int m = 0; m < M; m++) {
+                    for (int n = 0; n < N; n++) {
+                        double ref = 0, mag = 0;
+                        for (int kk = 0; kk < K; kk++) {
+                            ref += double(X[size_t(m) * ldx + kk]) * w[size_t(n) * K + kk];
+                            mag += std::fabs(double(X[size_t(m) * ldx + kk]) * w[size_t(n) * K + kk]);
+                        }
+                        double got = Y[size_t(m) * ldy + n];
+                        CHECK_MSG(std::fabs(got - ref) <= tol * mag + 1e-30, "%s %s M=%d N=%d K=%d (m=%d n=%d): %g vs %g",
+                                  k->name, dtype_name(wt), M, N, K, m, n, got, ref);
+                    }
+                    for (int n = N; n < ldy; n++) CHECK(Y[size_t(m) * ldy + n] == -7.0f); // no write past N
+                }
+            }
+        }
+    }
+}
+
+TEST(packed_row_roundtrip) {
+    std::mt19937 rng(7);
+    for (DType wt : {DType::F32, DType::F16, DType::BF16}) {
+        for (int K : {1, 5, 64}) {
+            int N = 45;
+            std::vector<uint16_t> half;
+            std::vector<float> w;
+            random_weights(rng, wt, N, K, half, w);
+            Buffer packed(packed_weight_bytes(wt, N, K));
+            pack_weight(wt, wt == DType::F32 ? static_cast<const void*>(w.data()) : half.data(), N, K, packed.as<void>());
+            std::vector<float> row(K);
+            for (int n = 0; n < N; n++) {
+                packed_row_f32(wt, packed.as<void>(), N, K, n, row.data());
+                for (int kk = 0; kk < K; kk++) CHECK(row[kk] == w[size_t(n) * K + kk]);
+            }
+        }
+    }
+}
+
+TEST(vector_kernels_match_naive_reference) {
+    int case_id = 0;
+    for (const Kernels* k : all_kernels()) {
+        for (int n : {1, 7, 16, 33, 64, 100, 1000}) {
+            std::mt19937 rng(500 + case_id++);
+            std::normal_distribution<float> d(0.0f, 2.0f);
+            std::vector<float> a(n), b(n), w(n), y(n), out(n);
+            for (int i = 0; i < n; i++) {
+                a[i] = d(rng);
+                b[i] = d(rng);
+                w[i] = d(rng);
+                y[i] = d(rng);
+            }
+            double ref = 0, mag = 0;
+            for (int i = 0; i < n; i++) {
+                ref += double(a[i]) * b[i];
+                mag += std::fabs(double(a[i]) * b[i]);
+            }
+            CHECK_MSG(std::fabs(k->dot(a.data(), b.data(), n) - ref) <= 2e-6 * mag, "%s dot n=%d", k->name, n);
+
+            std::vector<float> y2 = y;
+            k->axpy(0.75f, a.data(), y2.data(), n);
+            for (int i = 0; i < n; i++) CHECK(std::fabs(y2[i] - (y[i] + 0.75 * a[i])) <= 2e-7 * (std::fabs(y[i]) + std::fabs(0.75 * a[i])));
+
+            k->rmsnorm(out.data(), a.data(), w.data(), n, 1e-5f);
+            double ss = 0;
+            for (int i = 0; i < n; i++) ss += double(a[i]) * a[i];
+            double r = 1.0 / std::sqrt(ss / n + 1e-5);
+            for (int i = 0; i < n; i++)
+                CHECK_MSG(fltest::rel_err(out[i], a[i] * r * w[i]) <= 2e-5, "%s rmsnorm n=%d i=%d", k->name, n, i);
+
+            std::vector<float> g = a;
+            k->silu_mul(g.data(), b.data(), n);
+            for (int i = 0; i < n; i++) {
+                double s = a[i] / (1.0 + std::exp(-double(a[i]))) * b[i];
+                CHECK_MSG(fltest::rel_err(g[i], s) <= 2e-5, "%s silu_mul n=%d i=%d: %g vs %g", k->name, n, i, g[i], s);
+            }
+
+            std::vector<float> e = a;
+            float sum = k->exp_sum(e.data(), n, 3.0f);
+            double sref = 0;
+            for (int i = 0; i < n; i++) {
+                double ev = std::exp(double(a[i]) - 3.0);
+                sref += ev;
+                CHECK_MSG(fltest::rel_err(e[i], ev, 1e-30) <= 2e-5, "%s exp n=%d i=%d", k->name, n, i);
+            }
+            CHECK(fltest::rel_err(sum, sref, 1e-30) <= 2e-5);
+        }
+    }
+}
+
+TEST(half_conversions_round_to_nearest_even) {
+    CHECK(f32_to_bf16(1.0f) == 0x3f80);
+    CHECK(bf16_to_f32(0x3f80) == 1.0f);
+    CHECK(f32_to_f16(1.0f) == 0x3c00);
+    CHECK(f16_to_f32(0x3c00) == 1.0f);
+    CHECK(f32_to_f16(65504.0f) == 0x7bff);
+    CHECK(f32_to_f16(1e6f) == 0x7c00);
+    CHECK(f16_to_f32(0x0001) == std::ldexp(1.0f, -24)); // smallest subnormal
+    CHECK(f32_to_f16(std::ldexp(1.0f, -24)) == 0x0001);
+    CHECK(f32_to_f16(std::ldexp(1.0f, -14)) == 0x0400); // smallest normal
+    for (uint32_t h = 0; h < 0x7c00; h++) { // every finite positive half round-trips
+        CHECK(f32_to_f16(f16_to_f32(static_cast<uint16_t>(h))) == h);
+    }
+}
+
+TEST_MAIN()

@@ -1,0 +1,369 @@
+// test-model.h - deterministic random Llama-family models and LoRA adapters written to a temp
+// directory (config.json + safetensors), and a naive double-precision reference forward pass that
+// shares no code with the engine.
+#pragma once
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tensor.h"
+
+namespace fltest {
+
+using fl::DType;
+
+struct ModelSpec {
+    std::string arch = "LlamaForCausalLM";
+    int hidden = 64, inter = 96, layers = 2, heads = 4, kv_heads = 2, vocab = 97, max_pos = 512;
+    int head_dim = 0;             // 0: hidden / heads, not written
+    DType dtype = DType::F32;
+    bool tie = false;
+    bool attention_bias = false;  // q/k/v biases (Qwen2 always)
+    double rope_theta = 10000.0;
+    std::string rope_scaling = ""; // JSON object text or ""
+    int sliding_window = 0;        // Mistral
+    int hd() const { return head_dim ? head_dim : hidden / heads; }
+};
+
+// All weights as the F32 values the file holds (after rounding to the spec dtype).
+struct TestModel {
+    ModelSpec spec;
+    std::vector<float> embed, lm_head, final_norm;
+    struct Layer {
+        std::vector<float> attn_norm, ffn_norm;
+        std::array<std::vector<float>, 7> w;    // q k v o gate up down, [out, in]
+        std::array<std::vector<float>, 4> bias; // q k v o (o: Llama attention_bias)
+    };
+    std::vector<Layer> layers;
+    int out_dim(int p) const {
+        const ModelSpec& s = spec;
+        int q = s.heads * s.hd(), kv = s.kv_heads * s.hd();
+        const int o[7] = {q, kv, kv, s.hidden, s.inter, s.inter, s.hidden};
+        return o[p];
+    }
+    int in_dim(int p) const {
+        const ModelSpec& s = spec;
+        const int i[7] = {s.hidden, s.hidden, s.hidden, s.heads * s.hd(), s.hidden, s.hidden, s.inter};
+        return i[p];
+    }
+};
+
+struct TestAdapter {
+    int r = 8;
+    double alpha = 16;
+    bool rslora = false;
+    std::array<bool, 7> targets{};
+    std::vector<std::array<std::vector<float>, 7>> A, B; // [layer][proj]: A [r, in], B [out, r]
+    double scale() const { return rslora ? alpha / std::sqrt(double(r)) : alpha / r; }
+};
+
+inline const char* kProjNames[7] = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+inline const char* kProjModules[7] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                                      "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
+
+inline float round_to(DType t, float v) {
+    if (t == DType::F16) return fl::f16_to_f32(fl::f32_to_f16(v));
+    if (t == DType::BF16) return fl::bf16_to_f32(fl::f32_to_bf16(v));
+    return v;
+}
+
+inline std::vector<float> randn(std::mt19937& rng, size_t n, double mean, double sd, DType t) {
+    std::normal_distribution<double> d(mean, sd);
+    std::vector<float> v(n);
+    for (float& x : v) x = round_to(t, static_cast<float>(d(rng)));
+    return v;
+}
+
+inline TestModel make_model(const ModelSpec& spec, uint32_t seed) {
+    std::mt19937 rng(seed);
+    TestModel m;
+    m.spec = spec;
+    DType t = spec.dtype;
+    m.embed = randn(rng, size_t(spec.vocab) * spec.hidden, 0, 1, t);
+    if (!spec.tie) m.lm_head = randn(rng, size_t(spec.vocab) * spec.hidden, 0, 1.0 / std::sqrt(spec.hidden), t);
+    m.final_norm = randn(rng, spec.hidden, 1, 0.1, t);
+    bool bias = spec.attention_bias || spec.arch == "Qwen2ForCausalLM";
+    for (int l = 0; l < spec.layers; l++) {
+        TestModel::Layer L;
+        L.attn_norm = randn(rng, spec.hidden, 1, 0.1, t);
+        L.ffn_norm = randn(rng, spec.hidden, 1, 0.1, t);
+        for (int p = 0; p < 7; p++)
+            L.w[p] = randn(rng, size_t(m.out_dim(p)) * m.in_dim(p), 0, 1.0 / std::sqrt(m.in_dim(p)), t);
+        if (bias)
+            for (int p = 0; p < 3; p++) L.bias[p] = randn(rng, m.out_dim(p), 0, 0.1, t);
+        if (spec.attention_bias && spec.arch != "Qwen2ForCausalLM") L.bias[3] = randn(rng, spec.hidden, 0, 0.1, t);
+        m.layers.push_back(std::move(L));
+    }
+    return m;
+}
+
+inline TestAdapter make_adapter(const TestModel& m, int r, double alpha, std::array<bool, 7> targets, uint32_t seed,
+                                bool rslora = false) {
+    std::mt19937 rng(seed);
+    TestAdapter a;
+    a.r = r;
+    a.alpha = alpha;
+    a.rslora = rslora;
+    a.targets = targets;
+    a.A.resize(m.spec.layers);
+    a.B.resize(m.spec.layers);
+    for (int l = 0; l < m.spec.layers; l++)
+        for (int p = 0; p < 7; p++)
+            if (targets[p]) {
+                a.A[l][p] = randn(rng, size_t(r) * m.in_dim(p), 0, 1.0 / std::sqrt(m.in_dim(p)), DType::F32);
+                a.B[l][p] = randn(rng, size_t(m.out_dim(p)) * r, 0, 0.5 / std::sqrt(r), DType::F32);
+            }
+    return a;
+}
+
+// W + scale * B @ A for every targeted projection.
+inline TestModel merged(const TestModel& m, const TestAdapter& a) {
+    TestModel out = m;
+    for (int l = 0; l < m.spec.layers; l++)
+        for (int p = 0; p < 7; p++) {
+            if (!a.targets[p]) continue;
+            int O = m.out_dim(p), I = m.in_dim(p);
+            for (int o = 0; o < O; o++)
+                for (int i = 0; i < I; i++) {
+                    double s = 0;
+                    for (int j = 0; j < a.r; j++) s += double(a.B[l][p][size_t(o) * a.r + j]) * a.A[l][p][size_t(j) * I + i];
+                    out.layers[l].w[p][size_t(o) * I + i] = static_cast<float>(m.layers[l].w[p][size_t(o) * I + i] + a.scale() * s);
+                }
+        }
+    out.spec.dtype = DType::F32; // merged weights are no longer representable in a half dtype
+    return out;
+}
+
+// --- files ------------------------------------------------------------------------------------
+
+struct TempDir {
+    std::string path;
+    TempDir() {
+        char tmpl[] = "/tmp/flotilla-test-XXXXXX";
+        path = mkdtemp(tmpl);
+    }
+    ~TempDir() {
+        std::string cmd = "rm -rf '" + path + "'";
+        if (std::system(cmd.c_str()) != 0) { /* best effort */ }
+    }
+    std::string sub(const std::string& name) const {
+        std::string p = path + "/" + name;
+        mkdir(p.c_str(), 0755);
+        return p;
+    }
+};
+
+inline void write_file(const std::string& path, const std::string& data) {
+    std::ofstream f(path, std::ios::binary);
+    f.write(data.data(), static_cast<std::streamsize>(data.size()));
+}
+
+struct StEntry {
+    std::string name;
+    DType dtype;
+    std::vector<int64_t> shape;
+    std::vector<float> values;
+};
+
+inline std::string safetensors_bytes(const std::vector<StEntry>& entries) {
+    std::string header = "{", data;
+    for (size_t e = 0; e < entries.size(); e++) {
+        const StEntry& t = entries[e];
+        size_t begin = data.size();
+        for (float v : t.values) {
+            if (t.dtype == DType::F32) {
+                data.append(reinterpret_cast<const char*>(&v), 4);
+            } else {
+                uint16_t h = t.dtype == DType::F16 ? fl::f32_to_f16(v) : fl::f32_to_bf16(v);
+                data.append(reinterpret_cast<const char*>(&h), 2);
+            }
+        }
+        std::string shape;
+        for (size_t i = 0; i < t.shape.size(); i++) shape += (i ? "," : "") + std::to_string(t.shape[i]);
+        const char* dt = t.dtype == DType::F32 ? "F32" : t.dtype == DType::F16 ? "F16" : "BF16";
+        header += (e ? "," : "") + std::string("\"") + t.name + "\":{\"dtype\":\"" + dt + "\",\"shape\":[" + shape +
+                  "],\"data_offsets\":[" + std::to_string(begin) + "," + std::to_string(data.size()) + "]}";
+    }
+    header += ",\"__metadata__\":{\"format\":\"pt\"}}";
+    while (header.size() % 8) header += ' ';
+    uint64_t n = header.size();
+    std::string out(reinterpret_cast<const char*>(&n), 8);
+    return out + header + data;
+}
+
+inline std::vector<StEntry> model_entries(const TestModel& m) {
+    const ModelSpec& s = m.spec;
+    std::vector<StEntry> e;
+    e.push_back({"model.embed_tokens.weight", s.dtype, {s.vocab, s.hidden}, m.embed});
+    for (int l = 0; l < s.layers; l++) {
+        std::string pre = "model.layers." + std::to_string(l) + ".";
+        const auto& L = m.layers[l];
+        e.push_back({pre + "input_layernorm.weight", s.dtype, {s.hidden}, L.attn_norm});
+        e.push_back({pre + "post_attention_layernorm.weight", s.dtype, {s.hidden}, L.ffn_norm});
+        for (int p = 0; p < 7; p++) {
+            e.push_back({pre + kProjModules[p] + ".weight", s.dtype, {m.out_dim(p), m.in_dim(p)}, L.w[p]});
+            if (p < 4 && !L.bias[p].empty()) e.push_back({pre + kProjModules[p] + ".bias", s.dtype, {m.out_dim(p)}, L.bias[p]});
+        }
+    }
+    e.push_back({"model.norm.weight", s.dtype, {s.hidden}, m.final_norm});
+    if (!s.tie) e.push_back({"lm_head.weight", s.dtype, {s.vocab, s.hidden}, m.lm_head});
+    return e;
+}
+
+inline std::string config_json(const ModelSpec& s) {
+    std::string c = "{\"architectures\":[\"" + s.arch + "\"],\"hidden_size\":" + std::to_string(s.hidden) +
+                    ",\"intermediate_size\":" + std::to_string(s.inter) + ",\"num_hidden_layers\":" + std::to_string(s.layers) +
+                    ",\"num_attention_heads\":" + std::to_string(s.heads) + ",\"num_key_value_heads\":" + std::to_string(s.kv_heads) +
+                    ",\"vocab_size\":" + std::to_string(s.vocab) + ",\"max_position_embeddings\":" + std::to_string(s.max_pos) +
+                    ",\"rms_norm_eps\":1e-05,\"rope_theta\":" + std::to_string(s.rope_theta) +
+                    ",\"hidden_act\":\"silu\",\"tie_word_embeddings\":" + (s.tie ? "true" : "false") +
+                    ",\"torch_dtype\":\"float32\"";
+    if (s.head_dim) c += ",\"head_dim\":" + std::to_string(s.head_dim);
+    if (s.attention_bias) c += ",\"attention_bias\":true";
+    if (!s.rope_scaling.empty()) c += ",\"rope_scaling\":" + s.rope_scaling;
+    if (s.sliding_window) c += ",\"sliding_window\":" + std::to_string(s.sliding_window);
+    return c + "}";
+}
+
+inline void write_model(const TestModel& m, const std::string& dir) {
+    write_file(dir + "/config.json", config_json(m.spec));
+    write_file(dir + "/model.safetensors", safetensors_bytes(model_entries(m)));
+}
+
+inline void write_adapter(const TestModel& m, const TestAdapter& a, const std::string& dir, DType dtype = DType::F32) {
+    std::string targets;
+    for (int p = 0; p < 7; p++)
+        if (a.targets[p]) targets += (targets.empty() ? "\"" : ",\"") + std::string(kProjNames[p]) + "\"";
+    char alpha[64];
+    std::snprintf(alpha, sizeof alpha, "%.17g", a.alpha);
+    write_file(dir + "/adapter_config.json",
+               "{\"peft_type\":\"LORA\",\"r\":" + std::to_string(a.r) + ",\"lora_alpha\":" + alpha +
+                   ",\"target_modules\":[" + targets + "],\"use_rslora\":" + (a.rslora ? "true" : "false") +
+                   ",\"bias\":\"none\",\"task_type\":\"CAUSAL_LM\"}");
+    std::vector<StEntry> e;
+    for (int l = 0; l < m.spec.layers; l++)
+        for (int p = 0; p < 7; p++) {
+            if (!a.targets[p]) continue;
+            std::string pre = "base_model.model.model.layers." + std::to_string(l) + "." + kProjModules[p];
+            e.push_back({pre + ".lora_A.weight", dtype, {a.r, m.in_dim(p)}, a.A[l][p]});
+            e.push_back({pre + ".lora_B.weight", dtype, {m.out_dim(p), a.r}, a.B[l][p]});
+        }
+    write_file(dir + "/adapter_model.safetensors", safetensors_bytes(e));
+}
+
+// --- reference forward: logits [T, vocab] of one sequence, all positions ------------------------
+
+inline std::vector<double> reference_logits(const TestModel& m, const std::vector<int>& tokens) {
+    const ModelSpec& s = m.spec;
+    const int T = static_cast<int>(tokens.size()), H = s.hidden, hd = s.hd(), half = hd / 2;
+    const int qd = s.heads * hd, kvd = s.kv_heads * hd, group = s.heads / s.kv_heads;
+    auto matvec = [](const std::vector<float>& W, const std::vector<double>& x, int out, int in) {
+        std::vector<double> y(out, 0.0);
+        for (int o = 0; o < out; o++)
+            for (int i = 0; i < in; i++) y[o] += double(W[size_t(o) * in + i]) * x[i];
+        return y;
+    };
+    auto rmsnorm = [&](const std::vector<double>& x, const std::vector<float>& w) {
+        double ss = 0;
+        for (double v : x) ss += v * v;
+        double r = 1.0 / std::sqrt(ss / x.size() + 1e-5);
+        std::vector<double> y(x.size());
+        for (size_t i = 0; i < x.size(); i++) y[i] = x[i] * r * w[i];
+        return y;
+    };
+    // inverse frequencies with the configured scaling (parsed by hand from the spec)
+    std::vector<double> inv(half);
+    for (int i = 0; i < half; i++) inv[i] = 1.0 / std::pow(s.rope_theta, double(2 * i) / hd);
+    if (s.rope_scaling.find("\"linear\"") != std::string::npos) {
+        for (double& f : inv) f /= 4.0; // tests use factor 4
+    } else if (s.rope_scaling.find("\"llama3\"") != std::string::npos) {
+        // tests use factor 8, low 1, high 4, original 64
+        double factor = 8, lo = 1, hi = 4, old = 64, pi = 3.14159265358979323846;
+        for (double& f : inv) {
+            double wl = 2 * pi / f;
+            double scaled = wl > old / lo ? f / factor : f;
+            double sm = (old / wl - lo) / (hi - lo);
+            double smoothed = (1 - sm) * scaled / factor + sm * scaled;
+            bool medium = !(wl < old / hi) && !(wl > old / lo);
+            f = medium ? smoothed : scaled;
+        }
+    }
+    auto rope = [&](std::vector<double>& x, int heads, int pos) {
+        for (int h = 0; h < heads; h++)
+            for (int j = 0; j < half; j++) {
+                double a = pos * inv[j], c = std::cos(a), sn = std::sin(a);
+                double x1 = x[h * hd + j], x2 = x[h * hd + j + half];
+                x[h * hd + j] = x1 * c - x2 * sn;
+                x[h * hd + j + half] = x2 * c + x1 * sn;
+            }
+    };
+    std::vector<std::vector<double>> x(T, std::vector<double>(H));
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < H; i++) x[t][i] = m.embed[size_t(tokens[t]) * H + i];
+    for (int l = 0; l < s.layers; l++) {
+        const auto& L = m.layers[l];
+        std::vector<std::vector<double>> K(T), V(T), Q(T);
+        for (int t = 0; t < T; t++) {
+            auto xn = rmsnorm(x[t], L.attn_norm);
+            Q[t] = matvec(L.w[0], xn, qd, H);
+            K[t] = matvec(L.w[1], xn, kvd, H);
+            V[t] = matvec(L.w[2], xn, kvd, H);
+            if (!L.bias[0].empty()) {
+                for (int i = 0; i < qd; i++) Q[t][i] += L.bias[0][i];
+                for (int i = 0; i < kvd; i++) K[t][i] += L.bias[1][i], V[t][i] += L.bias[2][i];
+            }
+            rope(Q[t], s.heads, t);
+            rope(K[t], s.kv_heads, t);
+        }
+        for (int t = 0; t < T; t++) {
+            std::vector<double> att(qd, 0.0);
+            int start = s.sliding_window ? std::max(0, t - s.sliding_window + 1) : 0;
+            for (int h = 0; h < s.heads; h++) {
+                int g = h / group;
+                std::vector<double> sc;
+                double mx = -1e300;
+                for (int u = start; u <= t; u++) {
+                    double d = 0;
+                    for (int i = 0; i < hd; i++) d += Q[t][h * hd + i] * K[u][g * hd + i];
+                    sc.push_back(d / std::sqrt(double(hd)));
+                    mx = std::max(mx, sc.back());
+                }
+                double sum = 0;
+                for (double& v : sc) sum += (v = std::exp(v - mx));
+                for (int u = start; u <= t; u++)
+                    for (int i = 0; i < hd; i++) att[h * hd + i] += sc[u - start] / sum * V[u][g * hd + i];
+            }
+            auto o = matvec(L.w[3], att, H, qd);
+            if (!L.bias[3].empty())
+                for (int i = 0; i < H; i++) o[i] += L.bias[3][i];
+            for (int i = 0; i < H; i++) x[t][i] += o[i];
+        }
+        for (int t = 0; t < T; t++) {
+            auto xn = rmsnorm(x[t], L.ffn_norm);
+            auto g = matvec(L.w[4], xn, s.inter, H);
+            auto u = matvec(L.w[5], xn, s.inter, H);
+            for (int i = 0; i < s.inter; i++) g[i] = g[i] / (1 + std::exp(-g[i])) * u[i];
+            auto d = matvec(L.w[6], g, H, s.inter);
+            for (int i = 0; i < H; i++) x[t][i] += d[i];
+        }
+    }
+    std::vector<double> logits(size_t(T) * s.vocab);
+    const std::vector<float>& head = s.tie ? m.embed : m.lm_head;
+    for (int t = 0; t < T; t++) {
+        auto y = matvec(head, rmsnorm(x[t], m.final_norm), s.vocab, H);
+        std::copy(y.begin(), y.end(), logits.begin() + size_t(t) * s.vocab);
+    }
+    return logits;
+}
+
+} // namespace fltest

@@ -1,0 +1,205 @@
+// JSON, safetensors header, config.json and adapter_config.json parsers, incl. corrupt inputs.
+#include <string>
+
+#include "adapter.h"
+#include "error.h"
+#include "json.h"
+#include "model-config.h"
+#include "safetensors.h"
+#include "test-model.h"
+#include "test.h"
+
+using namespace fl;
+
+namespace {
+
+// Status of running f, FL_OK if it does not throw.
+template <class F> fl_status status_of(F&& f, std::string* msg = nullptr) {
+    try {
+        f();
+        return FL_OK;
+    } catch (const Error& e) {
+        if (msg) *msg = e.what();
+        return e.status();
+    }
+}
+
+fl_status parse_json(const std::string& s) {
+    return status_of([&] { Json::parse(s.data(), s.size(), "test"); });
+}
+
+fl_status parse_header(const std::string& header, uint64_t data_bytes, std::string* msg = nullptr) {
+    return status_of([&] { SafetensorsFile::from_header("t.safetensors", header.data(), header.size(), 8 + header.size() + data_bytes); }, msg);
+}
+
+} // namespace
+
+TEST(json_accepts_valid_documents) {
+    std::string s = "{\"a\": [1, -2.5e3, true, false, null, \"x\\u00e9\\ud83d\\ude00\\n\"], \"b\": {}, \"c\": 1e2}";
+    Json j = Json::parse(s.data(), s.size(), "t");
+    REQUIRE(j.is_object());
+    const Json* a = j.find("a");
+    REQUIRE(a && a->is_array() && a->items().size() == 6);
+    CHECK(a->items()[0].is_integer() && a->items()[0].as_int() == 1);
+    CHECK(a->items()[1].as_double() == -2500.0);
+    CHECK(a->items()[2].as_bool() && !a->items()[3].as_bool() && a->items()[4].is_null());
+    CHECK(a->items()[5].as_string() == "x\xc3\xa9\xf0\x9f\x98\x80\n");
+    CHECK(j.find("c")->is_integer() && j.find("c")->as_int() == 100);
+    CHECK(parse_json("  [ ]  ") == FL_OK);
+    CHECK(parse_json("\"caf\xc3\xa9\"") == FL_OK);
+}
+
+TEST(json_rejects_malformed_documents) {
+    const char* bad[] = {"", "{", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{'a':1}", "01", "1.", "-", "1e", "tru", "nul",
+                         "[1] x", "\"abc", "\"\\x\"", "\"\\u12\"", "\"\\ud800\"", "\"\\udc00\"", "\"a\nb\"",
+                         "{\"a\":1,\"a\":2}", "/*c*/1", "NaN", "\"\xff\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"",
+                         "\"\xe2\x82\"", "{1:2}"};
+    for (const char* s : bad) CHECK_MSG(parse_json(s) == FL_FORMAT, "accepted: %s", s);
+    CHECK(parse_json(std::string("\"a\0b\"", 5)) == FL_FORMAT);
+    std::string deep(Json::kMaxDepth + 2, '[');
+    deep += std::string(Json::kMaxDepth + 2, ']');
+    CHECK(parse_json(deep) == FL_FORMAT);
+    std::string ok_depth(Json::kMaxDepth, '[');
+    ok_depth += std::string(Json::kMaxDepth, ']');
+    CHECK(parse_json(ok_depth) == FL_OK);
+}
+
+TEST(safetensors_header_validation) {
+    const std::string good = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
+                             "\"b\":{\"dtype\":\"BF16\",\"shape\":[3],\"data_offsets\":[16,22]},\"__metadata__\":{\"k\":\"v\"}}";
+    CHECK(parse_header(good, 22) == FL_OK);
+    std::string msg;
+    // offsets past the end of the file
+    CHECK(parse_header(good, 20, &msg) == FL_FORMAT);
+    CHECK(msg.find("past the end") != std::string::npos);
+    // shape product != byte size
+    CHECK(parse_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,16]}}", 16, &msg) == FL_FORMAT);
+    CHECK(msg.find("needs 12") != std::string::npos);
+    // overlapping
+    CHECK(parse_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                       "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12, &msg) == FL_FORMAT);
+    CHECK(msg.find("overlap") != std::string::npos);
+    // gap / misaligned start
+    CHECK(parse_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[2,10]}}", 10, &msg) == FL_FORMAT);
+    // trailing bytes not covered
+    CHECK(parse_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 12) == FL_FORMAT);
+    // end < begin, negative, non-integer
+    CHECK(parse_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,0]}}", 8) == FL_FORMAT);
+    CHECK(parse_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,0]}}", 0) == FL_FORMAT);
+    CHECK(parse_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", 4) == FL_FORMAT);
+    // unknown dtype, missing fields, extra field, wrong types
+    CHECK(parse_header("{\"a\":{\"dtype\":\"Q4\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, &msg) == FL_FORMAT);
+    CHECK(msg.find("Q4") != std::string::npos);
+    CHECK(parse_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4) == FL_FORMAT);
+    CHECK(parse_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"x\":1}}", 4) == FL_FORMAT);
+    CHECK(parse_header("{\"a\":[1]}", 0) == FL_FORMAT);
+    CHECK(parse_header("[]", 0) == FL_FORMAT);
+    CHECK(parse_header("{\"__metadata__\":{\"k\":1}}", 0) == FL_FORMAT);
+    // huge shapes do not overflow
+    CHECK(parse_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],\"data_offsets\":[0,4]}}", 4) == FL_FORMAT);
+    CHECK(parse_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,18446744073709551615]}}", 4) == FL_FORMAT);
+    // garbage / non-UTF-8
+    CHECK(parse_header("\xff\xfe garbage", 0) == FL_FORMAT);
+    // empty tensor list is fine
+    CHECK(parse_header("{}", 0) == FL_OK);
+}
+
+TEST(safetensors_file_errors) {
+    fltest::TempDir tmp;
+    auto open_status = [&](const std::string& bytes, std::string* msg = nullptr) {
+        std::string p = tmp.path + "/f.safetensors";
+        fltest::write_file(p, bytes);
+        return status_of([&] { SafetensorsFile f(p); }, msg);
+    };
+    std::string msg;
+    CHECK(open_status("") == FL_FORMAT);
+    CHECK(open_status("abc") == FL_FORMAT);
+    std::string huge("\xff\xff\xff\xff\xff\xff\xff\x7f", 8);
+    CHECK(open_status(huge + "{}", &msg) == FL_FORMAT);
+    CHECK(msg.find("exceeds") != std::string::npos);
+    std::string len100("\x64\0\0\0\0\0\0\0", 8);
+    CHECK(open_status(len100 + "{}", &msg) == FL_FORMAT); // truncated header
+    CHECK(msg.find("past the end") != std::string::npos);
+    CHECK(status_of([&] { SafetensorsFile f(tmp.path + "/none"); }) == FL_IO);
+    CHECK(status_of([&] { SafetensorsFile f(tmp.path); }) == FL_IO); // a directory
+    // a valid file reads back its bytes
+    std::string good = fltest::safetensors_bytes({{"w", DType::F32, {2}, {1.5f, -2.0f}}});
+    CHECK(open_status(good) == FL_OK);
+    SafetensorsFile f(tmp.path + "/f.safetensors");
+    float out[2] = {};
+    f.read(*f.find("w"), out);
+    CHECK(out[0] == 1.5f && out[1] == -2.0f);
+}
+
+TEST(model_config_parsing) {
+    std::string msg;
+    auto parse = [&](const std::string& s, ModelConfig* out = nullptr) {
+        return status_of([&] {
+            ModelConfig c = parse_model_config(s.data(), s.size(), "config.json");
+            if (out) *out = c;
+        }, &msg);
+    };
+    fltest::ModelSpec spec;
+    ModelConfig c;
+    REQUIRE(parse(fltest::config_json(spec), &c) == FL_OK);
+    CHECK(c.hidden_size == 64 && c.n_kv_heads == 2 && c.head_dim == 16 && c.q_dim() == 64 && c.kv_dim() == 32);
+    CHECK(std::fabs(c.rms_norm_eps - 1e-5f) < 1e-12);
+    CHECK(parse("{\"architectures\":[\"Qwen2ForCausalLM\"],\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_layers\":1,"
+                "\"num_attention_heads\":2,\"vocab_size\":5}", &c) == FL_OK);
+    CHECK(c.attention_bias && !c.o_bias && c.n_kv_heads == 2);
+    CHECK(parse("{\"architectures\":[\"Qwen2ForCausalLM\"],\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_layers\":1,"
+                "\"num_attention_heads\":3,\"vocab_size\":5}") == FL_SHAPE_MISMATCH);
+    CHECK(parse("{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_layers\":1,"
+                "\"num_attention_heads\":2,\"num_key_value_heads\":3,\"vocab_size\":5}") == FL_SHAPE_MISMATCH);
+    CHECK(parse("{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":8}") == FL_FORMAT);
+    CHECK(msg.find("intermediate_size") != std::string::npos);
+    CHECK(parse("{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":-8,\"intermediate_size\":8,\"num_hidden_layers\":1,"
+                "\"num_attention_heads\":2,\"vocab_size\":5}") == FL_FORMAT);
+    CHECK(parse("{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":\"8\",\"intermediate_size\":8,\"num_hidden_layers\":1,"
+                "\"num_attention_heads\":2,\"vocab_size\":5}") == FL_FORMAT);
+    CHECK(parse("{\"architectures\":[\"FalconForCausalLM\"]}") == FL_UNSUPPORTED);
+    std::string base = "{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":8,\"intermediate_size\":8,"
+                       "\"num_hidden_layers\":1,\"num_attention_heads\":2,\"vocab_size\":5";
+    CHECK(parse(base + ",\"hidden_act\":\"gelu\"}") == FL_UNSUPPORTED);
+    CHECK(parse(base + ",\"rope_scaling\":{\"type\":\"dynamic\",\"factor\":2}}") == FL_UNSUPPORTED);
+    CHECK(parse(base + ",\"rope_scaling\":{\"type\":\"linear\"}}") == FL_FORMAT);
+    CHECK(parse(base + ",\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":8}}") == FL_FORMAT);
+    CHECK(parse(base + ",\"rope_scaling\":null}", &c) == FL_OK);
+    CHECK(parse(base + ",\"rope_scaling\":{\"type\":\"linear\",\"factor\":2.0}}", &c) == FL_OK);
+    auto inv = c.rope_inv_freq();
+    CHECK(inv.size() == 2 && std::fabs(inv[0] - 0.5f) < 1e-7);
+    CHECK(parse(base + ",\"head_dim\":3}") == FL_UNSUPPORTED); // odd head_dim
+    CHECK(parse(base + ",\"mlp_bias\":true}") == FL_UNSUPPORTED);
+    CHECK(parse(base + ",\"rms_norm_eps\":0}") == FL_FORMAT);
+}
+
+TEST(adapter_config_parsing) {
+    auto parse = [&](const std::string& s, Adapter* out = nullptr) {
+        Adapter a;
+        fl_status st = status_of([&] { parse_adapter_config(s.data(), s.size(), "adapter_config.json", a); });
+        if (out) {
+            out->rank = a.rank;
+            out->scale = a.scale;
+            std::copy(a.targets, a.targets + kNumProj, out->targets);
+        }
+        return st;
+    };
+    Adapter a;
+    CHECK(parse("{\"r\":8,\"lora_alpha\":16,\"target_modules\":[\"q_proj\",\"v_proj\"]}", &a) == FL_OK);
+    CHECK(a.rank == 8 && a.scale == 2.0f && a.targets[kQ] && a.targets[kV] && !a.targets[kK]);
+    CHECK(parse("{\"r\":16,\"lora_alpha\":8,\"use_rslora\":true,\"target_modules\":\"all-linear\"}", &a) == FL_OK);
+    CHECK(a.scale == 2.0f && a.targets[kDown]);
+    CHECK(parse("{\"r\":0,\"lora_alpha\":16,\"target_modules\":[\"q_proj\"]}") == FL_UNSUPPORTED);
+    CHECK(parse("{\"r\":257,\"lora_alpha\":16,\"target_modules\":[\"q_proj\"]}") == FL_UNSUPPORTED);
+    CHECK(parse("{\"lora_alpha\":16,\"target_modules\":[\"q_proj\"]}") == FL_FORMAT);
+    CHECK(parse("{\"r\":8,\"target_modules\":[\"q_proj\"]}") == FL_FORMAT);
+    CHECK(parse("{\"r\":8,\"lora_alpha\":16}") == FL_FORMAT);
+    CHECK(parse("{\"r\":8,\"lora_alpha\":16,\"target_modules\":[]}") == FL_FORMAT);
+    CHECK(parse("{\"r\":8,\"lora_alpha\":16,\"target_modules\":[\"lm_head\"]}") == FL_UNSUPPORTED);
+    CHECK(parse("{\"r\":8,\"lora_alpha\":16,\"target_modules\":\".*proj\"}") == FL_UNSUPPORTED);
+    CHECK(parse("{\"r\":8,\"lora_alpha\":16,\"target_modules\":[\"q_proj\"],\"use_dora\":true}") == FL_UNSUPPORTED);
+    CHECK(parse("{\"r\":8,\"lora_alpha\":16,\"target_modules\":[\"q_proj\"],\"modules_to_save\":[\"lm_head\"]}") == FL_UNSUPPORTED);
+    CHECK(parse("{\"r\":8,\"lora_alpha\":16,\"target_modules\":[\"q_proj\"],\"peft_type\":\"IA3\"}") == FL_UNSUPPORTED);
+}
+
+TEST_MAIN()
