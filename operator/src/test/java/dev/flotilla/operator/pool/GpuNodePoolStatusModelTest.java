@@ -7,6 +7,8 @@ import dev.flotilla.api.crd.GpuNodePool;
 import dev.flotilla.api.crd.GpuNodePoolSpec;
 import dev.flotilla.api.crd.GpuNodePoolStatus;
 import dev.flotilla.api.crd.GpuSpec;
+import dev.flotilla.api.crd.ModelDeployment;
+import dev.flotilla.operator.Fixtures;
 import dev.flotilla.api.crd.PoolPlacement;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
@@ -36,15 +38,12 @@ public class GpuNodePoolStatusModelTest {
   @Test
   void capacityIsNodesTimesGpusPerNodeAndAllocationSumsPlacements() {
     GpuNodePool pool = pool(4, 2);
-    GpuNodePoolStatus existing = new GpuNodePoolStatus();
     PoolPlacement a = new PoolPlacement();
     a.setGpus(3);
     PoolPlacement b = new PoolPlacement();
     b.setGpus(2);
-    existing.setPlacements(List.of(a, b));
-    pool.setStatus(existing);
 
-    GpuNodePoolStatus status = GpuNodePoolStatusModel.desired(pool, T0);
+    GpuNodePoolStatus status = GpuNodePoolStatusModel.desired(pool, List.of(a, b), T0);
 
     assertThat(status.getCapacityGpus()).isEqualTo(8);
     assertThat(status.getAllocatedGpus()).isEqualTo(5);
@@ -57,8 +56,33 @@ public class GpuNodePoolStatusModelTest {
   }
 
   @Test
+  void placementsComeFromPlacedDeploymentsAtMaxReplicasTimesGpus() {
+    GpuNodePool pool = pool(4, 2);
+    ModelDeployment onPool = Fixtures.placedOn("a", "l4", 2, 3);
+    ModelDeployment elsewhere = Fixtures.placedOn("b", "other", 1, 1);
+    ModelDeployment unplaced = Fixtures.model("c");
+
+    List<PoolPlacement> placements = GpuNodePoolStatusModel.placements(pool, List.of(onPool, elsewhere, unplaced));
+
+    assertThat(placements).singleElement().satisfies(p -> {
+      assertThat(p.getName()).isEqualTo("a");
+      assertThat(p.getMaxReplicas()).isEqualTo(3);
+      assertThat(p.getGpus()).isEqualTo(6);
+    });
+  }
+
+  @Test
+  void shrunkPoolUnderItsDeploymentsSaysOverCommitted() {
+    PoolPlacement big = new PoolPlacement();
+    big.setGpus(6);
+    Condition ready = GpuNodePoolStatusModel.desired(pool(2, 2), List.of(big), T0).getConditions().get(0);
+    assertThat(ready.getStatus()).isEqualTo(ConditionTypes.FALSE);
+    assertThat(ready.getReason()).isEqualTo("OverCommitted");
+  }
+
+  @Test
   void poolWithoutNodesIsNotReadyAndSaysWhy() {
-    GpuNodePoolStatus status = GpuNodePoolStatusModel.desired(pool(0, null), T0);
+    GpuNodePoolStatus status = GpuNodePoolStatusModel.desired(pool(0, null), List.of(), T0);
     Condition ready = status.getConditions().get(0);
     assertThat(ready.getStatus()).isEqualTo(ConditionTypes.FALSE);
     assertThat(ready.getReason()).isEqualTo("NoCapacity");
@@ -67,14 +91,14 @@ public class GpuNodePoolStatusModelTest {
   @Test
   void transitionTimeKeptWhileStatusUnchangedAndMovedWhenItFlips() {
     GpuNodePool pool = pool(2, 1);
-    pool.setStatus(GpuNodePoolStatusModel.desired(pool, T0));
+    pool.setStatus(GpuNodePoolStatusModel.desired(pool, List.of(), T0));
 
-    GpuNodePoolStatus later = GpuNodePoolStatusModel.desired(pool, T0.plusSeconds(60));
+    GpuNodePoolStatus later = GpuNodePoolStatusModel.desired(pool, List.of(), T0.plusSeconds(60));
     assertThat(later.getConditions().get(0).getLastTransitionTime()).isEqualTo(T0.toString());
 
     pool.setStatus(later);
     pool.getSpec().setMaxNodes(0);
-    GpuNodePoolStatus flipped = GpuNodePoolStatusModel.desired(pool, T0.plusSeconds(120));
+    GpuNodePoolStatus flipped = GpuNodePoolStatusModel.desired(pool, List.of(), T0.plusSeconds(120));
     assertThat(flipped.getConditions().get(0).getLastTransitionTime()).isEqualTo(T0.plusSeconds(120).toString());
   }
 }

@@ -1,0 +1,134 @@
+package dev.flotilla.operator.autoscaler;
+
+import dev.flotilla.api.control.v1.AutoscalerGrpc;
+import dev.flotilla.api.control.v1.DemandReport;
+import dev.flotilla.api.control.v1.ModelDemand;
+import dev.flotilla.api.control.v1.ScaleDecision;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
+import io.quarkus.grpc.GrpcService;
+import jakarta.inject.Inject;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BiConsumer;
+
+/**
+ * {@code flotilla.control.v1.Autoscaler}: gateways stream their per-model demand here. Each report
+ * is recorded (summed over gateways, stale gateways expire), wakes the models' reconciles, and is
+ * answered with the models' current scale decisions; later decision changes for models a gateway
+ * reported are pushed on the same stream, so a gateway holding requests for a cold model hears
+ * "1 replica wanted" as soon as the reconciler decided it.
+ */
+@GrpcService
+public class AutoscalerGrpcService extends AutoscalerGrpc.AutoscalerImplBase {
+  private final DemandStore store;
+  private final Clock clock;
+
+  @Inject
+  public AutoscalerGrpcService(DemandStore store, Clock clock) {
+    this.store = store;
+    this.clock = clock;
+  }
+
+  @Override
+  public StreamObserver<DemandReport> reportDemand(StreamObserver<ScaleDecision> responses) {
+    return new DemandStream(responses);
+  }
+
+  private final class DemandStream implements StreamObserver<DemandReport> {
+    private final StreamObserver<ScaleDecision> responses;
+    private final Set<ResourceID> models = ConcurrentHashMap.newKeySet();
+    private final BiConsumer<ResourceID, DemandStore.Published> pusher = this::push;
+    private volatile String gateway;
+    private volatile boolean closed;
+
+    DemandStream(StreamObserver<ScaleDecision> responses) {
+      this.responses = responses;
+      store.subscribe(pusher);
+    }
+
+    @Override
+    public void onNext(DemandReport report) {
+      if (report.getGatewayId().isEmpty()) {
+        fail(Status.INVALID_ARGUMENT.withDescription("gateway_id is required"));
+        return;
+      }
+      gateway = report.getGatewayId();
+      Instant now = clock.instant();
+      for (ModelDemand demand : report.getModelsList()) {
+        if (demand.getModel().isEmpty() || demand.getNamespace().isEmpty()) {
+          fail(Status.INVALID_ARGUMENT.withDescription("every model needs a namespace and a name"));
+          return;
+        }
+        ResourceID model = new ResourceID(demand.getModel(), demand.getNamespace());
+        models.add(model);
+        store.record(model, gateway, now, Math.max(0, demand.getInFlight()) + Math.max(0, demand.getQueued()),
+            Math.max(0, demand.getHeldWhileCold()));
+        store.notifyDemand(model);
+      }
+      for (ModelDemand demand : report.getModelsList()) {
+        ResourceID model = new ResourceID(demand.getModel(), demand.getNamespace());
+        DemandStore.Published published = store.published(model);
+        send(model, published == null ? new DemandStore.Published(0, 0, "not reconciled yet") : published);
+      }
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      close();
+    }
+
+    @Override
+    public void onCompleted() {
+      close();
+      synchronized (responses) {
+        responses.onCompleted();
+      }
+    }
+
+    private void push(ResourceID model, DemandStore.Published decision) {
+      if (models.contains(model)) {
+        send(model, decision);
+      }
+    }
+
+    private void send(ResourceID model, DemandStore.Published decision) {
+      synchronized (responses) {
+        if (closed) {
+          return;
+        }
+        responses.onNext(ScaleDecision.newBuilder()
+            .setNamespace(model.getNamespace().orElse(""))
+            .setModel(model.getName())
+            .setDesiredReplicas(decision.desired())
+            .setReadyReplicas(decision.ready())
+            .setReason(decision.reason())
+            .build());
+      }
+    }
+
+    private void fail(Status status) {
+      synchronized (responses) {
+        if (!closed) {
+          closed = true;
+          store.unsubscribe(pusher);
+          responses.onError(status.asRuntimeException());
+        }
+      }
+    }
+
+    private void close() {
+      synchronized (responses) {
+        closed = true;
+      }
+      store.unsubscribe(pusher);
+      if (gateway != null) {
+        store.dropGateway(gateway);
+        models.forEach(store::notifyDemand);
+      }
+    }
+  }
+}

@@ -1,0 +1,56 @@
+package dev.flotilla.operator.config;
+
+import java.time.Duration;
+import java.util.Optional;
+
+/** Builds {@link OperatorSettings} outside Quarkus (plain tests, benchmark) with the same defaults. */
+public final class SettingsBuilder {
+  private String workerImage = "ghcr.io/flotilla-dev/flotilla-worker:0.1.0";
+  private Duration terminationGracePeriod = Duration.ofSeconds(120);
+  private String namespace = "flotilla-system";
+  private Duration autoscalerTick = Duration.ofSeconds(2);
+  private Duration gatewayExpiry = Duration.ofSeconds(30);
+  private Duration recheckInterval = Duration.ofSeconds(60);
+  private String adapterSlotMemoryFallback = "320Mi";
+  private String leaseName = "flotilla-operator";
+  private String leaseNamespace;
+  private Duration leaseDuration = Duration.ofSeconds(15);
+  private Duration renewDeadline = Duration.ofSeconds(10);
+  private Duration retryPeriod = Duration.ofSeconds(2);
+
+  public static SettingsBuilder defaults() {
+    return new SettingsBuilder();
+  }
+
+  public SettingsBuilder workerImage(String value) { workerImage = value; return this; }
+  public SettingsBuilder terminationGracePeriod(Duration value) { terminationGracePeriod = value; return this; }
+  public SettingsBuilder namespace(String value) { namespace = value; return this; }
+  public SettingsBuilder autoscalerTick(Duration value) { autoscalerTick = value; return this; }
+  public SettingsBuilder gatewayExpiry(Duration value) { gatewayExpiry = value; return this; }
+  public SettingsBuilder recheckInterval(Duration value) { recheckInterval = value; return this; }
+  public SettingsBuilder leaseName(String value) { leaseName = value; return this; }
+  public SettingsBuilder leaseNamespace(String value) { leaseNamespace = value; return this; }
+  public SettingsBuilder leaseDuration(Duration value) { leaseDuration = value; return this; }
+  public SettingsBuilder renewDeadline(Duration value) { renewDeadline = value; return this; }
+  public SettingsBuilder retryPeriod(Duration value) { retryPeriod = value; return this; }
+
+  public OperatorSettings build() {
+    OperatorSettings.LeaderElection election = new OperatorSettings.LeaderElection() {
+      @Override public String leaseName() { return leaseName; }
+      @Override public Optional<String> leaseNamespace() { return Optional.ofNullable(leaseNamespace); }
+      @Override public Duration leaseDuration() { return leaseDuration; }
+      @Override public Duration renewDeadline() { return renewDeadline; }
+      @Override public Duration retryPeriod() { return retryPeriod; }
+    };
+    return new OperatorSettings() {
+      @Override public String workerImage() { return workerImage; }
+      @Override public Duration terminationGracePeriod() { return terminationGracePeriod; }
+      @Override public String namespace() { return namespace; }
+      @Override public Duration autoscalerTick() { return autoscalerTick; }
+      @Override public Duration gatewayExpiry() { return gatewayExpiry; }
+      @Override public Duration recheckInterval() { return recheckInterval; }
+      @Override public String adapterSlotMemoryFallback() { return adapterSlotMemoryFallback; }
+      @Override public LeaderElection leaderElection() { return election; }
+    };
+  }
+}

@@ -1,0 +1,94 @@
+package dev.flotilla.operator.files;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.flotilla.api.crd.Dtype;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+/**
+ * What the operator can learn from a Hugging Face model directory it can read itself
+ * ({@code file://} sources): the weights' size and the shapes in {@code config.json}.
+ */
+public final class ModelFiles {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** The shapes of a Llama-family model that adapter validation and sizing need. */
+  public record Shapes(int hiddenSize, int intermediateSize, int layers, int attentionHeads, int keyValueHeads,
+      int headDim) {
+    /** [out, in] of a projection's weight, by its PEFT module name; {@code null} for an unknown name. */
+    public int[] projection(String module) {
+      int q = attentionHeads * headDim;
+      int kv = keyValueHeads * headDim;
+      return switch (module) {
+        case "q_proj" -> new int[] {q, hiddenSize};
+        case "k_proj", "v_proj" -> new int[] {kv, hiddenSize};
+        case "o_proj" -> new int[] {hiddenSize, q};
+        case "gate_proj", "up_proj" -> new int[] {intermediateSize, hiddenSize};
+        case "down_proj" -> new int[] {hiddenSize, intermediateSize};
+        default -> null;
+      };
+    }
+
+    public static final List<String> MODULES =
+        List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj");
+  }
+
+  private ModelFiles() {}
+
+  /** The local directory of a {@code file://} source, if it is one and exists here. */
+  public static Optional<Path> localDirectory(String source) {
+    if (source == null || !source.startsWith("file://")) {
+      return Optional.empty();
+    }
+    Path dir = Path.of(URI.create(source).getPath());
+    return Files.isDirectory(dir) ? Optional.of(dir) : Optional.empty();
+  }
+
+  /** Bytes the weights take held in {@code dtype} (the files' own dtype when {@code null}). */
+  public static long weightsBytes(Path dir, Dtype dtype) throws IOException {
+    long total = 0;
+    int files = 0;
+    try (Stream<Path> list = Files.list(dir)) {
+      for (Path file : (Iterable<Path>) list.filter(f -> f.toString().endsWith(".safetensors")).sorted()::iterator) {
+        files++;
+        for (SafetensorsHeaders.Tensor t : SafetensorsHeaders.read(file).values()) {
+          int bytes = dtype == null || !t.dtype().startsWith("F") && !t.dtype().equals("BF16")
+              ? SafetensorsHeaders.elementBytes(t.dtype())
+              : dtype == Dtype.F32 ? 4 : 2;
+          total += t.elements() * bytes;
+        }
+      }
+    }
+    if (files == 0) {
+      throw new IOException("no .safetensors files in " + dir);
+    }
+    return total;
+  }
+
+  public static Shapes shapes(Path dir) throws IOException {
+    Path config = dir.resolve("config.json");
+    if (!Files.isRegularFile(config)) {
+      throw new IOException("no config.json in " + dir);
+    }
+    JsonNode json = JSON.readTree(config.toFile());
+    int hidden = required(json, "hidden_size");
+    int heads = required(json, "num_attention_heads");
+    JsonNode headDim = json.get("head_dim");
+    return new Shapes(hidden, required(json, "intermediate_size"), required(json, "num_hidden_layers"), heads,
+        json.has("num_key_value_heads") ? json.get("num_key_value_heads").asInt() : heads,
+        headDim == null || headDim.isNull() ? hidden / heads : headDim.asInt());
+  }
+
+  private static int required(JsonNode json, String field) throws IOException {
+    if (!json.path(field).canConvertToInt() || json.path(field).asInt() <= 0) {
+      throw new IOException("config.json has no positive " + field);
+    }
+    return json.get(field).asInt();
+  }
+}

@@ -1,0 +1,281 @@
+package dev.flotilla.operator.model;
+
+import static dev.flotilla.operator.FlotillaNames.GPU_RESOURCE;
+import static dev.flotilla.operator.FlotillaNames.GRPC_PORT;
+import static dev.flotilla.operator.FlotillaNames.GRPC_PORT_NAME;
+import static dev.flotilla.operator.FlotillaNames.HTTP_PORT;
+import static dev.flotilla.operator.FlotillaNames.HTTP_PORT_NAME;
+
+import dev.flotilla.api.crd.GpuNodePool;
+import dev.flotilla.api.crd.ModelDeployment;
+import dev.flotilla.operator.FlotillaNames;
+import dev.flotilla.operator.config.OperatorSettings;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerBuilder;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.ObjectMeta;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.OwnerReference;
+import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
+import io.fabric8.kubernetes.api.model.PodTemplateSpec;
+import io.fabric8.kubernetes.api.model.PodTemplateSpecBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.ResourceRequirements;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServiceBuilder;
+import io.fabric8.kubernetes.api.model.Toleration;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.VolumeBuilder;
+import io.fabric8.kubernetes.api.model.VolumeMount;
+import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
+import io.fabric8.kubernetes.api.model.apps.DeploymentStrategy;
+import io.fabric8.kubernetes.api.model.apps.DeploymentStrategyBuilder;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The worker Deployment and headless Service a ModelDeployment should have, computed from the
+ * resource, the pool it was placed on and the operator's settings. No API calls: the reconciler
+ * applies what this returns.
+ *
+ * <p>Replicas are not part of the pod template, so the template hash (and with it the workers)
+ * changes only for what the workers must restart for: model, engine limits, image, resources and
+ * placement. Scaling never rolls.
+ */
+public final class ModelDeploymentModel {
+  /** Where {@code pvc://claim/path} sources are mounted inside the worker. */
+  static final String PVC_MOUNT_ROOT = "/var/lib/flotilla/pvc/";
+
+  private final ModelDeployment cr;
+  private final EffectiveSpec spec;
+  private final GpuNodePool pool;
+  private final OperatorSettings settings;
+  private final String name;
+  private final String namespace;
+
+  private ModelDeploymentModel(ModelDeployment cr, GpuNodePool pool, OperatorSettings settings) {
+    this.cr = cr;
+    this.spec = EffectiveSpec.of(cr.getSpec());
+    this.pool = pool;
+    this.settings = settings;
+    this.name = cr.getMetadata().getName();
+    this.namespace = cr.getMetadata().getNamespace();
+  }
+
+  /** @param pool the pool the workers were placed on; {@code null} for CPU-only workers */
+  public static ModelDeploymentModel from(ModelDeployment cr, GpuNodePool pool, OperatorSettings settings) {
+    return new ModelDeploymentModel(cr, pool, settings);
+  }
+
+  public EffectiveSpec spec() {
+    return spec;
+  }
+
+  /** The worker Deployment running {@code replicas} workers. */
+  public Deployment deployment(int replicas) {
+    PodTemplateSpec template = podTemplate();
+    Map<String, String> annotations = new LinkedHashMap<>();
+    annotations.put(FlotillaNames.ANNOTATION_TEMPLATE_HASH, templateHash(template));
+    if (pool != null) {
+      annotations.put(FlotillaNames.ANNOTATION_POOL, pool.getMetadata().getName());
+    }
+    return new DeploymentBuilder()
+        .withMetadata(metadata(FlotillaNames.workerDeployment(name), annotations))
+        .withNewSpec()
+          .withReplicas(replicas)
+          .withNewSelector().withMatchLabels(FlotillaNames.workerSelector(name)).endSelector()
+          .withStrategy(strategy())
+          .withTemplate(template)
+        .endSpec()
+        .build();
+  }
+
+  /** The headless Service gateways resolve to reach every ready worker directly. */
+  public Service service() {
+    return new ServiceBuilder()
+        .withMetadata(metadata(FlotillaNames.workerService(name), Map.of()))
+        .withNewSpec()
+          .withClusterIP("None")
+          .withSelector(FlotillaNames.workerSelector(name))
+          .addNewPort().withName(GRPC_PORT_NAME).withPort(GRPC_PORT)
+            .withTargetPort(new IntOrString(GRPC_PORT_NAME)).withProtocol("TCP").endPort()
+          .addNewPort().withName(HTTP_PORT_NAME).withPort(HTTP_PORT)
+            .withTargetPort(new IntOrString(HTTP_PORT_NAME)).withProtocol("TCP").endPort()
+        .endSpec()
+        .build();
+  }
+
+  /** Hash of the pod template; equal hashes mean the running workers need no restart. */
+  public String templateHash() {
+    return templateHash(podTemplate());
+  }
+
+  PodTemplateSpec podTemplate() {
+    Map<String, String> nodeSelector = pool == null || pool.getSpec().getNodeSelector() == null
+        ? null : new LinkedHashMap<>(pool.getSpec().getNodeSelector());
+    List<Toleration> tolerations = pool == null || pool.getSpec().getTolerations() == null
+        ? null : List.copyOf(pool.getSpec().getTolerations());
+    return new PodTemplateSpecBuilder()
+        .withNewMetadata().withLabels(FlotillaNames.workerLabels(name)).endMetadata()
+        .withNewSpec()
+          .withContainers(container())
+          .withVolumes(volumes())
+          .withNodeSelector(nodeSelector)
+          .withTolerations(tolerations)
+          .withTerminationGracePeriodSeconds(settings.terminationGracePeriod().toSeconds())
+        .endSpec()
+        .build();
+  }
+
+  private Container container() {
+    return new ContainerBuilder()
+        .withName(FlotillaNames.WORKER_CONTAINER)
+        .withImage(spec.image() == null ? settings.workerImage() : spec.image())
+        .withEnv(env())
+        .addNewPort().withName(GRPC_PORT_NAME).withContainerPort(GRPC_PORT).withProtocol("TCP").endPort()
+        .addNewPort().withName(HTTP_PORT_NAME).withContainerPort(HTTP_PORT).withProtocol("TCP").endPort()
+        .withResources(resources())
+        // Ready only once the model is loaded: the worker's gRPC health turns SERVING then.
+        .withNewReadinessProbe()
+          .withNewGrpc().withPort(GRPC_PORT).endGrpc()
+          .withPeriodSeconds(5).withFailureThreshold(3)
+        .endReadinessProbe()
+        .withNewLivenessProbe()
+          .withNewHttpGet().withPath("/q/health/live").withPort(new IntOrString(HTTP_PORT_NAME)).endHttpGet()
+          .withPeriodSeconds(10).withFailureThreshold(3)
+        .endLivenessProbe()
+        .withVolumeMounts(volumeMounts())
+        .build();
+  }
+
+  private List<EnvVar> env() {
+    List<EnvVar> env = new ArrayList<>();
+    env.add(new EnvVar("FLOTILLA_MODEL_SOURCE", workerSource(), null));
+    env.add(new EnvVar("FLOTILLA_MODEL_NAME", namespace + "/" + name, null));
+    if (spec.dtype() != null) {
+      env.add(new EnvVar("FLOTILLA_DTYPE", spec.dtype().name(), null));
+    }
+    env.add(new EnvVar("FLOTILLA_MAX_BATCH_SIZE", String.valueOf(spec.maxBatchSize()), null));
+    env.add(new EnvVar("FLOTILLA_MAX_SEQUENCE_LENGTH", String.valueOf(spec.maxSequenceLength()), null));
+    env.add(new EnvVar("FLOTILLA_KV_CACHE_BYTES", String.valueOf(Quantities.bytes(spec.kvCacheMemory())), null));
+    env.add(new EnvVar("FLOTILLA_KV_BLOCK_SIZE", String.valueOf(spec.kvBlockSize()), null));
+    env.add(new EnvVar("FLOTILLA_MAX_ADAPTERS", String.valueOf(spec.maxAdaptersResident()), null));
+    env.add(new EnvVar("FLOTILLA_MAX_LORA_RANK", String.valueOf(spec.maxLoraRank()), null));
+    env.add(new EnvVar("FLOTILLA_THREADS", String.valueOf(spec.threads()), null));
+    return env;
+  }
+
+  /** The source as the worker sees it: {@code pvc://claim/path} becomes the mounted directory. */
+  String workerSource() {
+    PvcSource pvc = PvcSource.parse(spec.source());
+    return pvc == null ? spec.source() : "file://" + PVC_MOUNT_ROOT + pvc.claim() + pvc.path();
+  }
+
+  private List<Volume> volumes() {
+    PvcSource pvc = PvcSource.parse(spec.source());
+    if (pvc == null) {
+      return List.of();
+    }
+    return List.of(new VolumeBuilder().withName("model")
+        .withNewPersistentVolumeClaim().withClaimName(pvc.claim()).withReadOnly(true).endPersistentVolumeClaim()
+        .build());
+  }
+
+  private List<VolumeMount> volumeMounts() {
+    PvcSource pvc = PvcSource.parse(spec.source());
+    if (pvc == null) {
+      return List.of();
+    }
+    return List.of(new VolumeMountBuilder().withName("model")
+        .withMountPath(PVC_MOUNT_ROOT + pvc.claim()).withReadOnly(true).build());
+  }
+
+  private ResourceRequirements resources() {
+    Map<String, Quantity> requests = new LinkedHashMap<>();
+    Map<String, Quantity> limits = new LinkedHashMap<>();
+    if (spec.cpu() != null) {
+      requests.put("cpu", new Quantity(spec.cpu()));
+    }
+    if (spec.memory() != null) {
+      requests.put("memory", new Quantity(spec.memory()));
+      limits.put("memory", new Quantity(spec.memory()));
+    }
+    if (spec.gpus() > 0) {
+      // Extended resources must have equal requests and limits.
+      requests.put(GPU_RESOURCE, new Quantity(String.valueOf(spec.gpus())));
+      limits.put(GPU_RESOURCE, new Quantity(String.valueOf(spec.gpus())));
+    }
+    ResourceRequirements r = new ResourceRequirements();
+    r.setRequests(requests);
+    r.setLimits(limits);
+    return r;
+  }
+
+  /**
+   * GPU workers replace one at a time without a surge pod: placement reserves exactly
+   * maxReplicas × gpus on the pool, so a surge pod at maximum scale would wait for a GPU that
+   * is not there. CPU workers surge, so serving capacity never dips during a roll.
+   */
+  private DeploymentStrategy strategy() {
+    boolean gpu = spec.gpus() > 0;
+    return new DeploymentStrategyBuilder().withType("RollingUpdate")
+        .withNewRollingUpdate()
+          .withMaxSurge(new IntOrString(gpu ? 0 : 1))
+          .withMaxUnavailable(new IntOrString(gpu ? 1 : 0))
+        .endRollingUpdate()
+        .build();
+  }
+
+  private ObjectMeta metadata(String objectName, Map<String, String> annotations) {
+    return new ObjectMetaBuilder()
+        .withName(objectName)
+        .withNamespace(namespace)
+        .withLabels(FlotillaNames.workerLabels(name))
+        .withAnnotations(annotations.isEmpty() ? null : annotations)
+        .withOwnerReferences(ownerReference())
+        .build();
+  }
+
+  private OwnerReference ownerReference() {
+    return new OwnerReferenceBuilder()
+        .withApiVersion(cr.getApiVersion())
+        .withKind(cr.getKind())
+        .withName(name)
+        .withUid(cr.getMetadata().getUid())
+        .withController(true)
+        .withBlockOwnerDeletion(true)
+        .build();
+  }
+
+  static String templateHash(PodTemplateSpec template) {
+    try {
+      byte[] digest = MessageDigest.getInstance("SHA-256")
+          .digest(Serialization.asJson(template).getBytes(StandardCharsets.UTF_8));
+      return HexFormat.of().formatHex(digest, 0, 8);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** {@code pvc://claim/some/path}: a claim and the path inside it (starting with a slash, or empty). */
+  record PvcSource(String claim, String path) {
+    static PvcSource parse(String source) {
+      if (source == null || !source.startsWith("pvc://")) {
+        return null;
+      }
+      String rest = source.substring("pvc://".length());
+      int slash = rest.indexOf('/');
+      return slash < 0 ? new PvcSource(rest, "") : new PvcSource(rest.substring(0, slash), rest.substring(slash));
+    }
+  }
+}

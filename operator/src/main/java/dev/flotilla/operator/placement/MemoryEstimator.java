@@ -1,0 +1,61 @@
+package dev.flotilla.operator.placement;
+
+import dev.flotilla.api.crd.Dtype;
+import dev.flotilla.operator.files.ModelFiles;
+import dev.flotilla.operator.model.EffectiveSpec;
+import dev.flotilla.operator.model.Quantities;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * Works out the GPU memory one replica needs. Weights come from {@code spec.model.weightsMemory},
+ * or from the safetensors headers when the source is a {@code file://} directory the operator can
+ * read. An adapter slot holds rank × (in + out) values for every projection of every layer at the
+ * model's maximum rank; when the model's shapes cannot be read, the configured fallback per slot
+ * is used.
+ */
+public final class MemoryEstimator {
+  /** The need, or why it is unknown. */
+  public record Estimate(MemoryNeed need, String unknownReason) {}
+
+  private MemoryEstimator() {}
+
+  public static Estimate estimate(EffectiveSpec spec, long adapterSlotFallbackBytes) {
+    Optional<Path> dir = ModelFiles.localDirectory(spec.source());
+    long weights;
+    if (spec.weightsMemory() != null) {
+      weights = Quantities.bytes(spec.weightsMemory());
+    } else if (dir.isPresent()) {
+      try {
+        weights = ModelFiles.weightsBytes(dir.get(), spec.dtype());
+      } catch (IOException | RuntimeException e) {
+        return new Estimate(null, "cannot read the model's weights at " + spec.source() + " (" + e.getMessage()
+            + "); set spec.model.weightsMemory");
+      }
+    } else {
+      return new Estimate(null, "spec.model.weightsMemory is unset and the operator cannot read " + spec.source()
+          + " to size the weights; set spec.model.weightsMemory (e.g. 16Gi)");
+    }
+    long slot = adapterSlotFallbackBytes;
+    if (dir.isPresent()) {
+      try {
+        slot = adapterSlotBytes(ModelFiles.shapes(dir.get()), spec.maxLoraRank(), spec.dtype());
+      } catch (IOException | RuntimeException e) {
+        slot = adapterSlotFallbackBytes;
+      }
+    }
+    return new Estimate(new MemoryNeed(weights, Quantities.bytes(spec.kvCacheMemory()), spec.maxAdaptersResident(),
+        slot), null);
+  }
+
+  /** One adapter at {@code rank} on all seven projections of every layer. */
+  static long adapterSlotBytes(ModelFiles.Shapes shapes, int rank, Dtype dtype) {
+    long values = 0;
+    for (String module : ModelFiles.Shapes.MODULES) {
+      int[] outIn = shapes.projection(module);
+      values += (long) rank * (outIn[0] + outIn[1]);
+    }
+    return values * shapes.layers() * (dtype == Dtype.F32 ? 4 : 2);
+  }
+}

@@ -1,0 +1,168 @@
+package dev.flotilla.operator.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.flotilla.api.crd.Dtype;
+import dev.flotilla.api.crd.GpuNodePool;
+import dev.flotilla.api.crd.ModelDeployment;
+import dev.flotilla.operator.Fixtures;
+import dev.flotilla.operator.FlotillaNames;
+import dev.flotilla.operator.config.OperatorSettings;
+import dev.flotilla.operator.config.SettingsBuilder;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import java.time.Duration;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import java.util.stream.Stream;
+
+class ModelDeploymentModelTest {
+  private static final OperatorSettings SETTINGS = SettingsBuilder.defaults()
+      .workerImage("registry.example/worker:1").terminationGracePeriod(Duration.ofSeconds(150)).build();
+  private static final GpuNodePool POOL = Fixtures.pool("l4-pool", "NVIDIA-L4", "24Gi", 2, 4, 0.7);
+
+  private static ModelDeployment md() {
+    ModelDeployment md = Fixtures.model("llama", 2, 3);
+    md.getSpec().getModel().setSource("file:///models/llama");
+    md.getSpec().getModel().setDtype(Dtype.BF16);
+    md.getSpec().getEngine().setMaxBatchSize(16);
+    md.getSpec().getEngine().setThreads(4);
+    return md;
+  }
+
+  private static Container container(Deployment d) {
+    return d.getSpec().getTemplate().getSpec().getContainers().get(0);
+  }
+
+  @Test
+  void workerEnvironmentCarriesModelAndEngineLimits() {
+    Deployment d = ModelDeploymentModel.from(md(), POOL, SETTINGS).deployment(1);
+    Map<String, String> env = container(d).getEnv().stream().collect(Collectors.toMap(EnvVar::getName, EnvVar::getValue));
+    assertThat(env).containsExactlyInAnyOrderEntriesOf(Map.of(
+        "FLOTILLA_MODEL_SOURCE", "file:///models/llama",
+        "FLOTILLA_MODEL_NAME", "models/llama",
+        "FLOTILLA_DTYPE", "BF16",
+        "FLOTILLA_MAX_BATCH_SIZE", "16",
+        "FLOTILLA_MAX_SEQUENCE_LENGTH", "2048",
+        "FLOTILLA_KV_CACHE_BYTES", String.valueOf(1L << 30),
+        "FLOTILLA_KV_BLOCK_SIZE", "16",
+        "FLOTILLA_MAX_ADAPTERS", "2",
+        "FLOTILLA_MAX_LORA_RANK", "64",
+        "FLOTILLA_THREADS", "4"));
+    assertThat(container(d).getImage()).isEqualTo("registry.example/worker:1");
+  }
+
+  @Test
+  void portsProbesAndGracePeriod() {
+    Deployment d = ModelDeploymentModel.from(md(), POOL, SETTINGS).deployment(1);
+    Container c = container(d);
+    assertThat(c.getPorts()).extracting(p -> p.getName() + ":" + p.getContainerPort())
+        .containsExactly("grpc:9100", "http:8081");
+    assertThat(c.getReadinessProbe().getGrpc().getPort()).isEqualTo(9100);
+    assertThat(c.getLivenessProbe().getHttpGet().getPath()).isEqualTo("/q/health/live");
+    assertThat(d.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds()).isEqualTo(150L);
+  }
+
+  @Test
+  void gpuResourcesAndPoolPlacement() {
+    Deployment d = ModelDeploymentModel.from(md(), POOL, SETTINGS).deployment(2);
+    Container c = container(d);
+    assertThat(c.getResources().getLimits()).containsEntry(FlotillaNames.GPU_RESOURCE, new Quantity("2"))
+        .containsEntry("memory", new Quantity("8Gi"));
+    assertThat(c.getResources().getRequests()).containsEntry(FlotillaNames.GPU_RESOURCE, new Quantity("2"))
+        .containsEntry("cpu", new Quantity("2"));
+    assertThat(d.getSpec().getTemplate().getSpec().getNodeSelector()).isEqualTo(Map.of("flotilla.dev/pool", "l4-pool"));
+    assertThat(d.getSpec().getTemplate().getSpec().getTolerations()).singleElement()
+        .satisfies(t -> assertThat(t.getKey()).isEqualTo("nvidia.com/gpu"));
+    assertThat(d.getSpec().getReplicas()).isEqualTo(2);
+    assertThat(d.getMetadata().getAnnotations()).containsEntry(FlotillaNames.ANNOTATION_POOL, "l4-pool");
+    // A GPU roll never needs a GPU beyond what placement reserved.
+    assertThat(d.getSpec().getStrategy().getRollingUpdate().getMaxSurge().getIntVal()).isZero();
+  }
+
+  @Test
+  void cpuWorkersHaveNoGpuNoPoolAndSurge() {
+    ModelDeployment md = md();
+    md.getSpec().getResources().setGpus(0);
+    Deployment d = ModelDeploymentModel.from(md, null, SETTINGS).deployment(1);
+    assertThat(container(d).getResources().getLimits()).doesNotContainKey(FlotillaNames.GPU_RESOURCE);
+    assertThat(d.getSpec().getTemplate().getSpec().getNodeSelector()).isNullOrEmpty();
+    assertThat(d.getSpec().getStrategy().getRollingUpdate().getMaxSurge().getIntVal()).isEqualTo(1);
+  }
+
+  @Test
+  void labelsSelectorAndOwnerReference() {
+    Deployment d = ModelDeploymentModel.from(md(), POOL, SETTINGS).deployment(1);
+    Map<String, String> selector = Map.of("app.kubernetes.io/name", "flotilla-worker",
+        "app.kubernetes.io/instance", "llama", "flotilla.dev/model", "llama");
+    assertThat(d.getMetadata().getName()).isEqualTo("llama-worker");
+    assertThat(d.getSpec().getSelector().getMatchLabels()).isEqualTo(selector);
+    assertThat(d.getSpec().getTemplate().getMetadata().getLabels()).containsAllEntriesOf(selector);
+    assertThat(d.getMetadata().getOwnerReferences()).singleElement().satisfies(o -> {
+      assertThat(o.getKind()).isEqualTo("ModelDeployment");
+      assertThat(o.getUid()).isEqualTo("uid-llama");
+      assertThat(o.getController()).isTrue();
+    });
+  }
+
+  @Test
+  void headlessServiceExposesGrpcAndHttp() {
+    Service s = ModelDeploymentModel.from(md(), POOL, SETTINGS).service();
+    assertThat(s.getMetadata().getName()).isEqualTo("llama-workers");
+    assertThat(s.getSpec().getClusterIP()).isEqualTo("None");
+    assertThat(s.getSpec().getPorts()).extracting(p -> p.getName() + ":" + p.getPort())
+        .containsExactly("grpc:9100", "http:8081");
+    assertThat(s.getSpec().getSelector()).containsEntry("flotilla.dev/model", "llama");
+    assertThat(s.getMetadata().getOwnerReferences()).hasSize(1);
+  }
+
+  @Test
+  void pvcSourceIsMountedAndPointedAt() {
+    ModelDeployment md = md();
+    md.getSpec().getModel().setSource("pvc://weights/llama/8b");
+    Deployment d = ModelDeploymentModel.from(md, POOL, SETTINGS).deployment(1);
+    assertThat(d.getSpec().getTemplate().getSpec().getVolumes()).singleElement()
+        .satisfies(v -> assertThat(v.getPersistentVolumeClaim().getClaimName()).isEqualTo("weights"));
+    assertThat(container(d).getVolumeMounts()).singleElement()
+        .satisfies(m -> assertThat(m.getMountPath()).isEqualTo("/var/lib/flotilla/pvc/weights"));
+    assertThat(container(d).getEnv()).contains(new EnvVar("FLOTILLA_MODEL_SOURCE",
+        "file:///var/lib/flotilla/pvc/weights/llama/8b", null));
+  }
+
+  static Stream<Arguments> changes() {
+    return Stream.<Arguments>of(
+        Arguments.of("replicas pinned", false, (Consumer<ModelDeployment>) md -> md.getSpec().setReplicas(2)),
+        Arguments.of("max replicas", false, (Consumer<ModelDeployment>) md -> md.getSpec().getScaling().setMaxReplicas(9)),
+        Arguments.of("target concurrency", false,
+            (Consumer<ModelDeployment>) md -> md.getSpec().getScaling().setTargetConcurrency(3)),
+        Arguments.of("model source", true, (Consumer<ModelDeployment>) md -> md.getSpec().getModel().setSource("file:///m2")),
+        Arguments.of("engine limit", true, (Consumer<ModelDeployment>) md -> md.getSpec().getEngine().setMaxLoraRank(16)),
+        Arguments.of("image", true, (Consumer<ModelDeployment>) md -> md.getSpec().setImage("other:2")),
+        Arguments.of("gpus", true, (Consumer<ModelDeployment>) md -> md.getSpec().getResources().setGpus(1)));
+  }
+
+  @ParameterizedTest(name = "{0} rolls workers: {1}")
+  @MethodSource("changes")
+  void onlyChangesWorkersMustRestartForChangeTheTemplateHash(String what, boolean rolls, Consumer<ModelDeployment> change) {
+    String before = ModelDeploymentModel.from(md(), POOL, SETTINGS).templateHash();
+    ModelDeployment changed = md();
+    change.accept(changed);
+    String after = ModelDeploymentModel.from(changed, POOL, SETTINGS).templateHash();
+    assertThat(after.equals(before)).isEqualTo(!rolls);
+  }
+
+  @Test
+  void anotherPoolRollsWorkers() {
+    GpuNodePool other = Fixtures.pool("a100", "NVIDIA-A100", "80Gi", 8, 2, 3.0);
+    assertThat(ModelDeploymentModel.from(md(), other, SETTINGS).templateHash())
+        .isNotEqualTo(ModelDeploymentModel.from(md(), POOL, SETTINGS).templateHash());
+  }
+}

@@ -1,0 +1,56 @@
+package dev.flotilla.operator.placement;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.flotilla.api.crd.Dtype;
+import dev.flotilla.operator.Fixtures;
+import dev.flotilla.operator.files.ModelFiles;
+import dev.flotilla.operator.model.EffectiveSpec;
+import dev.flotilla.api.crd.ModelDeployment;
+import dev.flotilla.testkit.GeneratedModel;
+import dev.flotilla.testkit.TinyModelGenerator;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class MemoryEstimatorTest {
+  @TempDir
+  Path dir;
+
+  @Test
+  void weightsComeFromTheSafetensorsHeadersWhenTheSourceIsReadable() throws Exception {
+    GeneratedModel model = TinyModelGenerator.tiny().build().writeTo(dir.resolve("tiny"));
+    ModelDeployment md = Fixtures.model("tiny");
+    md.getSpec().getModel().setSource(dir.resolve("tiny").toUri().toString());
+    md.getSpec().getModel().setWeightsMemory(null);
+
+    MemoryNeed f32 = MemoryEstimator.estimate(EffectiveSpec.of(md.getSpec()), 1).need();
+    assertThat(f32.weightsBytes()).isEqualTo(model.parameterCount() * 4);
+
+    md.getSpec().getModel().setDtype(Dtype.BF16);
+    MemoryNeed bf16 = MemoryEstimator.estimate(EffectiveSpec.of(md.getSpec()), 1).need();
+    assertThat(bf16.weightsBytes()).isEqualTo(model.parameterCount() * 2);
+    // Adapter slot at max rank 64 over the tiny model's 4 layers, sized from config.json, not the fallback.
+    ModelFiles.Shapes shapes = ModelFiles.shapes(dir.resolve("tiny"));
+    assertThat(bf16.adapterSlotBytes()).isEqualTo(MemoryEstimator.adapterSlotBytes(shapes, 64, Dtype.BF16)).isGreaterThan(1);
+  }
+
+  @Test
+  void unreadableSourceWithoutWeightsMemoryIsExplained() {
+    ModelDeployment md = Fixtures.model("remote");
+    md.getSpec().getModel().setSource("hf://meta-llama/Llama-3-8B");
+    md.getSpec().getModel().setWeightsMemory(null);
+    MemoryEstimator.Estimate estimate = MemoryEstimator.estimate(EffectiveSpec.of(md.getSpec()), 1);
+    assertThat(estimate.need()).isNull();
+    assertThat(estimate.unknownReason()).contains("set spec.model.weightsMemory");
+  }
+
+  @Test
+  void declaredWeightsAndFallbackSlotWhenFilesAreRemote() {
+    MemoryNeed need = MemoryEstimator.estimate(EffectiveSpec.of(Fixtures.model("m").getSpec()), 100).need();
+    assertThat(need.weightsBytes()).isEqualTo(10L << 30);
+    assertThat(need.kvCacheBytes()).isEqualTo(1L << 30);
+    assertThat(need.adapterSlots()).isEqualTo(2);
+    assertThat(need.adapterSlotBytes()).isEqualTo(100);
+  }
+}
