@@ -128,7 +128,8 @@ public class GatewayBeans {
     };
     schedulers = new Schedulers(registry, new WorkerSelector(config.loadFactor()), notifier,
         Ticker.system(), config.hold().maxPerModel(), config.hold().maxPerTenant(),
-        config.hold().retryAfter());
+        config.hold().retryAfter(), config.queue().timeout(), config.queue().retryAfter(),
+        metrics.schedulerEvents());
     metrics.gauges(() -> schedulers.all().stream().mapToInt(s -> s.demand().held()).sum(),
         usage::pending);
     return new GatewayPipeline(new ApiKeyAuthenticator(tenants), new Authorizer(catalog),

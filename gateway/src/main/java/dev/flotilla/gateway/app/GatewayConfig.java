@@ -33,6 +33,10 @@ public interface GatewayConfig {
 
   Hold hold();
 
+  Queue queue();
+
+  Http http();
+
   Workers workers();
 
   Usage usage();
@@ -59,6 +63,33 @@ public interface GatewayConfig {
     /** How often held clients that asked for it get a HeldProgress message. */
     @WithDefault("1s")
     Duration progressInterval();
+  }
+
+  interface Queue {
+    /**
+     * Longest wait in a model's fair queue while it has ready but saturated workers; then
+     * UNAVAILABLE (HTTP 503) with RetryInfo. Cold holds have the model's coldStartTimeout.
+     */
+    @WithDefault("30s")
+    Duration timeout();
+
+    /** RetryInfo delay after a queue timeout. */
+    @WithDefault("2s")
+    Duration retryAfter();
+  }
+
+  /** The OpenAI-compatible HTTP surface ({@code /v1/...} on the HTTP port). */
+  interface Http {
+    /**
+     * The deadline of an HTTP request (HTTP has no deadline header; gRPC clients send their
+     * own): past it the request is cancelled and answered 504.
+     */
+    @WithDefault("10m")
+    Duration timeout();
+
+    /** Largest request body accepted. */
+    @WithDefault("4194304")
+    long maxBodyBytes();
   }
 
   interface Workers {

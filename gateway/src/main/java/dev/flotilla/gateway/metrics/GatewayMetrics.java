@@ -1,5 +1,6 @@
 package dev.flotilla.gateway.metrics;
 
+import dev.flotilla.gateway.schedule.ModelScheduler;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
@@ -74,12 +75,24 @@ public final class GatewayMetrics {
     timer("flotilla.gateway.queue.time", "Held while cold plus fair-queue wait", model, nanos);
   }
 
-  public void heldDuration(String model, long nanos) {
-    timer("flotilla.gateway.held.duration", "Time held for a cold model", model, nanos);
+  /** A request started waiting for a cold model (cold-start demand). */
+  public void held(String model) {
+    Counter.builder("flotilla.gateway.held").description("Requests held while cold")
+        .tags("model", model).register(registry).increment();
+  }
+
+  /** A hold ended: released to a worker, timed out, or cancelled by the client. */
+  public void heldDuration(String model, String outcome, long nanos) {
+    timer("flotilla.gateway.held.duration", "Time held for a cold model", nanos,
+        "model", model, "outcome", outcome);
   }
 
   private void timer(String name, String description, String model, long nanos) {
-    Timer.builder(name).description(description).tags("model", model)
+    timer(name, description, nanos, "model", model);
+  }
+
+  private void timer(String name, String description, long nanos, String... tags) {
+    Timer.builder(name).description(description).tags(tags)
         .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
         .maximumExpectedValue(Duration.ofMinutes(5))
         .register(registry).record(nanos, TimeUnit.NANOSECONDS);
@@ -88,6 +101,21 @@ public final class GatewayMetrics {
   public void completionLength(String model, long tokens) {
     DistributionSummary.builder("flotilla.gateway.completion.tokens").tags("model", model)
         .register(registry).record(tokens);
+  }
+
+  /** Scheduler hold events as metrics: the held count and the held-duration timer. */
+  public ModelScheduler.Events schedulerEvents() {
+    return new ModelScheduler.Events() {
+      @Override
+      public void held(String modelKey) {
+        GatewayMetrics.this.held(modelKey);
+      }
+
+      @Override
+      public void holdEnded(String modelKey, ModelScheduler.HoldOutcome outcome, long heldNanos) {
+        heldDuration(modelKey, outcome.label(), heldNanos);
+      }
+    };
   }
 
   /** Registers gauges read on scrape: held requests and spool depth. */

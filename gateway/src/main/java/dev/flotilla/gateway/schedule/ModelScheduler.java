@@ -29,13 +29,17 @@ import java.util.Set;
  *       the model's cold-start timeout fails UNAVAILABLE with RetryInfo.
  *   <li><b>Fair queue:</b> with ready workers, requests wait in a {@link VtcQueue} and are
  *       dispatched while some ready worker has a free batch slot, so queueing happens here and
- *       not blind inside workers.
+ *       not blind inside workers. A request still queued after the queue timeout fails
+ *       UNAVAILABLE with RetryInfo: the tenant is within its limits (those answer
+ *       RESOURCE_EXHAUSTED before the queue), the model's workers are saturated, and UNAVAILABLE
+ *       is the code clients and the SDK retry with backoff.
  *   <li><b>Dispatch:</b> the {@link WorkerSelector} picks the worker; the request's
  *       {@link Request#dispatch} callback starts the worker call outside the scheduler's lock.
  * </ul>
  *
- * <p>Time comes from an injected {@link Ticker}; {@link #tick} expires held requests and sends
- * progress, driven by a timer in production and by hand in tests.
+ * <p>Time comes from an injected {@link Ticker}; {@link #tick} expires held and queued requests
+ * and sends progress, driven by a timer in production and by hand in tests. {@link Events} hears
+ * about holds (for metrics).
  */
 public final class ModelScheduler {
   /** What the scheduler needs of a request. */
@@ -59,19 +63,60 @@ public final class ModelScheduler {
     void dispatch(WorkerView worker, long queuedNanos);
 
     /** Called once, outside the lock, when the request cannot be scheduled. */
-    void reject(StatusRuntimeException error);
+    void reject(RejectReason reason, StatusRuntimeException error);
 
     void progress(HeldProgress progress);
   }
 
-  /** Caps and timing of one model. */
+  /** Why the scheduler refused a request; also the rejections metric label. */
+  public enum RejectReason {
+    HOLD_FULL, COLD_START_TIMEOUT, QUEUE_TIMEOUT, NO_WORKER;
+
+    public String label() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+
+  /** How a hold ended; also the held-duration metric label. */
+  public enum HoldOutcome {
+    RELEASED, TIMED_OUT, CANCELLED;
+
+    public String label() {
+      return name().toLowerCase(java.util.Locale.ROOT);
+    }
+  }
+
+  /** Hears about holds, outside the scheduler's lock. */
+  public interface Events {
+    Events NONE = new Events() {
+      @Override
+      public void held(String modelKey) {}
+
+      @Override
+      public void holdEnded(String modelKey, HoldOutcome outcome, long heldNanos) {}
+    };
+
+    /** A request started waiting for a cold model. */
+    void held(String modelKey);
+
+    void holdEnded(String modelKey, HoldOutcome outcome, long heldNanos);
+  }
+
+  /**
+   * Caps and timing of one model.
+   *
+   * @param queueTimeout longest wait in the fair queue (with ready workers) before UNAVAILABLE
+   * @param retryAfterQueueTimeout RetryInfo delay after a queue timeout
+   */
   public record Settings(Duration coldStartTimeout, int maxHeld, int maxHeldPerTenant,
-      Duration retryAfterColdTimeout) {}
+      Duration retryAfterColdTimeout, Duration queueTimeout, Duration retryAfterQueueTimeout) {}
 
   private static final class Slot {
     final Request request;
     final long arrived;
     VtcQueue.Entry<Slot> queued;
+    /** When it entered the fair queue; -1 while never queued. */
+    long queuedAt = -1;
     boolean held;
     boolean done;
 
@@ -91,6 +136,7 @@ public final class ModelScheduler {
 
     /** Removes the request if it is still waiting; true when it was. */
     public boolean cancel() {
+      long heldFor = -1;
       synchronized (ModelScheduler.this) {
         if (slot.done) {
           return false;
@@ -99,11 +145,16 @@ public final class ModelScheduler {
         if (slot.held) {
           held.remove(slot);
           heldByTenant.merge(slot.request.tenant(), -1, Integer::sum);
+          heldFor = ticker.nanos() - slot.arrived;
         } else if (slot.queued != null) {
           queue.remove(slot.queued);
+          waiting.remove(slot);
         }
-        return true;
       }
+      if (heldFor >= 0) {
+        events.holdEnded(modelKey, HoldOutcome.CANCELLED, heldFor);
+      }
+      return true;
     }
   }
 
@@ -112,16 +163,20 @@ public final class ModelScheduler {
   private final WorkerSelector selector;
   private final AutoscalerNotifier notifier;
   private final Ticker ticker;
+  private final Events events;
   private volatile Settings settings;
   private final VtcQueue<Slot> queue = new VtcQueue<>();
+  /** Queued slots in the order they entered the fair queue, for the queue timeout. */
+  private final java.util.LinkedHashSet<Slot> waiting = new java.util.LinkedHashSet<>();
   private final ArrayDeque<Slot> held = new ArrayDeque<>();
   private final Map<String, Integer> heldByTenant = new HashMap<>();
   private int inFlight;
   private long arrivals;
 
   public ModelScheduler(String modelKey, Settings settings, WorkerRegistry registry,
-      WorkerSelector selector, AutoscalerNotifier notifier, Ticker ticker) {
+      WorkerSelector selector, AutoscalerNotifier notifier, Ticker ticker, Events events) {
     this.modelKey = modelKey;
+    this.events = events;
     this.settings = settings;
     this.registry = registry;
     this.selector = selector;
@@ -153,7 +208,7 @@ public final class ModelScheduler {
           StatusRuntimeException e = GatewayStatus.unavailable("model " + modelKey
               + " is starting and already holds the most requests it may; retry later",
               s.retryAfterColdTimeout().toNanos());
-          actions.add(() -> request.reject(e));
+          actions.add(() -> request.reject(RejectReason.HOLD_FULL, e));
         } else {
           slot.held = true;
           held.addLast(slot);
@@ -165,8 +220,7 @@ public final class ModelScheduler {
           }
         }
       } else {
-        slot.queued = queue.enqueue(request.tenant(), request.weight(), request.priority(),
-            request.promptTokens(), slot);
+        enqueue(slot, request.promptTokens());
         pump(actions);
         if (!slot.done && request.wantsProgress()) {
           HeldProgress p = progress(HeldProgress.Phase.QUEUED, slot, queue.size());
@@ -175,6 +229,7 @@ public final class ModelScheduler {
       }
     }
     if (notify) {
+      events.held(modelKey);
       notifier.heldWhileCold(modelKey);
     }
     actions.forEach(Runnable::run);
@@ -195,13 +250,13 @@ public final class ModelScheduler {
         start(slot, w.get(), actions);
       } else if (registry.views(modelKey).stream().anyMatch(v -> v.ready()
           && !request.excluded().contains(v.id()))) {
-        slot.queued = queue.enqueue(request.tenant(), request.weight(), request.priority(), 0, slot);
+        enqueue(slot, 0);
       } else {
         slot.done = true;
         StatusRuntimeException e = GatewayStatus.unavailable(
             "no other worker of model " + modelKey + " could take the request",
             settings.retryAfterColdTimeout().toNanos());
-        actions.add(() -> request.reject(e));
+        actions.add(() -> request.reject(RejectReason.NO_WORKER, e));
       }
     }
     actions.forEach(Runnable::run);
@@ -221,12 +276,14 @@ public final class ModelScheduler {
     List<Runnable> actions = new ArrayList<>();
     synchronized (this) {
       if (!held.isEmpty() && registry.readyCount(modelKey) > 0) {
+        long now = ticker.nanos();
         while (!held.isEmpty()) {
           Slot s = held.pollFirst();
           s.held = false;
           heldByTenant.merge(s.request.tenant(), -1, Integer::sum);
-          s.queued = queue.enqueue(s.request.tenant(), s.request.weight(),
-              s.request.priority(), s.request.promptTokens(), s);
+          long heldFor = now - s.arrived;
+          actions.add(() -> events.holdEnded(modelKey, HoldOutcome.RELEASED, heldFor));
+          enqueue(s, s.request.promptTokens());
         }
       }
       pump(actions);
@@ -261,7 +318,9 @@ public final class ModelScheduler {
           StatusRuntimeException e = GatewayStatus.unavailable("no worker of model " + modelKey
               + " became ready within " + s.coldStartTimeout().toSeconds() + "s",
               s.retryAfterColdTimeout().toNanos());
-          actions.add(() -> slot.request.reject(e));
+          long heldFor = now - slot.arrived;
+          actions.add(() -> events.holdEnded(modelKey, HoldOutcome.TIMED_OUT, heldFor));
+          actions.add(() -> slot.request.reject(RejectReason.COLD_START_TIMEOUT, e));
         } else {
           position++;
           if (slot.request.wantsProgress()) {
@@ -272,8 +331,37 @@ public final class ModelScheduler {
           }
         }
       }
+      expireQueued(now, s, actions);
     }
     actions.forEach(Runnable::run);
+  }
+
+  /** Fails requests that waited in the fair queue longer than the queue timeout. */
+  private void expireQueued(long now, Settings s, List<Runnable> actions) {
+    long timeout = s.queueTimeout().toNanos();
+    for (Iterator<Slot> it = waiting.iterator(); it.hasNext(); ) {
+      Slot slot = it.next();
+      if (now - slot.queuedAt < timeout) {
+        return; // in queue-entry order: the rest waited less
+      }
+      it.remove();
+      queue.remove(slot.queued);
+      slot.queued = null;
+      slot.done = true;
+      StatusRuntimeException e = GatewayStatus.unavailable("model " + modelKey
+          + " is saturated: the request waited " + s.queueTimeout().toSeconds()
+          + "s in the gateway's queue", s.retryAfterQueueTimeout().toNanos());
+      actions.add(() -> slot.request.reject(RejectReason.QUEUE_TIMEOUT, e));
+    }
+  }
+
+  private void enqueue(Slot slot, long promptTokens) {
+    if (slot.queuedAt < 0) {
+      slot.queuedAt = ticker.nanos();
+    }
+    slot.queued = queue.enqueue(slot.request.tenant(), slot.request.weight(),
+        slot.request.priority(), promptTokens, slot);
+    waiting.add(slot);
   }
 
   private HeldProgress progress(HeldProgress.Phase phase, Slot slot, int position) {
@@ -294,8 +382,7 @@ public final class ModelScheduler {
           slot.request.excluded());
       if (w.isEmpty()) {
         // Only workers this request already failed on have room: put it back and stop.
-        slot.queued = queue.enqueue(slot.request.tenant(), slot.request.weight(),
-            slot.request.priority(), 0, slot);
+        enqueue(slot, 0);
         return;
       }
       start(slot, w.get(), actions);
@@ -305,6 +392,7 @@ public final class ModelScheduler {
   private void start(Slot slot, WorkerView worker, List<Runnable> actions) {
     slot.done = true;
     slot.queued = null;
+    waiting.remove(slot);
     inFlight++;
     registry.dispatched(worker.id(), slot.request.adapter());
     long waited = ticker.nanos() - slot.arrived;

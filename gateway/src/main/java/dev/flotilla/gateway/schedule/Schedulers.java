@@ -19,9 +19,13 @@ public final class Schedulers {
   private final int maxHeld;
   private final int maxHeldPerTenant;
   private final Duration retryAfter;
+  private final Duration queueTimeout;
+  private final Duration queueRetryAfter;
+  private final ModelScheduler.Events events;
 
   public Schedulers(WorkerRegistry registry, WorkerSelector selector, AutoscalerNotifier notifier,
-      Ticker ticker, int maxHeld, int maxHeldPerTenant, Duration retryAfter) {
+      Ticker ticker, int maxHeld, int maxHeldPerTenant, Duration retryAfter,
+      Duration queueTimeout, Duration queueRetryAfter, ModelScheduler.Events events) {
     this.registry = registry;
     this.selector = selector;
     this.notifier = notifier;
@@ -29,6 +33,9 @@ public final class Schedulers {
     this.maxHeld = maxHeld;
     this.maxHeldPerTenant = maxHeldPerTenant;
     this.retryAfter = retryAfter;
+    this.queueTimeout = queueTimeout;
+    this.queueRetryAfter = queueRetryAfter;
+    this.events = events;
     registry.onChange(model -> {
       ModelScheduler s = byModel.get(model);
       if (s != null) {
@@ -39,9 +46,9 @@ public final class Schedulers {
 
   public ModelScheduler forModel(ModelEntry model) {
     ModelScheduler.Settings settings = new ModelScheduler.Settings(model.coldStartTimeout(),
-        maxHeld, maxHeldPerTenant, retryAfter);
+        maxHeld, maxHeldPerTenant, retryAfter, queueTimeout, queueRetryAfter);
     ModelScheduler s = byModel.computeIfAbsent(model.key(),
-        k -> new ModelScheduler(k, settings, registry, selector, notifier, ticker));
+        k -> new ModelScheduler(k, settings, registry, selector, notifier, ticker, events));
     s.update(settings);
     return s;
   }
@@ -50,7 +57,7 @@ public final class Schedulers {
     return List.copyOf(byModel.values());
   }
 
-  /** Expires held requests and sends progress on every model. */
+  /** Expires held and queued requests and sends progress on every model. */
   public void tick() {
     byModel.values().forEach(ModelScheduler::tick);
   }

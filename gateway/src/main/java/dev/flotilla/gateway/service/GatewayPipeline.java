@@ -19,11 +19,13 @@ import io.grpc.Deadline;
 import io.grpc.StatusRuntimeException;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.util.function.Supplier;
 
 /**
  * One request's way through the gateway: authenticate, validate, authorise, limit, schedule
  * (hold while cold, fair queue, route), stream from a worker, meter. Transport-neutral: the gRPC
- * service and (later) the OpenAI HTTP surface both call {@link #start}.
+ * service and the OpenAI HTTP surface both call {@link #start} and {@link #listModels}; they only
+ * translate requests and responses.
  */
 public final class GatewayPipeline {
   /** Settings that are not per tenant or per model. */
@@ -60,11 +62,14 @@ public final class GatewayPipeline {
   /**
    * Runs a request; every outcome reaches {@code sink}, once.
    *
+   * @param request builds the request after authentication, so a caller with a bad key learns
+   *     nothing about its request; a StatusRuntimeException it throws fails the request like a
+   *     validation error (billed as failed, like every authenticated request)
    * @return the running request, so the transport can cancel it and resume it on readiness;
    *     null when it failed before it was admitted (the sink has the error)
    */
-  RequestRun start(String authorization, GenerateRequest request, ResponseSink sink,
-      Deadline deadline) {
+  public RunningRequest start(String authorization, Supplier<GenerateRequest> request,
+      ResponseSink sink, Deadline deadline) {
     long arrived = ticker.nanos();
     TenantInfo tenant;
     try {
@@ -74,6 +79,20 @@ public final class GatewayPipeline {
       sink.fail(e);
       return null;
     }
+    GenerateRequest built;
+    try {
+      built = request.get();
+    } catch (StatusRuntimeException e) {
+      metrics.rejected(e.getStatus().getCode().name().toLowerCase());
+      new RequestRun(this, tenant, GenerateRequest.getDefaultInstance(), sink, arrived, deadline)
+          .failUnadmitted(e);
+      return null;
+    }
+    return admit(tenant, built, sink, arrived, deadline);
+  }
+
+  private RequestRun admit(TenantInfo tenant, GenerateRequest request, ResponseSink sink,
+      long arrived, Deadline deadline) {
     RequestRun run = new RequestRun(this, tenant, request, sink, arrived, deadline);
     try {
       validate(request);

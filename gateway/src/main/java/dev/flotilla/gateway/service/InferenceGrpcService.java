@@ -104,21 +104,21 @@ public class InferenceGrpcService extends InferenceGrpc.InferenceImplBase {
 
   private void run(GenerateRequest request, ServerCallStreamObserver<?> call, ResponseSink sink) {
     Deadline deadline = Context.current().getDeadline();
-    AtomicReference<RequestRun> running = new AtomicReference<>();
+    AtomicReference<RunningRequest> running = new AtomicReference<>();
     call.setOnCancelHandler(() -> {
-      RequestRun r = running.get();
+      RunningRequest r = running.get();
       if (r != null) {
         r.clientCancelled(deadline != null && deadline.isExpired());
       }
     });
     call.setOnReadyHandler(() -> {
-      RequestRun r = running.get();
+      RunningRequest r = running.get();
       if (r != null) {
         r.onClientReady();
       }
     });
-    RequestRun r = pipeline.start(AuthorizationInterceptor.AUTHORIZATION.get(), request, sink,
-        deadline);
+    RunningRequest r = pipeline.start(AuthorizationInterceptor.AUTHORIZATION.get(),
+        () -> request, sink, deadline);
     running.set(r);
     if (r != null && call.isCancelled()) {
       r.clientCancelled(deadline != null && deadline.isExpired());

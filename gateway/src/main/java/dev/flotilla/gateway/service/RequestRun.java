@@ -39,7 +39,7 @@ import org.jboss.logging.Logger;
  * the client. A worker failure before the first token retries on another worker; after it, the
  * client gets ABORTED and no token is ever sent twice.
  */
-final class RequestRun implements ModelScheduler.Request {
+final class RequestRun implements ModelScheduler.Request, RunningRequest {
   private static final Logger LOG = Logger.getLogger(RequestRun.class);
 
   private final GatewayPipeline p;
@@ -159,8 +159,8 @@ final class RequestRun implements ModelScheduler.Request {
   }
 
   @Override
-  public void reject(StatusRuntimeException error) {
-    p.metrics.rejected(error.getStatus().getCode().name().toLowerCase());
+  public void reject(ModelScheduler.RejectReason reason, StatusRuntimeException error) {
+    p.metrics.rejected(reason.label());
     finish(error.getStatus().getCode().name(), FinishReason.FINISH_REASON_UNSPECIFIED, 0, null,
         error);
   }
@@ -286,7 +286,8 @@ final class RequestRun implements ModelScheduler.Request {
   }
 
   /** The client can take more: resume the worker stream if it was paused. */
-  void onClientReady() {
+  @Override
+  public void onClientReady() {
     synchronized (lock) {
       if (wantMore && !done && call != null && sink.isReady()) {
         wantMore = false;
@@ -354,7 +355,8 @@ final class RequestRun implements ModelScheduler.Request {
   }
 
   /** The client went away (cancelled or its deadline passed). */
-  void clientCancelled(boolean deadlineExceeded) {
+  @Override
+  public void clientCancelled(boolean deadlineExceeded) {
     WorkerClient.GenerateCall c;
     ModelScheduler.Ticket t;
     synchronized (lock) {

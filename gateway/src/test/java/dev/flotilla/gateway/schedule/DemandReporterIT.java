@@ -62,8 +62,9 @@ class DemandReporterIT {
     DemandReporter reporter = new DemandReporter(channel, "gw-1", () -> List.of(scheduler[0]),
         Duration.ofHours(1), Clock.systemUTC()).start();
     scheduler[0] = new ModelScheduler("default/tiny-llama", new ModelScheduler.Settings(
-        Duration.ofMinutes(2), 10, 10, Duration.ofSeconds(5)), registry,
-        new WorkerSelector(1.25), reporter, System::nanoTime);
+        Duration.ofMinutes(2), 10, 10, Duration.ofSeconds(5), Duration.ofSeconds(30),
+        Duration.ofSeconds(2)), registry, new WorkerSelector(1.25), reporter, System::nanoTime,
+        ModelScheduler.Events.NONE);
     try {
       scheduler[0].submit(new HeldRequest());
       await().atMost(Duration.ofSeconds(10)).until(() -> !reports.isEmpty());
@@ -93,7 +94,7 @@ class DemandReporterIT {
     public Set<String> excluded() { return Set.of(); }
     public boolean wantsProgress() { return false; }
     public void dispatch(WorkerView worker, long queuedNanos) {}
-    public void reject(StatusRuntimeException error) {}
+    public void reject(ModelScheduler.RejectReason reason, StatusRuntimeException error) {}
     public void progress(HeldProgress progress) {}
   }
 }

@@ -26,29 +26,29 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /** A worker over a real loopback gRPC server: streams N numbered tokens, fails on demand. */
-final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoCloseable {
+public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoCloseable {
   final String id;
   final Server server;
-  volatile int tokens = 5;
+  public volatile int tokens = 5;
   /** Fail with UNAVAILABLE after this many tokens; -1 never. */
-  volatile int failAfter = -1;
+  public volatile int failAfter = -1;
   /** Stream nothing after the first token until released (to observe cancellation). */
-  volatile boolean stallAfterFirst;
+  public volatile boolean stallAfterFirst;
   volatile boolean serving = true;
-  volatile int maxBatch = 8;
+  public volatile int maxBatch = 8;
   final Set<String> resident = ConcurrentHashMap.newKeySet();
-  final List<WorkerGenerateRequest> generated = new CopyOnWriteArrayList<>();
+  public final List<WorkerGenerateRequest> generated = new CopyOnWriteArrayList<>();
   final List<LoadAdapterRequest> loads = new CopyOnWriteArrayList<>();
-  final AtomicInteger cancelled = new AtomicInteger();
+  public final AtomicInteger cancelled = new AtomicInteger();
   private final List<StreamObserver<WorkerStats>> statsStreams = new CopyOnWriteArrayList<>();
 
-  FakeWorker(String id) throws IOException {
+  public FakeWorker(String id) throws IOException {
     this.id = id;
     this.server = Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
         .addService(this).build().start();
   }
 
-  String address() {
+  public String address() {
     return "127.0.0.1:" + server.getPort();
   }
 
@@ -59,7 +59,7 @@ final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoCloseabl
   }
 
   /** Pushes a stats snapshot to every watcher now. */
-  void publish() {
+  public void publish() {
     statsStreams.forEach(s -> {
       synchronized (s) {
         s.onNext(stats());
@@ -101,8 +101,11 @@ final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoCloseabl
       if (call.isCancelled()) {
         return;
       }
-      observer.onNext(WorkerGenerateResponse.newBuilder().setTokens(TokenChunk.newBuilder()
-          .setText("t" + i + " ").addTokenIds(100 + i)).build());
+      TokenChunk.Builder chunk = TokenChunk.newBuilder().setText("t" + i + " ").addTokenIds(100 + i);
+      if (request.getLogprobs()) {
+        chunk.addLogprobs(-0.25f * (i + 1));
+      }
+      observer.onNext(WorkerGenerateResponse.newBuilder().setTokens(chunk).build());
       if (stallAfterFirst) {
         return; // never finishes: the client must cancel
       }

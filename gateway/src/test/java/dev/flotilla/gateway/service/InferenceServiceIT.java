@@ -1,7 +1,5 @@
 package dev.flotilla.gateway.service;
 
-import static dev.flotilla.gateway.Fixtures.keySecret;
-import static dev.flotilla.gateway.Fixtures.sha256Entry;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
@@ -9,9 +7,6 @@ import static org.awaitility.Awaitility.await;
 import com.google.rpc.BadRequest;
 import com.google.rpc.ResourceInfo;
 import com.google.rpc.RetryInfo;
-import dev.flotilla.api.crd.Priority;
-import dev.flotilla.api.crd.TenantLimits;
-import dev.flotilla.api.crd.Visibility;
 import dev.flotilla.api.v1.CompleteResponse;
 import dev.flotilla.api.v1.GenerateRequest;
 import dev.flotilla.api.v1.GenerateResponse;
@@ -21,20 +16,10 @@ import dev.flotilla.api.v1.ListModelsRequest;
 import dev.flotilla.api.v1.ListModelsResponse;
 import dev.flotilla.api.v1.SamplingParams;
 import dev.flotilla.api.v1.TokenIds;
-import dev.flotilla.gateway.Fixtures;
 import dev.flotilla.gateway.TestLogs;
-import dev.flotilla.gateway.auth.ApiKeyAuthenticator;
-import dev.flotilla.gateway.auth.TenantDirectory;
-import dev.flotilla.gateway.authz.Authorizer;
-import dev.flotilla.gateway.catalog.ModelCatalog;
-import dev.flotilla.gateway.limit.TenantLimiter;
-import dev.flotilla.gateway.metrics.GatewayMetrics;
 import dev.flotilla.gateway.route.WorkerRegistry;
-import dev.flotilla.gateway.route.WorkerSelector;
 import dev.flotilla.gateway.schedule.Schedulers;
 import dev.flotilla.gateway.usage.UsageEvent;
-import dev.flotilla.gateway.worker.GrpcWorkerClient;
-import dev.flotilla.gateway.worker.StatsWatchers;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.InsecureServerCredentials;
@@ -46,13 +31,10 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.MetadataUtils;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
@@ -65,19 +47,16 @@ import org.junit.jupiter.api.Test;
  * too: every pipeline step's failure mode and status, retries, holding, metering.
  */
 class InferenceServiceIT {
-  private static final String MODEL = "default/tiny-llama";
-  private static final String ACME = "flk_acme_key";
-  private static final String GLOBEX = "flk_globex_key";
+  private static final String MODEL = PipelineHarness.MODEL;
+  private static final String ACME = PipelineHarness.ACME;
+  private static final String GLOBEX = PipelineHarness.GLOBEX;
 
-  private final AtomicLong clockOffset = new AtomicLong();
-  private final List<UsageEvent> usage = new CopyOnWriteArrayList<>();
-  private final List<String> notified = new CopyOnWriteArrayList<>();
-  private final List<FakeWorker> workers = new ArrayList<>();
-  private final TenantDirectory tenants = new TenantDirectory();
-  private final ModelCatalog catalog = new ModelCatalog();
-  private final WorkerRegistry registry = new WorkerRegistry();
-  private GrpcWorkerClient workerClient;
-  private StatsWatchers watchers;
+  private PipelineHarness harness;
+  private AtomicLong clockOffset;
+  private List<UsageEvent> usage;
+  private List<String> notified;
+  private List<FakeWorker> workers;
+  private WorkerRegistry registry;
   private Schedulers schedulers;
   private Server gateway;
   private ManagedChannel channel;
@@ -89,35 +68,15 @@ class InferenceServiceIT {
 
   @BeforeEach
   void start() throws Exception {
-    TenantLimits acmeLimits = new TenantLimits();
-    acmeLimits.setRequestsPerSecond(1000.0);
-    tenants.onTenant(Fixtures.tenant("acme", "acme-keys", List.of(MODEL), 1, Priority.Normal,
-        acmeLimits));
-    TenantLimits globexLimits = new TenantLimits();
-    globexLimits.setRequestsPerSecond(0.5);
-    globexLimits.setBurst(1);
-    tenants.onTenant(Fixtures.tenant("globex", "globex-keys", List.of("*"), 1, Priority.Low,
-        globexLimits));
-    tenants.onSecret(keySecret("default", "acme-keys", "k", sha256Entry(ACME)));
-    tenants.onSecret(keySecret("default", "globex-keys", "k", sha256Entry(GLOBEX)));
-    catalog.onModel(Fixtures.model("default", "tiny-llama", "30s"));
-    catalog.onAdapter(Fixtures.adapter("default", "acme-support", "tiny-llama", "acme",
-        Visibility.Private));
-    catalog.onAdapter(Fixtures.adapter("default", "globex-legal", "tiny-llama", "globex",
-        Visibility.Private));
-    catalog.onAdapter(Fixtures.adapter("default", "sql", "tiny-llama", null, Visibility.Public));
-
-    workerClient = new GrpcWorkerClient();
-    watchers = new StatsWatchers(workerClient, registry, 1000, 100);
-    dev.flotilla.gateway.time.Ticker ticker = () -> System.nanoTime() + clockOffset.get();
-    schedulers = new Schedulers(registry, new WorkerSelector(1.25), notified::add, ticker, 10, 2,
-        Duration.ofSeconds(5));
-    GatewayPipeline pipeline = new GatewayPipeline(new ApiKeyAuthenticator(tenants),
-        new Authorizer(catalog), new TenantLimiter(ticker, Duration.ofSeconds(1)), schedulers,
-        registry, workerClient, usage::add, new GatewayMetrics(new SimpleMeterRegistry(), 10),
-        ticker, Clock.systemUTC(), new GatewayPipeline.Settings("gw-test", 16, 3));
+    harness = new PipelineHarness();
+    clockOffset = harness.clockOffset;
+    usage = harness.usage;
+    notified = harness.notified;
+    workers = harness.workers;
+    registry = harness.registry;
+    schedulers = harness.schedulers;
     gateway = Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
-        .addService(ServerInterceptors.intercept(new InferenceGrpcService(pipeline),
+        .addService(ServerInterceptors.intercept(new InferenceGrpcService(harness.pipeline),
             new AuthorizationInterceptor()))
         .build().start();
     channel = Grpc.newChannelBuilder("127.0.0.1:" + gateway.getPort(),
@@ -128,20 +87,11 @@ class InferenceServiceIT {
   void stop() throws Exception {
     channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     gateway.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-    watchers.close();
-    workerClient.close();
-    for (FakeWorker w : workers) {
-      w.close();
-    }
+    harness.close();
   }
 
   private FakeWorker worker(String id) throws Exception {
-    FakeWorker w = new FakeWorker(id);
-    workers.add(w);
-    registry.upsert(new WorkerRegistry.Endpoint(id, MODEL, w.address()));
-    await().atMost(Duration.ofSeconds(5)).until(() -> registry.views(MODEL).stream()
-        .anyMatch(v -> v.id().equals(id) && v.ready()));
-    return w;
+    return harness.worker(id);
   }
 
   private InferenceGrpc.InferenceBlockingStub client(String key) {
@@ -230,6 +180,8 @@ class InferenceServiceIT {
     assertThat(code(() -> client("flk_nope").listModels(ListModelsRequest.getDefaultInstance())))
         .isEqualTo(Status.Code.UNAUTHENTICATED);
     assertThat(usage).isEmpty();
+    assertThat(harness.count("flotilla.gateway.rejections", "reason", "unauthenticated"))
+        .isEqualTo(2);
   }
 
   @Test
@@ -282,6 +234,8 @@ class InferenceServiceIT {
         StatusRuntimeException.class, () -> drain(client(GLOBEX).generate(request("", 2))));
     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
     assertThat(detail(e, RetryInfo.class).getRetryDelay().getSeconds()).isBetween(1L, 2L);
+    assertThat(harness.count("flotilla.gateway.rejections", "reason", "requests_per_second"))
+        .isEqualTo(1);
   }
 
   @Test
@@ -355,6 +309,11 @@ class InferenceServiceIT {
     assertThat(rest.stream().filter(GenerateResponse::hasTokens).count()).isEqualTo(3);
     assertThat(rest.get(rest.size() - 1).hasFinal()).isTrue();
     assertThat(schedulers.all().get(0).demand().held()).isZero();
+    assertThat(harness.count("flotilla.gateway.held", "model", MODEL)).isEqualTo(1);
+    var released = harness.meters.find("flotilla.gateway.held.duration")
+        .tags("model", MODEL, "outcome", "released").timer();
+    assertThat(released.count()).isEqualTo(1);
+    assertThat(released.totalTime(TimeUnit.NANOSECONDS)).isPositive();
   }
 
   @Test
@@ -370,6 +329,13 @@ class InferenceServiceIT {
     assertThat(detail(e, RetryInfo.class).getRetryDelay().getSeconds()).isEqualTo(5);
     await().until(() -> usage.size() == 1);
     assertThat(usage.get(0).status()).isEqualTo("UNAVAILABLE");
+    var timedOut = harness.meters.find("flotilla.gateway.held.duration")
+        .tags("model", MODEL, "outcome", "timed_out").timer();
+    assertThat(timedOut.count()).isEqualTo(1);
+    assertThat(timedOut.totalTime(TimeUnit.SECONDS)).isGreaterThanOrEqualTo(31);
+    assertThat(harness.count("flotilla.gateway.rejections", "reason", "cold_start_timeout"))
+        .isEqualTo(1);
+    assertThat(harness.count("flotilla.gateway.held", "model", MODEL)).isEqualTo(1);
   }
 
   @Test
@@ -390,6 +356,8 @@ class InferenceServiceIT {
     await().until(() -> !schedulers.all().isEmpty() && schedulers.all().get(0).demand().held() == 2);
     assertThat(code(() -> drain(client(ACME).generate(request("", 2)))))
         .isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(harness.count("flotilla.gateway.rejections", "reason", "hold_full")).isEqualTo(1);
+    assertThat(harness.count("flotilla.gateway.held", "model", MODEL)).isEqualTo(2);
   }
 
   private static Metadata authHeader(String key) {
@@ -433,5 +401,35 @@ class InferenceServiceIT {
     List<GenerateResponse> rest = drain(second);
     assertThat(rest.get(rest.size() - 1).hasFinal()).isTrue();
     assertThat(w.generated).hasSize(2);
+  }
+
+  @Test
+  void aRequestQueuedPastTheQueueTimeoutIsUnavailableWithRetryInfo() throws Exception {
+    FakeWorker w = worker("w1");
+    w.maxBatch = 1;
+    w.stallAfterFirst = true;
+    w.publish();
+    await().until(() -> registry.views(MODEL).get(0).maxBatchSize() == 1);
+    io.grpc.Context.CancellableContext ctx = io.grpc.Context.current().withCancellation();
+    Iterator<GenerateResponse> first = ctx.call(() -> client(ACME).generate(request("", 10)));
+    assertThat(first.next().hasTokens()).isTrue();
+    Iterator<GenerateResponse> second = client(ACME).generate(
+        request("", 10).toBuilder().setReportProgress(true).build());
+    assertThat(second.next().getProgress().getPhase()).isEqualTo(HeldProgress.Phase.QUEUED);
+    schedulers.tick();
+    assertThat(schedulers.all().get(0).demand().queued()).isEqualTo(1);
+    clockOffset.addAndGet(PipelineHarness.QUEUE_TIMEOUT.plusSeconds(1).toNanos());
+    schedulers.tick();
+    StatusRuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(
+        StatusRuntimeException.class, () -> drain(second));
+    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(detail(e, RetryInfo.class).getRetryDelay().getSeconds()).isEqualTo(2);
+    assertThat(schedulers.all().get(0).demand().queued()).isZero();
+    assertThat(harness.count("flotilla.gateway.rejections", "reason", "queue_timeout"))
+        .isEqualTo(1);
+    await().until(() -> usage.size() == 1);
+    assertThat(usage.get(0).status()).isEqualTo("UNAVAILABLE");
+    ctx.cancel(null);
+    assertThat(w.generated).hasSize(1);
   }
 }

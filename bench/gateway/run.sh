@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Gateway overhead benchmark: streaming requests straight to a fixed-rate fake worker and the same
+# requests through the gateway pipeline (its own JVM), at 1 and 64 concurrent clients, in one run.
+# Prints a line per phase and, last, one JSON line (added_ttft_p50_ms, added_ttft_p99_ms,
+# throughput_ratio, gateway_cpu_ms_per_1000 at 64 clients; the same with _c1 at 1 client).
+# Usage: bench/gateway/run.sh [seconds per phase=10] [tokens=16] [token interval us=2000]
+# Writes bench/results/gateway-<date>.txt with the machine and the command. Run on an idle machine.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$ROOT"
+CP_FILE=gateway/target/bench-classpath.txt
+./mvnw -B -q -pl gateway test-compile dependency:build-classpath \
+  -Dmdep.includeScope=test -Dmdep.outputFile="$(pwd)/$CP_FILE" >/dev/null
+CP="gateway/target/test-classes:gateway/target/classes:$(cat "$CP_FILE")"
+mkdir -p bench/results
+OUT="bench/results/gateway-$(date -u +%Y%m%dT%H%M%SZ).txt"
+{
+  echo "# command: bench/gateway/run.sh $*"
+  echo "# date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit: $(git rev-parse --short HEAD 2>/dev/null || echo none)"
+  echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+       "$(free -g | awk '/Mem:/ {print $2}') GiB, $(java -version 2>&1 | head -1)"
+  java -XX:+UseParallelGC -Xmx1g -cp "$CP" dev.flotilla.gateway.bench.GatewayBench "$@"
+} 2>&1 | tee "$OUT"
+echo "wrote $OUT" >&2

@@ -1,0 +1,219 @@
+package dev.flotilla.gateway.openai;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flotilla.api.v1.Final;
+import dev.flotilla.api.v1.GenerateRequest;
+import dev.flotilla.api.v1.HeldProgress;
+import dev.flotilla.api.v1.TokenChunk;
+import dev.flotilla.gateway.service.GatewayPipeline;
+import dev.flotilla.gateway.service.ResponseSink;
+import dev.flotilla.gateway.service.RunningRequest;
+import io.grpc.Deadline;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpServerResponse;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * One OpenAI HTTP request running through the pipeline: the {@link ResponseSink} that answers
+ * it as one JSON object or as Server-Sent Events, plus the HTTP side of its life.
+ *
+ * <ul>
+ *   <li>Nothing is written until the first token or the outcome, so a request refused or timed
+ *       out before its first token gets a real status code (401, 429, 503 ...) even when it
+ *       asked to stream. After SSE began, an error becomes a last {@code data: {"error":...}}
+ *       event (the {@code openai} clients raise it) and the stream ends without {@code [DONE]}.
+ *   <li>Flow control: while the connection's write queue is full the worker stream pauses;
+ *       the drain handler resumes it.
+ *   <li>A closed connection cancels the request; the HTTP timeout cancels it and answers 504.
+ *   <li>Held-while-cold progress is not sent: it would commit a 200 before the outcome is known.
+ * </ul>
+ */
+final class OpenAiExchange implements ResponseSink {
+  private final HttpServerResponse response;
+  private final Vertx vertx;
+  private final OpenAiJson json;
+  private final OpenAiJson.Head head;
+  private final OpenAiRequests.Options options;
+  private final StringBuilder text = new StringBuilder();
+  private final OpenAiJson.Logprobs logprobs;
+  // guarded by this
+  private boolean committed;
+  private boolean ended;
+  private boolean roleSent;
+  private RunningRequest run;
+  private Boolean abandonedWithDeadline;
+  private long timer = -1;
+
+  OpenAiExchange(HttpServerResponse response, Vertx vertx, OpenAiJson json,
+      OpenAiJson.Head head, OpenAiRequests.Options options) {
+    this.response = response;
+    this.vertx = vertx;
+    this.json = json;
+    this.head = head;
+    this.options = options;
+    this.logprobs = options.logprobs() ? new OpenAiJson.Logprobs() : null;
+  }
+
+  /** Runs the request; returns once it is admitted or answered. */
+  void run(GatewayPipeline pipeline, String authorization, Supplier<GenerateRequest> request,
+      long timeoutNanos) {
+    response.closeHandler(v -> abandon(false));
+    if (options.stream()) {
+      response.drainHandler(v -> {
+        RunningRequest r;
+        synchronized (this) {
+          r = run;
+        }
+        if (r != null) {
+          r.onClientReady();
+        }
+      });
+    }
+    long t = vertx.setTimer(Math.max(1, TimeUnit.NANOSECONDS.toMillis(timeoutNanos)),
+        id -> abandon(true));
+    synchronized (this) {
+      timer = t;
+    }
+    RunningRequest r = pipeline.start(authorization, request, this,
+        Deadline.after(timeoutNanos, TimeUnit.NANOSECONDS));
+    Boolean cancelNow;
+    synchronized (this) {
+      run = r;
+      cancelNow = abandonedWithDeadline;
+    }
+    if (r != null && cancelNow != null) {
+      r.clientCancelled(cancelNow);
+    }
+  }
+
+  /** The client went away, or the HTTP timeout passed (answered 504). */
+  private void abandon(boolean deadline) {
+    RunningRequest r;
+    synchronized (this) {
+      if (ended) {
+        return;
+      }
+      r = run;
+      abandonedWithDeadline = deadline;
+    }
+    if (r != null) {
+      r.clientCancelled(deadline);
+    }
+    if (deadline) {
+      fail(Status.DEADLINE_EXCEEDED.withDescription("the request did not finish within the"
+          + " gateway's HTTP timeout").asRuntimeException());
+    } else {
+      synchronized (this) {
+        ended = true;
+        vertx.cancelTimer(timer);
+      }
+    }
+  }
+
+  @Override
+  public boolean isReady() {
+    return !options.stream() || !response.writeQueueFull();
+  }
+
+  @Override
+  public synchronized void tokens(TokenChunk chunk) {
+    if (ended) {
+      return;
+    }
+    if (!options.stream()) {
+      text.append(chunk.getText());
+      if (logprobs != null) {
+        logprobs.add(chunk);
+      }
+      return;
+    }
+    commitStream();
+    send(json.chunk(head, chunk, !roleSent, options.logprobs(), options.includeUsage()));
+    roleSent = true;
+  }
+
+  @Override
+  public void progress(HeldProgress progress) {}
+
+  @Override
+  public synchronized void complete(Final fin) {
+    if (ended) {
+      return;
+    }
+    if (!options.stream()) {
+      end(200, json.completion(head, text.toString(), logprobs, fin), null);
+      return;
+    }
+    commitStream();
+    send(json.finishChunk(head, fin, options.includeUsage()));
+    if (options.includeUsage()) {
+      send(json.usageChunk(head, fin));
+    }
+    response.write("data: [DONE]\n\n");
+    finishResponse();
+  }
+
+  @Override
+  public synchronized void fail(StatusRuntimeException error) {
+    if (ended) {
+      return;
+    }
+    OpenAiError e = OpenAiError.of(error);
+    if (committed) {
+      send(e.body(json.mapper()));
+      finishResponse();
+    } else {
+      end(e.httpStatus(), e.body(json.mapper()), e);
+    }
+  }
+
+  private void commitStream() {
+    if (!committed) {
+      committed = true;
+      response.setStatusCode(200).setChunked(true)
+          .putHeader("Content-Type", "text/event-stream; charset=utf-8")
+          .putHeader("Cache-Control", "no-cache")
+          .putHeader("X-Request-Id", requestId());
+    }
+  }
+
+  private void send(ObjectNode node) {
+    response.write(Buffer.buffer("data: " + write(node) + "\n\n"));
+  }
+
+  private void end(int status, ObjectNode body, OpenAiError error) {
+    response.setStatusCode(status).putHeader("Content-Type", "application/json")
+        .putHeader("X-Request-Id", requestId());
+    if (error != null && error.retryAfterSeconds() != null) {
+      // retry-after-ms is what OpenAI's own clients read first; Retry-After is the standard.
+      response.putHeader("Retry-After", error.retryAfterSeconds())
+          .putHeader("retry-after-ms", Long.toString(error.retryAfterMillis()));
+    }
+    response.end(write(body));
+    ended = true;
+    vertx.cancelTimer(timer);
+  }
+
+  private void finishResponse() {
+    response.end();
+    ended = true;
+    vertx.cancelTimer(timer);
+  }
+
+  private String requestId() {
+    return head.id().substring(head.id().indexOf('-') + 1);
+  }
+
+  private String write(ObjectNode node) {
+    try {
+      return json.mapper().writeValueAsString(node);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("a JSON tree always serializes", e);
+    }
+  }
+}

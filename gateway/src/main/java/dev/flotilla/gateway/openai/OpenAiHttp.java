@@ -1,0 +1,122 @@
+package dev.flotilla.gateway.openai;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.flotilla.gateway.catalog.ModelCatalog;
+import dev.flotilla.gateway.openai.OpenAiRequests.Endpoint;
+import dev.flotilla.gateway.service.GatewayPipeline;
+import dev.flotilla.gateway.status.GatewayStatus;
+import io.grpc.StatusRuntimeException;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.UUID;
+
+/**
+ * The OpenAI-compatible HTTP surface: {@code POST /v1/completions},
+ * {@code POST /v1/chat/completions} (JSON, or SSE with {@code stream: true}) and
+ * {@code GET /v1/models}, on the same {@link GatewayPipeline} as gRPC. This class only
+ * translates: the body to a GenerateRequest ({@link OpenAiRequests}), pipeline output to
+ * OpenAI's shapes ({@link OpenAiJson}) and statuses to OpenAI errors ({@link OpenAiError}).
+ *
+ * <p>Handlers run on worker threads: admission may fsync a usage event to the spool.
+ */
+public final class OpenAiHttp {
+  /** @param timeout the deadline of one HTTP request (answered 504 past it) */
+  public record Settings(Duration timeout, long maxBodyBytes) {}
+
+  private final GatewayPipeline pipeline;
+  private final ModelCatalog catalog;
+  private final OpenAiJson json;
+  private final Vertx vertx;
+  private final Settings settings;
+  private final Clock clock;
+
+  public OpenAiHttp(GatewayPipeline pipeline, ModelCatalog catalog, ObjectMapper mapper,
+      Vertx vertx, Settings settings, Clock clock) {
+    this.pipeline = pipeline;
+    this.catalog = catalog;
+    this.json = new OpenAiJson(mapper);
+    this.vertx = vertx;
+    this.settings = settings;
+    this.clock = clock;
+  }
+
+  public void register(Router router) {
+    BodyHandler body = BodyHandler.create(false).setBodyLimit(settings.maxBodyBytes());
+    router.post("/v1/completions").handler(body)
+        .blockingHandler(ctx -> generate(ctx, Endpoint.COMPLETIONS), false);
+    router.post("/v1/chat/completions").handler(body)
+        .blockingHandler(ctx -> generate(ctx, Endpoint.CHAT), false);
+    router.get("/v1/models").blockingHandler(this::models, false);
+  }
+
+  private void generate(RoutingContext ctx, Endpoint endpoint) {
+    Buffer raw = ctx.body().buffer();
+    JsonNode body;
+    String parseError = null;
+    try {
+      body = raw == null ? null : json.mapper().readTree(raw.getBytes());
+    } catch (IOException e) {
+      body = null;
+      parseError = e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.toString();
+    }
+    OpenAiRequests.Options options = OpenAiRequests.Options.of(body);
+    String requestId = requestId(ctx.request().getHeader("X-Request-Id"));
+    OpenAiJson.Head head = OpenAiJson.Head.of(endpoint, requestId,
+        clock.millis() / 1000, options.model());
+    OpenAiExchange exchange = new OpenAiExchange(ctx.response(), vertx, json, head, options);
+    JsonNode parsed = body;
+    String invalid = parseError;
+    exchange.run(pipeline, ctx.request().getHeader("Authorization"), () -> {
+      if (invalid != null) {
+        throw GatewayStatus.invalidArgument("body", "not valid JSON: " + invalid);
+      }
+      return OpenAiRequests.toGenerateRequest(endpoint, parsed, requestId, this::templateOf);
+    }, settings.timeout().toNanos());
+  }
+
+  /** The chat template a model's annotation names; unknown models get the default here and
+   *  NOT_FOUND from the pipeline's authorisation. */
+  private ChatTemplate templateOf(String baseModel) {
+    return catalog.resolve(baseModel).map(m -> ChatTemplate.named(m.chatTemplate())
+            .orElseThrow(() -> GatewayStatus.invalidArgument("model", "model " + m.key()
+                + " names chat template \"" + m.chatTemplate() + "\", which this gateway does"
+                + " not have (it has " + ChatTemplate.known() + ")")))
+        .orElse(ChatTemplate.DEFAULT);
+  }
+
+  private void models(RoutingContext ctx) {
+    try {
+      var models = pipeline.listModels(ctx.request().getHeader("Authorization"));
+      ctx.response().putHeader("Content-Type", "application/json")
+          .end(json.mapper().writeValueAsString(json.models(models, clock.millis() / 1000)));
+    } catch (StatusRuntimeException e) {
+      OpenAiError error = OpenAiError.of(e);
+      try {
+        ctx.response().setStatusCode(error.httpStatus())
+            .putHeader("Content-Type", "application/json")
+            .end(json.mapper().writeValueAsString(error.body(json.mapper())));
+      } catch (JsonProcessingException x) {
+        ctx.fail(x);
+      }
+    } catch (JsonProcessingException e) {
+      ctx.fail(e);
+    }
+  }
+
+  /** The client's {@code X-Request-Id} when usable as a pipeline request id, else a new one. */
+  static String requestId(String header) {
+    if (header != null && !header.isEmpty() && header.length() <= 128
+        && header.chars().allMatch(c -> c > ' ' && c <= '~')) {
+      return header;
+    }
+    return UUID.randomUUID().toString();
+  }
+}

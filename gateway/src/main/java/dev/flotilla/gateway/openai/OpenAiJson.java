@@ -1,0 +1,204 @@
+package dev.flotilla.gateway.openai;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flotilla.api.v1.AdapterInfo;
+import dev.flotilla.api.v1.Final;
+import dev.flotilla.api.v1.FinishReason;
+import dev.flotilla.api.v1.ListModelsResponse;
+import dev.flotilla.api.v1.ModelInfo;
+import dev.flotilla.api.v1.TokenChunk;
+import dev.flotilla.gateway.openai.OpenAiRequests.Endpoint;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * OpenAI's response shapes, built from pipeline messages: completion and chat completion objects,
+ * their stream chunks, and the model list. Pure functions of their inputs.
+ */
+public final class OpenAiJson {
+  private final ObjectMapper json;
+
+  public OpenAiJson(ObjectMapper json) {
+    this.json = json;
+  }
+
+  public ObjectMapper mapper() {
+    return json;
+  }
+
+  /** The fields every completion object and chunk starts with. */
+  public record Head(Endpoint endpoint, String id, long created, String model) {
+    public static Head of(Endpoint endpoint, String requestId, long created, String model) {
+      return new Head(endpoint, (endpoint == Endpoint.CHAT ? "chatcmpl-" : "cmpl-") + requestId,
+          created, model);
+    }
+  }
+
+  /** The log-probabilities of streamed tokens, accumulated in order. */
+  public static final class Logprobs {
+    final List<String> tokens = new ArrayList<>();
+    final List<Float> values = new ArrayList<>();
+    final List<Integer> offsets = new ArrayList<>();
+    int textLength;
+
+    /**
+     * Adds a chunk. A chunk of one token names it by its text; a chunk of several (the text is
+     * not split per token) names each {@code token_id:<id>}, as vLLM does.
+     */
+    public void add(TokenChunk chunk) {
+      int n = chunk.getLogprobsCount();
+      for (int i = 0; i < n; i++) {
+        tokens.add(n == 1 ? chunk.getText()
+            : "token_id:" + (i < chunk.getTokenIdsCount() ? chunk.getTokenIds(i) : -1));
+        values.add(chunk.getLogprobs(i));
+        offsets.add(textLength);
+      }
+      textLength += chunk.getText().length();
+    }
+  }
+
+  public ObjectNode completion(Head head, String text, Logprobs logprobs, Final fin) {
+    ObjectNode root = head(head, false);
+    ObjectNode choice = root.putArray("choices").addObject().put("index", 0);
+    if (head.endpoint() == Endpoint.CHAT) {
+      choice.putObject("message").put("role", "assistant").put("content", text);
+    } else {
+      choice.put("text", text);
+    }
+    logprobs(choice, head.endpoint(), logprobs);
+    choice.put("finish_reason", finishReason(fin.getFinishReason()));
+    usage(root, fin);
+    return root;
+  }
+
+  /** A stream chunk with new text; {@code first} adds the chat role. */
+  public ObjectNode chunk(Head head, TokenChunk tokens, boolean first, boolean logprobs,
+      boolean includeUsage) {
+    ObjectNode root = head(head, true);
+    ObjectNode choice = root.putArray("choices").addObject().put("index", 0);
+    if (head.endpoint() == Endpoint.CHAT) {
+      ObjectNode delta = choice.putObject("delta");
+      if (first) {
+        delta.put("role", "assistant");
+      }
+      delta.put("content", tokens.getText());
+    } else {
+      choice.put("text", tokens.getText());
+    }
+    Logprobs lp = null;
+    if (logprobs) {
+      lp = new Logprobs();
+      lp.add(tokens);
+    }
+    logprobs(choice, head.endpoint(), lp);
+    choice.putNull("finish_reason");
+    if (includeUsage) {
+      root.putNull("usage");
+    }
+    return root;
+  }
+
+  /** The chunk that carries the finish reason (no new text). */
+  public ObjectNode finishChunk(Head head, Final fin, boolean includeUsage) {
+    ObjectNode root = head(head, true);
+    ObjectNode choice = root.putArray("choices").addObject().put("index", 0);
+    if (head.endpoint() == Endpoint.CHAT) {
+      choice.putObject("delta");
+    } else {
+      choice.put("text", "");
+    }
+    choice.putNull("logprobs");
+    choice.put("finish_reason", finishReason(fin.getFinishReason()));
+    if (includeUsage) {
+      root.putNull("usage");
+    }
+    return root;
+  }
+
+  /** The last chunk when the client asked for usage: no choices, the usage. */
+  public ObjectNode usageChunk(Head head, Final fin) {
+    ObjectNode root = head(head, true);
+    root.putArray("choices");
+    usage(root, fin);
+    return root;
+  }
+
+  /**
+   * {@code GET /v1/models}: each base model as {@code namespace/name} and each adapter the
+   * caller may use as {@code namespace/name:adapter} with {@code parent} naming its base.
+   */
+  public ObjectNode models(ListModelsResponse models, long created) {
+    ObjectNode root = json.createObjectNode().put("object", "list");
+    ArrayNode data = root.putArray("data");
+    for (ModelInfo m : models.getModelsList()) {
+      String ns = m.getName().contains("/") ? m.getName().substring(0, m.getName().indexOf('/'))
+          : "";
+      ObjectNode base = data.addObject().put("id", m.getName()).put("object", "model")
+          .put("created", created).put("owned_by", ns.isEmpty() ? "flotilla" : ns)
+          .put("ready_replicas", m.getReadyReplicas());
+      if (m.getMaxSequenceLength() > 0) {
+        base.put("max_model_len", m.getMaxSequenceLength());
+      }
+      for (AdapterInfo a : m.getAdaptersList()) {
+        data.addObject().put("id", m.getName() + ":" + a.getName()).put("object", "model")
+            .put("created", created)
+            .put("owned_by", a.getVisibility() == AdapterInfo.Visibility.PUBLIC
+                ? "public" : "private")
+            .put("parent", m.getName());
+      }
+    }
+    return root;
+  }
+
+  private ObjectNode head(Head head, boolean chunk) {
+    String object = head.endpoint() == Endpoint.CHAT
+        ? (chunk ? "chat.completion.chunk" : "chat.completion") : "text_completion";
+    return json.createObjectNode().put("id", head.id()).put("object", object)
+        .put("created", head.created()).put("model", head.model());
+  }
+
+  private void logprobs(ObjectNode choice, Endpoint endpoint, Logprobs lp) {
+    if (lp == null) {
+      choice.putNull("logprobs");
+      return;
+    }
+    ObjectNode out = choice.putObject("logprobs");
+    if (endpoint == Endpoint.CHAT) {
+      ArrayNode content = out.putArray("content");
+      for (int i = 0; i < lp.tokens.size(); i++) {
+        ObjectNode t = content.addObject().put("token", lp.tokens.get(i))
+            .put("logprob", lp.values.get(i));
+        ArrayNode bytes = t.putArray("bytes");
+        for (byte b : lp.tokens.get(i).getBytes(StandardCharsets.UTF_8)) {
+          bytes.add(b & 0xff);
+        }
+        t.putArray("top_logprobs");
+      }
+    } else {
+      ArrayNode tokens = out.putArray("tokens");
+      lp.tokens.forEach(tokens::add);
+      ArrayNode values = out.putArray("token_logprobs");
+      lp.values.forEach(values::add);
+      // Alternatives are not computed by the engine.
+      out.putNull("top_logprobs");
+      ArrayNode offsets = out.putArray("text_offset");
+      lp.offsets.forEach(offsets::add);
+    }
+  }
+
+  private static void usage(ObjectNode root, Final fin) {
+    root.putObject("usage").put("prompt_tokens", fin.getUsage().getPromptTokens())
+        .put("completion_tokens", fin.getUsage().getCompletionTokens())
+        .put("total_tokens", fin.getUsage().getTotalTokens());
+  }
+
+  static String finishReason(FinishReason r) {
+    return switch (r) {
+      case LENGTH, CONTEXT_LENGTH -> "length";
+      default -> "stop";
+    };
+  }
+}

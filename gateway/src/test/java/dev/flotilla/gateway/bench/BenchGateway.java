@@ -1,0 +1,95 @@
+package dev.flotilla.gateway.bench;
+
+import static dev.flotilla.gateway.Fixtures.keySecret;
+import static dev.flotilla.gateway.Fixtures.sha256Entry;
+
+import dev.flotilla.api.crd.Priority;
+import dev.flotilla.gateway.Fixtures;
+import dev.flotilla.gateway.auth.ApiKeyAuthenticator;
+import dev.flotilla.gateway.auth.TenantDirectory;
+import dev.flotilla.gateway.authz.Authorizer;
+import dev.flotilla.gateway.catalog.ModelCatalog;
+import dev.flotilla.gateway.limit.TenantLimiter;
+import dev.flotilla.gateway.metrics.GatewayMetrics;
+import dev.flotilla.gateway.route.WorkerRegistry;
+import dev.flotilla.gateway.route.WorkerSelector;
+import dev.flotilla.gateway.schedule.Schedulers;
+import dev.flotilla.gateway.service.AuthorizationInterceptor;
+import dev.flotilla.gateway.service.GatewayPipeline;
+import dev.flotilla.gateway.service.InferenceGrpcService;
+import dev.flotilla.gateway.time.Ticker;
+import dev.flotilla.gateway.worker.GrpcWorkerClient;
+import dev.flotilla.gateway.worker.StatsWatchers;
+import io.grpc.Grpc;
+import io.grpc.InsecureServerCredentials;
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.micrometer.prometheus.PrometheusConfig;
+import io.micrometer.prometheus.PrometheusMeterRegistry;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The gateway pipeline as its own process for the benchmark, so its CPU time can be read apart
+ * from the clients' and the worker's: auth, authorisation, limits (none set), the scheduler,
+ * routing, metrics (a Prometheus registry, as in production) and the gRPC service. Usage events
+ * are counted in memory: the spool's fsync is disk latency, not pipeline cost, and is left out.
+ *
+ * <p>Usage: {@code BenchGateway <worker host:port>}; prints the gRPC port, runs until stdin
+ * closes.
+ */
+public final class BenchGateway {
+  static final String MODEL = "default/bench-model";
+  static final String KEY = "flk_bench_key";
+
+  private BenchGateway() {}
+
+  public static void main(String[] args) throws Exception {
+    TenantDirectory tenants = new TenantDirectory();
+    tenants.onTenant(Fixtures.tenant("bench", "bench-keys", List.of("*"), 1, Priority.Normal,
+        null));
+    tenants.onSecret(keySecret("default", "bench-keys", "k", sha256Entry(KEY)));
+    ModelCatalog catalog = new ModelCatalog();
+    catalog.onModel(Fixtures.model("default", "bench-model", "30s"));
+    WorkerRegistry registry = new WorkerRegistry();
+    GrpcWorkerClient workers = new GrpcWorkerClient();
+    StatsWatchers watchers = new StatsWatchers(workers, registry, 1000, 100);
+    GatewayMetrics metrics = new GatewayMetrics(
+        new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), 100);
+    Ticker ticker = Ticker.system();
+    Schedulers schedulers = new Schedulers(registry, new WorkerSelector(1.25), m -> {}, ticker,
+        1000, 100, Duration.ofSeconds(5), Duration.ofSeconds(30), Duration.ofSeconds(2),
+        metrics.schedulerEvents());
+    AtomicLong usage = new AtomicLong();
+    GatewayPipeline pipeline = new GatewayPipeline(new ApiKeyAuthenticator(tenants),
+        new Authorizer(catalog), new TenantLimiter(ticker, Duration.ofSeconds(1)), schedulers,
+        registry, workers, e -> usage.incrementAndGet(), metrics, ticker, Clock.systemUTC(),
+        new GatewayPipeline.Settings("bench", 256, 3));
+    CountDownLatch ready = new CountDownLatch(1);
+    registry.onChange(model -> {
+      if (registry.readyCount(MODEL) > 0) {
+        ready.countDown();
+      }
+    });
+    registry.upsert(new WorkerRegistry.Endpoint("bench-worker", MODEL, args[0]));
+    if (!ready.await(30, TimeUnit.SECONDS)) {
+      throw new IllegalStateException("the worker at " + args[0] + " never reported ready");
+    }
+    Server server = Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
+        .addService(ServerInterceptors.intercept(new InferenceGrpcService(pipeline),
+            new AuthorizationInterceptor()))
+        .build().start();
+    System.out.println(server.getPort());
+    System.out.flush();
+    while (System.in.read() >= 0) {
+      // runs until the benchmark closes our stdin
+    }
+    server.shutdownNow();
+    watchers.close();
+    workers.close();
+  }
+}

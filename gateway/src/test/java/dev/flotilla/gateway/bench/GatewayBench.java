@@ -1,0 +1,195 @@
+package dev.flotilla.gateway.bench;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flotilla.api.v1.GenerateRequest;
+import dev.flotilla.api.v1.GenerateResponse;
+import dev.flotilla.api.v1.InferenceGrpc;
+import dev.flotilla.api.v1.SamplingParams;
+import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
+import dev.flotilla.api.worker.v1.WorkerGenerateResponse;
+import dev.flotilla.api.worker.v1.WorkerGrpc;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.stub.MetadataUtils;
+import io.grpc.stub.StreamObserver;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.HdrHistogram.Histogram;
+
+/**
+ * Gateway overhead: the same streaming requests sent straight to a fixed-rate worker and through
+ * the gateway (a separate JVM, {@link BenchGateway}), at 1 and 64 concurrent clients, in one run.
+ * Each client sends its next request when the previous one ends. Prints one line per phase and,
+ * last, one JSON line: {@code added_ttft_p50_ms}, {@code added_ttft_p99_ms} and
+ * {@code throughput_ratio} (gateway/direct) at 64 clients, and {@code gateway_cpu_ms_per_1000}.
+ *
+ * <p>Usage: {@code GatewayBench [seconds per phase=10] [tokens=16] [token interval us=2000]}.
+ */
+public final class GatewayBench {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private GatewayBench() {}
+
+  /** One phase's results. */
+  record Phase(String target, int clients, long requests, double seconds, Histogram ttft,
+      double gatewayCpuMs) {
+    double throughput() {
+      return requests / seconds;
+    }
+
+    double ms(double percentile) {
+      return ttft.getValueAtPercentile(percentile) / 1_000.0;
+    }
+  }
+
+  public static void main(String[] args) throws Exception {
+    int seconds = args.length > 0 ? Integer.parseInt(args[0]) : 10;
+    int tokens = args.length > 1 ? Integer.parseInt(args[1]) : 16;
+    long intervalMicros = args.length > 2 ? Long.parseLong(args[2]) : 2000;
+    try (FixedRateWorker worker = new FixedRateWorker(tokens, intervalMicros)) {
+      Process gateway = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
+          "-cp", System.getProperty("java.class.path"), BenchGateway.class.getName(),
+          worker.address()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+      try {
+        int port = Integer.parseInt(new BufferedReader(new InputStreamReader(
+            gateway.getInputStream(), StandardCharsets.UTF_8)).readLine().strip());
+        ManagedChannel direct = Grpc.newChannelBuilder(worker.address(),
+            InsecureChannelCredentials.create()).build();
+        ManagedChannel viaGateway = Grpc.newChannelBuilder("127.0.0.1:" + port,
+            InsecureChannelCredentials.create()).build();
+        Metadata auth = new Metadata();
+        auth.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER),
+            "Bearer " + BenchGateway.KEY);
+        WorkerGrpc.WorkerStub workerStub = WorkerGrpc.newStub(direct);
+        InferenceGrpc.InferenceStub gatewayStub = InferenceGrpc.newStub(viaGateway)
+            .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(auth));
+        SamplingParams sampling = SamplingParams.newBuilder().setMaxTokens(tokens).build();
+        WorkerGenerateRequest workerRequest = WorkerGenerateRequest.newBuilder()
+            .setPrompt("hello bench").setSampling(sampling).setTenant("bench").build();
+        GenerateRequest gatewayRequest = GenerateRequest.newBuilder()
+            .setModel(BenchGateway.MODEL).setPrompt("hello bench").setSampling(sampling).build();
+        Stream directCall = (first, done) -> workerStub.generate(workerRequest,
+            observer(r -> r.hasTokens(), first, done));
+        Stream gatewayCall = (first, done) -> gatewayStub.generate(gatewayRequest,
+            observer(GenerateResponse::hasTokens, first, done));
+        ProcessHandle gw = gateway.toHandle();
+        // Warm both paths (JIT, connections) before measuring.
+        run("direct", directCall, 64, Duration.ofSeconds(Math.max(2, seconds / 3)), null);
+        run("gateway", gatewayCall, 64, Duration.ofSeconds(Math.max(2, seconds / 3)), gw);
+        Duration d = Duration.ofSeconds(seconds);
+        ObjectNode out = JSON.createObjectNode();
+        for (int clients : List.of(1, 64)) {
+          Phase a = run("direct", directCall, clients, d, null);
+          Phase b = run("gateway", gatewayCall, clients, d, gw);
+          for (Phase p : List.of(a, b)) {
+            System.out.printf("%-8s clients=%-3d requests=%-7d req/s=%-9.1f ttft p50=%.3f ms"
+                    + " p99=%.3f ms%s%n", p.target(), p.clients(), p.requests(), p.throughput(),
+                p.ms(50), p.ms(99), p.gatewayCpuMs() < 0 ? ""
+                    : String.format(" gateway cpu=%.1f ms", p.gatewayCpuMs()));
+          }
+          String suffix = clients == 1 ? "_c1" : "";
+          out.put("added_ttft_p50_ms" + suffix, round(b.ms(50) - a.ms(50)));
+          out.put("added_ttft_p99_ms" + suffix, round(b.ms(99) - a.ms(99)));
+          out.put("throughput_ratio" + suffix, round(b.throughput() / a.throughput()));
+          out.put("gateway_cpu_ms_per_1000" + suffix,
+              round(b.gatewayCpuMs() / b.requests() * 1000));
+        }
+        out.put("tokens_per_request", tokens).put("token_interval_us", intervalMicros)
+            .put("seconds_per_phase", seconds)
+            .put("cores", Runtime.getRuntime().availableProcessors());
+        System.out.println(JSON.writeValueAsString(out));
+        direct.shutdownNow();
+        viaGateway.shutdownNow();
+      } finally {
+        gateway.getOutputStream().close();
+        if (!gateway.waitFor(10, TimeUnit.SECONDS)) {
+          gateway.destroyForcibly();
+        }
+      }
+    }
+  }
+
+  private static double round(double v) {
+    return Math.round(v * 1000) / 1000.0;
+  }
+
+  /** Starts one streaming request; calls {@code first} at its first token, {@code done} at end. */
+  @FunctionalInterface
+  interface Stream {
+    void start(Runnable first, Runnable done);
+  }
+
+  private static <T> StreamObserver<T> observer(java.util.function.Predicate<T> isToken,
+      Runnable first, Runnable done) {
+    return new StreamObserver<>() {
+      boolean seen;
+
+      @Override
+      public void onNext(T value) {
+        if (!seen && isToken.test(value)) {
+          seen = true;
+          first.run();
+        }
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        throw new IllegalStateException("a benchmark request failed", t);
+      }
+
+      @Override
+      public void onCompleted() {
+        done.run();
+      }
+    };
+  }
+
+  /** {@code clients} closed loops for {@code duration}; requests still running then are not counted. */
+  private static Phase run(String target, Stream stream, int clients, Duration duration,
+      ProcessHandle gateway) throws InterruptedException {
+    Histogram ttft = new Histogram(60_000_000L, 3); // microseconds
+    AtomicLong completed = new AtomicLong();
+    long start = System.nanoTime();
+    long end = start + duration.toNanos();
+    CountDownLatch stopped = new CountDownLatch(clients);
+    double cpuBefore = cpuMs(gateway);
+    for (int c = 0; c < clients; c++) {
+      startOne(stream, ttft, completed, end, stopped);
+    }
+    stopped.await(duration.toSeconds() + 60, TimeUnit.SECONDS);
+    double elapsed = (System.nanoTime() - start) / 1e9;
+    double cpu = gateway == null ? -1 : cpuMs(gateway) - cpuBefore;
+    return new Phase(target, clients, completed.get(), elapsed, ttft, cpu);
+  }
+
+  private static void startOne(Stream stream, Histogram ttft, AtomicLong completed, long end,
+      CountDownLatch stopped) {
+    long sent = System.nanoTime();
+    stream.start(() -> {
+      long micros = (System.nanoTime() - sent) / 1000;
+      synchronized (ttft) {
+        ttft.recordValue(Math.min(micros, ttft.getHighestTrackableValue()));
+      }
+    }, () -> {
+      completed.incrementAndGet();
+      if (System.nanoTime() < end) {
+        startOne(stream, ttft, completed, end, stopped);
+      } else {
+        stopped.countDown();
+      }
+    });
+  }
+
+  private static double cpuMs(ProcessHandle p) {
+    return p == null ? 0 : p.info().totalCpuDuration().map(d -> d.toNanos() / 1e6).orElse(-1.0);
+  }
+}

@@ -1,0 +1,79 @@
+// Drives the gateway's OpenAI-compatible HTTP API with the official `openai` npm client and
+// prints what it got as one JSON object on stdout (OpenAiClientIT parses and asserts it).
+// Environment: NODE_PATH (where `openai` is installed), OPENAI_BASE_URL, FLOTILLA_KEY,
+// FLOTILLA_MODEL (a base model), FLOTILLA_ADAPTER_MODEL (base:adapter).
+'use strict';
+const { OpenAI, AuthenticationError } = require('openai');
+
+const baseURL = process.env.OPENAI_BASE_URL;
+const model = process.env.FLOTILLA_MODEL;
+const adapterModel = process.env.FLOTILLA_ADAPTER_MODEL;
+const client = new OpenAI({ apiKey: process.env.FLOTILLA_KEY, baseURL, maxRetries: 0, timeout: 20000 });
+const messages = [
+  { role: 'system', content: 'Answer briefly.' },
+  { role: 'user', content: 'Say something.' },
+];
+
+async function collect(stream, pick) {
+  const out = { chunks: 0, text: '', finish_reason: null, usage: null, ids: new Set() };
+  for await (const chunk of stream) {
+    out.chunks++;
+    out.ids.add(chunk.id);
+    if (chunk.choices.length > 0) {
+      out.text += pick(chunk.choices[0]) ?? '';
+      out.finish_reason = chunk.choices[0].finish_reason ?? out.finish_reason;
+    }
+    if (chunk.usage) {
+      out.usage = chunk.usage;
+    }
+  }
+  out.ids = out.ids.size;
+  return out;
+}
+
+async function main() {
+  const out = {};
+
+  const completion = await client.completions.create({ model, prompt: 'Hello', max_tokens: 3, temperature: 0, seed: 7, stop: ['\n'] });
+  out.completion = {
+    object: completion.object, id: completion.id, text: completion.choices[0].text,
+    finish_reason: completion.choices[0].finish_reason, usage: completion.usage,
+  };
+
+  const chat = await client.chat.completions.create({ model: adapterModel, messages, max_completion_tokens: 2 });
+  out.chat = {
+    object: chat.object, role: chat.choices[0].message.role, content: chat.choices[0].message.content,
+    finish_reason: chat.choices[0].finish_reason, usage: chat.usage,
+  };
+
+  const chatStream = await client.chat.completions.create({
+    model, messages, max_tokens: 4, stream: true, stream_options: { include_usage: true },
+  });
+  out.chatStream = await collect(chatStream, (c) => c.delta.content);
+
+  const completionStream = await client.completions.create({ model, prompt: 'Hello', max_tokens: 2, stream: true });
+  out.completionStream = await collect(completionStream, (c) => c.text);
+
+  out.models = [];
+  for await (const m of client.models.list()) {
+    out.models.push(m.id);
+  }
+
+  try {
+    const wrong = new OpenAI({ apiKey: 'flk_not_a_key', baseURL, maxRetries: 0 });
+    await wrong.completions.create({ model, prompt: 'Hello', max_tokens: 1 });
+    out.wrongKey = { thrown: false };
+  } catch (e) {
+    out.wrongKey = {
+      thrown: true, authenticationError: e instanceof AuthenticationError, status: e.status,
+      code: e.code ?? null, type: e.type ?? null,
+    };
+  }
+
+  process.stdout.write(JSON.stringify(out));
+}
+
+main().catch((e) => {
+  process.stderr.write(String((e && e.stack) || e));
+  process.exit(1);
+});
