@@ -1,0 +1,189 @@
+package dev.flotilla.local;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * {@code ./flotilla local}: the whole system on this machine with no cluster. Starts, in order,
+ * the in-memory API server (CRDs installed, kubeconfig written), the controller stand-ins and the
+ * node agent, Kafka (in parallel with the rest), the operator and the gateway as processes, then
+ * generates the tiny model and adapters, applies {@code examples/} and prints how to call it.
+ * Ctrl-C stops everything it started.
+ */
+public final class LocalMode {
+  private static final String SYSTEM_NAMESPACE = "flotilla-system";
+  private final LocalSettings settings;
+  private final ProcessSupervisor supervisor = new ProcessSupervisor();
+  private final List<AutoCloseable> started = new ArrayList<>();
+  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
+
+  LocalMode(LocalSettings settings) {
+    this.settings = settings;
+  }
+
+  public static void main(String[] args) throws Exception {
+    System.setProperty("org.slf4j.simpleLogger.defaultLogLevel",
+        System.getProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn"));
+    System.setProperty("org.slf4j.simpleLogger.log.org.apache.kafka", "error");
+    System.setProperty("org.slf4j.simpleLogger.log.io.fabric8.kubernetes.client.dsl.internal.VersionUsageUtils", "error");
+    if (List.of(args).contains("--help")) {
+      System.out.print(LocalSettings.usage());
+      return;
+    }
+    LocalSettings settings = LocalSettings.parse(Path.of(System.getProperty("flotilla.repo.root", ".")).toAbsolutePath()
+        .normalize(), args);
+    LocalMode local = new LocalMode(settings);
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      local.stop();
+      stopped.countDown();
+    }, "flotilla-local-shutdown"));
+    try {
+      local.start();
+    } catch (Exception e) {
+      System.err.println("flotilla local: " + e.getMessage() + "\n  logs: " + settings.logs());
+      System.exit(1);
+    }
+    stopped.await();
+  }
+
+  void start() throws Exception {
+    for (String module : List.of("operator", "gateway", "worker")) {
+      if (!Files.exists(settings.jar(module))) {
+        throw new IOException(settings.jar(module) + " is missing: build it with ./mvnw -pl " + module + " -am install -DskipTests");
+      }
+    }
+    Files.createDirectories(settings.logs());
+    long t0 = System.nanoTime();
+
+    step("API server");
+    ApiServer api = ApiServer.start(settings.apiPort(), (ns, pod) -> NodeAgent.logFile(settings.logs(), ns, pod));
+    started.add(api);
+    api.installCrds(settings.repo().resolve("crds"));
+    api.createNamespaces("default", SYSTEM_NAMESPACE);
+    api.writeKubeconfig(settings.kubeconfig(), "default");
+
+    started.add(new GarbageCollector(api.client()).start());
+    started.add(new DeploymentController(api.client()).start());
+    PodNetwork network = PodNetwork.detect(2);
+    PodCommands images = new PodCommands().image("flotilla-worker",
+        List.of(ProcessSupervisor.javaCommand(), "-XX:+UseSerialGC", "-jar", settings.jar("worker").toString()));
+    started.add(new NodeAgent(api.client(), supervisor, images, network, settings.logs(), settings.state().resolve("pods"),
+        Map.of()).start());
+
+    CompletableFuture<KafkaBroker> kafka = settings.kafka()
+        ? CompletableFuture.supplyAsync(this::startKafka) : CompletableFuture.completedFuture(null);
+
+    step("operator");
+    Map<String, String> kube = kubernetesEnv(api);
+    Map<String, String> operatorEnv = new LinkedHashMap<>(kube);
+    operatorEnv.putAll(Map.of(
+        "POD_NAMESPACE", SYSTEM_NAMESPACE,
+        "QUARKUS_HTTP_HOST", "127.0.0.1",
+        "QUARKUS_HTTP_PORT", String.valueOf(settings.operatorHttpPort()),
+        "QUARKUS_GRPC_SERVER_HOST", "127.0.0.1",
+        "QUARKUS_GRPC_SERVER_PORT", String.valueOf(settings.operatorGrpcPort())));
+    startQuarkus("operator", operatorEnv, settings.operatorHttpPort());
+
+    step("Kafka");
+    KafkaBroker broker = kafka.join();
+    step("gateway");
+    Map<String, String> gatewayEnv = new LinkedHashMap<>(kube);
+    gatewayEnv.putAll(Map.of(
+        "QUARKUS_HTTP_HOST", "127.0.0.1",
+        "QUARKUS_HTTP_PORT", String.valueOf(settings.gatewayHttpPort()),
+        "QUARKUS_GRPC_SERVER_HOST", "127.0.0.1",
+        "QUARKUS_GRPC_SERVER_PORT", String.valueOf(settings.gatewayGrpcPort()),
+        "FLOTILLA_GATEWAY_ID", "local",
+        "FLOTILLA_GATEWAY_AUTOSCALER_ADDRESS", "127.0.0.1:" + settings.operatorGrpcPort(),
+        "FLOTILLA_GATEWAY_USAGE_SPOOL_DIR", settings.state().resolve("gateway/usage-spool").toString()));
+    if (broker != null) {
+      gatewayEnv.put("FLOTILLA_GATEWAY_USAGE_KAFKA_BOOTSTRAP_SERVERS", broker.bootstrapServers());
+    }
+    startQuarkus("gateway", gatewayEnv, settings.gatewayHttpPort());
+
+    step("models and examples");
+    ModelAssets.Paths assets = ModelAssets.ensure(settings.state().resolve("models"));
+    ExamplesInstaller.apply(api.client(), settings.repo().resolve("examples"), Map.of(
+        ModelAssets.MODEL, assets.model(),
+        ModelAssets.ACME_ADAPTER, assets.acmeAdapter(),
+        ModelAssets.GLOBEX_ADAPTER, assets.globexAdapter()));
+
+    System.out.println(Instructions.text(settings, api, network, broker,
+        Duration.ofNanos(System.nanoTime() - t0)));
+  }
+
+  private KafkaBroker startKafka() {
+    try {
+      String classpath = System.getProperty("java.class.path");
+      return KafkaBroker.start(supervisor, classpath, settings.state().resolve("kafka"),
+          settings.logs().resolve("kafka.log"), settings.kafkaPort(), List.of("flotilla.usage"), Duration.ofSeconds(90));
+    } catch (IOException e) {
+      throw new IllegalStateException(e.getMessage(), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  private Map<String, String> kubernetesEnv(ApiServer api) {
+    Map<String, String> env = new LinkedHashMap<>();
+    env.put("KUBECONFIG", settings.kubeconfig().toString());
+    env.put("QUARKUS_KUBERNETES_CLIENT_API_SERVER_URL", api.url());
+    env.put("QUARKUS_KUBERNETES_CLIENT_TRUST_CERTS", "true");
+    env.put("QUARKUS_KUBERNETES_CLIENT_NAMESPACE", "default");
+    return env;
+  }
+
+  private void startQuarkus(String module, Map<String, String> env, int httpPort) throws IOException, InterruptedException {
+    Path log = settings.logs().resolve(module + ".log");
+    ProcessSupervisor.Child child = supervisor.start(module, List.of(ProcessSupervisor.javaCommand(), "-XX:+UseSerialGC",
+        "-jar", settings.jar(module).toString()), env, log, settings.state().resolve(module));
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (System.nanoTime() < deadline) {
+      if (!child.isAlive()) {
+        throw new IOException(module + " exited with " + child.process().exitValue() + "; see " + log);
+      }
+      try {
+        HttpRequest live = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + "/q/health/live"))
+            .timeout(Duration.ofSeconds(1)).build();
+        if (http.send(live, HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
+          return;
+        }
+      } catch (IOException e) {
+        // not listening yet
+      }
+      Thread.sleep(200);
+    }
+    throw new IOException(module + " did not answer /q/health/live within 60 s; see " + log);
+  }
+
+  private static void step(String what) {
+    System.out.println("flotilla local: starting " + what + "...");
+  }
+
+  void stop() {
+    System.out.println("\nflotilla local: stopping everything it started...");
+    // Pods first (the node agent stops their processes), then the rest in reverse order of start.
+    for (int i = started.size() - 1; i >= 0; i--) {
+      try {
+        started.get(i).close();
+      } catch (Exception e) {
+        System.err.println("flotilla local: " + e);
+      }
+    }
+    supervisor.close();
+  }
+}

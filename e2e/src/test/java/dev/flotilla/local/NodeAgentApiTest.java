@@ -1,0 +1,143 @@
+package dev.flotilla.local;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * The node agent runs a pod of {@link TinyPod} as a local process: Ready once its probe passes,
+ * restarted when it exits, stopped with SIGTERM when the pod goes away.
+ */
+@ExtendWith(FailureDump.class)
+class NodeAgentApiTest {
+  static LocalApi api;
+  static ProcessSupervisor supervisor;
+  static DeploymentController controller;
+  static NodeAgent agent;
+  static final HttpClient HTTP = HttpClient.newHttpClient();
+
+  @BeforeAll
+  static void start() throws Exception {
+    api = LocalApi.start(NodeAgentApiTest.class);
+    supervisor = new ProcessSupervisor();
+    controller = new DeploymentController(api.client()).start();
+    // Addresses from 127.0.0.200 so a local mode running on this machine (from .2) is not in the way.
+    agent = new NodeAgent(api.client(), supervisor, new PodCommands(), PodNetwork.detect(200), api.logDir(),
+        api.dir.resolve("pods"), Map.of("test", "node-agent")).start();
+  }
+
+  @AfterAll
+  static void stop() {
+    agent.close();
+    controller.close();
+    supervisor.close();
+    api.close();
+  }
+
+  @Test
+  void aPodRunsAsAProcessTurnsReadyAndStopsWhenScaledAway() throws Exception {
+    api.client().apps().deployments().inNamespace(api.namespace).resource(tinyPods("tiny", 1)).create();
+
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(pods("tiny")).singleElement()
+        .satisfies(p -> assertThat(DeploymentController.isReady(p)).isTrue()));
+    Pod pod = pods("tiny").get(0);
+    assertThat(pod.getStatus().getPhase()).isEqualTo("Running");
+    assertThat(pod.getStatus().getContainerStatuses()).singleElement().satisfies(c -> assertThat(c.getReady()).isTrue());
+    assertThat(pod.getMetadata().getFinalizers()).contains(NodeAgent.FINALIZER);
+    String base = baseUrl(pod);
+    assertThat(get(base + "/env/GREETING")).isEqualTo("hello from the pod spec");
+    assertThat(get(base + "/env/POD_NAME")).isEqualTo(pod.getMetadata().getName());
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+        assertThat(api.client().apps().deployments().inNamespace(api.namespace).withName("tiny").get()
+            .getStatus().getReadyReplicas()).isEqualTo(1));
+
+    api.client().apps().deployments().inNamespace(api.namespace).withName("tiny")
+        .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"replicas\":0}}");
+    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(pods("tiny")).isEmpty());
+    assertThat(Files.readString(NodeAgent.logFile(api.logDir(), api.namespace, pod.getMetadata().getName())))
+        .contains("tiny pod listening", "tiny pod stopping");
+    assertThat(reachable(base)).as("the process is gone").isFalse();
+  }
+
+  @Test
+  void anExitedProcessIsRestartedAndReadyAgain() throws Exception {
+    api.client().apps().deployments().inNamespace(api.namespace).resource(tinyPods("crashy", 1)).create();
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(pods("crashy")).singleElement()
+        .satisfies(p -> assertThat(DeploymentController.isReady(p)).isTrue()));
+    Pod pod = pods("crashy").get(0);
+
+    get(baseUrl(pod) + "/exit/3");
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(pods("crashy")).singleElement()
+        .satisfies(p -> {
+          assertThat(p.getMetadata().getName()).isEqualTo(pod.getMetadata().getName());
+          assertThat(p.getStatus().getContainerStatuses().get(0).getRestartCount()).isEqualTo(1);
+          assertThat(p.getStatus().getContainerStatuses().get(0).getLastState().getTerminated().getExitCode())
+              .isEqualTo(3);
+          assertThat(DeploymentController.isReady(p)).isTrue();
+        }));
+
+    api.client().apps().deployments().inNamespace(api.namespace).withName("crashy").delete();
+    api.client().pods().inNamespace(api.namespace).withLabel("app", "crashy").delete();
+    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(pods("crashy")).isEmpty());
+  }
+
+  private static io.fabric8.kubernetes.api.model.apps.Deployment tinyPods(String name, int replicas) {
+    String classpath = System.getProperty("flotilla.test.classes", "target/test-classes");
+    return new DeploymentBuilder()
+        .withNewMetadata().withName(name).endMetadata()
+        .withNewSpec().withReplicas(replicas).withNewSelector().addToMatchLabels("app", name).endSelector()
+          .withNewTemplate().withNewMetadata().addToLabels("app", name).addToLabels("test", "node-agent").endMetadata()
+            .withNewSpec().withTerminationGracePeriodSeconds(5L).addNewContainer().withName("tiny").withImage("tiny:1")
+              .withCommand(List.of(ProcessSupervisor.javaCommand(), "-XX:TieredStopAtLevel=1", "-cp", classpath,
+                  TinyPod.class.getName()))
+              .addNewPort().withName("http").withContainerPort(18081).endPort()
+              .addNewEnv().withName("GREETING").withValue("hello from the pod spec").endEnv()
+              .addNewEnv().withName("TINY_POD_READY_AFTER_MS").withValue("300").endEnv()
+              .addNewEnv().withName("POD_NAME").withNewValueFrom().withNewFieldRef().withFieldPath("metadata.name")
+                .endFieldRef().endValueFrom().endEnv()
+              .withNewReadinessProbe().withNewHttpGet().withPath("/q/health/ready").withPort(new IntOrString("http"))
+                .endHttpGet().endReadinessProbe()
+            .endContainer().endSpec()
+          .endTemplate().endSpec().build();
+  }
+
+  private static List<Pod> pods(String app) {
+    return api.client().pods().inNamespace(api.namespace).withLabel("app", app).list().getItems();
+  }
+
+  private static String baseUrl(Pod pod) {
+    String port = pod.getMetadata().getAnnotations().get(PodNetwork.PORT_ANNOTATION_PREFIX + "http");
+    return "http://" + pod.getStatus().getPodIP() + ":" + port;
+  }
+
+  private static String get(String url) throws IOException, InterruptedException {
+    return HTTP.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString()).body();
+  }
+
+  private static boolean reachable(String base) {
+    try {
+      get(base + "/q/health/ready");
+      return true;
+    } catch (IOException | InterruptedException e) {
+      return false;
+    }
+  }
+}
