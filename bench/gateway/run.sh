@@ -4,7 +4,9 @@
 # Prints a line per phase and, last, one JSON line (added_ttft_p50_ms, added_ttft_p99_ms,
 # throughput_ratio, gateway_cpu_ms_per_1000 at 64 clients; the same with _c1 at 1 client).
 # Usage: bench/gateway/run.sh [seconds per phase=10] [tokens=16] [token interval us=2000]
-# Writes bench/results/gateway-<date>.txt with the machine and the command. Run on an idle machine.
+# Writes bench/results/gateway-<date>.txt with the machine, the command and the load average.
+# Run on an idle machine. BENCH_GATEWAY_JAVA_OPTS adds options to the gateway JVM only (e.g.
+# -XX:StartFlightRecording=filename=/tmp/gw.jfr,settings=profile to profile it).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -19,6 +21,8 @@ OUT="bench/results/gateway-$(date -u +%Y%m%dT%H%M%SZ).txt"
   echo "# date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit: $(git rev-parse --short HEAD 2>/dev/null || echo none)"
   echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
        "$(free -g | awk '/Mem:/ {print $2}') GiB, $(java -version 2>&1 | head -1)"
+  echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
   java -XX:+UseParallelGC -Xmx1g -cp "$CP" dev.flotilla.gateway.bench.GatewayBench "$@"
+  echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 } 2>&1 | tee "$OUT"
 echo "wrote $OUT" >&2

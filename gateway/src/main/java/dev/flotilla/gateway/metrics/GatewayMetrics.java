@@ -7,6 +7,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -24,6 +25,11 @@ public final class GatewayMetrics {
   private final MeterRegistry registry;
   private final int maxTenantLabels;
   private final Set<String> labelledTenants = ConcurrentHashMap.newKeySet();
+  // Meters already registered, so the request path does not rebuild their ids. Keyed by label
+  // values, so as bounded as the labels are.
+  private final Map<String, ModelMeters> models = new ConcurrentHashMap<>();
+  private final Map<String, Counter> requests = new ConcurrentHashMap<>();
+  private final Map<String, Counter[]> tokens = new ConcurrentHashMap<>();
 
   public GatewayMetrics(MeterRegistry registry, int maxTenantLabels) {
     this.registry = registry;
@@ -44,10 +50,40 @@ public final class GatewayMetrics {
     return OTHER;
   }
 
+  /**
+   * The per-token and per-dispatch timers of one model, built once: a request resolves them when
+   * it is admitted instead of building and looking up a meter id on every token.
+   */
+  public record ModelMeters(Timer timeToFirstToken, Timer timeBetweenTokens, Timer queueTime) {
+    public void timeToFirstToken(long nanos) {
+      timeToFirstToken.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    public void timeBetweenTokens(long nanos) {
+      timeBetweenTokens.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    public void queueTime(long nanos) {
+      queueTime.record(nanos, TimeUnit.NANOSECONDS);
+    }
+  }
+
+  /** The timers of {@code model}, registered on first use. */
+  public ModelMeters model(String model) {
+    ModelMeters m = models.get(model);
+    return m != null ? m : models.computeIfAbsent(model, k -> new ModelMeters(
+        timer("flotilla.gateway.time.to.first.token", "Arrival to first token", "model", k),
+        timer("flotilla.gateway.time.between.tokens", "Gap between streamed chunks", "model", k),
+        timer("flotilla.gateway.queue.time", "Held while cold plus fair-queue wait", "model",
+            k)));
+  }
+
   public void request(String tenant, String model, String status) {
-    Counter.builder("flotilla.gateway.requests").description("Requests by outcome")
-        .tags("tenant", tenantLabel(tenant), "model", model, "status", status)
-        .register(registry).increment();
+    String t = tenantLabel(tenant);
+    requests.computeIfAbsent(t + '\n' + model + '\n' + status, k ->
+        Counter.builder("flotilla.gateway.requests").description("Requests by outcome")
+            .tags("tenant", t, "model", model, "status", status).register(registry))
+        .increment();
   }
 
   public void rejected(String reason) {
@@ -56,23 +92,25 @@ public final class GatewayMetrics {
   }
 
   public void tokens(String tenant, long prompt, long completion) {
-    String t = tenantLabel(tenant);
-    Counter.builder("flotilla.gateway.tokens").tags("tenant", t, "direction", "in")
-        .register(registry).increment(prompt);
-    Counter.builder("flotilla.gateway.tokens").tags("tenant", t, "direction", "out")
-        .register(registry).increment(completion);
+    Counter[] inOut = tokens.computeIfAbsent(tenantLabel(tenant), t -> new Counter[] {
+        Counter.builder("flotilla.gateway.tokens").tags("tenant", t, "direction", "in")
+            .register(registry),
+        Counter.builder("flotilla.gateway.tokens").tags("tenant", t, "direction", "out")
+            .register(registry)});
+    inOut[0].increment(prompt);
+    inOut[1].increment(completion);
   }
 
   public void timeToFirstToken(String model, long nanos) {
-    timer("flotilla.gateway.time.to.first.token", "Arrival to first token", model, nanos);
+    model(model).timeToFirstToken(nanos);
   }
 
   public void timeBetweenTokens(String model, long nanos) {
-    timer("flotilla.gateway.time.between.tokens", "Gap between streamed chunks", model, nanos);
+    model(model).timeBetweenTokens(nanos);
   }
 
   public void queueTime(String model, long nanos) {
-    timer("flotilla.gateway.queue.time", "Held while cold plus fair-queue wait", model, nanos);
+    model(model).queueTime(nanos);
   }
 
   /** A request started waiting for a cold model (cold-start demand). */
@@ -83,19 +121,15 @@ public final class GatewayMetrics {
 
   /** A hold ended: released to a worker, timed out, or cancelled by the client. */
   public void heldDuration(String model, String outcome, long nanos) {
-    timer("flotilla.gateway.held.duration", "Time held for a cold model", nanos,
-        "model", model, "outcome", outcome);
+    timer("flotilla.gateway.held.duration", "Time held for a cold model", "model", model,
+        "outcome", outcome).record(nanos, TimeUnit.NANOSECONDS);
   }
 
-  private void timer(String name, String description, String model, long nanos) {
-    timer(name, description, nanos, "model", model);
-  }
-
-  private void timer(String name, String description, long nanos, String... tags) {
-    Timer.builder(name).description(description).tags(tags)
+  private Timer timer(String name, String description, String... tags) {
+    return Timer.builder(name).description(description).tags(tags)
         .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
         .maximumExpectedValue(Duration.ofMinutes(5))
-        .register(registry).record(nanos, TimeUnit.NANOSECONDS);
+        .register(registry);
   }
 
   public void completionLength(String model, long tokens) {

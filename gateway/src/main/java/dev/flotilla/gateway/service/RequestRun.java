@@ -15,6 +15,7 @@ import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
 import dev.flotilla.gateway.auth.TenantInfo;
 import dev.flotilla.gateway.authz.Authorizer;
 import dev.flotilla.gateway.limit.TenantLimiter;
+import dev.flotilla.gateway.metrics.GatewayMetrics;
 import dev.flotilla.gateway.route.WorkerRegistry;
 import dev.flotilla.gateway.route.WorkerView;
 import dev.flotilla.gateway.schedule.ModelScheduler;
@@ -41,6 +42,13 @@ import org.jboss.logging.Logger;
  */
 final class RequestRun implements ModelScheduler.Request, RunningRequest {
   private static final Logger LOG = Logger.getLogger(RequestRun.class);
+  /**
+   * Worker messages requested ahead of the client, and the smallest credit handed back at once:
+   * one request to the worker per 8 tokens instead of per token, and at most 16 chunks buffered
+   * for a client that is not reading.
+   */
+  static final int WORKER_WINDOW = 16;
+  static final int WORKER_WINDOW_BATCH = 8;
 
   private final GatewayPipeline p;
   private final TenantInfo tenant;
@@ -58,12 +66,13 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
   private TenantLimiter.Permit permit;
   private ModelScheduler scheduler;
   private ModelScheduler.Ticket ticket;
+  private GatewayMetrics.ModelMeters meters;
   // guarded by lock
   private boolean done;
   private int attempts;
   private String workerId;
   private WorkerClient.GenerateCall call;
-  private boolean wantMore;
+  private StreamWindow window;
   private long queuedNanos;
   private long firstTokenAt = -1;
   private long lastTokenAt = -1;
@@ -86,6 +95,7 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
 
   void authorize(Authorizer.Grant grant) {
     this.grant = grant;
+    this.meters = p.metrics.model(grant.model().key());
   }
 
   long reservedTokens() {
@@ -191,12 +201,12 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
       retryOrFail(worker.id(), Status.UNAVAILABLE.withDescription("worker went away"));
       return;
     }
-    p.metrics.queueTime(grant.model().key(), queued);
+    meters.queueTime(queued);
     String adapter = adapter();
     if (!adapter.isEmpty() && !worker.residentAdapters().contains(adapter)
         && !worker.loadingAdapters().contains(adapter)) {
       p.workers.loadAdapter(address, LoadAdapterRequest.newBuilder().setName(adapter)
-              .setSource(grant.adapter().source()).setBaseModel(grant.model().name()).build())
+              .setSource(grant.adapter().source()).setBaseModel(grant.model().key()).build()) // namespace/name, as the operator names the worker's model
           .whenComplete((ok, err) -> {
             if (err == null) {
               startCall(worker.id(), address);
@@ -232,7 +242,9 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
       if (deadline != null && deadline.isExpired()) {
         return; // the client's cancellation handler finishes the request
       }
-      call = p.workers.generate(address, w.build(), new Listener(worker), deadline);
+      window = new StreamWindow(WORKER_WINDOW, WORKER_WINDOW_BATCH);
+      call = p.workers.generate(address, w.build(), new Listener(worker), deadline,
+          window.open());
     }
   }
 
@@ -269,17 +281,16 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
       long now = p.ticker.nanos();
       if (firstTokenAt < 0) {
         firstTokenAt = now;
-        p.metrics.timeToFirstToken(grant.model().key(), now - arrived);
+        meters.timeToFirstToken(now - arrived);
       } else {
-        p.metrics.timeBetweenTokens(grant.model().key(), now - lastTokenAt);
+        meters.timeBetweenTokens(now - lastTokenAt);
       }
       lastTokenAt = now;
       completionTokens += n;
       sink.tokens(chunk);
-      if (sink.isReady()) {
-        call.request(1);
-      } else {
-        wantMore = true;
+      int credit = window.received(sink.isReady());
+      if (credit > 0) {
+        call.request(credit);
       }
     }
     scheduler.charge(tenant.name(), n);
@@ -289,9 +300,11 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
   @Override
   public void onClientReady() {
     synchronized (lock) {
-      if (wantMore && !done && call != null && sink.isReady()) {
-        wantMore = false;
-        call.request(1);
+      if (!done && call != null && sink.isReady()) {
+        int credit = window.clientReady();
+        if (credit > 0) {
+          call.request(credit);
+        }
       }
     }
   }

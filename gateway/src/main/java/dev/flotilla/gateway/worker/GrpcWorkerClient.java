@@ -3,10 +3,12 @@ package dev.flotilla.gateway.worker;
 import dev.flotilla.api.worker.v1.LoadAdapterRequest;
 import dev.flotilla.api.worker.v1.LoadAdapterResponse;
 import dev.flotilla.api.worker.v1.StatsRequest;
+import dev.flotilla.api.worker.v1.WorkerFinal;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
 import dev.flotilla.api.worker.v1.WorkerGenerateResponse;
 import dev.flotilla.api.worker.v1.WorkerGrpc;
 import dev.flotilla.api.worker.v1.WorkerStats;
+import com.google.common.util.concurrent.MoreExecutors;
 import io.grpc.Context;
 import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
@@ -18,12 +20,28 @@ import io.grpc.stub.StreamObserver;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 
-/** {@link WorkerClient} over grpc-java: one plaintext HTTP/2 channel per worker endpoint. */
+/**
+ * {@link WorkerClient} over grpc-java: one plaintext HTTP/2 channel per worker endpoint.
+ *
+ * <p>Generate tokens are handed to the listener on the transport thread that decoded them: a
+ * token is then forwarded to the client without a hop through an executor and back (two thread
+ * handoffs per token on a small machine). The final message and errors, which finish the
+ * request (an fsync of its usage event, a retry), go to an executor, in stream order.
+ */
 public final class GrpcWorkerClient implements WorkerClient {
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  private final ExecutorService endings = Executors.newCachedThreadPool(r -> {
+    Thread t = new Thread(r, "flotilla-worker-call-end");
+    t.setDaemon(true);
+    return t;
+  });
 
   private ManagedChannel channel(String address) {
     return channels.computeIfAbsent(address,
@@ -46,23 +64,29 @@ public final class GrpcWorkerClient implements WorkerClient {
 
   @Override
   public GenerateCall generate(String address, WorkerGenerateRequest request,
-      GenerateListener listener, Deadline deadline) {
-    return detached(() -> startGenerate(address, request, listener, deadline));
+      GenerateListener listener, Deadline deadline, int initialMessages) {
+    return detached(() -> startGenerate(address, request, listener, deadline, initialMessages));
   }
 
   private GenerateCall startGenerate(String address, WorkerGenerateRequest request,
-      GenerateListener listener, Deadline deadline) {
+      GenerateListener listener, Deadline deadline, int initialMessages) {
     CompletableFuture<ClientCallStreamObserver<WorkerGenerateRequest>> started =
         new CompletableFuture<>();
-    WorkerGrpc.WorkerStub stub = WorkerGrpc.newStub(channel(address));
+    // Callbacks run on the transport thread (grpc-java serialises re-entrant calls of a direct
+    // executor); only tokens are handled there.
+    WorkerGrpc.WorkerStub stub = WorkerGrpc.newStub(channel(address))
+        .withExecutor(MoreExecutors.directExecutor());
     if (deadline != null) {
       stub = stub.withDeadline(deadline);
     }
     stub.generate(request,
         new ClientResponseObserver<WorkerGenerateRequest, WorkerGenerateResponse>() {
+          /** The end of the stream, off the transport thread; at most one per call. */
+          private final AtomicBoolean ended = new AtomicBoolean();
+
           @Override
           public void beforeStart(ClientCallStreamObserver<WorkerGenerateRequest> call) {
-            call.disableAutoRequestWithInitial(1);
+            call.disableAutoRequestWithInitial(initialMessages);
             started.complete(call);
           }
 
@@ -71,7 +95,8 @@ public final class GrpcWorkerClient implements WorkerClient {
             if (r.hasTokens()) {
               listener.onTokens(r.getTokens());
             } else if (r.hasFinal()) {
-              listener.onFinal(r.getFinal());
+              WorkerFinal fin = r.getFinal();
+              end(() -> listener.onFinal(fin));
             } else {
               started.join().request(1); // unknown event: skip it
             }
@@ -79,7 +104,22 @@ public final class GrpcWorkerClient implements WorkerClient {
 
           @Override
           public void onError(Throwable t) {
-            listener.onError(Status.fromThrowable(t));
+            Status status = Status.fromThrowable(t);
+            end(() -> listener.onError(status));
+          }
+
+          /**
+           * The first ending wins, as before: after the final message a request is finished,
+           * and a later error of the same stream must not overtake it on another thread.
+           */
+          private void end(Runnable callback) {
+            if (ended.compareAndSet(false, true)) {
+              try {
+                endings.execute(callback);
+              } catch (RejectedExecutionException closing) {
+                callback.run(); // the client is closing: no more tokens to keep flowing
+              }
+            }
           }
 
           @Override
@@ -184,5 +224,6 @@ public final class GrpcWorkerClient implements WorkerClient {
       }
     }
     channels.clear();
+    endings.shutdown();
   }
 }

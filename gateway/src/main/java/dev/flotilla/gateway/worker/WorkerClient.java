@@ -13,7 +13,11 @@ import java.util.function.Consumer;
 
 /** How the gateway talks to workers ({@code flotilla.worker.v1.Worker}). */
 public interface WorkerClient extends AutoCloseable {
-  /** Receives one Generate stream. Callbacks for a call never overlap. */
+  /**
+   * Receives one Generate stream. Callbacks for a call never overlap and come in stream order.
+   * {@link #onTokens} may run on a transport thread and must not block; {@link #onFinal} and
+   * {@link #onError} run where blocking (an fsync) is allowed.
+   */
   interface GenerateListener {
     void onTokens(TokenChunk chunk);
 
@@ -23,20 +27,22 @@ public interface WorkerClient extends AutoCloseable {
     void onError(Status status);
   }
 
-  /** A running Generate call with manual flow control: one message per {@link #request}. */
+  /** A running Generate call with manual flow control: messages are delivered as requested. */
   interface GenerateCall {
+    /** Lets {@code messages} more messages be delivered. */
     void request(int messages);
 
     void cancel(String reason);
   }
 
   /**
-   * Starts a call that delivers one message, then one more per {@link GenerateCall#request}.
+   * Starts a call that delivers {@code initialMessages} messages, then as many more as
+   * {@link GenerateCall#request} asks for.
    *
    * @param deadline the client's deadline, propagated to the worker; null for none
    */
   GenerateCall generate(String address, WorkerGenerateRequest request, GenerateListener listener,
-      Deadline deadline);
+      Deadline deadline, int initialMessages);
 
   CompletableFuture<LoadAdapterResponse> loadAdapter(String address, LoadAdapterRequest request);
 

@@ -49,6 +49,7 @@ public final class BenchGateway {
   private BenchGateway() {}
 
   public static void main(String[] args) throws Exception {
+    BenchLogs.productionLevels();
     TenantDirectory tenants = new TenantDirectory();
     tenants.onTenant(Fixtures.tenant("bench", "bench-keys", List.of("*"), 1, Priority.Normal,
         null));

@@ -19,6 +19,7 @@ import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -52,16 +53,25 @@ public final class GatewayBench {
   }
 
   public static void main(String[] args) throws Exception {
+    BenchLogs.productionLevels();
     int seconds = args.length > 0 ? Integer.parseInt(args[0]) : 10;
     int tokens = args.length > 1 ? Integer.parseInt(args[1]) : 16;
     long intervalMicros = args.length > 2 ? Long.parseLong(args[2]) : 2000;
     try (FixedRateWorker worker = new FixedRateWorker(tokens, intervalMicros)) {
-      Process gateway = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
-          "-cp", System.getProperty("java.class.path"), BenchGateway.class.getName(),
-          worker.address()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+      List<String> command = new ArrayList<>();
+      command.add(ProcessHandle.current().info().command().orElse("java"));
+      // Extra options for the gateway JVM only, e.g. -XX:StartFlightRecording=... to profile it.
+      String opts = System.getenv().getOrDefault("BENCH_GATEWAY_JAVA_OPTS", "").strip();
+      if (!opts.isEmpty()) {
+        command.addAll(List.of(opts.split("\\s+")));
+      }
+      command.addAll(List.of("-cp", System.getProperty("java.class.path"),
+          BenchGateway.class.getName(), worker.address()));
+      Process gateway = new ProcessBuilder(command)
+          .redirectError(ProcessBuilder.Redirect.INHERIT).start();
       try {
-        int port = Integer.parseInt(new BufferedReader(new InputStreamReader(
-            gateway.getInputStream(), StandardCharsets.UTF_8)).readLine().strip());
+        int port = port(new BufferedReader(new InputStreamReader(gateway.getInputStream(),
+            StandardCharsets.UTF_8)));
         ManagedChannel direct = Grpc.newChannelBuilder(worker.address(),
             InsecureChannelCredentials.create()).build();
         ManagedChannel viaGateway = Grpc.newChannelBuilder("127.0.0.1:" + port,
@@ -116,6 +126,17 @@ public final class GatewayBench {
         }
       }
     }
+  }
+
+  /** The gateway's first all-digits output line: JVM options such as JFR may print before it. */
+  private static int port(BufferedReader out) throws java.io.IOException {
+    for (String line = out.readLine(); line != null; line = out.readLine()) {
+      if (line.strip().matches("\\d+")) {
+        return Integer.parseInt(line.strip());
+      }
+      System.err.println(line);
+    }
+    throw new IllegalStateException("the gateway exited before printing its port");
   }
 
   private static double round(double v) {
