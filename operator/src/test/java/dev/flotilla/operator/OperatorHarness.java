@@ -13,6 +13,7 @@ import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.javaoperatorsdk.operator.Operator;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
+import io.javaoperatorsdk.operator.api.monitoring.Metrics;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -33,9 +34,16 @@ public final class OperatorHarness implements AutoCloseable {
 
   public OperatorHarness(KubernetesClient client, OperatorSettings settings, Clock clock,
       LeaderElectionConfiguration leaderElection) {
+    this(client, settings, clock, leaderElection, Metrics.NOOP);
+  }
+
+  /** @param metrics told of every reconcile, e.g. to count them in a benchmark */
+  public OperatorHarness(KubernetesClient client, OperatorSettings settings, Clock clock,
+      LeaderElectionConfiguration leaderElection, Metrics metrics) {
     autoscaler = new AutoscalerGrpcService(demand, clock);
     operator = new Operator(o -> {
       o.withKubernetesClient(client)
+          .withMetrics(metrics)
           .withUseSSAToPatchPrimaryResource(false)
           .withSSABasedCreateUpdateMatchForDependentResources(false)
           .withCloseClientOnStop(false)
@@ -57,6 +65,10 @@ public final class OperatorHarness implements AutoCloseable {
 
   public AutoscalerGrpcService autoscaler() {
     return autoscaler;
+  }
+
+  public DemandStore demand() {
+    return demand;
   }
 
   @Override

@@ -15,6 +15,7 @@ import dev.flotilla.operator.events.EventRecorder;
 import dev.flotilla.operator.model.EffectiveSpec;
 import dev.flotilla.operator.status.Conditions;
 import dev.flotilla.operator.status.StatusDiff;
+import dev.flotilla.operator.status.StatusWriter;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
@@ -91,19 +92,16 @@ public class LoraAdapterReconciler implements Reconciler<LoraAdapter> {
         check.valid() ? "servable as " + next.getServedName() : check.message(), generation, now);
     next.setConditions(conditions);
 
+    if (StatusDiff.differs(next, adapter.getStatus()) && !StatusWriter.write(context, adapter, next)) {
+      return UpdateControl.<LoraAdapter>noUpdate().rescheduleAfter(StatusWriter.RETRY_AFTER_CONFLICT);
+    }
     Condition before = current.getConditions().stream().filter(c -> VALIDATED.equals(c.getType())).findFirst().orElse(null);
     if (before == null || !Objects.equals(before.getStatus(), check.valid() ? TRUE : FALSE)
         || !check.valid() && !Objects.equals(before.getMessage(), check.message())) {
       new EventRecorder(context.getClient(), clock).record(adapter,
           check.valid() ? EventReason.Validated : EventReason.ValidationFailed, check.message());
     }
-    UpdateControl<LoraAdapter> control;
-    if (StatusDiff.differs(next, adapter.getStatus())) {
-      adapter.setStatus(next);
-      control = UpdateControl.patchStatus(adapter);
-    } else {
-      control = UpdateControl.noUpdate();
-    }
+    UpdateControl<LoraAdapter> control = UpdateControl.noUpdate();
     // Files are not watched: look again now and then when they are what decides.
     boolean filesDecide = adapter.getSpec().getSource() != null && adapter.getSpec().getSource().startsWith("file://")
         && !AdapterCheck.MODEL_NOT_FOUND.equals(check.reason());

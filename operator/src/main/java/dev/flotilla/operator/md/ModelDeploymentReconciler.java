@@ -19,6 +19,7 @@ import dev.flotilla.operator.placement.PlacementBook;
 import dev.flotilla.operator.placement.PlacementDecision;
 import dev.flotilla.operator.placement.Placer;
 import dev.flotilla.operator.status.ReconcileException;
+import dev.flotilla.operator.status.StatusWriter;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
@@ -32,7 +33,6 @@ import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.javaoperatorsdk.operator.processing.event.source.IndexerResourceCache;
-import io.javaoperatorsdk.operator.processing.event.source.inbound.SimpleInboundEventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
 import java.time.Clock;
 import java.time.Duration;
@@ -93,9 +93,7 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
         .withSecondaryToPrimaryMapper((GpuNodePool pool) -> affectedBy(pool, primaries))
         .withOnUpdateFilter(ModelDeploymentReconciler::poolChangeMatters)
         .build(), context);
-    SimpleInboundEventSource<ModelDeployment> demandEvents = new SimpleInboundEventSource<>("demand");
-    demand.onDemand(demandEvents::propagateEvent);
-    return List.of(deployments, services, pools, demandEvents);
+    return List.of(deployments, services, pools, new DemandEventSource(demand, book));
   }
 
   @Override
@@ -133,18 +131,29 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
         next = settings.recheckInterval(); // files cannot be watched
       }
     }
+    if (status.changed() && !StatusWriter.write(context, md, status.build())) {
+      // Changed since read: the next reconcile decides again, Events included.
+      return UpdateControl.<ModelDeployment>noUpdate().rescheduleAfter(StatusWriter.RETRY_AFTER_CONFLICT);
+    }
     EventRecorder events = new EventRecorder(context.getClient(), clock);
     for (ModelDeploymentStatusAggregator.Decision decision : status.decisions(failure)) {
       events.record(md, decision.reason(), decision.message());
     }
-    UpdateControl<ModelDeployment> control;
-    if (status.changed()) {
-      ModelDeployment patch = statusOnly(md, status.build());
-      control = UpdateControl.patchStatus(patch);
-    } else {
-      control = UpdateControl.noUpdate();
-    }
+    forgetIfDeleted(ResourceID.fromResource(md), context);
+    UpdateControl<ModelDeployment> control = UpdateControl.noUpdate();
     return next == null ? control : control.rescheduleAfter(next);
+  }
+
+  /**
+   * {@link DemandEventSource} forgets a deleted deployment when the delete arrives; a reconcile
+   * that was running then has since remembered it again. The informer drops a deleted resource
+   * before it announces the delete, so checking after the writes leaves nothing behind.
+   */
+  private void forgetIfDeleted(ResourceID id, Context<ModelDeployment> context) {
+    if (context.getPrimaryCache().get(id).isEmpty()) {
+      demand.forget(id);
+      book.release(id);
+    }
   }
 
   @Override
@@ -152,8 +161,10 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
       Exception e) {
     ModelDeploymentStatusAggregator status = new ModelDeploymentStatusAggregator(md, clock.instant());
     status.error(e);
-    return status.changed() ? ErrorStatusUpdateControl.patchStatus(statusOnly(md, status.build()))
-        : ErrorStatusUpdateControl.noStatusUpdate();
+    if (status.changed()) {
+      StatusWriter.write(context, md, status.build());
+    }
+    return ErrorStatusUpdateControl.noStatusUpdate();
   }
 
   /** Step 1: the spec makes sense (the schema normally ensures it; objects can still slip past). */
@@ -290,11 +301,6 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
 
   private static int replicasOf(Deployment deployment) {
     return deployment.getSpec() == null || deployment.getSpec().getReplicas() == null ? 0 : deployment.getSpec().getReplicas();
-  }
-
-  private static ModelDeployment statusOnly(ModelDeployment md, ModelDeploymentStatus status) {
-    md.setStatus(status);
-    return md;
   }
 
   /**

@@ -1,10 +1,10 @@
 package dev.flotilla.operator.pool;
 
-import dev.flotilla.api.crd.ConditionTypes;
 import dev.flotilla.api.crd.GpuNodePool;
 import dev.flotilla.api.crd.GpuNodePoolStatus;
 import dev.flotilla.api.crd.ModelDeployment;
 import dev.flotilla.operator.status.StatusDiff;
+import dev.flotilla.operator.status.StatusWriter;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
@@ -12,15 +12,16 @@ import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.MaxReconciliationInterval;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.processing.event.Event;
+import io.javaoperatorsdk.operator.processing.event.EventHandler;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
-import io.javaoperatorsdk.operator.processing.event.source.Cache;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
 import java.time.Clock;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
 
 /**
  * Keeps each GpuNodePool's status (capacity, placements, allocation, Ready) true to its spec and
@@ -28,11 +29,13 @@ import java.util.stream.Collectors;
  * decisions themselves are made (and guarded against over-commit) by the ModelDeployment
  * reconciler, which records them in each deployment's status.
  */
-// The periodic pass heals anything an event could not say (a deployment that left the pool).
+// Events keep pool status current (see DeploymentEvents); the periodic pass only heals what a
+// missed event would leave behind.
 @ControllerConfiguration(name = GpuNodePoolReconciler.NAME,
     maxReconciliationInterval = @MaxReconciliationInterval(interval = 60, timeUnit = TimeUnit.SECONDS))
 public class GpuNodePoolReconciler implements Reconciler<GpuNodePool> {
   public static final String NAME = "gpunodepool";
+  static final String BY_POOL = "byPool";
 
   private final Clock clock;
   private InformerEventSource<ModelDeployment, GpuNodePool> deployments;
@@ -43,38 +46,54 @@ public class GpuNodePoolReconciler implements Reconciler<GpuNodePool> {
 
   @Override
   public List<EventSource<?, GpuNodePool>> prepareEventSources(EventSourceContext<GpuNodePool> context) {
-    var pools = context.getPrimaryCache();
-    deployments = new InformerEventSource<>(InformerEventSourceConfiguration
+    deployments = new DeploymentEvents(InformerEventSourceConfiguration
         .from(ModelDeployment.class, GpuNodePool.class)
-        .withSecondaryToPrimaryMapper((ModelDeployment md) -> poolsConcerned(md, pools))
+        .withSecondaryToPrimaryMapper(GpuNodePoolReconciler::poolOf)
         .build(), context);
+    deployments.addIndexers(Map.of(BY_POOL, md -> pool(md) == null ? List.of() : List.of(pool(md))));
     return List.of(deployments);
   }
 
+  /** The pool a deployment's status names; a deleted deployment's last status names the pool it leaves. */
+  static Set<ResourceID> poolOf(ModelDeployment md) {
+    String pool = pool(md);
+    return pool == null ? Set.of() : Set.of(new ResourceID(pool));
+  }
+
+  private static String pool(ModelDeployment md) {
+    return md == null || md.getStatus() == null ? null : md.getStatus().getPool();
+  }
+
   /**
-   * The pool a deployment is placed on. A deployment that is evaluated but not placed may have
-   * just left a pool (the mapper only sees the new state), so every pool looks again.
+   * ModelDeployment events for the pools: the pool a deployment is on now (through the mapper)
+   * and, when an update moved it off a pool (to another, or to none), the pool it left, which a
+   * mapper cannot know since it sees only the new state.
    */
-  static Set<ResourceID> poolsConcerned(ModelDeployment md, Cache<GpuNodePool> pools) {
-    if (md.getStatus() == null) {
-      return Set.of();
+  static final class DeploymentEvents extends InformerEventSource<ModelDeployment, GpuNodePool> {
+    DeploymentEvents(InformerEventSourceConfiguration<ModelDeployment> configuration,
+        EventSourceContext<GpuNodePool> context) {
+      super(configuration, context);
     }
-    if (md.getStatus().getPool() != null) {
-      return Set.of(new ResourceID(md.getStatus().getPool()));
+
+    @Override
+    public void onUpdate(ModelDeployment before, ModelDeployment after) {
+      super.onUpdate(before, after);
+      String left = pool(before);
+      EventHandler handler = getEventHandler();
+      if (left != null && !left.equals(pool(after)) && handler != null) {
+        handler.handleEvent(new Event(new ResourceID(left)));
+      }
     }
-    boolean evaluated = md.getStatus().getConditions().stream().anyMatch(c -> ConditionTypes.PLACED.equals(c.getType()));
-    return evaluated ? pools.list().map(ResourceID::fromResource).collect(Collectors.toSet()) : Set.of();
   }
 
   @Override
   public UpdateControl<GpuNodePool> reconcile(GpuNodePool pool, Context<GpuNodePool> context) {
-    List<ModelDeployment> all = deployments.list().toList();
+    List<ModelDeployment> named = deployments.byIndex(BY_POOL, pool.getMetadata().getName());
     GpuNodePoolStatus desired = GpuNodePoolStatusModel.desired(pool,
-        GpuNodePoolStatusModel.placements(pool, all), clock.instant());
-    if (!StatusDiff.differs(desired, pool.getStatus())) {
-      return UpdateControl.noUpdate();
+        GpuNodePoolStatusModel.placements(pool, named), clock.instant());
+    if (StatusDiff.differs(desired, pool.getStatus()) && !StatusWriter.write(context, pool, desired)) {
+      return UpdateControl.<GpuNodePool>noUpdate().rescheduleAfter(StatusWriter.RETRY_AFTER_CONFLICT);
     }
-    pool.setStatus(desired);
-    return UpdateControl.patchStatus(pool);
+    return UpdateControl.noUpdate();
   }
 }

@@ -11,6 +11,7 @@ import dev.flotilla.operator.events.EventReason;
 import dev.flotilla.operator.events.EventRecorder;
 import dev.flotilla.operator.status.Conditions;
 import dev.flotilla.operator.status.StatusDiff;
+import dev.flotilla.operator.status.StatusWriter;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
@@ -69,17 +70,16 @@ public class TenantReconciler implements Reconciler<Tenant> {
     next.setApiKeys(check.keys());
     next.setConditions(Conditions.set(current.getConditions(), READY, check.ready() ? TRUE : FALSE, check.reason(),
         check.message(), generation, clock.instant()));
+    if (StatusDiff.differs(next, tenant.getStatus()) && !StatusWriter.write(context, tenant, next)) {
+      return UpdateControl.<Tenant>noUpdate().rescheduleAfter(StatusWriter.RETRY_AFTER_CONFLICT);
+    }
     Condition before = current.getConditions().stream().filter(c -> READY.equals(c.getType())).findFirst().orElse(null);
     if (before == null || !Objects.equals(before.getStatus(), check.ready() ? TRUE : FALSE)
         || !check.ready() && !Objects.equals(before.getMessage(), check.message())) {
       new EventRecorder(context.getClient(), clock).record(tenant,
           check.ready() ? EventReason.TenantReady : EventReason.TenantNotReady, check.message());
     }
-    if (!StatusDiff.differs(next, tenant.getStatus())) {
-      return UpdateControl.noUpdate();
-    }
-    tenant.setStatus(next);
-    return UpdateControl.patchStatus(tenant);
+    return UpdateControl.noUpdate();
   }
 
   private Secret lookup(SecretKeyReference ref) {

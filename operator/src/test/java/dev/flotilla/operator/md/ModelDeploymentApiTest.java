@@ -13,6 +13,7 @@ import dev.flotilla.operator.Fixtures;
 import dev.flotilla.operator.MutableClock;
 import dev.flotilla.operator.OperatorHarness;
 import dev.flotilla.operator.config.OperatorSettings;
+import dev.flotilla.operator.autoscaler.DemandSnapshot;
 import dev.flotilla.operator.config.SettingsBuilder;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.Event;
@@ -20,12 +21,18 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.Watch;
+import io.fabric8.kubernetes.client.Watcher;
+import io.fabric8.kubernetes.client.WatcherException;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.grpc.stub.StreamObserver;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -35,6 +42,8 @@ import org.junit.jupiter.api.Test;
 class ModelDeploymentApiTest {
   static final String NS = Fixtures.NAMESPACE;
   static final Duration WAIT = Duration.ofSeconds(20);
+  /** Well inside the pools' 60 s periodic pass: what an event, not that pass, must achieve. */
+  static final Duration PROMPTLY = Duration.ofSeconds(10);
 
   KubernetesClient client;
   MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
@@ -197,12 +206,123 @@ class ModelDeploymentApiTest {
     });
 
     await().atMost(WAIT).untilAsserted(() -> {
-      assertThat(md("pinned").getSpec().getReplicas()).as("spec " + md("pinned").getMetadata().getGeneration() + " " + md("pinned").getStatus().getObservedGeneration()).isEqualTo(3);
+      ModelDeployment current = md("pinned");
+      assertThat(current.getStatus().getObservedGeneration()).isEqualTo(current.getMetadata().getGeneration());
+      assertThat(current.getStatus().getAutoscaler().getReason()).contains("spec.replicas pins 3");
       assertThat(worker("pinned").getSpec().getReplicas()).isEqualTo(3);
-      assertThat(md("pinned").getStatus().getAutoscaler().getReason()).contains("spec.replicas pins 3");
     });
     assertThat(worker("pinned").getMetadata().getAnnotations()).as("scaling never rolls workers")
         .containsEntry("flotilla.dev/template-hash", hash);
+  }
+
+  /**
+   * The spec changes just as the operator has made the workers and is about to write status. The
+   * status write must not hide the change: it fails on the resourceVersion it was computed from,
+   * and the change is reconciled (a lost change stays unreconciled: nothing else wakes a
+   * deployment at zero).
+   */
+  @Test
+  void aSpecChangeRacingAStatusWriteIsReconciled() {
+    create(Fixtures.pool("big", "NVIDIA-L4", "24Gi", 8, 10, 0.7));
+    for (int i = 0; i < 10; i++) {
+      String name = "race-" + i;
+      CountDownLatch edited = new CountDownLatch(1);
+      try (Watch watch = client.apps().deployments().inNamespace(NS).withName(name + "-worker").watch(new Watcher<>() {
+        @Override
+        public void eventReceived(Action action, Deployment resource) {
+          if (action == Action.ADDED && edited.getCount() > 0) {
+            pin(name, 3);
+            edited.countDown();
+          }
+        }
+
+        @Override
+        public void onClose(WatcherException cause) {}
+      })) {
+        create(Fixtures.model(name, 1, 4));
+        await().atMost(WAIT).until(() -> edited.getCount() == 0);
+      }
+      await().atMost(WAIT).untilAsserted(() -> {
+        ModelDeployment current = md(name);
+        assertThat(current.getMetadata().getGeneration()).isEqualTo(2L);
+        assertThat(current.getStatus().getObservedGeneration()).as(name).isEqualTo(2L);
+        assertThat(worker(name).getSpec().getReplicas()).isEqualTo(3);
+      });
+    }
+  }
+
+  /** {@code kubectl scale}: an edit locked on the resourceVersion it read, tried again on a conflict. */
+  void pin(String name, int replicas) {
+    while (true) {
+      try {
+        client.resources(ModelDeployment.class).inNamespace(NS).withName(name).edit(m -> {
+          m.getSpec().setReplicas(replicas);
+          return m;
+        });
+        return;
+      } catch (KubernetesClientException e) {
+        if (e.getCode() != 409) {
+          throw e;
+        }
+      }
+    }
+  }
+
+  @Test
+  void aDeletedDeploymentIsForgottenAndItsPoolFreedAtOnce() {
+    create(Fixtures.pool("l4-pool", "NVIDIA-L4", "24Gi", 1, 4, 0.7));
+    ModelDeployment md = Fixtures.model("cold", 1, 2);
+    create(md);
+    StreamObserver<DemandReport> stream = operator.autoscaler().reportDemand(collect(new CopyOnWriteArrayList<>()));
+    stream.onNext(report("gw-1", 0, 1));
+    ResourceID id = new ResourceID("cold", NS);
+    await().atMost(WAIT).untilAsserted(() -> {
+      assertThat(worker("cold").getSpec().getReplicas()).isEqualTo(1);
+      assertThat(operator.demand().published(id)).isNotNull();
+      assertThat(pool("l4-pool").getStatus().getAllocatedGpus()).isEqualTo(2);
+    });
+
+    client.resources(ModelDeployment.class).inNamespace(NS).withName("cold").delete();
+
+    await().atMost(PROMPTLY).untilAsserted(() -> {
+      assertThat(operator.demand().published(id)).isNull();
+      assertThat(operator.demand().memory(id)).isNull();
+      assertThat(operator.demand().snapshot(id, clock.instant(), Duration.ofMinutes(1), Duration.ofSeconds(6),
+          Duration.ofMinutes(1))).isEqualTo(DemandSnapshot.NONE);
+      assertThat(pool("l4-pool").getStatus().getAllocatedGpus()).isZero();
+      assertThat(pool("l4-pool").getStatus().getPlacements()).isEmpty();
+    });
+    stream.onCompleted();
+  }
+
+  @Test
+  void aDeploymentThatLeavesAPoolLeavesItsStatusAtOnce() {
+    create(Fixtures.pool("a", "NVIDIA-L4", "24Gi", 1, 4, 0.5));
+    create(Fixtures.pool("b", "NVIDIA-L4", "24Gi", 1, 4, 0.7));
+    create(Fixtures.onPools(Fixtures.model("mover", 1, 2), "a"));
+    await().atMost(WAIT).untilAsserted(() ->
+        assertThat(pool("a").getStatus().getPlacements()).extracting(p -> p.getName()).containsExactly("mover"));
+
+    client.resources(ModelDeployment.class).inNamespace(NS).withName("mover").edit(m ->
+        Fixtures.onPools(m, "b"));
+    await().atMost(PROMPTLY).untilAsserted(() -> {
+      assertThat(md("mover").getStatus().getPool()).isEqualTo("b");
+      assertThat(pool("a").getStatus().getPlacements()).isEmpty();
+      assertThat(pool("a").getStatus().getAllocatedGpus()).isZero();
+      assertThat(pool("b").getStatus().getPlacements()).extracting(p -> p.getName()).containsExactly("mover");
+    });
+
+    client.resources(ModelDeployment.class).inNamespace(NS).withName("mover").edit(m ->
+        Fixtures.onPools(m, "missing"));
+    await().atMost(PROMPTLY).untilAsserted(() -> {
+      assertCondition(md("mover"), ConditionTypes.PLACED, ConditionTypes.FALSE, "PoolNotFound");
+      assertThat(pool("b").getStatus().getPlacements()).isEmpty();
+      assertThat(pool("b").getStatus().getAllocatedGpus()).isZero();
+    });
+  }
+
+  GpuNodePool pool(String name) {
+    return client.resources(GpuNodePool.class).withName(name).get();
   }
 
   @Test
