@@ -7,7 +7,13 @@
 namespace fl {
 
 namespace {
-constexpr int kSpinIterations = 200000; // ~ a few hundred microseconds of _mm_pause
+// Spin budget before sleeping, in _mm_pause iterations (a pause is ~10-140 cycles by CPU: ~10-100
+// microseconds here). A step's loops follow each other within microseconds, so workers still
+// catch the next loop spinning; but on a shared host two threads sometimes get one core's worth
+// (both vCPUs multiplexed on one core), and then a long spin (it was 200000 pauses, ~10 ms on
+// Intel) burns the time slice the thread holding the last task needs: two threads ran 2-3x slower
+// than one. Sleeping (the vCPU halts) hands the core back.
+constexpr int kSpinIterations = 2000;
 }
 
 int ThreadPool::machine_threads() {
@@ -61,7 +67,14 @@ void ThreadPool::run_impl(int n_tasks, Call call, void* fn) {
     }
     wake_.notify_all();
     work(0);
-    while (active_.load(std::memory_order_acquire) != 0) _mm_pause();
+    for (int spins = 0; active_.load(std::memory_order_acquire) != 0; spins++) {
+        if (spins < kSpinIterations) {
+            _mm_pause();
+            continue;
+        }
+        std::unique_lock<std::mutex> lock(mutex_);
+        done_.wait(lock, [&] { return active_.load(std::memory_order_acquire) == 0; });
+    }
     fn_ = nullptr;
 }
 
@@ -80,7 +93,12 @@ void ThreadPool::worker_main(int index) {
         seen = generation_.load(std::memory_order_acquire);
         if (stop_.load()) return;
         work(index);
-        active_.fetch_sub(1, std::memory_order_acq_rel);
+        if (active_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+            // last worker out: wake the caller if it stopped spinning (the lock orders this
+            // against its predicate check, so the wake-up is not lost)
+            { std::lock_guard<std::mutex> lock(mutex_); }
+            done_.notify_one();
+        }
     }
 }
 

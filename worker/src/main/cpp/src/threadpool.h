@@ -3,7 +3,8 @@
 // run(n_tasks, fn) calls fn(task, thread) for every task in [0, n_tasks) on the caller and the
 // workers, handing tasks out through an atomic counter (dynamic: the host is shared and a core
 // may stall), and returns when all are done. Workers spin briefly between loops (a step runs
-// hundreds of short loops) and then sleep on a condition variable.
+// hundreds of short loops) and then sleep on a condition variable; the caller, waiting for the last
+// tasks, likewise spins briefly and then sleeps.
 #pragma once
 
 #include <atomic>
@@ -45,6 +46,7 @@ private:
     std::vector<std::thread> workers_;
     std::mutex mutex_;
     std::condition_variable wake_;
+    std::condition_variable done_; // the caller sleeps here when the last tasks run long
     std::atomic<uint64_t> generation_{0};
     std::atomic<int> next_task_{0};
     std::atomic<int> active_{0};

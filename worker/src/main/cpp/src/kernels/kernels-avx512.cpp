@@ -22,6 +22,7 @@ namespace {
 
 constexpr int kMr = 12;
 constexpr int kKc = 256; // even (BF16 pairs)
+constexpr int kKOuterMinTiles = 8; // row tiles from which gemm puts the K blocks outermost
 
 inline int kpad(DType wt, int K) { return wt == DType::BF16 ? (K + 1) & ~1 : K; }
 
@@ -109,6 +110,17 @@ void pack_x_dot(DType wt, const float* X, int ldx, int M, int K, void* xp) {
 
 // --- micro-kernels: C[MR][32] (+)= Xtile[kc][kMr] * Wpanel[kc][32] ------------------------------
 
+// Software prefetch of the weight stream kPrefetch bytes ahead (the panel is contiguous in k, and
+// the next panel follows it). The hardware prefetcher alone leaves the batched micro-kernels
+// stalled on DRAM: with 12+ rows per weight row the loads come too slowly for it to run ahead
+// (measured: 16-row GEMM 2048x5632 F32, 6.7 ms -> 2.6-3.8 ms on one core).
+constexpr int kPrefetch = 2048;
+inline void prefetch_w(const void* w, int bytes) {
+    const char* p = static_cast<const char*>(w) + kPrefetch;
+    _mm_prefetch(p, _MM_HINT_T0);
+    if (bytes > 64) _mm_prefetch(p + 64, _MM_HINT_T0);
+}
+
 template <int MR> struct Acc {
     __m512 c0[MR], c1[MR];
     inline void load(const float* y, int ldy, bool accumulate) {
@@ -130,6 +142,7 @@ void uk_f32(int kc, const float* x, const float* w, float* y, int ldy, bool accu
     Acc<MR> a;
     a.load(y, ldy, accumulate);
     for (int k = 0; k < kc; k++) {
+        prefetch_w(w, 128);
         __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16);
 #pragma GCC unroll 12
         for (int i = 0; i < MR; i++) {
@@ -148,6 +161,7 @@ void uk_f16(int kc, const float* x, const uint16_t* w, float* y, int ldy, bool a
     Acc<MR> a;
     a.load(y, ldy, accumulate);
     for (int k = 0; k < kc; k++) {
+        prefetch_w(w, 64);
         __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)));
         __m512 w1 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 16)));
 #pragma GCC unroll 12
@@ -169,6 +183,7 @@ void uk_bf16_f32(int kc, const float* x, const uint16_t* w, float* y, int ldy, b
     a.load(y, ldy, accumulate);
     const __m512i hi_mask = _mm512_set1_epi32(int(0xffff0000u));
     for (int k = 0; k < kc; k += 2) {
+        prefetch_w(w, 128);
         __m512i wa = _mm512_loadu_si512(w), wb = _mm512_loadu_si512(w + 32);
         __m512 a_lo = _mm512_castsi512_ps(_mm512_slli_epi32(wa, 16));
         __m512 a_hi = _mm512_castsi512_ps(_mm512_and_si512(wa, hi_mask));
@@ -191,6 +206,7 @@ void uk_bf16_dot(int kc, const uint32_t* x, const uint16_t* w, float* y, int ldy
     Acc<MR> a;
     a.load(y, ldy, accumulate);
     for (int k = 0; k < kc; k += 2) {
+        prefetch_w(w, 128);
         __m512bh wa = (__m512bh)_mm512_loadu_si512(w), wb = (__m512bh)_mm512_loadu_si512(w + 32);
 #pragma GCC unroll 12
         for (int i = 0; i < MR; i++) {
@@ -262,31 +278,51 @@ void gemm_impl(DType wt, int M, int K, const void* xp, const void* wp, int N, in
     const size_t tile_bytes = size_t(kx) * kMr * ((kDot && wt == DType::BF16) ? 2 : 4);
     const int tiles = (M + kMr - 1) / kMr;
     alignas(64) float tmp[kMr * kPanel];
-    for (int p = p0; p < p1; p++) {
-        const char* wpanel = static_cast<const char*>(wp) + size_t(p) * panel_bytes;
-        const int n0 = p * kPanel;
-        const int ncols = N - n0 < kPanel ? N - n0 : kPanel;
-        if (ncols <= 0) break;
-        if (ncols == kPanel) {
+    // Many rows (prefill): K blocks outermost, so the packed X of one K block (tiles x kKc x kMr)
+    // stays in L2 while the panels of the range pass over it. Few rows (decode): panel by panel,
+    // streaming each panel once (the weights are the traffic). Either order sums every element
+    // over the K blocks in the same order, so a row's result does not depend on M.
+    const int full_end = p1 < N / kPanel ? p1 : N / kPanel; // panels [p0, full_end) are 32 wide
+    if (tiles >= kKOuterMinTiles) {
+        for (int kb = 0; kb < kx; kb += kKc) {
+            int kc = kx - kb < kKc ? kx - kb : kKc;
+            for (int p = p0; p < full_end; p++) {
+                const char* wpanel = static_cast<const char*>(wp) + size_t(p) * panel_bytes;
+                for (int t = 0; t < tiles; t++) {
+                    int mr = M - t * kMr < kMr ? M - t * kMr : kMr;
+                    const char* xtile = static_cast<const char*>(xp) + size_t(t) * tile_bytes;
+                    block<kDot>(wt, mr, kc, kb, kx, xtile, wpanel, Y + size_t(t) * kMr * ldy + p * kPanel, ldy, kb > 0);
+                }
+            }
+        }
+    } else {
+        for (int p = p0; p < full_end; p++) {
+            const char* wpanel = static_cast<const char*>(wp) + size_t(p) * panel_bytes;
             for (int kb = 0; kb < kx; kb += kKc) {
                 int kc = kx - kb < kKc ? kx - kb : kKc;
                 for (int t = 0; t < tiles; t++) {
                     int mr = M - t * kMr < kMr ? M - t * kMr : kMr;
                     const char* xtile = static_cast<const char*>(xp) + size_t(t) * tile_bytes;
-                    block<kDot>(wt, mr, kc, kb, kx, xtile, wpanel, Y + size_t(t) * kMr * ldy + n0, ldy, kb > 0);
+                    block<kDot>(wt, mr, kc, kb, kx, xtile, wpanel, Y + size_t(t) * kMr * ldy + p * kPanel, ldy, kb > 0);
                 }
             }
-        } else { // last, partial panel: compute into a tile buffer and copy the valid columns
-            for (int t = 0; t < tiles; t++) {
-                int mr = M - t * kMr < kMr ? M - t * kMr : kMr;
-                const char* xtile = static_cast<const char*>(xp) + size_t(t) * tile_bytes;
-                for (int kb = 0; kb < kx; kb += kKc) {
-                    int kc = kx - kb < kKc ? kx - kb : kKc;
-                    block<kDot>(wt, mr, kc, kb, kx, xtile, wpanel, tmp, kPanel, kb > 0);
-                }
-                for (int i = 0; i < mr; i++)
-                    std::memcpy(Y + size_t(t * kMr + i) * ldy + n0, tmp + i * kPanel, size_t(ncols) * 4);
+        }
+    }
+    for (int p = full_end > p0 ? full_end : p0; p < p1; p++) {
+        // last, partial panel: compute into a tile buffer and copy the valid columns
+        const char* wpanel = static_cast<const char*>(wp) + size_t(p) * panel_bytes;
+        const int n0 = p * kPanel;
+        const int ncols = N - n0 < kPanel ? N - n0 : kPanel;
+        if (ncols <= 0) break;
+        for (int t = 0; t < tiles; t++) {
+            int mr = M - t * kMr < kMr ? M - t * kMr : kMr;
+            const char* xtile = static_cast<const char*>(xp) + size_t(t) * tile_bytes;
+            for (int kb = 0; kb < kx; kb += kKc) {
+                int kc = kx - kb < kKc ? kx - kb : kKc;
+                block<kDot>(wt, mr, kc, kb, kx, xtile, wpanel, tmp, kPanel, kb > 0);
             }
+            for (int i = 0; i < mr; i++)
+                std::memcpy(Y + size_t(t * kMr + i) * ldy + n0, tmp + i * kPanel, size_t(ncols) * 4);
         }
     }
 }
