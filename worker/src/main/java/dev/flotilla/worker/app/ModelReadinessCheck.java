@@ -1,0 +1,22 @@
+package dev.flotilla.worker.app;
+
+import dev.flotilla.worker.runtime.WorkerHolder;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import org.eclipse.microprofile.health.HealthCheck;
+import org.eclipse.microprofile.health.HealthCheckResponse;
+import org.eclipse.microprofile.health.Readiness;
+
+/** Ready once the model is loaded and until draining starts. */
+@Readiness
+@ApplicationScoped
+public class ModelReadinessCheck implements HealthCheck {
+    @Inject
+    WorkerHolder holder;
+
+    @Override
+    public HealthCheckResponse call() {
+        return HealthCheckResponse.named("flotilla-model").status(holder.serving()).withData("state", holder.state().name())
+                .withData("model", holder.modelName()).withData("failure", holder.failure().orElse("")).build();
+    }
+}

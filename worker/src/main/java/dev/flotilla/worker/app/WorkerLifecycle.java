@@ -1,0 +1,86 @@
+package dev.flotilla.worker.app;
+
+import dev.flotilla.api.worker.v1.WorkerGrpc;
+import dev.flotilla.worker.config.WorkerSettings;
+import dev.flotilla.worker.runtime.WorkerHolder;
+import dev.flotilla.worker.runtime.WorkerRuntime;
+import grpc.health.v1.HealthOuterClass.HealthCheckResponse.ServingStatus;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.grpc.runtime.health.GrpcHealthStorage;
+import io.quarkus.runtime.Quarkus;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.annotation.Priority;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import org.jboss.logging.Logger;
+
+/**
+ * Loads the model off the event loop at startup and turns gRPC health SERVING when it is ready;
+ * on shutdown (SIGTERM) turns it NOT_SERVING, stops admitting, lets admitted requests finish within
+ * the drain grace period, then releases the engine. A model that cannot be loaded ends the process
+ * with the reason, so the pod shows it.
+ */
+@ApplicationScoped
+public class WorkerLifecycle {
+    private static final Logger LOG = Logger.getLogger(WorkerLifecycle.class);
+
+    @Inject
+    WorkerSettings settings;
+    @Inject
+    WorkerHolder holder;
+    @Inject
+    GrpcHealthStorage health;
+    @Inject
+    MeterRegistry registry;
+
+    void start(@Observes StartupEvent event) {
+        serving(ServingStatus.NOT_SERVING);
+        Thread loader = new Thread(this::load, "flotilla-model-loader");
+        loader.setDaemon(true);
+        loader.start();
+    }
+
+    private void load() {
+        try {
+            WorkerRuntime runtime = WorkerRuntime.start(settings, registry);
+            synchronized (this) {
+                if (holder.state() != WorkerHolder.State.LOADING) { // shut down while loading
+                    runtime.close();
+                    return;
+                }
+                holder.loaded(runtime);
+            }
+            serving(ServingStatus.SERVING);
+        } catch (Exception | Error e) {
+            String reason = e.getClass().getSimpleName() + ": " + e.getMessage();
+            holder.failed(reason);
+            LOG.errorf("cannot load the model from %s (%s): %s", settings.modelDir(), WorkerSettings.MODEL_SOURCE, reason);
+            Quarkus.asyncExit(1);
+        }
+    }
+
+    void stop(@Observes @Priority(1) ShutdownEvent event) {
+        WorkerRuntime runtime;
+        synchronized (this) {
+            runtime = holder.runtime().orElse(null);
+            holder.draining();
+        }
+        serving(ServingStatus.NOT_SERVING);
+        if (runtime == null) {
+            return;
+        }
+        LOG.infof("draining: admitted requests have %s to finish", settings.drainGrace());
+        boolean clean = runtime.drain(settings.drainGrace());
+        if (!clean) {
+            LOG.warnf("drain grace %s ran out; unfinished requests were failed with UNAVAILABLE", settings.drainGrace());
+        }
+        runtime.close();
+    }
+
+    private void serving(ServingStatus status) {
+        health.setStatus(GrpcHealthStorage.DEFAULT_SERVICE_NAME, status);
+        health.setStatus(WorkerGrpc.SERVICE_NAME, status);
+    }
+}

@@ -1,0 +1,149 @@
+package dev.flotilla.worker.runtime;
+
+import dev.flotilla.worker.config.WorkerSettings;
+import dev.flotilla.worker.engine.ContextParams;
+import dev.flotilla.worker.engine.Model;
+import dev.flotilla.worker.engine.ModelInfo;
+import dev.flotilla.worker.metrics.WorkerMetrics;
+import dev.flotilla.worker.scheduler.AdapterCatalog;
+import dev.flotilla.worker.scheduler.NativeEngineBackend;
+import dev.flotilla.worker.scheduler.Scheduler;
+import dev.flotilla.worker.text.TextTokenizer;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
+import org.jboss.logging.Logger;
+
+/**
+ * A loaded model ready to serve: weights, tokenizer, engine context, adapter catalog and the
+ * scheduler's engine thread. Plain Java, so tests run it without Quarkus.
+ */
+public final class WorkerRuntime implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(WorkerRuntime.class);
+
+    private final WorkerSettings settings;
+    private final Model model;
+    private final TextTokenizer tokenizer;
+    private final AdapterCatalog catalog;
+    private final Scheduler scheduler;
+    private final ExecutorService adapterLoader;
+
+    private WorkerRuntime(WorkerSettings settings, Model model, TextTokenizer tokenizer, AdapterCatalog catalog, Scheduler scheduler,
+            ExecutorService adapterLoader) {
+        this.settings = settings;
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.catalog = catalog;
+        this.scheduler = scheduler;
+        this.adapterLoader = adapterLoader;
+    }
+
+    /**
+     * Loads the model and tokenizer and starts the engine thread.
+     *
+     * @throws IOException when the tokenizer or generation config cannot be read (the message names the file)
+     * @throws dev.flotilla.worker.engine.EngineException when the engine cannot load the model
+     */
+    public static WorkerRuntime start(WorkerSettings settings, MeterRegistry registry) throws IOException {
+        long t0 = System.nanoTime();
+        Set<Integer> eos = GenerationConfig.eosTokens(settings.modelDir());
+        TextTokenizer tokenizer = TextTokenizer.load(settings.modelDir());
+        Model model;
+        try {
+            model = Model.load(settings.modelDir());
+        } catch (RuntimeException | Error e) {
+            tokenizer.close();
+            throw e;
+        }
+        ModelInfo info = model.info();
+        settings.dtype().filter(d -> !d.equals(info.weightDtype())).ifPresent(d -> LOG.warnf(
+                "FLOTILLA_DTYPE is %s but %s holds %s weights; serving them as stored", d, settings.modelDir(), info.weightDtype()));
+        int context = settings.maxSequenceLength() == 0 ? info.maxPositionEmbeddings()
+                : Math.min(settings.maxSequenceLength(), info.maxPositionEmbeddings());
+        ContextParams params = new ContextParams(settings.kvBlockSize(), settings.kvCacheBytes(), settings.stepTokens(),
+                settings.maxBatchSize(), settings.maxLoraRank(), settings.threads());
+        ExecutorService loader = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "flotilla-adapter-loader");
+            t.setDaemon(true);
+            return t;
+        });
+        NativeEngineBackend engine;
+        try {
+            engine = new NativeEngineBackend(model, params);
+        } catch (RuntimeException | Error e) {
+            loader.shutdown();
+            model.close();
+            tokenizer.close();
+            throw e;
+        }
+        AdapterCatalog catalog = new AdapterCatalog(settings.adapters());
+        AtomicReference<Scheduler> ref = new AtomicReference<>();
+        WorkerMetrics metrics = new WorkerMetrics(registry, () -> ref.get().snapshot());
+        Scheduler scheduler = new Scheduler(engine,
+                new Scheduler.Limits(settings.maxBatchSize(), settings.stepTokens(), settings.prefillChunk(), settings.maxAdapters(),
+                        context, eos), catalog, loader,
+                metrics, System::nanoTime);
+        ref.set(scheduler);
+        scheduler.start("flotilla-engine");
+        LOG.infof("loaded %s from %s in %d ms: %s weights, vocabulary %d, context %d, %d KV blocks of %d tokens, %d adapter slots, "
+                + "%d adapters known", settings.modelName(), settings.modelDir(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0),
+                info.weightDtype(), info.vocabSize(), scheduler.contextLength(), scheduler.snapshot().totalKvBlocks(),
+                scheduler.snapshot().kvBlockSize(), settings.maxAdapters(), settings.adapters().size());
+        return new WorkerRuntime(settings, model, tokenizer, catalog, scheduler, loader);
+    }
+
+    public WorkerSettings settings() {
+        return settings;
+    }
+
+    public ModelInfo modelInfo() {
+        return model.info();
+    }
+
+    public TextTokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public AdapterCatalog catalog() {
+        return catalog;
+    }
+
+    public Scheduler scheduler() {
+        return scheduler;
+    }
+
+    /**
+     * Stops admitting, waits up to {@code grace} for admitted requests to finish, then fails the
+     * rest with a shutdown error.
+     *
+     * @return whether everything finished within the grace period
+     */
+    public boolean drain(Duration grace) {
+        try {
+            scheduler.drain().get(grace.toMillis(), TimeUnit.MILLISECONDS);
+            return true;
+        } catch (TimeoutException e) {
+            scheduler.abortAll("the worker shut down before the request finished (drain grace " + grace + " ran out)");
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    @Override
+    public void close() {
+        scheduler.close();
+        adapterLoader.shutdownNow();
+        model.close();
+        tokenizer.close();
+    }
+}

@@ -1,0 +1,51 @@
+package dev.flotilla.worker.scheduler;
+
+import dev.flotilla.worker.engine.KvStats;
+import dev.flotilla.worker.engine.SampledToken;
+import dev.flotilla.worker.engine.SamplingParams;
+import java.nio.file.Path;
+
+/**
+ * What the {@link Scheduler} needs from an engine: one batched step over rows, sampling from the
+ * step's logits, per-sequence KV release and adapters. {@link NativeEngineBackend} is the real
+ * engine; tests use a fake so the policy can be checked step by step.
+ *
+ * <p>Everything except {@link #loadAdapter} runs on the scheduler's engine thread.
+ */
+public interface EngineBackend extends AutoCloseable {
+
+    int vocabSize();
+
+    /** Sequence ids are {@code 0 .. maxSequences() - 1}. */
+    int maxSequences();
+
+    KvStats kvStats();
+
+    /** Starts a new step's batch. */
+    void clearBatch();
+
+    /** Appends a row; {@code adapter} null means the base model. */
+    void addRow(int token, int seqId, int position, LoadedAdapter adapter, boolean wantLogits);
+
+    /**
+     * Runs the step.
+     *
+     * @throws dev.flotilla.worker.engine.KvCacheFullException when the step needs more KV blocks than
+     *     are free; nothing changed
+     */
+    void decode();
+
+    /** Samples from the {@code logitRow}-th wanted row of the last step. */
+    SampledToken sample(int logitRow, SamplingParams params, long step);
+
+    void freeSequence(int seqId);
+
+    /** Loads and validates an adapter; safe to call from any thread. */
+    LoadedAdapter loadAdapter(String name, Path dir);
+
+    /** Frees an adapter; never while a step that uses it runs. */
+    void freeAdapter(LoadedAdapter adapter);
+
+    @Override
+    void close();
+}

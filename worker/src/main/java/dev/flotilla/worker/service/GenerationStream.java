@@ -1,0 +1,150 @@
+package dev.flotilla.worker.service;
+
+import dev.flotilla.api.v1.FinishReason;
+import dev.flotilla.api.v1.TokenChunk;
+import dev.flotilla.api.v1.Usage;
+import dev.flotilla.api.worker.v1.WorkerFinal;
+import dev.flotilla.api.worker.v1.WorkerGenerateResponse;
+import dev.flotilla.worker.scheduler.SequenceOutput;
+import dev.flotilla.worker.scheduler.SequenceResult;
+import dev.flotilla.worker.text.IncrementalDetokenizer;
+import dev.flotilla.worker.text.StopMatcher;
+import dev.flotilla.worker.text.TokenDecoder;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One Generate call's response stream. The engine thread hands it tokens; it turns them into text
+ * deltas (never splitting a character, never showing part of a stop sequence) and writes them.
+ *
+ * <p>Flow control: while the client's transport is not ready, new tokens are merged into one
+ * pending chunk instead of being queued message by message; the chunk goes out when the call is
+ * ready again. The final message is always written.
+ */
+final class GenerationStream implements SequenceOutput {
+    private final StreamObserver<WorkerGenerateResponse> observer;
+    private final ServerCallStreamObserver<WorkerGenerateResponse> flow; // null when the observer has no flow control
+    private final IncrementalDetokenizer detokenizer;
+    private final StopMatcher stops;
+    private final boolean logprobs;
+    private TokenChunk.Builder pending; // guarded by this
+    private boolean closed;             // guarded by this
+
+    GenerationStream(StreamObserver<WorkerGenerateResponse> observer, TokenDecoder decoder, List<String> stops, boolean logprobs) {
+        this.observer = observer;
+        this.flow = observer instanceof ServerCallStreamObserver<WorkerGenerateResponse> s ? s : null;
+        this.detokenizer = new IncrementalDetokenizer(decoder);
+        this.stops = new StopMatcher(stops);
+        this.logprobs = logprobs;
+        if (flow != null) {
+            flow.setOnReadyHandler(this::flush);
+        }
+    }
+
+    @Override
+    public boolean onToken(int token, float logprob) {
+        StopMatcher.Result r = stops.push(detokenizer.add(token));
+        synchronized (this) {
+            if (pending == null) {
+                pending = TokenChunk.newBuilder();
+            }
+            pending.addTokenIds(token).setText(pending.getText() + r.text());
+            if (logprobs) {
+                pending.addLogprobs(logprob);
+            }
+        }
+        flush();
+        return r.matched();
+    }
+
+    @Override
+    public void onFinish(SequenceResult result) {
+        if (result.reason() != SequenceResult.FinishReason.STOP_SEQUENCE) {
+            String rest = stops.push(detokenizer.flush()).text() + stops.flush();
+            if (!rest.isEmpty()) {
+                synchronized (this) {
+                    if (pending == null) {
+                        pending = TokenChunk.newBuilder();
+                    }
+                    pending.setText(pending.getText() + rest);
+                }
+            }
+        }
+        WorkerFinal fin = WorkerFinal.newBuilder().setFinishReason(reason(result.reason()))
+                .setUsage(Usage.newBuilder().setPromptTokens(result.promptTokens()).setCompletionTokens(result.completionTokens())
+                        .setTotalTokens(result.promptTokens() + result.completionTokens()))
+                .setQueueMs(TimeUnit.NANOSECONDS.toMillis(result.queueNanos()))
+                .setTimeToFirstTokenMs(TimeUnit.NANOSECONDS.toMillis(result.firstTokenNanos()))
+                .setTimeBetweenTokensMs(result.meanTokenGapNanos() / 1e6)
+                .setTotalMs(TimeUnit.NANOSECONDS.toMillis(result.totalNanos()))
+                .setPreemptions(result.preemptions())
+                .build();
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            try {
+                if (pending != null) {
+                    observer.onNext(WorkerGenerateResponse.newBuilder().setTokens(pending).build());
+                    pending = null;
+                }
+                observer.onNext(WorkerGenerateResponse.newBuilder().setFinal(fin).build());
+                observer.onCompleted();
+            } catch (RuntimeException e) {
+                // the call was cancelled in between; nobody is listening
+            }
+        }
+    }
+
+    @Override
+    public void onFailure(Failure failure, String message) {
+        Status status = switch (failure) {
+            case ADAPTER_NOT_FOUND -> Status.NOT_FOUND;
+            case ADAPTER_LOAD_FAILED -> Status.FAILED_PRECONDITION;
+            case SHUTTING_DOWN -> Status.UNAVAILABLE;
+            case ENGINE_ERROR -> Status.INTERNAL;
+        };
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            try {
+                observer.onError(status.withDescription(message).asRuntimeException());
+            } catch (RuntimeException e) {
+                // already cancelled
+            }
+        }
+    }
+
+    @Override
+    public synchronized void onCancelled() {
+        closed = true;
+    }
+
+    /** Writes the pending chunk if the call can take it. */
+    private synchronized void flush() {
+        if (closed || pending == null || (flow != null && !flow.isReady())) {
+            return;
+        }
+        try {
+            observer.onNext(WorkerGenerateResponse.newBuilder().setTokens(pending).build());
+        } catch (RuntimeException e) {
+            closed = true; // cancelled by the client; the scheduler hears of it through the cancel handler
+        }
+        pending = null;
+    }
+
+    private static FinishReason reason(SequenceResult.FinishReason reason) {
+        return switch (reason) {
+            case STOP -> FinishReason.STOP;
+            case LENGTH -> FinishReason.LENGTH;
+            case STOP_SEQUENCE -> FinishReason.STOP_SEQUENCE;
+            case CONTEXT_LENGTH -> FinishReason.CONTEXT_LENGTH;
+        };
+    }
+}
