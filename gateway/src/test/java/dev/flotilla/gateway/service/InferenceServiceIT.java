@@ -381,8 +381,14 @@ class InferenceServiceIT {
     await().until(() -> registry.views(MODEL).get(0).inFlight() == 0);
   }
 
-  @Test
-  void requestsBeyondWorkerCapacityWaitInTheGatewayQueue() throws Exception {
+  /**
+   * A worker with one batch slot, held by a stalled first request (cancel {@code ctx} to end it),
+   * and a second request that reported QUEUED.
+   */
+  private record FullWorker(FakeWorker w, io.grpc.Context.CancellableContext ctx,
+      Iterator<GenerateResponse> second) {}
+
+  private FullWorker oneSlotBusyAndOneRequestQueued() throws Exception {
     FakeWorker w = worker("w1");
     w.maxBatch = 1;
     w.stallAfterFirst = true;
@@ -394,10 +400,18 @@ class InferenceServiceIT {
     Iterator<GenerateResponse> second = client(ACME).generate(
         request("", 10).toBuilder().setReportProgress(true).build());
     assertThat(second.next().getProgress().getPhase()).isEqualTo(HeldProgress.Phase.QUEUED);
+    return new FullWorker(w, ctx, second);
+  }
+
+  @Test
+  void requestsBeyondWorkerCapacityWaitInTheGatewayQueue() throws Exception {
+    FullWorker full = oneSlotBusyAndOneRequestQueued();
+    FakeWorker w = full.w();
+    Iterator<GenerateResponse> second = full.second();
     assertThat(schedulers.all().get(0).demand().queued()).isEqualTo(1);
     assertThat(w.generated).hasSize(1);
     w.stallAfterFirst = false;
-    ctx.cancel(null); // the first request ends; its slot goes to the queued one
+    full.ctx().cancel(null); // the first request ends; its slot goes to the queued one
     List<GenerateResponse> rest = drain(second);
     assertThat(rest.get(rest.size() - 1).hasFinal()).isTrue();
     assertThat(w.generated).hasSize(2);
@@ -405,17 +419,9 @@ class InferenceServiceIT {
 
   @Test
   void aRequestQueuedPastTheQueueTimeoutIsUnavailableWithRetryInfo() throws Exception {
-    FakeWorker w = worker("w1");
-    w.maxBatch = 1;
-    w.stallAfterFirst = true;
-    w.publish();
-    await().until(() -> registry.views(MODEL).get(0).maxBatchSize() == 1);
-    io.grpc.Context.CancellableContext ctx = io.grpc.Context.current().withCancellation();
-    Iterator<GenerateResponse> first = ctx.call(() -> client(ACME).generate(request("", 10)));
-    assertThat(first.next().hasTokens()).isTrue();
-    Iterator<GenerateResponse> second = client(ACME).generate(
-        request("", 10).toBuilder().setReportProgress(true).build());
-    assertThat(second.next().getProgress().getPhase()).isEqualTo(HeldProgress.Phase.QUEUED);
+    FullWorker full = oneSlotBusyAndOneRequestQueued();
+    FakeWorker w = full.w();
+    Iterator<GenerateResponse> second = full.second();
     schedulers.tick();
     assertThat(schedulers.all().get(0).demand().queued()).isEqualTo(1);
     clockOffset.addAndGet(PipelineHarness.QUEUE_TIMEOUT.plusSeconds(1).toNanos());
@@ -429,7 +435,7 @@ class InferenceServiceIT {
         .isEqualTo(1);
     await().until(() -> usage.size() == 1);
     assertThat(usage.get(0).status()).isEqualTo("UNAVAILABLE");
-    ctx.cancel(null);
+    full.ctx().cancel(null);
     assertThat(w.generated).hasSize(1);
   }
 }

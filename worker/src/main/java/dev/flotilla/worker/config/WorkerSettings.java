@@ -128,18 +128,8 @@ public record WorkerSettings(Path modelDir, String modelName, Optional<String> d
                 maxLoraRank, threads, adapters, maxStepTokens, prefillChunk, drainGrace, workerId);
     }
 
-    public WorkerSettings withMaxSequenceLength(int value) {
-        return new WorkerSettings(modelDir, modelName, dtype, maxBatchSize, value, kvCacheBytes, kvBlockSize, maxAdapters,
-                maxLoraRank, threads, adapters, maxStepTokens, prefillChunk, drainGrace, workerId);
-    }
-
     public WorkerSettings withKvCacheBytes(long value) {
         return new WorkerSettings(modelDir, modelName, dtype, maxBatchSize, maxSequenceLength, value, kvBlockSize, maxAdapters,
-                maxLoraRank, threads, adapters, maxStepTokens, prefillChunk, drainGrace, workerId);
-    }
-
-    public WorkerSettings withKvBlockSize(int value) {
-        return new WorkerSettings(modelDir, modelName, dtype, maxBatchSize, maxSequenceLength, kvCacheBytes, value, maxAdapters,
                 maxLoraRank, threads, adapters, maxStepTokens, prefillChunk, drainGrace, workerId);
     }
 
@@ -156,11 +146,6 @@ public record WorkerSettings(Path modelDir, String modelName, Optional<String> d
     public WorkerSettings withAdapters(Map<String, Path> value) {
         return new WorkerSettings(modelDir, modelName, dtype, maxBatchSize, maxSequenceLength, kvCacheBytes, kvBlockSize, maxAdapters,
                 maxLoraRank, threads, value, maxStepTokens, prefillChunk, drainGrace, workerId);
-    }
-
-    public WorkerSettings withMaxStepTokens(int value) {
-        return new WorkerSettings(modelDir, modelName, dtype, maxBatchSize, maxSequenceLength, kvCacheBytes, kvBlockSize, maxAdapters,
-                maxLoraRank, threads, adapters, value, prefillChunk, drainGrace, workerId);
     }
 
     public WorkerSettings withDrainGrace(Duration value) {
