@@ -4,9 +4,11 @@ import io.fabric8.kubernetes.api.model.ContainerPort;
 import io.fabric8.kubernetes.api.model.Pod;
 import java.io.IOException;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.util.BitSet;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -54,15 +56,19 @@ public final class PodNetwork {
   public synchronized Assignment assign(Pod pod) throws IOException {
     Map<String, Integer> ports = new LinkedHashMap<>();
     if (mode == Mode.LOOPBACK_ADDRESS_PER_POD) {
-      int host = used.nextClearBit(firstHost);
-      if (host > 254) {
-        throw new IOException("no free loopback address for another pod");
+      List<ContainerPort> wanted = pod.getSpec().getContainers().get(0).getPorts();
+      // Another local system on this machine (a test run beside a running ./flotilla local) may
+      // hold an address already: skip every address where a container port cannot be bound.
+      for (int host = used.nextClearBit(firstHost); host <= 254; host = used.nextClearBit(host + 1)) {
+        if (bindable("127.0.0." + host, wanted)) {
+          used.set(host);
+          for (ContainerPort p : wanted) {
+            ports.put(p.getName() == null ? String.valueOf(p.getContainerPort()) : p.getName(), p.getContainerPort());
+          }
+          return new Assignment("127.0.0." + host, ports);
+        }
       }
-      used.set(host);
-      for (ContainerPort p : pod.getSpec().getContainers().get(0).getPorts()) {
-        ports.put(p.getName() == null ? String.valueOf(p.getContainerPort()) : p.getName(), p.getContainerPort());
-      }
-      return new Assignment("127.0.0." + host, ports);
+      throw new IOException("no free loopback address for another pod");
     }
     for (ContainerPort p : pod.getSpec().getContainers().get(0).getPorts()) {
       ports.put(p.getName() == null ? String.valueOf(p.getContainerPort()) : p.getName(), freePort());
@@ -74,6 +80,18 @@ public final class PodNetwork {
     if (mode == Mode.LOOPBACK_ADDRESS_PER_POD) {
       used.clear(Integer.parseInt(assignment.ip().substring(assignment.ip().lastIndexOf('.') + 1)));
     }
+  }
+
+  private static boolean bindable(String ip, List<ContainerPort> ports) {
+    for (ContainerPort p : ports) {
+      try (ServerSocket s = new ServerSocket()) {
+        s.setReuseAddress(true);
+        s.bind(new InetSocketAddress(InetAddress.getByName(ip), p.getContainerPort()), 1);
+      } catch (IOException e) {
+        return false;
+      }
+    }
+    return true;
   }
 
   static int freePort() throws IOException {
