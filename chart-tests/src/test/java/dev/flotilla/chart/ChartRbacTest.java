@@ -46,14 +46,15 @@ class ChartRbacTest {
   }
 
   @Test
-  void operatorMayTouchLeasesOnlyInTheReleaseNamespace() {
+  void operatorMayTouchLeasesAndLabelItsPodOnlyInTheReleaseNamespace() {
     Rendered rendered = FlotillaChart.renderDefaults();
     Role role = rendered.one(Role.class, "flotilla-operator-leader-election");
     RoleBinding binding = rendered.one(RoleBinding.class, "flotilla-operator-leader-election");
 
     assertThat(rendered.all(Role.class)).containsExactly(role);
     assertThat(role.getMetadata().getNamespace()).isEqualTo(NAMESPACE);
-    assertThat(grants(role.getRules())).isEqualTo(Map.of("coordination.k8s.io/leases", Set.of("get", "create", "update")));
+    assertThat(grants(role.getRules())).isEqualTo(Map.of("coordination.k8s.io/leases", Set.of("get", "create", "update"),
+        "/pods", Set.of("patch")));
     assertThat(binding.getMetadata().getNamespace()).isEqualTo(NAMESPACE);
     assertThat(binding.getRoleRef().getKind()).isEqualTo("Role");
     assertThat(binding.getRoleRef().getName()).isEqualTo(role.getMetadata().getName());

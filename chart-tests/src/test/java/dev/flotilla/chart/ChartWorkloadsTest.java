@@ -36,10 +36,12 @@ class ChartWorkloadsTest {
   @ParameterizedTest
   @MethodSource(BOTH)
   void rendersOneDeploymentServiceAndServiceAccountPerComponent(Rendered rendered) {
-    for (Class<? extends HasMetadata> kind : List.of(Deployment.class, Service.class, ServiceAccount.class)) {
+    for (Class<? extends HasMetadata> kind : List.of(Deployment.class, ServiceAccount.class)) {
       assertThat(rendered.all(kind)).extracting(o -> o.getMetadata().getLabels().get("app.kubernetes.io/component"))
           .containsExactlyInAnyOrder("operator", "gateway");
     }
+    assertThat(rendered.all(Service.class)).extracting(o -> o.getMetadata().getLabels().get("app.kubernetes.io/component"))
+        .containsExactlyInAnyOrder("operator", "gateway", "autoscaler");
   }
 
   @ParameterizedTest
@@ -142,7 +144,7 @@ class ChartWorkloadsTest {
     assertThat(env(gateway)).containsEntry("FLOTILLA_GATEWAY_USAGE_TOPIC", "flotilla.usage")
         .containsEntry("FLOTILLA_GATEWAY_USAGE_KAFKA_BOOTSTRAP_SERVERS", "")
         .containsEntry("FLOTILLA_GATEWAY_USAGE_SPOOL_DIR", "/var/lib/flotilla/spool/$(POD_NAME)")
-        .containsEntry("FLOTILLA_GATEWAY_AUTOSCALER_ADDRESS", "flotilla-operator." + NAMESPACE + ".svc:9200");
+        .containsEntry("FLOTILLA_GATEWAY_AUTOSCALER_ADDRESS", "flotilla-operator-autoscaler." + NAMESPACE + ".svc:9200");
     assertThat(operator.getSpec().getReplicas()).isEqualTo(2);
     assertThat(gateway.getSpec().getReplicas()).isEqualTo(2);
     assertThat(operator.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds()).isEqualTo(30L);
@@ -171,6 +173,30 @@ class ChartWorkloadsTest {
   }
 
   @Test
+  void gatewaysReportDemandThroughAServiceThatSelectsOnlyTheLeadingOperator() {
+    Rendered rendered = FlotillaChart.renderDefaults();
+    Service autoscaler = rendered.one(Service.class, "flotilla-operator-autoscaler");
+    Deployment operator = rendered.one(Deployment.class, "flotilla-operator");
+
+    assertThat(autoscaler.getSpec().getSelector())
+        .containsAllEntriesOf(operator.getSpec().getSelector().getMatchLabels())
+        .containsEntry("flotilla.dev/autoscaler-leader", "true")
+        .hasSize(operator.getSpec().getSelector().getMatchLabels().size() + 1);
+    assertThat(ports(autoscaler)).isEqualTo(Map.of("grpc", 9200));
+    assertThat(env(rendered.one(Deployment.class, "flotilla-gateway"))).containsEntry(
+        "FLOTILLA_GATEWAY_AUTOSCALER_ADDRESS", "flotilla-operator-autoscaler." + NAMESPACE + ".svc:9200");
+    assertThat(env(operator)).containsEntry("FLOTILLA_OPERATOR_LEADER_ELECTION_ENABLED", "true");
+
+    Rendered single = Rendered.parse(FlotillaChart.template("flotilla", null,
+        Map.of("operator.leaderElection.enabled", false, "operator.replicas", 1)));
+    assertThat(single.one(Service.class, "flotilla-operator-autoscaler").getSpec().getSelector())
+        .as("one replica without an election leads alone and never labels its pod")
+        .isEqualTo(single.one(Deployment.class, "flotilla-operator").getSpec().getSelector().getMatchLabels());
+    assertThat(env(single.one(Deployment.class, "flotilla-operator")))
+        .containsEntry("FLOTILLA_OPERATOR_LEADER_ELECTION_ENABLED", "false");
+  }
+
+  @Test
   void customValuesReachEveryObjectTheyConcern() {
     Rendered rendered = FlotillaChart.renderCustom();
     Deployment operator = rendered.one(Deployment.class, "prod-flotilla-operator");
@@ -184,7 +210,7 @@ class ChartWorkloadsTest {
         .containsEntry("FLOTILLA_OPERATOR_SCALING_SCALE_TO_ZERO_AFTER", "15m")
         .containsEntry("FLOTILLA_OPERATOR_SCALING_COLD_START_TIMEOUT", "90s");
     assertThat(env(gateway)).containsEntry("FLOTILLA_GATEWAY_USAGE_KAFKA_BOOTSTRAP_SERVERS", "kafka-0.kafka:9092,kafka-1.kafka:9092")
-        .containsEntry("FLOTILLA_GATEWAY_AUTOSCALER_ADDRESS", "prod-flotilla-operator." + NAMESPACE + ".svc:9200");
+        .containsEntry("FLOTILLA_GATEWAY_AUTOSCALER_ADDRESS", "prod-flotilla-operator-autoscaler." + NAMESPACE + ".svc:9200");
     for (Deployment deployment : List.of(operator, gateway)) {
       assertThat(deployment.getSpec().getTemplate().getSpec().getImagePullSecrets())
           .extracting(r -> r.getName()).containsExactly("registry-credentials");

@@ -3,6 +3,9 @@ package dev.flotilla.operator;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.flotilla.api.control.v1.DemandReport;
+import dev.flotilla.api.control.v1.ModelDemand;
+import dev.flotilla.api.control.v1.ScaleDecision;
 import dev.flotilla.api.crd.GpuNodePool;
 import dev.flotilla.operator.config.OperatorSettings;
 import dev.flotilla.operator.config.SettingsBuilder;
@@ -14,7 +17,11 @@ import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
 import java.time.Clock;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.Test;
 
 /** Two operator instances share one Lease: one reconciles; when it goes, the other takes over within the lease time. */
@@ -56,6 +63,13 @@ class LeaderElectionApiTest {
       client.resource(Fixtures.pool("first", "NVIDIA-L4", "24Gi", 1, 2, 0.7)).create();
       await().atMost(Duration.ofSeconds(10)).until(() -> capacity("first") != null);
       assertThat(holder(settings)).isEqualTo("operator-a");
+      await().atMost(Duration.ofSeconds(10)).until(() -> b.leadership().leader().isPresent());
+      assertThat(a.leadership().leading()).isTrue();
+      assertThat(b.leadership().leading()).isFalse();
+      assertThat(reportDemand(a).error).as("the leader takes demand").isNull();
+      Status refused = Status.fromThrowable(reportDemand(b).error);
+      assertThat(refused.getCode()).as("a standby refuses demand it would never act on").isEqualTo(Status.Code.UNAVAILABLE);
+      assertThat(refused.getDescription()).contains("not the leader", "operator-a");
 
       a.close();
       client.resource(Fixtures.pool("second", "NVIDIA-L4", "24Gi", 1, 3, 0.7)).create();
@@ -63,8 +77,39 @@ class LeaderElectionApiTest {
         assertThat(holder(settings)).isEqualTo("operator-b");
         assertThat(capacity("second")).isEqualTo(3);
       });
+      RecordedStream afterTakeover = reportDemand(b);
+      assertThat(afterTakeover.error).as("the new leader takes demand").isNull();
+      assertThat(afterTakeover.decisions).hasSize(1);
     } finally {
       b.close();
+    }
+  }
+
+  /** One demand report sent straight to an instance's autoscaler service. */
+  static RecordedStream reportDemand(OperatorHarness operator) {
+    RecordedStream recorded = new RecordedStream();
+    StreamObserver<DemandReport> requests = operator.autoscaler().reportDemand(recorded);
+    requests.onNext(DemandReport.newBuilder().setGatewayId("gw-1").addModels(ModelDemand.newBuilder()
+        .setNamespace("default").setModel("m").setInFlight(1)).build());
+    return recorded;
+  }
+
+  static final class RecordedStream implements StreamObserver<ScaleDecision> {
+    final List<ScaleDecision> decisions = new CopyOnWriteArrayList<>();
+    volatile Throwable error;
+
+    @Override
+    public void onNext(ScaleDecision value) {
+      decisions.add(value);
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      error = t;
+    }
+
+    @Override
+    public void onCompleted() {
     }
   }
 

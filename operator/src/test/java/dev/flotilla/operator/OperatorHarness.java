@@ -3,6 +3,7 @@ package dev.flotilla.operator;
 import dev.flotilla.operator.autoscaler.AutoscalerGrpcService;
 import dev.flotilla.operator.autoscaler.DemandStore;
 import dev.flotilla.operator.config.OperatorSettings;
+import dev.flotilla.operator.leader.Leadership;
 import dev.flotilla.operator.lora.LoraAdapterReconciler;
 import dev.flotilla.operator.md.ModelDeploymentReconciler;
 import dev.flotilla.operator.placement.PlacementBook;
@@ -31,6 +32,7 @@ public final class OperatorHarness implements AutoCloseable {
   private final Operator operator;
   private final DemandStore demand = new DemandStore();
   private final AutoscalerGrpcService autoscaler;
+  private final Leadership leadership;
 
   public OperatorHarness(KubernetesClient client, OperatorSettings settings, Clock clock,
       LeaderElectionConfiguration leaderElection) {
@@ -40,7 +42,9 @@ public final class OperatorHarness implements AutoCloseable {
   /** @param metrics told of every reconcile, e.g. to count them in a benchmark */
   public OperatorHarness(KubernetesClient client, OperatorSettings settings, Clock clock,
       LeaderElectionConfiguration leaderElection, Metrics metrics) {
-    autoscaler = new AutoscalerGrpcService(demand, clock);
+    leadership = leaderElection == null ? Leadership.alone() : Leadership.elected();
+    LeaderElectionConfiguration election = leaderElection == null ? null : withCallbacks(leaderElection);
+    autoscaler = new AutoscalerGrpcService(demand, clock, leadership);
     operator = new Operator(o -> {
       o.withKubernetesClient(client)
           .withMetrics(metrics)
@@ -48,8 +52,8 @@ public final class OperatorHarness implements AutoCloseable {
           .withSSABasedCreateUpdateMatchForDependentResources(false)
           .withCloseClientOnStop(false)
           .withConcurrentReconciliationThreads(8);
-      if (leaderElection != null) {
-        o.withLeaderElectionConfiguration(leaderElection);
+      if (election != null) {
+        o.withLeaderElectionConfiguration(election);
       }
     });
     operator.register(new GpuNodePoolReconciler(clock));
@@ -65,6 +69,17 @@ public final class OperatorHarness implements AutoCloseable {
 
   public AutoscalerGrpcService autoscaler() {
     return autoscaler;
+  }
+
+  public Leadership leadership() {
+    return leadership;
+  }
+
+  /** The given election settings with this instance's {@link Leadership} told of the outcome. */
+  private LeaderElectionConfiguration withCallbacks(LeaderElectionConfiguration c) {
+    return new LeaderElectionConfiguration(c.getLeaseName(), c.getLeaseNamespace().orElse(null),
+        c.getLeaseDuration(), c.getRenewDeadline(), c.getRetryPeriod(), c.getIdentity().orElse(null),
+        leadership.callbacks(() -> { }), c.isExitOnStopLeading());
   }
 
   public DemandStore demand() {

@@ -5,6 +5,7 @@ import dev.flotilla.api.control.v1.DemandReport;
 import dev.flotilla.api.control.v1.ModelDemand;
 import dev.flotilla.api.control.v1.ScaleDecision;
 import io.grpc.Channel;
+import io.grpc.ManagedChannel;
 import io.grpc.stub.StreamObserver;
 import java.time.Clock;
 import java.time.Duration;
@@ -25,6 +26,7 @@ import org.jboss.logging.Logger;
 public final class DemandReporter implements AutoscalerNotifier, AutoCloseable {
   private static final Logger LOG = Logger.getLogger(DemandReporter.class);
 
+  private final Channel channel;
   private final AutoscalerGrpc.AutoscalerStub stub;
   private final String gatewayId;
   private final Supplier<Iterable<ModelScheduler>> schedulers;
@@ -37,6 +39,7 @@ public final class DemandReporter implements AutoscalerNotifier, AutoCloseable {
 
   public DemandReporter(Channel channel, String gatewayId,
       Supplier<Iterable<ModelScheduler>> schedulers, Duration interval, Clock clock) {
+    this.channel = channel;
     this.stub = AutoscalerGrpc.newStub(channel);
     this.gatewayId = gatewayId;
     this.schedulers = schedulers;
@@ -106,6 +109,11 @@ public final class DemandReporter implements AutoscalerNotifier, AutoCloseable {
 
   private synchronized void reset() {
     stream = null;
+    // A new operator leader may be up long before the channel's exponential reconnect back-off
+    // (up to two minutes) would try again; demand for a held request must not wait for it.
+    if (channel instanceof ManagedChannel managed) {
+      managed.resetConnectBackoff();
+    }
   }
 
   @Override

@@ -17,6 +17,7 @@ import io.grpc.InsecureChannelCredentials;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
+import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import java.time.Clock;
@@ -25,6 +26,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /** Demand reports reach a real Autoscaler gRPC server at once when a request is held. */
@@ -78,6 +80,52 @@ class DemandReporterIT {
       await().atMost(Duration.ofSeconds(10))
           .until(() -> reporter.decision("default/tiny-llama") != null);
       assertThat(reporter.decision("default/tiny-llama").getDesiredReplicas()).isEqualTo(1);
+    } finally {
+      reporter.close();
+      channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void aStreamRefusedByAStandbyOperatorIsReopenedOnTheNextReport() throws Exception {
+    AtomicInteger streams = new AtomicInteger();
+    Server server = Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
+        .addService(new AutoscalerGrpc.AutoscalerImplBase() {
+          @Override
+          public StreamObserver<DemandReport> reportDemand(StreamObserver<ScaleDecision> out) {
+            boolean standby = streams.incrementAndGet() == 1;
+            return new StreamObserver<>() {
+              @Override
+              public void onNext(DemandReport r) {
+                if (standby) {
+                  out.onError(Status.UNAVAILABLE.withDescription("this operator replica is not the leader").asRuntimeException());
+                  return;
+                }
+                out.onNext(ScaleDecision.newBuilder().setNamespace("default").setModel("tiny-llama")
+                    .setDesiredReplicas(2).setReason("leader").build());
+              }
+
+              @Override
+              public void onError(Throwable t) {}
+
+              @Override
+              public void onCompleted() {}
+            };
+          }
+        }).build().start();
+    ManagedChannel channel = Grpc.newChannelBuilder("127.0.0.1:" + server.getPort(),
+        InsecureChannelCredentials.create()).build();
+    ModelScheduler scheduler = new ModelScheduler("default/tiny-llama", new ModelScheduler.Settings(
+        Duration.ofMinutes(2), 10, 10, Duration.ofSeconds(5), Duration.ofSeconds(30), Duration.ofSeconds(2)),
+        new WorkerRegistry(), new WorkerSelector(1.25), AutoscalerNotifier.NONE, System::nanoTime,
+        ModelScheduler.Events.NONE);
+    DemandReporter reporter = new DemandReporter(channel, "gw-1", () -> List.of(scheduler),
+        Duration.ofMillis(100), Clock.systemUTC()).start();
+    try {
+      await().atMost(Duration.ofSeconds(10)).until(() -> reporter.decision("default/tiny-llama") != null);
+      assertThat(streams.get()).as("the refused stream was replaced by a new one").isGreaterThanOrEqualTo(2);
+      assertThat(reporter.decision("default/tiny-llama").getReason()).isEqualTo("leader");
     } finally {
       reporter.close();
       channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);

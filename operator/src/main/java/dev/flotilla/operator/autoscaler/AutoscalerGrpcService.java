@@ -4,6 +4,7 @@ import dev.flotilla.api.control.v1.AutoscalerGrpc;
 import dev.flotilla.api.control.v1.DemandReport;
 import dev.flotilla.api.control.v1.ModelDemand;
 import dev.flotilla.api.control.v1.ScaleDecision;
+import dev.flotilla.operator.leader.Leadership;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
@@ -26,11 +27,13 @@ import java.util.function.BiConsumer;
 public class AutoscalerGrpcService extends AutoscalerGrpc.AutoscalerImplBase {
   private final DemandStore store;
   private final Clock clock;
+  private final Leadership leadership;
 
   @Inject
-  public AutoscalerGrpcService(DemandStore store, Clock clock) {
+  public AutoscalerGrpcService(DemandStore store, Clock clock, Leadership leadership) {
     this.store = store;
     this.clock = clock;
+    this.leadership = leadership;
   }
 
   @Override
@@ -52,6 +55,14 @@ public class AutoscalerGrpcService extends AutoscalerGrpc.AutoscalerImplBase {
 
     @Override
     public void onNext(DemandReport report) {
+      if (!leadership.leading()) {
+        // Only the leader reconciles: demand recorded here would never scale anything. The
+        // gateway reconnects on its next report and, through the leader-only Service, reaches
+        // the leader.
+        fail(Status.UNAVAILABLE.withDescription("this operator replica is not the leader"
+            + leadership.leader().map(l -> " (the leader is " + l + ")").orElse("") + "; report demand to the leader"));
+        return;
+      }
       if (report.getGatewayId().isEmpty()) {
         fail(Status.INVALID_ARGUMENT.withDescription("gateway_id is required"));
         return;

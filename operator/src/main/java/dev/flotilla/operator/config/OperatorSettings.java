@@ -48,6 +48,10 @@ public interface OperatorSettings {
   LeaderElection leaderElection();
 
   interface LeaderElection {
+    /** Off only for a single replica; the chart sets it from operator.leaderElection.enabled. */
+    @WithDefault("true")
+    boolean enabled();
+
     @WithDefault("flotilla-operator")
     String leaseName();
 

@@ -36,6 +36,7 @@ public final class SettingsBuilder {
 
   public OperatorSettings build() {
     OperatorSettings.LeaderElection election = new OperatorSettings.LeaderElection() {
+      @Override public boolean enabled() { return true; }
       @Override public String leaseName() { return leaseName; }
       @Override public Optional<String> leaseNamespace() { return Optional.ofNullable(leaseNamespace); }
       @Override public Duration leaseDuration() { return leaseDuration; }
