@@ -1,8 +1,10 @@
 package dev.flotilla.gateway;
 
+import dev.flotilla.api.crd.ConditionTypes;
 import dev.flotilla.api.crd.EngineLimits;
 import dev.flotilla.api.crd.LoraAdapter;
 import dev.flotilla.api.crd.LoraAdapterSpec;
+import dev.flotilla.api.crd.LoraAdapterStatus;
 import dev.flotilla.api.crd.ModelDeployment;
 import dev.flotilla.api.crd.ModelDeploymentSpec;
 import dev.flotilla.api.crd.Priority;
@@ -12,6 +14,7 @@ import dev.flotilla.api.crd.Tenant;
 import dev.flotilla.api.crd.TenantLimits;
 import dev.flotilla.api.crd.TenantSpec;
 import dev.flotilla.api.crd.Visibility;
+import io.fabric8.kubernetes.api.model.ConditionBuilder;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
@@ -74,6 +77,17 @@ public final class Fixtures {
     spec.setScaling(scaling);
     md.setSpec(spec);
     return md;
+  }
+
+  /** An adapter whose Validated condition the operator set to False with {@code message}. */
+  public static LoraAdapter rejectedAdapter(String namespace, String name, String model, String tenant,
+      String message) {
+    LoraAdapter a = adapter(namespace, name, model, tenant, Visibility.Private);
+    LoraAdapterStatus status = new LoraAdapterStatus();
+    status.setConditions(List.of(new ConditionBuilder().withType(ConditionTypes.VALIDATED).withStatus("False")
+        .withReason("RankTooLarge").withMessage(message).build()));
+    a.setStatus(status);
+    return a;
   }
 
   public static LoraAdapter adapter(String namespace, String name, String model, String tenant,

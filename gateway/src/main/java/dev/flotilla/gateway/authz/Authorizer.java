@@ -48,6 +48,11 @@ public final class Authorizer {
       throw GatewayStatus.permissionDenied(
           "tenant " + tenant.name() + " may not use adapter " + adapterName);
     }
+    if (adapter.rejected()) {
+      // The operator checked the files against the base model and found them wrong: no worker
+      // could load them, so say why here instead of failing on every worker in turn.
+      throw GatewayStatus.failedPrecondition("adapter " + adapterName + " failed validation: " + adapter.rejection());
+    }
     return new Grant(model, adapter);
   }
 
@@ -81,14 +86,14 @@ public final class Authorizer {
 
   /**
    * The models the tenant may use, each with the adapters it may use, sorted by name. Another
-   * tenant's private adapters never appear.
+   * tenant's private adapters never appear, nor do adapters that failed the operator's validation.
    */
   public List<ModelView> visibleTo(TenantInfo tenant) {
     return catalog.models().stream()
         .filter(m -> mayUse(tenant, m))
         .sorted(Comparator.comparing(ModelEntry::key))
         .map(m -> new ModelView(m, catalog.adaptersOf(m).stream()
-            .filter(a -> a.visibleTo(tenant.name()))
+            .filter(a -> a.visibleTo(tenant.name()) && !a.rejected())
             .sorted(Comparator.comparing(AdapterEntry::name)).toList()))
         .toList();
   }

@@ -40,6 +40,10 @@ public final class GatewayStatus {
         .build());
   }
 
+  public static StatusRuntimeException failedPrecondition(String message) {
+    return build(Code.FAILED_PRECONDITION, message);
+  }
+
   public static StatusRuntimeException resourceExhausted(String subject, String description,
       long retryAfterNanos) {
     return build(Code.RESOURCE_EXHAUSTED, description,

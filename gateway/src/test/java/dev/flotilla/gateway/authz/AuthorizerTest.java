@@ -74,6 +74,24 @@ class AuthorizerTest {
   }
 
   @Test
+  void anAdapterTheOperatorFoundInvalidIsRefusedWithItsReasonAndNotListed() {
+    catalog.onAdapter(Fixtures.rejectedAdapter("default", "broken", "tiny-llama", "acme",
+        "rank 128 exceeds the deployment's maxLoraRank 64"));
+    TenantInfo acme = tenant("acme", "default/tiny-llama");
+
+    assertThatThrownBy(() -> authorizer.authorize(acme, "default/tiny-llama", "broken"))
+        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+          assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+          assertThat(e.getStatus().getDescription())
+              .isEqualTo("adapter broken failed validation: rank 128 exceeds the deployment's maxLoraRank 64");
+        });
+    assertThat(codeOf(() -> authorizer.authorize(tenant("globex", "default/tiny-llama"), "default/tiny-llama", "broken")))
+        .as("another tenant learns nothing about it").isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(authorizer.visibleTo(acme)).flatExtracting(Authorizer.ModelView::adapters)
+        .extracting(AdapterEntry::name).contains("acme-support").doesNotContain("broken");
+  }
+
+  @Test
   void aTenantWithoutAllowedModelsMayUseNone() {
     assertThat(codeOf(() -> authorizer.authorize(tenant("acme"), "big-llama", "")))
         .isEqualTo(Status.Code.PERMISSION_DENIED);
