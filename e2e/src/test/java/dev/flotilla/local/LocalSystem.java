@@ -1,0 +1,149 @@
+package dev.flotilla.local;
+
+import dev.flotilla.api.v1.InferenceGrpc;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.NonDeletingOperation;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Metadata;
+import io.grpc.stub.MetadataUtils;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The whole system, started once for the e2e suite: {@link LocalMode} on free ports with its
+ * state under {@code target/e2e-system}, pods on 127.0.0.100 and up (so a {@code ./flotilla local}
+ * on this machine, from 127.0.0.2, is not in the way), and a gRPC channel to its gateway.
+ */
+final class LocalSystem implements FailureDump.Fixture, AutoCloseable {
+  static final String ACME_KEY = Instructions.ACME_KEY;
+  static final String GLOBEX_KEY = Instructions.GLOBEX_KEY;
+
+  final LocalMode local;
+  final Path dir;
+  private final ManagedChannel channel;
+  private final PrintStream out;
+  private final HttpClient http = HttpClient.newHttpClient();
+
+  private LocalSystem(LocalMode local, Path dir, ManagedChannel channel, PrintStream out) {
+    this.local = local;
+    this.dir = dir;
+    this.channel = channel;
+    this.out = out;
+  }
+
+  static LocalSystem start() throws Exception {
+    Path dir = Path.of("target", "e2e-system").toAbsolutePath();
+    LocalApi.deleteRecursively(dir);
+    Files.createDirectories(dir.resolve("logs"));
+    int grpc = PodNetwork.freePort();
+    int kafka = freePortPair();
+    LocalSettings settings = LocalSettings.parse(LocalApi.repoRoot(), "--state-dir", dir.toString(),
+        "--api-port", "0", "--kafka-port", String.valueOf(kafka), "--grpc-port", String.valueOf(grpc),
+        "--http-port", String.valueOf(PodNetwork.freePort()),
+        "--operator-grpc-port", String.valueOf(PodNetwork.freePort()),
+        "--operator-http-port", String.valueOf(PodNetwork.freePort()));
+    PrintStream out = new PrintStream(Files.newOutputStream(dir.resolve("logs/local-mode.out")), true,
+        StandardCharsets.UTF_8);
+    LocalMode local = new LocalMode(settings, 100, out);
+    try {
+      local.start();
+    } catch (Exception e) {
+      local.stop();
+      throw e;
+    }
+    ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", grpc).usePlaintext().build();
+    return new LocalSystem(local, dir, channel, out);
+  }
+
+  /** A port {@code p} where {@code p + 1} is free too (the broker's controller listens there). */
+  private static int freePortPair() throws IOException {
+    for (int i = 0; i < 50; i++) {
+      int p = PodNetwork.freePort();
+      try (ServerSocket next = new ServerSocket(p + 1, 1, InetAddress.getLoopbackAddress())) {
+        return p;
+      } catch (IOException e) {
+        // taken: try another
+      }
+    }
+    throw new IOException("no two adjacent free ports");
+  }
+
+  /** A blocking stub that calls the gateway with {@code apiKey}. */
+  InferenceGrpc.InferenceBlockingStub blocking(String apiKey) {
+    return InferenceGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(auth(apiKey)));
+  }
+
+  /** An async stub that calls the gateway with {@code apiKey}. */
+  InferenceGrpc.InferenceStub async(String apiKey) {
+    return InferenceGrpc.newStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(auth(apiKey)));
+  }
+
+  private static Metadata auth(String apiKey) {
+    Metadata headers = new Metadata();
+    headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + apiKey);
+    return headers;
+  }
+
+  /** Creates or replaces every object in the YAML, as {@code kubectl apply} would. */
+  List<HasMetadata> apply(String yaml) {
+    return client().load(new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8))).items().stream()
+        .map(o -> client().resource(o).createOr(NonDeletingOperation::update)).toList();
+  }
+
+  /** The worker pods of a ModelDeployment in {@code default}. */
+  List<Pod> workers(String model) {
+    return client().pods().inNamespace("default").withLabel("flotilla.dev/model", model).list().getItems();
+  }
+
+  /** The Prometheus text a worker pod serves on its HTTP port. */
+  String workerMetrics(Pod pod) throws IOException, InterruptedException {
+    HttpRequest request = HttpRequest.newBuilder(URI.create("http://" + pod.getStatus().getPodIP() + ":"
+        + pod.getMetadata().getAnnotations().get(PodNetwork.PORT_ANNOTATION_PREFIX + "http") + "/q/metrics"))
+        .build();
+    return http.send(request, HttpResponse.BodyHandlers.ofString()).body();
+  }
+
+  /** The process the node agent runs for a pod. */
+  ProcessSupervisor.Child process(Pod pod) {
+    String name = "pod " + pod.getMetadata().getNamespace() + "/" + pod.getMetadata().getName();
+    return local.supervisor().children().stream().filter(c -> c.name().equals(name) && c.isAlive()).findFirst()
+        .orElseThrow(() -> new AssertionError("no running process for " + name));
+  }
+
+  /** Records one measurement under {@code target/e2e-system/}, one line per run. */
+  void record(String file, String line) throws IOException {
+    Files.writeString(dir.resolve(file), line + "\n", java.nio.file.StandardOpenOption.CREATE,
+        java.nio.file.StandardOpenOption.APPEND);
+  }
+
+  @Override
+  public KubernetesClient client() {
+    return local.client();
+  }
+
+  @Override
+  public Path logDir() {
+    return local.settings().logs();
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    channel.shutdownNow().awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS);
+    local.stop();
+    out.close();
+  }
+}
