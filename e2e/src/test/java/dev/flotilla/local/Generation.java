@@ -5,10 +5,15 @@ import dev.flotilla.api.v1.GenerateRequest;
 import dev.flotilla.api.v1.GenerateResponse;
 import dev.flotilla.api.v1.HeldProgress;
 import dev.flotilla.api.v1.InferenceGrpc;
+import com.google.protobuf.Any;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.rpc.RetryInfo;
 import io.grpc.Status;
+import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -17,6 +22,7 @@ import java.util.concurrent.TimeUnit;
  * arrived, the Final message or the error status. Thread-safe to read while it runs.
  */
 final class Generation implements StreamObserver<GenerateResponse> {
+  final String tenant;
   final GenerateRequest request;
   final long startNanos = System.nanoTime();
   private final List<HeldProgress> progress = new ArrayList<>();
@@ -27,13 +33,16 @@ final class Generation implements StreamObserver<GenerateResponse> {
   private volatile long lastTokenNanos = -1;
   private volatile Final fin;
   private volatile Status error;
+  private volatile com.google.rpc.Status errorDetails;
 
-  private Generation(GenerateRequest request) {
+  private Generation(String tenant, GenerateRequest request) {
+    this.tenant = tenant;
     this.request = request;
   }
 
-  static Generation start(InferenceGrpc.InferenceStub stub, GenerateRequest request) {
-    Generation g = new Generation(request);
+  /** @param tenant the tenant the stub's API key belongs to, for checks */
+  static Generation start(String tenant, InferenceGrpc.InferenceStub stub, GenerateRequest request) {
+    Generation g = new Generation(tenant, request);
     stub.generate(request, g);
     return g;
   }
@@ -59,6 +68,7 @@ final class Generation implements StreamObserver<GenerateResponse> {
   @Override
   public void onError(Throwable t) {
     error = Status.fromThrowable(t);
+    errorDetails = StatusProto.fromThrowable(t);
     done.complete(this);
   }
 
@@ -100,6 +110,18 @@ final class Generation implements StreamObserver<GenerateResponse> {
   /** The error status; null when the stream completed. */
   Status error() {
     return error;
+  }
+
+  /** The RetryInfo detail of the error status, if it has one. */
+  Optional<RetryInfo> retryInfo() throws InvalidProtocolBufferException {
+    if (errorDetails != null) {
+      for (Any detail : errorDetails.getDetailsList()) {
+        if (detail.is(RetryInfo.class)) {
+          return Optional.of(detail.unpack(RetryInfo.class));
+        }
+      }
+    }
+    return Optional.empty();
   }
 
   long firstTokenNanos() {

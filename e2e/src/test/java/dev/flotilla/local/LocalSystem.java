@@ -21,7 +21,10 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The whole system, started once for the e2e suite: {@link LocalMode} on free ports with its
@@ -31,6 +34,12 @@ import java.util.List;
 final class LocalSystem implements FailureDump.Fixture, AutoCloseable {
   static final String ACME_KEY = Instructions.ACME_KEY;
   static final String GLOBEX_KEY = Instructions.GLOBEX_KEY;
+  /** Tenant {@code e2e}: every model, limits no scenario reaches. */
+  static final String E2E_KEY = "flk_e2e_suite_5c1d9e7a3b";
+  /** Tenant {@code e2e-tight}: one request, then one more every two seconds. */
+  static final String TIGHT_KEY = "flk_e2e_tight_8a2f4c6e1d";
+  private static final Map<String, String> TENANTS = Map.of(ACME_KEY, "acme", GLOBEX_KEY, "globex", E2E_KEY, "e2e",
+      TIGHT_KEY, "e2e-tight");
 
   final LocalMode local;
   final Path dir;
@@ -82,6 +91,76 @@ final class LocalSystem implements FailureDump.Fixture, AutoCloseable {
     throw new IOException("no two adjacent free ports");
   }
 
+  static String tenantOf(String apiKey) {
+    return TENANTS.get(apiKey);
+  }
+
+  /** Adds the suite's own tenants ({@link #E2E_KEY}, {@link #TIGHT_KEY}) with their key Secrets. */
+  void addTestTenants() throws Exception {
+    apply(tenant("e2e", E2E_KEY, "[\"*\"]", "requestsPerSecond: 200\n    burst: 400\n    tokensPerMinute: 10000000\n"
+        + "    maxConcurrent: 64"));
+    apply(tenant("e2e-tight", TIGHT_KEY, "[\"default/tiny-llama\"]", "requestsPerSecond: 0.5\n    burst: 1\n"
+        + "    tokensPerMinute: 100000\n    maxConcurrent: 4"));
+  }
+
+  private static String tenant(String name, String key, String models, String limits) throws Exception {
+    String hash = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8)));
+    return """
+        apiVersion: v1
+        kind: Secret
+        metadata:
+          name: %1$s-api-keys
+          namespace: default
+        stringData:
+          e2e: sha256:%2$s
+        ---
+        apiVersion: flotilla.dev/v1alpha1
+        kind: Tenant
+        metadata:
+          name: %1$s
+        spec:
+          apiKeySecrets:
+            - namespace: default
+              name: %1$s-api-keys
+          allowedModels: %3$s
+          limits:
+            %4$s
+          weight: 1
+          priority: Normal
+        """.formatted(name, hash, models, limits);
+  }
+
+  /**
+   * A ModelDeployment of the tiny model on CPU workers in {@code default}.
+   *
+   * @param scaling the {@code spec.scaling} fields, one per line, two spaces deep
+   * @param replicas {@code spec.replicas} (pins the count), or null to leave it to the autoscaler
+   */
+  void applyModel(String name, int maxBatchSize, String scaling, Integer replicas) {
+    apply("""
+        apiVersion: flotilla.dev/v1alpha1
+        kind: ModelDeployment
+        metadata:
+          name: %s
+          namespace: default
+        spec:
+          model:
+            source: file://%s
+            dtype: F32
+          engine:
+            maxBatchSize: %d
+            maxSequenceLength: 1024
+            kvCacheMemory: 64Mi
+            maxAdaptersResident: 2
+          resources:
+            gpus: 0
+            cpu: "1"
+          scaling:
+        %s
+        %s""".formatted(name, local.assets().model(), maxBatchSize, scaling.indent(4).stripTrailing(),
+        replicas == null ? "" : "  replicas: " + replicas));
+  }
+
   /** A blocking stub that calls the gateway with {@code apiKey}. */
   InferenceGrpc.InferenceBlockingStub blocking(String apiKey) {
     return InferenceGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(auth(apiKey)));
@@ -122,6 +201,21 @@ final class LocalSystem implements FailureDump.Fixture, AutoCloseable {
     String name = "pod " + pod.getMetadata().getNamespace() + "/" + pod.getMetadata().getName();
     return local.supervisor().children().stream().filter(c -> c.name().equals(name) && c.isAlive()).findFirst()
         .orElseThrow(() -> new AssertionError("no running process for " + name));
+  }
+
+  /** Sends a signal ({@code STOP}, {@code CONT}, ...) to a process, as {@code kill -<signal>} does. */
+  static void signal(ProcessSupervisor.Child child, String signal) throws IOException, InterruptedException {
+    Process kill = new ProcessBuilder("kill", "-" + signal, String.valueOf(child.pid())).inheritIO().start();
+    if (kill.waitFor() != 0) {
+      throw new IOException("kill -" + signal + " " + child.pid() + " failed");
+    }
+  }
+
+  /** The Prometheus text the gateway serves. */
+  String gatewayMetrics() throws IOException, InterruptedException {
+    HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + local.settings().gatewayHttpPort()
+        + "/q/metrics")).build();
+    return http.send(request, HttpResponse.BodyHandlers.ofString()).body();
   }
 
   /** Records one measurement under {@code target/e2e-system/}, one line per run. */
