@@ -192,10 +192,8 @@ class WholeSystemIT {
   @Test
   @Order(6)
   void aTenantOverItsRateLimitIsToldWhenToRetryAndIsServedThen() throws Exception {
-    Generation first = generate(LocalSystem.TIGHT_KEY, request("s6-first", "", "Hi", 4));
-    Generation second = generate(LocalSystem.TIGHT_KEY, request("s6-second", "", "Hi", 4));
-    first.await(60);
-    second.await(60);
+    Generation first = generate(LocalSystem.TIGHT_KEY, request("s6-first", "", "Hi", 4)).await(60);
+    Generation second = generate(LocalSystem.TIGHT_KEY, request("s6-second", "", "Hi", 4)).await(60);
     assertThat(first.error()).as("%s", first).isNull();
     assertThat(second.error()).as("%s", second).isNotNull();
     assertThat(second.error().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
@@ -294,19 +292,19 @@ class WholeSystemIT {
   @Order(8)
   void anOperatorKilledMidScaleConvergesWithNoDuplicateObjects() throws Exception {
     awaitReadyWorkers("e2e-failover", 2);
-    for (int replicas : new int[] {1, 2}) {
-      system.client().resources(ModelDeployment.class).inNamespace("default").withName("e2e-failover")
-          .edit(md -> {
-            md.getSpec().setReplicas(replicas);
-            return md;
-          });
-      system.local.kill("operator");
-      system.local.startQuarkus("operator");
-      awaitReadyWorkers("e2e-failover", replicas);
-      ModelDeployment md = model("e2e-failover");
-      assertThat(md.getStatus().getObservedGeneration()).isEqualTo(md.getMetadata().getGeneration());
-      assertThat(md.getStatus().getReadyReplicas()).isEqualTo(replicas);
-    }
+    // Down: killed right after the change, before it acted on it.
+    setReplicas("e2e-failover", 1);
+    system.local.kill("operator");
+    system.local.startQuarkus("operator");
+    awaitConverged("e2e-failover", 1);
+    // Up: killed once it scaled the Deployment, while the new worker is still starting.
+    setReplicas("e2e-failover", 2);
+    await().atMost(Duration.ofSeconds(30)).until(() -> system.client().apps().deployments().inNamespace("default")
+        .withName("e2e-failover-worker").get().getSpec().getReplicas() == 2);
+    system.local.kill("operator");
+    system.local.startQuarkus("operator");
+    awaitConverged("e2e-failover", 2);
+
     for (String name : List.of(MODEL, "e2e-idle", "e2e-failover")) {
       assertThat(system.client().apps().deployments().inNamespace("default").withLabel("flotilla.dev/model", name)
           .list().getItems()).as("Deployments of %s", name).hasSize(1);
@@ -389,6 +387,24 @@ class WholeSystemIT {
       assertThat(system.blocking(LocalSystem.E2E_KEY).listModels(ListModelsRequest.getDefaultInstance())
           .getModelsList()).filteredOn(m -> m.getName().equals(model) || m.getName().endsWith("/" + model))
           .singleElement().satisfies(m -> assertThat(m.getReadyReplicas()).isEqualTo(count));
+    });
+  }
+
+  static void setReplicas(String model, int replicas) {
+    system.client().resources(ModelDeployment.class).inNamespace("default").withName(model).edit(md -> {
+      md.getSpec().setReplicas(replicas);
+      return md;
+    });
+  }
+
+  /** The workers run and the status says so, for the latest spec. */
+  static void awaitConverged(String model, int replicas) {
+    awaitReadyWorkers(model, replicas);
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+      ModelDeployment md = model(model);
+      assertThat(md.getStatus().getObservedGeneration()).isEqualTo(md.getMetadata().getGeneration());
+      assertThat(md.getStatus().getReplicas()).isEqualTo(replicas);
+      assertThat(md.getStatus().getReadyReplicas()).isEqualTo(replicas);
     });
   }
 
