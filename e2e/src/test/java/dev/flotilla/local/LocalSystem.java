@@ -78,6 +78,27 @@ final class LocalSystem implements FailureDump.Fixture, AutoCloseable {
     return new LocalSystem(local, dir, channel, out);
   }
 
+  /**
+   * Whether the worker was built with its native engine (the jar holds a library under
+   * {@code native/}); {@code -Dnative.skip} builds it without one, and then no worker can serve.
+   */
+  static boolean workerHasEngine() throws IOException {
+    Path app = LocalApi.repoRoot().resolve("worker/target/quarkus-app/app");
+    if (!Files.isDirectory(app)) {
+      return false;
+    }
+    try (var jars = Files.list(app)) {
+      for (Path jar : jars.filter(p -> p.toString().endsWith(".jar")).toList()) {
+        try (java.util.zip.ZipFile zip = new java.util.zip.ZipFile(jar.toFile())) {
+          if (zip.stream().anyMatch(e -> e.getName().startsWith("native/") && !e.isDirectory())) {
+            return true;
+          }
+        }
+      }
+    }
+    return false;
+  }
+
   /** A port {@code p} where {@code p + 1} is free too (the broker's controller listens there). */
   private static int freePortPair() throws IOException {
     for (int i = 0; i < 50; i++) {

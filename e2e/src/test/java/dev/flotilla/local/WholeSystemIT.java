@@ -2,6 +2,7 @@ package dev.flotilla.local;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.flotilla.api.v1.AdapterInfo;
@@ -50,6 +51,7 @@ class WholeSystemIT {
 
   @BeforeAll
   static void startTheSystem() throws Exception {
+    assumeTrue(LocalSystem.workerHasEngine(), "the worker was built without its native engine (-Dnative.skip)");
     system = LocalSystem.start();
     system.addTestTenants();
     // The gateway knows the tenants and adapters once its informers have synced.
@@ -79,6 +81,7 @@ class WholeSystemIT {
     assertThat(g.error()).as("%s", g).isNull();
     assertThat(g.progress()).as("HeldProgress while the worker starts").isNotEmpty();
     assertThat(g.progress().get(0).getPhase()).isEqualTo(HeldProgress.Phase.WAITING_FOR_WORKER);
+    assertThat(g.progress()).extracting(HeldProgress::getWaitedMs).isSorted();
     assertThat(g.tokenCount()).isPositive().isEqualTo(g.fin().getUsage().getCompletionTokens());
     assertThat(system.workers(MODEL)).singleElement()
         .satisfies(p -> assertThat(DeploymentController.isReady(p)).isTrue());
