@@ -1,6 +1,8 @@
 package dev.flotilla.local;
 
+import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -13,6 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 
 /**
@@ -21,16 +24,39 @@ import java.util.concurrent.CountDownLatch;
  * node agent, Kafka (in parallel with the rest), the operator and the gateway as processes, then
  * generates the tiny model and adapters, applies {@code examples/} and prints how to call it.
  * Ctrl-C stops everything it started.
+ *
+ * <p>The whole-system tests start it too (free ports, a state directory under {@code target/}) and
+ * reach into it: the API client, the processes, and stopping and starting the operator, the
+ * gateway or Kafka.
  */
 public final class LocalMode {
   private static final String SYSTEM_NAMESPACE = "flotilla-system";
   private final LocalSettings settings;
+  private final int firstPodHost;
+  private final PrintStream out;
   private final ProcessSupervisor supervisor = new ProcessSupervisor();
   private final List<AutoCloseable> started = new ArrayList<>();
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
+  /** Environment and HTTP port of each Quarkus process, to start it again. */
+  private final Map<String, Map<String, String>> quarkusEnv = new LinkedHashMap<>();
+  private final Map<String, Integer> quarkusHttpPort = new LinkedHashMap<>();
+  private final Map<String, ProcessSupervisor.Child> quarkus = new ConcurrentHashMap<>();
+  private ApiServer api;
+  private volatile KafkaBroker broker;
+  private ModelAssets.Paths assets;
 
   LocalMode(LocalSettings settings) {
+    this(settings, 2, System.out);
+  }
+
+  /**
+   * @param firstPodHost last byte of the first pod address (127.0.0.{@code firstPodHost})
+   * @param out where progress and the final instructions are printed
+   */
+  public LocalMode(LocalSettings settings, int firstPodHost, PrintStream out) {
     this.settings = settings;
+    this.firstPodHost = firstPodHost;
+    this.out = out;
   }
 
   public static void main(String[] args) throws Exception {
@@ -59,7 +85,7 @@ public final class LocalMode {
     stopped.await();
   }
 
-  void start() throws Exception {
+  public void start() throws Exception {
     for (String module : List.of("operator", "gateway", "worker")) {
       if (!Files.exists(settings.jar(module))) {
         throw new IOException(settings.jar(module) + " is missing: build it with ./mvnw -pl " + module + " -am install -DskipTests");
@@ -69,7 +95,7 @@ public final class LocalMode {
     long t0 = System.nanoTime();
 
     step("API server");
-    ApiServer api = ApiServer.start(settings.apiPort(), (ns, pod) -> NodeAgent.logFile(settings.logs(), ns, pod));
+    api = ApiServer.start(settings.apiPort(), (ns, pod) -> NodeAgent.logFile(settings.logs(), ns, pod));
     started.add(api);
     api.installCrds(settings.repo().resolve("crds"));
     api.createNamespaces("default", SYSTEM_NAMESPACE);
@@ -77,7 +103,7 @@ public final class LocalMode {
 
     started.add(new GarbageCollector(api.client()).start());
     started.add(new DeploymentController(api.client()).start());
-    PodNetwork network = PodNetwork.detect(2);
+    PodNetwork network = PodNetwork.detect(firstPodHost);
     PodCommands images = new PodCommands().image("flotilla-worker",
         List.of(ProcessSupervisor.javaCommand(), "-XX:+UseSerialGC", "-jar", settings.jar("worker").toString()));
     started.add(new NodeAgent(api.client(), supervisor, images, network, settings.logs(), settings.state().resolve("pods"),
@@ -98,7 +124,7 @@ public final class LocalMode {
     startQuarkus("operator", operatorEnv, settings.operatorHttpPort());
 
     step("Kafka");
-    KafkaBroker broker = kafka.join();
+    broker = kafka.join();
     step("gateway");
     Map<String, String> gatewayEnv = new LinkedHashMap<>(kube);
     gatewayEnv.putAll(Map.of(
@@ -115,13 +141,13 @@ public final class LocalMode {
     startQuarkus("gateway", gatewayEnv, settings.gatewayHttpPort());
 
     step("models and examples");
-    ModelAssets.Paths assets = ModelAssets.ensure(settings.state().resolve("models"));
+    assets = ModelAssets.ensure(settings.state().resolve("models"));
     ExamplesInstaller.apply(api.client(), settings.repo().resolve("examples"), Map.of(
         ModelAssets.MODEL, assets.model(),
         ModelAssets.ACME_ADAPTER, assets.acmeAdapter(),
         ModelAssets.GLOBEX_ADAPTER, assets.globexAdapter()));
 
-    System.out.println(Instructions.text(settings, api, network, broker,
+    out.println(Instructions.text(settings, api, network, broker,
         Duration.ofNanos(System.nanoTime() - t0)));
   }
 
@@ -148,9 +174,22 @@ public final class LocalMode {
   }
 
   private void startQuarkus(String module, Map<String, String> env, int httpPort) throws IOException, InterruptedException {
+    quarkusEnv.put(module, Map.copyOf(env));
+    quarkusHttpPort.put(module, httpPort);
+    startQuarkus(module);
+  }
+
+  /**
+   * Starts the operator or the gateway again, as it was started first, and waits until it is live.
+   * The one running now must have been stopped ({@link #kill}).
+   */
+  public void startQuarkus(String module) throws IOException, InterruptedException {
+    Map<String, String> env = quarkusEnv.get(module);
+    int httpPort = quarkusHttpPort.get(module);
     Path log = settings.logs().resolve(module + ".log");
     ProcessSupervisor.Child child = supervisor.start(module, List.of(ProcessSupervisor.javaCommand(), "-XX:+UseSerialGC",
         "-jar", settings.jar(module).toString()), env, log, settings.state().resolve(module));
+    quarkus.put(module, child);
     long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
     while (System.nanoTime() < deadline) {
       if (!child.isAlive()) {
@@ -170,12 +209,67 @@ public final class LocalMode {
     throw new IOException(module + " did not answer /q/health/live within 60 s; see " + log);
   }
 
-  private static void step(String what) {
-    System.out.println("flotilla local: starting " + what + "...");
+  private void step(String what) {
+    out.println("flotilla local: starting " + what + "...");
   }
 
-  void stop() {
-    System.out.println("\nflotilla local: stopping everything it started...");
+  // --- for the whole-system tests ---
+
+  public LocalSettings settings() {
+    return settings;
+  }
+
+  public KubernetesClient client() {
+    return api.client();
+  }
+
+  public ApiServer api() {
+    return api;
+  }
+
+  public ProcessSupervisor supervisor() {
+    return supervisor;
+  }
+
+  /** The running broker; {@code null} while stopped or with {@code --no-kafka}. */
+  public KafkaBroker kafka() {
+    return broker;
+  }
+
+  /** The generated model and adapters the examples point at. */
+  public ModelAssets.Paths assets() {
+    return assets;
+  }
+
+  /** The process of {@code "operator"} or {@code "gateway"}. */
+  public ProcessSupervisor.Child process(String module) {
+    return quarkus.get(module);
+  }
+
+  /** SIGKILL to the operator or the gateway, as a crash would; returns once it is gone. */
+  public void kill(String module) {
+    supervisor.kill(quarkus.remove(module));
+  }
+
+  /** Stops the broker (SIGTERM); its data stays for {@link #restartKafka()}. */
+  public void stopKafka() {
+    KafkaBroker b = broker;
+    broker = null;
+    if (b != null) {
+      b.close();
+    }
+  }
+
+  /** Starts the broker again on the same port with the same data. */
+  public KafkaBroker restartKafka() {
+    if (broker == null) {
+      broker = startKafka();
+    }
+    return broker;
+  }
+
+  public void stop() {
+    out.println("\nflotilla local: stopping everything it started...");
     // Pods first (the node agent stops their processes), then the rest in reverse order of start.
     for (int i = started.size() - 1; i >= 0; i--) {
       try {

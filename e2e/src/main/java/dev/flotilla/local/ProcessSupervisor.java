@@ -74,6 +74,15 @@ public final class ProcessSupervisor implements AutoCloseable {
     });
   }
 
+  /** SIGKILL to the process and its descendants at once, as a crash would; returns once it is gone. */
+  public void kill(Child child) {
+    List<ProcessHandle> tree = new ArrayList<>(child.process().descendants().toList());
+    tree.add(0, child.process().toHandle());
+    tree.forEach(ProcessHandle::destroyForcibly);
+    tree.forEach(h -> h.onExit().join());
+    children.remove(child);
+  }
+
   public List<Child> children() {
     return List.copyOf(children);
   }

@@ -273,7 +273,9 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
   }
 
   private void onTokens(String worker, TokenChunk chunk) {
-    int n = Math.max(chunk.getTokenIdsCount(), chunk.getText().isEmpty() ? 0 : 1);
+    // Tokens are the ids; a chunk may carry text alone (the worker flushes text it held back,
+    // such as an incomplete character, when the sequence ends), which is no new token.
+    int n = chunk.getTokenIdsCount();
     synchronized (lock) {
       if (done || !worker.equals(workerId)) {
         return;

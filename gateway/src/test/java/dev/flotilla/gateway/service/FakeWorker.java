@@ -32,6 +32,8 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
   public volatile int tokens = 5;
   /** Fail with UNAVAILABLE after this many tokens; -1 never. */
   public volatile int failAfter = -1;
+  /** Text sent alone after the last token, as the worker flushes held-back text; empty: none. */
+  public volatile String trailingText = "";
   /** Stream nothing after the first token until released (to observe cancellation). */
   public volatile boolean stallAfterFirst;
   volatile boolean serving = true;
@@ -109,6 +111,10 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
       if (stallAfterFirst) {
         return; // never finishes: the client must cancel
       }
+    }
+    if (!trailingText.isEmpty()) {
+      observer.onNext(WorkerGenerateResponse.newBuilder()
+          .setTokens(TokenChunk.newBuilder().setText(trailingText)).build());
     }
     int prompt = request.hasPromptTokenIds() ? request.getPromptTokenIds().getIdsCount() : 7;
     observer.onNext(WorkerGenerateResponse.newBuilder().setFinal(WorkerFinal.newBuilder()

@@ -160,6 +160,19 @@ class InferenceServiceIT {
   }
 
   @Test
+  void textFlushedAfterTheLastTokenIsStreamedButNotCountedAsAToken() throws Exception {
+    worker("w1").tokens = 3;
+    workers.get(0).trailingText = "\u00e9";
+    List<GenerateResponse> out = drain(client(ACME).generate(request("", 10)));
+    assertThat(out).hasSize(5);
+    assertThat(out.get(3).getTokens().getText()).isEqualTo("\u00e9");
+    assertThat(out.stream().mapToInt(r -> r.getTokens().getTokenIdsCount()).sum()).isEqualTo(3);
+    assertThat(out.get(4).getFinal().getUsage().getCompletionTokens()).isEqualTo(3);
+    await().until(() -> usage.size() == 1);
+    assertThat(usage.get(0).completionTokens()).isEqualTo(3);
+  }
+
+  @Test
   void completeReturnsTheWholeTextInOneMessage() throws Exception {
     worker("w1").tokens = 3;
     CompleteResponse r = client(ACME).complete(GenerateRequest.newBuilder().setModel(MODEL)
