@@ -68,7 +68,9 @@ public final class InProcessWorker implements AutoCloseable {
     }
 
     /** What one Generate call returned. */
-    public record Result(List<Integer> tokens, String text, int chunks, WorkerFinal fin, Status error) {
+    /** @param acceptedPromptTokens the prompt length the worker announced first; -1 if it did not */
+    public record Result(List<Integer> tokens, String text, int chunks, WorkerFinal fin, Status error,
+            int acceptedPromptTokens) {
         public boolean ok() {
             return error == null && fin != null;
         }
@@ -93,12 +95,15 @@ public final class InProcessWorker implements AutoCloseable {
         List<Integer> tokens = new ArrayList<>();
         StringBuilder text = new StringBuilder();
         int chunks = 0;
+        int accepted = -1;
         try {
             Iterator<WorkerGenerateResponse> it = blocking.withDeadlineAfter(120, TimeUnit.SECONDS).generate(request);
             WorkerFinal fin = null;
             while (it.hasNext()) {
                 WorkerGenerateResponse r = it.next();
-                if (r.hasTokens()) {
+                if (r.hasAccepted()) {
+                    accepted = chunks == 0 && accepted < 0 ? r.getAccepted().getPromptTokens() : -2;
+                } else if (r.hasTokens()) {
                     chunks++;
                     tokens.addAll(r.getTokens().getTokenIdsList());
                     text.append(r.getTokens().getText());
@@ -106,9 +111,9 @@ public final class InProcessWorker implements AutoCloseable {
                     fin = r.getFinal();
                 }
             }
-            return new Result(tokens, text.toString(), chunks, fin, null);
+            return new Result(tokens, text.toString(), chunks, fin, null, accepted);
         } catch (io.grpc.StatusRuntimeException e) {
-            return new Result(tokens, text.toString(), chunks, null, e.getStatus());
+            return new Result(tokens, text.toString(), chunks, null, e.getStatus(), accepted);
         }
     }
 
@@ -119,10 +124,13 @@ public final class InProcessWorker implements AutoCloseable {
         StringBuilder text = new StringBuilder();
         int[] chunks = {0};
         WorkerFinal[] fin = {null};
+        int[] accepted = {-1};
         async.withDeadlineAfter(120, TimeUnit.SECONDS).generate(request, new StreamObserver<>() {
             @Override
             public synchronized void onNext(WorkerGenerateResponse r) {
-                if (r.hasTokens()) {
+                if (r.hasAccepted()) {
+                    accepted[0] = chunks[0] == 0 && accepted[0] < 0 ? r.getAccepted().getPromptTokens() : -2;
+                } else if (r.hasTokens()) {
                     chunks[0]++;
                     tokens.addAll(r.getTokens().getTokenIdsList());
                     text.append(r.getTokens().getText());
@@ -133,12 +141,12 @@ public final class InProcessWorker implements AutoCloseable {
 
             @Override
             public synchronized void onError(Throwable t) {
-                done.complete(new Result(tokens, text.toString(), chunks[0], null, Status.fromThrowable(t)));
+                done.complete(new Result(tokens, text.toString(), chunks[0], null, Status.fromThrowable(t), accepted[0]));
             }
 
             @Override
             public synchronized void onCompleted() {
-                done.complete(new Result(tokens, text.toString(), chunks[0], fin[0], null));
+                done.complete(new Result(tokens, text.toString(), chunks[0], fin[0], null, accepted[0]));
             }
         });
         return done;

@@ -77,6 +77,8 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
   private long firstTokenAt = -1;
   private long lastTokenAt = -1;
   private int completionTokens;
+  /** The prompt length the current worker announced; 0 until it does. */
+  private int acceptedPromptTokens;
 
   RequestRun(GatewayPipeline p, TenantInfo tenant, GenerateRequest request, ResponseSink sink,
       long arrived, Deadline deadline) {
@@ -257,6 +259,15 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
     }
 
     @Override
+    public void onAccepted(int promptTokens) {
+      synchronized (lock) {
+        if (!done && worker.equals(workerId)) {
+          acceptedPromptTokens = promptTokens;
+        }
+      }
+    }
+
+    @Override
     public void onTokens(TokenChunk chunk) {
       RequestRun.this.onTokens(worker, chunk);
     }
@@ -399,6 +410,7 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
       StatusRuntimeException error) {
     String worker;
     int completion;
+    int accepted;
     long ttft;
     synchronized (lock) {
       if (done) {
@@ -408,10 +420,15 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
       worker = workerId;
       workerId = null;
       completion = completionTokens;
+      accepted = acceptedPromptTokens;
       ttft = firstTokenAt < 0 ? -1 : (firstTokenAt - arrived) / 1_000_000;
     }
     long now = p.ticker.nanos();
+    // The worker's count when it sent one (its final message, else its acceptance: a stream cut
+    // after tokens still bills the real prompt), else the gateway's estimate for a request that
+    // reached a worker.
     int prompt = workerPromptTokens > 0 ? workerPromptTokens
+        : accepted > 0 ? accepted
         : (worker != null || fin != null ? (int) promptEstimate : 0);
     if (permit != null) {
       permit.settle((long) prompt + completion);

@@ -19,6 +19,9 @@ public interface WorkerClient extends AutoCloseable {
    * {@link #onError} run where blocking (an fsync) is allowed.
    */
   interface GenerateListener {
+    /** The worker took the request and counted its prompt (before any token). */
+    default void onAccepted(int promptTokens) {}
+
     void onTokens(TokenChunk chunk);
 
     void onFinal(WorkerFinal fin);

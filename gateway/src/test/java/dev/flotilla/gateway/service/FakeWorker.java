@@ -6,6 +6,7 @@ import dev.flotilla.api.v1.Usage;
 import dev.flotilla.api.worker.v1.LoadAdapterRequest;
 import dev.flotilla.api.worker.v1.LoadAdapterResponse;
 import dev.flotilla.api.worker.v1.StatsRequest;
+import dev.flotilla.api.worker.v1.WorkerAccepted;
 import dev.flotilla.api.worker.v1.WorkerFinal;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
 import dev.flotilla.api.worker.v1.WorkerGenerateResponse;
@@ -34,6 +35,8 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
   public volatile int failAfter = -1;
   /** Text sent alone after the last token, as the worker flushes held-back text; empty: none. */
   public volatile String trailingText = "";
+  /** Announce this prompt length first, as a real worker does; -1: no announcement. */
+  public volatile int acceptedPromptTokens = -1;
   /** Stream nothing after the first token until released (to observe cancellation). */
   public volatile boolean stallAfterFirst;
   volatile boolean serving = true;
@@ -95,6 +98,10 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
         (ServerCallStreamObserver<WorkerGenerateResponse>) observer;
     call.setOnCancelHandler(cancelled::incrementAndGet);
     int n = Math.min(tokens, request.getSampling().getMaxTokens());
+    if (acceptedPromptTokens >= 0) {
+      observer.onNext(WorkerGenerateResponse.newBuilder().setAccepted(
+          WorkerAccepted.newBuilder().setPromptTokens(acceptedPromptTokens)).build());
+    }
     for (int i = 0; i < n; i++) {
       if (failAfter == i) {
         observer.onError(Status.UNAVAILABLE.withDescription("engine crashed").asRuntimeException());

@@ -270,8 +270,11 @@ class InferenceServiceIT {
   @Test
   void aWorkerFailingAfterTheFirstTokenAbortsWithoutDuplicates() throws Exception {
     FakeWorker w = worker("w1");
-    worker("w2").failAfter = 2;
-    w.failAfter = 2;
+    FakeWorker w2 = worker("w2");
+    for (FakeWorker each : List.of(w, w2)) {
+      each.failAfter = 2;
+      each.acceptedPromptTokens = 11;
+    }
     List<GenerateResponse> got = new ArrayList<>();
     Iterator<GenerateResponse> it = client(ACME).generate(request("", 10));
     assertThatThrownBy(() -> it.forEachRemaining(got::add))
@@ -281,6 +284,8 @@ class InferenceServiceIT {
     await().until(() -> usage.size() == 1);
     assertThat(usage.get(0).status()).isEqualTo("ABORTED");
     assertThat(usage.get(0).completionTokens()).isEqualTo(2);
+    assertThat(usage.get(0).promptTokens()).as("the prompt the worker announced, not the gateway's estimate")
+        .isEqualTo(11);
   }
 
   @Test

@@ -92,6 +92,7 @@ class WorkerGrpcIT {
         assertThat(r.fin().getFinishReason()).isEqualTo(FinishReason.LENGTH);
         int promptTokens = worker.runtime.tokenizer().encode("the quick brown fox").length;
         assertThat(r.fin().getUsage().getPromptTokens()).isEqualTo(promptTokens);
+        assertThat(r.acceptedPromptTokens()).as("the first message announces the prompt length").isEqualTo(promptTokens);
         assertThat(r.fin().getUsage().getCompletionTokens()).isEqualTo(12);
         assertThat(r.fin().getUsage().getTotalTokens()).isEqualTo(promptTokens + 12);
         assertThat(r.fin().getTotalMs()).isGreaterThanOrEqualTo(r.fin().getTimeToFirstTokenMs());
@@ -200,7 +201,9 @@ class WorkerGrpcIT {
 
             @Override
             public void onNext(WorkerGenerateResponse value) {
-                firstToken.countDown();
+                if (value.hasTokens()) {
+                    firstToken.countDown();
+                }
             }
 
             @Override
