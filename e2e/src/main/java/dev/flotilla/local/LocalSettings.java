@@ -23,6 +23,8 @@ public record LocalSettings(Path repo, Path state, int apiPort, int kafkaPort, i
         case "--kafka-port" -> s = new LocalSettings(s.repo, s.state, s.apiPort, Integer.parseInt(value), s.gatewayGrpcPort, s.gatewayHttpPort, s.operatorGrpcPort, s.operatorHttpPort, s.kafka);
         case "--grpc-port" -> s = new LocalSettings(s.repo, s.state, s.apiPort, s.kafkaPort, Integer.parseInt(value), s.gatewayHttpPort, s.operatorGrpcPort, s.operatorHttpPort, s.kafka);
         case "--http-port" -> s = new LocalSettings(s.repo, s.state, s.apiPort, s.kafkaPort, s.gatewayGrpcPort, Integer.parseInt(value), s.operatorGrpcPort, s.operatorHttpPort, s.kafka);
+        case "--operator-grpc-port" -> s = new LocalSettings(s.repo, s.state, s.apiPort, s.kafkaPort, s.gatewayGrpcPort, s.gatewayHttpPort, Integer.parseInt(value), s.operatorHttpPort, s.kafka);
+        case "--operator-http-port" -> s = new LocalSettings(s.repo, s.state, s.apiPort, s.kafkaPort, s.gatewayGrpcPort, s.gatewayHttpPort, s.operatorGrpcPort, Integer.parseInt(value), s.kafka);
         case "--state-dir" -> s = new LocalSettings(s.repo, Path.of(value).toAbsolutePath(), s.apiPort, s.kafkaPort, s.gatewayGrpcPort, s.gatewayHttpPort, s.operatorGrpcPort, s.operatorHttpPort, s.kafka);
         case "--no-kafka" -> {
           s = new LocalSettings(s.repo, s.state, s.apiPort, s.kafkaPort, s.gatewayGrpcPort, s.gatewayHttpPort, s.operatorGrpcPort, s.operatorHttpPort, false);
@@ -38,6 +40,7 @@ public record LocalSettings(Path repo, Path state, int apiPort, int kafkaPort, i
   public static String usage() {
     return """
         Usage: ./flotilla local [--api-port 16443] [--kafka-port 19092] [--grpc-port 9000] [--http-port 8080]
+                                [--operator-grpc-port 9200] [--operator-http-port 8082]
                                 [--state-dir .flotilla] [--no-kafka]
         """;
   }

@@ -54,6 +54,7 @@ public final class WorkerRuntime implements AutoCloseable {
         long t0 = System.nanoTime();
         Set<Integer> eos = GenerationConfig.eosTokens(settings.modelDir());
         TextTokenizer tokenizer = TextTokenizer.load(settings.modelDir());
+        long tokenizerDone = System.nanoTime();
         Model model;
         try {
             model = Model.load(settings.modelDir());
@@ -61,6 +62,7 @@ public final class WorkerRuntime implements AutoCloseable {
             tokenizer.close();
             throw e;
         }
+        long weightsDone = System.nanoTime();
         ModelInfo info = model.info();
         settings.dtype().filter(d -> !d.equals(info.weightDtype())).ifPresent(d -> LOG.warnf(
                 "FLOTILLA_DTYPE is %s but %s holds %s weights; serving them as stored", d, settings.modelDir(), info.weightDtype()));
@@ -91,11 +93,17 @@ public final class WorkerRuntime implements AutoCloseable {
                 metrics, System::nanoTime);
         ref.set(scheduler);
         scheduler.start("flotilla-engine");
-        LOG.infof("loaded %s from %s in %d ms: %s weights, vocabulary %d, context %d, %d KV blocks of %d tokens, %d adapter slots, "
-                + "%d adapters known", settings.modelName(), settings.modelDir(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0),
+        long done = System.nanoTime();
+        LOG.infof("loaded %s from %s in %d ms (tokenizer %d ms, weights %d ms, engine context %d ms): %s weights, vocabulary %d, "
+                + "context %d, %d KV blocks of %d tokens, %d adapter slots, %d adapters known", settings.modelName(), settings.modelDir(),
+                millis(done - t0), millis(tokenizerDone - t0), millis(weightsDone - tokenizerDone), millis(done - weightsDone),
                 info.weightDtype(), info.vocabSize(), scheduler.contextLength(), scheduler.snapshot().totalKvBlocks(),
                 scheduler.snapshot().kvBlockSize(), settings.maxAdapters(), settings.adapters().size());
         return new WorkerRuntime(settings, model, tokenizer, catalog, scheduler, loader);
+    }
+
+    private static long millis(long nanos) {
+        return TimeUnit.NANOSECONDS.toMillis(nanos);
     }
 
     public WorkerSettings settings() {
