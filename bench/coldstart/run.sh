@@ -44,7 +44,8 @@ OUT="bench/results/coldstart-$(date -u +%Y%m%dT%H%M%SZ).txt"
   cleanup() { [ -n "${LOCAL_PID:-}" ] && kill "$LOCAL_PID" 2>/dev/null && wait "$LOCAL_PID" 2>/dev/null || true; }
   trap cleanup EXIT
   echo "# command: bench/coldstart/run.sh $*"
-  echo "# date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit: $(git rev-parse --short HEAD 2>/dev/null || echo none)"
+  echo "# date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit: $(git rev-parse --short HEAD 2>/dev/null || echo none)" \
+       "$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo '(with uncommitted changes)')"
   echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
        "$(free -g | awk '/Mem:/ {print $2}') GiB, $(java -version 2>&1 | head -1)"
   echo "# model: testkit medium (BF16, $(du -m "$MODEL/model.safetensors" | cut -f1) MiB of weights); local mode without" \
