@@ -128,17 +128,20 @@ void check_shape(const TensorSource::Entry& e, const std::vector<int64_t>& expec
              e.info->name.c_str(), st_dtype_name(e.info->dtype));
 }
 
+// staging: the file bytes of one tensor on their way to the packed layout; reused from tensor to
+// tensor (grown when one is larger) so its pages are faulted in once, not once per tensor.
 void load_linear(const TensorSource& src, const std::string& dir, const std::string& name, int out, int in,
-                 Linear& lin, int64_t& bytes) {
+                 Linear& lin, int64_t& bytes, Buffer& staging) {
     const auto& e = src.get(name, dir);
     check_shape(e, {out, in});
     lin.dtype = to_dtype(e.info->dtype);
     lin.out = out;
     lin.in = in;
-    Buffer raw(e.info->end - e.info->begin);
-    e.file->read(*e.info, raw.as<void>());
-    lin.packed.allocate(kern::packed_weight_bytes(lin.dtype, out, in));
-    kern::pack_weight(lin.dtype, raw.as<void>(), out, in, lin.packed.as<void>());
+    size_t file_bytes = e.info->end - e.info->begin;
+    if (staging.size() < file_bytes) staging.allocate_uninitialized(file_bytes);
+    e.file->read(*e.info, staging.as<void>());
+    lin.packed.allocate_uninitialized(kern::packed_weight_bytes(lin.dtype, out, in));
+    kern::pack_weight(lin.dtype, staging.as<void>(), out, in, lin.packed.as<void>());
     bytes += static_cast<int64_t>(lin.packed.size());
 }
 
@@ -182,7 +185,8 @@ std::shared_ptr<Model> load_model(const std::string& dir) {
 
     TensorSource src(dir);
     int64_t& bytes = m.weight_bytes;
-    load_linear(src, dir, "model.embed_tokens.weight", c.vocab_size, c.hidden_size, m.embed, bytes);
+    Buffer staging;
+    load_linear(src, dir, "model.embed_tokens.weight", c.vocab_size, c.hidden_size, m.embed, bytes, staging);
     m.layers.resize(c.n_layers);
     const int outs[kNumProj] = {c.q_dim(), c.kv_dim(), c.kv_dim(), c.hidden_size, c.intermediate_size,
                                 c.intermediate_size, c.hidden_size};
@@ -195,7 +199,7 @@ std::shared_ptr<Model> load_model(const std::string& dir) {
         L.ffn_norm = load_vector(src, dir, pre + "post_attention_layernorm.weight", c.hidden_size, bytes);
         for (int p = 0; p < kNumProj; p++) {
             std::string name = pre + proj_module(p);
-            load_linear(src, dir, name + ".weight", outs[p], ins[p], L.proj[p], bytes);
+            load_linear(src, dir, name + ".weight", outs[p], ins[p], L.proj[p], bytes, staging);
             bool bias = (c.attention_bias && p <= kV) || (c.o_bias && p == kO);
             if (bias) L.proj[p].bias = load_vector(src, dir, name + ".bias", outs[p], bytes);
             if (l == 0 && p == 0) m.layer_dtype = L.proj[p].dtype;
@@ -208,7 +212,7 @@ std::shared_ptr<Model> load_model(const std::string& dir) {
     if (!c.tie_word_embeddings) {
         if (!src.find("lm_head.weight"))
             fail(FL_FORMAT, "%s: missing tensor 'lm_head.weight' (tie_word_embeddings is false)", dir.c_str());
-        load_linear(src, dir, "lm_head.weight", c.vocab_size, c.hidden_size, m.lm_head, bytes);
+        load_linear(src, dir, "lm_head.weight", c.vocab_size, c.hidden_size, m.lm_head, bytes, staging);
     }
     return model;
 }

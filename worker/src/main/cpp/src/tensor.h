@@ -94,6 +94,13 @@ public:
 
     // Zero-filled; throws std::bad_alloc.
     void allocate(size_t bytes) {
+        allocate_uninitialized(bytes);
+        std::memset(data_, 0, (size_ + 63) & ~size_t(63));
+    }
+    // Contents undefined, for a buffer the caller overwrites whole (packed weights, a staging
+    // buffer for file reads): skips a pass over memory that was just faulted in. Throws
+    // std::bad_alloc.
+    void allocate_uninitialized(size_t bytes) {
         std::free(data_);
         data_ = nullptr;
         size_ = 0;
@@ -101,7 +108,6 @@ public:
         if (rounded == 0) rounded = 64;
         data_ = std::aligned_alloc(64, rounded);
         if (!data_) throw std::bad_alloc();
-        std::memset(data_, 0, rounded);
         size_ = bytes;
     }
     template <typename T> T* as() { return static_cast<T*>(data_); }

@@ -3,6 +3,7 @@
 //   GEMM F32/F16/BF16 weights (F32 activations): |y - ref| <= 2e-5 * sum_k |x_k w_k| + 1e-30
 //   GEMM BF16 weights via vdpbf16ps (activations rounded to BF16): <= 8e-3 * sum_k |x_k w_k|
 //   vector kernels: relative 2e-5 (exp polynomial ~2 ulp)
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -137,6 +138,41 @@ TEST(packed_row_roundtrip) {
             for (int n = 0; n < N; n++) {
                 packed_row_f32(wt, packed.as<void>(), N, K, n, row.data());
                 for (int kk = 0; kk < K; kk++) CHECK(row[kk] == w[size_t(n) * K + kk]);
+            }
+        }
+    }
+}
+
+// pack_weight against the layout kernels.h documents, built element by element into a cleared
+// buffer; the real one packs into a buffer full of garbage, so padding it failed to write shows.
+TEST(pack_weight_writes_the_documented_layout_whole) {
+    std::mt19937 rng(11);
+    for (DType wt : {DType::F32, DType::F16, DType::BF16}) {
+        for (int N : {32, 45, 64}) {
+            for (int K : {1, 4, 5, 64, 67}) {
+                std::vector<uint16_t> half;
+                std::vector<float> w;
+                random_weights(rng, wt, N, K, half, w);
+                const size_t bytes = packed_weight_bytes(wt, N, K);
+                const size_t es = dtype_size(wt);
+                const size_t kp = wt == DType::BF16 ? (size_t(K) + 1) & ~size_t(1) : size_t(K);
+                std::vector<unsigned char> expect(bytes, 0);
+                for (int n = 0; n < N; n++) {
+                    for (int k = 0; k < K; k++) {
+                        size_t p = size_t(n) / kPanel, j = size_t(n) % kPanel;
+                        size_t at = wt == DType::BF16 ? p * kp * kPanel + (size_t(k) / 2) * kPanel * 2 + j * 2 + size_t(k) % 2
+                                                      : p * kp * kPanel + size_t(k) * kPanel + j;
+                        const void* from = wt == DType::F32 ? static_cast<const void*>(&w[size_t(n) * K + k])
+                                                            : static_cast<const void*>(&half[size_t(n) * K + k]);
+                        std::memcpy(&expect[at * es], from, es);
+                    }
+                }
+                Buffer packed;
+                packed.allocate_uninitialized(bytes);
+                std::memset(packed.as<void>(), 0xA5, bytes);
+                pack_weight(wt, wt == DType::F32 ? static_cast<const void*>(w.data()) : half.data(), N, K, packed.as<void>());
+                CHECK_MSG(std::memcmp(packed.as<void>(), expect.data(), bytes) == 0, "%s N=%d K=%d: packed bytes differ",
+                          dtype_name(wt), N, K);
             }
         }
     }

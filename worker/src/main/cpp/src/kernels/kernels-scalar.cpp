@@ -1,4 +1,5 @@
 // kernels-scalar.cpp - portable reference kernels (no SIMD); also the fallback on old CPUs.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -83,31 +84,52 @@ size_t packed_weight_bytes(DType wt, int N, int K) {
     return panels * kp * kPanel * dtype_size(wt);
 }
 
+// Panel by panel and, inside a panel, k by k: the writes run straight through dst (every byte,
+// padding included, so dst needs no clearing) while the reads step through the panel's 32 source
+// rows together, which stay in cache. Writing one source row at a time instead scatters each
+// store across the whole panel.
 void pack_weight(DType wt, const void* src, int N, int K, void* dst) {
-    size_t panels = (size_t(N) + kPanel - 1) / kPanel;
+    const size_t panels = (size_t(N) + kPanel - 1) / kPanel;
+    const size_t k_len = size_t(K);
     if (wt == DType::F32 || wt == DType::F16) {
-        size_t es = dtype_size(wt);
+        const size_t es = dtype_size(wt);
         const char* s = static_cast<const char*>(src);
         char* d = static_cast<char*>(dst);
-        std::memset(d, 0, packed_weight_bytes(wt, N, K));
-        for (size_t n = 0; n < size_t(N); n++) {
-            size_t p = n / kPanel, j = n % kPanel;
-            const char* row = s + n * K * es;
-            char* base = d + (p * K * kPanel + j) * es;
-            for (size_t k = 0; k < size_t(K); k++) std::memcpy(base + k * kPanel * es, row + k * es, es);
+        for (size_t p = 0; p < panels; p++) {
+            const size_t rows = std::min<size_t>(kPanel, size_t(N) - p * kPanel);
+            const char* block = s + p * kPanel * k_len * es;
+            for (size_t k = 0; k < k_len; k++) {
+                for (size_t j = 0; j < rows; j++) std::memcpy(d + j * es, block + (j * k_len + k) * es, es);
+                std::memset(d + rows * es, 0, (kPanel - rows) * es);
+                d += kPanel * es;
+            }
         }
-        (void)panels;
         return;
     }
     const uint16_t* s = static_cast<const uint16_t*>(src);
     uint16_t* d = static_cast<uint16_t*>(dst);
-    size_t kp = (size_t(K) + 1) & ~size_t(1);
-    std::memset(d, 0, packed_weight_bytes(wt, N, K));
-    for (size_t n = 0; n < size_t(N); n++) {
-        size_t p = n / kPanel, j = n % kPanel;
-        const uint16_t* row = s + n * K;
-        uint16_t* base = d + p * kp * kPanel + j * 2;
-        for (size_t k = 0; k < size_t(K); k++) base[(k / 2) * 2 * kPanel + (k % 2)] = row[k];
+    const size_t pairs = k_len / 2;       // whole (k, k + 1) pairs
+    const bool odd = (k_len % 2) != 0;    // a last k with the zero pad column beside it
+    for (size_t p = 0; p < panels; p++) {
+        const size_t rows = std::min<size_t>(kPanel, size_t(N) - p * kPanel);
+        const uint16_t* block = s + p * kPanel * k_len;
+        for (size_t kk = 0; kk < pairs; kk++) {
+            for (size_t j = 0; j < rows; j++) {
+                const uint16_t* r = block + j * k_len + 2 * kk;
+                d[2 * j] = r[0];
+                d[2 * j + 1] = r[1];
+            }
+            std::memset(d + 2 * rows, 0, (kPanel - rows) * 2 * sizeof(uint16_t));
+            d += 2 * kPanel;
+        }
+        if (odd) {
+            for (size_t j = 0; j < rows; j++) {
+                d[2 * j] = block[j * k_len + k_len - 1];
+                d[2 * j + 1] = 0;
+            }
+            std::memset(d + 2 * rows, 0, (kPanel - rows) * 2 * sizeof(uint16_t));
+            d += 2 * kPanel;
+        }
     }
 }
 

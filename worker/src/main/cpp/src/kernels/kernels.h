@@ -68,7 +68,8 @@ const Kernels* avx512_kernels(bool bf16_dot);
 // --- Weight packing (portable, at load time) --------------------------------------------------
 
 size_t packed_weight_bytes(DType wt, int N, int K);
-// src: W [N, K] row-major in dtype wt.
+// src: W [N, K] row-major in dtype wt; dst: packed_weight_bytes(wt, N, K) bytes, every one of
+// them written (padding included), so dst need not be cleared first.
 void pack_weight(DType wt, const void* src, int N, int K, void* dst);
 // Reads row n of a packed weight into out [K] as F32 (embedding lookup from a tied lm_head).
 void packed_row_f32(DType wt, const void* packed, int N, int K, int n, float* out);

@@ -67,6 +67,8 @@ class ModelDeploymentModelTest {
     assertThat(c.getPorts()).extracting(p -> p.getName() + ":" + p.getContainerPort())
         .containsExactly("grpc:9100", "http:8081");
     assertThat(c.getReadinessProbe().getGrpc().getPort()).isEqualTo(9100);
+    // a held request waits for this probe after the model is loaded: the kubelet's shortest period
+    assertThat(c.getReadinessProbe().getPeriodSeconds()).isEqualTo(1);
     assertThat(c.getLivenessProbe().getHttpGet().getPath()).isEqualTo("/q/health/live");
     assertThat(d.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds()).isEqualTo(150L);
   }

@@ -14,13 +14,16 @@ import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
+import java.lang.management.ManagementFactory;
 import org.jboss.logging.Logger;
 
 /**
  * Loads the model off the event loop at startup and turns gRPC health SERVING when it is ready;
  * on shutdown (SIGTERM) turns it NOT_SERVING, stops admitting, lets admitted requests finish within
  * the drain grace period, then releases the engine. A model that cannot be loaded ends the process
- * with the reason, so the pod shows it.
+ * with the reason, so the pod shows it. Once serving it logs one {@code startup timing:} line with
+ * wall-clock milliseconds of the JVM's start, Quarkus' start and the model's readiness, which
+ * {@code bench/coldstart} reads to split a cold start into its phases.
  */
 @ApplicationScoped
 public class WorkerLifecycle {
@@ -36,13 +39,14 @@ public class WorkerLifecycle {
     MeterRegistry registry;
 
     void start(@Observes StartupEvent event) {
+        long startedMs = System.currentTimeMillis();
         serving(ServingStatus.NOT_SERVING);
-        Thread loader = new Thread(this::load, "flotilla-model-loader");
+        Thread loader = new Thread(() -> load(startedMs), "flotilla-model-loader");
         loader.setDaemon(true);
         loader.start();
     }
 
-    private void load() {
+    private void load(long startedMs) {
         try {
             WorkerRuntime runtime = WorkerRuntime.start(settings, registry);
             synchronized (this) {
@@ -53,6 +57,10 @@ public class WorkerLifecycle {
                 holder.loaded(runtime);
             }
             serving(ServingStatus.SERVING);
+            long jvmStartMs = ManagementFactory.getRuntimeMXBean().getStartTime();
+            long servingMs = System.currentTimeMillis();
+            LOG.infof("startup timing: jvm_start_ms=%d quarkus_started_ms=%d serving_ms=%d (JVM to Quarkus started %d ms, "
+                    + "model load %d ms)", jvmStartMs, startedMs, servingMs, startedMs - jvmStartMs, servingMs - startedMs);
         } catch (Exception | Error e) {
             String reason = e.getClass().getSimpleName() + ": " + e.getMessage();
             holder.failed(reason);

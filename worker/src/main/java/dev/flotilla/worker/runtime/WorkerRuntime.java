@@ -13,8 +13,10 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicReference;
@@ -45,7 +47,9 @@ public final class WorkerRuntime implements AutoCloseable {
     }
 
     /**
-     * Loads the model and tokenizer and starts the engine thread.
+     * Loads the model and tokenizer and starts the engine thread. The tokenizer (Rust, through DJL)
+     * is read on a thread of its own while this one reads the weights (C++): they share nothing,
+     * and on a cold start each is a good part of the wait.
      *
      * @throws IOException when the tokenizer or generation config cannot be read (the message names the file)
      * @throws dev.flotilla.worker.engine.EngineException when the engine cannot load the model
@@ -53,14 +57,32 @@ public final class WorkerRuntime implements AutoCloseable {
     public static WorkerRuntime start(WorkerSettings settings, MeterRegistry registry) throws IOException {
         long t0 = System.nanoTime();
         Set<Integer> eos = GenerationConfig.eosTokens(settings.modelDir());
-        TextTokenizer tokenizer = TextTokenizer.load(settings.modelDir());
+        long[] tokenizerNanos = new long[1];
+        FutureTask<TextTokenizer> tokenizerLoad = new FutureTask<>(() -> {
+            long start = System.nanoTime();
+            TextTokenizer loaded = TextTokenizer.load(settings.modelDir());
+            tokenizerNanos[0] = System.nanoTime() - start;
+            return loaded;
+        });
+        Thread tokenizerThread = new Thread(tokenizerLoad, "flotilla-tokenizer-loader");
+        tokenizerThread.setDaemon(true);
+        tokenizerThread.start();
         Model model;
         try {
             model = Model.load(settings.modelDir());
         } catch (RuntimeException | Error e) {
-            tokenizer.close();
+            closeWhenLoaded(tokenizerLoad);
             throw e;
         }
+        long weightsDone = System.nanoTime();
+        TextTokenizer tokenizer;
+        try {
+            tokenizer = awaitTokenizer(tokenizerLoad);
+        } catch (IOException | RuntimeException | Error e) {
+            model.close();
+            throw e;
+        }
+        long tokenizerWait = System.nanoTime() - weightsDone;
         ModelInfo info = model.info();
         settings.dtype().filter(d -> !d.equals(info.weightDtype())).ifPresent(d -> LOG.warnf(
                 "FLOTILLA_DTYPE is %s but %s holds %s weights; serving them as stored", d, settings.modelDir(), info.weightDtype()));
@@ -91,11 +113,58 @@ public final class WorkerRuntime implements AutoCloseable {
                 metrics, System::nanoTime);
         ref.set(scheduler);
         scheduler.start("flotilla-engine");
-        LOG.infof("loaded %s from %s in %d ms: %s weights, vocabulary %d, context %d, %d KV blocks of %d tokens, %d adapter slots, "
-                + "%d adapters known", settings.modelName(), settings.modelDir(), TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0),
+        long done = System.nanoTime();
+        LOG.infof("loaded %s from %s in %d ms (tokenizer %d ms, weights %d ms, engine context %d ms; the tokenizer beside the weights, "
+                + "waited %d ms for it): %s weights, vocabulary %d, context %d, %d KV blocks of %d tokens, %d adapter slots, %d adapters known",
+                settings.modelName(), settings.modelDir(), millis(done - t0), millis(tokenizerNanos[0]), millis(weightsDone - t0),
+                millis(done - weightsDone - tokenizerWait), millis(tokenizerWait),
                 info.weightDtype(), info.vocabSize(), scheduler.contextLength(), scheduler.snapshot().totalKvBlocks(),
                 scheduler.snapshot().kvBlockSize(), settings.maxAdapters(), settings.adapters().size());
         return new WorkerRuntime(settings, model, tokenizer, catalog, scheduler, loader);
+    }
+
+    private static TextTokenizer awaitTokenizer(FutureTask<TextTokenizer> load) throws IOException {
+        try {
+            return load.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            closeWhenLoaded(load);
+            throw new IOException("interrupted while loading the tokenizer", e);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof IOException io) {
+                throw io;
+            }
+            if (cause instanceof RuntimeException re) {
+                throw re;
+            }
+            if (cause instanceof Error err) {
+                throw err;
+            }
+            throw new IOException(cause);
+        }
+    }
+
+    /** After a failed load: waits for the tokenizer and releases it, whatever became of it. */
+    private static void closeWhenLoaded(FutureTask<TextTokenizer> load) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                load.get().close();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            } catch (ExecutionException e) {
+                break; // it failed too; nothing to release
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static long millis(long nanos) {
+        return TimeUnit.NANOSECONDS.toMillis(nanos);
     }
 
     public WorkerSettings settings() {
