@@ -58,7 +58,11 @@ public final class KpaAutoscaler {
 
   public static Decision decide(Policy policy, DemandSnapshot demand, Observed observed, Memory memory, Instant now) {
     Instant lastDemand = demand.active() || memory.lastDemandTime() == null ? now : memory.lastDemandTime();
-    int previous = observed.previousDesired() == null ? policy.minReplicas() : observed.previousDesired();
+    // Unknown before the first decision, or when the status that carries it is not readable (a
+    // restarted operator): then what the workers run now, so a restart never looks like a scale
+    // change that would restart the cold-start clock of replicas still starting.
+    int previous = observed.previousDesired() != null ? observed.previousDesired()
+        : observed.currentReplicas() > 0 ? observed.currentReplicas() : policy.minReplicas();
 
     if (policy.pinnedReplicas() != null) {
       int pinned = clamp(policy.pinnedReplicas(), 0, policy.maxReplicas());

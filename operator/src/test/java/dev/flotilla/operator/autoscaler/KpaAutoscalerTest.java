@@ -111,6 +111,22 @@ class KpaAutoscalerTest {
   }
 
   @Test
+  void aRestartWithoutThePreviousDecisionDoesNotRestartTheColdStartClock() {
+    // One replica scaled up 4 minutes ago and never ready (its cold start ran out at 2 minutes);
+    // the new process cannot read the previous desired count from status.
+    KpaAutoscaler.Memory fromStatus = new KpaAutoscaler.Memory(T0.minus(Duration.ofMinutes(4)),
+        T0.minus(Duration.ofMinutes(4)), null, null);
+    KpaAutoscaler.Decision afterRestart = KpaAutoscaler.decide(POLICY, DemandSnapshot.NONE,
+        new KpaAutoscaler.Observed(1, 0, null), fromStatus, T0);
+    assertThat(afterRestart.desired()).as(afterRestart.reason()).isEqualTo(1);
+    assertThat(afterRestart.memory().lastScaleTime()).as("nothing was scaled").isEqualTo(T0.minus(Duration.ofMinutes(4)));
+
+    KpaAutoscaler.Decision idleRanOut = KpaAutoscaler.decide(POLICY, DemandSnapshot.NONE,
+        new KpaAutoscaler.Observed(1, 0, 1), afterRestart.memory(), T0.plus(Duration.ofSeconds(61)));
+    assertThat(idleRanOut.desired()).as(idleRanOut.reason()).isZero();
+  }
+
+  @Test
   void demandMovesTheIdleClockAndAFirstDecisionStartsIt() {
     KpaAutoscaler.Decision first = KpaAutoscaler.decide(POLICY, DemandSnapshot.NONE,
         new KpaAutoscaler.Observed(0, 0, null), KpaAutoscaler.Memory.EMPTY, T0);
