@@ -68,7 +68,7 @@ public final class InProcessWorker implements AutoCloseable {
     }
 
     /** What one Generate call returned. */
-    /** @param acceptedPromptTokens the prompt length the worker announced first; -1 if it did not */
+    /** @param acceptedPromptTokens the prompt length announced with the first tokens; -1 if none was */
     public record Result(List<Integer> tokens, String text, int chunks, WorkerFinal fin, Status error,
             int acceptedPromptTokens) {
         public boolean ok() {
@@ -101,9 +101,10 @@ public final class InProcessWorker implements AutoCloseable {
             WorkerFinal fin = null;
             while (it.hasNext()) {
                 WorkerGenerateResponse r = it.next();
-                if (r.hasAccepted()) {
-                    accepted = chunks == 0 && accepted < 0 ? r.getAccepted().getPromptTokens() : -2;
-                } else if (r.hasTokens()) {
+                if (r.getPromptTokens() > 0) {
+                    accepted = chunks == 0 && accepted < 0 && r.hasTokens() ? r.getPromptTokens() : -2;
+                }
+                if (r.hasTokens()) {
                     chunks++;
                     tokens.addAll(r.getTokens().getTokenIdsList());
                     text.append(r.getTokens().getText());
@@ -128,9 +129,10 @@ public final class InProcessWorker implements AutoCloseable {
         async.withDeadlineAfter(120, TimeUnit.SECONDS).generate(request, new StreamObserver<>() {
             @Override
             public synchronized void onNext(WorkerGenerateResponse r) {
-                if (r.hasAccepted()) {
-                    accepted[0] = chunks[0] == 0 && accepted[0] < 0 ? r.getAccepted().getPromptTokens() : -2;
-                } else if (r.hasTokens()) {
+                if (r.getPromptTokens() > 0) {
+                    accepted[0] = chunks[0] == 0 && accepted[0] < 0 && r.hasTokens() ? r.getPromptTokens() : -2;
+                }
+                if (r.hasTokens()) {
                     chunks[0]++;
                     tokens.addAll(r.getTokens().getTokenIdsList());
                     text.append(r.getTokens().getText());

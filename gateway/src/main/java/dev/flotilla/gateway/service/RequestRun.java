@@ -259,7 +259,7 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
     }
 
     @Override
-    public void onAccepted(int promptTokens) {
+    public void onPromptCounted(int promptTokens) {
       synchronized (lock) {
         if (!done && worker.equals(workerId)) {
           acceptedPromptTokens = promptTokens;
@@ -424,7 +424,7 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
       ttft = firstTokenAt < 0 ? -1 : (firstTokenAt - arrived) / 1_000_000;
     }
     long now = p.ticker.nanos();
-    // The worker's count when it sent one (its final message, else its acceptance: a stream cut
+    // The worker's count when it sent one (its final message, else its first tokens: a stream cut
     // after tokens still bills the real prompt), else the gateway's estimate for a request that
     // reached a worker.
     int prompt = workerPromptTokens > 0 ? workerPromptTokens

@@ -92,11 +92,11 @@ public final class GrpcWorkerClient implements WorkerClient {
 
           @Override
           public void onNext(WorkerGenerateResponse r) {
+            if (r.getPromptTokens() > 0) {
+              listener.onPromptCounted(r.getPromptTokens());
+            }
             if (r.hasTokens()) {
               listener.onTokens(r.getTokens());
-            } else if (r.hasAccepted()) {
-              listener.onAccepted(r.getAccepted().getPromptTokens());
-              started.join().request(1); // not a token: keep the token window whole
             } else if (r.hasFinal()) {
               WorkerFinal fin = r.getFinal();
               end(() -> listener.onFinal(fin));

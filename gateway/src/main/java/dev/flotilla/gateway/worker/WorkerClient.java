@@ -19,8 +19,8 @@ public interface WorkerClient extends AutoCloseable {
    * {@link #onError} run where blocking (an fsync) is allowed.
    */
   interface GenerateListener {
-    /** The worker took the request and counted its prompt (before any token). */
-    default void onAccepted(int promptTokens) {}
+    /** The worker's count of the prompt, heard with the first tokens (before {@link #onTokens}). */
+    default void onPromptCounted(int promptTokens) {}
 
     void onTokens(TokenChunk chunk);
 

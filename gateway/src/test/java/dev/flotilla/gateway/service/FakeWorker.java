@@ -6,7 +6,6 @@ import dev.flotilla.api.v1.Usage;
 import dev.flotilla.api.worker.v1.LoadAdapterRequest;
 import dev.flotilla.api.worker.v1.LoadAdapterResponse;
 import dev.flotilla.api.worker.v1.StatsRequest;
-import dev.flotilla.api.worker.v1.WorkerAccepted;
 import dev.flotilla.api.worker.v1.WorkerFinal;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
 import dev.flotilla.api.worker.v1.WorkerGenerateResponse;
@@ -35,7 +34,7 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
   public volatile int failAfter = -1;
   /** Text sent alone after the last token, as the worker flushes held-back text; empty: none. */
   public volatile String trailingText = "";
-  /** Announce this prompt length first, as a real worker does; -1: no announcement. */
+  /** Announce this prompt length with the first tokens, as a real worker does; -1: none. */
   public volatile int acceptedPromptTokens = -1;
   /** Stream nothing after the first token until released (to observe cancellation). */
   public volatile boolean stallAfterFirst;
@@ -98,10 +97,6 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
         (ServerCallStreamObserver<WorkerGenerateResponse>) observer;
     call.setOnCancelHandler(cancelled::incrementAndGet);
     int n = Math.min(tokens, request.getSampling().getMaxTokens());
-    if (acceptedPromptTokens >= 0) {
-      observer.onNext(WorkerGenerateResponse.newBuilder().setAccepted(
-          WorkerAccepted.newBuilder().setPromptTokens(acceptedPromptTokens)).build());
-    }
     for (int i = 0; i < n; i++) {
       if (failAfter == i) {
         observer.onError(Status.UNAVAILABLE.withDescription("engine crashed").asRuntimeException());
@@ -114,7 +109,11 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
       if (request.getLogprobs()) {
         chunk.addLogprobs(-0.25f * (i + 1));
       }
-      observer.onNext(WorkerGenerateResponse.newBuilder().setTokens(chunk).build());
+      WorkerGenerateResponse.Builder message = WorkerGenerateResponse.newBuilder().setTokens(chunk);
+      if (i == 0 && acceptedPromptTokens >= 0) {
+        message.setPromptTokens(acceptedPromptTokens);
+      }
+      observer.onNext(message.build());
       if (stallAfterFirst) {
         return; // never finishes: the client must cancel
       }

@@ -30,11 +30,16 @@ final class GenerationStream implements SequenceOutput {
     private final IncrementalDetokenizer detokenizer;
     private final StopMatcher stops;
     private final boolean logprobs;
+    private final int promptTokens;
     private TokenChunk.Builder pending; // guarded by this
     private boolean closed;             // guarded by this
+    private boolean tokensSent;         // guarded by this
 
-    GenerationStream(StreamObserver<WorkerGenerateResponse> observer, TokenDecoder decoder, List<String> stops, boolean logprobs) {
+    /** @param promptTokens the prompt length, announced on the first message with tokens */
+    GenerationStream(StreamObserver<WorkerGenerateResponse> observer, TokenDecoder decoder, List<String> stops, boolean logprobs,
+            int promptTokens) {
         this.observer = observer;
+        this.promptTokens = promptTokens;
         this.flow = observer instanceof ServerCallStreamObserver<WorkerGenerateResponse> s ? s : null;
         this.detokenizer = new IncrementalDetokenizer(decoder);
         this.stops = new StopMatcher(stops);
@@ -89,7 +94,7 @@ final class GenerationStream implements SequenceOutput {
             closed = true;
             try {
                 if (pending != null) {
-                    observer.onNext(WorkerGenerateResponse.newBuilder().setTokens(pending).build());
+                    observer.onNext(tokensMessage());
                     pending = null;
                 }
                 observer.onNext(WorkerGenerateResponse.newBuilder().setFinal(fin).build());
@@ -126,13 +131,23 @@ final class GenerationStream implements SequenceOutput {
         closed = true;
     }
 
+    /** The pending chunk as a message; the first one also says how long the prompt was. */
+    private WorkerGenerateResponse tokensMessage() {
+        WorkerGenerateResponse.Builder m = WorkerGenerateResponse.newBuilder().setTokens(pending);
+        if (!tokensSent) {
+            m.setPromptTokens(promptTokens);
+            tokensSent = true;
+        }
+        return m.build();
+    }
+
     /** Writes the pending chunk if the call can take it. */
     private synchronized void flush() {
         if (closed || pending == null || (flow != null && !flow.isReady())) {
             return;
         }
         try {
-            observer.onNext(WorkerGenerateResponse.newBuilder().setTokens(pending).build());
+            observer.onNext(tokensMessage());
         } catch (RuntimeException e) {
             closed = true; // cancelled by the client; the scheduler hears of it through the cancel handler
         }

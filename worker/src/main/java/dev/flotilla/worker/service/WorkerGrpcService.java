@@ -6,7 +6,6 @@ import dev.flotilla.api.worker.v1.StatsRequest;
 import dev.flotilla.api.worker.v1.UnloadAdapterRequest;
 import dev.flotilla.api.worker.v1.UnloadAdapterResponse;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
-import dev.flotilla.api.worker.v1.WorkerAccepted;
 import dev.flotilla.api.worker.v1.WorkerGenerateResponse;
 import dev.flotilla.api.worker.v1.WorkerGrpc;
 import dev.flotilla.api.worker.v1.WorkerStats;
@@ -53,10 +52,8 @@ public class WorkerGrpcService extends WorkerGrpc.WorkerImplBase {
             observer.onError(e);
             return;
         }
-        // Before the sequence is submitted: after that, the scheduler's thread owns the observer.
-        observer.onNext(WorkerGenerateResponse.newBuilder().setAccepted(WorkerAccepted.newBuilder()
-                .setPromptTokens(validated.sequence().prompt().length)).build());
-        GenerationStream stream = new GenerationStream(observer, runtime.tokenizer(), validated.stops(), validated.logprobs());
+        GenerationStream stream = new GenerationStream(observer, runtime.tokenizer(), validated.stops(), validated.logprobs(),
+                validated.sequence().prompt().length);
         Scheduler scheduler = runtime.scheduler();
         Sequence seq;
         try {
