@@ -151,6 +151,8 @@ class BadInputApiTest {
 
     create(Fixtures.model("tiny"));
     expect(conditions, ConditionTypes.VALIDATED, "True", "SpecChecked", null);
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+        assertThat(events(NS, "acme-support")).as("the recovery is an Event").contains("Validated"));
     LoraAdapter validated = client.resources(LoraAdapter.class).inNamespace(NS).withName("acme-support").get();
     assertThat(validated.getStatus().getServedName()).isEqualTo("tiny:acme-support");
     assertThat(validated.getStatus().getRank()).isEqualTo(8);

@@ -95,11 +95,15 @@ public class LoraAdapterReconciler implements Reconciler<LoraAdapter> {
     if (StatusDiff.differs(next, adapter.getStatus()) && !StatusWriter.write(context, adapter, next)) {
       return UpdateControl.<LoraAdapter>noUpdate().rescheduleAfter(StatusWriter.RETRY_AFTER_CONFLICT);
     }
+    // Events for what a person wants to hear of: a failure (new or changed) and the recovery from
+    // one. A first validation that passes is routine (the condition says so); at thousands of
+    // adapters its Events would be most of what the API server stores.
     Condition before = current.getConditions().stream().filter(c -> VALIDATED.equals(c.getType())).findFirst().orElse(null);
-    if (before == null || !Objects.equals(before.getStatus(), check.valid() ? TRUE : FALSE)
-        || !check.valid() && !Objects.equals(before.getMessage(), check.message())) {
-      new EventRecorder(context.getClient(), clock).record(adapter,
-          check.valid() ? EventReason.Validated : EventReason.ValidationFailed, check.message());
+    boolean failedBefore = before != null && FALSE.equals(before.getStatus());
+    if (!check.valid() && (!failedBefore || !Objects.equals(before.getMessage(), check.message()))) {
+      new EventRecorder(context.getClient(), clock).record(adapter, EventReason.ValidationFailed, check.message());
+    } else if (check.valid() && failedBefore) {
+      new EventRecorder(context.getClient(), clock).record(adapter, EventReason.Validated, check.message());
     }
     UpdateControl<LoraAdapter> control = UpdateControl.noUpdate();
     // Files are not watched: look again now and then when they are what decides.
