@@ -11,7 +11,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
 CP_FILE=gateway/target/bench-classpath.txt
-./mvnw -B -q -pl gateway test-compile dependency:build-classpath \
+# -am: the sibling modules (api) come from this tree, not from whatever ~/.m2 last had installed.
+./mvnw -B -q -pl gateway -am test-compile dependency:build-classpath \
   -Dmdep.includeScope=test -Dmdep.outputFile="$(pwd)/$CP_FILE" >/dev/null
 CP="gateway/target/test-classes:gateway/target/classes:$(cat "$CP_FILE")"
 mkdir -p bench/results

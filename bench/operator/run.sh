@@ -14,7 +14,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
 CP_FILE=operator/target/bench-classpath.txt
-./mvnw -B -q -pl operator test-compile dependency:build-classpath \
+# -am: the sibling modules (api) come from this tree, not from whatever ~/.m2 last had installed.
+./mvnw -B -q -pl operator -am test-compile dependency:build-classpath \
   -Dmdep.includeScope=test -Dmdep.outputFile="$(pwd)/$CP_FILE"
 CP="$ROOT/operator/target/test-classes:$ROOT/operator/target/classes:$(cat "$CP_FILE")"
 mkdir -p bench/results
