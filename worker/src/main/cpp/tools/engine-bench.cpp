@@ -1,30 +1,66 @@
 // engine-bench - engine throughput against the machine's measured limits, in one run.
 //
-// Measures the roofline first (read bandwidth and F32 FMA peak, each with 1 and with N threads at
-// once; the roofline uses the N-thread figures), then on a
-// random Llama-shaped F32 model written to a temp dir: batch-1 decode, batch-16 decode, prefill
-// of a 512-token prompt, and batch-16 decode with 16 distinct rank-16 adapters on all seven
-// projections. Prints one JSON object. Usage: engine_bench [threads] [hidden] [intermediate] [layers]
+// Usage: engine_bench THREADS F32_MODEL_DIR BF16_MODEL_DIR ADAPTERS_DIR
+//   ADAPTERS_DIR holds lora0 .. lora31: PEFT adapters of the model (rank <= 16), one per row of the
+//   largest batch. bench/engine/run.sh generates all of it with the testkit (medium model).
+//
+// 1. Limits, measured first with THREADS threads running at once (the engine's thread count):
+//    read bandwidth (sum over 1 GiB), F32 FMA rate (vfmadd on zmm), BF16 dot rate (vdpbf16ps),
+//    best of 5 each. The 1-thread figures are printed beside them.
+// 2. For each model directory (F32 weights, then BF16), loaded through the C API as the worker
+//    loads it: adapters loaded into 32 slots, one context; then
+//      prefill of a 512-token prompt, and
+//      decode steps at batch 1/4/16/32 with no adapter, one shared adapter, a distinct adapter per
+//      row; each row a sequence with a 64-token context.
+//    Each row is timed best-of (the host's share of the cores swings within seconds, and the
+//    limits are best-of figures too) and compared with its roofline:
+//      roofline = max(weight bytes read / read bandwidth, 2 x parameters x tokens / dot rate)
+//    parameters: the layers' projections, plus the lm_head for each row that wants logits (every
+//    decode row; the prompt's last row only). The embedding is a gather: neither its bytes nor
+//    its parameters count. Weight bytes use the dtype's size. The dot rate is the F32 FMA rate for
+//    F32 weights; for BF16 weights the BF16 dot rate when the engine runs its vdpbf16ps kernels
+//    (fl_engine_isa() == "avx512bf16"), else the F32 rate (the kernels widen BF16 to F32).
+//    Adapter work is not in the roofline: a LoRA row's efficiency includes its overhead.
+// 3. Memory: the process's VmRSS with the model, adapters and context loaded (and again after the
+//    runs) against weights + KV budget + adapter bytes + 10%.
+// Prints a table, then one JSON line last.
 #include <immintrin.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "flotilla_engine.h"
-#include "test-model.h"
 
-using namespace fltest;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
+constexpr int kAdapters = 32;                  // slots: one adapter per row at the largest batch
+constexpr int kBatches[] = {1, 4, 16, 32};
+constexpr int kContext = 64;                   // cached positions of each decode sequence
+constexpr int kPrompt = 512;
+constexpr int kPromptSeq = kAdapters;          // sequence id of the prefill (decode uses 0..31)
+constexpr int64_t kKvBudget = int64_t(256) << 20;
+
 double now() { return std::chrono::duration<double>(Clock::now().time_since_epoch()).count(); }
+
+[[noreturn]] void die(const char* what) {
+    std::fprintf(stderr, "engine_bench: %s: %s\n", what, fl_last_error());
+    std::exit(1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limits
 
 // Sums floats [a, b) with vector loads (the sum only keeps the loads alive).
 __attribute__((target("avx2"))) float sum_range(const float* p, size_t a, size_t b) {
@@ -44,9 +80,8 @@ __attribute__((target("avx2"))) float sum_range(const float* p, size_t a, size_t
 // Read bandwidth: threads each sum their part of a 1 GiB buffer; best of 5, GB/s.
 double read_bandwidth(int threads) {
     size_t n = (size_t(1) << 30) / 4;
-    fl::Buffer storage(n * 4); // 64-byte aligned
-    std::fill(storage.as<float>(), storage.as<float>() + n, 1.0f); // non-zero pages, touched
-    const float* buf = storage.as<float>();
+    float* buf = static_cast<float*>(std::aligned_alloc(64, n * 4));
+    std::fill(buf, buf + n, 1.0f); // non-zero pages, touched
     double best = 0;
     for (int rep = 0; rep < 5; rep++) {
         std::atomic<float> sink{0};
@@ -60,40 +95,93 @@ double read_bandwidth(int threads) {
         for (auto& t : ts) t.join();
         best = std::max(best, n * 4.0 / (now() - t0) / 1e9);
     }
+    std::free(buf);
     return best;
 }
 
-// F32 FMA loop of one thread (AVX-512: 16 independent zmm accumulators); returns seconds.
-__attribute__((target("avx512f"))) double fma_loop_avx512(long iters) {
+constexpr long kIters = 50000000;
+
+// One thread's F32 FMA loop: 16 independent zmm accumulators, 32 FLOP per instruction.
+__attribute__((target("avx512f"))) void fma_loop_f32() {
     __m512 acc[16];
     for (int i = 0; i < 16; i++) acc[i] = _mm512_set1_ps(float(i));
     const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(0.001f);
-    double t0 = now();
-    for (long k = 0; k < iters; k++)
+    for (long k = 0; k < kIters; k++)
         for (int i = 0; i < 16; i++) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
-    double dt = now() - t0;
     float s = 0;
     for (int i = 0; i < 16; i++) s += _mm512_reduce_add_ps(acc[i]);
     if (s == 12345) std::printf(" ");
-    return dt;
 }
 
-// F32 FMA peak of `threads` threads running at once, GFLOP/s in total (the engine's thread count:
-// on a shared host two threads do not always get two cores' worth); best of 5.
-double fma_peak_avx512(int threads) {
-    const long iters = 50000000;
+// One thread's BF16 dot loop: 16 independent accumulators of vdpbf16ps (16 lanes x 2 products,
+// 64 FLOP per instruction), the instruction the engine's avx512bf16 GEMM uses.
+__attribute__((target("avx512f,avx512bf16"))) void dot_loop_bf16() {
+    __m512 acc[16];
+    for (int i = 0; i < 16; i++) acc[i] = _mm512_set1_ps(float(i));
+    const __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(0.001f), _mm512_set1_ps(0.001f));
+    const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(0.5f), _mm512_set1_ps(0.5f));
+    for (long k = 0; k < kIters; k++)
+        for (int i = 0; i < 16; i++) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
+    float s = 0;
+    for (int i = 0; i < 16; i++) s += _mm512_reduce_add_ps(acc[i]);
+    if (s == 12345) std::printf(" ");
+}
+
+// GFLOP/s of `threads` threads running `loop` at once, in total; best of 5.
+double peak(int threads, void (*loop)(), double flop_per_instr) {
     double best = 0;
     for (int rep = 0; rep < 5; rep++) {
         double t0 = now();
         std::vector<std::thread> ts;
-        for (int t = 0; t < threads; t++) ts.emplace_back([&] { fma_loop_avx512(iters); });
+        for (int t = 0; t < threads; t++) ts.emplace_back(loop);
         for (auto& t : ts) t.join();
-        best = std::max(best, threads * iters * 16.0 * 16 * 2 / (now() - t0) / 1e9);
+        best = std::max(best, threads * kIters * 16.0 * flop_per_instr / (now() - t0) / 1e9);
     }
     return best;
 }
 
-struct Bench {
+struct Limits {
+    double read_1t = 0, read = 0;        // GB/s
+    double f32_1t = 0, f32 = 0;          // GFLOP/s
+    double bf16_1t = 0, bf16 = 0;        // GFLOP/s, 0 without AVX512_BF16
+};
+
+// VmRSS of this process, bytes.
+int64_t rss_bytes() {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmRSS:", 0) == 0) return std::atoll(line.c_str() + 6) * 1024;
+    return -1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One model
+
+struct Row {
+    std::string name;   // "decode_b16_distinct", "prefill512"
+    int tokens;
+    double seconds, roofline_seconds;
+    bool bw_bound;
+};
+
+struct ModelRun {
+    std::string dtype;  // "F32", "BF16"
+    fl_model_info info{};
+    double rate = 0;    // GFLOP/s the roofline uses
+    std::string rate_name;
+    std::vector<Row> rows;
+    int64_t rss_loaded = 0, rss_after = 0, budget = 0, adapter_bytes = 0;
+
+    const Row& row(const std::string& n) const {
+        for (const Row& r : rows)
+            if (r.name == n) return r;
+        std::fprintf(stderr, "no row %s\n", n.c_str());
+        std::exit(1);
+    }
+};
+
+struct Stepper {
     fl_context* ctx;
     int vocab;
     std::vector<float> logits;
@@ -106,126 +194,213 @@ struct Bench {
         fl_batch b{int32_t(tok.size()), tok.data(), seq.data(), pos.data(), ad.data(), want.data(), logits.data(),
                    int64_t(logits.size())};
         double t0 = now();
-        if (fl_decode(ctx, &b) != FL_OK) {
-            std::fprintf(stderr, "decode failed: %s\n", fl_last_error());
-            std::exit(1);
-        }
+        if (fl_decode(ctx, &b) != FL_OK) die("fl_decode");
         return now() - t0;
     }
 };
 
+ModelRun run_model(const std::string& dir, const std::string& adapters_dir, int threads, const Limits& lim,
+                   bool bf16_dot) {
+    ModelRun run;
+    fl_model* model = nullptr;
+    if (fl_model_load(dir.c_str(), &model) != FL_OK) die("fl_model_load");
+    fl_model_get_info(model, &run.info);
+    const fl_model_info& in = run.info;
+    run.dtype = in.weight_dtype == FL_DTYPE_F32 ? "F32" : in.weight_dtype == FL_DTYPE_BF16 ? "BF16" : "F16";
+    const bool use_dot = in.weight_dtype == FL_DTYPE_BF16 && bf16_dot;
+    run.rate = use_dot ? lim.bf16 : lim.f32;
+    run.rate_name = use_dot ? "bf16_dot" : "f32_fma";
+
+    std::vector<fl_adapter*> adapters;
+    int max_rank = 0;
+    for (int i = 0; i < kAdapters; i++) {
+        fl_adapter* a = nullptr;
+        std::string d = adapters_dir + "/lora" + std::to_string(i);
+        if (fl_adapter_load(model, d.c_str(), &a) != FL_OK) die(d.c_str());
+        int32_t rank = 0;
+        float scale = 0;
+        fl_adapter_get_info(a, &rank, &scale);
+        max_rank = std::max(max_rank, int(rank));
+        adapters.push_back(a);
+    }
+    fl_context_params p = fl_context_default_params();
+    p.n_threads = threads;
+    p.kv_budget_bytes = kKvBudget;
+    p.max_batch_tokens = kPrompt;
+    p.max_sequences = kAdapters + 1;
+    p.max_lora_rank = max_rank;
+    fl_context* ctx = nullptr;
+    if (fl_context_create(model, &p, &ctx) != FL_OK) die("fl_context_create");
+
+    // shapes: projections per layer (q, k, v, o, gate, up, down), [out, in]
+    const int64_t h = in.hidden_size, q = int64_t(in.n_heads) * in.head_dim, kv = int64_t(in.n_kv_heads) * in.head_dim,
+                  ff = in.intermediate_size;
+    const int64_t proj_params = h * q + 2 * h * kv + q * h + 3 * h * ff;
+    const int64_t proj_in_out = (h + q) + 2 * (h + kv) + (q + h) + 2 * (h + ff) + (ff + h); // sum of in + out
+    const int64_t layer_params = in.n_layers * proj_params;
+    const int64_t head_params = int64_t(in.vocab_size) * h;
+    const double elem = in.weight_dtype == FL_DTYPE_F32 ? 4 : 2;
+    // lora_A [r, in] and lora_B [out, r] in F32 (adapter.h), every projection of every layer
+    run.adapter_bytes = int64_t(kAdapters) * in.n_layers * proj_in_out * max_rank * 4;
+    run.budget = int64_t((in.weight_bytes + kKvBudget + run.adapter_bytes) * 1.10);
+    run.rss_loaded = rss_bytes();
+
+    auto roofline = [&](int tokens, int logit_rows) {
+        double bytes = (layer_params + head_params) * elem + 4.0 * h * (2 * in.n_layers + 1); // + norms (F32)
+        double flops = 2.0 * layer_params * tokens + 2.0 * head_params * logit_rows;
+        double tb = bytes / (lim.read * 1e9), tf = flops / (run.rate * 1e9);
+        return std::make_pair(std::max(tb, tf), tb >= tf);
+    };
+
+    Stepper st{ctx, in.vocab_size, {}};
+
+    // prefill: one warm-up, best of 5
+    {
+        std::vector<int32_t> tok(kPrompt), seq(kPrompt, kPromptSeq), pos(kPrompt);
+        std::vector<fl_adapter*> none(kPrompt, nullptr);
+        std::vector<int8_t> want(kPrompt, 0);
+        want[kPrompt - 1] = 1;
+        for (int i = 0; i < kPrompt; i++) tok[i] = (i * 37 + 11) % in.vocab_size, pos[i] = i;
+        double best = 1e9;
+        for (int rep = 0; rep < 6; rep++) {
+            fl_seq_free(ctx, kPromptSeq);
+            double t = st.step(tok, seq, pos, none, want);
+            if (rep > 0) best = std::min(best, t);
+        }
+        fl_seq_free(ctx, kPromptSeq);
+        auto [roof, bw] = roofline(kPrompt, 1);
+        run.rows.push_back({"prefill512", kPrompt, best, roof, bw});
+    }
+
+    // decode contexts: sequences 0..31 with kContext cached positions, 8 sequences per call
+    for (int s0 = 0; s0 < kAdapters; s0 += 8) {
+        std::vector<int32_t> tok, seq, pos;
+        for (int s = s0; s < s0 + 8; s++)
+            for (int i = 0; i < kContext; i++) tok.push_back((s * 131 + i * 7) % in.vocab_size), seq.push_back(s), pos.push_back(i);
+        std::vector<fl_adapter*> none(tok.size(), nullptr);
+        std::vector<int8_t> want(tok.size(), 0);
+        st.step(tok, seq, pos, none, want);
+    }
+    // one decode step per sequence at position kContext, rewritten each step: the same work each
+    // time. Two warm-up steps, then best of 12.
+    const char* modes[] = {"none", "shared", "distinct"};
+    for (int b : kBatches)
+        for (int mode = 0; mode < 3; mode++) {
+            std::vector<int32_t> tok(b), seq(b), pos(b, kContext);
+            std::vector<fl_adapter*> ad(b);
+            std::vector<int8_t> want(b, 1);
+            for (int i = 0; i < b; i++) {
+                tok[i] = (i * 17 + 5) % in.vocab_size;
+                seq[i] = i;
+                ad[i] = mode == 0 ? nullptr : mode == 1 ? adapters[0] : adapters[i];
+            }
+            double best = 1e9;
+            for (int rep = 0; rep < 14; rep++) {
+                double t = st.step(tok, seq, pos, ad, want);
+                if (rep >= 2) best = std::min(best, t);
+            }
+            auto [roof, bw] = roofline(b, b);
+            run.rows.push_back({"decode_b" + std::to_string(b) + "_" + modes[mode], b, best, roof, bw});
+        }
+    run.rss_after = rss_bytes();
+
+    fl_context_free(ctx);
+    for (auto* a : adapters) fl_adapter_free(a);
+    fl_model_free(model);
+    return run;
+}
+
+double mib(int64_t b) { return b / 1048576.0; }
+
 } // namespace
 
 int main(int argc, char** argv) {
-    int threads = argc > 1 ? std::atoi(argv[1]) : 2;
-    ModelSpec s;
-    s.hidden = argc > 2 ? std::atoi(argv[2]) : 2048;
-    s.inter = argc > 3 ? std::atoi(argv[3]) : 5632;
-    s.layers = argc > 4 ? std::atoi(argv[4]) : 2;
-    s.heads = s.hidden / 64;
-    s.kv_heads = std::max(1, s.heads / 8);
-    s.vocab = 8000;
-    s.max_pos = 4096;
-    s.tie = false;
-
-    double bw1 = read_bandwidth(1), bwn = read_bandwidth(threads);
-    const bool avx512 = __builtin_cpu_supports("avx512f");
-    double peak1 = avx512 ? fma_peak_avx512(1) : 0;
-    double peakn = avx512 ? fma_peak_avx512(threads) : 0;
-
-    TempDir tmp;
-    TestModel m = make_model(s, 1);
-    write_model(m, tmp.path);
-    std::vector<fl_adapter*> adapters;
-    for (int i = 0; i < 16; i++) {
-        std::string d = tmp.sub("lora" + std::to_string(i));
-        write_adapter(m, make_adapter(m, 16, 32, {true, true, true, true, true, true, true}, 100 + i), d);
+    if (argc != 5) {
+        std::fprintf(stderr, "usage: engine_bench THREADS F32_MODEL_DIR BF16_MODEL_DIR ADAPTERS_DIR\n");
+        return 2;
     }
-    fl_model* model = nullptr;
-    if (fl_model_load(tmp.path.c_str(), &model) != FL_OK) {
-        std::fprintf(stderr, "%s\n", fl_last_error());
+    const int threads = std::atoi(argv[1]);
+    if (!__builtin_cpu_supports("avx512f")) {
+        std::fprintf(stderr, "engine_bench: the FMA limit is measured with AVX-512; this CPU has none\n");
         return 1;
     }
-    for (int i = 0; i < 16; i++) {
-        fl_adapter* a = nullptr;
-        fl_adapter_load(model, (tmp.path + "/lora" + std::to_string(i)).c_str(), &a);
-        adapters.push_back(a);
-    }
-    fl_model_info info;
-    fl_model_get_info(model, &info);
-    fl_context_params p = fl_context_default_params();
-    p.n_threads = threads;
-    p.kv_budget_bytes = 1ll << 30;
-    p.max_batch_tokens = 512;
-    p.max_sequences = 64;
-    p.max_lora_rank = 16;
-    fl_context* ctx = nullptr;
-    if (fl_context_create(model, &p, &ctx) != FL_OK) {
-        std::fprintf(stderr, "%s\n", fl_last_error());
-        return 1;
-    }
-    Bench b{ctx, s.vocab, {}};
-    const double weight_bytes = double(info.weight_bytes);
-    const double params = weight_bytes / 4; // F32
-    const double flops_per_token = 2 * params;
+    const bool has_bf16 = __builtin_cpu_supports("avx512bf16");
+    const bool bf16_dot = std::strcmp(fl_engine_isa(), "avx512bf16") == 0;
 
-    // prefill 512 tokens, sequence 0 (best of 5, after one warm-up: the host's share of the cores
-    // swings within seconds, and the limits above are best-of figures too)
-    std::vector<int32_t> tok(512), seq(512, 0), pos(512);
-    std::vector<fl_adapter*> none(512, nullptr);
-    std::vector<int8_t> want(512, 0);
-    want[511] = 1;
-    for (int i = 0; i < 512; i++) tok[i] = i % s.vocab, pos[i] = i;
-    double prefill = 1e9;
-    for (int rep = 0; rep < 6; rep++) {
-        fl_seq_free(ctx, 0);
-        double t = b.step(tok, seq, pos, none, want);
-        if (rep > 0) prefill = std::min(prefill, t);
+    Limits lim;
+    lim.read_1t = read_bandwidth(1);
+    lim.read = read_bandwidth(threads);
+    lim.f32_1t = peak(1, fma_loop_f32, 32);
+    lim.f32 = peak(threads, fma_loop_f32, 32);
+    if (has_bf16) {
+        lim.bf16_1t = peak(1, dot_loop_bf16, 64);
+        lim.bf16 = peak(threads, dot_loop_bf16, 64);
     }
+    const int64_t rss_base = rss_bytes();
 
-    // decode steps for 16 sequences each with a 64-token context
-    for (int sq = 0; sq < 16; sq++) {
-        std::vector<int32_t> t(64, 1), sv(64, sq), ps(64);
-        for (int i = 0; i < 64; i++) ps[i] = i;
-        std::vector<fl_adapter*> ad(64, nullptr);
-        std::vector<int8_t> w(64, 0);
-        b.step(t, sv, ps, ad, w);
-    }
-    auto decode = [&](int batch, bool lora, int steps) {
-        double best = 1e9;
-        for (int st = 0; st < steps; st++) {
-            std::vector<int32_t> t(batch, 3), sv(batch), ps(batch);
-            std::vector<fl_adapter*> ad(batch);
-            std::vector<int8_t> w(batch, 1);
-            for (int i = 0; i < batch; i++) {
-                sv[i] = i;
-                ps[i] = 63;
-                ad[i] = lora ? adapters[i] : nullptr;
-            }
-            best = std::min(best, b.step(t, sv, ps, ad, w)); // rewrites position 63: same work each step
-        }
-        return best;
+    std::vector<ModelRun> runs;
+    runs.push_back(run_model(argv[2], argv[4], threads, lim, bf16_dot));
+    runs.push_back(run_model(argv[3], argv[4], threads, lim, bf16_dot));
+
+    // table
+    std::printf("engine %s, %d threads; limits (%d threads / 1 thread): read %.1f / %.1f GB/s, F32 FMA %.1f / %.1f GFLOP/s, "
+                "BF16 dot %.1f / %.1f GFLOP/s\n",
+                fl_engine_isa(), threads, threads, lim.read, lim.read_1t, lim.f32, lim.f32_1t, lim.bf16, lim.bf16_1t);
+    const fl_model_info& mi = runs[0].info;
+    std::printf("model: hidden %d, intermediate %d, %d layers, %d/%d heads of %d, vocab %d; %d rank-16 adapters on all 7 "
+                "projections; KV budget %lld MiB\n",
+                mi.hidden_size, mi.intermediate_size, mi.n_layers, mi.n_heads, mi.n_kv_heads, mi.head_dim, mi.vocab_size,
+                kAdapters, (long long)(kKvBudget >> 20));
+    std::printf("%-6s %-22s %10s %10s %12s %6s %9s  (roofline rate)\n", "dtype", "row", "ms", "tok/s", "roofline ms",
+                "bound", "% roof");
+    for (const ModelRun& r : runs)
+        for (const Row& w : r.rows)
+            std::printf("%-6s %-22s %10.2f %10.1f %12.2f %6s %8.1f%%  (%s %.0f GFLOP/s)\n", r.dtype.c_str(), w.name.c_str(),
+                        w.seconds * 1e3, w.tokens / w.seconds, w.roofline_seconds * 1e3, w.bw_bound ? "read" : "fma",
+                        100 * w.roofline_seconds / w.seconds, r.rate_name.c_str(), r.rate);
+    for (const ModelRun& r : runs)
+        std::printf("memory %s: VmRSS %.0f MiB loaded, %.0f MiB after the runs (process alone: %.0f MiB); budget %.0f MiB = "
+                    "(weights %.0f + KV %.0f + adapters %.0f) x 1.10 -> %s\n",
+                    r.dtype.c_str(), mib(r.rss_loaded), mib(r.rss_after), mib(rss_base), mib(r.budget),
+                    mib(r.info.weight_bytes), mib(kKvBudget), mib(r.adapter_bytes),
+                    std::max(r.rss_loaded, r.rss_after) <= r.budget ? "within" : "OVER");
+
+    // JSON line, last
+    std::string j = "{";
+    auto num = [&](const std::string& k, double v, int prec = 4) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%.*f", prec, v);
+        j += (j.size() > 1 ? ", \"" : "\"") + k + "\": " + buf;
     };
-    double d1 = decode(1, false, 20), d16 = decode(16, false, 20), d16l = decode(16, true, 20);
-
-    double bw_roof_1 = weight_bytes / (bwn * 1e9);
-    double flop_roof_16 = 16 * flops_per_token / (peakn * 1e9);
-    double roof_16 = std::max(bw_roof_1, flop_roof_16);
-    double prefill_roof = 512 * flops_per_token / (peakn * 1e9);
-    std::printf("{\n");
-    std::printf("  \"isa\": \"%s\", \"threads\": %d,\n", fl_engine_isa(), threads);
-    std::printf("  \"model\": {\"hidden\": %d, \"intermediate\": %d, \"layers\": %d, \"vocab\": %d, \"dtype\": \"F32\", \"weight_bytes\": %.0f},\n",
-                s.hidden, s.inter, s.layers, s.vocab, weight_bytes);
-    std::printf("  \"roofline\": {\"read_gb_s_1t\": %.1f, \"read_gb_s\": %.1f, \"fma_gflop_s_1t\": %.1f, \"fma_gflop_s\": %.1f},\n", bw1, bwn, peak1, peakn);
-    std::printf("  \"decode_b1\": {\"ms\": %.3f, \"gb_s\": %.1f, \"pct_roofline\": %.1f},\n", d1 * 1e3, weight_bytes / d1 / 1e9,
-                100 * bw_roof_1 / d1);
-    std::printf("  \"decode_b16\": {\"ms\": %.3f, \"tok_s\": %.1f, \"pct_roofline\": %.1f},\n", d16 * 1e3, 16 / d16, 100 * roof_16 / d16);
-    std::printf("  \"prefill_512\": {\"ms\": %.1f, \"gflop_s\": %.1f, \"pct_fma_roofline\": %.1f},\n", prefill * 1e3,
-                512 * flops_per_token / prefill / 1e9, 100 * prefill_roof / prefill);
-    std::printf("  \"decode_b16_16_lora_r16\": {\"ms\": %.3f, \"pct_of_no_adapter\": %.1f}\n", d16l * 1e3, 100 * d16 / d16l);
-    std::printf("}\n");
-    for (auto* a : adapters) fl_adapter_free(a);
-    fl_context_free(ctx);
-    fl_model_free(model);
+    auto str = [&](const std::string& k, const std::string& v) { j += (j.size() > 1 ? ", \"" : "\"") + k + "\": \"" + v + "\""; };
+    str("isa", fl_engine_isa());
+    num("threads", threads, 0);
+    num("read_gb_s", lim.read, 2);
+    num("read_gb_s_1t", lim.read_1t, 2);
+    num("fma_f32_gflop_s", lim.f32, 1);
+    num("fma_f32_gflop_s_1t", lim.f32_1t, 1);
+    num("dot_bf16_gflop_s", lim.bf16, 1);
+    num("dot_bf16_gflop_s_1t", lim.bf16_1t, 1);
+    str("bf16_roofline_rate", runs[1].rate_name);
+    num("weight_bytes_f32", double(runs[0].info.weight_bytes), 0);
+    num("weight_bytes_bf16", double(runs[1].info.weight_bytes), 0);
+    for (const ModelRun& r : runs) {
+        const std::string sfx = r.dtype == "F32" ? "" : "_bf16";
+        for (const Row& w : r.rows) {
+            std::string key = w.name;
+            if (key.rfind("_none") == key.size() - 5) key = key.substr(0, key.size() - 5); // the base rows: decode_b16
+            num(key + "_tok_s" + sfx, w.tokens / w.seconds, 1);
+            num(key + "_roofline" + sfx, w.roofline_seconds / w.seconds, 3);
+        }
+        double base16 = r.row("decode_b16_none").seconds;
+        num("lora16_vs_base_b16" + sfx, base16 / r.row("decode_b16_distinct").seconds, 3);
+        num("lora_shared_vs_base_b16" + sfx, base16 / r.row("decode_b16_shared").seconds, 3);
+        num("rss_mib" + sfx, mib(std::max(r.rss_loaded, r.rss_after)), 0);
+        num("rss_budget_mib" + sfx, mib(r.budget), 0);
+        j += std::string(", \"rss_within_budget") + sfx + "\": " +
+             (std::max(r.rss_loaded, r.rss_after) <= r.budget ? "true" : "false");
+    }
+    j += "}";
+    std::printf("%s\n", j.c_str());
     return 0;
 }
