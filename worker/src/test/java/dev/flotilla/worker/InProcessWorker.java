@@ -68,9 +68,9 @@ public final class InProcessWorker implements AutoCloseable {
     }
 
     /** What one Generate call returned. */
-    /** @param acceptedPromptTokens the prompt length announced with the first tokens; -1 if none was */
+    /** @param announcedPromptTokens the prompt length the first tokens message carried; -1 before it */
     public record Result(List<Integer> tokens, String text, int chunks, WorkerFinal fin, Status error,
-            int acceptedPromptTokens) {
+            int announcedPromptTokens) {
         public boolean ok() {
             return error == null && fin != null;
         }
@@ -95,14 +95,14 @@ public final class InProcessWorker implements AutoCloseable {
         List<Integer> tokens = new ArrayList<>();
         StringBuilder text = new StringBuilder();
         int chunks = 0;
-        int accepted = -1;
+        int announced = -1;
         try {
             Iterator<WorkerGenerateResponse> it = blocking.withDeadlineAfter(120, TimeUnit.SECONDS).generate(request);
             WorkerFinal fin = null;
             while (it.hasNext()) {
                 WorkerGenerateResponse r = it.next();
-                if (r.getPromptTokens() > 0) {
-                    accepted = chunks == 0 && accepted < 0 && r.hasTokens() ? r.getPromptTokens() : -2;
+                if (r.hasTokens() && chunks == 0) {
+                    announced = r.getPromptTokens();
                 }
                 if (r.hasTokens()) {
                     chunks++;
@@ -112,9 +112,9 @@ public final class InProcessWorker implements AutoCloseable {
                     fin = r.getFinal();
                 }
             }
-            return new Result(tokens, text.toString(), chunks, fin, null, accepted);
+            return new Result(tokens, text.toString(), chunks, fin, null, announced);
         } catch (io.grpc.StatusRuntimeException e) {
-            return new Result(tokens, text.toString(), chunks, null, e.getStatus(), accepted);
+            return new Result(tokens, text.toString(), chunks, null, e.getStatus(), announced);
         }
     }
 
@@ -125,12 +125,12 @@ public final class InProcessWorker implements AutoCloseable {
         StringBuilder text = new StringBuilder();
         int[] chunks = {0};
         WorkerFinal[] fin = {null};
-        int[] accepted = {-1};
+        int[] announced = {-1};
         async.withDeadlineAfter(120, TimeUnit.SECONDS).generate(request, new StreamObserver<>() {
             @Override
             public synchronized void onNext(WorkerGenerateResponse r) {
-                if (r.getPromptTokens() > 0) {
-                    accepted[0] = chunks[0] == 0 && accepted[0] < 0 && r.hasTokens() ? r.getPromptTokens() : -2;
+                if (r.hasTokens() && chunks[0] == 0) {
+                    announced[0] = r.getPromptTokens();
                 }
                 if (r.hasTokens()) {
                     chunks[0]++;
@@ -143,12 +143,12 @@ public final class InProcessWorker implements AutoCloseable {
 
             @Override
             public synchronized void onError(Throwable t) {
-                done.complete(new Result(tokens, text.toString(), chunks[0], null, Status.fromThrowable(t), accepted[0]));
+                done.complete(new Result(tokens, text.toString(), chunks[0], null, Status.fromThrowable(t), announced[0]));
             }
 
             @Override
             public synchronized void onCompleted() {
-                done.complete(new Result(tokens, text.toString(), chunks[0], fin[0], null, accepted[0]));
+                done.complete(new Result(tokens, text.toString(), chunks[0], fin[0], null, announced[0]));
             }
         });
         return done;

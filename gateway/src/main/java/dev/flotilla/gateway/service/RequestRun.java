@@ -78,7 +78,7 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
   private long lastTokenAt = -1;
   private int completionTokens;
   /** The prompt length the current worker announced; 0 until it does. */
-  private int acceptedPromptTokens;
+  private int announcedPromptTokens;
 
   RequestRun(GatewayPipeline p, TenantInfo tenant, GenerateRequest request, ResponseSink sink,
       long arrived, Deadline deadline) {
@@ -262,7 +262,7 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
     public void onPromptCounted(int promptTokens) {
       synchronized (lock) {
         if (!done && worker.equals(workerId)) {
-          acceptedPromptTokens = promptTokens;
+          announcedPromptTokens = promptTokens;
         }
       }
     }
@@ -410,7 +410,7 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
       StatusRuntimeException error) {
     String worker;
     int completion;
-    int accepted;
+    int announced;
     long ttft;
     synchronized (lock) {
       if (done) {
@@ -420,7 +420,7 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
       worker = workerId;
       workerId = null;
       completion = completionTokens;
-      accepted = acceptedPromptTokens;
+      announced = announcedPromptTokens;
       ttft = firstTokenAt < 0 ? -1 : (firstTokenAt - arrived) / 1_000_000;
     }
     long now = p.ticker.nanos();
@@ -428,7 +428,7 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
     // after tokens still bills the real prompt), else the gateway's estimate for a request that
     // reached a worker.
     int prompt = workerPromptTokens > 0 ? workerPromptTokens
-        : accepted > 0 ? accepted
+        : announced > 0 ? announced
         : (worker != null || fin != null ? (int) promptEstimate : 0);
     if (permit != null) {
       permit.settle((long) prompt + completion);

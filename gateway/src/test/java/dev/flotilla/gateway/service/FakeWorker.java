@@ -35,7 +35,7 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
   /** Text sent alone after the last token, as the worker flushes held-back text; empty: none. */
   public volatile String trailingText = "";
   /** Announce this prompt length with the first tokens, as a real worker does; -1: none. */
-  public volatile int acceptedPromptTokens = -1;
+  public volatile int announcedPromptTokens = -1;
   /** Stream nothing after the first token until released (to observe cancellation). */
   public volatile boolean stallAfterFirst;
   volatile boolean serving = true;
@@ -110,8 +110,8 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
         chunk.addLogprobs(-0.25f * (i + 1));
       }
       WorkerGenerateResponse.Builder message = WorkerGenerateResponse.newBuilder().setTokens(chunk);
-      if (i == 0 && acceptedPromptTokens >= 0) {
-        message.setPromptTokens(acceptedPromptTokens);
+      if (i == 0 && announcedPromptTokens >= 0) {
+        message.setPromptTokens(announcedPromptTokens);
       }
       observer.onNext(message.build());
       if (stallAfterFirst) {

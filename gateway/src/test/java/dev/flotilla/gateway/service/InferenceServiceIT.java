@@ -273,7 +273,7 @@ class InferenceServiceIT {
     FakeWorker w2 = worker("w2");
     for (FakeWorker each : List.of(w, w2)) {
       each.failAfter = 2;
-      each.acceptedPromptTokens = 11;
+      each.announcedPromptTokens = 11;
     }
     List<GenerateResponse> got = new ArrayList<>();
     Iterator<GenerateResponse> it = client(ACME).generate(request("", 10));

@@ -3,7 +3,6 @@ package dev.flotilla.operator.leader;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.Consumer;
 import org.jboss.logging.Logger;
 
 /**
@@ -47,13 +46,12 @@ public final class Leadership {
    * marked leader (e.g. to label its pod so the leader-only Service routes demand to it).
    */
   public LeaderCallbacks callbacks(Runnable onStartLeading) {
-    Consumer<String> onNewLeader = identity -> {
-      leader.set(identity);
-      LOG.infof("operator leader is now %s", identity);
-    };
     return new LeaderCallbacks(() -> {
       leading = true;
       onStartLeading.run();
-    }, () -> leading = false, onNewLeader::accept);
+    }, () -> leading = false, identity -> {
+      leader.set(identity);
+      LOG.infof("operator leader is now %s", identity);
+    });
   }
 }

@@ -92,7 +92,7 @@ class WorkerGrpcIT {
         assertThat(r.fin().getFinishReason()).isEqualTo(FinishReason.LENGTH);
         int promptTokens = worker.runtime.tokenizer().encode("the quick brown fox").length;
         assertThat(r.fin().getUsage().getPromptTokens()).isEqualTo(promptTokens);
-        assertThat(r.acceptedPromptTokens()).as("the first tokens message announces the prompt length").isEqualTo(promptTokens);
+        assertThat(r.announcedPromptTokens()).as("the first tokens message announces the prompt length").isEqualTo(promptTokens);
         assertThat(r.fin().getUsage().getCompletionTokens()).isEqualTo(12);
         assertThat(r.fin().getUsage().getTotalTokens()).isEqualTo(promptTokens + 12);
         assertThat(r.fin().getTotalMs()).isGreaterThanOrEqualTo(r.fin().getTimeToFirstTokenMs());
