@@ -3,9 +3,13 @@
 # parameters, BF16) with 64 rank-16 adapters, driven over gRPC on loopback by closed-loop clients
 # at 1, 8, 32 and 64 concurrent streams, each request with a random adapter from a pool of 8 or 64
 # (the worker holds 8 resident). The engine's raw batch-32 decode rate (EngineContext driven
-# directly, rows spread over the same 8 adapters) is measured first in the same run. Prints a
-# table and, last, one JSON line: stream32_vs_engine_b32, tbt_p50_ms, tbt_p99_ms, ttft_p50_ms,
-# ttft_p99_ms, output_tokens_per_s, adapter_loads, ...
+# directly, rows spread over the same 8 adapters) is measured first in the same run, then the
+# headline phase's own work through the engine alone (EngineMixBench: prompts' prefill included,
+# steps planned as the scheduler plans them), so stream32_vs_engine_mix is what the scheduler,
+# detokenizer and gRPC cost and stream32_vs_engine_b32 also charges the prompts' prefill. Each
+# phase counts the last three quarters of its time (the first is every stream starting at once).
+# Prints a table and, last, one JSON line: stream32_vs_engine_b32, stream32_vs_engine_mix,
+# tbt_p50_ms, tbt_p99_ms, ttft_p50_ms, ttft_p99_ms, output_tokens_per_s, adapter_loads, ...
 # Usage: bench/worker/run.sh [seconds per phase=30] [prompt tokens=16] [max tokens=64] [threads=2]
 # Writes bench/results/worker-<date>.txt with the machine and the command. Run on an idle machine.
 set -euo pipefail
@@ -50,6 +54,12 @@ fi
     "$MODELS/medium" "$MODELS/adapters" 32 8 "$THREADS" 10 | tail -1)
   echo "engine: $ENGINE_JSON"
   ENGINE_B32=$(echo "$ENGINE_JSON" | sed -E 's/.*"engine_tokens_per_s":([0-9.]+).*/\1/')
+  # The headline phase's work (32 closed-loop streams, these prompts and lengths, 8 adapters)
+  # through the engine alone, planned as the scheduler plans steps: prompts' prefill included.
+  MIX_JSON=$(java "${JAVA_OPTS[@]}" -cp "$CP" dev.flotilla.worker.bench.EngineMixBench \
+    "$MODELS/medium" "$MODELS/adapters" 32 8 "$THREADS" "$SECONDS_PER_PHASE" "$PROMPT" "$MAX_TOKENS" | tail -1)
+  echo "engine mix: $MIX_JSON"
+  ENGINE_MIX=$(echo "$MIX_JSON" | sed -E 's/.*"engine_mix_tokens_per_s":([0-9.]+).*/\1/')
 
   FLOTILLA_MODEL_SOURCE="file://$ROOT/$MODELS/medium" FLOTILLA_MODEL_NAME=bench/medium \
   FLOTILLA_ADAPTERS_DIR="$ROOT/$MODELS/adapters" FLOTILLA_MAX_BATCH_SIZE=64 FLOTILLA_MAX_ADAPTERS=8 \
@@ -63,7 +73,7 @@ fi
     sleep 0.5
   done
   java "${JAVA_OPTS[@]}" -Xmx512m -cp "$CP" dev.flotilla.worker.bench.WorkerBench \
-    "$GRPC_PORT" "$HTTP_PORT" "$ENGINE_B32" "$SECONDS_PER_PHASE" "$PROMPT" "$MAX_TOKENS" > worker/target/bench-client.out
+    "$GRPC_PORT" "$HTTP_PORT" "$ENGINE_B32" "$SECONDS_PER_PHASE" "$PROMPT" "$MAX_TOKENS" "$ENGINE_MIX" > worker/target/bench-client.out
   echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
   cat worker/target/bench-client.out
 } 2>&1 | tee "$OUT"

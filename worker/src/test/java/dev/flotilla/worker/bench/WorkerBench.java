@@ -29,9 +29,11 @@ import org.HdrHistogram.Recorder;
  * pool, for a fixed time. Measures output tokens/s, time to first token and time between tokens
  * on the client side, and adapter loads from the worker's Prometheus endpoint. Prints a table and
  * one JSON line last.
- * Usage: {@code WorkerBench GRPC_PORT HTTP_PORT ENGINE_B32_TOKENS_PER_S seconds prompt max_tokens}.
+ * Usage: {@code WorkerBench GRPC_PORT HTTP_PORT ENGINE_B32_TOKENS_PER_S seconds prompt max_tokens [ENGINE_MIX_TOKENS_PER_S]}
+ * (the last from {@link EngineMixBench}: the same closed-loop work through the engine alone).
  */
 public final class WorkerBench {
+    private static final double RAMP = 0.25;
     private static final int[][] PHASES = {{1, 8}, {8, 8}, {32, 8}, {64, 8}, {1, 64}, {8, 64}, {32, 64}, {64, 64}};
 
     private final WorkerGrpc.WorkerStub stub;
@@ -56,6 +58,7 @@ public final class WorkerBench {
         double seconds = Double.parseDouble(args[3]);
         int prompt = Integer.parseInt(args[4]);
         int maxTokens = Integer.parseInt(args[5]);
+        double engineMix = args.length > 6 ? Double.parseDouble(args[6]) : Double.NaN;
         ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", grpcPort).usePlaintext().build();
         WorkerBench bench = new WorkerBench(channel, httpPort, prompt, maxTokens);
         bench.phase(8, 8, Math.min(5, seconds)); // warm-up: JIT, adapters, KV pages
@@ -76,6 +79,11 @@ public final class WorkerBench {
         PhaseResult h = headline;
         StringBuilder json = new StringBuilder("{");
         json.append(String.format(Locale.ROOT, "\"stream32_vs_engine_b32\":%.3f,", h.tokensPerSecond / engineB32));
+        if (!Double.isNaN(engineMix)) {
+            // the same rows through the engine alone: what the scheduler, detokenizer and gRPC cost
+            json.append(String.format(Locale.ROOT, "\"stream32_vs_engine_mix\":%.3f,\"engine_mix_tokens_per_s\":%.1f,",
+                    h.tokensPerSecond / engineMix, engineMix));
+        }
         json.append(String.format(Locale.ROOT, "\"tbt_p50_ms\":%.2f,\"tbt_p99_ms\":%.2f,", ms(h.tbt, 50), ms(h.tbt, 99)));
         json.append(String.format(Locale.ROOT, "\"ttft_p50_ms\":%.1f,\"ttft_p99_ms\":%.1f,", ms(h.ttft, 50), ms(h.ttft, 99)));
         json.append(String.format(Locale.ROOT, "\"output_tokens_per_s\":%.1f,\"engine_b32_tokens_per_s\":%.1f,", h.tokensPerSecond,
@@ -102,10 +110,13 @@ public final class WorkerBench {
         CountDownLatch stopped = new CountDownLatch(streams);
         long start = System.nanoTime();
         long end = start + (long) (seconds * 1e9);
+        // All clients start at once: the first quarter is a ramp (every stream prefilling together),
+        // so tokens and latencies are counted over the last three quarters only (steady state).
+        long measureFrom = start + (long) (seconds * RAMP * 1e9);
         List<Client> clients = new ArrayList<>();
         for (int s = 0; s < streams; s++) {
             Random random = new Random(31L * streams + s * 7919L + pool);
-            Client client = new Client(random, pool, end, ttft, tbt, tokens, requests, stopped);
+            Client client = new Client(random, pool, measureFrom, end, ttft, tbt, tokens, requests, stopped);
             clients.add(client);
             client.next();
         }
@@ -114,7 +125,7 @@ public final class WorkerBench {
         clients.forEach(Client::hangUp);
         stopped.await(60, TimeUnit.SECONDS);
         // tokens are counted only inside the window; requests in flight at its end finish outside it
-        return new PhaseResult(streams, pool, tokens.get() / seconds, ttft.getIntervalHistogram(), tbt.getIntervalHistogram(),
+        return new PhaseResult(streams, pool, tokens.get() / (seconds * (1 - RAMP)), ttft.getIntervalHistogram(), tbt.getIntervalHistogram(),
                 adapterLoads() - loadsBefore, requests.get());
     }
 
@@ -122,6 +133,7 @@ public final class WorkerBench {
     private final class Client {
         final Random random;
         final int pool;
+        final long measureFrom;
         final long end;
         final Recorder ttft;
         final Recorder tbt;
@@ -131,10 +143,11 @@ public final class WorkerBench {
         volatile ClientCallStreamObserver<WorkerGenerateRequest> call;
         volatile boolean done;
 
-        Client(Random random, int pool, long end, Recorder ttft, Recorder tbt, AtomicLong tokens, AtomicLong requests,
+        Client(Random random, int pool, long measureFrom, long end, Recorder ttft, Recorder tbt, AtomicLong tokens, AtomicLong requests,
                 CountDownLatch stopped) {
             this.random = random;
             this.pool = pool;
+            this.measureFrom = measureFrom;
             this.end = end;
             this.ttft = ttft;
             this.tbt = tbt;
@@ -185,12 +198,15 @@ public final class WorkerBench {
                     }
                     long now = System.nanoTime();
                     int n = r.getTokens().getTokenIdsCount();
-                    if (now < end) {
+                    boolean measured = now >= measureFrom && now < end;
+                    if (measured) {
                         tokens.addAndGet(n);
                     }
                     if (last < 0) {
-                        ttft.recordValue((now - sent) / 1000);
-                    } else if (n > 0) {
+                        if (measured) {
+                            ttft.recordValue((now - sent) / 1000);
+                        }
+                    } else if (n > 0 && measured) {
                         long gap = (now - last) / 1000 / n;
                         for (int i = 0; i < n; i++) {
                             tbt.recordValue(gap);
