@@ -293,6 +293,40 @@ TEST(batch_invariance_with_other_sequences_and_adapters) {
     for (auto* a : adapters) fl_adapter_free(a);
 }
 
+// The thread count only splits work: every output element is summed by one thread in one order,
+// so a worker's answers do not depend on how many cores it was given.
+TEST(thread_count_does_not_change_logits) {
+    TempDir tmp;
+    ModelSpec s;
+    s.hidden = 256, s.inter = 384, s.heads = 8, s.kv_heads = 4, s.vocab = 300; // several panels per thread
+    TestModel m = make_model(s, 37);
+    write_model(m, tmp.path);
+    std::string ad = tmp.sub("adapter");
+    write_adapter(m, make_adapter(m, 8, 16, kAllTargets, 5), ad);
+    std::vector<float> first;
+    for (int threads : {1, 2, 3, 4}) {
+        fl_context_params p = Engine::small_params();
+        p.n_threads = threads;
+        Engine e(tmp.path, p);
+        REQUIRE(e.ok());
+        fl_adapter* a = nullptr;
+        REQUIRE(fl_adapter_load(e.model, ad.c_str(), &a) == FL_OK);
+        std::vector<Row> rows; // prefill chunks of several lengths, half of them with the adapter
+        for (int seq = 0; seq < 6; seq++) {
+            auto t = random_tokens(1 + seq * 5, s.vocab, 60 + seq);
+            for (size_t j = 0; j < t.size(); j++) rows.push_back({t[j], seq, int(j), seq % 2 ? a : nullptr, true});
+        }
+        std::vector<float> out;
+        REQUIRE(e.decode(rows, out) == FL_OK);
+        if (first.empty()) {
+            first = out;
+        } else {
+            CHECK_MSG(out == first, "%d threads: max rel %g against 1 thread", threads, max_rel(out, first));
+        }
+        fl_adapter_free(a);
+    }
+}
+
 // --- LoRA ------------------------------------------------------------------------------------------
 
 TEST(lora_equals_merged_weights) {
