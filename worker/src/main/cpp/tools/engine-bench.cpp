@@ -216,7 +216,7 @@ ModelRun run_model(const std::string& dir, const std::string& adapters_dir, int 
     for (int i = 0; i < kAdapters; i++) {
         fl_adapter* a = nullptr;
         std::string d = adapters_dir + "/lora" + std::to_string(i);
-        if (fl_adapter_load(model, d.c_str(), &a) != FL_OK) die(d.c_str());
+        if (fl_adapter_load(model, d.c_str(), nullptr, &a) != FL_OK) die(d.c_str());
         int32_t rank = 0;
         float scale = 0;
         fl_adapter_get_info(a, &rank, &scale);
