@@ -6,7 +6,9 @@
 # engine_bench on both dtypes: the machine's limits (read bandwidth, F32 FMA and BF16 dot rates, with
 # the engine's thread count), decode at batch 1/4/16/32 x {no adapter, one shared, one per row},
 # prefill of 512 tokens, each against its roofline, and the process's resident size against
-# weights + KV budget + adapters + 10%. Prints a table and, last, one JSON line.
+# weights + KV budget + adapters + 10%. Adapters are stored as the engine stores them by default (F32
+# for the F32 model, BF16 for the BF16 one); the BF16 model's b16 distinct row runs again with F32
+# adapters. Prints a table and, last, one JSON line. (engine_bench --b16: the batch-16 rows only.)
 # Usage: bench/engine/run.sh [threads=2]
 # Writes bench/results/engine-<date>.txt (header, table, JSON) and engine-<date>.json (the JSON line).
 # Run on an otherwise idle machine. The generated models are gitignored (target/); never commit them.

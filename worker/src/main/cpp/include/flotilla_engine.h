@@ -118,13 +118,33 @@ FL_API fl_status fl_seq_length(const fl_context* ctx, int32_t seq_id, int32_t* o
 // ---------------------------------------------------------------------------------------------
 // Adapter
 
+typedef enum fl_adapter_storage {
+    // The model's compute dtype (as vLLM's lora_dtype="auto"): F32 weights keep F32 adapters;
+    // BF16 and F16 weights keep BF16 adapters (rounded to nearest even; a BF16 file exactly).
+    // Half the bytes a decode step with a distinct adapter per row reads.
+    FL_ADAPTER_STORAGE_AUTO = 0,
+    // Always F32: the file's values exactly (an F32 file), twice the memory of BF16.
+    FL_ADAPTER_STORAGE_F32 = 1,
+} fl_adapter_storage;
+
+typedef struct fl_adapter_params {
+    int32_t storage;           // fl_adapter_storage (default FL_ADAPTER_STORAGE_AUTO)
+} fl_adapter_params;
+
+FL_API fl_adapter_params fl_adapter_default_params(void);
 // Loads <dir>/adapter_config.json and <dir>/adapter_model.safetensors (PEFT LoRA) and checks it
-// against the model: every target module in every layer, shapes, rank 1..256.
-FL_API fl_status fl_adapter_load(fl_model* model, const char* dir, fl_adapter** out_adapter);
+// against the model: every target module in every layer, shapes, rank 1..256, finite values.
+// params may be NULL (the defaults).
+FL_API fl_status fl_adapter_load(fl_model* model, const char* dir, const fl_adapter_params* params,
+                                 fl_adapter** out_adapter);
 // The caller must not free an adapter while an fl_decode that uses it is running.
 FL_API fl_status fl_adapter_free(fl_adapter* adapter);
 FL_API fl_status fl_adapter_get_info(const fl_adapter* adapter, int32_t* out_rank,
                                      float* out_scale);
+// The adapter's storage: out_dtype an fl_dtype (F32 or BF16), out_bytes the memory its weights
+// hold (lora_A and lora_B of every target and layer). Either out may be NULL.
+FL_API fl_status fl_adapter_get_storage(const fl_adapter* adapter, int32_t* out_dtype,
+                                        int64_t* out_bytes);
 
 // ---------------------------------------------------------------------------------------------
 // Decode: one forward pass over a batch of rows.

@@ -154,14 +154,17 @@ jint JNICALL seq_length(JNIEnv* env, jclass, jlong c, jint seq) {
     return len;
 }
 
-jlong JNICALL adapter_load(JNIEnv* env, jclass, jlong m, jstring dir) {
+// storage: an fl_adapter_storage (0 = auto, 1 = f32)
+jlong JNICALL adapter_load(JNIEnv* env, jclass, jlong m, jstring dir, jint storage) {
     Utf path(env, dir);
     if (!path.c) {
         throw_class(env, g_illegal_argument, "adapter directory is null");
         return 0;
     }
+    fl_adapter_params p = fl_adapter_default_params();
+    p.storage = storage;
     fl_adapter* a = nullptr;
-    if (check(env, fl_adapter_load(handle<fl_model>(m), path.c, &a), g_adapter_mismatch)) return 0;
+    if (check(env, fl_adapter_load(handle<fl_model>(m), path.c, &p, &a), g_adapter_mismatch)) return 0;
     return to_jlong(a);
 }
 
@@ -177,6 +180,20 @@ jfloat JNICALL adapter_scale(JNIEnv* env, jclass, jlong a) {
     float s = 0;
     check(env, fl_adapter_get_info(handle<fl_adapter>(a), nullptr, &s));
     return s;
+}
+
+// The fl_dtype the adapter's weights are stored in.
+jint JNICALL adapter_dtype(JNIEnv* env, jclass, jlong a) {
+    int32_t d = 0;
+    check(env, fl_adapter_get_storage(handle<fl_adapter>(a), &d, nullptr));
+    return d;
+}
+
+// Resident bytes of the adapter's weights.
+jlong JNICALL adapter_bytes(JNIEnv* env, jclass, jlong a) {
+    int64_t b = 0;
+    check(env, fl_adapter_get_storage(handle<fl_adapter>(a), nullptr, &b));
+    return b;
 }
 
 // tokens, seq_ids, positions: int32 [n]; adapters: int64 handles [n] (0 = none); want_logits:
@@ -237,10 +254,12 @@ const JNINativeMethod kMethods[] = {
     FL_NATIVE("kvStats", "(J[J)V", kv_stats),
     FL_NATIVE("seqFree", "(JI)V", seq_free),
     FL_NATIVE("seqLength", "(JI)I", seq_length),
-    FL_NATIVE("adapterLoad", "(JLjava/lang/String;)J", adapter_load),
+    FL_NATIVE("adapterLoad", "(JLjava/lang/String;I)J", adapter_load),
     FL_NATIVE("adapterFree", "(J)V", adapter_free),
     FL_NATIVE("adapterRank", "(J)I", adapter_rank),
     FL_NATIVE("adapterScale", "(J)F", adapter_scale),
+    FL_NATIVE("adapterDtype", "(J)I", adapter_dtype),
+    FL_NATIVE("adapterBytes", "(J)J", adapter_bytes),
     FL_NATIVE("decode",
               "(JILjava/nio/ByteBuffer;Ljava/nio/ByteBuffer;Ljava/nio/ByteBuffer;Ljava/nio/ByteBuffer;"
               "Ljava/nio/ByteBuffer;Ljava/nio/ByteBuffer;)V",

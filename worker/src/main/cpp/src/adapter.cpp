@@ -19,6 +19,18 @@ int proj_by_name(const std::string& s) {
     return -1;
 }
 
+// Copies v into out in dtype (F32, or BF16 rounded to nearest even).
+void store(const std::vector<float>& v, DType dtype, Buffer& out) {
+    if (dtype == DType::F32) {
+        out.allocate_uninitialized(v.size() * 4);
+        std::memcpy(out.as<float>(), v.data(), v.size() * 4);
+        return;
+    }
+    out.allocate_uninitialized(v.size() * 2);
+    uint16_t* h = out.as<uint16_t>();
+    for (size_t i = 0; i < v.size(); i++) h[i] = f32_to_bf16(v[i]);
+}
+
 bool is_empty_or_null(const Json* v) {
     return !v || v->is_null() || (v->is_object() && v->members().empty()) || (v->is_array() && v->items().empty());
 }
@@ -102,9 +114,16 @@ void parse_adapter_config(const char* text, size_t size, const std::string& what
     if (!any) fail(FL_FORMAT, "%s: target_modules is empty", w);
 }
 
-std::unique_ptr<Adapter> load_adapter(const std::shared_ptr<Model>& model, const std::string& dir) {
+DType adapter_dtype(const Model& model, AdapterStorage storage) {
+    if (storage == AdapterStorage::F32) return DType::F32;
+    return model.layer_dtype == DType::F32 ? DType::F32 : DType::BF16;
+}
+
+std::unique_ptr<Adapter> load_adapter(const std::shared_ptr<Model>& model, const std::string& dir,
+                                      AdapterStorage storage) {
     auto ad = std::make_unique<Adapter>();
     ad->model = model;
+    ad->dtype = adapter_dtype(*model, storage);
     std::string cfg_path = dir + "/adapter_config.json";
     std::string text = read_text_file(cfg_path, 1u << 20);
     parse_adapter_config(text.data(), text.size(), cfg_path, *ad);
@@ -141,13 +160,15 @@ std::unique_ptr<Adapter> load_adapter(const std::shared_ptr<Model>& model, const
             std::vector<float> b = read_tensor_f32(file, *tb);
             for (float v : a) if (!std::isfinite(v)) fail(FL_FORMAT, "%s: tensor '%s' has a non-finite value", fp, an.c_str());
             for (float v : b) if (!std::isfinite(v)) fail(FL_FORMAT, "%s: tensor '%s' has a non-finite value", fp, bn.c_str());
-            LoraPair& pair = ad->layers[l][p];
-            pair.a.allocate(a.size() * 4);
-            std::memcpy(pair.a.as<float>(), a.data(), a.size() * 4);
-            pair.bt.allocate(b.size() * 4);
-            float* bt = pair.bt.as<float>();
+            // B [out, r] -> Bt [r, out]
+            std::vector<float> bt(b.size());
             for (int o = 0; o < base.out; o++)
                 for (int j = 0; j < r; j++) bt[size_t(j) * base.out + o] = b[size_t(o) * r + j];
+            LoraPair& pair = ad->layers[l][p];
+            pair.dtype = ad->dtype;
+            store(a, ad->dtype, pair.a);
+            store(bt, ad->dtype, pair.bt);
+            ad->bytes += int64_t(pair.a.size() + pair.bt.size());
         }
     }
     for (const auto& t : file.tensors())

@@ -151,12 +151,23 @@ fl_status fl_seq_length(const fl_context* ctx, int32_t seq, int32_t* out) {
     });
 }
 
-fl_status fl_adapter_load(fl_model* model, const char* dir, fl_adapter** out) {
+fl_adapter_params fl_adapter_default_params(void) {
+    fl_adapter_params p;
+    p.storage = FL_ADAPTER_STORAGE_AUTO;
+    return p;
+}
+
+fl_status fl_adapter_load(fl_model* model, const char* dir, const fl_adapter_params* params, fl_adapter** out) {
     return guarded([&] {
         require(model && dir && out, "fl_adapter_load: model, dir and out_adapter must not be NULL");
         *out = nullptr;
+        const fl_adapter_params p = params ? *params : fl_adapter_default_params();
+        if (p.storage != FL_ADAPTER_STORAGE_AUTO && p.storage != FL_ADAPTER_STORAGE_F32)
+            fail(FL_INVALID_ARGUMENT, "fl_adapter_load: storage = %d is not an fl_adapter_storage (0 = auto, 1 = f32)",
+                 int(p.storage));
         auto h = std::make_unique<fl_adapter>();
-        h->adapter = load_adapter(model->model, dir);
+        h->adapter = load_adapter(model->model, dir,
+                                  p.storage == FL_ADAPTER_STORAGE_F32 ? AdapterStorage::F32 : AdapterStorage::Auto);
         Model& m = *model->model;
         std::lock_guard<std::mutex> lock(m.adapters_mutex);
         m.live_adapters.insert(h.get());
@@ -181,6 +192,14 @@ fl_status fl_adapter_get_info(const fl_adapter* adapter, int32_t* rank, float* s
         require(adapter != nullptr, "fl_adapter_get_info: adapter must not be NULL");
         if (rank) *rank = adapter->adapter->rank;
         if (scale) *scale = adapter->adapter->scale;
+    });
+}
+
+fl_status fl_adapter_get_storage(const fl_adapter* adapter, int32_t* dtype, int64_t* bytes) {
+    return guarded([&] {
+        require(adapter != nullptr, "fl_adapter_get_storage: adapter must not be NULL");
+        if (dtype) *dtype = static_cast<int32_t>(adapter->adapter->dtype);
+        if (bytes) *bytes = adapter->adapter->bytes;
     });
 }
 

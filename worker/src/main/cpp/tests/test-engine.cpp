@@ -232,9 +232,12 @@ TEST(rewind_rewrites_the_tail) {
 
 // --- batch invariance ------------------------------------------------------------------------------
 
-TEST(batch_invariance_with_other_sequences_and_adapters) {
+// A sequence's logits alone vs. among 15 others with mixed adapters: weights (and so adapters,
+// adapter.h) of dtype dt.
+void check_batch_invariance(DType dt) {
     TempDir tmp;
     ModelSpec s;
+    s.dtype = dt;
     TestModel m = make_model(s, 31);
     write_model(m, tmp.path);
     Engine e(tmp.path);
@@ -244,7 +247,7 @@ TEST(batch_invariance_with_other_sequences_and_adapters) {
         std::string d = tmp.sub("adapter" + std::to_string(i));
         write_adapter(m, make_adapter(m, 4 << (i % 3), 8, kAllTargets, 100 + i), d);
         fl_adapter* a = nullptr;
-        CHECK(fl_adapter_load(e.model, d.c_str(), &a) == FL_OK);
+        CHECK(fl_adapter_load(e.model, d.c_str(), nullptr, &a) == FL_OK);
         adapters.push_back(a);
     }
     auto prompt = random_tokens(9, s.vocab, 32);
@@ -289,9 +292,13 @@ TEST(batch_invariance_with_other_sequences_and_adapters) {
             k += r.logits;
         }
     }
-    CHECK_MSG(max_rel(batched, alone) <= 1e-5, "err %g", max_rel(batched, alone));
+    CHECK_MSG(max_rel(batched, alone) <= 1e-5, "dtype %d: err %g", int(dt), max_rel(batched, alone));
     for (auto* a : adapters) fl_adapter_free(a);
 }
+
+TEST(batch_invariance_with_other_sequences_and_adapters) { check_batch_invariance(DType::F32); }
+
+TEST(batch_invariance_with_bf16_adapters) { check_batch_invariance(DType::BF16); }
 
 // The thread count only splits work: every output element is summed by one thread in one order,
 // so a worker's answers do not depend on how many cores it was given.
@@ -310,7 +317,7 @@ TEST(thread_count_does_not_change_logits) {
         Engine e(tmp.path, p);
         REQUIRE(e.ok());
         fl_adapter* a = nullptr;
-        REQUIRE(fl_adapter_load(e.model, ad.c_str(), &a) == FL_OK);
+        REQUIRE(fl_adapter_load(e.model, ad.c_str(), nullptr, &a) == FL_OK);
         std::vector<Row> rows; // prefill chunks of several lengths, half of them with the adapter
         for (int seq = 0; seq < 6; seq++) {
             auto t = random_tokens(1 + seq * 5, s.vocab, 60 + seq);
@@ -358,7 +365,7 @@ TEST(lora_equals_merged_weights) {
         std::string d = tmp.sub("lora" + std::to_string(c));
         write_adapter(m, a, d, cases[c].dtype);
         fl_adapter* h = nullptr;
-        REQUIRE(fl_adapter_load(e.model, d.c_str(), &h) == FL_OK);
+        REQUIRE(fl_adapter_load(e.model, d.c_str(), nullptr, &h) == FL_OK);
         int32_t rank = 0;
         float scale = 0;
         fl_adapter_get_info(h, &rank, &scale);
@@ -389,6 +396,60 @@ TEST(lora_equals_merged_weights) {
     for (auto* h : handles) fl_adapter_free(h);
 }
 
+// Adapters are stored in the base model's compute dtype (F32 -> F32, BF16 / F16 -> BF16) unless
+// FL_ADAPTER_STORAGE_F32 forces F32: each matches the reference with the adapter as stored (the
+// file's F32 values, or rounded to BF16) within the tolerance of the base dtype.
+TEST(adapter_storage_follows_the_base_dtype) {
+    for (DType dt : {DType::F32, DType::BF16, DType::F16}) {
+        TempDir tmp;
+        ModelSpec s;
+        s.dtype = dt;
+        TestModel m = make_model(s, 71);
+        std::string base = tmp.sub("base");
+        write_model(m, base);
+        Engine e(base);
+        REQUIRE(e.ok());
+        TestAdapter a = make_adapter(m, 8, 16, kAllTargets, 72); // written as F32
+        std::string d = tmp.sub("lora");
+        write_adapter(m, a, d);
+        TestAdapter rounded = a;
+        for (auto& layer : rounded.A) for (auto& v : layer) for (float& x : v) x = round_to(DType::BF16, x);
+        for (auto& layer : rounded.B) for (auto& v : layer) for (float& x : v) x = round_to(DType::BF16, x);
+        int64_t elems = 0;
+        for (int l = 0; l < s.layers; l++)
+            for (int p = 0; p < 7; p++) elems += int64_t(a.A[l][p].size() + a.B[l][p].size());
+
+        fl_adapter* h_auto = nullptr;
+        fl_adapter* h_f32 = nullptr;
+        fl_adapter_params params = fl_adapter_default_params();
+        CHECK(params.storage == FL_ADAPTER_STORAGE_AUTO);
+        REQUIRE(fl_adapter_load(e.model, d.c_str(), &params, &h_auto) == FL_OK);
+        params.storage = FL_ADAPTER_STORAGE_F32;
+        REQUIRE(fl_adapter_load(e.model, d.c_str(), &params, &h_f32) == FL_OK);
+        int32_t dt_auto = -1, dt_f32 = -1;
+        int64_t bytes_auto = 0, bytes_f32 = 0;
+        CHECK(fl_adapter_get_storage(h_auto, &dt_auto, &bytes_auto) == FL_OK);
+        CHECK(fl_adapter_get_storage(h_f32, &dt_f32, &bytes_f32) == FL_OK);
+        const bool half = dt != DType::F32;
+        CHECK_MSG(dt_auto == (half ? FL_DTYPE_BF16 : FL_DTYPE_F32), "base %d: auto storage %d", int(dt), dt_auto);
+        CHECK(bytes_auto == elems * (half ? 2 : 4));
+        CHECK(dt_f32 == FL_DTYPE_F32);
+        CHECK(bytes_f32 == elems * 4);
+
+        auto tokens = random_tokens(12, s.vocab, 73);
+        auto got_auto = e.prefill(tokens, 0, h_auto);
+        auto got_f32 = e.prefill(tokens, 1, h_f32);
+        auto ref_f32 = reference_logits(merged(m, a), tokens);
+        auto ref_auto = half ? reference_logits(merged(m, rounded), tokens) : ref_f32;
+        const double tol = dt == DType::BF16 && bf16_dot_active() ? 1e-2 : 1e-4;
+        CHECK_MSG(max_rel(got_auto, ref_auto) <= tol, "base %d auto: err %g", int(dt), max_rel(got_auto, ref_auto));
+        CHECK_MSG(max_rel(got_f32, ref_f32) <= tol, "base %d f32: err %g", int(dt), max_rel(got_f32, ref_f32));
+        if (!half) CHECK(got_auto == got_f32); // an F32 base: the same storage, the same values
+        fl_adapter_free(h_auto);
+        fl_adapter_free(h_f32);
+    }
+}
+
 TEST(adapter_errors) {
     TempDir tmp;
     ModelSpec s;
@@ -398,7 +459,15 @@ TEST(adapter_errors) {
     fl_model* model = nullptr;
     REQUIRE(fl_model_load(base.c_str(), &model) == FL_OK);
     fl_adapter* h = nullptr;
-    CHECK(fl_adapter_load(model, (tmp.path + "/nope").c_str(), &h) == FL_IO);
+    CHECK(fl_adapter_load(model, (tmp.path + "/nope").c_str(), nullptr, &h) == FL_IO);
+
+    // an unknown storage option, before any file is read
+    fl_adapter_params bad = fl_adapter_default_params();
+    bad.storage = 7;
+    CHECK(fl_adapter_load(model, (tmp.path + "/nope").c_str(), &bad, &h) == FL_INVALID_ARGUMENT);
+    CHECK(std::string(fl_last_error()).find("storage = 7") != std::string::npos);
+    CHECK(h == nullptr);
+    CHECK(fl_adapter_get_storage(nullptr, nullptr, nullptr) == FL_INVALID_ARGUMENT);
 
     // a layer's tensor missing
     TestAdapter a = make_adapter(m, 4, 8, kAllTargets, 62);
@@ -408,20 +477,20 @@ TEST(adapter_errors) {
     fewer.spec.layers = 1;
     TestAdapter a1 = make_adapter(fewer, 4, 8, kAllTargets, 62);
     write_adapter(fewer, a1, d);
-    CHECK(fl_adapter_load(model, d.c_str(), &h) == FL_SHAPE_MISMATCH);
+    CHECK(fl_adapter_load(model, d.c_str(), nullptr, &h) == FL_SHAPE_MISMATCH);
     CHECK(std::string(fl_last_error()).find("layers.1") != std::string::npos);
 
     // rank over 256
     std::string big = tmp.sub("big");
     write_file(big + "/adapter_config.json", "{\"r\":512,\"lora_alpha\":8,\"target_modules\":[\"q_proj\"]}");
     write_file(big + "/adapter_model.safetensors", safetensors_bytes({}));
-    CHECK(fl_adapter_load(model, big.c_str(), &h) == FL_UNSUPPORTED);
+    CHECK(fl_adapter_load(model, big.c_str(), nullptr, &h) == FL_UNSUPPORTED);
 
     // unknown target module
     std::string unk = tmp.sub("unk");
     write_file(unk + "/adapter_config.json", "{\"r\":4,\"lora_alpha\":8,\"target_modules\":[\"embed_tokens\"]}");
     write_file(unk + "/adapter_model.safetensors", safetensors_bytes({}));
-    CHECK(fl_adapter_load(model, unk.c_str(), &h) == FL_UNSUPPORTED);
+    CHECK(fl_adapter_load(model, unk.c_str(), nullptr, &h) == FL_UNSUPPORTED);
 
     // adapter made for another shape (hidden 32)
     ModelSpec other;
@@ -429,12 +498,12 @@ TEST(adapter_errors) {
     TestModel mo = make_model(other, 63);
     std::string wrong = tmp.sub("wrong");
     write_adapter(mo, make_adapter(mo, 4, 8, kAllTargets, 64), wrong);
-    CHECK(fl_adapter_load(model, wrong.c_str(), &h) == FL_SHAPE_MISMATCH);
+    CHECK(fl_adapter_load(model, wrong.c_str(), nullptr, &h) == FL_SHAPE_MISMATCH);
 
     // rank above the context's max_lora_rank is refused at decode
     std::string r32 = tmp.sub("r32");
     write_adapter(m, make_adapter(m, 32, 8, kAllTargets, 65), r32);
-    REQUIRE(fl_adapter_load(model, r32.c_str(), &h) == FL_OK);
+    REQUIRE(fl_adapter_load(model, r32.c_str(), nullptr, &h) == FL_OK);
     fl_context_params p = Engine::small_params();
     p.max_lora_rank = 16;
     fl_context* ctx = nullptr;

@@ -229,6 +229,83 @@ TEST(vector_kernels_match_naive_reference) {
     }
 }
 
+// LoRA kernels with BF16 weights against double references of the widened values, odd sizes and
+// several ranks, strided operands; each row computed alone (n = 1) equals it computed in a segment.
+//   shrink: |t - ref| <= 2e-5 * scale * sum_k |x_k a_k|;  expand: <= 2e-5 * (|y0| + sum_j |t_j b_j|)
+TEST(lora_bf16_kernels_match_naive_reference) {
+    const int ranks[] = {1, 3, 8, 16, 33};
+    const int ins[] = {1, 15, 16, 17, 33, 100};
+    const int lens[] = {1, 7, 16, 31, 32, 33, 70};
+    const int ns[] = {1, 5, 13};
+    int case_id = 0;
+    for (const Kernels* k : all_kernels()) {
+        for (int r : ranks) for (int in : ins) for (int n : ns) {
+            std::mt19937 rng(5000 + case_id++);
+            std::normal_distribution<float> d(0.0f, 1.0f);
+            std::vector<uint16_t> A;
+            std::vector<float> a;
+            random_weights(rng, DType::BF16, r, in, A, a);
+            const int ldx = in + 2, ldt = r + 3;
+            std::vector<float> X(size_t(n) * ldx);
+            for (float& v : X) v = d(rng);
+            const float scale = 0.75f;
+            std::vector<float> T(size_t(n) * ldt, -9.0f);
+            k->lora_shrink_bf16(A.data(), r, in, scale, X.data(), ldx, n, T.data(), ldt);
+            for (int i = 0; i < n; i++) {
+                std::vector<float> t1(ldt, -9.0f);
+                k->lora_shrink_bf16(A.data(), r, in, scale, X.data() + size_t(i) * ldx, ldx, 1, t1.data(), ldt);
+                for (int j = 0; j < r; j++) {
+                    double ref = 0, mag = 0;
+                    for (int kk = 0; kk < in; kk++) {
+                        double p = double(X[size_t(i) * ldx + kk]) * a[size_t(j) * in + kk];
+                        ref += p;
+                        mag += std::fabs(p);
+                    }
+                    float got = T[size_t(i) * ldt + j];
+                    CHECK_MSG(std::fabs(got - scale * ref) <= 2e-5 * scale * mag + 1e-30,
+                              "%s shrink r=%d in=%d n=%d (i=%d j=%d): %g vs %g", k->name, r, in, n, i, j, got, scale * ref);
+                    CHECK_MSG(t1[j] == got, "%s shrink r=%d in=%d n=%d: row %d alone differs", k->name, r, in, n, i);
+                }
+                for (int j = r; j < ldt; j++) CHECK(T[size_t(i) * ldt + j] == -9.0f); // nothing past rank
+            }
+        }
+        for (int r : ranks) for (int len : lens) for (int n : ns) {
+            std::mt19937 rng(9000 + case_id++);
+            std::normal_distribution<float> d(0.0f, 1.0f);
+            const int c0 = 5, ldb = c0 + len + 4; // a column range inside wider Bt rows
+            std::vector<uint16_t> B;
+            std::vector<float> b;
+            random_weights(rng, DType::BF16, r, ldb, B, b);
+            const int ldt = r + 1, ldy = len + 3;
+            std::vector<float> T(size_t(n) * ldt), Y(size_t(n) * ldy);
+            for (float& v : T) v = d(rng);
+            for (float& v : Y) v = d(rng);
+            std::vector<float> Y0 = Y;
+            k->lora_expand_bf16(B.data() + c0, ldb, r, T.data(), ldt, n, Y.data(), ldy, len);
+            for (int i = 0; i < n; i++) {
+                std::vector<float> y1(Y0.begin() + size_t(i) * ldy, Y0.begin() + size_t(i + 1) * ldy);
+                k->lora_expand_bf16(B.data() + c0, ldb, r, T.data() + size_t(i) * ldt, ldt, 1, y1.data(), ldy, len);
+                for (int c = 0; c < ldy; c++) {
+                    float got = Y[size_t(i) * ldy + c];
+                    if (c >= len) {
+                        CHECK_MSG(got == Y0[size_t(i) * ldy + c], "%s expand wrote past len=%d", k->name, len);
+                        continue;
+                    }
+                    double ref = Y0[size_t(i) * ldy + c], mag = std::fabs(ref);
+                    for (int j = 0; j < r; j++) {
+                        double p = double(T[size_t(i) * ldt + j]) * b[size_t(j) * ldb + c0 + c];
+                        ref += p;
+                        mag += std::fabs(p);
+                    }
+                    CHECK_MSG(std::fabs(got - ref) <= 2e-5 * mag + 1e-30, "%s expand r=%d len=%d n=%d (i=%d c=%d): %g vs %g",
+                              k->name, r, len, n, i, c, got, ref);
+                    CHECK_MSG(y1[c] == got, "%s expand r=%d len=%d n=%d: row %d alone differs", k->name, r, len, n, i);
+                }
+            }
+        }
+    }
+}
+
 TEST(half_conversions_round_to_nearest_even) {
     CHECK(f32_to_bf16(1.0f) == 0x3f80);
     CHECK(bf16_to_f32(0x3f80) == 1.0f);

@@ -1,8 +1,11 @@
 // engine-bench - engine throughput against the machine's measured limits, in one run.
 //
-// Usage: engine_bench THREADS F32_MODEL_DIR BF16_MODEL_DIR ADAPTERS_DIR
+// Usage: engine_bench [--b16] THREADS F32_MODEL_DIR BF16_MODEL_DIR ADAPTERS_DIR
 //   ADAPTERS_DIR holds lora0 .. lora31: PEFT adapters of the model (rank <= 16), one per row of the
 //   largest batch. bench/engine/run.sh generates all of it with the testkit (medium model).
+//   --b16: only the batch-16 decode rows (no prefill, no other batch), interleaved (one step of
+//   each per round, best of 30 rounds) so that the ratios hold up on a busy host; a quick check of
+//   lora16_vs_base_b16 for iterating. The full run times one row after another as before.
 //
 // 1. Limits, measured first with THREADS threads running at once (the engine's thread count):
 //    read bandwidth (sum over 1 GiB), F32 FMA rate (vfmadd on zmm), BF16 dot rate (vdpbf16ps),
@@ -11,7 +14,10 @@
 //    loads it: adapters loaded into 32 slots, one context; then
 //      prefill of a 512-token prompt, and
 //      decode steps at batch 1/4/16/32 with no adapter, one shared adapter, a distinct adapter per
-//      row; each row a sequence with a 64-token context.
+//      row; each row a sequence with a 64-token context. Adapters are stored as the engine stores
+//      them by default (the model's compute dtype: F32 for F32 weights, BF16 for BF16 weights);
+//      where that is not F32, batch 16 with distinct adapters again with F32 adapter storage
+//      (decode_b16_distinct_f32, loaded after the memory figures): the effect of the dtype in one run.
 //    Each row is timed best-of (the host's share of the cores swings within seconds, and the
 //    limits are best-of figures too) and compared with its roofline:
 //      roofline = max(weight bytes read / read bandwidth, 2 x parameters x tokens / dot rate)
@@ -165,8 +171,11 @@ struct Row {
     bool bw_bound;
 };
 
+const char* dtype_name(int32_t d) { return d == FL_DTYPE_F32 ? "F32" : d == FL_DTYPE_BF16 ? "BF16" : "F16"; }
+
 struct ModelRun {
     std::string dtype;  // "F32", "BF16"
+    std::string adapter_dtype; // storage of the adapters (default params)
     fl_model_info info{};
     double rate = 0;    // GFLOP/s the roofline uses
     std::string rate_name;
@@ -199,8 +208,30 @@ struct Stepper {
     }
 };
 
+// Loads lora0 .. lora31 of adapters_dir with the given storage; adds their resident bytes to *bytes.
+std::vector<fl_adapter*> load_adapters(fl_model* model, const std::string& adapters_dir, int32_t storage,
+                                       int* max_rank, int64_t* bytes, int32_t* dtype) {
+    std::vector<fl_adapter*> adapters;
+    fl_adapter_params ap = fl_adapter_default_params();
+    ap.storage = storage;
+    for (int i = 0; i < kAdapters; i++) {
+        fl_adapter* a = nullptr;
+        std::string d = adapters_dir + "/lora" + std::to_string(i);
+        if (fl_adapter_load(model, d.c_str(), &ap, &a) != FL_OK) die(d.c_str());
+        int32_t rank = 0;
+        float scale = 0;
+        fl_adapter_get_info(a, &rank, &scale);
+        int64_t b = 0;
+        fl_adapter_get_storage(a, dtype, &b);
+        *max_rank = std::max(*max_rank, int(rank));
+        *bytes += b;
+        adapters.push_back(a);
+    }
+    return adapters;
+}
+
 ModelRun run_model(const std::string& dir, const std::string& adapters_dir, int threads, const Limits& lim,
-                   bool bf16_dot) {
+                   bool bf16_dot, bool only_b16) {
     ModelRun run;
     fl_model* model = nullptr;
     if (fl_model_load(dir.c_str(), &model) != FL_OK) die("fl_model_load");
@@ -211,18 +242,11 @@ ModelRun run_model(const std::string& dir, const std::string& adapters_dir, int 
     run.rate = use_dot ? lim.bf16 : lim.f32;
     run.rate_name = use_dot ? "bf16_dot" : "f32_fma";
 
-    std::vector<fl_adapter*> adapters;
     int max_rank = 0;
-    for (int i = 0; i < kAdapters; i++) {
-        fl_adapter* a = nullptr;
-        std::string d = adapters_dir + "/lora" + std::to_string(i);
-        if (fl_adapter_load(model, d.c_str(), &a) != FL_OK) die(d.c_str());
-        int32_t rank = 0;
-        float scale = 0;
-        fl_adapter_get_info(a, &rank, &scale);
-        max_rank = std::max(max_rank, int(rank));
-        adapters.push_back(a);
-    }
+    int32_t adapter_dtype = FL_DTYPE_F32;
+    std::vector<fl_adapter*> adapters =
+        load_adapters(model, adapters_dir, FL_ADAPTER_STORAGE_AUTO, &max_rank, &run.adapter_bytes, &adapter_dtype);
+    run.adapter_dtype = dtype_name(adapter_dtype);
     fl_context_params p = fl_context_default_params();
     p.n_threads = threads;
     p.kv_budget_bytes = kKvBudget;
@@ -240,8 +264,15 @@ ModelRun run_model(const std::string& dir, const std::string& adapters_dir, int 
     const int64_t layer_params = in.n_layers * proj_params;
     const int64_t head_params = int64_t(in.vocab_size) * h;
     const double elem = in.weight_dtype == FL_DTYPE_F32 ? 4 : 2;
-    // lora_A [r, in] and lora_B [out, r] in F32 (adapter.h), every projection of every layer
-    run.adapter_bytes = int64_t(kAdapters) * in.n_layers * proj_in_out * max_rank * 4;
+    // lora_A [r, in] and lora_B [out, r] in the storage dtype, every projection of every layer: as
+    // the engine reports it
+    const int64_t expect_bytes = int64_t(kAdapters) * in.n_layers * proj_in_out * max_rank *
+                                 (adapter_dtype == FL_DTYPE_F32 ? 4 : 2);
+    if (run.adapter_bytes != expect_bytes) {
+        std::fprintf(stderr, "engine_bench: adapters hold %lld bytes, expected %lld\n", (long long)run.adapter_bytes,
+                     (long long)expect_bytes);
+        std::exit(1);
+    }
     run.budget = int64_t((in.weight_bytes + kKvBudget + run.adapter_bytes) * 1.10);
     run.rss_loaded = rss_bytes();
 
@@ -255,7 +286,7 @@ ModelRun run_model(const std::string& dir, const std::string& adapters_dir, int 
     Stepper st{ctx, in.vocab_size, {}};
 
     // prefill: one warm-up, best of 5
-    {
+    if (!only_b16) {
         std::vector<int32_t> tok(kPrompt), seq(kPrompt, kPromptSeq), pos(kPrompt);
         std::vector<fl_adapter*> none(kPrompt, nullptr);
         std::vector<int8_t> want(kPrompt, 0);
@@ -283,26 +314,60 @@ ModelRun run_model(const std::string& dir, const std::string& adapters_dir, int 
     }
     // one decode step per sequence at position kContext, rewritten each step: the same work each
     // time. Two warm-up steps, then best of 12.
-    const char* modes[] = {"none", "shared", "distinct"};
-    for (int b : kBatches)
-        for (int mode = 0; mode < 3; mode++) {
-            std::vector<int32_t> tok(b), seq(b), pos(b, kContext);
-            std::vector<fl_adapter*> ad(b);
-            std::vector<int8_t> want(b, 1);
-            for (int i = 0; i < b; i++) {
-                tok[i] = (i * 17 + 5) % in.vocab_size;
-                seq[i] = i;
-                ad[i] = mode == 0 ? nullptr : mode == 1 ? adapters[0] : adapters[i];
+    // rows of batch b: mode 0 no adapter, 1 set[0] shared, 2 set[i] per row
+    auto adapters_of = [&](int b, int mode, const std::vector<fl_adapter*>& set) {
+        std::vector<fl_adapter*> ad(b);
+        for (int i = 0; i < b; i++) ad[i] = mode == 0 ? nullptr : mode == 1 ? set[0] : set[i];
+        return ad;
+    };
+    // Times each variant best-of; rounds > 1 interleaves them (one step of each per round), so a
+    // swing in the host's share of the cores hits all of them alike.
+    struct Variant {
+        std::string name;
+        int b;
+        std::vector<fl_adapter*> ad;
+    };
+    auto decode_rows = [&](const std::vector<Variant>& vs, int reps) {
+        std::vector<double> best(vs.size(), 1e9);
+        for (int rep = 0; rep < reps; rep++)
+            for (size_t v = 0; v < vs.size(); v++) {
+                const int b = vs[v].b;
+                std::vector<int32_t> tok(b), seq(b), pos(b, kContext);
+                std::vector<int8_t> want(b, 1);
+                for (int i = 0; i < b; i++) tok[i] = (i * 17 + 5) % in.vocab_size, seq[i] = i;
+                double t = st.step(tok, seq, pos, vs[v].ad, want);
+                if (rep >= 2) best[v] = std::min(best[v], t);
             }
-            double best = 1e9;
-            for (int rep = 0; rep < 14; rep++) {
-                double t = st.step(tok, seq, pos, ad, want);
-                if (rep >= 2) best = std::min(best, t);
-            }
-            auto [roof, bw] = roofline(b, b);
-            run.rows.push_back({"decode_b" + std::to_string(b) + "_" + modes[mode], b, best, roof, bw});
+        for (size_t v = 0; v < vs.size(); v++) {
+            auto [roof, bw] = roofline(vs[v].b, vs[v].b);
+            run.rows.push_back({vs[v].name, vs[v].b, best[v], roof, bw});
         }
-    run.rss_after = rss_bytes();
+    };
+    const char* modes[] = {"none", "shared", "distinct"};
+    std::vector<fl_adapter*> f32;
+    if (!only_b16) {
+        for (int b : kBatches)
+            for (int mode = 0; mode < 3; mode++)
+                decode_rows({{"decode_b" + std::to_string(b) + "_" + modes[mode], b, adapters_of(b, mode, adapters)}}, 14);
+        run.rss_after = rss_bytes();
+    } else {
+        run.rss_after = rss_bytes();
+    }
+    if (adapter_dtype != FL_DTYPE_F32) {
+        int r = 0;
+        int64_t bytes = 0;
+        int32_t dt = 0;
+        f32 = load_adapters(model, adapters_dir, FL_ADAPTER_STORAGE_F32, &r, &bytes, &dt);
+    }
+    if (!only_b16) {
+        if (!f32.empty()) decode_rows({{"decode_b16_distinct_f32", 16, adapters_of(16, 2, f32)}}, 14);
+    } else {
+        std::vector<Variant> vs;
+        for (int mode = 0; mode < 3; mode++) vs.push_back({std::string("decode_b16_") + modes[mode], 16, adapters_of(16, mode, adapters)});
+        if (!f32.empty()) vs.push_back({"decode_b16_distinct_f32", 16, adapters_of(16, 2, f32)});
+        decode_rows(vs, 32);
+    }
+    for (auto* a : f32) fl_adapter_free(a);
 
     fl_context_free(ctx);
     for (auto* a : adapters) fl_adapter_free(a);
@@ -315,8 +380,10 @@ double mib(int64_t b) { return b / 1048576.0; }
 } // namespace
 
 int main(int argc, char** argv) {
+    const bool only_b16 = argc > 1 && std::strcmp(argv[1], "--b16") == 0;
+    if (only_b16) argc--, argv++;
     if (argc != 5) {
-        std::fprintf(stderr, "usage: engine_bench THREADS F32_MODEL_DIR BF16_MODEL_DIR ADAPTERS_DIR\n");
+        std::fprintf(stderr, "usage: engine_bench [--b16] THREADS F32_MODEL_DIR BF16_MODEL_DIR ADAPTERS_DIR\n");
         return 2;
     }
     const int threads = std::atoi(argv[1]);
@@ -339,8 +406,8 @@ int main(int argc, char** argv) {
     const int64_t rss_base = rss_bytes();
 
     std::vector<ModelRun> runs;
-    runs.push_back(run_model(argv[2], argv[4], threads, lim, bf16_dot));
-    runs.push_back(run_model(argv[3], argv[4], threads, lim, bf16_dot));
+    runs.push_back(run_model(argv[2], argv[4], threads, lim, bf16_dot, only_b16));
+    runs.push_back(run_model(argv[3], argv[4], threads, lim, bf16_dot, only_b16));
 
     // table
     std::printf("engine %s, %d threads; limits (%d threads / 1 thread): read %.1f / %.1f GB/s, F32 FMA %.1f / %.1f GFLOP/s, "
@@ -351,11 +418,12 @@ int main(int argc, char** argv) {
                 "projections; KV budget %lld MiB\n",
                 mi.hidden_size, mi.intermediate_size, mi.n_layers, mi.n_heads, mi.n_kv_heads, mi.head_dim, mi.vocab_size,
                 kAdapters, (long long)(kKvBudget >> 20));
-    std::printf("%-6s %-22s %10s %10s %12s %6s %9s  (roofline rate)\n", "dtype", "row", "ms", "tok/s", "roofline ms",
-                "bound", "% roof");
+    std::printf("%-6s %-8s %-24s %10s %10s %12s %6s %9s  (roofline rate)\n", "dtype", "adapters", "row", "ms", "tok/s",
+                "roofline ms", "bound", "% roof");
     for (const ModelRun& r : runs)
         for (const Row& w : r.rows)
-            std::printf("%-6s %-22s %10.2f %10.1f %12.2f %6s %8.1f%%  (%s %.0f GFLOP/s)\n", r.dtype.c_str(), w.name.c_str(),
+            std::printf("%-6s %-8s %-24s %10.2f %10.1f %12.2f %6s %8.1f%%  (%s %.0f GFLOP/s)\n", r.dtype.c_str(),
+                        w.name == "decode_b16_distinct_f32" ? "F32" : r.adapter_dtype.c_str(), w.name.c_str(),
                         w.seconds * 1e3, w.tokens / w.seconds, w.roofline_seconds * 1e3, w.bw_bound ? "read" : "fma",
                         100 * w.roofline_seconds / w.seconds, r.rate_name.c_str(), r.rate);
     for (const ModelRun& r : runs)
@@ -395,6 +463,9 @@ int main(int argc, char** argv) {
         double base16 = r.row("decode_b16_none").seconds;
         num("lora16_vs_base_b16" + sfx, base16 / r.row("decode_b16_distinct").seconds, 3);
         num("lora_shared_vs_base_b16" + sfx, base16 / r.row("decode_b16_shared").seconds, 3);
+        str("adapter_dtype" + sfx, r.adapter_dtype);
+        if (r.adapter_dtype != "F32")
+            num("lora16_f32_adapters_vs_base_b16" + sfx, base16 / r.row("decode_b16_distinct_f32").seconds, 3);
         num("rss_mib" + sfx, mib(std::max(r.rss_loaded, r.rss_after)), 0);
         num("rss_budget_mib" + sfx, mib(r.budget), 0);
         j += std::string(", \"rss_within_budget") + sfx + "\": " +

@@ -283,7 +283,71 @@ float exp_sum(float* x, int n, float sub) {
     return s;
 }
 
-const Kernels kAvx2 = {"avx2", Isa::Avx2, kMr, pack_x_bytes_impl, pack_x, gemm, dot, axpy, rmsnorm, silu_mul, exp_sum};
+// --- LoRA with BF16 adapter weights -----------------------------------------------------------
+
+// 8 BF16 values widened exactly to F32 (the bits of the high half).
+inline __m256 bf16x8(const uint16_t* p) {
+    __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+inline float bf16_1(uint16_t h) {
+    uint32_t u = uint32_t(h) << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+
+float dot_bf16(const float* x, const uint16_t* w, int n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), bf16x8(w + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), bf16x8(w + i + 8), s1);
+    }
+    float s = hsum(_mm256_add_ps(s0, s1));
+    for (; i < n; i++) s += x[i] * bf16_1(w[i]);
+    return s;
+}
+
+void lora_shrink_bf16(const uint16_t* A, int rank, int in, float scale, const float* x, int ldx, int n, float* t,
+                      int ldt) {
+    for (int j = 0; j < rank; j++)
+        for (int i = 0; i < n; i++)
+            t[size_t(i) * ldt + j] = scale * dot_bf16(x + size_t(i) * ldx, A + size_t(j) * in, in);
+}
+
+void lora_expand_bf16(const uint16_t* Bt, int ldb, int rank, const float* t, int ldt, int n, float* y, int ldy,
+                      int len) {
+    int c = 0;
+    for (; c + 16 <= len; c += 16) {
+        for (int i = 0; i < n; i++) {
+            float* yi = y + size_t(i) * ldy + c;
+            const float* ti = t + size_t(i) * ldt;
+            __m256 a0 = _mm256_loadu_ps(yi), a1 = _mm256_loadu_ps(yi + 8);
+            for (int j = 0; j < rank; j++) {
+                const uint16_t* b = Bt + size_t(j) * ldb + c;
+                __m256 tj = _mm256_set1_ps(ti[j]);
+                a0 = _mm256_fmadd_ps(tj, bf16x8(b), a0);
+                a1 = _mm256_fmadd_ps(tj, bf16x8(b + 8), a1);
+            }
+            _mm256_storeu_ps(yi, a0);
+            _mm256_storeu_ps(yi + 8, a1);
+        }
+    }
+    for (; c < len; c++) { // the same per-element order: y, then + t_j * b_j with j ascending
+        for (int i = 0; i < n; i++) {
+            float* yi = y + size_t(i) * ldy + c;
+            const float* ti = t + size_t(i) * ldt;
+            float acc = *yi;
+            for (int j = 0; j < rank; j++) acc = __builtin_fmaf(ti[j], bf16_1(Bt[size_t(j) * ldb + c]), acc);
+            *yi = acc;
+        }
+    }
+}
+
+const Kernels kAvx2 = {"avx2", Isa::Avx2, kMr, pack_x_bytes_impl, pack_x, gemm, dot, axpy, rmsnorm, silu_mul, exp_sum,
+                       lora_shrink_bf16, lora_expand_bf16};
 
 } // namespace
 

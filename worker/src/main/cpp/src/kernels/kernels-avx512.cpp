@@ -408,10 +408,74 @@ float exp_sum(float* x, int n, float sub) {
     return _mm512_reduce_add_ps(acc);
 }
 
+// --- LoRA with BF16 adapter weights (both tables: widened exactly, F32 FMAs) ------------------
+
+// 16 BF16 values widened exactly to F32 (the bits of the high half); masked: zeros past the mask.
+inline __m512 bf16x16(const uint16_t* p) {
+    __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+inline __m512 bf16x16_maskz(__mmask16 m, const uint16_t* p) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p)), 16));
+}
+
+float dot_bf16(const float* x, const uint16_t* w, int n) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), bf16x16(w + i), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), bf16x16(w + i + 16), s1);
+    }
+    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), bf16x16(w + i), s0);
+    if (i < n) {
+        __mmask16 m = tail_mask(n - i);
+        s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + i), bf16x16_maskz(m, w + i), s1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+void lora_shrink_bf16(const uint16_t* A, int rank, int in, float scale, const float* x, int ldx, int n, float* t,
+                      int ldt) {
+    for (int j = 0; j < rank; j++)
+        for (int i = 0; i < n; i++)
+            t[size_t(i) * ldt + j] = scale * dot_bf16(x + size_t(i) * ldx, A + size_t(j) * in, in);
+}
+
+void lora_expand_bf16(const uint16_t* Bt, int ldb, int rank, const float* t, int ldt, int n, float* y, int ldy,
+                      int len) {
+    int c = 0;
+    for (; c + 32 <= len; c += 32) {
+        for (int i = 0; i < n; i++) {
+            float* yi = y + size_t(i) * ldy + c;
+            const float* ti = t + size_t(i) * ldt;
+            __m512 a0 = _mm512_loadu_ps(yi), a1 = _mm512_loadu_ps(yi + 16);
+            for (int j = 0; j < rank; j++) {
+                const uint16_t* b = Bt + size_t(j) * ldb + c;
+                __m512 tj = _mm512_set1_ps(ti[j]);
+                a0 = _mm512_fmadd_ps(tj, bf16x16(b), a0);
+                a1 = _mm512_fmadd_ps(tj, bf16x16(b + 16), a1);
+            }
+            _mm512_storeu_ps(yi, a0);
+            _mm512_storeu_ps(yi + 16, a1);
+        }
+    }
+    for (; c < len; c += 16) { // the same per-element operations, masked
+        __mmask16 m = tail_mask(len - c < 16 ? len - c : 16);
+        for (int i = 0; i < n; i++) {
+            float* yi = y + size_t(i) * ldy + c;
+            const float* ti = t + size_t(i) * ldt;
+            __m512 a = _mm512_maskz_loadu_ps(m, yi);
+            for (int j = 0; j < rank; j++)
+                a = _mm512_fmadd_ps(_mm512_set1_ps(ti[j]), bf16x16_maskz(m, Bt + size_t(j) * ldb + c), a);
+            _mm512_mask_storeu_ps(yi, m, a);
+        }
+    }
+}
+
 const Kernels kAvx512 = {"avx512", Isa::Avx512, kMr, pack_x_bytes_impl, pack_x_plain, gemm_plain,
-                         dot, axpy, rmsnorm, silu_mul, exp_sum};
+                         dot, axpy, rmsnorm, silu_mul, exp_sum, lora_shrink_bf16, lora_expand_bf16};
 const Kernels kAvx512Bf16 = {"avx512bf16", Isa::Avx512Bf16, kMr, pack_x_bytes_dot, pack_x_dot, gemm_dot,
-                             dot, axpy, rmsnorm, silu_mul, exp_sum};
+                             dot, axpy, rmsnorm, silu_mul, exp_sum, lora_shrink_bf16, lora_expand_bf16};
 
 } // namespace
 

@@ -70,7 +70,36 @@ float exp_sum(float* x, int n, float sub) {
     return s;
 }
 
-const Kernels kScalar = {"scalar", Isa::Scalar, 1, pack_x_bytes, pack_x, gemm, dot, axpy, rmsnorm, silu_mul, exp_sum};
+// --- LoRA with BF16 adapter weights -----------------------------------------------------------
+
+float dot_bf16(const float* x, const uint16_t* w, int n) {
+    float s = 0;
+    for (int i = 0; i < n; i++) s += x[i] * bf16_to_f32(w[i]);
+    return s;
+}
+
+void lora_shrink_bf16(const uint16_t* A, int rank, int in, float scale, const float* x, int ldx, int n, float* t,
+                      int ldt) {
+    for (int j = 0; j < rank; j++)
+        for (int i = 0; i < n; i++)
+            t[size_t(i) * ldt + j] = scale * dot_bf16(x + size_t(i) * ldx, A + size_t(j) * in, in);
+}
+
+void lora_expand_bf16(const uint16_t* Bt, int ldb, int rank, const float* t, int ldt, int n, float* y, int ldy,
+                      int len) {
+    for (int i = 0; i < n; i++) {
+        float* yi = y + size_t(i) * ldy;
+        const float* ti = t + size_t(i) * ldt;
+        for (int c = 0; c < len; c++) {
+            float acc = yi[c];
+            for (int j = 0; j < rank; j++) acc += ti[j] * bf16_to_f32(Bt[size_t(j) * ldb + c]);
+            yi[c] = acc;
+        }
+    }
+}
+
+const Kernels kScalar = {"scalar", Isa::Scalar, 1, pack_x_bytes, pack_x, gemm, dot, axpy, rmsnorm, silu_mul, exp_sum,
+                         lora_shrink_bf16, lora_expand_bf16};
 
 } // namespace
 

@@ -53,6 +53,19 @@ struct Kernels {
     void (*silu_mul)(float* g, const float* u, int n);
     // x[i] = exp(x[i] - sub); returns the sum (softmax numerator and denominator)
     float (*exp_sum)(float* x, int n, float sub);
+
+    // LoRA with BF16 adapter weights (the math and the shapes: lora.h). The weights are widened to
+    // F32 exactly and products accumulate in F32, in an order that depends only on in / len: a
+    // row's result never depends on n or on the other rows (batch invariance).
+    // shrink: t[i, j] = scale * sum_k x[i, k] * A[j, k]           A [rank, in]; i < n, j < rank
+    //         (j outer, i inner: each row of A is read from memory once per call)
+    void (*lora_shrink_bf16)(const uint16_t* A, int rank, int in, float scale, const float* x, int ldx, int n,
+                             float* t, int ldt);
+    // expand: y[i, c] += sum_j t[i, j] * Bt[j, c], j ascending    Bt [rank, ldb]; i < n, c < len
+    //         (column blocks outer, rows inner: each block of Bt is read from memory once per call;
+    //         y stays in registers across the rank)
+    void (*lora_expand_bf16)(const uint16_t* Bt, int ldb, int rank, const float* t, int ldt, int n, float* y,
+                             int ldy, int len);
 };
 
 // Kernels for an ISA, or nullptr if this CPU lacks it.

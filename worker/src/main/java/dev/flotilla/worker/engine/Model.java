@@ -32,9 +32,14 @@ public final class Model extends NativeHandle {
                 params.maxBatchTokens(), params.maxSequences(), params.maxLoraRank(), params.threads()), params);
     }
 
-    /** Loads a PEFT LoRA adapter directory, checked against this model. */
+    /** Loads a PEFT LoRA adapter directory, checked against this model, stored in the model's compute dtype. */
     public Adapter loadAdapter(Path dir) {
-        return new Adapter(NativeEngine.adapterLoad(handle(), dir.toAbsolutePath().toString()));
+        return loadAdapter(dir, AdapterStorage.AUTO);
+    }
+
+    /** Loads a PEFT LoRA adapter directory, checked against this model, with the given weight storage. */
+    public Adapter loadAdapter(Path dir, AdapterStorage storage) {
+        return new Adapter(NativeEngine.adapterLoad(handle(), dir.toAbsolutePath().toString(), storage.code()));
     }
 
     @Override

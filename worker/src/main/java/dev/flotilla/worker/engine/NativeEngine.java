@@ -116,13 +116,20 @@ public final class NativeEngine {
 
     static native int seqLength(long context, int seqId);
 
-    static native long adapterLoad(long model, String dir);
+    /** storage: {@link AdapterStorage#code()}. */
+    static native long adapterLoad(long model, String dir, int storage);
 
     static native void adapterFree(long adapter);
 
     static native int adapterRank(long adapter);
 
     static native float adapterScale(long adapter);
+
+    /** The dtype the adapter's weights are stored in: 0 F32, 2 BF16. */
+    static native int adapterDtype(long adapter);
+
+    /** Resident bytes of the adapter's weights. */
+    static native long adapterBytes(long adapter);
 
     static native void decode(long context, int rows, ByteBuffer tokens, ByteBuffer seqIds, ByteBuffer positions,
             ByteBuffer adapters, ByteBuffer wantLogits, ByteBuffer logits);

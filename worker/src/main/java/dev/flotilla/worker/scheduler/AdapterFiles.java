@@ -2,7 +2,6 @@ package dev.flotilla.worker.scheduler;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.flotilla.worker.engine.ModelInfo;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -11,7 +10,8 @@ import java.util.List;
 
 /**
  * What a PEFT {@code adapter_config.json} says beyond what the engine reports: its target modules,
- * adapted layers and base model, and from them the memory the adapter takes.
+ * adapted layers and base model. (The memory an adapter takes comes from the engine:
+ * {@code Adapter.bytes()}.)
  *
  * @param rank LoRA rank {@code r}
  * @param targetModules projection names, e.g. q_proj
@@ -51,27 +51,5 @@ public record AdapterFiles(int rank, List<String> targetModules, List<Integer> l
         }
         return new AdapterFiles(json.path("r").asInt(0), List.copyOf(targets), List.copyOf(layers),
                 json.path("base_model_name_or_path").asText(""));
-    }
-
-    /** Bytes of A [r, in] and B [out, r] in F32 for every targeted projection and adapted layer. */
-    public long bytes(ModelInfo model) {
-        long perLayer = 0;
-        int q = model.heads() * model.headDim();
-        int kv = model.kvHeads() * model.headDim();
-        int h = model.hiddenSize();
-        int inter = model.intermediateSize();
-        for (String target : targetModules) {
-            int[] inOut = switch (target) {
-                case "q_proj" -> new int[] {h, q};
-                case "k_proj", "v_proj" -> new int[] {h, kv};
-                case "o_proj" -> new int[] {q, h};
-                case "gate_proj", "up_proj" -> new int[] {h, inter};
-                case "down_proj" -> new int[] {inter, h};
-                default -> new int[] {0, 0};
-            };
-            perLayer += (long) rank * (inOut[0] + inOut[1]) * 4L;
-        }
-        int adaptedLayers = layers.isEmpty() ? model.layers() : layers.size();
-        return perLayer * adaptedLayers;
     }
 }

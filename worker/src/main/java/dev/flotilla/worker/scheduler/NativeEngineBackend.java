@@ -89,7 +89,8 @@ public final class NativeEngineBackend implements EngineBackend {
             adapter.close();
             throw new ModelFormatException(e.getMessage());
         }
-        return new LoadedAdapter(name, adapter, adapter.rank(), files.targetModules(), files.bytes(model.info()));
+        // the admission budget counts what the engine holds: BF16 adapters on a BF16 / F16 model, else F32
+        return new LoadedAdapter(name, adapter, adapter.rank(), files.targetModules(), adapter.bytes());
     }
 
     @Override

@@ -6,6 +6,7 @@ import static dev.flotilla.worker.engine.EngineTestSupport.smallContext;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.flotilla.testkit.Dtype;
 import dev.flotilla.testkit.LoraAdapterGenerator;
 import dev.flotilla.testkit.Projection;
 import dev.flotilla.testkit.TinyModelGenerator;
@@ -72,6 +73,40 @@ class EngineBehaviourTest {
             assertThatThrownBy(() -> model.loadAdapter(adapter)).isInstanceOf(AdapterMismatchException.class)
                     .hasMessageContaining("q_proj");
         }
+    }
+
+    @Test
+    void adaptersAreStoredInTheModelsComputeDtypeUnlessF32IsForced() throws Exception {
+        Path bf16 = TinyModelGenerator.tiny().seed(13).dtype(Dtype.BF16).generate(dir.resolve("bf16")).directory();
+        Path lora = LoraAdapterGenerator.forBase(bf16).rank(4).targets(Projection.Q_PROJ, Projection.DOWN_PROJ)
+                .generate(dir.resolve("bf16-lora")).directory();
+        try (Model model = Model.load(bf16)) {
+            ModelInfo info = model.info();
+            // A [r, in] + B [out, r] of q_proj and down_proj in every layer
+            long elements = 4L * info.layers() * (info.hiddenSize() + info.heads() * info.headDim()
+                    + info.intermediateSize() + info.hiddenSize());
+            try (Adapter auto = model.loadAdapter(lora); Adapter f32 = model.loadAdapter(lora, AdapterStorage.F32)) {
+                assertThat(auto.storageDtype()).isEqualTo("BF16");
+                assertThat(auto.bytes()).isEqualTo(2 * elements);
+                assertThat(f32.storageDtype()).isEqualTo("F32");
+                assertThat(f32.bytes()).isEqualTo(4 * elements);
+            }
+        }
+        Path f32Lora = LoraAdapterGenerator.forBase(modelDir).rank(4).targets(Projection.Q_PROJ).generate(dir.resolve("f32-lora"))
+                .directory();
+        try (Model model = Model.load(modelDir); Adapter auto = model.loadAdapter(f32Lora)) {
+            ModelInfo info = model.info();
+            assertThat(auto.storageDtype()).isEqualTo("F32");
+            assertThat(auto.bytes()).isEqualTo(4L * 4 * info.layers() * (info.hiddenSize() + info.heads() * info.headDim()));
+        }
+    }
+
+    @Test
+    void adapterStorageParsesAutoAndF32Only() {
+        assertThat(AdapterStorage.parse(" F32 ")).isEqualTo(AdapterStorage.F32);
+        assertThat(AdapterStorage.parse("auto")).isEqualTo(AdapterStorage.AUTO);
+        assertThatThrownBy(() -> AdapterStorage.parse("bf16")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("auto or f32").hasMessageContaining("'bf16'");
     }
 
     @Test

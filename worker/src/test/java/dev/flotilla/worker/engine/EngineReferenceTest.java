@@ -64,6 +64,17 @@ class EngineReferenceTest {
     }
 
     @Test
+    void bf16AdapterOnABf16ModelMatchesTheReference() throws Exception {
+        // a BF16 model keeps its adapters as BF16: a BF16 adapter file is held exactly, so the
+        // reference reads the same values
+        Path model = TinyModelGenerator.tiny().seed(9).dtype(Dtype.BF16).generate(dir.resolve("bf16-base")).directory();
+        Path adapter = LoraAdapterGenerator.forBase(model).seed(10).rank(8).alpha(16).dtype(Dtype.BF16)
+                .generate(dir.resolve("bf16-adapter")).directory();
+        double tol = NativeEngine.instructionSet().equals("avx512bf16") ? 1e-2 : 1e-4;
+        assertMatchesReference(model, adapter, tol);
+    }
+
+    @Test
     void greedyGenerationIsExact() throws Exception {
         Path modelDir = TinyModelGenerator.tiny().seed(8).generate(dir.resolve("greedy")).directory();
         int[] expected = ReferenceModel.load(modelDir).greedy(PROMPT, 8);
