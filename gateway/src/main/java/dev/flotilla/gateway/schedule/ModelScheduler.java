@@ -398,7 +398,7 @@ public final class ModelScheduler {
   private void pump(List<Runnable> actions) {
     while (!queue.isEmpty()) {
       List<WorkerView> views = registry.views(modelKey);
-      if (views.stream().noneMatch(v -> v.ready() && v.freeSlots() > 0)) {
+      if (!anyFreeSlot(views)) {
         return;
       }
       settleCharges();
@@ -413,6 +413,15 @@ public final class ModelScheduler {
       }
       start(slot, w.get(), actions);
     }
+  }
+
+  private static boolean anyFreeSlot(List<WorkerView> views) {
+    for (WorkerView v : views) {
+      if (v.ready() && v.freeSlots() > 0) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void start(Slot slot, WorkerView worker, List<Runnable> actions) {
