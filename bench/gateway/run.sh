@@ -4,6 +4,10 @@
 # Prints a line per phase and, last, one JSON line (added_ttft_p50_ms, added_ttft_p99_ms,
 # throughput_ratio, gateway_cpu_ms_per_1000 at 64 clients; the same with _c1 at 1 client).
 # Usage: bench/gateway/run.sh [seconds per phase=10] [tokens=16] [token interval us=2000]
+# Each phase line also gives the CPU of the bench process (clients + fake worker) and how busy
+# the whole host was, in cores: on a 2-core machine all three processes share them.
+# The gateway is warmed for about 3.5 phases' length first (JIT): a short warm-up left C2
+# compiling through the measured phases and counted as gateway CPU.
 # Writes bench/results/gateway-<date>.txt with the machine, the command and the load average.
 # Run on an idle machine. BENCH_GATEWAY_JAVA_OPTS adds options to the gateway JVM only (e.g.
 # -XX:StartFlightRecording=filename=/tmp/gw.jfr,settings=profile to profile it).

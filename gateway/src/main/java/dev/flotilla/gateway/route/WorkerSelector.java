@@ -1,5 +1,6 @@
 package dev.flotilla.gateway.route;
 
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
@@ -45,14 +46,22 @@ public final class WorkerSelector {
    * @param exclude worker ids already tried for this request
    */
   public Optional<WorkerView> select(List<WorkerView> workers, String adapter, Set<String> exclude) {
-    List<WorkerView> ready = workers.stream().filter(WorkerView::ready).toList();
-    List<WorkerView> candidates = ready.stream()
-        .filter(w -> w.freeSlots() > 0 && !exclude.contains(w.id())).toList();
+    // Loops, not streams: this runs for every dispatched request.
+    List<WorkerView> ready = new ArrayList<>(workers.size());
+    List<WorkerView> candidates = new ArrayList<>(workers.size());
+    for (WorkerView w : workers) {
+      if (w.ready()) {
+        ready.add(w);
+        if (w.freeSlots() > 0 && !exclude.contains(w.id())) {
+          candidates.add(w);
+        }
+      }
+    }
     if (candidates.isEmpty()) {
       return Optional.empty();
     }
     if (adapter == null || adapter.isEmpty()) {
-      return candidates.stream().min(LEAST_LOADED);
+      return Optional.of(leastLoaded(candidates));
     }
     long total = ready.stream().mapToLong(WorkerView::load).sum() + 1;
     long bound = (long) Math.ceil(loadFactor * total / ready.size());
@@ -71,7 +80,17 @@ public final class WorkerSelector {
         return Optional.of(w);
       }
     }
-    return candidates.stream().min(LEAST_LOADED);
+    return Optional.of(leastLoaded(candidates));
+  }
+
+  private static WorkerView leastLoaded(List<WorkerView> candidates) {
+    WorkerView best = candidates.get(0);
+    for (int i = 1; i < candidates.size(); i++) {
+      if (LEAST_LOADED.compare(candidates.get(i), best) < 0) {
+        best = candidates.get(i);
+      }
+    }
+    return best;
   }
 
   private static final Comparator<WorkerView> LEAST_LOADED = Comparator

@@ -18,6 +18,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Where one model's requests wait between admission and a worker.
@@ -170,6 +172,13 @@ public final class ModelScheduler {
   private final java.util.LinkedHashSet<Slot> waiting = new java.util.LinkedHashSet<>();
   private final ArrayDeque<Slot> held = new ArrayDeque<>();
   private final Map<String, Integer> heldByTenant = new HashMap<>();
+  /**
+   * Generated tokens charged since the queue last saw them, per tenant. Charging happens on
+   * every streamed chunk, on the threads that relay tokens; it adds here without the
+   * scheduler's lock (which dispatch holds while it routes), and every locked step that reads
+   * the counters moves these into the queue first, so it sees every charge made before it.
+   */
+  private final Map<String, AtomicLong> uncharged = new ConcurrentHashMap<>();
   private int inFlight;
   private long arrivals;
 
@@ -292,12 +301,27 @@ public final class ModelScheduler {
   }
 
   /** Charges generated tokens to the tenant's virtual counter. */
-  public synchronized void charge(String tenant, long tokens) {
-    queue.charge(tenant, tokens);
+  public void charge(String tenant, long tokens) {
+    AtomicLong pending = uncharged.get(tenant);
+    if (pending == null) {
+      pending = uncharged.computeIfAbsent(tenant, k -> new AtomicLong());
+    }
+    pending.addAndGet(tokens);
   }
 
   public synchronized double virtualCounter(String tenant) {
+    settleCharges();
     return queue.counter(tenant);
+  }
+
+  /** Moves the charges made without the lock into the queue's counters; under the lock. */
+  private void settleCharges() {
+    for (Map.Entry<String, AtomicLong> e : uncharged.entrySet()) {
+      long tokens = e.getValue().getAndSet(0);
+      if (tokens != 0) {
+        queue.charge(e.getKey(), tokens);
+      }
+    }
   }
 
   /** Expires held requests past the cold-start timeout and sends progress to those who asked. */
@@ -356,6 +380,7 @@ public final class ModelScheduler {
   }
 
   private void enqueue(Slot slot, long promptTokens) {
+    settleCharges(); // a tenant joining the queue is lifted to the others' counters
     if (slot.queuedAt < 0) {
       slot.queuedAt = ticker.nanos();
     }
@@ -373,9 +398,10 @@ public final class ModelScheduler {
   private void pump(List<Runnable> actions) {
     while (!queue.isEmpty()) {
       List<WorkerView> views = registry.views(modelKey);
-      if (views.stream().noneMatch(v -> v.ready() && v.freeSlots() > 0)) {
+      if (!anyFreeSlot(views)) {
         return;
       }
+      settleCharges();
       VtcQueue.Entry<Slot> e = queue.poll();
       Slot slot = e.payload();
       Optional<WorkerView> w = selector.select(views, slot.request.adapter(),
@@ -387,6 +413,15 @@ public final class ModelScheduler {
       }
       start(slot, w.get(), actions);
     }
+  }
+
+  private static boolean anyFreeSlot(List<WorkerView> views) {
+    for (WorkerView v : views) {
+      if (v.ready() && v.freeSlots() > 0) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void start(Slot slot, WorkerView worker, List<Runnable> actions) {

@@ -152,7 +152,7 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
   @Override
   public Set<String> excluded() {
     synchronized (lock) {
-      return Set.copyOf(excluded);
+      return excluded.isEmpty() ? Set.of() : Set.copyOf(excluded);
     }
   }
 

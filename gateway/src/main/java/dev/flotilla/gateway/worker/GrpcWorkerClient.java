@@ -43,9 +43,16 @@ public final class GrpcWorkerClient implements WorkerClient {
     return t;
   });
 
+  /**
+   * grpc-java's own retry is off: the gateway already retries a call that fails before its first
+   * token, on another worker ({@code RequestRun}), and a second, hidden layer under it would
+   * wrap every call in a RetriableStream that hands each token message through a
+   * SynchronizationContext (a queue offer, a poll and a Runnable per message). A stream the
+   * worker refuses (it is going away) now takes the gateway's retry instead of grpc's.
+   */
   private ManagedChannel channel(String address) {
     return channels.computeIfAbsent(address,
-        a -> ManagedChannelBuilder.forTarget(a).usePlaintext().build());
+        a -> ManagedChannelBuilder.forTarget(a).usePlaintext().disableRetry().build());
   }
 
   /**

@@ -40,9 +40,15 @@ public final class GatewayBench {
 
   private GatewayBench() {}
 
-  /** One phase's results. */
+  /**
+   * One phase's results.
+   *
+   * @param benchCpuMs CPU of this process: the clients and the fake worker
+   * @param hostBusyCores the whole machine's busy CPU over the phase, in cores (other tenants
+   *     of the host included)
+   */
   record Phase(String target, int clients, long requests, double seconds, Histogram ttft,
-      double gatewayCpuMs) {
+      double gatewayCpuMs, double benchCpuMs, double hostBusyCores) {
     double throughput() {
       return requests / seconds;
     }
@@ -92,9 +98,15 @@ public final class GatewayBench {
         Stream gatewayCall = (first, done) -> gatewayStub.generate(gatewayRequest,
             observer(GenerateResponse::hasTokens, first, done));
         ProcessHandle gw = gateway.toHandle();
-        // Warm both paths (JIT, connections) before measuring.
-        run("direct", directCall, 64, Duration.ofSeconds(Math.max(2, seconds / 3)), null);
-        run("gateway", gatewayCall, 64, Duration.ofSeconds(Math.max(2, seconds / 3)), gw);
+        // Warm both paths (JIT, connections) before measuring. A gateway runs for days; on two
+        // shared cores its C2 compiler was still busy after seconds/3 (a third of the gateway's
+        // CPU in the measured phases), so the gateway warms at both client counts, for longer.
+        Duration warmup = Duration.ofSeconds(Math.max(2, seconds));
+        run("direct", directCall, 64, warmup, null);
+        for (int i = 0; i < 3; i++) {
+          run("gateway", gatewayCall, 64, warmup, gw);
+          run("gateway", gatewayCall, 1, Duration.ofSeconds(2), gw);
+        }
         Duration d = Duration.ofSeconds(seconds);
         ObjectNode out = JSON.createObjectNode();
         for (int clients : List.of(1, 64)) {
@@ -102,8 +114,9 @@ public final class GatewayBench {
           Phase b = run("gateway", gatewayCall, clients, d, gw);
           for (Phase p : List.of(a, b)) {
             System.out.printf("%-8s clients=%-3d requests=%-7d req/s=%-9.1f ttft p50=%.3f ms"
-                    + " p99=%.3f ms%s%n", p.target(), p.clients(), p.requests(), p.throughput(),
-                p.ms(50), p.ms(99), p.gatewayCpuMs() < 0 ? ""
+                    + " p99=%.3f ms bench cpu=%.1f ms host busy=%.2f cores%s%n", p.target(),
+                p.clients(), p.requests(), p.throughput(), p.ms(50), p.ms(99), p.benchCpuMs(),
+                p.hostBusyCores(), p.gatewayCpuMs() < 0 ? ""
                     : String.format(" gateway cpu=%.1f ms", p.gatewayCpuMs()));
           }
           String suffix = clients == 1 ? "_c1" : "";
@@ -183,13 +196,19 @@ public final class GatewayBench {
     long end = start + duration.toNanos();
     CountDownLatch stopped = new CountDownLatch(clients);
     double cpuBefore = cpuMs(gateway);
+    double benchBefore = cpuMs(ProcessHandle.current());
+    long hostBefore = hostCpuTicks();
     for (int c = 0; c < clients; c++) {
       startOne(stream, ttft, completed, end, stopped);
     }
     stopped.await(duration.toSeconds() + 60, TimeUnit.SECONDS);
     double elapsed = (System.nanoTime() - start) / 1e9;
     double cpu = gateway == null ? -1 : cpuMs(gateway) - cpuBefore;
-    return new Phase(target, clients, completed.get(), elapsed, ttft, cpu);
+    double bench = cpuMs(ProcessHandle.current()) - benchBefore;
+    long hostAfter = hostCpuTicks();
+    double hostBusy = hostAfter < 0 || hostBefore < 0 ? -1
+        : (hostAfter - hostBefore) / 100.0 / elapsed; // USER_HZ is 100 on Linux
+    return new Phase(target, clients, completed.get(), elapsed, ttft, cpu, bench, hostBusy);
   }
 
   private static void startOne(Stream stream, Histogram ttft, AtomicLong completed, long end,
@@ -208,6 +227,18 @@ public final class GatewayBench {
         stopped.countDown();
       }
     });
+  }
+
+  /** Busy ticks of the whole machine (user, nice, system, irq, softirq); -1 off Linux. */
+  private static long hostCpuTicks() {
+    try {
+      String[] f = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/stat")).get(0)
+          .trim().split("\\s+");
+      return Long.parseLong(f[1]) + Long.parseLong(f[2]) + Long.parseLong(f[3])
+          + Long.parseLong(f[6]) + Long.parseLong(f[7]);
+    } catch (java.io.IOException | RuntimeException e) {
+      return -1;
+    }
   }
 
   private static double cpuMs(ProcessHandle p) {
