@@ -1,6 +1,7 @@
 // engine-bench - engine throughput against the machine's measured limits, in one run.
 //
-// Usage: engine_bench THREADS F32_MODEL_DIR BF16_MODEL_DIR ADAPTERS_DIR
+// Usage: engine_bench THREADS F32_MODEL_DIR BF16_MODEL_DIR ADAPTERS_DIR [prefill]
+//   prefill: only the limits and the prefill rows (quick iteration on prefill speed)
 //   ADAPTERS_DIR holds lora0 .. lora31: PEFT adapters of the model (rank <= 16), one per row of the
 //   largest batch. bench/engine/run.sh generates all of it with the testkit (medium model).
 //
@@ -200,7 +201,7 @@ struct Stepper {
 };
 
 ModelRun run_model(const std::string& dir, const std::string& adapters_dir, int threads, const Limits& lim,
-                   bool bf16_dot) {
+                   bool bf16_dot, bool prefill_only) {
     ModelRun run;
     fl_model* model = nullptr;
     if (fl_model_load(dir.c_str(), &model) != FL_OK) die("fl_model_load");
@@ -272,6 +273,14 @@ ModelRun run_model(const std::string& dir, const std::string& adapters_dir, int 
         run.rows.push_back({"prefill512", kPrompt, best, roof, bw});
     }
 
+    if (prefill_only) {
+        run.rss_after = rss_bytes();
+        fl_context_free(ctx);
+        for (auto* a : adapters) fl_adapter_free(a);
+        fl_model_free(model);
+        return run;
+    }
+
     // decode contexts: sequences 0..31 with kContext cached positions, 8 sequences per call
     for (int s0 = 0; s0 < kAdapters; s0 += 8) {
         std::vector<int32_t> tok, seq, pos;
@@ -315,8 +324,9 @@ double mib(int64_t b) { return b / 1048576.0; }
 } // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 5) {
-        std::fprintf(stderr, "usage: engine_bench THREADS F32_MODEL_DIR BF16_MODEL_DIR ADAPTERS_DIR\n");
+    const bool prefill_only = argc == 6 && std::strcmp(argv[5], "prefill") == 0;
+    if (argc != 5 && !prefill_only) {
+        std::fprintf(stderr, "usage: engine_bench THREADS F32_MODEL_DIR BF16_MODEL_DIR ADAPTERS_DIR [prefill]\n");
         return 2;
     }
     const int threads = std::atoi(argv[1]);
@@ -339,8 +349,8 @@ int main(int argc, char** argv) {
     const int64_t rss_base = rss_bytes();
 
     std::vector<ModelRun> runs;
-    runs.push_back(run_model(argv[2], argv[4], threads, lim, bf16_dot));
-    runs.push_back(run_model(argv[3], argv[4], threads, lim, bf16_dot));
+    runs.push_back(run_model(argv[2], argv[4], threads, lim, bf16_dot, prefill_only));
+    runs.push_back(run_model(argv[3], argv[4], threads, lim, bf16_dot, prefill_only));
 
     // table
     std::printf("engine %s, %d threads; limits (%d threads / 1 thread): read %.1f / %.1f GB/s, F32 FMA %.1f / %.1f GFLOP/s, "
@@ -392,6 +402,7 @@ int main(int argc, char** argv) {
             num(key + "_tok_s" + sfx, w.tokens / w.seconds, 1);
             num(key + "_roofline" + sfx, w.roofline_seconds / w.seconds, 3);
         }
+        if (prefill_only) continue;
         double base16 = r.row("decode_b16_none").seconds;
         num("lora16_vs_base_b16" + sfx, base16 / r.row("decode_b16_distinct").seconds, 3);
         num("lora_shared_vs_base_b16" + sfx, base16 / r.row("decode_b16_shared").seconds, 3);

@@ -283,7 +283,8 @@ float exp_sum(float* x, int n, float sub) {
     return s;
 }
 
-const Kernels kAvx2 = {"avx2", Isa::Avx2, kMr, pack_x_bytes_impl, pack_x, gemm, dot, axpy, rmsnorm, silu_mul, exp_sum};
+const Kernels kAvx2 = {"avx2", Isa::Avx2, kMr, pack_x_bytes_impl, pack_x, gemm, dot, axpy, rmsnorm, silu_mul, exp_sum,
+                        nullptr};
 
 } // namespace
 

@@ -11,6 +11,7 @@
 // without it the BF16 pairs are widened to F32 exactly (shift / mask) and use F32 FMAs.
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "kernels.h"
@@ -408,10 +409,94 @@ float exp_sum(float* x, int n, float sub) {
     return _mm512_reduce_add_ps(acc);
 }
 
+// --- attention: the queries in the 16 lanes of a zmm ------------------------------------------
+//
+// attend keeps every intermediate transposed, one lane per query, so that no sum ever crosses
+// lanes (each query's sums run in its own lane, in ascending d or j: batch invariance for free)
+// and a key or value element is broadcast once for all queries:
+//   qt [hd][16]     qt[d][r] = q[r][d]
+//   st [n_pos][16]  scores, then probabilities (0 outside [lo[r], hi[r]))
+//   ot [hd][16]     ot[e][r] = sum_j st[j][r] * vp[j][e]
+// Scores take 8 keys per pass (8 accumulators, qt[d] loaded once per 8 broadcast FMAs); P.V
+// takes 16 output elements per pass (16 accumulators, st[j] loaded once per 16 broadcast FMAs).
+constexpr int kLanes = kAttendQueries;
+
+void transpose_queries(int nq, int hd, const float* const* q, float* qt) {
+    for (int d = 0; d < hd; d++)
+        for (int r = 0; r < kLanes; r++) qt[d * kLanes + r] = r < nq ? q[r][d] : 0.0f;
+}
+
+// st[i][:] = scale * sum_d qt[d][:] * kp[i][d] for NK keys.
+template <int NK> inline void scores_block(int hd, const float* qt, const float* const* kp, float scale, float* st) {
+    __m512 acc[NK];
+    for (int i = 0; i < NK; i++) acc[i] = _mm512_setzero_ps();
+    for (int d = 0; d < hd; d++) {
+        __m512 qd = _mm512_load_ps(qt + d * kLanes);
+        for (int i = 0; i < NK; i++) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(kp[i][d]), qd, acc[i]);
+    }
+    for (int i = 0; i < NK; i++) _mm512_store_ps(st + i * kLanes, _mm512_mul_ps(acc[i], _mm512_set1_ps(scale)));
+}
+
+// In place, per lane r: st[j] = exp(st[j] - max) for j in [lo, hi), else 0; returns 1 / sum.
+__m512 softmax_lanes(int n_pos, __m512i lo, __m512i hi, float* st) {
+    __m512 mx = _mm512_set1_ps(-INFINITY);
+    for (int j = 0; j < n_pos; j++) {
+        __m512i jv = _mm512_set1_epi32(j);
+        __mmask16 in = _mm512_cmple_epi32_mask(lo, jv) & _mm512_cmplt_epi32_mask(jv, hi);
+        mx = _mm512_mask_max_ps(mx, in, mx, _mm512_load_ps(st + j * kLanes));
+    }
+    __m512 sum = _mm512_setzero_ps();
+    for (int j = 0; j < n_pos; j++) {
+        __m512i jv = _mm512_set1_epi32(j);
+        __mmask16 in = _mm512_cmple_epi32_mask(lo, jv) & _mm512_cmplt_epi32_mask(jv, hi);
+        __m512 p = _mm512_maskz_mov_ps(in, exp512(_mm512_sub_ps(_mm512_load_ps(st + j * kLanes), mx)));
+        _mm512_store_ps(st + j * kLanes, p);
+        sum = _mm512_add_ps(sum, p);
+    }
+    return _mm512_div_ps(_mm512_set1_ps(1.0f), sum);
+}
+
+// ot[e0 + i][:] = sum_j st[j][:] * vp[j][e0 + i] for NE output elements.
+template <int NE> inline void pv_block(int e0, const float* st, const float* const* vp, int n_pos, float* ot) {
+    __m512 acc[NE];
+    for (int i = 0; i < NE; i++) acc[i] = _mm512_setzero_ps();
+    for (int j = 0; j < n_pos; j++) {
+        __m512 p = _mm512_load_ps(st + j * kLanes);
+        const float* v = vp[j] + e0;
+        for (int i = 0; i < NE; i++) acc[i] = _mm512_fmadd_ps(p, _mm512_set1_ps(v[i]), acc[i]);
+    }
+    for (int i = 0; i < NE; i++) _mm512_store_ps(ot + (e0 + i) * kLanes, acc[i]);
+}
+
+void attend(int nq, int hd, const float* const* q, const float* const* kp, const float* const* vp, int n_pos,
+            const int* lo, const int* hi, float scale, float* const* out, float* scratch) {
+    float* st = scratch;                          // [n_pos][16]
+    float* qt = st + size_t(n_pos) * kLanes;      // [hd][16]
+    float* ot = qt + size_t(hd) * kLanes;         // [hd][16]
+    transpose_queries(nq, hd, q, qt);
+    int j = 0;
+    for (; j + 8 <= n_pos; j += 8) scores_block<8>(hd, qt, kp + j, scale, st + j * kLanes);
+    for (; j < n_pos; j++) scores_block<1>(hd, qt, kp + j, scale, st + j * kLanes);
+    // unused lanes get the empty range [0, 0)
+    const __mmask16 used = tail_mask(nq);
+    __m512i lo_v = _mm512_maskz_loadu_epi32(used, lo), hi_v = _mm512_maskz_loadu_epi32(used, hi);
+    alignas(64) float inv[kLanes];
+    _mm512_store_ps(inv, softmax_lanes(n_pos, lo_v, hi_v, st));
+    // output elements in passes of 16, then 8, 4, 2, 1 (any head dimension)
+    int e = 0;
+    for (; e + 16 <= hd; e += 16) pv_block<16>(e, st, vp, n_pos, ot);
+    if (hd - e >= 8) pv_block<8>(e, st, vp, n_pos, ot), e += 8;
+    if (hd - e >= 4) pv_block<4>(e, st, vp, n_pos, ot), e += 4;
+    if (hd - e >= 2) pv_block<2>(e, st, vp, n_pos, ot), e += 2;
+    if (hd - e >= 1) pv_block<1>(e, st, vp, n_pos, ot), e += 1;
+    for (int r = 0; r < nq; r++)
+        for (int d = 0; d < hd; d++) out[r][d] = ot[d * kLanes + r] * inv[r];
+}
+
 const Kernels kAvx512 = {"avx512", Isa::Avx512, kMr, pack_x_bytes_impl, pack_x_plain, gemm_plain,
-                         dot, axpy, rmsnorm, silu_mul, exp_sum};
+                         dot, axpy, rmsnorm, silu_mul, exp_sum, attend};
 const Kernels kAvx512Bf16 = {"avx512bf16", Isa::Avx512Bf16, kMr, pack_x_bytes_dot, pack_x_dot, gemm_dot,
-                             dot, axpy, rmsnorm, silu_mul, exp_sum};
+                             dot, axpy, rmsnorm, silu_mul, exp_sum, attend};
 
 } // namespace
 

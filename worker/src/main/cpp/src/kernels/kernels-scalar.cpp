@@ -70,7 +70,8 @@ float exp_sum(float* x, int n, float sub) {
     return s;
 }
 
-const Kernels kScalar = {"scalar", Isa::Scalar, 1, pack_x_bytes, pack_x, gemm, dot, axpy, rmsnorm, silu_mul, exp_sum};
+const Kernels kScalar = {"scalar", Isa::Scalar, 1, pack_x_bytes, pack_x, gemm, dot, axpy, rmsnorm, silu_mul, exp_sum,
+                          nullptr};
 
 } // namespace
 
