@@ -50,7 +50,7 @@ void random_weights(std::mt19937& rng, DType wt, int N, int K, std::vector<uint1
 TEST(gemm_matches_naive_reference) {
     const int Ms[] = {1, 2, 5, 12, 13, 17, 40, 100};
     const int Ns[] = {1, 31, 32, 33, 100};
-    const int Ks[] = {1, 3, 16, 255, 256, 257, 600};
+    const int Ks[] = {1, 3, 16, 255, 256, 257, 600, 1030}; // 1030: three K blocks of the many-rows order
     int case_id = 0;
     for (const Kernels* k : all_kernels()) {
         for (DType wt : {DType::F32, DType::F16, DType::BF16}) {
