@@ -68,18 +68,24 @@ size_t pack_x_bytes_dot(DType wt, int M, int K) {
     return tiles * size_t(kpad(wt, K)) * kMr * (wt == DType::BF16 ? 2 : 4);
 }
 
-// F32 layout: per tile [Kx][kMr] floats, Kx = K (BF16: padded to even, pad = 0).
+// F32 layout: per tile [Kx][kMr] floats, Kx = K (BF16: padded to even, pad = 0). Written in
+// order, k by k (the rows read as kMr sequential streams), every float once: rows past M and the
+// pad column are zero.
 void pack_x_f32(DType wt, const float* X, int ldx, int M, int K, void* xp) {
     int kx = kpad(wt, K);
     float* out = static_cast<float*>(xp);
     for (int t = 0; t * kMr < M; t++) {
         float* tile = out + size_t(t) * kx * kMr;
         int mr = M - t * kMr < kMr ? M - t * kMr : kMr;
-        std::memset(tile, 0, size_t(kx) * kMr * 4);
-        for (int i = 0; i < mr; i++) {
-            const float* x = X + size_t(t * kMr + i) * ldx;
-            for (int k = 0; k < K; k++) tile[size_t(k) * kMr + i] = x[k];
+        const float* x = X + size_t(t) * kMr * ldx;
+        if (mr == kMr) {
+            for (int k = 0; k < K; k++, tile += kMr)
+                for (int i = 0; i < kMr; i++) tile[i] = x[size_t(i) * ldx + k];
+        } else {
+            for (int k = 0; k < K; k++, tile += kMr)
+                for (int i = 0; i < kMr; i++) tile[i] = i < mr ? x[size_t(i) * ldx + k] : 0.0f;
         }
+        if (kx > K) std::memset(tile, 0, size_t(kx - K) * kMr * 4);
     }
 }
 
