@@ -5,7 +5,8 @@
 # adapters of rank 16 on all seven projections (target/bench-models/medium-lora16), then runs
 # engine_bench on both dtypes: the machine's limits (read bandwidth, F32 FMA and BF16 dot rates, with
 # the engine's thread count), decode at batch 1/4/16/32 x {no adapter, one shared, one per row},
-# prefill of 512 tokens, each against its roofline, and the process's resident size against
+# prefill of 512 tokens, each against its roofline (the prefill also in process CPU time against the
+# 1-thread rate, which a shared host does not move), and the process's resident size against
 # weights + KV budget + adapters + 10%. Prints a table and, last, one JSON line.
 # Usage: bench/engine/run.sh [threads=2] [prefill]
 #   prefill: the limits and the prefill rows only (a minute instead of several; quick iteration)
