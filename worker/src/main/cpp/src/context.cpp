@@ -27,7 +27,15 @@ Context::Context(std::shared_ptr<Model> m, const fl_context_params& p)
     for (DType t : {DType::F32, DType::F16, DType::BF16}) pack = std::max(pack, kern.pack_x_bytes(t, int(n), max_k));
     xpack.allocate(pack);
     lora_t.allocate(3 * n * size_t(p.max_lora_rank) * 4);
-    scores.allocate(size_t(pool.size()) * size_t(max_positions) * 4);
+    if (kern.attend) {
+        // per thread: the scratch (64-byte aligned), then key and value row pointers [max_positions] each
+        attend_bytes = kern::attend_scratch_floats(max_positions, c.head_dim) * 4 +
+                       2 * size_t(max_positions) * sizeof(float*);
+        attend_bytes = (attend_bytes + 63) & ~size_t(63);
+        attend.allocate(size_t(pool.size()) * attend_bytes);
+    } else {
+        scores.allocate(size_t(pool.size()) * size_t(max_positions) * 4);
+    }
     rope.allocate(n * c.head_dim * 4);
     plan.reserve(p.max_batch_tokens);
     seq_seen.assign(p.max_sequences, 0);

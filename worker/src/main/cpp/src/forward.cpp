@@ -173,8 +173,67 @@ struct Step {
         });
     }
 
-    // --- causal attention through the block table, one task per (row, kv head) -----------------
+    // --- causal attention through the block table ---------------------------------------------
+    // Positions [start, pos] of a row's sequence (start > 0 only within a sliding window).
+    int attention_start(int pos) const {
+        return cfg.sliding_window > 0 ? std::max(0, pos - cfg.sliding_window + 1) : 0;
+    }
+
     void attention() {
+        if (k.attend) attention_blocked();
+        else attention_per_row();
+    }
+
+    // Kernels with attend: one task per (kv head, heads chunk of its GQA group, chunk of rows of
+    // one sequence run), up to kAttendQueries queries sharing the keys and values they read.
+    void attention_blocked() {
+        const int hd = cfg.head_dim, qd = cfg.q_dim(), kvh = cfg.n_kv_heads;
+        const int group = cfg.n_heads / kvh;
+        const int heads_per_task = std::min(group, kern::kAttendQueries);
+        const int head_chunks = (group + heads_per_task - 1) / heads_per_task;
+        const int rows_per_task = std::max(1, kern::kAttendQueries / heads_per_task);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+        int n_tasks = 0;
+        for (const SeqRun& r : plan.runs) n_tasks += (r.n + rows_per_task - 1) / rows_per_task;
+        n_tasks *= kvh * head_chunks;
+        float* q = c.q.as<float>();
+        float* att = c.att.as<float>();
+        c.pool.run(n_tasks, [&](int task, int thread) {
+            // task = (row chunk, kv head, heads chunk), row chunks of all runs in row order
+            const int hc = task % head_chunks, g = (task / head_chunks) % kvh;
+            int chunk = task / (head_chunks * kvh);
+            const SeqRun* run = plan.runs.data();
+            while (chunk >= (run->n + rows_per_task - 1) / rows_per_task) chunk -= (run++->n + rows_per_task - 1) / rows_per_task;
+            const int r0 = run->row0 + chunk * rows_per_task;
+            const int nr = std::min(rows_per_task, run->row0 + run->n - r0);
+            const int h0 = g * group + hc * heads_per_task, nh = std::min(heads_per_task, (g + 1) * group - h0);
+            // the positions the rows read: [base, last pos]; a run's positions ascend
+            const int base = attention_start(b.pos[r0]), n_pos = b.pos[r0 + nr - 1] + 1 - base;
+            char* mem = c.attend.as<char>() + size_t(thread) * c.attend_bytes;
+            float* scratch = reinterpret_cast<float*>(mem);
+            const float** kp = reinterpret_cast<const float**>(mem + kern::attend_scratch_floats(c.max_positions, hd) * 4);
+            const float** vp = kp + c.max_positions;
+            for (int j = 0; j < n_pos; j++) {
+                kp[j] = c.kv.k(run->seq, layer, base + j) + g * hd;
+                vp[j] = c.kv.v(run->seq, layer, base + j) + g * hd;
+            }
+            const float* qs[kern::kAttendQueries];
+            float* outs[kern::kAttendQueries];
+            int lo[kern::kAttendQueries], hi[kern::kAttendQueries];
+            int nq = 0;
+            for (int i = r0; i < r0 + nr; i++)
+                for (int h = h0; h < h0 + nh; h++, nq++) {
+                    qs[nq] = q + size_t(i) * qd + h * hd;
+                    outs[nq] = att + size_t(i) * qd + h * hd;
+                    lo[nq] = attention_start(b.pos[i]) - base;
+                    hi[nq] = b.pos[i] + 1 - base;
+                }
+            k.attend(nq, hd, qs, kp, vp, n_pos, lo, hi, scale, outs, scratch);
+        });
+    }
+
+    // Kernels without attend: one task per (row, kv head), a dot and an axpy per position.
+    void attention_per_row() {
         const int n = plan.n_rows, hd = cfg.head_dim, qd = cfg.q_dim();
         const int group = cfg.n_heads / cfg.n_kv_heads;
         const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
@@ -184,7 +243,7 @@ struct Step {
             int i = task / cfg.n_kv_heads, g = task % cfg.n_kv_heads;
             int seq = plan.runs[plan.row_run[i]].seq;
             int pos = b.pos[i];
-            int start = cfg.sliding_window > 0 ? std::max(0, pos - cfg.sliding_window + 1) : 0;
+            int start = attention_start(pos);
             int cnt = pos - start + 1;
             float* s = c.scores.as<float>() + size_t(thread) * c.max_positions; // [cnt]
             for (int h = g * group; h < (g + 1) * group; h++) {

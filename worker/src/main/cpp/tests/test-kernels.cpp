@@ -3,6 +3,10 @@
 //   GEMM F32/F16/BF16 weights (F32 activations): |y - ref| <= 2e-5 * sum_k |x_k w_k| + 1e-30
 //   GEMM BF16 weights via vdpbf16ps (activations rounded to BF16): <= 8e-3 * sum_k |x_k w_k|
 //   vector kernels: relative 2e-5 (exp polynomial ~2 ulp)
+//   attend: |out - ref| <= 2e-5 * (max_j |v_j| over the query's range), and bitwise the same for a
+//   query alone (one query, only its own positions) as among others
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -46,7 +50,7 @@ void random_weights(std::mt19937& rng, DType wt, int N, int K, std::vector<uint1
 TEST(gemm_matches_naive_reference) {
     const int Ms[] = {1, 2, 5, 12, 13, 17, 40, 100};
     const int Ns[] = {1, 31, 32, 33, 100};
-    const int Ks[] = {1, 3, 16, 255, 256, 257, 600};
+    const int Ks[] = {1, 3, 16, 255, 256, 257, 600, 1030}; // 1030: three K blocks of the many-rows order
     int case_id = 0;
     for (const Kernels* k : all_kernels()) {
         for (DType wt : {DType::F32, DType::F16, DType::BF16}) {
@@ -303,6 +307,82 @@ TEST(lora_bf16_kernels_match_naive_reference) {
                 }
             }
         }
+    }
+}
+
+namespace {
+
+// Naive double-precision softmax attention of one query over positions [lo, hi).
+std::vector<double> attend_reference(const float* q, const std::vector<const float*>& kp, const std::vector<const float*>& vp,
+                                     int hd, int lo, int hi, double scale) {
+    std::vector<double> s(hi - lo), out(hd, 0.0);
+    double mx = -1e300, sum = 0;
+    for (int j = lo; j < hi; j++) {
+        double dot = 0;
+        for (int d = 0; d < hd; d++) dot += double(q[d]) * kp[j][d];
+        s[j - lo] = dot * scale;
+        mx = std::max(mx, s[j - lo]);
+    }
+    for (double& x : s) sum += (x = std::exp(x - mx));
+    for (int j = lo; j < hi; j++)
+        for (int d = 0; d < hd; d++) out[d] += s[j - lo] / sum * vp[j][d];
+    return out;
+}
+
+} // namespace
+
+// attend for query counts 1..16, head dims that exercise every pass width, position counts with
+// and without full blocks of 8, causal and windowed ranges; and each query alone gives the same bits.
+TEST(attend_matches_naive_reference_and_is_query_invariant) {
+    int case_id = 0;
+    for (const Kernels* k : all_kernels()) {
+        if (!k->attend) continue;
+        for (int hd : {1, 7, 16, 31, 64, 128})
+            for (int nq : {1, 4, 13, 16})
+                for (int n_pos : {1, 9, 40, 130}) {
+                    std::mt19937 rng(9000 + case_id++);
+                    std::normal_distribution<float> d(0.0f, 1.0f);
+                    const int ld = hd + 3; // rows of the cache are strided, like a KV head in kv_dim
+                    std::vector<float> K(size_t(n_pos) * ld), V(size_t(n_pos) * ld), Q(size_t(nq) * hd);
+                    for (float& x : K) x = 2 * d(rng);
+                    for (float& x : V) x = d(rng);
+                    for (float& x : Q) x = d(rng);
+                    std::vector<const float*> kp(n_pos), vp(n_pos), qs(nq);
+                    for (int j = 0; j < n_pos; j++) kp[j] = &K[size_t(j) * ld], vp[j] = &V[size_t(j) * ld];
+                    // query r: a causal range ending near the end, some with a window start
+                    std::vector<int> lo(nq), hi(nq);
+                    for (int r = 0; r < nq; r++) {
+                        qs[r] = &Q[size_t(r) * hd];
+                        hi[r] = std::max(1, n_pos - (r * 3) % n_pos);
+                        lo[r] = r % 3 == 2 ? (hi[r] - 1) / 2 : 0;
+                    }
+                    const float scale = 1.0f / std::sqrt(float(hd));
+                    std::vector<float> out(size_t(nq) * hd, -7.0f);
+                    std::vector<float*> outs(nq);
+                    for (int r = 0; r < nq; r++) outs[r] = &out[size_t(r) * hd];
+                    Buffer scratch(attend_scratch_floats(n_pos, hd) * 4);
+                    k->attend(nq, hd, qs.data(), kp.data(), vp.data(), n_pos, lo.data(), hi.data(), scale, outs.data(),
+                              scratch.as<float>());
+                    for (int r = 0; r < nq; r++) {
+                        auto ref = attend_reference(qs[r], kp, vp, hd, lo[r], hi[r], scale);
+                        double vmax = 0;
+                        for (int j = lo[r]; j < hi[r]; j++)
+                            for (int e = 0; e < hd; e++) vmax = std::max(vmax, double(std::fabs(vp[j][e])));
+                        for (int e = 0; e < hd; e++)
+                            CHECK_MSG(std::fabs(outs[r][e] - ref[e]) <= 2e-5 * vmax, "%s hd=%d nq=%d n_pos=%d r=%d e=%d: %g vs %g",
+                                      k->name, hd, nq, n_pos, r, e, outs[r][e], ref[e]);
+                        // alone: one query over exactly its own positions
+                        std::vector<float> one(hd);
+                        float* one_out = one.data();
+                        int lo1 = 0, hi1 = hi[r] - lo[r];
+                        Buffer s1(attend_scratch_floats(hi1, hd) * 4);
+                        k->attend(1, hd, &qs[r], kp.data() + lo[r], vp.data() + lo[r], hi1, &lo1, &hi1, scale, &one_out,
+                                  s1.as<float>());
+                        for (int e = 0; e < hd; e++)
+                            CHECK_MSG(one[e] == outs[r][e], "%s hd=%d nq=%d n_pos=%d r=%d e=%d: %g alone vs %g", k->name, hd,
+                                      nq, n_pos, r, e, one[e], outs[r][e]);
+                    }
+                }
     }
 }
 

@@ -1,6 +1,8 @@
 // engine-bench - engine throughput against the machine's measured limits, in one run.
 //
-// Usage: engine_bench [--b16] THREADS F32_MODEL_DIR BF16_MODEL_DIR ADAPTERS_DIR
+// Usage: engine_bench [--b16] THREADS F32_MODEL_DIR BF16_MODEL_DIR ADAPTERS_DIR [prefill]
+//   --b16: only the batch-16 rows, interleaved (quick iteration on the adapter ratio)
+//   prefill: only the limits and the prefill rows (quick iteration on prefill speed)
 //   ADAPTERS_DIR holds lora0 .. lora31: PEFT adapters of the model (rank <= 16), one per row of the
 //   largest batch. bench/engine/run.sh generates all of it with the testkit (medium model).
 //   --b16: only the batch-16 decode rows (no prefill, no other batch), interleaved (one step of
@@ -27,11 +29,16 @@
 //    F32 weights; for BF16 weights the BF16 dot rate when the engine runs its vdpbf16ps kernels
 //    (fl_engine_isa() == "avx512bf16"), else the F32 rate (the kernels widen BF16 to F32).
 //    Adapter work is not in the roofline: a LoRA row's efficiency includes its overhead.
+//    The prefill is also measured in process CPU time against the 1-thread rate measured in thread
+//    CPU time: flops / (CPU seconds x rate) is the share of the work the engine does at the FMA
+//    rate, and does not move with the share of the cores other processes take (wall-clock
+//    fractions on a shared host do); it counts the pool's spinning as lost time.
 // 3. Memory: the process's VmRSS with the model, adapters and context loaded (and again after the
 //    runs) against weights + KV budget + adapter bytes + 10%.
 // Prints a table, then one JSON line last.
 #include <immintrin.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -59,6 +66,11 @@ constexpr int kPromptSeq = kAdapters;          // sequence id of the prefill (de
 constexpr int64_t kKvBudget = int64_t(256) << 20;
 
 double now() { return std::chrono::duration<double>(Clock::now().time_since_epoch()).count(); }
+double cpu_seconds(clockid_t clock) {
+    timespec t;
+    clock_gettime(clock, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
 
 [[noreturn]] void die(const char* what) {
     std::fprintf(stderr, "engine_bench: %s: %s\n", what, fl_last_error());
@@ -146,10 +158,23 @@ double peak(int threads, void (*loop)(), double flop_per_instr) {
     return best;
 }
 
+// GFLOP/s of `loop` on the calling thread, in its CPU time (what it ran, not what the host gave it);
+// best of 5.
+double peak_in_cpu_time(void (*loop)(), double flop_per_instr) {
+    double best = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID);
+        loop();
+        best = std::max(best, kIters * 16.0 * flop_per_instr / (cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - t0) / 1e9);
+    }
+    return best;
+}
+
 struct Limits {
     double read_1t = 0, read = 0;        // GB/s
     double f32_1t = 0, f32 = 0;          // GFLOP/s
     double bf16_1t = 0, bf16 = 0;        // GFLOP/s, 0 without AVX512_BF16
+    double f32_cpu = 0, bf16_cpu = 0;    // GFLOP/s of 1 thread in its CPU time
 };
 
 // VmRSS of this process, bytes.
@@ -178,6 +203,8 @@ struct ModelRun {
     std::string adapter_dtype; // storage of the adapters (default params)
     fl_model_info info{};
     double rate = 0;    // GFLOP/s the roofline uses
+    double rate_cpu = 0; // the same rate for 1 thread in its CPU time
+    double prefill_cpu_seconds = 0, prefill_flops = 0; // best process CPU time of the prefill
     std::string rate_name;
     std::vector<Row> rows;
     int64_t rss_loaded = 0, rss_after = 0, budget = 0, adapter_bytes = 0;
@@ -231,7 +258,7 @@ std::vector<fl_adapter*> load_adapters(fl_model* model, const std::string& adapt
 }
 
 ModelRun run_model(const std::string& dir, const std::string& adapters_dir, int threads, const Limits& lim,
-                   bool bf16_dot, bool only_b16) {
+                   bool bf16_dot, bool only_b16, bool prefill_only) {
     ModelRun run;
     fl_model* model = nullptr;
     if (fl_model_load(dir.c_str(), &model) != FL_OK) die("fl_model_load");
@@ -240,6 +267,7 @@ ModelRun run_model(const std::string& dir, const std::string& adapters_dir, int 
     run.dtype = in.weight_dtype == FL_DTYPE_F32 ? "F32" : in.weight_dtype == FL_DTYPE_BF16 ? "BF16" : "F16";
     const bool use_dot = in.weight_dtype == FL_DTYPE_BF16 && bf16_dot;
     run.rate = use_dot ? lim.bf16 : lim.f32;
+    run.rate_cpu = use_dot ? lim.bf16_cpu : lim.f32_cpu;
     run.rate_name = use_dot ? "bf16_dot" : "f32_fma";
 
     int max_rank = 0;
@@ -292,15 +320,27 @@ ModelRun run_model(const std::string& dir, const std::string& adapters_dir, int 
         std::vector<int8_t> want(kPrompt, 0);
         want[kPrompt - 1] = 1;
         for (int i = 0; i < kPrompt; i++) tok[i] = (i * 37 + 11) % in.vocab_size, pos[i] = i;
-        double best = 1e9;
+        double best = 1e9, best_cpu = 1e9;
         for (int rep = 0; rep < 6; rep++) {
             fl_seq_free(ctx, kPromptSeq);
+            double c0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
             double t = st.step(tok, seq, pos, none, want);
-            if (rep > 0) best = std::min(best, t);
+            double c = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - c0;
+            if (rep > 0) best = std::min(best, t), best_cpu = std::min(best_cpu, c);
         }
         fl_seq_free(ctx, kPromptSeq);
+        run.prefill_cpu_seconds = best_cpu;
+        run.prefill_flops = 2.0 * layer_params * kPrompt + 2.0 * head_params;
         auto [roof, bw] = roofline(kPrompt, 1);
         run.rows.push_back({"prefill512", kPrompt, best, roof, bw});
+    }
+
+    if (prefill_only) {
+        run.rss_after = rss_bytes();
+        fl_context_free(ctx);
+        for (auto* a : adapters) fl_adapter_free(a);
+        fl_model_free(model);
+        return run;
     }
 
     // decode contexts: sequences 0..31 with kContext cached positions, 8 sequences per call
@@ -382,8 +422,9 @@ double mib(int64_t b) { return b / 1048576.0; }
 int main(int argc, char** argv) {
     const bool only_b16 = argc > 1 && std::strcmp(argv[1], "--b16") == 0;
     if (only_b16) argc--, argv++;
-    if (argc != 5) {
-        std::fprintf(stderr, "usage: engine_bench [--b16] THREADS F32_MODEL_DIR BF16_MODEL_DIR ADAPTERS_DIR\n");
+    const bool prefill_only = !only_b16 && argc == 6 && std::strcmp(argv[5], "prefill") == 0;
+    if (argc != 5 && !prefill_only) {
+        std::fprintf(stderr, "usage: engine_bench [--b16] THREADS F32_MODEL_DIR BF16_MODEL_DIR ADAPTERS_DIR [prefill]\n");
         return 2;
     }
     const int threads = std::atoi(argv[1]);
@@ -399,15 +440,17 @@ int main(int argc, char** argv) {
     lim.read = read_bandwidth(threads);
     lim.f32_1t = peak(1, fma_loop_f32, 32);
     lim.f32 = peak(threads, fma_loop_f32, 32);
+    lim.f32_cpu = peak_in_cpu_time(fma_loop_f32, 32);
     if (has_bf16) {
         lim.bf16_1t = peak(1, dot_loop_bf16, 64);
         lim.bf16 = peak(threads, dot_loop_bf16, 64);
+        lim.bf16_cpu = peak_in_cpu_time(dot_loop_bf16, 64);
     }
     const int64_t rss_base = rss_bytes();
 
     std::vector<ModelRun> runs;
-    runs.push_back(run_model(argv[2], argv[4], threads, lim, bf16_dot, only_b16));
-    runs.push_back(run_model(argv[3], argv[4], threads, lim, bf16_dot, only_b16));
+    runs.push_back(run_model(argv[2], argv[4], threads, lim, bf16_dot, only_b16, prefill_only));
+    runs.push_back(run_model(argv[3], argv[4], threads, lim, bf16_dot, only_b16, prefill_only));
 
     // table
     std::printf("engine %s, %d threads; limits (%d threads / 1 thread): read %.1f / %.1f GB/s, F32 FMA %.1f / %.1f GFLOP/s, "
@@ -426,6 +469,12 @@ int main(int argc, char** argv) {
                         w.name == "decode_b16_distinct_f32" ? "F32" : r.adapter_dtype.c_str(), w.name.c_str(),
                         w.seconds * 1e3, w.tokens / w.seconds, w.roofline_seconds * 1e3, w.bw_bound ? "read" : "fma",
                         100 * w.roofline_seconds / w.seconds, r.rate_name.c_str(), r.rate);
+    for (const ModelRun& r : runs)
+        if (r.prefill_cpu_seconds > 0)
+            std::printf("prefill512 %s in CPU time: %.0f ms of process CPU -> %.1f%% of (CPU time x %s %.0f GFLOP/s, 1 thread "
+                    "in its CPU time)\n",
+                    r.dtype.c_str(), r.prefill_cpu_seconds * 1e3,
+                    100 * r.prefill_flops / (r.prefill_cpu_seconds * r.rate_cpu * 1e9), r.rate_name.c_str(), r.rate_cpu);
     for (const ModelRun& r : runs)
         std::printf("memory %s: VmRSS %.0f MiB loaded, %.0f MiB after the runs (process alone: %.0f MiB); budget %.0f MiB = "
                     "(weights %.0f + KV %.0f + adapters %.0f) x 1.10 -> %s\n",
@@ -454,12 +503,15 @@ int main(int argc, char** argv) {
     num("weight_bytes_bf16", double(runs[1].info.weight_bytes), 0);
     for (const ModelRun& r : runs) {
         const std::string sfx = r.dtype == "F32" ? "" : "_bf16";
+        if (r.prefill_cpu_seconds > 0)
+            num("prefill512_cpu_roofline" + sfx, r.prefill_flops / (r.prefill_cpu_seconds * r.rate_cpu * 1e9), 3);
         for (const Row& w : r.rows) {
             std::string key = w.name;
             if (key.rfind("_none") == key.size() - 5) key = key.substr(0, key.size() - 5); // the base rows: decode_b16
             num(key + "_tok_s" + sfx, w.tokens / w.seconds, 1);
             num(key + "_roofline" + sfx, w.roofline_seconds / w.seconds, 3);
         }
+        if (prefill_only) continue;
         double base16 = r.row("decode_b16_none").seconds;
         num("lora16_vs_base_b16" + sfx, base16 / r.row("decode_b16_distinct").seconds, 3);
         num("lora_shared_vs_base_b16" + sfx, base16 / r.row("decode_b16_shared").seconds, 3);

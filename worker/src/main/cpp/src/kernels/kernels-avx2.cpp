@@ -347,7 +347,7 @@ void lora_expand_bf16(const uint16_t* Bt, int ldb, int rank, const float* t, int
 }
 
 const Kernels kAvx2 = {"avx2", Isa::Avx2, kMr, pack_x_bytes_impl, pack_x, gemm, dot, axpy, rmsnorm, silu_mul, exp_sum,
-                       lora_shrink_bf16, lora_expand_bf16};
+                       lora_shrink_bf16, lora_expand_bf16, nullptr};
 
 } // namespace
 
