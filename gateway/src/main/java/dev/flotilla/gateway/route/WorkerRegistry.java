@@ -36,6 +36,8 @@ public final class WorkerRegistry {
     final Endpoint endpoint;
     volatile Report report;
     int inFlight;
+    /** inFlight when the current report arrived: the report counted (about) these. */
+    int inFlightAtReport;
     final Set<String> loadingHere = new HashSet<>();
 
     Worker(Endpoint endpoint) {
@@ -84,8 +86,9 @@ public final class WorkerRegistry {
     if (w == null) {
       return;
     }
-    w.report = Report.of(stats);
     synchronized (w) {
+      w.report = Report.of(stats);
+      w.inFlightAtReport = w.inFlight;
       // A report after the dispatch knows the adapter (resident or loading) or it failed.
       w.loadingHere.clear();
     }
@@ -135,8 +138,8 @@ public final class WorkerRegistry {
       if (!w.endpoint.modelKey().equals(modelKey)) {
         continue;
       }
-      Report r = w.report;
       synchronized (w) {
+        Report r = w.report; // with inFlightAtReport: both are set under the lock
         if (r == null) {
           out.add(new WorkerView(w.endpoint.id(), false, 0, 0, 0, Set.of(), Set.of(), 0, 0,
               w.inFlight));
@@ -151,7 +154,7 @@ public final class WorkerRegistry {
         }
         out.add(new WorkerView(w.endpoint.id(), r.ready(), s.getQueueDepth(),
             s.getRunningSequences(), s.getFreeKvBlocks(), r.resident(), loading,
-            s.getAdapterSlots(), s.getMaxBatchSize(), w.inFlight));
+            s.getAdapterSlots(), s.getMaxBatchSize(), w.inFlight, w.inFlightAtReport));
       }
     }
     return out;

@@ -14,17 +14,29 @@ import java.util.Set;
  * @param adapterSlots how many adapters fit at once; 0 when unknown
  * @param maxBatchSize sequences the worker runs at once; the gateway admits at most that many
  * @param inFlight requests this gateway is streaming from the worker right now
+ * @param inFlightAtReport this gateway's requests in flight when the report arrived
  */
 public record WorkerView(String id, boolean ready, int queueDepth, int running, int freeKvBlocks,
     Set<String> residentAdapters, Set<String> loadingAdapters, int adapterSlots, int maxBatchSize,
-    int inFlight) {
+    int inFlight, int inFlightAtReport) {
+
+  /** A view whose report counted none of this gateway's requests. */
+  public WorkerView(String id, boolean ready, int queueDepth, int running, int freeKvBlocks,
+      Set<String> residentAdapters, Set<String> loadingAdapters, int adapterSlots,
+      int maxBatchSize, int inFlight) {
+    this(id, ready, queueDepth, running, freeKvBlocks, residentAdapters, loadingAdapters,
+        adapterSlots, maxBatchSize, inFlight, 0);
+  }
 
   /**
-   * Requests the worker carries: the larger of what it reported and what this gateway knows it
-   * sent (reports lag; other gateways' requests appear only in reports).
+   * Requests the worker carries: what this gateway has in flight now plus what the last report
+   * counted beyond this gateway's requests at that time (other gateways'). Reports come about
+   * once a second; taking the report as it stands would keep a worker that was full then "full"
+   * until the next one although this gateway's requests have finished since (requests waited up
+   * to a report interval at a full worker).
    */
   public int load() {
-    return Math.max(running + queueDepth, inFlight);
+    return Math.max(0, running + queueDepth - inFlightAtReport) + inFlight;
   }
 
   /** Requests it can take now without queueing inside the worker. */

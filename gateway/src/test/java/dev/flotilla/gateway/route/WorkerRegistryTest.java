@@ -1,0 +1,59 @@
+package dev.flotilla.gateway.route;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.flotilla.api.worker.v1.WorkerStats;
+import org.junit.jupiter.api.Test;
+
+class WorkerRegistryTest {
+  private static final String MODEL = "default/m";
+
+  private final WorkerRegistry registry = new WorkerRegistry();
+
+  private WorkerView view() {
+    return registry.views(MODEL).get(0);
+  }
+
+  private void report(int running, int queued) {
+    registry.updateStats("w", WorkerStats.newBuilder().setServing(true).setMaxBatchSize(4)
+        .setRunningSequences(running).setQueueDepth(queued).build());
+  }
+
+  @Test
+  void aSlotFreedSinceTheLastReportCanBeUsedAtOnce() {
+    registry.upsert(new WorkerRegistry.Endpoint("w", MODEL, "127.0.0.1:1"));
+    for (int i = 0; i < 4; i++) {
+      registry.dispatched("w", null);
+    }
+    report(4, 0); // the worker is full with this gateway's four requests
+    assertThat(view().freeSlots()).isZero();
+
+    registry.finished("w"); // one ends before the next report
+    assertThat(view().load()).isEqualTo(3);
+    assertThat(view().freeSlots()).isEqualTo(1);
+  }
+
+  @Test
+  void otherGatewaysRequestsInTheReportStillCount() {
+    registry.upsert(new WorkerRegistry.Endpoint("w", MODEL, "127.0.0.1:1"));
+    registry.dispatched("w", null);
+    report(3, 1); // one of ours, three from other gateways (one queued)
+    assertThat(view().load()).isEqualTo(4);
+
+    registry.finished("w");
+    assertThat(view().load()).isEqualTo(3);
+    registry.dispatched("w", null);
+    registry.dispatched("w", null);
+    assertThat(view().load()).isEqualTo(5);
+    assertThat(view().freeSlots()).isZero();
+  }
+
+  @Test
+  void requestsSentAfterTheReportAddToIt() {
+    registry.upsert(new WorkerRegistry.Endpoint("w", MODEL, "127.0.0.1:1"));
+    report(2, 0); // other gateways' requests only
+    registry.dispatched("w", null);
+    assertThat(view().load()).isEqualTo(3);
+    assertThat(view().freeSlots()).isEqualTo(1);
+  }
+}
