@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Gateway overhead benchmark: streaming requests straight to a fixed-rate fake worker and the same
-# requests through the gateway pipeline (its own JVM), at 1 and 64 concurrent clients, in one run.
-# Prints a line per phase and, last, one JSON line (added_ttft_p50_ms, added_ttft_p99_ms,
-# throughput_ratio, gateway_cpu_ms_per_1000 at 64 clients; the same with _c1 at 1 client).
-# Usage: bench/gateway/run.sh [seconds per phase=10] [tokens=16] [token interval us=2000]
-# Each phase line also gives the CPU of the bench process (clients + fake worker) and how busy
-# the whole host was, in cores: on a 2-core machine all three processes share them.
-# The gateway is warmed for about 3.5 phases' length first (JIT): a short warm-up left C2
-# compiling through the measured phases and counted as gateway CPU.
+# Gateway overhead benchmark: streaming requests straight to a worker and the same requests through
+# the gateway pipeline (its own JVM), at 1 and 64 concurrent clients, in one run. Prints a line per
+# phase and, last, one JSON line (added_ttft_p50_ms, added_ttft_p99_ms, throughput_ratio,
+# gateway_cpu_ms_per_1000 at 64 clients; the same with _c1 at 1 client).
+# Usage: bench/gateway/run.sh [seconds per phase=10] [tokens=16] [token interval us=2000] [fake|tiny]
+#   fake (default): an in-process worker that streams the tokens at a fixed interval, so the run
+#     measures the gateway alone (the load generator, the fake worker and the gateway share the
+#     cores, but no engine competes for them).
+#   tiny: the packaged worker (its own JVM, the native engine) on the testkit's tiny model, as the
+#     issue describes. The engine gets one thread (BENCH_WORKER_THREADS=2 for two): on a 2-core
+#     machine a two-thread engine spins on both cores and the gateway's CPU then comes straight out
+#     of the engine's, so the ratio would measure the sharing of two cores more than the gateway.
 # Writes bench/results/gateway-<date>.txt with the machine, the command and the load average.
 # Run on an idle machine. BENCH_GATEWAY_JAVA_OPTS adds options to the gateway JVM only (e.g.
 # -XX:StartFlightRecording=filename=/tmp/gw.jfr,settings=profile to profile it).
@@ -19,6 +22,31 @@ CP_FILE=gateway/target/bench-classpath.txt
 ./mvnw -B -q -pl gateway -am test-compile dependency:build-classpath \
   -Dmdep.includeScope=test -Dmdep.outputFile="$(pwd)/$CP_FILE" >/dev/null
 CP="gateway/target/test-classes:gateway/target/classes:$(cat "$CP_FILE")"
+MODE="${4:-fake}"
+GRPC_PORT=19290
+HTTP_PORT=18290
+if [ "$MODE" = tiny ]; then
+  ./mvnw -B -q -pl worker -am package -DskipTests >/dev/null
+  ./mvnw -B -q dependency:build-classpath -pl testkit -Dmdep.outputFile=target/classpath.txt >/dev/null
+  java -cp "testkit/target/classes:$(cat testkit/target/classpath.txt)" bench/gateway/GenerateTinyModel.java \
+    gateway/target/bench-tiny
+  if curl -fs "http://127.0.0.1:$HTTP_PORT/q/health/live" >/dev/null 2>&1; then
+    echo "port $HTTP_PORT is taken (a worker left from an earlier run?); stop it first" >&2
+    exit 1
+  fi
+  FLOTILLA_MODEL_SOURCE="file://$ROOT/gateway/target/bench-tiny" FLOTILLA_MODEL_NAME=default/bench-model \
+  FLOTILLA_MAX_BATCH_SIZE=64 FLOTILLA_THREADS="${BENCH_WORKER_THREADS:-1}" FLOTILLA_KV_CACHE_BYTES=$((256 << 20)) \
+  QUARKUS_GRPC_SERVER_PORT=$GRPC_PORT QUARKUS_HTTP_PORT=$HTTP_PORT \
+    java -XX:+UseParallelGC -jar worker/target/quarkus-app/quarkus-run.jar >gateway/target/bench-worker.log 2>&1 &
+  WORKER_PID=$!
+  trap 'kill $WORKER_PID 2>/dev/null; wait $WORKER_PID 2>/dev/null || true' EXIT
+  for _ in $(seq 1 240); do
+    curl -fs "http://127.0.0.1:$HTTP_PORT/q/health/ready" >/dev/null 2>&1 && break
+    kill -0 "$WORKER_PID" 2>/dev/null || { echo "worker exited; see gateway/target/bench-worker.log"; exit 1; }
+    sleep 0.5
+  done
+  export BENCH_WORKER="127.0.0.1:$GRPC_PORT"
+fi
 mkdir -p bench/results
 OUT="bench/results/gateway-$(date -u +%Y%m%dT%H%M%SZ).txt"
 {
@@ -27,7 +55,7 @@ OUT="bench/results/gateway-$(date -u +%Y%m%dT%H%M%SZ).txt"
   echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
        "$(free -g | awk '/Mem:/ {print $2}') GiB, $(java -version 2>&1 | head -1)"
   echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-  java -XX:+UseParallelGC -Xmx1g -cp "$CP" dev.flotilla.gateway.bench.GatewayBench "$@"
+  java -XX:+UseParallelGC -Xmx1g -cp "$CP" dev.flotilla.gateway.bench.GatewayBench "${1:-10}" "${2:-16}" "${3:-2000}"
   echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 } 2>&1 | tee "$OUT"
 echo "wrote $OUT" >&2

@@ -27,8 +27,10 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.HdrHistogram.Histogram;
 
 /**
- * Gateway overhead: the same streaming requests sent straight to a fixed-rate worker and through
- * the gateway (a separate JVM, {@link BenchGateway}), at 1 and 64 concurrent clients, in one run.
+ * Gateway overhead: the same streaming requests sent straight to a worker and through the gateway
+ * (a separate JVM, {@link BenchGateway}), at 1 and 64 concurrent clients, in one run. The worker is
+ * an in-process fixed-rate fake unless {@code BENCH_WORKER=host:port} names a real one (run.sh's
+ * tiny mode starts the worker on the testkit's tiny model).
  * Each client sends its next request when the previous one ends. Prints one line per phase and,
  * last, one JSON line: {@code added_ttft_p50_ms}, {@code added_ttft_p99_ms} and
  * {@code throughput_ratio} (gateway/direct) at 64 clients, and {@code gateway_cpu_ms_per_1000}.
@@ -43,7 +45,7 @@ public final class GatewayBench {
   /**
    * One phase's results.
    *
-   * @param benchCpuMs CPU of this process: the clients and the fake worker
+   * @param benchCpuMs CPU of this process: the clients (and the fake worker, if it is one)
    * @param hostBusyCores the whole machine's busy CPU over the phase, in cores (other tenants
    *     of the host included)
    */
@@ -63,7 +65,10 @@ public final class GatewayBench {
     int seconds = args.length > 0 ? Integer.parseInt(args[0]) : 10;
     int tokens = args.length > 1 ? Integer.parseInt(args[1]) : 16;
     long intervalMicros = args.length > 2 ? Long.parseLong(args[2]) : 2000;
-    try (FixedRateWorker worker = new FixedRateWorker(tokens, intervalMicros)) {
+    String realWorker = System.getenv().getOrDefault("BENCH_WORKER", "").strip();
+    try (FixedRateWorker fake = realWorker.isEmpty()
+        ? new FixedRateWorker(tokens, intervalMicros) : null) {
+      String workerAddress = fake != null ? fake.address() : realWorker;
       List<String> command = new ArrayList<>();
       command.add(ProcessHandle.current().info().command().orElse("java"));
       // Extra options for the gateway JVM only, e.g. -XX:StartFlightRecording=... to profile it.
@@ -72,13 +77,13 @@ public final class GatewayBench {
         command.addAll(List.of(opts.split("\\s+")));
       }
       command.addAll(List.of("-cp", System.getProperty("java.class.path"),
-          BenchGateway.class.getName(), worker.address()));
+          BenchGateway.class.getName(), workerAddress));
       Process gateway = new ProcessBuilder(command)
           .redirectError(ProcessBuilder.Redirect.INHERIT).start();
       try {
         int port = port(new BufferedReader(new InputStreamReader(gateway.getInputStream(),
             StandardCharsets.UTF_8)));
-        ManagedChannel direct = Grpc.newChannelBuilder(worker.address(),
+        ManagedChannel direct = Grpc.newChannelBuilder(workerAddress,
             InsecureChannelCredentials.create()).build();
         ManagedChannel viaGateway = Grpc.newChannelBuilder("127.0.0.1:" + port,
             InsecureChannelCredentials.create()).build();
@@ -126,7 +131,9 @@ public final class GatewayBench {
           out.put("gateway_cpu_ms_per_1000" + suffix,
               round(b.gatewayCpuMs() / b.requests() * 1000));
         }
-        out.put("tokens_per_request", tokens).put("token_interval_us", intervalMicros)
+        out.put("worker", fake != null ? "fixed-rate fake" : "real worker at " + realWorker);
+        out.put("tokens_per_request", tokens)
+            .put("token_interval_us", fake != null ? intervalMicros : 0)
             .put("seconds_per_phase", seconds)
             .put("cores", Runtime.getRuntime().availableProcessors());
         System.out.println(JSON.writeValueAsString(out));
