@@ -36,8 +36,15 @@ public final class WorkerRegistry {
     final Endpoint endpoint;
     volatile Report report;
     int inFlight;
-    /** inFlight when the current report arrived: the report counted (about) these. */
+    /**
+     * The most requests this gateway had in flight between the previous report and the current
+     * one: the report's snapshot was taken somewhere in that window, so it counted at most these
+     * of ours. Subtracting fewer (inFlight on arrival) would leave requests that ended while the
+     * report travelled counted as other gateways' until the next report.
+     */
     int inFlightAtReport;
+    /** The most in flight since the current report arrived. */
+    int inFlightPeak;
     final Set<String> loadingHere = new HashSet<>();
 
     Worker(Endpoint endpoint) {
@@ -88,7 +95,8 @@ public final class WorkerRegistry {
     }
     synchronized (w) {
       w.report = Report.of(stats);
-      w.inFlightAtReport = w.inFlight;
+      w.inFlightAtReport = Math.max(w.inFlightPeak, w.inFlight);
+      w.inFlightPeak = w.inFlight;
       // A report after the dispatch knows the adapter (resident or loading) or it failed.
       w.loadingHere.clear();
     }
@@ -115,6 +123,7 @@ public final class WorkerRegistry {
     if (w != null) {
       synchronized (w) {
         w.inFlight++;
+        w.inFlightPeak = Math.max(w.inFlightPeak, w.inFlight);
         if (adapter != null && !adapter.isEmpty()) {
           w.loadingHere.add(adapter);
         }

@@ -14,7 +14,8 @@ import java.util.Set;
  * @param adapterSlots how many adapters fit at once; 0 when unknown
  * @param maxBatchSize sequences the worker runs at once; the gateway admits at most that many
  * @param inFlight requests this gateway is streaming from the worker right now
- * @param inFlightAtReport this gateway's requests in flight when the report arrived
+ * @param inFlightAtReport the most of this gateway's requests in flight while the report was on
+ *     its way (between the previous report and this one): at most these are counted in it
  */
 public record WorkerView(String id, boolean ready, int queueDepth, int running, int freeKvBlocks,
     Set<String> residentAdapters, Set<String> loadingAdapters, int adapterSlots, int maxBatchSize,

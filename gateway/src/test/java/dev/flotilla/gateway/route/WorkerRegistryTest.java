@@ -49,6 +49,18 @@ class WorkerRegistryTest {
   }
 
   @Test
+  void aRequestThatEndedWhileTheReportTravelledIsNotTakenForAnotherGateways() {
+    registry.upsert(new WorkerRegistry.Endpoint("w", MODEL, "127.0.0.1:1"));
+    for (int i = 0; i < 4; i++) {
+      registry.dispatched("w", null);
+    }
+    registry.finished("w");
+    report(4, 0); // taken before that request ended
+    assertThat(view().load()).isEqualTo(3);
+    assertThat(view().freeSlots()).isEqualTo(1);
+  }
+
+  @Test
   void requestsSentAfterTheReportAddToIt() {
     registry.upsert(new WorkerRegistry.Endpoint("w", MODEL, "127.0.0.1:1"));
     report(2, 0); // other gateways' requests only
