@@ -39,8 +39,8 @@ import org.jboss.logging.Logger;
  *     so no adapter waits forever. A sequence that
  *     does not fit the KV budget stops admission, so large prompts are not starved;</li>
  * <li>build the step: one row per decoding sequence, then prefill chunks in admission order up to
- *     the step's prefill budget (at most as many rows as there are decodes, or the prefill chunk
- *     if larger), so decodes keep flowing at a steady pace while long prompts are prefilled;</li>
+ *     the step's prefill budget (3/4 of the number of decodes, or of the prefill chunk if larger:
+ *     {@link #prefillBudget}), so decodes keep flowing at a steady pace while long prompts are prefilled;</li>
  * <li>if the step needs more KV blocks than the budget has, evict idle adapters, then preempt sequences in
  *     {@link Sequence#PREEMPTION_ORDER} (free their blocks, requeue them to recompute prompt and
  *     generated tokens) until it fits; run it; sample one token per sequence whose chunk reached
@@ -126,8 +126,8 @@ public final class Scheduler implements AutoCloseable {
      *
      * @param maxBatchSize most running sequences
      * @param stepTokens rows per engine step (raised to the batch size if lower)
-     * @param prefillChunk prompt rows a step may carry beside decodes: up to the larger of this and
-     *     the number of decoding sequences, so a step costs at most about twice a decode-only one
+     * @param prefillChunk prompt rows a step may carry beside decodes: up to 3/4 of the larger of
+     *     this and the number of decoding sequences ({@link #prefillBudget})
      * @param adapterSlots resident adapter slots
      * @param contextLength most tokens (prompt plus generated) per sequence; capped by the KV pool
      * @param eosTokens tokens that end generation
@@ -420,6 +420,21 @@ public final class Scheduler implements AutoCloseable {
         return true;
     }
 
+    /**
+     * Prompt rows a step may carry beside {@code decodes} decode rows. Step time grows with rows
+     * (the engine is compute-bound beyond a few rows on a CPU), so beside D decodes a step prefills
+     * at most 3/4 of max(D, prefillChunk) rows: once D reaches the chunk, a step with prefill costs
+     * at most about 1.75 decode-only steps, and time between tokens stays under twice its usual
+     * value (at exactly D rows it reached 2x, the p99 the worker promises). With nothing decoding,
+     * prefill takes the whole step.
+     */
+    public static int prefillBudget(int decodes, int stepTokens, int prefillChunk) {
+        if (decodes == 0) {
+            return stepTokens;
+        }
+        return Math.max(1, Math.min(stepTokens - decodes, Math.max(decodes, prefillChunk) * 3 / 4));
+    }
+
     /** Rows of one sequence in a step. {@code samples}: the chunk ends at the last token, so a new one is sampled. */
     private record Chunk(Sequence seq, int rows, boolean samples) {
     }
@@ -433,10 +448,7 @@ public final class Scheduler implements AutoCloseable {
                 decodes++;
             }
         }
-        // Step time grows with rows (the engine is compute-bound beyond a few rows on a CPU): beside
-        // D decodes, prefill at most max(D, prefillChunk) rows so time between tokens stays within
-        // about twice a decode-only step. With nothing decoding, prefill takes the whole step.
-        int budget = decodes == 0 ? stepTokens : Math.min(stepTokens - decodes, Math.max(decodes, prefillChunk));
+        int budget = prefillBudget(decodes, stepTokens, prefillChunk);
         for (Sequence seq : running) {
             int pending = seq.pending();
             if (pending > 1 && budget > 0) {

@@ -7,6 +7,7 @@ import dev.flotilla.worker.engine.EngineContext;
 import dev.flotilla.worker.engine.Model;
 import dev.flotilla.worker.engine.Sampler;
 import dev.flotilla.worker.engine.SamplingParams;
+import dev.flotilla.worker.scheduler.Scheduler;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -92,7 +93,7 @@ public final class EngineMixBench {
                             decodes++;
                         }
                     }
-                    int budget = decodes == 0 ? STEP_TOKENS : Math.min(STEP_TOKENS - decodes, Math.max(decodes, PREFILL_CHUNK));
+                    int budget = Scheduler.prefillBudget(decodes, STEP_TOKENS, PREFILL_CHUNK);
                     List<int[]> chunks = new ArrayList<>();
                     for (Slot slot : slots) {
                         int pending = slot.pending();

@@ -140,11 +140,11 @@ class SchedulerTest {
     }
 
     @Test
-    void prefillBesideDecodesIsCappedAtOneRowPerDecodeSoTokensKeepASteadyPace() {
+    void prefillBesideDecodesIsCappedAtThreeQuartersOfARowPerDecodeSoTokensKeepASteadyPace() {
         prefillChunk = 2;
         scheduler(new FakeEngine(8, 4, 1000), 8, 64, 2, 256, Map.of());
         List<RecordingOutput> decoding = new ArrayList<>();
-        for (int i = 0; i < 3; i++) {
+        for (int i = 0; i < 4; i++) {
             RecordingOutput out = new RecordingOutput();
             scheduler.submit(request("d" + i, FakeEngine.tokens(2, i), 40), out);
             decoding.add(out);
@@ -155,8 +155,8 @@ class SchedulerTest {
         for (int step = 0; step < 10; step++) {
             scheduler.runOnce();
         }
-        // three decode rows and at most max(3 decodes, chunk 2) = 3 prompt rows per step
-        assertThat(engine.rowsPerStep.subList(1, 11)).containsOnly(6);
+        // four decode rows and at most 3/4 x max(4 decodes, chunk 2) = 3 prompt rows per step
+        assertThat(engine.rowsPerStep.subList(1, 11)).containsOnly(7);
         assertThat(longPrompt.tokens).hasSize(1);
         runToCompletion(decoding);
     }
