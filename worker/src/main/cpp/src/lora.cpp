@@ -5,8 +5,11 @@ namespace fl {
 void lora_shrink(const kern::Kernels& k, const LoraPair& w, int rank, float scale, int in, const float* x, int ldx,
                  int row0, int n, float* t, int ldt) {
     if (w.dtype == DType::BF16) {
-        k.lora_shrink_bf16(w.a.as<uint16_t>(), rank, in, scale, x + size_t(row0) * ldx, ldx, n, t + size_t(row0) * ldt,
-                           ldt);
+        const uint16_t* A = w.a.as<uint16_t>(); // [rank, in]
+        for (int j = 0; j < rank; j++) {
+            const uint16_t* a = A + size_t(j) * in;
+            for (int i = row0; i < row0 + n; i++) t[size_t(i) * ldt + j] = scale * k.dot_bf16(x + size_t(i) * ldx, a, in);
+        }
         return;
     }
     const float* A = w.a.as<float>(); // [rank, in]

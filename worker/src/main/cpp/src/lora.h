@@ -15,7 +15,7 @@
 //                                                              base GEMM task that wrote it)
 // A prefill segment is thus a small GEMM (r x in by rows) and a decode row a GEMV; adapters of
 // different ranks mix freely. A and Bt are in the adapter's storage dtype (adapter.h): F32 through
-// the dot / axpy kernels, BF16 through lora_shrink_bf16 / lora_expand_bf16 (widened to F32, F32
+// the dot / axpy kernels, BF16 through dot_bf16 / lora_expand_bf16 (widened to F32, F32
 // accumulation). Either way a row's result depends on its own inputs only (batch invariance).
 // Supported: every projection shape of the model, 1 <= r <= the context's max_lora_rank <= 256
 // (checked when the batch is planned).

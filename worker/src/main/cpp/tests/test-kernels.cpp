@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/kernels.h"
+#include "lora.h"
 #include "tensor.h"
 #include "test.h"
 
@@ -253,11 +254,15 @@ TEST(lora_bf16_kernels_match_naive_reference) {
             std::vector<float> X(size_t(n) * ldx);
             for (float& v : X) v = d(rng);
             const float scale = 0.75f;
+            LoraPair w; // the shrink as the engine runs it: lora.cpp over this table's dot_bf16
+            w.dtype = DType::BF16;
+            w.a.allocate(A.size() * sizeof(uint16_t));
+            std::memcpy(w.a.as<uint16_t>(), A.data(), A.size() * sizeof(uint16_t));
             std::vector<float> T(size_t(n) * ldt, -9.0f);
-            k->lora_shrink_bf16(A.data(), r, in, scale, X.data(), ldx, n, T.data(), ldt);
+            lora_shrink(*k, w, r, scale, in, X.data(), ldx, 0, n, T.data(), ldt);
             for (int i = 0; i < n; i++) {
                 std::vector<float> t1(ldt, -9.0f);
-                k->lora_shrink_bf16(A.data(), r, in, scale, X.data() + size_t(i) * ldx, ldx, 1, t1.data(), ldt);
+                lora_shrink(*k, w, r, scale, in, X.data() + size_t(i) * ldx, ldx, 0, 1, t1.data(), ldt);
                 for (int j = 0; j < r; j++) {
                     double ref = 0, mag = 0;
                     for (int kk = 0; kk < in; kk++) {

@@ -466,13 +466,6 @@ float dot_bf16(const float* x, const uint16_t* w, int n) {
     return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
-void lora_shrink_bf16(const uint16_t* A, int rank, int in, float scale, const float* x, int ldx, int n, float* t,
-                      int ldt) {
-    for (int j = 0; j < rank; j++)
-        for (int i = 0; i < n; i++)
-            t[size_t(i) * ldt + j] = scale * dot_bf16(x + size_t(i) * ldx, A + size_t(j) * in, in);
-}
-
 void lora_expand_bf16(const uint16_t* Bt, int ldb, int rank, const float* t, int ldt, int n, float* y, int ldy,
                       int len) {
     int c = 0;
@@ -589,9 +582,9 @@ void attend(int nq, int hd, const float* const* q, const float* const* kp, const
 }
 
 const Kernels kAvx512 = {"avx512", Isa::Avx512, kMr, pack_x_bytes_impl, pack_x_plain, gemm_plain,
-                         dot, axpy, rmsnorm, silu_mul, exp_sum, lora_shrink_bf16, lora_expand_bf16, attend};
+                         dot, axpy, rmsnorm, silu_mul, exp_sum, dot_bf16, lora_expand_bf16, attend};
 const Kernels kAvx512Bf16 = {"avx512bf16", Isa::Avx512Bf16, kMr, pack_x_bytes_dot, pack_x_dot, gemm_dot,
-                             dot, axpy, rmsnorm, silu_mul, exp_sum, lora_shrink_bf16, lora_expand_bf16, attend};
+                             dot, axpy, rmsnorm, silu_mul, exp_sum, dot_bf16, lora_expand_bf16, attend};
 
 } // namespace
 

@@ -78,13 +78,6 @@ float dot_bf16(const float* x, const uint16_t* w, int n) {
     return s;
 }
 
-void lora_shrink_bf16(const uint16_t* A, int rank, int in, float scale, const float* x, int ldx, int n, float* t,
-                      int ldt) {
-    for (int j = 0; j < rank; j++)
-        for (int i = 0; i < n; i++)
-            t[size_t(i) * ldt + j] = scale * dot_bf16(x + size_t(i) * ldx, A + size_t(j) * in, in);
-}
-
 void lora_expand_bf16(const uint16_t* Bt, int ldb, int rank, const float* t, int ldt, int n, float* y, int ldy,
                       int len) {
     for (int i = 0; i < n; i++) {
@@ -99,7 +92,7 @@ void lora_expand_bf16(const uint16_t* Bt, int ldb, int rank, const float* t, int
 }
 
 const Kernels kScalar = {"scalar", Isa::Scalar, 1, pack_x_bytes, pack_x, gemm, dot, axpy, rmsnorm, silu_mul, exp_sum,
-                         lora_shrink_bf16, lora_expand_bf16, nullptr};
+                         dot_bf16, lora_expand_bf16, nullptr};
 
 } // namespace
 

@@ -59,12 +59,10 @@ struct Kernels {
     float (*exp_sum)(float* x, int n, float sub);
 
     // LoRA with BF16 adapter weights (the math and the shapes: lora.h). The weights are widened to
-    // F32 exactly and products accumulate in F32, in an order that depends only on in / len: a
-    // row's result never depends on n or on the other rows (batch invariance).
-    // shrink: t[i, j] = scale * sum_k x[i, k] * A[j, k]           A [rank, in]; i < n, j < rank
-    //         (j outer, i inner: each row of A is read from memory once per call)
-    void (*lora_shrink_bf16)(const uint16_t* A, int rank, int in, float scale, const float* x, int ldx, int n,
-                             float* t, int ldt);
+    // F32 exactly and products accumulate in F32, in an order that depends only on n / len: a
+    // row's result never depends on the other rows (batch invariance).
+    // dot:    sum_i x[i] * w[i]                                   (the shrink's dot, lora.cpp)
+    float (*dot_bf16)(const float* x, const uint16_t* w, int n);
     // expand: y[i, c] += sum_j t[i, j] * Bt[j, c], j ascending    Bt [rank, ldb]; i < n, c < len
     //         (column blocks outer, rows inner: each block of Bt is read from memory once per call;
     //         y stays in registers across the rank)
