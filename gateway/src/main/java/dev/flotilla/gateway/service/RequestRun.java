@@ -69,6 +69,12 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
   private GatewayMetrics.ModelMeters meters;
   // guarded by lock
   private boolean done;
+  /**
+   * The client cancelled: set before the worker call is cancelled, so the worker's answer to that
+   * cancellation (CANCELLED, or a Final that crossed it) cannot finish the request first as a
+   * worker failure (ABORTED after tokens) while the cancelling thread records CANCELLED.
+   */
+  private boolean clientGone;
   private int attempts;
   private String workerId;
   private WorkerClient.GenerateCall call;
@@ -324,7 +330,7 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
 
   private void onFinal(String worker, WorkerFinal fin) {
     synchronized (lock) {
-      if (done || !worker.equals(workerId)) {
+      if (done || clientGone || !worker.equals(workerId)) {
         return;
       }
     }
@@ -334,7 +340,7 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
   private void onWorkerError(String worker, Status status) {
     int streamed;
     synchronized (lock) {
-      if (done || !worker.equals(workerId)) {
+      if (done || clientGone || !worker.equals(workerId)) {
         return;
       }
       streamed = completionTokens;
@@ -386,9 +392,10 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
     WorkerClient.GenerateCall c;
     ModelScheduler.Ticket t;
     synchronized (lock) {
-      if (done) {
+      if (done || clientGone) {
         return;
       }
+      clientGone = true;
       c = call;
       t = ticket;
     }
