@@ -2,7 +2,9 @@
 # Gateway overhead benchmark: streaming requests straight to a worker and the same requests through
 # the gateway pipeline (its own JVM), at 1 and 64 concurrent clients, in one run. Prints a line per
 # phase and, last, one JSON line (added_ttft_p50_ms, added_ttft_p99_ms, throughput_ratio,
-# gateway_cpu_ms_per_1000 at 64 clients; the same with _c1 at 1 client).
+# gateway_cpu_ms_per_1000 at 64 clients; the same with _c1 at 1 client). Each phase counts its last
+# three quarters; its first quarter, where every client sends at once, is the "start burst", whose
+# TTFT p99 is printed apart (added_start_burst_ttft_p99_ms).
 # Usage: bench/gateway/run.sh [seconds per phase=10] [tokens=16] [token interval us=2000] [fake|tiny]
 #   fake (default): an in-process worker that streams the tokens at a fixed interval, so the run
 #     measures the gateway alone (the load generator, the fake worker and the gateway share the
@@ -25,6 +27,17 @@ CP="gateway/target/test-classes:gateway/target/classes:$(cat "$CP_FILE")"
 MODE="${4:-fake}"
 GRPC_PORT=19290
 HTTP_PORT=18290
+WORKER_CPUS=""
+CLIENT_CPUS=""
+if [ "$MODE" = tiny ] && [ "${BENCH_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  # The worker (engine and its gRPC) on the last core, the load generator and the gateway on the
+  # others, as production runs the gateway on other nodes than the workers. Unpinned (BENCH_PIN=0)
+  # on two cores, the gateway's CPU comes straight out of the engine's and the throughput ratio
+  # measures the sharing of two cores more than the gateway.
+  LAST=$(($(nproc) - 1))
+  WORKER_CPUS="taskset -c $LAST"
+  CLIENT_CPUS="taskset -c 0-$((LAST - 1))"
+fi
 if [ "$MODE" = tiny ]; then
   ./mvnw -B -q -pl worker -am package -DskipTests >/dev/null
   ./mvnw -B -q dependency:build-classpath -pl testkit -Dmdep.outputFile=target/classpath.txt >/dev/null
@@ -37,7 +50,7 @@ if [ "$MODE" = tiny ]; then
   FLOTILLA_MODEL_SOURCE="file://$ROOT/gateway/target/bench-tiny" FLOTILLA_MODEL_NAME=default/bench-model \
   FLOTILLA_MAX_BATCH_SIZE=64 FLOTILLA_THREADS="${BENCH_WORKER_THREADS:-1}" FLOTILLA_KV_CACHE_BYTES=$((256 << 20)) \
   QUARKUS_GRPC_SERVER_PORT=$GRPC_PORT QUARKUS_HTTP_PORT=$HTTP_PORT \
-    java -XX:+UseParallelGC -jar worker/target/quarkus-app/quarkus-run.jar >gateway/target/bench-worker.log 2>&1 &
+    $WORKER_CPUS java -XX:+UseParallelGC -jar worker/target/quarkus-app/quarkus-run.jar >gateway/target/bench-worker.log 2>&1 &
   WORKER_PID=$!
   trap 'kill $WORKER_PID 2>/dev/null; wait $WORKER_PID 2>/dev/null || true' EXIT
   for _ in $(seq 1 240); do
@@ -54,8 +67,9 @@ OUT="bench/results/gateway-$(date -u +%Y%m%dT%H%M%SZ).txt"
   echo "# date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit: $(git rev-parse --short HEAD 2>/dev/null || echo none)"
   echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
        "$(free -g | awk '/Mem:/ {print $2}') GiB, $(java -version 2>&1 | head -1)"
+  echo "# pinning: worker ${WORKER_CPUS:-not pinned}; load generator and gateway ${CLIENT_CPUS:-not pinned}"
   echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-  java -XX:+UseParallelGC -Xmx1g -cp "$CP" dev.flotilla.gateway.bench.GatewayBench "${1:-10}" "${2:-16}" "${3:-2000}"
+  $CLIENT_CPUS java -XX:+UseParallelGC -Xmx1g -cp "$CP" dev.flotilla.gateway.bench.GatewayBench "${1:-10}" "${2:-16}" "${3:-2000}"
   echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 } 2>&1 | tee "$OUT"
 echo "wrote $OUT" >&2
