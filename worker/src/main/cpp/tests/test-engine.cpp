@@ -100,7 +100,11 @@ double max_rel(const std::vector<float>& a, const std::vector<float>& b) {
     return max_rel(a, std::vector<double>(b.begin(), b.end()));
 }
 
-bool bf16_dot_active() { return std::string(fl_engine_isa()) == "avx512bf16"; }
+// The BF16-weight kernels round activations to BF16 (vdpbf16ps, or AMX tiles).
+bool bf16_dot_active() {
+    std::string isa = fl_engine_isa();
+    return isa == "avx512bf16" || isa == "avx512amx";
+}
 
 void check_against_reference(const ModelSpec& spec, int n_tokens, double tol, uint32_t seed) {
     TempDir tmp;

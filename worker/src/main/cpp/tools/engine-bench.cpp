@@ -11,7 +11,7 @@
 //
 // 1. Limits, measured first with THREADS threads running at once (the engine's thread count):
 //    read bandwidth (sum over 1 GiB), F32 FMA rate (vfmadd on zmm), BF16 dot rate (vdpbf16ps),
-//    best of 5 each. The 1-thread figures are printed beside them.
+//    and, when the engine runs on AMX tiles, the tile rate (tdpbf16ps); best of 5 each. The 1-thread figures are printed beside them.
 // 2. For each model directory (F32 weights, then BF16), loaded through the C API as the worker
 //    loads it: adapters loaded into 32 slots, one context; then
 //      prefill of a 512-token prompt, and
@@ -26,8 +26,9 @@
 //    parameters: the layers' projections, plus the lm_head for each row that wants logits (every
 //    decode row; the prompt's last row only). The embedding is a gather: neither its bytes nor
 //    its parameters count. Weight bytes use the dtype's size. The dot rate is the F32 FMA rate for
-//    F32 weights; for BF16 weights the BF16 dot rate when the engine runs its vdpbf16ps kernels
-//    (fl_engine_isa() == "avx512bf16"), else the F32 rate (the kernels widen BF16 to F32).
+//    F32 weights; for BF16 weights the AMX tile rate when the engine runs its AMX GEMM
+//    (fl_engine_isa() == "avx512amx"), the BF16 dot rate for its vdpbf16ps kernels ("avx512bf16"),
+//    else the F32 rate (the kernels widen BF16 to F32).
 //    Adapter work is not in the roofline: a LoRA row's efficiency includes its overhead.
 //    The prefill is also measured in process CPU time against the 1-thread rate measured in thread
 //    CPU time: flops / (CPU seconds x rate) is the share of the work the engine does at the FMA
@@ -145,6 +146,39 @@ __attribute__((target("avx512f,avx512bf16"))) void dot_loop_bf16() {
     if (s == 12345) std::printf(" ");
 }
 
+// One thread's AMX loop: tdpbf16ps on tiles already loaded, 4 independent accumulator tiles, each
+// instruction 16 x 16 outputs x 32 products (16384 FLOP), the instruction the engine's avx512amx
+// GEMM uses. It runs kIters / 64 rounds of 16 instructions, so peak() counts it at 16384 / 64 FLOP
+// per "instruction" of its kIters x 16. Needs the process's AMX permission, which the engine asked
+// for when it chose the avx512amx table.
+__attribute__((target("amx-tile,amx-bf16"))) void amx_loop_bf16() {
+    struct alignas(64) {
+        uint8_t palette = 1, start_row = 0, reserved[14] = {};
+        uint16_t colsb[16] = {64, 64, 64, 64, 64, 64, 64};
+        uint8_t rows[16] = {16, 16, 16, 16, 16, 16, 16};
+    } cfg;
+    alignas(64) static uint16_t zeros[16 * 32]; // products of zeros: no value can overflow
+    alignas(64) float out[16 * 16];
+    _tile_loadconfig(&cfg);
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    _tile_loadd(4, zeros, 64);
+    _tile_loadd(5, zeros, 64);
+    _tile_loadd(6, zeros, 64);
+    for (long k = 0; k < kIters / 64; k++)
+        for (int i = 0; i < 4; i++) {
+            _tile_dpbf16ps(0, 4, 5);
+            _tile_dpbf16ps(1, 4, 6);
+            _tile_dpbf16ps(2, 4, 5);
+            _tile_dpbf16ps(3, 4, 6);
+        }
+    _tile_stored(0, out, 64);
+    _tile_release();
+    if (out[0] == 12345) std::printf(" ");
+}
+
 // GFLOP/s of `threads` threads running `loop` at once, in total; best of 5.
 double peak(int threads, void (*loop)(), double flop_per_instr) {
     double best = 0;
@@ -174,7 +208,8 @@ struct Limits {
     double read_1t = 0, read = 0;        // GB/s
     double f32_1t = 0, f32 = 0;          // GFLOP/s
     double bf16_1t = 0, bf16 = 0;        // GFLOP/s, 0 without AVX512_BF16
-    double f32_cpu = 0, bf16_cpu = 0;    // GFLOP/s of 1 thread in its CPU time
+    double amx_1t = 0, amx = 0;          // GFLOP/s, 0 unless the engine runs its AMX kernels
+    double f32_cpu = 0, bf16_cpu = 0, amx_cpu = 0; // GFLOP/s of 1 thread in its CPU time
 };
 
 // VmRSS of this process, bytes.
@@ -258,17 +293,18 @@ std::vector<fl_adapter*> load_adapters(fl_model* model, const std::string& adapt
 }
 
 ModelRun run_model(const std::string& dir, const std::string& adapters_dir, int threads, const Limits& lim,
-                   bool bf16_dot, bool only_b16, bool prefill_only) {
+                   const char* bf16_rate, bool only_b16, bool prefill_only) {
     ModelRun run;
     fl_model* model = nullptr;
     if (fl_model_load(dir.c_str(), &model) != FL_OK) die("fl_model_load");
     fl_model_get_info(model, &run.info);
     const fl_model_info& in = run.info;
     run.dtype = in.weight_dtype == FL_DTYPE_F32 ? "F32" : in.weight_dtype == FL_DTYPE_BF16 ? "BF16" : "F16";
-    const bool use_dot = in.weight_dtype == FL_DTYPE_BF16 && bf16_dot;
-    run.rate = use_dot ? lim.bf16 : lim.f32;
-    run.rate_cpu = use_dot ? lim.bf16_cpu : lim.f32_cpu;
-    run.rate_name = use_dot ? "bf16_dot" : "f32_fma";
+    // the rate of the instructions the engine's GEMM runs for this dtype
+    const std::string rate = in.weight_dtype == FL_DTYPE_BF16 ? bf16_rate : "f32_fma";
+    run.rate = rate == "amx_bf16" ? lim.amx : rate == "bf16_dot" ? lim.bf16 : lim.f32;
+    run.rate_cpu = rate == "amx_bf16" ? lim.amx_cpu : rate == "bf16_dot" ? lim.bf16_cpu : lim.f32_cpu;
+    run.rate_name = rate;
 
     int max_rank = 0;
     int32_t adapter_dtype = FL_DTYPE_F32;
@@ -433,7 +469,10 @@ int main(int argc, char** argv) {
         return 1;
     }
     const bool has_bf16 = __builtin_cpu_supports("avx512bf16");
-    const bool bf16_dot = std::strcmp(fl_engine_isa(), "avx512bf16") == 0;
+    // BF16 weights run on AMX tiles (avx512amx), vdpbf16ps (avx512bf16), or widened to F32 FMAs.
+    // (fl_engine_isa() also has the engine ask for AMX, which amx_loop_bf16 needs.)
+    const std::string isa = fl_engine_isa();
+    const char* bf16_rate = isa == "avx512amx" ? "amx_bf16" : isa == "avx512bf16" ? "bf16_dot" : "f32_fma";
 
     Limits lim;
     lim.read_1t = read_bandwidth(1);
@@ -446,16 +485,22 @@ int main(int argc, char** argv) {
         lim.bf16 = peak(threads, dot_loop_bf16, 64);
         lim.bf16_cpu = peak_in_cpu_time(dot_loop_bf16, 64);
     }
+    if (isa == "avx512amx") {
+        lim.amx_1t = peak(1, amx_loop_bf16, 16384.0 / 64);
+        lim.amx = peak(threads, amx_loop_bf16, 16384.0 / 64);
+        lim.amx_cpu = peak_in_cpu_time(amx_loop_bf16, 16384.0 / 64);
+    }
     const int64_t rss_base = rss_bytes();
 
     std::vector<ModelRun> runs;
-    runs.push_back(run_model(argv[2], argv[4], threads, lim, bf16_dot, only_b16, prefill_only));
-    runs.push_back(run_model(argv[3], argv[4], threads, lim, bf16_dot, only_b16, prefill_only));
+    runs.push_back(run_model(argv[2], argv[4], threads, lim, bf16_rate, only_b16, prefill_only));
+    runs.push_back(run_model(argv[3], argv[4], threads, lim, bf16_rate, only_b16, prefill_only));
 
     // table
     std::printf("engine %s, %d threads; limits (%d threads / 1 thread): read %.1f / %.1f GB/s, F32 FMA %.1f / %.1f GFLOP/s, "
-                "BF16 dot %.1f / %.1f GFLOP/s\n",
-                fl_engine_isa(), threads, threads, lim.read, lim.read_1t, lim.f32, lim.f32_1t, lim.bf16, lim.bf16_1t);
+                "BF16 dot %.1f / %.1f GFLOP/s, AMX BF16 %.1f / %.1f GFLOP/s\n",
+                fl_engine_isa(), threads, threads, lim.read, lim.read_1t, lim.f32, lim.f32_1t, lim.bf16, lim.bf16_1t,
+                lim.amx, lim.amx_1t);
     const fl_model_info& mi = runs[0].info;
     std::printf("model: hidden %d, intermediate %d, %d layers, %d/%d heads of %d, vocab %d; %d rank-16 adapters on all 7 "
                 "projections; KV budget %lld MiB\n",
@@ -498,6 +543,8 @@ int main(int argc, char** argv) {
     num("fma_f32_gflop_s_1t", lim.f32_1t, 1);
     num("dot_bf16_gflop_s", lim.bf16, 1);
     num("dot_bf16_gflop_s_1t", lim.bf16_1t, 1);
+    num("amx_bf16_gflop_s", lim.amx, 1);
+    num("amx_bf16_gflop_s_1t", lim.amx_1t, 1);
     str("bf16_roofline_rate", runs[1].rate_name);
     num("weight_bytes_f32", double(runs[0].info.weight_bytes), 0);
     num("weight_bytes_bf16", double(runs[1].info.weight_bytes), 0);

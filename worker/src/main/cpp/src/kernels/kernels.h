@@ -1,8 +1,9 @@
 // kernels.h - the compute kernels of one engine step, one table per instruction set.
 //
 // Three variants implement the same table: scalar (portable reference), avx2 (AVX2+FMA+F16C)
-// and avx512 (AVX-512 F/BW/VL, optionally AVX512_BF16 dot products). The table is chosen once at
-// run time from cpuid; FLOTILLA_ENGINE_ISA=scalar|avx2|avx512|avx512bf16 forces one. The SIMD
+// and avx512 (AVX-512 F/BW/VL, optionally AVX512_BF16 dot products); avx512amx is avx512bf16 with
+// its BF16-weight GEMM on AMX tiles (kernels-amx.cpp). The table is chosen once at run time from
+// cpuid; FLOTILLA_ENGINE_ISA=scalar|avx2|avx512|avx512bf16|avx512amx forces one. The SIMD
 // files are compiled with per-file target flags and include nothing but this header and
 // intrinsics, so no inline function compiled for a wider ISA can leak into common code.
 //
@@ -33,7 +34,7 @@ constexpr int kAttendQueries = 16; // most queries one attend call takes (the la
 // Scratch floats attend needs for n_pos positions of head dimension hd.
 inline size_t attend_scratch_floats(int n_pos, int hd) { return size_t(kAttendQueries) * (size_t(n_pos) + 2 * hd); }
 
-enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2, Avx512Bf16 = 3 };
+enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2, Avx512Bf16 = 3, Avx512Amx = 4 };
 
 struct Kernels {
     const char* name;
@@ -89,6 +90,8 @@ const Kernels& active();
 const Kernels* scalar_kernels();
 const Kernels* avx2_kernels();
 const Kernels* avx512_kernels(bool bf16_dot);
+// nullptr when the OS refuses the process AMX state.
+const Kernels* amx_kernels();
 
 // --- Weight packing (portable, at load time) --------------------------------------------------
 

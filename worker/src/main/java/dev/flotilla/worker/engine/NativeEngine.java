@@ -46,10 +46,19 @@ public final class NativeEngine {
         }
     }
 
-    /** The kernel instruction set in use: avx512bf16, avx512, avx2 or scalar. */
+    /** The kernel instruction set in use: avx512amx, avx512bf16, avx512, avx2 or scalar. */
     public static String instructionSet() {
         ensureAvailable();
         return isa();
+    }
+
+    /**
+     * Whether BF16-weight models run with activations rounded to BF16 (vdpbf16ps or AMX tiles),
+     * so their logits match an F32 reference within 1e-2 relative rather than 1e-4.
+     */
+    public static boolean roundsBf16Activations() {
+        String isa = instructionSet();
+        return isa.equals("avx512bf16") || isa.equals("avx512amx");
     }
 
     private static Throwable load() {

@@ -32,7 +32,7 @@ class EngineBehaviourTest {
     @Test
     void reportsTheInstructionSet() {
         assertThat(NativeEngine.isAvailable()).isTrue();
-        assertThat(NativeEngine.instructionSet()).isIn("avx512bf16", "avx512", "avx2", "scalar");
+        assertThat(NativeEngine.instructionSet()).isIn("avx512amx", "avx512bf16", "avx512", "avx2", "scalar");
     }
 
     @Test
