@@ -155,7 +155,9 @@ public:
         issued_ += n;
         return n;
     }
-    inline void next() {
+    // No call in it: a call in a micro-kernel's loop makes the compiler spill the accumulators
+    // (every zmm is caller-saved), which slowed the F32 decode GEMM by a fifth.
+    __attribute__((always_inline)) inline void next() {
         _mm_prefetch(p_, _MM_HINT_T1);
         p_ += 64;
         if (p_ >= row_end_) next_row();
@@ -170,17 +172,17 @@ private:
         uintptr_t a = reinterpret_cast<uintptr_t>(q.base);
         return q.bytes > 0 ? static_cast<long long>((a + q.bytes + 63) / 64 - a / 64) : 0;
     }
-    void start_region() {
+    __attribute__((always_inline)) inline void start_region() {
         while (r_ < end_ && (r_->rows <= 0 || r_->bytes <= 0)) r_++;
         row_ = 0;
         if (r_ < end_) start_row();
     }
-    void start_row() {
+    __attribute__((always_inline)) inline void start_row() {
         const char* b = static_cast<const char*>(r_->base) + size_t(row_) * r_->stride;
         p_ = reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(b) & ~uintptr_t(63));
         row_end_ = b + r_->bytes;
     }
-    __attribute__((noinline)) void next_row() {
+    __attribute__((always_inline)) inline void next_row() {
         if (++row_ < r_->rows) return start_row();
         r_++;
         start_region();
