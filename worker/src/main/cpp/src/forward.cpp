@@ -12,7 +12,10 @@
 //
 // Each projection is one GEMM over all rows of the step (the weights are read once per step),
 // parallel across panels of output features; LoRA expand, bias and residual add are fused into
-// the task that computed those output columns.
+// the task that computed those output columns. With LoRA, each GEMM task prefetches (kernels.h
+// PrefetchRegion) the Bt columns its expand reads next and a slice of the next shrink's A: with a
+// distinct adapter per row those come from memory, and a batched BF16 GEMM is bound by the dot rate,
+// not by memory, so the reads overlap it.
 #include "forward.h"
 
 #include <algorithm>
@@ -33,6 +36,14 @@ struct GemmJob {
     int proj;          // LoRA target index
     float* lora_t;     // [M, max_rank] shrink output, when some segment targets proj
     float* residual;   // [M, out] or nullptr
+};
+
+// The shrink after a GEMM group: projections projs of layer, input width in (layer < 0: none).
+struct NextShrink {
+    int layer = -1;
+    const int* projs = nullptr;
+    int n_projs = 0;
+    int in = 0;
 };
 
 struct Step {
@@ -95,8 +106,50 @@ struct Step {
         });
     }
 
+    // The Bt columns [n0, n1) of every segment's adapter on job's projection: what the expand
+    // after the GEMM reads, for the GEMM to prefetch (each segment's own adapter: with a distinct
+    // adapter per row these come from memory, and the GEMM, bound by the dot rate, overlaps them).
+    // Up to kMaxPrefetchRegions segments; the rest are read without (the prefetch is a hint).
+    static constexpr int kMaxPrefetchRegions = 64;
+    int expand_regions(const GemmJob& job, int out, int n0, int n1, kern::PrefetchRegion* pf) const {
+        int n = 0;
+        for (const LoraSeg& s : plan.segs) {
+            const Adapter& a = *s.adapter;
+            if (!a.applies(layer, job.proj) || n == kMaxPrefetchRegions) continue;
+            const LoraPair& lp = a.layers[layer][job.proj];
+            const size_t es = dtype_size(lp.dtype);
+            pf[n++] = {lp.bt.as<char>() + n0 * es, out * es, a.rank, int((n1 - n0) * es)};
+        }
+        return n;
+    }
+
+    // The LoRA A of the next shrink, the slice [task, task + 1) / n_tasks of its bytes: spread over
+    // the GEMM's tasks so that the GEMM, bound by the dot rate, brings them from memory before the
+    // shrink reads them.
+    int shrink_regions(const NextShrink& nx, int task, int n_tasks, kern::PrefetchRegion* pf, int cap) const {
+        if (nx.layer < 0) return 0;
+        size_t total = 0;
+        for (int i = 0; i < nx.n_projs; i++)
+            for (const LoraSeg& s : plan.segs)
+                if (s.adapter->applies(nx.layer, nx.projs[i]))
+                    total += size_t(s.adapter->rank) * nx.in * dtype_size(s.adapter->dtype);
+        const size_t lo = total * task / n_tasks, hi = total * (task + 1) / n_tasks;
+        size_t at = 0;
+        int n = 0;
+        for (int i = 0; i < nx.n_projs; i++)
+            for (const LoraSeg& s : plan.segs) {
+                if (!s.adapter->applies(nx.layer, nx.projs[i])) continue;
+                const size_t bytes = size_t(s.adapter->rank) * nx.in * dtype_size(s.adapter->dtype);
+                const size_t a = std::max(at, lo), b = std::min(at + bytes, hi);
+                if (a < b && n < cap)
+                    pf[n++] = {s.adapter->layers[nx.layer][nx.projs[i]].a.as<char>() + (a - at), 0, 1, int(b - a)};
+                at += bytes;
+            }
+        return n;
+    }
+
     // --- GEMM group: all jobs share the packed input (M rows of K) -------------------------------
-    void gemm(GemmJob* jobs, int n_jobs, int M, int K) {
+    void gemm(GemmJob* jobs, int n_jobs, int M, int K, const NextShrink& next = NextShrink()) {
         int panels[3], total = 0;
         for (int j = 0; j < n_jobs; j++) {
             panels[j] = (jobs[j].w->out + kern::kPanel - 1) / kern::kPanel;
@@ -112,13 +165,16 @@ struct Step {
         const void* xp = c.xpack.as<void>();
         const int ldt = c.params.max_lora_rank;
         c.pool.run(n_tasks, [&](int task, int) {
-            int j = 0;
-            while (task >= tasks_of[j]) task -= tasks_of[j++];
+            int j = 0, jt = task; // job j, its task jt
+            while (jt >= tasks_of[j]) jt -= tasks_of[j++];
             const GemmJob& job = jobs[j];
             const Linear& w = *job.w;
-            int p0 = task * chunk, p1 = std::min(panels[j], p0 + chunk);
-            k.gemm(w.dtype, M, K, xp, w.packed.as<void>(), w.out, p0, p1, job.y, w.out);
+            int p0 = jt * chunk, p1 = std::min(panels[j], p0 + chunk);
             int n0 = p0 * kern::kPanel, n1 = std::min(w.out, p1 * kern::kPanel);
+            kern::PrefetchRegion pf[2 * kMaxPrefetchRegions];
+            int n_pf = job.lora_t ? expand_regions(job, w.out, n0, n1, pf) : 0;
+            n_pf += shrink_regions(next, task, n_tasks, pf + n_pf, kMaxPrefetchRegions);
+            k.gemm(w.dtype, M, K, xp, w.packed.as<void>(), w.out, p0, p1, job.y, w.out, pf, n_pf);
             if (w.has_bias()) {
                 const float* bias = w.bias.as<float>();
                 for (int i = 0; i < M; i++) k.axpy(1.0f, bias + n0, job.y + size_t(i) * w.out + n0, n1 - n0);
@@ -279,14 +335,21 @@ struct Step {
             {&L.proj[kV], c.v.as<float>(), kV, lora && plan.any_target[kV] ? lora_t(2) : nullptr, nullptr},
         };
         if (lora) shrink(qkv, 3, xn, H);
-        gemm(qkv, 3, n, H);
+        // each GEMM group prefetches the A of the shrink that follows it
+        static const int kOShrink[] = {kO}, kGuShrink[] = {kGate, kUp}, kDownShrink[] = {kDown}, kQkvShrink[] = {kQ, kK, kV};
+        auto next = [&](int lyr, const int* projs, int n_projs, int in) {
+            NextShrink nx;
+            if (lora && lyr < cfg.n_layers) nx = {lyr, projs, n_projs, in};
+            return nx;
+        };
+        gemm(qkv, 3, n, H, next(l, kOShrink, 1, qd));
         rope_and_store();
         attention();
         float* att = c.att.as<float>();
         pack_rows(wt, att, n, qd, [](int) {});
         GemmJob o[1] = {{&L.proj[kO], c.proj_out.as<float>(), kO, lora && plan.any_target[kO] ? lora_t(0) : nullptr, x}};
         if (lora) shrink(o, 1, att, qd);
-        gemm(o, 1, n, qd);
+        gemm(o, 1, n, qd, next(l, kGuShrink, 2, H));
 
         // MLP block
         const float* fn = L.ffn_norm.as<float>();
@@ -296,14 +359,14 @@ struct Step {
             {&L.proj[kUp], c.up.as<float>(), kUp, lora && plan.any_target[kUp] ? lora_t(1) : nullptr, nullptr},
         };
         if (lora) shrink(gu, 2, xn, H);
-        gemm(gu, 2, n, H);
+        gemm(gu, 2, n, H, next(l, kDownShrink, 1, I));
         float* gate = c.gate.as<float>();
         const float* up = c.up.as<float>();
         pack_rows(wt, gate, n, I, [&](int r) { k.silu_mul(gate + size_t(r) * I, up + size_t(r) * I, I); });
         GemmJob down[1] = {{&L.proj[kDown], c.proj_out.as<float>(), kDown,
                             lora && plan.any_target[kDown] ? lora_t(0) : nullptr, x}};
         if (lora) shrink(down, 1, gate, I);
-        gemm(down, 1, n, I);
+        gemm(down, 1, n, I, next(l + 1, kQkvShrink, 3, H));
     }
 
     void run() {

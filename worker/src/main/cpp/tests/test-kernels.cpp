@@ -76,8 +76,8 @@ TEST(gemm_matches_naive_reference) {
                 int panels = (N + kPanel - 1) / kPanel;
                 // two calls over a split panel range, as the thread pool does
                 int mid = panels / 2;
-                k->gemm(wt, M, K, xp.as<void>(), packed.as<void>(), N, 0, mid, Y.data(), ldy);
-                k->gemm(wt, M, K, xp.as<void>(), packed.as<void>(), N, mid, panels, Y.data(), ldy);
+                k->gemm(wt, M, K, xp.as<void>(), packed.as<void>(), N, 0, mid, Y.data(), ldy, nullptr, 0);
+                k->gemm(wt, M, K, xp.as<void>(), packed.as<void>(), N, mid, panels, Y.data(), ldy, nullptr, 0);
                 double tol = (k->isa >= Isa::Avx512Bf16 && wt == DType::BF16) ? 8e-3 : 2e-5;
                 for (int m = 0; m < M; m++) {
                     for (int n = 0; n < N; n++) {
@@ -92,6 +92,39 @@ TEST(gemm_matches_naive_reference) {
                     }
                     for (int n = N; n < ldy; n++) CHECK(Y[size_t(m) * ldy + n] == -7.0f); // no write past N
                 }
+            }
+        }
+    }
+}
+
+// Prefetch regions are a hint: with them (odd alignments, an empty region, rows far apart) a GEMM
+// writes bitwise what it writes without, in both row orders.
+TEST(gemm_prefetch_changes_nothing) {
+    const int N = 100;
+    std::vector<char> other(size_t(1) << 20, 1); // memory to prefetch
+    const PrefetchRegion pf[] = {{other.data() + 3, 4099, 16, 200}, {other.data(), 0, 0, 64},
+                                 {other.data() + 70000, 0, 1, 300000}};
+    int case_id = 0;
+    for (const Kernels* k : all_kernels()) {
+        for (DType wt : {DType::F32, DType::F16, DType::BF16}) {
+            for (int M : {16, 100}) for (int K : {600, 608}) { // 608: AMX tiles
+                std::mt19937 rng(7000 + case_id++);
+                std::vector<uint16_t> half;
+                std::vector<float> w;
+                random_weights(rng, wt, N, K, half, w);
+                std::normal_distribution<float> d(0.0f, 1.0f);
+                std::vector<float> X(size_t(M) * K);
+                for (float& v : X) v = d(rng);
+                Buffer packed(packed_weight_bytes(wt, N, K));
+                pack_weight(wt, wt == DType::F32 ? static_cast<const void*>(w.data()) : half.data(), N, K, packed.as<void>());
+                Buffer xp(k->pack_x_bytes(wt, M, K));
+                k->pack_x(wt, X.data(), K, M, K, xp.as<void>());
+                const int panels = (N + kPanel - 1) / kPanel;
+                std::vector<float> Y(size_t(M) * N), Yp(size_t(M) * N);
+                k->gemm(wt, M, K, xp.as<void>(), packed.as<void>(), N, 0, panels, Y.data(), N, nullptr, 0);
+                k->gemm(wt, M, K, xp.as<void>(), packed.as<void>(), N, 0, panels, Yp.data(), N, pf, 3);
+                CHECK_MSG(std::memcmp(Y.data(), Yp.data(), Y.size() * 4) == 0, "%s %s M=%d: prefetch changed the result",
+                          k->name, dtype_name(wt), M);
             }
         }
     }
@@ -118,11 +151,11 @@ TEST(gemm_row_independent_of_m) {
             Buffer xp(k->pack_x_bytes(wt, M, K));
             k->pack_x(wt, X.data(), K, M, K, xp.as<void>());
             std::vector<float> Y(size_t(M) * N), y1(N);
-            k->gemm(wt, M, K, xp.as<void>(), packed.as<void>(), N, 0, panels, Y.data(), N);
+            k->gemm(wt, M, K, xp.as<void>(), packed.as<void>(), N, 0, panels, Y.data(), N, nullptr, 0);
             for (int m = 0; m < M; m += 7) {
                 Buffer x1(k->pack_x_bytes(wt, 1, K));
                 k->pack_x(wt, X.data() + size_t(m) * K, K, 1, K, x1.as<void>());
-                k->gemm(wt, 1, K, x1.as<void>(), packed.as<void>(), N, 0, panels, y1.data(), N);
+                k->gemm(wt, 1, K, x1.as<void>(), packed.as<void>(), N, 0, panels, y1.data(), N, nullptr, 0);
                 for (int n = 0; n < N; n++)
                     CHECK_MSG(y1[n] == Y[size_t(m) * N + n], "%s %s row %d col %d: %g alone vs %g in M=%d", k->name,
                               dtype_name(wt), m, n, y1[n], Y[size_t(m) * N + n], M);

@@ -36,6 +36,11 @@
 //    fractions on a shared host do); it counts the pool's spinning as lost time.
 // 3. Memory: the process's VmRSS with the model, adapters and context loaded (and again after the
 //    runs) against weights + KV budget + adapter bytes + 10%.
+// 4. The adapters' bandwidth account of the batch-16 rows, per dtype: the distinct row reads its 16
+//    adapters' resident bytes per step beyond the base row (lora16_adapter_bytes_b16), in
+//    lora16_extra_ms_b16 = distinct - none; lora16_implied_gb_s_b16 = bytes / extra time, beside the
+//    measured read bandwidth; lora16_bandwidth_cap_b16 = none / (none + bytes / read bandwidth), the
+//    best lora16_vs_base_b16 when the adapter reads overlap nothing.
 // Prints a table, then one JSON line last.
 #include <immintrin.h>
 #include <sys/resource.h>
@@ -251,6 +256,26 @@ struct ModelRun {
         std::exit(1);
     }
 };
+
+// The bandwidth account of the batch-16 distinct row: its 16 adapters are read from memory on top of
+// the base row's weights (every projection of every layer, A and Bt), so at best they cost their
+// bytes at the measured read bandwidth. The implied rate is what the measured extra time amounts to.
+struct AdapterAccount {
+    double bytes = 0;     // resident bytes of the row's 16 adapters: read per step beyond the base
+    double extra_s = 0;   // decode_b16_distinct - decode_b16_none
+    double implied = 0;   // bytes / extra_s, GB/s
+    double cap = 0;       // the ratio that bandwidth allows: base / (base + bytes / read)
+};
+
+AdapterAccount adapter_account(const ModelRun& r, double read_gb_s) {
+    AdapterAccount a;
+    const double base = r.row("decode_b16_none").seconds;
+    a.bytes = double(r.adapter_bytes) / kAdapters * 16;
+    a.extra_s = r.row("decode_b16_distinct").seconds - base;
+    a.implied = a.extra_s > 0 ? a.bytes / a.extra_s / 1e9 : 0;
+    a.cap = base / (base + a.bytes / (read_gb_s * 1e9));
+    return a;
+}
 
 struct Stepper {
     fl_context* ctx;
@@ -520,6 +545,15 @@ int main(int argc, char** argv) {
                     "in its CPU time)\n",
                     r.dtype.c_str(), r.prefill_cpu_seconds * 1e3,
                     100 * r.prefill_flops / (r.prefill_cpu_seconds * r.rate_cpu * 1e9), r.rate_name.c_str(), r.rate_cpu);
+    if (!prefill_only)
+        for (const ModelRun& r : runs) {
+            AdapterAccount a = adapter_account(r, lim.read);
+            std::printf("b16 distinct %s (%s adapters): %.1f MB of adapters per step beyond the base, %.2f ms per step "
+                        "beyond it (distinct - none) -> %.1f GB/s implied vs read %.1f GB/s measured; that bandwidth caps "
+                        "lora16_vs_base_b16 at %.3f (base / (base + bytes / read))\n",
+                        r.dtype.c_str(), r.adapter_dtype.c_str(), a.bytes / 1e6, a.extra_s * 1e3, a.implied, lim.read,
+                        a.cap);
+        }
     for (const ModelRun& r : runs)
         std::printf("memory %s: VmRSS %.0f MiB loaded, %.0f MiB after the runs (process alone: %.0f MiB); budget %.0f MiB = "
                     "(weights %.0f + KV %.0f + adapters %.0f) x 1.10 -> %s\n",
@@ -562,6 +596,11 @@ int main(int argc, char** argv) {
         double base16 = r.row("decode_b16_none").seconds;
         num("lora16_vs_base_b16" + sfx, base16 / r.row("decode_b16_distinct").seconds, 3);
         num("lora_shared_vs_base_b16" + sfx, base16 / r.row("decode_b16_shared").seconds, 3);
+        const AdapterAccount acct = adapter_account(r, lim.read);
+        num("lora16_adapter_bytes_b16" + sfx, acct.bytes, 0);
+        num("lora16_extra_ms_b16" + sfx, acct.extra_s * 1e3, 2);
+        num("lora16_implied_gb_s_b16" + sfx, acct.implied, 2);
+        num("lora16_bandwidth_cap_b16" + sfx, acct.cap, 3);
         str("adapter_dtype" + sfx, r.adapter_dtype);
         if (r.adapter_dtype != "F32")
             num("lora16_f32_adapters_vs_base_b16" + sfx, base16 / r.row("decode_b16_distinct_f32").seconds, 3);

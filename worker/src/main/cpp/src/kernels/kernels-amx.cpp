@@ -25,6 +25,7 @@
 #include <cstring>
 
 #include "kernels.h"
+#include "prefetch.h"
 
 namespace fl {
 namespace kern {
@@ -105,7 +106,7 @@ inline int clamp16(int v) { return v < 0 ? 0 : v > 16 ? 16 : v; }
 // Y rows [r0, r0 + rows) x panels p, p + 1 (the second only when two): C tiles 0-1 for panel p,
 // 2-3 for panel p + 1, over all K steps in ascending order.
 void panel_pair(const char* a, int K, const char* w0, size_t panel_bytes, bool two, float* y, int ldy, int rows,
-                int n0, int N) {
+                int n0, int N, Prefetcher& pf) {
     _tile_zero(0);
     _tile_zero(1);
     _tile_zero(2);
@@ -113,6 +114,9 @@ void panel_pair(const char* a, int K, const char* w0, size_t panel_bytes, bool t
     const char* w1 = w0 + panel_bytes;
     for (int kb = 0; kb < K; kb += kKStep) {
         const size_t wo = size_t(kb / 2) * kPairRowBytes;
+        // the caller's next reads (LoRA weights), a share per K step: the lines come in beside the
+        // weight stream instead of in a burst after it
+        for (int n = pf.take(kKStep, 4); n > 0; n--) pf.next();
         _tile_loadd(4, a + size_t(kb) * 2, K * 2);
         _tile_loadd(5, w0 + wo, kPairRowBytes);
         _tile_loadd(6, w0 + wo + 64, kPairRowBytes);
@@ -133,11 +137,14 @@ void panel_pair(const char* a, int K, const char* w0, size_t panel_bytes, bool t
     }
 }
 
-void gemm(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy) {
-    if (!amx_shape(wt, K)) return base()->gemm(wt, M, K, xp, wp, N, p0, p1, Y, ldy);
+void gemm(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy,
+          const PrefetchRegion* pf_regions, int n_pf) {
+    if (!amx_shape(wt, K)) return base()->gemm(wt, M, K, xp, wp, N, p0, p1, Y, ldy, pf_regions, n_pf);
     const int last = (N + kPanel - 1) / kPanel;
     if (p1 > last) p1 = last;
     if (p0 >= p1 || M <= 0) return;
+    const int row_blocks = (M + kTileRows - 1) / kTileRows;
+    Prefetcher pf(pf_regions, n_pf, (long long)((p1 - p0 + 1) / 2) * row_blocks * K);
     // The tile config belongs to the thread; loading it per call costs nothing next to a call's
     // panels, and releasing the tiles after lets the OS skip their 8 KiB on a context switch.
     load_tile_config();
@@ -150,9 +157,11 @@ void gemm(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0,
         for (int r0 = 0; r0 < M; r0 += kTileRows) {
             const int rows = M - r0 < kTileRows ? M - r0 : kTileRows;
             const char* a = static_cast<const char*>(xp) + size_t(r0) * K * 2;
-            panel_pair(a, K, w0, panel_bytes, two, Y + size_t(r0) * ldy + size_t(p) * kPanel, ldy, rows, p * kPanel, N);
+            panel_pair(a, K, w0, panel_bytes, two, Y + size_t(r0) * ldy + size_t(p) * kPanel, ldy, rows, p * kPanel, N,
+                       pf);
         }
     }
+    pf.finish();
     _tile_release();
 }
 

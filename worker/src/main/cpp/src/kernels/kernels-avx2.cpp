@@ -171,7 +171,8 @@ inline void block(DType wt, int mr, int kc, int kb, const float* xtile, const vo
     }
 }
 
-void gemm(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy) {
+void gemm(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy,
+          const PrefetchRegion*, int) {
     const int kx = kpad(wt, K);
     const size_t es = wt == DType::F32 ? 4 : 2;
     const size_t panel_bytes = size_t(kx) * kPanel * es;

@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "kernels.h"
+#include "prefetch.h"
 
 namespace fl {
 namespace kern {
@@ -156,13 +157,15 @@ template <int MR> struct Acc {
 // the previous row tile): prefetched one line per k instead of the W stream, so the X tiles,
 // kKcRows x 48 bytes apart in L2, do not stall the broadcasts at each call's start.
 template <int MR>
-void uk_f32(int kc, const float* x, const float* w, float* y, int ldy, bool accumulate, const char* next_x) {
+void uk_f32(int kc, const float* x, const float* w, float* y, int ldy, bool accumulate, const char* next_x,
+            Prefetcher* pf, int n_pf) {
     Acc<MR> a;
     a.load(y, ldy, accumulate);
     const int next_lines = next_x ? kc * kMr * 4 / 64 : 0;
     for (int k = 0; k < kc; k++) {
         if (k < next_lines) _mm_prefetch(next_x + 64 * k, _MM_HINT_T0);
         else prefetch_w(w, 128);
+        if (n_pf > 0) pf->next(), n_pf--;
         __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16);
 #pragma GCC unroll 12
         for (int i = 0; i < MR; i++) {
@@ -177,11 +180,12 @@ void uk_f32(int kc, const float* x, const float* w, float* y, int ldy, bool accu
 }
 
 template <int MR>
-void uk_f16(int kc, const float* x, const uint16_t* w, float* y, int ldy, bool accumulate) {
+void uk_f16(int kc, const float* x, const uint16_t* w, float* y, int ldy, bool accumulate, Prefetcher* pf, int n_pf) {
     Acc<MR> a;
     a.load(y, ldy, accumulate);
     for (int k = 0; k < kc; k++) {
         prefetch_w(w, 64);
+        if (n_pf > 0) pf->next(), n_pf--;
         __m512 w0 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w)));
         __m512 w1 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 16)));
 #pragma GCC unroll 12
@@ -198,12 +202,14 @@ void uk_f16(int kc, const float* x, const uint16_t* w, float* y, int ldy, bool a
 
 // BF16 weights widened exactly: even k in the low half of each 32-bit lane, odd k in the high.
 template <int MR>
-void uk_bf16_f32(int kc, const float* x, const uint16_t* w, float* y, int ldy, bool accumulate) {
+void uk_bf16_f32(int kc, const float* x, const uint16_t* w, float* y, int ldy, bool accumulate, Prefetcher* pf,
+                 int n_pf) {
     Acc<MR> a;
     a.load(y, ldy, accumulate);
     const __m512i hi_mask = _mm512_set1_epi32(int(0xffff0000u));
     for (int k = 0; k < kc; k += 2) {
         prefetch_w(w, 128);
+        if (n_pf > 0) pf->next(), n_pf--;
         __m512i wa = _mm512_loadu_si512(w), wb = _mm512_loadu_si512(w + 32);
         __m512 a_lo = _mm512_castsi512_ps(_mm512_slli_epi32(wa, 16));
         __m512 a_hi = _mm512_castsi512_ps(_mm512_and_si512(wa, hi_mask));
@@ -222,11 +228,13 @@ void uk_bf16_f32(int kc, const float* x, const uint16_t* w, float* y, int ldy, b
 }
 
 template <int MR>
-void uk_bf16_dot(int kc, const uint32_t* x, const uint16_t* w, float* y, int ldy, bool accumulate) {
+void uk_bf16_dot(int kc, const uint32_t* x, const uint16_t* w, float* y, int ldy, bool accumulate, Prefetcher* pf,
+                 int n_pf) {
     Acc<MR> a;
     a.load(y, ldy, accumulate);
     for (int k = 0; k < kc; k += 2) {
         prefetch_w(w, 128);
+        if (n_pf > 0) pf->next(), n_pf--;
         __m512bh wa = (__m512bh)_mm512_loadu_si512(w), wb = (__m512bh)_mm512_loadu_si512(w + 32);
 #pragma GCC unroll 12
         for (int i = 0; i < MR; i++) {
@@ -260,29 +268,31 @@ void uk_bf16_dot(int kc, const uint32_t* x, const uint16_t* w, float* y, int ldy
 // One block: rows tile t (mr rows), k range [kb, kb + kc) of panel wpanel, into y.
 template <bool kDot>
 inline void block(DType wt, int mr, int kc, int kb, int kx, const void* xtile, const void* wpanel, float* y,
-                  int ldy, bool acc, const void* next_x = nullptr) {
+                  int ldy, bool acc, Prefetcher& pf, const void* next_x = nullptr) {
+    // one step per k (BF16: per pair of k)
+    const int n_pf = pf.take((long long)mr * kc, wt == DType::BF16 ? kc / 2 : kc);
     if (wt == DType::F32) {
         const float* x = static_cast<const float*>(xtile) + size_t(kb) * kMr;
         const float* w = static_cast<const float*>(wpanel) + size_t(kb) * kPanel;
-#define FL_CALL(R) uk_f32<R>(kc, x, w, y, ldy, acc, static_cast<const char*>(next_x))
+#define FL_CALL(R) uk_f32<R>(kc, x, w, y, ldy, acc, static_cast<const char*>(next_x), &pf, n_pf)
         FL_DISPATCH_MR(mr, FL_CALL)
 #undef FL_CALL
     } else if (wt == DType::F16) {
         const float* x = static_cast<const float*>(xtile) + size_t(kb) * kMr;
         const uint16_t* w = static_cast<const uint16_t*>(wpanel) + size_t(kb) * kPanel;
-#define FL_CALL(R) uk_f16<R>(kc, x, w, y, ldy, acc)
+#define FL_CALL(R) uk_f16<R>(kc, x, w, y, ldy, acc, &pf, n_pf)
         FL_DISPATCH_MR(mr, FL_CALL)
 #undef FL_CALL
     } else if (kDot) {
         const uint32_t* x = static_cast<const uint32_t*>(xtile) + size_t(kb / 2) * kMr;
         const uint16_t* w = static_cast<const uint16_t*>(wpanel) + size_t(kb) * kPanel;
-#define FL_CALL(R) uk_bf16_dot<R>(kc, x, w, y, ldy, acc)
+#define FL_CALL(R) uk_bf16_dot<R>(kc, x, w, y, ldy, acc, &pf, n_pf)
         FL_DISPATCH_MR(mr, FL_CALL)
 #undef FL_CALL
     } else {
         const float* x = static_cast<const float*>(xtile) + size_t(kb) * kMr;
         const uint16_t* w = static_cast<const uint16_t*>(wpanel) + size_t(kb) * kPanel;
-#define FL_CALL(R) uk_bf16_f32<R>(kc, x, w, y, ldy, acc)
+#define FL_CALL(R) uk_bf16_f32<R>(kc, x, w, y, ldy, acc, &pf, n_pf)
         FL_DISPATCH_MR(mr, FL_CALL)
 #undef FL_CALL
     }
@@ -290,8 +300,10 @@ inline void block(DType wt, int mr, int kc, int kb, int kx, const void* xtile, c
 }
 
 template <bool kDot>
-void gemm_impl(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy) {
+void gemm_impl(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy,
+               const PrefetchRegion* pf_regions, int n_pf) {
     const int kx = kpad(wt, K);
+    Prefetcher pf(pf_regions, n_pf, (long long)(p1 - p0) * M * kx);
     const size_t es = wt == DType::F32 ? 4 : 2;
     const size_t panel_bytes = size_t(kx) * kPanel * es;
     // X tile: [kx][kMr] F32, or [kx/2][kMr] BF16 pairs (uint32) for the dot path
@@ -323,7 +335,8 @@ void gemm_impl(DType wt, int M, int K, const void* xp, const void* wp, int N, in
                     const char* xtile = static_cast<const char*>(xp) + size_t(t) * tile_bytes;
                     // the next call's X block, for the F32 kernel to prefetch (its W block is in cache)
                     const char* next = t + 1 < tiles ? xtile + tile_bytes + size_t(kb) * (tile_bytes / kx) : nullptr;
-                    block<kDot>(wt, mr, kc, kb, kx, xtile, wpanel, Y + size_t(t) * kMr * ldy + p * kPanel, ldy, kb > 0, next);
+                    block<kDot>(wt, mr, kc, kb, kx, xtile, wpanel, Y + size_t(t) * kMr * ldy + p * kPanel, ldy, kb > 0, pf,
+                                next);
                 }
             }
         }
@@ -335,7 +348,7 @@ void gemm_impl(DType wt, int M, int K, const void* xp, const void* wp, int N, in
                 for (int t = 0; t < tiles; t++) {
                     int mr = M - t * kMr < kMr ? M - t * kMr : kMr;
                     const char* xtile = static_cast<const char*>(xp) + size_t(t) * tile_bytes;
-                    block<kDot>(wt, mr, kc, kb, kx, xtile, wpanel, Y + size_t(t) * kMr * ldy + p * kPanel, ldy, kb > 0);
+                    block<kDot>(wt, mr, kc, kb, kx, xtile, wpanel, Y + size_t(t) * kMr * ldy + p * kPanel, ldy, kb > 0, pf);
                 }
             }
         }
@@ -351,19 +364,22 @@ void gemm_impl(DType wt, int M, int K, const void* xp, const void* wp, int N, in
             const char* xtile = static_cast<const char*>(xp) + size_t(t) * tile_bytes;
             for (int kb = 0; kb < kx; kb += kKc) {
                 int kc = kx - kb < kKc ? kx - kb : kKc;
-                block<kDot>(wt, mr, kc, kb, kx, xtile, wpanel, tmp, kPanel, kb > 0);
+                block<kDot>(wt, mr, kc, kb, kx, xtile, wpanel, tmp, kPanel, kb > 0, pf);
             }
             for (int i = 0; i < mr; i++)
                 std::memcpy(Y + size_t(t * kMr + i) * ldy + n0, tmp + i * kPanel, size_t(ncols) * 4);
         }
     }
+    pf.finish();
 }
 
-void gemm_plain(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy) {
-    gemm_impl<false>(wt, M, K, xp, wp, N, p0, p1, Y, ldy);
+void gemm_plain(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy,
+                const PrefetchRegion* pf, int n_pf) {
+    gemm_impl<false>(wt, M, K, xp, wp, N, p0, p1, Y, ldy, pf, n_pf);
 }
-void gemm_dot(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy) {
-    gemm_impl<true>(wt, M, K, xp, wp, N, p0, p1, Y, ldy);
+void gemm_dot(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy,
+              const PrefetchRegion* pf, int n_pf) {
+    gemm_impl<true>(wt, M, K, xp, wp, N, p0, p1, Y, ldy, pf, n_pf);
 }
 
 // --- vector kernels ---------------------------------------------------------------------------

@@ -27,7 +27,8 @@ inline float weight_at(DType wt, const void* wp, int K, int n, int k) {
     return bf16_to_f32(static_cast<const uint16_t*>(wp)[p * kp * kPanel + (k / 2) * 2 * kPanel + j * 2 + (k % 2)]);
 }
 
-void gemm(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy) {
+void gemm(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy,
+          const PrefetchRegion*, int) {
     const float* X = static_cast<const float*>(xp);
     int n1 = p1 * kPanel < N ? p1 * kPanel : N;
     for (int n = p0 * kPanel; n < n1; n++) {

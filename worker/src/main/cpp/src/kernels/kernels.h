@@ -36,6 +36,15 @@ inline size_t attend_scratch_floats(int n_pos, int hd) { return size_t(kAttendQu
 
 enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2, Avx512Bf16 = 3, Avx512Amx = 4 };
 
+// Memory a GEMM caller reads next (the LoRA weights of a step), for the GEMM to prefetch into L2
+// while it computes: rows of `bytes` bytes, `stride` bytes apart.
+struct PrefetchRegion {
+    const void* base;
+    size_t stride;
+    int rows;
+    int bytes;
+};
+
 struct Kernels {
     const char* name;
     Isa isa;
@@ -47,8 +56,11 @@ struct Kernels {
     // Packs X [M, K] (row stride ldx floats) for a GEMM against weights of dtype wt.
     void (*pack_x)(DType wt, const float* X, int ldx, int M, int K, void* xp);
     // Y[m, n] = X[m, :] . W[n, :] for m < M and n in panels [p0, p1) clipped to N; row stride ldy.
+    // pf[0, n_pf): prefetched into L2 a line at a time, spread over the GEMM's micro-kernel steps
+    // (a GEMM bound by the dot rate leaves the memory system idle; a burst of prefetches would
+    // stall on the fill buffers instead). A hint: it changes no result, a variant may ignore it.
     void (*gemm)(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1,
-                 float* Y, int ldy);
+                 float* Y, int ldy, const PrefetchRegion* pf, int n_pf);
 
     float (*dot)(const float* a, const float* b, int n);          // sum a[i]*b[i]
     void (*axpy)(float a, const float* x, float* y, int n);       // y[i] += a * x[i]
