@@ -36,6 +36,11 @@ constexpr int kTileRows = 16;      // rows of X per A tile (and of Y per C tile)
 constexpr int kKStep = 32;         // K values per A tile row (64 bytes of BF16)
 constexpr int kPairRowBytes = kPanel * 2 * 2; // one k-pair row of a BF16 panel: 32 features x 2 x 2 bytes
 constexpr int kXTileRows = 48;     // pack_x row tiles: a multiple of 16 (AMX) and 12 (avx512 kMr)
+// How far ahead of the tile loads the weight stream is prefetched. A tile load waits for its 16
+// rows before the product can start, and with few rows (decode) nothing else hides that wait:
+// without it batch-1 decode ran at half the read bandwidth.
+constexpr int kWeightPrefetchBytes = 8192;
+constexpr int kKStepPanelBytes = kKStep / 2 * kPanel * 2 * 2; // one panel's bytes per K step
 
 const Kernels* base() { return avx512_kernels(true); }
 
@@ -106,7 +111,7 @@ inline int clamp16(int v) { return v < 0 ? 0 : v > 16 ? 16 : v; }
 // Y rows [r0, r0 + rows) x panels p, p + 1 (the second only when two): C tiles 0-1 for panel p,
 // 2-3 for panel p + 1, over all K steps in ascending order.
 void panel_pair(const char* a, int K, const char* w0, size_t panel_bytes, bool two, float* y, int ldy, int rows,
-                int n0, int N, Prefetcher& pf) {
+                int n0, int N, bool first_rows, Prefetcher& pf) {
     _tile_zero(0);
     _tile_zero(1);
     _tile_zero(2);
@@ -114,6 +119,11 @@ void panel_pair(const char* a, int K, const char* w0, size_t panel_bytes, bool t
     const char* w1 = w0 + panel_bytes;
     for (int kb = 0; kb < K; kb += kKStep) {
         const size_t wo = size_t(kb / 2) * kPairRowBytes;
+        if (first_rows) { // later row blocks find the panels in cache
+            for (int l = 0; l < kKStepPanelBytes; l += 64) _mm_prefetch(w0 + wo + kWeightPrefetchBytes + l, _MM_HINT_T0);
+            if (two)
+                for (int l = 0; l < kKStepPanelBytes; l += 64) _mm_prefetch(w1 + wo + kWeightPrefetchBytes + l, _MM_HINT_T0);
+        }
         // the caller's next reads (LoRA weights), a share per K step: the lines come in beside the
         // weight stream instead of in a burst after it
         for (int n = pf.take(kKStep, 4); n > 0; n--) pf.next();
@@ -158,7 +168,7 @@ void gemm(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0,
             const int rows = M - r0 < kTileRows ? M - r0 : kTileRows;
             const char* a = static_cast<const char*>(xp) + size_t(r0) * K * 2;
             panel_pair(a, K, w0, panel_bytes, two, Y + size_t(r0) * ldy + size_t(p) * kPanel, ldy, rows, p * kPanel, N,
-                       pf);
+                       r0 == 0, pf);
         }
     }
     pf.finish();
