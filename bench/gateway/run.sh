@@ -13,6 +13,8 @@
 #     issue describes. The engine gets one thread (BENCH_WORKER_THREADS=2 for two): on a 2-core
 #     machine a two-thread engine spins on both cores and the gateway's CPU then comes straight out
 #     of the engine's, so the ratio would measure the sharing of two cores more than the gateway.
+#     The gateway gets the first core(s) to itself; the worker and the load generator share the last
+#     (BENCH_PIN=0: no pinning).
 # Writes bench/results/gateway-<date>.txt with the machine, the command and the load average.
 # Run on an idle machine. BENCH_GATEWAY_JAVA_OPTS adds options to the gateway JVM only (e.g.
 # -XX:StartFlightRecording=filename=/tmp/gw.jfr,settings=profile to profile it).
@@ -30,13 +32,15 @@ HTTP_PORT=18290
 WORKER_CPUS=""
 CLIENT_CPUS=""
 if [ "$MODE" = tiny ] && [ "${BENCH_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
-  # The worker (engine and its gRPC) on the last core, the load generator and the gateway on the
-  # others, as production runs the gateway on other nodes than the workers. Unpinned (BENCH_PIN=0)
-  # on two cores, the gateway's CPU comes straight out of the engine's and the throughput ratio
-  # measures the sharing of two cores more than the gateway.
+  # The gateway on cores of its own, as production runs it on other nodes than the workers; the
+  # worker (engine and its gRPC) and the load generator share the last core in both phases, so the
+  # gateway is the only difference between them. Unpinned (BENCH_PIN=0) on two cores, the
+  # gateway's CPU comes straight out of the engine's and the throughput ratio measures the sharing
+  # of two cores more than the gateway.
   LAST=$(($(nproc) - 1))
   WORKER_CPUS="taskset -c $LAST"
-  CLIENT_CPUS="taskset -c 0-$((LAST - 1))"
+  CLIENT_CPUS="taskset -c $LAST"
+  export BENCH_GATEWAY_CPUS="0-$((LAST - 1))"
 fi
 if [ "$MODE" = tiny ]; then
   ./mvnw -B -q -pl worker -am package -DskipTests >/dev/null
@@ -67,7 +71,7 @@ OUT="bench/results/gateway-$(date -u +%Y%m%dT%H%M%SZ).txt"
   echo "# date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit: $(git rev-parse --short HEAD 2>/dev/null || echo none)"
   echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
        "$(free -g | awk '/Mem:/ {print $2}') GiB, $(java -version 2>&1 | head -1)"
-  echo "# pinning: worker ${WORKER_CPUS:-not pinned}; load generator and gateway ${CLIENT_CPUS:-not pinned}"
+  echo "# pinning: worker ${WORKER_CPUS:-not pinned}; load generator ${CLIENT_CPUS:-not pinned}; gateway ${BENCH_GATEWAY_CPUS:+taskset -c $BENCH_GATEWAY_CPUS}"
   echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
   $CLIENT_CPUS java -XX:+UseParallelGC -Xmx1g -cp "$CP" dev.flotilla.gateway.bench.GatewayBench "${1:-10}" "${2:-16}" "${3:-2000}"
   echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

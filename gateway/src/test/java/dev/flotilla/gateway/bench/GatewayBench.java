@@ -77,6 +77,11 @@ public final class GatewayBench {
         ? new FixedRateWorker(tokens, intervalMicros) : null) {
       String workerAddress = fake != null ? fake.address() : realWorker;
       List<String> command = new ArrayList<>();
+      // The gateway's own cores (run.sh's tiny mode): taskset sets them and runs the JVM in its place.
+      String cpus = System.getenv().getOrDefault("BENCH_GATEWAY_CPUS", "").strip();
+      if (!cpus.isEmpty()) {
+        command.addAll(List.of("taskset", "-c", cpus));
+      }
       command.add(ProcessHandle.current().info().command().orElse("java"));
       // Extra options for the gateway JVM only, e.g. -XX:StartFlightRecording=... to profile it.
       String opts = System.getenv().getOrDefault("BENCH_GATEWAY_JAVA_OPTS", "").strip();
