@@ -14,8 +14,10 @@
 // parallel across panels of output features; LoRA expand, bias and residual add are fused into
 // the task that computed those output columns. With LoRA, each GEMM task prefetches (kernels.h
 // PrefetchRegion) the Bt columns its expand reads next and a slice of the next shrink's A: with a
-// distinct adapter per row those come from memory, and a batched BF16 GEMM is bound by the dot rate,
-// not by memory, so the reads overlap it.
+// distinct adapter per row those come from memory, and a batched BF16 GEMM on vdpbf16ps is bound by
+// the dot rate, not by memory, so the reads overlap it. (Where the GEMM is bound by its weight reads
+// - F32, or BF16 on AMX tiles - the prefetch only moves the adapter reads earlier; it changes no
+// result either way.)
 #include "forward.h"
 
 #include <algorithm>
