@@ -46,6 +46,29 @@ void random_weights(std::mt19937& rng, DType wt, int N, int K, std::vector<uint1
     }
 }
 
+
+// One GEMM's inputs for a kernel table: random weights [N, K] of dtype wt packed, and random
+// X [M, K] (row stride K) packed by the table.
+struct GemmInputs {
+    std::vector<float> X;
+    Buffer packed, xp;
+    int panels;
+
+    GemmInputs(const Kernels* k, DType wt, int M, int N, int K, uint32_t seed) : panels((N + kPanel - 1) / kPanel) {
+        std::mt19937 rng(seed);
+        std::vector<uint16_t> half;
+        std::vector<float> w;
+        random_weights(rng, wt, N, K, half, w);
+        std::normal_distribution<float> d(0.0f, 1.0f);
+        X.resize(size_t(M) * K);
+        for (float& v : X) v = d(rng);
+        packed = Buffer(packed_weight_bytes(wt, N, K));
+        pack_weight(wt, wt == DType::F32 ? static_cast<const void*>(w.data()) : half.data(), N, K, packed.as<void>());
+        xp = Buffer(k->pack_x_bytes(wt, M, K));
+        k->pack_x(wt, X.data(), K, M, K, xp.as<void>());
+    }
+};
+
 } // namespace
 
 TEST(gemm_matches_naive_reference) {
@@ -108,23 +131,12 @@ TEST(gemm_prefetch_changes_nothing) {
     for (const Kernels* k : all_kernels()) {
         for (DType wt : {DType::F32, DType::F16, DType::BF16}) {
             for (int M : {16, 100}) for (int K : {600, 608}) { // 608: AMX tiles
-                std::mt19937 rng(7000 + case_id++);
-                std::vector<uint16_t> half;
-                std::vector<float> w;
-                random_weights(rng, wt, N, K, half, w);
-                std::normal_distribution<float> d(0.0f, 1.0f);
-                std::vector<float> X(size_t(M) * K);
-                for (float& v : X) v = d(rng);
-                Buffer packed(packed_weight_bytes(wt, N, K));
-                pack_weight(wt, wt == DType::F32 ? static_cast<const void*>(w.data()) : half.data(), N, K, packed.as<void>());
-                Buffer xp(k->pack_x_bytes(wt, M, K));
-                k->pack_x(wt, X.data(), K, M, K, xp.as<void>());
-                const int panels = (N + kPanel - 1) / kPanel;
+                GemmInputs in(k, wt, M, N, K, 7000 + case_id++);
                 std::vector<float> Y(size_t(M) * N), Yp(size_t(M) * N);
-                k->gemm(wt, M, K, xp.as<void>(), packed.as<void>(), N, 0, panels, Y.data(), N, nullptr, 0);
-                k->gemm(wt, M, K, xp.as<void>(), packed.as<void>(), N, 0, panels, Yp.data(), N, pf, 3);
-                CHECK_MSG(std::memcmp(Y.data(), Yp.data(), Y.size() * 4) == 0, "%s %s M=%d: prefetch changed the result",
-                          k->name, dtype_name(wt), M);
+                k->gemm(wt, M, K, in.xp.as<void>(), in.packed.as<void>(), N, 0, in.panels, Y.data(), N, nullptr, 0);
+                k->gemm(wt, M, K, in.xp.as<void>(), in.packed.as<void>(), N, 0, in.panels, Yp.data(), N, pf, 3);
+                CHECK_MSG(std::memcmp(Y.data(), Yp.data(), Y.size() * 4) == 0, "%s %s M=%d K=%d: prefetch changed the result",
+                          k->name, dtype_name(wt), M, K);
             }
         }
     }
@@ -138,24 +150,13 @@ TEST(gemm_row_independent_of_m) {
     for (const Kernels* k : all_kernels()) {
         for (DType wt : {DType::F32, DType::F16, DType::BF16})
         for (int K : {600, 608}) { // 608: whole K steps for AMX tiles
-            std::mt19937 rng(5000 + case_id++);
-            std::vector<uint16_t> half;
-            std::vector<float> w;
-            random_weights(rng, wt, N, K, half, w);
-            std::normal_distribution<float> d(0.0f, 1.0f);
-            std::vector<float> X(size_t(M) * K);
-            for (float& v : X) v = d(rng);
-            Buffer packed(packed_weight_bytes(wt, N, K));
-            pack_weight(wt, wt == DType::F32 ? static_cast<const void*>(w.data()) : half.data(), N, K, packed.as<void>());
-            const int panels = (N + kPanel - 1) / kPanel;
-            Buffer xp(k->pack_x_bytes(wt, M, K));
-            k->pack_x(wt, X.data(), K, M, K, xp.as<void>());
+            GemmInputs in(k, wt, M, N, K, 5000 + case_id++);
             std::vector<float> Y(size_t(M) * N), y1(N);
-            k->gemm(wt, M, K, xp.as<void>(), packed.as<void>(), N, 0, panels, Y.data(), N, nullptr, 0);
+            k->gemm(wt, M, K, in.xp.as<void>(), in.packed.as<void>(), N, 0, in.panels, Y.data(), N, nullptr, 0);
             for (int m = 0; m < M; m += 7) {
                 Buffer x1(k->pack_x_bytes(wt, 1, K));
-                k->pack_x(wt, X.data() + size_t(m) * K, K, 1, K, x1.as<void>());
-                k->gemm(wt, 1, K, x1.as<void>(), packed.as<void>(), N, 0, panels, y1.data(), N, nullptr, 0);
+                k->pack_x(wt, in.X.data() + size_t(m) * K, K, 1, K, x1.as<void>());
+                k->gemm(wt, 1, K, x1.as<void>(), in.packed.as<void>(), N, 0, in.panels, y1.data(), N, nullptr, 0);
                 for (int n = 0; n < N; n++)
                     CHECK_MSG(y1[n] == Y[size_t(m) * N + n], "%s %s row %d col %d: %g alone vs %g in M=%d", k->name,
                               dtype_name(wt), m, n, y1[n], Y[size_t(m) * N + n], M);
