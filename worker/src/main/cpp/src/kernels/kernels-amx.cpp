@@ -1,7 +1,7 @@
 // kernels-amx.cpp - the avx512bf16 table with its BF16-weight GEMM on AMX tiles (tdpbf16ps).
 //
-// On this generation of Xeon a vdpbf16ps retires a third of the F32 FMA rate, so BF16 weights
-// at batch 16 were compute bound at ~130 GFLOP/s; one tdpbf16ps multiplies a 16x32 BF16 tile by a
+// On the Xeon here vdpbf16ps reaches about half the F32 FMA rate (~170 against ~340 GFLOP/s on two
+// cores), so BF16 weights at batch 16 and in prefill were compute bound; one tdpbf16ps multiplies a 16x32 BF16 tile by a
 // 32x16 one (8192 products) into 16x16 F32 accumulators, which leaves the weight reads as the
 // only limit. The inputs are those of the vdpbf16ps kernel (activations rounded to BF16 to
 // nearest even, weights as stored) and the accumulation is F32.
