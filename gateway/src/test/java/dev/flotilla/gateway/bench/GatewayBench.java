@@ -61,7 +61,7 @@ public final class GatewayBench {
       return ttft.getValueAtPercentile(percentile) / 1_000.0;
     }
 
-    /** TTFT of the requests every client sent at once when the phase started. */
+    /** TTFT of the requests sent in the phase's first quarter (all clients at once at its start). */
     double burstMs(double percentile) {
       return burst.getValueAtPercentile(percentile) / 1_000.0;
     }
@@ -241,8 +241,7 @@ public final class GatewayBench {
     double hostBusy = hostAfter < 0 || hostBefore < 0 ? -1
         : (hostAfter - hostBefore) / 100.0 / elapsed; // USER_HZ is 100 on Linux
     return new Phase(target, clients, completed.get(), (end - measureFrom) / 1e9, ttft, burst,
-        cpu, bench,
-        hostBusy);
+        cpu, bench, hostBusy);
   }
 
   /** Where a phase's requests are counted: TTFT from measureFrom, completions up to end. */
