@@ -164,6 +164,9 @@ class WholeSystemIT {
         stableWindow: 6s
         panicWindow: 2s
         coldStartTimeout: 2m""", null);
+    // The gateway knows a model once its informer has seen it (NOT_FOUND before: CI hit that once).
+    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(models(LocalSystem.E2E_KEY))
+        .anyMatch(m -> m.endsWith("/e2e-idle") || m.equals("e2e-idle")));
     Generation first = generate(LocalSystem.E2E_KEY, request("s5-first", "e2e-idle", "", "Good morning", 16)
         .toBuilder().setReportProgress(true).build()).await(180);
     assertThat(first.error()).as("%s", first).isNull();
@@ -455,6 +458,11 @@ class WholeSystemIT {
     Generation g = Generation.start(LocalSystem.tenantOf(apiKey), system.async(apiKey), request);
     requests.add(g);
     return g;
+  }
+
+  static List<String> models(String apiKey) {
+    return system.blocking(apiKey).listModels(ListModelsRequest.getDefaultInstance()).getModelsList().stream()
+        .map(ModelInfo::getName).toList();
   }
 
   static List<String> adapters(String apiKey, String model) {
