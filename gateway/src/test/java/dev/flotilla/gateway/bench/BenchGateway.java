@@ -3,6 +3,7 @@ package dev.flotilla.gateway.bench;
 import static dev.flotilla.gateway.Fixtures.keySecret;
 import static dev.flotilla.gateway.Fixtures.sha256Entry;
 
+import com.sun.net.httpserver.HttpServer;
 import dev.flotilla.api.crd.Priority;
 import dev.flotilla.gateway.Fixtures;
 import dev.flotilla.gateway.auth.ApiKeyAuthenticator;
@@ -26,6 +27,10 @@ import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.micrometer.prometheus.PrometheusConfig;
 import io.micrometer.prometheus.PrometheusMeterRegistry;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -39,8 +44,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * routing, metrics (a Prometheus registry, as in production) and the gRPC service. Usage events
  * are counted in memory: the spool's fsync is disk latency, not pipeline cost, and is left out.
  *
- * <p>Usage: {@code BenchGateway <worker host:port>}; prints the gRPC port, runs until stdin
- * closes.
+ * <p>Usage: {@code BenchGateway <worker host:port>}; prints {@code ports <gRPC> <metrics HTTP>},
+ * runs until stdin closes.
  */
 public final class BenchGateway {
   static final String MODEL = "default/bench-model";
@@ -59,8 +64,8 @@ public final class BenchGateway {
     WorkerRegistry registry = new WorkerRegistry();
     GrpcWorkerClient workers = new GrpcWorkerClient();
     StatsWatchers watchers = new StatsWatchers(workers, registry, 1000, 100);
-    GatewayMetrics metrics = new GatewayMetrics(
-        new PrometheusMeterRegistry(PrometheusConfig.DEFAULT), 100);
+    PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    GatewayMetrics metrics = new GatewayMetrics(prometheus, 100);
     Ticker ticker = Ticker.system();
     Schedulers schedulers = new Schedulers(registry, new WorkerSelector(1.25), m -> {}, ticker,
         1000, 100, Duration.ofSeconds(5), Duration.ofSeconds(30), Duration.ofSeconds(2),
@@ -84,11 +89,23 @@ public final class BenchGateway {
         .addService(ServerInterceptors.intercept(new InferenceGrpcService(pipeline),
             new AuthorizationInterceptor()))
         .build().start();
-    System.out.println(server.getPort());
+    // The Prometheus page, as a gateway serves it, for the benchmark's breakdown of TTFT.
+    HttpServer page = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+        0);
+    page.createContext("/metrics", exchange -> {
+      byte[] body = prometheus.scrape().getBytes(StandardCharsets.UTF_8);
+      exchange.sendResponseHeaders(200, body.length);
+      try (OutputStream out = exchange.getResponseBody()) {
+        out.write(body);
+      }
+    });
+    page.start();
+    System.out.println("ports " + server.getPort() + " " + page.getAddress().getPort());
     System.out.flush();
     while (System.in.read() >= 0) {
       // runs until the benchmark closes our stdin
     }
+    page.stop(0);
     server.shutdownNow();
     watchers.close();
     workers.close();

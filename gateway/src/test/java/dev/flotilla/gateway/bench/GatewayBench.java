@@ -52,7 +52,8 @@ public final class GatewayBench {
    *     of the host included)
    */
   record Phase(String target, int clients, long requests, double seconds, Histogram ttft,
-      Histogram burst, double gatewayCpuMs, double benchCpuMs, double hostBusyCores) {
+      Histogram burst, double gatewayCpuMs, double benchCpuMs, double hostBusyCores,
+      Breakdown breakdown) {
     double throughput() {
       return requests / seconds;
     }
@@ -65,6 +66,41 @@ public final class GatewayBench {
     double burstMs(double percentile) {
       return burst.getValueAtPercentile(percentile) / 1_000.0;
     }
+  }
+
+  /**
+   * Where a phase's mean time to first token went, from the processes' own timers over the
+   * measured part of the phase (NaN where a process has none: the fake worker, the direct phase's
+   * gateway).
+   *
+   * @param clientMs the clients' mean TTFT
+   * @param gatewayMs the gateway's mean from a request's arrival to its worker's first token
+   * @param gatewayQueueMs the gateway's mean wait from arrival to dispatch
+   * @param workerMs the worker's mean from a sequence's arrival to its first generated token
+   */
+  record Breakdown(double clientMs, double gatewayMs, double gatewayQueueMs, double workerMs) {
+    String line() {
+      return String.format("mean ttft: client %.3f ms, gateway %.3f ms (queue %.3f), worker %.3f ms",
+          clientMs, gatewayMs, gatewayQueueMs, workerMs);
+    }
+  }
+
+  /** The processes' timer pages: the gateway's (null in the direct phase) and the worker's. */
+  record Pages(String gateway, String worker) {
+    Breakdown since(Pages.Reading before, Pages.Reading after, Histogram ttft) {
+      return new Breakdown(ttft.getMean() / 1000.0,
+          after.gatewayTtft.meanMsSince(before.gatewayTtft),
+          after.gatewayQueue.meanMsSince(before.gatewayQueue),
+          after.workerTtft.meanMsSince(before.workerTtft));
+    }
+
+    Reading read() {
+      return new Reading(TimerScrape.read(gateway, "flotilla_gateway_time_to_first_token_seconds"),
+          TimerScrape.read(gateway, "flotilla_gateway_queue_time_seconds"),
+          TimerScrape.read(worker, "flotilla_worker_time_to_first_token_seconds"));
+    }
+
+    record Reading(TimerScrape gatewayTtft, TimerScrape gatewayQueue, TimerScrape workerTtft) {}
   }
 
   public static void main(String[] args) throws Exception {
@@ -93,8 +129,13 @@ public final class GatewayBench {
       Process gateway = new ProcessBuilder(command)
           .redirectError(ProcessBuilder.Redirect.INHERIT).start();
       try {
-        int port = port(new BufferedReader(new InputStreamReader(gateway.getInputStream(),
+        int[] ports = ports(new BufferedReader(new InputStreamReader(gateway.getInputStream(),
             StandardCharsets.UTF_8)));
+        int port = ports[0];
+        // The worker's Prometheus page (run.sh's tiny mode names it); the fake worker has none.
+        String workerPage = System.getenv().getOrDefault("BENCH_WORKER_METRICS", "").strip();
+        Pages directPages = new Pages(null, workerPage);
+        Pages gatewayPages = new Pages("http://127.0.0.1:" + ports[1] + "/metrics", workerPage);
         ManagedChannel direct = Grpc.newChannelBuilder(workerAddress,
             InsecureChannelCredentials.create()).build();
         ManagedChannel viaGateway = Grpc.newChannelBuilder("127.0.0.1:" + port,
@@ -119,24 +160,25 @@ public final class GatewayBench {
         // shared cores its C2 compiler was still busy after seconds/3 (a third of the gateway's
         // CPU in the measured phases), so the gateway warms at both client counts, for longer.
         Duration warmup = Duration.ofSeconds(Math.max(2, seconds));
-        run("direct", directCall, 64, warmup, null);
+        run("direct", directCall, 64, warmup, null, directPages);
         for (int i = 0; i < 3; i++) {
-          run("gateway", gatewayCall, 64, warmup, gw);
-          run("gateway", gatewayCall, 1, Duration.ofSeconds(2), gw);
+          run("gateway", gatewayCall, 64, warmup, gw, gatewayPages);
+          run("gateway", gatewayCall, 1, Duration.ofSeconds(2), gw, gatewayPages);
         }
         Duration d = Duration.ofSeconds(seconds);
         ObjectNode out = JSON.createObjectNode();
         for (int clients : List.of(1, 64)) {
-          Phase a = run("direct", directCall, clients, d, null);
-          Phase b = run("gateway", gatewayCall, clients, d, gw);
+          Phase a = run("direct", directCall, clients, d, null, directPages);
+          Phase b = run("gateway", gatewayCall, clients, d, gw, gatewayPages);
           for (Phase p : List.of(a, b)) {
             System.out.printf("%-8s clients=%-3d requests=%-7d req/s=%-9.1f ttft p50=%.3f ms"
                     + " p99=%.3f ms (start burst p99=%.3f ms) bench cpu=%.1f ms"
-                    + " host busy=%.2f cores%s%n", p.target(),
+                    + " host busy=%.2f cores%s%n         %s%n", p.target(),
                 p.clients(), p.requests(), p.throughput(), p.ms(50), p.ms(99), p.burstMs(99),
                 p.benchCpuMs(),
                 p.hostBusyCores(), p.gatewayCpuMs() < 0 ? ""
-                    : String.format(" gateway cpu=%.1f ms", p.gatewayCpuMs()));
+                    : String.format(" gateway cpu=%.1f ms", p.gatewayCpuMs()),
+                p.breakdown().line());
           }
           String suffix = clients == 1 ? "_c1" : "";
           out.put("added_ttft_p50_ms" + suffix, round(b.ms(50) - a.ms(50)));
@@ -163,15 +205,19 @@ public final class GatewayBench {
     }
   }
 
-  /** The gateway's first all-digits output line: JVM options such as JFR may print before it. */
-  private static int port(BufferedReader out) throws java.io.IOException {
+  /**
+   * The gateway's gRPC and metrics ports, from its {@code ports <gRPC> <HTTP>} line: JVM options
+   * such as JFR may print before it.
+   */
+  private static int[] ports(BufferedReader out) throws java.io.IOException {
     for (String line = out.readLine(); line != null; line = out.readLine()) {
-      if (line.strip().matches("\\d+")) {
-        return Integer.parseInt(line.strip());
+      if (line.strip().matches("ports \\d+ \\d+")) {
+        String[] f = line.strip().split(" ");
+        return new int[] {Integer.parseInt(f[1]), Integer.parseInt(f[2])};
       }
       System.err.println(line);
     }
-    throw new IllegalStateException("the gateway exited before printing its port");
+    throw new IllegalStateException("the gateway exited before printing its ports");
   }
 
   private static double round(double v) {
@@ -217,7 +263,7 @@ public final class GatewayBench {
    * Requests still running at the end are not counted.
    */
   private static Phase run(String target, Stream stream, int clients, Duration duration,
-      ProcessHandle gateway) throws InterruptedException {
+      ProcessHandle gateway, Pages pages) throws InterruptedException {
     Histogram ttft = new Histogram(60_000_000L, 3); // microseconds
     Histogram burst = new Histogram(60_000_000L, 3);
     AtomicLong completed = new AtomicLong();
@@ -233,15 +279,17 @@ public final class GatewayBench {
     double cpuBefore = cpuMs(gateway);
     double benchBefore = cpuMs(ProcessHandle.current());
     long hostBefore = hostCpuTicks();
+    Pages.Reading timersBefore = pages.read();
     stopped.await(duration.toSeconds() + 60, TimeUnit.SECONDS);
     double elapsed = (System.nanoTime() - measureFrom) / 1e9; // to the last request's end
     double cpu = gateway == null ? -1 : cpuMs(gateway) - cpuBefore;
     double bench = cpuMs(ProcessHandle.current()) - benchBefore;
     long hostAfter = hostCpuTicks();
+    Breakdown breakdown = pages.since(timersBefore, pages.read(), ttft);
     double hostBusy = hostAfter < 0 || hostBefore < 0 ? -1
         : (hostAfter - hostBefore) / 100.0 / elapsed; // USER_HZ is 100 on Linux
     return new Phase(target, clients, completed.get(), (end - measureFrom) / 1e9, ttft, burst,
-        cpu, bench, hostBusy);
+        cpu, bench, hostBusy, breakdown);
   }
 
   /** Where a phase's requests are counted: TTFT from measureFrom, completions up to end. */
