@@ -4,7 +4,10 @@
 # phase and, last, one JSON line (added_ttft_p50_ms, added_ttft_p99_ms, throughput_ratio,
 # gateway_cpu_ms_per_1000 at 64 clients; the same with _c1 at 1 client). Each phase counts its last
 # three quarters; its first quarter, where every client sends at once, is the "start burst", whose
-# TTFT p99 is printed apart (added_start_burst_ttft_p99_ms).
+# TTFT p99 is printed apart (added_start_burst_ttft_p99_ms). Direct and gateway phases alternate over
+# BENCH_ROUNDS rounds (default 3) and each side's rounds are pooled, so the host's drift over the run
+# falls on both sides alike. Every phase line also breaks the mean TTFT down by the processes' own
+# timers (client, gateway arrival to the worker's first token, worker arrival to its first token).
 # Usage: bench/gateway/run.sh [seconds per phase=10] [tokens=16] [token interval us=2000] [fake|tiny]
 #   fake (default): an in-process worker that streams the tokens at a fixed interval, so the run
 #     measures the gateway alone (the load generator, the fake worker and the gateway share the
@@ -36,7 +39,9 @@ if [ "$MODE" = tiny ] && [ "${BENCH_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ] && co
   # worker (engine and its gRPC) and the load generator share the last core in both phases, so the
   # gateway is the only difference between them. Unpinned (BENCH_PIN=0) on two cores, the
   # gateway's CPU comes straight out of the engine's and the throughput ratio measures the sharing
-  # of two cores more than the gateway.
+  # of two cores more than the gateway. The worker alone on the last core, with the load generator
+  # beside the gateway, was slower still: direct 625-830 req/s against 830-960 (every message from
+  # the other core then wakes the worker's core; bench/results/gateway-20261127T024147Z.txt).
   LAST=$(($(nproc) - 1))
   WORKER_CPUS="taskset -c $LAST"
   CLIENT_CPUS="taskset -c $LAST"

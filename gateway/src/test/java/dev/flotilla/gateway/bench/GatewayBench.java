@@ -33,7 +33,8 @@ import org.HdrHistogram.Histogram;
  * tiny mode starts the worker on the testkit's tiny model).
  * Each client sends its next request when the previous one ends; each phase counts its last three
  * quarters (its first quarter, where every client sends at once, is reported apart as the start
- * burst). Prints one line per phase and, last, one JSON line: {@code added_ttft_p50_ms},
+ * burst). Direct and gateway phases alternate over {@code BENCH_ROUNDS} rounds (default 3), pooled
+ * per side. Prints one line per phase and, last, one JSON line: {@code added_ttft_p50_ms},
  * {@code added_ttft_p99_ms} and
  * {@code throughput_ratio} (gateway/direct) at 64 clients, and {@code gateway_cpu_ms_per_1000}.
  *
@@ -66,6 +67,30 @@ public final class GatewayBench {
     double burstMs(double percentile) {
       return burst.getValueAtPercentile(percentile) / 1_000.0;
     }
+
+    /** Rounds of one target and client count as one phase: their requests and times together. */
+    static Phase pool(List<Phase> rounds) {
+      Phase first = rounds.get(0);
+      Histogram ttft = new Histogram(first.ttft.getHighestTrackableValue(), 3);
+      Histogram burst = new Histogram(first.burst.getHighestTrackableValue(), 3);
+      long requests = 0;
+      double seconds = 0;
+      double gatewayCpu = 0;
+      double benchCpu = 0;
+      double hostBusy = 0;
+      for (Phase p : rounds) {
+        ttft.add(p.ttft);
+        burst.add(p.burst);
+        requests += p.requests;
+        seconds += p.seconds;
+        gatewayCpu += p.gatewayCpuMs;
+        benchCpu += p.benchCpuMs;
+        hostBusy += p.hostBusyCores / rounds.size();
+      }
+      return new Phase(first.target, first.clients, requests, seconds, ttft, burst,
+          first.gatewayCpuMs < 0 ? -1 : gatewayCpu, benchCpu, hostBusy,
+          Breakdown.mean(rounds.stream().map(Phase::breakdown).toList()));
+    }
   }
 
   /**
@@ -77,11 +102,25 @@ public final class GatewayBench {
    * @param gatewayMs the gateway's mean from a request's arrival to its worker's first token
    * @param gatewayQueueMs the gateway's mean wait from arrival to dispatch
    * @param workerMs the worker's mean from a sequence's arrival to its first generated token
+   * @param workerBatch the worker's mean sequences per engine step
+   * @param workerSteps the worker's engine steps in the measured part of the phase
    */
-  record Breakdown(double clientMs, double gatewayMs, double gatewayQueueMs, double workerMs) {
+  record Breakdown(double clientMs, double gatewayMs, double gatewayQueueMs, double workerMs,
+      double workerBatch, double workerSteps) {
+    static Breakdown mean(List<Breakdown> rounds) {
+      double n = rounds.size();
+      return new Breakdown(rounds.stream().mapToDouble(Breakdown::clientMs).sum() / n,
+          rounds.stream().mapToDouble(Breakdown::gatewayMs).sum() / n,
+          rounds.stream().mapToDouble(Breakdown::gatewayQueueMs).sum() / n,
+          rounds.stream().mapToDouble(Breakdown::workerMs).sum() / n,
+          rounds.stream().mapToDouble(Breakdown::workerBatch).sum() / n,
+          rounds.stream().mapToDouble(Breakdown::workerSteps).sum() / n);
+    }
+
     String line() {
-      return String.format("mean ttft: client %.3f ms, gateway %.3f ms (queue %.3f), worker %.3f ms",
-          clientMs, gatewayMs, gatewayQueueMs, workerMs);
+      return String.format("mean ttft: client %.3f ms, gateway %.3f ms (queue %.3f), worker %.3f ms;"
+              + " worker steps %.0f of %.1f sequences", clientMs, gatewayMs, gatewayQueueMs,
+          workerMs, workerSteps, workerBatch);
     }
   }
 
@@ -91,16 +130,21 @@ public final class GatewayBench {
       return new Breakdown(ttft.getMean() / 1000.0,
           after.gatewayTtft.meanMsSince(before.gatewayTtft),
           after.gatewayQueue.meanMsSince(before.gatewayQueue),
-          after.workerTtft.meanMsSince(before.workerTtft));
+          after.workerTtft.meanMsSince(before.workerTtft),
+          after.workerBatch.meanSince(before.workerBatch),
+          after.workerBatch.count() - before.workerBatch.count());
     }
 
     Reading read() {
       return new Reading(TimerScrape.read(gateway, "flotilla_gateway_time_to_first_token_seconds"),
           TimerScrape.read(gateway, "flotilla_gateway_queue_time_seconds"),
-          TimerScrape.read(worker, "flotilla_worker_time_to_first_token_seconds"));
+          TimerScrape.read(worker, "flotilla_worker_time_to_first_token_seconds"),
+          TimerScrape.read(worker, "flotilla_worker_batch_size"));
     }
 
-    record Reading(TimerScrape gatewayTtft, TimerScrape gatewayQueue, TimerScrape workerTtft) {}
+    /** The timers' totals at one moment; {@code workerBatch} is a summary (sequences per step). */
+    record Reading(TimerScrape gatewayTtft, TimerScrape gatewayQueue, TimerScrape workerTtft,
+        TimerScrape workerBatch) {}
   }
 
   public static void main(String[] args) throws Exception {
@@ -166,20 +210,27 @@ public final class GatewayBench {
           run("gateway", gatewayCall, 1, Duration.ofSeconds(2), gw, gatewayPages);
         }
         Duration d = Duration.ofSeconds(seconds);
+        // Direct and gateway phases alternate over several rounds (direct first in even rounds,
+        // gateway first in odd ones), and each side's rounds are pooled: on a shared 2-core host
+        // the engine's speed drifts by several percent over a minute, and one phase of each,
+        // back to back, put that drift straight into the difference.
+        int rounds = Integer.parseInt(System.getenv().getOrDefault("BENCH_ROUNDS", "3").strip());
         ObjectNode out = JSON.createObjectNode();
         for (int clients : List.of(1, 64)) {
-          Phase a = run("direct", directCall, clients, d, null, directPages);
-          Phase b = run("gateway", gatewayCall, clients, d, gw, gatewayPages);
-          for (Phase p : List.of(a, b)) {
-            System.out.printf("%-8s clients=%-3d requests=%-7d req/s=%-9.1f ttft p50=%.3f ms"
-                    + " p99=%.3f ms (start burst p99=%.3f ms) bench cpu=%.1f ms"
-                    + " host busy=%.2f cores%s%n         %s%n", p.target(),
-                p.clients(), p.requests(), p.throughput(), p.ms(50), p.ms(99), p.burstMs(99),
-                p.benchCpuMs(),
-                p.hostBusyCores(), p.gatewayCpuMs() < 0 ? ""
-                    : String.format(" gateway cpu=%.1f ms", p.gatewayCpuMs()),
-                p.breakdown().line());
+          List<Phase> directRounds = new ArrayList<>();
+          List<Phase> gatewayRounds = new ArrayList<>();
+          for (int r = 0; r < rounds; r++) {
+            for (boolean directNow : r % 2 == 0 ? List.of(true, false) : List.of(false, true)) {
+              Phase p = directNow ? run("direct", directCall, clients, d, null, directPages)
+                  : run("gateway", gatewayCall, clients, d, gw, gatewayPages);
+              (directNow ? directRounds : gatewayRounds).add(p);
+              print("round " + (r + 1), p);
+            }
           }
+          Phase a = Phase.pool(directRounds);
+          Phase b = Phase.pool(gatewayRounds);
+          print("all", a);
+          print("all", b);
           String suffix = clients == 1 ? "_c1" : "";
           out.put("added_ttft_p50_ms" + suffix, round(b.ms(50) - a.ms(50)));
           out.put("added_ttft_p99_ms" + suffix, round(b.ms(99) - a.ms(99)));
@@ -188,6 +239,7 @@ public final class GatewayBench {
               round(b.gatewayCpuMs() / b.requests() * 1000));
           out.put("added_start_burst_ttft_p99_ms" + suffix, round(b.burstMs(99) - a.burstMs(99)));
         }
+        out.put("rounds", rounds);
         out.put("worker", fake != null ? "fixed-rate fake" : "real worker at " + realWorker);
         out.put("tokens_per_request", tokens)
             .put("token_interval_us", fake != null ? intervalMicros : 0)
@@ -218,6 +270,16 @@ public final class GatewayBench {
       System.err.println(line);
     }
     throw new IllegalStateException("the gateway exited before printing its ports");
+  }
+
+  private static void print(String label, Phase p) {
+    System.out.printf("%-8s %-8s clients=%-3d requests=%-7d req/s=%-9.1f ttft p50=%.3f ms"
+            + " p99=%.3f ms (start burst p99=%.3f ms) bench cpu=%.1f ms"
+            + " host busy=%.2f cores%s%n                  %s%n", label, p.target(),
+        p.clients(), p.requests(), p.throughput(), p.ms(50), p.ms(99), p.burstMs(99),
+        p.benchCpuMs(), p.hostBusyCores(), p.gatewayCpuMs() < 0 ? ""
+            : String.format(" gateway cpu=%.1f ms", p.gatewayCpuMs()),
+        p.breakdown().line());
   }
 
   private static double round(double v) {

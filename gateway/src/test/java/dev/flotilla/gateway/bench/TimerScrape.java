@@ -6,12 +6,12 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Reads one Prometheus timer's running total and count from a text exposition page, so the
+ * Reads one Prometheus timer's (or summary's) running total and count from a text exposition page, so the
  * benchmark can tell apart where a phase's time to first token went: in the worker (its own
  * arrival-to-token timer), in the gateway (arrival to the worker's first token), or on the way to
  * and from the client. Two reads give the mean over what happened between them.
  */
-record TimerScrape(double sumSeconds, double count) {
+record TimerScrape(double sum, double count) {
   static final TimerScrape NONE = new TimerScrape(0, 0);
 
   /** The sum and count of {@code name} over all its label sets; NONE if the page is unreachable. */
@@ -43,7 +43,12 @@ record TimerScrape(double sumSeconds, double count) {
 
   /** The mean in milliseconds of what was recorded since {@code before}; NaN for nothing. */
   double meanMsSince(TimerScrape before) {
+    return meanSince(before) * 1000;
+  }
+
+  /** The mean of what was recorded since {@code before}, in the page's unit; NaN for nothing. */
+  double meanSince(TimerScrape before) {
     double n = count - before.count;
-    return n <= 0 ? Double.NaN : (sumSeconds - before.sumSeconds) / n * 1000;
+    return n <= 0 ? Double.NaN : (sum - before.sum) / n;
   }
 }
