@@ -69,6 +69,7 @@ public final class Scheduler implements AutoCloseable {
     private final Set<Integer> eosTokens;
 
     private final BlockingQueue<Runnable> inbox = new LinkedBlockingQueue<>();
+    private final LoopWrites loopWrites = new LoopWrites(); // engine thread only
     private final PriorityQueue<Sequence> waiting = new PriorityQueue<>(Sequence.ADMISSION_ORDER);
     private final List<Sequence> running = new ArrayList<>(); // admission order
     private final ArrayDeque<Integer> freeSeqIds = new ArrayDeque<>();
@@ -85,7 +86,7 @@ public final class Scheduler implements AutoCloseable {
     private volatile boolean draining;
     private volatile boolean stopped;
     private volatile SchedulerSnapshot snapshot;
-    private Thread thread;
+    private volatile Thread thread;
 
     private record PendingLoad(String name, CompletableFuture<LoadedAdapter> future) {
     }
@@ -186,6 +187,20 @@ public final class Scheduler implements AutoCloseable {
             pendingSubmissions.decrementAndGet();
             throw e;
         }
+    }
+
+    /**
+     * Defers a sequence output's write to the end of the engine thread's current pass, where it
+     * runs on {@code loop} together with the pass's other writes for that loop ({@link LoopWrites}).
+     *
+     * @return false when called off the engine thread: the caller writes at once
+     */
+    public boolean deferWrite(Executor loop, Runnable write) {
+        if (Thread.currentThread() != thread) {
+            return false;
+        }
+        loopWrites.add(loop, write);
+        return true;
     }
 
     /** Asks for a sequence to be stopped; it is freed on the engine thread within one step. */
@@ -338,6 +353,8 @@ public final class Scheduler implements AutoCloseable {
             } catch (RuntimeException | Error e) {
                 LOG.error("scheduler step failed", e);
                 idle = true;
+            } finally {
+                loopWrites.dispatch();
             }
         }
     }

@@ -5,6 +5,7 @@ import dev.flotilla.api.v1.TokenChunk;
 import dev.flotilla.api.v1.Usage;
 import dev.flotilla.api.worker.v1.WorkerFinal;
 import dev.flotilla.api.worker.v1.WorkerGenerateResponse;
+import dev.flotilla.worker.scheduler.Scheduler;
 import dev.flotilla.worker.scheduler.SequenceOutput;
 import dev.flotilla.worker.scheduler.SequenceResult;
 import dev.flotilla.worker.text.IncrementalDetokenizer;
@@ -14,6 +15,7 @@ import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.List;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -23,6 +25,10 @@ import java.util.concurrent.TimeUnit;
  * <p>Flow control: while the client's transport is not ready, new tokens are merged into one
  * pending chunk instead of being queued message by message; the chunk goes out when the call is
  * ready again. The final message is always written.
+ *
+ * <p>Writes made on the engine thread wait for the end of its pass and then run on the call's
+ * event loop with the pass's other writes ({@link Scheduler#deferWrite}): a step's messages to a
+ * connection leave in one flush instead of one wake-up of the loop per token.
  */
 final class GenerationStream implements SequenceOutput {
     private final StreamObserver<WorkerGenerateResponse> observer;
@@ -31,15 +37,26 @@ final class GenerationStream implements SequenceOutput {
     private final StopMatcher stops;
     private final boolean logprobs;
     private final int promptTokens;
+    private final Executor loop;       // the call's event loop; null when it has none
+    private final Scheduler scheduler;
     private TokenChunk.Builder pending; // guarded by this
+    private WorkerFinal fin;            // guarded by this: the end, not yet written
     private boolean closed;             // guarded by this
     private boolean tokensSent;         // guarded by this
+    private boolean writeDue;           // guarded by this: a write is deferred to the pass's end
 
-    /** @param promptTokens the prompt length, announced on the first message with tokens */
+    /**
+     * @param promptTokens the prompt length, announced on the first message with tokens
+     * @param loop the event loop that carries the call, for writes batched per engine pass; null
+     *     to write each message when it is produced
+     * @param scheduler where engine-thread writes are deferred to
+     */
     GenerationStream(StreamObserver<WorkerGenerateResponse> observer, TokenDecoder decoder, List<String> stops, boolean logprobs,
-            int promptTokens) {
+            int promptTokens, Executor loop, Scheduler scheduler) {
         this.observer = observer;
         this.promptTokens = promptTokens;
+        this.loop = loop;
+        this.scheduler = scheduler;
         this.flow = observer instanceof ServerCallStreamObserver<WorkerGenerateResponse> s ? s : null;
         this.detokenizer = new IncrementalDetokenizer(decoder);
         this.stops = new StopMatcher(stops);
@@ -61,7 +78,7 @@ final class GenerationStream implements SequenceOutput {
                 pending.addLogprobs(logprob);
             }
         }
-        flush();
+        writeSoon();
         return r.matched();
     }
 
@@ -91,18 +108,9 @@ final class GenerationStream implements SequenceOutput {
             if (closed) {
                 return;
             }
-            closed = true;
-            try {
-                if (pending != null) {
-                    observer.onNext(tokensMessage());
-                    pending = null;
-                }
-                observer.onNext(WorkerGenerateResponse.newBuilder().setFinal(fin).build());
-                observer.onCompleted();
-            } catch (RuntimeException e) {
-                // the call was cancelled in between; nobody is listening
-            }
+            this.fin = fin;
         }
+        writeSoon();
     }
 
     @Override
@@ -141,12 +149,42 @@ final class GenerationStream implements SequenceOutput {
         return m.build();
     }
 
-    /** Writes the pending chunk if the call can take it. */
+    /** Writes now, or at the end of the engine thread's pass when called there. */
+    private void writeSoon() {
+        synchronized (this) {
+            if (writeDue) {
+                return; // already deferred: that write sends what is pending now
+            }
+            writeDue = true;
+        }
+        if (loop == null || !scheduler.deferWrite(loop, this::flush)) {
+            flush();
+        }
+    }
+
+    /**
+     * Writes the pending chunk if the call can take it, and the final message once the sequence
+     * has ended (with any pending chunk before it, ready or not).
+     */
     private synchronized void flush() {
-        if (closed || pending == null || (flow != null && !flow.isReady())) {
+        writeDue = false;
+        if (closed) {
             return;
         }
         try {
+            if (fin != null) {
+                closed = true;
+                if (pending != null) {
+                    observer.onNext(tokensMessage());
+                    pending = null;
+                }
+                observer.onNext(WorkerGenerateResponse.newBuilder().setFinal(fin).build());
+                observer.onCompleted();
+                return;
+            }
+            if (pending == null || (flow != null && !flow.isReady())) {
+                return;
+            }
             observer.onNext(tokensMessage());
         } catch (RuntimeException e) {
             closed = true; // cancelled by the client; the scheduler hears of it through the cancel handler

@@ -20,9 +20,13 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import io.vertx.core.impl.ContextInternal;
 import jakarta.inject.Inject;
 import java.nio.file.Path;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 
 /**
@@ -52,9 +56,9 @@ public class WorkerGrpcService extends WorkerGrpc.WorkerImplBase {
             observer.onError(e);
             return;
         }
-        GenerationStream stream = new GenerationStream(observer, runtime.tokenizer(), validated.stops(), validated.logprobs(),
-                validated.sequence().prompt().length);
         Scheduler scheduler = runtime.scheduler();
+        GenerationStream stream = new GenerationStream(observer, runtime.tokenizer(), validated.stops(), validated.logprobs(),
+                validated.sequence().prompt().length, currentEventLoop(), scheduler);
         Sequence seq;
         try {
             seq = scheduler.submit(validated.sequence(), stream);
@@ -66,6 +70,15 @@ public class WorkerGrpcService extends WorkerGrpc.WorkerImplBase {
             // Client gone or deadline passed: gRPC cancels the call and the scheduler frees the sequence.
             call.setOnCancelHandler(() -> scheduler.cancel(seq));
         }
+    }
+
+    /**
+     * The event loop this call runs on (Quarkus serves gRPC on Vert.x's Netty event loops, and a
+     * non-blocking method is called on the call's loop), for the stream's batched writes; null off
+     * an event loop (an in-process server in tests), where each message is written as it comes.
+     */
+    private static Executor currentEventLoop() {
+        return Context.isOnEventLoopThread() && Vertx.currentContext() instanceof ContextInternal c ? c.nettyEventLoop() : null;
     }
 
     @Override

@@ -9,11 +9,15 @@ import dev.flotilla.worker.scheduler.SequenceOutput.Failure;
 import dev.flotilla.worker.scheduler.SequenceResult.FinishReason;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
@@ -393,5 +397,50 @@ class SchedulerTest {
         CompletableFuture<LoadedAdapter> unknown = scheduler.loadAdapter("zzz");
         scheduler.runOnce();
         assertThat(unknown).isCompletedExceptionally();
+    }
+
+    @Test
+    void writesDeferredOnTheEngineThreadReachTheirLoopAsOneTaskPerPass() throws Exception {
+        scheduler(8, 1000);
+        // The "event loop": records each task it is handed and how many writes ran in it.
+        List<Integer> writesPerTask = Collections.synchronizedList(new ArrayList<>());
+        AtomicInteger running = new AtomicInteger();
+        Executor loop = task -> {
+            running.set(0);
+            task.run();
+            writesPerTask.add(running.get());
+        };
+        AtomicInteger deferred = new AtomicInteger();
+        AtomicInteger refused = new AtomicInteger();
+        List<RecordingOutput> outputs = new ArrayList<>();
+        List<SequenceRequest> requests = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            requests.add(request("r" + i, new int[] {1, 2, 3}, 5));
+            outputs.add(new RecordingOutput() {
+                @Override
+                public boolean onToken(int token, float logprob) {
+                    boolean later = scheduler.deferWrite(loop, running::incrementAndGet);
+                    (later ? deferred : refused).incrementAndGet();
+                    return super.onToken(token, logprob);
+                }
+            });
+        }
+        // Queued before the engine thread starts, so its first pass admits all four together.
+        for (int i = 0; i < 4; i++) {
+            scheduler.submit(requests.get(i), outputs.get(i));
+        }
+        assertThat(scheduler.deferWrite(loop, () -> { })).as("off the engine thread").isFalse();
+        scheduler.start("test-engine");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!outputs.stream().allMatch(RecordingOutput::done) && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        scheduler.close();
+        assertThat(outputs).allMatch(RecordingOutput::done);
+        assertThat(refused.get()).as("writes on the engine thread are all deferred").isZero();
+        assertThat(deferred.get()).isEqualTo(20);
+        // Every write ran, in one task per pass: four sequences decoding together share each task.
+        assertThat(writesPerTask.stream().mapToInt(Integer::intValue).sum()).isEqualTo(20);
+        assertThat(writesPerTask).hasSize(5).allMatch(n -> n == 4);
     }
 }
