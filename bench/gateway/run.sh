@@ -46,13 +46,6 @@ if [ "$MODE" = tiny ] && [ "${BENCH_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ] && co
   WORKER_CPUS="taskset -c $LAST"
   CLIENT_CPUS="taskset -c $LAST"
   export BENCH_GATEWAY_CPUS="0-$((LAST - 1))"
-  # The load generator stands for clients on other machines, whose reads never wait for the
-  # worker's CPU: it runs at a higher priority than the worker on their shared core, so a token is
-  # timed when it arrives, not when the engine's time slice ends. Needs root (or CAP_SYS_NICE);
-  # without it the run goes on at equal priority and the pinning line says so.
-  if nice -n -10 true 2>/dev/null; then
-    CLIENT_CPUS="$CLIENT_CPUS nice -n -10"
-  fi
 fi
 if [ "$MODE" = tiny ]; then
   ./mvnw -B -q -pl worker -am package -DskipTests >/dev/null
