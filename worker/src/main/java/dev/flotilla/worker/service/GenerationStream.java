@@ -41,6 +41,7 @@ final class GenerationStream implements SequenceOutput {
     private final Scheduler scheduler;
     private TokenChunk.Builder pending; // guarded by this
     private WorkerFinal fin;            // guarded by this: the end, not yet written
+    private Status error;               // guarded by this: a failed end, not yet written
     private boolean closed;             // guarded by this
     private boolean tokensSent;         // guarded by this
     private boolean writeDue;           // guarded by this: a write is deferred to the pass's end
@@ -122,16 +123,12 @@ final class GenerationStream implements SequenceOutput {
             case ENGINE_ERROR -> Status.INTERNAL;
         };
         synchronized (this) {
-            if (closed) {
+            if (closed || fin != null) {
                 return;
             }
-            closed = true;
-            try {
-                observer.onError(status.withDescription(message).asRuntimeException());
-            } catch (RuntimeException e) {
-                // already cancelled
-            }
+            error = status.withDescription(message);
         }
+        writeSoon(); // after the tokens the engine thread already produced for this call
     }
 
     @Override
@@ -163,8 +160,8 @@ final class GenerationStream implements SequenceOutput {
     }
 
     /**
-     * Writes the pending chunk if the call can take it, and the final message once the sequence
-     * has ended (with any pending chunk before it, ready or not).
+     * Writes the pending chunk if the call can take it, and the end once the sequence has ended:
+     * its final message or its error, with any pending chunk before it, ready or not.
      */
     private synchronized void flush() {
         writeDue = false;
@@ -172,6 +169,15 @@ final class GenerationStream implements SequenceOutput {
             return;
         }
         try {
+            if (error != null) {
+                closed = true;
+                if (pending != null) {
+                    observer.onNext(tokensMessage());
+                    pending = null;
+                }
+                observer.onError(error.asRuntimeException());
+                return;
+            }
             if (fin != null) {
                 closed = true;
                 if (pending != null) {
