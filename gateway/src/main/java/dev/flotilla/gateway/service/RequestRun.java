@@ -25,7 +25,6 @@ import dev.flotilla.gateway.worker.WorkerClient;
 import io.grpc.Deadline;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import java.io.IOException;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.UUID;
@@ -37,7 +36,8 @@ import org.jboss.logging.Logger;
  *
  * <p>Exactly one outcome: {@link #finish} runs once, settles the tenant's limits, frees the
  * worker slot, records the usage event (durably, before the client hears the end) and answers
- * the client. A worker failure before the first token retries on another worker; after it, the
+ * the client. Nothing here blocks: every step may run on a transport thread, and the one wait,
+ * for the usage event to reach the disk, is the recorder's. A worker failure before the first token retries on another worker; after it, the
  * client gets ABORTED and no token is ever sent twice.
  */
 final class RequestRun implements ModelScheduler.Request, RunningRequest {
@@ -449,26 +449,31 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
     UsageEvent event = new UsageEvent(requestId, tenant.name(), model, adapterName(), prompt,
         completion, queueMs, ttft, totalMs, status, reason.name(), p.clock.millis(),
         p.settings.gatewayId());
-    try {
-      p.usage.record(event);
-    } catch (IOException e) {
-      // The client still gets its answer; the gap shows in logs and the spool-depth metric.
-      LOG.errorf(e, "usage event of request %s could not be spooled", requestId);
-    }
     p.metrics.request(tenant.name(), model.isEmpty() ? "none" : model, status);
     p.metrics.tokens(tenant.name(), prompt, completion);
-    synchronized (lock) {
-      if (error != null) {
-        sink.fail(error);
-      } else if ("OK".equals(status)) {
-        sink.complete(Final.newBuilder().setRequestId(requestId).setFinishReason(reason)
+    Final answer = error == null && "OK".equals(status)
+        ? Final.newBuilder().setRequestId(requestId).setFinishReason(reason)
             .setUsage(Usage.newBuilder().setPromptTokens(prompt).setCompletionTokens(completion)
                 .setTotalTokens(prompt + completion))
             .setTimings(Timings.newBuilder().setQueueMs(queueMs).setTimeToFirstTokenMs(
                 Math.max(0, ttft)).setTotalMs(totalMs))
-            .build());
+            .build()
+        : null;
+    // The client hears the end only once its usage is on disk; the recorder tells us on its own
+    // thread, so no transport thread waits for the disk.
+    p.usage.record(event, failure -> {
+      if (failure != null) {
+        // The client still gets its answer; the gap shows in logs and the spool-depth metric.
+        LOG.errorf(failure, "usage event of request %s could not be spooled", requestId);
       }
-    }
+      synchronized (lock) {
+        if (error != null) {
+          sink.fail(error);
+        } else if (answer != null) {
+          sink.complete(answer);
+        }
+      }
+    });
   }
 
   private String adapterName() {

@@ -7,11 +7,14 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -21,7 +24,10 @@ import org.jboss.logging.Logger;
 /**
  * Records usage events write-ahead and ships them to Kafka.
  *
- * <p>{@link #record} appends the event to the {@link UsageSpool} and returns once it is on disk.
+ * <p>{@link #record(UsageEvent)} appends the event to the {@link UsageSpool} and returns once it
+ * is on disk. {@link #record(UsageEvent, Consumer)} returns at once: one writer thread appends
+ * whatever has queued up with a single force and then tells each caller, so a request finishing
+ * on a transport thread never waits for the disk there.
  * One sender thread reads the spool in order, sends each record keyed by tenant through an
  * idempotent producer, and commits the spool offset only up to the last record Kafka
  * acknowledged, in order. A failure (Kafka unreachable past the delivery timeout, a fatal
@@ -42,7 +48,11 @@ public final class UsageLedger implements AutoCloseable {
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition appended = lock.newCondition();
   private final Thread sender;
+  private final Thread writer;
+  private final BlockingQueue<Pending> toWrite = new LinkedBlockingQueue<>();
   private volatile boolean running;
+  private final Object writeGate = new Object();
+  private boolean closed; // guarded by writeGate: no event is queued behind END
   private volatile long sentTotal;
   private volatile long failures;
 
@@ -59,7 +69,17 @@ public final class UsageLedger implements AutoCloseable {
     this.json = json;
     this.sender = new Thread(this::sendLoop, "flotilla-usage-sender");
     this.sender.setDaemon(true);
+    // The writer runs from the start: events are spooled whether or not Kafka is configured.
+    this.writer = new Thread(this::writeLoop, "flotilla-usage-writer");
+    this.writer.setDaemon(true);
+    this.writer.start();
   }
+
+  /** An event waiting for the writer, and whom to tell once it is on disk. */
+  private record Pending(UsageEvent event, Consumer<IOException> whenRecorded) {}
+
+  /** Queued by {@link #close} behind every event accepted before it. */
+  private static final Pending END = new Pending(null, null);
 
   /** Starts shipping spooled events to Kafka. Without it events only accumulate in the spool. */
   public UsageLedger start() {
@@ -74,11 +94,77 @@ public final class UsageLedger implements AutoCloseable {
    * @throws IOException when the spool cannot write it; the caller decides how to surface that
    */
   public void record(UsageEvent event) throws IOException {
+    spool.append(encode(event));
+    signalAppended();
+  }
+
+  /**
+   * Durably records one event without blocking: {@code whenRecorded} runs on the ledger's writer
+   * thread once the event is on disk (with null) or could not be put there (with the exception).
+   * It must not block: it delays every event written after it.
+   */
+  public void record(UsageEvent event, Consumer<IOException> whenRecorded) {
+    synchronized (writeGate) {
+      if (!closed) {
+        toWrite.add(new Pending(event, whenRecorded));
+        return;
+      }
+    }
+    whenRecorded.accept(new IOException("the usage ledger is closed"));
+  }
+
+  private void writeLoop() {
+    List<Pending> batch = new ArrayList<>();
+    List<byte[]> payloads = new ArrayList<>();
+    boolean ending = false;
+    while (!ending) {
+      try {
+        batch.add(toWrite.take());
+      } catch (InterruptedException e) {
+        continue; // only close() ends the writer, through END, after every accepted event
+      }
+      toWrite.drainTo(batch, BATCH - 1);
+      ending = batch.remove(END);
+      IOException[] failures = new IOException[batch.size()];
+      for (int i = 0; i < batch.size(); i++) {
+        try {
+          payloads.add(encode(batch.get(i).event()));
+        } catch (IOException | RuntimeException e) {
+          failures[i] = e instanceof IOException io ? io : new IOException(e);
+        }
+      }
+      IOException written = null;
+      try {
+        spool.appendAll(payloads);
+        signalAppended();
+      } catch (IOException | RuntimeException e) {
+        written = e instanceof IOException io ? io : new IOException(e);
+      }
+      for (int i = 0; i < batch.size(); i++) {
+        try {
+          batch.get(i).whenRecorded().accept(failures[i] != null ? failures[i] : written);
+        } catch (RuntimeException e) {
+          LOG.errorf(e, "usage ledger: a caller's callback failed");
+        }
+      }
+      batch.clear();
+      payloads.clear();
+    }
+  }
+
+  /** Key length, tenant key, JSON event: what the sender turns back into a Kafka record. */
+  private byte[] encode(UsageEvent event) throws IOException {
     byte[] key = event.tenant().getBytes(StandardCharsets.UTF_8);
     byte[] value = json.writeValueAsBytes(event);
     ByteBuffer buf = ByteBuffer.allocate(4 + key.length + value.length);
     buf.putInt(key.length).put(key).put(value);
-    spool.append(buf.array());
+    if (buf.capacity() > UsageSpool.MAX_RECORD_BYTES) {
+      throw new IOException("usage event of " + buf.capacity() + " bytes is too large");
+    }
+    return buf.array();
+  }
+
+  private void signalAppended() {
     lock.lock();
     try {
       appended.signalAll();
@@ -207,9 +293,21 @@ public final class UsageLedger implements AutoCloseable {
     }
   }
 
-  /** Stops the sender; spooled events stay on disk for the next start. */
+  /**
+   * Writes every event accepted so far, then stops the writer and the sender; spooled events stay
+   * on disk for the next start.
+   */
   @Override
   public void close() throws IOException {
+    synchronized (writeGate) {
+      closed = true;
+      toWrite.add(END);
+    }
+    try {
+      writer.join(10_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     running = false;
     sender.interrupt();
     try {

@@ -174,10 +174,30 @@ public final class UsageSpool implements AutoCloseable {
    * @throws IOException when the disk write or force fails; the record is then not durable
    */
   public long append(byte[] payload) throws IOException {
+    long offset = write(payload);
+    forceUpTo(offset + 1);
+    return offset;
+  }
+
+  /**
+   * Appends records in order and returns once all of them are on stable storage: one force for
+   * the lot. On an IOException none of them may be taken as durable.
+   */
+  public void appendAll(List<byte[]> payloads) throws IOException {
+    long last = -1;
+    for (byte[] payload : payloads) {
+      last = write(payload);
+    }
+    if (last >= 0) {
+      forceUpTo(last + 1);
+    }
+  }
+
+  /** Writes one record to the active segment (not yet forced) and returns its offset. */
+  private long write(byte[] payload) throws IOException {
     if (payload.length > MAX_RECORD_BYTES) {
       throw new IllegalArgumentException("record of " + payload.length + " bytes is too large");
     }
-    long offset;
     synchronized (writeLock) {
       if (active.bytes >= segmentBytes) {
         roll();
@@ -189,10 +209,8 @@ public final class UsageSpool implements AutoCloseable {
       }
       active.bytes += HEADER_BYTES + payload.length;
       active.count++;
-      offset = nextOffset++;
+      return nextOffset++;
     }
-    forceUpTo(offset + 1);
-    return offset;
   }
 
   /** Forces the log so that every record below {@code end} is durable; one force serves many. */

@@ -20,9 +20,6 @@ import io.grpc.stub.StreamObserver;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
@@ -30,18 +27,13 @@ import java.util.function.Consumer;
 /**
  * {@link WorkerClient} over grpc-java: one plaintext HTTP/2 channel per worker endpoint.
  *
- * <p>Generate tokens are handed to the listener on the transport thread that decoded them: a
- * token is then forwarded to the client without a hop through an executor and back (two thread
- * handoffs per token on a small machine). The final message and errors, which finish the
- * request (an fsync of its usage event, a retry), go to an executor, in stream order.
+ * <p>Generate callbacks reach the listener on the transport thread that decoded them, in stream
+ * order: a token is then forwarded to the client without a hop through an executor and back (two
+ * thread handoffs per token on a small machine). Listeners must not block; finishing a request
+ * hands its one blocking step, the usage event's fsync, to the usage recorder.
  */
 public final class GrpcWorkerClient implements WorkerClient {
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
-  private final ExecutorService endings = Executors.newCachedThreadPool(r -> {
-    Thread t = new Thread(r, "flotilla-worker-call-end");
-    t.setDaemon(true);
-    return t;
-  });
 
   /**
    * grpc-java's own retry is off: the gateway already retries a call that fails before its first
@@ -80,7 +72,7 @@ public final class GrpcWorkerClient implements WorkerClient {
     CompletableFuture<ClientCallStreamObserver<WorkerGenerateRequest>> started =
         new CompletableFuture<>();
     // Callbacks run on the transport thread (grpc-java serialises re-entrant calls of a direct
-    // executor); only tokens are handled there.
+    // executor).
     WorkerGrpc.WorkerStub stub = WorkerGrpc.newStub(channel(address))
         .withExecutor(MoreExecutors.directExecutor());
     if (deadline != null) {
@@ -88,7 +80,7 @@ public final class GrpcWorkerClient implements WorkerClient {
     }
     stub.generate(request,
         new ClientResponseObserver<WorkerGenerateRequest, WorkerGenerateResponse>() {
-          /** The end of the stream, off the transport thread; at most one per call. */
+          /** The end of the stream: at most one per call. */
           private final AtomicBoolean ended = new AtomicBoolean();
 
           @Override
@@ -119,16 +111,12 @@ public final class GrpcWorkerClient implements WorkerClient {
           }
 
           /**
-           * The first ending wins, as before: after the final message a request is finished,
-           * and a later error of the same stream must not overtake it on another thread.
+           * The first ending wins: after the final message a request is finished, and the
+           * stream's later error (a cancellation crossing the final message) is not news.
            */
           private void end(Runnable callback) {
             if (ended.compareAndSet(false, true)) {
-              try {
-                endings.execute(callback);
-              } catch (RejectedExecutionException closing) {
-                callback.run(); // the client is closing: no more tokens to keep flowing
-              }
+              callback.run();
             }
           }
 
@@ -234,6 +222,5 @@ public final class GrpcWorkerClient implements WorkerClient {
       }
     }
     channels.clear();
-    endings.shutdown();
   }
 }

@@ -3,6 +3,7 @@ package dev.flotilla.gateway.bench;
 import static dev.flotilla.gateway.Fixtures.keySecret;
 import static dev.flotilla.gateway.Fixtures.sha256Entry;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
 import dev.flotilla.api.crd.Priority;
 import dev.flotilla.gateway.Fixtures;
@@ -19,6 +20,8 @@ import dev.flotilla.gateway.service.AuthorizationInterceptor;
 import dev.flotilla.gateway.service.GatewayPipeline;
 import dev.flotilla.gateway.service.InferenceGrpcService;
 import dev.flotilla.gateway.time.Ticker;
+import dev.flotilla.gateway.usage.UsageLedger;
+import dev.flotilla.gateway.usage.UsageSpool;
 import dev.flotilla.gateway.worker.GrpcWorkerClient;
 import dev.flotilla.gateway.worker.StatsWatchers;
 import io.grpc.Grpc;
@@ -31,18 +34,23 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
 
 /**
  * The gateway pipeline as its own process for the benchmark, so its CPU time can be read apart
  * from the clients' and the worker's: auth, authorisation, limits (none set), the scheduler,
- * routing, metrics (a Prometheus registry, as in production) and the gRPC service. Usage events
- * are counted in memory: the spool's fsync is disk latency, not pipeline cost, and is left out.
+ * routing, metrics (a Prometheus registry, as in production), the usage ledger's writer and the
+ * gRPC service with calls on the transport thread, as the Quarkus gateway runs it. The ledger's
+ * spool is on tmpfs (/dev/shm where there is one) and it sends nothing to Kafka: the disk's fsync
+ * latency is not pipeline cost and is left out, the thread that waits for it is not.
  *
  * <p>Usage: {@code BenchGateway <worker host:port>}; prints {@code ports <gRPC> <metrics HTTP>},
  * runs until stdin closes.
@@ -70,10 +78,14 @@ public final class BenchGateway {
     Schedulers schedulers = new Schedulers(registry, new WorkerSelector(1.25), m -> {}, ticker,
         1000, 100, Duration.ofSeconds(5), Duration.ofSeconds(30), Duration.ofSeconds(2),
         metrics.schedulerEvents());
-    AtomicLong usage = new AtomicLong();
+    Path spoolDir = Files.createTempDirectory(Files.isDirectory(Path.of("/dev/shm"))
+        ? Path.of("/dev/shm") : Path.of(System.getProperty("java.io.tmpdir")), "bench-spool");
+    UsageLedger ledger = new UsageLedger(UsageSpool.open(spoolDir, 64 << 20), () -> {
+      throw new IllegalStateException("the bench sends no usage to Kafka");
+    }, UsageLedger.TOPIC, Duration.ofSeconds(1), new ObjectMapper());
     GatewayPipeline pipeline = new GatewayPipeline(new ApiKeyAuthenticator(tenants),
         new Authorizer(catalog), new TenantLimiter(ticker, Duration.ofSeconds(1)), schedulers,
-        registry, workers, e -> usage.incrementAndGet(), metrics, ticker, Clock.systemUTC(),
+        registry, workers, ledger::record, metrics, ticker, Clock.systemUTC(),
         new GatewayPipeline.Settings("bench", 256, 3));
     CountDownLatch ready = new CountDownLatch(1);
     registry.onChange(model -> {
@@ -86,6 +98,7 @@ public final class BenchGateway {
       throw new IllegalStateException("the worker at " + args[0] + " never reported ready");
     }
     Server server = Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
+        .directExecutor()
         .addService(ServerInterceptors.intercept(new InferenceGrpcService(pipeline),
             new AuthorizationInterceptor()))
         .build().start();
@@ -109,5 +122,9 @@ public final class BenchGateway {
     server.shutdownNow();
     watchers.close();
     workers.close();
+    ledger.close();
+    try (Stream<Path> files = Files.walk(spoolDir)) {
+      files.sorted(Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+    }
   }
 }

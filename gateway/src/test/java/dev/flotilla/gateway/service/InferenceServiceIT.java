@@ -75,7 +75,8 @@ class InferenceServiceIT {
     workers = harness.workers;
     registry = harness.registry;
     schedulers = harness.schedulers;
-    gateway = Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
+    // Calls on the transport thread, as the Quarkus gateway runs its non-blocking service.
+    gateway = Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create()).directExecutor()
         .addService(ServerInterceptors.intercept(new InferenceGrpcService(harness.pipeline),
             new AuthorizationInterceptor()))
         .build().start();

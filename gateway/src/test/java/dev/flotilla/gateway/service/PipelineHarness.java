@@ -27,13 +27,15 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A whole pipeline from plain classes, for transport tests: two tenants (acme: model
  * {@value #MODEL}, 1000 req/s; globex: every model, 0.5 req/s, burst 1), three adapters (acme's
  * and globex's private ones, a public one), fake workers on loopback, a hand-moved clock, usage
- * events and metrics kept in memory. Per-tenant hold cap 2, per model 10; queue timeout 20s.
+ * events (recorded on a thread of their own, as the ledger does) and metrics kept in memory. Per-tenant hold cap 2, per model 10; queue timeout 20s.
  */
 public final class PipelineHarness implements AutoCloseable {
   public static final String MODEL = "default/tiny-llama";
@@ -53,6 +55,12 @@ public final class PipelineHarness implements AutoCloseable {
   public final GrpcWorkerClient workerClient = new GrpcWorkerClient();
   public final StatsWatchers watchers = new StatsWatchers(workerClient, registry, 1000, 100);
   public final Schedulers schedulers;
+  /** Answers callers from its own thread, as the usage ledger's writer does. */
+  private final ExecutorService recorder = Executors.newSingleThreadExecutor(r -> {
+    Thread t = new Thread(r, "harness-usage-recorder");
+    t.setDaemon(true);
+    return t;
+  });
   public final GatewayPipeline pipeline;
 
   public PipelineHarness() {
@@ -78,7 +86,10 @@ public final class PipelineHarness implements AutoCloseable {
         Duration.ofSeconds(5), QUEUE_TIMEOUT, Duration.ofSeconds(2), metrics.schedulerEvents());
     pipeline = new GatewayPipeline(new ApiKeyAuthenticator(tenants), new Authorizer(catalog),
         new TenantLimiter(ticker, Duration.ofSeconds(1)), schedulers, registry, workerClient,
-        usage::add, metrics, ticker, Clock.systemUTC(),
+        (event, whenRecorded) -> recorder.execute(() -> {
+          usage.add(event);
+          whenRecorded.accept(null);
+        }), metrics, ticker, Clock.systemUTC(),
         new GatewayPipeline.Settings("gw-test", 16, 3));
   }
 
@@ -105,5 +116,6 @@ public final class PipelineHarness implements AutoCloseable {
     for (FakeWorker w : workers) {
       w.close();
     }
+    recorder.shutdown();
   }
 }

@@ -136,6 +136,24 @@ class UsageSpoolTest {
   }
 
   @Test
+  void appendAllWritesInOrderAcrossSegmentsAndMakesEveryRecordDurable() throws IOException {
+    try (UsageSpool spool = UsageSpool.open(dir, 64)) {
+      spool.append(bytes("first"));
+      List<byte[]> batch = java.util.stream.IntStream.range(0, 20)
+          .mapToObj(i -> bytes("record-" + i)).toList();
+      spool.appendAll(batch);
+      assertThat(spool.durableOffset()).isEqualTo(21);
+      spool.appendAll(List.of());
+      assertThat(spool.nextOffset()).isEqualTo(21);
+    }
+    assertThat(segmentFiles()).hasSizeGreaterThan(1);
+    try (UsageSpool reopened = UsageSpool.open(dir, 64)) {
+      List<String> all = texts(reopened.read(0, 100));
+      assertThat(all).hasSize(21).startsWith("first", "record-0").endsWith("record-19");
+    }
+  }
+
+  @Test
   void concurrentAppendersGetDistinctDurableOffsets() throws Exception {
     try (UsageSpool spool = UsageSpool.open(dir, 4096)) {
       Thread[] threads = new Thread[4];
