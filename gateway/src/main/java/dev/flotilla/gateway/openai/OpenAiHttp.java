@@ -25,7 +25,8 @@ import java.util.UUID;
  * translates: the body to a GenerateRequest ({@link OpenAiRequests}), pipeline output to
  * OpenAI's shapes ({@link OpenAiJson}) and statuses to OpenAI errors ({@link OpenAiError}).
  *
- * <p>Handlers run on worker threads: admission may fsync a usage event to the spool.
+ * <p>Handlers run on the event loop, as the gRPC service does: no pipeline step blocks (a usage
+ * event's fsync is the ledger writer's), and the body is already read by the body handler.
  */
 public final class OpenAiHttp {
   /** @param timeout the deadline of one HTTP request (answered 504 past it) */
@@ -51,10 +52,10 @@ public final class OpenAiHttp {
   public void register(Router router) {
     BodyHandler body = BodyHandler.create(false).setBodyLimit(settings.maxBodyBytes());
     router.post("/v1/completions").handler(body)
-        .blockingHandler(ctx -> generate(ctx, Endpoint.COMPLETIONS), false);
+        .handler(ctx -> generate(ctx, Endpoint.COMPLETIONS));
     router.post("/v1/chat/completions").handler(body)
-        .blockingHandler(ctx -> generate(ctx, Endpoint.CHAT), false);
-    router.get("/v1/models").blockingHandler(this::models, false);
+        .handler(ctx -> generate(ctx, Endpoint.CHAT));
+    router.get("/v1/models").handler(this::models);
   }
 
   private void generate(RoutingContext ctx, Endpoint endpoint) {
