@@ -124,7 +124,7 @@ public final class UsageLedger implements AutoCloseable {
         continue; // only close() ends the writer, through END, after every accepted event
       }
       toWrite.drainTo(batch, BATCH - 1);
-      ending = batch.remove(END);
+      ending = batch.removeIf(p -> p == END);
       IOException[] failures = new IOException[batch.size()];
       for (int i = 0; i < batch.size(); i++) {
         try {
