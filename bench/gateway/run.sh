@@ -2,12 +2,16 @@
 # Gateway overhead benchmark: streaming requests straight to a worker and the same requests through
 # the gateway pipeline (its own JVM), at 1 and 64 concurrent clients, in one run. Prints a line per
 # phase and, last, one JSON line (added_ttft_p50_ms, added_ttft_p99_ms, throughput_ratio,
-# gateway_cpu_ms_per_1000 at 64 clients; the same with _c1 at 1 client). Each phase counts its last
-# three quarters; its first quarter, where every client sends at once, is the "start burst", whose
-# TTFT p99 is printed apart (added_start_burst_ttft_p99_ms). Direct and gateway phases alternate over
-# BENCH_ROUNDS rounds (default 3) and each side's rounds are pooled, so the host's drift over the run
-# falls on both sides alike. Every phase line also breaks the mean TTFT down by the processes' own
-# timers (client, gateway arrival to the worker's first token, worker arrival to its first token).
+# gateway_cpu_ms_per_1000 at 64 clients; the same with _c1 at 1 client), with
+# gateway_leg_ttft_mean_ms (the client's mean TTFT less the gateway's own arrival-to-first-token mean:
+# the gateway's leg, which moves little with the worker's speed) and worker_ttft_mean_ratio (the
+# worker's own mean TTFT in gateway phases over direct ones: how much of the added TTFT was the worker
+# running slower). Each phase counts its last three quarters; its first quarter, where every client
+# sends at once, is the "start burst", whose TTFT p99 is printed apart (added_start_burst_ttft_p99_ms).
+# Direct and gateway phases alternate over BENCH_ROUNDS rounds (default 3) and each side's rounds are
+# pooled, so the host's drift over the run falls on both sides alike. Every phase line also breaks
+# the mean TTFT down by the processes' own timers (client, gateway arrival to the worker's first
+# token, worker arrival to its first token).
 # Usage: bench/gateway/run.sh [seconds per phase=10] [tokens=16] [token interval us=2000] [fake|tiny]
 #   fake (default): an in-process worker that streams the tokens at a fixed interval, so the run
 #     measures the gateway alone (the load generator, the fake worker and the gateway share the

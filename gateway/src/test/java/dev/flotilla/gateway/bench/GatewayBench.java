@@ -36,7 +36,10 @@ import org.HdrHistogram.Histogram;
  * burst). Direct and gateway phases alternate over {@code BENCH_ROUNDS} rounds (default 3), pooled
  * per side. Prints one line per phase and, last, one JSON line: {@code added_ttft_p50_ms},
  * {@code added_ttft_p99_ms} and
- * {@code throughput_ratio} (gateway/direct) at 64 clients, and {@code gateway_cpu_ms_per_1000}.
+ * {@code throughput_ratio} (gateway/direct) at 64 clients, and {@code gateway_cpu_ms_per_1000};
+ * with them {@code gateway_leg_ttft_mean_ms} (the client's mean TTFT less the gateway's own mean
+ * from arrival to first token) and, with a real worker, {@code worker_ttft_mean_ratio} (the
+ * worker's own mean TTFT, gateway phases over direct ones).
  *
  * <p>Usage: {@code GatewayBench [seconds per phase=10] [tokens=16] [token interval us=2000]}.
  */
@@ -247,6 +250,16 @@ public final class GatewayBench {
           out.put("gateway_cpu_ms_per_1000" + suffix,
               round(b.gatewayCpuMs() / b.requests() * 1000));
           out.put("added_start_burst_ttft_p99_ms" + suffix, round(b.burstMs(99) - a.burstMs(99)));
+          // The gateway's own leg, steadier than the added TTFT: the client's mean less the
+          // gateway's mean from arrival to the worker's first token (the hops between client and
+          // gateway and the relay). The added TTFT also carries how fast the worker ran in each
+          // side's phases, which the worker's own TTFT ratio shows.
+          out.put("gateway_leg_ttft_mean_ms" + suffix,
+              round(b.breakdown().clientMs() - b.breakdown().gatewayMs()));
+          if (!Double.isNaN(b.breakdown().workerMs())) {
+            out.put("worker_ttft_mean_ratio" + suffix,
+                round(b.breakdown().workerMs() / a.breakdown().workerMs()));
+          }
         }
         out.put("rounds", rounds);
         out.put("worker", fake != null ? "fixed-rate fake" : "real worker at " + realWorker);
