@@ -21,54 +21,23 @@ import java.util.concurrent.RejectedExecutionException;
  * <p>Engine thread only, like the rest of the scheduler's state.
  */
 final class LoopWrites {
-    /** One loop's writes of this pass: first messages of their calls, then the rest. */
-    private static final class Due {
-        final List<Runnable> first = new ArrayList<>();
-        final List<Runnable> rest = new ArrayList<>();
+    private final Map<Executor, List<Runnable>> due = new LinkedHashMap<>();
+
+    void add(Executor loop, Runnable write) {
+        due.computeIfAbsent(loop, l -> new ArrayList<>()).add(write);
     }
 
-    private final Map<Executor, Due> due = new LinkedHashMap<>();
-
-    /** @param firstOfCall the call's first message: it goes out ahead of the pass's others */
-    void add(Executor loop, Runnable write, boolean firstOfCall) {
-        Due d = due.computeIfAbsent(loop, l -> new Due());
-        (firstOfCall ? d.first : d.rest).add(write);
-    }
-
-    /**
-     * Hands every loop its writes; a loop that refuses (shutting down) gets them run here. A
-     * loop's first messages run in one task that then queues the rest behind it: the transport
-     * flushes what a task wrote in a task of its own, queued after the writing one, so the first
-     * tokens leave in a flush of their own instead of waiting for the step's other messages to be
-     * framed (and a reader such as a gateway gets them in a read of their own).
-     */
+    /** Hands every loop its writes; a loop that refuses (shutting down) gets them run here. */
     void dispatch() {
         if (due.isEmpty()) {
             return;
         }
-        for (Map.Entry<Executor, Due> e : due.entrySet()) {
-            Executor loop = e.getKey();
-            List<Runnable> first = e.getValue().first;
-            List<Runnable> rest = e.getValue().rest;
-            Runnable restTask = () -> rest.forEach(Runnable::run);
+        for (Map.Entry<Executor, List<Runnable>> e : due.entrySet()) {
+            List<Runnable> writes = e.getValue();
             try {
-                if (first.isEmpty()) {
-                    loop.execute(restTask);
-                } else {
-                    loop.execute(() -> {
-                        first.forEach(Runnable::run);
-                        if (!rest.isEmpty()) {
-                            try {
-                                loop.execute(restTask);
-                            } catch (RejectedExecutionException closing) {
-                                restTask.run();
-                            }
-                        }
-                    });
-                }
+                e.getKey().execute(() -> writes.forEach(Runnable::run));
             } catch (RejectedExecutionException closing) {
-                first.forEach(Runnable::run);
-                restTask.run();
+                writes.forEach(Runnable::run);
             }
         }
         due.clear();

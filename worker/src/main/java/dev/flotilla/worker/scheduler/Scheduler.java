@@ -193,14 +193,13 @@ public final class Scheduler implements AutoCloseable {
      * Defers a sequence output's write to the end of the engine thread's current pass, where it
      * runs on {@code loop} together with the pass's other writes for that loop ({@link LoopWrites}).
      *
-     * @param firstOfCall the call's first message, which leaves ahead of the pass's others
      * @return false when called off the engine thread: the caller writes at once
      */
-    public boolean deferWrite(Executor loop, Runnable write, boolean firstOfCall) {
+    public boolean deferWrite(Executor loop, Runnable write) {
         if (Thread.currentThread() != thread) {
             return false;
         }
-        loopWrites.add(loop, write, firstOfCall);
+        loopWrites.add(loop, write);
         return true;
     }
 

@@ -148,15 +148,13 @@ final class GenerationStream implements SequenceOutput {
 
     /** Writes now, or at the end of the engine thread's pass when called there. */
     private void writeSoon() {
-        boolean first;
         synchronized (this) {
             if (writeDue) {
                 return; // already deferred: that write sends what is pending now
             }
             writeDue = true;
-            first = !tokensSent;
         }
-        if (loop == null || !scheduler.deferWrite(loop, this::flush, first)) {
+        if (loop == null || !scheduler.deferWrite(loop, this::flush)) {
             flush();
         }
     }

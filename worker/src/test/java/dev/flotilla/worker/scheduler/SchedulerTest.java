@@ -419,7 +419,7 @@ class SchedulerTest {
             outputs.add(new RecordingOutput() {
                 @Override
                 public boolean onToken(int token, float logprob) {
-                    boolean later = scheduler.deferWrite(loop, running::incrementAndGet, false);
+                    boolean later = scheduler.deferWrite(loop, running::incrementAndGet);
                     (later ? deferred : refused).incrementAndGet();
                     return super.onToken(token, logprob);
                 }
@@ -429,7 +429,7 @@ class SchedulerTest {
         for (int i = 0; i < 4; i++) {
             scheduler.submit(requests.get(i), outputs.get(i));
         }
-        assertThat(scheduler.deferWrite(loop, () -> { }, false)).as("off the engine thread").isFalse();
+        assertThat(scheduler.deferWrite(loop, () -> { })).as("off the engine thread").isFalse();
         scheduler.start("test-engine");
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (!outputs.stream().allMatch(RecordingOutput::done) && System.nanoTime() < deadline) {
