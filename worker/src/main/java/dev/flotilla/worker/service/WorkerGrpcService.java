@@ -1,5 +1,8 @@
 package dev.flotilla.worker.service;
 
+import dev.flotilla.api.grpc.GenerateStreamServer;
+import dev.flotilla.api.worker.v1.GenerateStreamRequest;
+import dev.flotilla.api.worker.v1.GenerateStreamResponse;
 import dev.flotilla.api.worker.v1.LoadAdapterRequest;
 import dev.flotilla.api.worker.v1.LoadAdapterResponse;
 import dev.flotilla.api.worker.v1.StatsRequest;
@@ -70,6 +73,15 @@ public class WorkerGrpcService extends WorkerGrpc.WorkerImplBase {
             // Client gone or deadline passed: gRPC cancels the call and the scheduler frees the sequence.
             call.setOnCancelHandler(() -> scheduler.cancel(seq));
         }
+    }
+
+    /**
+     * The gateway's path: its calls share one stream, and a pass of the engine's messages for all
+     * of them leaves in one response, sent from the stream's event loop after the pass's writes.
+     */
+    @Override
+    public StreamObserver<GenerateStreamRequest> generateStream(StreamObserver<GenerateStreamResponse> out) {
+        return GenerateStreamServer.serve(out, this::generate, currentEventLoop());
     }
 
     /**
