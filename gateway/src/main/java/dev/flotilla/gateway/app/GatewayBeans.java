@@ -51,7 +51,7 @@ public class GatewayBeans {
   private final TenantDirectory tenants = new TenantDirectory();
   private final ModelCatalog catalog = new ModelCatalog();
   private final WorkerRegistry registry = new WorkerRegistry();
-  private final WorkerClient workerClient = new GrpcWorkerClient();
+  private final WorkerClient workerClient;
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread t = new Thread(r, "flotilla-gateway-tick");
     t.setDaemon(true);
@@ -66,6 +66,7 @@ public class GatewayBeans {
 
   public GatewayBeans(GatewayConfig config) {
     this.config = config;
+    this.workerClient = new GrpcWorkerClient(config.workers().multiplex());
     this.gatewayId = config.id().orElseGet(GatewayBeans::hostName);
   }
 

@@ -18,14 +18,18 @@ import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 
 /**
- * {@link WorkerClient} over grpc-java: one plaintext HTTP/2 channel per worker endpoint.
+ * {@link WorkerClient} over grpc-java: one plaintext HTTP/2 channel per worker endpoint, and on
+ * it one {@link GenerateSession} that carries all Generate calls to that worker (per-call Generate
+ * streams where multiplexing is off or the worker lacks GenerateStream).
  *
  * <p>Generate callbacks reach the listener on the transport thread that decoded them, in stream
  * order: a token is then forwarded to the client without a hop through an executor and back (two
@@ -34,6 +38,27 @@ import java.util.function.Consumer;
  */
 public final class GrpcWorkerClient implements WorkerClient {
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
+  private final Map<String, GenerateSession> sessions = new ConcurrentHashMap<>();
+  /** Endpoints that answered GenerateStream with UNIMPLEMENTED. */
+  private final Set<String> perCallOnly = ConcurrentHashMap.newKeySet();
+  private final boolean multiplex;
+  /** Enforces deadlines of multiplexed calls, whose stream has none. */
+  private final ScheduledThreadPoolExecutor deadlines = new ScheduledThreadPoolExecutor(1, r -> {
+    Thread t = new Thread(r, "flotilla-worker-deadlines");
+    t.setDaemon(true);
+    return t;
+  });
+
+  /** A client that multiplexes Generate calls. */
+  public GrpcWorkerClient() {
+    this(true);
+  }
+
+  /** @param multiplex whether Generate calls share one GenerateStream per worker */
+  public GrpcWorkerClient(boolean multiplex) {
+    this.multiplex = multiplex;
+    deadlines.setRemoveOnCancelPolicy(true); // a finished call's timer goes at once
+  }
 
   /**
    * grpc-java's own retry is off: the gateway already retries a call that fails before its first
@@ -64,7 +89,32 @@ public final class GrpcWorkerClient implements WorkerClient {
   @Override
   public GenerateCall generate(String address, WorkerGenerateRequest request,
       GenerateListener listener, Deadline deadline, int initialMessages) {
-    return detached(() -> startGenerate(address, request, listener, deadline, initialMessages));
+    return detached(() -> {
+      if (multiplex && !perCallOnly.contains(address)) {
+        // A session found ended (it broke a moment ago) is replaced once.
+        for (int attempt = 0; attempt < 2; attempt++) {
+          GenerateSession session = sessions.computeIfAbsent(address, this::openSession);
+          GenerateCall call = session.start(request, listener, deadline, initialMessages);
+          if (call != null) {
+            return call;
+          }
+          sessions.remove(address, session);
+        }
+      }
+      return startGenerate(address, request, listener, deadline, initialMessages);
+    });
+  }
+
+  private GenerateSession openSession(String address) {
+    return GenerateSession.open(channel(address), deadlines,
+        (request, listener, deadline, initialMessages) -> detached(
+            () -> startGenerate(address, request, listener, deadline, initialMessages)),
+        (session, unimplemented) -> {
+          sessions.remove(address, session);
+          if (unimplemented) {
+            perCallOnly.add(address);
+          }
+        });
   }
 
   private GenerateCall startGenerate(String address, WorkerGenerateRequest request,
@@ -205,6 +255,11 @@ public final class GrpcWorkerClient implements WorkerClient {
 
   @Override
   public void forget(String address) {
+    GenerateSession session = sessions.remove(address);
+    if (session != null) {
+      session.close();
+    }
+    perCallOnly.remove(address);
     ManagedChannel c = channels.remove(address);
     if (c != null) {
       c.shutdown();
@@ -213,6 +268,9 @@ public final class GrpcWorkerClient implements WorkerClient {
 
   @Override
   public void close() {
+    sessions.values().forEach(GenerateSession::close);
+    sessions.clear();
+    deadlines.shutdownNow();
     for (ManagedChannel c : channels.values()) {
       c.shutdownNow();
       try {

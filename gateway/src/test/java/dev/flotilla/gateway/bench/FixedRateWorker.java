@@ -1,8 +1,11 @@
 package dev.flotilla.gateway.bench;
 
+import dev.flotilla.api.grpc.GenerateStreamServer;
 import dev.flotilla.api.v1.FinishReason;
 import dev.flotilla.api.v1.TokenChunk;
 import dev.flotilla.api.v1.Usage;
+import dev.flotilla.api.worker.v1.GenerateStreamRequest;
+import dev.flotilla.api.worker.v1.GenerateStreamResponse;
 import dev.flotilla.api.worker.v1.StatsRequest;
 import dev.flotilla.api.worker.v1.WorkerFinal;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
@@ -50,6 +53,13 @@ final class FixedRateWorker extends WorkerGrpc.WorkerImplBase implements AutoClo
     observer.onNext(WorkerStats.newBuilder().setWorkerId("bench-worker").setServing(true)
         .setMaxBatchSize(100_000).setAdapterSlots(4).setFreeKvBlocks(1_000_000)
         .setTimestampMs(System.currentTimeMillis()).build());
+  }
+
+  /** Each call's tokens come on a timer of their own, so there is nothing to batch. */
+  @Override
+  public StreamObserver<GenerateStreamRequest> generateStream(
+      StreamObserver<GenerateStreamResponse> out) {
+    return GenerateStreamServer.serve(out, this::generate, null);
   }
 
   @Override

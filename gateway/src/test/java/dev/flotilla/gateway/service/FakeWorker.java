@@ -1,8 +1,11 @@
 package dev.flotilla.gateway.service;
 
+import dev.flotilla.api.grpc.GenerateStreamServer;
 import dev.flotilla.api.v1.FinishReason;
 import dev.flotilla.api.v1.TokenChunk;
 import dev.flotilla.api.v1.Usage;
+import dev.flotilla.api.worker.v1.GenerateStreamRequest;
+import dev.flotilla.api.worker.v1.GenerateStreamResponse;
 import dev.flotilla.api.worker.v1.LoadAdapterRequest;
 import dev.flotilla.api.worker.v1.LoadAdapterResponse;
 import dev.flotilla.api.worker.v1.StatsRequest;
@@ -44,6 +47,10 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
   public final List<WorkerGenerateRequest> generated = new CopyOnWriteArrayList<>();
   final List<LoadAdapterRequest> loads = new CopyOnWriteArrayList<>();
   public final AtomicInteger cancelled = new AtomicInteger();
+  /** Serve GenerateStream; false answers it UNIMPLEMENTED, as a worker without it would. */
+  public volatile boolean multiplexed = true;
+  /** GenerateStream calls opened. */
+  public final AtomicInteger generateStreams = new AtomicInteger();
   private final List<StreamObserver<WorkerStats>> statsStreams = new CopyOnWriteArrayList<>();
 
   public FakeWorker(String id) throws IOException {
@@ -87,6 +94,16 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
     resident.add(request.getName());
     out.onNext(LoadAdapterResponse.newBuilder().setRank(8).build());
     out.onCompleted();
+  }
+
+  @Override
+  public StreamObserver<GenerateStreamRequest> generateStream(
+      StreamObserver<GenerateStreamResponse> out) {
+    if (!multiplexed) {
+      return super.generateStream(out);
+    }
+    generateStreams.incrementAndGet();
+    return GenerateStreamServer.serve(out, this::generate, null);
   }
 
   @Override

@@ -1,0 +1,175 @@
+package dev.flotilla.gateway.worker;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.flotilla.api.v1.SamplingParams;
+import dev.flotilla.api.v1.TokenChunk;
+import dev.flotilla.api.worker.v1.WorkerFinal;
+import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
+import dev.flotilla.gateway.service.FakeWorker;
+import io.grpc.Deadline;
+import io.grpc.Status;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link GrpcWorkerClient} against a worker over real gRPC sockets: Generate calls multiplexed on
+ * one GenerateStream keep each call's contract (its own tokens in order, its end, cancellation,
+ * deadline, a broken stream), and a worker without GenerateStream is served per call.
+ */
+class GrpcWorkerClientIT {
+
+  /** What one call's listener heard, in order. */
+  static final class Heard implements WorkerClient.GenerateListener {
+    final List<String> events = new ArrayList<>();
+    final CompletableFuture<String> end = new CompletableFuture<>();
+    private Thread inside;
+
+    private synchronized void add(String event) {
+      assertThat(inside).as("callbacks never overlap").isNull();
+      inside = Thread.currentThread();
+      events.add(event);
+      inside = null;
+    }
+
+    @Override
+    public void onPromptCounted(int promptTokens) {
+      add("prompt " + promptTokens);
+    }
+
+    @Override
+    public void onTokens(TokenChunk chunk) {
+      add(chunk.getText().trim());
+    }
+
+    @Override
+    public void onFinal(WorkerFinal fin) {
+      add("final " + fin.getUsage().getCompletionTokens());
+      end.complete("final");
+    }
+
+    @Override
+    public void onError(Status status) {
+      add("error " + status.getCode());
+      end.complete(status.getCode().name());
+    }
+  }
+
+  private static WorkerGenerateRequest request(String id, int maxTokens) {
+    return WorkerGenerateRequest.newBuilder().setRequestId(id).setPrompt("hi")
+        .setSampling(SamplingParams.newBuilder().setMaxTokens(maxTokens)).build();
+  }
+
+  @Test
+  void callsToOneWorkerShareOneStreamAndEachHearsItsOwnTokens() throws Exception {
+    try (FakeWorker worker = new FakeWorker("w"); GrpcWorkerClient client = new GrpcWorkerClient()) {
+      worker.tokens = 3;
+      worker.announcedPromptTokens = 5;
+      List<Heard> heard = new ArrayList<>();
+      for (int i = 0; i < 20; i++) {
+        Heard h = new Heard();
+        heard.add(h);
+        client.generate(worker.address(), request("r" + i, 2 + i % 2), h, null, 16);
+      }
+      for (int i = 0; i < heard.size(); i++) {
+        assertThat(heard.get(i).end.get(5, TimeUnit.SECONDS)).isEqualTo("final");
+        assertThat(heard.get(i).events).containsExactlyElementsOf(i % 2 == 0
+            ? List.of("prompt 5", "t0", "t1", "final 2")
+            : List.of("prompt 5", "t0", "t1", "t2", "final 3"));
+      }
+      assertThat(worker.generateStreams.get()).isEqualTo(1);
+      assertThat(worker.generated).hasSize(20);
+    }
+  }
+
+  @Test
+  void aCancelledCallIsCancelledAtTheWorkerAndHearsNothingMore() throws Exception {
+    try (FakeWorker worker = new FakeWorker("w"); GrpcWorkerClient client = new GrpcWorkerClient()) {
+      worker.stallAfterFirst = true;
+      Heard heard = new Heard();
+      WorkerClient.GenerateCall call = client.generate(worker.address(), request("r", 5), heard,
+          null, 16);
+      await().atMost(5, TimeUnit.SECONDS).until(() -> heard.events.contains("t0"));
+      call.cancel("client cancelled");
+      await().atMost(5, TimeUnit.SECONDS).until(() -> worker.cancelled.get() == 1);
+      Heard other = new Heard();
+      worker.stallAfterFirst = false;
+      client.generate(worker.address(), request("r2", 1), other, null, 16);
+      assertThat(other.end.get(5, TimeUnit.SECONDS)).as("the stream goes on").isEqualTo("final");
+      assertThat(heard.events).containsExactly("t0");
+    }
+  }
+
+  @Test
+  void aCallPastItsDeadlineFailsAndIsCancelledAtTheWorker() throws Exception {
+    try (FakeWorker worker = new FakeWorker("w"); GrpcWorkerClient client = new GrpcWorkerClient()) {
+      worker.stallAfterFirst = true;
+      Heard heard = new Heard();
+      client.generate(worker.address(), request("r", 5), heard,
+          Deadline.after(300, TimeUnit.MILLISECONDS), 16);
+      assertThat(heard.end.get(5, TimeUnit.SECONDS)).isEqualTo("DEADLINE_EXCEEDED");
+      await().atMost(5, TimeUnit.SECONDS).until(() -> worker.cancelled.get() == 1);
+      assertThat(heard.events).containsExactly("t0", "error DEADLINE_EXCEEDED");
+    }
+  }
+
+  @Test
+  void whenTheWorkerGoesAwayEveryOpenCallFailsAsUnavailable() throws Exception {
+    try (GrpcWorkerClient client = new GrpcWorkerClient()) {
+      FakeWorker worker = new FakeWorker("w");
+      worker.stallAfterFirst = true;
+      List<Heard> heard = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        Heard h = new Heard();
+        heard.add(h);
+        client.generate(worker.address(), request("r" + i, 5), h, null, 16);
+      }
+      await().atMost(5, TimeUnit.SECONDS)
+          .until(() -> heard.stream().allMatch(h -> h.events.contains("t0")));
+      worker.close();
+      for (Heard h : heard) {
+        assertThat(h.end.get(5, TimeUnit.SECONDS)).isEqualTo("UNAVAILABLE");
+        assertThat(h.events).containsExactly("t0", "error UNAVAILABLE");
+      }
+    }
+  }
+
+  @Test
+  void aWorkerWithoutGenerateStreamIsServedPerCall() throws Exception {
+    try (FakeWorker worker = new FakeWorker("w"); GrpcWorkerClient client = new GrpcWorkerClient()) {
+      worker.multiplexed = false;
+      worker.tokens = 2;
+      List<Heard> heard = new ArrayList<>();
+      for (int i = 0; i < 5; i++) {
+        Heard h = new Heard();
+        heard.add(h);
+        client.generate(worker.address(), request("r" + i, 2), h, null, 16);
+      }
+      for (Heard h : heard) {
+        assertThat(h.end.get(5, TimeUnit.SECONDS)).isEqualTo("final");
+        assertThat(h.events).containsExactly("t0", "t1", "final 2");
+      }
+      Heard later = new Heard();
+      client.generate(worker.address(), request("later", 2), later, null, 16);
+      assertThat(later.end.get(5, TimeUnit.SECONDS)).isEqualTo("final");
+      assertThat(worker.generateStreams.get()).isZero();
+      assertThat(worker.generated).hasSize(6);
+    }
+  }
+
+  @Test
+  void withMultiplexingOffEachCallHasAStreamOfItsOwn() throws Exception {
+    try (FakeWorker worker = new FakeWorker("w");
+        GrpcWorkerClient client = new GrpcWorkerClient(false)) {
+      worker.tokens = 2;
+      Heard h = new Heard();
+      client.generate(worker.address(), request("r", 2), h, null, 16);
+      assertThat(h.end.get(5, TimeUnit.SECONDS)).isEqualTo("final");
+      assertThat(worker.generateStreams.get()).isZero();
+    }
+  }
+}
