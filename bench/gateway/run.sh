@@ -24,7 +24,9 @@
 #     (BENCH_PIN=0: no pinning).
 # Writes bench/results/gateway-<date>.txt with the machine, the command and the load average.
 # Run on an idle machine. BENCH_GATEWAY_JAVA_OPTS adds options to the gateway JVM only (e.g.
-# -XX:StartFlightRecording=filename=/tmp/gw.jfr,settings=profile to profile it).
+# -XX:StartFlightRecording=filename=/tmp/gw.jfr,settings=profile to profile it, or
+# -Dbench.multiplex=false to give each gateway call a Generate stream of its own instead of sharing
+# one GenerateStream per worker, as flotilla.gateway.workers.multiplex=false does).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -77,7 +79,7 @@ fi
 mkdir -p bench/results
 OUT="bench/results/gateway-$(date -u +%Y%m%dT%H%M%SZ).txt"
 {
-  echo "# command: bench/gateway/run.sh $*"
+  echo "# command: bench/gateway/run.sh $*${BENCH_GATEWAY_JAVA_OPTS:+ (BENCH_GATEWAY_JAVA_OPTS=$BENCH_GATEWAY_JAVA_OPTS)}"
   echo "# date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit: $(git rev-parse --short HEAD 2>/dev/null || echo none)"
   echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
        "$(free -g | awk '/Mem:/ {print $2}') GiB, $(java -version 2>&1 | head -1)"
