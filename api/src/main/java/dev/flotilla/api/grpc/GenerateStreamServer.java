@@ -1,5 +1,6 @@
 package dev.flotilla.api.grpc;
 
+import dev.flotilla.api.worker.v1.CallCredit;
 import dev.flotilla.api.worker.v1.CallError;
 import dev.flotilla.api.worker.v1.CallEvent;
 import dev.flotilla.api.worker.v1.CallStart;
@@ -33,8 +34,13 @@ import java.util.function.BiConsumer;
  * one, each message leaves at once.
  */
 public final class GenerateStreamServer implements StreamObserver<GenerateStreamRequest> {
-  /** Events in one response at most; a larger batch is sent in parts. */
+  /**
+   * The most events, and about the most bytes, one response carries; a larger batch leaves in
+   * parts, well under grpc's default 4 MiB limit on a received message (a call that was out of
+   * credit sends its held-back tokens as one chunk).
+   */
   static final int MAX_EVENTS_PER_RESPONSE = 1024;
+  static final int MAX_BYTES_PER_RESPONSE = 1 << 20;
 
   private final ServerCallStreamObserver<GenerateStreamResponse> out;
   private final BiConsumer<WorkerGenerateRequest, StreamObserver<WorkerGenerateResponse>> generate;
@@ -42,6 +48,7 @@ public final class GenerateStreamServer implements StreamObserver<GenerateStream
   private final Map<Long, MultiplexedCall> calls = new ConcurrentHashMap<>();
   private final Object sendLock = new Object();
   private GenerateStreamResponse.Builder batch; // guarded by sendLock
+  private int batchBytes;                       // guarded by sendLock
   private boolean flushScheduled;               // guarded by sendLock
   private boolean ended;                        // guarded by sendLock: nothing more is sent
 
@@ -77,10 +84,12 @@ public final class GenerateStreamServer implements StreamObserver<GenerateStream
   public void onNext(GenerateStreamRequest request) {
     switch (request.getOpCase()) {
       case START -> start(request.getStart());
-      case CREDIT -> {
-        MultiplexedCall call = calls.get(request.getCredit().getCallId());
-        if (call != null) {
-          call.credit(request.getCredit().getMessages());
+      case CREDITS -> {
+        for (CallCredit credit : request.getCredits().getCreditsList()) {
+          MultiplexedCall call = calls.get(credit.getCallId());
+          if (call != null) {
+            call.credit(credit.getMessages());
+          }
         }
       }
       case CANCEL -> {
@@ -133,6 +142,7 @@ public final class GenerateStreamServer implements StreamObserver<GenerateStream
     synchronized (sendLock) {
       ended = true;
       batch = null;
+      batchBytes = 0;
     }
     for (Long id : calls.keySet()) {
       MultiplexedCall call = calls.remove(id);
@@ -152,8 +162,14 @@ public final class GenerateStreamServer implements StreamObserver<GenerateStream
         batch = GenerateStreamResponse.newBuilder();
       }
       batch.addEvents(event);
-      if (flushExecutor == null || batch.getEventsCount() >= MAX_EVENTS_PER_RESPONSE) {
-        flushLocked();
+      batchBytes += event.getSerializedSize();
+      if (batch.getEventsCount() >= MAX_EVENTS_PER_RESPONSE
+          || batchBytes >= MAX_BYTES_PER_RESPONSE) {
+        flushLocked(true);
+        return;
+      }
+      if (flushExecutor == null) {
+        flushLocked(false);
         return;
       }
       schedule = !flushScheduled;
@@ -171,20 +187,23 @@ public final class GenerateStreamServer implements StreamObserver<GenerateStream
   private void flush() {
     synchronized (sendLock) {
       flushScheduled = false;
-      flushLocked();
+      flushLocked(false);
     }
   }
 
   /**
    * Sends the batch unless the transport is full; then the stream's ready handler sends it. What
    * a batch holds while it waits is bounded by the calls' credit.
+   *
+   * @param full the batch reached its size limit: it goes to grpc's buffer, ready or not
    */
-  private void flushLocked() {
-    if (ended || batch == null || !out.isReady()) {
+  private void flushLocked(boolean full) {
+    if (ended || batch == null || (!full && !out.isReady())) {
       return;
     }
     GenerateStreamResponse response = batch.build();
     batch = null;
+    batchBytes = 0;
     try {
       out.onNext(response);
     } catch (RuntimeException cancelled) {

@@ -6,6 +6,7 @@ import dev.flotilla.api.v1.SamplingParams;
 import dev.flotilla.api.v1.TokenChunk;
 import dev.flotilla.api.worker.v1.CallCancel;
 import dev.flotilla.api.worker.v1.CallCredit;
+import dev.flotilla.api.worker.v1.CallCredits;
 import dev.flotilla.api.worker.v1.CallEvent;
 import dev.flotilla.api.worker.v1.CallStart;
 import dev.flotilla.api.worker.v1.GenerateStreamRequest;
@@ -124,7 +125,8 @@ class GenerateStreamServerTest {
 
     void credit(long id, int messages) {
       requests.onNext(GenerateStreamRequest.newBuilder()
-          .setCredit(CallCredit.newBuilder().setCallId(id).setMessages(messages)).build());
+          .setCredits(CallCredits.newBuilder().addCredits(
+              CallCredit.newBuilder().setCallId(id).setMessages(messages))).build());
     }
 
     void cancel(long id) {
@@ -267,6 +269,34 @@ class GenerateStreamServerTest {
       assertThat(r).isNotNull();
       assertThat(texts(r.getEventsList(), 1)).containsExactly("a", "a");
       assertThat(texts(r.getEventsList(), 2)).containsExactly("b");
+    }
+  }
+
+  @Test
+  void aBatchPastItsLimitLeavesAtOnceAndTheRestWithTheFlushTask() throws Exception {
+    PacedWorker worker = new PacedWorker();
+    ConcurrentLinkedQueue<Runnable> loop = new ConcurrentLinkedQueue<>();
+    worker.flushExecutor = loop::add;
+    try (InProcessGrpc grpc = new InProcessGrpc(worker)) {
+      Stream s = new Stream(grpc);
+      s.start(1, "a", "hold", 1, 4);
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+      while (worker.held.isEmpty() && System.nanoTime() < end) {
+        Thread.sleep(5);
+      }
+      int n = GenerateStreamServer.MAX_EVENTS_PER_RESPONSE + 6;
+      for (int i = 0; i < n; i++) {
+        worker.held.get("a").onNext(WorkerGenerateResponse.newBuilder()
+            .setTokens(TokenChunk.newBuilder().setText("t" + i)).build());
+      }
+      GenerateStreamResponse full = s.responses.poll(5, TimeUnit.SECONDS);
+      assertThat(full).as("sent without waiting for the flush task").isNotNull();
+      assertThat(full.getEventsCount()).isEqualTo(GenerateStreamServer.MAX_EVENTS_PER_RESPONSE);
+      loop.forEach(Runnable::run);
+      GenerateStreamResponse rest = s.responses.poll(5, TimeUnit.SECONDS);
+      assertThat(rest).isNotNull();
+      assertThat(texts(rest.getEventsList(), 1)).containsExactly(
+          "t1024", "t1025", "t1026", "t1027", "t1028", "t1029");
     }
   }
 }

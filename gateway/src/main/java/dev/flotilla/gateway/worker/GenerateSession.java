@@ -3,6 +3,7 @@ package dev.flotilla.gateway.worker;
 import com.google.common.util.concurrent.MoreExecutors;
 import dev.flotilla.api.worker.v1.CallCancel;
 import dev.flotilla.api.worker.v1.CallCredit;
+import dev.flotilla.api.worker.v1.CallCredits;
 import dev.flotilla.api.worker.v1.CallEvent;
 import dev.flotilla.api.worker.v1.CallStart;
 import dev.flotilla.api.worker.v1.GenerateStreamRequest;
@@ -63,8 +64,13 @@ final class GenerateSession
   private final Fallback fallback;
   private final EndListener endListener;
   private ClientCallStreamObserver<GenerateStreamRequest> requests; // sends guarded by this
-  private boolean closed;           // guarded by this
+  private boolean closed;           // guarded by this: takes no new calls
+  private boolean retiring;         // guarded by this: half-closes once its last call ends
+  private boolean finished;         // guarded by this: the request stream is closed
   private volatile boolean heard;   // a response arrived: the worker serves GenerateStream
+  /** The thread reading a response, whose listeners' credit is gathered into one message. */
+  private Thread dispatching;               // guarded by this
+  private CallCredits.Builder heldCredits;  // guarded by this
 
   private GenerateSession(ScheduledExecutorService timer, Fallback fallback,
       EndListener endListener) {
@@ -107,33 +113,89 @@ final class GenerateSession
     return call;
   }
 
-  /** Cancels the stream, and with it every open call (their listeners hear nothing more). */
+  /**
+   * Takes no new calls and lets the open ones finish; the stream is half-closed once the last
+   * one ends, so the worker ends it and the channel can shut down.
+   */
+  void retire() {
+    synchronized (this) {
+      closed = true;
+      retiring = true;
+    }
+    callEnded();
+  }
+
+  /** Cancels the stream: every open call fails as UNAVAILABLE (the gateway is shutting down). */
   void close() {
     synchronized (this) {
-      if (closed) {
+      closed = true;
+      if (finished) {
         return;
       }
-      closed = true;
-      calls.clear();
-      requests.cancel("the gateway no longer uses this worker", null);
+      finished = true;
+      requests.cancel("the gateway is closing its worker client", null);
+    }
+  }
+
+  /** A call left {@link #calls}: a retiring session with none left half-closes. */
+  private void callEnded() {
+    synchronized (this) {
+      if (retiring && !finished && calls.isEmpty()) {
+        finished = true;
+        requests.onCompleted();
+      }
     }
   }
 
   private void send(GenerateStreamRequest message) {
     synchronized (this) {
-      if (!closed) {
+      if (!finished) {
         requests.onNext(message);
       }
     }
   }
 
+  /**
+   * Credit for a call: gathered while this thread reads a response (the listeners hand credit back
+   * as they relay tokens; one message then carries it all), else sent at once.
+   */
+  private void credit(long id, int messages) {
+    CallCredit credit = CallCredit.newBuilder().setCallId(id).setMessages(messages).build();
+    synchronized (this) {
+      if (dispatching == Thread.currentThread()) {
+        if (heldCredits == null) {
+          heldCredits = CallCredits.newBuilder();
+        }
+        heldCredits.addCredits(credit);
+        return;
+      }
+    }
+    send(GenerateStreamRequest.newBuilder()
+        .setCredits(CallCredits.newBuilder().addCredits(credit)).build());
+  }
+
   @Override
   public void onNext(GenerateStreamResponse response) {
     heard = true;
-    for (CallEvent event : response.getEventsList()) {
-      SessionCall call = calls.get(event.getCallId());
-      if (call != null) {
-        call.deliver(event);
+    synchronized (this) {
+      dispatching = Thread.currentThread();
+    }
+    try {
+      for (CallEvent event : response.getEventsList()) {
+        SessionCall call = calls.get(event.getCallId());
+        if (call != null) {
+          call.deliver(event);
+        }
+      }
+    } finally {
+      CallCredits.Builder credits;
+      synchronized (this) {
+        dispatching = null;
+        credits = heldCredits;
+        heldCredits = null;
+      }
+      if (credits != null) {
+        send(GenerateStreamRequest.newBuilder().setCredits(credits).build());
       }
     }
   }
@@ -161,6 +223,7 @@ final class GenerateSession
                 : " " + streamStatus.getDescription())).withCause(streamStatus.getCause());
     synchronized (this) {
       closed = true;
+      finished = true;
     }
     endListener.ended(this, unimplemented);
     for (Long id : calls.keySet()) {
@@ -255,7 +318,9 @@ final class GenerateSession
     /** Held under this call's monitor. */
     private void end() {
       ended = true;
-      calls.remove(id, this);
+      if (calls.remove(id, this)) {
+        callEnded();
+      }
       stopTimer();
     }
 
@@ -285,8 +350,7 @@ final class GenerateSession
       if (call != null) {
         call.request(messages);
       } else if (messages > 0 && calls.containsKey(id)) {
-        send(GenerateStreamRequest.newBuilder().setCredit(
-            CallCredit.newBuilder().setCallId(id).setMessages(messages)).build());
+        credit(id, messages);
       }
     }
 
@@ -301,6 +365,7 @@ final class GenerateSession
       if (calls.remove(id, this)) {
         sendCancel(reason);
         stopTimer();
+        callEnded();
       }
     }
 

@@ -257,7 +257,7 @@ public final class GrpcWorkerClient implements WorkerClient {
   public void forget(String address) {
     GenerateSession session = sessions.remove(address);
     if (session != null) {
-      session.close();
+      session.retire(); // calls still running there (a draining worker) finish
     }
     perCallOnly.remove(address);
     ManagedChannel c = channels.remove(address);

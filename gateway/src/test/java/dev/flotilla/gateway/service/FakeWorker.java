@@ -51,6 +51,8 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
   public volatile boolean multiplexed = true;
   /** GenerateStream calls opened. */
   public final AtomicInteger generateStreams = new AtomicInteger();
+  /** GenerateStream calls the gateway ended (half-closed or cancelled). */
+  public final AtomicInteger generateStreamsEnded = new AtomicInteger();
   private final List<StreamObserver<WorkerStats>> statsStreams = new CopyOnWriteArrayList<>();
 
   public FakeWorker(String id) throws IOException {
@@ -103,7 +105,26 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
       return super.generateStream(out);
     }
     generateStreams.incrementAndGet();
-    return GenerateStreamServer.serve(out, this::generate, null);
+    StreamObserver<GenerateStreamRequest> in = GenerateStreamServer.serve(out, this::generate,
+        null);
+    return new StreamObserver<>() {
+      @Override
+      public void onNext(GenerateStreamRequest request) {
+        in.onNext(request);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        generateStreamsEnded.incrementAndGet();
+        in.onError(t);
+      }
+
+      @Override
+      public void onCompleted() {
+        generateStreamsEnded.incrementAndGet();
+        in.onCompleted();
+      }
+    };
   }
 
   @Override

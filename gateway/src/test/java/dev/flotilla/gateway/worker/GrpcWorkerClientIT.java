@@ -139,6 +139,30 @@ class GrpcWorkerClientIT {
   }
 
   @Test
+  void aForgottenWorkersOpenCallsGoOnAndItsStreamEndsAfterTheLast() throws Exception {
+    try (FakeWorker worker = new FakeWorker("w"); GrpcWorkerClient client = new GrpcWorkerClient()) {
+      worker.stallAfterFirst = true;
+      Heard open = new Heard();
+      WorkerClient.GenerateCall call = client.generate(worker.address(), request("r", 5), open,
+          null, 16);
+      await().atMost(5, TimeUnit.SECONDS).until(() -> open.events.contains("t0"));
+      client.forget(worker.address());
+      Thread.sleep(200);
+      assertThat(open.end).as("the open call is not failed").isNotDone();
+      assertThat(worker.generateStreamsEnded.get()).isZero();
+      call.request(4); // credit still reaches the worker
+      call.cancel("client cancelled");
+      await().atMost(5, TimeUnit.SECONDS).until(() -> worker.cancelled.get() == 1);
+      await().atMost(5, TimeUnit.SECONDS).until(() -> worker.generateStreamsEnded.get() == 1);
+      worker.stallAfterFirst = false;
+      Heard later = new Heard();
+      client.generate(worker.address(), request("later", 1), later, null, 16);
+      assertThat(later.end.get(5, TimeUnit.SECONDS)).isEqualTo("final");
+      assertThat(worker.generateStreams.get()).as("a new stream").isEqualTo(2);
+    }
+  }
+
+  @Test
   void aWorkerWithoutGenerateStreamIsServedPerCall() throws Exception {
     try (FakeWorker worker = new FakeWorker("w"); GrpcWorkerClient client = new GrpcWorkerClient()) {
       worker.multiplexed = false;

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.flotilla.api.worker.v1.CallCredit;
+import dev.flotilla.api.worker.v1.CallCredits;
 import dev.flotilla.api.worker.v1.CallEvent;
 import dev.flotilla.api.worker.v1.CallStart;
 import dev.flotilla.api.worker.v1.GenerateStreamRequest;
@@ -87,7 +88,8 @@ class GenerateStreamIT {
                     }
                     ids.addAll(e.getResponse().getTokens().getTokenIdsList());
                     requests.onNext(GenerateStreamRequest.newBuilder()
-                            .setCredit(CallCredit.newBuilder().setCallId(id).setMessages(1)).build());
+                            .setCredits(CallCredits.newBuilder().addCredits(CallCredit.newBuilder().setCallId(id).setMessages(1)))
+                            .build());
                 }
             }
         }
