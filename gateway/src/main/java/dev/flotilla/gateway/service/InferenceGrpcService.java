@@ -16,6 +16,7 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
 import jakarta.inject.Inject;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -104,13 +105,15 @@ public class InferenceGrpcService extends InferenceGrpc.InferenceImplBase {
     });
   }
 
+  private static final long DEADLINE_SLACK_MS = 20;
+
   private void run(GenerateRequest request, ServerCallStreamObserver<?> call, ResponseSink sink) {
     Deadline deadline = Context.current().getDeadline();
     AtomicReference<RunningRequest> running = new AtomicReference<>();
     call.setOnCancelHandler(() -> {
       RunningRequest r = running.get();
       if (r != null) {
-        r.clientCancelled(deadline != null && deadline.isExpired());
+        r.clientCancelled(deadlinePassed(deadline));
       }
     });
     call.setOnReadyHandler(() -> {
@@ -123,8 +126,19 @@ public class InferenceGrpcService extends InferenceGrpc.InferenceImplBase {
         () -> request, sink, deadline);
     running.set(r);
     if (r != null && call.isCancelled()) {
-      r.clientCancelled(deadline != null && deadline.isExpired());
+      r.clientCancelled(deadlinePassed(deadline));
     }
+  }
+
+  /**
+   * Whether a cancellation is the client's deadline. The client's own timer fires first and its
+   * reset arrives before this side's copy of the deadline has quite passed: the copy starts when
+   * the request arrives, one network hop after the client's (on loopback the reset came first in
+   * every try). Within {@value #DEADLINE_SLACK_MS} ms of it, a cancellation counts as the
+   * deadline.
+   */
+  private static boolean deadlinePassed(Deadline deadline) {
+    return deadline != null && deadline.timeRemaining(TimeUnit.MILLISECONDS) <= DEADLINE_SLACK_MS;
   }
 
   @Override

@@ -345,6 +345,15 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
       }
       streamed = completionTokens;
     }
+    if (status.getCode() == Status.Code.DEADLINE_EXCEEDED && deadline != null
+        && deadline.isExpired()) {
+      // The client's deadline, which the worker call carries too, passed: the request ends as the
+      // client's own deadline ends it, whichever of the two timers fired first.
+      finish("DEADLINE_EXCEEDED", FinishReason.CANCELLED, 0, null,
+          Status.DEADLINE_EXCEEDED.withDescription("the request's deadline passed")
+              .asRuntimeException());
+      return;
+    }
     if (streamed > 0) {
       StatusRuntimeException e = GatewayStatus.aborted("the worker failed after " + streamed
           + " tokens were streamed (" + status.getCode() + "); not retried");

@@ -93,7 +93,7 @@ public final class GrpcWorkerClient implements WorkerClient {
       if (multiplex && !perCallOnly.contains(address)) {
         // A session found ended (it broke a moment ago) is replaced once.
         for (int attempt = 0; attempt < 2; attempt++) {
-          GenerateSession session = sessions.computeIfAbsent(address, this::openSession);
+          GenerateSession session = session(address);
           GenerateCall call = session.start(request, listener, deadline, initialMessages);
           if (call != null) {
             return call;
@@ -103,6 +103,25 @@ public final class GrpcWorkerClient implements WorkerClient {
       }
       return startGenerate(address, request, listener, deadline, initialMessages);
     });
+  }
+
+  /**
+   * The endpoint's session, opened if there is none. Not with computeIfAbsent: a stream that
+   * fails as it opens (a channel shut down a moment ago) tells its end listener at once, on this
+   * thread, and that listener updates the map.
+   */
+  private GenerateSession session(String address) {
+    GenerateSession session = sessions.get(address);
+    if (session != null) {
+      return session;
+    }
+    GenerateSession fresh = openSession(address);
+    session = sessions.putIfAbsent(address, fresh);
+    if (session == null) {
+      return fresh;
+    }
+    fresh.close(); // another thread opened one first
+    return session;
   }
 
   private GenerateSession openSession(String address) {

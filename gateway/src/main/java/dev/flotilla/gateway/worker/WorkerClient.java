@@ -14,9 +14,9 @@ import java.util.function.Consumer;
 /** How the gateway talks to workers ({@code flotilla.worker.v1.Worker}). */
 public interface WorkerClient extends AutoCloseable {
   /**
-   * Receives one Generate stream. Callbacks for a call never overlap and come in stream order.
-   * {@link #onTokens} may run on a transport thread and must not block; {@link #onFinal} and
-   * {@link #onError} run where blocking (an fsync) is allowed.
+   * Receives one Generate call. Callbacks for a call never overlap and come in stream order; they
+   * may run on a transport thread and must not block. After {@link GenerateCall#cancel} the
+   * listener may hear nothing more.
    */
   interface GenerateListener {
     /** The worker's count of the prompt, heard with the first tokens (before {@link #onTokens}). */

@@ -401,6 +401,27 @@ class InferenceServiceIT {
   }
 
   /**
+   * The client's deadline passing mid-stream ends the request as DEADLINE_EXCEEDED, billed for
+   * what was streamed. The deadline reaches the worker call too, and whichever of the two timers
+   * fires first, the outcome is the same (a worker call failing with it is not a worker failure).
+   */
+  @Test
+  void aClientDeadlinePassingMidStreamIsRecordedAsDeadlineExceeded() throws Exception {
+    FakeWorker w = worker("w1");
+    w.stallAfterFirst = true;
+    for (int i = 1; i <= 3; i++) {
+      Iterator<GenerateResponse> it = client(ACME).withDeadlineAfter(300, TimeUnit.MILLISECONDS)
+          .generate(request("", 10));
+      assertThat(it.next().getTokens().getText()).isEqualTo("t0 ");
+      assertThat(code(() -> drain(it))).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
+      int n = i;
+      await().until(() -> usage.size() == n && w.cancelled.get() == n);
+      assertThat(usage.get(i - 1).status()).isEqualTo("DEADLINE_EXCEEDED");
+      assertThat(usage.get(i - 1).completionTokens()).isEqualTo(1);
+    }
+  }
+
+  /**
    * A worker with one batch slot, held by a stalled first request (cancel {@code ctx} to end it),
    * and a second request that reported QUEUED.
    */
