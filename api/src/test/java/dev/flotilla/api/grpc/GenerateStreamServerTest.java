@@ -1,6 +1,7 @@
 package dev.flotilla.api.grpc;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.flotilla.api.v1.SamplingParams;
 import dev.flotilla.api.v1.TokenChunk;
@@ -31,6 +32,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 
 /** {@link GenerateStreamServer}: many Generate calls over one stream, over in-process gRPC. */
@@ -152,6 +154,15 @@ class GenerateStreamServerTest {
     }
   }
 
+  /** Waits up to 5 s for {@code condition}; fails the test past that. */
+  private static void waitUntil(BooleanSupplier condition) throws InterruptedException {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (!condition.getAsBoolean()) {
+      assertThat(System.nanoTime()).as("waited 5 s").isLessThan(end);
+      Thread.sleep(5);
+    }
+  }
+
   private static List<String> texts(List<CallEvent> events, long id) {
     List<String> texts = new ArrayList<>();
     for (CallEvent e : events) {
@@ -204,23 +215,16 @@ class GenerateStreamServerTest {
       s.start(1, "a", "hold", 1, 4);
       s.start(2, "b", "hold", 1, 4);
       s.start(3, "c", "hold", 1, 4);
-      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-      while (worker.held.size() < 3 && System.nanoTime() < end) {
-        Thread.sleep(5);
-      }
+      waitUntil(() -> worker.held.size() == 3);
       s.cancel(2);
-      while (!worker.cancelled.contains("b") && System.nanoTime() < end) {
-        Thread.sleep(5);
-      }
+      waitUntil(() -> worker.cancelled.contains("b"));
       assertThat(worker.cancelled).containsExactly("b");
       // A write after the cancel fails as a cancelled grpc call's would, and sends nothing.
-      org.assertj.core.api.Assertions.assertThatThrownBy(() -> worker.held.get("b").onNext(
+      assertThatThrownBy(() -> worker.held.get("b").onNext(
           WorkerGenerateResponse.newBuilder().setTokens(TokenChunk.newBuilder().setText("x"))
               .build())).hasMessageContaining("CANCELLED");
       s.requests.cancel("gateway gone", null);
-      while (worker.cancelled.size() < 3 && System.nanoTime() < end) {
-        Thread.sleep(5);
-      }
+      waitUntil(() -> worker.cancelled.size() == 3);
       assertThat(worker.cancelled).containsExactlyInAnyOrder("a", "b", "c");
       assertThat(s.responses).isEmpty();
     }
@@ -254,10 +258,7 @@ class GenerateStreamServerTest {
       Stream s = new Stream(grpc);
       s.start(1, "a", "hold", 1, 4);
       s.start(2, "b", "hold", 1, 4);
-      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-      while (worker.held.size() < 2 && System.nanoTime() < end) {
-        Thread.sleep(5);
-      }
+      waitUntil(() -> worker.held.size() == 2);
       for (String id : List.of("a", "b", "a")) {
         worker.held.get(id).onNext(WorkerGenerateResponse.newBuilder()
             .setTokens(TokenChunk.newBuilder().setText(id)).build());
@@ -280,10 +281,7 @@ class GenerateStreamServerTest {
     try (InProcessGrpc grpc = new InProcessGrpc(worker)) {
       Stream s = new Stream(grpc);
       s.start(1, "a", "hold", 1, 4);
-      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-      while (worker.held.isEmpty() && System.nanoTime() < end) {
-        Thread.sleep(5);
-      }
+      waitUntil(() -> !worker.held.isEmpty());
       int n = GenerateStreamServer.MAX_EVENTS_PER_RESPONSE + 6;
       for (int i = 0; i < n; i++) {
         worker.held.get("a").onNext(WorkerGenerateResponse.newBuilder()
