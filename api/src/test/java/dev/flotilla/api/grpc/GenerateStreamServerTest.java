@@ -33,6 +33,8 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** {@link GenerateStreamServer}: many Generate calls over one stream, over in-process gRPC. */
@@ -45,7 +47,7 @@ class GenerateStreamServerTest {
   static final class PacedWorker extends WorkerGrpc.WorkerImplBase {
     final Set<String> cancelled = ConcurrentHashMap.newKeySet();
     final Map<String, StreamObserver<WorkerGenerateResponse>> held = new ConcurrentHashMap<>();
-    Executor flushExecutor;
+    volatile Executor flushExecutor;
 
     @Override
     public void generate(WorkerGenerateRequest request, StreamObserver<WorkerGenerateResponse> out) {
@@ -163,6 +165,19 @@ class GenerateStreamServerTest {
     }
   }
 
+  private final PacedWorker worker = new PacedWorker();
+  private InProcessGrpc grpc;
+
+  @BeforeEach
+  void startServer() throws Exception {
+    grpc = new InProcessGrpc(worker);
+  }
+
+  @AfterEach
+  void stopServer() throws Exception {
+    grpc.close();
+  }
+
   private static List<String> texts(List<CallEvent> events, long id) {
     List<String> texts = new ArrayList<>();
     for (CallEvent e : events) {
@@ -176,125 +191,107 @@ class GenerateStreamServerTest {
 
   @Test
   void callsOnOneStreamEachGetTheirOwnMessagesInOrder() throws Exception {
-    PacedWorker worker = new PacedWorker();
-    try (InProcessGrpc grpc = new InProcessGrpc(worker)) {
-      Stream s = new Stream(grpc);
-      s.start(1, "a", "p", 3, 16);
-      s.start(2, "b", "p", 2, 16);
-      s.start(3, "c", "fail", 2, 16);
-      List<CallEvent> events = s.events(4 + 3 + 1);
-      assertThat(texts(events, 1)).containsExactly("a:0", "a:1", "a:2", "final");
-      assertThat(texts(events, 2)).containsExactly("b:0", "b:1", "final");
-      assertThat(texts(events, 3)).containsExactly("error NOT_FOUND");
-      assertThat(events.stream().filter(e -> e.getCallId() == 3).findFirst().orElseThrow()
-          .getError().getMessage()).isEqualTo("no adapter x");
-    }
+    Stream s = new Stream(grpc);
+    s.start(1, "a", "p", 3, 16);
+    s.start(2, "b", "p", 2, 16);
+    s.start(3, "c", "fail", 2, 16);
+    List<CallEvent> events = s.events(4 + 3 + 1);
+    assertThat(texts(events, 1)).containsExactly("a:0", "a:1", "a:2", "final");
+    assertThat(texts(events, 2)).containsExactly("b:0", "b:1", "final");
+    assertThat(texts(events, 3)).containsExactly("error NOT_FOUND");
+    assertThat(events.stream().filter(e -> e.getCallId() == 3).findFirst().orElseThrow()
+        .getError().getMessage()).isEqualTo("no adapter x");
   }
 
   @Test
   void aCallSendsNoMoreTokenMessagesThanItsCredit() throws Exception {
-    PacedWorker worker = new PacedWorker();
-    try (InProcessGrpc grpc = new InProcessGrpc(worker)) {
-      Stream s = new Stream(grpc);
-      s.start(1, "a", "p", 5, 2);
-      assertThat(texts(s.events(2), 1)).containsExactly("a:0", "a:1");
-      assertThat(s.events(1, 300)).as("no credit, no third message").isEmpty();
-      s.credit(1, 2);
-      assertThat(texts(s.events(2), 1)).containsExactly("a:2", "a:3");
-      s.credit(1, 1);
-      assertThat(texts(s.events(2), 1)).as("the final message needs no credit")
-          .containsExactly("a:4", "final");
-    }
+    Stream s = new Stream(grpc);
+    s.start(1, "a", "p", 5, 2);
+    assertThat(texts(s.events(2), 1)).containsExactly("a:0", "a:1");
+    assertThat(s.events(1, 300)).as("no credit, no third message").isEmpty();
+    s.credit(1, 2);
+    assertThat(texts(s.events(2), 1)).containsExactly("a:2", "a:3");
+    s.credit(1, 1);
+    assertThat(texts(s.events(2), 1)).as("the final message needs no credit")
+        .containsExactly("a:4", "final");
   }
 
   @Test
   void cancellingACallRunsItsCancelHandlerAndEndingTheStreamCancelsTheRest() throws Exception {
-    PacedWorker worker = new PacedWorker();
-    try (InProcessGrpc grpc = new InProcessGrpc(worker)) {
-      Stream s = new Stream(grpc);
-      s.start(1, "a", "hold", 1, 4);
-      s.start(2, "b", "hold", 1, 4);
-      s.start(3, "c", "hold", 1, 4);
-      waitUntil(() -> worker.held.size() == 3);
-      s.cancel(2);
-      waitUntil(() -> worker.cancelled.contains("b"));
-      assertThat(worker.cancelled).containsExactly("b");
-      // A write after the cancel fails as a cancelled grpc call's would, and sends nothing.
-      assertThatThrownBy(() -> worker.held.get("b").onNext(
-          WorkerGenerateResponse.newBuilder().setTokens(TokenChunk.newBuilder().setText("x"))
-              .build())).hasMessageContaining("CANCELLED");
-      s.requests.cancel("gateway gone", null);
-      waitUntil(() -> worker.cancelled.size() == 3);
-      assertThat(worker.cancelled).containsExactlyInAnyOrder("a", "b", "c");
-      assertThat(s.responses).isEmpty();
-    }
+    Stream s = new Stream(grpc);
+    s.start(1, "a", "hold", 1, 4);
+    s.start(2, "b", "hold", 1, 4);
+    s.start(3, "c", "hold", 1, 4);
+    waitUntil(() -> worker.held.size() == 3);
+    s.cancel(2);
+    waitUntil(() -> worker.cancelled.contains("b"));
+    assertThat(worker.cancelled).containsExactly("b");
+    // A write after the cancel fails as a cancelled grpc call's would, and sends nothing.
+    assertThatThrownBy(() -> worker.held.get("b").onNext(
+        WorkerGenerateResponse.newBuilder().setTokens(TokenChunk.newBuilder().setText("x"))
+            .build())).hasMessageContaining("CANCELLED");
+    s.requests.cancel("gateway gone", null);
+    waitUntil(() -> worker.cancelled.size() == 3);
+    assertThat(worker.cancelled).containsExactlyInAnyOrder("a", "b", "c");
+    assertThat(s.responses).isEmpty();
   }
 
   @Test
   void aCallThatEndsWithoutAFinalMessageIsAnError() throws Exception {
-    PacedWorker worker = new PacedWorker();
-    try (InProcessGrpc grpc = new InProcessGrpc(worker)) {
-      Stream s = new Stream(grpc);
-      s.start(1, "a", "hold", 1, 4);
-      s.start(1, "dup", "p", 1, 4);
-      s.start(2, "b", "p", 1, 0);
-      List<CallEvent> refused = s.events(2);
-      assertThat(texts(refused, 1)).as("a reused id is refused").containsExactly(
-          "error INVALID_ARGUMENT");
-      assertThat(texts(refused, 2)).as("no credit").containsExactly("error INVALID_ARGUMENT");
-      worker.held.get("a").onCompleted();
-      List<CallEvent> events = s.events(1);
-      assertThat(texts(events, 1)).as("the open call went on, and ends as an error")
-          .containsExactly("error INTERNAL");
-    }
+    Stream s = new Stream(grpc);
+    s.start(1, "a", "hold", 1, 4);
+    s.start(1, "dup", "p", 1, 4);
+    s.start(2, "b", "p", 1, 0);
+    List<CallEvent> refused = s.events(2);
+    assertThat(texts(refused, 1)).as("a reused id is refused").containsExactly(
+        "error INVALID_ARGUMENT");
+    assertThat(texts(refused, 2)).as("no credit").containsExactly("error INVALID_ARGUMENT");
+    worker.held.get("a").onCompleted();
+    List<CallEvent> events = s.events(1);
+    assertThat(texts(events, 1)).as("the open call went on, and ends as an error")
+        .containsExactly("error INTERNAL");
   }
 
   @Test
   void messagesWrittenBeforeTheFlushTaskRunsLeaveInOneResponse() throws Exception {
-    PacedWorker worker = new PacedWorker();
     ConcurrentLinkedQueue<Runnable> loop = new ConcurrentLinkedQueue<>();
     worker.flushExecutor = loop::add;
-    try (InProcessGrpc grpc = new InProcessGrpc(worker)) {
-      Stream s = new Stream(grpc);
-      s.start(1, "a", "hold", 1, 4);
-      s.start(2, "b", "hold", 1, 4);
-      waitUntil(() -> worker.held.size() == 2);
-      for (String id : List.of("a", "b", "a")) {
-        worker.held.get(id).onNext(WorkerGenerateResponse.newBuilder()
-            .setTokens(TokenChunk.newBuilder().setText(id)).build());
-      }
-      assertThat(loop).as("one flush task for the three messages").hasSize(1);
-      assertThat(s.responses).isEmpty();
-      loop.poll().run();
-      GenerateStreamResponse r = s.responses.poll(5, TimeUnit.SECONDS);
-      assertThat(r).isNotNull();
-      assertThat(texts(r.getEventsList(), 1)).containsExactly("a", "a");
-      assertThat(texts(r.getEventsList(), 2)).containsExactly("b");
+    Stream s = new Stream(grpc);
+    s.start(1, "a", "hold", 1, 4);
+    s.start(2, "b", "hold", 1, 4);
+    waitUntil(() -> worker.held.size() == 2);
+    for (String id : List.of("a", "b", "a")) {
+      worker.held.get(id).onNext(WorkerGenerateResponse.newBuilder()
+          .setTokens(TokenChunk.newBuilder().setText(id)).build());
     }
+    assertThat(loop).as("one flush task for the three messages").hasSize(1);
+    assertThat(s.responses).isEmpty();
+    loop.poll().run();
+    GenerateStreamResponse r = s.responses.poll(5, TimeUnit.SECONDS);
+    assertThat(r).isNotNull();
+    assertThat(texts(r.getEventsList(), 1)).containsExactly("a", "a");
+    assertThat(texts(r.getEventsList(), 2)).containsExactly("b");
   }
 
   @Test
   void aBatchPastItsLimitLeavesAtOnceAndTheRestWithTheFlushTask() throws Exception {
-    PacedWorker worker = new PacedWorker();
     ConcurrentLinkedQueue<Runnable> loop = new ConcurrentLinkedQueue<>();
     worker.flushExecutor = loop::add;
-    try (InProcessGrpc grpc = new InProcessGrpc(worker)) {
-      Stream s = new Stream(grpc);
-      s.start(1, "a", "hold", 1, 4);
-      waitUntil(() -> !worker.held.isEmpty());
-      int n = GenerateStreamServer.MAX_EVENTS_PER_RESPONSE + 6;
-      for (int i = 0; i < n; i++) {
-        worker.held.get("a").onNext(WorkerGenerateResponse.newBuilder()
-            .setTokens(TokenChunk.newBuilder().setText("t" + i)).build());
-      }
-      GenerateStreamResponse full = s.responses.poll(5, TimeUnit.SECONDS);
-      assertThat(full).as("sent without waiting for the flush task").isNotNull();
-      assertThat(full.getEventsCount()).isEqualTo(GenerateStreamServer.MAX_EVENTS_PER_RESPONSE);
-      loop.forEach(Runnable::run);
-      GenerateStreamResponse rest = s.responses.poll(5, TimeUnit.SECONDS);
-      assertThat(rest).isNotNull();
-      assertThat(texts(rest.getEventsList(), 1)).containsExactly(
-          "t1024", "t1025", "t1026", "t1027", "t1028", "t1029");
+    Stream s = new Stream(grpc);
+    s.start(1, "a", "hold", 1, 4);
+    waitUntil(() -> !worker.held.isEmpty());
+    int n = GenerateStreamServer.MAX_EVENTS_PER_RESPONSE + 6;
+    for (int i = 0; i < n; i++) {
+      worker.held.get("a").onNext(WorkerGenerateResponse.newBuilder()
+          .setTokens(TokenChunk.newBuilder().setText("t" + i)).build());
     }
+    GenerateStreamResponse full = s.responses.poll(5, TimeUnit.SECONDS);
+    assertThat(full).as("sent without waiting for the flush task").isNotNull();
+    assertThat(full.getEventsCount()).isEqualTo(GenerateStreamServer.MAX_EVENTS_PER_RESPONSE);
+    loop.forEach(Runnable::run);
+    GenerateStreamResponse rest = s.responses.poll(5, TimeUnit.SECONDS);
+    assertThat(rest).isNotNull();
+    assertThat(texts(rest.getEventsList(), 1)).containsExactly(
+        "t1024", "t1025", "t1026", "t1027", "t1028", "t1029");
   }
 }
