@@ -132,9 +132,11 @@ final class GenerateSession
       if (finished) {
         return;
       }
-      finished = true;
-      requests.cancel("the gateway is closing its worker client", null);
+      finished = true; // no send follows the cancel
     }
+    // Outside the monitor: a stream not yet started reports its end on this thread, and the
+    // calls it fails take their own monitors.
+    requests.cancel("the gateway is closing its worker client", null);
   }
 
   /** A call left {@link #calls}: a retiring session with none left half-closes. */
