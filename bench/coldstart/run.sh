@@ -26,8 +26,8 @@ OPERATOR_HTTP=28082
 STATE="$ROOT/target/bench-coldstart"
 MODEL="$ROOT/target/bench-models/medium" # generated once, gitignored
 
-./mvnw -B -q -DskipTests package -pl operator,gateway,worker,sdk,e2e -am >/dev/null
-CP="$ROOT/sdk/target/flotilla-sdk-cli.jar:$ROOT/e2e/target/classes:$(cat e2e/target/local-classpath.txt)"
+./mvnw -B -q -DskipTests package -pl operator,gateway,worker,sdk,local -am >/dev/null
+CP="$ROOT/sdk/target/flotilla-sdk-cli.jar:$ROOT/local/target/classes:$(cat local/target/local-classpath.txt)"
 java -Xmx512m -cp "$CP" bench/coldstart/ColdStartBench.java generate "$MODEL"
 
 for port in $API_PORT $GATEWAY_GRPC $GATEWAY_HTTP $OPERATOR_GRPC $OPERATOR_HTTP; do
@@ -51,7 +51,7 @@ OUT="bench/results/coldstart-$(date -u +%Y%m%dT%H%M%SZ).txt"
   echo "# model: testkit medium (BF16, $(du -m "$MODEL/model.safetensors" | cut -f1) MiB of weights); local mode without" \
        "Kafka; file cache: $CACHE; $RUNS runs, 8 tokens each, greedy"
   echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg) (the host is shared: compare only within one run)"
-  java -Dflotilla.repo.root="$ROOT" -cp "e2e/target/classes:$(cat e2e/target/local-classpath.txt)" \
+  java -Dflotilla.repo.root="$ROOT" -cp "local/target/classes:$(cat local/target/local-classpath.txt)" \
     dev.flotilla.local.LocalMode --api-port $API_PORT --grpc-port $GATEWAY_GRPC --http-port $GATEWAY_HTTP \
     --operator-grpc-port $OPERATOR_GRPC --operator-http-port $OPERATOR_HTTP --state-dir "$STATE" --no-kafka \
     >"$STATE/local.out" 2>&1 &

@@ -28,7 +28,7 @@ final class Kubectl {
       }
     }
     throw new AssertionError("kubectl is not on the PATH: these tests drive the real kubectl; install it "
-        + "(e.g. the static binary from dl.k8s.io) before running the e2e module");
+        + "(e.g. the static binary from dl.k8s.io) before running the local and e2e modules");
   }
 
   Result run(String... args) throws IOException, InterruptedException {

@@ -1,4 +1,4 @@
-package dev.flotilla.e2e;
+package dev.flotilla.local;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
