@@ -24,9 +24,7 @@
 #     (BENCH_PIN=0: no pinning).
 # Writes bench/results/gateway-<date>.txt with the machine, the command and the load average.
 # Run on an idle machine. BENCH_GATEWAY_JAVA_OPTS adds options to the gateway JVM only (e.g.
-# -XX:StartFlightRecording=filename=/tmp/gw.jfr,settings=profile to profile it, or
-# -Dbench.multiplex=false to give each gateway call a Generate stream of its own instead of sharing
-# one GenerateStream per worker, as flotilla.gateway.workers.multiplex=false does).
+# -XX:StartFlightRecording=filename=/tmp/gw.jfr,settings=profile to profile it).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"

@@ -66,7 +66,7 @@ public class GatewayBeans {
 
   public GatewayBeans(GatewayConfig config) {
     this.config = config;
-    this.workerClient = new GrpcWorkerClient(config.workers().multiplex());
+    this.workerClient = new GrpcWorkerClient();
     this.gatewayId = config.id().orElseGet(GatewayBeans::hostName);
   }
 

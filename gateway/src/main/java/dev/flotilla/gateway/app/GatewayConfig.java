@@ -103,13 +103,6 @@ public interface GatewayConfig {
 
     @WithDefault("1000")
     int statsIntervalMs();
-
-    /**
-     * Carry all Generate calls to a worker on one GenerateStream, which returns an engine step's
-     * tokens for all of them in one message; off, each call has a Generate stream of its own.
-     */
-    @WithDefault("true")
-    boolean multiplex();
   }
 
   interface Usage {

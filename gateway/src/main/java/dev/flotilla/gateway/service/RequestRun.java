@@ -1,5 +1,7 @@
 package dev.flotilla.gateway.service;
 
+import dev.flotilla.workerlink.GenerateCall;
+import dev.flotilla.workerlink.GenerateListener;
 import dev.flotilla.api.crd.Priority;
 import dev.flotilla.api.v1.Final;
 import dev.flotilla.api.v1.FinishReason;
@@ -77,7 +79,7 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
   private boolean clientGone;
   private int attempts;
   private String workerId;
-  private WorkerClient.GenerateCall call;
+  private GenerateCall call;
   private StreamWindow window;
   private long queuedNanos;
   private long firstTokenAt = -1;
@@ -257,7 +259,7 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
   }
 
   /** Binds worker callbacks to the attempt they belong to, so a stale call cannot interfere. */
-  private final class Listener implements WorkerClient.GenerateListener {
+  private final class Listener implements GenerateListener {
     private final String worker;
 
     Listener(String worker) {
@@ -398,7 +400,7 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
   /** The client went away (cancelled or its deadline passed). */
   @Override
   public void clientCancelled(boolean deadlineExceeded) {
-    WorkerClient.GenerateCall c;
+    GenerateCall c;
     ModelScheduler.Ticket t;
     synchronized (lock) {
       if (done || clientGone) {

@@ -3,12 +3,12 @@ package dev.flotilla.gateway.worker;
 import dev.flotilla.api.worker.v1.LoadAdapterRequest;
 import dev.flotilla.api.worker.v1.LoadAdapterResponse;
 import dev.flotilla.api.worker.v1.StatsRequest;
-import dev.flotilla.api.worker.v1.WorkerFinal;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
-import dev.flotilla.api.worker.v1.WorkerGenerateResponse;
 import dev.flotilla.api.worker.v1.WorkerGrpc;
 import dev.flotilla.api.worker.v1.WorkerStats;
-import com.google.common.util.concurrent.MoreExecutors;
+import dev.flotilla.workerlink.GenerateCall;
+import dev.flotilla.workerlink.GenerateListener;
+import dev.flotilla.workerlink.GenerateSession;
 import io.grpc.Context;
 import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
@@ -18,18 +18,15 @@ import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 
 /**
  * {@link WorkerClient} over grpc-java: one plaintext HTTP/2 channel per worker endpoint, and on
- * it one {@link GenerateSession} that carries all Generate calls to that worker (per-call Generate
- * streams where multiplexing is off or the worker lacks GenerateStream).
+ * it one {@link GenerateSession} that carries all Generate calls to that worker.
  *
  * <p>Generate callbacks reach the listener on the transport thread that decoded them, in stream
  * order: a token is then forwarded to the client without a hop through an executor and back (two
@@ -39,33 +36,22 @@ import java.util.function.Consumer;
 public final class GrpcWorkerClient implements WorkerClient {
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private final Map<String, GenerateSession> sessions = new ConcurrentHashMap<>();
-  /** Endpoints that answered GenerateStream with UNIMPLEMENTED. */
-  private final Set<String> perCallOnly = ConcurrentHashMap.newKeySet();
-  private final boolean multiplex;
-  /** Enforces deadlines of multiplexed calls, whose stream has none. */
+  /** Enforces deadlines of Generate calls, whose shared stream has none. */
   private final ScheduledThreadPoolExecutor deadlines = new ScheduledThreadPoolExecutor(1, r -> {
     Thread t = new Thread(r, "flotilla-worker-deadlines");
     t.setDaemon(true);
     return t;
   });
 
-  /** A client that multiplexes Generate calls. */
   public GrpcWorkerClient() {
-    this(true);
-  }
-
-  /** @param multiplex whether Generate calls share one GenerateStream per worker */
-  public GrpcWorkerClient(boolean multiplex) {
-    this.multiplex = multiplex;
     deadlines.setRemoveOnCancelPolicy(true); // a finished call's timer goes at once
   }
 
   /**
    * grpc-java's own retry is off: the gateway already retries a call that fails before its first
-   * token, on another worker ({@code RequestRun}), and a second, hidden layer under it would
-   * wrap every call in a RetriableStream that hands each token message through a
-   * SynchronizationContext (a queue offer, a poll and a Runnable per message). A stream the
-   * worker refuses (it is going away) now takes the gateway's retry instead of grpc's.
+   * token, on another worker, and a second, hidden layer under it would wrap every call in a
+   * RetriableStream that hands each token message through a SynchronizationContext (a queue offer,
+   * a poll and a Runnable per message).
    */
   private ManagedChannel channel(String address) {
     return channels.computeIfAbsent(address,
@@ -90,20 +76,29 @@ public final class GrpcWorkerClient implements WorkerClient {
   public GenerateCall generate(String address, WorkerGenerateRequest request,
       GenerateListener listener, Deadline deadline, int initialMessages) {
     return detached(() -> {
-      if (multiplex && !perCallOnly.contains(address)) {
-        // A session found ended (it broke a moment ago) is replaced once.
-        for (int attempt = 0; attempt < 2; attempt++) {
-          GenerateSession session = session(address);
-          GenerateCall call = session.start(request, listener, deadline, initialMessages);
-          if (call != null) {
-            return call;
-          }
-          sessions.remove(address, session);
+      // A session found ended (it broke a moment ago) is replaced once.
+      for (int attempt = 0; attempt < 2; attempt++) {
+        GenerateSession session = session(address);
+        GenerateCall call = session.start(request, listener, deadline, initialMessages);
+        if (call != null) {
+          return call;
         }
+        sessions.remove(address, session);
       }
-      return startGenerate(address, request, listener, deadline, initialMessages);
+      listener.onError(Status.UNAVAILABLE.withDescription(
+          "the generate stream to " + address + " ended as it opened, twice"));
+      return NO_CALL;
     });
   }
+
+  /** A call that never started: nothing to credit or cancel. */
+  private static final GenerateCall NO_CALL = new GenerateCall() {
+    @Override
+    public void request(int messages) {}
+
+    @Override
+    public void cancel(String reason) {}
+  };
 
   /**
    * The endpoint's session, opened if there is none. Not with computeIfAbsent: a stream that
@@ -115,97 +110,14 @@ public final class GrpcWorkerClient implements WorkerClient {
     if (session != null) {
       return session;
     }
-    GenerateSession fresh = openSession(address);
+    GenerateSession fresh = GenerateSession.open(channel(address), deadlines,
+        ended -> sessions.remove(address, ended));
     session = sessions.putIfAbsent(address, fresh);
     if (session == null) {
       return fresh;
     }
     fresh.close(); // another thread opened one first
     return session;
-  }
-
-  private GenerateSession openSession(String address) {
-    return GenerateSession.open(channel(address), deadlines,
-        (request, listener, deadline, initialMessages) -> detached(
-            () -> startGenerate(address, request, listener, deadline, initialMessages)),
-        (session, unimplemented) -> {
-          sessions.remove(address, session);
-          if (unimplemented) {
-            perCallOnly.add(address);
-          }
-        });
-  }
-
-  private GenerateCall startGenerate(String address, WorkerGenerateRequest request,
-      GenerateListener listener, Deadline deadline, int initialMessages) {
-    CompletableFuture<ClientCallStreamObserver<WorkerGenerateRequest>> started =
-        new CompletableFuture<>();
-    // Callbacks run on the transport thread (grpc-java serialises re-entrant calls of a direct
-    // executor).
-    WorkerGrpc.WorkerStub stub = WorkerGrpc.newStub(channel(address))
-        .withExecutor(MoreExecutors.directExecutor());
-    if (deadline != null) {
-      stub = stub.withDeadline(deadline);
-    }
-    stub.generate(request,
-        new ClientResponseObserver<WorkerGenerateRequest, WorkerGenerateResponse>() {
-          /** The end of the stream: at most one per call. */
-          private final AtomicBoolean ended = new AtomicBoolean();
-
-          @Override
-          public void beforeStart(ClientCallStreamObserver<WorkerGenerateRequest> call) {
-            call.disableAutoRequestWithInitial(initialMessages);
-            started.complete(call);
-          }
-
-          @Override
-          public void onNext(WorkerGenerateResponse r) {
-            if (r.getPromptTokens() > 0) {
-              listener.onPromptCounted(r.getPromptTokens());
-            }
-            if (r.hasTokens()) {
-              listener.onTokens(r.getTokens());
-            } else if (r.hasFinal()) {
-              WorkerFinal fin = r.getFinal();
-              end(() -> listener.onFinal(fin));
-            } else {
-              started.join().request(1); // unknown event: skip it
-            }
-          }
-
-          @Override
-          public void onError(Throwable t) {
-            Status status = Status.fromThrowable(t);
-            end(() -> listener.onError(status));
-          }
-
-          /**
-           * The first ending wins: after the final message a request is finished, and the
-           * stream's later error (a cancellation crossing the final message) is not news.
-           */
-          private void end(Runnable callback) {
-            if (ended.compareAndSet(false, true)) {
-              callback.run();
-            }
-          }
-
-          @Override
-          public void onCompleted() {
-            // The final message already ended the request; a stream without one is an error.
-          }
-        });
-    ClientCallStreamObserver<WorkerGenerateRequest> call = started.join();
-    return new GenerateCall() {
-      @Override
-      public void request(int messages) {
-        call.request(messages);
-      }
-
-      @Override
-      public void cancel(String reason) {
-        call.cancel(reason, null);
-      }
-    };
   }
 
   @Override
@@ -278,7 +190,6 @@ public final class GrpcWorkerClient implements WorkerClient {
     if (session != null) {
       session.retire(); // calls still running there (a draining worker) finish
     }
-    perCallOnly.remove(address);
     ManagedChannel c = channels.remove(address);
     if (c != null) {
       c.shutdown();

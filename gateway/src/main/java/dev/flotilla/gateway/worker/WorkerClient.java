@@ -2,10 +2,10 @@ package dev.flotilla.gateway.worker;
 
 import dev.flotilla.api.worker.v1.LoadAdapterRequest;
 import dev.flotilla.api.worker.v1.LoadAdapterResponse;
-import dev.flotilla.api.worker.v1.WorkerFinal;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
 import dev.flotilla.api.worker.v1.WorkerStats;
-import dev.flotilla.api.v1.TokenChunk;
+import dev.flotilla.workerlink.GenerateCall;
+import dev.flotilla.workerlink.GenerateListener;
 import io.grpc.Deadline;
 import io.grpc.Status;
 import java.util.concurrent.CompletableFuture;
@@ -13,31 +13,6 @@ import java.util.function.Consumer;
 
 /** How the gateway talks to workers ({@code flotilla.worker.v1.Worker}). */
 public interface WorkerClient extends AutoCloseable {
-  /**
-   * Receives one Generate call. Callbacks for a call never overlap and come in stream order; they
-   * may run on a transport thread and must not block. After {@link GenerateCall#cancel} the
-   * listener may hear nothing more.
-   */
-  interface GenerateListener {
-    /** The worker's count of the prompt, heard with the first tokens (before {@link #onTokens}). */
-    default void onPromptCounted(int promptTokens) {}
-
-    void onTokens(TokenChunk chunk);
-
-    void onFinal(WorkerFinal fin);
-
-    /** The call failed; {@code status} is the worker's or the transport's. */
-    void onError(Status status);
-  }
-
-  /** A running Generate call with manual flow control: messages are delivered as requested. */
-  interface GenerateCall {
-    /** Lets {@code messages} more messages be delivered. */
-    void request(int messages);
-
-    void cancel(String reason);
-  }
-
   /**
    * Starts a call that delivers {@code initialMessages} messages, then as many more as
    * {@link GenerateCall#request} asks for.

@@ -70,10 +70,7 @@ public final class BenchGateway {
     ModelCatalog catalog = new ModelCatalog();
     catalog.onModel(Fixtures.model("default", "bench-model", "30s"));
     WorkerRegistry registry = new WorkerRegistry();
-    // As flotilla.gateway.workers.multiplex; -Dbench.multiplex=false (in BENCH_GATEWAY_JAVA_OPTS)
-    // gives each call a Generate stream of its own.
-    GrpcWorkerClient workers = new GrpcWorkerClient(
-        Boolean.parseBoolean(System.getProperty("bench.multiplex", "true")));
+    GrpcWorkerClient workers = new GrpcWorkerClient();
     StatsWatchers watchers = new StatsWatchers(workers, registry, 1000, 100);
     PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     GatewayMetrics metrics = new GatewayMetrics(prometheus, 100);

@@ -1,6 +1,6 @@
 package dev.flotilla.gateway.bench;
 
-import dev.flotilla.api.grpc.GenerateStreamServer;
+import dev.flotilla.workerlink.GenerateStreamServer;
 import dev.flotilla.api.v1.FinishReason;
 import dev.flotilla.api.v1.TokenChunk;
 import dev.flotilla.api.v1.Usage;

@@ -1,6 +1,6 @@
 package dev.flotilla.gateway.service;
 
-import dev.flotilla.api.grpc.GenerateStreamServer;
+import dev.flotilla.workerlink.GenerateStreamServer;
 import dev.flotilla.api.v1.FinishReason;
 import dev.flotilla.api.v1.TokenChunk;
 import dev.flotilla.api.v1.Usage;
@@ -48,7 +48,7 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
   final List<LoadAdapterRequest> loads = new CopyOnWriteArrayList<>();
   public final AtomicInteger cancelled = new AtomicInteger();
   /** Serve GenerateStream; false answers it UNIMPLEMENTED, as a worker without it would. */
-  public volatile boolean multiplexed = true;
+  public volatile boolean servesGenerateStream = true;
   /** GenerateStream calls opened. */
   public final AtomicInteger generateStreams = new AtomicInteger();
   /** GenerateStream calls the gateway ended (half-closed or cancelled). */
@@ -101,7 +101,7 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
   @Override
   public StreamObserver<GenerateStreamRequest> generateStream(
       StreamObserver<GenerateStreamResponse> out) {
-    if (!multiplexed) {
+    if (!servesGenerateStream) {
       return super.generateStream(out);
     }
     generateStreams.incrementAndGet();

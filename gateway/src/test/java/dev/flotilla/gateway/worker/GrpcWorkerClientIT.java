@@ -8,6 +8,8 @@ import dev.flotilla.api.v1.TokenChunk;
 import dev.flotilla.api.worker.v1.WorkerFinal;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
 import dev.flotilla.gateway.service.FakeWorker;
+import dev.flotilla.workerlink.GenerateCall;
+import dev.flotilla.workerlink.GenerateListener;
 import io.grpc.Deadline;
 import io.grpc.Status;
 import java.util.ArrayList;
@@ -21,14 +23,15 @@ import org.junit.jupiter.api.Test;
 /**
  * {@link GrpcWorkerClient} against a worker over real gRPC sockets: Generate calls multiplexed on
  * one GenerateStream keep each call's contract (its own tokens in order, its end, cancellation,
- * deadline, a broken stream), and a worker without GenerateStream is served per call.
+ * deadline, a broken stream), and a worker without GenerateStream fails them as unavailable.
  */
 class GrpcWorkerClientIT {
 
   /** What one call's listener heard, in order, and whether two callbacks ever overlapped. */
-  static final class Heard implements WorkerClient.GenerateListener {
+  static final class Heard implements GenerateListener {
     final List<String> events = new CopyOnWriteArrayList<>();
     final CompletableFuture<String> end = new CompletableFuture<>();
+    volatile Status error;
     private final AtomicBoolean inside = new AtomicBoolean();
     private volatile boolean overlapped;
 
@@ -65,6 +68,7 @@ class GrpcWorkerClientIT {
 
     @Override
     public void onError(Status status) {
+      error = status;
       add("error " + status.getCode());
       end.complete(status.getCode().name());
     }
@@ -102,7 +106,7 @@ class GrpcWorkerClientIT {
     try (FakeWorker worker = new FakeWorker("w"); GrpcWorkerClient client = new GrpcWorkerClient()) {
       worker.stallAfterFirst = true;
       Heard heard = new Heard();
-      WorkerClient.GenerateCall call = client.generate(worker.address(), request("r", 5), heard,
+      GenerateCall call = client.generate(worker.address(), request("r", 5), heard,
           null, 16);
       await().atMost(5, TimeUnit.SECONDS).until(() -> heard.events.contains("t0"));
       call.cancel("client cancelled");
@@ -154,7 +158,7 @@ class GrpcWorkerClientIT {
     try (FakeWorker worker = new FakeWorker("w"); GrpcWorkerClient client = new GrpcWorkerClient()) {
       worker.stallAfterFirst = true;
       Heard open = new Heard();
-      WorkerClient.GenerateCall call = client.generate(worker.address(), request("r", 5), open,
+      GenerateCall call = client.generate(worker.address(), request("r", 5), open,
           null, 16);
       await().atMost(5, TimeUnit.SECONDS).until(() -> open.events.contains("t0"));
       client.forget(worker.address());
@@ -174,37 +178,17 @@ class GrpcWorkerClientIT {
   }
 
   @Test
-  void aWorkerWithoutGenerateStreamIsServedPerCall() throws Exception {
+  void aWorkerWithoutGenerateStreamFailsItsCallsAsUnavailableNamingTheMissingMethod()
+      throws Exception {
     try (FakeWorker worker = new FakeWorker("w"); GrpcWorkerClient client = new GrpcWorkerClient()) {
-      worker.multiplexed = false;
-      worker.tokens = 2;
-      List<Heard> heard = new ArrayList<>();
-      for (int i = 0; i < 5; i++) {
+      worker.servesGenerateStream = false;
+      for (int i = 0; i < 3; i++) {
         Heard h = new Heard();
-        heard.add(h);
         client.generate(worker.address(), request("r" + i, 2), h, null, 16);
+        assertThat(h.ending()).isEqualTo("UNAVAILABLE");
+        assertThat(h.error.getDescription()).contains("UNIMPLEMENTED").contains("GenerateStream");
       }
-      for (Heard h : heard) {
-        assertThat(h.ending()).isEqualTo("final");
-        assertThat(h.events).containsExactly("t0", "t1", "final 2");
-      }
-      Heard later = new Heard();
-      client.generate(worker.address(), request("later", 2), later, null, 16);
-      assertThat(later.ending()).isEqualTo("final");
-      assertThat(worker.generateStreams.get()).isZero();
-      assertThat(worker.generated).hasSize(6);
-    }
-  }
-
-  @Test
-  void withMultiplexingOffEachCallHasAStreamOfItsOwn() throws Exception {
-    try (FakeWorker worker = new FakeWorker("w");
-        GrpcWorkerClient client = new GrpcWorkerClient(false)) {
-      worker.tokens = 2;
-      Heard h = new Heard();
-      client.generate(worker.address(), request("r", 2), h, null, 16);
-      assertThat(h.ending()).isEqualTo("final");
-      assertThat(worker.generateStreams.get()).isZero();
+      assertThat(worker.generated).isEmpty();
     }
   }
 }

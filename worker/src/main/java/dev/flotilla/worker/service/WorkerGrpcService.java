@@ -1,6 +1,6 @@
 package dev.flotilla.worker.service;
 
-import dev.flotilla.api.grpc.GenerateStreamServer;
+import dev.flotilla.workerlink.GenerateStreamServer;
 import dev.flotilla.api.worker.v1.GenerateStreamRequest;
 import dev.flotilla.api.worker.v1.GenerateStreamResponse;
 import dev.flotilla.api.worker.v1.LoadAdapterRequest;

@@ -1,4 +1,4 @@
-package dev.flotilla.api.grpc;
+package dev.flotilla.workerlink;
 
 import dev.flotilla.api.worker.v1.CallCredit;
 import dev.flotilla.api.worker.v1.CallError;
@@ -32,6 +32,8 @@ import java.util.function.BiConsumer;
  * batch schedules the batch's send as a task of that executor, so every message written before the
  * task runs (an engine pass's writes, handed to the loop as one task) leaves with it. Without
  * one, each message leaves at once.
+ *
+ * <p>The gateway's side of the stream is {@link GenerateSession}.
  */
 public final class GenerateStreamServer implements StreamObserver<GenerateStreamRequest> {
   /**

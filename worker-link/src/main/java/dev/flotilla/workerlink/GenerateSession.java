@@ -1,4 +1,4 @@
-package dev.flotilla.gateway.worker;
+package dev.flotilla.workerlink;
 
 import com.google.common.util.concurrent.MoreExecutors;
 import dev.flotilla.api.worker.v1.CallCancel;
@@ -11,8 +11,6 @@ import dev.flotilla.api.worker.v1.GenerateStreamResponse;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
 import dev.flotilla.api.worker.v1.WorkerGenerateResponse;
 import dev.flotilla.api.worker.v1.WorkerGrpc;
-import dev.flotilla.gateway.worker.WorkerClient.GenerateCall;
-import dev.flotilla.gateway.worker.WorkerClient.GenerateListener;
 import io.grpc.Channel;
 import io.grpc.Deadline;
 import io.grpc.Status;
@@ -31,51 +29,41 @@ import java.util.concurrent.atomic.AtomicLong;
  * sends a pass of its engine's messages for all of them in one response, and the gateway decodes
  * one message per engine step instead of one per call per token.
  *
- * <p>Each call keeps Generate's contract ({@link WorkerClient}): credit-based flow control
- * (CallCredit), cancellation (CallCancel), the client's deadline (enforced here, by a timer, as
- * the stream itself has none), and its listener's callbacks in order, never overlapping. When the
- * stream breaks (the worker died or went away), every open call fails with the stream's status,
- * as its own stream would have. A worker without GenerateStream answers UNIMPLEMENTED before
- * anything else; the calls then move to per-call Generate streams ({@link Fallback}).
+ * <p>Each call keeps Generate's contract ({@link GenerateCall}, {@link GenerateListener}):
+ * credit-based flow control (CallCredit), cancellation (CallCancel), the client's deadline
+ * (enforced here, by a timer, as the stream itself has none), and its listener's callbacks in
+ * order, never overlapping. When the stream breaks (the worker died or went away), every open
+ * call fails as UNAVAILABLE, so a call that has no tokens yet can be tried on another worker.
+ *
+ * <p>The worker's side of the stream is {@link GenerateStreamServer}.
  *
  * <p>Locks: the session's monitor guards the request stream (sends) and is never held while a
  * listener runs; a call's monitor is held while its listener runs (so a deadline firing cannot
  * overlap a delivery), and {@link SessionCall#request}/{@link SessionCall#cancel} never take it,
  * because listeners call them under locks of their own.
  */
-final class GenerateSession
+public final class GenerateSession
     implements ClientResponseObserver<GenerateStreamRequest, GenerateStreamResponse> {
 
-  /** Starts a call on a per-call Generate stream instead. */
-  interface Fallback {
-    GenerateCall start(WorkerGenerateRequest request, GenerateListener listener, Deadline deadline,
-        int initialMessages);
-  }
-
   /** Hears that a session ended, to stop handing it calls. */
-  interface EndListener {
-    /** @param unimplemented the worker does not serve GenerateStream */
-    void ended(GenerateSession session, boolean unimplemented);
+  public interface EndListener {
+    void ended(GenerateSession session);
   }
 
   private final Map<Long, SessionCall> calls = new ConcurrentHashMap<>();
   private final AtomicLong ids = new AtomicLong();
   private final ScheduledExecutorService timer;
-  private final Fallback fallback;
   private final EndListener endListener;
   private ClientCallStreamObserver<GenerateStreamRequest> requests; // sends guarded by this
   private boolean closed;           // guarded by this: takes no new calls
   private boolean retiring;         // guarded by this: half-closes once its last call ends
   private boolean finished;         // guarded by this: the request stream is closed
-  private volatile boolean heard;   // a response arrived: the worker serves GenerateStream
   /** The thread reading a response, whose listeners' credit is gathered into one message. */
   private Thread dispatching;               // guarded by this
   private CallCredits.Builder heldCredits;  // guarded by this
 
-  private GenerateSession(ScheduledExecutorService timer, Fallback fallback,
-      EndListener endListener) {
+  private GenerateSession(ScheduledExecutorService timer, EndListener endListener) {
     this.timer = timer;
-    this.fallback = fallback;
     this.endListener = endListener;
   }
 
@@ -83,9 +71,9 @@ final class GenerateSession
    * Opens the stream. Callbacks run on the transport thread that decoded them. Call it with the
    * root Context attached: the stream must not inherit a request's cancellation.
    */
-  static GenerateSession open(Channel channel, ScheduledExecutorService timer, Fallback fallback,
+  public static GenerateSession open(Channel channel, ScheduledExecutorService timer,
       EndListener endListener) {
-    GenerateSession session = new GenerateSession(timer, fallback, endListener);
+    GenerateSession session = new GenerateSession(timer, endListener);
     WorkerGrpc.newStub(channel).withExecutor(MoreExecutors.directExecutor())
         .generateStream(session);
     return session;
@@ -97,10 +85,9 @@ final class GenerateSession
   }
 
   /** Starts a call; null when the session has ended (open another). */
-  GenerateCall start(WorkerGenerateRequest request, GenerateListener listener, Deadline deadline,
+  public GenerateCall start(WorkerGenerateRequest request, GenerateListener listener, Deadline deadline,
       int initialMessages) {
-    SessionCall call = new SessionCall(ids.incrementAndGet(), request, listener, deadline,
-        initialMessages);
+    SessionCall call = new SessionCall(ids.incrementAndGet(), listener, deadline);
     synchronized (this) {
       if (closed) {
         return null;
@@ -117,7 +104,7 @@ final class GenerateSession
    * Takes no new calls and lets the open ones finish; the stream is half-closed once the last
    * one ends, so the worker ends it and the channel can shut down.
    */
-  void retire() {
+  public void retire() {
     synchronized (this) {
       closed = true;
       retiring = true;
@@ -126,7 +113,7 @@ final class GenerateSession
   }
 
   /** Cancels the stream: every open call fails as UNAVAILABLE (the gateway is shutting down). */
-  void close() {
+  public void close() {
     synchronized (this) {
       closed = true;
       if (finished) {
@@ -178,7 +165,6 @@ final class GenerateSession
 
   @Override
   public void onNext(GenerateStreamResponse response) {
-    heard = true;
     synchronized (this) {
       dispatching = Thread.currentThread();
     }
@@ -214,11 +200,11 @@ final class GenerateSession
 
   /**
    * The stream is over. Its calls fail as UNAVAILABLE whatever the stream's status (a worker
-   * shutting down resets it as CANCELLED): the worker went away, not the call, and a call that had
-   * no tokens yet may be retried elsewhere.
+   * shutting down resets it as CANCELLED; a worker older than GenerateStream answers
+   * UNIMPLEMENTED): the worker went away, not the call, and a call that had no tokens yet may be
+   * tried on another worker. The stream's own code stays in the description.
    */
   private void ended(Status streamStatus) {
-    boolean unimplemented = !heard && streamStatus.getCode() == Status.Code.UNIMPLEMENTED;
     Status status = streamStatus.getCode() == Status.Code.UNAVAILABLE ? streamStatus
         : Status.UNAVAILABLE.withDescription("the worker's generate stream ended: "
             + streamStatus.getCode() + (streamStatus.getDescription() == null ? ""
@@ -227,15 +213,10 @@ final class GenerateSession
       closed = true;
       finished = true;
     }
-    endListener.ended(this, unimplemented);
+    endListener.ended(this);
     for (Long id : calls.keySet()) {
       SessionCall call = calls.remove(id);
-      if (call == null) {
-        continue;
-      }
-      if (unimplemented) {
-        call.reroute();
-      } else {
+      if (call != null) {
         call.fail(status);
       }
     }
@@ -244,22 +225,16 @@ final class GenerateSession
   /** One call on the stream. */
   private final class SessionCall implements GenerateCall {
     private final long id;
-    private final WorkerGenerateRequest request;
     private final GenerateListener listener;
     private final Deadline deadline;
-    private final int initialMessages;
     private volatile boolean ended;            // written under this call's monitor
     private volatile ScheduledFuture<?> deadlineTimer;
     private volatile boolean cancelled;
-    private volatile GenerateCall rerouted;
 
-    SessionCall(long id, WorkerGenerateRequest request, GenerateListener listener,
-        Deadline deadline, int initialMessages) {
+    SessionCall(long id, GenerateListener listener, Deadline deadline) {
       this.id = id;
-      this.request = request;
       this.listener = listener;
       this.deadline = deadline;
-      this.initialMessages = initialMessages;
     }
 
     void armDeadline() {
@@ -333,25 +308,9 @@ final class GenerateSession
       }
     }
 
-    /** The worker lacks GenerateStream: the call goes on a Generate stream of its own. */
-    synchronized void reroute() {
-      if (ended) {
-        return;
-      }
-      end();
-      GenerateCall call = fallback.start(request, listener, deadline, initialMessages);
-      rerouted = call;
-      if (cancelled) {
-        call.cancel("client cancelled");
-      }
-    }
-
     @Override
     public void request(int messages) {
-      GenerateCall call = rerouted;
-      if (call != null) {
-        call.request(messages);
-      } else if (messages > 0 && calls.containsKey(id)) {
+      if (messages > 0 && calls.containsKey(id)) {
         credit(id, messages);
       }
     }
@@ -359,11 +318,6 @@ final class GenerateSession
     @Override
     public void cancel(String reason) {
       cancelled = true;
-      GenerateCall call = rerouted;
-      if (call != null) {
-        call.cancel(reason);
-        return;
-      }
       if (calls.remove(id, this)) {
         sendCancel(reason);
         stopTimer();

@@ -1,4 +1,4 @@
-package dev.flotilla.gateway.worker;
+package dev.flotilla.workerlink;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -65,8 +65,8 @@ class GenerateSessionIT {
   }
 
   /** Hands back one message of credit per token, from inside the callback. */
-  static final class Crediting implements WorkerClient.GenerateListener {
-    final AtomicReference<WorkerClient.GenerateCall> call = new AtomicReference<>();
+  static final class Crediting implements GenerateListener {
+    final AtomicReference<GenerateCall> call = new AtomicReference<>();
 
     @Override
     public void onTokens(TokenChunk chunk) {
@@ -89,10 +89,7 @@ class GenerateSessionIT {
         InsecureChannelCredentials.create()).build();
     ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1);
     try {
-      GenerateSession session = GenerateSession.open(channel, timer,
-          (request, listener, deadline, initial) -> {
-            throw new AssertionError("no fallback expected");
-          }, (s, unimplemented) -> {});
+      GenerateSession session = GenerateSession.open(channel, timer, s -> {});
       List<Crediting> listeners = List.of(new Crediting(), new Crediting(), new Crediting());
       for (Crediting l : listeners) {
         l.call.set(session.start(WorkerGenerateRequest.getDefaultInstance(), l, null, 1));

@@ -1,4 +1,4 @@
-package dev.flotilla.api.grpc;
+package dev.flotilla.workerlink;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -16,7 +16,11 @@ import dev.flotilla.api.worker.v1.WorkerFinal;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
 import dev.flotilla.api.worker.v1.WorkerGenerateResponse;
 import dev.flotilla.api.worker.v1.WorkerGrpc;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
 import io.grpc.Status;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -96,8 +100,8 @@ class GenerateStreamServerTest {
     final CountDownLatch ended = new CountDownLatch(1);
     ClientCallStreamObserver<GenerateStreamRequest> requests;
 
-    Stream(InProcessGrpc grpc) {
-      WorkerGrpc.newStub(grpc.channel).generateStream(this);
+    Stream(ManagedChannel channel) {
+      WorkerGrpc.newStub(channel).generateStream(this);
     }
 
     @Override
@@ -166,16 +170,20 @@ class GenerateStreamServerTest {
   }
 
   private final PacedWorker worker = new PacedWorker();
-  private InProcessGrpc grpc;
+  private Server server;
+  private ManagedChannel channel;
 
   @BeforeEach
   void startServer() throws Exception {
-    grpc = new InProcessGrpc(worker);
+    String name = InProcessServerBuilder.generateName();
+    server = InProcessServerBuilder.forName(name).addService(worker).build().start();
+    channel = InProcessChannelBuilder.forName(name).build();
   }
 
   @AfterEach
   void stopServer() throws Exception {
-    grpc.close();
+    channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
   }
 
   private static List<String> texts(List<CallEvent> events, long id) {
@@ -191,7 +199,7 @@ class GenerateStreamServerTest {
 
   @Test
   void callsOnOneStreamEachGetTheirOwnMessagesInOrder() throws Exception {
-    Stream s = new Stream(grpc);
+    Stream s = new Stream(channel);
     s.start(1, "a", "p", 3, 16);
     s.start(2, "b", "p", 2, 16);
     s.start(3, "c", "fail", 2, 16);
@@ -205,7 +213,7 @@ class GenerateStreamServerTest {
 
   @Test
   void aCallSendsNoMoreTokenMessagesThanItsCredit() throws Exception {
-    Stream s = new Stream(grpc);
+    Stream s = new Stream(channel);
     s.start(1, "a", "p", 5, 2);
     assertThat(texts(s.events(2), 1)).containsExactly("a:0", "a:1");
     assertThat(s.events(1, 300)).as("no credit, no third message").isEmpty();
@@ -218,7 +226,7 @@ class GenerateStreamServerTest {
 
   @Test
   void cancellingACallRunsItsCancelHandlerAndEndingTheStreamCancelsTheRest() throws Exception {
-    Stream s = new Stream(grpc);
+    Stream s = new Stream(channel);
     s.start(1, "a", "hold", 1, 4);
     s.start(2, "b", "hold", 1, 4);
     s.start(3, "c", "hold", 1, 4);
@@ -238,7 +246,7 @@ class GenerateStreamServerTest {
 
   @Test
   void aCallThatEndsWithoutAFinalMessageIsAnError() throws Exception {
-    Stream s = new Stream(grpc);
+    Stream s = new Stream(channel);
     s.start(1, "a", "hold", 1, 4);
     s.start(1, "dup", "p", 1, 4);
     s.start(2, "b", "p", 1, 0);
@@ -256,7 +264,7 @@ class GenerateStreamServerTest {
   void messagesWrittenBeforeTheFlushTaskRunsLeaveInOneResponse() throws Exception {
     ConcurrentLinkedQueue<Runnable> loop = new ConcurrentLinkedQueue<>();
     worker.flushExecutor = loop::add;
-    Stream s = new Stream(grpc);
+    Stream s = new Stream(channel);
     s.start(1, "a", "hold", 1, 4);
     s.start(2, "b", "hold", 1, 4);
     waitUntil(() -> worker.held.size() == 2);
@@ -277,7 +285,7 @@ class GenerateStreamServerTest {
   void aBatchPastItsLimitLeavesAtOnceAndTheRestWithTheFlushTask() throws Exception {
     ConcurrentLinkedQueue<Runnable> loop = new ConcurrentLinkedQueue<>();
     worker.flushExecutor = loop::add;
-    Stream s = new Stream(grpc);
+    Stream s = new Stream(channel);
     s.start(1, "a", "hold", 1, 4);
     waitUntil(() -> !worker.held.isEmpty());
     int n = GenerateStreamServer.MAX_EVENTS_PER_RESPONSE + 6;
