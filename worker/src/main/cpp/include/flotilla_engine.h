@@ -47,7 +47,8 @@ typedef enum fl_status {
 FL_API const char* fl_last_error(void);
 // Constant name of a status, e.g. "FL_KV_CACHE_FULL".
 FL_API const char* fl_status_name(fl_status status);
-// Kernel instruction set in use: "avx512", "avx2" or "scalar". FLOTILLA_ENGINE_ISA forces one.
+// Kernel instruction set in use: "avx512amx", "avx512bf16", "avx512", "avx2" or "scalar".
+// FLOTILLA_ENGINE_ISA forces one (a name the CPU does not support: the best available).
 FL_API const char* fl_engine_isa(void);
 
 // ---------------------------------------------------------------------------------------------
@@ -90,7 +91,7 @@ FL_API fl_status fl_model_get_info(const fl_model* model, fl_model_info* out_inf
 
 typedef struct fl_context_params {
     int32_t kv_block_size;     // tokens per KV block (default 16)
-    int64_t kv_budget_bytes;   // memory for the KV block pool; sets the number of blocks
+    int64_t kv_budget_bytes;   // memory for the KV block pool, sets the block count (default 1 GiB)
     int32_t max_batch_tokens;  // most rows one fl_decode may carry (default 512)
     int32_t max_sequences;     // sequence ids are 0 .. max_sequences-1 (default 256)
     int32_t max_lora_rank;     // largest adapter rank fl_decode accepts, 1..256 (default 64)

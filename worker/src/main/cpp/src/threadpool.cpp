@@ -10,9 +10,9 @@ namespace {
 // Spin budget before sleeping, in _mm_pause iterations (a pause is ~10-140 cycles by CPU: ~10-100
 // microseconds here). A step's loops follow each other within microseconds, so workers still
 // catch the next loop spinning; but on a shared host two threads sometimes get one core's worth
-// (both vCPUs multiplexed on one core), and then a long spin (it was 200000 pauses, ~10 ms on
-// Intel) burns the time slice the thread holding the last task needs: two threads ran 2-3x slower
-// than one. Sleeping (the vCPU halts) hands the core back.
+// (both vCPUs multiplexed on one core), and then a long spin burns the time slice the thread
+// holding the last task needs, and two threads run slower than one. So the budget stays short:
+// sleeping (the vCPU halts) hands the core back.
 constexpr int kSpinIterations = 2000;
 }
 

@@ -1,17 +1,17 @@
 // engine-bench - engine throughput against the machine's measured limits, in one run.
 //
 // Usage: engine_bench [--b16] THREADS F32_MODEL_DIR BF16_MODEL_DIR ADAPTERS_DIR [prefill]
-//   --b16: only the batch-16 rows, interleaved (quick iteration on the adapter ratio)
+//   --b16: only the batch-16 decode rows (no prefill, no other batch), interleaved (one step of
+//   each per round, best of 30 rounds) so that the ratios hold up on a busy host; a quick check of
+//   lora16_vs_base_b16 for iterating. The full run times one row after another.
 //   prefill: only the limits and the prefill rows (quick iteration on prefill speed)
 //   ADAPTERS_DIR holds lora0 .. lora31: PEFT adapters of the model (rank <= 16), one per row of the
 //   largest batch. bench/engine/run.sh generates all of it with the testkit (medium model).
-//   --b16: only the batch-16 decode rows (no prefill, no other batch), interleaved (one step of
-//   each per round, best of 30 rounds) so that the ratios hold up on a busy host; a quick check of
-//   lora16_vs_base_b16 for iterating. The full run times one row after another as before.
 //
 // 1. Limits, measured first with THREADS threads running at once (the engine's thread count):
 //    read bandwidth (sum over 1 GiB), F32 FMA rate (vfmadd on zmm), BF16 dot rate (vdpbf16ps),
-//    and, when the engine runs on AMX tiles, the tile rate (tdpbf16ps); best of 5 each. The 1-thread figures are printed beside them.
+//    and, when the engine runs on AMX tiles, the tile rate (tdpbf16ps); best of 5 each. The
+//    1-thread figures are printed beside them.
 // 2. For each model directory (F32 weights, then BF16), loaded through the C API as the worker
 //    loads it: adapters loaded into 32 slots, one context; then
 //      prefill of a 512-token prompt, and

@@ -1,10 +1,10 @@
 // kernels-amx.cpp - the avx512bf16 table with its BF16-weight GEMM on AMX tiles (tdpbf16ps).
 //
-// On the Xeon here vdpbf16ps reaches about half the F32 FMA rate (~170 against ~340 GFLOP/s on two
-// cores), so BF16 weights at batch 16 and in prefill were compute bound; one tdpbf16ps multiplies a 16x32 BF16 tile by a
-// 32x16 one (8192 products) into 16x16 F32 accumulators, which leaves the weight reads as the
-// only limit. The inputs are those of the vdpbf16ps kernel (activations rounded to BF16 to
-// nearest even, weights as stored) and the accumulation is F32.
+// On the Xeon here vdpbf16ps reaches about half the F32 FMA rate, so BF16 weights at batch 16 and
+// in prefill are compute bound on it; one tdpbf16ps multiplies a 16x32 BF16 tile by a 32x16 one
+// (8192 products) into 16x16 F32 accumulators, which leaves the weight reads as the only limit.
+// The inputs are those of the vdpbf16ps kernel (activations rounded to BF16 to nearest even,
+// weights as stored) and the accumulation is F32.
 //
 // Layouts (kernels.h): a BF16 weight panel is [K/2][32][2], so the 16 pair-rows of one 32-deep K
 // step hold two B tiles side by side (output features 0-15 in bytes 0-63 of each 128-byte row,
@@ -37,8 +37,8 @@ constexpr int kKStep = 32;         // K values per A tile row (64 bytes of BF16)
 constexpr int kPairRowBytes = kPanel * 2 * 2; // one k-pair row of a BF16 panel: 32 features x 2 x 2 bytes
 constexpr int kXTileRows = 48;     // pack_x row tiles: a multiple of 16 (AMX) and 12 (avx512 kMr)
 // How far ahead of the tile loads the weight stream is prefetched. A tile load waits for its 16
-// rows before the product can start, and with few rows (decode) nothing else hides that wait:
-// without it batch-1 decode ran at half the read bandwidth.
+// rows before the product can start, and with few rows (decode) nothing else hides that wait, so
+// the rows must already be on their way from memory when the load issues.
 constexpr int kWeightPrefetchBytes = 8192;
 constexpr int kKStepPanelBytes = kKStep / 2 * kPanel * 2 * 2; // one panel's bytes per K step
 

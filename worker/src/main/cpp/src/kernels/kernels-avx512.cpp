@@ -28,9 +28,8 @@ namespace {
 
 constexpr int kMr = 12;
 constexpr int kKc = 256; // even (BF16 pairs)
-// K block of the many-rows order. Measured on one core, 512 rows, F32 (best of 8, thread CPU
-// time): 256 -> 77-79% of the FMA peak, 512 -> 81-84% (fewer Y round trips; the 64 KiB F32 panel
-// block then streams from L2), 1024 -> 63%.
+// K block of the many-rows order: of 256, 512 and 1024 the one nearest the FMA peak on one core
+// (half the Y round trips of 256, and its 64 KiB F32 panel block still streams from L2).
 constexpr int kKcRows = 512;
 constexpr int kKOuterMinTiles = 8; // row tiles from which gemm puts the K blocks outermost
 
@@ -128,8 +127,7 @@ void pack_x_dot(DType wt, const float* X, int ldx, int M, int K, void* xp) {
 
 // Software prefetch of the weight stream kPrefetch bytes ahead (the panel is contiguous in k, and
 // the next panel follows it). The hardware prefetcher alone leaves the batched micro-kernels
-// stalled on DRAM: with 12+ rows per weight row the loads come too slowly for it to run ahead
-// (measured: 16-row GEMM 2048x5632 F32, 6.7 ms -> 2.6-3.8 ms on one core).
+// stalled on DRAM: with 12+ rows per weight row the loads come too slowly for it to run ahead.
 constexpr int kPrefetch = 2048;
 inline void prefetch_w(const void* w, int bytes) {
     const char* p = static_cast<const char*>(w) + kPrefetch;

@@ -33,7 +33,7 @@ public:
         return n;
     }
     // No call in it: a call in a micro-kernel's loop makes the compiler spill the accumulators
-    // (every zmm is caller-saved), which slowed the F32 decode GEMM by a fifth.
+    // around it (every zmm is caller-saved), on every step of the loop.
     __attribute__((always_inline)) inline void next() {
         _mm_prefetch(p_, _MM_HINT_T1);
         p_ += 64;
