@@ -442,8 +442,8 @@ public final class Scheduler implements AutoCloseable {
      * (the engine is compute-bound beyond a few rows on a CPU), so beside D decodes a step prefills
      * at most 3/4 of max(D, prefillChunk) rows: once D reaches the chunk, a step with prefill costs
      * at most about 1.75 decode-only steps, and time between tokens stays under twice its usual
-     * value (at exactly D rows it reached 2x, the p99 the worker promises). With nothing decoding,
-     * prefill takes the whole step.
+     * value (a budget of D rows would put it at 2x, the p99 the worker promises). With nothing
+     * decoding, prefill takes the whole step.
      */
     public static int prefillBudget(int decodes, int stepTokens, int prefillChunk) {
         if (decodes == 0) {

@@ -22,8 +22,8 @@ import java.util.function.Supplier;
  * <p>Gateways admit requests against the load of the last report, counting their own requests
  * themselves; the rest of the load (other gateways', other clients') they know only from reports.
  * When that load ends, a gateway would go on seeing the worker full until the next report and
- * hold its requests for up to an interval (up to a second by default; the gateway benchmark's
- * start bursts showed it). So every {@link #CAPACITY_CHECK_MS} the publisher looks at the
+ * hold its requests for up to an interval (up to a second by default), however many arrive
+ * meanwhile. So every {@link #CAPACITY_CHECK_MS} the publisher looks at the
  * scheduler and sends an extra report to each subscriber whose last report counted at least
  * {@code max(1, max batch / 8)} more sequences than run now. Rising load is not pushed: the
  * gateway counts its own, and a worker queue absorbs what it misjudges.
