@@ -33,8 +33,8 @@ public record WorkerView(String id, boolean ready, int queueDepth, int running, 
    * Requests the worker carries: what this gateway has in flight now plus what the last report
    * counted beyond this gateway's requests at that time (other gateways'). Reports come about
    * once a second; taking the report as it stands would keep a worker that was full then "full"
-   * until the next one although this gateway's requests have finished since (requests waited up
-   * to a report interval at a full worker).
+   * until the next one although this gateway's requests have finished since, and a request would
+   * wait up to a report interval for a slot that is already free.
    */
   public int load() {
     return Math.max(0, running + queueDepth - inFlightAtReport) + inFlight;

@@ -184,10 +184,9 @@ public final class GatewayBench {
         Pages directPages = new Pages(null, workerPage);
         Pages gatewayPages = new Pages("http://127.0.0.1:" + ports[1] + "/metrics", workerPage);
         // The clients' callbacks only stamp a time and start the next request: they run on the
-        // transport thread. On grpc's default executor each one was handed to one of dozens of
-        // pooled threads: a futex wake-up and a context switch per message, about 20,000 context
-        // switches a second at 64 clients on the core the tiny worker shares with the load
-        // generator (perf stat; about 300 with the transport thread).
+        // transport thread. On grpc's default executor each one would be handed to one of dozens
+        // of pooled threads: a futex wake-up and a context switch per message, on the core the
+        // tiny worker shares with the load generator.
         ManagedChannel direct = Grpc.newChannelBuilder(workerAddress,
             InsecureChannelCredentials.create()).directExecutor().build();
         ManagedChannel viaGateway = Grpc.newChannelBuilder("127.0.0.1:" + port,
@@ -209,14 +208,13 @@ public final class GatewayBench {
             observer(GenerateResponse::hasTokens, first, done));
         ProcessHandle gw = gateway.toHandle();
         // Warm both paths (JIT, connections) before measuring. A gateway runs for days; on two
-        // shared cores its C2 compiler was still busy after seconds/3 (a third of the gateway's
-        // CPU in the measured phases), so the gateway warms at both client counts, for longer.
+        // shared cores its C2 compiler stays busy for seconds after the first requests, so the
+        // gateway warms at both client counts, for longer.
         Duration warmup = Duration.ofSeconds(Math.max(2, seconds));
         run("direct", directCall, 64, warmup, null, directPages);
         // The warm-up ends, and the measurement begins, at 64 clients: going from one client to 64
-        // set off a burst of deoptimisation and C2 recompiles in the gateway (-XX:+LogCompilation:
-        // about 160 compiles in the first seconds of a 64-client phase that followed the
-        // one-client phases), and C2 shares the gateway's core with its event loop.
+        // sets off a burst of deoptimisation and C2 recompiles in the gateway, and C2 shares the
+        // gateway's core with its event loop.
         for (int i = 0; i < 3; i++) {
           run("gateway", gatewayCall, 1, Duration.ofSeconds(2), gw, gatewayPages);
           run("gateway", gatewayCall, 64, warmup, gw, gatewayPages);
@@ -225,7 +223,7 @@ public final class GatewayBench {
         // Direct and gateway phases alternate over several rounds (direct first in even rounds,
         // gateway first in odd ones), and each side's rounds are pooled: on a shared 2-core host
         // the engine's speed drifts by several percent over a minute, and one phase of each,
-        // back to back, put that drift straight into the difference.
+        // back to back, would put that drift straight into the difference.
         int rounds = Integer.parseInt(System.getenv().getOrDefault("BENCH_ROUNDS", "3").strip());
         ObjectNode out = JSON.createObjectNode();
         for (int clients : List.of(64, 1)) {
@@ -341,9 +339,9 @@ public final class GatewayBench {
 
   /**
    * {@code clients} closed loops for {@code duration}. Only the last three quarters count: in the
-   * first quarter every client starts at once and the worker prefills them all in a burst (that
-   * burst was the whole of the 64-client p99 with the real worker: the slowest 1% of a phase were
-   * nearly all in its first 200 ms). The burst's own TTFT p99 is kept apart in the result.
+   * first quarter every client starts at once and the worker prefills them all in a burst, which
+   * with the real worker would otherwise hold nearly all of a 64-client phase's slowest 1%. The
+   * burst's own TTFT p99 is kept apart in the result.
    * Requests still running at the end are not counted.
    */
   private static Phase run(String target, Stream stream, int clients, Duration duration,
