@@ -29,7 +29,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Bad input from the issue: each becomes a condition with a human reason and an Event, makes no
+ * Bad input a user can give: each becomes a condition with a human reason and an Event, makes no
  * objects, and recovers as soon as the input is fixed.
  */
 @EnableKubernetesMockClient(crud = true)

@@ -147,8 +147,8 @@ public final class ModelDeploymentModel {
         .withResources(resources())
         // Ready only once the model is loaded: the worker's gRPC health turns SERVING then. A
         // request held for a cold model waits for this probe, so it runs every second (the
-        // kubelet's shortest period): at 5 s a cold start waited 2.5 s on average, up to 5 s,
-        // after the model was ready. A health check is one cheap gRPC call.
+        // kubelet's shortest period): a period of P seconds adds P/2 on average, up to P, to a
+        // cold start after the model is ready. A health check is one cheap gRPC call.
         .withNewReadinessProbe()
           .withNewGrpc().withPort(GRPC_PORT).endGrpc()
           .withPeriodSeconds(1).withFailureThreshold(3)
