@@ -16,10 +16,10 @@
 #   fake (default): an in-process worker that streams the tokens at a fixed interval, so the run
 #     measures the gateway alone (the load generator, the fake worker and the gateway share the
 #     cores, but no engine competes for them).
-#   tiny: the packaged worker (its own JVM, the native engine) on the testkit's tiny model, as the
-#     issue describes. The engine gets one thread (BENCH_WORKER_THREADS=2 for two): on a 2-core
-#     machine a two-thread engine spins on both cores and the gateway's CPU then comes straight out
-#     of the engine's, so the ratio would measure the sharing of two cores more than the gateway.
+#   tiny: the packaged worker (its own JVM, the native engine) on the testkit's tiny model. The
+#     engine gets one thread (BENCH_WORKER_THREADS=2 for two): on a 2-core machine a two-thread
+#     engine spins on both cores and the gateway's CPU then comes straight out of the engine's, so
+#     the ratio would measure the sharing of two cores more than the gateway.
 #     The gateway gets the first core(s) to itself; the worker and the load generator share the last
 #     (BENCH_PIN=0: no pinning).
 # Writes bench/results/gateway-<date>.txt with the machine, the command and the load average.
@@ -43,9 +43,8 @@ if [ "$MODE" = tiny ] && [ "${BENCH_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ] && co
   # worker (engine and its gRPC) and the load generator share the last core in both phases, so the
   # gateway is the only difference between them. Unpinned (BENCH_PIN=0) on two cores, the
   # gateway's CPU comes straight out of the engine's and the throughput ratio measures the sharing
-  # of two cores more than the gateway. The worker alone on the last core, with the load generator
-  # beside the gateway, was slower still: direct 625-830 req/s against 830-960 (every message from
-  # the other core then wakes the worker's core; bench/results/gateway-20261127T024147Z.txt).
+  # of two cores more than the gateway. The load generator stays beside the worker: on the
+  # gateway's core instead, every message from it would wake the worker's core.
   LAST=$(($(nproc) - 1))
   WORKER_CPUS="taskset -c $LAST"
   CLIENT_CPUS="taskset -c $LAST"

@@ -164,7 +164,7 @@ class WholeSystemIT {
         stableWindow: 6s
         panicWindow: 2s
         coldStartTimeout: 2m""", null);
-    // The gateway knows a model once its informer has seen it (NOT_FOUND before: CI hit that once).
+    // The gateway knows a model once its informer has seen it, and answers NOT_FOUND before.
     await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(models(LocalSystem.E2E_KEY))
         .anyMatch(m -> m.endsWith("/e2e-idle") || m.equals("e2e-idle")));
     Generation first = generate(LocalSystem.E2E_KEY, request("s5-first", "e2e-idle", "", "Good morning", 16)
