@@ -29,28 +29,31 @@ import java.util.regex.Pattern;
  * Cold-start benchmark driver, run by {@code bench/coldstart/run.sh} against a local system it has
  * started. Applies a ModelDeployment of the testkit's medium model that scales to zero, then, per
  * run: waits until it has no worker, sends one streamed request through the gateway and takes the
- * time of each step from sources with millisecond resolution, all on this machine's clock:
- * the client (request sent, first token), watches on the API server (Deployment scaled, pod
- * created, pod Running, pod Ready) and the worker's {@code startup timing:} log line (JVM start,
- * Quarkus started, model loaded and SERVING).
+ * time of each step from sources with millisecond resolution, all on this machine's clock: the
+ * client (request sent, first token), watches on the API server (Deployment scaled, pod created,
+ * pod Running, pod Ready) and the worker's {@code startup timing:} log line (JVM start, Quarkus
+ * started, model loaded and SERVING).
  *
- * <p>Usage: {@code ColdStartBench generate MODEL_DIR} writes the medium model once;
- * {@code ColdStartBench KUBECONFIG LOG_DIR GATEWAY MODEL_DIR RUNS warm|cold} measures. With
- * {@code cold} the model's files are dropped from the OS page cache before each run
- * ({@code posix_fadvise(DONTNEED)}), so the worker reads them from disk; {@code warm} leaves them
- * cached. The share of the weights file in the page cache at the request is printed per run.
+ * <p>Usage: {@code ColdStartBench generate MODEL_DIR} writes the medium model once; {@code
+ * ColdStartBench KUBECONFIG LOG_DIR GATEWAY MODEL_DIR RUNS warm|cold} measures. With {@code cold}
+ * the model's files are dropped from the OS page cache before each run ({@code
+ * posix_fadvise(DONTNEED)}), so the worker reads them from disk; {@code warm} leaves them cached.
+ * The share of the weights file in the page cache at the request is printed per run.
  */
 public final class ColdStartBench {
   static final String NAMESPACE = "default";
   static final String MODEL = "medium-llama";
-  static final String API_KEY = "flk_globex_demo_2e8d4b6c0a9f"; // examples/tenants.yaml: globex may use every model
-  static final Pattern TIMING = Pattern.compile(
-      "startup timing: jvm_start_ms=(\\d+) quarkus_started_ms=(\\d+) serving_ms=(\\d+)");
-  static final Pattern LOADED = Pattern.compile(
-      "\\(tokenizer (\\d+) ms, weights (\\d+) ms, engine context (\\d+) ms[;)]");
+  static final String API_KEY =
+      "flk_globex_demo_2e8d4b6c0a9f"; // examples/tenants.yaml: globex may use every model
+  static final Pattern TIMING =
+      Pattern.compile(
+          "startup timing: jvm_start_ms=(\\d+) quarkus_started_ms=(\\d+) serving_ms=(\\d+)");
+  static final Pattern LOADED =
+      Pattern.compile("\\(tokenizer (\\d+) ms, weights (\\d+) ms, engine context (\\d+) ms[;)]");
 
   /** First time (epoch ms) each watched step was seen in the current run. */
   static final Map<String, Long> seen = new ConcurrentHashMap<>();
+
   static final Map<String, String> podOfRun = new ConcurrentHashMap<>();
 
   public static void main(String[] args) throws Exception {
@@ -71,39 +74,73 @@ public final class ColdStartBench {
 
     Config config = Config.fromKubeconfig(Files.readString(kubeconfig));
     try (KubernetesClient kube = new KubernetesClientBuilder().withConfig(config).build();
-        FlotillaClient client = FlotillaClient.builder().target(gateway).apiKey(API_KEY).tls(false)
-            .deadline(Duration.ofMinutes(3)).build()) {
+        FlotillaClient client =
+            FlotillaClient.builder()
+                .target(gateway)
+                .apiKey(API_KEY)
+                .tls(false)
+                .deadline(Duration.ofMinutes(3))
+                .build()) {
       applyModelDeployment(kube, modelDir);
       client.listModels(); // the client's own warm-up (channel, classes) stays out of the first run
-      SharedIndexInformer<Deployment> deployments = kube.apps().deployments().inNamespace(NAMESPACE)
-          .withName(MODEL + "-worker").inform(handler(d -> {
-            Integer replicas = d.getSpec() == null ? null : d.getSpec().getReplicas();
-            if (replicas != null && replicas > 0) {
-              seen.putIfAbsent("scaled", System.currentTimeMillis());
-            }
-          }));
-      SharedIndexInformer<Pod> pods = kube.pods().inNamespace(NAMESPACE).withLabel("flotilla.dev/model", MODEL)
-          .inform(handler(p -> {
-            if (p.getMetadata().getDeletionTimestamp() != null) {
-              return;
-            }
-            long now = System.currentTimeMillis();
-            if (seen.putIfAbsent("pod", now) == null) {
-              podOfRun.put("name", p.getMetadata().getName());
-            }
-            if (p.getStatus() != null && "Running".equals(p.getStatus().getPhase())) {
-              seen.putIfAbsent("running", now);
-            }
-            if (p.getStatus() != null && p.getStatus().getConditions() != null && p.getStatus().getConditions().stream()
-                .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()))) {
-              seen.putIfAbsent("ready", now);
-            }
-          }));
+      SharedIndexInformer<Deployment> deployments =
+          kube.apps()
+              .deployments()
+              .inNamespace(NAMESPACE)
+              .withName(MODEL + "-worker")
+              .inform(
+                  handler(
+                      d -> {
+                        Integer replicas = d.getSpec() == null ? null : d.getSpec().getReplicas();
+                        if (replicas != null && replicas > 0) {
+                          seen.putIfAbsent("scaled", System.currentTimeMillis());
+                        }
+                      }));
+      SharedIndexInformer<Pod> pods =
+          kube.pods()
+              .inNamespace(NAMESPACE)
+              .withLabel("flotilla.dev/model", MODEL)
+              .inform(
+                  handler(
+                      p -> {
+                        if (p.getMetadata().getDeletionTimestamp() != null) {
+                          return;
+                        }
+                        long now = System.currentTimeMillis();
+                        if (seen.putIfAbsent("pod", now) == null) {
+                          podOfRun.put("name", p.getMetadata().getName());
+                        }
+                        if (p.getStatus() != null && "Running".equals(p.getStatus().getPhase())) {
+                          seen.putIfAbsent("running", now);
+                        }
+                        if (p.getStatus() != null
+                            && p.getStatus().getConditions() != null
+                            && p.getStatus().getConditions().stream()
+                                .anyMatch(
+                                    c ->
+                                        "Ready".equals(c.getType())
+                                            && "True".equals(c.getStatus()))) {
+                          seen.putIfAbsent("ready", now);
+                        }
+                      }));
 
       List<Map<String, Double>> results = new ArrayList<>();
-      System.out.printf("%-4s %9s %9s %9s %9s %9s | %9s %9s %9s %9s %9s %9s %9s %6s%n", "run", "coldstart", "decision",
-          "proc_start", "model_load", "first_step", "pod_made", "launched", "jvm_boot", "weights", "pod_ready",
-          "to_token", "gw_ttft", "cached");
+      System.out.printf(
+          "%-4s %9s %9s %9s %9s %9s | %9s %9s %9s %9s %9s %9s %9s %6s%n",
+          "run",
+          "coldstart",
+          "decision",
+          "proc_start",
+          "model_load",
+          "first_step",
+          "pod_made",
+          "launched",
+          "jvm_boot",
+          "weights",
+          "pod_ready",
+          "to_token",
+          "gw_ttft",
+          "cached");
       for (int run = 1; run <= runs; run++) {
         waitForZero(kube, pods);
         Thread.sleep(3000); // let the gateway and the operator settle on "no workers, no demand"
@@ -116,10 +153,22 @@ public final class ColdStartBench {
         Map<String, Double> r = oneRun(client, logDir);
         r.put("weights_cached_share", cached);
         results.add(r);
-        System.out.printf(Locale.ROOT, "%-4d %9.3f %9.3f %9.3f %9.3f %9.3f | %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %6.2f%n", run,
-            r.get("coldstart_s"), r.get("decision_s"), r.get("process_start_s"), r.get("model_load_s"),
-            r.get("first_step_s"), r.get("pod_created_s"), r.get("process_launched_s"), r.get("jvm_to_quarkus_s"),
-            r.get("weights_s"), r.get("pod_ready_s"), r.get("route_and_step_s"), r.get("gateway_ttft_s"),
+        System.out.printf(
+            Locale.ROOT,
+            "%-4d %9.3f %9.3f %9.3f %9.3f %9.3f | %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %6.2f%n",
+            run,
+            r.get("coldstart_s"),
+            r.get("decision_s"),
+            r.get("process_start_s"),
+            r.get("model_load_s"),
+            r.get("first_step_s"),
+            r.get("pod_created_s"),
+            r.get("process_launched_s"),
+            r.get("jvm_to_quarkus_s"),
+            r.get("weights_s"),
+            r.get("pod_ready_s"),
+            r.get("route_and_step_s"),
+            r.get("gateway_ttft_s"),
             r.get("weights_cached_share"));
       }
       deployments.close();
@@ -129,19 +178,27 @@ public final class ColdStartBench {
       for (String key : results.get(0).keySet()) {
         summary.put(key, median(results.stream().map(m -> m.get(key)).toList()));
       }
-      summary.put("coldstart_min_s", results.stream().mapToDouble(m -> m.get("coldstart_s")).min().orElseThrow());
+      summary.put(
+          "coldstart_min_s",
+          results.stream().mapToDouble(m -> m.get("coldstart_s")).min().orElseThrow());
       summary.put("runs", runs);
       summary.put("file_cache", cold ? "\"cold\"" : "\"warm\"");
-      summary.put("coldstart_runs_s", results.stream().map(m -> String.format(Locale.ROOT, "%.3f", m.get("coldstart_s")))
-          .toList());
+      summary.put(
+          "coldstart_runs_s",
+          results.stream()
+              .map(m -> String.format(Locale.ROOT, "%.3f", m.get("coldstart_s")))
+              .toList());
       System.out.println("median of " + runs + " runs; phases sum to coldstart_s per run:");
       System.out.println(json(summary));
     }
   }
 
-  /** The medium model, its own copy of examples/model-deployment.yaml with short scaling windows. */
+  /**
+   * The medium model, its own copy of examples/model-deployment.yaml with short scaling windows.
+   */
   static void applyModelDeployment(KubernetesClient kube, Path modelDir) {
-    String yaml = """
+    String yaml =
+        """
         apiVersion: flotilla.dev/v1alpha1
         kind: ModelDeployment
         metadata:
@@ -171,16 +228,21 @@ public final class ColdStartBench {
             stableWindow: 6s
             panicWindow: 3s
             coldStartTimeout: 2m
-        """.formatted(MODEL, NAMESPACE, modelDir.toAbsolutePath());
-    kube.load(new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8))).items()
+        """
+            .formatted(MODEL, NAMESPACE, modelDir.toAbsolutePath());
+    kube.load(new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8)))
+        .items()
         .forEach(o -> kube.resource(o).createOr(NonDeletingOperation::update));
   }
 
-  static void waitForZero(KubernetesClient kube, SharedIndexInformer<Pod> pods) throws InterruptedException {
+  static void waitForZero(KubernetesClient kube, SharedIndexInformer<Pod> pods)
+      throws InterruptedException {
     long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
     while (System.nanoTime() < deadline) {
-      Deployment d = kube.apps().deployments().inNamespace(NAMESPACE).withName(MODEL + "-worker").get();
-      boolean zero = d == null || d.getSpec().getReplicas() == null || d.getSpec().getReplicas() == 0;
+      Deployment d =
+          kube.apps().deployments().inNamespace(NAMESPACE).withName(MODEL + "-worker").get();
+      boolean zero =
+          d == null || d.getSpec().getReplicas() == null || d.getSpec().getReplicas() == 0;
       if (zero && pods.getStore().list().isEmpty()) {
         return;
       }
@@ -190,14 +252,21 @@ public final class ColdStartBench {
   }
 
   static Map<String, Double> oneRun(FlotillaClient client, Path logDir) throws Exception {
-    CompletionRequest request = CompletionRequest.builder().model(MODEL).prompt("The quick brown fox")
-        .maxTokens(8).temperature(0f).build();
+    CompletionRequest request =
+        CompletionRequest.builder()
+            .model(MODEL)
+            .prompt("The quick brown fox")
+            .maxTokens(8)
+            .temperature(0f)
+            .build();
     long sent = System.currentTimeMillis();
     Long firstToken = null;
     StreamEvent.Finished finished = null;
     try (TokenStream stream = client.generate(request)) {
       for (StreamEvent event : stream) {
-        if (event instanceof StreamEvent.Tokens t && firstToken == null && !t.tokenIds().isEmpty()) {
+        if (event instanceof StreamEvent.Tokens t
+            && firstToken == null
+            && !t.tokenIds().isEmpty()) {
           firstToken = System.currentTimeMillis();
         } else if (event instanceof StreamEvent.Finished f) {
           finished = f;
@@ -239,10 +308,18 @@ public final class ColdStartBench {
         if (m.find()) {
           Matcher parts = LOADED.matcher(Files.readString(log));
           if (!parts.find()) {
-            throw new IllegalStateException("no 'loaded ... (tokenizer .. ms, weights .. ms, engine context .. ms)' line in " + log);
+            throw new IllegalStateException(
+                "no 'loaded ... (tokenizer .. ms, weights .. ms, engine context .. ms)' line in "
+                    + log);
           }
-          return new long[] {Long.parseLong(m.group(1)), Long.parseLong(m.group(2)), Long.parseLong(m.group(3)),
-              Long.parseLong(parts.group(1)), Long.parseLong(parts.group(2)), Long.parseLong(parts.group(3))};
+          return new long[] {
+            Long.parseLong(m.group(1)),
+            Long.parseLong(m.group(2)),
+            Long.parseLong(m.group(3)),
+            Long.parseLong(parts.group(1)),
+            Long.parseLong(parts.group(2)),
+            Long.parseLong(parts.group(3))
+          };
         }
       }
       Thread.sleep(100);
@@ -250,10 +327,13 @@ public final class ColdStartBench {
     throw new IllegalStateException("no 'startup timing:' line in " + log);
   }
 
-  /** Drops the model's files from the page cache: clean pages go on a DONTNEED hint, no root needed. */
+  /**
+   * Drops the model's files from the page cache: clean pages go on a DONTNEED hint, no root needed.
+   */
   static void evictFromPageCache(Path modelDir) throws Exception {
-    String script = "import os,sys\nfor p in sys.argv[1:]:\n fd=os.open(p,os.O_RDONLY)\n"
-        + " os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED)\n os.close(fd)\n";
+    String script =
+        "import os,sys\nfor p in sys.argv[1:]:\n fd=os.open(p,os.O_RDONLY)\n"
+            + " os.posix_fadvise(fd,0,0,os.POSIX_FADV_DONTNEED)\n os.close(fd)\n";
     List<String> command = new ArrayList<>(List.of("python3", "-c", script));
     try (var files = Files.list(modelDir)) {
       files.filter(Files::isRegularFile).forEach(p -> command.add(p.toString()));
@@ -266,9 +346,15 @@ public final class ColdStartBench {
   /** Share of {@code file} in the OS page cache (util-linux {@code fincore}); -1 when unknown. */
   static double cachedShare(Path file) {
     try {
-      Process p = new ProcessBuilder("fincore", "--bytes", "--noheadings", "--output", "RES,SIZE", file.toString())
-          .redirectErrorStream(true).start();
-      String[] out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim().split("\\s+");
+      Process p =
+          new ProcessBuilder(
+                  "fincore", "--bytes", "--noheadings", "--output", "RES,SIZE", file.toString())
+              .redirectErrorStream(true)
+              .start();
+      String[] out =
+          new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8)
+              .trim()
+              .split("\\s+");
       p.waitFor();
       return Double.parseDouble(out[0]) / Double.parseDouble(out[1]);
     } catch (Exception e) {
@@ -288,19 +374,22 @@ public final class ColdStartBench {
 
   static String json(Map<String, Object> values) {
     StringBuilder out = new StringBuilder("{");
-    values.forEach((k, v) -> {
-      if (out.length() > 1) {
-        out.append(',');
-      }
-      out.append('"').append(k).append("\":");
-      if (v instanceof Double d) {
-        out.append(String.format(Locale.ROOT, "%.3f", d));
-      } else if (v instanceof List<?> list) {
-        out.append('[').append(String.join(",", list.stream().map(String::valueOf).toList())).append(']');
-      } else {
-        out.append(v);
-      }
-    });
+    values.forEach(
+        (k, v) -> {
+          if (out.length() > 1) {
+            out.append(',');
+          }
+          out.append('"').append(k).append("\":");
+          if (v instanceof Double d) {
+            out.append(String.format(Locale.ROOT, "%.3f", d));
+          } else if (v instanceof List<?> list) {
+            out.append('[')
+                .append(String.join(",", list.stream().map(String::valueOf).toList()))
+                .append(']');
+          } else {
+            out.append(v);
+          }
+        });
     return out.append('}').toString();
   }
 
@@ -317,8 +406,7 @@ public final class ColdStartBench {
       }
 
       @Override
-      public void onDelete(T obj, boolean deletedFinalStateUnknown) {
-      }
+      public void onDelete(T obj, boolean deletedFinalStateUnknown) {}
     };
   }
 }

@@ -41,7 +41,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fltest::write_file(fx.adapter_dir + "/adapter_model.safetensors", st);
     try {
         auto a = fl::load_adapter(fx.model, fx.adapter_dir);
-    } catch (const fl::Error&) {
-    }
+    } catch (const fl::Error&) {}
     return 0;
 }

@@ -6,7 +6,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {
         fl::ModelConfig c = fl::parse_model_config(reinterpret_cast<const char*>(data), size, "config.json");
         (void)c.rope_inv_freq();
-    } catch (const fl::Error&) {
-    }
+    } catch (const fl::Error&) {}
     return 0;
 }

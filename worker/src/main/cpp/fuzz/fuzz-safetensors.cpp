@@ -28,8 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             buf.resize(t.end - t.begin + 1);
             f.read(t, buf.data());
         }
-    } catch (const fl::Error&) {
-    }
+    } catch (const fl::Error&) {}
     close(fd);
     return 0;
 }

@@ -76,8 +76,8 @@ typedef struct fl_model_info {
     int32_t n_kv_heads;
     int32_t head_dim;
     int32_t max_position_embeddings;
-    int32_t weight_dtype;        // fl_dtype of the projection weights
-    int64_t weight_bytes;        // bytes of weights held in memory
+    int32_t weight_dtype; // fl_dtype of the projection weights
+    int64_t weight_bytes; // bytes of weights held in memory
 } fl_model_info;
 
 // Loads <dir>/config.json and <dir>/model.safetensors or the shards named by
@@ -90,21 +90,20 @@ FL_API fl_status fl_model_get_info(const fl_model* model, fl_model_info* out_inf
 // Context
 
 typedef struct fl_context_params {
-    int32_t kv_block_size;     // tokens per KV block (default 16)
-    int64_t kv_budget_bytes;   // memory for the KV block pool, sets the block count (default 1 GiB)
-    int32_t max_batch_tokens;  // most rows one fl_decode may carry (default 512)
-    int32_t max_sequences;     // sequence ids are 0 .. max_sequences-1 (default 256)
-    int32_t max_lora_rank;     // largest adapter rank fl_decode accepts, 1..256 (default 64)
-    int32_t n_threads;         // compute threads including the caller; 0 = from the machine
+    int32_t kv_block_size;    // tokens per KV block (default 16)
+    int64_t kv_budget_bytes;  // memory for the KV block pool, sets the block count (default 1 GiB)
+    int32_t max_batch_tokens; // most rows one fl_decode may carry (default 512)
+    int32_t max_sequences;    // sequence ids are 0 .. max_sequences-1 (default 256)
+    int32_t max_lora_rank;    // largest adapter rank fl_decode accepts, 1..256 (default 64)
+    int32_t n_threads;        // compute threads including the caller; 0 = from the machine
 } fl_context_params;
 
 FL_API fl_context_params fl_context_default_params(void);
-FL_API fl_status fl_context_create(fl_model* model, const fl_context_params* params,
-                                   fl_context** out_ctx);
+FL_API fl_status fl_context_create(fl_model* model, const fl_context_params* params, fl_context** out_ctx);
 FL_API fl_status fl_context_free(fl_context* ctx);
 
 typedef struct fl_kv_stats {
-    int32_t block_size;        // tokens per block
+    int32_t block_size; // tokens per block
     int32_t total_blocks;
     int32_t free_blocks;
     int64_t bytes_per_block;
@@ -129,7 +128,7 @@ typedef enum fl_adapter_storage {
 } fl_adapter_storage;
 
 typedef struct fl_adapter_params {
-    int32_t storage;           // fl_adapter_storage (default FL_ADAPTER_STORAGE_AUTO)
+    int32_t storage; // fl_adapter_storage (default FL_ADAPTER_STORAGE_AUTO)
 } fl_adapter_params;
 
 FL_API fl_adapter_params fl_adapter_default_params(void);
@@ -140,12 +139,10 @@ FL_API fl_status fl_adapter_load(fl_model* model, const char* dir, const fl_adap
                                  fl_adapter** out_adapter);
 // The caller must not free an adapter while an fl_decode that uses it is running.
 FL_API fl_status fl_adapter_free(fl_adapter* adapter);
-FL_API fl_status fl_adapter_get_info(const fl_adapter* adapter, int32_t* out_rank,
-                                     float* out_scale);
+FL_API fl_status fl_adapter_get_info(const fl_adapter* adapter, int32_t* out_rank, float* out_scale);
 // The adapter's storage: out_dtype an fl_dtype (F32 or BF16), out_bytes the memory its weights
 // hold (lora_A and lora_B of every target and layer). Either out may be NULL.
-FL_API fl_status fl_adapter_get_storage(const fl_adapter* adapter, int32_t* out_dtype,
-                                        int64_t* out_bytes);
+FL_API fl_status fl_adapter_get_storage(const fl_adapter* adapter, int32_t* out_dtype, int64_t* out_bytes);
 
 // ---------------------------------------------------------------------------------------------
 // Decode: one forward pass over a batch of rows.
@@ -159,13 +156,13 @@ FL_API fl_status fl_adapter_get_storage(const fl_adapter* adapter, int32_t* out_
 
 typedef struct fl_batch {
     int32_t n_tokens;
-    const int32_t* token;         // [n_tokens] token ids, 0 .. vocab-1
-    const int32_t* seq_id;        // [n_tokens] 0 .. max_sequences-1
-    const int32_t* pos;           // [n_tokens] position in the sequence
-    fl_adapter* const* adapter;   // [n_tokens] or NULL; NULL entries use the base model
-    const int8_t* want_logits;    // [n_tokens] or NULL (then: logits of the last row only)
-    float* logits;                // [n_out, vocab] output
-    int64_t logits_capacity;      // floats available at logits
+    const int32_t* token;       // [n_tokens] token ids, 0 .. vocab-1
+    const int32_t* seq_id;      // [n_tokens] 0 .. max_sequences-1
+    const int32_t* pos;         // [n_tokens] position in the sequence
+    fl_adapter* const* adapter; // [n_tokens] or NULL; NULL entries use the base model
+    const int8_t* want_logits;  // [n_tokens] or NULL (then: logits of the last row only)
+    float* logits;              // [n_out, vocab] output
+    int64_t logits_capacity;    // floats available at logits
 } fl_batch;
 
 FL_API fl_status fl_decode(fl_context* ctx, const fl_batch* batch);
@@ -174,18 +171,18 @@ FL_API fl_status fl_decode(fl_context* ctx, const fl_batch* batch);
 // Sampling
 
 typedef struct fl_sampling_params {
-    float temperature;         // 0 = greedy (argmax)
-    int32_t top_k;             // keep the k most likely tokens; 0 = all
-    float top_p;               // keep the smallest set with mass >= top_p; 1 = all
-    uint64_t seed;             // with the step counter, the only source of randomness
+    float temperature; // 0 = greedy (argmax)
+    int32_t top_k;     // keep the k most likely tokens; 0 = all
+    float top_p;       // keep the smallest set with mass >= top_p; 1 = all
+    uint64_t seed;     // with the step counter, the only source of randomness
 } fl_sampling_params;
 
 // Samples one token from a logits row. The random draw is a function of (seed, step) only, so a
 // request with a fixed seed yields the same tokens however it is batched; pass the sequence's
 // generation step (0 for its first generated token). out_logprob is the token's log-probability
 // under the unmodified model distribution (log_softmax of the logits). Either out may be NULL.
-FL_API fl_status fl_sample(const float* logits, int32_t vocab, const fl_sampling_params* params,
-                           uint64_t step, int32_t* out_token, float* out_logprob);
+FL_API fl_status fl_sample(const float* logits, int32_t vocab, const fl_sampling_params* params, uint64_t step,
+                           int32_t* out_token, float* out_logprob);
 
 #ifdef __cplusplus
 }

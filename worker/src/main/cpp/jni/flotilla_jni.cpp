@@ -112,8 +112,8 @@ jlong JNICALL model_info(JNIEnv* env, jclass, jlong m, jintArray out) {
         throw_class(env, g_illegal_argument, "model info array must hold 9 ints");
         return 0;
     }
-    jint v[9] = {info.vocab_size, info.hidden_size, info.intermediate_size, info.n_layers, info.n_heads,
-                 info.n_kv_heads, info.head_dim, info.max_position_embeddings, info.weight_dtype};
+    jint v[9] = {info.vocab_size, info.hidden_size, info.intermediate_size,       info.n_layers,    info.n_heads,
+                 info.n_kv_heads, info.head_dim,    info.max_position_embeddings, info.weight_dtype};
     env->SetIntArrayRegion(out, 0, 9, v);
     return info.weight_bytes;
 }
@@ -243,7 +243,8 @@ jlong JNICALL sample(JNIEnv* env, jclass, jobject logits, jlong offset, jint voc
     return (static_cast<jlong>(token) << 32) | static_cast<jlong>(bits);
 }
 
-#define FL_NATIVE(name, sig, fn) {const_cast<char*>(name), const_cast<char*>(sig), reinterpret_cast<void*>(fn)}
+#define FL_NATIVE(name, sig, fn)                                                                                       \
+    { const_cast<char*>(name), const_cast<char*>(sig), reinterpret_cast<void*>(fn) }
 const JNINativeMethod kMethods[] = {
     FL_NATIVE("isa", "()Ljava/lang/String;", isa),
     FL_NATIVE("modelLoad", "(Ljava/lang/String;)J", model_load),

@@ -1,7 +1,7 @@
 #include "adapter.h"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <set>
 
@@ -42,8 +42,7 @@ void parse_adapter_config(const char* text, size_t size, const std::string& what
     Json root = Json::parse(text, size, what);
     if (!root.is_object()) fail(FL_FORMAT, "%s: not a JSON object", w);
     if (const Json* pt = root.find("peft_type"); pt && !pt->is_null()) {
-        if (!pt->is_string() || pt->as_string() != "LORA")
-            fail(FL_UNSUPPORTED, "%s: peft_type must be \"LORA\"", w);
+        if (!pt->is_string() || pt->as_string() != "LORA") fail(FL_UNSUPPORTED, "%s: peft_type must be \"LORA\"", w);
     }
     const Json* r = root.find("r");
     if (!r || !r->is_integer()) fail(FL_FORMAT, "%s: missing integer 'r'", w);
@@ -58,8 +57,8 @@ void parse_adapter_config(const char* text, size_t size, const std::string& what
         if (!v->is_bool()) fail(FL_FORMAT, "%s: 'use_rslora' is not a boolean", w);
         rslora = v->as_bool();
     }
-    out.scale = static_cast<float>(rslora ? alpha->as_double() / std::sqrt(double(out.rank))
-                                          : alpha->as_double() / out.rank);
+    out.scale =
+        static_cast<float>(rslora ? alpha->as_double() / std::sqrt(double(out.rank)) : alpha->as_double() / out.rank);
 
     if (const Json* v = root.find("use_dora"); v && v->is_bool() && v->as_bool())
         fail(FL_UNSUPPORTED, "%s: use_dora = true is not supported", w);
@@ -69,18 +68,21 @@ void parse_adapter_config(const char* text, size_t size, const std::string& what
         fail(FL_UNSUPPORTED, "%s: bias must be \"none\"", w);
     if (const Json* lt = root.find("layers_to_transform"); lt && !lt->is_null()) {
         if (lt->is_integer()) {
-            out.layers_to_transform.push_back(static_cast<int32_t>(std::max<int64_t>(-1, std::min<int64_t>(lt->as_int(), 1 << 20))));
+            out.layers_to_transform.push_back(
+                static_cast<int32_t>(std::max<int64_t>(-1, std::min<int64_t>(lt->as_int(), 1 << 20))));
         } else if (lt->is_array()) {
             for (const Json& v : lt->items()) {
                 if (!v.is_integer()) fail(FL_FORMAT, "%s: layers_to_transform has a non-integer entry", w);
-                out.layers_to_transform.push_back(static_cast<int32_t>(std::max<int64_t>(-1, std::min<int64_t>(v.as_int(), 1 << 20))));
+                out.layers_to_transform.push_back(
+                    static_cast<int32_t>(std::max<int64_t>(-1, std::min<int64_t>(v.as_int(), 1 << 20))));
             }
             if (out.layers_to_transform.empty()) fail(FL_FORMAT, "%s: layers_to_transform is empty", w);
         } else {
             fail(FL_FORMAT, "%s: layers_to_transform is neither an integer nor a list", w);
         }
     }
-    if (const Json* lp = root.find("layers_pattern"); lp && !is_empty_or_null(lp) && !(lp->is_string() && lp->as_string() == "layers"))
+    if (const Json* lp = root.find("layers_pattern");
+        lp && !is_empty_or_null(lp) && !(lp->is_string() && lp->as_string() == "layers"))
         fail(FL_UNSUPPORTED, "%s: layers_pattern is not supported", w);
     for (const char* key : {"modules_to_save", "rank_pattern", "alpha_pattern"})
         if (!is_empty_or_null(root.find(key))) fail(FL_UNSUPPORTED, "%s: '%s' is not supported", w, key);
@@ -93,8 +95,9 @@ void parse_adapter_config(const char* text, size_t size, const std::string& what
             for (bool& t : out.targets) t = true;
         } else {
             int p = proj_by_name(tm->as_string());
-            if (p < 0) fail(FL_UNSUPPORTED, "%s: target_modules \"%s\" is not supported (names or all-linear)", w,
-                            tm->as_string().c_str());
+            if (p < 0)
+                fail(FL_UNSUPPORTED, "%s: target_modules \"%s\" is not supported (names or all-linear)", w,
+                     tm->as_string().c_str());
             out.targets[p] = true;
         }
     } else if (tm->is_array()) {
@@ -102,8 +105,10 @@ void parse_adapter_config(const char* text, size_t size, const std::string& what
             if (!item.is_string()) fail(FL_FORMAT, "%s: target_modules has a non-string entry", w);
             int p = proj_by_name(item.as_string());
             if (p < 0)
-                fail(FL_UNSUPPORTED, "%s: target module '%s' is not supported (q_proj, k_proj, v_proj, o_proj, "
-                                     "gate_proj, up_proj, down_proj)", w, item.as_string().c_str());
+                fail(FL_UNSUPPORTED,
+                     "%s: target module '%s' is not supported (q_proj, k_proj, v_proj, o_proj, "
+                     "gate_proj, up_proj, down_proj)",
+                     w, item.as_string().c_str());
             out.targets[p] = true;
         }
     } else {
@@ -137,7 +142,8 @@ std::unique_ptr<Adapter> load_adapter(const std::shared_ptr<Model>& model, const
     ad->layer_on.assign(c.n_layers, ad->layers_to_transform.empty());
     for (int32_t l : ad->layers_to_transform) {
         if (l < 0 || l >= c.n_layers)
-            fail(FL_SHAPE_MISMATCH, "%s: layers_to_transform names layer %d of a %d-layer model", cfg_path.c_str(), l, c.n_layers);
+            fail(FL_SHAPE_MISMATCH, "%s: layers_to_transform names layer %d of a %d-layer model", cfg_path.c_str(), l,
+                 c.n_layers);
         ad->layer_on[l] = true;
     }
     for (int l = 0; l < c.n_layers; l++) {
@@ -148,18 +154,26 @@ std::unique_ptr<Adapter> load_adapter(const std::shared_ptr<Model>& model, const
             std::string an = pre + ".lora_A.weight", bn = pre + ".lora_B.weight";
             const StTensorInfo* ta = file.find(an);
             const StTensorInfo* tb = file.find(bn);
-            if (!ta) fail(FL_SHAPE_MISMATCH, "%s: missing tensor '%s' (target %s, layer %d)", fp, an.c_str(), proj_name(p), l);
-            if (!tb) fail(FL_SHAPE_MISMATCH, "%s: missing tensor '%s' (target %s, layer %d)", fp, bn.c_str(), proj_name(p), l);
+            if (!ta)
+                fail(FL_SHAPE_MISMATCH, "%s: missing tensor '%s' (target %s, layer %d)", fp, an.c_str(), proj_name(p),
+                     l);
+            if (!tb)
+                fail(FL_SHAPE_MISMATCH, "%s: missing tensor '%s' (target %s, layer %d)", fp, bn.c_str(), proj_name(p),
+                     l);
             if (ta->shape != std::vector<int64_t>{r, base.in})
-                fail(FL_SHAPE_MISMATCH, "%s: tensor '%s' must be [%d, %d] (rank, in_features)", fp, an.c_str(), r, base.in);
+                fail(FL_SHAPE_MISMATCH, "%s: tensor '%s' must be [%d, %d] (rank, in_features)", fp, an.c_str(), r,
+                     base.in);
             if (tb->shape != std::vector<int64_t>{base.out, r})
-                fail(FL_SHAPE_MISMATCH, "%s: tensor '%s' must be [%d, %d] (out_features, rank)", fp, bn.c_str(), base.out, r);
+                fail(FL_SHAPE_MISMATCH, "%s: tensor '%s' must be [%d, %d] (out_features, rank)", fp, bn.c_str(),
+                     base.out, r);
             used.insert(an);
             used.insert(bn);
             std::vector<float> a = read_tensor_f32(file, *ta);
             std::vector<float> b = read_tensor_f32(file, *tb);
-            for (float v : a) if (!std::isfinite(v)) fail(FL_FORMAT, "%s: tensor '%s' has a non-finite value", fp, an.c_str());
-            for (float v : b) if (!std::isfinite(v)) fail(FL_FORMAT, "%s: tensor '%s' has a non-finite value", fp, bn.c_str());
+            for (float v : a)
+                if (!std::isfinite(v)) fail(FL_FORMAT, "%s: tensor '%s' has a non-finite value", fp, an.c_str());
+            for (float v : b)
+                if (!std::isfinite(v)) fail(FL_FORMAT, "%s: tensor '%s' has a non-finite value", fp, bn.c_str());
             // B [out, r] -> Bt [r, out]
             std::vector<float> bt(b.size());
             for (int o = 0; o < base.out; o++)
@@ -173,8 +187,9 @@ std::unique_ptr<Adapter> load_adapter(const std::shared_ptr<Model>& model, const
     }
     for (const auto& t : file.tensors())
         if (!used.count(t.name))
-            fail(FL_SHAPE_MISMATCH, "%s: unexpected tensor '%s' (not a lora_A/lora_B of a target module and layer of the model)",
-                 fp, t.name.c_str());
+            fail(FL_SHAPE_MISMATCH,
+                 "%s: unexpected tensor '%s' (not a lora_A/lora_B of a target module and layer of the model)", fp,
+                 t.name.c_str());
     return ad;
 }
 

@@ -36,11 +36,11 @@ struct Adapter {
     std::shared_ptr<Model> model;
     int32_t rank = 0;
     float scale = 0;
-    DType dtype = DType::F32;                            // storage of every LoraPair: F32 or BF16
-    int64_t bytes = 0;                                   // resident bytes of all LoraPairs
+    DType dtype = DType::F32; // storage of every LoraPair: F32 or BF16
+    int64_t bytes = 0;        // resident bytes of all LoraPairs
     bool targets[kNumProj] = {};
-    std::vector<int32_t> layers_to_transform;            // from the config; empty = all layers
-    std::vector<bool> layer_on;                          // [n_layers]
+    std::vector<int32_t> layers_to_transform;           // from the config; empty = all layers
+    std::vector<bool> layer_on;                         // [n_layers]
     std::vector<std::array<LoraPair, kNumProj>> layers; // [n_layers][proj], empty when not applied
 
     bool applies(int layer, int proj) const { return targets[proj] && layer_on[layer]; }

@@ -17,7 +17,8 @@ void plan_batch(Context& ctx, const fl_batch& b, BatchPlan& plan) {
     const ModelConfig& c = ctx.model->cfg;
     const int n = b.n_tokens;
     if (n < 1 || n > ctx.params.max_batch_tokens)
-        fail(FL_INVALID_ARGUMENT, "batch n_tokens %d is outside 1..%d (max_batch_tokens)", n, ctx.params.max_batch_tokens);
+        fail(FL_INVALID_ARGUMENT, "batch n_tokens %d is outside 1..%d (max_batch_tokens)", n,
+             ctx.params.max_batch_tokens);
     if (!b.token || !b.seq_id || !b.pos) fail(FL_INVALID_ARGUMENT, "batch token, seq_id and pos must not be NULL");
 
     plan.n_rows = n;
@@ -47,7 +48,8 @@ void plan_batch(Context& ctx, const fl_batch& b, BatchPlan& plan) {
         bool continues = i > 0 && b.seq_id[i - 1] == seq;
         if (continues) {
             if (pos != b.pos[i - 1] + 1)
-                fail(FL_INVALID_ARGUMENT, "row %d: sequence %d position %d does not follow %d", i, seq, pos, b.pos[i - 1]);
+                fail(FL_INVALID_ARGUMENT, "row %d: sequence %d position %d does not follow %d", i, seq, pos,
+                     b.pos[i - 1]);
             plan.runs.back().n++;
         } else {
             if (ctx.seq_seen[seq] == stamp)
@@ -55,7 +57,8 @@ void plan_batch(Context& ctx, const fl_batch& b, BatchPlan& plan) {
             ctx.seq_seen[seq] = stamp;
             int len = ctx.kv.length(seq);
             if (pos > len)
-                fail(FL_INVALID_ARGUMENT, "row %d: sequence %d starts at position %d but has only %d cached", i, seq, pos, len);
+                fail(FL_INVALID_ARGUMENT, "row %d: sequence %d starts at position %d but has only %d cached", i, seq,
+                     pos, len);
             plan.runs.push_back({seq, i, 1, pos});
         }
         plan.row_run.push_back(static_cast<int32_t>(plan.runs.size() - 1));
@@ -66,7 +69,8 @@ void plan_batch(Context& ctx, const fl_batch& b, BatchPlan& plan) {
             if (h != last_checked) {
                 if (!lock.owns_lock()) lock.lock();
                 if (!ctx.model->live_adapters.count(h))
-                    fail(FL_INVALID_ARGUMENT, "row %d: adapter handle %p is not loaded for this model", i, (const void*)h);
+                    fail(FL_INVALID_ARGUMENT, "row %d: adapter handle %p is not loaded for this model", i,
+                         (const void*)h);
                 if (h->adapter->rank > ctx.params.max_lora_rank)
                     fail(FL_INVALID_ARGUMENT, "row %d: adapter rank %d exceeds the context's max_lora_rank %d", i,
                          h->adapter->rank, ctx.params.max_lora_rank);
@@ -86,7 +90,8 @@ void plan_batch(Context& ctx, const fl_batch& b, BatchPlan& plan) {
     }
     if (!plan.out_rows.empty()) {
         int64_t need = int64_t(plan.out_rows.size()) * c.vocab_size;
-        if (!b.logits) fail(FL_INVALID_ARGUMENT, "batch wants logits for %zu rows but logits is NULL", plan.out_rows.size());
+        if (!b.logits)
+            fail(FL_INVALID_ARGUMENT, "batch wants logits for %zu rows but logits is NULL", plan.out_rows.size());
         if (b.logits_capacity < need)
             fail(FL_INVALID_ARGUMENT, "logits buffer holds %lld floats, %zu rows x vocab %d need %lld",
                  (long long)b.logits_capacity, plan.out_rows.size(), c.vocab_size, (long long)need);

@@ -28,11 +28,11 @@ struct LoraSeg {
 
 struct BatchPlan {
     int32_t n_rows = 0;
-    std::vector<SeqRun> runs;         // in row order
-    std::vector<int32_t> row_run;     // [n_rows] index into runs
-    std::vector<LoraSeg> segs;        // in row order
-    std::vector<int32_t> out_rows;    // rows whose logits are wanted, in row order
-    bool any_target[7] = {};          // some segment's adapter targets projection p
+    std::vector<SeqRun> runs;      // in row order
+    std::vector<int32_t> row_run;  // [n_rows] index into runs
+    std::vector<LoraSeg> segs;     // in row order
+    std::vector<int32_t> out_rows; // rows whose logits are wanted, in row order
+    bool any_target[7] = {};       // some segment's adapter targets projection p
 
     void reserve(int max_rows);
 };

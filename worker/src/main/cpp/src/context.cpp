@@ -29,8 +29,8 @@ Context::Context(std::shared_ptr<Model> m, const fl_context_params& p)
     lora_t.allocate(3 * n * size_t(p.max_lora_rank) * 4);
     if (kern.attend) {
         // per thread: the scratch (64-byte aligned), then key and value row pointers [max_positions] each
-        attend_bytes = kern::attend_scratch_floats(max_positions, c.head_dim) * 4 +
-                       2 * size_t(max_positions) * sizeof(float*);
+        attend_bytes =
+            kern::attend_scratch_floats(max_positions, c.head_dim) * 4 + 2 * size_t(max_positions) * sizeof(float*);
         attend_bytes = (attend_bytes + 63) & ~size_t(63);
         attend.allocate(size_t(pool.size()) * attend_bytes);
     } else {

@@ -22,24 +22,24 @@ struct Context {
     const kern::Kernels& kern;
     ThreadPool pool;
     KvCache kv;
-    int32_t max_positions;      // positions a sequence may reach (model limit and pool size)
+    int32_t max_positions; // positions a sequence may reach (model limit and pool size)
 
     // --- step scratch; n = max_batch_tokens -------------------------------------------------
-    Buffer x;          // [n, hidden] residual stream
-    Buffer xn;         // [n, hidden] normalised input of a projection
-    Buffer q;          // [n, q_dim]
-    Buffer k;          // [n, kv_dim]
-    Buffer v;          // [n, kv_dim]
-    Buffer att;        // [n, q_dim] attention output
-    Buffer proj_out;   // [n, hidden] o_proj / down_proj output before the residual add
-    Buffer gate;       // [n, intermediate]
-    Buffer up;         // [n, intermediate]
-    Buffer xpack;      // packed GEMM input, pack_x_bytes(n, max(hidden, q_dim, intermediate))
-    Buffer lora_t;     // [3][n][max_lora_rank] LoRA shrink outputs (scale applied)
-    Buffer scores;     // [n_threads][max_positions] attention scores (kernels without attend)
-    Buffer attend;     // [n_threads][attend_bytes] attend's inputs and scratch (kernels with attend)
+    Buffer x;        // [n, hidden] residual stream
+    Buffer xn;       // [n, hidden] normalised input of a projection
+    Buffer q;        // [n, q_dim]
+    Buffer k;        // [n, kv_dim]
+    Buffer v;        // [n, kv_dim]
+    Buffer att;      // [n, q_dim] attention output
+    Buffer proj_out; // [n, hidden] o_proj / down_proj output before the residual add
+    Buffer gate;     // [n, intermediate]
+    Buffer up;       // [n, intermediate]
+    Buffer xpack;    // packed GEMM input, pack_x_bytes(n, max(hidden, q_dim, intermediate))
+    Buffer lora_t;   // [3][n][max_lora_rank] LoRA shrink outputs (scale applied)
+    Buffer scores;   // [n_threads][max_positions] attention scores (kernels without attend)
+    Buffer attend;   // [n_threads][attend_bytes] attend's inputs and scratch (kernels with attend)
     size_t attend_bytes = 0;
-    Buffer rope;       // [n][head_dim] cos | sin per row
+    Buffer rope; // [n][head_dim] cos | sin per row
 
     BatchPlan plan;
     std::vector<uint32_t> seq_seen; // [max_sequences] step stamp: a sequence appears in one run

@@ -45,15 +45,24 @@ const char* fl_last_error(void) { return last_error(); }
 
 const char* fl_status_name(fl_status s) {
     switch (s) {
-    case FL_OK: return "FL_OK";
-    case FL_IO: return "FL_IO";
-    case FL_FORMAT: return "FL_FORMAT";
-    case FL_UNSUPPORTED: return "FL_UNSUPPORTED";
-    case FL_SHAPE_MISMATCH: return "FL_SHAPE_MISMATCH";
-    case FL_INVALID_ARGUMENT: return "FL_INVALID_ARGUMENT";
-    case FL_KV_CACHE_FULL: return "FL_KV_CACHE_FULL";
-    case FL_OUT_OF_MEMORY: return "FL_OUT_OF_MEMORY";
-    case FL_INTERNAL: return "FL_INTERNAL";
+    case FL_OK:
+        return "FL_OK";
+    case FL_IO:
+        return "FL_IO";
+    case FL_FORMAT:
+        return "FL_FORMAT";
+    case FL_UNSUPPORTED:
+        return "FL_UNSUPPORTED";
+    case FL_SHAPE_MISMATCH:
+        return "FL_SHAPE_MISMATCH";
+    case FL_INVALID_ARGUMENT:
+        return "FL_INVALID_ARGUMENT";
+    case FL_KV_CACHE_FULL:
+        return "FL_KV_CACHE_FULL";
+    case FL_OUT_OF_MEMORY:
+        return "FL_OUT_OF_MEMORY";
+    case FL_INTERNAL:
+        return "FL_INTERNAL";
     }
     return "FL_UNKNOWN";
 }
@@ -80,8 +89,16 @@ fl_status fl_model_get_info(const fl_model* model, fl_model_info* out) {
         require(model && out, "fl_model_get_info: model and out_info must not be NULL");
         const Model& m = *model->model;
         const ModelConfig& c = m.cfg;
-        *out = fl_model_info{c.vocab_size, c.hidden_size, c.intermediate_size, c.n_layers, c.n_heads, c.n_kv_heads,
-                             c.head_dim, c.max_position_embeddings, static_cast<int32_t>(m.layer_dtype), m.weight_bytes};
+        *out = fl_model_info{c.vocab_size,
+                             c.hidden_size,
+                             c.intermediate_size,
+                             c.n_layers,
+                             c.n_heads,
+                             c.n_kv_heads,
+                             c.head_dim,
+                             c.max_position_embeddings,
+                             static_cast<int32_t>(m.layer_dtype),
+                             m.weight_bytes};
     });
 }
 
@@ -103,14 +120,16 @@ fl_status fl_context_create(fl_model* model, const fl_context_params* params, fl
         const fl_context_params& p = *params;
         if (p.kv_block_size < 1 || p.kv_block_size > 4096)
             fail(FL_INVALID_ARGUMENT, "kv_block_size %d is outside 1..4096", p.kv_block_size);
-        if (p.kv_budget_bytes < 1) fail(FL_INVALID_ARGUMENT, "kv_budget_bytes %lld must be > 0", (long long)p.kv_budget_bytes);
+        if (p.kv_budget_bytes < 1)
+            fail(FL_INVALID_ARGUMENT, "kv_budget_bytes %lld must be > 0", (long long)p.kv_budget_bytes);
         if (p.max_batch_tokens < 1 || p.max_batch_tokens > 65536)
             fail(FL_INVALID_ARGUMENT, "max_batch_tokens %d is outside 1..65536", p.max_batch_tokens);
         if (p.max_sequences < 1 || p.max_sequences > (1 << 20))
             fail(FL_INVALID_ARGUMENT, "max_sequences %d is outside 1..%d", p.max_sequences, 1 << 20);
         if (p.max_lora_rank < 1 || p.max_lora_rank > kMaxLoraRank)
             fail(FL_INVALID_ARGUMENT, "max_lora_rank %d is outside 1..%d", p.max_lora_rank, kMaxLoraRank);
-        if (p.n_threads < 0 || p.n_threads > 256) fail(FL_INVALID_ARGUMENT, "n_threads %d is outside 0..256", p.n_threads);
+        if (p.n_threads < 0 || p.n_threads > 256)
+            fail(FL_INVALID_ARGUMENT, "n_threads %d is outside 0..256", p.n_threads);
         auto h = std::make_unique<fl_context>();
         h->ctx = std::make_unique<Context>(model->model, p);
         *out = h.release();

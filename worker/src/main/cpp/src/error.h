@@ -13,8 +13,7 @@ namespace fl {
 // Thrown inside the engine; caught at the C API boundary.
 class Error : public std::runtime_error {
 public:
-    Error(fl_status status, std::string message)
-        : std::runtime_error(std::move(message)), status_(status) {}
+    Error(fl_status status, std::string message) : std::runtime_error(std::move(message)), status_(status) {}
     fl_status status() const { return status_; }
 
 private:

@@ -34,10 +34,10 @@ namespace {
 // One projection of a GEMM group: y [M, w.out] = X @ w^T (+ bias) (+ LoRA) (residual += y).
 struct GemmJob {
     const Linear* w;
-    float* y;          // [M, ldy]
-    int proj;          // LoRA target index
-    float* lora_t;     // [M, max_rank] shrink output, when some segment targets proj
-    float* residual;   // [M, out] or nullptr
+    float* y;        // [M, ldy]
+    int proj;        // LoRA target index
+    float* lora_t;   // [M, max_rank] shrink output, when some segment targets proj
+    float* residual; // [M, out] or nullptr
 };
 
 // The shrink after a GEMM group: projections projs of layer, input width in (layer < 0: none).
@@ -56,12 +56,10 @@ struct Step {
     const BatchPlan& plan;
     int layer = 0;
 
-    Step(Context& ctx, const fl_batch& batch)
-        : c(ctx), b(batch), cfg(ctx.model->cfg), k(ctx.kern), plan(ctx.plan) {}
+    Step(Context& ctx, const fl_batch& batch) : c(ctx), b(batch), cfg(ctx.model->cfg), k(ctx.kern), plan(ctx.plan) {}
 
     // --- packing: prep(row) then pack the rows of X into c.xpack, in row tiles -----------------
-    template <class Prep>
-    void pack_rows(DType wt, const float* X, int M, int K, Prep prep) {
+    template <class Prep> void pack_rows(DType wt, const float* X, int M, int K, Prep prep) {
         const int mr = k.x_tile_rows;
         const int tiles = (M + mr - 1) / mr;
         // group tiles so that a task has >= ~8 rows of work
@@ -101,7 +99,8 @@ struct Step {
                     const Adapter& a = *s.adapter;
                     int r0 = s.row0 + task * kRowsPerTask;
                     int nr = std::min(kRowsPerTask, s.row0 + s.n - r0);
-                    lora_shrink(k, a.layers[layer][jobs[j].proj], a.rank, a.scale, K, X, K, r0, nr, jobs[j].lora_t, ldt);
+                    lora_shrink(k, a.layers[layer][jobs[j].proj], a.rank, a.scale, K, X, K, r0, nr, jobs[j].lora_t,
+                                ldt);
                     return;
                 }
             }
@@ -238,8 +237,10 @@ struct Step {
     }
 
     void attention() {
-        if (k.attend) attention_blocked();
-        else attention_per_row();
+        if (k.attend)
+            attention_blocked();
+        else
+            attention_per_row();
     }
 
     // Kernels with attend: one task per (kv head, heads chunk of its GQA group, chunk of rows of
@@ -261,7 +262,8 @@ struct Step {
             const int hc = task % head_chunks, g = (task / head_chunks) % kvh;
             int chunk = task / (head_chunks * kvh);
             const SeqRun* run = plan.runs.data();
-            while (chunk >= (run->n + rows_per_task - 1) / rows_per_task) chunk -= (run++->n + rows_per_task - 1) / rows_per_task;
+            while (chunk >= (run->n + rows_per_task - 1) / rows_per_task)
+                chunk -= (run++->n + rows_per_task - 1) / rows_per_task;
             const int r0 = run->row0 + chunk * rows_per_task;
             const int nr = std::min(rows_per_task, run->row0 + run->n - r0);
             const int h0 = g * group + hc * heads_per_task, nh = std::min(heads_per_task, (g + 1) * group - h0);
@@ -269,7 +271,8 @@ struct Step {
             const int base = attention_start(b.pos[r0]), n_pos = b.pos[r0 + nr - 1] + 1 - base;
             char* mem = c.attend.as<char>() + size_t(thread) * c.attend_bytes;
             float* scratch = reinterpret_cast<float*>(mem);
-            const float** kp = reinterpret_cast<const float**>(mem + kern::attend_scratch_floats(c.max_positions, hd) * 4);
+            const float** kp =
+                reinterpret_cast<const float**>(mem + kern::attend_scratch_floats(c.max_positions, hd) * 4);
             const float** vp = kp + c.max_positions;
             for (int j = 0; j < n_pos; j++) {
                 kp[j] = c.kv.k(run->seq, layer, base + j) + g * hd;
@@ -330,7 +333,8 @@ struct Step {
 
         // attention block
         const float* an = L.attn_norm.as<float>();
-        pack_rows(wt, xn, n, H, [&](int r) { k.rmsnorm(xn + size_t(r) * H, x + size_t(r) * H, an, H, cfg.rms_norm_eps); });
+        pack_rows(wt, xn, n, H,
+                  [&](int r) { k.rmsnorm(xn + size_t(r) * H, x + size_t(r) * H, an, H, cfg.rms_norm_eps); });
         GemmJob qkv[3] = {
             {&L.proj[kQ], c.q.as<float>(), kQ, lora && plan.any_target[kQ] ? lora_t(0) : nullptr, nullptr},
             {&L.proj[kK], c.k.as<float>(), kK, lora && plan.any_target[kK] ? lora_t(1) : nullptr, nullptr},
@@ -338,7 +342,8 @@ struct Step {
         };
         if (lora) shrink(qkv, 3, xn, H);
         // each GEMM group prefetches the A of the shrink that follows it
-        static const int kOShrink[] = {kO}, kGuShrink[] = {kGate, kUp}, kDownShrink[] = {kDown}, kQkvShrink[] = {kQ, kK, kV};
+        static const int kOShrink[] = {kO}, kGuShrink[] = {kGate, kUp}, kDownShrink[] = {kDown},
+                         kQkvShrink[] = {kQ, kK, kV};
         auto next = [&](int lyr, const int* projs, int n_projs, int in) {
             NextShrink nx;
             if (lora && lyr < cfg.n_layers) nx = {lyr, projs, n_projs, in};
@@ -349,13 +354,15 @@ struct Step {
         attention();
         float* att = c.att.as<float>();
         pack_rows(wt, att, n, qd, [](int) {});
-        GemmJob o[1] = {{&L.proj[kO], c.proj_out.as<float>(), kO, lora && plan.any_target[kO] ? lora_t(0) : nullptr, x}};
+        GemmJob o[1] = {
+            {&L.proj[kO], c.proj_out.as<float>(), kO, lora && plan.any_target[kO] ? lora_t(0) : nullptr, x}};
         if (lora) shrink(o, 1, att, qd);
         gemm(o, 1, n, qd, next(l, kGuShrink, 2, H));
 
         // MLP block
         const float* fn = L.ffn_norm.as<float>();
-        pack_rows(wt, xn, n, H, [&](int r) { k.rmsnorm(xn + size_t(r) * H, x + size_t(r) * H, fn, H, cfg.rms_norm_eps); });
+        pack_rows(wt, xn, n, H,
+                  [&](int r) { k.rmsnorm(xn + size_t(r) * H, x + size_t(r) * H, fn, H, cfg.rms_norm_eps); });
         GemmJob gu[2] = {
             {&L.proj[kGate], c.gate.as<float>(), kGate, lora && plan.any_target[kGate] ? lora_t(0) : nullptr, nullptr},
             {&L.proj[kUp], c.up.as<float>(), kUp, lora && plan.any_target[kUp] ? lora_t(1) : nullptr, nullptr},
@@ -365,8 +372,8 @@ struct Step {
         float* gate = c.gate.as<float>();
         const float* up = c.up.as<float>();
         pack_rows(wt, gate, n, I, [&](int r) { k.silu_mul(gate + size_t(r) * I, up + size_t(r) * I, I); });
-        GemmJob down[1] = {{&L.proj[kDown], c.proj_out.as<float>(), kDown,
-                            lora && plan.any_target[kDown] ? lora_t(0) : nullptr, x}};
+        GemmJob down[1] = {
+            {&L.proj[kDown], c.proj_out.as<float>(), kDown, lora && plan.any_target[kDown] ? lora_t(0) : nullptr, x}};
         if (lora) shrink(down, 1, gate, I);
         gemm(down, 1, n, I, next(l + 1, kQkvShrink, 3, H));
     }

@@ -161,10 +161,14 @@ private:
         for (int k = 0; k < 4; k++) {
             unsigned char c = p_[i_++];
             v <<= 4;
-            if (c >= '0' && c <= '9') v |= c - '0';
-            else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-            else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-            else error("invalid hex digit in \\u escape");
+            if (c >= '0' && c <= '9')
+                v |= c - '0';
+            else if (c >= 'a' && c <= 'f')
+                v |= c - 'a' + 10;
+            else if (c >= 'A' && c <= 'F')
+                v |= c - 'A' + 10;
+            else
+                error("invalid hex digit in \\u escape");
         }
         return v;
     }
@@ -174,18 +178,24 @@ private:
         unsigned char c = p_[i_];
         int len;
         uint32_t cp;
-        if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1f; }
-        else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0f; }
-        else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07; }
-        else error("invalid UTF-8");
+        if (c >= 0xc2 && c <= 0xdf) {
+            len = 2;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            len = 3;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            len = 4;
+            cp = c & 0x07;
+        } else
+            error("invalid UTF-8");
         if (n_ - i_ < static_cast<size_t>(len)) error("truncated UTF-8");
         for (int k = 1; k < len; k++) {
             unsigned char cc = p_[i_ + k];
             if ((cc & 0xc0) != 0x80) error("invalid UTF-8");
             cp = (cp << 6) | (cc & 0x3f);
         }
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
             error("invalid UTF-8 (overlong or surrogate)");
         out.append(reinterpret_cast<const char*>(p_ + i_), len);
         i_ += len;
@@ -207,14 +217,30 @@ private:
                 if (i_ >= n_) error("unterminated escape");
                 unsigned char e = p_[i_++];
                 switch (e) {
-                case '"': out += '"'; break;
-                case '\\': out += '\\'; break;
-                case '/': out += '/'; break;
-                case 'b': out += '\b'; break;
-                case 'f': out += '\f'; break;
-                case 'n': out += '\n'; break;
-                case 'r': out += '\r'; break;
-                case 't': out += '\t'; break;
+                case '"':
+                    out += '"';
+                    break;
+                case '\\':
+                    out += '\\';
+                    break;
+                case '/':
+                    out += '/';
+                    break;
+                case 'b':
+                    out += '\b';
+                    break;
+                case 'f':
+                    out += '\f';
+                    break;
+                case 'n':
+                    out += '\n';
+                    break;
+                case 'r':
+                    out += '\r';
+                    break;
+                case 't':
+                    out += '\t';
+                    break;
                 case 'u': {
                     uint32_t cp = parse_hex4();
                     if (cp >= 0xd800 && cp <= 0xdbff) {
@@ -229,7 +255,8 @@ private:
                     append_utf8(out, cp);
                     break;
                 }
-                default: error("invalid escape");
+                default:
+                    error("invalid escape");
                 }
             } else if (c < 0x80) {
                 out += static_cast<char>(c);
@@ -275,8 +302,7 @@ private:
                 v.is_int_ = true;
                 v.int_ = iv;
             }
-        } else if (std::isfinite(v.number_) && v.number_ == std::floor(v.number_) &&
-                   std::fabs(v.number_) < 9.0e15) {
+        } else if (std::isfinite(v.number_) && v.number_ == std::floor(v.number_) && std::fabs(v.number_) < 9.0e15) {
             v.is_int_ = true; // e.g. 1e4 or 4096.0
             v.int_ = static_cast<int64_t>(v.number_);
         }

@@ -11,7 +11,8 @@ KvCache::KvCache(int block_size, int n_layers, int kv_dim, int64_t budget_bytes,
     bytes_per_block_ = int64_t(n_layers) * 2 * block_size * kv_dim * 4;
     int64_t n = budget_bytes / bytes_per_block_;
     if (n < 1)
-        fail(FL_INVALID_ARGUMENT, "kv_budget_bytes %lld is less than one KV block (%lld bytes: %d layers x 2 x %d positions x %d floats)",
+        fail(FL_INVALID_ARGUMENT,
+             "kv_budget_bytes %lld is less than one KV block (%lld bytes: %d layers x 2 x %d positions x %d floats)",
              (long long)budget_bytes, (long long)bytes_per_block_, n_layers, block_size, kv_dim);
     if (n > (1 << 30)) n = 1 << 30;
     n_blocks_ = static_cast<int>(n);
@@ -22,7 +23,8 @@ KvCache::KvCache(int block_size, int n_layers, int kv_dim, int64_t budget_bytes,
     // block tables never grow during a step: room for the longest sequence the pool allows
     // (bounded to 64 MiB of tables; beyond that a table may grow once in a step)
     size_t max_blocks_per_seq = std::min<size_t>(n_blocks_, (size_t(max_positions) + block_size - 1) / block_size);
-    if (max_blocks_per_seq * seqs_.size() * 4 > (size_t(64) << 20)) max_blocks_per_seq = std::min<size_t>(max_blocks_per_seq, 64);
+    if (max_blocks_per_seq * seqs_.size() * 4 > (size_t(64) << 20))
+        max_blocks_per_seq = std::min<size_t>(max_blocks_per_seq, 64);
     for (auto& s : seqs_) s.blocks.reserve(max_blocks_per_seq);
 }
 

@@ -55,9 +55,9 @@ private:
     int kv_dim_;
     int n_blocks_;
     int64_t bytes_per_block_;
-    Buffer pool_;                 // [n_blocks][n_layers][2][block_size][kv_dim] F32
-    std::vector<int32_t> free_;   // free block ids (stack)
-    std::vector<Seq> seqs_;       // [max_sequences]
+    Buffer pool_;               // [n_blocks][n_layers][2][block_size][kv_dim] F32
+    std::vector<int32_t> free_; // free block ids (stack)
+    std::vector<Seq> seqs_;     // [max_sequences]
 };
 
 } // namespace fl

@@ -30,7 +30,7 @@ namespace fl {
 // Rows [row0, row0 + n) of segment seg (row indices are absolute).
 void lora_shrink(const kern::Kernels& k, const LoraPair& w, int rank, float scale, int in, const float* x, int ldx,
                  int row0, int n, float* t, int ldt);
-void lora_expand(const kern::Kernels& k, const LoraPair& w, int rank, int out, const float* t, int ldt, int row0,
-                 int n, float* y, int ldy, int n0, int n1);
+void lora_expand(const kern::Kernels& k, const LoraPair& w, int rank, int out, const float* t, int ldt, int row0, int n,
+                 float* y, int ldy, int n0, int n1);
 
 } // namespace fl

@@ -26,8 +26,8 @@ struct Reader {
         }
         if (!v->is_integer()) fail(FL_FORMAT, "%s: field '%s' is not an integer", what.c_str(), key);
         if (v->as_int() < lo || v->as_int() > hi)
-            fail(FL_FORMAT, "%s: field '%s' = %lld is outside [%lld, %lld]", what.c_str(), key,
-                 (long long)v->as_int(), (long long)lo, (long long)hi);
+            fail(FL_FORMAT, "%s: field '%s' = %lld is outside [%lld, %lld]", what.c_str(), key, (long long)v->as_int(),
+                 (long long)lo, (long long)hi);
         return static_cast<int32_t>(v->as_int());
     }
 
@@ -62,11 +62,16 @@ ModelConfig parse_model_config(const char* text, size_t size, const std::string&
     if (!archs || !archs->is_array() || archs->items().size() != 1 || !archs->items()[0].is_string())
         fail(FL_FORMAT, "%s: 'architectures' must be a list of one string", w);
     c.arch_name = archs->items()[0].as_string();
-    if (c.arch_name == "LlamaForCausalLM") c.arch = Arch::Llama;
-    else if (c.arch_name == "MistralForCausalLM") c.arch = Arch::Mistral;
-    else if (c.arch_name == "Qwen2ForCausalLM") c.arch = Arch::Qwen2;
-    else fail(FL_UNSUPPORTED, "%s: architecture '%s' is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM)",
-              w, c.arch_name.c_str());
+    if (c.arch_name == "LlamaForCausalLM")
+        c.arch = Arch::Llama;
+    else if (c.arch_name == "MistralForCausalLM")
+        c.arch = Arch::Mistral;
+    else if (c.arch_name == "Qwen2ForCausalLM")
+        c.arch = Arch::Qwen2;
+    else
+        fail(FL_UNSUPPORTED,
+             "%s: architecture '%s' is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM)", w,
+             c.arch_name.c_str());
 
     const int64_t kMaxDim = 1 << 20;
     c.hidden_size = r.int_field("hidden_size", 1, kMaxDim, true);
@@ -77,14 +82,14 @@ ModelConfig parse_model_config(const char* text, size_t size, const std::string&
     c.vocab_size = r.int_field("vocab_size", 1, 1 << 24, true);
     c.max_position_embeddings = r.int_field("max_position_embeddings", 1, 1 << 24, false, 2048);
     if (c.n_heads % c.n_kv_heads != 0)
-        fail(FL_SHAPE_MISMATCH, "%s: num_attention_heads %d is not a multiple of num_key_value_heads %d", w,
-             c.n_heads, c.n_kv_heads);
+        fail(FL_SHAPE_MISMATCH, "%s: num_attention_heads %d is not a multiple of num_key_value_heads %d", w, c.n_heads,
+             c.n_kv_heads);
     if (r.get("head_dim")) {
         c.head_dim = r.int_field("head_dim", 2, 4096, true);
     } else {
         if (c.hidden_size % c.n_heads != 0)
-            fail(FL_SHAPE_MISMATCH, "%s: hidden_size %d is not a multiple of num_attention_heads %d", w,
-                 c.hidden_size, c.n_heads);
+            fail(FL_SHAPE_MISMATCH, "%s: hidden_size %d is not a multiple of num_attention_heads %d", w, c.hidden_size,
+                 c.n_heads);
         c.head_dim = c.hidden_size / c.n_heads;
     }
     if (c.head_dim % 2 != 0) fail(FL_UNSUPPORTED, "%s: head_dim %d must be even for RoPE", w, c.head_dim);
@@ -130,8 +135,10 @@ ModelConfig parse_model_config(const char* text, size_t size, const std::string&
             const Json* om = rs->find("original_max_position_embeddings");
             if (c.rope_factor == 0 || c.rope_low_freq_factor == 0 || c.rope_high_freq_factor == 0 || !om ||
                 !om->is_integer() || om->as_int() < 1 || om->as_int() > (1 << 24))
-                fail(FL_FORMAT, "%s: rope_scaling 'llama3' needs factor, low_freq_factor, high_freq_factor, "
-                                "original_max_position_embeddings", w);
+                fail(FL_FORMAT,
+                     "%s: rope_scaling 'llama3' needs factor, low_freq_factor, high_freq_factor, "
+                     "original_max_position_embeddings",
+                     w);
             if (!(c.rope_high_freq_factor > c.rope_low_freq_factor))
                 fail(FL_FORMAT, "%s: rope_scaling high_freq_factor must exceed low_freq_factor", w);
             c.rope_original_max_pos = static_cast<int32_t>(om->as_int());

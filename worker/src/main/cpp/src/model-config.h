@@ -24,14 +24,14 @@ struct ModelConfig {
     float rms_norm_eps = 1e-6f;
     float rope_theta = 10000.0f;
     RopeScaling rope_scaling = RopeScaling::None;
-    float rope_factor = 1.0f;               // linear and llama3
-    float rope_low_freq_factor = 1.0f;      // llama3
-    float rope_high_freq_factor = 4.0f;     // llama3
-    int32_t rope_original_max_pos = 8192;   // llama3
+    float rope_factor = 1.0f;             // linear and llama3
+    float rope_low_freq_factor = 1.0f;    // llama3
+    float rope_high_freq_factor = 4.0f;   // llama3
+    int32_t rope_original_max_pos = 8192; // llama3
     bool tie_word_embeddings = false;
-    bool attention_bias = false;            // q/k/v biases (Qwen2 always; Llama attention_bias)
-    bool o_bias = false;                    // o_proj bias (Llama attention_bias)
-    int32_t sliding_window = 0;             // Mistral; 0 = none
+    bool attention_bias = false; // q/k/v biases (Qwen2 always; Llama attention_bias)
+    bool o_bias = false;         // o_proj bias (Llama attention_bias)
+    int32_t sliding_window = 0;  // Mistral; 0 = none
 
     int32_t q_dim() const { return n_heads * head_dim; }
     int32_t kv_dim() const { return n_kv_heads * head_dim; }

@@ -81,11 +81,11 @@ public:
         std::string text = read_text_file(index, 64u << 20);
         Json root = Json::parse(text.data(), text.size(), index);
         const Json* wm = root.find("weight_map");
-        if (!root.is_object() || !wm || !wm->is_object())
-            fail(FL_FORMAT, "%s: no 'weight_map' object", index.c_str());
+        if (!root.is_object() || !wm || !wm->is_object()) fail(FL_FORMAT, "%s: no 'weight_map' object", index.c_str());
         std::map<std::string, SafetensorsFile*> shards;
         for (const auto& m : wm->members()) {
-            if (!m.second.is_string()) fail(FL_FORMAT, "%s: weight_map['%s'] is not a string", index.c_str(), m.first.c_str());
+            if (!m.second.is_string())
+                fail(FL_FORMAT, "%s: weight_map['%s'] is not a string", index.c_str(), m.first.c_str());
             const std::string& fname = m.second.as_string();
             if (fname.empty() || fname.find('/') != std::string::npos || fname == "." || fname == "..")
                 fail(FL_FORMAT, "%s: shard name '%s' is not a plain file name", index.c_str(), fname.c_str());
@@ -95,7 +95,9 @@ public:
                 it = shards.emplace(fname, files_.back().get()).first;
             }
             const StTensorInfo* t = it->second->find(m.first);
-            if (!t) fail(FL_FORMAT, "%s: tensor '%s' is mapped to %s but not in it", index.c_str(), m.first.c_str(), fname.c_str());
+            if (!t)
+                fail(FL_FORMAT, "%s: tensor '%s' is mapped to %s but not in it", index.c_str(), m.first.c_str(),
+                     fname.c_str());
             map_[m.first] = {it->second, t};
         }
     }
@@ -130,8 +132,8 @@ void check_shape(const TensorSource::Entry& e, const std::vector<int64_t>& expec
 
 // staging: the file bytes of one tensor on their way to the packed layout; reused from tensor to
 // tensor (grown when one is larger) so its pages are faulted in once, not once per tensor.
-void load_linear(const TensorSource& src, const std::string& dir, const std::string& name, int out, int in,
-                 Linear& lin, int64_t& bytes, Buffer& staging) {
+void load_linear(const TensorSource& src, const std::string& dir, const std::string& name, int out, int in, Linear& lin,
+                 int64_t& bytes, Buffer& staging) {
     const auto& e = src.get(name, dir);
     check_shape(e, {out, in});
     lin.dtype = to_dtype(e.info->dtype);
@@ -188,10 +190,10 @@ std::shared_ptr<Model> load_model(const std::string& dir) {
     Buffer staging;
     load_linear(src, dir, "model.embed_tokens.weight", c.vocab_size, c.hidden_size, m.embed, bytes, staging);
     m.layers.resize(c.n_layers);
-    const int outs[kNumProj] = {c.q_dim(), c.kv_dim(), c.kv_dim(), c.hidden_size, c.intermediate_size,
-                                c.intermediate_size, c.hidden_size};
-    const int ins[kNumProj] = {c.hidden_size, c.hidden_size, c.hidden_size, c.q_dim(), c.hidden_size,
-                               c.hidden_size, c.intermediate_size};
+    const int outs[kNumProj] = {c.q_dim(),           c.kv_dim(),          c.kv_dim(),   c.hidden_size,
+                                c.intermediate_size, c.intermediate_size, c.hidden_size};
+    const int ins[kNumProj] = {c.hidden_size, c.hidden_size, c.hidden_size,      c.q_dim(),
+                               c.hidden_size, c.hidden_size, c.intermediate_size};
     for (int l = 0; l < c.n_layers; l++) {
         Layer& L = m.layers[l];
         std::string pre = "model.layers." + std::to_string(l) + ".";

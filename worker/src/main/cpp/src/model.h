@@ -23,30 +23,30 @@ struct StTensorInfo;
 
 struct Linear {
     DType dtype = DType::F32;
-    int32_t out = 0;   // N
-    int32_t in = 0;    // K
-    Buffer packed;     // panels, see kernels.h
-    Buffer bias;       // [out] F32, or empty
+    int32_t out = 0; // N
+    int32_t in = 0;  // K
+    Buffer packed;   // panels, see kernels.h
+    Buffer bias;     // [out] F32, or empty
     bool has_bias() const { return bias.size() != 0; }
 };
 
 // The seven projections LoRA may target, in PEFT module-name order of a decoder layer.
 enum Proj { kQ = 0, kK, kV, kO, kGate, kUp, kDown, kNumProj };
-const char* proj_name(int p);           // "q_proj", ...
-const char* proj_module(int p);         // "self_attn.q_proj", "mlp.gate_proj", ...
+const char* proj_name(int p);   // "q_proj", ...
+const char* proj_module(int p); // "self_attn.q_proj", "mlp.gate_proj", ...
 
 struct Layer {
-    Buffer attn_norm;  // [hidden] F32 (input_layernorm)
-    Buffer ffn_norm;   // [hidden] F32 (post_attention_layernorm)
+    Buffer attn_norm; // [hidden] F32 (input_layernorm)
+    Buffer ffn_norm;  // [hidden] F32 (post_attention_layernorm)
     Linear proj[kNumProj];
 };
 
 struct Model {
     ModelConfig cfg;
     std::string dir;
-    Linear embed;           // [vocab, hidden]; also the lm_head when tied
-    Linear lm_head;         // [vocab, hidden]; empty when tied
-    Buffer final_norm;      // [hidden] F32
+    Linear embed;      // [vocab, hidden]; also the lm_head when tied
+    Linear lm_head;    // [vocab, hidden]; empty when tied
+    Buffer final_norm; // [hidden] F32
     std::vector<Layer> layers;
     std::vector<float> rope_inv_freq; // [head_dim/2]
     DType layer_dtype = DType::F32;   // all layer projections share one dtype

@@ -20,10 +20,10 @@ struct DTypeName {
     size_t size;
 };
 const DTypeName kDTypes[] = {
-    {"BOOL", StDType::BOOL, 1}, {"U8", StDType::U8, 1},     {"I8", StDType::I8, 1},
-    {"I16", StDType::I16, 2},   {"U16", StDType::U16, 2},   {"F16", StDType::F16, 2},
-    {"BF16", StDType::BF16, 2}, {"I32", StDType::I32, 4},   {"U32", StDType::U32, 4},
-    {"F32", StDType::F32, 4},   {"F64", StDType::F64, 8},   {"I64", StDType::I64, 8},
+    {"BOOL", StDType::BOOL, 1}, {"U8", StDType::U8, 1},           {"I8", StDType::I8, 1},
+    {"I16", StDType::I16, 2},   {"U16", StDType::U16, 2},         {"F16", StDType::F16, 2},
+    {"BF16", StDType::BF16, 2}, {"I32", StDType::I32, 4},         {"U32", StDType::U32, 4},
+    {"F32", StDType::F32, 4},   {"F64", StDType::F64, 8},         {"I64", StDType::I64, 8},
     {"U64", StDType::U64, 8},   {"F8_E4M3", StDType::F8_E4M3, 1}, {"F8_E5M2", StDType::F8_E5M2, 1},
 };
 } // namespace
@@ -55,8 +55,9 @@ SafetensorsFile::SafetensorsFile(const std::string& path) {
         if (fstat(fd_, &st) != 0) fail(FL_IO, "%s: cannot stat: %s", path.c_str(), std::strerror(errno));
         if (!S_ISREG(st.st_mode)) fail(FL_IO, "%s: not a regular file", path.c_str());
         uint64_t file_size = static_cast<uint64_t>(st.st_size);
-        if (file_size < 8) fail(FL_FORMAT, "%s: file of %llu bytes is shorter than the 8-byte header length",
-                                path.c_str(), (unsigned long long)file_size);
+        if (file_size < 8)
+            fail(FL_FORMAT, "%s: file of %llu bytes is shorter than the 8-byte header length", path.c_str(),
+                 (unsigned long long)file_size);
         unsigned char len_bytes[8];
         if (pread(fd_, len_bytes, 8, 0) != 8) fail(FL_IO, "%s: cannot read header length", path.c_str());
         uint64_t header_len = 0;
@@ -83,8 +84,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path) {
     }
 }
 
-SafetensorsFile SafetensorsFile::from_header(const std::string& name, const char* header,
-                                             size_t header_len, uint64_t file_size) {
+SafetensorsFile SafetensorsFile::from_header(const std::string& name, const char* header, size_t header_len,
+                                             uint64_t file_size) {
     SafetensorsFile f;
     f.path_ = name;
     if (header_len > kMaxHeaderBytes || file_size < 8 || header_len > file_size - 8)
@@ -98,8 +99,8 @@ SafetensorsFile::~SafetensorsFile() {
 }
 
 SafetensorsFile::SafetensorsFile(SafetensorsFile&& o) noexcept
-    : path_(std::move(o.path_)), fd_(o.fd_), data_start_(o.data_start_),
-      tensors_(std::move(o.tensors_)), index_(std::move(o.index_)) {
+    : path_(std::move(o.path_)), fd_(o.fd_), data_start_(o.data_start_), tensors_(std::move(o.tensors_)),
+      index_(std::move(o.index_)) {
     o.fd_ = -1;
 }
 
@@ -140,7 +141,8 @@ void SafetensorsFile::parse_header(const char* header, size_t header_len, uint64
             }
         }
         if (!known) fail(FL_FORMAT, "%s: tensor '%s' has unknown dtype '%s'", p, tn, dt->as_string().c_str());
-        if (shape->items().size() > 8) fail(FL_FORMAT, "%s: tensor '%s' has rank %zu > 8", p, tn, shape->items().size());
+        if (shape->items().size() > 8)
+            fail(FL_FORMAT, "%s: tensor '%s' has rank %zu > 8", p, tn, shape->items().size());
         uint64_t numel = 1;
         for (const Json& d : shape->items()) {
             if (!d.is_integer() || d.as_int() < 0)
@@ -156,8 +158,9 @@ void SafetensorsFile::parse_header(const char* header, size_t header_len, uint64
                 fail(FL_FORMAT, "%s: tensor '%s' data_offsets are not non-negative integers", p, tn);
         t.begin = static_cast<uint64_t>(offs->items()[0].as_int());
         t.end = static_cast<uint64_t>(offs->items()[1].as_int());
-        if (t.end < t.begin) fail(FL_FORMAT, "%s: tensor '%s' data_offsets end %llu < begin %llu", p, tn,
-                                  (unsigned long long)t.end, (unsigned long long)t.begin);
+        if (t.end < t.begin)
+            fail(FL_FORMAT, "%s: tensor '%s' data_offsets end %llu < begin %llu", p, tn, (unsigned long long)t.end,
+                 (unsigned long long)t.begin);
         if (t.end > data_size)
             fail(FL_FORMAT, "%s: tensor '%s' data_offsets end %llu is past the end of the data (%llu bytes)", p, tn,
                  (unsigned long long)t.end, (unsigned long long)data_size);
@@ -185,8 +188,8 @@ void SafetensorsFile::parse_header(const char* header, size_t header_len, uint64
         cursor = t->end;
     }
     if (cursor != data_size)
-        fail(FL_FORMAT, "%s: tensors cover %llu bytes but the data section has %llu", p,
-             (unsigned long long)cursor, (unsigned long long)data_size);
+        fail(FL_FORMAT, "%s: tensors cover %llu bytes but the data section has %llu", p, (unsigned long long)cursor,
+             (unsigned long long)data_size);
 }
 
 const StTensorInfo* SafetensorsFile::find(const std::string& name) const {

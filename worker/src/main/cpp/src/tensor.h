@@ -1,8 +1,8 @@
 // tensor.h - dtypes, half-precision conversion and aligned buffers shared by the engine.
 #pragma once
 
-#include <cstddef>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -65,8 +65,8 @@ inline uint16_t f32_to_f16(float f) {
     std::memcpy(&u, &f, 4);
     uint32_t sign = (u >> 16) & 0x8000u;
     uint32_t abs = u & 0x7fffffffu;
-    if (abs > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);          // NaN
-    if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);         // overflow->inf
+    if (abs > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);  // NaN
+    if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u); // overflow->inf
     if (abs < 0x38800000u) { // subnormal half: units of 2^-24, round half to even
         float a;
         std::memcpy(&a, &abs, 4);
@@ -85,7 +85,10 @@ public:
     ~Buffer() { std::free(data_); }
     Buffer(const Buffer&) = delete;
     Buffer& operator=(const Buffer&) = delete;
-    Buffer(Buffer&& o) noexcept : data_(o.data_), size_(o.size_) { o.data_ = nullptr; o.size_ = 0; }
+    Buffer(Buffer&& o) noexcept : data_(o.data_), size_(o.size_) {
+        o.data_ = nullptr;
+        o.size_ = 0;
+    }
     Buffer& operator=(Buffer&& o) noexcept {
         std::swap(data_, o.data_);
         std::swap(size_, o.size_);

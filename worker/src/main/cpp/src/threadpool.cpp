@@ -14,7 +14,7 @@ namespace {
 // holding the last task needs, and two threads run slower than one. So the budget stays short:
 // sleeping (the vCPU halts) hands the core back.
 constexpr int kSpinIterations = 2000;
-}
+} // namespace
 
 int ThreadPool::machine_threads() {
     cpu_set_t set;

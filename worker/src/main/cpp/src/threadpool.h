@@ -10,9 +10,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <type_traits>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace fl {
@@ -30,8 +30,9 @@ public:
     // passed by address (no std::function, so no allocation per loop).
     template <class F> void run(int n_tasks, F&& fn) {
         using Fn = typename std::remove_reference<F>::type;
-        run_impl(n_tasks, [](void* f, int task, int thread) { (*static_cast<Fn*>(f))(task, thread); },
-                 const_cast<void*>(static_cast<const void*>(&fn)));
+        run_impl(
+            n_tasks, [](void* f, int task, int thread) { (*static_cast<Fn*>(f))(task, thread); },
+            const_cast<void*>(static_cast<const void*>(&fn)));
     }
 
     static int machine_threads();

@@ -64,8 +64,9 @@ struct Engine {
             n_out += r.logits;
         }
         out.assign(size_t(n_out) * vocab, 0.0f);
-        fl_batch b{static_cast<int32_t>(rows.size()), tok.data(), seq.data(), pos.data(), ad.data(), want.data(),
-                   out.data(), static_cast<int64_t>(out.size())};
+        fl_batch b{
+            static_cast<int32_t>(rows.size()), tok.data(), seq.data(), pos.data(), ad.data(), want.data(), out.data(),
+            static_cast<int64_t>(out.size())};
         return fl_decode(ctx, &b);
     }
 
@@ -117,8 +118,8 @@ void check_against_reference(const ModelSpec& spec, int n_tokens, double tol, ui
     auto got = e.prefill(tokens);
     REQUIRE(got.size() == ref.size());
     double err = max_rel(got, ref);
-    CHECK_MSG(err <= tol, "%s dtype=%d isa=%s: max rel err %g > %g", spec.arch.c_str(), int(spec.dtype), fl_engine_isa(),
-              err, tol);
+    CHECK_MSG(err <= tol, "%s dtype=%d isa=%s: max rel err %g > %g", spec.arch.c_str(), int(spec.dtype),
+              fl_engine_isa(), err, tol);
 }
 
 const std::array<bool, 7> kAllTargets = {true, true, true, true, true, true, true};
@@ -292,7 +293,8 @@ void check_batch_invariance(DType dt) {
         REQUIRE(e.decode(rows, out) == FL_OK);
         int k = 0;
         for (const Row& r : rows) {
-            if (r.seq == 7 && r.logits) batched.insert(batched.end(), out.begin() + size_t(k) * s.vocab, out.begin() + size_t(k + 1) * s.vocab);
+            if (r.seq == 7 && r.logits)
+                batched.insert(batched.end(), out.begin() + size_t(k) * s.vocab, out.begin() + size_t(k + 1) * s.vocab);
             k += r.logits;
         }
     }
@@ -364,8 +366,12 @@ TEST(lora_equals_merged_weights) {
     for (size_t c = 0; c < cases.size(); c++) {
         TestAdapter a = make_adapter(m, cases[c].r, cases[c].alpha, cases[c].targets, 50 + c, cases[c].rslora);
         // the adapter file holds dtype-rounded values: round the test copy the same way
-        for (auto& layer : a.A) for (auto& v : layer) for (float& x : v) x = round_to(cases[c].dtype, x);
-        for (auto& layer : a.B) for (auto& v : layer) for (float& x : v) x = round_to(cases[c].dtype, x);
+        for (auto& layer : a.A)
+            for (auto& v : layer)
+                for (float& x : v) x = round_to(cases[c].dtype, x);
+        for (auto& layer : a.B)
+            for (auto& v : layer)
+                for (float& x : v) x = round_to(cases[c].dtype, x);
         std::string d = tmp.sub("lora" + std::to_string(c));
         write_adapter(m, a, d, cases[c].dtype);
         fl_adapter* h = nullptr;
@@ -417,8 +423,12 @@ TEST(adapter_storage_follows_the_base_dtype) {
         std::string d = tmp.sub("lora");
         write_adapter(m, a, d);
         TestAdapter rounded = a;
-        for (auto& layer : rounded.A) for (auto& v : layer) for (float& x : v) x = round_to(DType::BF16, x);
-        for (auto& layer : rounded.B) for (auto& v : layer) for (float& x : v) x = round_to(DType::BF16, x);
+        for (auto& layer : rounded.A)
+            for (auto& v : layer)
+                for (float& x : v) x = round_to(DType::BF16, x);
+        for (auto& layer : rounded.B)
+            for (auto& v : layer)
+                for (float& x : v) x = round_to(DType::BF16, x);
         int64_t elems = 0;
         for (int l = 0; l < s.layers; l++)
             for (int p = 0; p < 7; p++) elems += int64_t(a.A[l][p].size() + a.B[l][p].size());
@@ -595,7 +605,8 @@ TEST(invalid_batches_are_rejected_with_a_message) {
     auto expect_invalid = [&](const std::vector<Row>& rows, const char* needle) {
         fl_status st = e.decode(rows, out);
         CHECK_MSG(st == FL_INVALID_ARGUMENT, "%s: status %s", needle, fl_status_name(st));
-        CHECK_MSG(std::string(fl_last_error()).find(needle) != std::string::npos, "'%s' not in '%s'", needle, fl_last_error());
+        CHECK_MSG(std::string(fl_last_error()).find(needle) != std::string::npos, "'%s' not in '%s'", needle,
+                  fl_last_error());
     };
     expect_invalid({{-1, 0, 0, nullptr, true}}, "token id -1");
     expect_invalid({{s.vocab, 0, 0, nullptr, true}}, "token id 97");
@@ -604,7 +615,8 @@ TEST(invalid_batches_are_rejected_with_a_message) {
     expect_invalid({{1, 0, -1, nullptr, true}}, "position -1");
     expect_invalid({{1, 0, 3, nullptr, true}}, "has only 0 cached");
     expect_invalid({{1, 0, 0, nullptr, false}, {2, 0, 2, nullptr, true}}, "does not follow");
-    expect_invalid({{1, 0, 0, nullptr, false}, {2, 1, 0, nullptr, false}, {3, 0, 1, nullptr, true}}, "two separate runs");
+    expect_invalid({{1, 0, 0, nullptr, false}, {2, 1, 0, nullptr, false}, {3, 0, 1, nullptr, true}},
+                   "two separate runs");
     expect_invalid({{1, 0, 0, reinterpret_cast<fl_adapter*>(0x1234), true}}, "not loaded");
     std::vector<Row> too_many(257, {1, 0, 0, nullptr, false});
     expect_invalid(too_many, "n_tokens 257");
@@ -700,7 +712,8 @@ TEST(sharded_model_loads) {
     write_file(tmp.path + "/model-00002-of-00002.safetensors", safetensors_bytes(b));
     std::string idx = "{\"metadata\":{\"total_size\":1},\"weight_map\":{";
     for (size_t i = 0; i < entries.size(); i++)
-        idx += (i ? ",\"" : "\"") + entries[i].name + "\":\"model-0000" + (i < half ? "1" : "2") + "-of-00002.safetensors\"";
+        idx += (i ? ",\"" : "\"") + entries[i].name + "\":\"model-0000" + (i < half ? "1" : "2") +
+               "-of-00002.safetensors\"";
     write_file(tmp.path + "/model.safetensors.index.json", idx + "}}");
     Engine e(tmp.path);
     REQUIRE(e.ok());

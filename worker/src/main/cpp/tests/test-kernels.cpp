@@ -46,7 +46,6 @@ void random_weights(std::mt19937& rng, DType wt, int N, int K, std::vector<uint1
     }
 }
 
-
 // One GEMM's inputs for a kernel table: random weights [N, K] of dtype wt packed, and random
 // X [M, K] (row stride K) packed by the table.
 struct GemmInputs {
@@ -79,43 +78,48 @@ TEST(gemm_matches_naive_reference) {
     int case_id = 0;
     for (const Kernels* k : all_kernels()) {
         for (DType wt : {DType::F32, DType::F16, DType::BF16}) {
-            for (int M : Ms) for (int N : Ns) for (int K : Ks) {
-                std::mt19937 rng(1000 + case_id++);
-                std::vector<uint16_t> half;
-                std::vector<float> w;
-                random_weights(rng, wt, N, K, half, w);
-                std::normal_distribution<float> d(0.0f, 1.0f);
-                const int ldx = K + 3, ldy = N + 5;
-                std::vector<float> X(size_t(M) * ldx);
-                for (float& v : X) v = d(rng);
-                Buffer packed(packed_weight_bytes(wt, N, K));
-                pack_weight(wt, wt == DType::F32 ? static_cast<const void*>(w.data()) : half.data(), N, K, packed.as<void>());
-                Buffer xp(k->pack_x_bytes(wt, M, K));
-                // packed in two parts split at a tile boundary, as the engine's row tasks do
-                int r0 = k->x_tile_rows * (((M + k->x_tile_rows - 1) / k->x_tile_rows) / 2);
-                k->pack_x(wt, X.data(), ldx, r0, K, xp.as<void>());
-                k->pack_x(wt, X.data() + size_t(r0) * ldx, ldx, M - r0, K, xp.as<char>() + k->pack_x_bytes(wt, r0, K));
-                std::vector<float> Y(size_t(M) * ldy, -7.0f);
-                int panels = (N + kPanel - 1) / kPanel;
-                // two calls over a split panel range, as the thread pool does
-                int mid = panels / 2;
-                k->gemm(wt, M, K, xp.as<void>(), packed.as<void>(), N, 0, mid, Y.data(), ldy, nullptr, 0);
-                k->gemm(wt, M, K, xp.as<void>(), packed.as<void>(), N, mid, panels, Y.data(), ldy, nullptr, 0);
-                double tol = (k->isa >= Isa::Avx512Bf16 && wt == DType::BF16) ? 8e-3 : 2e-5;
-                for (int m = 0; m < M; m++) {
-                    for (int n = 0; n < N; n++) {
-                        double ref = 0, mag = 0;
-                        for (int kk = 0; kk < K; kk++) {
-                            ref += double(X[size_t(m) * ldx + kk]) * w[size_t(n) * K + kk];
-                            mag += std::fabs(double(X[size_t(m) * ldx + kk]) * w[size_t(n) * K + kk]);
+            for (int M : Ms)
+                for (int N : Ns)
+                    for (int K : Ks) {
+                        std::mt19937 rng(1000 + case_id++);
+                        std::vector<uint16_t> half;
+                        std::vector<float> w;
+                        random_weights(rng, wt, N, K, half, w);
+                        std::normal_distribution<float> d(0.0f, 1.0f);
+                        const int ldx = K + 3, ldy = N + 5;
+                        std::vector<float> X(size_t(M) * ldx);
+                        for (float& v : X) v = d(rng);
+                        Buffer packed(packed_weight_bytes(wt, N, K));
+                        pack_weight(wt, wt == DType::F32 ? static_cast<const void*>(w.data()) : half.data(), N, K,
+                                    packed.as<void>());
+                        Buffer xp(k->pack_x_bytes(wt, M, K));
+                        // packed in two parts split at a tile boundary, as the engine's row tasks do
+                        int r0 = k->x_tile_rows * (((M + k->x_tile_rows - 1) / k->x_tile_rows) / 2);
+                        k->pack_x(wt, X.data(), ldx, r0, K, xp.as<void>());
+                        k->pack_x(wt, X.data() + size_t(r0) * ldx, ldx, M - r0, K,
+                                  xp.as<char>() + k->pack_x_bytes(wt, r0, K));
+                        std::vector<float> Y(size_t(M) * ldy, -7.0f);
+                        int panels = (N + kPanel - 1) / kPanel;
+                        // two calls over a split panel range, as the thread pool does
+                        int mid = panels / 2;
+                        k->gemm(wt, M, K, xp.as<void>(), packed.as<void>(), N, 0, mid, Y.data(), ldy, nullptr, 0);
+                        k->gemm(wt, M, K, xp.as<void>(), packed.as<void>(), N, mid, panels, Y.data(), ldy, nullptr, 0);
+                        double tol = (k->isa >= Isa::Avx512Bf16 && wt == DType::BF16) ? 8e-3 : 2e-5;
+                        for (int m = 0; m < M; m++) {
+                            for (int n = 0; n < N; n++) {
+                                double ref = 0, mag = 0;
+                                for (int kk = 0; kk < K; kk++) {
+                                    ref += double(X[size_t(m) * ldx + kk]) * w[size_t(n) * K + kk];
+                                    mag += std::fabs(double(X[size_t(m) * ldx + kk]) * w[size_t(n) * K + kk]);
+                                }
+                                double got = Y[size_t(m) * ldy + n];
+                                CHECK_MSG(std::fabs(got - ref) <= tol * mag + 1e-30,
+                                          "%s %s M=%d N=%d K=%d (m=%d n=%d): %g vs %g", k->name, dtype_name(wt), M, N,
+                                          K, m, n, got, ref);
+                            }
+                            for (int n = N; n < ldy; n++) CHECK(Y[size_t(m) * ldy + n] == -7.0f); // no write past N
                         }
-                        double got = Y[size_t(m) * ldy + n];
-                        CHECK_MSG(std::fabs(got - ref) <= tol * mag + 1e-30, "%s %s M=%d N=%d K=%d (m=%d n=%d): %g vs %g",
-                                  k->name, dtype_name(wt), M, N, K, m, n, got, ref);
                     }
-                    for (int n = N; n < ldy; n++) CHECK(Y[size_t(m) * ldy + n] == -7.0f); // no write past N
-                }
-            }
         }
     }
 }
@@ -125,19 +129,20 @@ TEST(gemm_matches_naive_reference) {
 TEST(gemm_prefetch_changes_nothing) {
     const int N = 100;
     std::vector<char> other(size_t(1) << 20, 1); // memory to prefetch
-    const PrefetchRegion pf[] = {{other.data() + 3, 4099, 16, 200}, {other.data(), 0, 0, 64},
-                                 {other.data() + 70000, 0, 1, 300000}};
+    const PrefetchRegion pf[] = {
+        {other.data() + 3, 4099, 16, 200}, {other.data(), 0, 0, 64}, {other.data() + 70000, 0, 1, 300000}};
     int case_id = 0;
     for (const Kernels* k : all_kernels()) {
         for (DType wt : {DType::F32, DType::F16, DType::BF16}) {
-            for (int M : {16, 100}) for (int K : {600, 608}) { // 608: AMX tiles
-                GemmInputs in(k, wt, M, N, K, 7000 + case_id++);
-                std::vector<float> Y(size_t(M) * N), Yp(size_t(M) * N);
-                k->gemm(wt, M, K, in.xp.as<void>(), in.packed.as<void>(), N, 0, in.panels, Y.data(), N, nullptr, 0);
-                k->gemm(wt, M, K, in.xp.as<void>(), in.packed.as<void>(), N, 0, in.panels, Yp.data(), N, pf, 3);
-                CHECK_MSG(std::memcmp(Y.data(), Yp.data(), Y.size() * 4) == 0, "%s %s M=%d K=%d: prefetch changed the result",
-                          k->name, dtype_name(wt), M, K);
-            }
+            for (int M : {16, 100})
+                for (int K : {600, 608}) { // 608: AMX tiles
+                    GemmInputs in(k, wt, M, N, K, 7000 + case_id++);
+                    std::vector<float> Y(size_t(M) * N), Yp(size_t(M) * N);
+                    k->gemm(wt, M, K, in.xp.as<void>(), in.packed.as<void>(), N, 0, in.panels, Y.data(), N, nullptr, 0);
+                    k->gemm(wt, M, K, in.xp.as<void>(), in.packed.as<void>(), N, 0, in.panels, Yp.data(), N, pf, 3);
+                    CHECK_MSG(std::memcmp(Y.data(), Yp.data(), Y.size() * 4) == 0,
+                              "%s %s M=%d K=%d: prefetch changed the result", k->name, dtype_name(wt), M, K);
+                }
         }
     }
 }
@@ -149,19 +154,19 @@ TEST(gemm_row_independent_of_m) {
     int case_id = 0;
     for (const Kernels* k : all_kernels()) {
         for (DType wt : {DType::F32, DType::F16, DType::BF16})
-        for (int K : {600, 608}) { // 608: whole K steps for AMX tiles
-            GemmInputs in(k, wt, M, N, K, 5000 + case_id++);
-            std::vector<float> Y(size_t(M) * N), y1(N);
-            k->gemm(wt, M, K, in.xp.as<void>(), in.packed.as<void>(), N, 0, in.panels, Y.data(), N, nullptr, 0);
-            for (int m = 0; m < M; m += 7) {
-                Buffer x1(k->pack_x_bytes(wt, 1, K));
-                k->pack_x(wt, in.X.data() + size_t(m) * K, K, 1, K, x1.as<void>());
-                k->gemm(wt, 1, K, x1.as<void>(), in.packed.as<void>(), N, 0, in.panels, y1.data(), N, nullptr, 0);
-                for (int n = 0; n < N; n++)
-                    CHECK_MSG(y1[n] == Y[size_t(m) * N + n], "%s %s row %d col %d: %g alone vs %g in M=%d", k->name,
-                              dtype_name(wt), m, n, y1[n], Y[size_t(m) * N + n], M);
+            for (int K : {600, 608}) { // 608: whole K steps for AMX tiles
+                GemmInputs in(k, wt, M, N, K, 5000 + case_id++);
+                std::vector<float> Y(size_t(M) * N), y1(N);
+                k->gemm(wt, M, K, in.xp.as<void>(), in.packed.as<void>(), N, 0, in.panels, Y.data(), N, nullptr, 0);
+                for (int m = 0; m < M; m += 7) {
+                    Buffer x1(k->pack_x_bytes(wt, 1, K));
+                    k->pack_x(wt, in.X.data() + size_t(m) * K, K, 1, K, x1.as<void>());
+                    k->gemm(wt, 1, K, x1.as<void>(), in.packed.as<void>(), N, 0, in.panels, y1.data(), N, nullptr, 0);
+                    for (int n = 0; n < N; n++)
+                        CHECK_MSG(y1[n] == Y[size_t(m) * N + n], "%s %s row %d col %d: %g alone vs %g in M=%d", k->name,
+                                  dtype_name(wt), m, n, y1[n], Y[size_t(m) * N + n], M);
+                }
             }
-        }
     }
 }
 
@@ -174,7 +179,8 @@ TEST(packed_row_roundtrip) {
             std::vector<float> w;
             random_weights(rng, wt, N, K, half, w);
             Buffer packed(packed_weight_bytes(wt, N, K));
-            pack_weight(wt, wt == DType::F32 ? static_cast<const void*>(w.data()) : half.data(), N, K, packed.as<void>());
+            pack_weight(wt, wt == DType::F32 ? static_cast<const void*>(w.data()) : half.data(), N, K,
+                        packed.as<void>());
             std::vector<float> row(K);
             for (int n = 0; n < N; n++) {
                 packed_row_f32(wt, packed.as<void>(), N, K, n, row.data());
@@ -201,8 +207,9 @@ TEST(pack_weight_writes_the_documented_layout_whole) {
                 for (int n = 0; n < N; n++) {
                     for (int k = 0; k < K; k++) {
                         size_t p = size_t(n) / kPanel, j = size_t(n) % kPanel;
-                        size_t at = wt == DType::BF16 ? p * kp * kPanel + (size_t(k) / 2) * kPanel * 2 + j * 2 + size_t(k) % 2
-                                                      : p * kp * kPanel + size_t(k) * kPanel + j;
+                        size_t at = wt == DType::BF16
+                                        ? p * kp * kPanel + (size_t(k) / 2) * kPanel * 2 + j * 2 + size_t(k) % 2
+                                        : p * kp * kPanel + size_t(k) * kPanel + j;
                         const void* from = wt == DType::F32 ? static_cast<const void*>(&w[size_t(n) * K + k])
                                                             : static_cast<const void*>(&half[size_t(n) * K + k]);
                         std::memcpy(&expect[at * es], from, es);
@@ -211,9 +218,10 @@ TEST(pack_weight_writes_the_documented_layout_whole) {
                 Buffer packed;
                 packed.allocate_uninitialized(bytes);
                 std::memset(packed.as<void>(), 0xA5, bytes);
-                pack_weight(wt, wt == DType::F32 ? static_cast<const void*>(w.data()) : half.data(), N, K, packed.as<void>());
-                CHECK_MSG(std::memcmp(packed.as<void>(), expect.data(), bytes) == 0, "%s N=%d K=%d: packed bytes differ",
-                          dtype_name(wt), N, K);
+                pack_weight(wt, wt == DType::F32 ? static_cast<const void*>(w.data()) : half.data(), N, K,
+                            packed.as<void>());
+                CHECK_MSG(std::memcmp(packed.as<void>(), expect.data(), bytes) == 0,
+                          "%s N=%d K=%d: packed bytes differ", dtype_name(wt), N, K);
             }
         }
     }
@@ -241,7 +249,8 @@ TEST(vector_kernels_match_naive_reference) {
 
             std::vector<float> y2 = y;
             k->axpy(0.75f, a.data(), y2.data(), n);
-            for (int i = 0; i < n; i++) CHECK(std::fabs(y2[i] - (y[i] + 0.75 * a[i])) <= 2e-7 * (std::fabs(y[i]) + std::fabs(0.75 * a[i])));
+            for (int i = 0; i < n; i++)
+                CHECK(std::fabs(y2[i] - (y[i] + 0.75 * a[i])) <= 2e-7 * (std::fabs(y[i]) + std::fabs(0.75 * a[i])));
 
             k->rmsnorm(out.data(), a.data(), w.data(), n, 1e-5f);
             double ss = 0;
@@ -280,82 +289,91 @@ TEST(lora_bf16_kernels_match_naive_reference) {
     const int ns[] = {1, 5, 13};
     int case_id = 0;
     for (const Kernels* k : all_kernels()) {
-        for (int r : ranks) for (int in : ins) for (int n : ns) {
-            std::mt19937 rng(5000 + case_id++);
-            std::normal_distribution<float> d(0.0f, 1.0f);
-            std::vector<uint16_t> A;
-            std::vector<float> a;
-            random_weights(rng, DType::BF16, r, in, A, a);
-            const int ldx = in + 2, ldt = r + 3;
-            std::vector<float> X(size_t(n) * ldx);
-            for (float& v : X) v = d(rng);
-            const float scale = 0.75f;
-            LoraPair w; // the shrink as the engine runs it: lora.cpp over this table's dot_bf16
-            w.dtype = DType::BF16;
-            w.a.allocate(A.size() * sizeof(uint16_t));
-            std::memcpy(w.a.as<uint16_t>(), A.data(), A.size() * sizeof(uint16_t));
-            std::vector<float> T(size_t(n) * ldt, -9.0f);
-            lora_shrink(*k, w, r, scale, in, X.data(), ldx, 0, n, T.data(), ldt);
-            for (int i = 0; i < n; i++) {
-                std::vector<float> t1(ldt, -9.0f);
-                lora_shrink(*k, w, r, scale, in, X.data() + size_t(i) * ldx, ldx, 0, 1, t1.data(), ldt);
-                for (int j = 0; j < r; j++) {
-                    double ref = 0, mag = 0;
-                    for (int kk = 0; kk < in; kk++) {
-                        double p = double(X[size_t(i) * ldx + kk]) * a[size_t(j) * in + kk];
-                        ref += p;
-                        mag += std::fabs(p);
+        for (int r : ranks)
+            for (int in : ins)
+                for (int n : ns) {
+                    std::mt19937 rng(5000 + case_id++);
+                    std::normal_distribution<float> d(0.0f, 1.0f);
+                    std::vector<uint16_t> A;
+                    std::vector<float> a;
+                    random_weights(rng, DType::BF16, r, in, A, a);
+                    const int ldx = in + 2, ldt = r + 3;
+                    std::vector<float> X(size_t(n) * ldx);
+                    for (float& v : X) v = d(rng);
+                    const float scale = 0.75f;
+                    LoraPair w; // the shrink as the engine runs it: lora.cpp over this table's dot_bf16
+                    w.dtype = DType::BF16;
+                    w.a.allocate(A.size() * sizeof(uint16_t));
+                    std::memcpy(w.a.as<uint16_t>(), A.data(), A.size() * sizeof(uint16_t));
+                    std::vector<float> T(size_t(n) * ldt, -9.0f);
+                    lora_shrink(*k, w, r, scale, in, X.data(), ldx, 0, n, T.data(), ldt);
+                    for (int i = 0; i < n; i++) {
+                        std::vector<float> t1(ldt, -9.0f);
+                        lora_shrink(*k, w, r, scale, in, X.data() + size_t(i) * ldx, ldx, 0, 1, t1.data(), ldt);
+                        for (int j = 0; j < r; j++) {
+                            double ref = 0, mag = 0;
+                            for (int kk = 0; kk < in; kk++) {
+                                double p = double(X[size_t(i) * ldx + kk]) * a[size_t(j) * in + kk];
+                                ref += p;
+                                mag += std::fabs(p);
+                            }
+                            float got = T[size_t(i) * ldt + j];
+                            CHECK_MSG(std::fabs(got - scale * ref) <= 2e-5 * scale * mag + 1e-30,
+                                      "%s shrink r=%d in=%d n=%d (i=%d j=%d): %g vs %g", k->name, r, in, n, i, j, got,
+                                      scale * ref);
+                            CHECK_MSG(t1[j] == got, "%s shrink r=%d in=%d n=%d: row %d alone differs", k->name, r, in,
+                                      n, i);
+                        }
+                        for (int j = r; j < ldt; j++) CHECK(T[size_t(i) * ldt + j] == -9.0f); // nothing past rank
                     }
-                    float got = T[size_t(i) * ldt + j];
-                    CHECK_MSG(std::fabs(got - scale * ref) <= 2e-5 * scale * mag + 1e-30,
-                              "%s shrink r=%d in=%d n=%d (i=%d j=%d): %g vs %g", k->name, r, in, n, i, j, got, scale * ref);
-                    CHECK_MSG(t1[j] == got, "%s shrink r=%d in=%d n=%d: row %d alone differs", k->name, r, in, n, i);
                 }
-                for (int j = r; j < ldt; j++) CHECK(T[size_t(i) * ldt + j] == -9.0f); // nothing past rank
-            }
-        }
-        for (int r : ranks) for (int len : lens) for (int n : ns) {
-            std::mt19937 rng(9000 + case_id++);
-            std::normal_distribution<float> d(0.0f, 1.0f);
-            const int c0 = 5, ldb = c0 + len + 4; // a column range inside wider Bt rows
-            std::vector<uint16_t> B;
-            std::vector<float> b;
-            random_weights(rng, DType::BF16, r, ldb, B, b);
-            const int ldt = r + 1, ldy = len + 3;
-            std::vector<float> T(size_t(n) * ldt), Y(size_t(n) * ldy);
-            for (float& v : T) v = d(rng);
-            for (float& v : Y) v = d(rng);
-            std::vector<float> Y0 = Y;
-            k->lora_expand_bf16(B.data() + c0, ldb, r, T.data(), ldt, n, Y.data(), ldy, len);
-            for (int i = 0; i < n; i++) {
-                std::vector<float> y1(Y0.begin() + size_t(i) * ldy, Y0.begin() + size_t(i + 1) * ldy);
-                k->lora_expand_bf16(B.data() + c0, ldb, r, T.data() + size_t(i) * ldt, ldt, 1, y1.data(), ldy, len);
-                for (int c = 0; c < ldy; c++) {
-                    float got = Y[size_t(i) * ldy + c];
-                    if (c >= len) {
-                        CHECK_MSG(got == Y0[size_t(i) * ldy + c], "%s expand wrote past len=%d", k->name, len);
-                        continue;
+        for (int r : ranks)
+            for (int len : lens)
+                for (int n : ns) {
+                    std::mt19937 rng(9000 + case_id++);
+                    std::normal_distribution<float> d(0.0f, 1.0f);
+                    const int c0 = 5, ldb = c0 + len + 4; // a column range inside wider Bt rows
+                    std::vector<uint16_t> B;
+                    std::vector<float> b;
+                    random_weights(rng, DType::BF16, r, ldb, B, b);
+                    const int ldt = r + 1, ldy = len + 3;
+                    std::vector<float> T(size_t(n) * ldt), Y(size_t(n) * ldy);
+                    for (float& v : T) v = d(rng);
+                    for (float& v : Y) v = d(rng);
+                    std::vector<float> Y0 = Y;
+                    k->lora_expand_bf16(B.data() + c0, ldb, r, T.data(), ldt, n, Y.data(), ldy, len);
+                    for (int i = 0; i < n; i++) {
+                        std::vector<float> y1(Y0.begin() + size_t(i) * ldy, Y0.begin() + size_t(i + 1) * ldy);
+                        k->lora_expand_bf16(B.data() + c0, ldb, r, T.data() + size_t(i) * ldt, ldt, 1, y1.data(), ldy,
+                                            len);
+                        for (int c = 0; c < ldy; c++) {
+                            float got = Y[size_t(i) * ldy + c];
+                            if (c >= len) {
+                                CHECK_MSG(got == Y0[size_t(i) * ldy + c], "%s expand wrote past len=%d", k->name, len);
+                                continue;
+                            }
+                            double ref = Y0[size_t(i) * ldy + c], mag = std::fabs(ref);
+                            for (int j = 0; j < r; j++) {
+                                double p = double(T[size_t(i) * ldt + j]) * b[size_t(j) * ldb + c0 + c];
+                                ref += p;
+                                mag += std::fabs(p);
+                            }
+                            CHECK_MSG(std::fabs(got - ref) <= 2e-5 * mag + 1e-30,
+                                      "%s expand r=%d len=%d n=%d (i=%d c=%d): %g vs %g", k->name, r, len, n, i, c, got,
+                                      ref);
+                            CHECK_MSG(y1[c] == got, "%s expand r=%d len=%d n=%d: row %d alone differs", k->name, r, len,
+                                      n, i);
+                        }
                     }
-                    double ref = Y0[size_t(i) * ldy + c], mag = std::fabs(ref);
-                    for (int j = 0; j < r; j++) {
-                        double p = double(T[size_t(i) * ldt + j]) * b[size_t(j) * ldb + c0 + c];
-                        ref += p;
-                        mag += std::fabs(p);
-                    }
-                    CHECK_MSG(std::fabs(got - ref) <= 2e-5 * mag + 1e-30, "%s expand r=%d len=%d n=%d (i=%d c=%d): %g vs %g",
-                              k->name, r, len, n, i, c, got, ref);
-                    CHECK_MSG(y1[c] == got, "%s expand r=%d len=%d n=%d: row %d alone differs", k->name, r, len, n, i);
                 }
-            }
-        }
     }
 }
 
 namespace {
 
 // Naive double-precision softmax attention of one query over positions [lo, hi).
-std::vector<double> attend_reference(const float* q, const std::vector<const float*>& kp, const std::vector<const float*>& vp,
-                                     int hd, int lo, int hi, double scale) {
+std::vector<double> attend_reference(const float* q, const std::vector<const float*>& kp,
+                                     const std::vector<const float*>& vp, int hd, int lo, int hi, double scale) {
     std::vector<double> s(hi - lo), out(hd, 0.0);
     double mx = -1e300, sum = 0;
     for (int j = lo; j < hi; j++) {
@@ -410,8 +428,9 @@ TEST(attend_matches_naive_reference_and_is_query_invariant) {
                         for (int j = lo[r]; j < hi[r]; j++)
                             for (int e = 0; e < hd; e++) vmax = std::max(vmax, double(std::fabs(vp[j][e])));
                         for (int e = 0; e < hd; e++)
-                            CHECK_MSG(std::fabs(outs[r][e] - ref[e]) <= 2e-5 * vmax, "%s hd=%d nq=%d n_pos=%d r=%d e=%d: %g vs %g",
-                                      k->name, hd, nq, n_pos, r, e, outs[r][e], ref[e]);
+                            CHECK_MSG(std::fabs(outs[r][e] - ref[e]) <= 2e-5 * vmax,
+                                      "%s hd=%d nq=%d n_pos=%d r=%d e=%d: %g vs %g", k->name, hd, nq, n_pos, r, e,
+                                      outs[r][e], ref[e]);
                         // alone: one query over exactly its own positions
                         std::vector<float> one(hd);
                         float* one_out = one.data();
@@ -420,8 +439,8 @@ TEST(attend_matches_naive_reference_and_is_query_invariant) {
                         k->attend(1, hd, &qs[r], kp.data() + lo[r], vp.data() + lo[r], hi1, &lo1, &hi1, scale, &one_out,
                                   s1.as<float>());
                         for (int e = 0; e < hd; e++)
-                            CHECK_MSG(one[e] == outs[r][e], "%s hd=%d nq=%d n_pos=%d r=%d e=%d: %g alone vs %g", k->name, hd,
-                                      nq, n_pos, r, e, one[e], outs[r][e]);
+                            CHECK_MSG(one[e] == outs[r][e], "%s hd=%d nq=%d n_pos=%d r=%d e=%d: %g alone vs %g",
+                                      k->name, hd, nq, n_pos, r, e, one[e], outs[r][e]);
                     }
                 }
     }
@@ -437,7 +456,7 @@ TEST(half_conversions_round_to_nearest_even) {
     CHECK(f16_to_f32(0x0001) == std::ldexp(1.0f, -24)); // smallest subnormal
     CHECK(f32_to_f16(std::ldexp(1.0f, -24)) == 0x0001);
     CHECK(f32_to_f16(std::ldexp(1.0f, -14)) == 0x0400); // smallest normal
-    for (uint32_t h = 0; h < 0x7c00; h++) { // every finite positive half round-trips
+    for (uint32_t h = 0; h < 0x7c00; h++) {             // every finite positive half round-trips
         CHECK(f32_to_f16(f16_to_f32(static_cast<uint16_t>(h))) == h);
     }
 }

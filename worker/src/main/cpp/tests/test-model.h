@@ -25,10 +25,10 @@ using fl::DType;
 struct ModelSpec {
     std::string arch = "LlamaForCausalLM";
     int hidden = 64, inter = 96, layers = 2, heads = 4, kv_heads = 2, vocab = 97, max_pos = 512;
-    int head_dim = 0;             // 0: hidden / heads, not written
+    int head_dim = 0; // 0: hidden / heads, not written
     DType dtype = DType::F32;
     bool tie = false;
-    bool attention_bias = false;  // q/k/v biases (Qwen2 always)
+    bool attention_bias = false; // q/k/v biases (Qwen2 always)
     double rope_theta = 10000.0;
     std::string rope_scaling = ""; // JSON object text or ""
     int sliding_window = 0;        // Mistral
@@ -69,7 +69,7 @@ struct TestAdapter {
 
 inline const char* kProjNames[7] = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
 inline const char* kProjModules[7] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-                                      "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
+                                      "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
 
 inline float round_to(DType t, float v) {
     if (t == DType::F16) return fl::f16_to_f32(fl::f32_to_f16(v));
@@ -136,8 +136,10 @@ inline TestModel merged(const TestModel& m, const TestAdapter& a) {
             for (int o = 0; o < O; o++)
                 for (int i = 0; i < I; i++) {
                     double s = 0;
-                    for (int j = 0; j < a.r; j++) s += double(a.B[l][p][size_t(o) * a.r + j]) * a.A[l][p][size_t(j) * I + i];
-                    out.layers[l].w[p][size_t(o) * I + i] = static_cast<float>(m.layers[l].w[p][size_t(o) * I + i] + a.scale() * s);
+                    for (int j = 0; j < a.r; j++)
+                        s += double(a.B[l][p][size_t(o) * a.r + j]) * a.A[l][p][size_t(j) * I + i];
+                    out.layers[l].w[p][size_t(o) * I + i] =
+                        static_cast<float>(m.layers[l].w[p][size_t(o) * I + i] + a.scale() * s);
                 }
         }
     out.spec.dtype = DType::F32; // merged weights are no longer representable in a half dtype
@@ -154,7 +156,8 @@ struct TempDir {
     }
     ~TempDir() {
         std::string cmd = "rm -rf '" + path + "'";
-        if (std::system(cmd.c_str()) != 0) { /* best effort */ }
+        if (std::system(cmd.c_str()) != 0) { /* best effort */
+        }
     }
     std::string sub(const std::string& name) const {
         std::string p = path + "/" + name;
@@ -212,7 +215,8 @@ inline std::vector<StEntry> model_entries(const TestModel& m) {
         e.push_back({pre + "post_attention_layernorm.weight", s.dtype, {s.hidden}, L.ffn_norm});
         for (int p = 0; p < 7; p++) {
             e.push_back({pre + kProjModules[p] + ".weight", s.dtype, {m.out_dim(p), m.in_dim(p)}, L.w[p]});
-            if (p < 4 && !L.bias[p].empty()) e.push_back({pre + kProjModules[p] + ".bias", s.dtype, {m.out_dim(p)}, L.bias[p]});
+            if (p < 4 && !L.bias[p].empty())
+                e.push_back({pre + kProjModules[p] + ".bias", s.dtype, {m.out_dim(p)}, L.bias[p]});
         }
     }
     e.push_back({"model.norm.weight", s.dtype, {s.hidden}, m.final_norm});
@@ -221,13 +225,15 @@ inline std::vector<StEntry> model_entries(const TestModel& m) {
 }
 
 inline std::string config_json(const ModelSpec& s) {
-    std::string c = "{\"architectures\":[\"" + s.arch + "\"],\"hidden_size\":" + std::to_string(s.hidden) +
-                    ",\"intermediate_size\":" + std::to_string(s.inter) + ",\"num_hidden_layers\":" + std::to_string(s.layers) +
-                    ",\"num_attention_heads\":" + std::to_string(s.heads) + ",\"num_key_value_heads\":" + std::to_string(s.kv_heads) +
-                    ",\"vocab_size\":" + std::to_string(s.vocab) + ",\"max_position_embeddings\":" + std::to_string(s.max_pos) +
-                    ",\"rms_norm_eps\":1e-05,\"rope_theta\":" + std::to_string(s.rope_theta) +
-                    ",\"hidden_act\":\"silu\",\"tie_word_embeddings\":" + (s.tie ? "true" : "false") +
-                    ",\"torch_dtype\":\"float32\"";
+    std::string c =
+        "{\"architectures\":[\"" + s.arch + "\"],\"hidden_size\":" + std::to_string(s.hidden) +
+        ",\"intermediate_size\":" + std::to_string(s.inter) + ",\"num_hidden_layers\":" + std::to_string(s.layers) +
+        ",\"num_attention_heads\":" + std::to_string(s.heads) +
+        ",\"num_key_value_heads\":" + std::to_string(s.kv_heads) + ",\"vocab_size\":" + std::to_string(s.vocab) +
+        ",\"max_position_embeddings\":" + std::to_string(s.max_pos) +
+        ",\"rms_norm_eps\":1e-05,\"rope_theta\":" + std::to_string(s.rope_theta) +
+        ",\"hidden_act\":\"silu\",\"tie_word_embeddings\":" + (s.tie ? "true" : "false") +
+        ",\"torch_dtype\":\"float32\"";
     if (s.head_dim) c += ",\"head_dim\":" + std::to_string(s.head_dim);
     if (s.attention_bias) c += ",\"attention_bias\":true";
     if (!s.rope_scaling.empty()) c += ",\"rope_scaling\":" + s.rope_scaling;
@@ -246,10 +252,10 @@ inline void write_adapter(const TestModel& m, const TestAdapter& a, const std::s
         if (a.targets[p]) targets += (targets.empty() ? "\"" : ",\"") + std::string(kProjNames[p]) + "\"";
     char alpha[64];
     std::snprintf(alpha, sizeof alpha, "%.17g", a.alpha);
-    write_file(dir + "/adapter_config.json",
-               "{\"peft_type\":\"LORA\",\"r\":" + std::to_string(a.r) + ",\"lora_alpha\":" + alpha +
-                   ",\"target_modules\":[" + targets + "],\"use_rslora\":" + (a.rslora ? "true" : "false") +
-                   ",\"bias\":\"none\",\"task_type\":\"CAUSAL_LM\"}");
+    write_file(dir + "/adapter_config.json", "{\"peft_type\":\"LORA\",\"r\":" + std::to_string(a.r) +
+                                                 ",\"lora_alpha\":" + alpha + ",\"target_modules\":[" + targets +
+                                                 "],\"use_rslora\":" + (a.rslora ? "true" : "false") +
+                                                 ",\"bias\":\"none\",\"task_type\":\"CAUSAL_LM\"}");
     std::vector<StEntry> e;
     for (int l = 0; l < m.spec.layers; l++)
         for (int p = 0; p < 7; p++) {

@@ -29,7 +29,11 @@ fl_status parse_json(const std::string& s) {
 }
 
 fl_status parse_header(const std::string& header, uint64_t data_bytes, std::string* msg = nullptr) {
-    return status_of([&] { SafetensorsFile::from_header("t.safetensors", header.data(), header.size(), 8 + header.size() + data_bytes); }, msg);
+    return status_of(
+        [&] {
+            SafetensorsFile::from_header("t.safetensors", header.data(), header.size(), 8 + header.size() + data_bytes);
+        },
+        msg);
 }
 
 } // namespace
@@ -50,10 +54,33 @@ TEST(json_accepts_valid_documents) {
 }
 
 TEST(json_rejects_malformed_documents) {
-    const char* bad[] = {"", "{", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{'a':1}", "01", "1.", "-", "1e", "tru", "nul",
-                         "[1] x", "\"abc", "\"\\x\"", "\"\\u12\"", "\"\\ud800\"", "\"\\udc00\"", "\"a\nb\"",
-                         "{\"a\":1,\"a\":2}", "/*c*/1", "NaN", "\"\xff\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"",
-                         "\"\xe2\x82\"", "{1:2}"};
+    const char* bad[] = {"",
+                         "{",
+                         "[1,]",
+                         "{\"a\":1,}",
+                         "{\"a\" 1}",
+                         "{'a':1}",
+                         "01",
+                         "1.",
+                         "-",
+                         "1e",
+                         "tru",
+                         "nul",
+                         "[1] x",
+                         "\"abc",
+                         "\"\\x\"",
+                         "\"\\u12\"",
+                         "\"\\ud800\"",
+                         "\"\\udc00\"",
+                         "\"a\nb\"",
+                         "{\"a\":1,\"a\":2}",
+                         "/*c*/1",
+                         "NaN",
+                         "\"\xff\"",
+                         "\"\xc0\xaf\"",
+                         "\"\xed\xa0\x80\"",
+                         "\"\xe2\x82\"",
+                         "{1:2}"};
     for (const char* s : bad) CHECK_MSG(parse_json(s) == FL_FORMAT, "accepted: %s", s);
     CHECK(parse_json(std::string("\"a\0b\"", 5)) == FL_FORMAT);
     std::string deep(Json::kMaxDepth + 2, '[');
@@ -65,8 +92,9 @@ TEST(json_rejects_malformed_documents) {
 }
 
 TEST(safetensors_header_validation) {
-    const std::string good = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
-                             "\"b\":{\"dtype\":\"BF16\",\"shape\":[3],\"data_offsets\":[16,22]},\"__metadata__\":{\"k\":\"v\"}}";
+    const std::string good =
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
+        "\"b\":{\"dtype\":\"BF16\",\"shape\":[3],\"data_offsets\":[16,22]},\"__metadata__\":{\"k\":\"v\"}}";
     CHECK(parse_header(good, 22) == FL_OK);
     std::string msg;
     // offsets past the end of the file
@@ -77,7 +105,8 @@ TEST(safetensors_header_validation) {
     CHECK(msg.find("needs 12") != std::string::npos);
     // overlapping
     CHECK(parse_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-                       "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12, &msg) == FL_FORMAT);
+                       "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+                       12, &msg) == FL_FORMAT);
     CHECK(msg.find("overlap") != std::string::npos);
     // gap / misaligned start
     CHECK(parse_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[2,10]}}", 10, &msg) == FL_FORMAT);
@@ -96,8 +125,11 @@ TEST(safetensors_header_validation) {
     CHECK(parse_header("[]", 0) == FL_FORMAT);
     CHECK(parse_header("{\"__metadata__\":{\"k\":1}}", 0) == FL_FORMAT);
     // huge shapes do not overflow
-    CHECK(parse_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],\"data_offsets\":[0,4]}}", 4) == FL_FORMAT);
-    CHECK(parse_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,18446744073709551615]}}", 4) == FL_FORMAT);
+    CHECK(
+        parse_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],\"data_offsets\":[0,4]}}",
+                     4) == FL_FORMAT);
+    CHECK(parse_header("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,18446744073709551615]}}", 4) ==
+          FL_FORMAT);
     // garbage / non-UTF-8
     CHECK(parse_header("\xff\xfe garbage", 0) == FL_FORMAT);
     // empty tensor list is fine
@@ -134,28 +166,36 @@ TEST(safetensors_file_errors) {
 TEST(model_config_parsing) {
     std::string msg;
     auto parse = [&](const std::string& s, ModelConfig* out = nullptr) {
-        return status_of([&] {
-            ModelConfig c = parse_model_config(s.data(), s.size(), "config.json");
-            if (out) *out = c;
-        }, &msg);
+        return status_of(
+            [&] {
+                ModelConfig c = parse_model_config(s.data(), s.size(), "config.json");
+                if (out) *out = c;
+            },
+            &msg);
     };
     fltest::ModelSpec spec;
     ModelConfig c;
     REQUIRE(parse(fltest::config_json(spec), &c) == FL_OK);
     CHECK(c.hidden_size == 64 && c.n_kv_heads == 2 && c.head_dim == 16 && c.q_dim() == 64 && c.kv_dim() == 32);
     CHECK(std::fabs(c.rms_norm_eps - 1e-5f) < 1e-12);
-    CHECK(parse("{\"architectures\":[\"Qwen2ForCausalLM\"],\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_layers\":1,"
-                "\"num_attention_heads\":2,\"vocab_size\":5}", &c) == FL_OK);
+    CHECK(parse("{\"architectures\":[\"Qwen2ForCausalLM\"],\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_"
+                "layers\":1,"
+                "\"num_attention_heads\":2,\"vocab_size\":5}",
+                &c) == FL_OK);
     CHECK(c.attention_bias && !c.o_bias && c.n_kv_heads == 2);
-    CHECK(parse("{\"architectures\":[\"Qwen2ForCausalLM\"],\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_layers\":1,"
+    CHECK(parse("{\"architectures\":[\"Qwen2ForCausalLM\"],\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_"
+                "layers\":1,"
                 "\"num_attention_heads\":3,\"vocab_size\":5}") == FL_SHAPE_MISMATCH);
-    CHECK(parse("{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_layers\":1,"
+    CHECK(parse("{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":8,\"intermediate_size\":8,\"num_hidden_"
+                "layers\":1,"
                 "\"num_attention_heads\":2,\"num_key_value_heads\":3,\"vocab_size\":5}") == FL_SHAPE_MISMATCH);
     CHECK(parse("{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":8}") == FL_FORMAT);
     CHECK(msg.find("intermediate_size") != std::string::npos);
-    CHECK(parse("{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":-8,\"intermediate_size\":8,\"num_hidden_layers\":1,"
+    CHECK(parse("{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":-8,\"intermediate_size\":8,\"num_hidden_"
+                "layers\":1,"
                 "\"num_attention_heads\":2,\"vocab_size\":5}") == FL_FORMAT);
-    CHECK(parse("{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":\"8\",\"intermediate_size\":8,\"num_hidden_layers\":1,"
+    CHECK(parse("{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":\"8\",\"intermediate_size\":8,\"num_hidden_"
+                "layers\":1,"
                 "\"num_attention_heads\":2,\"vocab_size\":5}") == FL_FORMAT);
     CHECK(parse("{\"architectures\":[\"FalconForCausalLM\"]}") == FL_UNSUPPORTED);
     std::string base = "{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":8,\"intermediate_size\":8,"
@@ -198,7 +238,8 @@ TEST(adapter_config_parsing) {
     CHECK(parse("{\"r\":8,\"lora_alpha\":16,\"target_modules\":[\"lm_head\"]}") == FL_UNSUPPORTED);
     CHECK(parse("{\"r\":8,\"lora_alpha\":16,\"target_modules\":\".*proj\"}") == FL_UNSUPPORTED);
     CHECK(parse("{\"r\":8,\"lora_alpha\":16,\"target_modules\":[\"q_proj\"],\"use_dora\":true}") == FL_UNSUPPORTED);
-    CHECK(parse("{\"r\":8,\"lora_alpha\":16,\"target_modules\":[\"q_proj\"],\"modules_to_save\":[\"lm_head\"]}") == FL_UNSUPPORTED);
+    CHECK(parse("{\"r\":8,\"lora_alpha\":16,\"target_modules\":[\"q_proj\"],\"modules_to_save\":[\"lm_head\"]}") ==
+          FL_UNSUPPORTED);
     CHECK(parse("{\"r\":8,\"lora_alpha\":16,\"target_modules\":[\"q_proj\"],\"peft_type\":\"IA3\"}") == FL_UNSUPPORTED);
 }
 

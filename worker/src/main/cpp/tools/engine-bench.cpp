@@ -64,11 +64,11 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr int kAdapters = 32;                  // slots: one adapter per row at the largest batch
+constexpr int kAdapters = 32; // slots: one adapter per row at the largest batch
 constexpr int kBatches[] = {1, 4, 16, 32};
-constexpr int kContext = 64;                   // cached positions of each decode sequence
+constexpr int kContext = 64; // cached positions of each decode sequence
 constexpr int kPrompt = 512;
-constexpr int kPromptSeq = kAdapters;          // sequence id of the prefill (decode uses 0..31)
+constexpr int kPromptSeq = kAdapters; // sequence id of the prefill (decode uses 0..31)
 constexpr int64_t kKvBudget = int64_t(256) << 20;
 
 double now() { return std::chrono::duration<double>(Clock::now().time_since_epoch()).count(); }
@@ -210,10 +210,10 @@ double peak_in_cpu_time(void (*loop)(), double flop_per_instr) {
 }
 
 struct Limits {
-    double read_1t = 0, read = 0;        // GB/s
-    double f32_1t = 0, f32 = 0;          // GFLOP/s
-    double bf16_1t = 0, bf16 = 0;        // GFLOP/s, 0 without AVX512_BF16
-    double amx_1t = 0, amx = 0;          // GFLOP/s, 0 unless the engine runs its AMX kernels
+    double read_1t = 0, read = 0;                  // GB/s
+    double f32_1t = 0, f32 = 0;                    // GFLOP/s
+    double bf16_1t = 0, bf16 = 0;                  // GFLOP/s, 0 without AVX512_BF16
+    double amx_1t = 0, amx = 0;                    // GFLOP/s, 0 unless the engine runs its AMX kernels
     double f32_cpu = 0, bf16_cpu = 0, amx_cpu = 0; // GFLOP/s of 1 thread in its CPU time
 };
 
@@ -230,7 +230,7 @@ int64_t rss_bytes() {
 // One model
 
 struct Row {
-    std::string name;   // "decode_b16_distinct", "prefill512"
+    std::string name; // "decode_b16_distinct", "prefill512"
     int tokens;
     double seconds, roofline_seconds;
     bool bw_bound;
@@ -239,11 +239,11 @@ struct Row {
 const char* dtype_name(int32_t d) { return d == FL_DTYPE_F32 ? "F32" : d == FL_DTYPE_BF16 ? "BF16" : "F16"; }
 
 struct ModelRun {
-    std::string dtype;  // "F32", "BF16"
+    std::string dtype;         // "F32", "BF16"
     std::string adapter_dtype; // storage of the adapters (default params)
     fl_model_info info{};
-    double rate = 0;    // GFLOP/s the roofline uses
-    double rate_cpu = 0; // the same rate for 1 thread in its CPU time
+    double rate = 0;                                   // GFLOP/s the roofline uses
+    double rate_cpu = 0;                               // the same rate for 1 thread in its CPU time
     double prefill_cpu_seconds = 0, prefill_flops = 0; // best process CPU time of the prefill
     std::string rate_name;
     std::vector<Row> rows;
@@ -261,10 +261,10 @@ struct ModelRun {
 // the base row's weights (every projection of every layer, A and Bt), so at best they cost their
 // bytes at the measured read bandwidth. The implied rate is what the measured extra time amounts to.
 struct AdapterAccount {
-    double bytes = 0;     // resident bytes of the row's 16 adapters: read per step beyond the base
-    double extra_s = 0;   // decode_b16_distinct - decode_b16_none
-    double implied = 0;   // bytes / extra_s, GB/s
-    double cap = 0;       // the ratio that bandwidth allows: base / (base + bytes / read)
+    double bytes = 0;   // resident bytes of the row's 16 adapters: read per step beyond the base
+    double extra_s = 0; // decode_b16_distinct - decode_b16_none
+    double implied = 0; // bytes / extra_s, GB/s
+    double cap = 0;     // the ratio that bandwidth allows: base / (base + bytes / read)
 };
 
 AdapterAccount adapter_account(const ModelRun& r, double read_gb_s) {
@@ -287,8 +287,8 @@ struct Stepper {
         int n_out = 0;
         for (int8_t w : want) n_out += w;
         logits.resize(size_t(std::max(n_out, 1)) * vocab);
-        fl_batch b{int32_t(tok.size()), tok.data(), seq.data(), pos.data(), ad.data(), want.data(), logits.data(),
-                   int64_t(logits.size())};
+        fl_batch b{int32_t(tok.size()), tok.data(),  seq.data(),    pos.data(),
+                   ad.data(),           want.data(), logits.data(), int64_t(logits.size())};
         double t0 = now();
         if (fl_decode(ctx, &b) != FL_OK) die("fl_decode");
         return now() - t0;
@@ -296,8 +296,8 @@ struct Stepper {
 };
 
 // Loads lora0 .. lora31 of adapters_dir with the given storage; adds their resident bytes to *bytes.
-std::vector<fl_adapter*> load_adapters(fl_model* model, const std::string& adapters_dir, int32_t storage,
-                                       int* max_rank, int64_t* bytes, int32_t* dtype) {
+std::vector<fl_adapter*> load_adapters(fl_model* model, const std::string& adapters_dir, int32_t storage, int* max_rank,
+                                       int64_t* bytes, int32_t* dtype) {
     std::vector<fl_adapter*> adapters;
     fl_adapter_params ap = fl_adapter_default_params();
     ap.storage = storage;
@@ -355,8 +355,8 @@ ModelRun run_model(const std::string& dir, const std::string& adapters_dir, int 
     const double elem = in.weight_dtype == FL_DTYPE_F32 ? 4 : 2;
     // lora_A [r, in] and lora_B [out, r] in the storage dtype, every projection of every layer: as
     // the engine reports it
-    const int64_t expect_bytes = int64_t(kAdapters) * in.n_layers * proj_in_out * max_rank *
-                                 (adapter_dtype == FL_DTYPE_F32 ? 4 : 2);
+    const int64_t expect_bytes =
+        int64_t(kAdapters) * in.n_layers * proj_in_out * max_rank * (adapter_dtype == FL_DTYPE_F32 ? 4 : 2);
     if (run.adapter_bytes != expect_bytes) {
         std::fprintf(stderr, "engine_bench: adapters hold %lld bytes, expected %lld\n", (long long)run.adapter_bytes,
                      (long long)expect_bytes);
@@ -408,7 +408,8 @@ ModelRun run_model(const std::string& dir, const std::string& adapters_dir, int 
     for (int s0 = 0; s0 < kAdapters; s0 += 8) {
         std::vector<int32_t> tok, seq, pos;
         for (int s = s0; s < s0 + 8; s++)
-            for (int i = 0; i < kContext; i++) tok.push_back((s * 131 + i * 7) % in.vocab_size), seq.push_back(s), pos.push_back(i);
+            for (int i = 0; i < kContext; i++)
+                tok.push_back((s * 131 + i * 7) % in.vocab_size), seq.push_back(s), pos.push_back(i);
         std::vector<fl_adapter*> none(tok.size(), nullptr);
         std::vector<int8_t> want(tok.size(), 0);
         st.step(tok, seq, pos, none, want);
@@ -449,7 +450,8 @@ ModelRun run_model(const std::string& dir, const std::string& adapters_dir, int 
     if (!only_b16) {
         for (int b : kBatches)
             for (int mode = 0; mode < 3; mode++)
-                decode_rows({{"decode_b" + std::to_string(b) + "_" + modes[mode], b, adapters_of(b, mode, adapters)}}, 14);
+                decode_rows({{"decode_b" + std::to_string(b) + "_" + modes[mode], b, adapters_of(b, mode, adapters)}},
+                            14);
         run.rss_after = rss_bytes();
     } else {
         run.rss_after = rss_bytes();
@@ -464,7 +466,8 @@ ModelRun run_model(const std::string& dir, const std::string& adapters_dir, int 
         if (!f32.empty()) decode_rows({{"decode_b16_distinct_f32", 16, adapters_of(16, 2, f32)}}, 14);
     } else {
         std::vector<Variant> vs;
-        for (int mode = 0; mode < 3; mode++) vs.push_back({std::string("decode_b16_") + modes[mode], 16, adapters_of(16, mode, adapters)});
+        for (int mode = 0; mode < 3; mode++)
+            vs.push_back({std::string("decode_b16_") + modes[mode], 16, adapters_of(16, mode, adapters)});
         if (!f32.empty()) vs.push_back({"decode_b16_distinct_f32", 16, adapters_of(16, 2, f32)});
         decode_rows(vs, 32);
     }
@@ -485,7 +488,8 @@ int main(int argc, char** argv) {
     if (only_b16) argc--, argv++;
     const bool prefill_only = !only_b16 && argc == 6 && std::strcmp(argv[5], "prefill") == 0;
     if (argc != 5 && !prefill_only) {
-        std::fprintf(stderr, "usage: engine_bench [--b16] THREADS F32_MODEL_DIR BF16_MODEL_DIR ADAPTERS_DIR [prefill]\n");
+        std::fprintf(stderr,
+                     "usage: engine_bench [--b16] THREADS F32_MODEL_DIR BF16_MODEL_DIR ADAPTERS_DIR [prefill]\n");
         return 2;
     }
     const int threads = std::atoi(argv[1]);
@@ -522,15 +526,17 @@ int main(int argc, char** argv) {
     runs.push_back(run_model(argv[3], argv[4], threads, lim, bf16_rate, only_b16, prefill_only));
 
     // table
-    std::printf("engine %s, %d threads; limits (%d threads / 1 thread): read %.1f / %.1f GB/s, F32 FMA %.1f / %.1f GFLOP/s, "
-                "BF16 dot %.1f / %.1f GFLOP/s, AMX BF16 %.1f / %.1f GFLOP/s\n",
-                fl_engine_isa(), threads, threads, lim.read, lim.read_1t, lim.f32, lim.f32_1t, lim.bf16, lim.bf16_1t,
-                lim.amx, lim.amx_1t);
+    std::printf(
+        "engine %s, %d threads; limits (%d threads / 1 thread): read %.1f / %.1f GB/s, F32 FMA %.1f / %.1f GFLOP/s, "
+        "BF16 dot %.1f / %.1f GFLOP/s, AMX BF16 %.1f / %.1f GFLOP/s\n",
+        fl_engine_isa(), threads, threads, lim.read, lim.read_1t, lim.f32, lim.f32_1t, lim.bf16, lim.bf16_1t, lim.amx,
+        lim.amx_1t);
     const fl_model_info& mi = runs[0].info;
-    std::printf("model: hidden %d, intermediate %d, %d layers, %d/%d heads of %d, vocab %d; %d rank-16 adapters on all 7 "
-                "projections; KV budget %lld MiB\n",
-                mi.hidden_size, mi.intermediate_size, mi.n_layers, mi.n_heads, mi.n_kv_heads, mi.head_dim, mi.vocab_size,
-                kAdapters, (long long)(kKvBudget >> 20));
+    std::printf(
+        "model: hidden %d, intermediate %d, %d layers, %d/%d heads of %d, vocab %d; %d rank-16 adapters on all 7 "
+        "projections; KV budget %lld MiB\n",
+        mi.hidden_size, mi.intermediate_size, mi.n_layers, mi.n_heads, mi.n_kv_heads, mi.head_dim, mi.vocab_size,
+        kAdapters, (long long)(kKvBudget >> 20));
     std::printf("%-6s %-8s %-24s %10s %10s %12s %6s %9s  (roofline rate)\n", "dtype", "adapters", "row", "ms", "tok/s",
                 "roofline ms", "bound", "% roof");
     for (const ModelRun& r : runs)
@@ -541,25 +547,27 @@ int main(int argc, char** argv) {
                         100 * w.roofline_seconds / w.seconds, r.rate_name.c_str(), r.rate);
     for (const ModelRun& r : runs)
         if (r.prefill_cpu_seconds > 0)
-            std::printf("prefill512 %s in CPU time: %.0f ms of process CPU -> %.1f%% of (CPU time x %s %.0f GFLOP/s, 1 thread "
-                    "in its CPU time)\n",
-                    r.dtype.c_str(), r.prefill_cpu_seconds * 1e3,
-                    100 * r.prefill_flops / (r.prefill_cpu_seconds * r.rate_cpu * 1e9), r.rate_name.c_str(), r.rate_cpu);
+            std::printf(
+                "prefill512 %s in CPU time: %.0f ms of process CPU -> %.1f%% of (CPU time x %s %.0f GFLOP/s, 1 thread "
+                "in its CPU time)\n",
+                r.dtype.c_str(), r.prefill_cpu_seconds * 1e3,
+                100 * r.prefill_flops / (r.prefill_cpu_seconds * r.rate_cpu * 1e9), r.rate_name.c_str(), r.rate_cpu);
     if (!prefill_only)
         for (const ModelRun& r : runs) {
             AdapterAccount a = adapter_account(r, lim.read);
-            std::printf("b16 distinct %s (%s adapters): %.1f MB of adapters per step beyond the base, %.2f ms per step "
-                        "beyond it (distinct - none) -> %.1f GB/s implied vs read %.1f GB/s measured; that bandwidth caps "
-                        "lora16_vs_base_b16 at %.3f (base / (base + bytes / read))\n",
-                        r.dtype.c_str(), r.adapter_dtype.c_str(), a.bytes / 1e6, a.extra_s * 1e3, a.implied, lim.read,
-                        a.cap);
+            std::printf(
+                "b16 distinct %s (%s adapters): %.1f MB of adapters per step beyond the base, %.2f ms per step "
+                "beyond it (distinct - none) -> %.1f GB/s implied vs read %.1f GB/s measured; that bandwidth caps "
+                "lora16_vs_base_b16 at %.3f (base / (base + bytes / read))\n",
+                r.dtype.c_str(), r.adapter_dtype.c_str(), a.bytes / 1e6, a.extra_s * 1e3, a.implied, lim.read, a.cap);
         }
     for (const ModelRun& r : runs)
-        std::printf("memory %s: VmRSS %.0f MiB loaded, %.0f MiB after the runs (process alone: %.0f MiB); budget %.0f MiB = "
-                    "(weights %.0f + KV %.0f + adapters %.0f) x 1.10 -> %s\n",
-                    r.dtype.c_str(), mib(r.rss_loaded), mib(r.rss_after), mib(rss_base), mib(r.budget),
-                    mib(r.info.weight_bytes), mib(kKvBudget), mib(r.adapter_bytes),
-                    std::max(r.rss_loaded, r.rss_after) <= r.budget ? "within" : "OVER");
+        std::printf(
+            "memory %s: VmRSS %.0f MiB loaded, %.0f MiB after the runs (process alone: %.0f MiB); budget %.0f MiB = "
+            "(weights %.0f + KV %.0f + adapters %.0f) x 1.10 -> %s\n",
+            r.dtype.c_str(), mib(r.rss_loaded), mib(r.rss_after), mib(rss_base), mib(r.budget),
+            mib(r.info.weight_bytes), mib(kKvBudget), mib(r.adapter_bytes),
+            std::max(r.rss_loaded, r.rss_after) <= r.budget ? "within" : "OVER");
 
     // JSON line, last
     std::string j = "{";
@@ -568,7 +576,9 @@ int main(int argc, char** argv) {
         std::snprintf(buf, sizeof buf, "%.*f", prec, v);
         j += (j.size() > 1 ? ", \"" : "\"") + k + "\": " + buf;
     };
-    auto str = [&](const std::string& k, const std::string& v) { j += (j.size() > 1 ? ", \"" : "\"") + k + "\": \"" + v + "\""; };
+    auto str = [&](const std::string& k, const std::string& v) {
+        j += (j.size() > 1 ? ", \"" : "\"") + k + "\": \"" + v + "\"";
+    };
     str("isa", fl_engine_isa());
     num("threads", threads, 0);
     num("read_gb_s", lim.read, 2);
@@ -606,8 +616,8 @@ int main(int argc, char** argv) {
             num("lora16_f32_adapters_vs_base_b16" + sfx, base16 / r.row("decode_b16_distinct_f32").seconds, 3);
         num("rss_mib" + sfx, mib(std::max(r.rss_loaded, r.rss_after)), 0);
         num("rss_budget_mib" + sfx, mib(r.budget), 0);
-        j += std::string(", \"rss_within_budget") + sfx + "\": " +
-             (std::max(r.rss_loaded, r.rss_after) <= r.budget ? "true" : "false");
+        j += std::string(", \"rss_within_budget") + sfx +
+             "\": " + (std::max(r.rss_loaded, r.rss_after) <= r.budget ? "true" : "false");
     }
     j += "}";
     std::printf("%s\n", j.c_str());

@@ -31,7 +31,8 @@ bool has_amx_bf16() {
 bool cpu_has(Isa isa) {
     __builtin_cpu_init();
     switch (isa) {
-    case Isa::Scalar: return true;
+    case Isa::Scalar:
+        return true;
     case Isa::Avx2:
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
     case Isa::Avx512:
@@ -49,11 +50,16 @@ const Kernels& choose() {
     const char* env = std::getenv("FLOTILLA_ENGINE_ISA");
     if (env && *env) {
         const Kernels* k = nullptr;
-        if (!std::strcmp(env, "scalar")) k = kernels_for(Isa::Scalar);
-        else if (!std::strcmp(env, "avx2")) k = kernels_for(Isa::Avx2);
-        else if (!std::strcmp(env, "avx512")) k = kernels_for(Isa::Avx512);
-        else if (!std::strcmp(env, "avx512bf16")) k = kernels_for(Isa::Avx512Bf16);
-        else if (!std::strcmp(env, "avx512amx")) k = kernels_for(Isa::Avx512Amx);
+        if (!std::strcmp(env, "scalar"))
+            k = kernels_for(Isa::Scalar);
+        else if (!std::strcmp(env, "avx2"))
+            k = kernels_for(Isa::Avx2);
+        else if (!std::strcmp(env, "avx512"))
+            k = kernels_for(Isa::Avx512);
+        else if (!std::strcmp(env, "avx512bf16"))
+            k = kernels_for(Isa::Avx512Bf16);
+        else if (!std::strcmp(env, "avx512amx"))
+            k = kernels_for(Isa::Avx512Amx);
         if (k) return *k; // unknown or unsupported: fall through to the best available
     }
     for (Isa isa : {Isa::Avx512Amx, Isa::Avx512Bf16, Isa::Avx512, Isa::Avx2})
@@ -65,11 +71,16 @@ const Kernels& choose() {
 const Kernels* kernels_for(Isa isa) {
     if (!cpu_has(isa)) return nullptr;
     switch (isa) {
-    case Isa::Scalar: return scalar_kernels();
-    case Isa::Avx2: return avx2_kernels();
-    case Isa::Avx512: return avx512_kernels(false);
-    case Isa::Avx512Bf16: return avx512_kernels(true);
-    case Isa::Avx512Amx: return amx_kernels();
+    case Isa::Scalar:
+        return scalar_kernels();
+    case Isa::Avx2:
+        return avx2_kernels();
+    case Isa::Avx512:
+        return avx512_kernels(false);
+    case Isa::Avx512Bf16:
+        return avx512_kernels(true);
+    case Isa::Avx512Amx:
+        return amx_kernels();
     }
     return nullptr;
 }

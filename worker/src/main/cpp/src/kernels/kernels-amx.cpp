@@ -32,10 +32,10 @@ namespace kern {
 
 namespace {
 
-constexpr int kTileRows = 16;      // rows of X per A tile (and of Y per C tile)
-constexpr int kKStep = 32;         // K values per A tile row (64 bytes of BF16)
+constexpr int kTileRows = 16;                 // rows of X per A tile (and of Y per C tile)
+constexpr int kKStep = 32;                    // K values per A tile row (64 bytes of BF16)
 constexpr int kPairRowBytes = kPanel * 2 * 2; // one k-pair row of a BF16 panel: 32 features x 2 x 2 bytes
-constexpr int kXTileRows = 48;     // pack_x row tiles: a multiple of 16 (AMX) and 12 (avx512 kMr)
+constexpr int kXTileRows = 48;                // pack_x row tiles: a multiple of 16 (AMX) and 12 (avx512 kMr)
 // How far ahead of the tile loads the weight stream is prefetched. A tile load waits for its 16
 // rows before the product can start, and with few rows (decode) nothing else hides that wait, so
 // the rows must already be on their way from memory when the load issues.
@@ -95,23 +95,23 @@ void copy_clipped(const float* tmp, float* y, int ldy, int rows, int cols) {
 // Writes the 16 x 16 accumulators of tile T to Y: straight when all 16 rows and columns are
 // inside it, else through a buffer, clipped. (A macro: the tile intrinsics take the tile number
 // as a literal.)
-#define FL_STORE_TILE(T, y, ldy, rows, cols)                                                         \
-    do {                                                                                             \
-        if ((rows) == kTileRows && (cols) == 16) {                                                   \
-            _tile_stored(T, (y), (ldy) * 4);                                                         \
-        } else if ((cols) > 0) {                                                                     \
-            alignas(64) float tmp_[kTileRows * 16];                                                  \
-            _tile_stored(T, tmp_, 64);                                                               \
-            copy_clipped(tmp_, (y), (ldy), (rows), (cols));                                          \
-        }                                                                                            \
+#define FL_STORE_TILE(T, y, ldy, rows, cols)                                                                           \
+    do {                                                                                                               \
+        if ((rows) == kTileRows && (cols) == 16) {                                                                     \
+            _tile_stored(T, (y), (ldy)*4);                                                                             \
+        } else if ((cols) > 0) {                                                                                       \
+            alignas(64) float tmp_[kTileRows * 16];                                                                    \
+            _tile_stored(T, tmp_, 64);                                                                                 \
+            copy_clipped(tmp_, (y), (ldy), (rows), (cols));                                                            \
+        }                                                                                                              \
     } while (0)
 
 inline int clamp16(int v) { return v < 0 ? 0 : v > 16 ? 16 : v; }
 
 // Y rows [r0, r0 + rows) x panels p, p + 1 (the second only when two): C tiles 0-1 for panel p,
 // 2-3 for panel p + 1, over all K steps in ascending order.
-void panel_pair(const char* a, int K, const char* w0, size_t panel_bytes, bool two, float* y, int ldy, int rows,
-                int n0, int N, bool first_rows, Prefetcher& pf) {
+void panel_pair(const char* a, int K, const char* w0, size_t panel_bytes, bool two, float* y, int ldy, int rows, int n0,
+                int N, bool first_rows, Prefetcher& pf) {
     _tile_zero(0);
     _tile_zero(1);
     _tile_zero(2);
@@ -120,9 +120,11 @@ void panel_pair(const char* a, int K, const char* w0, size_t panel_bytes, bool t
     for (int kb = 0; kb < K; kb += kKStep) {
         const size_t wo = size_t(kb / 2) * kPairRowBytes;
         if (first_rows) { // later row blocks find the panels in cache
-            for (int l = 0; l < kKStepPanelBytes; l += 64) _mm_prefetch(w0 + wo + kWeightPrefetchBytes + l, _MM_HINT_T0);
+            for (int l = 0; l < kKStepPanelBytes; l += 64)
+                _mm_prefetch(w0 + wo + kWeightPrefetchBytes + l, _MM_HINT_T0);
             if (two)
-                for (int l = 0; l < kKStepPanelBytes; l += 64) _mm_prefetch(w1 + wo + kWeightPrefetchBytes + l, _MM_HINT_T0);
+                for (int l = 0; l < kKStepPanelBytes; l += 64)
+                    _mm_prefetch(w1 + wo + kWeightPrefetchBytes + l, _MM_HINT_T0);
         }
         // the caller's next reads (LoRA weights), a share per K step: the lines come in beside the
         // weight stream instead of in a burst after it

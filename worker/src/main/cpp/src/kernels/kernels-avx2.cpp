@@ -36,7 +36,8 @@ inline __m256 exp256(__m256 x) {
     __m256i ni = _mm256_cvtps_epi32(n);
     __m256i h = _mm256_srai_epi32(ni, 1);
     __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, _mm256_set1_epi32(127)), 23));
-    __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, h), _mm256_set1_epi32(127)), 23));
+    __m256 s2 =
+        _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, h), _mm256_set1_epi32(127)), 23));
     return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
 }
 
@@ -77,8 +78,7 @@ template <int MR> struct Acc {
 };
 
 // w points at the half panel: element k at w + k * 32.
-template <int MR>
-void uk_f32(int kc, const float* x, const float* w, float* y, int ldy, bool accumulate) {
+template <int MR> void uk_f32(int kc, const float* x, const float* w, float* y, int ldy, bool accumulate) {
     Acc<MR> a;
     a.load(y, ldy, accumulate);
     for (int k = 0; k < kc; k++) {
@@ -95,8 +95,7 @@ void uk_f32(int kc, const float* x, const float* w, float* y, int ldy, bool accu
     a.store(y, ldy);
 }
 
-template <int MR>
-void uk_f16(int kc, const float* x, const uint16_t* w, float* y, int ldy, bool accumulate) {
+template <int MR> void uk_f16(int kc, const float* x, const uint16_t* w, float* y, int ldy, bool accumulate) {
     Acc<MR> a;
     a.load(y, ldy, accumulate);
     for (int k = 0; k < kc; k++) {
@@ -115,8 +114,7 @@ void uk_f16(int kc, const float* x, const uint16_t* w, float* y, int ldy, bool a
 }
 
 // w points at the half panel's pairs: pair row kk at w + kk * 64 (uint16), 16 pairs.
-template <int MR>
-void uk_bf16(int kc, const float* x, const uint16_t* w, float* y, int ldy, bool accumulate) {
+template <int MR> void uk_bf16(int kc, const float* x, const uint16_t* w, float* y, int ldy, bool accumulate) {
     Acc<MR> a;
     a.load(y, ldy, accumulate);
     const __m256i hi_mask = _mm256_set1_epi32(int(0xffff0000u));
@@ -139,14 +137,26 @@ void uk_bf16(int kc, const float* x, const uint16_t* w, float* y, int ldy, bool 
     a.store(y, ldy);
 }
 
-#define FL_DISPATCH_MR(mr, call) \
-    switch (mr) {                \
-    case 1: call(1); break;      \
-    case 2: call(2); break;      \
-    case 3: call(3); break;      \
-    case 4: call(4); break;      \
-    case 5: call(5); break;      \
-    default: call(6); break;     \
+#define FL_DISPATCH_MR(mr, call)                                                                                       \
+    switch (mr) {                                                                                                      \
+    case 1:                                                                                                            \
+        call(1);                                                                                                       \
+        break;                                                                                                         \
+    case 2:                                                                                                            \
+        call(2);                                                                                                       \
+        break;                                                                                                         \
+    case 3:                                                                                                            \
+        call(3);                                                                                                       \
+        break;                                                                                                         \
+    case 4:                                                                                                            \
+        call(4);                                                                                                       \
+        break;                                                                                                         \
+    case 5:                                                                                                            \
+        call(5);                                                                                                       \
+        break;                                                                                                         \
+    default:                                                                                                           \
+        call(6);                                                                                                       \
+        break;                                                                                                         \
     }
 
 // Half h of a panel, rows tile (mr rows), k range [kb, kb + kc).
@@ -252,7 +262,8 @@ void silu_mul(float* g, const float* u, int n) {
     for (; i + 8 <= n; i += 8) {
         __m256 v = _mm256_loadu_ps(g + i);
         __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), v));
-        _mm256_storeu_ps(g + i, _mm256_mul_ps(_mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), _mm256_loadu_ps(u + i)));
+        _mm256_storeu_ps(
+            g + i, _mm256_mul_ps(_mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), _mm256_loadu_ps(u + i)));
     }
     if (i < n) {
         alignas(32) float gv[8] = {0}, uv[8] = {0};
@@ -260,7 +271,8 @@ void silu_mul(float* g, const float* u, int n) {
         std::memcpy(uv, u + i, size_t(n - i) * 4);
         __m256 v = _mm256_load_ps(gv);
         __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), v));
-        _mm256_store_ps(gv, _mm256_mul_ps(_mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), _mm256_load_ps(uv)));
+        _mm256_store_ps(gv,
+                        _mm256_mul_ps(_mm256_div_ps(v, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), _mm256_load_ps(uv)));
         std::memcpy(g + i, gv, size_t(n - i) * 4);
     }
 }
@@ -340,8 +352,8 @@ void lora_expand_bf16(const uint16_t* Bt, int ldb, int rank, const float* t, int
     }
 }
 
-const Kernels kAvx2 = {"avx2", Isa::Avx2, kMr, pack_x_bytes_impl, pack_x, gemm, dot, axpy, rmsnorm, silu_mul, exp_sum,
-                       dot_bf16, lora_expand_bf16, nullptr};
+const Kernels kAvx2 = {"avx2",  Isa::Avx2, kMr,     pack_x_bytes_impl, pack_x,           gemm,   dot, axpy,
+                       rmsnorm, silu_mul,  exp_sum, dot_bf16,          lora_expand_bf16, nullptr};
 
 } // namespace
 

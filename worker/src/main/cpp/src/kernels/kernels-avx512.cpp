@@ -119,8 +119,10 @@ void pack_x_bf16(const float* X, int ldx, int M, int K, void* xp) {
 
 void pack_x_plain(DType wt, const float* X, int ldx, int M, int K, void* xp) { pack_x_f32(wt, X, ldx, M, K, xp); }
 void pack_x_dot(DType wt, const float* X, int ldx, int M, int K, void* xp) {
-    if (wt == DType::BF16) pack_x_bf16(X, ldx, M, K, xp);
-    else pack_x_f32(wt, X, ldx, M, K, xp);
+    if (wt == DType::BF16)
+        pack_x_bf16(X, ldx, M, K, xp);
+    else
+        pack_x_f32(wt, X, ldx, M, K, xp);
 }
 
 // --- micro-kernels: C[MR][32] (+)= Xtile[kc][kMr] * Wpanel[kc][32] ------------------------------
@@ -161,8 +163,10 @@ void uk_f32(int kc, const float* x, const float* w, float* y, int ldy, bool accu
     a.load(y, ldy, accumulate);
     const int next_lines = next_x ? kc * kMr * 4 / 64 : 0;
     for (int k = 0; k < kc; k++) {
-        if (k < next_lines) _mm_prefetch(next_x + 64 * k, _MM_HINT_T0);
-        else prefetch_w(w, 128);
+        if (k < next_lines)
+            _mm_prefetch(next_x + 64 * k, _MM_HINT_T0);
+        else
+            prefetch_w(w, 128);
         if (n_pf > 0) pf->next(), n_pf--;
         __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16);
 #pragma GCC unroll 12
@@ -247,26 +251,50 @@ void uk_bf16_dot(int kc, const uint32_t* x, const uint16_t* w, float* y, int ldy
 }
 
 // Runs micro-kernel `uk` for MR = mr (1..12).
-#define FL_DISPATCH_MR(mr, call)          \
-    switch (mr) {                         \
-    case 1: call(1); break;               \
-    case 2: call(2); break;               \
-    case 3: call(3); break;               \
-    case 4: call(4); break;               \
-    case 5: call(5); break;               \
-    case 6: call(6); break;               \
-    case 7: call(7); break;               \
-    case 8: call(8); break;               \
-    case 9: call(9); break;               \
-    case 10: call(10); break;             \
-    case 11: call(11); break;             \
-    default: call(12); break;             \
+#define FL_DISPATCH_MR(mr, call)                                                                                       \
+    switch (mr) {                                                                                                      \
+    case 1:                                                                                                            \
+        call(1);                                                                                                       \
+        break;                                                                                                         \
+    case 2:                                                                                                            \
+        call(2);                                                                                                       \
+        break;                                                                                                         \
+    case 3:                                                                                                            \
+        call(3);                                                                                                       \
+        break;                                                                                                         \
+    case 4:                                                                                                            \
+        call(4);                                                                                                       \
+        break;                                                                                                         \
+    case 5:                                                                                                            \
+        call(5);                                                                                                       \
+        break;                                                                                                         \
+    case 6:                                                                                                            \
+        call(6);                                                                                                       \
+        break;                                                                                                         \
+    case 7:                                                                                                            \
+        call(7);                                                                                                       \
+        break;                                                                                                         \
+    case 8:                                                                                                            \
+        call(8);                                                                                                       \
+        break;                                                                                                         \
+    case 9:                                                                                                            \
+        call(9);                                                                                                       \
+        break;                                                                                                         \
+    case 10:                                                                                                           \
+        call(10);                                                                                                      \
+        break;                                                                                                         \
+    case 11:                                                                                                           \
+        call(11);                                                                                                      \
+        break;                                                                                                         \
+    default:                                                                                                           \
+        call(12);                                                                                                      \
+        break;                                                                                                         \
     }
 
 // One block: rows tile t (mr rows), k range [kb, kb + kc) of panel wpanel, into y.
 template <bool kDot>
-inline void block(DType wt, int mr, int kc, int kb, int kx, const void* xtile, const void* wpanel, float* y,
-                  int ldy, bool acc, Prefetcher& pf, const void* next_x = nullptr) {
+inline void block(DType wt, int mr, int kc, int kb, int kx, const void* xtile, const void* wpanel, float* y, int ldy,
+                  bool acc, Prefetcher& pf, const void* next_x = nullptr) {
     // one step per k (BF16: per pair of k)
     const int n_pf = pf.take((long long)mr * kc, wt == DType::BF16 ? kc / 2 : kc);
     if (wt == DType::F32) {
@@ -324,7 +352,8 @@ void gemm_impl(DType wt, int M, int K, const void* xp, const void* wp, int N, in
                 if (np == full_end) np = p0, nkb = kb + kKcRows;
                 const bool ahead = nkb < kx;
                 const char* wnext = static_cast<const char*>(wp) + size_t(np) * panel_bytes + size_t(nkb) * kPanel * es;
-                const size_t wnext_lines = ahead ? (size_t(kx - nkb < kKcRows ? kx - nkb : kKcRows) * kPanel * es + 63) / 64 : 0;
+                const size_t wnext_lines =
+                    ahead ? (size_t(kx - nkb < kKcRows ? kx - nkb : kKcRows) * kPanel * es + 63) / 64 : 0;
                 const size_t lines_per_tile = (wnext_lines + tiles - 1) / tiles;
                 for (int t = 0; t < tiles; t++) {
                     for (size_t l = t * lines_per_tile; l < (t + 1) * lines_per_tile && l < wnext_lines; l++)
@@ -333,8 +362,8 @@ void gemm_impl(DType wt, int M, int K, const void* xp, const void* wp, int N, in
                     const char* xtile = static_cast<const char*>(xp) + size_t(t) * tile_bytes;
                     // the next call's X block, for the F32 kernel to prefetch (its W block is in cache)
                     const char* next = t + 1 < tiles ? xtile + tile_bytes + size_t(kb) * (tile_bytes / kx) : nullptr;
-                    block<kDot>(wt, mr, kc, kb, kx, xtile, wpanel, Y + size_t(t) * kMr * ldy + p * kPanel, ldy, kb > 0, pf,
-                                next);
+                    block<kDot>(wt, mr, kc, kb, kx, xtile, wpanel, Y + size_t(t) * kMr * ldy + p * kPanel, ldy, kb > 0,
+                                pf, next);
                 }
             }
         }
@@ -346,7 +375,8 @@ void gemm_impl(DType wt, int M, int K, const void* xp, const void* wp, int N, in
                 for (int t = 0; t < tiles; t++) {
                     int mr = M - t * kMr < kMr ? M - t * kMr : kMr;
                     const char* xtile = static_cast<const char*>(xp) + size_t(t) * tile_bytes;
-                    block<kDot>(wt, mr, kc, kb, kx, xtile, wpanel, Y + size_t(t) * kMr * ldy + p * kPanel, ldy, kb > 0, pf);
+                    block<kDot>(wt, mr, kc, kb, kx, xtile, wpanel, Y + size_t(t) * kMr * ldy + p * kPanel, ldy, kb > 0,
+                                pf);
                 }
             }
         }
@@ -406,7 +436,8 @@ void axpy(float a, const float* x, float* y, int n) {
         _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
     if (i < n) {
         __mmask16 m = tail_mask(n - i);
-        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+        _mm512_mask_storeu_ps(y + i, m,
+                              _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
     }
 }
 
@@ -418,8 +449,9 @@ void rmsnorm(float* out, const float* x, const float* w, int n, float eps) {
         _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), r), _mm512_loadu_ps(w + i)));
     if (i < n) {
         __mmask16 m = tail_mask(n - i);
-        _mm512_mask_storeu_ps(out + i, m,
-                              _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), r), _mm512_maskz_loadu_ps(m, w + i)));
+        _mm512_mask_storeu_ps(
+            out + i, m,
+            _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), r), _mm512_maskz_loadu_ps(m, w + i)));
     }
 }
 
@@ -572,9 +604,9 @@ template <int NE> inline void pv_block(int e0, const float* st, const float* con
 
 void attend(int nq, int hd, const float* const* q, const float* const* kp, const float* const* vp, int n_pos,
             const int* lo, const int* hi, float scale, float* const* out, float* scratch) {
-    float* st = scratch;                          // [n_pos][16]
-    float* qt = st + size_t(n_pos) * kLanes;      // [hd][16]
-    float* ot = qt + size_t(hd) * kLanes;         // [hd][16]
+    float* st = scratch;                     // [n_pos][16]
+    float* qt = st + size_t(n_pos) * kLanes; // [hd][16]
+    float* ot = qt + size_t(hd) * kLanes;    // [hd][16]
     transpose_queries(nq, hd, q, qt);
     int j = 0;
     for (; j + 8 <= n_pos; j += 8) scores_block<8>(hd, qt, kp + j, scale, st + j * kLanes);
@@ -595,10 +627,11 @@ void attend(int nq, int hd, const float* const* q, const float* const* kp, const
         for (int d = 0; d < hd; d++) out[r][d] = ot[d * kLanes + r] * inv[r];
 }
 
-const Kernels kAvx512 = {"avx512", Isa::Avx512, kMr, pack_x_bytes_impl, pack_x_plain, gemm_plain,
-                         dot, axpy, rmsnorm, silu_mul, exp_sum, dot_bf16, lora_expand_bf16, attend};
-const Kernels kAvx512Bf16 = {"avx512bf16", Isa::Avx512Bf16, kMr, pack_x_bytes_dot, pack_x_dot, gemm_dot,
-                             dot, axpy, rmsnorm, silu_mul, exp_sum, dot_bf16, lora_expand_bf16, attend};
+const Kernels kAvx512 = {"avx512", Isa::Avx512, kMr,      pack_x_bytes_impl, pack_x_plain, gemm_plain,       dot,
+                         axpy,     rmsnorm,     silu_mul, exp_sum,           dot_bf16,     lora_expand_bf16, attend};
+const Kernels kAvx512Bf16 = {
+    "avx512bf16", Isa::Avx512Bf16, kMr,      pack_x_bytes_dot, pack_x_dot, gemm_dot,         dot,
+    axpy,         rmsnorm,         silu_mul, exp_sum,          dot_bf16,   lora_expand_bf16, attend};
 
 } // namespace
 

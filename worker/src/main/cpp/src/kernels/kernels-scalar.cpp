@@ -92,8 +92,8 @@ void lora_expand_bf16(const uint16_t* Bt, int ldb, int rank, const float* t, int
     }
 }
 
-const Kernels kScalar = {"scalar", Isa::Scalar, 1, pack_x_bytes, pack_x, gemm, dot, axpy, rmsnorm, silu_mul, exp_sum,
-                         dot_bf16, lora_expand_bf16, nullptr};
+const Kernels kScalar = {"scalar", Isa::Scalar, 1,       pack_x_bytes, pack_x,           gemm,   dot, axpy,
+                         rmsnorm,  silu_mul,    exp_sum, dot_bf16,     lora_expand_bf16, nullptr};
 
 } // namespace
 
@@ -131,8 +131,8 @@ void pack_weight(DType wt, const void* src, int N, int K, void* dst) {
     }
     const uint16_t* s = static_cast<const uint16_t*>(src);
     uint16_t* d = static_cast<uint16_t*>(dst);
-    const size_t pairs = k_len / 2;       // whole (k, k + 1) pairs
-    const bool odd = (k_len % 2) != 0;    // a last k with the zero pad column beside it
+    const size_t pairs = k_len / 2;    // whole (k, k + 1) pairs
+    const bool odd = (k_len % 2) != 0; // a last k with the zero pad column beside it
     for (size_t p = 0; p < panels; p++) {
         const size_t rows = std::min<size_t>(kPanel, size_t(N) - p * kPanel);
         const uint16_t* block = s + p * kPanel * k_len;

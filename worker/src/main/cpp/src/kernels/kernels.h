@@ -28,7 +28,7 @@
 namespace fl {
 namespace kern {
 
-constexpr int kPanel = 32; // output features per weight panel
+constexpr int kPanel = 32;         // output features per weight panel
 constexpr int kAttendQueries = 16; // most queries one attend call takes (the lanes of a zmm)
 
 // Scratch floats attend needs for n_pos positions of head dimension hd.
@@ -59,11 +59,11 @@ struct Kernels {
     // pf[0, n_pf): prefetched into L2 a line at a time, spread over the GEMM's micro-kernel steps
     // (a GEMM bound by the dot rate leaves the memory system idle; a burst of prefetches would
     // stall on the fill buffers instead). A hint: it changes no result, a variant may ignore it.
-    void (*gemm)(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1,
-                 float* Y, int ldy, const PrefetchRegion* pf, int n_pf);
+    void (*gemm)(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy,
+                 const PrefetchRegion* pf, int n_pf);
 
-    float (*dot)(const float* a, const float* b, int n);          // sum a[i]*b[i]
-    void (*axpy)(float a, const float* x, float* y, int n);       // y[i] += a * x[i]
+    float (*dot)(const float* a, const float* b, int n);    // sum a[i]*b[i]
+    void (*axpy)(float a, const float* x, float* y, int n); // y[i] += a * x[i]
     // out[i] = x[i] / sqrt(mean(x^2) + eps) * w[i]
     void (*rmsnorm)(float* out, const float* x, const float* w, int n, float eps);
     // g[i] = silu(g[i]) * u[i]
@@ -79,8 +79,8 @@ struct Kernels {
     // expand: y[i, c] += sum_j t[i, j] * Bt[j, c], j ascending    Bt [rank, ldb]; i < n, c < len
     //         (column blocks outer, rows inner: each block of Bt is read from memory once per call;
     //         y stays in registers across the rank)
-    void (*lora_expand_bf16)(const uint16_t* Bt, int ldb, int rank, const float* t, int ldt, int n, float* y,
-                             int ldy, int len);
+    void (*lora_expand_bf16)(const uint16_t* Bt, int ldb, int rank, const float* t, int ldt, int n, float* y, int ldy,
+                             int len);
     // Attention of nq <= kAttendQueries queries that share one KV head (a GQA group's heads x a
     // few rows of one sequence) over the key / value rows kp[j], vp[j] (hd floats each), j in
     // [0, n_pos):

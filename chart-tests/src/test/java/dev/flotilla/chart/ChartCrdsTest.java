@@ -10,8 +10,8 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
- * The chart installs the CRDs generated from the Java classes, unchanged. After regenerating
- * crds/ (see README), copy them: {@code cp crds/*.yml charts/flotilla/crds/}.
+ * The chart installs the CRDs generated from the Java classes, unchanged. After regenerating crds/
+ * (see README), copy them: {@code cp crds/*.yml charts/flotilla/crds/}.
  */
 class ChartCrdsTest {
 
@@ -20,7 +20,10 @@ class ChartCrdsTest {
     Path generated = FlotillaChart.repoRoot().resolve("crds");
     Path inChart = FlotillaChart.chartDir().resolve("crds");
 
-    assertThat(fileNames(inChart)).as("files in charts/flotilla/crds").isEqualTo(fileNames(generated)).isNotEmpty();
+    assertThat(fileNames(inChart))
+        .as("files in charts/flotilla/crds")
+        .isEqualTo(fileNames(generated))
+        .isNotEmpty();
     for (String name : fileNames(generated)) {
       assertThat(Files.readAllBytes(inChart.resolve(name)))
           .as("charts/flotilla/crds/%s differs from crds/%s; copy it over", name, name)

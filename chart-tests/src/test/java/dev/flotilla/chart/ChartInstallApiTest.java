@@ -45,12 +45,21 @@ class ChartInstallApiTest {
 
   @Test
   void chartCrdsInstallAndServeTheFlotillaKinds() {
-    List<CustomResourceDefinition> crds = client.apiextensions().v1().customResourceDefinitions().list().getItems();
+    List<CustomResourceDefinition> crds =
+        client.apiextensions().v1().customResourceDefinitions().list().getItems();
 
-    assertThat(crds).extracting(c -> c.getMetadata().getName()).containsExactlyInAnyOrder(
-        "modeldeployments.flotilla.dev", "loraadapters.flotilla.dev", "tenants.flotilla.dev", "gpunodepools.flotilla.dev");
-    assertThat(crds).allSatisfy(c -> assertThat(c.getSpec().getVersions())
-        .anySatisfy(v -> assertThat(v.getSubresources().getStatus()).isNotNull()));
+    assertThat(crds)
+        .extracting(c -> c.getMetadata().getName())
+        .containsExactlyInAnyOrder(
+            "modeldeployments.flotilla.dev",
+            "loraadapters.flotilla.dev",
+            "tenants.flotilla.dev",
+            "gpunodepools.flotilla.dev");
+    assertThat(crds)
+        .allSatisfy(
+            c ->
+                assertThat(c.getSpec().getVersions())
+                    .anySatisfy(v -> assertThat(v.getSubresources().getStatus()).isNotNull()));
   }
 
   @Test
@@ -64,10 +73,23 @@ class ChartInstallApiTest {
     Rendered rendered = FlotillaChart.renderCustom();
 
     assertAppliesAndReadsBack(rendered);
-    assertThat(client.genericKubernetesResources("monitoring.coreos.com/v1", "ServiceMonitor")
-        .inNamespace(NAMESPACE).list().getItems()).hasSize(2);
-    assertThat(client.apps().deployments().inNamespace(NAMESPACE).withName("prod-flotilla-gateway").get()
-        .getSpec().getReplicas()).isEqualTo(3);
+    assertThat(
+            client
+                .genericKubernetesResources("monitoring.coreos.com/v1", "ServiceMonitor")
+                .inNamespace(NAMESPACE)
+                .list()
+                .getItems())
+        .hasSize(2);
+    assertThat(
+            client
+                .apps()
+                .deployments()
+                .inNamespace(NAMESPACE)
+                .withName("prod-flotilla-gateway")
+                .get()
+                .getSpec()
+                .getReplicas())
+        .isEqualTo(3);
   }
 
   private void assertAppliesAndReadsBack(Rendered rendered) {
@@ -78,11 +100,13 @@ class ChartInstallApiTest {
       HasMetadata stored = client.resource(object).get();
       assertThat(stored).as("%s/%s", object.getKind(), object.getMetadata().getName()).isNotNull();
       assertThat(stored.getMetadata().getLabels()).isEqualTo(object.getMetadata().getLabels());
-      assertThat(content(stored)).as("%s/%s as stored", object.getKind(), object.getMetadata().getName())
+      assertThat(content(stored))
+          .as("%s/%s as stored", object.getKind(), object.getMetadata().getName())
           .isEqualTo(content(object));
     }
     assertThat(client.apps().deployments().inNamespace(NAMESPACE).list().getItems())
-        .extracting(Deployment::getMetadata).extracting(m -> m.getLabels().get("app.kubernetes.io/component"))
+        .extracting(Deployment::getMetadata)
+        .extracting(m -> m.getLabels().get("app.kubernetes.io/component"))
         .containsExactlyInAnyOrder("operator", "gateway");
     assertThat(client.rbac().clusterRoles().list().getItems()).hasSize(2);
   }
@@ -97,16 +121,29 @@ class ChartInstallApiTest {
 
   private static CustomResourceDefinition serviceMonitorCrd() {
     return new CustomResourceDefinitionBuilder()
-        .withNewMetadata().withName("servicemonitors.monitoring.coreos.com").endMetadata()
+        .withNewMetadata()
+        .withName("servicemonitors.monitoring.coreos.com")
+        .endMetadata()
         .withNewSpec()
-          .withGroup("monitoring.coreos.com")
-          .withScope("Namespaced")
-          .withNewNames().withKind("ServiceMonitor").withPlural("servicemonitors").withSingular("servicemonitor")
-            .withListKind("ServiceMonitorList").endNames()
-          .addNewVersion().withName("v1").withServed(true).withStorage(true)
-            .withNewSchema().withNewOpenAPIV3Schema().withType("object").withXKubernetesPreserveUnknownFields(true)
-            .endOpenAPIV3Schema().endSchema()
-          .endVersion()
+        .withGroup("monitoring.coreos.com")
+        .withScope("Namespaced")
+        .withNewNames()
+        .withKind("ServiceMonitor")
+        .withPlural("servicemonitors")
+        .withSingular("servicemonitor")
+        .withListKind("ServiceMonitorList")
+        .endNames()
+        .addNewVersion()
+        .withName("v1")
+        .withServed(true)
+        .withStorage(true)
+        .withNewSchema()
+        .withNewOpenAPIV3Schema()
+        .withType("object")
+        .withXKubernetesPreserveUnknownFields(true)
+        .endOpenAPIV3Schema()
+        .endSchema()
+        .endVersion()
         .endSpec()
         .build();
   }

@@ -14,6 +14,7 @@ class ChartLintTest {
     LintResult result = new Helm(FlotillaChart.chartDir()).lint().strict().call();
 
     assertThat(result.isFailed()).as("lint failed: %s", result.getMessages()).isFalse();
-    assertThat(result.getMessages()).noneMatch(m -> m.contains("[ERROR]") || m.contains("[WARNING]"));
+    assertThat(result.getMessages())
+        .noneMatch(m -> m.contains("[ERROR]") || m.contains("[WARNING]"));
   }
 }

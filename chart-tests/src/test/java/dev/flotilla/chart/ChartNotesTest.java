@@ -11,8 +11,15 @@ class ChartNotesTest {
 
   @Test
   void notesSayHowToReachTheGatewayCreateATenantAndServeAModel() {
-    String output = new Helm(FlotillaChart.chartDir()).install().withName("flotilla").withNamespace(NAMESPACE)
-        .clientOnly().dryRun().call().getOutput();
+    String output =
+        new Helm(FlotillaChart.chartDir())
+            .install()
+            .withName("flotilla")
+            .withNamespace(NAMESPACE)
+            .clientOnly()
+            .dryRun()
+            .call()
+            .getOutput();
     String notes = output.substring(output.indexOf("NOTES:"));
 
     assertThat(notes)

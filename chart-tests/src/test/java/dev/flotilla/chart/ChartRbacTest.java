@@ -24,7 +24,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 class ChartRbacTest {
   private static final Set<String> READ = Set.of("get", "list", "watch");
   private static final Set<String> READ_WRITE = Set.of("get", "list", "watch", "update", "patch");
-  private static final Set<String> OWN = Set.of("get", "list", "watch", "create", "update", "patch", "delete");
+  private static final Set<String> OWN =
+      Set.of("get", "list", "watch", "create", "update", "patch", "delete");
   private static final Set<String> RECORD = Set.of("create", "patch");
 
   @Test
@@ -32,8 +33,17 @@ class ChartRbacTest {
     ClusterRole role = FlotillaChart.renderDefaults().one(ClusterRole.class, "flotilla-operator");
 
     Map<String, Set<String>> expected = new TreeMap<>();
-    for (String resource : List.of("modeldeployments", "modeldeployments/status", "modeldeployments/scale",
-        "loraadapters", "loraadapters/status", "tenants", "tenants/status", "gpunodepools", "gpunodepools/status")) {
+    for (String resource :
+        List.of(
+            "modeldeployments",
+            "modeldeployments/status",
+            "modeldeployments/scale",
+            "loraadapters",
+            "loraadapters/status",
+            "tenants",
+            "tenants/status",
+            "gpunodepools",
+            "gpunodepools/status")) {
       expected.put("flotilla.dev/" + resource, READ_WRITE);
     }
     expected.put("apps/deployments", OWN);
@@ -53,18 +63,29 @@ class ChartRbacTest {
 
     assertThat(rendered.all(Role.class)).containsExactly(role);
     assertThat(role.getMetadata().getNamespace()).isEqualTo(NAMESPACE);
-    assertThat(grants(role.getRules())).isEqualTo(Map.of("coordination.k8s.io/leases", Set.of("get", "create", "update"),
-        "/pods", Set.of("patch")));
+    assertThat(grants(role.getRules()))
+        .isEqualTo(
+            Map.of(
+                "coordination.k8s.io/leases",
+                Set.of("get", "create", "update"),
+                "/pods",
+                Set.of("patch")));
     assertThat(binding.getMetadata().getNamespace()).isEqualTo(NAMESPACE);
     assertThat(binding.getRoleRef().getKind()).isEqualTo("Role");
     assertThat(binding.getRoleRef().getName()).isEqualTo(role.getMetadata().getName());
-    assertThat(binding.getSubjects()).singleElement().satisfies(s -> isServiceAccount(s, "flotilla-operator"));
+    assertThat(binding.getSubjects())
+        .singleElement()
+        .satisfies(s -> isServiceAccount(s, "flotilla-operator"));
   }
 
   @Test
   void leaseRoleIsLeftOutWithoutLeaderElection() {
-    Rendered rendered = Rendered.parse(FlotillaChart.template("flotilla", null,
-        Map.of("operator.leaderElection.enabled", false, "operator.replicas", 1)));
+    Rendered rendered =
+        Rendered.parse(
+            FlotillaChart.template(
+                "flotilla",
+                null,
+                Map.of("operator.leaderElection.enabled", false, "operator.replicas", 1)));
 
     assertThat(rendered.all(Role.class)).isEmpty();
     assertThat(rendered.all(RoleBinding.class)).isEmpty();
@@ -74,43 +95,54 @@ class ChartRbacTest {
   void gatewayClusterRoleOnlyReads() {
     ClusterRole role = FlotillaChart.renderDefaults().one(ClusterRole.class, "flotilla-gateway");
 
-    assertThat(grants(role.getRules())).isEqualTo(Map.of(
-        "flotilla.dev/tenants", READ,
-        "flotilla.dev/loraadapters", READ,
-        "flotilla.dev/modeldeployments", READ,
-        "/secrets", READ,
-        "/pods", READ,
-        "discovery.k8s.io/endpointslices", READ));
+    assertThat(grants(role.getRules()))
+        .isEqualTo(
+            Map.of(
+                "flotilla.dev/tenants", READ,
+                "flotilla.dev/loraadapters", READ,
+                "flotilla.dev/modeldeployments", READ,
+                "/secrets", READ,
+                "/pods", READ,
+                "discovery.k8s.io/endpointslices", READ));
   }
 
   @ParameterizedTest
   @MethodSource("dev.flotilla.chart.FlotillaChart#bothRenders")
   void eachClusterRoleIsBoundToItsOwnServiceAccount(Rendered rendered) {
     assertThat(rendered.all(ClusterRole.class)).hasSize(2);
-    assertThat(rendered.all(ClusterRoleBinding.class)).hasSize(2).allSatisfy(binding -> {
-      assertThat(binding.getRoleRef().getKind()).isEqualTo("ClusterRole");
-      assertThat(binding.getRoleRef().getName()).isEqualTo(binding.getMetadata().getName());
-      rendered.one(ClusterRole.class, binding.getRoleRef().getName());
-      assertThat(binding.getSubjects()).singleElement()
-          .satisfies(s -> isServiceAccount(s, binding.getMetadata().getName()));
-    });
+    assertThat(rendered.all(ClusterRoleBinding.class))
+        .hasSize(2)
+        .allSatisfy(
+            binding -> {
+              assertThat(binding.getRoleRef().getKind()).isEqualTo("ClusterRole");
+              assertThat(binding.getRoleRef().getName()).isEqualTo(binding.getMetadata().getName());
+              rendered.one(ClusterRole.class, binding.getRoleRef().getName());
+              assertThat(binding.getSubjects())
+                  .singleElement()
+                  .satisfies(s -> isServiceAccount(s, binding.getMetadata().getName()));
+            });
   }
 
   @ParameterizedTest
   @MethodSource("dev.flotilla.chart.FlotillaChart#bothRenders")
   void noRuleUsesAWildcardOrSomethingBeyondGroupsResourcesAndVerbs(Rendered rendered) {
-    Stream<PolicyRule> rules = Stream.concat(
-        rendered.all(ClusterRole.class).stream().flatMap(r -> r.getRules().stream()),
-        rendered.all(Role.class).stream().flatMap(r -> r.getRules().stream()));
+    Stream<PolicyRule> rules =
+        Stream.concat(
+            rendered.all(ClusterRole.class).stream().flatMap(r -> r.getRules().stream()),
+            rendered.all(Role.class).stream().flatMap(r -> r.getRules().stream()));
 
-    assertThat(rules).isNotEmpty().allSatisfy(rule -> {
-      assertThat(rule.getApiGroups()).isNotEmpty().noneMatch(s -> s.contains("*"));
-      assertThat(rule.getResources()).isNotEmpty().noneMatch(s -> s.contains("*"));
-      assertThat(rule.getVerbs()).isNotEmpty().noneMatch(s -> s.contains("*"));
-      assertThat(rule.getResourceNames()).isNullOrEmpty();
-      assertThat(rule.getNonResourceURLs()).isNullOrEmpty();
-    });
-    assertThat(rendered.all(ClusterRole.class)).allSatisfy(r -> assertThat(r.getAggregationRule()).isNull());
+    assertThat(rules)
+        .isNotEmpty()
+        .allSatisfy(
+            rule -> {
+              assertThat(rule.getApiGroups()).isNotEmpty().noneMatch(s -> s.contains("*"));
+              assertThat(rule.getResources()).isNotEmpty().noneMatch(s -> s.contains("*"));
+              assertThat(rule.getVerbs()).isNotEmpty().noneMatch(s -> s.contains("*"));
+              assertThat(rule.getResourceNames()).isNullOrEmpty();
+              assertThat(rule.getNonResourceURLs()).isNullOrEmpty();
+            });
+    assertThat(rendered.all(ClusterRole.class))
+        .allSatisfy(r -> assertThat(r.getAggregationRule()).isNull());
   }
 
   /** "group/resource" → verbs; fails when two rules grant the same resource. */

@@ -18,23 +18,44 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** values.schema.json turns a wrong value into a Helm error that names it, before any template runs. */
+/**
+ * values.schema.json turns a wrong value into a Helm error that names it, before any template runs.
+ */
 class ChartValuesSchemaTest {
 
   static Stream<Arguments> badValues() {
     return Stream.of(
-        Arguments.of("gateway.replicas", "three", "gateway.replicas: Invalid type. Expected: integer, given: string"),
+        Arguments.of(
+            "gateway.replicas",
+            "three",
+            "gateway.replicas: Invalid type. Expected: integer, given: string"),
         Arguments.of("colour", "blue", "Additional property colour is not allowed"),
         Arguments.of("gateway.replicaCount", 3, "Additional property replicaCount is not allowed"),
         Arguments.of("image.tag", "latest", "image.tag"),
-        Arguments.of("image.pullPolicy", "Sometimes", "image.pullPolicy must be one of the following"),
-        Arguments.of("gateway.service.type", "Ingress", "gateway.service.type must be one of the following"),
-        Arguments.of("operator.logLevel", "VERBOSE", "operator.logLevel must be one of the following"),
-        Arguments.of("operator.scaling.scaleToZeroAfter", "five minutes", "operator.scaling.scaleToZeroAfter: Does not match pattern"),
-        Arguments.of("operator.worker.terminationGracePeriod", 120, "operator.worker.terminationGracePeriod: Invalid type"),
-        Arguments.of("operator.leaderElection.enabled", "yes", "operator.leaderElection.enabled: Invalid type"),
-        Arguments.of("metrics.serviceMonitor.enabled", "on", "metrics.serviceMonitor.enabled: Invalid type"),
-        Arguments.of("gateway.podDisruptionBudget.minAvailable", "half", "gateway.podDisruptionBudget.minAvailable: Does not match pattern"));
+        Arguments.of(
+            "image.pullPolicy", "Sometimes", "image.pullPolicy must be one of the following"),
+        Arguments.of(
+            "gateway.service.type", "Ingress", "gateway.service.type must be one of the following"),
+        Arguments.of(
+            "operator.logLevel", "VERBOSE", "operator.logLevel must be one of the following"),
+        Arguments.of(
+            "operator.scaling.scaleToZeroAfter",
+            "five minutes",
+            "operator.scaling.scaleToZeroAfter: Does not match pattern"),
+        Arguments.of(
+            "operator.worker.terminationGracePeriod",
+            120,
+            "operator.worker.terminationGracePeriod: Invalid type"),
+        Arguments.of(
+            "operator.leaderElection.enabled",
+            "yes",
+            "operator.leaderElection.enabled: Invalid type"),
+        Arguments.of(
+            "metrics.serviceMonitor.enabled", "on", "metrics.serviceMonitor.enabled: Invalid type"),
+        Arguments.of(
+            "gateway.podDisruptionBudget.minAvailable",
+            "half",
+            "gateway.podDisruptionBudget.minAvailable: Does not match pattern"));
   }
 
   @ParameterizedTest(name = "{0}={1}")
@@ -47,8 +68,15 @@ class ChartValuesSchemaTest {
 
   @Test
   void acceptsAPercentageForThePdb() {
-    String manifests = FlotillaChart.template("flotilla", null,
-        Map.of("gateway.podDisruptionBudget.enabled", true, "gateway.podDisruptionBudget.minAvailable", "50%"));
+    String manifests =
+        FlotillaChart.template(
+            "flotilla",
+            null,
+            Map.of(
+                "gateway.podDisruptionBudget.enabled",
+                true,
+                "gateway.podDisruptionBudget.minAvailable",
+                "50%"));
 
     assertThat(manifests).contains("minAvailable: 50%");
   }
@@ -57,14 +85,17 @@ class ChartValuesSchemaTest {
   void everyValueInValuesYamlIsDescribedByTheSchema() throws IOException {
     ObjectMapper mapper = new ObjectMapper(new YAMLFactory());
     JsonNode values = mapper.readTree(FlotillaChart.chartDir().resolve("values.yaml").toFile());
-    JsonNode schema = mapper.readTree(FlotillaChart.chartDir().resolve("values.schema.json").toFile());
+    JsonNode schema =
+        mapper.readTree(FlotillaChart.chartDir().resolve("values.schema.json").toFile());
 
     assertThat(schema.get("$schema").asText()).isEqualTo("http://json-schema.org/draft-07/schema#");
     assertThat(schema.get("additionalProperties").asBoolean(true)).isFalse();
     assertDescribed("", values, schema);
   }
 
-  /** An image reference is never rendered without a tag, even when the chart loses its appVersion. */
+  /**
+   * An image reference is never rendered without a tag, even when the chart loses its appVersion.
+   */
   @Test
   void failsOnAnEmptyImageTag(@TempDir Path copy) throws IOException {
     Path chart = copyChart(copy.resolve("flotilla"));
@@ -79,8 +110,12 @@ class ChartValuesSchemaTest {
     assertThat(schema).as("schema of %s", path).isNotNull();
     assertThat(schema.has("type")).as("%s is typed", path).isTrue();
     if (value.isObject() && schema.has("properties")) {
-      value.fieldNames().forEachRemaining(field ->
-          assertDescribed(path + "." + field, value.get(field), schema.get("properties").get(field)));
+      value
+          .fieldNames()
+          .forEachRemaining(
+              field ->
+                  assertDescribed(
+                      path + "." + field, value.get(field), schema.get("properties").get(field)));
     }
   }
 

@@ -37,23 +37,36 @@ class ChartWorkloadsTest {
   @MethodSource(BOTH)
   void rendersOneDeploymentServiceAndServiceAccountPerComponent(Rendered rendered) {
     for (Class<? extends HasMetadata> kind : List.of(Deployment.class, ServiceAccount.class)) {
-      assertThat(rendered.all(kind)).extracting(o -> o.getMetadata().getLabels().get("app.kubernetes.io/component"))
+      assertThat(rendered.all(kind))
+          .extracting(o -> o.getMetadata().getLabels().get("app.kubernetes.io/component"))
           .containsExactlyInAnyOrder("operator", "gateway");
     }
-    assertThat(rendered.all(Service.class)).extracting(o -> o.getMetadata().getLabels().get("app.kubernetes.io/component"))
+    assertThat(rendered.all(Service.class))
+        .extracting(o -> o.getMetadata().getLabels().get("app.kubernetes.io/component"))
         .containsExactlyInAnyOrder("operator", "gateway", "autoscaler");
   }
 
   @ParameterizedTest
   @MethodSource(BOTH)
-  void everyObjectCarriesTheStandardLabelsAndNamespacedOnesLiveInTheReleaseNamespace(Rendered rendered) {
-    assertThat(rendered.objects()).isNotEmpty().allSatisfy(o -> {
-      assertThat(o.getMetadata().getLabels()).containsKeys("app.kubernetes.io/name", "app.kubernetes.io/instance",
-          "app.kubernetes.io/component", "app.kubernetes.io/version", "app.kubernetes.io/part-of",
-          "app.kubernetes.io/managed-by", "helm.sh/chart");
-      boolean clusterScoped = o.getKind().startsWith("Cluster");
-      assertThat(o.getMetadata().getNamespace()).isEqualTo(clusterScoped ? null : NAMESPACE);
-    });
+  void everyObjectCarriesTheStandardLabelsAndNamespacedOnesLiveInTheReleaseNamespace(
+      Rendered rendered) {
+    assertThat(rendered.objects())
+        .isNotEmpty()
+        .allSatisfy(
+            o -> {
+              assertThat(o.getMetadata().getLabels())
+                  .containsKeys(
+                      "app.kubernetes.io/name",
+                      "app.kubernetes.io/instance",
+                      "app.kubernetes.io/component",
+                      "app.kubernetes.io/version",
+                      "app.kubernetes.io/part-of",
+                      "app.kubernetes.io/managed-by",
+                      "helm.sh/chart");
+              boolean clusterScoped = o.getKind().startsWith("Cluster");
+              assertThat(o.getMetadata().getNamespace())
+                  .isEqualTo(clusterScoped ? null : NAMESPACE);
+            });
   }
 
   @ParameterizedTest
@@ -61,9 +74,11 @@ class ChartWorkloadsTest {
   void selectorsMatchThePodsAndServicesSelectTheirComponent(Rendered rendered) {
     for (Deployment deployment : rendered.all(Deployment.class)) {
       Map<String, String> podLabels = deployment.getSpec().getTemplate().getMetadata().getLabels();
-      assertThat(podLabels).containsAllEntriesOf(deployment.getSpec().getSelector().getMatchLabels());
+      assertThat(podLabels)
+          .containsAllEntriesOf(deployment.getSpec().getSelector().getMatchLabels());
       Service service = rendered.one(Service.class, deployment.getMetadata().getName());
-      assertThat(service.getSpec().getSelector()).isEqualTo(deployment.getSpec().getSelector().getMatchLabels());
+      assertThat(service.getSpec().getSelector())
+          .isEqualTo(deployment.getSpec().getSelector().getMatchLabels());
       assertThat(deployment.getSpec().getTemplate().getSpec().getServiceAccountName())
           .isEqualTo(deployment.getMetadata().getName());
     }
@@ -72,20 +87,25 @@ class ChartWorkloadsTest {
   @ParameterizedTest
   @MethodSource(BOTH)
   void everyContainerHasHealthProbesOnItsHttpPort(Rendered rendered) {
-    assertThat(containers(rendered)).hasSize(2).allSatisfy(c -> {
-      assertThat(c.getPorts()).extracting(ContainerPort::getName).contains("http");
-      assertHttpProbe(c.getLivenessProbe(), "/q/health/live");
-      assertHttpProbe(c.getReadinessProbe(), "/q/health/ready");
-    });
+    assertThat(containers(rendered))
+        .hasSize(2)
+        .allSatisfy(
+            c -> {
+              assertThat(c.getPorts()).extracting(ContainerPort::getName).contains("http");
+              assertHttpProbe(c.getLivenessProbe(), "/q/health/live");
+              assertHttpProbe(c.getReadinessProbe(), "/q/health/ready");
+            });
   }
 
   @ParameterizedTest
   @MethodSource(BOTH)
   void everyImageIsPinnedAndPulledIfNotPresent(Rendered rendered) {
-    assertThat(containers(rendered)).allSatisfy(c -> {
-      assertPinned(c.getImage());
-      assertThat(c.getImagePullPolicy()).isEqualTo("IfNotPresent");
-    });
+    assertThat(containers(rendered))
+        .allSatisfy(
+            c -> {
+              assertPinned(c.getImage());
+              assertThat(c.getImagePullPolicy()).isEqualTo("IfNotPresent");
+            });
     assertPinned(env(operator(rendered)).get("FLOTILLA_OPERATOR_WORKER_IMAGE"));
   }
 
@@ -95,43 +115,62 @@ class ChartWorkloadsTest {
     for (Deployment deployment : rendered.all(Deployment.class)) {
       PodSpec pod = deployment.getSpec().getTemplate().getSpec();
       assertThat(pod.getSecurityContext().getRunAsNonRoot()).isTrue();
-      assertThat(pod.getSecurityContext().getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
-      assertThat(pod.getContainers()).allSatisfy(c -> {
-        assertThat(c.getSecurityContext().getRunAsNonRoot()).isTrue();
-        assertThat(c.getSecurityContext().getRunAsUser()).isEqualTo(10001L);
-        assertThat(c.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();
-        assertThat(c.getSecurityContext().getAllowPrivilegeEscalation()).isFalse();
-        assertThat(c.getSecurityContext().getPrivileged()).isFalse();
-        assertThat(c.getSecurityContext().getCapabilities().getDrop()).containsExactly("ALL");
-        assertThat(c.getSecurityContext().getCapabilities().getAdd()).isNullOrEmpty();
-        assertThat(c.getSecurityContext().getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
-        String tmpVolume = c.getVolumeMounts().stream().filter(m -> m.getMountPath().equals("/tmp"))
-            .findFirst().orElseThrow().getName();
-        assertThat(volume(pod, tmpVolume).getEmptyDir()).isNotNull();
-      });
+      assertThat(pod.getSecurityContext().getSeccompProfile().getType())
+          .isEqualTo("RuntimeDefault");
+      assertThat(pod.getContainers())
+          .allSatisfy(
+              c -> {
+                assertThat(c.getSecurityContext().getRunAsNonRoot()).isTrue();
+                assertThat(c.getSecurityContext().getRunAsUser()).isEqualTo(10001L);
+                assertThat(c.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();
+                assertThat(c.getSecurityContext().getAllowPrivilegeEscalation()).isFalse();
+                assertThat(c.getSecurityContext().getPrivileged()).isFalse();
+                assertThat(c.getSecurityContext().getCapabilities().getDrop())
+                    .containsExactly("ALL");
+                assertThat(c.getSecurityContext().getCapabilities().getAdd()).isNullOrEmpty();
+                assertThat(c.getSecurityContext().getSeccompProfile().getType())
+                    .isEqualTo("RuntimeDefault");
+                String tmpVolume =
+                    c.getVolumeMounts().stream()
+                        .filter(m -> m.getMountPath().equals("/tmp"))
+                        .findFirst()
+                        .orElseThrow()
+                        .getName();
+                assertThat(volume(pod, tmpVolume).getEmptyDir()).isNotNull();
+              });
     }
   }
 
   @ParameterizedTest
   @MethodSource(BOTH)
   void everyContainerRequestsAndLimitsResources(Rendered rendered) {
-    assertThat(containers(rendered)).allSatisfy(c -> {
-      assertThat(c.getResources().getRequests()).containsKeys("cpu", "memory");
-      assertThat(c.getResources().getLimits()).containsKey("memory");
-    });
+    assertThat(containers(rendered))
+        .allSatisfy(
+            c -> {
+              assertThat(c.getResources().getRequests()).containsKeys("cpu", "memory");
+              assertThat(c.getResources().getLimits()).containsKey("memory");
+            });
   }
 
   @Test
-  void defaultsRunPinnedToTheAppVersionWithAnEmptyDirSpoolAndNoOptionalObjects() throws IOException {
+  void defaultsRunPinnedToTheAppVersionWithAnEmptyDirSpoolAndNoOptionalObjects()
+      throws IOException {
     Rendered rendered = FlotillaChart.renderDefaults();
-    String appVersion = new ObjectMapper(new YAMLFactory())
-        .readTree(FlotillaChart.chartDir().resolve("Chart.yaml").toFile()).get("appVersion").asText();
+    String appVersion =
+        new ObjectMapper(new YAMLFactory())
+            .readTree(FlotillaChart.chartDir().resolve("Chart.yaml").toFile())
+            .get("appVersion")
+            .asText();
     Deployment operator = rendered.one(Deployment.class, "flotilla-operator");
     Deployment gateway = rendered.one(Deployment.class, "flotilla-gateway");
 
-    assertThat(container(operator).getImage()).isEqualTo("ghcr.io/flotilla-dev/flotilla-operator:" + appVersion);
-    assertThat(container(gateway).getImage()).isEqualTo("ghcr.io/flotilla-dev/flotilla-gateway:" + appVersion);
-    assertThat(env(operator)).containsEntry("FLOTILLA_OPERATOR_WORKER_IMAGE", "ghcr.io/flotilla-dev/flotilla-worker:" + appVersion)
+    assertThat(container(operator).getImage())
+        .isEqualTo("ghcr.io/flotilla-dev/flotilla-operator:" + appVersion);
+    assertThat(container(gateway).getImage())
+        .isEqualTo("ghcr.io/flotilla-dev/flotilla-gateway:" + appVersion);
+    assertThat(env(operator))
+        .containsEntry(
+            "FLOTILLA_OPERATOR_WORKER_IMAGE", "ghcr.io/flotilla-dev/flotilla-worker:" + appVersion)
         .containsEntry("FLOTILLA_OPERATOR_LEADER_ELECTION_ENABLED", "true")
         .containsEntry("FLOTILLA_OPERATOR_LEADER_ELECTION_LEASE_NAME", "flotilla-operator")
         .containsEntry("FLOTILLA_OPERATOR_LEADER_ELECTION_LEASE_NAMESPACE", NAMESPACE)
@@ -141,14 +180,19 @@ class ChartWorkloadsTest {
         .containsEntry("FLOTILLA_OPERATOR_SCALING_SCALE_TO_ZERO_AFTER", "5m")
         .containsEntry("FLOTILLA_OPERATOR_SCALING_COLD_START_TIMEOUT", "2m")
         .containsEntry("FLOTILLA_OPERATOR_WORKER_IMAGE_PULL_SECRETS", "");
-    assertThat(env(gateway)).containsEntry("FLOTILLA_GATEWAY_USAGE_TOPIC", "flotilla.usage")
+    assertThat(env(gateway))
+        .containsEntry("FLOTILLA_GATEWAY_USAGE_TOPIC", "flotilla.usage")
         .containsEntry("FLOTILLA_GATEWAY_USAGE_KAFKA_BOOTSTRAP_SERVERS", "")
         .containsEntry("FLOTILLA_GATEWAY_USAGE_SPOOL_DIR", "/var/lib/flotilla/spool/$(POD_NAME)")
-        .containsEntry("FLOTILLA_GATEWAY_AUTOSCALER_ADDRESS", "flotilla-operator-autoscaler." + NAMESPACE + ".svc:9200");
+        .containsEntry(
+            "FLOTILLA_GATEWAY_AUTOSCALER_ADDRESS",
+            "flotilla-operator-autoscaler." + NAMESPACE + ".svc:9200");
     assertThat(operator.getSpec().getReplicas()).isEqualTo(2);
     assertThat(gateway.getSpec().getReplicas()).isEqualTo(2);
-    assertThat(operator.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds()).isEqualTo(30L);
-    assertThat(gateway.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds()).isEqualTo(60L);
+    assertThat(operator.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds())
+        .isEqualTo(30L);
+    assertThat(gateway.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds())
+        .isEqualTo(60L);
     assertThat(operator.getSpec().getTemplate().getSpec().getImagePullSecrets()).isNullOrEmpty();
     Volume spool = volume(gateway.getSpec().getTemplate().getSpec(), "spool");
     assertThat(spool.getEmptyDir().getSizeLimit().toString()).isEqualTo("1Gi");
@@ -161,10 +205,14 @@ class ChartWorkloadsTest {
   void servicesExposeTheComponentPorts() {
     Rendered rendered = FlotillaChart.renderDefaults();
 
-    assertThat(ports(rendered.one(Service.class, "flotilla-operator"))).isEqualTo(Map.of("http", 8082, "grpc", 9200));
-    assertThat(ports(rendered.one(Service.class, "flotilla-gateway"))).isEqualTo(Map.of("grpc", 9000, "http", 8080));
-    assertThat(rendered.one(Service.class, "flotilla-gateway").getSpec().getType()).isEqualTo("ClusterIP");
-    assertThat(rendered.all(Service.class)).flatExtracting(s -> s.getSpec().getPorts())
+    assertThat(ports(rendered.one(Service.class, "flotilla-operator")))
+        .isEqualTo(Map.of("http", 8082, "grpc", 9200));
+    assertThat(ports(rendered.one(Service.class, "flotilla-gateway")))
+        .isEqualTo(Map.of("grpc", 9000, "http", 8080));
+    assertThat(rendered.one(Service.class, "flotilla-gateway").getSpec().getType())
+        .isEqualTo("ClusterIP");
+    assertThat(rendered.all(Service.class))
+        .flatExtracting(s -> s.getSpec().getPorts())
         .allSatisfy(p -> assertThat(p.getTargetPort()).isEqualTo(new IntOrString(p.getName())));
     assertThat(containerPorts(rendered.one(Deployment.class, "flotilla-operator")))
         .isEqualTo(Map.of("http", 8082, "grpc", 9200));
@@ -183,15 +231,26 @@ class ChartWorkloadsTest {
         .containsEntry("flotilla.dev/autoscaler-leader", "true")
         .hasSize(operator.getSpec().getSelector().getMatchLabels().size() + 1);
     assertThat(ports(autoscaler)).isEqualTo(Map.of("grpc", 9200));
-    assertThat(env(rendered.one(Deployment.class, "flotilla-gateway"))).containsEntry(
-        "FLOTILLA_GATEWAY_AUTOSCALER_ADDRESS", "flotilla-operator-autoscaler." + NAMESPACE + ".svc:9200");
+    assertThat(env(rendered.one(Deployment.class, "flotilla-gateway")))
+        .containsEntry(
+            "FLOTILLA_GATEWAY_AUTOSCALER_ADDRESS",
+            "flotilla-operator-autoscaler." + NAMESPACE + ".svc:9200");
     assertThat(env(operator)).containsEntry("FLOTILLA_OPERATOR_LEADER_ELECTION_ENABLED", "true");
 
-    Rendered single = Rendered.parse(FlotillaChart.template("flotilla", null,
-        Map.of("operator.leaderElection.enabled", false, "operator.replicas", 1)));
+    Rendered single =
+        Rendered.parse(
+            FlotillaChart.template(
+                "flotilla",
+                null,
+                Map.of("operator.leaderElection.enabled", false, "operator.replicas", 1)));
     assertThat(single.one(Service.class, "flotilla-operator-autoscaler").getSpec().getSelector())
         .as("one replica without an election leads alone and never labels its pod")
-        .isEqualTo(single.one(Deployment.class, "flotilla-operator").getSpec().getSelector().getMatchLabels());
+        .isEqualTo(
+            single
+                .one(Deployment.class, "flotilla-operator")
+                .getSpec()
+                .getSelector()
+                .getMatchLabels());
     assertThat(env(single.one(Deployment.class, "flotilla-operator")))
         .containsEntry("FLOTILLA_OPERATOR_LEADER_ELECTION_ENABLED", "false");
   }
@@ -202,33 +261,49 @@ class ChartWorkloadsTest {
     Deployment operator = rendered.one(Deployment.class, "prod-flotilla-operator");
     Deployment gateway = rendered.one(Deployment.class, "prod-flotilla-gateway");
 
-    assertThat(container(operator).getImage()).isEqualTo("registry.example.com/ml/flotilla-dev/flotilla-operator:0.2.0-rc1");
-    assertThat(container(gateway).getImage()).isEqualTo("registry.example.com/ml/flotilla-dev/flotilla-gateway:0.2.0-rc1");
-    assertThat(env(operator)).containsEntry("FLOTILLA_OPERATOR_WORKER_IMAGE", "registry.example.com/ml/flotilla-dev/flotilla-worker:0.2.0-rc1")
+    assertThat(container(operator).getImage())
+        .isEqualTo("registry.example.com/ml/flotilla-dev/flotilla-operator:0.2.0-rc1");
+    assertThat(container(gateway).getImage())
+        .isEqualTo("registry.example.com/ml/flotilla-dev/flotilla-gateway:0.2.0-rc1");
+    assertThat(env(operator))
+        .containsEntry(
+            "FLOTILLA_OPERATOR_WORKER_IMAGE",
+            "registry.example.com/ml/flotilla-dev/flotilla-worker:0.2.0-rc1")
         .containsEntry("FLOTILLA_OPERATOR_WORKER_IMAGE_PULL_SECRETS", "registry-credentials")
         .containsEntry("FLOTILLA_OPERATOR_LEADER_ELECTION_LEASE_NAME", "flotilla-leader")
         .containsEntry("FLOTILLA_OPERATOR_SCALING_SCALE_TO_ZERO_AFTER", "15m")
         .containsEntry("FLOTILLA_OPERATOR_SCALING_COLD_START_TIMEOUT", "90s");
-    assertThat(env(gateway)).containsEntry("FLOTILLA_GATEWAY_USAGE_KAFKA_BOOTSTRAP_SERVERS", "kafka-0.kafka:9092,kafka-1.kafka:9092")
-        .containsEntry("FLOTILLA_GATEWAY_AUTOSCALER_ADDRESS", "prod-flotilla-operator-autoscaler." + NAMESPACE + ".svc:9200");
+    assertThat(env(gateway))
+        .containsEntry(
+            "FLOTILLA_GATEWAY_USAGE_KAFKA_BOOTSTRAP_SERVERS",
+            "kafka-0.kafka:9092,kafka-1.kafka:9092")
+        .containsEntry(
+            "FLOTILLA_GATEWAY_AUTOSCALER_ADDRESS",
+            "prod-flotilla-operator-autoscaler." + NAMESPACE + ".svc:9200");
     for (Deployment deployment : List.of(operator, gateway)) {
       assertThat(deployment.getSpec().getTemplate().getSpec().getImagePullSecrets())
-          .extracting(r -> r.getName()).containsExactly("registry-credentials");
+          .extracting(r -> r.getName())
+          .containsExactly("registry-credentials");
     }
     assertThat(operator.getSpec().getReplicas()).isEqualTo(3);
     assertThat(gateway.getSpec().getReplicas()).isEqualTo(3);
-    assertThat(operator.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds()).isEqualTo(45L);
-    assertThat(gateway.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds()).isEqualTo(120L);
+    assertThat(operator.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds())
+        .isEqualTo(45L);
+    assertThat(gateway.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds())
+        .isEqualTo(120L);
     assertThat(container(gateway).getResources().getRequests()).hasToString("{cpu=1, memory=1Gi}");
     assertThat(container(gateway).getResources().getLimits()).hasToString("{cpu=2, memory=2Gi}");
 
     Volume spool = volume(gateway.getSpec().getTemplate().getSpec(), "spool");
     assertThat(spool.getPersistentVolumeClaim().getClaimName()).isEqualTo("flotilla-usage-spool");
     assertThat(spool.getEmptyDir()).isNull();
-    assertThat(container(gateway).getVolumeMounts()).anySatisfy(m -> {
-      assertThat(m.getName()).isEqualTo("spool");
-      assertThat(env(gateway).get("FLOTILLA_GATEWAY_USAGE_SPOOL_DIR")).isEqualTo(m.getMountPath() + "/$(POD_NAME)");
-    });
+    assertThat(container(gateway).getVolumeMounts())
+        .anySatisfy(
+            m -> {
+              assertThat(m.getName()).isEqualTo("spool");
+              assertThat(env(gateway).get("FLOTILLA_GATEWAY_USAGE_SPOOL_DIR"))
+                  .isEqualTo(m.getMountPath() + "/$(POD_NAME)");
+            });
 
     Service service = rendered.one(Service.class, "prod-flotilla-gateway");
     assertThat(service.getSpec().getType()).isEqualTo("LoadBalancer");
@@ -236,7 +311,8 @@ class ChartWorkloadsTest {
 
     PodDisruptionBudget pdb = rendered.one(PodDisruptionBudget.class, "prod-flotilla-gateway");
     assertThat(pdb.getSpec().getMinAvailable()).isEqualTo(new IntOrString(2));
-    assertThat(pdb.getSpec().getSelector().getMatchLabels()).isEqualTo(gateway.getSpec().getSelector().getMatchLabels());
+    assertThat(pdb.getSpec().getSelector().getMatchLabels())
+        .isEqualTo(gateway.getSpec().getSelector().getMatchLabels());
   }
 
   @Test
@@ -244,22 +320,34 @@ class ChartWorkloadsTest {
     Rendered rendered = FlotillaChart.renderCustom();
     List<HasMetadata> monitors = rendered.ofKind("ServiceMonitor");
 
-    assertThat(monitors).extracting(m -> m.getMetadata().getName())
+    assertThat(monitors)
+        .extracting(m -> m.getMetadata().getName())
         .containsExactlyInAnyOrder("prod-flotilla-operator", "prod-flotilla-gateway");
-    assertThat(monitors).allSatisfy(m -> {
-      assertThat(m.getApiVersion()).isEqualTo("monitoring.coreos.com/v1");
-      assertThat(m.getMetadata().getLabels()).containsEntry("release", "prometheus");
-      GenericKubernetesResource monitor = (GenericKubernetesResource) m;
-      Service service = rendered.one(Service.class, m.getMetadata().getName());
-      assertThat(monitor.<Map<String, String>>get("spec", "selector", "matchLabels"))
-          .isEqualTo(service.getSpec().getSelector());
-      assertThat(monitor.<List<String>>get("spec", "namespaceSelector", "matchNames")).containsExactly(NAMESPACE);
-      List<Map<String, Object>> endpoints = monitor.get("spec", "endpoints");
-      assertThat(endpoints).singleElement().satisfies(e -> {
-        assertThat(e).containsEntry("port", "http").containsEntry("path", "/q/metrics").containsEntry("interval", "15s");
-        assertThat(service.getSpec().getPorts()).extracting(ServicePort::getName).contains("http");
-      });
-    });
+    assertThat(monitors)
+        .allSatisfy(
+            m -> {
+              assertThat(m.getApiVersion()).isEqualTo("monitoring.coreos.com/v1");
+              assertThat(m.getMetadata().getLabels()).containsEntry("release", "prometheus");
+              GenericKubernetesResource monitor = (GenericKubernetesResource) m;
+              Service service = rendered.one(Service.class, m.getMetadata().getName());
+              assertThat(monitor.<Map<String, String>>get("spec", "selector", "matchLabels"))
+                  .isEqualTo(service.getSpec().getSelector());
+              assertThat(monitor.<List<String>>get("spec", "namespaceSelector", "matchNames"))
+                  .containsExactly(NAMESPACE);
+              List<Map<String, Object>> endpoints = monitor.get("spec", "endpoints");
+              assertThat(endpoints)
+                  .singleElement()
+                  .satisfies(
+                      e -> {
+                        assertThat(e)
+                            .containsEntry("port", "http")
+                            .containsEntry("path", "/q/metrics")
+                            .containsEntry("interval", "15s");
+                        assertThat(service.getSpec().getPorts())
+                            .extracting(ServicePort::getName)
+                            .contains("http");
+                      });
+            });
   }
 
   private static void assertHttpProbe(Probe probe, String path) {
@@ -279,7 +367,8 @@ class ChartWorkloadsTest {
 
   private static List<Container> containers(Rendered rendered) {
     return rendered.all(Deployment.class).stream()
-        .flatMap(d -> d.getSpec().getTemplate().getSpec().getContainers().stream()).toList();
+        .flatMap(d -> d.getSpec().getTemplate().getSpec().getContainers().stream())
+        .toList();
   }
 
   private static Container container(Deployment deployment) {
@@ -290,22 +379,29 @@ class ChartWorkloadsTest {
 
   private static Deployment operator(Rendered rendered) {
     return rendered.all(Deployment.class).stream()
-        .filter(d -> "operator".equals(d.getMetadata().getLabels().get("app.kubernetes.io/component")))
-        .findFirst().orElseThrow();
+        .filter(
+            d -> "operator".equals(d.getMetadata().getLabels().get("app.kubernetes.io/component")))
+        .findFirst()
+        .orElseThrow();
   }
 
   /** Env values by name; those read from the downward API map to "<from>". */
   private static Map<String, String> env(Deployment deployment) {
     return container(deployment).getEnv().stream()
-        .collect(Collectors.toMap(EnvVar::getName, e -> e.getValue() == null ? "<from>" : e.getValue()));
+        .collect(
+            Collectors.toMap(EnvVar::getName, e -> e.getValue() == null ? "<from>" : e.getValue()));
   }
 
   private static Volume volume(PodSpec pod, String name) {
-    return pod.getVolumes().stream().filter(v -> v.getName().equals(name)).findFirst().orElseThrow();
+    return pod.getVolumes().stream()
+        .filter(v -> v.getName().equals(name))
+        .findFirst()
+        .orElseThrow();
   }
 
   private static Map<String, Integer> ports(Service service) {
-    return service.getSpec().getPorts().stream().collect(Collectors.toMap(ServicePort::getName, ServicePort::getPort));
+    return service.getSpec().getPorts().stream()
+        .collect(Collectors.toMap(ServicePort::getName, ServicePort::getPort));
   }
 
   private static Map<String, Integer> containerPorts(Deployment deployment) {

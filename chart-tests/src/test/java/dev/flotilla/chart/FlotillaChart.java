@@ -39,7 +39,8 @@ final class FlotillaChart {
 
   /** `helm template` output as text; Helm's own error (schema violations included) on failure. */
   static String template(String release, Path valuesFile, Map<String, Object> sets) {
-    TemplateCommand template = new Helm(chartDir()).template().withName(release).withNamespace(NAMESPACE);
+    TemplateCommand template =
+        new Helm(chartDir()).template().withName(release).withNamespace(NAMESPACE);
     if (valuesFile != null) {
       template = template.withValuesFile(valuesFile);
     }
@@ -59,7 +60,9 @@ final class FlotillaChart {
 
   /** The default render and the non-default one, named for parameterized tests. */
   static Stream<Named<Rendered>> bothRenders() {
-    return Stream.of(Named.of("default values", renderDefaults()), Named.of("custom-values.yaml", renderCustom()));
+    return Stream.of(
+        Named.of("default values", renderDefaults()),
+        Named.of("custom-values.yaml", renderCustom()));
   }
 
   /** The objects of one render, typed where Fabric8 knows the kind. */
@@ -67,8 +70,11 @@ final class FlotillaChart {
     static Rendered parse(String manifests) {
       List<HasMetadata> objects = new ArrayList<>();
       for (String document : manifests.split("(?m)^---\\s*$")) {
-        boolean onlyComments = document.lines().map(String::strip)
-            .allMatch(line -> line.isEmpty() || line.startsWith("#"));
+        boolean onlyComments =
+            document
+                .lines()
+                .map(String::strip)
+                .allMatch(line -> line.isEmpty() || line.startsWith("#"));
         if (!onlyComments) {
           objects.add(SERIALIZATION.unmarshal(document, HasMetadata.class));
         }
@@ -81,10 +87,20 @@ final class FlotillaChart {
     }
 
     <T extends HasMetadata> T one(Class<T> type, String name) {
-      List<T> named = all(type).stream().filter(o -> o.getMetadata().getName().equals(name)).toList();
+      List<T> named =
+          all(type).stream().filter(o -> o.getMetadata().getName().equals(name)).toList();
       if (named.size() != 1) {
-        throw new AssertionError("expected one " + type.getSimpleName() + " " + name + ", found " + named.size()
-            + " among " + objects.stream().map(o -> o.getKind() + "/" + o.getMetadata().getName()).toList());
+        throw new AssertionError(
+            "expected one "
+                + type.getSimpleName()
+                + " "
+                + name
+                + ", found "
+                + named.size()
+                + " among "
+                + objects.stream()
+                    .map(o -> o.getKind() + "/" + o.getMetadata().getName())
+                    .toList());
       }
       return named.get(0);
     }

@@ -1,13 +1,13 @@
 package dev.flotilla.local;
 
+import com.google.protobuf.Any;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.rpc.RetryInfo;
 import dev.flotilla.api.v1.Final;
 import dev.flotilla.api.v1.GenerateRequest;
 import dev.flotilla.api.v1.GenerateResponse;
 import dev.flotilla.api.v1.HeldProgress;
 import dev.flotilla.api.v1.InferenceGrpc;
-import com.google.protobuf.Any;
-import com.google.protobuf.InvalidProtocolBufferException;
-import com.google.rpc.RetryInfo;
 import io.grpc.Status;
 import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.StreamObserver;
@@ -40,8 +40,11 @@ final class Generation implements StreamObserver<GenerateResponse> {
     this.request = request;
   }
 
-  /** @param tenant the tenant the stub's API key belongs to, for checks */
-  static Generation start(String tenant, InferenceGrpc.InferenceStub stub, GenerateRequest request) {
+  /**
+   * @param tenant the tenant the stub's API key belongs to, for checks
+   */
+  static Generation start(
+      String tenant, InferenceGrpc.InferenceStub stub, GenerateRequest request) {
     Generation g = new Generation(tenant, request);
     stub.generate(request, g);
     return g;
@@ -138,8 +141,15 @@ final class Generation implements StreamObserver<GenerateResponse> {
 
   @Override
   public String toString() {
-    return request.getRequestId() + " (" + request.getModel() + ":" + request.getAdapter() + "): "
-        + (error != null ? error : fin == null ? "running" : "OK " + fin.getFinishReason()) + " after "
-        + tokenCount() + " tokens";
+    return request.getRequestId()
+        + " ("
+        + request.getModel()
+        + ":"
+        + request.getAdapter()
+        + "): "
+        + (error != null ? error : fin == null ? "running" : "OK " + fin.getFinishReason())
+        + " after "
+        + tokenCount()
+        + " tokens";
   }
 }

@@ -27,19 +27,22 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The whole system, started once for the e2e suite: {@link LocalMode} on free ports with its
- * state under {@code target/e2e-system}, pods on 127.0.0.100 and up (so a {@code ./flotilla local}
- * on this machine, from 127.0.0.2, is not in the way), and a gRPC channel to its gateway.
+ * The whole system, started once for the e2e suite: {@link LocalMode} on free ports with its state
+ * under {@code target/e2e-system}, pods on 127.0.0.100 and up (so a {@code ./flotilla local} on
+ * this machine, from 127.0.0.2, is not in the way), and a gRPC channel to its gateway.
  */
 final class LocalSystem implements FailureDump.Fixture, AutoCloseable {
   static final String ACME_KEY = Instructions.ACME_KEY;
   static final String GLOBEX_KEY = Instructions.GLOBEX_KEY;
+
   /** Tenant {@code e2e}: every model, limits no scenario reaches. */
   static final String E2E_KEY = "flk_e2e_suite_5c1d9e7a3b";
+
   /** Tenant {@code e2e-tight}: one request, then one more every two seconds. */
   static final String TIGHT_KEY = "flk_e2e_tight_8a2f4c6e1d";
-  private static final Map<String, String> TENANTS = Map.of(ACME_KEY, "acme", GLOBEX_KEY, "globex", E2E_KEY, "e2e",
-      TIGHT_KEY, "e2e-tight");
+
+  private static final Map<String, String> TENANTS =
+      Map.of(ACME_KEY, "acme", GLOBEX_KEY, "globex", E2E_KEY, "e2e", TIGHT_KEY, "e2e-tight");
 
   final LocalMode local;
   final Path dir;
@@ -60,13 +63,28 @@ final class LocalSystem implements FailureDump.Fixture, AutoCloseable {
     Files.createDirectories(dir.resolve("logs"));
     int grpc = PodNetwork.freePort();
     int kafka = freePortPair();
-    LocalSettings settings = LocalSettings.parse(LocalApi.repoRoot(), "--state-dir", dir.toString(),
-        "--api-port", "0", "--kafka-port", String.valueOf(kafka), "--grpc-port", String.valueOf(grpc),
-        "--http-port", String.valueOf(PodNetwork.freePort()),
-        "--operator-grpc-port", String.valueOf(PodNetwork.freePort()),
-        "--operator-http-port", String.valueOf(PodNetwork.freePort()));
-    PrintStream out = new PrintStream(Files.newOutputStream(dir.resolve("logs/local-mode.out")), true,
-        StandardCharsets.UTF_8);
+    LocalSettings settings =
+        LocalSettings.parse(
+            LocalApi.repoRoot(),
+            "--state-dir",
+            dir.toString(),
+            "--api-port",
+            "0",
+            "--kafka-port",
+            String.valueOf(kafka),
+            "--grpc-port",
+            String.valueOf(grpc),
+            "--http-port",
+            String.valueOf(PodNetwork.freePort()),
+            "--operator-grpc-port",
+            String.valueOf(PodNetwork.freePort()),
+            "--operator-http-port",
+            String.valueOf(PodNetwork.freePort()));
+    PrintStream out =
+        new PrintStream(
+            Files.newOutputStream(dir.resolve("logs/local-mode.out")),
+            true,
+            StandardCharsets.UTF_8);
     LocalMode local = new LocalMode(settings, 100, out);
     try {
       local.start();
@@ -74,13 +92,14 @@ final class LocalSystem implements FailureDump.Fixture, AutoCloseable {
       local.stop();
       throw e;
     }
-    ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", grpc).usePlaintext().build();
+    ManagedChannel channel =
+        ManagedChannelBuilder.forAddress("127.0.0.1", grpc).usePlaintext().build();
     return new LocalSystem(local, dir, channel, out);
   }
 
   /**
-   * Whether the worker was built with its native engine (the jar holds a library under
-   * {@code native/}); {@code -Dnative.skip} builds it without one, and then no worker can serve.
+   * Whether the worker was built with its native engine (the jar holds a library under {@code
+   * native/}); {@code -Dnative.skip} builds it without one, and then no worker can serve.
    */
   static boolean workerHasEngine() throws IOException {
     Path app = LocalApi.repoRoot().resolve("worker/target/quarkus-app/app");
@@ -118,14 +137,28 @@ final class LocalSystem implements FailureDump.Fixture, AutoCloseable {
 
   /** Adds the suite's own tenants ({@link #E2E_KEY}, {@link #TIGHT_KEY}) with their key Secrets. */
   void addTestTenants() throws Exception {
-    apply(tenant("e2e", E2E_KEY, "[\"*\"]", "requestsPerSecond: 200\n    burst: 400\n    tokensPerMinute: 10000000\n"
-        + "    maxConcurrent: 64"));
-    apply(tenant("e2e-tight", TIGHT_KEY, "[\"default/tiny-llama\"]", "requestsPerSecond: 0.5\n    burst: 1\n"
-        + "    tokensPerMinute: 100000\n    maxConcurrent: 4"));
+    apply(
+        tenant(
+            "e2e",
+            E2E_KEY,
+            "[\"*\"]",
+            "requestsPerSecond: 200\n    burst: 400\n    tokensPerMinute: 10000000\n"
+                + "    maxConcurrent: 64"));
+    apply(
+        tenant(
+            "e2e-tight",
+            TIGHT_KEY,
+            "[\"default/tiny-llama\"]",
+            "requestsPerSecond: 0.5\n    burst: 1\n"
+                + "    tokensPerMinute: 100000\n    maxConcurrent: 4"));
   }
 
-  private static String tenant(String name, String key, String models, String limits) throws Exception {
-    String hash = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8)));
+  private static String tenant(String name, String key, String models, String limits)
+      throws Exception {
+    String hash =
+        HexFormat.of()
+            .formatHex(
+                MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8)));
     return """
         apiVersion: v1
         kind: Secret
@@ -148,7 +181,8 @@ final class LocalSystem implements FailureDump.Fixture, AutoCloseable {
             %4$s
           weight: 1
           priority: Normal
-        """.formatted(name, hash, models, limits);
+        """
+        .formatted(name, hash, models, limits);
   }
 
   /**
@@ -158,7 +192,8 @@ final class LocalSystem implements FailureDump.Fixture, AutoCloseable {
    * @param replicas {@code spec.replicas} (pins the count), or null to leave it to the autoscaler
    */
   void applyModel(String name, int maxBatchSize, String scaling, Integer replicas) {
-    apply("""
+    apply(
+        """
         apiVersion: flotilla.dev/v1alpha1
         kind: ModelDeployment
         metadata:
@@ -178,55 +213,86 @@ final class LocalSystem implements FailureDump.Fixture, AutoCloseable {
             cpu: "1"
           scaling:
         %s
-        %s""".formatted(name, local.assets().model(), maxBatchSize, scaling.indent(4).stripTrailing(),
-        replicas == null ? "" : "  replicas: " + replicas));
+        %s"""
+            .formatted(
+                name,
+                local.assets().model(),
+                maxBatchSize,
+                scaling.indent(4).stripTrailing(),
+                replicas == null ? "" : "  replicas: " + replicas));
   }
 
   /** A blocking stub that calls the gateway with {@code apiKey}. */
   InferenceGrpc.InferenceBlockingStub blocking(String apiKey) {
-    return InferenceGrpc.newBlockingStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(auth(apiKey)));
+    return InferenceGrpc.newBlockingStub(channel)
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(auth(apiKey)));
   }
 
   /** An async stub that calls the gateway with {@code apiKey}. */
   InferenceGrpc.InferenceStub async(String apiKey) {
-    return InferenceGrpc.newStub(channel).withInterceptors(MetadataUtils.newAttachHeadersInterceptor(auth(apiKey)));
+    return InferenceGrpc.newStub(channel)
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(auth(apiKey)));
   }
 
   private static Metadata auth(String apiKey) {
     Metadata headers = new Metadata();
-    headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + apiKey);
+    headers.put(
+        Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + apiKey);
     return headers;
   }
 
   /** Creates or replaces every object in the YAML, as {@code kubectl apply} would. */
   List<HasMetadata> apply(String yaml) {
-    return client().load(new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8))).items().stream()
-        .map(o -> client().resource(o).createOr(NonDeletingOperation::update)).toList();
+    return client()
+        .load(new ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8)))
+        .items()
+        .stream()
+        .map(o -> client().resource(o).createOr(NonDeletingOperation::update))
+        .toList();
   }
 
   /** The worker pods of a ModelDeployment in {@code default}. */
   List<Pod> workers(String model) {
-    return client().pods().inNamespace("default").withLabel("flotilla.dev/model", model).list().getItems();
+    return client()
+        .pods()
+        .inNamespace("default")
+        .withLabel("flotilla.dev/model", model)
+        .list()
+        .getItems();
   }
 
   /** The Prometheus text a worker pod serves on its HTTP port. */
   String workerMetrics(Pod pod) throws IOException, InterruptedException {
-    HttpRequest request = HttpRequest.newBuilder(URI.create("http://" + pod.getStatus().getPodIP() + ":"
-        + pod.getMetadata().getAnnotations().get(PodNetwork.PORT_ANNOTATION_PREFIX + "http") + "/q/metrics"))
-        .build();
+    HttpRequest request =
+        HttpRequest.newBuilder(
+                URI.create(
+                    "http://"
+                        + pod.getStatus().getPodIP()
+                        + ":"
+                        + pod.getMetadata()
+                            .getAnnotations()
+                            .get(PodNetwork.PORT_ANNOTATION_PREFIX + "http")
+                        + "/q/metrics"))
+            .build();
     return http.send(request, HttpResponse.BodyHandlers.ofString()).body();
   }
 
   /** The process the node agent runs for a pod. */
   ProcessSupervisor.Child process(Pod pod) {
     String name = "pod " + pod.getMetadata().getNamespace() + "/" + pod.getMetadata().getName();
-    return local.supervisor().children().stream().filter(c -> c.name().equals(name) && c.isAlive()).findFirst()
+    return local.supervisor().children().stream()
+        .filter(c -> c.name().equals(name) && c.isAlive())
+        .findFirst()
         .orElseThrow(() -> new AssertionError("no running process for " + name));
   }
 
-  /** Sends a signal ({@code STOP}, {@code CONT}, ...) to a process, as {@code kill -<signal>} does. */
-  static void signal(ProcessSupervisor.Child child, String signal) throws IOException, InterruptedException {
-    Process kill = new ProcessBuilder("kill", "-" + signal, String.valueOf(child.pid())).inheritIO().start();
+  /**
+   * Sends a signal ({@code STOP}, {@code CONT}, ...) to a process, as {@code kill -<signal>} does.
+   */
+  static void signal(ProcessSupervisor.Child child, String signal)
+      throws IOException, InterruptedException {
+    Process kill =
+        new ProcessBuilder("kill", "-" + signal, String.valueOf(child.pid())).inheritIO().start();
     if (kill.waitFor() != 0) {
       throw new IOException("kill -" + signal + " " + child.pid() + " failed");
     }
@@ -234,14 +300,19 @@ final class LocalSystem implements FailureDump.Fixture, AutoCloseable {
 
   /** The Prometheus text the gateway serves. */
   String gatewayMetrics() throws IOException, InterruptedException {
-    HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + local.settings().gatewayHttpPort()
-        + "/q/metrics")).build();
+    HttpRequest request =
+        HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + local.settings().gatewayHttpPort() + "/q/metrics"))
+            .build();
     return http.send(request, HttpResponse.BodyHandlers.ofString()).body();
   }
 
   /** Records one measurement under {@code target/e2e-system/}, one line per run. */
   void record(String file, String line) throws IOException {
-    Files.writeString(dir.resolve(file), line + "\n", java.nio.file.StandardOpenOption.CREATE,
+    Files.writeString(
+        dir.resolve(file),
+        line + "\n",
+        java.nio.file.StandardOpenOption.CREATE,
         java.nio.file.StandardOpenOption.APPEND);
   }
 

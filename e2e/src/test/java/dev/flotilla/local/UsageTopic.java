@@ -36,7 +36,8 @@ final class UsageTopic implements AutoCloseable {
     for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(500))) {
       JsonNode event = JSON.readTree(r.value());
       if (!event.path("tenant").asText().equals(r.key())) {
-        throw new AssertionError("record key " + r.key() + " is not the event's tenant: " + r.value());
+        throw new AssertionError(
+            "record key " + r.key() + " is not the event's tenant: " + r.value());
       }
       events.add(event);
     }

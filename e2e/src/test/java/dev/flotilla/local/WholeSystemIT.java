@@ -5,15 +5,15 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.google.rpc.RetryInfo;
+import dev.flotilla.api.crd.ConditionTypes;
+import dev.flotilla.api.crd.ModelDeployment;
 import dev.flotilla.api.v1.AdapterInfo;
 import dev.flotilla.api.v1.GenerateRequest;
 import dev.flotilla.api.v1.HeldProgress;
 import dev.flotilla.api.v1.ListModelsRequest;
 import dev.flotilla.api.v1.ModelInfo;
 import dev.flotilla.api.v1.SamplingParams;
-import com.google.rpc.RetryInfo;
-import dev.flotilla.api.crd.ConditionTypes;
-import dev.flotilla.api.crd.ModelDeployment;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.grpc.Status;
 import java.time.Duration;
@@ -31,11 +31,11 @@ import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * The whole system on this machine, nothing mocked: the in-memory API server, the operator and
- * the gateway as processes, a Kafka broker JVM, worker pods as processes running the native
- * engine, all started once (see {@link LocalSystem}) with {@code examples/} applied. Scenarios run
- * in order on the one system; each uses its own requests (ids {@code s<scenario>-...}) and, past
- * the examples, its own ModelDeployment.
+ * The whole system on this machine, nothing mocked: the in-memory API server, the operator and the
+ * gateway as processes, a Kafka broker JVM, worker pods as processes running the native engine, all
+ * started once (see {@link LocalSystem}) with {@code examples/} applied. Scenarios run in order on
+ * the one system; each uses its own requests (ids {@code s<scenario>-...}) and, past the examples,
+ * its own ModelDeployment.
  */
 @ExtendWith(FailureDump.class)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -46,21 +46,32 @@ class WholeSystemIT {
   static final String GLOBEX_ADAPTER = ModelAssets.GLOBEX_ADAPTER;
 
   static LocalSystem system;
+
   /** Every request the suite made, for the usage check. */
   static final List<Generation> requests = new CopyOnWriteArrayList<>();
 
   @BeforeAll
   static void startTheSystem() throws Exception {
-    assumeTrue(LocalSystem.workerHasEngine(), "the worker was built without its native engine (-Dnative.skip)");
+    assumeTrue(
+        LocalSystem.workerHasEngine(),
+        "the worker was built without its native engine (-Dnative.skip)");
     system = LocalSystem.start();
     system.addTestTenants();
     // The gateway knows the tenants and adapters once its informers have synced.
-    await().atMost(Duration.ofSeconds(60)).ignoreExceptions().untilAsserted(() -> {
-      assertThat(adapters(LocalSystem.ACME_KEY, MODEL)).contains(ACME_ADAPTER);
-      assertThat(adapters(LocalSystem.GLOBEX_KEY, MODEL)).contains(GLOBEX_ADAPTER);
-      system.blocking(LocalSystem.E2E_KEY).listModels(ListModelsRequest.getDefaultInstance());
-      system.blocking(LocalSystem.TIGHT_KEY).listModels(ListModelsRequest.getDefaultInstance());
-    });
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .ignoreExceptions()
+        .untilAsserted(
+            () -> {
+              assertThat(adapters(LocalSystem.ACME_KEY, MODEL)).contains(ACME_ADAPTER);
+              assertThat(adapters(LocalSystem.GLOBEX_KEY, MODEL)).contains(GLOBEX_ADAPTER);
+              system
+                  .blocking(LocalSystem.E2E_KEY)
+                  .listModels(ListModelsRequest.getDefaultInstance());
+              system
+                  .blocking(LocalSystem.TIGHT_KEY)
+                  .listModels(ListModelsRequest.getDefaultInstance());
+            });
   }
 
   @AfterAll
@@ -75,18 +86,25 @@ class WholeSystemIT {
   void aRequestToAModelAtZeroIsHeldWhileTheOperatorStartsAWorkerThenStreams() throws Exception {
     assertThat(system.workers(MODEL)).as("tiny-llama starts at minReplicas 0").isEmpty();
 
-    Generation g = generate(LocalSystem.ACME_KEY, request("s1-cold", ACME_ADAPTER, "Once upon a time", 24)
-        .toBuilder().setReportProgress(true).build()).await(180);
+    Generation g =
+        generate(
+                LocalSystem.ACME_KEY,
+                request("s1-cold", ACME_ADAPTER, "Once upon a time", 24).toBuilder()
+                    .setReportProgress(true)
+                    .build())
+            .await(180);
 
     assertThat(g.error()).as("%s", g).isNull();
     assertThat(g.progress()).as("HeldProgress while the worker starts").isNotEmpty();
     assertThat(g.progress().get(0).getPhase()).isEqualTo(HeldProgress.Phase.WAITING_FOR_WORKER);
     assertThat(g.progress()).extracting(HeldProgress::getWaitedMs).isSorted();
     assertThat(g.tokenCount()).isPositive().isEqualTo(g.fin().getUsage().getCompletionTokens());
-    assertThat(system.workers(MODEL)).singleElement()
+    assertThat(system.workers(MODEL))
+        .singleElement()
         .satisfies(p -> assertThat(DeploymentController.isReady(p)).isTrue());
     long coldStartMs = g.timeToFirstTokenMillis();
-    system.record("cold-start.txt", "tiny-llama first request to first token: " + coldStartMs + " ms");
+    system.record(
+        "cold-start.txt", "tiny-llama first request to first token: " + coldStartMs + " ms");
     System.out.println("e2e: cold start (first request to first token) " + coldStartMs + " ms");
   }
 
@@ -95,10 +113,12 @@ class WholeSystemIT {
   void twoTenantsAdaptersShareOneBatchAndEachGetsWhatItWouldAlone() throws Exception {
     GenerateRequest acme = request("s2-acme", ACME_ADAPTER, "The support ticket says", 96);
     GenerateRequest globex = request("s2-globex", GLOBEX_ADAPTER, "SELECT name FROM", 96);
-    Generation acmeAlone = generate(LocalSystem.ACME_KEY, acme.toBuilder().setRequestId("s2-acme-alone").build())
-        .await(60);
-    Generation globexAlone = generate(LocalSystem.GLOBEX_KEY,
-        globex.toBuilder().setRequestId("s2-globex-alone").build()).await(60);
+    Generation acmeAlone =
+        generate(LocalSystem.ACME_KEY, acme.toBuilder().setRequestId("s2-acme-alone").build())
+            .await(60);
+    Generation globexAlone =
+        generate(LocalSystem.GLOBEX_KEY, globex.toBuilder().setRequestId("s2-globex-alone").build())
+            .await(60);
     assertThat(acmeAlone.error()).as("%s", acmeAlone).isNull();
     assertThat(globexAlone.error()).as("%s", globexAlone).isNull();
 
@@ -111,26 +131,41 @@ class WholeSystemIT {
     assertThat(b.error()).as("%s", b).isNull();
     assertThat(a.tokenIds()).as("acme's output batched = alone").isEqualTo(acmeAlone.tokenIds());
     assertThat(a.text()).isEqualTo(acmeAlone.text());
-    assertThat(b.tokenIds()).as("globex's output batched = alone").isEqualTo(globexAlone.tokenIds());
+    assertThat(b.tokenIds())
+        .as("globex's output batched = alone")
+        .isEqualTo(globexAlone.tokenIds());
     assertThat(b.text()).isEqualTo(globexAlone.text());
-    assertThat(a.firstTokenNanos()).as("the streams overlap in time").isLessThan(b.lastTokenNanos());
-    assertThat(b.firstTokenNanos()).as("the streams overlap in time").isLessThan(a.lastTokenNanos());
+    assertThat(a.firstTokenNanos())
+        .as("the streams overlap in time")
+        .isLessThan(b.lastTokenNanos());
+    assertThat(b.firstTokenNanos())
+        .as("the streams overlap in time")
+        .isLessThan(a.lastTokenNanos());
     Pod worker = assertThat(system.workers(MODEL)).singleElement().actual();
     assertThat(gauge(system.workerMetrics(worker), "flotilla_worker_batch_size_max"))
-        .as("the one worker ran both in one engine step").isGreaterThanOrEqualTo(2);
+        .as("the one worker ran both in one engine step")
+        .isGreaterThanOrEqualTo(2);
   }
 
   @Test
   @Order(3)
   void aTenantCannotUseAnotherTenantsPrivateAdapterNorSeeIt() throws Exception {
-    Generation g = generate(LocalSystem.GLOBEX_KEY, request("s3-denied", ACME_ADAPTER, "Hello", 8)).await(30);
+    Generation g =
+        generate(LocalSystem.GLOBEX_KEY, request("s3-denied", ACME_ADAPTER, "Hello", 8)).await(30);
 
     assertThat(g.error()).isNotNull();
     assertThat(g.error().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
     assertThat(g.tokenCount()).isZero();
-    assertThat(adapters(LocalSystem.GLOBEX_KEY, MODEL)).contains(GLOBEX_ADAPTER).doesNotContain(ACME_ADAPTER);
-    assertThat(system.blocking(LocalSystem.GLOBEX_KEY).listModels(ListModelsRequest.getDefaultInstance())
-        .getModelsList()).flatMap(ModelInfo::getAdaptersList).extracting(AdapterInfo::getName)
+    assertThat(adapters(LocalSystem.GLOBEX_KEY, MODEL))
+        .contains(GLOBEX_ADAPTER)
+        .doesNotContain(ACME_ADAPTER);
+    assertThat(
+            system
+                .blocking(LocalSystem.GLOBEX_KEY)
+                .listModels(ListModelsRequest.getDefaultInstance())
+                .getModelsList())
+        .flatMap(ModelInfo::getAdaptersList)
+        .extracting(AdapterInfo::getName)
         .doesNotContain(ACME_ADAPTER);
   }
 
@@ -140,13 +175,18 @@ class WholeSystemIT {
     List<Generation> made = List.copyOf(requests);
     assertThat(made).allSatisfy(g -> assertThat(g.isDone()).isTrue());
     try (UsageTopic topic = new UsageTopic(system.local.kafka().bootstrapServers())) {
-      await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> {
-        topic.poll();
-        assertThat(topic.byRequestId().keySet())
-            .containsAll(made.stream().map(g -> g.request.getRequestId()).toList());
-      });
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .untilAsserted(
+              () -> {
+                topic.poll();
+                assertThat(topic.byRequestId().keySet())
+                    .containsAll(made.stream().map(g -> g.request.getRequestId()).toList());
+              });
       Map<String, List<JsonNode>> events = topic.byRequestId();
-      assertThat(events).as("no request billed twice").allSatisfy((id, list) -> assertThat(list).hasSize(1));
+      assertThat(events)
+          .as("no request billed twice")
+          .allSatisfy((id, list) -> assertThat(list).hasSize(1));
       for (Generation g : made) {
         assertUsageMatches(events.get(g.request.getRequestId()).get(0), g);
       }
@@ -156,75 +196,127 @@ class WholeSystemIT {
   @Test
   @Order(5)
   void anIdleModelScalesToZeroAndWakesForTheNextRequest() throws Exception {
-    system.applyModel("e2e-idle", 4, """
+    system.applyModel(
+        "e2e-idle",
+        4,
+        """
         minReplicas: 0
         maxReplicas: 1
         targetConcurrency: 4
         scaleToZeroAfter: 5s
         stableWindow: 6s
         panicWindow: 2s
-        coldStartTimeout: 2m""", null);
+        coldStartTimeout: 2m""",
+        null);
     // The gateway knows a model once its informer has seen it, and answers NOT_FOUND before.
-    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(models(LocalSystem.E2E_KEY))
-        .anyMatch(m -> m.endsWith("/e2e-idle") || m.equals("e2e-idle")));
-    Generation first = generate(LocalSystem.E2E_KEY, request("s5-first", "e2e-idle", "", "Good morning", 16)
-        .toBuilder().setReportProgress(true).build()).await(180);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () ->
+                assertThat(models(LocalSystem.E2E_KEY))
+                    .anyMatch(m -> m.endsWith("/e2e-idle") || m.equals("e2e-idle")));
+    Generation first =
+        generate(
+                LocalSystem.E2E_KEY,
+                request("s5-first", "e2e-idle", "", "Good morning", 16).toBuilder()
+                    .setReportProgress(true)
+                    .build())
+            .await(180);
     assertThat(first.error()).as("%s", first).isNull();
     assertThat(first.progress()).as("held while cold").isNotEmpty();
     assertThat(system.workers("e2e-idle")).hasSize(1);
 
-    await().atMost(Duration.ofSeconds(90)).untilAsserted(() -> {
-      assertThat(system.client().apps().deployments().inNamespace("default").withName("e2e-idle-worker").get()
-          .getSpec().getReplicas()).isZero();
-      assertThat(system.workers("e2e-idle")).as("worker pods gone").isEmpty();
-      ModelDeployment md = model("e2e-idle");
-      assertThat(md.getStatus().getReadyReplicas()).isZero();
-      assertThat(md.getStatus().getConditions()).anySatisfy(c -> {
-        assertThat(c.getType()).isEqualTo(ConditionTypes.SCALED_TO_ZERO);
-        assertThat(c.getStatus()).isEqualTo(ConditionTypes.TRUE);
-      });
-    });
+    await()
+        .atMost(Duration.ofSeconds(90))
+        .untilAsserted(
+            () -> {
+              assertThat(
+                      system
+                          .client()
+                          .apps()
+                          .deployments()
+                          .inNamespace("default")
+                          .withName("e2e-idle-worker")
+                          .get()
+                          .getSpec()
+                          .getReplicas())
+                  .isZero();
+              assertThat(system.workers("e2e-idle")).as("worker pods gone").isEmpty();
+              ModelDeployment md = model("e2e-idle");
+              assertThat(md.getStatus().getReadyReplicas()).isZero();
+              assertThat(md.getStatus().getConditions())
+                  .anySatisfy(
+                      c -> {
+                        assertThat(c.getType()).isEqualTo(ConditionTypes.SCALED_TO_ZERO);
+                        assertThat(c.getStatus()).isEqualTo(ConditionTypes.TRUE);
+                      });
+            });
 
-    Generation again = generate(LocalSystem.E2E_KEY, request("s5-again", "e2e-idle", "", "Good morning", 16)
-        .toBuilder().setReportProgress(true).build()).await(180);
+    Generation again =
+        generate(
+                LocalSystem.E2E_KEY,
+                request("s5-again", "e2e-idle", "", "Good morning", 16).toBuilder()
+                    .setReportProgress(true)
+                    .build())
+            .await(180);
     assertThat(again.error()).as("%s", again).isNull();
     assertThat(again.progress()).as("held while cold again").isNotEmpty();
-    assertThat(again.tokenIds()).as("the same greedy answer from the new worker").isEqualTo(first.tokenIds());
-    system.record("cold-start.txt", "e2e-idle woken from zero, first request to first token: "
-        + again.timeToFirstTokenMillis() + " ms");
+    assertThat(again.tokenIds())
+        .as("the same greedy answer from the new worker")
+        .isEqualTo(first.tokenIds());
+    system.record(
+        "cold-start.txt",
+        "e2e-idle woken from zero, first request to first token: "
+            + again.timeToFirstTokenMillis()
+            + " ms");
   }
 
   @Test
   @Order(6)
   void aTenantOverItsRateLimitIsToldWhenToRetryAndIsServedThen() throws Exception {
     Generation first = generate(LocalSystem.TIGHT_KEY, request("s6-first", "", "Hi", 4)).await(60);
-    Generation second = generate(LocalSystem.TIGHT_KEY, request("s6-second", "", "Hi", 4)).await(60);
+    Generation second =
+        generate(LocalSystem.TIGHT_KEY, request("s6-second", "", "Hi", 4)).await(60);
     assertThat(first.error()).as("%s", first).isNull();
     assertThat(second.error()).as("%s", second).isNotNull();
     assertThat(second.error().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
-    RetryInfo retry = second.retryInfo().orElseThrow(() -> new AssertionError("no RetryInfo in " + second.error()));
-    long delayMs = retry.getRetryDelay().getSeconds() * 1000 + retry.getRetryDelay().getNanos() / 1_000_000;
+    RetryInfo retry =
+        second
+            .retryInfo()
+            .orElseThrow(() -> new AssertionError("no RetryInfo in " + second.error()));
+    long delayMs =
+        retry.getRetryDelay().getSeconds() * 1000 + retry.getRetryDelay().getNanos() / 1_000_000;
     assertThat(delayMs).isPositive().isLessThanOrEqualTo(5_000);
 
     Thread.sleep(delayMs); // what a client does with RetryInfo
-    Generation retried = generate(LocalSystem.TIGHT_KEY, request("s6-retried", "", "Hi", 4)).await(60);
+    Generation retried =
+        generate(LocalSystem.TIGHT_KEY, request("s6-retried", "", "Hi", 4)).await(60);
     assertThat(retried.error()).as("%s", retried).isNull();
     assertThat(retried.tokenIds()).isEqualTo(first.tokenIds());
   }
 
   @Test
   @Order(7)
-  void aKilledWorkerAbortsOnlyStreamsThatHadTokensTheRestCompleteElsewhereAndItComesBack() throws Exception {
-    system.applyModel("e2e-failover", 4, """
+  void aKilledWorkerAbortsOnlyStreamsThatHadTokensTheRestCompleteElsewhereAndItComesBack()
+      throws Exception {
+    system.applyModel(
+        "e2e-failover",
+        4,
+        """
         minReplicas: 0
         maxReplicas: 2
-        coldStartTimeout: 2m""", 2);
+        coldStartTimeout: 2m""",
+        2);
     awaitReadyWorkers("e2e-failover", 2);
     List<String> prompts = List.of("The river", "In the year", "A robot", "Listen");
     Map<String, List<Integer>> reference = new LinkedHashMap<>();
     for (String prompt : prompts) {
-      Generation alone = generate(LocalSystem.E2E_KEY, request("s7-ref-" + reference.size(), "e2e-failover", "", prompt,
-          FAILOVER_TOKENS)).await(60);
+      Generation alone =
+          generate(
+                  LocalSystem.E2E_KEY,
+                  request(
+                      "s7-ref-" + reference.size(), "e2e-failover", "", prompt, FAILOVER_TOKENS))
+              .await(60);
       assertThat(alone.error()).as("%s", alone).isNull();
       reference.put(prompt, alone.tokenIds());
     }
@@ -234,19 +326,29 @@ class WholeSystemIT {
     // no token there; then it is killed.
     List<Generation> load = new ArrayList<>();
     for (int i = 0; i < 4; i++) {
-      load.add(generate(LocalSystem.E2E_KEY, request("s7-load-" + i, "e2e-failover", "", prompts.get(i), FAILOVER_TOKENS)));
+      load.add(
+          generate(
+              LocalSystem.E2E_KEY,
+              request("s7-load-" + i, "e2e-failover", "", prompts.get(i), FAILOVER_TOKENS)));
     }
-    await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(5))
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(5))
         .until(() -> load.stream().allMatch(g -> g.tokenCount() > 0));
     Pod victim = system.workers("e2e-failover").get(0);
     ProcessSupervisor.Child victimProcess = system.process(victim);
     LocalSystem.signal(victimProcess, "STOP");
     List<Generation> late = new ArrayList<>();
     for (int i = 0; i < 4; i++) {
-      late.add(generate(LocalSystem.E2E_KEY, request("s7-late-" + i, "e2e-failover", "", prompts.get(i), FAILOVER_TOKENS)));
+      late.add(
+          generate(
+              LocalSystem.E2E_KEY,
+              request("s7-late-" + i, "e2e-failover", "", prompts.get(i), FAILOVER_TOKENS)));
     }
     load.addAll(late);
-    await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(5))
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(5))
         .until(() -> late.stream().filter(g -> g.tokenCount() > 0).count() >= 2);
     Map<Generation, Integer> tokensAtKill = new LinkedHashMap<>();
     load.forEach(g -> tokensAtKill.put(g, g.tokenCount()));
@@ -266,31 +368,50 @@ class WholeSystemIT {
       } else {
         assertThat(g.error().getCode()).as("%s", g).isEqualTo(Status.Code.ABORTED);
         assertThat(g.tokenCount()).as("%s: aborted only after tokens", g).isPositive();
-        assertThat(expected).as("%s: what it got is a prefix of the answer", g).startsWith(
-            g.tokenIds().toArray(Integer[]::new));
+        assertThat(expected)
+            .as("%s: what it got is a prefix of the answer", g)
+            .startsWith(g.tokenIds().toArray(Integer[]::new));
       }
       if (tokensAtKill.get(g) == 0) {
-        assertThat(g.error()).as("%s had no token when the worker died: retried elsewhere", g).isNull();
+        assertThat(g.error())
+            .as("%s had no token when the worker died: retried elsewhere", g)
+            .isNull();
       }
     }
 
-    await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertThat(pod(victim.getMetadata().getName()))
-        .satisfies(p -> {
-          assertThat(p.getStatus().getContainerStatuses().get(0).getRestartCount()).isEqualTo(1);
-          assertThat(DeploymentController.isReady(p)).isTrue();
-        }));
-    await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> {
-      List<Generation> more = new ArrayList<>();
-      for (int i = 0; i < 4; i++) {
-        more.add(generate(LocalSystem.E2E_KEY, request("s7-after-" + requests.size(), "e2e-failover", "",
-            prompts.get(i), 8)));
-      }
-      for (Generation g : more) {
-        assertThat(g.await(60).error()).as("%s", g).isNull();
-      }
-      assertThat(gauge(system.workerMetrics(pod(victim.getMetadata().getName())),
-          "flotilla_worker_tokens_generated_total")).as("the restarted worker serves").isPositive();
-    });
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () ->
+                assertThat(pod(victim.getMetadata().getName()))
+                    .satisfies(
+                        p -> {
+                          assertThat(p.getStatus().getContainerStatuses().get(0).getRestartCount())
+                              .isEqualTo(1);
+                          assertThat(DeploymentController.isReady(p)).isTrue();
+                        }));
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () -> {
+              List<Generation> more = new ArrayList<>();
+              for (int i = 0; i < 4; i++) {
+                more.add(
+                    generate(
+                        LocalSystem.E2E_KEY,
+                        request(
+                            "s7-after-" + requests.size(), "e2e-failover", "", prompts.get(i), 8)));
+              }
+              for (Generation g : more) {
+                assertThat(g.await(60).error()).as("%s", g).isNull();
+              }
+              assertThat(
+                      gauge(
+                          system.workerMetrics(pod(victim.getMetadata().getName())),
+                          "flotilla_worker_tokens_generated_total"))
+                  .as("the restarted worker serves")
+                  .isPositive();
+            });
   }
 
   @Test
@@ -304,17 +425,46 @@ class WholeSystemIT {
     awaitConverged("e2e-failover", 1);
     // Up: killed once it scaled the Deployment, while the new worker is still starting.
     setReplicas("e2e-failover", 2);
-    await().atMost(Duration.ofSeconds(30)).until(() -> system.client().apps().deployments().inNamespace("default")
-        .withName("e2e-failover-worker").get().getSpec().getReplicas() == 2);
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .until(
+            () ->
+                system
+                        .client()
+                        .apps()
+                        .deployments()
+                        .inNamespace("default")
+                        .withName("e2e-failover-worker")
+                        .get()
+                        .getSpec()
+                        .getReplicas()
+                    == 2);
     system.local.kill("operator");
     system.local.startQuarkus("operator");
     awaitConverged("e2e-failover", 2);
 
     for (String name : List.of(MODEL, "e2e-idle", "e2e-failover")) {
-      assertThat(system.client().apps().deployments().inNamespace("default").withLabel("flotilla.dev/model", name)
-          .list().getItems()).as("Deployments of %s", name).hasSize(1);
-      assertThat(system.client().services().inNamespace("default").withLabel("flotilla.dev/model", name)
-          .list().getItems()).as("Services of %s", name).hasSize(1);
+      assertThat(
+              system
+                  .client()
+                  .apps()
+                  .deployments()
+                  .inNamespace("default")
+                  .withLabel("flotilla.dev/model", name)
+                  .list()
+                  .getItems())
+          .as("Deployments of %s", name)
+          .hasSize(1);
+      assertThat(
+              system
+                  .client()
+                  .services()
+                  .inNamespace("default")
+                  .withLabel("flotilla.dev/model", name)
+                  .list()
+                  .getItems())
+          .as("Services of %s", name)
+          .hasSize(1);
     }
   }
 
@@ -322,7 +472,8 @@ class WholeSystemIT {
   @Order(9)
   void anAdapterStaysOnOneWorkerAndUsageSurvivesAKafkaOutage() throws Exception {
     awaitReadyWorkers("e2e-failover", 2);
-    system.apply("""
+    system.apply(
+        """
         apiVersion: flotilla.dev/v1alpha1
         kind: LoraAdapter
         metadata:
@@ -335,40 +486,57 @@ class WholeSystemIT {
           visibility: Private
           rank: 8
           targetModules: [q_proj, k_proj, v_proj, o_proj]
-        """.formatted(system.local.assets().acmeAdapter()));
-    await().atMost(Duration.ofSeconds(60)).untilAsserted(() ->
-        assertThat(adapters(LocalSystem.E2E_KEY, "e2e-failover")).contains("e2e-sticky"));
+        """
+            .formatted(system.local.assets().acmeAdapter()));
+    await()
+        .atMost(Duration.ofSeconds(60))
+        .untilAsserted(
+            () -> assertThat(adapters(LocalSystem.E2E_KEY, "e2e-failover")).contains("e2e-sticky"));
     for (int i = 0; i < 6; i++) {
-      Generation g = generate(LocalSystem.E2E_KEY, request("s9-sticky-" + i, "e2e-failover", "e2e-sticky", "Dear customer",
-          8)).await(60);
+      Generation g =
+          generate(
+                  LocalSystem.E2E_KEY,
+                  request("s9-sticky-" + i, "e2e-failover", "e2e-sticky", "Dear customer", 8))
+              .await(60);
       assertThat(g.error()).as("%s", g).isNull();
     }
     List<Double> loads = new ArrayList<>();
     for (Pod worker : system.workers("e2e-failover")) {
-      loads.add(counter(system.workerMetrics(worker), "flotilla_worker_adapter_loads_total{result=\"ok\""));
+      loads.add(
+          counter(
+              system.workerMetrics(worker), "flotilla_worker_adapter_loads_total{result=\"ok\""));
     }
     assertThat(loads).as("adapter loads per worker").containsExactlyInAnyOrder(1.0, 0.0);
 
     system.local.stopKafka();
     List<Generation> duringOutage = new ArrayList<>();
     for (int i = 0; i < 5; i++) {
-      Generation g = generate(LocalSystem.E2E_KEY, request("s9-outage-" + i, "e2e-failover", "", "While Kafka sleeps",
-          8 + i)).await(60);
+      Generation g =
+          generate(
+                  LocalSystem.E2E_KEY,
+                  request("s9-outage-" + i, "e2e-failover", "", "While Kafka sleeps", 8 + i))
+              .await(60);
       assertThat(g.error()).as("%s", g).isNull();
       duringOutage.add(g);
     }
     assertThat(gauge(system.gatewayMetrics(), "flotilla_gateway_usage_spool_depth"))
-        .as("the outage's events wait in the gateway's spool").isGreaterThanOrEqualTo(duringOutage.size());
+        .as("the outage's events wait in the gateway's spool")
+        .isGreaterThanOrEqualTo(duringOutage.size());
     system.local.restartKafka();
     try (UsageTopic topic = new UsageTopic(system.local.kafka().bootstrapServers())) {
       List<String> ids = duringOutage.stream().map(g -> g.request.getRequestId()).toList();
-      await().atMost(Duration.ofSeconds(120)).untilAsserted(() -> {
-        topic.poll();
-        assertThat(topic.byRequestId().keySet()).containsAll(ids);
-      });
+      await()
+          .atMost(Duration.ofSeconds(120))
+          .untilAsserted(
+              () -> {
+                topic.poll();
+                assertThat(topic.byRequestId().keySet()).containsAll(ids);
+              });
       topic.poll();
       Map<String, List<JsonNode>> events = topic.byRequestId();
-      assertThat(events).as("no request billed twice").allSatisfy((id, list) -> assertThat(list).hasSize(1));
+      assertThat(events)
+          .as("no request billed twice")
+          .allSatisfy((id, list) -> assertThat(list).hasSize(1));
       for (Generation g : requests) {
         if (g.isDone() && events.containsKey(g.request.getRequestId())) {
           assertUsageMatches(events.get(g.request.getRequestId()).get(0), g);
@@ -385,36 +553,61 @@ class WholeSystemIT {
   static final int FAILOVER_TOKENS = 300;
 
   static void awaitReadyWorkers(String model, int count) {
-    await().atMost(Duration.ofSeconds(120)).untilAsserted(() -> {
-      List<Pod> pods = system.workers(model);
-      assertThat(pods).as("worker pods of %s", model).hasSize(count)
-          .allSatisfy(p -> assertThat(DeploymentController.isReady(p)).isTrue());
-      assertThat(system.blocking(LocalSystem.E2E_KEY).listModels(ListModelsRequest.getDefaultInstance())
-          .getModelsList()).filteredOn(m -> m.getName().equals(model) || m.getName().endsWith("/" + model))
-          .singleElement().satisfies(m -> assertThat(m.getReadyReplicas()).isEqualTo(count));
-    });
+    await()
+        .atMost(Duration.ofSeconds(120))
+        .untilAsserted(
+            () -> {
+              List<Pod> pods = system.workers(model);
+              assertThat(pods)
+                  .as("worker pods of %s", model)
+                  .hasSize(count)
+                  .allSatisfy(p -> assertThat(DeploymentController.isReady(p)).isTrue());
+              assertThat(
+                      system
+                          .blocking(LocalSystem.E2E_KEY)
+                          .listModels(ListModelsRequest.getDefaultInstance())
+                          .getModelsList())
+                  .filteredOn(m -> m.getName().equals(model) || m.getName().endsWith("/" + model))
+                  .singleElement()
+                  .satisfies(m -> assertThat(m.getReadyReplicas()).isEqualTo(count));
+            });
   }
 
   static void setReplicas(String model, int replicas) {
-    system.client().resources(ModelDeployment.class).inNamespace("default").withName(model).edit(md -> {
-      md.getSpec().setReplicas(replicas);
-      return md;
-    });
+    system
+        .client()
+        .resources(ModelDeployment.class)
+        .inNamespace("default")
+        .withName(model)
+        .edit(
+            md -> {
+              md.getSpec().setReplicas(replicas);
+              return md;
+            });
   }
 
   /** The workers run and the status says so, for the latest spec. */
   static void awaitConverged(String model, int replicas) {
     awaitReadyWorkers(model, replicas);
-    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
-      ModelDeployment md = model(model);
-      assertThat(md.getStatus().getObservedGeneration()).isEqualTo(md.getMetadata().getGeneration());
-      assertThat(md.getStatus().getReplicas()).isEqualTo(replicas);
-      assertThat(md.getStatus().getReadyReplicas()).isEqualTo(replicas);
-    });
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () -> {
+              ModelDeployment md = model(model);
+              assertThat(md.getStatus().getObservedGeneration())
+                  .isEqualTo(md.getMetadata().getGeneration());
+              assertThat(md.getStatus().getReplicas()).isEqualTo(replicas);
+              assertThat(md.getStatus().getReadyReplicas()).isEqualTo(replicas);
+            });
   }
 
   static ModelDeployment model(String name) {
-    return system.client().resources(ModelDeployment.class).inNamespace("default").withName(name).get();
+    return system
+        .client()
+        .resources(ModelDeployment.class)
+        .inNamespace("default")
+        .withName(name)
+        .get();
   }
 
   static Pod pod(String name) {
@@ -423,25 +616,38 @@ class WholeSystemIT {
 
   /** The value of a sample whose name and labels start with {@code prefix}; 0 when absent. */
   static double counter(String metrics, String prefix) {
-    return metrics.lines().filter(l -> l.startsWith(prefix))
-        .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+    return metrics
+        .lines()
+        .filter(l -> l.startsWith(prefix))
+        .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)))
+        .sum();
   }
-
 
   /** The usage event of a request says what its client got. */
   static void assertUsageMatches(JsonNode event, Generation g) {
     assertThat(event.path("tenant").asText()).as("tenant of %s", g).isEqualTo(g.tenant);
-    assertThat(event.path("adapter").asText()).as("adapter of %s", g).isEqualTo(g.request.getAdapter());
-    assertThat(event.path("completionTokens").asInt()).as("completion tokens of %s", g).isEqualTo(g.tokenCount());
+    assertThat(event.path("adapter").asText())
+        .as("adapter of %s", g)
+        .isEqualTo(g.request.getAdapter());
+    assertThat(event.path("completionTokens").asInt())
+        .as("completion tokens of %s", g)
+        .isEqualTo(g.tokenCount());
     if (g.error() != null) {
-      assertThat(event.path("status").asText()).as("status of %s", g).isEqualTo(g.error().getCode().name());
+      assertThat(event.path("status").asText())
+          .as("status of %s", g)
+          .isEqualTo(g.error().getCode().name());
       return;
     }
-    assertThat(event.path("model").asText()).as("model of %s", g).isEqualTo("default/" + g.request.getModel());
+    assertThat(event.path("model").asText())
+        .as("model of %s", g)
+        .isEqualTo("default/" + g.request.getModel());
     assertThat(event.path("status").asText()).as("status of %s", g).isEqualTo("OK");
-    assertThat(event.path("promptTokens").asInt()).as("prompt tokens of %s", g)
-        .isEqualTo(g.fin().getUsage().getPromptTokens()).isPositive();
-    assertThat(event.path("completionTokens").asInt()).as("completion tokens of %s", g)
+    assertThat(event.path("promptTokens").asInt())
+        .as("prompt tokens of %s", g)
+        .isEqualTo(g.fin().getUsage().getPromptTokens())
+        .isPositive();
+    assertThat(event.path("completionTokens").asInt())
+        .as("completion tokens of %s", g)
         .isEqualTo(g.fin().getUsage().getCompletionTokens());
   }
 
@@ -449,9 +655,15 @@ class WholeSystemIT {
     return request(id, MODEL, adapter, prompt, maxTokens);
   }
 
-  static GenerateRequest request(String id, String model, String adapter, String prompt, int maxTokens) {
-    return GenerateRequest.newBuilder().setRequestId(id).setModel(model).setAdapter(adapter).setPrompt(prompt)
-        .setSampling(SamplingParams.newBuilder().setTemperature(0).setMaxTokens(maxTokens)).build();
+  static GenerateRequest request(
+      String id, String model, String adapter, String prompt, int maxTokens) {
+    return GenerateRequest.newBuilder()
+        .setRequestId(id)
+        .setModel(model)
+        .setAdapter(adapter)
+        .setPrompt(prompt)
+        .setSampling(SamplingParams.newBuilder().setTemperature(0).setMaxTokens(maxTokens))
+        .build();
   }
 
   static Generation generate(String apiKey, GenerateRequest request) {
@@ -461,13 +673,22 @@ class WholeSystemIT {
   }
 
   static List<String> models(String apiKey) {
-    return system.blocking(apiKey).listModels(ListModelsRequest.getDefaultInstance()).getModelsList().stream()
-        .map(ModelInfo::getName).toList();
+    return system
+        .blocking(apiKey)
+        .listModels(ListModelsRequest.getDefaultInstance())
+        .getModelsList()
+        .stream()
+        .map(ModelInfo::getName)
+        .toList();
   }
 
   static List<String> adapters(String apiKey, String model) {
     List<String> names = new ArrayList<>();
-    for (ModelInfo m : system.blocking(apiKey).listModels(ListModelsRequest.getDefaultInstance()).getModelsList()) {
+    for (ModelInfo m :
+        system
+            .blocking(apiKey)
+            .listModels(ListModelsRequest.getDefaultInstance())
+            .getModelsList()) {
       if (m.getName().equals(model) || m.getName().endsWith("/" + model)) {
         m.getAdaptersList().forEach(a -> names.add(a.getName()));
       }
@@ -477,8 +698,11 @@ class WholeSystemIT {
 
   /** The value of an unlabelled sample in Prometheus text; fails when it is missing. */
   static double gauge(String metrics, String name) {
-    return metrics.lines().filter(l -> l.startsWith(name + " ") || l.startsWith(name + "{"))
-        .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).max()
+    return metrics
+        .lines()
+        .filter(l -> l.startsWith(name + " ") || l.startsWith(name + "{"))
+        .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)))
+        .max()
         .orElseThrow(() -> new AssertionError(name + " not in the metrics"));
   }
 }

@@ -39,17 +39,23 @@ public final class Fixtures {
 
   /** A Secret as the API returns it: values base64-encoded under {@code data}. */
   public static Secret keySecret(String namespace, String name, String... entries) {
-    SecretBuilder b = new SecretBuilder().withNewMetadata().withNamespace(namespace)
-        .withName(name).endMetadata();
+    SecretBuilder b =
+        new SecretBuilder().withNewMetadata().withNamespace(namespace).withName(name).endMetadata();
     for (int i = 0; i < entries.length; i += 2) {
-      b.addToData(entries[i], Base64.getEncoder()
-          .encodeToString(entries[i + 1].getBytes(StandardCharsets.UTF_8)));
+      b.addToData(
+          entries[i],
+          Base64.getEncoder().encodeToString(entries[i + 1].getBytes(StandardCharsets.UTF_8)));
     }
     return b.build();
   }
 
-  public static Tenant tenant(String name, String secretName, List<String> allowedModels,
-      int weight, Priority priority, TenantLimits limits) {
+  public static Tenant tenant(
+      String name,
+      String secretName,
+      List<String> allowedModels,
+      int weight,
+      Priority priority,
+      TenantLimits limits) {
     Tenant t = new Tenant();
     t.setMetadata(new ObjectMetaBuilder().withName(name).build());
     TenantSpec spec = new TenantSpec();
@@ -80,18 +86,24 @@ public final class Fixtures {
   }
 
   /** An adapter whose Validated condition the operator set to False with {@code message}. */
-  public static LoraAdapter rejectedAdapter(String namespace, String name, String model, String tenant,
-      String message) {
+  public static LoraAdapter rejectedAdapter(
+      String namespace, String name, String model, String tenant, String message) {
     LoraAdapter a = adapter(namespace, name, model, tenant, Visibility.Private);
     LoraAdapterStatus status = new LoraAdapterStatus();
-    status.setConditions(List.of(new ConditionBuilder().withType(ConditionTypes.VALIDATED).withStatus("False")
-        .withReason("RankTooLarge").withMessage(message).build()));
+    status.setConditions(
+        List.of(
+            new ConditionBuilder()
+                .withType(ConditionTypes.VALIDATED)
+                .withStatus("False")
+                .withReason("RankTooLarge")
+                .withMessage(message)
+                .build()));
     a.setStatus(status);
     return a;
   }
 
-  public static LoraAdapter adapter(String namespace, String name, String model, String tenant,
-      Visibility visibility) {
+  public static LoraAdapter adapter(
+      String namespace, String name, String model, String tenant, Visibility visibility) {
     LoraAdapter a = new LoraAdapter();
     a.setMetadata(new ObjectMetaBuilder().withNamespace(namespace).withName(name).build());
     LoraAdapterSpec spec = new LoraAdapterSpec();

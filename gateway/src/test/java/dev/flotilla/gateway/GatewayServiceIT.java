@@ -68,14 +68,19 @@ class GatewayServiceIT {
 
   @Test
   void answersTheGrpcHealthCheck() {
-    HealthCheckResponse r = HealthGrpc.newBlockingStub(channel)
-        .withDeadlineAfter(10, TimeUnit.SECONDS).check(HealthCheckRequest.getDefaultInstance());
+    HealthCheckResponse r =
+        HealthGrpc.newBlockingStub(channel)
+            .withDeadlineAfter(10, TimeUnit.SECONDS)
+            .check(HealthCheckRequest.getDefaultInstance());
     assertThat(r.getStatus()).isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
   }
 
   @Test
   void exposesPrometheusMetrics() {
-    given().get("/q/metrics").then().statusCode(200)
+    given()
+        .get("/q/metrics")
+        .then()
+        .statusCode(200)
         .body(containsString("# TYPE jvm_memory_used_bytes gauge"))
         .body(containsString("flotilla_gateway_usage_spool_depth"));
   }
@@ -83,8 +88,9 @@ class GatewayServiceIT {
   @Test
   void refusesUnknownKeys() {
     try {
-      inference("flk_unknown").generate(GenerateRequest.newBuilder().setModel("m")
-          .setPrompt("hi").build()).forEachRemaining(r -> {});
+      inference("flk_unknown")
+          .generate(GenerateRequest.newBuilder().setModel("m").setPrompt("hi").build())
+          .forEachRemaining(r -> {});
       throw new AssertionError("expected UNAUTHENTICATED");
     } catch (StatusRuntimeException e) {
       assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
@@ -94,16 +100,23 @@ class GatewayServiceIT {
 
   @Test
   void tenantsAndModelsCreatedInKubernetesAreServed() {
-    kubernetes.resource(Fixtures.keySecret("default", "it-keys", "k",
-        Fixtures.sha256Entry("flk_it_key"))).create();
-    kubernetes.resource(Fixtures.tenant("it-tenant", "it-keys", List.of("*"), 1,
-        Priority.Normal, null)).create();
+    kubernetes
+        .resource(Fixtures.keySecret("default", "it-keys", "k", Fixtures.sha256Entry("flk_it_key")))
+        .create();
+    kubernetes
+        .resource(Fixtures.tenant("it-tenant", "it-keys", List.of("*"), 1, Priority.Normal, null))
+        .create();
     kubernetes.resource(Fixtures.model("default", "it-model", "1m")).create();
-    await().atMost(Duration.ofSeconds(20)).ignoreExceptions().untilAsserted(() -> {
-      ListModelsResponse models = inference("flk_it_key")
-          .listModels(ListModelsRequest.getDefaultInstance());
-      assertThat(models.getModelsList()).extracting(m -> m.getName())
-          .contains("default/it-model");
-    });
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .ignoreExceptions()
+        .untilAsserted(
+            () -> {
+              ListModelsResponse models =
+                  inference("flk_it_key").listModels(ListModelsRequest.getDefaultInstance());
+              assertThat(models.getModelsList())
+                  .extracting(m -> m.getName())
+                  .contains("default/it-model");
+            });
   }
 }

@@ -22,15 +22,16 @@ import java.util.function.BiFunction;
 import java.util.stream.Stream;
 
 /**
- * The in-memory Kubernetes API server local mode runs on: Fabric8's CRUD mock server over HTTPS
- * (a self-signed certificate, so clients skip verification) on a loopback port, with
- * {@link LocalApiDispatcher} in front of its store so that the real kubectl works against it.
- * It runs no controllers: {@link DeploymentController}, {@link GarbageCollector} and
- * {@link NodeAgent} play them.
+ * The in-memory Kubernetes API server local mode runs on: Fabric8's CRUD mock server over HTTPS (a
+ * self-signed certificate, so clients skip verification) on a loopback port, with {@link
+ * LocalApiDispatcher} in front of its store so that the real kubectl works against it. It runs no
+ * controllers: {@link DeploymentController}, {@link GarbageCollector} and {@link NodeAgent} play
+ * them.
  */
 public final class ApiServer implements AutoCloseable {
   /** Held so the setting is not collected: the mock server logs every request at INFO. */
   private static final java.util.logging.Logger MOCK_LOG = quiet("io.fabric8.mockwebserver");
+
   private final KubernetesMockServer server;
   private final KubernetesClient client;
 
@@ -49,12 +50,22 @@ public final class ApiServer implements AutoCloseable {
     int[] boundPort = new int[1];
     // The dispatcher names the server's address in /api; the port is known only after binding
     // when it is 0, so it reads it lazily.
-    LocalApiDispatcher dispatcher = new LocalApiDispatcher(responses,
-        () -> "127.0.0.1:" + boundPort[0], podLog);
-    KubernetesMockServer server = new KubernetesMockServer(new Context(Serialization.jsonMapper()),
-        new MockWebServer(), responses, dispatcher, true);
-    server.setVersionInfo(new VersionInfo.Builder().withMajor("1").withMinor("32")
-        .withGitVersion("v1.32.0-flotilla-local").withPlatform("linux/amd64").build());
+    LocalApiDispatcher dispatcher =
+        new LocalApiDispatcher(responses, () -> "127.0.0.1:" + boundPort[0], podLog);
+    KubernetesMockServer server =
+        new KubernetesMockServer(
+            new Context(Serialization.jsonMapper()),
+            new MockWebServer(),
+            responses,
+            dispatcher,
+            true);
+    server.setVersionInfo(
+        new VersionInfo.Builder()
+            .withMajor("1")
+            .withMinor("32")
+            .withGitVersion("v1.32.0-flotilla-local")
+            .withPlatform("linux/amd64")
+            .build());
     server.start(InetAddress.getLoopbackAddress(), port);
     boundPort[0] = server.getPort();
     return new ApiServer(server);
@@ -92,19 +103,33 @@ public final class ApiServer implements AutoCloseable {
     }
   }
 
-  /** Creates the namespaces unless they exist (the store does not require them; kubectl users expect them). */
+  /**
+   * Creates the namespaces unless they exist (the store does not require them; kubectl users expect
+   * them).
+   */
   public void createNamespaces(String... names) {
     for (String name : names) {
       if (client.namespaces().withName(name).get() == null) {
-        client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(name).endMetadata()
-            .withNewStatus().withPhase("Active").endStatus().build()).create();
+        client
+            .namespaces()
+            .resource(
+                new NamespaceBuilder()
+                    .withNewMetadata()
+                    .withName(name)
+                    .endMetadata()
+                    .withNewStatus()
+                    .withPhase("Active")
+                    .endStatus()
+                    .build())
+            .create();
       }
     }
   }
 
   /** Writes a kubeconfig for kubectl and any Kubernetes client; context {@code flotilla-local}. */
   public Path writeKubeconfig(Path file, String namespace) throws IOException {
-    String yaml = """
+    String yaml =
+        """
         apiVersion: v1
         kind: Config
         clusters:
@@ -124,7 +149,8 @@ public final class ApiServer implements AutoCloseable {
             user: flotilla-local
             namespace: %s
         current-context: flotilla-local
-        """.formatted(url(), namespace);
+        """
+            .formatted(url(), namespace);
     Files.createDirectories(file.toAbsolutePath().getParent());
     Files.writeString(file, yaml);
     return file;

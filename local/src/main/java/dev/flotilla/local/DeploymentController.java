@@ -34,13 +34,12 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * Stands in for the Deployment and ReplicaSet controllers, which the in-memory API server does
- * not run: keeps {@code spec.replicas} pods of each Deployment's current template (labelled
- * {@code pod-template-hash}, owned by the Deployment itself, no ReplicaSet in between), deletes
- * surplus pods (not-ready and newest first) and pods of an older template once enough new ones
- * are ready, and writes {@code status.replicas/updatedReplicas/readyReplicas/availableReplicas}
- * when they change. Every Deployment is reconciled on any change to it or its pods, and every
- * two seconds.
+ * Stands in for the Deployment and ReplicaSet controllers, which the in-memory API server does not
+ * run: keeps {@code spec.replicas} pods of each Deployment's current template (labelled {@code
+ * pod-template-hash}, owned by the Deployment itself, no ReplicaSet in between), deletes surplus
+ * pods (not-ready and newest first) and pods of an older template once enough new ones are ready,
+ * and writes {@code status.replicas/updatedReplicas/readyReplicas/availableReplicas} when they
+ * change. Every Deployment is reconciled on any change to it or its pods, and every two seconds.
  */
 public final class DeploymentController implements AutoCloseable {
   public static final String TEMPLATE_HASH_LABEL = "pod-template-hash";
@@ -50,11 +49,13 @@ public final class DeploymentController implements AutoCloseable {
   private static final String SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789";
 
   private final KubernetesClient client;
-  private final ScheduledExecutorService loop = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread t = new Thread(r, "deployment-controller");
-    t.setDaemon(true);
-    return t;
-  });
+  private final ScheduledExecutorService loop =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "deployment-controller");
+            t.setDaemon(true);
+            return t;
+          });
   private final Set<String> pending = ConcurrentHashMap.newKeySet();
   private SharedIndexInformer<Deployment> deployments;
   private SharedIndexInformer<Pod> pods;
@@ -64,16 +65,39 @@ public final class DeploymentController implements AutoCloseable {
   }
 
   public DeploymentController start() {
-    deployments = client.apps().deployments().inAnyNamespace().inform(handler(d -> enqueue(
-        d.getMetadata().getNamespace() + "/" + d.getMetadata().getName())));
-    pods = client.pods().inAnyNamespace().inform(handler(p -> {
-      if (p.getMetadata().getOwnerReferences() != null) {
-        p.getMetadata().getOwnerReferences().stream().filter(o -> "Deployment".equals(o.getKind()))
-            .forEach(o -> enqueue(p.getMetadata().getNamespace() + "/" + o.getName()));
-      }
-    }));
-    loop.scheduleWithFixedDelay(() -> deployments.getStore().list().forEach(d ->
-        enqueue(d.getMetadata().getNamespace() + "/" + d.getMetadata().getName())), 2, 2, TimeUnit.SECONDS);
+    deployments =
+        client
+            .apps()
+            .deployments()
+            .inAnyNamespace()
+            .inform(
+                handler(
+                    d ->
+                        enqueue(d.getMetadata().getNamespace() + "/" + d.getMetadata().getName())));
+    pods =
+        client
+            .pods()
+            .inAnyNamespace()
+            .inform(
+                handler(
+                    p -> {
+                      if (p.getMetadata().getOwnerReferences() != null) {
+                        p.getMetadata().getOwnerReferences().stream()
+                            .filter(o -> "Deployment".equals(o.getKind()))
+                            .forEach(
+                                o -> enqueue(p.getMetadata().getNamespace() + "/" + o.getName()));
+                      }
+                    }));
+    loop.scheduleWithFixedDelay(
+        () ->
+            deployments
+                .getStore()
+                .list()
+                .forEach(
+                    d -> enqueue(d.getMetadata().getNamespace() + "/" + d.getMetadata().getName())),
+        2,
+        2,
+        TimeUnit.SECONDS);
     return this;
   }
 
@@ -98,17 +122,18 @@ public final class DeploymentController implements AutoCloseable {
 
   private void enqueue(String key) {
     if (pending.add(key)) {
-      loop.execute(() -> {
-        pending.remove(key);
-        try {
-          reconcile(key);
-        } catch (KubernetesClientException e) {
-          LOG.log(Level.FINE, "deployment " + key + ": " + e.getMessage(), e);
-          loop.schedule(() -> enqueue(key), 500, TimeUnit.MILLISECONDS);
-        } catch (RuntimeException e) {
-          LOG.log(Level.WARNING, "deployment " + key, e);
-        }
-      });
+      loop.execute(
+          () -> {
+            pending.remove(key);
+            try {
+              reconcile(key);
+            } catch (KubernetesClientException e) {
+              LOG.log(Level.FINE, "deployment " + key + ": " + e.getMessage(), e);
+              loop.schedule(() -> enqueue(key), 500, TimeUnit.MILLISECONDS);
+            } catch (RuntimeException e) {
+              LOG.log(Level.WARNING, "deployment " + key, e);
+            }
+          });
     }
   }
 
@@ -119,13 +144,16 @@ public final class DeploymentController implements AutoCloseable {
     }
     String hash = templateHash(d);
     int replicas = d.getSpec().getReplicas() == null ? 1 : d.getSpec().getReplicas();
-    List<Pod> active = pods.getStore().list().stream()
-        .filter(p -> p.getMetadata().getNamespace().equals(d.getMetadata().getNamespace()))
-        .filter(p -> ownedBy(p, d) && p.getMetadata().getDeletionTimestamp() == null)
-        .filter(p -> p.getStatus() == null || !"Failed".equals(p.getStatus().getPhase()))
-        .toList();
-    List<Pod> current = active.stream().filter(p -> hash.equals(label(p, TEMPLATE_HASH_LABEL))).toList();
-    List<Pod> old = active.stream().filter(p -> !hash.equals(label(p, TEMPLATE_HASH_LABEL))).toList();
+    List<Pod> active =
+        pods.getStore().list().stream()
+            .filter(p -> p.getMetadata().getNamespace().equals(d.getMetadata().getNamespace()))
+            .filter(p -> ownedBy(p, d) && p.getMetadata().getDeletionTimestamp() == null)
+            .filter(p -> p.getStatus() == null || !"Failed".equals(p.getStatus().getPhase()))
+            .toList();
+    List<Pod> current =
+        active.stream().filter(p -> hash.equals(label(p, TEMPLATE_HASH_LABEL))).toList();
+    List<Pod> old =
+        active.stream().filter(p -> !hash.equals(label(p, TEMPLATE_HASH_LABEL))).toList();
     long readyCurrent = current.stream().filter(DeploymentController::isReady).count();
 
     for (int i = current.size(); i < replicas; i++) {
@@ -133,7 +161,11 @@ public final class DeploymentController implements AutoCloseable {
     }
     deleteSurplus(current, replicas);
     deleteSurplus(old, (int) Math.max(0, replicas - readyCurrent));
-    writeStatus(d, active.size(), current.size(), (int) active.stream().filter(DeploymentController::isReady).count());
+    writeStatus(
+        d,
+        active.size(),
+        current.size(),
+        (int) active.stream().filter(DeploymentController::isReady).count());
   }
 
   /** Deletes all but {@code keep} of {@code pods}: not-ready ones first, then the newest. */
@@ -142,37 +174,56 @@ public final class DeploymentController implements AutoCloseable {
       return;
     }
     List<Pod> order = new ArrayList<>(candidates);
-    order.sort(Comparator.comparing(DeploymentController::isReady)
-        .thenComparing(p -> p.getMetadata().getCreationTimestamp(), Comparator.reverseOrder()));
+    order.sort(
+        Comparator.comparing(DeploymentController::isReady)
+            .thenComparing(p -> p.getMetadata().getCreationTimestamp(), Comparator.reverseOrder()));
     for (Pod p : order.subList(0, candidates.size() - keep)) {
-      client.pods().inNamespace(p.getMetadata().getNamespace()).withName(p.getMetadata().getName()).delete();
+      client
+          .pods()
+          .inNamespace(p.getMetadata().getNamespace())
+          .withName(p.getMetadata().getName())
+          .delete();
     }
   }
 
   private void writeStatus(Deployment d, int replicas, int updated, int ready) {
     ObjectNode status = JSON.createObjectNode();
-    status.put("observedGeneration", d.getMetadata().getGeneration() == null ? 1 : d.getMetadata().getGeneration());
+    status.put(
+        "observedGeneration",
+        d.getMetadata().getGeneration() == null ? 1 : d.getMetadata().getGeneration());
     status.put("replicas", replicas);
     status.put("updatedReplicas", updated);
     status.put("readyReplicas", ready);
     status.put("availableReplicas", ready);
     status.put("unavailableReplicas", Math.max(0, replicas - ready));
     var s = d.getStatus();
-    if (s != null && Objects.equals(s.getObservedGeneration(), status.get("observedGeneration").asLong())
-        && Objects.equals(s.getReplicas(), replicas) && Objects.equals(s.getUpdatedReplicas(), updated)
-        && Objects.equals(s.getReadyReplicas(), ready) && Objects.equals(s.getAvailableReplicas(), ready)) {
+    if (s != null
+        && Objects.equals(s.getObservedGeneration(), status.get("observedGeneration").asLong())
+        && Objects.equals(s.getReplicas(), replicas)
+        && Objects.equals(s.getUpdatedReplicas(), updated)
+        && Objects.equals(s.getReadyReplicas(), ready)
+        && Objects.equals(s.getAvailableReplicas(), ready)) {
       return;
     }
     String now = java.time.Instant.now().toString();
     int desired = d.getSpec().getReplicas() == null ? 1 : d.getSpec().getReplicas();
-    status.putArray("conditions").addObject().put("type", "Available")
+    status
+        .putArray("conditions")
+        .addObject()
+        .put("type", "Available")
         .put("status", ready >= desired ? "True" : "False")
         .put("reason", ready >= desired ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable")
-        .put("lastTransitionTime", now).put("lastUpdateTime", now);
+        .put("lastTransitionTime", now)
+        .put("lastUpdateTime", now);
     ObjectNode patch = JSON.createObjectNode();
     patch.set("status", status);
-    client.apps().deployments().inNamespace(d.getMetadata().getNamespace()).withName(d.getMetadata().getName())
-        .subresource("status").patch(PatchContext.of(PatchType.JSON_MERGE), patch.toString());
+    client
+        .apps()
+        .deployments()
+        .inNamespace(d.getMetadata().getNamespace())
+        .withName(d.getMetadata().getName())
+        .subresource("status")
+        .patch(PatchContext.of(PatchType.JSON_MERGE), patch.toString());
   }
 
   private static Pod newPod(Deployment d, String hash) {
@@ -182,30 +233,42 @@ public final class DeploymentController implements AutoCloseable {
       labels.putAll(template.getMetadata().getLabels());
     }
     labels.put(TEMPLATE_HASH_LABEL, hash);
-    OwnerReference owner = new OwnerReferenceBuilder().withApiVersion("apps/v1").withKind("Deployment")
-        .withName(d.getMetadata().getName()).withUid(d.getMetadata().getUid())
-        .withController(true).withBlockOwnerDeletion(true).build();
+    OwnerReference owner =
+        new OwnerReferenceBuilder()
+            .withApiVersion("apps/v1")
+            .withKind("Deployment")
+            .withName(d.getMetadata().getName())
+            .withUid(d.getMetadata().getUid())
+            .withController(true)
+            .withBlockOwnerDeletion(true)
+            .build();
     return new PodBuilder()
         .withNewMetadata()
-          .withName(d.getMetadata().getName() + "-" + hash + "-" + suffix())
-          .withNamespace(d.getMetadata().getNamespace())
-          .withLabels(labels)
-          .withAnnotations(template.getMetadata() == null ? null : template.getMetadata().getAnnotations())
-          .withOwnerReferences(owner)
+        .withName(d.getMetadata().getName() + "-" + hash + "-" + suffix())
+        .withNamespace(d.getMetadata().getNamespace())
+        .withLabels(labels)
+        .withAnnotations(
+            template.getMetadata() == null ? null : template.getMetadata().getAnnotations())
+        .withOwnerReferences(owner)
         .endMetadata()
         .withSpec(template.getSpec())
-        .withNewStatus().withPhase("Pending").endStatus()
+        .withNewStatus()
+        .withPhase("Pending")
+        .endStatus()
         .build();
   }
 
   static boolean ownedBy(Pod p, Deployment d) {
-    return p.getMetadata().getOwnerReferences() != null && p.getMetadata().getOwnerReferences().stream()
-        .anyMatch(o -> d.getMetadata().getUid().equals(o.getUid()));
+    return p.getMetadata().getOwnerReferences() != null
+        && p.getMetadata().getOwnerReferences().stream()
+            .anyMatch(o -> d.getMetadata().getUid().equals(o.getUid()));
   }
 
   static boolean isReady(Pod p) {
-    return p.getStatus() != null && p.getStatus().getConditions() != null && p.getStatus().getConditions().stream()
-        .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+    return p.getStatus() != null
+        && p.getStatus().getConditions() != null
+        && p.getStatus().getConditions().stream()
+            .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
   }
 
   private static String label(Pod p, String name) {
@@ -215,8 +278,10 @@ public final class DeploymentController implements AutoCloseable {
   /** Ten hex digits of the template's SHA-256, as the {@code pod-template-hash} label. */
   static String templateHash(Deployment d) {
     try {
-      byte[] digest = MessageDigest.getInstance("SHA-256")
-          .digest(Serialization.asJson(d.getSpec().getTemplate()).getBytes(StandardCharsets.UTF_8));
+      byte[] digest =
+          MessageDigest.getInstance("SHA-256")
+              .digest(
+                  Serialization.asJson(d.getSpec().getTemplate()).getBytes(StandardCharsets.UTF_8));
       return HexFormat.of().formatHex(digest).substring(0, 10);
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);

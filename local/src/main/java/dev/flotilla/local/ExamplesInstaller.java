@@ -23,9 +23,11 @@ import java.util.stream.Stream;
 public final class ExamplesInstaller {
   private ExamplesInstaller() {}
 
-  /** @param sources model or adapter name → the directory that holds its files */
-  public static List<HasMetadata> apply(KubernetesClient client, Path examplesDir, Map<String, Path> sources)
-      throws IOException {
+  /**
+   * @param sources model or adapter name → the directory that holds its files
+   */
+  public static List<HasMetadata> apply(
+      KubernetesClient client, Path examplesDir, Map<String, Path> sources) throws IOException {
     List<Path> files;
     try (Stream<Path> list = Files.list(examplesDir)) {
       files = list.filter(p -> p.toString().matches(".*\\.ya?ml$")).sorted().toList();
@@ -57,7 +59,8 @@ public final class ExamplesInstaller {
       // Loaded untyped when the CRD classes are not registered with the client's serializer.
       @SuppressWarnings("unchecked")
       Map<String, Object> writable = (Map<String, Object>) spec;
-      if ("ModelDeployment".equals(generic.getKind()) && writable.get("model") instanceof Map<?, ?> model) {
+      if ("ModelDeployment".equals(generic.getKind())
+          && writable.get("model") instanceof Map<?, ?> model) {
         @SuppressWarnings("unchecked")
         Map<String, Object> m = (Map<String, Object>) model;
         m.put("source", source);

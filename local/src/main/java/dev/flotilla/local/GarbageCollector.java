@@ -17,20 +17,21 @@ import java.util.logging.Logger;
 import java.util.stream.Stream;
 
 /**
- * Stands in for Kubernetes' garbage collector, which the in-memory API server does not run:
- * every second it deletes the Deployments, Services, Pods, ConfigMaps and Secrets whose owners
- * (by {@code ownerReferences} uid) are all gone, so deleting a ModelDeployment removes its
- * workers, as on a cluster. Owners may be of any kind the server serves, custom resources
- * included.
+ * Stands in for Kubernetes' garbage collector, which the in-memory API server does not run: every
+ * second it deletes the Deployments, Services, Pods, ConfigMaps and Secrets whose owners (by {@code
+ * ownerReferences} uid) are all gone, so deleting a ModelDeployment removes its workers, as on a
+ * cluster. Owners may be of any kind the server serves, custom resources included.
  */
 public final class GarbageCollector implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(GarbageCollector.class.getName());
   private final KubernetesClient client;
-  private final ScheduledExecutorService loop = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread t = new Thread(r, "garbage-collector");
-    t.setDaemon(true);
-    return t;
-  });
+  private final ScheduledExecutorService loop =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "garbage-collector");
+            t.setDaemon(true);
+            return t;
+          });
 
   public GarbageCollector(KubernetesClient client) {
     this.client = client;
@@ -52,20 +53,29 @@ public final class GarbageCollector implements AutoCloseable {
   /** One pass; returns how many objects it deleted. */
   public int collect() {
     Map<String, Boolean> ownerExists = new HashMap<>();
-    List<HasMetadata> dependents = Stream.<List<? extends HasMetadata>>of(
-            client.apps().deployments().inAnyNamespace().list().getItems(),
-            client.services().inAnyNamespace().list().getItems(),
-            client.pods().inAnyNamespace().list().getItems(),
-            client.configMaps().inAnyNamespace().list().getItems(),
-            client.secrets().inAnyNamespace().list().getItems())
-        .flatMap(List::stream).map(HasMetadata.class::cast)
-        .filter(o -> o.getMetadata().getOwnerReferences() != null && !o.getMetadata().getOwnerReferences().isEmpty())
-        .toList();
+    List<HasMetadata> dependents =
+        Stream.<List<? extends HasMetadata>>of(
+                client.apps().deployments().inAnyNamespace().list().getItems(),
+                client.services().inAnyNamespace().list().getItems(),
+                client.pods().inAnyNamespace().list().getItems(),
+                client.configMaps().inAnyNamespace().list().getItems(),
+                client.secrets().inAnyNamespace().list().getItems())
+            .flatMap(List::stream)
+            .map(HasMetadata.class::cast)
+            .filter(
+                o ->
+                    o.getMetadata().getOwnerReferences() != null
+                        && !o.getMetadata().getOwnerReferences().isEmpty())
+            .toList();
     int deleted = 0;
     for (HasMetadata o : dependents) {
-      boolean orphan = o.getMetadata().getOwnerReferences().stream().noneMatch(ref ->
-          ownerExists.computeIfAbsent(o.getMetadata().getNamespace() + "|" + ref.getUid(), k -> exists(ref,
-              o.getMetadata().getNamespace())));
+      boolean orphan =
+          o.getMetadata().getOwnerReferences().stream()
+              .noneMatch(
+                  ref ->
+                      ownerExists.computeIfAbsent(
+                          o.getMetadata().getNamespace() + "|" + ref.getUid(),
+                          k -> exists(ref, o.getMetadata().getNamespace())));
       if (orphan && o.getMetadata().getDeletionTimestamp() == null) {
         try {
           client.resource(o).delete();
@@ -81,9 +91,10 @@ public final class GarbageCollector implements AutoCloseable {
   private boolean exists(OwnerReference ref, String namespace) {
     try {
       var resources = client.genericKubernetesResources(ref.getApiVersion(), ref.getKind());
-      GenericKubernetesResource owner = Optional.ofNullable(namespace)
-          .map(ns -> resources.inNamespace(ns).withName(ref.getName()).get())
-          .orElseGet(() -> resources.withName(ref.getName()).get());
+      GenericKubernetesResource owner =
+          Optional.ofNullable(namespace)
+              .map(ns -> resources.inNamespace(ns).withName(ref.getName()).get())
+              .orElseGet(() -> resources.withName(ref.getName()).get());
       if (owner == null && namespace != null) {
         // A cluster-scoped owner of a namespaced object.
         owner = resources.withName(ref.getName()).get();

@@ -9,7 +9,8 @@ final class Instructions {
 
   private Instructions() {}
 
-  static String text(LocalSettings s, ApiServer api, PodNetwork network, KafkaBroker kafka, Duration took) {
+  static String text(
+      LocalSettings s, ApiServer api, PodNetwork network, KafkaBroker kafka, Duration took) {
     String kubectl = "kubectl --kubeconfig " + s.repo().relativize(s.kubeconfig());
     return """
 
@@ -40,10 +41,28 @@ final class Instructions {
           %s logs -l flotilla.dev/model=tiny-llama
           %s apply -f examples/
           %s delete md tiny-llama
-        """.formatted(took.toMillis() / 1000.0, s.gatewayGrpcPort(), s.gatewayHttpPort(), api.url(),
-        kafka == null ? "off (--no-kafka): usage events wait in the gateway's spool" : kafka.bootstrapServers() + ", topic flotilla.usage",
-        network.mode() == PodNetwork.Mode.LOOPBACK_ADDRESS_PER_POD ? "each on its own 127.0.0.x address"
-            : "sharing 127.0.0.1 on ports named in their flotilla.dev/port-* annotations",
-        s.logs(), ACME_KEY, GLOBEX_KEY, ACME_KEY, s.gatewayHttpPort(), kubectl, kubectl, kubectl, kubectl, kubectl, kubectl);
+        """
+        .formatted(
+            took.toMillis() / 1000.0,
+            s.gatewayGrpcPort(),
+            s.gatewayHttpPort(),
+            api.url(),
+            kafka == null
+                ? "off (--no-kafka): usage events wait in the gateway's spool"
+                : kafka.bootstrapServers() + ", topic flotilla.usage",
+            network.mode() == PodNetwork.Mode.LOOPBACK_ADDRESS_PER_POD
+                ? "each on its own 127.0.0.x address"
+                : "sharing 127.0.0.1 on ports named in their flotilla.dev/port-* annotations",
+            s.logs(),
+            ACME_KEY,
+            GLOBEX_KEY,
+            ACME_KEY,
+            s.gatewayHttpPort(),
+            kubectl,
+            kubectl,
+            kubectl,
+            kubectl,
+            kubectl,
+            kubectl);
   }
 }

@@ -34,28 +34,54 @@ public final class KafkaBroker implements AutoCloseable {
   }
 
   /** Starts the broker and waits until it answers and the {@code topics} exist. */
-  public static KafkaBroker start(ProcessSupervisor supervisor, String classpath, Path dataDir, Path log, int port,
-      List<String> topics, Duration timeout) throws IOException, InterruptedException {
+  public static KafkaBroker start(
+      ProcessSupervisor supervisor,
+      String classpath,
+      Path dataDir,
+      Path log,
+      int port,
+      List<String> topics,
+      Duration timeout)
+      throws IOException, InterruptedException {
     Files.createDirectories(dataDir);
     Path properties = dataDir.resolve("server.properties");
     Path logDirs = dataDir.resolve("data");
     Files.writeString(properties, serverProperties(port, logDirs));
-    List<String> java = List.of(ProcessSupervisor.javaCommand(), "-Xms128m", "-Xmx512m", "-XX:+UseSerialGC",
-        "-XX:TieredStopAtLevel=1", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
-        "-Dorg.slf4j.simpleLogger.log.kafka.server.KafkaRaftServer=info", "-cp", classpath);
+    List<String> java =
+        List.of(
+            ProcessSupervisor.javaCommand(),
+            "-Xms128m",
+            "-Xmx512m",
+            "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1",
+            "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+            "-Dorg.slf4j.simpleLogger.log.kafka.server.KafkaRaftServer=info",
+            "-cp",
+            classpath);
     if (!Files.exists(logDirs.resolve("meta.properties"))) {
       List<String> format = new ArrayList<>(java);
-      format.addAll(List.of("kafka.tools.StorageTool", "format", "--standalone", "--ignore-formatted",
-          "-t", Uuid.randomUuid().toString(), "-c", properties.toString()));
-      ProcessSupervisor.Child formatting = supervisor.start("kafka-storage-format", format, Map.of(), log, dataDir);
-      if (!formatting.process().waitFor(timeout.toSeconds(), TimeUnit.SECONDS) || formatting.process().exitValue() != 0) {
+      format.addAll(
+          List.of(
+              "kafka.tools.StorageTool",
+              "format",
+              "--standalone",
+              "--ignore-formatted",
+              "-t",
+              Uuid.randomUuid().toString(),
+              "-c",
+              properties.toString()));
+      ProcessSupervisor.Child formatting =
+          supervisor.start("kafka-storage-format", format, Map.of(), log, dataDir);
+      if (!formatting.process().waitFor(timeout.toSeconds(), TimeUnit.SECONDS)
+          || formatting.process().exitValue() != 0) {
         supervisor.stop(formatting, Duration.ZERO);
         throw new IOException("formatting Kafka storage failed; see " + log);
       }
     }
     List<String> run = new ArrayList<>(java);
     run.addAll(List.of("kafka.Kafka", properties.toString()));
-    KafkaBroker broker = new KafkaBroker(supervisor, supervisor.start("kafka", run, Map.of(), log, dataDir), port);
+    KafkaBroker broker =
+        new KafkaBroker(supervisor, supervisor.start("kafka", run, Map.of(), log, dataDir), port);
     try {
       broker.createTopics(topics, timeout);
     } catch (IOException | RuntimeException e) {
@@ -67,13 +93,17 @@ public final class KafkaBroker implements AutoCloseable {
 
   private static String serverProperties(int port, Path logDirs) {
     int controller = port + 1;
-    return String.join("\n",
+    return String.join(
+        "\n",
         "# Written by Flotilla local mode: one node that is broker and controller.",
         "process.roles=broker,controller",
         "node.id=1",
         "controller.quorum.bootstrap.servers=127.0.0.1:" + controller,
         "listeners=PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controller,
-        "advertised.listeners=PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controller,
+        "advertised.listeners=PLAINTEXT://127.0.0.1:"
+            + port
+            + ",CONTROLLER://127.0.0.1:"
+            + controller,
         "controller.listener.names=CONTROLLER",
         "inter.broker.listener.name=PLAINTEXT",
         "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
@@ -85,10 +115,11 @@ public final class KafkaBroker implements AutoCloseable {
         "share.coordinator.state.topic.replication.factor=1",
         "share.coordinator.state.topic.min.isr=1",
         "group.initial.rebalance.delay.ms=0",
-        "") ;
+        "");
   }
 
-  private void createTopics(List<String> topics, Duration timeout) throws IOException, InterruptedException {
+  private void createTopics(List<String> topics, Duration timeout)
+      throws IOException, InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();
     Properties config = new Properties();
     config.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers());
@@ -97,13 +128,17 @@ public final class KafkaBroker implements AutoCloseable {
     try (Admin admin = Admin.create(config)) {
       while (true) {
         if (!child.isAlive()) {
-          throw new IOException("Kafka exited with " + child.process().exitValue() + "; see " + child.log());
+          throw new IOException(
+              "Kafka exited with " + child.process().exitValue() + "; see " + child.log());
         }
         try {
           admin.describeCluster().nodes().get(3, TimeUnit.SECONDS);
           for (String topic : topics) {
             try {
-              admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1))).all().get(10, TimeUnit.SECONDS);
+              admin
+                  .createTopics(List.of(new NewTopic(topic, 1, (short) 1)))
+                  .all()
+                  .get(10, TimeUnit.SECONDS);
             } catch (ExecutionException e) {
               if (!(e.getCause() instanceof TopicExistsException)) {
                 throw e;
@@ -113,7 +148,9 @@ public final class KafkaBroker implements AutoCloseable {
           return;
         } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
           if (System.nanoTime() > deadline) {
-            throw new IOException("Kafka did not come up within " + timeout.toSeconds() + " s; see " + child.log(), e);
+            throw new IOException(
+                "Kafka did not come up within " + timeout.toSeconds() + " s; see " + child.log(),
+                e);
           }
           Thread.sleep(250);
         }

@@ -32,9 +32,9 @@ import java.util.regex.Pattern;
 
 /**
  * Puts in front of the in-memory API server's CRUD store what kubectl needs and the store lacks:
- * discovery with short names and subresources, the {@code scale} subresource, server-side
- * {@code Table} printing, {@code pods/log} (from the node agent's log files), and strategic merge
- * and server-side apply patches, both approximated by a JSON merge patch (lists are replaced, not
+ * discovery with short names and subresources, the {@code scale} subresource, server-side {@code
+ * Table} printing, {@code pods/log} (from the node agent's log files), and strategic merge and
+ * server-side apply patches, both approximated by a JSON merge patch (lists are replaced, not
  * merged by key). Everything else goes to the store unchanged.
  */
 final class LocalApiDispatcher extends Dispatcher {
@@ -42,12 +42,14 @@ final class LocalApiDispatcher extends Dispatcher {
   private static final YAMLMapper YAML = new YAMLMapper();
   private static final String CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
   private static final Pattern GROUP_VERSION = Pattern.compile("/apis/([^/]+)/([^/]+)");
-  private static final Pattern OBJECT = Pattern.compile(
-      "/(?:api|apis/([^/]+))/([^/]+)(?:/namespaces/([^/]+))?/([^/]+)/([^/]+)(?:/(scale|log))?");
-  private static final Pattern COLLECTION = Pattern.compile(
-      "/(?:api|apis/([^/]+))/([^/]+)(?:/namespaces/([^/]+))?/([^/]+)");
+  private static final Pattern OBJECT =
+      Pattern.compile(
+          "/(?:api|apis/([^/]+))/([^/]+)(?:/namespaces/([^/]+))?/([^/]+)/([^/]+)(?:/(scale|log))?");
+  private static final Pattern COLLECTION =
+      Pattern.compile("/(?:api|apis/([^/]+))/([^/]+)(?:/namespaces/([^/]+))?/([^/]+)");
 
-  private static final Pattern SECRETS = Pattern.compile("/api/v1/namespaces/[^/]+/secrets(/[^/]+)?");
+  private static final Pattern SECRETS =
+      Pattern.compile("/api/v1/namespaces/[^/]+/secrets(/[^/]+)?");
 
   private final KubernetesMixedDispatcher store;
   private final java.util.function.Supplier<String> serverAddress;
@@ -56,7 +58,9 @@ final class LocalApiDispatcher extends Dispatcher {
   /**
    * @param podLog where the log of pod (namespace, name) is, for {@code kubectl logs}
    */
-  LocalApiDispatcher(Map<ServerRequest, Queue<ServerResponse>> responses, java.util.function.Supplier<String> serverAddress,
+  LocalApiDispatcher(
+      Map<ServerRequest, Queue<ServerResponse>> responses,
+      java.util.function.Supplier<String> serverAddress,
       BiFunction<String, String, Path> podLog) {
     this.store = new KubernetesMixedDispatcher(responses);
     this.serverAddress = serverAddress;
@@ -70,7 +74,9 @@ final class LocalApiDispatcher extends Dispatcher {
     String query = uri.getRawQuery() == null ? "" : uri.getRawQuery();
     byte[] body = request.getBody() == null ? new byte[0] : request.getBody().getBytes();
     try {
-      if (SECRETS.matcher(path).matches() && request.method() != HttpMethod.GET && body.length > 0) {
+      if (SECRETS.matcher(path).matches()
+          && request.method() != HttpMethod.GET
+          && body.length > 0) {
         body = foldStringData(body);
       }
       if (request.method() == HttpMethod.GET && !query.contains("watch=true")) {
@@ -79,7 +85,8 @@ final class LocalApiDispatcher extends Dispatcher {
           return discovery.get();
         }
       }
-      if (request.method() == HttpMethod.POST && path.startsWith("/apis/authorization.k8s.io/v1/selfsubject")) {
+      if (request.method() == HttpMethod.POST
+          && path.startsWith("/apis/authorization.k8s.io/v1/selfsubject")) {
         return selfSubjectReview(body);
       }
       Matcher object = OBJECT.matcher(path);
@@ -92,14 +99,21 @@ final class LocalApiDispatcher extends Dispatcher {
       if (request.method() == HttpMethod.PATCH) {
         return patch(request, path, body);
       }
-      MockResponse response = store.dispatch(copy(request, request.getPath(), request.getHeaders(), body));
+      MockResponse response =
+          store.dispatch(copy(request, request.getPath(), request.getHeaders(), body));
       String accept = request.getHeader("Accept");
-      if (request.method() == HttpMethod.GET && accept != null && accept.contains("as=Table")
-          && response.code() == 200 && !query.contains("watch=true")) {
+      if (request.method() == HttpMethod.GET
+          && accept != null
+          && accept.contains("as=Table")
+          && response.code() == 200
+          && !query.contains("watch=true")) {
         return table(path, response);
       }
-      if (request.method() == HttpMethod.GET && response.code() == 200 && !query.contains("watch=true")
-          && COLLECTION.matcher(path).matches() && !OBJECT.matcher(path).matches()) {
+      if (request.method() == HttpMethod.GET
+          && response.code() == 200
+          && !query.contains("watch=true")
+          && COLLECTION.matcher(path).matches()
+          && !OBJECT.matcher(path).matches()) {
         return typedList(path, response);
       }
       return response;
@@ -128,29 +142,38 @@ final class LocalApiDispatcher extends Dispatcher {
       return Optional.of(json(200, OpenApiStub.root(crds())));
     } else if (path.startsWith("/openapi/v3/")) {
       String[] gv = path.substring("/openapi/v3/".length()).split("/");
-      Optional<String> doc = gv.length == 2 && gv[0].equals("api")
-          ? OpenApiStub.groupVersion("", gv[1], crds())
-          : gv.length == 3 ? OpenApiStub.groupVersion(gv[1], gv[2], crds()) : Optional.empty();
-      return Optional.of(doc.map(d -> json(200, d))
-          .orElseGet(() -> status(404, "NotFound", "no OpenAPI document at " + path)));
+      Optional<String> doc =
+          gv.length == 2 && gv[0].equals("api")
+              ? OpenApiStub.groupVersion("", gv[1], crds())
+              : gv.length == 3 ? OpenApiStub.groupVersion(gv[1], gv[2], crds()) : Optional.empty();
+      return Optional.of(
+          doc.map(d -> json(200, d))
+              .orElseGet(() -> status(404, "NotFound", "no OpenAPI document at " + path)));
     } else if (path.startsWith("/openapi/")) {
       // No OpenAPI v2: clients fall back to their built-in knowledge of the types.
       return Optional.of(status(404, "NotFound", "the server serves no OpenAPI v2 document"));
     } else {
       return Optional.empty();
     }
-    return Optional.of(document.map(d -> json(200, Serialization.asJson(d)))
-        .orElseGet(() -> status(404, "NotFound", "the server could not find the requested resource")));
+    return Optional.of(
+        document
+            .map(d -> json(200, Serialization.asJson(d)))
+            .orElseGet(
+                () -> status(404, "NotFound", "the server could not find the requested resource")));
   }
 
   List<CustomResourceDefinition> crds() {
     MockResponse r = store.dispatch(request(HttpMethod.GET, CRDS, new byte[0], null));
-    return Serialization.unmarshal(r.getBody().readUtf8(), CustomResourceDefinitionList.class).getItems();
+    return Serialization.unmarshal(r.getBody().readUtf8(), CustomResourceDefinitionList.class)
+        .getItems();
   }
 
   private Optional<CustomResourceDefinition> crd(String group, String plural) {
     return crds().stream()
-        .filter(c -> c.getSpec().getGroup().equals(group) && c.getSpec().getNames().getPlural().equals(plural))
+        .filter(
+            c ->
+                c.getSpec().getGroup().equals(group)
+                    && c.getSpec().getNames().getPlural().equals(plural))
         .findFirst();
   }
 
@@ -158,7 +181,8 @@ final class LocalApiDispatcher extends Dispatcher {
 
   private record ScalePaths(String spec, String status, String selector) {}
 
-  private MockResponse scale(HttpMethod method, Matcher m, byte[] body, String contentType) throws IOException {
+  private MockResponse scale(HttpMethod method, Matcher m, byte[] body, String contentType)
+      throws IOException {
     String group = m.group(1) == null ? "" : m.group(1);
     String plural = m.group(4);
     String objectPath = m.group(0).substring(0, m.group(0).length() - "/scale".length());
@@ -178,7 +202,9 @@ final class LocalApiDispatcher extends Dispatcher {
     JsonNode desired;
     if (method == HttpMethod.PUT) {
       desired = JSON.readTree(body);
-    } else if (method == HttpMethod.PATCH && contentType != null && contentType.contains("json-patch")) {
+    } else if (method == HttpMethod.PATCH
+        && contentType != null
+        && contentType.contains("json-patch")) {
       desired = io.fabric8.zjsonpatch.JsonPatch.apply(JSON.readTree(body), scale);
     } else if (method == HttpMethod.PATCH) {
       desired = JSON.readerForUpdating(scale.deepCopy()).readValue(body);
@@ -190,28 +216,42 @@ final class LocalApiDispatcher extends Dispatcher {
       return status(422, "Invalid", "spec.replicas must be an integer");
     }
     set(object, paths.get().spec(), replicas);
-    MockResponse updated = store.dispatch(request(HttpMethod.PUT, objectPath,
-        JSON.writeValueAsBytes(object), "application/json"));
+    MockResponse updated =
+        store.dispatch(
+            request(
+                HttpMethod.PUT, objectPath, JSON.writeValueAsBytes(object), "application/json"));
     if (updated.code() != 200) {
       return updated;
     }
-    return json(200, JSON.writeValueAsString(scaleOf((ObjectNode) JSON.readTree(updated.getBody().readUtf8()),
-        paths.get())));
+    return json(
+        200,
+        JSON.writeValueAsString(
+            scaleOf((ObjectNode) JSON.readTree(updated.getBody().readUtf8()), paths.get())));
   }
 
   private Optional<ScalePaths> scalePaths(String group, String version, String plural) {
-    if (group.equals("apps") && (plural.equals("deployments") || plural.equals("replicasets")
-        || plural.equals("statefulsets"))) {
+    if (group.equals("apps")
+        && (plural.equals("deployments")
+            || plural.equals("replicasets")
+            || plural.equals("statefulsets"))) {
       return Optional.of(new ScalePaths(".spec.replicas", ".status.replicas", null));
     }
-    return crd(group, plural).flatMap(c -> c.getSpec().getVersions().stream()
-        .filter(v -> v.getName().equals(version) && v.getSubresources() != null
-            && v.getSubresources().getScale() != null)
-        .findFirst())
-        .map(v -> {
-          CustomResourceSubresourceScale s = v.getSubresources().getScale();
-          return new ScalePaths(s.getSpecReplicasPath(), s.getStatusReplicasPath(), s.getLabelSelectorPath());
-        });
+    return crd(group, plural)
+        .flatMap(
+            c ->
+                c.getSpec().getVersions().stream()
+                    .filter(
+                        v ->
+                            v.getName().equals(version)
+                                && v.getSubresources() != null
+                                && v.getSubresources().getScale() != null)
+                    .findFirst())
+        .map(
+            v -> {
+              CustomResourceSubresourceScale s = v.getSubresources().getScale();
+              return new ScalePaths(
+                  s.getSpecReplicasPath(), s.getStatusReplicasPath(), s.getLabelSelectorPath());
+            });
   }
 
   private static ObjectNode scaleOf(ObjectNode object, ScalePaths paths) {
@@ -228,7 +268,8 @@ final class LocalApiDispatcher extends Dispatcher {
     scale.putObject("spec").put("replicas", spec == null || spec.isNull() ? 0 : spec.asInt());
     ObjectNode status = scale.putObject("status");
     JsonNode statusReplicas = TableView.select(object, paths.status());
-    status.put("replicas", statusReplicas == null || statusReplicas.isNull() ? 0 : statusReplicas.asInt());
+    status.put(
+        "replicas", statusReplicas == null || statusReplicas.isNull() ? 0 : statusReplicas.asInt());
     if (paths.selector() != null) {
       JsonNode selector = TableView.select(object, paths.selector());
       if (selector != null && !selector.isNull()) {
@@ -236,8 +277,18 @@ final class LocalApiDispatcher extends Dispatcher {
       }
     } else {
       StringBuilder selector = new StringBuilder();
-      object.path("spec").path("selector").path("matchLabels").fields().forEachRemaining(e ->
-          selector.append(selector.length() == 0 ? "" : ",").append(e.getKey()).append('=').append(e.getValue().asText()));
+      object
+          .path("spec")
+          .path("selector")
+          .path("matchLabels")
+          .fields()
+          .forEachRemaining(
+              e ->
+                  selector
+                      .append(selector.length() == 0 ? "" : ",")
+                      .append(e.getKey())
+                      .append('=')
+                      .append(e.getValue().asText()));
       status.put("selector", selector.toString());
     }
     return scale;
@@ -248,7 +299,10 @@ final class LocalApiDispatcher extends Dispatcher {
     String[] parts = dottedPath.replaceFirst("^\\.", "").split("\\.");
     ObjectNode node = root;
     for (int i = 0; i < parts.length - 1; i++) {
-      node = node.has(parts[i]) && node.get(parts[i]).isObject() ? (ObjectNode) node.get(parts[i]) : node.putObject(parts[i]);
+      node =
+          node.has(parts[i]) && node.get(parts[i]).isObject()
+              ? (ObjectNode) node.get(parts[i])
+              : node.putObject(parts[i]);
     }
     node.set(parts[parts.length - 1], value);
   }
@@ -258,9 +312,9 @@ final class LocalApiDispatcher extends Dispatcher {
   /**
    * JSON patches go to the store. Merge patches are applied here, as RFC 7386 says (the store's
    * merge appends to arrays instead of replacing them, so a status with conditions grows on every
-   * write), and the result is PUT back; strategic merge patches are treated as merge patches
-   * whose lists of named objects merge by {@code name}; server-side apply as a merge patch that
-   * creates the object when it is missing.
+   * write), and the result is PUT back; strategic merge patches are treated as merge patches whose
+   * lists of named objects merge by {@code name}; server-side apply as a merge patch that creates
+   * the object when it is missing.
    */
   private MockResponse patch(RecordedRequest request, String path, byte[] body) throws IOException {
     String contentType = request.getHeader("Content-Type");
@@ -273,20 +327,27 @@ final class LocalApiDispatcher extends Dispatcher {
     if (path.endsWith("/status") && SECRETS.matcher(path).matches()) {
       return status(404, "NotFound", "secrets have no status");
     }
-    String objectPath = path.endsWith("/status") ? path.substring(0, path.length() - "/status".length()) : path;
+    String objectPath =
+        path.endsWith("/status") ? path.substring(0, path.length() - "/status".length()) : path;
     MockResponse current = store.dispatch(request(HttpMethod.GET, objectPath, new byte[0], null));
     if (current.code() == 404 && apply) {
       String collection = objectPath.substring(0, objectPath.lastIndexOf('/'));
-      return store.dispatch(request(HttpMethod.POST, collection, JSON.writeValueAsBytes(patch), "application/json"));
+      return store.dispatch(
+          request(HttpMethod.POST, collection, JSON.writeValueAsBytes(patch), "application/json"));
     }
     if (current.code() != 200) {
       return current;
     }
-    JsonNode merged = MergePatch.apply(JSON.readTree(current.getBody().readUtf8()), patch, strategic || apply);
-    return store.dispatch(request(HttpMethod.PUT, path, JSON.writeValueAsBytes(merged), "application/json"));
+    JsonNode merged =
+        MergePatch.apply(JSON.readTree(current.getBody().readUtf8()), patch, strategic || apply);
+    return store.dispatch(
+        request(HttpMethod.PUT, path, JSON.writeValueAsBytes(merged), "application/json"));
   }
 
-  /** As a real API server does: {@code stringData} is write-only and lands base64-encoded in {@code data}. */
+  /**
+   * As a real API server does: {@code stringData} is write-only and lands base64-encoded in {@code
+   * data}.
+   */
   private static byte[] foldStringData(byte[] body) throws IOException {
     JsonNode node;
     try {
@@ -297,19 +358,28 @@ final class LocalApiDispatcher extends Dispatcher {
     if (!(node instanceof ObjectNode secret) || !secret.path("stringData").isObject()) {
       return body;
     }
-    ObjectNode data = secret.path("data").isObject() ? (ObjectNode) secret.get("data") : secret.putObject("data");
-    secret.get("stringData").fields().forEachRemaining(e -> data.put(e.getKey(),
-        java.util.Base64.getEncoder().encodeToString(e.getValue().asText().getBytes(StandardCharsets.UTF_8))));
+    ObjectNode data =
+        secret.path("data").isObject() ? (ObjectNode) secret.get("data") : secret.putObject("data");
+    secret
+        .get("stringData")
+        .fields()
+        .forEachRemaining(
+            e ->
+                data.put(
+                    e.getKey(),
+                    java.util.Base64.getEncoder()
+                        .encodeToString(e.getValue().asText().getBytes(StandardCharsets.UTF_8))));
     secret.remove("stringData");
     return JSON.writeValueAsBytes(secret);
   }
 
   /**
-   * Everyone may do everything here (the server checks no credentials), which is what self
-   * subject reviews answer; the operator's leader election asks before it starts.
+   * Everyone may do everything here (the server checks no credentials), which is what self subject
+   * reviews answer; the operator's leader election asks before it starts.
    */
   private static MockResponse selfSubjectReview(byte[] body) throws IOException {
-    ObjectNode review = body.length == 0 ? JSON.createObjectNode() : (ObjectNode) JSON.readTree(body);
+    ObjectNode review =
+        body.length == 0 ? JSON.createObjectNode() : (ObjectNode) JSON.readTree(body);
     ObjectNode status = review.putObject("status");
     if ("SelfSubjectRulesReview".equals(review.path("kind").asText())) {
       ObjectNode rule = status.putArray("resourceRules").addObject();
@@ -338,10 +408,16 @@ final class LocalApiDispatcher extends Dispatcher {
       lines = lines.subList(Math.max(0, lines.size() - n), lines.size());
     }
     String text = lines.isEmpty() ? "" : String.join("\n", lines) + "\n";
-    return new MockResponse().setResponseCode(200).setHeader("Content-Type", "text/plain").setBody(text);
+    return new MockResponse()
+        .setResponseCode(200)
+        .setHeader("Content-Type", "text/plain")
+        .setBody(text);
   }
 
-  /** The store calls every list {@code List}; clients such as {@code kubectl logs -l} want {@code PodList}. */
+  /**
+   * The store calls every list {@code List}; clients such as {@code kubectl logs -l} want {@code
+   * PodList}.
+   */
   private MockResponse typedList(String path, MockResponse response) throws IOException {
     Matcher m = COLLECTION.matcher(path);
     m.matches();
@@ -351,8 +427,14 @@ final class LocalApiDispatcher extends Dispatcher {
     if (!(list instanceof ObjectNode typed) || !"List".equals(list.path("kind").asText())) {
       return json(200, body);
     }
-    Optional<String> kind = Discovery.resources(group, m.group(2), crds()).flatMap(r -> r.getResources().stream()
-        .filter(x -> x.getName().equals(m.group(4))).map(x -> x.getKind()).findFirst());
+    Optional<String> kind =
+        Discovery.resources(group, m.group(2), crds())
+            .flatMap(
+                r ->
+                    r.getResources().stream()
+                        .filter(x -> x.getName().equals(m.group(4)))
+                        .map(x -> x.getKind())
+                        .findFirst());
     if (kind.isPresent()) {
       typed.put("kind", kind.get() + "List");
       typed.put("apiVersion", group.isEmpty() ? m.group(2) : group + "/" + m.group(2));
@@ -386,7 +468,8 @@ final class LocalApiDispatcher extends Dispatcher {
 
   // --- helpers ---
 
-  private static RecordedRequest request(HttpMethod method, String path, byte[] body, String contentType) {
+  private static RecordedRequest request(
+      HttpMethod method, String path, byte[] body, String contentType) {
     Headers.Builder headers = Headers.builder();
     if (contentType != null) {
       headers.add("Content-Type", contentType);
@@ -394,12 +477,16 @@ final class LocalApiDispatcher extends Dispatcher {
     return new RecordedRequest("HTTP/1.1", method, path, headers.build(), new Buffer(body));
   }
 
-  private static RecordedRequest copy(RecordedRequest r, String path, Headers headers, byte[] body) {
+  private static RecordedRequest copy(
+      RecordedRequest r, String path, Headers headers, byte[] body) {
     return new RecordedRequest(r.getHttpVersion(), r.method(), path, headers, new Buffer(body));
   }
 
   private static MockResponse json(int code, String body) {
-    return new MockResponse().setResponseCode(code).setHeader("Content-Type", "application/json").setBody(body);
+    return new MockResponse()
+        .setResponseCode(code)
+        .setHeader("Content-Type", "application/json")
+        .setBody(body);
   }
 
   private static MockResponse status(int code, String reason, String message) {

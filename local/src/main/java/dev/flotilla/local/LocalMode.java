@@ -19,15 +19,15 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * {@code ./flotilla local}: the whole system on this machine with no cluster. Starts, in order,
- * the in-memory API server (CRDs installed, kubeconfig written), the controller stand-ins and the
- * node agent, Kafka (in parallel with the rest), the operator and the gateway as processes, then
+ * {@code ./flotilla local}: the whole system on this machine with no cluster. Starts, in order, the
+ * in-memory API server (CRDs installed, kubeconfig written), the controller stand-ins and the node
+ * agent, Kafka (in parallel with the rest), the operator and the gateway as processes, then
  * generates the tiny model and adapters, applies {@code examples/} and prints how to call it.
  * Ctrl-C stops everything it started.
  *
  * <p>The whole-system tests start it too (free ports, a state directory under {@code target/}) and
- * reach into it: the API client, the processes, and stopping and starting the operator, the
- * gateway or Kafka.
+ * reach into it: the API client, the processes, and stopping and starting the operator, the gateway
+ * or Kafka.
  */
 public final class LocalMode {
   private static final String SYSTEM_NAMESPACE = "flotilla-system";
@@ -36,9 +36,12 @@ public final class LocalMode {
   private final PrintStream out;
   private final ProcessSupervisor supervisor = new ProcessSupervisor();
   private final List<AutoCloseable> started = new ArrayList<>();
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
+  private final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
+
   /** Environment and HTTP port of each Quarkus process, to start it again. */
   private final Map<String, Map<String, String>> quarkusEnv = new LinkedHashMap<>();
+
   private final Map<String, Integer> quarkusHttpPort = new LinkedHashMap<>();
   private final Map<String, ProcessSupervisor.Child> quarkus = new ConcurrentHashMap<>();
   private ApiServer api;
@@ -60,22 +63,31 @@ public final class LocalMode {
   }
 
   public static void main(String[] args) throws Exception {
-    System.setProperty("org.slf4j.simpleLogger.defaultLogLevel",
+    System.setProperty(
+        "org.slf4j.simpleLogger.defaultLogLevel",
         System.getProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn"));
     System.setProperty("org.slf4j.simpleLogger.log.org.apache.kafka", "error");
-    System.setProperty("org.slf4j.simpleLogger.log.io.fabric8.kubernetes.client.dsl.internal.VersionUsageUtils", "error");
+    System.setProperty(
+        "org.slf4j.simpleLogger.log.io.fabric8.kubernetes.client.dsl.internal.VersionUsageUtils",
+        "error");
     if (List.of(args).contains("--help")) {
       System.out.print(LocalSettings.usage());
       return;
     }
-    LocalSettings settings = LocalSettings.parse(Path.of(System.getProperty("flotilla.repo.root", ".")).toAbsolutePath()
-        .normalize(), args);
+    LocalSettings settings =
+        LocalSettings.parse(
+            Path.of(System.getProperty("flotilla.repo.root", ".")).toAbsolutePath().normalize(),
+            args);
     LocalMode local = new LocalMode(settings);
     CountDownLatch stopped = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      local.stop();
-      stopped.countDown();
-    }, "flotilla-local-shutdown"));
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  local.stop();
+                  stopped.countDown();
+                },
+                "flotilla-local-shutdown"));
     try {
       local.start();
     } catch (Exception e) {
@@ -88,14 +100,20 @@ public final class LocalMode {
   public void start() throws Exception {
     for (String module : List.of("operator", "gateway", "worker")) {
       if (!Files.exists(settings.jar(module))) {
-        throw new IOException(settings.jar(module) + " is missing: build it with ./mvnw -pl " + module + " -am install -DskipTests");
+        throw new IOException(
+            settings.jar(module)
+                + " is missing: build it with ./mvnw -pl "
+                + module
+                + " -am install -DskipTests");
       }
     }
     Files.createDirectories(settings.logs());
     long t0 = System.nanoTime();
 
     step("API server");
-    api = ApiServer.start(settings.apiPort(), (ns, pod) -> NodeAgent.logFile(settings.logs(), ns, pod));
+    api =
+        ApiServer.start(
+            settings.apiPort(), (ns, pod) -> NodeAgent.logFile(settings.logs(), ns, pod));
     started.add(api);
     api.installCrds(settings.repo().resolve("crds"));
     api.createNamespaces("default", SYSTEM_NAMESPACE);
@@ -104,23 +122,46 @@ public final class LocalMode {
     started.add(new GarbageCollector(api.client()).start());
     started.add(new DeploymentController(api.client()).start());
     PodNetwork network = PodNetwork.detect(firstPodHost);
-    PodCommands images = new PodCommands().image("flotilla-worker",
-        List.of(ProcessSupervisor.javaCommand(), "-XX:+UseSerialGC", "-jar", settings.jar("worker").toString()));
-    started.add(new NodeAgent(api.client(), supervisor, images, network, settings.logs(), settings.state().resolve("pods"),
-        Map.of()).start());
+    PodCommands images =
+        new PodCommands()
+            .image(
+                "flotilla-worker",
+                List.of(
+                    ProcessSupervisor.javaCommand(),
+                    "-XX:+UseSerialGC",
+                    "-jar",
+                    settings.jar("worker").toString()));
+    started.add(
+        new NodeAgent(
+                api.client(),
+                supervisor,
+                images,
+                network,
+                settings.logs(),
+                settings.state().resolve("pods"),
+                Map.of())
+            .start());
 
-    CompletableFuture<KafkaBroker> kafka = settings.kafka()
-        ? CompletableFuture.supplyAsync(this::startKafka) : CompletableFuture.completedFuture(null);
+    CompletableFuture<KafkaBroker> kafka =
+        settings.kafka()
+            ? CompletableFuture.supplyAsync(this::startKafka)
+            : CompletableFuture.completedFuture(null);
 
     step("operator");
     Map<String, String> kube = kubernetesEnv(api);
     Map<String, String> operatorEnv = new LinkedHashMap<>(kube);
-    operatorEnv.putAll(Map.of(
-        "POD_NAMESPACE", SYSTEM_NAMESPACE,
-        "QUARKUS_HTTP_HOST", "127.0.0.1",
-        "QUARKUS_HTTP_PORT", String.valueOf(settings.operatorHttpPort()),
-        "QUARKUS_GRPC_SERVER_HOST", "127.0.0.1",
-        "QUARKUS_GRPC_SERVER_PORT", String.valueOf(settings.operatorGrpcPort())));
+    operatorEnv.putAll(
+        Map.of(
+            "POD_NAMESPACE",
+            SYSTEM_NAMESPACE,
+            "QUARKUS_HTTP_HOST",
+            "127.0.0.1",
+            "QUARKUS_HTTP_PORT",
+            String.valueOf(settings.operatorHttpPort()),
+            "QUARKUS_GRPC_SERVER_HOST",
+            "127.0.0.1",
+            "QUARKUS_GRPC_SERVER_PORT",
+            String.valueOf(settings.operatorGrpcPort())));
     // The operator's identity in the leader Lease. A fixed one lets a restarted operator take its
     // Lease back at once, as a restarted container in the same pod does, instead of waiting for
     // the old holder's lease to lapse before it reconciles and takes demand again.
@@ -131,14 +172,22 @@ public final class LocalMode {
     broker = kafka.join();
     step("gateway");
     Map<String, String> gatewayEnv = new LinkedHashMap<>(kube);
-    gatewayEnv.putAll(Map.of(
-        "QUARKUS_HTTP_HOST", "127.0.0.1",
-        "QUARKUS_HTTP_PORT", String.valueOf(settings.gatewayHttpPort()),
-        "QUARKUS_GRPC_SERVER_HOST", "127.0.0.1",
-        "QUARKUS_GRPC_SERVER_PORT", String.valueOf(settings.gatewayGrpcPort()),
-        "FLOTILLA_GATEWAY_ID", "local",
-        "FLOTILLA_GATEWAY_AUTOSCALER_ADDRESS", "127.0.0.1:" + settings.operatorGrpcPort(),
-        "FLOTILLA_GATEWAY_USAGE_SPOOL_DIR", settings.state().resolve("gateway/usage-spool").toString()));
+    gatewayEnv.putAll(
+        Map.of(
+            "QUARKUS_HTTP_HOST",
+            "127.0.0.1",
+            "QUARKUS_HTTP_PORT",
+            String.valueOf(settings.gatewayHttpPort()),
+            "QUARKUS_GRPC_SERVER_HOST",
+            "127.0.0.1",
+            "QUARKUS_GRPC_SERVER_PORT",
+            String.valueOf(settings.gatewayGrpcPort()),
+            "FLOTILLA_GATEWAY_ID",
+            "local",
+            "FLOTILLA_GATEWAY_AUTOSCALER_ADDRESS",
+            "127.0.0.1:" + settings.operatorGrpcPort(),
+            "FLOTILLA_GATEWAY_USAGE_SPOOL_DIR",
+            settings.state().resolve("gateway/usage-spool").toString()));
     if (broker != null) {
       gatewayEnv.put("FLOTILLA_GATEWAY_USAGE_KAFKA_BOOTSTRAP_SERVERS", broker.bootstrapServers());
     }
@@ -146,20 +195,30 @@ public final class LocalMode {
 
     step("models and examples");
     assets = ModelAssets.ensure(settings.state().resolve("models"));
-    ExamplesInstaller.apply(api.client(), settings.repo().resolve("examples"), Map.of(
-        ModelAssets.MODEL, assets.model(),
-        ModelAssets.ACME_ADAPTER, assets.acmeAdapter(),
-        ModelAssets.GLOBEX_ADAPTER, assets.globexAdapter()));
+    ExamplesInstaller.apply(
+        api.client(),
+        settings.repo().resolve("examples"),
+        Map.of(
+            ModelAssets.MODEL, assets.model(),
+            ModelAssets.ACME_ADAPTER, assets.acmeAdapter(),
+            ModelAssets.GLOBEX_ADAPTER, assets.globexAdapter()));
 
-    out.println(Instructions.text(settings, api, network, broker,
-        Duration.ofNanos(System.nanoTime() - t0)));
+    out.println(
+        Instructions.text(
+            settings, api, network, broker, Duration.ofNanos(System.nanoTime() - t0)));
   }
 
   private KafkaBroker startKafka() {
     try {
       String classpath = System.getProperty("java.class.path");
-      return KafkaBroker.start(supervisor, classpath, settings.state().resolve("kafka"),
-          settings.logs().resolve("kafka.log"), settings.kafkaPort(), List.of("flotilla.usage"), Duration.ofSeconds(90));
+      return KafkaBroker.start(
+          supervisor,
+          classpath,
+          settings.state().resolve("kafka"),
+          settings.logs().resolve("kafka.log"),
+          settings.kafkaPort(),
+          List.of("flotilla.usage"),
+          Duration.ofSeconds(90));
     } catch (IOException e) {
       throw new IllegalStateException(e.getMessage(), e);
     } catch (InterruptedException e) {
@@ -177,7 +236,8 @@ public final class LocalMode {
     return env;
   }
 
-  private void startQuarkus(String module, Map<String, String> env, int httpPort) throws IOException, InterruptedException {
+  private void startQuarkus(String module, Map<String, String> env, int httpPort)
+      throws IOException, InterruptedException {
     quarkusEnv.put(module, Map.copyOf(env));
     quarkusHttpPort.put(module, httpPort);
     startQuarkus(module);
@@ -191,17 +251,29 @@ public final class LocalMode {
     Map<String, String> env = quarkusEnv.get(module);
     int httpPort = quarkusHttpPort.get(module);
     Path log = settings.logs().resolve(module + ".log");
-    ProcessSupervisor.Child child = supervisor.start(module, List.of(ProcessSupervisor.javaCommand(), "-XX:+UseSerialGC",
-        "-jar", settings.jar(module).toString()), env, log, settings.state().resolve(module));
+    ProcessSupervisor.Child child =
+        supervisor.start(
+            module,
+            List.of(
+                ProcessSupervisor.javaCommand(),
+                "-XX:+UseSerialGC",
+                "-jar",
+                settings.jar(module).toString()),
+            env,
+            log,
+            settings.state().resolve(module));
     quarkus.put(module, child);
     long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
     while (System.nanoTime() < deadline) {
       if (!child.isAlive()) {
-        throw new IOException(module + " exited with " + child.process().exitValue() + "; see " + log);
+        throw new IOException(
+            module + " exited with " + child.process().exitValue() + "; see " + log);
       }
       try {
-        HttpRequest live = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + "/q/health/live"))
-            .timeout(Duration.ofSeconds(1)).build();
+        HttpRequest live =
+            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + "/q/health/live"))
+                .timeout(Duration.ofSeconds(1))
+                .build();
         if (http.send(live, HttpResponse.BodyHandlers.discarding()).statusCode() == 200) {
           return;
         }

@@ -6,11 +6,20 @@ import java.nio.file.Path;
  * Where local mode puts things and which loopback ports it uses; every one can be changed on the
  * command line ({@code ./flotilla local --help}).
  */
-public record LocalSettings(Path repo, Path state, int apiPort, int kafkaPort, int gatewayGrpcPort,
-    int gatewayHttpPort, int operatorGrpcPort, int operatorHttpPort, boolean kafka) {
+public record LocalSettings(
+    Path repo,
+    Path state,
+    int apiPort,
+    int kafkaPort,
+    int gatewayGrpcPort,
+    int gatewayHttpPort,
+    int operatorGrpcPort,
+    int operatorHttpPort,
+    boolean kafka) {
 
   public static LocalSettings defaults(Path repo) {
-    return new LocalSettings(repo, repo.resolve(".flotilla"), 16443, 19092, 9000, 8080, 9200, 8082, true);
+    return new LocalSettings(
+        repo, repo.resolve(".flotilla"), 16443, 19092, 9000, 8080, 9200, 8082, true);
   }
 
   public static LocalSettings parse(Path repo, String... args) {
@@ -19,15 +28,102 @@ public record LocalSettings(Path repo, Path state, int apiPort, int kafkaPort, i
       String a = args[i];
       String value = i + 1 < args.length ? args[i + 1] : null;
       switch (a) {
-        case "--api-port" -> s = new LocalSettings(s.repo, s.state, Integer.parseInt(value), s.kafkaPort, s.gatewayGrpcPort, s.gatewayHttpPort, s.operatorGrpcPort, s.operatorHttpPort, s.kafka);
-        case "--kafka-port" -> s = new LocalSettings(s.repo, s.state, s.apiPort, Integer.parseInt(value), s.gatewayGrpcPort, s.gatewayHttpPort, s.operatorGrpcPort, s.operatorHttpPort, s.kafka);
-        case "--grpc-port" -> s = new LocalSettings(s.repo, s.state, s.apiPort, s.kafkaPort, Integer.parseInt(value), s.gatewayHttpPort, s.operatorGrpcPort, s.operatorHttpPort, s.kafka);
-        case "--http-port" -> s = new LocalSettings(s.repo, s.state, s.apiPort, s.kafkaPort, s.gatewayGrpcPort, Integer.parseInt(value), s.operatorGrpcPort, s.operatorHttpPort, s.kafka);
-        case "--operator-grpc-port" -> s = new LocalSettings(s.repo, s.state, s.apiPort, s.kafkaPort, s.gatewayGrpcPort, s.gatewayHttpPort, Integer.parseInt(value), s.operatorHttpPort, s.kafka);
-        case "--operator-http-port" -> s = new LocalSettings(s.repo, s.state, s.apiPort, s.kafkaPort, s.gatewayGrpcPort, s.gatewayHttpPort, s.operatorGrpcPort, Integer.parseInt(value), s.kafka);
-        case "--state-dir" -> s = new LocalSettings(s.repo, Path.of(value).toAbsolutePath(), s.apiPort, s.kafkaPort, s.gatewayGrpcPort, s.gatewayHttpPort, s.operatorGrpcPort, s.operatorHttpPort, s.kafka);
+        case "--api-port" ->
+            s =
+                new LocalSettings(
+                    s.repo,
+                    s.state,
+                    Integer.parseInt(value),
+                    s.kafkaPort,
+                    s.gatewayGrpcPort,
+                    s.gatewayHttpPort,
+                    s.operatorGrpcPort,
+                    s.operatorHttpPort,
+                    s.kafka);
+        case "--kafka-port" ->
+            s =
+                new LocalSettings(
+                    s.repo,
+                    s.state,
+                    s.apiPort,
+                    Integer.parseInt(value),
+                    s.gatewayGrpcPort,
+                    s.gatewayHttpPort,
+                    s.operatorGrpcPort,
+                    s.operatorHttpPort,
+                    s.kafka);
+        case "--grpc-port" ->
+            s =
+                new LocalSettings(
+                    s.repo,
+                    s.state,
+                    s.apiPort,
+                    s.kafkaPort,
+                    Integer.parseInt(value),
+                    s.gatewayHttpPort,
+                    s.operatorGrpcPort,
+                    s.operatorHttpPort,
+                    s.kafka);
+        case "--http-port" ->
+            s =
+                new LocalSettings(
+                    s.repo,
+                    s.state,
+                    s.apiPort,
+                    s.kafkaPort,
+                    s.gatewayGrpcPort,
+                    Integer.parseInt(value),
+                    s.operatorGrpcPort,
+                    s.operatorHttpPort,
+                    s.kafka);
+        case "--operator-grpc-port" ->
+            s =
+                new LocalSettings(
+                    s.repo,
+                    s.state,
+                    s.apiPort,
+                    s.kafkaPort,
+                    s.gatewayGrpcPort,
+                    s.gatewayHttpPort,
+                    Integer.parseInt(value),
+                    s.operatorHttpPort,
+                    s.kafka);
+        case "--operator-http-port" ->
+            s =
+                new LocalSettings(
+                    s.repo,
+                    s.state,
+                    s.apiPort,
+                    s.kafkaPort,
+                    s.gatewayGrpcPort,
+                    s.gatewayHttpPort,
+                    s.operatorGrpcPort,
+                    Integer.parseInt(value),
+                    s.kafka);
+        case "--state-dir" ->
+            s =
+                new LocalSettings(
+                    s.repo,
+                    Path.of(value).toAbsolutePath(),
+                    s.apiPort,
+                    s.kafkaPort,
+                    s.gatewayGrpcPort,
+                    s.gatewayHttpPort,
+                    s.operatorGrpcPort,
+                    s.operatorHttpPort,
+                    s.kafka);
         case "--no-kafka" -> {
-          s = new LocalSettings(s.repo, s.state, s.apiPort, s.kafkaPort, s.gatewayGrpcPort, s.gatewayHttpPort, s.operatorGrpcPort, s.operatorHttpPort, false);
+          s =
+              new LocalSettings(
+                  s.repo,
+                  s.state,
+                  s.apiPort,
+                  s.kafkaPort,
+                  s.gatewayGrpcPort,
+                  s.gatewayHttpPort,
+                  s.operatorGrpcPort,
+                  s.operatorHttpPort,
+                  false);
           continue;
         }
         default -> throw new IllegalArgumentException("unknown option " + a + "\n" + usage());

@@ -31,12 +31,21 @@ public final class ModelAssets {
       markComplete(model);
     }
     if (!complete(acme)) {
-      LoraAdapterGenerator.forBase(model).rank(8).alpha(16)
-          .targets(Projection.Q_PROJ, Projection.K_PROJ, Projection.V_PROJ, Projection.O_PROJ).seed(11).generate(acme);
+      LoraAdapterGenerator.forBase(model)
+          .rank(8)
+          .alpha(16)
+          .targets(Projection.Q_PROJ, Projection.K_PROJ, Projection.V_PROJ, Projection.O_PROJ)
+          .seed(11)
+          .generate(acme);
       markComplete(acme);
     }
     if (!complete(globex)) {
-      LoraAdapterGenerator.forBase(model).rank(16).alpha(32).targets(Projection.values()).seed(13).generate(globex);
+      LoraAdapterGenerator.forBase(model)
+          .rank(16)
+          .alpha(32)
+          .targets(Projection.values())
+          .seed(13)
+          .generate(globex);
       markComplete(globex);
     }
     return new Paths(model.toAbsolutePath(), acme.toAbsolutePath(), globex.toAbsolutePath());

@@ -40,17 +40,17 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * The kubelet of the one local node: every pod it is given becomes a local process (see
- * {@link PodCommands}) with the container's environment, an address from {@link PodNetwork}
- * ({@code QUARKUS_HTTP_*} and {@code QUARKUS_GRPC_SERVER_*} set to it for ports named
- * {@code http} and {@code grpc}) and its output in {@code <logDir>/<pod>.log}. The pod turns
- * Ready when its readiness probe passes (a gRPC probe is asked of Quarkus' {@code /q/health/ready}
- * on the container's {@code http} port), its process is restarted with back-off when it exits,
- * and it is stopped (SIGTERM, then SIGKILL after the pod's grace period) when the pod is
- * deleted. A finalizer keeps a deleted pod visible as Terminating until its process is gone.
+ * The kubelet of the one local node: every pod it is given becomes a local process (see {@link
+ * PodCommands}) with the container's environment, an address from {@link PodNetwork} ({@code
+ * QUARKUS_HTTP_*} and {@code QUARKUS_GRPC_SERVER_*} set to it for ports named {@code http} and
+ * {@code grpc}) and its output in {@code <logDir>/<pod>.log}. The pod turns Ready when its
+ * readiness probe passes (a gRPC probe is asked of Quarkus' {@code /q/health/ready} on the
+ * container's {@code http} port), its process is restarted with back-off when it exits, and it is
+ * stopped (SIGTERM, then SIGKILL after the pod's grace period) when the pod is deleted. A finalizer
+ * keeps a deleted pod visible as Terminating until its process is gone.
  *
- * <p>One container per pod; init containers, volumes, resource limits, node selectors and
- * liveness probes are not acted on.
+ * <p>One container per pod; init containers, volumes, resource limits, node selectors and liveness
+ * probes are not acted on.
  */
 public final class NodeAgent implements AutoCloseable {
   public static final String NODE_NAME = "flotilla-local";
@@ -68,12 +68,15 @@ public final class NodeAgent implements AutoCloseable {
   private final Path workRoot;
   private final Map<String, String> labelSelector;
   private final Map<String, RunningPod> running = new ConcurrentHashMap<>();
-  private final ScheduledExecutorService loop = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread t = new Thread(r, "node-agent");
-    t.setDaemon(true);
-    return t;
-  });
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
+  private final ScheduledExecutorService loop =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "node-agent");
+            t.setDaemon(true);
+            return t;
+          });
+  private final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
   private SharedIndexInformer<Pod> informer;
 
   /** What the agent knows of one pod it runs. */
@@ -96,8 +99,14 @@ public final class NodeAgent implements AutoCloseable {
   /**
    * @param labelSelector only pods with these labels run here (empty: every pod)
    */
-  public NodeAgent(KubernetesClient client, ProcessSupervisor supervisor, PodCommands commands, PodNetwork network,
-      Path logDir, Path workRoot, Map<String, String> labelSelector) {
+  public NodeAgent(
+      KubernetesClient client,
+      ProcessSupervisor supervisor,
+      PodCommands commands,
+      PodNetwork network,
+      Path logDir,
+      Path workRoot,
+      Map<String, String> labelSelector) {
     this.client = client;
     this.supervisor = supervisor;
     this.commands = commands;
@@ -114,23 +123,27 @@ public final class NodeAgent implements AutoCloseable {
 
   public NodeAgent start() {
     var pods = client.pods().inAnyNamespace();
-    informer = (labelSelector.isEmpty() ? pods : pods.withLabels(labelSelector)).inform(new ResourceEventHandler<>() {
-      @Override
-      public void onAdd(Pod pod) {
-        loop.execute(() -> onPod(pod));
-      }
+    informer =
+        (labelSelector.isEmpty() ? pods : pods.withLabels(labelSelector))
+            .inform(
+                new ResourceEventHandler<>() {
+                  @Override
+                  public void onAdd(Pod pod) {
+                    loop.execute(() -> onPod(pod));
+                  }
 
-      @Override
-      public void onUpdate(Pod old, Pod pod) {
-        loop.execute(() -> onPod(pod));
-      }
+                  @Override
+                  public void onUpdate(Pod old, Pod pod) {
+                    loop.execute(() -> onPod(pod));
+                  }
 
-      @Override
-      public void onDelete(Pod pod, boolean finalStateUnknown) {
-        loop.execute(() -> stopPod(key(pod), false));
-      }
-    });
-    loop.scheduleWithFixedDelay(this::probeAll, PROBE_PERIOD.toMillis(), PROBE_PERIOD.toMillis(), TimeUnit.MILLISECONDS);
+                  @Override
+                  public void onDelete(Pod pod, boolean finalStateUnknown) {
+                    loop.execute(() -> stopPod(key(pod), false));
+                  }
+                });
+    loop.scheduleWithFixedDelay(
+        this::probeAll, PROBE_PERIOD.toMillis(), PROBE_PERIOD.toMillis(), TimeUnit.MILLISECONDS);
     return this;
   }
 
@@ -150,7 +163,9 @@ public final class NodeAgent implements AutoCloseable {
         return;
       }
       String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
-      if ("Succeeded".equals(phase) || "Failed".equals(phase) || "Running".equals(phase) && r == null) {
+      if ("Succeeded".equals(phase)
+          || "Failed".equals(phase)
+          || "Running".equals(phase) && r == null) {
         return; // finished, or run by an agent before this one
       }
       launch(pod);
@@ -163,8 +178,13 @@ public final class NodeAgent implements AutoCloseable {
     Container container = pod.getSpec().getContainers().get(0);
     Optional<List<String>> command = commands.commandFor(container);
     if (command.isEmpty()) {
-      patchStatus(pod, failedStatus("ImageNotLocal", "no local command for image " + container.getImage()
-          + " (give the container a command, or map the image in PodCommands)"));
+      patchStatus(
+          pod,
+          failedStatus(
+              "ImageNotLocal",
+              "no local command for image "
+                  + container.getImage()
+                  + " (give the container a command, or map the image in PodCommands)"));
       return;
     }
     PodNetwork.Assignment address = network.assign(pod);
@@ -174,10 +194,17 @@ public final class NodeAgent implements AutoCloseable {
     ObjectNode metadata = meta.putObject("metadata");
     metadata.putArray("finalizers").add(FINALIZER);
     ObjectNode annotations = metadata.putObject("annotations");
-    address.ports().forEach((name, port) -> annotations.put(PodNetwork.PORT_ANNOTATION_PREFIX + name, String.valueOf(port)));
+    address
+        .ports()
+        .forEach(
+            (name, port) ->
+                annotations.put(PodNetwork.PORT_ANNOTATION_PREFIX + name, String.valueOf(port)));
     meta.putObject("spec").put("nodeName", NODE_NAME);
     try {
-      client.pods().inNamespace(pod.getMetadata().getNamespace()).withName(pod.getMetadata().getName())
+      client
+          .pods()
+          .inNamespace(pod.getMetadata().getNamespace())
+          .withName(pod.getMetadata().getName())
           .patch(MERGE, meta.toString());
     } catch (KubernetesClientException e) {
       running.remove(key(pod));
@@ -187,17 +214,24 @@ public final class NodeAgent implements AutoCloseable {
     startProcess(r, command.get(), container);
   }
 
-  private void startProcess(RunningPod r, List<String> command, Container container) throws IOException {
+  private void startProcess(RunningPod r, List<String> command, Container container)
+      throws IOException {
     Pod pod = r.pod;
     Map<String, String> env = environment(pod, container, r.address);
     Path log = logFile(logDir, pod.getMetadata().getNamespace(), pod.getMetadata().getName());
-    r.child = supervisor.start("pod " + key(pod), command, env, log,
-        workRoot.resolve(pod.getMetadata().getNamespace() + "_" + pod.getMetadata().getName()));
+    r.child =
+        supervisor.start(
+            "pod " + key(pod),
+            command,
+            env,
+            log,
+            workRoot.resolve(pod.getMetadata().getNamespace() + "_" + pod.getMetadata().getName()));
     r.ready = false;
     patchStatus(pod, runningStatus(r));
   }
 
-  private Map<String, String> environment(Pod pod, Container container, PodNetwork.Assignment address) {
+  private Map<String, String> environment(
+      Pod pod, Container container, PodNetwork.Assignment address) {
     Map<String, String> env = new LinkedHashMap<>();
     Integer httpPort = address.ports().get("http");
     Integer grpcPort = address.ports().get("grpc");
@@ -236,8 +270,12 @@ public final class NodeAgent implements AutoCloseable {
       };
     }
     if (e.getValueFrom().getSecretKeyRef() != null) {
-      Secret s = client.secrets().inNamespace(pod.getMetadata().getNamespace())
-          .withName(e.getValueFrom().getSecretKeyRef().getName()).get();
+      Secret s =
+          client
+              .secrets()
+              .inNamespace(pod.getMetadata().getNamespace())
+              .withName(e.getValueFrom().getSecretKeyRef().getName())
+              .get();
       String key = e.getValueFrom().getSecretKeyRef().getKey();
       if (s != null && s.getData() != null && s.getData().containsKey(key)) {
         return new String(Base64.getDecoder().decode(s.getData().get(key)), StandardCharsets.UTF_8);
@@ -245,9 +283,15 @@ public final class NodeAgent implements AutoCloseable {
       return s != null && s.getStringData() != null ? s.getStringData().get(key) : null;
     }
     if (e.getValueFrom().getConfigMapKeyRef() != null) {
-      var cm = client.configMaps().inNamespace(pod.getMetadata().getNamespace())
-          .withName(e.getValueFrom().getConfigMapKeyRef().getName()).get();
-      return cm == null || cm.getData() == null ? null : cm.getData().get(e.getValueFrom().getConfigMapKeyRef().getKey());
+      var cm =
+          client
+              .configMaps()
+              .inNamespace(pod.getMetadata().getNamespace())
+              .withName(e.getValueFrom().getConfigMapKeyRef().getName())
+              .get();
+      return cm == null || cm.getData() == null
+          ? null
+          : cm.getData().get(e.getValueFrom().getConfigMapKeyRef().getKey());
     }
     return null;
   }
@@ -276,8 +320,12 @@ public final class NodeAgent implements AutoCloseable {
       r.lastExitCode = r.child.process().exitValue();
       r.child = null;
       r.ready = false;
-      String policy = r.pod.getSpec().getRestartPolicy() == null ? "Always" : r.pod.getSpec().getRestartPolicy();
-      boolean restart = policy.equals("Always") || policy.equals("OnFailure") && r.lastExitCode != 0;
+      String policy =
+          r.pod.getSpec().getRestartPolicy() == null
+              ? "Always"
+              : r.pod.getSpec().getRestartPolicy();
+      boolean restart =
+          policy.equals("Always") || policy.equals("OnFailure") && r.lastExitCode != 0;
       if (restart) {
         r.restarts++;
         r.restartAt = Instant.now().plusSeconds(Math.min(30, 1L << Math.min(5, r.restarts - 1)));
@@ -300,7 +348,8 @@ public final class NodeAgent implements AutoCloseable {
       return true;
     }
     if (p.getHttpGet() != null) {
-      return httpOk(r.address.ip(), port(p.getHttpGet().getPort(), c, r.address), p.getHttpGet().getPath());
+      return httpOk(
+          r.address.ip(), port(p.getHttpGet().getPort(), c, r.address), p.getHttpGet().getPath());
     }
     if (p.getGrpc() != null) {
       Integer httpPort = r.address.ports().get("http");
@@ -322,7 +371,9 @@ public final class NodeAgent implements AutoCloseable {
     int number = port.getIntVal();
     for (ContainerPort p : c.getPorts()) {
       if (p.getContainerPort() == number) {
-        return address.ports().getOrDefault(p.getName() == null ? String.valueOf(number) : p.getName(), number);
+        return address
+            .ports()
+            .getOrDefault(p.getName() == null ? String.valueOf(number) : p.getName(), number);
       }
     }
     return number;
@@ -330,8 +381,12 @@ public final class NodeAgent implements AutoCloseable {
 
   private boolean httpOk(String ip, int port, String path) {
     try {
-      HttpRequest request = HttpRequest.newBuilder(URI.create("http://" + ip + ":" + port + (path == null ? "/" : path)))
-          .timeout(Duration.ofSeconds(1)).GET().build();
+      HttpRequest request =
+          HttpRequest.newBuilder(
+                  URI.create("http://" + ip + ":" + port + (path == null ? "/" : path)))
+              .timeout(Duration.ofSeconds(1))
+              .GET()
+              .build();
       int code = http.send(request, HttpResponse.BodyHandlers.discarding()).statusCode();
       return code >= 200 && code < 400;
     } catch (IOException e) {
@@ -356,32 +411,38 @@ public final class NodeAgent implements AutoCloseable {
   private void stopPod(String key, boolean removeFinalizer) {
     RunningPod r = running.remove(key);
     String[] nsName = key.split("/", 2);
-    Runnable release = () -> {
-      if (r != null) {
-        network.release(r.address);
-      }
-      if (removeFinalizer) {
-        removeFinalizer(nsName[0], nsName[1]);
-      }
-    };
+    Runnable release =
+        () -> {
+          if (r != null) {
+            network.release(r.address);
+          }
+          if (removeFinalizer) {
+            removeFinalizer(nsName[0], nsName[1]);
+          }
+        };
     if (r == null || r.child == null) {
       release.run();
       return;
     }
     Long grace = r.pod.getSpec().getTerminationGracePeriodSeconds();
-    supervisor.stop(r.child, Duration.ofSeconds(grace == null ? 30 : grace)).whenComplete((ok, err) -> release.run());
+    supervisor
+        .stop(r.child, Duration.ofSeconds(grace == null ? 30 : grace))
+        .whenComplete((ok, err) -> release.run());
   }
 
   private void removeFinalizer(String namespace, String name) {
     try {
       Pod pod = client.pods().inNamespace(namespace).withName(name).get();
-      if (pod == null || pod.getMetadata().getFinalizers() == null
+      if (pod == null
+          || pod.getMetadata().getFinalizers() == null
           || !pod.getMetadata().getFinalizers().contains(FINALIZER)) {
         return;
       }
       ObjectNode patch = JSON.createObjectNode();
       ArrayNode finalizers = patch.putObject("metadata").putArray("finalizers");
-      pod.getMetadata().getFinalizers().stream().filter(f -> !f.equals(FINALIZER)).forEach(finalizers::add);
+      pod.getMetadata().getFinalizers().stream()
+          .filter(f -> !f.equals(FINALIZER))
+          .forEach(finalizers::add);
       client.pods().inNamespace(namespace).withName(name).patch(MERGE, patch.toString());
     } catch (KubernetesClientException e) {
       LOG.log(Level.FINE, "finalizer of " + namespace + "/" + name, e);
@@ -397,7 +458,9 @@ public final class NodeAgent implements AutoCloseable {
     if (r.child != null) {
       cs.putObject("state").putObject("running").put("startedAt", Instant.now().toString());
     } else {
-      cs.putObject("state").putObject("waiting").put("reason", "CrashLoopBackOff")
+      cs.putObject("state")
+          .putObject("waiting")
+          .put("reason", "CrashLoopBackOff")
           .put("message", "exited with " + r.lastExitCode + "; restarting");
     }
     if (r.lastExitCode != null) {
@@ -407,9 +470,12 @@ public final class NodeAgent implements AutoCloseable {
   }
 
   private ObjectNode terminatedStatus(RunningPod r) {
-    ObjectNode status = baseStatus(r.pod, r.lastExitCode == 0 ? "Succeeded" : "Failed", r.address.ip(), r.started);
+    ObjectNode status =
+        baseStatus(r.pod, r.lastExitCode == 0 ? "Succeeded" : "Failed", r.address.ip(), r.started);
     conditions(status, true, false);
-    containerStatus(status, r.pod, false, r.restarts).putObject("state").putObject("terminated")
+    containerStatus(status, r.pod, false, r.restarts)
+        .putObject("state")
+        .putObject("terminated")
         .put("exitCode", r.lastExitCode);
     return status;
   }
@@ -435,15 +501,22 @@ public final class NodeAgent implements AutoCloseable {
   private static void conditions(ObjectNode status, boolean scheduled, boolean ready) {
     ArrayNode conditions = status.putArray("conditions");
     String now = Instant.now().toString();
-    for (String[] c : List.of(new String[] {"PodScheduled", String.valueOf(scheduled)},
-        new String[] {"Initialized", "true"}, new String[] {"ContainersReady", String.valueOf(ready)},
-        new String[] {"Ready", String.valueOf(ready)})) {
-      conditions.addObject().put("type", c[0]).put("status", Boolean.parseBoolean(c[1]) ? "True" : "False")
+    for (String[] c :
+        List.of(
+            new String[] {"PodScheduled", String.valueOf(scheduled)},
+            new String[] {"Initialized", "true"},
+            new String[] {"ContainersReady", String.valueOf(ready)},
+            new String[] {"Ready", String.valueOf(ready)})) {
+      conditions
+          .addObject()
+          .put("type", c[0])
+          .put("status", Boolean.parseBoolean(c[1]) ? "True" : "False")
           .put("lastTransitionTime", now);
     }
   }
 
-  private static ObjectNode containerStatus(ObjectNode status, Pod pod, boolean ready, int restarts) {
+  private static ObjectNode containerStatus(
+      ObjectNode status, Pod pod, boolean ready, int restarts) {
     Container c = pod.getSpec().getContainers().get(0);
     ObjectNode cs = status.putArray("containerStatuses").addObject();
     cs.put("name", c.getName());
@@ -459,8 +532,12 @@ public final class NodeAgent implements AutoCloseable {
     ObjectNode patch = JSON.createObjectNode();
     patch.set("status", status);
     try {
-      client.pods().inNamespace(pod.getMetadata().getNamespace()).withName(pod.getMetadata().getName())
-          .subresource("status").patch(MERGE, patch.toString());
+      client
+          .pods()
+          .inNamespace(pod.getMetadata().getNamespace())
+          .withName(pod.getMetadata().getName())
+          .subresource("status")
+          .patch(MERGE, patch.toString());
     } catch (KubernetesClientException e) {
       LOG.log(Level.FINE, "status of " + key(pod), e);
     }
@@ -472,8 +549,8 @@ public final class NodeAgent implements AutoCloseable {
       informer.close();
     }
     loop.shutdownNow();
-    List<ProcessSupervisor.Child> children = running.values().stream().map(r -> r.child)
-        .filter(c -> c != null).toList();
+    List<ProcessSupervisor.Child> children =
+        running.values().stream().map(r -> r.child).filter(c -> c != null).toList();
     running.clear();
     children.forEach(c -> supervisor.stop(c, Duration.ofSeconds(10)).join());
   }

@@ -8,16 +8,19 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * What a container becomes on this machine. A container that names a {@code command} runs it
- * as it is (arguments appended); otherwise its image is looked up among the images this
- * repository builds, each mapped to the command that runs its build output (the worker image to
- * {@code java -jar worker/target/quarkus-app/quarkus-run.jar}). The container's {@code args}
- * follow in both cases, as in Kubernetes.
+ * What a container becomes on this machine. A container that names a {@code command} runs it as it
+ * is (arguments appended); otherwise its image is looked up among the images this repository
+ * builds, each mapped to the command that runs its build output (the worker image to {@code java
+ * -jar worker/target/quarkus-app/quarkus-run.jar}). The container's {@code args} follow in both
+ * cases, as in Kubernetes.
  */
 public final class PodCommands {
   private final Map<String, List<String>> images = new LinkedHashMap<>();
 
-  /** Runs containers whose image repository ends with {@code imageName} (any registry and tag) as {@code command}. */
+  /**
+   * Runs containers whose image repository ends with {@code imageName} (any registry and tag) as
+   * {@code command}.
+   */
   public PodCommands image(String imageName, List<String> command) {
     images.put(imageName, List.copyOf(command));
     return this;
@@ -28,7 +31,8 @@ public final class PodCommands {
     if (container.getCommand() != null && !container.getCommand().isEmpty()) {
       command.addAll(container.getCommand());
     } else {
-      Optional<List<String>> image = Optional.ofNullable(images.get(repositoryName(container.getImage())));
+      Optional<List<String>> image =
+          Optional.ofNullable(images.get(repositoryName(container.getImage())));
       if (image.isEmpty()) {
         return Optional.empty();
       }

@@ -12,17 +12,20 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Gives each local pod an address. By default every pod gets its own loopback address
- * (127.0.0.2, 127.0.0.3, …: on Linux the whole 127/8 is loopback) and keeps the container ports
- * its spec declares, so a client that dials {@code podIP:containerPort}, as the gateway does,
- * reaches it unchanged. Where only 127.0.0.1 exists (macOS), pods share it and get free ports
- * instead; the ports are then published as pod annotations {@code flotilla.dev/port-<name>}
- * and callers must read them.
+ * Gives each local pod an address. By default every pod gets its own loopback address (127.0.0.2,
+ * 127.0.0.3, …: on Linux the whole 127/8 is loopback) and keeps the container ports its spec
+ * declares, so a client that dials {@code podIP:containerPort}, as the gateway does, reaches it
+ * unchanged. Where only 127.0.0.1 exists (macOS), pods share it and get free ports instead; the
+ * ports are then published as pod annotations {@code flotilla.dev/port-<name>} and callers must
+ * read them.
  */
 public final class PodNetwork {
   public static final String PORT_ANNOTATION_PREFIX = "flotilla.dev/port-";
 
-  public enum Mode { LOOPBACK_ADDRESS_PER_POD, SHARED_LOOPBACK }
+  public enum Mode {
+    LOOPBACK_ADDRESS_PER_POD,
+    SHARED_LOOPBACK
+  }
 
   /** Where one pod listens: its IP and a port per named container port. */
   public record Assignment(String ip, Map<String, Integer> ports) {}
@@ -31,7 +34,9 @@ public final class PodNetwork {
   private final int firstHost;
   private final BitSet used = new BitSet(256);
 
-  /** @param firstHost last byte of the first per-pod address (2 gives 127.0.0.2) */
+  /**
+   * @param firstHost last byte of the first per-pod address (2 gives 127.0.0.2)
+   */
   public PodNetwork(Mode mode, int firstHost) {
     this.mode = mode;
     this.firstHost = firstHost;
@@ -59,11 +64,15 @@ public final class PodNetwork {
       List<ContainerPort> wanted = pod.getSpec().getContainers().get(0).getPorts();
       // Another local system on this machine (a test run beside a running ./flotilla local) may
       // hold an address already: skip every address where a container port cannot be bound.
-      for (int host = used.nextClearBit(firstHost); host <= 254; host = used.nextClearBit(host + 1)) {
+      for (int host = used.nextClearBit(firstHost);
+          host <= 254;
+          host = used.nextClearBit(host + 1)) {
         if (bindable("127.0.0." + host, wanted)) {
           used.set(host);
           for (ContainerPort p : wanted) {
-            ports.put(p.getName() == null ? String.valueOf(p.getContainerPort()) : p.getName(), p.getContainerPort());
+            ports.put(
+                p.getName() == null ? String.valueOf(p.getContainerPort()) : p.getName(),
+                p.getContainerPort());
           }
           return new Assignment("127.0.0." + host, ports);
         }
@@ -71,7 +80,8 @@ public final class PodNetwork {
       throw new IOException("no free loopback address for another pod");
     }
     for (ContainerPort p : pod.getSpec().getContainers().get(0).getPorts()) {
-      ports.put(p.getName() == null ? String.valueOf(p.getContainerPort()) : p.getName(), freePort());
+      ports.put(
+          p.getName() == null ? String.valueOf(p.getContainerPort()) : p.getName(), freePort());
     }
     return new Assignment("127.0.0.1", ports);
   }

@@ -13,9 +13,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 /**
- * Starts the local processes (API-server clients, the broker, worker pods), sends each one's
- * stdout and stderr to its log file, and stops them: SIGTERM to the process and everything it
- * started, then SIGKILL after the grace period. {@link #close()} stops whatever is still running.
+ * Starts the local processes (API-server clients, the broker, worker pods), sends each one's stdout
+ * and stderr to its log file, and stops them: SIGTERM to the process and everything it started,
+ * then SIGKILL after the grace period. {@link #close()} stops whatever is still running.
  */
 public final class ProcessSupervisor implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(ProcessSupervisor.class.getName());
@@ -33,16 +33,23 @@ public final class ProcessSupervisor implements AutoCloseable {
   }
 
   /**
-   * Starts {@code command} with the current environment minus any {@code QUARKUS_*} and
-   * {@code FLOTILLA_*} variables, plus {@code env}; output is appended to {@code log}.
+   * Starts {@code command} with the current environment minus any {@code QUARKUS_*} and {@code
+   * FLOTILLA_*} variables, plus {@code env}; output is appended to {@code log}.
    */
-  public Child start(String name, List<String> command, Map<String, String> env, Path log, Path workDir)
+  public Child start(
+      String name, List<String> command, Map<String, String> env, Path log, Path workDir)
       throws IOException {
     Files.createDirectories(log.toAbsolutePath().getParent());
     Files.createDirectories(workDir);
-    ProcessBuilder builder = new ProcessBuilder(command).directory(workDir.toFile()).redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
-    builder.environment().keySet().removeIf(k -> k.startsWith("QUARKUS_") || k.startsWith("FLOTILLA_"));
+    ProcessBuilder builder =
+        new ProcessBuilder(command)
+            .directory(workDir.toFile())
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    builder
+        .environment()
+        .keySet()
+        .removeIf(k -> k.startsWith("QUARKUS_") || k.startsWith("FLOTILLA_"));
     builder.environment().putAll(env);
     Child child = new Child(name, builder.start(), log);
     children.add(child);
@@ -51,30 +58,39 @@ public final class ProcessSupervisor implements AutoCloseable {
 
   /** SIGTERM to the process and its descendants; SIGKILL to what is left after {@code grace}. */
   public CompletableFuture<Void> stop(Child child, Duration grace) {
-    return CompletableFuture.runAsync(() -> {
-      List<ProcessHandle> tree = new ArrayList<>(child.process().descendants().toList());
-      tree.add(0, child.process().toHandle());
-      tree.forEach(ProcessHandle::destroy);
-      long deadline = System.nanoTime() + grace.toNanos();
-      for (ProcessHandle h : tree) {
-        long left = deadline - System.nanoTime();
-        try {
-          if (left > 0) {
-            h.onExit().get(left, TimeUnit.NANOSECONDS);
+    return CompletableFuture.runAsync(
+        () -> {
+          List<ProcessHandle> tree = new ArrayList<>(child.process().descendants().toList());
+          tree.add(0, child.process().toHandle());
+          tree.forEach(ProcessHandle::destroy);
+          long deadline = System.nanoTime() + grace.toNanos();
+          for (ProcessHandle h : tree) {
+            long left = deadline - System.nanoTime();
+            try {
+              if (left > 0) {
+                h.onExit().get(left, TimeUnit.NANOSECONDS);
+              }
+            } catch (Exception e) {
+              // Still running after the grace period: killed below.
+            }
+            if (h.isAlive()) {
+              LOG.warning(
+                  () ->
+                      child.name()
+                          + ": still running "
+                          + grace.toSeconds()
+                          + " s after SIGTERM, killing pid "
+                          + h.pid());
+              h.destroyForcibly();
+            }
           }
-        } catch (Exception e) {
-          // Still running after the grace period: killed below.
-        }
-        if (h.isAlive()) {
-          LOG.warning(() -> child.name() + ": still running " + grace.toSeconds() + " s after SIGTERM, killing pid " + h.pid());
-          h.destroyForcibly();
-        }
-      }
-      children.remove(child);
-    });
+          children.remove(child);
+        });
   }
 
-  /** SIGKILL to the process and its descendants at once, as a crash would; returns once it is gone. */
+  /**
+   * SIGKILL to the process and its descendants at once, as a crash would; returns once it is gone.
+   */
   public void kill(Child child) {
     List<ProcessHandle> tree = new ArrayList<>(child.process().descendants().toList());
     tree.add(0, child.process().toHandle());
@@ -100,7 +116,9 @@ public final class ProcessSupervisor implements AutoCloseable {
 
   /** The java launcher of this JVM, so children run on the same Java. */
   public static String javaCommand() {
-    return ProcessHandle.current().info().command()
+    return ProcessHandle.current()
+        .info()
+        .command()
         .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
   }
 }

@@ -14,9 +14,9 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Server-side printing: what a real API server returns when kubectl asks for
- * {@code as=Table}. Custom resources get their CRD's printer columns; pods and deployments the
- * columns kubectl users expect; everything else name and age.
+ * Server-side printing: what a real API server returns when kubectl asks for {@code as=Table}.
+ * Custom resources get their CRD's printer columns; pods and deployments the columns kubectl users
+ * expect; everything else name and age.
  */
 final class TableView {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -29,14 +29,23 @@ final class TableView {
     List<Column> columns = new ArrayList<>();
     columns.add(new Column("Name", "string", ".metadata.name", 0));
     if (crd != null) {
-      List<CustomResourceColumnDefinition> printer = crd.getSpec().getVersions().stream()
-          .filter(v -> v.getName().equals(version)).findFirst()
-          .map(v -> v.getAdditionalPrinterColumns()).orElse(null);
+      List<CustomResourceColumnDefinition> printer =
+          crd.getSpec().getVersions().stream()
+              .filter(v -> v.getName().equals(version))
+              .findFirst()
+              .map(v -> v.getAdditionalPrinterColumns())
+              .orElse(null);
       if (printer == null || printer.isEmpty()) {
         columns.add(new Column("Age", "date", ".metadata.creationTimestamp", 0));
       } else {
-        printer.forEach(c -> columns.add(new Column(c.getName(), c.getType(), c.getJsonPath(),
-            c.getPriority() == null ? 0 : c.getPriority())));
+        printer.forEach(
+            c ->
+                columns.add(
+                    new Column(
+                        c.getName(),
+                        c.getType(),
+                        c.getJsonPath(),
+                        c.getPriority() == null ? 0 : c.getPriority())));
       }
       return columns;
     }
@@ -110,11 +119,15 @@ final class TableView {
         for (JsonNode s : statuses) {
           ready += s.path("ready").asBoolean() ? 1 : 0;
         }
-        return JSON.getNodeFactory().textNode(ready + "/" + item.path("spec").path("containers").size());
+        return JSON.getNodeFactory()
+            .textNode(ready + "/" + item.path("spec").path("containers").size());
       }
       case "#deploymentReady" -> {
-        return JSON.getNodeFactory().textNode(item.path("status").path("readyReplicas").asInt(0) + "/"
-            + item.path("spec").path("replicas").asInt(1));
+        return JSON.getNodeFactory()
+            .textNode(
+                item.path("status").path("readyReplicas").asInt(0)
+                    + "/"
+                    + item.path("spec").path("replicas").asInt(1));
       }
       default -> {
         JsonNode value = select(item, c.jsonPath());
@@ -129,10 +142,15 @@ final class TableView {
     }
   }
 
-  private static final Pattern FILTER = Pattern.compile("\\[\\?\\(@\\.([\\w.]+)\\s*==\\s*[\"']([^\"']*)[\"']\\)\\]");
-  private static final Pattern STEP = Pattern.compile("\\.([\\w-]+)|\\[(\\d+)]|" + FILTER.pattern());
+  private static final Pattern FILTER =
+      Pattern.compile("\\[\\?\\(@\\.([\\w.]+)\\s*==\\s*[\"']([^\"']*)[\"']\\)\\]");
+  private static final Pattern STEP =
+      Pattern.compile("\\.([\\w-]+)|\\[(\\d+)]|" + FILTER.pattern());
 
-  /** The subset of JSONPath CRD printer columns use: fields, indexes and {@code [?(@.a=="b")]} filters. */
+  /**
+   * The subset of JSONPath CRD printer columns use: fields, indexes and {@code [?(@.a=="b")]}
+   * filters.
+   */
   static JsonNode select(JsonNode root, String path) {
     String p = path.startsWith("{") ? path.substring(1, path.length() - 1) : path;
     Matcher m = STEP.matcher(p);

@@ -42,88 +42,177 @@ class DeploymentControllerApiTest {
   @Test
   void keepsReplicasPodsOfTheTemplateAndReportsReadiness() {
     create("scaled", 2, "v1");
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(pods("scaled")).hasSize(2)
-        .allSatisfy(p -> {
-          assertThat(p.getMetadata().getLabels()).containsEntry("app", "scaled").containsKey("pod-template-hash");
-          assertThat(p.getMetadata().getOwnerReferences()).singleElement()
-              .satisfies(o -> assertThat(o.getName()).isEqualTo("scaled"));
-          assertThat(p.getSpec().getContainers().get(0).getImage()).isEqualTo("app:v1");
-        }));
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(deployment("scaled").getStatus())
-        .satisfies(s -> {
-          assertThat(s.getReplicas()).isEqualTo(2);
-          assertThat(s.getReadyReplicas()).isZero();
-        }));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () ->
+                assertThat(pods("scaled"))
+                    .hasSize(2)
+                    .allSatisfy(
+                        p -> {
+                          assertThat(p.getMetadata().getLabels())
+                              .containsEntry("app", "scaled")
+                              .containsKey("pod-template-hash");
+                          assertThat(p.getMetadata().getOwnerReferences())
+                              .singleElement()
+                              .satisfies(o -> assertThat(o.getName()).isEqualTo("scaled"));
+                          assertThat(p.getSpec().getContainers().get(0).getImage())
+                              .isEqualTo("app:v1");
+                        }));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () ->
+                assertThat(deployment("scaled").getStatus())
+                    .satisfies(
+                        s -> {
+                          assertThat(s.getReplicas()).isEqualTo(2);
+                          assertThat(s.getReadyReplicas()).isZero();
+                        }));
 
     markReady(pods("scaled").get(0));
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
-        assertThat(deployment("scaled").getStatus().getReadyReplicas()).isEqualTo(1));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () -> assertThat(deployment("scaled").getStatus().getReadyReplicas()).isEqualTo(1));
 
     scale("scaled", 0);
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(pods("scaled")).isEmpty());
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
-        assertThat(deployment("scaled").getStatus().getReplicas()).isZero());
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(() -> assertThat(pods("scaled")).isEmpty());
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(() -> assertThat(deployment("scaled").getStatus().getReplicas()).isZero());
 
     scale("scaled", 3);
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(pods("scaled")).hasSize(3));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(() -> assertThat(pods("scaled")).hasSize(3));
   }
 
   @Test
   void aNewTemplateReplacesPodsOnceTheNewOnesAreReady() {
     create("rolled", 1, "v1");
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(pods("rolled")).hasSize(1));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(() -> assertThat(pods("rolled")).hasSize(1));
     Pod old = pods("rolled").get(0);
     markReady(old);
 
-    api.client().apps().deployments().inNamespace(api.namespace).withName("rolled")
-        .patch(PatchContext.of(PatchType.JSON_MERGE),
+    api.client()
+        .apps()
+        .deployments()
+        .inNamespace(api.namespace)
+        .withName("rolled")
+        .patch(
+            PatchContext.of(PatchType.JSON_MERGE),
             "{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"app\",\"image\":\"app:v2\"}]}}}}");
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(pods("rolled")).hasSize(2));
-    Pod fresh = pods("rolled").stream().filter(p -> !p.getMetadata().getName().equals(old.getMetadata().getName()))
-        .findFirst().orElseThrow();
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(() -> assertThat(pods("rolled")).hasSize(2));
+    Pod fresh =
+        pods("rolled").stream()
+            .filter(p -> !p.getMetadata().getName().equals(old.getMetadata().getName()))
+            .findFirst()
+            .orElseThrow();
     assertThat(fresh.getSpec().getContainers().get(0).getImage()).isEqualTo("app:v2");
 
     markReady(fresh);
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(pods("rolled"))
-        .extracting(p -> p.getMetadata().getName()).containsExactly(fresh.getMetadata().getName()));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () ->
+                assertThat(pods("rolled"))
+                    .extracting(p -> p.getMetadata().getName())
+                    .containsExactly(fresh.getMetadata().getName()));
   }
 
   @Test
   void deletingAnOwnerDeletesWhatItOwnedDownToThePods() throws Exception {
-    try (InputStream in = Files.newInputStream(LocalApi.repoRoot().resolve("examples/model-deployment.yaml"))) {
+    try (InputStream in =
+        Files.newInputStream(LocalApi.repoRoot().resolve("examples/model-deployment.yaml"))) {
       ModelDeployment md = api.client().resources(ModelDeployment.class).load(in).item();
       md.getMetadata().setNamespace(api.namespace);
       md = api.client().resource(md).create();
       Deployment d = deploymentSpec("owned", 2, "v1");
-      d.getMetadata().setOwnerReferences(List.of(new io.fabric8.kubernetes.api.model.OwnerReferenceBuilder()
-          .withApiVersion("flotilla.dev/v1alpha1").withKind("ModelDeployment").withName(md.getMetadata().getName())
-          .withUid(md.getMetadata().getUid()).withController(true).build()));
+      d.getMetadata()
+          .setOwnerReferences(
+              List.of(
+                  new io.fabric8.kubernetes.api.model.OwnerReferenceBuilder()
+                      .withApiVersion("flotilla.dev/v1alpha1")
+                      .withKind("ModelDeployment")
+                      .withName(md.getMetadata().getName())
+                      .withUid(md.getMetadata().getUid())
+                      .withController(true)
+                      .build()));
       api.client().apps().deployments().inNamespace(api.namespace).resource(d).create();
     }
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(pods("owned")).hasSize(2));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(() -> assertThat(pods("owned")).hasSize(2));
 
-    api.client().resources(ModelDeployment.class).inNamespace(api.namespace).withName("tiny-llama").delete();
-    await().atMost(Duration.ofSeconds(15)).untilAsserted(() -> {
-      assertThat(api.client().apps().deployments().inNamespace(api.namespace).withName("owned").get()).isNull();
-      assertThat(pods("owned")).isEmpty();
-    });
+    api.client()
+        .resources(ModelDeployment.class)
+        .inNamespace(api.namespace)
+        .withName("tiny-llama")
+        .delete();
+    await()
+        .atMost(Duration.ofSeconds(15))
+        .untilAsserted(
+            () -> {
+              assertThat(
+                      api.client()
+                          .apps()
+                          .deployments()
+                          .inNamespace(api.namespace)
+                          .withName("owned")
+                          .get())
+                  .isNull();
+              assertThat(pods("owned")).isEmpty();
+            });
   }
 
   private static void create(String name, int replicas, String version) {
-    api.client().apps().deployments().inNamespace(api.namespace).resource(deploymentSpec(name, replicas, version)).create();
+    api.client()
+        .apps()
+        .deployments()
+        .inNamespace(api.namespace)
+        .resource(deploymentSpec(name, replicas, version))
+        .create();
   }
 
   private static Deployment deploymentSpec(String name, int replicas, String version) {
     return new DeploymentBuilder()
-        .withNewMetadata().withName(name).withNamespace(api.namespace).endMetadata()
-        .withNewSpec().withReplicas(replicas).withNewSelector().addToMatchLabels("app", name).endSelector()
-          .withNewTemplate().withNewMetadata().addToLabels("app", name).endMetadata()
-            .withNewSpec().addNewContainer().withName("app").withImage("app:" + version).endContainer().endSpec()
-          .endTemplate().endSpec().build();
+        .withNewMetadata()
+        .withName(name)
+        .withNamespace(api.namespace)
+        .endMetadata()
+        .withNewSpec()
+        .withReplicas(replicas)
+        .withNewSelector()
+        .addToMatchLabels("app", name)
+        .endSelector()
+        .withNewTemplate()
+        .withNewMetadata()
+        .addToLabels("app", name)
+        .endMetadata()
+        .withNewSpec()
+        .addNewContainer()
+        .withName("app")
+        .withImage("app:" + version)
+        .endContainer()
+        .endSpec()
+        .endTemplate()
+        .endSpec()
+        .build();
   }
 
   private static void scale(String name, int replicas) {
-    api.client().apps().deployments().inNamespace(api.namespace).withName(name)
+    api.client()
+        .apps()
+        .deployments()
+        .inNamespace(api.namespace)
+        .withName(name)
         .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"replicas\":" + replicas + "}}");
   }
 
@@ -136,8 +225,13 @@ class DeploymentControllerApiTest {
   }
 
   private static void markReady(Pod pod) {
-    api.client().pods().inNamespace(api.namespace).withName(pod.getMetadata().getName()).subresource("status")
-        .patch(PatchContext.of(PatchType.JSON_MERGE),
+    api.client()
+        .pods()
+        .inNamespace(api.namespace)
+        .withName(pod.getMetadata().getName())
+        .subresource("status")
+        .patch(
+            PatchContext.of(PatchType.JSON_MERGE),
             "{\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}");
   }
 }

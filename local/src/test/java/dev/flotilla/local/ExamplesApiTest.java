@@ -25,8 +25,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * What a model owner does first: install the CRDs from crds/ and apply examples/ to an API
- * server, then read the typed resources back.
+ * What a model owner does first: install the CRDs from crds/ and apply examples/ to an API server,
+ * then read the typed resources back.
  */
 @EnableKubernetesMockClient(crud = true)
 class ExamplesApiTest {
@@ -44,12 +44,25 @@ class ExamplesApiTest {
 
   @Test
   void crdsInstallWithTheirNamesAndScaleSubresource() {
-    List<CustomResourceDefinition> crds = client.apiextensions().v1().customResourceDefinitions().list().getItems();
-    assertThat(crds).extracting(c -> c.getMetadata().getName()).containsExactlyInAnyOrder(
-        "modeldeployments.flotilla.dev", "loraadapters.flotilla.dev", "tenants.flotilla.dev", "gpunodepools.flotilla.dev");
-    CustomResourceDefinition md = client.apiextensions().v1().customResourceDefinitions().withName("modeldeployments.flotilla.dev").get();
+    List<CustomResourceDefinition> crds =
+        client.apiextensions().v1().customResourceDefinitions().list().getItems();
+    assertThat(crds)
+        .extracting(c -> c.getMetadata().getName())
+        .containsExactlyInAnyOrder(
+            "modeldeployments.flotilla.dev",
+            "loraadapters.flotilla.dev",
+            "tenants.flotilla.dev",
+            "gpunodepools.flotilla.dev");
+    CustomResourceDefinition md =
+        client
+            .apiextensions()
+            .v1()
+            .customResourceDefinitions()
+            .withName("modeldeployments.flotilla.dev")
+            .get();
     assertThat(md.getSpec().getNames().getShortNames()).containsExactly("md");
-    assertThat(md.getSpec().getVersions().get(0).getSubresources().getScale().getSpecReplicasPath()).isEqualTo(".spec.replicas");
+    assertThat(md.getSpec().getVersions().get(0).getSubresources().getScale().getSpecReplicasPath())
+        .isEqualTo(".spec.replicas");
   }
 
   @Test
@@ -62,22 +75,27 @@ class ExamplesApiTest {
       }
     }
 
-    ModelDeployment model = client.resources(ModelDeployment.class).inNamespace("default").withName("tiny-llama").get();
+    ModelDeployment model =
+        client.resources(ModelDeployment.class).inNamespace("default").withName("tiny-llama").get();
     assertThat(model.getSpec().getScaling().getMinReplicas()).isZero();
     assertThat(model.getSpec().getModel().getSource()).startsWith("file://");
 
     assertThat(client.resources(Tenant.class).list().getItems())
-        .extracting(t -> t.getMetadata().getName()).containsExactlyInAnyOrder("acme", "globex");
+        .extracting(t -> t.getMetadata().getName())
+        .containsExactlyInAnyOrder("acme", "globex");
     assertThat(client.resources(LoraAdapter.class).inNamespace("default").list().getItems())
         .allSatisfy(a -> assertThat(a.getSpec().getVisibility()).isEqualTo(Visibility.Private))
-        .extracting(a -> a.getSpec().getTenant()).containsExactlyInAnyOrder("acme", "globex");
+        .extracting(a -> a.getSpec().getTenant())
+        .containsExactlyInAnyOrder("acme", "globex");
     GpuNodePool pool = client.resources(GpuNodePool.class).withName("l4-pool").get();
     assertThat(pool.getSpec().getGpu().getMemory()).isEqualTo("24Gi");
     Secret keys = client.secrets().inNamespace("default").withName("acme-api-keys").get();
     // A real API server folds stringData into base64 data; the in-memory one keeps it as sent.
-    String demoKey = keys.getStringData() != null && keys.getStringData().containsKey("demo")
-        ? keys.getStringData().get("demo")
-        : new String(Base64.getDecoder().decode(keys.getData().get("demo")), StandardCharsets.UTF_8);
+    String demoKey =
+        keys.getStringData() != null && keys.getStringData().containsKey("demo")
+            ? keys.getStringData().get("demo")
+            : new String(
+                Base64.getDecoder().decode(keys.getData().get("demo")), StandardCharsets.UTF_8);
     assertThat(demoKey).as("the Secret holds a key hash, not a key").matches("sha256:[0-9a-f]{64}");
   }
 

@@ -30,18 +30,31 @@ final class FailureDump implements TestWatcher {
   @Override
   public void testFailed(ExtensionContext context, Throwable cause) {
     for (Fixture f : fixtures(context)) {
-      StringBuilder out = new StringBuilder("\n===== dump after failure of ").append(context.getDisplayName()).append('\n');
+      StringBuilder out =
+          new StringBuilder("\n===== dump after failure of ")
+              .append(context.getDisplayName())
+              .append('\n');
       try {
         List<HasMetadata> objects = new ArrayList<>();
         for (String kind : List.of("ModelDeployment", "LoraAdapter", "Tenant", "GpuNodePool")) {
-          objects.addAll(f.client().genericKubernetesResources("flotilla.dev/v1alpha1", kind).inAnyNamespace()
-              .list().getItems());
+          objects.addAll(
+              f.client()
+                  .genericKubernetesResources("flotilla.dev/v1alpha1", kind)
+                  .inAnyNamespace()
+                  .list()
+                  .getItems());
         }
         objects.addAll(f.client().apps().deployments().inAnyNamespace().list().getItems());
         objects.addAll(f.client().pods().inAnyNamespace().list().getItems());
         for (HasMetadata o : objects) {
-          out.append("--- ").append(o.getKind()).append(' ').append(o.getMetadata().getNamespace()).append('/')
-              .append(o.getMetadata().getName()).append('\n').append(Serialization.asYaml(o));
+          out.append("--- ")
+              .append(o.getKind())
+              .append(' ')
+              .append(o.getMetadata().getNamespace())
+              .append('/')
+              .append(o.getMetadata().getName())
+              .append('\n')
+              .append(Serialization.asYaml(o));
         }
       } catch (RuntimeException e) {
         out.append("(could not list resources: ").append(e).append(")\n");
@@ -51,7 +64,9 @@ final class FailureDump implements TestWatcher {
           for (Path log : logs.sorted().toList()) {
             List<String> lines = Files.readAllLines(log);
             out.append("--- log ").append(log.getFileName()).append(" (last 80 lines)\n");
-            lines.subList(Math.max(0, lines.size() - 80), lines.size()).forEach(l -> out.append(l).append('\n'));
+            lines
+                .subList(Math.max(0, lines.size() - 80), lines.size())
+                .forEach(l -> out.append(l).append('\n'));
           }
         } catch (IOException e) {
           out.append("(could not read logs: ").append(e).append(")\n");

@@ -10,8 +10,8 @@ import java.util.UUID;
 import java.util.stream.Stream;
 
 /**
- * Test fixture: a fresh in-memory API server with the CRDs installed, a fresh namespace named
- * after the test class, a kubeconfig and a log directory under {@code target/}.
+ * Test fixture: a fresh in-memory API server with the CRDs installed, a fresh namespace named after
+ * the test class, a kubeconfig and a log directory under {@code target/}.
  */
 final class LocalApi implements FailureDump.Fixture, AutoCloseable {
   final ApiServer server;
@@ -30,10 +30,13 @@ final class LocalApi implements FailureDump.Fixture, AutoCloseable {
     Path dir = Path.of("target", "local-tests", testClass.getSimpleName()).toAbsolutePath();
     deleteRecursively(dir);
     Files.createDirectories(dir.resolve("logs"));
-    ApiServer server = ApiServer.start(0, (ns, pod) -> NodeAgent.logFile(dir.resolve("logs"), ns, pod));
+    ApiServer server =
+        ApiServer.start(0, (ns, pod) -> NodeAgent.logFile(dir.resolve("logs"), ns, pod));
     server.installCrds(repoRoot().resolve("crds"));
-    String namespace = testClass.getSimpleName().toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]", "")
-        + "-" + UUID.randomUUID().toString().substring(0, 6);
+    String namespace =
+        testClass.getSimpleName().toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]", "")
+            + "-"
+            + UUID.randomUUID().toString().substring(0, 6);
     server.createNamespaces("default", namespace);
     Path kubeconfig = server.writeKubeconfig(dir.resolve("kubeconfig"), namespace);
     return new LocalApi(server, namespace, dir, kubeconfig);

@@ -39,9 +39,18 @@ class NodeAgentApiTest {
     api = LocalApi.start(NodeAgentApiTest.class);
     supervisor = new ProcessSupervisor();
     controller = new DeploymentController(api.client()).start();
-    // Addresses from 127.0.0.200 so a local mode running on this machine (from .2) is not in the way.
-    agent = new NodeAgent(api.client(), supervisor, new PodCommands(), PodNetwork.detect(200), api.logDir(),
-        api.dir.resolve("pods"), Map.of("test", "node-agent")).start();
+    // Addresses from 127.0.0.200 so a local mode running on this machine (from .2) is not in the
+    // way.
+    agent =
+        new NodeAgent(
+                api.client(),
+                supervisor,
+                new PodCommands(),
+                PodNetwork.detect(200),
+                api.logDir(),
+                api.dir.resolve("pods"),
+                Map.of("test", "node-agent"))
+            .start();
   }
 
   @AfterAll
@@ -54,69 +63,166 @@ class NodeAgentApiTest {
 
   @Test
   void aPodRunsAsAProcessTurnsReadyAndStopsWhenScaledAway() throws Exception {
-    api.client().apps().deployments().inNamespace(api.namespace).resource(tinyPods("tiny", 1)).create();
+    api.client()
+        .apps()
+        .deployments()
+        .inNamespace(api.namespace)
+        .resource(tinyPods("tiny", 1))
+        .create();
 
-    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(pods("tiny")).singleElement()
-        .satisfies(p -> assertThat(DeploymentController.isReady(p)).isTrue()));
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () ->
+                assertThat(pods("tiny"))
+                    .singleElement()
+                    .satisfies(p -> assertThat(DeploymentController.isReady(p)).isTrue()));
     Pod pod = pods("tiny").get(0);
     assertThat(pod.getStatus().getPhase()).isEqualTo("Running");
-    assertThat(pod.getStatus().getContainerStatuses()).singleElement().satisfies(c -> assertThat(c.getReady()).isTrue());
+    assertThat(pod.getStatus().getContainerStatuses())
+        .singleElement()
+        .satisfies(c -> assertThat(c.getReady()).isTrue());
     assertThat(pod.getMetadata().getFinalizers()).contains(NodeAgent.FINALIZER);
     String base = baseUrl(pod);
     assertThat(get(base + "/env/GREETING")).isEqualTo("hello from the pod spec");
     assertThat(get(base + "/env/POD_NAME")).isEqualTo(pod.getMetadata().getName());
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
-        assertThat(api.client().apps().deployments().inNamespace(api.namespace).withName("tiny").get()
-            .getStatus().getReadyReplicas()).isEqualTo(1));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () ->
+                assertThat(
+                        api.client()
+                            .apps()
+                            .deployments()
+                            .inNamespace(api.namespace)
+                            .withName("tiny")
+                            .get()
+                            .getStatus()
+                            .getReadyReplicas())
+                    .isEqualTo(1));
 
-    api.client().apps().deployments().inNamespace(api.namespace).withName("tiny")
+    api.client()
+        .apps()
+        .deployments()
+        .inNamespace(api.namespace)
+        .withName("tiny")
         .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"replicas\":0}}");
     await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(pods("tiny")).isEmpty());
-    assertThat(Files.readString(NodeAgent.logFile(api.logDir(), api.namespace, pod.getMetadata().getName())))
+    assertThat(
+            Files.readString(
+                NodeAgent.logFile(api.logDir(), api.namespace, pod.getMetadata().getName())))
         .contains("tiny pod listening", "tiny pod stopping");
     assertThat(reachable(base)).as("the process is gone").isFalse();
   }
 
   @Test
   void anExitedProcessIsRestartedAndReadyAgain() throws Exception {
-    api.client().apps().deployments().inNamespace(api.namespace).resource(tinyPods("crashy", 1)).create();
-    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(pods("crashy")).singleElement()
-        .satisfies(p -> assertThat(DeploymentController.isReady(p)).isTrue()));
+    api.client()
+        .apps()
+        .deployments()
+        .inNamespace(api.namespace)
+        .resource(tinyPods("crashy", 1))
+        .create();
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () ->
+                assertThat(pods("crashy"))
+                    .singleElement()
+                    .satisfies(p -> assertThat(DeploymentController.isReady(p)).isTrue()));
     Pod pod = pods("crashy").get(0);
 
     get(baseUrl(pod) + "/exit/3");
-    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(pods("crashy")).singleElement()
-        .satisfies(p -> {
-          assertThat(p.getMetadata().getName()).isEqualTo(pod.getMetadata().getName());
-          assertThat(p.getStatus().getContainerStatuses().get(0).getRestartCount()).isEqualTo(1);
-          assertThat(p.getStatus().getContainerStatuses().get(0).getLastState().getTerminated().getExitCode())
-              .isEqualTo(3);
-          assertThat(DeploymentController.isReady(p)).isTrue();
-        }));
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () ->
+                assertThat(pods("crashy"))
+                    .singleElement()
+                    .satisfies(
+                        p -> {
+                          assertThat(p.getMetadata().getName())
+                              .isEqualTo(pod.getMetadata().getName());
+                          assertThat(p.getStatus().getContainerStatuses().get(0).getRestartCount())
+                              .isEqualTo(1);
+                          assertThat(
+                                  p.getStatus()
+                                      .getContainerStatuses()
+                                      .get(0)
+                                      .getLastState()
+                                      .getTerminated()
+                                      .getExitCode())
+                              .isEqualTo(3);
+                          assertThat(DeploymentController.isReady(p)).isTrue();
+                        }));
 
     api.client().apps().deployments().inNamespace(api.namespace).withName("crashy").delete();
     api.client().pods().inNamespace(api.namespace).withLabel("app", "crashy").delete();
-    await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(pods("crashy")).isEmpty());
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(() -> assertThat(pods("crashy")).isEmpty());
   }
 
-  private static io.fabric8.kubernetes.api.model.apps.Deployment tinyPods(String name, int replicas) {
+  private static io.fabric8.kubernetes.api.model.apps.Deployment tinyPods(
+      String name, int replicas) {
     String classpath = System.getProperty("flotilla.test.classes", "target/test-classes");
     return new DeploymentBuilder()
-        .withNewMetadata().withName(name).endMetadata()
-        .withNewSpec().withReplicas(replicas).withNewSelector().addToMatchLabels("app", name).endSelector()
-          .withNewTemplate().withNewMetadata().addToLabels("app", name).addToLabels("test", "node-agent").endMetadata()
-            .withNewSpec().withTerminationGracePeriodSeconds(5L).addNewContainer().withName("tiny").withImage("tiny:1")
-              .withCommand(List.of(ProcessSupervisor.javaCommand(), "-XX:TieredStopAtLevel=1", "-cp", classpath,
-                  TinyPod.class.getName()))
-              .addNewPort().withName("http").withContainerPort(18081).endPort()
-              .addNewEnv().withName("GREETING").withValue("hello from the pod spec").endEnv()
-              .addNewEnv().withName("TINY_POD_READY_AFTER_MS").withValue("300").endEnv()
-              .addNewEnv().withName("POD_NAME").withNewValueFrom().withNewFieldRef().withFieldPath("metadata.name")
-                .endFieldRef().endValueFrom().endEnv()
-              .withNewReadinessProbe().withNewHttpGet().withPath("/q/health/ready").withPort(new IntOrString("http"))
-                .endHttpGet().endReadinessProbe()
-            .endContainer().endSpec()
-          .endTemplate().endSpec().build();
+        .withNewMetadata()
+        .withName(name)
+        .endMetadata()
+        .withNewSpec()
+        .withReplicas(replicas)
+        .withNewSelector()
+        .addToMatchLabels("app", name)
+        .endSelector()
+        .withNewTemplate()
+        .withNewMetadata()
+        .addToLabels("app", name)
+        .addToLabels("test", "node-agent")
+        .endMetadata()
+        .withNewSpec()
+        .withTerminationGracePeriodSeconds(5L)
+        .addNewContainer()
+        .withName("tiny")
+        .withImage("tiny:1")
+        .withCommand(
+            List.of(
+                ProcessSupervisor.javaCommand(),
+                "-XX:TieredStopAtLevel=1",
+                "-cp",
+                classpath,
+                TinyPod.class.getName()))
+        .addNewPort()
+        .withName("http")
+        .withContainerPort(18081)
+        .endPort()
+        .addNewEnv()
+        .withName("GREETING")
+        .withValue("hello from the pod spec")
+        .endEnv()
+        .addNewEnv()
+        .withName("TINY_POD_READY_AFTER_MS")
+        .withValue("300")
+        .endEnv()
+        .addNewEnv()
+        .withName("POD_NAME")
+        .withNewValueFrom()
+        .withNewFieldRef()
+        .withFieldPath("metadata.name")
+        .endFieldRef()
+        .endValueFrom()
+        .endEnv()
+        .withNewReadinessProbe()
+        .withNewHttpGet()
+        .withPath("/q/health/ready")
+        .withPort(new IntOrString("http"))
+        .endHttpGet()
+        .endReadinessProbe()
+        .endContainer()
+        .endSpec()
+        .endTemplate()
+        .endSpec()
+        .build();
   }
 
   private static List<Pod> pods(String app) {
@@ -124,12 +230,15 @@ class NodeAgentApiTest {
   }
 
   private static String baseUrl(Pod pod) {
-    String port = pod.getMetadata().getAnnotations().get(PodNetwork.PORT_ANNOTATION_PREFIX + "http");
+    String port =
+        pod.getMetadata().getAnnotations().get(PodNetwork.PORT_ANNOTATION_PREFIX + "http");
     return "http://" + pod.getStatus().getPodIP() + ":" + port;
   }
 
   private static String get(String url) throws IOException, InterruptedException {
-    return HTTP.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString()).body();
+    return HTTP.send(
+            HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString())
+        .body();
   }
 
   private static boolean reachable(String base) {

@@ -15,7 +15,8 @@ class PodNetworkTest {
   @Test
   void skipsAnAddressWhosePortAnotherProcessHolds() throws IOException {
     PodNetwork network = PodNetwork.detect(230);
-    assumeThat(network.mode()).as("this machine binds per-pod loopback addresses")
+    assumeThat(network.mode())
+        .as("this machine binds per-pod loopback addresses")
         .isEqualTo(PodNetwork.Mode.LOOPBACK_ADDRESS_PER_POD);
     int port = PodNetwork.freePort();
     try (ServerSocket taken = new ServerSocket()) {
@@ -28,12 +29,26 @@ class PodNetworkTest {
       assertThat(first.ports()).containsEntry("grpc", port);
       assertThat(second.ip()).isEqualTo("127.0.0.232");
       network.release(first);
-      assertThat(network.assign(pod(port)).ip()).as("a released address is given out again").isEqualTo("127.0.0.231");
+      assertThat(network.assign(pod(port)).ip())
+          .as("a released address is given out again")
+          .isEqualTo("127.0.0.231");
     }
   }
 
   private static Pod pod(int port) {
-    return new PodBuilder().withNewMetadata().withName("p").endMetadata().withNewSpec().addNewContainer()
-        .withName("c").addNewPort().withName("grpc").withContainerPort(port).endPort().endContainer().endSpec().build();
+    return new PodBuilder()
+        .withNewMetadata()
+        .withName("p")
+        .endMetadata()
+        .withNewSpec()
+        .addNewContainer()
+        .withName("c")
+        .addNewPort()
+        .withName("grpc")
+        .withContainerPort(port)
+        .endPort()
+        .endContainer()
+        .endSpec()
+        .build();
   }
 }

@@ -4,7 +4,9 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** Names, labels and annotations of everything the operator creates: the one place they are spelled. */
+/**
+ * Names, labels and annotations of everything the operator creates: the one place they are spelled.
+ */
 public final class FlotillaNames {
   public static final String WORKER_APP = "flotilla-worker";
   public static final String LABEL_NAME = "app.kubernetes.io/name";
@@ -12,8 +14,10 @@ public final class FlotillaNames {
   public static final String LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
   public static final String LABEL_MODEL = "flotilla.dev/model";
   public static final String MANAGED_BY = "flotilla-operator";
+
   /** Hash of the worker pod template; a change means the workers must roll. */
   public static final String ANNOTATION_TEMPLATE_HASH = "flotilla.dev/template-hash";
+
   /** The pool the workers were placed on, on the worker Deployment, for people. */
   public static final String ANNOTATION_POOL = "flotilla.dev/pool";
 
@@ -51,7 +55,10 @@ public final class FlotillaNames {
     return modelDeployment + ":" + adapter;
   }
 
-  /** Labels that select a model's worker pods (Deployment selector, Service selector, scale selector). */
+  /**
+   * Labels that select a model's worker pods (Deployment selector, Service selector, scale
+   * selector).
+   */
   public static Map<String, String> workerSelector(String modelDeployment) {
     Map<String, String> labels = new LinkedHashMap<>();
     labels.put(LABEL_NAME, WORKER_APP);
@@ -70,12 +77,14 @@ public final class FlotillaNames {
   /** The selector as the scale subresource reports it: {@code k=v,k=v}. */
   public static String selectorString(String modelDeployment) {
     StringBuilder out = new StringBuilder();
-    workerSelector(modelDeployment).forEach((k, v) -> {
-      if (out.length() > 0) {
-        out.append(',');
-      }
-      out.append(k).append('=').append(v);
-    });
+    workerSelector(modelDeployment)
+        .forEach(
+            (k, v) -> {
+              if (out.length() > 0) {
+                out.append(',');
+              }
+              out.append(k).append('=').append(v);
+            });
     return out.toString();
   }
 }

@@ -5,10 +5,10 @@ import dev.flotilla.operator.config.OperatorSettings;
 import dev.flotilla.operator.leader.LeaderPodLabel;
 import dev.flotilla.operator.leader.Leadership;
 import dev.flotilla.operator.placement.PlacementBook;
-import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
-import io.javaoperatorsdk.operator.api.config.LeaderElectionConfigurationBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
+import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
+import io.javaoperatorsdk.operator.api.config.LeaderElectionConfigurationBuilder;
 import io.quarkus.runtime.configuration.ConfigUtils;
 import jakarta.enterprise.context.Dependent;
 import jakarta.enterprise.inject.Produces;
@@ -38,10 +38,10 @@ public class OperatorBeans {
   }
 
   /**
-   * Whether this replica leads. An election runs when it is enabled
-   * ({@code flotilla.operator.leader-election.enabled}) and the running profile is one that
-   * {@code quarkus.operator-sdk.activate-leader-election-for-profiles} lists (prod by default);
-   * otherwise this replica leads alone.
+   * Whether this replica leads. An election runs when it is enabled ({@code
+   * flotilla.operator.leader-election.enabled}) and the running profile is one that {@code
+   * quarkus.operator-sdk.activate-leader-election-for-profiles} lists (prod by default); otherwise
+   * this replica leads alone.
    */
   @Produces
   @Singleton
@@ -56,26 +56,27 @@ public class OperatorBeans {
    */
   @Produces
   @Dependent
-  LeaderElectionConfiguration leaderElection(OperatorSettings settings, Leadership leadership,
-      KubernetesClient client) {
+  LeaderElectionConfiguration leaderElection(
+      OperatorSettings settings, Leadership leadership, KubernetesClient client) {
     if (!electionActive(settings)) {
       return null;
     }
-    LeaderPodLabel label = new LeaderPodLabel(client, System.getenv("POD_NAMESPACE"), System.getenv("POD_NAME"));
+    LeaderPodLabel label =
+        new LeaderPodLabel(client, System.getenv("POD_NAMESPACE"), System.getenv("POD_NAME"));
     return leaderElection(settings, null, leadership.callbacks(label::apply));
   }
 
   /** The Lease settings; {@code identity} null means the pod's hostname. */
-  public static LeaderElectionConfiguration leaderElection(OperatorSettings settings, String identity,
-      LeaderCallbacks callbacks) {
+  public static LeaderElectionConfiguration leaderElection(
+      OperatorSettings settings, String identity, LeaderCallbacks callbacks) {
     OperatorSettings.LeaderElection election = settings.leaderElection();
-    LeaderElectionConfigurationBuilder builder = LeaderElectionConfigurationBuilder
-        .aLeaderElectionConfiguration(election.leaseName())
-        .withLeaseNamespace(election.leaseNamespace().orElse(settings.namespace()))
-        .withLeaseDuration(election.leaseDuration())
-        .withRenewDeadline(election.renewDeadline())
-        .withRetryPeriod(election.retryPeriod())
-        .withLeaderCallbacks(callbacks);
+    LeaderElectionConfigurationBuilder builder =
+        LeaderElectionConfigurationBuilder.aLeaderElectionConfiguration(election.leaseName())
+            .withLeaseNamespace(election.leaseNamespace().orElse(settings.namespace()))
+            .withLeaseDuration(election.leaseDuration())
+            .withRenewDeadline(election.renewDeadline())
+            .withRetryPeriod(election.retryPeriod())
+            .withLeaderCallbacks(callbacks);
     if (identity != null) {
       builder.withIdentity(identity);
     }
@@ -86,9 +87,11 @@ public class OperatorBeans {
     if (!settings.leaderElection().enabled()) {
       return false;
     }
-    List<String> profiles = ConfigProvider.getConfig()
-        .getOptionalValues("quarkus.operator-sdk.activate-leader-election-for-profiles", String.class)
-        .orElse(List.of("prod"));
+    List<String> profiles =
+        ConfigProvider.getConfig()
+            .getOptionalValues(
+                "quarkus.operator-sdk.activate-leader-election-for-profiles", String.class)
+            .orElse(List.of("prod"));
     return ConfigUtils.getProfiles().stream().anyMatch(profiles::contains);
   }
 }

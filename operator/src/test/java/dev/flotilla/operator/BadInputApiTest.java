@@ -44,9 +44,17 @@ class BadInputApiTest {
   @BeforeEach
   void start() {
     OperatorHarness.installCrds(client);
-    client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build()).create();
-    operator = new OperatorHarness(client, SettingsBuilder.defaults().autoscalerTick(Duration.ofMillis(100)).build(),
-        new MutableClock(Instant.parse("2026-01-01T00:00:00Z")), null).start();
+    client
+        .namespaces()
+        .resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build())
+        .create();
+    operator =
+        new OperatorHarness(
+                client,
+                SettingsBuilder.defaults().autoscalerTick(Duration.ofMillis(100)).build(),
+                new MutableClock(Instant.parse("2026-01-01T00:00:00Z")),
+                null)
+            .start();
   }
 
   @AfterEach
@@ -58,28 +66,39 @@ class BadInputApiTest {
     return conditions.stream().filter(c -> type.equals(c.getType())).findFirst().orElse(null);
   }
 
-  static void expect(Supplier<List<Condition>> conditions, String type, String status, String reason, String message) {
-    await().atMost(WAIT).untilAsserted(() -> {
-      Condition c = condition(conditions.get(), type);
-      assertThat(c).as(type).isNotNull();
-      assertThat(c.getStatus()).as(c.getMessage()).isEqualTo(status);
-      assertThat(c.getReason()).isEqualTo(reason);
-      if (message != null) {
-        assertThat(c.getMessage()).isEqualTo(message);
-      }
-    });
+  static void expect(
+      Supplier<List<Condition>> conditions,
+      String type,
+      String status,
+      String reason,
+      String message) {
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              Condition c = condition(conditions.get(), type);
+              assertThat(c).as(type).isNotNull();
+              assertThat(c.getStatus()).as(c.getMessage()).isEqualTo(status);
+              assertThat(c.getReason()).isEqualTo(reason);
+              if (message != null) {
+                assertThat(c.getMessage()).isEqualTo(message);
+              }
+            });
   }
 
   Supplier<List<Condition>> mdConditions(String name) {
     return () -> {
-      ModelDeployment md = client.resources(ModelDeployment.class).inNamespace(NS).withName(name).get();
+      ModelDeployment md =
+          client.resources(ModelDeployment.class).inNamespace(NS).withName(name).get();
       return md.getStatus() == null ? List.of() : md.getStatus().getConditions();
     };
   }
 
   List<String> events(String namespace, String about) {
     return client.v1().events().inNamespace(namespace).list().getItems().stream()
-        .filter(e -> about.equals(e.getInvolvedObject().getName())).map(Event::getReason).toList();
+        .filter(e -> about.equals(e.getInvolvedObject().getName()))
+        .map(Event::getReason)
+        .toList();
   }
 
   void create(HasMetadata resource) {
@@ -89,14 +108,22 @@ class BadInputApiTest {
   @Test
   void missingPoolThenPoolCreated() {
     create(Fixtures.onPools(Fixtures.model("m"), "h100-pool"));
-    expect(mdConditions("m"), ConditionTypes.PLACED, "False", "PoolNotFound", "GpuNodePool h100-pool does not exist");
+    expect(
+        mdConditions("m"),
+        ConditionTypes.PLACED,
+        "False",
+        "PoolNotFound",
+        "GpuNodePool h100-pool does not exist");
     expect(mdConditions("m"), ConditionTypes.READY, "False", "PoolNotFound", null);
     assertThat(client.apps().deployments().inNamespace(NS).withName("m-worker").get()).isNull();
     assertThat(events(NS, "m")).contains("PlacementFailed");
 
     create(Fixtures.pool("h100-pool", "NVIDIA-H100", "80Gi", 8, 1, 4.0));
     expect(mdConditions("m"), ConditionTypes.PLACED, "True", "Placed", null);
-    await().atMost(WAIT).until(() -> client.apps().deployments().inNamespace(NS).withName("m-worker").get() != null);
+    await()
+        .atMost(WAIT)
+        .until(
+            () -> client.apps().deployments().inNamespace(NS).withName("m-worker").get() != null);
   }
 
   @Test
@@ -106,14 +133,23 @@ class BadInputApiTest {
     md.getSpec().getScaling().setMinReplicas(3);
     md.getSpec().getScaling().setMaxReplicas(1);
     create(md);
-    expect(mdConditions("m"), ConditionTypes.PLACED, "False", "InvalidSpec",
+    expect(
+        mdConditions("m"),
+        ConditionTypes.PLACED,
+        "False",
+        "InvalidSpec",
         "scaling.minReplicas 3 is greater than scaling.maxReplicas 1");
     assertThat(events(NS, "m")).contains("InvalidSpec");
 
-    client.resources(ModelDeployment.class).inNamespace(NS).withName("m").edit(m -> {
-      m.getSpec().getScaling().setMaxReplicas(3);
-      return m;
-    });
+    client
+        .resources(ModelDeployment.class)
+        .inNamespace(NS)
+        .withName("m")
+        .edit(
+            m -> {
+              m.getSpec().getScaling().setMaxReplicas(3);
+              return m;
+            });
     expect(mdConditions("m"), ConditionTypes.PLACED, "True", "Placed", null);
   }
 
@@ -123,10 +159,15 @@ class BadInputApiTest {
     create(Fixtures.onPools(Fixtures.model("m", 0, 1), "l4"));
     expect(mdConditions("m"), ConditionTypes.PLACED, "False", "ZeroGpusOnGpuPool", null);
 
-    client.resources(ModelDeployment.class).inNamespace(NS).withName("m").edit(m -> {
-      m.getSpec().setPlacement(null);
-      return m;
-    });
+    client
+        .resources(ModelDeployment.class)
+        .inNamespace(NS)
+        .withName("m")
+        .edit(
+            m -> {
+              m.getSpec().setPlacement(null);
+              return m;
+            });
     expect(mdConditions("m"), ConditionTypes.PLACED, "True", "CpuOnly", null);
   }
 
@@ -141,27 +182,44 @@ class BadInputApiTest {
     spec.setRank(8);
     adapter.setSpec(spec);
     create(adapter);
-    Supplier<List<Condition>> conditions = () -> {
-      LoraAdapter a = client.resources(LoraAdapter.class).inNamespace(NS).withName("acme-support").get();
-      return a.getStatus() == null ? List.of() : a.getStatus().getConditions();
-    };
-    expect(conditions, ConditionTypes.VALIDATED, "False", "ModelDeploymentNotFound",
+    Supplier<List<Condition>> conditions =
+        () -> {
+          LoraAdapter a =
+              client.resources(LoraAdapter.class).inNamespace(NS).withName("acme-support").get();
+          return a.getStatus() == null ? List.of() : a.getStatus().getConditions();
+        };
+    expect(
+        conditions,
+        ConditionTypes.VALIDATED,
+        "False",
+        "ModelDeploymentNotFound",
         "ModelDeployment tiny does not exist in models");
     assertThat(events(NS, "acme-support")).contains("ValidationFailed");
 
     create(Fixtures.model("tiny"));
     expect(conditions, ConditionTypes.VALIDATED, "True", "SpecChecked", null);
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
-        assertThat(events(NS, "acme-support")).as("the recovery is an Event").contains("Validated"));
-    LoraAdapter validated = client.resources(LoraAdapter.class).inNamespace(NS).withName("acme-support").get();
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () ->
+                assertThat(events(NS, "acme-support"))
+                    .as("the recovery is an Event")
+                    .contains("Validated"));
+    LoraAdapter validated =
+        client.resources(LoraAdapter.class).inNamespace(NS).withName("acme-support").get();
     assertThat(validated.getStatus().getServedName()).isEqualTo("tiny:acme-support");
     assertThat(validated.getStatus().getRank()).isEqualTo(8);
 
     // Lowering the base's max rank below the adapter's invalidates it.
-    client.resources(ModelDeployment.class).inNamespace(NS).withName("tiny").edit(m -> {
-      m.getSpec().getEngine().setMaxLoraRank(4);
-      return m;
-    });
+    client
+        .resources(ModelDeployment.class)
+        .inNamespace(NS)
+        .withName("tiny")
+        .edit(
+            m -> {
+              m.getSpec().getEngine().setMaxLoraRank(4);
+              return m;
+            });
     expect(conditions, ConditionTypes.VALIDATED, "False", "RankTooHigh", null);
   }
 
@@ -176,21 +234,42 @@ class BadInputApiTest {
     spec.setApiKeySecrets(List.of(ref));
     tenant.setSpec(spec);
     create(tenant);
-    Supplier<List<Condition>> conditions = () -> {
-      Tenant t = client.resources(Tenant.class).withName("acme").get();
-      return t.getStatus() == null ? List.of() : t.getStatus().getConditions();
-    };
-    expect(conditions, ConditionTypes.READY, "False", "SecretNotFound", "Secret models/acme-keys does not exist");
+    Supplier<List<Condition>> conditions =
+        () -> {
+          Tenant t = client.resources(Tenant.class).withName("acme").get();
+          return t.getStatus() == null ? List.of() : t.getStatus().getConditions();
+        };
+    expect(
+        conditions,
+        ConditionTypes.READY,
+        "False",
+        "SecretNotFound",
+        "Secret models/acme-keys does not exist");
     assertThat(events("default", "acme")).contains("TenantNotReady");
 
-    Secret plain = new SecretBuilder().withNewMetadata().withName("acme-keys").withNamespace(NS).endMetadata()
-        .addToStringData("demo", "flk_acme_demo_7f3c9a1e5b2d").build();
+    Secret plain =
+        new SecretBuilder()
+            .withNewMetadata()
+            .withName("acme-keys")
+            .withNamespace(NS)
+            .endMetadata()
+            .addToStringData("demo", "flk_acme_demo_7f3c9a1e5b2d")
+            .build();
     create(plain);
     expect(conditions, ConditionTypes.READY, "False", "NotAHash", null);
 
-    client.secrets().inNamespace(NS).withName("acme-keys").edit(s -> new SecretBuilder(s).withData(null)
-        .withStringData(java.util.Map.of("demo", HASH)).build());
+    client
+        .secrets()
+        .inNamespace(NS)
+        .withName("acme-keys")
+        .edit(
+            s ->
+                new SecretBuilder(s)
+                    .withData(null)
+                    .withStringData(java.util.Map.of("demo", HASH))
+                    .build());
     expect(conditions, ConditionTypes.READY, "True", "ApiKeysFound", null);
-    assertThat(client.resources(Tenant.class).withName("acme").get().getStatus().getApiKeys()).isEqualTo(1);
+    assertThat(client.resources(Tenant.class).withName("acme").get().getStatus().getApiKeys())
+        .isEqualTo(1);
   }
 }

@@ -19,17 +19,27 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-/** Custom resources for tests, with the fields a test does not care about set to sensible values. */
+/**
+ * Custom resources for tests, with the fields a test does not care about set to sensible values.
+ */
 public final class Fixtures {
   public static final String NAMESPACE = "models";
 
   private Fixtures() {}
 
-  /** A 1-GPU model needing 10 GiB weights + 1 GiB KV + 2 × 64 MiB adapter slots… sized by weightsMemory. */
+  /**
+   * A 1-GPU model needing 10 GiB weights + 1 GiB KV + 2 × 64 MiB adapter slots… sized by
+   * weightsMemory.
+   */
   public static ModelDeployment model(String name) {
     ModelDeployment md = new ModelDeployment();
-    md.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(NAMESPACE).withUid("uid-" + name)
-        .withGeneration(1L).build());
+    md.setMetadata(
+        new ObjectMetaBuilder()
+            .withName(name)
+            .withNamespace(NAMESPACE)
+            .withUid("uid-" + name)
+            .withGeneration(1L)
+            .build());
     ModelDeploymentSpec spec = new ModelDeploymentSpec();
     ModelSource source = new ModelSource();
     source.setSource("pvc://models/" + name);
@@ -60,7 +70,8 @@ public final class Fixtures {
   }
 
   public static ModelDeployment onPools(ModelDeployment md, String... pools) {
-    Placement placement = md.getSpec().getPlacement() == null ? new Placement() : md.getSpec().getPlacement();
+    Placement placement =
+        md.getSpec().getPlacement() == null ? new Placement() : md.getSpec().getPlacement();
     placement.setPools(List.of(pools));
     md.getSpec().setPlacement(placement);
     return md;
@@ -71,19 +82,31 @@ public final class Fixtures {
     ModelDeployment md = model(name, gpus, maxReplicas);
     ModelDeploymentStatus status = new ModelDeploymentStatus();
     status.setPool(pool);
-    status.setConditions(new ArrayList<>(List.of(new ConditionBuilder().withType(ConditionTypes.PLACED)
-        .withStatus(ConditionTypes.TRUE).withReason("Placed").build())));
+    status.setConditions(
+        new ArrayList<>(
+            List.of(
+                new ConditionBuilder()
+                    .withType(ConditionTypes.PLACED)
+                    .withStatus(ConditionTypes.TRUE)
+                    .withReason("Placed")
+                    .build())));
     md.setStatus(status);
     return md;
   }
 
-  public static GpuNodePool pool(String name, String product, String memory, int perNode, int maxNodes, double cost) {
+  public static GpuNodePool pool(
+      String name, String product, String memory, int perNode, int maxNodes, double cost) {
     GpuNodePool pool = new GpuNodePool();
     pool.setMetadata(new ObjectMetaBuilder().withName(name).withGeneration(1L).build());
     GpuNodePoolSpec spec = new GpuNodePoolSpec();
     spec.setNodeSelector(Map.of("flotilla.dev/pool", name));
-    spec.setTolerations(List.of(new TolerationBuilder().withKey("nvidia.com/gpu").withOperator("Exists")
-        .withEffect("NoSchedule").build()));
+    spec.setTolerations(
+        List.of(
+            new TolerationBuilder()
+                .withKey("nvidia.com/gpu")
+                .withOperator("Exists")
+                .withEffect("NoSchedule")
+                .build()));
     GpuSpec gpu = new GpuSpec();
     gpu.setProduct(product);
     gpu.setMemory(memory);

@@ -25,8 +25,8 @@ import java.util.stream.Stream;
 
 /**
  * The operator as plain Java Operator SDK controllers against an in-memory API server: what the
- * Quarkus app registers, without Quarkus, so a test can restart it, run two for leader election
- * and move its clock. Each instance is one "process" (its own demand store and placement book).
+ * Quarkus app registers, without Quarkus, so a test can restart it, run two for leader election and
+ * move its clock. Each instance is one "process" (its own demand store and placement book).
  */
 public final class OperatorHarness implements AutoCloseable {
   private final Operator operator;
@@ -34,28 +34,40 @@ public final class OperatorHarness implements AutoCloseable {
   private final AutoscalerGrpcService autoscaler;
   private final Leadership leadership;
 
-  public OperatorHarness(KubernetesClient client, OperatorSettings settings, Clock clock,
+  public OperatorHarness(
+      KubernetesClient client,
+      OperatorSettings settings,
+      Clock clock,
       LeaderElectionConfiguration leaderElection) {
     this(client, settings, clock, leaderElection, Metrics.NOOP);
   }
 
-  /** @param metrics told of every reconcile, e.g. to count them in a benchmark */
-  public OperatorHarness(KubernetesClient client, OperatorSettings settings, Clock clock,
-      LeaderElectionConfiguration leaderElection, Metrics metrics) {
+  /**
+   * @param metrics told of every reconcile, e.g. to count them in a benchmark
+   */
+  public OperatorHarness(
+      KubernetesClient client,
+      OperatorSettings settings,
+      Clock clock,
+      LeaderElectionConfiguration leaderElection,
+      Metrics metrics) {
     leadership = leaderElection == null ? Leadership.alone() : Leadership.elected();
-    LeaderElectionConfiguration election = leaderElection == null ? null : withCallbacks(leaderElection);
+    LeaderElectionConfiguration election =
+        leaderElection == null ? null : withCallbacks(leaderElection);
     autoscaler = new AutoscalerGrpcService(demand, clock, leadership);
-    operator = new Operator(o -> {
-      o.withKubernetesClient(client)
-          .withMetrics(metrics)
-          .withUseSSAToPatchPrimaryResource(false)
-          .withSSABasedCreateUpdateMatchForDependentResources(false)
-          .withCloseClientOnStop(false)
-          .withConcurrentReconciliationThreads(8);
-      if (election != null) {
-        o.withLeaderElectionConfiguration(election);
-      }
-    });
+    operator =
+        new Operator(
+            o -> {
+              o.withKubernetesClient(client)
+                  .withMetrics(metrics)
+                  .withUseSSAToPatchPrimaryResource(false)
+                  .withSSABasedCreateUpdateMatchForDependentResources(false)
+                  .withCloseClientOnStop(false)
+                  .withConcurrentReconciliationThreads(8);
+              if (election != null) {
+                o.withLeaderElectionConfiguration(election);
+              }
+            });
     operator.register(new GpuNodePoolReconciler(clock));
     operator.register(new ModelDeploymentReconciler(settings, demand, new PlacementBook(), clock));
     operator.register(new LoraAdapterReconciler(settings, clock));
@@ -77,9 +89,15 @@ public final class OperatorHarness implements AutoCloseable {
 
   /** The given election settings with this instance's {@link Leadership} told of the outcome. */
   private LeaderElectionConfiguration withCallbacks(LeaderElectionConfiguration c) {
-    return new LeaderElectionConfiguration(c.getLeaseName(), c.getLeaseNamespace().orElse(null),
-        c.getLeaseDuration(), c.getRenewDeadline(), c.getRetryPeriod(), c.getIdentity().orElse(null),
-        leadership.callbacks(() -> { }), c.isExitOnStopLeading());
+    return new LeaderElectionConfiguration(
+        c.getLeaseName(),
+        c.getLeaseNamespace().orElse(null),
+        c.getLeaseDuration(),
+        c.getRenewDeadline(),
+        c.getRetryPeriod(),
+        c.getIdentity().orElse(null),
+        leadership.callbacks(() -> {}),
+        c.isExitOnStopLeading());
   }
 
   public DemandStore demand() {
@@ -95,10 +113,17 @@ public final class OperatorHarness implements AutoCloseable {
   public static void installCrds(KubernetesClient client) {
     Path crds = Path.of("..", "crds");
     try (Stream<Path> files = Files.list(crds)) {
-      for (Path file : (Iterable<Path>) files.filter(f -> f.toString().endsWith(".yml")).sorted()::iterator) {
+      for (Path file :
+          (Iterable<Path>) files.filter(f -> f.toString().endsWith(".yml")).sorted()::iterator) {
         try (InputStream in = Files.newInputStream(file)) {
-          CustomResourceDefinition crd = client.getKubernetesSerialization().unmarshal(in, CustomResourceDefinition.class);
-          client.apiextensions().v1().customResourceDefinitions().resource(crd).createOr(r -> r.update());
+          CustomResourceDefinition crd =
+              client.getKubernetesSerialization().unmarshal(in, CustomResourceDefinition.class);
+          client
+              .apiextensions()
+              .v1()
+              .customResourceDefinitions()
+              .resource(crd)
+              .createOr(r -> r.update());
         }
       }
     } catch (IOException e) {
@@ -107,12 +132,17 @@ public final class OperatorHarness implements AutoCloseable {
   }
 
   /** Plays the Deployment controller: all wanted pods exist and {@code ready} of them are ready. */
-  public static void markReady(KubernetesClient client, String namespace, String deployment, int ready) {
+  public static void markReady(
+      KubernetesClient client, String namespace, String deployment, int ready) {
     Deployment d = client.apps().deployments().inNamespace(namespace).withName(deployment).get();
     int replicas = d.getSpec().getReplicas() == null ? 0 : d.getSpec().getReplicas();
-    d.setStatus(new io.fabric8.kubernetes.api.model.apps.DeploymentStatusBuilder()
-        .withReplicas(replicas).withReadyReplicas(Math.min(ready, replicas)).withAvailableReplicas(Math.min(ready, replicas))
-        .withObservedGeneration(d.getMetadata().getGeneration()).build());
+    d.setStatus(
+        new io.fabric8.kubernetes.api.model.apps.DeploymentStatusBuilder()
+            .withReplicas(replicas)
+            .withReadyReplicas(Math.min(ready, replicas))
+            .withAvailableReplicas(Math.min(ready, replicas))
+            .withObservedGeneration(d.getMetadata().getGeneration())
+            .build());
     client.apps().deployments().inNamespace(namespace).resource(d).updateStatus();
   }
 }

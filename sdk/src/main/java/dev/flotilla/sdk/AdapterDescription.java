@@ -9,13 +9,13 @@ package dev.flotilla.sdk;
  */
 public record AdapterDescription(String name, Visibility visibility, int rank) {
 
-    /** Who may use an adapter. */
-    public enum Visibility {
-        /** Only the tenant that owns it. */
-        PRIVATE,
-        /** Every tenant allowed to use the base model. */
-        PUBLIC,
-        /** The server did not say, or said something this SDK version does not know. */
-        UNSPECIFIED
-    }
+  /** Who may use an adapter. */
+  public enum Visibility {
+    /** Only the tenant that owns it. */
+    PRIVATE,
+    /** Every tenant allowed to use the base model. */
+    PUBLIC,
+    /** The server did not say, or said something this SDK version does not know. */
+    UNSPECIFIED
+  }
 }

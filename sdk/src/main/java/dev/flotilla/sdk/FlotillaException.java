@@ -13,52 +13,65 @@ import java.util.Optional;
  * asking for support.
  */
 public abstract sealed class FlotillaException extends RuntimeException
-        permits AuthenticationException, PermissionDeniedException, NotFoundException, InvalidRequestException,
-        RateLimitedException, ModelUnavailableException, DeadlineExceededException, StreamAbortedException,
+    permits AuthenticationException,
+        PermissionDeniedException,
+        NotFoundException,
+        InvalidRequestException,
+        RateLimitedException,
+        ModelUnavailableException,
+        DeadlineExceededException,
+        StreamAbortedException,
         UnexpectedStatusException {
 
-    private final Status.Code code;
-    private final String statusMessage;
-    private final String requestId;
+  private final Status.Code code;
+  private final String statusMessage;
+  private final String requestId;
 
-    /**
-     * Creates the exception.
-     *
-     * @param code the gRPC status code
-     * @param statusMessage the status description sent by the server, or empty
-     * @param requestId the request id, or null for calls without one
-     * @param cause the underlying gRPC exception, or null
-     */
-    protected FlotillaException(Status.Code code, String statusMessage, String requestId, Throwable cause) {
-        super(describe(code, statusMessage, requestId), cause);
-        this.code = Objects.requireNonNull(code, "code");
-        this.statusMessage = statusMessage == null ? "" : statusMessage;
-        this.requestId = requestId;
-    }
+  /**
+   * Creates the exception.
+   *
+   * @param code the gRPC status code
+   * @param statusMessage the status description sent by the server, or empty
+   * @param requestId the request id, or null for calls without one
+   * @param cause the underlying gRPC exception, or null
+   */
+  protected FlotillaException(
+      Status.Code code, String statusMessage, String requestId, Throwable cause) {
+    super(describe(code, statusMessage, requestId), cause);
+    this.code = Objects.requireNonNull(code, "code");
+    this.statusMessage = statusMessage == null ? "" : statusMessage;
+    this.requestId = requestId;
+  }
 
-    /** @return the gRPC status code of the failure */
-    public Status.Code code() {
-        return code;
-    }
+  /**
+   * @return the gRPC status code of the failure
+   */
+  public Status.Code code() {
+    return code;
+  }
 
-    /** @return the server's description of the failure, without code or request id; may be empty */
-    public String statusMessage() {
-        return statusMessage;
-    }
+  /**
+   * @return the server's description of the failure, without code or request id; may be empty
+   */
+  public String statusMessage() {
+    return statusMessage;
+  }
 
-    /** @return the id of the failed request; empty for calls that have none, such as listing models */
-    public Optional<String> requestId() {
-        return Optional.ofNullable(requestId);
-    }
+  /**
+   * @return the id of the failed request; empty for calls that have none, such as listing models
+   */
+  public Optional<String> requestId() {
+    return Optional.ofNullable(requestId);
+  }
 
-    private static String describe(Status.Code code, String statusMessage, String requestId) {
-        StringBuilder text = new StringBuilder(code.name());
-        if (statusMessage != null && !statusMessage.isEmpty()) {
-            text.append(": ").append(statusMessage);
-        }
-        if (requestId != null) {
-            text.append(" (request id ").append(requestId).append(')');
-        }
-        return text.toString();
+  private static String describe(Status.Code code, String statusMessage, String requestId) {
+    StringBuilder text = new StringBuilder(code.name());
+    if (statusMessage != null && !statusMessage.isEmpty()) {
+      text.append(": ").append(statusMessage);
     }
+    if (requestId != null) {
+      text.append(" (request id ").append(requestId).append(')');
+    }
+    return text.toString();
+  }
 }

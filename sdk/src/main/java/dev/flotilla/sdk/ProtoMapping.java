@@ -16,102 +16,125 @@ import java.util.List;
 
 /** Converts between the SDK's types and the {@code flotilla.v1} protos, in both directions. */
 final class ProtoMapping {
-    private ProtoMapping() {
-    }
+  private ProtoMapping() {}
 
-    static GenerateRequest generateRequest(CompletionRequest request) {
-        SamplingParams.Builder sampling = SamplingParams.newBuilder()
-                .setTemperature(request.temperature())
-                .setTopK(request.topK())
-                .setTopP(request.topP())
-                .setMaxTokens(request.maxTokens())
-                .addAllStop(request.stop());
-        request.seed().ifPresent(sampling::setSeed);
+  static GenerateRequest generateRequest(CompletionRequest request) {
+    SamplingParams.Builder sampling =
+        SamplingParams.newBuilder()
+            .setTemperature(request.temperature())
+            .setTopK(request.topK())
+            .setTopP(request.topP())
+            .setMaxTokens(request.maxTokens())
+            .addAllStop(request.stop());
+    request.seed().ifPresent(sampling::setSeed);
 
-        GenerateRequest.Builder proto = GenerateRequest.newBuilder()
-                .setModel(request.model())
-                .setAdapter(request.adapter())
-                .setSampling(sampling)
-                .setRequestId(request.requestId())
-                .setReportProgress(request.reportProgress())
-                .setLogprobs(request.logprobs());
-        request.prompt().ifPresentOrElse(proto::setPrompt,
-                () -> proto.setPromptTokenIds(TokenIds.newBuilder().addAllIds(request.promptTokenIds())));
-        return proto.build();
-    }
+    GenerateRequest.Builder proto =
+        GenerateRequest.newBuilder()
+            .setModel(request.model())
+            .setAdapter(request.adapter())
+            .setSampling(sampling)
+            .setRequestId(request.requestId())
+            .setReportProgress(request.reportProgress())
+            .setLogprobs(request.logprobs());
+    request
+        .prompt()
+        .ifPresentOrElse(
+            proto::setPrompt,
+            () ->
+                proto.setPromptTokenIds(TokenIds.newBuilder().addAllIds(request.promptTokenIds())));
+    return proto.build();
+  }
 
-    static CompletionResult completionResult(CompleteResponse response) {
-        Final summary = response.getFinal();
-        return new CompletionResult(response.getText(), response.getTokenIdsList(), response.getLogprobsList(),
-                summary.getRequestId(), finishReason(summary.getFinishReason()), usage(summary), timings(summary));
-    }
+  static CompletionResult completionResult(CompleteResponse response) {
+    Final summary = response.getFinal();
+    return new CompletionResult(
+        response.getText(),
+        response.getTokenIdsList(),
+        response.getLogprobsList(),
+        summary.getRequestId(),
+        finishReason(summary.getFinishReason()),
+        usage(summary),
+        timings(summary));
+  }
 
-    /** Returns null for a message whose event this SDK version does not know, so callers skip it. */
-    static StreamEvent streamEvent(GenerateResponse response) {
-        return switch (response.getEventCase()) {
-            case TOKENS -> tokens(response.getTokens());
-            case PROGRESS -> progress(response.getProgress());
-            case FINAL -> finished(response.getFinal());
-            case EVENT_NOT_SET -> null;
+  /** Returns null for a message whose event this SDK version does not know, so callers skip it. */
+  static StreamEvent streamEvent(GenerateResponse response) {
+    return switch (response.getEventCase()) {
+      case TOKENS -> tokens(response.getTokens());
+      case PROGRESS -> progress(response.getProgress());
+      case FINAL -> finished(response.getFinal());
+      case EVENT_NOT_SET -> null;
+    };
+  }
+
+  static List<ModelDescription> models(ListModelsResponse response) {
+    return response.getModelsList().stream().map(ProtoMapping::model).toList();
+  }
+
+  private static StreamEvent.Tokens tokens(TokenChunk chunk) {
+    return new StreamEvent.Tokens(
+        chunk.getText(), chunk.getTokenIdsList(), chunk.getLogprobsList());
+  }
+
+  private static StreamEvent.Progress progress(HeldProgress progress) {
+    StreamEvent.Progress.Phase phase =
+        switch (progress.getPhase()) {
+          case QUEUED -> StreamEvent.Progress.Phase.QUEUED;
+          case WAITING_FOR_WORKER -> StreamEvent.Progress.Phase.WAITING_FOR_WORKER;
+          case WORKER_STARTING -> StreamEvent.Progress.Phase.WORKER_STARTING;
+          case PHASE_UNSPECIFIED, UNRECOGNIZED -> StreamEvent.Progress.Phase.UNSPECIFIED;
         };
-    }
+    return new StreamEvent.Progress(
+        phase, Duration.ofMillis(progress.getWaitedMs()), progress.getPosition());
+  }
 
-    static List<ModelDescription> models(ListModelsResponse response) {
-        return response.getModelsList().stream().map(ProtoMapping::model).toList();
-    }
+  private static StreamEvent.Finished finished(Final summary) {
+    return new StreamEvent.Finished(
+        summary.getRequestId(),
+        finishReason(summary.getFinishReason()),
+        usage(summary),
+        timings(summary));
+  }
 
-    private static StreamEvent.Tokens tokens(TokenChunk chunk) {
-        return new StreamEvent.Tokens(chunk.getText(), chunk.getTokenIdsList(), chunk.getLogprobsList());
-    }
+  private static FinishReason finishReason(dev.flotilla.api.v1.FinishReason reason) {
+    return switch (reason) {
+      case STOP -> FinishReason.STOP;
+      case LENGTH -> FinishReason.LENGTH;
+      case STOP_SEQUENCE -> FinishReason.STOP_SEQUENCE;
+      case CONTEXT_LENGTH -> FinishReason.CONTEXT_LENGTH;
+      case CANCELLED -> FinishReason.CANCELLED;
+      case FINISH_REASON_UNSPECIFIED, UNRECOGNIZED -> FinishReason.UNSPECIFIED;
+    };
+  }
 
-    private static StreamEvent.Progress progress(HeldProgress progress) {
-        StreamEvent.Progress.Phase phase = switch (progress.getPhase()) {
-            case QUEUED -> StreamEvent.Progress.Phase.QUEUED;
-            case WAITING_FOR_WORKER -> StreamEvent.Progress.Phase.WAITING_FOR_WORKER;
-            case WORKER_STARTING -> StreamEvent.Progress.Phase.WORKER_STARTING;
-            case PHASE_UNSPECIFIED, UNRECOGNIZED -> StreamEvent.Progress.Phase.UNSPECIFIED;
+  private static Usage usage(Final summary) {
+    var usage = summary.getUsage();
+    return new Usage(usage.getPromptTokens(), usage.getCompletionTokens(), usage.getTotalTokens());
+  }
+
+  private static Timings timings(Final summary) {
+    var timings = summary.getTimings();
+    return new Timings(
+        Duration.ofMillis(timings.getQueueMs()),
+        Duration.ofMillis(timings.getTimeToFirstTokenMs()),
+        Duration.ofMillis(timings.getTotalMs()));
+  }
+
+  private static ModelDescription model(ModelInfo model) {
+    return new ModelDescription(
+        model.getName(),
+        model.getAdaptersList().stream().map(ProtoMapping::adapter).toList(),
+        model.getMaxSequenceLength(),
+        model.getReadyReplicas());
+  }
+
+  private static AdapterDescription adapter(AdapterInfo adapter) {
+    AdapterDescription.Visibility visibility =
+        switch (adapter.getVisibility()) {
+          case PRIVATE -> AdapterDescription.Visibility.PRIVATE;
+          case PUBLIC -> AdapterDescription.Visibility.PUBLIC;
+          case VISIBILITY_UNSPECIFIED, UNRECOGNIZED -> AdapterDescription.Visibility.UNSPECIFIED;
         };
-        return new StreamEvent.Progress(phase, Duration.ofMillis(progress.getWaitedMs()), progress.getPosition());
-    }
-
-    private static StreamEvent.Finished finished(Final summary) {
-        return new StreamEvent.Finished(summary.getRequestId(), finishReason(summary.getFinishReason()),
-                usage(summary), timings(summary));
-    }
-
-    private static FinishReason finishReason(dev.flotilla.api.v1.FinishReason reason) {
-        return switch (reason) {
-            case STOP -> FinishReason.STOP;
-            case LENGTH -> FinishReason.LENGTH;
-            case STOP_SEQUENCE -> FinishReason.STOP_SEQUENCE;
-            case CONTEXT_LENGTH -> FinishReason.CONTEXT_LENGTH;
-            case CANCELLED -> FinishReason.CANCELLED;
-            case FINISH_REASON_UNSPECIFIED, UNRECOGNIZED -> FinishReason.UNSPECIFIED;
-        };
-    }
-
-    private static Usage usage(Final summary) {
-        var usage = summary.getUsage();
-        return new Usage(usage.getPromptTokens(), usage.getCompletionTokens(), usage.getTotalTokens());
-    }
-
-    private static Timings timings(Final summary) {
-        var timings = summary.getTimings();
-        return new Timings(Duration.ofMillis(timings.getQueueMs()), Duration.ofMillis(timings.getTimeToFirstTokenMs()),
-                Duration.ofMillis(timings.getTotalMs()));
-    }
-
-    private static ModelDescription model(ModelInfo model) {
-        return new ModelDescription(model.getName(), model.getAdaptersList().stream().map(ProtoMapping::adapter).toList(),
-                model.getMaxSequenceLength(), model.getReadyReplicas());
-    }
-
-    private static AdapterDescription adapter(AdapterInfo adapter) {
-        AdapterDescription.Visibility visibility = switch (adapter.getVisibility()) {
-            case PRIVATE -> AdapterDescription.Visibility.PRIVATE;
-            case PUBLIC -> AdapterDescription.Visibility.PUBLIC;
-            case VISIBILITY_UNSPECIFIED, UNRECOGNIZED -> AdapterDescription.Visibility.UNSPECIFIED;
-        };
-        return new AdapterDescription(adapter.getName(), visibility, adapter.getRank());
-    }
+    return new AdapterDescription(adapter.getName(), visibility, adapter.getRank());
+  }
 }

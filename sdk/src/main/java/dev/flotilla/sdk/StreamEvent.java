@@ -7,61 +7,61 @@ import java.util.List;
  * One message of a streamed generation: new tokens, progress while a cold model starts, or the
  * final summary, which is always the last event of a successful stream.
  */
-public sealed interface StreamEvent permits StreamEvent.Tokens, StreamEvent.Progress, StreamEvent.Finished {
+public sealed interface StreamEvent
+    permits StreamEvent.Tokens, StreamEvent.Progress, StreamEvent.Finished {
 
+  /**
+   * Tokens generated since the previous event.
+   *
+   * @param text the new text
+   * @param tokenIds the new token ids
+   * @param logprobs their log-probabilities; empty unless requested
+   */
+  record Tokens(String text, List<Integer> tokenIds, List<Float> logprobs) implements StreamEvent {
     /**
-     * Tokens generated since the previous event.
+     * Creates the event, copying the lists so it stays immutable.
      *
      * @param text the new text
      * @param tokenIds the new token ids
-     * @param logprobs their log-probabilities; empty unless requested
+     * @param logprobs their log-probabilities, or empty
      */
-    record Tokens(String text, List<Integer> tokenIds, List<Float> logprobs) implements StreamEvent {
-        /**
-         * Creates the event, copying the lists so it stays immutable.
-         *
-         * @param text the new text
-         * @param tokenIds the new token ids
-         * @param logprobs their log-probabilities, or empty
-         */
-        public Tokens {
-            tokenIds = List.copyOf(tokenIds);
-            logprobs = List.copyOf(logprobs);
-        }
+    public Tokens {
+      tokenIds = List.copyOf(tokenIds);
+      logprobs = List.copyOf(logprobs);
     }
+  }
 
-    /**
-     * The request is held while the model scales up from zero; sent only when
-     * {@link CompletionRequest.Builder#reportProgress(boolean)} was set.
-     *
-     * @param phase what the request is waiting for
-     * @param waited time since the gateway received the request
-     * @param position requests ahead of this one for the same model
-     */
-    record Progress(Phase phase, Duration waited, int position) implements StreamEvent {
+  /**
+   * The request is held while the model scales up from zero; sent only when {@link
+   * CompletionRequest.Builder#reportProgress(boolean)} was set.
+   *
+   * @param phase what the request is waiting for
+   * @param waited time since the gateway received the request
+   * @param position requests ahead of this one for the same model
+   */
+  record Progress(Phase phase, Duration waited, int position) implements StreamEvent {
 
-        /** What a held request is waiting for. */
-        public enum Phase {
-            /** Queued in the gateway behind other requests for this model. */
-            QUEUED,
-            /** No worker is ready; the autoscaler has been asked for one. */
-            WAITING_FOR_WORKER,
-            /** A worker is starting and loading the model. */
-            WORKER_STARTING,
-            /** The server did not say, or said something this SDK version does not know. */
-            UNSPECIFIED
-        }
+    /** What a held request is waiting for. */
+    public enum Phase {
+      /** Queued in the gateway behind other requests for this model. */
+      QUEUED,
+      /** No worker is ready; the autoscaler has been asked for one. */
+      WAITING_FOR_WORKER,
+      /** A worker is starting and loading the model. */
+      WORKER_STARTING,
+      /** The server did not say, or said something this SDK version does not know. */
+      UNSPECIFIED
     }
+  }
 
-    /**
-     * The end of a successful generation.
-     *
-     * @param requestId the request id the gateway used
-     * @param finishReason why generation ended
-     * @param usage tokens consumed
-     * @param timings where the request spent its time
-     */
-    record Finished(String requestId, FinishReason finishReason, Usage usage, Timings timings)
-            implements StreamEvent {
-    }
+  /**
+   * The end of a successful generation.
+   *
+   * @param requestId the request id the gateway used
+   * @param finishReason why generation ended
+   * @param usage tokens consumed
+   * @param timings where the request spent its time
+   */
+  record Finished(String requestId, FinishReason finishReason, Usage usage, Timings timings)
+      implements StreamEvent {}
 }

@@ -11,16 +11,16 @@ import java.util.Objects;
  * @param total time from arrival to the last token
  */
 public record Timings(Duration queue, Duration timeToFirstToken, Duration total) {
-    /**
-     * Creates the timings.
-     *
-     * @param queue time held and queued in the gateway
-     * @param timeToFirstToken time from arrival to the first token
-     * @param total time from arrival to the last token
-     */
-    public Timings {
-        Objects.requireNonNull(queue, "queue");
-        Objects.requireNonNull(timeToFirstToken, "timeToFirstToken");
-        Objects.requireNonNull(total, "total");
-    }
+  /**
+   * Creates the timings.
+   *
+   * @param queue time held and queued in the gateway
+   * @param timeToFirstToken time from arrival to the first token
+   * @param total time from arrival to the last token
+   */
+  public Timings {
+    Objects.requireNonNull(queue, "queue");
+    Objects.requireNonNull(timeToFirstToken, "timeToFirstToken");
+    Objects.requireNonNull(total, "total");
+  }
 }

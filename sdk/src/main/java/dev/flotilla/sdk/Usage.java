@@ -7,5 +7,4 @@ package dev.flotilla.sdk;
  * @param completionTokens tokens generated
  * @param totalTokens the sum of both
  */
-public record Usage(int promptTokens, int completionTokens, int totalTokens) {
-}
+public record Usage(int promptTokens, int completionTokens, int totalTokens) {}

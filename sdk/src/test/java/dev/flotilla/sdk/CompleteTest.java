@@ -13,118 +13,145 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 class CompleteTest {
-    private final TestGateway gateway = TestGateway.inProcess();
-    private final FlotillaClient client = gateway.client();
+  private final TestGateway gateway = TestGateway.inProcess();
+  private final FlotillaClient client = gateway.client();
 
-    @AfterEach
-    void stop() throws InterruptedException {
-        client.close();
-        gateway.close();
-    }
+  @AfterEach
+  void stop() throws InterruptedException {
+    client.close();
+    gateway.close();
+  }
 
-    @Test
-    void sendsEveryRequestField() {
-        answerWith(Replies.completion("r-1", "ok"));
+  @Test
+  void sendsEveryRequestField() {
+    answerWith(Replies.completion("r-1", "ok"));
 
-        client.complete(CompletionRequest.builder()
-                .model("llama-3-8b")
-                .adapter("support-bot")
-                .prompt("Hello")
-                .temperature(0.7f)
-                .topK(40)
-                .topP(0.9f)
-                .seed(-1L) // uint64 max on the wire: the full unsigned range must survive
-                .maxTokens(128)
-                .stop("\n\n")
-                .stop("END")
-                .requestId("r-1")
-                .reportProgress(true)
-                .logprobs(true)
-                .build());
+    client.complete(
+        CompletionRequest.builder()
+            .model("llama-3-8b")
+            .adapter("support-bot")
+            .prompt("Hello")
+            .temperature(0.7f)
+            .topK(40)
+            .topP(0.9f)
+            .seed(-1L) // uint64 max on the wire: the full unsigned range must survive
+            .maxTokens(128)
+            .stop("\n\n")
+            .stop("END")
+            .requestId("r-1")
+            .reportProgress(true)
+            .logprobs(true)
+            .build());
 
-        GenerateRequest sent = gateway.service.completeRequests.get(0);
-        assertThat(sent.getModel()).isEqualTo("llama-3-8b");
-        assertThat(sent.getAdapter()).isEqualTo("support-bot");
-        assertThat(sent.getInputCase()).isEqualTo(GenerateRequest.InputCase.PROMPT);
-        assertThat(sent.getPrompt()).isEqualTo("Hello");
-        assertThat(sent.getSampling().getTemperature()).isEqualTo(0.7f);
-        assertThat(sent.getSampling().getTopK()).isEqualTo(40);
-        assertThat(sent.getSampling().getTopP()).isEqualTo(0.9f);
-        assertThat(sent.getSampling().hasSeed()).isTrue();
-        assertThat(Long.toUnsignedString(sent.getSampling().getSeed())).isEqualTo("18446744073709551615");
-        assertThat(sent.getSampling().getMaxTokens()).isEqualTo(128);
-        assertThat(sent.getSampling().getStopList()).containsExactly("\n\n", "END");
-        assertThat(sent.getRequestId()).isEqualTo("r-1");
-        assertThat(sent.getReportProgress()).isTrue();
-        assertThat(sent.getLogprobs()).isTrue();
-    }
+    GenerateRequest sent = gateway.service.completeRequests.get(0);
+    assertThat(sent.getModel()).isEqualTo("llama-3-8b");
+    assertThat(sent.getAdapter()).isEqualTo("support-bot");
+    assertThat(sent.getInputCase()).isEqualTo(GenerateRequest.InputCase.PROMPT);
+    assertThat(sent.getPrompt()).isEqualTo("Hello");
+    assertThat(sent.getSampling().getTemperature()).isEqualTo(0.7f);
+    assertThat(sent.getSampling().getTopK()).isEqualTo(40);
+    assertThat(sent.getSampling().getTopP()).isEqualTo(0.9f);
+    assertThat(sent.getSampling().hasSeed()).isTrue();
+    assertThat(Long.toUnsignedString(sent.getSampling().getSeed()))
+        .isEqualTo("18446744073709551615");
+    assertThat(sent.getSampling().getMaxTokens()).isEqualTo(128);
+    assertThat(sent.getSampling().getStopList()).containsExactly("\n\n", "END");
+    assertThat(sent.getRequestId()).isEqualTo("r-1");
+    assertThat(sent.getReportProgress()).isTrue();
+    assertThat(sent.getLogprobs()).isTrue();
+  }
 
-    @Test
-    void sendsTokenIdPromptsAndLeavesUnsetFieldsAtTheirDefaults() {
-        answerWith(Replies.completion("any", "ok"));
+  @Test
+  void sendsTokenIdPromptsAndLeavesUnsetFieldsAtTheirDefaults() {
+    answerWith(Replies.completion("any", "ok"));
 
-        CompletionRequest request = CompletionRequest.builder().model("m").promptTokenIds(List.of(1, 15043, 29892))
-                .build();
-        client.complete(request);
+    CompletionRequest request =
+        CompletionRequest.builder().model("m").promptTokenIds(List.of(1, 15043, 29892)).build();
+    client.complete(request);
 
-        GenerateRequest sent = gateway.service.completeRequests.get(0);
-        assertThat(sent.getInputCase()).isEqualTo(GenerateRequest.InputCase.PROMPT_TOKEN_IDS);
-        assertThat(sent.getPromptTokenIds().getIdsList()).containsExactly(1, 15043, 29892);
-        assertThat(sent.getAdapter()).isEmpty();
-        assertThat(sent.getSampling().hasSeed()).isFalse();
-        assertThat(sent.getSampling().getStopList()).isEmpty();
-        assertThat(sent.getReportProgress()).isFalse();
-        assertThat(sent.getLogprobs()).isFalse();
-        // No id was set, so the SDK generated one: a UUID, the same the request object reports.
-        assertThat(sent.getRequestId()).isEqualTo(request.requestId());
-        assertThat(UUID.fromString(sent.getRequestId()).toString()).isEqualTo(sent.getRequestId());
-    }
+    GenerateRequest sent = gateway.service.completeRequests.get(0);
+    assertThat(sent.getInputCase()).isEqualTo(GenerateRequest.InputCase.PROMPT_TOKEN_IDS);
+    assertThat(sent.getPromptTokenIds().getIdsList()).containsExactly(1, 15043, 29892);
+    assertThat(sent.getAdapter()).isEmpty();
+    assertThat(sent.getSampling().hasSeed()).isFalse();
+    assertThat(sent.getSampling().getStopList()).isEmpty();
+    assertThat(sent.getReportProgress()).isFalse();
+    assertThat(sent.getLogprobs()).isFalse();
+    // No id was set, so the SDK generated one: a UUID, the same the request object reports.
+    assertThat(sent.getRequestId()).isEqualTo(request.requestId());
+    assertThat(UUID.fromString(sent.getRequestId()).toString()).isEqualTo(sent.getRequestId());
+  }
 
-    @Test
-    void mapsEveryResponseField() {
-        answerWith(CompleteResponse.newBuilder()
-                .setText("Hi there")
-                .addAllTokenIds(List.of(6324, 727))
-                .addAllLogprobs(List.of(-0.25f, -1.5f))
-                .setFinal(Final.newBuilder()
-                        .setRequestId("r-7")
-                        .setFinishReason(dev.flotilla.api.v1.FinishReason.STOP_SEQUENCE)
-                        .setUsage(dev.flotilla.api.v1.Usage.newBuilder()
-                                .setPromptTokens(3).setCompletionTokens(2).setTotalTokens(5))
-                        .setTimings(Timings.newBuilder().setQueueMs(40).setTimeToFirstTokenMs(55).setTotalMs(90)))
-                .build());
+  @Test
+  void mapsEveryResponseField() {
+    answerWith(
+        CompleteResponse.newBuilder()
+            .setText("Hi there")
+            .addAllTokenIds(List.of(6324, 727))
+            .addAllLogprobs(List.of(-0.25f, -1.5f))
+            .setFinal(
+                Final.newBuilder()
+                    .setRequestId("r-7")
+                    .setFinishReason(dev.flotilla.api.v1.FinishReason.STOP_SEQUENCE)
+                    .setUsage(
+                        dev.flotilla.api.v1.Usage.newBuilder()
+                            .setPromptTokens(3)
+                            .setCompletionTokens(2)
+                            .setTotalTokens(5))
+                    .setTimings(
+                        Timings.newBuilder()
+                            .setQueueMs(40)
+                            .setTimeToFirstTokenMs(55)
+                            .setTotalMs(90)))
+            .build());
 
-        CompletionResult result = client.complete(CompletionRequest.builder().model("m").prompt("p").build());
+    CompletionResult result =
+        client.complete(CompletionRequest.builder().model("m").prompt("p").build());
 
-        assertThat(result).isEqualTo(new CompletionResult("Hi there", List.of(6324, 727), List.of(-0.25f, -1.5f),
-                "r-7", FinishReason.STOP_SEQUENCE, new Usage(3, 2, 5),
-                new dev.flotilla.sdk.Timings(Duration.ofMillis(40), Duration.ofMillis(55), Duration.ofMillis(90))));
-    }
+    assertThat(result)
+        .isEqualTo(
+            new CompletionResult(
+                "Hi there",
+                List.of(6324, 727),
+                List.of(-0.25f, -1.5f),
+                "r-7",
+                FinishReason.STOP_SEQUENCE,
+                new Usage(3, 2, 5),
+                new dev.flotilla.sdk.Timings(
+                    Duration.ofMillis(40), Duration.ofMillis(55), Duration.ofMillis(90))));
+  }
 
-    @Test
-    void mapsEveryFinishReason() {
-        for (var reason : dev.flotilla.api.v1.FinishReason.values()) {
-            if (reason == dev.flotilla.api.v1.FinishReason.UNRECOGNIZED) {
-                continue;
-            }
-            gateway.service.onComplete = (request, responses, attempt) -> {
-                responses.onNext(CompleteResponse.newBuilder()
-                        .setFinal(Final.newBuilder().setFinishReason(reason)).build());
-                responses.onCompleted();
-            };
-            FinishReason expected = reason == dev.flotilla.api.v1.FinishReason.FINISH_REASON_UNSPECIFIED
-                    ? FinishReason.UNSPECIFIED : FinishReason.valueOf(reason.name());
-
-            CompletionResult result = client.complete(CompletionRequest.builder().model("m").prompt("p").build());
-
-            assertThat(result.finishReason()).as("%s", reason).isEqualTo(expected);
-        }
-    }
-
-    private void answerWith(CompleteResponse response) {
-        gateway.service.onComplete = (request, responses, attempt) -> {
-            responses.onNext(response);
+  @Test
+  void mapsEveryFinishReason() {
+    for (var reason : dev.flotilla.api.v1.FinishReason.values()) {
+      if (reason == dev.flotilla.api.v1.FinishReason.UNRECOGNIZED) {
+        continue;
+      }
+      gateway.service.onComplete =
+          (request, responses, attempt) -> {
+            responses.onNext(
+                CompleteResponse.newBuilder()
+                    .setFinal(Final.newBuilder().setFinishReason(reason))
+                    .build());
             responses.onCompleted();
-        };
+          };
+      FinishReason expected =
+          reason == dev.flotilla.api.v1.FinishReason.FINISH_REASON_UNSPECIFIED
+              ? FinishReason.UNSPECIFIED
+              : FinishReason.valueOf(reason.name());
+
+      CompletionResult result =
+          client.complete(CompletionRequest.builder().model("m").prompt("p").build());
+
+      assertThat(result.finishReason()).as("%s", reason).isEqualTo(expected);
     }
+  }
+
+  private void answerWith(CompleteResponse response) {
+    gateway.service.onComplete =
+        (request, responses, attempt) -> {
+          responses.onNext(response);
+          responses.onCompleted();
+        };
+  }
 }

@@ -20,44 +20,52 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class FakeInference extends InferenceGrpc.InferenceImplBase {
 
-    /** Answers one call; {@code attempt} counts calls of this method from 1. */
-    @FunctionalInterface
-    public interface Handler<T> {
-        void handle(GenerateRequest request, ServerCallStreamObserver<T> responses, int attempt);
-    }
+  /** Answers one call; {@code attempt} counts calls of this method from 1. */
+  @FunctionalInterface
+  public interface Handler<T> {
+    void handle(GenerateRequest request, ServerCallStreamObserver<T> responses, int attempt);
+  }
 
-    public volatile Handler<GenerateResponse> onGenerate = FakeInference::unimplemented;
-    public volatile Handler<CompleteResponse> onComplete = FakeInference::unimplemented;
-    public volatile Handler<ListModelsResponse> onListModels = FakeInference::unimplemented;
+  public volatile Handler<GenerateResponse> onGenerate = FakeInference::unimplemented;
+  public volatile Handler<CompleteResponse> onComplete = FakeInference::unimplemented;
+  public volatile Handler<ListModelsResponse> onListModels = FakeInference::unimplemented;
 
-    public final List<GenerateRequest> generateRequests = new CopyOnWriteArrayList<>();
-    public final List<GenerateRequest> completeRequests = new CopyOnWriteArrayList<>();
-    public final AtomicInteger listModelsCalls = new AtomicInteger();
-    /** Counted down when the client cancels a Generate call (or its deadline passes). */
-    public final CountDownLatch generateCancelled = new CountDownLatch(1);
+  public final List<GenerateRequest> generateRequests = new CopyOnWriteArrayList<>();
+  public final List<GenerateRequest> completeRequests = new CopyOnWriteArrayList<>();
+  public final AtomicInteger listModelsCalls = new AtomicInteger();
 
-    @Override
-    public void generate(GenerateRequest request, StreamObserver<GenerateResponse> responseObserver) {
-        generateRequests.add(request);
-        var responses = (ServerCallStreamObserver<GenerateResponse>) responseObserver;
-        responses.setOnCancelHandler(generateCancelled::countDown);
-        onGenerate.handle(request, responses, generateRequests.size());
-    }
+  /** Counted down when the client cancels a Generate call (or its deadline passes). */
+  public final CountDownLatch generateCancelled = new CountDownLatch(1);
 
-    @Override
-    public void complete(GenerateRequest request, StreamObserver<CompleteResponse> responseObserver) {
-        completeRequests.add(request);
-        onComplete.handle(request, (ServerCallStreamObserver<CompleteResponse>) responseObserver,
-                completeRequests.size());
-    }
+  @Override
+  public void generate(GenerateRequest request, StreamObserver<GenerateResponse> responseObserver) {
+    generateRequests.add(request);
+    var responses = (ServerCallStreamObserver<GenerateResponse>) responseObserver;
+    responses.setOnCancelHandler(generateCancelled::countDown);
+    onGenerate.handle(request, responses, generateRequests.size());
+  }
 
-    @Override
-    public void listModels(ListModelsRequest request, StreamObserver<ListModelsResponse> responseObserver) {
-        onListModels.handle(GenerateRequest.getDefaultInstance(),
-                (ServerCallStreamObserver<ListModelsResponse>) responseObserver, listModelsCalls.incrementAndGet());
-    }
+  @Override
+  public void complete(GenerateRequest request, StreamObserver<CompleteResponse> responseObserver) {
+    completeRequests.add(request);
+    onComplete.handle(
+        request,
+        (ServerCallStreamObserver<CompleteResponse>) responseObserver,
+        completeRequests.size());
+  }
 
-    private static <T> void unimplemented(GenerateRequest request, ServerCallStreamObserver<T> responses, int attempt) {
-        responses.onError(Status.UNIMPLEMENTED.withDescription("not scripted by this test").asRuntimeException());
-    }
+  @Override
+  public void listModels(
+      ListModelsRequest request, StreamObserver<ListModelsResponse> responseObserver) {
+    onListModels.handle(
+        GenerateRequest.getDefaultInstance(),
+        (ServerCallStreamObserver<ListModelsResponse>) responseObserver,
+        listModelsCalls.incrementAndGet());
+  }
+
+  private static <T> void unimplemented(
+      GenerateRequest request, ServerCallStreamObserver<T> responses, int attempt) {
+    responses.onError(
+        Status.UNIMPLEMENTED.withDescription("not scripted by this test").asRuntimeException());
+  }
 }

@@ -1,20 +1,22 @@
 package dev.flotilla.testkit;
 
-/** Hugging Face tensor names of a Llama-family checkpoint outside the seven projections ({@link Projection}). */
+/**
+ * Hugging Face tensor names of a Llama-family checkpoint outside the seven projections ({@link
+ * Projection}).
+ */
 public final class LlamaTensorNames {
 
-    public static final String EMBED_TOKENS = "model.embed_tokens.weight";
-    public static final String FINAL_NORM = "model.norm.weight";
-    public static final String LM_HEAD = "lm_head.weight";
+  public static final String EMBED_TOKENS = "model.embed_tokens.weight";
+  public static final String FINAL_NORM = "model.norm.weight";
+  public static final String LM_HEAD = "lm_head.weight";
 
-    private LlamaTensorNames() {
-    }
+  private LlamaTensorNames() {}
 
-    public static String inputLayerNorm(int layer) {
-        return "model.layers." + layer + ".input_layernorm.weight";
-    }
+  public static String inputLayerNorm(int layer) {
+    return "model.layers." + layer + ".input_layernorm.weight";
+  }
 
-    public static String postAttentionLayerNorm(int layer) {
-        return "model.layers." + layer + ".post_attention_layernorm.weight";
-    }
+  public static String postAttentionLayerNorm(int layer) {
+    return "model.layers." + layer + ".post_attention_layernorm.weight";
+  }
 }

@@ -11,10 +11,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * An independent, deliberately naive forward pass of a Llama-family model, to check the native engine
- * against. Plain loops, every weight widened to double, every sum accumulated in double; semantics as
- * in Hugging Face transformers' {@code LlamaForCausalLM} (and Mistral / Qwen2, which differ only in
- * q/k/v biases here). Meant for tiny models: it holds all weights as doubles.
+ * An independent, deliberately naive forward pass of a Llama-family model, to check the native
+ * engine against. Plain loops, every weight widened to double, every sum accumulated in double;
+ * semantics as in Hugging Face transformers' {@code LlamaForCausalLM} (and Mistral / Qwen2, which
+ * differ only in q/k/v biases here). Meant for tiny models: it holds all weights as doubles.
  *
  * <pre>{@code
  * ReferenceModel model = ReferenceModel.load(dir).withAdapter(adapterDir);
@@ -23,412 +23,462 @@ import java.util.Map;
  */
 public final class ReferenceModel {
 
-    private final Path directory;
-    private final ModelConfig config;
-    private final double[] embedTokens; // (vocab, hidden)
-    private final List<DecoderLayer> layers;
-    private final double[] finalNorm;   // (hidden)
-    private final double[] lmHead;      // (vocab, hidden); the embedding itself when tied
-    private final Path adapterDirectory; // null without adapter
+  private final Path directory;
+  private final ModelConfig config;
+  private final double[] embedTokens; // (vocab, hidden)
+  private final List<DecoderLayer> layers;
+  private final double[] finalNorm; // (hidden)
+  private final double[] lmHead; // (vocab, hidden); the embedding itself when tied
+  private final Path adapterDirectory; // null without adapter
 
-    /** One decoder layer's weights; projections are stored [out, in], biases [out] or null. */
-    private record DecoderLayer(double[] inputNorm, double[] postAttentionNorm, Map<Projection, Linear> projections) {
+  /** One decoder layer's weights; projections are stored [out, in], biases [out] or null. */
+  private record DecoderLayer(
+      double[] inputNorm, double[] postAttentionNorm, Map<Projection, Linear> projections) {}
+
+  /** y = W·x (+ b) (+ scale·B·(A·x)); A is (r, in), B is (out, r). */
+  private record Linear(
+      double[] weight,
+      double[] bias,
+      int out,
+      int in,
+      double[] loraA,
+      double[] loraB,
+      int rank,
+      double loraScale) {
+
+    Linear withLora(double[] a, double[] b, int r, double scale) {
+      return new Linear(weight, bias, out, in, a, b, r, scale);
     }
 
-    /** y = W·x (+ b) (+ scale·B·(A·x)); A is (r, in), B is (out, r). */
-    private record Linear(double[] weight, double[] bias, int out, int in,
-                          double[] loraA, double[] loraB, int rank, double loraScale) {
-
-        Linear withLora(double[] a, double[] b, int r, double scale) {
-            return new Linear(weight, bias, out, in, a, b, r, scale);
+    double[] apply(double[] x) {
+      double[] y = new double[out];
+      for (int o = 0; o < out; o++) {
+        double sum = bias == null ? 0.0 : bias[o];
+        int row = o * in;
+        for (int i = 0; i < in; i++) {
+          sum += weight[row + i] * x[i];
         }
-
-        double[] apply(double[] x) {
-            double[] y = new double[out];
-            for (int o = 0; o < out; o++) {
-                double sum = bias == null ? 0.0 : bias[o];
-                int row = o * in;
-                for (int i = 0; i < in; i++) {
-                    sum += weight[row + i] * x[i];
-                }
-                y[o] = sum;
-            }
-            if (loraA != null) {
-                double[] shrunk = new double[rank];
-                for (int k = 0; k < rank; k++) {
-                    double sum = 0.0;
-                    for (int i = 0; i < in; i++) {
-                        sum += loraA[k * in + i] * x[i];
-                    }
-                    shrunk[k] = sum;
-                }
-                for (int o = 0; o < out; o++) {
-                    double sum = 0.0;
-                    for (int k = 0; k < rank; k++) {
-                        sum += loraB[o * rank + k] * shrunk[k];
-                    }
-                    y[o] += loraScale * sum;
-                }
-            }
-            return y;
+        y[o] = sum;
+      }
+      if (loraA != null) {
+        double[] shrunk = new double[rank];
+        for (int k = 0; k < rank; k++) {
+          double sum = 0.0;
+          for (int i = 0; i < in; i++) {
+            sum += loraA[k * in + i] * x[i];
+          }
+          shrunk[k] = sum;
         }
-    }
-
-    private ReferenceModel(Path directory, ModelConfig config, double[] embedTokens, List<DecoderLayer> layers,
-                           double[] finalNorm, double[] lmHead, Path adapterDirectory) {
-        this.directory = directory;
-        this.config = config;
-        this.embedTokens = embedTokens;
-        this.layers = layers;
-        this.finalNorm = finalNorm;
-        this.lmHead = lmHead;
-        this.adapterDirectory = adapterDirectory;
-    }
-
-    /** Reads config.json and every weight (single file or shards, any dtype) of a model directory. */
-    public static ReferenceModel load(Path modelDir) throws IOException {
-        ModelConfig config = ModelConfig.read(modelDir);
-        try (ModelWeights weights = ModelWeights.open(modelDir)) {
-            double[] embed = read(weights, LlamaTensorNames.EMBED_TOKENS, config.vocabSize(), config.hiddenSize());
-            List<DecoderLayer> layers = new ArrayList<>();
-            for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
-                Map<Projection, Linear> projections = new EnumMap<>(Projection.class);
-                for (Projection projection : Projection.values()) {
-                    int out = projection.outFeatures(config);
-                    int in = projection.inFeatures(config);
-                    double[] bias = projection.hasBias(config) ? read(weights, projection.biasName(layer), out) : null;
-                    projections.put(projection, new Linear(read(weights, projection.weightName(layer), out, in),
-                            bias, out, in, null, null, 0, 0.0));
-                }
-                layers.add(new DecoderLayer(
-                        read(weights, LlamaTensorNames.inputLayerNorm(layer), config.hiddenSize()),
-                        read(weights, LlamaTensorNames.postAttentionLayerNorm(layer), config.hiddenSize()),
-                        projections));
-            }
-            double[] norm = read(weights, LlamaTensorNames.FINAL_NORM, config.hiddenSize());
-            double[] head = config.tieWordEmbeddings()
-                    ? embed : read(weights, LlamaTensorNames.LM_HEAD, config.vocabSize(), config.hiddenSize());
-            return new ReferenceModel(modelDir, config, embed, List.copyOf(layers), norm, head, null);
+        for (int o = 0; o < out; o++) {
+          double sum = 0.0;
+          for (int k = 0; k < rank; k++) {
+            sum += loraB[o * rank + k] * shrunk[k];
+          }
+          y[o] += loraScale * sum;
         }
+      }
+      return y;
     }
+  }
 
-    /** This model with a PEFT LoRA adapter applied to its targeted projections; this model is unchanged. */
-    public ReferenceModel withAdapter(Path adapterDir) throws IOException {
-        if (adapterDirectory != null) {
-            throw new IllegalStateException("an adapter is already applied: " + adapterDirectory);
+  private ReferenceModel(
+      Path directory,
+      ModelConfig config,
+      double[] embedTokens,
+      List<DecoderLayer> layers,
+      double[] finalNorm,
+      double[] lmHead,
+      Path adapterDirectory) {
+    this.directory = directory;
+    this.config = config;
+    this.embedTokens = embedTokens;
+    this.layers = layers;
+    this.finalNorm = finalNorm;
+    this.lmHead = lmHead;
+    this.adapterDirectory = adapterDirectory;
+  }
+
+  /** Reads config.json and every weight (single file or shards, any dtype) of a model directory. */
+  public static ReferenceModel load(Path modelDir) throws IOException {
+    ModelConfig config = ModelConfig.read(modelDir);
+    try (ModelWeights weights = ModelWeights.open(modelDir)) {
+      double[] embed =
+          read(weights, LlamaTensorNames.EMBED_TOKENS, config.vocabSize(), config.hiddenSize());
+      List<DecoderLayer> layers = new ArrayList<>();
+      for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
+        Map<Projection, Linear> projections = new EnumMap<>(Projection.class);
+        for (Projection projection : Projection.values()) {
+          int out = projection.outFeatures(config);
+          int in = projection.inFeatures(config);
+          double[] bias =
+              projection.hasBias(config) ? read(weights, projection.biasName(layer), out) : null;
+          projections.put(
+              projection,
+              new Linear(
+                  read(weights, projection.weightName(layer), out, in),
+                  bias,
+                  out,
+                  in,
+                  null,
+                  null,
+                  0,
+                  0.0));
         }
-        LoraConfig lora = LoraConfig.read(adapterDir);
-        List<DecoderLayer> adapted = new ArrayList<>();
-        try (SafetensorsReader reader = SafetensorsReader.open(adapterDir.resolve(LoraConfig.WEIGHTS_FILE))) {
-            for (int layer = 0; layer < layers.size(); layer++) {
-                DecoderLayer base = layers.get(layer);
-                Map<Projection, Linear> projections = new EnumMap<>(base.projections());
-                if (lora.adaptsLayer(layer)) {
-                    for (Projection projection : lora.targetModules()) {
-                        Linear linear = projections.get(projection);
-                        double[] a = readAdapter(reader, LoraConfig.loraAName(projection, layer), lora.rank(), linear.in());
-                        double[] b = readAdapter(reader, LoraConfig.loraBName(projection, layer), linear.out(), lora.rank());
-                        projections.put(projection, linear.withLora(a, b, lora.rank(), lora.scale()));
-                    }
-                }
-                adapted.add(new DecoderLayer(base.inputNorm(), base.postAttentionNorm(), projections));
-            }
+        layers.add(
+            new DecoderLayer(
+                read(weights, LlamaTensorNames.inputLayerNorm(layer), config.hiddenSize()),
+                read(weights, LlamaTensorNames.postAttentionLayerNorm(layer), config.hiddenSize()),
+                projections));
+      }
+      double[] norm = read(weights, LlamaTensorNames.FINAL_NORM, config.hiddenSize());
+      double[] head =
+          config.tieWordEmbeddings()
+              ? embed
+              : read(weights, LlamaTensorNames.LM_HEAD, config.vocabSize(), config.hiddenSize());
+      return new ReferenceModel(modelDir, config, embed, List.copyOf(layers), norm, head, null);
+    }
+  }
+
+  /**
+   * This model with a PEFT LoRA adapter applied to its targeted projections; this model is
+   * unchanged.
+   */
+  public ReferenceModel withAdapter(Path adapterDir) throws IOException {
+    if (adapterDirectory != null) {
+      throw new IllegalStateException("an adapter is already applied: " + adapterDirectory);
+    }
+    LoraConfig lora = LoraConfig.read(adapterDir);
+    List<DecoderLayer> adapted = new ArrayList<>();
+    try (SafetensorsReader reader =
+        SafetensorsReader.open(adapterDir.resolve(LoraConfig.WEIGHTS_FILE))) {
+      for (int layer = 0; layer < layers.size(); layer++) {
+        DecoderLayer base = layers.get(layer);
+        Map<Projection, Linear> projections = new EnumMap<>(base.projections());
+        if (lora.adaptsLayer(layer)) {
+          for (Projection projection : lora.targetModules()) {
+            Linear linear = projections.get(projection);
+            double[] a =
+                readAdapter(
+                    reader, LoraConfig.loraAName(projection, layer), lora.rank(), linear.in());
+            double[] b =
+                readAdapter(
+                    reader, LoraConfig.loraBName(projection, layer), linear.out(), lora.rank());
+            projections.put(projection, linear.withLora(a, b, lora.rank(), lora.scale()));
+          }
         }
-        return new ReferenceModel(directory, config, embedTokens, List.copyOf(adapted), finalNorm, lmHead, adapterDir);
+        adapted.add(new DecoderLayer(base.inputNorm(), base.postAttentionNorm(), projections));
+      }
     }
+    return new ReferenceModel(
+        directory, config, embedTokens, List.copyOf(adapted), finalNorm, lmHead, adapterDir);
+  }
 
-    public ModelConfig config() {
-        return config;
+  public ModelConfig config() {
+    return config;
+  }
+
+  /**
+   * Logits for every position: row t is the next-token distribution (before softmax) after
+   * tokens[0..t].
+   */
+  public double[][] logits(int[] tokens) {
+    double[][] hidden = finalHiddenStates(tokens);
+    double[][] logits = new double[tokens.length][];
+    for (int t = 0; t < tokens.length; t++) {
+      logits[t] = unembed(hidden[t]);
     }
+    return logits;
+  }
 
-    /** Logits for every position: row t is the next-token distribution (before softmax) after tokens[0..t]. */
-    public double[][] logits(int[] tokens) {
-        double[][] hidden = finalHiddenStates(tokens);
-        double[][] logits = new double[tokens.length][];
-        for (int t = 0; t < tokens.length; t++) {
-            logits[t] = unembed(hidden[t]);
+  /** Logits after the last token only, the ones that pick the next token. */
+  public double[] lastLogits(int[] tokens) {
+    double[][] hidden = finalHiddenStates(tokens);
+    return unembed(hidden[tokens.length - 1]);
+  }
+
+  /**
+   * Greedy decoding: appends the argmax token (lowest id on ties) {@code maxNewTokens} times,
+   * stopping after the end-of-sequence token if one comes. Returns only the new tokens.
+   */
+  public int[] greedy(int[] prompt, int maxNewTokens) {
+    int[] sequence = Arrays.copyOf(prompt, prompt.length + maxNewTokens);
+    int length = prompt.length;
+    while (length < sequence.length) {
+      int next = argmax(lastLogits(Arrays.copyOf(sequence, length)));
+      sequence[length++] = next;
+      if (next == config.eosTokenId()) {
+        break;
+      }
+    }
+    return Arrays.copyOfRange(sequence, prompt.length, length);
+  }
+
+  /** Numerically stable softmax in double. */
+  public static double[] softmax(double[] logits) {
+    double max = Double.NEGATIVE_INFINITY;
+    for (double v : logits) {
+      max = Math.max(max, v);
+    }
+    double[] probabilities = new double[logits.length];
+    double sum = 0.0;
+    for (int i = 0; i < logits.length; i++) {
+      probabilities[i] = Math.exp(logits[i] - max);
+      sum += probabilities[i];
+    }
+    for (int i = 0; i < logits.length; i++) {
+      probabilities[i] /= sum;
+    }
+    return probabilities;
+  }
+
+  public static int argmax(double[] values) {
+    int best = 0;
+    for (int i = 1; i < values.length; i++) {
+      if (values[i] > values[best]) {
+        best = i;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * Writes a base-model directory whose projections are W + scale·B·A for the adapter's targets,
+   * with every tensor stored as {@code dtype} (F64 keeps the merge exact; F32 for the engine).
+   * Serving it without an adapter must match serving this model with the adapter.
+   */
+  public GeneratedModel mergedWeights(Path adapterDir, Path outDir, Dtype dtype)
+      throws IOException {
+    if (adapterDirectory != null) {
+      throw new IllegalStateException("merge from the base model, not one with an adapter applied");
+    }
+    ReferenceModel adapted = withAdapter(adapterDir);
+    Files.createDirectories(outDir);
+    for (String file :
+        List.of("tokenizer.json", "tokenizer_config.json", "generation_config.json")) {
+      if (Files.exists(directory.resolve(file))) {
+        Files.copy(
+            directory.resolve(file), outDir.resolve(file), StandardCopyOption.REPLACE_EXISTING);
+      }
+    }
+    ModelConfig mergedConfig = config.withTorchDtype(dtype);
+    mergedConfig.write(outDir);
+
+    List<TensorSpec> specs = new ArrayList<>();
+    List<double[]> values = new ArrayList<>();
+    int hidden = config.hiddenSize();
+    specs.add(TensorSpec.of(LlamaTensorNames.EMBED_TOKENS, dtype, config.vocabSize(), hidden));
+    values.add(embedTokens);
+    for (int layer = 0; layer < layers.size(); layer++) {
+      DecoderLayer decoder = adapted.layers.get(layer);
+      specs.add(TensorSpec.of(LlamaTensorNames.inputLayerNorm(layer), dtype, hidden));
+      values.add(decoder.inputNorm());
+      specs.add(TensorSpec.of(LlamaTensorNames.postAttentionLayerNorm(layer), dtype, hidden));
+      values.add(decoder.postAttentionNorm());
+      for (Projection projection : Projection.values()) {
+        Linear linear = decoder.projections().get(projection);
+        specs.add(TensorSpec.of(projection.weightName(layer), dtype, linear.out(), linear.in()));
+        values.add(merged(linear));
+        if (linear.bias() != null) {
+          specs.add(TensorSpec.of(projection.biasName(layer), dtype, linear.out()));
+          values.add(linear.bias());
         }
-        return logits;
+      }
     }
-
-    /** Logits after the last token only, the ones that pick the next token. */
-    public double[] lastLogits(int[] tokens) {
-        double[][] hidden = finalHiddenStates(tokens);
-        return unembed(hidden[tokens.length - 1]);
+    specs.add(TensorSpec.of(LlamaTensorNames.FINAL_NORM, dtype, hidden));
+    values.add(finalNorm);
+    if (!config.tieWordEmbeddings()) {
+      specs.add(TensorSpec.of(LlamaTensorNames.LM_HEAD, dtype, config.vocabSize(), hidden));
+      values.add(lmHead);
     }
+    Path file = outDir.resolve(ShardLayout.SINGLE_FILE);
+    SafetensorsWriter.writeAll(file, specs, values);
+    long parameters = specs.stream().mapToLong(TensorSpec::elementCount).sum();
+    return new GeneratedModel(outDir, mergedConfig, List.of(file), parameters);
+  }
 
-    /**
-     * Greedy decoding: appends the argmax token (lowest id on ties) {@code maxNewTokens} times, stopping
-     * after the end-of-sequence token if one comes. Returns only the new tokens.
-     */
-    public int[] greedy(int[] prompt, int maxNewTokens) {
-        int[] sequence = Arrays.copyOf(prompt, prompt.length + maxNewTokens);
-        int length = prompt.length;
-        while (length < sequence.length) {
-            int next = argmax(lastLogits(Arrays.copyOf(sequence, length)));
-            sequence[length++] = next;
-            if (next == config.eosTokenId()) {
-                break;
-            }
+  // ---- forward pass ----------------------------------------------------------------------------
+
+  private double[][] finalHiddenStates(int[] tokens) {
+    if (tokens.length == 0) {
+      throw new IllegalArgumentException("need at least one token");
+    }
+    int hidden = config.hiddenSize();
+    double[][] x = new double[tokens.length][]; // (seq, hidden): the residual stream
+    for (int t = 0; t < tokens.length; t++) {
+      int token = tokens[t];
+      if (token < 0 || token >= config.vocabSize()) {
+        throw new IllegalArgumentException(
+            "token " + token + " outside vocabulary of " + config.vocabSize());
+      }
+      x[t] = Arrays.copyOfRange(embedTokens, token * hidden, (token + 1) * hidden);
+    }
+    for (DecoderLayer layer : layers) {
+      double[][] attention = attention(layer, x);
+      for (int t = 0; t < x.length; t++) {
+        addInPlace(x[t], attention[t]);
+      }
+      for (int t = 0; t < x.length; t++) {
+        addInPlace(x[t], mlp(layer, rmsNorm(x[t], layer.postAttentionNorm())));
+      }
+    }
+    double[][] out = new double[x.length][];
+    for (int t = 0; t < x.length; t++) {
+      out[t] = rmsNorm(x[t], finalNorm);
+    }
+    return out;
+  }
+
+  /** Causal grouped-query self-attention over the whole sequence, RoPE applied to q and k. */
+  private double[][] attention(DecoderLayer layer, double[][] x) {
+    int seq = x.length;
+    int heads = config.numAttentionHeads();
+    int headDim = config.headDim();
+    int group = config.queriesPerKeyValueHead();
+    double[][] q = new double[seq][]; // (seq, heads * head_dim)
+    double[][] k = new double[seq][]; // (seq, kv_heads * head_dim)
+    double[][] v = new double[seq][]; // (seq, kv_heads * head_dim)
+    for (int t = 0; t < seq; t++) {
+      double[] h = rmsNorm(x[t], layer.inputNorm());
+      q[t] = layer.projections().get(Projection.Q_PROJ).apply(h);
+      k[t] = layer.projections().get(Projection.K_PROJ).apply(h);
+      v[t] = layer.projections().get(Projection.V_PROJ).apply(h);
+      rotate(q[t], heads, t);
+      rotate(k[t], config.numKeyValueHeads(), t);
+    }
+    double scale = 1.0 / Math.sqrt(headDim);
+    double[][] out = new double[seq][];
+    for (int t = 0; t < seq; t++) {
+      double[] context = new double[heads * headDim]; // (heads * head_dim)
+      for (int head = 0; head < heads; head++) {
+        int kvHead = head / group;
+        double[] scores = new double[t + 1]; // causal: positions 0..t only
+        for (int s = 0; s <= t; s++) {
+          double dot = 0.0;
+          for (int d = 0; d < headDim; d++) {
+            dot += q[t][head * headDim + d] * k[s][kvHead * headDim + d];
+          }
+          scores[s] = dot * scale;
         }
-        return Arrays.copyOfRange(sequence, prompt.length, length);
-    }
-
-    /** Numerically stable softmax in double. */
-    public static double[] softmax(double[] logits) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (double v : logits) {
-            max = Math.max(max, v);
+        double[] weights = softmax(scores);
+        for (int s = 0; s <= t; s++) {
+          for (int d = 0; d < headDim; d++) {
+            context[head * headDim + d] += weights[s] * v[s][kvHead * headDim + d];
+          }
         }
-        double[] probabilities = new double[logits.length];
+      }
+      out[t] = layer.projections().get(Projection.O_PROJ).apply(context);
+    }
+    return out;
+  }
+
+  /** SwiGLU: down(silu(gate(x)) * up(x)). */
+  private static double[] mlp(DecoderLayer layer, double[] x) {
+    double[] gate = layer.projections().get(Projection.GATE_PROJ).apply(x);
+    double[] up = layer.projections().get(Projection.UP_PROJ).apply(x);
+    for (int i = 0; i < gate.length; i++) {
+      gate[i] = gate[i] / (1.0 + Math.exp(-gate[i])) * up[i];
+    }
+    return layer.projections().get(Projection.DOWN_PROJ).apply(gate);
+  }
+
+  /**
+   * RoPE in transformers' rotate_half ("neox") layout: dimension d pairs with d + head_dim/2, angle
+   * = (position / linear factor) · theta^(-2i/head_dim) for i = d mod head_dim/2.
+   */
+  private void rotate(double[] vector, int heads, int position) {
+    int headDim = config.headDim();
+    int half = headDim / 2;
+    double scaledPosition = position / config.ropeScalingFactor();
+    for (int i = 0; i < half; i++) {
+      double invFreq = Math.pow(config.ropeTheta(), -2.0 * i / headDim);
+      double angle = scaledPosition * invFreq;
+      double cos = Math.cos(angle);
+      double sin = Math.sin(angle);
+      for (int head = 0; head < heads; head++) {
+        int first = head * headDim + i;
+        int second = first + half;
+        double a = vector[first];
+        double b = vector[second];
+        vector[first] = a * cos - b * sin;
+        vector[second] = b * cos + a * sin;
+      }
+    }
+  }
+
+  /** x · rsqrt(mean(x²) + eps) · w. */
+  private double[] rmsNorm(double[] x, double[] weight) {
+    double sumSquares = 0.0;
+    for (double value : x) {
+      sumSquares += value * value;
+    }
+    double inverseRms = 1.0 / Math.sqrt(sumSquares / x.length + config.rmsNormEps());
+    double[] out = new double[x.length];
+    for (int i = 0; i < x.length; i++) {
+      out[i] = x[i] * inverseRms * weight[i];
+    }
+    return out;
+  }
+
+  private double[] unembed(double[] normed) {
+    int hidden = config.hiddenSize();
+    double[] logits = new double[config.vocabSize()];
+    for (int token = 0; token < logits.length; token++) {
+      double sum = 0.0;
+      for (int i = 0; i < hidden; i++) {
+        sum += lmHead[token * hidden + i] * normed[i];
+      }
+      logits[token] = sum;
+    }
+    return logits;
+  }
+
+  private static void addInPlace(double[] target, double[] delta) {
+    for (int i = 0; i < target.length; i++) {
+      target[i] += delta[i];
+    }
+  }
+
+  /** W + scale·B·A, or W itself when the projection is not adapted. */
+  private static double[] merged(Linear linear) {
+    if (linear.loraA() == null) {
+      return linear.weight();
+    }
+    double[] out = linear.weight().clone();
+    for (int o = 0; o < linear.out(); o++) {
+      for (int i = 0; i < linear.in(); i++) {
         double sum = 0.0;
-        for (int i = 0; i < logits.length; i++) {
-            probabilities[i] = Math.exp(logits[i] - max);
-            sum += probabilities[i];
+        for (int k = 0; k < linear.rank(); k++) {
+          sum += linear.loraB()[o * linear.rank() + k] * linear.loraA()[k * linear.in() + i];
         }
-        for (int i = 0; i < logits.length; i++) {
-            probabilities[i] /= sum;
-        }
-        return probabilities;
+        out[o * linear.in() + i] += linear.loraScale() * sum;
+      }
     }
+    return out;
+  }
 
-    public static int argmax(double[] values) {
-        int best = 0;
-        for (int i = 1; i < values.length; i++) {
-            if (values[i] > values[best]) {
-                best = i;
-            }
-        }
-        return best;
+  // ---- loading
+  // -----------------------------------------------------------------------------------
+
+  private static double[] read(ModelWeights weights, String name, int... expectedShape)
+      throws IOException {
+    checkShape(weights.info(name), expectedShape);
+    return weights.readDoubles(name);
+  }
+
+  private static double[] readAdapter(SafetensorsReader reader, String name, int... expectedShape)
+      throws IOException {
+    checkShape(reader.info(name), expectedShape);
+    return reader.readDoubles(name);
+  }
+
+  private static void checkShape(TensorInfo info, int[] expected) {
+    if (!Arrays.equals(info.dims(), expected)) {
+      throw new IllegalArgumentException(
+          info.name()
+              + " has shape "
+              + Arrays.toString(info.dims())
+              + ", expected "
+              + Arrays.toString(expected));
     }
-
-    /**
-     * Writes a base-model directory whose projections are W + scale·B·A for the adapter's targets, with
-     * every tensor stored as {@code dtype} (F64 keeps the merge exact; F32 for the engine). Serving it
-     * without an adapter must match serving this model with the adapter.
-     */
-    public GeneratedModel mergedWeights(Path adapterDir, Path outDir, Dtype dtype) throws IOException {
-        if (adapterDirectory != null) {
-            throw new IllegalStateException("merge from the base model, not one with an adapter applied");
-        }
-        ReferenceModel adapted = withAdapter(adapterDir);
-        Files.createDirectories(outDir);
-        for (String file : List.of("tokenizer.json", "tokenizer_config.json", "generation_config.json")) {
-            if (Files.exists(directory.resolve(file))) {
-                Files.copy(directory.resolve(file), outDir.resolve(file), StandardCopyOption.REPLACE_EXISTING);
-            }
-        }
-        ModelConfig mergedConfig = config.withTorchDtype(dtype);
-        mergedConfig.write(outDir);
-
-        List<TensorSpec> specs = new ArrayList<>();
-        List<double[]> values = new ArrayList<>();
-        int hidden = config.hiddenSize();
-        specs.add(TensorSpec.of(LlamaTensorNames.EMBED_TOKENS, dtype, config.vocabSize(), hidden));
-        values.add(embedTokens);
-        for (int layer = 0; layer < layers.size(); layer++) {
-            DecoderLayer decoder = adapted.layers.get(layer);
-            specs.add(TensorSpec.of(LlamaTensorNames.inputLayerNorm(layer), dtype, hidden));
-            values.add(decoder.inputNorm());
-            specs.add(TensorSpec.of(LlamaTensorNames.postAttentionLayerNorm(layer), dtype, hidden));
-            values.add(decoder.postAttentionNorm());
-            for (Projection projection : Projection.values()) {
-                Linear linear = decoder.projections().get(projection);
-                specs.add(TensorSpec.of(projection.weightName(layer), dtype, linear.out(), linear.in()));
-                values.add(merged(linear));
-                if (linear.bias() != null) {
-                    specs.add(TensorSpec.of(projection.biasName(layer), dtype, linear.out()));
-                    values.add(linear.bias());
-                }
-            }
-        }
-        specs.add(TensorSpec.of(LlamaTensorNames.FINAL_NORM, dtype, hidden));
-        values.add(finalNorm);
-        if (!config.tieWordEmbeddings()) {
-            specs.add(TensorSpec.of(LlamaTensorNames.LM_HEAD, dtype, config.vocabSize(), hidden));
-            values.add(lmHead);
-        }
-        Path file = outDir.resolve(ShardLayout.SINGLE_FILE);
-        SafetensorsWriter.writeAll(file, specs, values);
-        long parameters = specs.stream().mapToLong(TensorSpec::elementCount).sum();
-        return new GeneratedModel(outDir, mergedConfig, List.of(file), parameters);
-    }
-
-    // ---- forward pass ----------------------------------------------------------------------------
-
-    private double[][] finalHiddenStates(int[] tokens) {
-        if (tokens.length == 0) {
-            throw new IllegalArgumentException("need at least one token");
-        }
-        int hidden = config.hiddenSize();
-        double[][] x = new double[tokens.length][]; // (seq, hidden): the residual stream
-        for (int t = 0; t < tokens.length; t++) {
-            int token = tokens[t];
-            if (token < 0 || token >= config.vocabSize()) {
-                throw new IllegalArgumentException("token " + token + " outside vocabulary of " + config.vocabSize());
-            }
-            x[t] = Arrays.copyOfRange(embedTokens, token * hidden, (token + 1) * hidden);
-        }
-        for (DecoderLayer layer : layers) {
-            double[][] attention = attention(layer, x);
-            for (int t = 0; t < x.length; t++) {
-                addInPlace(x[t], attention[t]);
-            }
-            for (int t = 0; t < x.length; t++) {
-                addInPlace(x[t], mlp(layer, rmsNorm(x[t], layer.postAttentionNorm())));
-            }
-        }
-        double[][] out = new double[x.length][];
-        for (int t = 0; t < x.length; t++) {
-            out[t] = rmsNorm(x[t], finalNorm);
-        }
-        return out;
-    }
-
-    /** Causal grouped-query self-attention over the whole sequence, RoPE applied to q and k. */
-    private double[][] attention(DecoderLayer layer, double[][] x) {
-        int seq = x.length;
-        int heads = config.numAttentionHeads();
-        int headDim = config.headDim();
-        int group = config.queriesPerKeyValueHead();
-        double[][] q = new double[seq][]; // (seq, heads * head_dim)
-        double[][] k = new double[seq][]; // (seq, kv_heads * head_dim)
-        double[][] v = new double[seq][]; // (seq, kv_heads * head_dim)
-        for (int t = 0; t < seq; t++) {
-            double[] h = rmsNorm(x[t], layer.inputNorm());
-            q[t] = layer.projections().get(Projection.Q_PROJ).apply(h);
-            k[t] = layer.projections().get(Projection.K_PROJ).apply(h);
-            v[t] = layer.projections().get(Projection.V_PROJ).apply(h);
-            rotate(q[t], heads, t);
-            rotate(k[t], config.numKeyValueHeads(), t);
-        }
-        double scale = 1.0 / Math.sqrt(headDim);
-        double[][] out = new double[seq][];
-        for (int t = 0; t < seq; t++) {
-            double[] context = new double[heads * headDim]; // (heads * head_dim)
-            for (int head = 0; head < heads; head++) {
-                int kvHead = head / group;
-                double[] scores = new double[t + 1]; // causal: positions 0..t only
-                for (int s = 0; s <= t; s++) {
-                    double dot = 0.0;
-                    for (int d = 0; d < headDim; d++) {
-                        dot += q[t][head * headDim + d] * k[s][kvHead * headDim + d];
-                    }
-                    scores[s] = dot * scale;
-                }
-                double[] weights = softmax(scores);
-                for (int s = 0; s <= t; s++) {
-                    for (int d = 0; d < headDim; d++) {
-                        context[head * headDim + d] += weights[s] * v[s][kvHead * headDim + d];
-                    }
-                }
-            }
-            out[t] = layer.projections().get(Projection.O_PROJ).apply(context);
-        }
-        return out;
-    }
-
-    /** SwiGLU: down(silu(gate(x)) * up(x)). */
-    private static double[] mlp(DecoderLayer layer, double[] x) {
-        double[] gate = layer.projections().get(Projection.GATE_PROJ).apply(x);
-        double[] up = layer.projections().get(Projection.UP_PROJ).apply(x);
-        for (int i = 0; i < gate.length; i++) {
-            gate[i] = gate[i] / (1.0 + Math.exp(-gate[i])) * up[i];
-        }
-        return layer.projections().get(Projection.DOWN_PROJ).apply(gate);
-    }
-
-    /**
-     * RoPE in transformers' rotate_half ("neox") layout: dimension d pairs with d + head_dim/2, angle
-     * = (position / linear factor) · theta^(-2i/head_dim) for i = d mod head_dim/2.
-     */
-    private void rotate(double[] vector, int heads, int position) {
-        int headDim = config.headDim();
-        int half = headDim / 2;
-        double scaledPosition = position / config.ropeScalingFactor();
-        for (int i = 0; i < half; i++) {
-            double invFreq = Math.pow(config.ropeTheta(), -2.0 * i / headDim);
-            double angle = scaledPosition * invFreq;
-            double cos = Math.cos(angle);
-            double sin = Math.sin(angle);
-            for (int head = 0; head < heads; head++) {
-                int first = head * headDim + i;
-                int second = first + half;
-                double a = vector[first];
-                double b = vector[second];
-                vector[first] = a * cos - b * sin;
-                vector[second] = b * cos + a * sin;
-            }
-        }
-    }
-
-    /** x · rsqrt(mean(x²) + eps) · w. */
-    private double[] rmsNorm(double[] x, double[] weight) {
-        double sumSquares = 0.0;
-        for (double value : x) {
-            sumSquares += value * value;
-        }
-        double inverseRms = 1.0 / Math.sqrt(sumSquares / x.length + config.rmsNormEps());
-        double[] out = new double[x.length];
-        for (int i = 0; i < x.length; i++) {
-            out[i] = x[i] * inverseRms * weight[i];
-        }
-        return out;
-    }
-
-    private double[] unembed(double[] normed) {
-        int hidden = config.hiddenSize();
-        double[] logits = new double[config.vocabSize()];
-        for (int token = 0; token < logits.length; token++) {
-            double sum = 0.0;
-            for (int i = 0; i < hidden; i++) {
-                sum += lmHead[token * hidden + i] * normed[i];
-            }
-            logits[token] = sum;
-        }
-        return logits;
-    }
-
-    private static void addInPlace(double[] target, double[] delta) {
-        for (int i = 0; i < target.length; i++) {
-            target[i] += delta[i];
-        }
-    }
-
-    /** W + scale·B·A, or W itself when the projection is not adapted. */
-    private static double[] merged(Linear linear) {
-        if (linear.loraA() == null) {
-            return linear.weight();
-        }
-        double[] out = linear.weight().clone();
-        for (int o = 0; o < linear.out(); o++) {
-            for (int i = 0; i < linear.in(); i++) {
-                double sum = 0.0;
-                for (int k = 0; k < linear.rank(); k++) {
-                    sum += linear.loraB()[o * linear.rank() + k] * linear.loraA()[k * linear.in() + i];
-                }
-                out[o * linear.in() + i] += linear.loraScale() * sum;
-            }
-        }
-        return out;
-    }
-
-    // ---- loading -----------------------------------------------------------------------------------
-
-    private static double[] read(ModelWeights weights, String name, int... expectedShape) throws IOException {
-        checkShape(weights.info(name), expectedShape);
-        return weights.readDoubles(name);
-    }
-
-    private static double[] readAdapter(SafetensorsReader reader, String name, int... expectedShape) throws IOException {
-        checkShape(reader.info(name), expectedShape);
-        return reader.readDoubles(name);
-    }
-
-    private static void checkShape(TensorInfo info, int[] expected) {
-        if (!Arrays.equals(info.dims(), expected)) {
-            throw new IllegalArgumentException(info.name() + " has shape " + Arrays.toString(info.dims())
-                    + ", expected " + Arrays.toString(expected));
-        }
-    }
+  }
 }

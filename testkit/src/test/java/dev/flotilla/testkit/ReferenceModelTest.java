@@ -12,149 +12,179 @@ import org.junit.jupiter.api.io.TempDir;
 
 class ReferenceModelTest {
 
-    private static final int[] PROMPT = {TokenizerFiles.BOS_ID, 84, 104, 101, 300, 512, 77, 1000, 5, 42};
+  private static final int[] PROMPT = {
+    TokenizerFiles.BOS_ID, 84, 104, 101, 300, 512, 77, 1000, 5, 42
+  };
 
-    @TempDir
-    static Path dir;
+  @TempDir static Path dir;
 
-    private static GeneratedModel tiny;
-    private static ReferenceModel model;
+  private static GeneratedModel tiny;
+  private static ReferenceModel model;
 
-    @BeforeAll
-    static void generate() throws IOException {
-        tiny = TinyModelGenerator.tiny().seed(21).generate(dir.resolve("tiny"));
-        model = ReferenceModel.load(tiny.directory());
+  @BeforeAll
+  static void generate() throws IOException {
+    tiny = TinyModelGenerator.tiny().seed(21).generate(dir.resolve("tiny"));
+    model = ReferenceModel.load(tiny.directory());
+  }
+
+  @Test
+  void softmaxRowsAreProbabilityDistributions() {
+    for (double[] row : model.logits(PROMPT)) {
+      double[] p = ReferenceModel.softmax(row);
+      assertThat(Arrays.stream(p).sum()).isCloseTo(1.0, within(1e-12));
+      assertThat(Arrays.stream(p)).allMatch(v -> v > 0 && v < 1);
     }
+  }
 
-    @Test
-    void softmaxRowsAreProbabilityDistributions() {
-        for (double[] row : model.logits(PROMPT)) {
-            double[] p = ReferenceModel.softmax(row);
-            assertThat(Arrays.stream(p).sum()).isCloseTo(1.0, within(1e-12));
-            assertThat(Arrays.stream(p)).allMatch(v -> v > 0 && v < 1);
-        }
+  @Test
+  void logitsAreFiniteAndSpreadOut() {
+    double[] last = model.lastLogits(PROMPT);
+    assertThat(Arrays.stream(last)).hasSize(1024).allMatch(Double::isFinite);
+    double mean = Arrays.stream(last).average().orElseThrow();
+    double std =
+        Math.sqrt(Arrays.stream(last).map(v -> (v - mean) * (v - mean)).average().orElseThrow());
+    assertThat(std).as("logit spread").isBetween(0.5, 10.0);
+    assertThat(Arrays.stream(ReferenceModel.softmax(last)).max().orElseThrow())
+        .as("top probability: neither uniform nor one-hot")
+        .isBetween(0.005, 0.9);
+  }
+
+  @Test
+  void lastLogitsAreTheLastRowOfAllLogits() {
+    double[][] all = model.logits(PROMPT);
+    assertThat(model.lastLogits(PROMPT)).containsExactly(all[PROMPT.length - 1]);
+  }
+
+  @Test
+  void outputAtAPositionDoesNotDependOnLaterTokens() {
+    double[][] full = model.logits(PROMPT);
+    int[] changedTail = PROMPT.clone();
+    for (int t = 6; t < changedTail.length; t++) {
+      changedTail[t] = (changedTail[t] + 123) % 1024;
     }
-
-    @Test
-    void logitsAreFiniteAndSpreadOut() {
-        double[] last = model.lastLogits(PROMPT);
-        assertThat(Arrays.stream(last)).hasSize(1024).allMatch(Double::isFinite);
-        double mean = Arrays.stream(last).average().orElseThrow();
-        double std = Math.sqrt(Arrays.stream(last).map(v -> (v - mean) * (v - mean)).average().orElseThrow());
-        assertThat(std).as("logit spread").isBetween(0.5, 10.0);
-        assertThat(Arrays.stream(ReferenceModel.softmax(last)).max().orElseThrow())
-                .as("top probability: neither uniform nor one-hot").isBetween(0.005, 0.9);
+    double[][] other = model.logits(changedTail);
+    for (int t = 0; t < 6; t++) {
+      assertThat(other[t]).as("position %d", t).containsExactly(full[t]);
     }
-
-    @Test
-    void lastLogitsAreTheLastRowOfAllLogits() {
-        double[][] all = model.logits(PROMPT);
-        assertThat(model.lastLogits(PROMPT)).containsExactly(all[PROMPT.length - 1]);
+    assertThat(other[6]).isNotEqualTo(full[6]);
+    double[][] prefix = model.logits(Arrays.copyOf(PROMPT, 6));
+    for (int t = 0; t < 6; t++) {
+      assertThat(prefix[t]).containsExactly(full[t]);
     }
+  }
 
-    @Test
-    void outputAtAPositionDoesNotDependOnLaterTokens() {
-        double[][] full = model.logits(PROMPT);
-        int[] changedTail = PROMPT.clone();
-        for (int t = 6; t < changedTail.length; t++) {
-            changedTail[t] = (changedTail[t] + 123) % 1024;
-        }
-        double[][] other = model.logits(changedTail);
-        for (int t = 0; t < 6; t++) {
-            assertThat(other[t]).as("position %d", t).containsExactly(full[t]);
-        }
-        assertThat(other[6]).isNotEqualTo(full[6]);
-        double[][] prefix = model.logits(Arrays.copyOf(PROMPT, 6));
-        for (int t = 0; t < 6; t++) {
-            assertThat(prefix[t]).containsExactly(full[t]);
-        }
+  @Test
+  void greedyDecodingDependsOnThePromptAndDoesNotCollapseToOneToken() {
+    int[] first = model.greedy(PROMPT, 12);
+    int[] second = model.greedy(new int[] {TokenizerFiles.BOS_ID, 600, 601, 602}, 12);
+    assertThat(first).isNotEqualTo(second);
+    assertThat(Arrays.stream(first).distinct().count()).isGreaterThan(2);
+    assertThat(model.greedy(PROMPT, 12)).as("deterministic").containsExactly(first);
+  }
+
+  @Test
+  void adapterWithZeroBGivesExactlyTheBaseLogits() throws IOException {
+    GeneratedAdapter zero =
+        LoraAdapterGenerator.forBase(tiny.config())
+            .zeroB(true)
+            .targets(Projection.values())
+            .generate(dir.resolve("zero"));
+    assertThat(model.withAdapter(zero.directory()).logits(PROMPT))
+        .isDeepEqualTo(model.logits(PROMPT));
+  }
+
+  @Test
+  void adapterChangesTheLogits() throws IOException {
+    GeneratedAdapter adapter =
+        LoraAdapterGenerator.forBase(tiny.config()).seed(8).generate(dir.resolve("visible"));
+    double[] base = model.lastLogits(PROMPT);
+    double[] adapted = model.withAdapter(adapter.directory()).lastLogits(PROMPT);
+    assertThat(maxAbsDifference(base, adapted)).isGreaterThan(0.1);
+  }
+
+  @Test
+  void mergedWeightsModelEqualsTheAdapterAppliedModel() throws IOException {
+    for (boolean rslora : new boolean[] {false, true}) {
+      GeneratedAdapter adapter =
+          LoraAdapterGenerator.forBase(tiny.config())
+              .seed(5)
+              .rank(6)
+              .alpha(12)
+              .useRslora(rslora)
+              .targets(Projection.values())
+              .layers(0, 2)
+              .dtype(Dtype.BF16)
+              .generate(dir.resolve("adapter-" + rslora));
+      GeneratedModel merged =
+          model.mergedWeights(adapter.directory(), dir.resolve("merged-" + rslora), Dtype.F64);
+
+      double[][] expected = model.withAdapter(adapter.directory()).logits(PROMPT);
+      double[][] actual = ReferenceModel.load(merged.directory()).logits(PROMPT);
+      for (int t = 0; t < PROMPT.length; t++) {
+        assertThat(maxAbsDifference(expected[t], actual[t]))
+            .as("rslora=%s position %d", rslora, t)
+            .isLessThanOrEqualTo(1e-9 * maxAbs(expected[t]));
+      }
+      assertThat(maxAbsDifference(expected[PROMPT.length - 1], model.lastLogits(PROMPT)))
+          .isGreaterThan(0.1);
     }
+  }
 
-    @Test
-    void greedyDecodingDependsOnThePromptAndDoesNotCollapseToOneToken() {
-        int[] first = model.greedy(PROMPT, 12);
-        int[] second = model.greedy(new int[] {TokenizerFiles.BOS_ID, 600, 601, 602}, 12);
-        assertThat(first).isNotEqualTo(second);
-        assertThat(Arrays.stream(first).distinct().count()).isGreaterThan(2);
-        assertThat(model.greedy(PROMPT, 12)).as("deterministic").containsExactly(first);
+  @Test
+  void shardedAndSingleFileModelsGiveIdenticalLogits() throws IOException {
+    GeneratedModel sharded =
+        TinyModelGenerator.tiny().seed(21).shards(4).generate(dir.resolve("sharded"));
+    assertThat(ReferenceModel.load(sharded.directory()).logits(PROMPT))
+        .isDeepEqualTo(model.logits(PROMPT));
+  }
+
+  @Test
+  void halfPrecisionStorageStaysCloseToFloat32() throws IOException {
+    GeneratedModel bf16 =
+        TinyModelGenerator.tiny().seed(21).dtype(Dtype.BF16).generate(dir.resolve("bf16"));
+    double[] exact = model.lastLogits(PROMPT);
+    double[] rounded = ReferenceModel.load(bf16.directory()).lastLogits(PROMPT);
+    assertThat(maxAbsDifference(exact, rounded)).isGreaterThan(0).isLessThan(0.25 * maxAbs(exact));
+  }
+
+  @Test
+  void ropeScalingLeavesPositionZeroAloneAndChangesLaterPositions() throws IOException {
+    GeneratedModel scaled =
+        TinyModelGenerator.tiny().seed(21).ropeScalingFactor(4.0).generate(dir.resolve("scaled"));
+    double[][] plain = model.logits(PROMPT);
+    double[][] stretched = ReferenceModel.load(scaled.directory()).logits(PROMPT);
+    assertThat(stretched[0]).containsExactly(plain[0]);
+    assertThat(maxAbsDifference(stretched[PROMPT.length - 1], plain[PROMPT.length - 1]))
+        .isGreaterThan(1e-3);
+  }
+
+  @Test
+  void everyArchitectureAndTiedEmbeddingsRun() throws IOException {
+    for (Architecture architecture : Architecture.values()) {
+      GeneratedModel generated =
+          TinyModelGenerator.tiny()
+              .architecture(architecture)
+              .tieWordEmbeddings(true)
+              .numHiddenLayers(2)
+              .dtype(Dtype.F16)
+              .generate(dir.resolve("arch-" + architecture));
+      double[] logits = ReferenceModel.load(generated.directory()).lastLogits(PROMPT);
+      assertThat(Arrays.stream(logits))
+          .as(architecture.name())
+          .hasSize(1024)
+          .allMatch(Double::isFinite);
     }
+  }
 
-    @Test
-    void adapterWithZeroBGivesExactlyTheBaseLogits() throws IOException {
-        GeneratedAdapter zero = LoraAdapterGenerator.forBase(tiny.config()).zeroB(true)
-                .targets(Projection.values()).generate(dir.resolve("zero"));
-        assertThat(model.withAdapter(zero.directory()).logits(PROMPT)).isDeepEqualTo(model.logits(PROMPT));
+  private static double maxAbsDifference(double[] a, double[] b) {
+    double max = 0;
+    for (int i = 0; i < a.length; i++) {
+      max = Math.max(max, Math.abs(a[i] - b[i]));
     }
+    return max;
+  }
 
-    @Test
-    void adapterChangesTheLogits() throws IOException {
-        GeneratedAdapter adapter = LoraAdapterGenerator.forBase(tiny.config()).seed(8).generate(dir.resolve("visible"));
-        double[] base = model.lastLogits(PROMPT);
-        double[] adapted = model.withAdapter(adapter.directory()).lastLogits(PROMPT);
-        assertThat(maxAbsDifference(base, adapted)).isGreaterThan(0.1);
-    }
-
-    @Test
-    void mergedWeightsModelEqualsTheAdapterAppliedModel() throws IOException {
-        for (boolean rslora : new boolean[] {false, true}) {
-            GeneratedAdapter adapter = LoraAdapterGenerator.forBase(tiny.config()).seed(5).rank(6).alpha(12)
-                    .useRslora(rslora).targets(Projection.values()).layers(0, 2).dtype(Dtype.BF16)
-                    .generate(dir.resolve("adapter-" + rslora));
-            GeneratedModel merged = model.mergedWeights(adapter.directory(), dir.resolve("merged-" + rslora), Dtype.F64);
-
-            double[][] expected = model.withAdapter(adapter.directory()).logits(PROMPT);
-            double[][] actual = ReferenceModel.load(merged.directory()).logits(PROMPT);
-            for (int t = 0; t < PROMPT.length; t++) {
-                assertThat(maxAbsDifference(expected[t], actual[t]))
-                        .as("rslora=%s position %d", rslora, t)
-                        .isLessThanOrEqualTo(1e-9 * maxAbs(expected[t]));
-            }
-            assertThat(maxAbsDifference(expected[PROMPT.length - 1], model.lastLogits(PROMPT))).isGreaterThan(0.1);
-        }
-    }
-
-    @Test
-    void shardedAndSingleFileModelsGiveIdenticalLogits() throws IOException {
-        GeneratedModel sharded = TinyModelGenerator.tiny().seed(21).shards(4).generate(dir.resolve("sharded"));
-        assertThat(ReferenceModel.load(sharded.directory()).logits(PROMPT)).isDeepEqualTo(model.logits(PROMPT));
-    }
-
-    @Test
-    void halfPrecisionStorageStaysCloseToFloat32() throws IOException {
-        GeneratedModel bf16 = TinyModelGenerator.tiny().seed(21).dtype(Dtype.BF16).generate(dir.resolve("bf16"));
-        double[] exact = model.lastLogits(PROMPT);
-        double[] rounded = ReferenceModel.load(bf16.directory()).lastLogits(PROMPT);
-        assertThat(maxAbsDifference(exact, rounded)).isGreaterThan(0).isLessThan(0.25 * maxAbs(exact));
-    }
-
-    @Test
-    void ropeScalingLeavesPositionZeroAloneAndChangesLaterPositions() throws IOException {
-        GeneratedModel scaled = TinyModelGenerator.tiny().seed(21).ropeScalingFactor(4.0).generate(dir.resolve("scaled"));
-        double[][] plain = model.logits(PROMPT);
-        double[][] stretched = ReferenceModel.load(scaled.directory()).logits(PROMPT);
-        assertThat(stretched[0]).containsExactly(plain[0]);
-        assertThat(maxAbsDifference(stretched[PROMPT.length - 1], plain[PROMPT.length - 1])).isGreaterThan(1e-3);
-    }
-
-    @Test
-    void everyArchitectureAndTiedEmbeddingsRun() throws IOException {
-        for (Architecture architecture : Architecture.values()) {
-            GeneratedModel generated = TinyModelGenerator.tiny().architecture(architecture).tieWordEmbeddings(true)
-                    .numHiddenLayers(2).dtype(Dtype.F16).generate(dir.resolve("arch-" + architecture));
-            double[] logits = ReferenceModel.load(generated.directory()).lastLogits(PROMPT);
-            assertThat(Arrays.stream(logits)).as(architecture.name()).hasSize(1024).allMatch(Double::isFinite);
-        }
-    }
-
-    private static double maxAbsDifference(double[] a, double[] b) {
-        double max = 0;
-        for (int i = 0; i < a.length; i++) {
-            max = Math.max(max, Math.abs(a[i] - b[i]));
-        }
-        return max;
-    }
-
-    private static double maxAbs(double[] a) {
-        return Arrays.stream(a).map(Math::abs).max().orElseThrow();
-    }
+  private static double maxAbs(double[] a) {
+    return Arrays.stream(a).map(Math::abs).max().orElseThrow();
+  }
 }

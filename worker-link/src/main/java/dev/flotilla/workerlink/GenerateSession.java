@@ -32,8 +32,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Each call keeps Generate's contract ({@link GenerateCall}, {@link GenerateListener}):
  * credit-based flow control (CallCredit), cancellation (CallCancel), the client's deadline
  * (enforced here, by a timer, as the stream itself has none), and its listener's callbacks in
- * order, never overlapping. When the stream breaks (the worker died or went away), every open
- * call fails as UNAVAILABLE, so a call that has no tokens yet can be tried on another worker.
+ * order, never overlapping. When the stream breaks (the worker died or went away), every open call
+ * fails as UNAVAILABLE, so a call that has no tokens yet can be tried on another worker.
  *
  * <p>The worker's side of the stream is {@link GenerateStreamServer}.
  *
@@ -55,12 +55,14 @@ public final class GenerateSession
   private final ScheduledExecutorService timer;
   private final EndListener endListener;
   private ClientCallStreamObserver<GenerateStreamRequest> requests; // sends guarded by this
-  private boolean closed;           // guarded by this: takes no new calls
-  private boolean retiring;         // guarded by this: half-closes once its last call ends
-  private boolean finished;         // guarded by this: the request stream is closed
+  private boolean closed; // guarded by this: takes no new calls
+  private boolean retiring; // guarded by this: half-closes once its last call ends
+  private boolean finished; // guarded by this: the request stream is closed
+
   /** The thread reading a response, whose listeners' credit is gathered into one message. */
-  private Thread dispatching;               // guarded by this
-  private CallCredits.Builder heldCredits;  // guarded by this
+  private Thread dispatching; // guarded by this
+
+  private CallCredits.Builder heldCredits; // guarded by this
 
   private GenerateSession(ScheduledExecutorService timer, EndListener endListener) {
     this.timer = timer;
@@ -71,10 +73,11 @@ public final class GenerateSession
    * Opens the stream. Callbacks run on the transport thread that decoded them. Call it with the
    * root Context attached: the stream must not inherit a request's cancellation.
    */
-  public static GenerateSession open(Channel channel, ScheduledExecutorService timer,
-      EndListener endListener) {
+  public static GenerateSession open(
+      Channel channel, ScheduledExecutorService timer, EndListener endListener) {
     GenerateSession session = new GenerateSession(timer, endListener);
-    WorkerGrpc.newStub(channel).withExecutor(MoreExecutors.directExecutor())
+    WorkerGrpc.newStub(channel)
+        .withExecutor(MoreExecutors.directExecutor())
         .generateStream(session);
     return session;
   }
@@ -85,7 +88,10 @@ public final class GenerateSession
   }
 
   /** Starts a call; null when the session has ended (open another). */
-  public GenerateCall start(WorkerGenerateRequest request, GenerateListener listener, Deadline deadline,
+  public GenerateCall start(
+      WorkerGenerateRequest request,
+      GenerateListener listener,
+      Deadline deadline,
       int initialMessages) {
     SessionCall call = new SessionCall(ids.incrementAndGet(), listener, deadline);
     synchronized (this) {
@@ -93,16 +99,22 @@ public final class GenerateSession
         return null;
       }
       calls.put(call.id, call);
-      requests.onNext(GenerateStreamRequest.newBuilder().setStart(CallStart.newBuilder()
-          .setCallId(call.id).setRequest(request).setInitialCredit(initialMessages)).build());
+      requests.onNext(
+          GenerateStreamRequest.newBuilder()
+              .setStart(
+                  CallStart.newBuilder()
+                      .setCallId(call.id)
+                      .setRequest(request)
+                      .setInitialCredit(initialMessages))
+              .build());
     }
     call.armDeadline();
     return call;
   }
 
   /**
-   * Takes no new calls and lets the open ones finish; the stream is half-closed once the last
-   * one ends, so the worker ends it and the channel can shut down.
+   * Takes no new calls and lets the open ones finish; the stream is half-closed once the last one
+   * ends, so the worker ends it and the channel can shut down.
    */
   public void retire() {
     synchronized (this) {
@@ -159,8 +171,10 @@ public final class GenerateSession
         return;
       }
     }
-    send(GenerateStreamRequest.newBuilder()
-        .setCredits(CallCredits.newBuilder().addCredits(credit)).build());
+    send(
+        GenerateStreamRequest.newBuilder()
+            .setCredits(CallCredits.newBuilder().addCredits(credit))
+            .build());
   }
 
   @Override
@@ -205,10 +219,17 @@ public final class GenerateSession
    * tried on another worker. The stream's own code stays in the description.
    */
   private void ended(Status streamStatus) {
-    Status status = streamStatus.getCode() == Status.Code.UNAVAILABLE ? streamStatus
-        : Status.UNAVAILABLE.withDescription("the worker's generate stream ended: "
-            + streamStatus.getCode() + (streamStatus.getDescription() == null ? ""
-                : " " + streamStatus.getDescription())).withCause(streamStatus.getCause());
+    Status status =
+        streamStatus.getCode() == Status.Code.UNAVAILABLE
+            ? streamStatus
+            : Status.UNAVAILABLE
+                .withDescription(
+                    "the worker's generate stream ended: "
+                        + streamStatus.getCode()
+                        + (streamStatus.getDescription() == null
+                            ? ""
+                            : " " + streamStatus.getDescription()))
+                .withCause(streamStatus.getCause());
     synchronized (this) {
       closed = true;
       finished = true;
@@ -227,7 +248,7 @@ public final class GenerateSession
     private final long id;
     private final GenerateListener listener;
     private final Deadline deadline;
-    private volatile boolean ended;            // written under this call's monitor
+    private volatile boolean ended; // written under this call's monitor
     private volatile ScheduledFuture<?> deadlineTimer;
     private volatile boolean cancelled;
 
@@ -242,8 +263,9 @@ public final class GenerateSession
         return;
       }
       try {
-        deadlineTimer = timer.schedule(this::expire,
-            deadline.timeRemaining(TimeUnit.NANOSECONDS), TimeUnit.NANOSECONDS);
+        deadlineTimer =
+            timer.schedule(
+                this::expire, deadline.timeRemaining(TimeUnit.NANOSECONDS), TimeUnit.NANOSECONDS);
       } catch (RejectedExecutionException closing) {
         return; // the client is closing; its streams end with it
       }
@@ -259,8 +281,9 @@ public final class GenerateSession
       }
       if (event.hasError()) {
         end();
-        listener.onError(Status.fromCodeValue(event.getError().getCode())
-            .withDescription(event.getError().getMessage()));
+        listener.onError(
+            Status.fromCodeValue(event.getError().getCode())
+                .withDescription(event.getError().getMessage()));
         return;
       }
       WorkerGenerateResponse r = event.getResponse();
@@ -288,8 +311,9 @@ public final class GenerateSession
       }
       end();
       sendCancel("deadline exceeded");
-      listener.onError(Status.DEADLINE_EXCEEDED.withDescription(
-          "deadline exceeded while waiting for the worker"));
+      listener.onError(
+          Status.DEADLINE_EXCEEDED.withDescription(
+              "deadline exceeded while waiting for the worker"));
     }
 
     /** Held under this call's monitor. */
@@ -326,8 +350,11 @@ public final class GenerateSession
     }
 
     private void sendCancel(String reason) {
-      send(GenerateStreamRequest.newBuilder().setCancel(
-          CallCancel.newBuilder().setCallId(id).setReason(reason == null ? "" : reason)).build());
+      send(
+          GenerateStreamRequest.newBuilder()
+              .setCancel(
+                  CallCancel.newBuilder().setCallId(id).setReason(reason == null ? "" : reason))
+              .build());
     }
   }
 }

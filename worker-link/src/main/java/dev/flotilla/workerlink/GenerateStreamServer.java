@@ -25,13 +25,13 @@ import java.util.function.BiConsumer;
  *
  * <p>Why: a gateway relays every token of every call. One HTTP/2 message per call per token costs
  * the worker a frame and a write each, and the gateway a decode and a dispatch through grpc's call
- * machinery each, at every engine step. Here a step's messages for all of the gateway's calls
- * leave in one response.
+ * machinery each, at every engine step. Here a step's messages for all of the gateway's calls leave
+ * in one response.
  *
  * <p>Batching: given a {@code flushExecutor} (the stream's event loop), the first message of a
  * batch schedules the batch's send as a task of that executor, so every message written before the
- * task runs (an engine pass's writes, handed to the loop as one task) leaves with it. Without
- * one, each message leaves at once.
+ * task runs (an engine pass's writes, handed to the loop as one task) leaves with it. Without one,
+ * each message leaves at once.
  *
  * <p>The gateway's side of the stream is {@link GenerateSession}.
  */
@@ -42,6 +42,7 @@ public final class GenerateStreamServer implements StreamObserver<GenerateStream
    * credit sends its held-back tokens as one chunk).
    */
   static final int MAX_EVENTS_PER_RESPONSE = 1024;
+
   static final int MAX_BYTES_PER_RESPONSE = 1 << 20;
 
   private final ServerCallStreamObserver<GenerateStreamResponse> out;
@@ -50,11 +51,12 @@ public final class GenerateStreamServer implements StreamObserver<GenerateStream
   private final Map<Long, MultiplexedCall> calls = new ConcurrentHashMap<>();
   private final Object sendLock = new Object();
   private GenerateStreamResponse.Builder batch; // guarded by sendLock
-  private int batchBytes;                       // guarded by sendLock
-  private boolean flushScheduled;               // guarded by sendLock
-  private boolean ended;                        // guarded by sendLock: nothing more is sent
+  private int batchBytes; // guarded by sendLock
+  private boolean flushScheduled; // guarded by sendLock
+  private boolean ended; // guarded by sendLock: nothing more is sent
 
-  private GenerateStreamServer(ServerCallStreamObserver<GenerateStreamResponse> out,
+  private GenerateStreamServer(
+      ServerCallStreamObserver<GenerateStreamResponse> out,
       BiConsumer<WorkerGenerateRequest, StreamObserver<WorkerGenerateResponse>> generate,
       Executor flushExecutor) {
     this.out = out;
@@ -100,20 +102,24 @@ public final class GenerateStreamServer implements StreamObserver<GenerateStream
           call.cancelled();
         }
       }
-      case OP_NOT_SET -> { } // an op this worker does not know: nothing to do
+      case OP_NOT_SET -> {} // an op this worker does not know: nothing to do
     }
   }
 
   private void start(CallStart start) {
     long id = start.getCallId();
     if (start.getInitialCredit() < 1) {
-      send(error(id, Status.INVALID_ARGUMENT.withDescription(
-          "initial_credit must be at least 1, got " + start.getInitialCredit())));
+      send(
+          error(
+              id,
+              Status.INVALID_ARGUMENT.withDescription(
+                  "initial_credit must be at least 1, got " + start.getInitialCredit())));
       return;
     }
     MultiplexedCall call = new MultiplexedCall(id, start.getInitialCredit());
     if (calls.putIfAbsent(id, call) != null) {
-      send(error(id, Status.INVALID_ARGUMENT.withDescription("call id " + id + " is already open")));
+      send(
+          error(id, Status.INVALID_ARGUMENT.withDescription("call id " + id + " is already open")));
       return;
     }
     try {
@@ -194,8 +200,8 @@ public final class GenerateStreamServer implements StreamObserver<GenerateStream
   }
 
   /**
-   * Sends the batch unless the transport is full; then the stream's ready handler sends it. What
-   * a batch holds while it waits is bounded by the calls' credit.
+   * Sends the batch unless the transport is full; then the stream's ready handler sends it. What a
+   * batch holds while it waits is bounded by the calls' credit.
    *
    * @param full the batch reached its size limit: it goes to grpc's buffer, ready or not
    */
@@ -224,8 +230,8 @@ public final class GenerateStreamServer implements StreamObserver<GenerateStream
   /** One call of the stream, as its Generate implementation sees it. */
   private final class MultiplexedCall extends ServerCallStreamObserver<WorkerGenerateResponse> {
     private final long id;
-    private int credit;              // guarded by this: token messages it may still send
-    private boolean finalSent;       // guarded by this
+    private int credit; // guarded by this: token messages it may still send
+    private boolean finalSent; // guarded by this
     private volatile boolean cancelled;
     private volatile boolean ended;
     private volatile Runnable onReady;

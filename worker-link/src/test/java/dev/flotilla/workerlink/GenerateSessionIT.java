@@ -45,9 +45,12 @@ class GenerateSessionIT {
           if (received.size() == 3) {
             GenerateStreamResponse.Builder r = GenerateStreamResponse.newBuilder();
             for (GenerateStreamRequest start : received) {
-              r.addEvents(CallEvent.newBuilder().setCallId(start.getStart().getCallId())
-                  .setResponse(WorkerGenerateResponse.newBuilder()
-                      .setTokens(TokenChunk.newBuilder().setText("t"))));
+              r.addEvents(
+                  CallEvent.newBuilder()
+                      .setCallId(start.getStart().getCallId())
+                      .setResponse(
+                          WorkerGenerateResponse.newBuilder()
+                              .setTokens(TokenChunk.newBuilder().setText("t"))));
             }
             out.onNext(r.build());
           }
@@ -83,10 +86,15 @@ class GenerateSessionIT {
   @Test
   void creditHandedBackWhileAResponseIsReadLeavesInOneMessage() throws Exception {
     ScriptedWorker worker = new ScriptedWorker();
-    Server server = Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
-        .addService(worker).build().start();
-    ManagedChannel channel = Grpc.newChannelBuilderForAddress("127.0.0.1", server.getPort(),
-        InsecureChannelCredentials.create()).build();
+    Server server =
+        Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
+            .addService(worker)
+            .build()
+            .start();
+    ManagedChannel channel =
+        Grpc.newChannelBuilderForAddress(
+                "127.0.0.1", server.getPort(), InsecureChannelCredentials.create())
+            .build();
     ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1);
     try {
       GenerateSession session = GenerateSession.open(channel, timer, s -> {});
@@ -103,7 +111,8 @@ class GenerateSessionIT {
       listeners.get(1).call.get().request(5); // outside a read: sent at once, alone
       await().atMost(5, TimeUnit.SECONDS).until(() -> worker.received.size() == 5);
       assertThat(worker.received.get(4).getCredits().getCreditsList())
-          .extracting(c -> c.getCallId() + "+" + c.getMessages()).containsExactly("2+5");
+          .extracting(c -> c.getCallId() + "+" + c.getMessages())
+          .containsExactly("2+5");
       session.close();
     } finally {
       channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);

@@ -54,7 +54,8 @@ class GenerateStreamServerTest {
     volatile Executor flushExecutor;
 
     @Override
-    public void generate(WorkerGenerateRequest request, StreamObserver<WorkerGenerateResponse> out) {
+    public void generate(
+        WorkerGenerateRequest request, StreamObserver<WorkerGenerateResponse> out) {
       if (request.getPrompt().equals("fail")) {
         out.onError(Status.NOT_FOUND.withDescription("no adapter x").asRuntimeException());
         return;
@@ -67,21 +68,29 @@ class GenerateStreamServerTest {
         return;
       }
       int[] sent = {0};
-      Runnable pump = () -> {
-        synchronized (sent) {
-          while (sent[0] < request.getSampling().getMaxTokens() && call.isReady()) {
-            out.onNext(WorkerGenerateResponse.newBuilder().setTokens(TokenChunk.newBuilder()
-                .setText(request.getRequestId() + ":" + sent[0]).addTokenIds(sent[0])).build());
-            sent[0]++;
-          }
-          if (sent[0] == request.getSampling().getMaxTokens()) {
-            sent[0]++;
-            out.onNext(WorkerGenerateResponse.newBuilder()
-                .setFinal(WorkerFinal.newBuilder().setTotalMs(7)).build());
-            out.onCompleted();
-          }
-        }
-      };
+      Runnable pump =
+          () -> {
+            synchronized (sent) {
+              while (sent[0] < request.getSampling().getMaxTokens() && call.isReady()) {
+                out.onNext(
+                    WorkerGenerateResponse.newBuilder()
+                        .setTokens(
+                            TokenChunk.newBuilder()
+                                .setText(request.getRequestId() + ":" + sent[0])
+                                .addTokenIds(sent[0]))
+                        .build());
+                sent[0]++;
+              }
+              if (sent[0] == request.getSampling().getMaxTokens()) {
+                sent[0]++;
+                out.onNext(
+                    WorkerGenerateResponse.newBuilder()
+                        .setFinal(WorkerFinal.newBuilder().setTotalMs(7))
+                        .build());
+                out.onCompleted();
+              }
+            }
+          };
       call.setOnReadyHandler(pump);
       pump.run();
     }
@@ -94,8 +103,8 @@ class GenerateStreamServerTest {
   }
 
   /** A client end of one GenerateStream. */
-  static final class Stream implements ClientResponseObserver<GenerateStreamRequest,
-      GenerateStreamResponse> {
+  static final class Stream
+      implements ClientResponseObserver<GenerateStreamRequest, GenerateStreamResponse> {
     final BlockingQueue<GenerateStreamResponse> responses = new LinkedBlockingQueue<>();
     final CountDownLatch ended = new CountDownLatch(1);
     ClientCallStreamObserver<GenerateStreamRequest> requests;
@@ -125,21 +134,34 @@ class GenerateStreamServerTest {
     }
 
     void start(long id, String requestId, String prompt, int maxTokens, int credit) {
-      requests.onNext(GenerateStreamRequest.newBuilder().setStart(CallStart.newBuilder()
-          .setCallId(id).setInitialCredit(credit).setRequest(WorkerGenerateRequest.newBuilder()
-              .setRequestId(requestId).setPrompt(prompt)
-              .setSampling(SamplingParams.newBuilder().setMaxTokens(maxTokens)))).build());
+      requests.onNext(
+          GenerateStreamRequest.newBuilder()
+              .setStart(
+                  CallStart.newBuilder()
+                      .setCallId(id)
+                      .setInitialCredit(credit)
+                      .setRequest(
+                          WorkerGenerateRequest.newBuilder()
+                              .setRequestId(requestId)
+                              .setPrompt(prompt)
+                              .setSampling(SamplingParams.newBuilder().setMaxTokens(maxTokens))))
+              .build());
     }
 
     void credit(long id, int messages) {
-      requests.onNext(GenerateStreamRequest.newBuilder()
-          .setCredits(CallCredits.newBuilder().addCredits(
-              CallCredit.newBuilder().setCallId(id).setMessages(messages))).build());
+      requests.onNext(
+          GenerateStreamRequest.newBuilder()
+              .setCredits(
+                  CallCredits.newBuilder()
+                      .addCredits(CallCredit.newBuilder().setCallId(id).setMessages(messages)))
+              .build());
     }
 
     void cancel(long id) {
-      requests.onNext(GenerateStreamRequest.newBuilder()
-          .setCancel(CallCancel.newBuilder().setCallId(id).setReason("test")).build());
+      requests.onNext(
+          GenerateStreamRequest.newBuilder()
+              .setCancel(CallCancel.newBuilder().setCallId(id).setReason("test"))
+              .build());
     }
 
     /** Events until {@code count} have arrived (or 5 s passed). */
@@ -190,8 +212,10 @@ class GenerateStreamServerTest {
     List<String> texts = new ArrayList<>();
     for (CallEvent e : events) {
       if (e.getCallId() == id) {
-        texts.add(e.hasError() ? "error " + Status.fromCodeValue(e.getError().getCode()).getCode()
-            : e.getResponse().hasFinal() ? "final" : e.getResponse().getTokens().getText());
+        texts.add(
+            e.hasError()
+                ? "error " + Status.fromCodeValue(e.getError().getCode()).getCode()
+                : e.getResponse().hasFinal() ? "final" : e.getResponse().getTokens().getText());
       }
     }
     return texts;
@@ -207,8 +231,14 @@ class GenerateStreamServerTest {
     assertThat(texts(events, 1)).containsExactly("a:0", "a:1", "a:2", "final");
     assertThat(texts(events, 2)).containsExactly("b:0", "b:1", "final");
     assertThat(texts(events, 3)).containsExactly("error NOT_FOUND");
-    assertThat(events.stream().filter(e -> e.getCallId() == 3).findFirst().orElseThrow()
-        .getError().getMessage()).isEqualTo("no adapter x");
+    assertThat(
+            events.stream()
+                .filter(e -> e.getCallId() == 3)
+                .findFirst()
+                .orElseThrow()
+                .getError()
+                .getMessage())
+        .isEqualTo("no adapter x");
   }
 
   @Test
@@ -220,7 +250,8 @@ class GenerateStreamServerTest {
     s.credit(1, 2);
     assertThat(texts(s.events(2), 1)).containsExactly("a:2", "a:3");
     s.credit(1, 1);
-    assertThat(texts(s.events(2), 1)).as("the final message needs no credit")
+    assertThat(texts(s.events(2), 1))
+        .as("the final message needs no credit")
         .containsExactly("a:4", "final");
   }
 
@@ -235,9 +266,16 @@ class GenerateStreamServerTest {
     waitUntil(() -> worker.cancelled.contains("b"));
     assertThat(worker.cancelled).containsExactly("b");
     // A write after the cancel fails as a cancelled grpc call's would, and sends nothing.
-    assertThatThrownBy(() -> worker.held.get("b").onNext(
-        WorkerGenerateResponse.newBuilder().setTokens(TokenChunk.newBuilder().setText("x"))
-            .build())).hasMessageContaining("CANCELLED");
+    assertThatThrownBy(
+            () ->
+                worker
+                    .held
+                    .get("b")
+                    .onNext(
+                        WorkerGenerateResponse.newBuilder()
+                            .setTokens(TokenChunk.newBuilder().setText("x"))
+                            .build()))
+        .hasMessageContaining("CANCELLED");
     s.requests.cancel("gateway gone", null);
     waitUntil(() -> worker.cancelled.size() == 3);
     assertThat(worker.cancelled).containsExactlyInAnyOrder("a", "b", "c");
@@ -251,12 +289,14 @@ class GenerateStreamServerTest {
     s.start(1, "dup", "p", 1, 4);
     s.start(2, "b", "p", 1, 0);
     List<CallEvent> refused = s.events(2);
-    assertThat(texts(refused, 1)).as("a reused id is refused").containsExactly(
-        "error INVALID_ARGUMENT");
+    assertThat(texts(refused, 1))
+        .as("a reused id is refused")
+        .containsExactly("error INVALID_ARGUMENT");
     assertThat(texts(refused, 2)).as("no credit").containsExactly("error INVALID_ARGUMENT");
     worker.held.get("a").onCompleted();
     List<CallEvent> events = s.events(1);
-    assertThat(texts(events, 1)).as("the open call went on, and ends as an error")
+    assertThat(texts(events, 1))
+        .as("the open call went on, and ends as an error")
         .containsExactly("error INTERNAL");
   }
 
@@ -269,8 +309,13 @@ class GenerateStreamServerTest {
     s.start(2, "b", "hold", 1, 4);
     waitUntil(() -> worker.held.size() == 2);
     for (String id : List.of("a", "b", "a")) {
-      worker.held.get(id).onNext(WorkerGenerateResponse.newBuilder()
-          .setTokens(TokenChunk.newBuilder().setText(id)).build());
+      worker
+          .held
+          .get(id)
+          .onNext(
+              WorkerGenerateResponse.newBuilder()
+                  .setTokens(TokenChunk.newBuilder().setText(id))
+                  .build());
     }
     assertThat(loop).as("one flush task for the three messages").hasSize(1);
     assertThat(s.responses).isEmpty();
@@ -290,8 +335,13 @@ class GenerateStreamServerTest {
     waitUntil(() -> !worker.held.isEmpty());
     int n = GenerateStreamServer.MAX_EVENTS_PER_RESPONSE + 6;
     for (int i = 0; i < n; i++) {
-      worker.held.get("a").onNext(WorkerGenerateResponse.newBuilder()
-          .setTokens(TokenChunk.newBuilder().setText("t" + i)).build());
+      worker
+          .held
+          .get("a")
+          .onNext(
+              WorkerGenerateResponse.newBuilder()
+                  .setTokens(TokenChunk.newBuilder().setText("t" + i))
+                  .build());
     }
     GenerateStreamResponse full = s.responses.poll(5, TimeUnit.SECONDS);
     assertThat(full).as("sent without waiting for the flush task").isNotNull();
@@ -299,7 +349,7 @@ class GenerateStreamServerTest {
     loop.forEach(Runnable::run);
     GenerateStreamResponse rest = s.responses.poll(5, TimeUnit.SECONDS);
     assertThat(rest).isNotNull();
-    assertThat(texts(rest.getEventsList(), 1)).containsExactly(
-        "t1024", "t1025", "t1026", "t1027", "t1028", "t1029");
+    assertThat(texts(rest.getEventsList(), 1))
+        .containsExactly("t1024", "t1025", "t1026", "t1027", "t1028", "t1029");
   }
 }

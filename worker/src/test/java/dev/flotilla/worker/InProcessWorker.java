@@ -34,149 +34,189 @@ import java.util.stream.IntStream;
  * the real service, no Quarkus. Each instance has its own settings, scheduler and metrics.
  */
 public final class InProcessWorker implements AutoCloseable {
-    private static final java.util.concurrent.atomic.AtomicInteger COUNTER = new java.util.concurrent.atomic.AtomicInteger();
+  private static final java.util.concurrent.atomic.AtomicInteger COUNTER =
+      new java.util.concurrent.atomic.AtomicInteger();
 
-    public final WorkerRuntime runtime;
-    public final WorkerHolder holder;
-    public final SimpleMeterRegistry metrics = new SimpleMeterRegistry();
-    public final WorkerGrpc.WorkerBlockingStub blocking;
-    public final WorkerGrpc.WorkerStub async;
-    private final StatsPublisher stats;
-    private final Server server;
-    private final ManagedChannel channel;
+  public final WorkerRuntime runtime;
+  public final WorkerHolder holder;
+  public final SimpleMeterRegistry metrics = new SimpleMeterRegistry();
+  public final WorkerGrpc.WorkerBlockingStub blocking;
+  public final WorkerGrpc.WorkerStub async;
+  private final StatsPublisher stats;
+  private final Server server;
+  private final ManagedChannel channel;
 
-    public InProcessWorker(WorkerSettings settings) throws Exception {
-        TestLogs.quiet();
-        runtime = WorkerRuntime.start(settings, metrics);
-        holder = WorkerHolder.serving(runtime);
-        stats = new StatsPublisher(holder);
-        String name = "worker-" + COUNTER.incrementAndGet();
-        server = InProcessServerBuilder.forName(name).addService(new WorkerGrpcService(holder, stats)).build().start();
-        channel = InProcessChannelBuilder.forName(name).build();
-        blocking = WorkerGrpc.newBlockingStub(channel);
-        async = WorkerGrpc.newStub(channel);
+  public InProcessWorker(WorkerSettings settings) throws Exception {
+    TestLogs.quiet();
+    runtime = WorkerRuntime.start(settings, metrics);
+    holder = WorkerHolder.serving(runtime);
+    stats = new StatsPublisher(holder);
+    String name = "worker-" + COUNTER.incrementAndGet();
+    server =
+        InProcessServerBuilder.forName(name)
+            .addService(new WorkerGrpcService(holder, stats))
+            .build()
+            .start();
+    channel = InProcessChannelBuilder.forName(name).build();
+    blocking = WorkerGrpc.newBlockingStub(channel);
+    async = WorkerGrpc.newStub(channel);
+  }
+
+  /**
+   * Settings for the tiny model: every test adapter known, a 16 MiB KV budget, one engine thread
+   * (the tiny model gains nothing from more on two shared cores).
+   */
+  public static WorkerSettings settings() {
+    return WorkerSettings.forModel(TestModels.ensure())
+        .withModelName("tiny")
+        .withAdapters(TestModels.ADAPTERS)
+        .withKvCacheBytes(16L << 20)
+        .withThreads(1)
+        .withDrainGrace(Duration.ofSeconds(30));
+  }
+
+  public static InProcessWorker start() throws Exception {
+    return new InProcessWorker(settings());
+  }
+
+  /** What one Generate call returned. */
+  /**
+   * @param announcedPromptTokens the prompt length the first tokens message carried; -1 before it
+   */
+  public record Result(
+      List<Integer> tokens,
+      String text,
+      int chunks,
+      WorkerFinal fin,
+      Status error,
+      int announcedPromptTokens) {
+    public boolean ok() {
+      return error == null && fin != null;
     }
+  }
 
-    /** Settings for the tiny model: every test adapter known, a 16 MiB KV budget, one engine thread (the tiny model gains nothing from more on two shared cores). */
-    public static WorkerSettings settings() {
-        return WorkerSettings.forModel(TestModels.ensure()).withModelName("tiny").withAdapters(TestModels.ADAPTERS)
-                .withKvCacheBytes(16L << 20).withThreads(1).withDrainGrace(Duration.ofSeconds(30));
-    }
+  public static WorkerGenerateRequest greedy(String adapter, List<Integer> prompt, int maxTokens) {
+    return WorkerGenerateRequest.newBuilder()
+        .setRequestId("t")
+        .setAdapter(adapter == null ? "" : adapter)
+        .setPromptTokenIds(TokenIds.newBuilder().addAllIds(prompt))
+        .setSampling(SamplingParams.newBuilder().setMaxTokens(maxTokens))
+        .build();
+  }
 
-    public static InProcessWorker start() throws Exception {
-        return new InProcessWorker(settings());
-    }
+  /** A prompt of {@code n} deterministic token ids starting with BOS. */
+  public static List<Integer> prompt(int n, int seed) {
+    List<Integer> ids = new ArrayList<>();
+    ids.add(256);
+    IntStream.range(1, n).forEach(i -> ids.add(Math.floorMod(seed * 7919 + i * 104729, 1024)));
+    return ids;
+  }
 
-    /** What one Generate call returned. */
-    /** @param announcedPromptTokens the prompt length the first tokens message carried; -1 before it */
-    public record Result(List<Integer> tokens, String text, int chunks, WorkerFinal fin, Status error,
-            int announcedPromptTokens) {
-        public boolean ok() {
-            return error == null && fin != null;
+  /** Runs a Generate call to its end through the blocking stub. */
+  public Result generate(WorkerGenerateRequest request) {
+    List<Integer> tokens = new ArrayList<>();
+    StringBuilder text = new StringBuilder();
+    int chunks = 0;
+    int announced = -1;
+    try {
+      Iterator<WorkerGenerateResponse> it =
+          blocking.withDeadlineAfter(120, TimeUnit.SECONDS).generate(request);
+      WorkerFinal fin = null;
+      while (it.hasNext()) {
+        WorkerGenerateResponse r = it.next();
+        if (r.hasTokens() && chunks == 0) {
+          announced = r.getPromptTokens();
         }
-    }
-
-    public static WorkerGenerateRequest greedy(String adapter, List<Integer> prompt, int maxTokens) {
-        return WorkerGenerateRequest.newBuilder().setRequestId("t").setAdapter(adapter == null ? "" : adapter)
-                .setPromptTokenIds(TokenIds.newBuilder().addAllIds(prompt))
-                .setSampling(SamplingParams.newBuilder().setMaxTokens(maxTokens)).build();
-    }
-
-    /** A prompt of {@code n} deterministic token ids starting with BOS. */
-    public static List<Integer> prompt(int n, int seed) {
-        List<Integer> ids = new ArrayList<>();
-        ids.add(256);
-        IntStream.range(1, n).forEach(i -> ids.add(Math.floorMod(seed * 7919 + i * 104729, 1024)));
-        return ids;
-    }
-
-    /** Runs a Generate call to its end through the blocking stub. */
-    public Result generate(WorkerGenerateRequest request) {
-        List<Integer> tokens = new ArrayList<>();
-        StringBuilder text = new StringBuilder();
-        int chunks = 0;
-        int announced = -1;
-        try {
-            Iterator<WorkerGenerateResponse> it = blocking.withDeadlineAfter(120, TimeUnit.SECONDS).generate(request);
-            WorkerFinal fin = null;
-            while (it.hasNext()) {
-                WorkerGenerateResponse r = it.next();
-                if (r.hasTokens() && chunks == 0) {
-                    announced = r.getPromptTokens();
-                }
-                if (r.hasTokens()) {
-                    chunks++;
-                    tokens.addAll(r.getTokens().getTokenIdsList());
-                    text.append(r.getTokens().getText());
-                } else {
-                    fin = r.getFinal();
-                }
-            }
-            return new Result(tokens, text.toString(), chunks, fin, null, announced);
-        } catch (io.grpc.StatusRuntimeException e) {
-            return new Result(tokens, text.toString(), chunks, null, e.getStatus(), announced);
+        if (r.hasTokens()) {
+          chunks++;
+          tokens.addAll(r.getTokens().getTokenIdsList());
+          text.append(r.getTokens().getText());
+        } else {
+          fin = r.getFinal();
         }
+      }
+      return new Result(tokens, text.toString(), chunks, fin, null, announced);
+    } catch (io.grpc.StatusRuntimeException e) {
+      return new Result(tokens, text.toString(), chunks, null, e.getStatus(), announced);
     }
+  }
 
-    /** Starts a Generate call; the future completes with its result. */
-    public CompletableFuture<Result> generateAsync(WorkerGenerateRequest request) {
-        CompletableFuture<Result> done = new CompletableFuture<>();
-        List<Integer> tokens = new ArrayList<>();
-        StringBuilder text = new StringBuilder();
-        int[] chunks = {0};
-        WorkerFinal[] fin = {null};
-        int[] announced = {-1};
-        async.withDeadlineAfter(120, TimeUnit.SECONDS).generate(request, new StreamObserver<>() {
-            @Override
-            public synchronized void onNext(WorkerGenerateResponse r) {
+  /** Starts a Generate call; the future completes with its result. */
+  public CompletableFuture<Result> generateAsync(WorkerGenerateRequest request) {
+    CompletableFuture<Result> done = new CompletableFuture<>();
+    List<Integer> tokens = new ArrayList<>();
+    StringBuilder text = new StringBuilder();
+    int[] chunks = {0};
+    WorkerFinal[] fin = {null};
+    int[] announced = {-1};
+    async
+        .withDeadlineAfter(120, TimeUnit.SECONDS)
+        .generate(
+            request,
+            new StreamObserver<>() {
+              @Override
+              public synchronized void onNext(WorkerGenerateResponse r) {
                 if (r.hasTokens() && chunks[0] == 0) {
-                    announced[0] = r.getPromptTokens();
+                  announced[0] = r.getPromptTokens();
                 }
                 if (r.hasTokens()) {
-                    chunks[0]++;
-                    tokens.addAll(r.getTokens().getTokenIdsList());
-                    text.append(r.getTokens().getText());
+                  chunks[0]++;
+                  tokens.addAll(r.getTokens().getTokenIdsList());
+                  text.append(r.getTokens().getText());
                 } else {
-                    fin[0] = r.getFinal();
+                  fin[0] = r.getFinal();
                 }
-            }
+              }
 
-            @Override
-            public synchronized void onError(Throwable t) {
-                done.complete(new Result(tokens, text.toString(), chunks[0], null, Status.fromThrowable(t), announced[0]));
-            }
+              @Override
+              public synchronized void onError(Throwable t) {
+                done.complete(
+                    new Result(
+                        tokens,
+                        text.toString(),
+                        chunks[0],
+                        null,
+                        Status.fromThrowable(t),
+                        announced[0]));
+              }
 
-            @Override
-            public synchronized void onCompleted() {
-                done.complete(new Result(tokens, text.toString(), chunks[0], fin[0], null, announced[0]));
-            }
-        });
-        return done;
+              @Override
+              public synchronized void onCompleted() {
+                done.complete(
+                    new Result(tokens, text.toString(), chunks[0], fin[0], null, announced[0]));
+              }
+            });
+    return done;
+  }
+
+  /** The first Stats message; the stream is cancelled after it. */
+  public WorkerStats stats() {
+    io.grpc.Context.CancellableContext ctx = io.grpc.Context.current().withCancellation();
+    try {
+      return ctx.call(
+          () ->
+              blocking
+                  .withDeadlineAfter(30, TimeUnit.SECONDS)
+                  .stats(StatsRequest.newBuilder().build())
+                  .next());
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    } finally {
+      ctx.cancel(null);
     }
+  }
 
-    /** The first Stats message; the stream is cancelled after it. */
-    public WorkerStats stats() {
-        io.grpc.Context.CancellableContext ctx = io.grpc.Context.current().withCancellation();
-        try {
-            return ctx.call(() -> blocking.withDeadlineAfter(30, TimeUnit.SECONDS).stats(StatsRequest.newBuilder().build()).next());
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
-        } finally {
-            ctx.cancel(null);
-        }
-    }
+  public static boolean finishedWith(Result r, FinishReason reason) {
+    return r.ok() && r.fin().getFinishReason() == reason;
+  }
 
-    public static boolean finishedWith(Result r, FinishReason reason) {
-        return r.ok() && r.fin().getFinishReason() == reason;
-    }
-
-    @Override
-    public void close() throws Exception {
-        channel.shutdownNow();
-        server.shutdownNow();
-        channel.awaitTermination(10, TimeUnit.SECONDS);
-        server.awaitTermination(10, TimeUnit.SECONDS);
-        stats.close();
-        runtime.close();
-    }
+  @Override
+  public void close() throws Exception {
+    channel.shutdownNow();
+    server.shutdownNow();
+    channel.awaitTermination(10, TimeUnit.SECONDS);
+    server.awaitTermination(10, TimeUnit.SECONDS);
+    stats.close();
+    runtime.close();
+  }
 }

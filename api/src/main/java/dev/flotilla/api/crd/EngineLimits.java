@@ -49,18 +49,59 @@ public class EngineLimits {
   @JsonPropertyDescription("Engine threads; 0 or unset sizes them from the replica's CPUs.")
   private Integer threads;
 
-  public Integer getMaxBatchSize() { return maxBatchSize; }
-  public void setMaxBatchSize(Integer maxBatchSize) { this.maxBatchSize = maxBatchSize; }
-  public Integer getMaxSequenceLength() { return maxSequenceLength; }
-  public void setMaxSequenceLength(Integer maxSequenceLength) { this.maxSequenceLength = maxSequenceLength; }
-  public String getKvCacheMemory() { return kvCacheMemory; }
-  public void setKvCacheMemory(String kvCacheMemory) { this.kvCacheMemory = kvCacheMemory; }
-  public Integer getKvBlockSize() { return kvBlockSize; }
-  public void setKvBlockSize(Integer kvBlockSize) { this.kvBlockSize = kvBlockSize; }
-  public Integer getMaxAdaptersResident() { return maxAdaptersResident; }
-  public void setMaxAdaptersResident(Integer maxAdaptersResident) { this.maxAdaptersResident = maxAdaptersResident; }
-  public Integer getMaxLoraRank() { return maxLoraRank; }
-  public void setMaxLoraRank(Integer maxLoraRank) { this.maxLoraRank = maxLoraRank; }
-  public Integer getThreads() { return threads; }
-  public void setThreads(Integer threads) { this.threads = threads; }
+  public Integer getMaxBatchSize() {
+    return maxBatchSize;
+  }
+
+  public void setMaxBatchSize(Integer maxBatchSize) {
+    this.maxBatchSize = maxBatchSize;
+  }
+
+  public Integer getMaxSequenceLength() {
+    return maxSequenceLength;
+  }
+
+  public void setMaxSequenceLength(Integer maxSequenceLength) {
+    this.maxSequenceLength = maxSequenceLength;
+  }
+
+  public String getKvCacheMemory() {
+    return kvCacheMemory;
+  }
+
+  public void setKvCacheMemory(String kvCacheMemory) {
+    this.kvCacheMemory = kvCacheMemory;
+  }
+
+  public Integer getKvBlockSize() {
+    return kvBlockSize;
+  }
+
+  public void setKvBlockSize(Integer kvBlockSize) {
+    this.kvBlockSize = kvBlockSize;
+  }
+
+  public Integer getMaxAdaptersResident() {
+    return maxAdaptersResident;
+  }
+
+  public void setMaxAdaptersResident(Integer maxAdaptersResident) {
+    this.maxAdaptersResident = maxAdaptersResident;
+  }
+
+  public Integer getMaxLoraRank() {
+    return maxLoraRank;
+  }
+
+  public void setMaxLoraRank(Integer maxLoraRank) {
+    this.maxLoraRank = maxLoraRank;
+  }
+
+  public Integer getThreads() {
+    return threads;
+  }
+
+  public void setThreads(Integer threads) {
+    this.threads = threads;
+  }
 }

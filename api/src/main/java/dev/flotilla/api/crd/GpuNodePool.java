@@ -14,9 +14,24 @@ import io.fabric8.kubernetes.model.annotation.Version;
 @Kind("GpuNodePool")
 @Singular("gpunodepool")
 @Plural("gpunodepools")
-@AdditionalPrinterColumn(name = "GPU", jsonPath = ".spec.gpu.product", type = AdditionalPrinterColumn.Type.STRING)
-@AdditionalPrinterColumn(name = "Memory", jsonPath = ".spec.gpu.memory", type = AdditionalPrinterColumn.Type.STRING)
-@AdditionalPrinterColumn(name = "Capacity", jsonPath = ".status.capacityGpus", type = AdditionalPrinterColumn.Type.INTEGER)
-@AdditionalPrinterColumn(name = "Allocated", jsonPath = ".status.allocatedGpus", type = AdditionalPrinterColumn.Type.INTEGER)
-@AdditionalPrinterColumn(name = "Age", jsonPath = ".metadata.creationTimestamp", type = AdditionalPrinterColumn.Type.DATE)
+@AdditionalPrinterColumn(
+    name = "GPU",
+    jsonPath = ".spec.gpu.product",
+    type = AdditionalPrinterColumn.Type.STRING)
+@AdditionalPrinterColumn(
+    name = "Memory",
+    jsonPath = ".spec.gpu.memory",
+    type = AdditionalPrinterColumn.Type.STRING)
+@AdditionalPrinterColumn(
+    name = "Capacity",
+    jsonPath = ".status.capacityGpus",
+    type = AdditionalPrinterColumn.Type.INTEGER)
+@AdditionalPrinterColumn(
+    name = "Allocated",
+    jsonPath = ".status.allocatedGpus",
+    type = AdditionalPrinterColumn.Type.INTEGER)
+@AdditionalPrinterColumn(
+    name = "Age",
+    jsonPath = ".metadata.creationTimestamp",
+    type = AdditionalPrinterColumn.Type.DATE)
 public class GpuNodePool extends CustomResource<GpuNodePoolSpec, GpuNodePoolStatus> {}

@@ -20,8 +20,7 @@ public class GpuNodePoolSpec {
   @JsonPropertyDescription("Tolerations worker pods need to run on the pool's nodes.")
   private List<Toleration> tolerations;
 
-  @Required
-  private GpuSpec gpu;
+  @Required private GpuSpec gpu;
 
   @Required
   @Min(0)
@@ -33,14 +32,43 @@ public class GpuNodePoolSpec {
   @JsonPropertyDescription("Price of one GPU-hour; placement prefers cheaper pools.")
   private Double costPerGpuHour;
 
-  public Map<String, String> getNodeSelector() { return nodeSelector; }
-  public void setNodeSelector(Map<String, String> nodeSelector) { this.nodeSelector = nodeSelector; }
-  public List<Toleration> getTolerations() { return tolerations; }
-  public void setTolerations(List<Toleration> tolerations) { this.tolerations = tolerations; }
-  public GpuSpec getGpu() { return gpu; }
-  public void setGpu(GpuSpec gpu) { this.gpu = gpu; }
-  public Integer getMaxNodes() { return maxNodes; }
-  public void setMaxNodes(Integer maxNodes) { this.maxNodes = maxNodes; }
-  public Double getCostPerGpuHour() { return costPerGpuHour; }
-  public void setCostPerGpuHour(Double costPerGpuHour) { this.costPerGpuHour = costPerGpuHour; }
+  public Map<String, String> getNodeSelector() {
+    return nodeSelector;
+  }
+
+  public void setNodeSelector(Map<String, String> nodeSelector) {
+    this.nodeSelector = nodeSelector;
+  }
+
+  public List<Toleration> getTolerations() {
+    return tolerations;
+  }
+
+  public void setTolerations(List<Toleration> tolerations) {
+    this.tolerations = tolerations;
+  }
+
+  public GpuSpec getGpu() {
+    return gpu;
+  }
+
+  public void setGpu(GpuSpec gpu) {
+    this.gpu = gpu;
+  }
+
+  public Integer getMaxNodes() {
+    return maxNodes;
+  }
+
+  public void setMaxNodes(Integer maxNodes) {
+    this.maxNodes = maxNodes;
+  }
+
+  public Double getCostPerGpuHour() {
+    return costPerGpuHour;
+  }
+
+  public void setCostPerGpuHour(Double costPerGpuHour) {
+    this.costPerGpuHour = costPerGpuHour;
+  }
 }

@@ -20,14 +20,43 @@ public class GpuNodePoolStatus {
 
   private List<Condition> conditions = new ArrayList<>();
 
-  public Long getObservedGeneration() { return observedGeneration; }
-  public void setObservedGeneration(Long observedGeneration) { this.observedGeneration = observedGeneration; }
-  public Integer getCapacityGpus() { return capacityGpus; }
-  public void setCapacityGpus(Integer capacityGpus) { this.capacityGpus = capacityGpus; }
-  public Integer getAllocatedGpus() { return allocatedGpus; }
-  public void setAllocatedGpus(Integer allocatedGpus) { this.allocatedGpus = allocatedGpus; }
-  public List<PoolPlacement> getPlacements() { return placements; }
-  public void setPlacements(List<PoolPlacement> placements) { this.placements = placements; }
-  public List<Condition> getConditions() { return conditions; }
-  public void setConditions(List<Condition> conditions) { this.conditions = conditions; }
+  public Long getObservedGeneration() {
+    return observedGeneration;
+  }
+
+  public void setObservedGeneration(Long observedGeneration) {
+    this.observedGeneration = observedGeneration;
+  }
+
+  public Integer getCapacityGpus() {
+    return capacityGpus;
+  }
+
+  public void setCapacityGpus(Integer capacityGpus) {
+    this.capacityGpus = capacityGpus;
+  }
+
+  public Integer getAllocatedGpus() {
+    return allocatedGpus;
+  }
+
+  public void setAllocatedGpus(Integer allocatedGpus) {
+    this.allocatedGpus = allocatedGpus;
+  }
+
+  public List<PoolPlacement> getPlacements() {
+    return placements;
+  }
+
+  public void setPlacements(List<PoolPlacement> placements) {
+    this.placements = placements;
+  }
+
+  public List<Condition> getConditions() {
+    return conditions;
+  }
+
+  public void setConditions(List<Condition> conditions) {
+    this.conditions = conditions;
+  }
 }

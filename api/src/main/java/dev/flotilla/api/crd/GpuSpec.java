@@ -25,10 +25,27 @@ public class GpuSpec {
   @JsonPropertyDescription("GPUs on each node.")
   private Integer perNode;
 
-  public String getProduct() { return product; }
-  public void setProduct(String product) { this.product = product; }
-  public String getMemory() { return memory; }
-  public void setMemory(String memory) { this.memory = memory; }
-  public Integer getPerNode() { return perNode; }
-  public void setPerNode(Integer perNode) { this.perNode = perNode; }
+  public String getProduct() {
+    return product;
+  }
+
+  public void setProduct(String product) {
+    this.product = product;
+  }
+
+  public String getMemory() {
+    return memory;
+  }
+
+  public void setMemory(String memory) {
+    this.memory = memory;
+  }
+
+  public Integer getPerNode() {
+    return perNode;
+  }
+
+  public void setPerNode(Integer perNode) {
+    this.perNode = perNode;
+  }
 }

@@ -17,10 +17,25 @@ import io.fabric8.kubernetes.model.annotation.Version;
 @Singular("loraadapter")
 @Plural("loraadapters")
 @ShortNames("lora")
-@AdditionalPrinterColumn(name = "Model", jsonPath = ".spec.modelDeployment", type = AdditionalPrinterColumn.Type.STRING)
-@AdditionalPrinterColumn(name = "Tenant", jsonPath = ".spec.tenant", type = AdditionalPrinterColumn.Type.STRING)
-@AdditionalPrinterColumn(name = "Visibility", jsonPath = ".spec.visibility", type = AdditionalPrinterColumn.Type.STRING)
-@AdditionalPrinterColumn(name = "Validated", jsonPath = ".status.conditions[?(@.type==\"Validated\")].status", type = AdditionalPrinterColumn.Type.STRING)
-@AdditionalPrinterColumn(name = "Age", jsonPath = ".metadata.creationTimestamp", type = AdditionalPrinterColumn.Type.DATE)
+@AdditionalPrinterColumn(
+    name = "Model",
+    jsonPath = ".spec.modelDeployment",
+    type = AdditionalPrinterColumn.Type.STRING)
+@AdditionalPrinterColumn(
+    name = "Tenant",
+    jsonPath = ".spec.tenant",
+    type = AdditionalPrinterColumn.Type.STRING)
+@AdditionalPrinterColumn(
+    name = "Visibility",
+    jsonPath = ".spec.visibility",
+    type = AdditionalPrinterColumn.Type.STRING)
+@AdditionalPrinterColumn(
+    name = "Validated",
+    jsonPath = ".status.conditions[?(@.type==\"Validated\")].status",
+    type = AdditionalPrinterColumn.Type.STRING)
+@AdditionalPrinterColumn(
+    name = "Age",
+    jsonPath = ".metadata.creationTimestamp",
+    type = AdditionalPrinterColumn.Type.DATE)
 public class LoraAdapter extends CustomResource<LoraAdapterSpec, LoraAdapterStatus>
     implements Namespaced {}

@@ -17,12 +17,14 @@ import java.util.List;
 public class LoraAdapterSpec {
   @Required
   @Pattern(FlotillaResources.NAME_PATTERN)
-  @JsonPropertyDescription("Name of the ModelDeployment (same namespace) whose base model this adapts.")
+  @JsonPropertyDescription(
+      "Name of the ModelDeployment (same namespace) whose base model this adapts.")
   private String modelDeployment;
 
   @Required
   @Pattern(FlotillaResources.SOURCE_PATTERN)
-  @JsonPropertyDescription("PEFT adapter directory (adapter_config.json, adapter_model.safetensors).")
+  @JsonPropertyDescription(
+      "PEFT adapter directory (adapter_config.json, adapter_model.safetensors).")
   private String source;
 
   @Pattern(FlotillaResources.NAME_PATTERN)
@@ -30,7 +32,8 @@ public class LoraAdapterSpec {
   private String tenant;
 
   @Default("Private")
-  @JsonPropertyDescription("Private: only the owning tenant; Public: every tenant allowed on the model.")
+  @JsonPropertyDescription(
+      "Private: only the owning tenant; Public: every tenant allowed on the model.")
   private Visibility visibility;
 
   @Min(1)
@@ -41,16 +44,51 @@ public class LoraAdapterSpec {
   @JsonPropertyDescription("Expected target modules; checked against the files when set.")
   private List<LoraTarget> targetModules;
 
-  public String getModelDeployment() { return modelDeployment; }
-  public void setModelDeployment(String modelDeployment) { this.modelDeployment = modelDeployment; }
-  public String getSource() { return source; }
-  public void setSource(String source) { this.source = source; }
-  public String getTenant() { return tenant; }
-  public void setTenant(String tenant) { this.tenant = tenant; }
-  public Visibility getVisibility() { return visibility; }
-  public void setVisibility(Visibility visibility) { this.visibility = visibility; }
-  public Integer getRank() { return rank; }
-  public void setRank(Integer rank) { this.rank = rank; }
-  public List<LoraTarget> getTargetModules() { return targetModules; }
-  public void setTargetModules(List<LoraTarget> targetModules) { this.targetModules = targetModules; }
+  public String getModelDeployment() {
+    return modelDeployment;
+  }
+
+  public void setModelDeployment(String modelDeployment) {
+    this.modelDeployment = modelDeployment;
+  }
+
+  public String getSource() {
+    return source;
+  }
+
+  public void setSource(String source) {
+    this.source = source;
+  }
+
+  public String getTenant() {
+    return tenant;
+  }
+
+  public void setTenant(String tenant) {
+    this.tenant = tenant;
+  }
+
+  public Visibility getVisibility() {
+    return visibility;
+  }
+
+  public void setVisibility(Visibility visibility) {
+    this.visibility = visibility;
+  }
+
+  public Integer getRank() {
+    return rank;
+  }
+
+  public void setRank(Integer rank) {
+    this.rank = rank;
+  }
+
+  public List<LoraTarget> getTargetModules() {
+    return targetModules;
+  }
+
+  public void setTargetModules(List<LoraTarget> targetModules) {
+    this.targetModules = targetModules;
+  }
 }

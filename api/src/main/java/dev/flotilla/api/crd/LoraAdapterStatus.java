@@ -21,14 +21,43 @@ public class LoraAdapterStatus {
 
   private List<Condition> conditions = new ArrayList<>();
 
-  public Long getObservedGeneration() { return observedGeneration; }
-  public void setObservedGeneration(Long observedGeneration) { this.observedGeneration = observedGeneration; }
-  public Integer getRank() { return rank; }
-  public void setRank(Integer rank) { this.rank = rank; }
-  public List<String> getTargetModules() { return targetModules; }
-  public void setTargetModules(List<String> targetModules) { this.targetModules = targetModules; }
-  public String getServedName() { return servedName; }
-  public void setServedName(String servedName) { this.servedName = servedName; }
-  public List<Condition> getConditions() { return conditions; }
-  public void setConditions(List<Condition> conditions) { this.conditions = conditions; }
+  public Long getObservedGeneration() {
+    return observedGeneration;
+  }
+
+  public void setObservedGeneration(Long observedGeneration) {
+    this.observedGeneration = observedGeneration;
+  }
+
+  public Integer getRank() {
+    return rank;
+  }
+
+  public void setRank(Integer rank) {
+    this.rank = rank;
+  }
+
+  public List<String> getTargetModules() {
+    return targetModules;
+  }
+
+  public void setTargetModules(List<String> targetModules) {
+    this.targetModules = targetModules;
+  }
+
+  public String getServedName() {
+    return servedName;
+  }
+
+  public void setServedName(String servedName) {
+    this.servedName = servedName;
+  }
+
+  public List<Condition> getConditions() {
+    return conditions;
+  }
+
+  public void setConditions(List<Condition> conditions) {
+    this.conditions = conditions;
+  }
 }

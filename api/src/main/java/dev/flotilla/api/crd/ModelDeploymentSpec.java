@@ -35,18 +35,59 @@ public class ModelDeploymentSpec {
   @JsonPropertyDescription("Worker container image; the operator's default when unset.")
   private String image;
 
-  public ModelSource getModel() { return model; }
-  public void setModel(ModelSource model) { this.model = model; }
-  public EngineLimits getEngine() { return engine; }
-  public void setEngine(EngineLimits engine) { this.engine = engine; }
-  public ReplicaResources getResources() { return resources; }
-  public void setResources(ReplicaResources resources) { this.resources = resources; }
-  public Placement getPlacement() { return placement; }
-  public void setPlacement(Placement placement) { this.placement = placement; }
-  public Scaling getScaling() { return scaling; }
-  public void setScaling(Scaling scaling) { this.scaling = scaling; }
-  public Integer getReplicas() { return replicas; }
-  public void setReplicas(Integer replicas) { this.replicas = replicas; }
-  public String getImage() { return image; }
-  public void setImage(String image) { this.image = image; }
+  public ModelSource getModel() {
+    return model;
+  }
+
+  public void setModel(ModelSource model) {
+    this.model = model;
+  }
+
+  public EngineLimits getEngine() {
+    return engine;
+  }
+
+  public void setEngine(EngineLimits engine) {
+    this.engine = engine;
+  }
+
+  public ReplicaResources getResources() {
+    return resources;
+  }
+
+  public void setResources(ReplicaResources resources) {
+    this.resources = resources;
+  }
+
+  public Placement getPlacement() {
+    return placement;
+  }
+
+  public void setPlacement(Placement placement) {
+    this.placement = placement;
+  }
+
+  public Scaling getScaling() {
+    return scaling;
+  }
+
+  public void setScaling(Scaling scaling) {
+    this.scaling = scaling;
+  }
+
+  public Integer getReplicas() {
+    return replicas;
+  }
+
+  public void setReplicas(Integer replicas) {
+    this.replicas = replicas;
+  }
+
+  public String getImage() {
+    return image;
+  }
+
+  public void setImage(String image) {
+    this.image = image;
+  }
 }

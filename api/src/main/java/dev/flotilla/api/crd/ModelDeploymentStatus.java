@@ -35,22 +35,75 @@ public class ModelDeploymentStatus {
 
   private List<Condition> conditions = new ArrayList<>();
 
-  public Long getObservedGeneration() { return observedGeneration; }
-  public void setObservedGeneration(Long observedGeneration) { this.observedGeneration = observedGeneration; }
-  public Integer getReplicas() { return replicas; }
-  public void setReplicas(Integer replicas) { this.replicas = replicas; }
-  public Integer getReadyReplicas() { return readyReplicas; }
-  public void setReadyReplicas(Integer readyReplicas) { this.readyReplicas = readyReplicas; }
-  public Integer getDesiredReplicas() { return desiredReplicas; }
-  public void setDesiredReplicas(Integer desiredReplicas) { this.desiredReplicas = desiredReplicas; }
-  public String getPool() { return pool; }
-  public void setPool(String pool) { this.pool = pool; }
-  public String getEndpoint() { return endpoint; }
-  public void setEndpoint(String endpoint) { this.endpoint = endpoint; }
-  public String getSelector() { return selector; }
-  public void setSelector(String selector) { this.selector = selector; }
-  public AutoscalerState getAutoscaler() { return autoscaler; }
-  public void setAutoscaler(AutoscalerState autoscaler) { this.autoscaler = autoscaler; }
-  public List<Condition> getConditions() { return conditions; }
-  public void setConditions(List<Condition> conditions) { this.conditions = conditions; }
+  public Long getObservedGeneration() {
+    return observedGeneration;
+  }
+
+  public void setObservedGeneration(Long observedGeneration) {
+    this.observedGeneration = observedGeneration;
+  }
+
+  public Integer getReplicas() {
+    return replicas;
+  }
+
+  public void setReplicas(Integer replicas) {
+    this.replicas = replicas;
+  }
+
+  public Integer getReadyReplicas() {
+    return readyReplicas;
+  }
+
+  public void setReadyReplicas(Integer readyReplicas) {
+    this.readyReplicas = readyReplicas;
+  }
+
+  public Integer getDesiredReplicas() {
+    return desiredReplicas;
+  }
+
+  public void setDesiredReplicas(Integer desiredReplicas) {
+    this.desiredReplicas = desiredReplicas;
+  }
+
+  public String getPool() {
+    return pool;
+  }
+
+  public void setPool(String pool) {
+    this.pool = pool;
+  }
+
+  public String getEndpoint() {
+    return endpoint;
+  }
+
+  public void setEndpoint(String endpoint) {
+    this.endpoint = endpoint;
+  }
+
+  public String getSelector() {
+    return selector;
+  }
+
+  public void setSelector(String selector) {
+    this.selector = selector;
+  }
+
+  public AutoscalerState getAutoscaler() {
+    return autoscaler;
+  }
+
+  public void setAutoscaler(AutoscalerState autoscaler) {
+    this.autoscaler = autoscaler;
+  }
+
+  public List<Condition> getConditions() {
+    return conditions;
+  }
+
+  public void setConditions(List<Condition> conditions) {
+    this.conditions = conditions;
+  }
 }

@@ -21,10 +21,27 @@ public class ModelSource {
       "Memory the weights take per replica, used for placement; read from the files when unset.")
   private String weightsMemory;
 
-  public String getSource() { return source; }
-  public void setSource(String source) { this.source = source; }
-  public Dtype getDtype() { return dtype; }
-  public void setDtype(Dtype dtype) { this.dtype = dtype; }
-  public String getWeightsMemory() { return weightsMemory; }
-  public void setWeightsMemory(String weightsMemory) { this.weightsMemory = weightsMemory; }
+  public String getSource() {
+    return source;
+  }
+
+  public void setSource(String source) {
+    this.source = source;
+  }
+
+  public Dtype getDtype() {
+    return dtype;
+  }
+
+  public void setDtype(Dtype dtype) {
+    this.dtype = dtype;
+  }
+
+  public String getWeightsMemory() {
+    return weightsMemory;
+  }
+
+  public void setWeightsMemory(String weightsMemory) {
+    this.weightsMemory = weightsMemory;
+  }
 }

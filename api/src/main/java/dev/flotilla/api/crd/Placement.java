@@ -13,8 +13,19 @@ public class Placement {
   @JsonPropertyDescription("Only pools whose GPU product matches, e.g. NVIDIA-L4.")
   private String gpuProduct;
 
-  public List<String> getPools() { return pools; }
-  public void setPools(List<String> pools) { this.pools = pools; }
-  public String getGpuProduct() { return gpuProduct; }
-  public void setGpuProduct(String gpuProduct) { this.gpuProduct = gpuProduct; }
+  public List<String> getPools() {
+    return pools;
+  }
+
+  public void setPools(List<String> pools) {
+    this.pools = pools;
+  }
+
+  public String getGpuProduct() {
+    return gpuProduct;
+  }
+
+  public void setGpuProduct(String gpuProduct) {
+    this.gpuProduct = gpuProduct;
+  }
 }

@@ -10,12 +10,35 @@ public class PoolPlacement {
   private Integer maxReplicas;
   private Integer gpus;
 
-  public String getNamespace() { return namespace; }
-  public void setNamespace(String namespace) { this.namespace = namespace; }
-  public String getName() { return name; }
-  public void setName(String name) { this.name = name; }
-  public Integer getMaxReplicas() { return maxReplicas; }
-  public void setMaxReplicas(Integer maxReplicas) { this.maxReplicas = maxReplicas; }
-  public Integer getGpus() { return gpus; }
-  public void setGpus(Integer gpus) { this.gpus = gpus; }
+  public String getNamespace() {
+    return namespace;
+  }
+
+  public void setNamespace(String namespace) {
+    this.namespace = namespace;
+  }
+
+  public String getName() {
+    return name;
+  }
+
+  public void setName(String name) {
+    this.name = name;
+  }
+
+  public Integer getMaxReplicas() {
+    return maxReplicas;
+  }
+
+  public void setMaxReplicas(Integer maxReplicas) {
+    this.maxReplicas = maxReplicas;
+  }
+
+  public Integer getGpus() {
+    return gpus;
+  }
+
+  public void setGpus(Integer gpus) {
+    this.gpus = gpus;
+  }
 }

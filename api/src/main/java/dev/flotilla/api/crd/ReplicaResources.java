@@ -23,10 +23,27 @@ public class ReplicaResources {
   @JsonPropertyDescription("CPU request per replica, e.g. 2 or 500m.")
   private String cpu;
 
-  public Integer getGpus() { return gpus; }
-  public void setGpus(Integer gpus) { this.gpus = gpus; }
-  public String getMemory() { return memory; }
-  public void setMemory(String memory) { this.memory = memory; }
-  public String getCpu() { return cpu; }
-  public void setCpu(String cpu) { this.cpu = cpu; }
+  public Integer getGpus() {
+    return gpus;
+  }
+
+  public void setGpus(Integer gpus) {
+    this.gpus = gpus;
+  }
+
+  public String getMemory() {
+    return memory;
+  }
+
+  public void setMemory(String memory) {
+    this.memory = memory;
+  }
+
+  public String getCpu() {
+    return cpu;
+  }
+
+  public void setCpu(String cpu) {
+    this.cpu = cpu;
+  }
 }

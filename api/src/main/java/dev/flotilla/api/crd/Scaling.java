@@ -11,7 +11,8 @@ import io.fabric8.generator.annotation.ValidationRule;
 /** Knative-KPA-style autoscaling of a model's workers, down to zero. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @ValidationRule(
-    value = "!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas",
+    value =
+        "!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas",
     message = "minReplicas must not be greater than maxReplicas")
 public class Scaling {
   @Min(0)
@@ -56,20 +57,67 @@ public class Scaling {
   @JsonPropertyDescription("Panic when the panic-window demand exceeds this multiple of capacity.")
   private Double panicThreshold;
 
-  public Integer getMinReplicas() { return minReplicas; }
-  public void setMinReplicas(Integer minReplicas) { this.minReplicas = minReplicas; }
-  public Integer getMaxReplicas() { return maxReplicas; }
-  public void setMaxReplicas(Integer maxReplicas) { this.maxReplicas = maxReplicas; }
-  public Integer getTargetConcurrency() { return targetConcurrency; }
-  public void setTargetConcurrency(Integer targetConcurrency) { this.targetConcurrency = targetConcurrency; }
-  public String getScaleToZeroAfter() { return scaleToZeroAfter; }
-  public void setScaleToZeroAfter(String scaleToZeroAfter) { this.scaleToZeroAfter = scaleToZeroAfter; }
-  public String getColdStartTimeout() { return coldStartTimeout; }
-  public void setColdStartTimeout(String coldStartTimeout) { this.coldStartTimeout = coldStartTimeout; }
-  public String getStableWindow() { return stableWindow; }
-  public void setStableWindow(String stableWindow) { this.stableWindow = stableWindow; }
-  public String getPanicWindow() { return panicWindow; }
-  public void setPanicWindow(String panicWindow) { this.panicWindow = panicWindow; }
-  public Double getPanicThreshold() { return panicThreshold; }
-  public void setPanicThreshold(Double panicThreshold) { this.panicThreshold = panicThreshold; }
+  public Integer getMinReplicas() {
+    return minReplicas;
+  }
+
+  public void setMinReplicas(Integer minReplicas) {
+    this.minReplicas = minReplicas;
+  }
+
+  public Integer getMaxReplicas() {
+    return maxReplicas;
+  }
+
+  public void setMaxReplicas(Integer maxReplicas) {
+    this.maxReplicas = maxReplicas;
+  }
+
+  public Integer getTargetConcurrency() {
+    return targetConcurrency;
+  }
+
+  public void setTargetConcurrency(Integer targetConcurrency) {
+    this.targetConcurrency = targetConcurrency;
+  }
+
+  public String getScaleToZeroAfter() {
+    return scaleToZeroAfter;
+  }
+
+  public void setScaleToZeroAfter(String scaleToZeroAfter) {
+    this.scaleToZeroAfter = scaleToZeroAfter;
+  }
+
+  public String getColdStartTimeout() {
+    return coldStartTimeout;
+  }
+
+  public void setColdStartTimeout(String coldStartTimeout) {
+    this.coldStartTimeout = coldStartTimeout;
+  }
+
+  public String getStableWindow() {
+    return stableWindow;
+  }
+
+  public void setStableWindow(String stableWindow) {
+    this.stableWindow = stableWindow;
+  }
+
+  public String getPanicWindow() {
+    return panicWindow;
+  }
+
+  public void setPanicWindow(String panicWindow) {
+    this.panicWindow = panicWindow;
+  }
+
+  public Double getPanicThreshold() {
+    return panicThreshold;
+  }
+
+  public void setPanicThreshold(Double panicThreshold) {
+    this.panicThreshold = panicThreshold;
+  }
 }

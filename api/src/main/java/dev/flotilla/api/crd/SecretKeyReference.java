@@ -6,8 +6,8 @@ import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Required;
 
 /**
- * A Secret holding API-key hashes. Each selected data entry is {@code sha256:<64 hex digits>} of
- * a key; plain keys are never stored.
+ * A Secret holding API-key hashes. Each selected data entry is {@code sha256:<64 hex digits>} of a
+ * key; plain keys are never stored.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class SecretKeyReference {
@@ -22,10 +22,27 @@ public class SecretKeyReference {
   @JsonPropertyDescription("Data key to read; every entry of the Secret when unset.")
   private String key;
 
-  public String getNamespace() { return namespace; }
-  public void setNamespace(String namespace) { this.namespace = namespace; }
-  public String getName() { return name; }
-  public void setName(String name) { this.name = name; }
-  public String getKey() { return key; }
-  public void setKey(String key) { this.key = key; }
+  public String getNamespace() {
+    return namespace;
+  }
+
+  public void setNamespace(String namespace) {
+    this.namespace = namespace;
+  }
+
+  public String getName() {
+    return name;
+  }
+
+  public void setName(String name) {
+    this.name = name;
+  }
+
+  public String getKey() {
+    return key;
+  }
+
+  public void setKey(String key) {
+    this.key = key;
+  }
 }

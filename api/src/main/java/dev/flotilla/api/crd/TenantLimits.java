@@ -23,12 +23,35 @@ public class TenantLimits {
   @JsonPropertyDescription("Requests in flight at once.")
   private Integer maxConcurrent;
 
-  public Double getRequestsPerSecond() { return requestsPerSecond; }
-  public void setRequestsPerSecond(Double requestsPerSecond) { this.requestsPerSecond = requestsPerSecond; }
-  public Integer getBurst() { return burst; }
-  public void setBurst(Integer burst) { this.burst = burst; }
-  public Long getTokensPerMinute() { return tokensPerMinute; }
-  public void setTokensPerMinute(Long tokensPerMinute) { this.tokensPerMinute = tokensPerMinute; }
-  public Integer getMaxConcurrent() { return maxConcurrent; }
-  public void setMaxConcurrent(Integer maxConcurrent) { this.maxConcurrent = maxConcurrent; }
+  public Double getRequestsPerSecond() {
+    return requestsPerSecond;
+  }
+
+  public void setRequestsPerSecond(Double requestsPerSecond) {
+    this.requestsPerSecond = requestsPerSecond;
+  }
+
+  public Integer getBurst() {
+    return burst;
+  }
+
+  public void setBurst(Integer burst) {
+    this.burst = burst;
+  }
+
+  public Long getTokensPerMinute() {
+    return tokensPerMinute;
+  }
+
+  public void setTokensPerMinute(Long tokensPerMinute) {
+    this.tokensPerMinute = tokensPerMinute;
+  }
+
+  public Integer getMaxConcurrent() {
+    return maxConcurrent;
+  }
+
+  public void setMaxConcurrent(Integer maxConcurrent) {
+    this.maxConcurrent = maxConcurrent;
+  }
 }

@@ -34,16 +34,51 @@ public class TenantSpec {
   @Default("Normal")
   private Priority priority;
 
-  public String getDisplayName() { return displayName; }
-  public void setDisplayName(String displayName) { this.displayName = displayName; }
-  public List<SecretKeyReference> getApiKeySecrets() { return apiKeySecrets; }
-  public void setApiKeySecrets(List<SecretKeyReference> apiKeySecrets) { this.apiKeySecrets = apiKeySecrets; }
-  public List<String> getAllowedModels() { return allowedModels; }
-  public void setAllowedModels(List<String> allowedModels) { this.allowedModels = allowedModels; }
-  public TenantLimits getLimits() { return limits; }
-  public void setLimits(TenantLimits limits) { this.limits = limits; }
-  public Integer getWeight() { return weight; }
-  public void setWeight(Integer weight) { this.weight = weight; }
-  public Priority getPriority() { return priority; }
-  public void setPriority(Priority priority) { this.priority = priority; }
+  public String getDisplayName() {
+    return displayName;
+  }
+
+  public void setDisplayName(String displayName) {
+    this.displayName = displayName;
+  }
+
+  public List<SecretKeyReference> getApiKeySecrets() {
+    return apiKeySecrets;
+  }
+
+  public void setApiKeySecrets(List<SecretKeyReference> apiKeySecrets) {
+    this.apiKeySecrets = apiKeySecrets;
+  }
+
+  public List<String> getAllowedModels() {
+    return allowedModels;
+  }
+
+  public void setAllowedModels(List<String> allowedModels) {
+    this.allowedModels = allowedModels;
+  }
+
+  public TenantLimits getLimits() {
+    return limits;
+  }
+
+  public void setLimits(TenantLimits limits) {
+    this.limits = limits;
+  }
+
+  public Integer getWeight() {
+    return weight;
+  }
+
+  public void setWeight(Integer weight) {
+    this.weight = weight;
+  }
+
+  public Priority getPriority() {
+    return priority;
+  }
+
+  public void setPriority(Priority priority) {
+    this.priority = priority;
+  }
 }

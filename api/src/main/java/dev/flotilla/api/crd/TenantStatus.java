@@ -15,10 +15,27 @@ public class TenantStatus {
 
   private List<Condition> conditions = new ArrayList<>();
 
-  public Long getObservedGeneration() { return observedGeneration; }
-  public void setObservedGeneration(Long observedGeneration) { this.observedGeneration = observedGeneration; }
-  public Integer getApiKeys() { return apiKeys; }
-  public void setApiKeys(Integer apiKeys) { this.apiKeys = apiKeys; }
-  public List<Condition> getConditions() { return conditions; }
-  public void setConditions(List<Condition> conditions) { this.conditions = conditions; }
+  public Long getObservedGeneration() {
+    return observedGeneration;
+  }
+
+  public void setObservedGeneration(Long observedGeneration) {
+    this.observedGeneration = observedGeneration;
+  }
+
+  public Integer getApiKeys() {
+    return apiKeys;
+  }
+
+  public void setApiKeys(Integer apiKeys) {
+    this.apiKeys = apiKeys;
+  }
+
+  public List<Condition> getConditions() {
+    return conditions;
+  }
+
+  public void setConditions(List<Condition> conditions) {
+    this.conditions = conditions;
+  }
 }

@@ -26,10 +26,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Validates objects against a generated CRD the way the Kubernetes API server would: the
- * structural OpenAPI v3 schema (checked here as JSON Schema draft 4, which it is a dialect of)
- * and the CEL rules in {@code x-kubernetes-validations}. The in-memory API server used in tests
- * does neither, so this is where the schemas themselves are tested.
+ * Validates objects against a generated CRD the way the Kubernetes API server would: the structural
+ * OpenAPI v3 schema (checked here as JSON Schema draft 4, which it is a dialect of) and the CEL
+ * rules in {@code x-kubernetes-validations}. The in-memory API server used in tests does neither,
+ * so this is where the schemas themselves are tested.
  */
 final class CrdSchemaValidator {
   private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
@@ -38,7 +38,8 @@ final class CrdSchemaValidator {
           .setStandardMacros(CelStandardMacro.STANDARD_MACROS)
           .addVar("self", SimpleType.DYN)
           .build();
-  private static final CelRuntime CEL_RUNTIME = CelRuntimeFactory.standardCelRuntimeBuilder().build();
+  private static final CelRuntime CEL_RUNTIME =
+      CelRuntimeFactory.standardCelRuntimeBuilder().build();
 
   private final String kind;
   private final JsonNode openApiSchema;
@@ -76,24 +77,33 @@ final class CrdSchemaValidator {
     return errors;
   }
 
-  private static void checkRules(JsonNode schema, JsonNode value, String path, List<String> errors) {
+  private static void checkRules(
+      JsonNode schema, JsonNode value, String path, List<String> errors) {
     if (value == null || value.isMissingNode() || value.isNull()) {
       return;
     }
     for (JsonNode rule : schema.path("x-kubernetes-validations")) {
       if (!evaluate(rule.path("rule").asText(), value)) {
-        errors.add(path + ": " + rule.path("message").asText(rule.path("rule").asText()) + " [cel]");
+        errors.add(
+            path + ": " + rule.path("message").asText(rule.path("rule").asText()) + " [cel]");
       }
     }
     if (value.isObject()) {
       Iterator<Map.Entry<String, JsonNode>> properties = schema.path("properties").fields();
       while (properties.hasNext()) {
         Map.Entry<String, JsonNode> property = properties.next();
-        checkRules(property.getValue(), value.get(property.getKey()), path + "." + property.getKey(), errors);
+        checkRules(
+            property.getValue(),
+            value.get(property.getKey()),
+            path + "." + property.getKey(),
+            errors);
       }
       JsonNode additional = schema.path("additionalProperties");
       if (additional.isObject()) {
-        value.fields().forEachRemaining(e -> checkRules(additional, e.getValue(), path + "." + e.getKey(), errors));
+        value
+            .fields()
+            .forEachRemaining(
+                e -> checkRules(additional, e.getValue(), path + "." + e.getKey(), errors));
       }
     } else if (value.isArray()) {
       for (int i = 0; i < value.size(); i++) {

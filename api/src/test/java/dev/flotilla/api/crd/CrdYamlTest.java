@@ -11,8 +11,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The checked-in CRDs in crds/ must be exactly what the build generates from the Java classes.
- * After changing a class, refresh them (and the Helm chart's copies) with
- * {@code ./mvnw -pl api verify -Dflotilla.crds.update=true}.
+ * After changing a class, refresh them (and the Helm chart's copies) with {@code ./mvnw -pl api
+ * verify -Dflotilla.crds.update=true}.
  */
 class CrdYamlTest {
   private static final boolean UPDATE = Boolean.getBoolean("flotilla.crds.update");
@@ -40,7 +40,8 @@ class CrdYamlTest {
         .containsExactlyElementsOf(names(generated));
     for (Path file : generated) {
       assertThat(Files.readString(checkedIn.resolve(file.getFileName())))
-          .as("crds/%s differs from the generated CRD (refresh with -Dflotilla.crds.update=true)",
+          .as(
+              "crds/%s differs from the generated CRD (refresh with -Dflotilla.crds.update=true)",
               file.getFileName())
           .isEqualTo(Files.readString(file));
     }

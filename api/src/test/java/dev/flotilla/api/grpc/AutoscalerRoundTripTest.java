@@ -25,8 +25,13 @@ class AutoscalerRoundTripTest {
         public void onNext(DemandReport report) {
           for (ModelDemand demand : report.getModelsList()) {
             int load = demand.getInFlight() + demand.getQueued() + demand.getHeldWhileCold();
-            decisions.onNext(ScaleDecision.newBuilder().setNamespace(demand.getNamespace()).setModel(demand.getModel())
-                .setDesiredReplicas((load + 3) / 4).setReason(report.getGatewayId()).build());
+            decisions.onNext(
+                ScaleDecision.newBuilder()
+                    .setNamespace(demand.getNamespace())
+                    .setModel(demand.getModel())
+                    .setDesiredReplicas((load + 3) / 4)
+                    .setReason(report.getGatewayId())
+                    .build());
           }
         }
 
@@ -46,29 +51,47 @@ class AutoscalerRoundTripTest {
     try (InProcessGrpc grpc = new InProcessGrpc(new CountingAutoscaler())) {
       List<ScaleDecision> received = new CopyOnWriteArrayList<>();
       CompletableFuture<Void> done = new CompletableFuture<>();
-      StreamObserver<DemandReport> reports = AutoscalerGrpc.newStub(grpc.channel).reportDemand(new StreamObserver<>() {
-        @Override
-        public void onNext(ScaleDecision decision) {
-          received.add(decision);
-        }
+      StreamObserver<DemandReport> reports =
+          AutoscalerGrpc.newStub(grpc.channel)
+              .reportDemand(
+                  new StreamObserver<>() {
+                    @Override
+                    public void onNext(ScaleDecision decision) {
+                      received.add(decision);
+                    }
 
-        @Override
-        public void onError(Throwable t) {
-          done.completeExceptionally(t);
-        }
+                    @Override
+                    public void onError(Throwable t) {
+                      done.completeExceptionally(t);
+                    }
 
-        @Override
-        public void onCompleted() {
-          done.complete(null);
-        }
-      });
+                    @Override
+                    public void onCompleted() {
+                      done.complete(null);
+                    }
+                  });
 
-      reports.onNext(DemandReport.newBuilder().setGatewayId("gw-1")
-          .addModels(ModelDemand.newBuilder().setNamespace("default").setModel("tiny-llama").setHeldWhileCold(1))
-          .build());
-      reports.onNext(DemandReport.newBuilder().setGatewayId("gw-1")
-          .addModels(ModelDemand.newBuilder().setNamespace("default").setModel("tiny-llama").setInFlight(6).setQueued(3).setArrivals(9).setIntervalMs(1000))
-          .build());
+      reports.onNext(
+          DemandReport.newBuilder()
+              .setGatewayId("gw-1")
+              .addModels(
+                  ModelDemand.newBuilder()
+                      .setNamespace("default")
+                      .setModel("tiny-llama")
+                      .setHeldWhileCold(1))
+              .build());
+      reports.onNext(
+          DemandReport.newBuilder()
+              .setGatewayId("gw-1")
+              .addModels(
+                  ModelDemand.newBuilder()
+                      .setNamespace("default")
+                      .setModel("tiny-llama")
+                      .setInFlight(6)
+                      .setQueued(3)
+                      .setArrivals(9)
+                      .setIntervalMs(1000))
+              .build());
       reports.onCompleted();
       done.get(5, TimeUnit.SECONDS);
 

@@ -40,19 +40,32 @@ class InferenceRoundTripTest {
     @Override
     public void generate(GenerateRequest request, StreamObserver<GenerateResponse> out) {
       if (request.getModel().isEmpty()) {
-        com.google.rpc.Status status = com.google.rpc.Status.newBuilder()
-            .setCode(Code.RESOURCE_EXHAUSTED_VALUE)
-            .setMessage("tokens per minute exceeded")
-            .addDetails(Any.pack(RetryInfo.newBuilder().setRetryDelay(Duration.newBuilder().setSeconds(7)).build()))
-            .addDetails(Any.pack(QuotaFailure.newBuilder()
-                .addViolations(QuotaFailure.Violation.newBuilder().setSubject("tenant:acme").setDescription("tokensPerMinute"))
-                .build()))
-            .build();
+        com.google.rpc.Status status =
+            com.google.rpc.Status.newBuilder()
+                .setCode(Code.RESOURCE_EXHAUSTED_VALUE)
+                .setMessage("tokens per minute exceeded")
+                .addDetails(
+                    Any.pack(
+                        RetryInfo.newBuilder()
+                            .setRetryDelay(Duration.newBuilder().setSeconds(7))
+                            .build()))
+                .addDetails(
+                    Any.pack(
+                        QuotaFailure.newBuilder()
+                            .addViolations(
+                                QuotaFailure.Violation.newBuilder()
+                                    .setSubject("tenant:acme")
+                                    .setDescription("tokensPerMinute"))
+                            .build()))
+                .build();
         out.onError(StatusProto.toStatusRuntimeException(status));
         return;
       }
       for (int id : request.getPromptTokenIds().getIdsList()) {
-        out.onNext(GenerateResponse.newBuilder().setTokens(TokenChunk.newBuilder().setText("t" + id).addTokenIds(id)).build());
+        out.onNext(
+            GenerateResponse.newBuilder()
+                .setTokens(TokenChunk.newBuilder().setText("t" + id).addTokenIds(id))
+                .build());
       }
       out.onNext(GenerateResponse.newBuilder().setFinal(finalFor(request)).build());
       out.onCompleted();
@@ -60,18 +73,25 @@ class InferenceRoundTripTest {
 
     @Override
     public void complete(GenerateRequest request, StreamObserver<CompleteResponse> out) {
-      out.onNext(CompleteResponse.newBuilder()
-          .setText(request.getPrompt() + "|" + request.getAdapter() + "|" + request.getSampling().getStopList())
-          .setFinal(finalFor(request))
-          .build());
+      out.onNext(
+          CompleteResponse.newBuilder()
+              .setText(
+                  request.getPrompt()
+                      + "|"
+                      + request.getAdapter()
+                      + "|"
+                      + request.getSampling().getStopList())
+              .setFinal(finalFor(request))
+              .build());
       out.onCompleted();
     }
 
     @Override
     public void listModels(ListModelsRequest request, StreamObserver<ListModelsResponse> out) {
-      out.onNext(ListModelsResponse.newBuilder()
-          .addModels(ModelInfo.newBuilder().setName("tiny-llama").setMaxSequenceLength(2048))
-          .build());
+      out.onNext(
+          ListModelsResponse.newBuilder()
+              .addModels(ModelInfo.newBuilder().setName("tiny-llama").setMaxSequenceLength(2048))
+              .build());
       out.onCompleted();
     }
 
@@ -80,8 +100,11 @@ class InferenceRoundTripTest {
       return Final.newBuilder()
           .setRequestId(request.getRequestId())
           .setFinishReason(FinishReason.LENGTH)
-          .setUsage(Usage.newBuilder().setPromptTokens(prompt).setCompletionTokens(request.getSampling().getMaxTokens())
-              .setTotalTokens(prompt + request.getSampling().getMaxTokens()))
+          .setUsage(
+              Usage.newBuilder()
+                  .setPromptTokens(prompt)
+                  .setCompletionTokens(request.getSampling().getMaxTokens())
+                  .setTotalTokens(prompt + request.getSampling().getMaxTokens()))
           .build();
     }
   }
@@ -99,13 +122,20 @@ class InferenceRoundTripTest {
 
   @Test
   void generateStreamsTokensThenFinalUsage() {
-    GenerateRequest request = GenerateRequest.newBuilder()
-        .setModel("tiny-llama")
-        .setAdapter("acme-support")
-        .setPromptTokenIds(dev.flotilla.api.v1.TokenIds.newBuilder().addIds(5).addIds(9))
-        .setSampling(SamplingParams.newBuilder().setTemperature(0.7f).setTopK(40).setTopP(0.9f).setSeed(42).setMaxTokens(3))
-        .setRequestId("req-1")
-        .build();
+    GenerateRequest request =
+        GenerateRequest.newBuilder()
+            .setModel("tiny-llama")
+            .setAdapter("acme-support")
+            .setPromptTokenIds(dev.flotilla.api.v1.TokenIds.newBuilder().addIds(5).addIds(9))
+            .setSampling(
+                SamplingParams.newBuilder()
+                    .setTemperature(0.7f)
+                    .setTopK(40)
+                    .setTopP(0.9f)
+                    .setSeed(42)
+                    .setMaxTokens(3))
+            .setRequestId("req-1")
+            .build();
 
     List<GenerateResponse> responses = new ArrayList<>();
     client.generate(request).forEachRemaining(responses::add);
@@ -121,30 +151,43 @@ class InferenceRoundTripTest {
 
   @Test
   void completeCarriesPromptAdapterAndStops() {
-    CompleteResponse response = client.complete(GenerateRequest.newBuilder()
-        .setModel("tiny-llama").setAdapter("globex-sql").setPrompt("hello")
-        .setSampling(SamplingParams.newBuilder().addStop("\n\n").addStop("END"))
-        .build());
+    CompleteResponse response =
+        client.complete(
+            GenerateRequest.newBuilder()
+                .setModel("tiny-llama")
+                .setAdapter("globex-sql")
+                .setPrompt("hello")
+                .setSampling(SamplingParams.newBuilder().addStop("\n\n").addStop("END"))
+                .build());
     assertThat(response.getText()).isEqualTo("hello|globex-sql|[\n\n, END]");
   }
 
   @Test
   void listModels() {
     assertThat(client.listModels(ListModelsRequest.getDefaultInstance()).getModelsList())
-        .extracting(ModelInfo::getName).containsExactly("tiny-llama");
+        .extracting(ModelInfo::getName)
+        .containsExactly("tiny-llama");
   }
 
   @Test
   void errorsCarryGoogleRpcDetails() {
     assertThatThrownBy(() -> client.generate(GenerateRequest.getDefaultInstance()).next())
-        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
-          assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
-          com.google.rpc.Status details = StatusProto.fromThrowable(e);
-          assertThat(details).isNotNull();
-          assertThat(details.getDetailsList()).hasSize(2);
-          assertThat(unpack(details.getDetails(0), RetryInfo.class).getRetryDelay().getSeconds()).isEqualTo(7);
-          assertThat(unpack(details.getDetails(1), QuotaFailure.class).getViolations(0).getSubject()).isEqualTo("tenant:acme");
-        });
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+              com.google.rpc.Status details = StatusProto.fromThrowable(e);
+              assertThat(details).isNotNull();
+              assertThat(details.getDetailsList()).hasSize(2);
+              assertThat(
+                      unpack(details.getDetails(0), RetryInfo.class).getRetryDelay().getSeconds())
+                  .isEqualTo(7);
+              assertThat(
+                      unpack(details.getDetails(1), QuotaFailure.class)
+                          .getViolations(0)
+                          .getSubject())
+                  .isEqualTo("tenant:acme");
+            });
   }
 
   private static <T extends com.google.protobuf.Message> T unpack(Any any, Class<T> type) {

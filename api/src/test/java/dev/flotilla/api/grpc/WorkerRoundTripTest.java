@@ -27,36 +27,62 @@ class WorkerRoundTripTest {
 
   static final class FakeWorker extends WorkerGrpc.WorkerImplBase {
     @Override
-    public void generate(WorkerGenerateRequest request, StreamObserver<WorkerGenerateResponse> out) {
-      out.onNext(WorkerGenerateResponse.newBuilder()
-          .setTokens(TokenChunk.newBuilder().setText(request.getTenant() + "/" + request.getAdapter()).addTokenIds(request.getPriority()))
-          .build());
-      out.onNext(WorkerGenerateResponse.newBuilder().setFinal(WorkerFinal.newBuilder()
-          .setFinishReason(FinishReason.STOP)
-          .setUsage(Usage.newBuilder().setPromptTokens(request.getPromptTokenIds().getIdsCount()).setCompletionTokens(1))
-          .setTimeBetweenTokensMs(request.getVirtualTokenCounter())
-          .setPreemptions(1))
-          .build());
+    public void generate(
+        WorkerGenerateRequest request, StreamObserver<WorkerGenerateResponse> out) {
+      out.onNext(
+          WorkerGenerateResponse.newBuilder()
+              .setTokens(
+                  TokenChunk.newBuilder()
+                      .setText(request.getTenant() + "/" + request.getAdapter())
+                      .addTokenIds(request.getPriority()))
+              .build());
+      out.onNext(
+          WorkerGenerateResponse.newBuilder()
+              .setFinal(
+                  WorkerFinal.newBuilder()
+                      .setFinishReason(FinishReason.STOP)
+                      .setUsage(
+                          Usage.newBuilder()
+                              .setPromptTokens(request.getPromptTokenIds().getIdsCount())
+                              .setCompletionTokens(1))
+                      .setTimeBetweenTokensMs(request.getVirtualTokenCounter())
+                      .setPreemptions(1))
+              .build());
       out.onCompleted();
     }
 
     @Override
     public void loadAdapter(LoadAdapterRequest request, StreamObserver<LoadAdapterResponse> out) {
-      out.onNext(LoadAdapterResponse.newBuilder().setRank(request.getSource().length()).addTargetModules(request.getBaseModel()).build());
+      out.onNext(
+          LoadAdapterResponse.newBuilder()
+              .setRank(request.getSource().length())
+              .addTargetModules(request.getBaseModel())
+              .build());
       out.onCompleted();
     }
 
     @Override
-    public void unloadAdapter(UnloadAdapterRequest request, StreamObserver<UnloadAdapterResponse> out) {
-      out.onNext(UnloadAdapterResponse.newBuilder().setUnloaded(request.getName().equals("resident")).build());
+    public void unloadAdapter(
+        UnloadAdapterRequest request, StreamObserver<UnloadAdapterResponse> out) {
+      out.onNext(
+          UnloadAdapterResponse.newBuilder()
+              .setUnloaded(request.getName().equals("resident"))
+              .build());
       out.onCompleted();
     }
 
     @Override
     public void stats(StatsRequest request, StreamObserver<WorkerStats> out) {
       for (int i = 0; i < 3; i++) {
-        out.onNext(WorkerStats.newBuilder().setQueueDepth(i).setRunningSequences(2).setFreeKvBlocks(100 - i)
-            .addResidentAdapters("a" + i).setServing(true).setTimestampMs(request.getIntervalMs() * i).build());
+        out.onNext(
+            WorkerStats.newBuilder()
+                .setQueueDepth(i)
+                .setRunningSequences(2)
+                .setFreeKvBlocks(100 - i)
+                .addResidentAdapters("a" + i)
+                .setServing(true)
+                .setTimestampMs(request.getIntervalMs() * i)
+                .build());
       }
       out.onCompleted();
     }
@@ -68,23 +94,44 @@ class WorkerRoundTripTest {
       WorkerGrpc.WorkerBlockingStub worker = WorkerGrpc.newBlockingStub(grpc.channel);
 
       List<WorkerGenerateResponse> stream = new ArrayList<>();
-      worker.generate(WorkerGenerateRequest.newBuilder().setTenant("acme").setAdapter("support").setPriority(2)
-          .setVirtualTokenCounter(12.5).setPromptTokenIds(TokenIds.newBuilder().addIds(1).addIds(2)).build())
+      worker
+          .generate(
+              WorkerGenerateRequest.newBuilder()
+                  .setTenant("acme")
+                  .setAdapter("support")
+                  .setPriority(2)
+                  .setVirtualTokenCounter(12.5)
+                  .setPromptTokenIds(TokenIds.newBuilder().addIds(1).addIds(2))
+                  .build())
           .forEachRemaining(stream::add);
       assertThat(stream.get(0).getTokens().getText()).isEqualTo("acme/support");
       assertThat(stream.get(0).getTokens().getTokenIdsList()).containsExactly(2);
       assertThat(stream.get(1).getFinal().getUsage().getPromptTokens()).isEqualTo(2);
       assertThat(stream.get(1).getFinal().getTimeBetweenTokensMs()).isEqualTo(12.5);
 
-      LoadAdapterResponse loaded = worker.loadAdapter(LoadAdapterRequest.newBuilder()
-          .setName("support").setSource("file:///a").setBaseModel("tiny-llama").build());
+      LoadAdapterResponse loaded =
+          worker.loadAdapter(
+              LoadAdapterRequest.newBuilder()
+                  .setName("support")
+                  .setSource("file:///a")
+                  .setBaseModel("tiny-llama")
+                  .build());
       assertThat(loaded.getRank()).isEqualTo("file:///a".length());
       assertThat(loaded.getTargetModulesList()).containsExactly("tiny-llama");
 
-      assertThat(worker.unloadAdapter(UnloadAdapterRequest.newBuilder().setName("resident").build()).getUnloaded()).isTrue();
-      assertThat(worker.unloadAdapter(UnloadAdapterRequest.newBuilder().setName("other").build()).getUnloaded()).isFalse();
+      assertThat(
+              worker
+                  .unloadAdapter(UnloadAdapterRequest.newBuilder().setName("resident").build())
+                  .getUnloaded())
+          .isTrue();
+      assertThat(
+              worker
+                  .unloadAdapter(UnloadAdapterRequest.newBuilder().setName("other").build())
+                  .getUnloaded())
+          .isFalse();
 
-      Iterator<WorkerStats> stats = worker.stats(StatsRequest.newBuilder().setIntervalMs(250).build());
+      Iterator<WorkerStats> stats =
+          worker.stats(StatsRequest.newBuilder().setIntervalMs(250).build());
       List<WorkerStats> snapshots = new ArrayList<>();
       stats.forEachRemaining(snapshots::add);
       assertThat(snapshots).extracting(WorkerStats::getFreeKvBlocks).containsExactly(100, 99, 98);

@@ -52,11 +52,13 @@ public class GatewayBeans {
   private final ModelCatalog catalog = new ModelCatalog();
   private final WorkerRegistry registry = new WorkerRegistry();
   private final WorkerClient workerClient;
-  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread t = new Thread(r, "flotilla-gateway-tick");
-    t.setDaemon(true);
-    return t;
-  });
+  private final ScheduledExecutorService timer =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "flotilla-gateway-tick");
+            t.setDaemon(true);
+            return t;
+          });
   private UsageLedger ledger;
   private Schedulers schedulers;
   private DemandReporter reporter;
@@ -105,12 +107,20 @@ public class GatewayBeans {
   synchronized UsageLedger usageLedger() {
     if (ledger == null) {
       try {
-        UsageSpool spool = UsageSpool.open(Path.of(config.usage().spoolDir()),
-            config.usage().segmentBytes());
-        ledger = new UsageLedger(spool, () -> new KafkaProducer<>(UsageProducerConfig.of(
-                config.usage().kafkaBootstrapServers().orElseThrow(), gatewayId,
-                config.usage().deliveryTimeout())),
-            config.usage().topic(), config.usage().maxBackoff(), new ObjectMapper());
+        UsageSpool spool =
+            UsageSpool.open(Path.of(config.usage().spoolDir()), config.usage().segmentBytes());
+        ledger =
+            new UsageLedger(
+                spool,
+                () ->
+                    new KafkaProducer<>(
+                        UsageProducerConfig.of(
+                            config.usage().kafkaBootstrapServers().orElseThrow(),
+                            gatewayId,
+                            config.usage().deliveryTimeout())),
+                config.usage().topic(),
+                config.usage().maxBackoff(),
+                new ObjectMapper());
       } catch (IOException e) {
         throw new UncheckedIOException("cannot open the usage spool", e);
       }
@@ -122,47 +132,81 @@ public class GatewayBeans {
   @Singleton
   GatewayPipeline pipeline(MeterRegistry meters, UsageLedger usage) {
     metrics = new GatewayMetrics(meters, config.maxTenantLabels());
-    AutoscalerNotifier notifier = modelKey -> {
-      if (reporter != null) {
-        reporter.heldWhileCold(modelKey);
-      }
-    };
-    schedulers = new Schedulers(registry, new WorkerSelector(config.loadFactor()), notifier,
-        Ticker.system(), config.hold().maxPerModel(), config.hold().maxPerTenant(),
-        config.hold().retryAfter(), config.queue().timeout(), config.queue().retryAfter(),
-        metrics.schedulerEvents());
-    metrics.gauges(() -> schedulers.all().stream().mapToInt(s -> s.demand().held()).sum(),
-        usage::pending);
-    return new GatewayPipeline(new ApiKeyAuthenticator(tenants), new Authorizer(catalog),
-        new TenantLimiter(Ticker.system(), config.concurrencyRetryAfter()), schedulers, registry,
-        workerClient, usage::record, metrics, Ticker.system(), Clock.systemUTC(),
+    AutoscalerNotifier notifier =
+        modelKey -> {
+          if (reporter != null) {
+            reporter.heldWhileCold(modelKey);
+          }
+        };
+    schedulers =
+        new Schedulers(
+            registry,
+            new WorkerSelector(config.loadFactor()),
+            notifier,
+            Ticker.system(),
+            config.hold().maxPerModel(),
+            config.hold().maxPerTenant(),
+            config.hold().retryAfter(),
+            config.queue().timeout(),
+            config.queue().retryAfter(),
+            metrics.schedulerEvents());
+    metrics.gauges(
+        () -> schedulers.all().stream().mapToInt(s -> s.demand().held()).sum(), usage::pending);
+    return new GatewayPipeline(
+        new ApiKeyAuthenticator(tenants),
+        new Authorizer(catalog),
+        new TenantLimiter(Ticker.system(), config.concurrencyRetryAfter()),
+        schedulers,
+        registry,
+        workerClient,
+        usage::record,
+        metrics,
+        Ticker.system(),
+        Clock.systemUTC(),
         new GatewayPipeline.Settings(gatewayId, config.defaultMaxTokens(), config.maxAttempts()));
   }
 
-  void start(@Observes StartupEvent event, GatewayPipeline pipeline, UsageLedger usage,
+  void start(
+      @Observes StartupEvent event,
+      GatewayPipeline pipeline,
+      UsageLedger usage,
       jakarta.enterprise.inject.Instance<KubernetesInformers> informers) {
     if (config.usage().kafkaBootstrapServers().isPresent()) {
       usage.start();
     } else {
-      LOG.warn("flotilla.gateway.usage.kafka-bootstrap-servers is not set: usage events are"
-          + " spooled locally and sent once it is");
+      LOG.warn(
+          "flotilla.gateway.usage.kafka-bootstrap-servers is not set: usage events are"
+              + " spooled locally and sent once it is");
     }
-    statsWatchers = new StatsWatchers(workerClient, registry, config.workers().statsIntervalMs(),
-        2_000);
+    statsWatchers =
+        new StatsWatchers(workerClient, registry, config.workers().statsIntervalMs(), 2_000);
     long tick = config.hold().progressInterval().toMillis();
-    timer.scheduleAtFixedRate(() -> {
-      try {
-        schedulers.tick();
-      } catch (RuntimeException e) {
-        LOG.error("scheduler tick failed", e);
-      }
-    }, tick, tick, TimeUnit.MILLISECONDS);
-    config.autoscaler().address().ifPresent(address -> {
-      autoscalerChannel = ManagedChannelBuilder.forTarget(address).usePlaintext().build();
-      reporter = new DemandReporter(autoscalerChannel, gatewayId,
-          () -> schedulers.all().stream().map(s -> (ModelScheduler) s).toList(),
-          config.autoscaler().reportInterval(), Clock.systemUTC()).start();
-    });
+    timer.scheduleAtFixedRate(
+        () -> {
+          try {
+            schedulers.tick();
+          } catch (RuntimeException e) {
+            LOG.error("scheduler tick failed", e);
+          }
+        },
+        tick,
+        tick,
+        TimeUnit.MILLISECONDS);
+    config
+        .autoscaler()
+        .address()
+        .ifPresent(
+            address -> {
+              autoscalerChannel = ManagedChannelBuilder.forTarget(address).usePlaintext().build();
+              reporter =
+                  new DemandReporter(
+                          autoscalerChannel,
+                          gatewayId,
+                          () -> schedulers.all().stream().map(s -> (ModelScheduler) s).toList(),
+                          config.autoscaler().reportInterval(),
+                          Clock.systemUTC())
+                      .start();
+            });
     if (config.informers()) {
       informers.get().start(tenants, catalog, registry, config.workers());
     }

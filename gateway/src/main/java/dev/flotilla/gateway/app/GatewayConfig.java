@@ -81,8 +81,8 @@ public interface GatewayConfig {
   /** The OpenAI-compatible HTTP surface ({@code /v1/...} on the HTTP port). */
   interface Http {
     /**
-     * The deadline of an HTTP request (HTTP has no deadline header; gRPC clients send their
-     * own): past it the request is cancelled and answered 504.
+     * The deadline of an HTTP request (HTTP has no deadline header; gRPC clients send their own):
+     * past it the request is cancelled and answered 504.
      */
     @WithDefault("10m")
     Duration timeout();

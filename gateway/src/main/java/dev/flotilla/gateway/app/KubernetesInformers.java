@@ -8,7 +8,6 @@ import dev.flotilla.gateway.catalog.ModelCatalog;
 import dev.flotilla.gateway.route.WorkerRegistry;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
@@ -20,8 +19,8 @@ import org.jboss.logging.Logger;
 
 /**
  * Feeds the gateway's in-memory views from the API server: Tenants and Secrets (API-key index),
- * ModelDeployments and LoraAdapters (catalog), and worker pods (endpoints). One watch per kind;
- * no API call per request.
+ * ModelDeployments and LoraAdapters (catalog), and worker pods (endpoints). One watch per kind; no
+ * API call per request.
  *
  * <p>Worker pods are found by the label {@code flotilla.gateway.workers.model-label} (default
  * {@code flotilla.dev/model}, value = ModelDeployment name, same namespace); a pod is an endpoint
@@ -38,20 +37,31 @@ public class KubernetesInformers {
     this.client = client;
   }
 
-  void start(TenantDirectory tenants, ModelCatalog catalog, WorkerRegistry registry,
+  void start(
+      TenantDirectory tenants,
+      ModelCatalog catalog,
+      WorkerRegistry registry,
       GatewayConfig.Workers workers) {
-    add(client.resources(Tenant.class).runnableInformer(0), tenants::onTenant,
+    add(
+        client.resources(Tenant.class).runnableInformer(0),
+        tenants::onTenant,
         t -> tenants.onTenantDeleted(t.getMetadata().getName()));
-    add(client.secrets().inAnyNamespace().runnableInformer(0), tenants::onSecret,
+    add(
+        client.secrets().inAnyNamespace().runnableInformer(0),
+        tenants::onSecret,
         s -> tenants.onSecretDeleted(s.getMetadata().getNamespace(), s.getMetadata().getName()));
-    add(client.resources(ModelDeployment.class).inAnyNamespace().runnableInformer(0),
+    add(
+        client.resources(ModelDeployment.class).inAnyNamespace().runnableInformer(0),
         catalog::onModel,
         m -> catalog.onModelDeleted(m.getMetadata().getNamespace(), m.getMetadata().getName()));
-    add(client.resources(LoraAdapter.class).inAnyNamespace().runnableInformer(0),
+    add(
+        client.resources(LoraAdapter.class).inAnyNamespace().runnableInformer(0),
         catalog::onAdapter,
         a -> catalog.onAdapterDeleted(a.getMetadata().getNamespace(), a.getMetadata().getName()));
-    add(client.pods().inAnyNamespace().withLabel(workers.modelLabel()).runnableInformer(0),
-        pod -> onPod(pod, registry, workers), pod -> registry.remove(podId(pod)));
+    add(
+        client.pods().inAnyNamespace().withLabel(workers.modelLabel()).runnableInformer(0),
+        pod -> onPod(pod, registry, workers),
+        pod -> registry.remove(podId(pod)));
   }
 
   static String podId(Pod pod) {
@@ -59,45 +69,55 @@ public class KubernetesInformers {
   }
 
   private static void onPod(Pod pod, WorkerRegistry registry, GatewayConfig.Workers workers) {
-    boolean ready = pod.getStatus() != null && pod.getStatus().getPodIP() != null
-        && pod.getMetadata().getDeletionTimestamp() == null
-        && pod.getStatus().getConditions() != null
-        && pod.getStatus().getConditions().stream()
-            .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+    boolean ready =
+        pod.getStatus() != null
+            && pod.getStatus().getPodIP() != null
+            && pod.getMetadata().getDeletionTimestamp() == null
+            && pod.getStatus().getConditions() != null
+            && pod.getStatus().getConditions().stream()
+                .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
     if (!ready) {
       registry.remove(podId(pod));
       return;
     }
-    String model = pod.getMetadata().getNamespace() + "/"
-        + pod.getMetadata().getLabels().get(workers.modelLabel());
-    registry.upsert(new WorkerRegistry.Endpoint(podId(pod), model,
-        pod.getStatus().getPodIP() + ":" + workers.port()));
+    String model =
+        pod.getMetadata().getNamespace()
+            + "/"
+            + pod.getMetadata().getLabels().get(workers.modelLabel());
+    registry.upsert(
+        new WorkerRegistry.Endpoint(
+            podId(pod), model, pod.getStatus().getPodIP() + ":" + workers.port()));
   }
 
-  private <T extends HasMetadata> void add(SharedIndexInformer<T> informer, Consumer<T> upsert,
-      Consumer<T> delete) {
-    informer.addEventHandler(new ResourceEventHandler<T>() {
-      @Override
-      public void onAdd(T obj) {
-        upsert.accept(obj);
-      }
+  private <T extends HasMetadata> void add(
+      SharedIndexInformer<T> informer, Consumer<T> upsert, Consumer<T> delete) {
+    informer.addEventHandler(
+        new ResourceEventHandler<T>() {
+          @Override
+          public void onAdd(T obj) {
+            upsert.accept(obj);
+          }
 
-      @Override
-      public void onUpdate(T oldObj, T newObj) {
-        upsert.accept(newObj);
-      }
+          @Override
+          public void onUpdate(T oldObj, T newObj) {
+            upsert.accept(newObj);
+          }
 
-      @Override
-      public void onDelete(T obj, boolean deletedFinalStateUnknown) {
-        delete.accept(obj);
-      }
-    });
-    informer.start().whenComplete((ok, err) -> {
-      if (err != null) {
-        LOG.warnf("informer for %s did not start: %s", informer.getApiTypeClass().getSimpleName(),
-            err.toString());
-      }
-    });
+          @Override
+          public void onDelete(T obj, boolean deletedFinalStateUnknown) {
+            delete.accept(obj);
+          }
+        });
+    informer
+        .start()
+        .whenComplete(
+            (ok, err) -> {
+              if (err != null) {
+                LOG.warnf(
+                    "informer for %s did not start: %s",
+                    informer.getApiTypeClass().getSimpleName(), err.toString());
+              }
+            });
     informers.add(informer);
   }
 

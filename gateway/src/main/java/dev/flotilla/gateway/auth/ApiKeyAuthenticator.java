@@ -6,12 +6,13 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 
 /**
- * Turns an {@code authorization} header (gRPC metadata or HTTP) into a tenant. A missing,
- * malformed or unknown key all fail the same way: UNAUTHENTICATED with one generic message.
+ * Turns an {@code authorization} header (gRPC metadata or HTTP) into a tenant. A missing, malformed
+ * or unknown key all fail the same way: UNAUTHENTICATED with one generic message.
  */
 public final class ApiKeyAuthenticator {
   /** Longer values are not keys; refusing them bounds the hashing work an attacker can cause. */
   static final int MAX_KEY_LENGTH = 512;
+
   private final TenantDirectory directory;
 
   public ApiKeyAuthenticator(TenantDirectory directory) {

@@ -21,9 +21,9 @@ import org.jboss.logging.Logger;
  * Tenants and their API-key hashes, kept current by informer events (no API call per request).
  *
  * <p>Every change rebuilds an immutable index that readers see through one volatile field. The
- * index buckets key hashes by their first 8 bytes and compares the full 32 bytes with
- * {@link MessageDigest#isEqual}, so a lookup's timing does not depend on how much of a stored
- * hash a presented key matches.
+ * index buckets key hashes by their first 8 bytes and compares the full 32 bytes with {@link
+ * MessageDigest#isEqual}, so a lookup's timing does not depend on how much of a stored hash a
+ * presented key matches.
  */
 public final class TenantDirectory {
   private static final Logger LOG = Logger.getLogger(TenantDirectory.class);
@@ -48,8 +48,8 @@ public final class TenantDirectory {
   }
 
   public void onSecret(Secret secret) {
-    secrets.put(secretKey(secret.getMetadata().getNamespace(), secret.getMetadata().getName()),
-        secret);
+    secrets.put(
+        secretKey(secret.getMetadata().getNamespace(), secret.getMetadata().getName()), secret);
     rebuild();
   }
 
@@ -103,7 +103,8 @@ public final class TenantDirectory {
           }
           byte[] hash = parseHash(e.getValue());
           if (hash == null) {
-            LOG.warnf("Secret %s/%s entry %s of tenant %s is not sha256:<64 hex>; ignored",
+            LOG.warnf(
+                "Secret %s/%s entry %s of tenant %s is not sha256:<64 hex>; ignored",
                 ref.getNamespace(), ref.getName(), e.getKey(), info.name());
             continue;
           }
@@ -120,8 +121,8 @@ public final class TenantDirectory {
   static byte[] parseHash(String base64Value) {
     String value;
     try {
-      value = new String(Base64.getDecoder().decode(base64Value.trim()), StandardCharsets.UTF_8)
-          .trim();
+      value =
+          new String(Base64.getDecoder().decode(base64Value.trim()), StandardCharsets.UTF_8).trim();
     } catch (IllegalArgumentException e) {
       return null;
     }

@@ -16,15 +16,25 @@ import java.util.List;
  * @param maxConcurrent requests in flight at once; null when unlimited
  * @param weight share of contended capacity, at least 1
  */
-public record TenantInfo(String name, List<String> allowedModels, Double requestsPerSecond,
-    Integer burst, Long tokensPerMinute, Integer maxConcurrent, int weight, Priority priority) {
+public record TenantInfo(
+    String name,
+    List<String> allowedModels,
+    Double requestsPerSecond,
+    Integer burst,
+    Long tokensPerMinute,
+    Integer maxConcurrent,
+    int weight,
+    Priority priority) {
 
   public static TenantInfo from(Tenant tenant) {
     TenantSpec spec = tenant.getSpec();
     TenantLimits limits = spec.getLimits() == null ? new TenantLimits() : spec.getLimits();
-    return new TenantInfo(tenant.getMetadata().getName(),
+    return new TenantInfo(
+        tenant.getMetadata().getName(),
         spec.getAllowedModels() == null ? List.of() : List.copyOf(spec.getAllowedModels()),
-        limits.getRequestsPerSecond(), limits.getBurst(), limits.getTokensPerMinute(),
+        limits.getRequestsPerSecond(),
+        limits.getBurst(),
+        limits.getTokensPerMinute(),
         limits.getMaxConcurrent(),
         spec.getWeight() == null ? 1 : Math.max(1, spec.getWeight()),
         spec.getPriority() == null ? Priority.Normal : spec.getPriority());

@@ -13,8 +13,8 @@ import java.util.List;
  *
  * <p>A model is named {@code namespace/name} or, when unambiguous, {@code name}. A tenant may use
  * it when its {@code allowedModels} holds {@code *}, the model's {@code namespace/name} or its
- * {@code name}; an unset list allows nothing. An adapter must belong to the model and be public
- * or owned by the tenant.
+ * {@code name}; an unset list allows nothing. An adapter must belong to the model and be public or
+ * owned by the tenant.
  */
 public final class Authorizer {
   public static final String MODEL_TYPE = "flotilla.dev/ModelDeployment";
@@ -41,9 +41,15 @@ public final class Authorizer {
     if (adapterName == null || adapterName.isEmpty()) {
       return new Grant(model, null);
     }
-    AdapterEntry adapter = catalog.adapter(model, adapterName).orElseThrow(() ->
-        GatewayStatus.notFound(ADAPTER_TYPE, model.namespace() + "/" + adapterName,
-            "no adapter " + adapterName + " for model " + model.key()));
+    AdapterEntry adapter =
+        catalog
+            .adapter(model, adapterName)
+            .orElseThrow(
+                () ->
+                    GatewayStatus.notFound(
+                        ADAPTER_TYPE,
+                        model.namespace() + "/" + adapterName,
+                        "no adapter " + adapterName + " for model " + model.key()));
     if (!adapter.visibleTo(tenant.name())) {
       throw GatewayStatus.permissionDenied(
           "tenant " + tenant.name() + " may not use adapter " + adapterName);
@@ -51,7 +57,8 @@ public final class Authorizer {
     if (adapter.rejected()) {
       // The operator checked the files against the base model and found them wrong: no worker
       // could load them, so say why here instead of failing on every worker in turn.
-      throw GatewayStatus.failedPrecondition("adapter " + adapterName + " failed validation: " + adapter.rejection());
+      throw GatewayStatus.failedPrecondition(
+          "adapter " + adapterName + " failed validation: " + adapter.rejection());
     }
     return new Grant(model, adapter);
   }
@@ -62,8 +69,8 @@ public final class Authorizer {
     }
     List<ModelEntry> named = catalog.modelsNamed(name);
     if (named.size() > 1) {
-      throw GatewayStatus.invalidArgument("model",
-          "\"" + name + "\" exists in several namespaces; use namespace/name");
+      throw GatewayStatus.invalidArgument(
+          "model", "\"" + name + "\" exists in several namespaces; use namespace/name");
     }
     return named.stream().findFirst().orElseThrow(() -> unknownModel(name));
   }
@@ -92,9 +99,14 @@ public final class Authorizer {
     return catalog.models().stream()
         .filter(m -> mayUse(tenant, m))
         .sorted(Comparator.comparing(ModelEntry::key))
-        .map(m -> new ModelView(m, catalog.adaptersOf(m).stream()
-            .filter(a -> a.visibleTo(tenant.name()) && !a.rejected())
-            .sorted(Comparator.comparing(AdapterEntry::name)).toList()))
+        .map(
+            m ->
+                new ModelView(
+                    m,
+                    catalog.adaptersOf(m).stream()
+                        .filter(a -> a.visibleTo(tenant.name()) && !a.rejected())
+                        .sorted(Comparator.comparing(AdapterEntry::name))
+                        .toList()))
         .toList();
   }
 }

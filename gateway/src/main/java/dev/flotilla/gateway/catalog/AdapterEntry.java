@@ -10,11 +10,18 @@ import dev.flotilla.api.crd.Visibility;
  * @param model the ModelDeployment's name (same namespace)
  * @param tenant owning tenant; null for a public adapter without owner
  * @param rank 0 when unknown
- * @param rejection why the operator found the adapter invalid (its {@code Validated} condition
- *     is False); null while it is valid or not yet checked, when the worker's own checks apply
+ * @param rejection why the operator found the adapter invalid (its {@code Validated} condition is
+ *     False); null while it is valid or not yet checked, when the worker's own checks apply
  */
-public record AdapterEntry(String namespace, String name, String model, String tenant,
-    Visibility visibility, int rank, String source, String rejection) {
+public record AdapterEntry(
+    String namespace,
+    String name,
+    String model,
+    String tenant,
+    Visibility visibility,
+    int rank,
+    String source,
+    String rejection) {
 
   public String modelKey() {
     return namespace + "/" + model;
@@ -30,12 +37,19 @@ public record AdapterEntry(String namespace, String name, String model, String t
 
   public static AdapterEntry from(LoraAdapter a) {
     var spec = a.getSpec();
-    Integer rank = a.getStatus() != null && a.getStatus().getRank() != null
-        ? a.getStatus().getRank() : spec.getRank();
-    return new AdapterEntry(a.getMetadata().getNamespace(), a.getMetadata().getName(),
-        spec.getModelDeployment(), spec.getTenant(),
+    Integer rank =
+        a.getStatus() != null && a.getStatus().getRank() != null
+            ? a.getStatus().getRank()
+            : spec.getRank();
+    return new AdapterEntry(
+        a.getMetadata().getNamespace(),
+        a.getMetadata().getName(),
+        spec.getModelDeployment(),
+        spec.getTenant(),
         spec.getVisibility() == null ? Visibility.Private : spec.getVisibility(),
-        rank == null ? 0 : rank, spec.getSource(), rejection(a));
+        rank == null ? 0 : rank,
+        spec.getSource(),
+        rejection(a));
   }
 
   private static String rejection(LoraAdapter a) {
@@ -44,7 +58,12 @@ public record AdapterEntry(String namespace, String name, String model, String t
     }
     return a.getStatus().getConditions().stream()
         .filter(c -> ConditionTypes.VALIDATED.equals(c.getType()) && "False".equals(c.getStatus()))
-        .map(c -> c.getMessage() == null || c.getMessage().isBlank() ? String.valueOf(c.getReason()) : c.getMessage())
-        .findFirst().orElse(null);
+        .map(
+            c ->
+                c.getMessage() == null || c.getMessage().isBlank()
+                    ? String.valueOf(c.getReason())
+                    : c.getMessage())
+        .findFirst()
+        .orElse(null);
   }
 }

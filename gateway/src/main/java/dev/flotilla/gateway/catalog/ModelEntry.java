@@ -9,13 +9,18 @@ import java.time.Duration;
  *
  * @param key {@code namespace/name}: the model's identity in queues, workers and usage events
  * @param maxSequenceLength 0 when the resource does not say
- * @param chatTemplate the built-in chat template named by the annotation
- *     {@value #CHAT_TEMPLATE_ANNOTATION}; null when the resource does not name one
+ * @param chatTemplate the built-in chat template named by the annotation {@value
+ *     #CHAT_TEMPLATE_ANNOTATION}; null when the resource does not name one
  */
-public record ModelEntry(String namespace, String name, int maxSequenceLength,
-    Duration coldStartTimeout, String chatTemplate) {
+public record ModelEntry(
+    String namespace,
+    String name,
+    int maxSequenceLength,
+    Duration coldStartTimeout,
+    String chatTemplate) {
   /** The CRD default of {@code scaling.coldStartTimeout}. */
   public static final Duration DEFAULT_COLD_START_TIMEOUT = Duration.ofMinutes(2);
+
   /** Names the model family's chat template for {@code /v1/chat/completions}. */
   public static final String CHAT_TEMPLATE_ANNOTATION = "flotilla.dev/chat-template";
 
@@ -25,13 +30,17 @@ public record ModelEntry(String namespace, String name, int maxSequenceLength,
 
   public static ModelEntry from(ModelDeployment md) {
     ModelDeploymentSpec spec = md.getSpec();
-    int maxSeq = spec != null && spec.getEngine() != null
-        && spec.getEngine().getMaxSequenceLength() != null
-        ? spec.getEngine().getMaxSequenceLength() : 0;
-    String timeout = spec != null && spec.getScaling() != null
-        ? spec.getScaling().getColdStartTimeout() : null;
+    int maxSeq =
+        spec != null && spec.getEngine() != null && spec.getEngine().getMaxSequenceLength() != null
+            ? spec.getEngine().getMaxSequenceLength()
+            : 0;
+    String timeout =
+        spec != null && spec.getScaling() != null ? spec.getScaling().getColdStartTimeout() : null;
     var annotations = md.getMetadata().getAnnotations();
-    return new ModelEntry(md.getMetadata().getNamespace(), md.getMetadata().getName(), maxSeq,
+    return new ModelEntry(
+        md.getMetadata().getNamespace(),
+        md.getMetadata().getName(),
+        maxSeq,
         GoDuration.parse(timeout, DEFAULT_COLD_START_TIMEOUT),
         annotations == null ? null : annotations.get(CHAT_TEMPLATE_ANNOTATION));
   }

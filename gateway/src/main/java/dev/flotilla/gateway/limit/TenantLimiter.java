@@ -11,9 +11,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * Per-tenant limits of one gateway replica: requests per second (token bucket of size
- * {@code burst}), tokens per minute (bucket of size {@code tokensPerMinute}, refilled
- * continuously) and requests in flight.
+ * Per-tenant limits of one gateway replica: requests per second (token bucket of size {@code
+ * burst}), tokens per minute (bucket of size {@code tokensPerMinute}, refilled continuously) and
+ * requests in flight.
  *
  * <p>A request reserves its prompt tokens plus {@code max_tokens} up front; {@link Permit#settle}
  * charges what it actually used and refunds the difference. A reservation larger than the whole
@@ -37,8 +37,10 @@ public final class TenantLimiter {
   /** A refusal with the delay after which the same request would pass. */
   public record Rejection(String tenant, Reason reason, long retryAfterNanos) {
     public StatusRuntimeException toStatus() {
-      return GatewayStatus.resourceExhausted("tenant:" + tenant,
-          "tenant " + tenant + " is over its limit of " + reason.description, retryAfterNanos);
+      return GatewayStatus.resourceExhausted(
+          "tenant:" + tenant,
+          "tenant " + tenant + " is over its limit of " + reason.description,
+          retryAfterNanos);
     }
   }
 
@@ -66,7 +68,9 @@ public final class TenantLimiter {
   private final long concurrencyRetryNanos;
   private final Map<String, State> states = new ConcurrentHashMap<>();
 
-  /** @param concurrencyRetry the retry hint when only the in-flight limit refuses */
+  /**
+   * @param concurrencyRetry the retry hint when only the in-flight limit refuses
+   */
   public TenantLimiter(Ticker ticker, Duration concurrencyRetry) {
     this.ticker = ticker;
     this.concurrencyRetryNanos = concurrencyRetry.toNanos();
@@ -118,29 +122,39 @@ public final class TenantLimiter {
   }
 
   private State state(TenantInfo tenant, long now) {
-    return states.compute(tenant.name(), (name, old) -> {
-      if (old != null && sameLimits(old.limits, tenant)) {
-        return old;
-      }
-      TokenBucket requests = tenant.requestsPerSecond() == null ? null : new TokenBucket(
-          tenant.burst() != null ? tenant.burst() : Math.max(1, Math.ceil(tenant.requestsPerSecond())),
-          tenant.requestsPerSecond(), now);
-      TokenBucket tokens = tenant.tokensPerMinute() == null ? null
-          : new TokenBucket(tenant.tokensPerMinute(), tenant.tokensPerMinute() / 60.0, now);
-      State fresh = new State(tenant, requests, tokens);
-      if (old != null) {
-        synchronized (old) {
-          fresh.inFlight = old.inFlight;
-          if (requests != null && old.requests != null) {
-            requests.inherit(old.requests, now);
+    return states.compute(
+        tenant.name(),
+        (name, old) -> {
+          if (old != null && sameLimits(old.limits, tenant)) {
+            return old;
           }
-          if (tokens != null && old.tokens != null) {
-            tokens.inherit(old.tokens, now);
+          TokenBucket requests =
+              tenant.requestsPerSecond() == null
+                  ? null
+                  : new TokenBucket(
+                      tenant.burst() != null
+                          ? tenant.burst()
+                          : Math.max(1, Math.ceil(tenant.requestsPerSecond())),
+                      tenant.requestsPerSecond(),
+                      now);
+          TokenBucket tokens =
+              tenant.tokensPerMinute() == null
+                  ? null
+                  : new TokenBucket(tenant.tokensPerMinute(), tenant.tokensPerMinute() / 60.0, now);
+          State fresh = new State(tenant, requests, tokens);
+          if (old != null) {
+            synchronized (old) {
+              fresh.inFlight = old.inFlight;
+              if (requests != null && old.requests != null) {
+                requests.inherit(old.requests, now);
+              }
+              if (tokens != null && old.tokens != null) {
+                tokens.inherit(old.tokens, now);
+              }
+            }
           }
-        }
-      }
-      return fresh;
-    });
+          return fresh;
+        });
   }
 
   private static boolean sameLimits(TenantInfo a, TenantInfo b) {
@@ -166,8 +180,8 @@ public final class TenantLimiter {
     }
 
     /**
-     * Ends the request: charges {@code usedTokens} against the reservation (refunding the rest)
-     * and frees its in-flight slot. Only the first call counts.
+     * Ends the request: charges {@code usedTokens} against the reservation (refunding the rest) and
+     * frees its in-flight slot. Only the first call counts.
      */
     public void settle(long usedTokens) {
       if (!settled.compareAndSet(false, true)) {

@@ -2,8 +2,8 @@ package dev.flotilla.gateway.limit;
 
 /**
  * A token bucket over an injected clock: {@code capacity} tokens, refilled at {@code perSecond}.
- * The level may go below zero when a settlement charges more than was reserved; the debt is
- * paid back by the refill before anything else is admitted. Not thread-safe.
+ * The level may go below zero when a settlement charges more than was reserved; the debt is paid
+ * back by the refill before anything else is admitted. Not thread-safe.
  */
 final class TokenBucket {
   private final double capacity;

@@ -17,8 +17,8 @@ import java.util.function.Supplier;
  * The gateway's Prometheus metrics (prefix {@code flotilla_gateway_}).
  *
  * <p>Tenant labels are bounded: the first {@code maxTenantLabels} distinct tenants this replica
- * sees get their own label value, every later one is reported as {@code other}. With the default
- * of 100 and a handful of models and statuses, a series family stays in the low thousands.
+ * sees get their own label value, every later one is reported as {@code other}. With the default of
+ * 100 and a handful of models and statuses, a series family stays in the low thousands.
  */
 public final class GatewayMetrics {
   public static final String OTHER = "other";
@@ -51,8 +51,8 @@ public final class GatewayMetrics {
   }
 
   /**
-   * The per-token and per-dispatch timers of one model, built once: a request resolves them when
-   * it is admitted instead of building and looking up a meter id on every token.
+   * The per-token and per-dispatch timers of one model, built once: a request resolves them when it
+   * is admitted instead of building and looking up a meter id on every token.
    */
   public record ModelMeters(Timer timeToFirstToken, Timer timeBetweenTokens, Timer queueTime) {
     public void timeToFirstToken(long nanos) {
@@ -71,32 +71,63 @@ public final class GatewayMetrics {
   /** The timers of {@code model}, registered on first use. */
   public ModelMeters model(String model) {
     ModelMeters m = models.get(model);
-    return m != null ? m : models.computeIfAbsent(model, k -> new ModelMeters(
-        timer("flotilla.gateway.time.to.first.token", "Arrival to first token", "model", k),
-        timer("flotilla.gateway.time.between.tokens", "Gap between streamed chunks", "model", k),
-        timer("flotilla.gateway.queue.time", "Held while cold plus fair-queue wait", "model",
-            k)));
+    return m != null
+        ? m
+        : models.computeIfAbsent(
+            model,
+            k ->
+                new ModelMeters(
+                    timer(
+                        "flotilla.gateway.time.to.first.token",
+                        "Arrival to first token",
+                        "model",
+                        k),
+                    timer(
+                        "flotilla.gateway.time.between.tokens",
+                        "Gap between streamed chunks",
+                        "model",
+                        k),
+                    timer(
+                        "flotilla.gateway.queue.time",
+                        "Held while cold plus fair-queue wait",
+                        "model",
+                        k)));
   }
 
   public void request(String tenant, String model, String status) {
     String t = tenantLabel(tenant);
-    requests.computeIfAbsent(t + '\n' + model + '\n' + status, k ->
-        Counter.builder("flotilla.gateway.requests").description("Requests by outcome")
-            .tags("tenant", t, "model", model, "status", status).register(registry))
+    requests
+        .computeIfAbsent(
+            t + '\n' + model + '\n' + status,
+            k ->
+                Counter.builder("flotilla.gateway.requests")
+                    .description("Requests by outcome")
+                    .tags("tenant", t, "model", model, "status", status)
+                    .register(registry))
         .increment();
   }
 
   public void rejected(String reason) {
-    Counter.builder("flotilla.gateway.rejections").description("Requests refused, by reason")
-        .tags("reason", reason).register(registry).increment();
+    Counter.builder("flotilla.gateway.rejections")
+        .description("Requests refused, by reason")
+        .tags("reason", reason)
+        .register(registry)
+        .increment();
   }
 
   public void tokens(String tenant, long prompt, long completion) {
-    Counter[] inOut = tokens.computeIfAbsent(tenantLabel(tenant), t -> new Counter[] {
-        Counter.builder("flotilla.gateway.tokens").tags("tenant", t, "direction", "in")
-            .register(registry),
-        Counter.builder("flotilla.gateway.tokens").tags("tenant", t, "direction", "out")
-            .register(registry)});
+    Counter[] inOut =
+        tokens.computeIfAbsent(
+            tenantLabel(tenant),
+            t ->
+                new Counter[] {
+                  Counter.builder("flotilla.gateway.tokens")
+                      .tags("tenant", t, "direction", "in")
+                      .register(registry),
+                  Counter.builder("flotilla.gateway.tokens")
+                      .tags("tenant", t, "direction", "out")
+                      .register(registry)
+                });
     inOut[0].increment(prompt);
     inOut[1].increment(completion);
   }
@@ -115,26 +146,40 @@ public final class GatewayMetrics {
 
   /** A request started waiting for a cold model (cold-start demand). */
   public void held(String model) {
-    Counter.builder("flotilla.gateway.held").description("Requests held while cold")
-        .tags("model", model).register(registry).increment();
+    Counter.builder("flotilla.gateway.held")
+        .description("Requests held while cold")
+        .tags("model", model)
+        .register(registry)
+        .increment();
   }
 
   /** A hold ended: released to a worker, timed out, or cancelled by the client. */
   public void heldDuration(String model, String outcome, long nanos) {
-    timer("flotilla.gateway.held.duration", "Time held for a cold model", "model", model,
-        "outcome", outcome).record(nanos, TimeUnit.NANOSECONDS);
+    timer(
+            "flotilla.gateway.held.duration",
+            "Time held for a cold model",
+            "model",
+            model,
+            "outcome",
+            outcome)
+        .record(nanos, TimeUnit.NANOSECONDS);
   }
 
   private Timer timer(String name, String description, String... tags) {
-    return Timer.builder(name).description(description).tags(tags)
-        .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
+    return Timer.builder(name)
+        .description(description)
+        .tags(tags)
+        .publishPercentileHistogram()
+        .minimumExpectedValue(Duration.ofMillis(1))
         .maximumExpectedValue(Duration.ofMinutes(5))
         .register(registry);
   }
 
   public void completionLength(String model, long tokens) {
-    DistributionSummary.builder("flotilla.gateway.completion.tokens").tags("model", model)
-        .register(registry).record(tokens);
+    DistributionSummary.builder("flotilla.gateway.completion.tokens")
+        .tags("model", model)
+        .register(registry)
+        .record(tokens);
   }
 
   /** Scheduler hold events as metrics: the held count and the held-duration timer. */
@@ -154,9 +199,11 @@ public final class GatewayMetrics {
 
   /** Registers gauges read on scrape: held requests and spool depth. */
   public void gauges(Supplier<Number> held, Supplier<Number> spoolDepth) {
-    Gauge.builder("flotilla.gateway.held.requests", held).description("Requests held while cold")
+    Gauge.builder("flotilla.gateway.held.requests", held)
+        .description("Requests held while cold")
         .register(registry);
     Gauge.builder("flotilla.gateway.usage.spool.depth", spoolDepth)
-        .description("Usage events not yet acknowledged by Kafka").register(registry);
+        .description("Usage events not yet acknowledged by Kafka")
+        .register(registry);
   }
 }

@@ -13,16 +13,16 @@ import java.util.stream.Collectors;
  * <p><b>Why built-in templates and not the model's Jinja {@code chat_template}:</b> the template
  * lives in the model directory's {@code tokenizer_config.json}, which only workers read; the
  * gateway has no model files and no Jinja engine. Instead a {@code ModelDeployment} names its
- * family's template with the annotation {@code flotilla.dev/chat-template} (see
- * {@link dev.flotilla.gateway.catalog.ModelEntry#CHAT_TEMPLATE_ANNOTATION}), and the gateway
- * renders that family's well-known format below, with {@code add_generation_prompt} on. A model
- * whose template is none of these renders wrongly; the annotation is the owner's promise that it
- * is one of them. Without the annotation the template is {@link #ZEPHYR}: the format of the tiny
- * model Flotilla generates (and of TinyLlama-Chat).
+ * family's template with the annotation {@code flotilla.dev/chat-template} (see {@link
+ * dev.flotilla.gateway.catalog.ModelEntry#CHAT_TEMPLATE_ANNOTATION}), and the gateway renders that
+ * family's well-known format below, with {@code add_generation_prompt} on. A model whose template
+ * is none of these renders wrongly; the annotation is the owner's promise that it is one of them.
+ * Without the annotation the template is {@link #ZEPHYR}: the format of the tiny model Flotilla
+ * generates (and of TinyLlama-Chat).
  *
  * <p>The BOS token is never written: the worker's tokenizer adds it (its {@code tokenizer.json}
- * post-processor does, as Llama-family tokenizers do), and writing it too would double it. EOS
- * and other special tokens are written as text; the tokenizer maps them to their ids.
+ * post-processor does, as Llama-family tokenizers do), and writing it too would double it. EOS and
+ * other special tokens are written as text; the tokenizer maps them to their ids.
  */
 public enum ChatTemplate {
   /** {@code <|role|>\ncontent</s>\n} per message, then {@code <|assistant|>\n}. */
@@ -42,8 +42,11 @@ public enum ChatTemplate {
     String render(List<Message> messages) {
       StringBuilder out = new StringBuilder();
       for (Message m : messages) {
-        out.append("<|start_header_id|>").append(m.role()).append("<|end_header_id|>\n\n")
-            .append(m.content().strip()).append("<|eot_id|>");
+        out.append("<|start_header_id|>")
+            .append(m.role())
+            .append("<|end_header_id|>\n\n")
+            .append(m.content().strip())
+            .append("<|eot_id|>");
       }
       return out.append("<|start_header_id|>assistant<|end_header_id|>\n\n").toString();
     }
@@ -54,7 +57,10 @@ public enum ChatTemplate {
     String render(List<Message> messages) {
       StringBuilder out = new StringBuilder();
       for (Message m : messages) {
-        out.append("<|im_start|>").append(m.role()).append('\n').append(m.content())
+        out.append("<|im_start|>")
+            .append(m.role())
+            .append('\n')
+            .append(m.content())
             .append("<|im_end|>\n");
       }
       return out.append("<|im_start|>assistant\n").toString();
@@ -93,8 +99,8 @@ public enum ChatTemplate {
       for (int i = 0; i < t.turns().size(); i++) {
         Message m = t.turns().get(i);
         if (m.role().equals("user")) {
-          String content = i == 0 && t.system() != null
-              ? t.system() + "\n\n" + m.content() : m.content();
+          String content =
+              i == 0 && t.system() != null ? t.system() + "\n\n" + m.content() : m.content();
           out.append("[INST] ").append(content).append(" [/INST]");
         } else {
           out.append(m.content()).append("</s>");
@@ -134,7 +140,8 @@ public enum ChatTemplate {
   }
 
   public static String known() {
-    return Arrays.stream(values()).map(ChatTemplate::annotationValue)
+    return Arrays.stream(values())
+        .map(ChatTemplate::annotationValue)
         .collect(Collectors.joining(", "));
   }
 
@@ -150,14 +157,16 @@ public enum ChatTemplate {
       for (int i = 0; i < rest.size(); i++) {
         String expected = i % 2 == 0 ? "user" : "assistant";
         if (!rest.get(i).role().equals(expected)) {
-          throw GatewayStatus.invalidArgument("messages", "this model's chat template needs an"
-              + " optional system message, then user and assistant messages alternating,"
-              + " starting with user");
+          throw GatewayStatus.invalidArgument(
+              "messages",
+              "this model's chat template needs an"
+                  + " optional system message, then user and assistant messages alternating,"
+                  + " starting with user");
         }
       }
       if (rest.isEmpty() || rest.size() % 2 == 0) {
-        throw GatewayStatus.invalidArgument("messages",
-            "this model's chat template needs the last message to be from the user");
+        throw GatewayStatus.invalidArgument(
+            "messages", "this model's chat template needs the last message to be from the user");
       }
       return new Turns(system, rest);
     }

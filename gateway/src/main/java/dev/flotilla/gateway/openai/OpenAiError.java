@@ -16,13 +16,13 @@ import io.grpc.protobuf.StatusProto;
  *
  * @param retryAfterMillis from google.rpc.RetryInfo; -1 when the status has none
  */
-public record OpenAiError(int httpStatus, String type, String code, String param,
-    String message, long retryAfterMillis) {
+public record OpenAiError(
+    int httpStatus, String type, String code, String param, String message, long retryAfterMillis) {
 
   public static OpenAiError of(StatusRuntimeException e) {
     Status.Code c = e.getStatus().getCode();
-    String message = e.getStatus().getDescription() == null ? c.name()
-        : e.getStatus().getDescription();
+    String message =
+        e.getStatus().getDescription() == null ? c.name() : e.getStatus().getDescription();
     String param = null;
     long retryMillis = -1;
     com.google.rpc.Status details = StatusProto.fromThrowable(e);
@@ -41,20 +41,21 @@ public record OpenAiError(int httpStatus, String type, String code, String param
       }
     }
     return switch (c) {
-      case UNAUTHENTICATED -> new OpenAiError(401, "authentication_error", "invalid_api_key",
-          null, message, -1);
-      case PERMISSION_DENIED -> new OpenAiError(403, "permission_error", "permission_denied",
-          null, message, -1);
-      case NOT_FOUND -> new OpenAiError(404, "not_found_error", "model_not_found", "model",
-          message, -1);
-      case INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE -> new OpenAiError(400,
-          "invalid_request_error", null, param, message, -1);
-      case RESOURCE_EXHAUSTED -> new OpenAiError(429, "rate_limit_error", "rate_limit_exceeded",
-          null, message, retryMillis);
-      case UNAVAILABLE -> new OpenAiError(503, "service_unavailable_error", "model_unavailable",
-          null, message, retryMillis);
-      case DEADLINE_EXCEEDED -> new OpenAiError(504, "timeout_error", "timeout", null, message,
-          -1);
+      case UNAUTHENTICATED ->
+          new OpenAiError(401, "authentication_error", "invalid_api_key", null, message, -1);
+      case PERMISSION_DENIED ->
+          new OpenAiError(403, "permission_error", "permission_denied", null, message, -1);
+      case NOT_FOUND ->
+          new OpenAiError(404, "not_found_error", "model_not_found", "model", message, -1);
+      case INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE ->
+          new OpenAiError(400, "invalid_request_error", null, param, message, -1);
+      case RESOURCE_EXHAUSTED ->
+          new OpenAiError(
+              429, "rate_limit_error", "rate_limit_exceeded", null, message, retryMillis);
+      case UNAVAILABLE ->
+          new OpenAiError(
+              503, "service_unavailable_error", "model_unavailable", null, message, retryMillis);
+      case DEADLINE_EXCEEDED -> new OpenAiError(504, "timeout_error", "timeout", null, message, -1);
       case ABORTED -> new OpenAiError(502, "server_error", "worker_failed", null, message, -1);
       case CANCELLED -> new OpenAiError(499, "cancelled", "cancelled", null, message, -1);
       default -> new OpenAiError(500, "server_error", null, null, message, -1);
@@ -71,7 +72,9 @@ public record OpenAiError(int httpStatus, String type, String code, String param
 
   /** Whole seconds for {@code Retry-After}, rounded up; null when there is no retry hint. */
   public String retryAfterSeconds() {
-    return retryAfterMillis < 0 ? null : Long.toString(Math.max(1, (retryAfterMillis + 999) / 1000));
+    return retryAfterMillis < 0
+        ? null
+        : Long.toString(Math.max(1, (retryAfterMillis + 999) / 1000));
   }
 
   public ObjectNode body(ObjectMapper json) {

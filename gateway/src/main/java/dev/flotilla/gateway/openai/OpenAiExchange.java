@@ -19,16 +19,16 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
- * One OpenAI HTTP request running through the pipeline: the {@link ResponseSink} that answers
- * it as one JSON object or as Server-Sent Events, plus the HTTP side of its life.
+ * One OpenAI HTTP request running through the pipeline: the {@link ResponseSink} that answers it as
+ * one JSON object or as Server-Sent Events, plus the HTTP side of its life.
  *
  * <ul>
- *   <li>Nothing is written until the first token or the outcome, so a request refused or timed
- *       out before its first token gets a real status code (401, 429, 503 ...) even when it
- *       asked to stream. After SSE began, an error becomes a last {@code data: {"error":...}}
- *       event (the {@code openai} clients raise it) and the stream ends without {@code [DONE]}.
- *   <li>Flow control: while the connection's write queue is full the worker stream pauses;
- *       the drain handler resumes it.
+ *   <li>Nothing is written until the first token or the outcome, so a request refused or timed out
+ *       before its first token gets a real status code (401, 429, 503 ...) even when it asked to
+ *       stream. After SSE began, an error becomes a last {@code data: {"error":...}} event (the
+ *       {@code openai} clients raise it) and the stream ends without {@code [DONE]}.
+ *   <li>Flow control: while the connection's write queue is full the worker stream pauses; the
+ *       drain handler resumes it.
  *   <li>A closed connection cancels the request; the HTTP timeout cancels it and answers 504.
  *   <li>Held-while-cold progress is not sent: it would commit a 200 before the outcome is known.
  * </ul>
@@ -49,8 +49,12 @@ final class OpenAiExchange implements ResponseSink {
   private Boolean abandonedWithDeadline;
   private long timer = -1;
 
-  OpenAiExchange(HttpServerResponse response, Vertx vertx, OpenAiJson json,
-      OpenAiJson.Head head, OpenAiRequests.Options options) {
+  OpenAiExchange(
+      HttpServerResponse response,
+      Vertx vertx,
+      OpenAiJson json,
+      OpenAiJson.Head head,
+      OpenAiRequests.Options options) {
     this.response = response;
     this.vertx = vertx;
     this.json = json;
@@ -60,27 +64,33 @@ final class OpenAiExchange implements ResponseSink {
   }
 
   /** Runs the request; returns once it is admitted or answered. */
-  void run(GatewayPipeline pipeline, String authorization, Supplier<GenerateRequest> request,
+  void run(
+      GatewayPipeline pipeline,
+      String authorization,
+      Supplier<GenerateRequest> request,
       long timeoutNanos) {
     response.closeHandler(v -> abandon(false));
     if (options.stream()) {
-      response.drainHandler(v -> {
-        RunningRequest r;
-        synchronized (this) {
-          r = run;
-        }
-        if (r != null) {
-          r.onClientReady();
-        }
-      });
+      response.drainHandler(
+          v -> {
+            RunningRequest r;
+            synchronized (this) {
+              r = run;
+            }
+            if (r != null) {
+              r.onClientReady();
+            }
+          });
     }
-    long t = vertx.setTimer(Math.max(1, TimeUnit.NANOSECONDS.toMillis(timeoutNanos)),
-        id -> abandon(true));
+    long t =
+        vertx.setTimer(
+            Math.max(1, TimeUnit.NANOSECONDS.toMillis(timeoutNanos)), id -> abandon(true));
     synchronized (this) {
       timer = t;
     }
-    RunningRequest r = pipeline.start(authorization, request, this,
-        Deadline.after(timeoutNanos, TimeUnit.NANOSECONDS));
+    RunningRequest r =
+        pipeline.start(
+            authorization, request, this, Deadline.after(timeoutNanos, TimeUnit.NANOSECONDS));
     Boolean cancelNow;
     synchronized (this) {
       run = r;
@@ -105,8 +115,10 @@ final class OpenAiExchange implements ResponseSink {
       r.clientCancelled(deadline);
     }
     if (deadline) {
-      fail(Status.DEADLINE_EXCEEDED.withDescription("the request did not finish within the"
-          + " gateway's HTTP timeout").asRuntimeException());
+      fail(
+          Status.DEADLINE_EXCEEDED
+              .withDescription("the request did not finish within the" + " gateway's HTTP timeout")
+              .asRuntimeException());
     } else {
       synchronized (this) {
         ended = true;
@@ -175,7 +187,9 @@ final class OpenAiExchange implements ResponseSink {
   private void commitStream() {
     if (!committed) {
       committed = true;
-      response.setStatusCode(200).setChunked(true)
+      response
+          .setStatusCode(200)
+          .setChunked(true)
           .putHeader("Content-Type", "text/event-stream; charset=utf-8")
           .putHeader("Cache-Control", "no-cache")
           .putHeader("X-Request-Id", requestId());
@@ -187,11 +201,14 @@ final class OpenAiExchange implements ResponseSink {
   }
 
   private void end(int status, ObjectNode body, OpenAiError error) {
-    response.setStatusCode(status).putHeader("Content-Type", "application/json")
+    response
+        .setStatusCode(status)
+        .putHeader("Content-Type", "application/json")
         .putHeader("X-Request-Id", requestId());
     if (error != null && error.retryAfterSeconds() != null) {
       // retry-after-ms is what OpenAI's own clients read first; Retry-After is the standard.
-      response.putHeader("Retry-After", error.retryAfterSeconds())
+      response
+          .putHeader("Retry-After", error.retryAfterSeconds())
           .putHeader("retry-after-ms", Long.toString(error.retryAfterMillis()));
     }
     response.end(write(body));

@@ -19,17 +19,19 @@ import java.time.Duration;
 import java.util.UUID;
 
 /**
- * The OpenAI-compatible HTTP surface: {@code POST /v1/completions},
- * {@code POST /v1/chat/completions} (JSON, or SSE with {@code stream: true}) and
- * {@code GET /v1/models}, on the same {@link GatewayPipeline} as gRPC. This class only
- * translates: the body to a GenerateRequest ({@link OpenAiRequests}), pipeline output to
- * OpenAI's shapes ({@link OpenAiJson}) and statuses to OpenAI errors ({@link OpenAiError}).
+ * The OpenAI-compatible HTTP surface: {@code POST /v1/completions}, {@code POST
+ * /v1/chat/completions} (JSON, or SSE with {@code stream: true}) and {@code GET /v1/models}, on the
+ * same {@link GatewayPipeline} as gRPC. This class only translates: the body to a GenerateRequest
+ * ({@link OpenAiRequests}), pipeline output to OpenAI's shapes ({@link OpenAiJson}) and statuses to
+ * OpenAI errors ({@link OpenAiError}).
  *
  * <p>Handlers run on the event loop, as the gRPC service does: no pipeline step blocks (a usage
  * event's fsync is the ledger writer's), and the body is already read by the body handler.
  */
 public final class OpenAiHttp {
-  /** @param timeout the deadline of one HTTP request (answered 504 past it) */
+  /**
+   * @param timeout the deadline of one HTTP request (answered 504 past it)
+   */
   public record Settings(Duration timeout, long maxBodyBytes) {}
 
   private final GatewayPipeline pipeline;
@@ -39,8 +41,13 @@ public final class OpenAiHttp {
   private final Settings settings;
   private final Clock clock;
 
-  public OpenAiHttp(GatewayPipeline pipeline, ModelCatalog catalog, ObjectMapper mapper,
-      Vertx vertx, Settings settings, Clock clock) {
+  public OpenAiHttp(
+      GatewayPipeline pipeline,
+      ModelCatalog catalog,
+      ObjectMapper mapper,
+      Vertx vertx,
+      Settings settings,
+      Clock clock) {
     this.pipeline = pipeline;
     this.catalog = catalog;
     this.json = new OpenAiJson(mapper);
@@ -51,10 +58,11 @@ public final class OpenAiHttp {
 
   public void register(Router router) {
     BodyHandler body = BodyHandler.create(false).setBodyLimit(settings.maxBodyBytes());
-    router.post("/v1/completions").handler(body)
+    router
+        .post("/v1/completions")
+        .handler(body)
         .handler(ctx -> generate(ctx, Endpoint.COMPLETIONS));
-    router.post("/v1/chat/completions").handler(body)
-        .handler(ctx -> generate(ctx, Endpoint.CHAT));
+    router.post("/v1/chat/completions").handler(body).handler(ctx -> generate(ctx, Endpoint.CHAT));
     router.get("/v1/models").handler(this::models);
   }
 
@@ -70,38 +78,59 @@ public final class OpenAiHttp {
     }
     OpenAiRequests.Options options = OpenAiRequests.Options.of(body);
     String requestId = requestId(ctx.request().getHeader("X-Request-Id"));
-    OpenAiJson.Head head = OpenAiJson.Head.of(endpoint, requestId,
-        clock.millis() / 1000, options.model());
+    OpenAiJson.Head head =
+        OpenAiJson.Head.of(endpoint, requestId, clock.millis() / 1000, options.model());
     OpenAiExchange exchange = new OpenAiExchange(ctx.response(), vertx, json, head, options);
     JsonNode parsed = body;
     String invalid = parseError;
-    exchange.run(pipeline, ctx.request().getHeader("Authorization"), () -> {
-      if (invalid != null) {
-        throw GatewayStatus.invalidArgument("body", "not valid JSON: " + invalid);
-      }
-      return OpenAiRequests.toGenerateRequest(endpoint, parsed, requestId, this::templateOf);
-    }, settings.timeout().toNanos());
+    exchange.run(
+        pipeline,
+        ctx.request().getHeader("Authorization"),
+        () -> {
+          if (invalid != null) {
+            throw GatewayStatus.invalidArgument("body", "not valid JSON: " + invalid);
+          }
+          return OpenAiRequests.toGenerateRequest(endpoint, parsed, requestId, this::templateOf);
+        },
+        settings.timeout().toNanos());
   }
 
-  /** The chat template a model's annotation names; unknown models get the default here and
-   *  NOT_FOUND from the pipeline's authorisation. */
+  /**
+   * The chat template a model's annotation names; unknown models get the default here and NOT_FOUND
+   * from the pipeline's authorisation.
+   */
   private ChatTemplate templateOf(String baseModel) {
-    return catalog.resolve(baseModel).map(m -> ChatTemplate.named(m.chatTemplate())
-            .orElseThrow(() -> GatewayStatus.invalidArgument("model", "model " + m.key()
-                + " names chat template \"" + m.chatTemplate() + "\", which this gateway does"
-                + " not have (it has " + ChatTemplate.known() + ")")))
+    return catalog
+        .resolve(baseModel)
+        .map(
+            m ->
+                ChatTemplate.named(m.chatTemplate())
+                    .orElseThrow(
+                        () ->
+                            GatewayStatus.invalidArgument(
+                                "model",
+                                "model "
+                                    + m.key()
+                                    + " names chat template \""
+                                    + m.chatTemplate()
+                                    + "\", which this gateway does"
+                                    + " not have (it has "
+                                    + ChatTemplate.known()
+                                    + ")")))
         .orElse(ChatTemplate.DEFAULT);
   }
 
   private void models(RoutingContext ctx) {
     try {
       var models = pipeline.listModels(ctx.request().getHeader("Authorization"));
-      ctx.response().putHeader("Content-Type", "application/json")
+      ctx.response()
+          .putHeader("Content-Type", "application/json")
           .end(json.mapper().writeValueAsString(json.models(models, clock.millis() / 1000)));
     } catch (StatusRuntimeException e) {
       OpenAiError error = OpenAiError.of(e);
       try {
-        ctx.response().setStatusCode(error.httpStatus())
+        ctx.response()
+            .setStatusCode(error.httpStatus())
             .putHeader("Content-Type", "application/json")
             .end(json.mapper().writeValueAsString(error.body(json.mapper())));
       } catch (JsonProcessingException x) {
@@ -114,7 +143,9 @@ public final class OpenAiHttp {
 
   /** The client's {@code X-Request-Id} when usable as a pipeline request id, else a new one. */
   static String requestId(String header) {
-    if (header != null && !header.isEmpty() && header.length() <= 128
+    if (header != null
+        && !header.isEmpty()
+        && header.length() <= 128
         && header.chars().allMatch(c -> c > ' ' && c <= '~')) {
       return header;
     }

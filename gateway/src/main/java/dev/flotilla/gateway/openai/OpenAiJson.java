@@ -32,8 +32,11 @@ public final class OpenAiJson {
   /** The fields every completion object and chunk starts with. */
   public record Head(Endpoint endpoint, String id, long created, String model) {
     public static Head of(Endpoint endpoint, String requestId, long created, String model) {
-      return new Head(endpoint, (endpoint == Endpoint.CHAT ? "chatcmpl-" : "cmpl-") + requestId,
-          created, model);
+      return new Head(
+          endpoint,
+          (endpoint == Endpoint.CHAT ? "chatcmpl-" : "cmpl-") + requestId,
+          created,
+          model);
     }
   }
 
@@ -45,14 +48,16 @@ public final class OpenAiJson {
     int textLength;
 
     /**
-     * Adds a chunk. A chunk of one token names it by its text; a chunk of several (the text is
-     * not split per token) names each {@code token_id:<id>}, as vLLM does.
+     * Adds a chunk. A chunk of one token names it by its text; a chunk of several (the text is not
+     * split per token) names each {@code token_id:<id>}, as vLLM does.
      */
     public void add(TokenChunk chunk) {
       int n = chunk.getLogprobsCount();
       for (int i = 0; i < n; i++) {
-        tokens.add(n == 1 ? chunk.getText()
-            : "token_id:" + (i < chunk.getTokenIdsCount() ? chunk.getTokenIds(i) : -1));
+        tokens.add(
+            n == 1
+                ? chunk.getText()
+                : "token_id:" + (i < chunk.getTokenIdsCount() ? chunk.getTokenIds(i) : -1));
         values.add(chunk.getLogprobs(i));
         offsets.add(textLength);
       }
@@ -75,8 +80,8 @@ public final class OpenAiJson {
   }
 
   /** A stream chunk with new text; {@code first} adds the chat role. */
-  public ObjectNode chunk(Head head, TokenChunk tokens, boolean first, boolean logprobs,
-      boolean includeUsage) {
+  public ObjectNode chunk(
+      Head head, TokenChunk tokens, boolean first, boolean logprobs, boolean includeUsage) {
     ObjectNode root = head(head, true);
     ObjectNode choice = root.putArray("choices").addObject().put("index", 0);
     if (head.endpoint() == Endpoint.CHAT) {
@@ -127,26 +132,33 @@ public final class OpenAiJson {
   }
 
   /**
-   * {@code GET /v1/models}: each base model as {@code namespace/name} and each adapter the
-   * caller may use as {@code namespace/name:adapter} with {@code parent} naming its base.
+   * {@code GET /v1/models}: each base model as {@code namespace/name} and each adapter the caller
+   * may use as {@code namespace/name:adapter} with {@code parent} naming its base.
    */
   public ObjectNode models(ListModelsResponse models, long created) {
     ObjectNode root = json.createObjectNode().put("object", "list");
     ArrayNode data = root.putArray("data");
     for (ModelInfo m : models.getModelsList()) {
-      String ns = m.getName().contains("/") ? m.getName().substring(0, m.getName().indexOf('/'))
-          : "";
-      ObjectNode base = data.addObject().put("id", m.getName()).put("object", "model")
-          .put("created", created).put("owned_by", ns.isEmpty() ? "flotilla" : ns)
-          .put("ready_replicas", m.getReadyReplicas());
+      String ns =
+          m.getName().contains("/") ? m.getName().substring(0, m.getName().indexOf('/')) : "";
+      ObjectNode base =
+          data.addObject()
+              .put("id", m.getName())
+              .put("object", "model")
+              .put("created", created)
+              .put("owned_by", ns.isEmpty() ? "flotilla" : ns)
+              .put("ready_replicas", m.getReadyReplicas());
       if (m.getMaxSequenceLength() > 0) {
         base.put("max_model_len", m.getMaxSequenceLength());
       }
       for (AdapterInfo a : m.getAdaptersList()) {
-        data.addObject().put("id", m.getName() + ":" + a.getName()).put("object", "model")
+        data.addObject()
+            .put("id", m.getName() + ":" + a.getName())
+            .put("object", "model")
             .put("created", created)
-            .put("owned_by", a.getVisibility() == AdapterInfo.Visibility.PUBLIC
-                ? "public" : "private")
+            .put(
+                "owned_by",
+                a.getVisibility() == AdapterInfo.Visibility.PUBLIC ? "public" : "private")
             .put("parent", m.getName());
       }
     }
@@ -154,10 +166,15 @@ public final class OpenAiJson {
   }
 
   private ObjectNode head(Head head, boolean chunk) {
-    String object = head.endpoint() == Endpoint.CHAT
-        ? (chunk ? "chat.completion.chunk" : "chat.completion") : "text_completion";
-    return json.createObjectNode().put("id", head.id()).put("object", object)
-        .put("created", head.created()).put("model", head.model());
+    String object =
+        head.endpoint() == Endpoint.CHAT
+            ? (chunk ? "chat.completion.chunk" : "chat.completion")
+            : "text_completion";
+    return json.createObjectNode()
+        .put("id", head.id())
+        .put("object", object)
+        .put("created", head.created())
+        .put("model", head.model());
   }
 
   private void logprobs(ObjectNode choice, Endpoint endpoint, Logprobs lp) {
@@ -169,8 +186,8 @@ public final class OpenAiJson {
     if (endpoint == Endpoint.CHAT) {
       ArrayNode content = out.putArray("content");
       for (int i = 0; i < lp.tokens.size(); i++) {
-        ObjectNode t = content.addObject().put("token", lp.tokens.get(i))
-            .put("logprob", lp.values.get(i));
+        ObjectNode t =
+            content.addObject().put("token", lp.tokens.get(i)).put("logprob", lp.values.get(i));
         ArrayNode bytes = t.putArray("bytes");
         for (byte b : lp.tokens.get(i).getBytes(StandardCharsets.UTF_8)) {
           bytes.add(b & 0xff);
@@ -190,7 +207,8 @@ public final class OpenAiJson {
   }
 
   private static void usage(ObjectNode root, Final fin) {
-    root.putObject("usage").put("prompt_tokens", fin.getUsage().getPromptTokens())
+    root.putObject("usage")
+        .put("prompt_tokens", fin.getUsage().getPromptTokens())
         .put("completion_tokens", fin.getUsage().getCompletionTokens())
         .put("total_tokens", fin.getUsage().getTotalTokens());
   }

@@ -13,26 +13,28 @@ import java.util.Map;
  * OpenAI request bodies → {@link GenerateRequest}. Every refusal is INVALID_ARGUMENT naming the
  * OpenAI parameter, so it reaches the client as a 400 with {@code param} set.
  *
- * <p>Mapped: {@code model} ({@code base} or {@code base:adapter}, base may be
- * {@code namespace/name}), {@code prompt} (a string, one string in a list, a list of token ids,
- * or one such list in a list), {@code messages}, {@code max_tokens} /
- * {@code max_completion_tokens}, {@code temperature} (OpenAI's default 1 when absent),
- * {@code top_p}, {@code top_k} (a vLLM extension), {@code seed}, {@code stop}, {@code n} (1 only),
- * {@code logprobs} (the sampled token's log-probability only: completions' top alternatives come
- * back as null, chat's {@code top_logprobs} must be 0), {@code stream},
- * {@code stream_options.include_usage}. Ignored: {@code user}. Refused when set to anything but
- * their neutral value, rather than silently ignored: {@code echo}, {@code suffix},
- * {@code best_of}, {@code presence_penalty}, {@code frequency_penalty}, {@code logit_bias},
- * {@code tools}, {@code functions}, {@code response_format} other than text.
+ * <p>Mapped: {@code model} ({@code base} or {@code base:adapter}, base may be {@code
+ * namespace/name}), {@code prompt} (a string, one string in a list, a list of token ids, or one
+ * such list in a list), {@code messages}, {@code max_tokens} / {@code max_completion_tokens},
+ * {@code temperature} (OpenAI's default 1 when absent), {@code top_p}, {@code top_k} (a vLLM
+ * extension), {@code seed}, {@code stop}, {@code n} (1 only), {@code logprobs} (the sampled token's
+ * log-probability only: completions' top alternatives come back as null, chat's {@code
+ * top_logprobs} must be 0), {@code stream}, {@code stream_options.include_usage}. Ignored: {@code
+ * user}. Refused when set to anything but their neutral value, rather than silently ignored: {@code
+ * echo}, {@code suffix}, {@code best_of}, {@code presence_penalty}, {@code frequency_penalty},
+ * {@code logit_bias}, {@code tools}, {@code functions}, {@code response_format} other than text.
  */
 public final class OpenAiRequests {
   /** Which endpoint a body came to. */
-  public enum Endpoint { COMPLETIONS, CHAT }
+  public enum Endpoint {
+    COMPLETIONS,
+    CHAT
+  }
 
   /**
-   * What the transport reads before the pipeline runs: it must choose SSE or JSON before the
-   * body is validated (validation waits for authentication). A body that is not a JSON object
-   * reads as not streaming.
+   * What the transport reads before the pipeline runs: it must choose SSE or JSON before the body
+   * is validated (validation waits for authentication). A body that is not a JSON object reads as
+   * not streaming.
    */
   public record Options(boolean stream, boolean includeUsage, boolean logprobs, String model) {
     public static Options of(JsonNode body) {
@@ -60,8 +62,8 @@ public final class OpenAiRequests {
    *
    * @param requestId the id the HTTP response uses; usage events carry it
    */
-  public static GenerateRequest toGenerateRequest(Endpoint endpoint, JsonNode body,
-      String requestId, TemplateLookup templates) {
+  public static GenerateRequest toGenerateRequest(
+      Endpoint endpoint, JsonNode body, String requestId, TemplateLookup templates) {
     if (body == null || !body.isObject()) {
       throw GatewayStatus.invalidArgument("body", "must be a JSON object");
     }
@@ -108,8 +110,10 @@ public final class OpenAiRequests {
       TokenIds.Builder ids = TokenIds.newBuilder();
       for (JsonNode id : p) {
         if (!id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0) {
-          throw GatewayStatus.invalidArgument("prompt", "give one prompt: a string or a list of"
-              + " token ids (several prompts in one request are not supported; send n requests)");
+          throw GatewayStatus.invalidArgument(
+              "prompt",
+              "give one prompt: a string or a list of"
+                  + " token ids (several prompts in one request are not supported; send n requests)");
         }
         ids.addIds(id.asInt());
       }
@@ -127,13 +131,17 @@ public final class OpenAiRequests {
     List<ChatTemplate.Message> out = new ArrayList<>();
     for (JsonNode m : ms) {
       String role = m.path("role").asText("");
-      role = switch (role) {
-        case "system", "developer" -> "system";
-        case "user", "assistant" -> role;
-        default -> throw GatewayStatus.invalidArgument("messages",
-            "role must be system, developer, user or assistant (tools are not supported), not \""
-                + role + "\"");
-      };
+      role =
+          switch (role) {
+            case "system", "developer" -> "system";
+            case "user", "assistant" -> role;
+            default ->
+                throw GatewayStatus.invalidArgument(
+                    "messages",
+                    "role must be system, developer, user or assistant (tools are not supported), not \""
+                        + role
+                        + "\"");
+          };
       if (!isNull(m.path("tool_calls")) || !isNull(m.path("function_call"))) {
         throw GatewayStatus.invalidArgument("messages", "tool calls are not supported");
       }
@@ -151,8 +159,7 @@ public final class OpenAiRequests {
       StringBuilder text = new StringBuilder();
       for (JsonNode part : c) {
         if (!part.path("type").asText().equals("text") || !part.path("text").isTextual()) {
-          throw GatewayStatus.invalidArgument("messages",
-              "only text content parts are supported");
+          throw GatewayStatus.invalidArgument("messages", "only text content parts are supported");
         }
         text.append(part.path("text").asText());
       }
@@ -163,10 +170,14 @@ public final class OpenAiRequests {
 
   private static SamplingParams sampling(Endpoint endpoint, JsonNode body) {
     SamplingParams.Builder s = SamplingParams.newBuilder();
-    JsonNode max = endpoint == Endpoint.CHAT && !isNull(body.path("max_completion_tokens"))
-        ? body.path("max_completion_tokens") : body.path("max_tokens");
-    String maxName = endpoint == Endpoint.CHAT && !isNull(body.path("max_completion_tokens"))
-        ? "max_completion_tokens" : "max_tokens";
+    JsonNode max =
+        endpoint == Endpoint.CHAT && !isNull(body.path("max_completion_tokens"))
+            ? body.path("max_completion_tokens")
+            : body.path("max_tokens");
+    String maxName =
+        endpoint == Endpoint.CHAT && !isNull(body.path("max_completion_tokens"))
+            ? "max_completion_tokens"
+            : "max_tokens";
     if (!isNull(max)) {
       if (!max.isIntegralNumber() || !max.canConvertToInt() || max.asInt() < 1) {
         throw GatewayStatus.invalidArgument(maxName, "must be an integer >= 1");
@@ -234,7 +245,8 @@ public final class OpenAiRequests {
     }
     JsonNode top = body.path("top_logprobs");
     if (!isNull(top) && !(top.isIntegralNumber() && top.asInt() == 0)) {
-      throw GatewayStatus.invalidArgument("top_logprobs",
+      throw GatewayStatus.invalidArgument(
+          "top_logprobs",
           "alternatives are not computed; only the sampled token's logprob is returned");
     }
     return lp.asBoolean();
@@ -247,8 +259,8 @@ public final class OpenAiRequests {
     if (!body.path("suffix").asText("").isEmpty()) {
       throw GatewayStatus.invalidArgument("suffix", "is not supported");
     }
-    for (var e : Map.of("best_of", 1.0, "presence_penalty", 0.0, "frequency_penalty", 0.0)
-        .entrySet()) {
+    for (var e :
+        Map.of("best_of", 1.0, "presence_penalty", 0.0, "frequency_penalty", 0.0).entrySet()) {
       JsonNode v = body.path(e.getKey());
       if (!isNull(v) && !(v.isNumber() && v.asDouble() == e.getValue())) {
         throw GatewayStatus.invalidArgument(e.getKey(), "only " + e.getValue() + " is supported");

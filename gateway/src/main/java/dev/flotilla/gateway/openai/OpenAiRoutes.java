@@ -13,10 +13,20 @@ import java.time.Clock;
 /** Puts the OpenAI-compatible routes on Quarkus' HTTP router (port 8080). */
 @ApplicationScoped
 public class OpenAiRoutes {
-  void register(@Observes Router router, GatewayPipeline pipeline, ModelCatalog catalog,
-      ObjectMapper mapper, Vertx vertx, GatewayConfig config) {
-    new OpenAiHttp(pipeline, catalog, mapper, vertx,
-        new OpenAiHttp.Settings(config.http().timeout(), config.http().maxBodyBytes()),
-        Clock.systemUTC()).register(router);
+  void register(
+      @Observes Router router,
+      GatewayPipeline pipeline,
+      ModelCatalog catalog,
+      ObjectMapper mapper,
+      Vertx vertx,
+      GatewayConfig config) {
+    new OpenAiHttp(
+            pipeline,
+            catalog,
+            mapper,
+            vertx,
+            new OpenAiHttp.Settings(config.http().timeout(), config.http().maxBodyBytes()),
+            Clock.systemUTC())
+        .register(router);
   }
 }

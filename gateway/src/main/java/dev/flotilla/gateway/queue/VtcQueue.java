@@ -11,22 +11,22 @@ import java.util.Map;
  * Language Models" (Sheng et al., OSDI 2024), with weights and priority bands.
  *
  * <ul>
- *   <li>Each tenant has a virtual counter of the service it received, in weighted tokens:
- *       {@code wp * prompt} when a request is dispatched and {@code wq * n} as it generates
- *       {@code n} tokens ({@link #charge}), each divided by the tenant's weight.
+ *   <li>Each tenant has a virtual counter of the service it received, in weighted tokens: {@code wp
+ *       * prompt} when a request is dispatched and {@code wq * n} as it generates {@code n} tokens
+ *       ({@link #charge}), each divided by the tenant's weight.
  *   <li>{@link #poll} serves the highest non-empty priority band first (High, Normal, Low); within
  *       a band, the backlogged tenant with the smallest counter (on a tie, the earlier request);
  *       within a tenant, first come first served.
  *   <li>A tenant that becomes backlogged has its counter lifted to the smallest counter among the
- *       backlogged tenants (or, with none, to the counter of the last tenant served), so idle
- *       time does not bank credit.
+ *       backlogged tenants (or, with none, to the counter of the last tenant served), so idle time
+ *       does not bank credit.
  * </ul>
  *
  * <p>Bound (the paper's Theorem 4.x, generalised to {@code K} requests running at once): while two
- * tenants of equal weight stay backlogged, their counters differ by at most
- * {@code wp * Lin + K * wq * M}, where {@code Lin} is the largest prompt and {@code M} the
- * largest output of one request; the service they receive over any interval therefore differs
- * by at most twice that. {@code VtcQueueTest} checks it.
+ * tenants of equal weight stay backlogged, their counters differ by at most {@code wp * Lin + K *
+ * wq * M}, where {@code Lin} is the largest prompt and {@code M} the largest output of one request;
+ * the service they receive over any interval therefore differs by at most twice that. {@code
+ * VtcQueueTest} checks it.
  *
  * <p>Not thread-safe; the owning model scheduler serialises access. Choosing a tenant scans the
  * band's backlogged tenants, which is cheap for the tens of tenants a model serves.
@@ -34,6 +34,7 @@ import java.util.Map;
 public final class VtcQueue<T> {
   /** The paper's default costs: a generated token costs twice a prompt token. */
   public static final double DEFAULT_WP = 1.0;
+
   public static final double DEFAULT_WQ = 2.0;
 
   /** A queued request; keep it to {@link #remove} it. */
@@ -71,7 +72,8 @@ public final class VtcQueue<T> {
   private final double wp;
   private final double wq;
   private final Map<String, TenantState> tenants = new HashMap<>();
-  private final EnumMap<Priority, Map<String, ArrayDeque<Entry<T>>>> bands = new EnumMap<>(Priority.class);
+  private final EnumMap<Priority, Map<String, ArrayDeque<Entry<T>>>> bands =
+      new EnumMap<>(Priority.class);
   private int size;
   private long nextSeq;
   private double lastServedCounter;
@@ -88,8 +90,8 @@ public final class VtcQueue<T> {
     }
   }
 
-  public Entry<T> enqueue(String tenant, int weight, Priority priority, long promptTokens,
-      T payload) {
+  public Entry<T> enqueue(
+      String tenant, int weight, Priority priority, long promptTokens, T payload) {
     TenantState t = tenants.computeIfAbsent(tenant, k -> new TenantState());
     t.weight = Math.max(1, weight);
     if (t.queued == 0) {

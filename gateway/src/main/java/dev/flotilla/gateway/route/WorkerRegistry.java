@@ -13,22 +13,25 @@ import java.util.function.Consumer;
 
 /**
  * The workers this gateway knows, per model: where they are (from endpoint discovery), what they
- * last reported (from their Stats streams) and what this gateway has in flight on each.
- * Listeners hear the model key whenever a model's workers change, so its scheduler can dispatch.
+ * last reported (from their Stats streams) and what this gateway has in flight on each. Listeners
+ * hear the model key whenever a model's workers change, so its scheduler can dispatch.
  */
 public final class WorkerRegistry {
   /** A worker endpoint: one pod serving one model. */
   public record Endpoint(String id, String modelKey, String address) {}
 
   /**
-   * A worker's last report with the adapter sets routing reads, built once per report instead
-   * of on every {@link #views} call (twice per dispatched request).
+   * A worker's last report with the adapter sets routing reads, built once per report instead of on
+   * every {@link #views} call (twice per dispatched request).
    */
-  private record Report(WorkerStats stats, boolean ready, Set<String> resident,
-      Set<String> loading) {
+  private record Report(
+      WorkerStats stats, boolean ready, Set<String> resident, Set<String> loading) {
     static Report of(WorkerStats s) {
-      return new Report(s, s.getServing() && !s.getDraining(),
-          Set.copyOf(s.getResidentAdaptersList()), Set.copyOf(s.getLoadingAdaptersList()));
+      return new Report(
+          s,
+          s.getServing() && !s.getDraining(),
+          Set.copyOf(s.getResidentAdaptersList()),
+          Set.copyOf(s.getLoadingAdaptersList()));
     }
   }
 
@@ -36,15 +39,18 @@ public final class WorkerRegistry {
     final Endpoint endpoint;
     volatile Report report;
     int inFlight;
+
     /**
-     * The most requests this gateway had in flight between the previous report and the current
-     * one: the report's snapshot was taken somewhere in that window, so it counted at most these
-     * of ours. Subtracting fewer (inFlight on arrival) would leave requests that ended while the
+     * The most requests this gateway had in flight between the previous report and the current one:
+     * the report's snapshot was taken somewhere in that window, so it counted at most these of
+     * ours. Subtracting fewer (inFlight on arrival) would leave requests that ended while the
      * report travelled counted as other gateways' until the next report.
      */
     int inFlightAtReport;
+
     /** The most in flight since the current report arrived. */
     int inFlightPeak;
+
     final Set<String> loadingHere = new HashSet<>();
 
     Worker(Endpoint endpoint) {
@@ -150,8 +156,9 @@ public final class WorkerRegistry {
       synchronized (w) {
         Report r = w.report; // with inFlightAtReport: both are set under the lock
         if (r == null) {
-          out.add(new WorkerView(w.endpoint.id(), false, 0, 0, 0, Set.of(), Set.of(), 0, 0,
-              w.inFlight));
+          out.add(
+              new WorkerView(
+                  w.endpoint.id(), false, 0, 0, 0, Set.of(), Set.of(), 0, 0, w.inFlight));
           continue;
         }
         WorkerStats s = r.stats();
@@ -161,9 +168,19 @@ public final class WorkerRegistry {
           both.addAll(w.loadingHere);
           loading = Set.copyOf(both);
         }
-        out.add(new WorkerView(w.endpoint.id(), r.ready(), s.getQueueDepth(),
-            s.getRunningSequences(), s.getFreeKvBlocks(), r.resident(), loading,
-            s.getAdapterSlots(), s.getMaxBatchSize(), w.inFlight, w.inFlightAtReport));
+        out.add(
+            new WorkerView(
+                w.endpoint.id(),
+                r.ready(),
+                s.getQueueDepth(),
+                s.getRunningSequences(),
+                s.getFreeKvBlocks(),
+                r.resident(),
+                loading,
+                s.getAdapterSlots(),
+                s.getMaxBatchSize(),
+                w.inFlight,
+                w.inFlightAtReport));
       }
     }
     return out;

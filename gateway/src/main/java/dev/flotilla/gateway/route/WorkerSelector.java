@@ -12,10 +12,10 @@ import java.util.Set;
  * Picks the worker for a request. Pure: same inputs, same answer.
  *
  * <p>Only ready workers with a free batch slot qualify (otherwise the request waits in the
- * gateway's fair queue). For a request with an adapter, workers are walked in the adapter's
- * order on a consistent-hash ring, with bounded loads (Mirrokni, Thorup, Zadimoghaddam,
- * "Consistent Hashing with Bounded Loads", 2018): a worker qualifies in the first two tiers only
- * while its load is below {@code ceil(c * (total load + 1) / workers)}. Tiers, first match wins:
+ * gateway's fair queue). For a request with an adapter, workers are walked in the adapter's order
+ * on a consistent-hash ring, with bounded loads (Mirrokni, Thorup, Zadimoghaddam, "Consistent
+ * Hashing with Bounded Loads", 2018): a worker qualifies in the first two tiers only while its load
+ * is below {@code ceil(c * (total load + 1) / workers)}. Tiers, first match wins:
  *
  * <ol>
  *   <li>a worker where the adapter is resident (or loading),
@@ -23,16 +23,17 @@ import java.util.Set;
  *   <li>the least loaded worker.
  * </ol>
  *
- * <p>A cold adapter therefore stays on the same worker as long as membership and loads allow; a
- * hot one spills to the next worker on its ring order, which then holds it too. Requests for the
- * base model go to the least loaded worker.
+ * <p>A cold adapter therefore stays on the same worker as long as membership and loads allow; a hot
+ * one spills to the next worker on its ring order, which then holds it too. Requests for the base
+ * model go to the least loaded worker.
  */
 public final class WorkerSelector {
   /** The paper's recommended balance between spread and stickiness. */
   public static final double DEFAULT_LOAD_FACTOR = 1.25;
 
   private final double loadFactor;
-  private volatile Map.Entry<List<String>, HashRing> ring = Map.entry(List.of(), new HashRing(List.of()));
+  private volatile Map.Entry<List<String>, HashRing> ring =
+      Map.entry(List.of(), new HashRing(List.of()));
 
   public WorkerSelector(double loadFactor) {
     if (loadFactor < 1) {
@@ -45,7 +46,8 @@ public final class WorkerSelector {
    * @param adapter adapter name, empty for the base model
    * @param exclude worker ids already tried for this request
    */
-  public Optional<WorkerView> select(List<WorkerView> workers, String adapter, Set<String> exclude) {
+  public Optional<WorkerView> select(
+      List<WorkerView> workers, String adapter, Set<String> exclude) {
     // Loops, not streams: this runs for every dispatched request.
     List<WorkerView> ready = new ArrayList<>(workers.size());
     List<WorkerView> candidates = new ArrayList<>(workers.size());
@@ -93,10 +95,10 @@ public final class WorkerSelector {
     return best;
   }
 
-  private static final Comparator<WorkerView> LEAST_LOADED = Comparator
-      .comparingInt(WorkerView::load)
-      .thenComparing(Comparator.comparingInt(WorkerView::freeKvBlocks).reversed())
-      .thenComparing(WorkerView::id);
+  private static final Comparator<WorkerView> LEAST_LOADED =
+      Comparator.comparingInt(WorkerView::load)
+          .thenComparing(Comparator.comparingInt(WorkerView::freeKvBlocks).reversed())
+          .thenComparing(WorkerView::id);
 
   private HashRing ring(List<String> ids) {
     Map.Entry<List<String>, HashRing> current = ring;

@@ -14,27 +14,54 @@ import java.util.Set;
  * @param adapterSlots how many adapters fit at once; 0 when unknown
  * @param maxBatchSize sequences the worker runs at once; the gateway admits at most that many
  * @param inFlight requests this gateway is streaming from the worker right now
- * @param inFlightAtReport the most of this gateway's requests in flight while the report was on
- *     its way (between the previous report and this one): at most these are counted in it
+ * @param inFlightAtReport the most of this gateway's requests in flight while the report was on its
+ *     way (between the previous report and this one): at most these are counted in it
  */
-public record WorkerView(String id, boolean ready, int queueDepth, int running, int freeKvBlocks,
-    Set<String> residentAdapters, Set<String> loadingAdapters, int adapterSlots, int maxBatchSize,
-    int inFlight, int inFlightAtReport) {
+public record WorkerView(
+    String id,
+    boolean ready,
+    int queueDepth,
+    int running,
+    int freeKvBlocks,
+    Set<String> residentAdapters,
+    Set<String> loadingAdapters,
+    int adapterSlots,
+    int maxBatchSize,
+    int inFlight,
+    int inFlightAtReport) {
 
   /** A view whose report counted none of this gateway's requests. */
-  public WorkerView(String id, boolean ready, int queueDepth, int running, int freeKvBlocks,
-      Set<String> residentAdapters, Set<String> loadingAdapters, int adapterSlots,
-      int maxBatchSize, int inFlight) {
-    this(id, ready, queueDepth, running, freeKvBlocks, residentAdapters, loadingAdapters,
-        adapterSlots, maxBatchSize, inFlight, 0);
+  public WorkerView(
+      String id,
+      boolean ready,
+      int queueDepth,
+      int running,
+      int freeKvBlocks,
+      Set<String> residentAdapters,
+      Set<String> loadingAdapters,
+      int adapterSlots,
+      int maxBatchSize,
+      int inFlight) {
+    this(
+        id,
+        ready,
+        queueDepth,
+        running,
+        freeKvBlocks,
+        residentAdapters,
+        loadingAdapters,
+        adapterSlots,
+        maxBatchSize,
+        inFlight,
+        0);
   }
 
   /**
    * Requests the worker carries: what this gateway has in flight now plus what the last report
-   * counted beyond this gateway's requests at that time (other gateways'). Reports come about
-   * once a second; taking the report as it stands would keep a worker that was full then "full"
-   * until the next one although this gateway's requests have finished since, and a request would
-   * wait up to a report interval for a slot that is already free.
+   * counted beyond this gateway's requests at that time (other gateways'). Reports come about once
+   * a second; taking the report as it stands would keep a worker that was full then "full" until
+   * the next one although this gateway's requests have finished since, and a request would wait up
+   * to a report interval for a slot that is already free.
    */
   public int load() {
     return Math.max(0, running + queueDepth - inFlightAtReport) + inFlight;

@@ -18,10 +18,11 @@ import java.util.function.Supplier;
 import org.jboss.logging.Logger;
 
 /**
- * Streams demand to the operator's autoscaler ({@code flotilla.control.v1.Autoscaler/ReportDemand}):
- * one report with every model's in-flight, queued, held-while-cold and arrival counts each
- * interval, and one at once when a request is held for a cold model. A broken stream is
- * reopened on the next report. The latest scale decisions are kept for progress messages.
+ * Streams demand to the operator's autoscaler ({@code
+ * flotilla.control.v1.Autoscaler/ReportDemand}): one report with every model's in-flight, queued,
+ * held-while-cold and arrival counts each interval, and one at once when a request is held for a
+ * cold model. A broken stream is reopened on the next report. The latest scale decisions are kept
+ * for progress messages.
  */
 public final class DemandReporter implements AutoscalerNotifier, AutoCloseable {
   private static final Logger LOG = Logger.getLogger(DemandReporter.class);
@@ -37,25 +38,31 @@ public final class DemandReporter implements AutoscalerNotifier, AutoCloseable {
   private StreamObserver<DemandReport> stream;
   private long lastReportMs;
 
-  public DemandReporter(Channel channel, String gatewayId,
-      Supplier<Iterable<ModelScheduler>> schedulers, Duration interval, Clock clock) {
+  public DemandReporter(
+      Channel channel,
+      String gatewayId,
+      Supplier<Iterable<ModelScheduler>> schedulers,
+      Duration interval,
+      Clock clock) {
     this.channel = channel;
     this.stub = AutoscalerGrpc.newStub(channel);
     this.gatewayId = gatewayId;
     this.schedulers = schedulers;
     this.interval = interval;
     this.clock = clock;
-    this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "flotilla-demand-reporter");
-      t.setDaemon(true);
-      return t;
-    });
+    this.timer =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "flotilla-demand-reporter");
+              t.setDaemon(true);
+              return t;
+            });
     this.lastReportMs = clock.millis();
   }
 
   public DemandReporter start() {
-    timer.scheduleAtFixedRate(this::report, interval.toMillis(), interval.toMillis(),
-        TimeUnit.MILLISECONDS);
+    timer.scheduleAtFixedRate(
+        this::report, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
     return this;
   }
 
@@ -75,30 +82,38 @@ public final class DemandReporter implements AutoscalerNotifier, AutoCloseable {
     for (ModelScheduler s : schedulers.get()) {
       ModelScheduler.Demand d = s.drainDemand();
       String[] nsName = d.modelKey().split("/", 2);
-      r.addModels(ModelDemand.newBuilder().setNamespace(nsName[0]).setModel(nsName[1])
-          .setInFlight(d.inFlight()).setQueued(d.queued()).setHeldWhileCold(d.held())
-          .setArrivals(d.arrivals()).setIntervalMs(now - lastReportMs));
+      r.addModels(
+          ModelDemand.newBuilder()
+              .setNamespace(nsName[0])
+              .setModel(nsName[1])
+              .setInFlight(d.inFlight())
+              .setQueued(d.queued())
+              .setHeldWhileCold(d.held())
+              .setArrivals(d.arrivals())
+              .setIntervalMs(now - lastReportMs));
     }
     lastReportMs = now;
     try {
       if (stream == null) {
-        stream = stub.reportDemand(new StreamObserver<>() {
-          @Override
-          public void onNext(ScaleDecision d) {
-            decisions.put(d.getNamespace() + "/" + d.getModel(), d);
-          }
+        stream =
+            stub.reportDemand(
+                new StreamObserver<>() {
+                  @Override
+                  public void onNext(ScaleDecision d) {
+                    decisions.put(d.getNamespace() + "/" + d.getModel(), d);
+                  }
 
-          @Override
-          public void onError(Throwable t) {
-            LOG.debugf("autoscaler stream ended: %s", t.toString());
-            reset();
-          }
+                  @Override
+                  public void onError(Throwable t) {
+                    LOG.debugf("autoscaler stream ended: %s", t.toString());
+                    reset();
+                  }
 
-          @Override
-          public void onCompleted() {
-            reset();
-          }
-        });
+                  @Override
+                  public void onCompleted() {
+                    reset();
+                  }
+                });
       }
       stream.onNext(r.build());
     } catch (RuntimeException e) {

@@ -25,23 +25,23 @@ import java.util.concurrent.atomic.AtomicLong;
  * Where one model's requests wait between admission and a worker.
  *
  * <ul>
- *   <li><b>Held while cold:</b> with no ready worker, a request waits in a bounded hold queue
- *       (per model and per tenant caps) and the autoscaler is told at once. When a worker becomes
- *       ready, held requests move to the fair queue in arrival order. A request still held after
- *       the model's cold-start timeout fails UNAVAILABLE with RetryInfo.
+ *   <li><b>Held while cold:</b> with no ready worker, a request waits in a bounded hold queue (per
+ *       model and per tenant caps) and the autoscaler is told at once. When a worker becomes ready,
+ *       held requests move to the fair queue in arrival order. A request still held after the
+ *       model's cold-start timeout fails UNAVAILABLE with RetryInfo.
  *   <li><b>Fair queue:</b> with ready workers, requests wait in a {@link VtcQueue} and are
- *       dispatched while some ready worker has a free batch slot, so queueing happens here and
- *       not blind inside workers. A request still queued after the queue timeout fails
- *       UNAVAILABLE with RetryInfo: the tenant is within its limits (those answer
- *       RESOURCE_EXHAUSTED before the queue), the model's workers are saturated, and UNAVAILABLE
- *       is the code clients and the SDK retry with backoff.
- *   <li><b>Dispatch:</b> the {@link WorkerSelector} picks the worker; the request's
- *       {@link Request#dispatch} callback starts the worker call outside the scheduler's lock.
+ *       dispatched while some ready worker has a free batch slot, so queueing happens here and not
+ *       blind inside workers. A request still queued after the queue timeout fails UNAVAILABLE with
+ *       RetryInfo: the tenant is within its limits (those answer RESOURCE_EXHAUSTED before the
+ *       queue), the model's workers are saturated, and UNAVAILABLE is the code clients and the SDK
+ *       retry with backoff.
+ *   <li><b>Dispatch:</b> the {@link WorkerSelector} picks the worker; the request's {@link
+ *       Request#dispatch} callback starts the worker call outside the scheduler's lock.
  * </ul>
  *
- * <p>Time comes from an injected {@link Ticker}; {@link #tick} expires held and queued requests
- * and sends progress, driven by a timer in production and by hand in tests. {@link Events} hears
- * about holds (for metrics).
+ * <p>Time comes from an injected {@link Ticker}; {@link #tick} expires held and queued requests and
+ * sends progress, driven by a timer in production and by hand in tests. {@link Events} hears about
+ * holds (for metrics).
  */
 public final class ModelScheduler {
   /** What the scheduler needs of a request. */
@@ -72,7 +72,10 @@ public final class ModelScheduler {
 
   /** Why the scheduler refused a request; also the rejections metric label. */
   public enum RejectReason {
-    HOLD_FULL, COLD_START_TIMEOUT, QUEUE_TIMEOUT, NO_WORKER;
+    HOLD_FULL,
+    COLD_START_TIMEOUT,
+    QUEUE_TIMEOUT,
+    NO_WORKER;
 
     public String label() {
       return name().toLowerCase(java.util.Locale.ROOT);
@@ -81,7 +84,9 @@ public final class ModelScheduler {
 
   /** How a hold ended; also the held-duration metric label. */
   public enum HoldOutcome {
-    RELEASED, TIMED_OUT, CANCELLED;
+    RELEASED,
+    TIMED_OUT,
+    CANCELLED;
 
     public String label() {
       return name().toLowerCase(java.util.Locale.ROOT);
@@ -90,13 +95,14 @@ public final class ModelScheduler {
 
   /** Hears about holds, outside the scheduler's lock. */
   public interface Events {
-    Events NONE = new Events() {
-      @Override
-      public void held(String modelKey) {}
+    Events NONE =
+        new Events() {
+          @Override
+          public void held(String modelKey) {}
 
-      @Override
-      public void holdEnded(String modelKey, HoldOutcome outcome, long heldNanos) {}
-    };
+          @Override
+          public void holdEnded(String modelKey, HoldOutcome outcome, long heldNanos) {}
+        };
 
     /** A request started waiting for a cold model. */
     void held(String modelKey);
@@ -110,15 +116,22 @@ public final class ModelScheduler {
    * @param queueTimeout longest wait in the fair queue (with ready workers) before UNAVAILABLE
    * @param retryAfterQueueTimeout RetryInfo delay after a queue timeout
    */
-  public record Settings(Duration coldStartTimeout, int maxHeld, int maxHeldPerTenant,
-      Duration retryAfterColdTimeout, Duration queueTimeout, Duration retryAfterQueueTimeout) {}
+  public record Settings(
+      Duration coldStartTimeout,
+      int maxHeld,
+      int maxHeldPerTenant,
+      Duration retryAfterColdTimeout,
+      Duration queueTimeout,
+      Duration retryAfterQueueTimeout) {}
 
   private static final class Slot {
     final Request request;
     final long arrived;
     VtcQueue.Entry<Slot> queued;
+
     /** When it entered the fair queue; -1 while never queued. */
     long queuedAt = -1;
+
     boolean held;
     boolean done;
 
@@ -168,22 +181,32 @@ public final class ModelScheduler {
   private final Events events;
   private volatile Settings settings;
   private final VtcQueue<Slot> queue = new VtcQueue<>();
+
   /** Queued slots in the order they entered the fair queue, for the queue timeout. */
   private final java.util.LinkedHashSet<Slot> waiting = new java.util.LinkedHashSet<>();
+
   private final ArrayDeque<Slot> held = new ArrayDeque<>();
   private final Map<String, Integer> heldByTenant = new HashMap<>();
+
   /**
-   * Generated tokens charged since the queue last saw them, per tenant. Charging happens on
-   * every streamed chunk, on the threads that relay tokens; it adds here without the
-   * scheduler's lock (which dispatch holds while it routes), and every locked step that reads
-   * the counters moves these into the queue first, so it sees every charge made before it.
+   * Generated tokens charged since the queue last saw them, per tenant. Charging happens on every
+   * streamed chunk, on the threads that relay tokens; it adds here without the scheduler's lock
+   * (which dispatch holds while it routes), and every locked step that reads the counters moves
+   * these into the queue first, so it sees every charge made before it.
    */
   private final Map<String, AtomicLong> uncharged = new ConcurrentHashMap<>();
+
   private int inFlight;
   private long arrivals;
 
-  public ModelScheduler(String modelKey, Settings settings, WorkerRegistry registry,
-      WorkerSelector selector, AutoscalerNotifier notifier, Ticker ticker, Events events) {
+  public ModelScheduler(
+      String modelKey,
+      Settings settings,
+      WorkerRegistry registry,
+      WorkerSelector selector,
+      AutoscalerNotifier notifier,
+      Ticker ticker,
+      Events events) {
     this.modelKey = modelKey;
     this.events = events;
     this.settings = settings;
@@ -214,9 +237,12 @@ public final class ModelScheduler {
         int tenantHeld = heldByTenant.getOrDefault(request.tenant(), 0);
         if (held.size() >= s.maxHeld() || tenantHeld >= s.maxHeldPerTenant()) {
           slot.done = true;
-          StatusRuntimeException e = GatewayStatus.unavailable("model " + modelKey
-              + " is starting and already holds the most requests it may; retry later",
-              s.retryAfterColdTimeout().toNanos());
+          StatusRuntimeException e =
+              GatewayStatus.unavailable(
+                  "model "
+                      + modelKey
+                      + " is starting and already holds the most requests it may; retry later",
+                  s.retryAfterColdTimeout().toNanos());
           actions.add(() -> request.reject(RejectReason.HOLD_FULL, e));
         } else {
           slot.held = true;
@@ -253,18 +279,19 @@ public final class ModelScheduler {
     List<Runnable> actions = new ArrayList<>();
     synchronized (this) {
       Slot slot = new Slot(request, ticker.nanos());
-      Optional<WorkerView> w = selector.select(registry.views(modelKey), request.adapter(),
-          request.excluded());
+      Optional<WorkerView> w =
+          selector.select(registry.views(modelKey), request.adapter(), request.excluded());
       if (w.isPresent()) {
         start(slot, w.get(), actions);
-      } else if (registry.views(modelKey).stream().anyMatch(v -> v.ready()
-          && !request.excluded().contains(v.id()))) {
+      } else if (registry.views(modelKey).stream()
+          .anyMatch(v -> v.ready() && !request.excluded().contains(v.id()))) {
         enqueue(slot, 0);
       } else {
         slot.done = true;
-        StatusRuntimeException e = GatewayStatus.unavailable(
-            "no other worker of model " + modelKey + " could take the request",
-            settings.retryAfterColdTimeout().toNanos());
+        StatusRuntimeException e =
+            GatewayStatus.unavailable(
+                "no other worker of model " + modelKey + " could take the request",
+                settings.retryAfterColdTimeout().toNanos());
         actions.add(() -> request.reject(RejectReason.NO_WORKER, e));
       }
     }
@@ -339,9 +366,14 @@ public final class ModelScheduler {
           slot.done = true;
           slot.held = false;
           heldByTenant.merge(slot.request.tenant(), -1, Integer::sum);
-          StatusRuntimeException e = GatewayStatus.unavailable("no worker of model " + modelKey
-              + " became ready within " + s.coldStartTimeout().toSeconds() + "s",
-              s.retryAfterColdTimeout().toNanos());
+          StatusRuntimeException e =
+              GatewayStatus.unavailable(
+                  "no worker of model "
+                      + modelKey
+                      + " became ready within "
+                      + s.coldStartTimeout().toSeconds()
+                      + "s",
+                  s.retryAfterColdTimeout().toNanos());
           long heldFor = now - slot.arrived;
           actions.add(() -> events.holdEnded(modelKey, HoldOutcome.TIMED_OUT, heldFor));
           actions.add(() -> slot.request.reject(RejectReason.COLD_START_TIMEOUT, e));
@@ -349,8 +381,13 @@ public final class ModelScheduler {
           position++;
           if (slot.request.wantsProgress()) {
             boolean starting = !registry.views(modelKey).isEmpty();
-            HeldProgress p = progress(starting ? HeldProgress.Phase.WORKER_STARTING
-                : HeldProgress.Phase.WAITING_FOR_WORKER, slot, position);
+            HeldProgress p =
+                progress(
+                    starting
+                        ? HeldProgress.Phase.WORKER_STARTING
+                        : HeldProgress.Phase.WAITING_FOR_WORKER,
+                    slot,
+                    position);
             actions.add(() -> slot.request.progress(p));
           }
         }
@@ -372,9 +409,14 @@ public final class ModelScheduler {
       queue.remove(slot.queued);
       slot.queued = null;
       slot.done = true;
-      StatusRuntimeException e = GatewayStatus.unavailable("model " + modelKey
-          + " is saturated: the request waited " + s.queueTimeout().toSeconds()
-          + "s in the gateway's queue", s.retryAfterQueueTimeout().toNanos());
+      StatusRuntimeException e =
+          GatewayStatus.unavailable(
+              "model "
+                  + modelKey
+                  + " is saturated: the request waited "
+                  + s.queueTimeout().toSeconds()
+                  + "s in the gateway's queue",
+              s.retryAfterQueueTimeout().toNanos());
       actions.add(() -> slot.request.reject(RejectReason.QUEUE_TIMEOUT, e));
     }
   }
@@ -384,15 +426,22 @@ public final class ModelScheduler {
     if (slot.queuedAt < 0) {
       slot.queuedAt = ticker.nanos();
     }
-    slot.queued = queue.enqueue(slot.request.tenant(), slot.request.weight(),
-        slot.request.priority(), promptTokens, slot);
+    slot.queued =
+        queue.enqueue(
+            slot.request.tenant(),
+            slot.request.weight(),
+            slot.request.priority(),
+            promptTokens,
+            slot);
     waiting.add(slot);
   }
 
   private HeldProgress progress(HeldProgress.Phase phase, Slot slot, int position) {
-    return HeldProgress.newBuilder().setPhase(phase)
+    return HeldProgress.newBuilder()
+        .setPhase(phase)
         .setWaitedMs((ticker.nanos() - slot.arrived) / 1_000_000)
-        .setPosition(Math.max(0, position - 1)).build();
+        .setPosition(Math.max(0, position - 1))
+        .build();
   }
 
   private void pump(List<Runnable> actions) {
@@ -404,8 +453,8 @@ public final class ModelScheduler {
       settleCharges();
       VtcQueue.Entry<Slot> e = queue.poll();
       Slot slot = e.payload();
-      Optional<WorkerView> w = selector.select(views, slot.request.adapter(),
-          slot.request.excluded());
+      Optional<WorkerView> w =
+          selector.select(views, slot.request.adapter(), slot.request.excluded());
       if (w.isEmpty()) {
         // Only workers this request already failed on have room: put it back and stop.
         enqueue(slot, 0);

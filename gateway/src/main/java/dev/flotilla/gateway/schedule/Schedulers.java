@@ -23,9 +23,17 @@ public final class Schedulers {
   private final Duration queueRetryAfter;
   private final ModelScheduler.Events events;
 
-  public Schedulers(WorkerRegistry registry, WorkerSelector selector, AutoscalerNotifier notifier,
-      Ticker ticker, int maxHeld, int maxHeldPerTenant, Duration retryAfter,
-      Duration queueTimeout, Duration queueRetryAfter, ModelScheduler.Events events) {
+  public Schedulers(
+      WorkerRegistry registry,
+      WorkerSelector selector,
+      AutoscalerNotifier notifier,
+      Ticker ticker,
+      int maxHeld,
+      int maxHeldPerTenant,
+      Duration retryAfter,
+      Duration queueTimeout,
+      Duration queueRetryAfter,
+      ModelScheduler.Events events) {
     this.registry = registry;
     this.selector = selector;
     this.notifier = notifier;
@@ -36,19 +44,28 @@ public final class Schedulers {
     this.queueTimeout = queueTimeout;
     this.queueRetryAfter = queueRetryAfter;
     this.events = events;
-    registry.onChange(model -> {
-      ModelScheduler s = byModel.get(model);
-      if (s != null) {
-        s.workersChanged();
-      }
-    });
+    registry.onChange(
+        model -> {
+          ModelScheduler s = byModel.get(model);
+          if (s != null) {
+            s.workersChanged();
+          }
+        });
   }
 
   public ModelScheduler forModel(ModelEntry model) {
-    ModelScheduler.Settings settings = new ModelScheduler.Settings(model.coldStartTimeout(),
-        maxHeld, maxHeldPerTenant, retryAfter, queueTimeout, queueRetryAfter);
-    ModelScheduler s = byModel.computeIfAbsent(model.key(),
-        k -> new ModelScheduler(k, settings, registry, selector, notifier, ticker, events));
+    ModelScheduler.Settings settings =
+        new ModelScheduler.Settings(
+            model.coldStartTimeout(),
+            maxHeld,
+            maxHeldPerTenant,
+            retryAfter,
+            queueTimeout,
+            queueRetryAfter);
+    ModelScheduler s =
+        byModel.computeIfAbsent(
+            model.key(),
+            k -> new ModelScheduler(k, settings, registry, selector, notifier, ticker, events));
     s.update(settings);
     return s;
   }

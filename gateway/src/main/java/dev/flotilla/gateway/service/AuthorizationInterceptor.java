@@ -18,8 +18,8 @@ public class AuthorizationInterceptor implements ServerInterceptor {
   static final Context.Key<String> AUTHORIZATION = Context.key("flotilla-authorization");
 
   @Override
-  public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
-      ServerCallHandler<Q, R> next) {
+  public <Q, R> ServerCall.Listener<Q> interceptCall(
+      ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
     Context ctx = Context.current().withValue(AUTHORIZATION, headers.get(HEADER));
     return Contexts.interceptCall(ctx, call, headers, next);
   }

@@ -1,10 +1,10 @@
 package dev.flotilla.gateway.service;
 
+import dev.flotilla.api.crd.Visibility;
 import dev.flotilla.api.v1.AdapterInfo;
 import dev.flotilla.api.v1.GenerateRequest;
 import dev.flotilla.api.v1.ListModelsResponse;
 import dev.flotilla.api.v1.ModelInfo;
-import dev.flotilla.api.crd.Visibility;
 import dev.flotilla.gateway.auth.ApiKeyAuthenticator;
 import dev.flotilla.gateway.auth.TenantInfo;
 import dev.flotilla.gateway.authz.Authorizer;
@@ -22,10 +22,10 @@ import java.time.Clock;
 import java.util.function.Supplier;
 
 /**
- * One request's way through the gateway: authenticate, validate, authorise, limit, schedule
- * (hold while cold, fair queue, route), stream from a worker, meter. Transport-neutral: the gRPC
- * service and the OpenAI HTTP surface both call {@link #start} and {@link #listModels}; they only
- * translate requests and responses.
+ * One request's way through the gateway: authenticate, validate, authorise, limit, schedule (hold
+ * while cold, fair queue, route), stream from a worker, meter. Transport-neutral: the gRPC service
+ * and the OpenAI HTTP surface both call {@link #start} and {@link #listModels}; they only translate
+ * requests and responses.
  */
 public final class GatewayPipeline {
   /** Settings that are not per tenant or per model. */
@@ -43,9 +43,18 @@ public final class GatewayPipeline {
   final Clock clock;
   final Settings settings;
 
-  public GatewayPipeline(ApiKeyAuthenticator authenticator, Authorizer authorizer,
-      TenantLimiter limiter, Schedulers schedulers, WorkerRegistry registry, WorkerClient workers,
-      UsageRecorder usage, GatewayMetrics metrics, Ticker ticker, Clock clock, Settings settings) {
+  public GatewayPipeline(
+      ApiKeyAuthenticator authenticator,
+      Authorizer authorizer,
+      TenantLimiter limiter,
+      Schedulers schedulers,
+      WorkerRegistry registry,
+      WorkerClient workers,
+      UsageRecorder usage,
+      GatewayMetrics metrics,
+      Ticker ticker,
+      Clock clock,
+      Settings settings) {
     this.authenticator = authenticator;
     this.authorizer = authorizer;
     this.limiter = limiter;
@@ -65,11 +74,14 @@ public final class GatewayPipeline {
    * @param request builds the request after authentication, so a caller with a bad key learns
    *     nothing about its request; a StatusRuntimeException it throws fails the request like a
    *     validation error (billed as failed, like every authenticated request)
-   * @return the running request, so the transport can cancel it and resume it on readiness;
-   *     null when it failed before it was admitted (the sink has the error)
+   * @return the running request, so the transport can cancel it and resume it on readiness; null
+   *     when it failed before it was admitted (the sink has the error)
    */
-  public RunningRequest start(String authorization, Supplier<GenerateRequest> request,
-      ResponseSink sink, Deadline deadline) {
+  public RunningRequest start(
+      String authorization,
+      Supplier<GenerateRequest> request,
+      ResponseSink sink,
+      Deadline deadline) {
     long arrived = ticker.nanos();
     TenantInfo tenant;
     try {
@@ -91,8 +103,12 @@ public final class GatewayPipeline {
     return admit(tenant, built, sink, arrived, deadline);
   }
 
-  private RequestRun admit(TenantInfo tenant, GenerateRequest request, ResponseSink sink,
-      long arrived, Deadline deadline) {
+  private RequestRun admit(
+      TenantInfo tenant,
+      GenerateRequest request,
+      ResponseSink sink,
+      long arrived,
+      Deadline deadline) {
     RequestRun run = new RequestRun(this, tenant, request, sink, arrived, deadline);
     try {
       validate(request);
@@ -117,12 +133,22 @@ public final class GatewayPipeline {
     TenantInfo tenant = authenticator.authenticate(authorization);
     ListModelsResponse.Builder out = ListModelsResponse.newBuilder();
     for (Authorizer.ModelView v : authorizer.visibleTo(tenant)) {
-      ModelInfo.Builder m = ModelInfo.newBuilder().setName(v.model().key())
-          .setMaxSequenceLength(v.model().maxSequenceLength())
-          .setReadyReplicas(registry.readyCount(v.model().key()));
-      v.adapters().forEach(a -> m.addAdapters(AdapterInfo.newBuilder().setName(a.name())
-          .setRank(a.rank()).setVisibility(a.visibility() == Visibility.Public
-              ? AdapterInfo.Visibility.PUBLIC : AdapterInfo.Visibility.PRIVATE)));
+      ModelInfo.Builder m =
+          ModelInfo.newBuilder()
+              .setName(v.model().key())
+              .setMaxSequenceLength(v.model().maxSequenceLength())
+              .setReadyReplicas(registry.readyCount(v.model().key()));
+      v.adapters()
+          .forEach(
+              a ->
+                  m.addAdapters(
+                      AdapterInfo.newBuilder()
+                          .setName(a.name())
+                          .setRank(a.rank())
+                          .setVisibility(
+                              a.visibility() == Visibility.Public
+                                  ? AdapterInfo.Visibility.PUBLIC
+                                  : AdapterInfo.Visibility.PRIVATE)));
       out.addModels(m);
     }
     return out.build();
@@ -161,8 +187,8 @@ public final class GatewayPipeline {
   }
 
   /**
-   * Prompt tokens before the worker has counted them: exact for token ids, else one token per
-   * four bytes of UTF-8 (a common rule of thumb for BPE vocabularies). Settled exactly later.
+   * Prompt tokens before the worker has counted them: exact for token ids, else one token per four
+   * bytes of UTF-8 (a common rule of thumb for BPE vocabularies). Settled exactly later.
    */
   static long estimatePromptTokens(GenerateRequest r) {
     if (r.hasPromptTokenIds()) {

@@ -20,13 +20,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * {@code flotilla.v1.Inference} over gRPC. Generate streams with flow control: the worker stream
- * is paused while the client is not ready, and a cancelled client call cancels the worker call.
+ * {@code flotilla.v1.Inference} over gRPC. Generate streams with flow control: the worker stream is
+ * paused while the client is not ready, and a cancelled client call cancels the worker call.
  *
  * <p>Not blocking: calls run on the event loop that read them. No pipeline step waits there; a
- * request that ends at once (refused, invalid, over its limits) is answered from the usage
- * ledger's writer once its event is on disk. Handing every call to a worker pool instead cost
- * two thread switches on each request's way to its first token.
+ * request that ends at once (refused, invalid, over its limits) is answered from the usage ledger's
+ * writer once its event is on disk. Handing every call to a worker pool instead cost two thread
+ * switches on each request's way to its first token.
  */
 @GrpcService
 public class InferenceGrpcService extends InferenceGrpc.InferenceImplBase {
@@ -41,33 +41,36 @@ public class InferenceGrpcService extends InferenceGrpc.InferenceImplBase {
   public void generate(GenerateRequest request, StreamObserver<GenerateResponse> observer) {
     ServerCallStreamObserver<GenerateResponse> call =
         (ServerCallStreamObserver<GenerateResponse>) observer;
-    run(request, call, new ResponseSink() {
-      @Override
-      public boolean isReady() {
-        return call.isReady();
-      }
+    run(
+        request,
+        call,
+        new ResponseSink() {
+          @Override
+          public boolean isReady() {
+            return call.isReady();
+          }
 
-      @Override
-      public void tokens(TokenChunk chunk) {
-        call.onNext(GenerateResponse.newBuilder().setTokens(chunk).build());
-      }
+          @Override
+          public void tokens(TokenChunk chunk) {
+            call.onNext(GenerateResponse.newBuilder().setTokens(chunk).build());
+          }
 
-      @Override
-      public void progress(HeldProgress progress) {
-        call.onNext(GenerateResponse.newBuilder().setProgress(progress).build());
-      }
+          @Override
+          public void progress(HeldProgress progress) {
+            call.onNext(GenerateResponse.newBuilder().setProgress(progress).build());
+          }
 
-      @Override
-      public void complete(Final fin) {
-        call.onNext(GenerateResponse.newBuilder().setFinal(fin).build());
-        call.onCompleted();
-      }
+          @Override
+          public void complete(Final fin) {
+            call.onNext(GenerateResponse.newBuilder().setFinal(fin).build());
+            call.onCompleted();
+          }
 
-      @Override
-      public void fail(StatusRuntimeException error) {
-        call.onError(error);
-      }
-    });
+          @Override
+          public void fail(StatusRuntimeException error) {
+            call.onError(error);
+          }
+        });
   }
 
   @Override
@@ -77,32 +80,35 @@ public class InferenceGrpcService extends InferenceGrpc.InferenceImplBase {
     CompleteResponse.Builder out = CompleteResponse.newBuilder();
     StringBuilder text = new StringBuilder();
     // Progress is a streaming feature; Complete ignores report_progress.
-    run(request.toBuilder().setReportProgress(false).build(), call, new ResponseSink() {
-      @Override
-      public boolean isReady() {
-        return true;
-      }
+    run(
+        request.toBuilder().setReportProgress(false).build(),
+        call,
+        new ResponseSink() {
+          @Override
+          public boolean isReady() {
+            return true;
+          }
 
-      @Override
-      public void tokens(TokenChunk chunk) {
-        text.append(chunk.getText());
-        out.addAllTokenIds(chunk.getTokenIdsList()).addAllLogprobs(chunk.getLogprobsList());
-      }
+          @Override
+          public void tokens(TokenChunk chunk) {
+            text.append(chunk.getText());
+            out.addAllTokenIds(chunk.getTokenIdsList()).addAllLogprobs(chunk.getLogprobsList());
+          }
 
-      @Override
-      public void progress(HeldProgress progress) {}
+          @Override
+          public void progress(HeldProgress progress) {}
 
-      @Override
-      public void complete(Final fin) {
-        call.onNext(out.setText(text.toString()).setFinal(fin).build());
-        call.onCompleted();
-      }
+          @Override
+          public void complete(Final fin) {
+            call.onNext(out.setText(text.toString()).setFinal(fin).build());
+            call.onCompleted();
+          }
 
-      @Override
-      public void fail(StatusRuntimeException error) {
-        call.onError(error);
-      }
-    });
+          @Override
+          public void fail(StatusRuntimeException error) {
+            call.onError(error);
+          }
+        });
   }
 
   private static final long DEADLINE_SLACK_MS = 20;
@@ -110,20 +116,22 @@ public class InferenceGrpcService extends InferenceGrpc.InferenceImplBase {
   private void run(GenerateRequest request, ServerCallStreamObserver<?> call, ResponseSink sink) {
     Deadline deadline = Context.current().getDeadline();
     AtomicReference<RunningRequest> running = new AtomicReference<>();
-    call.setOnCancelHandler(() -> {
-      RunningRequest r = running.get();
-      if (r != null) {
-        r.clientCancelled(deadlinePassed(deadline));
-      }
-    });
-    call.setOnReadyHandler(() -> {
-      RunningRequest r = running.get();
-      if (r != null) {
-        r.onClientReady();
-      }
-    });
-    RunningRequest r = pipeline.start(AuthorizationInterceptor.AUTHORIZATION.get(),
-        () -> request, sink, deadline);
+    call.setOnCancelHandler(
+        () -> {
+          RunningRequest r = running.get();
+          if (r != null) {
+            r.clientCancelled(deadlinePassed(deadline));
+          }
+        });
+    call.setOnReadyHandler(
+        () -> {
+          RunningRequest r = running.get();
+          if (r != null) {
+            r.onClientReady();
+          }
+        });
+    RunningRequest r =
+        pipeline.start(AuthorizationInterceptor.AUTHORIZATION.get(), () -> request, sink, deadline);
     running.set(r);
     if (r != null && call.isCancelled()) {
       r.clientCancelled(deadlinePassed(deadline));
@@ -134,8 +142,7 @@ public class InferenceGrpcService extends InferenceGrpc.InferenceImplBase {
    * Whether a cancellation is the client's deadline. The client's own timer fires first and its
    * reset arrives before this side's copy of the deadline has quite passed: the copy starts when
    * the request arrives, one network hop after the client's (on loopback the reset came first in
-   * every try). Within {@value #DEADLINE_SLACK_MS} ms of it, a cancellation counts as the
-   * deadline.
+   * every try). Within {@value #DEADLINE_SLACK_MS} ms of it, a cancellation counts as the deadline.
    */
   private static boolean deadlinePassed(Deadline deadline) {
     return deadline != null && deadline.timeRemaining(TimeUnit.MILLISECONDS) <= DEADLINE_SLACK_MS;

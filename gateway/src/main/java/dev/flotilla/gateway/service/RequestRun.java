@@ -1,7 +1,5 @@
 package dev.flotilla.gateway.service;
 
-import dev.flotilla.workerlink.GenerateCall;
-import dev.flotilla.workerlink.GenerateListener;
 import dev.flotilla.api.crd.Priority;
 import dev.flotilla.api.v1.Final;
 import dev.flotilla.api.v1.FinishReason;
@@ -23,7 +21,8 @@ import dev.flotilla.gateway.route.WorkerView;
 import dev.flotilla.gateway.schedule.ModelScheduler;
 import dev.flotilla.gateway.status.GatewayStatus;
 import dev.flotilla.gateway.usage.UsageEvent;
-import dev.flotilla.gateway.worker.WorkerClient;
+import dev.flotilla.workerlink.GenerateCall;
+import dev.flotilla.workerlink.GenerateListener;
 import io.grpc.Deadline;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -33,23 +32,25 @@ import java.util.UUID;
 import org.jboss.logging.Logger;
 
 /**
- * One request from admission to its usage event. Holds the state the pipeline's steps share:
- * the tenant's permit, the scheduler ticket, the worker call, what was streamed.
+ * One request from admission to its usage event. Holds the state the pipeline's steps share: the
+ * tenant's permit, the scheduler ticket, the worker call, what was streamed.
  *
- * <p>Exactly one outcome: {@link #finish} runs once, settles the tenant's limits, frees the
- * worker slot, records the usage event (durably, before the client hears the end) and answers
- * the client. Nothing here blocks: every step may run on a transport thread, and the one wait,
- * for the usage event to reach the disk, is the recorder's. A worker failure before the first token retries on another worker; after it, the
- * client gets ABORTED and no token is ever sent twice.
+ * <p>Exactly one outcome: {@link #finish} runs once, settles the tenant's limits, frees the worker
+ * slot, records the usage event (durably, before the client hears the end) and answers the client.
+ * Nothing here blocks: every step may run on a transport thread, and the one wait, for the usage
+ * event to reach the disk, is the recorder's. A worker failure before the first token retries on
+ * another worker; after it, the client gets ABORTED and no token is ever sent twice.
  */
 final class RequestRun implements ModelScheduler.Request, RunningRequest {
   private static final Logger LOG = Logger.getLogger(RequestRun.class);
+
   /**
-   * Worker messages requested ahead of the client, and the smallest credit handed back at once:
-   * one request to the worker per 8 tokens instead of per token, and at most 16 chunks buffered
-   * for a client that is not reading.
+   * Worker messages requested ahead of the client, and the smallest credit handed back at once: one
+   * request to the worker per 8 tokens instead of per token, and at most 16 chunks buffered for a
+   * client that is not reading.
    */
   static final int WORKER_WINDOW = 16;
+
   static final int WORKER_WINDOW_BATCH = 8;
 
   private final GatewayPipeline p;
@@ -71,12 +72,14 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
   private GatewayMetrics.ModelMeters meters;
   // guarded by lock
   private boolean done;
+
   /**
    * The client cancelled: set before the worker call is cancelled, so the worker's answer to that
    * cancellation (CANCELLED, or a Final that crossed it) cannot finish the request first as a
    * worker failure (ABORTED after tokens) while the cancelling thread records CANCELLED.
    */
   private boolean clientGone;
+
   private int attempts;
   private String workerId;
   private GenerateCall call;
@@ -85,22 +88,30 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
   private long firstTokenAt = -1;
   private long lastTokenAt = -1;
   private int completionTokens;
+
   /** The prompt length the current worker announced; 0 until it does. */
   private int announcedPromptTokens;
 
-  RequestRun(GatewayPipeline p, TenantInfo tenant, GenerateRequest request, ResponseSink sink,
-      long arrived, Deadline deadline) {
+  RequestRun(
+      GatewayPipeline p,
+      TenantInfo tenant,
+      GenerateRequest request,
+      ResponseSink sink,
+      long arrived,
+      Deadline deadline) {
     this.p = p;
     this.tenant = tenant;
     this.request = request;
     this.sink = sink;
     this.arrived = arrived;
     this.deadline = deadline;
-    this.requestId = request.getRequestId().isEmpty()
-        ? UUID.randomUUID().toString() : request.getRequestId();
+    this.requestId =
+        request.getRequestId().isEmpty() ? UUID.randomUUID().toString() : request.getRequestId();
     this.promptEstimate = GatewayPipeline.estimatePromptTokens(request);
-    this.maxTokens = request.getSampling().getMaxTokens() > 0
-        ? request.getSampling().getMaxTokens() : p.settings.defaultMaxTokens();
+    this.maxTokens =
+        request.getSampling().getMaxTokens() > 0
+            ? request.getSampling().getMaxTokens()
+            : p.settings.defaultMaxTokens();
   }
 
   void authorize(Authorizer.Grant grant) {
@@ -181,14 +192,14 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
   @Override
   public void reject(ModelScheduler.RejectReason reason, StatusRuntimeException error) {
     p.metrics.rejected(reason.label());
-    finish(error.getStatus().getCode().name(), FinishReason.FINISH_REASON_UNSPECIFIED, 0, null,
-        error);
+    finish(
+        error.getStatus().getCode().name(), FinishReason.FINISH_REASON_UNSPECIFIED, 0, null, error);
   }
 
   @Override
   public void dispatch(WorkerView worker, long queued) {
-    String address = p.registry.endpoint(worker.id()).map(WorkerRegistry.Endpoint::address)
-        .orElse(null);
+    String address =
+        p.registry.endpoint(worker.id()).map(WorkerRegistry.Endpoint::address).orElse(null);
     boolean cancelled;
     synchronized (lock) {
       cancelled = done;
@@ -213,17 +224,25 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
     }
     meters.queueTime(queued);
     String adapter = adapter();
-    if (!adapter.isEmpty() && !worker.residentAdapters().contains(adapter)
+    if (!adapter.isEmpty()
+        && !worker.residentAdapters().contains(adapter)
         && !worker.loadingAdapters().contains(adapter)) {
-      p.workers.loadAdapter(address, LoadAdapterRequest.newBuilder().setName(adapter)
-              .setSource(grant.adapter().source()).setBaseModel(grant.model().key()).build()) // namespace/name, as the operator names the worker's model
-          .whenComplete((ok, err) -> {
-            if (err == null) {
-              startCall(worker.id(), address);
-            } else {
-              onWorkerError(worker.id(), Status.fromThrowable(err));
-            }
-          });
+      p.workers
+          .loadAdapter(
+              address,
+              LoadAdapterRequest.newBuilder()
+                  .setName(adapter)
+                  .setSource(grant.adapter().source())
+                  .setBaseModel(grant.model().key())
+                  .build()) // namespace/name, as the operator names the worker's model
+          .whenComplete(
+              (ok, err) -> {
+                if (err == null) {
+                  startCall(worker.id(), address);
+                } else {
+                  onWorkerError(worker.id(), Status.fromThrowable(err));
+                }
+              });
     } else {
       startCall(worker.id(), address);
     }
@@ -231,15 +250,20 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
 
   private void startCall(String worker, String address) {
     SamplingParams sampling = request.getSampling().toBuilder().setMaxTokens(maxTokens).build();
-    WorkerGenerateRequest.Builder w = WorkerGenerateRequest.newBuilder()
-        .setRequestId(requestId).setAdapter(adapter()).setSampling(sampling)
-        .setLogprobs(request.getLogprobs()).setTenant(tenant.name())
-        .setPriority(switch (tenant.priority()) {
-          case High -> 2;
-          case Normal -> 1;
-          case Low -> 0;
-        })
-        .setVirtualTokenCounter(scheduler.virtualCounter(tenant.name()));
+    WorkerGenerateRequest.Builder w =
+        WorkerGenerateRequest.newBuilder()
+            .setRequestId(requestId)
+            .setAdapter(adapter())
+            .setSampling(sampling)
+            .setLogprobs(request.getLogprobs())
+            .setTenant(tenant.name())
+            .setPriority(
+                switch (tenant.priority()) {
+                  case High -> 2;
+                  case Normal -> 1;
+                  case Low -> 0;
+                })
+            .setVirtualTokenCounter(scheduler.virtualCounter(tenant.name()));
     if (request.hasPromptTokenIds()) {
       w.setPromptTokenIds(request.getPromptTokenIds());
     } else {
@@ -253,8 +277,7 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
         return; // the client's cancellation handler finishes the request
       }
       window = new StreamWindow(WORKER_WINDOW, WORKER_WINDOW_BATCH);
-      call = p.workers.generate(address, w.build(), new Listener(worker), deadline,
-          window.open());
+      call = p.workers.generate(address, w.build(), new Listener(worker), deadline, window.open());
     }
   }
 
@@ -347,18 +370,29 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
       }
       streamed = completionTokens;
     }
-    if (status.getCode() == Status.Code.DEADLINE_EXCEEDED && deadline != null
+    if (status.getCode() == Status.Code.DEADLINE_EXCEEDED
+        && deadline != null
         && deadline.isExpired()) {
       // The client's deadline, which the worker call carries too, passed: the request ends as the
       // client's own deadline ends it, whichever of the two timers fired first.
-      finish("DEADLINE_EXCEEDED", FinishReason.CANCELLED, 0, null,
-          Status.DEADLINE_EXCEEDED.withDescription("the request's deadline passed")
+      finish(
+          "DEADLINE_EXCEEDED",
+          FinishReason.CANCELLED,
+          0,
+          null,
+          Status.DEADLINE_EXCEEDED
+              .withDescription("the request's deadline passed")
               .asRuntimeException());
       return;
     }
     if (streamed > 0) {
-      StatusRuntimeException e = GatewayStatus.aborted("the worker failed after " + streamed
-          + " tokens were streamed (" + status.getCode() + "); not retried");
+      StatusRuntimeException e =
+          GatewayStatus.aborted(
+              "the worker failed after "
+                  + streamed
+                  + " tokens were streamed ("
+                  + status.getCode()
+                  + "); not retried");
       finish(e.getStatus().getCode().name(), FinishReason.FINISH_REASON_UNSPECIFIED, 0, null, e);
       return;
     }
@@ -378,21 +412,30 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
     }
     scheduler.finished(worker);
     if (retry) {
-      LOG.debugf("request %s: worker %s failed before the first token (%s); retrying",
+      LOG.debugf(
+          "request %s: worker %s failed before the first token (%s); retrying",
           requestId, worker, status);
       scheduler.retry(this);
     } else {
-      StatusRuntimeException e = retryable(status)
-          ? GatewayStatus.unavailable("workers failed the request: " + status.getCode(), 1_000_000_000L)
-          : status.asRuntimeException();
+      StatusRuntimeException e =
+          retryable(status)
+              ? GatewayStatus.unavailable(
+                  "workers failed the request: " + status.getCode(), 1_000_000_000L)
+              : status.asRuntimeException();
       finish(e.getStatus().getCode().name(), FinishReason.FINISH_REASON_UNSPECIFIED, 0, null, e);
     }
   }
 
   private static boolean retryable(Status status) {
     return switch (status.getCode()) {
-      case INVALID_ARGUMENT, FAILED_PRECONDITION, CANCELLED, DEADLINE_EXCEEDED, OUT_OF_RANGE,
-          PERMISSION_DENIED, UNAUTHENTICATED -> false;
+      case INVALID_ARGUMENT,
+          FAILED_PRECONDITION,
+          CANCELLED,
+          DEADLINE_EXCEEDED,
+          OUT_OF_RANGE,
+          PERMISSION_DENIED,
+          UNAUTHENTICATED ->
+          false;
       default -> true;
     };
   }
@@ -421,10 +464,14 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
   }
 
   /**
-   * The one way out. {@code error} null with status OK completes the stream; null otherwise
-   * means the client is gone and hears nothing.
+   * The one way out. {@code error} null with status OK completes the stream; null otherwise means
+   * the client is gone and hears nothing.
    */
-  private void finish(String status, FinishReason reason, int workerPromptTokens, WorkerFinal fin,
+  private void finish(
+      String status,
+      FinishReason reason,
+      int workerPromptTokens,
+      WorkerFinal fin,
       StatusRuntimeException error) {
     String worker;
     int completion;
@@ -445,9 +492,12 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
     // The worker's count when it sent one (its final message, else its first tokens: a stream cut
     // after tokens still bills the real prompt), else the gateway's estimate for a request that
     // reached a worker.
-    int prompt = workerPromptTokens > 0 ? workerPromptTokens
-        : announced > 0 ? announced
-        : (worker != null || fin != null ? (int) promptEstimate : 0);
+    int prompt =
+        workerPromptTokens > 0
+            ? workerPromptTokens
+            : announced > 0
+                ? announced
+                : (worker != null || fin != null ? (int) promptEstimate : 0);
     if (permit != null) {
       permit.settle((long) prompt + completion);
     }
@@ -457,34 +507,57 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
     String model = grant == null ? "" : grant.model().key();
     long totalMs = (now - arrived) / 1_000_000;
     long queueMs = queuedNanos / 1_000_000;
-    UsageEvent event = new UsageEvent(requestId, tenant.name(), model, adapterName(), prompt,
-        completion, queueMs, ttft, totalMs, status, reason.name(), p.clock.millis(),
-        p.settings.gatewayId());
+    UsageEvent event =
+        new UsageEvent(
+            requestId,
+            tenant.name(),
+            model,
+            adapterName(),
+            prompt,
+            completion,
+            queueMs,
+            ttft,
+            totalMs,
+            status,
+            reason.name(),
+            p.clock.millis(),
+            p.settings.gatewayId());
     p.metrics.request(tenant.name(), model.isEmpty() ? "none" : model, status);
     p.metrics.tokens(tenant.name(), prompt, completion);
-    Final answer = error == null && "OK".equals(status)
-        ? Final.newBuilder().setRequestId(requestId).setFinishReason(reason)
-            .setUsage(Usage.newBuilder().setPromptTokens(prompt).setCompletionTokens(completion)
-                .setTotalTokens(prompt + completion))
-            .setTimings(Timings.newBuilder().setQueueMs(queueMs).setTimeToFirstTokenMs(
-                Math.max(0, ttft)).setTotalMs(totalMs))
-            .build()
-        : null;
+    Final answer =
+        error == null && "OK".equals(status)
+            ? Final.newBuilder()
+                .setRequestId(requestId)
+                .setFinishReason(reason)
+                .setUsage(
+                    Usage.newBuilder()
+                        .setPromptTokens(prompt)
+                        .setCompletionTokens(completion)
+                        .setTotalTokens(prompt + completion))
+                .setTimings(
+                    Timings.newBuilder()
+                        .setQueueMs(queueMs)
+                        .setTimeToFirstTokenMs(Math.max(0, ttft))
+                        .setTotalMs(totalMs))
+                .build()
+            : null;
     // The client hears the end only once its usage is on disk; the recorder tells us on its own
     // thread, so no transport thread waits for the disk.
-    p.usage.record(event, failure -> {
-      if (failure != null) {
-        // The client still gets its answer; the gap shows in logs and the spool-depth metric.
-        LOG.errorf(failure, "usage event of request %s could not be spooled", requestId);
-      }
-      synchronized (lock) {
-        if (error != null) {
-          sink.fail(error);
-        } else if (answer != null) {
-          sink.complete(answer);
-        }
-      }
-    });
+    p.usage.record(
+        event,
+        failure -> {
+          if (failure != null) {
+            // The client still gets its answer; the gap shows in logs and the spool-depth metric.
+            LOG.errorf(failure, "usage event of request %s could not be spooled", requestId);
+          }
+          synchronized (lock) {
+            if (error != null) {
+              sink.fail(error);
+            } else if (answer != null) {
+              sink.complete(answer);
+            }
+          }
+        });
   }
 
   private String adapterName() {

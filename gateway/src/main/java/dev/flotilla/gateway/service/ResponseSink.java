@@ -6,9 +6,9 @@ import dev.flotilla.api.v1.TokenChunk;
 import io.grpc.StatusRuntimeException;
 
 /**
- * Where one request's output goes: a gRPC server stream (Generate), one gRPC message (Complete),
- * or an OpenAI HTTP response (JSON or Server-Sent Events). Calls for one request never overlap;
- * after {@link #complete} or {@link #fail} nothing more arrives.
+ * Where one request's output goes: a gRPC server stream (Generate), one gRPC message (Complete), or
+ * an OpenAI HTTP response (JSON or Server-Sent Events). Calls for one request never overlap; after
+ * {@link #complete} or {@link #fail} nothing more arrives.
  */
 public interface ResponseSink {
   /** Whether the client can take another message without buffering. */

@@ -1,16 +1,17 @@
 package dev.flotilla.gateway.service;
 
 /**
- * Credit-based flow control of one worker stream: up to {@code size} messages are requested
- * from the worker and not yet received. While the client keeps up, credit is handed back in
- * batches of at least {@code batch}, so the worker hears one request per batch instead of one
- * per token; while the client is not ready no credit is returned, and the worker stream stops
- * after at most {@code size} more messages (the most the gateway buffers for a slow client).
- * Not thread-safe: the caller holds its request's lock.
+ * Credit-based flow control of one worker stream: up to {@code size} messages are requested from
+ * the worker and not yet received. While the client keeps up, credit is handed back in batches of
+ * at least {@code batch}, so the worker hears one request per batch instead of one per token; while
+ * the client is not ready no credit is returned, and the worker stream stops after at most {@code
+ * size} more messages (the most the gateway buffers for a slow client). Not thread-safe: the caller
+ * holds its request's lock.
  */
 final class StreamWindow {
   private final int size;
   private final int batch;
+
   /** Messages requested from the worker and not yet received. */
   private int outstanding;
 
@@ -20,8 +21,8 @@ final class StreamWindow {
    */
   StreamWindow(int size, int batch) {
     if (size < 1 || batch < 1 || batch > size) {
-      throw new IllegalArgumentException("need 1 <= batch <= size, got size " + size
-          + ", batch " + batch);
+      throw new IllegalArgumentException(
+          "need 1 <= batch <= size, got size " + size + ", batch " + batch);
     }
     this.size = size;
     this.batch = batch;

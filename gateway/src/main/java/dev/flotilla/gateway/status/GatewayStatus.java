@@ -29,26 +29,39 @@ public final class GatewayStatus {
   }
 
   public static StatusRuntimeException notFound(String resourceType, String name, String message) {
-    return build(Code.NOT_FOUND, message, ResourceInfo.newBuilder()
-        .setResourceType(resourceType).setResourceName(name).setDescription(message).build());
+    return build(
+        Code.NOT_FOUND,
+        message,
+        ResourceInfo.newBuilder()
+            .setResourceType(resourceType)
+            .setResourceName(name)
+            .setDescription(message)
+            .build());
   }
 
   public static StatusRuntimeException invalidArgument(String field, String description) {
-    return build(Code.INVALID_ARGUMENT, field + ": " + description, BadRequest.newBuilder()
-        .addFieldViolations(BadRequest.FieldViolation.newBuilder()
-            .setField(field).setDescription(description))
-        .build());
+    return build(
+        Code.INVALID_ARGUMENT,
+        field + ": " + description,
+        BadRequest.newBuilder()
+            .addFieldViolations(
+                BadRequest.FieldViolation.newBuilder().setField(field).setDescription(description))
+            .build());
   }
 
   public static StatusRuntimeException failedPrecondition(String message) {
     return build(Code.FAILED_PRECONDITION, message);
   }
 
-  public static StatusRuntimeException resourceExhausted(String subject, String description,
-      long retryAfterNanos) {
-    return build(Code.RESOURCE_EXHAUSTED, description,
-        QuotaFailure.newBuilder().addViolations(QuotaFailure.Violation.newBuilder()
-            .setSubject(subject).setDescription(description)).build(),
+  public static StatusRuntimeException resourceExhausted(
+      String subject, String description, long retryAfterNanos) {
+    return build(
+        Code.RESOURCE_EXHAUSTED,
+        description,
+        QuotaFailure.newBuilder()
+            .addViolations(
+                QuotaFailure.Violation.newBuilder().setSubject(subject).setDescription(description))
+            .build(),
         retryInfo(retryAfterNanos));
   }
 
@@ -62,12 +75,16 @@ public final class GatewayStatus {
 
   public static RetryInfo retryInfo(long nanos) {
     long n = Math.max(0, nanos);
-    return RetryInfo.newBuilder().setRetryDelay(Duration.newBuilder()
-        .setSeconds(n / 1_000_000_000L).setNanos((int) (n % 1_000_000_000L))).build();
+    return RetryInfo.newBuilder()
+        .setRetryDelay(
+            Duration.newBuilder()
+                .setSeconds(n / 1_000_000_000L)
+                .setNanos((int) (n % 1_000_000_000L)))
+        .build();
   }
 
-  private static StatusRuntimeException build(Code code, String message,
-      com.google.protobuf.Message... details) {
+  private static StatusRuntimeException build(
+      Code code, String message, com.google.protobuf.Message... details) {
     com.google.rpc.Status.Builder s =
         com.google.rpc.Status.newBuilder().setCode(code.getNumber()).setMessage(message);
     for (com.google.protobuf.Message d : details) {

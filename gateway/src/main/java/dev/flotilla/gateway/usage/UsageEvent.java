@@ -6,8 +6,8 @@ package dev.flotilla.gateway.usage;
  *
  * <p>Delivery is at-least-once: an event is re-sent when the gateway cannot tell whether Kafka
  * stored it (a delivery timeout, a crash between Kafka's acknowledgement and the spool commit).
- * Consumers must deduplicate by {@code requestId}, which is unique per request (client-chosen or
- * a gateway-assigned UUID). Events of one tenant arrive in the order the gateway recorded them,
+ * Consumers must deduplicate by {@code requestId}, which is unique per request (client-chosen or a
+ * gateway-assigned UUID). Events of one tenant arrive in the order the gateway recorded them,
  * except that an event re-sent after a delivery failure may follow a later one.
  *
  * @param requestId client-chosen or gateway-assigned id; the deduplication key

@@ -24,16 +24,15 @@ import org.jboss.logging.Logger;
 /**
  * Records usage events write-ahead and ships them to Kafka.
  *
- * <p>{@link #record(UsageEvent)} appends the event to the {@link UsageSpool} and returns once it
- * is on disk. {@link #record(UsageEvent, Consumer)} returns at once: one writer thread appends
- * whatever has queued up with a single force and then tells each caller, so a request finishing
- * on a transport thread never waits for the disk there.
- * One sender thread reads the spool in order, sends each record keyed by tenant through an
- * idempotent producer, and commits the spool offset only up to the last record Kafka
- * acknowledged, in order. A failure (Kafka unreachable past the delivery timeout, a fatal
- * producer error) closes the producer, rewinds to the committed offset and retries with
- * exponential backoff through a new producer from the factory (which may point at a new
- * bootstrap address). A restarted gateway resends whatever the spool still holds.
+ * <p>{@link #record(UsageEvent)} appends the event to the {@link UsageSpool} and returns once it is
+ * on disk. {@link #record(UsageEvent, Consumer)} returns at once: one writer thread appends
+ * whatever has queued up with a single force and then tells each caller, so a request finishing on
+ * a transport thread never waits for the disk there. One sender thread reads the spool in order,
+ * sends each record keyed by tenant through an idempotent producer, and commits the spool offset
+ * only up to the last record Kafka acknowledged, in order. A failure (Kafka unreachable past the
+ * delivery timeout, a fatal producer error) closes the producer, rewinds to the committed offset
+ * and retries with exponential backoff through a new producer from the factory (which may point at
+ * a new bootstrap address). A restarted gateway resends whatever the spool still holds.
  */
 public final class UsageLedger implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(UsageLedger.class);
@@ -57,11 +56,15 @@ public final class UsageLedger implements AutoCloseable {
   private volatile long failures;
 
   /**
-   * @param producers makes a producer configured by {@link UsageProducerConfig}; called again
-   *     after every failure
+   * @param producers makes a producer configured by {@link UsageProducerConfig}; called again after
+   *     every failure
    */
-  public UsageLedger(UsageSpool spool, Supplier<Producer<String, byte[]>> producers, String topic,
-      Duration maxBackoff, ObjectMapper json) {
+  public UsageLedger(
+      UsageSpool spool,
+      Supplier<Producer<String, byte[]>> producers,
+      String topic,
+      Duration maxBackoff,
+      ObjectMapper json) {
     this.spool = spool;
     this.producers = producers;
     this.topic = topic;
@@ -100,8 +103,8 @@ public final class UsageLedger implements AutoCloseable {
 
   /**
    * Durably records one event without blocking: {@code whenRecorded} runs on the ledger's writer
-   * thread once the event is on disk (with null) or could not be put there (with the exception).
-   * It must not block: it delays every event written after it.
+   * thread once the event is on disk (with null) or could not be put there (with the exception). It
+   * must not block: it delays every event written after it.
    */
   public void record(UsageEvent event, Consumer<IOException> whenRecorded) {
     synchronized (writeGate) {
@@ -217,7 +220,8 @@ public final class UsageLedger implements AutoCloseable {
         break;
       } catch (Exception e) {
         failures++;
-        LOG.warnf("usage ledger: sending to Kafka failed (%s); %d events spooled, retrying in %d ms",
+        LOG.warnf(
+            "usage ledger: sending to Kafka failed (%s); %d events spooled, retrying in %d ms",
             e.toString(), spool.depth(), backoffMs);
         closeQuietly(producer);
         producer = null;
@@ -243,8 +247,9 @@ public final class UsageLedger implements AutoCloseable {
         buf.get(key);
         byte[] value = new byte[buf.remaining()];
         buf.get(value);
-        futures.add(producer.send(
-            new ProducerRecord<>(topic, new String(key, StandardCharsets.UTF_8), value)));
+        futures.add(
+            producer.send(
+                new ProducerRecord<>(topic, new String(key, StandardCharsets.UTF_8), value)));
       }
     } catch (RuntimeException e) {
       LOG.debugf("usage ledger: send refused: %s", e);

@@ -35,16 +35,18 @@ import org.jboss.logging.Logger;
  * <p>A record is {@code int length | int crc32c(payload) | payload}. {@link #append} returns only
  * after {@code FileChannel.force(true)}; concurrent appenders share one force (group commit). The
  * committed file is replaced atomically (write a temporary file, force, rename, force the
- * directory), so it is never torn. On open, every segment is scanned: the first record whose
- * header or payload is short, or whose CRC does not match, marks a torn write; the segment is
- * truncated there. Offsets are positions in the log, so a truncated segment in the middle (disk
- * corruption, not a crash) leaves a gap that readers skip.
+ * directory), so it is never torn. On open, every segment is scanned: the first record whose header
+ * or payload is short, or whose CRC does not match, marks a torn write; the segment is truncated
+ * there. Offsets are positions in the log, so a truncated segment in the middle (disk corruption,
+ * not a crash) leaves a gap that readers skip.
  */
 public final class UsageSpool implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(UsageSpool.class);
   static final int HEADER_BYTES = 8;
+
   /** Larger lengths can only come from a corrupt header. */
   static final int MAX_RECORD_BYTES = 1 << 20;
+
   private static final Pattern SEGMENT_NAME = Pattern.compile("segment-(\\d{20})\\.log");
   private static final String COMMITTED = "committed";
 
@@ -132,7 +134,8 @@ public final class UsageSpool implements AutoCloseable {
 
   /** Validates every record of a segment and truncates it at the first torn or corrupt one. */
   private void scan(Segment s) throws IOException {
-    try (FileChannel ch = FileChannel.open(s.path, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+    try (FileChannel ch =
+        FileChannel.open(s.path, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
       long size = ch.size();
       long pos = 0;
       long count = 0;
@@ -157,8 +160,10 @@ public final class UsageSpool implements AutoCloseable {
         count++;
       }
       if (pos < size) {
-        LOG.warnf("usage spool %s: dropping %d bytes of a torn or corrupt record at byte %d"
-            + " (%d valid records kept)", s.path.getFileName(), size - pos, pos, count);
+        LOG.warnf(
+            "usage spool %s: dropping %d bytes of a torn or corrupt record at byte %d"
+                + " (%d valid records kept)",
+            s.path.getFileName(), size - pos, pos, count);
         truncatedBytes += size - pos;
         ch.truncate(pos);
         ch.force(true);
@@ -180,8 +185,8 @@ public final class UsageSpool implements AutoCloseable {
   }
 
   /**
-   * Appends records in order and returns once all of them are on stable storage: one force for
-   * the lot. On an IOException none of them may be taken as durable.
+   * Appends records in order and returns once all of them are on stable storage: one force for the
+   * lot. On an IOException none of them may be taken as durable.
    */
   public void appendAll(List<byte[]> payloads) throws IOException {
     long last = -1;
@@ -251,8 +256,8 @@ public final class UsageSpool implements AutoCloseable {
   }
 
   /**
-   * Reads up to {@code max} durable records starting at {@code from} (or at the next offset
-   * present after it). Meant for one reader thread: sequential reads reuse a cursor.
+   * Reads up to {@code max} durable records starting at {@code from} (or at the next offset present
+   * after it). Meant for one reader thread: sequential reads reuse a cursor.
    */
   public List<Entry> read(long from, int max) throws IOException {
     List<Entry> out = new ArrayList<>();
@@ -334,15 +339,22 @@ public final class UsageSpool implements AutoCloseable {
     ByteBuffer buf = ByteBuffer.allocate(12);
     buf.putLong(offset).putInt(crc32c(buf.array(), 8)).flip();
     Path tmp = dir.resolve(COMMITTED + ".tmp");
-    try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE,
-        StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+    try (FileChannel ch =
+        FileChannel.open(
+            tmp,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.TRUNCATE_EXISTING,
+            StandardOpenOption.WRITE)) {
       while (buf.hasRemaining()) {
         ch.write(buf);
       }
       ch.force(true);
     }
     try {
-      Files.move(tmp, dir.resolve(COMMITTED), StandardCopyOption.ATOMIC_MOVE,
+      Files.move(
+          tmp,
+          dir.resolve(COMMITTED),
+          StandardCopyOption.ATOMIC_MOVE,
           StandardCopyOption.REPLACE_EXISTING);
     } catch (AtomicMoveNotSupportedException e) {
       throw new IOException("the spool directory must support atomic renames", e);

@@ -25,8 +25,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
- * {@link WorkerClient} over grpc-java: one plaintext HTTP/2 channel per worker endpoint, and on
- * it one {@link GenerateSession} that carries all Generate calls to that worker.
+ * {@link WorkerClient} over grpc-java: one plaintext HTTP/2 channel per worker endpoint, and on it
+ * one {@link GenerateSession} that carries all Generate calls to that worker.
  *
  * <p>Generate callbacks reach the listener on the transport thread that decoded them, in stream
  * order: a token is then forwarded to the client without a hop through an executor and back (two
@@ -36,12 +36,16 @@ import java.util.function.Consumer;
 public final class GrpcWorkerClient implements WorkerClient {
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private final Map<String, GenerateSession> sessions = new ConcurrentHashMap<>();
+
   /** Enforces deadlines of Generate calls, whose shared stream has none. */
-  private final ScheduledThreadPoolExecutor deadlines = new ScheduledThreadPoolExecutor(1, r -> {
-    Thread t = new Thread(r, "flotilla-worker-deadlines");
-    t.setDaemon(true);
-    return t;
-  });
+  private final ScheduledThreadPoolExecutor deadlines =
+      new ScheduledThreadPoolExecutor(
+          1,
+          r -> {
+            Thread t = new Thread(r, "flotilla-worker-deadlines");
+            t.setDaemon(true);
+            return t;
+          });
 
   public GrpcWorkerClient() {
     deadlines.setRemoveOnCancelPolicy(true); // a finished call's timer goes at once
@@ -54,8 +58,8 @@ public final class GrpcWorkerClient implements WorkerClient {
    * a poll and a Runnable per message).
    */
   private ManagedChannel channel(String address) {
-    return channels.computeIfAbsent(address,
-        a -> ManagedChannelBuilder.forTarget(a).usePlaintext().disableRetry().build());
+    return channels.computeIfAbsent(
+        address, a -> ManagedChannelBuilder.forTarget(a).usePlaintext().disableRetry().build());
   }
 
   /**
@@ -73,45 +77,52 @@ public final class GrpcWorkerClient implements WorkerClient {
   }
 
   @Override
-  public GenerateCall generate(String address, WorkerGenerateRequest request,
-      GenerateListener listener, Deadline deadline, int initialMessages) {
-    return detached(() -> {
-      // A session found ended (it broke a moment ago) is replaced once.
-      for (int attempt = 0; attempt < 2; attempt++) {
-        GenerateSession session = session(address);
-        GenerateCall call = session.start(request, listener, deadline, initialMessages);
-        if (call != null) {
-          return call;
-        }
-        sessions.remove(address, session);
-      }
-      listener.onError(Status.UNAVAILABLE.withDescription(
-          "the generate stream to " + address + " ended as it opened, twice"));
-      return NO_CALL;
-    });
+  public GenerateCall generate(
+      String address,
+      WorkerGenerateRequest request,
+      GenerateListener listener,
+      Deadline deadline,
+      int initialMessages) {
+    return detached(
+        () -> {
+          // A session found ended (it broke a moment ago) is replaced once.
+          for (int attempt = 0; attempt < 2; attempt++) {
+            GenerateSession session = session(address);
+            GenerateCall call = session.start(request, listener, deadline, initialMessages);
+            if (call != null) {
+              return call;
+            }
+            sessions.remove(address, session);
+          }
+          listener.onError(
+              Status.UNAVAILABLE.withDescription(
+                  "the generate stream to " + address + " ended as it opened, twice"));
+          return NO_CALL;
+        });
   }
 
   /** A call that never started: nothing to credit or cancel. */
-  private static final GenerateCall NO_CALL = new GenerateCall() {
-    @Override
-    public void request(int messages) {}
+  private static final GenerateCall NO_CALL =
+      new GenerateCall() {
+        @Override
+        public void request(int messages) {}
 
-    @Override
-    public void cancel(String reason) {}
-  };
+        @Override
+        public void cancel(String reason) {}
+      };
 
   /**
-   * The endpoint's session, opened if there is none. Not with computeIfAbsent: a stream that
-   * fails as it opens (a channel shut down a moment ago) tells its end listener at once, on this
-   * thread, and that listener updates the map.
+   * The endpoint's session, opened if there is none. Not with computeIfAbsent: a stream that fails
+   * as it opens (a channel shut down a moment ago) tells its end listener at once, on this thread,
+   * and that listener updates the map.
    */
   private GenerateSession session(String address) {
     GenerateSession session = sessions.get(address);
     if (session != null) {
       return session;
     }
-    GenerateSession fresh = GenerateSession.open(channel(address), deadlines,
-        ended -> sessions.remove(address, ended));
+    GenerateSession fresh =
+        GenerateSession.open(channel(address), deadlines, ended -> sessions.remove(address, ended));
     session = sessions.putIfAbsent(address, fresh);
     if (session == null) {
       return fresh;
@@ -121,65 +132,69 @@ public final class GrpcWorkerClient implements WorkerClient {
   }
 
   @Override
-  public CompletableFuture<LoadAdapterResponse> loadAdapter(String address,
-      LoadAdapterRequest request) {
+  public CompletableFuture<LoadAdapterResponse> loadAdapter(
+      String address, LoadAdapterRequest request) {
     return detached(() -> startLoadAdapter(address, request));
   }
 
-  private CompletableFuture<LoadAdapterResponse> startLoadAdapter(String address,
-      LoadAdapterRequest request) {
+  private CompletableFuture<LoadAdapterResponse> startLoadAdapter(
+      String address, LoadAdapterRequest request) {
     CompletableFuture<LoadAdapterResponse> f = new CompletableFuture<>();
-    WorkerGrpc.newStub(channel(address)).loadAdapter(request, new StreamObserver<>() {
-      @Override
-      public void onNext(LoadAdapterResponse r) {
-        f.complete(r);
-      }
+    WorkerGrpc.newStub(channel(address))
+        .loadAdapter(
+            request,
+            new StreamObserver<>() {
+              @Override
+              public void onNext(LoadAdapterResponse r) {
+                f.complete(r);
+              }
 
-      @Override
-      public void onError(Throwable t) {
-        f.completeExceptionally(t);
-      }
+              @Override
+              public void onError(Throwable t) {
+                f.completeExceptionally(t);
+              }
 
-      @Override
-      public void onCompleted() {
-        f.completeExceptionally(new IllegalStateException("LoadAdapter returned nothing"));
-      }
-    });
+              @Override
+              public void onCompleted() {
+                f.completeExceptionally(new IllegalStateException("LoadAdapter returned nothing"));
+              }
+            });
     return f;
   }
 
   @Override
-  public AutoCloseable watchStats(String address, int intervalMs, Consumer<WorkerStats> onStats,
-      Consumer<Status> onEnd) {
+  public AutoCloseable watchStats(
+      String address, int intervalMs, Consumer<WorkerStats> onStats, Consumer<Status> onEnd) {
     return detached(() -> startWatch(address, intervalMs, onStats, onEnd));
   }
 
-  private AutoCloseable startWatch(String address, int intervalMs, Consumer<WorkerStats> onStats,
-      Consumer<Status> onEnd) {
+  private AutoCloseable startWatch(
+      String address, int intervalMs, Consumer<WorkerStats> onStats, Consumer<Status> onEnd) {
     CompletableFuture<ClientCallStreamObserver<StatsRequest>> started = new CompletableFuture<>();
-    WorkerGrpc.newStub(channel(address)).stats(
-        StatsRequest.newBuilder().setIntervalMs(intervalMs).build(),
-        new ClientResponseObserver<StatsRequest, WorkerStats>() {
-          @Override
-          public void beforeStart(ClientCallStreamObserver<StatsRequest> call) {
-            started.complete(call);
-          }
+    WorkerGrpc.newStub(channel(address))
+        .stats(
+            StatsRequest.newBuilder().setIntervalMs(intervalMs).build(),
+            new ClientResponseObserver<StatsRequest, WorkerStats>() {
+              @Override
+              public void beforeStart(ClientCallStreamObserver<StatsRequest> call) {
+                started.complete(call);
+              }
 
-          @Override
-          public void onNext(WorkerStats s) {
-            onStats.accept(s);
-          }
+              @Override
+              public void onNext(WorkerStats s) {
+                onStats.accept(s);
+              }
 
-          @Override
-          public void onError(Throwable t) {
-            onEnd.accept(Status.fromThrowable(t));
-          }
+              @Override
+              public void onError(Throwable t) {
+                onEnd.accept(Status.fromThrowable(t));
+              }
 
-          @Override
-          public void onCompleted() {
-            onEnd.accept(Status.UNAVAILABLE.withDescription("stats stream completed"));
-          }
-        });
+              @Override
+              public void onCompleted() {
+                onEnd.accept(Status.UNAVAILABLE.withDescription("stats stream completed"));
+              }
+            });
     ClientCallStreamObserver<StatsRequest> call = started.join();
     return () -> call.cancel("no longer watched", null);
   }

@@ -9,8 +9,8 @@ import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
 
 /**
- * Keeps one Stats stream open per registered worker and feeds the registry; a broken stream
- * marks the worker not ready and is reopened after {@code retryMs}.
+ * Keeps one Stats stream open per registered worker and feeds the registry; a broken stream marks
+ * the worker not ready and is reopened after {@code retryMs}.
  */
 public final class StatsWatchers implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(StatsWatchers.class);
@@ -19,11 +19,13 @@ public final class StatsWatchers implements AutoCloseable {
   private final int intervalMs;
   private final long retryMs;
   private final Map<String, AutoCloseable> watches = new ConcurrentHashMap<>();
-  private final ScheduledExecutorService retries = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread t = new Thread(r, "flotilla-stats-retry");
-    t.setDaemon(true);
-    return t;
-  });
+  private final ScheduledExecutorService retries =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "flotilla-stats-retry");
+            t.setDaemon(true);
+            return t;
+          });
 
   public StatsWatchers(WorkerClient client, WorkerRegistry registry, int intervalMs, long retryMs) {
     this.client = client;
@@ -37,16 +39,20 @@ public final class StatsWatchers implements AutoCloseable {
     if (watches.containsKey(e.id())) {
       return;
     }
-    java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
-    AutoCloseable w = client.watchStats(e.address(), intervalMs,
-        s -> registry.updateStats(e.id(), s),
-        status -> {
-          LOG.debugf("stats of worker %s ended: %s", e.id(), status);
-          ended.set(true);
-          registry.statsLost(e.id());
-          watches.remove(e.id());
-          scheduleRetry(e);
-        });
+    java.util.concurrent.atomic.AtomicBoolean ended =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    AutoCloseable w =
+        client.watchStats(
+            e.address(),
+            intervalMs,
+            s -> registry.updateStats(e.id(), s),
+            status -> {
+              LOG.debugf("stats of worker %s ended: %s", e.id(), status);
+              ended.set(true);
+              registry.statsLost(e.id());
+              watches.remove(e.id());
+              scheduleRetry(e);
+            });
     watches.put(e.id(), w);
     if (ended.get()) { // failed before we stored it
       watches.remove(e.id(), w);
@@ -57,11 +63,14 @@ public final class StatsWatchers implements AutoCloseable {
     if (retries.isShutdown()) {
       return;
     }
-    retries.schedule(() -> {
-      if (registry.endpoint(e.id()).filter(e::equals).isPresent()) {
-        watch(e);
-      }
-    }, retryMs, TimeUnit.MILLISECONDS);
+    retries.schedule(
+        () -> {
+          if (registry.endpoint(e.id()).filter(e::equals).isPresent()) {
+            watch(e);
+          }
+        },
+        retryMs,
+        TimeUnit.MILLISECONDS);
   }
 
   private void unwatch(WorkerRegistry.Endpoint e) {

@@ -14,19 +14,23 @@ import java.util.function.Consumer;
 /** How the gateway talks to workers ({@code flotilla.worker.v1.Worker}). */
 public interface WorkerClient extends AutoCloseable {
   /**
-   * Starts a call that delivers {@code initialMessages} messages, then as many more as
-   * {@link GenerateCall#request} asks for.
+   * Starts a call that delivers {@code initialMessages} messages, then as many more as {@link
+   * GenerateCall#request} asks for.
    *
    * @param deadline the client's deadline, propagated to the worker; null for none
    */
-  GenerateCall generate(String address, WorkerGenerateRequest request, GenerateListener listener,
-      Deadline deadline, int initialMessages);
+  GenerateCall generate(
+      String address,
+      WorkerGenerateRequest request,
+      GenerateListener listener,
+      Deadline deadline,
+      int initialMessages);
 
   CompletableFuture<LoadAdapterResponse> loadAdapter(String address, LoadAdapterRequest request);
 
   /** Follows the worker's Stats stream until closed; {@code onEnd} hears when it breaks. */
-  AutoCloseable watchStats(String address, int intervalMs, Consumer<WorkerStats> onStats,
-      Consumer<Status> onEnd);
+  AutoCloseable watchStats(
+      String address, int intervalMs, Consumer<WorkerStats> onStats, Consumer<Status> onEnd);
 
   /** Releases the channel of an endpoint that went away. */
   void forget(String address);

@@ -32,10 +32,17 @@ class ApiKeyAuthenticatorTest {
 
   @BeforeEach
   void tenants() {
-    directory.onTenant(Fixtures.tenant("acme", "acme-api-keys", List.of("*"), 2, Priority.High,
-        new TenantLimits()));
-    directory.onSecret(keySecret("default", "acme-api-keys", "demo", sha256Entry(ACME_KEY),
-        "rotated", sha256Entry("flk_acme_second")));
+    directory.onTenant(
+        Fixtures.tenant(
+            "acme", "acme-api-keys", List.of("*"), 2, Priority.High, new TenantLimits()));
+    directory.onSecret(
+        keySecret(
+            "default",
+            "acme-api-keys",
+            "demo",
+            sha256Entry(ACME_KEY),
+            "rotated",
+            sha256Entry("flk_acme_second")));
   }
 
   @Test
@@ -50,22 +57,38 @@ class ApiKeyAuthenticatorTest {
   @Test
   void theExampleHashMatchesTheDocumentedDemoKey() {
     // examples/tenants.yaml holds this hash for the demo key; the gateway must accept it as is.
-    directory.onSecret(keySecret("default", "acme-api-keys", "demo",
-        "sha256:6e359f52948d813b2e6422b7b3cf6ec811c292ffd98e14c06741c40b53a9aff2"));
+    directory.onSecret(
+        keySecret(
+            "default",
+            "acme-api-keys",
+            "demo",
+            "sha256:6e359f52948d813b2e6422b7b3cf6ec811c292ffd98e14c06741c40b53a9aff2"));
     assertThat(auth.authenticate("Bearer " + ACME_KEY).name()).isEqualTo("acme");
   }
 
   @ParameterizedTest
   @NullSource
-  @ValueSource(strings = {"", "Bearer", "Bearer ", "Basic Zm9vOmJhcg==", ACME_KEY,
-      "Bearer flk_wrong", "Bearer " + ACME_KEY + "x", "Bearer flk acme", "Token " + ACME_KEY})
+  @ValueSource(
+      strings = {
+        "",
+        "Bearer",
+        "Bearer ",
+        "Basic Zm9vOmJhcg==",
+        ACME_KEY,
+        "Bearer flk_wrong",
+        "Bearer " + ACME_KEY + "x",
+        "Bearer flk acme",
+        "Token " + ACME_KEY
+      })
   void everyFailureIsTheSameUnauthenticated(String header) {
     assertThatThrownBy(() -> auth.authenticate(header))
-        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
-          assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
-          assertThat(e.getStatus().getDescription())
-              .isEqualTo(GatewayStatus.UNAUTHENTICATED_MESSAGE);
-        });
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
+              assertThat(e.getStatus().getDescription())
+                  .isEqualTo(GatewayStatus.UNAUTHENTICATED_MESSAGE);
+            });
   }
 
   @Test
@@ -92,10 +115,16 @@ class ApiKeyAuthenticatorTest {
     var t = Fixtures.tenant("globex", "globex-keys", List.of("*"), 1, Priority.Low, null);
     t.getSpec().getApiKeySecrets().get(0).setKey("live");
     directory.onTenant(t);
-    directory.onSecret(keySecret("default", "globex-keys",
-        "live", sha256Entry("flk_globex_live"),
-        "other", sha256Entry("flk_globex_other"),
-        "bad", "sha256:nothex"));
+    directory.onSecret(
+        keySecret(
+            "default",
+            "globex-keys",
+            "live",
+            sha256Entry("flk_globex_live"),
+            "other",
+            sha256Entry("flk_globex_other"),
+            "bad",
+            "sha256:nothex"));
     assertThat(auth.authenticate("Bearer flk_globex_live").name()).isEqualTo("globex");
     assertThatThrownBy(() -> auth.authenticate("Bearer flk_globex_other"))
         .isInstanceOf(StatusRuntimeException.class);

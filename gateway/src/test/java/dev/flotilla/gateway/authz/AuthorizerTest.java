@@ -32,13 +32,13 @@ class AuthorizerTest {
     catalog.onModel(Fixtures.model("default", "tiny-llama", "30s"));
     catalog.onModel(Fixtures.model("research", "tiny-llama", "30s"));
     catalog.onModel(Fixtures.model("default", "big-llama", null));
-    catalog.onAdapter(Fixtures.adapter("default", "acme-support", "tiny-llama", "acme",
-        Visibility.Private));
-    catalog.onAdapter(Fixtures.adapter("default", "globex-legal", "tiny-llama", "globex",
-        Visibility.Private));
+    catalog.onAdapter(
+        Fixtures.adapter("default", "acme-support", "tiny-llama", "acme", Visibility.Private));
+    catalog.onAdapter(
+        Fixtures.adapter("default", "globex-legal", "tiny-llama", "globex", Visibility.Private));
     catalog.onAdapter(Fixtures.adapter("default", "sql", "tiny-llama", null, Visibility.Public));
-    catalog.onAdapter(Fixtures.adapter("default", "big-only", "big-llama", null,
-        Visibility.Public));
+    catalog.onAdapter(
+        Fixtures.adapter("default", "big-only", "big-llama", null, Visibility.Public));
   }
 
   private static Status.Code codeOf(Runnable r) {
@@ -52,21 +52,21 @@ class AuthorizerTest {
 
   @ParameterizedTest(name = "{0} allowed {1}: {2} + ''{3}'' -> {4}")
   @CsvSource({
-      "acme, default/tiny-llama, default/tiny-llama, '', OK",
-      "acme, default/tiny-llama, default/tiny-llama, acme-support, OK",
-      "acme, default/tiny-llama, default/tiny-llama, sql, OK",
-      "acme, default/tiny-llama, default/tiny-llama, globex-legal, PERMISSION_DENIED",
-      "acme, default/tiny-llama, default/tiny-llama, nope, NOT_FOUND",
-      "acme, default/tiny-llama, default/tiny-llama, big-only, NOT_FOUND",
-      "acme, default/tiny-llama, default/big-llama, '', PERMISSION_DENIED",
-      "acme, default/tiny-llama, research/tiny-llama, '', PERMISSION_DENIED",
-      "acme, tiny-llama, research/tiny-llama, '', OK",
-      "acme, tiny-llama, tiny-llama, '', INVALID_ARGUMENT",
-      "acme, *, big-llama, big-only, OK",
-      "acme, *, default/missing, '', NOT_FOUND",
-      "acme, *, '', '', INVALID_ARGUMENT",
-      "globex, *, default/tiny-llama, globex-legal, OK",
-      "globex, *, default/tiny-llama, acme-support, PERMISSION_DENIED",
+    "acme, default/tiny-llama, default/tiny-llama, '', OK",
+    "acme, default/tiny-llama, default/tiny-llama, acme-support, OK",
+    "acme, default/tiny-llama, default/tiny-llama, sql, OK",
+    "acme, default/tiny-llama, default/tiny-llama, globex-legal, PERMISSION_DENIED",
+    "acme, default/tiny-llama, default/tiny-llama, nope, NOT_FOUND",
+    "acme, default/tiny-llama, default/tiny-llama, big-only, NOT_FOUND",
+    "acme, default/tiny-llama, default/big-llama, '', PERMISSION_DENIED",
+    "acme, default/tiny-llama, research/tiny-llama, '', PERMISSION_DENIED",
+    "acme, tiny-llama, research/tiny-llama, '', OK",
+    "acme, tiny-llama, tiny-llama, '', INVALID_ARGUMENT",
+    "acme, *, big-llama, big-only, OK",
+    "acme, *, default/missing, '', NOT_FOUND",
+    "acme, *, '', '', INVALID_ARGUMENT",
+    "globex, *, default/tiny-llama, globex-legal, OK",
+    "globex, *, default/tiny-llama, acme-support, PERMISSION_DENIED",
   })
   void decides(String tenant, String allowed, String model, String adapter, Status.Code code) {
     assertThat(codeOf(() -> authorizer.authorize(tenant(tenant, allowed), model, adapter)))
@@ -75,20 +75,36 @@ class AuthorizerTest {
 
   @Test
   void anAdapterTheOperatorFoundInvalidIsRefusedWithItsReasonAndNotListed() {
-    catalog.onAdapter(Fixtures.rejectedAdapter("default", "broken", "tiny-llama", "acme",
-        "rank 128 exceeds the deployment's maxLoraRank 64"));
+    catalog.onAdapter(
+        Fixtures.rejectedAdapter(
+            "default",
+            "broken",
+            "tiny-llama",
+            "acme",
+            "rank 128 exceeds the deployment's maxLoraRank 64"));
     TenantInfo acme = tenant("acme", "default/tiny-llama");
 
     assertThatThrownBy(() -> authorizer.authorize(acme, "default/tiny-llama", "broken"))
-        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
-          assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
-          assertThat(e.getStatus().getDescription())
-              .isEqualTo("adapter broken failed validation: rank 128 exceeds the deployment's maxLoraRank 64");
-        });
-    assertThat(codeOf(() -> authorizer.authorize(tenant("globex", "default/tiny-llama"), "default/tiny-llama", "broken")))
-        .as("another tenant learns nothing about it").isEqualTo(Status.Code.PERMISSION_DENIED);
-    assertThat(authorizer.visibleTo(acme)).flatExtracting(Authorizer.ModelView::adapters)
-        .extracting(AdapterEntry::name).contains("acme-support").doesNotContain("broken");
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+              assertThat(e.getStatus().getDescription())
+                  .isEqualTo(
+                      "adapter broken failed validation: rank 128 exceeds the deployment's maxLoraRank 64");
+            });
+    assertThat(
+            codeOf(
+                () ->
+                    authorizer.authorize(
+                        tenant("globex", "default/tiny-llama"), "default/tiny-llama", "broken")))
+        .as("another tenant learns nothing about it")
+        .isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(authorizer.visibleTo(acme))
+        .flatExtracting(Authorizer.ModelView::adapters)
+        .extracting(AdapterEntry::name)
+        .contains("acme-support")
+        .doesNotContain("broken");
   }
 
   @Test
@@ -100,29 +116,37 @@ class AuthorizerTest {
   @Test
   void notFoundNamesTheResource() {
     assertThatThrownBy(() -> authorizer.authorize(tenant("acme", "*"), "big-llama", "ghost"))
-        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
-          ResourceInfo info = StatusProto.fromThrowable(e).getDetailsList().stream()
-              .filter(d -> d.is(ResourceInfo.class)).findFirst().map(d -> {
-                try {
-                  return d.unpack(ResourceInfo.class);
-                } catch (Exception x) {
-                  throw new IllegalStateException(x);
-                }
-              }).orElseThrow();
-          assertThat(info.getResourceType()).isEqualTo(Authorizer.ADAPTER_TYPE);
-          assertThat(info.getResourceName()).isEqualTo("default/ghost");
-        });
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> {
+              ResourceInfo info =
+                  StatusProto.fromThrowable(e).getDetailsList().stream()
+                      .filter(d -> d.is(ResourceInfo.class))
+                      .findFirst()
+                      .map(
+                          d -> {
+                            try {
+                              return d.unpack(ResourceInfo.class);
+                            } catch (Exception x) {
+                              throw new IllegalStateException(x);
+                            }
+                          })
+                      .orElseThrow();
+              assertThat(info.getResourceType()).isEqualTo(Authorizer.ADAPTER_TYPE);
+              assertThat(info.getResourceName()).isEqualTo("default/ghost");
+            });
   }
 
   @Test
   void listingShowsOnlyAllowedModelsAndVisibleAdapters() {
     List<Authorizer.ModelView> views =
         authorizer.visibleTo(tenant("acme", "default/tiny-llama", "big-llama"));
-    assertThat(views).extracting(v -> v.model().key())
+    assertThat(views)
+        .extracting(v -> v.model().key())
         .containsExactly("default/big-llama", "default/tiny-llama");
-    assertThat(views.get(1).adapters()).extracting(AdapterEntry::name)
+    assertThat(views.get(1).adapters())
+        .extracting(AdapterEntry::name)
         .containsExactly("acme-support", "sql");
-    assertThat(views.get(0).adapters()).extracting(AdapterEntry::name)
-        .containsExactly("big-only");
+    assertThat(views.get(0).adapters()).extracting(AdapterEntry::name).containsExactly("big-only");
   }
 }

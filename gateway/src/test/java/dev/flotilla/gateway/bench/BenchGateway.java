@@ -45,12 +45,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
- * The gateway pipeline as its own process for the benchmark, so its CPU time can be read apart
- * from the clients' and the worker's: auth, authorisation, limits (none set), the scheduler,
- * routing, metrics (a Prometheus registry, as in production), the usage ledger's writer and the
- * gRPC service with calls on the transport thread, as the Quarkus gateway runs it. The ledger's
- * spool is on tmpfs (/dev/shm where there is one) and it sends nothing to Kafka: the disk's fsync
- * latency is not pipeline cost and is left out, the thread that waits for it is not.
+ * The gateway pipeline as its own process for the benchmark, so its CPU time can be read apart from
+ * the clients' and the worker's: auth, authorisation, limits (none set), the scheduler, routing,
+ * metrics (a Prometheus registry, as in production), the usage ledger's writer and the gRPC service
+ * with calls on the transport thread, as the Quarkus gateway runs it. The ledger's spool is on
+ * tmpfs (/dev/shm where there is one) and it sends nothing to Kafka: the disk's fsync latency is
+ * not pipeline cost and is left out, the thread that waits for it is not.
  *
  * <p>Usage: {@code BenchGateway <worker host:port>}; prints {@code ports <gRPC> <metrics HTTP>},
  * runs until stdin closes.
@@ -64,8 +64,8 @@ public final class BenchGateway {
   public static void main(String[] args) throws Exception {
     BenchLogs.productionLevels();
     TenantDirectory tenants = new TenantDirectory();
-    tenants.onTenant(Fixtures.tenant("bench", "bench-keys", List.of("*"), 1, Priority.Normal,
-        null));
+    tenants.onTenant(
+        Fixtures.tenant("bench", "bench-keys", List.of("*"), 1, Priority.Normal, null));
     tenants.onSecret(keySecret("default", "bench-keys", "k", sha256Entry(KEY)));
     ModelCatalog catalog = new ModelCatalog();
     catalog.onModel(Fixtures.model("default", "bench-model", "30s"));
@@ -75,43 +75,77 @@ public final class BenchGateway {
     PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     GatewayMetrics metrics = new GatewayMetrics(prometheus, 100);
     Ticker ticker = Ticker.system();
-    Schedulers schedulers = new Schedulers(registry, new WorkerSelector(1.25), m -> {}, ticker,
-        1000, 100, Duration.ofSeconds(5), Duration.ofSeconds(30), Duration.ofSeconds(2),
-        metrics.schedulerEvents());
-    Path spoolDir = Files.createTempDirectory(Files.isDirectory(Path.of("/dev/shm"))
-        ? Path.of("/dev/shm") : Path.of(System.getProperty("java.io.tmpdir")), "bench-spool");
-    UsageLedger ledger = new UsageLedger(UsageSpool.open(spoolDir, 64 << 20), () -> {
-      throw new IllegalStateException("the bench sends no usage to Kafka");
-    }, UsageLedger.TOPIC, Duration.ofSeconds(1), new ObjectMapper());
-    GatewayPipeline pipeline = new GatewayPipeline(new ApiKeyAuthenticator(tenants),
-        new Authorizer(catalog), new TenantLimiter(ticker, Duration.ofSeconds(1)), schedulers,
-        registry, workers, ledger::record, metrics, ticker, Clock.systemUTC(),
-        new GatewayPipeline.Settings("bench", 256, 3));
+    Schedulers schedulers =
+        new Schedulers(
+            registry,
+            new WorkerSelector(1.25),
+            m -> {},
+            ticker,
+            1000,
+            100,
+            Duration.ofSeconds(5),
+            Duration.ofSeconds(30),
+            Duration.ofSeconds(2),
+            metrics.schedulerEvents());
+    Path spoolDir =
+        Files.createTempDirectory(
+            Files.isDirectory(Path.of("/dev/shm"))
+                ? Path.of("/dev/shm")
+                : Path.of(System.getProperty("java.io.tmpdir")),
+            "bench-spool");
+    UsageLedger ledger =
+        new UsageLedger(
+            UsageSpool.open(spoolDir, 64 << 20),
+            () -> {
+              throw new IllegalStateException("the bench sends no usage to Kafka");
+            },
+            UsageLedger.TOPIC,
+            Duration.ofSeconds(1),
+            new ObjectMapper());
+    GatewayPipeline pipeline =
+        new GatewayPipeline(
+            new ApiKeyAuthenticator(tenants),
+            new Authorizer(catalog),
+            new TenantLimiter(ticker, Duration.ofSeconds(1)),
+            schedulers,
+            registry,
+            workers,
+            ledger::record,
+            metrics,
+            ticker,
+            Clock.systemUTC(),
+            new GatewayPipeline.Settings("bench", 256, 3));
     CountDownLatch ready = new CountDownLatch(1);
-    registry.onChange(model -> {
-      if (registry.readyCount(MODEL) > 0) {
-        ready.countDown();
-      }
-    });
+    registry.onChange(
+        model -> {
+          if (registry.readyCount(MODEL) > 0) {
+            ready.countDown();
+          }
+        });
     registry.upsert(new WorkerRegistry.Endpoint("bench-worker", MODEL, args[0]));
     if (!ready.await(30, TimeUnit.SECONDS)) {
       throw new IllegalStateException("the worker at " + args[0] + " never reported ready");
     }
-    Server server = Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
-        .directExecutor()
-        .addService(ServerInterceptors.intercept(new InferenceGrpcService(pipeline),
-            new AuthorizationInterceptor()))
-        .build().start();
+    Server server =
+        Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
+            .directExecutor()
+            .addService(
+                ServerInterceptors.intercept(
+                    new InferenceGrpcService(pipeline), new AuthorizationInterceptor()))
+            .build()
+            .start();
     // The Prometheus page, as a gateway serves it, for the benchmark's breakdown of TTFT.
-    HttpServer page = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
-        0);
-    page.createContext("/metrics", exchange -> {
-      byte[] body = prometheus.scrape().getBytes(StandardCharsets.UTF_8);
-      exchange.sendResponseHeaders(200, body.length);
-      try (OutputStream out = exchange.getResponseBody()) {
-        out.write(body);
-      }
-    });
+    HttpServer page =
+        HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+    page.createContext(
+        "/metrics",
+        exchange -> {
+          byte[] body = prometheus.scrape().getBytes(StandardCharsets.UTF_8);
+          exchange.sendResponseHeaders(200, body.length);
+          try (OutputStream out = exchange.getResponseBody()) {
+            out.write(body);
+          }
+        });
     page.start();
     System.out.println("ports " + server.getPort() + " " + page.getAddress().getPort());
     System.out.flush();

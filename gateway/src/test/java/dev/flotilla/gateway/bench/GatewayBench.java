@@ -7,7 +7,6 @@ import dev.flotilla.api.v1.GenerateResponse;
 import dev.flotilla.api.v1.InferenceGrpc;
 import dev.flotilla.api.v1.SamplingParams;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
-import dev.flotilla.api.worker.v1.WorkerGenerateResponse;
 import dev.flotilla.api.worker.v1.WorkerGrpc;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
@@ -30,16 +29,15 @@ import org.HdrHistogram.Histogram;
  * Gateway overhead: the same streaming requests sent straight to a worker and through the gateway
  * (a separate JVM, {@link BenchGateway}), at 1 and 64 concurrent clients, in one run. The worker is
  * an in-process fixed-rate fake unless {@code BENCH_WORKER=host:port} names a real one (run.sh's
- * tiny mode starts the worker on the testkit's tiny model).
- * Each client sends its next request when the previous one ends; each phase counts its last three
- * quarters (its first quarter, where every client sends at once, is reported apart as the start
- * burst). Direct and gateway phases alternate over {@code BENCH_ROUNDS} rounds (default 3), pooled
- * per side. Prints one line per phase and, last, one JSON line: {@code added_ttft_p50_ms},
- * {@code added_ttft_p99_ms} and
- * {@code throughput_ratio} (gateway/direct) at 64 clients, and {@code gateway_cpu_ms_per_1000};
- * with them {@code gateway_leg_ttft_mean_ms} (the client's mean TTFT less the gateway's own mean
- * from arrival to first token) and, with a real worker, {@code worker_ttft_mean_ratio} (the
- * worker's own mean TTFT, gateway phases over direct ones).
+ * tiny mode starts the worker on the testkit's tiny model). Each client sends its next request when
+ * the previous one ends; each phase counts its last three quarters (its first quarter, where every
+ * client sends at once, is reported apart as the start burst). Direct and gateway phases alternate
+ * over {@code BENCH_ROUNDS} rounds (default 3), pooled per side. Prints one line per phase and,
+ * last, one JSON line: {@code added_ttft_p50_ms}, {@code added_ttft_p99_ms} and {@code
+ * throughput_ratio} (gateway/direct) at 64 clients, and {@code gateway_cpu_ms_per_1000}; with them
+ * {@code gateway_leg_ttft_mean_ms} (the client's mean TTFT less the gateway's own mean from arrival
+ * to first token) and, with a real worker, {@code worker_ttft_mean_ratio} (the worker's own mean
+ * TTFT, gateway phases over direct ones).
  *
  * <p>Usage: {@code GatewayBench [seconds per phase=10] [tokens=16] [token interval us=2000]}.
  */
@@ -52,11 +50,19 @@ public final class GatewayBench {
    * One phase's results.
    *
    * @param benchCpuMs CPU of this process: the clients (and the fake worker, if it is one)
-   * @param hostBusyCores the whole machine's busy CPU over the phase, in cores (other tenants
-   *     of the host included)
+   * @param hostBusyCores the whole machine's busy CPU over the phase, in cores (other tenants of
+   *     the host included)
    */
-  record Phase(String target, int clients, long requests, double seconds, Histogram ttft,
-      Histogram burst, double gatewayCpuMs, double benchCpuMs, double hostBusyCores,
+  record Phase(
+      String target,
+      int clients,
+      long requests,
+      double seconds,
+      Histogram ttft,
+      Histogram burst,
+      double gatewayCpuMs,
+      double benchCpuMs,
+      double hostBusyCores,
       Breakdown breakdown) {
     double throughput() {
       return requests / seconds;
@@ -66,7 +72,9 @@ public final class GatewayBench {
       return ttft.getValueAtPercentile(percentile) / 1_000.0;
     }
 
-    /** TTFT of the requests sent in the phase's first quarter (all clients at once at its start). */
+    /**
+     * TTFT of the requests sent in the phase's first quarter (all clients at once at its start).
+     */
     double burstMs(double percentile) {
       return burst.getValueAtPercentile(percentile) / 1_000.0;
     }
@@ -90,16 +98,23 @@ public final class GatewayBench {
         benchCpu += p.benchCpuMs;
         hostBusy += p.hostBusyCores / rounds.size();
       }
-      return new Phase(first.target, first.clients, requests, seconds, ttft, burst,
-          first.gatewayCpuMs < 0 ? -1 : gatewayCpu, benchCpu, hostBusy,
+      return new Phase(
+          first.target,
+          first.clients,
+          requests,
+          seconds,
+          ttft,
+          burst,
+          first.gatewayCpuMs < 0 ? -1 : gatewayCpu,
+          benchCpu,
+          hostBusy,
           Breakdown.mean(rounds.stream().map(Phase::breakdown).toList()));
     }
   }
 
   /**
-   * Where a phase's mean time to first token went, from the processes' own timers over the
-   * measured part of the phase (NaN where a process has none: the fake worker, the direct phase's
-   * gateway).
+   * Where a phase's mean time to first token went, from the processes' own timers over the measured
+   * part of the phase (NaN where a process has none: the fake worker, the direct phase's gateway).
    *
    * @param clientMs the clients' mean TTFT
    * @param gatewayMs the gateway's mean from a request's arrival to its worker's first token
@@ -108,11 +123,17 @@ public final class GatewayBench {
    * @param workerBatch the worker's mean sequences per engine step
    * @param workerSteps the worker's engine steps in the measured part of the phase
    */
-  record Breakdown(double clientMs, double gatewayMs, double gatewayQueueMs, double workerMs,
-      double workerBatch, double workerSteps) {
+  record Breakdown(
+      double clientMs,
+      double gatewayMs,
+      double gatewayQueueMs,
+      double workerMs,
+      double workerBatch,
+      double workerSteps) {
     static Breakdown mean(List<Breakdown> rounds) {
       double n = rounds.size();
-      return new Breakdown(rounds.stream().mapToDouble(Breakdown::clientMs).sum() / n,
+      return new Breakdown(
+          rounds.stream().mapToDouble(Breakdown::clientMs).sum() / n,
           rounds.stream().mapToDouble(Breakdown::gatewayMs).sum() / n,
           rounds.stream().mapToDouble(Breakdown::gatewayQueueMs).sum() / n,
           rounds.stream().mapToDouble(Breakdown::workerMs).sum() / n,
@@ -121,16 +142,18 @@ public final class GatewayBench {
     }
 
     String line() {
-      return String.format("mean ttft: client %.3f ms, gateway %.3f ms (queue %.3f), worker %.3f ms;"
-              + " worker steps %.0f of %.1f sequences", clientMs, gatewayMs, gatewayQueueMs,
-          workerMs, workerSteps, workerBatch);
+      return String.format(
+          "mean ttft: client %.3f ms, gateway %.3f ms (queue %.3f), worker %.3f ms;"
+              + " worker steps %.0f of %.1f sequences",
+          clientMs, gatewayMs, gatewayQueueMs, workerMs, workerSteps, workerBatch);
     }
   }
 
   /** The processes' timer pages: the gateway's (null in the direct phase) and the worker's. */
   record Pages(String gateway, String worker) {
     Breakdown since(Pages.Reading before, Pages.Reading after, Histogram ttft) {
-      return new Breakdown(ttft.getMean() / 1000.0,
+      return new Breakdown(
+          ttft.getMean() / 1000.0,
           after.gatewayTtft.meanMsSince(before.gatewayTtft),
           after.gatewayQueue.meanMsSince(before.gatewayQueue),
           after.workerTtft.meanMsSince(before.workerTtft),
@@ -139,14 +162,18 @@ public final class GatewayBench {
     }
 
     Reading read() {
-      return new Reading(TimerScrape.read(gateway, "flotilla_gateway_time_to_first_token_seconds"),
+      return new Reading(
+          TimerScrape.read(gateway, "flotilla_gateway_time_to_first_token_seconds"),
           TimerScrape.read(gateway, "flotilla_gateway_queue_time_seconds"),
           TimerScrape.read(worker, "flotilla_worker_time_to_first_token_seconds"),
           TimerScrape.read(worker, "flotilla_worker_batch_size"));
     }
 
     /** The timers' totals at one moment; {@code workerBatch} is a summary (sequences per step). */
-    record Reading(TimerScrape gatewayTtft, TimerScrape gatewayQueue, TimerScrape workerTtft,
+    record Reading(
+        TimerScrape gatewayTtft,
+        TimerScrape gatewayQueue,
+        TimerScrape workerTtft,
         TimerScrape workerBatch) {}
   }
 
@@ -156,11 +183,12 @@ public final class GatewayBench {
     int tokens = args.length > 1 ? Integer.parseInt(args[1]) : 16;
     long intervalMicros = args.length > 2 ? Long.parseLong(args[2]) : 2000;
     String realWorker = System.getenv().getOrDefault("BENCH_WORKER", "").strip();
-    try (FixedRateWorker fake = realWorker.isEmpty()
-        ? new FixedRateWorker(tokens, intervalMicros) : null) {
+    try (FixedRateWorker fake =
+        realWorker.isEmpty() ? new FixedRateWorker(tokens, intervalMicros) : null) {
       String workerAddress = fake != null ? fake.address() : realWorker;
       List<String> command = new ArrayList<>();
-      // The gateway's own cores (run.sh's tiny mode): taskset sets them and runs the JVM in its place.
+      // The gateway's own cores (run.sh's tiny mode): taskset sets them and runs the JVM in its
+      // place.
       String cpus = System.getenv().getOrDefault("BENCH_GATEWAY_CPUS", "").strip();
       if (!cpus.isEmpty()) {
         command.addAll(List.of("taskset", "-c", cpus));
@@ -171,13 +199,19 @@ public final class GatewayBench {
       if (!opts.isEmpty()) {
         command.addAll(List.of(opts.split("\\s+")));
       }
-      command.addAll(List.of("-cp", System.getProperty("java.class.path"),
-          BenchGateway.class.getName(), workerAddress));
-      Process gateway = new ProcessBuilder(command)
-          .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+      command.addAll(
+          List.of(
+              "-cp",
+              System.getProperty("java.class.path"),
+              BenchGateway.class.getName(),
+              workerAddress));
+      Process gateway =
+          new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
       try {
-        int[] ports = ports(new BufferedReader(new InputStreamReader(gateway.getInputStream(),
-            StandardCharsets.UTF_8)));
+        int[] ports =
+            ports(
+                new BufferedReader(
+                    new InputStreamReader(gateway.getInputStream(), StandardCharsets.UTF_8)));
         int port = ports[0];
         // The worker's Prometheus page (run.sh's tiny mode names it); the fake worker has none.
         String workerPage = System.getenv().getOrDefault("BENCH_WORKER_METRICS", "").strip();
@@ -187,25 +221,42 @@ public final class GatewayBench {
         // transport thread. On grpc's default executor each one would be handed to one of dozens
         // of pooled threads: a futex wake-up and a context switch per message, on the core the
         // tiny worker shares with the load generator.
-        ManagedChannel direct = Grpc.newChannelBuilder(workerAddress,
-            InsecureChannelCredentials.create()).directExecutor().build();
-        ManagedChannel viaGateway = Grpc.newChannelBuilder("127.0.0.1:" + port,
-            InsecureChannelCredentials.create()).directExecutor().build();
+        ManagedChannel direct =
+            Grpc.newChannelBuilder(workerAddress, InsecureChannelCredentials.create())
+                .directExecutor()
+                .build();
+        ManagedChannel viaGateway =
+            Grpc.newChannelBuilder("127.0.0.1:" + port, InsecureChannelCredentials.create())
+                .directExecutor()
+                .build();
         Metadata auth = new Metadata();
-        auth.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER),
+        auth.put(
+            Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER),
             "Bearer " + BenchGateway.KEY);
         WorkerGrpc.WorkerStub workerStub = WorkerGrpc.newStub(direct);
-        InferenceGrpc.InferenceStub gatewayStub = InferenceGrpc.newStub(viaGateway)
-            .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(auth));
+        InferenceGrpc.InferenceStub gatewayStub =
+            InferenceGrpc.newStub(viaGateway)
+                .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(auth));
         SamplingParams sampling = SamplingParams.newBuilder().setMaxTokens(tokens).build();
-        WorkerGenerateRequest workerRequest = WorkerGenerateRequest.newBuilder()
-            .setPrompt("hello bench").setSampling(sampling).setTenant("bench").build();
-        GenerateRequest gatewayRequest = GenerateRequest.newBuilder()
-            .setModel(BenchGateway.MODEL).setPrompt("hello bench").setSampling(sampling).build();
-        Stream directCall = (first, done) -> workerStub.generate(workerRequest,
-            observer(r -> r.hasTokens(), first, done));
-        Stream gatewayCall = (first, done) -> gatewayStub.generate(gatewayRequest,
-            observer(GenerateResponse::hasTokens, first, done));
+        WorkerGenerateRequest workerRequest =
+            WorkerGenerateRequest.newBuilder()
+                .setPrompt("hello bench")
+                .setSampling(sampling)
+                .setTenant("bench")
+                .build();
+        GenerateRequest gatewayRequest =
+            GenerateRequest.newBuilder()
+                .setModel(BenchGateway.MODEL)
+                .setPrompt("hello bench")
+                .setSampling(sampling)
+                .build();
+        Stream directCall =
+            (first, done) ->
+                workerStub.generate(workerRequest, observer(r -> r.hasTokens(), first, done));
+        Stream gatewayCall =
+            (first, done) ->
+                gatewayStub.generate(
+                    gatewayRequest, observer(GenerateResponse::hasTokens, first, done));
         ProcessHandle gw = gateway.toHandle();
         // Warm both paths (JIT, connections) before measuring. A gateway runs for days; on two
         // shared cores its C2 compiler stays busy for seconds after the first requests, so the
@@ -231,8 +282,10 @@ public final class GatewayBench {
           List<Phase> gatewayRounds = new ArrayList<>();
           for (int r = 0; r < rounds; r++) {
             for (boolean directNow : r % 2 == 0 ? List.of(true, false) : List.of(false, true)) {
-              Phase p = directNow ? run("direct", directCall, clients, d, null, directPages)
-                  : run("gateway", gatewayCall, clients, d, gw, gatewayPages);
+              Phase p =
+                  directNow
+                      ? run("direct", directCall, clients, d, null, directPages)
+                      : run("gateway", gatewayCall, clients, d, gw, gatewayPages);
               (directNow ? directRounds : gatewayRounds).add(p);
               print("round " + (r + 1), p);
             }
@@ -245,17 +298,19 @@ public final class GatewayBench {
           out.put("added_ttft_p50_ms" + suffix, round(b.ms(50) - a.ms(50)));
           out.put("added_ttft_p99_ms" + suffix, round(b.ms(99) - a.ms(99)));
           out.put("throughput_ratio" + suffix, round(b.throughput() / a.throughput()));
-          out.put("gateway_cpu_ms_per_1000" + suffix,
-              round(b.gatewayCpuMs() / b.requests() * 1000));
+          out.put(
+              "gateway_cpu_ms_per_1000" + suffix, round(b.gatewayCpuMs() / b.requests() * 1000));
           out.put("added_start_burst_ttft_p99_ms" + suffix, round(b.burstMs(99) - a.burstMs(99)));
           // The gateway's own leg, steadier than the added TTFT: the client's mean less the
           // gateway's mean from arrival to the worker's first token (the hops between client and
           // gateway and the relay). The added TTFT also carries how fast the worker ran in each
           // side's phases, which the worker's own TTFT ratio shows.
-          out.put("gateway_leg_ttft_mean_ms" + suffix,
+          out.put(
+              "gateway_leg_ttft_mean_ms" + suffix,
               round(b.breakdown().clientMs() - b.breakdown().gatewayMs()));
           if (!Double.isNaN(b.breakdown().workerMs())) {
-            out.put("worker_ttft_mean_ratio" + suffix,
+            out.put(
+                "worker_ttft_mean_ratio" + suffix,
                 round(b.breakdown().workerMs() / a.breakdown().workerMs()));
           }
         }
@@ -293,12 +348,21 @@ public final class GatewayBench {
   }
 
   private static void print(String label, Phase p) {
-    System.out.printf("%-8s %-8s clients=%-3d requests=%-7d req/s=%-9.1f ttft p50=%.3f ms"
+    System.out.printf(
+        "%-8s %-8s clients=%-3d requests=%-7d req/s=%-9.1f ttft p50=%.3f ms"
             + " p99=%.3f ms (start burst p99=%.3f ms) bench cpu=%.1f ms"
-            + " host busy=%.2f cores%s%n                  %s%n", label, p.target(),
-        p.clients(), p.requests(), p.throughput(), p.ms(50), p.ms(99), p.burstMs(99),
-        p.benchCpuMs(), p.hostBusyCores(), p.gatewayCpuMs() < 0 ? ""
-            : String.format(" gateway cpu=%.1f ms", p.gatewayCpuMs()),
+            + " host busy=%.2f cores%s%n                  %s%n",
+        label,
+        p.target(),
+        p.clients(),
+        p.requests(),
+        p.throughput(),
+        p.ms(50),
+        p.ms(99),
+        p.burstMs(99),
+        p.benchCpuMs(),
+        p.hostBusyCores(),
+        p.gatewayCpuMs() < 0 ? "" : String.format(" gateway cpu=%.1f ms", p.gatewayCpuMs()),
         p.breakdown().line());
   }
 
@@ -312,8 +376,8 @@ public final class GatewayBench {
     void start(Runnable first, Runnable done);
   }
 
-  private static <T> StreamObserver<T> observer(java.util.function.Predicate<T> isToken,
-      Runnable first, Runnable done) {
+  private static <T> StreamObserver<T> observer(
+      java.util.function.Predicate<T> isToken, Runnable first, Runnable done) {
     return new StreamObserver<>() {
       boolean seen;
 
@@ -341,11 +405,17 @@ public final class GatewayBench {
    * {@code clients} closed loops for {@code duration}. Only the last three quarters count: in the
    * first quarter every client starts at once and the worker prefills them all in a burst, which
    * with the real worker would otherwise hold nearly all of a 64-client phase's slowest 1%. The
-   * burst's own TTFT p99 is kept apart in the result.
-   * Requests still running at the end are not counted.
+   * burst's own TTFT p99 is kept apart in the result. Requests still running at the end are not
+   * counted.
    */
-  private static Phase run(String target, Stream stream, int clients, Duration duration,
-      ProcessHandle gateway, Pages pages) throws InterruptedException {
+  private static Phase run(
+      String target,
+      Stream stream,
+      int clients,
+      Duration duration,
+      ProcessHandle gateway,
+      Pages pages)
+      throws InterruptedException {
     Histogram ttft = new Histogram(60_000_000L, 3); // microseconds
     Histogram burst = new Histogram(60_000_000L, 3);
     AtomicLong completed = new AtomicLong();
@@ -368,15 +438,26 @@ public final class GatewayBench {
     double bench = cpuMs(ProcessHandle.current()) - benchBefore;
     long hostAfter = hostCpuTicks();
     Breakdown breakdown = pages.since(timersBefore, pages.read(), ttft);
-    double hostBusy = hostAfter < 0 || hostBefore < 0 ? -1
-        : (hostAfter - hostBefore) / 100.0 / elapsed; // USER_HZ is 100 on Linux
-    return new Phase(target, clients, completed.get(), (end - measureFrom) / 1e9, ttft, burst,
-        cpu, bench, hostBusy, breakdown);
+    double hostBusy =
+        hostAfter < 0 || hostBefore < 0
+            ? -1
+            : (hostAfter - hostBefore) / 100.0 / elapsed; // USER_HZ is 100 on Linux
+    return new Phase(
+        target,
+        clients,
+        completed.get(),
+        (end - measureFrom) / 1e9,
+        ttft,
+        burst,
+        cpu,
+        bench,
+        hostBusy,
+        breakdown);
   }
 
   /** Where a phase's requests are counted: TTFT from measureFrom, completions up to end. */
-  private record Window(long measureFrom, long end, Histogram ttft, Histogram burst,
-      AtomicLong completed) {
+  private record Window(
+      long measureFrom, long end, Histogram ttft, Histogram burst, AtomicLong completed) {
     void firstToken(long sent, long micros) {
       Histogram h = sent >= measureFrom ? ttft : burst;
       synchronized (h) {
@@ -396,22 +477,30 @@ public final class GatewayBench {
 
   private static void startOne(Stream stream, Window window, CountDownLatch stopped) {
     long sent = System.nanoTime();
-    stream.start(() -> window.firstToken(sent, (System.nanoTime() - sent) / 1000), () -> {
-      if (window.finished()) {
-        startOne(stream, window, stopped);
-      } else {
-        stopped.countDown();
-      }
-    });
+    stream.start(
+        () -> window.firstToken(sent, (System.nanoTime() - sent) / 1000),
+        () -> {
+          if (window.finished()) {
+            startOne(stream, window, stopped);
+          } else {
+            stopped.countDown();
+          }
+        });
   }
 
   /** Busy ticks of the whole machine (user, nice, system, irq, softirq); -1 off Linux. */
   private static long hostCpuTicks() {
     try {
-      String[] f = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/stat")).get(0)
-          .trim().split("\\s+");
-      return Long.parseLong(f[1]) + Long.parseLong(f[2]) + Long.parseLong(f[3])
-          + Long.parseLong(f[6]) + Long.parseLong(f[7]);
+      String[] f =
+          java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/stat"))
+              .get(0)
+              .trim()
+              .split("\\s+");
+      return Long.parseLong(f[1])
+          + Long.parseLong(f[2])
+          + Long.parseLong(f[3])
+          + Long.parseLong(f[6])
+          + Long.parseLong(f[7]);
     } catch (java.io.IOException | RuntimeException e) {
       return -1;
     }

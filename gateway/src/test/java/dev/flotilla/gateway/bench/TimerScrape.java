@@ -6,8 +6,8 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Reads one Prometheus timer's (or summary's) running total and count from a text exposition page, so the
- * benchmark can tell apart where a phase's time to first token went: in the worker (its own
+ * Reads one Prometheus timer's (or summary's) running total and count from a text exposition page,
+ * so the benchmark can tell apart where a phase's time to first token went: in the worker (its own
  * arrival-to-token timer), in the gateway (arrival to the worker's first token), or on the way to
  * and from the client. Two reads give the mean over what happened between them.
  */

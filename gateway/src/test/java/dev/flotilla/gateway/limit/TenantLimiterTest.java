@@ -13,10 +13,10 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.junit.jupiter.api.Test;
 
 class TenantLimiterTest {
   private static final long MS = 1_000_000L;
@@ -24,8 +24,7 @@ class TenantLimiterTest {
   private final TenantLimiter limiter = new TenantLimiter(now::get, Duration.ofMillis(250));
 
   private static TenantInfo tenant(Double rps, Integer burst, Long tpm, Integer maxConcurrent) {
-    return new TenantInfo("acme", List.of("*"), rps, burst, tpm, maxConcurrent, 1,
-        Priority.Normal);
+    return new TenantInfo("acme", List.of("*"), rps, burst, tpm, maxConcurrent, 1, Priority.Normal);
   }
 
   /** One step of a scenario: advance the clock, then ask for {@code tokens}. */
@@ -43,18 +42,35 @@ class TenantLimiterTest {
     var rps = TenantLimiter.Reason.REQUESTS_PER_SECOND;
     var tpm = TenantLimiter.Reason.TOKENS_PER_MINUTE;
     return Stream.of(
-        Arguments.of("unlimited", tenant(null, null, null, null),
+        Arguments.of(
+            "unlimited",
+            tenant(null, null, null, null),
             List.of(Step.ok(0, 1_000_000), Step.ok(0, 1_000_000), Step.ok(0, 1))),
-        Arguments.of("2 rps, burst 3: three at once, then one every 500 ms",
+        Arguments.of(
+            "2 rps, burst 3: three at once, then one every 500 ms",
             tenant(2.0, 3, null, null),
-            List.of(Step.ok(0, 1), Step.ok(0, 1), Step.ok(0, 1), Step.no(0, 1, rps, 500),
-                Step.no(400, 1, rps, 100), Step.ok(100, 1), Step.no(0, 1, rps, 500))),
-        Arguments.of("burst defaults to the rate rounded up", tenant(1.5, null, null, null),
+            List.of(
+                Step.ok(0, 1),
+                Step.ok(0, 1),
+                Step.ok(0, 1),
+                Step.no(0, 1, rps, 500),
+                Step.no(400, 1, rps, 100),
+                Step.ok(100, 1),
+                Step.no(0, 1, rps, 500))),
+        Arguments.of(
+            "burst defaults to the rate rounded up",
+            tenant(1.5, null, null, null),
             List.of(Step.ok(0, 1), Step.ok(0, 1), Step.no(0, 1, rps, 667))),
-        Arguments.of("6000 tokens/min refills 100 per second", tenant(null, null, 6000L, null),
-            List.of(Step.ok(0, 5000), Step.no(0, 1500, tpm, 5000), Step.ok(5000, 1500),
+        Arguments.of(
+            "6000 tokens/min refills 100 per second",
+            tenant(null, null, 6000L, null),
+            List.of(
+                Step.ok(0, 5000),
+                Step.no(0, 1500, tpm, 5000),
+                Step.ok(5000, 1500),
                 Step.no(0, 1, tpm, 10))),
-        Arguments.of("a reservation above the budget is clamped to it",
+        Arguments.of(
+            "a reservation above the budget is clamped to it",
             tenant(null, null, 600L, null),
             List.of(Step.ok(0, 10_000), Step.no(0, 1, tpm, 100), Step.ok(60_000, 10_000))));
   }
@@ -70,7 +86,8 @@ class TenantLimiterTest {
       } else {
         assertThat(a.admitted()).as(s.toString()).isFalse();
         assertThat(a.rejection().reason()).isEqualTo(s.rejectedBy);
-        assertThat(a.rejection().retryAfterNanos()).as(s.toString())
+        assertThat(a.rejection().retryAfterNanos())
+            .as(s.toString())
             .isBetween(s.retryAfterMs * MS - MS, s.retryAfterMs * MS);
       }
     }
@@ -133,11 +150,19 @@ class TenantLimiterTest {
     StatusRuntimeException e = limiter.tryAcquire(t, 1).rejection().toStatus();
     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
     com.google.rpc.Status s = StatusProto.fromThrowable(e);
-    RetryInfo retry = s.getDetailsList().stream().filter(d -> d.is(RetryInfo.class)).findFirst()
-        .orElseThrow().unpack(RetryInfo.class);
+    RetryInfo retry =
+        s.getDetailsList().stream()
+            .filter(d -> d.is(RetryInfo.class))
+            .findFirst()
+            .orElseThrow()
+            .unpack(RetryInfo.class);
     assertThat(retry.getRetryDelay().getSeconds()).isEqualTo(1);
-    QuotaFailure quota = s.getDetailsList().stream().filter(d -> d.is(QuotaFailure.class))
-        .findFirst().orElseThrow().unpack(QuotaFailure.class);
+    QuotaFailure quota =
+        s.getDetailsList().stream()
+            .filter(d -> d.is(QuotaFailure.class))
+            .findFirst()
+            .orElseThrow()
+            .unpack(QuotaFailure.class);
     assertThat(quota.getViolations(0).getSubject()).isEqualTo("tenant:acme");
   }
 }

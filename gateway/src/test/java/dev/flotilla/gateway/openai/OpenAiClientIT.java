@@ -35,14 +35,15 @@ import org.junit.jupiter.api.Test;
 /**
  * The gateway application (Quarkus, informers on an in-memory API server, a fake worker on
  * loopback) driven by the official {@code openai} npm client: completions and chat completions,
- * with and without streaming, the model list, and a wrong key. Needs {@code node} and
- * {@code npm} on the PATH; {@code openai} is installed once into {@code target/openai-client}.
+ * with and without streaming, the model list, and a wrong key. Needs {@code node} and {@code npm}
+ * on the PATH; {@code openai} is installed once into {@code target/openai-client}.
  */
 @QuarkusTest
 @WithKubernetesTestServer(crud = true)
 class OpenAiClientIT {
   /** Newest {@code openai} without an {@code engines} floor above Node.js 20 (7.x needs 22). */
   static final String OPENAI_VERSION = "6.30.1";
+
   private static final Path CLIENT_DIR = Path.of("target", "openai-client");
   private static final Path SCRIPT = Path.of("src", "test", "js", "openai-client.cjs");
   private static final String KEY = "flk_openai_it_key";
@@ -58,33 +59,58 @@ class OpenAiClientIT {
   @Test
   void theOfficialOpenAiClientWorksAgainstTheGateway() throws Exception {
     Path modules = installOpenAiClient();
-    kubernetes.resource(Fixtures.keySecret("default", "oai-keys", "k", Fixtures.sha256Entry(KEY)))
+    kubernetes
+        .resource(Fixtures.keySecret("default", "oai-keys", "k", Fixtures.sha256Entry(KEY)))
         .create();
-    kubernetes.resource(Fixtures.tenant("oai-tenant", "oai-keys", List.of("*"), 1,
-        Priority.Normal, null)).create();
+    kubernetes
+        .resource(Fixtures.tenant("oai-tenant", "oai-keys", List.of("*"), 1, Priority.Normal, null))
+        .create();
     kubernetes.resource(Fixtures.model("default", "oai-model", "1m")).create();
-    kubernetes.resource(Fixtures.adapter("default", "oai-own", "oai-model", "oai-tenant",
-        Visibility.Private)).create();
-    kubernetes.resource(Fixtures.adapter("default", "oai-theirs", "oai-model", "someone-else",
-        Visibility.Private)).create();
-    kubernetes.resource(Fixtures.adapter("default", "oai-public", "oai-model", null,
-        Visibility.Public)).create();
+    kubernetes
+        .resource(
+            Fixtures.adapter("default", "oai-own", "oai-model", "oai-tenant", Visibility.Private))
+        .create();
+    kubernetes
+        .resource(
+            Fixtures.adapter(
+                "default", "oai-theirs", "oai-model", "someone-else", Visibility.Private))
+        .create();
+    kubernetes
+        .resource(Fixtures.adapter("default", "oai-public", "oai-model", null, Visibility.Public))
+        .create();
     try (FakeWorker worker = new FakeWorker("oai-w1")) {
       worker.tokens = 3;
       registry.upsert(new WorkerRegistry.Endpoint("oai-w1", MODEL, worker.address()));
       HttpClient http = HttpClient.newHttpClient();
-      await().atMost(Duration.ofSeconds(20)).until(() -> {
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(api + "/models"))
-            .header("Authorization", "Bearer " + KEY).build(),
-            HttpResponse.BodyHandlers.ofString());
-        return r.statusCode() == 200 && r.body().contains(MODEL + ":oai-public")
-            && r.body().contains(MODEL + ":oai-own") && registry.readyCount(MODEL) == 1;
-      });
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(
+              () -> {
+                HttpResponse<String> r =
+                    http.send(
+                        HttpRequest.newBuilder(URI.create(api + "/models"))
+                            .header("Authorization", "Bearer " + KEY)
+                            .build(),
+                        HttpResponse.BodyHandlers.ofString());
+                return r.statusCode() == 200
+                    && r.body().contains(MODEL + ":oai-public")
+                    && r.body().contains(MODEL + ":oai-own")
+                    && registry.readyCount(MODEL) == 1;
+              });
       long spooledBefore = ledger.pending();
 
-      JsonNode out = runClient(modules, Map.of("OPENAI_BASE_URL", api.toString(),
-          "FLOTILLA_KEY", KEY, "FLOTILLA_MODEL", MODEL,
-          "FLOTILLA_ADAPTER_MODEL", MODEL + ":oai-own"));
+      JsonNode out =
+          runClient(
+              modules,
+              Map.of(
+                  "OPENAI_BASE_URL",
+                  api.toString(),
+                  "FLOTILLA_KEY",
+                  KEY,
+                  "FLOTILLA_MODEL",
+                  MODEL,
+                  "FLOTILLA_ADAPTER_MODEL",
+                  MODEL + ":oai-own"));
 
       JsonNode completion = out.get("completion");
       assertThat(completion.get("object").asText()).isEqualTo("text_completion");
@@ -113,8 +139,10 @@ class OpenAiClientIT {
       assertThat(completionStream.get("finish_reason").asText()).isEqualTo("length");
       assertThat(completionStream.get("usage").isNull()).isTrue();
 
-      assertThat(out.get("models")).extracting(JsonNode::asText).contains(MODEL,
-          MODEL + ":oai-own", MODEL + ":oai-public").doesNotContain(MODEL + ":oai-theirs");
+      assertThat(out.get("models"))
+          .extracting(JsonNode::asText)
+          .contains(MODEL, MODEL + ":oai-own", MODEL + ":oai-public")
+          .doesNotContain(MODEL + ":oai-theirs");
 
       JsonNode wrongKey = out.get("wrongKey");
       assertThat(wrongKey.get("thrown").asBoolean()).isTrue();
@@ -126,8 +154,9 @@ class OpenAiClientIT {
       assertThat(ledger.pending() - spooledBefore).isEqualTo(4);
       assertThat(worker.generated).hasSize(4);
       assertThat(worker.generated.get(1).getAdapter()).isEqualTo("oai-own");
-      assertThat(worker.generated.get(1).getPrompt()).isEqualTo(
-          "<|system|>\nAnswer briefly.</s>\n<|user|>\nSay something.</s>\n<|assistant|>\n");
+      assertThat(worker.generated.get(1).getPrompt())
+          .isEqualTo(
+              "<|system|>\nAnswer briefly.</s>\n<|user|>\nSay something.</s>\n<|assistant|>\n");
       assertThat(worker.generated.get(0).getSampling().getStopList()).containsExactly("\n");
     } finally {
       registry.remove("oai-w1");
@@ -140,18 +169,36 @@ class OpenAiClientIT {
     requireTool("npm");
     Path modules = CLIENT_DIR.resolve("node_modules");
     Path installed = modules.resolve("openai").resolve("package.json");
-    if (Files.exists(installed) && new ObjectMapper().readTree(installed.toFile())
-        .path("version").asText().equals(OPENAI_VERSION)) {
+    if (Files.exists(installed)
+        && new ObjectMapper()
+            .readTree(installed.toFile())
+            .path("version")
+            .asText()
+            .equals(OPENAI_VERSION)) {
       return modules.toAbsolutePath();
     }
     Files.createDirectories(CLIENT_DIR);
-    Process npm = new ProcessBuilder("npm", "install", "--prefix", CLIENT_DIR.toString(),
-        "--no-audit", "--no-fund", "--no-save", "--loglevel=error", "openai@" + OPENAI_VERSION)
-        .redirectErrorStream(true).start();
+    Process npm =
+        new ProcessBuilder(
+                "npm",
+                "install",
+                "--prefix",
+                CLIENT_DIR.toString(),
+                "--no-audit",
+                "--no-fund",
+                "--no-save",
+                "--loglevel=error",
+                "openai@" + OPENAI_VERSION)
+            .redirectErrorStream(true)
+            .start();
     String log = new String(npm.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     if (!npm.waitFor(5, TimeUnit.MINUTES) || npm.exitValue() != 0) {
-      fail("npm install openai@" + OPENAI_VERSION + " failed (the npm registry must be"
-          + " reachable):\n" + log);
+      fail(
+          "npm install openai@"
+              + OPENAI_VERSION
+              + " failed (the npm registry must be"
+              + " reachable):\n"
+              + log);
     }
     return modules.toAbsolutePath();
   }
@@ -164,8 +211,11 @@ class OpenAiClientIT {
         fail(tool + " --version failed");
       }
     } catch (IOException e) {
-      fail(tool + " is not on the PATH: this test drives the gateway with the official openai"
-          + " npm client and needs Node.js >= 20 and npm (Debian packages nodejs and npm)", e);
+      fail(
+          tool
+              + " is not on the PATH: this test drives the gateway with the official openai"
+              + " npm client and needs Node.js >= 20 and npm (Debian packages nodejs and npm)",
+          e);
     }
   }
 

@@ -12,8 +12,7 @@ class OpenAiErrorTest {
   void statusesMapToOpenAiStatusCodesAndTypes() {
     assertThat(OpenAiError.of(GatewayStatus.unauthenticated()).httpStatus()).isEqualTo(401);
     assertThat(OpenAiError.of(GatewayStatus.permissionDenied("no")).httpStatus()).isEqualTo(403);
-    assertThat(OpenAiError.of(GatewayStatus.notFound("t", "n", "no")).httpStatus())
-        .isEqualTo(404);
+    assertThat(OpenAiError.of(GatewayStatus.notFound("t", "n", "no")).httpStatus()).isEqualTo(404);
     assertThat(OpenAiError.of(Status.DEADLINE_EXCEEDED.asRuntimeException()).httpStatus())
         .isEqualTo(504);
     assertThat(OpenAiError.of(GatewayStatus.aborted("worker died")).httpStatus()).isEqualTo(502);
@@ -23,8 +22,8 @@ class OpenAiErrorTest {
 
   @Test
   void retryInfoBecomesRetryAfterRoundedUp() {
-    OpenAiError limited = OpenAiError.of(GatewayStatus.resourceExhausted("tenant:a", "over",
-        1_200_000_000L));
+    OpenAiError limited =
+        OpenAiError.of(GatewayStatus.resourceExhausted("tenant:a", "over", 1_200_000_000L));
     assertThat(limited.httpStatus()).isEqualTo(429);
     assertThat(limited.retryAfterMillis()).isEqualTo(1200);
     assertThat(limited.retryAfterSeconds()).isEqualTo("2");
@@ -36,9 +35,12 @@ class OpenAiErrorTest {
 
   @Test
   void theBodyHasOpenAisFourFields() {
-    var body = OpenAiError.of(GatewayStatus.invalidArgument("sampling.top_p", "bad"))
-        .body(new ObjectMapper());
-    assertThat(body.toString()).isEqualTo("{\"error\":{\"message\":\"sampling.top_p: bad\","
-        + "\"type\":\"invalid_request_error\",\"param\":\"top_p\",\"code\":null}}");
+    var body =
+        OpenAiError.of(GatewayStatus.invalidArgument("sampling.top_p", "bad"))
+            .body(new ObjectMapper());
+    assertThat(body.toString())
+        .isEqualTo(
+            "{\"error\":{\"message\":\"sampling.top_p: bad\","
+                + "\"type\":\"invalid_request_error\",\"param\":\"top_p\",\"code\":null}}");
   }
 }

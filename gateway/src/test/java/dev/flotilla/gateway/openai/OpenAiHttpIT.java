@@ -46,8 +46,11 @@ class OpenAiHttpIT {
   private PipelineHarness harness;
   private Vertx vertx;
   private final List<HttpServer> servers = new ArrayList<>();
-  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-      .connectTimeout(Duration.ofSeconds(5)).build();
+  private final HttpClient http =
+      HttpClient.newBuilder()
+          .version(HttpClient.Version.HTTP_1_1)
+          .connectTimeout(Duration.ofSeconds(5))
+          .build();
   private String base;
 
   @BeforeAll
@@ -65,10 +68,22 @@ class OpenAiHttpIT {
   /** Serves the routes with this HTTP timeout; returns the base URL. */
   private String serve(Duration timeout) throws Exception {
     Router router = Router.router(vertx);
-    new OpenAiHttp(harness.pipeline, harness.catalog, JSON, vertx,
-        new OpenAiHttp.Settings(timeout, 1 << 20), Clock.systemUTC()).register(router);
-    HttpServer server = vertx.createHttpServer().requestHandler(router).listen(0)
-        .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    new OpenAiHttp(
+            harness.pipeline,
+            harness.catalog,
+            JSON,
+            vertx,
+            new OpenAiHttp.Settings(timeout, 1 << 20),
+            Clock.systemUTC())
+        .register(router);
+    HttpServer server =
+        vertx
+            .createHttpServer()
+            .requestHandler(router)
+            .listen(0)
+            .toCompletionStage()
+            .toCompletableFuture()
+            .get(10, TimeUnit.SECONDS);
     servers.add(server);
     return "http://127.0.0.1:" + server.actualPort();
   }
@@ -83,10 +98,13 @@ class OpenAiHttpIT {
   }
 
   private HttpRequest.Builder post(String url, String key, Object body) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url))
-        .timeout(Duration.ofSeconds(20)).header("Content-Type", "application/json")
-        .POST(HttpRequest.BodyPublishers.ofString(body instanceof String s ? s
-            : JSON.writeValueAsString(body)));
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create(url))
+            .timeout(Duration.ofSeconds(20))
+            .header("Content-Type", "application/json")
+            .POST(
+                HttpRequest.BodyPublishers.ofString(
+                    body instanceof String s ? s : JSON.writeValueAsString(body)));
     if (key != null) {
       b.header("Authorization", "Bearer " + key);
     }
@@ -110,14 +128,14 @@ class OpenAiHttpIT {
       }
       assertThat(block).startsWith("data: ");
       String data = block.substring(6);
-      out.add(data.equals("[DONE]") ? JSON.getNodeFactory().textNode("[DONE]")
-          : JSON.readTree(data));
+      out.add(
+          data.equals("[DONE]") ? JSON.getNodeFactory().textNode("[DONE]") : JSON.readTree(data));
     }
     return out;
   }
 
-  private static void assertError(HttpResponse<String> r, int status, String type, String param,
-      String code) throws Exception {
+  private static void assertError(
+      HttpResponse<String> r, int status, String type, String param, String code) throws Exception {
     assertThat(r.statusCode()).as(r.body()).isEqualTo(status);
     assertThat(r.headers().firstValue("Content-Type")).hasValue("application/json");
     JsonNode e = json(r).get("error");
@@ -131,10 +149,33 @@ class OpenAiHttpIT {
   void completionsAnswerInOpenAiShapeAndAreBilledLikeGrpc() throws Exception {
     FakeWorker w = harness.worker("w1");
     w.tokens = 3;
-    HttpResponse<String> r = http.send(post(base + "/v1/completions", ACME, Map.of(
-            "model", MODEL, "prompt", "hello", "max_tokens", 8, "temperature", 0.5, "top_p", 0.9,
-            "seed", 42, "stop", List.of("###", "END"), "user", "someone", "n", 1)).header(
-            "X-Request-Id", "req-123").build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r =
+        http.send(
+            post(
+                    base + "/v1/completions",
+                    ACME,
+                    Map.of(
+                        "model",
+                        MODEL,
+                        "prompt",
+                        "hello",
+                        "max_tokens",
+                        8,
+                        "temperature",
+                        0.5,
+                        "top_p",
+                        0.9,
+                        "seed",
+                        42,
+                        "stop",
+                        List.of("###", "END"),
+                        "user",
+                        "someone",
+                        "n",
+                        1))
+                .header("X-Request-Id", "req-123")
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
     JsonNode body = json(r);
     assertThat(body.get("id").asText()).isEqualTo("cmpl-req-123");
@@ -170,15 +211,26 @@ class OpenAiHttpIT {
   void tokenIdPromptsAdaptersAndLogprobsMap() throws Exception {
     FakeWorker w = harness.worker("w1");
     w.tokens = 2;
-    HttpResponse<String> r = call("/v1/completions", ACME, Map.of("model",
-        "tiny-llama:acme-support", "prompt", List.of(List.of(5, 6, 7)), "max_tokens", 2,
-        "logprobs", 1));
+    HttpResponse<String> r =
+        call(
+            "/v1/completions",
+            ACME,
+            Map.of(
+                "model",
+                "tiny-llama:acme-support",
+                "prompt",
+                List.of(List.of(5, 6, 7)),
+                "max_tokens",
+                2,
+                "logprobs",
+                1));
     assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
     JsonNode choice = json(r).get("choices").get(0);
     assertThat(choice.get("finish_reason").asText()).isEqualTo("length");
     JsonNode lp = choice.get("logprobs");
     assertThat(lp.get("tokens")).extracting(JsonNode::asText).containsExactly("t0 ", "t1 ");
-    assertThat(lp.get("token_logprobs")).extracting(JsonNode::asDouble)
+    assertThat(lp.get("token_logprobs"))
+        .extracting(JsonNode::asDouble)
         .containsExactly(-0.25, -0.5);
     assertThat(lp.get("text_offset")).extracting(JsonNode::asInt).containsExactly(0, 3);
     var sent = w.generated.get(0);
@@ -193,11 +245,23 @@ class OpenAiHttpIT {
   void chatRendersTheModelsTemplateAndAnswersAMessage() throws Exception {
     FakeWorker w = harness.worker("w1");
     w.tokens = 2;
-    List<Map<String, Object>> messages = List.of(
-        Map.of("role", "system", "content", "be brief"),
-        Map.of("role", "user", "content", List.of(Map.of("type", "text", "text", "hi"))));
-    HttpResponse<String> r = call("/v1/chat/completions", ACME, Map.of("model", MODEL,
-        "messages", messages, "max_completion_tokens", 4, "logprobs", true));
+    List<Map<String, Object>> messages =
+        List.of(
+            Map.of("role", "system", "content", "be brief"),
+            Map.of("role", "user", "content", List.of(Map.of("type", "text", "text", "hi"))));
+    HttpResponse<String> r =
+        call(
+            "/v1/chat/completions",
+            ACME,
+            Map.of(
+                "model",
+                MODEL,
+                "messages",
+                messages,
+                "max_completion_tokens",
+                4,
+                "logprobs",
+                true));
     assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
     JsonNode body = json(r);
     assertThat(body.get("object").asText()).isEqualTo("chat.completion");
@@ -215,23 +279,50 @@ class OpenAiHttpIT {
     var md = Fixtures.model("default", "tiny-llama", "30s");
     md.getMetadata().setAnnotations(Map.of(ModelEntry.CHAT_TEMPLATE_ANNOTATION, "chatml"));
     harness.catalog.onModel(md);
-    assertThat(call("/v1/chat/completions", ACME, Map.of("model", MODEL, "messages",
-        List.of(Map.of("role", "user", "content", "hi")))).statusCode()).isEqualTo(200);
+    assertThat(
+            call(
+                    "/v1/chat/completions",
+                    ACME,
+                    Map.of(
+                        "model",
+                        MODEL,
+                        "messages",
+                        List.of(Map.of("role", "user", "content", "hi"))))
+                .statusCode())
+        .isEqualTo(200);
     assertThat(w.generated.get(1).getPrompt())
         .isEqualTo("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
     md.getMetadata().setAnnotations(Map.of(ModelEntry.CHAT_TEMPLATE_ANNOTATION, "jinja2"));
     harness.catalog.onModel(md);
-    assertError(call("/v1/chat/completions", ACME, Map.of("model", MODEL, "messages",
-        List.of(Map.of("role", "user", "content", "hi")))), 400, "invalid_request_error",
-        "model", null);
+    assertError(
+        call(
+            "/v1/chat/completions",
+            ACME,
+            Map.of("model", MODEL, "messages", List.of(Map.of("role", "user", "content", "hi")))),
+        400,
+        "invalid_request_error",
+        "model",
+        null);
   }
 
   @Test
   void streamingSendsChunksThenTheFinishThenUsageThenDone() throws Exception {
     harness.worker("w1").tokens = 3;
-    HttpResponse<String> r = call("/v1/chat/completions", ACME, Map.of("model", MODEL,
-        "messages", List.of(Map.of("role", "user", "content", "hi")), "stream", true,
-        "stream_options", Map.of("include_usage", true), "max_tokens", 10));
+    HttpResponse<String> r =
+        call(
+            "/v1/chat/completions",
+            ACME,
+            Map.of(
+                "model",
+                MODEL,
+                "messages",
+                List.of(Map.of("role", "user", "content", "hi")),
+                "stream",
+                true,
+                "stream_options",
+                Map.of("include_usage", true),
+                "max_tokens",
+                10));
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.headers().firstValue("Content-Type").orElseThrow())
         .startsWith("text/event-stream");
@@ -252,14 +343,16 @@ class OpenAiHttpIT {
       assertThat(e.get("usage").isNull()).isTrue();
     }
     assertThat(text).hasToString("t0 t1 t2 ");
-    assertThat(events.get(3).get("choices").get(0).get("finish_reason").asText())
-        .isEqualTo("stop");
+    assertThat(events.get(3).get("choices").get(0).get("finish_reason").asText()).isEqualTo("stop");
     assertThat(events.get(4).get("choices")).isEmpty();
     assertThat(events.get(4).get("usage").get("completion_tokens").asInt()).isEqualTo(3);
     assertThat(events.get(5).asText()).isEqualTo("[DONE]");
 
-    HttpResponse<String> plain = call("/v1/completions", ACME, Map.of("model", MODEL,
-        "prompt", "x", "stream", true, "max_tokens", 2));
+    HttpResponse<String> plain =
+        call(
+            "/v1/completions",
+            ACME,
+            Map.of("model", MODEL, "prompt", "x", "stream", true, "max_tokens", 2));
     List<JsonNode> completion = events(plain.body());
     assertThat(completion).hasSize(4);
     assertThat(completion.get(0).get("object").asText()).isEqualTo("text_completion");
@@ -272,8 +365,11 @@ class OpenAiHttpIT {
   @Test
   void aWorkerFailingMidStreamEndsTheStreamWithAnErrorEvent() throws Exception {
     harness.worker("w1").failAfter = 2;
-    HttpResponse<String> r = call("/v1/completions", ACME, Map.of("model", MODEL,
-        "prompt", "x", "stream", true, "max_tokens", 10));
+    HttpResponse<String> r =
+        call(
+            "/v1/completions",
+            ACME,
+            Map.of("model", MODEL, "prompt", "x", "stream", true, "max_tokens", 10));
     assertThat(r.statusCode()).isEqualTo(200);
     List<JsonNode> events = events(r.body());
     assertThat(events).hasSize(3);
@@ -283,18 +379,25 @@ class OpenAiHttpIT {
   @Test
   void modelsListsBasesAndTheAdaptersTheTenantMayUse() throws Exception {
     harness.worker("w1");
-    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "/v1/models"))
-        .header("Authorization", "Bearer " + ACME).build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r =
+        http.send(
+            HttpRequest.newBuilder(URI.create(base + "/v1/models"))
+                .header("Authorization", "Bearer " + ACME)
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     assertThat(r.statusCode()).isEqualTo(200);
     JsonNode body = json(r);
     assertThat(body.get("object").asText()).isEqualTo("list");
-    assertThat(body.get("data")).extracting(m -> m.get("id").asText()).containsExactly(
-        MODEL, MODEL + ":acme-support", MODEL + ":sql");
+    assertThat(body.get("data"))
+        .extracting(m -> m.get("id").asText())
+        .containsExactly(MODEL, MODEL + ":acme-support", MODEL + ":sql");
     assertThat(body.get("data").get(0).get("object").asText()).isEqualTo("model");
     assertThat(body.get("data").get(0).get("max_model_len").asInt()).isEqualTo(2048);
     assertThat(body.get("data").get(1).get("parent").asText()).isEqualTo(MODEL);
-    HttpResponse<String> anonymous = http.send(HttpRequest.newBuilder(
-        URI.create(base + "/v1/models")).build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> anonymous =
+        http.send(
+            HttpRequest.newBuilder(URI.create(base + "/v1/models")).build(),
+            HttpResponse.BodyHandlers.ofString());
     assertError(anonymous, 401, "authentication_error", null, "invalid_api_key");
   }
 
@@ -302,31 +405,72 @@ class OpenAiHttpIT {
   void pipelineRefusalsBecomeOpenAiErrorsWithTheirStatusCodes() throws Exception {
     harness.worker("w1");
     Map<String, Object> ok = Map.of("model", MODEL, "prompt", "x", "max_tokens", 2);
-    assertError(call("/v1/completions", null, ok), 401, "authentication_error", null,
+    assertError(
+        call("/v1/completions", null, ok), 401, "authentication_error", null, "invalid_api_key");
+    assertError(
+        call("/v1/completions", "flk_wrong", "{not json"),
+        401,
+        "authentication_error",
+        null,
         "invalid_api_key");
-    assertError(call("/v1/completions", "flk_wrong", "{not json"), 401, "authentication_error",
-        null, "invalid_api_key");
-    assertError(call("/v1/completions", ACME, Map.of("model", MODEL + ":globex-legal",
-        "prompt", "x")), 403, "permission_error", null, "permission_denied");
-    assertError(call("/v1/completions", ACME, Map.of("model", "default/ghost", "prompt", "x")),
-        404, "not_found_error", "model", "model_not_found");
-    assertError(call("/v1/completions", ACME, "{not json"), 400, "invalid_request_error",
-        "body", null);
-    assertError(call("/v1/completions", ACME, Map.of("model", MODEL, "prompt", "x", "n", 2)),
-        400, "invalid_request_error", "n", null);
-    assertError(call("/v1/completions", ACME, Map.of("model", MODEL, "prompt", "x",
-        "temperature", 3)), 400, "invalid_request_error", "temperature", null);
-    assertError(call("/v1/completions", ACME, Map.of("model", MODEL, "prompt",
-        List.of(List.of(1), List.of(2)))), 400, "invalid_request_error", "prompt", null);
-    assertError(call("/v1/chat/completions", ACME, Map.of("model", MODEL, "messages",
-        List.of(Map.of("role", "tool", "content", "x")))), 400, "invalid_request_error",
-        "messages", null);
-    assertError(call("/v1/completions", ACME, Map.of("model", MODEL, "prompt", "x",
-        "presence_penalty", 0.5)), 400, "invalid_request_error", "presence_penalty", null);
+    assertError(
+        call("/v1/completions", ACME, Map.of("model", MODEL + ":globex-legal", "prompt", "x")),
+        403,
+        "permission_error",
+        null,
+        "permission_denied");
+    assertError(
+        call("/v1/completions", ACME, Map.of("model", "default/ghost", "prompt", "x")),
+        404,
+        "not_found_error",
+        "model",
+        "model_not_found");
+    assertError(
+        call("/v1/completions", ACME, "{not json"), 400, "invalid_request_error", "body", null);
+    assertError(
+        call("/v1/completions", ACME, Map.of("model", MODEL, "prompt", "x", "n", 2)),
+        400,
+        "invalid_request_error",
+        "n",
+        null);
+    assertError(
+        call("/v1/completions", ACME, Map.of("model", MODEL, "prompt", "x", "temperature", 3)),
+        400,
+        "invalid_request_error",
+        "temperature",
+        null);
+    assertError(
+        call(
+            "/v1/completions",
+            ACME,
+            Map.of("model", MODEL, "prompt", List.of(List.of(1), List.of(2)))),
+        400,
+        "invalid_request_error",
+        "prompt",
+        null);
+    assertError(
+        call(
+            "/v1/chat/completions",
+            ACME,
+            Map.of("model", MODEL, "messages", List.of(Map.of("role", "tool", "content", "x")))),
+        400,
+        "invalid_request_error",
+        "messages",
+        null);
+    assertError(
+        call(
+            "/v1/completions",
+            ACME,
+            Map.of("model", MODEL, "prompt", "x", "presence_penalty", 0.5)),
+        400,
+        "invalid_request_error",
+        "presence_penalty",
+        null);
     // Invalid requests of a known tenant are billed as failed, like gRPC ones.
     await().until(() -> harness.usage.size() == 8);
-    assertThat(harness.usage).extracting(u -> u.status()).containsOnly("PERMISSION_DENIED",
-        "NOT_FOUND", "INVALID_ARGUMENT");
+    assertThat(harness.usage)
+        .extracting(u -> u.status())
+        .containsOnly("PERMISSION_DENIED", "NOT_FOUND", "INVALID_ARGUMENT");
 
     assertThat(call("/v1/completions", GLOBEX, ok).statusCode()).isEqualTo(200);
     HttpResponse<String> limited = call("/v1/completions", GLOBEX, ok);
@@ -338,11 +482,19 @@ class OpenAiHttpIT {
 
   @Test
   void aColdStartTimeoutIs503WithRetryAfterEvenWhenStreaming() throws Exception {
-    CompletableFuture<HttpResponse<String>> pending = http.sendAsync(post(
-        base + "/v1/completions", ACME, Map.of("model", MODEL, "prompt", "x", "stream", true))
-        .build(), HttpResponse.BodyHandlers.ofString());
-    await().until(() -> !harness.schedulers.all().isEmpty()
-        && harness.schedulers.all().get(0).demand().held() == 1);
+    CompletableFuture<HttpResponse<String>> pending =
+        http.sendAsync(
+            post(
+                    base + "/v1/completions",
+                    ACME,
+                    Map.of("model", MODEL, "prompt", "x", "stream", true))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    await()
+        .until(
+            () ->
+                !harness.schedulers.all().isEmpty()
+                    && harness.schedulers.all().get(0).demand().held() == 1);
     harness.clockOffset.addAndGet(Duration.ofSeconds(31).toNanos());
     harness.schedulers.tick();
     HttpResponse<String> r = pending.get(10, TimeUnit.SECONDS);
@@ -356,8 +508,10 @@ class OpenAiHttpIT {
     FakeWorker w = harness.worker("w1");
     w.stallAfterFirst = true;
     String quick = serve(Duration.ofMillis(300));
-    HttpResponse<String> r = http.send(post(quick + "/v1/completions", ACME,
-        Map.of("model", MODEL, "prompt", "x")).build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r =
+        http.send(
+            post(quick + "/v1/completions", ACME, Map.of("model", MODEL, "prompt", "x")).build(),
+            HttpResponse.BodyHandlers.ofString());
     assertError(r, 504, "timeout_error", null, "timeout");
     await().until(() -> w.cancelled.get() == 1);
     await().until(() -> harness.usage.size() == 1);
@@ -369,11 +523,16 @@ class OpenAiHttpIT {
   void aClientThatDisconnectsMidStreamCancelsTheWorkerCall() throws Exception {
     FakeWorker w = harness.worker("w1");
     w.stallAfterFirst = true;
-    HttpResponse<InputStream> r = http.send(post(base + "/v1/completions", ACME,
-        Map.of("model", MODEL, "prompt", "x", "stream", true)).build(),
-        HttpResponse.BodyHandlers.ofInputStream());
-    BufferedReader reader = new BufferedReader(new InputStreamReader(r.body(),
-        StandardCharsets.UTF_8));
+    HttpResponse<InputStream> r =
+        http.send(
+            post(
+                    base + "/v1/completions",
+                    ACME,
+                    Map.of("model", MODEL, "prompt", "x", "stream", true))
+                .build(),
+            HttpResponse.BodyHandlers.ofInputStream());
+    BufferedReader reader =
+        new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8));
     assertThat(reader.readLine()).startsWith("data: {");
     reader.close();
     await().until(() -> w.cancelled.get() == 1);

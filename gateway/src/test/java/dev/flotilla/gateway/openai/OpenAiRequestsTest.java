@@ -17,14 +17,14 @@ class OpenAiRequestsTest {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private static GenerateRequest map(Endpoint endpoint, String body) throws Exception {
-    return OpenAiRequests.toGenerateRequest(endpoint, JSON.readTree(body), "rid",
-        model -> ChatTemplate.CHATML);
+    return OpenAiRequests.toGenerateRequest(
+        endpoint, JSON.readTree(body), "rid", model -> ChatTemplate.CHATML);
   }
 
   @Test
   void modelNamesSplitIntoBaseAndAdapter() throws Exception {
-    GenerateRequest r = map(Endpoint.COMPLETIONS,
-        "{\"model\":\"team/llama:sql\",\"prompt\":\"x\"}");
+    GenerateRequest r =
+        map(Endpoint.COMPLETIONS, "{\"model\":\"team/llama:sql\",\"prompt\":\"x\"}");
     assertThat(r.getModel()).isEqualTo("team/llama");
     assertThat(r.getAdapter()).isEqualTo("sql");
     assertThat(r.getRequestId()).isEqualTo("rid");
@@ -34,9 +34,12 @@ class OpenAiRequestsTest {
 
   @Test
   void samplingFieldsMapAndDefaultsFollowOpenAi() throws Exception {
-    GenerateRequest r = map(Endpoint.CHAT, "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
-        + "\"content\":\"hi\"}],\"max_tokens\":9,\"max_completion_tokens\":5,\"top_k\":-1,"
-        + "\"seed\":-3,\"stop\":\"END\",\"user\":\"u\",\"logprobs\":true,\"top_logprobs\":0}");
+    GenerateRequest r =
+        map(
+            Endpoint.CHAT,
+            "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+                + "\"content\":\"hi\"}],\"max_tokens\":9,\"max_completion_tokens\":5,\"top_k\":-1,"
+                + "\"seed\":-3,\"stop\":\"END\",\"user\":\"u\",\"logprobs\":true,\"top_logprobs\":0}");
     assertThat(r.getPrompt()).isEqualTo("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
     assertThat(r.getSampling().getMaxTokens()).isEqualTo(5);
     assertThat(r.getSampling().getTopK()).isZero();
@@ -50,58 +53,68 @@ class OpenAiRequestsTest {
   }
 
   @ParameterizedTest
-  @CsvSource(delimiter = '|', value = {
-      "{\"prompt\":\"x\"}|model",
-      "{\"model\":\"m:\",\"prompt\":\"x\"}|model",
-      "{\"model\":\"m\"}|prompt",
-      "{\"model\":\"m\",\"prompt\":[\"a\",\"b\"]}|prompt",
-      "{\"model\":\"m\",\"prompt\":[1,-2]}|prompt",
-      "{\"model\":\"m\",\"prompt\":\"x\",\"max_tokens\":0}|max_tokens",
-      "{\"model\":\"m\",\"prompt\":\"x\",\"temperature\":\"hot\"}|temperature",
-      "{\"model\":\"m\",\"prompt\":\"x\",\"top_p\":0}|top_p",
-      "{\"model\":\"m\",\"prompt\":\"x\",\"n\":3}|n",
-      "{\"model\":\"m\",\"prompt\":\"x\",\"stop\":[\"\"]}|stop",
-      "{\"model\":\"m\",\"prompt\":\"x\",\"logprobs\":9}|logprobs",
-      "{\"model\":\"m\",\"prompt\":\"x\",\"echo\":true}|echo",
-      "{\"model\":\"m\",\"prompt\":\"x\",\"best_of\":2}|best_of",
-      "{\"model\":\"m\",\"prompt\":\"x\",\"logit_bias\":{\"1\":5}}|logit_bias",
-      "{\"model\":\"m\",\"prompt\":\"x\",\"stream_options\":{\"include_usage\":true}}|stream_options",
-      "{\"model\":\"m\",\"prompt\":\"x\",\"stream\":\"yes\"}|stream",
-  })
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "{\"prompt\":\"x\"}|model",
+        "{\"model\":\"m:\",\"prompt\":\"x\"}|model",
+        "{\"model\":\"m\"}|prompt",
+        "{\"model\":\"m\",\"prompt\":[\"a\",\"b\"]}|prompt",
+        "{\"model\":\"m\",\"prompt\":[1,-2]}|prompt",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"max_tokens\":0}|max_tokens",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"temperature\":\"hot\"}|temperature",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"top_p\":0}|top_p",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"n\":3}|n",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"stop\":[\"\"]}|stop",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"logprobs\":9}|logprobs",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"echo\":true}|echo",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"best_of\":2}|best_of",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"logit_bias\":{\"1\":5}}|logit_bias",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"stream_options\":{\"include_usage\":true}}|stream_options",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"stream\":\"yes\"}|stream",
+      })
   void completionRefusalsNameTheParameter(String body, String param) {
     assertInvalid(Endpoint.COMPLETIONS, body, param);
   }
 
   @ParameterizedTest
-  @CsvSource(delimiter = '|', value = {
-      "{\"model\":\"m\",\"messages\":[]}|messages",
-      "{\"model\":\"m\",\"messages\":[{\"role\":\"tool\",\"content\":\"x\"}]}|messages",
-      "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\"}]}]}|messages",
-      "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{}]}|tools",
-      "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"logprobs\":true,\"top_logprobs\":2}|top_logprobs",
-      "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"json_object\"}}|response_format",
-  })
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "{\"model\":\"m\",\"messages\":[]}|messages",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"tool\",\"content\":\"x\"}]}|messages",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\"}]}]}|messages",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{}]}|tools",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"logprobs\":true,\"top_logprobs\":2}|top_logprobs",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"json_object\"}}|response_format",
+      })
   void chatRefusalsNameTheParameter(String body, String param) {
     assertInvalid(Endpoint.CHAT, body, param);
   }
 
   private static void assertInvalid(Endpoint endpoint, String body, String param) {
     assertThatThrownBy(() -> map(endpoint, body))
-        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
-          assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
-          assertThat(OpenAiError.of(e).param()).isEqualTo(param);
-          assertThat(OpenAiError.of(e).httpStatus()).isEqualTo(400);
-        });
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+              assertThat(OpenAiError.of(e).param()).isEqualTo(param);
+              assertThat(OpenAiError.of(e).httpStatus()).isEqualTo(400);
+            });
   }
 
   @Test
   void optionsReadLenientlyBeforeValidation() throws Exception {
-    JsonNode streaming = JSON.readTree(
-        "{\"stream\":true,\"stream_options\":{\"include_usage\":true},\"logprobs\":0}");
+    JsonNode streaming =
+        JSON.readTree(
+            "{\"stream\":true,\"stream_options\":{\"include_usage\":true},\"logprobs\":0}");
     assertThat(OpenAiRequests.Options.of(streaming))
         .isEqualTo(new OpenAiRequests.Options(true, true, true, ""));
     assertThat(OpenAiRequests.Options.of(null).stream()).isFalse();
-    assertThat(OpenAiRequests.Options.of(JSON.readTree("{\"stream_options\":"
-        + "{\"include_usage\":true}}")).includeUsage()).isFalse();
+    assertThat(
+            OpenAiRequests.Options.of(
+                    JSON.readTree("{\"stream_options\":" + "{\"include_usage\":true}}"))
+                .includeUsage())
+        .isFalse();
   }
 }

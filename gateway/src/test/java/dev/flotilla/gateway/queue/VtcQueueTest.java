@@ -29,8 +29,8 @@ class VtcQueueTest {
   }
 
   /**
-   * A model with {@link #SLOTS} sequences running at once, one token per sequence per step,
-   * serving two tenants whose requests arrive at the given rates (per step).
+   * A model with {@link #SLOTS} sequences running at once, one token per sequence per step, serving
+   * two tenants whose requests arrive at the given rates (per step).
    */
   private static final class Simulation {
     final VtcQueue<Req> queue = new VtcQueue<>();
@@ -78,8 +78,8 @@ class VtcQueueTest {
   void tenLoadedTenantAndOneLoadedTenantGetServiceWithinTheVtcBound() {
     // Capacity is about SLOTS / (MAX_OUTPUT / 2) = 0.25 requests per step; both tenants ask for
     // more than half of it, so both stay backlogged, one at ten times the other's rate.
-    Simulation sim = new Simulation(Map.of("heavy", 1, "light", 1),
-        Map.of("heavy", 2.0, "light", 0.2));
+    Simulation sim =
+        new Simulation(Map.of("heavy", 1, "light", 1), Map.of("heavy", 2.0, "light", 0.2));
     double bound = VtcQueue.DEFAULT_WP * MAX_PROMPT + SLOTS * VtcQueue.DEFAULT_WQ * MAX_OUTPUT;
     double worst = 0;
     int backloggedSteps = 0;
@@ -110,16 +110,17 @@ class VtcQueueTest {
 
   @Test
   void weightsTwoToOneGetServiceTwoToOne() {
-    Simulation sim = new Simulation(Map.of("gold", 2, "bronze", 1),
-        Map.of("gold", 1.0, "bronze", 1.0));
+    Simulation sim =
+        new Simulation(Map.of("gold", 2, "bronze", 1), Map.of("gold", 1.0, "bronze", 1.0));
     for (int step = 0; step < 20_000; step++) {
       sim.step();
     }
-    assertThat(sim.service("gold") / sim.service("bronze")).isCloseTo(2.0,
-        org.assertj.core.data.Offset.offset(0.02));
+    assertThat(sim.service("gold") / sim.service("bronze"))
+        .isCloseTo(2.0, org.assertj.core.data.Offset.offset(0.02));
     // Weighted counters stay within the bound of each other.
     assertThat(Math.abs(sim.queue.counter("gold") - sim.queue.counter("bronze")))
-        .isLessThanOrEqualTo(VtcQueue.DEFAULT_WP * MAX_PROMPT + SLOTS * VtcQueue.DEFAULT_WQ * MAX_OUTPUT);
+        .isLessThanOrEqualTo(
+            VtcQueue.DEFAULT_WP * MAX_PROMPT + SLOTS * VtcQueue.DEFAULT_WQ * MAX_OUTPUT);
   }
 
   @Test
@@ -129,8 +130,9 @@ class VtcQueueTest {
     q.enqueue("b", 1, Priority.Normal, 1, "normal");
     q.enqueue("c", 1, Priority.High, 1_000_000, "high-1");
     q.enqueue("c", 1, Priority.High, 1, "high-2");
-    assertThat(List.of(q.poll().payload(), q.poll().payload(), q.poll().payload(),
-        q.poll().payload())).containsExactly("high-1", "high-2", "normal", "low");
+    assertThat(
+            List.of(q.poll().payload(), q.poll().payload(), q.poll().payload(), q.poll().payload()))
+        .containsExactly("high-1", "high-2", "normal", "low");
     assertThat(q.poll()).isNull();
   }
 

@@ -15,8 +15,14 @@ class WorkerRegistryTest {
   }
 
   private void report(int running, int queued) {
-    registry.updateStats("w", WorkerStats.newBuilder().setServing(true).setMaxBatchSize(4)
-        .setRunningSequences(running).setQueueDepth(queued).build());
+    registry.updateStats(
+        "w",
+        WorkerStats.newBuilder()
+            .setServing(true)
+            .setMaxBatchSize(4)
+            .setRunningSequences(running)
+            .setQueueDepth(queued)
+            .build());
   }
 
   @Test

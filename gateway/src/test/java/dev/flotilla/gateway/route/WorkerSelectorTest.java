@@ -24,48 +24,53 @@ class WorkerSelectorTest {
   @Test
   void prefersTheWorkerWhereTheAdapterIsResidentOverALessLoadedOne() {
     // Total load 8 + 1 over 3 workers, c = 1.25: bound = ceil(3.75) = 4, and w2 is below it.
-    List<WorkerView> ws = List.of(
-        worker("w1", 2, Set.of(), 4),
-        worker("w2", 3, Set.of("sql"), 4),
-        worker("w3", 2, Set.of(), 4));
+    List<WorkerView> ws =
+        List.of(
+            worker("w1", 2, Set.of(), 4),
+            worker("w2", 3, Set.of("sql"), 4),
+            worker("w3", 2, Set.of(), 4));
     assertThat(pick(ws, "sql")).isEqualTo("w2");
   }
 
   @Test
   void thenAWorkerWithAFreeAdapterSlot() {
-    List<WorkerView> ws = List.of(
-        worker("w1", 3, Set.of("a", "b"), 2),
-        worker("w2", 4, Set.of("c"), 2),
-        worker("w3", 3, Set.of("d", "e"), 2));
+    List<WorkerView> ws =
+        List.of(
+            worker("w1", 3, Set.of("a", "b"), 2),
+            worker("w2", 4, Set.of("c"), 2),
+            worker("w3", 3, Set.of("d", "e"), 2));
     assertThat(pick(ws, "sql")).isEqualTo("w2");
   }
 
   @Test
   void thenTheLeastLoaded() {
-    List<WorkerView> ws = List.of(
-        worker("w1", 3, Set.of("a"), 1),
-        worker("w2", 1, Set.of("b"), 1),
-        worker("w3", 2, Set.of("c"), 1));
+    List<WorkerView> ws =
+        List.of(
+            worker("w1", 3, Set.of("a"), 1),
+            worker("w2", 1, Set.of("b"), 1),
+            worker("w3", 2, Set.of("c"), 1));
     assertThat(pick(ws, "sql")).isEqualTo("w2");
   }
 
   @Test
   void baseModelRequestsGoToTheLeastLoadedWithMostFreeKvOnATie() {
-    List<WorkerView> ws = List.of(
-        new WorkerView("w1", true, 1, 1, 10, Set.of(), Set.of(), 4, 16, 0),
-        new WorkerView("w2", true, 0, 2, 50, Set.of(), Set.of(), 4, 16, 0),
-        new WorkerView("w3", true, 0, 3, 90, Set.of(), Set.of(), 4, 16, 0));
+    List<WorkerView> ws =
+        List.of(
+            new WorkerView("w1", true, 1, 1, 10, Set.of(), Set.of(), 4, 16, 0),
+            new WorkerView("w2", true, 0, 2, 50, Set.of(), Set.of(), 4, 16, 0),
+            new WorkerView("w3", true, 0, 3, 90, Set.of(), Set.of(), 4, 16, 0));
     assertThat(pick(ws, "")).isEqualTo("w2");
   }
 
   @Test
   void skipsWorkersThatAreNotReadyFullOrAlreadyTried() {
-    List<WorkerView> ws = List.of(
-        new WorkerView("down", false, 0, 0, 100, Set.of("sql"), Set.of(), 4, 16, 0),
-        new WorkerView("full", true, 0, 16, 100, Set.of("sql"), Set.of(), 4, 16, 0),
-        new WorkerView("gw-full", true, 0, 0, 100, Set.of("sql"), Set.of(), 4, 16, 16),
-        worker("tried", 0, Set.of("sql"), 4),
-        worker("ok", 5, Set.of(), 4));
+    List<WorkerView> ws =
+        List.of(
+            new WorkerView("down", false, 0, 0, 100, Set.of("sql"), Set.of(), 4, 16, 0),
+            new WorkerView("full", true, 0, 16, 100, Set.of("sql"), Set.of(), 4, 16, 0),
+            new WorkerView("gw-full", true, 0, 0, 100, Set.of("sql"), Set.of(), 4, 16, 16),
+            worker("tried", 0, Set.of("sql"), 4),
+            worker("ok", 5, Set.of(), 4));
     assertThat(selector.select(ws, "sql", Set.of("tried")).map(WorkerView::id)).contains("ok");
     assertThat(selector.select(ws.subList(0, 3), "sql", Set.of())).isEmpty();
   }
@@ -75,7 +80,8 @@ class WorkerSelectorTest {
     // Total load 10 + 1 over 2 workers, c = 1.25: bound = ceil(6.875) = 7.
     List<WorkerView> ws = List.of(worker("w1", 8, Set.of("hot"), 4), worker("w2", 2, Set.of(), 4));
     assertThat(pick(ws, "hot")).isEqualTo("w2");
-    List<WorkerView> under = List.of(worker("w1", 6, Set.of("hot"), 4), worker("w2", 4, Set.of(), 4));
+    List<WorkerView> under =
+        List.of(worker("w1", 6, Set.of("hot"), 4), worker("w2", 4, Set.of(), 4));
     assertThat(pick(under, "hot")).isEqualTo("w1");
   }
 
@@ -84,15 +90,17 @@ class WorkerSelectorTest {
     Map<String, Integer> load = new HashMap<>();
     Map<String, Set<String>> resident = new HashMap<>();
     List<String> ids = List.of("w1", "w2", "w3", "w4");
-    ids.forEach(id -> {
-      load.put(id, 0);
-      resident.put(id, new HashSet<>());
-    });
+    ids.forEach(
+        id -> {
+          load.put(id, 0);
+          resident.put(id, new HashSet<>());
+        });
     for (int r = 0; r < 40; r++) {
       List<WorkerView> ws = new ArrayList<>();
       for (String id : ids) {
-        ws.add(new WorkerView(id, true, 0, load.get(id), 100, Set.copyOf(resident.get(id)),
-            Set.of(), 4, 64, 0));
+        ws.add(
+            new WorkerView(
+                id, true, 0, load.get(id), 100, Set.copyOf(resident.get(id)), Set.of(), 4, 64, 0));
       }
       String chosen = pick(ws, "hot");
       load.merge(chosen, 1, Integer::sum);

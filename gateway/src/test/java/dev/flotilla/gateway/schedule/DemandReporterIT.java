@@ -34,39 +34,67 @@ class DemandReporterIT {
   @Test
   void aHeldRequestIsReportedAtOnceAndDecisionsAreKept() throws Exception {
     List<DemandReport> reports = new CopyOnWriteArrayList<>();
-    Server server = Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
-        .addService(new AutoscalerGrpc.AutoscalerImplBase() {
-          @Override
-          public StreamObserver<DemandReport> reportDemand(StreamObserver<ScaleDecision> out) {
-            return new StreamObserver<>() {
-              @Override
-              public void onNext(DemandReport r) {
-                reports.add(r);
-                out.onNext(ScaleDecision.newBuilder().setNamespace("default")
-                    .setModel("tiny-llama").setDesiredReplicas(1).setReason("held").build());
-              }
+    Server server =
+        Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
+            .addService(
+                new AutoscalerGrpc.AutoscalerImplBase() {
+                  @Override
+                  public StreamObserver<DemandReport> reportDemand(
+                      StreamObserver<ScaleDecision> out) {
+                    return new StreamObserver<>() {
+                      @Override
+                      public void onNext(DemandReport r) {
+                        reports.add(r);
+                        out.onNext(
+                            ScaleDecision.newBuilder()
+                                .setNamespace("default")
+                                .setModel("tiny-llama")
+                                .setDesiredReplicas(1)
+                                .setReason("held")
+                                .build());
+                      }
 
-              @Override
-              public void onError(Throwable t) {}
+                      @Override
+                      public void onError(Throwable t) {}
 
-              @Override
-              public void onCompleted() {
-                out.onCompleted();
-              }
-            };
-          }
-        }).build().start();
-    ManagedChannel channel = Grpc.newChannelBuilder("127.0.0.1:" + server.getPort(),
-        InsecureChannelCredentials.create()).build();
+                      @Override
+                      public void onCompleted() {
+                        out.onCompleted();
+                      }
+                    };
+                  }
+                })
+            .build()
+            .start();
+    ManagedChannel channel =
+        Grpc.newChannelBuilder("127.0.0.1:" + server.getPort(), InsecureChannelCredentials.create())
+            .build();
     WorkerRegistry registry = new WorkerRegistry();
     ModelScheduler[] scheduler = new ModelScheduler[1];
     // An interval of an hour: only the hold itself can trigger a report within the test.
-    DemandReporter reporter = new DemandReporter(channel, "gw-1", () -> List.of(scheduler[0]),
-        Duration.ofHours(1), Clock.systemUTC()).start();
-    scheduler[0] = new ModelScheduler("default/tiny-llama", new ModelScheduler.Settings(
-        Duration.ofMinutes(2), 10, 10, Duration.ofSeconds(5), Duration.ofSeconds(30),
-        Duration.ofSeconds(2)), registry, new WorkerSelector(1.25), reporter, System::nanoTime,
-        ModelScheduler.Events.NONE);
+    DemandReporter reporter =
+        new DemandReporter(
+                channel,
+                "gw-1",
+                () -> List.of(scheduler[0]),
+                Duration.ofHours(1),
+                Clock.systemUTC())
+            .start();
+    scheduler[0] =
+        new ModelScheduler(
+            "default/tiny-llama",
+            new ModelScheduler.Settings(
+                Duration.ofMinutes(2),
+                10,
+                10,
+                Duration.ofSeconds(5),
+                Duration.ofSeconds(30),
+                Duration.ofSeconds(2)),
+            registry,
+            new WorkerSelector(1.25),
+            reporter,
+            System::nanoTime,
+            ModelScheduler.Events.NONE);
     try {
       scheduler[0].submit(new HeldRequest());
       await().atMost(Duration.ofSeconds(10)).until(() -> !reports.isEmpty());
@@ -77,7 +105,8 @@ class DemandReporterIT {
       assertThat(d.getModel()).isEqualTo("tiny-llama");
       assertThat(d.getHeldWhileCold()).isEqualTo(1);
       assertThat(d.getArrivals()).isEqualTo(1);
-      await().atMost(Duration.ofSeconds(10))
+      await()
+          .atMost(Duration.ofSeconds(10))
           .until(() -> reporter.decision("default/tiny-llama") != null);
       assertThat(reporter.decision("default/tiny-llama").getDesiredReplicas()).isEqualTo(1);
     } finally {
@@ -90,41 +119,76 @@ class DemandReporterIT {
   @Test
   void aStreamRefusedByAStandbyOperatorIsReopenedOnTheNextReport() throws Exception {
     AtomicInteger streams = new AtomicInteger();
-    Server server = Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
-        .addService(new AutoscalerGrpc.AutoscalerImplBase() {
-          @Override
-          public StreamObserver<DemandReport> reportDemand(StreamObserver<ScaleDecision> out) {
-            boolean standby = streams.incrementAndGet() == 1;
-            return new StreamObserver<>() {
-              @Override
-              public void onNext(DemandReport r) {
-                if (standby) {
-                  out.onError(Status.UNAVAILABLE.withDescription("this operator replica is not the leader").asRuntimeException());
-                  return;
-                }
-                out.onNext(ScaleDecision.newBuilder().setNamespace("default").setModel("tiny-llama")
-                    .setDesiredReplicas(2).setReason("leader").build());
-              }
+    Server server =
+        Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
+            .addService(
+                new AutoscalerGrpc.AutoscalerImplBase() {
+                  @Override
+                  public StreamObserver<DemandReport> reportDemand(
+                      StreamObserver<ScaleDecision> out) {
+                    boolean standby = streams.incrementAndGet() == 1;
+                    return new StreamObserver<>() {
+                      @Override
+                      public void onNext(DemandReport r) {
+                        if (standby) {
+                          out.onError(
+                              Status.UNAVAILABLE
+                                  .withDescription("this operator replica is not the leader")
+                                  .asRuntimeException());
+                          return;
+                        }
+                        out.onNext(
+                            ScaleDecision.newBuilder()
+                                .setNamespace("default")
+                                .setModel("tiny-llama")
+                                .setDesiredReplicas(2)
+                                .setReason("leader")
+                                .build());
+                      }
 
-              @Override
-              public void onError(Throwable t) {}
+                      @Override
+                      public void onError(Throwable t) {}
 
-              @Override
-              public void onCompleted() {}
-            };
-          }
-        }).build().start();
-    ManagedChannel channel = Grpc.newChannelBuilder("127.0.0.1:" + server.getPort(),
-        InsecureChannelCredentials.create()).build();
-    ModelScheduler scheduler = new ModelScheduler("default/tiny-llama", new ModelScheduler.Settings(
-        Duration.ofMinutes(2), 10, 10, Duration.ofSeconds(5), Duration.ofSeconds(30), Duration.ofSeconds(2)),
-        new WorkerRegistry(), new WorkerSelector(1.25), AutoscalerNotifier.NONE, System::nanoTime,
-        ModelScheduler.Events.NONE);
-    DemandReporter reporter = new DemandReporter(channel, "gw-1", () -> List.of(scheduler),
-        Duration.ofMillis(100), Clock.systemUTC()).start();
+                      @Override
+                      public void onCompleted() {}
+                    };
+                  }
+                })
+            .build()
+            .start();
+    ManagedChannel channel =
+        Grpc.newChannelBuilder("127.0.0.1:" + server.getPort(), InsecureChannelCredentials.create())
+            .build();
+    ModelScheduler scheduler =
+        new ModelScheduler(
+            "default/tiny-llama",
+            new ModelScheduler.Settings(
+                Duration.ofMinutes(2),
+                10,
+                10,
+                Duration.ofSeconds(5),
+                Duration.ofSeconds(30),
+                Duration.ofSeconds(2)),
+            new WorkerRegistry(),
+            new WorkerSelector(1.25),
+            AutoscalerNotifier.NONE,
+            System::nanoTime,
+            ModelScheduler.Events.NONE);
+    DemandReporter reporter =
+        new DemandReporter(
+                channel,
+                "gw-1",
+                () -> List.of(scheduler),
+                Duration.ofMillis(100),
+                Clock.systemUTC())
+            .start();
     try {
-      await().atMost(Duration.ofSeconds(10)).until(() -> reporter.decision("default/tiny-llama") != null);
-      assertThat(streams.get()).as("the refused stream was replaced by a new one").isGreaterThanOrEqualTo(2);
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(() -> reporter.decision("default/tiny-llama") != null);
+      assertThat(streams.get())
+          .as("the refused stream was replaced by a new one")
+          .isGreaterThanOrEqualTo(2);
       assertThat(reporter.decision("default/tiny-llama").getReason()).isEqualTo("leader");
     } finally {
       reporter.close();
@@ -134,15 +198,38 @@ class DemandReporterIT {
   }
 
   private static final class HeldRequest implements ModelScheduler.Request {
-    public String tenant() { return "acme"; }
-    public int weight() { return 1; }
-    public Priority priority() { return Priority.Normal; }
-    public long promptTokens() { return 1; }
-    public String adapter() { return ""; }
-    public Set<String> excluded() { return Set.of(); }
-    public boolean wantsProgress() { return false; }
+    public String tenant() {
+      return "acme";
+    }
+
+    public int weight() {
+      return 1;
+    }
+
+    public Priority priority() {
+      return Priority.Normal;
+    }
+
+    public long promptTokens() {
+      return 1;
+    }
+
+    public String adapter() {
+      return "";
+    }
+
+    public Set<String> excluded() {
+      return Set.of();
+    }
+
+    public boolean wantsProgress() {
+      return false;
+    }
+
     public void dispatch(WorkerView worker, long queuedNanos) {}
+
     public void reject(ModelScheduler.RejectReason reason, StatusRuntimeException error) {}
+
     public void progress(HeldProgress progress) {}
   }
 }

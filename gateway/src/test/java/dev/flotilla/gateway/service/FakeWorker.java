@@ -1,6 +1,5 @@
 package dev.flotilla.gateway.service;
 
-import dev.flotilla.workerlink.GenerateStreamServer;
 import dev.flotilla.api.v1.FinishReason;
 import dev.flotilla.api.v1.TokenChunk;
 import dev.flotilla.api.v1.Usage;
@@ -14,6 +13,7 @@ import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
 import dev.flotilla.api.worker.v1.WorkerGenerateResponse;
 import dev.flotilla.api.worker.v1.WorkerGrpc;
 import dev.flotilla.api.worker.v1.WorkerStats;
+import dev.flotilla.workerlink.GenerateStreamServer;
 import io.grpc.Grpc;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.Server;
@@ -33,32 +33,44 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
   final String id;
   final Server server;
   public volatile int tokens = 5;
+
   /** Fail with UNAVAILABLE after this many tokens; -1 never. */
   public volatile int failAfter = -1;
+
   /** Text sent alone after the last token, as the worker flushes held-back text; empty: none. */
   public volatile String trailingText = "";
+
   /** Announce this prompt length with the first tokens, as a real worker does; -1: none. */
   public volatile int announcedPromptTokens = -1;
+
   /** Stream nothing after the first token until released (to observe cancellation). */
   public volatile boolean stallAfterFirst;
+
   volatile boolean serving = true;
   public volatile int maxBatch = 8;
   final Set<String> resident = ConcurrentHashMap.newKeySet();
   public final List<WorkerGenerateRequest> generated = new CopyOnWriteArrayList<>();
   final List<LoadAdapterRequest> loads = new CopyOnWriteArrayList<>();
   public final AtomicInteger cancelled = new AtomicInteger();
+
   /** Serve GenerateStream; false answers it UNIMPLEMENTED, as a worker without it would. */
   public volatile boolean servesGenerateStream = true;
+
   /** GenerateStream calls opened. */
   public final AtomicInteger generateStreams = new AtomicInteger();
+
   /** GenerateStream calls the gateway ended (half-closed or cancelled). */
   public final AtomicInteger generateStreamsEnded = new AtomicInteger();
+
   private final List<StreamObserver<WorkerStats>> statsStreams = new CopyOnWriteArrayList<>();
 
   public FakeWorker(String id) throws IOException {
     this.id = id;
-    this.server = Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
-        .addService(this).build().start();
+    this.server =
+        Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
+            .addService(this)
+            .build()
+            .start();
   }
 
   public String address() {
@@ -66,18 +78,25 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
   }
 
   WorkerStats stats() {
-    return WorkerStats.newBuilder().setWorkerId(id).setServing(serving).setMaxBatchSize(maxBatch)
-        .setAdapterSlots(4).addAllResidentAdapters(resident).setFreeKvBlocks(100)
-        .setTimestampMs(System.currentTimeMillis()).build();
+    return WorkerStats.newBuilder()
+        .setWorkerId(id)
+        .setServing(serving)
+        .setMaxBatchSize(maxBatch)
+        .setAdapterSlots(4)
+        .addAllResidentAdapters(resident)
+        .setFreeKvBlocks(100)
+        .setTimestampMs(System.currentTimeMillis())
+        .build();
   }
 
   /** Pushes a stats snapshot to every watcher now. */
   public void publish() {
-    statsStreams.forEach(s -> {
-      synchronized (s) {
-        s.onNext(stats());
-      }
-    });
+    statsStreams.forEach(
+        s -> {
+          synchronized (s) {
+            s.onNext(stats());
+          }
+        });
   }
 
   @Override
@@ -105,8 +124,8 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
       return super.generateStream(out);
     }
     generateStreams.incrementAndGet();
-    StreamObserver<GenerateStreamRequest> in = GenerateStreamServer.serve(out, this::generate,
-        null);
+    StreamObserver<GenerateStreamRequest> in =
+        GenerateStreamServer.serve(out, this::generate, null);
     return new StreamObserver<>() {
       @Override
       public void onNext(GenerateStreamRequest request) {
@@ -128,8 +147,8 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
   }
 
   @Override
-  public void generate(WorkerGenerateRequest request,
-      StreamObserver<WorkerGenerateResponse> observer) {
+  public void generate(
+      WorkerGenerateRequest request, StreamObserver<WorkerGenerateResponse> observer) {
     generated.add(request);
     ServerCallStreamObserver<WorkerGenerateResponse> call =
         (ServerCallStreamObserver<WorkerGenerateResponse>) observer;
@@ -143,7 +162,8 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
       if (call.isCancelled()) {
         return;
       }
-      TokenChunk.Builder chunk = TokenChunk.newBuilder().setText("t" + i + " ").addTokenIds(100 + i);
+      TokenChunk.Builder chunk =
+          TokenChunk.newBuilder().setText("t" + i + " ").addTokenIds(100 + i);
       if (request.getLogprobs()) {
         chunk.addLogprobs(-0.25f * (i + 1));
       }
@@ -157,15 +177,26 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
       }
     }
     if (!trailingText.isEmpty()) {
-      observer.onNext(WorkerGenerateResponse.newBuilder()
-          .setTokens(TokenChunk.newBuilder().setText(trailingText)).build());
+      observer.onNext(
+          WorkerGenerateResponse.newBuilder()
+              .setTokens(TokenChunk.newBuilder().setText(trailingText))
+              .build());
     }
     int prompt = request.hasPromptTokenIds() ? request.getPromptTokenIds().getIdsCount() : 7;
-    observer.onNext(WorkerGenerateResponse.newBuilder().setFinal(WorkerFinal.newBuilder()
-        .setFinishReason(n < request.getSampling().getMaxTokens() ? FinishReason.STOP
-            : FinishReason.LENGTH)
-        .setUsage(Usage.newBuilder().setPromptTokens(prompt).setCompletionTokens(n)
-            .setTotalTokens(prompt + n))).build());
+    observer.onNext(
+        WorkerGenerateResponse.newBuilder()
+            .setFinal(
+                WorkerFinal.newBuilder()
+                    .setFinishReason(
+                        n < request.getSampling().getMaxTokens()
+                            ? FinishReason.STOP
+                            : FinishReason.LENGTH)
+                    .setUsage(
+                        Usage.newBuilder()
+                            .setPromptTokens(prompt)
+                            .setCompletionTokens(n)
+                            .setTotalTokens(prompt + n)))
+            .build());
     observer.onCompleted();
   }
 

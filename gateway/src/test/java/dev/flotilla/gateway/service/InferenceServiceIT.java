@@ -76,12 +76,18 @@ class InferenceServiceIT {
     registry = harness.registry;
     schedulers = harness.schedulers;
     // Calls on the transport thread, as the Quarkus gateway runs its non-blocking service.
-    gateway = Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create()).directExecutor()
-        .addService(ServerInterceptors.intercept(new InferenceGrpcService(harness.pipeline),
-            new AuthorizationInterceptor()))
-        .build().start();
-    channel = Grpc.newChannelBuilder("127.0.0.1:" + gateway.getPort(),
-        InsecureChannelCredentials.create()).build();
+    gateway =
+        Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
+            .directExecutor()
+            .addService(
+                ServerInterceptors.intercept(
+                    new InferenceGrpcService(harness.pipeline), new AuthorizationInterceptor()))
+            .build()
+            .start();
+    channel =
+        Grpc.newChannelBuilder(
+                "127.0.0.1:" + gateway.getPort(), InsecureChannelCredentials.create())
+            .build();
   }
 
   @AfterEach
@@ -106,8 +112,12 @@ class InferenceServiceIT {
   }
 
   private static GenerateRequest request(String adapter, int maxTokens) {
-    return GenerateRequest.newBuilder().setModel(MODEL).setAdapter(adapter).setPrompt("hello")
-        .setSampling(SamplingParams.newBuilder().setMaxTokens(maxTokens)).build();
+    return GenerateRequest.newBuilder()
+        .setModel(MODEL)
+        .setAdapter(adapter)
+        .setPrompt("hello")
+        .setSampling(SamplingParams.newBuilder().setMaxTokens(maxTokens))
+        .build();
   }
 
   private static List<GenerateResponse> drain(Iterator<GenerateResponse> it) {
@@ -125,8 +135,8 @@ class InferenceServiceIT {
     }
   }
 
-  private static <T extends com.google.protobuf.Message> T detail(StatusRuntimeException e,
-      Class<T> type) throws Exception {
+  private static <T extends com.google.protobuf.Message> T detail(
+      StatusRuntimeException e, Class<T> type) throws Exception {
     for (com.google.protobuf.Any a : StatusProto.fromThrowable(e).getDetailsList()) {
       if (a.is(type)) {
         return a.unpack(type);
@@ -176,9 +186,14 @@ class InferenceServiceIT {
   @Test
   void completeReturnsTheWholeTextInOneMessage() throws Exception {
     worker("w1").tokens = 3;
-    CompleteResponse r = client(ACME).complete(GenerateRequest.newBuilder().setModel(MODEL)
-        .setPromptTokenIds(TokenIds.newBuilder().addIds(1).addIds(2))
-        .setSampling(SamplingParams.newBuilder().setMaxTokens(8)).build());
+    CompleteResponse r =
+        client(ACME)
+            .complete(
+                GenerateRequest.newBuilder()
+                    .setModel(MODEL)
+                    .setPromptTokenIds(TokenIds.newBuilder().addIds(1).addIds(2))
+                    .setSampling(SamplingParams.newBuilder().setMaxTokens(8))
+                    .build());
     assertThat(r.getText()).isEqualTo("t0 t1 t2 ");
     assertThat(r.getTokenIdsList()).containsExactly(100, 101, 102);
     assertThat(r.getFinal().getUsage().getPromptTokens()).isEqualTo(2);
@@ -207,7 +222,8 @@ class InferenceServiceIT {
     assertThat(models.getModelsList()).hasSize(1);
     assertThat(models.getModels(0).getName()).isEqualTo(MODEL);
     assertThat(models.getModels(0).getReadyReplicas()).isEqualTo(1);
-    assertThat(models.getModels(0).getAdaptersList()).extracting(a -> a.getName())
+    assertThat(models.getModels(0).getAdaptersList())
+        .extracting(a -> a.getName())
         .containsExactly("acme-support", "sql");
     await().until(() -> usage.size() == 1);
     assertThat(usage.get(0).status()).isEqualTo("PERMISSION_DENIED");
@@ -217,24 +233,27 @@ class InferenceServiceIT {
   void unknownAdapterIsNotFoundWithResourceInfo() throws Exception {
     worker("w1");
     assertThatThrownBy(() -> drain(client(ACME).generate(request("ghost", 4))))
-        .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
-          assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
-          try {
-            assertThat(detail(e, ResourceInfo.class).getResourceName())
-                .isEqualTo("default/ghost");
-          } catch (Exception x) {
-            throw new AssertionError(x);
-          }
-        });
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
+              try {
+                assertThat(detail(e, ResourceInfo.class).getResourceName())
+                    .isEqualTo("default/ghost");
+              } catch (Exception x) {
+                throw new AssertionError(x);
+              }
+            });
   }
 
   @Test
   void badFieldsAreInvalidArgumentWithBadRequest() throws Exception {
     worker("w1");
-    GenerateRequest bad = request("", 4).toBuilder()
-        .setSampling(SamplingParams.newBuilder().setTopP(1.5f)).build();
-    StatusRuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(
-        StatusRuntimeException.class, () -> drain(client(ACME).generate(bad)));
+    GenerateRequest bad =
+        request("", 4).toBuilder().setSampling(SamplingParams.newBuilder().setTopP(1.5f)).build();
+    StatusRuntimeException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            StatusRuntimeException.class, () -> drain(client(ACME).generate(bad)));
     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
     assertThat(detail(e, BadRequest.class).getFieldViolations(0).getField())
         .isEqualTo("sampling.top_p");
@@ -244,8 +263,9 @@ class InferenceServiceIT {
   void overTheRateLimitIsResourceExhaustedWithRetryInfo() throws Exception {
     worker("w1");
     drain(client(GLOBEX).generate(request("", 2)));
-    StatusRuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(
-        StatusRuntimeException.class, () -> drain(client(GLOBEX).generate(request("", 2))));
+    StatusRuntimeException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            StatusRuntimeException.class, () -> drain(client(GLOBEX).generate(request("", 2))));
     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
     assertThat(detail(e, RetryInfo.class).getRetryDelay().getSeconds()).isBetween(1L, 2L);
     assertThat(harness.count("flotilla.gateway.rejections", "reason", "requests_per_second"))
@@ -279,13 +299,15 @@ class InferenceServiceIT {
     List<GenerateResponse> got = new ArrayList<>();
     Iterator<GenerateResponse> it = client(ACME).generate(request("", 10));
     assertThatThrownBy(() -> it.forEachRemaining(got::add))
-        .isInstanceOfSatisfying(StatusRuntimeException.class,
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
             e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.ABORTED));
     assertThat(got).extracting(r -> r.getTokens().getText()).containsExactly("t0 ", "t1 ");
     await().until(() -> usage.size() == 1);
     assertThat(usage.get(0).status()).isEqualTo("ABORTED");
     assertThat(usage.get(0).completionTokens()).isEqualTo(2);
-    assertThat(usage.get(0).promptTokens()).as("the prompt the worker announced, not the gateway's estimate")
+    assertThat(usage.get(0).promptTokens())
+        .as("the prompt the worker announced, not the gateway's estimate")
         .isEqualTo(11);
   }
 
@@ -295,8 +317,11 @@ class InferenceServiceIT {
     FakeWorker w2 = worker("w2");
     w2.resident.add("sql");
     w2.publish();
-    await().until(() -> registry.views(MODEL).stream()
-        .anyMatch(v -> v.id().equals("w2") && v.residentAdapters().contains("sql")));
+    await()
+        .until(
+            () ->
+                registry.views(MODEL).stream()
+                    .anyMatch(v -> v.id().equals("w2") && v.residentAdapters().contains("sql")));
     for (int i = 0; i < 3; i++) {
       drain(client(ACME).generate(request("sql", 2)));
     }
@@ -317,8 +342,8 @@ class InferenceServiceIT {
   @Test
   void aColdModelHoldsTheRequestNotifiesTheAutoscalerAndForwardsWhenAWorkerIsReady()
       throws Exception {
-    Iterator<GenerateResponse> it = client(ACME).generate(
-        request("", 3).toBuilder().setReportProgress(true).build());
+    Iterator<GenerateResponse> it =
+        client(ACME).generate(request("", 3).toBuilder().setReportProgress(true).build());
     GenerateResponse first = it.next();
     assertThat(first.getProgress().getPhase()).isEqualTo(HeldProgress.Phase.WAITING_FOR_WORKER);
     assertThat(notified).containsExactly(MODEL);
@@ -329,27 +354,36 @@ class InferenceServiceIT {
     assertThat(rest.get(rest.size() - 1).hasFinal()).isTrue();
     assertThat(schedulers.all().get(0).demand().held()).isZero();
     assertThat(harness.count("flotilla.gateway.held", "model", MODEL)).isEqualTo(1);
-    var released = harness.meters.find("flotilla.gateway.held.duration")
-        .tags("model", MODEL, "outcome", "released").timer();
+    var released =
+        harness
+            .meters
+            .find("flotilla.gateway.held.duration")
+            .tags("model", MODEL, "outcome", "released")
+            .timer();
     assertThat(released.count()).isEqualTo(1);
     assertThat(released.totalTime(TimeUnit.NANOSECONDS)).isPositive();
   }
 
   @Test
   void aRequestHeldPastTheColdStartTimeoutIsUnavailableWithRetryInfo() throws Exception {
-    Iterator<GenerateResponse> it = client(ACME).generate(
-        request("", 3).toBuilder().setReportProgress(true).build());
+    Iterator<GenerateResponse> it =
+        client(ACME).generate(request("", 3).toBuilder().setReportProgress(true).build());
     assertThat(it.next().hasProgress()).isTrue();
     clockOffset.addAndGet(Duration.ofSeconds(31).toNanos()); // model's coldStartTimeout is 30s
     schedulers.tick();
-    StatusRuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(
-        StatusRuntimeException.class, () -> drain(it));
+    StatusRuntimeException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            StatusRuntimeException.class, () -> drain(it));
     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
     assertThat(detail(e, RetryInfo.class).getRetryDelay().getSeconds()).isEqualTo(5);
     await().until(() -> usage.size() == 1);
     assertThat(usage.get(0).status()).isEqualTo("UNAVAILABLE");
-    var timedOut = harness.meters.find("flotilla.gateway.held.duration")
-        .tags("model", MODEL, "outcome", "timed_out").timer();
+    var timedOut =
+        harness
+            .meters
+            .find("flotilla.gateway.held.duration")
+            .tags("model", MODEL, "outcome", "timed_out")
+            .timer();
     assertThat(timedOut.count()).isEqualTo(1);
     assertThat(timedOut.totalTime(TimeUnit.SECONDS)).isGreaterThanOrEqualTo(31);
     assertThat(harness.count("flotilla.gateway.rejections", "reason", "cold_start_timeout"))
@@ -360,19 +394,24 @@ class InferenceServiceIT {
   @Test
   void theHoldQueueIsBoundedPerTenant() throws Exception {
     // Per-tenant cap is 2 in this harness.
-    var async = InferenceGrpc.newStub(channel).withInterceptors(
-        MetadataUtils.newAttachHeadersInterceptor(authHeader(ACME)));
+    var async =
+        InferenceGrpc.newStub(channel)
+            .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(authHeader(ACME)));
     List<io.grpc.stub.StreamObserver<GenerateResponse>> sinks = new ArrayList<>();
     for (int i = 0; i < 2; i++) {
-      var obs = new io.grpc.stub.StreamObserver<GenerateResponse>() {
-        public void onNext(GenerateResponse r) {}
-        public void onError(Throwable t) {}
-        public void onCompleted() {}
-      };
+      var obs =
+          new io.grpc.stub.StreamObserver<GenerateResponse>() {
+            public void onNext(GenerateResponse r) {}
+
+            public void onError(Throwable t) {}
+
+            public void onCompleted() {}
+          };
       sinks.add(obs);
       async.generate(request("", 2), obs);
     }
-    await().until(() -> !schedulers.all().isEmpty() && schedulers.all().get(0).demand().held() == 2);
+    await()
+        .until(() -> !schedulers.all().isEmpty() && schedulers.all().get(0).demand().held() == 2);
     assertThat(code(() -> drain(client(ACME).generate(request("", 2)))))
         .isEqualTo(Status.Code.UNAVAILABLE);
     assertThat(harness.count("flotilla.gateway.rejections", "reason", "hold_full")).isEqualTo(1);
@@ -401,17 +440,17 @@ class InferenceServiceIT {
   }
 
   /**
-   * The client's deadline passing mid-stream ends the request as DEADLINE_EXCEEDED, billed for
-   * what was streamed. The deadline reaches the worker call too, and whichever of the two timers
-   * fires first, the outcome is the same (a worker call failing with it is not a worker failure).
+   * The client's deadline passing mid-stream ends the request as DEADLINE_EXCEEDED, billed for what
+   * was streamed. The deadline reaches the worker call too, and whichever of the two timers fires
+   * first, the outcome is the same (a worker call failing with it is not a worker failure).
    */
   @Test
   void aClientDeadlinePassingMidStreamIsRecordedAsDeadlineExceeded() throws Exception {
     FakeWorker w = worker("w1");
     w.stallAfterFirst = true;
     for (int i = 1; i <= 3; i++) {
-      Iterator<GenerateResponse> it = client(ACME).withDeadlineAfter(300, TimeUnit.MILLISECONDS)
-          .generate(request("", 10));
+      Iterator<GenerateResponse> it =
+          client(ACME).withDeadlineAfter(300, TimeUnit.MILLISECONDS).generate(request("", 10));
       assertThat(it.next().getTokens().getText()).isEqualTo("t0 ");
       assertThat(code(() -> drain(it))).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
       int n = i;
@@ -425,8 +464,8 @@ class InferenceServiceIT {
    * A worker with one batch slot, held by a stalled first request (cancel {@code ctx} to end it),
    * and a second request that reported QUEUED.
    */
-  private record FullWorker(FakeWorker w, io.grpc.Context.CancellableContext ctx,
-      Iterator<GenerateResponse> second) {}
+  private record FullWorker(
+      FakeWorker w, io.grpc.Context.CancellableContext ctx, Iterator<GenerateResponse> second) {}
 
   private FullWorker oneSlotBusyAndOneRequestQueued() throws Exception {
     FakeWorker w = worker("w1");
@@ -437,8 +476,8 @@ class InferenceServiceIT {
     io.grpc.Context.CancellableContext ctx = io.grpc.Context.current().withCancellation();
     Iterator<GenerateResponse> first = ctx.call(() -> client(ACME).generate(request("", 10)));
     assertThat(first.next().hasTokens()).isTrue();
-    Iterator<GenerateResponse> second = client(ACME).generate(
-        request("", 10).toBuilder().setReportProgress(true).build());
+    Iterator<GenerateResponse> second =
+        client(ACME).generate(request("", 10).toBuilder().setReportProgress(true).build());
     assertThat(second.next().getProgress().getPhase()).isEqualTo(HeldProgress.Phase.QUEUED);
     return new FullWorker(w, ctx, second);
   }
@@ -466,8 +505,9 @@ class InferenceServiceIT {
     assertThat(schedulers.all().get(0).demand().queued()).isEqualTo(1);
     clockOffset.addAndGet(PipelineHarness.QUEUE_TIMEOUT.plusSeconds(1).toNanos());
     schedulers.tick();
-    StatusRuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(
-        StatusRuntimeException.class, () -> drain(second));
+    StatusRuntimeException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            StatusRuntimeException.class, () -> drain(second));
     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
     assertThat(detail(e, RetryInfo.class).getRetryDelay().getSeconds()).isEqualTo(2);
     assertThat(schedulers.all().get(0).demand().queued()).isZero();

@@ -32,10 +32,11 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * A whole pipeline from plain classes, for transport tests: two tenants (acme: model
- * {@value #MODEL}, 1000 req/s; globex: every model, 0.5 req/s, burst 1), three adapters (acme's
- * and globex's private ones, a public one), fake workers on loopback, a hand-moved clock, usage
- * events (recorded on a thread of their own, as the ledger does) and metrics kept in memory. Per-tenant hold cap 2, per model 10; queue timeout 20s.
+ * A whole pipeline from plain classes, for transport tests: two tenants (acme: model {@value
+ * #MODEL}, 1000 req/s; globex: every model, 0.5 req/s, burst 1), three adapters (acme's and
+ * globex's private ones, a public one), fake workers on loopback, a hand-moved clock, usage events
+ * (recorded on a thread of their own, as the ledger does) and metrics kept in memory. Per-tenant
+ * hold cap 2, per model 10; queue timeout 20s.
  */
 public final class PipelineHarness implements AutoCloseable {
   public static final String MODEL = "default/tiny-llama";
@@ -55,42 +56,67 @@ public final class PipelineHarness implements AutoCloseable {
   public final GrpcWorkerClient workerClient = new GrpcWorkerClient();
   public final StatsWatchers watchers = new StatsWatchers(workerClient, registry, 1000, 100);
   public final Schedulers schedulers;
+
   /** Answers callers from its own thread, as the usage ledger's writer does. */
-  private final ExecutorService recorder = Executors.newSingleThreadExecutor(r -> {
-    Thread t = new Thread(r, "harness-usage-recorder");
-    t.setDaemon(true);
-    return t;
-  });
+  private final ExecutorService recorder =
+      Executors.newSingleThreadExecutor(
+          r -> {
+            Thread t = new Thread(r, "harness-usage-recorder");
+            t.setDaemon(true);
+            return t;
+          });
+
   public final GatewayPipeline pipeline;
 
   public PipelineHarness() {
     TenantLimits acmeLimits = new TenantLimits();
     acmeLimits.setRequestsPerSecond(1000.0);
-    tenants.onTenant(Fixtures.tenant("acme", "acme-keys", List.of(MODEL), 1, Priority.Normal,
-        acmeLimits));
+    tenants.onTenant(
+        Fixtures.tenant("acme", "acme-keys", List.of(MODEL), 1, Priority.Normal, acmeLimits));
     TenantLimits globexLimits = new TenantLimits();
     globexLimits.setRequestsPerSecond(0.5);
     globexLimits.setBurst(1);
-    tenants.onTenant(Fixtures.tenant("globex", "globex-keys", List.of("*"), 1, Priority.Low,
-        globexLimits));
+    tenants.onTenant(
+        Fixtures.tenant("globex", "globex-keys", List.of("*"), 1, Priority.Low, globexLimits));
     tenants.onSecret(keySecret("default", "acme-keys", "k", sha256Entry(ACME)));
     tenants.onSecret(keySecret("default", "globex-keys", "k", sha256Entry(GLOBEX)));
     catalog.onModel(Fixtures.model("default", "tiny-llama", "30s"));
-    catalog.onAdapter(Fixtures.adapter("default", "acme-support", "tiny-llama", "acme",
-        Visibility.Private));
-    catalog.onAdapter(Fixtures.adapter("default", "globex-legal", "tiny-llama", "globex",
-        Visibility.Private));
+    catalog.onAdapter(
+        Fixtures.adapter("default", "acme-support", "tiny-llama", "acme", Visibility.Private));
+    catalog.onAdapter(
+        Fixtures.adapter("default", "globex-legal", "tiny-llama", "globex", Visibility.Private));
     catalog.onAdapter(Fixtures.adapter("default", "sql", "tiny-llama", null, Visibility.Public));
     GatewayMetrics metrics = new GatewayMetrics(meters, 10);
-    schedulers = new Schedulers(registry, new WorkerSelector(1.25), notified::add, ticker, 10, 2,
-        Duration.ofSeconds(5), QUEUE_TIMEOUT, Duration.ofSeconds(2), metrics.schedulerEvents());
-    pipeline = new GatewayPipeline(new ApiKeyAuthenticator(tenants), new Authorizer(catalog),
-        new TenantLimiter(ticker, Duration.ofSeconds(1)), schedulers, registry, workerClient,
-        (event, whenRecorded) -> recorder.execute(() -> {
-          usage.add(event);
-          whenRecorded.accept(null);
-        }), metrics, ticker, Clock.systemUTC(),
-        new GatewayPipeline.Settings("gw-test", 16, 3));
+    schedulers =
+        new Schedulers(
+            registry,
+            new WorkerSelector(1.25),
+            notified::add,
+            ticker,
+            10,
+            2,
+            Duration.ofSeconds(5),
+            QUEUE_TIMEOUT,
+            Duration.ofSeconds(2),
+            metrics.schedulerEvents());
+    pipeline =
+        new GatewayPipeline(
+            new ApiKeyAuthenticator(tenants),
+            new Authorizer(catalog),
+            new TenantLimiter(ticker, Duration.ofSeconds(1)),
+            schedulers,
+            registry,
+            workerClient,
+            (event, whenRecorded) ->
+                recorder.execute(
+                    () -> {
+                      usage.add(event);
+                      whenRecorded.accept(null);
+                    }),
+            metrics,
+            ticker,
+            Clock.systemUTC(),
+            new GatewayPipeline.Settings("gw-test", 16, 3));
   }
 
   /** Starts a fake worker of {@link #MODEL} and waits until the registry sees it ready. */
@@ -98,8 +124,9 @@ public final class PipelineHarness implements AutoCloseable {
     FakeWorker w = new FakeWorker(id);
     workers.add(w);
     registry.upsert(new WorkerRegistry.Endpoint(id, MODEL, w.address()));
-    await().atMost(Duration.ofSeconds(5)).until(() -> registry.views(MODEL).stream()
-        .anyMatch(v -> v.id().equals(id) && v.ready()));
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .until(() -> registry.views(MODEL).stream().anyMatch(v -> v.id().equals(id) && v.ready()));
     return w;
   }
 

@@ -34,10 +34,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The usage ledger against a real KRaft broker in this JVM (one combined broker + controller).
- * The broker is stopped and started again in place: the test kit pre-binds its listener
- * sockets, so the restarted broker listens on the same port and the producer reconnects to the
- * bootstrap address it already has.
+ * The usage ledger against a real KRaft broker in this JVM (one combined broker + controller). The
+ * broker is stopped and started again in place: the test kit pre-binds its listener sockets, so the
+ * restarted broker listens on the same port and the producer reconnects to the bootstrap address it
+ * already has.
  */
 class UsageLedgerKafkaIT {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -49,14 +49,20 @@ class UsageLedgerKafkaIT {
 
   @BeforeAll
   static void startKafka() throws Exception {
-    TestLogs.quiet("kafka", "org.apache.kafka", "state.change.logger", "dev.flotilla.gateway.usage");
-    cluster = new KafkaClusterTestKit.Builder(new TestKitNodes.Builder()
-            .setCombined(true).setNumBrokerNodes(1).setNumControllerNodes(1).build())
-        .setConfigProp("auto.create.topics.enable", "false")
-        .setConfigProp("offsets.topic.replication.factor", "1")
-        .setConfigProp("transaction.state.log.replication.factor", "1")
-        .setConfigProp("transaction.state.log.min.isr", "1")
-        .build();
+    TestLogs.quiet(
+        "kafka", "org.apache.kafka", "state.change.logger", "dev.flotilla.gateway.usage");
+    cluster =
+        new KafkaClusterTestKit.Builder(
+                new TestKitNodes.Builder()
+                    .setCombined(true)
+                    .setNumBrokerNodes(1)
+                    .setNumControllerNodes(1)
+                    .build())
+            .setConfigProp("auto.create.topics.enable", "false")
+            .setConfigProp("offsets.topic.replication.factor", "1")
+            .setConfigProp("transaction.state.log.replication.factor", "1")
+            .setConfigProp("transaction.state.log.min.isr", "1")
+            .build();
     java.io.PrintStream out = System.out;
     System.setOut(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
     try {
@@ -89,20 +95,35 @@ class UsageLedgerKafkaIT {
   }
 
   private static Supplier<Producer<String, byte[]>> producers() {
-    return () -> new KafkaProducer<>(
-        UsageProducerConfig.of(cluster.bootstrapServers(), "test-gateway", Duration.ofSeconds(15)));
+    return () ->
+        new KafkaProducer<>(
+            UsageProducerConfig.of(
+                cluster.bootstrapServers(), "test-gateway", Duration.ofSeconds(15)));
   }
 
   private UsageLedger ledger(String topic) throws Exception {
-    UsageLedger ledger = new UsageLedger(UsageSpool.open(spoolDir, 1 << 16), producers(), topic,
-        Duration.ofMillis(500), JSON);
+    UsageLedger ledger =
+        new UsageLedger(
+            UsageSpool.open(spoolDir, 1 << 16), producers(), topic, Duration.ofMillis(500), JSON);
     closeables.add(ledger);
     return ledger;
   }
 
   private static UsageEvent event(String tenant, int seq) {
-    return new UsageEvent(tenant + "-" + seq, tenant, "default/tiny-llama", "", 10 + seq, seq,
-        1, 2, 3, "OK", "STOP", 1_700_000_000_000L + seq, "gw-0");
+    return new UsageEvent(
+        tenant + "-" + seq,
+        tenant,
+        "default/tiny-llama",
+        "",
+        10 + seq,
+        seq,
+        1,
+        2,
+        3,
+        "OK",
+        "STOP",
+        1_700_000_000_000L + seq,
+        "gw-0");
   }
 
   private static List<UsageEvent> events(int n) {
@@ -122,15 +143,20 @@ class UsageLedgerKafkaIT {
     p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
     List<ConsumerRecord<String, byte[]>> out = new ArrayList<>();
     try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p)) {
-      List<TopicPartition> parts = consumer.partitionsFor(topic).stream()
-          .map(i -> new TopicPartition(topic, i.partition())).toList();
+      List<TopicPartition> parts =
+          consumer.partitionsFor(topic).stream()
+              .map(i -> new TopicPartition(topic, i.partition()))
+              .toList();
       consumer.assign(parts);
       consumer.seekToBeginning(parts);
       Map<TopicPartition, Long> end = consumer.endOffsets(parts);
-      await().atMost(Duration.ofSeconds(20)).until(() -> {
-        consumer.poll(Duration.ofMillis(100)).forEach(out::add);
-        return parts.stream().allMatch(tp -> consumer.position(tp) >= end.get(tp));
-      });
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(
+              () -> {
+                consumer.poll(Duration.ofMillis(100)).forEach(out::add);
+                return parts.stream().allMatch(tp -> consumer.position(tp) >= end.get(tp));
+              });
     }
     return out;
   }
@@ -201,9 +227,15 @@ class UsageLedgerKafkaIT {
     String topic = newTopic();
     List<UsageEvent> expected = events(12);
     // A gateway that spooled events and stopped before sending any of them.
-    try (UsageLedger unsent = new UsageLedger(UsageSpool.open(spoolDir, 1 << 16),
-        () -> { throw new IllegalStateException("Kafka unreachable"); }, topic,
-        Duration.ofMillis(500), JSON)) {
+    try (UsageLedger unsent =
+        new UsageLedger(
+            UsageSpool.open(spoolDir, 1 << 16),
+            () -> {
+              throw new IllegalStateException("Kafka unreachable");
+            },
+            topic,
+            Duration.ofMillis(500),
+            JSON)) {
       for (UsageEvent e : expected) {
         unsent.record(e);
       }
@@ -220,19 +252,31 @@ class UsageLedgerKafkaIT {
   void aTornTailLeftByACrashIsDroppedAndTheRestIsSent() throws Exception {
     String topic = newTopic();
     List<UsageEvent> expected = events(5);
-    try (UsageLedger crashed = new UsageLedger(UsageSpool.open(spoolDir, 1 << 16),
-        () -> { throw new IllegalStateException("Kafka unreachable"); }, topic,
-        Duration.ofMillis(500), JSON)) {
+    try (UsageLedger crashed =
+        new UsageLedger(
+            UsageSpool.open(spoolDir, 1 << 16),
+            () -> {
+              throw new IllegalStateException("Kafka unreachable");
+            },
+            topic,
+            Duration.ofMillis(500),
+            JSON)) {
       for (UsageEvent e : expected) {
         crashed.record(e);
       }
     }
     Path segment;
     try (var files = java.nio.file.Files.list(spoolDir)) {
-      segment = files.filter(f -> f.getFileName().toString().startsWith("segment-")).sorted()
-          .reduce((a, b) -> b).orElseThrow();
+      segment =
+          files
+              .filter(f -> f.getFileName().toString().startsWith("segment-"))
+              .sorted()
+              .reduce((a, b) -> b)
+              .orElseThrow();
     }
-    java.nio.file.Files.write(segment, new byte[] {0, 0, 1, 0, 7, 7, 7, 7, '{', '"'},
+    java.nio.file.Files.write(
+        segment,
+        new byte[] {0, 0, 1, 0, 7, 7, 7, 7, '{', '"'},
         java.nio.file.StandardOpenOption.APPEND);
     UsageLedger restarted = ledger(topic).start();
     await().atMost(Duration.ofSeconds(20)).until(() -> restarted.pending() == 0);

@@ -25,17 +25,36 @@ class UsageLedgerTest {
   @TempDir Path dir;
 
   private UsageLedger ledger(UsageSpool spool) {
-    return new UsageLedger(spool, () -> {
-      throw new AssertionError("not started: no producer is made");
-    }, UsageLedger.TOPIC, Duration.ofSeconds(1), JSON);
+    return new UsageLedger(
+        spool,
+        () -> {
+          throw new AssertionError("not started: no producer is made");
+        },
+        UsageLedger.TOPIC,
+        Duration.ofSeconds(1),
+        JSON);
   }
 
   private static UsageEvent event(String tenant, int seq) {
-    return new UsageEvent(tenant + "-" + seq, tenant, "default/tiny-llama", "", 10, seq, 1, 2, 3,
-        "OK", "STOP", 1_700_000_000_000L + seq, "gw-0");
+    return new UsageEvent(
+        tenant + "-" + seq,
+        tenant,
+        "default/tiny-llama",
+        "",
+        10,
+        seq,
+        1,
+        2,
+        3,
+        "OK",
+        "STOP",
+        1_700_000_000_000L + seq,
+        "gw-0");
   }
 
-  /** What a caller heard back: on which thread, whether the event was failed, and what was durable. */
+  /**
+   * What a caller heard back: on which thread, whether the event was failed, and what was durable.
+   */
   private record Heard(String thread, IOException failure, long durableAtCallback) {}
 
   private static List<UsageEvent> decode(List<UsageSpool.Entry> entries) throws IOException {
@@ -58,12 +77,21 @@ class UsageLedgerTest {
       Thread[] callers = new Thread[4];
       for (int t = 0; t < callers.length; t++) {
         String tenant = "tenant" + t;
-        callers[t] = new Thread(() -> {
-          for (int i = 0; i < 100; i++) {
-            ledger.record(event(tenant, i), failure -> heard.add(new Heard(
-                Thread.currentThread().getName(), failure, spool.durableOffset())));
-          }
-        }, "caller-" + t);
+        callers[t] =
+            new Thread(
+                () -> {
+                  for (int i = 0; i < 100; i++) {
+                    ledger.record(
+                        event(tenant, i),
+                        failure ->
+                            heard.add(
+                                new Heard(
+                                    Thread.currentThread().getName(),
+                                    failure,
+                                    spool.durableOffset())));
+                  }
+                },
+                "caller-" + t);
         callers[t].start();
       }
       for (Thread t : callers) {
@@ -82,8 +110,11 @@ class UsageLedgerTest {
       assertThat(spooled).hasSize(400);
       for (int t = 0; t < callers.length; t++) {
         String tenant = "tenant" + t;
-        assertThat(spooled.stream().filter(e -> e.tenant().equals(tenant))
-            .map(UsageEvent::completionTokens)).as("events of one caller stay in its order")
+        assertThat(
+                spooled.stream()
+                    .filter(e -> e.tenant().equals(tenant))
+                    .map(UsageEvent::completionTokens))
+            .as("events of one caller stay in its order")
             .containsExactlyElementsOf(IntStream.range(0, 100).boxed().toList());
       }
     }
@@ -105,7 +136,8 @@ class UsageLedgerTest {
     assertThat(refused.get()).hasMessageContaining("closed");
 
     try (UsageSpool reopened = UsageSpool.open(dir, 1 << 16)) {
-      assertThat(decode(reopened.read(0, 2000))).extracting(UsageEvent::completionTokens)
+      assertThat(decode(reopened.read(0, 2000)))
+          .extracting(UsageEvent::completionTokens)
           .containsExactlyElementsOf(IntStream.range(0, 1000).boxed().toList());
     }
   }
@@ -118,11 +150,15 @@ class UsageLedgerTest {
       ledger.record(event("acme", 0), heard::add);
       ledger.record(event("x".repeat(UsageSpool.MAX_RECORD_BYTES), 1), heard::add);
       ledger.record(event("acme", 2), heard::add);
-      await().atMost(Duration.ofSeconds(20)).until(() -> heard.ok.get() + heard.failures.size() == 3);
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> heard.ok.get() + heard.failures.size() == 3);
       assertThat(heard.ok).hasValue(2);
-      assertThat(heard.failures).singleElement().satisfies(
-          e -> assertThat(e).hasMessageContaining("too large"));
-      assertThat(decode(spool.read(0, 10))).extracting(UsageEvent::completionTokens)
+      assertThat(heard.failures)
+          .singleElement()
+          .satisfies(e -> assertThat(e).hasMessageContaining("too large"));
+      assertThat(decode(spool.read(0, 10)))
+          .extracting(UsageEvent::completionTokens)
           .containsExactly(0, 2);
     }
   }

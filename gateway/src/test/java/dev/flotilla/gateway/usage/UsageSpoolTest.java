@@ -2,6 +2,7 @@ package dev.flotilla.gateway.usage;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.flotilla.gateway.TestLogs;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -11,7 +12,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.stream.Stream;
-import dev.flotilla.gateway.TestLogs;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -139,8 +139,8 @@ class UsageSpoolTest {
   void appendAllWritesInOrderAcrossSegmentsAndMakesEveryRecordDurable() throws IOException {
     try (UsageSpool spool = UsageSpool.open(dir, 64)) {
       spool.append(bytes("first"));
-      List<byte[]> batch = java.util.stream.IntStream.range(0, 20)
-          .mapToObj(i -> bytes("record-" + i)).toList();
+      List<byte[]> batch =
+          java.util.stream.IntStream.range(0, 20).mapToObj(i -> bytes("record-" + i)).toList();
       spool.appendAll(batch);
       assertThat(spool.durableOffset()).isEqualTo(21);
       spool.appendAll(List.of());
@@ -159,15 +159,17 @@ class UsageSpoolTest {
       Thread[] threads = new Thread[4];
       for (int t = 0; t < threads.length; t++) {
         int id = t;
-        threads[t] = new Thread(() -> {
-          for (int i = 0; i < 50; i++) {
-            try {
-              spool.append(bytes(id + ":" + i));
-            } catch (IOException e) {
-              throw new IllegalStateException(e);
-            }
-          }
-        });
+        threads[t] =
+            new Thread(
+                () -> {
+                  for (int i = 0; i < 50; i++) {
+                    try {
+                      spool.append(bytes(id + ":" + i));
+                    } catch (IOException e) {
+                      throw new IllegalStateException(e);
+                    }
+                  }
+                });
         threads[t].start();
       }
       for (Thread t : threads) {
@@ -178,8 +180,9 @@ class UsageSpoolTest {
       for (int t = 0; t < 4; t++) {
         String prefix = t + ":";
         List<String> own = all.stream().filter(s -> s.startsWith(prefix)).toList();
-        assertThat(own).containsExactlyElementsOf(
-            java.util.stream.IntStream.range(0, 50).mapToObj(i -> prefix + i).toList());
+        assertThat(own)
+            .containsExactlyElementsOf(
+                java.util.stream.IntStream.range(0, 50).mapToObj(i -> prefix + i).toList());
       }
       assertThat(spool.durableOffset()).isEqualTo(200);
     }

@@ -75,13 +75,17 @@ class GrpcWorkerClientIT {
   }
 
   private static WorkerGenerateRequest request(String id, int maxTokens) {
-    return WorkerGenerateRequest.newBuilder().setRequestId(id).setPrompt("hi")
-        .setSampling(SamplingParams.newBuilder().setMaxTokens(maxTokens)).build();
+    return WorkerGenerateRequest.newBuilder()
+        .setRequestId(id)
+        .setPrompt("hi")
+        .setSampling(SamplingParams.newBuilder().setMaxTokens(maxTokens))
+        .build();
   }
 
   @Test
   void callsToOneWorkerShareOneStreamAndEachHearsItsOwnTokens() throws Exception {
-    try (FakeWorker worker = new FakeWorker("w"); GrpcWorkerClient client = new GrpcWorkerClient()) {
+    try (FakeWorker worker = new FakeWorker("w");
+        GrpcWorkerClient client = new GrpcWorkerClient()) {
       worker.tokens = 3;
       worker.announcedPromptTokens = 5;
       List<Heard> heard = new ArrayList<>();
@@ -92,9 +96,11 @@ class GrpcWorkerClientIT {
       }
       for (int i = 0; i < heard.size(); i++) {
         assertThat(heard.get(i).ending()).isEqualTo("final");
-        assertThat(heard.get(i).events).containsExactlyElementsOf(i % 2 == 0
-            ? List.of("prompt 5", "t0", "t1", "final 2")
-            : List.of("prompt 5", "t0", "t1", "t2", "final 3"));
+        assertThat(heard.get(i).events)
+            .containsExactlyElementsOf(
+                i % 2 == 0
+                    ? List.of("prompt 5", "t0", "t1", "final 2")
+                    : List.of("prompt 5", "t0", "t1", "t2", "final 3"));
       }
       assertThat(worker.generateStreams.get()).isEqualTo(1);
       assertThat(worker.generated).hasSize(20);
@@ -103,11 +109,11 @@ class GrpcWorkerClientIT {
 
   @Test
   void aCancelledCallIsCancelledAtTheWorkerAndHearsNothingMore() throws Exception {
-    try (FakeWorker worker = new FakeWorker("w"); GrpcWorkerClient client = new GrpcWorkerClient()) {
+    try (FakeWorker worker = new FakeWorker("w");
+        GrpcWorkerClient client = new GrpcWorkerClient()) {
       worker.stallAfterFirst = true;
       Heard heard = new Heard();
-      GenerateCall call = client.generate(worker.address(), request("r", 5), heard,
-          null, 16);
+      GenerateCall call = client.generate(worker.address(), request("r", 5), heard, null, 16);
       await().atMost(5, TimeUnit.SECONDS).until(() -> heard.events.contains("t0"));
       call.cancel("client cancelled");
       await().atMost(5, TimeUnit.SECONDS).until(() -> worker.cancelled.get() == 1);
@@ -121,11 +127,12 @@ class GrpcWorkerClientIT {
 
   @Test
   void aCallPastItsDeadlineFailsAndIsCancelledAtTheWorker() throws Exception {
-    try (FakeWorker worker = new FakeWorker("w"); GrpcWorkerClient client = new GrpcWorkerClient()) {
+    try (FakeWorker worker = new FakeWorker("w");
+        GrpcWorkerClient client = new GrpcWorkerClient()) {
       worker.stallAfterFirst = true;
       Heard heard = new Heard();
-      client.generate(worker.address(), request("r", 5), heard,
-          Deadline.after(300, TimeUnit.MILLISECONDS), 16);
+      client.generate(
+          worker.address(), request("r", 5), heard, Deadline.after(300, TimeUnit.MILLISECONDS), 16);
       assertThat(heard.ending()).isEqualTo("DEADLINE_EXCEEDED");
       await().atMost(5, TimeUnit.SECONDS).until(() -> worker.cancelled.get() == 1);
       assertThat(heard.events).containsExactly("t0", "error DEADLINE_EXCEEDED");
@@ -143,7 +150,8 @@ class GrpcWorkerClientIT {
         heard.add(h);
         client.generate(worker.address(), request("r" + i, 5), h, null, 16);
       }
-      await().atMost(5, TimeUnit.SECONDS)
+      await()
+          .atMost(5, TimeUnit.SECONDS)
           .until(() -> heard.stream().allMatch(h -> h.events.contains("t0")));
       worker.close();
       for (Heard h : heard) {
@@ -155,11 +163,11 @@ class GrpcWorkerClientIT {
 
   @Test
   void aForgottenWorkersOpenCallsGoOnAndItsStreamEndsAfterTheLast() throws Exception {
-    try (FakeWorker worker = new FakeWorker("w"); GrpcWorkerClient client = new GrpcWorkerClient()) {
+    try (FakeWorker worker = new FakeWorker("w");
+        GrpcWorkerClient client = new GrpcWorkerClient()) {
       worker.stallAfterFirst = true;
       Heard open = new Heard();
-      GenerateCall call = client.generate(worker.address(), request("r", 5), open,
-          null, 16);
+      GenerateCall call = client.generate(worker.address(), request("r", 5), open, null, 16);
       await().atMost(5, TimeUnit.SECONDS).until(() -> open.events.contains("t0"));
       client.forget(worker.address());
       Thread.sleep(200);
@@ -180,7 +188,8 @@ class GrpcWorkerClientIT {
   @Test
   void aWorkerWithoutGenerateStreamFailsItsCallsAsUnavailableNamingTheMissingMethod()
       throws Exception {
-    try (FakeWorker worker = new FakeWorker("w"); GrpcWorkerClient client = new GrpcWorkerClient()) {
+    try (FakeWorker worker = new FakeWorker("w");
+        GrpcWorkerClient client = new GrpcWorkerClient()) {
       worker.servesGenerateStream = false;
       for (int i = 0; i < 3; i++) {
         Heard h = new Heard();

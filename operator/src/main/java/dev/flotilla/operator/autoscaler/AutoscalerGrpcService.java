@@ -20,8 +20,8 @@ import java.util.function.BiConsumer;
  * {@code flotilla.control.v1.Autoscaler}: gateways stream their per-model demand here. Each report
  * is recorded (summed over gateways, stale gateways expire), wakes the models' reconciles, and is
  * answered with the models' current scale decisions; later decision changes for models a gateway
- * reported are pushed on the same stream, so a gateway holding requests for a cold model hears
- * "1 replica wanted" as soon as the reconciler decided it.
+ * reported are pushed on the same stream, so a gateway holding requests for a cold model hears "1
+ * replica wanted" as soon as the reconciler decided it.
  */
 @GrpcService
 public class AutoscalerGrpcService extends AutoscalerGrpc.AutoscalerImplBase {
@@ -59,8 +59,11 @@ public class AutoscalerGrpcService extends AutoscalerGrpc.AutoscalerImplBase {
         // Only the leader reconciles: demand recorded here would never scale anything. The
         // gateway reconnects on its next report and, through the leader-only Service, reaches
         // the leader.
-        fail(Status.UNAVAILABLE.withDescription("this operator replica is not the leader"
-            + leadership.leader().map(l -> " (the leader is " + l + ")").orElse("") + "; report demand to the leader"));
+        fail(
+            Status.UNAVAILABLE.withDescription(
+                "this operator replica is not the leader"
+                    + leadership.leader().map(l -> " (the leader is " + l + ")").orElse("")
+                    + "; report demand to the leader"));
         return;
       }
       if (report.getGatewayId().isEmpty()) {
@@ -76,14 +79,20 @@ public class AutoscalerGrpcService extends AutoscalerGrpc.AutoscalerImplBase {
         }
         ResourceID model = new ResourceID(demand.getModel(), demand.getNamespace());
         models.add(model);
-        store.record(model, gateway, now, Math.max(0, demand.getInFlight()) + Math.max(0, demand.getQueued()),
+        store.record(
+            model,
+            gateway,
+            now,
+            Math.max(0, demand.getInFlight()) + Math.max(0, demand.getQueued()),
             Math.max(0, demand.getHeldWhileCold()));
         store.notifyDemand(model);
       }
       for (ModelDemand demand : report.getModelsList()) {
         ResourceID model = new ResourceID(demand.getModel(), demand.getNamespace());
         DemandStore.Published published = store.published(model);
-        send(model, published == null ? new DemandStore.Published(0, 0, "not reconciled yet") : published);
+        send(
+            model,
+            published == null ? new DemandStore.Published(0, 0, "not reconciled yet") : published);
       }
     }
 
@@ -111,13 +120,14 @@ public class AutoscalerGrpcService extends AutoscalerGrpc.AutoscalerImplBase {
         if (closed) {
           return;
         }
-        responses.onNext(ScaleDecision.newBuilder()
-            .setNamespace(model.getNamespace().orElse(""))
-            .setModel(model.getName())
-            .setDesiredReplicas(decision.desired())
-            .setReadyReplicas(decision.ready())
-            .setReason(decision.reason())
-            .build());
+        responses.onNext(
+            ScaleDecision.newBuilder()
+                .setNamespace(model.getNamespace().orElse(""))
+                .setModel(model.getName())
+                .setDesiredReplicas(decision.desired())
+                .setReadyReplicas(decision.ready())
+                .setReason(decision.reason())
+                .build());
       }
     }
 

@@ -4,15 +4,15 @@ import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
 /**
  * Demand reported by gateways, per model, and what the autoscaler remembers per model between
- * decisions. Shared by the gRPC service (writes) and the ModelDeployment reconciler (reads);
- * a listener set by the reconciler wakes it when a report arrives.
+ * decisions. Shared by the gRPC service (writes) and the ModelDeployment reconciler (reads); a
+ * listener set by the reconciler wakes it when a report arrives.
  */
 public final class DemandStore {
   private final Map<ResourceID, DemandWindow> windows = new ConcurrentHashMap<>();
@@ -41,7 +41,8 @@ public final class DemandStore {
     listener.accept(model);
   }
 
-  public DemandSnapshot snapshot(ResourceID model, Instant now, Duration stable, Duration panic, Duration expiry) {
+  public DemandSnapshot snapshot(
+      ResourceID model, Instant now, Duration stable, Duration panic, Duration expiry) {
     DemandWindow window = windows.get(model);
     if (window == null) {
       return DemandSnapshot.NONE;
@@ -65,11 +66,12 @@ public final class DemandStore {
 
   /** Drops a gateway's reports at once, e.g. when it closed its stream. */
   public void dropGateway(String gateway) {
-    windows.forEach((model, window) -> {
-      synchronized (window) {
-        window.drop(gateway);
-      }
-    });
+    windows.forEach(
+        (model, window) -> {
+          synchronized (window) {
+            window.drop(gateway);
+          }
+        });
   }
 
   /** Records the decision the reconciler applied; subscribers hear of changes. */

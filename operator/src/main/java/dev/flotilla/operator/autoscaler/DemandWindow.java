@@ -9,10 +9,9 @@ import java.util.Iterator;
 import java.util.Map;
 
 /**
- * The demand reports of one model, per gateway, over time. Each gateway's samples are averaged
- * over a window and the averages summed: two gateways each carrying 4 requests are 8 requests.
- * A gateway that stops reporting drops out after the expiry. Not thread-safe: {@link DemandStore}
- * guards it.
+ * The demand reports of one model, per gateway, over time. Each gateway's samples are averaged over
+ * a window and the averages summed: two gateways each carrying 4 requests are 8 requests. A gateway
+ * that stops reporting drops out after the expiry. Not thread-safe: {@link DemandStore} guards it.
  */
 public final class DemandWindow {
   /** Upper bound on the samples kept per gateway, whatever the windows (a gateway gone mad). */
@@ -30,7 +29,9 @@ public final class DemandWindow {
     }
   }
 
-  /** Drops samples older than {@code retention} and gateways silent for longer than {@code expiry}. */
+  /**
+   * Drops samples older than {@code retention} and gateways silent for longer than {@code expiry}.
+   */
   public void prune(Instant now, Duration retention, Duration expiry) {
     Iterator<Map.Entry<String, Deque<Sample>>> it = byGateway.entrySet().iterator();
     while (it.hasNext()) {
@@ -53,7 +54,8 @@ public final class DemandWindow {
     return byGateway.isEmpty();
   }
 
-  public DemandSnapshot snapshot(Instant now, Duration stableWindow, Duration panicWindow, Duration expiry) {
+  public DemandSnapshot snapshot(
+      Instant now, Duration stableWindow, Duration panicWindow, Duration expiry) {
     prune(now, stableWindow.compareTo(panicWindow) >= 0 ? stableWindow : panicWindow, expiry);
     if (byGateway.isEmpty()) {
       return DemandSnapshot.NONE;

@@ -39,8 +39,8 @@ public interface OperatorSettings {
   Duration recheckInterval();
 
   /**
-   * Memory assumed per resident adapter slot when the model's hidden size cannot be read:
-   * rank 64 on all seven projections of a 4096-hidden, 32-layer model in F16 is about 320 MiB.
+   * Memory assumed per resident adapter slot when the model's hidden size cannot be read: rank 64
+   * on all seven projections of a 4096-hidden, 32-layer model in F16 is about 320 MiB.
    */
   @WithDefault("320Mi")
   String adapterSlotMemoryFallback();

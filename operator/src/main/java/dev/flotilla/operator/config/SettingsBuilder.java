@@ -3,7 +3,9 @@ package dev.flotilla.operator.config;
 import java.time.Duration;
 import java.util.Optional;
 
-/** Builds {@link OperatorSettings} outside Quarkus (plain tests, benchmark) with the same defaults. */
+/**
+ * Builds {@link OperatorSettings} outside Quarkus (plain tests, benchmark) with the same defaults.
+ */
 public final class SettingsBuilder {
   private String workerImage = "ghcr.io/flotilla-dev/flotilla-worker:0.1.0";
   private Duration terminationGracePeriod = Duration.ofSeconds(120);
@@ -22,36 +24,134 @@ public final class SettingsBuilder {
     return new SettingsBuilder();
   }
 
-  public SettingsBuilder workerImage(String value) { workerImage = value; return this; }
-  public SettingsBuilder terminationGracePeriod(Duration value) { terminationGracePeriod = value; return this; }
-  public SettingsBuilder namespace(String value) { namespace = value; return this; }
-  public SettingsBuilder autoscalerTick(Duration value) { autoscalerTick = value; return this; }
-  public SettingsBuilder gatewayExpiry(Duration value) { gatewayExpiry = value; return this; }
-  public SettingsBuilder recheckInterval(Duration value) { recheckInterval = value; return this; }
-  public SettingsBuilder leaseName(String value) { leaseName = value; return this; }
-  public SettingsBuilder leaseNamespace(String value) { leaseNamespace = value; return this; }
-  public SettingsBuilder leaseDuration(Duration value) { leaseDuration = value; return this; }
-  public SettingsBuilder renewDeadline(Duration value) { renewDeadline = value; return this; }
-  public SettingsBuilder retryPeriod(Duration value) { retryPeriod = value; return this; }
+  public SettingsBuilder workerImage(String value) {
+    workerImage = value;
+    return this;
+  }
+
+  public SettingsBuilder terminationGracePeriod(Duration value) {
+    terminationGracePeriod = value;
+    return this;
+  }
+
+  public SettingsBuilder namespace(String value) {
+    namespace = value;
+    return this;
+  }
+
+  public SettingsBuilder autoscalerTick(Duration value) {
+    autoscalerTick = value;
+    return this;
+  }
+
+  public SettingsBuilder gatewayExpiry(Duration value) {
+    gatewayExpiry = value;
+    return this;
+  }
+
+  public SettingsBuilder recheckInterval(Duration value) {
+    recheckInterval = value;
+    return this;
+  }
+
+  public SettingsBuilder leaseName(String value) {
+    leaseName = value;
+    return this;
+  }
+
+  public SettingsBuilder leaseNamespace(String value) {
+    leaseNamespace = value;
+    return this;
+  }
+
+  public SettingsBuilder leaseDuration(Duration value) {
+    leaseDuration = value;
+    return this;
+  }
+
+  public SettingsBuilder renewDeadline(Duration value) {
+    renewDeadline = value;
+    return this;
+  }
+
+  public SettingsBuilder retryPeriod(Duration value) {
+    retryPeriod = value;
+    return this;
+  }
 
   public OperatorSettings build() {
-    OperatorSettings.LeaderElection election = new OperatorSettings.LeaderElection() {
-      @Override public boolean enabled() { return true; }
-      @Override public String leaseName() { return leaseName; }
-      @Override public Optional<String> leaseNamespace() { return Optional.ofNullable(leaseNamespace); }
-      @Override public Duration leaseDuration() { return leaseDuration; }
-      @Override public Duration renewDeadline() { return renewDeadline; }
-      @Override public Duration retryPeriod() { return retryPeriod; }
-    };
+    OperatorSettings.LeaderElection election =
+        new OperatorSettings.LeaderElection() {
+          @Override
+          public boolean enabled() {
+            return true;
+          }
+
+          @Override
+          public String leaseName() {
+            return leaseName;
+          }
+
+          @Override
+          public Optional<String> leaseNamespace() {
+            return Optional.ofNullable(leaseNamespace);
+          }
+
+          @Override
+          public Duration leaseDuration() {
+            return leaseDuration;
+          }
+
+          @Override
+          public Duration renewDeadline() {
+            return renewDeadline;
+          }
+
+          @Override
+          public Duration retryPeriod() {
+            return retryPeriod;
+          }
+        };
     return new OperatorSettings() {
-      @Override public String workerImage() { return workerImage; }
-      @Override public Duration terminationGracePeriod() { return terminationGracePeriod; }
-      @Override public String namespace() { return namespace; }
-      @Override public Duration autoscalerTick() { return autoscalerTick; }
-      @Override public Duration gatewayExpiry() { return gatewayExpiry; }
-      @Override public Duration recheckInterval() { return recheckInterval; }
-      @Override public String adapterSlotMemoryFallback() { return adapterSlotMemoryFallback; }
-      @Override public LeaderElection leaderElection() { return election; }
+      @Override
+      public String workerImage() {
+        return workerImage;
+      }
+
+      @Override
+      public Duration terminationGracePeriod() {
+        return terminationGracePeriod;
+      }
+
+      @Override
+      public String namespace() {
+        return namespace;
+      }
+
+      @Override
+      public Duration autoscalerTick() {
+        return autoscalerTick;
+      }
+
+      @Override
+      public Duration gatewayExpiry() {
+        return gatewayExpiry;
+      }
+
+      @Override
+      public Duration recheckInterval() {
+        return recheckInterval;
+      }
+
+      @Override
+      public String adapterSlotMemoryFallback() {
+        return adapterSlotMemoryFallback;
+      }
+
+      @Override
+      public LeaderElection leaderElection() {
+        return election;
+      }
     };
   }
 }

@@ -12,8 +12,8 @@ import org.jboss.logging.Logger;
 
 /**
  * Writes Kubernetes Events about Flotilla resources. Events are a courtesy to people: a failure to
- * write one is logged and never fails a reconcile. Events about cluster-scoped resources go to
- * the {@code default} namespace, where {@code kubectl describe} looks for them.
+ * write one is logged and never fails a reconcile. Events about cluster-scoped resources go to the
+ * {@code default} namespace, where {@code kubectl describe} looks for them.
  */
 public class EventRecorder {
   private static final Logger LOG = Logger.getLogger(EventRecorder.class);
@@ -28,33 +28,43 @@ public class EventRecorder {
   }
 
   public void record(HasMetadata about, EventReason reason, String message) {
-    String namespace = about.getMetadata().getNamespace() == null ? "default" : about.getMetadata().getNamespace();
+    String namespace =
+        about.getMetadata().getNamespace() == null ? "default" : about.getMetadata().getNamespace();
     String now = clock.instant().toString();
-    Event event = new EventBuilder()
-        .withNewMetadata()
-          .withName(about.getMetadata().getName() + "." + UUID.randomUUID().toString().substring(0, 13).replace("-", ""))
-          .withNamespace(namespace)
-        .endMetadata()
-        .withInvolvedObject(new ObjectReferenceBuilder()
-            .withApiVersion(about.getApiVersion())
-            .withKind(about.getKind())
-            .withName(about.getMetadata().getName())
-            .withNamespace(about.getMetadata().getNamespace())
-            .withUid(about.getMetadata().getUid())
-            .build())
-        .withReason(reason.name())
-        .withMessage(message.length() > 1000 ? message.substring(0, 1000) : message)
-        .withType(reason.type())
-        .withNewSource().withComponent(COMPONENT).endSource()
-        .withReportingComponent(COMPONENT)
-        .withFirstTimestamp(now)
-        .withLastTimestamp(now)
-        .withCount(1)
-        .build();
+    Event event =
+        new EventBuilder()
+            .withNewMetadata()
+            .withName(
+                about.getMetadata().getName()
+                    + "."
+                    + UUID.randomUUID().toString().substring(0, 13).replace("-", ""))
+            .withNamespace(namespace)
+            .endMetadata()
+            .withInvolvedObject(
+                new ObjectReferenceBuilder()
+                    .withApiVersion(about.getApiVersion())
+                    .withKind(about.getKind())
+                    .withName(about.getMetadata().getName())
+                    .withNamespace(about.getMetadata().getNamespace())
+                    .withUid(about.getMetadata().getUid())
+                    .build())
+            .withReason(reason.name())
+            .withMessage(message.length() > 1000 ? message.substring(0, 1000) : message)
+            .withType(reason.type())
+            .withNewSource()
+            .withComponent(COMPONENT)
+            .endSource()
+            .withReportingComponent(COMPONENT)
+            .withFirstTimestamp(now)
+            .withLastTimestamp(now)
+            .withCount(1)
+            .build();
     try {
       client.v1().events().inNamespace(namespace).resource(event).create();
     } catch (KubernetesClientException e) {
-      LOG.debugf("could not record event %s on %s: %s", reason, about.getMetadata().getName(), e.getMessage());
+      LOG.debugf(
+          "could not record event %s on %s: %s",
+          reason, about.getMetadata().getName(), e.getMessage());
     }
   }
 }

@@ -12,16 +12,24 @@ import java.util.Optional;
 import java.util.stream.Stream;
 
 /**
- * What the operator can learn from a Hugging Face model directory it can read itself
- * ({@code file://} sources): the weights' size and the shapes in {@code config.json}.
+ * What the operator can learn from a Hugging Face model directory it can read itself ({@code
+ * file://} sources): the weights' size and the shapes in {@code config.json}.
  */
 public final class ModelFiles {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** The shapes of a Llama-family model that adapter validation and sizing need. */
-  public record Shapes(int hiddenSize, int intermediateSize, int layers, int attentionHeads, int keyValueHeads,
+  public record Shapes(
+      int hiddenSize,
+      int intermediateSize,
+      int layers,
+      int attentionHeads,
+      int keyValueHeads,
       int headDim) {
-    /** [out, in] of a projection's weight, by its PEFT module name; {@code null} for an unknown name. */
+    /**
+     * [out, in] of a projection's weight, by its PEFT module name; {@code null} for an unknown
+     * name.
+     */
     public int[] projection(String module) {
       int q = attentionHeads * headDim;
       int kv = keyValueHeads * headDim;
@@ -55,12 +63,15 @@ public final class ModelFiles {
     long total = 0;
     int files = 0;
     try (Stream<Path> list = Files.list(dir)) {
-      for (Path file : (Iterable<Path>) list.filter(f -> f.toString().endsWith(".safetensors")).sorted()::iterator) {
+      for (Path file :
+          (Iterable<Path>)
+              list.filter(f -> f.toString().endsWith(".safetensors")).sorted()::iterator) {
         files++;
         for (SafetensorsHeaders.Tensor t : SafetensorsHeaders.read(file).values()) {
-          int bytes = dtype == null || !t.dtype().startsWith("F") && !t.dtype().equals("BF16")
-              ? SafetensorsHeaders.elementBytes(t.dtype())
-              : dtype == Dtype.F32 ? 4 : 2;
+          int bytes =
+              dtype == null || !t.dtype().startsWith("F") && !t.dtype().equals("BF16")
+                  ? SafetensorsHeaders.elementBytes(t.dtype())
+                  : dtype == Dtype.F32 ? 4 : 2;
           total += t.elements() * bytes;
         }
       }
@@ -80,7 +91,11 @@ public final class ModelFiles {
     int hidden = required(json, "hidden_size");
     int heads = required(json, "num_attention_heads");
     JsonNode headDim = json.get("head_dim");
-    return new Shapes(hidden, required(json, "intermediate_size"), required(json, "num_hidden_layers"), heads,
+    return new Shapes(
+        hidden,
+        required(json, "intermediate_size"),
+        required(json, "num_hidden_layers"),
+        heads,
         json.has("num_key_value_heads") ? json.get("num_key_value_heads").asInt() : heads,
         headDim == null || headDim.isNull() ? hidden / heads : headDim.asInt());
   }

@@ -42,8 +42,13 @@ public final class SafetensorsHeaders {
       readFully(channel, prefix, file);
       long length = prefix.flip().getLong();
       if (length <= 0 || length > MAX_HEADER || 8 + length > channel.size()) {
-        throw new IOException(file.getFileName() + ": header length " + length + " does not fit a file of "
-            + channel.size() + " bytes");
+        throw new IOException(
+            file.getFileName()
+                + ": header length "
+                + length
+                + " does not fit a file of "
+                + channel.size()
+                + " bytes");
       }
       ByteBuffer header = ByteBuffer.allocate((int) length);
       readFully(channel, header, file);
@@ -57,7 +62,9 @@ public final class SafetensorsHeaders {
         }
         List<Long> shape = new ArrayList<>();
         field.getValue().path("shape").forEach(d -> shape.add(d.asLong()));
-        tensors.put(field.getKey(), new Tensor(field.getKey(), field.getValue().path("dtype").asText(), shape));
+        tensors.put(
+            field.getKey(),
+            new Tensor(field.getKey(), field.getValue().path("dtype").asText(), shape));
       }
       return tensors;
     }
@@ -73,7 +80,8 @@ public final class SafetensorsHeaders {
     };
   }
 
-  private static void readFully(FileChannel channel, ByteBuffer buffer, Path file) throws IOException {
+  private static void readFully(FileChannel channel, ByteBuffer buffer, Path file)
+      throws IOException {
     while (buffer.hasRemaining()) {
       if (channel.read(buffer) < 0) {
         throw new IOException(file.getFileName() + " ends inside its header");

@@ -32,11 +32,17 @@ public final class LeaderPodLabel {
       return;
     }
     try {
-      client.pods().inNamespace(namespace).withName(pod).patch(PatchContext.of(PatchType.JSON_MERGE),
-          "{\"metadata\":{\"labels\":{\"" + LABEL + "\":\"true\"}}}");
+      client
+          .pods()
+          .inNamespace(namespace)
+          .withName(pod)
+          .patch(
+              PatchContext.of(PatchType.JSON_MERGE),
+              "{\"metadata\":{\"labels\":{\"" + LABEL + "\":\"true\"}}}");
       LOG.infof("labelled pod %s/%s %s=true", namespace, pod, LABEL);
     } catch (KubernetesClientException e) {
-      LOG.errorf("could not label pod %s/%s as the autoscaler leader (gateways will not reach it): %s",
+      LOG.errorf(
+          "could not label pod %s/%s as the autoscaler leader (gateways will not reach it): %s",
           namespace, pod, e.getMessage());
     }
   }

@@ -46,12 +46,15 @@ public final class Leadership {
    * marked leader (e.g. to label its pod so the leader-only Service routes demand to it).
    */
   public LeaderCallbacks callbacks(Runnable onStartLeading) {
-    return new LeaderCallbacks(() -> {
-      leading = true;
-      onStartLeading.run();
-    }, () -> leading = false, identity -> {
-      leader.set(identity);
-      LOG.infof("operator leader is now %s", identity);
-    });
+    return new LeaderCallbacks(
+        () -> {
+          leading = true;
+          onStartLeading.run();
+        },
+        () -> leading = false,
+        identity -> {
+          leader.set(identity);
+          LOG.infof("operator leader is now %s", identity);
+        });
   }
 }

@@ -8,7 +8,8 @@ import java.util.List;
  * @param rank the rank found (files) or declared (spec); null when unknown
  * @param targetModules the modules found or declared; null when unknown
  */
-public record AdapterCheck(boolean valid, String reason, String message, Integer rank, List<String> targetModules) {
+public record AdapterCheck(
+    boolean valid, String reason, String message, Integer rank, List<String> targetModules) {
   public static AdapterCheck invalid(String reason, String message) {
     return new AdapterCheck(false, reason, message, null, null);
   }

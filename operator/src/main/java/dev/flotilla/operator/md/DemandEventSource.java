@@ -9,13 +9,13 @@ import io.javaoperatorsdk.operator.processing.event.source.inbound.SimpleInbound
 
 /**
  * Wakes a ModelDeployment's reconcile when a gateway reports demand for it, and forgets what this
- * process keeps about a deployment (its demand, autoscaler memory, published decision and
- * placement promise) once it is deleted.
+ * process keeps about a deployment (its demand, autoscaler memory, published decision and placement
+ * promise) once it is deleted.
  *
  * <p>The delete hook is the SDK's primary-resource event, not a finalizer: everything forgotten
  * here lives in this process only, so a delete this process never sees (it was down, or not the
- * leader) leaves nothing behind in it, and a finalizer would only make deleting a model wait on
- * the operator.
+ * leader) leaves nothing behind in it, and a finalizer would only make deleting a model wait on the
+ * operator.
  */
 final class DemandEventSource extends SimpleInboundEventSource<ModelDeployment>
     implements ResourceEventAware<ModelDeployment> {

@@ -52,13 +52,13 @@ import java.util.stream.Collectors;
  *   <li>{@link #autoscale}: desired replicas from demand, or spec.replicas when pinned;
  *   <li>{@link #applyService}: the headless Service;
  *   <li>{@link #applyDeployment}: the worker Deployment;
- *   <li>status through {@link ModelDeploymentStatusAggregator}, written only when it changed,
- *       and an Event for each decision.
+ *   <li>status through {@link ModelDeploymentStatusAggregator}, written only when it changed, and
+ *       an Event for each decision.
  * </ol>
  *
- * A step that fails on the resource's input throws {@link ReconcileException}: the status says
- * why, no worker objects are made (existing workers are scaled to zero), and the watched inputs
- * (pools, the resource itself) trigger the next attempt.
+ * A step that fails on the resource's input throws {@link ReconcileException}: the status says why,
+ * no worker objects are made (existing workers are scaled to zero), and the watched inputs (pools,
+ * the resource itself) trigger the next attempt.
  */
 @ControllerConfiguration(name = ModelDeploymentReconciler.NAME)
 public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
@@ -73,7 +73,8 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
   private InformerEventSource<Service, ModelDeployment> services;
   private InformerEventSource<GpuNodePool, ModelDeployment> pools;
 
-  public ModelDeploymentReconciler(OperatorSettings settings, DemandStore demand, PlacementBook book, Clock clock) {
+  public ModelDeploymentReconciler(
+      OperatorSettings settings, DemandStore demand, PlacementBook book, Clock clock) {
     this.settings = settings;
     this.demand = demand;
     this.book = book;
@@ -81,23 +82,35 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
   }
 
   @Override
-  public List<EventSource<?, ModelDeployment>> prepareEventSources(EventSourceContext<ModelDeployment> context) {
+  public List<EventSource<?, ModelDeployment>> prepareEventSources(
+      EventSourceContext<ModelDeployment> context) {
     String managed = FlotillaNames.LABEL_MANAGED_BY + "=" + FlotillaNames.MANAGED_BY;
-    deployments = new InformerEventSource<>(InformerEventSourceConfiguration
-        .from(Deployment.class, ModelDeployment.class).withLabelSelector(managed).build(), context);
-    services = new InformerEventSource<>(InformerEventSourceConfiguration
-        .from(Service.class, ModelDeployment.class).withLabelSelector(managed).build(), context);
+    deployments =
+        new InformerEventSource<>(
+            InformerEventSourceConfiguration.from(Deployment.class, ModelDeployment.class)
+                .withLabelSelector(managed)
+                .build(),
+            context);
+    services =
+        new InformerEventSource<>(
+            InformerEventSourceConfiguration.from(Service.class, ModelDeployment.class)
+                .withLabelSelector(managed)
+                .build(),
+            context);
     IndexerResourceCache<ModelDeployment> primaries = context.getPrimaryCache();
-    pools = new InformerEventSource<>(InformerEventSourceConfiguration
-        .from(GpuNodePool.class, ModelDeployment.class)
-        .withSecondaryToPrimaryMapper((GpuNodePool pool) -> affectedBy(pool, primaries))
-        .withOnUpdateFilter(ModelDeploymentReconciler::poolChangeMatters)
-        .build(), context);
+    pools =
+        new InformerEventSource<>(
+            InformerEventSourceConfiguration.from(GpuNodePool.class, ModelDeployment.class)
+                .withSecondaryToPrimaryMapper((GpuNodePool pool) -> affectedBy(pool, primaries))
+                .withOnUpdateFilter(ModelDeploymentReconciler::poolChangeMatters)
+                .build(),
+            context);
     return List.of(deployments, services, pools, new DemandEventSource(demand, book));
   }
 
   @Override
-  public UpdateControl<ModelDeployment> reconcile(ModelDeployment md, Context<ModelDeployment> context) {
+  public UpdateControl<ModelDeployment> reconcile(
+      ModelDeployment md, Context<ModelDeployment> context) {
     Instant now = clock.instant();
     ModelDeploymentStatusAggregator status = new ModelDeploymentStatusAggregator(md, now);
     ReconcileException failure = null;
@@ -106,21 +119,32 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
       EffectiveSpec spec = validate(md);
       PlacementDecision placement = place(md, spec, context);
       status.placed(placement);
-      GpuNodePool pool = placement instanceof PlacementDecision.OnPool onPool
-          ? pools.get(new ResourceID(onPool.pool())).orElse(null) : null;
+      GpuNodePool pool =
+          placement instanceof PlacementDecision.OnPool onPool
+              ? pools.get(new ResourceID(onPool.pool())).orElse(null)
+              : null;
       ModelDeploymentModel model = ModelDeploymentModel.from(md, pool, settings);
       Deployment existing = context.getSecondaryResource(Deployment.class).orElse(null);
       KpaAutoscaler.Decision scale = autoscale(md, spec, existing, now);
       applyService(model, context);
       Deployment observed = applyDeployment(md, model, scale.desired(), existing, context);
-      status.workers(scale.desired(), observed, scale,
-          FlotillaNames.workerEndpoint(md.getMetadata().getNamespace(), md.getMetadata().getName()));
-      demand.publish(ResourceID.fromResource(md), new DemandStore.Published(scale.desired(),
-          status.build().getReadyReplicas(), scale.reason()));
-      if (scale.desired() > 0 || observed != null && replicasOf(observed) > 0 || scale.memory().panicSince() != null) {
+      status.workers(
+          scale.desired(),
+          observed,
+          scale,
+          FlotillaNames.workerEndpoint(
+              md.getMetadata().getNamespace(), md.getMetadata().getName()));
+      demand.publish(
+          ResourceID.fromResource(md),
+          new DemandStore.Published(
+              scale.desired(), status.build().getReadyReplicas(), scale.reason()));
+      if (scale.desired() > 0
+          || observed != null && replicasOf(observed) > 0
+          || scale.memory().panicSince() != null) {
         next = settings.autoscalerTick();
       } else if (spec.minReplicas() == 0 && spec.pinnedReplicas() == null) {
-        next = null; // at zero: a demand report wakes the model, nothing else can change the decision
+        next =
+            null; // at zero: a demand report wakes the model, nothing else can change the decision
       }
     } catch (ReconcileException e) {
       failure = e;
@@ -133,7 +157,8 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
     }
     if (status.changed() && !StatusWriter.write(context, md, status.build())) {
       // Changed since read: the next reconcile decides again, Events included.
-      return UpdateControl.<ModelDeployment>noUpdate().rescheduleAfter(StatusWriter.RETRY_AFTER_CONFLICT);
+      return UpdateControl.<ModelDeployment>noUpdate()
+          .rescheduleAfter(StatusWriter.RETRY_AFTER_CONFLICT);
     }
     EventRecorder events = new EventRecorder(context.getClient(), clock);
     for (ModelDeploymentStatusAggregator.Decision decision : status.decisions(failure)) {
@@ -157,9 +182,10 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
   }
 
   @Override
-  public ErrorStatusUpdateControl<ModelDeployment> updateErrorStatus(ModelDeployment md, Context<ModelDeployment> context,
-      Exception e) {
-    ModelDeploymentStatusAggregator status = new ModelDeploymentStatusAggregator(md, clock.instant());
+  public ErrorStatusUpdateControl<ModelDeployment> updateErrorStatus(
+      ModelDeployment md, Context<ModelDeployment> context, Exception e) {
+    ModelDeploymentStatusAggregator status =
+        new ModelDeploymentStatusAggregator(md, clock.instant());
     status.error(e);
     if (status.changed()) {
       StatusWriter.write(context, md, status.build());
@@ -173,16 +199,28 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
     try {
       spec = EffectiveSpec.of(md.getSpec());
     } catch (IllegalArgumentException e) {
-      throw new ReconcileException(ConditionTypes.PLACED, PlacementDecision.INVALID_SPEC, e.getMessage(),
+      throw new ReconcileException(
+          ConditionTypes.PLACED,
+          PlacementDecision.INVALID_SPEC,
+          e.getMessage(),
           EventReason.InvalidSpec);
     }
     if (spec.source() == null) {
-      throw new ReconcileException(ConditionTypes.PLACED, PlacementDecision.INVALID_SPEC, "spec.model.source is unset",
+      throw new ReconcileException(
+          ConditionTypes.PLACED,
+          PlacementDecision.INVALID_SPEC,
+          "spec.model.source is unset",
           EventReason.InvalidSpec);
     }
     if (spec.minReplicas() > spec.maxReplicas()) {
-      throw new ReconcileException(ConditionTypes.PLACED, PlacementDecision.INVALID_SPEC, "scaling.minReplicas "
-          + spec.minReplicas() + " is greater than scaling.maxReplicas " + spec.maxReplicas(), EventReason.InvalidSpec);
+      throw new ReconcileException(
+          ConditionTypes.PLACED,
+          PlacementDecision.INVALID_SPEC,
+          "scaling.minReplicas "
+              + spec.minReplicas()
+              + " is greater than scaling.maxReplicas "
+              + spec.maxReplicas(),
+          EventReason.InvalidSpec);
     }
     return spec;
   }
@@ -190,38 +228,73 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
   /** Step 2: a pool with room for maxReplicas, never over-committing one (see {@link Placer}). */
   PlacementDecision place(ModelDeployment md, EffectiveSpec spec, Context<ModelDeployment> context)
       throws ReconcileException {
-    MemoryEstimator.Estimate estimate = spec.gpus() == 0 ? new MemoryEstimator.Estimate(null, null)
-        : MemoryEstimator.estimate(spec, Quantities.bytes(settings.adapterSlotMemoryFallback()));
+    MemoryEstimator.Estimate estimate =
+        spec.gpus() == 0
+            ? new MemoryEstimator.Estimate(null, null)
+            : MemoryEstimator.estimate(
+                spec, Quantities.bytes(settings.adapterSlotMemoryFallback()));
     List<GpuNodePool> allPools = pools.list().toList();
     String currentPool = md.getStatus() == null ? null : md.getStatus().getPool();
-    PlacementDecision decision = book.place(ResourceID.fromResource(md), context.getPrimaryCache().list().toList(),
-        allocated -> Placer.place(spec, estimate.need(), estimate.unknownReason(), allPools, allocated, currentPool));
+    PlacementDecision decision =
+        book.place(
+            ResourceID.fromResource(md),
+            context.getPrimaryCache().list().toList(),
+            allocated ->
+                Placer.place(
+                    spec,
+                    estimate.need(),
+                    estimate.unknownReason(),
+                    allPools,
+                    allocated,
+                    currentPool));
     if (decision instanceof PlacementDecision.Unplaced unplaced) {
-      throw new ReconcileException(ConditionTypes.PLACED, unplaced.reason(), unplaced.message(),
-          PlacementDecision.INVALID_SPEC.equals(unplaced.reason()) || PlacementDecision.ZERO_GPUS.equals(unplaced.reason())
-              ? EventReason.InvalidSpec : EventReason.PlacementFailed);
+      throw new ReconcileException(
+          ConditionTypes.PLACED,
+          unplaced.reason(),
+          unplaced.message(),
+          PlacementDecision.INVALID_SPEC.equals(unplaced.reason())
+                  || PlacementDecision.ZERO_GPUS.equals(unplaced.reason())
+              ? EventReason.InvalidSpec
+              : EventReason.PlacementFailed);
     }
     return decision;
   }
 
   /** Step 3: how many workers, from the demand the gateways report (see {@link KpaAutoscaler}). */
-  KpaAutoscaler.Decision autoscale(ModelDeployment md, EffectiveSpec spec, Deployment existing, Instant now) {
+  KpaAutoscaler.Decision autoscale(
+      ModelDeployment md, EffectiveSpec spec, Deployment existing, Instant now) {
     ResourceID id = ResourceID.fromResource(md);
-    DemandSnapshot snapshot = demand.snapshot(id, now, spec.stableWindow(), spec.panicWindow(), settings.gatewayExpiry());
+    DemandSnapshot snapshot =
+        demand.snapshot(id, now, spec.stableWindow(), spec.panicWindow(), settings.gatewayExpiry());
     KpaAutoscaler.Memory memory = demand.memory(id);
     if (memory == null) {
       memory = ModelDeploymentStatusAggregator.memoryFromStatus(md.getStatus());
     }
     ModelDeploymentStatus status = md.getStatus();
     int current = existing == null ? 0 : replicasOf(existing);
-    int ready = existing == null || existing.getStatus() == null || existing.getStatus().getReadyReplicas() == null
-        ? 0 : existing.getStatus().getReadyReplicas();
-    Integer previous = status == null || status.getDesiredReplicas() == null
-        || status.getConditions().stream().noneMatch(c -> ConditionTypes.PLACED.equals(c.getType())
-            && ConditionTypes.TRUE.equals(c.getStatus()))
-        ? null : status.getDesiredReplicas();
-    KpaAutoscaler.Decision decision = KpaAutoscaler.decide(policy(spec), snapshot,
-        new KpaAutoscaler.Observed(current, ready, previous), memory, now);
+    int ready =
+        existing == null
+                || existing.getStatus() == null
+                || existing.getStatus().getReadyReplicas() == null
+            ? 0
+            : existing.getStatus().getReadyReplicas();
+    Integer previous =
+        status == null
+                || status.getDesiredReplicas() == null
+                || status.getConditions().stream()
+                    .noneMatch(
+                        c ->
+                            ConditionTypes.PLACED.equals(c.getType())
+                                && ConditionTypes.TRUE.equals(c.getStatus()))
+            ? null
+            : status.getDesiredReplicas();
+    KpaAutoscaler.Decision decision =
+        KpaAutoscaler.decide(
+            policy(spec),
+            snapshot,
+            new KpaAutoscaler.Observed(current, ready, previous),
+            memory,
+            now);
     demand.remember(id, decision.memory());
     return decision;
   }
@@ -235,10 +308,16 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
     } else if (!Objects.equals(existing.getSpec().getPorts(), desired.getSpec().getPorts())
         || !Objects.equals(existing.getSpec().getSelector(), desired.getSpec().getSelector())
         || !Objects.equals(existing.getMetadata().getLabels(), desired.getMetadata().getLabels())) {
-      Service updated = existing.toBuilder()
-          .editMetadata().withLabels(desired.getMetadata().getLabels()).endMetadata()
-          .editSpec().withPorts(desired.getSpec().getPorts()).withSelector(desired.getSpec().getSelector()).endSpec()
-          .build();
+      Service updated =
+          existing.toBuilder()
+              .editMetadata()
+              .withLabels(desired.getMetadata().getLabels())
+              .endMetadata()
+              .editSpec()
+              .withPorts(desired.getSpec().getPorts())
+              .withSelector(desired.getSpec().getSelector())
+              .endSpec()
+              .build();
       context.resourceOperations().update(updated, services);
     }
   }
@@ -247,89 +326,143 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
    * Step 5: the worker Deployment. The pod template is replaced only when its hash changed (that
    * rolls the workers); replicas alone are updated in place.
    */
-  Deployment applyDeployment(ModelDeployment md, ModelDeploymentModel model, int replicas, Deployment existing,
+  Deployment applyDeployment(
+      ModelDeployment md,
+      ModelDeploymentModel model,
+      int replicas,
+      Deployment existing,
       Context<ModelDeployment> context) {
     Deployment desired = model.deployment(replicas);
     if (existing == null) {
       return context.resourceOperations().create(desired, deployments);
     }
-    String desiredHash = desired.getMetadata().getAnnotations().get(FlotillaNames.ANNOTATION_TEMPLATE_HASH);
-    String existingHash = existing.getMetadata().getAnnotations() == null ? null
-        : existing.getMetadata().getAnnotations().get(FlotillaNames.ANNOTATION_TEMPLATE_HASH);
+    String desiredHash =
+        desired.getMetadata().getAnnotations().get(FlotillaNames.ANNOTATION_TEMPLATE_HASH);
+    String existingHash =
+        existing.getMetadata().getAnnotations() == null
+            ? null
+            : existing.getMetadata().getAnnotations().get(FlotillaNames.ANNOTATION_TEMPLATE_HASH);
     boolean roll = !desiredHash.equals(existingHash);
     boolean scale = !Objects.equals(existing.getSpec().getReplicas(), replicas);
-    boolean relabel = !Objects.equals(existing.getMetadata().getLabels(), desired.getMetadata().getLabels());
+    boolean relabel =
+        !Objects.equals(existing.getMetadata().getLabels(), desired.getMetadata().getLabels());
     if (!roll && !scale && !relabel) {
       return existing;
     }
-    DeploymentBuilder updated = new DeploymentBuilder(existing)
-        .editMetadata()
-          .withLabels(desired.getMetadata().getLabels())
-          .addToAnnotations(desired.getMetadata().getAnnotations())
-          .withOwnerReferences(desired.getMetadata().getOwnerReferences())
-        .endMetadata()
-        .editSpec().withReplicas(replicas).endSpec();
+    DeploymentBuilder updated =
+        new DeploymentBuilder(existing)
+            .editMetadata()
+            .withLabels(desired.getMetadata().getLabels())
+            .addToAnnotations(desired.getMetadata().getAnnotations())
+            .withOwnerReferences(desired.getMetadata().getOwnerReferences())
+            .endMetadata()
+            .editSpec()
+            .withReplicas(replicas)
+            .endSpec();
     if (roll) {
-      updated.editSpec()
+      updated
+          .editSpec()
           .withTemplate(desired.getSpec().getTemplate())
           .withStrategy(desired.getSpec().getStrategy())
           .endSpec();
     }
     Deployment result = context.resourceOperations().update(updated.build(), deployments);
     if (roll && existingHash != null) {
-      new EventRecorder(context.getClient(), clock).record(md, EventReason.WorkersRolled,
-          "worker pod template changed (" + existingHash + " → " + desiredHash + "): workers restart one by one");
+      new EventRecorder(context.getClient(), clock)
+          .record(
+              md,
+              EventReason.WorkersRolled,
+              "worker pod template changed ("
+                  + existingHash
+                  + " → "
+                  + desiredHash
+                  + "): workers restart one by one");
     }
     return result;
   }
 
-  /** An unplaced or invalid deployment runs no workers; its objects stay (owned, so deleting it cleans up). */
+  /**
+   * An unplaced or invalid deployment runs no workers; its objects stay (owned, so deleting it
+   * cleans up).
+   */
   private void scaleExistingToZero(Context<ModelDeployment> context) {
-    context.getSecondaryResource(Deployment.class).ifPresent(existing -> {
-      if (replicasOf(existing) > 0) {
-        context.resourceOperations().update(new DeploymentBuilder(existing).editSpec().withReplicas(0).endSpec().build(),
-            deployments);
-      }
-    });
+    context
+        .getSecondaryResource(Deployment.class)
+        .ifPresent(
+            existing -> {
+              if (replicasOf(existing) > 0) {
+                context
+                    .resourceOperations()
+                    .update(
+                        new DeploymentBuilder(existing)
+                            .editSpec()
+                            .withReplicas(0)
+                            .endSpec()
+                            .build(),
+                        deployments);
+              }
+            });
   }
 
   static KpaAutoscaler.Policy policy(EffectiveSpec spec) {
-    return new KpaAutoscaler.Policy(spec.minReplicas(), spec.maxReplicas(), spec.targetConcurrency(),
-        spec.stableWindow(), spec.panicThreshold(), spec.scaleToZeroAfter(), spec.coldStartTimeout(),
+    return new KpaAutoscaler.Policy(
+        spec.minReplicas(),
+        spec.maxReplicas(),
+        spec.targetConcurrency(),
+        spec.stableWindow(),
+        spec.panicThreshold(),
+        spec.scaleToZeroAfter(),
+        spec.coldStartTimeout(),
         spec.pinnedReplicas());
   }
 
   private static int replicasOf(Deployment deployment) {
-    return deployment.getSpec() == null || deployment.getSpec().getReplicas() == null ? 0 : deployment.getSpec().getReplicas();
+    return deployment.getSpec() == null || deployment.getSpec().getReplicas() == null
+        ? 0
+        : deployment.getSpec().getReplicas();
   }
 
   /**
    * Deployments a pool event concerns: those on the pool (their node selector or tolerations may
    * change) and those waiting for a place (it may have room now).
    */
-  static Set<ResourceID> affectedBy(GpuNodePool pool, IndexerResourceCache<ModelDeployment> primaries) {
+  static Set<ResourceID> affectedBy(
+      GpuNodePool pool, IndexerResourceCache<ModelDeployment> primaries) {
     String name = pool.getMetadata().getName();
-    return primaries.list()
-        .filter(md -> name.equals(md.getStatus() == null ? null : md.getStatus().getPool()) || !placed(md))
+    return primaries
+        .list()
+        .filter(
+            md ->
+                name.equals(md.getStatus() == null ? null : md.getStatus().getPool())
+                    || !placed(md))
         .map(ResourceID::fromResource)
         .collect(Collectors.toSet());
   }
 
   /** Only changes that can alter a placement: spec (generation), or GPUs freed. */
   static boolean poolChangeMatters(GpuNodePool next, GpuNodePool previous) {
-    if (!Objects.equals(next.getMetadata().getGeneration(), previous.getMetadata().getGeneration())) {
+    if (!Objects.equals(
+        next.getMetadata().getGeneration(), previous.getMetadata().getGeneration())) {
       return true;
     }
-    int before = previous.getStatus() == null || previous.getStatus().getAllocatedGpus() == null
-        ? 0 : previous.getStatus().getAllocatedGpus();
-    int after = next.getStatus() == null || next.getStatus().getAllocatedGpus() == null
-        ? 0 : next.getStatus().getAllocatedGpus();
+    int before =
+        previous.getStatus() == null || previous.getStatus().getAllocatedGpus() == null
+            ? 0
+            : previous.getStatus().getAllocatedGpus();
+    int after =
+        next.getStatus() == null || next.getStatus().getAllocatedGpus() == null
+            ? 0
+            : next.getStatus().getAllocatedGpus();
     return after < before;
   }
 
   private static boolean placed(ModelDeployment md) {
-    return md.getStatus() != null && md.getStatus().getConditions().stream()
-        .anyMatch(c -> ConditionTypes.PLACED.equals(c.getType()) && ConditionTypes.TRUE.equals(c.getStatus()));
+    return md.getStatus() != null
+        && md.getStatus().getConditions().stream()
+            .anyMatch(
+                c ->
+                    ConditionTypes.PLACED.equals(c.getType())
+                        && ConditionTypes.TRUE.equals(c.getStatus()));
   }
 
   static Map<String, String> selector(ModelDeployment md) {

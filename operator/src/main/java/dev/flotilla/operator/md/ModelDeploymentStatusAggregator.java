@@ -28,11 +28,14 @@ import java.util.Objects;
 /**
  * The one place a ModelDeployment's status is put together: the fixed conditions {@code Ready},
  * {@code Placed} and {@code ScaledToZero}, replica counts, pool, endpoint and the autoscaler's
- * state. It also says which decisions changed, for the Events, and whether the status differs
- * from what is stored (only then is it written).
+ * state. It also says which decisions changed, for the Events, and whether the status differs from
+ * what is stored (only then is it written).
  */
 public final class ModelDeploymentStatusAggregator {
-  /** The stored idle clock moves only in steps this large, so steady demand does not rewrite status every tick. */
+  /**
+   * The stored idle clock moves only in steps this large, so steady demand does not rewrite status
+   * every tick.
+   */
   static final Duration DEMAND_TIME_GRANULARITY = Duration.ofSeconds(5);
 
   /** An Event to record once the status is written. */
@@ -66,11 +69,20 @@ public final class ModelDeploymentStatusAggregator {
   }
 
   /** The workers as they are, after the autoscaler decided {@code desired}. */
-  public void workers(int desired, Deployment observed, KpaAutoscaler.Decision scale, String endpoint) {
-    int replicas = observed == null || observed.getStatus() == null || observed.getStatus().getReplicas() == null
-        ? 0 : observed.getStatus().getReplicas();
-    int ready = observed == null || observed.getStatus() == null || observed.getStatus().getReadyReplicas() == null
-        ? 0 : observed.getStatus().getReadyReplicas();
+  public void workers(
+      int desired, Deployment observed, KpaAutoscaler.Decision scale, String endpoint) {
+    int replicas =
+        observed == null
+                || observed.getStatus() == null
+                || observed.getStatus().getReplicas() == null
+            ? 0
+            : observed.getStatus().getReplicas();
+    int ready =
+        observed == null
+                || observed.getStatus() == null
+                || observed.getStatus().getReadyReplicas() == null
+            ? 0
+            : observed.getStatus().getReadyReplicas();
     next.setReplicas(replicas);
     next.setReadyReplicas(ready);
     next.setDesiredReplicas(desired);
@@ -103,7 +115,11 @@ public final class ModelDeploymentStatusAggregator {
     if (!failure.conditionType().equals(READY)) {
       set(READY, FALSE, failure.reason(), failure.getMessage());
     }
-    set(SCALED_TO_ZERO, UNKNOWN, failure.reason(), "no workers while " + failure.conditionType() + " is False");
+    set(
+        SCALED_TO_ZERO,
+        UNKNOWN,
+        failure.reason(),
+        "no workers while " + failure.conditionType() + " is False");
   }
 
   /** An unexpected error (API server, bug): Ready says so, the rest stays as it was. */
@@ -129,26 +145,38 @@ public final class ModelDeploymentStatusAggregator {
     List<Decision> out = new ArrayList<>();
     Condition oldPlaced = find(current.getConditions(), PLACED);
     Condition newPlaced = find(next.getConditions(), PLACED);
-    if (newPlaced != null && TRUE.equals(newPlaced.getStatus())
-        && (oldPlaced == null || !TRUE.equals(oldPlaced.getStatus()) || !Objects.equals(current.getPool(), next.getPool()))) {
+    if (newPlaced != null
+        && TRUE.equals(newPlaced.getStatus())
+        && (oldPlaced == null
+            || !TRUE.equals(oldPlaced.getStatus())
+            || !Objects.equals(current.getPool(), next.getPool()))) {
       out.add(new Decision(EventReason.Placed, newPlaced.getMessage()));
     }
     if (failure != null) {
       Condition old = find(current.getConditions(), failure.conditionType());
-      if (old == null || !FALSE.equals(old.getStatus()) || !Objects.equals(old.getReason(), failure.reason())
+      if (old == null
+          || !FALSE.equals(old.getStatus())
+          || !Objects.equals(old.getReason(), failure.reason())
           || !Objects.equals(old.getMessage(), failure.getMessage())) {
         out.add(new Decision(failure.eventReason(), failure.getMessage()));
       }
     }
     int before = current.getDesiredReplicas() == null ? 0 : current.getDesiredReplicas();
     int after = next.getDesiredReplicas() == null ? 0 : next.getDesiredReplicas();
-    String why = next.getAutoscaler() == null || next.getAutoscaler().getReason() == null ? "" : ": " + next.getAutoscaler().getReason();
+    String why =
+        next.getAutoscaler() == null || next.getAutoscaler().getReason() == null
+            ? ""
+            : ": " + next.getAutoscaler().getReason();
     if (after > before) {
-      out.add(new Decision(before == 0 ? EventReason.ScaledFromZero : EventReason.ScaledUp,
-          "scaled from " + before + " to " + after + " replicas" + why));
+      out.add(
+          new Decision(
+              before == 0 ? EventReason.ScaledFromZero : EventReason.ScaledUp,
+              "scaled from " + before + " to " + after + " replicas" + why));
     } else if (after < before) {
-      out.add(new Decision(after == 0 ? EventReason.ScaledToZero : EventReason.ScaledDown,
-          "scaled from " + before + " to " + after + " replicas" + why));
+      out.add(
+          new Decision(
+              after == 0 ? EventReason.ScaledToZero : EventReason.ScaledDown,
+              "scaled from " + before + " to " + after + " replicas" + why));
     }
     return out;
   }
@@ -159,12 +187,14 @@ public final class ModelDeploymentStatusAggregator {
     AutoscalerState state = new AutoscalerState();
     String storedDemand = previous == null ? null : previous.getLastDemandTime();
     Instant demand = memory.lastDemandTime();
-    if (demand != null && (storedDemand == null
-        || !Instant.parse(storedDemand).plus(DEMAND_TIME_GRANULARITY).isAfter(demand))) {
+    if (demand != null
+        && (storedDemand == null
+            || !Instant.parse(storedDemand).plus(DEMAND_TIME_GRANULARITY).isAfter(demand))) {
       storedDemand = demand.toString();
     }
     state.setLastDemandTime(storedDemand);
-    state.setLastScaleTime(memory.lastScaleTime() == null ? null : memory.lastScaleTime().toString());
+    state.setLastScaleTime(
+        memory.lastScaleTime() == null ? null : memory.lastScaleTime().toString());
     state.setPanicSince(memory.panicSince() == null ? null : memory.panicSince().toString());
     state.setReason(scale.reason());
     return state;
@@ -176,8 +206,11 @@ public final class ModelDeploymentStatusAggregator {
     if (state == null) {
       return KpaAutoscaler.Memory.EMPTY;
     }
-    return new KpaAutoscaler.Memory(parse(state.getLastDemandTime()), parse(state.getLastScaleTime()),
-        parse(state.getPanicSince()), null);
+    return new KpaAutoscaler.Memory(
+        parse(state.getLastDemandTime()),
+        parse(state.getLastScaleTime()),
+        parse(state.getPanicSince()),
+        null);
   }
 
   private static Instant parse(String time) {
@@ -189,7 +222,8 @@ public final class ModelDeploymentStatusAggregator {
   }
 
   private void set(String type, String status, String reason, String message) {
-    next.setConditions(Conditions.set(next.getConditions(), type, status, reason, message, generation, now));
+    next.setConditions(
+        Conditions.set(next.getConditions(), type, status, reason, message, generation, now));
   }
 
   private static Condition find(List<Condition> conditions, String type) {

@@ -45,7 +45,8 @@ public record EffectiveSpec(
   public static EffectiveSpec of(ModelDeploymentSpec spec) {
     ModelSource model = spec.getModel() == null ? new ModelSource() : spec.getModel();
     EngineLimits engine = spec.getEngine() == null ? new EngineLimits() : spec.getEngine();
-    ReplicaResources resources = spec.getResources() == null ? new ReplicaResources() : spec.getResources();
+    ReplicaResources resources =
+        spec.getResources() == null ? new ReplicaResources() : spec.getResources();
     Placement placement = spec.getPlacement() == null ? new Placement() : spec.getPlacement();
     Scaling scaling = spec.getScaling() == null ? new Scaling() : spec.getScaling();
     return new EffectiveSpec(

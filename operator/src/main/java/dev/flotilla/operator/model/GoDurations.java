@@ -4,7 +4,10 @@ import java.time.Duration;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** Go-style durations as Kubernetes users write them: {@code 90s}, {@code 5m}, {@code 1h30m}, {@code 1.5s}. */
+/**
+ * Go-style durations as Kubernetes users write them: {@code 90s}, {@code 5m}, {@code 1h30m}, {@code
+ * 1.5s}.
+ */
 public final class GoDurations {
   private static final Pattern WHOLE = Pattern.compile("^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$");
   private static final Pattern PART = Pattern.compile("([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h)");
@@ -19,12 +22,14 @@ public final class GoDurations {
     Matcher m = PART.matcher(text);
     while (m.find()) {
       double value = Double.parseDouble(m.group(1));
-      millis += value * switch (m.group(2)) {
-        case "ms" -> 1;
-        case "s" -> 1_000;
-        case "m" -> 60_000;
-        default -> 3_600_000;
-      };
+      millis +=
+          value
+              * switch (m.group(2)) {
+                case "ms" -> 1;
+                case "s" -> 1_000;
+                case "m" -> 60_000;
+                default -> 3_600_000;
+              };
     }
     return Duration.ofMillis(Math.round(millis));
   }

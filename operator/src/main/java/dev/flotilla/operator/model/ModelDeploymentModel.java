@@ -72,8 +72,11 @@ public final class ModelDeploymentModel {
     this.namespace = cr.getMetadata().getNamespace();
   }
 
-  /** @param pool the pool the workers were placed on; {@code null} for CPU-only workers */
-  public static ModelDeploymentModel from(ModelDeployment cr, GpuNodePool pool, OperatorSettings settings) {
+  /**
+   * @param pool the pool the workers were placed on; {@code null} for CPU-only workers
+   */
+  public static ModelDeploymentModel from(
+      ModelDeployment cr, GpuNodePool pool, OperatorSettings settings) {
     return new ModelDeploymentModel(cr, pool, settings);
   }
 
@@ -92,10 +95,12 @@ public final class ModelDeploymentModel {
     return new DeploymentBuilder()
         .withMetadata(metadata(FlotillaNames.workerDeployment(name), annotations))
         .withNewSpec()
-          .withReplicas(replicas)
-          .withNewSelector().withMatchLabels(FlotillaNames.workerSelector(name)).endSelector()
-          .withStrategy(strategy())
-          .withTemplate(template)
+        .withReplicas(replicas)
+        .withNewSelector()
+        .withMatchLabels(FlotillaNames.workerSelector(name))
+        .endSelector()
+        .withStrategy(strategy())
+        .withTemplate(template)
         .endSpec()
         .build();
   }
@@ -105,12 +110,20 @@ public final class ModelDeploymentModel {
     return new ServiceBuilder()
         .withMetadata(metadata(FlotillaNames.workerService(name), Map.of()))
         .withNewSpec()
-          .withClusterIP("None")
-          .withSelector(FlotillaNames.workerSelector(name))
-          .addNewPort().withName(GRPC_PORT_NAME).withPort(GRPC_PORT)
-            .withTargetPort(new IntOrString(GRPC_PORT_NAME)).withProtocol("TCP").endPort()
-          .addNewPort().withName(HTTP_PORT_NAME).withPort(HTTP_PORT)
-            .withTargetPort(new IntOrString(HTTP_PORT_NAME)).withProtocol("TCP").endPort()
+        .withClusterIP("None")
+        .withSelector(FlotillaNames.workerSelector(name))
+        .addNewPort()
+        .withName(GRPC_PORT_NAME)
+        .withPort(GRPC_PORT)
+        .withTargetPort(new IntOrString(GRPC_PORT_NAME))
+        .withProtocol("TCP")
+        .endPort()
+        .addNewPort()
+        .withName(HTTP_PORT_NAME)
+        .withPort(HTTP_PORT)
+        .withTargetPort(new IntOrString(HTTP_PORT_NAME))
+        .withProtocol("TCP")
+        .endPort()
         .endSpec()
         .build();
   }
@@ -121,18 +134,24 @@ public final class ModelDeploymentModel {
   }
 
   PodTemplateSpec podTemplate() {
-    Map<String, String> nodeSelector = pool == null || pool.getSpec().getNodeSelector() == null
-        ? null : new LinkedHashMap<>(pool.getSpec().getNodeSelector());
-    List<Toleration> tolerations = pool == null || pool.getSpec().getTolerations() == null
-        ? null : List.copyOf(pool.getSpec().getTolerations());
+    Map<String, String> nodeSelector =
+        pool == null || pool.getSpec().getNodeSelector() == null
+            ? null
+            : new LinkedHashMap<>(pool.getSpec().getNodeSelector());
+    List<Toleration> tolerations =
+        pool == null || pool.getSpec().getTolerations() == null
+            ? null
+            : List.copyOf(pool.getSpec().getTolerations());
     return new PodTemplateSpecBuilder()
-        .withNewMetadata().withLabels(FlotillaNames.workerLabels(name)).endMetadata()
+        .withNewMetadata()
+        .withLabels(FlotillaNames.workerLabels(name))
+        .endMetadata()
         .withNewSpec()
-          .withContainers(container())
-          .withVolumes(volumes())
-          .withNodeSelector(nodeSelector)
-          .withTolerations(tolerations)
-          .withTerminationGracePeriodSeconds(settings.terminationGracePeriod().toSeconds())
+        .withContainers(container())
+        .withVolumes(volumes())
+        .withNodeSelector(nodeSelector)
+        .withTolerations(tolerations)
+        .withTerminationGracePeriodSeconds(settings.terminationGracePeriod().toSeconds())
         .endSpec()
         .build();
   }
@@ -142,20 +161,35 @@ public final class ModelDeploymentModel {
         .withName(FlotillaNames.WORKER_CONTAINER)
         .withImage(spec.image() == null ? settings.workerImage() : spec.image())
         .withEnv(env())
-        .addNewPort().withName(GRPC_PORT_NAME).withContainerPort(GRPC_PORT).withProtocol("TCP").endPort()
-        .addNewPort().withName(HTTP_PORT_NAME).withContainerPort(HTTP_PORT).withProtocol("TCP").endPort()
+        .addNewPort()
+        .withName(GRPC_PORT_NAME)
+        .withContainerPort(GRPC_PORT)
+        .withProtocol("TCP")
+        .endPort()
+        .addNewPort()
+        .withName(HTTP_PORT_NAME)
+        .withContainerPort(HTTP_PORT)
+        .withProtocol("TCP")
+        .endPort()
         .withResources(resources())
         // Ready only once the model is loaded: the worker's gRPC health turns SERVING then. A
         // request held for a cold model waits for this probe, so it runs every second (the
         // kubelet's shortest period): a period of P seconds adds P/2 on average, up to P, to a
         // cold start after the model is ready. A health check is one cheap gRPC call.
         .withNewReadinessProbe()
-          .withNewGrpc().withPort(GRPC_PORT).endGrpc()
-          .withPeriodSeconds(1).withFailureThreshold(3)
+        .withNewGrpc()
+        .withPort(GRPC_PORT)
+        .endGrpc()
+        .withPeriodSeconds(1)
+        .withFailureThreshold(3)
         .endReadinessProbe()
         .withNewLivenessProbe()
-          .withNewHttpGet().withPath("/q/health/live").withPort(new IntOrString(HTTP_PORT_NAME)).endHttpGet()
-          .withPeriodSeconds(10).withFailureThreshold(3)
+        .withNewHttpGet()
+        .withPath("/q/health/live")
+        .withPort(new IntOrString(HTTP_PORT_NAME))
+        .endHttpGet()
+        .withPeriodSeconds(10)
+        .withFailureThreshold(3)
         .endLivenessProbe()
         .withVolumeMounts(volumeMounts())
         .build();
@@ -169,8 +203,13 @@ public final class ModelDeploymentModel {
       env.add(new EnvVar("FLOTILLA_DTYPE", spec.dtype().name(), null));
     }
     env.add(new EnvVar("FLOTILLA_MAX_BATCH_SIZE", String.valueOf(spec.maxBatchSize()), null));
-    env.add(new EnvVar("FLOTILLA_MAX_SEQUENCE_LENGTH", String.valueOf(spec.maxSequenceLength()), null));
-    env.add(new EnvVar("FLOTILLA_KV_CACHE_BYTES", String.valueOf(Quantities.bytes(spec.kvCacheMemory())), null));
+    env.add(
+        new EnvVar("FLOTILLA_MAX_SEQUENCE_LENGTH", String.valueOf(spec.maxSequenceLength()), null));
+    env.add(
+        new EnvVar(
+            "FLOTILLA_KV_CACHE_BYTES",
+            String.valueOf(Quantities.bytes(spec.kvCacheMemory())),
+            null));
     env.add(new EnvVar("FLOTILLA_KV_BLOCK_SIZE", String.valueOf(spec.kvBlockSize()), null));
     env.add(new EnvVar("FLOTILLA_MAX_ADAPTERS", String.valueOf(spec.maxAdaptersResident()), null));
     env.add(new EnvVar("FLOTILLA_MAX_LORA_RANK", String.valueOf(spec.maxLoraRank()), null));
@@ -189,9 +228,14 @@ public final class ModelDeploymentModel {
     if (pvc == null) {
       return List.of();
     }
-    return List.of(new VolumeBuilder().withName("model")
-        .withNewPersistentVolumeClaim().withClaimName(pvc.claim()).withReadOnly(true).endPersistentVolumeClaim()
-        .build());
+    return List.of(
+        new VolumeBuilder()
+            .withName("model")
+            .withNewPersistentVolumeClaim()
+            .withClaimName(pvc.claim())
+            .withReadOnly(true)
+            .endPersistentVolumeClaim()
+            .build());
   }
 
   private List<VolumeMount> volumeMounts() {
@@ -199,8 +243,12 @@ public final class ModelDeploymentModel {
     if (pvc == null) {
       return List.of();
     }
-    return List.of(new VolumeMountBuilder().withName("model")
-        .withMountPath(PVC_MOUNT_ROOT + pvc.claim()).withReadOnly(true).build());
+    return List.of(
+        new VolumeMountBuilder()
+            .withName("model")
+            .withMountPath(PVC_MOUNT_ROOT + pvc.claim())
+            .withReadOnly(true)
+            .build());
   }
 
   private ResourceRequirements resources() {
@@ -225,16 +273,17 @@ public final class ModelDeploymentModel {
   }
 
   /**
-   * GPU workers replace one at a time without a surge pod: placement reserves exactly
-   * maxReplicas × gpus on the pool, so a surge pod at maximum scale would wait for a GPU that
-   * is not there. CPU workers surge, so serving capacity never dips during a roll.
+   * GPU workers replace one at a time without a surge pod: placement reserves exactly maxReplicas ×
+   * gpus on the pool, so a surge pod at maximum scale would wait for a GPU that is not there. CPU
+   * workers surge, so serving capacity never dips during a roll.
    */
   private DeploymentStrategy strategy() {
     boolean gpu = spec.gpus() > 0;
-    return new DeploymentStrategyBuilder().withType("RollingUpdate")
+    return new DeploymentStrategyBuilder()
+        .withType("RollingUpdate")
         .withNewRollingUpdate()
-          .withMaxSurge(new IntOrString(gpu ? 0 : 1))
-          .withMaxUnavailable(new IntOrString(gpu ? 1 : 0))
+        .withMaxSurge(new IntOrString(gpu ? 0 : 1))
+        .withMaxUnavailable(new IntOrString(gpu ? 1 : 0))
         .endRollingUpdate()
         .build();
   }
@@ -262,15 +311,19 @@ public final class ModelDeploymentModel {
 
   static String templateHash(PodTemplateSpec template) {
     try {
-      byte[] digest = MessageDigest.getInstance("SHA-256")
-          .digest(Serialization.asJson(template).getBytes(StandardCharsets.UTF_8));
+      byte[] digest =
+          MessageDigest.getInstance("SHA-256")
+              .digest(Serialization.asJson(template).getBytes(StandardCharsets.UTF_8));
       return HexFormat.of().formatHex(digest, 0, 8);
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
   }
 
-  /** {@code pvc://claim/some/path}: a claim and the path inside it (starting with a slash, or empty). */
+  /**
+   * {@code pvc://claim/some/path}: a claim and the path inside it (starting with a slash, or
+   * empty).
+   */
   record PvcSource(String claim, String path) {
     static PvcSource parse(String source) {
       if (source == null || !source.startsWith("pvc://")) {
@@ -278,7 +331,9 @@ public final class ModelDeploymentModel {
       }
       String rest = source.substring("pvc://".length());
       int slash = rest.indexOf('/');
-      return slash < 0 ? new PvcSource(rest, "") : new PvcSource(rest.substring(0, slash), rest.substring(slash));
+      return slash < 0
+          ? new PvcSource(rest, "")
+          : new PvcSource(rest.substring(0, slash), rest.substring(slash));
     }
   }
 }

@@ -16,7 +16,10 @@ public final class Quantities {
     return amount.setScale(0, java.math.RoundingMode.CEILING).longValueExact();
   }
 
-  /** {@code 38 GiB}, {@code 1.5 GiB}, {@code 512 MiB}: rounded up so a shortfall is never understated. */
+  /**
+   * {@code 38 GiB}, {@code 1.5 GiB}, {@code 512 MiB}: rounded up so a shortfall is never
+   * understated.
+   */
   public static String human(long bytes) {
     if (bytes >= GIB) {
       double gib = Math.ceil(bytes * 10.0 / GIB) / 10.0;

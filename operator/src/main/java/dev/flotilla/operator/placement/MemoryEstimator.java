@@ -12,8 +12,8 @@ import java.util.Optional;
  * Works out the GPU memory one replica needs. Weights come from {@code spec.model.weightsMemory},
  * or from the safetensors headers when the source is a {@code file://} directory the operator can
  * read. An adapter slot holds rank × (in + out) values for every projection of every layer at the
- * model's maximum rank; when the model's shapes cannot be read, the configured fallback per slot
- * is used.
+ * model's maximum rank; when the model's shapes cannot be read, the configured fallback per slot is
+ * used.
  */
 public final class MemoryEstimator {
   /** The need, or why it is unknown. */
@@ -30,12 +30,20 @@ public final class MemoryEstimator {
       try {
         weights = ModelFiles.weightsBytes(dir.get(), spec.dtype());
       } catch (IOException | RuntimeException e) {
-        return new Estimate(null, "cannot read the model's weights at " + spec.source() + " (" + e.getMessage()
-            + "); set spec.model.weightsMemory");
+        return new Estimate(
+            null,
+            "cannot read the model's weights at "
+                + spec.source()
+                + " ("
+                + e.getMessage()
+                + "); set spec.model.weightsMemory");
       }
     } else {
-      return new Estimate(null, "spec.model.weightsMemory is unset and the operator cannot read " + spec.source()
-          + " to size the weights; set spec.model.weightsMemory (e.g. 16Gi)");
+      return new Estimate(
+          null,
+          "spec.model.weightsMemory is unset and the operator cannot read "
+              + spec.source()
+              + " to size the weights; set spec.model.weightsMemory (e.g. 16Gi)");
     }
     long slot = adapterSlotFallbackBytes;
     if (dir.isPresent()) {
@@ -45,8 +53,10 @@ public final class MemoryEstimator {
         slot = adapterSlotFallbackBytes;
       }
     }
-    return new Estimate(new MemoryNeed(weights, Quantities.bytes(spec.kvCacheMemory()), spec.maxAdaptersResident(),
-        slot), null);
+    return new Estimate(
+        new MemoryNeed(
+            weights, Quantities.bytes(spec.kvCacheMemory()), spec.maxAdaptersResident(), slot),
+        null);
   }
 
   /** One adapter at {@code rank} on all seven projections of every layer. */

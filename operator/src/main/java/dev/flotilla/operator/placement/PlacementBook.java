@@ -15,8 +15,8 @@ import java.util.function.Function;
  * The GPUs promised on each pool, so that two deployments reconciled at the same time never both
  * take the last free GPUs. Decisions are made one at a time under this book's lock. What others
  * hold comes from the decisions made here, and for deployments not decided since this operator
- * started (a restart, a new leader) from their status ({@code status.pool} with
- * {@code Placed=True}). Deployments that no longer exist are forgotten.
+ * started (a restart, a new leader) from their status ({@code status.pool} with {@code
+ * Placed=True}). Deployments that no longer exist are forgotten.
  */
 public final class PlacementBook {
   private record Entry(String pool, int gpus) {}
@@ -24,11 +24,14 @@ public final class PlacementBook {
   private final Map<ResourceID, Entry> decided = new HashMap<>();
 
   /**
-   * Runs {@code decide} with the GPUs others hold per pool and records its outcome for {@code self}.
+   * Runs {@code decide} with the GPUs others hold per pool and records its outcome for {@code
+   * self}.
    *
    * @param all every ModelDeployment that exists now (the informer cache)
    */
-  public synchronized PlacementDecision place(ResourceID self, List<ModelDeployment> all,
+  public synchronized PlacementDecision place(
+      ResourceID self,
+      List<ModelDeployment> all,
       Function<Map<String, Integer>, PlacementDecision> decide) {
     PlacementDecision decision = decide.apply(allocatedExcept(self, all));
     if (decision instanceof PlacementDecision.OnPool onPool) {
@@ -67,8 +70,13 @@ public final class PlacementBook {
 
   /** What a deployment's status says it holds: its pool at maxReplicas × gpus, when placed. */
   private static Entry fromStatus(ModelDeployment md) {
-    if (md.getStatus() == null || md.getStatus().getPool() == null || md.getStatus().getConditions().stream()
-        .noneMatch(c -> ConditionTypes.PLACED.equals(c.getType()) && ConditionTypes.TRUE.equals(c.getStatus()))) {
+    if (md.getStatus() == null
+        || md.getStatus().getPool() == null
+        || md.getStatus().getConditions().stream()
+            .noneMatch(
+                c ->
+                    ConditionTypes.PLACED.equals(c.getType())
+                        && ConditionTypes.TRUE.equals(c.getStatus()))) {
       return new Entry(null, 0);
     }
     try {

@@ -15,13 +15,23 @@ public sealed interface PlacementDecision {
 
   /** Placed on {@code pool}, holding {@code reservedGpus} of its GPUs. */
   record OnPool(String pool, int reservedGpus, String message) implements PlacementDecision {
-    @Override public String reason() { return "Placed"; }
+    @Override
+    public String reason() {
+      return "Placed";
+    }
   }
 
   /** Workers need no GPU and run wherever the scheduler puts them. */
   record CpuOnly() implements PlacementDecision {
-    @Override public String reason() { return "CpuOnly"; }
-    @Override public String message() { return "resources.gpus is 0: workers run on CPU, no GpuNodePool needed"; }
+    @Override
+    public String reason() {
+      return "CpuOnly";
+    }
+
+    @Override
+    public String message() {
+      return "resources.gpus is 0: workers run on CPU, no GpuNodePool needed";
+    }
   }
 
   /** Nothing fits; {@code reason} is one of the constants below. */

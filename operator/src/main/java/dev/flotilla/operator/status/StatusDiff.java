@@ -2,7 +2,10 @@ package dev.flotilla.operator.status;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 
-/** Whether two statuses differ as the API server would store them (JSON), so unchanged status is never written. */
+/**
+ * Whether two statuses differ as the API server would store them (JSON), so unchanged status is
+ * never written.
+ */
 public final class StatusDiff {
   private static final ObjectMapper JSON = new ObjectMapper();
 

@@ -11,13 +11,15 @@ import java.util.function.Function;
 import java.util.regex.Pattern;
 
 /**
- * Checks a tenant's API-key Secrets: each exists, the selected entries exist, and every value is
- * a {@code sha256:<64 hex>} hash. A plain key is refused without repeating it anywhere.
+ * Checks a tenant's API-key Secrets: each exists, the selected entries exist, and every value is a
+ * {@code sha256:<64 hex>} hash. A plain key is refused without repeating it anywhere.
  */
 public final class TenantKeys {
   static final Pattern HASH = Pattern.compile("^sha256:[0-9a-f]{64}$");
 
-  /** @param keys valid hashes found; meaningful only when {@code ready} */
+  /**
+   * @param keys valid hashes found; meaningful only when {@code ready}
+   */
   public record Check(boolean ready, String reason, String message, int keys) {}
 
   public static final String SECRET_NOT_FOUND = "SecretNotFound";
@@ -28,7 +30,8 @@ public final class TenantKeys {
 
   private TenantKeys() {}
 
-  public static Check check(List<SecretKeyReference> refs, Function<SecretKeyReference, Secret> lookup) {
+  public static Check check(
+      List<SecretKeyReference> refs, Function<SecretKeyReference, Secret> lookup) {
     if (refs == null || refs.isEmpty()) {
       return new Check(false, NO_KEYS, "spec.apiKeySecrets names no Secret", 0);
     }
@@ -42,14 +45,22 @@ public final class TenantKeys {
       Map<String, String> values = values(secret);
       if (ref.getKey() != null) {
         if (!values.containsKey(ref.getKey())) {
-          return new Check(false, KEY_NOT_FOUND, "Secret " + where + " has no entry " + ref.getKey(), 0);
+          return new Check(
+              false, KEY_NOT_FOUND, "Secret " + where + " has no entry " + ref.getKey(), 0);
         }
         values = Map.of(ref.getKey(), values.get(ref.getKey()));
       }
       for (Map.Entry<String, String> entry : values.entrySet()) {
         if (!HASH.matcher(entry.getValue().trim()).matches()) {
-          return new Check(false, NOT_A_HASH, "Secret " + where + " entry " + entry.getKey()
-              + " is not sha256:<64 lowercase hex digits>; store the key's hash, never the key", 0);
+          return new Check(
+              false,
+              NOT_A_HASH,
+              "Secret "
+                  + where
+                  + " entry "
+                  + entry.getKey()
+                  + " is not sha256:<64 lowercase hex digits>; store the key's hash, never the key",
+              0);
         }
         keys++;
       }
@@ -57,10 +68,14 @@ public final class TenantKeys {
     if (keys == 0) {
       return new Check(false, NO_KEYS, "the referenced Secrets hold no API-key hashes", 0);
     }
-    return new Check(true, KEYS_FOUND, keys + " API-key hashes in " + refs.size() + " Secrets", keys);
+    return new Check(
+        true, KEYS_FOUND, keys + " API-key hashes in " + refs.size() + " Secrets", keys);
   }
 
-  /** The Secret's entries as text: {@code data} is base64, {@code stringData} (unsubmitted objects) is plain. */
+  /**
+   * The Secret's entries as text: {@code data} is base64, {@code stringData} (unsubmitted objects)
+   * is plain.
+   */
   static Map<String, String> values(Secret secret) {
     Map<String, String> values = new LinkedHashMap<>();
     if (secret.getData() != null) {

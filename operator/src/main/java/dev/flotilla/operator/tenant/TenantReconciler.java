@@ -30,9 +30,9 @@ import java.util.Objects;
 import java.util.stream.Collectors;
 
 /**
- * Checks that a Tenant's API-key Secrets exist and hold hashes (never plain keys); status
- * {@code Ready} and the number of keys. Secrets are watched, so creating or fixing one makes the
- * tenant Ready at once. The gateway reads tenants and their Secrets itself.
+ * Checks that a Tenant's API-key Secrets exist and hold hashes (never plain keys); status {@code
+ * Ready} and the number of keys. Secrets are watched, so creating or fixing one makes the tenant
+ * Ready at once. The gateway reads tenants and their Secrets itself.
  */
 @ControllerConfiguration(name = TenantReconciler.NAME)
 public class TenantReconciler implements Reconciler<Tenant> {
@@ -49,14 +49,28 @@ public class TenantReconciler implements Reconciler<Tenant> {
   @Override
   public List<EventSource<?, Tenant>> prepareEventSources(EventSourceContext<Tenant> context) {
     IndexerResourceCache<Tenant> tenants = context.getPrimaryCache();
-    tenants.addIndexer(BY_SECRET, t -> t.getSpec() == null || t.getSpec().getApiKeySecrets() == null ? List.of()
-        : t.getSpec().getApiKeySecrets().stream().map(r -> r.getNamespace() + "/" + r.getName()).toList());
-    secrets = new InformerEventSource<>(InformerEventSourceConfiguration
-        .from(Secret.class, Tenant.class)
-        .withSecondaryToPrimaryMapper((Secret s) -> tenants
-            .byIndex(BY_SECRET, s.getMetadata().getNamespace() + "/" + s.getMetadata().getName()).stream()
-            .map(ResourceID::fromResource).collect(Collectors.toSet()))
-        .build(), context);
+    tenants.addIndexer(
+        BY_SECRET,
+        t ->
+            t.getSpec() == null || t.getSpec().getApiKeySecrets() == null
+                ? List.of()
+                : t.getSpec().getApiKeySecrets().stream()
+                    .map(r -> r.getNamespace() + "/" + r.getName())
+                    .toList());
+    secrets =
+        new InformerEventSource<>(
+            InformerEventSourceConfiguration.from(Secret.class, Tenant.class)
+                .withSecondaryToPrimaryMapper(
+                    (Secret s) ->
+                        tenants
+                            .byIndex(
+                                BY_SECRET,
+                                s.getMetadata().getNamespace() + "/" + s.getMetadata().getName())
+                            .stream()
+                            .map(ResourceID::fromResource)
+                            .collect(Collectors.toSet()))
+                .build(),
+            context);
     return List.of(secrets);
   }
 
@@ -68,16 +82,32 @@ public class TenantReconciler implements Reconciler<Tenant> {
     Long generation = tenant.getMetadata().getGeneration();
     next.setObservedGeneration(generation);
     next.setApiKeys(check.keys());
-    next.setConditions(Conditions.set(current.getConditions(), READY, check.ready() ? TRUE : FALSE, check.reason(),
-        check.message(), generation, clock.instant()));
-    if (StatusDiff.differs(next, tenant.getStatus()) && !StatusWriter.write(context, tenant, next)) {
+    next.setConditions(
+        Conditions.set(
+            current.getConditions(),
+            READY,
+            check.ready() ? TRUE : FALSE,
+            check.reason(),
+            check.message(),
+            generation,
+            clock.instant()));
+    if (StatusDiff.differs(next, tenant.getStatus())
+        && !StatusWriter.write(context, tenant, next)) {
       return UpdateControl.<Tenant>noUpdate().rescheduleAfter(StatusWriter.RETRY_AFTER_CONFLICT);
     }
-    Condition before = current.getConditions().stream().filter(c -> READY.equals(c.getType())).findFirst().orElse(null);
-    if (before == null || !Objects.equals(before.getStatus(), check.ready() ? TRUE : FALSE)
+    Condition before =
+        current.getConditions().stream()
+            .filter(c -> READY.equals(c.getType()))
+            .findFirst()
+            .orElse(null);
+    if (before == null
+        || !Objects.equals(before.getStatus(), check.ready() ? TRUE : FALSE)
         || !check.ready() && !Objects.equals(before.getMessage(), check.message())) {
-      new EventRecorder(context.getClient(), clock).record(tenant,
-          check.ready() ? EventReason.TenantReady : EventReason.TenantNotReady, check.message());
+      new EventRecorder(context.getClient(), clock)
+          .record(
+              tenant,
+              check.ready() ? EventReason.TenantReady : EventReason.TenantNotReady,
+              check.message());
     }
     return UpdateControl.noUpdate();
   }

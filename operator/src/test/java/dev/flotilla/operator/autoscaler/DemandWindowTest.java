@@ -34,7 +34,8 @@ class DemandWindowTest {
     DemandSnapshot snap = w.snapshot(T0.plusSeconds(41), STABLE, PANIC, EXPIRY);
     assertThat(snap.latestConcurrency()).isEqualTo(2);
     assertThat(snap.held()).isEqualTo(1);
-    assertThat(w.snapshot(T0.plusSeconds(100), STABLE, PANIC, EXPIRY)).isEqualTo(DemandSnapshot.NONE);
+    assertThat(w.snapshot(T0.plusSeconds(100), STABLE, PANIC, EXPIRY))
+        .isEqualTo(DemandSnapshot.NONE);
     assertThat(w.isEmpty()).isTrue();
   }
 }

@@ -41,15 +41,14 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * The operator at scale on the in-memory API server: 20 GpuNodePools, 1,000 ModelDeployments
- * across them (sizes from {@code weightsMemory}, so no file reads) and 5,000 LoraAdapters. Times
- * how long until every resource's status has {@code observedGeneration == generation} and the
- * pools account for every placement, then one deployment's spec change while the rest are idle,
- * and measures the heap once settled. Prints one JSON line last. Run by
- * {@code bench/operator/run.sh}; not a test.
+ * The operator at scale on the in-memory API server: 20 GpuNodePools, 1,000 ModelDeployments across
+ * them (sizes from {@code weightsMemory}, so no file reads) and 5,000 LoraAdapters. Times how long
+ * until every resource's status has {@code observedGeneration == generation} and the pools account
+ * for every placement, then one deployment's spec change while the rest are idle, and measures the
+ * heap once settled. Prints one JSON line last. Run by {@code bench/operator/run.sh}; not a test.
  *
- * <p>Everything runs in this JVM: {@code heap_mib} includes the in-memory API server (every
- * object as JSON, the Events too) and the client, so it bounds the operator's heap from above.
+ * <p>Everything runs in this JVM: {@code heap_mib} includes the in-memory API server (every object
+ * as JSON, the Events too) and the client, so it bounds the operator's heap from above.
  */
 public final class OperatorScaleBench {
   static final int POOLS = 20;
@@ -62,8 +61,13 @@ public final class OperatorScaleBench {
     for (var handler : Logger.getLogger("").getHandlers()) {
       handler.setLevel(Level.WARNING);
     }
-    KubernetesMockServer server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(),
-        new KubernetesCrudDispatcher(), false);
+    KubernetesMockServer server =
+        new KubernetesMockServer(
+            new Context(),
+            new MockWebServer(),
+            new HashMap<>(),
+            new KubernetesCrudDispatcher(),
+            false);
     server.init();
     try (KubernetesClient client = server.createClient()) {
       run(client);
@@ -75,21 +79,33 @@ public final class OperatorScaleBench {
 
   static void run(KubernetesClient client) throws Exception {
     OperatorHarness.installCrds(client);
-    client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(Fixtures.NAMESPACE).endMetadata()
-        .build()).create();
+    client
+        .namespaces()
+        .resource(
+            new NamespaceBuilder()
+                .withNewMetadata()
+                .withName(Fixtures.NAMESPACE)
+                .endMetadata()
+                .build())
+        .create();
     LongAdder reconciles = new LongAdder();
-    Metrics counting = new Metrics() {
-      @Override
-      public void reconciliationStarted(HasMetadata resource, Map<String, Object> metadata) {
-        reconciles.increment();
-      }
-    };
-    OperatorHarness operator = new OperatorHarness(client, SettingsBuilder.defaults().build(), Clock.systemUTC(),
-        null, counting).start();
+    Metrics counting =
+        new Metrics() {
+          @Override
+          public void reconciliationStarted(HasMetadata resource, Map<String, Object> metadata) {
+            reconciles.increment();
+          }
+        };
+    OperatorHarness operator =
+        new OperatorHarness(
+                client, SettingsBuilder.defaults().build(), Clock.systemUTC(), null, counting)
+            .start();
 
     SharedIndexInformer<GpuNodePool> pools = client.resources(GpuNodePool.class).inform();
-    SharedIndexInformer<ModelDeployment> models = client.resources(ModelDeployment.class).inAnyNamespace().inform();
-    SharedIndexInformer<LoraAdapter> adapters = client.resources(LoraAdapter.class).inAnyNamespace().inform();
+    SharedIndexInformer<ModelDeployment> models =
+        client.resources(ModelDeployment.class).inAnyNamespace().inform();
+    SharedIndexInformer<LoraAdapter> adapters =
+        client.resources(LoraAdapter.class).inAnyNamespace().inform();
 
     long start = System.nanoTime();
     createAll(client, resources());
@@ -102,16 +118,24 @@ public final class OperatorScaleBench {
     // and re-validates its adapters.
     String name = name(DEPLOYMENTS / 2);
     long changeStart = System.nanoTime();
-    ModelDeployment changed = client.resources(ModelDeployment.class).inNamespace(Fixtures.NAMESPACE).withName(name)
-        .edit(m -> {
-          m.getSpec().getScaling().setMaxReplicas(3);
-          return m;
-        });
+    ModelDeployment changed =
+        client
+            .resources(ModelDeployment.class)
+            .inNamespace(Fixtures.NAMESPACE)
+            .withName(name)
+            .edit(
+                m -> {
+                  m.getSpec().getScaling().setMaxReplicas(3);
+                  return m;
+                });
     long generation = changed.getMetadata().getGeneration();
-    await(() -> {
-      ModelDeployment md = models.getStore().getByKey(Fixtures.NAMESPACE + "/" + name);
-      return md != null && md.getStatus() != null && Objects.equals(md.getStatus().getObservedGeneration(), generation);
-    });
+    await(
+        () -> {
+          ModelDeployment md = models.getStore().getByKey(Fixtures.NAMESPACE + "/" + name);
+          return md != null
+              && md.getStatus() != null
+              && Objects.equals(md.getStatus().getObservedGeneration(), generation);
+        });
     double singleChange = seconds(changeStart);
     await(() -> settled(pools, models, adapters));
 
@@ -121,19 +145,37 @@ public final class OperatorScaleBench {
     long heap = usedHeapAfterGc();
     operator.close();
 
-    System.out.println(String.format(Locale.ROOT, "{\"pools\":%d,\"model_deployments\":%d,\"lora_adapters\":%d,"
-        + "\"create_s\":%.2f,\"reconcile_all_s\":%.2f,\"reconciles\":%d,\"reconciles_per_s\":%.0f,"
-        + "\"heap_mib\":%d,\"single_change_s\":%.3f}",
-        POOLS, DEPLOYMENTS, ADAPTERS, createSeconds, reconcileAll, reconcileCount, reconcileCount / reconcileAll,
-        heap >> 20, singleChange));
+    System.out.println(
+        String.format(
+            Locale.ROOT,
+            "{\"pools\":%d,\"model_deployments\":%d,\"lora_adapters\":%d,"
+                + "\"create_s\":%.2f,\"reconcile_all_s\":%.2f,\"reconciles\":%d,\"reconciles_per_s\":%.0f,"
+                + "\"heap_mib\":%d,\"single_change_s\":%.3f}",
+            POOLS,
+            DEPLOYMENTS,
+            ADAPTERS,
+            createSeconds,
+            reconcileAll,
+            reconcileCount,
+            reconcileCount / reconcileAll,
+            heap >> 20,
+            singleChange));
   }
 
   /** Pools first (placement needs them), then each deployment followed by its adapters. */
   static List<HasMetadata> resources() {
     List<HasMetadata> all = new ArrayList<>();
     for (int p = 0; p < POOLS; p++) {
-      // 8 × 20 = 160 GPUs each, 3,200 in all for 1,000 × 2 reserved: everything fits, at varied costs.
-      all.add(Fixtures.pool(String.format(Locale.ROOT, "pool-%02d", p), "NVIDIA-L4", "24Gi", 8, 20, 0.5 + 0.05 * p));
+      // 8 × 20 = 160 GPUs each, 3,200 in all for 1,000 × 2 reserved: everything fits, at varied
+      // costs.
+      all.add(
+          Fixtures.pool(
+              String.format(Locale.ROOT, "pool-%02d", p),
+              "NVIDIA-L4",
+              "24Gi",
+              8,
+              20,
+              0.5 + 0.05 * p));
     }
     for (int m = 0; m < DEPLOYMENTS; m++) {
       ModelDeployment md = Fixtures.model(name(m), 1, 2);
@@ -149,7 +191,8 @@ public final class OperatorScaleBench {
 
   static LoraAdapter adapter(String model, String name) {
     LoraAdapter adapter = new LoraAdapter();
-    adapter.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(Fixtures.NAMESPACE).build());
+    adapter.setMetadata(
+        new ObjectMetaBuilder().withName(name).withNamespace(Fixtures.NAMESPACE).build());
     LoraAdapterSpec spec = new LoraAdapterSpec();
     spec.setModelDeployment(model);
     spec.setSource("pvc://adapters/" + name);
@@ -185,19 +228,24 @@ public final class OperatorScaleBench {
   }
 
   /** Every status observed its generation, and the pools account for every placed deployment. */
-  static boolean settled(SharedIndexInformer<GpuNodePool> pools, SharedIndexInformer<ModelDeployment> models,
+  static boolean settled(
+      SharedIndexInformer<GpuNodePool> pools,
+      SharedIndexInformer<ModelDeployment> models,
       SharedIndexInformer<LoraAdapter> adapters) {
     List<ModelDeployment> mds = models.getStore().list();
-    if (mds.size() != DEPLOYMENTS || adapters.getStore().list().size() != ADAPTERS
+    if (mds.size() != DEPLOYMENTS
+        || adapters.getStore().list().size() != ADAPTERS
         || pools.getStore().list().size() != POOLS) {
       return false;
     }
-    if (!mds.stream().allMatch(OperatorScaleBench::observed) || !adapters.getStore().list().stream()
-        .allMatch(OperatorScaleBench::observed) || !pools.getStore().list().stream().allMatch(OperatorScaleBench::observed)) {
+    if (!mds.stream().allMatch(OperatorScaleBench::observed)
+        || !adapters.getStore().list().stream().allMatch(OperatorScaleBench::observed)
+        || !pools.getStore().list().stream().allMatch(OperatorScaleBench::observed)) {
       return false;
     }
     long placed = mds.stream().filter(md -> md.getStatus().getPool() != null).count();
-    long counted = pools.getStore().list().stream().mapToLong(p -> p.getStatus().getPlacements().size()).sum();
+    long counted =
+        pools.getStore().list().stream().mapToLong(p -> p.getStatus().getPlacements().size()).sum();
     return placed == DEPLOYMENTS && counted == placed;
   }
 

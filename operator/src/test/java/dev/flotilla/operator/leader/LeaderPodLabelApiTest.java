@@ -13,12 +13,28 @@ class LeaderPodLabelApiTest {
 
   @Test
   void labelsTheLeadersOwnPodAndKeepsItsOtherLabels() {
-    client.pods().inNamespace("flotilla-system").resource(new PodBuilder().withNewMetadata().withName("operator-0")
-        .addToLabels("app.kubernetes.io/component", "operator").endMetadata().build()).create();
+    client
+        .pods()
+        .inNamespace("flotilla-system")
+        .resource(
+            new PodBuilder()
+                .withNewMetadata()
+                .withName("operator-0")
+                .addToLabels("app.kubernetes.io/component", "operator")
+                .endMetadata()
+                .build())
+        .create();
 
     new LeaderPodLabel(client, "flotilla-system", "operator-0").apply();
 
-    assertThat(client.pods().inNamespace("flotilla-system").withName("operator-0").get().getMetadata().getLabels())
+    assertThat(
+            client
+                .pods()
+                .inNamespace("flotilla-system")
+                .withName("operator-0")
+                .get()
+                .getMetadata()
+                .getLabels())
         .containsEntry(LeaderPodLabel.LABEL, "true")
         .containsEntry("app.kubernetes.io/component", "operator");
   }

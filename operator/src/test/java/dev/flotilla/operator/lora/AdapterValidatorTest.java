@@ -16,8 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class AdapterValidatorTest {
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
   Path base;
   Path adapter;
 
@@ -26,7 +25,10 @@ class AdapterValidatorTest {
     base = dir.resolve("base");
     TinyModelGenerator.tiny().build().writeTo(base);
     adapter = dir.resolve("lora");
-    LoraAdapterGenerator.forBase(base).rank(8).targets(Projection.Q_PROJ, Projection.V_PROJ).generate(adapter);
+    LoraAdapterGenerator.forBase(base)
+        .rank(8)
+        .targets(Projection.Q_PROJ, Projection.V_PROJ)
+        .generate(adapter);
   }
 
   private static LoraAdapterSpec spec(Path source) {
@@ -50,7 +52,8 @@ class AdapterValidatorTest {
   void rankAboveTheModelsMaximum() {
     AdapterCheck check = AdapterValidator.validate(spec(adapter), 4, base.toUri().toString());
     assertThat(check.reason()).isEqualTo(AdapterCheck.RANK_TOO_HIGH);
-    assertThat(check.message()).isEqualTo("rank 8 in adapter_config.json exceeds the model's engine.maxLoraRank 4");
+    assertThat(check.message())
+        .isEqualTo("rank 8 in adapter_config.json exceeds the model's engine.maxLoraRank 4");
   }
 
   @Test
@@ -63,12 +66,18 @@ class AdapterValidatorTest {
 
   @Test
   void missingTensorAndConfigRankThatDisagreesWithTheTensors() throws Exception {
-    AdapterCheck missing = AdapterValidator.validate(spec(CorruptFiles.missingTargetTensor(adapter, dir.resolve("m"))),
-        64, base.toUri().toString());
+    AdapterCheck missing =
+        AdapterValidator.validate(
+            spec(CorruptFiles.missingTargetTensor(adapter, dir.resolve("m"))),
+            64,
+            base.toUri().toString());
     assertThat(missing.reason()).isEqualTo(AdapterCheck.SHAPE_MISMATCH);
     assertThat(missing.message()).contains("lacks");
-    AdapterCheck wrongRank = AdapterValidator.validate(spec(CorruptFiles.wrongRankInConfig(adapter, dir.resolve("r"), 16)),
-        64, base.toUri().toString());
+    AdapterCheck wrongRank =
+        AdapterValidator.validate(
+            spec(CorruptFiles.wrongRankInConfig(adapter, dir.resolve("r"), 16)),
+            64,
+            base.toUri().toString());
     assertThat(wrongRank.reason()).isEqualTo(AdapterCheck.SHAPE_MISMATCH);
   }
 
@@ -81,8 +90,11 @@ class AdapterValidatorTest {
 
     Path other = dir.resolve("other");
     LoraAdapterGenerator.forBase(base).rank(4).targets(Projection.O_PROJ).generate(other);
-    CorruptFiles.truncatedHeader(other.resolve("adapter_model.safetensors"), other.resolve("t.safetensors"));
-    Files.move(other.resolve("t.safetensors"), other.resolve("adapter_model.safetensors"),
+    CorruptFiles.truncatedHeader(
+        other.resolve("adapter_model.safetensors"), other.resolve("t.safetensors"));
+    Files.move(
+        other.resolve("t.safetensors"),
+        other.resolve("adapter_model.safetensors"),
         java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     assertThat(AdapterValidator.validate(spec(other), 64, base.toUri().toString()).reason())
         .isEqualTo(AdapterCheck.BAD_FILES);
@@ -92,10 +104,12 @@ class AdapterValidatorTest {
   void specThatDisagreesWithTheFiles() {
     LoraAdapterSpec spec = spec(adapter);
     spec.setTargetModules(List.of(LoraTarget.q_proj));
-    assertThat(AdapterValidator.validate(spec, 64, base.toUri().toString()).reason()).isEqualTo(AdapterCheck.SPEC_MISMATCH);
+    assertThat(AdapterValidator.validate(spec, 64, base.toUri().toString()).reason())
+        .isEqualTo(AdapterCheck.SPEC_MISMATCH);
     spec.setTargetModules(null);
     spec.setRank(16);
-    assertThat(AdapterValidator.validate(spec, 64, base.toUri().toString()).reason()).isEqualTo(AdapterCheck.SPEC_MISMATCH);
+    assertThat(AdapterValidator.validate(spec, 64, base.toUri().toString()).reason())
+        .isEqualTo(AdapterCheck.SPEC_MISMATCH);
   }
 
   @Test
@@ -108,6 +122,7 @@ class AdapterValidatorTest {
     assertThat(ok.valid()).isTrue();
     assertThat(ok.reason()).isEqualTo(AdapterCheck.SPEC_CHECKED);
     assertThat(ok.rank()).isEqualTo(16);
-    assertThat(AdapterValidator.validate(spec, 8, "s3://bucket/base").reason()).isEqualTo(AdapterCheck.RANK_TOO_HIGH);
+    assertThat(AdapterValidator.validate(spec, 8, "s3://bucket/base").reason())
+        .isEqualTo(AdapterCheck.RANK_TOO_HIGH);
   }
 }

@@ -18,15 +18,18 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import java.util.stream.Stream;
 
 class ModelDeploymentModelTest {
-  private static final OperatorSettings SETTINGS = SettingsBuilder.defaults()
-      .workerImage("registry.example/worker:1").terminationGracePeriod(Duration.ofSeconds(150)).build();
+  private static final OperatorSettings SETTINGS =
+      SettingsBuilder.defaults()
+          .workerImage("registry.example/worker:1")
+          .terminationGracePeriod(Duration.ofSeconds(150))
+          .build();
   private static final GpuNodePool POOL = Fixtures.pool("l4-pool", "NVIDIA-L4", "24Gi", 2, 4, 0.7);
 
   private static ModelDeployment md() {
@@ -45,18 +48,21 @@ class ModelDeploymentModelTest {
   @Test
   void workerEnvironmentCarriesModelAndEngineLimits() {
     Deployment d = ModelDeploymentModel.from(md(), POOL, SETTINGS).deployment(1);
-    Map<String, String> env = container(d).getEnv().stream().collect(Collectors.toMap(EnvVar::getName, EnvVar::getValue));
-    assertThat(env).containsExactlyInAnyOrderEntriesOf(Map.of(
-        "FLOTILLA_MODEL_SOURCE", "file:///models/llama",
-        "FLOTILLA_MODEL_NAME", "models/llama",
-        "FLOTILLA_DTYPE", "BF16",
-        "FLOTILLA_MAX_BATCH_SIZE", "16",
-        "FLOTILLA_MAX_SEQUENCE_LENGTH", "2048",
-        "FLOTILLA_KV_CACHE_BYTES", String.valueOf(1L << 30),
-        "FLOTILLA_KV_BLOCK_SIZE", "16",
-        "FLOTILLA_MAX_ADAPTERS", "2",
-        "FLOTILLA_MAX_LORA_RANK", "64",
-        "FLOTILLA_THREADS", "4"));
+    Map<String, String> env =
+        container(d).getEnv().stream().collect(Collectors.toMap(EnvVar::getName, EnvVar::getValue));
+    assertThat(env)
+        .containsExactlyInAnyOrderEntriesOf(
+            Map.of(
+                "FLOTILLA_MODEL_SOURCE", "file:///models/llama",
+                "FLOTILLA_MODEL_NAME", "models/llama",
+                "FLOTILLA_DTYPE", "BF16",
+                "FLOTILLA_MAX_BATCH_SIZE", "16",
+                "FLOTILLA_MAX_SEQUENCE_LENGTH", "2048",
+                "FLOTILLA_KV_CACHE_BYTES", String.valueOf(1L << 30),
+                "FLOTILLA_KV_BLOCK_SIZE", "16",
+                "FLOTILLA_MAX_ADAPTERS", "2",
+                "FLOTILLA_MAX_LORA_RANK", "64",
+                "FLOTILLA_THREADS", "4"));
     assertThat(container(d).getImage()).isEqualTo("registry.example/worker:1");
   }
 
@@ -64,28 +70,35 @@ class ModelDeploymentModelTest {
   void portsProbesAndGracePeriod() {
     Deployment d = ModelDeploymentModel.from(md(), POOL, SETTINGS).deployment(1);
     Container c = container(d);
-    assertThat(c.getPorts()).extracting(p -> p.getName() + ":" + p.getContainerPort())
+    assertThat(c.getPorts())
+        .extracting(p -> p.getName() + ":" + p.getContainerPort())
         .containsExactly("grpc:9100", "http:8081");
     assertThat(c.getReadinessProbe().getGrpc().getPort()).isEqualTo(9100);
     // a held request waits for this probe after the model is loaded: the kubelet's shortest period
     assertThat(c.getReadinessProbe().getPeriodSeconds()).isEqualTo(1);
     assertThat(c.getLivenessProbe().getHttpGet().getPath()).isEqualTo("/q/health/live");
-    assertThat(d.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds()).isEqualTo(150L);
+    assertThat(d.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds())
+        .isEqualTo(150L);
   }
 
   @Test
   void gpuResourcesAndPoolPlacement() {
     Deployment d = ModelDeploymentModel.from(md(), POOL, SETTINGS).deployment(2);
     Container c = container(d);
-    assertThat(c.getResources().getLimits()).containsEntry(FlotillaNames.GPU_RESOURCE, new Quantity("2"))
+    assertThat(c.getResources().getLimits())
+        .containsEntry(FlotillaNames.GPU_RESOURCE, new Quantity("2"))
         .containsEntry("memory", new Quantity("8Gi"));
-    assertThat(c.getResources().getRequests()).containsEntry(FlotillaNames.GPU_RESOURCE, new Quantity("2"))
+    assertThat(c.getResources().getRequests())
+        .containsEntry(FlotillaNames.GPU_RESOURCE, new Quantity("2"))
         .containsEntry("cpu", new Quantity("2"));
-    assertThat(d.getSpec().getTemplate().getSpec().getNodeSelector()).isEqualTo(Map.of("flotilla.dev/pool", "l4-pool"));
-    assertThat(d.getSpec().getTemplate().getSpec().getTolerations()).singleElement()
+    assertThat(d.getSpec().getTemplate().getSpec().getNodeSelector())
+        .isEqualTo(Map.of("flotilla.dev/pool", "l4-pool"));
+    assertThat(d.getSpec().getTemplate().getSpec().getTolerations())
+        .singleElement()
         .satisfies(t -> assertThat(t.getKey()).isEqualTo("nvidia.com/gpu"));
     assertThat(d.getSpec().getReplicas()).isEqualTo(2);
-    assertThat(d.getMetadata().getAnnotations()).containsEntry(FlotillaNames.ANNOTATION_POOL, "l4-pool");
+    assertThat(d.getMetadata().getAnnotations())
+        .containsEntry(FlotillaNames.ANNOTATION_POOL, "l4-pool");
     // A GPU roll never needs a GPU beyond what placement reserved.
     assertThat(d.getSpec().getStrategy().getRollingUpdate().getMaxSurge().getIntVal()).isZero();
   }
@@ -95,7 +108,8 @@ class ModelDeploymentModelTest {
     ModelDeployment md = md();
     md.getSpec().getResources().setGpus(0);
     Deployment d = ModelDeploymentModel.from(md, null, SETTINGS).deployment(1);
-    assertThat(container(d).getResources().getLimits()).doesNotContainKey(FlotillaNames.GPU_RESOURCE);
+    assertThat(container(d).getResources().getLimits())
+        .doesNotContainKey(FlotillaNames.GPU_RESOURCE);
     assertThat(d.getSpec().getTemplate().getSpec().getNodeSelector()).isNullOrEmpty();
     assertThat(d.getSpec().getStrategy().getRollingUpdate().getMaxSurge().getIntVal()).isEqualTo(1);
   }
@@ -103,16 +117,25 @@ class ModelDeploymentModelTest {
   @Test
   void labelsSelectorAndOwnerReference() {
     Deployment d = ModelDeploymentModel.from(md(), POOL, SETTINGS).deployment(1);
-    Map<String, String> selector = Map.of("app.kubernetes.io/name", "flotilla-worker",
-        "app.kubernetes.io/instance", "llama", "flotilla.dev/model", "llama");
+    Map<String, String> selector =
+        Map.of(
+            "app.kubernetes.io/name",
+            "flotilla-worker",
+            "app.kubernetes.io/instance",
+            "llama",
+            "flotilla.dev/model",
+            "llama");
     assertThat(d.getMetadata().getName()).isEqualTo("llama-worker");
     assertThat(d.getSpec().getSelector().getMatchLabels()).isEqualTo(selector);
     assertThat(d.getSpec().getTemplate().getMetadata().getLabels()).containsAllEntriesOf(selector);
-    assertThat(d.getMetadata().getOwnerReferences()).singleElement().satisfies(o -> {
-      assertThat(o.getKind()).isEqualTo("ModelDeployment");
-      assertThat(o.getUid()).isEqualTo("uid-llama");
-      assertThat(o.getController()).isTrue();
-    });
+    assertThat(d.getMetadata().getOwnerReferences())
+        .singleElement()
+        .satisfies(
+            o -> {
+              assertThat(o.getKind()).isEqualTo("ModelDeployment");
+              assertThat(o.getUid()).isEqualTo("uid-llama");
+              assertThat(o.getController()).isTrue();
+            });
   }
 
   @Test
@@ -120,7 +143,8 @@ class ModelDeploymentModelTest {
     Service s = ModelDeploymentModel.from(md(), POOL, SETTINGS).service();
     assertThat(s.getMetadata().getName()).isEqualTo("llama-workers");
     assertThat(s.getSpec().getClusterIP()).isEqualTo("None");
-    assertThat(s.getSpec().getPorts()).extracting(p -> p.getName() + ":" + p.getPort())
+    assertThat(s.getSpec().getPorts())
+        .extracting(p -> p.getName() + ":" + p.getPort())
         .containsExactly("grpc:9100", "http:8081");
     assertThat(s.getSpec().getSelector()).containsEntry("flotilla.dev/model", "llama");
     assertThat(s.getMetadata().getOwnerReferences()).hasSize(1);
@@ -131,29 +155,53 @@ class ModelDeploymentModelTest {
     ModelDeployment md = md();
     md.getSpec().getModel().setSource("pvc://weights/llama/8b");
     Deployment d = ModelDeploymentModel.from(md, POOL, SETTINGS).deployment(1);
-    assertThat(d.getSpec().getTemplate().getSpec().getVolumes()).singleElement()
-        .satisfies(v -> assertThat(v.getPersistentVolumeClaim().getClaimName()).isEqualTo("weights"));
-    assertThat(container(d).getVolumeMounts()).singleElement()
+    assertThat(d.getSpec().getTemplate().getSpec().getVolumes())
+        .singleElement()
+        .satisfies(
+            v -> assertThat(v.getPersistentVolumeClaim().getClaimName()).isEqualTo("weights"));
+    assertThat(container(d).getVolumeMounts())
+        .singleElement()
         .satisfies(m -> assertThat(m.getMountPath()).isEqualTo("/var/lib/flotilla/pvc/weights"));
-    assertThat(container(d).getEnv()).contains(new EnvVar("FLOTILLA_MODEL_SOURCE",
-        "file:///var/lib/flotilla/pvc/weights/llama/8b", null));
+    assertThat(container(d).getEnv())
+        .contains(
+            new EnvVar(
+                "FLOTILLA_MODEL_SOURCE", "file:///var/lib/flotilla/pvc/weights/llama/8b", null));
   }
 
   static Stream<Arguments> changes() {
     return Stream.<Arguments>of(
-        Arguments.of("replicas pinned", false, (Consumer<ModelDeployment>) md -> md.getSpec().setReplicas(2)),
-        Arguments.of("max replicas", false, (Consumer<ModelDeployment>) md -> md.getSpec().getScaling().setMaxReplicas(9)),
-        Arguments.of("target concurrency", false,
+        Arguments.of(
+            "replicas pinned",
+            false,
+            (Consumer<ModelDeployment>) md -> md.getSpec().setReplicas(2)),
+        Arguments.of(
+            "max replicas",
+            false,
+            (Consumer<ModelDeployment>) md -> md.getSpec().getScaling().setMaxReplicas(9)),
+        Arguments.of(
+            "target concurrency",
+            false,
             (Consumer<ModelDeployment>) md -> md.getSpec().getScaling().setTargetConcurrency(3)),
-        Arguments.of("model source", true, (Consumer<ModelDeployment>) md -> md.getSpec().getModel().setSource("file:///m2")),
-        Arguments.of("engine limit", true, (Consumer<ModelDeployment>) md -> md.getSpec().getEngine().setMaxLoraRank(16)),
-        Arguments.of("image", true, (Consumer<ModelDeployment>) md -> md.getSpec().setImage("other:2")),
-        Arguments.of("gpus", true, (Consumer<ModelDeployment>) md -> md.getSpec().getResources().setGpus(1)));
+        Arguments.of(
+            "model source",
+            true,
+            (Consumer<ModelDeployment>) md -> md.getSpec().getModel().setSource("file:///m2")),
+        Arguments.of(
+            "engine limit",
+            true,
+            (Consumer<ModelDeployment>) md -> md.getSpec().getEngine().setMaxLoraRank(16)),
+        Arguments.of(
+            "image", true, (Consumer<ModelDeployment>) md -> md.getSpec().setImage("other:2")),
+        Arguments.of(
+            "gpus",
+            true,
+            (Consumer<ModelDeployment>) md -> md.getSpec().getResources().setGpus(1)));
   }
 
   @ParameterizedTest(name = "{0} rolls workers: {1}")
   @MethodSource("changes")
-  void onlyChangesWorkersMustRestartForChangeTheTemplateHash(String what, boolean rolls, Consumer<ModelDeployment> change) {
+  void onlyChangesWorkersMustRestartForChangeTheTemplateHash(
+      String what, boolean rolls, Consumer<ModelDeployment> change) {
     String before = ModelDeploymentModel.from(md(), POOL, SETTINGS).templateHash();
     ModelDeployment changed = md();
     change.accept(changed);

@@ -3,10 +3,10 @@ package dev.flotilla.operator.placement;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.flotilla.api.crd.Dtype;
+import dev.flotilla.api.crd.ModelDeployment;
 import dev.flotilla.operator.Fixtures;
 import dev.flotilla.operator.files.ModelFiles;
 import dev.flotilla.operator.model.EffectiveSpec;
-import dev.flotilla.api.crd.ModelDeployment;
 import dev.flotilla.testkit.GeneratedModel;
 import dev.flotilla.testkit.TinyModelGenerator;
 import java.nio.file.Path;
@@ -14,8 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class MemoryEstimatorTest {
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   @Test
   void weightsComeFromTheSafetensorsHeadersWhenTheSourceIsReadable() throws Exception {
@@ -30,9 +29,12 @@ class MemoryEstimatorTest {
     md.getSpec().getModel().setDtype(Dtype.BF16);
     MemoryNeed bf16 = MemoryEstimator.estimate(EffectiveSpec.of(md.getSpec()), 1).need();
     assertThat(bf16.weightsBytes()).isEqualTo(model.parameterCount() * 2);
-    // Adapter slot at max rank 64 over the tiny model's 4 layers, sized from config.json, not the fallback.
+    // Adapter slot at max rank 64 over the tiny model's 4 layers, sized from config.json, not the
+    // fallback.
     ModelFiles.Shapes shapes = ModelFiles.shapes(dir.resolve("tiny"));
-    assertThat(bf16.adapterSlotBytes()).isEqualTo(MemoryEstimator.adapterSlotBytes(shapes, 64, Dtype.BF16)).isGreaterThan(1);
+    assertThat(bf16.adapterSlotBytes())
+        .isEqualTo(MemoryEstimator.adapterSlotBytes(shapes, 64, Dtype.BF16))
+        .isGreaterThan(1);
   }
 
   @Test
@@ -47,7 +49,8 @@ class MemoryEstimatorTest {
 
   @Test
   void declaredWeightsAndFallbackSlotWhenFilesAreRemote() {
-    MemoryNeed need = MemoryEstimator.estimate(EffectiveSpec.of(Fixtures.model("m").getSpec()), 100).need();
+    MemoryNeed need =
+        MemoryEstimator.estimate(EffectiveSpec.of(Fixtures.model("m").getSpec()), 100).need();
     assertThat(need.weightsBytes()).isEqualTo(10L << 30);
     assertThat(need.kvCacheBytes()).isEqualTo(1L << 30);
     assertThat(need.adapterSlots()).isEqualTo(2);

@@ -18,8 +18,12 @@ class PlacerTest {
   private static final GpuNodePool A100 = Fixtures.pool("a100", "NVIDIA-A100", "80Gi", 8, 2, 3.0);
   private static final long GIB = 1L << 30;
 
-  private static PlacementDecision place(ModelDeployment md, MemoryNeed need, List<GpuNodePool> pools,
-      Map<String, Integer> allocated, String current) {
+  private static PlacementDecision place(
+      ModelDeployment md,
+      MemoryNeed need,
+      List<GpuNodePool> pools,
+      Map<String, Integer> allocated,
+      String current) {
     return Placer.place(EffectiveSpec.of(md.getSpec()), need, "unknown", pools, allocated, current);
   }
 
@@ -45,7 +49,9 @@ class PlacerTest {
   void nothingBigEnoughNamesTheShortfall() {
     PlacementDecision d = place(Fixtures.model("m"), need(36), List.of(L4), Map.of(), null);
     assertThat(d.reason()).isEqualTo(PlacementDecision.INSUFFICIENT_MEMORY);
-    assertThat(d.message()).startsWith("needs 37.2 GiB per replica (weights 36 GiB + KV cache 1 GiB + 2 adapter slots 128 MiB)")
+    assertThat(d.message())
+        .startsWith(
+            "needs 37.2 GiB per replica (weights 36 GiB + KV cache 1 GiB + 2 adapter slots 128 MiB)")
         .contains("largest pool offers 24 GiB");
   }
 
@@ -55,7 +61,8 @@ class PlacerTest {
     assertThat(place(twoGpus, need(36), List.of(L4), Map.of(), null).reason())
         .isEqualTo(PlacementDecision.TOO_MANY_GPUS);
     GpuNodePool l4x2 = Fixtures.pool("l4x2", "NVIDIA-L4", "24Gi", 2, 4, 0.7);
-    assertThat(place(twoGpus, need(36), List.of(l4x2), Map.of(), null)).isInstanceOf(PlacementDecision.OnPool.class);
+    assertThat(place(twoGpus, need(36), List.of(l4x2), Map.of(), null))
+        .isInstanceOf(PlacementDecision.OnPool.class);
   }
 
   @Test
@@ -63,12 +70,14 @@ class PlacerTest {
     ModelDeployment md = Fixtures.model("m", 1, 4);
     PlacementDecision d = place(md, need(10), List.of(L4), Map.of("l4-pool", 6), null);
     assertThat(d.reason()).isEqualTo(PlacementDecision.INSUFFICIENT_CAPACITY);
-    assertThat(d.message()).isEqualTo("pool l4-pool has 2 of 8 GPUs free, needs 4 (4 replicas × 1 GPUs)");
+    assertThat(d.message())
+        .isEqualTo("pool l4-pool has 2 of 8 GPUs free, needs 4 (4 replicas × 1 GPUs)");
   }
 
   @Test
   void packingPrefersAPoolAlreadyInUseAtEqualCost() {
-    PlacementDecision d = place(Fixtures.model("m"), need(10), List.of(L4, L4_B), Map.of("l4-pool", 1), null);
+    PlacementDecision d =
+        place(Fixtures.model("m"), need(10), List.of(L4, L4_B), Map.of("l4-pool", 1), null);
     assertThat(((PlacementDecision.OnPool) d).pool()).isEqualTo("l4-pool");
     d = place(Fixtures.model("m"), need(10), List.of(L4, L4_B), Map.of("l4-b", 1), null);
     assertThat(((PlacementDecision.OnPool) d).pool()).isEqualTo("l4-b");
@@ -77,15 +86,21 @@ class PlacerTest {
   @Test
   void namedPoolsAreAFilterInOrderOfPreference() {
     ModelDeployment md = Fixtures.onPools(Fixtures.model("m"), "a100", "l4-pool");
-    assertThat(((PlacementDecision.OnPool) place(md, need(10), List.of(L4, A100), Map.of(), null)).pool())
+    assertThat(
+            ((PlacementDecision.OnPool) place(md, need(10), List.of(L4, A100), Map.of(), null))
+                .pool())
         .isEqualTo("a100");
-    assertThat(((PlacementDecision.OnPool) place(md, need(10), List.of(L4, A100), Map.of("a100", 16), null)).pool())
+    assertThat(
+            ((PlacementDecision.OnPool)
+                    place(md, need(10), List.of(L4, A100), Map.of("a100", 16), null))
+                .pool())
         .isEqualTo("l4-pool");
   }
 
   @Test
   void missingNamedPool() {
-    PlacementDecision d = place(Fixtures.onPools(Fixtures.model("m"), "h100"), need(10), List.of(L4), Map.of(), null);
+    PlacementDecision d =
+        place(Fixtures.onPools(Fixtures.model("m"), "h100"), need(10), List.of(L4), Map.of(), null);
     assertThat(d.reason()).isEqualTo(PlacementDecision.POOL_NOT_FOUND);
     assertThat(d.message()).isEqualTo("GpuNodePool h100 does not exist");
   }
@@ -96,7 +111,9 @@ class PlacerTest {
     Placement p = new Placement();
     p.setGpuProduct("NVIDIA-A100");
     md.getSpec().setPlacement(p);
-    assertThat(((PlacementDecision.OnPool) place(md, need(10), List.of(L4, A100), Map.of(), null)).pool())
+    assertThat(
+            ((PlacementDecision.OnPool) place(md, need(10), List.of(L4, A100), Map.of(), null))
+                .pool())
         .isEqualTo("a100");
     p.setGpuProduct("NVIDIA-H100");
     assertThat(place(md, need(10), List.of(L4, A100), Map.of(), null).reason())
@@ -107,7 +124,13 @@ class PlacerTest {
   void zeroGpusRunOnCpuUnlessGpuPoolsAreNamed() {
     assertThat(place(Fixtures.model("m", 0, 2), null, List.of(L4), Map.of(), null))
         .isInstanceOf(PlacementDecision.CpuOnly.class);
-    PlacementDecision d = place(Fixtures.onPools(Fixtures.model("m", 0, 2), "l4-pool"), null, List.of(L4), Map.of(), null);
+    PlacementDecision d =
+        place(
+            Fixtures.onPools(Fixtures.model("m", 0, 2), "l4-pool"),
+            null,
+            List.of(L4),
+            Map.of(),
+            null);
     assertThat(d.reason()).isEqualTo(PlacementDecision.ZERO_GPUS);
     assertThat(d.message()).contains("set resources.gpus to at least 1");
   }
@@ -115,14 +138,23 @@ class PlacerTest {
   @Test
   void currentPoolIsKeptWhileItFitsEvenIfAnotherIsCheaper() {
     GpuNodePool pricey = Fixtures.pool("pricey", "NVIDIA-L4", "24Gi", 1, 8, 5.0);
-    assertThat(((PlacementDecision.OnPool) place(Fixtures.model("m"), need(10), List.of(L4, pricey), Map.of(), "pricey"))
-        .pool()).isEqualTo("pricey");
+    assertThat(
+            ((PlacementDecision.OnPool)
+                    place(Fixtures.model("m"), need(10), List.of(L4, pricey), Map.of(), "pricey"))
+                .pool())
+        .isEqualTo("pricey");
   }
 
   @Test
   void unknownWeightsSayHowToFixIt() {
-    PlacementDecision d = Placer.place(EffectiveSpec.of(Fixtures.model("m").getSpec()), null,
-        "set spec.model.weightsMemory", List.of(L4), Map.of(), null);
+    PlacementDecision d =
+        Placer.place(
+            EffectiveSpec.of(Fixtures.model("m").getSpec()),
+            null,
+            "set spec.model.weightsMemory",
+            List.of(L4),
+            Map.of(),
+            null);
     assertThat(d.reason()).isEqualTo(PlacementDecision.WEIGHTS_UNKNOWN);
     assertThat(d.message()).isEqualTo("set spec.model.weightsMemory");
   }
@@ -133,16 +165,31 @@ class PlacerTest {
     ModelDeployment a = Fixtures.model("a", 1, 6);
     ModelDeployment b = Fixtures.model("b", 1, 6);
     List<ModelDeployment> both = List.of(a, b);
-    PlacementDecision first = book.place(ResourceID.fromResource(a), both, allocated ->
-        Placer.place(EffectiveSpec.of(a.getSpec()), need(10), null, List.of(L4), allocated, null));
-    PlacementDecision second = book.place(ResourceID.fromResource(b), both, allocated ->
-        Placer.place(EffectiveSpec.of(b.getSpec()), need(10), null, List.of(L4), allocated, null));
+    PlacementDecision first =
+        book.place(
+            ResourceID.fromResource(a),
+            both,
+            allocated ->
+                Placer.place(
+                    EffectiveSpec.of(a.getSpec()), need(10), null, List.of(L4), allocated, null));
+    PlacementDecision second =
+        book.place(
+            ResourceID.fromResource(b),
+            both,
+            allocated ->
+                Placer.place(
+                    EffectiveSpec.of(b.getSpec()), need(10), null, List.of(L4), allocated, null));
     assertThat(first).isInstanceOf(PlacementDecision.OnPool.class);
     assertThat(second.reason()).isEqualTo(PlacementDecision.INSUFFICIENT_CAPACITY);
     assertThat(second.message()).startsWith("pool l4-pool has 2 of 8 GPUs free, needs 6");
 
-    PlacementDecision afterDelete = book.place(ResourceID.fromResource(b), List.of(b), allocated ->
-        Placer.place(EffectiveSpec.of(b.getSpec()), need(10), null, List.of(L4), allocated, null));
+    PlacementDecision afterDelete =
+        book.place(
+            ResourceID.fromResource(b),
+            List.of(b),
+            allocated ->
+                Placer.place(
+                    EffectiveSpec.of(b.getSpec()), need(10), null, List.of(L4), allocated, null));
     assertThat(afterDelete).isInstanceOf(PlacementDecision.OnPool.class);
   }
 
@@ -151,8 +198,18 @@ class PlacerTest {
     PlacementBook book = new PlacementBook();
     ModelDeployment placedEarlier = Fixtures.placedOn("old", "l4-pool", 1, 7);
     ModelDeployment fresh = Fixtures.model("new", 1, 2);
-    PlacementDecision d = book.place(ResourceID.fromResource(fresh), List.of(placedEarlier, fresh), allocated ->
-        Placer.place(EffectiveSpec.of(fresh.getSpec()), need(10), null, List.of(L4), allocated, null));
+    PlacementDecision d =
+        book.place(
+            ResourceID.fromResource(fresh),
+            List.of(placedEarlier, fresh),
+            allocated ->
+                Placer.place(
+                    EffectiveSpec.of(fresh.getSpec()),
+                    need(10),
+                    null,
+                    List.of(L4),
+                    allocated,
+                    null));
     assertThat(d.message()).startsWith("pool l4-pool has 1 of 8 GPUs free, needs 2");
   }
 }

@@ -8,8 +8,8 @@ import dev.flotilla.api.crd.GpuNodePoolSpec;
 import dev.flotilla.api.crd.GpuNodePoolStatus;
 import dev.flotilla.api.crd.GpuSpec;
 import dev.flotilla.api.crd.ModelDeployment;
-import dev.flotilla.operator.Fixtures;
 import dev.flotilla.api.crd.PoolPlacement;
+import dev.flotilla.operator.Fixtures;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import java.time.Instant;
@@ -48,11 +48,14 @@ public class GpuNodePoolStatusModelTest {
     assertThat(status.getCapacityGpus()).isEqualTo(8);
     assertThat(status.getAllocatedGpus()).isEqualTo(5);
     assertThat(status.getObservedGeneration()).isEqualTo(3L);
-    assertThat(status.getConditions()).singleElement().satisfies(c -> {
-      assertThat(c.getType()).isEqualTo(ConditionTypes.READY);
-      assertThat(c.getStatus()).isEqualTo(ConditionTypes.TRUE);
-      assertThat(c.getMessage()).isEqualTo("8 GPUs of NVIDIA-L4, 5 allocated");
-    });
+    assertThat(status.getConditions())
+        .singleElement()
+        .satisfies(
+            c -> {
+              assertThat(c.getType()).isEqualTo(ConditionTypes.READY);
+              assertThat(c.getStatus()).isEqualTo(ConditionTypes.TRUE);
+              assertThat(c.getMessage()).isEqualTo("8 GPUs of NVIDIA-L4, 5 allocated");
+            });
   }
 
   @Test
@@ -62,20 +65,25 @@ public class GpuNodePoolStatusModelTest {
     ModelDeployment elsewhere = Fixtures.placedOn("b", "other", 1, 1);
     ModelDeployment unplaced = Fixtures.model("c");
 
-    List<PoolPlacement> placements = GpuNodePoolStatusModel.placements(pool, List.of(onPool, elsewhere, unplaced));
+    List<PoolPlacement> placements =
+        GpuNodePoolStatusModel.placements(pool, List.of(onPool, elsewhere, unplaced));
 
-    assertThat(placements).singleElement().satisfies(p -> {
-      assertThat(p.getName()).isEqualTo("a");
-      assertThat(p.getMaxReplicas()).isEqualTo(3);
-      assertThat(p.getGpus()).isEqualTo(6);
-    });
+    assertThat(placements)
+        .singleElement()
+        .satisfies(
+            p -> {
+              assertThat(p.getName()).isEqualTo("a");
+              assertThat(p.getMaxReplicas()).isEqualTo(3);
+              assertThat(p.getGpus()).isEqualTo(6);
+            });
   }
 
   @Test
   void shrunkPoolUnderItsDeploymentsSaysOverCommitted() {
     PoolPlacement big = new PoolPlacement();
     big.setGpus(6);
-    Condition ready = GpuNodePoolStatusModel.desired(pool(2, 2), List.of(big), T0).getConditions().get(0);
+    Condition ready =
+        GpuNodePoolStatusModel.desired(pool(2, 2), List.of(big), T0).getConditions().get(0);
     assertThat(ready.getStatus()).isEqualTo(ConditionTypes.FALSE);
     assertThat(ready.getReason()).isEqualTo("OverCommitted");
   }
@@ -98,7 +106,9 @@ public class GpuNodePoolStatusModelTest {
 
     pool.setStatus(later);
     pool.getSpec().setMaxNodes(0);
-    GpuNodePoolStatus flipped = GpuNodePoolStatusModel.desired(pool, List.of(), T0.plusSeconds(120));
-    assertThat(flipped.getConditions().get(0).getLastTransitionTime()).isEqualTo(T0.plusSeconds(120).toString());
+    GpuNodePoolStatus flipped =
+        GpuNodePoolStatusModel.desired(pool, List.of(), T0.plusSeconds(120));
+    assertThat(flipped.getConditions().get(0).getLastTransitionTime())
+        .isEqualTo(T0.plusSeconds(120).toString());
   }
 }

@@ -18,21 +18,31 @@ class StatusWriterTest {
   @Test
   void patchReplacesTheWholeStatusOnTheResourceVersionItWasComputedFrom() {
     ModelDeployment read = new ModelDeployment();
-    read.setMetadata(new ObjectMetaBuilder().withName("m").withNamespace("ns").withResourceVersion("41")
-        .withGeneration(2L).build());
+    read.setMetadata(
+        new ObjectMetaBuilder()
+            .withName("m")
+            .withNamespace("ns")
+            .withResourceVersion("41")
+            .withGeneration(2L)
+            .build());
     read.setSpec(new ModelDeploymentSpec());
     ModelDeploymentStatus before = new ModelDeploymentStatus();
     before.setPool("l4");
     read.setStatus(before);
     ModelDeploymentStatus after = new ModelDeploymentStatus();
     after.setObservedGeneration(2L);
-    after.setConditions(List.of(new ConditionBuilder().withType("Placed").withStatus("False").build()));
+    after.setConditions(
+        List.of(new ConditionBuilder().withType("Placed").withStatus("False").build()));
 
     String patch = json.asJson(StatusWriter.patch(json, read, after));
 
-    assertThat(json.unmarshal(patch, JsonNode.class)).isEqualTo(json.unmarshal("""
+    assertThat(json.unmarshal(patch, JsonNode.class))
+        .isEqualTo(
+            json.unmarshal(
+                """
         [{"op": "add", "path": "/metadata/resourceVersion", "value": "41"},
          {"op": "add", "path": "/status", "value": {"observedGeneration": 2,
-           "conditions": [{"status": "False", "type": "Placed"}]}}]""", JsonNode.class));
+           "conditions": [{"status": "False", "type": "Placed"}]}}]""",
+                JsonNode.class));
   }
 }

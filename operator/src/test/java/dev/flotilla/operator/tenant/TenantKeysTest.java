@@ -15,8 +15,11 @@ class TenantKeysTest {
   static final String HASH = "sha256:" + "ab".repeat(32);
 
   static Secret secret(String name, Map<String, String> values) {
-    SecretBuilder b = new SecretBuilder().withNewMetadata().withName(name).withNamespace("default").endMetadata();
-    values.forEach((k, v) -> b.addToData(k, Base64.getEncoder().encodeToString(v.getBytes(StandardCharsets.UTF_8))));
+    SecretBuilder b =
+        new SecretBuilder().withNewMetadata().withName(name).withNamespace("default").endMetadata();
+    values.forEach(
+        (k, v) ->
+            b.addToData(k, Base64.getEncoder().encodeToString(v.getBytes(StandardCharsets.UTF_8))));
     return b.build();
   }
 
@@ -30,8 +33,11 @@ class TenantKeysTest {
 
   @Test
   void countsHashesAcrossSecrets() {
-    Map<String, Secret> secrets = Map.of("a", secret("a", Map.of("k1", HASH, "k2", HASH)), "b", secret("b", Map.of("x", HASH)));
-    TenantKeys.Check check = TenantKeys.check(List.of(ref("a", null), ref("b", "x")), r -> secrets.get(r.getName()));
+    Map<String, Secret> secrets =
+        Map.of(
+            "a", secret("a", Map.of("k1", HASH, "k2", HASH)), "b", secret("b", Map.of("x", HASH)));
+    TenantKeys.Check check =
+        TenantKeys.check(List.of(ref("a", null), ref("b", "x")), r -> secrets.get(r.getName()));
     assertThat(check.ready()).isTrue();
     assertThat(check.keys()).isEqualTo(3);
   }
@@ -41,7 +47,8 @@ class TenantKeysTest {
     assertThat(TenantKeys.check(List.of(ref("nope", null)), r -> null).message())
         .isEqualTo("Secret default/nope does not exist");
     Secret s = secret("a", Map.of("k1", HASH));
-    assertThat(TenantKeys.check(List.of(ref("a", "k2")), r -> s).reason()).isEqualTo(TenantKeys.KEY_NOT_FOUND);
+    assertThat(TenantKeys.check(List.of(ref("a", "k2")), r -> s).reason())
+        .isEqualTo(TenantKeys.KEY_NOT_FOUND);
   }
 
   @Test

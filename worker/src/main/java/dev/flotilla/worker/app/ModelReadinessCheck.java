@@ -11,12 +11,15 @@ import org.eclipse.microprofile.health.Readiness;
 @Readiness
 @ApplicationScoped
 public class ModelReadinessCheck implements HealthCheck {
-    @Inject
-    WorkerHolder holder;
+  @Inject WorkerHolder holder;
 
-    @Override
-    public HealthCheckResponse call() {
-        return HealthCheckResponse.named("flotilla-model").status(holder.serving()).withData("state", holder.state().name())
-                .withData("model", holder.modelName()).withData("failure", holder.failure().orElse("")).build();
-    }
+  @Override
+  public HealthCheckResponse call() {
+    return HealthCheckResponse.named("flotilla-model")
+        .status(holder.serving())
+        .withData("state", holder.state().name())
+        .withData("model", holder.modelName())
+        .withData("failure", holder.failure().orElse(""))
+        .build();
+  }
 }

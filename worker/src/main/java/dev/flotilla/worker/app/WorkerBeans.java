@@ -11,26 +11,26 @@ import jakarta.inject.Singleton;
 /** The worker's plain-Java parts as CDI beans. */
 public class WorkerBeans {
 
-    /** The checked settings; a bad setting fails startup with a message naming it. */
-    @Produces
-    @Singleton
-    WorkerSettings settings(WorkerConfig config) {
-        return WorkerSettings.from(config);
-    }
+  /** The checked settings; a bad setting fails startup with a message naming it. */
+  @Produces
+  @Singleton
+  WorkerSettings settings(WorkerConfig config) {
+    return WorkerSettings.from(config);
+  }
 
-    @Produces
-    @Singleton
-    WorkerHolder holder(WorkerSettings settings) {
-        return new WorkerHolder(settings.workerId(), settings.modelName());
-    }
+  @Produces
+  @Singleton
+  WorkerHolder holder(WorkerSettings settings) {
+    return new WorkerHolder(settings.workerId(), settings.modelName());
+  }
 
-    @Produces
-    @Singleton
-    StatsPublisher stats(WorkerHolder holder) {
-        return new StatsPublisher(holder);
-    }
+  @Produces
+  @Singleton
+  StatsPublisher stats(WorkerHolder holder) {
+    return new StatsPublisher(holder);
+  }
 
-    void closeStats(@Disposes StatsPublisher stats) {
-        stats.close();
-    }
+  void closeStats(@Disposes StatsPublisher stats) {
+    stats.close();
+  }
 }

@@ -18,8 +18,8 @@ import java.lang.management.ManagementFactory;
 import org.jboss.logging.Logger;
 
 /**
- * Loads the model off the event loop at startup and turns gRPC health SERVING when it is ready;
- * on shutdown (SIGTERM) turns it NOT_SERVING, stops admitting, lets admitted requests finish within
+ * Loads the model off the event loop at startup and turns gRPC health SERVING when it is ready; on
+ * shutdown (SIGTERM) turns it NOT_SERVING, stops admitting, lets admitted requests finish within
  * the drain grace period, then releases the engine. A model that cannot be loaded ends the process
  * with the reason, so the pod shows it. Once serving it logs one {@code startup timing:} line with
  * wall-clock milliseconds of the JVM's start, Quarkus' start and the model's readiness, which
@@ -27,68 +27,70 @@ import org.jboss.logging.Logger;
  */
 @ApplicationScoped
 public class WorkerLifecycle {
-    private static final Logger LOG = Logger.getLogger(WorkerLifecycle.class);
+  private static final Logger LOG = Logger.getLogger(WorkerLifecycle.class);
 
-    @Inject
-    WorkerSettings settings;
-    @Inject
-    WorkerHolder holder;
-    @Inject
-    GrpcHealthStorage health;
-    @Inject
-    MeterRegistry registry;
+  @Inject WorkerSettings settings;
+  @Inject WorkerHolder holder;
+  @Inject GrpcHealthStorage health;
+  @Inject MeterRegistry registry;
 
-    void start(@Observes StartupEvent event) {
-        long startedMs = System.currentTimeMillis();
-        serving(ServingStatus.NOT_SERVING);
-        Thread loader = new Thread(() -> load(startedMs), "flotilla-model-loader");
-        loader.setDaemon(true);
-        loader.start();
-    }
+  void start(@Observes StartupEvent event) {
+    long startedMs = System.currentTimeMillis();
+    serving(ServingStatus.NOT_SERVING);
+    Thread loader = new Thread(() -> load(startedMs), "flotilla-model-loader");
+    loader.setDaemon(true);
+    loader.start();
+  }
 
-    private void load(long startedMs) {
-        try {
-            WorkerRuntime runtime = WorkerRuntime.start(settings, registry);
-            synchronized (this) {
-                if (holder.state() != WorkerHolder.State.LOADING) { // shut down while loading
-                    runtime.close();
-                    return;
-                }
-                holder.loaded(runtime);
-            }
-            serving(ServingStatus.SERVING);
-            long jvmStartMs = ManagementFactory.getRuntimeMXBean().getStartTime();
-            long servingMs = System.currentTimeMillis();
-            LOG.infof("startup timing: jvm_start_ms=%d quarkus_started_ms=%d serving_ms=%d (JVM to Quarkus started %d ms, "
-                    + "model load %d ms)", jvmStartMs, startedMs, servingMs, startedMs - jvmStartMs, servingMs - startedMs);
-        } catch (Exception | Error e) {
-            String reason = e.getClass().getSimpleName() + ": " + e.getMessage();
-            holder.failed(reason);
-            LOG.errorf("cannot load the model from %s (%s): %s", settings.modelDir(), WorkerSettings.MODEL_SOURCE, reason);
-            Quarkus.asyncExit(1);
+  private void load(long startedMs) {
+    try {
+      WorkerRuntime runtime = WorkerRuntime.start(settings, registry);
+      synchronized (this) {
+        if (holder.state() != WorkerHolder.State.LOADING) { // shut down while loading
+          runtime.close();
+          return;
         }
+        holder.loaded(runtime);
+      }
+      serving(ServingStatus.SERVING);
+      long jvmStartMs = ManagementFactory.getRuntimeMXBean().getStartTime();
+      long servingMs = System.currentTimeMillis();
+      LOG.infof(
+          "startup timing: jvm_start_ms=%d quarkus_started_ms=%d serving_ms=%d (JVM to Quarkus started %d ms, "
+              + "model load %d ms)",
+          jvmStartMs, startedMs, servingMs, startedMs - jvmStartMs, servingMs - startedMs);
+    } catch (Exception | Error e) {
+      String reason = e.getClass().getSimpleName() + ": " + e.getMessage();
+      holder.failed(reason);
+      LOG.errorf(
+          "cannot load the model from %s (%s): %s",
+          settings.modelDir(), WorkerSettings.MODEL_SOURCE, reason);
+      Quarkus.asyncExit(1);
     }
+  }
 
-    void stop(@Observes @Priority(1) ShutdownEvent event) {
-        WorkerRuntime runtime;
-        synchronized (this) {
-            runtime = holder.runtime().orElse(null);
-            holder.draining();
-        }
-        serving(ServingStatus.NOT_SERVING);
-        if (runtime == null) {
-            return;
-        }
-        LOG.infof("draining: admitted requests have %s to finish", settings.drainGrace());
-        boolean clean = runtime.drain(settings.drainGrace());
-        if (!clean) {
-            LOG.warnf("drain grace %s ran out; unfinished requests were failed with UNAVAILABLE", settings.drainGrace());
-        }
-        runtime.close();
+  void stop(@Observes @Priority(1) ShutdownEvent event) {
+    WorkerRuntime runtime;
+    synchronized (this) {
+      runtime = holder.runtime().orElse(null);
+      holder.draining();
     }
+    serving(ServingStatus.NOT_SERVING);
+    if (runtime == null) {
+      return;
+    }
+    LOG.infof("draining: admitted requests have %s to finish", settings.drainGrace());
+    boolean clean = runtime.drain(settings.drainGrace());
+    if (!clean) {
+      LOG.warnf(
+          "drain grace %s ran out; unfinished requests were failed with UNAVAILABLE",
+          settings.drainGrace());
+    }
+    runtime.close();
+  }
 
-    private void serving(ServingStatus status) {
-        health.setStatus(GrpcHealthStorage.DEFAULT_SERVICE_NAME, status);
-        health.setStatus(WorkerGrpc.SERVICE_NAME, status);
-    }
+  private void serving(ServingStatus status) {
+    health.setStatus(GrpcHealthStorage.DEFAULT_SERVICE_NAME, status);
+    health.setStatus(WorkerGrpc.SERVICE_NAME, status);
+  }
 }

@@ -5,63 +5,78 @@ import java.time.Duration;
 import java.util.Optional;
 
 /**
- * The worker's settings, prefix {@code flotilla.worker}. The operator sets them as the
- * environment variables named on each method; {@code application.properties} maps those names onto
- * these properties and holds the defaults, so {@code FLOTILLA_MAX_BATCH_SIZE} and
- * {@code FLOTILLA_WORKER_MAX_BATCH_SIZE} (or {@code -Dflotilla.worker.max-batch-size}) all work.
- * {@link WorkerSettings#from(WorkerConfig)} checks them and names the setting in every error.
+ * The worker's settings, prefix {@code flotilla.worker}. The operator sets them as the environment
+ * variables named on each method; {@code application.properties} maps those names onto these
+ * properties and holds the defaults, so {@code FLOTILLA_MAX_BATCH_SIZE} and {@code
+ * FLOTILLA_WORKER_MAX_BATCH_SIZE} (or {@code -Dflotilla.worker.max-batch-size}) all work. {@link
+ * WorkerSettings#from(WorkerConfig)} checks them and names the setting in every error.
  */
 @ConfigMapping(prefix = "flotilla.worker")
 public interface WorkerConfig {
 
-    /** {@code FLOTILLA_MODEL_SOURCE}: the model directory, {@code file:///path} or a plain path. */
-    Optional<String> modelSource();
+  /** {@code FLOTILLA_MODEL_SOURCE}: the model directory, {@code file:///path} or a plain path. */
+  Optional<String> modelSource();
 
-    /** {@code FLOTILLA_MODEL_NAME}: the base model's name, as adapters name it; defaults to the directory name. */
-    Optional<String> modelName();
+  /**
+   * {@code FLOTILLA_MODEL_NAME}: the base model's name, as adapters name it; defaults to the
+   * directory name.
+   */
+  Optional<String> modelName();
 
-    /** {@code FLOTILLA_DTYPE}: the weight dtype the deployment expects (F32, F16, BF16); checked against the files. */
-    Optional<String> dtype();
+  /**
+   * {@code FLOTILLA_DTYPE}: the weight dtype the deployment expects (F32, F16, BF16); checked
+   * against the files.
+   */
+  Optional<String> dtype();
 
-    /** {@code FLOTILLA_MAX_BATCH_SIZE}: most sequences running at once. */
-    int maxBatchSize();
+  /** {@code FLOTILLA_MAX_BATCH_SIZE}: most sequences running at once. */
+  int maxBatchSize();
 
-    /** {@code FLOTILLA_MAX_SEQUENCE_LENGTH}: prompt plus generated tokens; 0 means the model's maximum. */
-    int maxSequenceLength();
+  /**
+   * {@code FLOTILLA_MAX_SEQUENCE_LENGTH}: prompt plus generated tokens; 0 means the model's
+   * maximum.
+   */
+  int maxSequenceLength();
 
-    /** {@code FLOTILLA_KV_CACHE_BYTES}: one budget for the KV cache and the resident adapters. */
-    long kvCacheBytes();
+  /** {@code FLOTILLA_KV_CACHE_BYTES}: one budget for the KV cache and the resident adapters. */
+  long kvCacheBytes();
 
-    /** {@code FLOTILLA_KV_BLOCK_SIZE}: tokens per KV block. */
-    int kvBlockSize();
+  /** {@code FLOTILLA_KV_BLOCK_SIZE}: tokens per KV block. */
+  int kvBlockSize();
 
-    /** {@code FLOTILLA_MAX_ADAPTERS}: adapter slots resident at once. */
-    int maxAdapters();
+  /** {@code FLOTILLA_MAX_ADAPTERS}: adapter slots resident at once. */
+  int maxAdapters();
 
-    /** {@code FLOTILLA_MAX_LORA_RANK}: largest adapter rank accepted. */
-    int maxLoraRank();
+  /** {@code FLOTILLA_MAX_LORA_RANK}: largest adapter rank accepted. */
+  int maxLoraRank();
 
-    /** {@code FLOTILLA_THREADS}: engine compute threads; 0 means one per core. */
-    int threads();
+  /** {@code FLOTILLA_THREADS}: engine compute threads; 0 means one per core. */
+  int threads();
 
-    /** {@code FLOTILLA_ADAPTERS}: known adapters, {@code name=file:///dir,name2=/dir2}. */
-    Optional<String> adapters();
+  /** {@code FLOTILLA_ADAPTERS}: known adapters, {@code name=file:///dir,name2=/dir2}. */
+  Optional<String> adapters();
 
-    /** {@code FLOTILLA_ADAPTERS_DIR}: every subdirectory holding an adapter_config.json is an adapter of that name. */
-    Optional<String> adaptersDir();
+  /**
+   * {@code FLOTILLA_ADAPTERS_DIR}: every subdirectory holding an adapter_config.json is an adapter
+   * of that name.
+   */
+  Optional<String> adaptersDir();
 
-    /** {@code FLOTILLA_MAX_STEP_TOKENS}: rows one engine step carries (decodes first, then prefill chunks). */
-    int maxStepTokens();
+  /**
+   * {@code FLOTILLA_MAX_STEP_TOKENS}: rows one engine step carries (decodes first, then prefill
+   * chunks).
+   */
+  int maxStepTokens();
 
-    /**
-     * {@code FLOTILLA_PREFILL_CHUNK}: prompt tokens a step prefills beside decodes when few sequences
-     * decode (with more, up to one per decoding sequence).
-     */
-    int prefillChunk();
+  /**
+   * {@code FLOTILLA_PREFILL_CHUNK}: prompt tokens a step prefills beside decodes when few sequences
+   * decode (with more, up to one per decoding sequence).
+   */
+  int prefillChunk();
 
-    /** {@code FLOTILLA_DRAIN_GRACE}: how long shutdown waits for admitted requests to finish. */
-    Duration drainGrace();
+  /** {@code FLOTILLA_DRAIN_GRACE}: how long shutdown waits for admitted requests to finish. */
+  Duration drainGrace();
 
-    /** {@code FLOTILLA_WORKER_ID}: the name in Stats; defaults to the host name. */
-    Optional<String> workerId();
+  /** {@code FLOTILLA_WORKER_ID}: the name in Stats; defaults to the host name. */
+  Optional<String> workerId();
 }

@@ -10,34 +10,44 @@ package dev.flotilla.worker.engine;
  * @param maxLoraRank largest adapter rank a decode accepts (1..256)
  * @param threads compute threads including the caller; 0 = from the machine
  */
-public record ContextParams(int kvBlockSize, long kvBudgetBytes, int maxBatchTokens, int maxSequences, int maxLoraRank,
-        int threads) {
+public record ContextParams(
+    int kvBlockSize,
+    long kvBudgetBytes,
+    int maxBatchTokens,
+    int maxSequences,
+    int maxLoraRank,
+    int threads) {
 
-    public static ContextParams defaults() {
-        return new ContextParams(16, 1L << 30, 512, 256, 64, 0);
-    }
+  public static ContextParams defaults() {
+    return new ContextParams(16, 1L << 30, 512, 256, 64, 0);
+  }
 
-    public ContextParams withKvBudgetBytes(long value) {
-        return new ContextParams(kvBlockSize, value, maxBatchTokens, maxSequences, maxLoraRank, threads);
-    }
+  public ContextParams withKvBudgetBytes(long value) {
+    return new ContextParams(
+        kvBlockSize, value, maxBatchTokens, maxSequences, maxLoraRank, threads);
+  }
 
-    public ContextParams withKvBlockSize(int value) {
-        return new ContextParams(value, kvBudgetBytes, maxBatchTokens, maxSequences, maxLoraRank, threads);
-    }
+  public ContextParams withKvBlockSize(int value) {
+    return new ContextParams(
+        value, kvBudgetBytes, maxBatchTokens, maxSequences, maxLoraRank, threads);
+  }
 
-    public ContextParams withMaxBatchTokens(int value) {
-        return new ContextParams(kvBlockSize, kvBudgetBytes, value, maxSequences, maxLoraRank, threads);
-    }
+  public ContextParams withMaxBatchTokens(int value) {
+    return new ContextParams(kvBlockSize, kvBudgetBytes, value, maxSequences, maxLoraRank, threads);
+  }
 
-    public ContextParams withMaxSequences(int value) {
-        return new ContextParams(kvBlockSize, kvBudgetBytes, maxBatchTokens, value, maxLoraRank, threads);
-    }
+  public ContextParams withMaxSequences(int value) {
+    return new ContextParams(
+        kvBlockSize, kvBudgetBytes, maxBatchTokens, value, maxLoraRank, threads);
+  }
 
-    public ContextParams withMaxLoraRank(int value) {
-        return new ContextParams(kvBlockSize, kvBudgetBytes, maxBatchTokens, maxSequences, value, threads);
-    }
+  public ContextParams withMaxLoraRank(int value) {
+    return new ContextParams(
+        kvBlockSize, kvBudgetBytes, maxBatchTokens, maxSequences, value, threads);
+  }
 
-    public ContextParams withThreads(int value) {
-        return new ContextParams(kvBlockSize, kvBudgetBytes, maxBatchTokens, maxSequences, maxLoraRank, value);
-    }
+  public ContextParams withThreads(int value) {
+    return new ContextParams(
+        kvBlockSize, kvBudgetBytes, maxBatchTokens, maxSequences, maxLoraRank, value);
+  }
 }

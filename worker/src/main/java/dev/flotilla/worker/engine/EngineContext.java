@@ -4,61 +4,69 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * A KV cache, step scratch and compute threads for one model. One thread at a time: the
- * scheduler owns it.
+ * A KV cache, step scratch and compute threads for one model. One thread at a time: the scheduler
+ * owns it.
  */
 public final class EngineContext extends NativeHandle {
-    private final Model model;
-    private final ContextParams params;
+  private final Model model;
+  private final ContextParams params;
 
-    EngineContext(Model model, long handle, ContextParams params) {
-        super(handle, "engine context");
-        this.model = model;
-        this.params = params;
-    }
+  EngineContext(Model model, long handle, ContextParams params) {
+    super(handle, "engine context");
+    this.model = model;
+    this.params = params;
+  }
 
-    public ContextParams params() {
-        return params;
-    }
+  public ContextParams params() {
+    return params;
+  }
 
-    /** A direct buffer for the logits of {@code rows} rows: float32 [rows, vocab], native order. */
-    public ByteBuffer allocateLogits(int rows) {
-        return ByteBuffer.allocateDirect(Math.multiplyExact(rows, model.info().vocabSize()) * 4).order(ByteOrder.nativeOrder());
-    }
+  /** A direct buffer for the logits of {@code rows} rows: float32 [rows, vocab], native order. */
+  public ByteBuffer allocateLogits(int rows) {
+    return ByteBuffer.allocateDirect(Math.multiplyExact(rows, model.info().vocabSize()) * 4)
+        .order(ByteOrder.nativeOrder());
+  }
 
-    /**
-     * Runs one step over the batch and writes the logits of its wanted rows to {@code logits}
-     * (float32 [batch.logitRows(), vocab], direct, native order).
-     *
-     * @throws KvCacheFullException when the step needs more KV blocks than are free; nothing changed
-     * @throws InvalidEngineArgumentException for a bad row (named in the message)
-     */
-    public void decode(Batch batch, ByteBuffer logits) {
-        if (logits != null && !logits.isDirect()) {
-            throw new IllegalArgumentException("logits must be a direct buffer");
-        }
-        NativeEngine.decode(handle(), batch.size(), batch.tokens(), batch.seqIds(), batch.positions(), batch.adapters(),
-                batch.wantLogits(), logits);
+  /**
+   * Runs one step over the batch and writes the logits of its wanted rows to {@code logits}
+   * (float32 [batch.logitRows(), vocab], direct, native order).
+   *
+   * @throws KvCacheFullException when the step needs more KV blocks than are free; nothing changed
+   * @throws InvalidEngineArgumentException for a bad row (named in the message)
+   */
+  public void decode(Batch batch, ByteBuffer logits) {
+    if (logits != null && !logits.isDirect()) {
+      throw new IllegalArgumentException("logits must be a direct buffer");
     }
+    NativeEngine.decode(
+        handle(),
+        batch.size(),
+        batch.tokens(),
+        batch.seqIds(),
+        batch.positions(),
+        batch.adapters(),
+        batch.wantLogits(),
+        logits);
+  }
 
-    /** Releases a sequence's KV blocks; its length becomes 0. */
-    public void freeSequence(int seqId) {
-        NativeEngine.seqFree(handle(), seqId);
-    }
+  /** Releases a sequence's KV blocks; its length becomes 0. */
+  public void freeSequence(int seqId) {
+    NativeEngine.seqFree(handle(), seqId);
+  }
 
-    /** Positions cached for a sequence. */
-    public int sequenceLength(int seqId) {
-        return NativeEngine.seqLength(handle(), seqId);
-    }
+  /** Positions cached for a sequence. */
+  public int sequenceLength(int seqId) {
+    return NativeEngine.seqLength(handle(), seqId);
+  }
 
-    public KvStats kvStats() {
-        long[] v = new long[4];
-        NativeEngine.kvStats(handle(), v);
-        return new KvStats((int) v[0], (int) v[1], (int) v[2], v[3]);
-    }
+  public KvStats kvStats() {
+    long[] v = new long[4];
+    NativeEngine.kvStats(handle(), v);
+    return new KvStats((int) v[0], (int) v[1], (int) v[2], v[3]);
+  }
 
-    @Override
-    void free(long handle) {
-        NativeEngine.contextFree(handle);
-    }
+  @Override
+  void free(long handle) {
+    NativeEngine.contextFree(handle);
+  }
 }

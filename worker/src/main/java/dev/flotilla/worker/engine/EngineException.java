@@ -5,18 +5,18 @@ package dev.flotilla.worker.engine;
  * the file, tensor, row or limit involved). Thrown directly for {@link EngineStatus#INTERNAL}.
  */
 public class EngineException extends RuntimeException {
-    private final EngineStatus status;
+  private final EngineStatus status;
 
-    public EngineException(String message) {
-        this(EngineStatus.INTERNAL, message);
-    }
+  public EngineException(String message) {
+    this(EngineStatus.INTERNAL, message);
+  }
 
-    protected EngineException(EngineStatus status, String message) {
-        super(message);
-        this.status = status;
-    }
+  protected EngineException(EngineStatus status, String message) {
+    super(message);
+    this.status = status;
+  }
 
-    public EngineStatus status() {
-        return status;
-    }
+  public EngineStatus status() {
+    return status;
+  }
 }

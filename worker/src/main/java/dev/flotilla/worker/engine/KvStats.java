@@ -1,5 +1,4 @@
 package dev.flotilla.worker.engine;
 
 /** Occupancy of a context's KV block pool. */
-public record KvStats(int blockSize, int totalBlocks, int freeBlocks, long bytesPerBlock) {
-}
+public record KvStats(int blockSize, int totalBlocks, int freeBlocks, long bytesPerBlock) {}

@@ -7,43 +7,58 @@ import java.nio.file.Path;
  * sharded index). Contexts and adapters keep the native model alive until they are closed too.
  */
 public final class Model extends NativeHandle {
-    private final ModelInfo info;
+  private final ModelInfo info;
 
-    private Model(long handle) {
-        super(handle, "model");
-        int[] v = new int[9];
-        long bytes = NativeEngine.modelInfo(handle, v);
-        String[] dtypes = {"F32", "F16", "BF16"};
-        this.info = new ModelInfo(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], dtypes[v[8]], bytes);
-    }
+  private Model(long handle) {
+    super(handle, "model");
+    int[] v = new int[9];
+    long bytes = NativeEngine.modelInfo(handle, v);
+    String[] dtypes = {"F32", "F16", "BF16"};
+    this.info = new ModelInfo(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], dtypes[v[8]], bytes);
+  }
 
-    /** Loads a model directory; throws an {@link EngineException} subclass naming the problem. */
-    public static Model load(Path dir) {
-        NativeEngine.ensureAvailable();
-        return new Model(NativeEngine.modelLoad(dir.toAbsolutePath().toString()));
-    }
+  /** Loads a model directory; throws an {@link EngineException} subclass naming the problem. */
+  public static Model load(Path dir) {
+    NativeEngine.ensureAvailable();
+    return new Model(NativeEngine.modelLoad(dir.toAbsolutePath().toString()));
+  }
 
-    public ModelInfo info() {
-        return info;
-    }
+  public ModelInfo info() {
+    return info;
+  }
 
-    public EngineContext createContext(ContextParams params) {
-        return new EngineContext(this, NativeEngine.contextCreate(handle(), params.kvBlockSize(), params.kvBudgetBytes(),
-                params.maxBatchTokens(), params.maxSequences(), params.maxLoraRank(), params.threads()), params);
-    }
+  public EngineContext createContext(ContextParams params) {
+    return new EngineContext(
+        this,
+        NativeEngine.contextCreate(
+            handle(),
+            params.kvBlockSize(),
+            params.kvBudgetBytes(),
+            params.maxBatchTokens(),
+            params.maxSequences(),
+            params.maxLoraRank(),
+            params.threads()),
+        params);
+  }
 
-    /** Loads a PEFT LoRA adapter directory, checked against this model, stored in the model's compute dtype. */
-    public Adapter loadAdapter(Path dir) {
-        return loadAdapter(dir, AdapterStorage.AUTO);
-    }
+  /**
+   * Loads a PEFT LoRA adapter directory, checked against this model, stored in the model's compute
+   * dtype.
+   */
+  public Adapter loadAdapter(Path dir) {
+    return loadAdapter(dir, AdapterStorage.AUTO);
+  }
 
-    /** Loads a PEFT LoRA adapter directory, checked against this model, with the given weight storage. */
-    public Adapter loadAdapter(Path dir, AdapterStorage storage) {
-        return new Adapter(NativeEngine.adapterLoad(handle(), dir.toAbsolutePath().toString(), storage.code()));
-    }
+  /**
+   * Loads a PEFT LoRA adapter directory, checked against this model, with the given weight storage.
+   */
+  public Adapter loadAdapter(Path dir, AdapterStorage storage) {
+    return new Adapter(
+        NativeEngine.adapterLoad(handle(), dir.toAbsolutePath().toString(), storage.code()));
+  }
 
-    @Override
-    void free(long handle) {
-        NativeEngine.modelFree(handle);
-    }
+  @Override
+  void free(long handle) {
+    NativeEngine.modelFree(handle);
+  }
 }

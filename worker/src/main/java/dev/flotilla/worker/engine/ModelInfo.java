@@ -1,6 +1,14 @@
 package dev.flotilla.worker.engine;
 
 /** Dimensions of a loaded model. {@code weightDtype}: F32, F16 or BF16. */
-public record ModelInfo(int vocabSize, int hiddenSize, int intermediateSize, int layers, int heads, int kvHeads,
-        int headDim, int maxPositionEmbeddings, String weightDtype, long weightBytes) {
-}
+public record ModelInfo(
+    int vocabSize,
+    int hiddenSize,
+    int intermediateSize,
+    int layers,
+    int heads,
+    int kvHeads,
+    int headDim,
+    int maxPositionEmbeddings,
+    String weightDtype,
+    long weightBytes) {}

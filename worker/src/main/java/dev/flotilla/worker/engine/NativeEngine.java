@@ -9,141 +9,165 @@ import java.nio.file.StandardCopyOption;
 
 /**
  * The JNI surface of the native engine: static natives over primitives and direct buffers,
- * registered by the library's {@code JNI_OnLoad}. Use the handle classes ({@link Model},
- * {@link EngineContext}, {@link Adapter}) rather than these.
+ * registered by the library's {@code JNI_OnLoad}. Use the handle classes ({@link Model}, {@link
+ * EngineContext}, {@link Adapter}) rather than these.
  *
- * <p>The library is loaded once per class loader, from {@code -Dflotilla.engine.library=PATH}
- * when set, else extracted from {@code /native/linux-x86_64/libflotilla_engine.so} on the class
- * path. A JVM refuses one library file in two class loaders (Quarkus tests beside plain ones), so
- * a second loader gets a private copy. {@link #isAvailable()} and {@link #unavailabilityCause()}
- * report the outcome without throwing.
+ * <p>The library is loaded once per class loader, from {@code -Dflotilla.engine.library=PATH} when
+ * set, else extracted from {@code /native/linux-x86_64/libflotilla_engine.so} on the class path. A
+ * JVM refuses one library file in two class loaders (Quarkus tests beside plain ones), so a second
+ * loader gets a private copy. {@link #isAvailable()} and {@link #unavailabilityCause()} report the
+ * outcome without throwing.
  */
 public final class NativeEngine {
-    public static final String LIBRARY_PROPERTY = "flotilla.engine.library";
-    static final String RESOURCE = "/native/linux-x86_64/libflotilla_engine.so";
+  public static final String LIBRARY_PROPERTY = "flotilla.engine.library";
+  static final String RESOURCE = "/native/linux-x86_64/libflotilla_engine.so";
 
-    private static final Throwable UNAVAILABILITY_CAUSE = load();
+  private static final Throwable UNAVAILABILITY_CAUSE = load();
 
-    private NativeEngine() {
+  private NativeEngine() {}
+
+  /** True if the native library loaded and registered its natives. */
+  public static boolean isAvailable() {
+    return UNAVAILABILITY_CAUSE == null;
+  }
+
+  /** Why the engine is unavailable, or null if it is available. */
+  public static Throwable unavailabilityCause() {
+    return UNAVAILABILITY_CAUSE;
+  }
+
+  /** Throws an {@link UnsatisfiedLinkError} with the cause if the library is unavailable. */
+  public static void ensureAvailable() {
+    if (UNAVAILABILITY_CAUSE != null) {
+      UnsatisfiedLinkError e =
+          new UnsatisfiedLinkError("flotilla native engine unavailable: " + UNAVAILABILITY_CAUSE);
+      e.initCause(UNAVAILABILITY_CAUSE);
+      throw e;
     }
+  }
 
-    /** True if the native library loaded and registered its natives. */
-    public static boolean isAvailable() {
-        return UNAVAILABILITY_CAUSE == null;
-    }
+  /** The kernel instruction set in use: avx512amx, avx512bf16, avx512, avx2 or scalar. */
+  public static String instructionSet() {
+    ensureAvailable();
+    return isa();
+  }
 
-    /** Why the engine is unavailable, or null if it is available. */
-    public static Throwable unavailabilityCause() {
-        return UNAVAILABILITY_CAUSE;
-    }
+  /**
+   * Whether BF16-weight models run with activations rounded to BF16 (vdpbf16ps or AMX tiles), so
+   * their logits match an F32 reference within 1e-2 relative rather than 1e-4.
+   */
+  public static boolean roundsBf16Activations() {
+    String isa = instructionSet();
+    return isa.equals("avx512bf16") || isa.equals("avx512amx");
+  }
 
-    /** Throws an {@link UnsatisfiedLinkError} with the cause if the library is unavailable. */
-    public static void ensureAvailable() {
-        if (UNAVAILABILITY_CAUSE != null) {
-            UnsatisfiedLinkError e = new UnsatisfiedLinkError("flotilla native engine unavailable: " + UNAVAILABILITY_CAUSE);
-            e.initCause(UNAVAILABILITY_CAUSE);
-            throw e;
-        }
-    }
-
-    /** The kernel instruction set in use: avx512amx, avx512bf16, avx512, avx2 or scalar. */
-    public static String instructionSet() {
-        ensureAvailable();
-        return isa();
-    }
-
-    /**
-     * Whether BF16-weight models run with activations rounded to BF16 (vdpbf16ps or AMX tiles),
-     * so their logits match an F32 reference within 1e-2 relative rather than 1e-4.
-     */
-    public static boolean roundsBf16Activations() {
-        String isa = instructionSet();
-        return isa.equals("avx512bf16") || isa.equals("avx512amx");
-    }
-
-    private static Throwable load() {
+  private static Throwable load() {
+    try {
+      String os = System.getProperty("os.name", "").toLowerCase();
+      String arch = System.getProperty("os.arch", "");
+      if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
+        return new UnsupportedOperationException("no native engine for " + os + "/" + arch);
+      }
+      String path = System.getProperty(LIBRARY_PROPERTY);
+      if (path != null && !path.isBlank()) {
         try {
-            String os = System.getProperty("os.name", "").toLowerCase();
-            String arch = System.getProperty("os.arch", "");
-            if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
-                return new UnsupportedOperationException("no native engine for " + os + "/" + arch);
-            }
-            String path = System.getProperty(LIBRARY_PROPERTY);
-            if (path != null && !path.isBlank()) {
-                try {
-                    System.load(Path.of(path).toAbsolutePath().toString());
-                } catch (UnsatisfiedLinkError e) {
-                    if (e.getMessage() == null || !e.getMessage().contains("another classloader")) {
-                        throw e;
-                    }
-                    loadCopy(Files.newInputStream(Path.of(path)));
-                }
-            } else {
-                InputStream in = NativeEngine.class.getResourceAsStream(RESOURCE);
-                if (in == null) {
-                    return new UnsatisfiedLinkError(RESOURCE + " is not on the class path and -D" + LIBRARY_PROPERTY + " is not set");
-                }
-                loadCopy(in);
-            }
-            isa(); // the natives are registered
-            return null;
-        } catch (Throwable t) {
-            return t;
+          System.load(Path.of(path).toAbsolutePath().toString());
+        } catch (UnsatisfiedLinkError e) {
+          if (e.getMessage() == null || !e.getMessage().contains("another classloader")) {
+            throw e;
+          }
+          loadCopy(Files.newInputStream(Path.of(path)));
         }
-    }
-
-    private static void loadCopy(InputStream in) throws IOException {
-        Path tmp = Files.createTempFile("libflotilla_engine", ".so");
-        try (in) {
-            Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
-            System.load(tmp.toString());
-        } finally {
-            Files.deleteIfExists(tmp); // mapped by the loader already
+      } else {
+        InputStream in = NativeEngine.class.getResourceAsStream(RESOURCE);
+        if (in == null) {
+          return new UnsatisfiedLinkError(
+              RESOURCE + " is not on the class path and -D" + LIBRARY_PROPERTY + " is not set");
         }
+        loadCopy(in);
+      }
+      isa(); // the natives are registered
+      return null;
+    } catch (Throwable t) {
+      return t;
     }
+  }
 
-    // --- natives (see worker/src/main/cpp/jni/flotilla_jni.cpp) -----------------------------------
+  private static void loadCopy(InputStream in) throws IOException {
+    Path tmp = Files.createTempFile("libflotilla_engine", ".so");
+    try (in) {
+      Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
+      System.load(tmp.toString());
+    } finally {
+      Files.deleteIfExists(tmp); // mapped by the loader already
+    }
+  }
 
-    static native String isa();
+  // --- natives (see worker/src/main/cpp/jni/flotilla_jni.cpp) -----------------------------------
 
-    static native long modelLoad(String dir);
+  static native String isa();
 
-    static native void modelFree(long model);
+  static native long modelLoad(String dir);
 
-    /** Fills vocab, hidden, intermediate, layers, heads, kvHeads, headDim, maxPositions, dtype; returns weight bytes. */
-    static native long modelInfo(long model, int[] out);
+  static native void modelFree(long model);
 
-    static native long contextCreate(long model, int kvBlockSize, long kvBudgetBytes, int maxBatchTokens, int maxSequences,
-            int maxLoraRank, int threads);
+  /**
+   * Fills vocab, hidden, intermediate, layers, heads, kvHeads, headDim, maxPositions, dtype;
+   * returns weight bytes.
+   */
+  static native long modelInfo(long model, int[] out);
 
-    static native void contextFree(long context);
+  static native long contextCreate(
+      long model,
+      int kvBlockSize,
+      long kvBudgetBytes,
+      int maxBatchTokens,
+      int maxSequences,
+      int maxLoraRank,
+      int threads);
 
-    /** Fills blockSize, totalBlocks, freeBlocks, bytesPerBlock. */
-    static native void kvStats(long context, long[] out);
+  static native void contextFree(long context);
 
-    static native void seqFree(long context, int seqId);
+  /** Fills blockSize, totalBlocks, freeBlocks, bytesPerBlock. */
+  static native void kvStats(long context, long[] out);
 
-    static native int seqLength(long context, int seqId);
+  static native void seqFree(long context, int seqId);
 
-    /** storage: {@link AdapterStorage#code()}. */
-    static native long adapterLoad(long model, String dir, int storage);
+  static native int seqLength(long context, int seqId);
 
-    static native void adapterFree(long adapter);
+  /** storage: {@link AdapterStorage#code()}. */
+  static native long adapterLoad(long model, String dir, int storage);
 
-    static native int adapterRank(long adapter);
+  static native void adapterFree(long adapter);
 
-    static native float adapterScale(long adapter);
+  static native int adapterRank(long adapter);
 
-    /** The dtype the adapter's weights are stored in: 0 F32, 2 BF16. */
-    static native int adapterDtype(long adapter);
+  static native float adapterScale(long adapter);
 
-    /** Resident bytes of the adapter's weights. */
-    static native long adapterBytes(long adapter);
+  /** The dtype the adapter's weights are stored in: 0 F32, 2 BF16. */
+  static native int adapterDtype(long adapter);
 
-    static native void decode(long context, int rows, ByteBuffer tokens, ByteBuffer seqIds, ByteBuffer positions,
-            ByteBuffer adapters, ByteBuffer wantLogits, ByteBuffer logits);
+  /** Resident bytes of the adapter's weights. */
+  static native long adapterBytes(long adapter);
 
-    /** Returns (token << 32) | floatToRawIntBits(logprob). */
-    static native long sample(ByteBuffer logits, long offsetFloats, int vocab, float temperature, int topK, float topP,
-            long seed, long step);
+  static native void decode(
+      long context,
+      int rows,
+      ByteBuffer tokens,
+      ByteBuffer seqIds,
+      ByteBuffer positions,
+      ByteBuffer adapters,
+      ByteBuffer wantLogits,
+      ByteBuffer logits);
+
+  /** Returns (token << 32) | floatToRawIntBits(logprob). */
+  static native long sample(
+      ByteBuffer logits,
+      long offsetFloats,
+      int vocab,
+      float temperature,
+      int topK,
+      float topP,
+      long seed,
+      long step);
 }

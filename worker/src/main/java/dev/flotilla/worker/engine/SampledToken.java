@@ -1,5 +1,4 @@
 package dev.flotilla.worker.engine;
 
 /** A sampled token and its log-probability under the unmodified model distribution. */
-public record SampledToken(int token, float logprob) {
-}
+public record SampledToken(int token, float logprob) {}

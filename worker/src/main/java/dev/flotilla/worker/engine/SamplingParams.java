@@ -10,7 +10,7 @@ package dev.flotilla.worker.engine;
  */
 public record SamplingParams(float temperature, int topK, float topP, long seed) {
 
-    public static SamplingParams greedy() {
-        return new SamplingParams(0f, 0, 1f, 0L);
-    }
+  public static SamplingParams greedy() {
+    return new SamplingParams(0f, 0, 1f, 0L);
+  }
 }

@@ -12,109 +12,156 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
- * The worker's Prometheus metrics (names as exported):
- * {@code flotilla_worker_queue_seconds}, {@code flotilla_worker_time_to_first_token_seconds},
- * {@code flotilla_worker_time_between_tokens_seconds} (histograms);
- * {@code flotilla_worker_tokens_generated_total}; {@code flotilla_worker_batch_size} and
- * {@code flotilla_worker_step_rows} per engine step; {@code flotilla_worker_kv_blocks_used},
- * {@code flotilla_worker_kv_blocks_total}, {@code flotilla_worker_queue_depth},
- * {@code flotilla_worker_running_sequences}, {@code flotilla_worker_adapters_resident} (gauges);
- * {@code flotilla_worker_adapter_loads_total{result}}, {@code flotilla_worker_adapter_load_seconds},
+ * The worker's Prometheus metrics (names as exported): {@code flotilla_worker_queue_seconds},
+ * {@code flotilla_worker_time_to_first_token_seconds}, {@code
+ * flotilla_worker_time_between_tokens_seconds} (histograms); {@code
+ * flotilla_worker_tokens_generated_total}; {@code flotilla_worker_batch_size} and {@code
+ * flotilla_worker_step_rows} per engine step; {@code flotilla_worker_kv_blocks_used}, {@code
+ * flotilla_worker_kv_blocks_total}, {@code flotilla_worker_queue_depth}, {@code
+ * flotilla_worker_running_sequences}, {@code flotilla_worker_adapters_resident} (gauges); {@code
+ * flotilla_worker_adapter_loads_total{result}}, {@code flotilla_worker_adapter_load_seconds},
  * {@code flotilla_worker_adapter_evictions_total}, {@code flotilla_worker_preemptions_total}.
  */
 public final class WorkerMetrics implements SchedulerMetrics {
-    private final Timer queue;
-    private final Timer firstToken;
-    private final Timer tokenGap;
-    private final Counter tokens;
-    private final DistributionSummary batchSize;
-    private final DistributionSummary stepRows;
-    private final Counter preemptions;
-    private final Counter loadsOk;
-    private final Counter loadsFailed;
-    private final Timer loadTime;
-    private final Counter evictions;
+  private final Timer queue;
+  private final Timer firstToken;
+  private final Timer tokenGap;
+  private final Counter tokens;
+  private final DistributionSummary batchSize;
+  private final DistributionSummary stepRows;
+  private final Counter preemptions;
+  private final Counter loadsOk;
+  private final Counter loadsFailed;
+  private final Timer loadTime;
+  private final Counter evictions;
 
-    public WorkerMetrics(MeterRegistry registry, Supplier<SchedulerSnapshot> snapshot) {
-        queue = latency("flotilla.worker.queue", "Time from arrival to admission into the batch", registry);
-        firstToken = latency("flotilla.worker.time.to.first.token", "Time from arrival to the first generated token", registry);
-        tokenGap = latency("flotilla.worker.time.between.tokens", "Time between consecutive tokens of a sequence", registry);
-        tokens = Counter.builder("flotilla.worker.tokens.generated").description("Tokens generated").register(registry);
-        batchSize = DistributionSummary.builder("flotilla.worker.batch.size").description("Sequences per engine step")
-                .publishPercentileHistogram().maximumExpectedValue(1024.0).register(registry);
-        stepRows = DistributionSummary.builder("flotilla.worker.step.rows").description("Token rows per engine step")
-                .publishPercentileHistogram().maximumExpectedValue(8192.0).register(registry);
-        preemptions = Counter.builder("flotilla.worker.preemptions")
-                .description("Sequences preempted (KV blocks freed, recomputed later) because the KV cache ran out").register(registry);
-        loadsOk = Counter.builder("flotilla.worker.adapter.loads").tag("result", "ok").description("Adapter loads").register(registry);
-        loadsFailed = Counter.builder("flotilla.worker.adapter.loads").tag("result", "failed").description("Adapter loads")
-                .register(registry);
-        loadTime = Timer.builder("flotilla.worker.adapter.load").description("Adapter load duration").publishPercentileHistogram()
-                .minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofMinutes(2)).register(registry);
-        evictions = Counter.builder("flotilla.worker.adapter.evictions").description("Adapters evicted from their slot")
-                .register(registry);
-        Gauge.builder("flotilla.worker.kv.blocks.used", () -> snapshot.get().usedKvBlocks())
-                .description("KV blocks in use, resident adapters' share included").register(registry);
-        Gauge.builder("flotilla.worker.kv.blocks.total", () -> snapshot.get().totalKvBlocks()).description("KV blocks in the pool")
-                .register(registry);
-        Gauge.builder("flotilla.worker.queue.depth", () -> snapshot.get().queueDepth()).description("Sequences waiting")
-                .register(registry);
-        Gauge.builder("flotilla.worker.running.sequences", () -> snapshot.get().running()).description("Sequences in the batch")
-                .register(registry);
-        Gauge.builder("flotilla.worker.adapters.resident", () -> snapshot.get().residentAdapters().size())
-                .description("Adapters in slots").register(registry);
-    }
+  public WorkerMetrics(MeterRegistry registry, Supplier<SchedulerSnapshot> snapshot) {
+    queue =
+        latency("flotilla.worker.queue", "Time from arrival to admission into the batch", registry);
+    firstToken =
+        latency(
+            "flotilla.worker.time.to.first.token",
+            "Time from arrival to the first generated token",
+            registry);
+    tokenGap =
+        latency(
+            "flotilla.worker.time.between.tokens",
+            "Time between consecutive tokens of a sequence",
+            registry);
+    tokens =
+        Counter.builder("flotilla.worker.tokens.generated")
+            .description("Tokens generated")
+            .register(registry);
+    batchSize =
+        DistributionSummary.builder("flotilla.worker.batch.size")
+            .description("Sequences per engine step")
+            .publishPercentileHistogram()
+            .maximumExpectedValue(1024.0)
+            .register(registry);
+    stepRows =
+        DistributionSummary.builder("flotilla.worker.step.rows")
+            .description("Token rows per engine step")
+            .publishPercentileHistogram()
+            .maximumExpectedValue(8192.0)
+            .register(registry);
+    preemptions =
+        Counter.builder("flotilla.worker.preemptions")
+            .description(
+                "Sequences preempted (KV blocks freed, recomputed later) because the KV cache ran out")
+            .register(registry);
+    loadsOk =
+        Counter.builder("flotilla.worker.adapter.loads")
+            .tag("result", "ok")
+            .description("Adapter loads")
+            .register(registry);
+    loadsFailed =
+        Counter.builder("flotilla.worker.adapter.loads")
+            .tag("result", "failed")
+            .description("Adapter loads")
+            .register(registry);
+    loadTime =
+        Timer.builder("flotilla.worker.adapter.load")
+            .description("Adapter load duration")
+            .publishPercentileHistogram()
+            .minimumExpectedValue(Duration.ofMillis(1))
+            .maximumExpectedValue(Duration.ofMinutes(2))
+            .register(registry);
+    evictions =
+        Counter.builder("flotilla.worker.adapter.evictions")
+            .description("Adapters evicted from their slot")
+            .register(registry);
+    Gauge.builder("flotilla.worker.kv.blocks.used", () -> snapshot.get().usedKvBlocks())
+        .description("KV blocks in use, resident adapters' share included")
+        .register(registry);
+    Gauge.builder("flotilla.worker.kv.blocks.total", () -> snapshot.get().totalKvBlocks())
+        .description("KV blocks in the pool")
+        .register(registry);
+    Gauge.builder("flotilla.worker.queue.depth", () -> snapshot.get().queueDepth())
+        .description("Sequences waiting")
+        .register(registry);
+    Gauge.builder("flotilla.worker.running.sequences", () -> snapshot.get().running())
+        .description("Sequences in the batch")
+        .register(registry);
+    Gauge.builder(
+            "flotilla.worker.adapters.resident", () -> snapshot.get().residentAdapters().size())
+        .description("Adapters in slots")
+        .register(registry);
+  }
 
-    private static Timer latency(String name, String description, MeterRegistry registry) {
-        return Timer.builder(name).description(description).publishPercentileHistogram()
-                .minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofMinutes(5)).register(registry);
-    }
+  private static Timer latency(String name, String description, MeterRegistry registry) {
+    return Timer.builder(name)
+        .description(description)
+        .publishPercentileHistogram()
+        .minimumExpectedValue(Duration.ofMillis(1))
+        .maximumExpectedValue(Duration.ofMinutes(5))
+        .register(registry);
+  }
 
-    @Override
-    public void queued(long nanos) {
-        queue.record(nanos, TimeUnit.NANOSECONDS);
-    }
+  @Override
+  public void queued(long nanos) {
+    queue.record(nanos, TimeUnit.NANOSECONDS);
+  }
 
-    @Override
-    public void firstToken(long nanos) {
-        firstToken.record(nanos, TimeUnit.NANOSECONDS);
-    }
+  @Override
+  public void firstToken(long nanos) {
+    firstToken.record(nanos, TimeUnit.NANOSECONDS);
+  }
 
-    @Override
-    public void tokenGap(long nanos) {
-        tokenGap.record(nanos, TimeUnit.NANOSECONDS);
-    }
+  @Override
+  public void tokenGap(long nanos) {
+    tokenGap.record(nanos, TimeUnit.NANOSECONDS);
+  }
 
-    @Override
-    public void tokensGenerated(int count) {
-        tokens.increment(count);
-    }
+  @Override
+  public void tokensGenerated(int count) {
+    tokens.increment(count);
+  }
 
-    @Override
-    public void step(int sequences, int rows) {
-        batchSize.record(sequences);
-        stepRows.record(rows);
-    }
+  @Override
+  public void step(int sequences, int rows) {
+    batchSize.record(sequences);
+    stepRows.record(rows);
+  }
 
-    @Override
-    public void preempted() {
-        preemptions.increment();
-    }
+  @Override
+  public void preempted() {
+    preemptions.increment();
+  }
 
-    @Override
-    public void adapterLoaded(long nanos) {
-        loadsOk.increment();
-        loadTime.record(nanos, TimeUnit.NANOSECONDS);
-    }
+  @Override
+  public void adapterLoaded(long nanos) {
+    loadsOk.increment();
+    loadTime.record(nanos, TimeUnit.NANOSECONDS);
+  }
 
-    @Override
-    public void adapterLoadFailed(long nanos) {
-        loadsFailed.increment();
-        loadTime.record(nanos, TimeUnit.NANOSECONDS);
-    }
+  @Override
+  public void adapterLoadFailed(long nanos) {
+    loadsFailed.increment();
+    loadTime.record(nanos, TimeUnit.NANOSECONDS);
+  }
 
-    @Override
-    public void adapterEvicted() {
-        evictions.increment();
-    }
+  @Override
+  public void adapterEvicted() {
+    evictions.increment();
+  }
 }

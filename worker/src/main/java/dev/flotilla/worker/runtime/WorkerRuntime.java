@@ -27,192 +27,239 @@ import org.jboss.logging.Logger;
  * scheduler's engine thread. Plain Java, so tests run it without Quarkus.
  */
 public final class WorkerRuntime implements AutoCloseable {
-    private static final Logger LOG = Logger.getLogger(WorkerRuntime.class);
+  private static final Logger LOG = Logger.getLogger(WorkerRuntime.class);
 
-    private final WorkerSettings settings;
-    private final Model model;
-    private final TextTokenizer tokenizer;
-    private final AdapterCatalog catalog;
-    private final Scheduler scheduler;
-    private final ExecutorService adapterLoader;
+  private final WorkerSettings settings;
+  private final Model model;
+  private final TextTokenizer tokenizer;
+  private final AdapterCatalog catalog;
+  private final Scheduler scheduler;
+  private final ExecutorService adapterLoader;
 
-    private WorkerRuntime(WorkerSettings settings, Model model, TextTokenizer tokenizer, AdapterCatalog catalog, Scheduler scheduler,
-            ExecutorService adapterLoader) {
-        this.settings = settings;
-        this.model = model;
-        this.tokenizer = tokenizer;
-        this.catalog = catalog;
-        this.scheduler = scheduler;
-        this.adapterLoader = adapterLoader;
+  private WorkerRuntime(
+      WorkerSettings settings,
+      Model model,
+      TextTokenizer tokenizer,
+      AdapterCatalog catalog,
+      Scheduler scheduler,
+      ExecutorService adapterLoader) {
+    this.settings = settings;
+    this.model = model;
+    this.tokenizer = tokenizer;
+    this.catalog = catalog;
+    this.scheduler = scheduler;
+    this.adapterLoader = adapterLoader;
+  }
+
+  /**
+   * Loads the model and tokenizer and starts the engine thread. The tokenizer (Rust, through DJL)
+   * is read on a thread of its own while this one reads the weights (C++): they share nothing, and
+   * on a cold start each is a good part of the wait.
+   *
+   * @throws IOException when the tokenizer or generation config cannot be read (the message names
+   *     the file)
+   * @throws dev.flotilla.worker.engine.EngineException when the engine cannot load the model
+   */
+  public static WorkerRuntime start(WorkerSettings settings, MeterRegistry registry)
+      throws IOException {
+    long t0 = System.nanoTime();
+    Set<Integer> eos = GenerationConfig.eosTokens(settings.modelDir());
+    long[] tokenizerNanos = new long[1];
+    FutureTask<TextTokenizer> tokenizerLoad =
+        new FutureTask<>(
+            () -> {
+              long start = System.nanoTime();
+              TextTokenizer loaded = TextTokenizer.load(settings.modelDir());
+              tokenizerNanos[0] = System.nanoTime() - start;
+              return loaded;
+            });
+    Thread tokenizerThread = new Thread(tokenizerLoad, "flotilla-tokenizer-loader");
+    tokenizerThread.setDaemon(true);
+    tokenizerThread.start();
+    Model model;
+    try {
+      model = Model.load(settings.modelDir());
+    } catch (RuntimeException | Error e) {
+      closeWhenLoaded(tokenizerLoad);
+      throw e;
     }
-
-    /**
-     * Loads the model and tokenizer and starts the engine thread. The tokenizer (Rust, through DJL)
-     * is read on a thread of its own while this one reads the weights (C++): they share nothing,
-     * and on a cold start each is a good part of the wait.
-     *
-     * @throws IOException when the tokenizer or generation config cannot be read (the message names the file)
-     * @throws dev.flotilla.worker.engine.EngineException when the engine cannot load the model
-     */
-    public static WorkerRuntime start(WorkerSettings settings, MeterRegistry registry) throws IOException {
-        long t0 = System.nanoTime();
-        Set<Integer> eos = GenerationConfig.eosTokens(settings.modelDir());
-        long[] tokenizerNanos = new long[1];
-        FutureTask<TextTokenizer> tokenizerLoad = new FutureTask<>(() -> {
-            long start = System.nanoTime();
-            TextTokenizer loaded = TextTokenizer.load(settings.modelDir());
-            tokenizerNanos[0] = System.nanoTime() - start;
-            return loaded;
-        });
-        Thread tokenizerThread = new Thread(tokenizerLoad, "flotilla-tokenizer-loader");
-        tokenizerThread.setDaemon(true);
-        tokenizerThread.start();
-        Model model;
-        try {
-            model = Model.load(settings.modelDir());
-        } catch (RuntimeException | Error e) {
-            closeWhenLoaded(tokenizerLoad);
-            throw e;
-        }
-        long weightsDone = System.nanoTime();
-        TextTokenizer tokenizer;
-        try {
-            tokenizer = awaitTokenizer(tokenizerLoad);
-        } catch (IOException | RuntimeException | Error e) {
-            model.close();
-            throw e;
-        }
-        long tokenizerWait = System.nanoTime() - weightsDone;
-        ModelInfo info = model.info();
-        settings.dtype().filter(d -> !d.equals(info.weightDtype())).ifPresent(d -> LOG.warnf(
-                "FLOTILLA_DTYPE is %s but %s holds %s weights; serving them as stored", d, settings.modelDir(), info.weightDtype()));
-        int context = settings.maxSequenceLength() == 0 ? info.maxPositionEmbeddings()
-                : Math.min(settings.maxSequenceLength(), info.maxPositionEmbeddings());
-        ContextParams params = new ContextParams(settings.kvBlockSize(), settings.kvCacheBytes(), settings.stepTokens(),
-                settings.maxBatchSize(), settings.maxLoraRank(), settings.threads());
-        ExecutorService loader = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "flotilla-adapter-loader");
-            t.setDaemon(true);
-            return t;
-        });
-        NativeEngineBackend engine;
-        try {
-            engine = new NativeEngineBackend(model, params);
-        } catch (RuntimeException | Error e) {
-            loader.shutdown();
-            model.close();
-            tokenizer.close();
-            throw e;
-        }
-        AdapterCatalog catalog = new AdapterCatalog(settings.adapters());
-        AtomicReference<Scheduler> ref = new AtomicReference<>();
-        WorkerMetrics metrics = new WorkerMetrics(registry, () -> ref.get().snapshot());
-        Scheduler scheduler = new Scheduler(engine,
-                new Scheduler.Limits(settings.maxBatchSize(), settings.stepTokens(), settings.prefillChunk(), settings.maxAdapters(),
-                        context, eos), catalog, loader,
-                metrics, System::nanoTime);
-        ref.set(scheduler);
-        scheduler.start("flotilla-engine");
-        long done = System.nanoTime();
-        LOG.infof("loaded %s from %s in %d ms (tokenizer %d ms, weights %d ms, engine context %d ms; the tokenizer beside the weights, "
-                + "waited %d ms for it): %s weights, vocabulary %d, context %d, %d KV blocks of %d tokens, %d adapter slots, %d adapters known",
-                settings.modelName(), settings.modelDir(), millis(done - t0), millis(tokenizerNanos[0]), millis(weightsDone - t0),
-                millis(done - weightsDone - tokenizerWait), millis(tokenizerWait),
-                info.weightDtype(), info.vocabSize(), scheduler.contextLength(), scheduler.snapshot().totalKvBlocks(),
-                scheduler.snapshot().kvBlockSize(), settings.maxAdapters(), settings.adapters().size());
-        return new WorkerRuntime(settings, model, tokenizer, catalog, scheduler, loader);
+    long weightsDone = System.nanoTime();
+    TextTokenizer tokenizer;
+    try {
+      tokenizer = awaitTokenizer(tokenizerLoad);
+    } catch (IOException | RuntimeException | Error e) {
+      model.close();
+      throw e;
     }
-
-    private static TextTokenizer awaitTokenizer(FutureTask<TextTokenizer> load) throws IOException {
-        try {
-            return load.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            closeWhenLoaded(load);
-            throw new IOException("interrupted while loading the tokenizer", e);
-        } catch (ExecutionException e) {
-            Throwable cause = e.getCause();
-            if (cause instanceof IOException io) {
-                throw io;
-            }
-            if (cause instanceof RuntimeException re) {
-                throw re;
-            }
-            if (cause instanceof Error err) {
-                throw err;
-            }
-            throw new IOException(cause);
-        }
+    long tokenizerWait = System.nanoTime() - weightsDone;
+    ModelInfo info = model.info();
+    settings
+        .dtype()
+        .filter(d -> !d.equals(info.weightDtype()))
+        .ifPresent(
+            d ->
+                LOG.warnf(
+                    "FLOTILLA_DTYPE is %s but %s holds %s weights; serving them as stored",
+                    d, settings.modelDir(), info.weightDtype()));
+    int context =
+        settings.maxSequenceLength() == 0
+            ? info.maxPositionEmbeddings()
+            : Math.min(settings.maxSequenceLength(), info.maxPositionEmbeddings());
+    ContextParams params =
+        new ContextParams(
+            settings.kvBlockSize(),
+            settings.kvCacheBytes(),
+            settings.stepTokens(),
+            settings.maxBatchSize(),
+            settings.maxLoraRank(),
+            settings.threads());
+    ExecutorService loader =
+        Executors.newSingleThreadExecutor(
+            r -> {
+              Thread t = new Thread(r, "flotilla-adapter-loader");
+              t.setDaemon(true);
+              return t;
+            });
+    NativeEngineBackend engine;
+    try {
+      engine = new NativeEngineBackend(model, params);
+    } catch (RuntimeException | Error e) {
+      loader.shutdown();
+      model.close();
+      tokenizer.close();
+      throw e;
     }
+    AdapterCatalog catalog = new AdapterCatalog(settings.adapters());
+    AtomicReference<Scheduler> ref = new AtomicReference<>();
+    WorkerMetrics metrics = new WorkerMetrics(registry, () -> ref.get().snapshot());
+    Scheduler scheduler =
+        new Scheduler(
+            engine,
+            new Scheduler.Limits(
+                settings.maxBatchSize(),
+                settings.stepTokens(),
+                settings.prefillChunk(),
+                settings.maxAdapters(),
+                context,
+                eos),
+            catalog,
+            loader,
+            metrics,
+            System::nanoTime);
+    ref.set(scheduler);
+    scheduler.start("flotilla-engine");
+    long done = System.nanoTime();
+    LOG.infof(
+        "loaded %s from %s in %d ms (tokenizer %d ms, weights %d ms, engine context %d ms; the tokenizer beside the weights, "
+            + "waited %d ms for it): %s weights, vocabulary %d, context %d, %d KV blocks of %d tokens, %d adapter slots, %d adapters known",
+        settings.modelName(),
+        settings.modelDir(),
+        millis(done - t0),
+        millis(tokenizerNanos[0]),
+        millis(weightsDone - t0),
+        millis(done - weightsDone - tokenizerWait),
+        millis(tokenizerWait),
+        info.weightDtype(),
+        info.vocabSize(),
+        scheduler.contextLength(),
+        scheduler.snapshot().totalKvBlocks(),
+        scheduler.snapshot().kvBlockSize(),
+        settings.maxAdapters(),
+        settings.adapters().size());
+    return new WorkerRuntime(settings, model, tokenizer, catalog, scheduler, loader);
+  }
 
-    /** After a failed load: waits for the tokenizer and releases it, whatever became of it. */
-    private static void closeWhenLoaded(FutureTask<TextTokenizer> load) {
-        boolean interrupted = false;
-        while (true) {
-            try {
-                load.get().close();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            } catch (ExecutionException e) {
-                break; // it failed too; nothing to release
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+  private static TextTokenizer awaitTokenizer(FutureTask<TextTokenizer> load) throws IOException {
+    try {
+      return load.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      closeWhenLoaded(load);
+      throw new IOException("interrupted while loading the tokenizer", e);
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof IOException io) {
+        throw io;
+      }
+      if (cause instanceof RuntimeException re) {
+        throw re;
+      }
+      if (cause instanceof Error err) {
+        throw err;
+      }
+      throw new IOException(cause);
     }
+  }
 
-    private static long millis(long nanos) {
-        return TimeUnit.NANOSECONDS.toMillis(nanos);
+  /** After a failed load: waits for the tokenizer and releases it, whatever became of it. */
+  private static void closeWhenLoaded(FutureTask<TextTokenizer> load) {
+    boolean interrupted = false;
+    while (true) {
+      try {
+        load.get().close();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      } catch (ExecutionException e) {
+        break; // it failed too; nothing to release
+      }
     }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
 
-    public WorkerSettings settings() {
-        return settings;
-    }
+  private static long millis(long nanos) {
+    return TimeUnit.NANOSECONDS.toMillis(nanos);
+  }
 
-    public ModelInfo modelInfo() {
-        return model.info();
-    }
+  public WorkerSettings settings() {
+    return settings;
+  }
 
-    public TextTokenizer tokenizer() {
-        return tokenizer;
-    }
+  public ModelInfo modelInfo() {
+    return model.info();
+  }
 
-    public AdapterCatalog catalog() {
-        return catalog;
-    }
+  public TextTokenizer tokenizer() {
+    return tokenizer;
+  }
 
-    public Scheduler scheduler() {
-        return scheduler;
-    }
+  public AdapterCatalog catalog() {
+    return catalog;
+  }
 
-    /**
-     * Stops admitting, waits up to {@code grace} for admitted requests to finish, then fails the
-     * rest with a shutdown error.
-     *
-     * @return whether everything finished within the grace period
-     */
-    public boolean drain(Duration grace) {
-        try {
-            scheduler.drain().get(grace.toMillis(), TimeUnit.MILLISECONDS);
-            return true;
-        } catch (TimeoutException e) {
-            scheduler.abortAll("the worker shut down before the request finished (drain grace " + grace + " ran out)");
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        } catch (java.util.concurrent.ExecutionException e) {
-            throw new IllegalStateException(e.getCause());
-        }
-    }
+  public Scheduler scheduler() {
+    return scheduler;
+  }
 
-    @Override
-    public void close() {
-        scheduler.close();
-        adapterLoader.shutdownNow();
-        model.close();
-        tokenizer.close();
+  /**
+   * Stops admitting, waits up to {@code grace} for admitted requests to finish, then fails the rest
+   * with a shutdown error.
+   *
+   * @return whether everything finished within the grace period
+   */
+  public boolean drain(Duration grace) {
+    try {
+      scheduler.drain().get(grace.toMillis(), TimeUnit.MILLISECONDS);
+      return true;
+    } catch (TimeoutException e) {
+      scheduler.abortAll(
+          "the worker shut down before the request finished (drain grace " + grace + " ran out)");
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new IllegalStateException(e.getCause());
     }
+  }
+
+  @Override
+  public void close() {
+    scheduler.close();
+    adapterLoader.shutdownNow();
+    model.close();
+    tokenizer.close();
+  }
 }

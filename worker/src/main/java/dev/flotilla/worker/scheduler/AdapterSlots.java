@@ -9,124 +9,131 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * The fixed number of resident adapter slots, in least-recently-used order. Engine thread only.
- * A slot is LOADING (files being read off the engine thread) or RESIDENT; a resident slot with no
+ * The fixed number of resident adapter slots, in least-recently-used order. Engine thread only. A
+ * slot is LOADING (files being read off the engine thread) or RESIDENT; a resident slot with no
  * running sequence may be evicted.
  */
 final class AdapterSlots {
-    enum State { LOADING, RESIDENT }
+  enum State {
+    LOADING,
+    RESIDENT
+  }
 
-    static final class Slot {
-        final String name;
-        final long loadStartNanos;
-        State state = State.LOADING;
-        LoadedAdapter adapter;
-        long blocks;         // KV blocks of budget the adapter's weights stand for
-        int running;         // running sequences using it
-        boolean unloadWhenIdle;
-        boolean closing;     // admits no new sequences: it is being emptied for a waiting adapter
-        final List<CompletableFuture<LoadedAdapter>> waiters = new ArrayList<>();
+  static final class Slot {
+    final String name;
+    final long loadStartNanos;
+    State state = State.LOADING;
+    LoadedAdapter adapter;
+    long blocks; // KV blocks of budget the adapter's weights stand for
+    int running; // running sequences using it
+    boolean unloadWhenIdle;
+    boolean closing; // admits no new sequences: it is being emptied for a waiting adapter
+    final List<CompletableFuture<LoadedAdapter>> waiters = new ArrayList<>();
 
-        Slot(String name, long loadStartNanos) {
-            this.name = name;
-            this.loadStartNanos = loadStartNanos;
-        }
-
-        boolean evictable() {
-            return state == State.RESIDENT && running == 0;
-        }
+    Slot(String name, long loadStartNanos) {
+      this.name = name;
+      this.loadStartNanos = loadStartNanos;
     }
 
-    private final int capacity;
-    private final LinkedHashMap<String, Slot> slots = new LinkedHashMap<>(16, 0.75f, true); // access order = LRU
-
-    AdapterSlots(int capacity) {
-        this.capacity = capacity;
+    boolean evictable() {
+      return state == State.RESIDENT && running == 0;
     }
+  }
 
-    int capacity() {
-        return capacity;
-    }
+  private final int capacity;
+  private final LinkedHashMap<String, Slot> slots =
+      new LinkedHashMap<>(16, 0.75f, true); // access order = LRU
 
-    boolean full() {
-        return slots.size() >= capacity;
-    }
+  AdapterSlots(int capacity) {
+    this.capacity = capacity;
+  }
 
-    /** The slot without touching its recency. */
-    Optional<Slot> peek(String name) {
-        for (Map.Entry<String, Slot> e : slots.entrySet()) {
-            if (e.getKey().equals(name)) {
-                return Optional.of(e.getValue());
-            }
-        }
-        return Optional.empty();
-    }
+  int capacity() {
+    return capacity;
+  }
 
-    /** The slot, marked as just used. */
-    Slot use(String name) {
-        return slots.get(name);
-    }
+  boolean full() {
+    return slots.size() >= capacity;
+  }
 
-    Slot startLoading(String name, long nanos) {
-        Slot slot = new Slot(name, nanos);
-        slots.put(name, slot);
-        return slot;
+  /** The slot without touching its recency. */
+  Optional<Slot> peek(String name) {
+    for (Map.Entry<String, Slot> e : slots.entrySet()) {
+      if (e.getKey().equals(name)) {
+        return Optional.of(e.getValue());
+      }
     }
+    return Optional.empty();
+  }
 
-    void remove(String name) {
-        slots.remove(name);
-    }
+  /** The slot, marked as just used. */
+  Slot use(String name) {
+    return slots.get(name);
+  }
 
-    /** Slots being emptied for waiting adapters. */
-    int closing() {
-        int n = 0;
-        for (Slot slot : slots.values()) {
-            if (slot.closing) {
-                n++;
-            }
-        }
-        return n;
-    }
+  Slot startLoading(String name, long nanos) {
+    Slot slot = new Slot(name, nanos);
+    slots.put(name, slot);
+    return slot;
+  }
 
-    /** The least recently used resident slot still admitting sequences, to be emptied for a waiting adapter. */
-    Optional<Slot> closingCandidate() {
-        for (Slot slot : slots.values()) {
-            if (slot.state == State.RESIDENT && !slot.closing && !slot.unloadWhenIdle) {
-                return Optional.of(slot);
-            }
-        }
-        return Optional.empty();
-    }
+  void remove(String name) {
+    slots.remove(name);
+  }
 
-    /** The least recently used slot that may be evicted, other than {@code keep}. */
-    Optional<Slot> evictionCandidate(String keep) {
-        for (Slot slot : slots.values()) {
-            if (slot.evictable() && !slot.name.equals(keep)) {
-                return Optional.of(slot);
-            }
-        }
-        return Optional.empty();
+  /** Slots being emptied for waiting adapters. */
+  int closing() {
+    int n = 0;
+    for (Slot slot : slots.values()) {
+      if (slot.closing) {
+        n++;
+      }
     }
+    return n;
+  }
 
-    long residentBlocks() {
-        long sum = 0;
-        for (Slot slot : slots.values()) {
-            sum += slot.blocks;
-        }
-        return sum;
+  /**
+   * The least recently used resident slot still admitting sequences, to be emptied for a waiting
+   * adapter.
+   */
+  Optional<Slot> closingCandidate() {
+    for (Slot slot : slots.values()) {
+      if (slot.state == State.RESIDENT && !slot.closing && !slot.unloadWhenIdle) {
+        return Optional.of(slot);
+      }
     }
+    return Optional.empty();
+  }
 
-    Collection<Slot> all() {
-        return slots.values();
+  /** The least recently used slot that may be evicted, other than {@code keep}. */
+  Optional<Slot> evictionCandidate(String keep) {
+    for (Slot slot : slots.values()) {
+      if (slot.evictable() && !slot.name.equals(keep)) {
+        return Optional.of(slot);
+      }
     }
+    return Optional.empty();
+  }
 
-    List<String> names(State state) {
-        List<String> out = new ArrayList<>();
-        for (Slot slot : slots.values()) {
-            if (slot.state == state) {
-                out.add(slot.name);
-            }
-        }
-        return out;
+  long residentBlocks() {
+    long sum = 0;
+    for (Slot slot : slots.values()) {
+      sum += slot.blocks;
     }
+    return sum;
+  }
+
+  Collection<Slot> all() {
+    return slots.values();
+  }
+
+  List<String> names(State state) {
+    List<String> out = new ArrayList<>();
+    for (Slot slot : slots.values()) {
+      if (slot.state == state) {
+        out.add(slot.name);
+      }
+    }
+    return out;
+  }
 }

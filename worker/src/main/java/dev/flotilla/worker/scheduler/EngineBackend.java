@@ -14,38 +14,38 @@ import java.nio.file.Path;
  */
 public interface EngineBackend extends AutoCloseable {
 
-    int vocabSize();
+  int vocabSize();
 
-    /** Sequence ids are {@code 0 .. maxSequences() - 1}. */
-    int maxSequences();
+  /** Sequence ids are {@code 0 .. maxSequences() - 1}. */
+  int maxSequences();
 
-    KvStats kvStats();
+  KvStats kvStats();
 
-    /** Starts a new step's batch. */
-    void clearBatch();
+  /** Starts a new step's batch. */
+  void clearBatch();
 
-    /** Appends a row; {@code adapter} null means the base model. */
-    void addRow(int token, int seqId, int position, LoadedAdapter adapter, boolean wantLogits);
+  /** Appends a row; {@code adapter} null means the base model. */
+  void addRow(int token, int seqId, int position, LoadedAdapter adapter, boolean wantLogits);
 
-    /**
-     * Runs the step.
-     *
-     * @throws dev.flotilla.worker.engine.KvCacheFullException when the step needs more KV blocks than
-     *     are free; nothing changed
-     */
-    void decode();
+  /**
+   * Runs the step.
+   *
+   * @throws dev.flotilla.worker.engine.KvCacheFullException when the step needs more KV blocks than
+   *     are free; nothing changed
+   */
+  void decode();
 
-    /** Samples from the {@code logitRow}-th wanted row of the last step. */
-    SampledToken sample(int logitRow, SamplingParams params, long step);
+  /** Samples from the {@code logitRow}-th wanted row of the last step. */
+  SampledToken sample(int logitRow, SamplingParams params, long step);
 
-    void freeSequence(int seqId);
+  void freeSequence(int seqId);
 
-    /** Loads and validates an adapter; safe to call from any thread. */
-    LoadedAdapter loadAdapter(String name, Path dir);
+  /** Loads and validates an adapter; safe to call from any thread. */
+  LoadedAdapter loadAdapter(String name, Path dir);
 
-    /** Frees an adapter; never while a step that uses it runs. */
-    void freeAdapter(LoadedAdapter adapter);
+  /** Frees an adapter; never while a step that uses it runs. */
+  void freeAdapter(LoadedAdapter adapter);
 
-    @Override
-    void close();
+  @Override
+  void close();
 }

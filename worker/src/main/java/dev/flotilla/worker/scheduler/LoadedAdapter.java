@@ -11,8 +11,9 @@ import java.util.List;
  * @param targetModules the adapted projections, e.g. q_proj
  * @param bytes memory the adapter's weights take; counted against the KV budget
  */
-public record LoadedAdapter(String name, Object handle, int rank, List<String> targetModules, long bytes) {
-    public LoadedAdapter {
-        targetModules = List.copyOf(targetModules);
-    }
+public record LoadedAdapter(
+    String name, Object handle, int rank, List<String> targetModules, long bytes) {
+  public LoadedAdapter {
+    targetModules = List.copyOf(targetModules);
+  }
 }

@@ -21,25 +21,25 @@ import java.util.concurrent.RejectedExecutionException;
  * <p>Engine thread only, like the rest of the scheduler's state.
  */
 final class LoopWrites {
-    private final Map<Executor, List<Runnable>> due = new LinkedHashMap<>();
+  private final Map<Executor, List<Runnable>> due = new LinkedHashMap<>();
 
-    void add(Executor loop, Runnable write) {
-        due.computeIfAbsent(loop, l -> new ArrayList<>()).add(write);
-    }
+  void add(Executor loop, Runnable write) {
+    due.computeIfAbsent(loop, l -> new ArrayList<>()).add(write);
+  }
 
-    /** Hands every loop its writes; a loop that refuses (shutting down) gets them run here. */
-    void dispatch() {
-        if (due.isEmpty()) {
-            return;
-        }
-        for (Map.Entry<Executor, List<Runnable>> e : due.entrySet()) {
-            List<Runnable> writes = e.getValue();
-            try {
-                e.getKey().execute(() -> writes.forEach(Runnable::run));
-            } catch (RejectedExecutionException closing) {
-                writes.forEach(Runnable::run);
-            }
-        }
-        due.clear();
+  /** Hands every loop its writes; a loop that refuses (shutting down) gets them run here. */
+  void dispatch() {
+    if (due.isEmpty()) {
+      return;
     }
+    for (Map.Entry<Executor, List<Runnable>> e : due.entrySet()) {
+      List<Runnable> writes = e.getValue();
+      try {
+        e.getKey().execute(() -> writes.forEach(Runnable::run));
+      } catch (RejectedExecutionException closing) {
+        writes.forEach(Runnable::run);
+      }
+    }
+    due.clear();
+  }
 }

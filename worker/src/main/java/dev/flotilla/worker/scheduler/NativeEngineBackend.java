@@ -14,92 +14,98 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 
-/** The native engine behind {@link EngineBackend}: one context, one reused batch and logits buffer. */
+/**
+ * The native engine behind {@link EngineBackend}: one context, one reused batch and logits buffer.
+ */
 public final class NativeEngineBackend implements EngineBackend {
-    private final Model model;
-    private final EngineContext context;
-    private final Batch batch;
-    private final ByteBuffer logits; // float32 [maxSequences, vocab]: one wanted row per sequence per step
-    private final int vocab;
+  private final Model model;
+  private final EngineContext context;
+  private final Batch batch;
+  private final ByteBuffer
+      logits; // float32 [maxSequences, vocab]: one wanted row per sequence per step
+  private final int vocab;
 
-    /** Creates a context on {@code model}; the backend does not own the model. */
-    public NativeEngineBackend(Model model, ContextParams params) {
-        this.model = model;
-        this.context = model.createContext(params);
-        this.batch = new Batch(params.maxBatchTokens());
-        this.logits = context.allocateLogits(params.maxSequences());
-        this.vocab = model.info().vocabSize();
-    }
+  /** Creates a context on {@code model}; the backend does not own the model. */
+  public NativeEngineBackend(Model model, ContextParams params) {
+    this.model = model;
+    this.context = model.createContext(params);
+    this.batch = new Batch(params.maxBatchTokens());
+    this.logits = context.allocateLogits(params.maxSequences());
+    this.vocab = model.info().vocabSize();
+  }
 
-    public Model model() {
-        return model;
-    }
+  public Model model() {
+    return model;
+  }
 
-    public EngineContext context() {
-        return context;
-    }
+  public EngineContext context() {
+    return context;
+  }
 
-    @Override
-    public int vocabSize() {
-        return vocab;
-    }
+  @Override
+  public int vocabSize() {
+    return vocab;
+  }
 
-    @Override
-    public int maxSequences() {
-        return context.params().maxSequences();
-    }
+  @Override
+  public int maxSequences() {
+    return context.params().maxSequences();
+  }
 
-    @Override
-    public KvStats kvStats() {
-        return context.kvStats();
-    }
+  @Override
+  public KvStats kvStats() {
+    return context.kvStats();
+  }
 
-    @Override
-    public void clearBatch() {
-        batch.clear();
-    }
+  @Override
+  public void clearBatch() {
+    batch.clear();
+  }
 
-    @Override
-    public void addRow(int token, int seqId, int position, LoadedAdapter adapter, boolean wantLogits) {
-        batch.add(token, seqId, position, adapter == null ? null : (Adapter) adapter.handle(), wantLogits);
-    }
+  @Override
+  public void addRow(
+      int token, int seqId, int position, LoadedAdapter adapter, boolean wantLogits) {
+    batch.add(
+        token, seqId, position, adapter == null ? null : (Adapter) adapter.handle(), wantLogits);
+  }
 
-    @Override
-    public void decode() {
-        context.decode(batch, logits);
-    }
+  @Override
+  public void decode() {
+    context.decode(batch, logits);
+  }
 
-    @Override
-    public SampledToken sample(int logitRow, SamplingParams params, long step) {
-        return Sampler.sample(logits, logitRow, vocab, params, step);
-    }
+  @Override
+  public SampledToken sample(int logitRow, SamplingParams params, long step) {
+    return Sampler.sample(logits, logitRow, vocab, params, step);
+  }
 
-    @Override
-    public void freeSequence(int seqId) {
-        context.freeSequence(seqId);
-    }
+  @Override
+  public void freeSequence(int seqId) {
+    context.freeSequence(seqId);
+  }
 
-    @Override
-    public LoadedAdapter loadAdapter(String name, Path dir) {
-        Adapter adapter = model.loadAdapter(dir); // the engine checks the files and names what is wrong
-        AdapterFiles files;
-        try {
-            files = AdapterFiles.read(dir);
-        } catch (IOException e) {
-            adapter.close();
-            throw new ModelFormatException(e.getMessage());
-        }
-        // the admission budget counts what the engine holds: BF16 adapters on a BF16 / F16 model, else F32
-        return new LoadedAdapter(name, adapter, adapter.rank(), files.targetModules(), adapter.bytes());
+  @Override
+  public LoadedAdapter loadAdapter(String name, Path dir) {
+    Adapter adapter = model.loadAdapter(dir); // the engine checks the files and names what is wrong
+    AdapterFiles files;
+    try {
+      files = AdapterFiles.read(dir);
+    } catch (IOException e) {
+      adapter.close();
+      throw new ModelFormatException(e.getMessage());
     }
+    // the admission budget counts what the engine holds: BF16 adapters on a BF16 / F16 model, else
+    // F32
+    return new LoadedAdapter(name, adapter, adapter.rank(), files.targetModules(), adapter.bytes());
+  }
 
-    @Override
-    public void freeAdapter(LoadedAdapter adapter) {
-        ((Adapter) adapter.handle()).close();
-    }
+  @Override
+  public void freeAdapter(LoadedAdapter adapter) {
+    ((Adapter) adapter.handle()).close();
+  }
 
-    @Override
-    public void close() {
-        context.close();
-    }
+  @Override
+  public void close() {
+    context.close();
+  }
 }

@@ -29,778 +29,839 @@ import org.jboss.logging.Logger;
  *
  * <p>One engine thread owns all state and runs {@link #runOnce()} in a loop: apply what other
  * threads asked for (submissions, cancellations, adapter loads finished), then one step:
+ *
  * <ol>
- * <li>drop cancelled sequences and free their KV blocks;</li>
- * <li>admit waiting sequences in {@link Sequence#ADMISSION_ORDER} while the batch, free sequence ids,
- *     the KV budget and adapter slots allow. A sequence whose adapter is not resident starts its
- *     load (into a free slot, or one whose adapter is idle, least recently used first) and waits
- *     without holding up the ones behind it; when every slot is busy, the least recently used ones
- *     (one per waiting adapter, at most half the slots) stop taking new sequences until they empty,
- *     so no adapter waits forever. A sequence that
- *     does not fit the KV budget stops admission, so large prompts are not starved;</li>
- * <li>build the step: one row per decoding sequence, then prefill chunks in admission order up to
- *     the step's prefill budget (3/4 of the number of decodes, or of the prefill chunk if larger:
- *     {@link #prefillBudget}), so decodes keep flowing at a steady pace while long prompts are prefilled;</li>
- * <li>if the step needs more KV blocks than the budget has, evict idle adapters, then preempt sequences in
- *     {@link Sequence#PREEMPTION_ORDER} (free their blocks, requeue them to recompute prompt and
- *     generated tokens) until it fits; run it; sample one token per sequence whose chunk reached
- *     its end, with the sequence's seed and generation step so batching never changes a token;</li>
- * <li>retire finished sequences at once.</li>
+ *   <li>drop cancelled sequences and free their KV blocks;
+ *   <li>admit waiting sequences in {@link Sequence#ADMISSION_ORDER} while the batch, free sequence
+ *       ids, the KV budget and adapter slots allow. A sequence whose adapter is not resident starts
+ *       its load (into a free slot, or one whose adapter is idle, least recently used first) and
+ *       waits without holding up the ones behind it; when every slot is busy, the least recently
+ *       used ones (one per waiting adapter, at most half the slots) stop taking new sequences until
+ *       they empty, so no adapter waits forever. A sequence that does not fit the KV budget stops
+ *       admission, so large prompts are not starved;
+ *   <li>build the step: one row per decoding sequence, then prefill chunks in admission order up to
+ *       the step's prefill budget (3/4 of the number of decodes, or of the prefill chunk if larger:
+ *       {@link #prefillBudget}), so decodes keep flowing at a steady pace while long prompts are
+ *       prefilled;
+ *   <li>if the step needs more KV blocks than the budget has, evict idle adapters, then preempt
+ *       sequences in {@link Sequence#PREEMPTION_ORDER} (free their blocks, requeue them to
+ *       recompute prompt and generated tokens) until it fits; run it; sample one token per sequence
+ *       whose chunk reached its end, with the sequence's seed and generation step so batching never
+ *       changes a token;
+ *   <li>retire finished sequences at once.
  * </ol>
  *
- * <p>The KV budget and the adapters share one pool (as in S-LoRA): a resident adapter counts as
- * the KV blocks its weights would fill, so loading adapters leaves less room for sequences and
- * idle adapters are evicted when a sequence needs the room. Sequences never fail for want of KV
- * blocks: requests are validated to fit the context, which is at most the whole pool, and a lone
- * sequence may always use the whole pool.
+ * <p>The KV budget and the adapters share one pool (as in S-LoRA): a resident adapter counts as the
+ * KV blocks its weights would fill, so loading adapters leaves less room for sequences and idle
+ * adapters are evicted when a sequence needs the room. Sequences never fail for want of KV blocks:
+ * requests are validated to fit the context, which is at most the whole pool, and a lone sequence
+ * may always use the whole pool.
  */
 public final class Scheduler implements AutoCloseable {
-    private static final Logger LOG = Logger.getLogger(Scheduler.class);
+  private static final Logger LOG = Logger.getLogger(Scheduler.class);
 
-    private final EngineBackend engine;
-    private final AdapterCatalog catalog;
-    private final Executor adapterLoader;
-    private final SchedulerMetrics metrics;
-    private final LongSupplier clock;
-    private final int maxBatchSize;
-    private final int stepTokens;
-    private final int prefillChunk;
-    private final int contextLength;
-    private final Set<Integer> eosTokens;
+  private final EngineBackend engine;
+  private final AdapterCatalog catalog;
+  private final Executor adapterLoader;
+  private final SchedulerMetrics metrics;
+  private final LongSupplier clock;
+  private final int maxBatchSize;
+  private final int stepTokens;
+  private final int prefillChunk;
+  private final int contextLength;
+  private final Set<Integer> eosTokens;
 
-    private final BlockingQueue<Runnable> inbox = new LinkedBlockingQueue<>();
-    private final LoopWrites loopWrites = new LoopWrites(); // engine thread only
-    private final PriorityQueue<Sequence> waiting = new PriorityQueue<>(Sequence.ADMISSION_ORDER);
-    private final List<Sequence> running = new ArrayList<>(); // admission order
-    private final ArrayDeque<Integer> freeSeqIds = new ArrayDeque<>();
-    private final AdapterSlots slots;
-    private final List<PendingLoad> pendingLoads = new ArrayList<>();
-    private final List<CompletableFuture<Void>> drainWaiters = new ArrayList<>();
-    private final AtomicLong arrivals = new AtomicLong();
-    private final AtomicLong tokensGenerated = new AtomicLong();
-    private final AtomicInteger pendingSubmissions = new AtomicInteger();
-    private final int blockSize;
-    private final int totalBlocks;
-    private final long bytesPerBlock;
+  private final BlockingQueue<Runnable> inbox = new LinkedBlockingQueue<>();
+  private final LoopWrites loopWrites = new LoopWrites(); // engine thread only
+  private final PriorityQueue<Sequence> waiting = new PriorityQueue<>(Sequence.ADMISSION_ORDER);
+  private final List<Sequence> running = new ArrayList<>(); // admission order
+  private final ArrayDeque<Integer> freeSeqIds = new ArrayDeque<>();
+  private final AdapterSlots slots;
+  private final List<PendingLoad> pendingLoads = new ArrayList<>();
+  private final List<CompletableFuture<Void>> drainWaiters = new ArrayList<>();
+  private final AtomicLong arrivals = new AtomicLong();
+  private final AtomicLong tokensGenerated = new AtomicLong();
+  private final AtomicInteger pendingSubmissions = new AtomicInteger();
+  private final int blockSize;
+  private final int totalBlocks;
+  private final long bytesPerBlock;
 
-    private volatile boolean draining;
-    private volatile boolean stopped;
-    private volatile SchedulerSnapshot snapshot;
-    private volatile Thread thread;
+  private volatile boolean draining;
+  private volatile boolean stopped;
+  private volatile SchedulerSnapshot snapshot;
+  private volatile Thread thread;
 
-    private record PendingLoad(String name, CompletableFuture<LoadedAdapter> future) {
+  private record PendingLoad(String name, CompletableFuture<LoadedAdapter> future) {}
+
+  /**
+   * @param engine the engine; the scheduler closes it
+   * @param limits batch, step and context limits
+   * @param catalog where adapters' files are
+   * @param adapterLoader runs adapter loads off the engine thread
+   * @param metrics what to report
+   * @param clock nanosecond time source (tests pass a fake)
+   */
+  public Scheduler(
+      EngineBackend engine,
+      Limits limits,
+      AdapterCatalog catalog,
+      Executor adapterLoader,
+      SchedulerMetrics metrics,
+      LongSupplier clock) {
+    this.engine = engine;
+    this.catalog = catalog;
+    this.adapterLoader = adapterLoader;
+    this.metrics = metrics;
+    this.clock = clock;
+    this.maxBatchSize = Math.min(limits.maxBatchSize(), engine.maxSequences());
+    this.stepTokens = Math.max(limits.stepTokens(), maxBatchSize);
+    this.prefillChunk = Math.max(1, limits.prefillChunk());
+    this.eosTokens = Set.copyOf(limits.eosTokens());
+    this.slots = new AdapterSlots(limits.adapterSlots());
+    KvStats kv = engine.kvStats();
+    this.blockSize = kv.blockSize();
+    this.totalBlocks = kv.totalBlocks();
+    this.bytesPerBlock = kv.bytesPerBlock();
+    this.contextLength = Math.min(limits.contextLength(), totalBlocks * blockSize);
+    for (int i = 0; i < engine.maxSequences(); i++) {
+      freeSeqIds.add(i);
     }
+    publish();
+  }
 
-    /**
-     * @param engine the engine; the scheduler closes it
-     * @param limits batch, step and context limits
-     * @param catalog where adapters' files are
-     * @param adapterLoader runs adapter loads off the engine thread
-     * @param metrics what to report
-     * @param clock nanosecond time source (tests pass a fake)
-     */
-    public Scheduler(EngineBackend engine, Limits limits, AdapterCatalog catalog, Executor adapterLoader, SchedulerMetrics metrics,
-            LongSupplier clock) {
-        this.engine = engine;
-        this.catalog = catalog;
-        this.adapterLoader = adapterLoader;
-        this.metrics = metrics;
-        this.clock = clock;
-        this.maxBatchSize = Math.min(limits.maxBatchSize(), engine.maxSequences());
-        this.stepTokens = Math.max(limits.stepTokens(), maxBatchSize);
-        this.prefillChunk = Math.max(1, limits.prefillChunk());
-        this.eosTokens = Set.copyOf(limits.eosTokens());
-        this.slots = new AdapterSlots(limits.adapterSlots());
-        KvStats kv = engine.kvStats();
-        this.blockSize = kv.blockSize();
-        this.totalBlocks = kv.totalBlocks();
-        this.bytesPerBlock = kv.bytesPerBlock();
-        this.contextLength = Math.min(limits.contextLength(), totalBlocks * blockSize);
-        for (int i = 0; i < engine.maxSequences(); i++) {
-            freeSeqIds.add(i);
-        }
-        publish();
+  /**
+   * Limits of the scheduler.
+   *
+   * @param maxBatchSize most running sequences
+   * @param stepTokens rows per engine step (raised to the batch size if lower)
+   * @param prefillChunk prompt rows a step may carry beside decodes: up to 3/4 of the larger of
+   *     this and the number of decoding sequences ({@link #prefillBudget})
+   * @param adapterSlots resident adapter slots
+   * @param contextLength most tokens (prompt plus generated) per sequence; capped by the KV pool
+   * @param eosTokens tokens that end generation
+   */
+  public record Limits(
+      int maxBatchSize,
+      int stepTokens,
+      int prefillChunk,
+      int adapterSlots,
+      int contextLength,
+      Set<Integer> eosTokens) {}
+
+  // --- any thread -----------------------------------------------------------------------------
+
+  /** Starts the engine thread. */
+  public synchronized void start(String name) {
+    if (thread != null) {
+      return;
     }
+    thread = new Thread(this::loop, name);
+    thread.setDaemon(true);
+    thread.start();
+  }
 
-    /**
-     * Limits of the scheduler.
-     *
-     * @param maxBatchSize most running sequences
-     * @param stepTokens rows per engine step (raised to the batch size if lower)
-     * @param prefillChunk prompt rows a step may carry beside decodes: up to 3/4 of the larger of
-     *     this and the number of decoding sequences ({@link #prefillBudget})
-     * @param adapterSlots resident adapter slots
-     * @param contextLength most tokens (prompt plus generated) per sequence; capped by the KV pool
-     * @param eosTokens tokens that end generation
-     */
-    public record Limits(int maxBatchSize, int stepTokens, int prefillChunk, int adapterSlots, int contextLength,
-            Set<Integer> eosTokens) {
-    }
+  /** Tokens per sequence the scheduler serves: prompt plus generated. */
+  public int contextLength() {
+    return contextLength;
+  }
 
-    // --- any thread -----------------------------------------------------------------------------
+  public int adapterSlots() {
+    return slots.capacity();
+  }
 
-    /** Starts the engine thread. */
-    public synchronized void start(String name) {
-        if (thread != null) {
-            return;
-        }
-        thread = new Thread(this::loop, name);
-        thread.setDaemon(true);
-        thread.start();
-    }
+  public SchedulerSnapshot snapshot() {
+    return snapshot;
+  }
 
-    /** Tokens per sequence the scheduler serves: prompt plus generated. */
-    public int contextLength() {
-        return contextLength;
-    }
+  public boolean isDraining() {
+    return draining;
+  }
 
-    public int adapterSlots() {
-        return slots.capacity();
-    }
-
-    public SchedulerSnapshot snapshot() {
-        return snapshot;
-    }
-
-    public boolean isDraining() {
-        return draining;
-    }
-
-    /**
-     * Queues a sequence.
-     *
-     * @throws RejectedExecutionException when the scheduler is draining or stopped
-     */
-    public Sequence submit(SequenceRequest request, SequenceOutput output) {
-        pendingSubmissions.incrementAndGet();
-        try {
-            if (draining || stopped) {
-                throw new RejectedExecutionException("the worker is shutting down and admits no new requests");
-            }
-            Sequence seq = new Sequence(request, output, arrivals.getAndIncrement(), clock.getAsLong());
-            post(() -> {
-                pendingSubmissions.decrementAndGet();
-                waiting.add(seq);
-            });
-            return seq;
-        } catch (RuntimeException e) {
+  /**
+   * Queues a sequence.
+   *
+   * @throws RejectedExecutionException when the scheduler is draining or stopped
+   */
+  public Sequence submit(SequenceRequest request, SequenceOutput output) {
+    pendingSubmissions.incrementAndGet();
+    try {
+      if (draining || stopped) {
+        throw new RejectedExecutionException(
+            "the worker is shutting down and admits no new requests");
+      }
+      Sequence seq = new Sequence(request, output, arrivals.getAndIncrement(), clock.getAsLong());
+      post(
+          () -> {
             pendingSubmissions.decrementAndGet();
-            throw e;
-        }
+            waiting.add(seq);
+          });
+      return seq;
+    } catch (RuntimeException e) {
+      pendingSubmissions.decrementAndGet();
+      throw e;
     }
+  }
 
-    /**
-     * Defers a sequence output's write to the end of the engine thread's current pass, where it
-     * runs on {@code loop} together with the pass's other writes for that loop ({@link LoopWrites}).
-     *
-     * @return false when called off the engine thread: the caller writes at once
-     */
-    public boolean deferWrite(Executor loop, Runnable write) {
-        if (Thread.currentThread() != thread) {
-            return false;
-        }
-        loopWrites.add(loop, write);
-        return true;
+  /**
+   * Defers a sequence output's write to the end of the engine thread's current pass, where it runs
+   * on {@code loop} together with the pass's other writes for that loop ({@link LoopWrites}).
+   *
+   * @return false when called off the engine thread: the caller writes at once
+   */
+  public boolean deferWrite(Executor loop, Runnable write) {
+    if (Thread.currentThread() != thread) {
+      return false;
     }
+    loopWrites.add(loop, write);
+    return true;
+  }
 
-    /** Asks for a sequence to be stopped; it is freed on the engine thread within one step. */
-    public void cancel(Sequence seq) {
-        seq.cancel();
-        post(() -> {
-        });
-    }
+  /** Asks for a sequence to be stopped; it is freed on the engine thread within one step. */
+  public void cancel(Sequence seq) {
+    seq.cancel();
+    post(() -> {});
+  }
 
-    /**
-     * Makes an adapter resident (loading it if needed) and completes with it. While every slot
-     * holds an adapter in use, the load waits for one to become free.
-     */
-    public CompletableFuture<LoadedAdapter> loadAdapter(String name) {
-        CompletableFuture<LoadedAdapter> future = new CompletableFuture<>();
-        post(() -> {
-            Optional<AdapterSlots.Slot> slot = slots.peek(name);
-            if (slot.isPresent()) {
-                AdapterSlots.Slot s = slots.use(name);
-                s.unloadWhenIdle = false;
-                if (s.state == AdapterSlots.State.RESIDENT) {
-                    future.complete(s.adapter);
-                } else {
-                    s.waiters.add(future);
-                }
-            } else if (!catalog.contains(name)) {
-                future.completeExceptionally(new AdapterNotFoundException(name));
-            } else if (slots.capacity() == 0) {
-                future.completeExceptionally(new IllegalStateException("this worker has no adapter slots"));
+  /**
+   * Makes an adapter resident (loading it if needed) and completes with it. While every slot holds
+   * an adapter in use, the load waits for one to become free.
+   */
+  public CompletableFuture<LoadedAdapter> loadAdapter(String name) {
+    CompletableFuture<LoadedAdapter> future = new CompletableFuture<>();
+    post(
+        () -> {
+          Optional<AdapterSlots.Slot> slot = slots.peek(name);
+          if (slot.isPresent()) {
+            AdapterSlots.Slot s = slots.use(name);
+            s.unloadWhenIdle = false;
+            if (s.state == AdapterSlots.State.RESIDENT) {
+              future.complete(s.adapter);
             } else {
-                pendingLoads.add(new PendingLoad(name, future));
+              s.waiters.add(future);
             }
+          } else if (!catalog.contains(name)) {
+            future.completeExceptionally(new AdapterNotFoundException(name));
+          } else if (slots.capacity() == 0) {
+            future.completeExceptionally(
+                new IllegalStateException("this worker has no adapter slots"));
+          } else {
+            pendingLoads.add(new PendingLoad(name, future));
+          }
         });
-        return future;
-    }
+    return future;
+  }
 
-    /**
-     * Releases an adapter's slot: at once when no running sequence uses it, else when the last one
-     * finishes. Completes with whether it was resident or loading.
-     */
-    public CompletableFuture<Boolean> unloadAdapter(String name) {
-        CompletableFuture<Boolean> future = new CompletableFuture<>();
-        post(() -> {
-            pendingLoads.removeIf(p -> {
+  /**
+   * Releases an adapter's slot: at once when no running sequence uses it, else when the last one
+   * finishes. Completes with whether it was resident or loading.
+   */
+  public CompletableFuture<Boolean> unloadAdapter(String name) {
+    CompletableFuture<Boolean> future = new CompletableFuture<>();
+    post(
+        () -> {
+          pendingLoads.removeIf(
+              p -> {
                 if (p.name.equals(name)) {
-                    p.future.completeExceptionally(new AdapterNotFoundException(name));
-                    return true;
+                  p.future.completeExceptionally(new AdapterNotFoundException(name));
+                  return true;
                 }
                 return false;
-            });
-            Optional<AdapterSlots.Slot> slot = slots.peek(name);
-            if (slot.isEmpty()) {
-                future.complete(false);
-                return;
-            }
-            slot.get().unloadWhenIdle = true;
-            if (slot.get().evictable()) {
-                evict(slot.get());
-            }
-            publish(); // Stats read after the reply see the slot gone
-            future.complete(true);
+              });
+          Optional<AdapterSlots.Slot> slot = slots.peek(name);
+          if (slot.isEmpty()) {
+            future.complete(false);
+            return;
+          }
+          slot.get().unloadWhenIdle = true;
+          if (slot.get().evictable()) {
+            evict(slot.get());
+          }
+          publish(); // Stats read after the reply see the slot gone
+          future.complete(true);
         });
-        return future;
-    }
+    return future;
+  }
 
-    /**
-     * Stops admitting new requests and completes once every admitted one has finished (the waiting
-     * ones included).
-     */
-    public CompletableFuture<Void> drain() {
-        draining = true;
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        post(() -> drainWaiters.add(done));
-        publishLater();
-        return done;
-    }
+  /**
+   * Stops admitting new requests and completes once every admitted one has finished (the waiting
+   * ones included).
+   */
+  public CompletableFuture<Void> drain() {
+    draining = true;
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    post(() -> drainWaiters.add(done));
+    publishLater();
+    return done;
+  }
 
-    /** Fails every admitted sequence (after a drain's grace period ran out). */
-    public void abortAll(String message) {
-        post(() -> {
-            for (Sequence seq : new ArrayList<>(running)) {
-                fail(seq, Failure.SHUTTING_DOWN, message);
-            }
-            for (Sequence seq : new ArrayList<>(waiting)) {
-                waiting.remove(seq);
-                seq.finished = true;
-                seq.output.onFailure(Failure.SHUTTING_DOWN, message);
-            }
+  /** Fails every admitted sequence (after a drain's grace period ran out). */
+  public void abortAll(String message) {
+    post(
+        () -> {
+          for (Sequence seq : new ArrayList<>(running)) {
+            fail(seq, Failure.SHUTTING_DOWN, message);
+          }
+          for (Sequence seq : new ArrayList<>(waiting)) {
+            waiting.remove(seq);
+            seq.finished = true;
+            seq.output.onFailure(Failure.SHUTTING_DOWN, message);
+          }
         });
+  }
+
+  /** Stops the engine thread, fails what is left, frees adapters and closes the engine. */
+  @Override
+  public void close() {
+    draining = true;
+    stopped = true;
+    Thread t;
+    synchronized (this) {
+      t = thread;
     }
-
-    /** Stops the engine thread, fails what is left, frees adapters and closes the engine. */
-    @Override
-    public void close() {
-        draining = true;
-        stopped = true;
-        Thread t;
-        synchronized (this) {
-            t = thread;
-        }
-        if (t != null) {
-            post(() -> {
-            });
-            try {
-                t.join(TimeUnit.SECONDS.toMillis(30));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-        runCommands();
-        for (Sequence seq : new ArrayList<>(running)) {
-            fail(seq, Failure.SHUTTING_DOWN, "the worker stopped");
-        }
-        for (Sequence seq : waiting) {
-            seq.output.onFailure(Failure.SHUTTING_DOWN, "the worker stopped");
-        }
-        waiting.clear();
-        for (AdapterSlots.Slot slot : new ArrayList<>(slots.all())) {
-            if (slot.adapter != null) {
-                engine.freeAdapter(slot.adapter);
-            }
-        }
-        engine.close();
+    if (t != null) {
+      post(() -> {});
+      try {
+        t.join(TimeUnit.SECONDS.toMillis(30));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
-
-    private void post(Runnable command) {
-        inbox.add(command);
+    runCommands();
+    for (Sequence seq : new ArrayList<>(running)) {
+      fail(seq, Failure.SHUTTING_DOWN, "the worker stopped");
     }
-
-    private void publishLater() {
-        post(this::publish);
+    for (Sequence seq : waiting) {
+      seq.output.onFailure(Failure.SHUTTING_DOWN, "the worker stopped");
     }
-
-    // --- engine thread --------------------------------------------------------------------------
-
-    private void loop() {
-        boolean idle = false;
-        while (!stopped) {
-            try {
-                if (idle) {
-                    Runnable first = inbox.poll(1, TimeUnit.SECONDS);
-                    if (first != null) {
-                        first.run();
-                    }
-                }
-                idle = !runOnce();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            } catch (RuntimeException | Error e) {
-                LOG.error("scheduler step failed", e);
-                idle = true;
-            } finally {
-                loopWrites.dispatch();
-            }
-        }
+    waiting.clear();
+    for (AdapterSlots.Slot slot : new ArrayList<>(slots.all())) {
+      if (slot.adapter != null) {
+        engine.freeAdapter(slot.adapter);
+      }
     }
+    engine.close();
+  }
 
-    /**
-     * Applies queued commands and runs one step. The engine thread calls this in a loop; tests call
-     * it directly (without {@link #start}) to step the policy one iteration at a time.
-     *
-     * @return whether the engine ran a step (false: nothing to do until a command arrives)
-     */
-    public boolean runOnce() {
-        runCommands();
-        boolean worked = step();
-        checkDrained();
-        publish();
-        return worked;
+  private void post(Runnable command) {
+    inbox.add(command);
+  }
+
+  private void publishLater() {
+    post(this::publish);
+  }
+
+  // --- engine thread --------------------------------------------------------------------------
+
+  private void loop() {
+    boolean idle = false;
+    while (!stopped) {
+      try {
+        if (idle) {
+          Runnable first = inbox.poll(1, TimeUnit.SECONDS);
+          if (first != null) {
+            first.run();
+          }
+        }
+        idle = !runOnce();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      } catch (RuntimeException | Error e) {
+        LOG.error("scheduler step failed", e);
+        idle = true;
+      } finally {
+        loopWrites.dispatch();
+      }
     }
+  }
 
-    private void runCommands() {
-        Runnable command;
-        while ((command = inbox.poll()) != null) {
-            try {
-                command.run();
-            } catch (RuntimeException e) {
-                LOG.error("scheduler command failed", e);
-            }
-        }
+  /**
+   * Applies queued commands and runs one step. The engine thread calls this in a loop; tests call
+   * it directly (without {@link #start}) to step the policy one iteration at a time.
+   *
+   * @return whether the engine ran a step (false: nothing to do until a command arrives)
+   */
+  public boolean runOnce() {
+    runCommands();
+    boolean worked = step();
+    checkDrained();
+    publish();
+    return worked;
+  }
+
+  private void runCommands() {
+    Runnable command;
+    while ((command = inbox.poll()) != null) {
+      try {
+        command.run();
+      } catch (RuntimeException e) {
+        LOG.error("scheduler command failed", e);
+      }
     }
+  }
 
-    private boolean step() {
-        dropCancelled();
-        retryPendingLoads();
-        admit();
-        if (running.isEmpty()) {
-            return false;
-        }
-        List<Chunk> plan = plan();
-        if (!fitKv(plan)) {
-            return true;
-        }
-        engine.clearBatch();
-        int rows = 0;
-        for (Chunk c : plan) {
-            Sequence seq = c.seq;
-            for (int i = 0; i < c.rows; i++) {
-                int pos = seq.cached + i;
-                engine.addRow(seq.tokens[pos], seq.seqId, pos, seq.adapter, c.samples && i == c.rows - 1);
-            }
-            rows += c.rows;
-        }
-        try {
-            engine.decode();
-        } catch (KvCacheFullException e) {
-            // Our block count disagreed with the engine's; preempt and let the next step retry.
-            Sequence victim = preemptionVictim();
-            if (victim != null && running.size() > 1) {
-                preempt(victim);
-            } else {
-                fail(plan.get(0).seq, Failure.ENGINE_ERROR, e.getMessage());
-            }
-            return true;
-        } catch (EngineException e) {
-            LOG.errorf("engine step of %d sequences failed: %s", plan.size(), e.getMessage());
-            for (Chunk c : plan) {
-                fail(c.seq, Failure.ENGINE_ERROR, "engine step failed: " + e.getMessage());
-            }
-            return true;
-        }
-        metrics.step(plan.size(), rows);
-        int logitRow = 0;
-        long now = clock.getAsLong();
-        for (Chunk c : plan) {
-            Sequence seq = c.seq;
-            seq.cached += c.rows;
-            if (c.samples) {
-                SampledToken token = engine.sample(logitRow++, seq.request.sampling(), seq.generated());
-                accept(seq, token.token(), token.logprob(), now);
-            }
-        }
-        return true;
+  private boolean step() {
+    dropCancelled();
+    retryPendingLoads();
+    admit();
+    if (running.isEmpty()) {
+      return false;
     }
+    List<Chunk> plan = plan();
+    if (!fitKv(plan)) {
+      return true;
+    }
+    engine.clearBatch();
+    int rows = 0;
+    for (Chunk c : plan) {
+      Sequence seq = c.seq;
+      for (int i = 0; i < c.rows; i++) {
+        int pos = seq.cached + i;
+        engine.addRow(seq.tokens[pos], seq.seqId, pos, seq.adapter, c.samples && i == c.rows - 1);
+      }
+      rows += c.rows;
+    }
+    try {
+      engine.decode();
+    } catch (KvCacheFullException e) {
+      // Our block count disagreed with the engine's; preempt and let the next step retry.
+      Sequence victim = preemptionVictim();
+      if (victim != null && running.size() > 1) {
+        preempt(victim);
+      } else {
+        fail(plan.get(0).seq, Failure.ENGINE_ERROR, e.getMessage());
+      }
+      return true;
+    } catch (EngineException e) {
+      LOG.errorf("engine step of %d sequences failed: %s", plan.size(), e.getMessage());
+      for (Chunk c : plan) {
+        fail(c.seq, Failure.ENGINE_ERROR, "engine step failed: " + e.getMessage());
+      }
+      return true;
+    }
+    metrics.step(plan.size(), rows);
+    int logitRow = 0;
+    long now = clock.getAsLong();
+    for (Chunk c : plan) {
+      Sequence seq = c.seq;
+      seq.cached += c.rows;
+      if (c.samples) {
+        SampledToken token = engine.sample(logitRow++, seq.request.sampling(), seq.generated());
+        accept(seq, token.token(), token.logprob(), now);
+      }
+    }
+    return true;
+  }
 
-    /**
-     * Prompt rows a step may carry beside {@code decodes} decode rows. Step time grows with rows
-     * (the engine is compute-bound beyond a few rows on a CPU), so beside D decodes a step prefills
-     * at most 3/4 of max(D, prefillChunk) rows: once D reaches the chunk, a step with prefill costs
-     * at most about 1.75 decode-only steps, and time between tokens stays under twice its usual
-     * value (a budget of D rows would put it at 2x, the p99 the worker promises). With nothing
-     * decoding, prefill takes the whole step.
-     */
-    public static int prefillBudget(int decodes, int stepTokens, int prefillChunk) {
-        if (decodes == 0) {
-            return stepTokens;
+  /**
+   * Prompt rows a step may carry beside {@code decodes} decode rows. Step time grows with rows (the
+   * engine is compute-bound beyond a few rows on a CPU), so beside D decodes a step prefills at
+   * most 3/4 of max(D, prefillChunk) rows: once D reaches the chunk, a step with prefill costs at
+   * most about 1.75 decode-only steps, and time between tokens stays under twice its usual value (a
+   * budget of D rows would put it at 2x, the p99 the worker promises). With nothing decoding,
+   * prefill takes the whole step.
+   */
+  public static int prefillBudget(int decodes, int stepTokens, int prefillChunk) {
+    if (decodes == 0) {
+      return stepTokens;
+    }
+    return Math.max(1, Math.min(stepTokens - decodes, Math.max(decodes, prefillChunk) * 3 / 4));
+  }
+
+  /**
+   * Rows of one sequence in a step. {@code samples}: the chunk ends at the last token, so a new one
+   * is sampled.
+   */
+  private record Chunk(Sequence seq, int rows, boolean samples) {}
+
+  private List<Chunk> plan() {
+    List<Chunk> plan = new ArrayList<>(running.size());
+    int decodes = 0;
+    for (Sequence seq : running) {
+      if (seq.pending() == 1) {
+        plan.add(new Chunk(seq, 1, true));
+        decodes++;
+      }
+    }
+    int budget = prefillBudget(decodes, stepTokens, prefillChunk);
+    for (Sequence seq : running) {
+      int pending = seq.pending();
+      if (pending > 1 && budget > 0) {
+        int n = Math.min(pending, budget);
+        plan.add(new Chunk(seq, n, n == pending));
+        budget -= n;
+      }
+    }
+    return plan;
+  }
+
+  /**
+   * Preempts until the step's new KV blocks fit the budget; false if the step lost all its rows.
+   */
+  private boolean fitKv(List<Chunk> plan) {
+    while (true) {
+      long need = 0;
+      for (Chunk c : plan) {
+        need += blocks(c.seq.cached + c.rows) - blocks(c.seq.cached);
+      }
+      // A lone sequence may use the whole pool: the budget lends it the adapters' share rather than
+      // stall.
+      long available = running.size() <= 1 ? engine.kvStats().freeBlocks() : budgetBlocks();
+      if (need <= available || running.size() <= 1) {
+        return !plan.isEmpty();
+      }
+      if (evictIdleAdapter(null)) {
+        continue; // an idle adapter's share of the budget is cheaper to give back than a sequence's
+        // work
+      }
+      Sequence victim = preemptionVictim();
+      preempt(victim);
+      plan.removeIf(c -> c.seq == victim);
+    }
+  }
+
+  /**
+   * KV blocks free for sequences: the engine's free blocks less the blocks resident adapters stand
+   * for.
+   */
+  private long budgetBlocks() {
+    return engine.kvStats().freeBlocks() - slots.residentBlocks();
+  }
+
+  private long blocks(int tokens) {
+    return (tokens + blockSize - 1) / blockSize;
+  }
+
+  private Sequence preemptionVictim() {
+    Sequence victim = null;
+    for (Sequence seq : running) {
+      if (victim == null || Sequence.PREEMPTION_ORDER.compare(seq, victim) < 0) {
+        victim = seq;
+      }
+    }
+    return victim;
+  }
+
+  private void preempt(Sequence seq) {
+    release(seq);
+    seq.cached = 0;
+    seq.preemptions++;
+    waiting.add(seq);
+    metrics.preempted();
+  }
+
+  private void accept(Sequence seq, int token, float logprob, long now) {
+    seq.append(token);
+    tokensGenerated.incrementAndGet();
+    metrics.tokensGenerated(1);
+    if (seq.firstTokenNanos < 0) {
+      seq.firstTokenNanos = now;
+      metrics.firstToken(now - seq.arrivalNanos);
+    } else {
+      metrics.tokenGap(now - seq.lastTokenNanos);
+    }
+    seq.lastTokenNanos = now;
+    boolean stopString = seq.output.onToken(token, logprob);
+    if (stopString) {
+      finish(seq, FinishReason.STOP_SEQUENCE);
+    } else if (eosTokens.contains(token)) {
+      finish(seq, FinishReason.STOP);
+    } else if (seq.generated() >= seq.request.maxTokens()) {
+      finish(
+          seq, seq.request.limitedByContext() ? FinishReason.CONTEXT_LENGTH : FinishReason.LENGTH);
+    } else if (seq.length >= contextLength) {
+      finish(seq, FinishReason.CONTEXT_LENGTH);
+    }
+  }
+
+  private void admit() {
+    List<Sequence> deferred = new ArrayList<>();
+    Set<String> wantingSlot = new java.util.HashSet<>(); // adapters waiting for a slot, this pass
+    long reserved = 0; // blocks admitted sequences still need for their prompts
+    for (Sequence seq : running) {
+      reserved += blocks(seq.length) - blocks(seq.cached);
+    }
+    while (!waiting.isEmpty() && running.size() < maxBatchSize && !freeSeqIds.isEmpty()) {
+      Sequence seq = waiting.peek();
+      String name = seq.request.adapter();
+      Optional<AdapterSlots.Slot> slot = name == null ? Optional.empty() : slots.peek(name);
+      if (name != null && slot.isEmpty() && !catalog.contains(name)) {
+        waiting.poll();
+        seq.finished = true;
+        seq.output.onFailure(
+            Failure.ADAPTER_NOT_FOUND, "adapter '" + name + "' is not known to this worker");
+        continue;
+      }
+      if (slot.isPresent()
+          && (slot.get().state == AdapterSlots.State.LOADING || slot.get().closing)) {
+        deferred.add(waiting.poll()); // waits for its adapter without holding up the ones behind it
+        continue;
+      }
+      long need = blocks(seq.length + 1);
+      if (!running.isEmpty() && need + reserved > budgetBlocks() - watermark()) {
+        if (evictIdleAdapter(name)) {
+          continue;
         }
-        return Math.max(1, Math.min(stepTokens - decodes, Math.max(decodes, prefillChunk) * 3 / 4));
-    }
-
-    /** Rows of one sequence in a step. {@code samples}: the chunk ends at the last token, so a new one is sampled. */
-    private record Chunk(Sequence seq, int rows, boolean samples) {
-    }
-
-    private List<Chunk> plan() {
-        List<Chunk> plan = new ArrayList<>(running.size());
-        int decodes = 0;
-        for (Sequence seq : running) {
-            if (seq.pending() == 1) {
-                plan.add(new Chunk(seq, 1, true));
-                decodes++;
-            }
+        break; // the head waits for room; admitting smaller ones past it would starve it
+      }
+      if (name != null && slot.isEmpty()) {
+        if (startLoad(name) == null
+            && wantingSlot.add(name)
+            && slots.closing() < Math.min(wantingSlot.size(), Math.max(1, slots.capacity() / 2))) {
+          // Every slot is busy. Stop admitting to the least recently used one so it empties and
+          // this adapter gets its turn; otherwise busy adapters could hold the slots forever.
+          // One slot empties per waiting adapter, at most half of them at a time.
+          slots.closingCandidate().ifPresent(victim -> victim.closing = true);
         }
-        int budget = prefillBudget(decodes, stepTokens, prefillChunk);
-        for (Sequence seq : running) {
-            int pending = seq.pending();
-            if (pending > 1 && budget > 0) {
-                int n = Math.min(pending, budget);
-                plan.add(new Chunk(seq, n, n == pending));
-                budget -= n;
-            }
-        }
-        return plan;
+        deferred.add(waiting.poll());
+        continue;
+      }
+      waiting.poll();
+      start(seq);
+      reserved += need;
     }
+    waiting.addAll(deferred);
+  }
 
-    /** Preempts until the step's new KV blocks fit the budget; false if the step lost all its rows. */
-    private boolean fitKv(List<Chunk> plan) {
-        while (true) {
-            long need = 0;
-            for (Chunk c : plan) {
-                need += blocks(c.seq.cached + c.rows) - blocks(c.seq.cached);
-            }
-            // A lone sequence may use the whole pool: the budget lends it the adapters' share rather than stall.
-            long available = running.size() <= 1 ? engine.kvStats().freeBlocks() : budgetBlocks();
-            if (need <= available || running.size() <= 1) {
-                return !plan.isEmpty();
-            }
-            if (evictIdleAdapter(null)) {
-                continue; // an idle adapter's share of the budget is cheaper to give back than a sequence's work
-            }
-            Sequence victim = preemptionVictim();
-            preempt(victim);
-            plan.removeIf(c -> c.seq == victim);
-        }
+  /**
+   * Blocks kept free at admission so running sequences can grow a little before anyone is
+   * preempted.
+   */
+  private long watermark() {
+    return Math.max(1, totalBlocks / 100);
+  }
+
+  private void start(Sequence seq) {
+    seq.seqId = freeSeqIds.poll();
+    long now = clock.getAsLong();
+    if (seq.admittedNanos < 0) {
+      seq.admittedNanos = now;
+      metrics.queued(now - seq.arrivalNanos);
     }
-
-    /** KV blocks free for sequences: the engine's free blocks less the blocks resident adapters stand for. */
-    private long budgetBlocks() {
-        return engine.kvStats().freeBlocks() - slots.residentBlocks();
+    if (seq.request.adapter() != null) {
+      AdapterSlots.Slot slot = slots.use(seq.request.adapter());
+      slot.running++;
+      seq.adapter = slot.adapter;
     }
+    running.add(seq);
+  }
 
-    private long blocks(int tokens) {
-        return (tokens + blockSize - 1) / blockSize;
-    }
-
-    private Sequence preemptionVictim() {
-        Sequence victim = null;
-        for (Sequence seq : running) {
-            if (victim == null || Sequence.PREEMPTION_ORDER.compare(seq, victim) < 0) {
-                victim = seq;
-            }
-        }
-        return victim;
-    }
-
-    private void preempt(Sequence seq) {
-        release(seq);
-        seq.cached = 0;
-        seq.preemptions++;
-        waiting.add(seq);
-        metrics.preempted();
-    }
-
-    private void accept(Sequence seq, int token, float logprob, long now) {
-        seq.append(token);
-        tokensGenerated.incrementAndGet();
-        metrics.tokensGenerated(1);
-        if (seq.firstTokenNanos < 0) {
-            seq.firstTokenNanos = now;
-            metrics.firstToken(now - seq.arrivalNanos);
-        } else {
-            metrics.tokenGap(now - seq.lastTokenNanos);
-        }
-        seq.lastTokenNanos = now;
-        boolean stopString = seq.output.onToken(token, logprob);
-        if (stopString) {
-            finish(seq, FinishReason.STOP_SEQUENCE);
-        } else if (eosTokens.contains(token)) {
-            finish(seq, FinishReason.STOP);
-        } else if (seq.generated() >= seq.request.maxTokens()) {
-            finish(seq, seq.request.limitedByContext() ? FinishReason.CONTEXT_LENGTH : FinishReason.LENGTH);
-        } else if (seq.length >= contextLength) {
-            finish(seq, FinishReason.CONTEXT_LENGTH);
-        }
-    }
-
-    private void admit() {
-        List<Sequence> deferred = new ArrayList<>();
-        Set<String> wantingSlot = new java.util.HashSet<>(); // adapters waiting for a slot, this pass
-        long reserved = 0; // blocks admitted sequences still need for their prompts
-        for (Sequence seq : running) {
-            reserved += blocks(seq.length) - blocks(seq.cached);
-        }
-        while (!waiting.isEmpty() && running.size() < maxBatchSize && !freeSeqIds.isEmpty()) {
-            Sequence seq = waiting.peek();
-            String name = seq.request.adapter();
-            Optional<AdapterSlots.Slot> slot = name == null ? Optional.empty() : slots.peek(name);
-            if (name != null && slot.isEmpty() && !catalog.contains(name)) {
-                waiting.poll();
-                seq.finished = true;
-                seq.output.onFailure(Failure.ADAPTER_NOT_FOUND, "adapter '" + name + "' is not known to this worker");
-                continue;
-            }
-            if (slot.isPresent() && (slot.get().state == AdapterSlots.State.LOADING || slot.get().closing)) {
-                deferred.add(waiting.poll()); // waits for its adapter without holding up the ones behind it
-                continue;
-            }
-            long need = blocks(seq.length + 1);
-            if (!running.isEmpty() && need + reserved > budgetBlocks() - watermark()) {
-                if (evictIdleAdapter(name)) {
-                    continue;
-                }
-                break; // the head waits for room; admitting smaller ones past it would starve it
-            }
-            if (name != null && slot.isEmpty()) {
-                if (startLoad(name) == null && wantingSlot.add(name)
-                        && slots.closing() < Math.min(wantingSlot.size(), Math.max(1, slots.capacity() / 2))) {
-                    // Every slot is busy. Stop admitting to the least recently used one so it empties and
-                    // this adapter gets its turn; otherwise busy adapters could hold the slots forever.
-                    // One slot empties per waiting adapter, at most half of them at a time.
-                    slots.closingCandidate().ifPresent(victim -> victim.closing = true);
-                }
-                deferred.add(waiting.poll());
-                continue;
-            }
-            waiting.poll();
-            start(seq);
-            reserved += need;
-        }
-        waiting.addAll(deferred);
-    }
-
-    /** Blocks kept free at admission so running sequences can grow a little before anyone is preempted. */
-    private long watermark() {
-        return Math.max(1, totalBlocks / 100);
-    }
-
-    private void start(Sequence seq) {
-        seq.seqId = freeSeqIds.poll();
-        long now = clock.getAsLong();
-        if (seq.admittedNanos < 0) {
-            seq.admittedNanos = now;
-            metrics.queued(now - seq.arrivalNanos);
-        }
-        if (seq.request.adapter() != null) {
-            AdapterSlots.Slot slot = slots.use(seq.request.adapter());
-            slot.running++;
-            seq.adapter = slot.adapter;
-        }
-        running.add(seq);
-    }
-
-    /** Frees a running sequence's KV blocks, id and adapter hold. */
-    private void release(Sequence seq) {
-        running.remove(seq);
-        engine.freeSequence(seq.seqId);
-        freeSeqIds.add(seq.seqId);
-        seq.seqId = -1;
-        if (seq.adapter != null) {
-            slots.peek(seq.adapter.name()).ifPresent(slot -> {
+  /** Frees a running sequence's KV blocks, id and adapter hold. */
+  private void release(Sequence seq) {
+    running.remove(seq);
+    engine.freeSequence(seq.seqId);
+    freeSeqIds.add(seq.seqId);
+    seq.seqId = -1;
+    if (seq.adapter != null) {
+      slots
+          .peek(seq.adapter.name())
+          .ifPresent(
+              slot -> {
                 slot.running--;
                 if ((slot.unloadWhenIdle || slot.closing) && slot.evictable()) {
-                    evict(slot);
+                  evict(slot);
                 }
-            });
-            seq.adapter = null;
-        }
+              });
+      seq.adapter = null;
     }
+  }
 
-    private void finish(Sequence seq, FinishReason reason) {
+  private void finish(Sequence seq, FinishReason reason) {
+    release(seq);
+    seq.finished = true;
+    long now = clock.getAsLong();
+    int generated = seq.generated();
+    double gap =
+        generated > 1 ? (double) (seq.lastTokenNanos - seq.firstTokenNanos) / (generated - 1) : 0;
+    seq.output.onFinish(
+        new SequenceResult(
+            reason,
+            seq.request.prompt().length,
+            generated,
+            seq.admittedNanos - seq.arrivalNanos,
+            seq.firstTokenNanos - seq.arrivalNanos,
+            gap,
+            now - seq.arrivalNanos,
+            seq.preemptions));
+  }
+
+  private void fail(Sequence seq, Failure failure, String message) {
+    if (seq.seqId >= 0) {
+      release(seq);
+    }
+    seq.finished = true;
+    seq.output.onFailure(failure, message);
+  }
+
+  private void dropCancelled() {
+    for (Sequence seq : new ArrayList<>(running)) {
+      if (seq.isCancelled()) {
         release(seq);
         seq.finished = true;
-        long now = clock.getAsLong();
-        int generated = seq.generated();
-        double gap = generated > 1 ? (double) (seq.lastTokenNanos - seq.firstTokenNanos) / (generated - 1) : 0;
-        seq.output.onFinish(new SequenceResult(reason, seq.request.prompt().length, generated, seq.admittedNanos - seq.arrivalNanos,
-                seq.firstTokenNanos - seq.arrivalNanos, gap, now - seq.arrivalNanos, seq.preemptions));
+        seq.output.onCancelled();
+      }
     }
-
-    private void fail(Sequence seq, Failure failure, String message) {
-        if (seq.seqId >= 0) {
-            release(seq);
-        }
-        seq.finished = true;
-        seq.output.onFailure(failure, message);
-    }
-
-    private void dropCancelled() {
-        for (Sequence seq : new ArrayList<>(running)) {
-            if (seq.isCancelled()) {
-                release(seq);
-                seq.finished = true;
-                seq.output.onCancelled();
-            }
-        }
-        waiting.removeIf(seq -> {
-            if (seq.isCancelled()) {
-                seq.finished = true;
-                seq.output.onCancelled();
-                return true;
-            }
-            return false;
+    waiting.removeIf(
+        seq -> {
+          if (seq.isCancelled()) {
+            seq.finished = true;
+            seq.output.onCancelled();
+            return true;
+          }
+          return false;
         });
-    }
+  }
 
-    // --- adapters -------------------------------------------------------------------------------
+  // --- adapters -------------------------------------------------------------------------------
 
-    private void retryPendingLoads() {
-        pendingLoads.removeIf(p -> {
-            Optional<AdapterSlots.Slot> slot = slots.peek(p.name);
-            if (slot.isPresent()) {
-                attach(slot.get(), p.future);
-                return true;
-            }
-            if (!catalog.contains(p.name)) {
-                p.future.completeExceptionally(new AdapterNotFoundException(p.name));
-                return true;
-            }
-            AdapterSlots.Slot started = startLoad(p.name);
-            if (started != null) {
-                started.waiters.add(p.future);
-                return true;
-            }
-            return false;
+  private void retryPendingLoads() {
+    pendingLoads.removeIf(
+        p -> {
+          Optional<AdapterSlots.Slot> slot = slots.peek(p.name);
+          if (slot.isPresent()) {
+            attach(slot.get(), p.future);
+            return true;
+          }
+          if (!catalog.contains(p.name)) {
+            p.future.completeExceptionally(new AdapterNotFoundException(p.name));
+            return true;
+          }
+          AdapterSlots.Slot started = startLoad(p.name);
+          if (started != null) {
+            started.waiters.add(p.future);
+            return true;
+          }
+          return false;
         });
-    }
+  }
 
-    private static void attach(AdapterSlots.Slot slot, CompletableFuture<LoadedAdapter> future) {
-        if (slot.state == AdapterSlots.State.RESIDENT) {
-            future.complete(slot.adapter);
-        } else {
-            slot.waiters.add(future);
-        }
+  private static void attach(AdapterSlots.Slot slot, CompletableFuture<LoadedAdapter> future) {
+    if (slot.state == AdapterSlots.State.RESIDENT) {
+      future.complete(slot.adapter);
+    } else {
+      slot.waiters.add(future);
     }
+  }
 
-    /** Starts loading an adapter into a free (or freed) slot; null when every slot is in use. */
-    private AdapterSlots.Slot startLoad(String name) {
-        if (slots.full()) {
-            Optional<AdapterSlots.Slot> victim = slots.evictionCandidate(name);
-            if (victim.isEmpty()) {
-                return null;
+  /** Starts loading an adapter into a free (or freed) slot; null when every slot is in use. */
+  private AdapterSlots.Slot startLoad(String name) {
+    if (slots.full()) {
+      Optional<AdapterSlots.Slot> victim = slots.evictionCandidate(name);
+      if (victim.isEmpty()) {
+        return null;
+      }
+      evict(victim.get());
+    }
+    Path dir = catalog.source(name).orElseThrow();
+    AdapterSlots.Slot slot = slots.startLoading(name, clock.getAsLong());
+    try {
+      adapterLoader.execute(
+          () -> {
+            try {
+              LoadedAdapter adapter = engine.loadAdapter(name, dir);
+              post(() -> loaded(slot, adapter));
+            } catch (RuntimeException | Error e) {
+              post(() -> loadFailed(slot, e));
             }
-            evict(victim.get());
-        }
-        Path dir = catalog.source(name).orElseThrow();
-        AdapterSlots.Slot slot = slots.startLoading(name, clock.getAsLong());
-        try {
-            adapterLoader.execute(() -> {
-                try {
-                    LoadedAdapter adapter = engine.loadAdapter(name, dir);
-                    post(() -> loaded(slot, adapter));
-                } catch (RuntimeException | Error e) {
-                    post(() -> loadFailed(slot, e));
-                }
-            });
-        } catch (RejectedExecutionException e) {
-            slots.remove(name);
-            return null;
-        }
-        return slot;
+          });
+    } catch (RejectedExecutionException e) {
+      slots.remove(name);
+      return null;
     }
+    return slot;
+  }
 
-    private void loaded(AdapterSlots.Slot slot, LoadedAdapter adapter) {
-        metrics.adapterLoaded(clock.getAsLong() - slot.loadStartNanos);
-        slot.state = AdapterSlots.State.RESIDENT;
-        slot.adapter = adapter;
-        slot.blocks = (adapter.bytes() + bytesPerBlock - 1) / bytesPerBlock;
-        publish(); // Stats read after a LoadAdapter reply see the adapter resident
-        for (CompletableFuture<LoadedAdapter> waiter : slot.waiters) {
-            waiter.complete(adapter);
-        }
-        slot.waiters.clear();
-        if (slot.unloadWhenIdle || stopped) {
-            evict(slot);
-        }
+  private void loaded(AdapterSlots.Slot slot, LoadedAdapter adapter) {
+    metrics.adapterLoaded(clock.getAsLong() - slot.loadStartNanos);
+    slot.state = AdapterSlots.State.RESIDENT;
+    slot.adapter = adapter;
+    slot.blocks = (adapter.bytes() + bytesPerBlock - 1) / bytesPerBlock;
+    publish(); // Stats read after a LoadAdapter reply see the adapter resident
+    for (CompletableFuture<LoadedAdapter> waiter : slot.waiters) {
+      waiter.complete(adapter);
     }
+    slot.waiters.clear();
+    if (slot.unloadWhenIdle || stopped) {
+      evict(slot);
+    }
+  }
 
-    private void loadFailed(AdapterSlots.Slot slot, Throwable cause) {
-        metrics.adapterLoadFailed(clock.getAsLong() - slot.loadStartNanos);
-        slots.remove(slot.name);
-        String message = "adapter '" + slot.name + "' failed to load: " + cause.getMessage();
-        LOG.warn(message);
-        for (CompletableFuture<LoadedAdapter> waiter : slot.waiters) {
-            waiter.completeExceptionally(new AdapterLoadException(message, cause));
-        }
-        slot.waiters.clear();
-        waiting.removeIf(seq -> {
-            if (slot.name.equals(seq.request.adapter())) {
-                seq.finished = true;
-                seq.output.onFailure(Failure.ADAPTER_LOAD_FAILED, message);
-                return true;
-            }
-            return false;
+  private void loadFailed(AdapterSlots.Slot slot, Throwable cause) {
+    metrics.adapterLoadFailed(clock.getAsLong() - slot.loadStartNanos);
+    slots.remove(slot.name);
+    String message = "adapter '" + slot.name + "' failed to load: " + cause.getMessage();
+    LOG.warn(message);
+    for (CompletableFuture<LoadedAdapter> waiter : slot.waiters) {
+      waiter.completeExceptionally(new AdapterLoadException(message, cause));
+    }
+    slot.waiters.clear();
+    waiting.removeIf(
+        seq -> {
+          if (slot.name.equals(seq.request.adapter())) {
+            seq.finished = true;
+            seq.output.onFailure(Failure.ADAPTER_LOAD_FAILED, message);
+            return true;
+          }
+          return false;
         });
-    }
+  }
 
-    private void evict(AdapterSlots.Slot slot) {
-        slots.remove(slot.name);
-        engine.freeAdapter(slot.adapter);
-        metrics.adapterEvicted();
-    }
+  private void evict(AdapterSlots.Slot slot) {
+    slots.remove(slot.name);
+    engine.freeAdapter(slot.adapter);
+    metrics.adapterEvicted();
+  }
 
-    /** Evicts the least recently used idle adapter other than {@code keep} to make KV room. */
-    private boolean evictIdleAdapter(String keep) {
-        Optional<AdapterSlots.Slot> victim = slots.evictionCandidate(keep);
-        if (victim.isEmpty() || victim.get().blocks == 0) {
-            return false;
-        }
-        evict(victim.get());
-        return true;
+  /** Evicts the least recently used idle adapter other than {@code keep} to make KV room. */
+  private boolean evictIdleAdapter(String keep) {
+    Optional<AdapterSlots.Slot> victim = slots.evictionCandidate(keep);
+    if (victim.isEmpty() || victim.get().blocks == 0) {
+      return false;
     }
+    evict(victim.get());
+    return true;
+  }
 
-    // --- state for others -----------------------------------------------------------------------
+  // --- state for others -----------------------------------------------------------------------
 
-    private void checkDrained() {
-        if (!drainWaiters.isEmpty() && waiting.isEmpty() && running.isEmpty() && pendingSubmissions.get() == 0) {
-            drainWaiters.forEach(f -> f.complete(null));
-            drainWaiters.clear();
-        }
+  private void checkDrained() {
+    if (!drainWaiters.isEmpty()
+        && waiting.isEmpty()
+        && running.isEmpty()
+        && pendingSubmissions.get() == 0) {
+      drainWaiters.forEach(f -> f.complete(null));
+      drainWaiters.clear();
     }
+  }
 
-    private void publish() {
-        long free = Math.max(0, engine.kvStats().freeBlocks() - slots.residentBlocks());
-        snapshot = new SchedulerSnapshot(waiting.size(), running.size(), (int) free, totalBlocks, blockSize,
-                slots.names(AdapterSlots.State.RESIDENT), slots.names(AdapterSlots.State.LOADING), slots.capacity(), maxBatchSize,
-                tokensGenerated.get(), draining);
-    }
+  private void publish() {
+    long free = Math.max(0, engine.kvStats().freeBlocks() - slots.residentBlocks());
+    snapshot =
+        new SchedulerSnapshot(
+            waiting.size(),
+            running.size(),
+            (int) free,
+            totalBlocks,
+            blockSize,
+            slots.names(AdapterSlots.State.RESIDENT),
+            slots.names(AdapterSlots.State.LOADING),
+            slots.capacity(),
+            maxBatchSize,
+            tokensGenerated.get(),
+            draining);
+  }
 
-    /** The adapter is not known to this worker. */
-    public static final class AdapterNotFoundException extends RuntimeException {
-        public AdapterNotFoundException(String name) {
-            super("adapter '" + name + "' is not known to this worker");
-        }
+  /** The adapter is not known to this worker. */
+  public static final class AdapterNotFoundException extends RuntimeException {
+    public AdapterNotFoundException(String name) {
+      super("adapter '" + name + "' is not known to this worker");
     }
+  }
 
-    /** The adapter's files could not be loaded; the message says why. */
-    public static final class AdapterLoadException extends RuntimeException {
-        public AdapterLoadException(String message, Throwable cause) {
-            super(message, cause);
-        }
+  /** The adapter's files could not be loaded; the message says why. */
+  public static final class AdapterLoadException extends RuntimeException {
+    public AdapterLoadException(String message, Throwable cause) {
+      super(message, cause);
     }
+  }
 }

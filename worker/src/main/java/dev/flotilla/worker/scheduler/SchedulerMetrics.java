@@ -1,34 +1,26 @@
 package dev.flotilla.worker.scheduler;
 
-/** What the scheduler reports as it runs; {@link #NONE} ignores it all. Called on the engine thread. */
+/**
+ * What the scheduler reports as it runs; {@link #NONE} ignores it all. Called on the engine thread.
+ */
 public interface SchedulerMetrics {
-    SchedulerMetrics NONE = new SchedulerMetrics() {
-    };
+  SchedulerMetrics NONE = new SchedulerMetrics() {};
 
-    default void queued(long nanos) {
-    }
+  default void queued(long nanos) {}
 
-    default void firstToken(long nanos) {
-    }
+  default void firstToken(long nanos) {}
 
-    default void tokenGap(long nanos) {
-    }
+  default void tokenGap(long nanos) {}
 
-    default void tokensGenerated(int count) {
-    }
+  default void tokensGenerated(int count) {}
 
-    default void step(int sequences, int rows) {
-    }
+  default void step(int sequences, int rows) {}
 
-    default void preempted() {
-    }
+  default void preempted() {}
 
-    default void adapterLoaded(long nanos) {
-    }
+  default void adapterLoaded(long nanos) {}
 
-    default void adapterLoadFailed(long nanos) {
-    }
+  default void adapterLoadFailed(long nanos) {}
 
-    default void adapterEvicted() {
-    }
+  default void adapterEvicted() {}
 }

@@ -6,32 +6,31 @@ package dev.flotilla.worker.scheduler;
  */
 public interface SequenceOutput {
 
-    /**
-     * A generated token (the end-of-sequence token included) and its log-probability.
-     *
-     * @return true when the text now contains a stop sequence: generation ends here
-     */
-    boolean onToken(int token, float logprob);
+  /**
+   * A generated token (the end-of-sequence token included) and its log-probability.
+   *
+   * @return true when the text now contains a stop sequence: generation ends here
+   */
+  boolean onToken(int token, float logprob);
 
-    /** The sequence finished normally; no call follows. */
-    void onFinish(SequenceResult result);
+  /** The sequence finished normally; no call follows. */
+  void onFinish(SequenceResult result);
 
-    /** The sequence cannot be served; no call follows. */
-    void onFailure(Failure failure, String message);
+  /** The sequence cannot be served; no call follows. */
+  void onFailure(Failure failure, String message);
 
-    /** The sequence was cancelled by its caller and its resources are freed; no call follows. */
-    default void onCancelled() {
-    }
+  /** The sequence was cancelled by its caller and its resources are freed; no call follows. */
+  default void onCancelled() {}
 
-    /** Why a sequence was not served. */
-    enum Failure {
-        /** its adapter is not (or no longer) known to the worker */
-        ADAPTER_NOT_FOUND,
-        /** its adapter's files could not be loaded */
-        ADAPTER_LOAD_FAILED,
-        /** the worker shut down before it finished */
-        SHUTTING_DOWN,
-        /** the engine failed on a step */
-        ENGINE_ERROR
-    }
+  /** Why a sequence was not served. */
+  enum Failure {
+    /** its adapter is not (or no longer) known to the worker */
+    ADAPTER_NOT_FOUND,
+    /** its adapter's files could not be loaded */
+    ADAPTER_LOAD_FAILED,
+    /** the worker shut down before it finished */
+    SHUTTING_DOWN,
+    /** the engine failed on a step */
+    ENGINE_ERROR
+  }
 }

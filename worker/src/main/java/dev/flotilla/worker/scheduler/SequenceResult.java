@@ -12,18 +12,25 @@ package dev.flotilla.worker.scheduler;
  * @param totalNanos from arrival to finish
  * @param preemptions how often the sequence was preempted and recomputed
  */
-public record SequenceResult(FinishReason reason, int promptTokens, int completionTokens, long queueNanos, long firstTokenNanos,
-        double meanTokenGapNanos, long totalNanos, int preemptions) {
+public record SequenceResult(
+    FinishReason reason,
+    int promptTokens,
+    int completionTokens,
+    long queueNanos,
+    long firstTokenNanos,
+    double meanTokenGapNanos,
+    long totalNanos,
+    int preemptions) {
 
-    /** Why generation stopped. */
-    public enum FinishReason {
-        /** the model produced an end-of-sequence token */
-        STOP,
-        /** max tokens reached */
-        LENGTH,
-        /** a stop sequence matched */
-        STOP_SEQUENCE,
-        /** the context window is full */
-        CONTEXT_LENGTH
-    }
+  /** Why generation stopped. */
+  public enum FinishReason {
+    /** the model produced an end-of-sequence token */
+    STOP,
+    /** max tokens reached */
+    LENGTH,
+    /** a stop sequence matched */
+    STOP_SEQUENCE,
+    /** the context window is full */
+    CONTEXT_LENGTH
+  }
 }

@@ -9,102 +9,145 @@ import io.grpc.StatusRuntimeException;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 
-/** Checks a Generate request and turns it into a {@link SequenceRequest}, before the engine sees anything. */
+/**
+ * Checks a Generate request and turns it into a {@link SequenceRequest}, before the engine sees
+ * anything.
+ */
 final class RequestValidator {
-    static final int MAX_STOP_SEQUENCES = 16;
-    static final int MAX_STOP_LENGTH = 256;
+  static final int MAX_STOP_SEQUENCES = 16;
+  static final int MAX_STOP_LENGTH = 256;
 
-    private RequestValidator() {
+  private RequestValidator() {}
+
+  /** A checked request: what the scheduler runs and the stop strings the stream watches for. */
+  record Validated(SequenceRequest sequence, List<String> stops, boolean logprobs) {}
+
+  /**
+   * @throws StatusRuntimeException INVALID_ARGUMENT, NOT_FOUND or FAILED_PRECONDITION with a
+   *     message
+   */
+  static Validated validate(WorkerGenerateRequest request, WorkerRuntime runtime) {
+    SamplingParams s = request.getSampling();
+    if (Float.isNaN(s.getTemperature()) || s.getTemperature() < 0) {
+      throw Errors.invalid(
+          "sampling.temperature",
+          "temperature must be >= 0 (0 = greedy), got " + s.getTemperature());
+    }
+    if (s.getTopK() < 0) {
+      throw Errors.invalid(
+          "sampling.top_k", "top_k must be >= 0 (0 = all tokens), got " + s.getTopK());
+    }
+    float topP = s.getTopP() == 0 ? 1f : s.getTopP();
+    if (Float.isNaN(topP) || topP <= 0 || topP > 1) {
+      throw Errors.invalid(
+          "sampling.top_p", "top_p must be in (0, 1] (0 = unset = 1), got " + s.getTopP());
+    }
+    if (s.getMaxTokens() < 0) {
+      throw Errors.invalid(
+          "sampling.max_tokens",
+          "max_tokens must be >= 0 (0 = up to the context length), got " + s.getMaxTokens());
+    }
+    if (s.getStopCount() > MAX_STOP_SEQUENCES) {
+      throw Errors.invalid(
+          "sampling.stop",
+          "at most " + MAX_STOP_SEQUENCES + " stop sequences, got " + s.getStopCount());
+    }
+    for (String stop : s.getStopList()) {
+      if (stop.isEmpty()) {
+        throw Errors.invalid("sampling.stop", "stop sequences must not be empty");
+      }
+      if (stop.length() > MAX_STOP_LENGTH) {
+        throw Errors.invalid(
+            "sampling.stop",
+            "stop sequences are at most "
+                + MAX_STOP_LENGTH
+                + " characters, got one of "
+                + stop.length());
+      }
     }
 
-    /** A checked request: what the scheduler runs and the stop strings the stream watches for. */
-    record Validated(SequenceRequest sequence, List<String> stops, boolean logprobs) {
+    String adapter = request.getAdapter();
+    if (!adapter.isEmpty()) {
+      if (!runtime.catalog().contains(adapter)) {
+        throw Errors.adapterNotFound(
+            adapter, "adapter '" + adapter + "' is not known to this worker");
+      }
+      if (runtime.scheduler().adapterSlots() == 0) {
+        throw Errors.of(
+            Status.FAILED_PRECONDITION,
+            "this worker has no adapter slots (FLOTILLA_MAX_ADAPTERS=0)");
+      }
     }
 
-    /** @throws StatusRuntimeException INVALID_ARGUMENT, NOT_FOUND or FAILED_PRECONDITION with a message */
-    static Validated validate(WorkerGenerateRequest request, WorkerRuntime runtime) {
-        SamplingParams s = request.getSampling();
-        if (Float.isNaN(s.getTemperature()) || s.getTemperature() < 0) {
-            throw Errors.invalid("sampling.temperature", "temperature must be >= 0 (0 = greedy), got " + s.getTemperature());
-        }
-        if (s.getTopK() < 0) {
-            throw Errors.invalid("sampling.top_k", "top_k must be >= 0 (0 = all tokens), got " + s.getTopK());
-        }
-        float topP = s.getTopP() == 0 ? 1f : s.getTopP();
-        if (Float.isNaN(topP) || topP <= 0 || topP > 1) {
-            throw Errors.invalid("sampling.top_p", "top_p must be in (0, 1] (0 = unset = 1), got " + s.getTopP());
-        }
-        if (s.getMaxTokens() < 0) {
-            throw Errors.invalid("sampling.max_tokens", "max_tokens must be >= 0 (0 = up to the context length), got " + s.getMaxTokens());
-        }
-        if (s.getStopCount() > MAX_STOP_SEQUENCES) {
-            throw Errors.invalid("sampling.stop", "at most " + MAX_STOP_SEQUENCES + " stop sequences, got " + s.getStopCount());
-        }
-        for (String stop : s.getStopList()) {
-            if (stop.isEmpty()) {
-                throw Errors.invalid("sampling.stop", "stop sequences must not be empty");
-            }
-            if (stop.length() > MAX_STOP_LENGTH) {
-                throw Errors.invalid("sampling.stop", "stop sequences are at most " + MAX_STOP_LENGTH + " characters, got one of "
-                        + stop.length());
-            }
-        }
-
-        String adapter = request.getAdapter();
-        if (!adapter.isEmpty()) {
-            if (!runtime.catalog().contains(adapter)) {
-                throw Errors.adapterNotFound(adapter, "adapter '" + adapter + "' is not known to this worker");
-            }
-            if (runtime.scheduler().adapterSlots() == 0) {
-                throw Errors.of(Status.FAILED_PRECONDITION, "this worker has no adapter slots (FLOTILLA_MAX_ADAPTERS=0)");
-            }
-        }
-
-        int[] prompt = prompt(request, runtime);
-        int context = runtime.scheduler().contextLength();
-        if (prompt.length >= context) {
-            throw Errors.invalid("prompt", "the prompt has " + prompt.length + " tokens; the context holds " + context
-                    + " including at least one generated token");
-        }
-        int maxTokens = s.getMaxTokens();
-        boolean limitedByContext = maxTokens == 0;
-        if (limitedByContext) {
-            maxTokens = context - prompt.length;
-        } else if ((long) prompt.length + maxTokens > context) {
-            throw Errors.invalid("sampling.max_tokens", "prompt (" + prompt.length + " tokens) plus max_tokens (" + maxTokens
-                    + ") exceeds the context length " + context);
-        }
-        long seed = s.hasSeed() ? s.getSeed() : ThreadLocalRandom.current().nextLong();
-        dev.flotilla.worker.engine.SamplingParams sampling =
-                new dev.flotilla.worker.engine.SamplingParams(s.getTemperature(), s.getTopK(), topP, seed);
-        return new Validated(new SequenceRequest(request.getRequestId(), adapter, prompt, sampling, maxTokens, limitedByContext,
-                request.getPriority(), request.getVirtualTokenCounter()), s.getStopList(), request.getLogprobs());
+    int[] prompt = prompt(request, runtime);
+    int context = runtime.scheduler().contextLength();
+    if (prompt.length >= context) {
+      throw Errors.invalid(
+          "prompt",
+          "the prompt has "
+              + prompt.length
+              + " tokens; the context holds "
+              + context
+              + " including at least one generated token");
     }
-
-    private static int[] prompt(WorkerGenerateRequest request, WorkerRuntime runtime) {
-        int[] prompt;
-        switch (request.getInputCase()) {
-            case PROMPT -> {
-                if (request.getPrompt().isEmpty()) {
-                    throw Errors.invalid("prompt", "the prompt is empty");
-                }
-                prompt = runtime.tokenizer().encode(request.getPrompt());
-            }
-            case PROMPT_TOKEN_IDS -> {
-                prompt = request.getPromptTokenIds().getIdsList().stream().mapToInt(Integer::intValue).toArray();
-                int vocab = runtime.modelInfo().vocabSize();
-                for (int i = 0; i < prompt.length; i++) {
-                    if (prompt[i] < 0 || prompt[i] >= vocab) {
-                        throw Errors.invalid("prompt_token_ids", "token id " + prompt[i] + " at index " + i + " is outside 0.."
-                                + (vocab - 1));
-                    }
-                }
-            }
-            default -> throw Errors.invalid("prompt", "the prompt is empty: set prompt or prompt_token_ids");
-        }
-        if (prompt.length == 0) {
-            throw Errors.invalid("prompt", "the prompt is empty");
-        }
-        return prompt;
+    int maxTokens = s.getMaxTokens();
+    boolean limitedByContext = maxTokens == 0;
+    if (limitedByContext) {
+      maxTokens = context - prompt.length;
+    } else if ((long) prompt.length + maxTokens > context) {
+      throw Errors.invalid(
+          "sampling.max_tokens",
+          "prompt ("
+              + prompt.length
+              + " tokens) plus max_tokens ("
+              + maxTokens
+              + ") exceeds the context length "
+              + context);
     }
+    long seed = s.hasSeed() ? s.getSeed() : ThreadLocalRandom.current().nextLong();
+    dev.flotilla.worker.engine.SamplingParams sampling =
+        new dev.flotilla.worker.engine.SamplingParams(s.getTemperature(), s.getTopK(), topP, seed);
+    return new Validated(
+        new SequenceRequest(
+            request.getRequestId(),
+            adapter,
+            prompt,
+            sampling,
+            maxTokens,
+            limitedByContext,
+            request.getPriority(),
+            request.getVirtualTokenCounter()),
+        s.getStopList(),
+        request.getLogprobs());
+  }
+
+  private static int[] prompt(WorkerGenerateRequest request, WorkerRuntime runtime) {
+    int[] prompt;
+    switch (request.getInputCase()) {
+      case PROMPT -> {
+        if (request.getPrompt().isEmpty()) {
+          throw Errors.invalid("prompt", "the prompt is empty");
+        }
+        prompt = runtime.tokenizer().encode(request.getPrompt());
+      }
+      case PROMPT_TOKEN_IDS -> {
+        prompt =
+            request.getPromptTokenIds().getIdsList().stream().mapToInt(Integer::intValue).toArray();
+        int vocab = runtime.modelInfo().vocabSize();
+        for (int i = 0; i < prompt.length; i++) {
+          if (prompt[i] < 0 || prompt[i] >= vocab) {
+            throw Errors.invalid(
+                "prompt_token_ids",
+                "token id " + prompt[i] + " at index " + i + " is outside 0.." + (vocab - 1));
+          }
+        }
+      }
+      default ->
+          throw Errors.invalid("prompt", "the prompt is empty: set prompt or prompt_token_ids");
+    }
+    if (prompt.length == 0) {
+      throw Errors.invalid("prompt", "the prompt is empty");
+    }
+    return prompt;
+  }
 }

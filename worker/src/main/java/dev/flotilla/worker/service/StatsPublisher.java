@@ -21,124 +21,142 @@ import java.util.function.Supplier;
  *
  * <p>Gateways admit requests against the load of the last report, counting their own requests
  * themselves; the rest of the load (other gateways', other clients') they know only from reports.
- * When that load ends, a gateway would go on seeing the worker full until the next report and
- * hold its requests for up to an interval (up to a second by default), however many arrive
- * meanwhile. So every {@link #CAPACITY_CHECK_MS} the publisher looks at the
- * scheduler and sends an extra report to each subscriber whose last report counted at least
- * {@code max(1, max batch / 8)} more sequences than run now. Rising load is not pushed: the
- * gateway counts its own, and a worker queue absorbs what it misjudges.
+ * When that load ends, a gateway would go on seeing the worker full until the next report and hold
+ * its requests for up to an interval (up to a second by default), however many arrive meanwhile. So
+ * every {@link #CAPACITY_CHECK_MS} the publisher looks at the scheduler and sends an extra report
+ * to each subscriber whose last report counted at least {@code max(1, max batch / 8)} more
+ * sequences than run now. Rising load is not pushed: the gateway counts its own, and a worker queue
+ * absorbs what it misjudges.
  */
 public final class StatsPublisher implements AutoCloseable {
-    static final long CAPACITY_CHECK_MS = 20;
+  static final long CAPACITY_CHECK_MS = 20;
 
-    private final Supplier<Sample> snapshots;
-    private final Set<Subscription> subscriptions = ConcurrentHashMap.newKeySet();
-    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "flotilla-stats");
-        t.setDaemon(true);
-        return t;
-    });
+  private final Supplier<Sample> snapshots;
+  private final Set<Subscription> subscriptions = ConcurrentHashMap.newKeySet();
+  private final ScheduledExecutorService timer =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "flotilla-stats");
+            t.setDaemon(true);
+            return t;
+          });
 
-    public StatsPublisher(WorkerHolder holder) {
-        this(() -> snapshotOf(holder));
+  public StatsPublisher(WorkerHolder holder) {
+    this(() -> snapshotOf(holder));
+  }
+
+  /** The worker's state at one moment (tokens/s left at 0) and the tokens it generated so far. */
+  record Sample(WorkerStats stats, long tokensGenerated) {}
+
+  StatsPublisher(Supplier<Sample> snapshots) {
+    this.snapshots = snapshots;
+    timer.scheduleWithFixedDelay(
+        this::reportFreedCapacity, CAPACITY_CHECK_MS, CAPACITY_CHECK_MS, TimeUnit.MILLISECONDS);
+  }
+
+  /** Sends a snapshot now and then every {@code intervalMs}, and early when capacity frees up. */
+  public void subscribe(int intervalMs, StreamObserver<WorkerStats> observer) {
+    Subscription sub = new Subscription(observer);
+    ScheduledFuture<?> task =
+        timer.scheduleAtFixedRate(sub::send, 0, intervalMs, TimeUnit.MILLISECONDS);
+    sub.task.set(task);
+    subscriptions.add(sub);
+    if (observer instanceof ServerCallStreamObserver<WorkerStats> call) {
+      call.setOnCancelHandler(sub::cancel);
+    }
+  }
+
+  /** On the timer thread, like every send: a subscription's reports never race. */
+  private void reportFreedCapacity() {
+    if (subscriptions.isEmpty()) {
+      return;
+    }
+    WorkerStats now = snapshots.get().stats();
+    int load = now.getRunningSequences() + now.getQueueDepth();
+    int enough = Math.max(1, now.getMaxBatchSize() / 8);
+    for (Subscription sub : subscriptions) {
+      if (sub.reportedLoad - load >= enough) {
+        sub.send();
+      }
+    }
+  }
+
+  /** The current state as one message (tokens/s left at 0). */
+  public WorkerStats current() {
+    return snapshots.get().stats();
+  }
+
+  private static Sample snapshotOf(WorkerHolder holder) {
+    long[] tokens = {0};
+    WorkerStats.Builder b =
+        WorkerStats.newBuilder()
+            .setWorkerId(holder.workerId())
+            .setModel(holder.modelName())
+            .setServing(holder.serving())
+            .setDraining(holder.state() == WorkerHolder.State.DRAINING)
+            .setTimestampMs(System.currentTimeMillis());
+    holder
+        .runtime()
+        .map(WorkerRuntime::scheduler)
+        .ifPresent(
+            s -> {
+              SchedulerSnapshot snap = s.snapshot();
+              tokens[0] = snap.tokensGenerated();
+              b.setQueueDepth(snap.queueDepth())
+                  .setRunningSequences(snap.running())
+                  .setFreeKvBlocks(snap.freeKvBlocks())
+                  .setTotalKvBlocks(snap.totalKvBlocks())
+                  .setKvBlockSize(snap.kvBlockSize())
+                  .addAllResidentAdapters(snap.residentAdapters())
+                  .addAllLoadingAdapters(snap.loadingAdapters())
+                  .setAdapterSlots(snap.adapterSlots())
+                  .setMaxBatchSize(snap.maxBatchSize())
+                  .setDraining(snap.draining() || holder.state() == WorkerHolder.State.DRAINING);
+            });
+    return new Sample(b.build(), tokens[0]);
+  }
+
+  private final class Subscription {
+    final StreamObserver<WorkerStats> observer;
+    final AtomicReference<ScheduledFuture<?>> task = new AtomicReference<>();
+    long lastTokens = -1;
+    long lastNanos;
+
+    /** Running plus queued sequences in the last report sent. */
+    int reportedLoad;
+
+    Subscription(StreamObserver<WorkerStats> observer) {
+      this.observer = observer;
     }
 
-    /** The worker's state at one moment (tokens/s left at 0) and the tokens it generated so far. */
-    record Sample(WorkerStats stats, long tokensGenerated) {}
-
-    StatsPublisher(Supplier<Sample> snapshots) {
-        this.snapshots = snapshots;
-        timer.scheduleWithFixedDelay(this::reportFreedCapacity, CAPACITY_CHECK_MS, CAPACITY_CHECK_MS,
-                TimeUnit.MILLISECONDS);
+    void send() {
+      long now = System.nanoTime();
+      Sample sample = snapshots.get();
+      long tokens = sample.tokensGenerated();
+      double rate =
+          lastTokens < 0 || now == lastNanos ? 0 : (tokens - lastTokens) * 1e9 / (now - lastNanos);
+      lastTokens = tokens;
+      lastNanos = now;
+      WorkerStats stats = sample.stats().toBuilder().setTokensPerSecond(rate).build();
+      reportedLoad = stats.getRunningSequences() + stats.getQueueDepth();
+      try {
+        observer.onNext(stats);
+      } catch (RuntimeException e) {
+        cancel();
+      }
     }
 
-    /** Sends a snapshot now and then every {@code intervalMs}, and early when capacity frees up. */
-    public void subscribe(int intervalMs, StreamObserver<WorkerStats> observer) {
-        Subscription sub = new Subscription(observer);
-        ScheduledFuture<?> task = timer.scheduleAtFixedRate(sub::send, 0, intervalMs, TimeUnit.MILLISECONDS);
-        sub.task.set(task);
-        subscriptions.add(sub);
-        if (observer instanceof ServerCallStreamObserver<WorkerStats> call) {
-            call.setOnCancelHandler(sub::cancel);
-        }
+    void cancel() {
+      subscriptions.remove(this);
+      ScheduledFuture<?> t = task.get();
+      if (t != null) {
+        t.cancel(false);
+      }
     }
+  }
 
-    /** On the timer thread, like every send: a subscription's reports never race. */
-    private void reportFreedCapacity() {
-        if (subscriptions.isEmpty()) {
-            return;
-        }
-        WorkerStats now = snapshots.get().stats();
-        int load = now.getRunningSequences() + now.getQueueDepth();
-        int enough = Math.max(1, now.getMaxBatchSize() / 8);
-        for (Subscription sub : subscriptions) {
-            if (sub.reportedLoad - load >= enough) {
-                sub.send();
-            }
-        }
-    }
-
-    /** The current state as one message (tokens/s left at 0). */
-    public WorkerStats current() {
-        return snapshots.get().stats();
-    }
-
-    private static Sample snapshotOf(WorkerHolder holder) {
-        long[] tokens = {0};
-        WorkerStats.Builder b = WorkerStats.newBuilder().setWorkerId(holder.workerId()).setModel(holder.modelName())
-                .setServing(holder.serving()).setDraining(holder.state() == WorkerHolder.State.DRAINING)
-                .setTimestampMs(System.currentTimeMillis());
-        holder.runtime().map(WorkerRuntime::scheduler).ifPresent(s -> {
-            SchedulerSnapshot snap = s.snapshot();
-            tokens[0] = snap.tokensGenerated();
-            b.setQueueDepth(snap.queueDepth()).setRunningSequences(snap.running()).setFreeKvBlocks(snap.freeKvBlocks())
-                    .setTotalKvBlocks(snap.totalKvBlocks()).setKvBlockSize(snap.kvBlockSize())
-                    .addAllResidentAdapters(snap.residentAdapters()).addAllLoadingAdapters(snap.loadingAdapters())
-                    .setAdapterSlots(snap.adapterSlots()).setMaxBatchSize(snap.maxBatchSize())
-                    .setDraining(snap.draining() || holder.state() == WorkerHolder.State.DRAINING);
-        });
-        return new Sample(b.build(), tokens[0]);
-    }
-
-    private final class Subscription {
-        final StreamObserver<WorkerStats> observer;
-        final AtomicReference<ScheduledFuture<?>> task = new AtomicReference<>();
-        long lastTokens = -1;
-        long lastNanos;
-        /** Running plus queued sequences in the last report sent. */
-        int reportedLoad;
-
-        Subscription(StreamObserver<WorkerStats> observer) {
-            this.observer = observer;
-        }
-
-        void send() {
-            long now = System.nanoTime();
-            Sample sample = snapshots.get();
-            long tokens = sample.tokensGenerated();
-            double rate = lastTokens < 0 || now == lastNanos ? 0 : (tokens - lastTokens) * 1e9 / (now - lastNanos);
-            lastTokens = tokens;
-            lastNanos = now;
-            WorkerStats stats = sample.stats().toBuilder().setTokensPerSecond(rate).build();
-            reportedLoad = stats.getRunningSequences() + stats.getQueueDepth();
-            try {
-                observer.onNext(stats);
-            } catch (RuntimeException e) {
-                cancel();
-            }
-        }
-
-        void cancel() {
-            subscriptions.remove(this);
-            ScheduledFuture<?> t = task.get();
-            if (t != null) {
-                t.cancel(false);
-            }
-        }
-    }
-
-    @Override
-    public void close() {
-        timer.shutdownNow();
-    }
+  @Override
+  public void close() {
+    timer.shutdownNow();
+  }
 }

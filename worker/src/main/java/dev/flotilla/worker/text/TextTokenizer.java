@@ -12,46 +12,56 @@ import java.util.Map;
  * adds BOS where the model wants it) and decoded without them.
  */
 public final class TextTokenizer implements TokenDecoder, AutoCloseable {
-    private final HuggingFaceTokenizer tokenizer;
+  private final HuggingFaceTokenizer tokenizer;
 
-    private TextTokenizer(HuggingFaceTokenizer tokenizer) {
-        this.tokenizer = tokenizer;
-    }
+  private TextTokenizer(HuggingFaceTokenizer tokenizer) {
+    this.tokenizer = tokenizer;
+  }
 
-    /** Loads {@code dir/tokenizer.json}; the message names the file when it cannot. */
-    public static TextTokenizer load(Path modelDir) throws IOException {
-        Path file = modelDir.resolve("tokenizer.json");
-        if (!Files.isRegularFile(file)) {
-            throw new IOException(file + " does not exist");
-        }
-        try {
-            return new TextTokenizer(HuggingFaceTokenizer.newInstance(modelDir, Map.of("truncation", "false", "padding", "false",
-                    "addSpecialTokens", "true", "cleanupTokenizationSpaces", "false")));
-        } catch (RuntimeException e) {
-            throw new IOException("cannot load " + file + ": " + e.getMessage(), e);
-        }
+  /** Loads {@code dir/tokenizer.json}; the message names the file when it cannot. */
+  public static TextTokenizer load(Path modelDir) throws IOException {
+    Path file = modelDir.resolve("tokenizer.json");
+    if (!Files.isRegularFile(file)) {
+      throw new IOException(file + " does not exist");
     }
+    try {
+      return new TextTokenizer(
+          HuggingFaceTokenizer.newInstance(
+              modelDir,
+              Map.of(
+                  "truncation",
+                  "false",
+                  "padding",
+                  "false",
+                  "addSpecialTokens",
+                  "true",
+                  "cleanupTokenizationSpaces",
+                  "false")));
+    } catch (RuntimeException e) {
+      throw new IOException("cannot load " + file + ": " + e.getMessage(), e);
+    }
+  }
 
-    public int[] encode(String text) {
-        long[] ids = tokenizer.encode(text, true, false).getIds();
-        int[] out = new int[ids.length];
-        for (int i = 0; i < ids.length; i++) {
-            out[i] = (int) ids[i];
-        }
-        return out;
+  public int[] encode(String text) {
+    long[] ids = tokenizer.encode(text, true, false).getIds();
+    int[] out = new int[ids.length];
+    for (int i = 0; i < ids.length; i++) {
+      out[i] = (int) ids[i];
     }
+    return out;
+  }
 
-    @Override
-    public String decode(int[] ids, int from, int to) {
-        long[] window = new long[to - from];
-        for (int i = from; i < to; i++) {
-            window[i - from] = ids[i];
-        }
-        return tokenizer.decode(window, true);
+  @Override
+  public String decode(int[] ids, int from, int to) {
+    long[] window = new long[to - from];
+    for (int i = from; i < to; i++) {
+      window[i - from] = ids[i];
     }
+    return tokenizer.decode(window, true);
+  }
 
-    @Override
-    public void close() {
-        tokenizer.close();
-    }
+  @Override
+  public void close() {
+    tokenizer.close();
+  }
 }

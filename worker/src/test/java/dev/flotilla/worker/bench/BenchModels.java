@@ -8,27 +8,30 @@ import java.nio.file.Path;
 
 /**
  * Writes the benchmark's model and adapters unless they are there already: the testkit's medium
- * model (about 200 M parameters, BF16) and {@code count} rank-16 adapters on q/k/v/o.
- * Usage: {@code BenchModels DIR [count=64]}.
+ * model (about 200 M parameters, BF16) and {@code count} rank-16 adapters on q/k/v/o. Usage: {@code
+ * BenchModels DIR [count=64]}.
  */
 public final class BenchModels {
-    private BenchModels() {
-    }
+  private BenchModels() {}
 
-    public static void main(String[] args) throws Exception {
-        Path dir = Path.of(args[0]);
-        int count = args.length > 1 ? Integer.parseInt(args[1]) : 64;
-        Path model = dir.resolve("medium");
-        if (!Files.exists(model.resolve("done"))) {
-            TinyModelGenerator.medium().generate(model);
-            Files.writeString(model.resolve("done"), "");
-        }
-        for (int i = 0; i < count; i++) {
-            Path adapter = dir.resolve("adapters/a" + i);
-            if (!Files.exists(adapter.resolve("adapter_model.safetensors"))) {
-                LoraAdapterGenerator.forBase(model).seed(1000 + i).rank(16).alpha(32)
-                        .targets(Projection.Q_PROJ, Projection.K_PROJ, Projection.V_PROJ, Projection.O_PROJ).generate(adapter);
-            }
-        }
+  public static void main(String[] args) throws Exception {
+    Path dir = Path.of(args[0]);
+    int count = args.length > 1 ? Integer.parseInt(args[1]) : 64;
+    Path model = dir.resolve("medium");
+    if (!Files.exists(model.resolve("done"))) {
+      TinyModelGenerator.medium().generate(model);
+      Files.writeString(model.resolve("done"), "");
     }
+    for (int i = 0; i < count; i++) {
+      Path adapter = dir.resolve("adapters/a" + i);
+      if (!Files.exists(adapter.resolve("adapter_model.safetensors"))) {
+        LoraAdapterGenerator.forBase(model)
+            .seed(1000 + i)
+            .rank(16)
+            .alpha(32)
+            .targets(Projection.Q_PROJ, Projection.K_PROJ, Projection.V_PROJ, Projection.O_PROJ)
+            .generate(adapter);
+      }
+    }
+  }
 }

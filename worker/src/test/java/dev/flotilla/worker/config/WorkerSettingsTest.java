@@ -13,79 +13,165 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Settings as the operator gives them, and the errors a person reads when one is wrong. */
 class WorkerSettingsTest {
-    @TempDir
-    Path dir;
+  @TempDir Path dir;
 
-    /** A WorkerConfig with application.properties' defaults and the given overrides. */
-    record Config(Optional<String> modelSource, Optional<String> modelName, Optional<String> dtype, int maxBatchSize,
-            int maxSequenceLength, long kvCacheBytes, int kvBlockSize, int maxAdapters, int maxLoraRank, int threads,
-            Optional<String> adapters, Optional<String> adaptersDir, int maxStepTokens, int prefillChunk, Duration drainGrace,
-            Optional<String> workerId) implements WorkerConfig {
+  /** A WorkerConfig with application.properties' defaults and the given overrides. */
+  record Config(
+      Optional<String> modelSource,
+      Optional<String> modelName,
+      Optional<String> dtype,
+      int maxBatchSize,
+      int maxSequenceLength,
+      long kvCacheBytes,
+      int kvBlockSize,
+      int maxAdapters,
+      int maxLoraRank,
+      int threads,
+      Optional<String> adapters,
+      Optional<String> adaptersDir,
+      int maxStepTokens,
+      int prefillChunk,
+      Duration drainGrace,
+      Optional<String> workerId)
+      implements WorkerConfig {
 
-        static Config of(String source) {
-            return new Config(Optional.ofNullable(source), Optional.empty(), Optional.empty(), 32, 0, 256L << 20, 16, 8, 64, 0,
-                    Optional.empty(), Optional.empty(), 256, 32, Duration.ofSeconds(30), Optional.of("w-1"));
-        }
-
-        Config adapters(String list, String adaptersDir) {
-            return new Config(modelSource, modelName, dtype, maxBatchSize, maxSequenceLength, kvCacheBytes, kvBlockSize, maxAdapters,
-                    maxLoraRank, threads, Optional.ofNullable(list), Optional.ofNullable(adaptersDir), maxStepTokens, prefillChunk,
-                    drainGrace, workerId);
-        }
-
-        Config batch(int value) {
-            return new Config(modelSource, modelName, dtype, value, maxSequenceLength, kvCacheBytes, kvBlockSize, maxAdapters,
-                    maxLoraRank, threads, adapters, adaptersDir, maxStepTokens, prefillChunk, drainGrace, workerId);
-        }
-
-        Config dtype(String value) {
-            return new Config(modelSource, modelName, Optional.of(value), maxBatchSize, maxSequenceLength, kvCacheBytes, kvBlockSize,
-                    maxAdapters, maxLoraRank, threads, adapters, adaptersDir, maxStepTokens, prefillChunk, drainGrace, workerId);
-        }
+    static Config of(String source) {
+      return new Config(
+          Optional.ofNullable(source),
+          Optional.empty(),
+          Optional.empty(),
+          32,
+          0,
+          256L << 20,
+          16,
+          8,
+          64,
+          0,
+          Optional.empty(),
+          Optional.empty(),
+          256,
+          32,
+          Duration.ofSeconds(30),
+          Optional.of("w-1"));
     }
 
-    private Path model() throws Exception {
-        Path m = Files.createDirectories(dir.resolve("models/tiny"));
-        Files.writeString(m.resolve("config.json"), "{}");
-        Files.writeString(m.resolve("tokenizer.json"), "{}");
-        return m;
+    Config adapters(String list, String adaptersDir) {
+      return new Config(
+          modelSource,
+          modelName,
+          dtype,
+          maxBatchSize,
+          maxSequenceLength,
+          kvCacheBytes,
+          kvBlockSize,
+          maxAdapters,
+          maxLoraRank,
+          threads,
+          Optional.ofNullable(list),
+          Optional.ofNullable(adaptersDir),
+          maxStepTokens,
+          prefillChunk,
+          drainGrace,
+          workerId);
     }
 
-    @Test
-    void readsAFileSourceAndAdapterLists() throws Exception {
-        Path model = model();
-        Path a = Files.createDirectories(dir.resolve("adapters/support"));
-        Files.writeString(a.resolve("adapter_config.json"), "{}");
-        Files.createDirectories(dir.resolve("adapters/not-an-adapter"));
-        WorkerSettings s = WorkerSettings.from(Config.of("file://" + model).adapters("legal=file:///srv/legal, sql=/srv/sql",
-                dir.resolve("adapters").toString()));
-        assertThat(s.modelDir()).isEqualTo(model);
-        assertThat(s.modelName()).isEqualTo("tiny");
-        assertThat(s.workerId()).isEqualTo("w-1");
-        assertThat(s.adapters()).containsExactlyInAnyOrderEntriesOf(Map.of("support", a, "legal", Path.of("/srv/legal"), "sql",
-                Path.of("/srv/sql")));
-        assertThat(s.stepTokens()).isEqualTo(256);
-        assertThat(WorkerSettings.from(Config.of(model.toString()).batch(512)).stepTokens()).isEqualTo(512);
+    Config batch(int value) {
+      return new Config(
+          modelSource,
+          modelName,
+          dtype,
+          value,
+          maxSequenceLength,
+          kvCacheBytes,
+          kvBlockSize,
+          maxAdapters,
+          maxLoraRank,
+          threads,
+          adapters,
+          adaptersDir,
+          maxStepTokens,
+          prefillChunk,
+          drainGrace,
+          workerId);
     }
 
-    @Test
-    void namesTheSettingInEveryError() throws Exception {
-        assertThatThrownBy(() -> WorkerSettings.from(Config.of(null))).isInstanceOf(WorkerConfigException.class)
-                .hasMessageContaining("FLOTILLA_MODEL_SOURCE").hasMessageContaining("not set");
-        assertThatThrownBy(() -> WorkerSettings.from(Config.of("file://" + dir.resolve("missing"))))
-                .hasMessageContaining("FLOTILLA_MODEL_SOURCE").hasMessageContaining("is not a directory");
-        assertThatThrownBy(() -> WorkerSettings.from(Config.of("s3://bucket/model"))).hasMessageContaining("FLOTILLA_MODEL_SOURCE")
-                .hasMessageContaining("file:///path");
-        Path empty = Files.createDirectories(dir.resolve("empty"));
-        assertThatThrownBy(() -> WorkerSettings.from(Config.of(empty.toString()))).hasMessageContaining("has no config.json");
-        Path model = model();
-        assertThatThrownBy(() -> WorkerSettings.from(Config.of(model.toString()).batch(0)))
-                .hasMessageContaining("FLOTILLA_MAX_BATCH_SIZE").hasMessageContaining("got 0");
-        assertThatThrownBy(() -> WorkerSettings.from(Config.of(model.toString()).dtype("INT4")))
-                .hasMessageContaining("FLOTILLA_DTYPE");
-        assertThatThrownBy(() -> WorkerSettings.from(Config.of(model.toString()).adapters("broken-entry", null)))
-                .hasMessageContaining("FLOTILLA_ADAPTERS").hasMessageContaining("name=file:///dir");
-        assertThatThrownBy(() -> WorkerSettings.from(Config.of(model.toString()).adapters(null, "/no/such/dir")))
-                .hasMessageContaining("FLOTILLA_ADAPTERS_DIR");
+    Config dtype(String value) {
+      return new Config(
+          modelSource,
+          modelName,
+          Optional.of(value),
+          maxBatchSize,
+          maxSequenceLength,
+          kvCacheBytes,
+          kvBlockSize,
+          maxAdapters,
+          maxLoraRank,
+          threads,
+          adapters,
+          adaptersDir,
+          maxStepTokens,
+          prefillChunk,
+          drainGrace,
+          workerId);
     }
+  }
+
+  private Path model() throws Exception {
+    Path m = Files.createDirectories(dir.resolve("models/tiny"));
+    Files.writeString(m.resolve("config.json"), "{}");
+    Files.writeString(m.resolve("tokenizer.json"), "{}");
+    return m;
+  }
+
+  @Test
+  void readsAFileSourceAndAdapterLists() throws Exception {
+    Path model = model();
+    Path a = Files.createDirectories(dir.resolve("adapters/support"));
+    Files.writeString(a.resolve("adapter_config.json"), "{}");
+    Files.createDirectories(dir.resolve("adapters/not-an-adapter"));
+    WorkerSettings s =
+        WorkerSettings.from(
+            Config.of("file://" + model)
+                .adapters(
+                    "legal=file:///srv/legal, sql=/srv/sql", dir.resolve("adapters").toString()));
+    assertThat(s.modelDir()).isEqualTo(model);
+    assertThat(s.modelName()).isEqualTo("tiny");
+    assertThat(s.workerId()).isEqualTo("w-1");
+    assertThat(s.adapters())
+        .containsExactlyInAnyOrderEntriesOf(
+            Map.of("support", a, "legal", Path.of("/srv/legal"), "sql", Path.of("/srv/sql")));
+    assertThat(s.stepTokens()).isEqualTo(256);
+    assertThat(WorkerSettings.from(Config.of(model.toString()).batch(512)).stepTokens())
+        .isEqualTo(512);
+  }
+
+  @Test
+  void namesTheSettingInEveryError() throws Exception {
+    assertThatThrownBy(() -> WorkerSettings.from(Config.of(null)))
+        .isInstanceOf(WorkerConfigException.class)
+        .hasMessageContaining("FLOTILLA_MODEL_SOURCE")
+        .hasMessageContaining("not set");
+    assertThatThrownBy(() -> WorkerSettings.from(Config.of("file://" + dir.resolve("missing"))))
+        .hasMessageContaining("FLOTILLA_MODEL_SOURCE")
+        .hasMessageContaining("is not a directory");
+    assertThatThrownBy(() -> WorkerSettings.from(Config.of("s3://bucket/model")))
+        .hasMessageContaining("FLOTILLA_MODEL_SOURCE")
+        .hasMessageContaining("file:///path");
+    Path empty = Files.createDirectories(dir.resolve("empty"));
+    assertThatThrownBy(() -> WorkerSettings.from(Config.of(empty.toString())))
+        .hasMessageContaining("has no config.json");
+    Path model = model();
+    assertThatThrownBy(() -> WorkerSettings.from(Config.of(model.toString()).batch(0)))
+        .hasMessageContaining("FLOTILLA_MAX_BATCH_SIZE")
+        .hasMessageContaining("got 0");
+    assertThatThrownBy(() -> WorkerSettings.from(Config.of(model.toString()).dtype("INT4")))
+        .hasMessageContaining("FLOTILLA_DTYPE");
+    assertThatThrownBy(
+            () -> WorkerSettings.from(Config.of(model.toString()).adapters("broken-entry", null)))
+        .hasMessageContaining("FLOTILLA_ADAPTERS")
+        .hasMessageContaining("name=file:///dir");
+    assertThatThrownBy(
+            () -> WorkerSettings.from(Config.of(model.toString()).adapters(null, "/no/such/dir")))
+        .hasMessageContaining("FLOTILLA_ADAPTERS_DIR");
+  }
 }

@@ -24,90 +24,120 @@ import org.junit.jupiter.api.io.TempDir;
  * weights on the vdpbf16ps path round activations to BF16: 1e-2.
  */
 class EngineReferenceTest {
-    @TempDir
-    static Path dir;
+  @TempDir static Path dir;
 
-    @BeforeAll
-    static void engine() {
-        requireEngine();
+  @BeforeAll
+  static void engine() {
+    requireEngine();
+  }
+
+  private static final int[] PROMPT = {1, 17, 300, 5, 999, 42, 7, 7, 128, 64, 3, 512};
+
+  @Test
+  void llamaLogitsMatchTheReference() throws Exception {
+    Path model = TinyModelGenerator.tiny().seed(3).generate(dir.resolve("llama")).directory();
+    assertMatchesReference(model, null, 1e-4);
+  }
+
+  @Test
+  void qwen2WithBiasesMatchesTheReference() throws Exception {
+    Path model =
+        TinyModelGenerator.tiny()
+            .seed(4)
+            .architecture(Architecture.QWEN2)
+            .tieWordEmbeddings(true)
+            .generate(dir.resolve("qwen2"))
+            .directory();
+    assertMatchesReference(model, null, 1e-4);
+  }
+
+  @Test
+  void shardedBf16ModelMatchesTheReference() throws Exception {
+    Path model =
+        TinyModelGenerator.tiny()
+            .seed(5)
+            .dtype(Dtype.BF16)
+            .shards(3)
+            .generate(dir.resolve("bf16"))
+            .directory();
+    double tol = NativeEngine.roundsBf16Activations() ? 1e-2 : 1e-4;
+    assertMatchesReference(model, null, tol);
+  }
+
+  @Test
+  void adapterOnSomeLayersMatchesTheReference() throws Exception {
+    Path model = TinyModelGenerator.tiny().seed(6).generate(dir.resolve("base")).directory();
+    Path adapter =
+        LoraAdapterGenerator.forBase(model)
+            .seed(7)
+            .rank(8)
+            .alpha(16)
+            .targets(Projection.Q_PROJ, Projection.V_PROJ, Projection.DOWN_PROJ)
+            .layers(1, 3)
+            .generate(dir.resolve("adapter"))
+            .directory();
+    assertMatchesReference(model, adapter, 1e-4);
+  }
+
+  @Test
+  void bf16AdapterOnABf16ModelMatchesTheReference() throws Exception {
+    // a BF16 model keeps its adapters as BF16: a BF16 adapter file is held exactly, so the
+    // reference reads the same values
+    Path model =
+        TinyModelGenerator.tiny()
+            .seed(9)
+            .dtype(Dtype.BF16)
+            .generate(dir.resolve("bf16-base"))
+            .directory();
+    Path adapter =
+        LoraAdapterGenerator.forBase(model)
+            .seed(10)
+            .rank(8)
+            .alpha(16)
+            .dtype(Dtype.BF16)
+            .generate(dir.resolve("bf16-adapter"))
+            .directory();
+    double tol = NativeEngine.roundsBf16Activations() ? 1e-2 : 1e-4;
+    assertMatchesReference(model, adapter, tol);
+  }
+
+  @Test
+  void greedyGenerationIsExact() throws Exception {
+    Path modelDir = TinyModelGenerator.tiny().seed(8).generate(dir.resolve("greedy")).directory();
+    int[] expected = ReferenceModel.load(modelDir).greedy(PROMPT, 8);
+    try (Model model = Model.load(modelDir);
+        EngineContext ctx = model.createContext(smallContext())) {
+      int vocab = model.info().vocabSize();
+      float[][] logits = prefill(ctx, vocab, 0, PROMPT, null);
+      ByteBuffer row = ctx.allocateLogits(1);
+      for (int v = 0; v < vocab; v++) {
+        row.putFloat(v * 4, logits[PROMPT.length - 1][v]);
+      }
+      int[] got = new int[8];
+      Batch batch = new Batch(1);
+      for (int step = 0; step < 8; step++) {
+        got[step] = Sampler.sample(row, 0, vocab, SamplingParams.greedy(), step).token();
+        batch.clear().add(got[step], 0, PROMPT.length + step, null, true);
+        ctx.decode(batch, row);
+      }
+      // the reference stops after an end-of-sequence token; compare what it produced
+      assertThat(expected).isNotEmpty();
+      assertThat(java.util.Arrays.copyOf(got, expected.length)).containsExactly(expected);
     }
+  }
 
-    private static final int[] PROMPT = {1, 17, 300, 5, 999, 42, 7, 7, 128, 64, 3, 512};
-
-    @Test
-    void llamaLogitsMatchTheReference() throws Exception {
-        Path model = TinyModelGenerator.tiny().seed(3).generate(dir.resolve("llama")).directory();
-        assertMatchesReference(model, null, 1e-4);
+  private static void assertMatchesReference(Path modelDir, Path adapterDir, double tolerance)
+      throws Exception {
+    ReferenceModel reference = ReferenceModel.load(modelDir);
+    if (adapterDir != null) {
+      reference = reference.withAdapter(adapterDir);
     }
-
-    @Test
-    void qwen2WithBiasesMatchesTheReference() throws Exception {
-        Path model = TinyModelGenerator.tiny().seed(4).architecture(Architecture.QWEN2).tieWordEmbeddings(true)
-                .generate(dir.resolve("qwen2")).directory();
-        assertMatchesReference(model, null, 1e-4);
+    double[][] expected = reference.logits(PROMPT);
+    try (Model model = Model.load(modelDir);
+        EngineContext ctx = model.createContext(smallContext());
+        Adapter adapter = adapterDir == null ? null : model.loadAdapter(adapterDir)) {
+      float[][] got = prefill(ctx, model.info().vocabSize(), 0, PROMPT, adapter);
+      assertThat(maxRelativeError(got, expected)).isLessThanOrEqualTo(tolerance);
     }
-
-    @Test
-    void shardedBf16ModelMatchesTheReference() throws Exception {
-        Path model = TinyModelGenerator.tiny().seed(5).dtype(Dtype.BF16).shards(3).generate(dir.resolve("bf16")).directory();
-        double tol = NativeEngine.roundsBf16Activations() ? 1e-2 : 1e-4;
-        assertMatchesReference(model, null, tol);
-    }
-
-    @Test
-    void adapterOnSomeLayersMatchesTheReference() throws Exception {
-        Path model = TinyModelGenerator.tiny().seed(6).generate(dir.resolve("base")).directory();
-        Path adapter = LoraAdapterGenerator.forBase(model).seed(7).rank(8).alpha(16)
-                .targets(Projection.Q_PROJ, Projection.V_PROJ, Projection.DOWN_PROJ).layers(1, 3)
-                .generate(dir.resolve("adapter")).directory();
-        assertMatchesReference(model, adapter, 1e-4);
-    }
-
-    @Test
-    void bf16AdapterOnABf16ModelMatchesTheReference() throws Exception {
-        // a BF16 model keeps its adapters as BF16: a BF16 adapter file is held exactly, so the
-        // reference reads the same values
-        Path model = TinyModelGenerator.tiny().seed(9).dtype(Dtype.BF16).generate(dir.resolve("bf16-base")).directory();
-        Path adapter = LoraAdapterGenerator.forBase(model).seed(10).rank(8).alpha(16).dtype(Dtype.BF16)
-                .generate(dir.resolve("bf16-adapter")).directory();
-        double tol = NativeEngine.roundsBf16Activations() ? 1e-2 : 1e-4;
-        assertMatchesReference(model, adapter, tol);
-    }
-
-    @Test
-    void greedyGenerationIsExact() throws Exception {
-        Path modelDir = TinyModelGenerator.tiny().seed(8).generate(dir.resolve("greedy")).directory();
-        int[] expected = ReferenceModel.load(modelDir).greedy(PROMPT, 8);
-        try (Model model = Model.load(modelDir); EngineContext ctx = model.createContext(smallContext())) {
-            int vocab = model.info().vocabSize();
-            float[][] logits = prefill(ctx, vocab, 0, PROMPT, null);
-            ByteBuffer row = ctx.allocateLogits(1);
-            for (int v = 0; v < vocab; v++) {
-                row.putFloat(v * 4, logits[PROMPT.length - 1][v]);
-            }
-            int[] got = new int[8];
-            Batch batch = new Batch(1);
-            for (int step = 0; step < 8; step++) {
-                got[step] = Sampler.sample(row, 0, vocab, SamplingParams.greedy(), step).token();
-                batch.clear().add(got[step], 0, PROMPT.length + step, null, true);
-                ctx.decode(batch, row);
-            }
-            // the reference stops after an end-of-sequence token; compare what it produced
-            assertThat(expected).isNotEmpty();
-            assertThat(java.util.Arrays.copyOf(got, expected.length)).containsExactly(expected);
-        }
-    }
-
-    private static void assertMatchesReference(Path modelDir, Path adapterDir, double tolerance) throws Exception {
-        ReferenceModel reference = ReferenceModel.load(modelDir);
-        if (adapterDir != null) {
-            reference = reference.withAdapter(adapterDir);
-        }
-        double[][] expected = reference.logits(PROMPT);
-        try (Model model = Model.load(modelDir); EngineContext ctx = model.createContext(smallContext());
-                Adapter adapter = adapterDir == null ? null : model.loadAdapter(adapterDir)) {
-            float[][] got = prefill(ctx, model.info().vocabSize(), 0, PROMPT, adapter);
-            assertThat(maxRelativeError(got, expected)).isLessThanOrEqualTo(tolerance);
-        }
-    }
+  }
 }

@@ -19,51 +19,56 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Loading a model: the tokenizer and the weights, read side by side, and the errors of each. */
 class WorkerRuntimeTest {
-    @TempDir
-    Path tmp;
+  @TempDir Path tmp;
 
-    @BeforeAll
-    static void quiet() {
-        TestLogs.quiet();
+  @BeforeAll
+  static void quiet() {
+    TestLogs.quiet();
+  }
+
+  @Test
+  void startsWithTokenizerAndWeightsOfTheModel() throws Exception {
+    try (WorkerRuntime runtime =
+        WorkerRuntime.start(InProcessWorker.settings(), new SimpleMeterRegistry())) {
+      assertThat(runtime.tokenizer().encode("hello")).isNotEmpty();
+      assertThat(runtime.modelInfo().vocabSize()).isPositive();
     }
+  }
 
-    @Test
-    void startsWithTokenizerAndWeightsOfTheModel() throws Exception {
-        try (WorkerRuntime runtime = WorkerRuntime.start(InProcessWorker.settings(), new SimpleMeterRegistry())) {
-            assertThat(runtime.tokenizer().encode("hello")).isNotEmpty();
-            assertThat(runtime.modelInfo().vocabSize()).isPositive();
+  @Test
+  void missingTokenizerIsAnIoErrorThatNamesTheFile() throws Exception {
+    Path model = copyOfTinyModelWithout("tokenizer.json");
+    assertThatThrownBy(() -> WorkerRuntime.start(settingsFor(model), new SimpleMeterRegistry()))
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining(model.resolve("tokenizer.json").toString());
+  }
+
+  @Test
+  void missingWeightsAreAnEngineErrorThoughTheTokenizerLoaded() throws Exception {
+    Path model = copyOfTinyModelWithout("model.safetensors");
+    assertThatThrownBy(() -> WorkerRuntime.start(settingsFor(model), new SimpleMeterRegistry()))
+        .isInstanceOf(EngineException.class)
+        .hasMessageContaining("model.safetensors");
+  }
+
+  private static WorkerSettings settingsFor(Path model) {
+    return WorkerSettings.forModel(model)
+        .withModelName("tiny")
+        .withKvCacheBytes(16L << 20)
+        .withThreads(1);
+  }
+
+  private Path copyOfTinyModelWithout(String file) throws IOException {
+    Path source = TestModels.ensure();
+    Path copy = tmp.resolve("model");
+    Files.createDirectories(copy);
+    try (Stream<Path> files = Files.list(source)) {
+      for (Path f : files.filter(Files::isRegularFile).toList()) {
+        if (!f.getFileName().toString().equals(file)) {
+          Files.copy(f, copy.resolve(f.getFileName()));
         }
+      }
     }
-
-    @Test
-    void missingTokenizerIsAnIoErrorThatNamesTheFile() throws Exception {
-        Path model = copyOfTinyModelWithout("tokenizer.json");
-        assertThatThrownBy(() -> WorkerRuntime.start(settingsFor(model), new SimpleMeterRegistry()))
-                .isInstanceOf(IOException.class).hasMessageContaining(model.resolve("tokenizer.json").toString());
-    }
-
-    @Test
-    void missingWeightsAreAnEngineErrorThoughTheTokenizerLoaded() throws Exception {
-        Path model = copyOfTinyModelWithout("model.safetensors");
-        assertThatThrownBy(() -> WorkerRuntime.start(settingsFor(model), new SimpleMeterRegistry()))
-                .isInstanceOf(EngineException.class).hasMessageContaining("model.safetensors");
-    }
-
-    private static WorkerSettings settingsFor(Path model) {
-        return WorkerSettings.forModel(model).withModelName("tiny").withKvCacheBytes(16L << 20).withThreads(1);
-    }
-
-    private Path copyOfTinyModelWithout(String file) throws IOException {
-        Path source = TestModels.ensure();
-        Path copy = tmp.resolve("model");
-        Files.createDirectories(copy);
-        try (Stream<Path> files = Files.list(source)) {
-            for (Path f : files.filter(Files::isRegularFile).toList()) {
-                if (!f.getFileName().toString().equals(file)) {
-                    Files.copy(f, copy.resolve(f.getFileName()));
-                }
-            }
-        }
-        return copy;
-    }
+    return copy;
+  }
 }

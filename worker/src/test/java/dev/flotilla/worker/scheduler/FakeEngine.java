@@ -20,163 +20,165 @@ import java.util.Set;
  * sequence and counts blocks as the native one does; the "logits" of a row are the row's whole
  * history and adapter, and sampling hashes them, so a sequence's tokens depend only on its own
  * prompt, adapter and steps, exactly as batch invariance promises for the real engine. It checks
- * what the native engine checks (positions follow the cache, adapters are live, KV blocks are
- * free) and throws the same exceptions.
+ * what the native engine checks (positions follow the cache, adapters are live, KV blocks are free)
+ * and throws the same exceptions.
  */
 final class FakeEngine implements EngineBackend {
-    static final int VOCAB = 1000;
-    static final int EOS = 1;
+  static final int VOCAB = 1000;
+  static final int EOS = 1;
 
-    private final int maxSequences;
-    private final int blockSize;
-    private final int totalBlocks;
-    private final List<List<Integer>> cache = new ArrayList<>();
-    private final List<int[]> rows = new ArrayList<>();       // token, seq, pos, wantLogits
-    private final List<LoadedAdapter> rowAdapters = new ArrayList<>();
-    private final List<String> logitKeys = new ArrayList<>();
-    private final Set<Object> liveAdapters = new HashSet<>();
-    final List<Integer> rowsPerStep = new ArrayList<>();
-    final List<String> loads = new ArrayList<>();
-    final List<String> frees = new ArrayList<>();
-    final Map<String, Long> adapterBytes = new LinkedHashMap<>();
-    int eosAtLength = -1; // when set, a sequence that reaches this length produces EOS
+  private final int maxSequences;
+  private final int blockSize;
+  private final int totalBlocks;
+  private final List<List<Integer>> cache = new ArrayList<>();
+  private final List<int[]> rows = new ArrayList<>(); // token, seq, pos, wantLogits
+  private final List<LoadedAdapter> rowAdapters = new ArrayList<>();
+  private final List<String> logitKeys = new ArrayList<>();
+  private final Set<Object> liveAdapters = new HashSet<>();
+  final List<Integer> rowsPerStep = new ArrayList<>();
+  final List<String> loads = new ArrayList<>();
+  final List<String> frees = new ArrayList<>();
+  final Map<String, Long> adapterBytes = new LinkedHashMap<>();
+  int eosAtLength = -1; // when set, a sequence that reaches this length produces EOS
 
-    FakeEngine(int maxSequences, int blockSize, int totalBlocks) {
-        this.maxSequences = maxSequences;
-        this.blockSize = blockSize;
-        this.totalBlocks = totalBlocks;
-        for (int i = 0; i < maxSequences; i++) {
-            cache.add(new ArrayList<>());
+  FakeEngine(int maxSequences, int blockSize, int totalBlocks) {
+    this.maxSequences = maxSequences;
+    this.blockSize = blockSize;
+    this.totalBlocks = totalBlocks;
+    for (int i = 0; i < maxSequences; i++) {
+      cache.add(new ArrayList<>());
+    }
+  }
+
+  private int blocks(int tokens) {
+    return (tokens + blockSize - 1) / blockSize;
+  }
+
+  int usedBlocks() {
+    return cache.stream().mapToInt(c -> blocks(c.size())).sum();
+  }
+
+  int liveAdapters() {
+    return liveAdapters.size();
+  }
+
+  @Override
+  public int vocabSize() {
+    return VOCAB;
+  }
+
+  @Override
+  public int maxSequences() {
+    return maxSequences;
+  }
+
+  @Override
+  public KvStats kvStats() {
+    return new KvStats(blockSize, totalBlocks, totalBlocks - usedBlocks(), 4096);
+  }
+
+  @Override
+  public void clearBatch() {
+    rows.clear();
+    rowAdapters.clear();
+  }
+
+  @Override
+  public void addRow(
+      int token, int seqId, int position, LoadedAdapter adapter, boolean wantLogits) {
+    rows.add(new int[] {token, seqId, position, wantLogits ? 1 : 0});
+    rowAdapters.add(adapter);
+  }
+
+  @Override
+  public void decode() {
+    Map<Integer, int[]> span = new LinkedHashMap<>(); // seq -> first pos, last pos
+    for (int i = 0; i < rows.size(); i++) {
+      int[] r = rows.get(i);
+      if (rowAdapters.get(i) != null && !liveAdapters.contains(rowAdapters.get(i).handle())) {
+        throw new InvalidEngineArgumentException("row " + i + ": adapter is not loaded");
+      }
+      int[] s = span.get(r[1]);
+      if (s == null) {
+        if (r[2] > cache.get(r[1]).size()) {
+          throw new InvalidEngineArgumentException(
+              "row " + i + ": position " + r[2] + " past the cache");
         }
-    }
-
-    private int blocks(int tokens) {
-        return (tokens + blockSize - 1) / blockSize;
-    }
-
-    int usedBlocks() {
-        return cache.stream().mapToInt(c -> blocks(c.size())).sum();
-    }
-
-    int liveAdapters() {
-        return liveAdapters.size();
-    }
-
-    @Override
-    public int vocabSize() {
-        return VOCAB;
-    }
-
-    @Override
-    public int maxSequences() {
-        return maxSequences;
-    }
-
-    @Override
-    public KvStats kvStats() {
-        return new KvStats(blockSize, totalBlocks, totalBlocks - usedBlocks(), 4096);
-    }
-
-    @Override
-    public void clearBatch() {
-        rows.clear();
-        rowAdapters.clear();
-    }
-
-    @Override
-    public void addRow(int token, int seqId, int position, LoadedAdapter adapter, boolean wantLogits) {
-        rows.add(new int[] {token, seqId, position, wantLogits ? 1 : 0});
-        rowAdapters.add(adapter);
-    }
-
-    @Override
-    public void decode() {
-        Map<Integer, int[]> span = new LinkedHashMap<>(); // seq -> first pos, last pos
-        for (int i = 0; i < rows.size(); i++) {
-            int[] r = rows.get(i);
-            if (rowAdapters.get(i) != null && !liveAdapters.contains(rowAdapters.get(i).handle())) {
-                throw new InvalidEngineArgumentException("row " + i + ": adapter is not loaded");
-            }
-            int[] s = span.get(r[1]);
-            if (s == null) {
-                if (r[2] > cache.get(r[1]).size()) {
-                    throw new InvalidEngineArgumentException("row " + i + ": position " + r[2] + " past the cache");
-                }
-                span.put(r[1], new int[] {r[2], r[2]});
-            } else {
-                if (r[2] != s[1] + 1) {
-                    throw new InvalidEngineArgumentException("row " + i + ": position does not follow");
-                }
-                s[1] = r[2];
-            }
+        span.put(r[1], new int[] {r[2], r[2]});
+      } else {
+        if (r[2] != s[1] + 1) {
+          throw new InvalidEngineArgumentException("row " + i + ": position does not follow");
         }
-        int need = 0;
-        for (Map.Entry<Integer, int[]> e : span.entrySet()) {
-            need += Math.max(0, blocks(e.getValue()[1] + 1) - blocks(cache.get(e.getKey()).size()));
-        }
-        if (need > totalBlocks - usedBlocks()) {
-            throw new KvCacheFullException("need " + need + " blocks");
-        }
-        logitKeys.clear();
-        for (int i = 0; i < rows.size(); i++) {
-            int[] r = rows.get(i);
-            List<Integer> c = cache.get(r[1]);
-            while (c.size() > r[2]) {
-                c.remove(c.size() - 1);
-            }
-            c.add(r[0]);
-            if (r[3] == 1) {
-                LoadedAdapter a = rowAdapters.get(i);
-                logitKeys.add((a == null ? "" : a.name()) + ":" + c);
-            }
-        }
-        rowsPerStep.add(rows.size());
+        s[1] = r[2];
+      }
     }
+    int need = 0;
+    for (Map.Entry<Integer, int[]> e : span.entrySet()) {
+      need += Math.max(0, blocks(e.getValue()[1] + 1) - blocks(cache.get(e.getKey()).size()));
+    }
+    if (need > totalBlocks - usedBlocks()) {
+      throw new KvCacheFullException("need " + need + " blocks");
+    }
+    logitKeys.clear();
+    for (int i = 0; i < rows.size(); i++) {
+      int[] r = rows.get(i);
+      List<Integer> c = cache.get(r[1]);
+      while (c.size() > r[2]) {
+        c.remove(c.size() - 1);
+      }
+      c.add(r[0]);
+      if (r[3] == 1) {
+        LoadedAdapter a = rowAdapters.get(i);
+        logitKeys.add((a == null ? "" : a.name()) + ":" + c);
+      }
+    }
+    rowsPerStep.add(rows.size());
+  }
 
-    @Override
-    public SampledToken sample(int logitRow, SamplingParams params, long step) {
-        String key = logitKeys.get(logitRow);
-        int length = key.split(",").length;
-        if (eosAtLength > 0 && length >= eosAtLength) {
-            return new SampledToken(EOS, 0f);
-        }
-        int h = key.hashCode() * 31 + Long.hashCode(params.seed() * 7 + step);
-        return new SampledToken(2 + Math.floorMod(h, VOCAB - 2), -1f);
+  @Override
+  public SampledToken sample(int logitRow, SamplingParams params, long step) {
+    String key = logitKeys.get(logitRow);
+    int length = key.split(",").length;
+    if (eosAtLength > 0 && length >= eosAtLength) {
+      return new SampledToken(EOS, 0f);
     }
+    int h = key.hashCode() * 31 + Long.hashCode(params.seed() * 7 + step);
+    return new SampledToken(2 + Math.floorMod(h, VOCAB - 2), -1f);
+  }
 
-    @Override
-    public void freeSequence(int seqId) {
-        cache.get(seqId).clear();
-    }
+  @Override
+  public void freeSequence(int seqId) {
+    cache.get(seqId).clear();
+  }
 
-    @Override
-    public LoadedAdapter loadAdapter(String name, Path dir) {
-        loads.add(name);
-        if (dir.toString().contains("broken")) {
-            throw new ModelFormatException(dir + "/adapter_model.safetensors: truncated header");
-        }
-        Object handle = new Object();
-        synchronized (liveAdapters) {
-            liveAdapters.add(handle);
-        }
-        return new LoadedAdapter(name, handle, 8, List.of("q_proj"), adapterBytes.getOrDefault(name, 0L));
+  @Override
+  public LoadedAdapter loadAdapter(String name, Path dir) {
+    loads.add(name);
+    if (dir.toString().contains("broken")) {
+      throw new ModelFormatException(dir + "/adapter_model.safetensors: truncated header");
     }
+    Object handle = new Object();
+    synchronized (liveAdapters) {
+      liveAdapters.add(handle);
+    }
+    return new LoadedAdapter(
+        name, handle, 8, List.of("q_proj"), adapterBytes.getOrDefault(name, 0L));
+  }
 
-    @Override
-    public void freeAdapter(LoadedAdapter adapter) {
-        frees.add(adapter.name());
-        synchronized (liveAdapters) {
-            liveAdapters.remove(adapter.handle());
-        }
+  @Override
+  public void freeAdapter(LoadedAdapter adapter) {
+    frees.add(adapter.name());
+    synchronized (liveAdapters) {
+      liveAdapters.remove(adapter.handle());
     }
+  }
 
-    @Override
-    public void close() {
-    }
+  @Override
+  public void close() {}
 
-    static int[] tokens(int n, int seed) {
-        int[] t = new int[n];
-        Arrays.setAll(t, i -> 2 + Math.floorMod(seed * 131 + i * 17, VOCAB - 2));
-        return t;
-    }
+  static int[] tokens(int n, int seed) {
+    int[] t = new int[n];
+    Arrays.setAll(t, i -> 2 + Math.floorMod(seed * 131 + i * 17, VOCAB - 2));
+    return t;
+  }
 }

@@ -29,113 +29,124 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@code GenerateStream} on the tiny generated model through the real engine: calls multiplexed
- * on one stream, each with one message of credit at a time, produce what each produces alone; and
+ * {@code GenerateStream} on the tiny generated model through the real engine: calls multiplexed on
+ * one stream, each with one message of credit at a time, produce what each produces alone; and
  * ending the stream frees its sequences.
  */
 class GenerateStreamIT {
-    static InProcessWorker worker;
+  static InProcessWorker worker;
 
-    @BeforeAll
-    static void start() throws Exception {
-        worker = InProcessWorker.start();
+  @BeforeAll
+  static void start() throws Exception {
+    worker = InProcessWorker.start();
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    worker.close();
+  }
+
+  /** A client end of one GenerateStream that hands back one message of credit per message. */
+  static final class Stream
+      implements ClientResponseObserver<GenerateStreamRequest, GenerateStreamResponse> {
+    final Map<Long, List<Integer>> tokens = new ConcurrentHashMap<>();
+    final Map<Long, WorkerFinal> finals = new ConcurrentHashMap<>();
+    final Map<Long, String> errors = new ConcurrentHashMap<>();
+    final CountDownLatch ended;
+    final CountDownLatch firstTokens;
+    ClientCallStreamObserver<GenerateStreamRequest> requests;
+
+    Stream(int calls) {
+      ended = new CountDownLatch(calls);
+      firstTokens = new CountDownLatch(calls);
+      worker.async.generateStream(this);
     }
 
-    @AfterAll
-    static void stop() throws Exception {
-        worker.close();
+    @Override
+    public void beforeStart(ClientCallStreamObserver<GenerateStreamRequest> call) {
+      requests = call;
     }
 
-    /** A client end of one GenerateStream that hands back one message of credit per message. */
-    static final class Stream implements ClientResponseObserver<GenerateStreamRequest, GenerateStreamResponse> {
-        final Map<Long, List<Integer>> tokens = new ConcurrentHashMap<>();
-        final Map<Long, WorkerFinal> finals = new ConcurrentHashMap<>();
-        final Map<Long, String> errors = new ConcurrentHashMap<>();
-        final CountDownLatch ended;
-        final CountDownLatch firstTokens;
-        ClientCallStreamObserver<GenerateStreamRequest> requests;
-
-        Stream(int calls) {
-            ended = new CountDownLatch(calls);
-            firstTokens = new CountDownLatch(calls);
-            worker.async.generateStream(this);
-        }
-
-        @Override
-        public void beforeStart(ClientCallStreamObserver<GenerateStreamRequest> call) {
-            requests = call;
-        }
-
-        synchronized void start(long id, WorkerGenerateRequest request) {
-            requests.onNext(GenerateStreamRequest.newBuilder()
-                    .setStart(CallStart.newBuilder().setCallId(id).setRequest(request).setInitialCredit(1)).build());
-        }
-
-        @Override
-        public synchronized void onNext(GenerateStreamResponse response) {
-            for (CallEvent e : response.getEventsList()) {
-                long id = e.getCallId();
-                if (e.hasError()) {
-                    errors.put(id, e.getError().getCode() + " " + e.getError().getMessage());
-                    ended.countDown();
-                } else if (e.getResponse().hasFinal()) {
-                    finals.put(id, e.getResponse().getFinal());
-                    ended.countDown();
-                } else {
-                    List<Integer> ids = tokens.computeIfAbsent(id, k -> new ArrayList<>());
-                    if (ids.isEmpty()) {
-                        firstTokens.countDown();
-                    }
-                    ids.addAll(e.getResponse().getTokens().getTokenIdsList());
-                    requests.onNext(GenerateStreamRequest.newBuilder()
-                            .setCredits(CallCredits.newBuilder().addCredits(CallCredit.newBuilder().setCallId(id).setMessages(1)))
-                            .build());
-                }
-            }
-        }
-
-        @Override
-        public void onError(Throwable t) {
-        }
-
-        @Override
-        public void onCompleted() {
-        }
+    synchronized void start(long id, WorkerGenerateRequest request) {
+      requests.onNext(
+          GenerateStreamRequest.newBuilder()
+              .setStart(
+                  CallStart.newBuilder().setCallId(id).setRequest(request).setInitialCredit(1))
+              .build());
     }
 
-    @Test
-    void callsOnOneStreamWithOneMessageOfCreditEachProduceWhatTheyProduceAlone() throws Exception {
-        List<WorkerGenerateRequest> requests = WorkerGrpcIT.mixedRequests(16);
-        Stream stream = new Stream(requests.size());
-        for (int i = 0; i < requests.size(); i++) {
-            stream.start(i + 1, requests.get(i));
+    @Override
+    public synchronized void onNext(GenerateStreamResponse response) {
+      for (CallEvent e : response.getEventsList()) {
+        long id = e.getCallId();
+        if (e.hasError()) {
+          errors.put(id, e.getError().getCode() + " " + e.getError().getMessage());
+          ended.countDown();
+        } else if (e.getResponse().hasFinal()) {
+          finals.put(id, e.getResponse().getFinal());
+          ended.countDown();
+        } else {
+          List<Integer> ids = tokens.computeIfAbsent(id, k -> new ArrayList<>());
+          if (ids.isEmpty()) {
+            firstTokens.countDown();
+          }
+          ids.addAll(e.getResponse().getTokens().getTokenIdsList());
+          requests.onNext(
+              GenerateStreamRequest.newBuilder()
+                  .setCredits(
+                      CallCredits.newBuilder()
+                          .addCredits(CallCredit.newBuilder().setCallId(id).setMessages(1)))
+                  .build());
         }
-        assertThat(stream.ended.await(120, TimeUnit.SECONDS)).isTrue();
-        stream.requests.onCompleted();
-        assertThat(stream.errors).isEmpty();
-        for (int i = 0; i < requests.size(); i++) {
-            WorkerGenerateRequest r = requests.get(i);
-            InProcessWorker.Result alone = worker.generate(r);
-            assertThat(stream.tokens.get(i + 1L)).as("call %d", i + 1).containsExactlyElementsOf(alone.tokens());
-            assertThat(stream.finals.get(i + 1L).getUsage().getCompletionTokens()).isEqualTo(alone.tokens().size());
-        }
+      }
     }
 
-    @Test
-    void endingTheStreamFreesItsSequences() throws Exception {
-        WorkerStats idle = worker.stats();
-        Stream stream = new Stream(3);
-        for (int i = 0; i < 3; i++) {
-            stream.start(i + 1, greedy(null, prompt(8, i), 500));
-        }
-        assertThat(stream.firstTokens.await(30, TimeUnit.SECONDS)).isTrue();
-        stream.requests.cancel("gateway gone", null);
-        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
-            WorkerStats s = worker.stats();
-            assertThat(s.getRunningSequences()).isZero();
-            assertThat(s.getQueueDepth()).isZero();
-            assertThat(s.getFreeKvBlocks()).isEqualTo(idle.getFreeKvBlocks());
-        });
-        assertThat(stream.finals).as("cancelled, not finished").isEmpty();
+    @Override
+    public void onError(Throwable t) {}
+
+    @Override
+    public void onCompleted() {}
+  }
+
+  @Test
+  void callsOnOneStreamWithOneMessageOfCreditEachProduceWhatTheyProduceAlone() throws Exception {
+    List<WorkerGenerateRequest> requests = WorkerGrpcIT.mixedRequests(16);
+    Stream stream = new Stream(requests.size());
+    for (int i = 0; i < requests.size(); i++) {
+      stream.start(i + 1, requests.get(i));
     }
+    assertThat(stream.ended.await(120, TimeUnit.SECONDS)).isTrue();
+    stream.requests.onCompleted();
+    assertThat(stream.errors).isEmpty();
+    for (int i = 0; i < requests.size(); i++) {
+      WorkerGenerateRequest r = requests.get(i);
+      InProcessWorker.Result alone = worker.generate(r);
+      assertThat(stream.tokens.get(i + 1L))
+          .as("call %d", i + 1)
+          .containsExactlyElementsOf(alone.tokens());
+      assertThat(stream.finals.get(i + 1L).getUsage().getCompletionTokens())
+          .isEqualTo(alone.tokens().size());
+    }
+  }
+
+  @Test
+  void endingTheStreamFreesItsSequences() throws Exception {
+    WorkerStats idle = worker.stats();
+    Stream stream = new Stream(3);
+    for (int i = 0; i < 3; i++) {
+      stream.start(i + 1, greedy(null, prompt(8, i), 500));
+    }
+    assertThat(stream.firstTokens.await(30, TimeUnit.SECONDS)).isTrue();
+    stream.requests.cancel("gateway gone", null);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () -> {
+              WorkerStats s = worker.stats();
+              assertThat(s.getRunningSequences()).isZero();
+              assertThat(s.getQueueDepth()).isZero();
+              assertThat(s.getFreeKvBlocks()).isEqualTo(idle.getFreeKvBlocks());
+            });
+    assertThat(stream.finals).as("cancelled, not finished").isEmpty();
+  }
 }

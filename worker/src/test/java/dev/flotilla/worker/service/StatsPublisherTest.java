@@ -15,49 +15,57 @@ import org.junit.jupiter.api.Test;
  * up; here the interval is a minute, so any second report within the test is an early one.
  */
 class StatsPublisherTest {
-    private static WorkerStats load(int running, int queued) {
-        return WorkerStats.newBuilder().setWorkerId("w").setServing(true).setMaxBatchSize(64)
-                .setRunningSequences(running).setQueueDepth(queued).build();
+  private static WorkerStats load(int running, int queued) {
+    return WorkerStats.newBuilder()
+        .setWorkerId("w")
+        .setServing(true)
+        .setMaxBatchSize(64)
+        .setRunningSequences(running)
+        .setQueueDepth(queued)
+        .build();
+  }
+
+  private static StreamObserver<WorkerStats> into(BlockingQueue<WorkerStats> reports) {
+    return new StreamObserver<>() {
+      @Override
+      public void onNext(WorkerStats s) {
+        reports.add(s);
+      }
+
+      @Override
+      public void onError(Throwable t) {}
+
+      @Override
+      public void onCompleted() {}
+    };
+  }
+
+  @Test
+  void aWorkerThatEmptiesReportsAtOnceAndSmallDropsWaitForTheInterval() throws Exception {
+    AtomicReference<WorkerStats> state = new AtomicReference<>(load(60, 4));
+    BlockingQueue<WorkerStats> reports = new LinkedBlockingQueue<>();
+    try (StatsPublisher publisher =
+        new StatsPublisher(() -> new StatsPublisher.Sample(state.get(), 0))) {
+      publisher.subscribe(60_000, into(reports));
+      WorkerStats first = reports.poll(10, TimeUnit.SECONDS);
+      assertThat(first).isNotNull();
+      assertThat(first.getRunningSequences() + first.getQueueDepth()).isEqualTo(64);
+
+      // Seven fewer of 64 is less than an eighth of the batch: not worth a report.
+      state.set(load(57, 0));
+      assertThat(reports.poll(10 * StatsPublisher.CAPACITY_CHECK_MS, TimeUnit.MILLISECONDS))
+          .isNull();
+
+      // The other load went away: the subscriber hears it long before its next report.
+      state.set(load(2, 0));
+      WorkerStats early = reports.poll(10, TimeUnit.SECONDS);
+      assertThat(early).as("an early report when capacity freed up").isNotNull();
+      assertThat(early.getRunningSequences()).isEqualTo(2);
+
+      // Measured against the last report sent (2 sequences), nothing more has freed up.
+      state.set(load(0, 0));
+      assertThat(reports.poll(10 * StatsPublisher.CAPACITY_CHECK_MS, TimeUnit.MILLISECONDS))
+          .isNull();
     }
-
-    private static StreamObserver<WorkerStats> into(BlockingQueue<WorkerStats> reports) {
-        return new StreamObserver<>() {
-            @Override
-            public void onNext(WorkerStats s) {
-                reports.add(s);
-            }
-
-            @Override
-            public void onError(Throwable t) {}
-
-            @Override
-            public void onCompleted() {}
-        };
-    }
-
-    @Test
-    void aWorkerThatEmptiesReportsAtOnceAndSmallDropsWaitForTheInterval() throws Exception {
-        AtomicReference<WorkerStats> state = new AtomicReference<>(load(60, 4));
-        BlockingQueue<WorkerStats> reports = new LinkedBlockingQueue<>();
-        try (StatsPublisher publisher = new StatsPublisher(() -> new StatsPublisher.Sample(state.get(), 0))) {
-            publisher.subscribe(60_000, into(reports));
-            WorkerStats first = reports.poll(10, TimeUnit.SECONDS);
-            assertThat(first).isNotNull();
-            assertThat(first.getRunningSequences() + first.getQueueDepth()).isEqualTo(64);
-
-            // Seven fewer of 64 is less than an eighth of the batch: not worth a report.
-            state.set(load(57, 0));
-            assertThat(reports.poll(10 * StatsPublisher.CAPACITY_CHECK_MS, TimeUnit.MILLISECONDS)).isNull();
-
-            // The other load went away: the subscriber hears it long before its next report.
-            state.set(load(2, 0));
-            WorkerStats early = reports.poll(10, TimeUnit.SECONDS);
-            assertThat(early).as("an early report when capacity freed up").isNotNull();
-            assertThat(early.getRunningSequences()).isEqualTo(2);
-
-            // Measured against the last report sent (2 sequences), nothing more has freed up.
-            state.set(load(0, 0));
-            assertThat(reports.poll(10 * StatsPublisher.CAPACITY_CHECK_MS, TimeUnit.MILLISECONDS)).isNull();
-        }
-    }
+  }
 }

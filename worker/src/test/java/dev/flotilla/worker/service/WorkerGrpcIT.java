@@ -44,353 +44,455 @@ import org.junit.jupiter.api.Test;
  * exhaustion, cancellation, draining and bad input.
  */
 class WorkerGrpcIT {
-    static InProcessWorker worker;
-    /** Outputs of requests run alone on the shared worker, by request. */
-    static final Map<WorkerGenerateRequest, List<Integer>> ALONE = new HashMap<>();
+  static InProcessWorker worker;
 
-    @BeforeAll
-    static void start() throws Exception {
-        worker = InProcessWorker.start();
-    }
+  /** Outputs of requests run alone on the shared worker, by request. */
+  static final Map<WorkerGenerateRequest, List<Integer>> ALONE = new HashMap<>();
 
-    @AfterAll
-    static void stop() throws Exception {
-        worker.close();
-    }
+  @BeforeAll
+  static void start() throws Exception {
+    worker = InProcessWorker.start();
+  }
 
-    static synchronized List<Integer> alone(WorkerGenerateRequest request) {
-        return ALONE.computeIfAbsent(request, r -> {
-            Result result = worker.generate(r);
-            assertThat(result.ok()).as("alone: %s", result.error()).isTrue();
-            return result.tokens();
+  @AfterAll
+  static void stop() throws Exception {
+    worker.close();
+  }
+
+  static synchronized List<Integer> alone(WorkerGenerateRequest request) {
+    return ALONE.computeIfAbsent(
+        request,
+        r -> {
+          Result result = worker.generate(r);
+          assertThat(result.ok()).as("alone: %s", result.error()).isTrue();
+          return result.tokens();
         });
+  }
+
+  /** 32 requests over 8 adapters (every fourth on the base model too), prompts of 3..60 tokens. */
+  static List<WorkerGenerateRequest> mixedRequests(int n) {
+    List<WorkerGenerateRequest> requests = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      String adapter = i % 9 == 8 ? null : "lora-" + (i % 8);
+      requests.add(greedy(adapter, prompt(3 + (i * 7) % 58, i), 6 + i % 11));
     }
+    return requests;
+  }
 
-    /** 32 requests over 8 adapters (every fourth on the base model too), prompts of 3..60 tokens. */
-    static List<WorkerGenerateRequest> mixedRequests(int n) {
-        List<WorkerGenerateRequest> requests = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            String adapter = i % 9 == 8 ? null : "lora-" + (i % 8);
-            requests.add(greedy(adapter, prompt(3 + (i * 7) % 58, i), 6 + i % 11));
-        }
-        return requests;
+  static List<Result> concurrently(InProcessWorker w, List<WorkerGenerateRequest> requests) {
+    List<CompletableFuture<Result>> futures = requests.stream().map(w::generateAsync).toList();
+    return futures.stream().map(f -> f.orTimeout(120, TimeUnit.SECONDS).join()).toList();
+  }
+
+  @Test
+  void streamsTextAndTokenIdsThenAFinalWithUsageAndTimings() {
+    WorkerGenerateRequest request =
+        WorkerGenerateRequest.newBuilder()
+            .setRequestId("stream")
+            .setPrompt("the quick brown fox")
+            .setSampling(SamplingParams.newBuilder().setMaxTokens(12))
+            .build();
+    Result r = worker.generate(request);
+    assertThat(r.error()).isNull();
+    assertThat(r.tokens()).hasSize(12);
+    assertThat(r.chunks()).as("tokens are streamed as they come").isGreaterThan(1);
+    assertThat(r.fin().getFinishReason()).isEqualTo(FinishReason.LENGTH);
+    int promptTokens = worker.runtime.tokenizer().encode("the quick brown fox").length;
+    assertThat(r.fin().getUsage().getPromptTokens()).isEqualTo(promptTokens);
+    assertThat(r.announcedPromptTokens())
+        .as("the first tokens message announces the prompt length")
+        .isEqualTo(promptTokens);
+    assertThat(r.fin().getUsage().getCompletionTokens()).isEqualTo(12);
+    assertThat(r.fin().getUsage().getTotalTokens()).isEqualTo(promptTokens + 12);
+    assertThat(r.fin().getTotalMs()).isGreaterThanOrEqualTo(r.fin().getTimeToFirstTokenMs());
+    assertThat(r.fin().getTimeBetweenTokensMs()).isGreaterThanOrEqualTo(0);
+    assertThat(r.fin().getPreemptions()).isZero();
+    int[] ids = r.tokens().stream().mapToInt(Integer::intValue).toArray();
+    assertThat(r.text()).isEqualTo(worker.runtime.tokenizer().decode(ids, 0, ids.length));
+  }
+
+  @Test
+  void greedyOutputEqualsTheReferenceModelExactly() throws Exception {
+    ReferenceModel reference = ReferenceModel.load(TestModels.MODEL);
+    int[] promptIds = {256, 116, 104, 101, 32, 113, 117, 105};
+    List<Integer> prompt = Arrays.stream(promptIds).boxed().toList();
+    int[] expected = reference.greedy(promptIds, 10);
+    assertThat(worker.generate(greedy(null, prompt, 10)).tokens())
+        .containsExactlyElementsOf(Arrays.stream(expected).boxed().toList());
+
+    int[] withAdapter =
+        reference.withAdapter(TestModels.ADAPTERS.get("lora-2")).greedy(promptIds, 10);
+    assertThat(worker.generate(greedy("lora-2", prompt, 10)).tokens())
+        .containsExactlyElementsOf(Arrays.stream(withAdapter).boxed().toList());
+  }
+
+  @Test
+  void thirtyTwoConcurrentRequestsAcrossEightAdaptersEachMatchTheirSoloRun() {
+    List<WorkerGenerateRequest> requests = mixedRequests(32);
+    requests.forEach(WorkerGrpcIT::alone);
+    List<Result> results = concurrently(worker, requests);
+    for (int i = 0; i < requests.size(); i++) {
+      Result r = results.get(i);
+      assertThat(r.error()).as("request %d", i).isNull();
+      assertThat(r.tokens()).as("request %d", i).isEqualTo(alone(requests.get(i)));
+      assertThat(r.fin().getFinishReason()).isIn(FinishReason.LENGTH, FinishReason.STOP);
     }
+    assertThat(worker.metrics.summary("flotilla.worker.batch.size").max())
+        .as("sequences were batched")
+        .isGreaterThan(8);
+  }
 
-    static List<Result> concurrently(InProcessWorker w, List<WorkerGenerateRequest> requests) {
-        List<CompletableFuture<Result>> futures = requests.stream().map(w::generateAsync).toList();
-        return futures.stream().map(f -> f.orTimeout(120, TimeUnit.SECONDS).join()).toList();
+  @Test
+  void adapterEvictionAndReloadUnderPressureGiveIdenticalOutputs() throws Exception {
+    List<WorkerGenerateRequest> requests = mixedRequests(24);
+    requests.forEach(WorkerGrpcIT::alone);
+    try (InProcessWorker twoSlots =
+        new InProcessWorker(InProcessWorker.settings().withMaxAdapters(2).withMaxBatchSize(8))) {
+      List<Result> results = concurrently(twoSlots, requests);
+      for (int i = 0; i < requests.size(); i++) {
+        assertThat(results.get(i).error()).as("request %d", i).isNull();
+        assertThat(results.get(i).tokens()).as("request %d", i).isEqualTo(alone(requests.get(i)));
+      }
+      // and again, now that other adapters hold the slots
+      List<Result> again = concurrently(twoSlots, requests);
+      for (int i = 0; i < requests.size(); i++) {
+        assertThat(again.get(i).tokens())
+            .as("request %d, second round", i)
+            .isEqualTo(alone(requests.get(i)));
+      }
+      assertThat(twoSlots.metrics.counter("flotilla.worker.adapter.loads", "result", "ok").count())
+          .isGreaterThan(8);
+      assertThat(twoSlots.metrics.counter("flotilla.worker.adapter.evictions").count())
+          .isPositive();
+      assertThat(twoSlots.stats().getResidentAdaptersCount()).isLessThanOrEqualTo(2);
     }
+  }
 
-    @Test
-    void streamsTextAndTokenIdsThenAFinalWithUsageAndTimings() {
-        WorkerGenerateRequest request = WorkerGenerateRequest.newBuilder().setRequestId("stream").setPrompt("the quick brown fox")
-                .setSampling(SamplingParams.newBuilder().setMaxTokens(12)).build();
-        Result r = worker.generate(request);
-        assertThat(r.error()).isNull();
-        assertThat(r.tokens()).hasSize(12);
-        assertThat(r.chunks()).as("tokens are streamed as they come").isGreaterThan(1);
-        assertThat(r.fin().getFinishReason()).isEqualTo(FinishReason.LENGTH);
-        int promptTokens = worker.runtime.tokenizer().encode("the quick brown fox").length;
-        assertThat(r.fin().getUsage().getPromptTokens()).isEqualTo(promptTokens);
-        assertThat(r.announcedPromptTokens()).as("the first tokens message announces the prompt length").isEqualTo(promptTokens);
-        assertThat(r.fin().getUsage().getCompletionTokens()).isEqualTo(12);
-        assertThat(r.fin().getUsage().getTotalTokens()).isEqualTo(promptTokens + 12);
-        assertThat(r.fin().getTotalMs()).isGreaterThanOrEqualTo(r.fin().getTimeToFirstTokenMs());
-        assertThat(r.fin().getTimeBetweenTokensMs()).isGreaterThanOrEqualTo(0);
-        assertThat(r.fin().getPreemptions()).isZero();
-        int[] ids = r.tokens().stream().mapToInt(Integer::intValue).toArray();
-        assertThat(r.text()).isEqualTo(worker.runtime.tokenizer().decode(ids, 0, ids.length));
+  @Test
+  void kvExhaustionIsResolvedByPreemptionAndEveryRequestCompletes() throws Exception {
+    List<WorkerGenerateRequest> requests = new ArrayList<>();
+    for (int i = 0; i < 8; i++) {
+      requests.add(
+          greedy(i % 2 == 0 ? null : "lora-" + (i % 4 == 1 ? 0 : 4), prompt(20 + i, 50 + i), 100));
     }
-
-    @Test
-    void greedyOutputEqualsTheReferenceModelExactly() throws Exception {
-        ReferenceModel reference = ReferenceModel.load(TestModels.MODEL);
-        int[] promptIds = {256, 116, 104, 101, 32, 113, 117, 105};
-        List<Integer> prompt = Arrays.stream(promptIds).boxed().toList();
-        int[] expected = reference.greedy(promptIds, 10);
-        assertThat(worker.generate(greedy(null, prompt, 10)).tokens()).containsExactlyElementsOf(
-                Arrays.stream(expected).boxed().toList());
-
-        int[] withAdapter = reference.withAdapter(TestModels.ADAPTERS.get("lora-2")).greedy(promptIds, 10);
-        assertThat(worker.generate(greedy("lora-2", prompt, 10)).tokens()).containsExactlyElementsOf(
-                Arrays.stream(withAdapter).boxed().toList());
-    }
-
-    @Test
-    void thirtyTwoConcurrentRequestsAcrossEightAdaptersEachMatchTheirSoloRun() {
-        List<WorkerGenerateRequest> requests = mixedRequests(32);
-        requests.forEach(WorkerGrpcIT::alone);
-        List<Result> results = concurrently(worker, requests);
-        for (int i = 0; i < requests.size(); i++) {
-            Result r = results.get(i);
-            assertThat(r.error()).as("request %d", i).isNull();
-            assertThat(r.tokens()).as("request %d", i).isEqualTo(alone(requests.get(i)));
-            assertThat(r.fin().getFinishReason()).isIn(FinishReason.LENGTH, FinishReason.STOP);
-        }
-        assertThat(worker.metrics.summary("flotilla.worker.batch.size").max()).as("sequences were batched").isGreaterThan(8);
-    }
-
-    @Test
-    void adapterEvictionAndReloadUnderPressureGiveIdenticalOutputs() throws Exception {
-        List<WorkerGenerateRequest> requests = mixedRequests(24);
-        requests.forEach(WorkerGrpcIT::alone);
-        try (InProcessWorker twoSlots = new InProcessWorker(InProcessWorker.settings().withMaxAdapters(2).withMaxBatchSize(8))) {
-            List<Result> results = concurrently(twoSlots, requests);
-            for (int i = 0; i < requests.size(); i++) {
-                assertThat(results.get(i).error()).as("request %d", i).isNull();
-                assertThat(results.get(i).tokens()).as("request %d", i).isEqualTo(alone(requests.get(i)));
-            }
-            // and again, now that other adapters hold the slots
-            List<Result> again = concurrently(twoSlots, requests);
-            for (int i = 0; i < requests.size(); i++) {
-                assertThat(again.get(i).tokens()).as("request %d, second round", i).isEqualTo(alone(requests.get(i)));
-            }
-            assertThat(twoSlots.metrics.counter("flotilla.worker.adapter.loads", "result", "ok").count()).isGreaterThan(8);
-            assertThat(twoSlots.metrics.counter("flotilla.worker.adapter.evictions").count()).isPositive();
-            assertThat(twoSlots.stats().getResidentAdaptersCount()).isLessThanOrEqualTo(2);
-        }
-    }
-
-    @Test
-    void kvExhaustionIsResolvedByPreemptionAndEveryRequestCompletes() throws Exception {
-        List<WorkerGenerateRequest> requests = new ArrayList<>();
-        for (int i = 0; i < 8; i++) {
-            requests.add(greedy(i % 2 == 0 ? null : "lora-" + (i % 4 == 1 ? 0 : 4), prompt(20 + i, 50 + i), 100));
-        }
-        requests.forEach(WorkerGrpcIT::alone);
-        // 40 KV blocks of 16 tokens (4 layers x K and V x 16 positions x 64 floats); the two small
-        // adapters stand for 3 of them. Each request grows to 120+ tokens (8 blocks); eight need 64.
-        long blockBytes = 4L * 2 * 16 * 64 * 4;
-        try (InProcessWorker small = new InProcessWorker(InProcessWorker.settings().withKvCacheBytes(40 * blockBytes))) {
-            assertThat(small.stats().getTotalKvBlocks()).isEqualTo(40);
-            List<Result> results = concurrently(small, requests);
-            int preemptions = 0;
-            for (int i = 0; i < requests.size(); i++) {
-                Result r = results.get(i);
-                assertThat(r.error()).as("request %d", i).isNull();
-                assertThat(r.tokens()).as("request %d", i).isEqualTo(alone(requests.get(i)));
-                preemptions += r.fin().getPreemptions();
-            }
-            assertThat(preemptions).isPositive();
-            assertThat(small.metrics.counter("flotilla.worker.preemptions").count()).isEqualTo(preemptions);
-            // Resident adapters hold part of the budget; with them unloaded every block is free again.
-            for (String adapter : small.stats().getResidentAdaptersList()) {
-                small.blocking.unloadAdapter(UnloadAdapterRequest.newBuilder().setName(adapter).build());
-            }
-            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+    requests.forEach(WorkerGrpcIT::alone);
+    // 40 KV blocks of 16 tokens (4 layers x K and V x 16 positions x 64 floats); the two small
+    // adapters stand for 3 of them. Each request grows to 120+ tokens (8 blocks); eight need 64.
+    long blockBytes = 4L * 2 * 16 * 64 * 4;
+    try (InProcessWorker small =
+        new InProcessWorker(InProcessWorker.settings().withKvCacheBytes(40 * blockBytes))) {
+      assertThat(small.stats().getTotalKvBlocks()).isEqualTo(40);
+      List<Result> results = concurrently(small, requests);
+      int preemptions = 0;
+      for (int i = 0; i < requests.size(); i++) {
+        Result r = results.get(i);
+        assertThat(r.error()).as("request %d", i).isNull();
+        assertThat(r.tokens()).as("request %d", i).isEqualTo(alone(requests.get(i)));
+        preemptions += r.fin().getPreemptions();
+      }
+      assertThat(preemptions).isPositive();
+      assertThat(small.metrics.counter("flotilla.worker.preemptions").count())
+          .isEqualTo(preemptions);
+      // Resident adapters hold part of the budget; with them unloaded every block is free again.
+      for (String adapter : small.stats().getResidentAdaptersList()) {
+        small.blocking.unloadAdapter(UnloadAdapterRequest.newBuilder().setName(adapter).build());
+      }
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .untilAsserted(
+              () -> {
                 WorkerStats s = small.stats();
                 assertThat(s.getRunningSequences()).isZero();
                 assertThat(s.getResidentAdaptersCount()).isZero();
                 assertThat(s.getFreeKvBlocks()).isEqualTo(40);
+              });
+    }
+  }
+
+  @Test
+  void cancellingTheCallFreesTheSequenceAndItsBlocks() throws Exception {
+    WorkerStats idle = worker.stats();
+    long tokensBefore = worker.runtime.scheduler().snapshot().tokensGenerated();
+    CountDownLatch firstToken = new CountDownLatch(1);
+    AtomicReference<ClientCallStreamObserver<WorkerGenerateRequest>> call = new AtomicReference<>();
+    CompletableFuture<Status> closed = new CompletableFuture<>();
+    worker.async.generate(
+        greedy(null, prompt(8, 3), 500),
+        new ClientResponseObserver<WorkerGenerateRequest, WorkerGenerateResponse>() {
+          @Override
+          public void beforeStart(ClientCallStreamObserver<WorkerGenerateRequest> requestStream) {
+            call.set(requestStream);
+          }
+
+          @Override
+          public void onNext(WorkerGenerateResponse value) {
+            if (value.hasTokens()) {
+              firstToken.countDown();
+            }
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            closed.complete(Status.fromThrowable(t));
+          }
+
+          @Override
+          public void onCompleted() {
+            closed.complete(Status.OK);
+          }
+        });
+    assertThat(firstToken.await(30, TimeUnit.SECONDS)).isTrue();
+    call.get().cancel("client gone", null);
+    assertThat(closed.get(30, TimeUnit.SECONDS).getCode()).isEqualTo(Status.Code.CANCELLED);
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () -> {
+              WorkerStats s = worker.stats();
+              assertThat(s.getRunningSequences()).isZero();
+              assertThat(s.getQueueDepth()).isZero();
+              assertThat(s.getFreeKvBlocks()).isEqualTo(idle.getFreeKvBlocks());
             });
-        }
+    assertThat(worker.runtime.scheduler().snapshot().tokensGenerated() - tokensBefore)
+        .as("generation stopped early")
+        .isLessThan(500);
+  }
+
+  @Test
+  void drainingFinishesInFlightRequestsAndRefusesNewOnes() throws Exception {
+    InProcessWorker draining = InProcessWorker.start();
+    try {
+      List<CompletableFuture<Result>> inFlight = new ArrayList<>();
+      for (int i = 0; i < 4; i++) {
+        inFlight.add(draining.generateAsync(greedy("lora-" + i, prompt(10, i), 400)));
+      }
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .pollInterval(Duration.ofMillis(2))
+          .until(() -> draining.stats().getRunningSequences() == 4);
+      draining.holder.draining();
+      CompletableFuture<Boolean> drained =
+          CompletableFuture.supplyAsync(() -> draining.runtime.drain(Duration.ofSeconds(60)));
+      Result refused = draining.generate(greedy(null, prompt(4, 1), 4));
+      assertThat(refused.error().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+      assertThat(drained.get(60, TimeUnit.SECONDS)).isTrue();
+      for (CompletableFuture<Result> f : inFlight) {
+        Result r = f.get(10, TimeUnit.SECONDS);
+        assertThat(finishedWith(r, FinishReason.LENGTH)).as("%s", r.error()).isTrue();
+        assertThat(r.tokens()).hasSize(400);
+      }
+      assertThat(draining.stats().getDraining()).isTrue();
+    } finally {
+      draining.close();
+    }
+  }
+
+  @Test
+  void aDrainWhoseGraceRunsOutFailsWhatIsLeftWithUnavailable() throws Exception {
+    try (InProcessWorker w = InProcessWorker.start()) {
+      CompletableFuture<Result> longOne = w.generateAsync(greedy(null, prompt(4, 9), 500));
+      await()
+          .atMost(Duration.ofSeconds(30))
+          .pollInterval(Duration.ofMillis(2))
+          .until(() -> w.stats().getRunningSequences() == 1);
+      w.holder.draining();
+      assertThat(w.runtime.drain(Duration.ZERO)).isFalse();
+      Result r = longOne.get(30, TimeUnit.SECONDS);
+      assertThat(r.error().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+      assertThat(r.error().getDescription()).contains("shut down");
+    }
+  }
+
+  @Test
+  void stopSequencesEndTheTextBeforeTheMatch() {
+    WorkerGenerateRequest plain =
+        WorkerGenerateRequest.newBuilder()
+            .setPrompt("once upon a time")
+            .setSampling(SamplingParams.newBuilder().setMaxTokens(40))
+            .build();
+    String text = worker.generate(plain).text();
+    int at = -1;
+    for (int i = 1; i + 2 <= text.length(); i++) {
+      String candidate = text.substring(i, i + 2);
+      if (!candidate.contains("\uFFFD") && text.indexOf(candidate) == i) {
+        at = i;
+        break;
+      }
+    }
+    assertThat(at).as("a usable stop string in %s", text).isPositive();
+    String stop = text.substring(at, at + 2);
+    Result r =
+        worker.generate(
+            plain.toBuilder().setSampling(plain.getSampling().toBuilder().addStop(stop)).build());
+    assertThat(r.fin().getFinishReason()).isEqualTo(FinishReason.STOP_SEQUENCE);
+    assertThat(r.text()).isEqualTo(text.substring(0, at));
+  }
+
+  @Test
+  void seededSamplingIsReproducibleAcrossBatching() {
+    WorkerGenerateRequest sampled =
+        WorkerGenerateRequest.newBuilder()
+            .setAdapter("lora-3")
+            .setPromptTokenIds(TokenIds.newBuilder().addAllIds(prompt(9, 4)))
+            .setSampling(
+                SamplingParams.newBuilder()
+                    .setMaxTokens(16)
+                    .setTemperature(0.9f)
+                    .setTopK(50)
+                    .setTopP(0.95f)
+                    .setSeed(1234))
+            .build();
+    List<Integer> solo = worker.generate(sampled).tokens();
+    List<WorkerGenerateRequest> mix = new ArrayList<>(mixedRequests(8));
+    mix.add(sampled);
+    List<Result> results = concurrently(worker, mix);
+    assertThat(results.get(8).tokens()).isEqualTo(solo);
+  }
+
+  @Test
+  void loadAndUnloadAdapters() {
+    String source = "file://" + TestModels.ADAPTERS.get("lora-5");
+    LoadAdapterResponse loaded =
+        worker.blocking.loadAdapter(
+            LoadAdapterRequest.newBuilder()
+                .setName("extra")
+                .setSource(source)
+                .setBaseModel("tiny")
+                .build());
+    assertThat(loaded.getRank()).isEqualTo(4 << (5 % 3));
+    assertThat(loaded.getTargetModulesList()).isNotEmpty();
+    assertThat(loaded.getBytes()).isPositive();
+    assertThat(worker.stats().getResidentAdaptersList()).contains("extra");
+    assertThat(worker.generate(greedy("extra", prompt(5, 5), 6)).tokens())
+        .isEqualTo(alone(greedy("lora-5", prompt(5, 5), 6)));
+
+    assertThat(
+            worker
+                .blocking
+                .unloadAdapter(UnloadAdapterRequest.newBuilder().setName("extra").build())
+                .getUnloaded())
+        .isTrue();
+    assertThat(worker.stats().getResidentAdaptersList()).doesNotContain("extra");
+    assertThat(
+            worker
+                .blocking
+                .unloadAdapter(UnloadAdapterRequest.newBuilder().setName("extra").build())
+                .getUnloaded())
+        .isFalse();
+    assertThat(worker.generate(greedy("extra", prompt(5, 5), 6)).error().getCode())
+        .isEqualTo(Status.Code.NOT_FOUND);
+  }
+
+  @Test
+  void malformedAdaptersFailOnlyTheirRequests() {
+    worker.runtime.catalog().register("broken", TestModels.BROKEN);
+    List<WorkerGenerateRequest> requests = new ArrayList<>(mixedRequests(6));
+    requests.add(greedy("broken", prompt(5, 1), 5));
+    requests.add(greedy("broken", prompt(6, 2), 5));
+    List<Result> results = concurrently(worker, requests);
+    for (int i = 0; i < 6; i++) {
+      assertThat(results.get(i).error()).isNull();
+      assertThat(results.get(i).tokens()).isEqualTo(alone(requests.get(i)));
+    }
+    for (Result broken : results.subList(6, 8)) {
+      assertThat(broken.error().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+      assertThat(broken.error().getDescription()).contains("'broken'", "adapter_model.safetensors");
     }
 
-    @Test
-    void cancellingTheCallFreesTheSequenceAndItsBlocks() throws Exception {
-        WorkerStats idle = worker.stats();
-        long tokensBefore = worker.runtime.scheduler().snapshot().tokensGenerated();
-        CountDownLatch firstToken = new CountDownLatch(1);
-        AtomicReference<ClientCallStreamObserver<WorkerGenerateRequest>> call = new AtomicReference<>();
-        CompletableFuture<Status> closed = new CompletableFuture<>();
-        worker.async.generate(greedy(null, prompt(8, 3), 500), new ClientResponseObserver<WorkerGenerateRequest, WorkerGenerateResponse>() {
-            @Override
-            public void beforeStart(ClientCallStreamObserver<WorkerGenerateRequest> requestStream) {
-                call.set(requestStream);
-            }
+    StatusRuntimeException mismatch =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            StatusRuntimeException.class,
+            () ->
+                worker.blocking.loadAdapter(
+                    LoadAdapterRequest.newBuilder()
+                        .setName("mismatched")
+                        .setSource("file://" + TestModels.MISMATCHED)
+                        .build()));
+    assertThat(mismatch.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(mismatch.getStatus().getDescription()).contains("lora_A");
+    assertThat(worker.runtime.catalog().contains("mismatched")).isFalse();
 
-            @Override
-            public void onNext(WorkerGenerateResponse value) {
-                if (value.hasTokens()) {
-                    firstToken.countDown();
-                }
-            }
+    StatusRuntimeException otherBase =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            StatusRuntimeException.class,
+            () ->
+                worker.blocking.loadAdapter(
+                    LoadAdapterRequest.newBuilder()
+                        .setName("other")
+                        .setSource("file://" + TestModels.OTHER_BASE)
+                        .build()));
+    assertThat(otherBase.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(worker.generate(greedy("lora-0", prompt(4, 4), 3)).ok()).isTrue();
+  }
 
-            @Override
-            public void onError(Throwable t) {
-                closed.complete(Status.fromThrowable(t));
-            }
-
-            @Override
-            public void onCompleted() {
-                closed.complete(Status.OK);
-            }
+  @Test
+  void badInputIsRejectedBeforeTheEngine() {
+    long tokensBefore = worker.runtime.scheduler().snapshot().tokensGenerated();
+    WorkerGenerateRequest ok = greedy(null, prompt(4, 1), 4);
+    SamplingParams s = ok.getSampling();
+    Map<String, WorkerGenerateRequest> invalid = new java.util.LinkedHashMap<>();
+    invalid.put("prompt is empty", ok.toBuilder().clearInput().build());
+    invalid.put("prompt is empty ", ok.toBuilder().setPrompt("").build());
+    invalid.put("the prompt has 512 tokens", greedy(null, prompt(512, 1), 0));
+    invalid.put("exceeds the context length", greedy(null, prompt(500, 1), 20));
+    invalid.put(
+        "outside 0..1023",
+        ok.toBuilder().setPromptTokenIds(TokenIds.newBuilder().addIds(5).addIds(1024)).build());
+    invalid.put(
+        "temperature", ok.toBuilder().setSampling(s.toBuilder().setTemperature(-0.5f)).build());
+    invalid.put(
+        "top_p must be in (0, 1]", ok.toBuilder().setSampling(s.toBuilder().setTopP(1.5f)).build());
+    invalid.put(
+        "top_p must be in (0, 1] ",
+        ok.toBuilder().setSampling(s.toBuilder().setTopP(-0.1f)).build());
+    invalid.put("top_k", ok.toBuilder().setSampling(s.toBuilder().setTopK(-1)).build());
+    invalid.put(
+        "max_tokens must be >= 0",
+        ok.toBuilder().setSampling(s.toBuilder().setMaxTokens(-3)).build());
+    SamplingParams.Builder many = s.toBuilder();
+    for (int i = 0; i < 17; i++) {
+      many.addStop("s" + i);
+    }
+    invalid.put("at most 16 stop sequences", ok.toBuilder().setSampling(many).build());
+    invalid.put(
+        "at most 256 characters",
+        ok.toBuilder().setSampling(s.toBuilder().addStop("x".repeat(257))).build());
+    invalid.forEach(
+        (message, request) -> {
+          Result r = worker.generate(request);
+          assertThat(r.error()).as(message).isNotNull();
+          assertThat(r.error().getCode()).as(message).isEqualTo(Status.Code.INVALID_ARGUMENT);
+          assertThat(r.error().getDescription()).as(message).contains(message.strip());
         });
-        assertThat(firstToken.await(30, TimeUnit.SECONDS)).isTrue();
-        call.get().cancel("client gone", null);
-        assertThat(closed.get(30, TimeUnit.SECONDS).getCode()).isEqualTo(Status.Code.CANCELLED);
-        await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
-            WorkerStats s = worker.stats();
-            assertThat(s.getRunningSequences()).isZero();
-            assertThat(s.getQueueDepth()).isZero();
-            assertThat(s.getFreeKvBlocks()).isEqualTo(idle.getFreeKvBlocks());
-        });
-        assertThat(worker.runtime.scheduler().snapshot().tokensGenerated() - tokensBefore).as("generation stopped early")
-                .isLessThan(500);
-    }
 
-    @Test
-    void drainingFinishesInFlightRequestsAndRefusesNewOnes() throws Exception {
-        InProcessWorker draining = InProcessWorker.start();
-        try {
-            List<CompletableFuture<Result>> inFlight = new ArrayList<>();
-            for (int i = 0; i < 4; i++) {
-                inFlight.add(draining.generateAsync(greedy("lora-" + i, prompt(10, i), 400)));
-            }
-            await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(2))
-                    .until(() -> draining.stats().getRunningSequences() == 4);
-            draining.holder.draining();
-            CompletableFuture<Boolean> drained = CompletableFuture.supplyAsync(() -> draining.runtime.drain(Duration.ofSeconds(60)));
-            Result refused = draining.generate(greedy(null, prompt(4, 1), 4));
-            assertThat(refused.error().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
-            assertThat(drained.get(60, TimeUnit.SECONDS)).isTrue();
-            for (CompletableFuture<Result> f : inFlight) {
-                Result r = f.get(10, TimeUnit.SECONDS);
-                assertThat(finishedWith(r, FinishReason.LENGTH)).as("%s", r.error()).isTrue();
-                assertThat(r.tokens()).hasSize(400);
-            }
-            assertThat(draining.stats().getDraining()).isTrue();
-        } finally {
-            draining.close();
-        }
-    }
+    Result unknown = worker.generate(greedy("nope", prompt(4, 1), 4));
+    assertThat(unknown.error().getCode()).isEqualTo(Status.Code.NOT_FOUND);
+    assertThat(unknown.error().getDescription()).contains("'nope'");
 
-    @Test
-    void aDrainWhoseGraceRunsOutFailsWhatIsLeftWithUnavailable() throws Exception {
-        try (InProcessWorker w = InProcessWorker.start()) {
-            CompletableFuture<Result> longOne = w.generateAsync(greedy(null, prompt(4, 9), 500));
-            await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(2)).until(() -> w.stats().getRunningSequences() == 1);
-            w.holder.draining();
-            assertThat(w.runtime.drain(Duration.ZERO)).isFalse();
-            Result r = longOne.get(30, TimeUnit.SECONDS);
-            assertThat(r.error().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
-            assertThat(r.error().getDescription()).contains("shut down");
-        }
-    }
-
-    @Test
-    void stopSequencesEndTheTextBeforeTheMatch() {
-        WorkerGenerateRequest plain = WorkerGenerateRequest.newBuilder().setPrompt("once upon a time")
-                .setSampling(SamplingParams.newBuilder().setMaxTokens(40)).build();
-        String text = worker.generate(plain).text();
-        int at = -1;
-        for (int i = 1; i + 2 <= text.length(); i++) {
-            String candidate = text.substring(i, i + 2);
-            if (!candidate.contains("\uFFFD") && text.indexOf(candidate) == i) {
-                at = i;
-                break;
-            }
-        }
-        assertThat(at).as("a usable stop string in %s", text).isPositive();
-        String stop = text.substring(at, at + 2);
-        Result r = worker.generate(plain.toBuilder().setSampling(plain.getSampling().toBuilder().addStop(stop)).build());
-        assertThat(r.fin().getFinishReason()).isEqualTo(FinishReason.STOP_SEQUENCE);
-        assertThat(r.text()).isEqualTo(text.substring(0, at));
-    }
-
-    @Test
-    void seededSamplingIsReproducibleAcrossBatching() {
-        WorkerGenerateRequest sampled = WorkerGenerateRequest.newBuilder().setAdapter("lora-3")
-                .setPromptTokenIds(TokenIds.newBuilder().addAllIds(prompt(9, 4)))
-                .setSampling(SamplingParams.newBuilder().setMaxTokens(16).setTemperature(0.9f).setTopK(50).setTopP(0.95f).setSeed(1234))
-                .build();
-        List<Integer> solo = worker.generate(sampled).tokens();
-        List<WorkerGenerateRequest> mix = new ArrayList<>(mixedRequests(8));
-        mix.add(sampled);
-        List<Result> results = concurrently(worker, mix);
-        assertThat(results.get(8).tokens()).isEqualTo(solo);
-    }
-
-    @Test
-    void loadAndUnloadAdapters() {
-        String source = "file://" + TestModels.ADAPTERS.get("lora-5");
-        LoadAdapterResponse loaded = worker.blocking.loadAdapter(LoadAdapterRequest.newBuilder().setName("extra").setSource(source)
-                .setBaseModel("tiny").build());
-        assertThat(loaded.getRank()).isEqualTo(4 << (5 % 3));
-        assertThat(loaded.getTargetModulesList()).isNotEmpty();
-        assertThat(loaded.getBytes()).isPositive();
-        assertThat(worker.stats().getResidentAdaptersList()).contains("extra");
-        assertThat(worker.generate(greedy("extra", prompt(5, 5), 6)).tokens()).isEqualTo(alone(greedy("lora-5", prompt(5, 5), 6)));
-
-        assertThat(worker.blocking.unloadAdapter(UnloadAdapterRequest.newBuilder().setName("extra").build()).getUnloaded()).isTrue();
-        assertThat(worker.stats().getResidentAdaptersList()).doesNotContain("extra");
-        assertThat(worker.blocking.unloadAdapter(UnloadAdapterRequest.newBuilder().setName("extra").build()).getUnloaded()).isFalse();
-        assertThat(worker.generate(greedy("extra", prompt(5, 5), 6)).error().getCode()).isEqualTo(Status.Code.NOT_FOUND);
-    }
-
-    @Test
-    void malformedAdaptersFailOnlyTheirRequests() {
-        worker.runtime.catalog().register("broken", TestModels.BROKEN);
-        List<WorkerGenerateRequest> requests = new ArrayList<>(mixedRequests(6));
-        requests.add(greedy("broken", prompt(5, 1), 5));
-        requests.add(greedy("broken", prompt(6, 2), 5));
-        List<Result> results = concurrently(worker, requests);
-        for (int i = 0; i < 6; i++) {
-            assertThat(results.get(i).error()).isNull();
-            assertThat(results.get(i).tokens()).isEqualTo(alone(requests.get(i)));
-        }
-        for (Result broken : results.subList(6, 8)) {
-            assertThat(broken.error().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
-            assertThat(broken.error().getDescription()).contains("'broken'", "adapter_model.safetensors");
-        }
-
-        StatusRuntimeException mismatch = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
-                () -> worker.blocking.loadAdapter(LoadAdapterRequest.newBuilder().setName("mismatched")
-                        .setSource("file://" + TestModels.MISMATCHED).build()));
-        assertThat(mismatch.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
-        assertThat(mismatch.getStatus().getDescription()).contains("lora_A");
-        assertThat(worker.runtime.catalog().contains("mismatched")).isFalse();
-
-        StatusRuntimeException otherBase = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
-                () -> worker.blocking.loadAdapter(LoadAdapterRequest.newBuilder().setName("other")
-                        .setSource("file://" + TestModels.OTHER_BASE).build()));
-        assertThat(otherBase.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
-        assertThat(worker.generate(greedy("lora-0", prompt(4, 4), 3)).ok()).isTrue();
-    }
-
-    @Test
-    void badInputIsRejectedBeforeTheEngine() {
-        long tokensBefore = worker.runtime.scheduler().snapshot().tokensGenerated();
-        WorkerGenerateRequest ok = greedy(null, prompt(4, 1), 4);
-        SamplingParams s = ok.getSampling();
-        Map<String, WorkerGenerateRequest> invalid = new java.util.LinkedHashMap<>();
-        invalid.put("prompt is empty", ok.toBuilder().clearInput().build());
-        invalid.put("prompt is empty ", ok.toBuilder().setPrompt("").build());
-        invalid.put("the prompt has 512 tokens", greedy(null, prompt(512, 1), 0));
-        invalid.put("exceeds the context length", greedy(null, prompt(500, 1), 20));
-        invalid.put("outside 0..1023", ok.toBuilder().setPromptTokenIds(TokenIds.newBuilder().addIds(5).addIds(1024)).build());
-        invalid.put("temperature", ok.toBuilder().setSampling(s.toBuilder().setTemperature(-0.5f)).build());
-        invalid.put("top_p must be in (0, 1]", ok.toBuilder().setSampling(s.toBuilder().setTopP(1.5f)).build());
-        invalid.put("top_p must be in (0, 1] ", ok.toBuilder().setSampling(s.toBuilder().setTopP(-0.1f)).build());
-        invalid.put("top_k", ok.toBuilder().setSampling(s.toBuilder().setTopK(-1)).build());
-        invalid.put("max_tokens must be >= 0", ok.toBuilder().setSampling(s.toBuilder().setMaxTokens(-3)).build());
-        SamplingParams.Builder many = s.toBuilder();
-        for (int i = 0; i < 17; i++) {
-            many.addStop("s" + i);
-        }
-        invalid.put("at most 16 stop sequences", ok.toBuilder().setSampling(many).build());
-        invalid.put("at most 256 characters", ok.toBuilder().setSampling(s.toBuilder().addStop("x".repeat(257))).build());
-        invalid.forEach((message, request) -> {
-            Result r = worker.generate(request);
-            assertThat(r.error()).as(message).isNotNull();
-            assertThat(r.error().getCode()).as(message).isEqualTo(Status.Code.INVALID_ARGUMENT);
-            assertThat(r.error().getDescription()).as(message).contains(message.strip());
-        });
-
-        Result unknown = worker.generate(greedy("nope", prompt(4, 1), 4));
-        assertThat(unknown.error().getCode()).isEqualTo(Status.Code.NOT_FOUND);
-        assertThat(unknown.error().getDescription()).contains("'nope'");
-
-        assertThatThrownBy(() -> worker.blocking.loadAdapter(LoadAdapterRequest.newBuilder().setName("x")
-                .setSource("file://" + TestModels.ADAPTERS.get("lora-0")).setBaseModel("acme/llama-70b").build()))
-                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
-                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
-                    assertThat(e.getStatus().getDescription()).contains("acme/llama-70b", "tiny");
-                });
-        assertThatThrownBy(() -> worker.blocking.loadAdapter(LoadAdapterRequest.newBuilder().setName("x")
-                .setSource("s3://bucket/adapter").build()))
-                .isInstanceOfSatisfying(StatusRuntimeException.class,
-                        e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT));
-        assertThat(worker.runtime.scheduler().snapshot().tokensGenerated()).isEqualTo(tokensBefore);
-    }
+    assertThatThrownBy(
+            () ->
+                worker.blocking.loadAdapter(
+                    LoadAdapterRequest.newBuilder()
+                        .setName("x")
+                        .setSource("file://" + TestModels.ADAPTERS.get("lora-0"))
+                        .setBaseModel("acme/llama-70b")
+                        .build()))
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+              assertThat(e.getStatus().getDescription()).contains("acme/llama-70b", "tiny");
+            });
+    assertThatThrownBy(
+            () ->
+                worker.blocking.loadAdapter(
+                    LoadAdapterRequest.newBuilder()
+                        .setName("x")
+                        .setSource("s3://bucket/adapter")
+                        .build()))
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT));
+    assertThat(worker.runtime.scheduler().snapshot().tokensGenerated()).isEqualTo(tokensBefore);
+  }
 }
