@@ -13,9 +13,10 @@ import java.time.Instant;
  *   <li>Panic mode: entered when the panic-window demand reaches {@code panicThreshold} × the ready
  *       replicas' capacity; desired follows the panic window and never goes down; left once a whole
  *       stable window passed without crossing the threshold.
- *   <li>To zero: only when {@code minReplicas} is 0 and nothing was asked for during {@code
- *       scaleToZeroAfter}, measured from the remembered last demand (a restart does not reset the
- *       clock); until then one replica stays.
+ *   <li>To zero: only when {@code minReplicas} is 0, the cluster allows scale to zero, and nothing
+ *       was asked for during {@code scaleToZeroAfter}, measured from the remembered last demand (a
+ *       restart does not reset the clock); until then one replica stays. With scale to zero off for
+ *       the cluster one replica always stays, whatever {@code minReplicas} says.
  *   <li>From zero: a held request (a gateway waits for a worker) asks for a replica at once.
  *   <li>Starting replicas: while some replicas are not ready, desired does not go below the current
  *       count (ReplicaSets delete not-ready pods first, so any scale-down would kill a loading
@@ -37,7 +38,8 @@ public final class KpaAutoscaler {
       double panicThreshold,
       Duration scaleToZeroAfter,
       Duration coldStartTimeout,
-      Integer pinnedReplicas) {}
+      Integer pinnedReplicas,
+      boolean scaleToZeroEnabled) {}
 
   /**
    * What the autoscaler remembers between decisions.
@@ -127,7 +129,12 @@ public final class KpaAutoscaler {
     }
 
     Duration idle = Duration.between(lastDemand, now);
-    if (desired == 0 || !demand.reporting()) {
+    if (!policy.scaleToZeroEnabled()) {
+      if (desired == 0) {
+        desired = 1;
+        reason = reason + "; scale to zero is off for the cluster: keeping 1";
+      }
+    } else if (desired == 0 || !demand.reporting()) {
       if (idle.compareTo(policy.scaleToZeroAfter()) >= 0) {
         desired = 0;
         reason = "no demand for scaleToZeroAfter (" + policy.scaleToZeroAfter().toSeconds() + "s)";

@@ -45,7 +45,20 @@ public interface OperatorSettings {
   @WithDefault("320Mi")
   String adapterSlotMemoryFallback();
 
+  Scaling scaling();
+
   LeaderElection leaderElection();
+
+  /** Cluster-wide autoscaling policy; each model's own settings are its spec.scaling. */
+  interface Scaling {
+    /**
+     * Whether the autoscaler may take an idle model to zero replicas. When false every model keeps
+     * at least one worker whatever its minReplicas says, so no request waits for a cold start; only
+     * an explicit zero (maxReplicas 0, or spec.replicas pinned to 0) stops a model then.
+     */
+    @WithDefault("true")
+    boolean scaleToZeroEnabled();
+  }
 
   interface LeaderElection {
     /** Off only for a single replica; the chart sets it from operator.leaderElection.enabled. */

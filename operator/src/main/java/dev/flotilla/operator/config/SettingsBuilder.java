@@ -14,6 +14,7 @@ public final class SettingsBuilder {
   private Duration gatewayExpiry = Duration.ofSeconds(30);
   private Duration recheckInterval = Duration.ofSeconds(60);
   private String adapterSlotMemoryFallback = "320Mi";
+  private boolean scaleToZeroEnabled = true;
   private String leaseName = "flotilla-operator";
   private String leaseNamespace;
   private Duration leaseDuration = Duration.ofSeconds(15);
@@ -54,6 +55,11 @@ public final class SettingsBuilder {
     return this;
   }
 
+  public SettingsBuilder scaleToZeroEnabled(boolean value) {
+    scaleToZeroEnabled = value;
+    return this;
+  }
+
   public SettingsBuilder leaseName(String value) {
     leaseName = value;
     return this;
@@ -80,6 +86,7 @@ public final class SettingsBuilder {
   }
 
   public OperatorSettings build() {
+    OperatorSettings.Scaling scaling = () -> scaleToZeroEnabled;
     OperatorSettings.LeaderElection election =
         new OperatorSettings.LeaderElection() {
           @Override
@@ -146,6 +153,11 @@ public final class SettingsBuilder {
       @Override
       public String adapterSlotMemoryFallback() {
         return adapterSlotMemoryFallback;
+      }
+
+      @Override
+      public Scaling scaling() {
+        return scaling;
       }
 
       @Override

@@ -132,8 +132,8 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
           scale.desired(),
           observed,
           scale,
-          FlotillaNames.workerEndpoint(
-              md.getMetadata().getNamespace(), md.getMetadata().getName()));
+          FlotillaNames.workerEndpoint(md.getMetadata().getNamespace(), md.getMetadata().getName()),
+          settings.scaling().scaleToZeroEnabled());
       demand.publish(
           ResourceID.fromResource(md),
           new DemandStore.Published(
@@ -290,7 +290,7 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
             : status.getDesiredReplicas();
     KpaAutoscaler.Decision decision =
         KpaAutoscaler.decide(
-            policy(spec),
+            policy(spec, settings.scaling().scaleToZeroEnabled()),
             snapshot,
             new KpaAutoscaler.Observed(current, ready, previous),
             memory,
@@ -404,7 +404,7 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
             });
   }
 
-  static KpaAutoscaler.Policy policy(EffectiveSpec spec) {
+  static KpaAutoscaler.Policy policy(EffectiveSpec spec, boolean scaleToZeroEnabled) {
     return new KpaAutoscaler.Policy(
         spec.minReplicas(),
         spec.maxReplicas(),
@@ -413,7 +413,8 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
         spec.panicThreshold(),
         spec.scaleToZeroAfter(),
         spec.coldStartTimeout(),
-        spec.pinnedReplicas());
+        spec.pinnedReplicas(),
+        scaleToZeroEnabled);
   }
 
   private static int replicasOf(Deployment deployment) {

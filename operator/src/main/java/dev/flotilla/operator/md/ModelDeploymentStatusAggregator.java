@@ -68,9 +68,17 @@ public final class ModelDeploymentStatusAggregator {
     set(PLACED, TRUE, decision.reason(), decision.message());
   }
 
-  /** The workers as they are, after the autoscaler decided {@code desired}. */
+  /**
+   * The workers as they are, after the autoscaler decided {@code desired}. With scale to zero off
+   * for the cluster, {@code ScaledToZero} says so rather than {@code Running}, so that a model
+   * whose minReplicas is 0 shows why it keeps a worker.
+   */
   public void workers(
-      int desired, Deployment observed, KpaAutoscaler.Decision scale, String endpoint) {
+      int desired,
+      Deployment observed,
+      KpaAutoscaler.Decision scale,
+      String endpoint,
+      boolean scaleToZeroEnabled) {
     int replicas =
         observed == null
                 || observed.getStatus() == null
@@ -99,6 +107,12 @@ public final class ModelDeploymentStatusAggregator {
       set(SCALED_TO_ZERO, TRUE, "NoReplicas", scale.reason());
     } else if (desired == 0) {
       set(SCALED_TO_ZERO, FALSE, "ScalingToZero", replicas + " replicas still stopping");
+    } else if (!scaleToZeroEnabled) {
+      set(
+          SCALED_TO_ZERO,
+          FALSE,
+          "ScaleToZeroDisabled",
+          "scale to zero is off for the cluster (operator.scaling.scaleToZeroEnabled is false)");
     } else {
       set(SCALED_TO_ZERO, FALSE, "Running", scale.reason());
     }

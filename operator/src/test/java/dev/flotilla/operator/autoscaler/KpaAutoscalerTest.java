@@ -17,6 +17,11 @@ class KpaAutoscalerTest {
   private static final KpaAutoscaler.Policy POLICY = policy(0, 10, null);
 
   private static KpaAutoscaler.Policy policy(int min, int max, Integer pinned) {
+    return policy(min, max, pinned, true);
+  }
+
+  private static KpaAutoscaler.Policy policy(
+      int min, int max, Integer pinned, boolean scaleToZeroEnabled) {
     return new KpaAutoscaler.Policy(
         min,
         max,
@@ -25,8 +30,12 @@ class KpaAutoscalerTest {
         2.0,
         Duration.ofMinutes(5),
         Duration.ofMinutes(2),
-        pinned);
+        pinned,
+        scaleToZeroEnabled);
   }
+
+  /** {@link #POLICY} in a cluster where scale to zero is off. */
+  private static final KpaAutoscaler.Policy NO_SCALE_TO_ZERO = policy(0, 10, null, false);
 
   private static DemandSnapshot demand(double stable, double panic, int held) {
     return DemandSnapshot.of(stable, panic, panic, held);
@@ -151,6 +160,103 @@ class KpaAutoscalerTest {
             demandedAgo(Duration.ofHours(1)),
             T0);
     assertThat(d.desired()).isEqualTo(2);
+  }
+
+  static Stream<Arguments> scaleToZeroOff() {
+    return Stream.of(
+        // name, demand, current, ready, previous desired, memory
+        Arguments.of(
+            "idle past scaleToZeroAfter",
+            demand(0, 0, 0),
+            1,
+            1,
+            1,
+            demandedAgo(Duration.ofHours(2))),
+        Arguments.of(
+            "at zero when the cluster turned scale to zero off",
+            demand(0, 0, 0),
+            0,
+            0,
+            0,
+            demandedAgo(Duration.ofHours(2))),
+        Arguments.of(
+            "no reports and the idle clock ran out",
+            DemandSnapshot.NONE,
+            1,
+            1,
+            1,
+            demandedAgo(Duration.ofMinutes(6))),
+        Arguments.of(
+            "first decision, no demand ever",
+            DemandSnapshot.NONE,
+            0,
+            0,
+            null,
+            KpaAutoscaler.Memory.EMPTY));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("scaleToZeroOff")
+  void withScaleToZeroOffForTheClusterOneWorkerStaysWhateverMinReplicasSays(
+      String name,
+      DemandSnapshot demand,
+      int current,
+      int ready,
+      Integer previous,
+      KpaAutoscaler.Memory memory) {
+    KpaAutoscaler.Decision d =
+        KpaAutoscaler.decide(
+            NO_SCALE_TO_ZERO,
+            demand,
+            new KpaAutoscaler.Observed(current, ready, previous),
+            memory,
+            T0);
+    assertThat(d.desired()).as(d.reason()).isEqualTo(1);
+    assertThat(d.reason()).doesNotContain("scaling to zero", "scaleToZeroAfter");
+  }
+
+  @Test
+  void withScaleToZeroOffTheReasonSaysWhyOneStays() {
+    KpaAutoscaler.Decision d =
+        KpaAutoscaler.decide(
+            NO_SCALE_TO_ZERO,
+            demand(0, 0, 0),
+            new KpaAutoscaler.Observed(1, 1, 1),
+            demandedAgo(Duration.ofHours(2)),
+            T0);
+    assertThat(d.reason())
+        .isEqualTo(
+            "the stable window asks for 0 replicas at 8 concurrent each;"
+                + " scale to zero is off for the cluster: keeping 1");
+  }
+
+  @Test
+  void withScaleToZeroOffDemandStillScalesAboveOne() {
+    KpaAutoscaler.Decision d =
+        KpaAutoscaler.decide(
+            NO_SCALE_TO_ZERO,
+            demand(20, 20, 0),
+            new KpaAutoscaler.Observed(3, 3, 3),
+            demandedAgo(Duration.ZERO),
+            T0);
+    assertThat(d.desired()).isEqualTo(3);
+    assertThat(d.reason()).doesNotContain("scale to zero");
+  }
+
+  @Test
+  void withScaleToZeroOffOnlyAnExplicitZeroStopsAModel() {
+    KpaAutoscaler.Observed running = new KpaAutoscaler.Observed(1, 1, 1);
+    KpaAutoscaler.Memory idle = demandedAgo(Duration.ofHours(2));
+    assertThat(
+            KpaAutoscaler.decide(policy(0, 0, null, false), demand(0, 0, 0), running, idle, T0)
+                .desired())
+        .as("maxReplicas 0")
+        .isZero();
+    assertThat(
+            KpaAutoscaler.decide(policy(0, 4, 0, false), demand(0, 0, 0), running, idle, T0)
+                .desired())
+        .as("spec.replicas pinned to 0")
+        .isZero();
   }
 
   @Test

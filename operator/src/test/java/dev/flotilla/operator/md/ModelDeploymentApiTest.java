@@ -269,6 +269,56 @@ class ModelDeploymentApiTest {
   }
 
   @Test
+  void withScaleToZeroOffForTheClusterAnIdleModelKeepsOneWorker() {
+    operator.close();
+    operator =
+        new OperatorHarness(
+                client,
+                SettingsBuilder.defaults()
+                    .autoscalerTick(Duration.ofMillis(100))
+                    .scaleToZeroEnabled(false)
+                    .build(),
+                clock,
+                null)
+            .start();
+    create(Fixtures.pool("l4-pool", "NVIDIA-L4", "24Gi", 1, 4, 0.7));
+    create(Fixtures.model("warm", 1, 2)); // minReplicas 0, no demand ever
+
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              assertThat(worker("warm").getSpec().getReplicas()).isEqualTo(1);
+              assertCondition(
+                  md("warm"),
+                  ConditionTypes.SCALED_TO_ZERO,
+                  ConditionTypes.FALSE,
+                  "ScaleToZeroDisabled");
+            });
+    // An hour past scaleToZeroAfter, a gateway reports no demand at all.
+    clock.advance(Duration.ofHours(1));
+    StreamObserver<DemandReport> stream =
+        operator.autoscaler().reportDemand(collect(new CopyOnWriteArrayList<>()));
+    stream.onNext(report("gw-1", "warm", 0, 0));
+    await()
+        .atMost(WAIT)
+        .untilAsserted(
+            () ->
+                assertThat(md("warm").getStatus().getAutoscaler().getReason())
+                    .endsWith("scale to zero is off for the cluster: keeping 1"));
+    await()
+        .during(Duration.ofSeconds(2))
+        .atMost(WAIT)
+        .untilAsserted(
+            () -> {
+              assertThat(worker("warm").getSpec().getReplicas()).isEqualTo(1);
+              assertThat(md("warm").getStatus().getDesiredReplicas()).isEqualTo(1);
+            });
+    assertThat(eventReasons("warm")).doesNotContain("ScaledToZero");
+    stream.onCompleted();
+  }
+
+  @Test
   void kubectlScalePinsReplicasAndTheAutoscalerStandsAside() {
     create(Fixtures.pool("l4-pool", "NVIDIA-L4", "24Gi", 1, 8, 0.7));
     create(Fixtures.model("pinned", 1, 4));
@@ -506,12 +556,16 @@ class ModelDeploymentApiTest {
   }
 
   static DemandReport report(String gateway, int inFlight, int held) {
+    return report(gateway, "cold", inFlight, held);
+  }
+
+  static DemandReport report(String gateway, String model, int inFlight, int held) {
     return DemandReport.newBuilder()
         .setGatewayId(gateway)
         .addModels(
             ModelDemand.newBuilder()
                 .setNamespace(NS)
-                .setModel("cold")
+                .setModel(model)
                 .setInFlight(inFlight)
                 .setHeldWhileCold(held))
         .build();
