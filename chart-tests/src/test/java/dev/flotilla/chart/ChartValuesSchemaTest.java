@@ -39,9 +39,19 @@ class ChartValuesSchemaTest {
         Arguments.of(
             "operator.logLevel", "VERBOSE", "operator.logLevel must be one of the following"),
         Arguments.of(
+            "operator.scaling.scaleToZeroEnabled",
+            "no",
+            "operator.scaling.scaleToZeroEnabled: Invalid type"),
+        // Per-model scaling lives in each ModelDeployment's spec.scaling, where the CRD fills in
+        // its defaults; a cluster-wide value could never apply, so the chart refuses one.
+        Arguments.of(
             "operator.scaling.scaleToZeroAfter",
-            "five minutes",
-            "operator.scaling.scaleToZeroAfter: Does not match pattern"),
+            "5m",
+            "Additional property scaleToZeroAfter is not allowed"),
+        Arguments.of(
+            "operator.scaling.coldStartTimeout",
+            "2m",
+            "Additional property coldStartTimeout is not allowed"),
         Arguments.of(
             "operator.worker.terminationGracePeriod",
             120,

@@ -177,8 +177,6 @@ class ChartWorkloadsTest {
         .containsEntry("FLOTILLA_OPERATOR_NAMESPACE", "<from>")
         .containsEntry("FLOTILLA_OPERATOR_TERMINATION_GRACE_PERIOD", "120s")
         .containsEntry("FLOTILLA_OPERATOR_SCALING_SCALE_TO_ZERO_ENABLED", "true")
-        .containsEntry("FLOTILLA_OPERATOR_SCALING_SCALE_TO_ZERO_AFTER", "5m")
-        .containsEntry("FLOTILLA_OPERATOR_SCALING_COLD_START_TIMEOUT", "2m")
         .containsEntry("FLOTILLA_OPERATOR_WORKER_IMAGE_PULL_SECRETS", "");
     assertThat(env(gateway))
         .containsEntry("FLOTILLA_GATEWAY_USAGE_TOPIC", "flotilla.usage")
@@ -271,8 +269,7 @@ class ChartWorkloadsTest {
             "registry.example.com/ml/flotilla-dev/flotilla-worker:0.2.0-rc1")
         .containsEntry("FLOTILLA_OPERATOR_WORKER_IMAGE_PULL_SECRETS", "registry-credentials")
         .containsEntry("FLOTILLA_OPERATOR_LEADER_ELECTION_LEASE_NAME", "flotilla-leader")
-        .containsEntry("FLOTILLA_OPERATOR_SCALING_SCALE_TO_ZERO_AFTER", "15m")
-        .containsEntry("FLOTILLA_OPERATOR_SCALING_COLD_START_TIMEOUT", "90s");
+        .containsEntry("FLOTILLA_OPERATOR_SCALING_SCALE_TO_ZERO_ENABLED", "false");
     assertThat(env(gateway))
         .containsEntry(
             "FLOTILLA_GATEWAY_USAGE_KAFKA_BOOTSTRAP_SERVERS",
