@@ -177,6 +177,7 @@ class ChartWorkloadsTest {
         .containsEntry("FLOTILLA_OPERATOR_NAMESPACE", "<from>")
         .containsEntry("FLOTILLA_OPERATOR_TERMINATION_GRACE_PERIOD", "120s")
         .containsEntry("FLOTILLA_OPERATOR_SCALING_SCALE_TO_ZERO_ENABLED", "true")
+        .containsEntry("FLOTILLA_OPERATOR_WORKER_IMAGE_PULL_POLICY", "IfNotPresent")
         .containsEntry("FLOTILLA_OPERATOR_WORKER_IMAGE_PULL_SECRETS", "");
     assertThat(env(gateway))
         .containsEntry("FLOTILLA_GATEWAY_USAGE_TOPIC", "flotilla.usage")

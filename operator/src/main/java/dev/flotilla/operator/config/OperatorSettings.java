@@ -1,8 +1,10 @@
 package dev.flotilla.operator.config;
 
 import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithConverter;
 import io.smallrye.config.WithDefault;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -14,6 +16,17 @@ public interface OperatorSettings {
   /** Worker image used when a ModelDeployment names none. */
   @WithDefault("ghcr.io/flotilla-dev/flotilla-worker:0.1.0")
   String workerImage();
+
+  /** {@code imagePullPolicy} of worker containers: Always, IfNotPresent or Never. */
+  @WithDefault("IfNotPresent")
+  @WithConverter(ImagePullPolicy.Converter.class)
+  ImagePullPolicy workerImagePullPolicy();
+
+  /**
+   * Names of the Secrets worker pods pull their image with (comma-separated). Kubernetes looks them
+   * up in the pod's namespace, so each namespace that holds ModelDeployments needs its own copy.
+   */
+  Optional<List<String>> workerImagePullSecrets();
 
   /**
    * Time a worker gets between SIGTERM and SIGKILL: long enough to finish the sequences it is

@@ -1,6 +1,7 @@
 package dev.flotilla.operator.config;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -8,6 +9,8 @@ import java.util.Optional;
  */
 public final class SettingsBuilder {
   private String workerImage = "ghcr.io/flotilla-dev/flotilla-worker:0.1.0";
+  private ImagePullPolicy workerImagePullPolicy = ImagePullPolicy.IfNotPresent;
+  private List<String> workerImagePullSecrets;
   private Duration terminationGracePeriod = Duration.ofSeconds(120);
   private String namespace = "flotilla-system";
   private Duration autoscalerTick = Duration.ofSeconds(2);
@@ -27,6 +30,16 @@ public final class SettingsBuilder {
 
   public SettingsBuilder workerImage(String value) {
     workerImage = value;
+    return this;
+  }
+
+  public SettingsBuilder workerImagePullPolicy(ImagePullPolicy value) {
+    workerImagePullPolicy = value;
+    return this;
+  }
+
+  public SettingsBuilder workerImagePullSecrets(String... names) {
+    workerImagePullSecrets = List.of(names);
     return this;
   }
 
@@ -123,6 +136,16 @@ public final class SettingsBuilder {
       @Override
       public String workerImage() {
         return workerImage;
+      }
+
+      @Override
+      public ImagePullPolicy workerImagePullPolicy() {
+        return workerImagePullPolicy;
+      }
+
+      @Override
+      public Optional<List<String>> workerImagePullSecrets() {
+        return Optional.ofNullable(workerImagePullSecrets);
       }
 
       @Override

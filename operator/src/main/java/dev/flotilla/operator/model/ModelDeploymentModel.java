@@ -14,6 +14,7 @@ import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.LocalObjectReference;
 import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.OwnerReference;
@@ -152,6 +153,10 @@ public final class ModelDeploymentModel {
         .withNodeSelector(nodeSelector)
         .withTolerations(tolerations)
         .withTerminationGracePeriodSeconds(settings.terminationGracePeriod().toSeconds())
+        .withImagePullSecrets(
+            settings.workerImagePullSecrets().orElse(List.of()).stream()
+                .map(LocalObjectReference::new)
+                .toList())
         .endSpec()
         .build();
   }
@@ -160,6 +165,7 @@ public final class ModelDeploymentModel {
     return new ContainerBuilder()
         .withName(FlotillaNames.WORKER_CONTAINER)
         .withImage(spec.image() == null ? settings.workerImage() : spec.image())
+        .withImagePullPolicy(settings.workerImagePullPolicy().name())
         .withEnv(env())
         .addNewPort()
         .withName(GRPC_PORT_NAME)

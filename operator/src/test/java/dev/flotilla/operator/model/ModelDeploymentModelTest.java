@@ -7,10 +7,12 @@ import dev.flotilla.api.crd.GpuNodePool;
 import dev.flotilla.api.crd.ModelDeployment;
 import dev.flotilla.operator.Fixtures;
 import dev.flotilla.operator.FlotillaNames;
+import dev.flotilla.operator.config.ImagePullPolicy;
 import dev.flotilla.operator.config.OperatorSettings;
 import dev.flotilla.operator.config.SettingsBuilder;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.LocalObjectReference;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
@@ -207,6 +209,27 @@ class ModelDeploymentModelTest {
     change.accept(changed);
     String after = ModelDeploymentModel.from(changed, POOL, SETTINGS).templateHash();
     assertThat(after.equals(before)).isEqualTo(!rolls);
+  }
+
+  @Test
+  void workerPodsPullWithTheConfiguredPolicyAndSecrets() {
+    OperatorSettings settings =
+        SettingsBuilder.defaults()
+            .workerImagePullPolicy(ImagePullPolicy.Always)
+            .workerImagePullSecrets("registry-credentials", "mirror-credentials")
+            .build();
+    Deployment d = ModelDeploymentModel.from(md(), POOL, settings).deployment(1);
+    assertThat(container(d).getImagePullPolicy()).isEqualTo("Always");
+    assertThat(d.getSpec().getTemplate().getSpec().getImagePullSecrets())
+        .extracting(LocalObjectReference::getName)
+        .containsExactly("registry-credentials", "mirror-credentials");
+  }
+
+  @Test
+  void byDefaultWorkerImagesArePulledIfNotPresentWithoutSecrets() {
+    Deployment d = ModelDeploymentModel.from(md(), POOL, SETTINGS).deployment(1);
+    assertThat(container(d).getImagePullPolicy()).isEqualTo("IfNotPresent");
+    assertThat(d.getSpec().getTemplate().getSpec().getImagePullSecrets()).isEmpty();
   }
 
   @Test
