@@ -30,7 +30,8 @@ public interface OperatorSettings {
 
   /**
    * Time a worker gets between SIGTERM and SIGKILL: long enough to finish the sequences it is
-   * streaming (a 2,048-token completion at 20 tokens/s takes about 100 s).
+   * streaming (a 2,048-token completion at 20 tokens/s takes about 100 s). The worker drains for
+   * this less a margin for its own shutdown (ModelDeploymentModel sets its FLOTILLA_DRAIN_GRACE).
    */
   @WithDefault("120s")
   Duration terminationGracePeriod();

@@ -57,6 +57,16 @@ public final class ModelDeploymentModel {
   /** Where {@code pvc://claim/path} sources are mounted inside the worker. */
   static final String PVC_MOUNT_ROOT = "/var/lib/flotilla/pvc/";
 
+  /**
+   * Seconds of the grace period kept back from the worker's drain for what follows it before the
+   * kubelet's SIGKILL: failing what is still running with UNAVAILABLE (after the engine step in
+   * progress, which can take seconds on a CPU), so gateways see a status and not a cut stream;
+   * freeing the engine; stopping the gRPC and HTTP servers; the JVM's exit. Ten seconds covers that
+   * with room on a busy node, and 120 s less 10 still holds the 2,048-token completion at 20
+   * tokens/s (about 102 s) the default grace period is sized for.
+   */
+  static final long SHUTDOWN_MARGIN_SECONDS = 10;
+
   private final ModelDeployment cr;
   private final EffectiveSpec spec;
   private final GpuNodePool pool;
@@ -220,7 +230,18 @@ public final class ModelDeploymentModel {
     env.add(new EnvVar("FLOTILLA_MAX_ADAPTERS", String.valueOf(spec.maxAdaptersResident()), null));
     env.add(new EnvVar("FLOTILLA_MAX_LORA_RANK", String.valueOf(spec.maxLoraRank()), null));
     env.add(new EnvVar("FLOTILLA_THREADS", String.valueOf(spec.threads()), null));
+    env.add(new EnvVar("FLOTILLA_DRAIN_GRACE", drainGraceSeconds() + "s", null));
     return env;
+  }
+
+  /**
+   * How long a stopping worker lets admitted requests finish: the pod's grace period less {@link
+   * #SHUTDOWN_MARGIN_SECONDS}, or less half of it when the grace period is shorter than twice the
+   * margin.
+   */
+  long drainGraceSeconds() {
+    long grace = settings.terminationGracePeriod().toSeconds();
+    return grace - Math.min(SHUTDOWN_MARGIN_SECONDS, grace / 2);
   }
 
   /** The source as the worker sees it: {@code pvc://claim/path} becomes the mounted directory. */

@@ -52,19 +52,22 @@ class ModelDeploymentModelTest {
     Deployment d = ModelDeploymentModel.from(md(), POOL, SETTINGS).deployment(1);
     Map<String, String> env =
         container(d).getEnv().stream().collect(Collectors.toMap(EnvVar::getName, EnvVar::getValue));
+    Map<String, String> modelAndEngine =
+        Map.of(
+            "FLOTILLA_MODEL_SOURCE", "file:///models/llama",
+            "FLOTILLA_MODEL_NAME", "models/llama",
+            "FLOTILLA_DTYPE", "BF16",
+            "FLOTILLA_MAX_BATCH_SIZE", "16",
+            "FLOTILLA_MAX_SEQUENCE_LENGTH", "2048",
+            "FLOTILLA_KV_CACHE_BYTES", String.valueOf(1L << 30),
+            "FLOTILLA_KV_BLOCK_SIZE", "16",
+            "FLOTILLA_MAX_ADAPTERS", "2",
+            "FLOTILLA_MAX_LORA_RANK", "64",
+            "FLOTILLA_THREADS", "4");
     assertThat(env)
-        .containsExactlyInAnyOrderEntriesOf(
-            Map.of(
-                "FLOTILLA_MODEL_SOURCE", "file:///models/llama",
-                "FLOTILLA_MODEL_NAME", "models/llama",
-                "FLOTILLA_DTYPE", "BF16",
-                "FLOTILLA_MAX_BATCH_SIZE", "16",
-                "FLOTILLA_MAX_SEQUENCE_LENGTH", "2048",
-                "FLOTILLA_KV_CACHE_BYTES", String.valueOf(1L << 30),
-                "FLOTILLA_KV_BLOCK_SIZE", "16",
-                "FLOTILLA_MAX_ADAPTERS", "2",
-                "FLOTILLA_MAX_LORA_RANK", "64",
-                "FLOTILLA_THREADS", "4"));
+        .containsAllEntriesOf(modelAndEngine)
+        .containsEntry("FLOTILLA_DRAIN_GRACE", "140s")
+        .hasSize(modelAndEngine.size() + 1);
     assertThat(container(d).getImage()).isEqualTo("registry.example/worker:1");
   }
 
@@ -209,6 +212,27 @@ class ModelDeploymentModelTest {
     change.accept(changed);
     String after = ModelDeploymentModel.from(changed, POOL, SETTINGS).templateHash();
     assertThat(after.equals(before)).isEqualTo(!rolls);
+  }
+
+  static Stream<Arguments> gracePeriods() {
+    return Stream.of(
+        // grace period, drain grace: 10 s kept back for the JVM to stop, or half when shorter
+        Arguments.of(Duration.ofSeconds(120), "110s"),
+        Arguments.of(Duration.ofMinutes(5), "290s"),
+        Arguments.of(Duration.ofSeconds(20), "10s"),
+        Arguments.of(Duration.ofSeconds(9), "5s"),
+        Arguments.of(Duration.ofSeconds(1), "1s"),
+        Arguments.of(Duration.ZERO, "0s"));
+  }
+
+  @ParameterizedTest(name = "grace period {0}: drain {1}")
+  @MethodSource("gracePeriods")
+  void workersDrainForTheGracePeriodLessTimeForTheJvmToStop(Duration grace, String drain) {
+    OperatorSettings settings = SettingsBuilder.defaults().terminationGracePeriod(grace).build();
+    Deployment d = ModelDeploymentModel.from(md(), POOL, settings).deployment(1);
+    assertThat(d.getSpec().getTemplate().getSpec().getTerminationGracePeriodSeconds())
+        .isEqualTo(grace.toSeconds());
+    assertThat(container(d).getEnv()).contains(new EnvVar("FLOTILLA_DRAIN_GRACE", drain, null));
   }
 
   @Test
