@@ -110,15 +110,3 @@ readinessProbe:
   timeoutSeconds: 2
   failureThreshold: 3
 {{- end -}}
-
-{{/* POD_NAME and POD_NAMESPACE from the downward API. */}}
-{{- define "flotilla.podEnv" -}}
-- name: POD_NAME
-  valueFrom:
-    fieldRef:
-      fieldPath: metadata.name
-- name: POD_NAMESPACE
-  valueFrom:
-    fieldRef:
-      fieldPath: metadata.namespace
-{{- end -}}

@@ -235,6 +235,10 @@ class ChartWorkloadsTest {
             "FLOTILLA_GATEWAY_AUTOSCALER_ADDRESS",
             "flotilla-operator-autoscaler." + NAMESPACE + ".svc:9200");
     assertThat(env(operator)).containsEntry("FLOTILLA_OPERATOR_LEADER_ELECTION_ENABLED", "true");
+    // The leader labels its own pod, found by name in its own namespace.
+    assertThat(fieldRefs(operator))
+        .containsEntry("FLOTILLA_OPERATOR_POD_NAME", "metadata.name")
+        .containsEntry("FLOTILLA_OPERATOR_NAMESPACE", "metadata.namespace");
 
     Rendered single =
         Rendered.parse(
@@ -295,6 +299,7 @@ class ChartWorkloadsTest {
     Volume spool = volume(gateway.getSpec().getTemplate().getSpec(), "spool");
     assertThat(spool.getPersistentVolumeClaim().getClaimName()).isEqualTo("flotilla-usage-spool");
     assertThat(spool.getEmptyDir()).isNull();
+    assertThat(fieldRefs(gateway)).containsEntry("POD_NAME", "metadata.name");
     assertThat(container(gateway).getVolumeMounts())
         .anySatisfy(
             m -> {
@@ -388,6 +393,14 @@ class ChartWorkloadsTest {
     return container(deployment).getEnv().stream()
         .collect(
             Collectors.toMap(EnvVar::getName, e -> e.getValue() == null ? "<from>" : e.getValue()));
+  }
+
+  /** The downward-API paths of the variables that have one. */
+  private static Map<String, String> fieldRefs(Deployment deployment) {
+    return container(deployment).getEnv().stream()
+        .filter(e -> e.getValueFrom() != null && e.getValueFrom().getFieldRef() != null)
+        .collect(
+            Collectors.toMap(EnvVar::getName, e -> e.getValueFrom().getFieldRef().getFieldPath()));
   }
 
   private static Volume volume(PodSpec pod, String name) {

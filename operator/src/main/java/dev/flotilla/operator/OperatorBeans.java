@@ -62,7 +62,7 @@ public class OperatorBeans {
       return null;
     }
     LeaderPodLabel label =
-        new LeaderPodLabel(client, System.getenv("POD_NAMESPACE"), System.getenv("POD_NAME"));
+        new LeaderPodLabel(client, settings.namespace(), settings.podName().orElse(null));
     return leaderElection(settings, null, leadership.callbacks(label::apply));
   }
 

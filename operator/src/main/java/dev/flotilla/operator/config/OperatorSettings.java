@@ -40,6 +40,12 @@ public interface OperatorSettings {
   @WithDefault("flotilla-system")
   String namespace();
 
+  /**
+   * Name of the operator's own pod, in {@link #namespace()}, which the leader labels for the
+   * chart's autoscaler Service; unset outside a pod, where there is nothing to label.
+   */
+  Optional<String> podName();
+
   /** How often a model with replicas or recent demand is re-evaluated by the autoscaler. */
   @WithDefault("2s")
   Duration autoscalerTick();

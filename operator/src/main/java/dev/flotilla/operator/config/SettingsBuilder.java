@@ -13,6 +13,7 @@ public final class SettingsBuilder {
   private List<String> workerImagePullSecrets;
   private Duration terminationGracePeriod = Duration.ofSeconds(120);
   private String namespace = "flotilla-system";
+  private String podName;
   private Duration autoscalerTick = Duration.ofSeconds(2);
   private Duration gatewayExpiry = Duration.ofSeconds(30);
   private Duration recheckInterval = Duration.ofSeconds(60);
@@ -50,6 +51,11 @@ public final class SettingsBuilder {
 
   public SettingsBuilder namespace(String value) {
     namespace = value;
+    return this;
+  }
+
+  public SettingsBuilder podName(String value) {
+    podName = value;
     return this;
   }
 
@@ -156,6 +162,11 @@ public final class SettingsBuilder {
       @Override
       public String namespace() {
         return namespace;
+      }
+
+      @Override
+      public Optional<String> podName() {
+        return Optional.ofNullable(podName);
       }
 
       @Override

@@ -10,7 +10,8 @@ import org.jboss.logging.Logger;
  * Marks the leader's own pod with {@value #LABEL}{@code =true}. The chart's autoscaler Service
  * selects that label, so every gateway's demand stream reaches the one replica that acts on it;
  * when the leader's pod goes, so does the label, and the next leader sets it on its own pod.
- * Outside a pod (local mode, tests: no {@code POD_NAME}) there is nothing to label.
+ * Outside a pod (local mode, tests: no {@code flotilla.operator.pod-name}) there is nothing to
+ * label.
  */
 public final class LeaderPodLabel {
   public static final String LABEL = "flotilla.dev/autoscaler-leader";

@@ -53,6 +53,19 @@ class OperatorSettingsTest {
   }
 
   @Test
+  void theLeaderFindsItsOwnPodThroughTheChartsVariables() {
+    OperatorSettings settings =
+        fromEnv(
+            Map.of(
+                "FLOTILLA_OPERATOR_NAMESPACE", "flotilla-system",
+                "FLOTILLA_OPERATOR_POD_NAME", "flotilla-operator-7d9c-x2x4q"));
+
+    assertThat(settings.namespace()).isEqualTo("flotilla-system");
+    assertThat(settings.podName()).contains("flotilla-operator-7d9c-x2x4q");
+    assertThat(fromEnv(Map.of()).podName()).as("outside a pod").isEmpty();
+  }
+
+  @Test
   void scaleToZeroCanBeTurnedOffForTheCluster() {
     assertThat(fromEnv(Map.of()).scaling().scaleToZeroEnabled()).isTrue();
     assertThat(
