@@ -35,7 +35,9 @@ import java.util.regex.Pattern;
  * discovery with short names and subresources, the {@code scale} subresource, server-side {@code
  * Table} printing, {@code pods/log} (from the node agent's log files), and strategic merge and
  * server-side apply patches, both approximated by a JSON merge patch (lists are replaced, not
- * merged by key). Everything else goes to the store unchanged.
+ * merged by key). Writes to custom resources go through {@link CustomResourceWrites}, which
+ * validates them against their CRD as a real API server does. Everything else goes to the store
+ * unchanged.
  */
 final class LocalApiDispatcher extends Dispatcher {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -54,6 +56,7 @@ final class LocalApiDispatcher extends Dispatcher {
   private final KubernetesMixedDispatcher store;
   private final java.util.function.Supplier<String> serverAddress;
   private final BiFunction<String, String, Path> podLog;
+  private final CustomResourceWrites customResources;
 
   /**
    * @param podLog where the log of pod (namespace, name) is, for {@code kubectl logs}
@@ -65,6 +68,7 @@ final class LocalApiDispatcher extends Dispatcher {
     this.store = new KubernetesMixedDispatcher(responses);
     this.serverAddress = serverAddress;
     this.podLog = podLog;
+    this.customResources = new CustomResourceWrites(store::dispatch, this::crds);
   }
 
   @Override
@@ -95,6 +99,14 @@ final class LocalApiDispatcher extends Dispatcher {
       }
       if (object.matches() && "log".equals(object.group(6)) && request.method() == HttpMethod.GET) {
         return log(object.group(3), object.group(5), query);
+      }
+      if (request.method() == HttpMethod.POST
+          || request.method() == HttpMethod.PUT
+          || request.method() == HttpMethod.PATCH) {
+        Optional<CustomResourceWrites.Target> target = customResources.target(path);
+        if (target.isPresent()) {
+          return customResources.write(request, target.get(), query, body);
+        }
       }
       if (request.method() == HttpMethod.PATCH) {
         return patch(request, path, body);
@@ -216,10 +228,16 @@ final class LocalApiDispatcher extends Dispatcher {
       return status(422, "Invalid", "spec.replicas must be an integer");
     }
     set(object, paths.get().spec(), replicas);
+    Optional<CustomResourceWrites.Target> customResource = customResources.target(objectPath);
     MockResponse updated =
-        store.dispatch(
-            request(
-                HttpMethod.PUT, objectPath, JSON.writeValueAsBytes(object), "application/json"));
+        customResource.isPresent()
+            ? customResources.replace(customResource.get(), object)
+            : store.dispatch(
+                request(
+                    HttpMethod.PUT,
+                    objectPath,
+                    JSON.writeValueAsBytes(object),
+                    "application/json"));
     if (updated.code() != 200) {
       return updated;
     }
@@ -310,11 +328,12 @@ final class LocalApiDispatcher extends Dispatcher {
   // --- patches ---
 
   /**
-   * JSON patches go to the store. Merge patches are applied here, as RFC 7386 says (the store's
-   * merge appends to arrays instead of replacing them, so a status with conditions grows on every
-   * write), and the result is PUT back; strategic merge patches are treated as merge patches whose
-   * lists of named objects merge by {@code name}; server-side apply as a merge patch that creates
-   * the object when it is missing.
+   * Patches to built-in kinds (custom resources go through {@link CustomResourceWrites}). JSON
+   * patches go to the store. Merge patches are applied here, as RFC 7386 says (the store's merge
+   * appends to arrays instead of replacing them, so a status with conditions grows on every write),
+   * and the result is PUT back; strategic merge patches are treated as merge patches whose lists of
+   * named objects merge by {@code name}; server-side apply as a merge patch that creates the object
+   * when it is missing.
    */
   private MockResponse patch(RecordedRequest request, String path, byte[] body) throws IOException {
     String contentType = request.getHeader("Content-Type");
@@ -468,8 +487,7 @@ final class LocalApiDispatcher extends Dispatcher {
 
   // --- helpers ---
 
-  private static RecordedRequest request(
-      HttpMethod method, String path, byte[] body, String contentType) {
+  static RecordedRequest request(HttpMethod method, String path, byte[] body, String contentType) {
     Headers.Builder headers = Headers.builder();
     if (contentType != null) {
       headers.add("Content-Type", contentType);
@@ -482,7 +500,7 @@ final class LocalApiDispatcher extends Dispatcher {
     return new RecordedRequest(r.getHttpVersion(), r.method(), path, headers, new Buffer(body));
   }
 
-  private static MockResponse json(int code, String body) {
+  static MockResponse json(int code, String body) {
     return new MockResponse()
         .setResponseCode(code)
         .setHeader("Content-Type", "application/json")

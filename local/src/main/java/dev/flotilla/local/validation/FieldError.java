@@ -15,11 +15,14 @@ import java.util.TreeMap;
  * 422 Status.
  *
  * @param badValue a string, Long, Double, Boolean, a JSON object or array, {@code null} (printed
- *     {@code "null"}), or {@link #OMIT} when the type prints no value
+ *     {@code "null"}), a {@link Printed} value, or {@link #OMIT} when the type prints no value
  */
 public record FieldError(Type type, String field, Object badValue, String detail) {
   /** Marks an error whose body names no value ({@code field.TooMany} with an unknown count). */
   public static final Object OMIT = new Object();
+
+  /** A bad value of a Go type printed as Go prints it, e.g. {@code 0x0} for a uint64 zero. */
+  public record Printed(String text) {}
 
   /** {@code field.ErrorType}: the cause reason and the text its body starts with. */
   public enum Type {
@@ -104,6 +107,9 @@ public record FieldError(Type type, String field, Object badValue, String detail
     }
     if (value instanceof JsonNode node) {
       return goSyntax(node);
+    }
+    if (value instanceof Printed printed) {
+      return printed.text();
     }
     return GoText.value(value);
   }

@@ -113,6 +113,46 @@ public final class StatusErrors {
                 + errors));
   }
 
+  /**
+   * 409 {@code Conflict} for a write whose resourceVersion is not the stored one: {@code
+   * errors.NewConflict} with the optimistic-lock message.
+   */
+  public static Rejection conflict(String group, String plural, String name) {
+    String resource = group.isEmpty() ? plural : plural + "." + group;
+    ObjectNode details = NODES.objectNode().put("name", name);
+    putIfNotEmpty(details, "group", group);
+    details.put("kind", plural);
+    return new Rejection(
+        409,
+        status(
+            409,
+            "Conflict",
+            "Operation cannot be fulfilled on "
+                + resource
+                + " "
+                + GoText.quote(name)
+                + ": the object has been modified; please apply your changes to the latest version"
+                + " and try again",
+            details));
+  }
+
+  /**
+   * 422 for an update without a resourceVersion, which custom resources do not allow: named by
+   * resource, not kind ({@code modeldeployments.flotilla.dev "m" is invalid:
+   * metadata.resourceVersion: Invalid value: 0x0: must be specified for an update}).
+   */
+  public static Rejection resourceVersionRequired(String group, String plural, String name) {
+    return invalid(
+        plural,
+        group,
+        name,
+        List.of(
+            FieldError.invalid(
+                "metadata.resourceVersion",
+                new FieldError.Printed("0x0"),
+                "must be specified for an update")));
+  }
+
   /** 404 for a write to an object that does not exist: {@code errors.NewNotFound}. */
   public static Rejection notFound(String group, String plural, String name) {
     String resource = group.isEmpty() ? plural : plural + "." + group;
