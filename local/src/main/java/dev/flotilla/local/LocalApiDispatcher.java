@@ -151,13 +151,13 @@ final class LocalApiDispatcher extends Dispatcher {
     } else if (path.matches("/apis/[^/]+")) {
       document = Discovery.group(path.substring("/apis/".length()), crds());
     } else if (path.equals("/openapi/v3")) {
-      return Optional.of(json(200, OpenApiStub.root(crds())));
+      return Optional.of(json(200, OpenApiV3.root(crds())));
     } else if (path.startsWith("/openapi/v3/")) {
       String[] gv = path.substring("/openapi/v3/".length()).split("/");
       Optional<String> doc =
           gv.length == 2 && gv[0].equals("api")
-              ? OpenApiStub.groupVersion("", gv[1], crds())
-              : gv.length == 3 ? OpenApiStub.groupVersion(gv[1], gv[2], crds()) : Optional.empty();
+              ? OpenApiV3.groupVersion("", gv[1], crds())
+              : gv.length == 3 ? OpenApiV3.groupVersion(gv[1], gv[2], crds()) : Optional.empty();
       return Optional.of(
           doc.map(d -> json(200, d))
               .orElseGet(() -> status(404, "NotFound", "no OpenAPI document at " + path)));

@@ -15,7 +15,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The real kubectl against the local API server: discovery with short names, apply, get with the
- * CRDs' printer columns, scale through the scale subresource, delete, logs.
+ * CRDs' printer columns, scale through the scale subresource, delete, logs, explain from the CRDs'
+ * schemas.
  */
 @ExtendWith(FailureDump.class)
 class KubectlApiTest {
@@ -42,6 +43,42 @@ class KubectlApiTest {
         .containsPattern(
             "modeldeployments\\s+md\\s+flotilla.dev/v1alpha1\\s+true\\s+ModelDeployment")
         .containsPattern("loraadapters\\s+lora\\s+");
+  }
+
+  @Test
+  void explainPrintsTheFieldsOfTheCrdSchema() throws Exception {
+    String spec = kubectl.ok("explain", "md.spec");
+    assertThat(spec)
+        .startsWith(
+            "GROUP:      flotilla.dev\nKIND:       ModelDeployment\nVERSION:    v1alpha1\n\n"
+                + "FIELD: spec <Object>\n")
+        .contains("FIELDS:\n")
+        .containsPattern(
+            "\n  model\t<Object> -required-\n    The base model's files and how to hold them.\n")
+        .containsPattern("\n  scaling\t<Object>\n    Autoscaling bounds and timing.\n")
+        .contains(
+            "  engine\t<Object>",
+            "  image\t<string>",
+            "  placement\t<Object>",
+            "  replicas\t<integer>");
+
+    String scaling = kubectl.ok("explain", "modeldeployment.spec.scaling");
+    assertThat(scaling)
+        .contains("FIELD: scaling <Object>", "Autoscaling bounds and timing.")
+        .containsPattern("\n  maxReplicas\t<integer>\n    Most replicas.\n")
+        .contains("  panicThreshold\t<number>", "  scaleToZeroAfter\t<string>");
+
+    assertThat(kubectl.ok("explain", "lora.spec.visibility"))
+        .contains("FIELD: visibility <string>", "ENUM:\n    Private\n    Public");
+    assertThat(kubectl.ok("explain", "tenants"))
+        .contains(
+            "KIND:       Tenant",
+            "  apiVersion\t<string>",
+            "  metadata\t<ObjectMeta>",
+            "  spec\t<Object>");
+    Kubectl.Result missing = kubectl.run("explain", "md.spec.nonsense");
+    assertThat(missing.exitCode()).isEqualTo(1);
+    assertThat(missing.output()).contains("field \"nonsense\" does not exist");
   }
 
   @Test
