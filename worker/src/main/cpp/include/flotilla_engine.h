@@ -2,7 +2,8 @@
 //
 // Llama-family decoder-only models (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM)
 // loaded from Hugging Face safetensors (F32/F16/BF16), PEFT LoRA adapters applied per batch row,
-// a paged KV cache, and sampling. CPU backend with SIMD kernels chosen at run time.
+// a paged KV cache, and sampling. CPU backend with SIMD kernels chosen at run time; a CUDA backend
+// when the library is built with nvcc, chosen per model by fl_model_params.device.
 //
 // Conventions
 //   - Every function that can fail returns an fl_status. On failure a human-readable message
@@ -41,6 +42,7 @@ typedef enum fl_status {
     FL_KV_CACHE_FULL = 6,    // no free KV block; nothing was changed, the caller may preempt
     FL_OUT_OF_MEMORY = 7,
     FL_INTERNAL = 8,
+    FL_DEVICE_UNAVAILABLE = 9, // the device asked for does not exist (no driver, no GPU, built without CUDA)
 } fl_status;
 
 // Message of the last failure on the calling thread ("" if none). Valid until the next call.
@@ -50,6 +52,27 @@ FL_API const char* fl_status_name(fl_status status);
 // Kernel instruction set in use: "avx512amx", "avx512bf16", "avx512", "avx2" or "scalar".
 // FLOTILLA_ENGINE_ISA forces one (a name the CPU does not support: the best available).
 FL_API const char* fl_engine_isa(void);
+
+// ---------------------------------------------------------------------------------------------
+// Devices: "cpu", or "cuda:N" for CUDA device ordinal N (as CUDA_VISIBLE_DEVICES numbers them).
+
+typedef struct fl_device_info {
+    char name[256];        // e.g. "NVIDIA H100 80GB HBM3"
+    int64_t total_bytes;   // device memory
+    int64_t free_bytes;    // free now, as the driver reports it (all processes)
+    int64_t engine_bytes;  // held by this engine now: weights, KV cache, adapters, scratch
+    int32_t compute_major; // compute capability, e.g. 9.0 for an H100
+    int32_t compute_minor;
+    int32_t multiprocessors; // SMs
+} fl_device_info;
+
+// CUDA devices the engine can use; 0 when there is no NVIDIA driver, no GPU, or the library was
+// built without CUDA, and then fl_device_unavailable_reason() says which. Probed once per process.
+FL_API int32_t fl_device_count(void);
+// Why fl_device_count() is 0, readable ("" when it is not). Valid for the life of the process.
+FL_API const char* fl_device_unavailable_reason(void);
+// Device index (0 .. fl_device_count()-1); FL_DEVICE_UNAVAILABLE for one that does not exist.
+FL_API fl_status fl_device_get_info(int32_t index, fl_device_info* out_info);
 
 // ---------------------------------------------------------------------------------------------
 // Handles
@@ -77,12 +100,22 @@ typedef struct fl_model_info {
     int32_t head_dim;
     int32_t max_position_embeddings;
     int32_t weight_dtype; // fl_dtype of the projection weights
-    int64_t weight_bytes; // bytes of weights held in memory
+    int64_t weight_bytes; // bytes of weights held in memory (device memory on a CUDA device)
+    int32_t cuda_device;  // the CUDA device ordinal the model is on, or -1 for the CPU
 } fl_model_info;
 
+typedef struct fl_model_params {
+    // "cpu" (default, also NULL or "") or "cuda:N": where the weights live; every context and
+    // adapter of the model runs there. A CUDA device that does not exist: FL_DEVICE_UNAVAILABLE.
+    const char* device;
+} fl_model_params;
+
+FL_API fl_model_params fl_model_default_params(void);
 // Loads <dir>/config.json and <dir>/model.safetensors or the shards named by
-// <dir>/model.safetensors.index.json. Weights are read into process memory (no mmap).
-FL_API fl_status fl_model_load(const char* dir, fl_model** out_model);
+// <dir>/model.safetensors.index.json. Weights are read into process memory (no mmap); on a CUDA
+// device they are copied to device memory as BF16 (F16 stays F16; F32 is rounded to BF16 and the
+// load says so on stderr). params may be NULL (the defaults).
+FL_API fl_status fl_model_load(const char* dir, const fl_model_params* params, fl_model** out_model);
 FL_API fl_status fl_model_free(fl_model* model);
 FL_API fl_status fl_model_get_info(const fl_model* model, fl_model_info* out_info);
 

@@ -35,6 +35,7 @@ ExceptionClass g_exceptions[] = {
     {FL_KV_CACHE_FULL, "KvCacheFullException", nullptr},
     {FL_OUT_OF_MEMORY, "EngineOutOfMemoryException", nullptr},
     {FL_INTERNAL, "EngineException", nullptr},
+    {FL_DEVICE_UNAVAILABLE, "DeviceUnavailableException", nullptr},
 };
 jclass g_adapter_mismatch = nullptr; // SHAPE_MISMATCH while loading an adapter
 jclass g_illegal_argument = nullptr; // bad buffers from Java
@@ -46,7 +47,7 @@ void throw_class(JNIEnv* env, jclass cls, const char* msg) {
 // Throws for a failed status; returns true if it did.
 bool check(JNIEnv* env, fl_status s, jclass shape_mismatch = nullptr) {
     if (s == FL_OK) return false;
-    jclass cls = g_exceptions[7].cls;
+    jclass cls = g_exceptions[7].cls; // FL_INTERNAL
     for (const auto& e : g_exceptions)
         if (e.status == s) cls = e.cls;
     if (s == FL_SHAPE_MISMATCH && shape_mismatch) cls = shape_mismatch;
@@ -90,31 +91,55 @@ template <class T> jlong to_jlong(T* p) { return static_cast<jlong>(reinterpret_
 
 jstring JNICALL isa(JNIEnv* env, jclass) { return env->NewStringUTF(fl_engine_isa()); }
 
-jlong JNICALL model_load(JNIEnv* env, jclass, jstring dir) {
-    Utf path(env, dir);
-    if (!path.c) {
-        throw_class(env, g_illegal_argument, "model directory is null");
+jint JNICALL device_count(JNIEnv*, jclass) { return fl_device_count(); }
+
+jstring JNICALL device_unavailable_reason(JNIEnv* env, jclass) {
+    return env->NewStringUTF(fl_device_unavailable_reason());
+}
+
+// out: total_bytes, free_bytes, engine_bytes, compute_major, compute_minor, multiprocessors;
+// returns the name.
+jstring JNICALL device_info(JNIEnv* env, jclass, jint index, jlongArray out) {
+    fl_device_info info;
+    if (check(env, fl_device_get_info(index, &info))) return nullptr;
+    if (!out || env->GetArrayLength(out) < 6) {
+        throw_class(env, g_illegal_argument, "device info array must hold 6 longs");
+        return nullptr;
+    }
+    jlong v[6] = {info.total_bytes,   info.free_bytes,    info.engine_bytes,
+                  info.compute_major, info.compute_minor, info.multiprocessors};
+    env->SetLongArrayRegion(out, 0, 6, v);
+    return env->NewStringUTF(info.name);
+}
+
+// device: "cpu" or "cuda:N"
+jlong JNICALL model_load(JNIEnv* env, jclass, jstring dir, jstring device) {
+    Utf path(env, dir), dev(env, device);
+    if (!path.c || !dev.c) {
+        throw_class(env, g_illegal_argument, "model directory or device is null");
         return 0;
     }
+    fl_model_params p = fl_model_default_params();
+    p.device = dev.c;
     fl_model* m = nullptr;
-    if (check(env, fl_model_load(path.c, &m))) return 0;
+    if (check(env, fl_model_load(path.c, &p, &m))) return 0;
     return to_jlong(m);
 }
 
 void JNICALL model_free(JNIEnv*, jclass, jlong m) { fl_model_free(handle<fl_model>(m)); }
 
-// out: vocab, hidden, intermediate, layers, heads, kv_heads, head_dim, max_positions, dtype;
-// returns the weight bytes.
+// out: vocab, hidden, intermediate, layers, heads, kv_heads, head_dim, max_positions, dtype,
+// cuda_device; returns the weight bytes.
 jlong JNICALL model_info(JNIEnv* env, jclass, jlong m, jintArray out) {
     fl_model_info info;
     if (check(env, fl_model_get_info(handle<fl_model>(m), &info))) return 0;
-    if (!out || env->GetArrayLength(out) < 9) {
-        throw_class(env, g_illegal_argument, "model info array must hold 9 ints");
+    if (!out || env->GetArrayLength(out) < 10) {
+        throw_class(env, g_illegal_argument, "model info array must hold 10 ints");
         return 0;
     }
-    jint v[9] = {info.vocab_size, info.hidden_size, info.intermediate_size,       info.n_layers,    info.n_heads,
-                 info.n_kv_heads, info.head_dim,    info.max_position_embeddings, info.weight_dtype};
-    env->SetIntArrayRegion(out, 0, 9, v);
+    jint v[10] = {info.vocab_size, info.hidden_size, info.intermediate_size,       info.n_layers,     info.n_heads,
+                  info.n_kv_heads, info.head_dim,    info.max_position_embeddings, info.weight_dtype, info.cuda_device};
+    env->SetIntArrayRegion(out, 0, 10, v);
     return info.weight_bytes;
 }
 
@@ -247,7 +272,10 @@ jlong JNICALL sample(JNIEnv* env, jclass, jobject logits, jlong offset, jint voc
     { const_cast<char*>(name), const_cast<char*>(sig), reinterpret_cast<void*>(fn) }
 const JNINativeMethod kMethods[] = {
     FL_NATIVE("isa", "()Ljava/lang/String;", isa),
-    FL_NATIVE("modelLoad", "(Ljava/lang/String;)J", model_load),
+    FL_NATIVE("deviceCount", "()I", device_count),
+    FL_NATIVE("deviceUnavailableReason", "()Ljava/lang/String;", device_unavailable_reason),
+    FL_NATIVE("deviceInfo", "(I[J)Ljava/lang/String;", device_info),
+    FL_NATIVE("modelLoad", "(Ljava/lang/String;Ljava/lang/String;)J", model_load),
     FL_NATIVE("modelFree", "(J)V", model_free),
     FL_NATIVE("modelInfo", "(J[I)J", model_info),
     FL_NATIVE("contextCreate", "(JIJIIII)J", context_create),

@@ -4,6 +4,8 @@
 
 #include "adapter.h"
 #include "context.h"
+#include "cuda/cuda.h"
+#include "device.h"
 #include "error.h"
 #include "flotilla_engine.h"
 #include "forward.h"
@@ -63,18 +65,43 @@ const char* fl_status_name(fl_status s) {
         return "FL_OUT_OF_MEMORY";
     case FL_INTERNAL:
         return "FL_INTERNAL";
+    case FL_DEVICE_UNAVAILABLE:
+        return "FL_DEVICE_UNAVAILABLE";
     }
     return "FL_UNKNOWN";
 }
 
 const char* fl_engine_isa(void) { return kern::active().name; }
 
-fl_status fl_model_load(const char* dir, fl_model** out) {
+int32_t fl_device_count(void) { return cuda::device_count(); }
+
+const char* fl_device_unavailable_reason(void) { return cuda::unavailable_reason(); }
+
+fl_status fl_device_get_info(int32_t index, fl_device_info* out) {
+    return guarded([&] {
+        require(out != nullptr, "fl_device_get_info: out_info must not be NULL");
+        Device d{Device::Cuda, index};
+        if (index < 0) fail(FL_INVALID_ARGUMENT, "fl_device_get_info: device index %d is negative", int(index));
+        require_device(d);
+        cuda::device_info(index, *out);
+    });
+}
+
+fl_model_params fl_model_default_params(void) {
+    fl_model_params p;
+    p.device = "cpu";
+    return p;
+}
+
+fl_status fl_model_load(const char* dir, const fl_model_params* params, fl_model** out) {
     return guarded([&] {
         require(dir && out, "fl_model_load: dir and out_model must not be NULL");
         *out = nullptr;
+        const fl_model_params p = params ? *params : fl_model_default_params();
+        Device device = parse_device(p.device);
+        require_device(device);
         auto h = std::make_unique<fl_model>();
-        h->model = load_model(dir);
+        h->model = load_model(dir, device);
         *out = h.release();
     });
 }
@@ -98,7 +125,8 @@ fl_status fl_model_get_info(const fl_model* model, fl_model_info* out) {
                              c.head_dim,
                              c.max_position_embeddings,
                              static_cast<int32_t>(m.layer_dtype),
-                             m.weight_bytes};
+                             m.weight_bytes,
+                             m.device.is_cuda() ? m.device.index : -1};
     });
 }
 

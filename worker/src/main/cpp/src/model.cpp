@@ -175,10 +175,14 @@ std::vector<float> read_tensor_f32(const SafetensorsFile& file, const StTensorIn
     return out;
 }
 
-std::shared_ptr<Model> load_model(const std::string& dir) {
+std::shared_ptr<Model> load_model(const std::string& dir, const Device& device) {
     auto model = std::make_shared<Model>();
     Model& m = *model;
     m.dir = dir;
+    m.device = device;
+    if (device.is_cuda())
+        fail(FL_UNSUPPORTED, "%s: the CUDA backend cannot run models yet (device %s)", dir.c_str(),
+             device.name().c_str());
     std::string cfg_path = dir + "/config.json";
     std::string text = read_text_file(cfg_path, 16u << 20);
     m.cfg = parse_model_config(text.data(), text.size(), cfg_path);

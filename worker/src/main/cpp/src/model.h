@@ -11,6 +11,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "device.h"
 #include "model-config.h"
 #include "tensor.h"
 
@@ -44,6 +45,7 @@ struct Layer {
 struct Model {
     ModelConfig cfg;
     std::string dir;
+    Device device;     // where the weights live
     Linear embed;      // [vocab, hidden]; also the lm_head when tied
     Linear lm_head;    // [vocab, hidden]; empty when tied
     Buffer final_norm; // [hidden] F32
@@ -59,8 +61,9 @@ struct Model {
     std::unordered_set<const ::fl_adapter*> live_adapters;
 };
 
-// Loads config.json and the safetensors weights from dir; throws fl::Error.
-std::shared_ptr<Model> load_model(const std::string& dir);
+// Loads config.json and the safetensors weights from dir onto device (which exists: the caller
+// checked); throws fl::Error.
+std::shared_ptr<Model> load_model(const std::string& dir, const Device& device = Device());
 
 // Reads a whole small file (config, index) into a string; throws FL_IO.
 std::string read_text_file(const std::string& path, size_t max_bytes);

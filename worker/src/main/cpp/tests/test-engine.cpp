@@ -26,7 +26,7 @@ struct Engine {
     fl_context* ctx = nullptr;
     int vocab = 0;
     explicit Engine(const std::string& dir, fl_context_params p = small_params()) {
-        if (fl_model_load(dir.c_str(), &model) != FL_OK) {
+        if (fl_model_load(dir.c_str(), nullptr, &model) != FL_OK) {
             std::fprintf(stderr, "load failed: %s\n", fl_last_error());
             return;
         }
@@ -471,7 +471,7 @@ TEST(adapter_errors) {
     std::string base = tmp.sub("base");
     write_model(m, base);
     fl_model* model = nullptr;
-    REQUIRE(fl_model_load(base.c_str(), &model) == FL_OK);
+    REQUIRE(fl_model_load(base.c_str(), nullptr, &model) == FL_OK);
     fl_adapter* h = nullptr;
     CHECK(fl_adapter_load(model, (tmp.path + "/nope").c_str(), nullptr, &h) == FL_IO);
 
@@ -641,7 +641,7 @@ TEST(context_params_are_validated) {
     ModelSpec s;
     write_model(make_model(s, 92), tmp.path);
     fl_model* model = nullptr;
-    REQUIRE(fl_model_load(tmp.path.c_str(), &model) == FL_OK);
+    REQUIRE(fl_model_load(tmp.path.c_str(), nullptr, &model) == FL_OK);
     fl_context* ctx = nullptr;
     fl_context_params p = Engine::small_params();
     p.kv_budget_bytes = 100;
@@ -662,8 +662,8 @@ TEST(context_params_are_validated) {
 TEST(model_load_errors_name_the_problem) {
     TempDir tmp;
     fl_model* model = nullptr;
-    CHECK(fl_model_load((tmp.path + "/missing").c_str(), &model) == FL_IO);
-    CHECK(fl_model_load(nullptr, &model) == FL_INVALID_ARGUMENT);
+    CHECK(fl_model_load((tmp.path + "/missing").c_str(), nullptr, &model) == FL_IO);
+    CHECK(fl_model_load(nullptr, nullptr, &model) == FL_INVALID_ARGUMENT);
 
     ModelSpec s;
     TestModel m = make_model(s, 101);
@@ -678,25 +678,25 @@ TEST(model_load_errors_name_the_problem) {
 
     std::string gpt = cfg;
     gpt.replace(gpt.find("LlamaForCausalLM"), 16, "GPT2LMHeadModel0");
-    CHECK(fl_model_load(variant("arch", gpt, entries).c_str(), &model) == FL_UNSUPPORTED);
+    CHECK(fl_model_load(variant("arch", gpt, entries).c_str(), nullptr, &model) == FL_UNSUPPORTED);
     CHECK(std::string(fl_last_error()).find("GPT2LMHeadModel0") != std::string::npos);
 
     std::string yarn = cfg.substr(0, cfg.size() - 1) + ",\"rope_scaling\":{\"rope_type\":\"yarn\",\"factor\":4}}";
-    CHECK(fl_model_load(variant("yarn", yarn, entries).c_str(), &model) == FL_UNSUPPORTED);
+    CHECK(fl_model_load(variant("yarn", yarn, entries).c_str(), nullptr, &model) == FL_UNSUPPORTED);
     CHECK(std::string(fl_last_error()).find("yarn") != std::string::npos);
 
     auto missing = entries;
     missing.erase(missing.begin() + 5);
-    CHECK(fl_model_load(variant("missing", cfg, missing).c_str(), &model) == FL_FORMAT);
+    CHECK(fl_model_load(variant("missing", cfg, missing).c_str(), nullptr, &model) == FL_FORMAT);
     CHECK(std::string(fl_last_error()).find(entries[5].name) != std::string::npos);
 
     auto shape = entries;
     shape[4].shape = {shape[4].shape[1], shape[4].shape[0]};
-    CHECK(fl_model_load(variant("shape", cfg, shape).c_str(), &model) == FL_SHAPE_MISMATCH);
+    CHECK(fl_model_load(variant("shape", cfg, shape).c_str(), nullptr, &model) == FL_SHAPE_MISMATCH);
     CHECK(std::string(fl_last_error()).find("expected [") != std::string::npos);
 
     std::string bad = variant("badjson", "{\"architectures\": [", entries);
-    CHECK(fl_model_load(bad.c_str(), &model) == FL_FORMAT);
+    CHECK(fl_model_load(bad.c_str(), nullptr, &model) == FL_FORMAT);
     CHECK(model == nullptr);
 }
 

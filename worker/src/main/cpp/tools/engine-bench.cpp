@@ -321,7 +321,7 @@ ModelRun run_model(const std::string& dir, const std::string& adapters_dir, int 
                    const char* bf16_rate, bool only_b16, bool prefill_only) {
     ModelRun run;
     fl_model* model = nullptr;
-    if (fl_model_load(dir.c_str(), &model) != FL_OK) die("fl_model_load");
+    if (fl_model_load(dir.c_str(), nullptr, &model) != FL_OK) die("fl_model_load");
     fl_model_get_info(model, &run.info);
     const fl_model_info& in = run.info;
     run.dtype = in.weight_dtype == FL_DTYPE_F32 ? "F32" : in.weight_dtype == FL_DTYPE_BF16 ? "BF16" : "F16";

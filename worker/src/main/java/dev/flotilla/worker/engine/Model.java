@@ -3,24 +3,39 @@ package dev.flotilla.worker.engine;
 import java.nio.file.Path;
 
 /**
- * A Llama-family model loaded into process memory (config.json plus model.safetensors or its
- * sharded index). Contexts and adapters keep the native model alive until they are closed too.
+ * A Llama-family model loaded into process memory or onto a CUDA device (config.json plus
+ * model.safetensors or its sharded index). Contexts and adapters keep the native model alive until
+ * they are closed too, and run on the model's device.
  */
 public final class Model extends NativeHandle {
   private final ModelInfo info;
 
   private Model(long handle) {
     super(handle, "model");
-    int[] v = new int[9];
+    int[] v = new int[10];
     long bytes = NativeEngine.modelInfo(handle, v);
     String[] dtypes = {"F32", "F16", "BF16"};
-    this.info = new ModelInfo(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], dtypes[v[8]], bytes);
+    String device = v[9] < 0 ? Devices.CPU : Devices.cuda(v[9]);
+    this.info =
+        new ModelInfo(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], dtypes[v[8]], bytes, device);
   }
 
-  /** Loads a model directory; throws an {@link EngineException} subclass naming the problem. */
+  /**
+   * Loads a model directory into process memory; throws an {@link EngineException} subclass naming
+   * the problem.
+   */
   public static Model load(Path dir) {
+    return load(dir, Devices.CPU);
+  }
+
+  /**
+   * Loads a model directory onto {@code device} ({@code cpu} or {@code cuda:N}); throws {@link
+   * DeviceUnavailableException} when that device does not exist, or another {@link EngineException}
+   * subclass naming the problem.
+   */
+  public static Model load(Path dir, String device) {
     NativeEngine.ensureAvailable();
-    return new Model(NativeEngine.modelLoad(dir.toAbsolutePath().toString()));
+    return new Model(NativeEngine.modelLoad(dir.toAbsolutePath().toString(), device));
   }
 
   public ModelInfo info() {

@@ -1,6 +1,9 @@
 package dev.flotilla.worker.engine;
 
-/** Dimensions of a loaded model. {@code weightDtype}: F32, F16 or BF16. */
+/**
+ * Dimensions of a loaded model. {@code weightDtype}: F32, F16 or BF16; {@code weightBytes}: the
+ * memory its weights hold (device memory on a GPU); {@code device}: {@code cpu} or {@code cuda:N}.
+ */
 public record ModelInfo(
     int vocabSize,
     int hiddenSize,
@@ -11,4 +14,5 @@ public record ModelInfo(
     int headDim,
     int maxPositionEmbeddings,
     String weightDtype,
-    long weightBytes) {}
+    long weightBytes,
+    String device) {}

@@ -107,13 +107,24 @@ public final class NativeEngine {
 
   static native String isa();
 
-  static native long modelLoad(String dir);
+  static native int deviceCount();
+
+  static native String deviceUnavailableReason();
+
+  /**
+   * Fills totalBytes, freeBytes, engineBytes, computeMajor, computeMinor, multiprocessors; returns
+   * the name.
+   */
+  static native String deviceInfo(int index, long[] out);
+
+  /** device: "cpu" or "cuda:N". */
+  static native long modelLoad(String dir, String device);
 
   static native void modelFree(long model);
 
   /**
-   * Fills vocab, hidden, intermediate, layers, heads, kvHeads, headDim, maxPositions, dtype;
-   * returns weight bytes.
+   * Fills vocab, hidden, intermediate, layers, heads, kvHeads, headDim, maxPositions, dtype,
+   * cudaDevice (-1 on the CPU); returns weight bytes.
    */
   static native long modelInfo(long model, int[] out);
 

@@ -36,6 +36,25 @@ class EngineBehaviourTest {
   }
 
   @Test
+  void aMissingCudaDeviceIsATypedFailureWithTheReason() {
+    int gpus = Devices.cudaCount();
+    if (gpus == 0) {
+      assertThat(Devices.cudaUnavailableReason()).isNotBlank();
+    }
+    String missing = Devices.cuda(gpus);
+    assertThatThrownBy(() -> Model.load(modelDir, missing))
+        .isInstanceOf(DeviceUnavailableException.class)
+        .hasMessageContaining(missing + " is not available");
+    assertThatThrownBy(() -> Devices.cudaInfo(gpus)).isInstanceOf(DeviceUnavailableException.class);
+    try (Model model = Model.load(modelDir, Devices.CPU)) {
+      assertThat(model.info().device()).isEqualTo("cpu");
+    }
+    assertThat(Devices.isValid("cuda:12")).isTrue();
+    assertThat(Devices.isValid("cuda:1024")).isFalse();
+    assertThat(Devices.isValid("gpu")).isFalse();
+  }
+
+  @Test
   void closeIsIdempotentAndUseAfterCloseThrows() {
     Model model = Model.load(modelDir);
     EngineContext ctx = model.createContext(smallContext());
