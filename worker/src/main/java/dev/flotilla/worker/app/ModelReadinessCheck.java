@@ -7,7 +7,11 @@ import org.eclipse.microprofile.health.HealthCheck;
 import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.eclipse.microprofile.health.Readiness;
 
-/** Ready once the model is loaded and until draining starts. */
+/**
+ * Ready once the model is loaded and until draining starts. Not ready, with the reason in {@code
+ * failure}, when the load failed: a missing GPU reads as {@code FLOTILLA_DEVICE (…) is cuda:0 but
+ * the engine sees no GPU: …}.
+ */
 @Readiness
 @ApplicationScoped
 public class ModelReadinessCheck implements HealthCheck {
@@ -19,6 +23,7 @@ public class ModelReadinessCheck implements HealthCheck {
         .status(holder.serving())
         .withData("state", holder.state().name())
         .withData("model", holder.modelName())
+        .withData("device", holder.runtime().map(r -> r.device()).orElse(""))
         .withData("failure", holder.failure().orElse(""))
         .build();
   }

@@ -79,4 +79,11 @@ public interface WorkerConfig {
 
   /** {@code FLOTILLA_WORKER_ID}: the name in Stats; defaults to the host name. */
   Optional<String> workerId();
+
+  /**
+   * {@code FLOTILLA_DEVICE}: where the model runs: {@code auto} (the first GPU when one is visible,
+   * else the CPU), {@code cpu}, or {@code cuda:N}. A named GPU that is not there fails the load;
+   * the worker never falls back to the CPU.
+   */
+  String device();
 }

@@ -1,5 +1,6 @@
 package dev.flotilla.worker.config;
 
+import dev.flotilla.worker.engine.Devices;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,6 +31,8 @@ import java.util.Set;
  * @param prefillChunk prompt rows a step carries beside decodes (or one per decode, if more)
  * @param drainGrace how long shutdown waits for admitted requests
  * @param workerId the name reported in Stats
+ * @param device {@code auto}, {@code cpu} or {@code cuda:N} ({@link
+ *     dev.flotilla.worker.runtime.DeviceSelection} resolves {@code auto})
  */
 public record WorkerSettings(
     Path modelDir,
@@ -46,9 +49,12 @@ public record WorkerSettings(
     int maxStepTokens,
     int prefillChunk,
     Duration drainGrace,
-    String workerId) {
+    String workerId,
+    String device) {
 
   public static final String MODEL_SOURCE = "FLOTILLA_MODEL_SOURCE (flotilla.worker.model-source)";
+  public static final String DEVICE = "FLOTILLA_DEVICE (flotilla.worker.device)";
+  public static final String AUTO_DEVICE = "auto";
   private static final Set<String> DTYPES = Set.of("F32", "F16", "BF16");
 
   public WorkerSettings {
@@ -103,6 +109,10 @@ public record WorkerSettings(
           "FLOTILLA_DRAIN_GRACE (flotilla.worker.drain-grace) must not be negative, got "
               + drainGrace);
     }
+    if (!AUTO_DEVICE.equals(device) && !Devices.isValid(device)) {
+      throw new WorkerConfigException(
+          DEVICE + " must be auto, cpu or cuda:N (N a GPU ordinal), got '" + device + "'");
+    }
     if (dtype.isPresent() && !DTYPES.contains(dtype.get())) {
       throw new WorkerConfigException(
           "FLOTILLA_DTYPE (flotilla.worker.dtype) must be one of F32, F16, BF16, got '"
@@ -142,7 +152,8 @@ public record WorkerSettings(
         256,
         32,
         Duration.ofSeconds(30),
-        "worker");
+        "worker",
+        Devices.CPU);
   }
 
   /** Validates the configuration; every error names the setting. */
@@ -199,7 +210,8 @@ public record WorkerSettings(
         config.maxStepTokens(),
         config.prefillChunk(),
         config.drainGrace(),
-        config.workerId().filter(s -> !s.isBlank()).orElseGet(WorkerSettings::hostName));
+        config.workerId().filter(s -> !s.isBlank()).orElseGet(WorkerSettings::hostName),
+        config.device().trim().toLowerCase(Locale.ROOT));
   }
 
   private static String hostName() {
@@ -230,7 +242,8 @@ public record WorkerSettings(
         maxStepTokens,
         prefillChunk,
         drainGrace,
-        workerId);
+        workerId,
+        device);
   }
 
   public WorkerSettings withMaxBatchSize(int value) {
@@ -249,7 +262,8 @@ public record WorkerSettings(
         maxStepTokens,
         prefillChunk,
         drainGrace,
-        workerId);
+        workerId,
+        device);
   }
 
   public WorkerSettings withKvCacheBytes(long value) {
@@ -268,7 +282,8 @@ public record WorkerSettings(
         maxStepTokens,
         prefillChunk,
         drainGrace,
-        workerId);
+        workerId,
+        device);
   }
 
   public WorkerSettings withMaxAdapters(int value) {
@@ -287,7 +302,8 @@ public record WorkerSettings(
         maxStepTokens,
         prefillChunk,
         drainGrace,
-        workerId);
+        workerId,
+        device);
   }
 
   public WorkerSettings withThreads(int value) {
@@ -306,7 +322,8 @@ public record WorkerSettings(
         maxStepTokens,
         prefillChunk,
         drainGrace,
-        workerId);
+        workerId,
+        device);
   }
 
   public WorkerSettings withAdapters(Map<String, Path> value) {
@@ -325,7 +342,8 @@ public record WorkerSettings(
         maxStepTokens,
         prefillChunk,
         drainGrace,
-        workerId);
+        workerId,
+        device);
   }
 
   public WorkerSettings withDrainGrace(Duration value) {
@@ -344,6 +362,27 @@ public record WorkerSettings(
         maxStepTokens,
         prefillChunk,
         value,
-        workerId);
+        workerId,
+        device);
+  }
+
+  public WorkerSettings withDevice(String value) {
+    return new WorkerSettings(
+        modelDir,
+        modelName,
+        dtype,
+        maxBatchSize,
+        maxSequenceLength,
+        kvCacheBytes,
+        kvBlockSize,
+        maxAdapters,
+        maxLoraRank,
+        threads,
+        adapters,
+        maxStepTokens,
+        prefillChunk,
+        drainGrace,
+        workerId,
+        value);
   }
 }

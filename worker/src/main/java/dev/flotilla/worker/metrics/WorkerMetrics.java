@@ -1,5 +1,6 @@
 package dev.flotilla.worker.metrics;
 
+import dev.flotilla.worker.engine.DeviceInfo;
 import dev.flotilla.worker.scheduler.SchedulerMetrics;
 import dev.flotilla.worker.scheduler.SchedulerSnapshot;
 import io.micrometer.core.instrument.Counter;
@@ -20,7 +21,9 @@ import java.util.function.Supplier;
  * flotilla_worker_kv_blocks_total}, {@code flotilla_worker_queue_depth}, {@code
  * flotilla_worker_running_sequences}, {@code flotilla_worker_adapters_resident} (gauges); {@code
  * flotilla_worker_adapter_loads_total{result}}, {@code flotilla_worker_adapter_load_seconds},
- * {@code flotilla_worker_adapter_evictions_total}, {@code flotilla_worker_preemptions_total}.
+ * {@code flotilla_worker_adapter_evictions_total}, {@code flotilla_worker_preemptions_total}; on a
+ * GPU {@code flotilla_worker_gpu_memory_total_bytes} and {@code
+ * flotilla_worker_gpu_memory_engine_bytes} (gauges, tagged with the device and the GPU's name).
  */
 public final class WorkerMetrics implements SchedulerMetrics {
   private final Timer queue;
@@ -105,6 +108,26 @@ public final class WorkerMetrics implements SchedulerMetrics {
     Gauge.builder(
             "flotilla.worker.adapters.resident", () -> snapshot.get().residentAdapters().size())
         .description("Adapters in slots")
+        .register(registry);
+  }
+
+  /**
+   * GPU memory gauges for a worker on {@code device}: the GPU's total and what the engine holds
+   * (weights, KV cache, adapters, scratch), read from the driver at each scrape.
+   */
+  public static void registerGpu(MeterRegistry registry, String device, Supplier<DeviceInfo> info) {
+    String name = info.get().name();
+    Gauge.builder("flotilla.worker.gpu.memory.total", () -> info.get().totalBytes())
+        .baseUnit("bytes")
+        .tag("device", device)
+        .tag("gpu", name)
+        .description("Memory of the GPU the model runs on")
+        .register(registry);
+    Gauge.builder("flotilla.worker.gpu.memory.engine", () -> info.get().engineBytes())
+        .baseUnit("bytes")
+        .tag("device", device)
+        .tag("gpu", name)
+        .description("GPU memory the engine holds: weights, KV cache, adapters, scratch")
         .register(registry);
   }
 

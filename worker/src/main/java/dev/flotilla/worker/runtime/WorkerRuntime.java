@@ -2,6 +2,8 @@ package dev.flotilla.worker.runtime;
 
 import dev.flotilla.worker.config.WorkerSettings;
 import dev.flotilla.worker.engine.ContextParams;
+import dev.flotilla.worker.engine.DeviceInfo;
+import dev.flotilla.worker.engine.Devices;
 import dev.flotilla.worker.engine.Model;
 import dev.flotilla.worker.engine.ModelInfo;
 import dev.flotilla.worker.metrics.WorkerMetrics;
@@ -12,6 +14,7 @@ import dev.flotilla.worker.text.TextTokenizer;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -59,6 +62,8 @@ public final class WorkerRuntime implements AutoCloseable {
    * @throws IOException when the tokenizer or generation config cannot be read (the message names
    *     the file)
    * @throws dev.flotilla.worker.engine.EngineException when the engine cannot load the model
+   *     ({@link dev.flotilla.worker.engine.DeviceUnavailableException} when {@code FLOTILLA_DEVICE}
+   *     names a GPU that is not there)
    */
   public static WorkerRuntime start(WorkerSettings settings, MeterRegistry registry)
       throws IOException {
@@ -77,8 +82,12 @@ public final class WorkerRuntime implements AutoCloseable {
     tokenizerThread.setDaemon(true);
     tokenizerThread.start();
     Model model;
+    String device;
     try {
-      model = Model.load(settings.modelDir());
+      device =
+          DeviceSelection.resolve(
+              settings.device(), Devices.cudaCount(), Devices.cudaUnavailableReason());
+      model = Model.load(settings.modelDir(), device);
     } catch (RuntimeException | Error e) {
       closeWhenLoaded(tokenizerLoad);
       throw e;
@@ -147,13 +156,18 @@ public final class WorkerRuntime implements AutoCloseable {
             metrics,
             System::nanoTime);
     ref.set(scheduler);
+    if (!Devices.CPU.equals(device)) {
+      int ordinal = Integer.parseInt(device.substring("cuda:".length()));
+      WorkerMetrics.registerGpu(registry, device, () -> Devices.cudaInfo(ordinal));
+    }
     scheduler.start("flotilla-engine");
     long done = System.nanoTime();
     LOG.infof(
-        "loaded %s from %s in %d ms (tokenizer %d ms, weights %d ms, engine context %d ms; the tokenizer beside the weights, "
+        "loaded %s from %s onto %s in %d ms (tokenizer %d ms, weights %d ms, engine context %d ms; the tokenizer beside the weights, "
             + "waited %d ms for it): %s weights, vocabulary %d, context %d, %d KV blocks of %d tokens, %d adapter slots, %d adapters known",
         settings.modelName(),
         settings.modelDir(),
+        device,
         millis(done - t0),
         millis(tokenizerNanos[0]),
         millis(weightsDone - t0),
@@ -219,6 +233,20 @@ public final class WorkerRuntime implements AutoCloseable {
 
   public ModelInfo modelInfo() {
     return model.info();
+  }
+
+  /** Where the model runs: {@code cpu} or {@code cuda:N}. */
+  public String device() {
+    return model.info().device();
+  }
+
+  /** The GPU the model runs on, its memory now and the engine's share; empty on the CPU. */
+  public Optional<DeviceInfo> gpu() {
+    String device = device();
+    if (Devices.CPU.equals(device)) {
+      return Optional.empty();
+    }
+    return Optional.of(Devices.cudaInfo(Integer.parseInt(device.substring("cuda:".length()))));
   }
 
   public TextTokenizer tokenizer() {

@@ -97,6 +97,18 @@ public final class StatsPublisher implements AutoCloseable {
             .setTimestampMs(System.currentTimeMillis());
     holder
         .runtime()
+        .ifPresent(
+            r -> {
+              b.setDevice(r.device());
+              r.gpu()
+                  .ifPresent(
+                      g ->
+                          b.setGpuName(g.name())
+                              .setGpuMemoryTotalBytes(g.totalBytes())
+                              .setGpuMemoryEngineBytes(g.engineBytes()));
+            });
+    holder
+        .runtime()
         .map(WorkerRuntime::scheduler)
         .ifPresent(
             s -> {

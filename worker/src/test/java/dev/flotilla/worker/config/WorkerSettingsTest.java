@@ -32,7 +32,8 @@ class WorkerSettingsTest {
       int maxStepTokens,
       int prefillChunk,
       Duration drainGrace,
-      Optional<String> workerId)
+      Optional<String> workerId,
+      String device)
       implements WorkerConfig {
 
     static Config of(String source) {
@@ -52,7 +53,29 @@ class WorkerSettingsTest {
           256,
           32,
           Duration.ofSeconds(30),
-          Optional.of("w-1"));
+          Optional.of("w-1"),
+          "auto");
+    }
+
+    Config device(String value) {
+      return new Config(
+          modelSource,
+          modelName,
+          dtype,
+          maxBatchSize,
+          maxSequenceLength,
+          kvCacheBytes,
+          kvBlockSize,
+          maxAdapters,
+          maxLoraRank,
+          threads,
+          adapters,
+          adaptersDir,
+          maxStepTokens,
+          prefillChunk,
+          drainGrace,
+          workerId,
+          value);
     }
 
     Config adapters(String list, String adaptersDir) {
@@ -72,7 +95,8 @@ class WorkerSettingsTest {
           maxStepTokens,
           prefillChunk,
           drainGrace,
-          workerId);
+          workerId,
+          device);
     }
 
     Config batch(int value) {
@@ -92,7 +116,8 @@ class WorkerSettingsTest {
           maxStepTokens,
           prefillChunk,
           drainGrace,
-          workerId);
+          workerId,
+          device);
     }
 
     Config dtype(String value) {
@@ -112,7 +137,8 @@ class WorkerSettingsTest {
           maxStepTokens,
           prefillChunk,
           drainGrace,
-          workerId);
+          workerId,
+          device);
     }
   }
 
@@ -143,6 +169,23 @@ class WorkerSettingsTest {
     assertThat(s.stepTokens()).isEqualTo(256);
     assertThat(WorkerSettings.from(Config.of(model.toString()).batch(512)).stepTokens())
         .isEqualTo(512);
+  }
+
+  @Test
+  void deviceIsAutoCpuOrANumberedGpu() throws Exception {
+    Path model = model();
+    assertThat(WorkerSettings.from(Config.of("file://" + model)).device()).isEqualTo("auto");
+    assertThat(WorkerSettings.from(Config.of("file://" + model).device(" CUDA:1 ")).device())
+        .isEqualTo("cuda:1");
+    assertThat(WorkerSettings.from(Config.of("file://" + model).device("cpu")).device())
+        .isEqualTo("cpu");
+    for (String bad : new String[] {"gpu", "cuda", "cuda:-1", "cuda:01", "cuda:1024", ""}) {
+      assertThatThrownBy(() -> WorkerSettings.from(Config.of("file://" + model).device(bad)))
+          .isInstanceOf(WorkerConfigException.class)
+          .hasMessageContaining("FLOTILLA_DEVICE")
+          .hasMessageContaining("auto, cpu or cuda:N")
+          .hasMessageContaining("'" + bad + "'");
+    }
   }
 
   @Test

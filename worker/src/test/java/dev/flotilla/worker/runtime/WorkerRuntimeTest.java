@@ -2,11 +2,14 @@ package dev.flotilla.worker.runtime;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.flotilla.worker.InProcessWorker;
 import dev.flotilla.worker.TestLogs;
 import dev.flotilla.worker.TestModels;
 import dev.flotilla.worker.config.WorkerSettings;
+import dev.flotilla.worker.engine.DeviceUnavailableException;
+import dev.flotilla.worker.engine.Devices;
 import dev.flotilla.worker.engine.EngineException;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
@@ -49,6 +52,30 @@ class WorkerRuntimeTest {
     assertThatThrownBy(() -> WorkerRuntime.start(settingsFor(model), new SimpleMeterRegistry()))
         .isInstanceOf(EngineException.class)
         .hasMessageContaining("model.safetensors");
+  }
+
+  @Test
+  void autoLoadsOnTheCpuWithoutAGpuAndReportsIt() throws Exception {
+    assumeTrue(Devices.cudaCount() == 0, "this machine has a GPU");
+    try (WorkerRuntime runtime =
+        WorkerRuntime.start(
+            InProcessWorker.settings().withDevice("auto"), new SimpleMeterRegistry())) {
+      assertThat(runtime.device()).isEqualTo("cpu");
+      assertThat(runtime.gpu()).isEmpty();
+    }
+  }
+
+  @Test
+  void aGpuThatIsNotThereFailsTheLoadWithTheReason() {
+    String missing = Devices.cuda(Devices.cudaCount());
+    assertThatThrownBy(
+            () ->
+                WorkerRuntime.start(
+                    InProcessWorker.settings().withDevice(missing), new SimpleMeterRegistry()))
+        .isInstanceOf(DeviceUnavailableException.class)
+        .hasMessageContaining("FLOTILLA_DEVICE")
+        .hasMessageContaining("is " + missing + " but the engine sees")
+        .hasMessageContaining("does not fall back to the CPU");
   }
 
   private static WorkerSettings settingsFor(Path model) {
