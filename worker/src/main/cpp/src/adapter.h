@@ -44,6 +44,9 @@ struct Adapter {
     std::vector<std::array<LoraPair, kNumProj>> layers; // [n_layers][proj], empty when not applied
 
     bool applies(int layer, int proj) const { return targets[proj] && layer_on[layer]; }
+
+    // On a CUDA model: the LoRA pairs there (BF16).
+    cuda::DeviceAdapterPtr dev;
 };
 
 // Parses adapter_config.json text: fills rank, scale, targets; throws fl::Error.

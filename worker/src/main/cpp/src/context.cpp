@@ -6,12 +6,20 @@
 
 namespace fl {
 
+// A context on a CUDA model computes on the device: one host thread, KV blocks of BF16 whose pool
+// lives in device memory.
 Context::Context(std::shared_ptr<Model> m, const fl_context_params& p)
-    : model(std::move(m)), params(p), kern(kern::active()), pool(p.n_threads),
+    : model(std::move(m)), params(p), kern(kern::active()), pool(model->dev ? 1 : p.n_threads),
       kv(p.kv_block_size, model->cfg.n_layers, model->cfg.kv_dim(), p.kv_budget_bytes, p.max_sequences,
-         model->cfg.max_position_embeddings) {
+         model->cfg.max_position_embeddings, model->dev ? 2 : 4, !model->dev) {
     const ModelConfig& c = model->cfg;
     max_positions = static_cast<int32_t>(std::min<int64_t>(c.max_position_embeddings, kv.max_tokens()));
+    plan.reserve(p.max_batch_tokens);
+    seq_seen.assign(p.max_sequences, 0);
+    if (model->dev) {
+        dev = cuda::create_context(*model, p, kv);
+        return;
+    }
     const size_t n = static_cast<size_t>(p.max_batch_tokens);
     x.allocate(n * c.hidden_size * 4);
     xn.allocate(n * c.hidden_size * 4);
@@ -37,8 +45,6 @@ Context::Context(std::shared_ptr<Model> m, const fl_context_params& p)
         scores.allocate(size_t(pool.size()) * size_t(max_positions) * 4);
     }
     rope.allocate(n * c.head_dim * 4);
-    plan.reserve(p.max_batch_tokens);
-    seq_seen.assign(p.max_sequences, 0);
 }
 
 } // namespace fl

@@ -44,6 +44,9 @@ struct Context {
     BatchPlan plan;
     std::vector<uint32_t> seq_seen; // [max_sequences] step stamp: a sequence appears in one run
     uint32_t step = 0;
+
+    // On a CUDA model: the KV pool and step buffers there (the host scratch above stays empty).
+    cuda::DeviceContextPtr dev;
 };
 
 } // namespace fl

@@ -216,6 +216,7 @@ fl_status fl_adapter_load(fl_model* model, const char* dir, const fl_adapter_par
         h->adapter = load_adapter(model->model, dir,
                                   p.storage == FL_ADAPTER_STORAGE_F32 ? AdapterStorage::F32 : AdapterStorage::Auto);
         Model& m = *model->model;
+        if (m.dev) h->adapter->dev = cuda::upload_adapter(m, *h->adapter);
         std::lock_guard<std::mutex> lock(m.adapters_mutex);
         m.live_adapters.insert(h.get());
         *out = h.release();
@@ -266,7 +267,10 @@ fl_status fl_decode(fl_context* handle, const fl_batch* batch) {
             int new_len = r.pos0 + r.n;
             ctx.kv.resize(r.seq, new_len);
         }
-        forward(ctx, *batch);
+        if (ctx.dev)
+            cuda::forward(ctx, *batch);
+        else
+            forward(ctx, *batch);
     });
 }
 

@@ -1,7 +1,8 @@
 // kv-cache.h - paged KV cache: a pool of fixed-size blocks shared by all sequences.
 //
 // A block holds block_size positions of K and V for every layer:
-//   pool: [n_blocks][n_layers][2 (K, V)][block_size][kv_dim] F32
+//   pool: [n_blocks][n_layers][2 (K, V)][block_size][kv_dim] F32 (BF16 on a CUDA device, where the
+//   pool lives in device memory and this class keeps only the bookkeeping)
 // Each sequence owns a block table (its blocks in position order) and a length. Blocks are taken
 // from the free list on demand and returned when the sequence is freed or rewound. Attention only
 // reads positions below a sequence's length, each written by the sequence itself first, so a
@@ -17,7 +18,9 @@ namespace fl {
 
 class KvCache {
 public:
-    KvCache(int block_size, int n_layers, int kv_dim, int64_t budget_bytes, int max_sequences, int max_positions);
+    // elem_bytes: 4 (F32) or 2 (BF16); host_pool false: the pool lives elsewhere (a device).
+    KvCache(int block_size, int n_layers, int kv_dim, int64_t budget_bytes, int max_sequences, int max_positions,
+            int elem_bytes = 4, bool host_pool = true);
 
     int block_size() const { return block_size_; }
     int total_blocks() const { return n_blocks_; }
@@ -27,6 +30,8 @@ public:
     int64_t max_tokens() const { return int64_t(n_blocks_) * block_size_; }
 
     int length(int seq) const { return seqs_[seq].length; }
+    // A sequence's blocks in position order.
+    const std::vector<int32_t>& blocks(int seq) const { return seqs_[seq].blocks; }
     // Blocks that must be taken from the free list for seq to hold new_length positions.
     int blocks_needed(int seq, int new_length) const;
     // Sets the length to new_length, taking or returning blocks; the caller checked

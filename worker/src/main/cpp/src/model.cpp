@@ -132,13 +132,20 @@ void check_shape(const TensorSource::Entry& e, const std::vector<int64_t>& expec
 
 // staging: the file bytes of one tensor on their way to the packed layout; reused from tensor to
 // tensor (grown when one is larger) so its pages are faulted in once, not once per tensor.
+// to_device: on a CUDA model the tensor is only checked and recorded, for cuda::upload_model to
+// stream (no host copy).
 void load_linear(const TensorSource& src, const std::string& dir, const std::string& name, int out, int in, Linear& lin,
-                 int64_t& bytes, Buffer& staging) {
+                 int64_t& bytes, Buffer& staging, std::vector<LinearSource>* to_device = nullptr, int layer = 0,
+                 int proj = 0) {
     const auto& e = src.get(name, dir);
     check_shape(e, {out, in});
     lin.dtype = to_dtype(e.info->dtype);
     lin.out = out;
     lin.in = in;
+    if (to_device) {
+        to_device->push_back({e.file, e.info, layer, proj, out, in});
+        return;
+    }
     size_t file_bytes = e.info->end - e.info->begin;
     if (staging.size() < file_bytes) staging.allocate_uninitialized(file_bytes);
     e.file->read(*e.info, staging.as<void>());
@@ -180,9 +187,6 @@ std::shared_ptr<Model> load_model(const std::string& dir, const Device& device) 
     Model& m = *model;
     m.dir = dir;
     m.device = device;
-    if (device.is_cuda())
-        fail(FL_UNSUPPORTED, "%s: the CUDA backend cannot run models yet (device %s)", dir.c_str(),
-             device.name().c_str());
     std::string cfg_path = dir + "/config.json";
     std::string text = read_text_file(cfg_path, 16u << 20);
     m.cfg = parse_model_config(text.data(), text.size(), cfg_path);
@@ -192,7 +196,10 @@ std::shared_ptr<Model> load_model(const std::string& dir, const Device& device) 
     TensorSource src(dir);
     int64_t& bytes = m.weight_bytes;
     Buffer staging;
-    load_linear(src, dir, "model.embed_tokens.weight", c.vocab_size, c.hidden_size, m.embed, bytes, staging);
+    std::vector<LinearSource> device_linears;
+    std::vector<LinearSource>* dl = device.is_cuda() ? &device_linears : nullptr;
+    load_linear(src, dir, "model.embed_tokens.weight", c.vocab_size, c.hidden_size, m.embed, bytes, staging, dl,
+                LinearSource::kEmbed);
     m.layers.resize(c.n_layers);
     const int outs[kNumProj] = {c.q_dim(),           c.kv_dim(),          c.kv_dim(),   c.hidden_size,
                                 c.intermediate_size, c.intermediate_size, c.hidden_size};
@@ -205,7 +212,7 @@ std::shared_ptr<Model> load_model(const std::string& dir, const Device& device) 
         L.ffn_norm = load_vector(src, dir, pre + "post_attention_layernorm.weight", c.hidden_size, bytes);
         for (int p = 0; p < kNumProj; p++) {
             std::string name = pre + proj_module(p);
-            load_linear(src, dir, name + ".weight", outs[p], ins[p], L.proj[p], bytes, staging);
+            load_linear(src, dir, name + ".weight", outs[p], ins[p], L.proj[p], bytes, staging, dl, l, p);
             bool bias = (c.attention_bias && p <= kV) || (c.o_bias && p == kO);
             if (bias) L.proj[p].bias = load_vector(src, dir, name + ".bias", outs[p], bytes);
             if (l == 0 && p == 0) m.layer_dtype = L.proj[p].dtype;
@@ -218,7 +225,14 @@ std::shared_ptr<Model> load_model(const std::string& dir, const Device& device) 
     if (!c.tie_word_embeddings) {
         if (!src.find("lm_head.weight"))
             fail(FL_FORMAT, "%s: missing tensor 'lm_head.weight' (tie_word_embeddings is false)", dir.c_str());
-        load_linear(src, dir, "lm_head.weight", c.vocab_size, c.hidden_size, m.lm_head, bytes, staging);
+        load_linear(src, dir, "lm_head.weight", c.vocab_size, c.hidden_size, m.lm_head, bytes, staging, dl,
+                    LinearSource::kLmHead);
+    }
+    if (dl) {
+        m.dev = cuda::upload_model(m, device_linears);
+        m.weight_bytes = cuda::device_model_bytes(*m.dev);
+        // the device computes in BF16 (F16 stays F16): what the model reports and adapters follow
+        if (m.layer_dtype == DType::F32) m.layer_dtype = DType::BF16;
     }
     return model;
 }

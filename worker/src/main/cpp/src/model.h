@@ -11,6 +11,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "cuda/cuda.h"
 #include "device.h"
 #include "model-config.h"
 #include "tensor.h"
@@ -42,6 +43,18 @@ struct Layer {
     Linear proj[kNumProj];
 };
 
+// A linear weight of the checkpoint as the device loader streams it: layer kEmbed / kLmHead for
+// the embedding and the output head, else a decoder layer and its projection.
+struct LinearSource {
+    static constexpr int kEmbed = -1, kLmHead = -2;
+    const SafetensorsFile* file;
+    const StTensorInfo* info;
+    int layer;
+    int proj;
+    int out;
+    int in;
+};
+
 struct Model {
     ModelConfig cfg;
     std::string dir;
@@ -55,6 +68,9 @@ struct Model {
     int64_t weight_bytes = 0;
 
     const Linear& output() const { return lm_head.packed.size() ? lm_head : embed; }
+
+    // On a CUDA device: the weights there (the Linears above keep shapes and dtype, no values).
+    cuda::DeviceModelPtr dev;
 
     // Adapters currently loaded against this model (fl_decode checks handles against it).
     std::mutex adapters_mutex;

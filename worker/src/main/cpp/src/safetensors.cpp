@@ -197,14 +197,16 @@ const StTensorInfo* SafetensorsFile::find(const std::string& name) const {
     return it == index_.end() ? nullptr : &tensors_[it->second];
 }
 
-void SafetensorsFile::read(const StTensorInfo& t, void* dst) const {
+void SafetensorsFile::read_range(const StTensorInfo& t, uint64_t offset, uint64_t n, void* dst) const {
     if (fd_ < 0) fail(FL_IO, "%s: no file to read tensor '%s' from", path_.c_str(), t.name.c_str());
-    uint64_t n = t.end - t.begin;
+    if (offset > t.end - t.begin || n > t.end - t.begin - offset)
+        fail(FL_INTERNAL, "%s: read of %llu bytes at %llu is outside tensor '%s'", path_.c_str(), (unsigned long long)n,
+             (unsigned long long)offset, t.name.c_str());
     uint64_t got = 0;
     char* out = static_cast<char*>(dst);
     while (got < n) {
         size_t chunk = static_cast<size_t>(std::min<uint64_t>(n - got, 1ull << 30));
-        ssize_t r = pread(fd_, out + got, chunk, static_cast<off_t>(data_start_ + t.begin + got));
+        ssize_t r = pread(fd_, out + got, chunk, static_cast<off_t>(data_start_ + t.begin + offset + got));
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0)
             fail(FL_IO, "%s: short read of tensor '%s' (%llu of %llu bytes)", path_.c_str(), t.name.c_str(),

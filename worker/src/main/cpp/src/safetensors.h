@@ -44,7 +44,9 @@ public:
     const std::vector<StTensorInfo>& tensors() const { return tensors_; }
 
     // Reads a tensor's bytes (end - begin) into dst with pread; throws FL_IO on a short read.
-    void read(const StTensorInfo& t, void* dst) const;
+    void read(const StTensorInfo& t, void* dst) const { read_range(t, 0, t.end - t.begin, dst); }
+    // Reads bytes [offset, offset + n) of a tensor's data into dst; the range lies inside the tensor.
+    void read_range(const StTensorInfo& t, uint64_t offset, uint64_t n, void* dst) const;
 
 private:
     SafetensorsFile() = default;

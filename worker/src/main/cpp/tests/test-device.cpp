@@ -2,7 +2,11 @@
 // Written to hold on any machine: with no GPU (here, CI) device 0 is the missing one; with GPUs,
 // the ordinal after the last.
 #include <string>
+#include <vector>
 
+#include "batch.h"
+#include "context.h"
+#include "cuda/step-meta.h"
 #include "device.h"
 #include "error.h"
 #include "flotilla_engine.h"
@@ -105,6 +109,81 @@ TEST(a_model_on_a_missing_cuda_device_fails_with_the_reason) {
     CHECK(info.cuda_device == -1);
     fl_model_free(model);
     CHECK(std::string(fl_model_default_params().device) == "cpu");
+}
+
+// --- the host side of the device step --------------------------------------------------------
+
+// A BF16 KV pool (the device's) holds twice the blocks of an F32 one in the same budget, and
+// keeps no host memory.
+TEST(kv_blocks_in_bf16_are_half_the_bytes) {
+    fl::KvCache f32(16, 2, 64, 1 << 20, 4, 512);
+    fl::KvCache bf16(16, 2, 64, 1 << 20, 4, 512, 2, false);
+    CHECK(bf16.bytes_per_block() * 2 == f32.bytes_per_block());
+    CHECK(bf16.total_blocks() == 2 * f32.total_blocks());
+}
+
+// The metadata a device step reads: tokens, positions, attention ranges (a sliding window here),
+// block tables, and each row's K/V slot, which must be where the host KvCache puts that position.
+TEST(step_meta_matches_the_kv_cache_layout) {
+    TempDir tmp;
+    ModelSpec s;
+    s.arch = "MistralForCausalLM";
+    s.sliding_window = 8;
+    write_model(make_model(s, 17), tmp.path);
+    fl_model* model = nullptr;
+    REQUIRE(fl_model_load(tmp.path.c_str(), nullptr, &model) == FL_OK);
+    fl_context_params p = fl_context_default_params();
+    p.kv_block_size = 4;
+    p.kv_budget_bytes = 1 << 20;
+    p.max_sequences = 4;
+    p.n_threads = 1;
+    fl_context* ctx = nullptr;
+    REQUIRE(fl_context_create(model, &p, &ctx) == FL_OK);
+    std::vector<float> logits(s.vocab * 16);
+
+    // seq 0: 10 positions (block 0 is its first: the free list hands out block 0 first), seq 1: 3
+    auto step = [&](std::vector<int32_t> tok, std::vector<int32_t> seq, std::vector<int32_t> pos) {
+        fl_batch b{int(tok.size()), tok.data(), seq.data(),    pos.data(),
+                   nullptr,         nullptr,    logits.data(), int64_t(logits.size())};
+        return fl_decode(ctx, &b);
+    };
+    REQUIRE(step({1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, std::vector<int32_t>(10, 0), {0, 1, 2, 3, 4, 5, 6, 7, 8, 9}) ==
+            FL_OK);
+    REQUIRE(step({4, 5, 6}, {1, 1, 1}, {0, 1, 2}) == FL_OK);
+
+    // the next step: a decode row of seq 1, then three prefill rows of seq 0 crossing a block
+    std::vector<int32_t> tok = {7, 8, 9, 10}, seq = {1, 0, 0, 0}, pos = {3, 10, 11, 12};
+    std::vector<int8_t> want = {1, 0, 0, 1};
+    fl_batch b{4, tok.data(), seq.data(), pos.data(), nullptr, want.data(), logits.data(), int64_t(logits.size())};
+    fl::Context& c = *ctx->ctx;
+    fl::plan_batch(c, b, c.plan);
+    for (const fl::SeqRun& r : c.plan.runs) c.kv.resize(r.seq, r.pos0 + r.n); // as fl_decode reserves
+    fl::StepMeta m;
+    fl::build_step_meta(c.plan, b, c.kv, c.model->cfg, m);
+
+    CHECK(m.token == tok && m.pos == pos);
+    CHECK((m.row_run == std::vector<int32_t>{0, 1, 1, 1}));
+    CHECK((m.out_rows == std::vector<int32_t>{0, 3}));
+    CHECK((m.lo == std::vector<int32_t>{0, 3, 4, 5})); // window of 8 ending at pos
+    REQUIRE(m.block_off.size() == 2);
+    CHECK(std::vector<int32_t>(m.blocks.begin() + m.block_off[0], m.blocks.begin() + m.block_off[1]) == c.kv.blocks(1));
+    CHECK(std::vector<int32_t>(m.blocks.begin() + m.block_off[1], m.blocks.end()) == c.kv.blocks(0));
+    CHECK(c.kv.blocks(0).size() == 4); // 13 positions in blocks of 4
+    const int kv_dim = c.model->cfg.kv_dim(), L = c.model->cfg.n_layers, bs = 4;
+    const float* base = c.kv.k(0, 0, 0);
+    for (int i = 0; i < 4; i++) {
+        CHECK_MSG(c.kv.k(seq[i], 0, pos[i]) - base == m.kv_row[i], "row %d", i);
+        for (int l = 0; l < L; l++) {
+            const int64_t layer = int64_t(l) * 2 * bs * kv_dim;
+            CHECK(c.kv.k(seq[i], l, pos[i]) - base == m.kv_row[i] + layer);
+            CHECK(c.kv.v(seq[i], l, pos[i]) - base == m.kv_row[i] + layer + bs * kv_dim);
+            CHECK(fl::kv_offset(c.kv.blocks(seq[i])[pos[i] / bs], l, 1, pos[i] % bs, L, bs, kv_dim) ==
+                  c.kv.v(seq[i], l, pos[i]) - base);
+        }
+    }
+    for (const fl::Adapter* a : m.adapter) CHECK(a == nullptr);
+    fl_context_free(ctx);
+    fl_model_free(model);
 }
 
 TEST_MAIN()

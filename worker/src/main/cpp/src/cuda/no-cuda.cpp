@@ -14,5 +14,21 @@ const char* unavailable_reason() {
 void device_info(int index, fl_device_info&) { fail(FL_DEVICE_UNAVAILABLE, "%s", unavailable_reason()); }
 void count_engine_bytes(int, int64_t) {}
 
+// Unreachable: no model is ever on a CUDA device in this build (require_device fails first).
+DeviceModelPtr upload_model(const Model&, const std::vector<LinearSource>&) {
+    fail(FL_DEVICE_UNAVAILABLE, "%s", unavailable_reason());
+}
+DeviceAdapterPtr upload_adapter(const Model&, const Adapter&) {
+    fail(FL_DEVICE_UNAVAILABLE, "%s", unavailable_reason());
+}
+DeviceContextPtr create_context(const Model&, const fl_context_params&, const KvCache&) {
+    fail(FL_DEVICE_UNAVAILABLE, "%s", unavailable_reason());
+}
+int64_t device_model_bytes(const DeviceModel&) { return 0; }
+void forward(Context&, const fl_batch&) { fail(FL_DEVICE_UNAVAILABLE, "%s", unavailable_reason()); }
+void DeviceModelDeleter::operator()(DeviceModel*) const noexcept {}
+void DeviceAdapterDeleter::operator()(DeviceAdapter*) const noexcept {}
+void DeviceContextDeleter::operator()(DeviceContext*) const noexcept {}
+
 } // namespace cuda
 } // namespace fl
