@@ -18,6 +18,8 @@ import sys
 import time
 
 T0 = time.time()
+# The engine device the checks run on (cpu: the model modes without a GPU, to try the plumbing).
+DEVICE = os.environ.get("FLOTILLA_GPU_CHECK_DEVICE", "cuda:0")
 RESULT = {}
 REASONS = {}
 LINES = []
@@ -212,7 +214,7 @@ def correctness(torch, np, check, work, models, budget):
                 tf = os.path.join(work, "tokens.bin")
                 toks.tofile(tf)
                 out = os.path.join(work, "logits.bin")
-                args = ["logits", "cuda:0", model_dir, out, tf] + ([adapter] if with_adapter else [])
+                args = ["logits", DEVICE, model_dir, out, tf] + ([adapter] if with_adapter else [])
                 r = engine(check, *args)[0]
                 got = np.fromfile(out, dtype=np.float32)
                 want = reference_logits(torch, model_dir, adapter if with_adapter else None, toks.tolist())
@@ -287,12 +289,26 @@ def main():
         san = shutil.which("compute-sanitizer") or "/usr/local/cuda/bin/compute-sanitizer"
         tf = os.path.join(a.work, "san-tokens.bin")
         np.arange(37, dtype=np.int32).tofile(tf)
-        engine(check, "logits", "cuda:0", tiny, os.path.join(a.work, "san.bin"), tf, tiny_ad[0], sanitizer=san,
+        engine(check, "logits", DEVICE, tiny, os.path.join(a.work, "san.bin"), tf, tiny_ad[0], sanitizer=san,
                timeout=240)
         RESULT["compute_sanitizer_errors"] = 0
         log("compute-sanitizer memcheck: no errors (tiny model, 37 tokens, adapter)")
     except Exception as e:
         missing("compute_sanitizer_errors", e)
+
+    try:  # the device step against the CPU engine on the same files: no transformers in between
+        worst = 0.0
+        for name, model, ad, n in [("tiny", tiny, tiny_ad[0], 300), ("1b", one, one_ad[0], 200)]:
+            tf = os.path.join(a.work, "cmp-tokens.bin")
+            np.random.default_rng(7).integers(0, 1024 if name == "tiny" else 128256, size=n).astype(np.int32).tofile(tf)
+            for args in ([model, tf], [model, tf, ad]):
+                r = engine(check, "compare", *args, timeout=240)[0]
+                worst = max(worst, r["max_rel_l2_vs_cpu"])
+                log(f"cuda:0 vs CPU engine, {name}, {n} tokens in chunks of 64, adapter={len(args) > 2}: "
+                    f"rel L2 {r['max_rel_l2_vs_cpu']:.2e}, argmax equal {r['argmax_same']}/{r['steps']}")
+        RESULT["max_rel_l2_vs_cpu_engine"] = worst
+    except Exception as e:
+        missing("max_rel_l2_vs_cpu_engine", e)
 
     try:
         correctness(torch, np, check, a.work, [("1b", one, one_ad[0]), ("8b", eight, eight_ad[0])], a.budget)
@@ -300,19 +316,26 @@ def main():
         missing("max_rel_l2_vs_transformers", e)
 
     try:
-        r = engine(check, "mixed", "cuda:0", one, os.path.dirname(one_ad[0]), 64, 8)[0]
+        r = engine(check, "mixed", DEVICE, one, os.path.dirname(one_ad[0]), 64, 8)[0]
         RESULT["b64_rows_matching_solo"] = r["rows_matching_solo"]
         log(f"64 rows with 64 adapters: {r['rows_matching_solo']} of 64 give their solo tokens (8 steps)")
     except Exception as e:
         missing("b64_rows_matching_solo", e)
 
-    speed(check, eight, os.path.dirname(eight_ad[0]), a.budget)
+    eight_dir = os.path.dirname(eight_ad[0])
+    key_speed(check, eight, eight_dir, a.budget)
     try:
         if left(a.budget) < 90:
             raise TimeoutError("time budget")
         peft_peer(torch, eight, eight_ad)
     except Exception as e:
         missing("b64_mixed_vs_peft", e)
+    if left(a.budget) > 120:
+        speed(check, eight, eight_dir, a.budget, OTHER_CASES)
+    else:
+        for c in OTHER_CASES:
+            b, m = c.split(":")
+            missing(f"decode_b{b}_{m}_tok_s", "time budget")
     return finish(a.out)
 
 
@@ -323,20 +346,45 @@ def kernels(check):
     RESULT["kernel_failures"] = out[-1].get("failures")
 
 
-def speed(check, model, adapters, budget):
+def engine_stream(check, args, seconds):
+    """Runs gpu_check and keeps the JSON lines it printed before `seconds` ran out."""
+    p = subprocess.Popen([check, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = p.communicate(timeout=max(seconds, 1))
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        err += f"\n(stopped after {seconds:.0f} s: time budget)"
+    for l in err.splitlines()[-20:]:
+        if l.strip():
+            LINES.append("    " + l)
+    return [json.loads(l) for l in out.splitlines() if l.startswith("{")], p.returncode, err
+
+
+# The cases the JSON keys need first, then the rest of the grid.
+KEY_CASES = ["1:none", "64:none", "64:distinct"]
+OTHER_CASES = ["1:shared", "1:distinct", "16:none", "16:shared", "16:distinct", "64:shared", "256:none",
+               "256:shared", "256:distinct"]
+
+
+def speed(check, model, adapters, budget, cases):
+    rows, rc, err = engine_stream(check, ["decode", DEVICE, model, adapters, 20, 128, *cases],
+                                  left(budget) - 100)
     rates = {}
-    for b in (1, 16, 64, 256):
-        for mode in ("none", "shared", "distinct"):
-            if left(budget) < 120:
-                missing(f"decode_b{b}_{mode}_tok_s", "time budget")
-                continue
-            try:
-                r = engine(check, "decode", "cuda:0", model, adapters, b, mode, 20, 128)[0]
-                rates[(b, mode)] = r
-                RESULT[f"decode_b{b}_{mode}_tok_s"] = r["tokens_per_s"]
-                log(f"decode 8B batch {b} adapters {mode}: {r['tokens_per_s']:.0f} tok/s, {r['step_ms']:.2f} ms/step")
-            except Exception as e:
-                missing(f"decode_b{b}_{mode}_tok_s", e)
+    for r in rows:
+        rates[(r["batch"], r["adapters"])] = r
+        RESULT[f"decode_b{r['batch']}_{r['adapters']}_tok_s"] = r["tokens_per_s"]
+        log(f"decode 8B batch {r['batch']} adapters {r['adapters']}: {r['tokens_per_s']:.0f} tok/s, "
+            f"{r['step_ms']:.2f} ms/step (context 128, 64 adapters over the rows when distinct)")
+    for c in cases:
+        b, m = c.split(":")
+        if (int(b), m) not in rates:
+            missing(f"decode_b{b}_{m}_tok_s", f"gpu_check exited {rc}: {err.strip()[-200:]}")
+    return rates
+
+
+def key_speed(check, model, adapters, budget):
+    rates = speed(check, model, adapters, budget, KEY_CASES)
     bw = RESULT.get("d2d_copy_gb_s")
     if (1, "none") in rates and bw:
         r = rates[(1, "none")]
@@ -351,11 +399,12 @@ def speed(check, model, adapters, budget):
     else:
         missing("decode_b64_distinct_vs_none", "a batch-64 decode did not run")
     try:
-        r = engine(check, "prefill", "cuda:0", model, 2048)[0]
+        r = engine(check, "prefill", DEVICE, model, 2048, timeout=max(left(budget) - 60, 30))[0]
         tf = RESULT.get("torch_bf16_matmul_tflops")
         RESULT["prefill2048_tok_s"] = r["tokens_per_s"]
         RESULT["prefill2048_vs_matmul"] = round(r["gemm_flops"] / r["seconds"] / (tf * 1e12), 3) if tf else None
-        log(f"prefill 2048 tokens on 8B: {r['seconds'] * 1e3:.0f} ms, {r['tokens_per_s']:.0f} tok/s")
+        log(f"prefill 2048 tokens on 8B: {r['seconds'] * 1e3:.0f} ms, {r['tokens_per_s']:.0f} tok/s "
+            f"(projection FLOPs over the torch bf16 matmul rate: {RESULT['prefill2048_vs_matmul']})")
     except Exception as e:
         missing("prefill2048_vs_matmul", e)
 

@@ -10,9 +10,14 @@
 //   gpu-check mixed DEV MODEL ADAPTERS_DIR N STEPS
 //                                              N rows with adapters lora0..lora{N-1}: greedy tokens
 //                                              alone vs. all N in one batch
-//   gpu-check decode DEV MODEL ADAPTERS_DIR BATCH MODE STEPS CONTEXT
-//                                              decode throughput, MODE none | shared | distinct
+//   gpu-check decode DEV MODEL ADAPTERS_DIR STEPS CONTEXT BATCH:MODE...
+//                                              decode throughput per case, MODE none | shared |
+//                                              distinct (row i: adapter lora{i % 64})
 //   gpu-check prefill DEV MODEL TOKENS         prefill throughput of one prompt of TOKENS tokens
+//   gpu-check compare MODEL TOKENS [ADAPTER]   the last row's logits on cuda:0 against the CPU
+//                                              engine on the same files (rel L2), and every
+//                                              prompt prefix's greedy token, chunked as a server
+//                                              would (64 rows per step)
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -186,42 +191,58 @@ int mode_mixed(int argc, char** argv) {
     return same == n ? 0 : 1;
 }
 
+// Every (batch, adapters) case in the order given, one model load: the first cases are the ones
+// the caller needs most (it may stop the run when its time is up).
 int mode_decode(int argc, char** argv) {
-    if (argc < 9) return 2;
-    const int batch = std::atoi(argv[5]), steps = std::atoi(argv[7]), context = std::atoi(argv[8]);
-    const std::string mode = argv[6];
-    Engine e(argv[2], argv[3], std::max(batch, 512), batch + 1, int64_t(8) << 30);
-    std::vector<fl_adapter*> ad(batch, nullptr);
-    if (mode != "none") {
-        const int distinct = mode == "distinct" ? batch : 1;
-        std::vector<fl_adapter*> loaded;
-        for (int i = 0; i < distinct; i++)
-            loaded.push_back(e.adapter(std::string(argv[4]) + "/lora" + std::to_string(i % 64)));
-        for (int i = 0; i < batch; i++) ad[i] = loaded[i % distinct];
+    if (argc < 8) return 2;
+    const int steps = std::atoi(argv[5]), context = std::atoi(argv[6]);
+    struct Case {
+        int batch;
+        std::string adapters;
+    };
+    std::vector<Case> cases;
+    int max_batch = 1;
+    for (int i = 7; i < argc; i++) { // "64:distinct"
+        std::string c = argv[i];
+        size_t colon = c.find(':');
+        cases.push_back({std::atoi(c.substr(0, colon).c_str()), c.substr(colon + 1)});
+        max_batch = std::max(max_batch, cases.back().batch);
     }
+    Engine e(argv[2], argv[3], std::max(max_batch, 512), max_batch + 1, int64_t(8) << 30);
+    // 64 adapters, loaded once; "distinct" gives row i adapter i % 64 (256 rows: 64 adapters, 4 rows each)
+    std::vector<fl_adapter*> loaded;
+    for (int i = 0; i < 64; i++) loaded.push_back(e.adapter(std::string(argv[4]) + "/lora" + std::to_string(i)));
     const int V = e.info.vocab_size;
-    std::vector<float> logits(size_t(batch) * V);
+    std::vector<float> logits(size_t(max_batch) * V);
     std::vector<int32_t> prompt(context);
     for (int j = 0; j < context; j++) prompt[j] = (j * 31 + 7) % V;
-    for (int i = 0; i < batch; i++) prefill(e, i, prompt, ad[i], 512, nullptr);
-    std::vector<int32_t> t(batch, 1), s(batch), p(batch);
-    std::vector<int8_t> want(batch, 1);
-    for (int i = 0; i < batch; i++) s[i] = i;
-    auto run = [&](int k, int at) {
-        for (int step = 0; step < k; step++) {
-            for (int i = 0; i < batch; i++) p[i] = at + step;
-            fl_batch b{batch, t.data(), s.data(), p.data(), ad.data(), want.data(), logits.data(), int64_t(batch) * V};
-            if (fl_decode(e.ctx, &b) != FL_OK) die("fl_decode (decode)");
-        }
-    };
-    run(2, context); // warm up
-    auto t0 = Clock::now();
-    run(steps, context + 2);
-    const double sec = since(t0);
-    std::printf("{\"mode\": \"decode\", \"batch\": %d, \"adapters\": \"%s\", \"steps\": %d, \"context\": %d, "
-                "\"step_ms\": %.3f, \"tokens_per_s\": %.1f, \"weight_bytes\": %lld}\n",
-                batch, mode.c_str(), steps, context, sec / steps * 1e3, batch * steps / sec,
-                (long long)e.info.weight_bytes);
+    for (const Case& c : cases) {
+        const int batch = c.batch;
+        std::vector<fl_adapter*> ad(batch, nullptr);
+        for (int i = 0; i < batch && c.adapters != "none"; i++) ad[i] = loaded[c.adapters == "shared" ? 0 : i % 64];
+        for (int i = 0; i < batch; i++) prefill(e, i, prompt, ad[i], 512, nullptr);
+        std::vector<int32_t> t(batch, 1), s(batch), p(batch);
+        std::vector<int8_t> want(batch, 1);
+        for (int i = 0; i < batch; i++) s[i] = i;
+        auto run = [&](int k, int at) {
+            for (int step = 0; step < k; step++) {
+                for (int i = 0; i < batch; i++) p[i] = at + step;
+                fl_batch b{batch,     t.data(),    s.data(),      p.data(),
+                           ad.data(), want.data(), logits.data(), int64_t(batch) * V};
+                if (fl_decode(e.ctx, &b) != FL_OK) die("fl_decode (decode)");
+            }
+        };
+        run(2, context); // warm up
+        auto t0 = Clock::now();
+        run(steps, context + 2);
+        const double sec = since(t0);
+        std::printf("{\"mode\": \"decode\", \"batch\": %d, \"adapters\": \"%s\", \"steps\": %d, "
+                    "\"context\": %d, \"step_ms\": %.3f, \"tokens_per_s\": %.1f, \"weight_bytes\": %lld}\n",
+                    batch, c.adapters.c_str(), steps, context, sec / steps * 1e3, batch * steps / sec,
+                    (long long)e.info.weight_bytes);
+        std::fflush(stdout);
+        for (int i = 0; i < batch; i++) fl_seq_free(e.ctx, i);
+    }
     return 0;
 }
 
@@ -238,11 +259,50 @@ int mode_prefill(int argc, char** argv) {
     auto t0 = Clock::now();
     prefill(e, 0, prompt, nullptr, n, logits.data());
     const double sec = since(t0);
+    // the projections' multiply-adds (the embedding is a gather, the lm_head runs for one row)
     const fl_model_info& in = e.info;
-    const double params = double(in.weight_bytes) / (in.weight_dtype == FL_DTYPE_F32 ? 4 : 2);
+    const double h = in.hidden_size, q = double(in.n_heads) * in.head_dim, kv = double(in.n_kv_heads) * in.head_dim;
+    const double params = in.n_layers * (h * q + 2 * h * kv + q * h + 3 * h * in.intermediate_size);
     std::printf("{\"mode\": \"prefill\", \"tokens\": %d, \"seconds\": %.4f, \"tokens_per_s\": %.1f, "
                 "\"gemm_flops\": %.4g}\n",
                 n, sec, n / sec, 2.0 * params * n);
+    return 0;
+}
+
+// cuda:0 against the CPU engine: the same batches, the last row's logits each step.
+int mode_compare(int argc, char** argv) {
+    if (argc < 4) return 2;
+    std::vector<int32_t> tokens = read_tokens(argv[3]);
+    const int chunk = 64;
+    double worst = 0;
+    int argmax_same = 0, steps = 0;
+    Engine gpu("cuda:0", argv[2], 512, 2, int64_t(1) << 30);
+    Engine cpu("cpu", argv[2], 512, 2, int64_t(1) << 30);
+    fl_adapter* ag = argc > 4 ? gpu.adapter(argv[4]) : nullptr;
+    fl_adapter* ac = argc > 4 ? cpu.adapter(argv[4]) : nullptr;
+    const int V = gpu.info.vocab_size, n = int(tokens.size());
+    std::vector<float> lg(V), lc(V);
+    std::vector<int32_t> s(chunk, 0), pos(chunk);
+    for (int r0 = 0; r0 < n; r0 += chunk) {
+        const int m = std::min(chunk, n - r0);
+        for (int i = 0; i < m; i++) pos[i] = r0 + i;
+        std::vector<fl_adapter*> adg(m, ag), adc(m, ac);
+        fl_batch bg{m, tokens.data() + r0, s.data(), pos.data(), adg.data(), nullptr, lg.data(), V};
+        fl_batch bc{m, tokens.data() + r0, s.data(), pos.data(), adc.data(), nullptr, lc.data(), V};
+        if (fl_decode(gpu.ctx, &bg) != FL_OK) die("fl_decode (cuda)");
+        if (fl_decode(cpu.ctx, &bc) != FL_OK) die("fl_decode (cpu)");
+        double num = 0, den = 0;
+        for (int v = 0; v < V; v++) {
+            num += (double(lg[v]) - lc[v]) * (double(lg[v]) - lc[v]);
+            den += double(lc[v]) * lc[v];
+        }
+        worst = std::max(worst, std::sqrt(num / std::max(den, 1e-30)));
+        argmax_same += argmax(lg.data(), V) == argmax(lc.data(), V);
+        steps++;
+    }
+    std::printf("{\"mode\": \"compare\", \"tokens\": %d, \"steps\": %d, \"max_rel_l2_vs_cpu\": %.3g, "
+                "\"argmax_same\": %d}\n",
+                n, steps, worst, argmax_same);
     return 0;
 }
 
@@ -320,10 +380,23 @@ void report(const char* kernel, const char* shape, double err, double tol) {
                 kernel, shape, err, tol, ok ? "true" : "false");
 }
 
-void check_gemm(int M, int N, int K) {
-    auto x = bf16(randn(size_t(M) * K)), w = bf16(randn(size_t(N) * K, 0.05f));
+std::vector<uint16_t> f16(const std::vector<float>& v) {
+    std::vector<uint16_t> o(v.size());
+    for (size_t i = 0; i < v.size(); i++) o[i] = fl::f32_to_f16(v[i]);
+    return o;
+}
+std::vector<float> widen16(const std::vector<uint16_t>& v) {
+    std::vector<float> o(v.size());
+    for (size_t i = 0; i < v.size(); i++) o[i] = fl::f16_to_f32(v[i]);
+    return o;
+}
+
+void check_gemm(int M, int N, int K, Half ht = Half::BF16) {
+    const bool b = ht == Half::BF16;
+    auto xr = randn(size_t(M) * K), wr = randn(size_t(N) * K, 0.05f);
+    auto x = b ? bf16(xr) : f16(xr), w = b ? bf16(wr) : f16(wr);
     auto bias = randn(N);
-    auto xf = widen(x), wf = widen(w);
+    auto xf = b ? widen(x) : widen16(x), wf = b ? widen(w) : widen16(w);
     std::vector<double> want(size_t(M) * N);
     for (int m = 0; m < M; m++)
         for (int n = 0; n < N; n++) {
@@ -337,16 +410,16 @@ void check_gemm(int M, int N, int K) {
     float *dy = nullptr, *work = nullptr;
     dy = static_cast<decltype(dy)>(dmalloc(size_t(M) * N * 4));
     work = static_cast<decltype(work)>(dmalloc(size_t(split) * M * N * 4 + 16));
-    gemm(Half::BF16, dx, dw, db, M, N, K, split, work, dy, nullptr);
+    gemm(ht, dx, dw, db, M, N, K, split, work, dy, nullptr);
     auto got = host_copy(dy, size_t(M) * N);
     char shape[64];
     std::snprintf(shape, sizeof shape, "M=%d N=%d K=%d split=%d", M, N, K, split);
-    report("gemm_bf16", shape, rel_err(got, want), 1e-3);
+    report(b ? "gemm_bf16" : "gemm_f16", shape, rel_err(got, want), 1e-3);
     // batch invariance: row 0 alone equals row 0 of the batch, bit for bit
-    gemm(Half::BF16, dx, dw, db, 1, N, K, split, work, dy, nullptr);
+    gemm(ht, dx, dw, db, 1, N, K, split, work, dy, nullptr);
     auto alone = host_copy(dy, size_t(N));
     bool same = std::memcmp(alone.data(), got.data(), size_t(N) * 4) == 0;
-    report("gemm_bf16_row0_alone_vs_batch", shape, same ? 0.0 : 1.0, 0);
+    report(b ? "gemm_bf16_row0_alone_vs_batch" : "gemm_f16_row0_alone_vs_batch", shape, same ? 0.0 : 1.0, 0);
     cudaFree(dx), cudaFree(dw), cudaFree(db), cudaFree(dy), cudaFree(work);
 }
 
@@ -519,6 +592,20 @@ void check_rope(int n, int heads, int kv, int hd) {
     report("kv_store_v", "bf16", rel_err(gv, wv), 1e-2);
 }
 
+void check_embed(int n, int H) {
+    const int vocab = 1000;
+    auto table = bf16(randn(size_t(vocab) * H));
+    std::vector<int32_t> tok = {999, 0, 17, 17, 500};
+    std::vector<double> want;
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < H; c++) want.push_back(fl::bf16_to_f32(table[size_t(tok[i]) * H + c]));
+    auto dt = dev_copy(table);
+    auto dk = dev_copy(tok);
+    float* x = static_cast<float*>(dmalloc(size_t(n) * H * 4));
+    embed(Half::BF16, dt, dk, n, H, x, nullptr);
+    report("embed", "bf16 rows, exact", rel_err(host_copy(x, size_t(n) * H), want), 0);
+}
+
 int mode_kernels() {
     if (fl_device_count() == 0) {
         std::printf("{\"mode\": \"kernels\", \"skipped\": \"%s\"}\n", fl_device_unavailable_reason());
@@ -528,6 +615,8 @@ int mode_kernels() {
     check_gemm(37, 1024, 4096);
     check_gemm(300, 14336 / 4, 4096);
     check_gemm(64, 128256 / 16, 4096);
+    check_gemm(37, 1000, 520, Half::F16); // N and K off the tile sizes (K a multiple of 8)
+    check_embed(5, 4096);
     check_norm_silu(37, 4096);
     check_lora(64, 4096, 1024, 16);
     check_lora(5, 14336, 4096, 16);
@@ -555,6 +644,7 @@ int main(int argc, char** argv) {
     if (mode == "mixed") rc = mode_mixed(argc, argv);
     if (mode == "decode") rc = mode_decode(argc, argv);
     if (mode == "prefill") rc = mode_prefill(argc, argv);
+    if (mode == "compare") rc = mode_compare(argc, argv);
     if (rc == 2) std::fprintf(stderr, "usage: see the top of tools/gpu-check.cpp\n");
     return rc;
 }
