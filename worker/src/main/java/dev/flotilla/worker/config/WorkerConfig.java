@@ -81,9 +81,10 @@ public interface WorkerConfig {
   Optional<String> workerId();
 
   /**
-   * {@code FLOTILLA_DEVICE}: where the model runs: {@code auto} (the first GPU when one is visible,
-   * else the CPU), {@code cpu}, or {@code cuda:N}. A named GPU that is not there fails the load;
-   * the worker never falls back to the CPU.
+   * {@code FLOTILLA_DEVICE}: where the model runs: {@code cpu} (the default while the CUDA backend
+   * has not passed {@code bench/gpu/run.sh}), {@code auto} (the first GPU when one is visible, else
+   * the CPU) or {@code cuda:N}. A named GPU that is not there fails the load; the worker never
+   * falls back to the CPU.
    */
   String device();
 }

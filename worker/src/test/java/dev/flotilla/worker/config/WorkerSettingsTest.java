@@ -54,7 +54,7 @@ class WorkerSettingsTest {
           32,
           Duration.ofSeconds(30),
           Optional.of("w-1"),
-          "auto");
+          "cpu");
     }
 
     Config device(String value) {
@@ -174,11 +174,11 @@ class WorkerSettingsTest {
   @Test
   void deviceIsAutoCpuOrANumberedGpu() throws Exception {
     Path model = model();
-    assertThat(WorkerSettings.from(Config.of("file://" + model)).device()).isEqualTo("auto");
+    assertThat(WorkerSettings.from(Config.of("file://" + model)).device()).isEqualTo("cpu");
+    assertThat(WorkerSettings.from(Config.of("file://" + model).device("auto")).device())
+        .isEqualTo("auto");
     assertThat(WorkerSettings.from(Config.of("file://" + model).device(" CUDA:1 ")).device())
         .isEqualTo("cuda:1");
-    assertThat(WorkerSettings.from(Config.of("file://" + model).device("cpu")).device())
-        .isEqualTo("cpu");
     for (String bad : new String[] {"gpu", "cuda", "cuda:-1", "cuda:01", "cuda:1024", ""}) {
       assertThatThrownBy(() -> WorkerSettings.from(Config.of("file://" + model).device(bad)))
           .isInstanceOf(WorkerConfigException.class)
