@@ -10,16 +10,18 @@
 #   cmake --build worker/target/cmake-build --target gpu_check
 # then on the GPU machine (torch, transformers, peft, safetensors; no JDK, no network):
 #   bench/gpu/run.sh [BUILD_DIR] [SCRATCH_DIR]
+# When $OUT names a directory (a lent machine's result folder), the report is copied there too.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${1:-worker/target/cmake-build}
 WORK=${2:-${TMPDIR:-/tmp}/flotilla-gpu}
-OUT=bench/results/gpu-$(date +%Y-%m-%d).txt
+REPORT=bench/results/gpu-$(date +%Y-%m-%d).txt
 CHECK=$BUILD/gpu_check
 if [[ ! -x $CHECK ]]; then
   echo "no $CHECK: build the gpu_check target with nvcc first (see the top of this script)" >&2
   exit 2
 fi
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
-python3 bench/gpu/gpu_check.py --check "$CHECK" --work "$WORK" --out "$OUT" --budget "${FLOTILLA_GPU_BUDGET:-450}"
-echo "wrote $OUT"
+python3 bench/gpu/gpu_check.py --check "$CHECK" --work "$WORK" --out "$REPORT" --budget "${FLOTILLA_GPU_BUDGET:-450}"
+echo "wrote $REPORT"
+if [[ -n ${OUT:-} && -d ${OUT:-} ]]; then cp "$REPORT" "$OUT/"; fi
