@@ -119,13 +119,22 @@ fetch_deb() {
       echo "images: $name=$version is not in apt's lists; running apt-get update" >&2
       apt-get update -qq >&2 && APT_UPDATED=1
     fi
-    download_deb "$tmp" "$name=$version" || {
-      rm -rf "$tmp"
-      die "cannot download Debian package $name=$version (pinned in ${LOCK#"$ROOT"/}): the" \
-        "mirror may have replaced it with a newer version (security updates do), or it is" \
-        "unreachable. Run ./flotilla images --update-lock to pin what the mirror has now," \
-        "check the images, and commit base.lock."
-    }
+    if ! download_deb "$tmp" "$name=$version"; then
+      # A security update on the mirror must not stop every build of an older commit: unless
+      # FLOTILLA_IMAGES_LOCKED=1 asks for exactly the pinned base, the mirror's current version
+      # is taken, and said loudly (the images then differ from the lock's).
+      if [ "${FLOTILLA_IMAGES_LOCKED:-0}" = 1 ] || ! download_deb "$tmp" "$name"; then
+        rm -rf "$tmp"
+        die "cannot download Debian package $name=$version (pinned in ${LOCK#"$ROOT"/}): the" \
+          "mirror may have replaced it with a newer version (security updates do), or it is" \
+          "unreachable. Run ./flotilla images --update-lock to pin what the mirror has now," \
+          "check the images, and commit base.lock."
+      fi
+      echo "images: WARNING: $name=$version is gone from the mirror; using $(basename "$tmp"/*.deb)" \
+        "instead of the pinned package. Run ./flotilla images --update-lock and commit base.lock." >&2
+      DEB="$tmp/$(basename "$tmp"/*.deb)"
+      return
+    fi
   fi
   local got
   got="$(sha256 "$tmp"/*.deb)"
