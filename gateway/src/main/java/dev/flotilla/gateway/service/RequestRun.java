@@ -2,13 +2,10 @@ package dev.flotilla.gateway.service;
 
 import dev.flotilla.api.crd.Priority;
 import dev.flotilla.api.v1.Final;
-import dev.flotilla.api.v1.FinishReason;
 import dev.flotilla.api.v1.GenerateRequest;
 import dev.flotilla.api.v1.HeldProgress;
 import dev.flotilla.api.v1.SamplingParams;
-import dev.flotilla.api.v1.Timings;
 import dev.flotilla.api.v1.TokenChunk;
-import dev.flotilla.api.v1.Usage;
 import dev.flotilla.api.worker.v1.LoadAdapterRequest;
 import dev.flotilla.api.worker.v1.WorkerFinal;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
@@ -33,13 +30,15 @@ import org.jboss.logging.Logger;
 
 /**
  * One request from admission to its usage event. Holds the state the pipeline's steps share: the
- * tenant's permit, the scheduler ticket, the worker call, what was streamed.
+ * tenant's permit, the scheduler ticket, the worker call, what was streamed; its {@link
+ * RequestPhase} says where it stands, and only {@link #moveTo} changes it.
  *
- * <p>Exactly one outcome: {@link #finish} runs once, settles the tenant's limits, frees the worker
- * slot, records the usage event (durably, before the client hears the end) and answers the client.
- * Nothing here blocks: every step may run on a transport thread, and the one wait, for the usage
- * event to reach the disk, is the recorder's. A worker failure before the first token retries on
- * another worker; after it, the client gets ABORTED and no token is ever sent twice.
+ * <p>Exactly one outcome: {@link #finish} runs once with a {@link RequestOutcome}, settles the
+ * tenant's limits, frees the worker slot, records the usage event (durably, before the client hears
+ * the end) and answers the client. Nothing here blocks: every step may run on a transport thread,
+ * and the one wait, for the usage event to reach the disk, is the recorder's. A worker failure
+ * before the first token retries on another worker; after it, the client gets ABORTED and no token
+ * is ever sent twice.
  */
 final class RequestRun implements ModelScheduler.Request, RunningRequest {
   private static final Logger LOG = Logger.getLogger(RequestRun.class);
@@ -71,15 +70,7 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
   private ModelScheduler.Ticket ticket;
   private GatewayMetrics.ModelMeters meters;
   // guarded by lock
-  private boolean done;
-
-  /**
-   * The client cancelled: set before the worker call is cancelled, so the worker's answer to that
-   * cancellation (CANCELLED, or a Final that crossed it) cannot finish the request first as a
-   * worker failure (ABORTED after tokens) while the cancelling thread records CANCELLED.
-   */
-  private boolean clientGone;
-
+  private RequestPhase phase = RequestPhase.QUEUED;
   private int attempts;
   private String workerId;
   private GenerateCall call;
@@ -138,7 +129,23 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
 
   /** Failed before admission: nothing to settle, but billed as a failed request. */
   void failUnadmitted(StatusRuntimeException e) {
-    finish(e.getStatus().getCode().name(), FinishReason.FINISH_REASON_UNSPECIFIED, 0, null, e);
+    finish(RequestOutcome.failed(e));
+  }
+
+  /**
+   * The one place the phase changes. False when the request is already DONE: the event that asks is
+   * late, and its caller drops it. Any other move the table forbids is a bug. Under lock.
+   */
+  private boolean moveTo(RequestPhase next) {
+    if (phase == RequestPhase.DONE) {
+      return false;
+    }
+    if (!phase.mayMoveTo(next)) {
+      throw new IllegalStateException(
+          "request " + requestId + " cannot move from " + phase + " to " + next);
+    }
+    phase = next;
+    return true;
   }
 
   // ---- ModelScheduler.Request ----
@@ -183,7 +190,7 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
   @Override
   public void progress(HeldProgress progress) {
     synchronized (lock) {
-      if (!done) {
+      if (phase != RequestPhase.DONE) {
         sink.progress(progress);
       }
     }
@@ -192,34 +199,32 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
   @Override
   public void reject(ModelScheduler.RejectReason reason, StatusRuntimeException error) {
     p.metrics.rejected(reason.label());
-    finish(
-        error.getStatus().getCode().name(), FinishReason.FINISH_REASON_UNSPECIFIED, 0, null, error);
+    finish(RequestOutcome.failed(error));
   }
 
   @Override
   public void dispatch(WorkerView worker, long queued) {
     String address =
         p.registry.endpoint(worker.id()).map(WorkerRegistry.Endpoint::address).orElse(null);
-    boolean cancelled;
+    boolean routed;
     synchronized (lock) {
-      cancelled = done;
-      if (!done && address != null) {
-        if (attempts == 0) {
-          queuedNanos = queued;
-        }
-        attempts++;
+      routed = moveTo(RequestPhase.ROUTED);
+      if (routed) {
         workerId = worker.id();
+        if (address != null) {
+          if (attempts == 0) {
+            queuedNanos = queued;
+          }
+          attempts++;
+        }
       }
     }
-    if (cancelled) {
-      scheduler.finished(worker.id());
+    if (!routed) {
+      scheduler.finished(worker.id()); // the request finished while it waited
       return;
     }
     if (address == null) {
-      synchronized (lock) {
-        workerId = worker.id();
-      }
-      retryOrFail(worker.id(), Status.UNAVAILABLE.withDescription("worker went away"));
+      onWorkerError(worker.id(), Status.UNAVAILABLE.withDescription("worker went away"));
       return;
     }
     meters.queueTime(queued);
@@ -270,12 +275,13 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
       w.setPrompt(request.getPrompt());
     }
     synchronized (lock) {
-      if (done || !worker.equals(workerId)) {
+      if (phase != RequestPhase.ROUTED || !worker.equals(workerId)) {
         return;
       }
       if (deadline != null && deadline.isExpired()) {
         return; // the client's cancellation handler finishes the request
       }
+      moveTo(RequestPhase.STREAMING);
       window = new StreamWindow(WORKER_WINDOW, WORKER_WINDOW_BATCH);
       call = p.workers.generate(address, w.build(), new Listener(worker), deadline, window.open());
     }
@@ -292,7 +298,7 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
     @Override
     public void onPromptCounted(int promptTokens) {
       synchronized (lock) {
-        if (!done && worker.equals(workerId)) {
+        if (phase == RequestPhase.STREAMING && worker.equals(workerId)) {
           announcedPromptTokens = promptTokens;
         }
       }
@@ -319,7 +325,7 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
     // such as an incomplete character, when the sequence ends), which is no new token.
     int n = chunk.getTokenIdsCount();
     synchronized (lock) {
-      if (done || !worker.equals(workerId)) {
+      if (phase != RequestPhase.STREAMING || !worker.equals(workerId)) {
         return;
       }
       long now = p.ticker.nanos();
@@ -344,7 +350,7 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
   @Override
   public void onClientReady() {
     synchronized (lock) {
-      if (!done && call != null && sink.isReady()) {
+      if (phase == RequestPhase.STREAMING && sink.isReady()) {
         int credit = window.clientReady();
         if (credit > 0) {
           call.request(credit);
@@ -355,17 +361,17 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
 
   private void onFinal(String worker, WorkerFinal fin) {
     synchronized (lock) {
-      if (done || clientGone || !worker.equals(workerId)) {
+      if (phase != RequestPhase.STREAMING || !worker.equals(workerId)) {
         return;
       }
     }
-    finish("OK", fin.getFinishReason(), fin.getUsage().getPromptTokens(), fin, null);
+    finish(RequestOutcome.completed(fin));
   }
 
   private void onWorkerError(String worker, Status status) {
     int streamed;
     synchronized (lock) {
-      if (done || clientGone || !worker.equals(workerId)) {
+      if (phase == RequestPhase.DONE || !worker.equals(workerId)) {
         return;
       }
       streamed = completionTokens;
@@ -373,27 +379,18 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
     if (status.getCode() == Status.Code.DEADLINE_EXCEEDED
         && deadline != null
         && deadline.isExpired()) {
-      // The client's deadline, which the worker call carries too, passed: the request ends as the
-      // client's own deadline ends it, whichever of the two timers fired first.
-      finish(
-          "DEADLINE_EXCEEDED",
-          FinishReason.CANCELLED,
-          0,
-          null,
-          Status.DEADLINE_EXCEEDED
-              .withDescription("the request's deadline passed")
-              .asRuntimeException());
+      finish(RequestOutcome.deadlinePassed());
       return;
     }
     if (streamed > 0) {
-      StatusRuntimeException e =
-          GatewayStatus.aborted(
-              "the worker failed after "
-                  + streamed
-                  + " tokens were streamed ("
-                  + status.getCode()
-                  + "); not retried");
-      finish(e.getStatus().getCode().name(), FinishReason.FINISH_REASON_UNSPECIFIED, 0, null, e);
+      finish(
+          RequestOutcome.failed(
+              GatewayStatus.aborted(
+                  "the worker failed after "
+                      + streamed
+                      + " tokens were streamed ("
+                      + status.getCode()
+                      + "); not retried")));
       return;
     }
     retryOrFail(worker, status);
@@ -402,7 +399,7 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
   private void retryOrFail(String worker, Status status) {
     boolean retry;
     synchronized (lock) {
-      if (done) {
+      if (!worker.equals(workerId) || !moveTo(RequestPhase.QUEUED)) {
         return;
       }
       excluded.add(worker);
@@ -417,12 +414,12 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
           requestId, worker, status);
       scheduler.retry(this);
     } else {
-      StatusRuntimeException e =
-          retryable(status)
-              ? GatewayStatus.unavailable(
-                  "workers failed the request: " + status.getCode(), 1_000_000_000L)
-              : status.asRuntimeException();
-      finish(e.getStatus().getCode().name(), FinishReason.FINISH_REASON_UNSPECIFIED, 0, null, e);
+      finish(
+          RequestOutcome.failed(
+              retryable(status)
+                  ? GatewayStatus.unavailable(
+                      "workers failed the request: " + status.getCode(), 1_000_000_000L)
+                  : status.asRuntimeException()));
     }
   }
 
@@ -443,104 +440,79 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
   /** The client went away (cancelled or its deadline passed). */
   @Override
   public void clientCancelled(boolean deadlineExceeded) {
-    GenerateCall c;
-    ModelScheduler.Ticket t;
-    synchronized (lock) {
-      if (done || clientGone) {
-        return;
-      }
-      clientGone = true;
-      c = call;
-      t = ticket;
-    }
-    if (t != null) {
-      t.cancel();
-    }
-    if (c != null) {
-      c.cancel("client cancelled");
-    }
-    String status = deadlineExceeded ? "DEADLINE_EXCEEDED" : "CANCELLED";
-    finish(status, FinishReason.CANCELLED, 0, null, null);
+    finish(RequestOutcome.clientGone(deadlineExceeded));
   }
 
   /**
-   * The one way out. {@code error} null with status OK completes the stream; null otherwise means
-   * the client is gone and hears nothing.
+   * The one way out, whatever the phase: settles the tenant's limits, frees the worker slot,
+   * records the usage event and then answers the client. The request is DONE before anything is
+   * cancelled, so the worker's answer to a cancellation (CANCELLED, or a Final that crossed it)
+   * finds it finished and cannot end it a second time as a worker failure.
    */
-  private void finish(
-      String status,
-      FinishReason reason,
-      int workerPromptTokens,
-      WorkerFinal fin,
-      StatusRuntimeException error) {
+  private void finish(RequestOutcome outcome) {
     String worker;
-    int completion;
-    int announced;
-    long ttft;
+    GenerateCall runningCall;
+    ModelScheduler.Ticket waiting;
+    RequestOutcome measured;
     synchronized (lock) {
-      if (done) {
+      if (!moveTo(RequestPhase.DONE)) {
         return;
       }
-      done = true;
       worker = workerId;
       workerId = null;
-      completion = completionTokens;
-      announced = announcedPromptTokens;
-      ttft = firstTokenAt < 0 ? -1 : (firstTokenAt - arrived) / 1_000_000;
+      runningCall = call;
+      waiting = ticket;
+      // The worker's count when it sent one (its final message, else its first tokens: a stream
+      // cut after tokens still bills the real prompt), else the gateway's estimate for a request
+      // that reached a worker.
+      int prompt =
+          outcome.promptTokens() > 0
+              ? outcome.promptTokens()
+              : announcedPromptTokens > 0
+                  ? announcedPromptTokens
+                  : worker != null ? (int) promptEstimate : 0;
+      long ttft = firstTokenAt < 0 ? -1 : (firstTokenAt - arrived) / 1_000_000;
+      measured =
+          outcome.measured(
+              prompt,
+              completionTokens,
+              queuedNanos / 1_000_000,
+              ttft,
+              (p.ticker.nanos() - arrived) / 1_000_000);
     }
-    long now = p.ticker.nanos();
-    // The worker's count when it sent one (its final message, else its first tokens: a stream cut
-    // after tokens still bills the real prompt), else the gateway's estimate for a request that
-    // reached a worker.
-    int prompt =
-        workerPromptTokens > 0
-            ? workerPromptTokens
-            : announced > 0
-                ? announced
-                : (worker != null || fin != null ? (int) promptEstimate : 0);
+    if (outcome.clientGone()) {
+      if (waiting != null) {
+        waiting.cancel();
+      }
+      if (runningCall != null) {
+        runningCall.cancel("client cancelled");
+      }
+    }
     if (permit != null) {
-      permit.settle((long) prompt + completion);
+      permit.settle((long) measured.promptTokens() + measured.completionTokens());
     }
     if (worker != null) {
       scheduler.finished(worker);
     }
     String model = grant == null ? "" : grant.model().key();
-    long totalMs = (now - arrived) / 1_000_000;
-    long queueMs = queuedNanos / 1_000_000;
     UsageEvent event =
         new UsageEvent(
             requestId,
             tenant.name(),
             model,
             adapterName(),
-            prompt,
-            completion,
-            queueMs,
-            ttft,
-            totalMs,
-            status,
-            reason.name(),
+            measured.promptTokens(),
+            measured.completionTokens(),
+            measured.queueMs(),
+            measured.timeToFirstTokenMs(),
+            measured.totalMs(),
+            measured.status(),
+            measured.reason().name(),
             p.clock.millis(),
             p.settings.gatewayId());
-    p.metrics.request(tenant.name(), model.isEmpty() ? "none" : model, status);
-    p.metrics.tokens(tenant.name(), prompt, completion);
-    Final answer =
-        error == null && "OK".equals(status)
-            ? Final.newBuilder()
-                .setRequestId(requestId)
-                .setFinishReason(reason)
-                .setUsage(
-                    Usage.newBuilder()
-                        .setPromptTokens(prompt)
-                        .setCompletionTokens(completion)
-                        .setTotalTokens(prompt + completion))
-                .setTimings(
-                    Timings.newBuilder()
-                        .setQueueMs(queueMs)
-                        .setTimeToFirstTokenMs(Math.max(0, ttft))
-                        .setTotalMs(totalMs))
-                .build()
-            : null;
+    p.metrics.request(tenant.name(), model.isEmpty() ? "none" : model, measured.status());
+    p.metrics.tokens(tenant.name(), measured.promptTokens(), measured.completionTokens());
+    Final answer = measured.answer(requestId);
     // The client hears the end only once its usage is on disk; the recorder tells us on its own
     // thread, so no transport thread waits for the disk.
     p.usage.record(
@@ -551,8 +523,8 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
             LOG.errorf(failure, "usage event of request %s could not be spooled", requestId);
           }
           synchronized (lock) {
-            if (error != null) {
-              sink.fail(error);
+            if (measured.error() != null) {
+              sink.fail(measured.error());
             } else if (answer != null) {
               sink.complete(answer);
             }
