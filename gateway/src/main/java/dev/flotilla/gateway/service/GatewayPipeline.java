@@ -11,19 +11,36 @@ import dev.flotilla.gateway.authz.Authorizer;
 import dev.flotilla.gateway.limit.TenantLimiter;
 import dev.flotilla.gateway.metrics.GatewayMetrics;
 import dev.flotilla.gateway.route.WorkerRegistry;
+import dev.flotilla.gateway.schedule.ModelScheduler;
 import dev.flotilla.gateway.schedule.Schedulers;
 import dev.flotilla.gateway.status.GatewayStatus;
 import dev.flotilla.gateway.time.Ticker;
 import dev.flotilla.gateway.worker.WorkerClient;
 import io.grpc.Deadline;
 import io.grpc.StatusRuntimeException;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.function.Supplier;
 
 /**
- * One request's way through the gateway: authenticate, validate, authorise, limit, schedule (hold
- * while cold, fair queue, route), stream from a worker, meter. Transport-neutral: the gRPC service
+ * One request's way through the gateway, as a chain of stages that each hand their result to the
+ * next:
+ *
+ * <ol>
+ *   <li><b>authenticate</b>: the API key names a tenant ({@link ApiKeyAuthenticator});
+ *   <li><b>authorize</b>: the request is valid, and the tenant may use its model and adapter
+ *       ({@link Authorizer});
+ *   <li><b>admit</b>: the tenant is within its limits; the permit holds what the request reserves
+ *       ({@link TenantLimiter});
+ *   <li><b>queue</b>: the model's scheduler holds the request while the model is cold and queues it
+ *       fairly among tenants ({@link ModelScheduler});
+ *   <li><b>route</b>: the scheduler picks a worker and dispatches the request to it;
+ *   <li><b>stream</b>: the worker's tokens go to the client, and a failure before the first token
+ *       tries another worker ({@link RequestRun});
+ *   <li><b>meter</b>: the request's one outcome is billed, counted and answered ({@link
+ *       UsageMeter}).
+ * </ol>
+ *
+ * <p>A request refused at any stage goes straight to the meter. Transport-neutral: the gRPC service
  * and the OpenAI HTTP surface both call {@link #start} and {@link #listModels}; they only translate
  * requests and responses.
  */
@@ -31,17 +48,16 @@ public final class GatewayPipeline {
   /** Settings that are not per tenant or per model. */
   public record Settings(String gatewayId, int defaultMaxTokens, int maxAttempts) {}
 
-  final ApiKeyAuthenticator authenticator;
-  final Authorizer authorizer;
-  final TenantLimiter limiter;
-  final Schedulers schedulers;
-  final WorkerRegistry registry;
-  final WorkerClient workers;
-  final UsageRecorder usage;
-  final GatewayMetrics metrics;
-  final Ticker ticker;
-  final Clock clock;
-  final Settings settings;
+  private final ApiKeyAuthenticator authenticator;
+  private final Authorizer authorizer;
+  private final TenantLimiter limiter;
+  private final Schedulers schedulers;
+  private final WorkerRegistry registry;
+  private final WorkerAccess workers;
+  private final UsageMeter meter;
+  private final GatewayMetrics metrics;
+  private final Ticker ticker;
+  private final int defaultMaxTokens;
 
   public GatewayPipeline(
       ApiKeyAuthenticator authenticator,
@@ -60,12 +76,11 @@ public final class GatewayPipeline {
     this.limiter = limiter;
     this.schedulers = schedulers;
     this.registry = registry;
-    this.workers = workers;
-    this.usage = usage;
+    this.workers = new WorkerAccess(registry, workers, settings.maxAttempts());
+    this.meter = new UsageMeter(usage, metrics, ticker, clock, settings.gatewayId());
     this.metrics = metrics;
     this.ticker = ticker;
-    this.clock = clock;
-    this.settings = settings;
+    this.defaultMaxTokens = settings.defaultMaxTokens();
   }
 
   /**
@@ -75,7 +90,7 @@ public final class GatewayPipeline {
    *     nothing about its request; a StatusRuntimeException it throws fails the request like a
    *     validation error (billed as failed, like every authenticated request)
    * @return the running request, so the transport can cancel it and resume it on readiness; null
-   *     when it failed before it was admitted (the sink has the error)
+   *     when it was refused before admission (the sink has the error)
    */
   public RunningRequest start(
       String authorization,
@@ -83,48 +98,82 @@ public final class GatewayPipeline {
       ResponseSink sink,
       Deadline deadline) {
     long arrived = ticker.nanos();
-    TenantInfo tenant;
-    try {
-      tenant = authenticator.authenticate(authorization);
-    } catch (StatusRuntimeException e) {
-      metrics.rejected("unauthenticated");
-      sink.fail(e);
+    TenantInfo tenant = authenticate(authorization, sink);
+    if (tenant == null) {
       return null;
     }
-    GenerateRequest built;
-    try {
-      built = request.get();
-    } catch (StatusRuntimeException e) {
-      metrics.rejected(e.getStatus().getCode().name().toLowerCase());
-      new RequestRun(this, tenant, GenerateRequest.getDefaultInstance(), sink, arrived, deadline)
-          .failUnadmitted(e);
+    RequestFacts facts = authorize(tenant, request, arrived, deadline, sink);
+    if (facts == null) {
       return null;
     }
-    return admit(tenant, built, sink, arrived, deadline);
+    TenantLimiter.Permit permit = admit(facts, sink);
+    if (permit == null) {
+      return null;
+    }
+    return queue(facts, permit, sink);
   }
 
-  private RequestRun admit(
-      TenantInfo tenant,
-      GenerateRequest request,
-      ResponseSink sink,
-      long arrived,
-      Deadline deadline) {
-    RequestRun run = new RequestRun(this, tenant, request, sink, arrived, deadline);
+  /** The caller's tenant; null when the key is missing or unknown (answered, not billed). */
+  private TenantInfo authenticate(String authorization, ResponseSink sink) {
     try {
-      validate(request);
-      run.authorize(authorizer.authorize(tenant, request.getModel(), request.getAdapter()));
+      return authenticator.authenticate(authorization);
     } catch (StatusRuntimeException e) {
-      metrics.rejected(e.getStatus().getCode().name().toLowerCase());
-      run.failUnadmitted(e);
+      meter.unauthenticated(e, sink);
       return null;
     }
-    TenantLimiter.Admission admission = limiter.tryAcquire(tenant, run.reservedTokens());
+  }
+
+  /**
+   * The request, valid and granted to the tenant; null when it is not (answered, billed as failed).
+   */
+  private RequestFacts authorize(
+      TenantInfo tenant,
+      Supplier<GenerateRequest> build,
+      long arrived,
+      Deadline deadline,
+      ResponseSink sink) {
+    GenerateRequest request = GenerateRequest.getDefaultInstance();
+    try {
+      request = build.get();
+      validate(request);
+      Authorizer.Grant grant =
+          authorizer.authorize(tenant, request.getModel(), request.getAdapter());
+      return RequestFacts.of(tenant, request, grant, arrived, deadline, defaultMaxTokens);
+    } catch (StatusRuntimeException e) {
+      meter.refused(
+          RequestFacts.of(tenant, request, null, arrived, deadline, defaultMaxTokens),
+          e.getStatus().getCode().name().toLowerCase(),
+          e,
+          sink);
+      return null;
+    }
+  }
+
+  /** The tenant's permit; null when the request is over a limit (answered, billed as failed). */
+  private TenantLimiter.Permit admit(RequestFacts facts, ResponseSink sink) {
+    TenantLimiter.Admission admission = limiter.tryAcquire(facts.tenant(), facts.reservedTokens());
     if (!admission.admitted()) {
-      metrics.rejected(admission.rejection().reason().name().toLowerCase());
-      run.failUnadmitted(admission.rejection().toStatus());
+      TenantLimiter.Rejection rejection = admission.rejection();
+      meter.refused(facts, rejection.reason().name().toLowerCase(), rejection.toStatus(), sink);
       return null;
     }
-    run.admitted(admission.permit());
+    return admission.permit();
+  }
+
+  /** Hands the admitted request to its model's scheduler, which routes it now or later. */
+  private RequestRun queue(RequestFacts facts, TenantLimiter.Permit permit, ResponseSink sink) {
+    ModelScheduler scheduler = schedulers.forModel(facts.grant().model());
+    RequestRun run =
+        new RequestRun(
+            facts,
+            permit,
+            sink,
+            scheduler,
+            workers,
+            metrics.model(facts.modelKey()),
+            ticker,
+            meter);
+    run.queued(scheduler.submit(run));
     return run;
   }
 
@@ -184,16 +233,5 @@ public final class GatewayPipeline {
     if (r.getRequestId().length() > 128) {
       throw GatewayStatus.invalidArgument("request_id", "at most 128 characters");
     }
-  }
-
-  /**
-   * Prompt tokens before the worker has counted them: exact for token ids, else one token per four
-   * bytes of UTF-8 (a common rule of thumb for BPE vocabularies). Settled exactly later.
-   */
-  static long estimatePromptTokens(GenerateRequest r) {
-    if (r.hasPromptTokenIds()) {
-      return r.getPromptTokenIds().getIdsCount();
-    }
-    return (r.getPrompt().getBytes(StandardCharsets.UTF_8).length + 3) / 4;
   }
 }

@@ -1,44 +1,35 @@
 package dev.flotilla.gateway.service;
 
 import dev.flotilla.api.crd.Priority;
-import dev.flotilla.api.v1.Final;
-import dev.flotilla.api.v1.GenerateRequest;
 import dev.flotilla.api.v1.HeldProgress;
-import dev.flotilla.api.v1.SamplingParams;
 import dev.flotilla.api.v1.TokenChunk;
 import dev.flotilla.api.worker.v1.LoadAdapterRequest;
 import dev.flotilla.api.worker.v1.WorkerFinal;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
-import dev.flotilla.gateway.auth.TenantInfo;
-import dev.flotilla.gateway.authz.Authorizer;
 import dev.flotilla.gateway.limit.TenantLimiter;
 import dev.flotilla.gateway.metrics.GatewayMetrics;
-import dev.flotilla.gateway.route.WorkerRegistry;
 import dev.flotilla.gateway.route.WorkerView;
 import dev.flotilla.gateway.schedule.ModelScheduler;
 import dev.flotilla.gateway.status.GatewayStatus;
-import dev.flotilla.gateway.usage.UsageEvent;
+import dev.flotilla.gateway.time.Ticker;
 import dev.flotilla.workerlink.GenerateCall;
 import dev.flotilla.workerlink.GenerateListener;
-import io.grpc.Deadline;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.util.HashSet;
 import java.util.Set;
-import java.util.UUID;
 import org.jboss.logging.Logger;
 
 /**
- * One request from admission to its usage event. Holds the state the pipeline's steps share: the
- * tenant's permit, the scheduler ticket, the worker call, what was streamed; its {@link
+ * One admitted request, from its model's scheduler to the meter: the route and stream stages. Holds
+ * what they share: the scheduler ticket, the worker call, what was streamed; its {@link
  * RequestPhase} says where it stands, and only {@link #moveTo} changes it.
  *
  * <p>Exactly one outcome: {@link #finish} runs once with a {@link RequestOutcome}, settles the
- * tenant's limits, frees the worker slot, records the usage event (durably, before the client hears
- * the end) and answers the client. Nothing here blocks: every step may run on a transport thread,
- * and the one wait, for the usage event to reach the disk, is the recorder's. A worker failure
- * before the first token retries on another worker; after it, the client gets ABORTED and no token
- * is ever sent twice.
+ * tenant's limits, frees the worker slot and hands the measured outcome to the {@link UsageMeter},
+ * which bills it and answers the client. Nothing here blocks: every step may run on a transport
+ * thread. A worker failure before the first token retries on another worker; after it, the client
+ * gets ABORTED and no token is ever sent twice.
  */
 final class RequestRun implements ModelScheduler.Request, RunningRequest {
   private static final Logger LOG = Logger.getLogger(RequestRun.class);
@@ -52,25 +43,20 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
 
   static final int WORKER_WINDOW_BATCH = 8;
 
-  private final GatewayPipeline p;
-  private final TenantInfo tenant;
-  private final GenerateRequest request;
+  private final RequestFacts facts;
+  private final TenantLimiter.Permit permit;
   private final ResponseSink sink;
-  private final long arrived;
-  private final Deadline deadline;
-  private final String requestId;
-  private final long promptEstimate;
-  private final int maxTokens;
+  private final ModelScheduler scheduler;
+  private final WorkerAccess workers;
+  private final GatewayMetrics.ModelMeters meters;
+  private final Ticker ticker;
+  private final UsageMeter meter;
   private final Set<String> excluded = new HashSet<>();
   private final Object lock = new Object();
 
-  private Authorizer.Grant grant;
-  private TenantLimiter.Permit permit;
-  private ModelScheduler scheduler;
-  private ModelScheduler.Ticket ticket;
-  private GatewayMetrics.ModelMeters meters;
   // guarded by lock
   private RequestPhase phase = RequestPhase.QUEUED;
+  private ModelScheduler.Ticket ticket;
   private int attempts;
   private String workerId;
   private GenerateCall call;
@@ -84,52 +70,29 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
   private int announcedPromptTokens;
 
   RequestRun(
-      GatewayPipeline p,
-      TenantInfo tenant,
-      GenerateRequest request,
+      RequestFacts facts,
+      TenantLimiter.Permit permit,
       ResponseSink sink,
-      long arrived,
-      Deadline deadline) {
-    this.p = p;
-    this.tenant = tenant;
-    this.request = request;
-    this.sink = sink;
-    this.arrived = arrived;
-    this.deadline = deadline;
-    this.requestId =
-        request.getRequestId().isEmpty() ? UUID.randomUUID().toString() : request.getRequestId();
-    this.promptEstimate = GatewayPipeline.estimatePromptTokens(request);
-    this.maxTokens =
-        request.getSampling().getMaxTokens() > 0
-            ? request.getSampling().getMaxTokens()
-            : p.settings.defaultMaxTokens();
-  }
-
-  void authorize(Authorizer.Grant grant) {
-    this.grant = grant;
-    this.meters = p.metrics.model(grant.model().key());
-  }
-
-  long reservedTokens() {
-    return promptEstimate + maxTokens;
-  }
-
-  String requestId() {
-    return requestId;
-  }
-
-  void admitted(TenantLimiter.Permit permit) {
+      ModelScheduler scheduler,
+      WorkerAccess workers,
+      GatewayMetrics.ModelMeters meters,
+      Ticker ticker,
+      UsageMeter meter) {
+    this.facts = facts;
     this.permit = permit;
-    this.scheduler = p.schedulers.forModel(grant.model());
-    ModelScheduler.Ticket t = scheduler.submit(this);
-    synchronized (lock) {
-      ticket = t;
-    }
+    this.sink = sink;
+    this.scheduler = scheduler;
+    this.workers = workers;
+    this.meters = meters;
+    this.ticker = ticker;
+    this.meter = meter;
   }
 
-  /** Failed before admission: nothing to settle, but billed as a failed request. */
-  void failUnadmitted(StatusRuntimeException e) {
-    finish(RequestOutcome.failed(e));
+  /** The scheduler took the request; the ticket withdraws it while it waits. */
+  void queued(ModelScheduler.Ticket ticket) {
+    synchronized (lock) {
+      this.ticket = ticket;
+    }
   }
 
   /**
@@ -142,7 +105,7 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
     }
     if (!phase.mayMoveTo(next)) {
       throw new IllegalStateException(
-          "request " + requestId + " cannot move from " + phase + " to " + next);
+          "request " + facts.requestId() + " cannot move from " + phase + " to " + next);
     }
     phase = next;
     return true;
@@ -152,27 +115,27 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
 
   @Override
   public String tenant() {
-    return tenant.name();
+    return facts.tenant().name();
   }
 
   @Override
   public int weight() {
-    return tenant.weight();
+    return facts.tenant().weight();
   }
 
   @Override
   public Priority priority() {
-    return tenant.priority();
+    return facts.tenant().priority();
   }
 
   @Override
   public long promptTokens() {
-    return promptEstimate;
+    return facts.promptEstimate();
   }
 
   @Override
   public String adapter() {
-    return grant.adapter() == null ? "" : grant.adapter().name();
+    return facts.adapterName();
   }
 
   @Override
@@ -184,7 +147,7 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
 
   @Override
   public boolean wantsProgress() {
-    return request.getReportProgress();
+    return facts.request().getReportProgress();
   }
 
   @Override
@@ -198,14 +161,13 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
 
   @Override
   public void reject(ModelScheduler.RejectReason reason, StatusRuntimeException error) {
-    p.metrics.rejected(reason.label());
+    meter.rejected(reason.label());
     finish(RequestOutcome.failed(error));
   }
 
   @Override
   public void dispatch(WorkerView worker, long queued) {
-    String address =
-        p.registry.endpoint(worker.id()).map(WorkerRegistry.Endpoint::address).orElse(null);
+    String address = workers.address(worker.id());
     boolean routed;
     synchronized (lock) {
       routed = moveTo(RequestPhase.ROUTED);
@@ -232,14 +194,16 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
     if (!adapter.isEmpty()
         && !worker.residentAdapters().contains(adapter)
         && !worker.loadingAdapters().contains(adapter)) {
-      p.workers
+      // The base model as namespace/name, as the operator names the worker's model.
+      workers
+          .client()
           .loadAdapter(
               address,
               LoadAdapterRequest.newBuilder()
                   .setName(adapter)
-                  .setSource(grant.adapter().source())
-                  .setBaseModel(grant.model().key())
-                  .build()) // namespace/name, as the operator names the worker's model
+                  .setSource(facts.grant().adapter().source())
+                  .setBaseModel(facts.modelKey())
+                  .build())
           .whenComplete(
               (ok, err) -> {
                 if (err == null) {
@@ -254,36 +218,21 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
   }
 
   private void startCall(String worker, String address) {
-    SamplingParams sampling = request.getSampling().toBuilder().setMaxTokens(maxTokens).build();
-    WorkerGenerateRequest.Builder w =
-        WorkerGenerateRequest.newBuilder()
-            .setRequestId(requestId)
-            .setAdapter(adapter())
-            .setSampling(sampling)
-            .setLogprobs(request.getLogprobs())
-            .setTenant(tenant.name())
-            .setPriority(
-                switch (tenant.priority()) {
-                  case High -> 2;
-                  case Normal -> 1;
-                  case Low -> 0;
-                })
-            .setVirtualTokenCounter(scheduler.virtualCounter(tenant.name()));
-    if (request.hasPromptTokenIds()) {
-      w.setPromptTokenIds(request.getPromptTokenIds());
-    } else {
-      w.setPrompt(request.getPrompt());
-    }
+    WorkerGenerateRequest request =
+        facts.workerRequest(scheduler.virtualCounter(facts.tenant().name()));
     synchronized (lock) {
       if (phase != RequestPhase.ROUTED || !worker.equals(workerId)) {
         return;
       }
-      if (deadline != null && deadline.isExpired()) {
+      if (facts.deadline() != null && facts.deadline().isExpired()) {
         return; // the client's cancellation handler finishes the request
       }
       moveTo(RequestPhase.STREAMING);
       window = new StreamWindow(WORKER_WINDOW, WORKER_WINDOW_BATCH);
-      call = p.workers.generate(address, w.build(), new Listener(worker), deadline, window.open());
+      call =
+          workers
+              .client()
+              .generate(address, request, new Listener(worker), facts.deadline(), window.open());
     }
   }
 
@@ -328,10 +277,10 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
       if (phase != RequestPhase.STREAMING || !worker.equals(workerId)) {
         return;
       }
-      long now = p.ticker.nanos();
+      long now = ticker.nanos();
       if (firstTokenAt < 0) {
         firstTokenAt = now;
-        meters.timeToFirstToken(now - arrived);
+        meters.timeToFirstToken(now - facts.arrived());
       } else {
         meters.timeBetweenTokens(now - lastTokenAt);
       }
@@ -343,7 +292,7 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
         call.request(credit);
       }
     }
-    scheduler.charge(tenant.name(), n);
+    scheduler.charge(facts.tenant().name(), n);
   }
 
   /** The client can take more: resume the worker stream if it was paused. */
@@ -377,8 +326,8 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
       streamed = completionTokens;
     }
     if (status.getCode() == Status.Code.DEADLINE_EXCEEDED
-        && deadline != null
-        && deadline.isExpired()) {
+        && facts.deadline() != null
+        && facts.deadline().isExpired()) {
       finish(RequestOutcome.deadlinePassed());
       return;
     }
@@ -405,13 +354,13 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
       excluded.add(worker);
       workerId = null;
       call = null;
-      retry = retryable(status) && attempts < p.settings.maxAttempts();
+      retry = retryable(status) && attempts < workers.maxAttempts();
     }
     scheduler.finished(worker);
     if (retry) {
       LOG.debugf(
           "request %s: worker %s failed before the first token (%s); retrying",
-          requestId, worker, status);
+          facts.requestId(), worker, status);
       scheduler.retry(this);
     } else {
       finish(
@@ -444,10 +393,10 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
   }
 
   /**
-   * The one way out, whatever the phase: settles the tenant's limits, frees the worker slot,
-   * records the usage event and then answers the client. The request is DONE before anything is
-   * cancelled, so the worker's answer to a cancellation (CANCELLED, or a Final that crossed it)
-   * finds it finished and cannot end it a second time as a worker failure.
+   * The one way out, whatever the phase: settles the tenant's limits, frees the worker slot and
+   * hands the measured outcome to the meter. The request is DONE before anything is cancelled, so
+   * the worker's answer to a cancellation (CANCELLED, or a Final that crossed it) finds it finished
+   * and cannot end it a second time as a worker failure.
    */
   private void finish(RequestOutcome outcome) {
     String worker;
@@ -470,15 +419,15 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
               ? outcome.promptTokens()
               : announcedPromptTokens > 0
                   ? announcedPromptTokens
-                  : worker != null ? (int) promptEstimate : 0;
-      long ttft = firstTokenAt < 0 ? -1 : (firstTokenAt - arrived) / 1_000_000;
+                  : worker != null ? (int) facts.promptEstimate() : 0;
+      long ttft = firstTokenAt < 0 ? -1 : (firstTokenAt - facts.arrived()) / 1_000_000;
       measured =
           outcome.measured(
               prompt,
               completionTokens,
               queuedNanos / 1_000_000,
               ttft,
-              (p.ticker.nanos() - arrived) / 1_000_000);
+              (ticker.nanos() - facts.arrived()) / 1_000_000);
     }
     if (outcome.clientGone()) {
       if (waiting != null) {
@@ -488,51 +437,10 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
         runningCall.cancel("client cancelled");
       }
     }
-    if (permit != null) {
-      permit.settle((long) measured.promptTokens() + measured.completionTokens());
-    }
+    permit.settle((long) measured.promptTokens() + measured.completionTokens());
     if (worker != null) {
       scheduler.finished(worker);
     }
-    String model = grant == null ? "" : grant.model().key();
-    UsageEvent event =
-        new UsageEvent(
-            requestId,
-            tenant.name(),
-            model,
-            adapterName(),
-            measured.promptTokens(),
-            measured.completionTokens(),
-            measured.queueMs(),
-            measured.timeToFirstTokenMs(),
-            measured.totalMs(),
-            measured.status(),
-            measured.reason().name(),
-            p.clock.millis(),
-            p.settings.gatewayId());
-    p.metrics.request(tenant.name(), model.isEmpty() ? "none" : model, measured.status());
-    p.metrics.tokens(tenant.name(), measured.promptTokens(), measured.completionTokens());
-    Final answer = measured.answer(requestId);
-    // The client hears the end only once its usage is on disk; the recorder tells us on its own
-    // thread, so no transport thread waits for the disk.
-    p.usage.record(
-        event,
-        failure -> {
-          if (failure != null) {
-            // The client still gets its answer; the gap shows in logs and the spool-depth metric.
-            LOG.errorf(failure, "usage event of request %s could not be spooled", requestId);
-          }
-          synchronized (lock) {
-            if (measured.error() != null) {
-              sink.fail(measured.error());
-            } else if (answer != null) {
-              sink.complete(answer);
-            }
-          }
-        });
-  }
-
-  private String adapterName() {
-    return grant == null || grant.adapter() == null ? request.getAdapter() : grant.adapter().name();
+    meter.finish(facts, measured, sink);
   }
 }
