@@ -32,10 +32,11 @@ import java.util.function.Supplier;
  *   <li><b>admit</b>: the tenant is within its limits; the permit holds what the request reserves
  *       ({@link TenantLimiter});
  *   <li><b>queue</b>: the model's scheduler holds the request while the model is cold and queues it
- *       fairly among tenants ({@link ModelScheduler});
- *   <li><b>route</b>: the scheduler picks a worker and dispatches the request to it;
+ *       fairly among tenants ({@link ModelScheduler}, which sees it as a {@link ScheduledRequest});
+ *   <li><b>route</b>: the scheduler picks a worker and dispatches the request there, which begins a
+ *       {@link WorkerAttempt} on it ({@link RequestRun#routed});
  *   <li><b>stream</b>: the worker's tokens go to the client, and a failure before the first token
- *       tries another worker ({@link RequestRun});
+ *       tries another worker ({@link RequestRun}, {@link WorkerAttempt});
  *   <li><b>meter</b>: the request's one outcome is billed, counted and answered ({@link
  *       UsageMeter}).
  * </ol>
@@ -170,10 +171,9 @@ public final class GatewayPipeline {
             sink,
             scheduler,
             workers,
-            metrics.model(facts.modelKey()),
-            ticker,
+            new RequestTally(ticker, metrics.model(facts.modelKey()), facts.arrived()),
             meter);
-    run.queued(scheduler.submit(run));
+    run.queued(scheduler.submit(run.scheduled()));
     return run;
   }
 

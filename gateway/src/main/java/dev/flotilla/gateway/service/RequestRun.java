@@ -1,29 +1,22 @@
 package dev.flotilla.gateway.service;
 
-import dev.flotilla.api.crd.Priority;
 import dev.flotilla.api.v1.HeldProgress;
 import dev.flotilla.api.v1.TokenChunk;
-import dev.flotilla.api.worker.v1.LoadAdapterRequest;
 import dev.flotilla.api.worker.v1.WorkerFinal;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
 import dev.flotilla.gateway.limit.TenantLimiter;
-import dev.flotilla.gateway.metrics.GatewayMetrics;
 import dev.flotilla.gateway.route.WorkerView;
 import dev.flotilla.gateway.schedule.ModelScheduler;
 import dev.flotilla.gateway.status.GatewayStatus;
-import dev.flotilla.gateway.time.Ticker;
-import dev.flotilla.workerlink.GenerateCall;
-import dev.flotilla.workerlink.GenerateListener;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import java.util.HashSet;
-import java.util.Set;
 import org.jboss.logging.Logger;
 
 /**
- * One admitted request, from its model's scheduler to the meter: the route and stream stages. Holds
- * what they share: the scheduler ticket, the worker call, what was streamed; its {@link
- * RequestPhase} says where it stands, and only {@link #moveTo} changes it.
+ * One admitted request, from its model's scheduler to the meter: the route and stream stages. The
+ * scheduler's decisions reach it through its {@link ScheduledRequest}, the worker's through the
+ * current {@link WorkerAttempt}, the client's through {@link RunningRequest}; its {@link
+ * RequestPhase} says which of them still matter, and only {@link #moveTo} changes it.
  *
  * <p>Exactly one outcome: {@link #finish} runs once with a {@link RequestOutcome}, settles the
  * tenant's limits, frees the worker slot and hands the measured outcome to the {@link UsageMeter},
@@ -31,43 +24,29 @@ import org.jboss.logging.Logger;
  * thread. A worker failure before the first token retries on another worker; after it, the client
  * gets ABORTED and no token is ever sent twice.
  */
-final class RequestRun implements ModelScheduler.Request, RunningRequest {
+final class RequestRun implements RunningRequest {
   private static final Logger LOG = Logger.getLogger(RequestRun.class);
-
-  /**
-   * Worker messages requested ahead of the client, and the smallest credit handed back at once: one
-   * request to the worker per 8 tokens instead of per token, and at most 16 chunks buffered for a
-   * client that is not reading.
-   */
-  static final int WORKER_WINDOW = 16;
-
-  static final int WORKER_WINDOW_BATCH = 8;
 
   private final RequestFacts facts;
   private final TenantLimiter.Permit permit;
   private final ResponseSink sink;
   private final ModelScheduler scheduler;
   private final WorkerAccess workers;
-  private final GatewayMetrics.ModelMeters meters;
-  private final Ticker ticker;
+  private final RequestTally tally;
   private final UsageMeter meter;
-  private final Set<String> excluded = new HashSet<>();
+  private final ScheduledRequest scheduled;
   private final Object lock = new Object();
 
   // guarded by lock
   private RequestPhase phase = RequestPhase.QUEUED;
-  private ModelScheduler.Ticket ticket;
-  private int attempts;
-  private String workerId;
-  private GenerateCall call;
-  private StreamWindow window;
-  private long queuedNanos;
-  private long firstTokenAt = -1;
-  private long lastTokenAt = -1;
-  private int completionTokens;
 
-  /** The prompt length the current worker announced; 0 until it does. */
-  private int announcedPromptTokens;
+  /** The current try: set while ROUTED or STREAMING. */
+  private WorkerAttempt attempt;
+
+  /** Tries on a worker that was still there, bounded by {@link WorkerAccess#maxAttempts}. */
+  private int attempts;
+
+  private ModelScheduler.Ticket ticket;
 
   RequestRun(
       RequestFacts facts,
@@ -75,17 +54,21 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
       ResponseSink sink,
       ModelScheduler scheduler,
       WorkerAccess workers,
-      GatewayMetrics.ModelMeters meters,
-      Ticker ticker,
+      RequestTally tally,
       UsageMeter meter) {
     this.facts = facts;
     this.permit = permit;
     this.sink = sink;
     this.scheduler = scheduler;
     this.workers = workers;
-    this.meters = meters;
-    this.ticker = ticker;
+    this.tally = tally;
     this.meter = meter;
+    this.scheduled = new ScheduledRequest(facts, this);
+  }
+
+  /** What the pipeline submits to the scheduler. */
+  ScheduledRequest scheduled() {
+    return scheduled;
   }
 
   /** The scheduler took the request; the ticket withdraws it while it waits. */
@@ -111,47 +94,54 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
     return true;
   }
 
-  // ---- ModelScheduler.Request ----
+  // ---- route: the scheduler's decisions ----
 
-  @Override
-  public String tenant() {
-    return facts.tenant().name();
-  }
-
-  @Override
-  public int weight() {
-    return facts.tenant().weight();
-  }
-
-  @Override
-  public Priority priority() {
-    return facts.tenant().priority();
-  }
-
-  @Override
-  public long promptTokens() {
-    return facts.promptEstimate();
-  }
-
-  @Override
-  public String adapter() {
-    return facts.adapterName();
-  }
-
-  @Override
-  public Set<String> excluded() {
-    synchronized (lock) {
-      return excluded.isEmpty() ? Set.of() : Set.copyOf(excluded);
+  /** The scheduler picked {@code worker} after the request waited {@code queuedNanos}. */
+  void routed(WorkerView worker, long queuedNanos) {
+    WorkerAttempt a = begin(worker, queuedNanos);
+    if (a == null) {
+      scheduler.finished(worker.id()); // the request ended while it waited
+    } else if (a.workerGone()) {
+      workerFailed(a, Status.UNAVAILABLE.withDescription("worker went away"));
+    } else if (WorkerAttempt.lacksAdapter(worker, facts.adapterName())) {
+      a.loadAdapter(facts)
+          .whenComplete(
+              (ok, err) -> {
+                if (err == null) {
+                  open(a);
+                } else {
+                  workerFailed(a, Status.fromThrowable(err));
+                }
+              });
+    } else {
+      open(a);
     }
   }
 
-  @Override
-  public boolean wantsProgress() {
-    return facts.request().getReportProgress();
+  /** The try on {@code worker}, now the current one; null when the request already ended. */
+  private WorkerAttempt begin(WorkerView worker, long queuedNanos) {
+    String address = workers.address(worker.id());
+    synchronized (lock) {
+      if (!moveTo(RequestPhase.ROUTED)) {
+        return null;
+      }
+      attempt = new WorkerAttempt(this, worker.id(), address, workers.client());
+      if (!attempt.workerGone()) {
+        attempts++;
+        tally.routed(queuedNanos);
+      }
+      return attempt;
+    }
   }
 
-  @Override
-  public void progress(HeldProgress progress) {
+  /** The scheduler refused the request: held or queued too long, or no worker left to try. */
+  void rejected(ModelScheduler.RejectReason reason, StatusRuntimeException error) {
+    meter.rejected(reason.label());
+    finish(RequestOutcome.failed(error));
+  }
+
+  /** How a held or queued request is doing, for a client that asked. */
+  void progress(HeldProgress progress) {
     synchronized (lock) {
       if (phase != RequestPhase.DONE) {
         sink.progress(progress);
@@ -159,179 +149,70 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
     }
   }
 
-  @Override
-  public void reject(ModelScheduler.RejectReason reason, StatusRuntimeException error) {
-    meter.rejected(reason.label());
-    finish(RequestOutcome.failed(error));
-  }
+  // ---- stream: the worker's call ----
 
-  @Override
-  public void dispatch(WorkerView worker, long queued) {
-    String address = workers.address(worker.id());
-    boolean routed;
-    synchronized (lock) {
-      routed = moveTo(RequestPhase.ROUTED);
-      if (routed) {
-        workerId = worker.id();
-        if (address != null) {
-          if (attempts == 0) {
-            queuedNanos = queued;
-          }
-          attempts++;
-        }
-      }
-    }
-    if (!routed) {
-      scheduler.finished(worker.id()); // the request finished while it waited
-      return;
-    }
-    if (address == null) {
-      onWorkerError(worker.id(), Status.UNAVAILABLE.withDescription("worker went away"));
-      return;
-    }
-    meters.queueTime(queued);
-    String adapter = adapter();
-    if (!adapter.isEmpty()
-        && !worker.residentAdapters().contains(adapter)
-        && !worker.loadingAdapters().contains(adapter)) {
-      // The base model as namespace/name, as the operator names the worker's model.
-      workers
-          .client()
-          .loadAdapter(
-              address,
-              LoadAdapterRequest.newBuilder()
-                  .setName(adapter)
-                  .setSource(facts.grant().adapter().source())
-                  .setBaseModel(facts.modelKey())
-                  .build())
-          .whenComplete(
-              (ok, err) -> {
-                if (err == null) {
-                  startCall(worker.id(), address);
-                } else {
-                  onWorkerError(worker.id(), Status.fromThrowable(err));
-                }
-              });
-    } else {
-      startCall(worker.id(), address);
-    }
-  }
-
-  private void startCall(String worker, String address) {
+  private void open(WorkerAttempt a) {
+    // Built before the lock, which then covers only the opening (virtualCounter takes the
+    // scheduler's lock).
     WorkerGenerateRequest request =
         facts.workerRequest(scheduler.virtualCounter(facts.tenant().name()));
     synchronized (lock) {
-      if (phase != RequestPhase.ROUTED || !worker.equals(workerId)) {
-        return;
+      if (a != attempt) {
+        return; // the request ended while the adapter loaded
       }
       if (facts.deadline() != null && facts.deadline().isExpired()) {
         return; // the client's cancellation handler finishes the request
       }
       moveTo(RequestPhase.STREAMING);
-      window = new StreamWindow(WORKER_WINDOW, WORKER_WINDOW_BATCH);
-      call =
-          workers
-              .client()
-              .generate(address, request, new Listener(worker), facts.deadline(), window.open());
+      a.open(request, facts.deadline());
     }
   }
 
-  /** Binds worker callbacks to the attempt they belong to, so a stale call cannot interfere. */
-  private final class Listener implements GenerateListener {
-    private final String worker;
-
-    Listener(String worker) {
-      this.worker = worker;
-    }
-
-    @Override
-    public void onPromptCounted(int promptTokens) {
-      synchronized (lock) {
-        if (phase == RequestPhase.STREAMING && worker.equals(workerId)) {
-          announcedPromptTokens = promptTokens;
-        }
+  void promptCounted(WorkerAttempt from, int promptTokens) {
+    synchronized (lock) {
+      if (from == attempt && phase == RequestPhase.STREAMING) {
+        tally.promptCounted(promptTokens);
       }
     }
-
-    @Override
-    public void onTokens(TokenChunk chunk) {
-      RequestRun.this.onTokens(worker, chunk);
-    }
-
-    @Override
-    public void onFinal(WorkerFinal fin) {
-      RequestRun.this.onFinal(worker, fin);
-    }
-
-    @Override
-    public void onError(Status status) {
-      onWorkerError(worker, status);
-    }
   }
 
-  private void onTokens(String worker, TokenChunk chunk) {
+  void tokens(WorkerAttempt from, TokenChunk chunk) {
     // Tokens are the ids; a chunk may carry text alone (the worker flushes text it held back,
     // such as an incomplete character, when the sequence ends), which is no new token.
     int n = chunk.getTokenIdsCount();
     synchronized (lock) {
-      if (phase != RequestPhase.STREAMING || !worker.equals(workerId)) {
+      if (from != attempt || phase != RequestPhase.STREAMING) {
         return;
       }
-      long now = ticker.nanos();
-      if (firstTokenAt < 0) {
-        firstTokenAt = now;
-        meters.timeToFirstToken(now - facts.arrived());
-      } else {
-        meters.timeBetweenTokens(now - lastTokenAt);
-      }
-      lastTokenAt = now;
-      completionTokens += n;
+      tally.streamed(n);
       sink.tokens(chunk);
-      int credit = window.received(sink.isReady());
-      if (credit > 0) {
-        call.request(credit);
-      }
+      from.delivered(sink.isReady());
     }
     scheduler.charge(facts.tenant().name(), n);
   }
 
-  /** The client can take more: resume the worker stream if it was paused. */
-  @Override
-  public void onClientReady() {
+  void completed(WorkerAttempt from, WorkerFinal fin) {
     synchronized (lock) {
-      if (phase == RequestPhase.STREAMING && sink.isReady()) {
-        int credit = window.clientReady();
-        if (credit > 0) {
-          call.request(credit);
-        }
-      }
-    }
-  }
-
-  private void onFinal(String worker, WorkerFinal fin) {
-    synchronized (lock) {
-      if (phase != RequestPhase.STREAMING || !worker.equals(workerId)) {
+      if (from != attempt || phase != RequestPhase.STREAMING) {
         return;
       }
     }
     finish(RequestOutcome.completed(fin));
   }
 
-  private void onWorkerError(String worker, Status status) {
+  void workerFailed(WorkerAttempt from, Status status) {
     int streamed;
     synchronized (lock) {
-      if (phase == RequestPhase.DONE || !worker.equals(workerId)) {
+      if (from != attempt) {
         return;
       }
-      streamed = completionTokens;
+      streamed = tally.completionTokens();
     }
     if (status.getCode() == Status.Code.DEADLINE_EXCEEDED
         && facts.deadline() != null
         && facts.deadline().isExpired()) {
       finish(RequestOutcome.deadlinePassed());
-      return;
-    }
-    if (streamed > 0) {
+    } else if (streamed > 0) {
       finish(
           RequestOutcome.failed(
               GatewayStatus.aborted(
@@ -340,28 +221,32 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
                       + " tokens were streamed ("
                       + status.getCode()
                       + "); not retried")));
-      return;
+    } else {
+      retryOrFail(from, status);
     }
-    retryOrFail(worker, status);
   }
 
-  private void retryOrFail(String worker, Status status) {
+  /**
+   * Nothing reached the client yet: frees the worker, keeps the request off it and, while tries
+   * remain, queues it again for another.
+   */
+  private void retryOrFail(WorkerAttempt failed, Status status) {
     boolean retry;
     synchronized (lock) {
-      if (!worker.equals(workerId) || !moveTo(RequestPhase.QUEUED)) {
+      if (failed != attempt) {
         return;
       }
-      excluded.add(worker);
-      workerId = null;
-      call = null;
+      attempt = null;
+      moveTo(RequestPhase.QUEUED);
+      scheduled.exclude(failed.workerId());
       retry = retryable(status) && attempts < workers.maxAttempts();
     }
-    scheduler.finished(worker);
+    scheduler.finished(failed.workerId());
     if (retry) {
       LOG.debugf(
           "request %s: worker %s failed before the first token (%s); retrying",
-          facts.requestId(), worker, status);
-      scheduler.retry(this);
+          facts.requestId(), failed.workerId(), status);
+      scheduler.retry(scheduled);
     } else {
       finish(
           RequestOutcome.failed(
@@ -386,11 +271,25 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
     };
   }
 
+  // ---- the client ----
+
+  /** The client can take more: resumes the worker stream if it was paused. */
+  @Override
+  public void onClientReady() {
+    synchronized (lock) {
+      if (phase == RequestPhase.STREAMING && sink.isReady()) {
+        attempt.clientReady();
+      }
+    }
+  }
+
   /** The client went away (cancelled or its deadline passed). */
   @Override
   public void clientCancelled(boolean deadlineExceeded) {
     finish(RequestOutcome.clientGone(deadlineExceeded));
   }
+
+  // ---- meter ----
 
   /**
    * The one way out, whatever the phase: settles the tenant's limits, frees the worker slot and
@@ -399,47 +298,29 @@ final class RequestRun implements ModelScheduler.Request, RunningRequest {
    * and cannot end it a second time as a worker failure.
    */
   private void finish(RequestOutcome outcome) {
-    String worker;
-    GenerateCall runningCall;
+    WorkerAttempt ended;
     ModelScheduler.Ticket waiting;
     RequestOutcome measured;
     synchronized (lock) {
       if (!moveTo(RequestPhase.DONE)) {
         return;
       }
-      worker = workerId;
-      workerId = null;
-      runningCall = call;
+      ended = attempt;
+      attempt = null;
       waiting = ticket;
-      // The worker's count when it sent one (its final message, else its first tokens: a stream
-      // cut after tokens still bills the real prompt), else the gateway's estimate for a request
-      // that reached a worker.
-      int prompt =
-          outcome.promptTokens() > 0
-              ? outcome.promptTokens()
-              : announcedPromptTokens > 0
-                  ? announcedPromptTokens
-                  : worker != null ? (int) facts.promptEstimate() : 0;
-      long ttft = firstTokenAt < 0 ? -1 : (firstTokenAt - facts.arrived()) / 1_000_000;
-      measured =
-          outcome.measured(
-              prompt,
-              completionTokens,
-              queuedNanos / 1_000_000,
-              ttft,
-              (ticker.nanos() - facts.arrived()) / 1_000_000);
+      measured = tally.measure(outcome, ended != null, facts.promptEstimate());
     }
     if (outcome.clientGone()) {
       if (waiting != null) {
         waiting.cancel();
       }
-      if (runningCall != null) {
-        runningCall.cancel("client cancelled");
+      if (ended != null) {
+        ended.cancel();
       }
     }
     permit.settle((long) measured.promptTokens() + measured.completionTokens());
-    if (worker != null) {
-      scheduler.finished(worker);
+    if (ended != null) {
+      scheduler.finished(ended.workerId());
     }
     meter.finish(facts, measured, sink);
   }

@@ -1,0 +1,86 @@
+package dev.flotilla.gateway.service;
+
+import dev.flotilla.api.crd.Priority;
+import dev.flotilla.api.v1.HeldProgress;
+import dev.flotilla.gateway.route.WorkerView;
+import dev.flotilla.gateway.schedule.ModelScheduler;
+import io.grpc.StatusRuntimeException;
+import java.util.HashSet;
+import java.util.Set;
+
+/**
+ * An admitted request as its model's scheduler sees it: what it weighs in the fair queue, the
+ * workers it must avoid, and where the scheduler's decisions go (its {@link RequestRun}).
+ */
+final class ScheduledRequest implements ModelScheduler.Request {
+  private final RequestFacts facts;
+  private final RequestRun run;
+
+  /**
+   * Workers that failed this request. Replaced, never changed, so the scheduler reads it under its
+   * own lock without taking the run's.
+   */
+  private volatile Set<String> excluded = Set.of();
+
+  ScheduledRequest(RequestFacts facts, RequestRun run) {
+    this.facts = facts;
+    this.run = run;
+  }
+
+  /** Keeps the request off a worker that failed it. */
+  void exclude(String workerId) {
+    Set<String> more = new HashSet<>(excluded);
+    more.add(workerId);
+    excluded = Set.copyOf(more);
+  }
+
+  @Override
+  public String tenant() {
+    return facts.tenant().name();
+  }
+
+  @Override
+  public int weight() {
+    return facts.tenant().weight();
+  }
+
+  @Override
+  public Priority priority() {
+    return facts.tenant().priority();
+  }
+
+  @Override
+  public long promptTokens() {
+    return facts.promptEstimate();
+  }
+
+  @Override
+  public String adapter() {
+    return facts.adapterName();
+  }
+
+  @Override
+  public Set<String> excluded() {
+    return excluded;
+  }
+
+  @Override
+  public boolean wantsProgress() {
+    return facts.request().getReportProgress();
+  }
+
+  @Override
+  public void dispatch(WorkerView worker, long queuedNanos) {
+    run.routed(worker, queuedNanos);
+  }
+
+  @Override
+  public void reject(ModelScheduler.RejectReason reason, StatusRuntimeException error) {
+    run.rejected(reason, error);
+  }
+
+  @Override
+  public void progress(HeldProgress progress) {
+    run.progress(progress);
+  }
+}
