@@ -1,6 +1,8 @@
 package dev.flotilla.operator;
 
 import dev.flotilla.operator.autoscaler.DemandStore;
+import dev.flotilla.operator.certs.CaSecretReconciler;
+import dev.flotilla.operator.certs.CurrentCa;
 import dev.flotilla.operator.config.OperatorSettings;
 import dev.flotilla.operator.leader.LeaderPodLabel;
 import dev.flotilla.operator.leader.Leadership;
@@ -9,8 +11,11 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfiguration;
 import io.javaoperatorsdk.operator.api.config.LeaderElectionConfigurationBuilder;
+import io.quarkus.runtime.StartupEvent;
 import io.quarkus.runtime.configuration.ConfigUtils;
 import jakarta.enterprise.context.Dependent;
+import jakarta.enterprise.event.Observes;
+import jakarta.enterprise.inject.Disposes;
 import jakarta.enterprise.inject.Produces;
 import jakarta.inject.Singleton;
 import java.time.Clock;
@@ -35,6 +40,35 @@ public class OperatorBeans {
   @Singleton
   PlacementBook placementBook() {
     return new PlacementBook();
+  }
+
+  @Produces
+  @Singleton
+  CurrentCa currentCa() {
+    return new CurrentCa();
+  }
+
+  /** The internal CA and the control plane's certificates; it writes only while leading. */
+  @Produces
+  @Singleton
+  CaSecretReconciler caSecretReconciler(
+      KubernetesClient client,
+      OperatorSettings settings,
+      Leadership leadership,
+      CurrentCa ca,
+      Clock clock) {
+    return new CaSecretReconciler(client, settings, leadership, ca, clock);
+  }
+
+  void startCertificates(
+      @Observes StartupEvent event, OperatorSettings settings, CaSecretReconciler ca) {
+    if (settings.mtls().enabled()) {
+      ca.start();
+    }
+  }
+
+  void stopCertificates(@Disposes CaSecretReconciler ca) {
+    ca.close();
   }
 
   /**

@@ -100,4 +100,53 @@ public interface OperatorSettings {
     @WithDefault("2s")
     Duration retryPeriod();
   }
+
+  Mtls mtls();
+
+  /**
+   * Mutual TLS on the internal links: the CA the operator keeps, the certificates it issues from
+   * it, and its own demand-stream server (gRPC 9200). Off only in tests that speak plaintext.
+   */
+  interface Mtls {
+    @WithDefault("true")
+    boolean enabled();
+
+    /**
+     * Where this operator's serving certificate is mounted (the Secret {@link #operatorSecret}).
+     */
+    @WithDefault("/var/run/flotilla/mtls")
+    String dir();
+
+    /** How often the mounted files are looked at again for a renewed certificate. */
+    @WithDefault("10s")
+    Duration reloadInterval();
+
+    /** The Secret in the operator's namespace holding the CA and its key. */
+    @WithDefault("flotilla-ca")
+    String caSecret();
+
+    /** The TLS Secret (operator's namespace) the gateways mount: their client certificate. */
+    @WithDefault("flotilla-gateway-mtls")
+    String gatewaySecret();
+
+    /** The TLS Secret (operator's namespace) the operator mounts: its demand-stream certificate. */
+    @WithDefault("flotilla-operator-mtls")
+    String operatorSecret();
+
+    /** Lifetime of a CA; a successor is made at two thirds of it. */
+    @WithDefault("8760h")
+    Duration caLifetime();
+
+    /** Lifetime of a gateway, operator or worker certificate; renewed at two thirds of it. */
+    @WithDefault("720h")
+    Duration workloadLifetime();
+
+    /** How long a new CA is trusted by everyone before it signs. */
+    @WithDefault("1h")
+    Duration caPropagation();
+
+    /** How often the leader checks the CA and the gateway's and operator's certificates. */
+    @WithDefault("1m")
+    Duration checkInterval();
+  }
 }

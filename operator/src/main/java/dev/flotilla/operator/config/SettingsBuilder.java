@@ -24,6 +24,10 @@ public final class SettingsBuilder {
   private Duration leaseDuration = Duration.ofSeconds(15);
   private Duration renewDeadline = Duration.ofSeconds(10);
   private Duration retryPeriod = Duration.ofSeconds(2);
+  private boolean mtlsEnabled = true;
+  private Duration workloadLifetime = Duration.ofDays(30);
+  private Duration caLifetime = Duration.ofDays(365);
+  private Duration caPropagation = Duration.ofHours(1);
 
   public static SettingsBuilder defaults() {
     return new SettingsBuilder();
@@ -104,8 +108,74 @@ public final class SettingsBuilder {
     return this;
   }
 
+  public SettingsBuilder mtlsEnabled(boolean value) {
+    mtlsEnabled = value;
+    return this;
+  }
+
+  /** Certificate lifetimes, short in tests of renewal and rotation. */
+  public SettingsBuilder certificateLifetimes(
+      Duration ca, Duration workload, Duration propagation) {
+    caLifetime = ca;
+    workloadLifetime = workload;
+    caPropagation = propagation;
+    return this;
+  }
+
   public OperatorSettings build() {
     OperatorSettings.Scaling scaling = () -> scaleToZeroEnabled;
+    OperatorSettings.Mtls mtls =
+        new OperatorSettings.Mtls() {
+          @Override
+          public boolean enabled() {
+            return mtlsEnabled;
+          }
+
+          @Override
+          public String dir() {
+            return "/var/run/flotilla/mtls";
+          }
+
+          @Override
+          public Duration reloadInterval() {
+            return Duration.ofSeconds(10);
+          }
+
+          @Override
+          public String caSecret() {
+            return "flotilla-ca";
+          }
+
+          @Override
+          public String gatewaySecret() {
+            return "flotilla-gateway-mtls";
+          }
+
+          @Override
+          public String operatorSecret() {
+            return "flotilla-operator-mtls";
+          }
+
+          @Override
+          public Duration caLifetime() {
+            return caLifetime;
+          }
+
+          @Override
+          public Duration workloadLifetime() {
+            return workloadLifetime;
+          }
+
+          @Override
+          public Duration caPropagation() {
+            return caPropagation;
+          }
+
+          @Override
+          public Duration checkInterval() {
+            return Duration.ofMinutes(1);
+          }
+        };
     OperatorSettings.LeaderElection election =
         new OperatorSettings.LeaderElection() {
           @Override
@@ -197,6 +267,11 @@ public final class SettingsBuilder {
       @Override
       public LeaderElection leaderElection() {
         return election;
+      }
+
+      @Override
+      public Mtls mtls() {
+        return mtls;
       }
     };
   }
