@@ -188,14 +188,15 @@ public final class ModelDeploymentModel {
         .withProtocol("TCP")
         .endPort()
         .withResources(resources())
-        // Ready only once the model is loaded: the worker's gRPC health turns SERVING then. A
-        // request held for a cold model waits for this probe, so it runs every second (the
-        // kubelet's shortest period): a period of P seconds adds P/2 on average, up to P, to a
-        // cold start after the model is ready. A health check is one cheap gRPC call.
+        // Ready only once the model is loaded (and until draining starts). A request held for a
+        // cold model waits for this probe, so it runs every second (the kubelet's shortest
+        // period): a period of P seconds adds P/2 on average, up to P, to a cold start after the
+        // model is ready. HTTP, because the gRPC port admits gateways only (mutual TLS).
         .withNewReadinessProbe()
-        .withNewGrpc()
-        .withPort(GRPC_PORT)
-        .endGrpc()
+        .withNewHttpGet()
+        .withPath("/q/health/ready")
+        .withPort(new IntOrString(HTTP_PORT_NAME))
+        .endHttpGet()
         .withPeriodSeconds(1)
         .withFailureThreshold(3)
         .endReadinessProbe()

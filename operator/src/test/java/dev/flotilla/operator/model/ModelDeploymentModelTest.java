@@ -78,7 +78,9 @@ class ModelDeploymentModelTest {
     assertThat(c.getPorts())
         .extracting(p -> p.getName() + ":" + p.getContainerPort())
         .containsExactly("grpc:9100", "http:8081");
-    assertThat(c.getReadinessProbe().getGrpc().getPort()).isEqualTo(9100);
+    // The gRPC port admits gateways only (mutual TLS): the kubelet asks over HTTP.
+    assertThat(c.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/q/health/ready");
+    assertThat(c.getReadinessProbe().getHttpGet().getPort().getStrVal()).isEqualTo("http");
     // a held request waits for this probe after the model is loaded: the kubelet's shortest period
     assertThat(c.getReadinessProbe().getPeriodSeconds()).isEqualTo(1);
     assertThat(c.getLivenessProbe().getHttpGet().getPath()).isEqualTo("/q/health/live");
