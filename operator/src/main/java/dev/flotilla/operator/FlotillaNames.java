@@ -28,6 +28,11 @@ public final class FlotillaNames {
   public static final int HTTP_PORT = 8081;
   public static final String GPU_RESOURCE = "nvidia.com/gpu";
 
+  /** Where a worker's TLS Secret is mounted; the worker reads it from FLOTILLA_MTLS_DIR. */
+  public static final String MTLS_VOLUME = "mtls";
+
+  public static final String MTLS_MOUNT_PATH = "/var/run/flotilla/mtls";
+
   private FlotillaNames() {}
 
   /** The worker Deployment of a ModelDeployment. */
@@ -38,6 +43,11 @@ public final class FlotillaNames {
   /** The headless Service in front of a ModelDeployment's workers. */
   public static String workerService(String modelDeployment) {
     return modelDeployment + "-workers";
+  }
+
+  /** The TLS Secret a model's workers mount: their serving certificate and the trust bundle. */
+  public static String workerMtlsSecret(String modelDeployment) {
+    return modelDeployment + "-worker-mtls";
   }
 
   /** host:port gateways dial for a model's workers (they resolve the headless Service's pods). */

@@ -2,10 +2,12 @@ package dev.flotilla.operator;
 
 import dev.flotilla.operator.autoscaler.AutoscalerGrpcService;
 import dev.flotilla.operator.autoscaler.DemandStore;
+import dev.flotilla.operator.certs.CurrentCa;
 import dev.flotilla.operator.config.OperatorSettings;
 import dev.flotilla.operator.leader.Leadership;
 import dev.flotilla.operator.lora.LoraAdapterReconciler;
 import dev.flotilla.operator.md.ModelDeploymentReconciler;
+import dev.flotilla.operator.md.WorkerAccessReconciler;
 import dev.flotilla.operator.placement.PlacementBook;
 import dev.flotilla.operator.pool.GpuNodePoolReconciler;
 import dev.flotilla.operator.tenant.TenantReconciler;
@@ -33,6 +35,7 @@ public final class OperatorHarness implements AutoCloseable {
   private final DemandStore demand = new DemandStore();
   private final AutoscalerGrpcService autoscaler;
   private final Leadership leadership;
+  private final CurrentCa ca = new CurrentCa();
 
   public OperatorHarness(
       KubernetesClient client,
@@ -70,6 +73,7 @@ public final class OperatorHarness implements AutoCloseable {
             });
     operator.register(new GpuNodePoolReconciler(clock));
     operator.register(new ModelDeploymentReconciler(settings, demand, new PlacementBook(), clock));
+    operator.register(new WorkerAccessReconciler(settings, ca, clock));
     operator.register(new LoraAdapterReconciler(settings, clock));
     operator.register(new TenantReconciler(clock));
   }
@@ -98,6 +102,11 @@ public final class OperatorHarness implements AutoCloseable {
         c.getIdentity().orElse(null),
         leadership.callbacks(() -> {}),
         c.isExitOnStopLeading());
+  }
+
+  /** The CA worker certificates are issued from; a test sets it, as the CA reconciler would. */
+  public CurrentCa ca() {
+    return ca;
   }
 
   public DemandStore demand() {

@@ -18,7 +18,6 @@ import io.fabric8.kubernetes.api.model.LocalObjectReference;
 import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.OwnerReference;
-import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
 import io.fabric8.kubernetes.api.model.PodTemplateSpec;
 import io.fabric8.kubernetes.api.model.PodTemplateSpecBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
@@ -232,6 +231,11 @@ public final class ModelDeploymentModel {
     env.add(new EnvVar("FLOTILLA_MAX_LORA_RANK", String.valueOf(spec.maxLoraRank()), null));
     env.add(new EnvVar("FLOTILLA_THREADS", String.valueOf(spec.threads()), null));
     env.add(new EnvVar("FLOTILLA_DRAIN_GRACE", drainGraceSeconds() + "s", null));
+    if (settings.mtls().enabled()) {
+      env.add(new EnvVar("FLOTILLA_MTLS_DIR", FlotillaNames.MTLS_MOUNT_PATH, null));
+    } else {
+      env.add(new EnvVar("FLOTILLA_MTLS_ENABLED", "false", null));
+    }
     return env;
   }
 
@@ -252,31 +256,51 @@ public final class ModelDeploymentModel {
   }
 
   private List<Volume> volumes() {
+    List<Volume> volumes = new ArrayList<>();
     PvcSource pvc = PvcSource.parse(spec.source());
-    if (pvc == null) {
-      return List.of();
+    if (pvc != null) {
+      volumes.add(
+          new VolumeBuilder()
+              .withName("model")
+              .withNewPersistentVolumeClaim()
+              .withClaimName(pvc.claim())
+              .withReadOnly(true)
+              .endPersistentVolumeClaim()
+              .build());
     }
-    return List.of(
-        new VolumeBuilder()
-            .withName("model")
-            .withNewPersistentVolumeClaim()
-            .withClaimName(pvc.claim())
-            .withReadOnly(true)
-            .endPersistentVolumeClaim()
-            .build());
+    if (settings.mtls().enabled()) {
+      // Not optional: a worker never starts without the certificate gateways check.
+      volumes.add(
+          new VolumeBuilder()
+              .withName(FlotillaNames.MTLS_VOLUME)
+              .withNewSecret()
+              .withSecretName(FlotillaNames.workerMtlsSecret(name))
+              .endSecret()
+              .build());
+    }
+    return volumes;
   }
 
   private List<VolumeMount> volumeMounts() {
+    List<VolumeMount> mounts = new ArrayList<>();
     PvcSource pvc = PvcSource.parse(spec.source());
-    if (pvc == null) {
-      return List.of();
+    if (pvc != null) {
+      mounts.add(
+          new VolumeMountBuilder()
+              .withName("model")
+              .withMountPath(PVC_MOUNT_ROOT + pvc.claim())
+              .withReadOnly(true)
+              .build());
     }
-    return List.of(
-        new VolumeMountBuilder()
-            .withName("model")
-            .withMountPath(PVC_MOUNT_ROOT + pvc.claim())
-            .withReadOnly(true)
-            .build());
+    if (settings.mtls().enabled()) {
+      mounts.add(
+          new VolumeMountBuilder()
+              .withName(FlotillaNames.MTLS_VOLUME)
+              .withMountPath(FlotillaNames.MTLS_MOUNT_PATH)
+              .withReadOnly(true)
+              .build());
+    }
+    return mounts;
   }
 
   private ResourceRequirements resources() {
@@ -327,14 +351,7 @@ public final class ModelDeploymentModel {
   }
 
   private OwnerReference ownerReference() {
-    return new OwnerReferenceBuilder()
-        .withApiVersion(cr.getApiVersion())
-        .withKind(cr.getKind())
-        .withName(name)
-        .withUid(cr.getMetadata().getUid())
-        .withController(true)
-        .withBlockOwnerDeletion(true)
-        .build();
+    return OwnerReferences.controller(cr);
   }
 
   static String templateHash(PodTemplateSpec template) {

@@ -67,7 +67,8 @@ class ModelDeploymentModelTest {
     assertThat(env)
         .containsAllEntriesOf(modelAndEngine)
         .containsEntry("FLOTILLA_DRAIN_GRACE", "140s")
-        .hasSize(modelAndEngine.size() + 1);
+        .containsEntry("FLOTILLA_MTLS_DIR", "/var/run/flotilla/mtls")
+        .hasSize(modelAndEngine.size() + 2);
     assertThat(container(d).getImage()).isEqualTo("registry.example/worker:1");
   }
 
@@ -163,16 +164,48 @@ class ModelDeploymentModelTest {
     md.getSpec().getModel().setSource("pvc://weights/llama/8b");
     Deployment d = ModelDeploymentModel.from(md, POOL, SETTINGS).deployment(1);
     assertThat(d.getSpec().getTemplate().getSpec().getVolumes())
+        .filteredOn(v -> v.getName().equals("model"))
         .singleElement()
         .satisfies(
             v -> assertThat(v.getPersistentVolumeClaim().getClaimName()).isEqualTo("weights"));
     assertThat(container(d).getVolumeMounts())
+        .filteredOn(m -> m.getName().equals("model"))
         .singleElement()
         .satisfies(m -> assertThat(m.getMountPath()).isEqualTo("/var/lib/flotilla/pvc/weights"));
     assertThat(container(d).getEnv())
         .contains(
             new EnvVar(
                 "FLOTILLA_MODEL_SOURCE", "file:///var/lib/flotilla/pvc/weights/llama/8b", null));
+  }
+
+  @Test
+  void workersMountTheirCertificateFromTheModelsTlsSecret() {
+    Deployment d = ModelDeploymentModel.from(md(), POOL, SETTINGS).deployment(1);
+    assertThat(d.getSpec().getTemplate().getSpec().getVolumes())
+        .singleElement()
+        .satisfies(
+            v -> {
+              assertThat(v.getName()).isEqualTo("mtls");
+              assertThat(v.getSecret().getSecretName()).isEqualTo("llama-worker-mtls");
+              assertThat(v.getSecret().getOptional()).isNull(); // no certificate, no start
+            });
+    assertThat(container(d).getVolumeMounts())
+        .singleElement()
+        .satisfies(
+            m -> {
+              assertThat(m.getMountPath()).isEqualTo("/var/run/flotilla/mtls");
+              assertThat(m.getReadOnly()).isTrue();
+            });
+  }
+
+  @Test
+  void withoutMutualTlsWorkersAreToldToSpeakPlaintext() {
+    OperatorSettings plaintext = SettingsBuilder.defaults().mtlsEnabled(false).build();
+    Deployment d = ModelDeploymentModel.from(md(), POOL, plaintext).deployment(1);
+    assertThat(d.getSpec().getTemplate().getSpec().getVolumes()).isEmpty();
+    assertThat(container(d).getEnv())
+        .contains(new EnvVar("FLOTILLA_MTLS_ENABLED", "false", null))
+        .noneMatch(e -> e.getName().equals("FLOTILLA_MTLS_DIR"));
   }
 
   static Stream<Arguments> changes() {

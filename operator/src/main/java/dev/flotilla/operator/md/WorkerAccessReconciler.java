@@ -1,0 +1,153 @@
+package dev.flotilla.operator.md;
+
+import dev.flotilla.api.crd.ModelDeployment;
+import dev.flotilla.mtls.Identities;
+import dev.flotilla.mtls.ca.CertificateAuthority;
+import dev.flotilla.mtls.ca.IssuedCertificate;
+import dev.flotilla.mtls.ca.Usage;
+import dev.flotilla.operator.FlotillaNames;
+import dev.flotilla.operator.certs.CurrentCa;
+import dev.flotilla.operator.certs.TlsSecrets;
+import dev.flotilla.operator.config.OperatorSettings;
+import dev.flotilla.operator.events.EventReason;
+import dev.flotilla.operator.events.EventRecorder;
+import dev.flotilla.operator.model.OwnerReferences;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
+import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
+import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * What lets a model's workers be reached by the gateways and nobody else, reconciled next to the
+ * workers themselves ({@link ModelDeploymentReconciler}), whatever event woke it:
+ *
+ * <ol>
+ *   <li>{@link #applyCertificate}: the workers' TLS Secret, {@code <model>-worker-mtls} in the
+ *       model's namespace: a serving certificate for {@code
+ *       spiffe://flotilla.dev/worker/<ns>/<model>} from the {@link CurrentCa}, and the trust
+ *       bundle. Issued again when {@link CertificateAuthority#renewalReason} says so; the workers
+ *       mount it and reload it.
+ * </ol>
+ *
+ * Everything made here is owned by the ModelDeployment, so deleting it deletes them.
+ */
+@ControllerConfiguration(name = WorkerAccessReconciler.NAME)
+public class WorkerAccessReconciler implements Reconciler<ModelDeployment> {
+  public static final String NAME = "worker-access";
+
+  private final OperatorSettings settings;
+  private final CurrentCa ca;
+  private final Clock clock;
+  private InformerEventSource<Secret, ModelDeployment> secrets;
+
+  public WorkerAccessReconciler(OperatorSettings settings, CurrentCa ca, Clock clock) {
+    this.settings = settings;
+    this.ca = ca;
+    this.clock = clock;
+  }
+
+  @Override
+  public List<EventSource<?, ModelDeployment>> prepareEventSources(
+      EventSourceContext<ModelDeployment> context) {
+    String workers =
+        FlotillaNames.LABEL_MANAGED_BY
+            + "="
+            + FlotillaNames.MANAGED_BY
+            + ","
+            + FlotillaNames.LABEL_NAME
+            + "="
+            + FlotillaNames.WORKER_APP;
+    secrets =
+        new InformerEventSource<>(
+            InformerEventSourceConfiguration.from(Secret.class, ModelDeployment.class)
+                .withLabelSelector(workers)
+                .build(),
+            context);
+    List<EventSource<?, ModelDeployment>> sources = new ArrayList<>();
+    sources.add(secrets);
+    sources.add(new TrustChangeEventSource(ca, context.getPrimaryCache()));
+    return sources;
+  }
+
+  @Override
+  public UpdateControl<ModelDeployment> reconcile(
+      ModelDeployment md, Context<ModelDeployment> context) {
+    Instant now = clock.instant();
+    Duration next = null;
+    if (settings.mtls().enabled()) {
+      next = applyCertificate(md, context, now);
+    }
+    UpdateControl<ModelDeployment> control = UpdateControl.noUpdate();
+    return next == null ? control : control.rescheduleAfter(next);
+  }
+
+  /** Step 1: the workers' certificate; returns when to look again (null: when woken). */
+  Duration applyCertificate(ModelDeployment md, Context<ModelDeployment> context, Instant now) {
+    Optional<CertificateAuthority> authority = ca.get();
+    if (authority.isEmpty()) {
+      return null; // the CA's arrival wakes every model (TrustChangeEventSource)
+    }
+    String namespace = md.getMetadata().getNamespace();
+    String model = md.getMetadata().getName();
+    String identity = Identities.worker(namespace, model);
+    Secret existing = context.getSecondaryResource(Secret.class).orElse(null);
+    Map<String, String> pem = TlsSecrets.pem(existing);
+    Optional<String> reason = authority.get().renewalReason(pem, identity, now);
+    Instant renewAt;
+    if (reason.isEmpty()) {
+      renewAt = CertificateAuthority.renewAt(TlsSecrets.certificate(pem));
+    } else {
+      IssuedCertificate issued = authority.get().issue(identity, Usage.SERVER, now);
+      Secret desired =
+          TlsSecrets.workload(
+              new ObjectMetaBuilder()
+                  .withNamespace(namespace)
+                  .withName(FlotillaNames.workerMtlsSecret(model))
+                  .withLabels(FlotillaNames.workerLabels(model))
+                  .withOwnerReferences(OwnerReferences.controller(md))
+                  .build(),
+              issued);
+      if (existing == null) {
+        context.resourceOperations().create(desired, secrets);
+      } else {
+        context
+            .resourceOperations()
+            .update(
+                new SecretBuilder(desired)
+                    .editMetadata()
+                    .withResourceVersion(existing.getMetadata().getResourceVersion())
+                    .endMetadata()
+                    .build(),
+                secrets);
+      }
+      new EventRecorder(context.getClient(), clock)
+          .record(
+              md,
+              EventReason.WorkerCertificateIssued,
+              "issued the workers' certificate "
+                  + identity
+                  + " until "
+                  + issued.certificate().getNotAfter().toInstant()
+                  + " ("
+                  + reason.get()
+                  + ")");
+      renewAt = CertificateAuthority.renewAt(issued.certificate());
+    }
+    Duration until = Duration.between(now, renewAt);
+    return until.compareTo(Duration.ofSeconds(1)) < 0 ? Duration.ofSeconds(1) : until;
+  }
+}
