@@ -4,16 +4,20 @@ import dev.flotilla.api.control.v1.AutoscalerGrpc;
 import dev.flotilla.api.control.v1.DemandReport;
 import dev.flotilla.api.control.v1.ModelDemand;
 import dev.flotilla.api.control.v1.ScaleDecision;
+import dev.flotilla.mtls.PeerIdentity;
+import dev.flotilla.operator.certs.MutualTlsServer;
 import dev.flotilla.operator.leader.Leadership;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.quarkus.grpc.GrpcService;
+import io.quarkus.grpc.RegisterInterceptor;
 import jakarta.inject.Inject;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiConsumer;
 
 /**
@@ -22,9 +26,19 @@ import java.util.function.BiConsumer;
  * answered with the models' current scale decisions; later decision changes for models a gateway
  * reported are pushed on the same stream, so a gateway holding requests for a cold model hears "1
  * replica wanted" as soon as the reconciler decided it.
+ *
+ * <p>Demand belongs to the stream it arrived on, under the identity the caller proved in its TLS
+ * handshake ({@link MutualTlsServer} admits gateways only): its source is that identity, the
+ * reported {@code gateway_id} and the stream. All gateway replicas share one certificate, so the
+ * certificate cannot tell them apart; the stream can. A {@code gateway_id} is a label, not a key: a
+ * caller that reuses another gateway's id adds its own demand beside it, and closing its stream
+ * drops only its own.
  */
 @GrpcService
+@RegisterInterceptor(CallerIdentityInterceptor.class)
 public class AutoscalerGrpcService extends AutoscalerGrpc.AutoscalerImplBase {
+  private static final AtomicLong STREAMS = new AtomicLong();
+
   private final DemandStore store;
   private final Clock clock;
   private final Leadership leadership;
@@ -45,7 +59,9 @@ public class AutoscalerGrpcService extends AutoscalerGrpc.AutoscalerImplBase {
     private final StreamObserver<ScaleDecision> responses;
     private final Set<ResourceID> models = ConcurrentHashMap.newKeySet();
     private final BiConsumer<ResourceID, DemandStore.Published> pusher = this::push;
-    private volatile String gateway;
+    private final String caller = PeerIdentity.current().orElse("unauthenticated");
+    private final long stream = STREAMS.incrementAndGet();
+    private volatile String source;
     private volatile boolean closed;
 
     DemandStream(StreamObserver<ScaleDecision> responses) {
@@ -70,7 +86,9 @@ public class AutoscalerGrpcService extends AutoscalerGrpc.AutoscalerImplBase {
         fail(Status.INVALID_ARGUMENT.withDescription("gateway_id is required"));
         return;
       }
-      gateway = report.getGatewayId();
+      if (source == null) {
+        source = caller + " " + report.getGatewayId() + " #" + stream;
+      }
       Instant now = clock.instant();
       for (ModelDemand demand : report.getModelsList()) {
         if (demand.getModel().isEmpty() || demand.getNamespace().isEmpty()) {
@@ -81,7 +99,7 @@ public class AutoscalerGrpcService extends AutoscalerGrpc.AutoscalerImplBase {
         models.add(model);
         store.record(
             model,
-            gateway,
+            source,
             now,
             Math.max(0, demand.getInFlight()) + Math.max(0, demand.getQueued()),
             Math.max(0, demand.getHeldWhileCold()));
@@ -146,8 +164,8 @@ public class AutoscalerGrpcService extends AutoscalerGrpc.AutoscalerImplBase {
         closed = true;
       }
       store.unsubscribe(pusher);
-      if (gateway != null) {
-        store.dropGateway(gateway);
+      if (source != null) {
+        store.dropGateway(source);
         models.forEach(store::notifyDemand);
       }
     }
