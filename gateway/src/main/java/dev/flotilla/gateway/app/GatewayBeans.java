@@ -20,9 +20,16 @@ import dev.flotilla.gateway.usage.UsageProducerConfig;
 import dev.flotilla.gateway.usage.UsageSpool;
 import dev.flotilla.gateway.worker.GrpcWorkerClient;
 import dev.flotilla.gateway.worker.StatsWatchers;
+import dev.flotilla.gateway.worker.WorkerChannels;
 import dev.flotilla.gateway.worker.WorkerClient;
+import dev.flotilla.mtls.Identities;
+import dev.flotilla.mtls.MutualTls;
+import dev.flotilla.mtls.PeerPolicy;
+import dev.flotilla.mtls.ReloadingCredentials;
+import dev.flotilla.mtls.TlsFiles;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -52,6 +59,10 @@ public class GatewayBeans {
   private final ModelCatalog catalog = new ModelCatalog();
   private final WorkerRegistry registry = new WorkerRegistry();
   private final WorkerClient workerClient;
+
+  /** The gateway's certificate and trust bundle; null without mutual TLS. */
+  private final ReloadingCredentials credentials;
+
   private final ScheduledExecutorService timer =
       Executors.newSingleThreadScheduledExecutor(
           r -> {
@@ -68,8 +79,38 @@ public class GatewayBeans {
 
   public GatewayBeans(GatewayConfig config) {
     this.config = config;
-    this.workerClient = new GrpcWorkerClient();
     this.gatewayId = config.id().orElseGet(GatewayBeans::hostName);
+    if (config.mtls().enabled()) {
+      this.credentials =
+          new ReloadingCredentials(
+              new TlsFiles(Path.of(config.mtls().dir())), config.mtls().reloadInterval());
+      this.workerClient =
+          new GrpcWorkerClient(WorkerChannels.mutualTls(credentials, this::expectedWorker));
+    } else {
+      LOG.warn(
+          "flotilla.gateway.mtls.enabled=false: workers and the operator are called in plaintext");
+      this.credentials = null;
+      this.workerClient = new GrpcWorkerClient();
+    }
+  }
+
+  /** The worker at {@code address} must prove the model the registry placed there. */
+  private PeerPolicy expectedWorker(String address) {
+    return registry
+        .modelAt(address)
+        .map(model -> PeerPolicy.exactly(Identities.workerOf(model)))
+        .orElseGet(
+            () ->
+                new PeerPolicy("a worker of the one model registered at " + address, id -> false));
+  }
+
+  private ManagedChannel autoscalerChannel(String address) {
+    return credentials == null
+        ? Grpc.newChannelBuilder(address, InsecureChannelCredentials.create()).build()
+        : Grpc.newChannelBuilder(
+                address,
+                MutualTls.channelCredentials(credentials, PeerPolicy.exactly(Identities.OPERATOR)))
+            .build();
   }
 
   private static String hostName() {
@@ -197,7 +238,7 @@ public class GatewayBeans {
         .address()
         .ifPresent(
             address -> {
-              autoscalerChannel = ManagedChannelBuilder.forTarget(address).usePlaintext().build();
+              autoscalerChannel = autoscalerChannel(address);
               reporter =
                   new DemandReporter(
                           autoscalerChannel,

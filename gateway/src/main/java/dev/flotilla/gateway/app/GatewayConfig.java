@@ -43,6 +43,8 @@ public interface GatewayConfig {
 
   Autoscaler autoscaler();
 
+  Mtls mtls();
+
   /** Start the Kubernetes informers (tenants, secrets, models, adapters, worker pods). */
   @WithDefault("true")
   boolean informers();
@@ -132,5 +134,24 @@ public interface GatewayConfig {
 
     @WithDefault("5s")
     Duration reportInterval();
+  }
+
+  /**
+   * Mutual TLS on the gateway's own calls: to workers (gRPC 9100) and to the operator's demand
+   * stream (9200). The gateway presents its certificate from the operator's CA and checks that a
+   * worker proves the model it is dialled for, and the operator its own identity.
+   */
+  interface Mtls {
+    /** Off only where plaintext is meant (tests). */
+    @WithDefault("true")
+    boolean enabled();
+
+    /** tls.crt, tls.key and ca.crt, as the gateway's TLS Secret volume mounts them. */
+    @WithDefault("/var/run/flotilla/mtls")
+    String dir();
+
+    /** How often the files are looked at again for a renewed certificate or a new trust bundle. */
+    @WithDefault("10s")
+    Duration reloadInterval();
   }
 }

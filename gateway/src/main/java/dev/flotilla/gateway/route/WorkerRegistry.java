@@ -118,6 +118,20 @@ public final class WorkerRegistry {
     }
   }
 
+  /**
+   * The model of the worker registered at {@code address}; empty when none is, or when workers of
+   * two models claim it (a pod address reused before the old pod's removal arrived).
+   */
+  public Optional<String> modelAt(String address) {
+    Set<String> models = new HashSet<>();
+    for (Worker w : workers.values()) {
+      if (w.endpoint.address().equals(address)) {
+        models.add(w.endpoint.modelKey());
+      }
+    }
+    return models.size() == 1 ? Optional.of(models.iterator().next()) : Optional.empty();
+  }
+
   public Optional<Endpoint> endpoint(String id) {
     Worker w = workers.get(id);
     return w == null ? Optional.empty() : Optional.of(w.endpoint);

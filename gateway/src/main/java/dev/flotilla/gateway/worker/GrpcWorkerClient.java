@@ -12,7 +12,6 @@ import dev.flotilla.workerlink.GenerateSession;
 import io.grpc.Context;
 import io.grpc.Deadline;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
@@ -25,8 +24,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
- * {@link WorkerClient} over grpc-java: one plaintext HTTP/2 channel per worker endpoint, and on it
- * one {@link GenerateSession} that carries all Generate calls to that worker.
+ * {@link WorkerClient} over grpc-java: one HTTP/2 channel per worker endpoint ({@link
+ * WorkerChannels}: mutual TLS in a cluster), and on it one {@link GenerateSession} that carries all
+ * Generate calls to that worker.
  *
  * <p>Generate callbacks reach the listener on the transport thread that decoded them, in stream
  * order: a token is then forwarded to the client without a hop through an executor and back (two
@@ -34,6 +34,7 @@ import java.util.function.Consumer;
  * hands its one blocking step, the usage event's fsync, to the usage recorder.
  */
 public final class GrpcWorkerClient implements WorkerClient {
+  private final WorkerChannels opener;
   private final Map<String, ManagedChannel> channels = new ConcurrentHashMap<>();
   private final Map<String, GenerateSession> sessions = new ConcurrentHashMap<>();
 
@@ -47,19 +48,18 @@ public final class GrpcWorkerClient implements WorkerClient {
             return t;
           });
 
+  /** Plaintext channels, for tests and fake workers. */
   public GrpcWorkerClient() {
+    this(WorkerChannels.plaintext());
+  }
+
+  public GrpcWorkerClient(WorkerChannels opener) {
+    this.opener = opener;
     deadlines.setRemoveOnCancelPolicy(true); // a finished call's timer goes at once
   }
 
-  /**
-   * grpc-java's own retry is off: the gateway already retries a call that fails before its first
-   * token, on another worker, and a second, hidden layer under it would wrap every call in a
-   * RetriableStream that hands each token message through a SynchronizationContext (a queue offer,
-   * a poll and a Runnable per message).
-   */
   private ManagedChannel channel(String address) {
-    return channels.computeIfAbsent(
-        address, a -> ManagedChannelBuilder.forTarget(a).usePlaintext().disableRetry().build());
+    return channels.computeIfAbsent(address, opener::open);
   }
 
   /**

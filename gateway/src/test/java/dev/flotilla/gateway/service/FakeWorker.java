@@ -17,6 +17,7 @@ import dev.flotilla.workerlink.GenerateStreamServer;
 import io.grpc.Grpc;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.Server;
+import io.grpc.ServerCredentials;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -65,12 +66,13 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
   private final List<StreamObserver<WorkerStats>> statsStreams = new CopyOnWriteArrayList<>();
 
   public FakeWorker(String id) throws IOException {
+    this(id, InsecureServerCredentials.create());
+  }
+
+  /** A worker whose port speaks {@code credentials} (e.g. mutual TLS). */
+  public FakeWorker(String id, ServerCredentials credentials) throws IOException {
     this.id = id;
-    this.server =
-        Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
-            .addService(this)
-            .build()
-            .start();
+    this.server = Grpc.newServerBuilderForPort(0, credentials).addService(this).build().start();
   }
 
   public String address() {
