@@ -22,9 +22,10 @@ import java.util.logging.Logger;
  *
  * <p>A look reads the three small files at most once per {@code recheck} (on the handshake that
  * asks after it elapsed) and compares their bytes with the last ones read. Until the files are
- * there (the operator has not issued them yet) there are no credentials and every handshake fails;
- * a set that does not parse, or whose key does not match its certificate (a half-updated
- * directory), is ignored until the next look, and the previous set stays in use.
+ * there (the operator has not issued them yet: the Secret volume is optional) there are no
+ * credentials, every handshake fails and every handshake looks again, so the first certificate is
+ * used as soon as it lands. A set that does not parse, or whose key does not match its certificate
+ * (a half-updated directory), is ignored until the next look, and the previous set stays in use.
  */
 public final class ReloadingCredentials {
   private static final Logger LOG = Logger.getLogger(ReloadingCredentials.class.getName());
@@ -54,7 +55,7 @@ public final class ReloadingCredentials {
 
   /** The newest good material, looking at the files first when {@code recheck} has elapsed. */
   public Optional<Credentials> current() {
-    if (nanoTime.getAsLong() - nextLookAt >= 0) {
+    if (current == null || nanoTime.getAsLong() - nextLookAt >= 0) {
       look();
     }
     return Optional.ofNullable(current);
@@ -62,7 +63,7 @@ public final class ReloadingCredentials {
 
   private synchronized void look() {
     long now = nanoTime.getAsLong();
-    if (now - nextLookAt < 0) {
+    if (current != null && now - nextLookAt < 0) {
       return; // another thread just looked
     }
     nextLookAt = now + recheckNanos;
