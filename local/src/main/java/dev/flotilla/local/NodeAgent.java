@@ -49,8 +49,12 @@ import java.util.logging.Logger;
  * stopped (SIGTERM, then SIGKILL after the pod's grace period) when the pod is deleted. A finalizer
  * keeps a deleted pod visible as Terminating until its process is gone.
  *
- * <p>One container per pod; init containers, volumes, resource limits, node selectors and liveness
- * probes are not acted on.
+ * <p>Secret volumes are written to a directory per pod and kept current ({@link SecretMounts}); the
+ * container's environment sees its mount paths as those directories ({@link PodVolumes}). A pod
+ * whose required Secret does not exist yet waits in ContainerCreating, as on a cluster.
+ *
+ * <p>One container per pod; init containers, other volumes, resource limits, node selectors and
+ * liveness probes are not acted on.
  */
 public final class NodeAgent implements AutoCloseable {
   public static final String NODE_NAME = "flotilla-local";
@@ -67,6 +71,7 @@ public final class NodeAgent implements AutoCloseable {
   private final Path logDir;
   private final Path workRoot;
   private final Map<String, String> labelSelector;
+  private final SecretMounts secretVolumes;
   private final Map<String, RunningPod> running = new ConcurrentHashMap<>();
   private final ScheduledExecutorService loop =
       Executors.newSingleThreadScheduledExecutor(
@@ -89,6 +94,11 @@ public final class NodeAgent implements AutoCloseable {
     int restarts;
     Instant restartAt;
     Integer lastExitCode;
+
+    /**
+     * Why the container has not started (a Secret volume's Secret is missing); null once it has.
+     */
+    String waitingFor;
 
     RunningPod(Pod pod, PodNetwork.Assignment address) {
       this.pod = pod;
@@ -114,6 +124,7 @@ public final class NodeAgent implements AutoCloseable {
     this.logDir = logDir;
     this.workRoot = workRoot;
     this.labelSelector = labelSelector;
+    this.secretVolumes = new SecretMounts(client);
   }
 
   /** Where the log of a pod this agent runs (or ran) is. */
@@ -122,6 +133,7 @@ public final class NodeAgent implements AutoCloseable {
   }
 
   public NodeAgent start() {
+    secretVolumes.start();
     var pods = client.pods().inAnyNamespace();
     informer =
         (labelSelector.isEmpty() ? pods : pods.withLabels(labelSelector))
@@ -217,21 +229,29 @@ public final class NodeAgent implements AutoCloseable {
   private void startProcess(RunningPod r, List<String> command, Container container)
       throws IOException {
     Pod pod = r.pod;
-    Map<String, String> env = environment(pod, container, r.address);
+    Path podDir =
+        workRoot.resolve(pod.getMetadata().getNamespace() + "_" + pod.getMetadata().getName());
+    PodVolumes volumes = PodVolumes.of(pod, container, podDir);
+    Optional<String> missing = secretVolumes.mount(key(pod), volumes.secrets());
+    if (missing.isPresent()) {
+      String waiting = "secret \"" + missing.get() + "\" not found";
+      r.restartAt = Instant.now().plusSeconds(1);
+      if (!waiting.equals(r.waitingFor)) {
+        r.waitingFor = waiting;
+        patchStatus(pod, runningStatus(r));
+      }
+      return;
+    }
+    r.waitingFor = null;
+    Map<String, String> env = environment(pod, container, r.address, volumes);
     Path log = logFile(logDir, pod.getMetadata().getNamespace(), pod.getMetadata().getName());
-    r.child =
-        supervisor.start(
-            "pod " + key(pod),
-            command,
-            env,
-            log,
-            workRoot.resolve(pod.getMetadata().getNamespace() + "_" + pod.getMetadata().getName()));
+    r.child = supervisor.start("pod " + key(pod), command, env, log, podDir);
     r.ready = false;
     patchStatus(pod, runningStatus(r));
   }
 
   private Map<String, String> environment(
-      Pod pod, Container container, PodNetwork.Assignment address) {
+      Pod pod, Container container, PodNetwork.Assignment address, PodVolumes volumes) {
     Map<String, String> env = new LinkedHashMap<>();
     Integer httpPort = address.ports().get("http");
     Integer grpcPort = address.ports().get("grpc");
@@ -247,7 +267,7 @@ public final class NodeAgent implements AutoCloseable {
       for (EnvVar e : container.getEnv()) {
         String value = e.getValue() != null ? e.getValue() : valueFrom(pod, e, address);
         if (value != null) {
-          env.put(e.getName(), value);
+          env.put(e.getName(), volumes.translate(value));
         }
       }
     }
@@ -410,6 +430,7 @@ public final class NodeAgent implements AutoCloseable {
 
   private void stopPod(String key, boolean removeFinalizer) {
     RunningPod r = running.remove(key);
+    secretVolumes.unmount(key);
     String[] nsName = key.split("/", 2);
     Runnable release =
         () -> {
@@ -457,6 +478,11 @@ public final class NodeAgent implements AutoCloseable {
     ObjectNode cs = containerStatus(status, r.pod, r.ready, r.restarts);
     if (r.child != null) {
       cs.putObject("state").putObject("running").put("startedAt", Instant.now().toString());
+    } else if (r.waitingFor != null) {
+      cs.putObject("state")
+          .putObject("waiting")
+          .put("reason", "ContainerCreating")
+          .put("message", r.waitingFor);
     } else {
       cs.putObject("state")
           .putObject("waiting")
@@ -545,6 +571,7 @@ public final class NodeAgent implements AutoCloseable {
 
   @Override
   public void close() {
+    secretVolumes.close();
     if (informer != null) {
       informer.close();
     }

@@ -3,8 +3,13 @@ package dev.flotilla.local;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.fabric8.kubernetes.api.model.VolumeBuilder;
+import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
 import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
@@ -13,8 +18,11 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -24,7 +32,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The node agent runs a pod of {@link TinyPod} as a local process: Ready once its probe passes,
- * restarted when it exits, stopped with SIGTERM when the pod goes away.
+ * restarted when it exits, stopped with SIGTERM when the pod goes away; its Secret volumes are
+ * files the process finds where its environment names the mount path, kept current.
  */
 @ExtendWith(FailureDump.class)
 class NodeAgentApiTest {
@@ -161,6 +170,92 @@ class NodeAgentApiTest {
     await()
         .atMost(Duration.ofSeconds(20))
         .untilAsserted(() -> assertThat(pods("crashy")).isEmpty());
+  }
+
+  @Test
+  void aSecretVolumeIsFilesWhereTheMountPathPointsAndFollowsTheSecret() throws Exception {
+    io.fabric8.kubernetes.api.model.apps.Deployment d = tinyPods("mounted", 1);
+    d.getSpec()
+        .getTemplate()
+        .getSpec()
+        .setVolumes(
+            List.of(
+                new VolumeBuilder()
+                    .withName("creds")
+                    .withNewSecret()
+                    .withSecretName("tiny-creds")
+                    .endSecret()
+                    .build()));
+    Container c = d.getSpec().getTemplate().getSpec().getContainers().get(0);
+    c.setVolumeMounts(
+        List.of(
+            new VolumeMountBuilder()
+                .withName("creds")
+                .withMountPath("/var/run/creds")
+                .withReadOnly(true)
+                .build()));
+    List<EnvVar> env = new ArrayList<>(c.getEnv());
+    env.add(new EnvVar("CREDS_DIR", "/var/run/creds", null));
+    c.setEnv(env);
+    api.client().apps().deployments().inNamespace(api.namespace).resource(d).create();
+
+    // No Secret yet: the container waits, as on a cluster.
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () ->
+                assertThat(pods("mounted"))
+                    .singleElement()
+                    .satisfies(
+                        p ->
+                            assertThat(
+                                    p.getStatus()
+                                        .getContainerStatuses()
+                                        .get(0)
+                                        .getState()
+                                        .getWaiting()
+                                        .getMessage())
+                                .contains("tiny-creds")));
+    assertThat(DeploymentController.isReady(pods("mounted").get(0))).isFalse();
+
+    secret("tiny-creds", "first");
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () ->
+                assertThat(pods("mounted"))
+                    .singleElement()
+                    .satisfies(p -> assertThat(DeploymentController.isReady(p)).isTrue()));
+    String base = baseUrl(pods("mounted").get(0));
+    assertThat(get(base + "/file/CREDS_DIR/token")).isEqualTo("first");
+    assertThat(get(base + "/env/CREDS_DIR")).doesNotStartWith("/var/run/creds");
+
+    secret("tiny-creds", "second");
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(() -> assertThat(get(base + "/file/CREDS_DIR/token")).isEqualTo("second"));
+
+    api.client().apps().deployments().inNamespace(api.namespace).withName("mounted").delete();
+    api.client().pods().inNamespace(api.namespace).withLabel("app", "mounted").delete();
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(() -> assertThat(pods("mounted")).isEmpty());
+  }
+
+  private static void secret(String name, String token) {
+    api.client()
+        .secrets()
+        .inNamespace(api.namespace)
+        .resource(
+            new SecretBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .endMetadata()
+                .addToData(
+                    "token",
+                    Base64.getEncoder().encodeToString(token.getBytes(StandardCharsets.UTF_8)))
+                .build())
+        .createOr(r -> r.update());
   }
 
   private static io.fabric8.kubernetes.api.model.apps.Deployment tinyPods(

@@ -10,7 +10,8 @@ import java.nio.charset.StandardCharsets;
 /**
  * The smallest thing a pod can run in the node-agent tests: an HTTP server on
  * QUARKUS_HTTP_HOST:QUARKUS_HTTP_PORT whose {@code /q/health/ready} turns 200 after
- * TINY_POD_READY_AFTER_MS, {@code /env/NAME} returns an environment variable and {@code /exit/CODE}
+ * TINY_POD_READY_AFTER_MS, {@code /env/NAME} returns an environment variable, {@code
+ * /file/NAME/FILE} the file FILE in the directory the variable NAME names, and {@code /exit/CODE}
  * exits. It logs its start and its SIGTERM.
  */
 public final class TinyPod {
@@ -32,6 +33,15 @@ public final class TinyPod {
         x -> {
           String value = System.getenv(x.getRequestURI().getPath().substring("/env/".length()));
           reply(x, value == null ? 404 : 200, value == null ? "" : value);
+        });
+    server.createContext(
+        "/file/",
+        x -> {
+          String[] parts = x.getRequestURI().getPath().substring("/file/".length()).split("/", 2);
+          String dir = System.getenv(parts[0]);
+          java.nio.file.Path file = dir == null ? null : java.nio.file.Path.of(dir, parts[1]);
+          boolean readable = file != null && java.nio.file.Files.isReadable(file);
+          reply(x, readable ? 200 : 404, readable ? java.nio.file.Files.readString(file) : "");
         });
     server.createContext(
         "/exit/",
