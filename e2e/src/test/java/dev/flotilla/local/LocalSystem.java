@@ -1,6 +1,7 @@
 package dev.flotilla.local;
 
 import dev.flotilla.api.v1.InferenceGrpc;
+import dev.flotilla.mtls.TlsFiles;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -259,6 +260,18 @@ final class LocalSystem implements FailureDump.Fixture, AutoCloseable {
         .withLabel("flotilla.dev/model", model)
         .list()
         .getItems();
+  }
+
+  /** {@code ip:port} of a worker pod's gRPC port, as the gateway dials it. */
+  static String grpcAddress(Pod pod) {
+    return pod.getStatus().getPodIP()
+        + ":"
+        + pod.getMetadata().getAnnotations().get(PodNetwork.PORT_ANNOTATION_PREFIX + "grpc");
+  }
+
+  /** The gateway's certificate, key and trust bundle, where its Secret volume is mounted. */
+  TlsFiles gatewayCertificate() {
+    return new TlsFiles(local.settings().state().resolve("gateway/mtls"));
   }
 
   /** The Prometheus text a worker pod serves on its HTTP port. */

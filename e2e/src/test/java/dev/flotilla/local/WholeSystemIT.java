@@ -1,6 +1,7 @@
 package dev.flotilla.local;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -14,14 +15,28 @@ import dev.flotilla.api.v1.HeldProgress;
 import dev.flotilla.api.v1.ListModelsRequest;
 import dev.flotilla.api.v1.ModelInfo;
 import dev.flotilla.api.v1.SamplingParams;
+import dev.flotilla.api.worker.v1.LoadAdapterRequest;
+import dev.flotilla.api.worker.v1.StatsRequest;
+import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
+import dev.flotilla.api.worker.v1.WorkerGrpc;
+import dev.flotilla.mtls.Identities;
+import dev.flotilla.mtls.MutualTls;
+import dev.flotilla.mtls.PeerPolicy;
+import dev.flotilla.mtls.ReloadingCredentials;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -149,6 +164,65 @@ class WholeSystemIT {
 
   @Test
   @Order(3)
+  void onlyTheGatewayReachesAWorkerAnyOtherCallerIsRefused() throws Exception {
+    Pod worker = assertThat(system.workers(MODEL)).singleElement().actual();
+    String address = LocalSystem.grpcAddress(worker);
+    ManagedChannel noCertificate =
+        Grpc.newChannelBuilder(address, InsecureChannelCredentials.create()).build();
+    ManagedChannel gatewayCertificate =
+        Grpc.newChannelBuilder(
+                address,
+                MutualTls.channelCredentials(
+                    new ReloadingCredentials(system.gatewayCertificate(), Duration.ZERO),
+                    PeerPolicy.exactly(Identities.workerOf(MODEL_KEY))))
+            .build();
+    try {
+      WorkerGrpc.WorkerBlockingStub anyone =
+          WorkerGrpc.newBlockingStub(noCertificate).withDeadlineAfter(10, TimeUnit.SECONDS);
+      for (ThrowingCallable call :
+          List.<ThrowingCallable>of(
+              () -> anyone.stats(StatsRequest.newBuilder().setIntervalMs(100).build()).next(),
+              () ->
+                  anyone
+                      .generate(
+                          WorkerGenerateRequest.newBuilder()
+                              .setRequestId("s3-direct")
+                              .setPrompt("Hello")
+                              .setSampling(SamplingParams.newBuilder().setMaxTokens(4))
+                              .build())
+                      .next(),
+              () ->
+                  anyone.loadAdapter(
+                      LoadAdapterRequest.newBuilder()
+                          .setName("stolen")
+                          .setSource("file:///etc")
+                          .build()))) {
+        assertThatThrownBy(call)
+            .isInstanceOfSatisfying(
+                StatusRuntimeException.class,
+                e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE));
+      }
+
+      assertThat(
+              WorkerGrpc.newBlockingStub(gatewayCertificate)
+                  .withDeadlineAfter(10, TimeUnit.SECONDS)
+                  .stats(StatsRequest.newBuilder().setIntervalMs(100).build())
+                  .next()
+                  .getModel())
+          .as("the gateway's own certificate is served on the same port")
+          .isEqualTo(MODEL_KEY);
+      Generation g =
+          generate(LocalSystem.E2E_KEY, request("s3-through-gateway", "", "Hello", 8)).await(60);
+      assertThat(g.error()).as("%s", g).isNull();
+      assertThat(g.tokenCount()).isPositive();
+    } finally {
+      noCertificate.shutdownNow();
+      gatewayCertificate.shutdownNow();
+    }
+  }
+
+  @Test
+  @Order(4)
   void aTenantCannotUseAnotherTenantsPrivateAdapterNorSeeIt() throws Exception {
     Generation g =
         generate(LocalSystem.GLOBEX_KEY, request("s3-denied", ACME_ADAPTER, "Hello", 8)).await(30);
@@ -170,7 +244,7 @@ class WholeSystemIT {
   }
 
   @Test
-  @Order(4)
+  @Order(5)
   void usageEventsEqualWhatEachClientReceivedOncePerRequest() throws Exception {
     List<Generation> made = List.copyOf(requests);
     assertThat(made).allSatisfy(g -> assertThat(g.isDone()).isTrue());
@@ -194,7 +268,7 @@ class WholeSystemIT {
   }
 
   @Test
-  @Order(5)
+  @Order(6)
   void anIdleModelScalesToZeroAndWakesForTheNextRequest() throws Exception {
     system.applyModel(
         "e2e-idle",
@@ -272,7 +346,7 @@ class WholeSystemIT {
   }
 
   @Test
-  @Order(6)
+  @Order(7)
   void aTenantOverItsRateLimitIsToldWhenToRetryAndIsServedThen() throws Exception {
     Generation first = generate(LocalSystem.TIGHT_KEY, request("s6-first", "", "Hi", 4)).await(60);
     Generation second =
@@ -296,7 +370,7 @@ class WholeSystemIT {
   }
 
   @Test
-  @Order(7)
+  @Order(8)
   void aKilledWorkerAbortsOnlyStreamsThatHadTokensTheRestCompleteElsewhereAndItComesBack()
       throws Exception {
     system.applyModel(
@@ -415,7 +489,7 @@ class WholeSystemIT {
   }
 
   @Test
-  @Order(8)
+  @Order(9)
   void anOperatorKilledMidScaleConvergesWithNoDuplicateObjects() throws Exception {
     awaitReadyWorkers("e2e-failover", 2);
     // Down: killed right after the change, before it acted on it.
@@ -469,7 +543,7 @@ class WholeSystemIT {
   }
 
   @Test
-  @Order(9)
+  @Order(10)
   void anAdapterStaysOnOneWorkerAndUsageSurvivesAKafkaOutage() throws Exception {
     awaitReadyWorkers("e2e-failover", 2);
     system.apply(

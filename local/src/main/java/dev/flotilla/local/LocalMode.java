@@ -31,6 +31,16 @@ import java.util.concurrent.CountDownLatch;
  */
 public final class LocalMode {
   private static final String SYSTEM_NAMESPACE = "flotilla-system";
+
+  /**
+   * The Secrets the operator keeps in its namespace (as the chart names them for a release): the
+   * internal CA, and the TLS Secrets the gateway and the operator mount.
+   */
+  static final String CA_SECRET = "flotilla-ca";
+
+  static final String GATEWAY_MTLS_SECRET = "flotilla-gateway-mtls";
+  static final String OPERATOR_MTLS_SECRET = "flotilla-operator-mtls";
+
   private final LocalSettings settings;
   private final int firstPodHost;
   private final PrintStream out;
@@ -166,6 +176,20 @@ public final class LocalMode {
     // Lease back at once, as a restarted container in the same pod does, instead of waiting for
     // the old holder's lease to lapse before it reconciles and takes demand again.
     operatorEnv.put("HOSTNAME", "flotilla-local-operator");
+    // Its CA and certificates, and its own certificate mounted as the chart mounts it: a Secret
+    // volume (optional, filled once the operator has issued it) that the node's Secret volume
+    // code keeps current.
+    SecretMounts controlPlaneVolumes = new SecretMounts(api.client()).start();
+    started.add(controlPlaneVolumes);
+    Path operatorMtls = settings.state().resolve("operator/mtls");
+    controlPlaneVolumes.mount(
+        "operator",
+        List.of(
+            new SecretMounts.Mount(SYSTEM_NAMESPACE, OPERATOR_MTLS_SECRET, true, operatorMtls)));
+    operatorEnv.put("FLOTILLA_OPERATOR_MTLS_DIR", operatorMtls.toString());
+    operatorEnv.put("FLOTILLA_OPERATOR_MTLS_CA_SECRET", CA_SECRET);
+    operatorEnv.put("FLOTILLA_OPERATOR_MTLS_GATEWAY_SECRET", GATEWAY_MTLS_SECRET);
+    operatorEnv.put("FLOTILLA_OPERATOR_MTLS_OPERATOR_SECRET", OPERATOR_MTLS_SECRET);
     startQuarkus("operator", operatorEnv, settings.operatorHttpPort());
 
     step("Kafka");
@@ -191,6 +215,11 @@ public final class LocalMode {
     if (broker != null) {
       gatewayEnv.put("FLOTILLA_GATEWAY_USAGE_KAFKA_BOOTSTRAP_SERVERS", broker.bootstrapServers());
     }
+    Path gatewayMtls = settings.state().resolve("gateway/mtls");
+    controlPlaneVolumes.mount(
+        "gateway",
+        List.of(new SecretMounts.Mount(SYSTEM_NAMESPACE, GATEWAY_MTLS_SECRET, true, gatewayMtls)));
+    gatewayEnv.put("FLOTILLA_GATEWAY_MTLS_DIR", gatewayMtls.toString());
     startQuarkus("gateway", gatewayEnv, settings.gatewayHttpPort());
 
     step("models and examples");
