@@ -27,6 +27,25 @@ contains the chart name, or fullnameOverride. Leaves room for a component suffix
 {{- printf "%s-%s" (include "flotilla.fullname" .ctx) .component | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/* The Secrets the operator keeps for mutual TLS in the release namespace: the CA ("ca") and
+a component's TLS Secret ("gateway", "operator"). Call with (dict "ctx" $ "component" "gateway"). */}}
+{{- define "flotilla.mtlsSecret" -}}
+{{- if eq .component "ca" -}}
+{{- printf "%s-ca" (include "flotilla.fullname" .ctx) -}}
+{{- else -}}
+{{- printf "%s-mtls" (include "flotilla.componentName" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A component's TLS Secret as a volume. Optional: the operator issues it after its first start,
+and the kubelet fills the directory then; the component reloads it without a restart. */}}
+{{- define "flotilla.mtlsVolume" -}}
+- name: mtls
+  secret:
+    secretName: {{ include "flotilla.mtlsSecret" . }}
+    optional: true
+{{- end -}}
+
 {{/* Labels that select a component's pods; never change them after the first install. */}}
 {{- define "flotilla.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "flotilla.name" .ctx }}

@@ -48,7 +48,9 @@ class ChartRbacTest {
     }
     expected.put("apps/deployments", OWN);
     expected.put("/services", OWN);
-    expected.put("/secrets", READ);
+    // Reads Tenants' key Secrets; creates and renews the mTLS Secrets (CA, gateway, operator,
+    // each model's workers). Never deletes one: worker Secrets go with their ModelDeployment.
+    expected.put("/secrets", Set.of("get", "list", "watch", "create", "update"));
     expected.put("/pods", READ);
     expected.put("/events", RECORD);
     expected.put("events.k8s.io/events", RECORD);

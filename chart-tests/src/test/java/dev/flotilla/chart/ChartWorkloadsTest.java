@@ -200,6 +200,46 @@ class ChartWorkloadsTest {
     assertThat(rendered.ofKind("ServiceMonitor")).isEmpty();
   }
 
+  @ParameterizedTest
+  @MethodSource(BOTH)
+  void gatewayAndOperatorMountTheTlsSecretsTheOperatorKeeps(Rendered rendered) {
+    Deployment operator = operator(rendered);
+    Deployment gateway =
+        rendered.all(Deployment.class).stream()
+            .filter(d -> d != operator)
+            .findFirst()
+            .orElseThrow();
+    String prefix = operator.getMetadata().getName().replace("-operator", "");
+    Map<String, String> operatorEnv = env(operator);
+
+    assertThat(operatorEnv)
+        .containsEntry("FLOTILLA_OPERATOR_MTLS_CA_SECRET", prefix + "-ca")
+        .containsEntry("FLOTILLA_OPERATOR_MTLS_GATEWAY_SECRET", prefix + "-gateway-mtls")
+        .containsEntry("FLOTILLA_OPERATOR_MTLS_OPERATOR_SECRET", prefix + "-operator-mtls")
+        .containsEntry("FLOTILLA_OPERATOR_MTLS_CA_LIFETIME", "8760h")
+        .containsEntry("FLOTILLA_OPERATOR_MTLS_WORKLOAD_LIFETIME", "720h")
+        .containsEntry("FLOTILLA_OPERATOR_MTLS_CA_PROPAGATION", "1h");
+    for (Deployment d : List.of(operator, gateway)) {
+      String component = d == operator ? "operator" : "gateway";
+      Volume mtls = volume(d.getSpec().getTemplate().getSpec(), "mtls");
+      assertThat(mtls.getSecret().getSecretName())
+          .isEqualTo(
+              operatorEnv.get("FLOTILLA_OPERATOR_MTLS_" + component.toUpperCase() + "_SECRET"));
+      assertThat(mtls.getSecret().getOptional())
+          .as("it exists only once the operator has issued it")
+          .isTrue();
+      assertThat(container(d).getVolumeMounts())
+          .anySatisfy(
+              m -> {
+                assertThat(m.getName()).isEqualTo("mtls");
+                assertThat(m.getReadOnly()).isTrue();
+                assertThat(env(d))
+                    .containsEntry(
+                        "FLOTILLA_" + component.toUpperCase() + "_MTLS_DIR", m.getMountPath());
+              });
+    }
+  }
+
   @Test
   void servicesExposeTheComponentPorts() {
     Rendered rendered = FlotillaChart.renderDefaults();
