@@ -2,11 +2,14 @@ package dev.flotilla.local;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.OwnerReference;
 import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.apps.ReplicaSet;
+import io.fabric8.kubernetes.api.model.apps.ReplicaSetBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
@@ -20,11 +23,13 @@ import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
@@ -32,14 +37,19 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import java.util.stream.Collectors;
 
 /**
  * Stands in for the Deployment and ReplicaSet controllers, which the in-memory API server does not
- * run: keeps {@code spec.replicas} pods of each Deployment's current template (labelled {@code
- * pod-template-hash}, owned by the Deployment itself, no ReplicaSet in between), deletes surplus
- * pods (not-ready and newest first) and pods of an older template once enough new ones are ready,
- * and writes {@code status.replicas/updatedReplicas/readyReplicas/availableReplicas} when they
- * change. Every Deployment is reconciled on any change to it or its pods, and every two seconds.
+ * run: keeps a ReplicaSet per template of each Deployment ({@code
+ * <deployment>-<pod-template-hash>}, controlled by the Deployment) and {@code spec.replicas} pods
+ * of the current template, controlled by its ReplicaSet, so that a pod's owners lead to its
+ * Deployment as on a cluster (the gateway routes only to such pods). It deletes surplus pods
+ * (not-ready and newest first) and pods of an older template once enough new ones are ready, and
+ * writes {@code status.replicas/updatedReplicas/readyReplicas/availableReplicas} when they change.
+ * Every Deployment is reconciled on any change to it, its ReplicaSets or their pods, and every two
+ * seconds. Old ReplicaSets stay, as with a revision history; the garbage collector removes them
+ * with their Deployment.
  */
 public final class DeploymentController implements AutoCloseable {
   public static final String TEMPLATE_HASH_LABEL = "pod-template-hash";
@@ -58,6 +68,7 @@ public final class DeploymentController implements AutoCloseable {
           });
   private final Set<String> pending = ConcurrentHashMap.newKeySet();
   private SharedIndexInformer<Deployment> deployments;
+  private SharedIndexInformer<ReplicaSet> replicaSets;
   private SharedIndexInformer<Pod> pods;
 
   public DeploymentController(KubernetesClient client) {
@@ -74,20 +85,35 @@ public final class DeploymentController implements AutoCloseable {
                 handler(
                     d ->
                         enqueue(d.getMetadata().getNamespace() + "/" + d.getMetadata().getName())));
+    replicaSets =
+        client
+            .apps()
+            .replicaSets()
+            .inAnyNamespace()
+            .inform(
+                handler(
+                    rs ->
+                        controller(rs, "Deployment")
+                            .ifPresent(
+                                o ->
+                                    enqueue(rs.getMetadata().getNamespace() + "/" + o.getName()))));
     pods =
         client
             .pods()
             .inAnyNamespace()
             .inform(
                 handler(
-                    p -> {
-                      if (p.getMetadata().getOwnerReferences() != null) {
-                        p.getMetadata().getOwnerReferences().stream()
-                            .filter(o -> "Deployment".equals(o.getKind()))
-                            .forEach(
-                                o -> enqueue(p.getMetadata().getNamespace() + "/" + o.getName()));
-                      }
-                    }));
+                    p ->
+                        controller(p, "ReplicaSet")
+                            .map(
+                                o ->
+                                    replicaSets
+                                        .getStore()
+                                        .getByKey(
+                                            p.getMetadata().getNamespace() + "/" + o.getName()))
+                            .flatMap(rs -> controller(rs, "Deployment"))
+                            .ifPresent(
+                                o -> enqueue(p.getMetadata().getNamespace() + "/" + o.getName()))));
     loop.scheduleWithFixedDelay(
         () ->
             deployments
@@ -144,10 +170,19 @@ public final class DeploymentController implements AutoCloseable {
     }
     String hash = templateHash(d);
     int replicas = d.getSpec().getReplicas() == null ? 1 : d.getSpec().getReplicas();
+    ReplicaSet currentSet = replicaSet(d, hash, replicas);
+    Set<String> sets =
+        replicaSets.getStore().list().stream()
+            .filter(rs -> controlledBy(rs, d.getMetadata().getUid()))
+            .map(rs -> rs.getMetadata().getUid())
+            .collect(Collectors.toCollection(HashSet::new));
+    sets.add(currentSet.getMetadata().getUid());
     List<Pod> active =
         pods.getStore().list().stream()
             .filter(p -> p.getMetadata().getNamespace().equals(d.getMetadata().getNamespace()))
-            .filter(p -> ownedBy(p, d) && p.getMetadata().getDeletionTimestamp() == null)
+            .filter(
+                p -> controller(p, "ReplicaSet").map(o -> sets.contains(o.getUid())).orElse(false))
+            .filter(p -> p.getMetadata().getDeletionTimestamp() == null)
             .filter(p -> p.getStatus() == null || !"Failed".equals(p.getStatus().getPhase()))
             .toList();
     List<Pod> current =
@@ -157,7 +192,11 @@ public final class DeploymentController implements AutoCloseable {
     long readyCurrent = current.stream().filter(DeploymentController::isReady).count();
 
     for (int i = current.size(); i < replicas; i++) {
-      client.pods().inNamespace(d.getMetadata().getNamespace()).resource(newPod(d, hash)).create();
+      client
+          .pods()
+          .inNamespace(d.getMetadata().getNamespace())
+          .resource(newPod(d, currentSet, hash))
+          .create();
     }
     deleteSurplus(current, replicas);
     deleteSurplus(old, (int) Math.max(0, replicas - readyCurrent));
@@ -226,30 +265,76 @@ public final class DeploymentController implements AutoCloseable {
         .patch(PatchContext.of(PatchType.JSON_MERGE), patch.toString());
   }
 
-  private static Pod newPod(Deployment d, String hash) {
+  /**
+   * The ReplicaSet of the Deployment's current template, made when it is new; its replicas follow
+   * the Deployment's.
+   */
+  private ReplicaSet replicaSet(Deployment d, String hash, int replicas) {
+    String name = d.getMetadata().getName() + "-" + hash;
+    ReplicaSet known = replicaSets.getStore().getByKey(d.getMetadata().getNamespace() + "/" + name);
+    if (known != null) {
+      return known;
+    }
+    var template = d.getSpec().getTemplate();
+    Map<String, String> labels = templateLabels(d, hash);
+    ReplicaSet desired =
+        new ReplicaSetBuilder()
+            .withNewMetadata()
+            .withName(name)
+            .withNamespace(d.getMetadata().getNamespace())
+            .withLabels(labels)
+            .withOwnerReferences(controllerReference("Deployment", d))
+            .endMetadata()
+            .withNewSpec()
+            .withReplicas(replicas)
+            .withNewSelector()
+            .withMatchLabels(labels)
+            .endSelector()
+            .withNewTemplate()
+            .withNewMetadata()
+            .withLabels(labels)
+            .withAnnotations(
+                template.getMetadata() == null ? null : template.getMetadata().getAnnotations())
+            .endMetadata()
+            .withSpec(template.getSpec())
+            .endTemplate()
+            .endSpec()
+            .build();
+    try {
+      return client.apps().replicaSets().resource(desired).create();
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 409) {
+        throw e;
+      }
+      return client
+          .apps()
+          .replicaSets()
+          .inNamespace(d.getMetadata().getNamespace())
+          .withName(name)
+          .get();
+    }
+  }
+
+  private static Map<String, String> templateLabels(Deployment d, String hash) {
     var template = d.getSpec().getTemplate();
     Map<String, String> labels = new LinkedHashMap<>();
     if (template.getMetadata() != null && template.getMetadata().getLabels() != null) {
       labels.putAll(template.getMetadata().getLabels());
     }
     labels.put(TEMPLATE_HASH_LABEL, hash);
-    OwnerReference owner =
-        new OwnerReferenceBuilder()
-            .withApiVersion("apps/v1")
-            .withKind("Deployment")
-            .withName(d.getMetadata().getName())
-            .withUid(d.getMetadata().getUid())
-            .withController(true)
-            .withBlockOwnerDeletion(true)
-            .build();
+    return labels;
+  }
+
+  private static Pod newPod(Deployment d, ReplicaSet owner, String hash) {
+    var template = d.getSpec().getTemplate();
     return new PodBuilder()
         .withNewMetadata()
-        .withName(d.getMetadata().getName() + "-" + hash + "-" + suffix())
+        .withName(owner.getMetadata().getName() + "-" + suffix())
         .withNamespace(d.getMetadata().getNamespace())
-        .withLabels(labels)
+        .withLabels(templateLabels(d, hash))
         .withAnnotations(
             template.getMetadata() == null ? null : template.getMetadata().getAnnotations())
-        .withOwnerReferences(owner)
+        .withOwnerReferences(controllerReference("ReplicaSet", owner))
         .endMetadata()
         .withSpec(template.getSpec())
         .withNewStatus()
@@ -258,10 +343,28 @@ public final class DeploymentController implements AutoCloseable {
         .build();
   }
 
-  static boolean ownedBy(Pod p, Deployment d) {
-    return p.getMetadata().getOwnerReferences() != null
-        && p.getMetadata().getOwnerReferences().stream()
-            .anyMatch(o -> d.getMetadata().getUid().equals(o.getUid()));
+  private static OwnerReference controllerReference(String kind, HasMetadata owner) {
+    return new OwnerReferenceBuilder()
+        .withApiVersion("apps/v1")
+        .withKind(kind)
+        .withName(owner.getMetadata().getName())
+        .withUid(owner.getMetadata().getUid())
+        .withController(true)
+        .withBlockOwnerDeletion(true)
+        .build();
+  }
+
+  /** The object's controller, when it is of {@code kind}. */
+  static Optional<OwnerReference> controller(HasMetadata o, String kind) {
+    return o.getMetadata().getOwnerReferences() == null
+        ? Optional.empty()
+        : o.getMetadata().getOwnerReferences().stream()
+            .filter(r -> Boolean.TRUE.equals(r.getController()) && kind.equals(r.getKind()))
+            .findFirst();
+  }
+
+  private static boolean controlledBy(HasMetadata o, String uid) {
+    return controller(o, "Deployment").map(r -> uid.equals(r.getUid())).orElse(false);
   }
 
   static boolean isReady(Pod p) {
@@ -301,6 +404,9 @@ public final class DeploymentController implements AutoCloseable {
     loop.shutdownNow();
     if (deployments != null) {
       deployments.close();
+    }
+    if (replicaSets != null) {
+      replicaSets.close();
     }
     if (pods != null) {
       pods.close();

@@ -53,9 +53,32 @@ class DeploymentControllerApiTest {
                           assertThat(p.getMetadata().getLabels())
                               .containsEntry("app", "scaled")
                               .containsKey("pod-template-hash");
+                          // Pod → ReplicaSet → Deployment, as on a cluster.
                           assertThat(p.getMetadata().getOwnerReferences())
                               .singleElement()
-                              .satisfies(o -> assertThat(o.getName()).isEqualTo("scaled"));
+                              .satisfies(
+                                  o -> {
+                                    assertThat(o.getKind()).isEqualTo("ReplicaSet");
+                                    assertThat(o.getController()).isTrue();
+                                    assertThat(
+                                            api.client()
+                                                .apps()
+                                                .replicaSets()
+                                                .inNamespace(api.namespace)
+                                                .withName(o.getName())
+                                                .get()
+                                                .getMetadata()
+                                                .getOwnerReferences())
+                                        .singleElement()
+                                        .satisfies(
+                                            d -> {
+                                              assertThat(d.getKind()).isEqualTo("Deployment");
+                                              assertThat(d.getName()).isEqualTo("scaled");
+                                              assertThat(d.getUid())
+                                                  .isEqualTo(
+                                                      deployment("scaled").getMetadata().getUid());
+                                            });
+                                  });
                           assertThat(p.getSpec().getContainers().get(0).getImage())
                               .isEqualTo("app:v1");
                         }));
