@@ -105,6 +105,8 @@ class ChartRbacTest {
                 "flotilla.dev/modeldeployments", READ,
                 "/secrets", READ,
                 "/pods", READ,
+                "apps/deployments", READ,
+                "apps/replicasets", READ,
                 "discovery.k8s.io/endpointslices", READ));
   }
 

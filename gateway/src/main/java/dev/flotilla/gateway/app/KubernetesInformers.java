@@ -5,9 +5,9 @@ import dev.flotilla.api.crd.ModelDeployment;
 import dev.flotilla.api.crd.Tenant;
 import dev.flotilla.gateway.auth.TenantDirectory;
 import dev.flotilla.gateway.catalog.ModelCatalog;
+import dev.flotilla.gateway.route.WorkerPods;
 import dev.flotilla.gateway.route.WorkerRegistry;
 import io.fabric8.kubernetes.api.model.HasMetadata;
-import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
@@ -24,12 +24,21 @@ import org.jboss.logging.Logger;
  *
  * <p>Worker pods are found by the label {@code flotilla.gateway.workers.model-label} (default
  * {@code flotilla.dev/model}, value = ModelDeployment name, same namespace); a pod is an endpoint
- * while it is Ready and has an IP. The Secret informer watches all namespaces; only Secrets that
+ * while it is Ready, has an IP, and its owners lead to the worker Deployment the operator made for
+ * that model ({@link WorkerPods}), so the operator's worker Deployments and the ReplicaSets of
+ * worker pods are watched too. The Secret informer watches all namespaces; only Secrets that
  * Tenants reference are indexed.
  */
 @ApplicationScoped
 public class KubernetesInformers {
   private static final Logger LOG = Logger.getLogger(KubernetesInformers.class);
+
+  /** Labels the operator puts on worker Deployments and pod templates (its FlotillaNames). */
+  static final String WORKER_NAME_LABEL = "app.kubernetes.io/name";
+
+  static final String WORKER_APP = "flotilla-worker";
+  static final String MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
+  static final String OPERATOR = "flotilla-operator";
   private final KubernetesClient client;
   private final List<SharedIndexInformer<?>> informers = new ArrayList<>();
 
@@ -58,35 +67,30 @@ public class KubernetesInformers {
         client.resources(LoraAdapter.class).inAnyNamespace().runnableInformer(0),
         catalog::onAdapter,
         a -> catalog.onAdapterDeleted(a.getMetadata().getNamespace(), a.getMetadata().getName()));
+    WorkerPods workerPods = new WorkerPods(registry, workers.modelLabel(), workers.port());
+    add(
+        client
+            .apps()
+            .deployments()
+            .inAnyNamespace()
+            .withLabel(WORKER_NAME_LABEL, WORKER_APP)
+            .withLabel(MANAGED_BY_LABEL, OPERATOR)
+            .runnableInformer(0),
+        workerPods::onDeployment,
+        workerPods::onDeploymentDeleted);
+    add(
+        client
+            .apps()
+            .replicaSets()
+            .inAnyNamespace()
+            .withLabel(WORKER_NAME_LABEL, WORKER_APP)
+            .runnableInformer(0),
+        workerPods::onReplicaSet,
+        workerPods::onReplicaSetDeleted);
     add(
         client.pods().inAnyNamespace().withLabel(workers.modelLabel()).runnableInformer(0),
-        pod -> onPod(pod, registry, workers),
-        pod -> registry.remove(podId(pod)));
-  }
-
-  static String podId(Pod pod) {
-    return pod.getMetadata().getNamespace() + "/" + pod.getMetadata().getName();
-  }
-
-  private static void onPod(Pod pod, WorkerRegistry registry, GatewayConfig.Workers workers) {
-    boolean ready =
-        pod.getStatus() != null
-            && pod.getStatus().getPodIP() != null
-            && pod.getMetadata().getDeletionTimestamp() == null
-            && pod.getStatus().getConditions() != null
-            && pod.getStatus().getConditions().stream()
-                .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
-    if (!ready) {
-      registry.remove(podId(pod));
-      return;
-    }
-    String model =
-        pod.getMetadata().getNamespace()
-            + "/"
-            + pod.getMetadata().getLabels().get(workers.modelLabel());
-    registry.upsert(
-        new WorkerRegistry.Endpoint(
-            podId(pod), model, pod.getStatus().getPodIP() + ":" + workers.port()));
+        workerPods::onPod,
+        workerPods::onPodDeleted);
   }
 
   private <T extends HasMetadata> void add(
