@@ -50,6 +50,11 @@ public final class FlotillaNames {
     return modelDeployment + "-worker-mtls";
   }
 
+  /** The NetworkPolicy that guards a model's workers. */
+  public static String workerNetworkPolicy(String modelDeployment) {
+    return modelDeployment + "-worker";
+  }
+
   /** host:port gateways dial for a model's workers (they resolve the headless Service's pods). */
   public static String workerEndpoint(String namespace, String modelDeployment) {
     return workerService(modelDeployment) + "." + namespace + ".svc:" + GRPC_PORT;

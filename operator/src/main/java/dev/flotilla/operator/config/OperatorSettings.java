@@ -149,4 +149,31 @@ public interface OperatorSettings {
     @WithDefault("1m")
     Duration checkInterval();
   }
+
+  NetworkPolicies networkPolicies();
+
+  /**
+   * The NetworkPolicy the operator puts next to each worker Deployment: only gateway pods reach the
+   * workers' gRPC port; their HTTP port (health, metrics) admits what {@link
+   * #metricsNamespaceLabels} and {@link #metricsPodLabels} select. Needs a CNI that enforces
+   * NetworkPolicies.
+   */
+  interface NetworkPolicies {
+    /** The chart sets it from networkPolicy.enabled; off by default outside the chart. */
+    @WithDefault("false")
+    boolean enabled();
+
+    /**
+     * Labels of the gateway pods ({@code k=v,k=v}), in the operator's namespace: the only pods that
+     * reach a worker's gRPC port.
+     */
+    @WithDefault("app.kubernetes.io/name=flotilla,app.kubernetes.io/component=gateway")
+    String gatewayPodLabels();
+
+    /** Labels of the namespaces allowed on workers' HTTP port ({@code k=v,...}); empty: all. */
+    Optional<String> metricsNamespaceLabels();
+
+    /** Labels of the pods allowed on workers' HTTP port ({@code k=v,...}); empty: all. */
+    Optional<String> metricsPodLabels();
+  }
 }

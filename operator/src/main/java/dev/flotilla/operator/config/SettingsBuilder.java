@@ -28,6 +28,9 @@ public final class SettingsBuilder {
   private Duration workloadLifetime = Duration.ofDays(30);
   private Duration caLifetime = Duration.ofDays(365);
   private Duration caPropagation = Duration.ofHours(1);
+  private boolean networkPolicies;
+  private String metricsNamespaceLabels;
+  private String metricsPodLabels;
 
   public static SettingsBuilder defaults() {
     return new SettingsBuilder();
@@ -122,8 +125,38 @@ public final class SettingsBuilder {
     return this;
   }
 
+  /** NetworkPolicies next to the workers, with who may reach their HTTP port ({@code k=v,...}). */
+  public SettingsBuilder networkPolicies(String metricsNamespaceLabels, String metricsPodLabels) {
+    networkPolicies = true;
+    this.metricsNamespaceLabels = metricsNamespaceLabels;
+    this.metricsPodLabels = metricsPodLabels;
+    return this;
+  }
+
   public OperatorSettings build() {
     OperatorSettings.Scaling scaling = () -> scaleToZeroEnabled;
+    OperatorSettings.NetworkPolicies policies =
+        new OperatorSettings.NetworkPolicies() {
+          @Override
+          public boolean enabled() {
+            return networkPolicies;
+          }
+
+          @Override
+          public String gatewayPodLabels() {
+            return "app.kubernetes.io/name=flotilla,app.kubernetes.io/component=gateway";
+          }
+
+          @Override
+          public Optional<String> metricsNamespaceLabels() {
+            return Optional.ofNullable(metricsNamespaceLabels);
+          }
+
+          @Override
+          public Optional<String> metricsPodLabels() {
+            return Optional.ofNullable(metricsPodLabels);
+          }
+        };
     OperatorSettings.Mtls mtls =
         new OperatorSettings.Mtls() {
           @Override
@@ -272,6 +305,11 @@ public final class SettingsBuilder {
       @Override
       public Mtls mtls() {
         return mtls;
+      }
+
+      @Override
+      public NetworkPolicies networkPolicies() {
+        return policies;
       }
     };
   }

@@ -12,9 +12,12 @@ import dev.flotilla.operator.config.OperatorSettings;
 import dev.flotilla.operator.events.EventReason;
 import dev.flotilla.operator.events.EventRecorder;
 import dev.flotilla.operator.model.OwnerReferences;
+import dev.flotilla.operator.model.WorkerNetworkPolicyModel;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyBuilder;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
@@ -29,6 +32,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 
 /**
@@ -53,6 +57,7 @@ public class WorkerAccessReconciler implements Reconciler<ModelDeployment> {
   private final CurrentCa ca;
   private final Clock clock;
   private InformerEventSource<Secret, ModelDeployment> secrets;
+  private InformerEventSource<NetworkPolicy, ModelDeployment> policies;
 
   public WorkerAccessReconciler(OperatorSettings settings, CurrentCa ca, Clock clock) {
     this.settings = settings;
@@ -79,6 +84,15 @@ public class WorkerAccessReconciler implements Reconciler<ModelDeployment> {
             context);
     List<EventSource<?, ModelDeployment>> sources = new ArrayList<>();
     sources.add(secrets);
+    if (settings.networkPolicies().enabled()) {
+      policies =
+          new InformerEventSource<>(
+              InformerEventSourceConfiguration.from(NetworkPolicy.class, ModelDeployment.class)
+                  .withLabelSelector(workers)
+                  .build(),
+              context);
+      sources.add(policies);
+    }
     sources.add(new TrustChangeEventSource(ca, context.getPrimaryCache()));
     return sources;
   }
@@ -91,6 +105,7 @@ public class WorkerAccessReconciler implements Reconciler<ModelDeployment> {
     if (settings.mtls().enabled()) {
       next = applyCertificate(md, context, now);
     }
+    applyNetworkPolicy(md, context);
     UpdateControl<ModelDeployment> control = UpdateControl.noUpdate();
     return next == null ? control : control.rescheduleAfter(next);
   }
@@ -149,5 +164,41 @@ public class WorkerAccessReconciler implements Reconciler<ModelDeployment> {
     }
     Duration until = Duration.between(now, renewAt);
     return until.compareTo(Duration.ofSeconds(1)) < 0 ? Duration.ofSeconds(1) : until;
+  }
+
+  /**
+   * Step 2: the workers' NetworkPolicy, created or brought back to what it should be. With
+   * NetworkPolicies off there is no informer for them, and one made before is deleted by name.
+   */
+  void applyNetworkPolicy(ModelDeployment md, Context<ModelDeployment> context) {
+    if (policies == null) {
+      context
+          .getClient()
+          .network()
+          .v1()
+          .networkPolicies()
+          .inNamespace(md.getMetadata().getNamespace())
+          .withLabel(FlotillaNames.LABEL_MANAGED_BY, FlotillaNames.MANAGED_BY)
+          .withLabel(FlotillaNames.LABEL_MODEL, md.getMetadata().getName())
+          .delete();
+      return;
+    }
+    NetworkPolicy desired = WorkerNetworkPolicyModel.of(md, settings);
+    NetworkPolicy existing = context.getSecondaryResource(NetworkPolicy.class).orElse(null);
+    if (existing == null) {
+      context.resourceOperations().create(desired, policies);
+    } else if (!Objects.equals(existing.getSpec(), desired.getSpec())
+        || !Objects.equals(existing.getMetadata().getLabels(), desired.getMetadata().getLabels())) {
+      context
+          .resourceOperations()
+          .update(
+              new NetworkPolicyBuilder(existing)
+                  .editMetadata()
+                  .withLabels(desired.getMetadata().getLabels())
+                  .endMetadata()
+                  .withSpec(desired.getSpec())
+                  .build(),
+              policies);
+    }
   }
 }
