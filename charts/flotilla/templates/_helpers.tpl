@@ -46,6 +46,15 @@ and the kubelet fills the directory then; the component reloads it without a res
     optional: true
 {{- end -}}
 
+{{/* A label map as "k=v,k=v" (sorted), how the operator reads selectors from its environment. */}}
+{{- define "flotilla.labelList" -}}
+{{- $pairs := list -}}
+{{- range $k, $v := . -}}
+{{- $pairs = append $pairs (printf "%s=%s" $k $v) -}}
+{{- end -}}
+{{- join "," $pairs -}}
+{{- end -}}
+
 {{/* Labels that select a component's pods; never change them after the first install. */}}
 {{- define "flotilla.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "flotilla.name" .ctx }}

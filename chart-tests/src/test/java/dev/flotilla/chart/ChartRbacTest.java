@@ -52,6 +52,9 @@ class ChartRbacTest {
     // each model's workers). Never deletes one: worker Secrets go with their ModelDeployment.
     expected.put("/secrets", Set.of("get", "list", "watch", "create", "update"));
     expected.put("/pods", READ);
+    expected.put(
+        "networking.k8s.io/networkpolicies",
+        Set.of("get", "list", "watch", "create", "update", "delete", "deletecollection"));
     expected.put("/events", RECORD);
     expected.put("events.k8s.io/events", RECORD);
     assertThat(grants(role.getRules())).isEqualTo(expected);

@@ -70,6 +70,14 @@ final class Discovery {
               "discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", true, List.of(), false),
           new Kind("events.k8s.io", "v1", "events", "Event", true, List.of("ev"), false),
           new Kind(
+              "networking.k8s.io",
+              "v1",
+              "networkpolicies",
+              "NetworkPolicy",
+              true,
+              List.of("netpol"),
+              false),
+          new Kind(
               "policy",
               "v1",
               "poddisruptionbudgets",

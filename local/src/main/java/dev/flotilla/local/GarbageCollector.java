@@ -18,9 +18,10 @@ import java.util.stream.Stream;
 
 /**
  * Stands in for Kubernetes' garbage collector, which the in-memory API server does not run: every
- * second it deletes the Deployments, ReplicaSets, Services, Pods, ConfigMaps and Secrets whose
- * owners (by {@code ownerReferences} uid) are all gone, so deleting a ModelDeployment removes its
- * workers, as on a cluster. Owners may be of any kind the server serves, custom resources included.
+ * second it deletes the Deployments, ReplicaSets, Services, Pods, ConfigMaps, Secrets and
+ * NetworkPolicies whose owners (by {@code ownerReferences} uid) are all gone, so deleting a
+ * ModelDeployment removes its workers, as on a cluster. Owners may be of any kind the server
+ * serves, custom resources included.
  */
 public final class GarbageCollector implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(GarbageCollector.class.getName());
@@ -60,7 +61,8 @@ public final class GarbageCollector implements AutoCloseable {
                 client.services().inAnyNamespace().list().getItems(),
                 client.pods().inAnyNamespace().list().getItems(),
                 client.configMaps().inAnyNamespace().list().getItems(),
-                client.secrets().inAnyNamespace().list().getItems())
+                client.secrets().inAnyNamespace().list().getItems(),
+                client.network().v1().networkPolicies().inAnyNamespace().list().getItems())
             .flatMap(List::stream)
             .map(HasMetadata.class::cast)
             .filter(
