@@ -24,6 +24,7 @@ import dev.flotilla.mtls.MutualTls;
 import dev.flotilla.mtls.PeerPolicy;
 import dev.flotilla.mtls.ReloadingCredentials;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
@@ -36,6 +37,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -223,6 +225,62 @@ class WholeSystemIT {
 
   @Test
   @Order(4)
+  void aLabelledPodTheOperatorDidNotMakeGetsNoRequestsEvenWithTheWorkersCertificate()
+      throws Exception {
+    Pod worker = assertThat(system.workers(MODEL)).singleElement().actual();
+    // A copy of the worker pod, label, image and mounted certificate included, that no
+    // ReplicaSet of the operator's worker Deployment owns.
+    Map<String, String> labels = new LinkedHashMap<>(worker.getMetadata().getLabels());
+    labels.remove(DeploymentController.TEMPLATE_HASH_LABEL);
+    Pod rogue =
+        new PodBuilder()
+            .withNewMetadata()
+            .withNamespace("default")
+            .withName("rogue-" + MODEL)
+            .withLabels(labels)
+            .endMetadata()
+            .withSpec(worker.getSpec())
+            .build();
+    system.client().resource(rogue).create();
+    try {
+      await()
+          .atMost(Duration.ofSeconds(120))
+          .until(() -> DeploymentController.isReady(system.client().resource(rogue).get()));
+      Pod running = system.client().resource(rogue).get();
+      AtomicInteger round = new AtomicInteger();
+      // Rounds of concurrent requests for five seconds, long enough for the gateway to see the
+      // pod Ready and hear its Stats (every second) if it counted it as a worker; the pod the
+      // operator did not make must generate nothing all along.
+      await()
+          .during(Duration.ofSeconds(5))
+          .atMost(Duration.ofSeconds(60))
+          .pollInterval(Duration.ofSeconds(1))
+          .until(
+              () -> {
+                List<Generation> concurrent = new ArrayList<>();
+                for (int i = 0; i < 4; i++) {
+                  concurrent.add(
+                      generate(
+                          LocalSystem.E2E_KEY,
+                          request("s4-" + round.incrementAndGet(), "", "Hello", 8)));
+                }
+                for (Generation g : concurrent) {
+                  assertThat(g.await(60).error()).as("%s", g).isNull();
+                }
+                return gauge(
+                        system.workerMetrics(running), "flotilla_worker_tokens_generated_total")
+                    == 0;
+              });
+    } finally {
+      system.client().resource(rogue).delete();
+      await()
+          .atMost(Duration.ofSeconds(150))
+          .until(() -> system.client().resource(rogue).get() == null);
+    }
+  }
+
+  @Test
+  @Order(5)
   void aTenantCannotUseAnotherTenantsPrivateAdapterNorSeeIt() throws Exception {
     Generation g =
         generate(LocalSystem.GLOBEX_KEY, request("s3-denied", ACME_ADAPTER, "Hello", 8)).await(30);
@@ -244,7 +302,7 @@ class WholeSystemIT {
   }
 
   @Test
-  @Order(5)
+  @Order(6)
   void usageEventsEqualWhatEachClientReceivedOncePerRequest() throws Exception {
     List<Generation> made = List.copyOf(requests);
     assertThat(made).allSatisfy(g -> assertThat(g.isDone()).isTrue());
@@ -268,7 +326,7 @@ class WholeSystemIT {
   }
 
   @Test
-  @Order(6)
+  @Order(7)
   void anIdleModelScalesToZeroAndWakesForTheNextRequest() throws Exception {
     system.applyModel(
         "e2e-idle",
@@ -346,7 +404,7 @@ class WholeSystemIT {
   }
 
   @Test
-  @Order(7)
+  @Order(8)
   void aTenantOverItsRateLimitIsToldWhenToRetryAndIsServedThen() throws Exception {
     Generation first = generate(LocalSystem.TIGHT_KEY, request("s6-first", "", "Hi", 4)).await(60);
     Generation second =
@@ -370,7 +428,7 @@ class WholeSystemIT {
   }
 
   @Test
-  @Order(8)
+  @Order(9)
   void aKilledWorkerAbortsOnlyStreamsThatHadTokensTheRestCompleteElsewhereAndItComesBack()
       throws Exception {
     system.applyModel(
@@ -489,7 +547,7 @@ class WholeSystemIT {
   }
 
   @Test
-  @Order(9)
+  @Order(10)
   void anOperatorKilledMidScaleConvergesWithNoDuplicateObjects() throws Exception {
     awaitReadyWorkers("e2e-failover", 2);
     // Down: killed right after the change, before it acted on it.
@@ -543,7 +601,7 @@ class WholeSystemIT {
   }
 
   @Test
-  @Order(10)
+  @Order(11)
   void anAdapterStaysOnOneWorkerAndUsageSurvivesAKafkaOutage() throws Exception {
     awaitReadyWorkers("e2e-failover", 2);
     system.apply(
