@@ -29,6 +29,10 @@ public final class DemandStore {
     this.listener = listener;
   }
 
+  /**
+   * @param gateway the demand's source: one authenticated demand stream ({@link
+   *     AutoscalerGrpcService} names it by caller identity, reported gateway id and stream)
+   */
   public void record(ResourceID model, String gateway, Instant at, double concurrency, int held) {
     DemandWindow window = windows.computeIfAbsent(model, m -> new DemandWindow());
     synchronized (window) {
@@ -64,7 +68,7 @@ public final class DemandStore {
     memories.put(model, memory);
   }
 
-  /** Drops a gateway's reports at once, e.g. when it closed its stream. */
+  /** Drops a source's reports at once, when its stream closed. */
   public void dropGateway(String gateway) {
     windows.forEach(
         (model, window) -> {
