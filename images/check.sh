@@ -160,6 +160,14 @@ extra_env() {
   echo "HOSTNAME=$component-image-check"
   echo "QUARKUS_HTTP_PORT=${HTTP_PORT[$component]}"
   echo "QUARKUS_GRPC_SERVER_PORT=${GRPC_PORT[$component]}"
+  # The internal links' mutual TLS needs the certificates the operator issues into Secrets, which
+  # only a cluster (or the local mode) mounts; here the images run without them, so the links are
+  # plaintext and the check asks plain gRPC health. The whole-system suite covers mutual TLS.
+  case "$component" in
+    operator) echo "FLOTILLA_OPERATOR_MTLS_ENABLED=false" ;;
+    gateway) echo "FLOTILLA_GATEWAY_MTLS_ENABLED=false" ;;
+    worker) echo "FLOTILLA_MTLS_ENABLED=false" ;;
+  esac
   case "$component" in
     operator | gateway)
       echo "POD_NAMESPACE=flotilla-system"
