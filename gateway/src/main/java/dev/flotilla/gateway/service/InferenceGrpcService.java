@@ -25,8 +25,8 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * <p>Not blocking: calls run on the event loop that read them. No pipeline step waits there; a
  * request that ends at once (refused, invalid, over its limits) is answered from the usage ledger's
- * writer once its event is on disk. Handing every call to a worker pool instead cost two thread
- * switches on each request's way to its first token.
+ * writer once its event is on disk. A hand-off to a worker pool would put two thread switches on
+ * each request's way to its first token.
  */
 @GrpcService
 public class InferenceGrpcService extends InferenceGrpc.InferenceImplBase {
@@ -141,8 +141,8 @@ public class InferenceGrpcService extends InferenceGrpc.InferenceImplBase {
   /**
    * Whether a cancellation is the client's deadline. The client's own timer fires first and its
    * reset arrives before this side's copy of the deadline has quite passed: the copy starts when
-   * the request arrives, one network hop after the client's (on loopback the reset came first in
-   * every try). Within {@value #DEADLINE_SLACK_MS} ms of it, a cancellation counts as the deadline.
+   * the request arrives, one network hop after the client's, so on loopback the reset comes first.
+   * Within {@value #DEADLINE_SLACK_MS} ms of it, a cancellation counts as the deadline.
    */
   private static boolean deadlinePassed(Deadline deadline) {
     return deadline != null && deadline.timeRemaining(TimeUnit.MILLISECONDS) <= DEADLINE_SLACK_MS;
