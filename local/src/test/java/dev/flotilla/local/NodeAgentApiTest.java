@@ -208,14 +208,16 @@ class NodeAgentApiTest {
                     .singleElement()
                     .satisfies(
                         p ->
-                            assertThat(
-                                    p.getStatus()
-                                        .getContainerStatuses()
-                                        .get(0)
-                                        .getState()
-                                        .getWaiting()
-                                        .getMessage())
-                                .contains("tiny-creds")));
+                            assertThat(p.getStatus().getContainerStatuses())
+                                .singleElement()
+                                .satisfies(
+                                    status ->
+                                        assertThat(status.getState().getWaiting())
+                                            .isNotNull()
+                                            .satisfies(
+                                                w ->
+                                                    assertThat(w.getMessage())
+                                                        .contains("tiny-creds")))));
     assertThat(DeploymentController.isReady(pods("mounted").get(0))).isFalse();
 
     secret("tiny-creds", "first");
