@@ -56,6 +56,12 @@ class ChartValuesSchemaTest {
             "operator.worker.terminationGracePeriod",
             120,
             "operator.worker.terminationGracePeriod: Invalid type"),
+        // The operator reads these as Quarkus durations, which take whole h/m/s only.
+        Arguments.of(
+            "operator.worker.terminationGracePeriod",
+            "1.5m",
+            "operator.worker.terminationGracePeriod: Does not match pattern"),
+        Arguments.of("mtls.caPropagation", "1m100ms", "mtls.caPropagation: Does not match pattern"),
         Arguments.of(
             "operator.leaderElection.enabled",
             "yes",
@@ -74,6 +80,21 @@ class ChartValuesSchemaTest {
     assertThatThrownBy(() -> FlotillaChart.template("flotilla", null, Map.of(key, value)))
         .hasMessageContaining("values don't meet the specifications of the schema")
         .hasMessageContaining(message);
+  }
+
+  @Test
+  void acceptsDurationsTheOperatorCanRead() {
+    String manifests =
+        FlotillaChart.template(
+            "flotilla",
+            null,
+            Map.of(
+                "operator.worker.terminationGracePeriod",
+                "2m30s",
+                "mtls.certificateLifetime",
+                "1h30m"));
+
+    assertThat(manifests).contains("value: \"2m30s\"", "value: \"1h30m\"");
   }
 
   @Test
