@@ -1,4 +1,4 @@
-// Fuzzes the JSON parser and config.json interpretation (incl. RoPE scaling).
+// Fuzzes the JSON parser and config.json interpretation (incl. both RoPE layouts and the refusals).
 #include "error.h"
 #include "model-config.h"
 

@@ -3,6 +3,7 @@
 // Per layer, for the n rows of the step (shapes per row):
 //   xn  = rmsnorm(x) * attn_norm                               [hidden]
 //   q, k, v = xn @ Wq^T, Wk^T, Wv^T (+ bias) (+ LoRA)          [q_dim], [kv_dim], [kv_dim]
+//   q, k = rmsnorm(each head) * q_norm, k_norm                (Qwen3 only)
 //   rope(q, k) at the row's position; k, v -> KV cache
 //   att = softmax(q k^T / sqrt(hd)) v over the sequence's positions <= pos (GQA)  [q_dim]
 //   x  += att @ Wo^T (+ LoRA)                                  [hidden]
@@ -199,7 +200,7 @@ struct Step {
         return c.lora_t.as<float>() + size_t(slot) * c.params.max_batch_tokens * c.params.max_lora_rank;
     }
 
-    // --- RoPE (neox rotate_half, as HF Llama) and the KV-cache write ----------------------------
+    // --- q/k head norms (Qwen3), RoPE (neox rotate_half, as HF Llama), the KV-cache write ---------
     void rope_and_store() {
         const int n = plan.n_rows, hd = cfg.head_dim, half = hd / 2;
         const int qd = cfg.q_dim(), kvd = cfg.kv_dim();
@@ -207,6 +208,9 @@ struct Step {
         float* kk = c.k.as<float>();
         float* v = c.v.as<float>();
         const float* inv_freq = c.model->rope_inv_freq.data();
+        const Layer& L = c.model->layers[layer];
+        const float* qn = L.q_norm.size() ? L.q_norm.as<float>() : nullptr; // per-head norms (Qwen3)
+        const float* kn = L.k_norm.size() ? L.k_norm.as<float>() : nullptr;
         c.pool.run(n, [&](int i, int) {
             float* cs = c.rope.as<float>() + size_t(i) * hd; // [half] cos | [half] sin
             float pos = static_cast<float>(b.pos[i]);
@@ -222,6 +226,16 @@ struct Step {
                     x[j + half] = x2 * cs[j] + x1 * cs[half + j];
                 }
             };
+            if (qn) {
+                for (int h = 0; h < cfg.n_heads; h++) {
+                    float* x = q + size_t(i) * qd + h * hd;
+                    k.rmsnorm(x, x, qn, hd, cfg.rms_norm_eps);
+                }
+                for (int h = 0; h < cfg.n_kv_heads; h++) {
+                    float* x = kk + size_t(i) * kvd + h * hd;
+                    k.rmsnorm(x, x, kn, hd, cfg.rms_norm_eps);
+                }
+            }
             for (int h = 0; h < cfg.n_heads; h++) rotate(q + size_t(i) * qd + h * hd);
             for (int h = 0; h < cfg.n_kv_heads; h++) rotate(kk + size_t(i) * kvd + h * hd);
             int seq = plan.runs[plan.row_run[i]].seq;

@@ -49,6 +49,162 @@ struct Reader {
     }
 };
 
+// RoPE settings. transformers >= 5 writes them as one 'rope_parameters' object (rope_theta inside);
+// older releases as a top-level 'rope_theta' and an optional 'rope_scaling' object.
+struct Rope {
+    RopeScaling type = RopeScaling::None;
+    float theta = 10000.0f;
+    float factor = 1.0f, low = 1.0f, high = 4.0f;
+    int32_t original_max = 8192;
+    bool operator==(const Rope& o) const {
+        return type == o.type && theta == o.theta && factor == o.factor && low == o.low && high == o.high &&
+               original_max == o.original_max;
+    }
+};
+
+// The keys a RoPE object may hold. Any other (attention_factor, beta_fast, short_factor,
+// mrope_section, ...) belongs to a RoPE variant the engine does not compute.
+bool known_rope_key(const std::string& k) {
+    static const char* const keys[] = {"rope_type",
+                                       "type",
+                                       "rope_theta",
+                                       "factor",
+                                       "low_freq_factor",
+                                       "high_freq_factor",
+                                       "original_max_position_embeddings",
+                                       "partial_rotary_factor"};
+    for (const char* key : keys)
+        if (k == key) return true;
+    return false;
+}
+
+// One RoPE object ('rope_parameters' or 'rope_scaling', named by key); theta: the value when the
+// object does not hold rope_theta.
+Rope read_rope_object(const Reader& r, const Json& o, const char* key, float theta) {
+    const char* w = r.what.c_str();
+    if (!o.is_object()) fail(FL_FORMAT, "%s: '%s' is not an object", w, key);
+    const Json* type = o.find("rope_type");
+    if (!type || type->is_null()) type = o.find("type");
+    if (!type || !type->is_string()) fail(FL_FORMAT, "%s: '%s' has no string 'rope_type'", w, key);
+    const std::string& t = type->as_string();
+    Rope rope;
+    if (t == "default") {
+        rope.type = RopeScaling::None;
+    } else if (t == "linear") {
+        rope.type = RopeScaling::Linear;
+        rope.factor = r.float_field(o, "factor", 0, true);
+        if (rope.factor == 0) fail(FL_FORMAT, "%s: %s 'linear' needs 'factor'", w, key);
+    } else if (t == "llama3") {
+        rope.type = RopeScaling::Llama3;
+        rope.factor = r.float_field(o, "factor", 0, true);
+        rope.low = r.float_field(o, "low_freq_factor", 0, true);
+        rope.high = r.float_field(o, "high_freq_factor", 0, true);
+        const Json* om = o.find("original_max_position_embeddings");
+        if (rope.factor == 0 || rope.low == 0 || rope.high == 0 || !om || !om->is_integer() || om->as_int() < 1 ||
+            om->as_int() > (1 << 24))
+            fail(FL_FORMAT,
+                 "%s: %s 'llama3' needs factor, low_freq_factor, high_freq_factor, "
+                 "original_max_position_embeddings",
+                 w, key);
+        if (!(rope.high > rope.low)) fail(FL_FORMAT, "%s: %s high_freq_factor must exceed low_freq_factor", w, key);
+        rope.original_max = static_cast<int32_t>(om->as_int());
+    } else {
+        fail(FL_UNSUPPORTED, "%s: %s rope_type '%s' is not supported (default, linear, llama3)", w, key, t.c_str());
+    }
+    for (const auto& m : o.members())
+        if (!known_rope_key(m.first) && !m.second.is_null())
+            fail(FL_UNSUPPORTED, "%s: %s key '%s' is not supported (the engine computes RoPE default, linear, llama3)",
+                 w, key, m.first.c_str());
+    float partial = r.float_field(o, "partial_rotary_factor", 1.0f, true);
+    if (partial != 1.0f)
+        fail(FL_UNSUPPORTED, "%s: %s partial_rotary_factor = %g is not supported (RoPE over the whole head only)", w,
+             key, partial);
+    rope.theta = r.float_field(o, "rope_theta", theta, true);
+    return rope;
+}
+
+void parse_rope(const Reader& r, ModelConfig& c) {
+    const char* w = r.what.c_str();
+    Rope legacy;
+    legacy.theta = r.float_field(r.root, "rope_theta", 10000.0f, true);
+    if (const Json* rs = r.get("rope_scaling")) legacy = read_rope_object(r, *rs, "rope_scaling", legacy.theta);
+    Rope rope = legacy;
+    if (const Json* rp = r.get("rope_parameters")) {
+        if (!rp->is_object()) fail(FL_FORMAT, "%s: 'rope_parameters' is not an object", w);
+        if (!rp->find("rope_type") && !rp->find("type") && !rp->members().empty() &&
+            rp->members()[0].second.is_object())
+            fail(FL_UNSUPPORTED, "%s: 'rope_parameters' per layer type ('%s', ...) is not supported", w,
+                 rp->members()[0].first.c_str());
+        rope = read_rope_object(r, *rp, "rope_parameters", legacy.theta);
+        // a file that holds both layouts must say the same in both
+        if (r.get("rope_theta") && rope.theta != legacy.theta)
+            fail(FL_FORMAT, "%s: 'rope_theta' = %g disagrees with rope_parameters.rope_theta = %g", w, legacy.theta,
+                 rope.theta);
+        if (r.get("rope_scaling") && !(rope == legacy))
+            fail(FL_FORMAT, "%s: 'rope_scaling' disagrees with 'rope_parameters'", w);
+    }
+    c.rope_theta = rope.theta;
+    c.rope_scaling = rope.type;
+    c.rope_factor = rope.factor;
+    c.rope_low_freq_factor = rope.low;
+    c.rope_high_freq_factor = rope.high;
+    c.rope_original_max_pos = rope.original_max;
+}
+
+// Keys of other model families that change the forward pass, with the value that leaves it as the
+// engine computes it (NaN: only absent, null or false). The engine computes none of them, so a config
+// that sets one otherwise is refused instead of served with the key ignored.
+struct Unhonoured {
+    const char* key;
+    double neutral;
+};
+const Unhonoured kUnhonoured[] = {
+    {"attn_logit_softcapping", NAN},
+    {"final_logit_softcapping", NAN},
+    {"query_pre_attn_scalar", NAN},
+    {"partial_rotary_factor", 1.0},
+    {"embedding_multiplier", 1.0},
+    {"residual_multiplier", 1.0},
+    {"attention_multiplier", NAN},
+    {"logits_scaling", 1.0},
+    {"logit_scale", 1.0},
+    {"use_qk_norm", NAN},
+    {"qk_layernorm", NAN},
+    {"no_rope_layers", NAN},
+    {"use_sliding_window", NAN},
+    {"quantization_config", NAN},
+};
+
+void reject_unhonoured(const Reader& r, const ModelConfig& c) {
+    const char* w = r.what.c_str();
+    for (const Unhonoured& u : kUnhonoured) {
+        const Json* v = r.get(u.key);
+        if (!v || (v->is_bool() && !v->as_bool())) continue;
+        if (v->is_number() && v->as_double() == u.neutral) continue;
+        if (std::string(u.key) == "quantization_config") {
+            const Json* qm = v->is_object() ? v->find("quant_method") : nullptr;
+            fail(FL_UNSUPPORTED,
+                 "%s: quantization_config (quant_method '%s') is not supported (F32, F16, BF16 weights)", w,
+                 qm && qm->is_string() ? qm->as_string().c_str() : "?");
+        }
+        if (v->is_number())
+            fail(FL_UNSUPPORTED, "%s: '%s' = %g is not supported by %s", w, u.key, v->as_double(), c.arch_name.c_str());
+        fail(FL_UNSUPPORTED, "%s: '%s' is not supported by %s", w, u.key, c.arch_name.c_str());
+    }
+    // transformers >= 5 lists each layer's attention kind; the engine gives every layer the same one
+    if (const Json* lt = r.get("layer_types")) {
+        if (!lt->is_array()) fail(FL_FORMAT, "%s: 'layer_types' is not a list", w);
+        for (const Json& t : lt->items()) {
+            if (!t.is_string()) fail(FL_FORMAT, "%s: 'layer_types' holds a non-string", w);
+            if (t.as_string() != "full_attention")
+                fail(FL_UNSUPPORTED, "%s: layer_types entry '%s' is not supported (full_attention)", w,
+                     t.as_string().c_str());
+        }
+        if (lt->items().size() != size_t(c.n_layers))
+            fail(FL_FORMAT, "%s: 'layer_types' has %zu entries for %d layers", w, lt->items().size(), c.n_layers);
+    }
+}
+
 } // namespace
 
 ModelConfig parse_model_config(const char* text, size_t size, const std::string& what) {
@@ -68,10 +224,13 @@ ModelConfig parse_model_config(const char* text, size_t size, const std::string&
         c.arch = Arch::Mistral;
     else if (c.arch_name == "Qwen2ForCausalLM")
         c.arch = Arch::Qwen2;
+    else if (c.arch_name == "Qwen3ForCausalLM")
+        c.arch = Arch::Qwen3;
     else
         fail(FL_UNSUPPORTED,
-             "%s: architecture '%s' is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM)", w,
-             c.arch_name.c_str());
+             "%s: architecture '%s' is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, "
+             "Qwen3ForCausalLM)",
+             w, c.arch_name.c_str());
 
     const int64_t kMaxDim = 1 << 20;
     c.hidden_size = r.int_field("hidden_size", 1, kMaxDim, true);
@@ -95,7 +254,6 @@ ModelConfig parse_model_config(const char* text, size_t size, const std::string&
     if (c.head_dim % 2 != 0) fail(FL_UNSUPPORTED, "%s: head_dim %d must be even for RoPE", w, c.head_dim);
     if (int64_t(c.n_heads) * c.head_dim > kMaxDim) fail(FL_FORMAT, "%s: n_heads * head_dim too large", w);
     c.rms_norm_eps = r.float_field(root, "rms_norm_eps", 1e-6f, true);
-    c.rope_theta = r.float_field(root, "rope_theta", 10000.0f, true);
     c.tie_word_embeddings = r.bool_field("tie_word_embeddings", false);
 
     if (const Json* act = r.get("hidden_act")) {
@@ -106,46 +264,20 @@ ModelConfig parse_model_config(const char* text, size_t size, const std::string&
     if (r.bool_field("mlp_bias", false)) fail(FL_UNSUPPORTED, "%s: mlp_bias = true is not supported", w);
     if (c.arch == Arch::Qwen2) {
         c.attention_bias = true; // Qwen2 always has q/k/v biases and no o bias
-        if (r.bool_field("use_sliding_window", false))
-            fail(FL_UNSUPPORTED, "%s: Qwen2 use_sliding_window = true is not supported", w);
     } else {
         c.attention_bias = r.bool_field("attention_bias", false);
         c.o_bias = c.attention_bias;
     }
+    c.qk_norm = c.arch == Arch::Qwen3;
+    // Mistral attends within its window; Llama has none; Qwen2/3 only with use_sliding_window,
+    // which reject_unhonoured refuses (their sliding_window alone changes nothing)
     if (c.arch == Arch::Mistral && r.get("sliding_window"))
         c.sliding_window = r.int_field("sliding_window", 1, 1 << 30, true);
+    if (c.arch == Arch::Llama && r.get("sliding_window"))
+        fail(FL_UNSUPPORTED, "%s: 'sliding_window' is not supported by LlamaForCausalLM", w);
 
-    if (const Json* rs = r.get("rope_scaling")) {
-        if (!rs->is_object()) fail(FL_FORMAT, "%s: 'rope_scaling' is not an object", w);
-        const Json* type = rs->find("rope_type");
-        if (!type || type->is_null()) type = rs->find("type");
-        if (!type || !type->is_string()) fail(FL_FORMAT, "%s: rope_scaling has no string 'rope_type'", w);
-        const std::string& t = type->as_string();
-        if (t == "default") {
-            c.rope_scaling = RopeScaling::None;
-        } else if (t == "linear") {
-            c.rope_scaling = RopeScaling::Linear;
-            c.rope_factor = r.float_field(*rs, "factor", 0, true);
-            if (c.rope_factor == 0) fail(FL_FORMAT, "%s: rope_scaling 'linear' needs 'factor'", w);
-        } else if (t == "llama3") {
-            c.rope_scaling = RopeScaling::Llama3;
-            c.rope_factor = r.float_field(*rs, "factor", 0, true);
-            c.rope_low_freq_factor = r.float_field(*rs, "low_freq_factor", 0, true);
-            c.rope_high_freq_factor = r.float_field(*rs, "high_freq_factor", 0, true);
-            const Json* om = rs->find("original_max_position_embeddings");
-            if (c.rope_factor == 0 || c.rope_low_freq_factor == 0 || c.rope_high_freq_factor == 0 || !om ||
-                !om->is_integer() || om->as_int() < 1 || om->as_int() > (1 << 24))
-                fail(FL_FORMAT,
-                     "%s: rope_scaling 'llama3' needs factor, low_freq_factor, high_freq_factor, "
-                     "original_max_position_embeddings",
-                     w);
-            if (!(c.rope_high_freq_factor > c.rope_low_freq_factor))
-                fail(FL_FORMAT, "%s: rope_scaling high_freq_factor must exceed low_freq_factor", w);
-            c.rope_original_max_pos = static_cast<int32_t>(om->as_int());
-        } else {
-            fail(FL_UNSUPPORTED, "%s: rope_scaling type '%s' is not supported (linear, llama3)", w, t.c_str());
-        }
-    }
+    parse_rope(r, c);
+    reject_unhonoured(r, c);
     return c;
 }
 

@@ -1,4 +1,7 @@
 // model-config.h - the subset of a Hugging Face config.json that a Llama-family model needs.
+//
+// Every key that changes the forward pass is either computed or refused (FL_UNSUPPORTED naming it);
+// none is read and ignored.
 #pragma once
 
 #include <cstdint>
@@ -7,7 +10,7 @@
 
 namespace fl {
 
-enum class Arch { Llama, Mistral, Qwen2 };
+enum class Arch { Llama, Mistral, Qwen2, Qwen3 };
 enum class RopeScaling { None, Linear, Llama3 };
 
 struct ModelConfig {
@@ -32,6 +35,7 @@ struct ModelConfig {
     bool attention_bias = false; // q/k/v biases (Qwen2 always; Llama attention_bias)
     bool o_bias = false;         // o_proj bias (Llama attention_bias)
     int32_t sliding_window = 0;  // Mistral; 0 = none
+    bool qk_norm = false;        // RMSNorm of each q and k head before RoPE (Qwen3)
 
     int32_t q_dim() const { return n_heads * head_dim; }
     int32_t kv_dim() const { return n_kv_heads * head_dim; }

@@ -192,6 +192,9 @@ std::shared_ptr<Model> load_model(const std::string& dir, const Device& device) 
     m.cfg = parse_model_config(text.data(), text.size(), cfg_path);
     const ModelConfig& c = m.cfg;
     m.rope_inv_freq = c.rope_inv_freq();
+    if (device.is_cuda() && c.qk_norm)
+        fail(FL_UNSUPPORTED, "%s: %s (q/k norm) is not supported on a CUDA device; load it on the CPU", dir.c_str(),
+             c.arch_name.c_str());
 
     TensorSource src(dir);
     int64_t& bytes = m.weight_bytes;
@@ -210,6 +213,10 @@ std::shared_ptr<Model> load_model(const std::string& dir, const Device& device) 
         std::string pre = "model.layers." + std::to_string(l) + ".";
         L.attn_norm = load_vector(src, dir, pre + "input_layernorm.weight", c.hidden_size, bytes);
         L.ffn_norm = load_vector(src, dir, pre + "post_attention_layernorm.weight", c.hidden_size, bytes);
+        if (c.qk_norm) {
+            L.q_norm = load_vector(src, dir, pre + "self_attn.q_norm.weight", c.head_dim, bytes);
+            L.k_norm = load_vector(src, dir, pre + "self_attn.k_norm.weight", c.head_dim, bytes);
+        }
         for (int p = 0; p < kNumProj; p++) {
             std::string name = pre + proj_module(p);
             load_linear(src, dir, name + ".weight", outs[p], ins[p], L.proj[p], bytes, staging, dl, l, p);

@@ -40,6 +40,8 @@ const char* proj_module(int p); // "self_attn.q_proj", "mlp.gate_proj", ...
 struct Layer {
     Buffer attn_norm; // [hidden] F32 (input_layernorm)
     Buffer ffn_norm;  // [hidden] F32 (post_attention_layernorm)
+    Buffer q_norm;    // [head_dim] F32, shared by the q heads (Qwen3); empty without qk_norm
+    Buffer k_norm;    // [head_dim] F32, shared by the k heads (Qwen3)
     Linear proj[kNumProj];
 };
 

@@ -174,6 +174,84 @@ TEST(rope_scaling_and_head_dim_match_reference) {
     check_against_reference(h, 12, 1e-4, 18);
 }
 
+// The logits of a model, prompt tokens of seed.
+std::vector<float> engine_logits(const TestModel& m, const std::vector<int>& tokens) {
+    TempDir tmp;
+    write_model(m, tmp.path);
+    Engine e(tmp.path);
+    if (!e.ok()) return {};
+    return e.prefill(tokens);
+}
+
+TEST(rope_parameters_layout_equals_the_top_level_layout) {
+    // transformers >= 5 writes RoPE as 'rope_parameters' (rope_theta inside): the same model in
+    // either layout gives the same logits, bit for bit, and matches the reference
+    const char* scalings[] = {"", "{\"rope_type\":\"linear\",\"factor\":4.0}",
+                              "{\"rope_type\":\"llama3\",\"factor\":8.0,\"low_freq_factor\":1.0,"
+                              "\"high_freq_factor\":4.0,\"original_max_position_embeddings\":64}"};
+    for (const char* scaling : scalings) {
+        ModelSpec s;
+        s.rope_theta = 500000;
+        s.rope_scaling = scaling;
+        TestModel m = make_model(s, 61);
+        auto tokens = random_tokens(40, s.vocab, 62);
+        auto top_level = engine_logits(m, tokens);
+        m.spec.rope_parameters = true;
+        auto params = engine_logits(m, tokens);
+        REQUIRE(!params.empty() && params.size() == top_level.size());
+        CHECK_MSG(params == top_level, "rope %s: layouts differ", scaling);
+        CHECK(max_rel(params, reference_logits(m, tokens)) <= 1e-4);
+    }
+    // the reference at theta 500000 is not the one at the old default 10000
+    ModelSpec s;
+    s.rope_theta = 500000;
+    s.rope_parameters = true;
+    TestModel m = make_model(s, 61);
+    auto tokens = random_tokens(40, s.vocab, 62);
+    TestModel d = m;
+    d.spec.rope_theta = 10000;
+    CHECK(max_rel(engine_logits(m, tokens), reference_logits(d, tokens)) > 1e-3);
+}
+
+TEST(qwen3_qk_norm_and_head_dim_match_reference) {
+    ModelSpec s;
+    s.arch = "Qwen3ForCausalLM";
+    s.head_dim = 32; // q_dim 128 != hidden 64, as Qwen3 sets head_dim on its own
+    s.heads = 4;
+    s.kv_heads = 2;
+    s.rope_parameters = true;
+    s.rope_theta = 1000000;
+    check_against_reference(s, 20, 1e-4, 63);
+    s.tie = true;
+    s.dtype = DType::BF16;
+    check_against_reference(s, 20, bf16_dot_active() ? 1e-2 : 1e-4, 64);
+    ModelSpec b = s; // Qwen3's attention_bias puts biases on q, k, v and o
+    b.dtype = DType::F32;
+    b.attention_bias = true;
+    check_against_reference(b, 12, 1e-4, 65);
+}
+
+TEST(qwen3_lora_equals_merged_weights) {
+    TempDir tmp;
+    ModelSpec s;
+    s.arch = "Qwen3ForCausalLM";
+    s.head_dim = 24;
+    TestModel m = make_model(s, 66);
+    std::string base = tmp.sub("base");
+    write_model(m, base);
+    Engine e(base);
+    REQUIRE(e.ok());
+    TestAdapter a = make_adapter(m, 8, 16, kAllTargets, 67);
+    std::string d = tmp.sub("lora");
+    write_adapter(m, a, d);
+    fl_adapter* h = nullptr;
+    REQUIRE(fl_adapter_load(e.model, d.c_str(), nullptr, &h) == FL_OK);
+    auto tokens = random_tokens(12, s.vocab, 68);
+    auto got = e.prefill(tokens, 0, h);
+    CHECK(max_rel(got, reference_logits(merged(m, a), tokens)) <= 1e-4);
+    fl_adapter_free(h);
+}
+
 TEST(odd_sizes_match_reference) {
     ModelSpec s;
     s.hidden = 40;
@@ -684,6 +762,25 @@ TEST(model_load_errors_name_the_problem) {
     std::string yarn = cfg.substr(0, cfg.size() - 1) + ",\"rope_scaling\":{\"rope_type\":\"yarn\",\"factor\":4}}";
     CHECK(fl_model_load(variant("yarn", yarn, entries).c_str(), nullptr, &model) == FL_UNSUPPORTED);
     CHECK(std::string(fl_last_error()).find("yarn") != std::string::npos);
+
+    // a maths-changing key the engine does not compute fails naming it
+    std::string capped = cfg.substr(0, cfg.size() - 1) + ",\"final_logit_softcapping\":30.0}";
+    CHECK(fl_model_load(variant("capped", capped, entries).c_str(), nullptr, &model) == FL_UNSUPPORTED);
+    CHECK(std::string(fl_last_error()).find("final_logit_softcapping") != std::string::npos);
+    std::string unknown_rope = cfg.substr(0, cfg.size() - 1) +
+                               ",\"rope_parameters\":{\"rope_type\":\"default\",\"rope_theta\":1e4,"
+                               "\"mrope_section\":[2,2]}}";
+    CHECK(fl_model_load(variant("mrope", unknown_rope, entries).c_str(), nullptr, &model) == FL_UNSUPPORTED);
+    CHECK(std::string(fl_last_error()).find("mrope_section") != std::string::npos);
+
+    // Qwen3 without its q/k norms
+    ModelSpec q3;
+    q3.arch = "Qwen3ForCausalLM";
+    TestModel mq = make_model(q3, 102);
+    auto q3_entries = model_entries(mq);
+    q3_entries.erase(q3_entries.begin() + 3); // model.layers.0.self_attn.q_norm.weight
+    CHECK(fl_model_load(variant("qnorm", config_json(q3), q3_entries).c_str(), nullptr, &model) == FL_FORMAT);
+    CHECK(std::string(fl_last_error()).find("q_norm") != std::string::npos);
 
     auto missing = entries;
     missing.erase(missing.begin() + 5);

@@ -32,7 +32,9 @@ struct ModelSpec {
     double rope_theta = 10000.0;
     std::string rope_scaling = ""; // JSON object text or ""
     int sliding_window = 0;        // Mistral
+    bool rope_parameters = false;  // RoPE as transformers >= 5 writes it: 'rope_parameters' with rope_theta inside
     int hd() const { return head_dim ? head_dim : hidden / heads; }
+    bool qk_norm() const { return arch == "Qwen3ForCausalLM"; }
 };
 
 // All weights as the F32 values the file holds (after rounding to the spec dtype).
@@ -41,6 +43,7 @@ struct TestModel {
     std::vector<float> embed, lm_head, final_norm;
     struct Layer {
         std::vector<float> attn_norm, ffn_norm;
+        std::vector<float> q_norm, k_norm;      // [head_dim] (Qwen3)
         std::array<std::vector<float>, 7> w;    // q k v o gate up down, [out, in]
         std::array<std::vector<float>, 4> bias; // q k v o (o: Llama attention_bias)
     };
@@ -102,6 +105,10 @@ inline TestModel make_model(const ModelSpec& spec, uint32_t seed) {
         if (bias)
             for (int p = 0; p < 3; p++) L.bias[p] = randn(rng, m.out_dim(p), 0, 0.1, t);
         if (spec.attention_bias && spec.arch != "Qwen2ForCausalLM") L.bias[3] = randn(rng, spec.hidden, 0, 0.1, t);
+        if (spec.qk_norm()) {
+            L.q_norm = randn(rng, spec.hd(), 1, 0.3, t);
+            L.k_norm = randn(rng, spec.hd(), 1, 0.3, t);
+        }
         m.layers.push_back(std::move(L));
     }
     return m;
@@ -213,6 +220,10 @@ inline std::vector<StEntry> model_entries(const TestModel& m) {
         const auto& L = m.layers[l];
         e.push_back({pre + "input_layernorm.weight", s.dtype, {s.hidden}, L.attn_norm});
         e.push_back({pre + "post_attention_layernorm.weight", s.dtype, {s.hidden}, L.ffn_norm});
+        if (s.qk_norm()) {
+            e.push_back({pre + "self_attn.q_norm.weight", s.dtype, {s.hd()}, L.q_norm});
+            e.push_back({pre + "self_attn.k_norm.weight", s.dtype, {s.hd()}, L.k_norm});
+        }
         for (int p = 0; p < 7; p++) {
             e.push_back({pre + kProjModules[p] + ".weight", s.dtype, {m.out_dim(p), m.in_dim(p)}, L.w[p]});
             if (p < 4 && !L.bias[p].empty())
@@ -231,12 +242,20 @@ inline std::string config_json(const ModelSpec& s) {
         ",\"num_attention_heads\":" + std::to_string(s.heads) +
         ",\"num_key_value_heads\":" + std::to_string(s.kv_heads) + ",\"vocab_size\":" + std::to_string(s.vocab) +
         ",\"max_position_embeddings\":" + std::to_string(s.max_pos) +
-        ",\"rms_norm_eps\":1e-05,\"rope_theta\":" + std::to_string(s.rope_theta) +
-        ",\"hidden_act\":\"silu\",\"tie_word_embeddings\":" + (s.tie ? "true" : "false") +
+        ",\"rms_norm_eps\":1e-05,\"hidden_act\":\"silu\",\"tie_word_embeddings\":" + (s.tie ? "true" : "false") +
         ",\"torch_dtype\":\"float32\"";
     if (s.head_dim) c += ",\"head_dim\":" + std::to_string(s.head_dim);
     if (s.attention_bias) c += ",\"attention_bias\":true";
-    if (!s.rope_scaling.empty()) c += ",\"rope_scaling\":" + s.rope_scaling;
+    std::string theta = std::to_string(s.rope_theta);
+    if (!s.rope_parameters) {
+        c += ",\"rope_theta\":" + theta;
+        if (!s.rope_scaling.empty()) c += ",\"rope_scaling\":" + s.rope_scaling;
+    } else if (s.rope_scaling.empty()) {
+        c += ",\"rope_parameters\":{\"rope_type\":\"default\",\"rope_theta\":" + theta + "}";
+    } else { // the scaling object with rope_theta added
+        c += ",\"rope_parameters\":" + s.rope_scaling.substr(0, s.rope_scaling.size() - 1) +
+             ",\"rope_theta\":" + theta + "}";
+    }
     if (s.sliding_window) c += ",\"sliding_window\":" + std::to_string(s.sliding_window);
     return c + "}";
 }
@@ -313,6 +332,14 @@ inline std::vector<double> reference_logits(const TestModel& m, const std::vecto
                 x[h * hd + j + half] = x2 * c + x1 * sn;
             }
     };
+    // Qwen3: RMSNorm over each head of q and k, one weight [head_dim] for all heads
+    auto head_norm = [&](std::vector<double>& v, int heads, const std::vector<float>& w) {
+        for (int h = 0; h < heads; h++) {
+            std::vector<double> one(v.begin() + h * hd, v.begin() + (h + 1) * hd);
+            one = rmsnorm(one, w);
+            std::copy(one.begin(), one.end(), v.begin() + h * hd);
+        }
+    };
     std::vector<std::vector<double>> x(T, std::vector<double>(H));
     for (int t = 0; t < T; t++)
         for (int i = 0; i < H; i++) x[t][i] = m.embed[size_t(tokens[t]) * H + i];
@@ -327,6 +354,10 @@ inline std::vector<double> reference_logits(const TestModel& m, const std::vecto
             if (!L.bias[0].empty()) {
                 for (int i = 0; i < qd; i++) Q[t][i] += L.bias[0][i];
                 for (int i = 0; i < kvd; i++) K[t][i] += L.bias[1][i], V[t][i] += L.bias[2][i];
+            }
+            if (s.qk_norm()) {
+                head_norm(Q[t], s.heads, L.q_norm);
+                head_norm(K[t], s.kv_heads, L.k_norm);
             }
             rope(Q[t], s.heads, t);
             rope(K[t], s.kv_heads, t);

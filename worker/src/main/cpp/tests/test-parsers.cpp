@@ -1,4 +1,5 @@
 // JSON, safetensors header, config.json and adapter_config.json parsers, incl. corrupt inputs.
+#include <cstring>
 #include <string>
 
 #include "adapter.h"
@@ -211,6 +212,84 @@ TEST(model_config_parsing) {
     CHECK(parse(base + ",\"head_dim\":3}") == FL_UNSUPPORTED); // odd head_dim
     CHECK(parse(base + ",\"mlp_bias\":true}") == FL_UNSUPPORTED);
     CHECK(parse(base + ",\"rms_norm_eps\":0}") == FL_FORMAT);
+
+    // transformers >= 5: RoPE in 'rope_parameters', rope_theta inside
+    REQUIRE(parse(base + ",\"rope_parameters\":{\"rope_type\":\"default\",\"rope_theta\":500000.0}}", &c) == FL_OK);
+    CHECK(c.rope_theta == 500000.0f && c.rope_scaling == RopeScaling::None);
+    REQUIRE(parse(base + ",\"rope_parameters\":{\"rope_type\":\"llama3\",\"factor\":8,\"low_freq_factor\":1,"
+                         "\"high_freq_factor\":4,\"original_max_position_embeddings\":8192,\"rope_theta\":500000}}",
+                  &c) == FL_OK);
+    CHECK(c.rope_theta == 500000.0f && c.rope_scaling == RopeScaling::Llama3 && c.rope_factor == 8.0f &&
+          c.rope_original_max_pos == 8192);
+    REQUIRE(parse(base + ",\"rope_parameters\":{\"rope_type\":\"linear\",\"factor\":2}}", &c) == FL_OK);
+    CHECK(c.rope_theta == 10000.0f && c.rope_scaling == RopeScaling::Linear); // theta defaults as in transformers
+    // both layouts: accepted when they agree, refused when they do not
+    CHECK(parse(base + ",\"rope_theta\":5e5,\"rope_parameters\":{\"rope_type\":\"default\",\"rope_theta\":5e5}}") ==
+          FL_OK);
+    CHECK(parse(base + ",\"rope_theta\":1e4,\"rope_parameters\":{\"rope_type\":\"default\",\"rope_theta\":5e5}}") ==
+          FL_FORMAT);
+    CHECK(msg.find("rope_theta") != std::string::npos);
+    CHECK(parse(base + ",\"rope_scaling\":{\"type\":\"linear\",\"factor\":2},"
+                       "\"rope_parameters\":{\"rope_type\":\"default\",\"rope_theta\":1e4}}") == FL_FORMAT);
+    // unsupported RoPE: the type, or a key of another variant, named
+    CHECK(parse(base + ",\"rope_parameters\":{\"rope_type\":\"yarn\",\"factor\":4,\"rope_theta\":1e4}}") ==
+          FL_UNSUPPORTED);
+    CHECK(msg.find("yarn") != std::string::npos);
+    CHECK(parse(base + ",\"rope_parameters\":{\"rope_type\":\"longrope\",\"short_factor\":[1],\"long_factor\":[1]}}") ==
+          FL_UNSUPPORTED);
+    CHECK(parse(base + ",\"rope_parameters\":{\"rope_type\":\"linear\",\"factor\":2,\"attention_factor\":0.5}}") ==
+          FL_UNSUPPORTED);
+    CHECK(msg.find("attention_factor") != std::string::npos);
+    CHECK(parse(base + ",\"rope_parameters\":{\"rope_type\":\"default\",\"partial_rotary_factor\":0.5}}") ==
+          FL_UNSUPPORTED);
+    CHECK(msg.find("partial_rotary_factor") != std::string::npos);
+    CHECK(parse(base + ",\"rope_parameters\":{\"full_attention\":{\"rope_type\":\"default\"},"
+                       "\"sliding_attention\":{\"rope_type\":\"default\"}}}") == FL_UNSUPPORTED);
+    CHECK(msg.find("full_attention") != std::string::npos);
+    CHECK(parse(base + ",\"rope_parameters\":5}") == FL_FORMAT);
+
+    // keys that change the forward pass and are not computed: refused, named
+    const char* refused[] = {"\"final_logit_softcapping\":30.0",
+                             "\"attn_logit_softcapping\":50",
+                             "\"query_pre_attn_scalar\":256",
+                             "\"partial_rotary_factor\":0.5",
+                             "\"embedding_multiplier\":12.0",
+                             "\"logits_scaling\":8",
+                             "\"use_qk_norm\":true",
+                             "\"use_sliding_window\":true",
+                             "\"sliding_window\":4096",
+                             "\"quantization_config\":{\"quant_method\":\"awq\"}",
+                             "\"layer_types\":[\"sliding_attention\"]"};
+    for (const char* kv : refused) {
+        CHECK_MSG(parse(base + "," + kv + "}") == FL_UNSUPPORTED, "accepted: %s", kv);
+        std::string key(kv + 1, std::strchr(kv + 1, '"'));
+        CHECK_MSG(msg.find(key) != std::string::npos || msg.find("sliding_attention") != std::string::npos,
+                  "%s: message '%s' does not name it", kv, msg.c_str());
+    }
+    // ... and accepted at the value that changes nothing
+    const char* neutral[] = {"\"final_logit_softcapping\":null", "\"partial_rotary_factor\":1.0",
+                             "\"use_sliding_window\":false", "\"embedding_multiplier\":1",
+                             "\"layer_types\":[\"full_attention\"]"};
+    for (const char* kv : neutral) CHECK_MSG(parse(base + "," + kv + "}") == FL_OK, "refused: %s: %s", kv, msg.c_str());
+    CHECK(parse(base + ",\"layer_types\":[\"full_attention\",\"full_attention\"]}") == FL_FORMAT); // 1 layer
+
+    // Qwen3: q/k norms, head_dim of its own, attention_bias as Llama's; Qwen2/3 keep their unused window
+    std::string q3 = "{\"architectures\":[\"Qwen3ForCausalLM\"],\"hidden_size\":8,\"intermediate_size\":8,"
+                     "\"num_hidden_layers\":1,\"num_attention_heads\":2,\"num_key_value_heads\":1,\"head_dim\":16,"
+                     "\"vocab_size\":5,\"use_sliding_window\":false,\"sliding_window\":null,\"max_window_layers\":1";
+    REQUIRE(parse(q3 + "}", &c) == FL_OK);
+    CHECK(c.arch == Arch::Qwen3 && c.qk_norm && c.head_dim == 16 && c.q_dim() == 32 && !c.attention_bias);
+    REQUIRE(parse(q3 + ",\"attention_bias\":true}", &c) == FL_OK);
+    CHECK(c.attention_bias && c.o_bias);
+    std::string q3_window = q3 + "}";
+    q3_window.replace(q3_window.find("\"use_sliding_window\":false"), 26, "\"use_sliding_window\":true ");
+    CHECK(parse(q3_window) == FL_UNSUPPORTED);
+    CHECK(msg.find("use_sliding_window") != std::string::npos);
+    std::string q2 = "{\"architectures\":[\"Qwen2ForCausalLM\"],\"hidden_size\":8,\"intermediate_size\":8,"
+                     "\"num_hidden_layers\":1,\"num_attention_heads\":2,\"vocab_size\":5,"
+                     "\"use_sliding_window\":false,\"sliding_window\":131072}";
+    REQUIRE(parse(q2, &c) == FL_OK);
+    CHECK(c.sliding_window == 0 && !c.qk_norm);
 }
 
 TEST(adapter_config_parsing) {
