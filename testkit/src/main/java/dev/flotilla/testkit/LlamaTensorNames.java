@@ -19,4 +19,14 @@ public final class LlamaTensorNames {
   public static String postAttentionLayerNorm(int layer) {
     return "model.layers." + layer + ".post_attention_layernorm.weight";
   }
+
+  /** Qwen3's RMSNorm weight [head_dim] applied to each query head before RoPE. */
+  public static String queryNorm(int layer) {
+    return "model.layers." + layer + ".self_attn.q_norm.weight";
+  }
+
+  /** Qwen3's RMSNorm weight [head_dim] applied to each key head before RoPE. */
+  public static String keyNorm(int layer) {
+    return "model.layers." + layer + ".self_attn.k_norm.weight";
+  }
 }

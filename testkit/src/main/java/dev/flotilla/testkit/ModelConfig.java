@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -14,7 +15,9 @@ import java.util.TreeMap;
 /**
  * The fields of a Hugging Face Llama-family {@code config.json} that decide the forward pass.
  *
- * @param ropeScalingFactor linear RoPE scaling factor; 1.0 means no {@code rope_scaling}
+ * @param ropeScaling RoPE frequency scaling; {@link RopeScaling#NONE} for none
+ * @param slidingWindow Mistral's attention window in positions; 0 for none
+ * @param layout how the file spells RoPE and the dtype (transformers 4 or 5)
  */
 public record ModelConfig(
     Architecture architecture,
@@ -26,13 +29,15 @@ public record ModelConfig(
     int headDim,
     double rmsNormEps,
     double ropeTheta,
-    double ropeScalingFactor,
+    RopeScaling ropeScaling,
+    int slidingWindow,
     int vocabSize,
     int maxPositionEmbeddings,
     boolean tieWordEmbeddings,
     Dtype torchDtype,
     int bosTokenId,
-    int eosTokenId) {
+    int eosTokenId,
+    ConfigLayout layout) {
 
   private static final ObjectMapper JSON =
       new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -54,7 +59,10 @@ public record ModelConfig(
     require(
         headDim > 0 && headDim % 2 == 0,
         "head_dim must be positive and even for RoPE, got " + headDim);
-    require(ropeScalingFactor >= 1.0, "rope_scaling factor must be >= 1, got " + ropeScalingFactor);
+    require(ropeScaling != null && layout != null, "ropeScaling and layout must be set");
+    require(
+        slidingWindow == 0 || slidingWindow > 0 && architecture == Architecture.MISTRAL,
+        "sliding_window " + slidingWindow + " is only honoured by Mistral (0: none)");
     require(
         bosTokenId >= 0 && bosTokenId < vocabSize && eosTokenId >= 0 && eosTokenId < vocabSize,
         "bos/eos token ids must lie in the vocabulary");
@@ -92,6 +100,13 @@ public record ModelConfig(
     int hidden = requiredInt(json, "hidden_size");
     int heads = requiredInt(json, "num_attention_heads");
     JsonNode headDim = json.get("head_dim");
+    JsonNode ropeParameters = json.get("rope_parameters");
+    boolean v5 = ropeParameters != null && !ropeParameters.isNull();
+    JsonNode rope = v5 ? ropeParameters : json;
+    JsonNode dtype = json.hasNonNull("dtype") ? json.get("dtype") : json.get("torch_dtype");
+    require(
+        !json.path("use_sliding_window").asBoolean(false),
+        "use_sliding_window on " + architecture.className() + " is not supported");
     return new ModelConfig(
         architecture,
         hidden,
@@ -101,17 +116,19 @@ public record ModelConfig(
         json.has("num_key_value_heads") ? json.get("num_key_value_heads").asInt() : heads,
         headDim == null || headDim.isNull() ? hidden / heads : headDim.asInt(),
         json.path("rms_norm_eps").asDouble(1e-6),
-        json.path("rope_theta").asDouble(10000.0),
-        linearScalingFactor(json.get("rope_scaling")),
+        rope.path("rope_theta").asDouble(10000.0),
+        ropeScaling(v5 ? ropeParameters : json.get("rope_scaling")),
+        architecture == Architecture.MISTRAL ? json.path("sliding_window").asInt(0) : 0,
         requiredInt(json, "vocab_size"),
         json.path("max_position_embeddings").asInt(2048),
         json.path("tie_word_embeddings").asBoolean(false),
-        Dtype.fromTorchName(json.path("torch_dtype").asText("float32")),
+        Dtype.fromTorchName(dtype == null || dtype.isNull() ? "float32" : dtype.asText()),
         json.path("bos_token_id").asInt(0),
-        eosTokenId(json.get("eos_token_id")));
+        eosTokenId(json.get("eos_token_id")),
+        v5 ? ConfigLayout.ROPE_PARAMETERS : ConfigLayout.TOP_LEVEL_ROPE);
   }
 
-  /** config.json as transformers writes it: sorted keys, two-space indent. */
+  /** config.json as transformers writes it in this layout: sorted keys, two-space indent. */
   public String toJson() {
     Map<String, Object> json = new TreeMap<>();
     json.put("architectures", List.of(architecture.className()));
@@ -124,12 +141,19 @@ public record ModelConfig(
     json.put("head_dim", headDim);
     json.put("hidden_act", "silu");
     json.put("rms_norm_eps", rmsNormEps);
-    json.put("rope_theta", ropeTheta);
-    json.put("rope_scaling", ropeScalingFactor == 1.0 ? null : ropeScalingJson());
+    boolean v5 = layout == ConfigLayout.ROPE_PARAMETERS;
+    if (v5) {
+      Map<String, Object> rope = ropeScaling.toJson();
+      rope.put("rope_theta", ropeTheta);
+      json.put("rope_parameters", rope);
+    } else {
+      json.put("rope_theta", ropeTheta);
+      json.put("rope_scaling", ropeScaling.isNone() ? null : legacyRopeScalingJson());
+    }
     json.put("vocab_size", vocabSize);
     json.put("max_position_embeddings", maxPositionEmbeddings);
     json.put("tie_word_embeddings", tieWordEmbeddings);
-    json.put("torch_dtype", torchDtype.torchName());
+    json.put(v5 ? "dtype" : "torch_dtype", torchDtype.torchName());
     json.put("bos_token_id", bosTokenId);
     json.put("eos_token_id", eosTokenId);
     json.put("initializer_range", 0.02);
@@ -141,11 +165,17 @@ public record ModelConfig(
         json.put("mlp_bias", false);
         json.put("pretraining_tp", 1);
       }
-      case MISTRAL -> json.put("sliding_window", null);
-      case QWEN2 -> {
+      case MISTRAL -> json.put("sliding_window", slidingWindow == 0 ? null : slidingWindow);
+      case QWEN2, QWEN3 -> {
         json.put("use_sliding_window", false);
         json.put("sliding_window", null);
         json.put("max_window_layers", numHiddenLayers);
+        if (architecture == Architecture.QWEN3) {
+          json.put("attention_bias", false);
+        }
+        if (v5) {
+          json.put("layer_types", Collections.nCopies(numHiddenLayers, "full_attention"));
+        }
       }
     }
     try {
@@ -160,6 +190,15 @@ public record ModelConfig(
   }
 
   public ModelConfig withTorchDtype(Dtype dtype) {
+    return with(dtype, layout);
+  }
+
+  /** The same model, its config.json spelled as {@code layout} says. */
+  public ModelConfig withLayout(ConfigLayout layout) {
+    return with(torchDtype, layout);
+  }
+
+  private ModelConfig with(Dtype dtype, ConfigLayout layout) {
     return new ModelConfig(
         architecture,
         hiddenSize,
@@ -170,39 +209,47 @@ public record ModelConfig(
         headDim,
         rmsNormEps,
         ropeTheta,
-        ropeScalingFactor,
+        ropeScaling,
+        slidingWindow,
         vocabSize,
         maxPositionEmbeddings,
         tieWordEmbeddings,
         dtype,
         bosTokenId,
-        eosTokenId);
+        eosTokenId,
+        layout);
   }
 
   /**
-   * Both spellings: transformers reads {@code rope_type} today and {@code type} in older releases.
+   * Both spellings: transformers 4 reads {@code rope_type} in its later releases and {@code type}
+   * in older ones.
    */
-  private Map<String, Object> ropeScalingJson() {
-    Map<String, Object> scaling = new LinkedHashMap<>();
-    scaling.put("rope_type", "linear");
-    scaling.put("type", "linear");
-    scaling.put("factor", ropeScalingFactor);
+  private Map<String, Object> legacyRopeScalingJson() {
+    Map<String, Object> scaling = new LinkedHashMap<>(ropeScaling.toJson());
+    scaling.put("type", ropeScaling.type());
     return scaling;
   }
 
-  private static double linearScalingFactor(JsonNode scaling) {
+  /** A rope_scaling or rope_parameters object (null: none). */
+  private static RopeScaling ropeScaling(JsonNode scaling) {
     if (scaling == null || scaling.isNull()) {
-      return 1.0;
+      return RopeScaling.NONE;
     }
     String type =
         scaling.has("rope_type")
             ? scaling.get("rope_type").asText()
             : scaling.path("type").asText();
-    if (type.equals("default")) {
-      return 1.0;
-    }
-    require(type.equals("linear"), "only linear rope_scaling is supported, got " + type);
-    return scaling.path("factor").asDouble(1.0);
+    return switch (type) {
+      case "default" -> RopeScaling.NONE;
+      case "linear" -> RopeScaling.linear(scaling.path("factor").asDouble(1.0));
+      case "llama3" ->
+          RopeScaling.llama3(
+              scaling.path("factor").asDouble(),
+              scaling.path("low_freq_factor").asDouble(),
+              scaling.path("high_freq_factor").asDouble(),
+              scaling.path("original_max_position_embeddings").asInt());
+      default -> throw new IllegalArgumentException("rope_type " + type + " is not supported");
+    };
   }
 
   /** Some configs list several end tokens; the first is the one generation stops on by default. */

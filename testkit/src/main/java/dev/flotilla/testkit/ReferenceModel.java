@@ -13,8 +13,9 @@ import java.util.Map;
 /**
  * An independent, deliberately naive forward pass of a Llama-family model, to check the native
  * engine against. Plain loops, every weight widened to double, every sum accumulated in double;
- * semantics as in Hugging Face transformers' {@code LlamaForCausalLM} (and Mistral / Qwen2, which
- * differ only in q/k/v biases here). Meant for tiny models: it holds all weights as doubles.
+ * semantics as in Hugging Face transformers' {@code LlamaForCausalLM}, and Mistral (sliding
+ * window), Qwen2 (q/k/v biases) and Qwen3 (RMSNorm of each q and k head before RoPE) as their
+ * modeling files differ from it. Meant for tiny models: it holds all weights as doubles.
  *
  * <pre>{@code
  * ReferenceModel model = ReferenceModel.load(dir).withAdapter(adapterDir);
@@ -31,9 +32,21 @@ public final class ReferenceModel {
   private final double[] lmHead; // (vocab, hidden); the embedding itself when tied
   private final Path adapterDirectory; // null without adapter
 
-  /** One decoder layer's weights; projections are stored [out, in], biases [out] or null. */
+  /**
+   * One decoder layer's weights; projections are stored [out, in], biases [out] or null; the
+   * per-head q/k norms [head_dim] are null but on Qwen3.
+   */
   private record DecoderLayer(
-      double[] inputNorm, double[] postAttentionNorm, Map<Projection, Linear> projections) {}
+      double[] inputNorm,
+      double[] postAttentionNorm,
+      Map<Projection, Linear> projections,
+      double[] queryNorm,
+      double[] keyNorm) {
+
+    DecoderLayer withProjections(Map<Projection, Linear> adapted) {
+      return new DecoderLayer(inputNorm, postAttentionNorm, adapted, queryNorm, keyNorm);
+    }
+  }
 
   /** y = W·x (+ b) (+ scale·B·(A·x)); A is (r, in), B is (out, r). */
   private record Linear(
@@ -124,11 +137,14 @@ public final class ReferenceModel {
                   0,
                   0.0));
         }
+        boolean qkNorm = config.architecture().qkNorm();
         layers.add(
             new DecoderLayer(
                 read(weights, LlamaTensorNames.inputLayerNorm(layer), config.hiddenSize()),
                 read(weights, LlamaTensorNames.postAttentionLayerNorm(layer), config.hiddenSize()),
-                projections));
+                projections,
+                qkNorm ? read(weights, LlamaTensorNames.queryNorm(layer), config.headDim()) : null,
+                qkNorm ? read(weights, LlamaTensorNames.keyNorm(layer), config.headDim()) : null));
       }
       double[] norm = read(weights, LlamaTensorNames.FINAL_NORM, config.hiddenSize());
       double[] head =
@@ -166,7 +182,7 @@ public final class ReferenceModel {
             projections.put(projection, linear.withLora(a, b, lora.rank(), lora.scale()));
           }
         }
-        adapted.add(new DecoderLayer(base.inputNorm(), base.postAttentionNorm(), projections));
+        adapted.add(base.withProjections(projections));
       }
     }
     return new ReferenceModel(
@@ -282,6 +298,12 @@ public final class ReferenceModel {
           specs.add(TensorSpec.of(projection.biasName(layer), dtype, linear.out()));
           values.add(linear.bias());
         }
+        if (projection == Projection.O_PROJ && decoder.queryNorm() != null) {
+          specs.add(TensorSpec.of(LlamaTensorNames.queryNorm(layer), dtype, config.headDim()));
+          values.add(decoder.queryNorm());
+          specs.add(TensorSpec.of(LlamaTensorNames.keyNorm(layer), dtype, config.headDim()));
+          values.add(decoder.keyNorm());
+        }
       }
     }
     specs.add(TensorSpec.of(LlamaTensorNames.FINAL_NORM, dtype, hidden));
@@ -328,12 +350,17 @@ public final class ReferenceModel {
     return out;
   }
 
-  /** Causal grouped-query self-attention over the whole sequence, RoPE applied to q and k. */
+  /**
+   * Causal grouped-query self-attention over the whole sequence (within the sliding window when the
+   * config sets one), q and k head-normed (Qwen3) then rotated.
+   */
   private double[][] attention(DecoderLayer layer, double[][] x) {
     int seq = x.length;
     int heads = config.numAttentionHeads();
     int headDim = config.headDim();
     int group = config.queriesPerKeyValueHead();
+    double[] inverseFrequencies =
+        config.ropeScaling().inverseFrequencies(config.ropeTheta(), headDim);
     double[][] q = new double[seq][]; // (seq, heads * head_dim)
     double[][] k = new double[seq][]; // (seq, kv_heads * head_dim)
     double[][] v = new double[seq][]; // (seq, kv_heads * head_dim)
@@ -342,8 +369,12 @@ public final class ReferenceModel {
       q[t] = layer.projections().get(Projection.Q_PROJ).apply(h);
       k[t] = layer.projections().get(Projection.K_PROJ).apply(h);
       v[t] = layer.projections().get(Projection.V_PROJ).apply(h);
-      rotate(q[t], heads, t);
-      rotate(k[t], config.numKeyValueHeads(), t);
+      if (layer.queryNorm() != null) {
+        normEachHead(q[t], heads, layer.queryNorm());
+        normEachHead(k[t], config.numKeyValueHeads(), layer.keyNorm());
+      }
+      rotate(q[t], heads, t, inverseFrequencies);
+      rotate(k[t], config.numKeyValueHeads(), t, inverseFrequencies);
     }
     double scale = 1.0 / Math.sqrt(headDim);
     double[][] out = new double[seq][];
@@ -351,18 +382,20 @@ public final class ReferenceModel {
       double[] context = new double[heads * headDim]; // (heads * head_dim)
       for (int head = 0; head < heads; head++) {
         int kvHead = head / group;
-        double[] scores = new double[t + 1]; // causal: positions 0..t only
-        for (int s = 0; s <= t; s++) {
+        // causal: positions first..t only, the last sliding_window of them when one is set
+        int first = config.slidingWindow() > 0 ? Math.max(0, t - config.slidingWindow() + 1) : 0;
+        double[] scores = new double[t + 1 - first];
+        for (int s = first; s <= t; s++) {
           double dot = 0.0;
           for (int d = 0; d < headDim; d++) {
             dot += q[t][head * headDim + d] * k[s][kvHead * headDim + d];
           }
-          scores[s] = dot * scale;
+          scores[s - first] = dot * scale;
         }
         double[] weights = softmax(scores);
-        for (int s = 0; s <= t; s++) {
+        for (int s = first; s <= t; s++) {
           for (int d = 0; d < headDim; d++) {
-            context[head * headDim + d] += weights[s] * v[s][kvHead * headDim + d];
+            context[head * headDim + d] += weights[s - first] * v[s][kvHead * headDim + d];
           }
         }
       }
@@ -383,15 +416,13 @@ public final class ReferenceModel {
 
   /**
    * RoPE in transformers' rotate_half ("neox") layout: dimension d pairs with d + head_dim/2, angle
-   * = (position / linear factor) · theta^(-2i/head_dim) for i = d mod head_dim/2.
+   * = position · inverseFrequencies[i] for i = d mod head_dim/2 (scaling already applied).
    */
-  private void rotate(double[] vector, int heads, int position) {
+  private void rotate(double[] vector, int heads, int position, double[] inverseFrequencies) {
     int headDim = config.headDim();
     int half = headDim / 2;
-    double scaledPosition = position / config.ropeScalingFactor();
     for (int i = 0; i < half; i++) {
-      double invFreq = Math.pow(config.ropeTheta(), -2.0 * i / headDim);
-      double angle = scaledPosition * invFreq;
+      double angle = position * inverseFrequencies[i];
       double cos = Math.cos(angle);
       double sin = Math.sin(angle);
       for (int head = 0; head < heads; head++) {
@@ -402,6 +433,16 @@ public final class ReferenceModel {
         vector[first] = a * cos - b * sin;
         vector[second] = b * cos + a * sin;
       }
+    }
+  }
+
+  /** Qwen3's q_norm / k_norm: RMSNorm over each head_dim slice, one weight for all heads. */
+  private void normEachHead(double[] vector, int heads, double[] weight) {
+    int headDim = config.headDim();
+    for (int head = 0; head < heads; head++) {
+      double[] normed =
+          rmsNorm(Arrays.copyOfRange(vector, head * headDim, (head + 1) * headDim), weight);
+      System.arraycopy(normed, 0, vector, head * headDim, headDim);
     }
   }
 

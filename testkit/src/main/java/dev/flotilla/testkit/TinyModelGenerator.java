@@ -146,7 +146,9 @@ public final class TinyModelGenerator {
     private Integer headDim; // null: hidden_size / num_attention_heads, as transformers defaults it
     private double rmsNormEps = 1e-5;
     private double ropeTheta = 10000.0;
-    private double ropeScalingFactor = 1.0;
+    private RopeScaling ropeScaling = RopeScaling.NONE;
+    private int slidingWindow;
+    private ConfigLayout layout = ConfigLayout.TOP_LEVEL_ROPE;
     private int vocabSize = 1024;
     private int maxPositionEmbeddings = 512;
     private boolean tieWordEmbeddings;
@@ -212,7 +214,26 @@ public final class TinyModelGenerator {
 
     /** Linear RoPE scaling (positions divided by the factor); 1.0 writes no rope_scaling. */
     public Builder ropeScalingFactor(double value) {
-      ropeScalingFactor = value;
+      ropeScaling = RopeScaling.linear(value);
+      return this;
+    }
+
+    public Builder ropeScaling(RopeScaling value) {
+      ropeScaling = value;
+      return this;
+    }
+
+    /** Mistral's attention window in positions; 0 (the default) writes null. */
+    public Builder slidingWindow(int value) {
+      slidingWindow = value;
+      return this;
+    }
+
+    /**
+     * How config.json spells RoPE and the dtype; {@link ConfigLayout#TOP_LEVEL_ROPE} by default.
+     */
+    public Builder layout(ConfigLayout value) {
+      layout = value;
       return this;
     }
 
@@ -252,13 +273,15 @@ public final class TinyModelGenerator {
               headDim != null ? headDim : hiddenSize / numAttentionHeads,
               rmsNormEps,
               ropeTheta,
-              ropeScalingFactor,
+              ropeScaling,
+              slidingWindow,
               vocabSize,
               maxPositionEmbeddings,
               tieWordEmbeddings,
               dtype,
               TokenizerFiles.BOS_ID,
-              TokenizerFiles.EOS_ID);
+              TokenizerFiles.EOS_ID,
+              layout);
       return new TinyModelGenerator(config, seed, shards);
     }
 

@@ -17,6 +17,7 @@ final class WeightPlan {
   record PlannedTensor(TensorSpec spec, double mean, double std) {}
 
   private static final double NORM_NOISE = 0.05;
+  private static final double HEAD_NORM_NOISE = 0.3;
   private static final double BIAS_STD = 0.1;
   private static final double LOGIT_SCALE = 2.0;
 
@@ -43,6 +44,13 @@ final class WeightPlan {
         plan.add(gaussian(projection.weightName(layer), dtype, 0, 1.0 / Math.sqrt(in), out, in));
         if (projection.hasBias(config)) {
           plan.add(gaussian(projection.biasName(layer), dtype, 0, BIAS_STD, out));
+        }
+        if (projection == Projection.O_PROJ && config.architecture().qkNorm()) {
+          // wider noise than the layer norms: the per-head norm must not pass for a no-op
+          int headDim = config.headDim();
+          plan.add(
+              gaussian(LlamaTensorNames.queryNorm(layer), dtype, 1.0, HEAD_NORM_NOISE, headDim));
+          plan.add(gaussian(LlamaTensorNames.keyNorm(layer), dtype, 1.0, HEAD_NORM_NOISE, headDim));
         }
       }
     }

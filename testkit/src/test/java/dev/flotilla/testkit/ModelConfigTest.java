@@ -5,25 +5,62 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class ModelConfigTest {
 
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final RopeScaling LLAMA3_SCALING = RopeScaling.llama3(8.0, 1.0, 4.0, 64);
 
   @Test
   void writtenConfigParsesBackToTheSameRecord() throws Exception {
-    for (Architecture architecture : Architecture.values()) {
-      ModelConfig config =
-          TinyModelGenerator.tiny()
-              .architecture(architecture)
-              .ropeScalingFactor(4.0)
-              .tieWordEmbeddings(true)
-              .dtype(Dtype.BF16)
-              .build()
-              .config();
-      assertThat(ModelConfig.fromJson(JSON.readTree(config.toJson()))).isEqualTo(config);
+    for (ConfigLayout layout : ConfigLayout.values()) {
+      for (Architecture architecture : Architecture.values()) {
+        for (RopeScaling scaling :
+            List.of(RopeScaling.NONE, RopeScaling.linear(4.0), LLAMA3_SCALING)) {
+          ModelConfig config =
+              TinyModelGenerator.tiny()
+                  .architecture(architecture)
+                  .ropeScaling(scaling)
+                  .slidingWindow(architecture == Architecture.MISTRAL ? 7 : 0)
+                  .layout(layout)
+                  .tieWordEmbeddings(true)
+                  .dtype(Dtype.BF16)
+                  .build()
+                  .config();
+          assertThat(ModelConfig.fromJson(JSON.readTree(config.toJson()))).isEqualTo(config);
+        }
+      }
     }
+  }
+
+  @Test
+  void ropeParametersLayoutIsTheOneTransformers5Writes() throws Exception {
+    ModelConfig config =
+        TinyModelGenerator.tiny()
+            .architecture(Architecture.QWEN3)
+            .ropeTheta(500000)
+            .ropeScaling(LLAMA3_SCALING)
+            .layout(ConfigLayout.ROPE_PARAMETERS)
+            .build()
+            .config();
+    JsonNode json = JSON.readTree(config.toJson());
+    assertThat(json.has("rope_theta")).isFalse();
+    assertThat(json.has("rope_scaling")).isFalse();
+    assertThat(json.has("torch_dtype")).isFalse();
+    assertThat(json.get("dtype").asText()).isEqualTo("float32");
+    JsonNode rope = json.get("rope_parameters");
+    assertThat(rope.get("rope_type").asText()).isEqualTo("llama3");
+    assertThat(rope.get("rope_theta").asDouble()).isEqualTo(500000.0);
+    assertThat(rope.get("factor").asDouble()).isEqualTo(8.0);
+    assertThat(rope.get("original_max_position_embeddings").asInt()).isEqualTo(64);
+    assertThat(json.get("layer_types")).hasSize(config.numHiddenLayers());
+    // the same model in the transformers 4 layout
+    JsonNode legacy = JSON.readTree(config.withLayout(ConfigLayout.TOP_LEVEL_ROPE).toJson());
+    assertThat(legacy.get("rope_theta").asDouble()).isEqualTo(500000.0);
+    assertThat(legacy.get("rope_scaling").get("rope_type").asText()).isEqualTo("llama3");
+    assertThat(legacy.has("rope_parameters")).isFalse();
   }
 
   @Test
@@ -59,7 +96,8 @@ class ModelConfigTest {
     assertThat(config.numKeyValueHeads()).isEqualTo(4);
     assertThat(config.headDim()).isEqualTo(16);
     assertThat(config.ropeTheta()).isEqualTo(10000.0);
-    assertThat(config.ropeScalingFactor()).isEqualTo(3.0);
+    assertThat(config.ropeScaling()).isEqualTo(RopeScaling.linear(3.0));
+    assertThat(config.layout()).isEqualTo(ConfigLayout.TOP_LEVEL_ROPE);
     assertThat(config.eosTokenId()).isEqualTo(2);
     assertThat(config.qkvBias()).isFalse();
   }

@@ -4,8 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -156,6 +158,91 @@ class ReferenceModelTest {
     assertThat(stretched[0]).containsExactly(plain[0]);
     assertThat(maxAbsDifference(stretched[PROMPT.length - 1], plain[PROMPT.length - 1]))
         .isGreaterThan(1e-3);
+  }
+
+  @Test
+  void configLayoutDoesNotChangeTheModel() throws IOException {
+    RopeScaling llama3 = RopeScaling.llama3(8.0, 1.0, 4.0, 4);
+    double[][] topLevel =
+        ReferenceModel.load(
+                TinyModelGenerator.tiny()
+                    .seed(21)
+                    .ropeTheta(500000)
+                    .ropeScaling(llama3)
+                    .generate(dir.resolve("v4"))
+                    .directory())
+            .logits(PROMPT);
+    double[][] ropeParameters =
+        ReferenceModel.load(
+                TinyModelGenerator.tiny()
+                    .seed(21)
+                    .ropeTheta(500000)
+                    .ropeScaling(llama3)
+                    .layout(ConfigLayout.ROPE_PARAMETERS)
+                    .generate(dir.resolve("v5"))
+                    .directory())
+            .logits(PROMPT);
+    assertThat(ropeParameters).isDeepEqualTo(topLevel);
+    // and theta is read from inside rope_parameters: the old default gives other logits
+    assertThat(
+            maxAbsDifference(topLevel[PROMPT.length - 1], model.logits(PROMPT)[PROMPT.length - 1]))
+        .isGreaterThan(1e-3);
+  }
+
+  @Test
+  void slidingWindowForgetsOlderPositionsOnly() throws IOException {
+    ReferenceModel full =
+        ReferenceModel.load(
+            TinyModelGenerator.tiny()
+                .seed(22)
+                .architecture(Architecture.MISTRAL)
+                .generate(dir.resolve("mistral-full"))
+                .directory());
+    ReferenceModel windowed =
+        ReferenceModel.load(
+            TinyModelGenerator.tiny()
+                .seed(22)
+                .architecture(Architecture.MISTRAL)
+                .slidingWindow(3)
+                .generate(dir.resolve("mistral-window"))
+                .directory());
+    double[][] a = full.logits(PROMPT);
+    double[][] b = windowed.logits(PROMPT);
+    for (int t = 0; t < 3; t++) {
+      assertThat(b[t]).containsExactly(a[t]);
+    }
+    assertThat(maxAbsDifference(a[PROMPT.length - 1], b[PROMPT.length - 1])).isGreaterThan(1e-3);
+  }
+
+  @Test
+  void qwen3HeadNormsChangeTheLogits() throws IOException {
+    GeneratedModel qwen3 =
+        TinyModelGenerator.tiny()
+            .seed(23)
+            .architecture(Architecture.QWEN3)
+            .headDim(48)
+            .generate(dir.resolve("qwen3"));
+    ModelWeights weights = ModelWeights.open(qwen3.directory());
+    assertThat(weights.info(LlamaTensorNames.queryNorm(0)).dims()).containsExactly(48);
+    assertThat(weights.info(LlamaTensorNames.keyNorm(3)).dims()).containsExactly(48);
+    weights.close();
+    ReferenceModel reference = ReferenceModel.load(qwen3.directory());
+    // the same weights read as a Llama (no head norms) give other logits
+    Path asLlama = dir.resolve("qwen3-as-llama");
+    Files.createDirectories(asLlama);
+    for (String file : List.of("model.safetensors", "tokenizer.json")) {
+      Files.copy(qwen3.directory().resolve(file), asLlama.resolve(file));
+    }
+    ModelConfig llama = qwen3.config();
+    Files.writeString(
+        asLlama.resolve("config.json"),
+        llama
+            .toJson()
+            .replace("Qwen3ForCausalLM", "LlamaForCausalLM")
+            .replace("\"qwen3\"", "\"llama\""));
+    double[] withNorms = reference.lastLogits(PROMPT);
+    double[] without = ReferenceModel.load(asLlama).lastLogits(PROMPT);
+    assertThat(maxAbsDifference(withNorms, without)).isGreaterThan(1e-3);
   }
 
   @Test
