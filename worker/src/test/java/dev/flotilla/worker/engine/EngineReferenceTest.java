@@ -5,14 +5,19 @@ import static dev.flotilla.worker.engine.EngineTestSupport.prefill;
 import static dev.flotilla.worker.engine.EngineTestSupport.requireEngine;
 import static dev.flotilla.worker.engine.EngineTestSupport.smallContext;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.flotilla.testkit.Architecture;
+import dev.flotilla.testkit.ConfigLayout;
 import dev.flotilla.testkit.Dtype;
 import dev.flotilla.testkit.LoraAdapterGenerator;
+import dev.flotilla.testkit.ModelConfig;
 import dev.flotilla.testkit.Projection;
 import dev.flotilla.testkit.ReferenceModel;
+import dev.flotilla.testkit.RopeScaling;
 import dev.flotilla.testkit.TinyModelGenerator;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -47,6 +52,107 @@ class EngineReferenceTest {
             .architecture(Architecture.QWEN2)
             .tieWordEmbeddings(true)
             .generate(dir.resolve("qwen2"))
+            .directory();
+    assertMatchesReference(model, null, 1e-4);
+  }
+
+  @Test
+  void bothConfigLayoutsGiveTheSameLogits() throws Exception {
+    // transformers 5 writes RoPE as rope_parameters (rope_theta inside), transformers 4 as
+    // top-level rope_theta + rope_scaling: the same Llama-3-style model either way
+    Path v4 =
+        TinyModelGenerator.tiny()
+            .seed(11)
+            .ropeTheta(500000)
+            .ropeScaling(RopeScaling.llama3(8.0, 1.0, 4.0, 4))
+            .generate(dir.resolve("layout-v4"))
+            .directory();
+    Path v5 = Files.createDirectories(dir.resolve("layout-v5"));
+    Files.copy(v4.resolve("model.safetensors"), v5.resolve("model.safetensors"));
+    ModelConfig.read(v4).withLayout(ConfigLayout.ROPE_PARAMETERS).write(v5);
+    assertThat(Files.readString(v5.resolve("config.json")))
+        .contains("rope_parameters")
+        .doesNotContain("rope_scaling");
+    float[][] top = engineLogits(v4, null);
+    assertThat(engineLogits(v5, null)).isDeepEqualTo(top);
+    assertMatchesReference(v5, null, 1e-4);
+    Path adapter =
+        LoraAdapterGenerator.forBase(v5)
+            .seed(12)
+            .rank(4)
+            .alpha(8)
+            .generate(dir.resolve("layout-adapter"))
+            .directory();
+    assertThat(engineLogits(v5, adapter)).isDeepEqualTo(engineLogits(v4, adapter));
+    assertMatchesReference(v5, adapter, 1e-4);
+  }
+
+  @Test
+  void aKeyThatChangesTheMathsAndIsNotComputedIsRefusedByName() throws Exception {
+    Path model = TinyModelGenerator.tiny().seed(13).generate(dir.resolve("capped")).directory();
+    String config = Files.readString(model.resolve("config.json"));
+    Files.writeString(
+        model.resolve("config.json"),
+        config.replaceFirst("\\{", "{\n  \"final_logit_softcapping\": 30.0,"));
+    assertThatThrownBy(() -> Model.load(model))
+        .isInstanceOf(UnsupportedModelException.class)
+        .hasMessageContaining("final_logit_softcapping");
+    Files.writeString(
+        model.resolve("config.json"),
+        config.replace(
+            "\"rope_scaling\" : null",
+            "\"rope_scaling\" : {\"rope_type\": \"yarn\", \"factor\": 4.0}"));
+    assertThatThrownBy(() -> Model.load(model))
+        .isInstanceOf(UnsupportedModelException.class)
+        .hasMessageContaining("yarn");
+  }
+
+  @Test
+  void qwen3WithHeadNormsMatchesTheReference() throws Exception {
+    Path model =
+        TinyModelGenerator.tiny()
+            .seed(14)
+            .architecture(Architecture.QWEN3)
+            .headDim(48)
+            .ropeTheta(1000000)
+            .layout(ConfigLayout.ROPE_PARAMETERS)
+            .generate(dir.resolve("qwen3"))
+            .directory();
+    assertMatchesReference(model, null, 1e-4);
+    Path adapter =
+        LoraAdapterGenerator.forBase(model)
+            .seed(15)
+            .rank(8)
+            .alpha(16)
+            .targets(Projection.values())
+            .generate(dir.resolve("qwen3-adapter"))
+            .directory();
+    assertMatchesReference(model, adapter, 1e-4);
+  }
+
+  @Test
+  void qwen3Bf16TiedMatchesTheReference() throws Exception {
+    Path model =
+        TinyModelGenerator.tiny()
+            .seed(16)
+            .architecture(Architecture.QWEN3)
+            .headDim(64)
+            .tieWordEmbeddings(true)
+            .dtype(Dtype.BF16)
+            .generate(dir.resolve("qwen3-bf16"))
+            .directory();
+    double tol = NativeEngine.roundsBf16Activations() ? 1e-2 : 1e-4;
+    assertMatchesReference(model, null, tol);
+  }
+
+  @Test
+  void mistralSlidingWindowMatchesTheReference() throws Exception {
+    Path model =
+        TinyModelGenerator.tiny()
+            .seed(17)
+            .architecture(Architecture.MISTRAL)
+            .slidingWindow(4)
+            .generate(dir.resolve("mistral-window"))
             .directory();
     assertMatchesReference(model, null, 1e-4);
   }
@@ -123,6 +229,14 @@ class EngineReferenceTest {
       // the reference stops after an end-of-sequence token; compare what it produced
       assertThat(expected).isNotEmpty();
       assertThat(java.util.Arrays.copyOf(got, expected.length)).containsExactly(expected);
+    }
+  }
+
+  private static float[][] engineLogits(Path modelDir, Path adapterDir) throws Exception {
+    try (Model model = Model.load(modelDir);
+        EngineContext ctx = model.createContext(smallContext());
+        Adapter adapter = adapterDir == null ? null : model.loadAdapter(adapterDir)) {
+      return prefill(ctx, model.info().vocabSize(), 0, PROMPT, adapter);
     }
   }
 
