@@ -292,6 +292,38 @@ TEST(chunked_prefill_and_decode_equal_one_shot) {
     CHECK(fl_seq_length(e.ctx, 1, &len) == FL_OK && len == 40);
 }
 
+TEST(mistral_window_over_paged_blocks_equals_reference) {
+    // the window (6) spans block boundaries (blocks of 4): chunked prefill and decode, with a
+    // second sequence interleaved in the same steps, read only the window's positions
+    TempDir tmp;
+    ModelSpec s;
+    s.arch = "MistralForCausalLM";
+    s.sliding_window = 6;
+    TestModel m = make_model(s, 71);
+    write_model(m, tmp.path);
+    fl_context_params p = Engine::small_params();
+    p.kv_block_size = 4;
+    Engine e(tmp.path, p);
+    REQUIRE(e.ok());
+    auto a = random_tokens(30, s.vocab, 72), b = random_tokens(30, s.vocab, 73);
+    std::vector<float> got_a, got_b, out;
+    for (int pos = 0; pos < 30;) {
+        int n = pos < 15 ? 5 : 1; // chunks of 5, then decode rows
+        std::vector<Row> rows;
+        for (int i = 0; i < n; i++) rows.push_back({a[pos + i], 0, pos + i, nullptr, true});
+        for (int i = 0; i < n; i++) rows.push_back({b[pos + i], 1, pos + i, nullptr, true});
+        REQUIRE(e.decode(rows, out) == FL_OK);
+        got_a.insert(got_a.end(), out.begin(), out.begin() + size_t(n) * s.vocab);
+        got_b.insert(got_b.end(), out.begin() + size_t(n) * s.vocab, out.end());
+        pos += n;
+    }
+    CHECK(max_rel(got_a, reference_logits(m, a)) <= 1e-4);
+    CHECK(max_rel(got_b, reference_logits(m, b)) <= 1e-4);
+    TestModel no_window = m;
+    no_window.spec.sliding_window = 0;
+    CHECK(max_rel(got_a, reference_logits(no_window, a)) > 1e-3); // the window matters here
+}
+
 TEST(rewind_rewrites_the_tail) {
     TempDir tmp;
     ModelSpec s;
