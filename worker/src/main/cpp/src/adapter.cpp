@@ -19,6 +19,38 @@ int proj_by_name(const std::string& s) {
     return -1;
 }
 
+// Sets the projections a target_modules name covers; false when it names none.
+bool set_target(const std::string& s, Adapter& out) {
+    if (s == "qkv_proj" || s == "gate_up_proj") {
+        if (s == "qkv_proj")
+            out.targets[kQ] = out.targets[kK] = out.targets[kV] = true;
+        else
+            out.targets[kGate] = out.targets[kUp] = true;
+        out.fused_names = true;
+        return true;
+    }
+    int p = proj_by_name(s);
+    if (p < 0) return false;
+    out.targets[p] = true;
+    if (p != kO && p != kDown) out.split_names = true;
+    return true;
+}
+
+// A module of the checkpoint an adapter pairs with: its name and the projections it holds.
+struct Module {
+    const char* name; // under model.layers.N.
+    int projs[3];
+    int n;
+};
+const Module kSplitModules[] = {{"self_attn.q_proj", {kQ}, 1}, {"self_attn.k_proj", {kK}, 1},
+                                {"self_attn.v_proj", {kV}, 1}, {"self_attn.o_proj", {kO}, 1},
+                                {"mlp.gate_proj", {kGate}, 1}, {"mlp.up_proj", {kUp}, 1},
+                                {"mlp.down_proj", {kDown}, 1}};
+const Module kFusedModules[] = {{"self_attn.qkv_proj", {kQ, kK, kV}, 3},
+                                {"self_attn.o_proj", {kO}, 1},
+                                {"mlp.gate_up_proj", {kGate, kUp}, 2},
+                                {"mlp.down_proj", {kDown}, 1}};
+
 // Copies v into out in dtype (F32, or BF16 rounded to nearest even).
 void store(const std::vector<float>& v, DType dtype, Buffer& out) {
     if (dtype == DType::F32) {
@@ -93,23 +125,18 @@ void parse_adapter_config(const char* text, size_t size, const std::string& what
     if (tm->is_string()) {
         if (tm->as_string() == "all-linear") {
             for (bool& t : out.targets) t = true;
-        } else {
-            int p = proj_by_name(tm->as_string());
-            if (p < 0)
-                fail(FL_UNSUPPORTED, "%s: target_modules \"%s\" is not supported (names or all-linear)", w,
-                     tm->as_string().c_str());
-            out.targets[p] = true;
+        } else if (!set_target(tm->as_string(), out)) {
+            fail(FL_UNSUPPORTED, "%s: target_modules \"%s\" is not supported (names or all-linear)", w,
+                 tm->as_string().c_str());
         }
     } else if (tm->is_array()) {
         for (const Json& item : tm->items()) {
             if (!item.is_string()) fail(FL_FORMAT, "%s: target_modules has a non-string entry", w);
-            int p = proj_by_name(item.as_string());
-            if (p < 0)
+            if (!set_target(item.as_string(), out))
                 fail(FL_UNSUPPORTED,
                      "%s: target module '%s' is not supported (q_proj, k_proj, v_proj, o_proj, "
-                     "gate_proj, up_proj, down_proj)",
+                     "gate_proj, up_proj, down_proj; Phi-3: qkv_proj, o_proj, gate_up_proj, down_proj)",
                      w, item.as_string().c_str());
-            out.targets[p] = true;
         }
     } else {
         fail(FL_FORMAT, "%s: target_modules is neither a list nor a string", w);
@@ -133,6 +160,14 @@ std::unique_ptr<Adapter> load_adapter(const std::shared_ptr<Model>& model, const
     std::string text = read_text_file(cfg_path, 1u << 20);
     parse_adapter_config(text.data(), text.size(), cfg_path, *ad);
 
+    // the modules the adapter's names must match: the checkpoint's own
+    if (model->cfg.fused_projections && ad->split_names)
+        fail(FL_UNSUPPORTED,
+             "%s: target_modules names q/k/v/gate/up_proj, but %s holds them fused as qkv_proj and gate_up_proj",
+             cfg_path.c_str(), model->cfg.arch_name.c_str());
+    if (!model->cfg.fused_projections && ad->fused_names)
+        fail(FL_UNSUPPORTED, "%s: target_modules names qkv_proj or gate_up_proj, which %s does not have",
+             cfg_path.c_str(), model->cfg.arch_name.c_str());
     SafetensorsFile file(dir + "/adapter_model.safetensors");
     const char* fp = file.path().c_str();
     const ModelConfig& c = model->cfg;
@@ -146,26 +181,28 @@ std::unique_ptr<Adapter> load_adapter(const std::shared_ptr<Model>& model, const
                  c.n_layers);
         ad->layer_on[l] = true;
     }
+    const Module* modules = c.fused_projections ? kFusedModules : kSplitModules;
+    const int n_modules = c.fused_projections ? 4 : 7;
     for (int l = 0; l < c.n_layers; l++) {
-        for (int p = 0; p < kNumProj; p++) {
-            if (!ad->applies(l, p)) continue;
-            const Linear& base = model->layers[l].proj[p];
-            std::string pre = "base_model.model.model.layers." + std::to_string(l) + "." + proj_module(p);
+        for (int mi = 0; mi < n_modules; mi++) {
+            const Module& mod = modules[mi];
+            if (!ad->applies(l, mod.projs[0])) continue;
+            int in = model->layers[l].proj[mod.projs[0]].in, out = 0;
+            for (int j = 0; j < mod.n; j++) out += model->layers[l].proj[mod.projs[j]].out;
+            const char* target = std::strchr(mod.name, '.') + 1; // "q_proj", "qkv_proj", ...
+            std::string pre = "base_model.model.model.layers." + std::to_string(l) + "." + mod.name;
             std::string an = pre + ".lora_A.weight", bn = pre + ".lora_B.weight";
             const StTensorInfo* ta = file.find(an);
             const StTensorInfo* tb = file.find(bn);
             if (!ta)
-                fail(FL_SHAPE_MISMATCH, "%s: missing tensor '%s' (target %s, layer %d)", fp, an.c_str(), proj_name(p),
-                     l);
+                fail(FL_SHAPE_MISMATCH, "%s: missing tensor '%s' (target %s, layer %d)", fp, an.c_str(), target, l);
             if (!tb)
-                fail(FL_SHAPE_MISMATCH, "%s: missing tensor '%s' (target %s, layer %d)", fp, bn.c_str(), proj_name(p),
-                     l);
-            if (ta->shape != std::vector<int64_t>{r, base.in})
-                fail(FL_SHAPE_MISMATCH, "%s: tensor '%s' must be [%d, %d] (rank, in_features)", fp, an.c_str(), r,
-                     base.in);
-            if (tb->shape != std::vector<int64_t>{base.out, r})
-                fail(FL_SHAPE_MISMATCH, "%s: tensor '%s' must be [%d, %d] (out_features, rank)", fp, bn.c_str(),
-                     base.out, r);
+                fail(FL_SHAPE_MISMATCH, "%s: missing tensor '%s' (target %s, layer %d)", fp, bn.c_str(), target, l);
+            if (ta->shape != std::vector<int64_t>{r, in})
+                fail(FL_SHAPE_MISMATCH, "%s: tensor '%s' must be [%d, %d] (rank, in_features)", fp, an.c_str(), r, in);
+            if (tb->shape != std::vector<int64_t>{out, r})
+                fail(FL_SHAPE_MISMATCH, "%s: tensor '%s' must be [%d, %d] (out_features, rank)", fp, bn.c_str(), out,
+                     r);
             used.insert(an);
             used.insert(bn);
             std::vector<float> a = read_tensor_f32(file, *ta);
@@ -174,15 +211,20 @@ std::unique_ptr<Adapter> load_adapter(const std::shared_ptr<Model>& model, const
                 if (!std::isfinite(v)) fail(FL_FORMAT, "%s: tensor '%s' has a non-finite value", fp, an.c_str());
             for (float v : b)
                 if (!std::isfinite(v)) fail(FL_FORMAT, "%s: tensor '%s' has a non-finite value", fp, bn.c_str());
-            // B [out, r] -> Bt [r, out]
-            std::vector<float> bt(b.size());
-            for (int o = 0; o < base.out; o++)
-                for (int j = 0; j < r; j++) bt[size_t(j) * base.out + o] = b[size_t(o) * r + j];
-            LoraPair& pair = ad->layers[l][p];
-            pair.dtype = ad->dtype;
-            store(a, ad->dtype, pair.a);
-            store(bt, ad->dtype, pair.bt);
-            ad->bytes += int64_t(pair.a.size() + pair.bt.size());
+            // rows [row0, row0 + part.out) of B [out, r] belong to projection p: Bt [r, part.out]
+            int row0 = 0;
+            for (int j = 0; j < mod.n; j++) {
+                const int p = mod.projs[j], po = model->layers[l].proj[p].out;
+                std::vector<float> bt(size_t(po) * r);
+                for (int o = 0; o < po; o++)
+                    for (int k = 0; k < r; k++) bt[size_t(k) * po + o] = b[size_t(row0 + o) * r + k];
+                row0 += po;
+                LoraPair& pair = ad->layers[l][p];
+                pair.dtype = ad->dtype;
+                store(a, ad->dtype, pair.a);
+                store(bt, ad->dtype, pair.bt);
+                ad->bytes += int64_t(pair.a.size() + pair.bt.size());
+            }
         }
     }
     for (const auto& t : file.tensors())

@@ -39,6 +39,11 @@ struct Adapter {
     DType dtype = DType::F32; // storage of every LoraPair: F32 or BF16
     int64_t bytes = 0;        // resident bytes of all LoraPairs
     bool targets[kNumProj] = {};
+    // Phi-3's fused modules: qkv_proj targets q, k and v with one A [r, hidden] and one B whose
+    // rows are q's, then k's, then v's outputs; gate_up_proj likewise gate and up. Held split, as
+    // the model's weights are, each part with its rows of B and a copy of A.
+    bool fused_names = false;                           // target_modules names qkv_proj or gate_up_proj
+    bool split_names = false;                           // target_modules names one of q/k/v/gate/up_proj
     std::vector<int32_t> layers_to_transform;           // from the config; empty = all layers
     std::vector<bool> layer_on;                         // [n_layers]
     std::vector<std::array<LoraPair, kNumProj>> layers; // [n_layers][proj], empty when not applied

@@ -41,9 +41,9 @@ Context::Context(std::shared_ptr<Model> m, const fl_context_params& p)
             kern::attend_scratch_floats(max_positions, c.head_dim) * 4 + 2 * size_t(max_positions) * sizeof(float*);
         attend_bytes = (attend_bytes + 63) & ~size_t(63);
         attend.allocate(size_t(pool.size()) * attend_bytes);
-    } else {
-        scores.allocate(size_t(pool.size()) * size_t(max_positions) * 4);
     }
+    if (!kern.attend || c.attn_softcap > 0) // forward.cpp attention_per_row
+        scores.allocate(size_t(pool.size()) * size_t(max_positions) * 4);
     rope.allocate(n * c.head_dim * 4);
 }
 

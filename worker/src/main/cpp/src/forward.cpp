@@ -1,15 +1,19 @@
 // forward.cpp - one step of a Llama-family decoder over a batch of rows.
 //
-// Per layer, for the n rows of the step (shapes per row):
+// x = embed[token] (* sqrt(hidden) for Gemma); per layer, for the n rows of the step (shapes per row):
 //   xn  = rmsnorm(x) * attn_norm                               [hidden]
 //   q, k, v = xn @ Wq^T, Wk^T, Wv^T (+ bias) (+ LoRA)          [q_dim], [kv_dim], [kv_dim]
-//   q, k = rmsnorm(each head) * q_norm, k_norm                (Qwen3 only)
-//   rope(q, k) at the row's position; k, v -> KV cache
-//   att = softmax(q k^T / sqrt(hd)) v over the sequence's positions <= pos (GQA)  [q_dim]
-//   x  += att @ Wo^T (+ LoRA)                                  [hidden]
+//   q, k = rmsnorm(each head) * q_norm, k_norm                (Qwen3, Gemma 3)
+//   rope(q, k) at the row's position (the layer's frequencies); k, v -> KV cache
+//   s   = scale * q k^T (Gemma 2: cap * tanh(s / cap)) over the positions <= pos, within the
+//         window on a sliding layer (GQA)
+//   att = softmax(s) v                                         [q_dim]
+//   x  += att @ Wo^T (+ LoRA)            (Gemma: x += rmsnorm(att @ Wo^T) * post_attn_norm)
 //   xn  = rmsnorm(x) * ffn_norm
-//   x  += (silu(xn @ Wg^T) * (xn @ Wu^T)) @ Wd^T (all + LoRA)  [hidden]
-// then logits = rmsnorm(x) * norm @ Wlm^T for the wanted rows.
+//   x  += (act(xn @ Wg^T) * (xn @ Wu^T)) @ Wd^T (all + LoRA)   [hidden], act = silu or GELU-tanh
+//                                        (Gemma: the MLP output normed by post_ffn_norm first)
+// then logits = rmsnorm(x) * norm @ Wlm^T for the wanted rows (cap * tanh(logits / cap) with a
+// final soft-cap). The architecture's choices are made once per layer or per row, never per element.
 //
 // Each projection is one GEMM over all rows of the step (the weights are read once per step),
 // parallel across panels of output features; LoRA expand, bias and residual add are fused into
@@ -56,6 +60,8 @@ struct Step {
     const kern::Kernels& k;
     const BatchPlan& plan;
     int layer = 0;
+    int window = 0;                  // this layer's sliding window, 0 = none
+    const float* inv_freq = nullptr; // this layer's RoPE frequencies [head_dim/2]
 
     Step(Context& ctx, const fl_batch& batch) : c(ctx), b(batch), cfg(ctx.model->cfg), k(ctx.kern), plan(ctx.plan) {}
 
@@ -207,7 +213,6 @@ struct Step {
         float* q = c.q.as<float>();
         float* kk = c.k.as<float>();
         float* v = c.v.as<float>();
-        const float* inv_freq = c.model->rope_inv_freq.data();
         const Layer& L = c.model->layers[layer];
         const float* qn = L.q_norm.size() ? L.q_norm.as<float>() : nullptr; // per-head norms (Qwen3)
         const float* kn = L.k_norm.size() ? L.k_norm.as<float>() : nullptr;
@@ -246,12 +251,11 @@ struct Step {
 
     // --- causal attention through the block table ---------------------------------------------
     // Positions [start, pos] of a row's sequence (start > 0 only within a sliding window).
-    int attention_start(int pos) const {
-        return cfg.sliding_window > 0 ? std::max(0, pos - cfg.sliding_window + 1) : 0;
-    }
+    int attention_start(int pos) const { return window > 0 ? std::max(0, pos - window + 1) : 0; }
 
     void attention() {
-        if (k.attend)
+        // soft-capped scores pass through tanh before the softmax, which attend does not do
+        if (k.attend && cfg.attn_softcap == 0)
             attention_blocked();
         else
             attention_per_row();
@@ -265,7 +269,7 @@ struct Step {
         const int heads_per_task = std::min(group, kern::kAttendQueries);
         const int head_chunks = (group + heads_per_task - 1) / heads_per_task;
         const int rows_per_task = std::max(1, kern::kAttendQueries / heads_per_task);
-        const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+        const float scale = cfg.attn_scale;
         int n_tasks = 0;
         for (const SeqRun& r : plan.runs) n_tasks += (r.n + rows_per_task - 1) / rows_per_task;
         n_tasks *= kvh * head_chunks;
@@ -307,11 +311,12 @@ struct Step {
         });
     }
 
-    // Kernels without attend: one task per (row, kv head), a dot and an axpy per position.
+    // Kernels without attend, and soft-capped scores: one task per (row, kv head), a dot and an
+    // axpy per position.
     void attention_per_row() {
         const int n = plan.n_rows, hd = cfg.head_dim, qd = cfg.q_dim();
         const int group = cfg.n_heads / cfg.n_kv_heads;
-        const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+        const float scale = cfg.attn_scale, cap = cfg.attn_softcap;
         const float* q = c.q.as<float>();
         float* att = c.att.as<float>();
         c.pool.run(n * cfg.n_kv_heads, [&](int task, int thread) {
@@ -328,6 +333,13 @@ struct Step {
                     s[t] = k.dot(qh, c.kv.k(seq, layer, start + t) + g * hd, hd) * scale;
                     mx = std::max(mx, s[t]);
                 }
+                if (cap > 0) {
+                    mx = -INFINITY;
+                    for (int t = 0; t < cnt; t++) {
+                        s[t] = std::tanh(s[t] / cap) * cap;
+                        mx = std::max(mx, s[t]);
+                    }
+                }
                 float inv = 1.0f / k.exp_sum(s, cnt, mx);
                 float* out = att + size_t(i) * qd + h * hd;
                 std::memset(out, 0, size_t(hd) * 4);
@@ -336,9 +348,23 @@ struct Step {
         });
     }
 
+    // Gemma: x += rmsnorm(y) * w for each row, y [n, hidden] the block's output.
+    void add_normed(const float* y, const Buffer& w) {
+        const int H = cfg.hidden_size;
+        float* x = c.x.as<float>();
+        float* tmp = c.xn.as<float>();
+        c.pool.run(plan.n_rows, [&](int r, int) {
+            k.rmsnorm(tmp + size_t(r) * H, y + size_t(r) * H, w.as<float>(), H, cfg.rms_norm_eps);
+            k.axpy(1.0f, tmp + size_t(r) * H, x + size_t(r) * H, H);
+        });
+    }
+
     void run_layer(int l) {
         layer = l;
+        window = cfg.layer_sliding[l] ? cfg.sliding_window : 0;
+        inv_freq = (cfg.layer_sliding[l] ? c.model->rope_local_inv_freq : c.model->rope_inv_freq).data();
         const Layer& L = c.model->layers[l];
+        const bool post_norms = L.post_attn_norm.size() != 0;
         const int n = plan.n_rows, H = cfg.hidden_size, I = cfg.intermediate_size, qd = cfg.q_dim();
         const DType wt = c.model->layer_dtype;
         float* x = c.x.as<float>();
@@ -368,10 +394,11 @@ struct Step {
         attention();
         float* att = c.att.as<float>();
         pack_rows(wt, att, n, qd, [](int) {});
-        GemmJob o[1] = {
-            {&L.proj[kO], c.proj_out.as<float>(), kO, lora && plan.any_target[kO] ? lora_t(0) : nullptr, x}};
+        GemmJob o[1] = {{&L.proj[kO], c.proj_out.as<float>(), kO, lora && plan.any_target[kO] ? lora_t(0) : nullptr,
+                         post_norms ? nullptr : x}};
         if (lora) shrink(o, 1, att, qd);
         gemm(o, 1, n, qd, next(l, kGuShrink, 2, H));
+        if (post_norms) add_normed(c.proj_out.as<float>(), L.post_attn_norm);
 
         // MLP block
         const float* fn = L.ffn_norm.as<float>();
@@ -385,19 +412,36 @@ struct Step {
         gemm(gu, 2, n, H, next(l, kDownShrink, 1, I));
         float* gate = c.gate.as<float>();
         const float* up = c.up.as<float>();
-        pack_rows(wt, gate, n, I, [&](int r) { k.silu_mul(gate + size_t(r) * I, up + size_t(r) * I, I); });
-        GemmJob down[1] = {
-            {&L.proj[kDown], c.proj_out.as<float>(), kDown, lora && plan.any_target[kDown] ? lora_t(0) : nullptr, x}};
+        if (cfg.activation == Activation::GeluTanh)
+            pack_rows(wt, gate, n, I, [&](int r) { gelu_tanh_mul(gate + size_t(r) * I, up + size_t(r) * I, I); });
+        else
+            pack_rows(wt, gate, n, I, [&](int r) { k.silu_mul(gate + size_t(r) * I, up + size_t(r) * I, I); });
+        GemmJob down[1] = {{&L.proj[kDown], c.proj_out.as<float>(), kDown,
+                            lora && plan.any_target[kDown] ? lora_t(0) : nullptr, post_norms ? nullptr : x}};
         if (lora) shrink(down, 1, gate, I);
         gemm(down, 1, n, I, next(l + 1, kQkvShrink, 3, H));
+        if (post_norms) add_normed(c.proj_out.as<float>(), L.post_ffn_norm);
+    }
+
+    // g[i] = gelu_tanh(g[i]) * u[i], GELU as torch's approximate="tanh" (Gemma's gelu_pytorch_tanh).
+    static void gelu_tanh_mul(float* g, const float* u, int n) {
+        const float c0 = 0.7978845608028654f; // sqrt(2 / pi)
+        for (int i = 0; i < n; i++) {
+            float x = g[i];
+            g[i] = 0.5f * x * (1.0f + std::tanh(c0 * (x + 0.044715f * x * x * x))) * u[i];
+        }
     }
 
     void run() {
         const int n = plan.n_rows, H = cfg.hidden_size;
         float* x = c.x.as<float>();
         const Linear& emb = c.model->embed;
+        const float embed_scale = c.model->embed_scale;
         c.pool.run(n, [&](int i, int) {
-            kern::packed_row_f32(emb.dtype, emb.packed.as<void>(), emb.out, emb.in, b.token[i], x + size_t(i) * H);
+            float* xi = x + size_t(i) * H;
+            kern::packed_row_f32(emb.dtype, emb.packed.as<void>(), emb.out, emb.in, b.token[i], xi);
+            if (cfg.embed_scaled)
+                for (int j = 0; j < H; j++) xi[j] *= embed_scale;
         });
         for (int l = 0; l < cfg.n_layers; l++) run_layer(l);
 
@@ -411,6 +455,14 @@ struct Step {
         });
         GemmJob job[1] = {{&head, b.logits, 0, nullptr, nullptr}};
         gemm(job, 1, n_out, H);
+        if (cfg.final_softcap > 0) {
+            const float cap = cfg.final_softcap;
+            const int V = cfg.vocab_size;
+            c.pool.run(n_out, [&](int o, int) {
+                float* row = b.logits + size_t(o) * V;
+                for (int j = 0; j < V; j++) row[j] = std::tanh(row[j] / cap) * cap;
+            });
+        }
     }
 };
 

@@ -1,6 +1,7 @@
 #include "model-config.h"
 
 #include <cmath>
+#include <cstring>
 
 #include "error.h"
 #include "json.h"
@@ -123,19 +124,43 @@ Rope read_rope_object(const Reader& r, const Json& o, const char* key, float the
     return rope;
 }
 
-void parse_rope(const Reader& r, ModelConfig& c) {
+// A 'rope_parameters' object keyed by layer type (transformers >= 5 for Gemma 3): the global
+// layers' RoPE under full_attention, the sliding layers' under sliding_attention.
+bool per_layer_type(const Json& rp) {
+    return !rp.find("rope_type") && !rp.find("type") && !rp.members().empty() && rp.members()[0].second.is_object();
+}
+
+void parse_rope(const Reader& r, ModelConfig& c, float default_theta) {
     const char* w = r.what.c_str();
     Rope legacy;
-    legacy.theta = r.float_field(r.root, "rope_theta", 10000.0f, true);
+    legacy.theta = r.float_field(r.root, "rope_theta", default_theta, true);
     if (const Json* rs = r.get("rope_scaling")) legacy = read_rope_object(r, *rs, "rope_scaling", legacy.theta);
     Rope rope = legacy;
+    if (c.arch == Arch::Gemma3) c.rope_local_theta = r.float_field(r.root, "rope_local_base_freq", 10000.0f, true);
     if (const Json* rp = r.get("rope_parameters")) {
         if (!rp->is_object()) fail(FL_FORMAT, "%s: 'rope_parameters' is not an object", w);
-        if (!rp->find("rope_type") && !rp->find("type") && !rp->members().empty() &&
-            rp->members()[0].second.is_object())
-            fail(FL_UNSUPPORTED, "%s: 'rope_parameters' per layer type ('%s', ...) is not supported", w,
-                 rp->members()[0].first.c_str());
-        rope = read_rope_object(r, *rp, "rope_parameters", legacy.theta);
+        if (per_layer_type(*rp)) {
+            if (c.arch != Arch::Gemma3)
+                fail(FL_UNSUPPORTED, "%s: 'rope_parameters' per layer type ('%s', ...) is not supported by %s", w,
+                     rp->members()[0].first.c_str(), c.arch_name.c_str());
+            for (const auto& m : rp->members())
+                if (m.first != "full_attention" && m.first != "sliding_attention")
+                    fail(FL_UNSUPPORTED, "%s: rope_parameters layer type '%s' is not supported", w, m.first.c_str());
+            const Json* full = rp->find("full_attention");
+            const Json* sliding = rp->find("sliding_attention");
+            if (!full || !sliding)
+                fail(FL_FORMAT, "%s: 'rope_parameters' needs full_attention and sliding_attention", w);
+            rope = read_rope_object(r, *full, "rope_parameters.full_attention", legacy.theta);
+            Rope local = read_rope_object(r, *sliding, "rope_parameters.sliding_attention", c.rope_local_theta);
+            if (local.type != RopeScaling::None)
+                fail(FL_UNSUPPORTED, "%s: rope_parameters.sliding_attention: only rope_type 'default' is supported", w);
+            if (r.get("rope_local_base_freq") && local.theta != c.rope_local_theta)
+                fail(FL_FORMAT, "%s: 'rope_local_base_freq' = %g disagrees with rope_parameters.sliding_attention = %g",
+                     w, c.rope_local_theta, local.theta);
+            c.rope_local_theta = local.theta;
+        } else {
+            rope = read_rope_object(r, *rp, "rope_parameters", legacy.theta);
+        }
         // a file that holds both layouts must say the same in both
         if (r.get("rope_theta") && rope.theta != legacy.theta)
             fail(FL_FORMAT, "%s: 'rope_theta' = %g disagrees with rope_parameters.rope_theta = %g", w, legacy.theta,
@@ -175,9 +200,16 @@ const Unhonoured kUnhonoured[] = {
     {"quantization_config", NAN},
 };
 
+// Computed by Gemma 2 and 3 (parse_gemma), refused elsewhere.
+bool gemma_key(const char* key) {
+    return !std::strcmp(key, "attn_logit_softcapping") || !std::strcmp(key, "final_logit_softcapping") ||
+           !std::strcmp(key, "query_pre_attn_scalar");
+}
+
 void reject_unhonoured(const Reader& r, const ModelConfig& c) {
     const char* w = r.what.c_str();
     for (const Unhonoured& u : kUnhonoured) {
+        if (c.gemma() && gemma_key(u.key)) continue;
         const Json* v = r.get(u.key);
         if (!v || (v->is_bool() && !v->as_bool())) continue;
         if (v->is_number() && v->as_double() == u.neutral) continue;
@@ -191,18 +223,75 @@ void reject_unhonoured(const Reader& r, const ModelConfig& c) {
             fail(FL_UNSUPPORTED, "%s: '%s' = %g is not supported by %s", w, u.key, v->as_double(), c.arch_name.c_str());
         fail(FL_UNSUPPORTED, "%s: '%s' is not supported by %s", w, u.key, c.arch_name.c_str());
     }
-    // transformers >= 5 lists each layer's attention kind; the engine gives every layer the same one
-    if (const Json* lt = r.get("layer_types")) {
-        if (!lt->is_array()) fail(FL_FORMAT, "%s: 'layer_types' is not a list", w);
-        for (const Json& t : lt->items()) {
-            if (!t.is_string()) fail(FL_FORMAT, "%s: 'layer_types' holds a non-string", w);
-            if (t.as_string() != "full_attention")
-                fail(FL_UNSUPPORTED, "%s: layer_types entry '%s' is not supported (full_attention)", w,
-                     t.as_string().c_str());
-        }
-        if (lt->items().size() != size_t(c.n_layers))
-            fail(FL_FORMAT, "%s: 'layer_types' has %zu entries for %d layers", w, lt->items().size(), c.n_layers);
+}
+
+// Which layers attend within the window. transformers >= 5 lists each layer's kind in layer_types
+// (Gemma 2 and 3 also in older releases); without it Gemma 2 alternates sliding and global layers
+// from layer 0 and Gemma 3 makes every sliding_window_pattern-th layer global, Mistral and Phi-3
+// slide in every layer when they have a window and the others never.
+void parse_layer_types(const Reader& r, ModelConfig& c) {
+    const char* w = r.what.c_str();
+    c.layer_sliding.assign(c.n_layers, c.sliding_window > 0 && !c.gemma());
+    if (c.arch == Arch::Gemma2) {
+        for (int l = 0; l < c.n_layers; l++) c.layer_sliding[l] = (l + 1) % 2 != 0;
+    } else if (c.arch == Arch::Gemma3) {
+        int pattern = r.int_field("sliding_window_pattern", 1, 1 << 20, false, 6);
+        for (int l = 0; l < c.n_layers; l++) c.layer_sliding[l] = (l + 1) % pattern != 0;
     }
+    const Json* lt = r.get("layer_types");
+    if (!lt) return;
+    if (!lt->is_array()) fail(FL_FORMAT, "%s: 'layer_types' is not a list", w);
+    if (lt->items().size() != size_t(c.n_layers))
+        fail(FL_FORMAT, "%s: 'layer_types' has %zu entries for %d layers", w, lt->items().size(), c.n_layers);
+    for (int l = 0; l < c.n_layers; l++) {
+        const Json& t = lt->items()[l];
+        if (!t.is_string()) fail(FL_FORMAT, "%s: 'layer_types' holds a non-string", w);
+        const std::string& kind = t.as_string();
+        if (kind != "full_attention" && kind != "sliding_attention")
+            fail(FL_UNSUPPORTED, "%s: layer_types entry '%s' is not supported (full_attention, sliding_attention)", w,
+                 kind.c_str());
+        bool sliding = kind == "sliding_attention";
+        if (c.gemma()) {
+            c.layer_sliding[l] = sliding;
+        } else if (sliding != c.layer_sliding[l]) {
+            // the other families give every layer the same kind, sliding only with a window
+            fail(FL_UNSUPPORTED, "%s: layer_types entry %d '%s' is not supported by %s with sliding_window %d", w, l,
+                 kind.c_str(), c.arch_name.c_str(), c.sliding_window);
+        }
+    }
+}
+
+// A number or null key of a Gemma config; def when the key is absent (the config class default),
+// 0 when it is null (None: off).
+float optional_positive(const Reader& r, const char* key, float def) {
+    const Json* v = r.root.find(key);
+    if (!v) return def;
+    if (v->is_null()) return 0;
+    return r.float_field(r.root, key, def, true);
+}
+
+// Gemma 2 and Gemma 3 text: defaults from their config classes where a key is absent.
+void parse_gemma(const Reader& r, ModelConfig& c) {
+    const char* w = r.what.c_str();
+    const bool g2 = c.arch == Arch::Gemma2;
+    c.gemma_norms = true;
+    c.embed_scaled = true;
+    c.qk_norm = c.arch == Arch::Gemma3;
+    // the modeling code reads hidden_activation; a hidden_act beside it is unused
+    c.activation = Activation::GeluTanh;
+    if (const Json* act = r.get("hidden_activation")) {
+        if (!act->is_string()) fail(FL_FORMAT, "%s: 'hidden_activation' is not a string", w);
+        if (act->as_string() != "gelu_pytorch_tanh")
+            fail(FL_UNSUPPORTED, "%s: hidden_activation '%s' is not supported (gelu_pytorch_tanh)", w,
+                 act->as_string().c_str());
+    }
+    float scalar = r.float_field(r.root, "query_pre_attn_scalar", 256.0f, true);
+    c.attn_scale = static_cast<float>(std::pow(double(scalar), -0.5));
+    c.attn_softcap = optional_positive(r, "attn_logit_softcapping", g2 ? 50.0f : 0.0f);
+    c.final_softcap = optional_positive(r, "final_logit_softcapping", g2 ? 30.0f : 0.0f);
+    c.sliding_window = r.int_field("sliding_window", 1, 1 << 30, false, 4096);
+    if (r.bool_field("use_bidirectional_attention", false))
+        fail(FL_UNSUPPORTED, "%s: use_bidirectional_attention = true is not supported (causal attention only)", w);
 }
 
 } // namespace
@@ -226,10 +315,16 @@ ModelConfig parse_model_config(const char* text, size_t size, const std::string&
         c.arch = Arch::Qwen2;
     else if (c.arch_name == "Qwen3ForCausalLM")
         c.arch = Arch::Qwen3;
+    else if (c.arch_name == "Phi3ForCausalLM")
+        c.arch = Arch::Phi3;
+    else if (c.arch_name == "Gemma2ForCausalLM")
+        c.arch = Arch::Gemma2;
+    else if (c.arch_name == "Gemma3ForCausalLM")
+        c.arch = Arch::Gemma3;
     else
         fail(FL_UNSUPPORTED,
              "%s: architecture '%s' is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, "
-             "Qwen3ForCausalLM)",
+             "Qwen3ForCausalLM, Phi3ForCausalLM, Gemma2ForCausalLM, Gemma3ForCausalLM)",
              w, c.arch_name.c_str());
 
     const int64_t kMaxDim = 1 << 20;
@@ -239,12 +334,15 @@ ModelConfig parse_model_config(const char* text, size_t size, const std::string&
     c.n_heads = r.int_field("num_attention_heads", 1, 4096, true);
     c.n_kv_heads = r.int_field("num_key_value_heads", 1, 4096, false, c.n_heads);
     c.vocab_size = r.int_field("vocab_size", 1, 1 << 24, true);
-    c.max_position_embeddings = r.int_field("max_position_embeddings", 1, 1 << 24, false, 2048);
+    c.max_position_embeddings = r.int_field("max_position_embeddings", 1, 1 << 24, false,
+                                            c.arch == Arch::Gemma2   ? 8192
+                                            : c.arch == Arch::Gemma3 ? 131072
+                                                                     : 2048);
     if (c.n_heads % c.n_kv_heads != 0)
         fail(FL_SHAPE_MISMATCH, "%s: num_attention_heads %d is not a multiple of num_key_value_heads %d", w, c.n_heads,
              c.n_kv_heads);
-    if (r.get("head_dim")) {
-        c.head_dim = r.int_field("head_dim", 2, 4096, true);
+    if (r.get("head_dim") || c.gemma()) {
+        c.head_dim = r.int_field("head_dim", 2, 4096, false, 256); // Gemma's config classes default to 256
     } else {
         if (c.hidden_size % c.n_heads != 0)
             fail(FL_SHAPE_MISMATCH, "%s: hidden_size %d is not a multiple of num_attention_heads %d", w, c.hidden_size,
@@ -254,9 +352,11 @@ ModelConfig parse_model_config(const char* text, size_t size, const std::string&
     if (c.head_dim % 2 != 0) fail(FL_UNSUPPORTED, "%s: head_dim %d must be even for RoPE", w, c.head_dim);
     if (int64_t(c.n_heads) * c.head_dim > kMaxDim) fail(FL_FORMAT, "%s: n_heads * head_dim too large", w);
     c.rms_norm_eps = r.float_field(root, "rms_norm_eps", 1e-6f, true);
-    c.tie_word_embeddings = r.bool_field("tie_word_embeddings", false);
+    c.tie_word_embeddings = r.bool_field("tie_word_embeddings", c.gemma());
+    c.attn_scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+    if (c.gemma()) parse_gemma(r, c);
 
-    if (const Json* act = r.get("hidden_act")) {
+    if (const Json* act = r.get("hidden_act"); act && !c.gemma()) {
         if (!act->is_string()) fail(FL_FORMAT, "%s: 'hidden_act' is not a string", w);
         if (act->as_string() != "silu")
             fail(FL_UNSUPPORTED, "%s: hidden_act '%s' is not supported (silu)", w, act->as_string().c_str());
@@ -268,16 +368,22 @@ ModelConfig parse_model_config(const char* text, size_t size, const std::string&
         c.attention_bias = r.bool_field("attention_bias", false);
         c.o_bias = c.attention_bias;
     }
-    c.qk_norm = c.arch == Arch::Qwen3;
-    // Mistral attends within its window; Llama has none; Qwen2/3 only with use_sliding_window,
-    // which reject_unhonoured refuses (their sliding_window alone changes nothing)
-    if (c.arch == Arch::Mistral && r.get("sliding_window"))
+    if (c.arch == Arch::Phi3) {
+        // one qkv_proj without a bias: Phi3Config has no attention_bias
+        if (c.attention_bias) fail(FL_UNSUPPORTED, "%s: attention_bias = true is not supported by Phi3ForCausalLM", w);
+        c.fused_projections = true;
+    }
+    if (c.arch == Arch::Qwen3) c.qk_norm = true;
+    // Mistral and Phi-3 attend within their window; Llama has none; Qwen2/3 only with
+    // use_sliding_window, which reject_unhonoured refuses (their sliding_window alone changes nothing)
+    if ((c.arch == Arch::Mistral || c.arch == Arch::Phi3) && r.get("sliding_window"))
         c.sliding_window = r.int_field("sliding_window", 1, 1 << 30, true);
     if (c.arch == Arch::Llama && r.get("sliding_window"))
         fail(FL_UNSUPPORTED, "%s: 'sliding_window' is not supported by LlamaForCausalLM", w);
 
-    parse_rope(r, c);
+    parse_rope(r, c, c.arch == Arch::Gemma3 ? 1000000.0f : 10000.0f);
     reject_unhonoured(r, c);
+    parse_layer_types(r, c);
     return c;
 }
 
@@ -306,6 +412,14 @@ std::vector<float> ModelConfig::rope_inv_freq() const {
         }
     }
     return inv;
+}
+
+std::vector<float> ModelConfig::rope_local_inv_freq() const {
+    if (rope_local_theta == 0) return rope_inv_freq();
+    ModelConfig local = *this;
+    local.rope_theta = rope_local_theta;
+    local.rope_scaling = RopeScaling::None;
+    return local.rope_inv_freq();
 }
 
 } // namespace fl

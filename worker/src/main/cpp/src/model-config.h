@@ -1,4 +1,5 @@
-// model-config.h - the subset of a Hugging Face config.json that a Llama-family model needs.
+// model-config.h - the subset of a Hugging Face config.json that a Llama-family model needs
+// (Llama, Mistral, Qwen2, Qwen3, Phi-3, Gemma 2, Gemma 3 text).
 //
 // Every key that changes the forward pass is either computed or refused (FL_UNSUPPORTED naming it);
 // none is read and ignored.
@@ -10,8 +11,9 @@
 
 namespace fl {
 
-enum class Arch { Llama, Mistral, Qwen2, Qwen3 };
+enum class Arch { Llama, Mistral, Qwen2, Qwen3, Phi3, Gemma2, Gemma3 };
 enum class RopeScaling { None, Linear, Llama3 };
+enum class Activation { Silu, GeluTanh }; // the MLP's gate: SwiGLU, or GeGLU with tanh-approximated GELU
 
 struct ModelConfig {
     Arch arch = Arch::Llama;
@@ -32,16 +34,32 @@ struct ModelConfig {
     float rope_high_freq_factor = 4.0f;   // llama3
     int32_t rope_original_max_pos = 8192; // llama3
     bool tie_word_embeddings = false;
-    bool attention_bias = false; // q/k/v biases (Qwen2 always; Llama attention_bias)
-    bool o_bias = false;         // o_proj bias (Llama attention_bias)
-    int32_t sliding_window = 0;  // Mistral; 0 = none
-    bool qk_norm = false;        // RMSNorm of each q and k head before RoPE (Qwen3)
+    bool attention_bias = false;     // q/k/v biases (Qwen2 always; Llama attention_bias)
+    bool o_bias = false;             // o_proj bias (Llama attention_bias)
+    int32_t sliding_window = 0;      // Mistral, Phi-3, Gemma's sliding layers; 0 = none
+    std::vector<bool> layer_sliding; // [n_layers] the layer attends within sliding_window
+    bool qk_norm = false;            // RMSNorm of each q and k head before RoPE (Qwen3, Gemma 3)
+    bool fused_projections = false;  // qkv_proj and gate_up_proj in the checkpoint (Phi-3)
+    Activation activation = Activation::Silu;
+    // Gemma: RMSNorm weights are stored as w and applied as (1 + w); the attention output and the
+    // MLP output are each normed before their residual add (post_attention_layernorm,
+    // pre_feedforward_layernorm before the MLP, post_feedforward_layernorm after it)
+    bool gemma_norms = false;
+    bool embed_scaled = false;  // embeddings multiplied by sqrt(hidden_size) (Gemma)
+    float attn_scale = 0;       // q.k multiplier: 1/sqrt(head_dim), or query_pre_attn_scalar^-0.5 (Gemma)
+    float attn_softcap = 0;     // scores -> cap * tanh(scores / cap) before softmax; 0 = none
+    float final_softcap = 0;    // logits -> cap * tanh(logits / cap); 0 = none
+    float rope_local_theta = 0; // Gemma 3's sliding layers: default RoPE at this theta; 0 = as global
 
     int32_t q_dim() const { return n_heads * head_dim; }
     int32_t kv_dim() const { return n_kv_heads * head_dim; }
 
+    bool gemma() const { return arch == Arch::Gemma2 || arch == Arch::Gemma3; }
+
     // RoPE inverse frequencies [head_dim/2] with the configured scaling applied.
     std::vector<float> rope_inv_freq() const;
+    // Those of the sliding layers: rope_local_theta unscaled, or rope_inv_freq() when unset.
+    std::vector<float> rope_local_inv_freq() const;
 };
 
 // Parses config.json text; throws fl::Error (FL_FORMAT for malformed, FL_UNSUPPORTED for

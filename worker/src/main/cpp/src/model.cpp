@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <map>
 
@@ -154,10 +155,39 @@ void load_linear(const TensorSource& src, const std::string& dir, const std::str
     bytes += static_cast<int64_t>(lin.packed.size());
 }
 
-Buffer load_vector(const TensorSource& src, const std::string& dir, const std::string& name, int n, int64_t& bytes) {
+// A fused weight [sum of parts' rows, in] (Phi-3's qkv_proj, gate_up_proj) packed as one Linear per
+// block of rows, in order.
+void load_fused(const TensorSource& src, const std::string& dir, const std::string& name, int in,
+                std::initializer_list<std::pair<Linear*, int>> parts, int64_t& bytes, Buffer& staging) {
+    const auto& e = src.get(name, dir);
+    int out = 0;
+    for (const auto& part : parts) out += part.second;
+    check_shape(e, {out, in});
+    size_t file_bytes = e.info->end - e.info->begin;
+    if (staging.size() < file_bytes) staging.allocate_uninitialized(file_bytes);
+    e.file->read(*e.info, staging.as<void>());
+    const DType dt = to_dtype(e.info->dtype);
+    size_t row0 = 0;
+    for (const auto& part : parts) {
+        Linear& lin = *part.first;
+        lin.dtype = dt;
+        lin.out = part.second;
+        lin.in = in;
+        lin.packed.allocate_uninitialized(kern::packed_weight_bytes(dt, lin.out, in));
+        kern::pack_weight(dt, staging.as<char>() + row0 * in * dtype_size(dt), lin.out, in, lin.packed.as<void>());
+        bytes += static_cast<int64_t>(lin.packed.size());
+        row0 += size_t(lin.out);
+    }
+}
+
+// add_one: Gemma's RMSNorm weights, applied as 1 + w (the sum in F32, as transformers computes it).
+Buffer load_vector(const TensorSource& src, const std::string& dir, const std::string& name, int n, int64_t& bytes,
+                   bool add_one = false) {
     const auto& e = src.get(name, dir);
     check_shape(e, {n});
     std::vector<float> v = read_tensor_f32(*e.file, *e.info);
+    if (add_one)
+        for (float& x : v) x = 1.0f + x;
     Buffer b(size_t(n) * 4);
     std::memcpy(b.as<float>(), v.data(), size_t(n) * 4);
     bytes += static_cast<int64_t>(b.size());
@@ -192,9 +222,12 @@ std::shared_ptr<Model> load_model(const std::string& dir, const Device& device) 
     m.cfg = parse_model_config(text.data(), text.size(), cfg_path);
     const ModelConfig& c = m.cfg;
     m.rope_inv_freq = c.rope_inv_freq();
-    if (device.is_cuda() && c.qk_norm)
-        fail(FL_UNSUPPORTED, "%s: %s (q/k norm) is not supported on a CUDA device; load it on the CPU", dir.c_str(),
-             c.arch_name.c_str());
+    m.rope_local_inv_freq = c.rope_local_inv_freq();
+    if (device.is_cuda() && (c.qk_norm || c.fused_projections || c.gemma()))
+        fail(FL_UNSUPPORTED,
+             "%s: %s is not supported on a CUDA device (the CUDA path computes Llama, Mistral, Qwen2); "
+             "load it on the CPU",
+             dir.c_str(), c.arch_name.c_str());
 
     TensorSource src(dir);
     int64_t& bytes = m.weight_bytes;
@@ -208,18 +241,33 @@ std::shared_ptr<Model> load_model(const std::string& dir, const Device& device) 
                                 c.intermediate_size, c.intermediate_size, c.hidden_size};
     const int ins[kNumProj] = {c.hidden_size, c.hidden_size, c.hidden_size,      c.q_dim(),
                                c.hidden_size, c.hidden_size, c.intermediate_size};
+    const bool g = c.gemma_norms;
     for (int l = 0; l < c.n_layers; l++) {
         Layer& L = m.layers[l];
         std::string pre = "model.layers." + std::to_string(l) + ".";
-        L.attn_norm = load_vector(src, dir, pre + "input_layernorm.weight", c.hidden_size, bytes);
-        L.ffn_norm = load_vector(src, dir, pre + "post_attention_layernorm.weight", c.hidden_size, bytes);
+        L.attn_norm = load_vector(src, dir, pre + "input_layernorm.weight", c.hidden_size, bytes, g);
+        if (g) {
+            L.post_attn_norm = load_vector(src, dir, pre + "post_attention_layernorm.weight", c.hidden_size, bytes, g);
+            L.ffn_norm = load_vector(src, dir, pre + "pre_feedforward_layernorm.weight", c.hidden_size, bytes, g);
+            L.post_ffn_norm = load_vector(src, dir, pre + "post_feedforward_layernorm.weight", c.hidden_size, bytes, g);
+        } else {
+            L.ffn_norm = load_vector(src, dir, pre + "post_attention_layernorm.weight", c.hidden_size, bytes);
+        }
         if (c.qk_norm) {
-            L.q_norm = load_vector(src, dir, pre + "self_attn.q_norm.weight", c.head_dim, bytes);
-            L.k_norm = load_vector(src, dir, pre + "self_attn.k_norm.weight", c.head_dim, bytes);
+            L.q_norm = load_vector(src, dir, pre + "self_attn.q_norm.weight", c.head_dim, bytes, g);
+            L.k_norm = load_vector(src, dir, pre + "self_attn.k_norm.weight", c.head_dim, bytes, g);
+        }
+        if (c.fused_projections) {
+            load_fused(src, dir, pre + "self_attn.qkv_proj.weight", c.hidden_size,
+                       {{&L.proj[kQ], c.q_dim()}, {&L.proj[kK], c.kv_dim()}, {&L.proj[kV], c.kv_dim()}}, bytes,
+                       staging);
+            load_fused(src, dir, pre + "mlp.gate_up_proj.weight", c.hidden_size,
+                       {{&L.proj[kGate], c.intermediate_size}, {&L.proj[kUp], c.intermediate_size}}, bytes, staging);
         }
         for (int p = 0; p < kNumProj; p++) {
-            std::string name = pre + proj_module(p);
-            load_linear(src, dir, name + ".weight", outs[p], ins[p], L.proj[p], bytes, staging, dl, l, p);
+            bool fused = c.fused_projections && p != kO && p != kDown;
+            std::string name = pre + (!fused ? proj_module(p) : p <= kV ? "self_attn.qkv_proj" : "mlp.gate_up_proj");
+            if (!fused) load_linear(src, dir, name + ".weight", outs[p], ins[p], L.proj[p], bytes, staging, dl, l, p);
             bool bias = (c.attention_bias && p <= kV) || (c.o_bias && p == kO);
             if (bias) L.proj[p].bias = load_vector(src, dir, name + ".bias", outs[p], bytes);
             if (l == 0 && p == 0) m.layer_dtype = L.proj[p].dtype;
@@ -228,7 +276,13 @@ std::shared_ptr<Model> load_model(const std::string& dir, const Device& device) 
                      name.c_str(), dtype_name(L.proj[p].dtype), dtype_name(m.layer_dtype));
         }
     }
-    m.final_norm = load_vector(src, dir, "model.norm.weight", c.hidden_size, bytes);
+    m.final_norm = load_vector(src, dir, "model.norm.weight", c.hidden_size, bytes, g);
+    if (c.embed_scaled) {
+        float s = std::sqrt(static_cast<float>(c.hidden_size));
+        m.embed_scale = m.layer_dtype == DType::BF16  ? bf16_to_f32(f32_to_bf16(s))
+                        : m.layer_dtype == DType::F16 ? f16_to_f32(f32_to_f16(s))
+                                                      : s;
+    }
     if (!c.tie_word_embeddings) {
         if (!src.find("lm_head.weight"))
             fail(FL_FORMAT, "%s: missing tensor 'lm_head.weight' (tie_word_embeddings is false)", dir.c_str());

@@ -37,12 +37,15 @@ enum Proj { kQ = 0, kK, kV, kO, kGate, kUp, kDown, kNumProj };
 const char* proj_name(int p);   // "q_proj", ...
 const char* proj_module(int p); // "self_attn.q_proj", "mlp.gate_proj", ...
 
+// Norm weights are held as the factor they multiply by: w, or 1 + w for Gemma (model-config.h).
 struct Layer {
-    Buffer attn_norm; // [hidden] F32 (input_layernorm)
-    Buffer ffn_norm;  // [hidden] F32 (post_attention_layernorm)
-    Buffer q_norm;    // [head_dim] F32, shared by the q heads (Qwen3); empty without qk_norm
-    Buffer k_norm;    // [head_dim] F32, shared by the k heads (Qwen3)
-    Linear proj[kNumProj];
+    Buffer attn_norm;      // [hidden] F32 (input_layernorm)
+    Buffer ffn_norm;       // [hidden] F32 (post_attention_layernorm; Gemma: pre_feedforward_layernorm)
+    Buffer post_attn_norm; // [hidden] F32 of the attention output (Gemma: post_attention_layernorm), or empty
+    Buffer post_ffn_norm;  // [hidden] F32 of the MLP output (Gemma: post_feedforward_layernorm), or empty
+    Buffer q_norm;         // [head_dim] F32, shared by the q heads (Qwen3, Gemma 3); empty without qk_norm
+    Buffer k_norm;         // [head_dim] F32, shared by the k heads
+    Linear proj[kNumProj]; // Phi-3's fused qkv_proj and gate_up_proj split by rows at load
 };
 
 // A linear weight of the checkpoint as the device loader streams it: layer kEmbed / kLmHead for
@@ -65,8 +68,11 @@ struct Model {
     Linear lm_head;    // [vocab, hidden]; empty when tied
     Buffer final_norm; // [hidden] F32
     std::vector<Layer> layers;
-    std::vector<float> rope_inv_freq; // [head_dim/2]
-    DType layer_dtype = DType::F32;   // all layer projections share one dtype
+    std::vector<float> rope_inv_freq;       // [head_dim/2]
+    std::vector<float> rope_local_inv_freq; // [head_dim/2] of the sliding layers (Gemma 3: own theta)
+    float embed_scale = 1.0f;               // Gemma: sqrt(hidden_size) rounded to the weights' dtype, as transformers
+                                            // computes it in the activation dtype
+    DType layer_dtype = DType::F32;         // all layer projections share one dtype
     int64_t weight_bytes = 0;
 
     const Linear& output() const { return lm_head.packed.size() ? lm_head : embed; }

@@ -252,6 +252,134 @@ TEST(qwen3_lora_equals_merged_weights) {
     fl_adapter_free(h);
 }
 
+TEST(phi3_fused_projections_match_reference) {
+    ModelSpec s;
+    s.arch = "Phi3ForCausalLM"; // qkv_proj and gate_up_proj hold the Llama weights concatenated
+    check_against_reference(s, 16, 1e-4, 70);
+    s.sliding_window = 5; // Phi-3 mini's configs set a window: every layer slides
+    check_against_reference(s, 14, 1e-4, 71);
+    s.dtype = DType::BF16;
+    s.kv_heads = 4;
+    check_against_reference(s, 14, bf16_dot_active() ? 1e-2 : 1e-4, 72);
+}
+
+TEST(phi3_fused_lora_equals_merged_weights) {
+    TempDir tmp;
+    ModelSpec s;
+    s.arch = "Phi3ForCausalLM";
+    TestModel m = make_model(s, 73);
+    std::string base = tmp.sub("base");
+    write_model(m, base);
+    Engine e(base);
+    REQUIRE(e.ok());
+    // qkv_proj, o_proj, gate_up_proj, down_proj: one A per fused module, B over its concatenated outputs
+    TestAdapter a = make_adapter(m, 8, 16, kAllTargets, 74, false, true);
+    std::string d = tmp.sub("lora");
+    write_adapter(m, a, d);
+    fl_adapter* h = nullptr;
+    REQUIRE(fl_adapter_load(e.model, d.c_str(), nullptr, &h) == FL_OK);
+    auto tokens = random_tokens(12, s.vocab, 75);
+    auto got = e.prefill(tokens, 0, h);
+    CHECK(max_rel(got, reference_logits(merged(m, a), tokens)) <= 1e-4);
+    CHECK(max_rel(got, reference_logits(m, tokens)) > 1e-3);
+    fl_adapter_free(h);
+
+    // only qkv_proj
+    std::array<bool, 7> qkv = {true, true, true, false, false, false, false};
+    TestAdapter q = make_adapter(m, 4, 8, qkv, 76, false, true);
+    std::string dq = tmp.sub("qkv");
+    write_adapter(m, q, dq);
+    REQUIRE(fl_adapter_load(e.model, dq.c_str(), nullptr, &h) == FL_OK);
+    CHECK(max_rel(e.prefill(tokens, 1, h), reference_logits(merged(m, q), tokens)) <= 1e-4);
+    fl_adapter_free(h);
+
+    // the split names of other families name no module of Phi-3, and the fused ones none of Llama
+    std::string split = tmp.sub("split");
+    write_file(split + "/adapter_config.json",
+               "{\"peft_type\":\"LORA\",\"r\":4,\"lora_alpha\":8,\"target_modules\":[\"q_proj\",\"v_proj\"]}");
+    write_file(split + "/adapter_model.safetensors", safetensors_bytes({}));
+    CHECK(fl_adapter_load(e.model, split.c_str(), nullptr, &h) == FL_UNSUPPORTED);
+    CHECK(std::string(fl_last_error()).find("qkv_proj") != std::string::npos);
+    ModelSpec ls;
+    TestModel lm = make_model(ls, 77);
+    std::string lbase = tmp.sub("llama");
+    write_model(lm, lbase);
+    Engine le(lbase);
+    REQUIRE(le.ok());
+    CHECK(fl_adapter_load(le.model, dq.c_str(), nullptr, &h) == FL_UNSUPPORTED);
+    CHECK(std::string(fl_last_error()).find("qkv_proj") != std::string::npos);
+}
+
+TEST(gemma2_matches_reference) {
+    ModelSpec s;
+    s.arch = "Gemma2ForCausalLM";
+    s.layers = 3;
+    s.tie = true;
+    s.head_dim = 32;
+    s.query_pre_attn_scalar = 24; // != head_dim: the scale is its own
+    s.attn_softcap = 1.5;         // small enough to bend the scores
+    s.final_softcap = 2.0;
+    s.sliding_window = 4; // layers 0 and 2 slide, layer 1 is global
+    check_against_reference(s, 14, 1e-4, 80);
+    s.dtype = DType::BF16;
+    check_against_reference(s, 14, bf16_dot_active() ? 1e-2 : 1e-4, 81);
+
+    // each setting changes the logits by more than the tolerance, so each is exercised
+    TestModel m = make_model(s, 80);
+    auto tokens = random_tokens(14, s.vocab, 81);
+    auto ref = reference_logits(m, tokens);
+    std::vector<float> ref_f(ref.begin(), ref.end());
+    for (int variant = 0; variant < 3; variant++) {
+        TestModel v = m;
+        if (variant == 0) v.spec.attn_softcap = 0;
+        if (variant == 1) v.spec.final_softcap = 0;
+        if (variant == 2) v.spec.sliding_window = 0;
+        CHECK_MSG(max_rel(ref_f, reference_logits(v, tokens)) > 1e-3, "variant %d changes nothing", variant);
+    }
+}
+
+TEST(gemma3_matches_reference) {
+    ModelSpec s;
+    s.arch = "Gemma3ForCausalLM";
+    s.layers = 4;
+    s.tie = true;
+    s.head_dim = 32;
+    s.sliding_window = 5;
+    s.sliding_pattern = 3; // layers 0, 1, 3 slide at theta 10000; layer 2 is global at 1e6, linear x4
+    s.rope_theta = 1000000;
+    s.rope_local_theta = 10000;
+    s.rope_scaling = "{\"rope_type\":\"linear\",\"factor\":4.0}";
+    check_against_reference(s, 16, 1e-4, 82);
+    s.final_softcap = 3.0;
+    s.dtype = DType::BF16;
+    check_against_reference(s, 16, bf16_dot_active() ? 1e-2 : 1e-4, 83);
+}
+
+TEST(gemma_lora_equals_merged_weights) {
+    for (const char* arch : {"Gemma2ForCausalLM", "Gemma3ForCausalLM"}) {
+        TempDir tmp;
+        ModelSpec s;
+        s.arch = arch;
+        s.head_dim = 16;
+        s.sliding_window = 3;
+        s.sliding_pattern = 2;
+        s.attn_softcap = 20;
+        TestModel m = make_model(s, 84);
+        std::string base = tmp.sub("base");
+        write_model(m, base);
+        Engine e(base);
+        REQUIRE(e.ok());
+        TestAdapter a = make_adapter(m, 8, 16, kAllTargets, 85);
+        std::string d = tmp.sub("lora");
+        write_adapter(m, a, d);
+        fl_adapter* h = nullptr;
+        REQUIRE(fl_adapter_load(e.model, d.c_str(), nullptr, &h) == FL_OK);
+        auto tokens = random_tokens(10, s.vocab, 86);
+        CHECK_MSG(max_rel(e.prefill(tokens, 0, h), reference_logits(merged(m, a), tokens)) <= 1e-4, "%s", arch);
+        fl_adapter_free(h);
+    }
+}
+
 TEST(odd_sizes_match_reference) {
     ModelSpec s;
     s.hidden = 40;

@@ -33,8 +33,22 @@ struct ModelSpec {
     std::string rope_scaling = ""; // JSON object text or ""
     int sliding_window = 0;        // Mistral
     bool rope_parameters = false;  // RoPE as transformers >= 5 writes it: 'rope_parameters' with rope_theta inside
+    // Gemma 2 / 3 (written whenever gemma(); 0 = the key is written as null or not at all)
+    double query_pre_attn_scalar = 0; // 0: head_dim
+    double attn_softcap = 0, final_softcap = 0;
+    int sliding_pattern = 0;     // Gemma 3: sliding_window_pattern
+    double rope_local_theta = 0; // Gemma 3: rope_local_base_freq
     int hd() const { return head_dim ? head_dim : hidden / heads; }
-    bool qk_norm() const { return arch == "Qwen3ForCausalLM"; }
+    bool qk_norm() const { return arch == "Qwen3ForCausalLM" || arch == "Gemma3ForCausalLM"; }
+    bool fused() const { return arch == "Phi3ForCausalLM"; }
+    bool gemma() const { return arch == "Gemma2ForCausalLM" || arch == "Gemma3ForCausalLM"; }
+    // the layer attends within sliding_window
+    bool sliding(int l) const {
+        if (!sliding_window) return false;
+        if (arch == "Gemma2ForCausalLM") return l % 2 == 0;
+        if (arch == "Gemma3ForCausalLM") return (l + 1) % sliding_pattern != 0;
+        return true;
+    }
 };
 
 // All weights as the F32 values the file holds (after rounding to the spec dtype).
@@ -43,9 +57,10 @@ struct TestModel {
     std::vector<float> embed, lm_head, final_norm;
     struct Layer {
         std::vector<float> attn_norm, ffn_norm;
-        std::vector<float> q_norm, k_norm;      // [head_dim] (Qwen3)
-        std::array<std::vector<float>, 7> w;    // q k v o gate up down, [out, in]
-        std::array<std::vector<float>, 4> bias; // q k v o (o: Llama attention_bias)
+        std::vector<float> post_attn_norm, post_ffn_norm; // Gemma
+        std::vector<float> q_norm, k_norm;                // [head_dim] (Qwen3)
+        std::array<std::vector<float>, 7> w;              // q k v o gate up down, [out, in]
+        std::array<std::vector<float>, 4> bias;           // q k v o (o: Llama attention_bias)
     };
     std::vector<Layer> layers;
     int out_dim(int p) const {
@@ -96,26 +111,34 @@ inline TestModel make_model(const ModelSpec& spec, uint32_t seed) {
     if (!spec.tie) m.lm_head = randn(rng, size_t(spec.vocab) * spec.hidden, 0, 1.0 / std::sqrt(spec.hidden), t);
     m.final_norm = randn(rng, spec.hidden, 1, 0.1, t);
     bool bias = spec.attention_bias || spec.arch == "Qwen2ForCausalLM";
+    // Gemma's norm weights w act as 1 + w
+    const double norm_mean = spec.gemma() ? 0 : 1;
+    if (spec.gemma()) m.final_norm = randn(rng, spec.hidden, 0, 0.1, t);
     for (int l = 0; l < spec.layers; l++) {
         TestModel::Layer L;
-        L.attn_norm = randn(rng, spec.hidden, 1, 0.1, t);
-        L.ffn_norm = randn(rng, spec.hidden, 1, 0.1, t);
+        L.attn_norm = randn(rng, spec.hidden, norm_mean, 0.1, t);
+        L.ffn_norm = randn(rng, spec.hidden, norm_mean, 0.1, t);
+        if (spec.gemma()) {
+            L.post_attn_norm = randn(rng, spec.hidden, 0, 0.3, t);
+            L.post_ffn_norm = randn(rng, spec.hidden, 0, 0.3, t);
+        }
         for (int p = 0; p < 7; p++)
             L.w[p] = randn(rng, size_t(m.out_dim(p)) * m.in_dim(p), 0, 1.0 / std::sqrt(m.in_dim(p)), t);
         if (bias)
             for (int p = 0; p < 3; p++) L.bias[p] = randn(rng, m.out_dim(p), 0, 0.1, t);
         if (spec.attention_bias && spec.arch != "Qwen2ForCausalLM") L.bias[3] = randn(rng, spec.hidden, 0, 0.1, t);
         if (spec.qk_norm()) {
-            L.q_norm = randn(rng, spec.hd(), 1, 0.3, t);
-            L.k_norm = randn(rng, spec.hd(), 1, 0.3, t);
+            L.q_norm = randn(rng, spec.hd(), norm_mean, 0.3, t);
+            L.k_norm = randn(rng, spec.hd(), norm_mean, 0.3, t);
         }
         m.layers.push_back(std::move(L));
     }
     return m;
 }
 
+// fused: q, k, v share one A, as do gate and up (an adapter of Phi-3's qkv_proj, gate_up_proj).
 inline TestAdapter make_adapter(const TestModel& m, int r, double alpha, std::array<bool, 7> targets, uint32_t seed,
-                                bool rslora = false) {
+                                bool rslora = false, bool fused = false) {
     std::mt19937 rng(seed);
     TestAdapter a;
     a.r = r;
@@ -129,6 +152,8 @@ inline TestAdapter make_adapter(const TestModel& m, int r, double alpha, std::ar
             if (targets[p]) {
                 a.A[l][p] = randn(rng, size_t(r) * m.in_dim(p), 0, 1.0 / std::sqrt(m.in_dim(p)), DType::F32);
                 a.B[l][p] = randn(rng, size_t(m.out_dim(p)) * r, 0, 0.5 / std::sqrt(r), DType::F32);
+                if (fused && (p == 1 || p == 2)) a.A[l][p] = a.A[l][0];
+                if (fused && p == 5) a.A[l][p] = a.A[l][4];
             }
     return a;
 }
@@ -211,6 +236,12 @@ inline std::string safetensors_bytes(const std::vector<StEntry>& entries) {
     return out + header + data;
 }
 
+inline std::vector<float> concat(std::initializer_list<const std::vector<float>*> parts) {
+    std::vector<float> out;
+    for (const auto* p : parts) out.insert(out.end(), p->begin(), p->end());
+    return out;
+}
+
 inline std::vector<StEntry> model_entries(const TestModel& m) {
     const ModelSpec& s = m.spec;
     std::vector<StEntry> e;
@@ -219,10 +250,27 @@ inline std::vector<StEntry> model_entries(const TestModel& m) {
         std::string pre = "model.layers." + std::to_string(l) + ".";
         const auto& L = m.layers[l];
         e.push_back({pre + "input_layernorm.weight", s.dtype, {s.hidden}, L.attn_norm});
-        e.push_back({pre + "post_attention_layernorm.weight", s.dtype, {s.hidden}, L.ffn_norm});
+        if (s.gemma()) {
+            e.push_back({pre + "post_attention_layernorm.weight", s.dtype, {s.hidden}, L.post_attn_norm});
+            e.push_back({pre + "pre_feedforward_layernorm.weight", s.dtype, {s.hidden}, L.ffn_norm});
+            e.push_back({pre + "post_feedforward_layernorm.weight", s.dtype, {s.hidden}, L.post_ffn_norm});
+        } else {
+            e.push_back({pre + "post_attention_layernorm.weight", s.dtype, {s.hidden}, L.ffn_norm});
+        }
         if (s.qk_norm()) {
             e.push_back({pre + "self_attn.q_norm.weight", s.dtype, {s.hd()}, L.q_norm});
             e.push_back({pre + "self_attn.k_norm.weight", s.dtype, {s.hd()}, L.k_norm});
+        }
+        if (s.fused()) { // Phi-3: q, k, v and gate, up concatenated by rows
+            e.push_back({pre + "self_attn.qkv_proj.weight",
+                         s.dtype,
+                         {m.out_dim(0) + 2 * m.out_dim(1), s.hidden},
+                         concat({&L.w[0], &L.w[1], &L.w[2]})});
+            e.push_back({pre + "self_attn.o_proj.weight", s.dtype, {s.hidden, m.in_dim(3)}, L.w[3]});
+            e.push_back(
+                {pre + "mlp.gate_up_proj.weight", s.dtype, {2 * s.inter, s.hidden}, concat({&L.w[4], &L.w[5]})});
+            e.push_back({pre + "mlp.down_proj.weight", s.dtype, {s.hidden, s.inter}, L.w[6]});
+            continue;
         }
         for (int p = 0; p < 7; p++) {
             e.push_back({pre + kProjModules[p] + ".weight", s.dtype, {m.out_dim(p), m.in_dim(p)}, L.w[p]});
@@ -257,6 +305,15 @@ inline std::string config_json(const ModelSpec& s) {
              ",\"rope_theta\":" + theta + "}";
     }
     if (s.sliding_window) c += ",\"sliding_window\":" + std::to_string(s.sliding_window);
+    if (s.gemma()) {
+        auto num_or_null = [](double v) { return v ? std::to_string(v) : std::string("null"); };
+        c += ",\"hidden_activation\":\"gelu_pytorch_tanh\",\"query_pre_attn_scalar\":" +
+             std::to_string(s.query_pre_attn_scalar ? s.query_pre_attn_scalar : s.hd()) +
+             ",\"attn_logit_softcapping\":" + num_or_null(s.attn_softcap) +
+             ",\"final_logit_softcapping\":" + num_or_null(s.final_softcap);
+        if (s.sliding_pattern) c += ",\"sliding_window_pattern\":" + std::to_string(s.sliding_pattern);
+        if (s.rope_local_theta) c += ",\"rope_local_base_freq\":" + std::to_string(s.rope_local_theta);
+    }
     return c + "}";
 }
 
@@ -265,10 +322,17 @@ inline void write_model(const TestModel& m, const std::string& dir) {
     write_file(dir + "/model.safetensors", safetensors_bytes(model_entries(m)));
 }
 
+// Phi-3: the adapter must target q, k, v together and gate, up together, with one A for each
+// group (make_adapter(..., fused = true)); it is written as qkv_proj and gate_up_proj, B's rows
+// concatenated.
 inline void write_adapter(const TestModel& m, const TestAdapter& a, const std::string& dir, DType dtype = DType::F32) {
     std::string targets;
-    for (int p = 0; p < 7; p++)
-        if (a.targets[p]) targets += (targets.empty() ? "\"" : ",\"") + std::string(kProjNames[p]) + "\"";
+    const bool fused = m.spec.fused();
+    for (int p = 0; p < 7; p++) {
+        if (!a.targets[p] || (fused && (p == 1 || p == 2 || p == 5))) continue;
+        const char* name = fused && p == 0 ? "qkv_proj" : fused && p == 4 ? "gate_up_proj" : kProjNames[p];
+        targets += (targets.empty() ? "\"" : ",\"") + std::string(name) + "\"";
+    }
     char alpha[64];
     std::snprintf(alpha, sizeof alpha, "%.17g", a.alpha);
     write_file(dir + "/adapter_config.json", "{\"peft_type\":\"LORA\",\"r\":" + std::to_string(a.r) +
@@ -279,7 +343,21 @@ inline void write_adapter(const TestModel& m, const TestAdapter& a, const std::s
     for (int l = 0; l < m.spec.layers; l++)
         for (int p = 0; p < 7; p++) {
             if (!a.targets[p]) continue;
-            std::string pre = "base_model.model.model.layers." + std::to_string(l) + "." + kProjModules[p];
+            std::string pre = "base_model.model.model.layers." + std::to_string(l) + ".";
+            if (fused && (p == 0 || p == 4)) {
+                const auto& B = a.B[l];
+                bool qkv = p == 0;
+                pre += qkv ? "self_attn.qkv_proj" : "mlp.gate_up_proj";
+                int out = qkv ? m.out_dim(0) + 2 * m.out_dim(1) : 2 * m.spec.inter;
+                e.push_back({pre + ".lora_A.weight", dtype, {a.r, m.in_dim(p)}, a.A[l][p]});
+                e.push_back({pre + ".lora_B.weight",
+                             dtype,
+                             {out, a.r},
+                             qkv ? concat({&B[0], &B[1], &B[2]}) : concat({&B[4], &B[5]})});
+                continue;
+            }
+            if (fused && (p == 1 || p == 2 || p == 5)) continue;
+            pre += kProjModules[p];
             e.push_back({pre + ".lora_A.weight", dtype, {a.r, m.in_dim(p)}, a.A[l][p]});
             e.push_back({pre + ".lora_B.weight", dtype, {m.out_dim(p), a.r}, a.B[l][p]});
         }
@@ -298,14 +376,19 @@ inline std::vector<double> reference_logits(const TestModel& m, const std::vecto
             for (int i = 0; i < in; i++) y[o] += double(W[size_t(o) * in + i]) * x[i];
         return y;
     };
+    const double norm_add = s.gemma() ? 1.0 : 0.0; // Gemma's RMSNorm multiplies by (1 + w)
     auto rmsnorm = [&](const std::vector<double>& x, const std::vector<float>& w) {
         double ss = 0;
         for (double v : x) ss += v * v;
         double r = 1.0 / std::sqrt(ss / x.size() + 1e-5);
         std::vector<double> y(x.size());
-        for (size_t i = 0; i < x.size(); i++) y[i] = x[i] * r * w[i];
+        for (size_t i = 0; i < x.size(); i++) y[i] = x[i] * r * (norm_add + w[i]);
         return y;
     };
+    // Gemma 3's sliding layers: unscaled RoPE at rope_local_base_freq
+    std::vector<double> inv_local(half);
+    for (int i = 0; i < half; i++)
+        inv_local[i] = 1.0 / std::pow(s.rope_local_theta ? s.rope_local_theta : s.rope_theta, double(2 * i) / hd);
     // inverse frequencies with the configured scaling (parsed by hand from the spec)
     std::vector<double> inv(half);
     for (int i = 0; i < half; i++) inv[i] = 1.0 / std::pow(s.rope_theta, double(2 * i) / hd);
@@ -323,10 +406,10 @@ inline std::vector<double> reference_logits(const TestModel& m, const std::vecto
             f = medium ? smoothed : scaled;
         }
     }
-    auto rope = [&](std::vector<double>& x, int heads, int pos) {
+    auto rope = [&](std::vector<double>& x, int heads, int pos, const std::vector<double>& fr) {
         for (int h = 0; h < heads; h++)
             for (int j = 0; j < half; j++) {
-                double a = pos * inv[j], c = std::cos(a), sn = std::sin(a);
+                double a = pos * fr[j], c = std::cos(a), sn = std::sin(a);
                 double x1 = x[h * hd + j], x2 = x[h * hd + j + half];
                 x[h * hd + j] = x1 * c - x2 * sn;
                 x[h * hd + j + half] = x2 * c + x1 * sn;
@@ -340,11 +423,20 @@ inline std::vector<double> reference_logits(const TestModel& m, const std::vecto
             std::copy(one.begin(), one.end(), v.begin() + h * hd);
         }
     };
+    // Gemma: embeddings times sqrt(hidden) in the model's dtype
+    const double embed_scale = s.gemma() ? round_to(s.dtype, static_cast<float>(std::sqrt(double(H)))) : 1.0;
+    const double scale = s.gemma() ? 1.0 / std::sqrt(s.query_pre_attn_scalar ? s.query_pre_attn_scalar : hd)
+                                   : 1.0 / std::sqrt(double(hd));
+    auto gelu_tanh = [](double v) {
+        return 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
+    };
     std::vector<std::vector<double>> x(T, std::vector<double>(H));
     for (int t = 0; t < T; t++)
-        for (int i = 0; i < H; i++) x[t][i] = m.embed[size_t(tokens[t]) * H + i];
+        for (int i = 0; i < H; i++) x[t][i] = m.embed[size_t(tokens[t]) * H + i] * embed_scale;
     for (int l = 0; l < s.layers; l++) {
         const auto& L = m.layers[l];
+        const bool sliding = s.sliding(l);
+        const std::vector<double>& fr = sliding && s.rope_local_theta ? inv_local : inv;
         std::vector<std::vector<double>> K(T), V(T), Q(T);
         for (int t = 0; t < T; t++) {
             auto xn = rmsnorm(x[t], L.attn_norm);
@@ -359,12 +451,12 @@ inline std::vector<double> reference_logits(const TestModel& m, const std::vecto
                 head_norm(Q[t], s.heads, L.q_norm);
                 head_norm(K[t], s.kv_heads, L.k_norm);
             }
-            rope(Q[t], s.heads, t);
-            rope(K[t], s.kv_heads, t);
+            rope(Q[t], s.heads, t, fr);
+            rope(K[t], s.kv_heads, t, fr);
         }
         for (int t = 0; t < T; t++) {
             std::vector<double> att(qd, 0.0);
-            int start = s.sliding_window ? std::max(0, t - s.sliding_window + 1) : 0;
+            int start = sliding ? std::max(0, t - s.sliding_window + 1) : 0;
             for (int h = 0; h < s.heads; h++) {
                 int g = h / group;
                 std::vector<double> sc;
@@ -372,7 +464,9 @@ inline std::vector<double> reference_logits(const TestModel& m, const std::vecto
                 for (int u = start; u <= t; u++) {
                     double d = 0;
                     for (int i = 0; i < hd; i++) d += Q[t][h * hd + i] * K[u][g * hd + i];
-                    sc.push_back(d / std::sqrt(double(hd)));
+                    d *= scale;
+                    if (s.attn_softcap) d = std::tanh(d / s.attn_softcap) * s.attn_softcap;
+                    sc.push_back(d);
                     mx = std::max(mx, sc.back());
                 }
                 double sum = 0;
@@ -383,14 +477,17 @@ inline std::vector<double> reference_logits(const TestModel& m, const std::vecto
             auto o = matvec(L.w[3], att, H, qd);
             if (!L.bias[3].empty())
                 for (int i = 0; i < H; i++) o[i] += L.bias[3][i];
+            if (s.gemma()) o = rmsnorm(o, L.post_attn_norm);
             for (int i = 0; i < H; i++) x[t][i] += o[i];
         }
         for (int t = 0; t < T; t++) {
             auto xn = rmsnorm(x[t], L.ffn_norm);
             auto g = matvec(L.w[4], xn, s.inter, H);
             auto u = matvec(L.w[5], xn, s.inter, H);
-            for (int i = 0; i < s.inter; i++) g[i] = g[i] / (1 + std::exp(-g[i])) * u[i];
+            for (int i = 0; i < s.inter; i++)
+                g[i] = (s.gemma() ? gelu_tanh(g[i]) : g[i] / (1 + std::exp(-g[i]))) * u[i];
             auto d = matvec(L.w[6], g, H, s.inter);
+            if (s.gemma()) d = rmsnorm(d, L.post_ffn_norm);
             for (int i = 0; i < H; i++) x[t][i] += d[i];
         }
     }
@@ -398,6 +495,8 @@ inline std::vector<double> reference_logits(const TestModel& m, const std::vecto
     const std::vector<float>& head = s.tie ? m.embed : m.lm_head;
     for (int t = 0; t < T; t++) {
         auto y = matvec(head, rmsnorm(x[t], m.final_norm), s.vocab, H);
+        if (s.final_softcap)
+            for (double& v : y) v = std::tanh(v / s.final_softcap) * s.final_softcap;
         std::copy(y.begin(), y.end(), logits.begin() + size_t(t) * s.vocab);
     }
     return logits;

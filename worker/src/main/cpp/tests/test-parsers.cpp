@@ -290,6 +290,59 @@ TEST(model_config_parsing) {
                      "\"use_sliding_window\":false,\"sliding_window\":131072}";
     REQUIRE(parse(q2, &c) == FL_OK);
     CHECK(c.sliding_window == 0 && !c.qk_norm);
+
+    // Phi-3: fused projections, a window in every layer; longrope (its 128k variants) is refused by name
+    std::string phi = "{\"architectures\":[\"Phi3ForCausalLM\"],\"hidden_size\":8,\"intermediate_size\":8,"
+                      "\"num_hidden_layers\":2,\"num_attention_heads\":2,\"vocab_size\":5,\"sliding_window\":7,"
+                      "\"original_max_position_embeddings\":4096,\"embd_pdrop\":0.0,\"resid_pdrop\":0.0";
+    REQUIRE(parse(phi + "}", &c) == FL_OK);
+    CHECK(c.arch == Arch::Phi3 && c.fused_projections && c.sliding_window == 7 && c.layer_sliding[0] &&
+          c.layer_sliding[1]);
+    CHECK(parse(phi + ",\"rope_scaling\":{\"type\":\"longrope\",\"short_factor\":[1],\"long_factor\":[2]}}") ==
+          FL_UNSUPPORTED);
+    CHECK(msg.find("longrope") != std::string::npos);
+    CHECK(parse(phi + ",\"partial_rotary_factor\":0.75}") == FL_UNSUPPORTED);
+    CHECK(msg.find("partial_rotary_factor") != std::string::npos);
+    CHECK(parse(phi + ",\"attention_bias\":true}") == FL_UNSUPPORTED);
+
+    // Gemma 2: its config class's defaults where keys are absent, null turns a cap off
+    std::string g2 = "{\"architectures\":[\"Gemma2ForCausalLM\"],\"hidden_size\":8,\"intermediate_size\":8,"
+                     "\"num_hidden_layers\":3,\"num_attention_heads\":2,\"vocab_size\":5,\"head_dim\":4,"
+                     "\"hidden_act\":\"gelu_pytorch_tanh\"";
+    REQUIRE(parse(g2 + "}", &c) == FL_OK);
+    CHECK(c.arch == Arch::Gemma2 && c.gemma_norms && c.embed_scaled && c.tie_word_embeddings && !c.qk_norm);
+    CHECK(c.activation == Activation::GeluTanh && c.attn_softcap == 50.0f && c.final_softcap == 30.0f);
+    CHECK(c.sliding_window == 4096 && c.layer_sliding[0] && !c.layer_sliding[1] && c.layer_sliding[2]);
+    CHECK(c.attn_scale == 1.0f / 16); // query_pre_attn_scalar 256
+    REQUIRE(parse(g2 + ",\"attn_logit_softcapping\":null,\"final_logit_softcapping\":null,"
+                       "\"query_pre_attn_scalar\":64,\"layer_types\":[\"full_attention\",\"sliding_attention\","
+                       "\"full_attention\"]}",
+                  &c) == FL_OK);
+    CHECK(c.attn_softcap == 0 && c.final_softcap == 0 && c.attn_scale == 0.125f);
+    CHECK(!c.layer_sliding[0] && c.layer_sliding[1] && !c.layer_sliding[2]);
+    CHECK(parse(g2 + ",\"hidden_activation\":\"gelu\"}") == FL_UNSUPPORTED);
+    CHECK(msg.find("hidden_activation") != std::string::npos);
+
+    // Gemma 3: every sliding_window_pattern-th layer global; local RoPE theta; both RoPE layouts
+    std::string g3 = "{\"architectures\":[\"Gemma3ForCausalLM\"],\"hidden_size\":8,\"intermediate_size\":8,"
+                     "\"num_hidden_layers\":4,\"num_attention_heads\":2,\"vocab_size\":5,\"head_dim\":4,"
+                     "\"sliding_window\":16,\"sliding_window_pattern\":2";
+    REQUIRE(parse(g3 + ",\"rope_local_base_freq\":10000,\"rope_scaling\":{\"rope_type\":\"linear\","
+                       "\"factor\":8.0}}",
+                  &c) == FL_OK);
+    CHECK(c.arch == Arch::Gemma3 && c.qk_norm && c.attn_softcap == 0 && c.final_softcap == 0);
+    CHECK(c.rope_theta == 1000000.0f && c.rope_local_theta == 10000.0f && c.rope_scaling == RopeScaling::Linear);
+    CHECK(c.layer_sliding[0] && !c.layer_sliding[1] && c.layer_sliding[2] && !c.layer_sliding[3]);
+    ModelConfig v5;
+    REQUIRE(parse(g3 + ",\"rope_parameters\":{\"sliding_attention\":{\"rope_type\":\"default\",\"rope_theta\":10000},"
+                       "\"full_attention\":{\"rope_type\":\"linear\",\"factor\":8.0,\"rope_theta\":1000000}}}",
+                  &v5) == FL_OK);
+    CHECK(v5.rope_theta == c.rope_theta && v5.rope_local_theta == c.rope_local_theta &&
+          v5.rope_scaling == c.rope_scaling && v5.rope_factor == c.rope_factor);
+    CHECK(parse(g3 + ",\"rope_parameters\":{\"sliding_attention\":{\"rope_type\":\"linear\",\"factor\":2},"
+                     "\"full_attention\":{\"rope_type\":\"default\"}}}") == FL_UNSUPPORTED);
+    CHECK(parse(g3 + ",\"use_bidirectional_attention\":true}") == FL_UNSUPPORTED);
+    CHECK(msg.find("use_bidirectional_attention") != std::string::npos);
 }
 
 TEST(adapter_config_parsing) {
