@@ -43,7 +43,7 @@ public final class ModelAssets {
       LoraAdapterGenerator.forBase(model)
           .rank(16)
           .alpha(32)
-          .targets(Projection.values())
+          .targets(Projection.unfused())
           .seed(13)
           .generate(globex);
       markComplete(globex);

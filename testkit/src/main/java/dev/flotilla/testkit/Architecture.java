@@ -3,8 +3,8 @@ package dev.flotilla.testkit;
 import java.util.Arrays;
 
 /**
- * The Llama-family variants the engine serves; they differ in config names, q/k/v biases and
- * Qwen3's per-head q/k RMSNorm.
+ * The Llama-family variants the engine serves; they differ in config names, q/k/v biases, Qwen3's
+ * and Gemma 3's per-head q/k RMSNorm, Phi-3's fused projections and Gemma's norms and activation.
  */
 public enum Architecture {
   LLAMA("LlamaForCausalLM", "llama", false, false),
@@ -16,7 +16,23 @@ public enum Architecture {
    * Qwen3 normalizes each q and k head (RMSNorm, one weight of head_dim per layer for each) before
    * RoPE; no biases; head_dim is set on its own, not hidden_size / heads.
    */
-  QWEN3("Qwen3ForCausalLM", "qwen3", false, true);
+  QWEN3("Qwen3ForCausalLM", "qwen3", false, true),
+  /**
+   * Phi-3 is Llama with q, k, v in one {@code qkv_proj} and gate, up in one {@code gate_up_proj}
+   * (rows concatenated in that order); it attends within {@code sliding_window} when set.
+   */
+  PHI3("Phi3ForCausalLM", "phi3", false, false),
+  /**
+   * Gemma 2: GeGLU (tanh GELU), embeddings times sqrt(hidden), RMSNorm by (1 + w), norms after
+   * attention and MLP as well as before, its own attention scale, soft-capped scores and logits,
+   * sliding-window layers alternating with global ones.
+   */
+  GEMMA2("Gemma2ForCausalLM", "gemma2", false, false),
+  /**
+   * Gemma 3 text: Gemma 2 with q/k head norms, every {@code sliding_window_pattern}-th layer global
+   * and its own RoPE theta for the sliding layers.
+   */
+  GEMMA3("Gemma3ForCausalLM", "gemma3_text", false, true);
 
   private final String className;
   private final String modelType;
@@ -47,6 +63,24 @@ public enum Architecture {
   /** q_norm / k_norm weights [head_dim] in every layer's self_attn. */
   public boolean qkNorm() {
     return qkNorm;
+  }
+
+  /** qkv_proj and gate_up_proj instead of q/k/v_proj and gate/up_proj (Phi-3). */
+  public boolean fusedProjections() {
+    return this == PHI3;
+  }
+
+  /** Gemma 2 or 3: the settings of {@link GemmaSettings} apply. */
+  public boolean gemma() {
+    return this == GEMMA2 || this == GEMMA3;
+  }
+
+  /** The projections a decoder layer stores, in module order. */
+  public java.util.List<Projection> projections() {
+    return fusedProjections()
+        ? java.util.List.of(
+            Projection.QKV_PROJ, Projection.O_PROJ, Projection.GATE_UP_PROJ, Projection.DOWN_PROJ)
+        : java.util.List.of(Projection.unfused());
   }
 
   public static Architecture fromClassName(String name) {

@@ -20,6 +20,16 @@ public final class LlamaTensorNames {
     return "model.layers." + layer + ".post_attention_layernorm.weight";
   }
 
+  /** Gemma's norm of the MLP input (Llama's post_attention_layernorm plays this part). */
+  public static String preFeedforwardLayerNorm(int layer) {
+    return "model.layers." + layer + ".pre_feedforward_layernorm.weight";
+  }
+
+  /** Gemma's norm of the MLP output, before the residual add. */
+  public static String postFeedforwardLayerNorm(int layer) {
+    return "model.layers." + layer + ".post_feedforward_layernorm.weight";
+  }
+
   /** Qwen3's RMSNorm weight [head_dim] applied to each query head before RoPE. */
   public static String queryNorm(int layer) {
     return "model.layers." + layer + ".self_attn.q_norm.weight";

@@ -29,7 +29,7 @@ public final class LoraAdapterGenerator {
   private long seed = 1;
   private int rank = 8;
   private double alpha = 16;
-  private List<Projection> targets = List.of(Projection.Q_PROJ, Projection.V_PROJ);
+  private List<Projection> targets; // null: q_proj and v_proj (Phi-3: qkv_proj)
   private List<Integer> layers = List.of();
   private boolean useRslora;
   private Dtype dtype = Dtype.F32;
@@ -105,8 +105,25 @@ public final class LoraAdapterGenerator {
     return this;
   }
 
+  /**
+   * The adapter's config; its targets must be projections the base has ({@link
+   * Architecture#projections()}: Phi-3 has qkv_proj and gate_up_proj, the others the seven).
+   */
   public LoraConfig config() {
-    return new LoraConfig(rank, alpha, targets, useRslora, layers, baseModelNameOrPath);
+    List<Projection> stored = base.architecture().projections();
+    List<Projection> chosen =
+        targets != null
+            ? targets
+            : base.architecture().fusedProjections()
+                ? List.of(Projection.QKV_PROJ)
+                : List.of(Projection.Q_PROJ, Projection.V_PROJ);
+    for (Projection target : chosen) {
+      if (!stored.contains(target)) {
+        throw new IllegalArgumentException(
+            base.architecture().className() + " has no " + target.moduleName() + " to adapt");
+      }
+    }
+    return new LoraConfig(rank, alpha, chosen, useRslora, layers, baseModelNameOrPath);
   }
 
   public GeneratedAdapter generate(Path dir) throws IOException {

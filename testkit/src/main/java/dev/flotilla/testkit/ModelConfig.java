@@ -16,8 +16,10 @@ import java.util.TreeMap;
  * The fields of a Hugging Face Llama-family {@code config.json} that decide the forward pass.
  *
  * @param ropeScaling RoPE frequency scaling; {@link RopeScaling#NONE} for none
- * @param slidingWindow Mistral's attention window in positions; 0 for none
+ * @param slidingWindow the attention window in positions of Mistral and Phi-3 (every layer) and of
+ *     Gemma's sliding layers; 0 for none (Gemma always has one)
  * @param layout how the file spells RoPE and the dtype (transformers 4 or 5)
+ * @param gemma Gemma 2 / 3 settings; {@link GemmaSettings#NONE} for the other architectures
  */
 public record ModelConfig(
     Architecture architecture,
@@ -37,7 +39,8 @@ public record ModelConfig(
     Dtype torchDtype,
     int bosTokenId,
     int eosTokenId,
-    ConfigLayout layout) {
+    ConfigLayout layout,
+    GemmaSettings gemma) {
 
   private static final ObjectMapper JSON =
       new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -61,8 +64,14 @@ public record ModelConfig(
         "head_dim must be positive and even for RoPE, got " + headDim);
     require(ropeScaling != null && layout != null, "ropeScaling and layout must be set");
     require(
-        slidingWindow == 0 || slidingWindow > 0 && architecture == Architecture.MISTRAL,
-        "sliding_window " + slidingWindow + " is only honoured by Mistral (0: none)");
+        slidingWindow == 0 || slidingWindow > 0 && slides(architecture),
+        "sliding_window " + slidingWindow + " is only honoured by Mistral, Phi-3, Gemma (0: none)");
+    require(
+        architecture.gemma() == (gemma != GemmaSettings.NONE)
+            && (!architecture.gemma() || slidingWindow > 0 && gemma.queryPreAttnScalar() > 0)
+            && (architecture != Architecture.GEMMA3 || gemma.slidingWindowPattern() > 0),
+        "Gemma needs its settings, a sliding window and query_pre_attn_scalar (Gemma 3 also a"
+            + " sliding_window_pattern); other architectures none");
     require(
         bosTokenId >= 0 && bosTokenId < vocabSize && eosTokenId >= 0 && eosTokenId < vocabSize,
         "bos/eos token ids must lie in the vocabulary");
@@ -74,6 +83,38 @@ public record ModelConfig(
    */
   public boolean qkvBias() {
     return architecture.qkvBias();
+  }
+
+  private static boolean slides(Architecture architecture) {
+    return architecture == Architecture.MISTRAL
+        || architecture == Architecture.PHI3
+        || architecture.gemma();
+  }
+
+  /** Whether the layer attends within {@link #slidingWindow()}. */
+  public boolean slidingLayer(int layer) {
+    if (slidingWindow == 0) {
+      return false;
+    }
+    return switch (architecture) {
+      case GEMMA2 -> layer % 2 == 0;
+      case GEMMA3 -> (layer + 1) % gemma.slidingWindowPattern() != 0;
+      default -> true;
+    };
+  }
+
+  /** The layer's RoPE theta: Gemma 3's sliding layers have their own. */
+  public double ropeTheta(int layer) {
+    return architecture == Architecture.GEMMA3 && slidingLayer(layer)
+        ? gemma.ropeLocalBaseFreq()
+        : ropeTheta;
+  }
+
+  /** The layer's RoPE scaling: Gemma 3's sliding layers have none. */
+  public RopeScaling ropeScaling(int layer) {
+    return architecture == Architecture.GEMMA3 && slidingLayer(layer)
+        ? RopeScaling.NONE
+        : ropeScaling;
   }
 
   /** Query heads that share one key/value head. */
@@ -102,6 +143,11 @@ public record ModelConfig(
     JsonNode headDim = json.get("head_dim");
     JsonNode ropeParameters = json.get("rope_parameters");
     boolean v5 = ropeParameters != null && !ropeParameters.isNull();
+    JsonNode localRope = null;
+    if (v5 && ropeParameters.has("full_attention")) { // Gemma 3: one object per layer type
+      localRope = ropeParameters.get("sliding_attention");
+      ropeParameters = ropeParameters.get("full_attention");
+    }
     JsonNode rope = v5 ? ropeParameters : json;
     JsonNode dtype = json.hasNonNull("dtype") ? json.get("dtype") : json.get("torch_dtype");
     require(
@@ -118,14 +164,38 @@ public record ModelConfig(
         json.path("rms_norm_eps").asDouble(1e-6),
         rope.path("rope_theta").asDouble(10000.0),
         ropeScaling(v5 ? ropeParameters : json.get("rope_scaling")),
-        architecture == Architecture.MISTRAL ? json.path("sliding_window").asInt(0) : 0,
+        slides(architecture) ? json.path("sliding_window").asInt(0) : 0,
         requiredInt(json, "vocab_size"),
         json.path("max_position_embeddings").asInt(2048),
         json.path("tie_word_embeddings").asBoolean(false),
         Dtype.fromTorchName(dtype == null || dtype.isNull() ? "float32" : dtype.asText()),
         json.path("bos_token_id").asInt(0),
         eosTokenId(json.get("eos_token_id")),
-        v5 ? ConfigLayout.ROPE_PARAMETERS : ConfigLayout.TOP_LEVEL_ROPE);
+        v5 ? ConfigLayout.ROPE_PARAMETERS : ConfigLayout.TOP_LEVEL_ROPE,
+        gemmaSettings(architecture, json, localRope));
+  }
+
+  private static GemmaSettings gemmaSettings(
+      Architecture architecture, JsonNode json, JsonNode localRope) {
+    if (!architecture.gemma()) {
+      return GemmaSettings.NONE;
+    }
+    boolean gemma3 = architecture == Architecture.GEMMA3;
+    return new GemmaSettings(
+        json.path("query_pre_attn_scalar").asDouble(256),
+        // absent: the config class's default (Gemma 2 caps, Gemma 3 does not); null: none
+        json.has("attn_logit_softcapping")
+            ? json.get("attn_logit_softcapping").asDouble(0)
+            : gemma3 ? 0 : 50.0,
+        json.has("final_logit_softcapping")
+            ? json.get("final_logit_softcapping").asDouble(0)
+            : gemma3 ? 0 : 30.0,
+        gemma3 ? json.path("sliding_window_pattern").asInt(6) : 0,
+        gemma3
+            ? (localRope != null
+                ? localRope.path("rope_theta").asDouble(10000)
+                : json.path("rope_local_base_freq").asDouble(10000))
+            : 0);
   }
 
   /** config.json as transformers writes it in this layout: sorted keys, two-space indent. */
@@ -139,13 +209,19 @@ public record ModelConfig(
     json.put("num_attention_heads", numAttentionHeads);
     json.put("num_key_value_heads", numKeyValueHeads);
     json.put("head_dim", headDim);
-    json.put("hidden_act", "silu");
+    json.put("hidden_act", architecture.gemma() ? "gelu_pytorch_tanh" : "silu");
     json.put("rms_norm_eps", rmsNormEps);
     boolean v5 = layout == ConfigLayout.ROPE_PARAMETERS;
     if (v5) {
       Map<String, Object> rope = ropeScaling.toJson();
       rope.put("rope_theta", ropeTheta);
-      json.put("rope_parameters", rope);
+      if (architecture == Architecture.GEMMA3) {
+        Map<String, Object> local = RopeScaling.NONE.toJson();
+        local.put("rope_theta", gemma.ropeLocalBaseFreq());
+        json.put("rope_parameters", Map.of("full_attention", rope, "sliding_attention", local));
+      } else {
+        json.put("rope_parameters", rope);
+      }
     } else {
       json.put("rope_theta", ropeTheta);
       json.put("rope_scaling", ropeScaling.isNone() ? null : legacyRopeScalingJson());
@@ -166,6 +242,38 @@ public record ModelConfig(
         json.put("pretraining_tp", 1);
       }
       case MISTRAL -> json.put("sliding_window", slidingWindow == 0 ? null : slidingWindow);
+      case PHI3 -> {
+        json.put("sliding_window", slidingWindow == 0 ? null : slidingWindow);
+        json.put("original_max_position_embeddings", maxPositionEmbeddings);
+        json.put("embd_pdrop", 0.0);
+        json.put("resid_pdrop", 0.0);
+      }
+      case GEMMA2, GEMMA3 -> {
+        json.put("hidden_activation", "gelu_pytorch_tanh");
+        json.put("attention_bias", false);
+        json.put("sliding_window", slidingWindow);
+        json.put("query_pre_attn_scalar", gemma.queryPreAttnScalar());
+        json.put(
+            "attn_logit_softcapping",
+            gemma.attnLogitSoftcapping() == 0 ? null : gemma.attnLogitSoftcapping());
+        json.put(
+            "final_logit_softcapping",
+            gemma.finalLogitSoftcapping() == 0 ? null : gemma.finalLogitSoftcapping());
+        json.put("cache_implementation", "hybrid");
+        if (architecture == Architecture.GEMMA3) {
+          json.put("sliding_window_pattern", gemma.slidingWindowPattern());
+          if (!v5) {
+            json.put("rope_local_base_freq", gemma.ropeLocalBaseFreq());
+          }
+        }
+        if (v5) {
+          List<String> types = new java.util.ArrayList<>();
+          for (int layer = 0; layer < numHiddenLayers; layer++) {
+            types.add(slidingLayer(layer) ? "sliding_attention" : "full_attention");
+          }
+          json.put("layer_types", types);
+        }
+      }
       case QWEN2, QWEN3 -> {
         json.put("use_sliding_window", false);
         json.put("sliding_window", null);
@@ -217,7 +325,8 @@ public record ModelConfig(
         dtype,
         bosTokenId,
         eosTokenId,
-        layout);
+        layout,
+        gemma);
   }
 
   /**

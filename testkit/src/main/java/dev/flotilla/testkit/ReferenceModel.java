@@ -14,7 +14,10 @@ import java.util.Map;
  * An independent, deliberately naive forward pass of a Llama-family model, to check the native
  * engine against. Plain loops, every weight widened to double, every sum accumulated in double;
  * semantics as in Hugging Face transformers' {@code LlamaForCausalLM}, and Mistral (sliding
- * window), Qwen2 (q/k/v biases) and Qwen3 (RMSNorm of each q and k head before RoPE) as their
+ * window), Qwen2 (q/k/v biases), Qwen3 (RMSNorm of each q and k head before RoPE), Phi-3 (fused
+ * qkv_proj and gate_up_proj, sliding window) and Gemma 2 / 3 ({@code modeling_gemma2.py}, {@code
+ * modeling_gemma3.py}: scaled embeddings, (1 + w) norms before and after attention and MLP, GeGLU
+ * with tanh GELU, query_pre_attn_scalar, soft-capping, sliding layers with their own RoPE) as their
  * modeling files differ from it. Meant for tiny models: it holds all weights as doubles.
  *
  * <pre>{@code
@@ -34,17 +37,22 @@ public final class ReferenceModel {
 
   /**
    * One decoder layer's weights; projections are stored [out, in], biases [out] or null; the
-   * per-head q/k norms [head_dim] are null but on Qwen3.
+   * per-head q/k norms [head_dim] are null but on Qwen3 and Gemma 3. mlpNorm is Llama's
+   * post_attention_layernorm, Gemma's pre_feedforward_layernorm; Gemma's post_attention_layernorm
+   * and post_feedforward_layernorm (of the block outputs) are null elsewhere.
    */
   private record DecoderLayer(
       double[] inputNorm,
-      double[] postAttentionNorm,
+      double[] mlpNorm,
       Map<Projection, Linear> projections,
       double[] queryNorm,
-      double[] keyNorm) {
+      double[] keyNorm,
+      double[] attentionOutputNorm,
+      double[] mlpOutputNorm) {
 
     DecoderLayer withProjections(Map<Projection, Linear> adapted) {
-      return new DecoderLayer(inputNorm, postAttentionNorm, adapted, queryNorm, keyNorm);
+      return new DecoderLayer(
+          inputNorm, mlpNorm, adapted, queryNorm, keyNorm, attentionOutputNorm, mlpOutputNorm);
     }
   }
 
@@ -120,7 +128,7 @@ public final class ReferenceModel {
       List<DecoderLayer> layers = new ArrayList<>();
       for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
         Map<Projection, Linear> projections = new EnumMap<>(Projection.class);
-        for (Projection projection : Projection.values()) {
+        for (Projection projection : config.architecture().projections()) {
           int out = projection.outFeatures(config);
           int in = projection.inFeatures(config);
           double[] bias =
@@ -138,13 +146,23 @@ public final class ReferenceModel {
                   0.0));
         }
         boolean qkNorm = config.architecture().qkNorm();
+        boolean gemma = config.architecture().gemma();
+        int hidden = config.hiddenSize();
+        double[] postAttention =
+            read(weights, LlamaTensorNames.postAttentionLayerNorm(layer), hidden);
         layers.add(
             new DecoderLayer(
-                read(weights, LlamaTensorNames.inputLayerNorm(layer), config.hiddenSize()),
-                read(weights, LlamaTensorNames.postAttentionLayerNorm(layer), config.hiddenSize()),
+                read(weights, LlamaTensorNames.inputLayerNorm(layer), hidden),
+                gemma
+                    ? read(weights, LlamaTensorNames.preFeedforwardLayerNorm(layer), hidden)
+                    : postAttention,
                 projections,
                 qkNorm ? read(weights, LlamaTensorNames.queryNorm(layer), config.headDim()) : null,
-                qkNorm ? read(weights, LlamaTensorNames.keyNorm(layer), config.headDim()) : null));
+                qkNorm ? read(weights, LlamaTensorNames.keyNorm(layer), config.headDim()) : null,
+                gemma ? postAttention : null,
+                gemma
+                    ? read(weights, LlamaTensorNames.postFeedforwardLayerNorm(layer), hidden)
+                    : null));
       }
       double[] norm = read(weights, LlamaTensorNames.FINAL_NORM, config.hiddenSize());
       double[] head =
@@ -288,9 +306,18 @@ public final class ReferenceModel {
       DecoderLayer decoder = adapted.layers.get(layer);
       specs.add(TensorSpec.of(LlamaTensorNames.inputLayerNorm(layer), dtype, hidden));
       values.add(decoder.inputNorm());
-      specs.add(TensorSpec.of(LlamaTensorNames.postAttentionLayerNorm(layer), dtype, hidden));
-      values.add(decoder.postAttentionNorm());
-      for (Projection projection : Projection.values()) {
+      if (decoder.attentionOutputNorm() != null) {
+        specs.add(TensorSpec.of(LlamaTensorNames.postAttentionLayerNorm(layer), dtype, hidden));
+        values.add(decoder.attentionOutputNorm());
+        specs.add(TensorSpec.of(LlamaTensorNames.preFeedforwardLayerNorm(layer), dtype, hidden));
+        values.add(decoder.mlpNorm());
+        specs.add(TensorSpec.of(LlamaTensorNames.postFeedforwardLayerNorm(layer), dtype, hidden));
+        values.add(decoder.mlpOutputNorm());
+      } else {
+        specs.add(TensorSpec.of(LlamaTensorNames.postAttentionLayerNorm(layer), dtype, hidden));
+        values.add(decoder.mlpNorm());
+      }
+      for (Projection projection : config.architecture().projections()) {
         Linear linear = decoder.projections().get(projection);
         specs.add(TensorSpec.of(projection.weightName(layer), dtype, linear.out(), linear.in()));
         values.add(merged(linear));
@@ -333,14 +360,27 @@ public final class ReferenceModel {
             "token " + token + " outside vocabulary of " + config.vocabSize());
       }
       x[t] = Arrays.copyOfRange(embedTokens, token * hidden, (token + 1) * hidden);
+      if (config.architecture().gemma()) {
+        // transformers multiplies by sqrt(hidden_size) as a tensor of the activation dtype
+        double normalizer = HalfFloats.roundTo(config.torchDtype(), (float) Math.sqrt(hidden));
+        for (int i = 0; i < hidden; i++) {
+          x[t][i] *= normalizer;
+        }
+      }
     }
-    for (DecoderLayer layer : layers) {
-      double[][] attention = attention(layer, x);
+    for (int index = 0; index < layers.size(); index++) {
+      DecoderLayer layer = layers.get(index);
+      double[][] attention = attention(layer, index, x);
       for (int t = 0; t < x.length; t++) {
-        addInPlace(x[t], attention[t]);
+        addInPlace(
+            x[t],
+            layer.attentionOutputNorm() == null
+                ? attention[t]
+                : rmsNorm(attention[t], layer.attentionOutputNorm()));
       }
       for (int t = 0; t < x.length; t++) {
-        addInPlace(x[t], mlp(layer, rmsNorm(x[t], layer.postAttentionNorm())));
+        double[] out = mlp(layer, rmsNorm(x[t], layer.mlpNorm()));
+        addInPlace(x[t], layer.mlpOutputNorm() == null ? out : rmsNorm(out, layer.mlpOutputNorm()));
       }
     }
     double[][] out = new double[x.length][];
@@ -354,21 +394,31 @@ public final class ReferenceModel {
    * Causal grouped-query self-attention over the whole sequence (within the sliding window when the
    * config sets one), q and k head-normed (Qwen3) then rotated.
    */
-  private double[][] attention(DecoderLayer layer, double[][] x) {
+  private double[][] attention(DecoderLayer layer, int index, double[][] x) {
     int seq = x.length;
     int heads = config.numAttentionHeads();
     int headDim = config.headDim();
     int group = config.queriesPerKeyValueHead();
     double[] inverseFrequencies =
-        config.ropeScaling().inverseFrequencies(config.ropeTheta(), headDim);
+        config.ropeScaling(index).inverseFrequencies(config.ropeTheta(index), headDim);
     double[][] q = new double[seq][]; // (seq, heads * head_dim)
     double[][] k = new double[seq][]; // (seq, kv_heads * head_dim)
     double[][] v = new double[seq][]; // (seq, kv_heads * head_dim)
     for (int t = 0; t < seq; t++) {
       double[] h = rmsNorm(x[t], layer.inputNorm());
-      q[t] = layer.projections().get(Projection.Q_PROJ).apply(h);
-      k[t] = layer.projections().get(Projection.K_PROJ).apply(h);
-      v[t] = layer.projections().get(Projection.V_PROJ).apply(h);
+      if (config.architecture().fusedProjections()) {
+        // Phi-3: one projection, its outputs q, then k, then v
+        double[] qkv = layer.projections().get(Projection.QKV_PROJ).apply(h);
+        int qDim = heads * headDim;
+        int kvDim = config.numKeyValueHeads() * headDim;
+        q[t] = Arrays.copyOfRange(qkv, 0, qDim);
+        k[t] = Arrays.copyOfRange(qkv, qDim, qDim + kvDim);
+        v[t] = Arrays.copyOfRange(qkv, qDim + kvDim, qDim + 2 * kvDim);
+      } else {
+        q[t] = layer.projections().get(Projection.Q_PROJ).apply(h);
+        k[t] = layer.projections().get(Projection.K_PROJ).apply(h);
+        v[t] = layer.projections().get(Projection.V_PROJ).apply(h);
+      }
       if (layer.queryNorm() != null) {
         normEachHead(q[t], heads, layer.queryNorm());
         normEachHead(k[t], config.numKeyValueHeads(), layer.keyNorm());
@@ -376,21 +426,27 @@ public final class ReferenceModel {
       rotate(q[t], heads, t, inverseFrequencies);
       rotate(k[t], config.numKeyValueHeads(), t, inverseFrequencies);
     }
-    double scale = 1.0 / Math.sqrt(headDim);
+    GemmaSettings gemma = config.gemma();
+    double scale =
+        config.architecture().gemma()
+            ? Math.pow(gemma.queryPreAttnScalar(), -0.5)
+            : 1.0 / Math.sqrt(headDim);
+    double cap = gemma.attnLogitSoftcapping();
+    int window = config.slidingLayer(index) ? config.slidingWindow() : 0;
     double[][] out = new double[seq][];
     for (int t = 0; t < seq; t++) {
       double[] context = new double[heads * headDim]; // (heads * head_dim)
       for (int head = 0; head < heads; head++) {
         int kvHead = head / group;
         // causal: positions first..t only, the last sliding_window of them when one is set
-        int first = config.slidingWindow() > 0 ? Math.max(0, t - config.slidingWindow() + 1) : 0;
+        int first = window > 0 ? Math.max(0, t - window + 1) : 0;
         double[] scores = new double[t + 1 - first];
         for (int s = first; s <= t; s++) {
           double dot = 0.0;
           for (int d = 0; d < headDim; d++) {
             dot += q[t][head * headDim + d] * k[s][kvHead * headDim + d];
           }
-          scores[s - first] = dot * scale;
+          scores[s - first] = cap > 0 ? cap * Math.tanh(dot * scale / cap) : dot * scale;
         }
         double[] weights = softmax(scores);
         for (int s = first; s <= t; s++) {
@@ -404,12 +460,29 @@ public final class ReferenceModel {
     return out;
   }
 
-  /** SwiGLU: down(silu(gate(x)) * up(x)). */
-  private static double[] mlp(DecoderLayer layer, double[] x) {
-    double[] gate = layer.projections().get(Projection.GATE_PROJ).apply(x);
-    double[] up = layer.projections().get(Projection.UP_PROJ).apply(x);
+  /**
+   * SwiGLU: down(silu(gate(x)) * up(x)); Gemma's GeGLU with tanh GELU in place of silu; Phi-3's
+   * gate and up are the two halves of gate_up_proj's output.
+   */
+  private double[] mlp(DecoderLayer layer, double[] x) {
+    double[] gate;
+    double[] up;
+    if (config.architecture().fusedProjections()) {
+      double[] gateUp = layer.projections().get(Projection.GATE_UP_PROJ).apply(x);
+      gate = Arrays.copyOfRange(gateUp, 0, gateUp.length / 2);
+      up = Arrays.copyOfRange(gateUp, gateUp.length / 2, gateUp.length);
+    } else {
+      gate = layer.projections().get(Projection.GATE_PROJ).apply(x);
+      up = layer.projections().get(Projection.UP_PROJ).apply(x);
+    }
+    boolean gelu = config.architecture().gemma();
     for (int i = 0; i < gate.length; i++) {
-      gate[i] = gate[i] / (1.0 + Math.exp(-gate[i])) * up[i];
+      double g = gate[i];
+      double activated =
+          gelu
+              ? 0.5 * g * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (g + 0.044715 * g * g * g)))
+              : g / (1.0 + Math.exp(-g));
+      gate[i] = activated * up[i];
     }
     return layer.projections().get(Projection.DOWN_PROJ).apply(gate);
   }
@@ -446,8 +519,9 @@ public final class ReferenceModel {
     }
   }
 
-  /** x · rsqrt(mean(x²) + eps) · w. */
+  /** x · rsqrt(mean(x²) + eps) · w; Gemma: · (1 + w). */
   private double[] rmsNorm(double[] x, double[] weight) {
+    double offset = config.architecture().gemma() ? 1.0 : 0.0;
     double sumSquares = 0.0;
     for (double value : x) {
       sumSquares += value * value;
@@ -455,7 +529,7 @@ public final class ReferenceModel {
     double inverseRms = 1.0 / Math.sqrt(sumSquares / x.length + config.rmsNormEps());
     double[] out = new double[x.length];
     for (int i = 0; i < x.length; i++) {
-      out[i] = x[i] * inverseRms * weight[i];
+      out[i] = x[i] * inverseRms * (offset + weight[i]);
     }
     return out;
   }
@@ -468,7 +542,8 @@ public final class ReferenceModel {
       for (int i = 0; i < hidden; i++) {
         sum += lmHead[token * hidden + i] * normed[i];
       }
-      logits[token] = sum;
+      double cap = config.gemma().finalLogitSoftcapping();
+      logits[token] = cap > 0 ? cap * Math.tanh(sum / cap) : sum;
     }
     return logits;
   }

@@ -153,8 +153,18 @@ public final class TinyModelGenerator {
     private int maxPositionEmbeddings = 512;
     private boolean tieWordEmbeddings;
     private Dtype dtype = Dtype.F32;
+    private GemmaSettings gemma; // null: the architecture's own (GemmaSettings.gemma2 / gemma3)
 
     private Builder() {}
+
+    /**
+     * Gemma's settings; by default Gemma 2's or Gemma 3's real ones with query_pre_attn_scalar =
+     * head_dim.
+     */
+    public Builder gemma(GemmaSettings value) {
+      gemma = value;
+      return this;
+    }
 
     public Builder seed(long value) {
       seed = value;
@@ -223,7 +233,10 @@ public final class TinyModelGenerator {
       return this;
     }
 
-    /** Mistral's attention window in positions; 0 (the default) writes null. */
+    /**
+     * The attention window in positions of Mistral and Phi-3 (0, the default, writes null) and of
+     * Gemma's sliding layers (0: 4096, Gemma's default).
+     */
     public Builder slidingWindow(int value) {
       slidingWindow = value;
       return this;
@@ -262,6 +275,18 @@ public final class TinyModelGenerator {
       if (shards < 1) {
         throw new IllegalArgumentException("shards must be at least 1, got " + shards);
       }
+      int head = headDim != null ? headDim : hiddenSize / numAttentionHeads;
+      GemmaSettings gemmaSettings = GemmaSettings.NONE;
+      int window = slidingWindow;
+      if (architecture.gemma()) {
+        gemmaSettings =
+            gemma != null
+                ? gemma
+                : architecture == Architecture.GEMMA2
+                    ? GemmaSettings.gemma2(head)
+                    : GemmaSettings.gemma3(head);
+        window = window == 0 ? 4096 : window;
+      }
       ModelConfig config =
           new ModelConfig(
               architecture,
@@ -270,18 +295,19 @@ public final class TinyModelGenerator {
               numHiddenLayers,
               numAttentionHeads,
               numKeyValueHeads,
-              headDim != null ? headDim : hiddenSize / numAttentionHeads,
+              head,
               rmsNormEps,
               ropeTheta,
               ropeScaling,
-              slidingWindow,
+              window,
               vocabSize,
               maxPositionEmbeddings,
               tieWordEmbeddings,
               dtype,
               TokenizerFiles.BOS_ID,
               TokenizerFiles.EOS_ID,
-              layout);
+              layout,
+              gemmaSettings);
       return new TinyModelGenerator(config, seed, shards);
     }
 

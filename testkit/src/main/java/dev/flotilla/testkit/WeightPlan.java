@@ -31,13 +31,42 @@ final class WeightPlan {
     double embedStd = config.tieWordEmbeddings() ? LOGIT_SCALE / Math.sqrt(hidden) : 1.0;
     plan.add(
         gaussian(LlamaTensorNames.EMBED_TOKENS, dtype, 0, embedStd, config.vocabSize(), hidden));
+    // Gemma applies its norm weights as 1 + w: drawn around 0; its norms after attention and MLP
+    // with wider noise, so that skipping one shows
+    boolean gemma = config.architecture().gemma();
+    double normMean = gemma ? 0.0 : 1.0;
     for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
-      plan.add(gaussian(LlamaTensorNames.inputLayerNorm(layer), dtype, 1.0, NORM_NOISE, hidden));
-      for (Projection projection : Projection.values()) {
-        if (projection == Projection.GATE_PROJ) {
-          plan.add(
-              gaussian(
-                  LlamaTensorNames.postAttentionLayerNorm(layer), dtype, 1.0, NORM_NOISE, hidden));
+      plan.add(
+          gaussian(LlamaTensorNames.inputLayerNorm(layer), dtype, normMean, NORM_NOISE, hidden));
+      for (Projection projection : config.architecture().projections()) {
+        if (projection == Projection.GATE_PROJ || projection == Projection.GATE_UP_PROJ) {
+          if (gemma) {
+            plan.add(
+                gaussian(
+                    LlamaTensorNames.postAttentionLayerNorm(layer),
+                    dtype,
+                    0,
+                    HEAD_NORM_NOISE,
+                    hidden));
+            plan.add(
+                gaussian(
+                    LlamaTensorNames.preFeedforwardLayerNorm(layer), dtype, 0, NORM_NOISE, hidden));
+            plan.add(
+                gaussian(
+                    LlamaTensorNames.postFeedforwardLayerNorm(layer),
+                    dtype,
+                    0,
+                    HEAD_NORM_NOISE,
+                    hidden));
+          } else {
+            plan.add(
+                gaussian(
+                    LlamaTensorNames.postAttentionLayerNorm(layer),
+                    dtype,
+                    1.0,
+                    NORM_NOISE,
+                    hidden));
+          }
         }
         int out = projection.outFeatures(config);
         int in = projection.inFeatures(config);
@@ -49,12 +78,14 @@ final class WeightPlan {
           // wider noise than the layer norms: the per-head norm must not pass for a no-op
           int headDim = config.headDim();
           plan.add(
-              gaussian(LlamaTensorNames.queryNorm(layer), dtype, 1.0, HEAD_NORM_NOISE, headDim));
-          plan.add(gaussian(LlamaTensorNames.keyNorm(layer), dtype, 1.0, HEAD_NORM_NOISE, headDim));
+              gaussian(
+                  LlamaTensorNames.queryNorm(layer), dtype, normMean, HEAD_NORM_NOISE, headDim));
+          plan.add(
+              gaussian(LlamaTensorNames.keyNorm(layer), dtype, normMean, HEAD_NORM_NOISE, headDim));
         }
       }
     }
-    plan.add(gaussian(LlamaTensorNames.FINAL_NORM, dtype, 1.0, NORM_NOISE, hidden));
+    plan.add(gaussian(LlamaTensorNames.FINAL_NORM, dtype, normMean, NORM_NOISE, hidden));
     if (!config.tieWordEmbeddings()) {
       plan.add(
           gaussian(

@@ -89,7 +89,7 @@ class ReferenceModelTest {
     GeneratedAdapter zero =
         LoraAdapterGenerator.forBase(tiny.config())
             .zeroB(true)
-            .targets(Projection.values())
+            .targets(Projection.unfused())
             .generate(dir.resolve("zero"));
     assertThat(model.withAdapter(zero.directory()).logits(PROMPT))
         .isDeepEqualTo(model.logits(PROMPT));
@@ -113,7 +113,7 @@ class ReferenceModelTest {
               .rank(6)
               .alpha(12)
               .useRslora(rslora)
-              .targets(Projection.values())
+              .targets(Projection.unfused())
               .layers(0, 2)
               .dtype(Dtype.BF16)
               .generate(dir.resolve("adapter-" + rslora));

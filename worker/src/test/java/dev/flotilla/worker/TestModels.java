@@ -45,7 +45,7 @@ public final class TestModels {
       Projection[][] targets = {
         {Projection.Q_PROJ, Projection.V_PROJ},
         {Projection.Q_PROJ, Projection.K_PROJ, Projection.V_PROJ, Projection.O_PROJ},
-        Projection.values(),
+        Projection.unfused(),
         {Projection.GATE_PROJ, Projection.UP_PROJ, Projection.DOWN_PROJ},
       };
       int i = 0;
