@@ -10,6 +10,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.flotilla.testkit.Architecture;
 import dev.flotilla.testkit.ConfigLayout;
 import dev.flotilla.testkit.Dtype;
+import dev.flotilla.testkit.GemmaSettings;
 import dev.flotilla.testkit.LoraAdapterGenerator;
 import dev.flotilla.testkit.ModelConfig;
 import dev.flotilla.testkit.Projection;
@@ -124,7 +125,7 @@ class EngineReferenceTest {
             .seed(15)
             .rank(8)
             .alpha(16)
-            .targets(Projection.values())
+            .targets(Projection.unfused())
             .generate(dir.resolve("qwen3-adapter"))
             .directory();
     assertMatchesReference(model, adapter, 1e-4);
@@ -155,6 +156,134 @@ class EngineReferenceTest {
             .generate(dir.resolve("mistral-window"))
             .directory();
     assertMatchesReference(model, null, 1e-4);
+  }
+
+  @Test
+  void phi3FusedProjectionsAndAdapterMatchTheReference() throws Exception {
+    Path model =
+        TinyModelGenerator.tiny()
+            .seed(30)
+            .architecture(Architecture.PHI3)
+            .slidingWindow(5)
+            .generate(dir.resolve("phi3"))
+            .directory();
+    assertMatchesReference(model, null, 1e-4);
+    Path adapter =
+        LoraAdapterGenerator.forBase(model)
+            .seed(31)
+            .rank(8)
+            .alpha(16)
+            .targets(
+                Projection.QKV_PROJ,
+                Projection.O_PROJ,
+                Projection.GATE_UP_PROJ,
+                Projection.DOWN_PROJ)
+            .generate(dir.resolve("phi3-adapter"))
+            .directory();
+    assertMatchesReference(model, adapter, 1e-4);
+    Path bf16 =
+        TinyModelGenerator.tiny()
+            .seed(32)
+            .architecture(Architecture.PHI3)
+            .dtype(Dtype.BF16)
+            .generate(dir.resolve("phi3-bf16"))
+            .directory();
+    assertMatchesReference(bf16, null, NativeEngine.roundsBf16Activations() ? 1e-2 : 1e-4);
+  }
+
+  @Test
+  void gemma2MatchesTheReference() throws Exception {
+    // caps small enough to bend the scores and logits of a tiny model; a window of 5 over the
+    // 12-token prompt in layers 0 and 2
+    Path model =
+        TinyModelGenerator.tiny()
+            .seed(33)
+            .architecture(Architecture.GEMMA2)
+            .gemma(GemmaSettings.gemma2(24).withSoftcapping(2.0, 3.0))
+            .slidingWindow(5)
+            .tieWordEmbeddings(true)
+            .generate(dir.resolve("gemma2"))
+            .directory();
+    assertMatchesReference(model, null, 1e-4);
+    Path adapter =
+        LoraAdapterGenerator.forBase(model)
+            .seed(34)
+            .rank(8)
+            .alpha(16)
+            .targets(Projection.unfused())
+            .generate(dir.resolve("gemma2-adapter"))
+            .directory();
+    assertMatchesReference(model, adapter, 1e-4);
+    Path bf16 =
+        TinyModelGenerator.tiny()
+            .seed(35)
+            .architecture(Architecture.GEMMA2)
+            .slidingWindow(5)
+            .tieWordEmbeddings(true)
+            .dtype(Dtype.BF16)
+            .generate(dir.resolve("gemma2-bf16"))
+            .directory();
+    assertMatchesReference(bf16, null, NativeEngine.roundsBf16Activations() ? 1e-2 : 1e-4);
+  }
+
+  @Test
+  void gemma3MatchesTheReferenceInBothLayouts() throws Exception {
+    for (ConfigLayout layout : ConfigLayout.values()) {
+      // layers 0, 1 and 3 slide at theta 10000, layer 2 is global at 1e6 with linear scaling
+      Path model =
+          TinyModelGenerator.tiny()
+              .seed(36)
+              .architecture(Architecture.GEMMA3)
+              .gemma(GemmaSettings.gemma3(32).withSlidingWindowPattern(3))
+              .slidingWindow(4)
+              .ropeTheta(1000000)
+              .ropeScalingFactor(8)
+              .tieWordEmbeddings(true)
+              .layout(layout)
+              .generate(dir.resolve("gemma3-" + layout))
+              .directory();
+      assertMatchesReference(model, null, 1e-4);
+      Path adapter =
+          LoraAdapterGenerator.forBase(model)
+              .seed(37)
+              .rank(4)
+              .alpha(8)
+              .targets(Projection.Q_PROJ, Projection.V_PROJ, Projection.GATE_PROJ)
+              .generate(dir.resolve("gemma3-adapter-" + layout))
+              .directory();
+      assertMatchesReference(model, adapter, 1e-4);
+    }
+    Path bf16 =
+        TinyModelGenerator.tiny()
+            .seed(38)
+            .architecture(Architecture.GEMMA3)
+            .gemma(GemmaSettings.gemma3(32).withSlidingWindowPattern(2).withSoftcapping(0, 5.0))
+            .slidingWindow(3)
+            .tieWordEmbeddings(true)
+            .dtype(Dtype.BF16)
+            .generate(dir.resolve("gemma3-bf16"))
+            .directory();
+    assertMatchesReference(bf16, null, NativeEngine.roundsBf16Activations() ? 1e-2 : 1e-4);
+  }
+
+  @Test
+  void phi3LongRopeIsRefusedByName() throws Exception {
+    Path model =
+        TinyModelGenerator.tiny()
+            .seed(39)
+            .architecture(Architecture.PHI3)
+            .generate(dir.resolve("phi3-longrope"))
+            .directory();
+    String config = Files.readString(model.resolve("config.json"));
+    Files.writeString(
+        model.resolve("config.json"),
+        config.replace(
+            "\"rope_scaling\" : null",
+            "\"rope_scaling\" : {\"type\": \"longrope\", \"short_factor\": [1.0],"
+                + " \"long_factor\": [2.0]}"));
+    assertThatThrownBy(() -> Model.load(model))
+        .isInstanceOf(UnsupportedModelException.class)
+        .hasMessageContaining("longrope");
   }
 
   @Test
