@@ -60,8 +60,9 @@ struct Step {
     const kern::Kernels& k;
     const BatchPlan& plan;
     int layer = 0;
-    int window = 0;                  // this layer's sliding window, 0 = none
-    const float* inv_freq = nullptr; // this layer's RoPE frequencies [head_dim/2]
+    int window = 0;                       // this layer's sliding window, 0 = none
+    const float* inv_freq = nullptr;      // this layer's RoPE frequencies [rotary_dim/2]
+    const float* inv_freq_long = nullptr; // longrope's long-factor frequencies, or nullptr
 
     Step(Context& ctx, const fl_batch& batch) : c(ctx), b(batch), cfg(ctx.model->cfg), k(ctx.kern), plan(ctx.plan) {}
 
@@ -207,9 +208,16 @@ struct Step {
     }
 
     // --- q/k head norms (Qwen3), RoPE (neox rotate_half, as HF Llama), the KV-cache write ---------
+    // RoPE rotates the first rotary_dim dimensions of a head, pairing j with j + rotary_dim/2 (rotate_half
+    // over that slice, as modeling_phi3.py); the rest pass through. longrope: the rows of a sequence
+    // take the long factors when the sequence reaches beyond rope_original_max_pos in this step (its last
+    // position + 1 > original, transformers' seq_len = max(position_ids) + 1), the short ones otherwise;
+    // keys already cached keep the rotation they were written with, as in transformers' forward with a
+    // cache. cos and sin carry the attention factor (1 except for longrope).
     void rope_and_store() {
-        const int n = plan.n_rows, hd = cfg.head_dim, half = hd / 2;
+        const int n = plan.n_rows, hd = cfg.head_dim, half = cfg.rotary_dim / 2;
         const int qd = cfg.q_dim(), kvd = cfg.kv_dim();
+        const float mscale = cfg.rope_attention_factor;
         float* q = c.q.as<float>();
         float* kk = c.k.as<float>();
         float* v = c.v.as<float>();
@@ -219,10 +227,12 @@ struct Step {
         c.pool.run(n, [&](int i, int) {
             float* cs = c.rope.as<float>() + size_t(i) * hd; // [half] cos | [half] sin
             float pos = static_cast<float>(b.pos[i]);
+            const SeqRun& run = plan.runs[plan.row_run[i]];
+            const float* fr = inv_freq_long && run.pos0 + run.n > cfg.rope_original_max_pos ? inv_freq_long : inv_freq;
             for (int j = 0; j < half; j++) {
-                float a = pos * inv_freq[j];
-                cs[j] = std::cos(a);
-                cs[half + j] = std::sin(a);
+                float a = pos * fr[j];
+                cs[j] = std::cos(a) * mscale;
+                cs[half + j] = std::sin(a) * mscale;
             }
             auto rotate = [&](float* x) {
                 for (int j = 0; j < half; j++) {
@@ -243,7 +253,7 @@ struct Step {
             }
             for (int h = 0; h < cfg.n_heads; h++) rotate(q + size_t(i) * qd + h * hd);
             for (int h = 0; h < cfg.n_kv_heads; h++) rotate(kk + size_t(i) * kvd + h * hd);
-            int seq = plan.runs[plan.row_run[i]].seq;
+            int seq = run.seq;
             std::memcpy(c.kv.k(seq, layer, b.pos[i]), kk + size_t(i) * kvd, size_t(kvd) * 4);
             std::memcpy(c.kv.v(seq, layer, b.pos[i]), v + size_t(i) * kvd, size_t(kvd) * 4);
         });
@@ -363,6 +373,7 @@ struct Step {
         layer = l;
         window = cfg.layer_sliding[l] ? cfg.sliding_window : 0;
         inv_freq = (cfg.layer_sliding[l] ? c.model->rope_local_inv_freq : c.model->rope_inv_freq).data();
+        inv_freq_long = c.model->rope_long_inv_freq.empty() ? nullptr : c.model->rope_long_inv_freq.data();
         const Layer& L = c.model->layers[l];
         const bool post_norms = L.post_attn_norm.size() != 0;
         const int n = plan.n_rows, H = cfg.hidden_size, I = cfg.intermediate_size, qd = cfg.q_dim();

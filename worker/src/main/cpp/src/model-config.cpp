@@ -57,9 +57,14 @@ struct Rope {
     float theta = 10000.0f;
     float factor = 1.0f, low = 1.0f, high = 4.0f;
     int32_t original_max = 8192;
+    bool has_original_max = false;
+    std::vector<float> short_factor, long_factor; // longrope
+    float attention_factor = 0;                   // longrope; 0 = absent (derived from the lengths)
+    double partial = 0;                           // partial_rotary_factor; 0 = absent
     bool operator==(const Rope& o) const {
         return type == o.type && theta == o.theta && factor == o.factor && low == o.low && high == o.high &&
-               original_max == o.original_max;
+               original_max == o.original_max && short_factor == o.short_factor && long_factor == o.long_factor &&
+               attention_factor == o.attention_factor && partial == o.partial;
     }
 };
 
@@ -73,10 +78,28 @@ bool known_rope_key(const std::string& k) {
                                        "low_freq_factor",
                                        "high_freq_factor",
                                        "original_max_position_embeddings",
-                                       "partial_rotary_factor"};
+                                       "partial_rotary_factor",
+                                       "short_factor",
+                                       "long_factor",
+                                       "attention_factor"};
     for (const char* key : keys)
         if (k == key) return true;
     return false;
+}
+
+// A longrope factor table: a non-empty list of finite positive numbers.
+std::vector<float> factor_list(const Reader& r, const Json& o, const char* key, const char* field) {
+    const Json* v = o.find(field);
+    if (!v || !v->is_array() || v->items().empty())
+        fail(FL_FORMAT, "%s: %s longrope needs a non-empty list '%s'", r.what.c_str(), key, field);
+    std::vector<float> out;
+    for (const Json& e : v->items()) {
+        if (!e.is_number() || !std::isfinite(e.as_double()) || !(e.as_double() > 0))
+            fail(FL_FORMAT, "%s: %s '%s' holds a value that is not a finite positive number", r.what.c_str(), key,
+                 field);
+        out.push_back(static_cast<float>(e.as_double()));
+    }
+    return out;
 }
 
 // One RoPE object ('rope_parameters' or 'rope_scaling', named by key); theta: the value when the
@@ -109,17 +132,37 @@ Rope read_rope_object(const Reader& r, const Json& o, const char* key, float the
                  w, key);
         if (!(rope.high > rope.low)) fail(FL_FORMAT, "%s: %s high_freq_factor must exceed low_freq_factor", w, key);
         rope.original_max = static_cast<int32_t>(om->as_int());
+    } else if (t == "longrope" || t == "su") {
+        // 'su' is the name Phi-3's first 128k configs use for longrope
+        rope.type = RopeScaling::LongRope;
+        rope.short_factor = factor_list(r, o, key, "short_factor");
+        rope.long_factor = factor_list(r, o, key, "long_factor");
+        if (rope.short_factor.size() != rope.long_factor.size())
+            fail(FL_FORMAT, "%s: %s short_factor has %zu entries, long_factor %zu", w, key, rope.short_factor.size(),
+                 rope.long_factor.size());
+        rope.factor = r.float_field(o, "factor", 1.0f, true);
+        rope.attention_factor = r.float_field(o, "attention_factor", 0, true);
+        const Json* om = o.find("original_max_position_embeddings");
+        if (om && !om->is_null()) {
+            if (!om->is_integer() || om->as_int() < 1 || om->as_int() > (1 << 24))
+                fail(FL_FORMAT, "%s: %s original_max_position_embeddings is not an integer in [1, 2^24]", w, key);
+            rope.original_max = static_cast<int32_t>(om->as_int());
+            rope.has_original_max = true;
+        }
     } else {
-        fail(FL_UNSUPPORTED, "%s: %s rope_type '%s' is not supported (default, linear, llama3)", w, key, t.c_str());
+        fail(FL_UNSUPPORTED, "%s: %s rope_type '%s' is not supported (default, linear, llama3, longrope)", w, key,
+             t.c_str());
     }
     for (const auto& m : o.members())
         if (!known_rope_key(m.first) && !m.second.is_null())
-            fail(FL_UNSUPPORTED, "%s: %s key '%s' is not supported (the engine computes RoPE default, linear, llama3)",
-                 w, key, m.first.c_str());
-    float partial = r.float_field(o, "partial_rotary_factor", 1.0f, true);
-    if (partial != 1.0f)
-        fail(FL_UNSUPPORTED, "%s: %s partial_rotary_factor = %g is not supported (RoPE over the whole head only)", w,
-             key, partial);
+            fail(FL_UNSUPPORTED,
+                 "%s: %s key '%s' is not supported (the engine computes RoPE default, linear, llama3, longrope)", w,
+                 key, m.first.c_str());
+    if (rope.type != RopeScaling::LongRope)
+        for (const char* k : {"short_factor", "long_factor", "attention_factor"})
+            if (const Json* v = o.find(k); v && !v->is_null())
+                fail(FL_UNSUPPORTED, "%s: %s key '%s' is not supported with rope_type '%s'", w, key, k, t.c_str());
+    rope.partial = r.float_field(o, "partial_rotary_factor", 0, true);
     rope.theta = r.float_field(o, "rope_theta", theta, true);
     return rope;
 }
@@ -128,6 +171,63 @@ Rope read_rope_object(const Reader& r, const Json& o, const char* key, float the
 // layers' RoPE under full_attention, the sliding layers' under sliding_attention.
 bool per_layer_type(const Json& rp) {
     return !rp.find("rope_type") && !rp.find("type") && !rp.members().empty() && rp.members()[0].second.is_object();
+}
+
+// partial_rotary_factor, at the top level (Phi-3 configs) or in the RoPE object (transformers >= 5):
+// RoPE rotates the first int(head_dim * factor) dimensions of each head, as modeling_phi3.py does;
+// the other families' modeling files rotate whole heads, so there it is refused.
+void parse_rotary_dim(const Reader& r, ModelConfig& c, double in_rope) {
+    const char* w = r.what.c_str();
+    double partial = in_rope;
+    if (const Json* v = r.get("partial_rotary_factor")) {
+        r.float_field(r.root, "partial_rotary_factor", 1.0f, true); // a finite positive number
+        if (partial != 0 && partial != v->as_double())
+            fail(FL_FORMAT, "%s: 'partial_rotary_factor' = %g disagrees with the RoPE object's %g", w, v->as_double(),
+                 partial);
+        partial = v->as_double();
+    }
+    if (partial == 0) partial = 1;
+    c.rotary_dim = static_cast<int32_t>(c.head_dim * partial); // Python's int(): truncation
+    if (partial == 1) return;
+    if (c.arch != Arch::Phi3)
+        fail(FL_UNSUPPORTED, "%s: partial_rotary_factor = %g is not supported by %s (Phi3ForCausalLM only)", w, partial,
+             c.arch_name.c_str());
+    if (partial > 1 || c.rotary_dim < 2 || c.rotary_dim % 2 != 0)
+        fail(FL_UNSUPPORTED, "%s: partial_rotary_factor = %g gives %d rotated dimensions of %d (an even count >= 2)", w,
+             partial, c.rotary_dim, c.head_dim);
+}
+
+// longrope, as transformers' _compute_longrope_parameters: with an original_max_position_embeddings
+// (Phi3Config's top-level key, or the RoPE object's) the scaling factor is max_position_embeddings
+// over it, else the object's factor; the attention factor, when not given, is
+// sqrt(1 + ln(factor) / ln(original)) for factor > 1, else 1.
+void parse_longrope(const Reader& r, ModelConfig& c, const Rope& rope) {
+    const char* w = r.what.c_str();
+    int32_t original = c.max_position_embeddings;
+    bool has_original = rope.has_original_max;
+    if (has_original) original = rope.original_max;
+    if (r.get("original_max_position_embeddings")) {
+        int32_t top = r.int_field("original_max_position_embeddings", 1, 1 << 24, true);
+        if (has_original && top != original)
+            fail(FL_FORMAT, "%s: 'original_max_position_embeddings' = %d disagrees with the RoPE object's %d", w, top,
+                 original);
+        original = top;
+        has_original = true;
+    }
+    double factor = has_original ? double(c.max_position_embeddings) / original : rope.factor;
+    size_t half = size_t(c.rotary_dim / 2);
+    if (rope.short_factor.size() != half)
+        fail(FL_FORMAT, "%s: longrope short_factor and long_factor have %zu entries, rotary dimension / 2 is %zu", w,
+             rope.short_factor.size(), half);
+    c.rope_original_max_pos = original;
+    c.rope_factor = static_cast<float>(factor);
+    c.rope_short_factor = rope.short_factor;
+    c.rope_long_factor = rope.long_factor;
+    if (rope.attention_factor > 0)
+        c.rope_attention_factor = rope.attention_factor;
+    else
+        c.rope_attention_factor =
+            factor <= 1 ? 1.0f : static_cast<float>(std::sqrt(1 + std::log(factor) / std::log(double(original))));
 }
 
 void parse_rope(const Reader& r, ModelConfig& c, float default_theta) {
@@ -157,6 +257,11 @@ void parse_rope(const Reader& r, ModelConfig& c, float default_theta) {
             if (r.get("rope_local_base_freq") && local.theta != c.rope_local_theta)
                 fail(FL_FORMAT, "%s: 'rope_local_base_freq' = %g disagrees with rope_parameters.sliding_attention = %g",
                      w, c.rope_local_theta, local.theta);
+            if (local.partial != 0 && local.partial != rope.partial)
+                fail(FL_UNSUPPORTED,
+                     "%s: rope_parameters.sliding_attention partial_rotary_factor differs from "
+                     "full_attention's",
+                     w);
             c.rope_local_theta = local.theta;
         } else {
             rope = read_rope_object(r, *rp, "rope_parameters", legacy.theta);
@@ -174,6 +279,8 @@ void parse_rope(const Reader& r, ModelConfig& c, float default_theta) {
     c.rope_low_freq_factor = rope.low;
     c.rope_high_freq_factor = rope.high;
     c.rope_original_max_pos = rope.original_max;
+    parse_rotary_dim(r, c, rope.partial);
+    if (rope.type == RopeScaling::LongRope) parse_longrope(r, c, rope);
 }
 
 // Keys of other model families that change the forward pass, with the value that leaves it as the
@@ -187,7 +294,6 @@ const Unhonoured kUnhonoured[] = {
     {"attn_logit_softcapping", NAN},
     {"final_logit_softcapping", NAN},
     {"query_pre_attn_scalar", NAN},
-    {"partial_rotary_factor", 1.0},
     {"embedding_multiplier", 1.0},
     {"residual_multiplier", 1.0},
     {"attention_multiplier", NAN},
@@ -387,12 +493,19 @@ ModelConfig parse_model_config(const char* text, size_t size, const std::string&
     return c;
 }
 
-std::vector<float> ModelConfig::rope_inv_freq() const {
-    int half = head_dim / 2;
+std::vector<float> ModelConfig::rope_inv_freq(bool long_factors) const {
+    const int dim = rotary_dim ? rotary_dim : head_dim;
+    int half = dim / 2;
     std::vector<float> inv(half);
     for (int i = 0; i < half; i++) {
-        // As HF: 1 / theta^(2i/d), computed in float32 from an int64 arange.
-        inv[i] = 1.0f / std::pow(rope_theta, static_cast<float>(2 * i) / static_cast<float>(head_dim));
+        // As HF: 1 / theta^(2i/d), computed in float32 from an int64 arange, d the rotated dimensions.
+        inv[i] = 1.0f / std::pow(rope_theta, static_cast<float>(2 * i) / static_cast<float>(dim));
+    }
+    if (rope_scaling == RopeScaling::LongRope) {
+        // 1 / (ext_factors * theta^(2i/d)), the product in float32
+        const std::vector<float>& ext = long_factors ? rope_long_factor : rope_short_factor;
+        for (int i = 0; i < half; i++)
+            inv[i] = 1.0f / (ext[i] * std::pow(rope_theta, static_cast<float>(2 * i) / static_cast<float>(dim)));
     }
     if (rope_scaling == RopeScaling::Linear) {
         for (float& f : inv) f /= rope_factor;

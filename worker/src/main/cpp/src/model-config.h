@@ -12,7 +12,7 @@
 namespace fl {
 
 enum class Arch { Llama, Mistral, Qwen2, Qwen3, Phi3, Gemma2, Gemma3 };
-enum class RopeScaling { None, Linear, Llama3 };
+enum class RopeScaling { None, Linear, Llama3, LongRope };
 enum class Activation { Silu, GeluTanh }; // the MLP's gate: SwiGLU, or GeGLU with tanh-approximated GELU
 
 struct ModelConfig {
@@ -32,7 +32,13 @@ struct ModelConfig {
     float rope_factor = 1.0f;             // linear and llama3
     float rope_low_freq_factor = 1.0f;    // llama3
     float rope_high_freq_factor = 4.0f;   // llama3
-    int32_t rope_original_max_pos = 8192; // llama3
+    int32_t rope_original_max_pos = 8192; // llama3; longrope: the length above which long factors apply
+    // longrope (Phi-3 128k, Phi-3.5, Phi-4-mini): inv_freq divided elementwise by short_factor, or by
+    // long_factor for a sequence longer than rope_original_max_pos; cos and sin times attention factor
+    std::vector<float> rope_short_factor; // [rotary_dim/2]
+    std::vector<float> rope_long_factor;  // [rotary_dim/2]
+    float rope_attention_factor = 1.0f;
+    int32_t rotary_dim = 0; // leading dimensions of a head that RoPE rotates (partial_rotary_factor); the rest pass
     bool tie_word_embeddings = false;
     bool attention_bias = false;     // q/k/v biases (Qwen2 always; Llama attention_bias)
     bool o_bias = false;             // o_proj bias (Llama attention_bias)
@@ -56,8 +62,9 @@ struct ModelConfig {
 
     bool gemma() const { return arch == Arch::Gemma2 || arch == Arch::Gemma3; }
 
-    // RoPE inverse frequencies [head_dim/2] with the configured scaling applied.
-    std::vector<float> rope_inv_freq() const;
+    // RoPE inverse frequencies [rotary_dim/2] with the configured scaling applied (longrope: the
+    // short factors; long = true: the long ones).
+    std::vector<float> rope_inv_freq(bool long_factors = false) const;
     // Those of the sliding layers: rope_local_theta unscaled, or rope_inv_freq() when unset.
     std::vector<float> rope_local_inv_freq() const;
 };

@@ -223,6 +223,15 @@ std::shared_ptr<Model> load_model(const std::string& dir, const Device& device) 
     const ModelConfig& c = m.cfg;
     m.rope_inv_freq = c.rope_inv_freq();
     m.rope_local_inv_freq = c.rope_local_inv_freq();
+    if (c.rope_scaling == RopeScaling::LongRope) m.rope_long_inv_freq = c.rope_inv_freq(true);
+    if (device.is_cuda() && c.rope_scaling == RopeScaling::LongRope)
+        fail(FL_UNSUPPORTED, "%s: RoPE scaling 'longrope' is not supported on a CUDA device; load it on the CPU",
+             dir.c_str());
+    if (device.is_cuda() && c.rotary_dim != c.head_dim)
+        fail(FL_UNSUPPORTED,
+             "%s: partial_rotary_factor (RoPE over %d of %d dimensions) is not supported on a CUDA device; load it "
+             "on the CPU",
+             dir.c_str(), c.rotary_dim, c.head_dim);
     if (device.is_cuda() && (c.qk_norm || c.fused_projections || c.gemma()))
         fail(FL_UNSUPPORTED,
              "%s: %s is not supported on a CUDA device (the CUDA path computes Llama, Mistral, Qwen2); "

@@ -68,7 +68,8 @@ struct Model {
     Linear lm_head;    // [vocab, hidden]; empty when tied
     Buffer final_norm; // [hidden] F32
     std::vector<Layer> layers;
-    std::vector<float> rope_inv_freq;       // [head_dim/2]
+    std::vector<float> rope_inv_freq;       // [rotary_dim/2] (longrope: the short factors)
+    std::vector<float> rope_long_inv_freq;  // [rotary_dim/2] longrope's long factors; empty otherwise
     std::vector<float> rope_local_inv_freq; // [head_dim/2] of the sliding layers (Gemma 3: own theta)
     float embed_scale = 1.0f;               // Gemma: sqrt(hidden_size) rounded to the weights' dtype, as transformers
                                             // computes it in the activation dtype

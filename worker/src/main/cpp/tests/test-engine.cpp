@@ -263,6 +263,82 @@ TEST(phi3_fused_projections_match_reference) {
     check_against_reference(s, 14, bf16_dot_active() ? 1e-2 : 1e-4, 72);
 }
 
+TEST(phi3_partial_rotary_matches_reference) {
+    // Phi-4-mini's 0.75: rotate_half over the first 12 of 16 dimensions, the last 4 pass through
+    ModelSpec s;
+    s.arch = "Phi3ForCausalLM";
+    s.partial_rotary = 0.75;
+    check_against_reference(s, 16, 1e-4, 77);
+    s.partial_rotary = 0.5;
+    check_against_reference(s, 16, 1e-4, 78);
+    s.dtype = DType::BF16;
+    check_against_reference(s, 14, bf16_dot_active() ? 1e-2 : 1e-4, 79);
+    // the reference of the whole head differs: the setting is not silently dropped
+    ModelSpec whole = s;
+    whole.partial_rotary = 1;
+    TestModel m = make_model(s, 80);
+    auto tokens = random_tokens(12, s.vocab, 81);
+    CHECK(max_rel(engine_logits(m, tokens), reference_logits(make_model(whole, 80), tokens)) > 1e-3);
+}
+
+namespace {
+// A Phi-3 128k-style longrope spec: original length 16, max_position_embeddings 512 (attention factor 1.5).
+ModelSpec longrope_spec() {
+    ModelSpec s;
+    s.arch = "Phi3ForCausalLM";
+    s.max_pos = 512;
+    s.longrope_original = 16;
+    for (int i = 0; i < s.rotary() / 2; i++) {
+        s.longrope_short.push_back(1.0 + 0.05 * i);
+        s.longrope_long.push_back(1.0 + 2.5 * i);
+    }
+    return s;
+}
+} // namespace
+
+TEST(phi3_longrope_matches_reference_across_the_original_length) {
+    TempDir tmp;
+    ModelSpec s = longrope_spec();
+    TestModel m = make_model(s, 82);
+    write_model(m, tmp.path);
+    Engine e(tmp.path);
+    REQUIRE(e.ok());
+    auto tokens = random_tokens(24, s.vocab, 83);
+    auto with_long_from = [&](int from, const std::vector<int>& t) {
+        TestModel r = m;
+        r.spec.longrope_long_from = from;
+        return reference_logits(r, t);
+    };
+    // a sequence within the original length: short factors throughout
+    std::vector<int> head(tokens.begin(), tokens.begin() + 12);
+    CHECK(max_rel(e.prefill(head, 0), with_long_from(1 << 30, head)) <= 1e-4);
+    // one step past it: long factors at every position, as transformers' forward over 24 positions
+    auto one_shot = e.prefill(tokens, 1);
+    CHECK(max_rel(one_shot, with_long_from(0, tokens)) <= 1e-4);
+    CHECK(max_rel(one_shot, with_long_from(1 << 30, tokens)) > 1e-3);
+    // prefill 10, then decode across position 16: keys 0..15 stay as written with the short factors,
+    // rows from position 16 on take the long ones
+    std::vector<float> crossing = e.prefill(std::vector<int>(tokens.begin(), tokens.begin() + 10), 2);
+    for (int pos = 10; pos < 24; pos++) {
+        auto part = e.prefill({tokens[pos]}, 2, nullptr, pos);
+        crossing.insert(crossing.end(), part.begin(), part.end());
+    }
+    CHECK(max_rel(crossing, with_long_from(16, tokens)) <= 1e-4);
+    // transformers' generate recomputes the sequence when it first exceeds the original length;
+    // rewinding it to 0 and submitting it again does the same here
+    CHECK(max_rel(e.prefill(tokens, 2, nullptr, 0), one_shot) <= 1e-5);
+}
+
+TEST(phi3_longrope_with_partial_rotary_and_bf16_matches_reference) {
+    ModelSpec s = longrope_spec();
+    s.partial_rotary = 0.75;
+    s.longrope_short.resize(s.rotary() / 2);
+    s.longrope_long.resize(s.rotary() / 2);
+    check_against_reference(s, 20, 1e-4, 84);
+    s.dtype = DType::BF16;
+    check_against_reference(s, 20, bf16_dot_active() ? 1e-2 : 1e-4, 85);
+}
+
 TEST(phi3_fused_lora_equals_merged_weights) {
     TempDir tmp;
     ModelSpec s;

@@ -38,6 +38,14 @@ struct ModelSpec {
     double attn_softcap = 0, final_softcap = 0;
     int sliding_pattern = 0;     // Gemma 3: sliding_window_pattern
     double rope_local_theta = 0; // Gemma 3: rope_local_base_freq
+    double partial_rotary = 1;   // Phi-3: partial_rotary_factor (written at the top level when != 1)
+    // longrope (written as rope_scaling type 'longrope' with the top-level original_max_position_embeddings
+    // when longrope_short is non-empty); the reference rotates position t with the long factors when
+    // t >= longrope_long_from (0: the whole sequence, as transformers' forward over more than the original)
+    std::vector<double> longrope_short, longrope_long;
+    int longrope_original = 0;
+    int longrope_long_from = 0;
+    int rotary() const { return int(hd() * partial_rotary); }
     int hd() const { return head_dim ? head_dim : hidden / heads; }
     bool qk_norm() const { return arch == "Qwen3ForCausalLM" || arch == "Gemma3ForCausalLM"; }
     bool fused() const { return arch == "Phi3ForCausalLM"; }
@@ -295,7 +303,18 @@ inline std::string config_json(const ModelSpec& s) {
     if (s.head_dim) c += ",\"head_dim\":" + std::to_string(s.head_dim);
     if (s.attention_bias) c += ",\"attention_bias\":true";
     std::string theta = std::to_string(s.rope_theta);
-    if (!s.rope_parameters) {
+    if (s.partial_rotary != 1) c += ",\"partial_rotary_factor\":" + std::to_string(s.partial_rotary);
+    if (!s.longrope_short.empty()) {
+        auto list = [](const std::vector<double>& v) {
+            std::string out = "[";
+            for (size_t i = 0; i < v.size(); i++) out += (i ? "," : "") + std::to_string(v[i]);
+            return out + "]";
+        };
+        c += ",\"original_max_position_embeddings\":" + std::to_string(s.longrope_original) +
+             ",\"rope_theta\":" + theta +
+             ",\"rope_scaling\":{\"type\":\"longrope\",\"short_factor\":" + list(s.longrope_short) +
+             ",\"long_factor\":" + list(s.longrope_long) + "}";
+    } else if (!s.rope_parameters) {
         c += ",\"rope_theta\":" + theta;
         if (!s.rope_scaling.empty()) c += ",\"rope_scaling\":" + s.rope_scaling;
     } else if (s.rope_scaling.empty()) {
@@ -368,7 +387,7 @@ inline void write_adapter(const TestModel& m, const TestAdapter& a, const std::s
 
 inline std::vector<double> reference_logits(const TestModel& m, const std::vector<int>& tokens) {
     const ModelSpec& s = m.spec;
-    const int T = static_cast<int>(tokens.size()), H = s.hidden, hd = s.hd(), half = hd / 2;
+    const int T = static_cast<int>(tokens.size()), H = s.hidden, hd = s.hd(), half = s.rotary() / 2;
     const int qd = s.heads * hd, kvd = s.kv_heads * hd, group = s.heads / s.kv_heads;
     auto matvec = [](const std::vector<float>& W, const std::vector<double>& x, int out, int in) {
         std::vector<double> y(out, 0.0);
@@ -386,12 +405,20 @@ inline std::vector<double> reference_logits(const TestModel& m, const std::vecto
         return y;
     };
     // Gemma 3's sliding layers: unscaled RoPE at rope_local_base_freq
+    const int rd = s.rotary();
     std::vector<double> inv_local(half);
     for (int i = 0; i < half; i++)
-        inv_local[i] = 1.0 / std::pow(s.rope_local_theta ? s.rope_local_theta : s.rope_theta, double(2 * i) / hd);
+        inv_local[i] = 1.0 / std::pow(s.rope_local_theta ? s.rope_local_theta : s.rope_theta, double(2 * i) / rd);
     // inverse frequencies with the configured scaling (parsed by hand from the spec)
-    std::vector<double> inv(half);
-    for (int i = 0; i < half; i++) inv[i] = 1.0 / std::pow(s.rope_theta, double(2 * i) / hd);
+    std::vector<double> inv(half), inv_long;
+    for (int i = 0; i < half; i++) inv[i] = 1.0 / std::pow(s.rope_theta, double(2 * i) / rd);
+    double mscale = 1; // longrope's attention factor on cos and sin
+    if (!s.longrope_short.empty()) {
+        inv_long = inv;
+        for (int i = 0; i < half; i++) inv[i] /= s.longrope_short[i], inv_long[i] /= s.longrope_long[i];
+        double factor = double(s.max_pos) / s.longrope_original;
+        if (factor > 1) mscale = std::sqrt(1 + std::log(factor) / std::log(double(s.longrope_original)));
+    }
     if (s.rope_scaling.find("\"linear\"") != std::string::npos) {
         for (double& f : inv) f /= 4.0; // tests use factor 4
     } else if (s.rope_scaling.find("\"llama3\"") != std::string::npos) {
@@ -409,7 +436,8 @@ inline std::vector<double> reference_logits(const TestModel& m, const std::vecto
     auto rope = [&](std::vector<double>& x, int heads, int pos, const std::vector<double>& fr) {
         for (int h = 0; h < heads; h++)
             for (int j = 0; j < half; j++) {
-                double a = pos * fr[j], c = std::cos(a), sn = std::sin(a);
+                const double f = !inv_long.empty() && pos >= s.longrope_long_from ? inv_long[j] : fr[j];
+                double a = pos * f, c = std::cos(a) * mscale, sn = std::sin(a) * mscale;
                 double x1 = x[h * hd + j], x2 = x[h * hd + j + half];
                 x[h * hd + j] = x1 * c - x2 * sn;
                 x[h * hd + j + half] = x2 * c + x1 * sn;

@@ -235,8 +235,10 @@ TEST(model_config_parsing) {
     CHECK(parse(base + ",\"rope_parameters\":{\"rope_type\":\"yarn\",\"factor\":4,\"rope_theta\":1e4}}") ==
           FL_UNSUPPORTED);
     CHECK(msg.find("yarn") != std::string::npos);
+    // longrope needs a factor per rotated pair
     CHECK(parse(base + ",\"rope_parameters\":{\"rope_type\":\"longrope\",\"short_factor\":[1],\"long_factor\":[1]}}") ==
-          FL_UNSUPPORTED);
+          FL_FORMAT);
+    CHECK(msg.find("short_factor") != std::string::npos);
     CHECK(parse(base + ",\"rope_parameters\":{\"rope_type\":\"linear\",\"factor\":2,\"attention_factor\":0.5}}") ==
           FL_UNSUPPORTED);
     CHECK(msg.find("attention_factor") != std::string::npos);
@@ -291,7 +293,7 @@ TEST(model_config_parsing) {
     REQUIRE(parse(q2, &c) == FL_OK);
     CHECK(c.sliding_window == 0 && !c.qk_norm);
 
-    // Phi-3: fused projections, a window in every layer; longrope (its 128k variants) is refused by name
+    // Phi-3: fused projections, a window in every layer; longrope of its 128k variants, partial rotary
     std::string phi = "{\"architectures\":[\"Phi3ForCausalLM\"],\"hidden_size\":8,\"intermediate_size\":8,"
                       "\"num_hidden_layers\":2,\"num_attention_heads\":2,\"vocab_size\":5,\"sliding_window\":7,"
                       "\"original_max_position_embeddings\":4096,\"embd_pdrop\":0.0,\"resid_pdrop\":0.0";
@@ -299,8 +301,26 @@ TEST(model_config_parsing) {
     CHECK(c.arch == Arch::Phi3 && c.fused_projections && c.sliding_window == 7 && c.layer_sliding[0] &&
           c.layer_sliding[1]);
     CHECK(parse(phi + ",\"rope_scaling\":{\"type\":\"longrope\",\"short_factor\":[1],\"long_factor\":[2]}}") ==
-          FL_UNSUPPORTED);
-    CHECK(msg.find("longrope") != std::string::npos);
+          FL_FORMAT);
+    CHECK(msg.find("short_factor") != std::string::npos);
+    // factor = 131072 / 4096 = 32: attention factor sqrt(1 + ln 32 / ln 4096)
+    std::string longrope = phi + ",\"max_position_embeddings\":131072,\"rope_scaling\":{\"type\":\"su\","
+                                 "\"short_factor\":[1,1.5],\"long_factor\":[2,3]}}";
+    REQUIRE(parse(longrope, &c) == FL_OK);
+    CHECK(c.rope_scaling == RopeScaling::LongRope && c.rope_original_max_pos == 4096);
+    CHECK(std::fabs(c.rope_attention_factor - std::sqrt(1 + std::log(32.0) / std::log(4096.0))) < 1e-6);
+    CHECK(c.rope_inv_freq(false)[1] * 1.5f == c.rope_inv_freq(true)[1] * 3.0f);
+    CHECK(parse(phi + ",\"rope_scaling\":{\"type\":\"longrope\",\"short_factor\":[1,1],\"long_factor\":[2,2],"
+                      "\"attention_factor\":1.25}}",
+                &c) == FL_OK);
+    CHECK(c.rope_attention_factor == 1.25f);
+    CHECK(parse(phi + ",\"rope_scaling\":{\"type\":\"longrope\",\"short_factor\":[1,1],\"long_factor\":[2]}}") ==
+          FL_FORMAT);
+    CHECK(parse(phi + ",\"rope_scaling\":{\"type\":\"longrope\",\"short_factor\":[1,0],\"long_factor\":[2,2]}}") ==
+          FL_FORMAT);
+    // partial rotary: int(4 * 0.5) = 2 dimensions rotate; int(4 * 0.75) = 3 is odd and refused by name
+    REQUIRE(parse(phi + ",\"partial_rotary_factor\":0.5}", &c) == FL_OK);
+    CHECK(c.rotary_dim == 2 && c.rope_inv_freq().size() == 1);
     CHECK(parse(phi + ",\"partial_rotary_factor\":0.75}") == FL_UNSUPPORTED);
     CHECK(msg.find("partial_rotary_factor") != std::string::npos);
     CHECK(parse(phi + ",\"attention_bias\":true}") == FL_UNSUPPORTED);
