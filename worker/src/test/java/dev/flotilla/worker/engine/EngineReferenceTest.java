@@ -267,7 +267,7 @@ class EngineReferenceTest {
   }
 
   @Test
-  void phi3LongRopeIsRefusedByName() throws Exception {
+  void phi3LongRopeWithTablesOfTheWrongLengthIsRefusedByName() throws Exception {
     Path model =
         TinyModelGenerator.tiny()
             .seed(39)
@@ -281,9 +281,11 @@ class EngineReferenceTest {
             "\"rope_scaling\" : null",
             "\"rope_scaling\" : {\"type\": \"longrope\", \"short_factor\": [1.0],"
                 + " \"long_factor\": [2.0]}"));
+    // one factor per rotated pair of dimensions is needed
     assertThatThrownBy(() -> Model.load(model))
-        .isInstanceOf(UnsupportedModelException.class)
-        .hasMessageContaining("longrope");
+        .isInstanceOf(ModelFormatException.class)
+        .hasMessageContaining("longrope")
+        .hasMessageContaining("short_factor");
   }
 
   @Test
