@@ -56,6 +56,11 @@ import org.jboss.logging.Logger;
  * adapters are evicted when a sequence needs the room. Sequences never fail for want of KV blocks:
  * requests are validated to fit the context, which is at most the whole pool, and a lone sequence
  * may always use the whole pool.
+ *
+ * <p>Failures end sequences, never the loop: an engine step that fails fails the sequences in it,
+ * a failed sampling (or an output that throws) fails its own sequence, and any other failure of a
+ * step fails every running sequence. Each frees its KV blocks and hears {@link
+ * SequenceOutput.Failure#ENGINE_ERROR}; the next step runs as usual.
  */
 public final class Scheduler implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(Scheduler.class);
@@ -383,7 +388,18 @@ public final class Scheduler implements AutoCloseable {
    */
   public boolean runOnce() {
     runCommands();
-    boolean worked = step();
+    boolean worked;
+    try {
+      worked = step();
+    } catch (RuntimeException | Error e) {
+      // Engine calls and sequence outputs fail only the sequences they concern, inside the step.
+      // Anything else leaves the step's state unknown: its running sequences fail and free their
+      // blocks, so none stays running with nothing left to finish it, and the next step starts
+      // clean.
+      LOG.error("scheduler step failed; its running sequences fail", e);
+      failRunning("the worker's scheduler failed: " + e);
+      worked = true;
+    }
     checkDrained();
     publish();
     return worked;
@@ -411,17 +427,17 @@ public final class Scheduler implements AutoCloseable {
     if (!fitKv(plan)) {
       return true;
     }
-    engine.clearBatch();
     int rows = 0;
-    for (Chunk c : plan) {
-      Sequence seq = c.seq;
-      for (int i = 0; i < c.rows; i++) {
-        int pos = seq.cached + i;
-        engine.addRow(seq.tokens[pos], seq.seqId, pos, seq.adapter, c.samples && i == c.rows - 1);
-      }
-      rows += c.rows;
-    }
     try {
+      engine.clearBatch();
+      for (Chunk c : plan) {
+        Sequence seq = c.seq;
+        for (int i = 0; i < c.rows; i++) {
+          int pos = seq.cached + i;
+          engine.addRow(seq.tokens[pos], seq.seqId, pos, seq.adapter, c.samples && i == c.rows - 1);
+        }
+        rows += c.rows;
+      }
       engine.decode();
     } catch (KvCacheFullException e) {
       // Our block count disagreed with the engine's; preempt and let the next step retry.
@@ -432,10 +448,12 @@ public final class Scheduler implements AutoCloseable {
         fail(plan.get(0).seq, Failure.ENGINE_ERROR, e.getMessage());
       }
       return true;
-    } catch (EngineException e) {
-      LOG.errorf("engine step of %d sequences failed: %s", plan.size(), e.getMessage());
+    } catch (RuntimeException e) {
+      // An engine error or any other failure of the step's engine calls: the step's sequences
+      // cannot know what their cache holds, so each fails and frees its blocks.
+      LOG.errorf(e, "engine step of %d sequences failed", plan.size());
       for (Chunk c : plan) {
-        fail(c.seq, Failure.ENGINE_ERROR, "engine step failed: " + e.getMessage());
+        fail(c.seq, Failure.ENGINE_ERROR, "engine step failed: " + describe(e));
       }
       return true;
     }
@@ -446,11 +464,35 @@ public final class Scheduler implements AutoCloseable {
       Sequence seq = c.seq;
       seq.cached += c.rows;
       if (c.samples) {
-        SampledToken token = engine.sample(logitRow++, seq.request.sampling(), seq.generated());
-        accept(seq, token.token(), token.logprob(), now);
+        int row = logitRow++;
+        try {
+          SampledToken token = engine.sample(row, seq.request.sampling(), seq.generated());
+          accept(seq, token.token(), token.logprob(), now);
+        } catch (RuntimeException e) {
+          // Its cache holds a token it never sampled: it cannot go on. The others in the step can.
+          LOG.errorf(e, "sequence %s failed after its engine step", seq.request.requestId());
+          if (!seq.finished) {
+            fail(seq, Failure.ENGINE_ERROR, "sampling failed: " + describe(e));
+          }
+        }
       }
     }
     return true;
+  }
+
+  private static String describe(RuntimeException e) {
+    return e instanceof EngineException || e.getMessage() == null ? e.getMessage() : e.toString();
+  }
+
+  /** Fails every running sequence (their state is unknown after a failed step). */
+  private void failRunning(String message) {
+    for (Sequence seq : new ArrayList<>(running)) {
+      try {
+        fail(seq, Failure.ENGINE_ERROR, message);
+      } catch (RuntimeException e) {
+        LOG.errorf(e, "failing sequence %s failed", seq.request.requestId());
+      }
+    }
   }
 
   /**
@@ -649,8 +691,13 @@ public final class Scheduler implements AutoCloseable {
   /** Frees a running sequence's KV blocks, id and adapter hold. */
   private void release(Sequence seq) {
     running.remove(seq);
-    engine.freeSequence(seq.seqId);
-    freeSeqIds.add(seq.seqId);
+    try {
+      engine.freeSequence(seq.seqId);
+      freeSeqIds.add(seq.seqId);
+    } catch (RuntimeException e) {
+      // The engine may still hold the id's blocks: the id leaves use rather than hand them on.
+      LOG.errorf(e, "freeing sequence id %d failed; the id is retired", seq.seqId);
+    }
     seq.seqId = -1;
     if (seq.adapter != null) {
       slots

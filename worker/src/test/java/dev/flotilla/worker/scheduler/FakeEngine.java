@@ -40,6 +40,8 @@ final class FakeEngine implements EngineBackend {
   final List<String> frees = new ArrayList<>();
   final Map<String, Long> adapterBytes = new LinkedHashMap<>();
   int eosAtLength = -1; // when set, a sequence that reaches this length produces EOS
+  RuntimeException failNextDecode; // when set, the next decode throws it and changes nothing
+  long failSampleSeed = Long.MIN_VALUE; // sampling with this seed throws, as the native one can
 
   FakeEngine(int maxSequences, int blockSize, int totalBlocks) {
     this.maxSequences = maxSequences;
@@ -92,6 +94,11 @@ final class FakeEngine implements EngineBackend {
 
   @Override
   public void decode() {
+    if (failNextDecode != null) {
+      RuntimeException e = failNextDecode;
+      failNextDecode = null;
+      throw e;
+    }
     Map<Integer, int[]> span = new LinkedHashMap<>(); // seq -> first pos, last pos
     for (int i = 0; i < rows.size(); i++) {
       int[] r = rows.get(i);
@@ -137,6 +144,9 @@ final class FakeEngine implements EngineBackend {
 
   @Override
   public SampledToken sample(int logitRow, SamplingParams params, long step) {
+    if (params.seed() == failSampleSeed) {
+      throw new InvalidEngineArgumentException("sample: logits have no finite maximum");
+    }
     String key = logitKeys.get(logitRow);
     int length = key.split(",").length;
     if (eosAtLength > 0 && length >= eosAtLength) {

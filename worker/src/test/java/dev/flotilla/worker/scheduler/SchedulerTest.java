@@ -245,6 +245,92 @@ class SchedulerTest {
   }
 
   @Test
+  void aFailedEngineStepFailsEachOfItsSequencesFreesTheirBlocksAndLaterRequestsRun() {
+    scheduler(4, 1000);
+    List<RecordingOutput> outputs = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      RecordingOutput out = new RecordingOutput();
+      scheduler.submit(request("f" + i, FakeEngine.tokens(6 + i, i), 50), out);
+      outputs.add(out);
+    }
+    scheduler.runOnce();
+    assertThat(engine.usedBlocks()).as("the prompts are cached").isPositive();
+
+    // Not an EngineException: a failure the step does not expect still ends with its sequences.
+    engine.failNextDecode = new IllegalStateException("device lost");
+    scheduler.runOnce();
+
+    for (RecordingOutput out : outputs) {
+      assertThat(out.failure).isEqualTo(Failure.ENGINE_ERROR);
+      assertThat(out.failureMessage).contains("device lost");
+    }
+    assertThat(engine.usedBlocks()).isZero();
+    assertThat(engine.kvStats().freeBlocks()).isEqualTo(1000);
+    assertThat(scheduler.snapshot().running()).isZero();
+    assertThat(scheduler.snapshot().usedKvBlocks()).isZero();
+
+    RecordingOutput later = new RecordingOutput();
+    scheduler.submit(request("later", FakeEngine.tokens(5, 9), 4), later);
+    runToCompletion(List.of(later));
+    assertThat(later.result.reason()).isEqualTo(FinishReason.LENGTH);
+    assertThat(later.tokens).hasSize(4);
+  }
+
+  @Test
+  void aSamplingFailureFailsOnlyItsSequenceAndTheOthersInTheStepFinish() {
+    scheduler(4, 1000);
+    List<SequenceRequest> requests = new ArrayList<>();
+    List<RecordingOutput> outputs = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      SequenceRequest r = request("s" + i, FakeEngine.tokens(5 + i, i), 6);
+      RecordingOutput out = new RecordingOutput();
+      scheduler.submit(r, out);
+      requests.add(r);
+      outputs.add(out);
+    }
+    engine.failSampleSeed = requests.get(1).sampling().seed();
+    runToCompletion(outputs);
+
+    assertThat(outputs.get(1).failure).isEqualTo(Failure.ENGINE_ERROR);
+    assertThat(outputs.get(1).failureMessage).contains("sampling failed", "no finite maximum");
+    assertThat(outputs.get(1).tokens).isEmpty();
+    for (int i : new int[] {0, 2}) {
+      assertThat(outputs.get(i).result.reason()).isEqualTo(FinishReason.LENGTH);
+      assertThat(outputs.get(i).tokens).isEqualTo(alone(requests.get(i), Map.of()));
+    }
+    assertThat(engine.usedBlocks()).isZero();
+    assertThat(scheduler.snapshot().usedKvBlocks()).isZero();
+
+    engine.failSampleSeed = Long.MIN_VALUE;
+    RecordingOutput later = new RecordingOutput();
+    scheduler.submit(request("later", FakeEngine.tokens(5, 9), 4), later);
+    runToCompletion(List.of(later));
+    assertThat(later.result.reason()).isEqualTo(FinishReason.LENGTH);
+  }
+
+  @Test
+  void anOutputThatThrowsFailsItsOwnSequenceOnly() {
+    scheduler(4, 1000);
+    RecordingOutput broken =
+        new RecordingOutput() {
+          @Override
+          public boolean onToken(int token, float logprob) {
+            throw new IllegalStateException("detokenizer broke");
+          }
+        };
+    RecordingOutput fine = new RecordingOutput();
+    scheduler.submit(request("broken", FakeEngine.tokens(5, 1), 6), broken);
+    scheduler.submit(request("fine", FakeEngine.tokens(5, 2), 6), fine);
+    runToCompletion(List.of(broken, fine));
+
+    assertThat(broken.failure).isEqualTo(Failure.ENGINE_ERROR);
+    assertThat(broken.failureMessage).contains("detokenizer broke");
+    assertThat(fine.result.reason()).isEqualTo(FinishReason.LENGTH);
+    assertThat(fine.tokens).hasSize(6);
+    assertThat(engine.usedBlocks()).isZero();
+  }
+
+  @Test
   void finishReasons() {
     scheduler(new FakeEngine(4, 4, 1000), 4, 64, 2, 20, Map.of());
     RecordingOutput length = new RecordingOutput();
