@@ -19,6 +19,7 @@ import dev.flotilla.gateway.worker.WorkerClient;
 import io.grpc.Deadline;
 import io.grpc.StatusRuntimeException;
 import java.time.Clock;
+import java.util.Locale;
 import java.util.function.Supplier;
 
 /**
@@ -143,7 +144,7 @@ public final class GatewayPipeline {
     } catch (StatusRuntimeException e) {
       meter.refused(
           RequestFacts.of(tenant, request, null, arrived, deadline, defaultMaxTokens),
-          e.getStatus().getCode().name().toLowerCase(),
+          e.getStatus().getCode().name().toLowerCase(Locale.ROOT),
           e,
           sink);
       return null;
@@ -155,7 +156,8 @@ public final class GatewayPipeline {
     TenantLimiter.Admission admission = limiter.tryAcquire(facts.tenant(), facts.reservedTokens());
     if (!admission.admitted()) {
       TenantLimiter.Rejection rejection = admission.rejection();
-      meter.refused(facts, rejection.reason().name().toLowerCase(), rejection.toStatus(), sink);
+      meter.refused(
+          facts, rejection.reason().name().toLowerCase(Locale.ROOT), rejection.toStatus(), sink);
       return null;
     }
     return admission.permit();
@@ -203,6 +205,11 @@ public final class GatewayPipeline {
     return out.build();
   }
 
+  /** The worker's limits on stop sequences, checked here so a request fails before it is held. */
+  static final int MAX_STOP_SEQUENCES = 16;
+
+  static final int MAX_STOP_LENGTH = 256;
+
   static void validate(GenerateRequest r) {
     switch (r.getInputCase()) {
       case PROMPT -> {
@@ -214,12 +221,19 @@ public final class GatewayPipeline {
         if (r.getPromptTokenIds().getIdsCount() == 0) {
           throw GatewayStatus.invalidArgument("prompt_token_ids", "must not be empty");
         }
+        for (int id : r.getPromptTokenIds().getIdsList()) {
+          if (id < 0) {
+            throw GatewayStatus.invalidArgument("prompt_token_ids", "token ids are >= 0");
+          }
+        }
       }
       default -> throw GatewayStatus.invalidArgument("prompt", "give prompt or prompt_token_ids");
     }
     var s = r.getSampling();
-    if (s.getTemperature() < 0 || Float.isNaN(s.getTemperature())) {
-      throw GatewayStatus.invalidArgument("sampling.temperature", "must be >= 0");
+    // NaN fails every comparison and infinity passes ">= 0": finiteness is checked by name, here
+    // and again by the worker, so neither reaches an engine step.
+    if (!Float.isFinite(s.getTemperature()) || s.getTemperature() < 0) {
+      throw GatewayStatus.invalidArgument("sampling.temperature", "must be a finite number >= 0");
     }
     if (s.getTopK() < 0) {
       throw GatewayStatus.invalidArgument("sampling.top_k", "must be >= 0");
@@ -229,6 +243,16 @@ public final class GatewayPipeline {
     }
     if (s.getMaxTokens() < 0) {
       throw GatewayStatus.invalidArgument("sampling.max_tokens", "must be >= 0");
+    }
+    if (s.getStopCount() > MAX_STOP_SEQUENCES) {
+      throw GatewayStatus.invalidArgument(
+          "sampling.stop", "at most " + MAX_STOP_SEQUENCES + " stop sequences");
+    }
+    for (String stop : s.getStopList()) {
+      if (stop.isEmpty() || stop.length() > MAX_STOP_LENGTH) {
+        throw GatewayStatus.invalidArgument(
+            "sampling.stop", "stop sequences have 1 to " + MAX_STOP_LENGTH + " characters");
+      }
     }
     if (r.getRequestId().length() > 128) {
       throw GatewayStatus.invalidArgument("request_id", "at most 128 characters");

@@ -260,6 +260,48 @@ class InferenceServiceIT {
   }
 
   @Test
+  void nonFiniteOrOutOfRangeFieldsAreInvalidArgumentNamingTheFieldAndNeverReachAWorker()
+      throws Exception {
+    FakeWorker w = worker("w1");
+    SamplingParams base = request("", 4).getSampling();
+    java.util.Map<String, GenerateRequest> bad = new java.util.LinkedHashMap<>();
+    for (float t : new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY}) {
+      bad.put(
+          "sampling.temperature " + t,
+          request("", 4).toBuilder().setSampling(base.toBuilder().setTemperature(t)).build());
+    }
+    for (float p : new float[] {Float.NaN, Float.POSITIVE_INFINITY}) {
+      bad.put(
+          "sampling.top_p " + p,
+          request("", 4).toBuilder().setSampling(base.toBuilder().setTopP(p)).build());
+    }
+    bad.put(
+        "sampling.top_k",
+        request("", 4).toBuilder().setSampling(base.toBuilder().setTopK(-1)).build());
+    bad.put(
+        "sampling.max_tokens",
+        request("", 4).toBuilder().setSampling(base.toBuilder().setMaxTokens(-1)).build());
+    bad.put(
+        "sampling.stop",
+        request("", 4).toBuilder().setSampling(base.toBuilder().addStop("x".repeat(257))).build());
+    bad.put(
+        "prompt_token_ids",
+        request("", 4).toBuilder()
+            .setPromptTokenIds(TokenIds.newBuilder().addIds(5).addIds(-2))
+            .build());
+    for (var c : bad.entrySet()) {
+      StatusRuntimeException e =
+          org.junit.jupiter.api.Assertions.assertThrows(
+              StatusRuntimeException.class, () -> drain(client(ACME).generate(c.getValue())));
+      assertThat(e.getStatus().getCode()).as(c.getKey()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+      assertThat(detail(e, BadRequest.class).getFieldViolations(0).getField())
+          .as(c.getKey())
+          .isEqualTo(c.getKey().split(" ")[0]);
+    }
+    assertThat(w.generated).isEmpty();
+  }
+
+  @Test
   void overTheRateLimitIsResourceExhaustedWithRetryInfo() throws Exception {
     worker("w1");
     drain(client(GLOBEX).generate(request("", 2)));
