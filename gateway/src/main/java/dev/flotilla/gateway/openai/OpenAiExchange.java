@@ -6,6 +6,7 @@ import dev.flotilla.api.v1.Final;
 import dev.flotilla.api.v1.GenerateRequest;
 import dev.flotilla.api.v1.HeldProgress;
 import dev.flotilla.api.v1.TokenChunk;
+import dev.flotilla.gateway.auth.TenantInfo;
 import dev.flotilla.gateway.service.GatewayPipeline;
 import dev.flotilla.gateway.service.ResponseSink;
 import dev.flotilla.gateway.service.RunningRequest;
@@ -66,7 +67,7 @@ final class OpenAiExchange implements ResponseSink {
   /** Runs the request; returns once it is admitted or answered. */
   void run(
       GatewayPipeline pipeline,
-      String authorization,
+      TenantInfo tenant,
       Supplier<GenerateRequest> request,
       long timeoutNanos) {
     response.closeHandler(v -> abandon(false));
@@ -89,8 +90,7 @@ final class OpenAiExchange implements ResponseSink {
       timer = t;
     }
     RunningRequest r =
-        pipeline.start(
-            authorization, request, this, Deadline.after(timeoutNanos, TimeUnit.NANOSECONDS));
+        pipeline.start(tenant, request, this, Deadline.after(timeoutNanos, TimeUnit.NANOSECONDS));
     Boolean cancelNow;
     synchronized (this) {
       run = r;

@@ -3,6 +3,7 @@ package dev.flotilla.gateway.openai;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.flotilla.gateway.auth.TenantInfo;
 import dev.flotilla.gateway.catalog.ModelCatalog;
 import dev.flotilla.gateway.openai.OpenAiRequests.Endpoint;
 import dev.flotilla.gateway.service.GatewayPipeline;
@@ -10,6 +11,7 @@ import dev.flotilla.gateway.status.GatewayStatus;
 import io.grpc.StatusRuntimeException;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpVersion;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
@@ -26,9 +28,13 @@ import java.util.UUID;
  * OpenAI errors ({@link OpenAiError}).
  *
  * <p>Handlers run on the event loop, as the gRPC service does: no pipeline step blocks (a usage
- * event's fsync is the ledger writer's), and the body is already read by the body handler.
+ * event's fsync is the ledger writer's), and the body handler has read the body, which it does only
+ * for a caller whose API key is valid.
  */
 public final class OpenAiHttp {
+  /** Where {@link #authenticate} leaves the caller's tenant for the request's handler. */
+  private static final String TENANT = "flotilla.tenant";
+
   /**
    * @param timeout the deadline of one HTTP request (answered 504 past it)
    */
@@ -57,6 +63,9 @@ public final class OpenAiHttp {
   }
 
   public void register(Router router) {
+    // A route of its own: Vert.x puts a body handler before any user handler of the same route.
+    router.post("/v1/completions").handler(this::authenticate);
+    router.post("/v1/chat/completions").handler(this::authenticate);
     BodyHandler body = BodyHandler.create(false).setBodyLimit(settings.maxBodyBytes());
     router
         .post("/v1/completions")
@@ -66,7 +75,31 @@ public final class OpenAiHttp {
     router.get("/v1/models").handler(this::models);
   }
 
+  /**
+   * Checks the API key from the headers alone, before the body handler reads a byte: a caller
+   * without a valid key gets 401 and makes the gateway neither buffer nor parse its body, however
+   * large or malformed.
+   */
+  private void authenticate(RoutingContext ctx) {
+    TenantInfo tenant;
+    try {
+      tenant = pipeline.authenticate(ctx.request().getHeader("Authorization"));
+    } catch (StatusRuntimeException e) {
+      if (ctx.request().version() != HttpVersion.HTTP_2) {
+        // HTTP/1.1 would read the rest of the body to find the next request. (An HTTP/2 stream
+        // ends with its answer and its flow-control window bounds what the caller can still send.)
+        ctx.response().putHeader("Connection", "close");
+        ctx.response().endHandler(v -> ctx.request().connection().close());
+      }
+      sendError(ctx, e);
+      return;
+    }
+    ctx.put(TENANT, tenant);
+    ctx.next();
+  }
+
   private void generate(RoutingContext ctx, Endpoint endpoint) {
+    TenantInfo tenant = ctx.get(TENANT);
     Buffer raw = ctx.body().buffer();
     JsonNode body;
     String parseError = null;
@@ -85,7 +118,7 @@ public final class OpenAiHttp {
     String invalid = parseError;
     exchange.run(
         pipeline,
-        ctx.request().getHeader("Authorization"),
+        tenant,
         () -> {
           if (invalid != null) {
             throw GatewayStatus.invalidArgument("body", "not valid JSON: " + invalid);
@@ -127,17 +160,22 @@ public final class OpenAiHttp {
           .putHeader("Content-Type", "application/json")
           .end(json.mapper().writeValueAsString(json.models(models, clock.millis() / 1000)));
     } catch (StatusRuntimeException e) {
-      OpenAiError error = OpenAiError.of(e);
-      try {
-        ctx.response()
-            .setStatusCode(error.httpStatus())
-            .putHeader("Content-Type", "application/json")
-            .end(json.mapper().writeValueAsString(error.body(json.mapper())));
-      } catch (JsonProcessingException x) {
-        ctx.fail(x);
-      }
+      sendError(ctx, e);
     } catch (JsonProcessingException e) {
       ctx.fail(e);
+    }
+  }
+
+  /** Answers a refusal that no pipeline request carries (no request id, no Retry-After). */
+  private void sendError(RoutingContext ctx, StatusRuntimeException e) {
+    OpenAiError error = OpenAiError.of(e);
+    try {
+      ctx.response()
+          .setStatusCode(error.httpStatus())
+          .putHeader("Content-Type", "application/json")
+          .end(json.mapper().writeValueAsString(error.body(json.mapper())));
+    } catch (JsonProcessingException x) {
+      ctx.fail(x);
     }
   }
 

@@ -104,6 +104,24 @@ public final class GatewayPipeline {
     if (tenant == null) {
       return null;
     }
+    return start(tenant, arrived, request, sink, deadline);
+  }
+
+  /**
+   * Runs a request of a caller already authenticated by {@link #authenticate(String)}; otherwise as
+   * {@link #start(String, Supplier, ResponseSink, Deadline)}.
+   */
+  public RunningRequest start(
+      TenantInfo tenant, Supplier<GenerateRequest> request, ResponseSink sink, Deadline deadline) {
+    return start(tenant, ticker.nanos(), request, sink, deadline);
+  }
+
+  private RunningRequest start(
+      TenantInfo tenant,
+      long arrived,
+      Supplier<GenerateRequest> request,
+      ResponseSink sink,
+      Deadline deadline) {
     RequestFacts facts = authorize(tenant, request, arrived, deadline, sink);
     if (facts == null) {
       return null;
@@ -113,6 +131,22 @@ public final class GatewayPipeline {
       return null;
     }
     return queue(facts, permit, sink);
+  }
+
+  /**
+   * The caller's tenant, for a transport that checks the key before it reads the request: the HTTP
+   * surface, so that nobody without a key makes the gateway read or parse a body. A refusal counts
+   * as the pipeline's own.
+   *
+   * @throws StatusRuntimeException UNAUTHENTICATED when the key is missing or unknown
+   */
+  public TenantInfo authenticate(String authorization) {
+    try {
+      return authenticator.authenticate(authorization);
+    } catch (StatusRuntimeException e) {
+      metrics.rejected("unauthenticated");
+      throw e;
+    }
   }
 
   /** The caller's tenant; null when the key is missing or unknown (answered, not billed). */

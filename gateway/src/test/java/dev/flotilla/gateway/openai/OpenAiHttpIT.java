@@ -481,6 +481,47 @@ class OpenAiHttpIT {
   }
 
   @Test
+  void aBadKeyIs401BeforeTheBodyIsReadWhateverItsSizeOrShape() throws Exception {
+    harness.worker("w1");
+    // Over the 1 MiB body limit: a gateway that read the body first would answer 413.
+    String huge = "{\"model\":\"" + "x".repeat((1 << 20) + 1024) + "\"}";
+    assertError(
+        call("/v1/completions", "flk_wrong", huge),
+        401,
+        "authentication_error",
+        null,
+        "invalid_api_key");
+    assertError(
+        call("/v1/chat/completions", null, "{not json"),
+        401,
+        "authentication_error",
+        null,
+        "invalid_api_key");
+    // Headers that announce a 1 GiB body, then one byte of it: the answer comes from the headers
+    // alone, so the body is neither read nor parsed, and the connection closes.
+    URI uri = URI.create(base);
+    try (java.net.Socket socket = new java.net.Socket(uri.getHost(), uri.getPort())) {
+      socket.setSoTimeout(10_000);
+      socket
+          .getOutputStream()
+          .write(
+              ("POST /v1/chat/completions HTTP/1.1\r\n"
+                      + "Host: gateway\r\n"
+                      + "Authorization: Bearer flk_wrong\r\n"
+                      + "Content-Type: application/json\r\n"
+                      + "Content-Length: 1073741824\r\n\r\n{")
+                  .getBytes(StandardCharsets.US_ASCII));
+      String response =
+          new String(socket.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+      assertThat(response).startsWith("HTTP/1.1 401 ").contains("invalid_api_key");
+    }
+    assertThat(harness.count("flotilla.gateway.rejections", "reason", "unauthenticated"))
+        .isEqualTo(3);
+    assertThat(harness.usage).isEmpty();
+    assertThat(harness.workers.get(0).generated).isEmpty();
+  }
+
+  @Test
   void aColdStartTimeoutIs503WithRetryAfterEvenWhenStreaming() throws Exception {
     CompletableFuture<HttpResponse<String>> pending =
         http.sendAsync(
