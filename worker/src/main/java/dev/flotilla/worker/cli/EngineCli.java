@@ -252,8 +252,8 @@ public final class EngineCli {
       if ((o.promptText == null) == (o.promptIds == null)) {
         throw new IllegalArgumentException("give exactly one of --prompt and --prompt-ids");
       }
-      if (o.temperature < 0 || Float.isNaN(o.temperature)) {
-        throw new IllegalArgumentException("--temperature must be >= 0");
+      if (!Float.isFinite(o.temperature) || o.temperature < 0) {
+        throw new IllegalArgumentException("--temperature must be a finite number >= 0");
       }
       if (!(o.topP > 0 && o.topP <= 1)) {
         throw new IllegalArgumentException("--top-p must be in (0, 1]");

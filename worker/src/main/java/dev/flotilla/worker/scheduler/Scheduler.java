@@ -57,8 +57,8 @@ import org.jboss.logging.Logger;
  * requests are validated to fit the context, which is at most the whole pool, and a lone sequence
  * may always use the whole pool.
  *
- * <p>Failures end sequences, never the loop: an engine step that fails fails the sequences in it,
- * a failed sampling (or an output that throws) fails its own sequence, and any other failure of a
+ * <p>Failures end sequences, never the loop: an engine step that fails fails the sequences in it, a
+ * failed sampling (or an output that throws) fails its own sequence, and any other failure of a
  * step fails every running sequence. Each frees its KV blocks and hears {@link
  * SequenceOutput.Failure#ENGINE_ERROR}; the next step runs as usual.
  */

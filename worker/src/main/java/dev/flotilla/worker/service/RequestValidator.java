@@ -16,6 +16,8 @@ import java.util.concurrent.ThreadLocalRandom;
 final class RequestValidator {
   static final int MAX_STOP_SEQUENCES = 16;
   static final int MAX_STOP_LENGTH = 256;
+  static final int MIN_PRIORITY = 0;
+  static final int MAX_PRIORITY = 2;
 
   private RequestValidator() {}
 
@@ -28,17 +30,19 @@ final class RequestValidator {
    */
   static Validated validate(WorkerGenerateRequest request, WorkerRuntime runtime) {
     SamplingParams s = request.getSampling();
-    if (Float.isNaN(s.getTemperature()) || s.getTemperature() < 0) {
+    // NaN fails every comparison and infinity passes ">= 0": both are refused by name here, since
+    // the engine would refuse them only inside a step.
+    if (!Float.isFinite(s.getTemperature()) || s.getTemperature() < 0) {
       throw Errors.invalid(
           "sampling.temperature",
-          "temperature must be >= 0 (0 = greedy), got " + s.getTemperature());
+          "temperature must be a finite number >= 0 (0 = greedy), got " + s.getTemperature());
     }
     if (s.getTopK() < 0) {
       throw Errors.invalid(
           "sampling.top_k", "top_k must be >= 0 (0 = all tokens), got " + s.getTopK());
     }
     float topP = s.getTopP() == 0 ? 1f : s.getTopP();
-    if (Float.isNaN(topP) || topP <= 0 || topP > 1) {
+    if (!(topP > 0 && topP <= 1)) {
       throw Errors.invalid(
           "sampling.top_p", "top_p must be in (0, 1] (0 = unset = 1), got " + s.getTopP());
     }
@@ -64,6 +68,23 @@ final class RequestValidator {
                 + " characters, got one of "
                 + stop.length());
       }
+    }
+
+    if (request.getPriority() < MIN_PRIORITY || request.getPriority() > MAX_PRIORITY) {
+      throw Errors.invalid(
+          "priority",
+          "priority must be in "
+              + MIN_PRIORITY
+              + ".."
+              + MAX_PRIORITY
+              + " (low, normal, high), got "
+              + request.getPriority());
+    }
+    double vtc = request.getVirtualTokenCounter();
+    if (!Double.isFinite(vtc) || vtc < 0) {
+      throw Errors.invalid(
+          "virtual_token_counter",
+          "virtual_token_counter must be a finite number >= 0, got " + vtc);
     }
 
     String adapter = request.getAdapter();

@@ -242,8 +242,18 @@ class EngineBehaviourTest {
     }
     assertThat(Sampler.sample(logits, 0, 4, new SamplingParams(1f, 2, 1f, 5), 3).token())
         .isIn(1, 3);
-    assertThatThrownBy(() -> Sampler.sample(logits, 0, 4, new SamplingParams(-1f, 0, 1f, 0), 0))
-        .isInstanceOf(InvalidEngineArgumentException.class);
+    for (float t : new float[] {-1f, Float.NaN, Float.POSITIVE_INFINITY}) {
+      assertThatThrownBy(() -> new SamplingParams(t, 0, 1f, 0))
+          .as("temperature %s", t)
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("temperature");
+    }
+    for (float p : new float[] {0f, 1.5f, Float.NaN}) {
+      assertThatThrownBy(() -> new SamplingParams(1f, 0, p, 0))
+          .as("top_p %s", p)
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("top_p");
+    }
     assertThatThrownBy(() -> Sampler.sample(logits, 1, 4, SamplingParams.greedy(), 0))
         .isInstanceOf(IllegalArgumentException.class);
   }

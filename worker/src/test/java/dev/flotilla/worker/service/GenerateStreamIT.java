@@ -15,6 +15,7 @@ import dev.flotilla.api.worker.v1.WorkerFinal;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
 import dev.flotilla.api.worker.v1.WorkerStats;
 import dev.flotilla.worker.InProcessWorker;
+import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
 import java.time.Duration;
@@ -127,6 +128,30 @@ class GenerateStreamIT {
       assertThat(stream.finals.get(i + 1L).getUsage().getCompletionTokens())
           .isEqualTo(alone.tokens().size());
     }
+  }
+
+  @Test
+  void aCallWithANonFiniteTemperatureIsRefusedByNameAndTheStreamGoesOn() throws Exception {
+    WorkerGenerateRequest ok = greedy(null, prompt(6, 1), 4);
+    Stream stream = new Stream(3);
+    stream.start(
+        1,
+        ok.toBuilder().setSampling(ok.getSampling().toBuilder().setTemperature(Float.NaN)).build());
+    stream.start(
+        2,
+        ok.toBuilder()
+            .setSampling(ok.getSampling().toBuilder().setTemperature(Float.POSITIVE_INFINITY))
+            .build());
+    stream.start(3, ok);
+    assertThat(stream.ended.await(60, TimeUnit.SECONDS)).isTrue();
+    stream.requests.onCompleted();
+    for (long id : new long[] {1, 2}) {
+      assertThat(stream.errors.get(id))
+          .as("call %d", id)
+          .startsWith(Status.Code.INVALID_ARGUMENT.value() + " ")
+          .contains("temperature must be a finite number");
+    }
+    assertThat(stream.finals.get(3L).getUsage().getCompletionTokens()).isEqualTo(4);
   }
 
   @Test

@@ -445,7 +445,23 @@ class WorkerGrpcIT {
     invalid.put(
         "top_p must be in (0, 1] ",
         ok.toBuilder().setSampling(s.toBuilder().setTopP(-0.1f)).build());
+    invalid.put(
+        "temperature must be a finite number",
+        ok.toBuilder().setSampling(s.toBuilder().setTemperature(Float.NaN)).build());
+    invalid.put(
+        "temperature must be a finite number ",
+        ok.toBuilder().setSampling(s.toBuilder().setTemperature(Float.POSITIVE_INFINITY)).build());
+    invalid.put(
+        "top_p must be in (0, 1]  ",
+        ok.toBuilder().setSampling(s.toBuilder().setTopP(Float.NaN)).build());
     invalid.put("top_k", ok.toBuilder().setSampling(s.toBuilder().setTopK(-1)).build());
+    invalid.put(
+        "virtual_token_counter must be a finite number",
+        ok.toBuilder().setVirtualTokenCounter(Double.NaN).build());
+    invalid.put(
+        "virtual_token_counter must be a finite number ",
+        ok.toBuilder().setVirtualTokenCounter(Double.NEGATIVE_INFINITY).build());
+    invalid.put("priority must be in 0..2", ok.toBuilder().setPriority(Integer.MIN_VALUE).build());
     invalid.put(
         "max_tokens must be >= 0",
         ok.toBuilder().setSampling(s.toBuilder().setMaxTokens(-3)).build());
@@ -464,6 +480,28 @@ class WorkerGrpcIT {
           assertThat(r.error().getCode()).as(message).isEqualTo(Status.Code.INVALID_ARGUMENT);
           assertThat(r.error().getDescription()).as(message).contains(message.strip());
         });
+
+    WorkerGenerateRequest infinite =
+        ok.toBuilder().setSampling(s.toBuilder().setTemperature(Float.POSITIVE_INFINITY)).build();
+    assertThatThrownBy(() -> worker.blocking.generate(infinite).forEachRemaining(m -> {}))
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e ->
+                assertThat(
+                        io.grpc.protobuf.StatusProto.fromThrowable(e).getDetailsList().stream()
+                            .filter(d -> d.is(com.google.rpc.BadRequest.class))
+                            .map(
+                                d -> {
+                                  try {
+                                    return d.unpack(com.google.rpc.BadRequest.class)
+                                        .getFieldViolations(0)
+                                        .getField();
+                                  } catch (Exception x) {
+                                    throw new AssertionError(x);
+                                  }
+                                })
+                            .toList())
+                    .containsExactly("sampling.temperature"));
 
     Result unknown = worker.generate(greedy("nope", prompt(4, 1), 4));
     assertThat(unknown.error().getCode()).isEqualTo(Status.Code.NOT_FOUND);
