@@ -187,6 +187,7 @@ public class GatewayBeans {
             Ticker.system(),
             config.hold().maxPerModel(),
             config.hold().maxPerTenant(),
+            config.hold().maxBytesPerTenant(),
             config.hold().retryAfter(),
             config.queue().timeout(),
             config.queue().retryAfter(),

@@ -58,6 +58,14 @@ public interface GatewayConfig {
     @WithDefault("100")
     int maxPerTenant();
 
+    /**
+     * Bytes of requests (their prompts, mostly) one tenant may have held across all cold models;
+     * beyond it RESOURCE_EXHAUSTED (HTTP 429). 32 MiB: thousands of ordinary prompts, eight of the
+     * largest a gRPC message or HTTP body may carry (4 MiB).
+     */
+    @WithDefault("33554432")
+    long maxBytesPerTenant();
+
     /** RetryInfo delay after a cold-start timeout or a full hold queue. */
     @WithDefault("5s")
     Duration retryAfter();

@@ -26,9 +26,10 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <ul>
  *   <li><b>Held while cold:</b> with no ready worker, a request waits in a bounded hold queue (per
- *       model and per tenant caps) and the autoscaler is told at once. When a worker becomes ready,
- *       held requests move to the fair queue in arrival order. A request still held after the
- *       model's cold-start timeout fails UNAVAILABLE with RetryInfo.
+ *       model and per tenant counts, and per tenant bytes across every model: {@link HeldBytes})
+ *       and the autoscaler is told at once. When a worker becomes ready, held requests move to the
+ *       fair queue in arrival order. A request still held after the model's cold-start timeout
+ *       fails UNAVAILABLE with RetryInfo.
  *   <li><b>Fair queue:</b> with ready workers, requests wait in a {@link VtcQueue} and are
  *       dispatched while some ready worker has a free batch slot, so queueing happens here and not
  *       blind inside workers. A request still queued after the queue timeout fails UNAVAILABLE with
@@ -54,6 +55,9 @@ public final class ModelScheduler {
 
     long promptTokens();
 
+    /** Bytes the request keeps in the gateway's memory while it waits: its size on the wire. */
+    long heldBytes();
+
     String adapter();
 
     /** Worker ids that already failed this request. */
@@ -73,6 +77,7 @@ public final class ModelScheduler {
   /** Why the scheduler refused a request; also the rejections metric label. */
   public enum RejectReason {
     HOLD_FULL,
+    HELD_BYTES,
     COLD_START_TIMEOUT,
     QUEUE_TIMEOUT,
     NO_WORKER;
@@ -127,6 +132,7 @@ public final class ModelScheduler {
   private static final class Slot {
     final Request request;
     final long arrived;
+    final long bytes;
     VtcQueue.Entry<Slot> queued;
 
     /** When it entered the fair queue; -1 while never queued. */
@@ -138,6 +144,7 @@ public final class ModelScheduler {
     Slot(Request request, long arrived) {
       this.request = request;
       this.arrived = arrived;
+      this.bytes = request.heldBytes();
     }
   }
 
@@ -159,7 +166,7 @@ public final class ModelScheduler {
         slot.done = true;
         if (slot.held) {
           held.remove(slot);
-          heldByTenant.merge(slot.request.tenant(), -1, Integer::sum);
+          unhold(slot);
           heldFor = ticker.nanos() - slot.arrived;
         } else if (slot.queued != null) {
           queue.remove(slot.queued);
@@ -179,6 +186,7 @@ public final class ModelScheduler {
   private final AutoscalerNotifier notifier;
   private final Ticker ticker;
   private final Events events;
+  private final HeldBytes heldBytes;
   private volatile Settings settings;
   private final VtcQueue<Slot> queue = new VtcQueue<>();
 
@@ -206,8 +214,10 @@ public final class ModelScheduler {
       WorkerSelector selector,
       AutoscalerNotifier notifier,
       Ticker ticker,
-      Events events) {
+      Events events,
+      HeldBytes heldBytes) {
     this.modelKey = modelKey;
+    this.heldBytes = heldBytes;
     this.events = events;
     this.settings = settings;
     this.registry = registry;
@@ -244,6 +254,18 @@ public final class ModelScheduler {
                       + " is starting and already holds the most requests it may; retry later",
                   s.retryAfterColdTimeout().toNanos());
           actions.add(() -> request.reject(RejectReason.HOLD_FULL, e));
+        } else if (!heldBytes.tryReserve(request.tenant(), slot.bytes)) {
+          slot.done = true;
+          StatusRuntimeException e =
+              GatewayStatus.resourceExhausted(
+                  "tenant:" + request.tenant(),
+                  "tenant "
+                      + request.tenant()
+                      + " already has the most request bytes it may have held while models start ("
+                      + heldBytes.maxPerTenant()
+                      + "); retry later",
+                  s.retryAfterColdTimeout().toNanos());
+          actions.add(() -> request.reject(RejectReason.HELD_BYTES, e));
         } else {
           slot.held = true;
           held.addLast(slot);
@@ -315,8 +337,7 @@ public final class ModelScheduler {
         long now = ticker.nanos();
         while (!held.isEmpty()) {
           Slot s = held.pollFirst();
-          s.held = false;
-          heldByTenant.merge(s.request.tenant(), -1, Integer::sum);
+          unhold(s);
           long heldFor = now - s.arrived;
           actions.add(() -> events.holdEnded(modelKey, HoldOutcome.RELEASED, heldFor));
           enqueue(s, s.request.promptTokens());
@@ -364,8 +385,7 @@ public final class ModelScheduler {
         if (now - slot.arrived >= timeout) {
           it.remove();
           slot.done = true;
-          slot.held = false;
-          heldByTenant.merge(slot.request.tenant(), -1, Integer::sum);
+          unhold(slot);
           StatusRuntimeException e =
               GatewayStatus.unavailable(
                   "no worker of model "
@@ -419,6 +439,13 @@ public final class ModelScheduler {
               s.retryAfterQueueTimeout().toNanos());
       actions.add(() -> slot.request.reject(RejectReason.QUEUE_TIMEOUT, e));
     }
+  }
+
+  /** Ends a slot's hold: its tenant's count and bytes go back. */
+  private void unhold(Slot slot) {
+    slot.held = false;
+    heldByTenant.merge(slot.request.tenant(), -1, Integer::sum);
+    heldBytes.release(slot.request.tenant(), slot.bytes);
   }
 
   private void enqueue(Slot slot, long promptTokens) {

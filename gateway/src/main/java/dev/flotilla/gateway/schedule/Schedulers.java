@@ -18,6 +18,7 @@ public final class Schedulers {
   private final Ticker ticker;
   private final int maxHeld;
   private final int maxHeldPerTenant;
+  private final HeldBytes heldBytes;
   private final Duration retryAfter;
   private final Duration queueTimeout;
   private final Duration queueRetryAfter;
@@ -30,6 +31,7 @@ public final class Schedulers {
       Ticker ticker,
       int maxHeld,
       int maxHeldPerTenant,
+      long maxHeldBytesPerTenant,
       Duration retryAfter,
       Duration queueTimeout,
       Duration queueRetryAfter,
@@ -40,6 +42,7 @@ public final class Schedulers {
     this.ticker = ticker;
     this.maxHeld = maxHeld;
     this.maxHeldPerTenant = maxHeldPerTenant;
+    this.heldBytes = new HeldBytes(maxHeldBytesPerTenant);
     this.retryAfter = retryAfter;
     this.queueTimeout = queueTimeout;
     this.queueRetryAfter = queueRetryAfter;
@@ -65,7 +68,9 @@ public final class Schedulers {
     ModelScheduler s =
         byModel.computeIfAbsent(
             model.key(),
-            k -> new ModelScheduler(k, settings, registry, selector, notifier, ticker, events));
+            k ->
+                new ModelScheduler(
+                    k, settings, registry, selector, notifier, ticker, events, heldBytes));
     s.update(settings);
     return s;
   }

@@ -55,6 +55,11 @@ final class ScheduledRequest implements ModelScheduler.Request {
   }
 
   @Override
+  public long heldBytes() {
+    return facts.request().getSerializedSize();
+  }
+
+  @Override
   public String adapter() {
     return facts.adapterName();
   }

@@ -83,6 +83,7 @@ public final class BenchGateway {
             ticker,
             1000,
             100,
+            32L << 20,
             Duration.ofSeconds(5),
             Duration.ofSeconds(30),
             Duration.ofSeconds(2),

@@ -94,7 +94,8 @@ class DemandReporterIT {
             new WorkerSelector(1.25),
             reporter,
             System::nanoTime,
-            ModelScheduler.Events.NONE);
+            ModelScheduler.Events.NONE,
+            new HeldBytes(1 << 20));
     try {
       scheduler[0].submit(new HeldRequest());
       await().atMost(Duration.ofSeconds(10)).until(() -> !reports.isEmpty());
@@ -173,7 +174,8 @@ class DemandReporterIT {
             new WorkerSelector(1.25),
             AutoscalerNotifier.NONE,
             System::nanoTime,
-            ModelScheduler.Events.NONE);
+            ModelScheduler.Events.NONE,
+            new HeldBytes(1 << 20));
     DemandReporter reporter =
         new DemandReporter(
                 channel,
@@ -212,6 +214,10 @@ class DemandReporterIT {
 
     public long promptTokens() {
       return 1;
+    }
+
+    public long heldBytes() {
+      return 5;
     }
 
     public String adapter() {

@@ -460,6 +460,67 @@ class InferenceServiceIT {
     assertThat(harness.count("flotilla.gateway.held", "model", MODEL)).isEqualTo(2);
   }
 
+  @Test
+  void theBytesATenantHasHeldAreCappedAcrossItsRequests() throws Exception {
+    // Per-tenant caps in this harness: 2 requests, 64 KiB.
+    GenerateRequest big = request("", 2).toBuilder().setPrompt("x".repeat(40 * 1024)).build();
+    List<io.grpc.stub.ClientCallStreamObserver<?>> calls = new ArrayList<>();
+    var first = heldCall(ACME, big, calls);
+    await()
+        .until(() -> !schedulers.all().isEmpty() && schedulers.all().get(0).demand().held() == 1);
+
+    StatusRuntimeException over =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            StatusRuntimeException.class, () -> drain(client(ACME).generate(big)));
+    assertThat(over.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+    assertThat(over.getStatus().getDescription()).contains("acme", "bytes");
+    assertThat(detail(over, com.google.rpc.QuotaFailure.class).getViolations(0).getSubject())
+        .isEqualTo("tenant:acme");
+    assertThat(detail(over, RetryInfo.class).getRetryDelay().getSeconds()).isEqualTo(5);
+    assertThat(harness.count("flotilla.gateway.rejections", "reason", "held_bytes")).isEqualTo(1);
+
+    // Within its bytes a small request is held, and another tenant has bytes of its own.
+    heldCall(ACME, request("", 2), calls);
+    heldCall(GLOBEX, big, calls);
+    await().until(() -> schedulers.all().get(0).demand().held() == 3);
+
+    // A hold that ends gives its bytes back.
+    first.cancel("client gone", null);
+    await().until(() -> schedulers.all().get(0).demand().held() == 2);
+    heldCall(ACME, big, calls);
+    await().until(() -> schedulers.all().get(0).demand().held() == 3);
+    assertThat(harness.count("flotilla.gateway.rejections", "reason", "held_bytes")).isEqualTo(1);
+    calls.forEach(c -> c.cancel("test over", null));
+  }
+
+  /** Starts a Generate that is held (no worker is ready); returns its call, to cancel it. */
+  private io.grpc.stub.ClientCallStreamObserver<?> heldCall(
+      String key, GenerateRequest request, List<io.grpc.stub.ClientCallStreamObserver<?>> calls) {
+    var started =
+        new java.util.concurrent.atomic.AtomicReference<io.grpc.stub.ClientCallStreamObserver<?>>();
+    InferenceGrpc.newStub(channel)
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(authHeader(key)))
+        .generate(
+            request,
+            new io.grpc.stub.ClientResponseObserver<GenerateRequest, GenerateResponse>() {
+              @Override
+              public void beforeStart(io.grpc.stub.ClientCallStreamObserver<GenerateRequest> call) {
+                started.set(call);
+              }
+
+              @Override
+              public void onNext(GenerateResponse r) {}
+
+              @Override
+              public void onError(Throwable t) {}
+
+              @Override
+              public void onCompleted() {}
+            });
+    calls.add(started.get());
+    return started.get();
+  }
+
   private static Metadata authHeader(String key) {
     Metadata md = new Metadata();
     md.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + key);

@@ -36,13 +36,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * #MODEL}, 1000 req/s; globex: every model, 0.5 req/s, burst 1), three adapters (acme's and
  * globex's private ones, a public one), fake workers on loopback, a hand-moved clock, usage events
  * (recorded on a thread of their own, as the ledger does) and metrics kept in memory. Per-tenant
- * hold cap 2, per model 10; queue timeout 20s.
+ * hold cap 2 requests and {@value #MAX_HELD_BYTES} bytes, per model 10; queue timeout 20s.
  */
 public final class PipelineHarness implements AutoCloseable {
   public static final String MODEL = "default/tiny-llama";
   public static final String ACME = "flk_acme_key";
   public static final String GLOBEX = "flk_globex_key";
   public static final Duration QUEUE_TIMEOUT = Duration.ofSeconds(20);
+  public static final long MAX_HELD_BYTES = 64 * 1024;
 
   public final AtomicLong clockOffset = new AtomicLong();
   public final List<UsageEvent> usage = new CopyOnWriteArrayList<>();
@@ -95,6 +96,7 @@ public final class PipelineHarness implements AutoCloseable {
             ticker,
             10,
             2,
+            MAX_HELD_BYTES,
             Duration.ofSeconds(5),
             QUEUE_TIMEOUT,
             Duration.ofSeconds(2),
