@@ -286,7 +286,7 @@ class WholeSystemIT {
         generate(LocalSystem.GLOBEX_KEY, request("s3-denied", ACME_ADAPTER, "Hello", 8)).await(30);
 
     assertThat(g.error()).isNotNull();
-    assertThat(g.error().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(g.error().getCode()).isEqualTo(Status.Code.NOT_FOUND);
     assertThat(g.tokenCount()).isZero();
     assertThat(adapters(LocalSystem.GLOBEX_KEY, MODEL))
         .contains(GLOBEX_ADAPTER)

@@ -7,6 +7,7 @@ import dev.flotilla.gateway.catalog.ModelEntry;
 import dev.flotilla.gateway.status.GatewayStatus;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Decides whether a tenant may use a model and an adapter.
@@ -15,6 +16,11 @@ import java.util.List;
  * it when its {@code allowedModels} holds {@code *}, the model's {@code namespace/name} or its
  * {@code name}; an unset list allows nothing. An adapter must belong to the model and be public or
  * owned by the tenant.
+ *
+ * <p>To a tenant, what it may not use does not exist: a model it may not use, and another tenant's
+ * private adapter, are refused exactly as names that exist nowhere (NOT_FOUND with the name asked
+ * for, by the same lookup), and a bare name is resolved among the tenant's models only, so neither
+ * an answer nor an ambiguity tells it what other tenants have.
  */
 public final class Authorizer {
   public static final String MODEL_TYPE = "flotilla.dev/ModelDeployment";
@@ -33,27 +39,20 @@ public final class Authorizer {
     if (modelName == null || modelName.isBlank()) {
       throw GatewayStatus.invalidArgument("model", "must name a model");
     }
-    ModelEntry model = resolve(modelName);
-    if (!mayUse(tenant, model)) {
-      throw GatewayStatus.permissionDenied(
-          "tenant " + tenant.name() + " may not use model " + model.key());
-    }
+    ModelEntry model = usableModel(tenant, modelName).orElseThrow(() -> unknownModel(modelName));
     if (adapterName == null || adapterName.isEmpty()) {
       return new Grant(model, null);
     }
     AdapterEntry adapter =
         catalog
             .adapter(model, adapterName)
+            .filter(a -> a.visibleTo(tenant.name()))
             .orElseThrow(
                 () ->
                     GatewayStatus.notFound(
                         ADAPTER_TYPE,
                         model.namespace() + "/" + adapterName,
                         "no adapter " + adapterName + " for model " + model.key()));
-    if (!adapter.visibleTo(tenant.name())) {
-      throw GatewayStatus.permissionDenied(
-          "tenant " + tenant.name() + " may not use adapter " + adapterName);
-    }
     if (adapter.rejected()) {
       // The operator checked the files against the base model and found them wrong: no worker
       // could load them, so say why here instead of failing on every worker in turn.
@@ -63,16 +62,23 @@ public final class Authorizer {
     return new Grant(model, adapter);
   }
 
-  private ModelEntry resolve(String name) {
-    if (name.contains("/")) {
-      return catalog.model(name).orElseThrow(() -> unknownModel(name));
-    }
-    List<ModelEntry> named = catalog.modelsNamed(name);
+  /**
+   * The model {@code name} means to the tenant: {@code namespace/name}, or a bare {@code name}
+   * among the models the tenant may use. Empty when the tenant may use no such model, whether or
+   * not one exists.
+   *
+   * @throws io.grpc.StatusRuntimeException INVALID_ARGUMENT when a bare name matches models the
+   *     tenant may use in several namespaces
+   */
+  public Optional<ModelEntry> usableModel(TenantInfo tenant, String name) {
+    List<ModelEntry> named =
+        (name.contains("/") ? catalog.model(name).stream().toList() : catalog.modelsNamed(name))
+            .stream().filter(m -> mayUse(tenant, m)).toList();
     if (named.size() > 1) {
       throw GatewayStatus.invalidArgument(
           "model", "\"" + name + "\" exists in several namespaces; use namespace/name");
     }
-    return named.stream().findFirst().orElseThrow(() -> unknownModel(name));
+    return named.stream().findFirst();
   }
 
   private static RuntimeException unknownModel(String name) {

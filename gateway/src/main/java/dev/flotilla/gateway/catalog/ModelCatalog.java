@@ -42,18 +42,6 @@ public final class ModelCatalog {
     return models.values().stream().filter(m -> m.name().equals(name)).toList();
   }
 
-  /**
-   * The model a client names as {@code namespace/name}, or as {@code name} when exactly one
-   * namespace has it; empty otherwise (the Authorizer says why when the request runs).
-   */
-  public Optional<ModelEntry> resolve(String name) {
-    if (name.contains("/")) {
-      return model(name);
-    }
-    List<ModelEntry> named = modelsNamed(name);
-    return named.size() == 1 ? Optional.of(named.get(0)) : Optional.empty();
-  }
-
   public List<ModelEntry> models() {
     return List.copyOf(models.values());
   }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.flotilla.gateway.auth.TenantInfo;
+import dev.flotilla.gateway.authz.Authorizer;
 import dev.flotilla.gateway.catalog.ModelCatalog;
 import dev.flotilla.gateway.openai.OpenAiRequests.Endpoint;
 import dev.flotilla.gateway.service.GatewayPipeline;
@@ -41,7 +42,7 @@ public final class OpenAiHttp {
   public record Settings(Duration timeout, long maxBodyBytes) {}
 
   private final GatewayPipeline pipeline;
-  private final ModelCatalog catalog;
+  private final Authorizer authorizer;
   private final OpenAiJson json;
   private final Vertx vertx;
   private final Settings settings;
@@ -55,7 +56,7 @@ public final class OpenAiHttp {
       Settings settings,
       Clock clock) {
     this.pipeline = pipeline;
-    this.catalog = catalog;
+    this.authorizer = new Authorizer(catalog);
     this.json = new OpenAiJson(mapper);
     this.vertx = vertx;
     this.settings = settings;
@@ -123,18 +124,20 @@ public final class OpenAiHttp {
           if (invalid != null) {
             throw GatewayStatus.invalidArgument("body", "not valid JSON: " + invalid);
           }
-          return OpenAiRequests.toGenerateRequest(endpoint, parsed, requestId, this::templateOf);
+          return OpenAiRequests.toGenerateRequest(
+              endpoint, parsed, requestId, base -> templateOf(tenant, base));
         },
         settings.timeout().toNanos());
   }
 
   /**
-   * The chat template a model's annotation names; unknown models get the default here and NOT_FOUND
-   * from the pipeline's authorisation.
+   * The chat template a model's annotation names. Models the tenant may not use are looked up as if
+   * they did not exist (no template error tells it they do): they get the default here and
+   * NOT_FOUND from the pipeline's authorisation, as unknown models do.
    */
-  private ChatTemplate templateOf(String baseModel) {
-    return catalog
-        .resolve(baseModel)
+  private ChatTemplate templateOf(TenantInfo tenant, String baseModel) {
+    return authorizer
+        .usableModel(tenant, baseModel)
         .map(
             m ->
                 ChatTemplate.named(m.chatTemplate())

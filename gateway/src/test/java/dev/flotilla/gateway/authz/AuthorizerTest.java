@@ -55,18 +55,20 @@ class AuthorizerTest {
     "acme, default/tiny-llama, default/tiny-llama, '', OK",
     "acme, default/tiny-llama, default/tiny-llama, acme-support, OK",
     "acme, default/tiny-llama, default/tiny-llama, sql, OK",
-    "acme, default/tiny-llama, default/tiny-llama, globex-legal, PERMISSION_DENIED",
+    "acme, default/tiny-llama, default/tiny-llama, globex-legal, NOT_FOUND",
     "acme, default/tiny-llama, default/tiny-llama, nope, NOT_FOUND",
     "acme, default/tiny-llama, default/tiny-llama, big-only, NOT_FOUND",
-    "acme, default/tiny-llama, default/big-llama, '', PERMISSION_DENIED",
-    "acme, default/tiny-llama, research/tiny-llama, '', PERMISSION_DENIED",
+    "acme, default/tiny-llama, default/big-llama, '', NOT_FOUND",
+    "acme, default/tiny-llama, research/tiny-llama, '', NOT_FOUND",
+    "acme, default/tiny-llama, tiny-llama, '', OK",
+    "acme, default/tiny-llama, big-llama, big-only, NOT_FOUND",
     "acme, tiny-llama, research/tiny-llama, '', OK",
     "acme, tiny-llama, tiny-llama, '', INVALID_ARGUMENT",
     "acme, *, big-llama, big-only, OK",
     "acme, *, default/missing, '', NOT_FOUND",
     "acme, *, '', '', INVALID_ARGUMENT",
     "globex, *, default/tiny-llama, globex-legal, OK",
-    "globex, *, default/tiny-llama, acme-support, PERMISSION_DENIED",
+    "globex, *, default/tiny-llama, acme-support, NOT_FOUND",
   })
   void decides(String tenant, String allowed, String model, String adapter, Status.Code code) {
     assertThat(codeOf(() -> authorizer.authorize(tenant(tenant, allowed), model, adapter)))
@@ -99,7 +101,7 @@ class AuthorizerTest {
                     authorizer.authorize(
                         tenant("globex", "default/tiny-llama"), "default/tiny-llama", "broken")))
         .as("another tenant learns nothing about it")
-        .isEqualTo(Status.Code.PERMISSION_DENIED);
+        .isEqualTo(Status.Code.NOT_FOUND);
     assertThat(authorizer.visibleTo(acme))
         .flatExtracting(Authorizer.ModelView::adapters)
         .extracting(AdapterEntry::name)
@@ -110,7 +112,39 @@ class AuthorizerTest {
   @Test
   void aTenantWithoutAllowedModelsMayUseNone() {
     assertThat(codeOf(() -> authorizer.authorize(tenant("acme"), "big-llama", "")))
-        .isEqualTo(Status.Code.PERMISSION_DENIED);
+        .isEqualTo(Status.Code.NOT_FOUND);
+  }
+
+  /**
+   * The status a refusal carries, its details included, with the name asked for replaced (callers
+   * compare names of one length, so the details' length prefixes compare too).
+   */
+  private String refusal(TenantInfo tenant, String model, String adapter, String asked) {
+    try {
+      authorizer.authorize(tenant, model, adapter);
+    } catch (StatusRuntimeException e) {
+      return StatusProto.fromThrowable(e).toString().replace(asked, "<asked>");
+    }
+    throw new AssertionError("authorized " + model + " " + adapter);
+  }
+
+  @Test
+  void whatATenantMayNotUseIsRefusedExactlyAsWhatDoesNotExist() {
+    TenantInfo acme = tenant("acme", "default/tiny-llama");
+    assertThat(refusal(acme, "default/big-llama", "", "default/big-llama"))
+        .as("a model it may not use")
+        .isEqualTo(refusal(acme, "default/gib-llama", "", "default/gib-llama"));
+    assertThat(refusal(acme, "research/tiny-llama", "", "research/tiny-llama"))
+        .as("the same name in a namespace it may not use")
+        .isEqualTo(refusal(acme, "research/tiny-lmaal", "", "research/tiny-lmaal"));
+    assertThat(refusal(acme, "default/tiny-llama", "globex-legal", "globex-legal"))
+        .as("another tenant's private adapter")
+        .isEqualTo(refusal(acme, "default/tiny-llama", "globex-lagel", "globex-lagel"));
+    catalog.onAdapter(
+        Fixtures.rejectedAdapter("default", "globex-broken", "tiny-llama", "globex", "rank 128"));
+    assertThat(refusal(acme, "default/tiny-llama", "globex-broken", "globex-broken"))
+        .as("another tenant's private adapter that failed validation")
+        .isEqualTo(refusal(acme, "default/tiny-llama", "globex-borken", "globex-borken"));
   }
 
   @Test

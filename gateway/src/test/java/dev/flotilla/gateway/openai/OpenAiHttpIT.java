@@ -415,10 +415,10 @@ class OpenAiHttpIT {
         "invalid_api_key");
     assertError(
         call("/v1/completions", ACME, Map.of("model", MODEL + ":globex-legal", "prompt", "x")),
-        403,
-        "permission_error",
-        null,
-        "permission_denied");
+        404,
+        "not_found_error",
+        "model",
+        "model_not_found");
     assertError(
         call("/v1/completions", ACME, Map.of("model", "default/ghost", "prompt", "x")),
         404,
@@ -470,7 +470,7 @@ class OpenAiHttpIT {
     await().until(() -> harness.usage.size() == 8);
     assertThat(harness.usage)
         .extracting(u -> u.status())
-        .containsOnly("PERMISSION_DENIED", "NOT_FOUND", "INVALID_ARGUMENT");
+        .containsOnly("NOT_FOUND", "INVALID_ARGUMENT");
 
     assertThat(call("/v1/completions", GLOBEX, ok).statusCode()).isEqualTo(200);
     HttpResponse<String> limited = call("/v1/completions", GLOBEX, ok);
@@ -519,6 +519,44 @@ class OpenAiHttpIT {
         .isEqualTo(3);
     assertThat(harness.usage).isEmpty();
     assertThat(harness.workers.get(0).generated).isEmpty();
+  }
+
+  @Test
+  void whatTheTenantMayNotUseAnswersByteForByteAsWhatDoesNotExist() throws Exception {
+    harness.worker("w1");
+    // A model acme may not use, naming a chat template this gateway lacks: that error would tell
+    // acme the model exists.
+    var big = Fixtures.model("default", "big-llama", "30s");
+    big.getMetadata().setAnnotations(Map.of(ModelEntry.CHAT_TEMPLATE_ANNOTATION, "no-such"));
+    harness.catalog.onModel(big);
+    for (String path : List.of("/v1/completions", "/v1/chat/completions")) {
+      assertThat(refusal(path, "default/big-llama"))
+          .as("%s: a model acme may not use", path)
+          .isEqualTo(refusal(path, "default/gib-llama"));
+      assertThat(refusal(path, MODEL + ":globex-legal"))
+          .as("%s: globex's private adapter", path)
+          .isEqualTo(refusal(path, MODEL + ":globex-lagel"));
+    }
+    assertThat(refusal("/v1/completions", "default/big-llama")).startsWith("404\n");
+  }
+
+  /**
+   * Status, Content-Type and body of acme's request for {@code model}, with the name asked for
+   * blanked out.
+   */
+  private String refusal(String path, String model) throws Exception {
+    Map<String, Object> body =
+        path.endsWith("chat/completions")
+            ? Map.of("model", model, "messages", List.of(Map.of("role", "user", "content", "x")))
+            : Map.of("model", model, "prompt", "x");
+    HttpResponse<String> r = call(path, ACME, body);
+    String asked = model.contains(":") ? model.substring(model.indexOf(':') + 1) : model;
+    return (r.statusCode()
+            + "\n"
+            + r.headers().firstValue("Content-Type").orElse("")
+            + "\n"
+            + r.body())
+        .replace(asked, "*".repeat(asked.length()));
   }
 
   @Test

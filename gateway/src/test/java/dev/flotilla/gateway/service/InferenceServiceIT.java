@@ -214,10 +214,10 @@ class InferenceServiceIT {
   }
 
   @Test
-  void anotherTenantsPrivateAdapterIsDeniedAndNeverListed() throws Exception {
+  void anotherTenantsPrivateAdapterIsNotFoundAndNeverListed() throws Exception {
     worker("w1");
     assertThat(code(() -> drain(client(ACME).generate(request("globex-legal", 4)))))
-        .isEqualTo(Status.Code.PERMISSION_DENIED);
+        .isEqualTo(Status.Code.NOT_FOUND);
     ListModelsResponse models = client(ACME).listModels(ListModelsRequest.getDefaultInstance());
     assertThat(models.getModelsList()).hasSize(1);
     assertThat(models.getModels(0).getName()).isEqualTo(MODEL);
@@ -226,7 +226,41 @@ class InferenceServiceIT {
         .extracting(a -> a.getName())
         .containsExactly("acme-support", "sql");
     await().until(() -> usage.size() == 1);
-    assertThat(usage.get(0).status()).isEqualTo("PERMISSION_DENIED");
+    assertThat(usage.get(0).status()).isEqualTo("NOT_FOUND");
+  }
+
+  @Test
+  void whatTheTenantMayNotUseAnswersByteForByteAsWhatDoesNotExist() throws Exception {
+    worker("w1");
+    harness.catalog.onModel(dev.flotilla.gateway.Fixtures.model("default", "big-llama", "30s"));
+    // Names of one length, so the bytes compare once the name asked for is blanked out.
+    assertThat(wireRefusal(request("", 4).toBuilder().setModel("default/big-llama").build()))
+        .as("a model acme may not use")
+        .isEqualTo(wireRefusal(request("", 4).toBuilder().setModel("default/gib-llama").build()));
+    assertThat(wireRefusal(request("globex-legal", 4)))
+        .as("globex's private adapter")
+        .isEqualTo(wireRefusal(request("globex-lagel", 4)));
+  }
+
+  /**
+   * Code, message and status details (as the trailer carries them) of a refused request, with the
+   * name it asked for blanked out.
+   */
+  private String wireRefusal(GenerateRequest r) {
+    String asked = r.getAdapter().isEmpty() ? r.getModel() : r.getAdapter();
+    StatusRuntimeException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            StatusRuntimeException.class, () -> drain(client(ACME).generate(r)));
+    byte[] details =
+        e.getTrailers()
+            .get(Metadata.Key.of("grpc-status-details-bin", Metadata.BINARY_BYTE_MARSHALLER));
+    String blank = "*".repeat(asked.length());
+    return (e.getStatus().getCode()
+            + "\n"
+            + e.getStatus().getDescription()
+            + "\n"
+            + new String(details, java.nio.charset.StandardCharsets.ISO_8859_1))
+        .replace(asked, blank);
   }
 
   @Test
