@@ -38,7 +38,17 @@ public final class Fixtures {
   }
 
   /** A Secret as the API returns it: values base64-encoded under {@code data}. */
+  /** An API-key Secret, labelled as the gateway's informers select them. */
   public static Secret keySecret(String namespace, String name, String... entries) {
+    return new SecretBuilder(unlabelledSecret(namespace, name, entries))
+        .editMetadata()
+        .addToLabels(SecretKeyReference.LABEL, SecretKeyReference.LABEL_VALUE)
+        .endMetadata()
+        .build();
+  }
+
+  /** A Secret with the same entries but without the API-key label. */
+  public static Secret unlabelledSecret(String namespace, String name, String... entries) {
     SecretBuilder b =
         new SecretBuilder().withNewMetadata().withNamespace(namespace).withName(name).endMetadata();
     for (int i = 0; i < entries.length; i += 2) {

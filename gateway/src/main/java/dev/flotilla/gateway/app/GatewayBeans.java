@@ -42,6 +42,7 @@ import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -250,7 +251,14 @@ public class GatewayBeans {
                       .start();
             });
     if (config.informers()) {
-      informers.get().start(tenants, catalog, registry, config.workers());
+      informers
+          .get()
+          .start(
+              tenants,
+              catalog,
+              registry,
+              config.workers(),
+              config.tenantSecretNamespaces().orElse(List.of()));
     }
   }
 

@@ -3,6 +3,7 @@ package dev.flotilla.gateway.app;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 
 /** Every gateway setting, under {@code flotilla.gateway}. */
@@ -44,6 +45,13 @@ public interface GatewayConfig {
   Autoscaler autoscaler();
 
   Mtls mtls();
+
+  /**
+   * Namespaces whose Secrets labelled {@code flotilla.dev/tenant-keys=true} hold Tenants' API-key
+   * hashes; unset: every namespace. The gateway watches only those Secrets, so it needs read access
+   * to Secrets in these namespaces alone (the chart's Roles).
+   */
+  Optional<List<String>> tenantSecretNamespaces();
 
   /** Start the Kubernetes informers (tenants, secrets, models, adapters, worker pods). */
   @WithDefault("true")
@@ -162,4 +170,5 @@ public interface GatewayConfig {
     @WithDefault("10s")
     Duration reloadInterval();
   }
+
 }

@@ -2,12 +2,14 @@ package dev.flotilla.gateway.app;
 
 import dev.flotilla.api.crd.LoraAdapter;
 import dev.flotilla.api.crd.ModelDeployment;
+import dev.flotilla.api.crd.SecretKeyReference;
 import dev.flotilla.api.crd.Tenant;
 import dev.flotilla.gateway.auth.TenantDirectory;
 import dev.flotilla.gateway.catalog.ModelCatalog;
 import dev.flotilla.gateway.route.WorkerPods;
 import dev.flotilla.gateway.route.WorkerRegistry;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
@@ -26,8 +28,12 @@ import org.jboss.logging.Logger;
  * {@code flotilla.dev/model}, value = ModelDeployment name, same namespace); a pod is an endpoint
  * while it is Ready, has an IP, and its owners lead to the worker Deployment the operator made for
  * that model ({@link WorkerPods}), so the operator's worker Deployments and the ReplicaSets of
- * worker pods are watched too. The Secret informer watches all namespaces; only Secrets that
- * Tenants reference are indexed.
+ * worker pods are watched too.
+ *
+ * <p>Secrets are watched only with the label {@link SecretKeyReference#LABEL_SELECTOR}, and only in
+ * the namespaces {@code flotilla.gateway.tenant-secret-namespaces} lists (every namespace when
+ * unset): the API server sends no other Secret, so none is in memory, and the gateway's RBAC can be
+ * a Role in each of those namespaces instead of cluster-wide read on Secrets.
  */
 @ApplicationScoped
 public class KubernetesInformers {
@@ -41,6 +47,7 @@ public class KubernetesInformers {
   static final String OPERATOR = "flotilla-operator";
   private final KubernetesClient client;
   private final List<SharedIndexInformer<?>> informers = new ArrayList<>();
+  private final List<SharedIndexInformer<Secret>> secretInformers = new ArrayList<>();
 
   public KubernetesInformers(KubernetesClient client) {
     this.client = client;
@@ -50,15 +57,19 @@ public class KubernetesInformers {
       TenantDirectory tenants,
       ModelCatalog catalog,
       WorkerRegistry registry,
-      GatewayConfig.Workers workers) {
+      GatewayConfig.Workers workers,
+      List<String> keySecretNamespaces) {
     add(
         client.resources(Tenant.class).runnableInformer(0),
         tenants::onTenant,
         t -> tenants.onTenantDeleted(t.getMetadata().getName()));
-    add(
-        client.secrets().inAnyNamespace().runnableInformer(0),
-        tenants::onSecret,
-        s -> tenants.onSecretDeleted(s.getMetadata().getNamespace(), s.getMetadata().getName()));
+    for (SharedIndexInformer<Secret> keySecrets : keySecretInformers(keySecretNamespaces)) {
+      secretInformers.add(keySecrets);
+      add(
+          keySecrets,
+          tenants::onSecret,
+          s -> tenants.onSecretDeleted(s.getMetadata().getNamespace(), s.getMetadata().getName()));
+    }
     add(
         client.resources(ModelDeployment.class).inAnyNamespace().runnableInformer(0),
         catalog::onModel,
@@ -91,6 +102,37 @@ public class KubernetesInformers {
         client.pods().inAnyNamespace().withLabel(workers.modelLabel()).runnableInformer(0),
         workerPods::onPod,
         workerPods::onPodDeleted);
+  }
+
+  /** {@code namespace/name} of every Secret the informers hold. */
+  List<String> cachedSecrets() {
+    return secretInformers.stream()
+        .flatMap(i -> i.getStore().list().stream())
+        .map(s -> s.getMetadata().getNamespace() + "/" + s.getMetadata().getName())
+        .sorted()
+        .toList();
+  }
+
+  /** One informer per listed namespace, or one over every namespace when none is listed. */
+  private List<SharedIndexInformer<Secret>> keySecretInformers(List<String> namespaces) {
+    if (namespaces.isEmpty()) {
+      return List.of(
+          client
+              .secrets()
+              .inAnyNamespace()
+              .withLabel(SecretKeyReference.LABEL, SecretKeyReference.LABEL_VALUE)
+              .runnableInformer(0));
+    }
+    return namespaces.stream()
+        .distinct()
+        .map(
+            ns ->
+                client
+                    .secrets()
+                    .inNamespace(ns)
+                    .withLabel(SecretKeyReference.LABEL, SecretKeyReference.LABEL_VALUE)
+                    .runnableInformer(0))
+        .toList();
   }
 
   private <T extends HasMetadata> void add(

@@ -47,10 +47,31 @@ public final class TenantDirectory {
     rebuild();
   }
 
+  /**
+   * Keeps the Secret only while it carries {@link SecretKeyReference#LABEL}: the informers already
+   * ask the API server for labelled Secrets alone, and this holds whatever feeds the directory to
+   * the same rule, so an unlabelled Secret is neither kept nor used even when a Tenant names it.
+   */
   public void onSecret(Secret secret) {
-    secrets.put(
-        secretKey(secret.getMetadata().getNamespace(), secret.getMetadata().getName()), secret);
+    String key = secretKey(secret.getMetadata().getNamespace(), secret.getMetadata().getName());
+    if (isKeySecret(secret)) {
+      secrets.put(key, secret);
+    } else {
+      secrets.remove(key);
+    }
     rebuild();
+  }
+
+  /** Whether the Secret carries the API-key label. */
+  public static boolean isKeySecret(Secret secret) {
+    Map<String, String> labels = secret.getMetadata().getLabels();
+    return labels != null
+        && SecretKeyReference.LABEL_VALUE.equals(labels.get(SecretKeyReference.LABEL));
+  }
+
+  /** Number of Secrets held, whether or not a Tenant names them. */
+  public int secretCount() {
+    return secrets.size();
   }
 
   public void onSecretDeleted(String namespace, String name) {

@@ -18,6 +18,7 @@ import io.fabric8.kubernetes.api.model.apps.ReplicaSetBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
@@ -63,7 +64,7 @@ class WorkerDiscoveryApiTest {
   @BeforeEach
   void start() {
     informers = new KubernetesInformers(client);
-    informers.start(new TenantDirectory(), new ModelCatalog(), registry, WORKERS);
+    informers.start(new TenantDirectory(), new ModelCatalog(), registry, WORKERS, List.of());
   }
 
   @AfterEach

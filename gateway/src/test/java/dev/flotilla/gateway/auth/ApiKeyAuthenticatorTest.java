@@ -55,6 +55,16 @@ class ApiKeyAuthenticatorTest {
   }
 
   @Test
+  void aSecretWithoutTheKeyLabelIsNeitherKeptNorUsed() {
+    directory.onSecret(
+        Fixtures.unlabelledSecret("default", "acme-api-keys", "demo", sha256Entry(ACME_KEY)));
+
+    assertThat(directory.secretCount()).isZero();
+    assertThatThrownBy(() -> auth.authenticate("Bearer " + ACME_KEY))
+        .isInstanceOf(StatusRuntimeException.class);
+  }
+
+  @Test
   void theExampleHashMatchesTheDocumentedDemoKey() {
     // examples/tenants.yaml holds this hash for the demo key; the gateway must accept it as is.
     directory.onSecret(
