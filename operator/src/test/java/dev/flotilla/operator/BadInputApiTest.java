@@ -224,38 +224,43 @@ class BadInputApiTest {
   }
 
   @Test
-  void tenantWithAMissingSecretThenAPlainKeyThenAHash() {
-    Tenant tenant = new Tenant();
-    tenant.setMetadata(new ObjectMetaBuilder().withName("acme").build());
-    TenantSpec spec = new TenantSpec();
-    SecretKeyReference ref = new SecretKeyReference();
-    ref.setNamespace(NS);
-    ref.setName("acme-keys");
-    spec.setApiKeySecrets(List.of(ref));
-    tenant.setSpec(spec);
-    create(tenant);
-    Supplier<List<Condition>> conditions =
-        () -> {
-          Tenant t = client.resources(Tenant.class).withName("acme").get();
-          return t.getStatus() == null ? List.of() : t.getStatus().getConditions();
-        };
+  void tenantWithAMissingSecretThenAnUnlabelledOneThenAPlainKeyThenAHash() {
+    create(tenant("acme", "acme-keys"));
+    Supplier<List<Condition>> conditions = tenantConditions("acme");
     expect(
         conditions,
         ConditionTypes.READY,
         "False",
         "SecretNotFound",
-        "Secret models/acme-keys does not exist");
+        "Secret models/acme-keys does not exist or lacks the label flotilla.dev/tenant-keys=true");
     assertThat(events("default", "acme")).contains("TenantNotReady");
 
-    Secret plain =
+    // Without the label the operator never receives the Secret, whatever it holds.
+    create(
         new SecretBuilder()
             .withNewMetadata()
             .withName("acme-keys")
             .withNamespace(NS)
             .endMetadata()
             .addToStringData("demo", "flk_acme_demo_7f3c9a1e5b2d")
-            .build();
-    create(plain);
+            .build());
+    // A labelled Secret created after it comes through the same watch, and its tenant is checked.
+    create(keySecret("globex-keys", HASH));
+    create(tenant("globex", "globex-keys"));
+    expect(tenantConditions("globex"), ConditionTypes.READY, "True", "ApiKeysFound", null);
+    expect(conditions, ConditionTypes.READY, "False", "SecretNotFound", null);
+
+    client
+        .secrets()
+        .inNamespace(NS)
+        .withName("acme-keys")
+        .edit(
+            s ->
+                new SecretBuilder(s)
+                    .editMetadata()
+                    .addToLabels(SecretKeyReference.LABEL, SecretKeyReference.LABEL_VALUE)
+                    .endMetadata()
+                    .build());
     expect(conditions, ConditionTypes.READY, "False", "NotAHash", null);
 
     client
@@ -271,5 +276,35 @@ class BadInputApiTest {
     expect(conditions, ConditionTypes.READY, "True", "ApiKeysFound", null);
     assertThat(client.resources(Tenant.class).withName("acme").get().getStatus().getApiKeys())
         .isEqualTo(1);
+  }
+
+  static Tenant tenant(String name, String secret) {
+    Tenant tenant = new Tenant();
+    tenant.setMetadata(new ObjectMetaBuilder().withName(name).build());
+    TenantSpec spec = new TenantSpec();
+    SecretKeyReference ref = new SecretKeyReference();
+    ref.setNamespace(NS);
+    ref.setName(secret);
+    spec.setApiKeySecrets(List.of(ref));
+    tenant.setSpec(spec);
+    return tenant;
+  }
+
+  static Secret keySecret(String name, String hash) {
+    return new SecretBuilder()
+        .withNewMetadata()
+        .withName(name)
+        .withNamespace(NS)
+        .addToLabels(SecretKeyReference.LABEL, SecretKeyReference.LABEL_VALUE)
+        .endMetadata()
+        .addToStringData("demo", hash)
+        .build();
+  }
+
+  Supplier<List<Condition>> tenantConditions(String name) {
+    return () -> {
+      Tenant t = client.resources(Tenant.class).withName(name).get();
+      return t.getStatus() == null ? List.of() : t.getStatus().getConditions();
+    };
   }
 }

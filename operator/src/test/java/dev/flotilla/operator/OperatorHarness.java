@@ -75,7 +75,7 @@ public final class OperatorHarness implements AutoCloseable {
     operator.register(new ModelDeploymentReconciler(settings, demand, new PlacementBook(), clock));
     operator.register(new WorkerAccessReconciler(settings, ca, clock));
     operator.register(new LoraAdapterReconciler(settings, clock));
-    operator.register(new TenantReconciler(clock));
+    operator.register(new TenantReconciler(settings, clock));
   }
 
   public OperatorHarness start() {

@@ -65,6 +65,13 @@ public interface OperatorSettings {
   @WithDefault("320Mi")
   String adapterSlotMemoryFallback();
 
+  /**
+   * Namespaces whose Secrets labelled {@code flotilla.dev/tenant-keys=true} hold Tenants' API-key
+   * hashes; unset: every namespace. The operator watches only those Secrets to check Tenants, and a
+   * Tenant that names a Secret elsewhere is not Ready.
+   */
+  Optional<List<String>> tenantSecretNamespaces();
+
   Scaling scaling();
 
   LeaderElection leaderElection();

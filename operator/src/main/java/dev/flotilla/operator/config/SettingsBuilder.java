@@ -11,6 +11,7 @@ public final class SettingsBuilder {
   private String workerImage = "ghcr.io/flotilla-dev/flotilla-worker:0.1.0";
   private ImagePullPolicy workerImagePullPolicy = ImagePullPolicy.IfNotPresent;
   private List<String> workerImagePullSecrets;
+  private List<String> tenantSecretNamespaces;
   private Duration terminationGracePeriod = Duration.ofSeconds(120);
   private String namespace = "flotilla-system";
   private String podName;
@@ -48,6 +49,11 @@ public final class SettingsBuilder {
 
   public SettingsBuilder workerImagePullSecrets(String... names) {
     workerImagePullSecrets = List.of(names);
+    return this;
+  }
+
+  public SettingsBuilder tenantSecretNamespaces(String... namespaces) {
+    tenantSecretNamespaces = List.of(namespaces);
     return this;
   }
 
@@ -255,6 +261,11 @@ public final class SettingsBuilder {
       @Override
       public Optional<List<String>> workerImagePullSecrets() {
         return Optional.ofNullable(workerImagePullSecrets);
+      }
+
+      @Override
+      public Optional<List<String>> tenantSecretNamespaces() {
+        return Optional.ofNullable(tenantSecretNamespaces);
       }
 
       @Override

@@ -11,8 +11,9 @@ import java.util.function.Function;
 import java.util.regex.Pattern;
 
 /**
- * Checks a tenant's API-key Secrets: each exists, the selected entries exist, and every value is a
- * {@code sha256:<64 hex>} hash. A plain key is refused without repeating it anywhere.
+ * Checks a tenant's API-key Secrets: each is in a namespace API keys are read from, exists with the
+ * label {@link SecretKeyReference#LABEL}, the selected entries exist, and every value is a {@code
+ * sha256:<64 hex>} hash. A plain key is refused without repeating it anywhere.
  */
 public final class TenantKeys {
   static final Pattern HASH = Pattern.compile("^sha256:[0-9a-f]{64}$");
@@ -23,6 +24,7 @@ public final class TenantKeys {
   public record Check(boolean ready, String reason, String message, int keys) {}
 
   public static final String SECRET_NOT_FOUND = "SecretNotFound";
+  public static final String NAMESPACE_NOT_WATCHED = "SecretNamespaceNotWatched";
   public static final String KEY_NOT_FOUND = "KeyNotFound";
   public static final String NOT_A_HASH = "NotAHash";
   public static final String NO_KEYS = "NoApiKeys";
@@ -30,17 +32,41 @@ public final class TenantKeys {
 
   private TenantKeys() {}
 
+  /**
+   * @param lookup the labelled Secret a reference names, or null
+   * @param namespaces where API-key Secrets are read from; empty: every namespace
+   */
   public static Check check(
-      List<SecretKeyReference> refs, Function<SecretKeyReference, Secret> lookup) {
+      List<SecretKeyReference> refs,
+      Function<SecretKeyReference, Secret> lookup,
+      List<String> namespaces) {
     if (refs == null || refs.isEmpty()) {
       return new Check(false, NO_KEYS, "spec.apiKeySecrets names no Secret", 0);
     }
     int keys = 0;
     for (SecretKeyReference ref : refs) {
       String where = ref.getNamespace() + "/" + ref.getName();
+      if (!namespaces.isEmpty() && !namespaces.contains(ref.getNamespace())) {
+        return new Check(
+            false,
+            NAMESPACE_NOT_WATCHED,
+            "Secret "
+                + where
+                + " is outside the namespaces API keys are read from ("
+                + String.join(", ", namespaces)
+                + "; the chart's tenantSecretNamespaces)",
+            0);
+      }
       Secret secret = lookup.apply(ref);
       if (secret == null) {
-        return new Check(false, SECRET_NOT_FOUND, "Secret " + where + " does not exist", 0);
+        return new Check(
+            false,
+            SECRET_NOT_FOUND,
+            "Secret "
+                + where
+                + " does not exist or lacks the label "
+                + SecretKeyReference.LABEL_SELECTOR,
+            0);
       }
       Map<String, String> values = values(secret);
       if (ref.getKey() != null) {

@@ -7,6 +7,7 @@ import static dev.flotilla.api.crd.ConditionTypes.TRUE;
 import dev.flotilla.api.crd.SecretKeyReference;
 import dev.flotilla.api.crd.Tenant;
 import dev.flotilla.api.crd.TenantStatus;
+import dev.flotilla.operator.config.OperatorSettings;
 import dev.flotilla.operator.events.EventReason;
 import dev.flotilla.operator.events.EventRecorder;
 import dev.flotilla.operator.status.Conditions;
@@ -27,12 +28,17 @@ import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEven
 import java.time.Clock;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.stream.Collectors;
 
 /**
  * Checks that a Tenant's API-key Secrets exist and hold hashes (never plain keys); status {@code
  * Ready} and the number of keys. Secrets are watched, so creating or fixing one makes the tenant
  * Ready at once. The gateway reads tenants and their Secrets itself.
+ *
+ * <p>Only Secrets labelled {@link SecretKeyReference#LABEL_SELECTOR} are watched, and only in
+ * {@link OperatorSettings#tenantSecretNamespaces()} when it lists any: the operator keeps no other
+ * Secret of those namespaces in memory, and needs no read access to Secrets elsewhere for Tenants.
  */
 @ControllerConfiguration(name = TenantReconciler.NAME)
 public class TenantReconciler implements Reconciler<Tenant> {
@@ -40,10 +46,12 @@ public class TenantReconciler implements Reconciler<Tenant> {
   static final String BY_SECRET = "bySecret";
 
   private final Clock clock;
+  private final List<String> namespaces;
   private InformerEventSource<Secret, Tenant> secrets;
 
-  public TenantReconciler(Clock clock) {
+  public TenantReconciler(OperatorSettings settings, Clock clock) {
     this.clock = clock;
+    this.namespaces = settings.tenantSecretNamespaces().orElse(List.of());
   }
 
   @Override
@@ -57,9 +65,15 @@ public class TenantReconciler implements Reconciler<Tenant> {
                 : t.getSpec().getApiKeySecrets().stream()
                     .map(r -> r.getNamespace() + "/" + r.getName())
                     .toList());
+    InformerEventSourceConfiguration.Builder<Secret> keySecrets =
+        InformerEventSourceConfiguration.from(Secret.class, Tenant.class)
+            .withLabelSelector(SecretKeyReference.LABEL_SELECTOR);
+    if (!namespaces.isEmpty()) {
+      keySecrets = keySecrets.withNamespaces(Set.copyOf(namespaces));
+    }
     secrets =
         new InformerEventSource<>(
-            InformerEventSourceConfiguration.from(Secret.class, Tenant.class)
+            keySecrets
                 .withSecondaryToPrimaryMapper(
                     (Secret s) ->
                         tenants
@@ -76,7 +90,8 @@ public class TenantReconciler implements Reconciler<Tenant> {
 
   @Override
   public UpdateControl<Tenant> reconcile(Tenant tenant, Context<Tenant> context) {
-    TenantKeys.Check check = TenantKeys.check(tenant.getSpec().getApiKeySecrets(), this::lookup);
+    TenantKeys.Check check =
+        TenantKeys.check(tenant.getSpec().getApiKeySecrets(), this::lookup, namespaces);
     TenantStatus current = tenant.getStatus() == null ? new TenantStatus() : tenant.getStatus();
     TenantStatus next = new TenantStatus();
     Long generation = tenant.getMetadata().getGeneration();
