@@ -157,6 +157,8 @@ public final class ModelDeploymentModel {
         .withLabels(FlotillaNames.workerLabels(name))
         .endMetadata()
         .withNewSpec()
+        .withSecurityContext(WorkerPodSecurity.pod())
+        .withAutomountServiceAccountToken(false)
         .withContainers(container())
         .withVolumes(volumes())
         .withNodeSelector(nodeSelector)
@@ -187,6 +189,7 @@ public final class ModelDeploymentModel {
         .withProtocol("TCP")
         .endPort()
         .withResources(resources())
+        .withSecurityContext(WorkerPodSecurity.container())
         // Ready only once the model is loaded (and until draining starts). A request held for a
         // cold model waits for this probe, so it runs every second (the kubelet's shortest
         // period): a period of P seconds adds P/2 on average, up to P, to a cold start after the
@@ -257,6 +260,7 @@ public final class ModelDeploymentModel {
 
   private List<Volume> volumes() {
     List<Volume> volumes = new ArrayList<>();
+    volumes.add(WorkerPodSecurity.tmpVolume());
     PvcSource pvc = PvcSource.parse(spec.source());
     if (pvc != null) {
       volumes.add(
@@ -283,6 +287,7 @@ public final class ModelDeploymentModel {
 
   private List<VolumeMount> volumeMounts() {
     List<VolumeMount> mounts = new ArrayList<>();
+    mounts.add(WorkerPodSecurity.tmpMount());
     PvcSource pvc = PvcSource.parse(spec.source());
     if (pvc != null) {
       mounts.add(

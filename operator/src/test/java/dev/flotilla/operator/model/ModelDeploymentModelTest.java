@@ -13,7 +13,9 @@ import dev.flotilla.operator.config.SettingsBuilder;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.LocalObjectReference;
+import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.SecurityContext;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import java.time.Duration;
@@ -182,6 +184,7 @@ class ModelDeploymentModelTest {
   void workersMountTheirCertificateFromTheModelsTlsSecret() {
     Deployment d = ModelDeploymentModel.from(md(), POOL, SETTINGS).deployment(1);
     assertThat(d.getSpec().getTemplate().getSpec().getVolumes())
+        .filteredOn(v -> v.getName().equals("mtls"))
         .singleElement()
         .satisfies(
             v -> {
@@ -190,6 +193,7 @@ class ModelDeploymentModelTest {
               assertThat(v.getSecret().getOptional()).isNull(); // no certificate, no start
             });
     assertThat(container(d).getVolumeMounts())
+        .filteredOn(m -> m.getName().equals("mtls"))
         .singleElement()
         .satisfies(
             m -> {
@@ -199,10 +203,64 @@ class ModelDeploymentModelTest {
   }
 
   @Test
+  void workersRunAsANonRootUserWithNothingToEscalateTo() {
+    PodSpec pod =
+        ModelDeploymentModel.from(md(), POOL, SETTINGS)
+            .deployment(1)
+            .getSpec()
+            .getTemplate()
+            .getSpec();
+    assertThat(pod.getSecurityContext().getRunAsNonRoot()).isTrue();
+    assertThat(pod.getSecurityContext().getRunAsUser()).isEqualTo(10001L);
+    assertThat(pod.getSecurityContext().getRunAsGroup()).isEqualTo(10001L);
+    assertThat(pod.getSecurityContext().getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
+
+    SecurityContext c = pod.getContainers().get(0).getSecurityContext();
+    assertThat(c.getRunAsNonRoot()).isTrue();
+    assertThat(c.getRunAsUser()).isEqualTo(10001L);
+    assertThat(c.getReadOnlyRootFilesystem()).isTrue();
+    assertThat(c.getAllowPrivilegeEscalation()).isFalse();
+    assertThat(c.getPrivileged()).isFalse();
+    assertThat(c.getCapabilities().getDrop()).containsExactly("ALL");
+    assertThat(c.getCapabilities().getAdd()).isNullOrEmpty();
+    assertThat(c.getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
+  }
+
+  @Test
+  void workersGetNoServiceAccountToken() {
+    PodSpec pod =
+        ModelDeploymentModel.from(md(), POOL, SETTINGS)
+            .deployment(1)
+            .getSpec()
+            .getTemplate()
+            .getSpec();
+    assertThat(pod.getAutomountServiceAccountToken()).isFalse();
+    assertThat(pod.getServiceAccountName()).isNull();
+  }
+
+  @Test
+  void tmpIsTheWorkersOnlyWritablePathAndAnEmptyDir() {
+    Deployment d = ModelDeploymentModel.from(md(), POOL, SETTINGS).deployment(1);
+    assertThat(d.getSpec().getTemplate().getSpec().getVolumes())
+        .filteredOn(v -> v.getName().equals("tmp"))
+        .singleElement()
+        .satisfies(v -> assertThat(v.getEmptyDir()).isNotNull());
+    assertThat(container(d).getVolumeMounts())
+        .filteredOn(m -> !Boolean.TRUE.equals(m.getReadOnly()))
+        .singleElement()
+        .satisfies(
+            m -> {
+              assertThat(m.getName()).isEqualTo("tmp");
+              assertThat(m.getMountPath()).isEqualTo("/tmp");
+            });
+  }
+
+  @Test
   void withoutMutualTlsWorkersAreToldToSpeakPlaintext() {
     OperatorSettings plaintext = SettingsBuilder.defaults().mtlsEnabled(false).build();
     Deployment d = ModelDeploymentModel.from(md(), POOL, plaintext).deployment(1);
-    assertThat(d.getSpec().getTemplate().getSpec().getVolumes()).isEmpty();
+    assertThat(d.getSpec().getTemplate().getSpec().getVolumes())
+        .noneMatch(v -> v.getSecret() != null);
     assertThat(container(d).getEnv())
         .contains(new EnvVar("FLOTILLA_MTLS_ENABLED", "false", null))
         .noneMatch(e -> e.getName().equals("FLOTILLA_MTLS_DIR"));
