@@ -15,6 +15,7 @@ import dev.flotilla.gateway.schedule.ModelScheduler;
 import dev.flotilla.gateway.schedule.Schedulers;
 import dev.flotilla.gateway.service.GatewayPipeline;
 import dev.flotilla.gateway.time.Ticker;
+import dev.flotilla.gateway.usage.KafkaSecurity;
 import dev.flotilla.gateway.usage.UsageLedger;
 import dev.flotilla.gateway.usage.UsageProducerConfig;
 import dev.flotilla.gateway.usage.UsageSpool;
@@ -151,6 +152,13 @@ public class GatewayBeans {
       try {
         UsageSpool spool =
             UsageSpool.open(Path.of(config.usage().spoolDir()), config.usage().segmentBytes());
+        GatewayConfig.Usage.KafkaSecurity kafka = config.usage().kafkaSecurity();
+        KafkaSecurity security =
+            new KafkaSecurity(
+                kafka.protocol(),
+                kafka.saslMechanism(),
+                kafka.saslJaasConfig(),
+                kafka.truststore());
         ledger =
             new UsageLedger(
                 spool,
@@ -159,7 +167,8 @@ public class GatewayBeans {
                         UsageProducerConfig.of(
                             config.usage().kafkaBootstrapServers().orElseThrow(),
                             gatewayId,
-                            config.usage().deliveryTimeout())),
+                            config.usage().deliveryTimeout(),
+                            security)),
                 config.usage().topic(),
                 config.usage().maxBackoff(),
                 new ObjectMapper());

@@ -134,6 +134,25 @@ public interface GatewayConfig {
     /** Kafka bootstrap servers; without them events stay in the spool until configured. */
     Optional<String> kafkaBootstrapServers();
 
+    /** How the producer connects to the brokers and proves who it is. */
+    KafkaSecurity kafkaSecurity();
+
+    /** Kafka's client security settings, as {@code dev.flotilla.gateway.usage.KafkaSecurity}. */
+    interface KafkaSecurity {
+      /** {@code security.protocol}: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL. */
+      @WithDefault("PLAINTEXT")
+      String protocol();
+
+      /** {@code sasl.mechanism}: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, ... (SASL protocols). */
+      Optional<String> saslMechanism();
+
+      /** {@code sasl.jaas.config}: the login module and its credentials (SASL protocols). */
+      Optional<String> saslJaasConfig();
+
+      /** PEM file of the CAs that sign the brokers' certificates; unset: the JVM's trust store. */
+      Optional<String> truststore();
+    }
+
     @WithDefault("flotilla.usage")
     String topic();
 
@@ -170,5 +189,4 @@ public interface GatewayConfig {
     @WithDefault("10s")
     Duration reloadInterval();
   }
-
 }

@@ -35,4 +35,12 @@ public final class UsageProducerConfig {
     p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
     return p;
   }
+
+  /** {@link #of} over the connection {@code security} describes (TLS, SASL). */
+  public static Properties of(
+      String bootstrapServers, String clientId, Duration deliveryTimeout, KafkaSecurity security) {
+    Properties p = of(bootstrapServers, clientId, deliveryTimeout);
+    p.putAll(security.properties());
+    return p;
+  }
 }
