@@ -34,11 +34,15 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The gateway process starts against an in-memory API server, answers its HTTP and gRPC health
- * checks, exposes Prometheus metrics, and serves the Inference API from informer-fed state.
+ * checks, exposes Prometheus metrics on its management port (and not on the client port), and
+ * serves the Inference API from informer-fed state.
  */
 @QuarkusTest
 @WithKubernetesTestServer(crud = true)
 class GatewayServiceIT {
+  /** quarkus.management.test-port in application.properties. */
+  static final int MANAGEMENT_TEST_PORT = 19090;
+
   @Inject KubernetesClient kubernetes;
   private ManagedChannel channel;
 
@@ -76,13 +80,20 @@ class GatewayServiceIT {
   }
 
   @Test
-  void exposesPrometheusMetrics() {
+  void exposesPrometheusMetricsOnTheManagementPort() {
     given()
+        .port(MANAGEMENT_TEST_PORT)
         .get("/q/metrics")
         .then()
         .statusCode(200)
         .body(containsString("# TYPE jvm_memory_used_bytes gauge"))
         .body(containsString("flotilla_gateway_usage_spool_depth"));
+  }
+
+  @Test
+  void theClientPortServesNoMetrics() {
+    given().get("/q/metrics").then().statusCode(404);
+    given().get("/metrics").then().statusCode(404);
   }
 
   @Test
