@@ -46,6 +46,13 @@ and the kubelet fills the directory then; the component reloads it without a res
     optional: true
 {{- end -}}
 
+{{/* The namespaces that hold Tenants' API-key Secrets, as a list: tenantSecretNamespaces, or the
+release namespace when it lists none. */}}
+{{- define "flotilla.tenantSecretNamespaces" -}}
+{{- $namespaces := .Values.tenantSecretNamespaces | default (list .Release.Namespace) -}}
+{{- toJson $namespaces -}}
+{{- end -}}
+
 {{/* A label map as "k=v,k=v" (sorted), how the operator reads selectors from its environment. */}}
 {{- define "flotilla.labelList" -}}
 {{- $pairs := list -}}

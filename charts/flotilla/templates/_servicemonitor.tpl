@@ -1,5 +1,6 @@
-{{/* A ServiceMonitor scraping /q/metrics on a component Service's "http" port.
-Call with (dict "ctx" $ "component" "gateway"). */}}
+{{/* A ServiceMonitor named after a component, scraping /q/metrics on the port "port" of the Service
+whose component label is "service". Call with
+(dict "ctx" $ "component" "gateway" "service" "gateway-metrics" "port" "metrics"). */}}
 {{- define "flotilla.serviceMonitor" -}}
 {{- $sm := .ctx.Values.metrics.serviceMonitor -}}
 apiVersion: monitoring.coreos.com/v1
@@ -15,12 +16,12 @@ metadata:
 spec:
   selector:
     matchLabels:
-      {{- include "flotilla.selectorLabels" . | nindent 6 }}
+      {{- include "flotilla.selectorLabels" (dict "ctx" .ctx "component" .service) | nindent 6 }}
   namespaceSelector:
     matchNames:
       - {{ .ctx.Release.Namespace }}
   endpoints:
-    - port: http
+    - port: {{ .port }}
       path: /q/metrics
       interval: {{ $sm.interval }}
       scrapeTimeout: {{ $sm.scrapeTimeout }}

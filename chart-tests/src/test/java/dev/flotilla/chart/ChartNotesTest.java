@@ -26,6 +26,8 @@ class ChartNotesTest {
         .contains("kubectl -n " + NAMESPACE + " port-forward svc/flotilla-gateway 9000 8080")
         .contains("printf '%s' \"$KEY\" | sha256sum")
         .contains("kind: Tenant", "name: acme-api-keys")
+        .contains(
+            "kubectl label secret acme-api-keys -n " + NAMESPACE + " flotilla.dev/tenant-keys=true")
         .contains("kubectl apply -f examples/gpu-node-pool.yaml -f examples/model-deployment.yaml")
         .contains("ghcr.io/flotilla-dev/flotilla-worker:0.1.0");
   }

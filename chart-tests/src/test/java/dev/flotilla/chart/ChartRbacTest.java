@@ -4,6 +4,7 @@ import static dev.flotilla.chart.FlotillaChart.NAMESPACE;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.flotilla.chart.FlotillaChart.Rendered;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRole;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
 import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
@@ -48,8 +49,8 @@ class ChartRbacTest {
     }
     expected.put("apps/deployments", OWN);
     expected.put("/services", OWN);
-    // Reads Tenants' key Secrets; creates and renews the mTLS Secrets (CA, gateway, operator,
-    // each model's workers). Never deletes one: worker Secrets go with their ModelDeployment.
+    // Creates and renews the mTLS Secrets (CA, gateway, operator, each model's workers in the
+    // model's namespace). Never deletes one: worker Secrets go with their ModelDeployment.
     expected.put("/secrets", Set.of("get", "list", "watch", "create", "update"));
     expected.put("/pods", READ);
     expected.put(
@@ -66,7 +67,10 @@ class ChartRbacTest {
     Role role = rendered.one(Role.class, "flotilla-operator-leader-election");
     RoleBinding binding = rendered.one(RoleBinding.class, "flotilla-operator-leader-election");
 
-    assertThat(rendered.all(Role.class)).containsExactly(role);
+    assertThat(rendered.all(Role.class))
+        .filteredOn(
+            r -> r.getRules().stream().anyMatch(rule -> rule.getResources().contains("leases")))
+        .containsExactly(role);
     assertThat(role.getMetadata().getNamespace()).isEqualTo(NAMESPACE);
     assertThat(grants(role.getRules()))
         .isEqualTo(
@@ -92,12 +96,16 @@ class ChartRbacTest {
                 null,
                 Map.of("operator.leaderElection.enabled", false, "operator.replicas", 1)));
 
-    assertThat(rendered.all(Role.class)).isEmpty();
-    assertThat(rendered.all(RoleBinding.class)).isEmpty();
+    assertThat(rendered.all(Role.class))
+        .extracting(r -> r.getMetadata().getName())
+        .containsExactly("flotilla-tenant-keys");
+    assertThat(rendered.all(RoleBinding.class))
+        .extracting(r -> r.getMetadata().getName())
+        .containsExactly("flotilla-tenant-keys");
   }
 
   @Test
-  void gatewayClusterRoleOnlyReads() {
+  void gatewayClusterRoleOnlyReadsAndNeverSecrets() {
     ClusterRole role = FlotillaChart.renderDefaults().one(ClusterRole.class, "flotilla-gateway");
 
     assertThat(grants(role.getRules()))
@@ -106,11 +114,85 @@ class ChartRbacTest {
                 "flotilla.dev/tenants", READ,
                 "flotilla.dev/loraadapters", READ,
                 "flotilla.dev/modeldeployments", READ,
-                "/secrets", READ,
                 "/pods", READ,
                 "apps/deployments", READ,
-                "apps/replicasets", READ,
-                "discovery.k8s.io/endpointslices", READ));
+                "apps/replicasets", READ));
+  }
+
+  @Test
+  void byDefaultApiKeySecretsAreReadOnlyInTheReleaseNamespace() {
+    Rendered rendered = FlotillaChart.renderDefaults();
+
+    assertTenantKeyAccess(rendered, "flotilla", List.of(NAMESPACE));
+    assertThat(env(rendered, "flotilla-gateway"))
+        .containsEntry("FLOTILLA_GATEWAY_TENANT_SECRET_NAMESPACES", NAMESPACE);
+    assertThat(env(rendered, "flotilla-operator"))
+        .containsEntry("FLOTILLA_OPERATOR_TENANT_SECRET_NAMESPACES", NAMESPACE);
+  }
+
+  @Test
+  void apiKeySecretsAreReadOnlyInTheListedNamespaces() {
+    Rendered rendered = FlotillaChart.renderCustom();
+
+    assertTenantKeyAccess(rendered, "prod-flotilla", List.of("tenant-keys", "partner-keys"));
+    assertThat(env(rendered, "prod-flotilla-gateway"))
+        .containsEntry("FLOTILLA_GATEWAY_TENANT_SECRET_NAMESPACES", "tenant-keys,partner-keys");
+    assertThat(env(rendered, "prod-flotilla-operator"))
+        .containsEntry("FLOTILLA_OPERATOR_TENANT_SECRET_NAMESPACES", "tenant-keys,partner-keys");
+  }
+
+  /**
+   * In each namespace exactly one Role, reading Secrets and nothing else, bound to the gateway and
+   * the operator; no such Role anywhere else.
+   */
+  private static void assertTenantKeyAccess(
+      Rendered rendered, String prefix, List<String> namespaces) {
+    List<Role> roles =
+        rendered.all(Role.class).stream()
+            .filter(r -> r.getMetadata().getName().equals(prefix + "-tenant-keys"))
+            .toList();
+    assertThat(roles)
+        .extracting(r -> r.getMetadata().getNamespace())
+        .containsExactlyElementsOf(namespaces);
+    for (Role role : roles) {
+      assertThat(grants(role.getRules())).isEqualTo(Map.of("/secrets", READ));
+      RoleBinding binding =
+          rendered.all(RoleBinding.class).stream()
+              .filter(b -> b.getMetadata().getName().equals(role.getMetadata().getName()))
+              .filter(b -> b.getMetadata().getNamespace().equals(role.getMetadata().getNamespace()))
+              .collect(onlyOne());
+      assertThat(binding.getRoleRef().getKind()).isEqualTo("Role");
+      assertThat(binding.getRoleRef().getName()).isEqualTo(role.getMetadata().getName());
+      assertThat(binding.getSubjects())
+          .satisfiesExactlyInAnyOrder(
+              s -> isServiceAccount(s, prefix + "-gateway"),
+              s -> isServiceAccount(s, prefix + "-operator"));
+    }
+  }
+
+  private static java.util.stream.Collector<RoleBinding, ?, RoleBinding> onlyOne() {
+    return java.util.stream.Collectors.collectingAndThen(
+        java.util.stream.Collectors.toList(),
+        list -> {
+          assertThat(list).hasSize(1);
+          return list.get(0);
+        });
+  }
+
+  private static Map<String, String> env(Rendered rendered, String deployment) {
+    Map<String, String> env = new TreeMap<>();
+    rendered
+        .one(Deployment.class, deployment)
+        .getSpec()
+        .getTemplate()
+        .getSpec()
+        .getContainers()
+        .get(0)
+        .getEnv()
+        .stream()
+        .filter(e -> e.getValue() != null)
+        .forEach(e -> env.put(e.getName(), e.getValue()));
+    return env;
   }
 
   @ParameterizedTest

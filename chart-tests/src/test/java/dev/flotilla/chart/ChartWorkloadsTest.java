@@ -43,7 +43,7 @@ class ChartWorkloadsTest {
     }
     assertThat(rendered.all(Service.class))
         .extracting(o -> o.getMetadata().getLabels().get("app.kubernetes.io/component"))
-        .containsExactlyInAnyOrder("operator", "gateway", "autoscaler");
+        .containsExactlyInAnyOrder("operator", "gateway", "gateway-metrics", "autoscaler");
   }
 
   @ParameterizedTest
@@ -64,8 +64,15 @@ class ChartWorkloadsTest {
                       "app.kubernetes.io/managed-by",
                       "helm.sh/chart");
               boolean clusterScoped = o.getKind().startsWith("Cluster");
-              assertThat(o.getMetadata().getNamespace())
-                  .isEqualTo(clusterScoped ? null : NAMESPACE);
+              // The Roles that let the gateway and the operator read API-key Secrets live in the
+              // namespaces that hold them (ChartRbacTest).
+              boolean tenantKeys =
+                  "tenant-keys"
+                      .equals(o.getMetadata().getLabels().get("app.kubernetes.io/component"));
+              if (!tenantKeys) {
+                assertThat(o.getMetadata().getNamespace())
+                    .isEqualTo(clusterScoped ? null : NAMESPACE);
+              }
             });
   }
 
@@ -250,13 +257,35 @@ class ChartWorkloadsTest {
         .isEqualTo(Map.of("grpc", 9000, "http", 8080));
     assertThat(rendered.one(Service.class, "flotilla-gateway").getSpec().getType())
         .isEqualTo("ClusterIP");
+    assertThat(ports(rendered.one(Service.class, "flotilla-gateway-metrics")))
+        .isEqualTo(Map.of("metrics", 9090));
     assertThat(rendered.all(Service.class))
         .flatExtracting(s -> s.getSpec().getPorts())
         .allSatisfy(p -> assertThat(p.getTargetPort()).isEqualTo(new IntOrString(p.getName())));
     assertThat(containerPorts(rendered.one(Deployment.class, "flotilla-operator")))
         .isEqualTo(Map.of("http", 8082, "grpc", 9200));
     assertThat(containerPorts(rendered.one(Deployment.class, "flotilla-gateway")))
-        .isEqualTo(Map.of("grpc", 9000, "http", 8080));
+        .isEqualTo(Map.of("grpc", 9000, "http", 8080, "metrics", 9090));
+  }
+
+  @ParameterizedTest
+  @MethodSource(BOTH)
+  void gatewayMetricsStayOffTheClientServiceWhateverItsType(Rendered rendered) {
+    Deployment gateway = gateway(rendered);
+    String name = gateway.getMetadata().getName();
+    Service client = rendered.one(Service.class, name);
+    Service metrics = rendered.one(Service.class, name + "-metrics");
+
+    assertThat(client.getSpec().getPorts())
+        .extracting(ServicePort::getName)
+        .doesNotContain("metrics");
+    assertThat(client.getSpec().getPorts())
+        .extracting(p -> p.getTargetPort().getStrVal())
+        .doesNotContain("metrics");
+    assertThat(metrics.getSpec().getType()).isEqualTo("ClusterIP");
+    assertThat(metrics.getSpec().getSelector())
+        .isEqualTo(gateway.getSpec().getSelector().getMatchLabels());
+    assertThat(ports(metrics)).isEqualTo(Map.of("metrics", 9090));
   }
 
   @Test
@@ -318,7 +347,7 @@ class ChartWorkloadsTest {
     assertThat(env(gateway))
         .containsEntry(
             "FLOTILLA_GATEWAY_USAGE_KAFKA_BOOTSTRAP_SERVERS",
-            "kafka-0.kafka:9092,kafka-1.kafka:9092")
+            "kafka-0.kafka:9093,kafka-1.kafka:9093")
         .containsEntry(
             "FLOTILLA_GATEWAY_AUTOSCALER_ADDRESS",
             "prod-flotilla-operator-autoscaler." + NAMESPACE + ".svc:9200");
@@ -351,6 +380,8 @@ class ChartWorkloadsTest {
     Service service = rendered.one(Service.class, "prod-flotilla-gateway");
     assertThat(service.getSpec().getType()).isEqualTo("LoadBalancer");
     assertThat(ports(service)).isEqualTo(Map.of("grpc", 443, "http", 8080));
+    assertThat(rendered.one(Service.class, "prod-flotilla-gateway-metrics").getSpec().getType())
+        .isEqualTo("ClusterIP");
 
     PodDisruptionBudget pdb = rendered.one(PodDisruptionBudget.class, "prod-flotilla-gateway");
     assertThat(pdb.getSpec().getMinAvailable()).isEqualTo(new IntOrString(2));
@@ -372,9 +403,22 @@ class ChartWorkloadsTest {
               assertThat(m.getApiVersion()).isEqualTo("monitoring.coreos.com/v1");
               assertThat(m.getMetadata().getLabels()).containsEntry("release", "prometheus");
               GenericKubernetesResource monitor = (GenericKubernetesResource) m;
-              Service service = rendered.one(Service.class, m.getMetadata().getName());
-              assertThat(monitor.<Map<String, String>>get("spec", "selector", "matchLabels"))
-                  .isEqualTo(service.getSpec().getSelector());
+              Map<String, String> selector = monitor.get("spec", "selector", "matchLabels");
+              List<Service> selected =
+                  rendered.all(Service.class).stream()
+                      .filter(
+                          s ->
+                              s.getMetadata()
+                                  .getLabels()
+                                  .entrySet()
+                                  .containsAll(selector.entrySet()))
+                      .toList();
+              assertThat(selected).as("Services %s selects", m.getMetadata().getName()).hasSize(1);
+              Service service = selected.get(0);
+              boolean gateway = m.getMetadata().getName().endsWith("-gateway");
+              assertThat(service.getMetadata().getName())
+                  .isEqualTo(m.getMetadata().getName() + (gateway ? "-metrics" : ""));
+              String port = gateway ? "metrics" : "http";
               assertThat(monitor.<List<String>>get("spec", "namespaceSelector", "matchNames"))
                   .containsExactly(NAMESPACE);
               List<Map<String, Object>> endpoints = monitor.get("spec", "endpoints");
@@ -383,12 +427,12 @@ class ChartWorkloadsTest {
                   .satisfies(
                       e -> {
                         assertThat(e)
-                            .containsEntry("port", "http")
+                            .containsEntry("port", port)
                             .containsEntry("path", "/q/metrics")
                             .containsEntry("interval", "15s");
                         assertThat(service.getSpec().getPorts())
                             .extracting(ServicePort::getName)
-                            .contains("http");
+                            .contains(port);
                       });
             });
   }
@@ -421,9 +465,17 @@ class ChartWorkloadsTest {
   }
 
   private static Deployment operator(Rendered rendered) {
+    return component(rendered, "operator");
+  }
+
+  private static Deployment gateway(Rendered rendered) {
+    return component(rendered, "gateway");
+  }
+
+  private static Deployment component(Rendered rendered, String component) {
     return rendered.all(Deployment.class).stream()
         .filter(
-            d -> "operator".equals(d.getMetadata().getLabels().get("app.kubernetes.io/component")))
+            d -> component.equals(d.getMetadata().getLabels().get("app.kubernetes.io/component")))
         .findFirst()
         .orElseThrow();
   }

@@ -166,6 +166,8 @@ final class LocalSystem implements FailureDump.Fixture, AutoCloseable {
         metadata:
           name: %1$s-api-keys
           namespace: default
+          labels:
+            flotilla.dev/tenant-keys: "true"
         stringData:
           e2e: sha256:%2$s
         ---
