@@ -265,7 +265,7 @@ image_config() {
     operator)
       heap=50 ports='["8082/tcp","9200/tcp"]' volumes='["/tmp"]' ;;
     gateway)
-      heap=50 ports='["8080/tcp","9000/tcp"]' volumes='["/tmp","/var/lib/flotilla/spool"]'
+      heap=50 ports='["8080/tcp","9000/tcp","9090/tcp"]' volumes='["/tmp","/var/lib/flotilla/spool"]'
       env="$(jq -c '. + ["FLOTILLA_GATEWAY_USAGE_SPOOL_DIR=/var/lib/flotilla/spool"]' <<<"$env")" ;;
     worker)
       # Weights and the KV cache live outside the Java heap, in the engine's memory.

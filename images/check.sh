@@ -177,7 +177,12 @@ extra_env() {
       ;;
   esac
   case "$component" in
-    gateway) echo "FLOTILLA_GATEWAY_AUTOSCALER_ADDRESS=127.0.0.1:${GRPC_PORT[operator]}" ;;
+    gateway)
+      echo "FLOTILLA_GATEWAY_AUTOSCALER_ADDRESS=127.0.0.1:${GRPC_PORT[operator]}"
+      # Its metrics port (9090), which this check does not read: any free one, so that it does
+      # not collide with another Flotilla on this machine.
+      echo "QUARKUS_MANAGEMENT_PORT=0"
+      ;;
     worker)
       # pvc://models/tiny-llama, as the operator hands it to the worker.
       echo "FLOTILLA_MODEL_SOURCE=file://$PVC_MOUNT_ROOT/models/tiny-llama"

@@ -77,6 +77,8 @@ final class LocalSystem implements FailureDump.Fixture, AutoCloseable {
             String.valueOf(grpc),
             "--http-port",
             String.valueOf(PodNetwork.freePort()),
+            "--management-port",
+            String.valueOf(PodNetwork.freePort()),
             "--operator-grpc-port",
             String.valueOf(PodNetwork.freePort()),
             "--operator-http-port",
@@ -313,11 +315,12 @@ final class LocalSystem implements FailureDump.Fixture, AutoCloseable {
     }
   }
 
-  /** The Prometheus text the gateway serves. */
+  /** The Prometheus text the gateway serves on its management port. */
   String gatewayMetrics() throws IOException, InterruptedException {
     HttpRequest request =
         HttpRequest.newBuilder(
-                URI.create("http://127.0.0.1:" + local.settings().gatewayHttpPort() + "/q/metrics"))
+                URI.create(
+                    "http://127.0.0.1:" + local.settings().gatewayManagementPort() + "/q/metrics"))
             .build();
     return http.send(request, HttpResponse.BodyHandlers.ofString()).body();
   }

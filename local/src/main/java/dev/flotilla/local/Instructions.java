@@ -16,7 +16,7 @@ final class Instructions {
 
         Flotilla runs locally (ready in %.1f s). Ctrl-C stops everything.
 
-          gateway     gRPC 127.0.0.1:%d   HTTP http://127.0.0.1:%d
+          gateway     gRPC 127.0.0.1:%d   HTTP http://127.0.0.1:%d   metrics http://127.0.0.1:%d/q/metrics
           API server  %s (in memory, HTTPS with a self-signed certificate)
           Kafka       %s
           workers     one process per pod, %s
@@ -46,6 +46,7 @@ final class Instructions {
             took.toMillis() / 1000.0,
             s.gatewayGrpcPort(),
             s.gatewayHttpPort(),
+            s.gatewayManagementPort(),
             api.url(),
             kafka == null
                 ? "off (--no-kafka): usage events wait in the gateway's spool"

@@ -215,6 +215,9 @@ public final class LocalMode {
     if (broker != null) {
       gatewayEnv.put("FLOTILLA_GATEWAY_USAGE_KAFKA_BOOTSTRAP_SERVERS", broker.bootstrapServers());
     }
+    // /q/metrics is on the management interface only, as in a cluster.
+    gatewayEnv.put("QUARKUS_MANAGEMENT_HOST", "127.0.0.1");
+    gatewayEnv.put("QUARKUS_MANAGEMENT_PORT", String.valueOf(settings.gatewayManagementPort()));
     Path gatewayMtls = settings.state().resolve("gateway/mtls");
     controlPlaneVolumes.mount(
         "gateway",

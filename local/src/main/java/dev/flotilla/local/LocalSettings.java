@@ -15,11 +15,12 @@ public record LocalSettings(
     int gatewayHttpPort,
     int operatorGrpcPort,
     int operatorHttpPort,
-    boolean kafka) {
+    boolean kafka,
+    int gatewayManagementPort) {
 
   public static LocalSettings defaults(Path repo) {
     return new LocalSettings(
-        repo, repo.resolve(".flotilla"), 16443, 19092, 9000, 8080, 9200, 8082, true);
+        repo, repo.resolve(".flotilla"), 16443, 19092, 9000, 8080, 9200, 8082, true, 9090);
   }
 
   public static LocalSettings parse(Path repo, String... args) {
@@ -39,7 +40,8 @@ public record LocalSettings(
                     s.gatewayHttpPort,
                     s.operatorGrpcPort,
                     s.operatorHttpPort,
-                    s.kafka);
+                    s.kafka,
+                    s.gatewayManagementPort);
         case "--kafka-port" ->
             s =
                 new LocalSettings(
@@ -51,7 +53,8 @@ public record LocalSettings(
                     s.gatewayHttpPort,
                     s.operatorGrpcPort,
                     s.operatorHttpPort,
-                    s.kafka);
+                    s.kafka,
+                    s.gatewayManagementPort);
         case "--grpc-port" ->
             s =
                 new LocalSettings(
@@ -63,7 +66,8 @@ public record LocalSettings(
                     s.gatewayHttpPort,
                     s.operatorGrpcPort,
                     s.operatorHttpPort,
-                    s.kafka);
+                    s.kafka,
+                    s.gatewayManagementPort);
         case "--http-port" ->
             s =
                 new LocalSettings(
@@ -75,7 +79,8 @@ public record LocalSettings(
                     Integer.parseInt(value),
                     s.operatorGrpcPort,
                     s.operatorHttpPort,
-                    s.kafka);
+                    s.kafka,
+                    s.gatewayManagementPort);
         case "--operator-grpc-port" ->
             s =
                 new LocalSettings(
@@ -87,7 +92,8 @@ public record LocalSettings(
                     s.gatewayHttpPort,
                     Integer.parseInt(value),
                     s.operatorHttpPort,
-                    s.kafka);
+                    s.kafka,
+                    s.gatewayManagementPort);
         case "--operator-http-port" ->
             s =
                 new LocalSettings(
@@ -99,7 +105,8 @@ public record LocalSettings(
                     s.gatewayHttpPort,
                     s.operatorGrpcPort,
                     Integer.parseInt(value),
-                    s.kafka);
+                    s.kafka,
+                    s.gatewayManagementPort);
         case "--state-dir" ->
             s =
                 new LocalSettings(
@@ -111,7 +118,8 @@ public record LocalSettings(
                     s.gatewayHttpPort,
                     s.operatorGrpcPort,
                     s.operatorHttpPort,
-                    s.kafka);
+                    s.kafka,
+                    s.gatewayManagementPort);
         case "--no-kafka" -> {
           s =
               new LocalSettings(
@@ -123,9 +131,23 @@ public record LocalSettings(
                   s.gatewayHttpPort,
                   s.operatorGrpcPort,
                   s.operatorHttpPort,
-                  false);
+                  false,
+                  s.gatewayManagementPort);
           continue;
         }
+        case "--management-port" ->
+            s =
+                new LocalSettings(
+                    s.repo,
+                    s.state,
+                    s.apiPort,
+                    s.kafkaPort,
+                    s.gatewayGrpcPort,
+                    s.gatewayHttpPort,
+                    s.operatorGrpcPort,
+                    s.operatorHttpPort,
+                    s.kafka,
+                    Integer.parseInt(value));
         default -> throw new IllegalArgumentException("unknown option " + a + "\n" + usage());
       }
       i++;
@@ -136,7 +158,7 @@ public record LocalSettings(
   public static String usage() {
     return """
         Usage: ./flotilla local [--api-port 16443] [--kafka-port 19092] [--grpc-port 9000] [--http-port 8080]
-                                [--operator-grpc-port 9200] [--operator-http-port 8082]
+                                [--management-port 9090] [--operator-grpc-port 9200] [--operator-http-port 8082]
                                 [--state-dir .flotilla] [--no-kafka]
         """;
   }
