@@ -16,7 +16,10 @@ public class TenantSpec {
 
   @Required
   @Size(min = 1, max = 16)
-  @JsonPropertyDescription("Secrets holding the tenant's API-key hashes.")
+  @JsonPropertyDescription(
+      "Secrets holding the tenant's API-key hashes. Each must carry the label"
+          + " flotilla.dev/tenant-keys=true and live in a namespace the gateways read API keys"
+          + " from (the chart's tenantSecretNamespaces).")
   private List<SecretKeyReference> apiKeySecrets;
 
   @JsonPropertyDescription(
