@@ -244,6 +244,60 @@ class NodeAgentApiTest {
         .untilAsserted(() -> assertThat(pods("mounted")).isEmpty());
   }
 
+  /**
+   * Worker pods come with a restricted security context, no service-account token and an emptyDir
+   * on /tmp. A process here cannot apply them; the node runs the pod all the same, as it does every
+   * other field it has no use for.
+   */
+  @Test
+  void aPodWithTheWorkersSecuritySettingsRunsAsAProcess() throws Exception {
+    io.fabric8.kubernetes.api.model.apps.Deployment d = tinyPods("hardened", 1);
+    io.fabric8.kubernetes.api.model.PodSpec spec = d.getSpec().getTemplate().getSpec();
+    spec.setAutomountServiceAccountToken(false);
+    spec.setSecurityContext(
+        new io.fabric8.kubernetes.api.model.PodSecurityContextBuilder()
+            .withRunAsNonRoot(true)
+            .withRunAsUser(10001L)
+            .withRunAsGroup(10001L)
+            .withNewSeccompProfile()
+            .withType("RuntimeDefault")
+            .endSeccompProfile()
+            .build());
+    spec.setVolumes(
+        List.of(new VolumeBuilder().withName("tmp").withNewEmptyDir().endEmptyDir().build()));
+    Container c = spec.getContainers().get(0);
+    c.setSecurityContext(
+        new io.fabric8.kubernetes.api.model.SecurityContextBuilder()
+            .withRunAsNonRoot(true)
+            .withRunAsUser(10001L)
+            .withReadOnlyRootFilesystem(true)
+            .withAllowPrivilegeEscalation(false)
+            .withPrivileged(false)
+            .withNewCapabilities()
+            .addToDrop("ALL")
+            .endCapabilities()
+            .build());
+    c.setVolumeMounts(
+        List.of(new VolumeMountBuilder().withName("tmp").withMountPath("/tmp").build()));
+    api.client().apps().deployments().inNamespace(api.namespace).resource(d).create();
+
+    await()
+        .atMost(Duration.ofSeconds(30))
+        .untilAsserted(
+            () ->
+                assertThat(pods("hardened"))
+                    .singleElement()
+                    .satisfies(p -> assertThat(DeploymentController.isReady(p)).isTrue()));
+    assertThat(get(baseUrl(pods("hardened").get(0)) + "/env/GREETING"))
+        .isEqualTo("hello from the pod spec");
+
+    api.client().apps().deployments().inNamespace(api.namespace).withName("hardened").delete();
+    api.client().pods().inNamespace(api.namespace).withLabel("app", "hardened").delete();
+    await()
+        .atMost(Duration.ofSeconds(20))
+        .untilAsserted(() -> assertThat(pods("hardened")).isEmpty());
+  }
+
   private static void secret(String name, String token) {
     api.client()
         .secrets()
