@@ -23,7 +23,9 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.stream.Stream;
+import org.awaitility.Awaitility;
 
 /**
  * The operator as plain Java Operator SDK controllers against an in-memory API server: what the
@@ -140,18 +142,30 @@ public final class OperatorHarness implements AutoCloseable {
     }
   }
 
-  /** Plays the Deployment controller: all wanted pods exist and {@code ready} of them are ready. */
+  /**
+   * Plays the Deployment controller: all wanted pods exist and {@code ready} of them are ready.
+   * Retries while the Deployment is not there yet or the operator's own write wins the race for its
+   * resource version, as a controller's next sync would.
+   */
   public static void markReady(
       KubernetesClient client, String namespace, String deployment, int ready) {
-    Deployment d = client.apps().deployments().inNamespace(namespace).withName(deployment).get();
-    int replicas = d.getSpec().getReplicas() == null ? 0 : d.getSpec().getReplicas();
-    d.setStatus(
-        new io.fabric8.kubernetes.api.model.apps.DeploymentStatusBuilder()
-            .withReplicas(replicas)
-            .withReadyReplicas(Math.min(ready, replicas))
-            .withAvailableReplicas(Math.min(ready, replicas))
-            .withObservedGeneration(d.getMetadata().getGeneration())
-            .build());
-    client.apps().deployments().inNamespace(namespace).resource(d).updateStatus();
+    Awaitility.await()
+        .atMost(Duration.ofSeconds(30))
+        .ignoreExceptions()
+        .until(
+            () -> {
+              Deployment d =
+                  client.apps().deployments().inNamespace(namespace).withName(deployment).get();
+              int replicas = d.getSpec().getReplicas() == null ? 0 : d.getSpec().getReplicas();
+              d.setStatus(
+                  new io.fabric8.kubernetes.api.model.apps.DeploymentStatusBuilder()
+                      .withReplicas(replicas)
+                      .withReadyReplicas(Math.min(ready, replicas))
+                      .withAvailableReplicas(Math.min(ready, replicas))
+                      .withObservedGeneration(d.getMetadata().getGeneration())
+                      .build());
+              client.apps().deployments().inNamespace(namespace).resource(d).updateStatus();
+              return true;
+            });
   }
 }

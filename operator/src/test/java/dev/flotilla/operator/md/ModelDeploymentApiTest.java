@@ -119,6 +119,7 @@ class ModelDeploymentApiTest {
 
     await()
         .atMost(WAIT)
+        .ignoreExceptions()
         .untilAsserted(
             () -> {
               assertCondition(md("llama"), ConditionTypes.PLACED, ConditionTypes.TRUE, "Placed");
@@ -142,6 +143,7 @@ class ModelDeploymentApiTest {
 
     await()
         .atMost(WAIT)
+        .ignoreExceptions()
         .untilAsserted(
             () -> {
               ModelDeployment current = md("llama");
@@ -170,6 +172,7 @@ class ModelDeploymentApiTest {
     create(Fixtures.model("first", 1, 2));
     await()
         .atMost(WAIT)
+        .ignoreExceptions()
         .untilAsserted(
             () ->
                 assertCondition(md("first"), ConditionTypes.PLACED, ConditionTypes.TRUE, "Placed"));
@@ -177,6 +180,7 @@ class ModelDeploymentApiTest {
 
     await()
         .atMost(WAIT)
+        .ignoreExceptions()
         .untilAsserted(
             () -> {
               assertCondition(
@@ -195,6 +199,7 @@ class ModelDeploymentApiTest {
 
     await()
         .atMost(WAIT)
+        .ignoreExceptions()
         .untilAsserted(
             () -> {
               assertCondition(md("second"), ConditionTypes.PLACED, ConditionTypes.TRUE, "Placed");
@@ -219,6 +224,7 @@ class ModelDeploymentApiTest {
     create(md);
     await()
         .atMost(WAIT)
+        .ignoreExceptions()
         .untilAsserted(
             () -> {
               assertCondition(
@@ -234,6 +240,7 @@ class ModelDeploymentApiTest {
 
     await()
         .atMost(WAIT)
+        .ignoreExceptions()
         .untilAsserted(
             () -> {
               assertThat(worker("cold").getSpec().getReplicas()).isEqualTo(1);
@@ -244,6 +251,7 @@ class ModelDeploymentApiTest {
     stream.onNext(report("gw-1", 2, 0));
     await()
         .atMost(WAIT)
+        .ignoreExceptions()
         .untilAsserted(
             () ->
                 assertCondition(
@@ -255,10 +263,12 @@ class ModelDeploymentApiTest {
     clock.advance(Duration.ofMinutes(6));
     await()
         .atMost(WAIT)
+        .ignoreExceptions()
         .untilAsserted(() -> assertThat(worker("cold").getSpec().getReplicas()).isZero());
     OperatorHarness.markReady(client, NS, "cold-worker", 0);
     await()
         .atMost(WAIT)
+        .ignoreExceptions()
         .untilAsserted(
             () -> {
               assertCondition(
@@ -286,6 +296,7 @@ class ModelDeploymentApiTest {
 
     await()
         .atMost(WAIT)
+        .ignoreExceptions()
         .untilAsserted(
             () -> {
               assertThat(worker("warm").getSpec().getReplicas()).isEqualTo(1);
@@ -302,6 +313,7 @@ class ModelDeploymentApiTest {
     stream.onNext(report("gw-1", "warm", 0, 0));
     await()
         .atMost(WAIT)
+        .ignoreExceptions()
         .untilAsserted(
             () ->
                 assertThat(md("warm").getStatus().getAutoscaler().getReason())
@@ -309,6 +321,7 @@ class ModelDeploymentApiTest {
     await()
         .during(Duration.ofSeconds(2))
         .atMost(WAIT)
+        .ignoreExceptions()
         .untilAsserted(
             () -> {
               assertThat(worker("warm").getSpec().getReplicas()).isEqualTo(1);
@@ -322,7 +335,10 @@ class ModelDeploymentApiTest {
   void kubectlScalePinsReplicasAndTheAutoscalerStandsAside() {
     create(Fixtures.pool("l4-pool", "NVIDIA-L4", "24Gi", 1, 8, 0.7));
     create(Fixtures.model("pinned", 1, 4));
-    await().atMost(WAIT).untilAsserted(() -> assertThat(worker("pinned")).isNotNull());
+    await()
+        .atMost(WAIT)
+        .ignoreExceptions()
+        .untilAsserted(() -> assertThat(worker("pinned")).isNotNull());
     String hash = worker("pinned").getMetadata().getAnnotations().get("flotilla.dev/template-hash");
 
     client
@@ -337,6 +353,7 @@ class ModelDeploymentApiTest {
 
     await()
         .atMost(WAIT)
+        .ignoreExceptions()
         .untilAsserted(
             () -> {
               ModelDeployment current = md("pinned");
@@ -383,10 +400,11 @@ class ModelDeploymentApiTest {
                     public void onClose(WatcherException cause) {}
                   })) {
         create(Fixtures.model(name, 1, 4));
-        await().atMost(WAIT).until(() -> edited.getCount() == 0);
+        await().atMost(WAIT).ignoreExceptions().until(() -> edited.getCount() == 0);
       }
       await()
           .atMost(WAIT)
+          .ignoreExceptions()
           .untilAsserted(
               () -> {
                 ModelDeployment current = md(name);
@@ -433,6 +451,7 @@ class ModelDeploymentApiTest {
     ResourceID id = new ResourceID("cold", NS);
     await()
         .atMost(WAIT)
+        .ignoreExceptions()
         .untilAsserted(
             () -> {
               assertThat(worker("cold").getSpec().getReplicas()).isEqualTo(1);
@@ -471,6 +490,7 @@ class ModelDeploymentApiTest {
     create(Fixtures.onPools(Fixtures.model("mover", 1, 2), "a"));
     await()
         .atMost(WAIT)
+        .ignoreExceptions()
         .untilAsserted(
             () ->
                 assertThat(pool("a").getStatus().getPlacements())
@@ -525,10 +545,12 @@ class ModelDeploymentApiTest {
     stream.onNext(report("gw-1", 0, 1));
     await()
         .atMost(WAIT)
+        .ignoreExceptions()
         .untilAsserted(() -> assertThat(worker("cold").getSpec().getReplicas()).isEqualTo(1));
     Instant lastDemand = clock.instant();
     await()
         .atMost(WAIT)
+        .ignoreExceptions()
         .untilAsserted(
             () ->
                 assertThat(md("cold").getStatus().getAutoscaler().getLastDemandTime())
@@ -541,6 +563,7 @@ class ModelDeploymentApiTest {
     operator = new OperatorHarness(client, settings, clock, null).start();
     await()
         .atMost(WAIT)
+        .ignoreExceptions()
         .untilAsserted(
             () ->
                 assertThat(md("cold").getStatus().getAutoscaler().getReason())
@@ -552,6 +575,7 @@ class ModelDeploymentApiTest {
     clock.advance(Duration.ofSeconds(61));
     await()
         .atMost(WAIT)
+        .ignoreExceptions()
         .untilAsserted(() -> assertThat(worker("cold").getSpec().getReplicas()).isZero());
   }
 
