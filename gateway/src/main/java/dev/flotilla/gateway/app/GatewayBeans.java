@@ -5,6 +5,8 @@ import dev.flotilla.gateway.auth.ApiKeyAuthenticator;
 import dev.flotilla.gateway.auth.TenantDirectory;
 import dev.flotilla.gateway.authz.Authorizer;
 import dev.flotilla.gateway.catalog.ModelCatalog;
+import dev.flotilla.gateway.limit.GatewayReplicas;
+import dev.flotilla.gateway.limit.ReplicaShare;
 import dev.flotilla.gateway.limit.TenantLimiter;
 import dev.flotilla.gateway.metrics.GatewayMetrics;
 import dev.flotilla.gateway.route.WorkerRegistry;
@@ -47,6 +49,7 @@ import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.jboss.logging.Logger;
 
@@ -61,6 +64,9 @@ public class GatewayBeans {
   private final ModelCatalog catalog = new ModelCatalog();
   private final WorkerRegistry registry = new WorkerRegistry();
   private final WorkerClient workerClient;
+
+  /** The ready gateway replicas that share each tenant's limits; null when not counted. */
+  private final GatewayReplicas replicas;
 
   /** The gateway's certificate and trust bundle; null without mutual TLS. */
   private final ReloadingCredentials credentials;
@@ -82,6 +88,10 @@ public class GatewayBeans {
   public GatewayBeans(GatewayConfig config) {
     this.config = config;
     this.gatewayId = config.id().orElseGet(GatewayBeans::hostName);
+    this.replicas =
+        config.replicas().selector().isPresent() && config.informers()
+            ? new GatewayReplicas(gatewayId)
+            : null;
     if (config.mtls().enabled()) {
       this.credentials =
           new ReloadingCredentials(
@@ -207,7 +217,7 @@ public class GatewayBeans {
     return new GatewayPipeline(
         new ApiKeyAuthenticator(tenants),
         new Authorizer(catalog),
-        new TenantLimiter(Ticker.system(), config.concurrencyRetryAfter()),
+        new TenantLimiter(Ticker.system(), config.concurrencyRetryAfter(), replicaShare()),
         schedulers,
         registry,
         workerClient,
@@ -216,6 +226,13 @@ public class GatewayBeans {
         Ticker.system(),
         Clock.systemUTC(),
         new GatewayPipeline.Settings(gatewayId, config.defaultMaxTokens(), config.maxAttempts()));
+  }
+
+  /** This replica's share of each tenant's limits, also served as a gauge. */
+  private Supplier<ReplicaShare> replicaShare() {
+    Supplier<ReplicaShare> share = replicas != null ? replicas : () -> ReplicaShare.WHOLE;
+    metrics.replicas(() -> share.get().replicas());
+    return share;
   }
 
   void start(
@@ -268,6 +285,16 @@ public class GatewayBeans {
               registry,
               config.workers(),
               config.tenantSecretNamespaces().orElse(List.of()));
+    }
+    if (replicas != null) {
+      informers
+          .get()
+          .startReplicas(
+              replicas, config.replicas().namespace(), config.replicas().selector().orElseThrow());
+    } else {
+      LOG.warn(
+          "flotilla.gateway.replicas.selector is not set or informers are off: this replica"
+              + " enforces every tenant's whole limits, so N replicas admit N times them");
     }
   }
 

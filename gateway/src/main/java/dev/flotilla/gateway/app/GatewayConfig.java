@@ -53,6 +53,8 @@ public interface GatewayConfig {
    */
   Optional<List<String>> tenantSecretNamespaces();
 
+  Replicas replicas();
+
   /** Start the Kubernetes informers (tenants, secrets, models, adapters, worker pods). */
   @WithDefault("true")
   boolean informers();
@@ -188,5 +190,21 @@ public interface GatewayConfig {
     /** How often the files are looked at again for a renewed certificate or a new trust bundle. */
     @WithDefault("10s")
     Duration reloadInterval();
+  }
+
+  /**
+   * The gateway's own replicas, counted so that a tenant's limits hold for the tenant and not per
+   * replica: each replica enforces its share ({@code limits.ReplicaShare}) while it sees N ready
+   * pods of its Deployment.
+   */
+  interface Replicas {
+    /**
+     * Label selector of the gateway's pods ({@code key=value,...}); unset, every replica enforces
+     * each tenant's whole limits, so N replicas admit N times them.
+     */
+    Optional<String> selector();
+
+    /** Namespace of the gateway's pods; the Kubernetes client's namespace when unset. */
+    Optional<String> namespace();
   }
 }

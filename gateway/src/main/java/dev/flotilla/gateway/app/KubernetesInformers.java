@@ -6,9 +6,11 @@ import dev.flotilla.api.crd.SecretKeyReference;
 import dev.flotilla.api.crd.Tenant;
 import dev.flotilla.gateway.auth.TenantDirectory;
 import dev.flotilla.gateway.catalog.ModelCatalog;
+import dev.flotilla.gateway.limit.GatewayReplicas;
 import dev.flotilla.gateway.route.WorkerPods;
 import dev.flotilla.gateway.route.WorkerRegistry;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
@@ -16,6 +18,7 @@ import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.Consumer;
 import org.jboss.logging.Logger;
 
@@ -34,6 +37,9 @@ import org.jboss.logging.Logger;
  * the namespaces {@code flotilla.gateway.tenant-secret-namespaces} lists (every namespace when
  * unset): the API server sends no other Secret, so none is in memory, and the gateway's RBAC can be
  * a Role in each of those namespaces instead of cluster-wide read on Secrets.
+ *
+ * <p>The gateway's own pods are watched too, in its namespace, to count the replicas that share
+ * each tenant's limits ({@link GatewayReplicas}).
  */
 @ApplicationScoped
 public class KubernetesInformers {
@@ -133,6 +139,48 @@ public class KubernetesInformers {
                     .withLabel(SecretKeyReference.LABEL, SecretKeyReference.LABEL_VALUE)
                     .runnableInformer(0))
         .toList();
+  }
+
+  /**
+   * Counts the gateway's own ready pods ({@code selector} in {@code namespace}, or in the client's
+   * namespace) into {@code replicas}; until they are listed, {@code replicas} keeps the whole
+   * limits.
+   */
+  void startReplicas(GatewayReplicas replicas, Optional<String> namespace, String selector) {
+    String ns = namespace.orElseGet(client::getNamespace);
+    SharedIndexInformer<Pod> informer =
+        client.pods().inNamespace(ns).withLabelSelector(selector).runnableInformer(0);
+    informer.addEventHandler(
+        new ResourceEventHandler<Pod>() {
+          @Override
+          public void onAdd(Pod pod) {
+            replicas.onPod(pod);
+          }
+
+          @Override
+          public void onUpdate(Pod oldPod, Pod pod) {
+            replicas.onPod(pod);
+          }
+
+          @Override
+          public void onDelete(Pod pod, boolean deletedFinalStateUnknown) {
+            replicas.onPodDeleted(pod);
+          }
+        });
+    informer
+        .start()
+        .whenComplete(
+            (ok, err) -> {
+              if (err != null) {
+                LOG.warnf(
+                    "cannot list the gateway's pods (%s in %s): this replica enforces every"
+                        + " tenant's whole limits, so the replicas together admit more: %s",
+                    selector, ns, err.toString());
+              } else {
+                replicas.listed();
+              }
+            });
+    informers.add(informer);
   }
 
   private <T extends HasMetadata> void add(

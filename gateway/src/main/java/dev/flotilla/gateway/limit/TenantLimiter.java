@@ -6,14 +6,18 @@ import dev.flotilla.gateway.time.Ticker;
 import io.grpc.StatusRuntimeException;
 import java.time.Duration;
 import java.util.Map;
-import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 
 /**
- * Per-tenant limits of one gateway replica: requests per second (token bucket of size {@code
- * burst}), tokens per minute (bucket of size {@code tokensPerMinute}, refilled continuously) and
- * requests in flight.
+ * Per-tenant limits, as one gateway replica enforces its share of them ({@link ReplicaShare}):
+ * requests per second (token bucket of size {@code burst}), tokens per minute (bucket of size
+ * {@code tokensPerMinute}, refilled continuously) and requests in flight.
+ *
+ * <p>The share is read on every request, so a change in the number of replicas applies to the next
+ * request. A tenant's buckets are rebuilt when its limits or the share change, keeping their levels
+ * (capped at the new sizes) and its requests in flight.
  *
  * <p>A request reserves its prompt tokens plus {@code max_tokens} up front; {@link Permit#settle}
  * charges what it actually used and refunds the difference. A reservation larger than the whole
@@ -52,12 +56,15 @@ public final class TenantLimiter {
   }
 
   private static final class State {
-    final TenantInfo limits;
+    final ReplicaLimits limits;
     final TokenBucket requests;
     final TokenBucket tokens;
     int inFlight;
 
-    State(TenantInfo limits, TokenBucket requests, TokenBucket tokens) {
+    /** Set, under this state's lock, once a newer state took over its counts. */
+    boolean replaced;
+
+    State(ReplicaLimits limits, TokenBucket requests, TokenBucket tokens) {
       this.limits = limits;
       this.requests = requests;
       this.tokens = tokens;
@@ -66,44 +73,62 @@ public final class TenantLimiter {
 
   private final Ticker ticker;
   private final long concurrencyRetryNanos;
+  private final Supplier<ReplicaShare> share;
   private final Map<String, State> states = new ConcurrentHashMap<>();
+
+  /** Enforces the whole of every limit, as the only replica. */
+  public TenantLimiter(Ticker ticker, Duration concurrencyRetry) {
+    this(ticker, concurrencyRetry, () -> ReplicaShare.WHOLE);
+  }
 
   /**
    * @param concurrencyRetry the retry hint when only the in-flight limit refuses
+   * @param share this replica's share of every tenant's limits now
    */
-  public TenantLimiter(Ticker ticker, Duration concurrencyRetry) {
+  public TenantLimiter(Ticker ticker, Duration concurrencyRetry, Supplier<ReplicaShare> share) {
     this.ticker = ticker;
     this.concurrencyRetryNanos = concurrencyRetry.toNanos();
+    this.share = share;
   }
 
   public Admission tryAcquire(TenantInfo tenant, long reservedTokens) {
     long now = ticker.nanos();
-    State s = state(tenant, now);
-    synchronized (s) {
-      if (tenant.maxConcurrent() != null && s.inFlight >= tenant.maxConcurrent()) {
-        return reject(tenant, Reason.MAX_CONCURRENT, concurrencyRetryNanos);
-      }
-      if (s.requests != null) {
-        long wait = s.requests.nanosUntil(1, now);
-        if (wait > 0) {
-          return reject(tenant, Reason.REQUESTS_PER_SECOND, wait);
+    ReplicaLimits limits = share.get().of(tenant);
+    while (true) {
+      State s = state(tenant.name(), limits, now);
+      synchronized (s) {
+        if (!s.replaced) {
+          return admit(tenant, s, reservedTokens, now);
         }
       }
-      double reserve = reservedTokens;
-      if (s.tokens != null) {
-        reserve = Math.min(reservedTokens, s.tokens.capacity());
-        long wait = s.tokens.nanosUntil(reserve, now);
-        if (wait > 0) {
-          return reject(tenant, Reason.TOKENS_PER_MINUTE, wait);
-        }
-        s.tokens.take(reserve, now);
-      }
-      if (s.requests != null) {
-        s.requests.take(1, now);
-      }
-      s.inFlight++;
-      return new Admission(new Permit(s, reserve), null);
     }
+  }
+
+  /** Checks every limit, then charges them all; under {@code s}'s lock. */
+  private Admission admit(TenantInfo tenant, State s, long reservedTokens, long now) {
+    if (s.limits.maxConcurrent() != null && s.inFlight >= s.limits.maxConcurrent()) {
+      return reject(tenant, Reason.MAX_CONCURRENT, concurrencyRetryNanos);
+    }
+    if (s.requests != null) {
+      long wait = s.requests.nanosUntil(1, now);
+      if (wait > 0) {
+        return reject(tenant, Reason.REQUESTS_PER_SECOND, wait);
+      }
+    }
+    double reserve = reservedTokens;
+    if (s.tokens != null) {
+      reserve = Math.min(reservedTokens, s.tokens.capacity());
+      long wait = s.tokens.nanosUntil(reserve, now);
+      if (wait > 0) {
+        return reject(tenant, Reason.TOKENS_PER_MINUTE, wait);
+      }
+      s.tokens.take(reserve, now);
+    }
+    if (s.requests != null) {
+      s.requests.take(1, now);
+    }
+    s.inFlight++;
+    return new Admission(new Permit(tenant.name(), s, reserve), null);
   }
 
   private static Admission reject(TenantInfo tenant, Reason reason, long wait) {
@@ -121,29 +146,29 @@ public final class TenantLimiter {
     }
   }
 
-  private State state(TenantInfo tenant, long now) {
+  private State state(String tenant, ReplicaLimits limits, long now) {
+    State current = states.get(tenant);
+    if (current != null && current.limits.equals(limits)) {
+      return current;
+    }
     return states.compute(
-        tenant.name(),
+        tenant,
         (name, old) -> {
-          if (old != null && sameLimits(old.limits, tenant)) {
+          if (old != null && old.limits.equals(limits)) {
             return old;
           }
           TokenBucket requests =
-              tenant.requestsPerSecond() == null
+              limits.requestsPerSecond() == null
                   ? null
-                  : new TokenBucket(
-                      tenant.burst() != null
-                          ? tenant.burst()
-                          : Math.max(1, Math.ceil(tenant.requestsPerSecond())),
-                      tenant.requestsPerSecond(),
-                      now);
+                  : new TokenBucket(limits.burst(), limits.requestsPerSecond(), now);
           TokenBucket tokens =
-              tenant.tokensPerMinute() == null
+              limits.tokensPerMinute() == null
                   ? null
-                  : new TokenBucket(tenant.tokensPerMinute(), tenant.tokensPerMinute() / 60.0, now);
-          State fresh = new State(tenant, requests, tokens);
+                  : new TokenBucket(limits.tokensPerMinute(), limits.tokensPerMinute() / 60.0, now);
+          State fresh = new State(limits, requests, tokens);
           if (old != null) {
             synchronized (old) {
+              old.replaced = true;
               fresh.inFlight = old.inFlight;
               if (requests != null && old.requests != null) {
                 requests.inherit(old.requests, now);
@@ -157,20 +182,15 @@ public final class TenantLimiter {
         });
   }
 
-  private static boolean sameLimits(TenantInfo a, TenantInfo b) {
-    return Objects.equals(a.requestsPerSecond(), b.requestsPerSecond())
-        && Objects.equals(a.burst(), b.burst())
-        && Objects.equals(a.tokensPerMinute(), b.tokensPerMinute())
-        && Objects.equals(a.maxConcurrent(), b.maxConcurrent());
-  }
-
   /** One admitted request's hold on its tenant's limits. */
   public final class Permit {
+    private final String tenant;
     private final State state;
     private final double reserved;
     private final AtomicBoolean settled = new AtomicBoolean();
 
-    private Permit(State state, double reserved) {
+    private Permit(String tenant, State state, double reserved) {
+      this.tenant = tenant;
       this.state = state;
       this.reserved = reserved;
     }
@@ -188,17 +208,26 @@ public final class TenantLimiter {
         return;
       }
       long now = ticker.nanos();
-      // A limit change replaced the state: settle against the current one.
-      State s = states.getOrDefault(state.limits.name(), state);
-      synchronized (s) {
-        s.inFlight = Math.max(0, s.inFlight - 1);
-        if (s.tokens != null) {
-          double diff = reserved - usedTokens;
-          if (diff >= 0) {
-            s.tokens.give(diff, now);
-          } else {
-            s.tokens.take(-diff, now);
+      // A change of limits or share replaced the state: settle against the current one.
+      while (true) {
+        State s = states.getOrDefault(tenant, state);
+        synchronized (s) {
+          if (!s.replaced) {
+            release(s, usedTokens, now);
+            return;
           }
+        }
+      }
+    }
+
+    private void release(State s, long usedTokens, long now) {
+      s.inFlight = Math.max(0, s.inFlight - 1);
+      if (s.tokens != null) {
+        double diff = reserved - usedTokens;
+        if (diff >= 0) {
+          s.tokens.give(diff, now);
+        } else {
+          s.tokens.take(-diff, now);
         }
       }
     }

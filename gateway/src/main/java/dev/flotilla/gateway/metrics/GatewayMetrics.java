@@ -206,4 +206,12 @@ public final class GatewayMetrics {
         .description("Usage events not yet acknowledged by Kafka")
         .register(registry);
   }
+
+  /** Registers the gauge of the gateway replicas this one shares each tenant's limits with. */
+  public void replicas(Supplier<Number> replicas) {
+    Gauge.builder("flotilla.gateway.limit.replicas", replicas)
+        .description(
+            "Gateway replicas that share each tenant's limits (1: this one enforces them whole)")
+        .register(registry);
+  }
 }

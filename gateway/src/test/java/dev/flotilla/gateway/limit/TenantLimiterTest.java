@@ -12,6 +12,7 @@ import io.grpc.protobuf.StatusProto;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -141,6 +142,65 @@ class TenantLimiterTest {
     TenantInfo raised = tenant(null, null, 2000L, 5);
     assertThat(limiter.tryAcquire(raised, 1).admitted()).isFalse();
     assertThat(limiter.inFlight("acme")).isEqualTo(1);
+  }
+
+  @Test
+  void aReplicaAdmitsItsShareOfTheRate() {
+    AtomicReference<ReplicaShare> share = new AtomicReference<>(new ReplicaShare(3, 0));
+    TenantLimiter third = new TenantLimiter(now::get, Duration.ofMillis(250), share::get);
+    TenantInfo t = tenant(30.0, 30, null, null);
+    assertThat(admittedAtOnce(third, t)).as("burst 30 over 3 replicas").isEqualTo(10);
+    now.addAndGet(1000 * MS);
+    assertThat(admittedAtOnce(third, t)).as("30 per second over 3 replicas").isEqualTo(10);
+  }
+
+  @Test
+  void aChangeInTheReplicaCountAppliesToTheNextRequest() {
+    AtomicReference<ReplicaShare> share = new AtomicReference<>(ReplicaShare.WHOLE);
+    TenantLimiter replica = new TenantLimiter(now::get, Duration.ofMillis(250), share::get);
+    TenantInfo t = tenant(30.0, 30, null, null);
+    assertThat(admittedAtOnce(replica, t)).isEqualTo(30);
+
+    now.addAndGet(1000 * MS);
+    share.set(new ReplicaShare(3, 0));
+    assertThat(admittedAtOnce(replica, t))
+        .as("two more replicas: the refill and the bucket are a third")
+        .isEqualTo(10);
+
+    share.set(new ReplicaShare(2, 0));
+    assertThat(admittedAtOnce(replica, t)).as("a larger share grants nothing at once").isZero();
+    now.addAndGet(1001 * MS); // a hair over a second: 15/s in nanoseconds is not exact
+
+    assertThat(admittedAtOnce(replica, t)).isEqualTo(15);
+  }
+
+  @Test
+  void aChangeInTheReplicaCountKeepsTheRequestsInFlight() {
+    AtomicReference<ReplicaShare> share = new AtomicReference<>(ReplicaShare.WHOLE);
+    TenantLimiter replica = new TenantLimiter(now::get, Duration.ofMillis(250), share::get);
+    TenantInfo t = tenant(null, null, null, 6);
+    List<TenantLimiter.Permit> permits =
+        List.of(
+            replica.tryAcquire(t, 1).permit(),
+            replica.tryAcquire(t, 1).permit(),
+            replica.tryAcquire(t, 1).permit());
+    share.set(new ReplicaShare(3, 0));
+    assertThat(replica.tryAcquire(t, 1).rejection().reason())
+        .as("3 in flight, this replica's part of 6 is 2")
+        .isEqualTo(TenantLimiter.Reason.MAX_CONCURRENT);
+    permits.forEach(p -> p.settle(1));
+    assertThat(replica.inFlight("acme")).isZero();
+    assertThat(replica.tryAcquire(t, 1).admitted()).isTrue();
+    assertThat(replica.tryAcquire(t, 1).admitted()).isTrue();
+    assertThat(replica.tryAcquire(t, 1).admitted()).isFalse();
+  }
+
+  private static int admittedAtOnce(TenantLimiter limiter, TenantInfo t) {
+    int n = 0;
+    while (limiter.tryAcquire(t, 1).admitted()) {
+      n++;
+    }
+    return n;
   }
 
   @Test
