@@ -22,6 +22,7 @@ import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
 import java.io.IOException;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
@@ -89,6 +90,33 @@ class ChartWorkloadsTest {
       assertThat(deployment.getSpec().getTemplate().getSpec().getServiceAccountName())
           .isEqualTo(deployment.getMetadata().getName());
     }
+  }
+
+  /**
+   * The gateway divides each tenant's limits by its ready replicas: it must count exactly the pods
+   * of its own Deployment, the ones its Service sends requests to.
+   */
+  @ParameterizedTest
+  @MethodSource(BOTH)
+  void theGatewayCountsTheReplicasOfItsOwnDeployment(Rendered rendered) {
+    Deployment gateway =
+        rendered.all(Deployment.class).stream()
+            .filter(
+                d ->
+                    "gateway"
+                        .equals(d.getMetadata().getLabels().get("app.kubernetes.io/component")))
+            .findFirst()
+            .orElseThrow();
+    Map<String, String> env =
+        gateway.getSpec().getTemplate().getSpec().getContainers().get(0).getEnv().stream()
+            .filter(e -> e.getValue() != null)
+            .collect(Collectors.toMap(EnvVar::getName, EnvVar::getValue));
+    Map<String, String> selector =
+        Arrays.stream(env.get("FLOTILLA_GATEWAY_REPLICAS_SELECTOR").split(","))
+            .map(term -> term.split("=", 2))
+            .collect(Collectors.toMap(kv -> kv[0], kv -> kv[1]));
+    assertThat(selector).isEqualTo(gateway.getSpec().getSelector().getMatchLabels());
+    assertThat(env).containsEntry("FLOTILLA_GATEWAY_REPLICAS_NAMESPACE", NAMESPACE);
   }
 
   @ParameterizedTest
