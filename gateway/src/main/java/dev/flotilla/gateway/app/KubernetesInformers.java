@@ -13,6 +13,7 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.informers.ExceptionHandler;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -150,6 +151,11 @@ public class KubernetesInformers {
     String ns = namespace.orElseGet(client::getNamespace);
     SharedIndexInformer<Pod> informer =
         client.pods().inNamespace(ns).withLabelSelector(selector).runnableInformer(0);
+    informer.exceptionHandler(KubernetesInformers::retry);
+    LOG.infof(
+        "counting the gateway's ready pods (%s in %s); until they are listed this replica"
+            + " enforces every tenant's whole limits",
+        selector, ns);
     informer.addEventHandler(
         new ResourceEventHandler<Pod>() {
           @Override
@@ -183,8 +189,19 @@ public class KubernetesInformers {
     informers.add(informer);
   }
 
+  /**
+   * Retries a failed list or watch with back-off, the first list too: by default an informer whose
+   * first list fails (an API server slow to answer while the gateway starts) stops for good, and
+   * the gateway would never learn of its tenants, workers or replicas. Only a response it cannot
+   * read stops it, as it would fail again.
+   */
+  private static boolean retry(boolean started, Throwable failure) {
+    return !ExceptionHandler.isDeserializationException(failure);
+  }
+
   private <T extends HasMetadata> void add(
       SharedIndexInformer<T> informer, Consumer<T> upsert, Consumer<T> delete) {
+    informer.exceptionHandler(KubernetesInformers::retry);
     informer.addEventHandler(
         new ResourceEventHandler<T>() {
           @Override
