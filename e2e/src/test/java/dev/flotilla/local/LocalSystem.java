@@ -23,6 +23,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -59,36 +60,50 @@ final class LocalSystem implements FailureDump.Fixture, AutoCloseable {
   }
 
   static LocalSystem start() throws Exception {
-    Path dir = Path.of("target", "e2e-system").toAbsolutePath();
+    return start("e2e-system", 100);
+  }
+
+  /**
+   * A system of its own, for a test class that needs one beside the suite's.
+   *
+   * @param name its folder under {@code target/}
+   * @param firstPodHost last byte of its first pod address
+   * @param options more {@code ./flotilla local} options ({@code --no-kafka})
+   */
+  static LocalSystem start(String name, int firstPodHost, String... options) throws Exception {
+    Path dir = Path.of("target", name).toAbsolutePath();
     LocalApi.deleteRecursively(dir);
     Files.createDirectories(dir.resolve("logs"));
     int grpc = PodNetwork.freePort();
     int kafka = freePortPair();
-    LocalSettings settings =
-        LocalSettings.parse(
-            LocalApi.repoRoot(),
-            "--state-dir",
-            dir.toString(),
-            "--api-port",
-            "0",
-            "--kafka-port",
-            String.valueOf(kafka),
-            "--grpc-port",
-            String.valueOf(grpc),
-            "--http-port",
-            String.valueOf(PodNetwork.freePort()),
-            "--management-port",
-            String.valueOf(PodNetwork.freePort()),
-            "--operator-grpc-port",
-            String.valueOf(PodNetwork.freePort()),
-            "--operator-http-port",
-            String.valueOf(PodNetwork.freePort()));
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "--state-dir",
+                dir.toString(),
+                "--api-port",
+                "0",
+                "--kafka-port",
+                String.valueOf(kafka),
+                "--grpc-port",
+                String.valueOf(grpc),
+                "--http-port",
+                String.valueOf(PodNetwork.freePort()),
+                "--management-port",
+                String.valueOf(PodNetwork.freePort()),
+                "--operator-grpc-port",
+                String.valueOf(PodNetwork.freePort()),
+                "--operator-http-port",
+                String.valueOf(PodNetwork.freePort())));
+    args.addAll(List.of(options));
+    LocalSettings settings = LocalSettings.parse(LocalApi.repoRoot(), args.toArray(String[]::new));
+
     PrintStream out =
         new PrintStream(
             Files.newOutputStream(dir.resolve("logs/local-mode.out")),
             true,
             StandardCharsets.UTF_8);
-    LocalMode local = new LocalMode(settings, 100, out);
+    LocalMode local = new LocalMode(settings, firstPodHost, out);
     try {
       local.start();
     } catch (Exception e) {
@@ -156,8 +171,13 @@ final class LocalSystem implements FailureDump.Fixture, AutoCloseable {
                 + "    tokensPerMinute: 100000\n    maxConcurrent: 4"));
   }
 
-  private static String tenant(String name, String key, String models, String limits)
-      throws Exception {
+  /**
+   * A Tenant and the Secret with its key's hash, as YAML.
+   *
+   * @param models the {@code allowedModels} list, as YAML
+   * @param limits the {@code limits} fields, one per line, four spaces deep after the first
+   */
+  static String tenant(String name, String key, String models, String limits) throws Exception {
     String hash =
         HexFormat.of()
             .formatHex(

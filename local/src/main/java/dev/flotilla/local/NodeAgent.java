@@ -263,6 +263,12 @@ public final class NodeAgent implements AutoCloseable {
       env.put("QUARKUS_GRPC_SERVER_HOST", address.ip());
       env.put("QUARKUS_GRPC_SERVER_PORT", String.valueOf(grpcPort));
     }
+    // The chart's name for Quarkus' management interface (the gateway's /q/metrics).
+    Integer metricsPort = address.ports().get("metrics");
+    if (metricsPort != null) {
+      env.put("QUARKUS_MANAGEMENT_HOST", address.ip());
+      env.put("QUARKUS_MANAGEMENT_PORT", String.valueOf(metricsPort));
+    }
     if (container.getEnv() != null) {
       for (EnvVar e : container.getEnv()) {
         String value = e.getValue() != null ? e.getValue() : valueFrom(pod, e, address);
