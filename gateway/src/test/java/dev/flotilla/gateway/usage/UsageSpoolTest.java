@@ -1,6 +1,7 @@
 package dev.flotilla.gateway.usage;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.flotilla.gateway.TestLogs;
 import java.io.IOException;
@@ -185,6 +186,98 @@ class UsageSpoolTest {
                 java.util.stream.IntStream.range(0, 50).mapToObj(i -> prefix + i).toList());
       }
       assertThat(spool.durableOffset()).isEqualTo(200);
+    }
+  }
+
+  @Test
+  void aLengthChangedOnDiskAfterOpenIsAnErrorNotAHugeAllocation() throws IOException {
+    try (UsageSpool spool = UsageSpool.open(dir, 1 << 20)) {
+      spool.append(bytes("one"));
+      spool.append(bytes("two"));
+      try (FileChannel ch = FileChannel.open(segmentFiles().get(0), StandardOpenOption.WRITE)) {
+        ch.write(ByteBuffer.allocate(4).putInt(Integer.MAX_VALUE - 8).rewind(), 8 + 3);
+      }
+      assertThatThrownBy(() -> spool.read(0, 10))
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining("record 1 changed on disk")
+          .hasMessageContaining("length of " + (Integer.MAX_VALUE - 8));
+      assertThatThrownBy(() -> spool.read(1, 10)).isInstanceOf(IOException.class);
+    }
+  }
+
+  @Test
+  void anAppendPastTheSizeLimitFailsWholeAndTheSpoolTakesMoreOnceTrimmed() throws IOException {
+    byte[] record = new byte[92]; // 100 bytes with its header
+    List<String> logged = new java.util.concurrent.CopyOnWriteArrayList<>();
+    java.util.logging.Logger log = java.util.logging.Logger.getLogger(UsageSpool.class.getName());
+    java.util.logging.Handler capture =
+        new java.util.logging.Handler() {
+          @Override
+          public void publish(java.util.logging.LogRecord r) {
+            logged.add(r.getLevel() + " " + r.getMessage());
+          }
+
+          @Override
+          public void flush() {}
+
+          @Override
+          public void close() {}
+        };
+    log.setLevel(java.util.logging.Level.WARNING);
+    log.setUseParentHandlers(false);
+    log.addHandler(capture);
+    try (UsageSpool spool = UsageSpool.open(dir, 300, 1000)) {
+      for (int i = 0; i < 7; i++) {
+        spool.append(record);
+      }
+      assertThat(logged).isEmpty();
+      spool.append(record);
+      assertThat(logged).singleElement().asString().startsWith("WARN").contains("% full");
+      spool.appendAll(List.of(record, record));
+      assertThat(spool.bytes()).isEqualTo(1000);
+      assertThatThrownBy(() -> spool.appendAll(List.of(new byte[1])))
+          .isInstanceOf(UsageSpool.SpoolFullException.class)
+          .hasMessageContaining("1000 of 1000 bytes");
+      assertThat(logged).hasSize(2).last().asString().startsWith("ERROR").contains("is full");
+      assertThat(spool.nextOffset()).isEqualTo(10);
+      assertThat(spool.durableOffset()).isEqualTo(10);
+      spool.commit(6); // frees the first two segments (three records each)
+      assertThat(spool.bytes()).isEqualTo(400);
+      spool.appendAll(List.of(record, record, record));
+      assertThat(spool.read(0, 100))
+          .extracting(UsageSpool.Entry::offset)
+          .containsExactly(6L, 7L, 8L, 9L, 10L, 11L, 12L);
+    } finally {
+      log.removeHandler(capture);
+      log.setUseParentHandlers(true);
+      log.setLevel(java.util.logging.Level.SEVERE);
+    }
+  }
+
+  @Test
+  void claimsOfOneVolumeAreDistinctAndAFreedOneIsAdoptedWithItsRecords() throws IOException {
+    SpoolDirectory volume = new SpoolDirectory(dir);
+    SpoolDirectory.Claim first = volume.claim("gateway-a");
+    try (SpoolDirectory.Claim second = volume.claim("gateway-b")) {
+      assertThat(second.dir()).isNotEqualTo(first.dir());
+      assertThat(second.dir().getFileName().toString()).isEqualTo("spool-1");
+      try (UsageSpool spool = UsageSpool.open(first.dir(), 1 << 20)) {
+        spool.append(bytes("left behind"));
+      }
+      assertThat(volume.claimOrphans(second.dir(), "gateway-b")).isEmpty();
+      first.close(); // gateway-a is gone
+      try (SpoolDirectory.Claim successor = volume.claim("gateway-c");
+          UsageSpool spool = UsageSpool.open(successor.dir(), 1 << 20)) {
+        assertThat(successor.dir()).isEqualTo(first.dir());
+        assertThat(texts(spool.read(0, 10))).containsExactly("left behind");
+        assertThat(Files.readString(successor.dir().resolve(SpoolDirectory.LOCK_FILE)))
+            .isEqualTo("gateway-c\n");
+      }
+      List<SpoolDirectory.Claim> orphans = volume.claimOrphans(second.dir(), "gateway-b");
+      assertThat(orphans).extracting(SpoolDirectory.Claim::dir).containsExactly(first.dir());
+      for (SpoolDirectory.Claim c : orphans) {
+        c.close();
+      }
     }
   }
 }
