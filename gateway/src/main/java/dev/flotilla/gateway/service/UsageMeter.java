@@ -57,7 +57,7 @@ final class UsageMeter {
     String tenant = facts.tenant().name();
     String model = facts.modelKey();
     UsageEvent event =
-        new UsageEvent(
+        UsageEvent.of(
             facts.requestId(),
             tenant,
             model,

@@ -110,7 +110,7 @@ class UsageLedgerKafkaIT {
   }
 
   private static UsageEvent event(String tenant, int seq) {
-    return new UsageEvent(
+    return UsageEvent.of(
         tenant + "-" + seq,
         tenant,
         "default/tiny-llama",

@@ -36,7 +36,7 @@ class UsageLedgerTest {
   }
 
   private static UsageEvent event(String tenant, int seq) {
-    return new UsageEvent(
+    return UsageEvent.of(
         tenant + "-" + seq,
         tenant,
         "default/tiny-llama",
