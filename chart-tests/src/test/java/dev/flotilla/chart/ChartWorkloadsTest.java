@@ -217,7 +217,9 @@ class ChartWorkloadsTest {
     assertThat(env(gateway))
         .containsEntry("FLOTILLA_GATEWAY_USAGE_TOPIC", "flotilla.usage")
         .containsEntry("FLOTILLA_GATEWAY_USAGE_KAFKA_BOOTSTRAP_SERVERS", "")
-        .containsEntry("FLOTILLA_GATEWAY_USAGE_SPOOL_DIR", "/var/lib/flotilla/spool/$(POD_NAME)")
+        .containsEntry("FLOTILLA_GATEWAY_USAGE_SPOOL_DIR", "/var/lib/flotilla/spool")
+        .containsEntry("FLOTILLA_GATEWAY_USAGE_SPOOL_MAX_BYTES", "805306368")
+        .containsEntry("FLOTILLA_GATEWAY_USAGE_DRAIN_TIMEOUT", "50s")
         .containsEntry(
             "FLOTILLA_GATEWAY_AUTOSCALER_ADDRESS",
             "flotilla-operator-autoscaler." + NAMESPACE + ".svc:9200");
@@ -396,13 +398,16 @@ class ChartWorkloadsTest {
     Volume spool = volume(gateway.getSpec().getTemplate().getSpec(), "spool");
     assertThat(spool.getPersistentVolumeClaim().getClaimName()).isEqualTo("flotilla-usage-spool");
     assertThat(spool.getEmptyDir()).isNull();
-    assertThat(fieldRefs(gateway)).containsEntry("POD_NAME", "metadata.name");
+    assertThat(fieldRefs(gateway))
+        .as("the spool folder is not named after the pod: a replacement adopts it")
+        .doesNotContainKey("POD_NAME");
+    assertThat(env(gateway)).containsEntry("FLOTILLA_GATEWAY_USAGE_DRAIN_TIMEOUT", "110s");
     assertThat(container(gateway).getVolumeMounts())
         .anySatisfy(
             m -> {
               assertThat(m.getName()).isEqualTo("spool");
               assertThat(env(gateway).get("FLOTILLA_GATEWAY_USAGE_SPOOL_DIR"))
-                  .isEqualTo(m.getMountPath() + "/$(POD_NAME)");
+                  .isEqualTo(m.getMountPath());
             });
 
     Service service = rendered.one(Service.class, "prod-flotilla-gateway");

@@ -18,6 +18,8 @@ import dev.flotilla.gateway.schedule.Schedulers;
 import dev.flotilla.gateway.service.GatewayPipeline;
 import dev.flotilla.gateway.time.Ticker;
 import dev.flotilla.gateway.usage.KafkaSecurity;
+import dev.flotilla.gateway.usage.OrphanSpools;
+import dev.flotilla.gateway.usage.SpoolDirectory;
 import dev.flotilla.gateway.usage.UsageLedger;
 import dev.flotilla.gateway.usage.UsageProducerConfig;
 import dev.flotilla.gateway.usage.UsageSpool;
@@ -79,6 +81,8 @@ public class GatewayBeans {
             return t;
           });
   private UsageLedger ledger;
+  private SpoolDirectory.Claim spoolClaim;
+  private OrphanSpools orphans;
   private Schedulers schedulers;
   private DemandReporter reporter;
   private ManagedChannel autoscalerChannel;
@@ -160,33 +164,41 @@ public class GatewayBeans {
   synchronized UsageLedger usageLedger() {
     if (ledger == null) {
       try {
-        UsageSpool spool =
-            UsageSpool.open(Path.of(config.usage().spoolDir()), config.usage().segmentBytes());
-        GatewayConfig.Usage.KafkaSecurity kafka = config.usage().kafkaSecurity();
-        KafkaSecurity security =
-            new KafkaSecurity(
-                kafka.protocol(),
-                kafka.saslMechanism(),
-                kafka.saslJaasConfig(),
-                kafka.truststore());
+        spoolClaim = new SpoolDirectory(Path.of(config.usage().spoolDir())).claim(gatewayId);
+        LOG.infof("usage spool: %s is this gateway's", spoolClaim.dir());
         ledger =
-            new UsageLedger(
-                spool,
-                () ->
-                    new KafkaProducer<>(
-                        UsageProducerConfig.of(
-                            config.usage().kafkaBootstrapServers().orElseThrow(),
-                            gatewayId,
-                            config.usage().deliveryTimeout(),
-                            security)),
-                config.usage().topic(),
-                config.usage().maxBackoff(),
-                new ObjectMapper());
+            ledgerOf(
+                UsageSpool.open(
+                    spoolClaim.dir(),
+                    config.usage().segmentBytes(),
+                    config.usage().spoolMaxBytes()));
       } catch (IOException e) {
         throw new UncheckedIOException("cannot open the usage spool", e);
       }
     }
     return ledger;
+  }
+
+  /** A ledger that sends {@code spool} to the configured topic; started by the caller. */
+  private KafkaSecurity kafkaSecurity() {
+    GatewayConfig.Usage.KafkaSecurity kafka = config.usage().kafkaSecurity();
+    return new KafkaSecurity(
+        kafka.protocol(), kafka.saslMechanism(), kafka.saslJaasConfig(), kafka.truststore());
+  }
+
+  private UsageLedger ledgerOf(UsageSpool spool) {
+    return new UsageLedger(
+        spool,
+        () ->
+            new KafkaProducer<>(
+                UsageProducerConfig.of(
+                    config.usage().kafkaBootstrapServers().orElseThrow(),
+                    gatewayId,
+                    config.usage().deliveryTimeout(),
+                    kafkaSecurity())),
+        config.usage().topic(),
+        config.usage().maxBackoff(),
+        new ObjectMapper());
   }
 
   @Produces
@@ -214,6 +226,7 @@ public class GatewayBeans {
             metrics.schedulerEvents());
     metrics.gauges(
         () -> schedulers.all().stream().mapToInt(s -> s.demand().held()).sum(), usage::pending);
+    metrics.spoolSize(usage::spoolBytes, usage::spoolLimitBytes);
     return new GatewayPipeline(
         new ApiKeyAuthenticator(tenants),
         new Authorizer(catalog),
@@ -242,6 +255,15 @@ public class GatewayBeans {
       jakarta.enterprise.inject.Instance<KubernetesInformers> informers) {
     if (config.usage().kafkaBootstrapServers().isPresent()) {
       usage.start();
+      orphans =
+          new OrphanSpools(
+                  new SpoolDirectory(Path.of(config.usage().spoolDir())),
+                  spoolClaim.dir(),
+                  gatewayId,
+                  config.usage().segmentBytes(),
+                  this::ledgerOf,
+                  config.usage().drainTimeout())
+              .start(config.usage().orphanInterval());
     } else {
       LOG.warn(
           "flotilla.gateway.usage.kafka-bootstrap-servers is not set: usage events are"
@@ -310,9 +332,13 @@ public class GatewayBeans {
       statsWatchers.close();
     }
     workerClient.close();
+    if (orphans != null) {
+      orphans.close();
+    }
     if (ledger != null) {
       try {
-        ledger.close();
+        ledger.close(config.usage().drainTimeout());
+        spoolClaim.close();
       } catch (IOException e) {
         LOG.warn("closing the usage ledger", e);
       }

@@ -126,12 +126,34 @@ public interface GatewayConfig {
   }
 
   interface Usage {
-    /** Directory of the write-ahead spool; give it a persistent volume in production. */
+    /**
+     * The spool volume: each gateway claims a {@code spool-<n>} subdirectory no live process holds
+     * (adopting what a predecessor left there) and sends orphaned ones. Give it a persistent volume
+     * in production; replicas may share one.
+     */
     @WithDefault("usage-spool")
     String spoolDir();
 
     @WithDefault("16777216")
     long segmentBytes();
+
+    /**
+     * Most bytes this gateway's spool may hold; events past it are refused (logged, the client
+     * still answered). A WARN is logged at 80%. Keep it below the volume's size.
+     */
+    @WithDefault("805306368")
+    long spoolMaxBytes();
+
+    /**
+     * How long a stopping gateway keeps sending spooled events to Kafka before it exits; keep it
+     * below the pod's termination grace period.
+     */
+    @WithDefault("20s")
+    Duration drainTimeout();
+
+    /** How often the gateway looks for spools nobody holds and sends what they contain. */
+    @WithDefault("60s")
+    Duration orphanInterval();
 
     /** Kafka bootstrap servers; without them events stay in the spool until configured. */
     Optional<String> kafkaBootstrapServers();

@@ -214,4 +214,16 @@ public final class GatewayMetrics {
             "Gateway replicas that share each tenant's limits (1: this one enforces them whole)")
         .register(registry);
   }
+
+  /** Registers the usage spool's size and its limit, read on scrape, to alert before it fills. */
+  public void spoolSize(Supplier<Number> bytes, Supplier<Number> limitBytes) {
+    Gauge.builder("flotilla.gateway.usage.spool.bytes", bytes)
+        .description("Bytes the usage spool's files hold")
+        .baseUnit("bytes")
+        .register(registry);
+    Gauge.builder("flotilla.gateway.usage.spool.limit", limitBytes)
+        .description("Size limit of the usage spool; appends past it fail")
+        .baseUnit("bytes")
+        .register(registry);
+  }
 }

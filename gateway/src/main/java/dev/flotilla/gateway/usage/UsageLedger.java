@@ -19,6 +19,7 @@ import java.util.function.Supplier;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.errors.RecordTooLargeException;
 import org.jboss.logging.Logger;
 
 /**
@@ -39,6 +40,13 @@ public final class UsageLedger implements AutoCloseable {
   public static final String TOPIC = "flotilla.usage";
   private static final int BATCH = 512;
 
+  /**
+   * Largest event the ledger spools. Events are a few hundred bytes (client strings are bounded in
+   * {@link UsageEvent}), so only a bug reaches this; it sits far below what any broker accepts
+   * ({@code message.max.bytes} defaults to 1 MiB), so a spooled event never wedges the sender.
+   */
+  static final int MAX_EVENT_BYTES = 64 << 10;
+
   private final UsageSpool spool;
   private final Supplier<Producer<String, byte[]>> producers;
   private final String topic;
@@ -54,6 +62,7 @@ public final class UsageLedger implements AutoCloseable {
   private boolean closed; // guarded by writeGate: no event is queued behind END
   private volatile long sentTotal;
   private volatile long failures;
+  private volatile long refused;
 
   /**
    * @param producers makes a producer configured by {@link UsageProducerConfig}; called again after
@@ -161,7 +170,7 @@ public final class UsageLedger implements AutoCloseable {
     byte[] value = json.writeValueAsBytes(event);
     ByteBuffer buf = ByteBuffer.allocate(4 + key.length + value.length);
     buf.putInt(key.length).put(key).put(value);
-    if (buf.capacity() > UsageSpool.MAX_RECORD_BYTES) {
+    if (buf.capacity() > MAX_EVENT_BYTES) {
       throw new IOException("usage event of " + buf.capacity() + " bytes is too large");
     }
     return buf.array();
@@ -181,6 +190,16 @@ public final class UsageLedger implements AutoCloseable {
     return spool.depth();
   }
 
+  /** Bytes the spool's files hold. */
+  public long spoolBytes() {
+    return spool.bytes();
+  }
+
+  /** The spool's size limit. */
+  public long spoolLimitBytes() {
+    return spool.maxBytes();
+  }
+
   /** Events Kafka acknowledged since this ledger started. */
   public long sent() {
     return sentTotal;
@@ -189,6 +208,11 @@ public final class UsageLedger implements AutoCloseable {
   /** Send attempts that failed and were rewound. */
   public long failures() {
     return failures;
+  }
+
+  /** Spooled records Kafka refused as too large, logged and skipped. */
+  public long refused() {
+    return refused;
   }
 
   private void sendLoop() {
@@ -260,6 +284,22 @@ public final class UsageLedger implements AutoCloseable {
         acked = batch.get(i).offset() + 1;
         sentTotal++;
       } catch (ExecutionException e) {
+        if (e.getCause() instanceof RecordTooLargeException) {
+          // Retrying cannot help, and waiting on it would stop every tenant's events behind it.
+          refused++;
+          acked = batch.get(i).offset() + 1;
+          LOG.errorf(
+              "usage ledger: Kafka refused spooled record %d (%d bytes) as too large; it is"
+                  + " skipped and lost: %s",
+              batch.get(i).offset(),
+              batch.get(i).payload().length,
+              new String(
+                  batch.get(i).payload(),
+                  0,
+                  Math.min(512, batch.get(i).payload().length),
+                  StandardCharsets.UTF_8));
+          continue;
+        }
         LOG.debugf("usage ledger: record %d failed: %s", batch.get(i).offset(), e.getCause());
         break;
       }
@@ -299,11 +339,20 @@ public final class UsageLedger implements AutoCloseable {
   }
 
   /**
-   * Writes every event accepted so far, then stops the writer and the sender; spooled events stay
-   * on disk for the next start.
+   * Writes every event accepted so far, then stops the writer and the sender at once; spooled
+   * events stay on disk for the next start.
    */
   @Override
   public void close() throws IOException {
+    close(Duration.ZERO);
+  }
+
+  /**
+   * Writes every event accepted so far, gives the sender up to {@code drain} to get every spooled
+   * event into Kafka, then stops it; what Kafka has not acknowledged by then stays on disk for the
+   * next start (this gateway's or, on a shared volume, another's).
+   */
+  public void close(Duration drain) throws IOException {
     synchronized (writeGate) {
       closed = true;
       toWrite.add(END);
@@ -312,6 +361,17 @@ public final class UsageLedger implements AutoCloseable {
       writer.join(10_000);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+    long deadline = System.nanoTime() + drain.toNanos();
+    while (running && spool.depth() > 0 && System.nanoTime() < deadline) {
+      if (!sleep(20)) {
+        break;
+      }
+    }
+    if (running && spool.depth() > 0) {
+      LOG.warnf(
+          "usage ledger: stopping with %d events not yet in Kafka; they stay in %s",
+          spool.depth(), spool.dir());
     }
     running = false;
     sender.interrupt();

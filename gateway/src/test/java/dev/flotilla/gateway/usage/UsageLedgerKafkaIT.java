@@ -282,4 +282,96 @@ class UsageLedgerKafkaIT {
     await().atMost(Duration.ofSeconds(20)).until(() -> restarted.pending() == 0);
     assertExactlyOnceInTenantOrder(consumeAll(topic), expected);
   }
+
+  @Test
+  void oneHugeClientStringIsCutAndEveryTenantsEventsAfterItStillArrive() throws Exception {
+    String topic = newTopic();
+    UsageLedger ledger = ledger(topic).start();
+    // Just under the spool's record limit, over what the producer sends (max.request.size 1 MiB).
+    UsageEvent huge =
+        UsageEvent.of(
+            "r".repeat(1_040_000),
+            "acme",
+            "",
+            "a".repeat(1000),
+            0,
+            0,
+            0,
+            -1,
+            1,
+            "INVALID_ARGUMENT",
+            "FINISH_REASON_UNSPECIFIED",
+            1_700_000_000_000L,
+            "gw-0");
+    ledger.record(huge);
+    List<UsageEvent> after = events(9);
+    for (UsageEvent e : after) {
+      ledger.record(e);
+    }
+    await().atMost(Duration.ofSeconds(20)).until(() -> ledger.pending() == 0);
+    List<UsageEvent> all = new ArrayList<>(List.of(huge));
+    all.addAll(after);
+    assertExactlyOnceInTenantOrder(consumeAll(topic), all);
+    assertThat(huge.requestId()).hasSize(UsageEvent.MAX_CLIENT_CHARS);
+    assertThat(ledger.refused()).isZero();
+  }
+
+  @Test
+  void closingWithADrainTimeoutSendsEverySpooledEventBeforeItStops() throws Exception {
+    String topic = newTopic();
+    UsageLedger ledger =
+        new UsageLedger(
+            UsageSpool.open(spoolDir, 1 << 16), producers(), topic, Duration.ofMillis(500), JSON);
+    List<UsageEvent> expected = events(300);
+    for (UsageEvent e : expected) {
+      ledger.record(e);
+    }
+    ledger.start().close(Duration.ofSeconds(20));
+    try (UsageSpool left = UsageSpool.open(spoolDir, 1 << 16)) {
+      assertThat(left.depth()).as("events left in the spool after a drained stop").isZero();
+    }
+    assertExactlyOnceInTenantOrder(consumeAll(topic), expected);
+  }
+
+  @Test
+  void aSpoolNobodyHoldsIsSentByAnotherGatewayAndOneStillHeldIsNot() throws Exception {
+    String topic = newTopic();
+    SpoolDirectory volume = new SpoolDirectory(spoolDir);
+    List<UsageEvent> orphaned = events(20);
+    SpoolDirectory.Claim gone = volume.claim("gateway-gone");
+    try (SpoolDirectory.Claim busy = volume.claim("gateway-busy");
+        SpoolDirectory.Claim own = volume.claim("gateway-here")) {
+      try (gone;
+          UsageLedger unsent =
+              new UsageLedger(
+                  UsageSpool.open(gone.dir(), 1 << 16),
+                  () -> {
+                    throw new IllegalStateException("Kafka unreachable");
+                  },
+                  topic,
+                  Duration.ofMillis(500),
+                  JSON)) {
+        for (UsageEvent e : orphaned) {
+          unsent.record(e);
+        }
+      }
+      try (UsageSpool held = UsageSpool.open(busy.dir(), 1 << 16)) {
+        held.append(new byte[] {0, 0, 0, 1, 'x', '{', '}'});
+      }
+      OrphanSpools orphans =
+          new OrphanSpools(
+              volume,
+              own.dir(),
+              "gateway-here",
+              1 << 16,
+              spool -> new UsageLedger(spool, producers(), topic, Duration.ofMillis(500), JSON),
+              Duration.ofSeconds(20));
+      assertThat(orphans.drainOnce()).isEqualTo(20);
+      assertExactlyOnceInTenantOrder(consumeAll(topic), orphaned);
+      assertThat(orphans.drainOnce()).as("nothing is left to send").isZero();
+      try (UsageSpool held = UsageSpool.open(busy.dir(), 1 << 16)) {
+        assertThat(held.depth()).as("the live gateway's spool is left alone").isEqualTo(1);
+      }
+    }
+  }
 }
