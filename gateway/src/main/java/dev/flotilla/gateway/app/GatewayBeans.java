@@ -168,6 +168,7 @@ public class GatewayBeans {
         LOG.infof("usage spool: %s is this gateway's", spoolClaim.dir());
         ledger =
             ledgerOf(
+                gatewayId,
                 UsageSpool.open(
                     spoolClaim.dir(),
                     config.usage().segmentBytes(),
@@ -179,21 +180,22 @@ public class GatewayBeans {
     return ledger;
   }
 
-  /** A ledger that sends {@code spool} to the configured topic; started by the caller. */
+  /** The usage producer's TLS and SASL settings. */
   private KafkaSecurity kafkaSecurity() {
     GatewayConfig.Usage.KafkaSecurity kafka = config.usage().kafkaSecurity();
     return new KafkaSecurity(
         kafka.protocol(), kafka.saslMechanism(), kafka.saslJaasConfig(), kafka.truststore());
   }
 
-  private UsageLedger ledgerOf(UsageSpool spool) {
+  /** A ledger that sends {@code spool} to the configured topic; started by the caller. */
+  private UsageLedger ledgerOf(String clientId, UsageSpool spool) {
     return new UsageLedger(
         spool,
         () ->
             new KafkaProducer<>(
                 UsageProducerConfig.of(
                     config.usage().kafkaBootstrapServers().orElseThrow(),
-                    gatewayId,
+                    clientId,
                     config.usage().deliveryTimeout(),
                     kafkaSecurity())),
         config.usage().topic(),
@@ -261,7 +263,7 @@ public class GatewayBeans {
                   spoolClaim.dir(),
                   gatewayId,
                   config.usage().segmentBytes(),
-                  this::ledgerOf,
+                  spool -> ledgerOf(gatewayId + "-orphans", spool),
                   config.usage().drainTimeout())
               .start(config.usage().orphanInterval());
     } else {

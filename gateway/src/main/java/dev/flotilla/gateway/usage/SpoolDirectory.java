@@ -106,10 +106,25 @@ public final class SpoolDirectory {
     return out;
   }
 
-  /** Every subdirectory, in name order: older spools first. */
+  /**
+   * Every spool folder, in name order: the {@code spool-<n>} ones and any other folder that holds
+   * segments (as older gateways named theirs after the pod), but not what else a volume may hold,
+   * such as {@code lost+found}.
+   */
   private List<Path> subdirectories() throws IOException {
     try (Stream<Path> s = Files.list(root)) {
-      return s.filter(Files::isDirectory).sorted().toList();
+      return s.filter(Files::isDirectory).filter(SpoolDirectory::isSpool).sorted().toList();
+    }
+  }
+
+  private static boolean isSpool(Path dir) {
+    if (dir.getFileName().toString().startsWith(PREFIX)) {
+      return true;
+    }
+    try (Stream<Path> files = Files.list(dir)) {
+      return files.anyMatch(f -> f.getFileName().toString().startsWith("segment-"));
+    } catch (IOException unreadable) {
+      return false;
     }
   }
 

@@ -257,7 +257,10 @@ class UsageSpoolTest {
   @Test
   void claimsOfOneVolumeAreDistinctAndAFreedOneIsAdoptedWithItsRecords() throws IOException {
     SpoolDirectory volume = new SpoolDirectory(dir);
+    Files.createDirectories(dir.resolve("lost+found"));
     SpoolDirectory.Claim first = volume.claim("gateway-a");
+    assertThat(first.dir().getFileName()).hasToString("spool-0");
+    assertThat(dir.resolve("lost+found/" + SpoolDirectory.LOCK_FILE)).doesNotExist();
     try (SpoolDirectory.Claim second = volume.claim("gateway-b")) {
       assertThat(second.dir()).isNotEqualTo(first.dir());
       assertThat(second.dir().getFileName().toString()).isEqualTo("spool-1");
