@@ -680,6 +680,75 @@ class WholeSystemIT {
     }
   }
 
+  @Test
+  @Order(12)
+  void aGatewayReplacedDuringAKafkaOutageLeavesEveryEventToItsSuccessorEachBilledOnce()
+      throws Exception {
+    awaitReadyWorkers("e2e-failover", 2);
+    system.local.stopKafka();
+    // 1,000 requests under 500 client request ids, each id sent twice: billing must count both.
+    int requests = 1000;
+    int window = 50;
+    List<Generation> outage = new ArrayList<>();
+    for (int start = 0; start < requests; start += window) {
+      List<Generation> batch = new ArrayList<>();
+      for (int i = start; i < start + window; i++) {
+        batch.add(
+            Generation.start(
+                "e2e",
+                system.async(LocalSystem.E2E_KEY),
+                request("s12-" + i % (requests / 2), "e2e-failover", "", "Bill me once", 1)));
+      }
+      for (Generation g : batch) {
+        outage.add(g.await(60));
+      }
+    }
+    assertThat(outage).allSatisfy(g -> assertThat(g.isDone()).as("%s", g).isTrue());
+    assertThat(gauge(system.gatewayMetrics(), "flotilla_gateway_usage_spool_depth"))
+        .as("the outage's events wait in the gateway's spool")
+        .isGreaterThanOrEqualTo(requests);
+
+    // A crash, and a new gateway on the same spool volume, before Kafka is back.
+    system.local.kill("gateway");
+    system.local.startQuarkus("gateway");
+    system.local.restartKafka();
+
+    try (UsageTopic topic = new UsageTopic(system.local.kafka().bootstrapServers())) {
+      await()
+          .atMost(Duration.ofSeconds(120))
+          .untilAsserted(
+              () ->
+                  assertThat(eventsOf(topic.poll(), "s12-").keySet())
+                      .as("distinct event ids of the outage's requests")
+                      .hasSize(requests));
+      Map<String, JsonNode> byEventId = eventsOf(topic.poll(), "s12-");
+      Map<String, List<JsonNode>> byRequestId = new LinkedHashMap<>();
+      for (JsonNode e : byEventId.values()) {
+        assertThat(e.path("schemaVersion").asInt()).isEqualTo(2);
+        byRequestId.computeIfAbsent(e.path("requestId").asText(), k -> new ArrayList<>()).add(e);
+      }
+      assertThat(byRequestId)
+          .as("each client request id was sent twice and is billed twice after deduplication")
+          .hasSize(requests / 2)
+          .allSatisfy((id, events) -> assertThat(events).hasSize(2));
+      for (Generation g : outage) {
+        assertThat(byRequestId.get(g.request.getRequestId()))
+            .anySatisfy(e -> assertUsageMatches(e, g));
+      }
+    }
+  }
+
+  /** The events whose request id starts with {@code prefix}, deduplicated by event id. */
+  static Map<String, JsonNode> eventsOf(List<JsonNode> events, String prefix) {
+    Map<String, JsonNode> out = new LinkedHashMap<>();
+    for (JsonNode e : events) {
+      if (e.path("requestId").asText().startsWith(prefix)) {
+        out.putIfAbsent(e.path("eventId").asText(), e);
+      }
+    }
+    return out;
+  }
+
   // --- helpers ---
 
   static final int FAILOVER_TOKENS = 300;
