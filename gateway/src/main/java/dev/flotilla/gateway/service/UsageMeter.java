@@ -4,6 +4,7 @@ import dev.flotilla.api.v1.Final;
 import dev.flotilla.gateway.metrics.GatewayMetrics;
 import dev.flotilla.gateway.time.Ticker;
 import dev.flotilla.gateway.usage.UsageEvent;
+import dev.flotilla.gateway.usage.UsageSpool;
 import io.grpc.StatusRuntimeException;
 import java.time.Clock;
 import org.jboss.logging.Logger;
@@ -80,10 +81,18 @@ final class UsageMeter {
     usage.record(
         event,
         failure -> {
-          if (failure != null) {
+          if (failure instanceof UsageSpool.SpoolFullException full) {
+            // One line per lost event, without a stack: the spool logged why, once.
+            LOG.errorf(
+                "usage event %s (tenant %s) not recorded: %s",
+                event.eventId(), tenant, full.getMessage());
+          } else if (failure != null) {
             // The client still gets its answer; the gap shows in logs and the spool-depth metric.
             LOG.errorf(
-                failure, "usage event of request %s could not be spooled", facts.requestId());
+                failure,
+                "usage event %s (tenant %s) could not be spooled",
+                event.eventId(),
+                tenant);
           }
           if (outcome.error() != null) {
             sink.fail(outcome.error());
