@@ -1,5 +1,8 @@
 package dev.flotilla.worker.runtime;
 
+import dev.flotilla.worker.chat.ChatPrompts;
+import dev.flotilla.worker.chat.ChatTemplateRenderer;
+import dev.flotilla.worker.chat.ModelChatTemplate;
 import dev.flotilla.worker.config.WorkerSettings;
 import dev.flotilla.worker.engine.ContextParams;
 import dev.flotilla.worker.engine.DeviceInfo;
@@ -13,6 +16,7 @@ import dev.flotilla.worker.scheduler.Scheduler;
 import dev.flotilla.worker.text.TextTokenizer;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.Set;
@@ -38,6 +42,7 @@ public final class WorkerRuntime implements AutoCloseable {
   private final AdapterCatalog catalog;
   private final Scheduler scheduler;
   private final ExecutorService adapterLoader;
+  private final Optional<ChatPrompts> chatPrompts;
 
   private WorkerRuntime(
       WorkerSettings settings,
@@ -45,8 +50,10 @@ public final class WorkerRuntime implements AutoCloseable {
       TextTokenizer tokenizer,
       AdapterCatalog catalog,
       Scheduler scheduler,
-      ExecutorService adapterLoader) {
+      ExecutorService adapterLoader,
+      Optional<ChatPrompts> chatPrompts) {
     this.settings = settings;
+    this.chatPrompts = chatPrompts;
     this.model = model;
     this.tokenizer = tokenizer;
     this.catalog = catalog;
@@ -68,6 +75,15 @@ public final class WorkerRuntime implements AutoCloseable {
   public static WorkerRuntime start(WorkerSettings settings, MeterRegistry registry)
       throws IOException {
     long t0 = System.nanoTime();
+    // Read first: a malformed tokenizer_config.json fails the load before anything needs closing.
+    Optional<ChatPrompts> chatPrompts =
+        ModelChatTemplate.load(settings.modelDir())
+            .map(
+                t ->
+                    new ChatPrompts(
+                        t,
+                        new ChatTemplateRenderer(
+                            ChatTemplateRenderer.Limits.DEFAULT, Clock.systemDefaultZone())));
     Set<Integer> eos = GenerationConfig.eosTokens(settings.modelDir());
     long[] tokenizerNanos = new long[1];
     FutureTask<TextTokenizer> tokenizerLoad =
@@ -180,7 +196,7 @@ public final class WorkerRuntime implements AutoCloseable {
         scheduler.snapshot().kvBlockSize(),
         settings.maxAdapters(),
         settings.adapters().size());
-    return new WorkerRuntime(settings, model, tokenizer, catalog, scheduler, loader);
+    return new WorkerRuntime(settings, model, tokenizer, catalog, scheduler, loader, chatPrompts);
   }
 
   private static TextTokenizer awaitTokenizer(FutureTask<TextTokenizer> load) throws IOException {
@@ -247,6 +263,14 @@ public final class WorkerRuntime implements AutoCloseable {
       return Optional.empty();
     }
     return Optional.of(Devices.cudaInfo(Integer.parseInt(device.substring("cuda:".length()))));
+  }
+
+  /**
+   * Renders chat requests with the model's own chat template; empty when the model ships none (then
+   * only text and token-id prompts are served).
+   */
+  public Optional<ChatPrompts> chatPrompts() {
+    return chatPrompts;
   }
 
   public TextTokenizer tokenizer() {

@@ -2,6 +2,8 @@ package dev.flotilla.worker.service;
 
 import dev.flotilla.api.v1.SamplingParams;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
+import dev.flotilla.worker.chat.ChatPrompts;
+import dev.flotilla.worker.chat.ChatTemplateException;
 import dev.flotilla.worker.runtime.WorkerRuntime;
 import dev.flotilla.worker.scheduler.SequenceRequest;
 import io.grpc.Status;
@@ -163,12 +165,35 @@ final class RequestValidator {
           }
         }
       }
+      case CHAT -> prompt = chatPrompt(request, runtime);
       default ->
-          throw Errors.invalid("prompt", "the prompt is empty: set prompt or prompt_token_ids");
+          throw Errors.invalid(
+              "prompt", "the prompt is empty: set prompt, prompt_token_ids or chat");
     }
     if (prompt.length == 0) {
       throw Errors.invalid("prompt", "the prompt is empty");
     }
     return prompt;
+  }
+
+  /** The conversation through the model's chat template, tokenized as the template wrote it. */
+  private static int[] chatPrompt(WorkerGenerateRequest request, WorkerRuntime runtime) {
+    ChatPrompts chat =
+        runtime
+            .chatPrompts()
+            .orElseThrow(
+                () ->
+                    Errors.invalid(
+                        "messages",
+                        "model "
+                            + runtime.settings().modelName()
+                            + " has no chat template (no chat_template in its"
+                            + " tokenizer_config.json and no chat_template.jinja); send a prompt to"
+                            + " the completions API instead"));
+    try {
+      return runtime.tokenizer().encode(chat.render(request.getChat()), false);
+    } catch (ChatTemplateException e) {
+      throw Errors.invalid("messages", e.getMessage());
+    }
   }
 }

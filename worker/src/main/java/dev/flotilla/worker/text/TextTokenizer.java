@@ -43,7 +43,15 @@ public final class TextTokenizer implements TokenDecoder, AutoCloseable {
   }
 
   public int[] encode(String text) {
-    long[] ids = tokenizer.encode(text, true, false).getIds();
+    return encode(text, true);
+  }
+
+  /**
+   * @param addSpecialTokens false for text that already holds them, as a rendered chat template
+   *     does (its {@code bos_token} included), so BOS is not doubled
+   */
+  public int[] encode(String text, boolean addSpecialTokens) {
+    long[] ids = tokenizer.encode(text, addSpecialTokens, false).getIds();
     int[] out = new int[ids.length];
     for (int i = 0; i < ids.length; i++) {
       out[i] = (int) ids[i];

@@ -7,6 +7,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flotilla.api.v1.ChatInput;
 import dev.flotilla.api.v1.FinishReason;
 import dev.flotilla.api.v1.SamplingParams;
 import dev.flotilla.api.v1.TokenIds;
@@ -17,13 +20,17 @@ import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
 import dev.flotilla.api.worker.v1.WorkerGenerateResponse;
 import dev.flotilla.api.worker.v1.WorkerStats;
 import dev.flotilla.testkit.ReferenceModel;
+import dev.flotilla.testkit.TokenizerFiles;
 import dev.flotilla.worker.InProcessWorker;
 import dev.flotilla.worker.InProcessWorker.Result;
 import dev.flotilla.worker.TestModels;
+import dev.flotilla.worker.config.WorkerSettings;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -37,6 +44,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The worker's gRPC service on the tiny generated model, in process, through the real engine:
@@ -109,6 +117,84 @@ class WorkerGrpcIT {
     assertThat(r.fin().getPreemptions()).isZero();
     int[] ids = r.tokens().stream().mapToInt(Integer::intValue).toArray();
     assertThat(r.text()).isEqualTo(worker.runtime.tokenizer().decode(ids, 0, ids.length));
+  }
+
+  @Test
+  void chatIsRenderedWithTheModelsTemplateAndTokenizedWithItsOwnBos() {
+    WorkerGenerateRequest chat =
+        WorkerGenerateRequest.newBuilder()
+            .setRequestId("chat")
+            .setChat(
+                ChatInput.newBuilder()
+                    .setMessagesJson(
+                        "[{\"role\": \"system\", \"content\": \"Be brief.\"},"
+                            + " {\"role\": \"user\", \"content\": \"hello there\"}]")
+                    .setAddGenerationPrompt(true))
+            .setSampling(SamplingParams.newBuilder().setMaxTokens(6))
+            .build();
+    // The tiny model's tokenizer_config.json template (testkit TokenizerFiles), BOS included.
+    int[] rendered =
+        worker
+            .runtime
+            .tokenizer()
+            .encode(
+                "<s><|system|>\nBe brief.</s>\n<|user|>\nhello there</s>\n<|assistant|>\n", false);
+    assertThat(rendered[0]).isEqualTo(TokenizerFiles.BOS_ID);
+    assertThat(rendered[1]).as("one BOS, from the template").isNotEqualTo(TokenizerFiles.BOS_ID);
+    Result viaChat = worker.generate(chat);
+    Result viaIds =
+        worker.generate(
+            chat.toBuilder()
+                .setPromptTokenIds(
+                    TokenIds.newBuilder()
+                        .addAllIds(java.util.Arrays.stream(rendered).boxed().toList()))
+                .build());
+    assertThat(viaChat.error()).isNull();
+    assertThat(viaChat.fin().getUsage().getPromptTokens()).isEqualTo(rendered.length);
+    assertThat(viaChat.tokens()).isEqualTo(viaIds.tokens()).hasSize(6);
+
+    Result malformed =
+        worker.generate(
+            chat.toBuilder().setChat(ChatInput.newBuilder().setMessagesJson("[{")).build());
+    assertThat(malformed.error().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(malformed.error().getDescription()).startsWith("messages is not valid JSON");
+  }
+
+  @Test
+  void aModelWithoutAChatTemplateRefusesChatButServesPrompts(@TempDir Path dir) throws Exception {
+    Path model = TestModels.ensure();
+    try (var files = Files.list(model)) {
+      for (Path f : (Iterable<Path>) files::iterator) {
+        if (Files.isRegularFile(f)) {
+          Files.copy(f, dir.resolve(f.getFileName()));
+        }
+      }
+    }
+    ObjectMapper json = new ObjectMapper();
+    ObjectNode config = (ObjectNode) json.readTree(dir.resolve("tokenizer_config.json").toFile());
+    config.remove("chat_template");
+    json.writeValue(dir.resolve("tokenizer_config.json").toFile(), config);
+    try (InProcessWorker bare =
+        new InProcessWorker(
+            WorkerSettings.forModel(dir)
+                .withModelName("no-template")
+                .withKvCacheBytes(16L << 20)
+                .withThreads(1))) {
+      Result chat =
+          bare.generate(
+              WorkerGenerateRequest.newBuilder()
+                  .setChat(
+                      ChatInput.newBuilder()
+                          .setMessagesJson("[{\"role\": \"user\", \"content\": \"hi\"}]"))
+                  .build());
+      assertThat(chat.error().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+      assertThat(chat.error().getDescription())
+          .isEqualTo(
+              "model no-template has no chat template (no chat_template in its"
+                  + " tokenizer_config.json and no chat_template.jinja); send a prompt to the"
+                  + " completions API instead");
+      assertThat(bare.generate(greedy(null, prompt(4, 1), 2)).error()).isNull();
+    }
   }
 
   @Test
