@@ -9,20 +9,11 @@ import java.time.Duration;
  *
  * @param key {@code namespace/name}: the model's identity in queues, workers and usage events
  * @param maxSequenceLength 0 when the resource does not say
- * @param chatTemplate the built-in chat template named by the annotation {@value
- *     #CHAT_TEMPLATE_ANNOTATION}; null when the resource does not name one
  */
 public record ModelEntry(
-    String namespace,
-    String name,
-    int maxSequenceLength,
-    Duration coldStartTimeout,
-    String chatTemplate) {
+    String namespace, String name, int maxSequenceLength, Duration coldStartTimeout) {
   /** The CRD default of {@code scaling.coldStartTimeout}. */
   public static final Duration DEFAULT_COLD_START_TIMEOUT = Duration.ofMinutes(2);
-
-  /** Names the model family's chat template for {@code /v1/chat/completions}. */
-  public static final String CHAT_TEMPLATE_ANNOTATION = "flotilla.dev/chat-template";
 
   public String key() {
     return namespace + "/" + name;
@@ -36,12 +27,10 @@ public record ModelEntry(
             : 0;
     String timeout =
         spec != null && spec.getScaling() != null ? spec.getScaling().getColdStartTimeout() : null;
-    var annotations = md.getMetadata().getAnnotations();
     return new ModelEntry(
         md.getMetadata().getNamespace(),
         md.getMetadata().getName(),
         maxSeq,
-        GoDuration.parse(timeout, DEFAULT_COLD_START_TIMEOUT),
-        annotations == null ? null : annotations.get(CHAT_TEMPLATE_ANNOTATION));
+        GoDuration.parse(timeout, DEFAULT_COLD_START_TIMEOUT));
   }
 }

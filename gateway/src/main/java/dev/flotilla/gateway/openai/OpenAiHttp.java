@@ -4,7 +4,6 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.flotilla.gateway.auth.TenantInfo;
-import dev.flotilla.gateway.authz.Authorizer;
 import dev.flotilla.gateway.catalog.ModelCatalog;
 import dev.flotilla.gateway.openai.OpenAiRequests.Endpoint;
 import dev.flotilla.gateway.service.GatewayPipeline;
@@ -42,7 +41,6 @@ public final class OpenAiHttp {
   public record Settings(Duration timeout, long maxBodyBytes) {}
 
   private final GatewayPipeline pipeline;
-  private final Authorizer authorizer;
   private final OpenAiJson json;
   private final Vertx vertx;
   private final Settings settings;
@@ -56,7 +54,6 @@ public final class OpenAiHttp {
       Settings settings,
       Clock clock) {
     this.pipeline = pipeline;
-    this.authorizer = new Authorizer(catalog);
     this.json = new OpenAiJson(mapper);
     this.vertx = vertx;
     this.settings = settings;
@@ -124,36 +121,9 @@ public final class OpenAiHttp {
           if (invalid != null) {
             throw GatewayStatus.invalidArgument("body", "not valid JSON: " + invalid);
           }
-          return OpenAiRequests.toGenerateRequest(
-              endpoint, parsed, requestId, base -> templateOf(tenant, base));
+          return OpenAiRequests.toGenerateRequest(endpoint, parsed, requestId);
         },
         settings.timeout().toNanos());
-  }
-
-  /**
-   * The chat template a model's annotation names. Models the tenant may not use are looked up as if
-   * they did not exist (no template error tells it they do): they get the default here and
-   * NOT_FOUND from the pipeline's authorisation, as unknown models do.
-   */
-  private ChatTemplate templateOf(TenantInfo tenant, String baseModel) {
-    return authorizer
-        .usableModel(tenant, baseModel)
-        .map(
-            m ->
-                ChatTemplate.named(m.chatTemplate())
-                    .orElseThrow(
-                        () ->
-                            GatewayStatus.invalidArgument(
-                                "model",
-                                "model "
-                                    + m.key()
-                                    + " names chat template \""
-                                    + m.chatTemplate()
-                                    + "\", which this gateway does"
-                                    + " not have (it has "
-                                    + ChatTemplate.known()
-                                    + ")")))
-        .orElse(ChatTemplate.DEFAULT);
   }
 
   private void models(RoutingContext ctx) {

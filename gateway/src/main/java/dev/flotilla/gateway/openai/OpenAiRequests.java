@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.flotilla.api.v1.GenerateRequest;
 import dev.flotilla.api.v1.SamplingParams;
 import dev.flotilla.api.v1.TokenIds;
+import dev.flotilla.gateway.chat.ChatInputs;
 import dev.flotilla.gateway.status.GatewayStatus;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -15,14 +15,16 @@ import java.util.Map;
  *
  * <p>Mapped: {@code model} ({@code base} or {@code base:adapter}, base may be {@code
  * namespace/name}), {@code prompt} (a string, one string in a list, a list of token ids, or one
- * such list in a list), {@code messages}, {@code max_tokens} / {@code max_completion_tokens},
- * {@code temperature} (OpenAI's default 1 when absent), {@code top_p}, {@code top_k} (a vLLM
- * extension), {@code seed}, {@code stop}, {@code n} (1 only), {@code logprobs} (the sampled token's
- * log-probability only: completions' top alternatives come back as null, chat's {@code
- * top_logprobs} must be 0), {@code stream}, {@code stream_options.include_usage}. Ignored: {@code
- * user}. Refused when set to anything but their neutral value, rather than silently ignored: {@code
- * echo}, {@code suffix}, {@code best_of}, {@code presence_penalty}, {@code frequency_penalty},
- * {@code logit_bias}, {@code tools}, {@code functions}, {@code response_format} other than text.
+ * such list in a list), {@code messages}, {@code tools}, {@code tool_choice} {@code auto}, {@code
+ * documents} and {@code add_generation_prompt} (for the model's chat template: {@link ChatInputs}),
+ * {@code max_tokens} / {@code max_completion_tokens}, {@code temperature} (OpenAI's default 1 when
+ * absent), {@code top_p}, {@code top_k} (a vLLM extension), {@code seed}, {@code stop}, {@code n}
+ * (1 only), {@code logprobs} (the sampled token's log-probability only: completions' top
+ * alternatives come back as null, chat's {@code top_logprobs} must be 0), {@code stream}, {@code
+ * stream_options.include_usage}. Ignored: {@code user}. Refused when set to anything but their
+ * neutral value, rather than silently ignored: {@code echo}, {@code suffix}, {@code best_of},
+ * {@code presence_penalty}, {@code frequency_penalty}, {@code logit_bias}, {@code functions},
+ * {@code response_format} other than text.
  */
 public final class OpenAiRequests {
   /** Which endpoint a body came to. */
@@ -49,12 +51,6 @@ public final class OpenAiRequests {
     }
   }
 
-  /** Resolves the chat template of the model a request names. */
-  @FunctionalInterface
-  public interface TemplateLookup {
-    ChatTemplate templateOf(String baseModel);
-  }
-
   private OpenAiRequests() {}
 
   /**
@@ -63,7 +59,7 @@ public final class OpenAiRequests {
    * @param requestId the id the HTTP response uses; usage events carry it
    */
   public static GenerateRequest toGenerateRequest(
-      Endpoint endpoint, JsonNode body, String requestId, TemplateLookup templates) {
+      Endpoint endpoint, JsonNode body, String requestId) {
     if (body == null || !body.isObject()) {
       throw GatewayStatus.invalidArgument("body", "must be a JSON object");
     }
@@ -79,7 +75,7 @@ public final class OpenAiRequests {
     if (endpoint == Endpoint.COMPLETIONS) {
       prompt(body, r);
     } else {
-      r.setPrompt(templates.templateOf(base).render(messages(body)));
+      r.setChat(ChatInputs.of(body));
     }
     r.setSampling(sampling(endpoint, body));
     r.setLogprobs(logprobs(endpoint, body));
@@ -121,51 +117,6 @@ public final class OpenAiRequests {
       return;
     }
     throw GatewayStatus.invalidArgument("prompt", "must be a non-empty string or token id list");
-  }
-
-  static List<ChatTemplate.Message> messages(JsonNode body) {
-    JsonNode ms = body.path("messages");
-    if (!ms.isArray() || ms.isEmpty()) {
-      throw GatewayStatus.invalidArgument("messages", "must be a non-empty list");
-    }
-    List<ChatTemplate.Message> out = new ArrayList<>();
-    for (JsonNode m : ms) {
-      String role = m.path("role").asText("");
-      role =
-          switch (role) {
-            case "system", "developer" -> "system";
-            case "user", "assistant" -> role;
-            default ->
-                throw GatewayStatus.invalidArgument(
-                    "messages",
-                    "role must be system, developer, user or assistant (tools are not supported), not \""
-                        + role
-                        + "\"");
-          };
-      if (!isNull(m.path("tool_calls")) || !isNull(m.path("function_call"))) {
-        throw GatewayStatus.invalidArgument("messages", "tool calls are not supported");
-      }
-      out.add(new ChatTemplate.Message(role, content(m.path("content"))));
-    }
-    return out;
-  }
-
-  /** A string, or a list of text parts joined; images and audio are refused. */
-  private static String content(JsonNode c) {
-    if (c.isTextual()) {
-      return c.asText();
-    }
-    if (c.isArray()) {
-      StringBuilder text = new StringBuilder();
-      for (JsonNode part : c) {
-        if (!part.path("type").asText().equals("text") || !part.path("text").isTextual()) {
-          throw GatewayStatus.invalidArgument("messages", "only text content parts are supported");
-        }
-        text.append(part.path("text").asText());
-      }
-      return text.toString();
-    }
-    throw GatewayStatus.invalidArgument("messages", "content must be a string or text parts");
   }
 
   private static SamplingParams sampling(Endpoint endpoint, JsonNode body) {
@@ -266,7 +217,7 @@ public final class OpenAiRequests {
         throw GatewayStatus.invalidArgument(e.getKey(), "only " + e.getValue() + " is supported");
       }
     }
-    for (String field : List.of("logit_bias", "tools", "functions")) {
+    for (String field : List.of("logit_bias", "functions")) {
       JsonNode v = body.path(field);
       if (!isNull(v) && !v.isEmpty()) {
         throw GatewayStatus.invalidArgument(field, "is not supported");

@@ -261,7 +261,13 @@ public final class GatewayPipeline {
           }
         }
       }
-      default -> throw GatewayStatus.invalidArgument("prompt", "give prompt or prompt_token_ids");
+      case CHAT -> {
+        if (r.getChat().getMessagesJson().isEmpty()) {
+          throw GatewayStatus.invalidArgument("chat.messages_json", "must not be empty");
+        }
+      }
+      default ->
+          throw GatewayStatus.invalidArgument("prompt", "give prompt, prompt_token_ids or chat");
     }
     var s = r.getSampling();
     // NaN fails every comparison and infinity passes ">= 0": finiteness is checked by name, here

@@ -80,21 +80,29 @@ record RequestFacts(
                   case Low -> 0;
                 })
             .setVirtualTokenCounter(virtualTokenCounter);
-    if (request.hasPromptTokenIds()) {
-      w.setPromptTokenIds(request.getPromptTokenIds());
-    } else {
-      w.setPrompt(request.getPrompt());
+    switch (request.getInputCase()) {
+      case PROMPT_TOKEN_IDS -> w.setPromptTokenIds(request.getPromptTokenIds());
+      case CHAT -> w.setChat(request.getChat());
+      default -> w.setPrompt(request.getPrompt());
     }
     return w.build();
   }
 
   /**
    * Prompt tokens before the worker has counted them: exact for token ids, else one token per four
-   * bytes of UTF-8 (a common rule of thumb for BPE vocabularies). Settled exactly later.
+   * bytes of UTF-8 (a common rule of thumb for BPE vocabularies); for a chat, of its JSON, which
+   * the worker renders into a prompt of about that size. Settled exactly later.
    */
   static long estimatePromptTokens(GenerateRequest r) {
     if (r.hasPromptTokenIds()) {
       return r.getPromptTokenIds().getIdsCount();
+    }
+    if (r.hasChat()) {
+      long bytes =
+          r.getChat().getMessagesJson().getBytes(StandardCharsets.UTF_8).length
+              + r.getChat().getToolsJson().getBytes(StandardCharsets.UTF_8).length
+              + r.getChat().getDocumentsJson().getBytes(StandardCharsets.UTF_8).length;
+      return (bytes + 3) / 4;
     }
     return (r.getPrompt().getBytes(StandardCharsets.UTF_8).length + 3) / 4;
   }

@@ -154,9 +154,10 @@ class OpenAiClientIT {
       assertThat(ledger.pending() - spooledBefore).isEqualTo(4);
       assertThat(worker.generated).hasSize(4);
       assertThat(worker.generated.get(1).getAdapter()).isEqualTo("oai-own");
-      assertThat(worker.generated.get(1).getPrompt())
+      assertThat(worker.generated.get(1).getChat().getMessagesJson())
           .isEqualTo(
-              "<|system|>\nAnswer briefly.</s>\n<|user|>\nSay something.</s>\n<|assistant|>\n");
+              "[{\"role\":\"system\",\"content\":\"Answer briefly.\"},"
+                  + "{\"role\":\"user\",\"content\":\"Say something.\"}]");
       assertThat(worker.generated.get(0).getSampling().getStopList()).containsExactly("\n");
     } finally {
       registry.remove("oai-w1");

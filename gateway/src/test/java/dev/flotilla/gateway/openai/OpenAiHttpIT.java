@@ -8,11 +8,10 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.flotilla.gateway.Fixtures;
 import dev.flotilla.gateway.TestLogs;
-import dev.flotilla.gateway.catalog.ModelEntry;
 import dev.flotilla.gateway.service.FakeWorker;
 import dev.flotilla.gateway.service.PipelineHarness;
+import io.grpc.Status;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.ext.web.Router;
@@ -271,38 +270,29 @@ class OpenAiHttpIT {
     assertThat(choice.get("message").get("content").asText()).isEqualTo("t0 t1 ");
     assertThat(choice.get("logprobs").get("content").get(1).get("logprob").asDouble())
         .isEqualTo(-0.5);
-    assertThat(w.generated.get(0).getPrompt())
-        .isEqualTo("<|system|>\nbe brief</s>\n<|user|>\nhi</s>\n<|assistant|>\n");
+    // The worker renders the conversation with the model's own template; the gateway sends it.
+    assertThat(JSON.readTree(w.generated.get(0).getChat().getMessagesJson()))
+        .isEqualTo(
+            JSON.readTree(
+                "[{\"role\":\"system\",\"content\":\"be brief\"},{\"role\":\"user\",\"content\":\"hi\"}]"));
+    assertThat(w.generated.get(0).getChat().getAddGenerationPrompt()).isTrue();
     assertThat(w.generated.get(0).getSampling().getMaxTokens()).isEqualTo(4);
 
-    // The model's annotation picks another family's template.
-    var md = Fixtures.model("default", "tiny-llama", "30s");
-    md.getMetadata().setAnnotations(Map.of(ModelEntry.CHAT_TEMPLATE_ANNOTATION, "chatml"));
-    harness.catalog.onModel(md);
-    assertThat(
-            call(
-                    "/v1/chat/completions",
-                    ACME,
-                    Map.of(
-                        "model",
-                        MODEL,
-                        "messages",
-                        List.of(Map.of("role", "user", "content", "hi"))))
-                .statusCode())
-        .isEqualTo(200);
-    assertThat(w.generated.get(1).getPrompt())
-        .isEqualTo("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
-    md.getMetadata().setAnnotations(Map.of(ModelEntry.CHAT_TEMPLATE_ANNOTATION, "jinja2"));
-    harness.catalog.onModel(md);
-    assertError(
-        call(
-            "/v1/chat/completions",
-            ACME,
-            Map.of("model", MODEL, "messages", List.of(Map.of("role", "user", "content", "hi")))),
-        400,
-        "invalid_request_error",
-        "model",
-        null);
+    // A template's raise_exception (or a model without a template) is the worker's
+    // INVALID_ARGUMENT: a 400 carrying its message, not a retry on another worker.
+    String raised = "Conversation roles must alternate user/assistant/user/assistant/...";
+    w.refuseWith = Status.INVALID_ARGUMENT.withDescription(raised);
+    try {
+      HttpResponse<String> refused =
+          call(
+              "/v1/chat/completions",
+              ACME,
+              Map.of("model", MODEL, "messages", List.of(Map.of("role", "user", "content", "hi"))));
+      assertError(refused, 400, "invalid_request_error", null, null);
+      assertThat(json(refused).get("error").get("message").asText()).contains(raised);
+    } finally {
+      w.refuseWith = null;
+    }
   }
 
   @Test
@@ -452,7 +442,7 @@ class OpenAiHttpIT {
         call(
             "/v1/chat/completions",
             ACME,
-            Map.of("model", MODEL, "messages", List.of(Map.of("role", "tool", "content", "x")))),
+            Map.of("model", MODEL, "messages", List.of(Map.of("role", "robot", "content", "x")))),
         400,
         "invalid_request_error",
         "messages",

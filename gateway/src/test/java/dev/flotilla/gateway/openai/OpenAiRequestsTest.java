@@ -17,8 +17,7 @@ class OpenAiRequestsTest {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private static GenerateRequest map(Endpoint endpoint, String body) throws Exception {
-    return OpenAiRequests.toGenerateRequest(
-        endpoint, JSON.readTree(body), "rid", model -> ChatTemplate.CHATML);
+    return OpenAiRequests.toGenerateRequest(endpoint, JSON.readTree(body), "rid");
   }
 
   @Test
@@ -40,7 +39,7 @@ class OpenAiRequestsTest {
             "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
                 + "\"content\":\"hi\"}],\"max_tokens\":9,\"max_completion_tokens\":5,\"top_k\":-1,"
                 + "\"seed\":-3,\"stop\":\"END\",\"user\":\"u\",\"logprobs\":true,\"top_logprobs\":0}");
-    assertThat(r.getPrompt()).isEqualTo("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+    assertThat(r.getChat().getMessagesJson()).isEqualTo("[{\"role\":\"user\",\"content\":\"hi\"}]");
     assertThat(r.getSampling().getMaxTokens()).isEqualTo(5);
     assertThat(r.getSampling().getTopK()).isZero();
     assertThat(r.getSampling().getSeed()).isEqualTo(-3L);
@@ -87,9 +86,10 @@ class OpenAiRequestsTest {
       delimiter = '|',
       value = {
         "{\"model\":\"m\",\"messages\":[]}|messages",
-        "{\"model\":\"m\",\"messages\":[{\"role\":\"tool\",\"content\":\"x\"}]}|messages",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"robot\",\"content\":\"x\"}]}|messages",
         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\"}]}]}|messages",
-        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{}]}|tools",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[1]}|tools",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tool_choice\":\"required\"}|tool_choice",
         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"logprobs\":true,\"top_logprobs\":2}|top_logprobs",
         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"json_object\"}}|response_format",
       })

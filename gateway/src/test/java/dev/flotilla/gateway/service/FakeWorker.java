@@ -44,6 +44,9 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
   /** Announce this prompt length with the first tokens, as a real worker does; -1: none. */
   public volatile int announcedPromptTokens = -1;
 
+  /** Refuse every Generate with this status (as a worker refuses bad input); null: serve. */
+  public volatile Status refuseWith;
+
   /** Stream nothing after the first token until released (to observe cancellation). */
   public volatile boolean stallAfterFirst;
 
@@ -152,6 +155,10 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
   public void generate(
       WorkerGenerateRequest request, StreamObserver<WorkerGenerateResponse> observer) {
     generated.add(request);
+    if (refuseWith != null) {
+      observer.onError(refuseWith.asRuntimeException());
+      return;
+    }
     ServerCallStreamObserver<WorkerGenerateResponse> call =
         (ServerCallStreamObserver<WorkerGenerateResponse>) observer;
     call.setOnCancelHandler(cancelled::incrementAndGet);
