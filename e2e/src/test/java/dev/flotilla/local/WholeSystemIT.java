@@ -10,6 +10,7 @@ import com.google.rpc.RetryInfo;
 import dev.flotilla.api.crd.ConditionTypes;
 import dev.flotilla.api.crd.ModelDeployment;
 import dev.flotilla.api.v1.AdapterInfo;
+import dev.flotilla.api.v1.ChatInput;
 import dev.flotilla.api.v1.GenerateRequest;
 import dev.flotilla.api.v1.HeldProgress;
 import dev.flotilla.api.v1.ListModelsRequest;
@@ -752,6 +753,57 @@ class WholeSystemIT {
   // --- helpers ---
 
   static final int FAILOVER_TOKENS = 300;
+
+  @Test
+  @Order(12)
+  void chatIsRenderedWithTheTemplateTheModelShips() throws Exception {
+    String messages =
+        "[{\"role\": \"system\", \"content\": \"Be brief.\"},"
+            + " {\"role\": \"user\", \"content\": \"Tell me a story.\"}]";
+    GenerateRequest chat =
+        request("s12-chat", "", "x", 12).toBuilder()
+            .setChat(ChatInput.newBuilder().setMessagesJson(messages).setAddGenerationPrompt(true))
+            .build();
+    // The tiny model's tokenizer_config.json template writes "<s>" itself; a text prompt gets its
+    // BOS from the tokenizer, so this prompt is the same token sequence.
+    GenerateRequest same =
+        request(
+            "s12-text",
+            "",
+            "<|system|>\nBe brief.</s>\n<|user|>\nTell me a story.</s>\n<|assistant|>\n",
+            12);
+    Generation viaChat = generate(LocalSystem.ACME_KEY, chat).await(180);
+    Generation viaText = generate(LocalSystem.ACME_KEY, same).await(60);
+    assertThat(viaChat.error()).as("%s", viaChat).isNull();
+    assertThat(viaChat.fin().getUsage().getPromptTokens())
+        .isEqualTo(viaText.fin().getUsage().getPromptTokens());
+    assertThat(viaChat.text()).isNotEmpty().isEqualTo(viaText.text());
+
+    // The same conversation through the OpenAI API.
+    String body =
+        "{\"model\": \""
+            + MODEL
+            + "\", \"messages\": "
+            + messages
+            + ", \"max_tokens\": 12, \"temperature\": 0}";
+    java.net.http.HttpResponse<String> response =
+        java.net.http.HttpClient.newHttpClient()
+            .send(
+                java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create(
+                            "http://127.0.0.1:"
+                                + system.local.settings().gatewayHttpPort()
+                                + "/v1/chat/completions"))
+                    .header("Authorization", "Bearer " + LocalSystem.ACME_KEY)
+                    .header("Content-Type", "application/json")
+                    .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body))
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+    JsonNode answer = new com.fasterxml.jackson.databind.ObjectMapper().readTree(response.body());
+    assertThat(answer.path("choices").path(0).path("message").path("content").asText())
+        .isEqualTo(viaText.text());
+  }
 
   static void awaitReadyWorkers(String model, int count) {
     await()

@@ -33,6 +33,10 @@ final class Instructions {
             -H 'Content-Type: application/json' \\
             -d '{"model":"tiny-llama:acme-support","prompt":"Hello","max_tokens":16}'
 
+          curl -s http://127.0.0.1:%d/v1/chat/completions -H "Authorization: Bearer $FLOTILLA_API_KEY" \\
+            -H 'Content-Type: application/json' \\
+            -d '{"model":"tiny-llama","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}'
+
         tiny-llama scales to zero: the first request is held while a worker starts.
 
           %s get md,lora,tenants
@@ -58,6 +62,7 @@ final class Instructions {
             ACME_KEY,
             GLOBEX_KEY,
             ACME_KEY,
+            s.gatewayHttpPort(),
             s.gatewayHttpPort(),
             kubectl,
             kubectl,
