@@ -4,7 +4,6 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.flotilla.gateway.auth.TenantInfo;
-import dev.flotilla.gateway.catalog.ModelCatalog;
 import dev.flotilla.gateway.openai.OpenAiRequests.Endpoint;
 import dev.flotilla.gateway.service.GatewayPipeline;
 import dev.flotilla.gateway.status.GatewayStatus;
@@ -47,12 +46,7 @@ public final class OpenAiHttp {
   private final Clock clock;
 
   public OpenAiHttp(
-      GatewayPipeline pipeline,
-      ModelCatalog catalog,
-      ObjectMapper mapper,
-      Vertx vertx,
-      Settings settings,
-      Clock clock) {
+      GatewayPipeline pipeline, ObjectMapper mapper, Vertx vertx, Settings settings, Clock clock) {
     this.pipeline = pipeline;
     this.json = new OpenAiJson(mapper);
     this.vertx = vertx;

@@ -2,7 +2,6 @@ package dev.flotilla.gateway.openai;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.flotilla.gateway.app.GatewayConfig;
-import dev.flotilla.gateway.catalog.ModelCatalog;
 import dev.flotilla.gateway.service.GatewayPipeline;
 import io.vertx.core.Vertx;
 import io.vertx.ext.web.Router;
@@ -16,13 +15,11 @@ public class OpenAiRoutes {
   void register(
       @Observes Router router,
       GatewayPipeline pipeline,
-      ModelCatalog catalog,
       ObjectMapper mapper,
       Vertx vertx,
       GatewayConfig config) {
     new OpenAiHttp(
             pipeline,
-            catalog,
             mapper,
             vertx,
             new OpenAiHttp.Settings(config.http().timeout(), config.http().maxBodyBytes()),

@@ -8,6 +8,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.flotilla.gateway.Fixtures;
 import dev.flotilla.gateway.TestLogs;
 import dev.flotilla.gateway.service.FakeWorker;
 import dev.flotilla.gateway.service.PipelineHarness;
@@ -69,7 +70,6 @@ class OpenAiHttpIT {
     Router router = Router.router(vertx);
     new OpenAiHttp(
             harness.pipeline,
-            harness.catalog,
             JSON,
             vertx,
             new OpenAiHttp.Settings(timeout, 1 << 20),
@@ -514,11 +514,8 @@ class OpenAiHttpIT {
   @Test
   void whatTheTenantMayNotUseAnswersByteForByteAsWhatDoesNotExist() throws Exception {
     harness.worker("w1");
-    // A model acme may not use, naming a chat template this gateway lacks: that error would tell
-    // acme the model exists.
-    var big = Fixtures.model("default", "big-llama", "30s");
-    big.getMetadata().setAnnotations(Map.of(ModelEntry.CHAT_TEMPLATE_ANNOTATION, "no-such"));
-    harness.catalog.onModel(big);
+    // A model acme may not use: no chat-specific error may tell acme it exists.
+    harness.catalog.onModel(Fixtures.model("default", "big-llama", "30s"));
     for (String path : List.of("/v1/completions", "/v1/chat/completions")) {
       assertThat(refusal(path, "default/big-llama"))
           .as("%s: a model acme may not use", path)
