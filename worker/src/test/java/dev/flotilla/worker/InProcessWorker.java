@@ -10,6 +10,7 @@ import dev.flotilla.api.worker.v1.WorkerGenerateResponse;
 import dev.flotilla.api.worker.v1.WorkerGrpc;
 import dev.flotilla.api.worker.v1.WorkerStats;
 import dev.flotilla.worker.config.WorkerSettings;
+import dev.flotilla.worker.fetch.Fetcher;
 import dev.flotilla.worker.runtime.WorkerHolder;
 import dev.flotilla.worker.runtime.WorkerRuntime;
 import dev.flotilla.worker.service.StatsPublisher;
@@ -47,6 +48,11 @@ public final class InProcessWorker implements AutoCloseable {
   private final ManagedChannel channel;
 
   public InProcessWorker(WorkerSettings settings) throws Exception {
+    this(settings, TestFetchers.offline());
+  }
+
+  /** A worker whose LoadAdapter fetches downloaded sources with {@code fetcher}. */
+  public InProcessWorker(WorkerSettings settings, Fetcher fetcher) throws Exception {
     TestLogs.quiet();
     runtime = WorkerRuntime.start(settings, metrics);
     holder = WorkerHolder.serving(runtime);
@@ -54,7 +60,7 @@ public final class InProcessWorker implements AutoCloseable {
     String name = "worker-" + COUNTER.incrementAndGet();
     server =
         InProcessServerBuilder.forName(name)
-            .addService(new WorkerGrpcService(holder, stats))
+            .addService(new WorkerGrpcService(holder, stats, fetcher))
             .build()
             .start();
     channel = InProcessChannelBuilder.forName(name).build();
@@ -77,6 +83,11 @@ public final class InProcessWorker implements AutoCloseable {
 
   public static InProcessWorker start() throws Exception {
     return new InProcessWorker(settings());
+  }
+
+  /** The tiny model's worker, fetching downloaded adapter sources with {@code fetcher}. */
+  public static InProcessWorker start(Fetcher fetcher) throws Exception {
+    return new InProcessWorker(settings(), fetcher);
   }
 
   /** What one Generate call returned. */

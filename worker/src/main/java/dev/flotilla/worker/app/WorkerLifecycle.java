@@ -2,6 +2,9 @@ package dev.flotilla.worker.app;
 
 import dev.flotilla.api.worker.v1.WorkerGrpc;
 import dev.flotilla.worker.config.WorkerSettings;
+import dev.flotilla.worker.fetch.Fetcher;
+import dev.flotilla.worker.fetch.FileSet;
+import dev.flotilla.worker.fetch.Progress;
 import dev.flotilla.worker.runtime.WorkerHolder;
 import dev.flotilla.worker.runtime.WorkerRuntime;
 import grpc.health.v1.HealthOuterClass.HealthCheckResponse.ServingStatus;
@@ -33,6 +36,7 @@ public class WorkerLifecycle {
   @Inject WorkerHolder holder;
   @Inject GrpcHealthStorage health;
   @Inject MeterRegistry registry;
+  @Inject Fetcher fetcher;
 
   void start(@Observes StartupEvent event) {
     long startedMs = System.currentTimeMillis();
@@ -44,7 +48,7 @@ public class WorkerLifecycle {
 
   private void load(long startedMs) {
     try {
-      WorkerRuntime runtime = WorkerRuntime.start(settings, registry);
+      WorkerRuntime runtime = WorkerRuntime.start(fetched(), registry);
       synchronized (this) {
         if (holder.state() != WorkerHolder.State.LOADING) { // shut down while loading
           runtime.close();
@@ -64,9 +68,33 @@ public class WorkerLifecycle {
       holder.failed(reason);
       LOG.errorf(
           "cannot load the model from %s (%s): %s",
-          settings.modelDir(), WorkerSettings.MODEL_SOURCE, reason);
+          settings.modelDir() == null ? settings.modelSource() : settings.modelDir(),
+          WorkerSettings.MODEL_SOURCE,
+          reason);
       Quarkus.asyncExit(1);
     }
+  }
+
+  /**
+   * The settings with the model's directory: a downloaded source is fetched first (resuming what an
+   * earlier start left), its progress logged and shown by the readiness check.
+   */
+  private WorkerSettings fetched() throws InterruptedException {
+    if (settings.modelDir() != null) {
+      return settings;
+    }
+    Progress progress =
+        new Progress(
+            settings.modelSource().toString(),
+            line -> {
+              holder.progress(line);
+              LOG.infof("downloading %s", line);
+            });
+    var dir = fetcher.fetch(settings.modelSource(), FileSet.MODEL, progress);
+    WorkerSettings.checkModelDir(dir);
+    LOG.infof("downloaded %s into %s", settings.modelSource(), dir);
+    holder.progress("");
+    return settings.withModelDir(dir);
   }
 
   void stop(@Observes @Priority(1) ShutdownEvent event) {

@@ -1,7 +1,6 @@
 package dev.flotilla.worker.config;
 
-import java.net.URI;
-import java.net.URISyntaxException;
+import dev.flotilla.worker.fetch.Source;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -9,47 +8,39 @@ import java.util.Map;
 import java.util.stream.Stream;
 
 /**
- * Parses model and adapter sources ({@code file:///dir} or a plain absolute path) into directories.
+ * Settings that name local adapter directories ({@code file://}, {@code pvc://} or a plain path),
+ * checked at startup. Downloaded sources ({@code hf://}, {@code s3://}) are fetched by LoadAdapter,
+ * not listed here.
  */
 public final class Sources {
   private Sources() {}
 
   /**
-   * The local directory a source names. {@code pvc://} sources are mounted by the operator and
-   * arrive here as {@code file://}; other schemes are not fetched by the worker.
+   * The local directory a source names.
    *
-   * @param setting what to name in errors, e.g. {@code FLOTILLA_MODEL_SOURCE
-   *     (flotilla.worker.model-source)}
+   * @param setting what to name in errors, e.g. {@code FLOTILLA_ADAPTERS_DIR
+   *     (flotilla.worker.adapters-dir)}
    */
-  public static Path directory(String source, String setting) {
-    String s = source.trim();
-    Path dir;
-    if (s.startsWith("file:")) {
-      try {
-        URI uri = new URI(s);
-        if (uri.getPath() == null || uri.getPath().isEmpty()) {
-          throw new WorkerConfigException(setting + ": '" + source + "' has no path");
-        }
-        dir = Path.of(uri.getPath());
-      } catch (URISyntaxException e) {
-        throw new WorkerConfigException(
-            setting + ": '" + source + "' is not a valid file:// URI: " + e.getMessage(), e);
-      }
-    } else if (s.matches("^[a-zA-Z][a-zA-Z0-9+.-]*://.*")) {
-      throw new WorkerConfigException(
-          setting
-              + ": '"
-              + source
-              + "' uses a scheme the worker cannot read; give file:///path (pvc:// sources are mounted by the operator)");
-    } else {
-      dir = Path.of(s);
+  public static Path localDirectory(String source, Path pvcRoot, String setting) {
+    Source parsed;
+    try {
+      parsed = Source.parse(source, pvcRoot);
+    } catch (IllegalArgumentException e) {
+      throw new WorkerConfigException(setting + ": " + e.getMessage(), e);
     }
-    return dir.toAbsolutePath().normalize();
+    if (parsed instanceof Source.Local local) {
+      return local.dir();
+    }
+    throw new WorkerConfigException(
+        setting
+            + ": '"
+            + source
+            + "' is downloaded, not a directory here; name it in a LoraAdapter (or a LoadAdapter"
+            + " call), which fetches it when it is loaded");
   }
 
   /** The directory, which must exist and be readable. */
-  public static Path existingDirectory(String source, String setting) {
-    Path dir = directory(source, setting);
+  public static Path existingDirectory(Path dir, String setting) {
     if (!Files.isDirectory(dir)) {
       throw new WorkerConfigException(setting + ": " + dir + " is not a directory");
     }
@@ -60,7 +51,7 @@ public final class Sources {
   }
 
   /** {@code name=source,name2=source2} into an ordered map; blank entries are skipped. */
-  public static Map<String, Path> adapterList(String list, String setting) {
+  public static Map<String, Path> adapterList(String list, Path pvcRoot, String setting) {
     Map<String, Path> out = new LinkedHashMap<>();
     for (String entry : list.split(",")) {
       String e = entry.trim();
@@ -72,7 +63,8 @@ public final class Sources {
         throw new WorkerConfigException(setting + ": '" + e + "' is not name=file:///dir");
       }
       String name = e.substring(0, eq).trim();
-      if (out.put(name, directory(e.substring(eq + 1), setting + " entry " + name)) != null) {
+      Path dir = localDirectory(e.substring(eq + 1), pvcRoot, setting + " entry " + name);
+      if (out.put(name, dir) != null) {
         throw new WorkerConfigException(setting + ": adapter '" + name + "' is listed twice");
       }
     }

@@ -1,6 +1,7 @@
 package dev.flotilla.worker.config;
 
 import dev.flotilla.worker.engine.Devices;
+import dev.flotilla.worker.fetch.Source;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,6 +34,8 @@ import java.util.Set;
  * @param workerId the name reported in Stats
  * @param device {@code auto}, {@code cpu} or {@code cuda:N} ({@link
  *     dev.flotilla.worker.runtime.DeviceSelection} resolves {@code auto})
+ * @param modelSource where the model comes from; {@code modelDir} is null until a downloaded source
+ *     is fetched ({@link #withModelDir})
  */
 public record WorkerSettings(
     Path modelDir,
@@ -50,7 +53,8 @@ public record WorkerSettings(
     int prefillChunk,
     Duration drainGrace,
     String workerId,
-    String device) {
+    String device,
+    Source modelSource) {
 
   public static final String MODEL_SOURCE = "FLOTILLA_MODEL_SOURCE (flotilla.worker.model-source)";
   public static final String DEVICE = "FLOTILLA_DEVICE (flotilla.worker.device)";
@@ -153,29 +157,38 @@ public record WorkerSettings(
         32,
         Duration.ofSeconds(30),
         "worker",
-        Devices.CPU);
+        Devices.CPU,
+        new Source.Local(modelDir));
   }
 
-  /** Validates the configuration; every error names the setting. */
-  public static WorkerSettings from(WorkerConfig config) {
-    String source =
+  /**
+   * Validates the configuration; every error names the setting. A model in a local directory
+   * ({@code file://}, {@code pvc://}) is checked now; a downloaded one ({@code hf://}, {@code
+   * s3://}) once fetched.
+   *
+   * @param pvcRoot where {@code pvc://CLAIM} is mounted
+   */
+  public static WorkerSettings from(WorkerConfig config, Path pvcRoot) {
+    String text =
         config
             .modelSource()
             .filter(s -> !s.isBlank())
             .orElseThrow(
                 () ->
                     new WorkerConfigException(
-                        MODEL_SOURCE + " is not set: give the model directory as file:///path"));
-    Path modelDir = Sources.existingDirectory(source, MODEL_SOURCE);
-    if (!Files.isRegularFile(modelDir.resolve("config.json"))) {
-      throw new WorkerConfigException(
-          MODEL_SOURCE
-              + ": "
-              + modelDir
-              + " has no config.json (not a Hugging Face model directory)");
+                        MODEL_SOURCE
+                            + " is not set: give file:///dir, pvc://CLAIM/dir, hf://ORG/REPO or"
+                            + " s3://BUCKET/prefix"));
+    Source source;
+    try {
+      source = Source.parse(text, pvcRoot);
+    } catch (IllegalArgumentException e) {
+      throw new WorkerConfigException(MODEL_SOURCE + ": " + e.getMessage(), e);
     }
-    if (!Files.isRegularFile(modelDir.resolve("tokenizer.json"))) {
-      throw new WorkerConfigException(MODEL_SOURCE + ": " + modelDir + " has no tokenizer.json");
+    Path modelDir = null;
+    if (source instanceof Source.Local local) {
+      modelDir = Sources.existingDirectory(local.dir(), MODEL_SOURCE);
+      checkModelDir(modelDir);
     }
     Map<String, Path> adapters = new LinkedHashMap<>();
     config
@@ -186,7 +199,11 @@ public record WorkerSettings(
                 adapters.putAll(
                     Sources.adapterDirectory(
                         Sources.existingDirectory(
-                            dir, "FLOTILLA_ADAPTERS_DIR (flotilla.worker.adapters-dir)"),
+                            Sources.localDirectory(
+                                dir,
+                                pvcRoot,
+                                "FLOTILLA_ADAPTERS_DIR (flotilla.worker.adapters-dir)"),
+                            "FLOTILLA_ADAPTERS_DIR (flotilla.worker.adapters-dir)"),
                         "FLOTILLA_ADAPTERS_DIR (flotilla.worker.adapters-dir)")));
     config
         .adapters()
@@ -194,10 +211,11 @@ public record WorkerSettings(
         .ifPresent(
             list ->
                 adapters.putAll(
-                    Sources.adapterList(list, "FLOTILLA_ADAPTERS (flotilla.worker.adapters)")));
+                    Sources.adapterList(
+                        list, pvcRoot, "FLOTILLA_ADAPTERS (flotilla.worker.adapters)")));
     return new WorkerSettings(
         modelDir,
-        config.modelName().filter(s -> !s.isBlank()).orElse(modelDir.getFileName().toString()),
+        config.modelName().filter(s -> !s.isBlank()).orElse(defaultName(source)),
         config.dtype().filter(s -> !s.isBlank()).map(s -> s.trim().toUpperCase(Locale.ROOT)),
         config.maxBatchSize(),
         config.maxSequenceLength(),
@@ -211,7 +229,62 @@ public record WorkerSettings(
         config.prefillChunk(),
         config.drainGrace(),
         config.workerId().filter(s -> !s.isBlank()).orElseGet(WorkerSettings::hostName),
-        config.device().trim().toLowerCase(Locale.ROOT));
+        config.device().trim().toLowerCase(Locale.ROOT),
+        source);
+  }
+
+  /** A model directory has what the engine and the tokenizer read first. */
+  public static void checkModelDir(Path modelDir) {
+    if (!Files.isRegularFile(modelDir.resolve("config.json"))) {
+      throw new WorkerConfigException(
+          MODEL_SOURCE
+              + ": "
+              + modelDir
+              + " has no config.json (not a Hugging Face model directory)");
+    }
+    if (!Files.isRegularFile(modelDir.resolve("tokenizer.json"))) {
+      throw new WorkerConfigException(MODEL_SOURCE + ": " + modelDir + " has no tokenizer.json");
+    }
+  }
+
+  /** The last part of the source's path: the directory, repository or prefix name. */
+  private static String defaultName(Source source) {
+    if (source instanceof Source.Local local) {
+      return local.dir().getFileName().toString();
+    }
+    if (source instanceof Source.Hub hub) {
+      return hub.repo().substring(hub.repo().indexOf('/') + 1);
+    }
+    Source.S3 s3 = (Source.S3) source;
+    String[] parts = s3.prefix().split("/");
+    for (int i = parts.length - 1; i >= 0; i--) {
+      if (!parts[i].isEmpty()) {
+        return parts[i];
+      }
+    }
+    return s3.bucket();
+  }
+
+  /** These settings with the model's files at {@code dir} (once a download is done). */
+  public WorkerSettings withModelDir(Path dir) {
+    return new WorkerSettings(
+        dir,
+        modelName,
+        dtype,
+        maxBatchSize,
+        maxSequenceLength,
+        kvCacheBytes,
+        kvBlockSize,
+        maxAdapters,
+        maxLoraRank,
+        threads,
+        adapters,
+        maxStepTokens,
+        prefillChunk,
+        drainGrace,
+        workerId,
+        device,
+        modelSource);
   }
 
   private static String hostName() {
@@ -243,7 +316,8 @@ public record WorkerSettings(
         prefillChunk,
         drainGrace,
         workerId,
-        device);
+        device,
+        modelSource);
   }
 
   public WorkerSettings withMaxBatchSize(int value) {
@@ -263,7 +337,8 @@ public record WorkerSettings(
         prefillChunk,
         drainGrace,
         workerId,
-        device);
+        device,
+        modelSource);
   }
 
   public WorkerSettings withKvCacheBytes(long value) {
@@ -283,7 +358,8 @@ public record WorkerSettings(
         prefillChunk,
         drainGrace,
         workerId,
-        device);
+        device,
+        modelSource);
   }
 
   public WorkerSettings withMaxAdapters(int value) {
@@ -303,7 +379,8 @@ public record WorkerSettings(
         prefillChunk,
         drainGrace,
         workerId,
-        device);
+        device,
+        modelSource);
   }
 
   public WorkerSettings withThreads(int value) {
@@ -323,7 +400,8 @@ public record WorkerSettings(
         prefillChunk,
         drainGrace,
         workerId,
-        device);
+        device,
+        modelSource);
   }
 
   public WorkerSettings withAdapters(Map<String, Path> value) {
@@ -343,7 +421,8 @@ public record WorkerSettings(
         prefillChunk,
         drainGrace,
         workerId,
-        device);
+        device,
+        modelSource);
   }
 
   public WorkerSettings withDrainGrace(Duration value) {
@@ -363,7 +442,8 @@ public record WorkerSettings(
         prefillChunk,
         value,
         workerId,
-        device);
+        device,
+        modelSource);
   }
 
   public WorkerSettings withDevice(String value) {
@@ -383,6 +463,7 @@ public record WorkerSettings(
         prefillChunk,
         drainGrace,
         workerId,
-        value);
+        value,
+        modelSource);
   }
 }

@@ -19,6 +19,7 @@ public final class WorkerHolder {
   private volatile State state = State.LOADING;
   private volatile WorkerRuntime runtime;
   private volatile String failure;
+  private volatile String progress = "";
 
   public WorkerHolder(String workerId, String modelName) {
     this.workerId = workerId;
@@ -57,6 +58,15 @@ public final class WorkerHolder {
   /** Why loading failed, while FAILED. */
   public Optional<String> failure() {
     return Optional.ofNullable(failure);
+  }
+
+  /** How far the model's download has come, while LOADING; empty when nothing is downloaded. */
+  public String progress() {
+    return progress;
+  }
+
+  public void progress(String line) {
+    progress = line;
   }
 
   public void loaded(WorkerRuntime value) {

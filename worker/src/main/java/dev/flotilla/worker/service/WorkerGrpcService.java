@@ -11,8 +11,10 @@ import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
 import dev.flotilla.api.worker.v1.WorkerGenerateResponse;
 import dev.flotilla.api.worker.v1.WorkerGrpc;
 import dev.flotilla.api.worker.v1.WorkerStats;
-import dev.flotilla.worker.config.Sources;
-import dev.flotilla.worker.config.WorkerConfigException;
+import dev.flotilla.worker.fetch.Fetcher;
+import dev.flotilla.worker.fetch.FileSet;
+import dev.flotilla.worker.fetch.Progress;
+import dev.flotilla.worker.fetch.Source;
 import dev.flotilla.worker.runtime.WorkerHolder;
 import dev.flotilla.worker.runtime.WorkerRuntime;
 import dev.flotilla.worker.scheduler.Scheduler;
@@ -28,24 +30,31 @@ import io.vertx.core.Vertx;
 import io.vertx.core.impl.ContextInternal;
 import jakarta.inject.Inject;
 import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import org.jboss.logging.Logger;
 
 /**
  * {@code flotilla.worker.v1.Worker}: Generate streams tokens from the scheduler; LoadAdapter and
- * UnloadAdapter manage adapter slots; Stats streams the scheduler's state. Nothing here blocks a
- * gRPC thread: requests are checked, queued, and answered from the engine thread.
+ * UnloadAdapter manage adapter slots (an {@code hf://} or {@code s3://} adapter is downloaded
+ * first); Stats streams the scheduler's state. Nothing here blocks a gRPC thread: requests are
+ * checked, queued, and answered from the engine thread or a download thread.
  */
 @GrpcService
 public class WorkerGrpcService extends WorkerGrpc.WorkerImplBase {
+  private static final Logger LOG = Logger.getLogger(WorkerGrpcService.class);
+
   private final WorkerHolder holder;
   private final StatsPublisher stats;
+  private final Fetcher fetcher;
 
   @Inject
-  public WorkerGrpcService(WorkerHolder holder, StatsPublisher stats) {
+  public WorkerGrpcService(WorkerHolder holder, StatsPublisher stats, Fetcher fetcher) {
     this.holder = holder;
     this.stats = stats;
+    this.fetcher = fetcher;
   }
 
   @Override
@@ -109,7 +118,7 @@ public class WorkerGrpcService extends WorkerGrpc.WorkerImplBase {
   public void loadAdapter(
       LoadAdapterRequest request, StreamObserver<LoadAdapterResponse> observer) {
     WorkerRuntime runtime;
-    Path dir;
+    CompletableFuture<Path> dir;
     try {
       runtime = admitting();
       if (request.getName().isBlank()) {
@@ -133,24 +142,54 @@ public class WorkerGrpcService extends WorkerGrpc.WorkerImplBase {
       }
       if (request.getSource().isBlank()) {
         dir =
-            runtime
-                .catalog()
-                .source(request.getName())
-                .orElseThrow(
-                    () ->
-                        Errors.invalid(
-                            "source",
-                            "adapter '"
-                                + request.getName()
-                                + "' is not known to this worker and the request gives no source"));
+            CompletableFuture.completedFuture(
+                runtime
+                    .catalog()
+                    .source(request.getName())
+                    .orElseThrow(
+                        () ->
+                            Errors.invalid(
+                                "source",
+                                "adapter '"
+                                    + request.getName()
+                                    + "' is not known to this worker and the request gives no"
+                                    + " source")));
       } else {
-        dir = sourceDirectory(request.getSource());
+        Source source = parse(request.getSource());
+        // A local directory is read by the load itself, which names what is missing.
+        dir =
+            source instanceof Source.Local local
+                ? CompletableFuture.completedFuture(local.dir())
+                : fetched(request.getName(), source);
       }
     } catch (StatusRuntimeException e) {
       observer.onError(e);
       return;
     }
     long t0 = System.nanoTime();
+    dir.whenComplete(
+        (path, error) -> {
+          if (error != null) {
+            Throwable cause =
+                error instanceof CompletionException && error.getCause() != null
+                    ? error.getCause()
+                    : error;
+            observer.onError(
+                Status.FAILED_PRECONDITION
+                    .withDescription("adapter '" + request.getName() + "': " + cause.getMessage())
+                    .asRuntimeException());
+            return;
+          }
+          load(runtime, request, path, t0, observer);
+        });
+  }
+
+  private void load(
+      WorkerRuntime runtime,
+      LoadAdapterRequest request,
+      Path dir,
+      long t0,
+      StreamObserver<LoadAdapterResponse> observer) {
     boolean wasKnown = runtime.catalog().source(request.getName()).filter(dir::equals).isPresent();
     runtime.catalog().register(request.getName(), dir);
     runtime
@@ -182,6 +221,25 @@ public class WorkerGrpcService extends WorkerGrpc.WorkerImplBase {
                       : Status.FAILED_PRECONDITION;
               observer.onError(status.withDescription(cause.getMessage()).asRuntimeException());
             });
+  }
+
+  /**
+   * The adapter's directory: a local one at once, a downloaded one when its download (logged as it
+   * goes) is done.
+   */
+  private CompletableFuture<Path> fetched(String name, Source source) {
+    return fetcher.fetchAsync(
+        source,
+        FileSet.ADAPTER,
+        what -> new Progress(what, line -> LOG.infof("adapter %s: downloading %s", name, line)));
+  }
+
+  private Source parse(String source) {
+    try {
+      return fetcher.parse(source);
+    } catch (IllegalArgumentException e) {
+      throw Errors.invalid("source", "source " + e.getMessage());
+    }
   }
 
   @Override
@@ -233,13 +291,5 @@ public class WorkerGrpcService extends WorkerGrpc.WorkerImplBase {
           throw Errors.of(
               Status.RESOURCE_EXHAUSTED, "the worker is shutting down and admits no new requests");
     };
-  }
-
-  private static Path sourceDirectory(String source) {
-    try {
-      return Sources.directory(source, "source");
-    } catch (WorkerConfigException e) {
-      throw Errors.invalid("source", e.getMessage());
-    }
   }
 }

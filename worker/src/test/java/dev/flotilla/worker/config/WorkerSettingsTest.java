@@ -3,6 +3,7 @@ package dev.flotilla.worker.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.flotilla.worker.fetch.Source;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -149,6 +150,40 @@ class WorkerSettingsTest {
     return m;
   }
 
+  private WorkerSettings from(WorkerConfig config) {
+    return WorkerSettings.from(config, dir.resolve("pvc"));
+  }
+
+  @Test
+  void readsAPvcSourceUnderTheClaimsMountAndDefersDownloadedSources() throws Exception {
+    Path model = model();
+    Path claim = Files.createDirectories(dir.resolve("pvc/models/llama"));
+    for (String f : new String[] {"config.json", "tokenizer.json"}) {
+      Files.copy(model.resolve(f), claim.resolve(f));
+    }
+    Path adapter = Files.createDirectories(dir.resolve("pvc/adapters/sql"));
+    WorkerSettings s =
+        from(Config.of("pvc://models/llama").adapters("sql=pvc://adapters/sql", null));
+    assertThat(s.modelDir()).isEqualTo(claim);
+    assertThat(s.modelName()).isEqualTo("llama");
+    assertThat(s.adapters()).containsExactlyEntriesOf(Map.of("sql", adapter));
+    assertThatThrownBy(() -> from(Config.of("pvc://models/../../etc")))
+        .hasMessageContaining("leaves its claim");
+
+    WorkerSettings hub = from(Config.of("hf://org/Tiny-Llama@v1"));
+    assertThat(hub.modelDir()).isNull();
+    assertThat(hub.modelSource()).isEqualTo(new Source.Hub("org/Tiny-Llama", "v1"));
+    assertThat(hub.modelName()).isEqualTo("Tiny-Llama");
+    assertThat(hub.withModelDir(model).modelDir()).isEqualTo(model);
+    WorkerSettings s3 = from(Config.of("s3://models-bucket/team/llama-8b/"));
+    assertThat(s3.modelSource()).isEqualTo(new Source.S3("models-bucket", "team/llama-8b/"));
+    assertThat(s3.modelName()).isEqualTo("llama-8b");
+    assertThatThrownBy(
+            () -> from(Config.of(model.toString()).adapters("sql=hf://org/sql-lora", null)))
+        .hasMessageContaining("FLOTILLA_ADAPTERS (flotilla.worker.adapters) entry sql")
+        .hasMessageContaining("is downloaded");
+  }
+
   @Test
   void readsAFileSourceAndAdapterLists() throws Exception {
     Path model = model();
@@ -156,7 +191,7 @@ class WorkerSettingsTest {
     Files.writeString(a.resolve("adapter_config.json"), "{}");
     Files.createDirectories(dir.resolve("adapters/not-an-adapter"));
     WorkerSettings s =
-        WorkerSettings.from(
+        from(
             Config.of("file://" + model)
                 .adapters(
                     "legal=file:///srv/legal, sql=/srv/sql", dir.resolve("adapters").toString()));
@@ -167,20 +202,17 @@ class WorkerSettingsTest {
         .containsExactlyInAnyOrderEntriesOf(
             Map.of("support", a, "legal", Path.of("/srv/legal"), "sql", Path.of("/srv/sql")));
     assertThat(s.stepTokens()).isEqualTo(256);
-    assertThat(WorkerSettings.from(Config.of(model.toString()).batch(512)).stepTokens())
-        .isEqualTo(512);
+    assertThat(from(Config.of(model.toString()).batch(512)).stepTokens()).isEqualTo(512);
   }
 
   @Test
   void deviceIsAutoCpuOrANumberedGpu() throws Exception {
     Path model = model();
-    assertThat(WorkerSettings.from(Config.of("file://" + model)).device()).isEqualTo("cpu");
-    assertThat(WorkerSettings.from(Config.of("file://" + model).device("auto")).device())
-        .isEqualTo("auto");
-    assertThat(WorkerSettings.from(Config.of("file://" + model).device(" CUDA:1 ")).device())
-        .isEqualTo("cuda:1");
+    assertThat(from(Config.of("file://" + model)).device()).isEqualTo("cpu");
+    assertThat(from(Config.of("file://" + model).device("auto")).device()).isEqualTo("auto");
+    assertThat(from(Config.of("file://" + model).device(" CUDA:1 ")).device()).isEqualTo("cuda:1");
     for (String bad : new String[] {"gpu", "cuda", "cuda:-1", "cuda:01", "cuda:1024", ""}) {
-      assertThatThrownBy(() -> WorkerSettings.from(Config.of("file://" + model).device(bad)))
+      assertThatThrownBy(() -> from(Config.of("file://" + model).device(bad)))
           .isInstanceOf(WorkerConfigException.class)
           .hasMessageContaining("FLOTILLA_DEVICE")
           .hasMessageContaining("auto, cpu or cuda:N")
@@ -190,31 +222,32 @@ class WorkerSettingsTest {
 
   @Test
   void namesTheSettingInEveryError() throws Exception {
-    assertThatThrownBy(() -> WorkerSettings.from(Config.of(null)))
+    assertThatThrownBy(() -> from(Config.of(null)))
         .isInstanceOf(WorkerConfigException.class)
         .hasMessageContaining("FLOTILLA_MODEL_SOURCE")
         .hasMessageContaining("not set");
-    assertThatThrownBy(() -> WorkerSettings.from(Config.of("file://" + dir.resolve("missing"))))
+    assertThatThrownBy(() -> from(Config.of("file://" + dir.resolve("missing"))))
         .hasMessageContaining("FLOTILLA_MODEL_SOURCE")
         .hasMessageContaining("is not a directory");
-    assertThatThrownBy(() -> WorkerSettings.from(Config.of("s3://bucket/model")))
+    assertThatThrownBy(() -> from(Config.of("ftp://host/model")))
         .hasMessageContaining("FLOTILLA_MODEL_SOURCE")
-        .hasMessageContaining("file:///path");
+        .hasMessageContaining("give file://, pvc://, hf:// or s3://");
+    assertThatThrownBy(() -> from(Config.of("hf://no-org")))
+        .hasMessageContaining("FLOTILLA_MODEL_SOURCE")
+        .hasMessageContaining("hf://ORG/REPO");
     Path empty = Files.createDirectories(dir.resolve("empty"));
-    assertThatThrownBy(() -> WorkerSettings.from(Config.of(empty.toString())))
+    assertThatThrownBy(() -> from(Config.of(empty.toString())))
         .hasMessageContaining("has no config.json");
     Path model = model();
-    assertThatThrownBy(() -> WorkerSettings.from(Config.of(model.toString()).batch(0)))
+    assertThatThrownBy(() -> from(Config.of(model.toString()).batch(0)))
         .hasMessageContaining("FLOTILLA_MAX_BATCH_SIZE")
         .hasMessageContaining("got 0");
-    assertThatThrownBy(() -> WorkerSettings.from(Config.of(model.toString()).dtype("INT4")))
+    assertThatThrownBy(() -> from(Config.of(model.toString()).dtype("INT4")))
         .hasMessageContaining("FLOTILLA_DTYPE");
-    assertThatThrownBy(
-            () -> WorkerSettings.from(Config.of(model.toString()).adapters("broken-entry", null)))
+    assertThatThrownBy(() -> from(Config.of(model.toString()).adapters("broken-entry", null)))
         .hasMessageContaining("FLOTILLA_ADAPTERS")
         .hasMessageContaining("name=file:///dir");
-    assertThatThrownBy(
-            () -> WorkerSettings.from(Config.of(model.toString()).adapters(null, "/no/such/dir")))
+    assertThatThrownBy(() -> from(Config.of(model.toString()).adapters(null, "/no/such/dir")))
         .hasMessageContaining("FLOTILLA_ADAPTERS_DIR");
   }
 }

@@ -23,8 +23,10 @@ import dev.flotilla.testkit.ReferenceModel;
 import dev.flotilla.testkit.TokenizerFiles;
 import dev.flotilla.worker.InProcessWorker;
 import dev.flotilla.worker.InProcessWorker.Result;
+import dev.flotilla.worker.TestFetchers;
 import dev.flotilla.worker.TestModels;
 import dev.flotilla.worker.config.WorkerSettings;
+import dev.flotilla.worker.fetch.FakeHub;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCallStreamObserver;
@@ -57,14 +59,24 @@ class WorkerGrpcIT {
   /** Outputs of requests run alone on the shared worker, by request. */
   static final Map<WorkerGenerateRequest, List<Integer>> ALONE = new HashMap<>();
 
+  static FakeHub hub;
+  static Path cache;
+
   @BeforeAll
   static void start() throws Exception {
-    worker = InProcessWorker.start();
+    hub = new FakeHub();
+    hub.repo = "org/lora-5";
+    for (String f : List.of("adapter_config.json", "adapter_model.safetensors")) {
+      hub.files.put(f, Files.readAllBytes(TestModels.ADAPTERS.get("lora-5").resolve(f)));
+    }
+    cache = Files.createTempDirectory("flotilla-cache");
+    worker = InProcessWorker.start(TestFetchers.hub(hub.endpoint(), cache));
   }
 
   @AfterAll
   static void stop() throws Exception {
     worker.close();
+    hub.close();
   }
 
   static synchronized List<Integer> alone(WorkerGenerateRequest request) {
@@ -470,6 +482,43 @@ class WorkerGrpcIT {
   }
 
   @Test
+  void loadsAnAdapterFromTheHubOnceAndFromTheCacheAfter() {
+    LoadAdapterResponse loaded =
+        worker.blocking.loadAdapter(
+            LoadAdapterRequest.newBuilder()
+                .setName("from-hub")
+                .setSource("hf://org/lora-5@main")
+                .setBaseModel("tiny")
+                .build());
+    assertThat(loaded.getRank()).isEqualTo(4 << (5 % 3));
+    assertThat(worker.generate(greedy("from-hub", prompt(5, 5), 6)).tokens())
+        .isEqualTo(alone(greedy("lora-5", prompt(5, 5), 6)));
+    assertThat(cache.resolve("hf/models--org--lora-5/snapshots/" + hub.commit))
+        .isDirectoryContaining(p -> p.endsWith("adapter_model.safetensors"));
+    long downloads = hub.requests.stream().filter(r -> r.path().contains("/resolve/")).count();
+
+    worker.blocking.unloadAdapter(UnloadAdapterRequest.newBuilder().setName("from-hub").build());
+    worker.blocking.loadAdapter(
+        LoadAdapterRequest.newBuilder().setName("from-hub").setSource("hf://org/lora-5").build());
+    assertThat(hub.requests.stream().filter(r -> r.path().contains("/resolve/")).count())
+        .isEqualTo(downloads);
+
+    StatusRuntimeException missing =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            StatusRuntimeException.class,
+            () ->
+                worker.blocking.loadAdapter(
+                    LoadAdapterRequest.newBuilder()
+                        .setName("absent")
+                        .setSource("hf://org/absent")
+                        .build()));
+    assertThat(missing.getStatus().getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(missing.getStatus().getDescription())
+        .contains("adapter 'absent'", "hf://org/absent@main", "404 Not Found");
+    assertThat(worker.runtime.catalog().contains("absent")).isFalse();
+  }
+
+  @Test
   void malformedAdaptersFailOnlyTheirRequests() {
     worker.runtime.catalog().register("broken", TestModels.BROKEN);
     List<WorkerGenerateRequest> requests = new ArrayList<>(mixedRequests(6));
@@ -612,11 +661,15 @@ class WorkerGrpcIT {
                 worker.blocking.loadAdapter(
                     LoadAdapterRequest.newBuilder()
                         .setName("x")
-                        .setSource("s3://bucket/adapter")
+                        .setSource("ftp://host/adapter")
                         .build()))
         .isInstanceOfSatisfying(
             StatusRuntimeException.class,
-            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT));
+            e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+              assertThat(e.getStatus().getDescription())
+                  .contains("give file://, pvc://, hf:// or s3://");
+            });
     assertThat(worker.runtime.scheduler().snapshot().tokensGenerated()).isEqualTo(tokensBefore);
   }
 }
