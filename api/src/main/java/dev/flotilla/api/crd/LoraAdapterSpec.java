@@ -24,7 +24,10 @@ public class LoraAdapterSpec {
   @Required
   @Pattern(FlotillaResources.SOURCE_PATTERN)
   @JsonPropertyDescription(
-      "PEFT adapter directory (adapter_config.json, adapter_model.safetensors).")
+      "PEFT adapter directory (adapter_config.json, adapter_model.safetensors): file:///path,"
+          + " pvc://claim/path (the base's workers mount the claim read-only),"
+          + " hf://org/repo[@revision] or s3://bucket/prefix (downloaded at load with the"
+          + " ModelDeployment's credentialsSecret).")
   private String source;
 
   @Pattern(FlotillaResources.NAME_PATTERN)
