@@ -2,6 +2,7 @@ package dev.flotilla.operator.md;
 
 import dev.flotilla.api.crd.ConditionTypes;
 import dev.flotilla.api.crd.GpuNodePool;
+import dev.flotilla.api.crd.LoraAdapter;
 import dev.flotilla.api.crd.ModelDeployment;
 import dev.flotilla.api.crd.ModelDeploymentStatus;
 import dev.flotilla.operator.FlotillaNames;
@@ -72,6 +73,7 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
   private InformerEventSource<Deployment, ModelDeployment> deployments;
   private InformerEventSource<Service, ModelDeployment> services;
   private InformerEventSource<GpuNodePool, ModelDeployment> pools;
+  private InformerEventSource<LoraAdapter, ModelDeployment> adapters;
 
   public ModelDeploymentReconciler(
       OperatorSettings settings, DemandStore demand, PlacementBook book, Clock clock) {
@@ -105,7 +107,27 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
                 .withOnUpdateFilter(ModelDeploymentReconciler::poolChangeMatters)
                 .build(),
             context);
-    return List.of(deployments, services, pools, new DemandEventSource(demand, book));
+    // The workers mount the claims of their adapters' pvc:// sources: an adapter's source decides
+    // part of the pod template.
+    adapters =
+        new InformerEventSource<>(
+            InformerEventSourceConfiguration.from(LoraAdapter.class, ModelDeployment.class)
+                .withSecondaryToPrimaryMapper(
+                    (LoraAdapter a) ->
+                        a.getSpec() == null || a.getSpec().getModelDeployment() == null
+                            ? Set.of()
+                            : Set.of(
+                                new ResourceID(
+                                    a.getSpec().getModelDeployment(),
+                                    a.getMetadata().getNamespace())))
+                .withOnUpdateFilter(
+                    (next, previous) ->
+                        !Objects.equals(
+                            next.getMetadata().getGeneration(),
+                            previous.getMetadata().getGeneration()))
+                .build(),
+            context);
+    return List.of(deployments, services, pools, adapters, new DemandEventSource(demand, book));
   }
 
   @Override
@@ -123,7 +145,8 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
           placement instanceof PlacementDecision.OnPool onPool
               ? pools.get(new ResourceID(onPool.pool())).orElse(null)
               : null;
-      ModelDeploymentModel model = ModelDeploymentModel.from(md, pool, settings);
+      ModelDeploymentModel model =
+          ModelDeploymentModel.from(md, pool, settings, adapterSources(md));
       Deployment existing = context.getSecondaryResource(Deployment.class).orElse(null);
       KpaAutoscaler.Decision scale = autoscale(md, spec, existing, now);
       applyService(model, context);
@@ -167,6 +190,19 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
     forgetIfDeleted(ResourceID.fromResource(md), context);
     UpdateControl<ModelDeployment> control = UpdateControl.noUpdate();
     return next == null ? control : control.rescheduleAfter(next);
+  }
+
+  /** The sources of the LoraAdapters on {@code md}, from the informer's cache. */
+  private List<String> adapterSources(ModelDeployment md) {
+    String name = md.getMetadata().getName();
+    return adapters
+        .list(
+            md.getMetadata().getNamespace(),
+            a -> a.getSpec() != null && name.equals(a.getSpec().getModelDeployment()))
+        .map(a -> a.getSpec().getSource())
+        .filter(Objects::nonNull)
+        .sorted()
+        .toList();
   }
 
   /**

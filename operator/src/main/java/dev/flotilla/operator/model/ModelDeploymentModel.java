@@ -13,6 +13,7 @@ import dev.flotilla.operator.config.OperatorSettings;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.EnvVarBuilder;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.LocalObjectReference;
 import io.fabric8.kubernetes.api.model.ObjectMeta;
@@ -38,10 +39,13 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.SortedSet;
+import java.util.TreeSet;
 
 /**
  * The worker Deployment and headless Service a ModelDeployment should have, computed from the
@@ -55,6 +59,25 @@ import java.util.Map;
 public final class ModelDeploymentModel {
   /** Where {@code pvc://claim/path} sources are mounted inside the worker. */
   static final String PVC_MOUNT_ROOT = "/var/lib/flotilla/pvc/";
+
+  /** Where {@code hf://} and {@code s3://} downloads are kept inside the worker. */
+  static final String CACHE_MOUNT_PATH = "/var/cache/flotilla";
+
+  static final String CACHE_VOLUME = "download-cache";
+
+  /**
+   * The keys of {@code spec.model.credentialsSecret} the worker reads, under the names the Hugging
+   * Face and AWS tools use; each is optional.
+   */
+  static final List<String> CREDENTIAL_KEYS =
+      List.of(
+          "HF_TOKEN",
+          "HF_ENDPOINT",
+          "AWS_ACCESS_KEY_ID",
+          "AWS_SECRET_ACCESS_KEY",
+          "AWS_SESSION_TOKEN",
+          "AWS_REGION",
+          "AWS_ENDPOINT_URL_S3");
 
   /**
    * Seconds of the grace period kept back from the worker's drain for what follows it before the
@@ -72,8 +95,20 @@ public final class ModelDeploymentModel {
   private final OperatorSettings settings;
   private final String name;
   private final String namespace;
+  private final SortedSet<String> adapterClaims;
 
-  private ModelDeploymentModel(ModelDeployment cr, GpuNodePool pool, OperatorSettings settings) {
+  private ModelDeploymentModel(
+      ModelDeployment cr,
+      GpuNodePool pool,
+      OperatorSettings settings,
+      Collection<String> adapters) {
+    this.adapterClaims = new TreeSet<>();
+    for (String source : adapters) {
+      PvcSource pvc = PvcSource.parse(source);
+      if (pvc != null) {
+        adapterClaims.add(pvc.claim());
+      }
+    }
     this.cr = cr;
     this.spec = EffectiveSpec.of(cr.getSpec());
     this.pool = pool;
@@ -87,7 +122,20 @@ public final class ModelDeploymentModel {
    */
   public static ModelDeploymentModel from(
       ModelDeployment cr, GpuNodePool pool, OperatorSettings settings) {
-    return new ModelDeploymentModel(cr, pool, settings);
+    return new ModelDeploymentModel(cr, pool, settings, List.of());
+  }
+
+  /**
+   * @param adapterSources the sources of the LoraAdapters on this deployment: each claim they name
+   *     is mounted (read-only) beside the model's, so a new claim rolls the workers and an adapter
+   *     on a claim already mounted does not
+   */
+  public static ModelDeploymentModel from(
+      ModelDeployment cr,
+      GpuNodePool pool,
+      OperatorSettings settings,
+      Collection<String> adapterSources) {
+    return new ModelDeploymentModel(cr, pool, settings, adapterSources);
   }
 
   public EffectiveSpec spec() {
@@ -211,12 +259,15 @@ public final class ModelDeploymentModel {
         .withFailureThreshold(3)
         .endLivenessProbe()
         .withVolumeMounts(volumeMounts())
+        // A worker that cannot fetch or load its model exits with the reason (the file and the
+        // cause) as its last log line: the pod's status shows it as the termination message.
+        .withTerminationMessagePolicy("FallbackToLogsOnError")
         .build();
   }
 
   private List<EnvVar> env() {
     List<EnvVar> env = new ArrayList<>();
-    env.add(new EnvVar("FLOTILLA_MODEL_SOURCE", workerSource(), null));
+    env.add(new EnvVar("FLOTILLA_MODEL_SOURCE", spec.source(), null));
     env.add(new EnvVar("FLOTILLA_MODEL_NAME", namespace + "/" + name, null));
     if (spec.dtype() != null) {
       env.add(new EnvVar("FLOTILLA_DTYPE", spec.dtype().name(), null));
@@ -239,7 +290,70 @@ public final class ModelDeploymentModel {
     } else {
       env.add(new EnvVar("FLOTILLA_MTLS_ENABLED", "false", null));
     }
+    env.addAll(sourceEnv());
     return env;
+  }
+
+  /**
+   * Where the worker finds pvc:// claims (it reads {@code pvc://CLAIM/path} as {@code
+   * <root>/CLAIM/path}, models and adapters alike) and keeps downloads, and the download settings
+   * of {@code spec.model.credentialsSecret}, each an optional key so one Secret serves hf:// and
+   * s3://.
+   */
+  private List<EnvVar> sourceEnv() {
+    List<EnvVar> env = new ArrayList<>();
+    env.add(
+        new EnvVar(
+            "FLOTILLA_PVC_ROOT", PVC_MOUNT_ROOT.substring(0, PVC_MOUNT_ROOT.length() - 1), null));
+    env.add(new EnvVar("FLOTILLA_CACHE_DIR", CACHE_MOUNT_PATH, null));
+    String secret = cr.getSpec().getModel().getCredentialsSecret();
+    if (secret != null) {
+      for (String key : CREDENTIAL_KEYS) {
+        env.add(
+            new EnvVarBuilder()
+                .withName(key)
+                .withNewValueFrom()
+                .withNewSecretKeyRef()
+                .withName(secret)
+                .withKey(key)
+                .withOptional(true)
+                .endSecretKeyRef()
+                .endValueFrom()
+                .build());
+      }
+    }
+    return env;
+  }
+
+  /** The claims of adapters that the model's own claim does not already give. */
+  private SortedSet<String> extraAdapterClaims() {
+    SortedSet<String> claims = new TreeSet<>(adapterClaims);
+    PvcSource model = PvcSource.parse(spec.source());
+    if (model != null) {
+      claims.remove(model.claim());
+    }
+    return claims;
+  }
+
+  /**
+   * A volume name (a DNS label) for an adapter claim: {@code adapters-<claim>} when that fits, else
+   * a hash of the claim.
+   */
+  static String adapterVolume(String claim) {
+    String plain = "adapters-" + claim;
+    return plain.length() <= 63 && !claim.contains(".") ? plain : "adapters-" + shortHash(claim);
+  }
+
+  private static String shortHash(String text) {
+    try {
+      return HexFormat.of()
+          .formatHex(
+              MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)),
+              0,
+              8);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   /**
@@ -250,12 +364,6 @@ public final class ModelDeploymentModel {
   long drainGraceSeconds() {
     long grace = settings.terminationGracePeriod().toSeconds();
     return grace - Math.min(SHUTDOWN_MARGIN_SECONDS, grace / 2);
-  }
-
-  /** The source as the worker sees it: {@code pvc://claim/path} becomes the mounted directory. */
-  String workerSource() {
-    PvcSource pvc = PvcSource.parse(spec.source());
-    return pvc == null ? spec.source() : "file://" + PVC_MOUNT_ROOT + pvc.claim() + pvc.path();
   }
 
   private List<Volume> volumes() {
@@ -272,6 +380,26 @@ public final class ModelDeploymentModel {
               .endPersistentVolumeClaim()
               .build());
     }
+    for (String claim : extraAdapterClaims()) {
+      volumes.add(
+          new VolumeBuilder()
+              .withName(adapterVolume(claim))
+              .withNewPersistentVolumeClaim()
+              .withClaimName(claim)
+              .withReadOnly(true)
+              .endPersistentVolumeClaim()
+              .build());
+    }
+    String cacheClaim = cr.getSpec().getModel().getCacheClaim();
+    volumes.add(
+        cacheClaim == null
+            ? new VolumeBuilder().withName(CACHE_VOLUME).withNewEmptyDir().endEmptyDir().build()
+            : new VolumeBuilder()
+                .withName(CACHE_VOLUME)
+                .withNewPersistentVolumeClaim()
+                .withClaimName(cacheClaim)
+                .endPersistentVolumeClaim()
+                .build());
     if (settings.mtls().enabled()) {
       // Not optional: a worker never starts without the certificate gateways check.
       volumes.add(
@@ -297,6 +425,16 @@ public final class ModelDeploymentModel {
               .withReadOnly(true)
               .build());
     }
+    for (String claim : extraAdapterClaims()) {
+      mounts.add(
+          new VolumeMountBuilder()
+              .withName(adapterVolume(claim))
+              .withMountPath(PVC_MOUNT_ROOT + claim)
+              .withReadOnly(true)
+              .build());
+    }
+    mounts.add(
+        new VolumeMountBuilder().withName(CACHE_VOLUME).withMountPath(CACHE_MOUNT_PATH).build());
     if (settings.mtls().enabled()) {
       mounts.add(
           new VolumeMountBuilder()

@@ -1,6 +1,7 @@
 package dev.flotilla.operator.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.tuple;
 
 import dev.flotilla.api.crd.Dtype;
 import dev.flotilla.api.crd.GpuNodePool;
@@ -19,6 +20,7 @@ import io.fabric8.kubernetes.api.model.SecurityContext;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
@@ -70,7 +72,9 @@ class ModelDeploymentModelTest {
         .containsAllEntriesOf(modelAndEngine)
         .containsEntry("FLOTILLA_DRAIN_GRACE", "140s")
         .containsEntry("FLOTILLA_MTLS_DIR", "/var/run/flotilla/mtls")
-        .hasSize(modelAndEngine.size() + 2);
+        .containsEntry("FLOTILLA_PVC_ROOT", "/var/lib/flotilla/pvc")
+        .containsEntry("FLOTILLA_CACHE_DIR", "/var/cache/flotilla")
+        .hasSize(modelAndEngine.size() + 4);
     assertThat(container(d).getImage()).isEqualTo("registry.example/worker:1");
   }
 
@@ -176,8 +180,120 @@ class ModelDeploymentModelTest {
         .satisfies(m -> assertThat(m.getMountPath()).isEqualTo("/var/lib/flotilla/pvc/weights"));
     assertThat(container(d).getEnv())
         .contains(
-            new EnvVar(
-                "FLOTILLA_MODEL_SOURCE", "file:///var/lib/flotilla/pvc/weights/llama/8b", null));
+            new EnvVar("FLOTILLA_MODEL_SOURCE", "pvc://weights/llama/8b", null),
+            new EnvVar("FLOTILLA_PVC_ROOT", "/var/lib/flotilla/pvc", null));
+  }
+
+  @Test
+  void adapterClaimsAreMountedReadOnlyOncePerClaim() {
+    ModelDeployment md = md();
+    md.getSpec().getModel().setSource("pvc://weights/llama/8b");
+    ModelDeploymentModel model =
+        ModelDeploymentModel.from(
+            md,
+            POOL,
+            SETTINGS,
+            List.of(
+                "pvc://weights/adapters/sql", // the model's claim: mounted already
+                "pvc://team-a/legal",
+                "pvc://team-a/support",
+                "pvc://team.b/x",
+                "hf://org/adapter",
+                "file:///adapters/y"));
+    Deployment d = model.deployment(1);
+    assertThat(d.getSpec().getTemplate().getSpec().getVolumes())
+        .filteredOn(v -> v.getPersistentVolumeClaim() != null)
+        .extracting(
+            v -> v.getName(),
+            v -> v.getPersistentVolumeClaim().getClaimName(),
+            v -> v.getPersistentVolumeClaim().getReadOnly())
+        .containsExactly(
+            tuple("model", "weights", true),
+            tuple("adapters-team-a", "team-a", true),
+            tuple(ModelDeploymentModel.adapterVolume("team.b"), "team.b", true));
+    assertThat(ModelDeploymentModel.adapterVolume("team.b")).matches("adapters-[0-9a-f]{16}");
+    assertThat(container(d).getVolumeMounts())
+        .filteredOn(m -> m.getName().startsWith("adapters-") || m.getName().equals("model"))
+        .extracting(m -> m.getMountPath(), m -> m.getReadOnly())
+        .containsExactly(
+            tuple("/var/lib/flotilla/pvc/weights", true),
+            tuple("/var/lib/flotilla/pvc/team-a", true),
+            tuple("/var/lib/flotilla/pvc/team.b", true));
+    assertThat(container(d).getEnv())
+        .contains(new EnvVar("FLOTILLA_PVC_ROOT", "/var/lib/flotilla/pvc", null));
+
+    // Another adapter on a claim already mounted leaves the workers alone; a new claim rolls them.
+    assertThat(
+            ModelDeploymentModel.from(
+                    md,
+                    POOL,
+                    SETTINGS,
+                    List.of("pvc://team-a/legal", "pvc://team.b/x", "pvc://team-a/new"))
+                .templateHash())
+        .isEqualTo(model.templateHash());
+    assertThat(
+            ModelDeploymentModel.from(md, POOL, SETTINGS, List.of("pvc://team-c/z")).templateHash())
+        .isNotEqualTo(model.templateHash());
+  }
+
+  @Test
+  void downloadsGoToAnEmptyDirOrTheNamedCacheClaim() {
+    ModelDeployment md = md();
+    md.getSpec().getModel().setSource("hf://meta-llama/Llama-3.1-8B@main");
+    Deployment d = ModelDeploymentModel.from(md, POOL, SETTINGS).deployment(1);
+    assertThat(d.getSpec().getTemplate().getSpec().getVolumes())
+        .filteredOn(v -> v.getName().equals("download-cache"))
+        .singleElement()
+        .satisfies(v -> assertThat(v.getEmptyDir()).isNotNull());
+    assertThat(container(d).getVolumeMounts())
+        .filteredOn(m -> m.getName().equals("download-cache"))
+        .singleElement()
+        .satisfies(
+            m -> {
+              assertThat(m.getMountPath()).isEqualTo("/var/cache/flotilla");
+              assertThat(m.getReadOnly()).isNull();
+            });
+    assertThat(container(d).getEnv())
+        .contains(
+            new EnvVar("FLOTILLA_MODEL_SOURCE", "hf://meta-llama/Llama-3.1-8B@main", null),
+            new EnvVar("FLOTILLA_CACHE_DIR", "/var/cache/flotilla", null));
+    assertThat(container(d).getEnv()).noneMatch(e -> e.getValueFrom() != null);
+    assertThat(container(d).getTerminationMessagePolicy()).isEqualTo("FallbackToLogsOnError");
+
+    md.getSpec().getModel().setCacheClaim("model-cache");
+    d = ModelDeploymentModel.from(md, POOL, SETTINGS).deployment(1);
+    assertThat(d.getSpec().getTemplate().getSpec().getVolumes())
+        .filteredOn(v -> v.getName().equals("download-cache"))
+        .singleElement()
+        .satisfies(
+            v -> {
+              assertThat(v.getEmptyDir()).isNull();
+              assertThat(v.getPersistentVolumeClaim().getClaimName()).isEqualTo("model-cache");
+              assertThat(v.getPersistentVolumeClaim().getReadOnly()).isNull();
+            });
+  }
+
+  @Test
+  void credentialsComeFromTheNamedSecretKeyByKeyAndOptional() {
+    ModelDeployment md = md();
+    md.getSpec().getModel().setSource("s3://models/llama-8b");
+    md.getSpec().getModel().setCredentialsSecret("model-credentials");
+    Container c = container(ModelDeploymentModel.from(md, POOL, SETTINGS).deployment(1));
+    assertThat(c.getEnv())
+        .filteredOn(e -> e.getValueFrom() != null)
+        .extracting(
+            EnvVar::getName,
+            e -> e.getValueFrom().getSecretKeyRef().getName(),
+            e -> e.getValueFrom().getSecretKeyRef().getKey(),
+            e -> e.getValueFrom().getSecretKeyRef().getOptional())
+        .containsExactly(
+            tuple("HF_TOKEN", "model-credentials", "HF_TOKEN", true),
+            tuple("HF_ENDPOINT", "model-credentials", "HF_ENDPOINT", true),
+            tuple("AWS_ACCESS_KEY_ID", "model-credentials", "AWS_ACCESS_KEY_ID", true),
+            tuple("AWS_SECRET_ACCESS_KEY", "model-credentials", "AWS_SECRET_ACCESS_KEY", true),
+            tuple("AWS_SESSION_TOKEN", "model-credentials", "AWS_SESSION_TOKEN", true),
+            tuple("AWS_REGION", "model-credentials", "AWS_REGION", true),
+            tuple("AWS_ENDPOINT_URL_S3", "model-credentials", "AWS_ENDPOINT_URL_S3", true));
   }
 
   @Test
