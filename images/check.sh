@@ -184,8 +184,9 @@ extra_env() {
       echo "QUARKUS_MANAGEMENT_PORT=0"
       ;;
     worker)
-      # pvc://models/tiny-llama, as the operator hands it to the worker.
-      echo "FLOTILLA_MODEL_SOURCE=file://$PVC_MOUNT_ROOT/models/tiny-llama"
+      # The pvc:// source and claims root as the operator hands them to the worker.
+      echo "FLOTILLA_MODEL_SOURCE=pvc://models/tiny-llama"
+      echo "FLOTILLA_PVC_ROOT=$PVC_MOUNT_ROOT"
       echo "FLOTILLA_MODEL_NAME=default/tiny-llama"
       echo "FLOTILLA_THREADS=1"
       ;;

@@ -149,6 +149,7 @@ public final class LocalMode {
                 network,
                 settings.logs(),
                 settings.state().resolve("pods"),
+                settings.claims(),
                 Map.of())
             .start());
 

@@ -167,6 +167,14 @@ public record LocalSettings(
     return state.resolve("logs");
   }
 
+  /**
+   * Where PersistentVolumeClaims are: {@code pvc://CLAIM/path} sources are read from {@code
+   * <state>/pvc/CLAIM/path}.
+   */
+  public Path claims() {
+    return state.resolve("pvc");
+  }
+
   public Path kubeconfig() {
     return state.resolve("kubeconfig");
   }

@@ -24,6 +24,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -50,8 +51,10 @@ import java.util.logging.Logger;
  * keeps a deleted pod visible as Terminating until its process is gone.
  *
  * <p>Secret volumes are written to a directory per pod and kept current ({@link SecretMounts}); the
- * container's environment sees its mount paths as those directories ({@link PodVolumes}). A pod
- * whose required Secret does not exist yet waits in ContainerCreating, as on a cluster.
+ * container's environment sees its mount paths as those directories ({@link PodVolumes}). An
+ * emptyDir is a directory per pod, and a PersistentVolumeClaim the directory {@code <claims
+ * dir>/<claim>} (by default {@code .flotilla/pvc/<claim>}). A pod whose required Secret does not
+ * exist yet, or whose claim has no directory, waits in ContainerCreating, as on a cluster.
  *
  * <p>One container per pod; init containers, other volumes, resource limits, node selectors and
  * liveness probes are not acted on.
@@ -72,6 +75,7 @@ public final class NodeAgent implements AutoCloseable {
   private final Path workRoot;
   private final Map<String, String> labelSelector;
   private final SecretMounts secretVolumes;
+  private final Path claimsDir;
   private final Map<String, RunningPod> running = new ConcurrentHashMap<>();
   private final ScheduledExecutorService loop =
       Executors.newSingleThreadScheduledExecutor(
@@ -96,7 +100,8 @@ public final class NodeAgent implements AutoCloseable {
     Integer lastExitCode;
 
     /**
-     * Why the container has not started (a Secret volume's Secret is missing); null once it has.
+     * Why the container has not started (a Secret volume's Secret or a claim's directory is
+     * missing); null once it has.
      */
     String waitingFor;
 
@@ -117,6 +122,31 @@ public final class NodeAgent implements AutoCloseable {
       Path logDir,
       Path workRoot,
       Map<String, String> labelSelector) {
+    this(
+        client,
+        supervisor,
+        commands,
+        network,
+        logDir,
+        workRoot,
+        workRoot.toAbsolutePath().getParent().resolve("pvc"),
+        labelSelector);
+  }
+
+  /**
+   * @param claimsDir where each PersistentVolumeClaim's files are, as {@code <claimsDir>/<claim>}
+   * @param labelSelector only pods with these labels run here (empty: every pod)
+   */
+  public NodeAgent(
+      KubernetesClient client,
+      ProcessSupervisor supervisor,
+      PodCommands commands,
+      PodNetwork network,
+      Path logDir,
+      Path workRoot,
+      Path claimsDir,
+      Map<String, String> labelSelector) {
+    this.claimsDir = claimsDir;
     this.client = client;
     this.supervisor = supervisor;
     this.commands = commands;
@@ -231,10 +261,16 @@ public final class NodeAgent implements AutoCloseable {
     Pod pod = r.pod;
     Path podDir =
         workRoot.resolve(pod.getMetadata().getNamespace() + "_" + pod.getMetadata().getName());
-    PodVolumes volumes = PodVolumes.of(pod, container, podDir);
-    Optional<String> missing = secretVolumes.mount(key(pod), volumes.secrets());
+    PodVolumes volumes = PodVolumes.of(pod, container, podDir, claimsDir);
+    Optional<String> missing = missingClaim(volumes);
+    if (missing.isEmpty()) {
+      missing =
+          secretVolumes
+              .mount(key(pod), volumes.secrets())
+              .map(secret -> "secret \"" + secret + "\" not found");
+    }
     if (missing.isPresent()) {
-      String waiting = "secret \"" + missing.get() + "\" not found";
+      String waiting = missing.get();
       r.restartAt = Instant.now().plusSeconds(1);
       if (!waiting.equals(r.waitingFor)) {
         r.waitingFor = waiting;
@@ -243,11 +279,28 @@ public final class NodeAgent implements AutoCloseable {
       return;
     }
     r.waitingFor = null;
+    for (Path dir : volumes.emptyDirs()) {
+      Files.createDirectories(dir);
+    }
     Map<String, String> env = environment(pod, container, r.address, volumes);
     Path log = logFile(logDir, pod.getMetadata().getNamespace(), pod.getMetadata().getName());
     r.child = supervisor.start("pod " + key(pod), command, env, log, podDir);
     r.ready = false;
     patchStatus(pod, runningStatus(r));
+  }
+
+  /** A claim whose directory is not there keeps the pod waiting, as an unbound claim does. */
+  private static Optional<String> missingClaim(PodVolumes volumes) {
+    return volumes.claims().entrySet().stream()
+        .filter(e -> !Files.isDirectory(e.getValue()))
+        .findFirst()
+        .map(
+            e ->
+                "persistentvolumeclaim \""
+                    + e.getKey()
+                    + "\" has no directory "
+                    + e.getValue()
+                    + " (local mode keeps a claim's files there)");
   }
 
   private Map<String, String> environment(
