@@ -10,6 +10,7 @@ public enum EventReason {
   ScaledToZero(false),
   ScaledFromZero(false),
   WorkersRolled(false),
+  WorkerFailed(true),
   WorkerCertificateIssued(false),
   Validated(false),
   ValidationFailed(true),

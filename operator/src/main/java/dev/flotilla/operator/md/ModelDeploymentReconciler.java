@@ -24,6 +24,7 @@ import dev.flotilla.operator.status.StatusWriter;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
@@ -41,6 +42,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
 
@@ -157,6 +159,9 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
           scale,
           FlotillaNames.workerEndpoint(md.getMetadata().getNamespace(), md.getMetadata().getName()),
           settings.scaling().scaleToZeroEnabled());
+      if (scale.desired() > 0 && status.build().getReadyReplicas() == 0 && observed != null) {
+        workerFailure(md, context).ifPresent(status::workerFailure);
+      }
       demand.publish(
           ResourceID.fromResource(md),
           new DemandStore.Published(
@@ -190,6 +195,25 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
     forgetIfDeleted(ResourceID.fromResource(md), context);
     UpdateControl<ModelDeployment> control = UpdateControl.noUpdate();
     return next == null ? control : control.rescheduleAfter(next);
+  }
+
+  /**
+   * Why a worker of {@code md} exited, read off its pods; asked only while no replica is ready, so
+   * a serving deployment costs no pod list.
+   */
+  private Optional<String> workerFailure(ModelDeployment md, Context<ModelDeployment> context) {
+    try {
+      return WorkerFailures.of(
+          context
+              .getClient()
+              .pods()
+              .inNamespace(md.getMetadata().getNamespace())
+              .withLabels(FlotillaNames.workerSelector(md.getMetadata().getName()))
+              .list()
+              .getItems());
+    } catch (KubernetesClientException e) {
+      return Optional.empty(); // the status says "waiting" as before; the next reconcile asks again
+    }
   }
 
   /** The sources of the LoraAdapters on {@code md}, from the informer's cache. */

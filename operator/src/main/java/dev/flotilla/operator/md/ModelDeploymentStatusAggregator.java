@@ -118,6 +118,20 @@ public final class ModelDeploymentStatusAggregator {
     }
   }
 
+  /**
+   * No replica is ready and a worker exited with {@code failure} (a model it could not fetch or
+   * load): Ready says why instead of only waiting.
+   */
+  public void workerFailure(String failure) {
+    int desired = next.getDesiredReplicas() == null ? 0 : next.getDesiredReplicas();
+    int ready = next.getReadyReplicas() == null ? 0 : next.getReadyReplicas();
+    if (desired > 0 && ready == 0) {
+      set(READY, FALSE, WORKERS_FAILING, "0 of " + desired + " replicas ready; " + failure);
+    }
+  }
+
+  static final String WORKERS_FAILING = "WorkersFailing";
+
   /** The reconcile stopped at {@code failure}; nothing runs for this deployment. */
   public void failed(ReconcileException failure) {
     next.setPool(null);
@@ -174,6 +188,15 @@ public final class ModelDeploymentStatusAggregator {
           || !Objects.equals(old.getMessage(), failure.getMessage())) {
         out.add(new Decision(failure.eventReason(), failure.getMessage()));
       }
+    }
+    Condition oldReady = find(current.getConditions(), READY);
+    Condition newReady = find(next.getConditions(), READY);
+    if (newReady != null
+        && WORKERS_FAILING.equals(newReady.getReason())
+        && (oldReady == null
+            || !WORKERS_FAILING.equals(oldReady.getReason())
+            || !Objects.equals(oldReady.getMessage(), newReady.getMessage()))) {
+      out.add(new Decision(EventReason.WorkerFailed, newReady.getMessage()));
     }
     int before = current.getDesiredReplicas() == null ? 0 : current.getDesiredReplicas();
     int after = next.getDesiredReplicas() == null ? 0 : next.getDesiredReplicas();

@@ -83,6 +83,12 @@ class ModelDeploymentApiTest {
     return client.apps().deployments().inNamespace(NS).withName(name + "-worker").get();
   }
 
+  /** The worker Deployment's replicas; null (an assertion to retry) while it does not exist. */
+  Integer replicas(String name) {
+    Deployment d = worker(name);
+    return d == null ? null : d.getSpec().getReplicas();
+  }
+
   static Condition condition(ModelDeployment md, String type) {
     return md.getStatus() == null
         ? null
@@ -124,7 +130,7 @@ class ModelDeploymentApiTest {
             () -> {
               assertCondition(md("llama"), ConditionTypes.PLACED, ConditionTypes.TRUE, "Placed");
               assertThat(worker("llama")).isNotNull();
-              assertThat(worker("llama").getSpec().getReplicas()).isEqualTo(1);
+              assertThat(replicas("llama")).isEqualTo(1);
             });
     assertCondition(md("llama"), ConditionTypes.READY, ConditionTypes.FALSE, "WaitingForReplicas");
     assertThat(
@@ -231,7 +237,7 @@ class ModelDeploymentApiTest {
                   md("cold"), ConditionTypes.SCALED_TO_ZERO, ConditionTypes.TRUE, "NoReplicas");
               assertCondition(
                   md("cold"), ConditionTypes.READY, ConditionTypes.TRUE, "ScaledToZero");
-              assertThat(worker("cold").getSpec().getReplicas()).isZero();
+              assertThat(replicas("cold")).isZero();
             });
 
     List<ScaleDecision> decisions = new CopyOnWriteArrayList<>();
@@ -243,7 +249,7 @@ class ModelDeploymentApiTest {
         .ignoreExceptions()
         .untilAsserted(
             () -> {
-              assertThat(worker("cold").getSpec().getReplicas()).isEqualTo(1);
+              assertThat(replicas("cold")).isEqualTo(1);
               assertThat(decisions)
                   .anySatisfy(d -> assertThat(d.getDesiredReplicas()).isEqualTo(1));
             });
@@ -264,7 +270,7 @@ class ModelDeploymentApiTest {
     await()
         .atMost(WAIT)
         .ignoreExceptions()
-        .untilAsserted(() -> assertThat(worker("cold").getSpec().getReplicas()).isZero());
+        .untilAsserted(() -> assertThat(replicas("cold")).isZero());
     OperatorHarness.markReady(client, NS, "cold-worker", 0);
     await()
         .atMost(WAIT)
@@ -299,7 +305,7 @@ class ModelDeploymentApiTest {
         .ignoreExceptions()
         .untilAsserted(
             () -> {
-              assertThat(worker("warm").getSpec().getReplicas()).isEqualTo(1);
+              assertThat(replicas("warm")).isEqualTo(1);
               assertCondition(
                   md("warm"),
                   ConditionTypes.SCALED_TO_ZERO,
@@ -324,7 +330,7 @@ class ModelDeploymentApiTest {
         .ignoreExceptions()
         .untilAsserted(
             () -> {
-              assertThat(worker("warm").getSpec().getReplicas()).isEqualTo(1);
+              assertThat(replicas("warm")).isEqualTo(1);
               assertThat(md("warm").getStatus().getDesiredReplicas()).isEqualTo(1);
             });
     assertThat(eventReasons("warm")).doesNotContain("ScaledToZero");
@@ -361,7 +367,7 @@ class ModelDeploymentApiTest {
                   .isEqualTo(current.getMetadata().getGeneration());
               assertThat(current.getStatus().getAutoscaler().getReason())
                   .contains("spec.replicas pins 3");
-              assertThat(worker("pinned").getSpec().getReplicas()).isEqualTo(3);
+              assertThat(replicas("pinned")).isEqualTo(3);
             });
     assertThat(worker("pinned").getMetadata().getAnnotations())
         .as("scaling never rolls workers")
@@ -454,7 +460,7 @@ class ModelDeploymentApiTest {
         .ignoreExceptions()
         .untilAsserted(
             () -> {
-              assertThat(worker("cold").getSpec().getReplicas()).isEqualTo(1);
+              assertThat(replicas("cold")).isEqualTo(1);
               assertThat(operator.demand().published(id)).isNotNull();
               assertThat(pool("l4-pool").getStatus().getAllocatedGpus()).isEqualTo(2);
             });
@@ -546,7 +552,7 @@ class ModelDeploymentApiTest {
     await()
         .atMost(WAIT)
         .ignoreExceptions()
-        .untilAsserted(() -> assertThat(worker("cold").getSpec().getReplicas()).isEqualTo(1));
+        .untilAsserted(() -> assertThat(replicas("cold")).isEqualTo(1));
     Instant lastDemand = clock.instant();
     await()
         .atMost(WAIT)
@@ -568,7 +574,7 @@ class ModelDeploymentApiTest {
             () ->
                 assertThat(md("cold").getStatus().getAutoscaler().getReason())
                     .isEqualTo("no demand reports; keeping 1"));
-    assertThat(worker("cold").getSpec().getReplicas()).isEqualTo(1);
+    assertThat(replicas("cold")).isEqualTo(1);
     assertThat(md("cold").getStatus().getAutoscaler().getLastDemandTime())
         .isEqualTo(lastDemand.toString());
 
@@ -576,7 +582,7 @@ class ModelDeploymentApiTest {
     await()
         .atMost(WAIT)
         .ignoreExceptions()
-        .untilAsserted(() -> assertThat(worker("cold").getSpec().getReplicas()).isZero());
+        .untilAsserted(() -> assertThat(replicas("cold")).isZero());
   }
 
   static DemandReport report(String gateway, int inFlight, int held) {
