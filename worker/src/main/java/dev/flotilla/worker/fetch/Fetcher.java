@@ -4,7 +4,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -70,23 +69,33 @@ public final class Fetcher implements AutoCloseable {
       }
     }
     String key = set + " " + source;
-    return inFlight.computeIfAbsent(
-        key,
-        k -> {
-          CompletableFuture<Path> f =
-              CompletableFuture.supplyAsync(
-                  () -> {
-                    try {
-                      return fetch(source, set, progress.apply(source.toString()));
-                    } catch (InterruptedException e) {
-                      Thread.currentThread().interrupt();
-                      throw new CompletionException(e);
-                    }
-                  },
-                  executor);
-          f.whenComplete((p, e) -> inFlight.remove(k));
-          return f;
+    CompletableFuture<Path> created = new CompletableFuture<>();
+    CompletableFuture<Path> running = inFlight.putIfAbsent(key, created);
+    if (running != null) {
+      return running;
+    }
+    executor.execute(
+        () -> {
+          Path dir = null;
+          Throwable error = null;
+          try {
+            dir = fetch(source, set, progress.apply(source.toString()));
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            error = e;
+          } catch (RuntimeException | Error e) {
+            error = e;
+          } finally {
+            // Out of the map before completing: a request after a failure starts a new attempt.
+            inFlight.remove(key, created);
+          }
+          if (error == null) {
+            created.complete(dir);
+          } else {
+            created.completeExceptionally(error);
+          }
         });
+    return created;
   }
 
   private S3Fetcher s3() {

@@ -129,6 +129,7 @@ public final class S3Fetcher implements AutoCloseable {
       }
       Files.createDirectories(snapshot);
       List<String> small = FileSet.small(selected);
+      progress.plan(selected.size(), sizeOf(selected, objects));
       for (String file : small) {
         get(source, prefix + file, objects.get(file), snapshot.resolve(file), file, progress);
       }
@@ -137,14 +138,9 @@ public final class S3Fetcher implements AutoCloseable {
               set == FileSet.MODEL
                   ? FileSet.weights(snapshot, selected)
                   : selected.stream().filter(n -> n.endsWith(".safetensors")).toList());
-      long total = 0;
-      for (String f : small) {
-        total += objects.get(f).size();
-      }
-      for (String f : weights) {
-        total += objects.get(f).size();
-      }
-      progress.plan(small.size() + weights.size(), total);
+      List<String> fetched = new ArrayList<>(small);
+      fetched.addAll(weights);
+      progress.plan(fetched.size(), sizeOf(fetched, objects));
       for (String file : weights) {
         get(source, prefix + file, objects.get(file), snapshot.resolve(file), file, progress);
       }
@@ -216,6 +212,10 @@ public final class S3Fetcher implements AutoCloseable {
         progress.bytes(before - progress.bytesDone());
       }
     }
+  }
+
+  private static long sizeOf(List<String> files, Map<String, S3Object> objects) {
+    return files.stream().mapToLong(f -> objects.get(f).size()).sum();
   }
 
   /**
