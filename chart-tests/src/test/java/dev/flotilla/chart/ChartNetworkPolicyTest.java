@@ -74,10 +74,14 @@ class ChartNetworkPolicyTest {
     Rendered rendered = FlotillaChart.renderCustom();
     Map<String, String> env = env(rendered.one(Deployment.class, "prod-flotilla-operator"));
     Deployment gateway = rendered.one(Deployment.class, "prod-flotilla-gateway");
+    Deployment operator = rendered.one(Deployment.class, "prod-flotilla-operator");
     NetworkPolicy policy = rendered.one(NetworkPolicy.class, "prod-flotilla-operator");
 
     assertThat(env)
         .containsEntry("FLOTILLA_OPERATOR_NETWORK_POLICIES_ENABLED", "true")
+        .containsEntry(
+            "FLOTILLA_OPERATOR_NETWORK_POLICIES_OPERATOR_POD_LABELS",
+            labelList(operator.getSpec().getSelector().getMatchLabels()))
         .containsEntry(
             "FLOTILLA_OPERATOR_NETWORK_POLICIES_GATEWAY_POD_LABELS",
             labelList(gateway.getSpec().getSelector().getMatchLabels()))

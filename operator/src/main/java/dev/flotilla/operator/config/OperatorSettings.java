@@ -177,6 +177,13 @@ public interface OperatorSettings {
     @WithDefault("app.kubernetes.io/name=flotilla,app.kubernetes.io/component=gateway")
     String gatewayPodLabels();
 
+    /**
+     * Labels of the operator's pods ({@code k=v,k=v}), in the operator's namespace: allowed on
+     * workers' HTTP port whatever the metrics selectors say, to read how far a model has loaded.
+     */
+    @WithDefault("app.kubernetes.io/name=flotilla,app.kubernetes.io/component=operator")
+    String operatorPodLabels();
+
     /** Labels of the namespaces allowed on workers' HTTP port ({@code k=v,...}); empty: all. */
     Optional<String> metricsNamespaceLabels();
 

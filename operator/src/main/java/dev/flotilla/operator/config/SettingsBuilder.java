@@ -154,6 +154,11 @@ public final class SettingsBuilder {
           }
 
           @Override
+          public String operatorPodLabels() {
+            return "app.kubernetes.io/name=flotilla,app.kubernetes.io/component=operator";
+          }
+
+          @Override
           public Optional<String> metricsNamespaceLabels() {
             return Optional.ofNullable(metricsNamespaceLabels);
           }

@@ -11,6 +11,7 @@ public enum EventReason {
   ScaledFromZero(false),
   WorkersRolled(false),
   WorkerFailed(true),
+  Loading(false),
   WorkerCertificateIssued(false),
   Validated(false),
   ValidationFailed(true),

@@ -21,6 +21,7 @@ import dev.flotilla.operator.placement.PlacementDecision;
 import dev.flotilla.operator.placement.Placer;
 import dev.flotilla.operator.status.ReconcileException;
 import dev.flotilla.operator.status.StatusWriter;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
@@ -71,6 +72,7 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
   private final DemandStore demand;
   private final PlacementBook book;
   private final Clock clock;
+  private final WorkerProgress progress;
 
   private InformerEventSource<Deployment, ModelDeployment> deployments;
   private InformerEventSource<Service, ModelDeployment> services;
@@ -79,11 +81,33 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
 
   public ModelDeploymentReconciler(
       OperatorSettings settings, DemandStore demand, PlacementBook book, Clock clock) {
+    this(
+        settings,
+        demand,
+        book,
+        clock,
+        new HttpWorkerProgress(
+            FlotillaNames.HTTP_PORT, PROGRESS_TIMEOUT, PROGRESS_REFRESH, Clock.systemUTC()));
+  }
+
+  public ModelDeploymentReconciler(
+      OperatorSettings settings,
+      DemandStore demand,
+      PlacementBook book,
+      Clock clock,
+      WorkerProgress progress) {
     this.settings = settings;
     this.demand = demand;
     this.book = book;
     this.clock = clock;
+    this.progress = progress;
   }
+
+  /** How long a worker's readiness check may take to say how far its model has loaded. */
+  static final Duration PROGRESS_TIMEOUT = Duration.ofSeconds(2);
+
+  /** How often a loading worker's progress is read again (reconciles come more often). */
+  static final Duration PROGRESS_REFRESH = Duration.ofSeconds(10);
 
   @Override
   public List<EventSource<?, ModelDeployment>> prepareEventSources(
@@ -160,7 +184,13 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
           FlotillaNames.workerEndpoint(md.getMetadata().getNamespace(), md.getMetadata().getName()),
           settings.scaling().scaleToZeroEnabled());
       if (scale.desired() > 0 && status.build().getReadyReplicas() == 0 && observed != null) {
-        workerFailure(md, context).ifPresent(status::workerFailure);
+        List<Pod> pods = workerPods(md, context);
+        Optional<String> exited = WorkerFailures.of(pods);
+        if (exited.isPresent()) {
+          status.workerFailure(exited.get());
+        } else {
+          progress.of(WorkerProgress.loading(pods)).ifPresent(status::loading);
+        }
       }
       demand.publish(
           ResourceID.fromResource(md),
@@ -198,21 +228,20 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
   }
 
   /**
-   * Why a worker of {@code md} exited, read off its pods; asked only while no replica is ready, so
-   * a serving deployment costs no pod list.
+   * The worker pods of {@code md}, to say why they exit or how far they have loaded; asked only
+   * while no replica is ready, so a serving deployment costs no pod list.
    */
-  private Optional<String> workerFailure(ModelDeployment md, Context<ModelDeployment> context) {
+  private List<Pod> workerPods(ModelDeployment md, Context<ModelDeployment> context) {
     try {
-      return WorkerFailures.of(
-          context
-              .getClient()
-              .pods()
-              .inNamespace(md.getMetadata().getNamespace())
-              .withLabels(FlotillaNames.workerSelector(md.getMetadata().getName()))
-              .list()
-              .getItems());
+      return context
+          .getClient()
+          .pods()
+          .inNamespace(md.getMetadata().getNamespace())
+          .withLabels(FlotillaNames.workerSelector(md.getMetadata().getName()))
+          .list()
+          .getItems();
     } catch (KubernetesClientException e) {
-      return Optional.empty(); // the status says "waiting" as before; the next reconcile asks again
+      return List.of(); // the status says "waiting" as before; the next reconcile asks again
     }
   }
 

@@ -132,6 +132,20 @@ public final class ModelDeploymentStatusAggregator {
 
   static final String WORKERS_FAILING = "WorkersFailing";
 
+  /**
+   * No replica is ready and a worker is fetching its model: Ready says how far it has come ({@code
+   * progress}, from the worker's readiness check) instead of only waiting.
+   */
+  public void loading(String progress) {
+    int desired = next.getDesiredReplicas() == null ? 0 : next.getDesiredReplicas();
+    int ready = next.getReadyReplicas() == null ? 0 : next.getReadyReplicas();
+    if (desired > 0 && ready == 0) {
+      set(READY, FALSE, LOADING, "0 of " + desired + " replicas ready; loading: " + progress);
+    }
+  }
+
+  static final String LOADING = "Loading";
+
   /** The reconcile stopped at {@code failure}; nothing runs for this deployment. */
   public void failed(ReconcileException failure) {
     next.setPool(null);
@@ -197,6 +211,11 @@ public final class ModelDeploymentStatusAggregator {
             || !WORKERS_FAILING.equals(oldReady.getReason())
             || !Objects.equals(oldReady.getMessage(), newReady.getMessage()))) {
       out.add(new Decision(EventReason.WorkerFailed, newReady.getMessage()));
+    }
+    if (newReady != null
+        && LOADING.equals(newReady.getReason())
+        && (oldReady == null || !LOADING.equals(oldReady.getReason()))) {
+      out.add(new Decision(EventReason.Loading, newReady.getMessage()));
     }
     int before = current.getDesiredReplicas() == null ? 0 : current.getDesiredReplicas();
     int after = next.getDesiredReplicas() == null ? 0 : next.getDesiredReplicas();

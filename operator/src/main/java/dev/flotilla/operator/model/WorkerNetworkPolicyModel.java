@@ -21,7 +21,8 @@ import java.util.Map;
  *   <li>gRPC (9100): gateway pods only, selected by their labels in the operator's namespace
  *       (Kubernetes labels every namespace {@code kubernetes.io/metadata.name});
  *   <li>HTTP (8081, health and metrics): the namespaces and pods the settings name for metrics
- *       scraping, or every pod when they name none. Kubelet probes come from the node, which
+ *       scraping, or every pod when they name none, and the operator's pods, which read a loading
+ *       model's progress off the readiness check. Kubelet probes come from the node, which
  *       NetworkPolicy enforcement in common CNIs (Calico, Cilium) lets through.
  * </ul>
  *
@@ -51,6 +52,17 @@ public final class WorkerNetworkPolicyModel {
             .withNamespaceSelector(selector(policies.metricsNamespaceLabels().orElse("")))
             .withPodSelector(selector(policies.metricsPodLabels().orElse("")))
             .build();
+    NetworkPolicyPeer operator =
+        new NetworkPolicyPeerBuilder()
+            .withNamespaceSelector(
+                new LabelSelectorBuilder()
+                    .withMatchLabels(Map.of(NAMESPACE_NAME_LABEL, settings.namespace()))
+                    .build())
+            .withPodSelector(
+                new LabelSelectorBuilder()
+                    .withMatchLabels(labels(policies.operatorPodLabels()))
+                    .build())
+            .build();
     return new NetworkPolicyBuilder()
         .withNewMetadata()
         .withName(FlotillaNames.workerNetworkPolicy(name))
@@ -71,7 +83,7 @@ public final class WorkerNetworkPolicyModel {
         .endPort()
         .endIngress()
         .addNewIngress()
-        .withFrom(metrics)
+        .withFrom(metrics, operator)
         .addNewPort()
         .withProtocol("TCP")
         .withPort(new IntOrString(FlotillaNames.HTTP_PORT))

@@ -83,27 +83,32 @@ class WorkerNetworkPolicyModelTest {
     NetworkPolicyIngressRule http =
         onPort(policy("kubernetes.io/metadata.name=monitoring", "app=prometheus"), 8081);
 
-    assertThat(http.getFrom())
-        .singleElement()
-        .satisfies(
-            peer -> {
-              assertThat(peer.getNamespaceSelector().getMatchLabels())
-                  .isEqualTo(Map.of("kubernetes.io/metadata.name", "monitoring"));
-              assertThat(peer.getPodSelector().getMatchLabels())
-                  .isEqualTo(Map.of("app", "prometheus"));
-            });
+    assertThat(http.getFrom()).hasSize(2);
+    assertThat(http.getFrom().get(0).getNamespaceSelector().getMatchLabels())
+        .isEqualTo(Map.of("kubernetes.io/metadata.name", "monitoring"));
+    assertThat(http.getFrom().get(0).getPodSelector().getMatchLabels())
+        .isEqualTo(Map.of("app", "prometheus"));
+  }
+
+  @Test
+  void theOperatorReachesTheHttpPortToReadLoadingProgress() {
+    NetworkPolicy policy = policy("kubernetes.io/metadata.name=monitoring", "app=prometheus");
+    NetworkPolicyIngressRule http = onPort(policy, 8081);
+
+    assertThat(http.getFrom().get(1).getNamespaceSelector().getMatchLabels())
+        .isEqualTo(Map.of("kubernetes.io/metadata.name", "flotilla-system"));
+    assertThat(http.getFrom().get(1).getPodSelector().getMatchLabels())
+        .isEqualTo(
+            Map.of(
+                "app.kubernetes.io/name", "flotilla",
+                "app.kubernetes.io/component", "operator"));
   }
 
   @Test
   void withoutAScraperSelectorEveryPodMayReachTheHttpPort() {
     NetworkPolicyIngressRule http = onPort(policy(null, null), 8081);
 
-    assertThat(http.getFrom())
-        .singleElement()
-        .satisfies(
-            peer -> {
-              assertThat(peer.getNamespaceSelector().getMatchLabels()).isEmpty();
-              assertThat(peer.getPodSelector().getMatchLabels()).isEmpty();
-            });
+    assertThat(http.getFrom().get(0).getNamespaceSelector().getMatchLabels()).isEmpty();
+    assertThat(http.getFrom().get(0).getPodSelector().getMatchLabels()).isEmpty();
   }
 }
