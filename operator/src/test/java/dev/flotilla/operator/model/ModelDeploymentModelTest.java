@@ -355,20 +355,16 @@ class ModelDeploymentModelTest {
   }
 
   @Test
-  void tmpIsTheWorkersOnlyWritablePathAndAnEmptyDir() {
+  void tmpAndTheDownloadCacheAreTheWorkersOnlyWritablePathsAndEmptyDirs() {
     Deployment d = ModelDeploymentModel.from(md(), POOL, SETTINGS).deployment(1);
     assertThat(d.getSpec().getTemplate().getSpec().getVolumes())
-        .filteredOn(v -> v.getName().equals("tmp"))
-        .singleElement()
-        .satisfies(v -> assertThat(v.getEmptyDir()).isNotNull());
+        .filteredOn(v -> v.getName().equals("tmp") || v.getName().equals("download-cache"))
+        .hasSize(2)
+        .allSatisfy(v -> assertThat(v.getEmptyDir()).isNotNull());
     assertThat(container(d).getVolumeMounts())
         .filteredOn(m -> !Boolean.TRUE.equals(m.getReadOnly()))
-        .singleElement()
-        .satisfies(
-            m -> {
-              assertThat(m.getName()).isEqualTo("tmp");
-              assertThat(m.getMountPath()).isEqualTo("/tmp");
-            });
+        .extracting(m -> m.getName() + ":" + m.getMountPath())
+        .containsExactlyInAnyOrder("tmp:/tmp", "download-cache:/var/cache/flotilla");
   }
 
   @Test
