@@ -105,6 +105,81 @@ class ChartRbacTest {
   }
 
   @Test
+  void byDefaultTheOperatorWritesSecretsInEveryNamespaceAndHasNoSecretRoles() {
+    Rendered rendered = FlotillaChart.renderDefaults();
+
+    assertThat(
+            grants(rendered.one(ClusterRole.class, "flotilla-operator").getRules()).get("/secrets"))
+        .isEqualTo(Set.of("get", "list", "watch", "create", "update"));
+    assertThat(rendered.all(Role.class))
+        .extracting(r -> r.getMetadata().getName())
+        .doesNotContain("flotilla-operator-worker-tls", "flotilla-operator-mtls");
+    assertThat(env(rendered, "flotilla-operator"))
+        .doesNotContainKey("FLOTILLA_OPERATOR_MODEL_NAMESPACES");
+  }
+
+  @Test
+  void withModelNamespacesTheOperatorWritesSecretsThereAndInTheReleaseNamespaceOnly() {
+    Rendered rendered =
+        Rendered.parse(
+            FlotillaChart.template(
+                "flotilla",
+                null,
+                Map.of(
+                    "operator.modelNamespaces[0]",
+                    "models",
+                    "operator.modelNamespaces[1]",
+                    "team-b")));
+
+    assertThat(grants(rendered.one(ClusterRole.class, "flotilla-operator").getRules()))
+        .doesNotContainKey("/secrets");
+    List<Role> workerTls =
+        rendered.all(Role.class).stream()
+            .filter(r -> r.getMetadata().getName().equals("flotilla-operator-worker-tls"))
+            .toList();
+    assertThat(workerTls)
+        .extracting(r -> r.getMetadata().getNamespace())
+        .containsExactly("models", "team-b");
+    for (Role role : workerTls) {
+      // Watched by label, created and renewed; never deleted (they go with their model).
+      assertThat(grants(role.getRules()))
+          .isEqualTo(Map.of("/secrets", Set.of("get", "list", "watch", "create", "update")));
+      assertBoundToOperator(rendered, role);
+    }
+    Role mtls =
+        rendered.all(Role.class).stream()
+            .filter(r -> r.getMetadata().getName().equals("flotilla-operator-mtls"))
+            .collect(
+                java.util.stream.Collectors.collectingAndThen(
+                    java.util.stream.Collectors.toList(),
+                    list -> {
+                      assertThat(list).hasSize(1);
+                      return list.get(0);
+                    }));
+    // The CA and the gateway's and operator's certificates: read by name, created and renewed.
+    assertThat(mtls.getMetadata().getNamespace()).isEqualTo(NAMESPACE);
+    assertThat(grants(mtls.getRules()))
+        .isEqualTo(Map.of("/secrets", Set.of("get", "create", "update")));
+    assertBoundToOperator(rendered, mtls);
+    assertThat(env(rendered, "flotilla-operator"))
+        .containsEntry("FLOTILLA_OPERATOR_MODEL_NAMESPACES", "models,team-b");
+    assertThat(DeclaredSettings.operator()).contains("FLOTILLA_OPERATOR_MODEL_NAMESPACES");
+  }
+
+  private static void assertBoundToOperator(Rendered rendered, Role role) {
+    RoleBinding binding =
+        rendered.all(RoleBinding.class).stream()
+            .filter(b -> b.getMetadata().getName().equals(role.getMetadata().getName()))
+            .filter(b -> b.getMetadata().getNamespace().equals(role.getMetadata().getNamespace()))
+            .collect(onlyOne());
+    assertThat(binding.getRoleRef().getKind()).isEqualTo("Role");
+    assertThat(binding.getRoleRef().getName()).isEqualTo(role.getMetadata().getName());
+    assertThat(binding.getSubjects())
+        .singleElement()
+        .satisfies(s -> isServiceAccount(s, "flotilla-operator"));
+  }
+
+  @Test
   void gatewayClusterRoleOnlyReadsAndNeverSecrets() {
     ClusterRole role = FlotillaChart.renderDefaults().one(ClusterRole.class, "flotilla-gateway");
 

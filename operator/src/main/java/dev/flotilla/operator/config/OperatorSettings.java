@@ -72,6 +72,14 @@ public interface OperatorSettings {
    */
   Optional<List<String>> tenantSecretNamespaces();
 
+  /**
+   * Namespaces whose ModelDeployments the operator runs workers for; unset: every namespace. Each
+   * model's workers' TLS Secret is written next to them, so the chart grants Secret access in these
+   * namespaces only when it lists any. A ModelDeployment elsewhere gets no workers and a Ready
+   * condition that says why ({@code NamespaceNotManaged}).
+   */
+  Optional<List<String>> modelNamespaces();
+
   Scaling scaling();
 
   LeaderElection leaderElection();

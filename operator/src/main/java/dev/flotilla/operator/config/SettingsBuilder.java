@@ -12,6 +12,7 @@ public final class SettingsBuilder {
   private ImagePullPolicy workerImagePullPolicy = ImagePullPolicy.IfNotPresent;
   private List<String> workerImagePullSecrets;
   private List<String> tenantSecretNamespaces;
+  private List<String> modelNamespaces;
   private Duration terminationGracePeriod = Duration.ofSeconds(120);
   private String namespace = "flotilla-system";
   private String podName;
@@ -54,6 +55,11 @@ public final class SettingsBuilder {
 
   public SettingsBuilder tenantSecretNamespaces(String... namespaces) {
     tenantSecretNamespaces = List.of(namespaces);
+    return this;
+  }
+
+  public SettingsBuilder modelNamespaces(String... namespaces) {
+    modelNamespaces = List.of(namespaces);
     return this;
   }
 
@@ -271,6 +277,11 @@ public final class SettingsBuilder {
       @Override
       public Optional<List<String>> tenantSecretNamespaces() {
         return Optional.ofNullable(tenantSecretNamespaces);
+      }
+
+      @Override
+      public Optional<List<String>> modelNamespaces() {
+        return Optional.ofNullable(modelNamespaces);
       }
 
       @Override

@@ -164,6 +164,7 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
     ReconcileException failure = null;
     Duration next = null;
     try {
+      checkNamespaceManaged(md);
       EffectiveSpec spec = validate(md);
       PlacementDecision placement = place(md, spec, context);
       status.placed(placement);
@@ -280,6 +281,36 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
       StatusWriter.write(context, md, status.build());
     }
     return ErrorStatusUpdateControl.noStatusUpdate();
+  }
+
+  /** Ready's reason when a ModelDeployment is outside {@link OperatorSettings#modelNamespaces}. */
+  public static final String NAMESPACE_NOT_MANAGED = "NamespaceNotManaged";
+
+  /**
+   * Whether ModelDeployments in {@code namespace} get workers: every one unless some are listed.
+   */
+  static boolean managesModelsIn(OperatorSettings settings, String namespace) {
+    return settings.modelNamespaces().map(listed -> listed.contains(namespace)).orElse(true);
+  }
+
+  /**
+   * Step 0: the namespace is one the operator runs workers in. Outside them it may not write the
+   * workers' TLS Secret, so it makes no workers at all and says so rather than failing on every
+   * write.
+   */
+  void checkNamespaceManaged(ModelDeployment md) throws ReconcileException {
+    String namespace = md.getMetadata().getNamespace();
+    if (!managesModelsIn(settings, namespace)) {
+      throw new ReconcileException(
+          ConditionTypes.PLACED,
+          NAMESPACE_NOT_MANAGED,
+          "namespace "
+              + namespace
+              + " is outside the namespaces the operator runs models in ("
+              + String.join(", ", settings.modelNamespaces().orElseThrow())
+              + "; the chart's operator.modelNamespaces)",
+          EventReason.PlacementFailed);
+    }
   }
 
   /** Step 1: the spec makes sense (the schema normally ensures it; objects can still slip past). */

@@ -34,6 +34,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * What lets a model's workers be reached by the gateways and nobody else, reconciled next to the
@@ -76,12 +77,15 @@ public class WorkerAccessReconciler implements Reconciler<ModelDeployment> {
             + FlotillaNames.LABEL_NAME
             + "="
             + FlotillaNames.WORKER_APP;
-    secrets =
-        new InformerEventSource<>(
-            InformerEventSourceConfiguration.from(Secret.class, ModelDeployment.class)
-                .withLabelSelector(workers)
-                .build(),
-            context);
+    // Only the Secrets it labels as its workers', and only in the namespaces it may write them in:
+    // it keeps no other Secret in memory and needs no access elsewhere.
+    InformerEventSourceConfiguration.Builder<Secret> workerSecrets =
+        InformerEventSourceConfiguration.from(Secret.class, ModelDeployment.class)
+            .withLabelSelector(workers);
+    if (settings.modelNamespaces().isPresent()) {
+      workerSecrets = workerSecrets.withNamespaces(Set.copyOf(settings.modelNamespaces().get()));
+    }
+    secrets = new InformerEventSource<>(workerSecrets.build(), context);
     List<EventSource<?, ModelDeployment>> sources = new ArrayList<>();
     sources.add(secrets);
     if (settings.networkPolicies().enabled()) {
@@ -100,6 +104,9 @@ public class WorkerAccessReconciler implements Reconciler<ModelDeployment> {
   @Override
   public UpdateControl<ModelDeployment> reconcile(
       ModelDeployment md, Context<ModelDeployment> context) {
+    if (!ModelDeploymentReconciler.managesModelsIn(settings, md.getMetadata().getNamespace())) {
+      return UpdateControl.noUpdate(); // no workers there; ModelDeploymentReconciler says why
+    }
     Instant now = clock.instant();
     Duration next = null;
     if (settings.mtls().enabled()) {
