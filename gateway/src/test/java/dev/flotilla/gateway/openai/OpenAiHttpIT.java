@@ -473,14 +473,6 @@ class OpenAiHttpIT {
   @Test
   void aBadKeyIs401BeforeTheBodyIsReadWhateverItsSizeOrShape() throws Exception {
     harness.worker("w1");
-    // Over the 1 MiB body limit: a gateway that read the body first would answer 413.
-    String huge = "{\"model\":\"" + "x".repeat((1 << 20) + 1024) + "\"}";
-    assertError(
-        call("/v1/completions", "flk_wrong", huge),
-        401,
-        "authentication_error",
-        null,
-        "invalid_api_key");
     assertError(
         call("/v1/chat/completions", null, "{not json"),
         401,
@@ -488,7 +480,9 @@ class OpenAiHttpIT {
         null,
         "invalid_api_key");
     // Headers that announce a 1 GiB body, then one byte of it: the answer comes from the headers
-    // alone, so the body is neither read nor parsed, and the connection closes.
+    // alone, so the body is neither read nor parsed, and the connection closes (a gateway that read
+    // the body first would answer 413, over the 1 MiB limit). A client still sending a large body
+    // when that close comes may lose the answer to the reset, so none is sent here.
     URI uri = URI.create(base);
     try (java.net.Socket socket = new java.net.Socket(uri.getHost(), uri.getPort())) {
       socket.setSoTimeout(10_000);
@@ -506,7 +500,7 @@ class OpenAiHttpIT {
       assertThat(response).startsWith("HTTP/1.1 401 ").contains("invalid_api_key");
     }
     assertThat(harness.count("flotilla.gateway.rejections", "reason", "unauthenticated"))
-        .isEqualTo(3);
+        .isEqualTo(2);
     assertThat(harness.usage).isEmpty();
     assertThat(harness.workers.get(0).generated).isEmpty();
   }
