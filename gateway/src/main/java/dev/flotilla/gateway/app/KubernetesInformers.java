@@ -20,6 +20,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 import org.jboss.logging.Logger;
 
@@ -151,30 +152,11 @@ public class KubernetesInformers {
     String ns = namespace.orElseGet(client::getNamespace);
     SharedIndexInformer<Pod> informer =
         client.pods().inNamespace(ns).withLabelSelector(selector).runnableInformer(0);
-    informer.exceptionHandler(KubernetesInformers::retry);
     LOG.infof(
         "counting the gateway's ready pods (%s in %s); until they are listed this replica"
             + " enforces every tenant's whole limits",
         selector, ns);
-    informer.addEventHandler(
-        new ResourceEventHandler<Pod>() {
-          @Override
-          public void onAdd(Pod pod) {
-            replicas.onPod(pod);
-          }
-
-          @Override
-          public void onUpdate(Pod oldPod, Pod pod) {
-            replicas.onPod(pod);
-          }
-
-          @Override
-          public void onDelete(Pod pod, boolean deletedFinalStateUnknown) {
-            replicas.onPodDeleted(pod);
-          }
-        });
-    informer
-        .start()
+    add(informer, replicas::onPod, replicas::onPodDeleted)
         .whenComplete(
             (ok, err) -> {
               if (err != null) {
@@ -186,7 +168,6 @@ public class KubernetesInformers {
                 replicas.listed();
               }
             });
-    informers.add(informer);
   }
 
   /**
@@ -199,7 +180,8 @@ public class KubernetesInformers {
     return !ExceptionHandler.isDeserializationException(failure);
   }
 
-  private <T extends HasMetadata> void add(
+  /** Starts {@code informer} feeding {@code upsert} and {@code delete}; completes once listed. */
+  private <T extends HasMetadata> CompletableFuture<Void> add(
       SharedIndexInformer<T> informer, Consumer<T> upsert, Consumer<T> delete) {
     informer.exceptionHandler(KubernetesInformers::retry);
     informer.addEventHandler(
@@ -219,17 +201,17 @@ public class KubernetesInformers {
             delete.accept(obj);
           }
         });
-    informer
-        .start()
-        .whenComplete(
-            (ok, err) -> {
-              if (err != null) {
-                LOG.warnf(
-                    "informer for %s did not start: %s",
-                    informer.getApiTypeClass().getSimpleName(), err.toString());
-              }
-            });
+    CompletableFuture<Void> started = informer.start().toCompletableFuture();
+    started.whenComplete(
+        (ok, err) -> {
+          if (err != null) {
+            LOG.warnf(
+                "informer for %s did not start: %s",
+                informer.getApiTypeClass().getSimpleName(), err.toString());
+          }
+        });
     informers.add(informer);
+    return started;
   }
 
   @jakarta.annotation.PreDestroy
