@@ -10,7 +10,12 @@ import dev.flotilla.api.control.v1.DemandReport;
 import dev.flotilla.api.control.v1.ModelDemand;
 import dev.flotilla.api.control.v1.ScaleDecision;
 import dev.flotilla.api.crd.GpuNodePool;
+import dev.flotilla.operator.lora.LoraAdapterReconciler;
+import dev.flotilla.operator.md.ModelDeploymentReconciler;
+import dev.flotilla.operator.md.WorkerAccessReconciler;
+import dev.flotilla.operator.pool.GpuNodePoolReconciler;
 import dev.flotilla.operator.pool.GpuNodePoolStatusModelTest;
+import dev.flotilla.operator.tenant.TenantReconciler;
 import grpc.health.v1.HealthGrpc;
 import grpc.health.v1.HealthOuterClass.HealthCheckRequest;
 import grpc.health.v1.HealthOuterClass.HealthCheckResponse;
@@ -18,6 +23,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.stub.StreamObserver;
+import io.javaoperatorsdk.operator.Operator;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.kubernetes.client.WithKubernetesTestServer;
 import jakarta.inject.Inject;
@@ -36,6 +42,21 @@ import org.junit.jupiter.api.Test;
 @WithKubernetesTestServer(crud = true)
 class OperatorServiceIT {
   @Inject KubernetesClient client;
+
+  @Inject Operator operator;
+
+  @Test
+  void registersEveryReconciler() {
+    assertThat(
+            operator.getRegisteredControllers().stream()
+                .map(controller -> controller.getConfiguration().getName()))
+        .containsExactlyInAnyOrder(
+            ModelDeploymentReconciler.NAME,
+            WorkerAccessReconciler.NAME,
+            LoraAdapterReconciler.NAME,
+            TenantReconciler.NAME,
+            GpuNodePoolReconciler.NAME);
+  }
 
   @Test
   void answersHttpHealthChecks() {

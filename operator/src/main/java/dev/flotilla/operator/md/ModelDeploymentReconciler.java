@@ -37,6 +37,7 @@ import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.javaoperatorsdk.operator.processing.event.source.IndexerResourceCache;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import jakarta.inject.Inject;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -79,6 +80,8 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
   private InformerEventSource<GpuNodePool, ModelDeployment> pools;
   private InformerEventSource<LoraAdapter, ModelDeployment> adapters;
 
+  /** The constructor CDI calls; with two constructors, one must say so or no bean is made. */
+  @Inject
   public ModelDeploymentReconciler(
       OperatorSettings settings, DemandStore demand, PlacementBook book, Clock clock) {
     this(
