@@ -34,7 +34,6 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -50,10 +49,6 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * it actually ran. Each replica's bucket (a third of the tenant's burst) holds six seconds of its
  * refill, so a replica that stalls for less than that loses nothing.
  */
-@Disabled(
-    "Off until fixed: with the spool and metrics-port changes merged, each gateway pod counts only"
-        + " itself (flotilla_gateway_limit_replicas stays 1, not 3), so the shares are never"
-        + " checked; the unit tests ReplicaShareTest and GatewayReplicasTest still run")
 @ExtendWith(FailureDump.class)
 class TenantLimitsAcrossGatewaysIT {
   private static final String NAMESPACE = "flotilla-system";

@@ -755,20 +755,20 @@ class WholeSystemIT {
   static final int FAILOVER_TOKENS = 300;
 
   @Test
-  @Order(12)
+  @Order(13)
   void chatIsRenderedWithTheTemplateTheModelShips() throws Exception {
     String messages =
         "[{\"role\": \"system\", \"content\": \"Be brief.\"},"
             + " {\"role\": \"user\", \"content\": \"Tell me a story.\"}]";
     GenerateRequest chat =
-        request("s12-chat", "", "x", 12).toBuilder()
+        request("s13-chat", "", "x", 12).toBuilder()
             .setChat(ChatInput.newBuilder().setMessagesJson(messages).setAddGenerationPrompt(true))
             .build();
     // The tiny model's tokenizer_config.json template writes "<s>" itself; a text prompt gets its
     // BOS from the tokenizer, so this prompt is the same token sequence.
     GenerateRequest same =
         request(
-            "s12-text",
+            "s13-text",
             "",
             "<|system|>\nBe brief.</s>\n<|user|>\nTell me a story.</s>\n<|assistant|>\n",
             12);
