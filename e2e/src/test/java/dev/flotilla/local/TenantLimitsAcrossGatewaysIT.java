@@ -70,6 +70,9 @@ class TenantLimitsAcrossGatewaysIT {
 
   private static final Duration WARM_UP = Duration.ofSeconds(3);
 
+  /** Drives tried before the test gives up finding a conclusive one (see {@link #drive}). */
+  private static final int DRIVES = 3;
+
   /** Each gateway is offered one request every 50 ms: 20/s, six times its share of 10/s. */
   private static final Duration SEND_EVERY = Duration.ofMillis(50);
 
@@ -138,6 +141,32 @@ class TenantLimitsAcrossGatewaysIT {
 
   @Test
   void threeGatewaysTogetherAdmitTheTenantsRate() throws Exception {
+    List<String> inconclusive = new ArrayList<>();
+    for (int attempt = 1; attempt <= DRIVES; attempt++) {
+      Drive drive = drive(attempt);
+      system.record("admitted-" + attempt + ".txt", drive.summary());
+      if (!drive.conclusive()) {
+        inconclusive.add(drive.summary());
+        continue;
+      }
+      assertThat(drive.admittedPerSecond())
+          .as("requests per second the three gateways admitted together: %s", drive.summary())
+          .isBetween(REQUESTS_PER_SECOND * 0.9, REQUESTS_PER_SECOND * 1.1);
+      return;
+    }
+    throw new AssertionError(
+        "no drive measured three steady gateways over long enough windows: " + inconclusive);
+  }
+
+  /**
+   * Sends the tenant's requests to the three gateways for {@link #DRIVE} and measures what they
+   * admitted between refusals. The drive is conclusive when every gateway counted three replicas
+   * before and after it and each gateway's window between refusals spans a third of the drive: a
+   * machine that stalls the gateways long enough for a readiness probe to fail changes the replica
+   * count, and with it the shares, so such a drive says nothing about the shares.
+   */
+  private Drive drive(int attempt) throws Exception {
+    boolean steadyBefore = everyGatewayCountsThree();
     List<List<Call>> calls = new ArrayList<>();
     for (int g = 0; g < GATEWAYS; g++) {
       calls.add(new CopyOnWriteArrayList<>());
@@ -150,7 +179,7 @@ class TenantLimitsAcrossGatewaysIT {
           for (int g = 0; g < GATEWAYS; g++) {
             Call call = new Call();
             calls.get(g).add(call);
-            stub(g).generate(request("r-" + ids.incrementAndGet()), call);
+            stub(g).generate(request("r" + attempt + "-" + ids.incrementAndGet()), call);
           }
         },
         0,
@@ -164,6 +193,10 @@ class TenantLimitsAcrossGatewaysIT {
         c.done.get(60, TimeUnit.SECONDS);
       }
     }
+    boolean steadyAfter = everyGatewayCountsThree();
+    assertThat(ids.get() / DRIVE.toSeconds())
+        .as("the tenant sent well above its limit")
+        .isGreaterThan(3 * (long) REQUESTS_PER_SECOND);
 
     double admittedPerSecond = 0;
     double shortest = Double.MAX_VALUE;
@@ -194,26 +227,30 @@ class TenantLimitsAcrossGatewaysIT {
       admittedInAll += admitted.size();
       perGateway.add("%d in %.1f s".formatted(admitted.size(), seconds));
     }
-    system.record(
-        "admitted.txt",
-        "tenant limit %.0f/s; admitted %.2f/s over %d gateways (%s), %d requests sent"
-            .formatted(
-                REQUESTS_PER_SECOND,
-                admittedPerSecond,
-                GATEWAYS,
-                String.join(", ", perGateway),
-                ids.get()));
+    boolean conclusive =
+        steadyBefore && steadyAfter && shortest > DRIVE.toSeconds() / 3.0 && admittedInAll > 50;
+    String summary =
+        "drive %d: tenant limit %.0f/s; admitted %.2f/s over %d gateways (%s), %d requests sent;"
+                .formatted(
+                    attempt,
+                    REQUESTS_PER_SECOND,
+                    admittedPerSecond,
+                    GATEWAYS,
+                    String.join(", ", perGateway),
+                    ids.get())
+            + " three replicas counted before: %s, after: %s".formatted(steadyBefore, steadyAfter);
+    return new Drive(admittedPerSecond, conclusive, summary);
+  }
 
-    assertThat(ids.get() / DRIVE.toSeconds())
-        .as("the tenant sent well above its limit")
-        .isGreaterThan(3 * (long) REQUESTS_PER_SECOND);
-    assertThat(shortest)
-        .as("seconds between a gateway's first and last refusal")
-        .isGreaterThan(DRIVE.toSeconds() / 3.0);
-    assertThat(admittedInAll).as("requests admitted between refusals").isGreaterThan(50);
-    assertThat(admittedPerSecond)
-        .as("requests per second the three gateways admitted together")
-        .isBetween(REQUESTS_PER_SECOND * 0.9, REQUESTS_PER_SECOND * 1.1);
+  private record Drive(double admittedPerSecond, boolean conclusive, String summary) {}
+
+  private static boolean everyGatewayCountsThree() throws IOException, InterruptedException {
+    for (Pod pod : gatewayPods()) {
+      if (gauge(metrics(pod), "flotilla_gateway_limit_replicas") != GATEWAYS) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** One request of the drive as its client saw it: sent, then answered or refused. */
