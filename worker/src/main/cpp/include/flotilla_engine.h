@@ -184,7 +184,11 @@ FL_API fl_status fl_adapter_get_storage(const fl_adapter* adapter, int32_t* out_
 // are consecutive with consecutive positions (a prefill chunk, or one decode row); the first
 // position of a sequence's rows is at most its cached length (a smaller one rewinds it). A batch
 // mixes prefill chunks and decode rows of different sequences and adapters. Logits of the rows
-// with want_logits != 0 are written in row order to logits [n_out, vocab] (F32).
+// with want_logits != 0 are written in row order to logits [n_out, vocab] (F32). The final hidden
+// state (after the model's final norm, the vector the LM head multiplies) of the rows with
+// want_hidden != 0 is written in row order to hidden [n_hidden, hidden_size] (F32): embeddings.
+// A row may want both, either or neither. Backends without hidden output (CUDA) refuse a batch
+// that wants it with FL_UNSUPPORTED.
 // On FL_KV_CACHE_FULL nothing was changed; the caller frees or preempts sequences and retries.
 
 typedef struct fl_batch {
@@ -196,6 +200,10 @@ typedef struct fl_batch {
     const int8_t* want_logits;  // [n_tokens] or NULL (then: logits of the last row only)
     float* logits;              // [n_out, vocab] output
     int64_t logits_capacity;    // floats available at logits
+    // Fields below were added later; zero-initialised (NULL, 0) they ask for no hidden output.
+    const int8_t* want_hidden; // [n_tokens] or NULL (then: no row)
+    float* hidden;             // [n_hidden, hidden_size] output
+    int64_t hidden_capacity;   // floats available at hidden
 } fl_batch;
 
 FL_API fl_status fl_decode(fl_context* ctx, const fl_batch* batch);

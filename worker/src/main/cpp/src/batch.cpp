@@ -11,6 +11,7 @@ void BatchPlan::reserve(int max_rows) {
     row_run.reserve(max_rows);
     segs.reserve(max_rows);
     out_rows.reserve(max_rows);
+    hidden_rows.reserve(max_rows);
 }
 
 void plan_batch(Context& ctx, const fl_batch& b, BatchPlan& plan) {
@@ -26,6 +27,7 @@ void plan_batch(Context& ctx, const fl_batch& b, BatchPlan& plan) {
     plan.row_run.clear();
     plan.segs.clear();
     plan.out_rows.clear();
+    plan.hidden_rows.clear();
     for (bool& t : plan.any_target) t = false;
     uint32_t stamp = ++ctx.step;
     if (stamp == 0) { // wrapped: reset the stamps
@@ -87,6 +89,7 @@ void plan_batch(Context& ctx, const fl_batch& b, BatchPlan& plan) {
         }
         bool want = b.want_logits ? b.want_logits[i] != 0 : i == n - 1;
         if (want) plan.out_rows.push_back(i);
+        if (b.want_hidden && b.want_hidden[i]) plan.hidden_rows.push_back(i);
     }
     if (!plan.out_rows.empty()) {
         int64_t need = int64_t(plan.out_rows.size()) * c.vocab_size;
@@ -95,6 +98,15 @@ void plan_batch(Context& ctx, const fl_batch& b, BatchPlan& plan) {
         if (b.logits_capacity < need)
             fail(FL_INVALID_ARGUMENT, "logits buffer holds %lld floats, %zu rows x vocab %d need %lld",
                  (long long)b.logits_capacity, plan.out_rows.size(), c.vocab_size, (long long)need);
+    }
+    if (!plan.hidden_rows.empty()) {
+        int64_t need = int64_t(plan.hidden_rows.size()) * c.hidden_size;
+        if (!b.hidden)
+            fail(FL_INVALID_ARGUMENT, "batch wants the hidden state of %zu rows but hidden is NULL",
+                 plan.hidden_rows.size());
+        if (b.hidden_capacity < need)
+            fail(FL_INVALID_ARGUMENT, "hidden buffer holds %lld floats, %zu rows x hidden_size %d need %lld",
+                 (long long)b.hidden_capacity, plan.hidden_rows.size(), c.hidden_size, (long long)need);
     }
 }
 

@@ -28,16 +28,17 @@ struct LoraSeg {
 
 struct BatchPlan {
     int32_t n_rows = 0;
-    std::vector<SeqRun> runs;      // in row order
-    std::vector<int32_t> row_run;  // [n_rows] index into runs
-    std::vector<LoraSeg> segs;     // in row order
-    std::vector<int32_t> out_rows; // rows whose logits are wanted, in row order
-    bool any_target[7] = {};       // some segment's adapter targets projection p
+    std::vector<SeqRun> runs;         // in row order
+    std::vector<int32_t> row_run;     // [n_rows] index into runs
+    std::vector<LoraSeg> segs;        // in row order
+    std::vector<int32_t> out_rows;    // rows whose logits are wanted, in row order
+    std::vector<int32_t> hidden_rows; // rows whose final hidden state is wanted, in row order
+    bool any_target[7] = {};          // some segment's adapter targets projection p
 
     void reserve(int max_rows);
 };
 
-// Validates the batch against the context (ids, positions, order, adapters, logits buffer) and
+// Validates the batch against the context (ids, positions, order, adapters, output buffers) and
 // fills plan; throws fl::Error(FL_INVALID_ARGUMENT) naming the first offending row.
 // Does not touch the KV cache.
 void plan_batch(Context& ctx, const fl_batch& batch, BatchPlan& plan);

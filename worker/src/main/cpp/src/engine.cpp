@@ -256,6 +256,10 @@ fl_status fl_decode(fl_context* handle, const fl_batch* batch) {
         require(handle && batch, "fl_decode: ctx and batch must not be NULL");
         Context& ctx = *handle->ctx;
         plan_batch(ctx, *batch, ctx.plan);
+        if (ctx.dev && !ctx.plan.hidden_rows.empty())
+            fail(FL_UNSUPPORTED,
+                 "the CUDA backend does not output hidden states (fl_batch.want_hidden, used for embeddings); "
+                 "serve embedding models on the cpu device");
         // Reserve KV blocks for every run before changing anything.
         int need = 0;
         for (const SeqRun& r : ctx.plan.runs) need += ctx.kv.blocks_needed(r.seq, r.pos0 + r.n);

@@ -12,7 +12,7 @@
 //   xn  = rmsnorm(x) * ffn_norm
 //   x  += (act(xn @ Wg^T) * (xn @ Wu^T)) @ Wd^T (all + LoRA)   [hidden], act = silu or GELU-tanh
 //                                        (Gemma: the MLP output normed by post_ffn_norm first)
-// then logits = rmsnorm(x) * norm @ Wlm^T for the wanted rows (cap * tanh(logits / cap) with a
+// then hidden = rmsnorm(x) * norm and logits = hidden @ Wlm^T for the wanted rows (cap * tanh(logits / cap) with a
 // final soft-cap). The architecture's choices are made once per layer or per row, never per element.
 //
 // Each projection is one GEMM over all rows of the step (the weights are read once per step),
@@ -456,11 +456,17 @@ struct Step {
         });
         for (int l = 0; l < cfg.n_layers; l++) run_layer(l);
 
+        // hidden = rmsnorm(x) * norm for the wanted rows: the vector the LM head multiplies
+        const float* fnorm = c.model->final_norm.as<float>();
+        const int n_hidden = static_cast<int>(plan.hidden_rows.size());
+        c.pool.run(n_hidden, [&](int o, int) {
+            k.rmsnorm(b.hidden + size_t(o) * H, x + size_t(plan.hidden_rows[o]) * H, fnorm, H, cfg.rms_norm_eps);
+        });
+
         const int n_out = static_cast<int>(plan.out_rows.size());
         if (n_out == 0) return;
         const Linear& head = c.model->output();
         float* xn = c.xn.as<float>();
-        const float* fnorm = c.model->final_norm.as<float>();
         pack_rows(head.dtype, xn, n_out, H, [&](int o) {
             k.rmsnorm(xn + size_t(o) * H, x + size_t(plan.out_rows[o]) * H, fnorm, H, cfg.rms_norm_eps);
         });

@@ -907,6 +907,108 @@ TEST(kv_cache_full_changes_nothing) {
     CHECK(fl_context_kv_stats(e.ctx, &st) == FL_OK && st.free_blocks == 2);
 }
 
+// --- hidden state output (embeddings) --------------------------------------------------------------
+
+namespace {
+
+// Runs one sequence's prompt wanting the hidden state of every row, and logits where want_logits.
+fl_status prefill_hidden(Engine& e, const std::vector<int>& tokens, int seq, bool want_logits, int hidden_size,
+                         std::vector<float>& hidden, std::vector<float>& logits) {
+    const int n = static_cast<int>(tokens.size());
+    std::vector<int32_t> tok(tokens.begin(), tokens.end()), sq(n, seq), pos(n);
+    for (int i = 0; i < n; i++) pos[i] = i;
+    std::vector<int8_t> wl(n, want_logits ? 1 : 0), wh(n, 1);
+    hidden.assign(size_t(n) * hidden_size, 0.0f);
+    logits.assign(want_logits ? size_t(n) * e.vocab : 0, 0.0f);
+    fl_batch b{n,
+               tok.data(),
+               sq.data(),
+               pos.data(),
+               nullptr,
+               wl.data(),
+               logits.data(),
+               int64_t(logits.size()),
+               wh.data(),
+               hidden.data(),
+               int64_t(hidden.size())};
+    return fl_decode(e.ctx, &b);
+}
+
+void check_hidden_implies_logits(ModelSpec s, uint32_t seed) {
+    TempDir tmp;
+    TestModel m = make_model(s, seed);
+    write_model(m, tmp.path);
+    Engine e(tmp.path);
+    REQUIRE(e.ok());
+    auto tokens = random_tokens(13, s.vocab, seed + 1);
+    std::vector<float> hidden, logits;
+    REQUIRE(prefill_hidden(e, tokens, 0, true, s.hidden, hidden, logits) == FL_OK);
+    const std::vector<float>& head = s.tie ? m.embed : m.lm_head; // [vocab, hidden]
+    std::vector<double> implied(logits.size());
+    for (size_t r = 0; r < tokens.size(); r++)
+        for (int v = 0; v < s.vocab; v++) {
+            double acc = 0;
+            for (int j = 0; j < s.hidden; j++) acc += double(hidden[r * s.hidden + j]) * head[size_t(v) * s.hidden + j];
+            implied[r * s.vocab + v] = acc;
+        }
+    double err = max_rel(logits, implied);
+    CHECK_MSG(err <= 1e-5, "%s tie=%d: logits vs hidden . lm_head^T max rel err %g", s.arch.c_str(), int(s.tie), err);
+    bool nonzero = false;
+    for (float h : hidden) nonzero = nonzero || h != 0.0f;
+    CHECK(nonzero);
+}
+
+} // namespace
+
+TEST(hidden_output_is_what_the_logits_imply) {
+    ModelSpec s;
+    check_hidden_implies_logits(s, 301);
+    s.arch = "Qwen2ForCausalLM";
+    s.tie = true;
+    check_hidden_implies_logits(s, 302);
+}
+
+TEST(hidden_output_without_logits_is_batch_invariant) {
+    TempDir tmp;
+    ModelSpec s;
+    write_model(make_model(s, 311), tmp.path);
+    Engine e(tmp.path);
+    REQUIRE(e.ok());
+    auto a = random_tokens(9, s.vocab, 312), other = random_tokens(6, s.vocab, 313);
+    std::vector<float> alone, logits;
+    REQUIRE(prefill_hidden(e, a, 0, false, s.hidden, alone, logits) == FL_OK);
+    CHECK(fl_seq_free(e.ctx, 0) == FL_OK);
+
+    // the same prompt after another sequence's rows that want logits only (a generation beside it)
+    std::vector<int32_t> tok, sq, pos;
+    std::vector<int8_t> wl, wh;
+    for (size_t i = 0; i < other.size(); i++) {
+        tok.push_back(other[i]), sq.push_back(1), pos.push_back(int(i));
+        wl.push_back(i + 1 == other.size()), wh.push_back(0);
+    }
+    for (size_t i = 0; i < a.size(); i++) {
+        tok.push_back(a[i]), sq.push_back(0), pos.push_back(int(i));
+        wl.push_back(0), wh.push_back(i + 1 == a.size()); // the last token's state only
+    }
+    std::vector<float> lg(e.vocab), last(s.hidden);
+    fl_batch b{int(tok.size()),    tok.data(), sq.data(),   pos.data(),          nullptr, wl.data(), lg.data(),
+               int64_t(lg.size()), wh.data(),  last.data(), int64_t(last.size())};
+    REQUIRE(fl_decode(e.ctx, &b) == FL_OK);
+    std::vector<float> want(alone.end() - s.hidden, alone.end());
+    CHECK_MSG(max_rel(last, want) <= 1e-6, "last-token hidden differs in a mixed batch: %g", max_rel(last, want));
+
+    // too small a buffer, or none, is refused before anything is cached
+    CHECK(fl_seq_free(e.ctx, 0) == FL_OK && fl_seq_free(e.ctx, 1) == FL_OK);
+    b.hidden_capacity = s.hidden - 1;
+    CHECK(fl_decode(e.ctx, &b) == FL_INVALID_ARGUMENT);
+    CHECK(std::string(fl_last_error()).find("hidden buffer") != std::string::npos);
+    b.hidden = nullptr;
+    CHECK(fl_decode(e.ctx, &b) == FL_INVALID_ARGUMENT);
+    int32_t len = -1;
+    fl_seq_length(e.ctx, 0, &len);
+    CHECK(len == 0);
+}
+
 // --- invalid input ---------------------------------------------------------------------------------
 
 TEST(invalid_batches_are_rejected_with_a_message) {
