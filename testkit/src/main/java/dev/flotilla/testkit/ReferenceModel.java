@@ -231,6 +231,37 @@ public final class ReferenceModel {
   }
 
   /**
+   * A sentence-transformers embedding of the tokens: the final hidden states (after the final norm)
+   * of the last token, or their mean over all tokens, scaled to unit length when {@code normalize}.
+   */
+  public double[] embedding(int[] tokens, boolean meanPooling, boolean normalize) {
+    double[][] hidden = finalHiddenStates(tokens);
+    double[] pooled;
+    if (meanPooling) {
+      pooled = new double[config.hiddenSize()];
+      for (double[] row : hidden) {
+        addInPlace(pooled, row);
+      }
+      for (int i = 0; i < pooled.length; i++) {
+        pooled[i] /= hidden.length;
+      }
+    } else {
+      pooled = hidden[tokens.length - 1].clone();
+    }
+    if (normalize) {
+      double norm = 0;
+      for (double v : pooled) {
+        norm += v * v;
+      }
+      norm = Math.max(Math.sqrt(norm), 1e-12); // torch.nn.functional.normalize's eps
+      for (int i = 0; i < pooled.length; i++) {
+        pooled[i] /= norm;
+      }
+    }
+    return pooled;
+  }
+
+  /**
    * Greedy decoding: appends the argmax token (lowest id on ties) {@code maxNewTokens} times,
    * stopping after the end-of-sequence token if one comes. Returns only the new tokens.
    */
