@@ -221,10 +221,10 @@ jlong JNICALL adapter_bytes(JNIEnv* env, jclass, jlong a) {
     return b;
 }
 
-// tokens, seq_ids, positions: int32 [n]; adapters: int64 handles [n] (0 = none); want_logits:
-// int8 [n]; logits: float32 [n_out, vocab].
+// tokens, seq_ids, positions: int32 [n]; adapters: int64 handles [n] (0 = none); want_logits,
+// want_hidden: int8 [n]; logits: float32 [n_out, vocab]; hidden: float32 [n_hidden, hidden_size].
 void JNICALL decode(JNIEnv* env, jclass, jlong c, jint n, jobject tokens, jobject seq_ids, jobject positions,
-                    jobject adapters, jobject want_logits, jobject logits) {
+                    jobject adapters, jobject want_logits, jobject logits, jobject want_hidden, jobject hidden) {
     if (n < 0) {
         throw_class(env, g_illegal_argument, "negative row count");
         return;
@@ -246,7 +246,16 @@ void JNICALL decode(JNIEnv* env, jclass, jlong c, jint n, jobject tokens, jobjec
         if (!out) return;
         cap = env->GetDirectBufferCapacity(logits) / 4;
     }
-    fl_batch b{n, tok, seq, pos, ad, want, out, cap};
+    auto* want_h = static_cast<int8_t*>(buffer(env, want_hidden, n, "want-hidden buffer too small"));
+    if (!want_h) return;
+    float* hid = nullptr;
+    jlong hid_cap = 0;
+    if (hidden) {
+        hid = static_cast<float*>(buffer(env, hidden, 0, "hidden buffer"));
+        if (!hid) return;
+        hid_cap = env->GetDirectBufferCapacity(hidden) / 4;
+    }
+    fl_batch b{n, tok, seq, pos, ad, want, out, cap, want_h, hid, hid_cap};
     check(env, fl_decode(handle<fl_context>(c), &b));
 }
 
@@ -291,7 +300,7 @@ const JNINativeMethod kMethods[] = {
     FL_NATIVE("adapterBytes", "(J)J", adapter_bytes),
     FL_NATIVE("decode",
               "(JILjava/nio/ByteBuffer;Ljava/nio/ByteBuffer;Ljava/nio/ByteBuffer;Ljava/nio/ByteBuffer;"
-              "Ljava/nio/ByteBuffer;Ljava/nio/ByteBuffer;)V",
+              "Ljava/nio/ByteBuffer;Ljava/nio/ByteBuffer;Ljava/nio/ByteBuffer;Ljava/nio/ByteBuffer;)V",
               decode),
     FL_NATIVE("sample", "(Ljava/nio/ByteBuffer;JIFIFJJ)J", sample),
 };

@@ -28,6 +28,15 @@ public final class EngineContext extends NativeHandle {
   }
 
   /**
+   * A direct buffer for the final hidden states of {@code rows} rows: float32 [rows, hidden],
+   * native order.
+   */
+  public ByteBuffer allocateHidden(int rows) {
+    return ByteBuffer.allocateDirect(Math.multiplyExact(rows, model.info().hiddenSize()) * 4)
+        .order(ByteOrder.nativeOrder());
+  }
+
+  /**
    * Runs one step over the batch and writes the logits of its wanted rows to {@code logits}
    * (float32 [batch.logitRows(), vocab], direct, native order).
    *
@@ -35,8 +44,22 @@ public final class EngineContext extends NativeHandle {
    * @throws InvalidEngineArgumentException for a bad row (named in the message)
    */
   public void decode(Batch batch, ByteBuffer logits) {
+    decode(batch, logits, null);
+  }
+
+  /**
+   * Runs one step as {@link #decode(Batch, ByteBuffer)} and also writes the final hidden state
+   * (after the model's final norm) of the rows that want it to {@code hidden} (float32
+   * [batch.hiddenRows(), hidden], direct, native order).
+   *
+   * @throws UnsupportedModelException on a backend without hidden output (CUDA), naming it
+   */
+  public void decode(Batch batch, ByteBuffer logits, ByteBuffer hidden) {
     if (logits != null && !logits.isDirect()) {
       throw new IllegalArgumentException("logits must be a direct buffer");
+    }
+    if (hidden != null && !hidden.isDirect()) {
+      throw new IllegalArgumentException("hidden must be a direct buffer");
     }
     NativeEngine.decode(
         handle(),
@@ -46,7 +69,9 @@ public final class EngineContext extends NativeHandle {
         batch.positions(),
         batch.adapters(),
         batch.wantLogits(),
-        logits);
+        logits,
+        batch.wantHidden(),
+        hidden);
   }
 
   /** Releases a sequence's KV blocks; its length becomes 0. */

@@ -169,7 +169,9 @@ public final class NativeEngine {
       ByteBuffer positions,
       ByteBuffer adapters,
       ByteBuffer wantLogits,
-      ByteBuffer logits);
+      ByteBuffer logits,
+      ByteBuffer wantHidden,
+      ByteBuffer hidden);
 
   /** Returns (token << 32) | floatToRawIntBits(logprob). */
   static native long sample(

@@ -12,6 +12,7 @@ import dev.flotilla.worker.engine.ModelInfo;
 import dev.flotilla.worker.metrics.WorkerMetrics;
 import dev.flotilla.worker.scheduler.AdapterCatalog;
 import dev.flotilla.worker.scheduler.NativeEngineBackend;
+import dev.flotilla.worker.scheduler.Pooling;
 import dev.flotilla.worker.scheduler.Scheduler;
 import dev.flotilla.worker.text.TextTokenizer;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -43,6 +44,7 @@ public final class WorkerRuntime implements AutoCloseable {
   private final Scheduler scheduler;
   private final ExecutorService adapterLoader;
   private final Optional<ChatPrompts> chatPrompts;
+  private final Optional<Pooling> pooling;
 
   private WorkerRuntime(
       WorkerSettings settings,
@@ -51,8 +53,10 @@ public final class WorkerRuntime implements AutoCloseable {
       AdapterCatalog catalog,
       Scheduler scheduler,
       ExecutorService adapterLoader,
-      Optional<ChatPrompts> chatPrompts) {
+      Optional<ChatPrompts> chatPrompts,
+      Optional<Pooling> pooling) {
     this.settings = settings;
+    this.pooling = pooling;
     this.chatPrompts = chatPrompts;
     this.model = model;
     this.tokenizer = tokenizer;
@@ -85,6 +89,7 @@ public final class WorkerRuntime implements AutoCloseable {
                         new ChatTemplateRenderer(
                             ChatTemplateRenderer.Limits.DEFAULT, Clock.systemDefaultZone())));
     Set<Integer> eos = GenerationConfig.eosTokens(settings.modelDir());
+    Optional<Pooling> pooling = EmbeddingConfig.load(settings.modelDir());
     long[] tokenizerNanos = new long[1];
     FutureTask<TextTokenizer> tokenizerLoad =
         new FutureTask<>(
@@ -196,7 +201,15 @@ public final class WorkerRuntime implements AutoCloseable {
         scheduler.snapshot().kvBlockSize(),
         settings.maxAdapters(),
         settings.adapters().size());
-    return new WorkerRuntime(settings, model, tokenizer, catalog, scheduler, loader, chatPrompts);
+    WorkerRuntime runtime =
+        new WorkerRuntime(
+            settings, model, tokenizer, catalog, scheduler, loader, chatPrompts, pooling);
+    pooling.ifPresent(
+        p ->
+            LOG.infof(
+                "%s is an embedding model: %s pooling%s",
+                settings.modelName(), p.mode(), p.normalize() ? ", normalised" : ""));
+    return runtime;
   }
 
   private static TextTokenizer awaitTokenizer(FutureTask<TextTokenizer> load) throws IOException {
@@ -271,6 +284,14 @@ public final class WorkerRuntime implements AutoCloseable {
    */
   public Optional<ChatPrompts> chatPrompts() {
     return chatPrompts;
+  }
+
+  /**
+   * How the model pools embeddings: present when its checkpoint carries a sentence-transformers
+   * config ({@link EmbeddingConfig}).
+   */
+  public Optional<Pooling> pooling() {
+    return pooling;
   }
 
   public TextTokenizer tokenizer() {

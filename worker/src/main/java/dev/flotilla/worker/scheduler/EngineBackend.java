@@ -28,6 +28,33 @@ public interface EngineBackend extends AutoCloseable {
   void addRow(int token, int seqId, int position, LoadedAdapter adapter, boolean wantLogits);
 
   /**
+   * Appends a row that may also want its final hidden state (after the model's final norm), which
+   * embeddings pool.
+   */
+  default void addRow(
+      int token,
+      int seqId,
+      int position,
+      LoadedAdapter adapter,
+      boolean wantLogits,
+      boolean wantHidden) {
+    if (wantHidden) {
+      throw new UnsupportedOperationException("this engine outputs no hidden states");
+    }
+    addRow(token, seqId, position, adapter, wantLogits);
+  }
+
+  /** Length of a hidden state: the model's hidden size. */
+  default int hiddenSize() {
+    throw new UnsupportedOperationException("this engine outputs no hidden states");
+  }
+
+  /** The {@code hiddenRow}-th wanted hidden state of the last step. */
+  default float[] hidden(int hiddenRow) {
+    throw new UnsupportedOperationException("this engine outputs no hidden states");
+  }
+
+  /**
    * Runs the step.
    *
    * @throws dev.flotilla.worker.engine.KvCacheFullException when the step needs more KV blocks than

@@ -24,6 +24,8 @@ public final class NativeEngineBackend implements EngineBackend {
   private final ByteBuffer
       logits; // float32 [maxSequences, vocab]: one wanted row per sequence per step
   private final int vocab;
+  private final int hiddenSize;
+  private ByteBuffer hidden; // float32 [maxBatchTokens, hidden]: allocated on first use
 
   /** Creates a context on {@code model}; the backend does not own the model. */
   public NativeEngineBackend(Model model, ContextParams params) {
@@ -32,6 +34,7 @@ public final class NativeEngineBackend implements EngineBackend {
     this.batch = new Batch(params.maxBatchTokens());
     this.logits = context.allocateLogits(params.maxSequences());
     this.vocab = model.info().vocabSize();
+    this.hiddenSize = model.info().hiddenSize();
   }
 
   public Model model() {
@@ -70,8 +73,44 @@ public final class NativeEngineBackend implements EngineBackend {
   }
 
   @Override
+  public void addRow(
+      int token,
+      int seqId,
+      int position,
+      LoadedAdapter adapter,
+      boolean wantLogits,
+      boolean wantHidden) {
+    batch.add(
+        token,
+        seqId,
+        position,
+        adapter == null ? null : (Adapter) adapter.handle(),
+        wantLogits,
+        wantHidden);
+  }
+
+  @Override
+  public int hiddenSize() {
+    return hiddenSize;
+  }
+
+  @Override
+  public float[] hidden(int hiddenRow) {
+    float[] out = new float[hiddenSize];
+    hidden
+        .slice(hiddenRow * hiddenSize * 4, hiddenSize * 4)
+        .order(hidden.order())
+        .asFloatBuffer()
+        .get(out);
+    return out;
+  }
+
+  @Override
   public void decode() {
-    context.decode(batch, logits);
+    if (batch.hiddenRows() > 0 && hidden == null) {
+      hidden = context.allocateHidden(batch.capacity());
+    }
+    context.decode(batch, logits, batch.hiddenRows() > 0 ? hidden : null);
   }
 
   @Override

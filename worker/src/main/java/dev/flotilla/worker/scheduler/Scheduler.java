@@ -51,6 +51,11 @@ import org.jboss.logging.Logger;
  *   <li>retire finished sequences at once.
  * </ol>
  *
+ * <p>Embedding requests ({@link SequenceRequest#embeds()}) take the same path as prefill-only
+ * sequences: their prompt chunks share steps with generation traffic, the engine returns the final
+ * hidden states their pooling needs instead of logits, and after the last chunk they pool, answer
+ * and free their KV blocks at once.
+ *
  * <p>The KV budget and the adapters share one pool (as in S-LoRA): a resident adapter counts as the
  * KV blocks its weights would fill, so loading adapters leaves less room for sequences and idle
  * adapters are evicted when a sequence needs the room. Sequences never fail for want of KV blocks:
@@ -432,9 +437,16 @@ public final class Scheduler implements AutoCloseable {
       engine.clearBatch();
       for (Chunk c : plan) {
         Sequence seq = c.seq;
+        boolean embeds = seq.request.embeds();
         for (int i = 0; i < c.rows; i++) {
           int pos = seq.cached + i;
-          engine.addRow(seq.tokens[pos], seq.seqId, pos, seq.adapter, c.samples && i == c.rows - 1);
+          boolean last = c.samples && i == c.rows - 1;
+          if (embeds) {
+            boolean hidden = last || seq.request.pooling().needsEveryRow();
+            engine.addRow(seq.tokens[pos], seq.seqId, pos, seq.adapter, false, hidden);
+          } else {
+            engine.addRow(seq.tokens[pos], seq.seqId, pos, seq.adapter, last);
+          }
         }
         rows += c.rows;
       }
@@ -459,11 +471,17 @@ public final class Scheduler implements AutoCloseable {
     }
     metrics.step(plan.size(), rows);
     int logitRow = 0;
+    int hiddenRow = 0;
     long now = clock.getAsLong();
     for (Chunk c : plan) {
       Sequence seq = c.seq;
       seq.cached += c.rows;
-      if (c.samples) {
+      if (seq.request.embeds()) {
+        int rowsOut = seq.request.pooling().needsEveryRow() ? c.rows : c.samples ? 1 : 0;
+        int first = hiddenRow;
+        hiddenRow += rowsOut;
+        pool(seq, first, rowsOut, c.samples, now);
+      } else if (c.samples) {
         int row = logitRow++;
         try {
           SampledToken token = engine.sample(row, seq.request.sampling(), seq.generated());
@@ -478,6 +496,32 @@ public final class Scheduler implements AutoCloseable {
       }
     }
     return true;
+  }
+
+  /**
+   * Adds an embedding sequence's hidden rows of this step; after its last chunk answers with the
+   * pooled vector and finishes, which frees its KV blocks.
+   */
+  private void pool(Sequence seq, int firstRow, int rows, boolean lastChunk, long now) {
+    try {
+      if (seq.pooled == null) {
+        seq.pooled = new Pooling.Accumulator(seq.request.pooling(), engine.hiddenSize());
+      }
+      for (int r = 0; r < rows; r++) {
+        seq.pooled.add(engine.hidden(firstRow + r));
+      }
+      if (lastChunk) {
+        seq.firstTokenNanos = now;
+        seq.lastTokenNanos = now;
+        seq.output.onEmbedding(seq.pooled.result());
+        finish(seq, FinishReason.STOP);
+      }
+    } catch (RuntimeException e) {
+      LOG.errorf(e, "embedding %s failed after its engine step", seq.request.requestId());
+      if (!seq.finished) {
+        fail(seq, Failure.ENGINE_ERROR, "pooling failed: " + describe(e));
+      }
+    }
   }
 
   private static String describe(RuntimeException e) {
@@ -587,6 +631,9 @@ public final class Scheduler implements AutoCloseable {
   private void preempt(Sequence seq) {
     release(seq);
     seq.cached = 0;
+    if (seq.pooled != null) {
+      seq.pooled.reset(); // the prompt is recomputed, its hidden states pooled again
+    }
     seq.preemptions++;
     waiting.add(seq);
     metrics.preempted();

@@ -47,6 +47,7 @@ public final class Sequence {
   long lastTokenNanos = -1;
   int preemptions;
   boolean finished;
+  Pooling.Accumulator pooled; // an embedding request's hidden states so far, once admitted
 
   Sequence(SequenceRequest request, SequenceOutput output, long arrival, long arrivalNanos) {
     this.request = request;

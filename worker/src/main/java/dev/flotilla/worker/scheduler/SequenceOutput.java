@@ -13,6 +13,13 @@ public interface SequenceOutput {
    */
   boolean onToken(int token, float logprob);
 
+  /**
+   * An embedding request's pooled vector, after its last prompt chunk; {@link #onFinish} follows.
+   */
+  default void onEmbedding(float[] embedding) {
+    throw new UnsupportedOperationException("this output takes no embeddings");
+  }
+
   /** The sequence finished normally; no call follows. */
   void onFinish(SequenceResult result);
 

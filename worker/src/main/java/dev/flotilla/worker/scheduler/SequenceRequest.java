@@ -14,6 +14,8 @@ import dev.flotilla.worker.engine.SamplingParams;
  *     none)
  * @param priority higher is admitted first
  * @param virtualTokenCounter among equal priorities, lower is admitted first
+ * @param pooling for an embedding request, how its prompt's hidden states become one vector (it
+ *     generates nothing and finishes after its last prompt chunk); null for generation
  */
 public record SequenceRequest(
     String requestId,
@@ -23,7 +25,60 @@ public record SequenceRequest(
     int maxTokens,
     boolean limitedByContext,
     int priority,
-    double virtualTokenCounter) {
+    double virtualTokenCounter,
+    Pooling pooling) {
+
+  private static final SamplingParams UNUSED_SAMPLING = new SamplingParams(0, 0, 1, 0);
+
+  /** A generation request. */
+  public SequenceRequest(
+      String requestId,
+      String adapter,
+      int[] prompt,
+      SamplingParams sampling,
+      int maxTokens,
+      boolean limitedByContext,
+      int priority,
+      double virtualTokenCounter) {
+    this(
+        requestId,
+        adapter,
+        prompt,
+        sampling,
+        maxTokens,
+        limitedByContext,
+        priority,
+        virtualTokenCounter,
+        null);
+  }
+
+  /** An embedding request: a prefill of {@code prompt} pooled into one vector. */
+  public static SequenceRequest embedding(
+      String requestId,
+      String adapter,
+      int[] prompt,
+      Pooling pooling,
+      int priority,
+      double virtualTokenCounter) {
+    if (pooling == null) {
+      throw new IllegalArgumentException("an embedding request needs a pooling");
+    }
+    return new SequenceRequest(
+        requestId,
+        adapter,
+        prompt,
+        UNUSED_SAMPLING,
+        1,
+        false,
+        priority,
+        virtualTokenCounter,
+        pooling);
+  }
+
+  /** Whether this request embeds its prompt instead of generating. */
+  public boolean embeds() {
+    return pooling != null;
+  }
 
   public SequenceRequest {
     if (prompt.length == 0) {

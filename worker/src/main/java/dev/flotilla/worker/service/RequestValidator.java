@@ -72,35 +72,9 @@ final class RequestValidator {
       }
     }
 
-    if (request.getPriority() < MIN_PRIORITY || request.getPriority() > MAX_PRIORITY) {
-      throw Errors.invalid(
-          "priority",
-          "priority must be in "
-              + MIN_PRIORITY
-              + ".."
-              + MAX_PRIORITY
-              + " (low, normal, high), got "
-              + request.getPriority());
-    }
-    double vtc = request.getVirtualTokenCounter();
-    if (!Double.isFinite(vtc) || vtc < 0) {
-      throw Errors.invalid(
-          "virtual_token_counter",
-          "virtual_token_counter must be a finite number >= 0, got " + vtc);
-    }
-
+    checkFairness(request.getPriority(), request.getVirtualTokenCounter());
     String adapter = request.getAdapter();
-    if (!adapter.isEmpty()) {
-      if (!runtime.catalog().contains(adapter)) {
-        throw Errors.adapterNotFound(
-            adapter, "adapter '" + adapter + "' is not known to this worker");
-      }
-      if (runtime.scheduler().adapterSlots() == 0) {
-        throw Errors.of(
-            Status.FAILED_PRECONDITION,
-            "this worker has no adapter slots (FLOTILLA_MAX_ADAPTERS=0)");
-      }
-    }
+    checkAdapter(adapter, runtime);
 
     int[] prompt = prompt(request, runtime);
     int context = runtime.scheduler().contextLength();
@@ -142,6 +116,40 @@ final class RequestValidator {
             request.getVirtualTokenCounter()),
         s.getStopList(),
         request.getLogprobs());
+  }
+
+  /** Priority and virtual token counter, the gateway's fairness inputs. */
+  static void checkFairness(int priority, double vtc) {
+    if (priority < MIN_PRIORITY || priority > MAX_PRIORITY) {
+      throw Errors.invalid(
+          "priority",
+          "priority must be in "
+              + MIN_PRIORITY
+              + ".."
+              + MAX_PRIORITY
+              + " (low, normal, high), got "
+              + priority);
+    }
+    if (!Double.isFinite(vtc) || vtc < 0) {
+      throw Errors.invalid(
+          "virtual_token_counter",
+          "virtual_token_counter must be a finite number >= 0, got " + vtc);
+    }
+  }
+
+  /** The adapter, if one is named, is known and the worker has slots for adapters. */
+  static void checkAdapter(String adapter, WorkerRuntime runtime) {
+    if (!adapter.isEmpty()) {
+      if (!runtime.catalog().contains(adapter)) {
+        throw Errors.adapterNotFound(
+            adapter, "adapter '" + adapter + "' is not known to this worker");
+      }
+      if (runtime.scheduler().adapterSlots() == 0) {
+        throw Errors.of(
+            Status.FAILED_PRECONDITION,
+            "this worker has no adapter slots (FLOTILLA_MAX_ADAPTERS=0)");
+      }
+    }
   }
 
   private static int[] prompt(WorkerGenerateRequest request, WorkerRuntime runtime) {

@@ -7,6 +7,8 @@ import dev.flotilla.api.worker.v1.LoadAdapterResponse;
 import dev.flotilla.api.worker.v1.StatsRequest;
 import dev.flotilla.api.worker.v1.UnloadAdapterRequest;
 import dev.flotilla.api.worker.v1.UnloadAdapterResponse;
+import dev.flotilla.api.worker.v1.WorkerEmbedRequest;
+import dev.flotilla.api.worker.v1.WorkerEmbedResponse;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
 import dev.flotilla.api.worker.v1.WorkerGenerateResponse;
 import dev.flotilla.api.worker.v1.WorkerGrpc;
@@ -19,6 +21,7 @@ import dev.flotilla.worker.runtime.WorkerHolder;
 import dev.flotilla.worker.runtime.WorkerRuntime;
 import dev.flotilla.worker.scheduler.Scheduler;
 import dev.flotilla.worker.scheduler.Sequence;
+import dev.flotilla.worker.scheduler.SequenceRequest;
 import dev.flotilla.workerlink.GenerateStreamServer;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -30,6 +33,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.impl.ContextInternal;
 import jakarta.inject.Inject;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
@@ -37,7 +41,8 @@ import java.util.concurrent.RejectedExecutionException;
 import org.jboss.logging.Logger;
 
 /**
- * {@code flotilla.worker.v1.Worker}: Generate streams tokens from the scheduler; LoadAdapter and
+ * {@code flotilla.worker.v1.Worker}: Generate streams tokens from the scheduler; Embed pools the
+ * final hidden states of its inputs, scheduled with generation traffic; LoadAdapter and
  * UnloadAdapter manage adapter slots (an {@code hf://} or {@code s3://} adapter is downloaded
  * first); Stats streams the scheduler's state. Nothing here blocks a gRPC thread: requests are
  * checked, queued, and answered from the engine thread or a download thread.
@@ -90,6 +95,36 @@ public class WorkerGrpcService extends WorkerGrpc.WorkerImplBase {
     if (observer instanceof ServerCallStreamObserver<WorkerGenerateResponse> call) {
       // Client gone or deadline passed: gRPC cancels the call and the scheduler frees the sequence.
       call.setOnCancelHandler(() -> scheduler.cancel(seq));
+    }
+  }
+
+  /**
+   * Embeds each input as its own prefill-only sequence, scheduled beside generation traffic; the
+   * answer leaves when every input has pooled.
+   */
+  @Override
+  public void embed(WorkerEmbedRequest request, StreamObserver<WorkerEmbedResponse> observer) {
+    WorkerRuntime runtime;
+    List<SequenceRequest> inputs;
+    try {
+      runtime = admitting();
+      inputs = EmbedValidator.validate(request, runtime);
+    } catch (StatusRuntimeException e) {
+      observer.onError(e);
+      return;
+    }
+    Scheduler scheduler = runtime.scheduler();
+    EmbedCall call = new EmbedCall(observer, inputs.size(), scheduler);
+    if (observer instanceof ServerCallStreamObserver<WorkerEmbedResponse> server) {
+      server.setOnCancelHandler(call::cancel);
+    }
+    for (int i = 0; i < inputs.size(); i++) {
+      try {
+        call.submitted(scheduler.submit(inputs.get(i), call.output(i)));
+      } catch (RejectedExecutionException e) {
+        call.fail(Status.RESOURCE_EXHAUSTED.withDescription(e.getMessage()));
+        return;
+      }
     }
   }
 
