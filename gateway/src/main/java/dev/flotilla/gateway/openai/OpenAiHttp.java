@@ -21,10 +21,11 @@ import java.util.UUID;
 
 /**
  * The OpenAI-compatible HTTP surface: {@code POST /v1/completions}, {@code POST
- * /v1/chat/completions} (JSON, or SSE with {@code stream: true}) and {@code GET /v1/models}, on the
- * same {@link GatewayPipeline} as gRPC. This class only translates: the body to a GenerateRequest
- * ({@link OpenAiRequests}), pipeline output to OpenAI's shapes ({@link OpenAiJson}) and statuses to
- * OpenAI errors ({@link OpenAiError}).
+ * /v1/chat/completions} (JSON, or SSE with {@code stream: true}), {@code POST /v1/embeddings}
+ * ({@link OpenAiEmbeddings}) and {@code GET /v1/models}, on the same {@link GatewayPipeline} as
+ * gRPC. This class only translates: the body to a GenerateRequest ({@link OpenAiRequests}),
+ * pipeline output to OpenAI's shapes ({@link OpenAiJson}) and statuses to OpenAI errors ({@link
+ * OpenAiError}).
  *
  * <p>Handlers run on the event loop, as the gRPC service does: no pipeline step blocks (a usage
  * event's fsync is the ledger writer's), and the body handler has read the body, which it does only
@@ -65,6 +66,43 @@ public final class OpenAiHttp {
         .handler(ctx -> generate(ctx, Endpoint.COMPLETIONS));
     router.post("/v1/chat/completions").handler(body).handler(ctx -> generate(ctx, Endpoint.CHAT));
     router.get("/v1/models").handler(this::models);
+    router.post("/v1/embeddings").handler(this::authenticate);
+    router.post("/v1/embeddings").handler(body).handler(this::embed);
+  }
+
+  private void embed(RoutingContext ctx) {
+    TenantInfo tenant = ctx.get(TENANT);
+    Buffer raw = ctx.body().buffer();
+    JsonNode body;
+    String parseError = null;
+    try {
+      body = raw == null ? null : json.mapper().readTree(raw.getBytes());
+    } catch (IOException e) {
+      body = null;
+      parseError = e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.toString();
+    }
+    String requestId = requestId(ctx.request().getHeader("X-Request-Id"));
+    OpenAiEmbeddings.Encoding encoding;
+    try {
+      encoding = OpenAiEmbeddings.encoding(body);
+    } catch (StatusRuntimeException e) {
+      encoding = OpenAiEmbeddings.Encoding.FLOAT; // the request fails by name in the pipeline
+    }
+    String model = body == null ? "" : body.path("model").asText("");
+    EmbeddingsExchange exchange =
+        new EmbeddingsExchange(ctx.response(), vertx, json.mapper(), requestId, model, encoding);
+    JsonNode parsed = body;
+    String invalid = parseError;
+    exchange.run(
+        pipeline,
+        tenant,
+        () -> {
+          if (invalid != null) {
+            throw GatewayStatus.invalidArgument("body", "not valid JSON: " + invalid);
+          }
+          return OpenAiEmbeddings.toEmbedRequest(parsed, requestId);
+        },
+        settings.timeout().toNanos());
   }
 
   /**

@@ -2,6 +2,7 @@ package dev.flotilla.gateway.service;
 
 import dev.flotilla.api.crd.Visibility;
 import dev.flotilla.api.v1.AdapterInfo;
+import dev.flotilla.api.v1.EmbedRequest;
 import dev.flotilla.api.v1.GenerateRequest;
 import dev.flotilla.api.v1.ListModelsResponse;
 import dev.flotilla.api.v1.ModelInfo;
@@ -134,6 +135,58 @@ public final class GatewayPipeline {
   }
 
   /**
+   * Runs an embedding request through the same stages as generation (authorize, limits, fair queue,
+   * routing with adapter affinity, one usage event); every outcome reaches {@code sink}, once,
+   * after {@link ResponseSink#embeddings} when it succeeded.
+   *
+   * @return as {@link #start(String, Supplier, ResponseSink, Deadline)}
+   */
+  public RunningRequest embed(
+      String authorization, Supplier<EmbedRequest> request, ResponseSink sink, Deadline deadline) {
+    long arrived = ticker.nanos();
+    TenantInfo tenant = authenticate(authorization, sink);
+    if (tenant == null) {
+      return null;
+    }
+    return embed(tenant, arrived, request, sink, deadline);
+  }
+
+  /** As {@link #embed(String, Supplier, ResponseSink, Deadline)}, for an authenticated caller. */
+  public RunningRequest embed(
+      TenantInfo tenant, Supplier<EmbedRequest> request, ResponseSink sink, Deadline deadline) {
+    return embed(tenant, ticker.nanos(), request, sink, deadline);
+  }
+
+  private RunningRequest embed(
+      TenantInfo tenant,
+      long arrived,
+      Supplier<EmbedRequest> build,
+      ResponseSink sink,
+      Deadline deadline) {
+    EmbedRequest request = EmbedRequest.getDefaultInstance();
+    RequestFacts facts;
+    try {
+      request = build.get();
+      validateEmbed(request);
+      Authorizer.Grant grant =
+          authorizer.authorize(tenant, request.getModel(), request.getAdapter());
+      facts = RequestFacts.ofEmbed(tenant, request, grant, arrived, deadline);
+    } catch (StatusRuntimeException e) {
+      meter.refused(
+          RequestFacts.ofEmbed(tenant, request, null, arrived, deadline),
+          e.getStatus().getCode().name().toLowerCase(Locale.ROOT),
+          e,
+          sink);
+      return null;
+    }
+    TenantLimiter.Permit permit = admit(facts, sink);
+    if (permit == null) {
+      return null;
+    }
+    return queue(facts, permit, sink);
+  }
+
+  /**
    * The caller's tenant, for a transport that checks the key before it reads the request: the HTTP
    * surface, so that nobody without a key makes the gateway read or parse a body. A refusal counts
    * as the pipeline's own.
@@ -243,6 +296,48 @@ public final class GatewayPipeline {
   static final int MAX_STOP_SEQUENCES = 16;
 
   static final int MAX_STOP_LENGTH = 256;
+
+  /**
+   * The worker's limit on inputs per Embed call, checked here so a request fails before it is held.
+   */
+  static final int MAX_EMBED_INPUTS = 2048;
+
+  static void validateEmbed(EmbedRequest r) {
+    if (r.getModel().isEmpty()) {
+      throw GatewayStatus.invalidArgument("model", "must not be empty");
+    }
+    if (r.getInputsCount() == 0) {
+      throw GatewayStatus.invalidArgument("input", "give at least one string or token id list");
+    }
+    if (r.getInputsCount() > MAX_EMBED_INPUTS) {
+      throw GatewayStatus.invalidArgument("input", "at most " + MAX_EMBED_INPUTS + " inputs");
+    }
+    for (int i = 0; i < r.getInputsCount(); i++) {
+      var input = r.getInputs(i);
+      boolean empty =
+          switch (input.getInputCase()) {
+            case TEXT -> input.getText().isEmpty();
+            case TOKEN_IDS -> input.getTokenIds().getIdsCount() == 0;
+            case INPUT_NOT_SET -> true;
+          };
+      if (empty) {
+        throw GatewayStatus.invalidArgument("input", "input " + i + " is empty");
+      }
+      if (input.hasTokenIds()) {
+        for (int id : input.getTokenIds().getIdsList()) {
+          if (id < 0) {
+            throw GatewayStatus.invalidArgument("input", "token ids are >= 0");
+          }
+        }
+      }
+    }
+    if (r.getDimensions() < 0) {
+      throw GatewayStatus.invalidArgument("dimensions", "must be >= 0 (0 = the model's)");
+    }
+    if (r.getRequestId().length() > 128) {
+      throw GatewayStatus.invalidArgument("request_id", "at most 128 characters");
+    }
+  }
 
   static void validate(GenerateRequest r) {
     switch (r.getInputCase()) {

@@ -1,6 +1,9 @@
 package dev.flotilla.gateway.service;
 
 import dev.flotilla.api.v1.CompleteResponse;
+import dev.flotilla.api.v1.EmbedRequest;
+import dev.flotilla.api.v1.EmbedResponse;
+import dev.flotilla.api.v1.Embedding;
 import dev.flotilla.api.v1.Final;
 import dev.flotilla.api.v1.GenerateRequest;
 import dev.flotilla.api.v1.GenerateResponse;
@@ -16,6 +19,7 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
 import jakarta.inject.Inject;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -109,6 +113,65 @@ public class InferenceGrpcService extends InferenceGrpc.InferenceImplBase {
             call.onError(error);
           }
         });
+  }
+
+  @Override
+  public void embed(EmbedRequest request, StreamObserver<EmbedResponse> observer) {
+    ServerCallStreamObserver<EmbedResponse> call =
+        (ServerCallStreamObserver<EmbedResponse>) observer;
+    EmbedResponse.Builder out = EmbedResponse.newBuilder();
+    Deadline deadline = Context.current().getDeadline();
+    AtomicReference<RunningRequest> running = new AtomicReference<>();
+    call.setOnCancelHandler(
+        () -> {
+          RunningRequest r = running.get();
+          if (r != null) {
+            r.clientCancelled(deadlinePassed(deadline));
+          }
+        });
+    RunningRequest r =
+        pipeline.embed(
+            AuthorizationInterceptor.AUTHORIZATION.get(),
+            () -> request,
+            new ResponseSink() {
+              @Override
+              public boolean isReady() {
+                return true;
+              }
+
+              @Override
+              public void tokens(TokenChunk chunk) {
+                throw new IllegalStateException("an embedding request streams no tokens");
+              }
+
+              @Override
+              public void embeddings(List<Embedding> vectors) {
+                out.addAllEmbeddings(vectors);
+              }
+
+              @Override
+              public void progress(HeldProgress progress) {}
+
+              @Override
+              public void complete(Final fin) {
+                call.onNext(
+                    out.setRequestId(fin.getRequestId())
+                        .setUsage(fin.getUsage())
+                        .setTimings(fin.getTimings())
+                        .build());
+                call.onCompleted();
+              }
+
+              @Override
+              public void fail(StatusRuntimeException error) {
+                call.onError(error);
+              }
+            },
+            deadline);
+    running.set(r);
+    if (r != null && call.isCancelled()) {
+      r.clientCancelled(deadlinePassed(deadline));
+    }
   }
 
   private static final long DEADLINE_SLACK_MS = 20;

@@ -1,7 +1,10 @@
 package dev.flotilla.gateway.service;
 
+import dev.flotilla.api.v1.EmbedInput;
+import dev.flotilla.api.v1.EmbedRequest;
 import dev.flotilla.api.v1.GenerateRequest;
 import dev.flotilla.api.v1.SamplingParams;
+import dev.flotilla.api.worker.v1.WorkerEmbedRequest;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
 import dev.flotilla.gateway.auth.TenantInfo;
 import dev.flotilla.gateway.authz.Authorizer;
@@ -19,7 +22,11 @@ import java.util.UUID;
  * @param arrived ticker nanos at arrival
  * @param deadline the client's deadline; null for none
  * @param promptEstimate prompt tokens before a worker has counted them
- * @param maxTokens the request's {@code max_tokens}, else the gateway's default
+ * @param maxTokens the request's {@code max_tokens}, else the gateway's default; 0 for an embedding
+ *     request, which generates nothing
+ * @param embed an embedding request as the client sent it; null for generation, whose {@code
+ *     request} is then the client's (for an embedding request, {@code request} carries its model,
+ *     adapter and id alone)
  */
 record RequestFacts(
     String requestId,
@@ -29,7 +36,8 @@ record RequestFacts(
     long arrived,
     Deadline deadline,
     long promptEstimate,
-    int maxTokens) {
+    int maxTokens,
+    EmbedRequest embed) {
 
   static RequestFacts of(
       TenantInfo tenant,
@@ -45,7 +53,73 @@ record RequestFacts(
             ? request.getSampling().getMaxTokens()
             : defaultMaxTokens;
     return new RequestFacts(
-        id, tenant, request, grant, arrived, deadline, estimatePromptTokens(request), maxTokens);
+        id,
+        tenant,
+        request,
+        grant,
+        arrived,
+        deadline,
+        estimatePromptTokens(request),
+        maxTokens,
+        null);
+  }
+
+  /** An embedding request's facts; {@code grant} null when it was refused before authorization. */
+  static RequestFacts ofEmbed(
+      TenantInfo tenant,
+      EmbedRequest embed,
+      Authorizer.Grant grant,
+      long arrived,
+      Deadline deadline) {
+    String id =
+        embed.getRequestId().isEmpty() ? UUID.randomUUID().toString() : embed.getRequestId();
+    GenerateRequest head =
+        GenerateRequest.newBuilder()
+            .setModel(embed.getModel())
+            .setAdapter(embed.getAdapter())
+            .setRequestId(id)
+            .build();
+    long estimate = 0;
+    for (EmbedInput input : embed.getInputsList()) {
+      estimate +=
+          input.hasTokenIds()
+              ? input.getTokenIds().getIdsCount()
+              : (input.getText().getBytes(StandardCharsets.UTF_8).length + 3) / 4;
+    }
+    return new RequestFacts(id, tenant, head, grant, arrived, deadline, estimate, 0, embed);
+  }
+
+  /** Whether this is an embedding request. */
+  boolean embeds() {
+    return embed != null;
+  }
+
+  /** Bytes the request holds while it waits. */
+  long requestBytes() {
+    return embed != null ? embed.getSerializedSize() : request.getSerializedSize();
+  }
+
+  /**
+   * The Embed call to a worker; {@code virtualTokenCounter} is the tenant's fair-queue position.
+   */
+  WorkerEmbedRequest workerEmbedRequest(double virtualTokenCounter) {
+    return WorkerEmbedRequest.newBuilder()
+        .setRequestId(requestId)
+        .setAdapter(adapterName())
+        .addAllInputs(embed.getInputsList())
+        .setDimensions(embed.getDimensions())
+        .setTenant(tenant.name())
+        .setPriority(priority())
+        .setVirtualTokenCounter(virtualTokenCounter)
+        .build();
+  }
+
+  private int priority() {
+    return switch (tenant.priority()) {
+      case High -> 2;
+      case Normal -> 1;
+      case Low -> 0;
+    };
   }
 
   /** What the tenant's token budget reserves at admission: the prompt plus max_tokens. */

@@ -1,7 +1,11 @@
 package dev.flotilla.gateway.service;
 
+import dev.flotilla.api.v1.FinishReason;
 import dev.flotilla.api.v1.HeldProgress;
 import dev.flotilla.api.v1.TokenChunk;
+import dev.flotilla.api.v1.Usage;
+import dev.flotilla.api.worker.v1.WorkerEmbedRequest;
+import dev.flotilla.api.worker.v1.WorkerEmbedResponse;
 import dev.flotilla.api.worker.v1.WorkerFinal;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
 import dev.flotilla.gateway.limit.TenantLimiter;
@@ -152,6 +156,10 @@ final class RequestRun implements RunningRequest {
   // ---- stream: the worker's call ----
 
   private void open(WorkerAttempt a) {
+    if (facts.embeds()) {
+      openEmbed(a);
+      return;
+    }
     // Built before the lock, which then covers only the opening (virtualCounter takes the
     // scheduler's lock).
     WorkerGenerateRequest request =
@@ -166,6 +174,43 @@ final class RequestRun implements RunningRequest {
       moveTo(RequestPhase.STREAMING);
       a.open(request, facts.deadline());
     }
+  }
+
+  /** As {@link #open}, for an embedding request: one unary Embed call. */
+  private void openEmbed(WorkerAttempt a) {
+    WorkerEmbedRequest request =
+        facts.workerEmbedRequest(scheduler.virtualCounter(facts.tenant().name()));
+    synchronized (lock) {
+      if (a != attempt) {
+        return;
+      }
+      if (facts.deadline() != null && facts.deadline().isExpired()) {
+        return;
+      }
+      moveTo(RequestPhase.STREAMING);
+      a.openEmbed(request, facts.deadline());
+    }
+  }
+
+  /** The worker embedded every input: the vectors go to the sink, which answers on completion. */
+  void embedded(WorkerAttempt from, WorkerEmbedResponse response) {
+    synchronized (lock) {
+      if (from != attempt || phase != RequestPhase.STREAMING) {
+        return;
+      }
+      tally.promptCounted(response.getPromptTokens());
+      sink.embeddings(response.getEmbeddingsList());
+    }
+    int prompt = response.getPromptTokens();
+    finish(
+        RequestOutcome.completed(
+            WorkerFinal.newBuilder()
+                .setFinishReason(FinishReason.STOP)
+                .setUsage(Usage.newBuilder().setPromptTokens(prompt).setTotalTokens(prompt).build())
+                .setQueueMs(response.getQueueMs())
+                .setTotalMs(response.getTotalMs())
+                .setPreemptions(response.getPreemptions())
+                .build()));
   }
 
   void promptCounted(WorkerAttempt from, int promptTokens) {
@@ -223,6 +268,25 @@ final class RequestRun implements RunningRequest {
                       + "); not retried")));
     } else {
       retryOrFail(from, status);
+    }
+  }
+
+  /**
+   * As {@link #workerFailed}, keeping a refusal of the request itself (a bad argument, a model that
+   * cannot serve it) as the worker sent it, details naming the field included: no other worker
+   * would answer differently.
+   */
+  void workerRefused(WorkerAttempt from, StatusRuntimeException error) {
+    switch (error.getStatus().getCode()) {
+      case INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE -> {
+        synchronized (lock) {
+          if (from != attempt) {
+            return;
+          }
+        }
+        finish(RequestOutcome.failed(error));
+      }
+      default -> workerFailed(from, error.getStatus());
     }
   }
 

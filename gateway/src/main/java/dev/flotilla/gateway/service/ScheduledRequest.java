@@ -56,7 +56,7 @@ final class ScheduledRequest implements ModelScheduler.Request {
 
   @Override
   public long heldBytes() {
-    return facts.request().getSerializedSize();
+    return facts.requestBytes();
   }
 
   @Override

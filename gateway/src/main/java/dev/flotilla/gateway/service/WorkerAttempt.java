@@ -3,6 +3,8 @@ package dev.flotilla.gateway.service;
 import dev.flotilla.api.v1.TokenChunk;
 import dev.flotilla.api.worker.v1.LoadAdapterRequest;
 import dev.flotilla.api.worker.v1.LoadAdapterResponse;
+import dev.flotilla.api.worker.v1.WorkerEmbedRequest;
+import dev.flotilla.api.worker.v1.WorkerEmbedResponse;
 import dev.flotilla.api.worker.v1.WorkerFinal;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
 import dev.flotilla.gateway.route.WorkerView;
@@ -11,6 +13,7 @@ import dev.flotilla.workerlink.GenerateCall;
 import dev.flotilla.workerlink.GenerateListener;
 import io.grpc.Deadline;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -38,6 +41,7 @@ final class WorkerAttempt implements GenerateListener {
   // guarded by the run's lock; set once, when the call opens
   private StreamWindow window;
   private GenerateCall call;
+  private CompletableFuture<WorkerEmbedResponse> embedCall;
 
   WorkerAttempt(RequestRun run, String workerId, String address, WorkerClient client) {
     this.run = run;
@@ -78,6 +82,24 @@ final class WorkerAttempt implements GenerateListener {
     call = client.generate(address, request, this, deadline, window.open());
   }
 
+  /**
+   * Opens an Embed call; its answer or failure comes back to the run. Under the run's lock, as
+   * {@link #open}.
+   */
+  void openEmbed(WorkerEmbedRequest request, Deadline deadline) {
+    embedCall = client.embed(address, request, deadline);
+    embedCall.whenComplete(
+        (response, error) -> {
+          if (error == null) {
+            run.embedded(this, response);
+          } else if (error instanceof StatusRuntimeException refusal) {
+            run.workerRefused(this, refusal);
+          } else {
+            run.workerFailed(this, Status.fromThrowable(error));
+          }
+        });
+  }
+
   /** A chunk went to the client: hands credit back while the client keeps up. Under lock. */
   void delivered(boolean clientReady) {
     request(window.received(clientReady));
@@ -98,6 +120,9 @@ final class WorkerAttempt implements GenerateListener {
   void cancel() {
     if (call != null) {
       call.cancel("client cancelled");
+    }
+    if (embedCall != null) {
+      embedCall.cancel(false);
     }
   }
 

@@ -3,6 +3,8 @@ package dev.flotilla.gateway.worker;
 import dev.flotilla.api.worker.v1.LoadAdapterRequest;
 import dev.flotilla.api.worker.v1.LoadAdapterResponse;
 import dev.flotilla.api.worker.v1.StatsRequest;
+import dev.flotilla.api.worker.v1.WorkerEmbedRequest;
+import dev.flotilla.api.worker.v1.WorkerEmbedResponse;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
 import dev.flotilla.api.worker.v1.WorkerGrpc;
 import dev.flotilla.api.worker.v1.WorkerStats;
@@ -160,6 +162,48 @@ public final class GrpcWorkerClient implements WorkerClient {
               }
             });
     return f;
+  }
+
+  @Override
+  public CompletableFuture<WorkerEmbedResponse> embed(
+      String address, WorkerEmbedRequest request, Deadline deadline) {
+    return detached(
+        () -> {
+          CompletableFuture<WorkerEmbedResponse> f = new CompletableFuture<>();
+          WorkerGrpc.WorkerStub stub = WorkerGrpc.newStub(channel(address));
+          if (deadline != null) {
+            stub = stub.withDeadline(deadline);
+          }
+          stub.embed(
+              request,
+              new ClientResponseObserver<WorkerEmbedRequest, WorkerEmbedResponse>() {
+                @Override
+                public void beforeStart(ClientCallStreamObserver<WorkerEmbedRequest> call) {
+                  f.whenComplete(
+                      (r, e) -> {
+                        if (f.isCancelled()) {
+                          call.cancel("the request ended", null);
+                        }
+                      });
+                }
+
+                @Override
+                public void onNext(WorkerEmbedResponse r) {
+                  f.complete(r);
+                }
+
+                @Override
+                public void onError(Throwable t) {
+                  f.completeExceptionally(t);
+                }
+
+                @Override
+                public void onCompleted() {
+                  f.completeExceptionally(new IllegalStateException("Embed returned nothing"));
+                }
+              });
+          return f;
+        });
   }
 
   @Override

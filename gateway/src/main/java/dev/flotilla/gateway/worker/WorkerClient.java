@@ -2,6 +2,8 @@ package dev.flotilla.gateway.worker;
 
 import dev.flotilla.api.worker.v1.LoadAdapterRequest;
 import dev.flotilla.api.worker.v1.LoadAdapterResponse;
+import dev.flotilla.api.worker.v1.WorkerEmbedRequest;
+import dev.flotilla.api.worker.v1.WorkerEmbedResponse;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
 import dev.flotilla.api.worker.v1.WorkerStats;
 import dev.flotilla.workerlink.GenerateCall;
@@ -27,6 +29,14 @@ public interface WorkerClient extends AutoCloseable {
       int initialMessages);
 
   CompletableFuture<LoadAdapterResponse> loadAdapter(String address, LoadAdapterRequest request);
+
+  /**
+   * Calls the worker's Embed. Cancelling the future cancels the call.
+   *
+   * @param deadline the client's deadline, propagated to the worker; null for none
+   */
+  CompletableFuture<WorkerEmbedResponse> embed(
+      String address, WorkerEmbedRequest request, Deadline deadline);
 
   /** Follows the worker's Stats stream until closed; {@code onEnd} hears when it breaks. */
   AutoCloseable watchStats(

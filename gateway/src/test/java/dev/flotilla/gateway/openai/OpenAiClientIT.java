@@ -165,7 +165,7 @@ class OpenAiClientIT {
   }
 
   /** Installs the pinned {@code openai} package once; returns its node_modules directory. */
-  private static Path installOpenAiClient() throws Exception {
+  static Path installOpenAiClient() throws Exception {
     requireTool("node");
     requireTool("npm");
     Path modules = CLIENT_DIR.resolve("node_modules");

@@ -1,5 +1,10 @@
 package dev.flotilla.gateway.service;
 
+import com.google.protobuf.Any;
+import com.google.rpc.BadRequest;
+import com.google.rpc.Code;
+import dev.flotilla.api.v1.EmbedInput;
+import dev.flotilla.api.v1.Embedding;
 import dev.flotilla.api.v1.FinishReason;
 import dev.flotilla.api.v1.TokenChunk;
 import dev.flotilla.api.v1.Usage;
@@ -8,6 +13,8 @@ import dev.flotilla.api.worker.v1.GenerateStreamResponse;
 import dev.flotilla.api.worker.v1.LoadAdapterRequest;
 import dev.flotilla.api.worker.v1.LoadAdapterResponse;
 import dev.flotilla.api.worker.v1.StatsRequest;
+import dev.flotilla.api.worker.v1.WorkerEmbedRequest;
+import dev.flotilla.api.worker.v1.WorkerEmbedResponse;
 import dev.flotilla.api.worker.v1.WorkerFinal;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
 import dev.flotilla.api.worker.v1.WorkerGenerateResponse;
@@ -19,6 +26,7 @@ import io.grpc.InsecureServerCredentials;
 import io.grpc.Server;
 import io.grpc.ServerCredentials;
 import io.grpc.Status;
+import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
@@ -55,6 +63,13 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
   final Set<String> resident = ConcurrentHashMap.newKeySet();
   public final List<WorkerGenerateRequest> generated = new CopyOnWriteArrayList<>();
   final List<LoadAdapterRequest> loads = new CopyOnWriteArrayList<>();
+
+  /** Embed calls received, in order. */
+  public final List<WorkerEmbedRequest> embedded = new CopyOnWriteArrayList<>();
+
+  /** Length of the vectors Embed answers with: the fake model's hidden size. */
+  public static final int EMBED_DIMENSIONS = 3;
+
   public final AtomicInteger cancelled = new AtomicInteger();
 
   /** Serve GenerateStream; false answers it UNIMPLEMENTED, as a worker without it would. */
@@ -207,6 +222,51 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
                             .setTotalTokens(prompt + n)))
             .build());
     observer.onCompleted();
+  }
+
+  /**
+   * Answers input i with {@link #embedding}(i), refusing a {@code dimensions} other than {@link
+   * #EMBED_DIMENSIONS} as the real worker does. Prompt tokens: the ids, or 5 per text.
+   */
+  @Override
+  public void embed(WorkerEmbedRequest request, StreamObserver<WorkerEmbedResponse> observer) {
+    embedded.add(request);
+    if (refuseWith != null) {
+      observer.onError(refuseWith.asRuntimeException());
+      return;
+    }
+    if (request.getDimensions() != 0 && request.getDimensions() != EMBED_DIMENSIONS) {
+      String message = "dimensions must be the model's " + EMBED_DIMENSIONS;
+      observer.onError(
+          StatusProto.toStatusRuntimeException(
+              com.google.rpc.Status.newBuilder()
+                  .setCode(Code.INVALID_ARGUMENT_VALUE)
+                  .setMessage(message)
+                  .addDetails(
+                      Any.pack(
+                          BadRequest.newBuilder()
+                              .addFieldViolations(
+                                  BadRequest.FieldViolation.newBuilder()
+                                      .setField("dimensions")
+                                      .setDescription(message))
+                              .build()))
+                  .build()));
+      return;
+    }
+    WorkerEmbedResponse.Builder out = WorkerEmbedResponse.newBuilder();
+    int prompt = 0;
+    for (int i = 0; i < request.getInputsCount(); i++) {
+      out.addEmbeddings(embedding(i));
+      EmbedInput input = request.getInputs(i);
+      prompt += input.hasTokenIds() ? input.getTokenIds().getIdsCount() : 5;
+    }
+    observer.onNext(out.setPromptTokens(prompt).setTotalMs(1).build());
+    observer.onCompleted();
+  }
+
+  /** The fake vector of input {@code index}: (index + 1, -0.5, 0.25). */
+  public static Embedding embedding(int index) {
+    return Embedding.newBuilder().addValues(index + 1).addValues(-0.5f).addValues(0.25f).build();
   }
 
   @Override
