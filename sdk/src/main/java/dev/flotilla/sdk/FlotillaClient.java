@@ -1,5 +1,6 @@
 package dev.flotilla.sdk;
 
+import dev.flotilla.api.v1.EmbedRequest;
 import dev.flotilla.api.v1.GenerateRequest;
 import dev.flotilla.api.v1.InferenceGrpc;
 import dev.flotilla.api.v1.ListModelsRequest;
@@ -118,6 +119,25 @@ public final class FlotillaClient implements AutoCloseable {
    */
   public Flow.Publisher<StreamEvent> generatePublisher(CompletionRequest request) {
     return new GeneratePublisher(generateCall(request));
+  }
+
+  /**
+   * Embeds each input with an embedding model: one vector per input, in order.
+   *
+   * @param request what to embed
+   * @return the vectors and the tokens they used
+   * @throws FlotillaException when the call fails, after any retries ({@link
+   *     InvalidRequestException} for a model that does not embed or a wrong {@code dimensions})
+   */
+  public EmbeddingResult embed(EmbeddingRequest request) {
+    EmbedRequest proto = ProtoMapping.embedRequest(request);
+    Deadline deadline =
+        Deadline.after(request.deadline().orElse(defaultDeadline).toNanos(), TimeUnit.NANOSECONDS);
+    return ProtoMapping.embeddingResult(
+        callWithRetries(
+            request.requestId(),
+            deadline,
+            attemptDeadline -> blockingStub.withDeadline(attemptDeadline).embed(proto)));
   }
 
   /**

@@ -2,6 +2,10 @@ package dev.flotilla.sdk;
 
 import dev.flotilla.api.v1.AdapterInfo;
 import dev.flotilla.api.v1.CompleteResponse;
+import dev.flotilla.api.v1.EmbedInput;
+import dev.flotilla.api.v1.EmbedRequest;
+import dev.flotilla.api.v1.EmbedResponse;
+import dev.flotilla.api.v1.Embedding;
 import dev.flotilla.api.v1.Final;
 import dev.flotilla.api.v1.GenerateRequest;
 import dev.flotilla.api.v1.GenerateResponse;
@@ -12,6 +16,7 @@ import dev.flotilla.api.v1.SamplingParams;
 import dev.flotilla.api.v1.TokenChunk;
 import dev.flotilla.api.v1.TokenIds;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 
 /** Converts between the SDK's types and the {@code flotilla.v1} protos, in both directions. */
@@ -43,6 +48,46 @@ final class ProtoMapping {
             () ->
                 proto.setPromptTokenIds(TokenIds.newBuilder().addAllIds(request.promptTokenIds())));
     return proto.build();
+  }
+
+  static EmbedRequest embedRequest(EmbeddingRequest request) {
+    EmbedRequest.Builder b =
+        EmbedRequest.newBuilder()
+            .setModel(request.model())
+            .setAdapter(request.adapter())
+            .setDimensions(request.dimensions())
+            .setRequestId(request.requestId());
+    for (EmbeddingInput input : request.inputs()) {
+      EmbedInput.Builder i = EmbedInput.newBuilder();
+      if (input instanceof EmbeddingInput.Text t) {
+        i.setText(t.text());
+      } else if (input instanceof EmbeddingInput.TokenIds t) {
+        i.setTokenIds(TokenIds.newBuilder().addAllIds(t.ids()));
+      }
+      b.addInputs(i);
+    }
+    return b.build();
+  }
+
+  static EmbeddingResult embeddingResult(EmbedResponse response) {
+    List<float[]> vectors = new ArrayList<>(response.getEmbeddingsCount());
+    for (Embedding e : response.getEmbeddingsList()) {
+      float[] v = new float[e.getValuesCount()];
+      for (int i = 0; i < v.length; i++) {
+        v[i] = e.getValues(i);
+      }
+      vectors.add(v);
+    }
+    var usage = response.getUsage();
+    var timings = response.getTimings();
+    return new EmbeddingResult(
+        response.getRequestId(),
+        vectors,
+        new Usage(usage.getPromptTokens(), usage.getCompletionTokens(), usage.getTotalTokens()),
+        new Timings(
+            Duration.ofMillis(timings.getQueueMs()),
+            Duration.ofMillis(timings.getTimeToFirstTokenMs()),
+            Duration.ofMillis(timings.getTotalMs())));
   }
 
   static CompletionResult completionResult(CompleteResponse response) {

@@ -1,6 +1,8 @@
 package dev.flotilla.sdk;
 
 import dev.flotilla.api.v1.CompleteResponse;
+import dev.flotilla.api.v1.EmbedRequest;
+import dev.flotilla.api.v1.EmbedResponse;
 import dev.flotilla.api.v1.GenerateRequest;
 import dev.flotilla.api.v1.GenerateResponse;
 import dev.flotilla.api.v1.InferenceGrpc;
@@ -34,6 +36,17 @@ public final class FakeInference extends InferenceGrpc.InferenceImplBase {
   public final List<GenerateRequest> completeRequests = new CopyOnWriteArrayList<>();
   public final AtomicInteger listModelsCalls = new AtomicInteger();
 
+  /** Answers Embed; {@code attempt} counts Embed calls from 1. */
+  @FunctionalInterface
+  public interface EmbedHandler {
+    void handle(
+        EmbedRequest request, ServerCallStreamObserver<EmbedResponse> responses, int attempt);
+  }
+
+  public volatile EmbedHandler onEmbed =
+      (request, responses, attempt) -> unimplemented(null, responses, attempt);
+  public final List<EmbedRequest> embedRequests = new CopyOnWriteArrayList<>();
+
   /** Counted down when the client cancels a Generate call (or its deadline passes). */
   public final CountDownLatch generateCancelled = new CountDownLatch(1);
 
@@ -61,6 +74,13 @@ public final class FakeInference extends InferenceGrpc.InferenceImplBase {
         GenerateRequest.getDefaultInstance(),
         (ServerCallStreamObserver<ListModelsResponse>) responseObserver,
         listModelsCalls.incrementAndGet());
+  }
+
+  @Override
+  public void embed(EmbedRequest request, StreamObserver<EmbedResponse> responseObserver) {
+    embedRequests.add(request);
+    onEmbed.handle(
+        request, (ServerCallStreamObserver<EmbedResponse>) responseObserver, embedRequests.size());
   }
 
   private static <T> void unimplemented(
