@@ -143,8 +143,8 @@ TEST(step_meta_matches_the_kv_cache_layout) {
 
     // seq 0: 10 positions (block 0 is its first: the free list hands out block 0 first), seq 1: 3
     auto step = [&](std::vector<int32_t> tok, std::vector<int32_t> seq, std::vector<int32_t> pos) {
-        fl_batch b{int(tok.size()), tok.data(), seq.data(),    pos.data(),
-                   nullptr,         nullptr,    logits.data(), int64_t(logits.size())};
+        fl_batch b{int(tok.size()),        tok.data(), seq.data(), pos.data(), nullptr, nullptr, logits.data(),
+                   int64_t(logits.size()), nullptr,    nullptr,    0};
         return fl_decode(ctx, &b);
     };
     REQUIRE(step({1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, std::vector<int32_t>(10, 0), {0, 1, 2, 3, 4, 5, 6, 7, 8, 9}) ==
@@ -154,7 +154,8 @@ TEST(step_meta_matches_the_kv_cache_layout) {
     // the next step: a decode row of seq 1, then three prefill rows of seq 0 crossing a block
     std::vector<int32_t> tok = {7, 8, 9, 10}, seq = {1, 0, 0, 0}, pos = {3, 10, 11, 12};
     std::vector<int8_t> want = {1, 0, 0, 1};
-    fl_batch b{4, tok.data(), seq.data(), pos.data(), nullptr, want.data(), logits.data(), int64_t(logits.size())};
+    fl_batch b{4,       tok.data(), seq.data(), pos.data(), nullptr, want.data(), logits.data(), int64_t(logits.size()),
+               nullptr, nullptr,    0};
     fl::Context& c = *ctx->ctx;
     fl::plan_batch(c, b, c.plan);
     for (const fl::SeqRun& r : c.plan.runs) c.kv.resize(r.seq, r.pos0 + r.n); // as fl_decode reserves
@@ -182,6 +183,46 @@ TEST(step_meta_matches_the_kv_cache_layout) {
         }
     }
     for (const fl::Adapter* a : m.adapter) CHECK(a == nullptr);
+    fl_context_free(ctx);
+    fl_model_free(model);
+}
+
+// The CUDA backend has no hidden-state output: a batch that wants it is refused by name before the
+// KV cache changes. Needs a GPU; on a machine without one (CI here) there is no CUDA context to ask,
+// and the check runs where tools/gpu-check runs.
+TEST(hidden_output_on_a_cuda_device_is_refused_by_name) {
+    if (fl_device_count() == 0) return;
+    TempDir tmp;
+    ModelSpec s;
+    write_model(make_model(s, 23), tmp.path);
+    fl_model_params mp = fl_model_default_params();
+    mp.device = "cuda:0";
+    fl_model* model = nullptr;
+    REQUIRE(fl_model_load(tmp.path.c_str(), &mp, &model) == FL_OK);
+    fl_context_params p = fl_context_default_params();
+    p.kv_budget_bytes = 1 << 20;
+    p.max_sequences = 4;
+    fl_context* ctx = nullptr;
+    REQUIRE(fl_context_create(model, &p, &ctx) == FL_OK);
+    int32_t tok = 1, seq = 0, pos = 0;
+    int8_t want = 1;
+    std::vector<float> logits(s.vocab), hidden(s.hidden);
+    fl_batch b{1,
+               &tok,
+               &seq,
+               &pos,
+               nullptr,
+               &want,
+               logits.data(),
+               int64_t(logits.size()),
+               &want,
+               hidden.data(),
+               int64_t(hidden.size())};
+    CHECK(fl_decode(ctx, &b) == FL_UNSUPPORTED);
+    CHECK(contains(fl_last_error(), "want_hidden"));
+    int32_t len = -1;
+    fl_seq_length(ctx, 0, &len);
+    CHECK(len == 0);
     fl_context_free(ctx);
     fl_model_free(model);
 }

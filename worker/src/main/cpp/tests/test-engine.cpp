@@ -66,7 +66,7 @@ struct Engine {
         out.assign(size_t(n_out) * vocab, 0.0f);
         fl_batch b{
             static_cast<int32_t>(rows.size()), tok.data(), seq.data(), pos.data(), ad.data(), want.data(), out.data(),
-            static_cast<int64_t>(out.size())};
+            static_cast<int64_t>(out.size()),  nullptr,    nullptr,    0};
         return fl_decode(ctx, &b);
     }
 
@@ -838,7 +838,7 @@ TEST(adapter_errors) {
     REQUIRE(fl_context_create(model, &p, &ctx) == FL_OK);
     int32_t tok = 1, seq = 0, pos = 0;
     std::vector<float> logits(s.vocab);
-    fl_batch b{1, &tok, &seq, &pos, &h, nullptr, logits.data(), s.vocab};
+    fl_batch b{1, &tok, &seq, &pos, &h, nullptr, logits.data(), s.vocab, nullptr, nullptr, 0};
     CHECK(fl_decode(ctx, &b) == FL_INVALID_ARGUMENT);
     CHECK(std::string(fl_last_error()).find("max_lora_rank") != std::string::npos);
     // a freed adapter handle is refused, not dereferenced
@@ -1039,7 +1039,7 @@ TEST(invalid_batches_are_rejected_with_a_message) {
     // logits buffer too small
     int32_t tok = 1, seq = 0, pos = 0;
     float small[4];
-    fl_batch b{1, &tok, &seq, &pos, nullptr, nullptr, small, 4};
+    fl_batch b{1, &tok, &seq, &pos, nullptr, nullptr, small, 4, nullptr, nullptr, 0};
     CHECK(fl_decode(e.ctx, &b) == FL_INVALID_ARGUMENT);
     b.n_tokens = 0;
     CHECK(fl_decode(e.ctx, &b) == FL_INVALID_ARGUMENT);

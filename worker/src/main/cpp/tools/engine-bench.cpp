@@ -287,8 +287,8 @@ struct Stepper {
         int n_out = 0;
         for (int8_t w : want) n_out += w;
         logits.resize(size_t(std::max(n_out, 1)) * vocab);
-        fl_batch b{int32_t(tok.size()), tok.data(),  seq.data(),    pos.data(),
-                   ad.data(),           want.data(), logits.data(), int64_t(logits.size())};
+        fl_batch b{int32_t(tok.size()),    tok.data(), seq.data(), pos.data(), ad.data(), want.data(), logits.data(),
+                   int64_t(logits.size()), nullptr,    nullptr,    0};
         double t0 = now();
         if (fl_decode(ctx, &b) != FL_OK) die("fl_decode");
         return now() - t0;

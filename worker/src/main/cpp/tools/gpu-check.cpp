@@ -101,8 +101,9 @@ void prefill(Engine& e, int seq, const std::vector<int32_t>& tokens, fl_adapter*
     for (int r0 = 0; r0 < n; r0 += chunk) {
         const int m = std::min(chunk, n - r0);
         for (int i = 0; i < m; i++) pos[i] = r0 + i;
-        fl_batch b{m,       tokens.data() + r0,         s.data(),         pos.data(), ad.data(),
-                   nullptr, out ? out : scratch.data(), e.info.vocab_size};
+        fl_batch b{m,       tokens.data() + r0,         s.data(),          pos.data(), ad.data(),
+                   nullptr, out ? out : scratch.data(), e.info.vocab_size, nullptr,    nullptr,
+                   0};
         if (fl_decode(e.ctx, &b) != FL_OK) die("fl_decode (prefill)");
     }
 }
@@ -148,7 +149,7 @@ int mode_mixed(int argc, char** argv) {
             solo[i].push_back(tok);
             int32_t seq = i, pos = P + s;
             fl_adapter* a = ads[i];
-            fl_batch b{1, &tok, &seq, &pos, &a, nullptr, logits.data(), V};
+            fl_batch b{1, &tok, &seq, &pos, &a, nullptr, logits.data(), V, nullptr, nullptr, 0};
             if (fl_decode(e.ctx, &b) != FL_OK) die("fl_decode (solo)");
             tok = argmax(logits.data(), V);
         }
@@ -168,8 +169,8 @@ int mode_mixed(int argc, char** argv) {
                 want.push_back(j == P - 1);
             }
         }
-        fl_batch b{int(tok.size()), tok.data(),  seq.data(),    pos.data(),
-                   ad.data(),       want.data(), logits.data(), int64_t(n) * V};
+        fl_batch b{int(tok.size()), tok.data(),     seq.data(), pos.data(), ad.data(), want.data(),
+                   logits.data(),   int64_t(n) * V, nullptr,    nullptr,    0};
         if (fl_decode(e.ctx, &b) != FL_OK) die("fl_decode (mixed prefill)");
         std::vector<int32_t> t(n), s(n), ps(n);
         for (int s_ = 0; s_ < steps; s_++) {
@@ -179,7 +180,8 @@ int mode_mixed(int argc, char** argv) {
                 s[i] = i;
                 ps[i] = P + s_;
             }
-            fl_batch d{n, t.data(), s.data(), ps.data(), ads.data(), nullptr, logits.data(), int64_t(n) * V};
+            fl_batch d{n,       t.data(), s.data(), ps.data(), ads.data(), nullptr, logits.data(), int64_t(n) * V,
+                       nullptr, nullptr,  0};
             std::vector<int8_t> all(n, 1);
             d.want_logits = all.data();
             if (fl_decode(e.ctx, &d) != FL_OK) die("fl_decode (mixed decode)");
@@ -227,8 +229,8 @@ int mode_decode(int argc, char** argv) {
         auto run = [&](int k, int at) {
             for (int step = 0; step < k; step++) {
                 for (int i = 0; i < batch; i++) p[i] = at + step;
-                fl_batch b{batch,     t.data(),    s.data(),      p.data(),
-                           ad.data(), want.data(), logits.data(), int64_t(batch) * V};
+                fl_batch b{batch,         t.data(),           s.data(), p.data(), ad.data(), want.data(),
+                           logits.data(), int64_t(batch) * V, nullptr,  nullptr,  0};
                 if (fl_decode(e.ctx, &b) != FL_OK) die("fl_decode (decode)");
             }
         };
@@ -287,8 +289,10 @@ int mode_compare(int argc, char** argv) {
         const int m = std::min(chunk, n - r0);
         for (int i = 0; i < m; i++) pos[i] = r0 + i;
         std::vector<fl_adapter*> adg(m, ag), adc(m, ac);
-        fl_batch bg{m, tokens.data() + r0, s.data(), pos.data(), adg.data(), nullptr, lg.data(), V};
-        fl_batch bc{m, tokens.data() + r0, s.data(), pos.data(), adc.data(), nullptr, lc.data(), V};
+        fl_batch bg{m, tokens.data() + r0, s.data(), pos.data(), adg.data(), nullptr, lg.data(), V, nullptr, nullptr,
+                    0};
+        fl_batch bc{m, tokens.data() + r0, s.data(), pos.data(), adc.data(), nullptr, lc.data(), V, nullptr, nullptr,
+                    0};
         if (fl_decode(gpu.ctx, &bg) != FL_OK) die("fl_decode (cuda)");
         if (fl_decode(cpu.ctx, &bc) != FL_OK) die("fl_decode (cpu)");
         double num = 0, den = 0;
