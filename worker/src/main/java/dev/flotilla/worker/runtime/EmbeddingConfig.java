@@ -14,8 +14,8 @@ import java.util.Optional;
  * Whether a model is an embedding model, and how it pools: the sentence-transformers files of its
  * checkpoint. {@code modules.json} lists a Pooling module whose {@code config.json} sets {@code
  * pooling_mode_lasttoken} or {@code pooling_mode_mean_tokens}; a listed Normalize module (or {@code
- * "normalize": true} in the pooling config) scales the vector to unit length. Other pooling modes
- * are refused by name rather than served differently.
+ * "normalize": true} in the pooling config) scales the vector to unit length. Other pooling modes,
+ * and {@code include_prompt: false}, are refused by name rather than served differently.
  */
 public final class EmbeddingConfig {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -89,6 +89,11 @@ public final class EmbeddingConfig {
               + " must set exactly one of pooling_mode_lasttoken and pooling_mode_mean_tokens,"
               + " got "
               + (modes.isEmpty() ? "none" : String.join(" and ", modes)));
+    }
+    if (!config.path("include_prompt").asBoolean(true)) {
+      // Pooling would then skip an instruction prefix whose length the request does not carry.
+      throw new IOException(
+          configFile + " sets include_prompt false; the worker pools every prompt token");
     }
     if (config.path("normalize").asBoolean(false)) {
       normalize = true;

@@ -44,6 +44,17 @@ class EmbeddingConfigTest {
   }
 
   @Test
+  void excludingThePromptIsRefusedByName() throws IOException {
+    SentenceTransformersFiles.write(dir, 64, Pooling.MEAN_TOKENS, false);
+    Path config = dir.resolve("1_Pooling/config.json");
+    Files.writeString(
+        config,
+        Files.readString(config)
+            .replace("\"include_prompt\" : true", "\"include_prompt\" : false"));
+    assertThatThrownBy(() -> EmbeddingConfig.load(dir)).hasMessageContaining("include_prompt");
+  }
+
+  @Test
   void aMissingPoolingConfigIsNamed() throws IOException {
     SentenceTransformersFiles.write(dir, 64, Pooling.LAST_TOKEN, false);
     Files.delete(dir.resolve("1_Pooling/config.json"));
