@@ -225,6 +225,15 @@ typedef struct fl_sampling_params {
 FL_API fl_status fl_sample(const float* logits, int32_t vocab, const fl_sampling_params* params, uint64_t step,
                            int32_t* out_token, float* out_logprob);
 
+// ---------------------------------------------------------------------------------------------
+// Logit masking (structured output)
+
+// Sets logits[i] to -infinity for every token i whose bit is clear in allowed_bits, so that the
+// sampler can only pick an allowed token. Bit i is (allowed_bits[i / 32] >> (i % 32)) & 1;
+// allowed_bits holds (vocab + 31) / 32 words. A host row, so it serves every backend. A mask that
+// allows no token is FL_INVALID_ARGUMENT and leaves the row unchanged.
+FL_API fl_status fl_mask_logits(float* logits, int32_t vocab, const uint32_t* allowed_bits);
+
 #ifdef __cplusplus
 }
 #endif

@@ -277,6 +277,21 @@ jlong JNICALL sample(JNIEnv* env, jclass, jobject logits, jlong offset, jint voc
     return (static_cast<jlong>(token) << 32) | static_cast<jlong>(bits);
 }
 
+// Masks row [offset, offset + vocab) of a logits buffer with a bit set (see fl_mask_logits).
+void JNICALL mask_logits(JNIEnv* env, jclass, jobject logits, jlong offset, jint vocab, jintArray allowed_bits) {
+    if (offset < 0 || vocab < 1 || !allowed_bits || env->GetArrayLength(allowed_bits) < (int64_t(vocab) + 31) / 32) {
+        throw_class(env, g_illegal_argument, "bad logits offset, vocab or mask length");
+        return;
+    }
+    auto* base = static_cast<float*>(buffer(env, logits, (offset + vocab) * 4, "logits buffer too small for the row"));
+    if (!base) return;
+    jint* bits = env->GetIntArrayElements(allowed_bits, nullptr);
+    if (!bits) return; // OutOfMemoryError pending
+    fl_status s = fl_mask_logits(base + offset, vocab, reinterpret_cast<const uint32_t*>(bits));
+    env->ReleaseIntArrayElements(allowed_bits, bits, JNI_ABORT);
+    check(env, s);
+}
+
 #define FL_NATIVE(name, sig, fn)                                                                                       \
     { const_cast<char*>(name), const_cast<char*>(sig), reinterpret_cast<void*>(fn) }
 const JNINativeMethod kMethods[] = {
@@ -303,6 +318,7 @@ const JNINativeMethod kMethods[] = {
               "Ljava/nio/ByteBuffer;Ljava/nio/ByteBuffer;Ljava/nio/ByteBuffer;Ljava/nio/ByteBuffer;)V",
               decode),
     FL_NATIVE("sample", "(Ljava/nio/ByteBuffer;JIFIFJJ)J", sample),
+    FL_NATIVE("maskLogits", "(Ljava/nio/ByteBuffer;JI[I)V", mask_logits),
 };
 
 jclass global_class(JNIEnv* env, const char* name) {

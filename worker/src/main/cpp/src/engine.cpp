@@ -9,6 +9,7 @@
 #include "error.h"
 #include "flotilla_engine.h"
 #include "forward.h"
+#include "logit-mask.h"
 #include "sampling.h"
 
 using namespace fl;
@@ -284,6 +285,10 @@ fl_status fl_sample(const float* logits, int32_t vocab, const fl_sampling_params
         require(params != nullptr, "fl_sample: params must not be NULL");
         sample(logits, vocab, *params, step, out_token, out_logprob);
     });
+}
+
+fl_status fl_mask_logits(float* logits, int32_t vocab, const uint32_t* allowed_bits) {
+    return guarded([&] { mask_logits(logits, vocab, allowed_bits); });
 }
 
 } // extern "C"

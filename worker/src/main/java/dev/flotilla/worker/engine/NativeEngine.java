@@ -183,4 +183,7 @@ public final class NativeEngine {
       float topP,
       long seed,
       long step);
+
+  /** Sets the row's disallowed logits to -inf (fl_mask_logits); allowedBits: one bit per token. */
+  static native void maskLogits(ByteBuffer logits, long offsetFloats, int vocab, int[] allowedBits);
 }
