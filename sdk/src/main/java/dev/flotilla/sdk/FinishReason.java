@@ -12,6 +12,8 @@ public enum FinishReason {
   CONTEXT_LENGTH,
   /** The generation was cancelled. */
   CANCELLED,
+  /** The output is tool calls (a chat request that offered tools). */
+  TOOL_CALLS,
   /** The server did not say, or said something this SDK version does not know. */
   UNSPECIFIED
 }

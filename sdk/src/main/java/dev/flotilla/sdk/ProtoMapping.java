@@ -148,6 +148,7 @@ final class ProtoMapping {
       case STOP_SEQUENCE -> FinishReason.STOP_SEQUENCE;
       case CONTEXT_LENGTH -> FinishReason.CONTEXT_LENGTH;
       case CANCELLED -> FinishReason.CANCELLED;
+      case TOOL_CALLS -> FinishReason.TOOL_CALLS;
       case FINISH_REASON_UNSPECIFIED, UNRECOGNIZED -> FinishReason.UNSPECIFIED;
     };
   }
