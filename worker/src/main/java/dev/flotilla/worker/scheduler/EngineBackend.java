@@ -62,6 +62,14 @@ public interface EngineBackend extends AutoCloseable {
    */
   void decode();
 
+  /**
+   * Masks the {@code logitRow}-th wanted row of the last step before it is sampled: tokens whose
+   * bit is clear in {@code allowedBits} cannot be picked (see {@link TokenConstraint}).
+   */
+  default void maskLogits(int logitRow, int[] allowedBits) {
+    throw new UnsupportedOperationException("this engine cannot mask logits");
+  }
+
   /** Samples from the {@code logitRow}-th wanted row of the last step. */
   SampledToken sample(int logitRow, SamplingParams params, long step);
 

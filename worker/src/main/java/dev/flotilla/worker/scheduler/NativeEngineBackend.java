@@ -5,6 +5,7 @@ import dev.flotilla.worker.engine.Batch;
 import dev.flotilla.worker.engine.ContextParams;
 import dev.flotilla.worker.engine.EngineContext;
 import dev.flotilla.worker.engine.KvStats;
+import dev.flotilla.worker.engine.LogitMask;
 import dev.flotilla.worker.engine.Model;
 import dev.flotilla.worker.engine.ModelFormatException;
 import dev.flotilla.worker.engine.SampledToken;
@@ -111,6 +112,11 @@ public final class NativeEngineBackend implements EngineBackend {
       hidden = context.allocateHidden(batch.capacity());
     }
     context.decode(batch, logits, batch.hiddenRows() > 0 ? hidden : null);
+  }
+
+  @Override
+  public void maskLogits(int logitRow, int[] allowedBits) {
+    LogitMask.apply(logits, logitRow, vocab, allowedBits);
   }
 
   @Override

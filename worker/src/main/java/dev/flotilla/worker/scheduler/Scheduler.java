@@ -193,6 +193,16 @@ public final class Scheduler implements AutoCloseable {
    * @throws RejectedExecutionException when the scheduler is draining or stopped
    */
   public Sequence submit(SequenceRequest request, SequenceOutput output) {
+    return submit(request, output, null);
+  }
+
+  /**
+   * Queues a sequence whose tokens {@code constraint} limits (structured output); null means none.
+   *
+   * @throws RejectedExecutionException when the scheduler is draining or stopped
+   */
+  public Sequence submit(
+      SequenceRequest request, SequenceOutput output, TokenConstraint constraint) {
     pendingSubmissions.incrementAndGet();
     try {
       if (draining || stopped) {
@@ -200,6 +210,7 @@ public final class Scheduler implements AutoCloseable {
             "the worker is shutting down and admits no new requests");
       }
       Sequence seq = new Sequence(request, output, arrivals.getAndIncrement(), clock.getAsLong());
+      seq.constraint = constraint;
       post(
           () -> {
             pendingSubmissions.decrementAndGet();
@@ -484,7 +495,13 @@ public final class Scheduler implements AutoCloseable {
       } else if (c.samples) {
         int row = logitRow++;
         try {
+          if (seq.constraint != null) {
+            engine.maskLogits(row, seq.constraint.allowedTokens());
+          }
           SampledToken token = engine.sample(row, seq.request.sampling(), seq.generated());
+          if (seq.constraint != null) {
+            seq.constraint.accept(token.token());
+          }
           accept(seq, token.token(), token.logprob(), now);
         } catch (RuntimeException e) {
           // Its cache holds a token it never sampled: it cannot go on. The others in the step can.

@@ -42,6 +42,7 @@ public final class Sequence {
   int cached; // tokens in the KV cache
   int seqId = -1; // engine sequence id while running
   LoadedAdapter adapter; // while running with an adapter
+  TokenConstraint constraint; // null: any token may follow
   long admittedNanos = -1; // first admission
   long firstTokenNanos = -1;
   long lastTokenNanos = -1;
