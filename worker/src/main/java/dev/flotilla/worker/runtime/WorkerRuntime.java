@@ -14,9 +14,12 @@ import dev.flotilla.worker.scheduler.AdapterCatalog;
 import dev.flotilla.worker.scheduler.NativeEngineBackend;
 import dev.flotilla.worker.scheduler.Pooling;
 import dev.flotilla.worker.scheduler.Scheduler;
+import dev.flotilla.worker.structured.OutputGrammars;
 import dev.flotilla.worker.text.TextTokenizer;
+import dev.flotilla.worker.text.TokenBytes;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
@@ -45,6 +48,7 @@ public final class WorkerRuntime implements AutoCloseable {
   private final ExecutorService adapterLoader;
   private final Optional<ChatPrompts> chatPrompts;
   private final Optional<Pooling> pooling;
+  private OutputGrammars outputGrammars; // guarded by this; read on first structured request
 
   private WorkerRuntime(
       WorkerSettings settings,
@@ -292,6 +296,26 @@ public final class WorkerRuntime implements AutoCloseable {
    */
   public Optional<Pooling> pooling() {
     return pooling;
+  }
+
+  /**
+   * The model's structured-output grammars; the vocabulary's token bytes are read from {@code
+   * tokenizer.json} on the first call.
+   *
+   * @throws UncheckedIOException when tokenizer.json or the generation config cannot be read
+   */
+  public synchronized OutputGrammars outputGrammars() {
+    if (outputGrammars == null) {
+      try {
+        outputGrammars =
+            new OutputGrammars(
+                TokenBytes.load(settings.modelDir(), modelInfo().vocabSize()),
+                GenerationConfig.eosTokens(settings.modelDir()));
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+    return outputGrammars;
   }
 
   public TextTokenizer tokenizer() {

@@ -22,6 +22,7 @@ import dev.flotilla.worker.runtime.WorkerRuntime;
 import dev.flotilla.worker.scheduler.Scheduler;
 import dev.flotilla.worker.scheduler.Sequence;
 import dev.flotilla.worker.scheduler.SequenceRequest;
+import dev.flotilla.worker.scheduler.TokenConstraint;
 import dev.flotilla.workerlink.GenerateStreamServer;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -67,9 +68,11 @@ public class WorkerGrpcService extends WorkerGrpc.WorkerImplBase {
       WorkerGenerateRequest request, StreamObserver<WorkerGenerateResponse> observer) {
     WorkerRuntime runtime;
     RequestValidator.Validated validated;
+    TokenConstraint constraint;
     try {
       runtime = admitting();
       validated = RequestValidator.validate(request, runtime);
+      constraint = OutputConstraints.of(request, runtime);
     } catch (StatusRuntimeException e) {
       observer.onError(e);
       return;
@@ -86,7 +89,7 @@ public class WorkerGrpcService extends WorkerGrpc.WorkerImplBase {
             scheduler);
     Sequence seq;
     try {
-      seq = scheduler.submit(validated.sequence(), stream);
+      seq = scheduler.submit(validated.sequence(), stream, constraint);
     } catch (RejectedExecutionException e) {
       observer.onError(
           Status.RESOURCE_EXHAUSTED.withDescription(e.getMessage()).asRuntimeException());
