@@ -44,13 +44,6 @@ public final class ChatInputs {
         chat.setToolsJson(tools.toString());
       }
     }
-    JsonNode choice = body.path("tool_choice");
-    if (!isNull(choice) && !(choice.isTextual() && choice.asText().equals("auto"))) {
-      throw GatewayStatus.invalidArgument(
-          "tool_choice",
-          "only auto is supported: the tools go to the model's chat template and the model"
-              + " chooses");
-    }
     JsonNode documents = body.path("documents");
     if (!isNull(documents)) {
       if (!documents.isArray() || !allObjects(documents)) {

@@ -162,6 +162,10 @@ final class OpenAiExchange implements ResponseSink {
       return;
     }
     commitStream();
+    if (fin.getToolCallsCount() > 0) {
+      send(json.toolCallsChunk(head, fin, !roleSent, options.includeUsage()));
+      roleSent = true;
+    }
     send(json.finishChunk(head, fin, options.includeUsage()));
     if (options.includeUsage()) {
       send(json.usageChunk(head, fin));

@@ -9,6 +9,7 @@ import dev.flotilla.api.v1.FinishReason;
 import dev.flotilla.api.v1.ListModelsResponse;
 import dev.flotilla.api.v1.ModelInfo;
 import dev.flotilla.api.v1.TokenChunk;
+import dev.flotilla.api.v1.ToolCall;
 import dev.flotilla.gateway.openai.OpenAiRequests.Endpoint;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -69,7 +70,15 @@ public final class OpenAiJson {
     ObjectNode root = head(head, false);
     ObjectNode choice = root.putArray("choices").addObject().put("index", 0);
     if (head.endpoint() == Endpoint.CHAT) {
-      choice.putObject("message").put("role", "assistant").put("content", text);
+      ObjectNode message = choice.putObject("message").put("role", "assistant");
+      if (fin.getToolCallsCount() > 0 && text.isBlank()) {
+        message.putNull("content");
+      } else {
+        message.put("content", text);
+      }
+      if (fin.getToolCallsCount() > 0) {
+        toolCalls(message, fin, false);
+      }
     } else {
       choice.put("text", text);
     }
@@ -104,6 +113,39 @@ public final class OpenAiJson {
       root.putNull("usage");
     }
     return root;
+  }
+
+  /**
+   * The chunk that carries the tool calls of {@code fin}, each whole (OpenAI's clients accumulate
+   * {@code delta.tool_calls} by index); {@code first} adds the chat role.
+   */
+  public ObjectNode toolCallsChunk(Head head, Final fin, boolean first, boolean includeUsage) {
+    ObjectNode root = head(head, true);
+    ObjectNode choice = root.putArray("choices").addObject().put("index", 0);
+    ObjectNode delta = choice.putObject("delta");
+    if (first) {
+      delta.put("role", "assistant");
+    }
+    toolCalls(delta, fin, true);
+    choice.putNull("logprobs");
+    choice.putNull("finish_reason");
+    if (includeUsage) {
+      root.putNull("usage");
+    }
+    return root;
+  }
+
+  private static void toolCalls(ObjectNode message, Final fin, boolean indexed) {
+    ArrayNode calls = message.putArray("tool_calls");
+    for (int i = 0; i < fin.getToolCallsCount(); i++) {
+      ToolCall call = fin.getToolCalls(i);
+      ObjectNode c = calls.addObject();
+      if (indexed) {
+        c.put("index", i);
+      }
+      c.put("id", call.getId()).put("type", "function");
+      c.putObject("function").put("name", call.getName()).put("arguments", call.getArgumentsJson());
+    }
   }
 
   /** The chunk that carries the finish reason (no new text). */
@@ -216,6 +258,7 @@ public final class OpenAiJson {
   static String finishReason(FinishReason r) {
     return switch (r) {
       case LENGTH, CONTEXT_LENGTH -> "length";
+      case TOOL_CALLS -> "tool_calls";
       default -> "stop";
     };
   }

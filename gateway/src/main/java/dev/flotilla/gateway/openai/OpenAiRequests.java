@@ -15,16 +15,16 @@ import java.util.Map;
  *
  * <p>Mapped: {@code model} ({@code base} or {@code base:adapter}, base may be {@code
  * namespace/name}), {@code prompt} (a string, one string in a list, a list of token ids, or one
- * such list in a list), {@code messages}, {@code tools}, {@code tool_choice} {@code auto}, {@code
- * documents} and {@code add_generation_prompt} (for the model's chat template: {@link ChatInputs}),
- * {@code max_tokens} / {@code max_completion_tokens}, {@code temperature} (OpenAI's default 1 when
- * absent), {@code top_p}, {@code top_k} (a vLLM extension), {@code seed}, {@code stop}, {@code n}
- * (1 only), {@code logprobs} (the sampled token's log-probability only: completions' top
- * alternatives come back as null, chat's {@code top_logprobs} must be 0), {@code stream}, {@code
+ * such list in a list), {@code messages}, {@code tools}, {@code tool_choice} and {@code
+ * response_format} ({@link OutputFormats}), {@code documents} and {@code add_generation_prompt}
+ * (for the model's chat template: {@link ChatInputs}), {@code max_tokens} / {@code
+ * max_completion_tokens}, {@code temperature} (OpenAI's default 1 when absent), {@code top_p},
+ * {@code top_k} (a vLLM extension), {@code seed}, {@code stop}, {@code n} (1 only), {@code
+ * logprobs} (the sampled token's log-probability only: completions' top alternatives come back as
+ * null, chat's {@code top_logprobs} must be 0), {@code stream}, {@code
  * stream_options.include_usage}. Ignored: {@code user}. Refused when set to anything but their
  * neutral value, rather than silently ignored: {@code echo}, {@code suffix}, {@code best_of},
- * {@code presence_penalty}, {@code frequency_penalty}, {@code logit_bias}, {@code functions},
- * {@code response_format} other than text.
+ * {@code presence_penalty}, {@code frequency_penalty}, {@code logit_bias}, {@code functions}.
  */
 public final class OpenAiRequests {
   /** Which endpoint a body came to. */
@@ -76,7 +76,9 @@ public final class OpenAiRequests {
       prompt(body, r);
     } else {
       r.setChat(ChatInputs.of(body));
+      r.setToolChoice(OutputFormats.toolChoice(body));
     }
+    r.setResponseFormat(OutputFormats.responseFormat(body));
     r.setSampling(sampling(endpoint, body));
     r.setLogprobs(logprobs(endpoint, body));
     JsonNode streamOptions = body.path("stream_options");
@@ -222,10 +224,6 @@ public final class OpenAiRequests {
       if (!isNull(v) && !v.isEmpty()) {
         throw GatewayStatus.invalidArgument(field, "is not supported");
       }
-    }
-    JsonNode format = body.path("response_format");
-    if (!isNull(format) && !format.path("type").asText("text").equals("text")) {
-      throw GatewayStatus.invalidArgument("response_format", "only type text is supported");
     }
   }
 

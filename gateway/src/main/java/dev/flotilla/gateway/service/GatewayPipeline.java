@@ -16,6 +16,7 @@ import dev.flotilla.gateway.schedule.ModelScheduler;
 import dev.flotilla.gateway.schedule.Schedulers;
 import dev.flotilla.gateway.status.GatewayStatus;
 import dev.flotilla.gateway.time.Ticker;
+import dev.flotilla.gateway.tools.ToolCallSink;
 import dev.flotilla.gateway.worker.WorkerClient;
 import io.grpc.Deadline;
 import io.grpc.StatusRuntimeException;
@@ -127,6 +128,7 @@ public final class GatewayPipeline {
     if (facts == null) {
       return null;
     }
+    sink = ToolCallSink.wrap(facts.request(), sink);
     TenantLimiter.Permit permit = admit(facts, sink);
     if (permit == null) {
       return null;

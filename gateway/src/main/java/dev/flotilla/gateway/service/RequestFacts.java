@@ -153,7 +153,9 @@ record RequestFacts(
                   case Normal -> 1;
                   case Low -> 0;
                 })
-            .setVirtualTokenCounter(virtualTokenCounter);
+            .setVirtualTokenCounter(virtualTokenCounter)
+            .setResponseFormat(request.getResponseFormat())
+            .setToolChoice(request.getToolChoice());
     switch (request.getInputCase()) {
       case PROMPT_TOKEN_IDS -> w.setPromptTokenIds(request.getPromptTokenIds());
       case CHAT -> w.setChat(request.getChat());

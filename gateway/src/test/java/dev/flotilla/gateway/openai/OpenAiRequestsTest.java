@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.flotilla.api.v1.GenerateRequest;
+import dev.flotilla.api.v1.ResponseFormat;
+import dev.flotilla.api.v1.ToolChoice;
 import dev.flotilla.gateway.openai.OpenAiRequests.Endpoint;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -81,6 +83,28 @@ class OpenAiRequestsTest {
     assertInvalid(Endpoint.COMPLETIONS, body, param);
   }
 
+  @Test
+  void responseFormatAndToolChoiceMapToTheirMessages() throws Exception {
+    GenerateRequest r =
+        OpenAiRequests.toGenerateRequest(
+            Endpoint.CHAT,
+            new ObjectMapper()
+                .readTree(
+                    """
+                    {"model": "m", "messages": [{"role": "user", "content": "x"}],
+                     "tools": [{"type": "function", "function": {"name": "f"}}],
+                     "tool_choice": {"type": "function", "function": {"name": "f"}},
+                     "response_format": {"type": "json_schema",
+                       "json_schema": {"name": "s", "strict": true, "schema": {"type": "integer"}}}}
+                    """),
+            "id");
+    assertThat(r.getResponseFormat().getType()).isEqualTo(ResponseFormat.Type.JSON_SCHEMA);
+    assertThat(r.getResponseFormat().getSchemaJson()).isEqualTo("{\"type\":\"integer\"}");
+    assertThat(r.getResponseFormat().getName()).isEqualTo("s");
+    assertThat(r.getToolChoice().getMode()).isEqualTo(ToolChoice.Mode.FUNCTION);
+    assertThat(r.getToolChoice().getFunctionName()).isEqualTo("f");
+  }
+
   @ParameterizedTest
   @CsvSource(
       delimiter = '|',
@@ -91,7 +115,9 @@ class OpenAiRequestsTest {
         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[1]}|tools",
         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tool_choice\":\"required\"}|tool_choice",
         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"logprobs\":true,\"top_logprobs\":2}|top_logprobs",
-        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"json_object\"}}|response_format",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"xml\"}}|response_format.type",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"s\"}}}|response_format.json_schema.schema",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":\"any\"}|tool_choice",
       })
   void chatRefusalsNameTheParameter(String body, String param) {
     assertInvalid(Endpoint.CHAT, body, param);
