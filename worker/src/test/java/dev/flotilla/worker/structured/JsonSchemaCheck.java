@@ -8,10 +8,10 @@ import java.util.Iterator;
  * from the JSON Schema rules rather than from the compiler, so the property test does not grade the
  * compiler by itself.
  */
-final class JsonSchemaCheck {
+public final class JsonSchemaCheck {
   private JsonSchemaCheck() {}
 
-  static boolean valid(JsonNode value, JsonNode schema) {
+  public static boolean valid(JsonNode value, JsonNode schema) {
     if (schema.has("const") && !schema.get("const").equals(value)) {
       return false;
     }
