@@ -221,7 +221,12 @@ class OpenAiClientIT {
   }
 
   private static JsonNode runClient(Path modules, Map<String, String> env) throws Exception {
-    ProcessBuilder pb = new ProcessBuilder("node", SCRIPT.toString());
+    return runScript(SCRIPT, modules, env);
+  }
+
+  /** Runs a client script with {@code openai} from {@code modules}; parses what it printed. */
+  static JsonNode runScript(Path script, Path modules, Map<String, String> env) throws Exception {
+    ProcessBuilder pb = new ProcessBuilder("node", script.toString());
     pb.environment().putAll(env);
     pb.environment().put("NODE_PATH", modules.toString());
     Path stderr = Files.createTempFile(CLIENT_DIR, "stderr", ".txt");
