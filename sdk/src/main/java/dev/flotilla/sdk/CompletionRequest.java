@@ -31,6 +31,7 @@ public final class CompletionRequest {
   private final boolean reportProgress;
   private final boolean logprobs;
   private final Duration deadline;
+  private final JsonFormat jsonFormat;
 
   private CompletionRequest(Builder builder) {
     this.model = builder.model;
@@ -48,6 +49,7 @@ public final class CompletionRequest {
     this.reportProgress = builder.reportProgress;
     this.logprobs = builder.logprobs;
     this.deadline = builder.deadline;
+    this.jsonFormat = builder.jsonFormat;
   }
 
   /**
@@ -157,6 +159,13 @@ public final class CompletionRequest {
     return Optional.ofNullable(deadline);
   }
 
+  /**
+   * @return the JSON shape the output must have, or empty for free text
+   */
+  public Optional<JsonFormat> jsonFormat() {
+    return Optional.ofNullable(jsonFormat);
+  }
+
   @Override
   public String toString() {
     // The prompt may be long or private; the id and model are what identify a request in logs.
@@ -184,6 +193,7 @@ public final class CompletionRequest {
     private boolean reportProgress;
     private boolean logprobs;
     private Duration deadline;
+    private JsonFormat jsonFormat;
 
     private Builder() {}
 
@@ -352,6 +362,17 @@ public final class CompletionRequest {
      */
     public Builder deadline(Duration deadline) {
       this.deadline = Objects.requireNonNull(deadline, "deadline");
+      return this;
+    }
+
+    /**
+     * Constrains the output to JSON of this shape (structured output).
+     *
+     * @param format {@link JsonFormat#anyObject()} or {@link JsonFormat#schema(String, String)}
+     * @return this builder
+     */
+    public Builder jsonFormat(JsonFormat format) {
+      this.jsonFormat = Objects.requireNonNull(format, "format");
       return this;
     }
 

@@ -12,6 +12,7 @@ import dev.flotilla.api.v1.GenerateResponse;
 import dev.flotilla.api.v1.HeldProgress;
 import dev.flotilla.api.v1.ListModelsResponse;
 import dev.flotilla.api.v1.ModelInfo;
+import dev.flotilla.api.v1.ResponseFormat;
 import dev.flotilla.api.v1.SamplingParams;
 import dev.flotilla.api.v1.TokenChunk;
 import dev.flotilla.api.v1.TokenIds;
@@ -41,6 +42,17 @@ final class ProtoMapping {
             .setRequestId(request.requestId())
             .setReportProgress(request.reportProgress())
             .setLogprobs(request.logprobs());
+    request
+        .jsonFormat()
+        .ifPresent(
+            f ->
+                proto.setResponseFormat(
+                    f.schemaJson() == null
+                        ? ResponseFormat.newBuilder().setType(ResponseFormat.Type.JSON_OBJECT)
+                        : ResponseFormat.newBuilder()
+                            .setType(ResponseFormat.Type.JSON_SCHEMA)
+                            .setName(f.name())
+                            .setSchemaJson(f.schemaJson())));
     request
         .prompt()
         .ifPresentOrElse(

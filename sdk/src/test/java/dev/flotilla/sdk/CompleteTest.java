@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.flotilla.api.v1.CompleteResponse;
 import dev.flotilla.api.v1.Final;
 import dev.flotilla.api.v1.GenerateRequest;
+import dev.flotilla.api.v1.ResponseFormat;
 import dev.flotilla.api.v1.Timings;
 import java.time.Duration;
 import java.util.List;
@@ -80,6 +81,31 @@ class CompleteTest {
     // No id was set, so the SDK generated one: a UUID, the same the request object reports.
     assertThat(sent.getRequestId()).isEqualTo(request.requestId());
     assertThat(UUID.fromString(sent.getRequestId()).toString()).isEqualTo(sent.getRequestId());
+  }
+
+  @Test
+  void sendsTheJsonFormat() {
+    answerWith(Replies.completion("any", "{}"));
+    String schema = "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}}}";
+    client.complete(
+        CompletionRequest.builder()
+            .model("m")
+            .prompt("p")
+            .jsonFormat(JsonFormat.schema("thing", schema))
+            .build());
+    client.complete(
+        CompletionRequest.builder()
+            .model("m")
+            .prompt("p")
+            .jsonFormat(JsonFormat.anyObject())
+            .build());
+
+    ResponseFormat named = gateway.service.completeRequests.get(0).getResponseFormat();
+    assertThat(named.getType()).isEqualTo(ResponseFormat.Type.JSON_SCHEMA);
+    assertThat(named.getName()).isEqualTo("thing");
+    assertThat(named.getSchemaJson()).isEqualTo(schema);
+    assertThat(gateway.service.completeRequests.get(1).getResponseFormat().getType())
+        .isEqualTo(ResponseFormat.Type.JSON_OBJECT);
   }
 
   @Test
