@@ -7,7 +7,10 @@ import static org.awaitility.Awaitility.await;
 import com.google.rpc.BadRequest;
 import com.google.rpc.ResourceInfo;
 import com.google.rpc.RetryInfo;
+import dev.flotilla.api.v1.ChatInput;
 import dev.flotilla.api.v1.CompleteResponse;
+import dev.flotilla.api.v1.Final;
+import dev.flotilla.api.v1.FinishReason;
 import dev.flotilla.api.v1.GenerateRequest;
 import dev.flotilla.api.v1.GenerateResponse;
 import dev.flotilla.api.v1.HeldProgress;
@@ -16,6 +19,7 @@ import dev.flotilla.api.v1.ListModelsRequest;
 import dev.flotilla.api.v1.ListModelsResponse;
 import dev.flotilla.api.v1.SamplingParams;
 import dev.flotilla.api.v1.TokenIds;
+import dev.flotilla.api.v1.ToolChoice;
 import dev.flotilla.gateway.TestLogs;
 import dev.flotilla.gateway.route.WorkerRegistry;
 import dev.flotilla.gateway.schedule.Schedulers;
@@ -197,6 +201,48 @@ class InferenceServiceIT {
     assertThat(r.getText()).isEqualTo("t0 t1 t2 ");
     assertThat(r.getTokenIdsList()).containsExactly(100, 101, 102);
     assertThat(r.getFinal().getUsage().getPromptTokens()).isEqualTo(2);
+  }
+
+  @Test
+  void toolCallsComeOutOfTheTextOntoTheFinalMessage() throws Exception {
+    worker("w1").tokens = 2;
+    workers.get(0).trailingText =
+        "<tool_call>\n{\"name\": \"f\", \"arguments\": {\"x\": 1}}\n</tool_call>";
+    GenerateRequest chat =
+        GenerateRequest.newBuilder()
+            .setModel(MODEL)
+            .setChat(
+                ChatInput.newBuilder()
+                    .setMessagesJson("[{\"role\":\"user\",\"content\":\"hi\"}]")
+                    .setToolsJson("[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]"))
+            .setToolChoice(ToolChoice.newBuilder().setMode(ToolChoice.Mode.REQUIRED))
+            .setSampling(SamplingParams.newBuilder().setMaxTokens(8))
+            .build();
+    CompleteResponse r = client(ACME).complete(chat);
+    assertThat(r.getText()).isEqualTo("t0 t1 ");
+    assertThat(r.getFinal().getFinishReason()).isEqualTo(FinishReason.TOOL_CALLS);
+    assertThat(r.getFinal().getToolCallsList()).hasSize(1);
+    assertThat(r.getFinal().getToolCalls(0).getName()).isEqualTo("f");
+    assertThat(r.getFinal().getToolCalls(0).getArgumentsJson()).isEqualTo("{\"x\":1}");
+    assertThat(workers.get(0).generated.get(0).getToolChoice().getMode())
+        .isEqualTo(ToolChoice.Mode.REQUIRED);
+
+    List<GenerateResponse> streamed = drain(client(ACME).generate(chat));
+    String text = streamed.stream().map(m -> m.getTokens().getText()).reduce("", String::concat);
+    assertThat(text).isEqualTo("t0 t1 ");
+    Final fin = streamed.get(streamed.size() - 1).getFinal();
+    assertThat(fin.getFinishReason()).isEqualTo(FinishReason.TOOL_CALLS);
+    assertThat(fin.getToolCalls(0).getId()).startsWith("call_");
+
+    // without the choice's tools, or with none, the text stays as written
+    CompleteResponse none =
+        client(ACME)
+            .complete(
+                chat.toBuilder()
+                    .setToolChoice(ToolChoice.newBuilder().setMode(ToolChoice.Mode.NONE))
+                    .build());
+    assertThat(none.getText()).startsWith("t0 t1 <tool_call>");
+    assertThat(none.getFinal().getToolCallsList()).isEmpty();
   }
 
   @Test
