@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Grammar-masking benchmark: the cost per generated token of structured output at batch 32
-# (GrammarMaskBench: allowed-token lookup, fl_mask_logits, sampling and automaton step against
-# sampling alone, on the same logits), for a 32k and a 152k byte-level vocabulary.
+# (GrammarMaskBench: allowed-token lookup, fl_mask_logits and automaton step, timed apart from
+# the sampling they precede), for a 32k and a 152k byte-level vocabulary.
 # Usage: bench/structured/run.sh [seconds per loop=5]
 # Writes bench/results/structured-<date>.txt with the machine and the command.
 set -euo pipefail
