@@ -1,5 +1,6 @@
 #include "logit-mask.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "error.h"
@@ -20,6 +21,10 @@ void mask_logits(float* logits, int32_t vocab, const uint32_t* allowed_bits) {
         const uint32_t bits = allowed_bits[w];
         if (bits == ~0u) continue; // the common case inside a JSON string: all 32 allowed
         const int32_t base = w * 32, n = w == words - 1 ? vocab - base : 32;
+        if (bits == 0) { // the common case between values: none of the 32 allowed
+            std::fill(logits + base, logits + base + n, minus_inf);
+            continue;
+        }
         for (int32_t b = 0; b < n; b++)
             if (!((bits >> b) & 1u)) logits[base + b] = minus_inf;
     }
