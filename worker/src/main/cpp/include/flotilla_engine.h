@@ -129,6 +129,11 @@ typedef struct fl_context_params {
     int32_t max_sequences;    // sequence ids are 0 .. max_sequences-1 (default 256)
     int32_t max_lora_rank;    // largest adapter rank fl_decode accepts, 1..256 (default 64)
     int32_t n_threads;        // compute threads including the caller; 0 = from the machine
+    // fl_dtype of the KV cache: FL_DTYPE_BF16 (default; K and V rounded to nearest even, half the
+    // bytes of F32, so a budget holds twice the positions) or FL_DTYPE_F32. Attention reads the
+    // cache in its dtype and computes in F32. A context on a CUDA device keeps BF16 and refuses
+    // FL_DTYPE_F32 (FL_UNSUPPORTED).
+    int32_t kv_dtype;
 } fl_context_params;
 
 FL_API fl_context_params fl_context_default_params(void);
@@ -139,7 +144,7 @@ typedef struct fl_kv_stats {
     int32_t block_size; // tokens per block
     int32_t total_blocks;
     int32_t free_blocks;
-    int64_t bytes_per_block;
+    int64_t bytes_per_block; // in the context's kv_dtype
 } fl_kv_stats;
 
 FL_API fl_status fl_context_kv_stats(const fl_context* ctx, fl_kv_stats* out_stats);

@@ -7,11 +7,11 @@
 namespace fl {
 
 // A context on a CUDA model computes on the device: one host thread, KV blocks of BF16 whose pool
-// lives in device memory.
+// lives in device memory (fl_context_create refuses any other kv_dtype there).
 Context::Context(std::shared_ptr<Model> m, const fl_context_params& p)
     : model(std::move(m)), params(p), kern(kern::active()), pool(model->dev ? 1 : p.n_threads),
       kv(p.kv_block_size, model->cfg.n_layers, model->cfg.kv_dim(), p.kv_budget_bytes, p.max_sequences,
-         model->cfg.max_position_embeddings, model->dev ? 2 : 4, !model->dev) {
+         model->cfg.max_position_embeddings, static_cast<DType>(p.kv_dtype), !model->dev) {
     const ModelConfig& c = model->cfg;
     max_positions = static_cast<int32_t>(std::min<int64_t>(c.max_position_embeddings, kv.max_tokens()));
     plan.reserve(p.max_batch_tokens);

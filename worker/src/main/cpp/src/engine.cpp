@@ -139,6 +139,7 @@ fl_context_params fl_context_default_params(void) {
     p.max_sequences = 256;
     p.max_lora_rank = 64;
     p.n_threads = 0;
+    p.kv_dtype = FL_DTYPE_BF16;
     return p;
 }
 
@@ -159,6 +160,12 @@ fl_status fl_context_create(fl_model* model, const fl_context_params* params, fl
             fail(FL_INVALID_ARGUMENT, "max_lora_rank %d is outside 1..%d", p.max_lora_rank, kMaxLoraRank);
         if (p.n_threads < 0 || p.n_threads > 256)
             fail(FL_INVALID_ARGUMENT, "n_threads %d is outside 0..256", p.n_threads);
+        if (p.kv_dtype != FL_DTYPE_BF16 && p.kv_dtype != FL_DTYPE_F32)
+            fail(FL_INVALID_ARGUMENT, "kv_dtype %d is not FL_DTYPE_BF16 (%d) or FL_DTYPE_F32 (%d)", p.kv_dtype,
+                 FL_DTYPE_BF16, FL_DTYPE_F32);
+        if (model->model->dev && p.kv_dtype != FL_DTYPE_BF16)
+            fail(FL_UNSUPPORTED, "kv_dtype F32 is not supported on %s: the CUDA backend keeps its KV cache in BF16",
+                 model->model->device.name().c_str());
         auto h = std::make_unique<fl_context>();
         h->ctx = std::make_unique<Context>(model->model, p);
         *out = h.release();

@@ -4,7 +4,8 @@
 //   xn  = rmsnorm(x) * attn_norm                               [hidden]
 //   q, k, v = xn @ Wq^T, Wk^T, Wv^T (+ bias) (+ LoRA)          [q_dim], [kv_dim], [kv_dim]
 //   q, k = rmsnorm(each head) * q_norm, k_norm                (Qwen3, Gemma 3)
-//   rope(q, k) at the row's position (the layer's frequencies); k, v -> KV cache
+//   rope(q, k) at the row's position (the layer's frequencies); k, v -> KV cache (F32, or BF16
+//         rounded to nearest even; attention reads either dtype in place)
 //   s   = scale * q k^T (Gemma 2: cap * tanh(s / cap)) over the positions <= pos, within the
 //         window on a sliding layer (GQA)
 //   att = softmax(s) v                                         [q_dim]
@@ -253,10 +254,22 @@ struct Step {
             }
             for (int h = 0; h < cfg.n_heads; h++) rotate(q + size_t(i) * qd + h * hd);
             for (int h = 0; h < cfg.n_kv_heads; h++) rotate(kk + size_t(i) * kvd + h * hd);
-            int seq = run.seq;
-            std::memcpy(c.kv.k(seq, layer, b.pos[i]), kk + size_t(i) * kvd, size_t(kvd) * 4);
-            std::memcpy(c.kv.v(seq, layer, b.pos[i]), v + size_t(i) * kvd, size_t(kvd) * 4);
+            store_kv(run.seq, b.pos[i], kk + size_t(i) * kvd, v + size_t(i) * kvd);
         });
+    }
+
+    // A row's K and V into the cache, in its dtype (BF16: round to nearest even, as torch's .to()).
+    void store_kv(int seq, int pos, const float* krow, const float* vrow) {
+        const int kvd = cfg.kv_dim();
+        if (c.kv.dtype() == DType::F32) {
+            std::memcpy(c.kv.k(seq, layer, pos), krow, size_t(kvd) * 4);
+            std::memcpy(c.kv.v(seq, layer, pos), vrow, size_t(kvd) * 4);
+            return;
+        }
+        uint16_t* kd = static_cast<uint16_t*>(c.kv.k(seq, layer, pos));
+        uint16_t* vd = static_cast<uint16_t*>(c.kv.v(seq, layer, pos));
+        for (int j = 0; j < kvd; j++) kd[j] = f32_to_bf16(krow[j]);
+        for (int j = 0; j < kvd; j++) vd[j] = f32_to_bf16(vrow[j]);
     }
 
     // --- causal attention through the block table ---------------------------------------------
@@ -299,12 +312,13 @@ struct Step {
             const int base = attention_start(b.pos[r0]), n_pos = b.pos[r0 + nr - 1] + 1 - base;
             char* mem = c.attend.as<char>() + size_t(thread) * c.attend_bytes;
             float* scratch = reinterpret_cast<float*>(mem);
-            const float** kp =
-                reinterpret_cast<const float**>(mem + kern::attend_scratch_floats(c.max_positions, hd) * 4);
-            const float** vp = kp + c.max_positions;
+            const void** kp =
+                reinterpret_cast<const void**>(mem + kern::attend_scratch_floats(c.max_positions, hd) * 4);
+            const void** vp = kp + c.max_positions;
+            const size_t head_off = size_t(g) * hd * dtype_size(c.kv.dtype()); // bytes to KV head g
             for (int j = 0; j < n_pos; j++) {
-                kp[j] = c.kv.k(run->seq, layer, base + j) + g * hd;
-                vp[j] = c.kv.v(run->seq, layer, base + j) + g * hd;
+                kp[j] = static_cast<const char*>(c.kv.k(run->seq, layer, base + j)) + head_off;
+                vp[j] = static_cast<const char*>(c.kv.v(run->seq, layer, base + j)) + head_off;
             }
             const float* qs[kern::kAttendQueries];
             float* outs[kern::kAttendQueries];
@@ -317,7 +331,7 @@ struct Step {
                     lo[nq] = attention_start(b.pos[i]) - base;
                     hi[nq] = b.pos[i] + 1 - base;
                 }
-            k.attend(nq, hd, qs, kp, vp, n_pos, lo, hi, scale, outs, scratch);
+            k.attend(c.kv.dtype(), nq, hd, qs, kp, vp, n_pos, lo, hi, scale, outs, scratch);
         });
     }
 
@@ -336,11 +350,17 @@ struct Step {
             int start = attention_start(pos);
             int cnt = pos - start + 1;
             float* s = c.scores.as<float>() + size_t(thread) * c.max_positions; // [cnt]
+            const bool bf16 = c.kv.dtype() == DType::BF16;
+            // K / V head g at position p: [hd] of the cache's dtype
+            auto kf = [&](int p) { return static_cast<const float*>(c.kv.k(seq, layer, p)) + g * hd; };
+            auto vf = [&](int p) { return static_cast<const float*>(c.kv.v(seq, layer, p)) + g * hd; };
+            auto kh = [&](int p) { return static_cast<const uint16_t*>(c.kv.k(seq, layer, p)) + g * hd; };
+            auto vh = [&](int p) { return static_cast<const uint16_t*>(c.kv.v(seq, layer, p)) + g * hd; };
             for (int h = g * group; h < (g + 1) * group; h++) {
                 const float* qh = q + size_t(i) * qd + h * hd;
                 float mx = -INFINITY;
                 for (int t = 0; t < cnt; t++) {
-                    s[t] = k.dot(qh, c.kv.k(seq, layer, start + t) + g * hd, hd) * scale;
+                    s[t] = (bf16 ? k.dot_bf16(qh, kh(start + t), hd) : k.dot(qh, kf(start + t), hd)) * scale;
                     mx = std::max(mx, s[t]);
                 }
                 if (cap > 0) {
@@ -353,7 +373,12 @@ struct Step {
                 float inv = 1.0f / k.exp_sum(s, cnt, mx);
                 float* out = att + size_t(i) * qd + h * hd;
                 std::memset(out, 0, size_t(hd) * 4);
-                for (int t = 0; t < cnt; t++) k.axpy(s[t] * inv, c.kv.v(seq, layer, start + t) + g * hd, out, hd);
+                for (int t = 0; t < cnt; t++) {
+                    if (bf16)
+                        k.axpy_bf16(s[t] * inv, vh(start + t), out, hd);
+                    else
+                        k.axpy(s[t] * inv, vf(start + t), out, hd);
+                }
             }
         });
     }

@@ -7,14 +7,17 @@
 namespace fl {
 
 KvCache::KvCache(int block_size, int n_layers, int kv_dim, int64_t budget_bytes, int max_sequences, int max_positions,
-                 int elem_bytes, bool host_pool)
-    : block_size_(block_size), n_layers_(n_layers), kv_dim_(kv_dim) {
-    bytes_per_block_ = int64_t(n_layers) * 2 * block_size * kv_dim * elem_bytes;
+                 DType dtype, bool host_pool)
+    : dtype_(dtype), block_size_(block_size), n_layers_(n_layers), kv_dim_(kv_dim),
+      row_bytes_(size_t(kv_dim) * dtype_size(dtype)) {
+    if (dtype != DType::F32 && dtype != DType::BF16)
+        fail(FL_INVALID_ARGUMENT, "kv_dtype %s is not F32 or BF16", dtype_name(dtype));
+    bytes_per_block_ = int64_t(n_layers) * 2 * block_size * int64_t(row_bytes_);
     int64_t n = budget_bytes / bytes_per_block_;
     if (n < 1)
         fail(FL_INVALID_ARGUMENT,
-             "kv_budget_bytes %lld is less than one KV block (%lld bytes: %d layers x 2 x %d positions x %d values)",
-             (long long)budget_bytes, (long long)bytes_per_block_, n_layers, block_size, kv_dim);
+             "kv_budget_bytes %lld is less than one KV block (%lld bytes: %d layers x 2 x %d positions x %d %s values)",
+             (long long)budget_bytes, (long long)bytes_per_block_, n_layers, block_size, kv_dim, dtype_name(dtype));
     if (n > (1 << 30)) n = 1 << 30;
     n_blocks_ = static_cast<int>(n);
     if (host_pool) pool_.allocate(size_t(n_blocks_) * size_t(bytes_per_block_));

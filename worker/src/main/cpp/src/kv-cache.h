@@ -1,8 +1,9 @@
 // kv-cache.h - paged KV cache: a pool of fixed-size blocks shared by all sequences.
 //
 // A block holds block_size positions of K and V for every layer:
-//   pool: [n_blocks][n_layers][2 (K, V)][block_size][kv_dim] F32 (BF16 on a CUDA device, where the
-//   pool lives in device memory and this class keeps only the bookkeeping)
+//   pool: [n_blocks][n_layers][2 (K, V)][block_size][kv_dim] of the cache's dtype, BF16 (the
+//   default: half the bytes, so a budget holds twice the positions) or F32. On a CUDA device the
+//   pool lives in device memory and this class keeps only the bookkeeping.
 // Each sequence owns a block table (its blocks in position order) and a length. Blocks are taken
 // from the free list on demand and returned when the sequence is freed or rewound. Attention only
 // reads positions below a sequence's length, each written by the sequence itself first, so a
@@ -18,10 +19,11 @@ namespace fl {
 
 class KvCache {
 public:
-    // elem_bytes: 4 (F32) or 2 (BF16); host_pool false: the pool lives elsewhere (a device).
+    // dtype: F32 or BF16; host_pool false: the pool lives elsewhere (a device).
     KvCache(int block_size, int n_layers, int kv_dim, int64_t budget_bytes, int max_sequences, int max_positions,
-            int elem_bytes = 4, bool host_pool = true);
+            DType dtype, bool host_pool = true);
 
+    DType dtype() const { return dtype_; }
     int block_size() const { return block_size_; }
     int total_blocks() const { return n_blocks_; }
     int free_blocks() const { return static_cast<int>(free_.size()); }
@@ -39,15 +41,15 @@ public:
     void resize(int seq, int new_length);
     void free_seq(int seq) { resize(seq, 0); }
 
-    // K or V row of one position: [kv_dim] F32.
-    float* k(int seq, int layer, int pos) { return row(seq, layer, pos, 0); }
-    float* v(int seq, int layer, int pos) { return row(seq, layer, pos, 1); }
+    // K or V row of one position: [kv_dim] of dtype().
+    void* k(int seq, int layer, int pos) { return row(seq, layer, pos, 0); }
+    void* v(int seq, int layer, int pos) { return row(seq, layer, pos, 1); }
 
 private:
-    float* row(int seq, int layer, int pos, int kv) {
+    void* row(int seq, int layer, int pos, int kv) {
         int block = seqs_[seq].blocks[pos / block_size_];
         size_t off = ((size_t(block) * n_layers_ + layer) * 2 + kv) * block_size_ + pos % block_size_;
-        return pool_.as<float>() + off * kv_dim_;
+        return pool_.as<char>() + off * row_bytes_;
     }
 
     struct Seq {
@@ -55,12 +57,14 @@ private:
         int32_t length = 0;
     };
 
+    DType dtype_;
     int block_size_;
     int n_layers_;
     int kv_dim_;
+    size_t row_bytes_; // kv_dim x the dtype's size
     int n_blocks_;
     int64_t bytes_per_block_;
-    Buffer pool_;               // [n_blocks][n_layers][2][block_size][kv_dim] F32
+    Buffer pool_;               // [n_blocks][n_layers][2][block_size][kv_dim] of dtype_
     std::vector<int32_t> free_; // free block ids (stack)
     std::vector<Seq> seqs_;     // [max_sequences]
 };

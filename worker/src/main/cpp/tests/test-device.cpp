@@ -113,11 +113,11 @@ TEST(a_model_on_a_missing_cuda_device_fails_with_the_reason) {
 
 // --- the host side of the device step --------------------------------------------------------
 
-// A BF16 KV pool (the device's) holds twice the blocks of an F32 one in the same budget, and
-// keeps no host memory.
+// A BF16 KV pool kept elsewhere (the device's) holds twice the blocks of an F32 one in the same
+// budget.
 TEST(kv_blocks_in_bf16_are_half_the_bytes) {
-    fl::KvCache f32(16, 2, 64, 1 << 20, 4, 512);
-    fl::KvCache bf16(16, 2, 64, 1 << 20, 4, 512, 2, false);
+    fl::KvCache f32(16, 2, 64, 1 << 20, 4, 512, fl::DType::F32);
+    fl::KvCache bf16(16, 2, 64, 1 << 20, 4, 512, fl::DType::BF16, false);
     CHECK(bf16.bytes_per_block() * 2 == f32.bytes_per_block());
     CHECK(bf16.total_blocks() == 2 * f32.total_blocks());
 }
@@ -171,15 +171,18 @@ TEST(step_meta_matches_the_kv_cache_layout) {
     CHECK(std::vector<int32_t>(m.blocks.begin() + m.block_off[1], m.blocks.end()) == c.kv.blocks(0));
     CHECK(c.kv.blocks(0).size() == 4); // 13 positions in blocks of 4
     const int kv_dim = c.model->cfg.kv_dim(), L = c.model->cfg.n_layers, bs = 4;
-    const float* base = c.kv.k(0, 0, 0);
+    // element offsets in the pool (BF16, the default and the device's dtype)
+    REQUIRE(c.kv.dtype() == fl::DType::BF16);
+    const uint16_t* base = static_cast<const uint16_t*>(c.kv.k(0, 0, 0));
+    auto at = [&](void* row) { return static_cast<const uint16_t*>(row) - base; };
     for (int i = 0; i < 4; i++) {
-        CHECK_MSG(c.kv.k(seq[i], 0, pos[i]) - base == m.kv_row[i], "row %d", i);
+        CHECK_MSG(at(c.kv.k(seq[i], 0, pos[i])) == m.kv_row[i], "row %d", i);
         for (int l = 0; l < L; l++) {
             const int64_t layer = int64_t(l) * 2 * bs * kv_dim;
-            CHECK(c.kv.k(seq[i], l, pos[i]) - base == m.kv_row[i] + layer);
-            CHECK(c.kv.v(seq[i], l, pos[i]) - base == m.kv_row[i] + layer + bs * kv_dim);
+            CHECK(at(c.kv.k(seq[i], l, pos[i])) == m.kv_row[i] + layer);
+            CHECK(at(c.kv.v(seq[i], l, pos[i])) == m.kv_row[i] + layer + bs * kv_dim);
             CHECK(fl::kv_offset(c.kv.blocks(seq[i])[pos[i] / bs], l, 1, pos[i] % bs, L, bs, kv_dim) ==
-                  c.kv.v(seq[i], l, pos[i]) - base);
+                  at(c.kv.v(seq[i], l, pos[i])));
         }
     }
     for (const fl::Adapter* a : m.adapter) CHECK(a == nullptr);

@@ -5,6 +5,7 @@
 // 12 ymm accumulators. BF16 weights are widened exactly to F32 (shift / mask of the pairs).
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "kernels.h"
@@ -352,8 +353,172 @@ void lora_expand_bf16(const uint16_t* Bt, int ldb, int rank, const float* t, int
     }
 }
 
-const Kernels kAvx2 = {"avx2",  Isa::Avx2, kMr,     pack_x_bytes_impl, pack_x,           gemm,   dot, axpy,
-                       rmsnorm, silu_mul,  exp_sum, dot_bf16,          lora_expand_bf16, nullptr};
+void axpy_bf16(float a, const uint16_t* x, float* y, int n) {
+    __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, bf16x8(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * bf16_1(x[i]);
+}
+
+// --- attention: the lanes along the head dimension --------------------------------------------
+//
+// A decode row brings few queries per call (a GQA group's heads), too few to fill the lanes with
+// queries as the AVX-512 attend does; here the lanes run along d, and every key or value chunk
+// loaded serves all queries of the call:
+//   scores  8 keys at a time: per query, one accumulator per key over d in chunks of 8 (ascending),
+//           then one fixed add tree (reduce8) puts the 8 dot products in the 8 lanes of a vector;
+//           BF16 keys are first widened, 8 rows at a time, into an F32 tile in L1 that every query
+//           reads (F32 keys are read in place)
+//   softmax per query over its own range [lo, hi), exp_sum from lo; 0 outside it
+//   P.V     positions in blocks of kPvBlock; per block, up to 4 queries x 16 output elements in
+//           registers, a broadcast probability times a value chunk (BF16 widened in registers)
+// Per query, each sum runs in an order fixed by its own positions alone (a key's dot product is the
+// same in every lane of reduce8; P.V adds j ascending, exact zeros outside [lo, hi)): batch invariant.
+// scratch: st [nq][ldst] scores then probabilities, ktile [8][hdp], zero row [hdp]
+//          (ldst = n_pos and hdp = hd rounded up to 8; within attend_scratch_floats).
+constexpr int kPvBlock = 64;
+
+inline __m256i tail_mask8(int n) { // lanes [0, n) set, n in 0..8
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+inline __m256 load8(const uint16_t* p) { return bf16x8(p); }
+inline float load1(const float* p) { return *p; }
+inline float load1(const uint16_t* p) { return bf16_1(*p); }
+
+// [sum(a[0]), ..., sum(a[7])], each sum ((x0 + x1) + (x2 + x3)) + ((x4 + x5) + (x6 + x7)) in every lane.
+inline __m256 reduce8(const __m256* a) {
+    __m256 t0 = _mm256_hadd_ps(a[0], a[1]), t1 = _mm256_hadd_ps(a[2], a[3]);
+    __m256 t2 = _mm256_hadd_ps(a[4], a[5]), t3 = _mm256_hadd_ps(a[6], a[7]);
+    __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
+    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+// scale * [q . krow[0], ..., q . krow[7]] (F32 rows of hd; the tail of d masked).
+inline __m256 scores8(const float* q, const float* const* krow, int hd, __m256i tail, float scale) {
+    __m256 acc[8];
+    for (int i = 0; i < 8; i++) acc[i] = _mm256_setzero_ps();
+    int d = 0;
+    for (; d + 8 <= hd; d += 8) {
+        __m256 qv = _mm256_loadu_ps(q + d);
+        for (int i = 0; i < 8; i++) acc[i] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(krow[i] + d), acc[i]);
+    }
+    if (d < hd) {
+        __m256 qv = _mm256_maskload_ps(q + d, tail);
+        for (int i = 0; i < 8; i++) acc[i] = _mm256_fmadd_ps(qv, _mm256_maskload_ps(krow[i] + d, tail), acc[i]);
+    }
+    return _mm256_mul_ps(reduce8(acc), _mm256_set1_ps(scale));
+}
+
+// out[r][e0, e0 + 8 NC) += sum_{j in [j0, j1)} p[r][j] * vp[j][e0, e0 + 8 NC) for NQ queries.
+template <class T, int NQ, int NC>
+inline void pv_chunks(float* const* p, const T* const* vp, int j0, int j1, int e0, float* const* out) {
+    __m256 acc[NQ][NC];
+    for (int r = 0; r < NQ; r++)
+        for (int c = 0; c < NC; c++) acc[r][c] = _mm256_loadu_ps(out[r] + e0 + 8 * c);
+    for (int j = j0; j < j1; j++) {
+        __m256 v[NC];
+        for (int c = 0; c < NC; c++) v[c] = load8(vp[j] + e0 + 8 * c);
+        for (int r = 0; r < NQ; r++) {
+            __m256 pr = _mm256_set1_ps(p[r][j]);
+            for (int c = 0; c < NC; c++) acc[r][c] = _mm256_fmadd_ps(pr, v[c], acc[r][c]);
+        }
+    }
+    for (int r = 0; r < NQ; r++)
+        for (int c = 0; c < NC; c++) _mm256_storeu_ps(out[r] + e0 + 8 * c, acc[r][c]);
+}
+
+template <class T, int NC>
+inline void pv_queries(int nq, float* const* p, const T* const* vp, int j0, int j1, int e0, float* const* out) {
+    int r = 0;
+    for (; r + 4 <= nq; r += 4) pv_chunks<T, 4, NC>(p + r, vp, j0, j1, e0, out + r);
+    switch (nq - r) {
+    case 3:
+        pv_chunks<T, 3, NC>(p + r, vp, j0, j1, e0, out + r);
+        break;
+    case 2:
+        pv_chunks<T, 2, NC>(p + r, vp, j0, j1, e0, out + r);
+        break;
+    case 1:
+        pv_chunks<T, 1, NC>(p + r, vp, j0, j1, e0, out + r);
+        break;
+    }
+}
+
+template <class T>
+void attend_t(int nq, int hd, const float* const* q, const T* const* kp, const T* const* vp, int n_pos, const int* lo,
+              const int* hi, float scale, float* const* out, float* scratch) {
+    const int hdp = (hd + 7) & ~7, ldst = (n_pos + 7) & ~7;
+    float* st = scratch;                   // [nq][ldst]
+    float* ktile = st + size_t(nq) * ldst; // [8][hdp]
+    float* zero = ktile + size_t(8) * hdp; // [hdp]
+    std::memset(zero, 0, size_t(hdp) * 4);
+    const __m256i tail = tail_mask8(hd % 8);
+    for (int j = 0; j < n_pos; j += 8) {
+        const int nk = n_pos - j < 8 ? n_pos - j : 8;
+        const float* krow[8];
+        for (int i = 0; i < 8; i++) {
+            if (i >= nk) {
+                krow[i] = zero;
+            } else if constexpr (sizeof(T) == 4) {
+                krow[i] = reinterpret_cast<const float*>(kp[j + i]);
+            } else {
+                float* row = ktile + size_t(i) * hdp;
+                int d = 0;
+                for (; d + 8 <= hd; d += 8) _mm256_storeu_ps(row + d, load8(kp[j + i] + d));
+                for (; d < hd; d++) row[d] = load1(kp[j + i] + d);
+                krow[i] = row;
+            }
+        }
+        for (int r = 0; r < nq; r++) _mm256_storeu_ps(st + size_t(r) * ldst + j, scores8(q[r], krow, hd, tail, scale));
+    }
+    float* p[kAttendQueries];
+    float inv[kAttendQueries];
+    int j0 = n_pos, j1 = 0; // the positions any query reads
+    for (int r = 0; r < nq; r++) {
+        p[r] = st + size_t(r) * ldst;
+        float mx = -INFINITY;
+        for (int j = lo[r]; j < hi[r]; j++) mx = p[r][j] > mx ? p[r][j] : mx;
+        inv[r] = 1.0f / exp_sum(p[r] + lo[r], hi[r] - lo[r], mx);
+        std::memset(p[r], 0, size_t(lo[r]) * 4);
+        std::memset(p[r] + hi[r], 0, size_t(n_pos - hi[r]) * 4);
+        std::memset(out[r], 0, size_t(hd) * 4);
+        j0 = lo[r] < j0 ? lo[r] : j0;
+        j1 = hi[r] > j1 ? hi[r] : j1;
+    }
+    for (int b0 = j0; b0 < j1; b0 += kPvBlock) {
+        const int b1 = j1 - b0 < kPvBlock ? j1 : b0 + kPvBlock;
+        int e = 0;
+        for (; e + 16 <= hd; e += 16) pv_queries<T, 2>(nq, p, vp, b0, b1, e, out);
+        if (e + 8 <= hd) pv_queries<T, 1>(nq, p, vp, b0, b1, e, out), e += 8;
+        for (; e < hd; e++)
+            for (int r = 0; r < nq; r++) {
+                float acc = out[r][e];
+                for (int j = b0; j < b1; j++) acc = __builtin_fmaf(p[r][j], load1(vp[j] + e), acc);
+                out[r][e] = acc;
+            }
+    }
+    for (int r = 0; r < nq; r++) {
+        const __m256 vi = _mm256_set1_ps(inv[r]);
+        int e = 0;
+        for (; e + 8 <= hd; e += 8) _mm256_storeu_ps(out[r] + e, _mm256_mul_ps(_mm256_loadu_ps(out[r] + e), vi));
+        for (; e < hd; e++) out[r][e] *= inv[r];
+    }
+}
+
+void attend(DType kv, int nq, int hd, const float* const* q, const void* const* kp, const void* const* vp, int n_pos,
+            const int* lo, const int* hi, float scale, float* const* out, float* scratch) {
+    if (kv == DType::BF16)
+        attend_t(nq, hd, q, reinterpret_cast<const uint16_t* const*>(kp), reinterpret_cast<const uint16_t* const*>(vp),
+                 n_pos, lo, hi, scale, out, scratch);
+    else
+        attend_t(nq, hd, q, reinterpret_cast<const float* const*>(kp), reinterpret_cast<const float* const*>(vp), n_pos,
+                 lo, hi, scale, out, scratch);
+}
+
+const Kernels kAvx2 = {"avx2",  Isa::Avx2, kMr,     pack_x_bytes_impl, pack_x,           gemm,      dot,   axpy,
+                       rmsnorm, silu_mul,  exp_sum, dot_bf16,          lora_expand_bf16, axpy_bf16, attend};
 
 } // namespace
 

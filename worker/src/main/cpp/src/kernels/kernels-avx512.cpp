@@ -543,6 +543,16 @@ void lora_expand_bf16(const uint16_t* Bt, int ldb, int rank, const float* t, int
     }
 }
 
+void axpy_bf16(float a, const uint16_t* x, float* y, int n) {
+    __m512 va = _mm512_set1_ps(a);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, bf16x16(x + i), _mm512_loadu_ps(y + i)));
+    if (i < n) {
+        __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, bf16x16_maskz(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
+
 // --- attention: the queries in the 16 lanes of a zmm ------------------------------------------
 //
 // attend keeps every intermediate transposed, one lane per query, so that no sum ever crosses
@@ -553,7 +563,16 @@ void lora_expand_bf16(const uint16_t* Bt, int ldb, int rank, const float* t, int
 //   ot [hd][16]     ot[e][r] = sum_j st[j][r] * vp[j][e]
 // Scores take 8 keys per pass (8 accumulators, qt[d] loaded once per 8 broadcast FMAs); P.V
 // takes 16 output elements per pass (16 accumulators, st[j] loaded once per 16 broadcast FMAs).
+// Keys and values are F32 or BF16 (T = uint16_t), each element widened exactly where it is broadcast.
 constexpr int kLanes = kAttendQueries;
+
+inline float widen(float x) { return x; }
+inline float widen(uint16_t h) {
+    uint32_t u = uint32_t(h) << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
 
 void transpose_queries(int nq, int hd, const float* const* q, float* qt) {
     for (int d = 0; d < hd; d++)
@@ -561,12 +580,13 @@ void transpose_queries(int nq, int hd, const float* const* q, float* qt) {
 }
 
 // st[i][:] = scale * sum_d qt[d][:] * kp[i][d] for NK keys.
-template <int NK> inline void scores_block(int hd, const float* qt, const float* const* kp, float scale, float* st) {
+template <int NK, class T>
+inline void scores_block(int hd, const float* qt, const T* const* kp, float scale, float* st) {
     __m512 acc[NK];
     for (int i = 0; i < NK; i++) acc[i] = _mm512_setzero_ps();
     for (int d = 0; d < hd; d++) {
         __m512 qd = _mm512_load_ps(qt + d * kLanes);
-        for (int i = 0; i < NK; i++) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(kp[i][d]), qd, acc[i]);
+        for (int i = 0; i < NK; i++) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(widen(kp[i][d])), qd, acc[i]);
     }
     for (int i = 0; i < NK; i++) _mm512_store_ps(st + i * kLanes, _mm512_mul_ps(acc[i], _mm512_set1_ps(scale)));
 }
@@ -591,26 +611,27 @@ __m512 softmax_lanes(int n_pos, __m512i lo, __m512i hi, float* st) {
 }
 
 // ot[e0 + i][:] = sum_j st[j][:] * vp[j][e0 + i] for NE output elements.
-template <int NE> inline void pv_block(int e0, const float* st, const float* const* vp, int n_pos, float* ot) {
+template <int NE, class T> inline void pv_block(int e0, const float* st, const T* const* vp, int n_pos, float* ot) {
     __m512 acc[NE];
     for (int i = 0; i < NE; i++) acc[i] = _mm512_setzero_ps();
     for (int j = 0; j < n_pos; j++) {
         __m512 p = _mm512_load_ps(st + j * kLanes);
-        const float* v = vp[j] + e0;
-        for (int i = 0; i < NE; i++) acc[i] = _mm512_fmadd_ps(p, _mm512_set1_ps(v[i]), acc[i]);
+        const T* v = vp[j] + e0;
+        for (int i = 0; i < NE; i++) acc[i] = _mm512_fmadd_ps(p, _mm512_set1_ps(widen(v[i])), acc[i]);
     }
     for (int i = 0; i < NE; i++) _mm512_store_ps(ot + (e0 + i) * kLanes, acc[i]);
 }
 
-void attend(int nq, int hd, const float* const* q, const float* const* kp, const float* const* vp, int n_pos,
-            const int* lo, const int* hi, float scale, float* const* out, float* scratch) {
+template <class T>
+void attend_t(int nq, int hd, const float* const* q, const T* const* kp, const T* const* vp, int n_pos, const int* lo,
+              const int* hi, float scale, float* const* out, float* scratch) {
     float* st = scratch;                     // [n_pos][16]
     float* qt = st + size_t(n_pos) * kLanes; // [hd][16]
     float* ot = qt + size_t(hd) * kLanes;    // [hd][16]
     transpose_queries(nq, hd, q, qt);
     int j = 0;
-    for (; j + 8 <= n_pos; j += 8) scores_block<8>(hd, qt, kp + j, scale, st + j * kLanes);
-    for (; j < n_pos; j++) scores_block<1>(hd, qt, kp + j, scale, st + j * kLanes);
+    for (; j + 8 <= n_pos; j += 8) scores_block<8, T>(hd, qt, kp + j, scale, st + j * kLanes);
+    for (; j < n_pos; j++) scores_block<1, T>(hd, qt, kp + j, scale, st + j * kLanes);
     // unused lanes get the empty range [0, 0)
     const __mmask16 used = tail_mask(nq);
     __m512i lo_v = _mm512_maskz_loadu_epi32(used, lo), hi_v = _mm512_maskz_loadu_epi32(used, hi);
@@ -618,20 +639,30 @@ void attend(int nq, int hd, const float* const* q, const float* const* kp, const
     _mm512_store_ps(inv, softmax_lanes(n_pos, lo_v, hi_v, st));
     // output elements in passes of 16, then 8, 4, 2, 1 (any head dimension)
     int e = 0;
-    for (; e + 16 <= hd; e += 16) pv_block<16>(e, st, vp, n_pos, ot);
-    if (hd - e >= 8) pv_block<8>(e, st, vp, n_pos, ot), e += 8;
-    if (hd - e >= 4) pv_block<4>(e, st, vp, n_pos, ot), e += 4;
-    if (hd - e >= 2) pv_block<2>(e, st, vp, n_pos, ot), e += 2;
-    if (hd - e >= 1) pv_block<1>(e, st, vp, n_pos, ot), e += 1;
+    for (; e + 16 <= hd; e += 16) pv_block<16, T>(e, st, vp, n_pos, ot);
+    if (hd - e >= 8) pv_block<8, T>(e, st, vp, n_pos, ot), e += 8;
+    if (hd - e >= 4) pv_block<4, T>(e, st, vp, n_pos, ot), e += 4;
+    if (hd - e >= 2) pv_block<2, T>(e, st, vp, n_pos, ot), e += 2;
+    if (hd - e >= 1) pv_block<1, T>(e, st, vp, n_pos, ot), e += 1;
     for (int r = 0; r < nq; r++)
         for (int d = 0; d < hd; d++) out[r][d] = ot[d * kLanes + r] * inv[r];
 }
 
-const Kernels kAvx512 = {"avx512", Isa::Avx512, kMr,      pack_x_bytes_impl, pack_x_plain, gemm_plain,       dot,
-                         axpy,     rmsnorm,     silu_mul, exp_sum,           dot_bf16,     lora_expand_bf16, attend};
+void attend(DType kv, int nq, int hd, const float* const* q, const void* const* kp, const void* const* vp, int n_pos,
+            const int* lo, const int* hi, float scale, float* const* out, float* scratch) {
+    if (kv == DType::BF16)
+        attend_t(nq, hd, q, reinterpret_cast<const uint16_t* const*>(kp), reinterpret_cast<const uint16_t* const*>(vp),
+                 n_pos, lo, hi, scale, out, scratch);
+    else
+        attend_t(nq, hd, q, reinterpret_cast<const float* const*>(kp), reinterpret_cast<const float* const*>(vp), n_pos,
+                 lo, hi, scale, out, scratch);
+}
+
+const Kernels kAvx512 = {"avx512", Isa::Avx512, kMr,     pack_x_bytes_impl, pack_x_plain,     gemm_plain, dot,   axpy,
+                         rmsnorm,  silu_mul,    exp_sum, dot_bf16,          lora_expand_bf16, axpy_bf16,  attend};
 const Kernels kAvx512Bf16 = {
-    "avx512bf16", Isa::Avx512Bf16, kMr,      pack_x_bytes_dot, pack_x_dot, gemm_dot,         dot,
-    axpy,         rmsnorm,         silu_mul, exp_sum,          dot_bf16,   lora_expand_bf16, attend};
+    "avx512bf16", Isa::Avx512Bf16, kMr,     pack_x_bytes_dot, pack_x_dot,       gemm_dot,  dot,   axpy,
+    rmsnorm,      silu_mul,        exp_sum, dot_bf16,         lora_expand_bf16, axpy_bf16, attend};
 
 } // namespace
 

@@ -31,8 +31,11 @@ namespace kern {
 constexpr int kPanel = 32;         // output features per weight panel
 constexpr int kAttendQueries = 16; // most queries one attend call takes (the lanes of a zmm)
 
-// Scratch floats attend needs for n_pos positions of head dimension hd.
-inline size_t attend_scratch_floats(int n_pos, int hd) { return size_t(kAttendQueries) * (size_t(n_pos) + 2 * hd); }
+// Scratch floats attend needs for n_pos positions of head dimension hd (the + 16: rows rounded up
+// to whole vectors).
+inline size_t attend_scratch_floats(int n_pos, int hd) {
+    return size_t(kAttendQueries) * (size_t(n_pos) + 2 * size_t(hd) + 16);
+}
 
 enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2, Avx512Bf16 = 3, Avx512Amx = 4 };
 
@@ -81,16 +84,18 @@ struct Kernels {
     //         y stays in registers across the rank)
     void (*lora_expand_bf16)(const uint16_t* Bt, int ldb, int rank, const float* t, int ldt, int n, float* y, int ldy,
                              int len);
+    // y[i] += a * x[i] with x BF16, widened exactly (a value row of a BF16 KV cache)
+    void (*axpy_bf16)(float a, const uint16_t* x, float* y, int n);
     // Attention of nq <= kAttendQueries queries that share one KV head (a GQA group's heads x a
-    // few rows of one sequence) over the key / value rows kp[j], vp[j] (hd floats each), j in
-    // [0, n_pos):
+    // few rows of one sequence) over the key / value rows kp[j], vp[j] (hd values each, of dtype kv:
+    // F32, or BF16 widened exactly to F32), j in [0, n_pos):
     //   out[r][:] = sum_{j in [lo[r], hi[r])} softmax_j(scale * q[r] . kp[j]) * vp[j]
     // Every sum runs over d or j in ascending order for each query on its own, so a query's result
     // does not depend on the other queries of the call or on n_pos (batch invariance).
     // scratch: attend_scratch_floats(n_pos, hd), 64-byte aligned. nullptr in variants without
-    // one: forward.cpp then loops dot / exp_sum / axpy per position.
-    void (*attend)(int nq, int hd, const float* const* q, const float* const* kp, const float* const* vp, int n_pos,
-                   const int* lo, const int* hi, float scale, float* const* out, float* scratch);
+    // one: forward.cpp then loops dot / exp_sum / axpy (or their _bf16 forms) per position.
+    void (*attend)(DType kv, int nq, int hd, const float* const* q, const void* const* kp, const void* const* vp,
+                   int n_pos, const int* lo, const int* hi, float scale, float* const* out, float* scratch);
 };
 
 // Kernels for an ISA, or nullptr if this CPU lacks it.
