@@ -364,28 +364,29 @@ void axpy_bf16(float a, const uint16_t* x, float* y, int n) {
 //
 // A decode row brings few queries per call (a GQA group's heads), too few to fill the lanes with
 // queries as the AVX-512 attend does; here the lanes run along d, and every key or value chunk
-// loaded serves all queries of the call:
-//   scores  8 keys at a time: per query, one accumulator per key over d in chunks of 8 (ascending),
-//           then one fixed add tree (reduce8) puts the 8 dot products in the 8 lanes of a vector;
-//           BF16 keys are first widened, 8 rows at a time, into an F32 tile in L1 that every query
-//           reads (F32 keys are read in place)
+// loaded (and, for BF16, widened) serves several queries:
+//   scores  4 keys x 2 queries at a time: 8 accumulators over d in chunks of 8 (ascending), then
+//           one fixed add tree (reduce8) puts the 8 dot products in the 8 lanes of a vector
 //   softmax per query over its own range [lo, hi), exp_sum from lo; 0 outside it
 //   P.V     positions in blocks of kPvBlock; per block, up to 4 queries x 16 output elements in
-//           registers, a broadcast probability times a value chunk (BF16 widened in registers)
-// Per query, each sum runs in an order fixed by its own positions alone (a key's dot product is the
-// same in every lane of reduce8; P.V adds j ascending, exact zeros outside [lo, hi)): batch invariant.
-// scratch: st [nq][ldst] scores then probabilities, ktile [8][hdp], zero row [hdp]
-//          (ldst = n_pos and hdp = hd rounded up to 8; within attend_scratch_floats).
+//           registers, a broadcast probability times a value chunk
+// BF16 keys and values are widened in registers (shift of the zero-extended halves), never copied.
+// Per query, each sum runs in an order fixed by its own positions alone (a dot product is the same
+// in every lane of reduce8; P.V adds j ascending, exact zeros outside [lo, hi)): batch invariant.
+// scratch: st [nq][ldst] scores then probabilities, a zero row [hd] for the keys past n_pos
+//          (ldst = n_pos rounded up to 8; within attend_scratch_floats).
 constexpr int kPvBlock = 64;
-
-inline __m256i tail_mask8(int n) { // lanes [0, n) set, n in 0..8
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 
 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 inline __m256 load8(const uint16_t* p) { return bf16x8(p); }
 inline float load1(const float* p) { return *p; }
 inline float load1(const uint16_t* p) { return bf16_1(*p); }
+// n < 8 values, zeros after them (the tail of an odd head dimension)
+template <class T> inline __m256 load_tail(const T* p, int n) {
+    alignas(32) float t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int i = 0; i < n; i++) t[i] = load1(p + i);
+    return _mm256_load_ps(t);
+}
 
 // [sum(a[0]), ..., sum(a[7])], each sum ((x0 + x1) + (x2 + x3)) + ((x4 + x5) + (x6 + x7)) in every lane.
 inline __m256 reduce8(const __m256* a) {
@@ -395,18 +396,27 @@ inline __m256 reduce8(const __m256* a) {
     return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
 }
 
-// scale * [q . krow[0], ..., q . krow[7]] (F32 rows of hd; the tail of d masked).
-inline __m256 scores8(const float* q, const float* const* krow, int hd, __m256i tail, float scale) {
+// scale * [q0 . k[0..3], q1 . k[0..3]] (lanes 0-3, 4-7) over hd values.
+template <class T> inline __m256 scores_4x2(const float* q0, const float* q1, const T* const* k, int hd, float scale) {
     __m256 acc[8];
     for (int i = 0; i < 8; i++) acc[i] = _mm256_setzero_ps();
     int d = 0;
     for (; d + 8 <= hd; d += 8) {
-        __m256 qv = _mm256_loadu_ps(q + d);
-        for (int i = 0; i < 8; i++) acc[i] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(krow[i] + d), acc[i]);
+        const __m256 k0 = load8(k[0] + d), k1 = load8(k[1] + d), k2 = load8(k[2] + d), k3 = load8(k[3] + d);
+        const __m256 a = _mm256_loadu_ps(q0 + d), b = _mm256_loadu_ps(q1 + d);
+        acc[0] = _mm256_fmadd_ps(a, k0, acc[0]), acc[1] = _mm256_fmadd_ps(a, k1, acc[1]);
+        acc[2] = _mm256_fmadd_ps(a, k2, acc[2]), acc[3] = _mm256_fmadd_ps(a, k3, acc[3]);
+        acc[4] = _mm256_fmadd_ps(b, k0, acc[4]), acc[5] = _mm256_fmadd_ps(b, k1, acc[5]);
+        acc[6] = _mm256_fmadd_ps(b, k2, acc[6]), acc[7] = _mm256_fmadd_ps(b, k3, acc[7]);
     }
     if (d < hd) {
-        __m256 qv = _mm256_maskload_ps(q + d, tail);
-        for (int i = 0; i < 8; i++) acc[i] = _mm256_fmadd_ps(qv, _mm256_maskload_ps(krow[i] + d, tail), acc[i]);
+        const int n = hd - d;
+        const __m256 a = load_tail(q0 + d, n), b = load_tail(q1 + d, n);
+        for (int i = 0; i < 4; i++) {
+            const __m256 ki = load_tail(k[i] + d, n);
+            acc[i] = _mm256_fmadd_ps(a, ki, acc[i]);
+            acc[4 + i] = _mm256_fmadd_ps(b, ki, acc[4 + i]);
+        }
     }
     return _mm256_mul_ps(reduce8(acc), _mm256_set1_ps(scale));
 }
@@ -449,29 +459,20 @@ inline void pv_queries(int nq, float* const* p, const T* const* vp, int j0, int 
 template <class T>
 void attend_t(int nq, int hd, const float* const* q, const T* const* kp, const T* const* vp, int n_pos, const int* lo,
               const int* hi, float scale, float* const* out, float* scratch) {
-    const int hdp = (hd + 7) & ~7, ldst = (n_pos + 7) & ~7;
-    float* st = scratch;                   // [nq][ldst]
-    float* ktile = st + size_t(nq) * ldst; // [8][hdp]
-    float* zero = ktile + size_t(8) * hdp; // [hdp]
-    std::memset(zero, 0, size_t(hdp) * 4);
-    const __m256i tail = tail_mask8(hd % 8);
-    for (int j = 0; j < n_pos; j += 8) {
-        const int nk = n_pos - j < 8 ? n_pos - j : 8;
-        const float* krow[8];
-        for (int i = 0; i < 8; i++) {
-            if (i >= nk) {
-                krow[i] = zero;
-            } else if constexpr (sizeof(T) == 4) {
-                krow[i] = reinterpret_cast<const float*>(kp[j + i]);
-            } else {
-                float* row = ktile + size_t(i) * hdp;
-                int d = 0;
-                for (; d + 8 <= hd; d += 8) _mm256_storeu_ps(row + d, load8(kp[j + i] + d));
-                for (; d < hd; d++) row[d] = load1(kp[j + i] + d);
-                krow[i] = row;
-            }
+    const int ldst = (n_pos + 7) & ~7;
+    float* st = scratch;                  // [nq][ldst]
+    float* zero = st + size_t(nq) * ldst; // [hd] floats: a zero row of either dtype
+    std::memset(zero, 0, size_t(hd) * 4);
+    const T* zero_row = reinterpret_cast<const T*>(zero);
+    for (int j = 0; j < n_pos; j += 4) {
+        const T* k[4];
+        for (int i = 0; i < 4; i++) k[i] = j + i < n_pos ? kp[j + i] : zero_row;
+        for (int r = 0; r < nq; r += 2) { // an odd last query computes beside itself
+            const int r1 = r + 1 < nq ? r + 1 : r;
+            const __m256 s8 = scores_4x2(q[r], q[r1], k, hd, scale);
+            _mm_storeu_ps(st + size_t(r) * ldst + j, _mm256_castps256_ps128(s8));
+            if (r1 != r) _mm_storeu_ps(st + size_t(r1) * ldst + j, _mm256_extractf128_ps(s8, 1));
         }
-        for (int r = 0; r < nq; r++) _mm256_storeu_ps(st + size_t(r) * ldst + j, scores8(q[r], krow, hd, tail, scale));
     }
     float* p[kAttendQueries];
     float inv[kAttendQueries];
