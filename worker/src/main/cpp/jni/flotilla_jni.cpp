@@ -144,7 +144,7 @@ jlong JNICALL model_info(JNIEnv* env, jclass, jlong m, jintArray out) {
 }
 
 jlong JNICALL context_create(JNIEnv* env, jclass, jlong m, jint block_size, jlong kv_budget, jint max_batch_tokens,
-                             jint max_sequences, jint max_lora_rank, jint n_threads) {
+                             jint max_sequences, jint max_lora_rank, jint n_threads, jint kv_dtype) {
     fl_context_params p = fl_context_default_params();
     p.kv_block_size = block_size;
     p.kv_budget_bytes = kv_budget;
@@ -152,6 +152,7 @@ jlong JNICALL context_create(JNIEnv* env, jclass, jlong m, jint block_size, jlon
     p.max_sequences = max_sequences;
     p.max_lora_rank = max_lora_rank;
     p.n_threads = n_threads;
+    p.kv_dtype = kv_dtype;
     fl_context* c = nullptr;
     if (check(env, fl_context_create(handle<fl_model>(m), &p, &c))) return 0;
     return to_jlong(c);
@@ -302,7 +303,7 @@ const JNINativeMethod kMethods[] = {
     FL_NATIVE("modelLoad", "(Ljava/lang/String;Ljava/lang/String;)J", model_load),
     FL_NATIVE("modelFree", "(J)V", model_free),
     FL_NATIVE("modelInfo", "(J[I)J", model_info),
-    FL_NATIVE("contextCreate", "(JIJIIII)J", context_create),
+    FL_NATIVE("contextCreate", "(JIJIIIII)J", context_create),
     FL_NATIVE("contextFree", "(J)V", context_free),
     FL_NATIVE("kvStats", "(J[J)V", kv_stats),
     FL_NATIVE("seqFree", "(JI)V", seq_free),

@@ -5,6 +5,7 @@ import dev.flotilla.worker.engine.Batch;
 import dev.flotilla.worker.engine.ContextParams;
 import dev.flotilla.worker.engine.EngineContext;
 import dev.flotilla.worker.engine.EngineException;
+import dev.flotilla.worker.engine.KvDtype;
 import dev.flotilla.worker.engine.Model;
 import dev.flotilla.worker.engine.ModelInfo;
 import dev.flotilla.worker.engine.NativeEngine;
@@ -122,7 +123,10 @@ public final class EngineCli {
                 + info.maxPositionEmbeddings());
       }
       int blockSize = 16;
-      long bytesPerBlock = 4L * 2 * blockSize * info.layers() * info.kvHeads() * info.headDim();
+      // an exact (F32) KV cache: --logits-out is what outside tools check the engine against
+      KvDtype kvDtype = KvDtype.F32;
+      long bytesPerBlock =
+          (long) kvDtype.bytes() * 2 * blockSize * info.layers() * info.kvHeads() * info.headDim();
       long blocks = (prompt.length + maxTokens + blockSize) / blockSize + 1;
       int chunk = Math.min(prompt.length, 512);
       ContextParams params =
@@ -132,7 +136,8 @@ public final class EngineCli {
               chunk,
               1,
               adapter == null ? 64 : Math.max(1, adapter.rank()),
-              o.threads);
+              o.threads,
+              kvDtype);
       Set<Integer> eos = o.ignoreEos ? Set.of() : GenerationConfig.eosTokens(o.model);
       SamplingParams sampling = new SamplingParams(o.temperature, o.topK, o.topP, o.seed);
       try (EngineContext ctx = model.createContext(params)) {

@@ -44,6 +44,12 @@ public interface WorkerConfig {
   /** {@code FLOTILLA_KV_BLOCK_SIZE}: tokens per KV block. */
   int kvBlockSize();
 
+  /**
+   * {@code FLOTILLA_KV_CACHE_DTYPE}: the KV cache's element type, {@code bf16} (the default: twice
+   * the positions of {@code f32} in the same bytes) or {@code f32}. A GPU keeps BF16 only.
+   */
+  String kvCacheDtype();
+
   /** {@code FLOTILLA_MAX_ADAPTERS}: adapter slots resident at once. */
   int maxAdapters();
 

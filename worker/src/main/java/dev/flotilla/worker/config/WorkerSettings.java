@@ -1,6 +1,7 @@
 package dev.flotilla.worker.config;
 
 import dev.flotilla.worker.engine.Devices;
+import dev.flotilla.worker.engine.KvDtype;
 import dev.flotilla.worker.fetch.Source;
 import java.net.InetAddress;
 import java.nio.file.Files;
@@ -23,6 +24,8 @@ import java.util.Set;
  * @param maxSequenceLength prompt plus generated tokens; 0 = the model's maximum
  * @param kvCacheBytes one budget for KV blocks and resident adapters
  * @param kvBlockSize tokens per KV block
+ * @param kvCacheDtype element type of the KV cache: BF16 (the default) holds twice the positions of
+ *     F32 in the same bytes
  * @param maxAdapters resident adapter slots
  * @param maxLoraRank largest adapter rank accepted
  * @param threads engine compute threads; 0 = one per core
@@ -45,6 +48,7 @@ public record WorkerSettings(
     int maxSequenceLength,
     long kvCacheBytes,
     int kvBlockSize,
+    KvDtype kvCacheDtype,
     int maxAdapters,
     int maxLoraRank,
     int threads,
@@ -58,6 +62,8 @@ public record WorkerSettings(
 
   public static final String MODEL_SOURCE = "FLOTILLA_MODEL_SOURCE (flotilla.worker.model-source)";
   public static final String DEVICE = "FLOTILLA_DEVICE (flotilla.worker.device)";
+  public static final String KV_CACHE_DTYPE =
+      "FLOTILLA_KV_CACHE_DTYPE (flotilla.worker.kv-cache-dtype)";
   public static final String AUTO_DEVICE = "auto";
   private static final Set<String> DTYPES = Set.of("F32", "F16", "BF16");
 
@@ -149,6 +155,7 @@ public record WorkerSettings(
         0,
         256L << 20,
         16,
+        KvDtype.BF16,
         8,
         64,
         0,
@@ -221,6 +228,7 @@ public record WorkerSettings(
         config.maxSequenceLength(),
         config.kvCacheBytes(),
         config.kvBlockSize(),
+        kvDtype(config.kvCacheDtype()),
         config.maxAdapters(),
         config.maxLoraRank(),
         config.threads(),
@@ -231,6 +239,14 @@ public record WorkerSettings(
         config.workerId().filter(s -> !s.isBlank()).orElseGet(WorkerSettings::hostName),
         config.device().trim().toLowerCase(Locale.ROOT),
         source);
+  }
+
+  private static KvDtype kvDtype(String value) {
+    try {
+      return KvDtype.parse(value);
+    } catch (IllegalArgumentException e) {
+      throw new WorkerConfigException(KV_CACHE_DTYPE + ": " + e.getMessage(), e);
+    }
   }
 
   /** A model directory has what the engine and the tokenizer read first. */
@@ -275,6 +291,7 @@ public record WorkerSettings(
         maxSequenceLength,
         kvCacheBytes,
         kvBlockSize,
+        kvCacheDtype,
         maxAdapters,
         maxLoraRank,
         threads,
@@ -308,6 +325,7 @@ public record WorkerSettings(
         maxSequenceLength,
         kvCacheBytes,
         kvBlockSize,
+        kvCacheDtype,
         maxAdapters,
         maxLoraRank,
         threads,
@@ -329,6 +347,7 @@ public record WorkerSettings(
         maxSequenceLength,
         kvCacheBytes,
         kvBlockSize,
+        kvCacheDtype,
         maxAdapters,
         maxLoraRank,
         threads,
@@ -350,6 +369,29 @@ public record WorkerSettings(
         maxSequenceLength,
         value,
         kvBlockSize,
+        kvCacheDtype,
+        maxAdapters,
+        maxLoraRank,
+        threads,
+        adapters,
+        maxStepTokens,
+        prefillChunk,
+        drainGrace,
+        workerId,
+        device,
+        modelSource);
+  }
+
+  public WorkerSettings withKvCacheDtype(KvDtype value) {
+    return new WorkerSettings(
+        modelDir,
+        modelName,
+        dtype,
+        maxBatchSize,
+        maxSequenceLength,
+        kvCacheBytes,
+        kvBlockSize,
+        value,
         maxAdapters,
         maxLoraRank,
         threads,
@@ -371,6 +413,7 @@ public record WorkerSettings(
         maxSequenceLength,
         kvCacheBytes,
         kvBlockSize,
+        kvCacheDtype,
         value,
         maxLoraRank,
         threads,
@@ -392,6 +435,7 @@ public record WorkerSettings(
         maxSequenceLength,
         kvCacheBytes,
         kvBlockSize,
+        kvCacheDtype,
         maxAdapters,
         maxLoraRank,
         value,
@@ -413,6 +457,7 @@ public record WorkerSettings(
         maxSequenceLength,
         kvCacheBytes,
         kvBlockSize,
+        kvCacheDtype,
         maxAdapters,
         maxLoraRank,
         threads,
@@ -434,6 +479,7 @@ public record WorkerSettings(
         maxSequenceLength,
         kvCacheBytes,
         kvBlockSize,
+        kvCacheDtype,
         maxAdapters,
         maxLoraRank,
         threads,
@@ -455,6 +501,7 @@ public record WorkerSettings(
         maxSequenceLength,
         kvCacheBytes,
         kvBlockSize,
+        kvCacheDtype,
         maxAdapters,
         maxLoraRank,
         threads,

@@ -9,6 +9,7 @@ package dev.flotilla.worker.engine;
  * @param maxSequences sequence ids are 0 .. maxSequences - 1
  * @param maxLoraRank largest adapter rank a decode accepts (1..256)
  * @param threads compute threads including the caller; 0 = from the machine
+ * @param kvDtype element type of the KV cache (BF16 by default)
  */
 public record ContextParams(
     int kvBlockSize,
@@ -16,38 +17,69 @@ public record ContextParams(
     int maxBatchTokens,
     int maxSequences,
     int maxLoraRank,
-    int threads) {
+    int threads,
+    KvDtype kvDtype) {
+
+  public ContextParams {
+    if (kvDtype == null) {
+      throw new IllegalArgumentException("kvDtype must not be null");
+    }
+  }
+
+  /** With the default KV dtype, BF16. */
+  public ContextParams(
+      int kvBlockSize,
+      long kvBudgetBytes,
+      int maxBatchTokens,
+      int maxSequences,
+      int maxLoraRank,
+      int threads) {
+    this(
+        kvBlockSize,
+        kvBudgetBytes,
+        maxBatchTokens,
+        maxSequences,
+        maxLoraRank,
+        threads,
+        KvDtype.BF16);
+  }
 
   public static ContextParams defaults() {
-    return new ContextParams(16, 1L << 30, 512, 256, 64, 0);
+    return new ContextParams(16, 1L << 30, 512, 256, 64, 0, KvDtype.BF16);
   }
 
   public ContextParams withKvBudgetBytes(long value) {
     return new ContextParams(
-        kvBlockSize, value, maxBatchTokens, maxSequences, maxLoraRank, threads);
+        kvBlockSize, value, maxBatchTokens, maxSequences, maxLoraRank, threads, kvDtype);
   }
 
   public ContextParams withKvBlockSize(int value) {
     return new ContextParams(
-        value, kvBudgetBytes, maxBatchTokens, maxSequences, maxLoraRank, threads);
+        value, kvBudgetBytes, maxBatchTokens, maxSequences, maxLoraRank, threads, kvDtype);
   }
 
   public ContextParams withMaxBatchTokens(int value) {
-    return new ContextParams(kvBlockSize, kvBudgetBytes, value, maxSequences, maxLoraRank, threads);
+    return new ContextParams(
+        kvBlockSize, kvBudgetBytes, value, maxSequences, maxLoraRank, threads, kvDtype);
   }
 
   public ContextParams withMaxSequences(int value) {
     return new ContextParams(
-        kvBlockSize, kvBudgetBytes, maxBatchTokens, value, maxLoraRank, threads);
+        kvBlockSize, kvBudgetBytes, maxBatchTokens, value, maxLoraRank, threads, kvDtype);
   }
 
   public ContextParams withMaxLoraRank(int value) {
     return new ContextParams(
-        kvBlockSize, kvBudgetBytes, maxBatchTokens, maxSequences, value, threads);
+        kvBlockSize, kvBudgetBytes, maxBatchTokens, maxSequences, value, threads, kvDtype);
   }
 
   public ContextParams withThreads(int value) {
     return new ContextParams(
-        kvBlockSize, kvBudgetBytes, maxBatchTokens, maxSequences, maxLoraRank, value);
+        kvBlockSize, kvBudgetBytes, maxBatchTokens, maxSequences, maxLoraRank, value, kvDtype);
+  }
+
+  public ContextParams withKvDtype(KvDtype value) {
+    return new ContextParams(
+        kvBlockSize, kvBudgetBytes, maxBatchTokens, maxSequences, maxLoraRank, threads, value);
   }
 }

@@ -52,7 +52,8 @@ public final class Model extends NativeHandle {
             params.maxBatchTokens(),
             params.maxSequences(),
             params.maxLoraRank(),
-            params.threads()),
+            params.threads(),
+            params.kvDtype().code()),
         params);
   }
 

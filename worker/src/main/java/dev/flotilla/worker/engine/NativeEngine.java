@@ -135,7 +135,8 @@ public final class NativeEngine {
       int maxBatchTokens,
       int maxSequences,
       int maxLoraRank,
-      int threads);
+      int threads,
+      int kvDtype);
 
   static native void contextFree(long context);
 

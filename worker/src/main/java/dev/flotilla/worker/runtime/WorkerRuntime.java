@@ -146,7 +146,8 @@ public final class WorkerRuntime implements AutoCloseable {
             settings.stepTokens(),
             settings.maxBatchSize(),
             settings.maxLoraRank(),
-            settings.threads());
+            settings.threads(),
+            settings.kvCacheDtype());
     ExecutorService loader =
         Executors.newSingleThreadExecutor(
             r -> {
@@ -189,7 +190,7 @@ public final class WorkerRuntime implements AutoCloseable {
     long done = System.nanoTime();
     LOG.infof(
         "loaded %s from %s onto %s in %d ms (tokenizer %d ms, weights %d ms, engine context %d ms; the tokenizer beside the weights, "
-            + "waited %d ms for it): %s weights, vocabulary %d, context %d, %d KV blocks of %d tokens, %d adapter slots, %d adapters known",
+            + "waited %d ms for it): %s weights, vocabulary %d, context %d, %d KV blocks of %d tokens (%s, %d bytes each), %d adapter slots, %d adapters known",
         settings.modelName(),
         settings.modelDir(),
         device,
@@ -203,6 +204,8 @@ public final class WorkerRuntime implements AutoCloseable {
         scheduler.contextLength(),
         scheduler.snapshot().totalKvBlocks(),
         scheduler.snapshot().kvBlockSize(),
+        settings.kvCacheDtype(),
+        scheduler.snapshot().kvBytesPerBlock(),
         settings.maxAdapters(),
         settings.adapters().size());
     WorkerRuntime runtime =

@@ -954,6 +954,7 @@ public final class Scheduler implements AutoCloseable {
             (int) free,
             totalBlocks,
             blockSize,
+            bytesPerBlock,
             slots.names(AdapterSlots.State.RESIDENT),
             slots.names(AdapterSlots.State.LOADING),
             slots.capacity(),

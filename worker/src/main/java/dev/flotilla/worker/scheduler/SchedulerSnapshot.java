@@ -11,6 +11,7 @@ import java.util.List;
  *     negative
  * @param totalKvBlocks blocks in the pool
  * @param kvBlockSize tokens per block
+ * @param kvBytesPerBlock bytes of one block in the cache's dtype (BF16 blocks are half an F32 one)
  * @param residentAdapters adapters in slots, least recently used first
  * @param loadingAdapters adapters being loaded
  * @param adapterSlots slot count
@@ -24,6 +25,7 @@ public record SchedulerSnapshot(
     int freeKvBlocks,
     int totalKvBlocks,
     int kvBlockSize,
+    long kvBytesPerBlock,
     List<String> residentAdapters,
     List<String> loadingAdapters,
     int adapterSlots,
@@ -38,5 +40,15 @@ public record SchedulerSnapshot(
 
   public int usedKvBlocks() {
     return totalKvBlocks - freeKvBlocks;
+  }
+
+  /** Bytes of the block pool: the KV budget as the engine holds it. */
+  public long totalKvBytes() {
+    return totalKvBlocks * kvBytesPerBlock;
+  }
+
+  /** Bytes of the blocks in use, resident adapters' share included. */
+  public long usedKvBytes() {
+    return usedKvBlocks() * kvBytesPerBlock;
   }
 }

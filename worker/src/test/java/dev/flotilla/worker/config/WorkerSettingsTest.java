@@ -3,6 +3,7 @@ package dev.flotilla.worker.config;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.flotilla.worker.engine.KvDtype;
 import dev.flotilla.worker.fetch.Source;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,7 +35,8 @@ class WorkerSettingsTest {
       int prefillChunk,
       Duration drainGrace,
       Optional<String> workerId,
-      String device)
+      String device,
+      String kvCacheDtype)
       implements WorkerConfig {
 
     static Config of(String source) {
@@ -55,7 +57,8 @@ class WorkerSettingsTest {
           32,
           Duration.ofSeconds(30),
           Optional.of("w-1"),
-          "cpu");
+          "cpu",
+          "bf16");
     }
 
     Config device(String value) {
@@ -76,7 +79,8 @@ class WorkerSettingsTest {
           prefillChunk,
           drainGrace,
           workerId,
-          value);
+          value,
+          kvCacheDtype);
     }
 
     Config adapters(String list, String adaptersDir) {
@@ -97,7 +101,8 @@ class WorkerSettingsTest {
           prefillChunk,
           drainGrace,
           workerId,
-          device);
+          device,
+          kvCacheDtype);
     }
 
     Config batch(int value) {
@@ -118,7 +123,30 @@ class WorkerSettingsTest {
           prefillChunk,
           drainGrace,
           workerId,
-          device);
+          device,
+          kvCacheDtype);
+    }
+
+    Config kvCacheDtype(String value) {
+      return new Config(
+          modelSource,
+          modelName,
+          dtype,
+          maxBatchSize,
+          maxSequenceLength,
+          kvCacheBytes,
+          kvBlockSize,
+          maxAdapters,
+          maxLoraRank,
+          threads,
+          adapters,
+          adaptersDir,
+          maxStepTokens,
+          prefillChunk,
+          drainGrace,
+          workerId,
+          device,
+          value);
     }
 
     Config dtype(String value) {
@@ -139,7 +167,8 @@ class WorkerSettingsTest {
           prefillChunk,
           drainGrace,
           workerId,
-          device);
+          device,
+          kvCacheDtype);
     }
   }
 
@@ -218,6 +247,20 @@ class WorkerSettingsTest {
           .hasMessageContaining("auto, cpu or cuda:N")
           .hasMessageContaining("'" + bad + "'");
     }
+  }
+
+  @Test
+  void kvCacheDtypeIsBf16UnlessF32IsAsked() throws Exception {
+    Path model = model();
+    assertThat(from(Config.of("file://" + model)).kvCacheDtype()).isEqualTo(KvDtype.BF16);
+    assertThat(WorkerSettings.forModel(model).kvCacheDtype()).isEqualTo(KvDtype.BF16);
+    assertThat(from(Config.of("file://" + model).kvCacheDtype(" F32 ")).kvCacheDtype())
+        .isEqualTo(KvDtype.F32);
+    assertThatThrownBy(() -> from(Config.of("file://" + model).kvCacheDtype("fp8")))
+        .isInstanceOf(WorkerConfigException.class)
+        .hasMessage(
+            "FLOTILLA_KV_CACHE_DTYPE (flotilla.worker.kv-cache-dtype): KV cache dtype must be bf16"
+                + " or f32, got 'fp8'");
   }
 
   @Test

@@ -203,7 +203,8 @@ class EngineBehaviourTest {
   void fullKvCacheThrowsAndChangesNothing() {
     try (Model model = Model.load(modelDir)) {
       ModelInfo info = model.info();
-      long bytesPerBlock = (long) info.layers() * 2 * 16 * info.kvHeads() * info.headDim() * 4;
+      // BF16, the default KV dtype: 2 bytes a value
+      long bytesPerBlock = (long) info.layers() * 2 * 16 * info.kvHeads() * info.headDim() * 2;
       try (EngineContext ctx =
           model.createContext(smallContext().withKvBudgetBytes(2 * bytesPerBlock))) {
         assertThat(ctx.kvStats()).isEqualTo(new KvStats(16, 2, 2, bytesPerBlock));
@@ -218,6 +219,37 @@ class EngineBehaviourTest {
         assertThat(prefill(ctx, info.vocabSize(), 1, new int[] {1}, null)).hasNumberOfRows(1);
       }
     }
+  }
+
+  @Test
+  void aBf16KvCacheHoldsTwiceTheBlocksOfAnF32OneInTheSameBudget() {
+    try (Model model = Model.load(modelDir)) {
+      ModelInfo info = model.info();
+      long f32Block = (long) info.layers() * 2 * 16 * info.kvHeads() * info.headDim() * 4;
+      ContextParams params = smallContext().withKvBudgetBytes(3 * f32Block);
+      assertThat(params.kvDtype()).isEqualTo(KvDtype.BF16);
+      int[] prompt = new int[40]; // 3 blocks of 16
+      try (EngineContext f32 = model.createContext(params.withKvDtype(KvDtype.F32));
+          EngineContext bf16 = model.createContext(params)) {
+        assertThat(f32.kvStats()).isEqualTo(new KvStats(16, 3, 3, f32Block));
+        assertThat(bf16.kvStats()).isEqualTo(new KvStats(16, 6, 6, f32Block / 2));
+        prefill(f32, info.vocabSize(), 0, prompt, null);
+        assertThatThrownBy(() -> prefill(f32, info.vocabSize(), 1, prompt, null))
+            .isInstanceOf(KvCacheFullException.class);
+        prefill(bf16, info.vocabSize(), 0, prompt, null);
+        prefill(bf16, info.vocabSize(), 1, prompt, null); // a second sequence fits
+        assertThat(bf16.kvStats().freeBlocks()).isZero();
+      }
+    }
+  }
+
+  @Test
+  void kvDtypeParsesBf16AndF32Only() {
+    assertThat(KvDtype.parse(" BF16 ")).isEqualTo(KvDtype.BF16);
+    assertThat(KvDtype.parse("f32")).isEqualTo(KvDtype.F32);
+    assertThatThrownBy(() -> KvDtype.parse("f16"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("KV cache dtype must be bf16 or f32, got 'f16'");
   }
 
   @Test
