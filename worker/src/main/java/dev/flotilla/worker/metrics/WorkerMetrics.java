@@ -18,7 +18,8 @@ import java.util.function.Supplier;
  * flotilla_worker_time_between_tokens_seconds} (histograms); {@code
  * flotilla_worker_tokens_generated_total}; {@code flotilla_worker_batch_size} and {@code
  * flotilla_worker_step_rows} per engine step; {@code flotilla_worker_kv_blocks_used}, {@code
- * flotilla_worker_kv_blocks_total}, {@code flotilla_worker_queue_depth}, {@code
+ * flotilla_worker_kv_blocks_total}, {@code flotilla_worker_kv_bytes_used_bytes}, {@code
+ * flotilla_worker_kv_bytes_total_bytes}, {@code flotilla_worker_queue_depth}, {@code
  * flotilla_worker_running_sequences}, {@code flotilla_worker_adapters_resident} (gauges); {@code
  * flotilla_worker_adapter_loads_total{result}}, {@code flotilla_worker_adapter_load_seconds},
  * {@code flotilla_worker_adapter_evictions_total}, {@code flotilla_worker_preemptions_total}; on a
@@ -98,6 +99,14 @@ public final class WorkerMetrics implements SchedulerMetrics {
         .register(registry);
     Gauge.builder("flotilla.worker.kv.blocks.total", () -> snapshot.get().totalKvBlocks())
         .description("KV blocks in the pool")
+        .register(registry);
+    Gauge.builder("flotilla.worker.kv.bytes.used", () -> snapshot.get().usedKvBytes())
+        .description("Bytes of the KV blocks in use, in the cache's dtype")
+        .baseUnit("bytes")
+        .register(registry);
+    Gauge.builder("flotilla.worker.kv.bytes.total", () -> snapshot.get().totalKvBytes())
+        .description("Bytes of the KV block pool, in the cache's dtype")
+        .baseUnit("bytes")
         .register(registry);
     Gauge.builder("flotilla.worker.queue.depth", () -> snapshot.get().queueDepth())
         .description("Sequences waiting")

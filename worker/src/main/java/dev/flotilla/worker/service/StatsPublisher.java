@@ -119,6 +119,7 @@ public final class StatsPublisher implements AutoCloseable {
                   .setFreeKvBlocks(snap.freeKvBlocks())
                   .setTotalKvBlocks(snap.totalKvBlocks())
                   .setKvBlockSize(snap.kvBlockSize())
+                  .setKvBytesPerBlock(snap.kvBytesPerBlock())
                   .addAllResidentAdapters(snap.residentAdapters())
                   .addAllLoadingAdapters(snap.loadingAdapters())
                   .setAdapterSlots(snap.adapterSlots())
