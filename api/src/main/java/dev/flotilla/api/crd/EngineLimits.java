@@ -32,6 +32,12 @@ public class EngineLimits {
   @JsonPropertyDescription("Tokens per KV-cache block.")
   private Integer kvBlockSize;
 
+  @Default("bf16")
+  @JsonPropertyDescription(
+      "Element type of the KV cache: bf16 (the default; kvCacheMemory holds twice the tokens of"
+          + " f32) or f32 (exact; CPU replicas only, the GPU engine keeps bf16).")
+  private KvCacheDtype kvCacheDtype;
+
   @Min(0)
   @Max(1024)
   @Default("8")
@@ -79,6 +85,14 @@ public class EngineLimits {
 
   public void setKvBlockSize(Integer kvBlockSize) {
     this.kvBlockSize = kvBlockSize;
+  }
+
+  public KvCacheDtype getKvCacheDtype() {
+    return kvCacheDtype;
+  }
+
+  public void setKvCacheDtype(KvCacheDtype kvCacheDtype) {
+    this.kvCacheDtype = kvCacheDtype;
   }
 
   public Integer getMaxAdaptersResident() {

@@ -2,6 +2,7 @@ package dev.flotilla.operator.model;
 
 import dev.flotilla.api.crd.Dtype;
 import dev.flotilla.api.crd.EngineLimits;
+import dev.flotilla.api.crd.KvCacheDtype;
 import dev.flotilla.api.crd.ModelDeploymentSpec;
 import dev.flotilla.api.crd.ModelSource;
 import dev.flotilla.api.crd.Placement;
@@ -23,6 +24,7 @@ public record EffectiveSpec(
     int maxSequenceLength,
     String kvCacheMemory,
     int kvBlockSize,
+    KvCacheDtype kvCacheDtype,
     int maxAdaptersResident,
     int maxLoraRank,
     int threads,
@@ -57,6 +59,7 @@ public record EffectiveSpec(
         or(engine.getMaxSequenceLength(), 2048),
         engine.getKvCacheMemory() == null ? "1Gi" : engine.getKvCacheMemory(),
         or(engine.getKvBlockSize(), 16),
+        engine.getKvCacheDtype() == null ? KvCacheDtype.BF16 : engine.getKvCacheDtype(),
         or(engine.getMaxAdaptersResident(), 8),
         or(engine.getMaxLoraRank(), 64),
         or(engine.getThreads(), 0),

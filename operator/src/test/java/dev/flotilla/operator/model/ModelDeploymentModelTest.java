@@ -70,11 +70,12 @@ class ModelDeploymentModelTest {
             "FLOTILLA_THREADS", "4");
     assertThat(env)
         .containsAllEntriesOf(modelAndEngine)
+        .containsEntry("FLOTILLA_KV_CACHE_DTYPE", "bf16") // the default
         .containsEntry("FLOTILLA_DRAIN_GRACE", "140s")
         .containsEntry("FLOTILLA_MTLS_DIR", "/var/run/flotilla/mtls")
         .containsEntry("FLOTILLA_PVC_ROOT", "/var/lib/flotilla/pvc")
         .containsEntry("FLOTILLA_CACHE_DIR", "/var/cache/flotilla")
-        .hasSize(modelAndEngine.size() + 4);
+        .hasSize(modelAndEngine.size() + 5);
     assertThat(container(d).getImage()).isEqualTo("registry.example/worker:1");
   }
 
