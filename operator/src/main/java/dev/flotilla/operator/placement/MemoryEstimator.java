@@ -1,6 +1,7 @@
 package dev.flotilla.operator.placement;
 
 import dev.flotilla.api.crd.Dtype;
+import dev.flotilla.api.crd.KvCacheDtype;
 import dev.flotilla.operator.files.ModelFiles;
 import dev.flotilla.operator.model.EffectiveSpec;
 import dev.flotilla.operator.model.Quantities;
@@ -11,9 +12,10 @@ import java.util.Optional;
 /**
  * Works out the GPU memory one replica needs. Weights come from {@code spec.model.weightsMemory},
  * or from the safetensors headers when the source is a {@code file://} directory the operator can
- * read. An adapter slot holds rank × (in + out) values for every projection of every layer at the
- * model's maximum rank; when the model's shapes cannot be read, the configured fallback per slot is
- * used.
+ * read. The KV cache takes {@code engine.kvCacheMemory}; its capacity in tokens follows {@code
+ * engine.kvCacheDtype} (BF16: 2 bytes a value, twice the tokens of F32) where the shapes are known.
+ * An adapter slot holds rank × (in + out) values for every projection of every layer at the model's
+ * maximum rank; when the model's shapes cannot be read, the configured fallback per slot is used.
  */
 public final class MemoryEstimator {
   /** The need, or why it is unknown. */
@@ -46,17 +48,24 @@ public final class MemoryEstimator {
               + " to size the weights; set spec.model.weightsMemory (e.g. 16Gi)");
     }
     long slot = adapterSlotFallbackBytes;
+    long kvBytes = Quantities.bytes(spec.kvCacheMemory());
+    long kvTokens = 0;
     if (dir.isPresent()) {
       try {
-        slot = adapterSlotBytes(ModelFiles.shapes(dir.get()), spec.maxLoraRank(), spec.dtype());
+        ModelFiles.Shapes shapes = ModelFiles.shapes(dir.get());
+        slot = adapterSlotBytes(shapes, spec.maxLoraRank(), spec.dtype());
+        kvTokens = kvBytes / kvBytesPerToken(shapes, spec.kvCacheDtype());
       } catch (IOException | RuntimeException e) {
         slot = adapterSlotFallbackBytes;
       }
     }
     return new Estimate(
-        new MemoryNeed(
-            weights, Quantities.bytes(spec.kvCacheMemory()), spec.maxAdaptersResident(), slot),
-        null);
+        new MemoryNeed(weights, kvBytes, kvTokens, spec.maxAdaptersResident(), slot), null);
+  }
+
+  /** K and V of every layer for one position, in the cache's dtype. */
+  static long kvBytesPerToken(ModelFiles.Shapes shapes, KvCacheDtype dtype) {
+    return 2L * shapes.layers() * shapes.keyValueHeads() * shapes.headDim() * dtype.bytes();
   }
 
   /** One adapter at {@code rank} on all seven projections of every layer. */

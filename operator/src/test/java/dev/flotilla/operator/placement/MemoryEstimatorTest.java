@@ -3,6 +3,8 @@ package dev.flotilla.operator.placement;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.flotilla.api.crd.Dtype;
+import dev.flotilla.api.crd.EngineLimits;
+import dev.flotilla.api.crd.KvCacheDtype;
 import dev.flotilla.api.crd.ModelDeployment;
 import dev.flotilla.operator.Fixtures;
 import dev.flotilla.operator.files.ModelFiles;
@@ -38,6 +40,28 @@ class MemoryEstimatorTest {
   }
 
   @Test
+  void kvCacheTokensFollowTheKvDtype() throws Exception {
+    TinyModelGenerator.tiny().build().writeTo(dir.resolve("tiny"));
+    ModelDeployment md = Fixtures.model("tiny");
+    md.getSpec().getModel().setSource(dir.resolve("tiny").toUri().toString());
+    if (md.getSpec().getEngine() == null) {
+      md.getSpec().setEngine(new EngineLimits());
+    }
+    md.getSpec().getEngine().setKvCacheMemory("64Mi");
+    ModelFiles.Shapes shapes = ModelFiles.shapes(dir.resolve("tiny"));
+    long f32PerToken = 2L * shapes.layers() * shapes.keyValueHeads() * shapes.headDim() * 4;
+
+    MemoryNeed bf16 = MemoryEstimator.estimate(EffectiveSpec.of(md.getSpec()), 1).need();
+    md.getSpec().getEngine().setKvCacheDtype(KvCacheDtype.F32);
+    MemoryNeed f32 = MemoryEstimator.estimate(EffectiveSpec.of(md.getSpec()), 1).need();
+
+    assertThat(f32.kvCacheTokens()).isEqualTo((64L << 20) / f32PerToken);
+    assertThat(bf16.kvCacheTokens()).isEqualTo(2 * f32.kvCacheTokens()); // the default, BF16
+    assertThat(bf16.kvCacheBytes()).isEqualTo(f32.kvCacheBytes()).isEqualTo(64L << 20);
+    assertThat(bf16.breakdown()).contains("KV cache 64 MiB (" + bf16.kvCacheTokens() + " tokens)");
+  }
+
+  @Test
   void unreadableSourceWithoutWeightsMemoryIsExplained() {
     ModelDeployment md = Fixtures.model("remote");
     md.getSpec().getModel().setSource("hf://meta-llama/Llama-3-8B");
@@ -53,6 +77,7 @@ class MemoryEstimatorTest {
         MemoryEstimator.estimate(EffectiveSpec.of(Fixtures.model("m").getSpec()), 100).need();
     assertThat(need.weightsBytes()).isEqualTo(10L << 30);
     assertThat(need.kvCacheBytes()).isEqualTo(1L << 30);
+    assertThat(need.kvCacheTokens()).isZero(); // the shapes are remote
     assertThat(need.adapterSlots()).isEqualTo(2);
     assertThat(need.adapterSlotBytes()).isEqualTo(100);
   }
