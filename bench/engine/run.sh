@@ -10,8 +10,13 @@
 # weights + KV budget + adapters + 10%. Adapters are stored as the engine stores them by default (F32
 # for the F32 model, BF16 for the BF16 one); the BF16 model's b16 distinct row runs again with F32
 # adapters. Prints a table and, last, one JSON line. (engine_bench --b16: the batch-16 rows only.)
-# Usage: bench/engine/run.sh [threads=2] [prefill]
+# Then the KV-dtype row (engine_bench --kv): batch-32 decode at a 2,048-position context with a BF16
+# KV cache against an F32 one, on target/bench-models/medium-kv (two layers of the medium model; see
+# GenerateModels), its keys merged into the JSON line (kv_bf16_vs_f32_b32_ctx2048, ...).
+# Usage: bench/engine/run.sh [threads=2] [prefill|kv]
 #   prefill: the limits and the prefill rows only (a minute instead of several; quick iteration)
+#   kv: the KV-dtype row only (it needs no AVX-512; about 10 minutes on 2 shared cores, most of it
+#   filling the two caches)
 # Writes bench/results/engine-<date>.txt (header, table, JSON) and engine-<date>.json (the JSON line).
 # Run on an otherwise idle machine. The generated models are gitignored (target/); never commit them.
 set -euo pipefail
@@ -26,12 +31,18 @@ cmake -S worker/src/main/cpp -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/d
 cmake --build "$BUILD" --target engine_bench >/dev/null
 ./mvnw -B -q -DskipTests package -pl testkit -am >/dev/null
 ./mvnw -B -q dependency:build-classpath -pl testkit -Dmdep.outputFile=target/classpath.txt >/dev/null
-java -Xmx1g -cp "testkit/target/classes:$(cat testkit/target/classpath.txt)" bench/engine/GenerateModels.java \
-  "$MODELS/medium" "$MODELS/medium-f32" "$MODELS/medium-lora16" 32
+if [ "$ONLY" = kv ]; then
+  java -Xmx1g -cp "testkit/target/classes:$(cat testkit/target/classpath.txt)" bench/engine/GenerateModels.java \
+    --kv "$MODELS/medium-kv"
+else
+  java -Xmx1g -cp "testkit/target/classes:$(cat testkit/target/classpath.txt)" bench/engine/GenerateModels.java \
+    "$MODELS/medium" "$MODELS/medium-f32" "$MODELS/medium-lora16" 32 "$MODELS/medium-kv"
+fi
 
 mkdir -p bench/results
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
-OUT="bench/results/engine-$STAMP.txt"
+NAME="engine${ONLY:+-$ONLY}-$STAMP" # engine-kv-<date> for the KV-dtype row alone
+OUT="bench/results/$NAME.txt"
 {
   echo "# command: bench/engine/run.sh $*"
   echo "# date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit: $(git rev-parse --short HEAD 2>/dev/null || echo none)" \
@@ -39,11 +50,22 @@ OUT="bench/results/engine-$STAMP.txt"
   echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
        "$(free -g | awk '/Mem:/ {print $2}') GiB"
   echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-  "$BUILD/engine_bench" "$THREADS" "$MODELS/medium-f32" "$MODELS/medium" "$MODELS/medium-lora16" $ONLY >"$OUT.body"
+  if [ "$ONLY" = kv ]; then
+    "$BUILD/engine_bench" --kv "$THREADS" "$MODELS/medium-kv" >"$OUT.body"
+  else
+    "$BUILD/engine_bench" "$THREADS" "$MODELS/medium-f32" "$MODELS/medium" "$MODELS/medium-lora16" $ONLY >"$OUT.body"
+    if [ -z "$ONLY" ]; then # the KV-dtype row, its JSON keys merged into the main line
+      "$BUILD/engine_bench" --kv "$THREADS" "$MODELS/medium-kv" >"$OUT.kv"
+      MAIN="$(tail -1 "$OUT.body")" KV="$(tail -1 "$OUT.kv")"
+      { grep -v '^{' "$OUT.body"; grep -v '^{' "$OUT.kv"; echo "${MAIN%\}}, ${KV#\{}"; } >"$OUT.merged"
+      mv "$OUT.merged" "$OUT.body"
+      rm -f "$OUT.kv"
+    fi
+  fi
   grep -v '^{' "$OUT.body"
   echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
   tail -1 "$OUT.body" # the JSON line, last
 } | tee "$OUT"
-tail -1 "$OUT.body" >"bench/results/engine-$STAMP.json"
+tail -1 "$OUT.body" >"bench/results/$NAME.json"
 rm -f "$OUT.body"
-echo "wrote $OUT and bench/results/engine-$STAMP.json" >&2
+echo "wrote $OUT and bench/results/$NAME.json" >&2

@@ -1,6 +1,7 @@
 // engine-bench - engine throughput against the machine's measured limits, in one run.
 //
 // Usage: engine_bench [--b16] THREADS F32_MODEL_DIR BF16_MODEL_DIR ADAPTERS_DIR [prefill]
+//        engine_bench --kv THREADS MODEL_DIR [CONTEXT] [BATCH]: BF16 KV against F32 KV (engine-bench-kv.cpp)
 //   --b16: only the batch-16 decode rows (no prefill, no other batch), interleaved (one step of
 //   each per round, best of 30 rounds) so that the ratios hold up on a busy host; a quick check of
 //   lora16_vs_base_b16 for iterating. The full run times one row after another.
@@ -483,7 +484,10 @@ double mib(int64_t b) { return b / 1048576.0; }
 
 } // namespace
 
+int kv_bench_main(int argc, char** argv); // engine-bench-kv.cpp
+
 int main(int argc, char** argv) {
+    if (argc > 1 && std::strcmp(argv[1], "--kv") == 0) return kv_bench_main(argc - 1, argv + 1);
     const bool only_b16 = argc > 1 && std::strcmp(argv[1], "--b16") == 0;
     if (only_b16) argc--, argv++;
     const bool prefill_only = !only_b16 && argc == 6 && std::strcmp(argv[5], "prefill") == 0;
