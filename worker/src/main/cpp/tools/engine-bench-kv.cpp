@@ -10,6 +10,10 @@
 //   Each step is also timed in process CPU time (best of the same rounds): on a shared host the wall
 //   clock of a step swings with the share of the cores other processes take, its CPU time much less
 //   (the pool's spinning counts in it).
+//   Then the attention kernel alone (the engine's attend, one thread, CPU time, best of 3): one
+//   layer's decode attention of the same shape, BATCH sequences x KV heads calls of a GQA group's
+//   queries over CONTEXT positions, from caches of either dtype laid out as the engine's
+//   (kv_attend_bf16_vs_f32...): what the step's other work dilutes.
 //   Prints the rows, then one JSON line: kv_bf16_vs_f32_b{BATCH}_ctx{CONTEXT} (BF16 tok/s over F32
 //   tok/s), the same ratio in CPU time (kv_bf16_vs_f32_cpu_...), both tok/s, the KV bytes each step
 //   reads, and how many CONTEXT-position sequences the budget holds in each dtype.
@@ -23,6 +27,8 @@
 #include <time.h>
 
 #include "flotilla_engine.h"
+#include "kernels/kernels.h"
+#include "tensor.h"
 
 namespace {
 
@@ -57,6 +63,36 @@ double step(fl_context* ctx, std::vector<int32_t>& tok, std::vector<int32_t>& se
     double t0 = seconds_now();
     if (fl_decode(ctx, &b) != FL_OK) fail_with("fl_decode");
     return seconds_now() - t0;
+}
+
+// CPU seconds of one layer's decode attention: batch sequences x n_kv heads attend calls of group
+// queries over context positions; K and V rows of kv_dim values in the dtype, one row per position.
+double attend_layer_seconds(fl::DType dt, int batch, int context, int n_kv, int group, int hd) {
+    const fl::kern::Kernels& k = fl::kern::active();
+    const size_t kv_dim = size_t(n_kv) * hd, rows = size_t(batch) * context, es = fl::dtype_size(dt);
+    fl::Buffer K(rows * kv_dim * es), V(rows * kv_dim * es); // zeros: the time does not depend on values
+    std::vector<float> q(size_t(group) * hd, 0.01f), out(size_t(group) * hd);
+    std::vector<const float*> qs(group);
+    std::vector<float*> outs(group);
+    std::vector<int> lo(group, 0), hi(group, context);
+    for (int r = 0; r < group; r++) qs[r] = &q[size_t(r) * hd], outs[r] = &out[size_t(r) * hd];
+    fl::Buffer scratch(fl::kern::attend_scratch_floats(context, hd) * 4);
+    std::vector<const void*> kp(context), vp(context);
+    double best = 1e9;
+    for (int rep = 0; rep < 3; rep++) {
+        const double c0 = process_cpu_seconds();
+        for (int s = 0; s < batch; s++)
+            for (int g = 0; g < n_kv; g++) {
+                for (int j = 0; j < context; j++) {
+                    const size_t off = ((size_t(s) * context + j) * kv_dim + size_t(g) * hd) * es;
+                    kp[j] = K.as<char>() + off, vp[j] = V.as<char>() + off;
+                }
+                k.attend(dt, group, hd, qs.data(), kp.data(), vp.data(), context, lo.data(), hi.data(), 0.125f,
+                         outs.data(), scratch.as<float>());
+            }
+        best = std::min(best, process_cpu_seconds() - c0);
+    }
+    return best;
 }
 
 } // namespace
@@ -122,6 +158,13 @@ int kv_bench_main(int argc, char** argv) {
             if (round >= 2) r.best = std::min(r.best, t), r.best_cpu = std::min(r.best_cpu, c);
         }
 
+    double attend_s[2] = {0, 0};
+    const int group = in.n_heads / in.n_kv_heads;
+    if (fl::kern::active().attend && group <= fl::kern::kAttendQueries)
+        for (int r = 0; r < 2; r++)
+            attend_s[r] = attend_layer_seconds(r == 0 ? fl::DType::F32 : fl::DType::BF16, batch, context, in.n_kv_heads,
+                                               group, in.head_dim);
+
     // K and V of every layer for every row's CONTEXT positions
     auto kv_read = [&](int elem) { return double(batch) * context * in.n_layers * 2 * kv_dim * elem; };
     std::printf("engine %s, %d threads; model: hidden %d, intermediate %d, %d layers, %d/%d heads of %d, vocab %d, "
@@ -139,17 +182,22 @@ int kv_bench_main(int argc, char** argv) {
                     r.best_cpu * 1e3, kv_read(elem) / 1e6, r.stats.total_blocks,
                     (long long)(int64_t(r.stats.total_blocks) / ((context + kBlock - 1) / kBlock)), r.prefill_s);
     }
+    if (attend_s[0] > 0)
+        std::printf("attend alone, one layer, 1 thread: F32 %.1f ms, BF16 %.1f ms of CPU -> %.3f\n", attend_s[0] * 1e3,
+                    attend_s[1] * 1e3, attend_s[0] / attend_s[1]);
     const std::string sfx = "_b" + std::to_string(batch) + "_ctx" + std::to_string(context);
     const int64_t blocks_per_seq = (context + kBlock - 1) / kBlock;
     std::printf("{\"isa\": \"%s\", \"threads\": %d, \"kv_bf16_vs_f32%s\": %.3f, \"kv_bf16_vs_f32_cpu%s\": %.3f, "
                 "\"decode%s_tok_s_kv_f32\": %.1f, "
                 "\"decode%s_tok_s_kv_bf16\": %.1f, \"kv_budget_bytes%s\": %lld, \"kv_sequences%s_f32\": %lld, "
-                "\"kv_sequences%s_bf16\": %lld, \"kv_model_layers\": %d, \"kv_model_hidden\": %d}\n",
+                "\"kv_sequences%s_bf16\": %lld, \"kv_attend_bf16_vs_f32%s\": %.3f, \"kv_model_layers\": %d, "
+                "\"kv_model_hidden\": %d}\n",
                 fl_engine_isa(), threads, sfx.c_str(), runs[0].best / runs[1].best, sfx.c_str(),
                 runs[0].best_cpu / runs[1].best_cpu, sfx.c_str(), batch / runs[0].best, sfx.c_str(),
                 batch / runs[1].best, sfx.c_str(), (long long)budget, sfx.c_str(),
                 (long long)(runs[0].stats.total_blocks / blocks_per_seq), sfx.c_str(),
-                (long long)(runs[1].stats.total_blocks / blocks_per_seq), in.n_layers, in.hidden_size);
+                (long long)(runs[1].stats.total_blocks / blocks_per_seq), sfx.c_str(),
+                attend_s[1] > 0 ? attend_s[0] / attend_s[1] : 0.0, in.n_layers, in.hidden_size);
     for (KvRun& r : runs) fl_context_free(r.ctx);
     fl_model_free(model);
     return 0;
