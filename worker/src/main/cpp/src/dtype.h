@@ -4,5 +4,6 @@
 #include <cstdint>
 
 namespace fl {
-enum class DType : int32_t { F32 = 0, F16 = 1, BF16 = 2 };
+// I8: symmetric per-output-channel int8 with an F32 scale per row (kernels/kernels.h).
+enum class DType : int32_t { F32 = 0, F16 = 1, BF16 = 2, I8 = 3 };
 } // namespace fl

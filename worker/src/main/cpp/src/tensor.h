@@ -13,7 +13,7 @@
 
 namespace fl {
 
-inline size_t dtype_size(DType t) { return t == DType::F32 ? 4 : 2; }
+inline size_t dtype_size(DType t) { return t == DType::F32 ? 4 : t == DType::I8 ? 1 : 2; }
 const char* dtype_name(DType t);
 
 // --- half precision conversion (scalar, exact round-to-nearest-even) ---------------------------

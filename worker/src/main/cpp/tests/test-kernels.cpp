@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -479,6 +480,185 @@ TEST(attend_matches_naive_reference_and_is_query_invariant) {
                                           k->name, dtype_name(kv), hd, nq, n_pos, r, e, one[e], outs[r][e]);
                         }
                     }
+    }
+}
+
+// --- int8 weights ----------------------------------------------------------------------------
+
+namespace {
+
+// Independent of kernels-int8.cpp: symmetric per-row int8 as kernels.h specifies it.
+float naive_quantize(const float* x, int n, int8_t* q) {
+    float amax = 0;
+    for (int i = 0; i < n; i++) amax = std::max(amax, std::fabs(x[i]));
+    if (amax == 0) {
+        for (int i = 0; i < n; i++) q[i] = 0;
+        return 0;
+    }
+    for (int i = 0; i < n; i++) q[i] = int8_t(std::nearbyint(x[i] * (127.0f / amax)));
+    return amax / 127.0f;
+}
+
+// Int8 weights [N, K] (values in [-128, 127], so the -128 a stored checkpoint may hold is covered)
+// with random scales, packed, and their rows.
+struct I8Weights {
+    std::vector<int8_t> q;
+    std::vector<float> s;
+    Buffer packed;
+    I8Weights(std::mt19937& rng, int N, int K) : q(size_t(N) * K), s(N), packed(packed_weight_bytes(DType::I8, N, K)) {
+        std::uniform_int_distribution<int> d(-128, 127);
+        std::uniform_real_distribution<float> u(1e-3f, 2e-2f);
+        for (int8_t& v : q) v = int8_t(d(rng));
+        for (float& v : s) v = u(rng);
+        std::memset(packed.as<void>(), 0x5a, packed.size()); // garbage the packing must overwrite
+        pack_weight_i8(q.data(), s.data(), N, K, packed.as<void>());
+    }
+};
+
+} // namespace
+
+// Every variant's I8 GEMM equals the int8 math of kernels.h computed here, exactly: activations
+// quantized in blocks of 32 columns, each block's products summed in int64, the blocks scaled and
+// added in the documented order.
+TEST(gemm_i8_matches_the_int8_reference_exactly) {
+    const int Ms[] = {1, 2, 3, 4, 5, 9, 16, 17};
+    const int Ns[] = {1, 31, 32, 33, 100};
+    const int Ks[] = {1, 3, 4, 5, 63, 64, 257, 1030};
+    int case_id = 0;
+    for (const Kernels* k : all_kernels()) {
+        for (int M : Ms)
+            for (int N : Ns)
+                for (int K : Ks) {
+                    std::mt19937 rng(9000 + case_id++);
+                    I8Weights w(rng, N, K);
+                    std::normal_distribution<float> d(0.0f, 1.0f);
+                    const int ldx = K + 3, ldy = N + 5;
+                    std::vector<float> X(size_t(M) * ldx);
+                    for (float& v : X) v = d(rng);
+                    if (M > 2) std::fill(X.begin() + ldx, X.begin() + ldx + K, 0.0f); // an all-zero row
+                    Buffer xp(k->pack_x_bytes(DType::I8, M, K));
+                    int r0 = k->x_tile_rows * (((M + k->x_tile_rows - 1) / k->x_tile_rows) / 2);
+                    k->pack_x(DType::I8, X.data(), ldx, r0, K, xp.as<void>());
+                    k->pack_x(DType::I8, X.data() + size_t(r0) * ldx, ldx, M - r0, K,
+                              xp.as<char>() + k->pack_x_bytes(DType::I8, r0, K));
+                    std::vector<float> Y(size_t(M) * ldy, -7.0f);
+                    const int panels = (N + kPanel - 1) / kPanel, mid = panels / 2;
+                    k->gemm(DType::I8, M, K, xp.as<void>(), w.packed.as<void>(), N, 0, mid, Y.data(), ldy, nullptr, 0);
+                    k->gemm(DType::I8, M, K, xp.as<void>(), w.packed.as<void>(), N, mid, panels, Y.data(), ldy, nullptr,
+                            0);
+                    std::vector<int8_t> xq(K);
+                    const int nb = (K + 31) / 32;
+                    std::vector<float> sx(nb);
+                    for (int m = 0; m < M; m++) {
+                        for (int b = 0; b < nb; b++)
+                            sx[b] = naive_quantize(&X[size_t(m) * ldx + 32 * b], std::min(32, K - 32 * b), &xq[32 * b]);
+                        for (int n = 0; n < N; n++) {
+                            float y = 0;
+                            for (int b = 0; b < nb; b++) {
+                                int64_t acc = 0;
+                                for (int kk = 32 * b; kk < std::min(K, 32 * b + 32); kk++)
+                                    acc += int64_t(xq[kk]) * w.q[size_t(n) * K + kk];
+                                y = std::fma(float(acc), sx[b], y);
+                            }
+                            const float ref = y * w.s[n];
+                            const float got = Y[size_t(m) * ldy + n];
+                            CHECK_MSG(got == ref, "%s M=%d N=%d K=%d (m=%d n=%d): %g vs %g", k->name, M, N, K, m, n,
+                                      got, ref);
+                        }
+                        for (int n = N; n < ldy; n++) CHECK(Y[size_t(m) * ldy + n] == -7.0f);
+                    }
+                }
+    }
+}
+
+// The int8 path stays close to the float GEMM it replaces: per element the quantization errors are
+// at most half a step of x (its block's) and of w, so |y - x.w| <= sum_k (|x_k| sw/2 + |w_k| sx/2 +
+// sx sw/4), plus the F32 rounding of the block sums.
+TEST(gemm_i8_stays_within_the_quantization_bound_of_the_float_product) {
+    const int M = 5, N = 70, K = 300;
+    std::mt19937 rng(77);
+    std::normal_distribution<float> d(0.0f, 1.0f);
+    std::vector<float> W(size_t(N) * K), X(size_t(M) * K);
+    for (float& v : W) v = d(rng);
+    for (float& v : X) v = d(rng);
+    Buffer packed(packed_weight_bytes(DType::I8, N, K));
+    quantize_weight_i8(DType::F32, W.data(), N, K, packed.as<void>());
+    std::vector<int8_t> q(K);
+    for (const Kernels* k : all_kernels()) {
+        Buffer xp(k->pack_x_bytes(DType::I8, M, K));
+        k->pack_x(DType::I8, X.data(), K, M, K, xp.as<void>());
+        std::vector<float> Y(size_t(M) * N);
+        k->gemm(DType::I8, M, K, xp.as<void>(), packed.as<void>(), N, 0, (N + kPanel - 1) / kPanel, Y.data(), N,
+                nullptr, 0);
+        for (int m = 0; m < M; m++) {
+            std::vector<float> sx(K);
+            for (int kk = 0; kk < K; kk += 32)
+                std::fill(sx.begin() + kk, sx.begin() + std::min(K, kk + 32),
+                          naive_quantize(&X[size_t(m) * K + kk], std::min(32, K - kk), q.data()));
+            for (int n = 0; n < N; n++) {
+                const float sw = naive_quantize(&W[size_t(n) * K], K, q.data());
+                double ref = 0, bound = 0, mag = 0;
+                for (int kk = 0; kk < K; kk++) {
+                    const double x = X[size_t(m) * K + kk], w = W[size_t(n) * K + kk];
+                    ref += x * w;
+                    mag += std::fabs(x * w);
+                    bound += std::fabs(x) * sw / 2 + std::fabs(w) * sx[kk] / 2 + double(sx[kk]) * sw / 4;
+                }
+                bound += 1e-5 * mag;
+                CHECK_MSG(std::fabs(Y[size_t(m) * N + n] - ref) <= bound, "%s m=%d n=%d: %g vs %g (bound %g)", k->name,
+                          m, n, Y[size_t(m) * N + n], ref, bound);
+            }
+        }
+    }
+}
+
+// quantize_weight_i8 writes what pack_weight_i8 writes for the naive quantization, and
+// packed_row_f32 reads q * s back.
+TEST(quantize_weight_i8_packs_the_naive_quantization) {
+    std::mt19937 rng(5);
+    std::normal_distribution<float> d(0.0f, 1.0f);
+    for (DType src : {DType::F32, DType::F16, DType::BF16})
+        for (int N : {1, 32, 45}) {
+            for (int K : {1, 5, 64, 67}) {
+                std::vector<uint16_t> half;
+                std::vector<float> w;
+                random_weights(rng, src, N, K, half, w);
+                std::vector<int8_t> q(size_t(N) * K);
+                std::vector<float> s(N);
+                for (int n = 0; n < N; n++) s[n] = naive_quantize(&w[size_t(n) * K], K, &q[size_t(n) * K]);
+                Buffer want(packed_weight_bytes(DType::I8, N, K)), got(packed_weight_bytes(DType::I8, N, K));
+                pack_weight_i8(q.data(), s.data(), N, K, want.as<void>());
+                std::memset(got.as<void>(), 0x5a, got.size());
+                quantize_weight_i8(src, src == DType::F32 ? static_cast<const void*>(w.data()) : half.data(), N, K,
+                                   got.as<void>());
+                CHECK_MSG(std::memcmp(want.as<void>(), got.as<void>(), got.size()) == 0, "%s N=%d K=%d",
+                          dtype_name(src), N, K);
+                std::vector<float> row(K);
+                for (int n = 0; n < N; n++) {
+                    packed_row_f32(DType::I8, got.as<void>(), N, K, n, row.data());
+                    for (int kk = 0; kk < K; kk++) CHECK(row[kk] == float(q[size_t(n) * K + kk]) * s[n]);
+                }
+            }
+        }
+}
+
+// A NaN or an infinity in a row of X makes that row's outputs NaN (as the float GEMMs propagate
+// it) and leaves the other rows alone.
+TEST(gemm_i8_propagates_non_finite_inputs) {
+    const int M = 3, N = 40, K = 70;
+    std::mt19937 rng(3);
+    I8Weights w(rng, N, K);
+    std::vector<float> X(size_t(M) * K, 0.5f);
+    X[K + 7] = std::numeric_limits<float>::infinity();
+    for (const Kernels* k : all_kernels()) {
+        Buffer xp(k->pack_x_bytes(DType::I8, M, K));
+        k->pack_x(DType::I8, X.data(), K, M, K, xp.as<void>());
+        std::vector<float> Y(size_t(M) * N);
+        k->gemm(DType::I8, M, K, xp.as<void>(), w.packed.as<void>(), N, 0, 2, Y.data(), N, nullptr, 0);
+        for (int n = 0; n < N; n++) {
+            CHECK_MSG(std::isnan(Y[N + n]), "%s n=%d: %g", k->name, n, Y[N + n]);
+            CHECK(std::isfinite(Y[n]) && std::isfinite(Y[2 * N + n]));
+        }
     }
 }
 

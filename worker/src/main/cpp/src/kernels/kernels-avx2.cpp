@@ -43,12 +43,14 @@ inline __m256 exp256(__m256 x) {
 }
 
 size_t pack_x_bytes_impl(DType wt, int M, int K) {
+    if (wt == DType::I8) return pack_x_i8_bytes(M, K);
     size_t tiles = (size_t(M) + kMr - 1) / kMr;
     return tiles * size_t(kpad(wt, K)) * kMr * 4;
 }
 
 // Per tile [Kx][kMr] floats, pad rows and the BF16 pad column zero.
 void pack_x(DType wt, const float* X, int ldx, int M, int K, void* xp) {
+    if (wt == DType::I8) return pack_x_i8(X, ldx, M, K, xp);
     int kx = kpad(wt, K);
     float* out = static_cast<float*>(xp);
     for (int t = 0; t * kMr < M; t++) {
@@ -184,6 +186,7 @@ inline void block(DType wt, int mr, int kc, int kb, const float* xtile, const vo
 
 void gemm(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy,
           const PrefetchRegion*, int) {
+    if (wt == DType::I8) return gemm_i8_avx2(M, K, xp, wp, N, p0, p1, Y, ldy);
     const int kx = kpad(wt, K);
     const size_t es = wt == DType::F32 ? 4 : 2;
     const size_t panel_bytes = size_t(kx) * kPanel * es;
@@ -220,6 +223,116 @@ void gemm(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0,
         }
     }
 }
+
+// --- I8 weights ------------------------------------------------------------------------------
+//
+// vpmaddubsw multiplies unsigned by signed bytes: |w| (unsigned, so w = -128 gives 128) times x
+// carrying w's sign (|x| <= 127: negating it cannot overflow), pairs summed to int16 (at most
+// 2 * 128 * 127 < 2^15, no saturation), then vpmaddwd by ones sums the pairs to int32: 4 instructions
+// per 32 multiply-adds, where widening the weights to F32 for vfmadd231ps would take 3 per 8. Each
+// block of 32 columns is summed in int32 and added to F32 accumulators with the block's scale.
+
+constexpr int kMrI8 = 3;
+constexpr int kGroupsPerBlock = kI8Block / 4;
+
+// MR rows of packed X (rows x[i] with block scales sx[i], k-groups of 4 bytes) times half a panel
+// (16 outputs): w at the half's first group, groups 128 bytes apart. acc[i][0..1]: outputs 0-7,
+// 8-15 of row i, F32, summed block by block.
+template <int MR>
+inline void uk_i8(int groups, const int8_t* const* x, const float* const* sx, const int8_t* w, __m256 (*acc)[2]) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int g0 = 0, b = 0; g0 < groups; g0 += kGroupsPerBlock, b++) {
+        const int g1 = groups - g0 < kGroupsPerBlock ? groups : g0 + kGroupsPerBlock;
+        __m256i sum[MR][2];
+        for (int i = 0; i < MR; i++) sum[i][0] = sum[i][1] = _mm256_setzero_si256();
+        for (int g = g0; g < g1; g++) {
+            const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+            const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 32));
+            const __m256i a0 = _mm256_abs_epi8(w0), a1 = _mm256_abs_epi8(w1);
+#pragma GCC unroll 4
+            for (int i = 0; i < MR; i++) {
+                int32_t x4;
+                std::memcpy(&x4, x[i] + 4 * g, 4);
+                const __m256i xb = _mm256_set1_epi32(x4);
+                const __m256i p0 = _mm256_maddubs_epi16(a0, _mm256_sign_epi8(xb, w0));
+                const __m256i p1 = _mm256_maddubs_epi16(a1, _mm256_sign_epi8(xb, w1));
+                sum[i][0] = _mm256_add_epi32(sum[i][0], _mm256_madd_epi16(p0, ones));
+                sum[i][1] = _mm256_add_epi32(sum[i][1], _mm256_madd_epi16(p1, ones));
+            }
+            w += 4 * kPanel;
+        }
+#pragma GCC unroll 4
+        for (int i = 0; i < MR; i++) {
+            const __m256 s = _mm256_broadcast_ss(sx[i] + b);
+            acc[i][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[i][0]), s, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[i][1]), s, acc[i][1]);
+        }
+    }
+}
+
+} // namespace
+
+void gemm_i8_avx2(int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy) {
+    const int k4 = i8_kpad(K), groups = k4 / 4;
+    const size_t panels = (size_t(N) + kPanel - 1) / kPanel;
+    const int8_t* W = static_cast<const int8_t*>(wp);
+    const float* ws = reinterpret_cast<const float*>(W + panels * k4 * kPanel);
+    const size_t stride = i8_x_stride(K);
+    const char* X = static_cast<const char*>(xp);
+    alignas(32) float tmp[kPanel];
+    for (int p = p0; p < p1; p++) {
+        const int n0 = p * kPanel;
+        const int ncols = N - n0 < kPanel ? N - n0 : kPanel;
+        if (ncols <= 0) break;
+        const int8_t* panel = W + size_t(p) * k4 * kPanel;
+        for (int m0 = 0; m0 < M; m0 += kMrI8) {
+            const int mr = M - m0 < kMrI8 ? M - m0 : kMrI8;
+            const int8_t* x[kMrI8];
+            const float* sx[kMrI8];
+            for (int i = 0; i < mr; i++) {
+                const char* row = X + size_t(m0 + i) * stride;
+                x[i] = reinterpret_cast<const int8_t*>(row);
+                sx[i] = reinterpret_cast<const float*>(row + i8_x_scale_at(K));
+            }
+            for (int h = 0; h < 2; h++) {
+                __m256 acc[kMrI8][2];
+                const int8_t* w = panel + h * 64;
+                switch (mr) {
+                case 1:
+                    uk_i8<1>(groups, x, sx, w, acc);
+                    break;
+                case 2:
+                    uk_i8<2>(groups, x, sx, w, acc);
+                    break;
+                case 3:
+                    uk_i8<3>(groups, x, sx, w, acc);
+                    break;
+                default:
+                    uk_i8<4>(groups, x, sx, w, acc);
+                    break;
+                }
+                const __m256 s0 = _mm256_loadu_ps(ws + n0 + h * 16), s1 = _mm256_loadu_ps(ws + n0 + h * 16 + 8);
+                for (int i = 0; i < mr; i++) {
+                    const __m256 y0 = _mm256_mul_ps(acc[i][0], s0);
+                    const __m256 y1 = _mm256_mul_ps(acc[i][1], s1);
+                    float* y = Y + size_t(m0 + i) * ldy + n0 + h * 16;
+                    if (ncols == kPanel) {
+                        _mm256_storeu_ps(y, y0);
+                        _mm256_storeu_ps(y + 8, y1);
+                    } else {
+                        _mm256_store_ps(tmp, y0);
+                        _mm256_store_ps(tmp + 8, y1);
+                        const int c = ncols - h * 16;
+                        if (c > 0) std::memcpy(y, tmp, size_t(c < 16 ? c : 16) * 4);
+                    }
+                }
+            }
+        }
+    }
+}
+
+namespace {
 
 inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

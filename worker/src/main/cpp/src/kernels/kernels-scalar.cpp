@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "../error.h"
 #include "../tensor.h"
 #include "kernels.h"
 
@@ -12,15 +13,24 @@ namespace kern {
 namespace {
 
 // X packed as plain rows [M][K] F32.
-size_t pack_x_bytes(DType, int M, int K) { return size_t(M) * size_t(K) * 4; }
+size_t pack_x_bytes(DType wt, int M, int K) {
+    return wt == DType::I8 ? pack_x_i8_bytes(M, K) : size_t(M) * size_t(K) * 4;
+}
 
-void pack_x(DType, const float* X, int ldx, int M, int K, void* xp) {
+void pack_x(DType wt, const float* X, int ldx, int M, int K, void* xp) {
+    if (wt == DType::I8) return pack_x_i8(X, ldx, M, K, xp);
     float* out = static_cast<float*>(xp);
     for (int m = 0; m < M; m++) std::memcpy(out + size_t(m) * K, X + size_t(m) * ldx, size_t(K) * 4);
 }
 
-inline float weight_at(DType wt, const void* wp, int K, int n, int k) {
+inline float weight_at(DType wt, const void* wp, int N, int K, int n, int k) {
     size_t p = n / kPanel, j = n % kPanel;
+    if (wt == DType::I8) {
+        const size_t k4 = size_t(i8_kpad(K)), panels = (size_t(N) + kPanel - 1) / kPanel;
+        const int8_t* w = static_cast<const int8_t*>(wp);
+        const float* s = reinterpret_cast<const float*>(w + panels * k4 * kPanel);
+        return float(w[p * k4 * kPanel + (k / 4) * 4 * kPanel + j * 4 + k % 4]) * s[n];
+    }
     if (wt == DType::F32) return static_cast<const float*>(wp)[(p * K + k) * kPanel + j];
     if (wt == DType::F16) return f16_to_f32(static_cast<const uint16_t*>(wp)[(p * K + k) * kPanel + j]);
     size_t kp = (K + 1) & ~1;
@@ -29,13 +39,14 @@ inline float weight_at(DType wt, const void* wp, int K, int n, int k) {
 
 void gemm(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy,
           const PrefetchRegion*, int) {
+    if (wt == DType::I8) return gemm_i8_scalar(M, K, xp, wp, N, p0, p1, Y, ldy);
     const float* X = static_cast<const float*>(xp);
     int n1 = p1 * kPanel < N ? p1 * kPanel : N;
     for (int n = p0 * kPanel; n < n1; n++) {
         for (int m = 0; m < M; m++) {
             const float* x = X + size_t(m) * K;
             float s = 0;
-            for (int k = 0; k < K; k++) s += x[k] * weight_at(wt, wp, K, n, k);
+            for (int k = 0; k < K; k++) s += x[k] * weight_at(wt, wp, N, K, n, k);
             Y[size_t(m) * ldy + n] = s;
         }
     }
@@ -107,6 +118,7 @@ const Kernels* scalar_kernels() { return &kScalar; }
 
 size_t packed_weight_bytes(DType wt, int N, int K) {
     size_t panels = (size_t(N) + kPanel - 1) / kPanel;
+    if (wt == DType::I8) return panels * kPanel * (size_t(i8_kpad(K)) + 4);
     size_t kp = wt == DType::BF16 ? ((size_t(K) + 1) & ~size_t(1)) : size_t(K);
     return panels * kp * kPanel * dtype_size(wt);
 }
@@ -116,6 +128,7 @@ size_t packed_weight_bytes(DType wt, int N, int K) {
 // rows together, which stay in cache. Writing one source row at a time instead scatters each
 // store across the whole panel.
 void pack_weight(DType wt, const void* src, int N, int K, void* dst) {
+    if (wt == DType::I8) fail(FL_INTERNAL, "pack_weight: I8 weights carry scales: use pack_weight_i8");
     const size_t panels = (size_t(N) + kPanel - 1) / kPanel;
     const size_t k_len = size_t(K);
     if (wt == DType::F32 || wt == DType::F16) {
@@ -161,8 +174,7 @@ void pack_weight(DType wt, const void* src, int N, int K, void* dst) {
 }
 
 void packed_row_f32(DType wt, const void* packed, int N, int K, int n, float* out) {
-    (void)N;
-    for (int k = 0; k < K; k++) out[k] = weight_at(wt, packed, K, n, k);
+    for (int k = 0; k < K; k++) out[k] = weight_at(wt, packed, N, K, n, k);
 }
 
 } // namespace kern

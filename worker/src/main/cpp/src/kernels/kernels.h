@@ -13,11 +13,17 @@
 //   BF16     : panel[p] = [Kp/2][32][2]    element (n, k) at [k/2][n%32][k%2], Kp = K rounded up
 //                                          to even (pairs feed vdpbf16ps directly)
 // Rows n >= N of the last panel and the pad column k = K are zero.
+//   I8       : panel[p] = [K4/4][32][4]    int8, element (n, k) at [k/4][n%32][k%4], K4 = K rounded
+//                                          up to a multiple of 4 (zero); then, after all panels,
+//                                          the row scales [panels * 32] F32: W[n, k] = q(n, k) * s[n]
+//              (symmetric per output channel: s[n] = max_k |W[n, k]| / 127)
 //
-// GEMM: Y[m, n] = sum_k X[m, k] * W[n, k] for m < M, over a range of panels. X is first packed by
-// pack_x into the layout the variant's micro-kernel reads (row tiles of MR rows, k-major); the
-// per-element summation order is the same for every M, so a row's result does not depend on
-// which other rows share the batch.
+// I8 GEMM (every variant, the same packed X): each row of X is quantized on the fly in blocks of
+// kI8Block columns, symmetric per block (as llama.cpp's Q8 activations):
+//   xq[m, k] = round_half_even(X[m, k] * 127 / max_{k' in block} |X[m, k']|), sx[m, b] = max / 127
+//   Y[m, n] = (sum over blocks b ascending: acc = fma(float(sum_{k in b} xq[m, k] * q(n, k)), sx[m, b], acc)) * s[n]
+// with each block's sum exact in int32, so every variant gives bitwise the same Y and a row's result
+// never depends on the other rows.
 #pragma once
 
 #include <cstddef>
@@ -109,6 +115,30 @@ const Kernels* avx2_kernels();
 const Kernels* avx512_kernels(bool bf16_dot);
 // nullptr when the OS refuses the process AMX state.
 const Kernels* amx_kernels();
+
+// --- Int8 weights (kernels-int8.cpp: portable; the AVX2 GEMM in kernels-avx2.cpp) -----------
+
+constexpr int kI8Block = 32; // activation columns per int8 scale
+
+inline int i8_kpad(int K) { return (K + 3) & ~3; }
+inline int i8_blocks(int K) { return (K + kI8Block - 1) / kI8Block; }
+// One packed X row: K int8 (zero pad to 64 bytes), then the F32 scales of its blocks
+// [i8_blocks(K)] at byte i8_x_scale_at(K).
+inline size_t i8_x_scale_at(int K) { return (size_t(K) + 63) & ~size_t(63); }
+inline size_t i8_x_stride(int K) { return i8_x_scale_at(K) + ((size_t(i8_blocks(K)) * 4 + 63) & ~size_t(63)); }
+size_t pack_x_i8_bytes(int M, int K);
+void pack_x_i8(const float* X, int ldx, int M, int K, void* xp);
+// The I8 GEMM (the math above) as a plain loop: the scalar table's, and the reference the SIMD
+// versions equal bitwise.
+void gemm_i8_scalar(int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy);
+// AVX2 (kernels-avx2.cpp); the AVX-512 and AMX tables use it too (their CPUs have AVX2).
+void gemm_i8_avx2(int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy);
+
+// Packs int8 rows q [N, K] with their scales [N] into the I8 layout (packed_weight_bytes(I8, N, K)
+// bytes, every one written).
+void pack_weight_i8(const int8_t* q, const float* scales, int N, int K, void* dst);
+// Quantizes W [N, K] of dtype src (F32, F16, BF16) per output row and packs it as I8.
+void quantize_weight_i8(DType src, const void* w, int N, int K, void* dst);
 
 // --- Weight packing (portable, at load time) --------------------------------------------------
 

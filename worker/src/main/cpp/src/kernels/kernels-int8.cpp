@@ -1,0 +1,140 @@
+// kernels-int8.cpp - int8 weights: quantization, packing and the reference GEMM (portable; the
+// layout and the math: kernels.h).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "../tensor.h"
+#include "kernels.h"
+
+namespace fl {
+namespace kern {
+
+namespace {
+
+// Symmetric int8 of n floats: q[i] = round_half_even(x[i] * 127 / max |x|); returns the scale
+// max |x| / 127: 0 for an all-zero row, NaN for a row holding a NaN or an infinity (q all zero),
+// so that a non-finite input makes a non-finite output, as in the float GEMMs.
+float quantize_row(const float* x, int n, int8_t* q) {
+    if (n <= 0) return 0.0f;
+    float amax = 0.0f;
+    bool finite = true;
+    for (int i = 0; i < n; i++) {
+        const float a = std::fabs(x[i]);
+        if (!(a <= std::numeric_limits<float>::max()))
+            finite = false;
+        else if (a > amax)
+            amax = a;
+    }
+    if (!finite || amax == 0.0f) {
+        std::memset(q, 0, size_t(n));
+        return finite ? 0.0f : std::numeric_limits<float>::quiet_NaN();
+    }
+    const float inv = 127.0f / amax;
+    for (int i = 0; i < n; i++)
+        q[i] = static_cast<int8_t>(std::nearbyint(std::min(127.0f, std::max(-127.0f, x[i] * inv))));
+    return amax / 127.0f;
+}
+
+void to_f32(DType src, const void* w, size_t i0, int n, float* out) {
+    if (src == DType::F32) {
+        std::memcpy(out, static_cast<const float*>(w) + i0, size_t(n) * 4);
+        return;
+    }
+    const uint16_t* h = static_cast<const uint16_t*>(w) + i0;
+    for (int i = 0; i < n; i++) out[i] = src == DType::F16 ? f16_to_f32(h[i]) : bf16_to_f32(h[i]);
+}
+
+} // namespace
+
+size_t pack_x_i8_bytes(int M, int K) { return size_t(M) * i8_x_stride(K); }
+
+void pack_x_i8(const float* X, int ldx, int M, int K, void* xp) {
+    const size_t stride = i8_x_stride(K);
+    for (int m = 0; m < M; m++) {
+        char* row = static_cast<char*>(xp) + size_t(m) * stride;
+        int8_t* q = reinterpret_cast<int8_t*>(row);
+        float* scales = reinterpret_cast<float*>(row + i8_x_scale_at(K));
+        for (int b = 0; b < i8_blocks(K); b++) {
+            const int k0 = b * kI8Block, len = std::min(kI8Block, K - k0);
+            scales[b] = quantize_row(X + size_t(m) * ldx + k0, len, q + k0);
+        }
+        std::memset(q + K, 0, i8_x_scale_at(K) - size_t(K));
+    }
+}
+
+void gemm_i8_scalar(int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy) {
+    const int k4 = i8_kpad(K);
+    const size_t panels = (size_t(N) + kPanel - 1) / kPanel;
+    const int8_t* W = static_cast<const int8_t*>(wp);
+    const float* ws = reinterpret_cast<const float*>(W + panels * k4 * kPanel);
+    const size_t stride = i8_x_stride(K);
+    const int n1 = std::min(N, p1 * kPanel);
+    for (int n = p0 * kPanel; n < n1; n++) {
+        const int8_t* panel = W + size_t(n / kPanel) * k4 * kPanel;
+        const int j = n % kPanel;
+        for (int m = 0; m < M; m++) {
+            const char* row = static_cast<const char*>(xp) + size_t(m) * stride;
+            const int8_t* x = reinterpret_cast<const int8_t*>(row);
+            const float* sx = reinterpret_cast<const float*>(row + i8_x_scale_at(K));
+            float y = 0.0f;
+            for (int b = 0; b < i8_blocks(K); b++) {
+                int32_t acc = 0;
+                for (int k = b * kI8Block; k < std::min(K, (b + 1) * kI8Block); k++)
+                    acc += int32_t(x[k]) * panel[(k / 4) * 4 * kPanel + j * 4 + k % 4];
+                y = std::fma(float(acc), sx[b], y);
+            }
+            Y[size_t(m) * ldy + n] = y * ws[n];
+        }
+    }
+}
+
+void pack_weight_i8(const int8_t* q, const float* scales, int N, int K, void* dst) {
+    const int k4 = i8_kpad(K);
+    const size_t panels = (size_t(N) + kPanel - 1) / kPanel;
+    int8_t* d = static_cast<int8_t*>(dst);
+    for (size_t p = 0; p < panels; p++) {
+        const size_t rows = std::min<size_t>(kPanel, size_t(N) - p * kPanel);
+        for (int g = 0; g < k4; g += 4) {
+            for (size_t j = 0; j < rows; j++) {
+                const int8_t* r = q + (p * kPanel + j) * size_t(K);
+                for (int t = 0; t < 4; t++) d[j * 4 + t] = g + t < K ? r[g + t] : 0;
+            }
+            std::memset(d + rows * 4, 0, (kPanel - rows) * 4);
+            d += 4 * kPanel;
+        }
+    }
+    float* s = reinterpret_cast<float*>(d);
+    for (size_t n = 0; n < panels * kPanel; n++) s[n] = n < size_t(N) ? scales[n] : 0.0f;
+}
+
+void quantize_weight_i8(DType src, const void* w, int N, int K, void* dst) {
+    // a panel's rows at a time: the int8 rows of one panel stay in cache while pack_weight_i8 reads
+    // them column-wise
+    std::vector<float> f(static_cast<size_t>(K));
+    std::vector<int8_t> q(size_t(kPanel) * K);
+    std::vector<float> scales(static_cast<size_t>(N));
+    const int k4 = i8_kpad(K);
+    const size_t panels = (size_t(N) + kPanel - 1) / kPanel;
+    int8_t* d = static_cast<int8_t*>(dst);
+    std::vector<char> one(packed_weight_bytes(DType::I8, kPanel, K));
+    for (size_t p = 0; p < panels; p++) {
+        const int rows = int(std::min<size_t>(kPanel, size_t(N) - p * kPanel));
+        for (int j = 0; j < rows; j++) {
+            const size_t n = p * kPanel + j;
+            to_f32(src, w, n * size_t(K), K, f.data());
+            scales[n] = quantize_row(f.data(), K, q.data() + size_t(j) * K);
+        }
+        // pack this panel alone: a one-panel layout is the panel followed by its 32 scales, so
+        // write the panel bytes only (the scales go after every panel below)
+        pack_weight_i8(q.data(), scales.data() + p * kPanel, rows, K, one.data());
+        std::memcpy(d + p * size_t(k4) * kPanel, one.data(), size_t(k4) * kPanel);
+    }
+    float* s = reinterpret_cast<float*>(d + panels * size_t(k4) * kPanel);
+    for (size_t n = 0; n < panels * kPanel; n++) s[n] = n < size_t(N) ? scales[n] : 0.0f;
+}
+
+} // namespace kern
+} // namespace fl
