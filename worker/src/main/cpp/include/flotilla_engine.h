@@ -88,7 +88,12 @@ typedef enum fl_dtype {
     FL_DTYPE_F32 = 0,
     FL_DTYPE_F16 = 1,
     FL_DTYPE_BF16 = 2,
+    // int8, symmetric per output channel with an F32 scale per row; activations are quantized per
+    // row to int8 on the fly and the products summed exactly in int32 (CPU only)
+    FL_DTYPE_I8 = 3,
 } fl_dtype;
+
+#define FL_DTYPE_AS_STORED (-1) // fl_model_params.weight_dtype: keep the checkpoint's dtype
 
 typedef struct fl_model_info {
     int32_t vocab_size;
@@ -108,6 +113,11 @@ typedef struct fl_model_params {
     // "cpu" (default, also NULL or "") or "cuda:N": where the weights live; every context and
     // adapter of the model runs there. A CUDA device that does not exist: FL_DEVICE_UNAVAILABLE.
     const char* device;
+    // FL_DTYPE_AS_STORED (default) or FL_DTYPE_I8: quantize the F32/F16/BF16 linear weights
+    // (embedding and output head included) to int8 at load; CPU only (a CUDA device:
+    // FL_UNSUPPORTED). A compressed-tensors int8 checkpoint (weight I8 + weight_scale, strategy
+    // 'channel', symmetric) loads as int8 either way.
+    int32_t weight_dtype;
 } fl_model_params;
 
 FL_API fl_model_params fl_model_default_params(void);

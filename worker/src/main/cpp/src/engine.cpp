@@ -91,6 +91,7 @@ fl_status fl_device_get_info(int32_t index, fl_device_info* out) {
 fl_model_params fl_model_default_params(void) {
     fl_model_params p;
     p.device = "cpu";
+    p.weight_dtype = FL_DTYPE_AS_STORED;
     return p;
 }
 
@@ -101,8 +102,14 @@ fl_status fl_model_load(const char* dir, const fl_model_params* params, fl_model
         const fl_model_params p = params ? *params : fl_model_default_params();
         Device device = parse_device(p.device);
         require_device(device);
+        if (p.weight_dtype != FL_DTYPE_AS_STORED && p.weight_dtype != FL_DTYPE_I8)
+            fail(FL_INVALID_ARGUMENT,
+                 "fl_model_load: weight_dtype %d is not supported (FL_DTYPE_AS_STORED or FL_DTYPE_I8)",
+                 int(p.weight_dtype));
+        LoadOptions options;
+        options.quantize_int8 = p.weight_dtype == FL_DTYPE_I8;
         auto h = std::make_unique<fl_model>();
-        h->model = load_model(dir, device);
+        h->model = load_model(dir, device, options);
         *out = h.release();
     });
 }

@@ -5,6 +5,7 @@
 
 #include "error.h"
 #include "json.h"
+#include "quantization-config.h"
 
 namespace fl {
 
@@ -312,7 +313,7 @@ bool gemma_key(const char* key) {
            !std::strcmp(key, "query_pre_attn_scalar");
 }
 
-void reject_unhonoured(const Reader& r, const ModelConfig& c) {
+void reject_unhonoured(const Reader& r, ModelConfig& c) {
     const char* w = r.what.c_str();
     for (const Unhonoured& u : kUnhonoured) {
         if (c.gemma() && gemma_key(u.key)) continue;
@@ -320,10 +321,9 @@ void reject_unhonoured(const Reader& r, const ModelConfig& c) {
         if (!v || (v->is_bool() && !v->as_bool())) continue;
         if (v->is_number() && v->as_double() == u.neutral) continue;
         if (std::string(u.key) == "quantization_config") {
-            const Json* qm = v->is_object() ? v->find("quant_method") : nullptr;
-            fail(FL_UNSUPPORTED,
-                 "%s: quantization_config (quant_method '%s') is not supported (F32, F16, BF16 weights)", w,
-                 qm && qm->is_string() ? qm->as_string().c_str() : "?");
+            check_quantization_config(*v, r.what);
+            c.int8_weights = true;
+            continue;
         }
         if (v->is_number())
             fail(FL_UNSUPPORTED, "%s: '%s' = %g is not supported by %s", w, u.key, v->as_double(), c.arch_name.c_str());

@@ -40,6 +40,7 @@ struct ModelConfig {
     float rope_attention_factor = 1.0f;
     int32_t rotary_dim = 0; // leading dimensions of a head that RoPE rotates (partial_rotary_factor); the rest pass
     bool tie_word_embeddings = false;
+    bool int8_weights = false;       // compressed-tensors int8 checkpoint: I8 <name>.weight + <name>.weight_scale
     bool attention_bias = false;     // q/k/v biases (Qwen2 always; Llama attention_bias)
     bool o_bias = false;             // o_proj bias (Llama attention_bias)
     int32_t sliding_window = 0;      // Mistral, Phi-3, Gemma's sliding layers; 0 = none

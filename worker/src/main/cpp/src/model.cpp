@@ -122,13 +122,65 @@ private:
     std::map<std::string, Entry> map_;
 };
 
-void check_shape(const TensorSource::Entry& e, const std::vector<int64_t>& expect) {
+// int8_ok: the checkpoint declares compressed-tensors int8 weights (model-config.h), so an I8
+// projection is read with its scales.
+void check_shape(const TensorSource::Entry& e, const std::vector<int64_t>& expect, bool int8_ok = false) {
     if (e.info->shape != expect)
         fail(FL_SHAPE_MISMATCH, "%s: tensor '%s' has shape %s, expected %s", e.file->path().c_str(),
              e.info->name.c_str(), shape_str(e.info->shape).c_str(), shape_str(expect).c_str());
-    if (!is_weight_dtype(e.info->dtype))
-        fail(FL_UNSUPPORTED, "%s: tensor '%s' has dtype %s (supported: F32, F16, BF16)", e.file->path().c_str(),
-             e.info->name.c_str(), st_dtype_name(e.info->dtype));
+    if (e.info->dtype == StDType::I8 && !int8_ok)
+        fail(FL_UNSUPPORTED,
+             "%s: tensor '%s' has dtype I8 but config.json declares no compressed-tensors int8 quantization",
+             e.file->path().c_str(), e.info->name.c_str());
+    if (!is_weight_dtype(e.info->dtype) && e.info->dtype != StDType::I8)
+        fail(FL_UNSUPPORTED, "%s: tensor '%s' has dtype %s (supported: F32, F16, BF16%s)", e.file->path().c_str(),
+             e.info->name.c_str(), st_dtype_name(e.info->dtype), int8_ok ? ", I8 with weight_scale" : "");
+}
+
+// How load_model holds the linear weights.
+struct LinearLoad {
+    const ModelConfig* cfg;
+    bool quantize_int8; // F32/F16/BF16 weights quantized to I8 at load
+};
+
+// The per-row scales of a compressed-tensors int8 weight '<base>.weight': '<base>.weight_scale',
+// [out, 1] or [out], F32/F16/BF16, each finite and >= 0.
+std::vector<float> read_int8_scales(const TensorSource& src, const std::string& dir, const std::string& weight_name,
+                                    int out) {
+    const std::string name = weight_name + "_scale";
+    const TensorSource::Entry* e = src.find(name);
+    if (!e) fail(FL_FORMAT, "%s: int8 tensor '%s' has no '%s'", dir.c_str(), weight_name.c_str(), name.c_str());
+    const auto& shape = e->info->shape;
+    if (!(shape == std::vector<int64_t>{out, 1} || shape == std::vector<int64_t>{out}))
+        fail(FL_SHAPE_MISMATCH,
+             "%s: tensor '%s' has shape %s, expected [%d, 1] (one scale per output channel: strategy 'channel')",
+             e->file->path().c_str(), name.c_str(), shape_str(shape).c_str(), out);
+    std::vector<float> s = read_tensor_f32(*e->file, *e->info);
+    for (int n = 0; n < out; n++)
+        if (!(s[n] >= 0.0f && std::isfinite(s[n])))
+            fail(FL_FORMAT, "%s: tensor '%s' row %d is %g (a scale must be finite and >= 0)", e->file->path().c_str(),
+                 name.c_str(), n, double(s[n]));
+    return s;
+}
+
+// Packs rows [row0, row0 + lin.out) of a weight whose file bytes are in `data` (dtype file_dt, in
+// columns per row): I8 rows with their scales as they are, others in their dtype or quantized.
+void pack_linear(Linear& lin, StDType file_dt, const char* data, const float* scales, size_t row0, bool quantize) {
+    const int out = lin.out, in = lin.in;
+    if (file_dt == StDType::I8 || quantize) {
+        lin.dtype = DType::I8;
+        lin.packed.allocate_uninitialized(kern::packed_weight_bytes(DType::I8, out, in));
+        if (file_dt == StDType::I8)
+            kern::pack_weight_i8(reinterpret_cast<const int8_t*>(data) + row0 * in, scales + row0, out, in,
+                                 lin.packed.as<void>());
+        else
+            kern::quantize_weight_i8(to_dtype(file_dt), data + row0 * in * st_dtype_size(file_dt), out, in,
+                                     lin.packed.as<void>());
+        return;
+    }
+    lin.dtype = to_dtype(file_dt);
+    lin.packed.allocate_uninitialized(kern::packed_weight_bytes(lin.dtype, out, in));
+    kern::pack_weight(lin.dtype, data + row0 * in * dtype_size(lin.dtype), out, in, lin.packed.as<void>());
 }
 
 // staging: the file bytes of one tensor on their way to the packed layout; reused from tensor to
@@ -136,45 +188,46 @@ void check_shape(const TensorSource::Entry& e, const std::vector<int64_t>& expec
 // to_device: on a CUDA model the tensor is only checked and recorded, for cuda::upload_model to
 // stream (no host copy).
 void load_linear(const TensorSource& src, const std::string& dir, const std::string& name, int out, int in, Linear& lin,
-                 int64_t& bytes, Buffer& staging, std::vector<LinearSource>* to_device = nullptr, int layer = 0,
-                 int proj = 0) {
+                 int64_t& bytes, Buffer& staging, const LinearLoad& how, std::vector<LinearSource>* to_device = nullptr,
+                 int layer = 0, int proj = 0) {
     const auto& e = src.get(name, dir);
-    check_shape(e, {out, in});
-    lin.dtype = to_dtype(e.info->dtype);
+    check_shape(e, {out, in}, how.cfg->int8_weights);
+    lin.dtype = e.info->dtype == StDType::I8 ? DType::I8 : to_dtype(e.info->dtype);
     lin.out = out;
     lin.in = in;
     if (to_device) {
         to_device->push_back({e.file, e.info, layer, proj, out, in});
         return;
     }
+    std::vector<float> scales;
+    if (e.info->dtype == StDType::I8) scales = read_int8_scales(src, dir, name, out);
     size_t file_bytes = e.info->end - e.info->begin;
     if (staging.size() < file_bytes) staging.allocate_uninitialized(file_bytes);
     e.file->read(*e.info, staging.as<void>());
-    lin.packed.allocate_uninitialized(kern::packed_weight_bytes(lin.dtype, out, in));
-    kern::pack_weight(lin.dtype, staging.as<void>(), out, in, lin.packed.as<void>());
+    pack_linear(lin, e.info->dtype, staging.as<char>(), scales.data(), 0, how.quantize_int8);
     bytes += static_cast<int64_t>(lin.packed.size());
 }
 
 // A fused weight [sum of parts' rows, in] (Phi-3's qkv_proj, gate_up_proj) packed as one Linear per
 // block of rows, in order.
 void load_fused(const TensorSource& src, const std::string& dir, const std::string& name, int in,
-                std::initializer_list<std::pair<Linear*, int>> parts, int64_t& bytes, Buffer& staging) {
+                std::initializer_list<std::pair<Linear*, int>> parts, int64_t& bytes, Buffer& staging,
+                const LinearLoad& how) {
     const auto& e = src.get(name, dir);
     int out = 0;
     for (const auto& part : parts) out += part.second;
-    check_shape(e, {out, in});
+    check_shape(e, {out, in}, how.cfg->int8_weights);
+    std::vector<float> scales;
+    if (e.info->dtype == StDType::I8) scales = read_int8_scales(src, dir, name, out);
     size_t file_bytes = e.info->end - e.info->begin;
     if (staging.size() < file_bytes) staging.allocate_uninitialized(file_bytes);
     e.file->read(*e.info, staging.as<void>());
-    const DType dt = to_dtype(e.info->dtype);
     size_t row0 = 0;
     for (const auto& part : parts) {
         Linear& lin = *part.first;
-        lin.dtype = dt;
         lin.out = part.second;
         lin.in = in;
-        lin.packed.allocate_uninitialized(kern::packed_weight_bytes(dt, lin.out, in));
-        kern::pack_weight(dt, staging.as<char>() + row0 * in * dtype_size(dt), lin.out, in, lin.packed.as<void>());
+        pack_linear(lin, e.info->dtype, staging.as<char>(), scales.data(), row0, how.quantize_int8);
         bytes += static_cast<int64_t>(lin.packed.size());
         row0 += size_t(lin.out);
     }
@@ -212,7 +265,7 @@ std::vector<float> read_tensor_f32(const SafetensorsFile& file, const StTensorIn
     return out;
 }
 
-std::shared_ptr<Model> load_model(const std::string& dir, const Device& device) {
+std::shared_ptr<Model> load_model(const std::string& dir, const Device& device, const LoadOptions& options) {
     auto model = std::make_shared<Model>();
     Model& m = *model;
     m.dir = dir;
@@ -238,12 +291,19 @@ std::shared_ptr<Model> load_model(const std::string& dir, const Device& device) 
              "load it on the CPU",
              dir.c_str(), c.arch_name.c_str());
 
+    if (device.is_cuda() && options.quantize_int8)
+        fail(FL_UNSUPPORTED, "%s: weight dtype I8 (int8) is not supported on a CUDA device; load it on the CPU",
+             dir.c_str());
+
     TensorSource src(dir);
+    const LinearLoad how{&c, options.quantize_int8};
     int64_t& bytes = m.weight_bytes;
     Buffer staging;
     std::vector<LinearSource> device_linears;
     std::vector<LinearSource>* dl = device.is_cuda() ? &device_linears : nullptr;
-    load_linear(src, dir, "model.embed_tokens.weight", c.vocab_size, c.hidden_size, m.embed, bytes, staging, dl,
+    // Gemma's embedding scale is rounded to the checkpoint's dtype, as transformers computes it
+    const StDType embed_file_dtype = src.get("model.embed_tokens.weight", dir).info->dtype;
+    load_linear(src, dir, "model.embed_tokens.weight", c.vocab_size, c.hidden_size, m.embed, bytes, staging, how, dl,
                 LinearSource::kEmbed);
     m.layers.resize(c.n_layers);
     const int outs[kNumProj] = {c.q_dim(),           c.kv_dim(),          c.kv_dim(),   c.hidden_size,
@@ -268,15 +328,17 @@ std::shared_ptr<Model> load_model(const std::string& dir, const Device& device) 
         }
         if (c.fused_projections) {
             load_fused(src, dir, pre + "self_attn.qkv_proj.weight", c.hidden_size,
-                       {{&L.proj[kQ], c.q_dim()}, {&L.proj[kK], c.kv_dim()}, {&L.proj[kV], c.kv_dim()}}, bytes,
-                       staging);
+                       {{&L.proj[kQ], c.q_dim()}, {&L.proj[kK], c.kv_dim()}, {&L.proj[kV], c.kv_dim()}}, bytes, staging,
+                       how);
             load_fused(src, dir, pre + "mlp.gate_up_proj.weight", c.hidden_size,
-                       {{&L.proj[kGate], c.intermediate_size}, {&L.proj[kUp], c.intermediate_size}}, bytes, staging);
+                       {{&L.proj[kGate], c.intermediate_size}, {&L.proj[kUp], c.intermediate_size}}, bytes, staging,
+                       how);
         }
         for (int p = 0; p < kNumProj; p++) {
             bool fused = c.fused_projections && p != kO && p != kDown;
             std::string name = pre + (!fused ? proj_module(p) : p <= kV ? "self_attn.qkv_proj" : "mlp.gate_up_proj");
-            if (!fused) load_linear(src, dir, name + ".weight", outs[p], ins[p], L.proj[p], bytes, staging, dl, l, p);
+            if (!fused)
+                load_linear(src, dir, name + ".weight", outs[p], ins[p], L.proj[p], bytes, staging, how, dl, l, p);
             bool bias = (c.attention_bias && p <= kV) || (c.o_bias && p == kO);
             if (bias) L.proj[p].bias = load_vector(src, dir, name + ".bias", outs[p], bytes);
             if (l == 0 && p == 0) m.layer_dtype = L.proj[p].dtype;
@@ -288,14 +350,14 @@ std::shared_ptr<Model> load_model(const std::string& dir, const Device& device) 
     m.final_norm = load_vector(src, dir, "model.norm.weight", c.hidden_size, bytes, g);
     if (c.embed_scaled) {
         float s = std::sqrt(static_cast<float>(c.hidden_size));
-        m.embed_scale = m.layer_dtype == DType::BF16  ? bf16_to_f32(f32_to_bf16(s))
-                        : m.layer_dtype == DType::F16 ? f16_to_f32(f32_to_f16(s))
-                                                      : s;
+        m.embed_scale = embed_file_dtype == StDType::BF16  ? bf16_to_f32(f32_to_bf16(s))
+                        : embed_file_dtype == StDType::F16 ? f16_to_f32(f32_to_f16(s))
+                                                           : s;
     }
     if (!c.tie_word_embeddings) {
         if (!src.find("lm_head.weight"))
             fail(FL_FORMAT, "%s: missing tensor 'lm_head.weight' (tie_word_embeddings is false)", dir.c_str());
-        load_linear(src, dir, "lm_head.weight", c.vocab_size, c.hidden_size, m.lm_head, bytes, staging, dl,
+        load_linear(src, dir, "lm_head.weight", c.vocab_size, c.hidden_size, m.lm_head, bytes, staging, how, dl,
                     LinearSource::kLmHead);
     }
     if (dl) {
@@ -307,6 +369,8 @@ std::shared_ptr<Model> load_model(const std::string& dir, const Device& device) 
     return model;
 }
 
-const char* dtype_name(DType t) { return t == DType::F32 ? "F32" : t == DType::F16 ? "F16" : "BF16"; }
+const char* dtype_name(DType t) {
+    return t == DType::F32 ? "F32" : t == DType::F16 ? "F16" : t == DType::BF16 ? "BF16" : "I8";
+}
 
 } // namespace fl

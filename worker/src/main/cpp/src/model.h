@@ -1,7 +1,7 @@
 // model.h - Llama-family weights held in process memory.
 //
-// Every linear weight W [out, in] (HF layout) is kept in its file dtype, re-laid out once at load
-// into 32-row panels for the GEMM kernels (see kernels/kernels.h). Norm weights and biases are
+// Every linear weight W [out, in] (HF layout) is kept in its file dtype (or quantized to I8 at load),
+// re-laid out once at load into 32-row panels for the GEMM kernels (see kernels/kernels.h). Norm weights and biases are
 // small and converted to F32.
 #pragma once
 
@@ -86,9 +86,16 @@ struct Model {
     std::unordered_set<const ::fl_adapter*> live_adapters;
 };
 
+struct LoadOptions {
+    // Quantize the F32/F16/BF16 linear weights (embedding and output head included) to I8 at load
+    // (kernels/kernels.h); CPU only. Weights stored as compressed-tensors int8 load as I8 either way.
+    bool quantize_int8 = false;
+};
+
 // Loads config.json and the safetensors weights from dir onto device (which exists: the caller
 // checked); throws fl::Error.
-std::shared_ptr<Model> load_model(const std::string& dir, const Device& device = Device());
+std::shared_ptr<Model> load_model(const std::string& dir, const Device& device = Device(),
+                                  const LoadOptions& options = LoadOptions());
 
 // Reads a whole small file (config, index) into a string; throws FL_IO.
 std::string read_text_file(const std::string& path, size_t max_bytes);

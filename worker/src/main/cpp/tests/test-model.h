@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -224,7 +225,10 @@ inline std::string safetensors_bytes(const std::vector<StEntry>& entries) {
         const StEntry& t = entries[e];
         size_t begin = data.size();
         for (float v : t.values) {
-            if (t.dtype == DType::F32) {
+            if (t.dtype == DType::I8) {
+                const int8_t q = static_cast<int8_t>(v);
+                data.append(reinterpret_cast<const char*>(&q), 1);
+            } else if (t.dtype == DType::F32) {
                 data.append(reinterpret_cast<const char*>(&v), 4);
             } else {
                 uint16_t h = t.dtype == DType::F16 ? fl::f32_to_f16(v) : fl::f32_to_bf16(v);
@@ -233,7 +237,10 @@ inline std::string safetensors_bytes(const std::vector<StEntry>& entries) {
         }
         std::string shape;
         for (size_t i = 0; i < t.shape.size(); i++) shape += (i ? "," : "") + std::to_string(t.shape[i]);
-        const char* dt = t.dtype == DType::F32 ? "F32" : t.dtype == DType::F16 ? "F16" : "BF16";
+        const char* dt = t.dtype == DType::F32   ? "F32"
+                         : t.dtype == DType::F16 ? "F16"
+                         : t.dtype == DType::I8  ? "I8"
+                                                 : "BF16";
         header += (e ? "," : "") + std::string("\"") + t.name + "\":{\"dtype\":\"" + dt + "\",\"shape\":[" + shape +
                   "],\"data_offsets\":[" + std::to_string(begin) + "," + std::to_string(data.size()) + "]}";
     }
@@ -339,6 +346,62 @@ inline std::string config_json(const ModelSpec& s) {
 inline void write_model(const TestModel& m, const std::string& dir) {
     write_file(dir + "/config.json", config_json(m.spec));
     write_file(dir + "/model.safetensors", safetensors_bytes(model_entries(m)));
+}
+
+// --- compressed-tensors int8 checkpoints ---------------------------------------------------------
+
+// What llm-compressor writes for int8 weight-only, per-channel symmetric weights ("W8A16" with the
+// int-quantized format).
+inline std::string compressed_int8_quantization_config(bool ignore_lm_head) {
+    return std::string("{\"quant_method\":\"compressed-tensors\",\"format\":\"int-quantized\",") +
+           "\"quantization_status\":\"compressed\",\"global_compression_ratio\":1.5,\"kv_cache_scheme\":null," +
+           "\"sparsity_config\":{},\"ignore\":[" + (ignore_lm_head ? "\"lm_head\"" : "") + "]," +
+           "\"config_groups\":{\"group_0\":{\"targets\":[\"Linear\"],\"input_activations\":null," +
+           "\"output_activations\":null,\"weights\":{\"num_bits\":8,\"type\":\"int\",\"symmetric\":true," +
+           "\"strategy\":\"channel\",\"group_size\":null,\"dynamic\":false,\"actorder\":null," +
+           "\"block_structure\":null,\"observer\":\"minmax\",\"observer_kwargs\":{}}}}}";
+}
+
+// Rows [N, K] quantized as the engine's load-time quantization does (kernels/kernels.h): scale
+// amax / 127, q = round_half_even(w * 127 / amax); returns the scales.
+inline std::vector<float> quantize_rows_int8(const std::vector<float>& w, int N, int K, std::vector<float>& q) {
+    std::vector<float> scales(N);
+    q.assign(w.size(), 0.0f);
+    for (int n = 0; n < N; n++) {
+        float amax = 0;
+        for (int k = 0; k < K; k++) amax = std::max(amax, std::fabs(w[size_t(n) * K + k]));
+        scales[n] = amax / 127.0f;
+        if (amax == 0) continue;
+        for (int k = 0; k < K; k++) q[size_t(n) * K + k] = std::nearbyint(w[size_t(n) * K + k] * (127.0f / amax));
+    }
+    return scales;
+}
+
+// m as a compressed-tensors int8 checkpoint: every linear projection (and, with embed_and_head,
+// the embedding and the output head too) as I8 '<name>.weight' + '<name>.weight_scale' [out, 1] in
+// scale_dtype; the rest as m's dtype.
+inline void write_compressed_int8_model(const TestModel& m, const std::string& dir, DType scale_dtype,
+                                        bool embed_and_head) {
+    std::vector<StEntry> out;
+    for (StEntry& e : model_entries(m)) {
+        const bool linear = e.shape.size() == 2 && (e.name.find(".self_attn.") != std::string::npos ||
+                                                    e.name.find(".mlp.") != std::string::npos);
+        const bool edge = e.name == "model.embed_tokens.weight" || e.name == "lm_head.weight";
+        if (!linear && !(edge && embed_and_head)) {
+            out.push_back(e);
+            continue;
+        }
+        const int N = int(e.shape[0]), K = int(e.shape[1]);
+        std::vector<float> q;
+        std::vector<float> scales = quantize_rows_int8(e.values, N, K, q);
+        out.push_back({e.name, DType::I8, e.shape, q});
+        out.push_back({e.name + "_scale", scale_dtype, {N, 1}, scales});
+    }
+    std::string cfg = config_json(m.spec);
+    cfg = cfg.substr(0, cfg.size() - 1) +
+          ",\"quantization_config\":" + compressed_int8_quantization_config(!embed_and_head) + "}";
+    write_file(dir + "/config.json", cfg);
+    write_file(dir + "/model.safetensors", safetensors_bytes(out));
 }
 
 // Phi-3: the adapter must target q, k, v together and gate, up together, with one A for each

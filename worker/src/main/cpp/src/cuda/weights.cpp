@@ -103,6 +103,12 @@ DeviceBuffer vector_f32(int device, const Buffer& host, const char* what, Upload
 } // namespace
 
 DeviceModelPtr upload_model(const Model& m, const std::vector<LinearSource>& linears) {
+    for (const LinearSource& s : linears)
+        if (s.info->dtype == StDType::I8)
+            fail(FL_UNSUPPORTED,
+                 "%s: tensor '%s' has weight dtype I8 (int8), which the CUDA backend does not compute; load the "
+                 "model on the CPU",
+                 m.dir.c_str(), s.info->name.c_str());
     const int dev = m.device.index;
     DeviceScope scope(dev);
     auto start = std::chrono::steady_clock::now();
