@@ -112,8 +112,8 @@ jstring JNICALL device_info(JNIEnv* env, jclass, jint index, jlongArray out) {
     return env->NewStringUTF(info.name);
 }
 
-// device: "cpu" or "cuda:N"
-jlong JNICALL model_load(JNIEnv* env, jclass, jstring dir, jstring device) {
+// device: "cpu" or "cuda:N"; weight_dtype: FL_DTYPE_AS_STORED or FL_DTYPE_I8
+jlong JNICALL model_load(JNIEnv* env, jclass, jstring dir, jstring device, jint weight_dtype) {
     Utf path(env, dir), dev(env, device);
     if (!path.c || !dev.c) {
         throw_class(env, g_illegal_argument, "model directory or device is null");
@@ -121,6 +121,7 @@ jlong JNICALL model_load(JNIEnv* env, jclass, jstring dir, jstring device) {
     }
     fl_model_params p = fl_model_default_params();
     p.device = dev.c;
+    p.weight_dtype = weight_dtype;
     fl_model* m = nullptr;
     if (check(env, fl_model_load(path.c, &p, &m))) return 0;
     return to_jlong(m);
@@ -300,7 +301,7 @@ const JNINativeMethod kMethods[] = {
     FL_NATIVE("deviceCount", "()I", device_count),
     FL_NATIVE("deviceUnavailableReason", "()Ljava/lang/String;", device_unavailable_reason),
     FL_NATIVE("deviceInfo", "(I[J)Ljava/lang/String;", device_info),
-    FL_NATIVE("modelLoad", "(Ljava/lang/String;Ljava/lang/String;)J", model_load),
+    FL_NATIVE("modelLoad", "(Ljava/lang/String;Ljava/lang/String;I)J", model_load),
     FL_NATIVE("modelFree", "(J)V", model_free),
     FL_NATIVE("modelInfo", "(J[I)J", model_info),
     FL_NATIVE("contextCreate", "(JIJIIIII)J", context_create),

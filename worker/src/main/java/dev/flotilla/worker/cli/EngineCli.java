@@ -3,6 +3,7 @@ package dev.flotilla.worker.cli;
 import dev.flotilla.worker.engine.Adapter;
 import dev.flotilla.worker.engine.Batch;
 import dev.flotilla.worker.engine.ContextParams;
+import dev.flotilla.worker.engine.Devices;
 import dev.flotilla.worker.engine.EngineContext;
 import dev.flotilla.worker.engine.EngineException;
 import dev.flotilla.worker.engine.KvDtype;
@@ -11,6 +12,7 @@ import dev.flotilla.worker.engine.ModelInfo;
 import dev.flotilla.worker.engine.NativeEngine;
 import dev.flotilla.worker.engine.Sampler;
 import dev.flotilla.worker.engine.SamplingParams;
+import dev.flotilla.worker.engine.WeightDtype;
 import dev.flotilla.worker.runtime.GenerationConfig;
 import dev.flotilla.worker.text.TextTokenizer;
 import java.io.IOException;
@@ -49,6 +51,7 @@ public final class EngineCli {
               --top-p P            nucleus mass in (0, 1] (default 1)
               --seed S             sampling seed (default random)
               --threads N          compute threads (default 0 = one per core)
+              --dtype D            as-stored (default) or int8: quantize the weights to int8 at load
               --logits-out FILE    write the last prompt position's logits (float32 LE, vocabulary order)
               --ignore-eos         keep generating after the end-of-sequence token
             """;
@@ -98,7 +101,7 @@ public final class EngineCli {
     NativeEngine.ensureAvailable();
     TextTokenizer tokenizer =
         Files.isRegularFile(o.model.resolve("tokenizer.json")) ? TextTokenizer.load(o.model) : null;
-    try (Model model = Model.load(o.model);
+    try (Model model = Model.load(o.model, Devices.CPU, o.dtype);
         Adapter adapter = o.adapter == null ? null : model.loadAdapter(o.adapter)) {
       ModelInfo info = model.info();
       int[] prompt;
@@ -223,6 +226,7 @@ public final class EngineCli {
     float topP = 1f;
     long seed = ThreadLocalRandom.current().nextLong();
     int threads;
+    WeightDtype dtype = WeightDtype.AS_STORED;
     Path logitsOut;
     boolean ignoreEos;
     boolean help;
@@ -245,6 +249,7 @@ public final class EngineCli {
           case "--seed" -> o.seed = Long.parseUnsignedLong(value(args, ++i, a));
           case "--threads" -> o.threads = nonNegative(a, integer(a, value(args, ++i, a)));
           case "--logits-out" -> o.logitsOut = Path.of(value(args, ++i, a));
+          case "--dtype" -> o.dtype = dtype(value(args, ++i, a));
           default -> throw new IllegalArgumentException("unknown option " + a);
         }
       }
@@ -287,6 +292,16 @@ public final class EngineCli {
       } catch (NumberFormatException e) {
         throw new IllegalArgumentException(option + " wants a number, got '" + value + "'");
       }
+    }
+
+    private static WeightDtype dtype(String value) {
+      return switch (value.trim().toLowerCase(java.util.Locale.ROOT)) {
+        case "as-stored" -> WeightDtype.AS_STORED;
+        case "int8" -> WeightDtype.INT8;
+        default ->
+            throw new IllegalArgumentException(
+                "--dtype must be as-stored or int8, got '" + value + "'");
+      };
     }
 
     private static int nonNegative(String option, int value) {

@@ -24,8 +24,9 @@ public interface WorkerConfig {
   Optional<String> modelName();
 
   /**
-   * {@code FLOTILLA_DTYPE}: the weight dtype the deployment expects (F32, F16, BF16); checked
-   * against the files.
+   * {@code FLOTILLA_DTYPE}: the weight dtype the deployment expects (F32, F16, BF16), checked
+   * against the files; or INT8, which quantizes F32/F16/BF16 weights to int8 at load (a
+   * compressed-tensors int8 checkpoint loads as int8 either way).
    */
   Optional<String> dtype();
 

@@ -65,7 +65,7 @@ public record WorkerSettings(
   public static final String KV_CACHE_DTYPE =
       "FLOTILLA_KV_CACHE_DTYPE (flotilla.worker.kv-cache-dtype)";
   public static final String AUTO_DEVICE = "auto";
-  private static final Set<String> DTYPES = Set.of("F32", "F16", "BF16");
+  private static final Set<String> DTYPES = Set.of("F32", "F16", "BF16", "INT8");
 
   public WorkerSettings {
     adapters = Map.copyOf(new LinkedHashMap<>(adapters));
@@ -125,7 +125,7 @@ public record WorkerSettings(
     }
     if (dtype.isPresent() && !DTYPES.contains(dtype.get())) {
       throw new WorkerConfigException(
-          "FLOTILLA_DTYPE (flotilla.worker.dtype) must be one of F32, F16, BF16, got '"
+          "FLOTILLA_DTYPE (flotilla.worker.dtype) must be one of F32, F16, BF16, INT8, got '"
               + dtype.get()
               + "'");
     }

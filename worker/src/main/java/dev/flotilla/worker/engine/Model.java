@@ -14,7 +14,7 @@ public final class Model extends NativeHandle {
     super(handle, "model");
     int[] v = new int[10];
     long bytes = NativeEngine.modelInfo(handle, v);
-    String[] dtypes = {"F32", "F16", "BF16"};
+    String[] dtypes = {"F32", "F16", "BF16", "INT8"};
     String device = v[9] < 0 ? Devices.CPU : Devices.cuda(v[9]);
     this.info =
         new ModelInfo(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], dtypes[v[8]], bytes, device);
@@ -34,8 +34,16 @@ public final class Model extends NativeHandle {
    * subclass naming the problem.
    */
   public static Model load(Path dir, String device) {
+    return load(dir, device, WeightDtype.AS_STORED);
+  }
+
+  /**
+   * Loads a model directory onto {@code device} holding its linear weights as {@code weights} says
+   * ({@link WeightDtype#INT8} on a CUDA device: {@link UnsupportedModelException}).
+   */
+  public static Model load(Path dir, String device, WeightDtype weights) {
     NativeEngine.ensureAvailable();
-    return new Model(NativeEngine.modelLoad(dir.toAbsolutePath().toString(), device));
+    return new Model(NativeEngine.modelLoad(dir.toAbsolutePath().toString(), device, weights.code));
   }
 
   public ModelInfo info() {

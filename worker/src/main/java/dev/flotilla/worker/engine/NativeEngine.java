@@ -117,8 +117,8 @@ public final class NativeEngine {
    */
   static native String deviceInfo(int index, long[] out);
 
-  /** device: "cpu" or "cuda:N". */
-  static native long modelLoad(String dir, String device);
+  /** device: "cpu" or "cuda:N"; weightDtype: -1 (as stored) or 3 (quantize to int8). */
+  static native long modelLoad(String dir, String device, int weightDtype);
 
   static native void modelFree(long model);
 

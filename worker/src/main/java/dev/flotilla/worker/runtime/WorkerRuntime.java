@@ -9,6 +9,7 @@ import dev.flotilla.worker.engine.DeviceInfo;
 import dev.flotilla.worker.engine.Devices;
 import dev.flotilla.worker.engine.Model;
 import dev.flotilla.worker.engine.ModelInfo;
+import dev.flotilla.worker.engine.WeightDtype;
 import dev.flotilla.worker.metrics.WorkerMetrics;
 import dev.flotilla.worker.scheduler.AdapterCatalog;
 import dev.flotilla.worker.scheduler.NativeEngineBackend;
@@ -112,7 +113,12 @@ public final class WorkerRuntime implements AutoCloseable {
       device =
           DeviceSelection.resolve(
               settings.device(), Devices.cudaCount(), Devices.cudaUnavailableReason());
-      model = Model.load(settings.modelDir(), device);
+      // INT8 is a conversion the engine makes at load; F32/F16/BF16 are only checked below
+      WeightDtype weights =
+          settings.dtype().filter("INT8"::equals).isPresent()
+              ? WeightDtype.INT8
+              : WeightDtype.AS_STORED;
+      model = Model.load(settings.modelDir(), device, weights);
     } catch (RuntimeException | Error e) {
       closeWhenLoaded(tokenizerLoad);
       throw e;

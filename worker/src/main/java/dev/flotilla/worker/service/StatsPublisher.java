@@ -99,7 +99,9 @@ public final class StatsPublisher implements AutoCloseable {
         .runtime()
         .ifPresent(
             r -> {
-              b.setDevice(r.device());
+              b.setDevice(r.device())
+                  .setWeightDtype(r.modelInfo().weightDtype())
+                  .setWeightBytes(r.modelInfo().weightBytes());
               r.gpu()
                   .ifPresent(
                       g ->

@@ -82,6 +82,41 @@ class EngineCliTest {
   }
 
   @Test
+  void int8WeightsStayCloseToTheReference() throws Exception {
+    Path model = TestModels.ensure();
+    int[] prompt = {256, 72, 101, 108, 108, 111};
+    Path logitsFile = dir.resolve("logits-int8.bin");
+    int code =
+        run(
+            "--model",
+            model.toString(),
+            "--dtype",
+            "int8",
+            "--prompt-ids",
+            Arrays.stream(prompt).mapToObj(String::valueOf).collect(Collectors.joining(",")),
+            "--max-tokens",
+            "0",
+            "--threads",
+            "1",
+            "--logits-out",
+            logitsFile.toString());
+    assertThat(code).as(err.toString(StandardCharsets.UTF_8)).isZero();
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("INT8 weights");
+
+    double[] ref = ReferenceModel.load(model).lastLogits(prompt);
+    ByteBuffer bytes =
+        ByteBuffer.wrap(Files.readAllBytes(logitsFile)).order(ByteOrder.LITTLE_ENDIAN);
+    double diff = 0;
+    double norm = 0;
+    for (double r : ref) {
+      double d = bytes.getFloat() - r;
+      diff += d * d;
+      norm += r * r;
+    }
+    assertThat(Math.sqrt(diff / norm)).as("relative L2 of the int8 logits").isLessThan(2e-2);
+  }
+
+  @Test
   void tokenizesATextPromptAndPrintsText() {
     int code =
         run(
@@ -137,6 +172,10 @@ class EngineCliTest {
     err.reset();
     assertThat(run("--model", "m", "--prompt-ids", "1,x")).isEqualTo(2);
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("comma-separated integers");
+    err.reset();
+    assertThat(run("--model", "m", "--prompt-ids", "1", "--dtype", "int4")).isEqualTo(2);
+    assertThat(err.toString(StandardCharsets.UTF_8))
+        .contains("--dtype must be as-stored or int8, got 'int4'");
     err.reset();
     assertThat(run("--model", dir.resolve("missing").toString(), "--prompt-ids", "1")).isEqualTo(1);
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("missing", "is not a directory");

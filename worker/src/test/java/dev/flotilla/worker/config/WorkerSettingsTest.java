@@ -232,6 +232,8 @@ class WorkerSettingsTest {
             Map.of("support", a, "legal", Path.of("/srv/legal"), "sql", Path.of("/srv/sql")));
     assertThat(s.stepTokens()).isEqualTo(256);
     assertThat(from(Config.of(model.toString()).batch(512)).stepTokens()).isEqualTo(512);
+    // INT8: the worker quantizes at load
+    assertThat(from(Config.of(model.toString()).dtype("INT8")).dtype()).contains("INT8");
   }
 
   @Test
@@ -286,7 +288,8 @@ class WorkerSettingsTest {
         .hasMessageContaining("FLOTILLA_MAX_BATCH_SIZE")
         .hasMessageContaining("got 0");
     assertThatThrownBy(() -> from(Config.of(model.toString()).dtype("INT4")))
-        .hasMessageContaining("FLOTILLA_DTYPE");
+        .hasMessageContaining("FLOTILLA_DTYPE")
+        .hasMessageContaining("F32, F16, BF16, INT8, got 'INT4'");
     assertThatThrownBy(() -> from(Config.of(model.toString()).adapters("broken-entry", null)))
         .hasMessageContaining("FLOTILLA_ADAPTERS")
         .hasMessageContaining("name=file:///dir");
