@@ -28,7 +28,9 @@ public class ModelSource {
           + " replica (ReadWriteMany) reuses them; an emptyDir per pod when unset.")
   private String cacheClaim;
 
-  @JsonPropertyDescription("Element type to hold weights in; unset keeps the files' dtype.")
+  @JsonPropertyDescription(
+      "Element type to hold weights in; unset keeps the files' dtype. INT8 quantizes F32/F16/BF16"
+          + " weights to int8 per output channel at load (CPU workers only).")
   private Dtype dtype;
 
   @Pattern(FlotillaResources.QUANTITY_PATTERN)

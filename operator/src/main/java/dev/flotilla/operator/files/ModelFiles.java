@@ -68,11 +68,7 @@ public final class ModelFiles {
               list.filter(f -> f.toString().endsWith(".safetensors")).sorted()::iterator) {
         files++;
         for (SafetensorsHeaders.Tensor t : SafetensorsHeaders.read(file).values()) {
-          int bytes =
-              dtype == null || !t.dtype().startsWith("F") && !t.dtype().equals("BF16")
-                  ? SafetensorsHeaders.elementBytes(t.dtype())
-                  : dtype == Dtype.F32 ? 4 : 2;
-          total += t.elements() * bytes;
+          total += heldBytes(t, dtype);
         }
       }
     }
@@ -80,6 +76,23 @@ public final class ModelFiles {
       throw new IOException("no .safetensors files in " + dir);
     }
     return total;
+  }
+
+  /**
+   * Bytes one tensor takes held in {@code dtype}. INT8 holds each floating-point matrix as one byte
+   * per element plus an F32 scale per row, and the vectors (norms, biases) and stored scales as
+   * F32, as the engine does.
+   */
+  static long heldBytes(SafetensorsHeaders.Tensor t, Dtype dtype) {
+    boolean floating = t.dtype().startsWith("F") || t.dtype().equals("BF16");
+    if (dtype == null || !floating) {
+      return t.elements() * SafetensorsHeaders.elementBytes(t.dtype());
+    }
+    if (dtype == Dtype.INT8) {
+      boolean matrix = t.shape().size() == 2 && !t.name().endsWith("_scale");
+      return matrix ? t.elements() + t.shape().get(0) * 4 : t.elements() * 4;
+    }
+    return t.elements() * (dtype == Dtype.F32 ? 4 : 2);
   }
 
   public static Shapes shapes(Path dir) throws IOException {

@@ -8,6 +8,7 @@ import dev.flotilla.api.crd.KvCacheDtype;
 import dev.flotilla.api.crd.ModelDeployment;
 import dev.flotilla.operator.Fixtures;
 import dev.flotilla.operator.files.ModelFiles;
+import dev.flotilla.operator.files.SafetensorsHeaders;
 import dev.flotilla.operator.model.EffectiveSpec;
 import dev.flotilla.testkit.GeneratedModel;
 import dev.flotilla.testkit.TinyModelGenerator;
@@ -31,6 +32,19 @@ class MemoryEstimatorTest {
     md.getSpec().getModel().setDtype(Dtype.BF16);
     MemoryNeed bf16 = MemoryEstimator.estimate(EffectiveSpec.of(md.getSpec()), 1).need();
     assertThat(bf16.weightsBytes()).isEqualTo(model.parameterCount() * 2);
+
+    // INT8: a byte per matrix element and an F32 scale per row; vectors stay F32
+    md.getSpec().getModel().setDtype(Dtype.INT8);
+    MemoryNeed int8 = MemoryEstimator.estimate(EffectiveSpec.of(md.getSpec()), 1).need();
+    long expected = 0;
+    for (SafetensorsHeaders.Tensor t :
+        SafetensorsHeaders.read(dir.resolve("tiny/model.safetensors")).values()) {
+      expected += t.shape().size() == 2 ? t.elements() + 4 * t.shape().get(0) : 4 * t.elements();
+    }
+    assertThat(int8.weightsBytes()).isEqualTo(expected).isLessThan(bf16.weightsBytes() * 2 / 3);
+    // adapters on an int8 base are BF16
+    assertThat(int8.adapterSlotBytes()).isEqualTo(bf16.adapterSlotBytes());
+    md.getSpec().getModel().setDtype(Dtype.BF16);
     // Adapter slot at max rank 64 over the tiny model's 4 layers, sized from config.json, not the
     // fallback.
     ModelFiles.Shapes shapes = ModelFiles.shapes(dir.resolve("tiny"));
