@@ -3,13 +3,14 @@
 # generates the medium model once with BF16 weights (target/bench-models/medium, shared with
 # bench/coldstart), the same model with F32 weights (target/bench-models/medium-f32) and 32 PEFT
 # adapters of rank 16 on all seven projections (target/bench-models/medium-lora16), then runs
-# engine_bench on both dtypes: the machine's limits (read bandwidth, F32 FMA and BF16 dot rates, with
-# the engine's thread count), decode at batch 1/4/16/32 x {no adapter, one shared, one per row},
+# engine_bench on both dtypes and on the BF16 model quantized to int8 at load (rows suffixed _int8): the
+# machine's limits (read bandwidth, F32 FMA, int8 dot and BF16 dot rates, with the engine's thread count), decode at batch 1/4/16/32 x {no adapter, one shared, one per row},
 # prefill of 512 tokens, each against its roofline (the prefill also in process CPU time against the
 # 1-thread rate, which a shared host does not move), and the process's resident size against
 # weights + KV budget + adapters + 10%. Adapters are stored as the engine stores them by default (F32
 # for the F32 model, BF16 for the BF16 one); the BF16 model's b16 distinct row runs again with F32
-# adapters. Prints a table and, last, one JSON line. (engine_bench --b16: the batch-16 rows only.)
+# adapters. The int8 engine's logits are compared with the BF16 engine's over 256 greedy tokens
+# (int8_vs_bf16_rel_l2, int8_greedy_agreement). Prints a table and, last, one JSON line. (engine_bench --b16: the batch-16 rows only.)
 # Then the KV-dtype row (engine_bench --kv): batch-32 decode at a 2,048-position context with a BF16
 # KV cache against an F32 one, on target/bench-models/medium-kv (two layers of the medium model; see
 # GenerateModels), its keys merged into the JSON line (kv_bf16_vs_f32_b32_ctx2048, ...).

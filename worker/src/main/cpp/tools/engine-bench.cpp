@@ -2,6 +2,7 @@
 //
 // Usage: engine_bench [--b16] THREADS F32_MODEL_DIR BF16_MODEL_DIR ADAPTERS_DIR [prefill]
 //        engine_bench --kv THREADS MODEL_DIR [CONTEXT] [BATCH]: BF16 KV against F32 KV (engine-bench-kv.cpp)
+//   The BF16 model runs twice: as stored and quantized to int8 at load (rows suffixed _int8).
 //   --b16: only the batch-16 decode rows (no prefill, no other batch), interleaved (one step of
 //   each per round, best of 30 rounds) so that the ratios hold up on a busy host; a quick check of
 //   lora16_vs_base_b16 for iterating. The full run times one row after another.
@@ -10,10 +11,12 @@
 //   largest batch. bench/engine/run.sh generates all of it with the testkit (medium model).
 //
 // 1. Limits, measured first with THREADS threads running at once (the engine's thread count):
-//    read bandwidth (sum over 1 GiB), F32 FMA rate (vfmadd on zmm), BF16 dot rate (vdpbf16ps),
+//    read bandwidth (sum over 1 GiB), F32 FMA rate (vfmadd on zmm, on ymm without AVX-512), int8
+//    dot rate (the AVX2 int8 GEMM's vpsignb + vpmaddubsw + vpmaddwd + vpaddd), BF16 dot rate (vdpbf16ps),
 //    and, when the engine runs on AMX tiles, the tile rate (tdpbf16ps); best of 5 each. The
 //    1-thread figures are printed beside them.
-// 2. For each model directory (F32 weights, then BF16), loaded through the C API as the worker
+// 2. For each model directory (F32 weights, then BF16, then BF16 quantized to int8), loaded through the C API as the
+// worker
 //    loads it: adapters loaded into 32 slots, one context; then
 //      prefill of a 512-token prompt, and
 //      decode steps at batch 1/4/16/32 with no adapter, one shared adapter, a distinct adapter per
@@ -29,7 +32,7 @@
 //    its parameters count. Weight bytes use the dtype's size. The dot rate is the F32 FMA rate for
 //    F32 weights; for BF16 weights the AMX tile rate when the engine runs its AMX GEMM
 //    (fl_engine_isa() == "avx512amx"), the BF16 dot rate for its vdpbf16ps kernels ("avx512bf16"),
-//    else the F32 rate (the kernels widen BF16 to F32).
+//    else the F32 rate (the kernels widen BF16 to F32); for int8 weights the int8 dot rate.
 //    Adapter work is not in the roofline: a LoRA row's efficiency includes its overhead.
 //    The prefill is also measured in process CPU time against the 1-thread rate measured in thread
 //    CPU time: flops / (CPU seconds x rate) is the share of the work the engine does at the FMA
@@ -42,6 +45,9 @@
 //    lora16_extra_ms_b16 = distinct - none; lora16_implied_gb_s_b16 = bytes / extra time, beside the
 //    measured read bandwidth; lora16_bandwidth_cap_b16 = none / (none + bytes / read bandwidth), the
 //    best lora16_vs_base_b16 when the adapter reads overlap nothing.
+// 5. Int8 against BF16 logits: the BF16 engine generates 256 tokens greedily after a 16-token prompt;
+//    both engines then prefill that whole sequence, and the logits of the 256 generated positions
+//    are compared: relative L2 (int8_vs_bf16_rel_l2) and arg-max agreement (int8_greedy_agreement).
 // Prints a table, then one JSON line last.
 #include <immintrin.h>
 #include <sys/resource.h>
@@ -50,6 +56,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -138,6 +145,50 @@ __attribute__((target("avx512f"))) void fma_loop_f32() {
     if (s == 12345) std::printf(" ");
 }
 
+// The same on ymm for CPUs without AVX-512: 16 FLOP per instruction.
+__attribute__((target("avx2,fma"))) void fma_loop_f32_avx2() {
+    __m256 acc[16];
+    for (int i = 0; i < 16; i++) acc[i] = _mm256_set1_ps(float(i));
+    const __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(0.001f);
+    for (long k = 0; k < kIters; k++)
+        for (int i = 0; i < 16; i++) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
+    float out[8], s = 0;
+    for (int i = 0; i < 16; i++) {
+        _mm256_storeu_ps(out, acc[i]);
+        s += out[0];
+    }
+    if (s == 12345) std::printf(" ");
+}
+
+// One thread's int8 dot loop: the AVX2 int8 GEMM's step for one row and one weight vector,
+// vpsignb (the activation takes the weight's sign) + vpmaddubsw (|w| x x, pairs to int16) + vpmaddwd
+// (pairs to int32) + vpaddd: 32 multiply-adds, 64 ops, per "instruction" of peak(). Four weight
+// vectors into four accumulators, four activations per round (made opaque so that every sign is
+// computed, as in the kernel).
+__attribute__((target("avx2"))) void dot_loop_i8() {
+    __m256i acc[4], w[4], aw[4];
+    for (int i = 0; i < 4; i++) {
+        acc[i] = _mm256_setzero_si256();
+        w[i] = _mm256_set1_epi8(char(i - 2));
+        aw[i] = _mm256_abs_epi8(w[i]);
+    }
+    __m256i x = _mm256_set1_epi8(1);
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (long k = 0; k < kIters; k++)
+        for (int r = 0; r < 4; r++) {
+            __asm__ volatile("" : "+x"(x));
+            for (int i = 0; i < 4; i++)
+                acc[i] = _mm256_add_epi32(
+                    acc[i], _mm256_madd_epi16(_mm256_maddubs_epi16(aw[i], _mm256_sign_epi8(x, w[i])), ones));
+        }
+    int out[8], s = 0;
+    for (int i = 0; i < 4; i++) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), acc[i]);
+        s += out[0];
+    }
+    if (s == 12345) std::printf(" ");
+}
+
 // One thread's BF16 dot loop: 16 independent accumulators of vdpbf16ps (16 lanes x 2 products,
 // 64 FLOP per instruction), the instruction the engine's avx512bf16 GEMM uses.
 __attribute__((target("avx512f,avx512bf16"))) void dot_loop_bf16() {
@@ -213,6 +264,7 @@ double peak_in_cpu_time(void (*loop)(), double flop_per_instr) {
 struct Limits {
     double read_1t = 0, read = 0;                  // GB/s
     double f32_1t = 0, f32 = 0;                    // GFLOP/s
+    double i8_1t = 0, i8 = 0, i8_cpu = 0;          // int8 GOP/s (2 per multiply-add)
     double bf16_1t = 0, bf16 = 0;                  // GFLOP/s, 0 without AVX512_BF16
     double amx_1t = 0, amx = 0;                    // GFLOP/s, 0 unless the engine runs its AMX kernels
     double f32_cpu = 0, bf16_cpu = 0, amx_cpu = 0; // GFLOP/s of 1 thread in its CPU time
@@ -237,10 +289,12 @@ struct Row {
     bool bw_bound;
 };
 
-const char* dtype_name(int32_t d) { return d == FL_DTYPE_F32 ? "F32" : d == FL_DTYPE_BF16 ? "BF16" : "F16"; }
+const char* dtype_name(int32_t d) {
+    return d == FL_DTYPE_F32 ? "F32" : d == FL_DTYPE_BF16 ? "BF16" : d == FL_DTYPE_I8 ? "INT8" : "F16";
+}
 
 struct ModelRun {
-    std::string dtype;         // "F32", "BF16"
+    std::string dtype;         // "F32", "BF16", "INT8"
     std::string adapter_dtype; // storage of the adapters (default params)
     fl_model_info info{};
     double rate = 0;                                   // GFLOP/s the roofline uses
@@ -318,18 +372,31 @@ std::vector<fl_adapter*> load_adapters(fl_model* model, const std::string& adapt
     return adapters;
 }
 
-ModelRun run_model(const std::string& dir, const std::string& adapters_dir, int threads, const Limits& lim,
-                   const char* bf16_rate, bool only_b16, bool prefill_only) {
-    ModelRun run;
+// weight_dtype: fl_model_params.weight_dtype (FL_DTYPE_AS_STORED, or FL_DTYPE_I8 to quantize at load)
+fl_model* load_model(const std::string& dir, int32_t weight_dtype) {
+    fl_model_params mp = fl_model_default_params();
+    mp.weight_dtype = weight_dtype;
     fl_model* model = nullptr;
-    if (fl_model_load(dir.c_str(), nullptr, &model) != FL_OK) die("fl_model_load");
+    if (fl_model_load(dir.c_str(), &mp, &model) != FL_OK) die("fl_model_load");
+    return model;
+}
+
+ModelRun run_model(const std::string& dir, int32_t weight_dtype, const std::string& adapters_dir, int threads,
+                   const Limits& lim, const char* bf16_rate, bool only_b16, bool prefill_only) {
+    ModelRun run;
+    fl_model* model = load_model(dir, weight_dtype);
     fl_model_get_info(model, &run.info);
     const fl_model_info& in = run.info;
-    run.dtype = in.weight_dtype == FL_DTYPE_F32 ? "F32" : in.weight_dtype == FL_DTYPE_BF16 ? "BF16" : "F16";
+    run.dtype = dtype_name(in.weight_dtype);
     // the rate of the instructions the engine's GEMM runs for this dtype
-    const std::string rate = in.weight_dtype == FL_DTYPE_BF16 ? bf16_rate : "f32_fma";
-    run.rate = rate == "amx_bf16" ? lim.amx : rate == "bf16_dot" ? lim.bf16 : lim.f32;
-    run.rate_cpu = rate == "amx_bf16" ? lim.amx_cpu : rate == "bf16_dot" ? lim.bf16_cpu : lim.f32_cpu;
+    const std::string rate = in.weight_dtype == FL_DTYPE_BF16 ? bf16_rate
+                             : in.weight_dtype == FL_DTYPE_I8 ? "i8_dot"
+                                                              : "f32_fma";
+    run.rate = rate == "amx_bf16" ? lim.amx : rate == "bf16_dot" ? lim.bf16 : rate == "i8_dot" ? lim.i8 : lim.f32;
+    run.rate_cpu = rate == "amx_bf16"   ? lim.amx_cpu
+                   : rate == "bf16_dot" ? lim.bf16_cpu
+                   : rate == "i8_dot"   ? lim.i8_cpu
+                                        : lim.f32_cpu;
     run.rate_name = rate;
 
     int max_rank = 0;
@@ -353,7 +420,8 @@ ModelRun run_model(const std::string& dir, const std::string& adapters_dir, int 
     const int64_t proj_in_out = (h + q) + 2 * (h + kv) + (q + h) + 2 * (h + ff) + (ff + h); // sum of in + out
     const int64_t layer_params = in.n_layers * proj_params;
     const int64_t head_params = int64_t(in.vocab_size) * h;
-    const double elem = in.weight_dtype == FL_DTYPE_F32 ? 4 : 2;
+    // int8: a byte per weight; the row scales (4 bytes per output row) are under 1% and not counted
+    const double elem = in.weight_dtype == FL_DTYPE_F32 ? 4 : in.weight_dtype == FL_DTYPE_I8 ? 1 : 2;
     // lora_A [r, in] and lora_B [out, r] in the storage dtype, every projection of every layer: as
     // the engine reports it
     const int64_t expect_bytes =
@@ -482,6 +550,83 @@ ModelRun run_model(const std::string& dir, const std::string& adapters_dir, int 
 
 double mib(int64_t b) { return b / 1048576.0; }
 
+// Int8 against BF16 logits over kCompareTokens tokens the BF16 engine generates greedily.
+constexpr int kComparePrompt = 16, kCompareTokens = 256;
+struct LogitCompare {
+    double rel_l2 = 0;    // || int8 - bf16 || / || bf16 || over the generated positions' logits
+    double agreement = 0; // share of those positions whose arg-max agrees
+};
+
+// The logits of every position of tokens, one prefill.
+std::vector<float> all_logits(fl_model* model, const std::vector<int32_t>& tokens, int threads) {
+    fl_context_params p = fl_context_default_params();
+    p.n_threads = threads;
+    p.kv_budget_bytes = kKvBudget;
+    p.max_batch_tokens = int32_t(tokens.size());
+    p.max_sequences = 1;
+    fl_context* ctx = nullptr;
+    if (fl_context_create(model, &p, &ctx) != FL_OK) die("fl_context_create");
+    fl_model_info in;
+    fl_model_get_info(model, &in);
+    const int n = int(tokens.size());
+    std::vector<int32_t> seq(n, 0), pos(n);
+    for (int i = 0; i < n; i++) pos[i] = i;
+    std::vector<fl_adapter*> none(n, nullptr);
+    std::vector<int8_t> want(n, 1);
+    Stepper st{ctx, in.vocab_size, {}};
+    st.step(tokens, seq, pos, none, want);
+    fl_context_free(ctx);
+    return st.logits;
+}
+
+LogitCompare compare_int8_to_bf16(const std::string& bf16_dir, int threads) {
+    fl_model* bf16 = load_model(bf16_dir, FL_DTYPE_AS_STORED);
+    fl_model_info in;
+    fl_model_get_info(bf16, &in);
+    const int vocab = in.vocab_size;
+    std::vector<int32_t> tokens(kComparePrompt);
+    for (int i = 0; i < kComparePrompt; i++) tokens[i] = (i * 37 + 11) % vocab;
+    {
+        fl_context_params p = fl_context_default_params();
+        p.n_threads = threads;
+        p.kv_budget_bytes = kKvBudget;
+        p.max_sequences = 1;
+        fl_context* ctx = nullptr;
+        if (fl_context_create(bf16, &p, &ctx) != FL_OK) die("fl_context_create");
+        Stepper st{ctx, vocab, {}};
+        std::vector<int32_t> seq(kComparePrompt, 0), pos(kComparePrompt);
+        for (int i = 0; i < kComparePrompt; i++) pos[i] = i;
+        std::vector<fl_adapter*> none(kComparePrompt, nullptr);
+        std::vector<int8_t> want(kComparePrompt, 0);
+        want.back() = 1;
+        st.step(tokens, seq, pos, none, want);
+        for (int t = 0; t < kCompareTokens; t++) {
+            const int32_t next = int32_t(std::max_element(st.logits.begin(), st.logits.end()) - st.logits.begin());
+            tokens.push_back(next);
+            if (t + 1 < kCompareTokens) st.step({next}, {0}, {int32_t(tokens.size() - 1)}, {nullptr}, {1});
+        }
+        fl_context_free(ctx);
+    }
+    // positions kComparePrompt - 1 ... predict the generated tokens
+    const std::vector<float> ref = all_logits(bf16, tokens, threads);
+    fl_model_free(bf16);
+    fl_model* i8 = load_model(bf16_dir, FL_DTYPE_I8);
+    const std::vector<float> got = all_logits(i8, tokens, threads);
+    fl_model_free(i8);
+    LogitCompare c;
+    double diff = 0, norm = 0;
+    int same = 0;
+    for (int r = kComparePrompt - 1; r < kComparePrompt - 1 + kCompareTokens; r++) {
+        const float* a = got.data() + size_t(r) * vocab;
+        const float* b = ref.data() + size_t(r) * vocab;
+        for (int v = 0; v < vocab; v++) diff += double(a[v] - b[v]) * (a[v] - b[v]), norm += double(b[v]) * b[v];
+        same += std::max_element(a, a + vocab) - a == std::max_element(b, b + vocab) - b;
+    }
+    c.rel_l2 = std::sqrt(diff / norm);
+    c.agreement = double(same) / kCompareTokens;
+    return c;
+}
+
 } // namespace
 
 int kv_bench_main(int argc, char** argv); // engine-bench-kv.cpp
@@ -497,10 +642,13 @@ int main(int argc, char** argv) {
         return 2;
     }
     const int threads = std::atoi(argv[1]);
-    if (!__builtin_cpu_supports("avx512f")) {
-        std::fprintf(stderr, "engine_bench: the FMA limit is measured with AVX-512; this CPU has none\n");
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
+        std::fprintf(stderr, "engine_bench: the limits are measured with AVX2 + FMA; this CPU lacks them\n");
         return 1;
     }
+    const bool has_avx512 = __builtin_cpu_supports("avx512f");
+    void (*fma_loop)() = has_avx512 ? fma_loop_f32 : fma_loop_f32_avx2;
+    const double fma_flop = has_avx512 ? 32 : 16;
     const bool has_bf16 = __builtin_cpu_supports("avx512bf16");
     // BF16 weights run on AMX tiles (avx512amx), vdpbf16ps (avx512bf16), or widened to F32 FMAs.
     // (fl_engine_isa() also has the engine ask for AMX, which amx_loop_bf16 needs.)
@@ -510,9 +658,12 @@ int main(int argc, char** argv) {
     Limits lim;
     lim.read_1t = read_bandwidth(1);
     lim.read = read_bandwidth(threads);
-    lim.f32_1t = peak(1, fma_loop_f32, 32);
-    lim.f32 = peak(threads, fma_loop_f32, 32);
-    lim.f32_cpu = peak_in_cpu_time(fma_loop_f32, 32);
+    lim.f32_1t = peak(1, fma_loop, fma_flop);
+    lim.f32 = peak(threads, fma_loop, fma_flop);
+    lim.f32_cpu = peak_in_cpu_time(fma_loop, fma_flop);
+    lim.i8_1t = peak(1, dot_loop_i8, 64);
+    lim.i8 = peak(threads, dot_loop_i8, 64);
+    lim.i8_cpu = peak_in_cpu_time(dot_loop_i8, 64);
     if (has_bf16) {
         lim.bf16_1t = peak(1, dot_loop_bf16, 64);
         lim.bf16 = peak(threads, dot_loop_bf16, 64);
@@ -526,15 +677,17 @@ int main(int argc, char** argv) {
     const int64_t rss_base = rss_bytes();
 
     std::vector<ModelRun> runs;
-    runs.push_back(run_model(argv[2], argv[4], threads, lim, bf16_rate, only_b16, prefill_only));
-    runs.push_back(run_model(argv[3], argv[4], threads, lim, bf16_rate, only_b16, prefill_only));
+    runs.push_back(run_model(argv[2], FL_DTYPE_AS_STORED, argv[4], threads, lim, bf16_rate, only_b16, prefill_only));
+    runs.push_back(run_model(argv[3], FL_DTYPE_AS_STORED, argv[4], threads, lim, bf16_rate, only_b16, prefill_only));
+    runs.push_back(run_model(argv[3], FL_DTYPE_I8, argv[4], threads, lim, bf16_rate, only_b16, prefill_only));
+    const LogitCompare cmp = only_b16 || prefill_only ? LogitCompare{} : compare_int8_to_bf16(argv[3], threads);
 
     // table
     std::printf(
-        "engine %s, %d threads; limits (%d threads / 1 thread): read %.1f / %.1f GB/s, F32 FMA %.1f / %.1f GFLOP/s, "
-        "BF16 dot %.1f / %.1f GFLOP/s, AMX BF16 %.1f / %.1f GFLOP/s\n",
-        fl_engine_isa(), threads, threads, lim.read, lim.read_1t, lim.f32, lim.f32_1t, lim.bf16, lim.bf16_1t, lim.amx,
-        lim.amx_1t);
+        "engine %s, %d threads; limits (%d threads / 1 thread): read %.1f / %.1f GB/s, F32 FMA %.1f / %.1f GFLOP/s "
+        "(%s), int8 dot %.1f / %.1f GOP/s, BF16 dot %.1f / %.1f GFLOP/s, AMX BF16 %.1f / %.1f GFLOP/s\n",
+        fl_engine_isa(), threads, threads, lim.read, lim.read_1t, lim.f32, lim.f32_1t, has_avx512 ? "zmm" : "ymm",
+        lim.i8, lim.i8_1t, lim.bf16, lim.bf16_1t, lim.amx, lim.amx_1t);
     const fl_model_info& mi = runs[0].info;
     std::printf(
         "model: hidden %d, intermediate %d, %d layers, %d/%d heads of %d, vocab %d; %d rank-16 adapters on all 7 "
@@ -573,6 +726,10 @@ int main(int argc, char** argv) {
             mib(r.info.weight_bytes), mib(kKvBudget), mib(r.adapter_bytes),
             std::max(r.rss_loaded, r.rss_after) <= r.budget ? "within" : "OVER");
 
+    if (cmp.agreement > 0)
+        std::printf("int8 vs BF16 logits over %d greedy tokens: relative L2 %.4f, arg-max agreement %.3f\n",
+                    kCompareTokens, cmp.rel_l2, cmp.agreement);
+
     // JSON line, last
     std::string j = "{";
     auto num = [&](const std::string& k, double v, int prec = 4) {
@@ -593,11 +750,18 @@ int main(int argc, char** argv) {
     num("dot_bf16_gflop_s_1t", lim.bf16_1t, 1);
     num("amx_bf16_gflop_s", lim.amx, 1);
     num("amx_bf16_gflop_s_1t", lim.amx_1t, 1);
+    num("dot_i8_gop_s", lim.i8, 1);
+    num("dot_i8_gop_s_1t", lim.i8_1t, 1);
     str("bf16_roofline_rate", runs[1].rate_name);
     num("weight_bytes_f32", double(runs[0].info.weight_bytes), 0);
     num("weight_bytes_bf16", double(runs[1].info.weight_bytes), 0);
+    num("weight_bytes_int8", double(runs[2].info.weight_bytes), 0);
+    if (cmp.agreement > 0) {
+        num("int8_vs_bf16_rel_l2", cmp.rel_l2, 5);
+        num("int8_greedy_agreement", cmp.agreement, 3);
+    }
     for (const ModelRun& r : runs) {
-        const std::string sfx = r.dtype == "F32" ? "" : "_bf16";
+        const std::string sfx = r.dtype == "F32" ? "" : r.dtype == "INT8" ? "_int8" : "_bf16";
         if (r.prefill_cpu_seconds > 0)
             num("prefill512_cpu_roofline" + sfx, r.prefill_flops / (r.prefill_cpu_seconds * r.rate_cpu * 1e9), 3);
         for (const Row& w : r.rows) {
