@@ -160,6 +160,13 @@ typedef struct fl_kv_stats {
 FL_API fl_status fl_context_kv_stats(const fl_context* ctx, fl_kv_stats* out_stats);
 // Releases a sequence's KV blocks; its length becomes 0. Freeing an empty sequence is OK.
 FL_API fl_status fl_seq_free(fl_context* ctx, int32_t seq_id);
+// Gives dst_seq the positions cached for src_seq without recomputing them, so n continuations of
+// one prompt prefill it once: dst shares src's full KV blocks (reference counted; whichever
+// sequence later writes into a shared block, by rewinding into it, first gets its own copy) and
+// gets a copy of src's partial last block. Decoding either sequence afterwards gives the logits a
+// fresh prefill of the same tokens would. dst must be empty and differ from src. FL_KV_CACHE_FULL
+// when the partial block needs a free block and none is left (nothing was changed).
+FL_API fl_status fl_seq_fork(fl_context* ctx, int32_t src_seq, int32_t dst_seq);
 // Number of positions cached for a sequence.
 FL_API fl_status fl_seq_length(const fl_context* ctx, int32_t seq_id, int32_t* out_length);
 

@@ -175,6 +175,10 @@ void JNICALL kv_stats(JNIEnv* env, jclass, jlong c, jlongArray out) {
 
 void JNICALL seq_free(JNIEnv* env, jclass, jlong c, jint seq) { check(env, fl_seq_free(handle<fl_context>(c), seq)); }
 
+void JNICALL seq_fork(JNIEnv* env, jclass, jlong c, jint src, jint dst) {
+    check(env, fl_seq_fork(handle<fl_context>(c), src, dst));
+}
+
 jint JNICALL seq_length(JNIEnv* env, jclass, jlong c, jint seq) {
     int32_t len = 0;
     check(env, fl_seq_length(handle<fl_context>(c), seq, &len));
@@ -308,6 +312,7 @@ const JNINativeMethod kMethods[] = {
     FL_NATIVE("contextFree", "(J)V", context_free),
     FL_NATIVE("kvStats", "(J[J)V", kv_stats),
     FL_NATIVE("seqFree", "(JI)V", seq_free),
+    FL_NATIVE("seqFork", "(JII)V", seq_fork),
     FL_NATIVE("seqLength", "(JI)I", seq_length),
     FL_NATIVE("adapterLoad", "(JLjava/lang/String;I)J", adapter_load),
     FL_NATIVE("adapterFree", "(J)V", adapter_free),

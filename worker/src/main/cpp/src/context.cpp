@@ -18,6 +18,10 @@ Context::Context(std::shared_ptr<Model> m, const fl_context_params& p)
     seq_seen.assign(p.max_sequences, 0);
     if (model->dev) {
         dev = cuda::create_context(*model, p, kv);
+        cuda::DeviceContext* d = dev.get();
+        const int64_t block_bytes = kv.bytes_per_block();
+        kv.set_device_copy(
+            [d, block_bytes](int32_t from, int32_t to) { cuda::copy_kv_block(*d, block_bytes, from, to); });
         return;
     }
     const size_t n = static_cast<size_t>(p.max_batch_tokens);

@@ -205,6 +205,22 @@ fl_status fl_seq_free(fl_context* ctx, int32_t seq) {
     });
 }
 
+fl_status fl_seq_fork(fl_context* ctx, int32_t src, int32_t dst) {
+    return guarded([&] {
+        check_seq(ctx, src);
+        check_seq(ctx, dst);
+        KvCache& kv = ctx->ctx->kv;
+        if (src == dst) fail(FL_INVALID_ARGUMENT, "fl_seq_fork: source and destination are both sequence %d", src);
+        if (kv.length(dst) != 0)
+            fail(FL_INVALID_ARGUMENT, "fl_seq_fork: destination sequence %d is not empty (%d positions cached)", dst,
+                 kv.length(dst));
+        if (kv.fork_blocks_needed(src) > kv.free_blocks())
+            fail(FL_KV_CACHE_FULL, "KV cache full: forking sequence %d needs 1 block, none of %d is free", src,
+                 kv.total_blocks());
+        kv.fork(src, dst);
+    });
+}
+
 fl_status fl_seq_length(const fl_context* ctx, int32_t seq, int32_t* out) {
     return guarded([&] {
         check_seq(ctx, seq);
@@ -277,14 +293,13 @@ fl_status fl_decode(fl_context* handle, const fl_batch* batch) {
                  "serve embedding models on the cpu device");
         // Reserve KV blocks for every run before changing anything.
         int need = 0;
-        for (const SeqRun& r : ctx.plan.runs) need += ctx.kv.blocks_needed(r.seq, r.pos0 + r.n);
+        for (const SeqRun& r : ctx.plan.runs) need += ctx.kv.blocks_needed(r.seq, r.pos0, r.pos0 + r.n);
         if (need > ctx.kv.free_blocks())
             fail(FL_KV_CACHE_FULL, "KV cache full: the batch needs %d more blocks, %d of %d are free", need,
                  ctx.kv.free_blocks(), ctx.kv.total_blocks());
         for (const SeqRun& r : ctx.plan.runs) {
             // Positions at or after pos0 are (re)written; later cached positions are dropped.
-            int new_len = r.pos0 + r.n;
-            ctx.kv.resize(r.seq, new_len);
+            ctx.kv.prepare_write(r.seq, r.pos0, r.pos0 + r.n);
         }
         if (ctx.dev)
             cuda::forward(ctx, *batch);

@@ -1,6 +1,7 @@
 #include "kv-cache.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "error.h"
 
@@ -22,6 +23,7 @@ KvCache::KvCache(int block_size, int n_layers, int kv_dim, int64_t budget_bytes,
     n_blocks_ = static_cast<int>(n);
     if (host_pool) pool_.allocate(size_t(n_blocks_) * size_t(bytes_per_block_));
     free_.reserve(n_blocks_);
+    refs_.assign(n_blocks_, 0);
     for (int b = n_blocks_ - 1; b >= 0; b--) free_.push_back(b);
     seqs_.resize(max_sequences);
     // block tables never grow during a step: room for the longest sequence the pool allows
@@ -32,25 +34,69 @@ KvCache::KvCache(int block_size, int n_layers, int kv_dim, int64_t budget_bytes,
     for (auto& s : seqs_) s.blocks.reserve(max_blocks_per_seq);
 }
 
-int KvCache::blocks_needed(int seq, int new_length) const {
+int KvCache::blocks_needed(int seq, int pos0, int new_length) const {
+    const Seq& s = seqs_[seq];
     int want = (new_length + block_size_ - 1) / block_size_;
-    int have = static_cast<int>(seqs_[seq].blocks.size());
-    return want > have ? want - have : 0;
+    int have = static_cast<int>(s.blocks.size());
+    int need = want > have ? want - have : 0;
+    for (int i = pos0 / block_size_; i < std::min(want, have); i++)
+        if (refs_[s.blocks[i]] > 1) need++;
+    return need;
 }
 
-void KvCache::resize(int seq, int new_length) {
+int32_t KvCache::take_block() {
+    if (free_.empty()) fail(FL_INTERNAL, "KV block pool exhausted after the capacity check");
+    int32_t b = free_.back();
+    free_.pop_back();
+    refs_[b] = 1;
+    return b;
+}
+
+void KvCache::release_block(int32_t b) {
+    if (--refs_[b] == 0) free_.push_back(b);
+}
+
+void KvCache::copy_block(int32_t from, int32_t to) {
+    if (device_copy_)
+        device_copy_(from, to);
+    else
+        std::memcpy(pool_.as<char>() + size_t(to) * bytes_per_block_,
+                    pool_.as<char>() + size_t(from) * bytes_per_block_, size_t(bytes_per_block_));
+}
+
+void KvCache::prepare_write(int seq, int pos0, int new_length) {
     Seq& s = seqs_[seq];
     int want = (new_length + block_size_ - 1) / block_size_;
     while (static_cast<int>(s.blocks.size()) > want) {
-        free_.push_back(s.blocks.back());
+        release_block(s.blocks.back());
         s.blocks.pop_back();
     }
-    while (static_cast<int>(s.blocks.size()) < want) {
-        if (free_.empty()) fail(FL_INTERNAL, "KV block pool exhausted after the capacity check");
-        s.blocks.push_back(free_.back());
-        free_.pop_back();
+    for (int i = pos0 / block_size_; i < static_cast<int>(s.blocks.size()); i++) {
+        int32_t shared = s.blocks[i];
+        if (refs_[shared] == 1) continue;
+        int32_t own = take_block();
+        copy_block(shared, own);
+        release_block(shared);
+        s.blocks[i] = own;
     }
+    while (static_cast<int>(s.blocks.size()) < want) s.blocks.push_back(take_block());
     s.length = new_length;
+}
+
+void KvCache::fork(int src, int dst) {
+    const Seq& from = seqs_[src];
+    Seq& to = seqs_[dst];
+    int full = from.length / block_size_;
+    for (int i = 0; i < full; i++) {
+        refs_[from.blocks[i]]++;
+        to.blocks.push_back(from.blocks[i]);
+    }
+    if (from.length % block_size_ != 0) {
+        int32_t own = take_block();
+        copy_block(from.blocks[full], own);
+        to.blocks.push_back(own);
+    }
+    to.length = from.length;
 }
 
 } // namespace fl

@@ -158,7 +158,7 @@ TEST(step_meta_matches_the_kv_cache_layout) {
                nullptr, nullptr,    0};
     fl::Context& c = *ctx->ctx;
     fl::plan_batch(c, b, c.plan);
-    for (const fl::SeqRun& r : c.plan.runs) c.kv.resize(r.seq, r.pos0 + r.n); // as fl_decode reserves
+    for (const fl::SeqRun& r : c.plan.runs) c.kv.prepare_write(r.seq, r.pos0, r.pos0 + r.n); // as fl_decode
     fl::StepMeta m;
     fl::build_step_meta(c.plan, b, c.kv, c.model->cfg, m);
 

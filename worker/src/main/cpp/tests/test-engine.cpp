@@ -1074,6 +1074,100 @@ TEST(bf16_kv_logits_stay_near_f32_kv_and_greedy_agrees) {
     CHECK_MSG(worst <= 2e-2, "BF16 vs F32 KV logits: max rel %g", worst);
 }
 
+// --- forked sequences ------------------------------------------------------------------------------
+
+namespace {
+int free_blocks(const Engine& e) {
+    fl_kv_stats st{};
+    fl_context_kv_stats(e.ctx, &st);
+    return st.free_blocks;
+}
+} // namespace
+
+TEST(forked_sequences_decode_exactly_like_fresh_prefills) {
+    TempDir tmp;
+    ModelSpec s;
+    write_model(make_model(s, 91), tmp.path);
+    fl_context_params p = Engine::small_params();
+    p.kv_block_size = 4;
+    Engine e(tmp.path, p), fresh(tmp.path, p);
+    REQUIRE(e.ok() && fresh.ok());
+    const int start = free_blocks(e);
+    auto prompt = random_tokens(11, s.vocab, 92); // 2 full blocks and a partial one
+    auto next = random_tokens(3, s.vocab, 93);
+
+    e.prefill(prompt, 0);
+    CHECK(free_blocks(e) == start - 3);
+    REQUIRE(fl_seq_fork(e.ctx, 0, 1) == FL_OK);
+    REQUIRE(fl_seq_fork(e.ctx, 0, 2) == FL_OK);
+    CHECK(free_blocks(e) == start - 5); // the full blocks are shared, each fork copies the partial one
+    int32_t len = 0;
+    CHECK(fl_seq_length(e.ctx, 2, &len) == FL_OK && len == 11);
+
+    // the three continue with different tokens in one batch, as n choices do
+    std::vector<float> got, want;
+    REQUIRE(
+        e.decode({{next[0], 0, 11, nullptr, true}, {next[1], 1, 11, nullptr, true}, {next[2], 2, 11, nullptr, true}},
+                 got) == FL_OK);
+    for (int q = 0; q < 3; q++) fresh.prefill(prompt, q);
+    REQUIRE(fresh.decode(
+                {{next[0], 0, 11, nullptr, true}, {next[1], 1, 11, nullptr, true}, {next[2], 2, 11, nullptr, true}},
+                want) == FL_OK);
+    CHECK(got == want);
+
+    // a fork rewinding into a shared block writes its own copy; the others keep their positions
+    auto other = random_tokens(4, s.vocab, 94);
+    int before = free_blocks(e);
+    auto rewound = e.prefill(other, 1, nullptr, 5);
+    auto rewound_fresh = fresh.prefill(other, 1, nullptr, 5);
+    CHECK(rewound == rewound_fresh);
+    CHECK(free_blocks(e) == before - 1); // block 1 (positions 4..7) copied; block 2 was its own already
+    REQUIRE(e.decode({{next[2], 0, 12, nullptr, true}, {next[0], 2, 12, nullptr, true}}, got) == FL_OK);
+    REQUIRE(fresh.decode({{next[2], 0, 12, nullptr, true}, {next[0], 2, 12, nullptr, true}}, want) == FL_OK);
+    CHECK(got == want);
+
+    // the shared blocks go back to the pool only when the last holder frees them
+    int mid = free_blocks(e);
+    CHECK(fl_seq_free(e.ctx, 0) == FL_OK);
+    CHECK(free_blocks(e) == mid + 2); // seq 0's own blocks 2 and 3; blocks 0 and 1 are still held
+    CHECK(fl_seq_free(e.ctx, 1) == FL_OK);
+    CHECK(fl_seq_free(e.ctx, 2) == FL_OK);
+    CHECK(free_blocks(e) == start);
+}
+
+TEST(fork_of_a_block_aligned_prompt_takes_no_block_and_errors_change_nothing) {
+    TempDir tmp;
+    ModelSpec s;
+    write_model(make_model(s, 95), tmp.path);
+    fl_context_params p = Engine::small_params();
+    p.kv_block_size = 8;
+    p.kv_budget_bytes = 3 * 4096 + 100; // 3 blocks of 4096 bytes (see kv_cache_full_changes_nothing)
+    Engine e(tmp.path, p);
+    REQUIRE(e.ok());
+    auto t = random_tokens(20, s.vocab, 96);
+    e.prefill(std::vector<int>(t.begin(), t.begin() + 16), 0); // 2 full blocks
+    CHECK(fl_seq_fork(e.ctx, 0, 1) == FL_OK);
+    CHECK(free_blocks(e) == 1);
+    // seq 1 writes position 16: a new block; seq 0 then has none left for its own
+    std::vector<float> out;
+    CHECK(e.decode({{t[16], 1, 16, nullptr, true}}, out) == FL_OK);
+    CHECK(free_blocks(e) == 0);
+    CHECK(e.decode({{t[16], 0, 16, nullptr, true}}, out) == FL_KV_CACHE_FULL);
+    // forking a sequence with a partial block needs a free one
+    CHECK(fl_seq_fork(e.ctx, 1, 2) == FL_KV_CACHE_FULL);
+    CHECK(fl_seq_fork(e.ctx, 0, 0) == FL_INVALID_ARGUMENT);
+    CHECK(fl_seq_fork(e.ctx, 0, 1) == FL_INVALID_ARGUMENT);
+    CHECK(std::string(fl_last_error()).find("not empty") != std::string::npos);
+    CHECK(fl_seq_fork(e.ctx, 0, 99) == FL_INVALID_ARGUMENT);
+    int32_t len = -1;
+    CHECK(fl_seq_length(e.ctx, 2, &len) == FL_OK && len == 0);
+    CHECK(free_blocks(e) == 0);
+    CHECK(fl_seq_free(e.ctx, 0) == FL_OK);
+    CHECK(free_blocks(e) == 0); // seq 1 still holds both shared blocks
+    CHECK(fl_seq_free(e.ctx, 1) == FL_OK);
+    CHECK(free_blocks(e) == 3);
+}
+
 // --- invalid input ---------------------------------------------------------------------------------
 
 TEST(invalid_batches_are_rejected_with_a_message) {

@@ -61,6 +61,8 @@ DeviceAdapterPtr upload_adapter(const Model& model, const Adapter& adapter);
 // The KV pool for kv's blocks and the step buffers for params, on the model's device. Throws
 // FL_UNSUPPORTED when a model dimension has no kernel, FL_OUT_OF_MEMORY naming what did not fit.
 DeviceContextPtr create_context(const Model& model, const fl_context_params& params, const KvCache& kv);
+// Copies KV block from to block to in ctx's device pool (a fork or a copy on write).
+void copy_kv_block(DeviceContext& ctx, int64_t bytes_per_block, int32_t from, int32_t to);
 // One step of ctx (a context on a CUDA model) over its planned batch: forward.cpp's step on the
 // device; the wanted logits rows are copied to batch.logits.
 void forward(Context& ctx, const fl_batch& batch);

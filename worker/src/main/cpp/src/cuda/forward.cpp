@@ -199,6 +199,14 @@ void forward(Context& ctx, const fl_batch& batch) {
     step.run();
 }
 
+// Queued on the context's stream, ahead of the step that reads the copy.
+void copy_kv_block(DeviceContext& d, int64_t bytes_per_block, int32_t from, int32_t to) {
+    DeviceScope scope(d.device);
+    char* pool = d.kv_pool.as<char>();
+    FL_CUDA_CHECK(cudaMemcpyAsync(pool + int64_t(to) * bytes_per_block, pool + int64_t(from) * bytes_per_block,
+                                  size_t(bytes_per_block), cudaMemcpyDeviceToDevice, d.stream.get()));
+}
+
 void DeviceContextDeleter::operator()(DeviceContext* p) const noexcept { delete p; }
 
 void check_shapes(int hidden, int q_dim, int kv_dim, int intermediate, int head_dim, int n_heads, int n_kv_heads) {

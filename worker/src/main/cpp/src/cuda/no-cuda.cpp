@@ -25,6 +25,9 @@ DeviceContextPtr create_context(const Model&, const fl_context_params&, const Kv
     fail(FL_DEVICE_UNAVAILABLE, "%s", unavailable_reason());
 }
 int64_t device_model_bytes(const DeviceModel&) { return 0; }
+void copy_kv_block(DeviceContext&, int64_t, int32_t, int32_t) {
+    fail(FL_DEVICE_UNAVAILABLE, "%s", unavailable_reason());
+}
 void forward(Context&, const fl_batch&) { fail(FL_DEVICE_UNAVAILABLE, "%s", unavailable_reason()); }
 void DeviceModelDeleter::operator()(DeviceModel*) const noexcept {}
 void DeviceAdapterDeleter::operator()(DeviceAdapter*) const noexcept {}
