@@ -79,6 +79,17 @@ public final class EngineContext extends NativeHandle {
     NativeEngine.seqFree(handle(), seqId);
   }
 
+  /**
+   * Gives the empty sequence {@code dstSeqId} the positions cached for {@code srcSeqId} without
+   * recomputing them: the full KV blocks are shared, the partial last one is copied.
+   *
+   * @throws KvCacheFullException when the copy needs a free block and none is left; nothing changed
+   * @throws InvalidEngineArgumentException when dst is not empty or equals src
+   */
+  public void forkSequence(int srcSeqId, int dstSeqId) {
+    NativeEngine.seqFork(handle(), srcSeqId, dstSeqId);
+  }
+
   /** Positions cached for a sequence. */
   public int sequenceLength(int seqId) {
     return NativeEngine.seqLength(handle(), seqId);

@@ -145,6 +145,8 @@ public final class NativeEngine {
 
   static native void seqFree(long context, int seqId);
 
+  static native void seqFork(long context, int srcSeqId, int dstSeqId);
+
   static native int seqLength(long context, int seqId);
 
   /** storage: {@link AdapterStorage#code()}. */
