@@ -75,6 +75,14 @@ public interface EngineBackend extends AutoCloseable {
 
   void freeSequence(int seqId);
 
+  /**
+   * Gives the empty sequence {@code dstSeqId} the KV cache of {@code srcSeqId} (shared, not
+   * recomputed).
+   *
+   * @throws dev.flotilla.worker.engine.KvCacheFullException when no block is free for the copy
+   */
+  void forkSequence(int srcSeqId, int dstSeqId);
+
   /** Loads and validates an adapter; safe to call from any thread. */
   LoadedAdapter loadAdapter(String name, Path dir);
 

@@ -130,6 +130,11 @@ public final class NativeEngineBackend implements EngineBackend {
   }
 
   @Override
+  public void forkSequence(int srcSeqId, int dstSeqId) {
+    context.forkSequence(srcSeqId, dstSeqId);
+  }
+
+  @Override
   public LoadedAdapter loadAdapter(String name, Path dir) {
     Adapter adapter = model.loadAdapter(dir); // the engine checks the files and names what is wrong
     AdapterFiles files;

@@ -21,6 +21,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 import org.jboss.logging.Logger;
 
@@ -62,10 +63,17 @@ import org.jboss.logging.Logger;
  * requests are validated to fit the context, which is at most the whole pool, and a lone sequence
  * may always use the whole pool.
  *
+ * <p>A request for n choices ({@link #submit(SequenceRequest, List)}) is admitted as one sequence
+ * with n - 1 further ids and batch places reserved; when its prompt is cached, its KV cache is
+ * forked into the other choices ({@link EngineBackend#forkSequence}) and each samples its first
+ * token from the prompt's last logits with its own seed ({@link ChoiceSeeds}). The prompt is
+ * computed once however many choices there are. A preempted choice recomputes its own tokens.
+ *
  * <p>Failures end sequences, never the loop: an engine step that fails fails the sequences in it, a
  * failed sampling (or an output that throws) fails its own sequence, and any other failure of a
  * step fails every running sequence. Each frees its KV blocks and hears {@link
- * SequenceOutput.Failure#ENGINE_ERROR}; the next step runs as usual.
+ * SequenceOutput.Failure#ENGINE_ERROR}; the next step runs as usual. A failed or cancelled choice
+ * ends every choice of its request, and each frees its blocks.
  */
 public final class Scheduler implements AutoCloseable {
   private static final Logger LOG = Logger.getLogger(Scheduler.class);
@@ -92,6 +100,7 @@ public final class Scheduler implements AutoCloseable {
   private final AtomicLong arrivals = new AtomicLong();
   private final AtomicLong tokensGenerated = new AtomicLong();
   private final AtomicInteger pendingSubmissions = new AtomicInteger();
+  private int reservedForks; // ids and batch places held for choices not yet forked
   private final int blockSize;
   private final int totalBlocks;
   private final long bytesPerBlock;
@@ -170,6 +179,11 @@ public final class Scheduler implements AutoCloseable {
     thread.start();
   }
 
+  /** Most choices one request may have here: all of them run in one batch. */
+  public int maxChoices() {
+    return maxBatchSize;
+  }
+
   /** Tokens per sequence the scheduler serves: prompt plus generated. */
   public int contextLength() {
     return contextLength;
@@ -193,7 +207,7 @@ public final class Scheduler implements AutoCloseable {
    * @throws RejectedExecutionException when the scheduler is draining or stopped
    */
   public Sequence submit(SequenceRequest request, SequenceOutput output) {
-    return submit(request, output, null);
+    return submit(request, List.of(output), null);
   }
 
   /**
@@ -203,20 +217,62 @@ public final class Scheduler implements AutoCloseable {
    */
   public Sequence submit(
       SequenceRequest request, SequenceOutput output, TokenConstraint constraint) {
+    return submit(request, List.of(output), constraint);
+  }
+
+  /**
+   * Queues a request for {@code outputs.size()} choices that share the prompt's KV cache; choice i
+   * reports to {@code outputs.get(i)} and samples with {@link ChoiceSeeds#seed}. Cancelling the
+   * returned sequence cancels every choice.
+   *
+   * @throws RejectedExecutionException when the scheduler is draining or stopped
+   * @throws IllegalArgumentException when there are more choices than the batch or the sequence ids
+   *     hold
+   */
+  public Sequence submit(SequenceRequest request, List<SequenceOutput> outputs) {
+    return submit(request, outputs, null);
+  }
+
+  /**
+   * Queues a request for {@code outputs.size()} choices, its tokens limited by {@code constraint}
+   * (null for none). A constraint keeps one grammar state, so it is for one choice only.
+   *
+   * @throws RejectedExecutionException when the scheduler is draining or stopped
+   * @throws IllegalArgumentException when there are more choices than the batch or the sequence ids
+   *     hold, or several choices with a constraint
+   */
+  public Sequence submit(
+      SequenceRequest request, List<SequenceOutput> outputs, TokenConstraint constraint) {
+    if (outputs.isEmpty() || outputs.size() > maxChoices()) {
+      throw new IllegalArgumentException(
+          "n = " + outputs.size() + " is outside 1.." + maxChoices() + " on this worker");
+    }
+    if (constraint != null && outputs.size() > 1) {
+      throw new IllegalArgumentException(
+          "n = " + outputs.size() + " with structured output or a forced tool call: only n = 1");
+    }
     pendingSubmissions.incrementAndGet();
     try {
       if (draining || stopped) {
         throw new RejectedExecutionException(
             "the worker is shutting down and admits no new requests");
       }
-      Sequence seq = new Sequence(request, output, arrivals.getAndIncrement(), clock.getAsLong());
-      seq.constraint = constraint;
+      long arrival = arrivals.getAndIncrement();
+      long now = clock.getAsLong();
+      Sequence.Group group = new Sequence.Group();
+      Sequence lead = new Sequence(request, outputs.get(0), arrival, now, 0, group);
+      for (int i = 1; i < outputs.size(); i++) {
+        lead.forks.add(
+            new Sequence(
+                ChoiceSeeds.forChoice(request, i), outputs.get(i), arrival, now, i, group));
+      }
+      lead.constraint = constraint;
       post(
           () -> {
             pendingSubmissions.decrementAndGet();
-            waiting.add(seq);
+            waiting.add(lead);
           });
-      return seq;
+      return lead;
     } catch (RuntimeException e) {
       pendingSubmissions.decrementAndGet();
       throw e;
@@ -323,9 +379,7 @@ public final class Scheduler implements AutoCloseable {
             fail(seq, Failure.SHUTTING_DOWN, message);
           }
           for (Sequence seq : new ArrayList<>(waiting)) {
-            waiting.remove(seq);
-            seq.finished = true;
-            seq.output.onFailure(Failure.SHUTTING_DOWN, message);
+            fail(seq, Failure.SHUTTING_DOWN, message);
           }
         });
   }
@@ -351,8 +405,8 @@ public final class Scheduler implements AutoCloseable {
     for (Sequence seq : new ArrayList<>(running)) {
       fail(seq, Failure.SHUTTING_DOWN, "the worker stopped");
     }
-    for (Sequence seq : waiting) {
-      seq.output.onFailure(Failure.SHUTTING_DOWN, "the worker stopped");
+    for (Sequence seq : new ArrayList<>(waiting)) {
+      fail(seq, Failure.SHUTTING_DOWN, "the worker stopped");
     }
     waiting.clear();
     for (AdapterSlots.Slot slot : new ArrayList<>(slots.all())) {
@@ -481,11 +535,21 @@ public final class Scheduler implements AutoCloseable {
       return true;
     }
     metrics.step(plan.size(), rows);
+    int promptRows = 0;
+    for (Chunk c : plan) {
+      promptRows +=
+          Math.max(
+              0, Math.min(c.seq.cached + c.rows, c.seq.request.prompt().length) - c.seq.cached);
+    }
+    metrics.promptTokensComputed(promptRows);
     int logitRow = 0;
     int hiddenRow = 0;
     long now = clock.getAsLong();
     for (Chunk c : plan) {
       Sequence seq = c.seq;
+      if (seq.finished) {
+        continue; // another choice of its request failed
+      }
       seq.cached += c.rows;
       if (seq.request.embeds()) {
         int rowsOut = seq.request.pooling().needsEveryRow() ? c.rows : c.samples ? 1 : 0;
@@ -494,21 +558,18 @@ public final class Scheduler implements AutoCloseable {
         pool(seq, first, rowsOut, c.samples, now);
       } else if (c.samples) {
         int row = logitRow++;
+        List<Sequence> choices = List.of(seq);
         try {
-          if (seq.constraint != null) {
-            engine.maskLogits(row, seq.constraint.allowedTokens());
+          if (!seq.forks.isEmpty()) {
+            choices = fork(seq);
           }
-          SampledToken token = engine.sample(row, seq.request.sampling(), seq.generated());
-          if (seq.constraint != null) {
-            seq.constraint.accept(token.token());
-          }
-          accept(seq, token.token(), token.logprob(), now);
         } catch (RuntimeException e) {
-          // Its cache holds a token it never sampled: it cannot go on. The others in the step can.
-          LOG.errorf(e, "sequence %s failed after its engine step", seq.request.requestId());
-          if (!seq.finished) {
-            fail(seq, Failure.ENGINE_ERROR, "sampling failed: " + describe(e));
-          }
+          LOG.errorf(e, "forking the choices of %s failed", seq.request.requestId());
+          fail(seq, Failure.ENGINE_ERROR, "forking the request's choices failed: " + describe(e));
+          continue;
+        }
+        for (Sequence choice : choices) {
+          sampleInto(choice, row, now);
         }
       }
     }
@@ -537,6 +598,52 @@ public final class Scheduler implements AutoCloseable {
       LOG.errorf(e, "embedding %s failed after its engine step", seq.request.requestId());
       if (!seq.finished) {
         fail(seq, Failure.ENGINE_ERROR, "pooling failed: " + describe(e));
+      }
+    }
+  }
+
+  /**
+   * Gives the lead's cached prompt to the choices waiting for it and starts them; returns the lead
+   * and them, in choice order, to sample from the prompt's last logits.
+   */
+  private List<Sequence> fork(Sequence lead) {
+    List<Sequence> choices = new ArrayList<>(1 + lead.forks.size());
+    choices.add(lead);
+    for (Sequence f : lead.forks) {
+      engine.forkSequence(lead.seqId, f.seqId);
+      f.cached = lead.cached;
+      f.admittedNanos = lead.admittedNanos;
+      if (lead.adapter != null) {
+        AdapterSlots.Slot slot = slots.use(lead.request.adapter());
+        slot.running++;
+        f.adapter = slot.adapter;
+      }
+      running.add(f);
+      reservedForks--;
+      choices.add(f);
+    }
+    lead.forks.clear();
+    return choices;
+  }
+
+  private void sampleInto(Sequence seq, int row, long now) {
+    if (seq.finished) {
+      return; // a choice before it ended the request
+    }
+    try {
+      if (seq.constraint != null) {
+        engine.maskLogits(row, seq.constraint.allowedTokens());
+      }
+      SampledToken token = engine.sample(row, seq.request.sampling(), seq.generated());
+      if (seq.constraint != null) {
+        seq.constraint.accept(token.token());
+      }
+      accept(seq, token.token(), token.logprob(), now);
+    } catch (RuntimeException e) {
+      // Its cache holds a token it never sampled: it cannot go on. The others in the step can.
+      LOG.errorf(e, "sequence %s failed after its engine step", seq.request.requestId());
+      if (!seq.finished) {
+        fail(seq, Failure.ENGINE_ERROR, "sampling failed: " + describe(e));
       }
     }
   }
@@ -687,15 +794,19 @@ public final class Scheduler implements AutoCloseable {
     for (Sequence seq : running) {
       reserved += blocks(seq.length) - blocks(seq.cached);
     }
-    while (!waiting.isEmpty() && running.size() < maxBatchSize && !freeSeqIds.isEmpty()) {
+    while (!waiting.isEmpty()
+        && running.size() + reservedForks < maxBatchSize
+        && !freeSeqIds.isEmpty()) {
       Sequence seq = waiting.peek();
+      int width = 1 + seq.forks.size();
+      if (running.size() + reservedForks + width > maxBatchSize || freeSeqIds.size() < width) {
+        break; // the head waits for room for all its choices
+      }
       String name = seq.request.adapter();
       Optional<AdapterSlots.Slot> slot = name == null ? Optional.empty() : slots.peek(name);
       if (name != null && slot.isEmpty() && !catalog.contains(name)) {
         waiting.poll();
-        seq.finished = true;
-        seq.output.onFailure(
-            Failure.ADAPTER_NOT_FOUND, "adapter '" + name + "' is not known to this worker");
+        fail(seq, Failure.ADAPTER_NOT_FOUND, "adapter '" + name + "' is not known to this worker");
         continue;
       }
       if (slot.isPresent()
@@ -703,7 +814,7 @@ public final class Scheduler implements AutoCloseable {
         deferred.add(waiting.poll()); // waits for its adapter without holding up the ones behind it
         continue;
       }
-      long need = blocks(seq.length + 1);
+      long need = blocks(seq.length + 1) + seq.forks.size(); // a fork copies one partial block
       if (!running.isEmpty() && need + reserved > budgetBlocks() - watermark()) {
         if (evictIdleAdapter(name)) {
           continue;
@@ -739,6 +850,10 @@ public final class Scheduler implements AutoCloseable {
 
   private void start(Sequence seq) {
     seq.seqId = freeSeqIds.poll();
+    for (Sequence f : seq.forks) {
+      f.seqId = freeSeqIds.poll();
+      reservedForks++;
+    }
     long now = clock.getAsLong();
     if (seq.admittedNanos < 0) {
       seq.admittedNanos = now;
@@ -752,9 +867,14 @@ public final class Scheduler implements AutoCloseable {
     running.add(seq);
   }
 
-  /** Frees a running sequence's KV blocks, id and adapter hold. */
+  /** Frees a running sequence's KV blocks, id and adapter hold, and the ids held for its forks. */
   private void release(Sequence seq) {
     running.remove(seq);
+    for (Sequence f : seq.forks) {
+      freeSeqIds.add(f.seqId); // never forked into: the engine holds nothing for it
+      f.seqId = -1;
+      reservedForks--;
+    }
     try {
       engine.freeSequence(seq.seqId);
       freeSeqIds.add(seq.seqId);
@@ -796,31 +916,43 @@ public final class Scheduler implements AutoCloseable {
             seq.preemptions));
   }
 
+  /** Fails seq and every unfinished choice of its request, freeing what each holds. */
   private void fail(Sequence seq, Failure failure, String message) {
-    if (seq.seqId >= 0) {
-      release(seq);
+    end(seq, s -> s.output.onFailure(failure, message));
+  }
+
+  /** Ends every unfinished choice of seq's request: frees it, then tells its output. */
+  private void end(Sequence seq, Consumer<Sequence> tell) {
+    List<Sequence> members = seq.group.members;
+    // Running choices free their blocks (a lead also the ids held for its forks); waiting ones
+    // hold nothing.
+    for (Sequence s : members) {
+      if (!s.finished && running.contains(s)) {
+        release(s);
+      }
+      waiting.remove(s);
     }
-    seq.finished = true;
-    seq.output.onFailure(failure, message);
+    for (Sequence s : members) {
+      if (s.finished) {
+        continue;
+      }
+      s.forks.clear();
+      s.finished = true;
+      tell.accept(s);
+    }
   }
 
   private void dropCancelled() {
     for (Sequence seq : new ArrayList<>(running)) {
-      if (seq.isCancelled()) {
-        release(seq);
-        seq.finished = true;
-        seq.output.onCancelled();
+      if (seq.isCancelled() && !seq.finished) {
+        end(seq, s -> s.output.onCancelled());
       }
     }
-    waiting.removeIf(
-        seq -> {
-          if (seq.isCancelled()) {
-            seq.finished = true;
-            seq.output.onCancelled();
-            return true;
-          }
-          return false;
-        });
+    for (Sequence seq : new ArrayList<>(waiting)) {
+      if (seq.isCancelled() && !seq.finished) {
+        end(seq, s -> s.output.onCancelled());
+      }
+    }
   }
 
   // --- adapters -------------------------------------------------------------------------------
@@ -906,15 +1038,11 @@ public final class Scheduler implements AutoCloseable {
       waiter.completeExceptionally(new AdapterLoadException(message, cause));
     }
     slot.waiters.clear();
-    waiting.removeIf(
-        seq -> {
-          if (slot.name.equals(seq.request.adapter())) {
-            seq.finished = true;
-            seq.output.onFailure(Failure.ADAPTER_LOAD_FAILED, message);
-            return true;
-          }
-          return false;
-        });
+    for (Sequence seq : new ArrayList<>(waiting)) {
+      if (slot.name.equals(seq.request.adapter()) && !seq.finished) {
+        fail(seq, Failure.ADAPTER_LOAD_FAILED, message);
+      }
+    }
   }
 
   private void evict(AdapterSlots.Slot slot) {

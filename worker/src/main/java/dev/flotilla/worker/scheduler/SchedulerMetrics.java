@@ -16,6 +16,12 @@ public interface SchedulerMetrics {
 
   default void step(int sequences, int rows) {}
 
+  /**
+   * Prompt tokens a step computed (prefill rows, recomputation after preemption included); the
+   * choices of one request share theirs, so they count once.
+   */
+  default void promptTokensComputed(int count) {}
+
   default void preempted() {}
 
   default void adapterLoaded(long nanos) {}

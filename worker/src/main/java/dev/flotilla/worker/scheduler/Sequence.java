@@ -1,7 +1,9 @@
 package dev.flotilla.worker.scheduler;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.List;
 
 /**
  * One request's generation state. Owned by the engine thread, except {@link #cancel()}, which any
@@ -11,6 +13,11 @@ import java.util.Comparator;
  * in the KV cache; the rest are processed by the next steps (a prefill chunk at a time, or the
  * single newest token while decoding). Preemption drops the cache ({@code cached = 0}), so the
  * sequence recomputes prompt and generated tokens when it is admitted again.
+ *
+ * <p>A request for n choices is n sequences in one {@link Group}. The first (choice 0, the lead) is
+ * admitted with ids reserved for the others, prefills the prompt, and then forks its KV cache into
+ * them ({@link #forks} until then), so the prompt is computed once. From then on each choice runs
+ * as a sequence of its own; the group is cancelled and fails as one.
  */
 public final class Sequence {
   /**
@@ -34,8 +41,9 @@ public final class Sequence {
   final SequenceOutput output;
   final long arrival; // submission order
   final long arrivalNanos;
-
-  private volatile boolean cancelled;
+  final int choice; // index among the request's choices
+  final Group group;
+  final List<Sequence> forks = new ArrayList<>(); // lead only: choices waiting for its prompt
 
   int[] tokens; // prompt then generated; capacity grows
   int length; // valid entries of tokens
@@ -50,24 +58,33 @@ public final class Sequence {
   boolean finished;
   Pooling.Accumulator pooled; // an embedding request's hidden states so far, once admitted
 
-  Sequence(SequenceRequest request, SequenceOutput output, long arrival, long arrivalNanos) {
+  Sequence(
+      SequenceRequest request,
+      SequenceOutput output,
+      long arrival,
+      long arrivalNanos,
+      int choice,
+      Group group) {
     this.request = request;
     this.output = output;
     this.arrival = arrival;
     this.arrivalNanos = arrivalNanos;
+    this.choice = choice;
+    this.group = group;
+    group.members.add(this);
     this.tokens =
         Arrays.copyOf(
             request.prompt(), request.prompt().length + Math.min(request.maxTokens(), 64));
     this.length = request.prompt().length;
   }
 
-  /** Asks the scheduler to stop this sequence and free what it holds. */
+  /** Asks the scheduler to stop this sequence, and the other choices of its request. */
   public void cancel() {
-    cancelled = true;
+    group.cancelled = true;
   }
 
   public boolean isCancelled() {
-    return cancelled;
+    return group.cancelled;
   }
 
   public String requestId() {
@@ -93,5 +110,11 @@ public final class Sequence {
   /** The generated tokens so far. */
   int[] generatedTokens() {
     return Arrays.copyOfRange(tokens, request.prompt().length, length);
+  }
+
+  /** The choices of one request: cancelled together, failed together. */
+  static final class Group {
+    final List<Sequence> members = new ArrayList<>(1); // in choice order
+    volatile boolean cancelled;
   }
 }

@@ -162,6 +162,14 @@ final class FakeEngine implements EngineBackend {
   }
 
   @Override
+  public void forkSequence(int srcSeqId, int dstSeqId) {
+    if (!cache.get(dstSeqId).isEmpty()) {
+      throw new InvalidEngineArgumentException("fork into a sequence that is not empty");
+    }
+    cache.get(dstSeqId).addAll(cache.get(srcSeqId));
+  }
+
+  @Override
   public LoadedAdapter loadAdapter(String name, Path dir) {
     loads.add(name);
     if (dir.toString().contains("broken")) {
