@@ -20,11 +20,15 @@ final class RequestValidator {
   static final int MAX_STOP_LENGTH = 256;
   static final int MIN_PRIORITY = 0;
   static final int MAX_PRIORITY = 2;
+  static final int MAX_CHOICES = 16;
 
   private RequestValidator() {}
 
-  /** A checked request: what the scheduler runs and the stop strings the stream watches for. */
-  record Validated(SequenceRequest sequence, List<String> stops, boolean logprobs) {}
+  /**
+   * A checked request: what the scheduler runs, its number of choices and the stop strings the
+   * stream watches for.
+   */
+  record Validated(SequenceRequest sequence, int n, List<String> stops, boolean logprobs) {}
 
   /**
    * @throws StatusRuntimeException INVALID_ARGUMENT, NOT_FOUND or FAILED_PRECONDITION with a
@@ -52,6 +56,12 @@ final class RequestValidator {
       throw Errors.invalid(
           "sampling.max_tokens",
           "max_tokens must be >= 0 (0 = up to the context length), got " + s.getMaxTokens());
+    }
+    int n = s.getN() == 0 ? 1 : s.getN();
+    int maxChoices = Math.min(MAX_CHOICES, runtime.scheduler().maxChoices());
+    if (n < 1 || n > maxChoices) {
+      throw Errors.invalid(
+          "sampling.n", "n must be in 1.." + maxChoices + " (0 = unset = 1), got " + s.getN());
     }
     if (s.getStopCount() > MAX_STOP_SEQUENCES) {
       throw Errors.invalid(
@@ -114,6 +124,7 @@ final class RequestValidator {
             limitedByContext,
             request.getPriority(),
             request.getVirtualTokenCounter()),
+        n,
         s.getStopList(),
         request.getLogprobs());
   }

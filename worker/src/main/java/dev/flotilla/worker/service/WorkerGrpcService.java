@@ -73,6 +73,14 @@ public class WorkerGrpcService extends WorkerGrpc.WorkerImplBase {
       runtime = admitting();
       validated = RequestValidator.validate(request, runtime);
       constraint = OutputConstraints.of(request, runtime);
+      if (constraint != null && validated.n() > 1) {
+        // A grammar's state follows one choice's tokens; n choices would each need their own.
+        throw Status.INVALID_ARGUMENT
+            .withDescription(
+                "sampling.n: only n = 1 with response_format json_object or json_schema or a"
+                    + " forced tool call")
+            .asRuntimeException();
+      }
     } catch (StatusRuntimeException e) {
       observer.onError(e);
       return;
@@ -84,12 +92,13 @@ public class WorkerGrpcService extends WorkerGrpc.WorkerImplBase {
             runtime.tokenizer(),
             validated.stops(),
             validated.logprobs(),
+            validated.n(),
             validated.sequence().prompt().length,
             currentEventLoop(),
             scheduler);
     Sequence seq;
     try {
-      seq = scheduler.submit(validated.sequence(), stream, constraint);
+      seq = scheduler.submit(validated.sequence(), stream.outputs(), constraint);
     } catch (RejectedExecutionException e) {
       observer.onError(
           Status.RESOURCE_EXHAUSTED.withDescription(e.getMessage()).asRuntimeException());

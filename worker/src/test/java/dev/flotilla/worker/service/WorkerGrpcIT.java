@@ -16,6 +16,7 @@ import dev.flotilla.api.v1.TokenIds;
 import dev.flotilla.api.worker.v1.LoadAdapterRequest;
 import dev.flotilla.api.worker.v1.LoadAdapterResponse;
 import dev.flotilla.api.worker.v1.UnloadAdapterRequest;
+import dev.flotilla.api.worker.v1.WorkerFinal;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
 import dev.flotilla.api.worker.v1.WorkerGenerateResponse;
 import dev.flotilla.api.worker.v1.WorkerStats;
@@ -357,6 +358,57 @@ class WorkerGrpcIT {
   }
 
   @Test
+  void nChoicesStreamIndexedChunksThenOneFinalCountingThePromptOnce() {
+    WorkerStats idle = worker.stats();
+    WorkerGenerateRequest request =
+        WorkerGenerateRequest.newBuilder()
+            .setRequestId("choices")
+            .setPromptTokenIds(TokenIds.newBuilder().addAllIds(prompt(9, 4)))
+            .setSampling(
+                SamplingParams.newBuilder()
+                    .setMaxTokens(7)
+                    .setTemperature(1.2f)
+                    .setSeed(77)
+                    .setN(3))
+            .build();
+    List<WorkerGenerateResponse> messages = new ArrayList<>();
+    worker.blocking.generate(request).forEachRemaining(messages::add);
+
+    Map<Integer, List<Integer>> byChoice = new HashMap<>();
+    for (WorkerGenerateResponse m : messages) {
+      if (m.hasTokens()) {
+        byChoice
+            .computeIfAbsent(m.getTokens().getIndex(), i -> new ArrayList<>())
+            .addAll(m.getTokens().getTokenIdsList());
+      }
+    }
+    assertThat(byChoice.keySet()).containsExactlyInAnyOrder(0, 1, 2);
+    assertThat(byChoice.values()).allMatch(t -> t.size() == 7);
+    WorkerFinal fin = messages.get(messages.size() - 1).getFinal();
+    assertThat(fin.getUsage().getPromptTokens()).isEqualTo(9);
+    assertThat(fin.getUsage().getCompletionTokens()).isEqualTo(21);
+    assertThat(fin.getChoicesList())
+        .extracting(c -> c.getIndex(), c -> c.getFinishReason(), c -> c.getCompletionTokens())
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple(0, FinishReason.LENGTH, 7),
+            org.assertj.core.groups.Tuple.tuple(1, FinishReason.LENGTH, 7),
+            org.assertj.core.groups.Tuple.tuple(2, FinishReason.LENGTH, 7));
+    // choice 0 is the request with one choice; the same request gives the same choices
+    WorkerGenerateRequest one =
+        request.toBuilder().setSampling(request.getSampling().toBuilder().setN(1)).build();
+    assertThat(worker.generate(one).tokens()).isEqualTo(byChoice.get(0));
+    List<WorkerGenerateResponse> again = new ArrayList<>();
+    worker.blocking.generate(request).forEachRemaining(again::add);
+    assertThat(again.stream().filter(m -> m.hasTokens() && m.getTokens().getIndex() == 2))
+        .flatExtracting(m -> m.getTokens().getTokenIdsList())
+        .isEqualTo(byChoice.get(2));
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () -> assertThat(worker.stats().getFreeKvBlocks()).isEqualTo(idle.getFreeKvBlocks()));
+  }
+
+  @Test
   void drainingFinishesInFlightRequestsAndRefusesNewOnes() throws Exception {
     InProcessWorker draining = InProcessWorker.start();
     try {
@@ -605,6 +657,8 @@ class WorkerGrpcIT {
       many.addStop("s" + i);
     }
     invalid.put("at most 16 stop sequences", ok.toBuilder().setSampling(many).build());
+    invalid.put("n must be in 1..16", ok.toBuilder().setSampling(s.toBuilder().setN(17)).build());
+    invalid.put("n must be in 1..16 ", ok.toBuilder().setSampling(s.toBuilder().setN(-1)).build());
     invalid.put(
         "at most 256 characters",
         ok.toBuilder().setSampling(s.toBuilder().addStop("x".repeat(257))).build());
