@@ -54,6 +54,34 @@ async function main() {
   const completionStream = await client.completions.create({ model, prompt: 'Hello', max_tokens: 2, stream: true });
   out.completionStream = await collect(completionStream, (c) => c.text);
 
+  const choices = await client.completions.create({ model, prompt: 'Hello', max_tokens: 2, n: 3, seed: 5 });
+  out.choices = {
+    texts: choices.choices.map((c) => [c.index, c.text, c.finish_reason]), usage: choices.usage,
+  };
+
+  const chatChoices = await client.chat.completions.create({
+    model, messages, max_tokens: 2, n: 2, stream: true, stream_options: { include_usage: true },
+  });
+  out.chatChoices = { texts: {}, finish: {}, usage: null };
+  for await (const chunk of chatChoices) {
+    for (const c of chunk.choices) {
+      out.chatChoices.texts[c.index] = (out.chatChoices.texts[c.index] ?? '') + (c.delta.content ?? '');
+      if (c.finish_reason) {
+        out.chatChoices.finish[c.index] = c.finish_reason;
+      }
+    }
+    if (chunk.usage) {
+      out.chatChoices.usage = chunk.usage;
+    }
+  }
+
+  try {
+    await client.completions.create({ model, prompt: 'Hello', max_tokens: 1, n: 17 });
+    out.tooManyChoices = { thrown: false };
+  } catch (e) {
+    out.tooManyChoices = { thrown: true, status: e.status, param: e.param ?? null };
+  }
+
   out.models = [];
   for await (const m of client.models.list()) {
     out.models.push(m.id);

@@ -2,6 +2,7 @@ package dev.flotilla.gateway.openai;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.flotilla.api.v1.ChoiceEnd;
 import dev.flotilla.api.v1.Final;
 import dev.flotilla.api.v1.GenerateRequest;
 import dev.flotilla.api.v1.HeldProgress;
@@ -16,6 +17,10 @@ import io.grpc.StatusRuntimeException;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerResponse;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
@@ -40,12 +45,11 @@ final class OpenAiExchange implements ResponseSink {
   private final OpenAiJson json;
   private final OpenAiJson.Head head;
   private final OpenAiRequests.Options options;
-  private final StringBuilder text = new StringBuilder();
-  private final OpenAiJson.Logprobs logprobs;
   // guarded by this
+  private final Map<Integer, OpenAiJson.ChoiceText> choices = new TreeMap<>(); // by index
+  private final Set<Integer> roleSent = new HashSet<>(); // chat stream: choices that had their role
   private boolean committed;
   private boolean ended;
-  private boolean roleSent;
   private RunningRequest run;
   private Boolean abandonedWithDeadline;
   private long timer = -1;
@@ -61,7 +65,6 @@ final class OpenAiExchange implements ResponseSink {
     this.json = json;
     this.head = head;
     this.options = options;
-    this.logprobs = options.logprobs() ? new OpenAiJson.Logprobs() : null;
   }
 
   /** Runs the request; returns once it is admitted or answered. */
@@ -138,15 +141,17 @@ final class OpenAiExchange implements ResponseSink {
       return;
     }
     if (!options.stream()) {
-      text.append(chunk.getText());
-      if (logprobs != null) {
-        logprobs.add(chunk);
-      }
+      choice(chunk.getIndex()).add(chunk);
       return;
     }
     commitStream();
-    send(json.chunk(head, chunk, !roleSent, options.logprobs(), options.includeUsage()));
-    roleSent = true;
+    send(
+        json.chunk(
+            head,
+            chunk,
+            roleSent.add(chunk.getIndex()),
+            options.logprobs(),
+            options.includeUsage()));
   }
 
   @Override
@@ -158,7 +163,9 @@ final class OpenAiExchange implements ResponseSink {
       return;
     }
     if (!options.stream()) {
-      end(200, json.completion(head, text.toString(), logprobs, fin), null);
+      choice(0); // an answer has choice 0 even when it produced no token
+      fin.getChoicesList().forEach(c -> choice(c.getIndex()));
+      end(200, json.completion(head, choices, fin), null);
       return;
     }
     commitStream();
@@ -166,7 +173,12 @@ final class OpenAiExchange implements ResponseSink {
       send(json.toolCallsChunk(head, fin, !roleSent, options.includeUsage()));
       roleSent = true;
     }
-    send(json.finishChunk(head, fin, options.includeUsage()));
+    if (fin.getChoicesCount() == 0) {
+      send(json.finishChunk(head, 0, fin.getFinishReason(), options.includeUsage()));
+    }
+    for (ChoiceEnd c : fin.getChoicesList()) {
+      send(json.finishChunk(head, c.getIndex(), c.getFinishReason(), options.includeUsage()));
+    }
     if (options.includeUsage()) {
       send(json.usageChunk(head, fin));
     }
@@ -186,6 +198,10 @@ final class OpenAiExchange implements ResponseSink {
     } else {
       end(e.httpStatus(), e.body(json.mapper()), e);
     }
+  }
+
+  private OpenAiJson.ChoiceText choice(int index) {
+    return choices.computeIfAbsent(index, i -> new OpenAiJson.ChoiceText(options.logprobs()));
   }
 
   private void commitStream() {

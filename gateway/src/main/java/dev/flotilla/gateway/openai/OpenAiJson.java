@@ -13,7 +13,9 @@ import dev.flotilla.api.v1.ToolCall;
 import dev.flotilla.gateway.openai.OpenAiRequests.Endpoint;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * OpenAI's response shapes, built from pipeline messages: completion and chat completion objects,
@@ -66,24 +68,56 @@ public final class OpenAiJson {
     }
   }
 
-  public ObjectNode completion(Head head, String text, Logprobs logprobs, Final fin) {
-    ObjectNode root = head(head, false);
-    ObjectNode choice = root.putArray("choices").addObject().put("index", 0);
-    if (head.endpoint() == Endpoint.CHAT) {
-      ObjectNode message = choice.putObject("message").put("role", "assistant");
-      if (fin.getToolCallsCount() > 0 && text.isBlank()) {
-        message.putNull("content");
-      } else {
-        message.put("content", text);
-      }
-      if (fin.getToolCallsCount() > 0) {
-        toolCalls(message, fin, false);
-      }
-    } else {
-      choice.put("text", text);
+  /** One choice's text and log-probabilities, accumulated from its chunks. */
+  public static final class ChoiceText {
+    final StringBuilder text = new StringBuilder();
+    final Logprobs logprobs;
+
+    public ChoiceText(boolean logprobs) {
+      this.logprobs = logprobs ? new Logprobs() : null;
     }
-    logprobs(choice, head.endpoint(), logprobs);
-    choice.put("finish_reason", finishReason(fin.getFinishReason()));
+
+    public void add(TokenChunk chunk) {
+      text.append(chunk.getText());
+      if (logprobs != null) {
+        logprobs.add(chunk);
+      }
+    }
+  }
+
+  /**
+   * The whole answer: {@code choices} by index, each with its finish reason from {@code fin} (its
+   * per-choice ends for a request of several choices).
+   */
+  public ObjectNode completion(Head head, Map<Integer, ChoiceText> choices, Final fin) {
+    ObjectNode root = head(head, false);
+    ArrayNode list = root.putArray("choices");
+    Map<Integer, FinishReason> reasons = new HashMap<>();
+    reasons.put(0, fin.getFinishReason());
+    fin.getChoicesList().forEach(c -> reasons.put(c.getIndex(), c.getFinishReason()));
+    choices.forEach(
+        (index, c) -> {
+          ObjectNode choice = list.addObject().put("index", index);
+          if (head.endpoint() == Endpoint.CHAT) {
+            ObjectNode message = choice.putObject("message").put("role", "assistant");
+            String text = c.text.toString();
+            // Tool calls come only with one choice (GatewayPipeline.validate): they are choice 0's.
+            boolean calls = index == 0 && fin.getToolCallsCount() > 0;
+            if (calls && text.isBlank()) {
+              message.putNull("content");
+            } else {
+              message.put("content", text);
+            }
+            if (calls) {
+              toolCalls(message, fin, false);
+            }
+          } else {
+            choice.put("text", c.text.toString());
+          }
+          logprobs(choice, head.endpoint(), c.logprobs);
+          choice.put(
+              "finish_reason", finishReason(reasons.getOrDefault(index, fin.getFinishReason())));
+        });
     usage(root, fin);
     return root;
   }
@@ -92,7 +126,7 @@ public final class OpenAiJson {
   public ObjectNode chunk(
       Head head, TokenChunk tokens, boolean first, boolean logprobs, boolean includeUsage) {
     ObjectNode root = head(head, true);
-    ObjectNode choice = root.putArray("choices").addObject().put("index", 0);
+    ObjectNode choice = root.putArray("choices").addObject().put("index", tokens.getIndex());
     if (head.endpoint() == Endpoint.CHAT) {
       ObjectNode delta = choice.putObject("delta");
       if (first) {
@@ -148,17 +182,17 @@ public final class OpenAiJson {
     }
   }
 
-  /** The chunk that carries the finish reason (no new text). */
-  public ObjectNode finishChunk(Head head, Final fin, boolean includeUsage) {
+  /** The chunk that carries choice {@code index}'s finish reason (no new text). */
+  public ObjectNode finishChunk(Head head, int index, FinishReason reason, boolean includeUsage) {
     ObjectNode root = head(head, true);
-    ObjectNode choice = root.putArray("choices").addObject().put("index", 0);
+    ObjectNode choice = root.putArray("choices").addObject().put("index", index);
     if (head.endpoint() == Endpoint.CHAT) {
       choice.putObject("delta");
     } else {
       choice.put("text", "");
     }
     choice.putNull("logprobs");
-    choice.put("finish_reason", finishReason(fin.getFinishReason()));
+    choice.put("finish_reason", finishReason(reason));
     if (includeUsage) {
       root.putNull("usage");
     }

@@ -19,9 +19,9 @@ import java.util.Map;
  * response_format} ({@link OutputFormats}), {@code documents} and {@code add_generation_prompt}
  * (for the model's chat template: {@link ChatInputs}), {@code max_tokens} / {@code
  * max_completion_tokens}, {@code temperature} (OpenAI's default 1 when absent), {@code top_p},
- * {@code top_k} (a vLLM extension), {@code seed}, {@code stop}, {@code n} (1 only), {@code
- * logprobs} (the sampled token's log-probability only: completions' top alternatives come back as
- * null, chat's {@code top_logprobs} must be 0), {@code stream}, {@code
+ * {@code top_k} (a vLLM extension), {@code seed}, {@code stop}, {@code n} (1..16; 1 with tools or
+ * response_format), {@code logprobs} (the sampled token's log-probability only: completions' top
+ * alternatives come back as null, chat's {@code top_logprobs} must be 0), {@code stream}, {@code
  * stream_options.include_usage}. Ignored: {@code user}. Refused when set to anything but their
  * neutral value, rather than silently ignored: {@code echo}, {@code suffix}, {@code best_of},
  * {@code presence_penalty}, {@code frequency_penalty}, {@code logit_bias}, {@code functions}.
@@ -176,8 +176,11 @@ public final class OpenAiRequests {
       throw GatewayStatus.invalidArgument("stop", "must be a string or a list of strings");
     }
     JsonNode n = body.path("n");
-    if (!isNull(n) && !(n.isIntegralNumber() && n.asInt() == 1)) {
-      throw GatewayStatus.invalidArgument("n", "only n = 1 is supported");
+    if (!isNull(n)) {
+      if (!n.isIntegralNumber() || !n.canConvertToInt() || n.asInt() < 1 || n.asInt() > 16) {
+        throw GatewayStatus.invalidArgument("n", "must be an integer in [1, 16]");
+      }
+      s.setN(n.asInt());
     }
     return s.build();
   }

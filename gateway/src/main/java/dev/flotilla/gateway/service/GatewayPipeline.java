@@ -6,6 +6,8 @@ import dev.flotilla.api.v1.EmbedRequest;
 import dev.flotilla.api.v1.GenerateRequest;
 import dev.flotilla.api.v1.ListModelsResponse;
 import dev.flotilla.api.v1.ModelInfo;
+import dev.flotilla.api.v1.ResponseFormat;
+import dev.flotilla.api.v1.ToolChoice;
 import dev.flotilla.gateway.auth.ApiKeyAuthenticator;
 import dev.flotilla.gateway.auth.TenantInfo;
 import dev.flotilla.gateway.authz.Authorizer;
@@ -341,6 +343,9 @@ public final class GatewayPipeline {
     }
   }
 
+  /** The most choices (sampling.n) one request may ask for. */
+  static final int MAX_CHOICES = 16;
+
   static void validate(GenerateRequest r) {
     switch (r.getInputCase()) {
       case PROMPT -> {
@@ -380,6 +385,20 @@ public final class GatewayPipeline {
     }
     if (s.getMaxTokens() < 0) {
       throw GatewayStatus.invalidArgument("sampling.max_tokens", "must be >= 0");
+    }
+    if (s.getN() < 0 || s.getN() > MAX_CHOICES) {
+      throw GatewayStatus.invalidArgument(
+          "sampling.n", "must be in 1.." + MAX_CHOICES + ", or 0 for 1");
+    }
+    boolean constrained =
+        r.getResponseFormat().getType() != ResponseFormat.Type.TEXT
+            || (r.hasChat()
+                && !r.getChat().getToolsJson().isEmpty()
+                && r.getToolChoice().getMode() != ToolChoice.Mode.NONE);
+    if (s.getN() > 1 && constrained) {
+      // A grammar's state, and the tool calls parsed from the text, follow one choice.
+      throw GatewayStatus.invalidArgument(
+          "sampling.n", "must be 1 with response_format or tools (unless tool_choice is none)");
     }
     if (s.getStopCount() > MAX_STOP_SEQUENCES) {
       throw GatewayStatus.invalidArgument(

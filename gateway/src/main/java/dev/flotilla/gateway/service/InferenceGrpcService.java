@@ -1,5 +1,7 @@
 package dev.flotilla.gateway.service;
 
+import dev.flotilla.api.v1.Choice;
+import dev.flotilla.api.v1.ChoiceEnd;
 import dev.flotilla.api.v1.CompleteResponse;
 import dev.flotilla.api.v1.EmbedRequest;
 import dev.flotilla.api.v1.EmbedResponse;
@@ -20,6 +22,8 @@ import io.grpc.stub.StreamObserver;
 import io.quarkus.grpc.GrpcService;
 import jakarta.inject.Inject;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -82,7 +86,7 @@ public class InferenceGrpcService extends InferenceGrpc.InferenceImplBase {
     ServerCallStreamObserver<CompleteResponse> call =
         (ServerCallStreamObserver<CompleteResponse>) observer;
     CompleteResponse.Builder out = CompleteResponse.newBuilder();
-    StringBuilder text = new StringBuilder();
+    Map<Integer, Choice.Builder> choices = new TreeMap<>(); // by index
     // Progress is a streaming feature; Complete ignores report_progress.
     run(
         request.toBuilder().setReportProgress(false).build(),
@@ -95,8 +99,12 @@ public class InferenceGrpcService extends InferenceGrpc.InferenceImplBase {
 
           @Override
           public void tokens(TokenChunk chunk) {
-            text.append(chunk.getText());
-            out.addAllTokenIds(chunk.getTokenIdsList()).addAllLogprobs(chunk.getLogprobsList());
+            Choice.Builder c =
+                choices.computeIfAbsent(
+                    chunk.getIndex(), i -> Choice.newBuilder().setIndex(i).setText(""));
+            c.setText(c.getText() + chunk.getText())
+                .addAllTokenIds(chunk.getTokenIdsList())
+                .addAllLogprobs(chunk.getLogprobsList());
           }
 
           @Override
@@ -104,7 +112,19 @@ public class InferenceGrpcService extends InferenceGrpc.InferenceImplBase {
 
           @Override
           public void complete(Final fin) {
-            call.onNext(out.setText(text.toString()).setFinal(fin).build());
+            Choice.Builder first = choices.computeIfAbsent(0, i -> Choice.newBuilder());
+            out.setText(first.getText())
+                .addAllTokenIds(first.getTokenIdsList())
+                .addAllLogprobs(first.getLogprobsList())
+                .setFinal(fin);
+            // A choice that produced only an end token still has its place.
+            for (ChoiceEnd end : fin.getChoicesList()) {
+              out.addChoices(
+                  choices
+                      .computeIfAbsent(end.getIndex(), i -> Choice.newBuilder().setIndex(i))
+                      .setFinishReason(end.getFinishReason()));
+            }
+            call.onNext(out.build());
             call.onCompleted();
           }
 

@@ -122,9 +122,17 @@ record RequestFacts(
     };
   }
 
-  /** What the tenant's token budget reserves at admission: the prompt plus max_tokens. */
+  /**
+   * What the tenant's token budget reserves at admission: the prompt (computed once) plus
+   * max_tokens for each choice.
+   */
   long reservedTokens() {
-    return promptEstimate + maxTokens;
+    return promptEstimate + (long) choices() * maxTokens;
+  }
+
+  /** The request's choices (sampling.n, 0 meaning 1). */
+  int choices() {
+    return Math.max(1, request.getSampling().getN());
   }
 
   /** The model as {@code namespace/name}; empty when the request never resolved one. */

@@ -1,5 +1,6 @@
 package dev.flotilla.gateway.service;
 
+import dev.flotilla.api.v1.ChoiceEnd;
 import dev.flotilla.api.v1.Final;
 import dev.flotilla.api.v1.FinishReason;
 import dev.flotilla.api.v1.Timings;
@@ -7,6 +8,7 @@ import dev.flotilla.api.v1.Usage;
 import dev.flotilla.api.worker.v1.WorkerFinal;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.util.List;
 
 /**
  * How a request ended and what it used: the one value its usage event, its metrics and its client's
@@ -23,6 +25,7 @@ import io.grpc.StatusRuntimeException;
  * @param queueMs held while cold plus waiting in the fair queue
  * @param timeToFirstTokenMs arrival to the first token; -1 when there was none
  * @param totalMs arrival to the end
+ * @param choices how each choice ended, for a request of several; empty otherwise
  */
 record RequestOutcome(
     String status,
@@ -32,12 +35,21 @@ record RequestOutcome(
     int completionTokens,
     long queueMs,
     long timeToFirstTokenMs,
-    long totalMs) {
+    long totalMs,
+    List<ChoiceEnd> choices) {
 
   /** The worker's final message: the stream completes with the usage it reports. */
   static RequestOutcome completed(WorkerFinal fin) {
     return new RequestOutcome(
-        "OK", fin.getFinishReason(), null, fin.getUsage().getPromptTokens(), 0, 0, -1, 0);
+        "OK",
+        fin.getFinishReason(),
+        null,
+        fin.getUsage().getPromptTokens(),
+        0,
+        0,
+        -1,
+        0,
+        List.copyOf(fin.getChoicesList()));
   }
 
   /** Refused or failed: the client hears {@code error}, and is billed under its code. */
@@ -50,7 +62,8 @@ record RequestOutcome(
         0,
         0,
         -1,
-        0);
+        0,
+        List.of());
   }
 
   /**
@@ -68,7 +81,8 @@ record RequestOutcome(
         0,
         0,
         -1,
-        0);
+        0,
+        List.of());
   }
 
   /** The client cancelled or its deadline passed: it hears nothing more. */
@@ -81,7 +95,8 @@ record RequestOutcome(
         0,
         0,
         -1,
-        0);
+        0,
+        List.of());
   }
 
   /** Whether the client went away, so what the request still holds is withdrawn or cancelled. */
@@ -100,7 +115,8 @@ record RequestOutcome(
         completionTokens,
         queueMs,
         timeToFirstTokenMs,
-        totalMs);
+        totalMs,
+        choices);
   }
 
   /** The stream's last message for a request that completed; null for any other outcome. */
@@ -121,6 +137,7 @@ record RequestOutcome(
                 .setQueueMs(queueMs)
                 .setTimeToFirstTokenMs(Math.max(0, timeToFirstTokenMs))
                 .setTotalMs(totalMs))
+        .addAllChoices(choices)
         .build();
   }
 

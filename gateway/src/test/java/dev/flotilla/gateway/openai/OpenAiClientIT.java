@@ -139,6 +139,25 @@ class OpenAiClientIT {
       assertThat(completionStream.get("finish_reason").asText()).isEqualTo("length");
       assertThat(completionStream.get("usage").isNull()).isTrue();
 
+      // n choices: each with its index, text and finish reason; the prompt billed once
+      JsonNode choices = out.get("choices");
+      assertThat(choices.get("texts").toString())
+          .isEqualTo(
+              "[[0,\"c0t0 c0t1 \",\"length\"],[1,\"c1t0 c1t1 \",\"length\"],"
+                  + "[2,\"c2t0 c2t1 \",\"length\"]]");
+      assertThat(choices.get("usage").get("prompt_tokens").asInt()).isEqualTo(7);
+      assertThat(choices.get("usage").get("completion_tokens").asInt()).isEqualTo(6);
+      JsonNode chatChoices = out.get("chatChoices");
+      assertThat(chatChoices.get("texts").toString())
+          .isEqualTo("{\"0\":\"c0t0 c0t1 \",\"1\":\"c1t0 c1t1 \"}");
+      assertThat(chatChoices.get("finish").toString())
+          .isEqualTo("{\"0\":\"length\",\"1\":\"length\"}");
+      assertThat(chatChoices.get("usage").get("completion_tokens").asInt()).isEqualTo(4);
+      JsonNode tooMany = out.get("tooManyChoices");
+      assertThat(tooMany.get("thrown").asBoolean()).isTrue();
+      assertThat(tooMany.get("status").asInt()).isEqualTo(400);
+      assertThat(tooMany.get("param").asText()).isEqualTo("n");
+
       assertThat(out.get("models"))
           .extracting(JsonNode::asText)
           .contains(MODEL, MODEL + ":oai-own", MODEL + ":oai-public")
@@ -150,9 +169,11 @@ class OpenAiClientIT {
       assertThat(wrongKey.get("status").asInt()).isEqualTo(401);
       assertThat(wrongKey.get("code").asText()).isEqualTo("invalid_api_key");
 
-      // Four generations billed, exactly as gRPC bills them; the refused key is not.
-      assertThat(ledger.pending() - spooledBefore).isEqualTo(4);
-      assertThat(worker.generated).hasSize(4);
+      // Six generations and the refused n (no tokens) metered, exactly as gRPC meters them; the
+      // refused key is not.
+      assertThat(ledger.pending() - spooledBefore).isEqualTo(7);
+      assertThat(worker.generated).hasSize(6);
+      assertThat(worker.generated.get(4).getSampling().getN()).isEqualTo(3);
       assertThat(worker.generated.get(1).getAdapter()).isEqualTo("oai-own");
       assertThat(worker.generated.get(1).getChat().getMessagesJson())
           .isEqualTo(

@@ -418,7 +418,7 @@ class OpenAiHttpIT {
     assertError(
         call("/v1/completions", ACME, "{not json"), 400, "invalid_request_error", "body", null);
     assertError(
-        call("/v1/completions", ACME, Map.of("model", MODEL, "prompt", "x", "n", 2)),
+        call("/v1/completions", ACME, Map.of("model", MODEL, "prompt", "x", "n", 17)),
         400,
         "invalid_request_error",
         "n",

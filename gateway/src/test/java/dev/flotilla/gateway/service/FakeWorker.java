@@ -5,6 +5,7 @@ import com.google.rpc.BadRequest;
 import com.google.rpc.Code;
 import dev.flotilla.api.v1.EmbedInput;
 import dev.flotilla.api.v1.Embedding;
+import dev.flotilla.api.v1.ChoiceEnd;
 import dev.flotilla.api.v1.FinishReason;
 import dev.flotilla.api.v1.TokenChunk;
 import dev.flotilla.api.v1.Usage;
@@ -178,6 +179,10 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
         (ServerCallStreamObserver<WorkerGenerateResponse>) observer;
     call.setOnCancelHandler(cancelled::incrementAndGet);
     int n = Math.min(tokens, request.getSampling().getMaxTokens());
+    if (request.getSampling().getN() > 1) {
+      choices(request, n, observer);
+      return;
+    }
     for (int i = 0; i < n; i++) {
       if (failAfter == i) {
         observer.onError(Status.UNAVAILABLE.withDescription("engine crashed").asRuntimeException());
@@ -267,6 +272,44 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
   /** The fake vector of input {@code index}: (index + 1, -0.5, 0.25). */
   public static Embedding embedding(int index) {
     return Embedding.newBuilder().addValues(index + 1).addValues(-0.5f).addValues(0.25f).build();
+  }
+
+   * n choices of {@code count} tokens each, interleaved: choice c's token i is {@code c<c>t<i> }
+   * with id {@code 100 + 10 c + i}; every choice ends with LENGTH.
+   */
+  private static void choices(
+      WorkerGenerateRequest request, int count, StreamObserver<WorkerGenerateResponse> observer) {
+    int choices = request.getSampling().getN();
+    for (int i = 0; i < count; i++) {
+      for (int c = 0; c < choices; c++) {
+        observer.onNext(
+            WorkerGenerateResponse.newBuilder()
+                .setTokens(
+                    TokenChunk.newBuilder()
+                        .setIndex(c)
+                        .setText("c" + c + "t" + i + " ")
+                        .addTokenIds(100 + 10 * c + i))
+                .build());
+      }
+    }
+    int prompt = request.hasPromptTokenIds() ? request.getPromptTokenIds().getIdsCount() : 7;
+    WorkerFinal.Builder fin =
+        WorkerFinal.newBuilder()
+            .setFinishReason(FinishReason.LENGTH)
+            .setUsage(
+                Usage.newBuilder()
+                    .setPromptTokens(prompt)
+                    .setCompletionTokens(choices * count)
+                    .setTotalTokens(prompt + choices * count));
+    for (int c = 0; c < choices; c++) {
+      fin.addChoices(
+          ChoiceEnd.newBuilder()
+              .setIndex(c)
+              .setFinishReason(FinishReason.LENGTH)
+              .setCompletionTokens(count));
+    }
+    observer.onNext(WorkerGenerateResponse.newBuilder().setFinal(fin).build());
+    observer.onCompleted();
   }
 
   @Override

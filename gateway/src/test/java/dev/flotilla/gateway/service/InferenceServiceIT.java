@@ -327,6 +327,53 @@ class InferenceServiceIT {
   }
 
   @Test
+  void nChoicesStreamWithTheirIndexAndBillThePromptOnceAndEveryChoicesTokens() throws Exception {
+    worker("w1").tokens = 4;
+    GenerateRequest three =
+        request("", 4).toBuilder()
+            .setSampling(SamplingParams.newBuilder().setMaxTokens(4).setN(3))
+            .build();
+    List<GenerateResponse> out = drain(client(ACME).generate(three));
+    assertThat(out).hasSize(13);
+    assertThat(out.subList(0, 12))
+        .extracting(r -> r.getTokens().getIndex())
+        .containsExactly(0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2);
+    Final fin = out.get(12).getFinal();
+    assertThat(fin.getUsage().getPromptTokens()).isEqualTo(7);
+    assertThat(fin.getUsage().getCompletionTokens()).isEqualTo(12);
+    assertThat(fin.getChoicesList())
+        .extracting(c -> c.getIndex(), c -> c.getFinishReason())
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple(0, FinishReason.LENGTH),
+            org.assertj.core.groups.Tuple.tuple(1, FinishReason.LENGTH),
+            org.assertj.core.groups.Tuple.tuple(2, FinishReason.LENGTH));
+    assertThat(workers.get(0).generated.get(0).getSampling().getN()).isEqualTo(3);
+    await().until(() -> usage.size() == 1);
+    assertThat(usage.get(0).promptTokens()).isEqualTo(7);
+    assertThat(usage.get(0).completionTokens()).isEqualTo(12);
+
+    CompleteResponse whole = client(ACME).complete(three);
+    assertThat(whole.getText()).isEqualTo("c0t0 c0t1 c0t2 c0t3 ");
+    assertThat(whole.getChoicesList()).hasSize(3);
+    assertThat(whole.getChoices(2).getText()).isEqualTo("c2t0 c2t1 c2t2 c2t3 ");
+    assertThat(whole.getChoices(2).getTokenIdsList()).containsExactly(120, 121, 122, 123);
+    assertThat(whole.getChoices(1).getFinishReason()).isEqualTo(FinishReason.LENGTH);
+    assertThat(whole.getFinal().getUsage().getCompletionTokens()).isEqualTo(12);
+
+    for (int n : new int[] {17, -1}) {
+      GenerateRequest bad =
+          three.toBuilder().setSampling(three.getSampling().toBuilder().setN(n)).build();
+      StatusRuntimeException e =
+          org.junit.jupiter.api.Assertions.assertThrows(
+              StatusRuntimeException.class, () -> drain(client(ACME).generate(bad)));
+      assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+      assertThat(detail(e, BadRequest.class).getFieldViolations(0).getField())
+          .isEqualTo("sampling.n");
+    }
+    assertThat(workers.get(0).generated).hasSize(2);
+  }
+
+  @Test
   void badFieldsAreInvalidArgumentWithBadRequest() throws Exception {
     worker("w1");
     GenerateRequest bad =
