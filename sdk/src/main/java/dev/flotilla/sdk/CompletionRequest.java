@@ -26,6 +26,7 @@ public final class CompletionRequest {
   private final float topP;
   private final Long seed;
   private final int maxTokens;
+  private final int n;
   private final List<String> stop;
   private final String requestId;
   private final boolean reportProgress;
@@ -44,6 +45,7 @@ public final class CompletionRequest {
     this.topP = builder.topP;
     this.seed = builder.seed;
     this.maxTokens = builder.maxTokens;
+    this.n = builder.n;
     this.stop = List.copyOf(builder.stop);
     this.requestId = builder.requestId != null ? builder.requestId : UUID.randomUUID().toString();
     this.reportProgress = builder.reportProgress;
@@ -125,6 +127,13 @@ public final class CompletionRequest {
   }
 
   /**
+   * @return how many choices (independent completions of the prompt) to generate, 1 to 16
+   */
+  public int n() {
+    return n;
+  }
+
+  /**
    * @return strings before whose first occurrence generation stops
    */
   public List<String> stop() {
@@ -188,6 +197,7 @@ public final class CompletionRequest {
     private float topP;
     private Long seed;
     private int maxTokens;
+    private int n = 1;
     private final List<String> stop = new ArrayList<>();
     private String requestId;
     private boolean reportProgress;
@@ -299,6 +309,20 @@ public final class CompletionRequest {
     }
 
     /**
+     * Asks for several choices of one prompt. The prompt is processed once and shared; with a
+     * {@link #seed(long)}, choice i samples with a seed derived from it and i, so the same request
+     * gives the same choices. Each choice's tokens arrive tagged with its index ({@link
+     * StreamEvent.Tokens#index()}, {@link CompletionResult#choices()}).
+     *
+     * @param n 1 to 16 (default 1)
+     * @return this builder
+     */
+    public Builder n(int n) {
+      this.n = n;
+      return this;
+    }
+
+    /**
      * Adds a stop sequence; generation stops before its first occurrence. May be called repeatedly.
      *
      * @param stopSequence a non-empty string
@@ -392,6 +416,7 @@ public final class CompletionRequest {
       require(topK >= 0, "topK must be >= 0, was " + topK);
       require(topP >= 0 && topP <= 1, "topP must be in [0, 1], was " + topP);
       require(maxTokens >= 0, "maxTokens must be >= 0, was " + maxTokens);
+      require(n >= 1 && n <= 16, "n must be in 1..16, was " + n);
       require(stop.stream().noneMatch(String::isEmpty), "stop sequences must not be empty");
       require(requestId == null || !requestId.isBlank(), "requestId must not be blank");
       require(

@@ -13,6 +13,8 @@ import java.util.List;
  * @param finishReason why generation ended
  * @param usage tokens consumed
  * @param timings where the request spent its time
+ * @param choices every choice in index order (one for a request of one); text, tokenIds, logprobs
+ *     and finishReason above are choice 0's
  */
 public record CompletionResult(
     String text,
@@ -21,7 +23,8 @@ public record CompletionResult(
     String requestId,
     FinishReason finishReason,
     Usage usage,
-    Timings timings) {
+    Timings timings,
+    List<Choice> choices) {
   /**
    * Creates a result, copying the lists so it stays immutable.
    *
@@ -32,9 +35,41 @@ public record CompletionResult(
    * @param finishReason why generation ended
    * @param usage tokens consumed
    * @param timings where the request spent its time
+   * @param choices every choice in index order
    */
   public CompletionResult {
     tokenIds = List.copyOf(tokenIds);
     logprobs = List.copyOf(logprobs);
+    choices = List.copyOf(choices);
+  }
+
+  /**
+   * A result of one choice, which is also its only entry in {@link #choices()}.
+   *
+   * @param text the generated text
+   * @param tokenIds the generated token ids
+   * @param logprobs the log-probability of each generated token, or empty
+   * @param requestId the request id the gateway used
+   * @param finishReason why generation ended
+   * @param usage tokens consumed
+   * @param timings where the request spent its time
+   */
+  public CompletionResult(
+      String text,
+      List<Integer> tokenIds,
+      List<Float> logprobs,
+      String requestId,
+      FinishReason finishReason,
+      Usage usage,
+      Timings timings) {
+    this(
+        text,
+        tokenIds,
+        logprobs,
+        requestId,
+        finishReason,
+        usage,
+        timings,
+        List.of(new Choice(0, text, tokenIds, logprobs, finishReason)));
   }
 }

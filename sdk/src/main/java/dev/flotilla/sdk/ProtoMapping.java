@@ -32,6 +32,9 @@ final class ProtoMapping {
             .setTopP(request.topP())
             .setMaxTokens(request.maxTokens())
             .addAllStop(request.stop());
+    if (request.n() > 1) {
+      sampling.setN(request.n());
+    }
     request.seed().ifPresent(sampling::setSeed);
 
     GenerateRequest.Builder proto =
@@ -104,6 +107,25 @@ final class ProtoMapping {
 
   static CompletionResult completionResult(CompleteResponse response) {
     Final summary = response.getFinal();
+    List<Choice> choices =
+        response.getChoicesCount() == 0
+            ? List.of(
+                new Choice(
+                    0,
+                    response.getText(),
+                    response.getTokenIdsList(),
+                    response.getLogprobsList(),
+                    finishReason(summary.getFinishReason())))
+            : response.getChoicesList().stream()
+                .map(
+                    c ->
+                        new Choice(
+                            c.getIndex(),
+                            c.getText(),
+                            c.getTokenIdsList(),
+                            c.getLogprobsList(),
+                            finishReason(c.getFinishReason())))
+                .toList();
     return new CompletionResult(
         response.getText(),
         response.getTokenIdsList(),
@@ -111,7 +133,8 @@ final class ProtoMapping {
         summary.getRequestId(),
         finishReason(summary.getFinishReason()),
         usage(summary),
-        timings(summary));
+        timings(summary),
+        choices);
   }
 
   /** Returns null for a message whose event this SDK version does not know, so callers skip it. */
@@ -130,7 +153,7 @@ final class ProtoMapping {
 
   private static StreamEvent.Tokens tokens(TokenChunk chunk) {
     return new StreamEvent.Tokens(
-        chunk.getText(), chunk.getTokenIdsList(), chunk.getLogprobsList());
+        chunk.getText(), chunk.getTokenIdsList(), chunk.getLogprobsList(), chunk.getIndex());
   }
 
   private static StreamEvent.Progress progress(HeldProgress progress) {
@@ -150,7 +173,13 @@ final class ProtoMapping {
         summary.getRequestId(),
         finishReason(summary.getFinishReason()),
         usage(summary),
-        timings(summary));
+        timings(summary),
+        summary.getChoicesList().stream()
+            .map(
+                c ->
+                    new StreamEvent.ChoiceEnd(
+                        c.getIndex(), finishReason(c.getFinishReason()), c.getCompletionTokens()))
+            .toList());
   }
 
   private static FinishReason finishReason(dev.flotilla.api.v1.FinishReason reason) {

@@ -16,20 +16,43 @@ public sealed interface StreamEvent
    * @param text the new text
    * @param tokenIds the new token ids
    * @param logprobs their log-probabilities; empty unless requested
+   * @param index the choice they continue, 0 .. n-1 ({@link CompletionRequest.Builder#n(int)})
    */
-  record Tokens(String text, List<Integer> tokenIds, List<Float> logprobs) implements StreamEvent {
+  record Tokens(String text, List<Integer> tokenIds, List<Float> logprobs, int index)
+      implements StreamEvent {
     /**
      * Creates the event, copying the lists so it stays immutable.
      *
      * @param text the new text
      * @param tokenIds the new token ids
      * @param logprobs their log-probabilities, or empty
+     * @param index the choice they continue
      */
     public Tokens {
       tokenIds = List.copyOf(tokenIds);
       logprobs = List.copyOf(logprobs);
     }
+
+    /**
+     * Tokens of choice 0, the only choice of a request for one.
+     *
+     * @param text the new text
+     * @param tokenIds the new token ids
+     * @param logprobs their log-probabilities, or empty
+     */
+    public Tokens(String text, List<Integer> tokenIds, List<Float> logprobs) {
+      this(text, tokenIds, logprobs, 0);
+    }
   }
+
+  /**
+   * How one choice of a request for several ended.
+   *
+   * @param index the choice
+   * @param finishReason why its generation ended
+   * @param completionTokens the tokens it generated
+   */
+  record ChoiceEnd(int index, FinishReason finishReason, int completionTokens) {}
 
   /**
    * The request is held while the model scales up from zero; sent only when {@link
@@ -61,7 +84,38 @@ public sealed interface StreamEvent
    * @param finishReason why generation ended
    * @param usage tokens consumed
    * @param timings where the request spent its time
+   * @param choices how each choice ended, in index order, for a request of several; else empty
    */
-  record Finished(String requestId, FinishReason finishReason, Usage usage, Timings timings)
-      implements StreamEvent {}
+  record Finished(
+      String requestId,
+      FinishReason finishReason,
+      Usage usage,
+      Timings timings,
+      List<ChoiceEnd> choices)
+      implements StreamEvent {
+    /**
+     * Creates the event, copying the list so it stays immutable.
+     *
+     * @param requestId the request id the gateway used
+     * @param finishReason why generation ended (choice 0's)
+     * @param usage tokens consumed: the prompt once, every choice's completion
+     * @param timings where the request spent its time
+     * @param choices how each choice ended, or empty
+     */
+    public Finished {
+      choices = List.copyOf(choices);
+    }
+
+    /**
+     * The end of a request for one choice.
+     *
+     * @param requestId the request id the gateway used
+     * @param finishReason why generation ended
+     * @param usage tokens consumed
+     * @param timings where the request spent its time
+     */
+    public Finished(String requestId, FinishReason finishReason, Usage usage, Timings timings) {
+      this(requestId, finishReason, usage, timings, List.of());
+    }
+  }
 }

@@ -148,6 +148,53 @@ class CompleteTest {
   }
 
   @Test
+  void sendsNAndMapsEveryChoice() {
+    answerWith(
+        CompleteResponse.newBuilder()
+            .setText("a")
+            .addTokenIds(1)
+            .addChoices(
+                dev.flotilla.api.v1.Choice.newBuilder()
+                    .setIndex(0)
+                    .setText("a")
+                    .addTokenIds(1)
+                    .setFinishReason(dev.flotilla.api.v1.FinishReason.LENGTH))
+            .addChoices(
+                dev.flotilla.api.v1.Choice.newBuilder()
+                    .setIndex(1)
+                    .setText("bc")
+                    .addTokenIds(2)
+                    .addTokenIds(3)
+                    .setFinishReason(dev.flotilla.api.v1.FinishReason.STOP))
+            .setFinal(
+                Final.newBuilder()
+                    .setRequestId("r-n")
+                    .setFinishReason(dev.flotilla.api.v1.FinishReason.LENGTH))
+            .build());
+
+    CompletionResult result =
+        client.complete(CompletionRequest.builder().model("m").prompt("p").n(2).build());
+
+    assertThat(gateway.service.completeRequests.get(0).getSampling().getN()).isEqualTo(2);
+    assertThat(result.text()).isEqualTo("a");
+    assertThat(result.choices())
+        .containsExactly(
+            new Choice(0, "a", List.of(1), List.of(), FinishReason.LENGTH),
+            new Choice(1, "bc", List.of(2, 3), List.of(), FinishReason.STOP));
+  }
+
+  @Test
+  void aRequestOfOneChoiceLeavesNUnsetAndHasOneChoice() {
+    answerWith(Replies.completion("r-1", "ok"));
+    CompletionResult result =
+        client.complete(CompletionRequest.builder().model("m").prompt("p").build());
+    assertThat(gateway.service.completeRequests.get(0).getSampling().getN()).isZero();
+    assertThat(result.choices())
+        .extracting(Choice::index, Choice::text)
+        .containsExactly(org.assertj.core.groups.Tuple.tuple(0, result.text()));
+  }
+
+  @Test
   void mapsEveryFinishReason() {
     for (var reason : dev.flotilla.api.v1.FinishReason.values()) {
       if (reason == dev.flotilla.api.v1.FinishReason.UNRECOGNIZED) {

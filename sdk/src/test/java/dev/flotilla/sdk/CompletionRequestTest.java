@@ -47,6 +47,8 @@ class CompletionRequestTest {
             b -> b.model("m").prompt("p").topK(-1),
             b -> b.model("m").prompt("p").topP(1.5f),
             b -> b.model("m").prompt("p").maxTokens(-1),
+            b -> b.model("m").prompt("p").n(0),
+            b -> b.model("m").prompt("p").n(17),
             b -> b.model("m").prompt("p").stop(""),
             b -> b.model("m").prompt("p").requestId(""),
             b -> b.model("m").prompt("p").deadline(Duration.ZERO))
