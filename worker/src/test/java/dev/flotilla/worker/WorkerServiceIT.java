@@ -109,6 +109,7 @@ class WorkerServiceIT {
         .then()
         .statusCode(200)
         .body(containsString("flotilla_worker_tokens_generated_total"))
+        .body(containsString("flotilla_worker_prompt_tokens_computed_total"))
         .body(containsString("flotilla_worker_time_to_first_token_seconds_bucket"))
         .body(containsString("flotilla_worker_time_between_tokens_seconds_bucket"))
         .body(containsString("flotilla_worker_queue_seconds_bucket"))

@@ -16,7 +16,7 @@ import java.util.function.Supplier;
  * The worker's Prometheus metrics (names as exported): {@code flotilla_worker_queue_seconds},
  * {@code flotilla_worker_time_to_first_token_seconds}, {@code
  * flotilla_worker_time_between_tokens_seconds} (histograms); {@code
- * flotilla_worker_tokens_generated_total}; {@code flotilla_worker_batch_size} and {@code
+ * flotilla_worker_tokens_generated_total}, {@code flotilla_worker_prompt_tokens_computed_total}; {@code flotilla_worker_batch_size} and {@code
  * flotilla_worker_step_rows} per engine step; {@code flotilla_worker_kv_blocks_used}, {@code
  * flotilla_worker_kv_blocks_total}, {@code flotilla_worker_kv_bytes_used_bytes}, {@code
  * flotilla_worker_kv_bytes_total_bytes}, {@code flotilla_worker_queue_depth}, {@code
@@ -31,6 +31,7 @@ public final class WorkerMetrics implements SchedulerMetrics {
   private final Timer firstToken;
   private final Timer tokenGap;
   private final Counter tokens;
+  private final Counter promptTokens;
   private final DistributionSummary batchSize;
   private final DistributionSummary stepRows;
   private final Counter preemptions;
@@ -55,6 +56,12 @@ public final class WorkerMetrics implements SchedulerMetrics {
     tokens =
         Counter.builder("flotilla.worker.tokens.generated")
             .description("Tokens generated")
+            .register(registry);
+    promptTokens =
+        Counter.builder("flotilla.worker.prompt.tokens.computed")
+            .description(
+                "Prompt tokens run through the model (prefill and recomputation after preemption;"
+                    + " the n choices of a request share one prompt)")
             .register(registry);
     batchSize =
         DistributionSummary.builder("flotilla.worker.batch.size")
@@ -167,6 +174,11 @@ public final class WorkerMetrics implements SchedulerMetrics {
   @Override
   public void tokensGenerated(int count) {
     tokens.increment(count);
+  }
+
+  @Override
+  public void promptTokensComputed(int count) {
+    promptTokens.increment(count);
   }
 
   @Override
