@@ -11,8 +11,8 @@ import java.nio.file.Path;
  * seed and marker, so the two benchmarks share it), the same model with F32 weights (same seed: the
  * same Gaussian draws, stored unrounded), and rank-16 PEFT adapters on all seven projections.
  *
- * <p>Usage: {@code GenerateModels BF16_DIR F32_DIR ADAPTERS_DIR ADAPTER_COUNT [KV_DIR]}, or
- * {@code GenerateModels --kv KV_DIR} for KV_DIR alone; adapters are written to ADAPTERS_DIR/lora0 ..
+ * <p>Usage: {@code GenerateModels BF16_DIR F32_DIR ADAPTERS_DIR ADAPTER_COUNT [KV_DIR]}, or {@code
+ * GenerateModels --kv KV_DIR} for KV_DIR alone; adapters are written to ADAPTERS_DIR/lora0 ..
  * lora{N-1} with seeds 100 .. 100+N-1. KV_DIR: the model of the KV-dtype row ({@code engine_bench
  * --kv}), two layers of the medium model with the vocabulary cut in the same proportion (32000 x 2
  * / 12), so that the lm_head keeps its share of the weights: filling 32 sequences of 2,047

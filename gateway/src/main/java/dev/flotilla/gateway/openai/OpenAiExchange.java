@@ -170,8 +170,7 @@ final class OpenAiExchange implements ResponseSink {
     }
     commitStream();
     if (fin.getToolCallsCount() > 0) {
-      send(json.toolCallsChunk(head, fin, !roleSent, options.includeUsage()));
-      roleSent = true;
+      send(json.toolCallsChunk(head, fin, roleSent.add(0), options.includeUsage()));
     }
     if (fin.getChoicesCount() == 0) {
       send(json.finishChunk(head, 0, fin.getFinishReason(), options.includeUsage()));

@@ -3,9 +3,9 @@ package dev.flotilla.gateway.service;
 import com.google.protobuf.Any;
 import com.google.rpc.BadRequest;
 import com.google.rpc.Code;
+import dev.flotilla.api.v1.ChoiceEnd;
 import dev.flotilla.api.v1.EmbedInput;
 import dev.flotilla.api.v1.Embedding;
-import dev.flotilla.api.v1.ChoiceEnd;
 import dev.flotilla.api.v1.FinishReason;
 import dev.flotilla.api.v1.TokenChunk;
 import dev.flotilla.api.v1.Usage;
@@ -274,6 +274,7 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
     return Embedding.newBuilder().addValues(index + 1).addValues(-0.5f).addValues(0.25f).build();
   }
 
+  /**
    * n choices of {@code count} tokens each, interleaved: choice c's token i is {@code c<c>t<i> }
    * with id {@code 100 + 10 c + i}; every choice ends with LENGTH.
    */

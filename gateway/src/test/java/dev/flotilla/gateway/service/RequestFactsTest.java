@@ -14,7 +14,7 @@ class RequestFactsTest {
             .setPrompt("hello")
             .setSampling(SamplingParams.newBuilder().setMaxTokens(10).setN(n))
             .build();
-    return new RequestFacts("id", null, r, null, 0, null, 7, 10);
+    return new RequestFacts("id", null, r, null, 0, null, 7, 10, null);
   }
 
   @Test

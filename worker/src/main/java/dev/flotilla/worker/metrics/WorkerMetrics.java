@@ -16,15 +16,16 @@ import java.util.function.Supplier;
  * The worker's Prometheus metrics (names as exported): {@code flotilla_worker_queue_seconds},
  * {@code flotilla_worker_time_to_first_token_seconds}, {@code
  * flotilla_worker_time_between_tokens_seconds} (histograms); {@code
- * flotilla_worker_tokens_generated_total}, {@code flotilla_worker_prompt_tokens_computed_total}; {@code flotilla_worker_batch_size} and {@code
- * flotilla_worker_step_rows} per engine step; {@code flotilla_worker_kv_blocks_used}, {@code
- * flotilla_worker_kv_blocks_total}, {@code flotilla_worker_kv_bytes_used_bytes}, {@code
- * flotilla_worker_kv_bytes_total_bytes}, {@code flotilla_worker_queue_depth}, {@code
- * flotilla_worker_running_sequences}, {@code flotilla_worker_adapters_resident} (gauges); {@code
- * flotilla_worker_adapter_loads_total{result}}, {@code flotilla_worker_adapter_load_seconds},
- * {@code flotilla_worker_adapter_evictions_total}, {@code flotilla_worker_preemptions_total}; on a
- * GPU {@code flotilla_worker_gpu_memory_total_bytes} and {@code
- * flotilla_worker_gpu_memory_engine_bytes} (gauges, tagged with the device and the GPU's name).
+ * flotilla_worker_tokens_generated_total}, {@code flotilla_worker_prompt_tokens_computed_total};
+ * {@code flotilla_worker_batch_size} and {@code flotilla_worker_step_rows} per engine step; {@code
+ * flotilla_worker_kv_blocks_used}, {@code flotilla_worker_kv_blocks_total}, {@code
+ * flotilla_worker_kv_bytes_used_bytes}, {@code flotilla_worker_kv_bytes_total_bytes}, {@code
+ * flotilla_worker_queue_depth}, {@code flotilla_worker_running_sequences}, {@code
+ * flotilla_worker_adapters_resident} (gauges); {@code flotilla_worker_adapter_loads_total{result}},
+ * {@code flotilla_worker_adapter_load_seconds}, {@code flotilla_worker_adapter_evictions_total},
+ * {@code flotilla_worker_preemptions_total}; on a GPU {@code
+ * flotilla_worker_gpu_memory_total_bytes} and {@code flotilla_worker_gpu_memory_engine_bytes}
+ * (gauges, tagged with the device and the GPU's name).
  */
 public final class WorkerMetrics implements SchedulerMetrics {
   private final Timer queue;
