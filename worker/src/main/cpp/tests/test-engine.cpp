@@ -1014,6 +1014,8 @@ TEST(hidden_output_without_logits_is_batch_invariant) {
     int32_t len = -1;
     fl_seq_length(e.ctx, 0, &len);
     CHECK(len == 0);
+}
+
 // --- KV cache dtype --------------------------------------------------------------------------------
 
 TEST(bf16_kv_is_the_default_and_holds_twice_the_blocks_in_the_same_budget) {

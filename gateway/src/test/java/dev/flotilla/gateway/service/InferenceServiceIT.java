@@ -17,6 +17,7 @@ import dev.flotilla.api.v1.HeldProgress;
 import dev.flotilla.api.v1.InferenceGrpc;
 import dev.flotilla.api.v1.ListModelsRequest;
 import dev.flotilla.api.v1.ListModelsResponse;
+import dev.flotilla.api.v1.ResponseFormat;
 import dev.flotilla.api.v1.SamplingParams;
 import dev.flotilla.api.v1.TokenIds;
 import dev.flotilla.api.v1.ToolChoice;
@@ -363,6 +364,26 @@ class InferenceServiceIT {
     for (int n : new int[] {17, -1}) {
       GenerateRequest bad =
           three.toBuilder().setSampling(three.getSampling().toBuilder().setN(n)).build();
+      StatusRuntimeException e =
+          org.junit.jupiter.api.Assertions.assertThrows(
+              StatusRuntimeException.class, () -> drain(client(ACME).generate(bad)));
+      assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+      assertThat(detail(e, BadRequest.class).getFieldViolations(0).getField())
+          .isEqualTo("sampling.n");
+    }
+    // A grammar, and the tool calls parsed from the text, follow one choice.
+    GenerateRequest json =
+        three.toBuilder()
+            .setResponseFormat(ResponseFormat.newBuilder().setType(ResponseFormat.Type.JSON_OBJECT))
+            .build();
+    GenerateRequest tools =
+        three.toBuilder()
+            .setChat(
+                ChatInput.newBuilder()
+                    .setMessagesJson("[{\"role\": \"user\", \"content\": \"hi\"}]")
+                    .setToolsJson("[{\"type\": \"function\", \"function\": {\"name\": \"f\"}}]"))
+            .build();
+    for (GenerateRequest bad : List.of(json, tools)) {
       StatusRuntimeException e =
           org.junit.jupiter.api.Assertions.assertThrows(
               StatusRuntimeException.class, () -> drain(client(ACME).generate(bad)));
