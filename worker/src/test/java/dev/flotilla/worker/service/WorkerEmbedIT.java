@@ -18,6 +18,7 @@ import dev.flotilla.testkit.TinyModelGenerator;
 import dev.flotilla.worker.InProcessWorker;
 import dev.flotilla.worker.InProcessWorker.Result;
 import dev.flotilla.worker.TestModels;
+import dev.flotilla.worker.engine.KvDtype;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
@@ -59,8 +60,13 @@ class WorkerEmbedIT {
         lastDir, HIDDEN, SentenceTransformersFiles.Pooling.LAST_TOKEN, true);
     SentenceTransformersFiles.write(
         meanDir, HIDDEN, SentenceTransformersFiles.Pooling.MEAN_TOKENS, false);
-    last = new InProcessWorker(InProcessWorker.settings().withModelDir(lastDir));
-    mean = new InProcessWorker(InProcessWorker.settings().withModelDir(meanDir));
+    // An F32 KV cache: the Java reference computes in F32, and 1e-4 is the F32 tolerance.
+    last =
+        new InProcessWorker(
+            InProcessWorker.settings().withModelDir(lastDir).withKvCacheDtype(KvDtype.F32));
+    mean =
+        new InProcessWorker(
+            InProcessWorker.settings().withModelDir(meanDir).withKvCacheDtype(KvDtype.F32));
   }
 
   @AfterAll
