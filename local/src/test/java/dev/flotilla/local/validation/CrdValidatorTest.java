@@ -124,7 +124,7 @@ class CrdValidatorTest {
             "spec.model.dtype",
             "INT4",
             "spec.model.dtype: Unsupported value: \"INT4\": supported values: \"BF16\", \"F16\","
-                + " \"F32\""),
+                + " \"F32\", \"INT8\""),
         bad(
             "negative minReplicas",
             "ModelDeployment",
