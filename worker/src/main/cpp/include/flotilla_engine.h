@@ -233,12 +233,38 @@ FL_API fl_status fl_decode(fl_context* ctx, const fl_batch* batch);
 // ---------------------------------------------------------------------------------------------
 // Sampling
 
+// Every field left zero is neutral, so params built for fewer fields still mean what they said.
+// The logits are changed in this order before temperature, top-k and top-p: logit_bias is added,
+// the end tokens are banned while step < min_tokens, then repetition_penalty, then the presence and
+// frequency penalties (vLLM's order and semantics).
 typedef struct fl_sampling_params {
     float temperature; // 0 = greedy (argmax)
     int32_t top_k;     // keep the k most likely tokens; 0 = all
     float top_p;       // keep the smallest set with mass >= top_p; 1 = all
     uint64_t seed;     // with the step counter, the only source of randomness
+
+    // Penalties over the sequence's tokens (tokens below; without tokens they change nothing).
+    float presence_penalty;   // in [-2, 2]: subtracted once from each token generated at least once
+    float frequency_penalty;  // in [-2, 2]: subtracted once per time a token was generated
+    float repetition_penalty; // > 0, 1 = off (0 reads as 1): a token in the prompt or generated has
+                              // its logit divided by it when positive, multiplied when not
+    const int32_t* tokens;    // [n_tokens] the sequence so far: prompt, then generated tokens
+    int32_t n_tokens;
+    int32_t n_prompt_tokens; // the first n_prompt_tokens of tokens are the prompt
+
+    // logit_bias: added to the logits of the tokens named; -100 bans the token outright.
+    const int32_t* bias_tokens; // [n_bias] token ids, 0 .. vocab-1
+    const float* bias_values;   // [n_bias] each in [-100, 100]
+    int32_t n_bias;
+
+    // While step < min_tokens the end tokens (end-of-sequence and stop token ids) cannot be drawn.
+    int32_t min_tokens;
+    const int32_t* end_tokens; // [n_end_tokens] token ids, 0 .. vocab-1
+    int32_t n_end_tokens;
 } fl_sampling_params;
+
+// Greedy, no top-k or top-p, no penalties, no bias, seed 0.
+FL_API fl_sampling_params fl_sampling_default_params(void);
 
 // Samples one token from a logits row. The random draw is a function of (seed, step) only, so a
 // request with a fixed seed yields the same tokens however it is batched; pass the sequence's
@@ -255,6 +281,16 @@ FL_API fl_status fl_sample(const float* logits, int32_t vocab, const fl_sampling
 // allowed_bits holds (vocab + 31) / 32 words. A host row, so it serves every backend. A mask that
 // allows no token is FL_INVALID_ARGUMENT and leaves the row unchanged.
 FL_API fl_status fl_mask_logits(float* logits, int32_t vocab, const uint32_t* allowed_bits);
+
+// ---------------------------------------------------------------------------------------------
+// Top logprobs
+
+// The k most likely tokens of a logits row (k in 0 .. FL_MAX_TOP_LOGPROBS, at most vocab), most
+// likely first (ties: lower id first), with their log-probabilities under the unmodified model
+// distribution, as fl_sample's out_logprob. Writes k entries to out_tokens and out_logprobs.
+#define FL_MAX_TOP_LOGPROBS 20
+FL_API fl_status fl_top_logprobs(const float* logits, int32_t vocab, int32_t k, int32_t* out_tokens,
+                                 float* out_logprobs);
 
 #ifdef __cplusplus
 }

@@ -320,4 +320,15 @@ fl_status fl_mask_logits(float* logits, int32_t vocab, const uint32_t* allowed_b
     return guarded([&] { mask_logits(logits, vocab, allowed_bits); });
 }
 
+fl_sampling_params fl_sampling_default_params(void) {
+    fl_sampling_params p{};
+    p.top_p = 1.0f;
+    p.repetition_penalty = 1.0f;
+    return p;
+}
+
+fl_status fl_top_logprobs(const float* logits, int32_t vocab, int32_t k, int32_t* out_tokens, float* out_logprobs) {
+    return guarded([&] { top_logprobs(logits, vocab, k, out_tokens, out_logprobs); });
+}
+
 } // extern "C"
