@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <type_traits>
+#include <vector>
 
 #include "flotilla_engine.h"
 
@@ -265,19 +267,79 @@ void JNICALL decode(JNIEnv* env, jclass, jlong c, jint n, jobject tokens, jobjec
     check(env, fl_decode(handle<fl_context>(c), &b));
 }
 
+// The first n entries of a Java array (null: none) in a per-thread buffer; false with an
+// exception pending when the array is shorter than n.
+template <typename T, typename A> bool copy_array(JNIEnv* env, A array, jint n, std::vector<T>& out, const char* what) {
+    out.clear();
+    if (n == 0) return true;
+    if (!array || n < 0 || env->GetArrayLength(array) < n) {
+        throw_class(env, g_illegal_argument, what);
+        return false;
+    }
+    out.resize(size_t(n));
+    if constexpr (std::is_same_v<T, float>)
+        env->GetFloatArrayRegion(array, 0, n, out.data());
+    else
+        env->GetIntArrayRegion(array, 0, n, out.data());
+    return !env->ExceptionCheck();
+}
+
+jint length_of(JNIEnv* env, jarray array) { return array ? env->GetArrayLength(array) : 0; }
+
+// Samples one token (fl_sample) and, when out_top_tokens is not null, writes the row's
+// out_top_tokens.length most likely tokens (fl_top_logprobs) to the two out arrays.
 // Returns (token << 32) | float bits of the log-probability.
 jlong JNICALL sample(JNIEnv* env, jclass, jobject logits, jlong offset, jint vocab, jfloat temperature, jint top_k,
-                     jfloat top_p, jlong seed, jlong step) {
+                     jfloat top_p, jlong seed, jlong step, jfloat presence_penalty, jfloat frequency_penalty,
+                     jfloat repetition_penalty, jintArray tokens, jint n_tokens, jint n_prompt_tokens,
+                     jintArray bias_tokens, jfloatArray bias_values, jint min_tokens, jintArray end_tokens,
+                     jintArray out_top_tokens, jfloatArray out_top_logprobs) {
     if (offset < 0 || vocab < 1) {
         throw_class(env, g_illegal_argument, "bad logits offset or vocab");
         return 0;
     }
     auto* base = static_cast<float*>(buffer(env, logits, (offset + vocab) * 4, "logits buffer too small for the row"));
     if (!base) return 0;
-    fl_sampling_params p{temperature, top_k, top_p, static_cast<uint64_t>(seed)};
+    thread_local std::vector<int32_t> history, bias_ids, ends, top_ids;
+    thread_local std::vector<float> bias_vals, top_lps;
+    const jint n_bias = length_of(env, bias_tokens);
+    const jint n_top = length_of(env, out_top_tokens);
+    if (length_of(env, bias_values) != n_bias || length_of(env, out_top_logprobs) != n_top) {
+        throw_class(env, g_illegal_argument, "paired arrays differ in length");
+        return 0;
+    }
+    if (!copy_array(env, tokens, n_tokens, history, "tokens array shorter than n_tokens") ||
+        !copy_array(env, bias_tokens, n_bias, bias_ids, "bias tokens") ||
+        !copy_array(env, bias_values, n_bias, bias_vals, "bias values") ||
+        !copy_array(env, end_tokens, length_of(env, end_tokens), ends, "end tokens"))
+        return 0;
+    fl_sampling_params p = fl_sampling_default_params();
+    p.temperature = temperature;
+    p.top_k = top_k;
+    p.top_p = top_p;
+    p.seed = static_cast<uint64_t>(seed);
+    p.presence_penalty = presence_penalty;
+    p.frequency_penalty = frequency_penalty;
+    p.repetition_penalty = repetition_penalty;
+    p.tokens = history.data();
+    p.n_tokens = n_tokens;
+    p.n_prompt_tokens = n_prompt_tokens;
+    p.bias_tokens = bias_ids.data();
+    p.bias_values = bias_vals.data();
+    p.n_bias = n_bias;
+    p.min_tokens = min_tokens;
+    p.end_tokens = ends.data();
+    p.n_end_tokens = jint(ends.size());
     int32_t token = 0;
     float lp = 0;
     if (check(env, fl_sample(base + offset, vocab, &p, static_cast<uint64_t>(step), &token, &lp))) return 0;
+    if (n_top > 0) {
+        top_ids.resize(size_t(n_top));
+        top_lps.resize(size_t(n_top));
+        if (check(env, fl_top_logprobs(base + offset, vocab, n_top, top_ids.data(), top_lps.data()))) return 0;
+        env->SetIntArrayRegion(out_top_tokens, 0, n_top, top_ids.data());
+        env->SetFloatArrayRegion(out_top_logprobs, 0, n_top, top_lps.data());
+    }
     uint32_t bits;
     std::memcpy(&bits, &lp, 4);
     return (static_cast<jlong>(token) << 32) | static_cast<jlong>(bits);
@@ -324,7 +386,7 @@ const JNINativeMethod kMethods[] = {
               "(JILjava/nio/ByteBuffer;Ljava/nio/ByteBuffer;Ljava/nio/ByteBuffer;Ljava/nio/ByteBuffer;"
               "Ljava/nio/ByteBuffer;Ljava/nio/ByteBuffer;Ljava/nio/ByteBuffer;Ljava/nio/ByteBuffer;)V",
               decode),
-    FL_NATIVE("sample", "(Ljava/nio/ByteBuffer;JIFIFJJ)J", sample),
+    FL_NATIVE("sample", "(Ljava/nio/ByteBuffer;JIFIFJJFFF[III[I[FI[I[I[F)J", sample),
     FL_NATIVE("maskLogits", "(Ljava/nio/ByteBuffer;JI[I)V", mask_logits),
 };
 

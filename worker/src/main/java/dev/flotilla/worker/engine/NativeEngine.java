@@ -176,7 +176,13 @@ public final class NativeEngine {
       ByteBuffer wantHidden,
       ByteBuffer hidden);
 
-  /** Returns (token << 32) | floatToRawIntBits(logprob). */
+  /**
+   * Samples one token of a logits row ({@code fl_sample}) and, when {@code outTopTokens} is not
+   * null, writes the row's {@code outTopTokens.length} most likely tokens and their logprobs
+   * ({@code fl_top_logprobs}). Null arrays mean none: no history, no bias, no end tokens.
+   *
+   * @return (token << 32) | floatToRawIntBits(logprob)
+   */
   static native long sample(
       ByteBuffer logits,
       long offsetFloats,
@@ -185,7 +191,19 @@ public final class NativeEngine {
       int topK,
       float topP,
       long seed,
-      long step);
+      long step,
+      float presencePenalty,
+      float frequencyPenalty,
+      float repetitionPenalty,
+      int[] tokens,
+      int nTokens,
+      int nPromptTokens,
+      int[] biasTokens,
+      float[] biasValues,
+      int minTokens,
+      int[] endTokens,
+      int[] outTopTokens,
+      float[] outTopLogprobs);
 
   /** Sets the row's disallowed logits to -inf (fl_mask_logits); allowedBits: one bit per token. */
   static native void maskLogits(ByteBuffer logits, long offsetFloats, int vocab, int[] allowedBits);

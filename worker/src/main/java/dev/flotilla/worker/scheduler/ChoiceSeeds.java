@@ -21,17 +21,29 @@ public final class ChoiceSeeds {
     return z ^ (z >>> 31);
   }
 
-  /** The request as choice {@code index} samples it. */
+  /** The request as choice {@code index} samples it: only the seed differs from choice 0's. */
   static SequenceRequest forChoice(SequenceRequest r, int index) {
     SamplingParams s = r.sampling();
     return new SequenceRequest(
         r.requestId(),
         r.adapter(),
         r.prompt(),
-        new SamplingParams(s.temperature(), s.topK(), s.topP(), seed(s.seed(), index)),
+        new SamplingParams(
+            s.temperature(),
+            s.topK(),
+            s.topP(),
+            seed(s.seed(), index),
+            s.presencePenalty(),
+            s.frequencyPenalty(),
+            s.repetitionPenalty(),
+            s.logitBias(),
+            s.minTokens(),
+            s.topLogprobs()),
         r.maxTokens(),
         r.limitedByContext(),
         r.priority(),
-        r.virtualTokenCounter());
+        r.virtualTokenCounter(),
+        r.stopTokenIds(),
+        r.pooling());
   }
 }

@@ -3,6 +3,7 @@ package dev.flotilla.worker.scheduler;
 import dev.flotilla.worker.engine.KvStats;
 import dev.flotilla.worker.engine.SampledToken;
 import dev.flotilla.worker.engine.SamplingParams;
+import dev.flotilla.worker.engine.SequenceTokens;
 import java.nio.file.Path;
 
 /**
@@ -70,8 +71,11 @@ public interface EngineBackend extends AutoCloseable {
     throw new UnsupportedOperationException("this engine cannot mask logits");
   }
 
-  /** Samples from the {@code logitRow}-th wanted row of the last step. */
-  SampledToken sample(int logitRow, SamplingParams params, long step);
+  /**
+   * Samples from the {@code logitRow}-th wanted row of the last step for a sequence whose tokens
+   * (and the step: tokens generated so far) are {@code sequence}.
+   */
+  SampledToken sample(int logitRow, SamplingParams params, SequenceTokens sequence);
 
   void freeSequence(int seqId);
 

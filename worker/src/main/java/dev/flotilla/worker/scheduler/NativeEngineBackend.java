@@ -11,6 +11,7 @@ import dev.flotilla.worker.engine.ModelFormatException;
 import dev.flotilla.worker.engine.SampledToken;
 import dev.flotilla.worker.engine.Sampler;
 import dev.flotilla.worker.engine.SamplingParams;
+import dev.flotilla.worker.engine.SequenceTokens;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -120,8 +121,8 @@ public final class NativeEngineBackend implements EngineBackend {
   }
 
   @Override
-  public SampledToken sample(int logitRow, SamplingParams params, long step) {
-    return Sampler.sample(logits, logitRow, vocab, params, step);
+  public SampledToken sample(int logitRow, SamplingParams params, SequenceTokens sequence) {
+    return Sampler.sample(logits, logitRow, vocab, params, sequence);
   }
 
   @Override

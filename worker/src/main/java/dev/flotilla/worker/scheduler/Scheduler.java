@@ -9,6 +9,7 @@ import dev.flotilla.worker.scheduler.SequenceResult.FinishReason;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.PriorityQueue;
@@ -23,6 +24,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.LongSupplier;
+import java.util.stream.IntStream;
 import org.jboss.logging.Logger;
 
 /**
@@ -259,12 +261,13 @@ public final class Scheduler implements AutoCloseable {
       }
       long arrival = arrivals.getAndIncrement();
       long now = clock.getAsLong();
+      int[] ends = endTokens(request);
       Sequence.Group group = new Sequence.Group();
-      Sequence lead = new Sequence(request, outputs.get(0), arrival, now, 0, group);
+      Sequence lead = new Sequence(request, outputs.get(0), arrival, now, 0, group, ends);
       for (int i = 1; i < outputs.size(); i++) {
         lead.forks.add(
             new Sequence(
-                ChoiceSeeds.forChoice(request, i), outputs.get(i), arrival, now, i, group));
+                ChoiceSeeds.forChoice(request, i), outputs.get(i), arrival, now, i, group, ends));
       }
       lead.constraint = constraint;
       post(
@@ -634,11 +637,12 @@ public final class Scheduler implements AutoCloseable {
       if (seq.constraint != null) {
         engine.maskLogits(row, seq.constraint.allowedTokens());
       }
-      SampledToken token = engine.sample(row, seq.request.sampling(), seq.generated());
+      // Each choice reads its own tokens: the shared prompt, then what it generated itself.
+      SampledToken token = engine.sample(row, seq.request.sampling(), seq.sampledFrom());
       if (seq.constraint != null) {
         seq.constraint.accept(token.token());
       }
-      accept(seq, token.token(), token.logprob(), now);
+      accept(seq, token, now);
     } catch (RuntimeException e) {
       // Its cache holds a token it never sampled: it cannot go on. The others in the step can.
       LOG.errorf(e, "sequence %s failed after its engine step", seq.request.requestId());
@@ -763,7 +767,16 @@ public final class Scheduler implements AutoCloseable {
     metrics.preempted();
   }
 
-  private void accept(Sequence seq, int token, float logprob, long now) {
+  /** End-of-sequence tokens and the request's stop token ids. */
+  private int[] endTokens(SequenceRequest request) {
+    return IntStream.concat(
+            eosTokens.stream().mapToInt(Integer::intValue), Arrays.stream(request.stopTokenIds()))
+        .distinct()
+        .toArray();
+  }
+
+  private void accept(Sequence seq, SampledToken sampled, long now) {
+    int token = sampled.token();
     seq.append(token);
     tokensGenerated.incrementAndGet();
     metrics.tokensGenerated(1);
@@ -774,10 +787,10 @@ public final class Scheduler implements AutoCloseable {
       metrics.tokenGap(now - seq.lastTokenNanos);
     }
     seq.lastTokenNanos = now;
-    boolean stopString = seq.output.onToken(token, logprob);
+    boolean stopString = seq.output.onToken(sampled);
     if (stopString) {
       finish(seq, FinishReason.STOP_SEQUENCE);
-    } else if (eosTokens.contains(token)) {
+    } else if (seq.isEnd(token)) {
       finish(seq, FinishReason.STOP);
     } else if (seq.generated() >= seq.request.maxTokens()) {
       finish(

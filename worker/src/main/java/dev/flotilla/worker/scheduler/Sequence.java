@@ -1,5 +1,6 @@
 package dev.flotilla.worker.scheduler;
 
+import dev.flotilla.worker.engine.SequenceTokens;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -44,6 +45,7 @@ public final class Sequence {
   final int choice; // index among the request's choices
   final Group group;
   final List<Sequence> forks = new ArrayList<>(); // lead only: choices waiting for its prompt
+  final int[] endTokens; // end-of-sequence and stop token ids
 
   int[] tokens; // prompt then generated; capacity grows
   int length; // valid entries of tokens
@@ -64,8 +66,10 @@ public final class Sequence {
       long arrival,
       long arrivalNanos,
       int choice,
-      Group group) {
+      Group group,
+      int[] endTokens) {
     this.request = request;
+    this.endTokens = endTokens;
     this.output = output;
     this.arrival = arrival;
     this.arrivalNanos = arrivalNanos;
@@ -105,6 +109,21 @@ public final class Sequence {
       tokens = Arrays.copyOf(tokens, tokens.length * 2);
     }
     tokens[length++] = token;
+  }
+
+  /** The tokens so far, as sampling reads them; valid until the next append. */
+  SequenceTokens sampledFrom() {
+    return new SequenceTokens(tokens, length, request.prompt().length, endTokens);
+  }
+
+  /** Whether {@code token} ends this sequence (end-of-sequence or a stop token id). */
+  boolean isEnd(int token) {
+    for (int end : endTokens) {
+      if (end == token) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The generated tokens so far. */

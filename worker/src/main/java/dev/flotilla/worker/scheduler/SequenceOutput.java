@@ -1,5 +1,7 @@
 package dev.flotilla.worker.scheduler;
 
+import dev.flotilla.worker.engine.SampledToken;
+
 /**
  * Where a sequence's results go. Called on the engine thread, one call at a time per sequence;
  * implementations hand slow work (network writes) elsewhere.
@@ -12,6 +14,15 @@ public interface SequenceOutput {
    * @return true when the text now contains a stop sequence: generation ends here
    */
   boolean onToken(int token, float logprob);
+
+  /**
+   * A generated token with its log-probability and, when asked, the most likely alternatives.
+   *
+   * @return true when the text now contains a stop sequence: generation ends here
+   */
+  default boolean onToken(SampledToken token) {
+    return onToken(token.token(), token.logprob());
+  }
 
   /**
    * An embedding request's pooled vector, after its last prompt chunk; {@link #onFinish} follows.

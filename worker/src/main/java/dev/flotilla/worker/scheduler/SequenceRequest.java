@@ -14,6 +14,7 @@ import dev.flotilla.worker.engine.SamplingParams;
  *     none)
  * @param priority higher is admitted first
  * @param virtualTokenCounter among equal priorities, lower is admitted first
+ * @param stopTokenIds tokens that end generation besides the model's end-of-sequence tokens
  * @param pooling for an embedding request, how its prompt's hidden states become one vector (it
  *     generates nothing and finishes after its last prompt chunk); null for generation
  */
@@ -26,11 +27,48 @@ public record SequenceRequest(
     boolean limitedByContext,
     int priority,
     double virtualTokenCounter,
+    int[] stopTokenIds,
     Pooling pooling) {
 
   private static final SamplingParams UNUSED_SAMPLING = new SamplingParams(0, 0, 1, 0);
 
-  /** A generation request. */
+  public SequenceRequest {
+    if (prompt.length == 0) {
+      throw new IllegalArgumentException("empty prompt");
+    }
+    if (maxTokens < 1) {
+      throw new IllegalArgumentException("maxTokens must be >= 1: " + maxTokens);
+    }
+    prompt = prompt.clone();
+    stopTokenIds = stopTokenIds == null ? new int[0] : stopTokenIds.clone();
+    adapter = adapter == null || adapter.isEmpty() ? null : adapter;
+  }
+
+  /** A generation request that ends at the model's end-of-sequence tokens or a stop token id. */
+  public SequenceRequest(
+      String requestId,
+      String adapter,
+      int[] prompt,
+      SamplingParams sampling,
+      int maxTokens,
+      boolean limitedByContext,
+      int priority,
+      double virtualTokenCounter,
+      int[] stopTokenIds) {
+    this(
+        requestId,
+        adapter,
+        prompt,
+        sampling,
+        maxTokens,
+        limitedByContext,
+        priority,
+        virtualTokenCounter,
+        stopTokenIds,
+        null);
+  }
+
+  /** A generation request that ends only at the model's end-of-sequence tokens. */
   public SequenceRequest(
       String requestId,
       String adapter,
@@ -49,6 +87,7 @@ public record SequenceRequest(
         limitedByContext,
         priority,
         virtualTokenCounter,
+        new int[0],
         null);
   }
 
@@ -72,22 +111,12 @@ public record SequenceRequest(
         false,
         priority,
         virtualTokenCounter,
+        new int[0],
         pooling);
   }
 
   /** Whether this request embeds its prompt instead of generating. */
   public boolean embeds() {
     return pooling != null;
-  }
-
-  public SequenceRequest {
-    if (prompt.length == 0) {
-      throw new IllegalArgumentException("empty prompt");
-    }
-    if (maxTokens < 1) {
-      throw new IllegalArgumentException("maxTokens must be >= 1: " + maxTokens);
-    }
-    prompt = prompt.clone();
-    adapter = adapter == null || adapter.isEmpty() ? null : adapter;
   }
 }

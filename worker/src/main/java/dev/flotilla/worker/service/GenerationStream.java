@@ -3,9 +3,12 @@ package dev.flotilla.worker.service;
 import dev.flotilla.api.v1.ChoiceEnd;
 import dev.flotilla.api.v1.FinishReason;
 import dev.flotilla.api.v1.TokenChunk;
+import dev.flotilla.api.v1.TopLogprobs;
 import dev.flotilla.api.v1.Usage;
 import dev.flotilla.api.worker.v1.WorkerFinal;
 import dev.flotilla.api.worker.v1.WorkerGenerateResponse;
+import dev.flotilla.worker.engine.SampledToken;
+import dev.flotilla.worker.engine.TokenLogprob;
 import dev.flotilla.worker.scheduler.Scheduler;
 import dev.flotilla.worker.scheduler.SequenceOutput;
 import dev.flotilla.worker.scheduler.SequenceResult;
@@ -40,6 +43,7 @@ final class GenerationStream {
   private final StreamObserver<WorkerGenerateResponse> observer;
   private final ServerCallStreamObserver<WorkerGenerateResponse>
       flow; // null when the observer has no flow control
+  private final TokenDecoder decoder;
   private final boolean logprobs;
   private final int promptTokens;
   private final Executor loop; // the call's event loop; null when it has none
@@ -73,6 +77,7 @@ final class GenerationStream {
     this.loop = loop;
     this.scheduler = scheduler;
     this.flow = observer instanceof ServerCallStreamObserver<WorkerGenerateResponse> s ? s : null;
+    this.decoder = decoder;
     this.logprobs = logprobs;
     List<Choice> list = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
@@ -88,6 +93,18 @@ final class GenerationStream {
   /** The outputs of the choices, in index order, for {@link Scheduler#submit}. */
   List<SequenceOutput> outputs() {
     return List.copyOf(choices);
+  }
+
+  private TopLogprobs topLogprobs(SampledToken sampled) {
+    TopLogprobs.Builder top = TopLogprobs.newBuilder();
+    for (TokenLogprob t : sampled.top()) {
+      top.addTokenIds(t.token()).addLogprobs(t.logprob()).addTokens(decodeAlone(t.token()));
+    }
+    return top.build();
+  }
+
+  private String decodeAlone(int token) {
+    return decoder.decode(new int[] {token}, 0, 1);
   }
 
   /** One choice's text state and pending chunk; all writes go through the stream. */
@@ -113,12 +130,23 @@ final class GenerationStream {
 
     @Override
     public boolean onToken(int token, float logprob) {
+      return onToken(new SampledToken(token, logprob));
+    }
+
+    @Override
+    public boolean onToken(SampledToken sampled) {
+      int token = sampled.token();
       StopMatcher.Result r = stops.push(detokenizer.add(token));
+      TopLogprobs top = logprobs && !sampled.top().isEmpty() ? topLogprobs(sampled) : null;
+      String alone = logprobs ? decodeAlone(token) : null;
       synchronized (GenerationStream.this) {
         TokenChunk.Builder chunk = pending();
         chunk.addTokenIds(token).setText(chunk.getText() + r.text());
         if (logprobs) {
-          chunk.addLogprobs(logprob);
+          chunk.addLogprobs(sampled.logprob()).addTokens(alone);
+          if (top != null) {
+            chunk.addTopLogprobs(top);
+          }
         }
       }
       writeSoon();

@@ -4,6 +4,7 @@ import dev.flotilla.api.v1.SamplingParams;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
 import dev.flotilla.worker.chat.ChatPrompts;
 import dev.flotilla.worker.chat.ChatTemplateException;
+import dev.flotilla.worker.engine.LogitBias;
 import dev.flotilla.worker.runtime.WorkerRuntime;
 import dev.flotilla.worker.scheduler.SequenceRequest;
 import io.grpc.Status;
@@ -21,6 +22,8 @@ final class RequestValidator {
   static final int MIN_PRIORITY = 0;
   static final int MAX_PRIORITY = 2;
   static final int MAX_CHOICES = 16;
+  static final int MAX_LOGIT_BIAS = 1024;
+  static final int MAX_STOP_TOKEN_IDS = 64;
 
   private RequestValidator() {}
 
@@ -29,6 +32,9 @@ final class RequestValidator {
    * stream watches for.
    */
   record Validated(SequenceRequest sequence, int n, List<String> stops, boolean logprobs) {}
+
+  private static final int MAX_TOP_LOGPROBS =
+      dev.flotilla.worker.engine.SamplingParams.MAX_TOP_LOGPROBS;
 
   /**
    * @throws StatusRuntimeException INVALID_ARGUMENT, NOT_FOUND or FAILED_PRECONDITION with a
@@ -82,10 +88,21 @@ final class RequestValidator {
       }
     }
 
+    checkPenalties(s);
+    if (s.getTopLogprobs() < 0 || s.getTopLogprobs() > MAX_TOP_LOGPROBS) {
+      throw Errors.invalid(
+          "sampling.top_logprobs",
+          "top_logprobs must be in 0.." + MAX_TOP_LOGPROBS + ", got " + s.getTopLogprobs());
+    }
+    if (s.getTopLogprobs() > 0 && !request.getLogprobs()) {
+      throw Errors.invalid("sampling.top_logprobs", "top_logprobs needs logprobs: true");
+    }
+
     checkFairness(request.getPriority(), request.getVirtualTokenCounter());
     String adapter = request.getAdapter();
     checkAdapter(adapter, runtime);
 
+    int vocab = runtime.modelInfo().vocabSize();
     int[] prompt = prompt(request, runtime);
     int context = runtime.scheduler().contextLength();
     if (prompt.length >= context) {
@@ -111,9 +128,24 @@ final class RequestValidator {
               + ") exceeds the context length "
               + context);
     }
+    if (s.getMinTokens() < 0 || s.getMinTokens() > maxTokens) {
+      throw Errors.invalid(
+          "sampling.min_tokens",
+          "min_tokens must be in 0..max_tokens (" + maxTokens + "), got " + s.getMinTokens());
+    }
     long seed = s.hasSeed() ? s.getSeed() : ThreadLocalRandom.current().nextLong();
     dev.flotilla.worker.engine.SamplingParams sampling =
-        new dev.flotilla.worker.engine.SamplingParams(s.getTemperature(), s.getTopK(), topP, seed);
+        new dev.flotilla.worker.engine.SamplingParams(
+            s.getTemperature(),
+            s.getTopK(),
+            topP,
+            seed,
+            s.getPresencePenalty(),
+            s.getFrequencyPenalty(),
+            s.getRepetitionPenalty() == 0 ? 1f : s.getRepetitionPenalty(),
+            logitBias(s, vocab),
+            s.getMinTokens(),
+            request.getLogprobs() ? s.getTopLogprobs() : 0);
     return new Validated(
         new SequenceRequest(
             request.getRequestId(),
@@ -123,7 +155,8 @@ final class RequestValidator {
             maxTokens,
             limitedByContext,
             request.getPriority(),
-            request.getVirtualTokenCounter()),
+            request.getVirtualTokenCounter(),
+            stopTokenIds(s, vocab)),
         n,
         s.getStopList(),
         request.getLogprobs());
@@ -161,6 +194,63 @@ final class RequestValidator {
             "this worker has no adapter slots (FLOTILLA_MAX_ADAPTERS=0)");
       }
     }
+  }
+
+  private static void checkPenalties(SamplingParams s) {
+    if (!(s.getPresencePenalty() >= -2 && s.getPresencePenalty() <= 2)) {
+      throw Errors.invalid(
+          "sampling.presence_penalty",
+          "presence_penalty must be in [-2, 2], got " + s.getPresencePenalty());
+    }
+    if (!(s.getFrequencyPenalty() >= -2 && s.getFrequencyPenalty() <= 2)) {
+      throw Errors.invalid(
+          "sampling.frequency_penalty",
+          "frequency_penalty must be in [-2, 2], got " + s.getFrequencyPenalty());
+    }
+    if (!(Float.isFinite(s.getRepetitionPenalty()) && s.getRepetitionPenalty() >= 0)) {
+      throw Errors.invalid(
+          "sampling.repetition_penalty",
+          "repetition_penalty must be a finite number > 0 (0 = unset = 1), got "
+              + s.getRepetitionPenalty());
+    }
+  }
+
+  private static LogitBias logitBias(SamplingParams s, int vocab) {
+    if (s.getLogitBiasCount() > MAX_LOGIT_BIAS) {
+      throw Errors.invalid(
+          "sampling.logit_bias",
+          "at most " + MAX_LOGIT_BIAS + " entries, got " + s.getLogitBiasCount());
+    }
+    for (var e : s.getLogitBiasMap().entrySet()) {
+      if (e.getKey() < 0 || e.getKey() >= vocab) {
+        throw Errors.invalid(
+            "sampling.logit_bias",
+            "token id " + e.getKey() + " is outside the vocabulary 0.." + (vocab - 1));
+      }
+      float v = e.getValue();
+      if (!(v >= -100 && v <= 100)) {
+        throw Errors.invalid(
+            "sampling.logit_bias",
+            "values must be in [-100, 100], got " + v + " for token " + e.getKey());
+      }
+    }
+    return LogitBias.of(s.getLogitBiasMap());
+  }
+
+  private static int[] stopTokenIds(SamplingParams s, int vocab) {
+    if (s.getStopTokenIdsCount() > MAX_STOP_TOKEN_IDS) {
+      throw Errors.invalid(
+          "sampling.stop_token_ids",
+          "at most " + MAX_STOP_TOKEN_IDS + " stop token ids, got " + s.getStopTokenIdsCount());
+    }
+    for (int id : s.getStopTokenIdsList()) {
+      if (id < 0 || id >= vocab) {
+        throw Errors.invalid(
+            "sampling.stop_token_ids",
+            "token id " + id + " is outside the vocabulary 0.." + (vocab - 1));
+      }
+    }
+    return s.getStopTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
   }
 
   private static int[] prompt(WorkerGenerateRequest request, WorkerRuntime runtime) {

@@ -6,6 +6,7 @@ import dev.flotilla.worker.engine.KvStats;
 import dev.flotilla.worker.engine.ModelFormatException;
 import dev.flotilla.worker.engine.SampledToken;
 import dev.flotilla.worker.engine.SamplingParams;
+import dev.flotilla.worker.engine.SequenceTokens;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -39,6 +40,7 @@ final class FakeEngine implements EngineBackend {
   final List<String> loads = new ArrayList<>();
   final List<String> frees = new ArrayList<>();
   final Map<String, Long> adapterBytes = new LinkedHashMap<>();
+  SequenceTokens lastSampled; // what the last sample call read
   int eosAtLength = -1; // when set, a sequence that reaches this length produces EOS
   RuntimeException failNextDecode; // when set, the next decode throws it and changes nothing
   long failSampleSeed = Long.MIN_VALUE; // sampling with this seed throws, as the native one can
@@ -143,7 +145,9 @@ final class FakeEngine implements EngineBackend {
   }
 
   @Override
-  public SampledToken sample(int logitRow, SamplingParams params, long step) {
+  public SampledToken sample(int logitRow, SamplingParams params, SequenceTokens sequence) {
+    long step = sequence.step();
+    lastSampled = sequence;
     if (params.seed() == failSampleSeed) {
       throw new InvalidEngineArgumentException("sample: logits have no finite maximum");
     }

@@ -331,6 +331,25 @@ class SchedulerTest {
   }
 
   @Test
+  void aStopTokenIdEndsTheSequenceAndIsBannedBeforeMinTokensWithTheEosTokens() {
+    SequenceRequest plain = request("plain", FakeEngine.tokens(5, 7), 6);
+    List<Integer> free = alone(plain, Map.of());
+    int stopAt = free.get(2);
+    scheduler(new FakeEngine(4, 4, 1000), 4, 64, 2, 256, Map.of());
+    RecordingOutput out = new RecordingOutput();
+    scheduler.submit(
+        new SequenceRequest(
+            "plain", null, plain.prompt(), plain.sampling(), 6, false, 0, 0, new int[] {stopAt}),
+        out);
+    runToCompletion(List.of(out));
+    assertThat(out.result.reason()).isEqualTo(FinishReason.STOP);
+    assertThat(out.tokens).isEqualTo(free.subList(0, free.indexOf(stopAt) + 1));
+    assertThat(engine.lastSampled.endTokens()).containsExactlyInAnyOrder(FakeEngine.EOS, stopAt);
+    assertThat(engine.lastSampled.promptLength()).isEqualTo(5);
+    assertThat(engine.lastSampled.length()).isEqualTo(5 + out.tokens.size() - 1);
+  }
+
+  @Test
   void finishReasons() {
     scheduler(new FakeEngine(4, 4, 1000), 4, 64, 2, 20, Map.of());
     RecordingOutput length = new RecordingOutput();
