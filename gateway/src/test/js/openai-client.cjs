@@ -3,7 +3,7 @@
 // Environment: NODE_PATH (where `openai` is installed), OPENAI_BASE_URL, FLOTILLA_KEY,
 // FLOTILLA_MODEL (a base model), FLOTILLA_ADAPTER_MODEL (base:adapter).
 'use strict';
-const { OpenAI, AuthenticationError } = require('openai');
+const { OpenAI, AuthenticationError, BadRequestError } = require('openai');
 
 const baseURL = process.env.OPENAI_BASE_URL;
 const model = process.env.FLOTILLA_MODEL;
@@ -75,11 +75,39 @@ async function main() {
     }
   }
 
+  // Sampling controls: OpenAI's, and vLLM's extensions sent as extra body fields.
+  const chatTop = await client.chat.completions.create({
+    model, messages, max_tokens: 2, seed: 11, presence_penalty: 0.5, frequency_penalty: -0.25,
+    logit_bias: { 7: -100, 12: 2 }, logprobs: true, top_logprobs: 3,
+    repetition_penalty: 1.1, min_tokens: 1, stop_token_ids: [42],
+  });
+  out.chatTop = { logprobs: chatTop.choices[0].logprobs };
+
+  const completionTop = await client.completions.create({ model, prompt: 'Hello', max_tokens: 2, logprobs: 2 });
+  out.completionTop = { logprobs: completionTop.choices[0].logprobs };
+
+  const chatTopStream = await client.chat.completions.create({
+    model, messages, max_completion_tokens: 2, logprobs: true, top_logprobs: 2, stream: true,
+  });
+  out.chatTopStream = [];
+  for await (const chunk of chatTopStream) {
+    if (chunk.choices.length > 0 && chunk.choices[0].logprobs) {
+      out.chatTopStream.push(...chunk.choices[0].logprobs.content);
+    }
+  }
+
   try {
     await client.completions.create({ model, prompt: 'Hello', max_tokens: 1, n: 17 });
     out.tooManyChoices = { thrown: false };
   } catch (e) {
     out.tooManyChoices = { thrown: true, status: e.status, param: e.param ?? null };
+  }
+
+  try {
+    await client.chat.completions.create({ model, messages, presence_penalty: 3 });
+    out.badPenalty = { thrown: false };
+  } catch (e) {
+    out.badPenalty = { thrown: true, badRequest: e instanceof BadRequestError, status: e.status, param: e.param ?? null };
   }
 
   out.models = [];

@@ -10,12 +10,14 @@ import dev.flotilla.api.v1.ListModelsResponse;
 import dev.flotilla.api.v1.ModelInfo;
 import dev.flotilla.api.v1.TokenChunk;
 import dev.flotilla.api.v1.ToolCall;
+import dev.flotilla.api.v1.TopLogprobs;
 import dev.flotilla.gateway.openai.OpenAiRequests.Endpoint;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * OpenAI's response shapes, built from pipeline messages: completion and chat completion objects,
@@ -48,21 +50,26 @@ public final class OpenAiJson {
     final List<String> tokens = new ArrayList<>();
     final List<Float> values = new ArrayList<>();
     final List<Integer> offsets = new ArrayList<>();
+    final List<TopLogprobs> top = new ArrayList<>(); // per token; null where none came
     int textLength;
 
     /**
-     * Adds a chunk. A chunk of one token names it by its text; a chunk of several (the text is not
-     * split per token) names each {@code token_id:<id>}, as vLLM does.
+     * Adds a chunk. Each token is named by its own text when the worker sent it; else a chunk of
+     * one token names it by the chunk's text, and a chunk of several names each {@code
+     * token_id:<id>}, as vLLM does.
      */
     public void add(TokenChunk chunk) {
       int n = chunk.getLogprobsCount();
       for (int i = 0; i < n; i++) {
         tokens.add(
-            n == 1
-                ? chunk.getText()
-                : "token_id:" + (i < chunk.getTokenIdsCount() ? chunk.getTokenIds(i) : -1));
+            i < chunk.getTokensCount()
+                ? chunk.getTokens(i)
+                : n == 1
+                    ? chunk.getText()
+                    : "token_id:" + (i < chunk.getTokenIdsCount() ? chunk.getTokenIds(i) : -1));
         values.add(chunk.getLogprobs(i));
         offsets.add(textLength);
+        top.add(i < chunk.getTopLogprobsCount() ? chunk.getTopLogprobs(i) : null);
       }
       textLength += chunk.getText().length();
     }
@@ -262,24 +269,51 @@ public final class OpenAiJson {
     if (endpoint == Endpoint.CHAT) {
       ArrayNode content = out.putArray("content");
       for (int i = 0; i < lp.tokens.size(); i++) {
-        ObjectNode t =
-            content.addObject().put("token", lp.tokens.get(i)).put("logprob", lp.values.get(i));
-        ArrayNode bytes = t.putArray("bytes");
-        for (byte b : lp.tokens.get(i).getBytes(StandardCharsets.UTF_8)) {
-          bytes.add(b & 0xff);
+        ObjectNode t = tokenLogprob(content, lp.tokens.get(i), lp.values.get(i));
+        ArrayNode alternatives = t.putArray("top_logprobs");
+        TopLogprobs top = lp.top.get(i);
+        for (int j = 0; top != null && j < top.getLogprobsCount(); j++) {
+          tokenLogprob(alternatives, top.getTokens(j), top.getLogprobs(j));
         }
-        t.putArray("top_logprobs");
       }
+      out.putNull("refusal");
     } else {
       ArrayNode tokens = out.putArray("tokens");
       lp.tokens.forEach(tokens::add);
       ArrayNode values = out.putArray("token_logprobs");
       lp.values.forEach(values::add);
-      // Alternatives are not computed by the engine.
-      out.putNull("top_logprobs");
+      if (lp.top.stream().allMatch(Objects::isNull)) {
+        out.putNull("top_logprobs"); // logprobs: 0 asks for no alternatives
+      } else {
+        // One object per token from text to logprob: the alternatives and, as OpenAI always
+        // includes it, the sampled token (so up to logprobs + 1 entries).
+        ArrayNode top = out.putArray("top_logprobs");
+        for (int i = 0; i < lp.tokens.size(); i++) {
+          ObjectNode alternatives = top.addObject();
+          TopLogprobs t = lp.top.get(i);
+          for (int j = 0; t != null && j < t.getLogprobsCount(); j++) {
+            if (!alternatives.has(t.getTokens(j))) {
+              alternatives.put(t.getTokens(j), t.getLogprobs(j));
+            }
+          }
+          if (!alternatives.has(lp.tokens.get(i))) {
+            alternatives.put(lp.tokens.get(i), lp.values.get(i));
+          }
+        }
+      }
       ArrayNode offsets = out.putArray("text_offset");
       lp.offsets.forEach(offsets::add);
     }
+  }
+
+  /** OpenAI's {@code {token, logprob, bytes}} object, added to {@code array}. */
+  private static ObjectNode tokenLogprob(ArrayNode array, String token, float logprob) {
+    ObjectNode t = array.addObject().put("token", token).put("logprob", logprob);
+    ArrayNode bytes = t.putArray("bytes");
+    for (byte b : token.getBytes(StandardCharsets.UTF_8)) {
+      bytes.add(b & 0xff);
+    }
+    return t;
   }
 
   private static void usage(ObjectNode root, Final fin) {

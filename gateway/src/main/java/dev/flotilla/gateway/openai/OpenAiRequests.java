@@ -6,8 +6,6 @@ import dev.flotilla.api.v1.SamplingParams;
 import dev.flotilla.api.v1.TokenIds;
 import dev.flotilla.gateway.chat.ChatInputs;
 import dev.flotilla.gateway.status.GatewayStatus;
-import java.util.List;
-import java.util.Map;
 
 /**
  * OpenAI request bodies → {@link GenerateRequest}. Every refusal is INVALID_ARGUMENT naming the
@@ -18,13 +16,16 @@ import java.util.Map;
  * such list in a list), {@code messages}, {@code tools}, {@code tool_choice} and {@code
  * response_format} ({@link OutputFormats}), {@code documents} and {@code add_generation_prompt}
  * (for the model's chat template: {@link ChatInputs}), {@code max_tokens} / {@code
- * max_completion_tokens}, {@code temperature} (OpenAI's default 1 when absent), {@code top_p},
- * {@code top_k} (a vLLM extension), {@code seed}, {@code stop}, {@code n} (1..16; 1 with tools or
- * response_format), {@code logprobs} (the sampled token's log-probability only: completions' top
- * alternatives come back as null, chat's {@code top_logprobs} must be 0), {@code stream}, {@code
- * stream_options.include_usage}. Ignored: {@code user}. Refused when set to anything but their
- * neutral value, rather than silently ignored: {@code echo}, {@code suffix}, {@code best_of},
- * {@code presence_penalty}, {@code frequency_penalty}, {@code logit_bias}, {@code functions}.
+ * max_completion_tokens} (chat; both given must agree), {@code temperature} (OpenAI's default 1
+ * when absent), {@code top_p}, {@code top_k} (a vLLM extension), {@code seed}, {@code stop}, {@code
+ * presence_penalty}, {@code frequency_penalty}, {@code logit_bias} (token id strings to values in
+ * [-100, 100]), {@code n} (1..16; 1 with tools or response_format; each choice has its own
+ * log-probabilities), {@code logprobs} (chat: a boolean, with {@code top_logprobs} 0 to 20
+ * alternatives; completions: the number of alternatives, 0 to 20), {@code stream}, {@code
+ * stream_options.include_usage}, and vLLM's {@code repetition_penalty}, {@code min_tokens} and
+ * {@code stop_token_ids}. Ignored: {@code user}. Refused when set to anything but their neutral
+ * value, rather than silently ignored: {@code echo}, {@code suffix}, {@code best_of}, {@code
+ * functions}.
  */
 public final class OpenAiRequests {
   /** Which endpoint a body came to. */
@@ -50,6 +51,9 @@ public final class OpenAiRequests {
       return new Options(stream, usage, logprobs, body.path("model").asText(""));
     }
   }
+
+  /** The most alternatives per token, as OpenAI's chat {@code top_logprobs}. */
+  static final int MAX_TOP_LOGPROBS = 20;
 
   private OpenAiRequests() {}
 
@@ -123,19 +127,25 @@ public final class OpenAiRequests {
 
   private static SamplingParams sampling(Endpoint endpoint, JsonNode body) {
     SamplingParams.Builder s = SamplingParams.newBuilder();
-    JsonNode max =
-        endpoint == Endpoint.CHAT && !isNull(body.path("max_completion_tokens"))
-            ? body.path("max_completion_tokens")
-            : body.path("max_tokens");
-    String maxName =
-        endpoint == Endpoint.CHAT && !isNull(body.path("max_completion_tokens"))
-            ? "max_completion_tokens"
-            : "max_tokens";
-    if (!isNull(max)) {
-      if (!max.isIntegralNumber() || !max.canConvertToInt() || max.asInt() < 1) {
-        throw GatewayStatus.invalidArgument(maxName, "must be an integer >= 1");
+    Integer maxTokens = positiveInt(body, "max_tokens");
+    if (endpoint == Endpoint.CHAT) {
+      Integer maxCompletion = positiveInt(body, "max_completion_tokens");
+      if (maxTokens != null && maxCompletion != null && !maxTokens.equals(maxCompletion)) {
+        throw GatewayStatus.invalidArgument(
+            "max_completion_tokens",
+            "is "
+                + maxCompletion
+                + " but max_tokens is "
+                + maxTokens
+                + "; give one, or both with the same value");
       }
-      s.setMaxTokens(max.asInt());
+      maxTokens = maxCompletion != null ? maxCompletion : maxTokens;
+    } else if (!isNull(body.path("max_completion_tokens"))) {
+      throw GatewayStatus.invalidArgument(
+          "max_completion_tokens", "is a chat completions parameter; use max_tokens");
+    }
+    if (maxTokens != null) {
+      s.setMaxTokens(maxTokens);
     }
     double temperature = number(body, "temperature", 1.0);
     if (!(temperature >= 0 && temperature <= 2)) {
@@ -175,6 +185,32 @@ public final class OpenAiRequests {
     } else if (!isNull(stop)) {
       throw GatewayStatus.invalidArgument("stop", "must be a string or a list of strings");
     }
+    penalties(body, s);
+    logitBias(body, s);
+    JsonNode minTokens = body.path("min_tokens");
+    if (!isNull(minTokens)) {
+      if (!minTokens.isIntegralNumber() || !minTokens.canConvertToInt() || minTokens.asInt() < 0) {
+        throw GatewayStatus.invalidArgument("min_tokens", "must be an integer >= 0");
+      }
+      if (maxTokens != null && minTokens.asInt() > maxTokens) {
+        throw GatewayStatus.invalidArgument(
+            "min_tokens", "must not exceed max_tokens (" + maxTokens + ")");
+      }
+      s.setMinTokens(minTokens.asInt());
+    }
+    JsonNode stopIds = body.path("stop_token_ids");
+    if (!isNull(stopIds)) {
+      if (!stopIds.isArray()) {
+        throw GatewayStatus.invalidArgument("stop_token_ids", "must be a list of token ids");
+      }
+      for (JsonNode id : stopIds) {
+        if (!id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0) {
+          throw GatewayStatus.invalidArgument("stop_token_ids", "token ids are integers >= 0");
+        }
+        s.addStopTokenIds(id.asInt());
+      }
+    }
+    s.setTopLogprobs(topLogprobs(endpoint, body));
     JsonNode n = body.path("n");
     if (!isNull(n)) {
       if (!n.isIntegralNumber() || !n.canConvertToInt() || n.asInt() < 1 || n.asInt() > 16) {
@@ -191,21 +227,85 @@ public final class OpenAiRequests {
       return false;
     }
     if (endpoint == Endpoint.COMPLETIONS) {
-      if (!lp.isIntegralNumber() || lp.asInt() < 0 || lp.asInt() > 5) {
-        throw GatewayStatus.invalidArgument("logprobs", "must be an integer in [0, 5]");
-      }
-      return true;
+      return true; // the number of alternatives, checked by topLogprobs
     }
     if (!lp.isBoolean()) {
       throw GatewayStatus.invalidArgument("logprobs", "must be a boolean");
     }
-    JsonNode top = body.path("top_logprobs");
-    if (!isNull(top) && !(top.isIntegralNumber() && top.asInt() == 0)) {
-      throw GatewayStatus.invalidArgument(
-          "top_logprobs",
-          "alternatives are not computed; only the sampled token's logprob is returned");
-    }
     return lp.asBoolean();
+  }
+
+  /** The alternatives per token: completions' {@code logprobs}, chat's {@code top_logprobs}. */
+  private static int topLogprobs(Endpoint endpoint, JsonNode body) {
+    String field = endpoint == Endpoint.COMPLETIONS ? "logprobs" : "top_logprobs";
+    JsonNode top = body.path(field);
+    if (isNull(top)) {
+      return 0;
+    }
+    if (!top.isIntegralNumber() || top.asInt() < 0 || top.asInt() > MAX_TOP_LOGPROBS) {
+      throw GatewayStatus.invalidArgument(
+          field, "must be an integer in [0, " + MAX_TOP_LOGPROBS + "]");
+    }
+    if (endpoint == Endpoint.CHAT && top.asInt() > 0 && !body.path("logprobs").asBoolean(false)) {
+      throw GatewayStatus.invalidArgument("top_logprobs", "needs logprobs: true");
+    }
+    return top.asInt();
+  }
+
+  private static void penalties(JsonNode body, SamplingParams.Builder s) {
+    double presence = number(body, "presence_penalty", 0);
+    if (!(presence >= -2 && presence <= 2)) {
+      throw GatewayStatus.invalidArgument("presence_penalty", "must be in [-2, 2]");
+    }
+    double frequency = number(body, "frequency_penalty", 0);
+    if (!(frequency >= -2 && frequency <= 2)) {
+      throw GatewayStatus.invalidArgument("frequency_penalty", "must be in [-2, 2]");
+    }
+    double repetition = number(body, "repetition_penalty", 1);
+    if (!(repetition > 0 && Double.isFinite(repetition))) {
+      throw GatewayStatus.invalidArgument("repetition_penalty", "must be a number > 0");
+    }
+    s.setPresencePenalty((float) presence)
+        .setFrequencyPenalty((float) frequency)
+        .setRepetitionPenalty((float) repetition);
+  }
+
+  /** OpenAI's {@code logit_bias}: an object from token ids (as strings) to values. */
+  private static void logitBias(JsonNode body, SamplingParams.Builder s) {
+    JsonNode bias = body.path("logit_bias");
+    if (isNull(bias)) {
+      return;
+    }
+    if (!bias.isObject()) {
+      throw GatewayStatus.invalidArgument(
+          "logit_bias", "must be an object from token ids to numbers");
+    }
+    for (var e : bias.properties()) {
+      int token;
+      try {
+        token = Integer.parseInt(e.getKey());
+      } catch (NumberFormatException ex) {
+        throw GatewayStatus.invalidArgument(
+            "logit_bias", "keys are token ids, got '" + e.getKey() + "'");
+      }
+      JsonNode v = e.getValue();
+      if (token < 0 || !v.isNumber() || !(v.asDouble() >= -100 && v.asDouble() <= 100)) {
+        throw GatewayStatus.invalidArgument(
+            "logit_bias", "maps token ids >= 0 to numbers in [-100, 100]; got " + e);
+      }
+      s.putLogitBias(token, (float) v.asDouble());
+    }
+  }
+
+  private static Integer positiveInt(JsonNode body, String field) {
+    JsonNode v = body.path(field);
+    if (isNull(v)) {
+      return null;
+    }
+    if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < 1) {
+      throw GatewayStatus.invalidArgument(field, "must be an integer >= 1");
+    }
+    return v.asInt();
   }
 
   private static void refuseUnsupported(JsonNode body) {
@@ -215,18 +315,13 @@ public final class OpenAiRequests {
     if (!body.path("suffix").asText("").isEmpty()) {
       throw GatewayStatus.invalidArgument("suffix", "is not supported");
     }
-    for (var e :
-        Map.of("best_of", 1.0, "presence_penalty", 0.0, "frequency_penalty", 0.0).entrySet()) {
-      JsonNode v = body.path(e.getKey());
-      if (!isNull(v) && !(v.isNumber() && v.asDouble() == e.getValue())) {
-        throw GatewayStatus.invalidArgument(e.getKey(), "only " + e.getValue() + " is supported");
-      }
+    JsonNode bestOf = body.path("best_of");
+    if (!isNull(bestOf) && !(bestOf.isNumber() && bestOf.asDouble() == 1.0)) {
+      throw GatewayStatus.invalidArgument("best_of", "only 1.0 is supported");
     }
-    for (String field : List.of("logit_bias", "functions")) {
-      JsonNode v = body.path(field);
-      if (!isNull(v) && !v.isEmpty()) {
-        throw GatewayStatus.invalidArgument(field, "is not supported");
-      }
+    JsonNode functions = body.path("functions");
+    if (!isNull(functions) && !functions.isEmpty()) {
+      throw GatewayStatus.invalidArgument("functions", "is not supported");
     }
   }
 

@@ -7,6 +7,7 @@ import dev.flotilla.api.v1.GenerateRequest;
 import dev.flotilla.api.v1.ListModelsResponse;
 import dev.flotilla.api.v1.ModelInfo;
 import dev.flotilla.api.v1.ResponseFormat;
+import dev.flotilla.api.v1.SamplingParams;
 import dev.flotilla.api.v1.ToolChoice;
 import dev.flotilla.gateway.auth.ApiKeyAuthenticator;
 import dev.flotilla.gateway.auth.TenantInfo;
@@ -346,6 +347,25 @@ public final class GatewayPipeline {
   /** The most choices (sampling.n) one request may ask for. */
   static final int MAX_CHOICES = 16;
 
+  /** As the worker's limits, so a request the gateway admits is one the worker takes. */
+  static final int MAX_LOGIT_BIAS = 1024;
+
+  static final int MAX_STOP_TOKEN_IDS = 64;
+  static final int MAX_TOP_LOGPROBS = 20;
+
+  static void validatePenalties(SamplingParams s) {
+    if (!(s.getPresencePenalty() >= -2 && s.getPresencePenalty() <= 2)) {
+      throw GatewayStatus.invalidArgument("sampling.presence_penalty", "must be in [-2, 2]");
+    }
+    if (!(s.getFrequencyPenalty() >= -2 && s.getFrequencyPenalty() <= 2)) {
+      throw GatewayStatus.invalidArgument("sampling.frequency_penalty", "must be in [-2, 2]");
+    }
+    if (!(Float.isFinite(s.getRepetitionPenalty()) && s.getRepetitionPenalty() >= 0)) {
+      throw GatewayStatus.invalidArgument(
+          "sampling.repetition_penalty", "must be a finite number > 0 (0 = unset = 1)");
+    }
+  }
+
   static void validate(GenerateRequest r) {
     switch (r.getInputCase()) {
       case PROMPT -> {
@@ -408,6 +428,37 @@ public final class GatewayPipeline {
       if (stop.isEmpty() || stop.length() > MAX_STOP_LENGTH) {
         throw GatewayStatus.invalidArgument(
             "sampling.stop", "stop sequences have 1 to " + MAX_STOP_LENGTH + " characters");
+      }
+    }
+    validatePenalties(s);
+    if (s.getLogitBiasCount() > MAX_LOGIT_BIAS) {
+      throw GatewayStatus.invalidArgument(
+          "sampling.logit_bias", "at most " + MAX_LOGIT_BIAS + " entries");
+    }
+    for (var e : s.getLogitBiasMap().entrySet()) {
+      if (e.getKey() < 0 || !(e.getValue() >= -100 && e.getValue() <= 100)) {
+        throw GatewayStatus.invalidArgument(
+            "sampling.logit_bias", "maps token ids >= 0 to values in [-100, 100]");
+      }
+    }
+    if (s.getTopLogprobs() < 0 || s.getTopLogprobs() > MAX_TOP_LOGPROBS) {
+      throw GatewayStatus.invalidArgument(
+          "sampling.top_logprobs", "must be in [0, " + MAX_TOP_LOGPROBS + "]");
+    }
+    if (s.getTopLogprobs() > 0 && !r.getLogprobs()) {
+      throw GatewayStatus.invalidArgument("sampling.top_logprobs", "needs logprobs: true");
+    }
+    if (s.getMinTokens() < 0 || (s.getMaxTokens() > 0 && s.getMinTokens() > s.getMaxTokens())) {
+      throw GatewayStatus.invalidArgument(
+          "sampling.min_tokens", "must be >= 0 and at most max_tokens");
+    }
+    if (s.getStopTokenIdsCount() > MAX_STOP_TOKEN_IDS) {
+      throw GatewayStatus.invalidArgument(
+          "sampling.stop_token_ids", "at most " + MAX_STOP_TOKEN_IDS + " token ids");
+    }
+    for (int id : s.getStopTokenIdsList()) {
+      if (id < 0) {
+        throw GatewayStatus.invalidArgument("sampling.stop_token_ids", "token ids are >= 0");
       }
     }
     if (r.getRequestId().length() > 128) {

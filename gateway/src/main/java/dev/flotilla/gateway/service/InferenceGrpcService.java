@@ -104,7 +104,9 @@ public class InferenceGrpcService extends InferenceGrpc.InferenceImplBase {
                     chunk.getIndex(), i -> Choice.newBuilder().setIndex(i).setText(""));
             c.setText(c.getText() + chunk.getText())
                 .addAllTokenIds(chunk.getTokenIdsList())
-                .addAllLogprobs(chunk.getLogprobsList());
+                .addAllLogprobs(chunk.getLogprobsList())
+                .addAllTopLogprobs(chunk.getTopLogprobsList())
+                .addAllTokens(chunk.getTokensList());
           }
 
           @Override
@@ -116,6 +118,8 @@ public class InferenceGrpcService extends InferenceGrpc.InferenceImplBase {
             out.setText(first.getText())
                 .addAllTokenIds(first.getTokenIdsList())
                 .addAllLogprobs(first.getLogprobsList())
+                .addAllTopLogprobs(first.getTopLogprobsList())
+                .addAllTokens(first.getTokensList())
                 .setFinal(fin);
             // A choice that produced only an end token still has its place.
             for (ChoiceEnd end : fin.getChoicesList()) {

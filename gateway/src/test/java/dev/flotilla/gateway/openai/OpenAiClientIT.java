@@ -169,10 +169,55 @@ class OpenAiClientIT {
       assertThat(wrongKey.get("status").asInt()).isEqualTo(401);
       assertThat(wrongKey.get("code").asText()).isEqualTo("invalid_api_key");
 
-      // Six generations and the refused n (no tokens) metered, exactly as gRPC meters them; the
-      // refused key is not.
-      assertThat(ledger.pending() - spooledBefore).isEqualTo(7);
-      assertThat(worker.generated).hasSize(6);
+      JsonNode chatTop = out.get("chatTop").get("logprobs").get("content");
+      assertThat(chatTop).hasSize(2);
+      assertThat(chatTop.get(1).get("token").asText()).isEqualTo("t1 ");
+      assertThat(chatTop.get(1).get("logprob").asDouble()).isEqualTo(-0.5);
+      assertThat(chatTop.get(1).get("top_logprobs"))
+          .extracting(t -> t.get("token").asText())
+          .containsExactly("t1 ", "alt1", "alt2");
+      assertThat(chatTop.get(1).get("top_logprobs").get(2).get("logprob").asDouble())
+          .isEqualTo(-2.0);
+      assertThat(chatTop.get(1).get("top_logprobs").get(1).get("bytes"))
+          .extracting(JsonNode::asInt)
+          .containsExactly((int) 'a', (int) 'l', (int) 't', (int) '1');
+      var sampling = worker.generated.get(6).getSampling();
+      assertThat(sampling.getPresencePenalty()).isEqualTo(0.5f);
+      assertThat(sampling.getFrequencyPenalty()).isEqualTo(-0.25f);
+      assertThat(sampling.getRepetitionPenalty()).isEqualTo(1.1f);
+      assertThat(sampling.getLogitBiasMap())
+          .containsExactlyInAnyOrderEntriesOf(Map.of(7, -100f, 12, 2f));
+      assertThat(sampling.getMinTokens()).isEqualTo(1);
+      assertThat(sampling.getStopTokenIdsList()).containsExactly(42);
+      assertThat(sampling.getSeed()).isEqualTo(11L);
+      assertThat(sampling.getTopLogprobs()).isEqualTo(3);
+
+      // Completions: one object per token from text to logprob, the sampled token included.
+      JsonNode completionTop = out.get("completionTop").get("logprobs");
+      assertThat(completionTop.get("tokens"))
+          .extracting(JsonNode::asText)
+          .containsExactly("t0 ", "t1 ");
+      assertThat(completionTop.get("top_logprobs").get(0).get("t0 ").asDouble()).isEqualTo(-0.25);
+      assertThat(completionTop.get("top_logprobs").get(0).get("alt1").asDouble()).isEqualTo(-1.0);
+      assertThat(completionTop.get("top_logprobs").get(0).size()).isEqualTo(2);
+      assertThat(worker.generated.get(7).getSampling().getTopLogprobs()).isEqualTo(2);
+
+      JsonNode streamed = out.get("chatTopStream");
+      assertThat(streamed).hasSize(2);
+      assertThat(streamed.get(0).get("top_logprobs"))
+          .extracting(t -> t.get("token").asText())
+          .containsExactly("t0 ", "alt1");
+
+      JsonNode badPenalty = out.get("badPenalty");
+      assertThat(badPenalty.get("thrown").asBoolean()).isTrue();
+      assertThat(badPenalty.get("badRequest").asBoolean()).isTrue();
+      assertThat(badPenalty.get("status").asInt()).isEqualTo(400);
+      assertThat(badPenalty.get("param").asText()).isEqualTo("presence_penalty");
+
+      // Nine generations, the refused n (no tokens) and the refused penalty metered, exactly as
+      // gRPC meters them; the refused key is not.
+      assertThat(ledger.pending() - spooledBefore).isEqualTo(11);
+      assertThat(worker.generated).hasSize(9);
       assertThat(worker.generated.get(4).getSampling().getN()).isEqualTo(3);
       assertThat(worker.generated.get(1).getAdapter()).isEqualTo("oai-own");
       assertThat(worker.generated.get(1).getChat().getMessagesJson())

@@ -451,7 +451,7 @@ class OpenAiHttpIT {
         call(
             "/v1/completions",
             ACME,
-            Map.of("model", MODEL, "prompt", "x", "presence_penalty", 0.5)),
+            Map.of("model", MODEL, "prompt", "x", "presence_penalty", 2.5)),
         400,
         "invalid_request_error",
         "presence_penalty",

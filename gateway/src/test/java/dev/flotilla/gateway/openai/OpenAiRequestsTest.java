@@ -39,7 +39,7 @@ class OpenAiRequestsTest {
         map(
             Endpoint.CHAT,
             "{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
-                + "\"content\":\"hi\"}],\"max_tokens\":9,\"max_completion_tokens\":5,\"top_k\":-1,"
+                + "\"content\":\"hi\"}],\"max_tokens\":5,\"max_completion_tokens\":5,\"top_k\":-1,"
                 + "\"seed\":-3,\"stop\":\"END\",\"user\":\"u\",\"logprobs\":true,\"top_logprobs\":0}");
     assertThat(r.getChat().getMessagesJson()).isEqualTo("[{\"role\":\"user\",\"content\":\"hi\"}]");
     assertThat(r.getSampling().getMaxTokens()).isEqualTo(5);
@@ -51,6 +51,37 @@ class OpenAiRequestsTest {
     assertThat(r.getLogprobs()).isTrue();
     assertThat(map(Endpoint.COMPLETIONS, "{\"model\":\"m\",\"prompt\":[\"one\"]}").getPrompt())
         .isEqualTo("one");
+  }
+
+  @Test
+  void penaltiesBiasMinAndStopTokensAndTopLogprobsMap() throws Exception {
+    GenerateRequest chat =
+        map(
+            Endpoint.CHAT,
+            "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                + "\"presence_penalty\":0.5,\"frequency_penalty\":-1.5,\"repetition_penalty\":1.2,"
+                + "\"logit_bias\":{\"7\":-100,\"12\":3.5},\"min_tokens\":2,\"max_completion_tokens\":8,"
+                + "\"stop_token_ids\":[4,9],\"logprobs\":true,\"top_logprobs\":20}");
+    var s = chat.getSampling();
+    assertThat(s.getPresencePenalty()).isEqualTo(0.5f);
+    assertThat(s.getFrequencyPenalty()).isEqualTo(-1.5f);
+    assertThat(s.getRepetitionPenalty()).isEqualTo(1.2f);
+    assertThat(s.getLogitBiasMap())
+        .containsExactlyInAnyOrderEntriesOf(java.util.Map.of(7, -100f, 12, 3.5f));
+    assertThat(s.getMinTokens()).isEqualTo(2);
+    assertThat(s.getMaxTokens()).isEqualTo(8);
+    assertThat(s.getStopTokenIdsList()).containsExactly(4, 9);
+    assertThat(s.getTopLogprobs()).isEqualTo(20);
+    assertThat(chat.getLogprobs()).isTrue();
+
+    GenerateRequest completion =
+        map(Endpoint.COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"x\",\"logprobs\":3}");
+    assertThat(completion.getLogprobs()).isTrue();
+    assertThat(completion.getSampling().getTopLogprobs()).isEqualTo(3);
+    GenerateRequest plain = map(Endpoint.COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"x\"}");
+    assertThat(plain.getSampling().getRepetitionPenalty()).isEqualTo(1f);
+    assertThat(plain.getSampling().getTopLogprobs()).isZero();
+    assertThat(plain.getLogprobs()).isFalse();
   }
 
   @ParameterizedTest
@@ -74,10 +105,19 @@ class OpenAiRequestsTest {
         "{\"model\":\"m\",\"prompt\":\"x\",\"n\":0}|n",
         "{\"model\":\"m\",\"prompt\":\"x\",\"n\":2.5}|n",
         "{\"model\":\"m\",\"prompt\":\"x\",\"stop\":[\"\"]}|stop",
-        "{\"model\":\"m\",\"prompt\":\"x\",\"logprobs\":9}|logprobs",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"logprobs\":21}|logprobs",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"presence_penalty\":2.5}|presence_penalty",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"frequency_penalty\":-2.5}|frequency_penalty",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"repetition_penalty\":0}|repetition_penalty",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"logit_bias\":{\"1\":101}}|logit_bias",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"logit_bias\":{\"one\":1}}|logit_bias",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"logit_bias\":[1]}|logit_bias",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"min_tokens\":-1}|min_tokens",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"min_tokens\":5,\"max_tokens\":4}|min_tokens",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"stop_token_ids\":[-1]}|stop_token_ids",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"max_completion_tokens\":4}|max_completion_tokens",
         "{\"model\":\"m\",\"prompt\":\"x\",\"echo\":true}|echo",
         "{\"model\":\"m\",\"prompt\":\"x\",\"best_of\":2}|best_of",
-        "{\"model\":\"m\",\"prompt\":\"x\",\"logit_bias\":{\"1\":5}}|logit_bias",
         "{\"model\":\"m\",\"prompt\":\"x\",\"stream_options\":{\"include_usage\":true}}|stream_options",
         "{\"model\":\"m\",\"prompt\":\"x\",\"stream\":\"yes\"}|stream",
       })
@@ -116,7 +156,9 @@ class OpenAiRequestsTest {
         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\"}]}]}|messages",
         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[1]}|tools",
         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tool_choice\":\"required\"}|tool_choice",
-        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"logprobs\":true,\"top_logprobs\":2}|top_logprobs",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"logprobs\":true,\"top_logprobs\":21}|top_logprobs",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"top_logprobs\":2}|top_logprobs",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":3,\"max_completion_tokens\":4}|max_completion_tokens",
         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"xml\"}}|response_format.type",
         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"s\"}}}|response_format.json_schema.schema",
         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":\"any\"}|tool_choice",

@@ -8,6 +8,7 @@ import dev.flotilla.api.v1.EmbedInput;
 import dev.flotilla.api.v1.Embedding;
 import dev.flotilla.api.v1.FinishReason;
 import dev.flotilla.api.v1.TokenChunk;
+import dev.flotilla.api.v1.TopLogprobs;
 import dev.flotilla.api.v1.Usage;
 import dev.flotilla.api.worker.v1.GenerateStreamRequest;
 import dev.flotilla.api.worker.v1.GenerateStreamResponse;
@@ -194,7 +195,20 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
       TokenChunk.Builder chunk =
           TokenChunk.newBuilder().setText("t" + i + " ").addTokenIds(100 + i);
       if (request.getLogprobs()) {
-        chunk.addLogprobs(-0.25f * (i + 1));
+        chunk.addLogprobs(-0.25f * (i + 1)).addTokens("t" + i + " ");
+        int k = request.getSampling().getTopLogprobs();
+        if (k > 0) {
+          // the sampled token first, then "alt1".."alt<k-1>" at -1, -2, ...
+          TopLogprobs.Builder top =
+              TopLogprobs.newBuilder()
+                  .addTokenIds(100 + i)
+                  .addLogprobs(-0.25f * (i + 1))
+                  .addTokens("t" + i + " ");
+          for (int j = 1; j < k; j++) {
+            top.addTokenIds(j).addLogprobs(-j).addTokens("alt" + j);
+          }
+          chunk.addTopLogprobs(top);
+        }
       }
       WorkerGenerateResponse.Builder message = WorkerGenerateResponse.newBuilder().setTokens(chunk);
       if (i == 0 && announcedPromptTokens >= 0) {

@@ -19,6 +19,7 @@ import dev.flotilla.api.v1.ListModelsRequest;
 import dev.flotilla.api.v1.ListModelsResponse;
 import dev.flotilla.api.v1.ResponseFormat;
 import dev.flotilla.api.v1.SamplingParams;
+import dev.flotilla.api.v1.TokenChunk;
 import dev.flotilla.api.v1.TokenIds;
 import dev.flotilla.api.v1.ToolChoice;
 import dev.flotilla.gateway.TestLogs;
@@ -186,6 +187,37 @@ class InferenceServiceIT {
     assertThat(out.get(4).getFinal().getUsage().getCompletionTokens()).isEqualTo(3);
     await().until(() -> usage.size() == 1);
     assertThat(usage.get(0).completionTokens()).isEqualTo(3);
+  }
+
+  @Test
+  void samplingFieldsReachTheWorkerAndTopLogprobsComeBackPerToken() throws Exception {
+    FakeWorker w = worker("w1");
+    w.tokens = 2;
+    SamplingParams sampling =
+        request("", 4).getSampling().toBuilder()
+            .setPresencePenalty(0.5f)
+            .setFrequencyPenalty(-0.5f)
+            .setRepetitionPenalty(1.1f)
+            .putLogitBias(7, -100f)
+            .setMinTokens(1)
+            .addStopTokenIds(42)
+            .setSeed(9)
+            .setTopLogprobs(3)
+            .build();
+    GenerateRequest req =
+        request("", 4).toBuilder().setLogprobs(true).setSampling(sampling).build();
+    List<GenerateResponse> out = drain(client(ACME).generate(req));
+    TokenChunk first = out.get(0).getTokens();
+    assertThat(first.getTokensList()).containsExactly("t0 ");
+    assertThat(first.getTopLogprobs(0).getTokensList()).containsExactly("t0 ", "alt1", "alt2");
+    assertThat(first.getTopLogprobs(0).getLogprobsList()).containsExactly(-0.25f, -1f, -2f);
+    assertThat(w.generated.get(0).getSampling())
+        .isEqualTo(sampling.toBuilder().setMaxTokens(4).build());
+
+    CompleteResponse whole = client(ACME).complete(req);
+    assertThat(whole.getTopLogprobsCount()).isEqualTo(2);
+    assertThat(whole.getTokensList()).containsExactly("t0 ", "t1 ");
+    assertThat(whole.getTopLogprobs(1).getTokenIdsList()).containsExactly(101, 1, 2);
   }
 
   @Test
@@ -437,6 +469,40 @@ class InferenceServiceIT {
         request("", 4).toBuilder()
             .setPromptTokenIds(TokenIds.newBuilder().addIds(5).addIds(-2))
             .build());
+    for (float p : new float[] {Float.NaN, 2.5f, -2.5f}) {
+      bad.put(
+          "sampling.presence_penalty " + p,
+          request("", 4).toBuilder().setSampling(base.toBuilder().setPresencePenalty(p)).build());
+      bad.put(
+          "sampling.frequency_penalty " + p,
+          request("", 4).toBuilder().setSampling(base.toBuilder().setFrequencyPenalty(p)).build());
+    }
+    for (float p : new float[] {Float.NaN, -1f, Float.POSITIVE_INFINITY}) {
+      bad.put(
+          "sampling.repetition_penalty " + p,
+          request("", 4).toBuilder().setSampling(base.toBuilder().setRepetitionPenalty(p)).build());
+    }
+    bad.put(
+        "sampling.logit_bias value",
+        request("", 4).toBuilder().setSampling(base.toBuilder().putLogitBias(3, 100.5f)).build());
+    bad.put(
+        "sampling.logit_bias id",
+        request("", 4).toBuilder().setSampling(base.toBuilder().putLogitBias(-3, 1f)).build());
+    bad.put(
+        "sampling.top_logprobs 21",
+        request("", 4).toBuilder()
+            .setLogprobs(true)
+            .setSampling(base.toBuilder().setTopLogprobs(21))
+            .build());
+    bad.put(
+        "sampling.top_logprobs without logprobs",
+        request("", 4).toBuilder().setSampling(base.toBuilder().setTopLogprobs(2)).build());
+    bad.put(
+        "sampling.min_tokens",
+        request("", 4).toBuilder().setSampling(base.toBuilder().setMinTokens(5)).build());
+    bad.put(
+        "sampling.stop_token_ids",
+        request("", 4).toBuilder().setSampling(base.toBuilder().addStopTokenIds(-1)).build());
     for (var c : bad.entrySet()) {
       StatusRuntimeException e =
           org.junit.jupiter.api.Assertions.assertThrows(
