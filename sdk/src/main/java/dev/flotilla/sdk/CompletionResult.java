@@ -9,17 +9,20 @@ import java.util.List;
  * @param tokenIds the generated token ids
  * @param logprobs the log-probability of each generated token; empty unless {@link
  *     CompletionRequest.Builder#logprobs(boolean)} was set
+ * @param topLogprobs per token, the most likely tokens, most likely first; empty unless {@link
+ *     CompletionRequest.Builder#topLogprobs(int)} was set
  * @param requestId the request id the gateway used, for support and usage reconciliation
  * @param finishReason why generation ended
  * @param usage tokens consumed
  * @param timings where the request spent its time
- * @param choices every choice in index order (one for a request of one); text, tokenIds, logprobs
- *     and finishReason above are choice 0's
+ * @param choices every choice in index order (one for a request of one); text, tokenIds, logprobs,
+ *     topLogprobs and finishReason above are choice 0's
  */
 public record CompletionResult(
     String text,
     List<Integer> tokenIds,
     List<Float> logprobs,
+    List<List<TopLogprob>> topLogprobs,
     String requestId,
     FinishReason finishReason,
     Usage usage,
@@ -31,6 +34,7 @@ public record CompletionResult(
    * @param text the generated text
    * @param tokenIds the generated token ids
    * @param logprobs the log-probability of each generated token, or empty
+   * @param topLogprobs per token, the most likely tokens, or empty
    * @param requestId the request id the gateway used
    * @param finishReason why generation ended
    * @param usage tokens consumed
@@ -40,11 +44,13 @@ public record CompletionResult(
   public CompletionResult {
     tokenIds = List.copyOf(tokenIds);
     logprobs = List.copyOf(logprobs);
+    topLogprobs = topLogprobs.stream().map(List::copyOf).toList();
     choices = List.copyOf(choices);
   }
 
   /**
-   * A result of one choice, which is also its only entry in {@link #choices()}.
+   * A result of one choice without alternatives, which is also its only entry in {@link
+   * #choices()}.
    *
    * @param text the generated text
    * @param tokenIds the generated token ids
@@ -66,6 +72,7 @@ public record CompletionResult(
         text,
         tokenIds,
         logprobs,
+        List.of(),
         requestId,
         finishReason,
         usage,

@@ -16,6 +16,7 @@ import dev.flotilla.api.v1.ResponseFormat;
 import dev.flotilla.api.v1.SamplingParams;
 import dev.flotilla.api.v1.TokenChunk;
 import dev.flotilla.api.v1.TokenIds;
+import dev.flotilla.api.v1.TopLogprobs;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -36,6 +37,14 @@ final class ProtoMapping {
       sampling.setN(request.n());
     }
     request.seed().ifPresent(sampling::setSeed);
+    sampling
+        .setPresencePenalty(request.presencePenalty())
+        .setFrequencyPenalty(request.frequencyPenalty())
+        .setRepetitionPenalty(request.repetitionPenalty())
+        .putAllLogitBias(request.logitBias())
+        .setMinTokens(request.minTokens())
+        .addAllStopTokenIds(request.stopTokenIds())
+        .setTopLogprobs(request.topLogprobs());
 
     GenerateRequest.Builder proto =
         GenerateRequest.newBuilder()
@@ -115,6 +124,7 @@ final class ProtoMapping {
                     response.getText(),
                     response.getTokenIdsList(),
                     response.getLogprobsList(),
+                    topLogprobs(response.getTopLogprobsList()),
                     finishReason(summary.getFinishReason())))
             : response.getChoicesList().stream()
                 .map(
@@ -124,12 +134,14 @@ final class ProtoMapping {
                             c.getText(),
                             c.getTokenIdsList(),
                             c.getLogprobsList(),
+                            topLogprobs(c.getTopLogprobsList()),
                             finishReason(c.getFinishReason())))
                 .toList();
     return new CompletionResult(
         response.getText(),
         response.getTokenIdsList(),
         response.getLogprobsList(),
+        topLogprobs(response.getTopLogprobsList()),
         summary.getRequestId(),
         finishReason(summary.getFinishReason()),
         usage(summary),
@@ -153,7 +165,28 @@ final class ProtoMapping {
 
   private static StreamEvent.Tokens tokens(TokenChunk chunk) {
     return new StreamEvent.Tokens(
-        chunk.getText(), chunk.getTokenIdsList(), chunk.getLogprobsList(), chunk.getIndex());
+        chunk.getText(),
+        chunk.getTokenIdsList(),
+        chunk.getLogprobsList(),
+        topLogprobs(chunk.getTopLogprobsList()),
+        chunk.getIndex());
+  }
+
+  private static List<List<TopLogprob>> topLogprobs(List<TopLogprobs> perToken) {
+    return perToken.stream()
+        .map(
+            top -> {
+              List<TopLogprob> out = new ArrayList<>(top.getTokenIdsCount());
+              for (int i = 0; i < top.getTokenIdsCount(); i++) {
+                out.add(
+                    new TopLogprob(
+                        top.getTokenIds(i),
+                        i < top.getTokensCount() ? top.getTokens(i) : "",
+                        i < top.getLogprobsCount() ? top.getLogprobs(i) : Float.NaN));
+              }
+              return out;
+            })
+        .toList();
   }
 
   private static StreamEvent.Progress progress(HeldProgress progress) {

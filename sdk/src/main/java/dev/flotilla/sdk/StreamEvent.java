@@ -16,9 +16,16 @@ public sealed interface StreamEvent
    * @param text the new text
    * @param tokenIds the new token ids
    * @param logprobs their log-probabilities; empty unless requested
+   * @param topLogprobs per token, the most likely tokens, most likely first; empty unless {@link
+   *     CompletionRequest.Builder#topLogprobs(int)} was set
    * @param index the choice they continue, 0 .. n-1 ({@link CompletionRequest.Builder#n(int)})
    */
-  record Tokens(String text, List<Integer> tokenIds, List<Float> logprobs, int index)
+  record Tokens(
+      String text,
+      List<Integer> tokenIds,
+      List<Float> logprobs,
+      List<List<TopLogprob>> topLogprobs,
+      int index)
       implements StreamEvent {
     /**
      * Creates the event, copying the lists so it stays immutable.
@@ -26,22 +33,36 @@ public sealed interface StreamEvent
      * @param text the new text
      * @param tokenIds the new token ids
      * @param logprobs their log-probabilities, or empty
+     * @param topLogprobs per token, the most likely tokens, or empty
      * @param index the choice they continue
      */
     public Tokens {
       tokenIds = List.copyOf(tokenIds);
       logprobs = List.copyOf(logprobs);
+      topLogprobs = topLogprobs.stream().map(List::copyOf).toList();
     }
 
     /**
-     * Tokens of choice 0, the only choice of a request for one.
+     * Tokens of choice {@code index} without alternatives.
+     *
+     * @param text the new text
+     * @param tokenIds the new token ids
+     * @param logprobs their log-probabilities, or empty
+     * @param index the choice they continue
+     */
+    public Tokens(String text, List<Integer> tokenIds, List<Float> logprobs, int index) {
+      this(text, tokenIds, logprobs, List.of(), index);
+    }
+
+    /**
+     * Tokens of choice 0, the only choice of a request for one, without alternatives.
      *
      * @param text the new text
      * @param tokenIds the new token ids
      * @param logprobs their log-probabilities, or empty
      */
     public Tokens(String text, List<Integer> tokenIds, List<Float> logprobs) {
-      this(text, tokenIds, logprobs, 0);
+      this(text, tokenIds, logprobs, List.of(), 0);
     }
   }
 

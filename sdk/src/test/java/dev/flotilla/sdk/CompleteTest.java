@@ -63,6 +63,76 @@ class CompleteTest {
   }
 
   @Test
+  void sendsSamplingControlsAndMapsTopLogprobs() {
+    answerWith(
+        CompleteResponse.newBuilder()
+            .setText("ab")
+            .addAllTokenIds(List.of(5, 6))
+            .addAllLogprobs(List.of(-0.5f, -0.25f))
+            .addTopLogprobs(
+                dev.flotilla.api.v1.TopLogprobs.newBuilder()
+                    .addAllTokenIds(List.of(5, 9))
+                    .addAllLogprobs(List.of(-0.5f, -1.5f))
+                    .addAllTokens(List.of("a", "z")))
+            .addTopLogprobs(
+                dev.flotilla.api.v1.TopLogprobs.newBuilder()
+                    .addAllTokenIds(List.of(6, 9))
+                    .addAllLogprobs(List.of(-0.25f, -2f))
+                    .addAllTokens(List.of("b", "z")))
+            .setFinal(Final.newBuilder().setRequestId("r-2"))
+            .build());
+
+    CompletionResult result =
+        client.complete(
+            CompletionRequest.builder()
+                .model("m")
+                .prompt("p")
+                .maxTokens(10)
+                .presencePenalty(0.5f)
+                .frequencyPenalty(-1f)
+                .repetitionPenalty(1.2f)
+                .logitBias(7, -100f)
+                .logitBias(8, 2.5f)
+                .minTokens(3)
+                .stopTokenId(2)
+                .stopTokenId(4)
+                .topLogprobs(2)
+                .build());
+
+    var sent = gateway.service.completeRequests.get(0);
+    assertThat(sent.getLogprobs()).as("top logprobs imply logprobs").isTrue();
+    assertThat(sent.getSampling().getPresencePenalty()).isEqualTo(0.5f);
+    assertThat(sent.getSampling().getFrequencyPenalty()).isEqualTo(-1f);
+    assertThat(sent.getSampling().getRepetitionPenalty()).isEqualTo(1.2f);
+    assertThat(sent.getSampling().getLogitBiasMap())
+        .containsExactlyInAnyOrderEntriesOf(java.util.Map.of(7, -100f, 8, 2.5f));
+    assertThat(sent.getSampling().getMinTokens()).isEqualTo(3);
+    assertThat(sent.getSampling().getStopTokenIdsList()).containsExactly(2, 4);
+    assertThat(sent.getSampling().getTopLogprobs()).isEqualTo(2);
+    assertThat(result.topLogprobs())
+        .containsExactly(
+            List.of(new TopLogprob(5, "a", -0.5f), new TopLogprob(9, "z", -1.5f)),
+            List.of(new TopLogprob(6, "b", -0.25f), new TopLogprob(9, "z", -2f)));
+  }
+
+  @Test
+  void outOfRangeSamplingControlsFailAtBuild() {
+    for (var bad :
+        List.<java.util.function.UnaryOperator<CompletionRequest.Builder>>of(
+            b -> b.presencePenalty(2.5f),
+            b -> b.frequencyPenalty(-3f),
+            b -> b.repetitionPenalty(0f),
+            b -> b.logitBias(1, 101f),
+            b -> b.minTokens(-1),
+            b -> b.stopTokenId(-1),
+            b -> b.topLogprobs(21))) {
+      org.assertj.core.api.Assertions.assertThatThrownBy(
+              () -> bad.apply(CompletionRequest.builder().model("m").prompt("p")).build())
+          .isInstanceOf(IllegalArgumentException.class);
+    }
+  }
+
+  @Test
   void sendsTokenIdPromptsAndLeavesUnsetFieldsAtTheirDefaults() {
     answerWith(Replies.completion("any", "ok"));
 
@@ -78,6 +148,9 @@ class CompleteTest {
     assertThat(sent.getSampling().getStopList()).isEmpty();
     assertThat(sent.getReportProgress()).isFalse();
     assertThat(sent.getLogprobs()).isFalse();
+    assertThat(sent.getSampling().getRepetitionPenalty()).isEqualTo(1f);
+    assertThat(sent.getSampling().getLogitBiasMap()).isEmpty();
+    assertThat(sent.getSampling().getTopLogprobs()).isZero();
     // No id was set, so the SDK generated one: a UUID, the same the request object reports.
     assertThat(sent.getRequestId()).isEqualTo(request.requestId());
     assertThat(UUID.fromString(sent.getRequestId()).toString()).isEqualTo(sent.getRequestId());
@@ -181,6 +254,55 @@ class CompleteTest {
         .containsExactly(
             new Choice(0, "a", List.of(1), List.of(), FinishReason.LENGTH),
             new Choice(1, "bc", List.of(2, 3), List.of(), FinishReason.STOP));
+  }
+
+  @Test
+  void eachChoiceCarriesItsOwnTopLogprobs() {
+    answerWith(
+        CompleteResponse.newBuilder()
+            .setText("a")
+            .addTokenIds(1)
+            .addLogprobs(-0.5f)
+            .addTopLogprobs(
+                dev.flotilla.api.v1.TopLogprobs.newBuilder()
+                    .addTokenIds(1)
+                    .addLogprobs(-0.5f)
+                    .addTokens("a"))
+            .addChoices(
+                dev.flotilla.api.v1.Choice.newBuilder()
+                    .setIndex(0)
+                    .setText("a")
+                    .addTokenIds(1)
+                    .addLogprobs(-0.5f)
+                    .addTopLogprobs(
+                        dev.flotilla.api.v1.TopLogprobs.newBuilder()
+                            .addTokenIds(1)
+                            .addLogprobs(-0.5f)
+                            .addTokens("a")))
+            .addChoices(
+                dev.flotilla.api.v1.Choice.newBuilder()
+                    .setIndex(1)
+                    .setText("b")
+                    .addTokenIds(2)
+                    .addLogprobs(-0.75f)
+                    .addTopLogprobs(
+                        dev.flotilla.api.v1.TopLogprobs.newBuilder()
+                            .addTokenIds(2)
+                            .addLogprobs(-0.75f)
+                            .addTokens("b")))
+            .setFinal(Final.newBuilder().setRequestId("r-n"))
+            .build());
+
+    CompletionResult result =
+        client.complete(
+            CompletionRequest.builder().model("m").prompt("p").n(2).topLogprobs(1).build());
+
+    assertThat(result.topLogprobs()).containsExactly(List.of(new TopLogprob(1, "a", -0.5f)));
+    assertThat(result.choices())
+        .extracting(Choice::topLogprobs)
+        .containsExactly(
+            List.of(List.of(new TopLogprob(1, "a", -0.5f))),
+            List.of(List.of(new TopLogprob(2, "b", -0.75f))));
   }
 
   @Test
