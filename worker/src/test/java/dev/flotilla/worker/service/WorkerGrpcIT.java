@@ -65,6 +65,7 @@ class WorkerGrpcIT {
 
   @BeforeAll
   static void start() throws Exception {
+    TestModels.ensure(); // the hub serves lora-5's files, read before the worker writes them
     hub = new FakeHub();
     hub.repo = "org/lora-5";
     for (String f : List.of("adapter_config.json", "adapter_model.safetensors")) {
@@ -484,6 +485,70 @@ class WorkerGrpcIT {
   }
 
   @Test
+  void logitBiasStopTokenIdsMinTokensAndTopLogprobsReachTheEngine() {
+    WorkerGenerateRequest plain = greedy(null, prompt(6, 3), 8);
+    List<Integer> free = worker.generate(plain).tokens();
+    SamplingParams s = plain.getSampling();
+
+    Result banned =
+        worker.generate(
+            plain.toBuilder().setSampling(s.toBuilder().putLogitBias(free.get(0), -100f)).build());
+    assertThat(banned.tokens()).hasSize(8).doesNotContain(free.get(0));
+
+    int stopAt = free.get(2);
+    Result stopped =
+        worker.generate(
+            plain.toBuilder().setSampling(s.toBuilder().addStopTokenIds(stopAt)).build());
+    assertThat(stopped.fin().getFinishReason()).isEqualTo(FinishReason.STOP);
+    assertThat(stopped.tokens()).isEqualTo(free.subList(0, free.indexOf(stopAt) + 1));
+
+    // The first greedy token as a stop id, with min_tokens 3: it cannot be drawn before the
+    // fourth token, so the output starts elsewhere.
+    Result atLeast =
+        worker.generate(
+            plain.toBuilder()
+                .setSampling(s.toBuilder().addStopTokenIds(free.get(0)).setMinTokens(3))
+                .build());
+    assertThat(atLeast.tokens().size()).isGreaterThan(3);
+    assertThat(atLeast.tokens().subList(0, 3)).doesNotContain(free.get(0));
+
+    // Greedy: the sampled token is each position's most likely one, so it leads its alternatives.
+    List<dev.flotilla.api.v1.TokenChunk> chunks = new ArrayList<>();
+    worker
+        .blocking
+        .generate(
+            plain.toBuilder()
+                .setLogprobs(true)
+                .setSampling(s.toBuilder().setTopLogprobs(5))
+                .build())
+        .forEachRemaining(
+            m -> {
+              if (m.hasTokens()) {
+                chunks.add(m.getTokens());
+              }
+            });
+    List<Integer> seen = new ArrayList<>();
+    for (var chunk : chunks) {
+      assertThat(chunk.getTopLogprobsCount()).isEqualTo(chunk.getTokenIdsCount());
+      assertThat(chunk.getTokensCount()).isEqualTo(chunk.getTokenIdsCount());
+      for (int i = 0; i < chunk.getTokenIdsCount(); i++) {
+        var top = chunk.getTopLogprobs(i);
+        int token = chunk.getTokenIds(i);
+        assertThat(top.getTokenIdsCount()).isEqualTo(5);
+        assertThat(top.getTokenIds(0)).isEqualTo(token);
+        assertThat(top.getLogprobs(0)).isEqualTo(chunk.getLogprobs(i));
+        assertThat(top.getLogprobsList()).isSortedAccordingTo(java.util.Comparator.reverseOrder());
+        assertThat(top.getTokens(1))
+            .isEqualTo(worker.runtime.tokenizer().decode(new int[] {top.getTokenIds(1)}, 0, 1));
+        assertThat(chunk.getTokens(i))
+            .isEqualTo(worker.runtime.tokenizer().decode(new int[] {token}, 0, 1));
+        seen.add(token);
+      }
+    }
+    assertThat(seen).isEqualTo(free);
+  }
+
+  @Test
   void seededSamplingIsReproducibleAcrossBatching() {
     WorkerGenerateRequest sampled =
         WorkerGenerateRequest.newBuilder()
@@ -667,6 +732,33 @@ class WorkerGrpcIT {
     invalid.put(
         "at most 256 characters",
         ok.toBuilder().setSampling(s.toBuilder().addStop("x".repeat(257))).build());
+    invalid.put(
+        "presence_penalty must be in [-2, 2]",
+        ok.toBuilder().setSampling(s.toBuilder().setPresencePenalty(2.5f)).build());
+    invalid.put(
+        "frequency_penalty must be in [-2, 2]",
+        ok.toBuilder().setSampling(s.toBuilder().setFrequencyPenalty(Float.NaN)).build());
+    invalid.put(
+        "repetition_penalty must be a finite number > 0",
+        ok.toBuilder().setSampling(s.toBuilder().setRepetitionPenalty(-1f)).build());
+    invalid.put(
+        "token id 1024 is outside the vocabulary",
+        ok.toBuilder().setSampling(s.toBuilder().putLogitBias(1024, 1f)).build());
+    invalid.put(
+        "values must be in [-100, 100]",
+        ok.toBuilder().setSampling(s.toBuilder().putLogitBias(3, -101f)).build());
+    invalid.put(
+        "top_logprobs must be in 0..20",
+        ok.toBuilder().setLogprobs(true).setSampling(s.toBuilder().setTopLogprobs(21)).build());
+    invalid.put(
+        "top_logprobs needs logprobs",
+        ok.toBuilder().setSampling(s.toBuilder().setTopLogprobs(2)).build());
+    invalid.put(
+        "min_tokens must be in 0..max_tokens (4)",
+        ok.toBuilder().setSampling(s.toBuilder().setMinTokens(5)).build());
+    invalid.put(
+        "token id 2000 is outside the vocabulary",
+        ok.toBuilder().setSampling(s.toBuilder().addStopTokenIds(2000)).build());
     invalid.forEach(
         (message, request) -> {
           Result r = worker.generate(request);
