@@ -11,7 +11,7 @@
 //   + top_logprobs 20      sampled + fl_top_logprobs(20) per row
 // Each mode's step is timed over ROUNDS rounds, modes interleaved per round so that a busy host
 // slows them alike; the fastest step is reported (the host is shared: the best round is the one
-// the others disturbed least). Per token = step / 32. "added" is the mode's median
+// the others disturbed least). Per token = step / 32. "added" is the mode's best
 // minus the sampled baseline's, per token. Prints a table, then one JSON line.
 #include <time.h>
 
