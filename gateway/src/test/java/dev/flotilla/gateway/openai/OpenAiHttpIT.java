@@ -241,6 +241,74 @@ class OpenAiHttpIT {
   }
 
   @Test
+  void eachChoiceHasItsOwnTopLogprobs() throws Exception {
+    FakeWorker w = harness.worker("w1");
+    w.tokens = 2;
+    HttpResponse<String> r =
+        call(
+            "/v1/completions",
+            ACME,
+            Map.of("model", MODEL, "prompt", "x", "max_tokens", 2, "n", 2, "logprobs", 2));
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    JsonNode choices = json(r).get("choices");
+    assertThat(choices).hasSize(2);
+    for (int c = 0; c < 2; c++) {
+      JsonNode lp = choices.get(c).get("logprobs");
+      assertThat(lp.get("tokens"))
+          .extracting(JsonNode::asText)
+          .containsExactly("c" + c + "t0 ", "c" + c + "t1 ");
+      assertThat(lp.get("token_logprobs"))
+          .extracting(JsonNode::asDouble)
+          .containsExactly(-0.25 * (c + 1), -0.5 * (c + 1));
+      JsonNode top = lp.get("top_logprobs").get(1);
+      assertThat(top.get("c" + c + "t1 ").asDouble()).isEqualTo(-0.5 * (c + 1));
+      assertThat(top.get("c" + c + "alt1").asDouble()).isEqualTo(-1.0);
+      assertThat(top.size()).isEqualTo(2);
+    }
+    assertThat(w.generated.get(0).getSampling().getTopLogprobs()).isEqualTo(2);
+
+    HttpResponse<String> stream =
+        call(
+            "/v1/chat/completions",
+            ACME,
+            Map.of(
+                "model",
+                MODEL,
+                "messages",
+                List.of(Map.of("role", "user", "content", "x")),
+                "max_tokens",
+                2,
+                "n",
+                2,
+                "logprobs",
+                true,
+                "top_logprobs",
+                2,
+                "stream",
+                true));
+    assertThat(stream.statusCode()).as(stream.body()).isEqualTo(200);
+    Map<Integer, List<String>> alternatives = new java.util.TreeMap<>();
+    for (JsonNode e : events(stream.body())) {
+      if (!e.isObject() || e.get("choices").isEmpty()) {
+        continue;
+      }
+      JsonNode choice = e.get("choices").get(0);
+      JsonNode content = choice.path("logprobs").path("content");
+      for (JsonNode token : content) {
+        for (JsonNode alt : token.get("top_logprobs")) {
+          alternatives
+              .computeIfAbsent(choice.get("index").asInt(), i -> new ArrayList<>())
+              .add(alt.get("token").asText());
+        }
+      }
+    }
+    assertThat(alternatives)
+        .containsExactly(
+            Map.entry(0, List.of("c0t0 ", "c0alt1", "c0t1 ", "c0alt1")),
+            Map.entry(1, List.of("c1t0 ", "c1alt1", "c1t1 ", "c1alt1")));
+  }
+
+  @Test
   void chatRendersTheModelsTemplateAndAnswersAMessage() throws Exception {
     FakeWorker w = harness.worker("w1");
     w.tokens = 2;

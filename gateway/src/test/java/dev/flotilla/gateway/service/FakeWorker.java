@@ -290,21 +290,35 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
 
   /**
    * n choices of {@code count} tokens each, interleaved: choice c's token i is {@code c<c>t<i> }
-   * with id {@code 100 + 10 c + i}; every choice ends with LENGTH.
+   * with id {@code 100 + 10 c + i} and, when asked, logprob {@code -0.25 (c + 1) (i + 1)}; every
+   * choice ends with LENGTH.
    */
   private static void choices(
       WorkerGenerateRequest request, int count, StreamObserver<WorkerGenerateResponse> observer) {
     int choices = request.getSampling().getN();
     for (int i = 0; i < count; i++) {
       for (int c = 0; c < choices; c++) {
-        observer.onNext(
-            WorkerGenerateResponse.newBuilder()
-                .setTokens(
-                    TokenChunk.newBuilder()
-                        .setIndex(c)
-                        .setText("c" + c + "t" + i + " ")
-                        .addTokenIds(100 + 10 * c + i))
-                .build());
+        String text = "c" + c + "t" + i + " ";
+        TokenChunk.Builder chunk =
+            TokenChunk.newBuilder().setIndex(c).setText(text).addTokenIds(100 + 10 * c + i);
+        if (request.getLogprobs()) {
+          float logprob = -0.25f * (c + 1) * (i + 1);
+          chunk.addLogprobs(logprob).addTokens(text);
+          int k = request.getSampling().getTopLogprobs();
+          if (k > 0) {
+            // the sampled token first, then "c<c>alt1".."c<c>alt<k-1>" at -1, -2, ...
+            TopLogprobs.Builder top =
+                TopLogprobs.newBuilder()
+                    .addTokenIds(100 + 10 * c + i)
+                    .addLogprobs(logprob)
+                    .addTokens(text);
+            for (int j = 1; j < k; j++) {
+              top.addTokenIds(j).addLogprobs(-j).addTokens("c" + c + "alt" + j);
+            }
+            chunk.addTopLogprobs(top);
+          }
+        }
+        observer.onNext(WorkerGenerateResponse.newBuilder().setTokens(chunk).build());
       }
     }
     int prompt = request.hasPromptTokenIds() ? request.getPromptTokenIds().getIdsCount() : 7;

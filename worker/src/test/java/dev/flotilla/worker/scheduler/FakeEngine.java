@@ -41,6 +41,11 @@ final class FakeEngine implements EngineBackend {
   final List<String> frees = new ArrayList<>();
   final Map<String, Long> adapterBytes = new LinkedHashMap<>();
   SequenceTokens lastSampled; // what the last sample call read
+  final List<Sampled> samples = new ArrayList<>(); // every sample call, in order
+
+  /** One sample call: its parameters and a copy of the sequence it read. */
+  record Sampled(SamplingParams params, int[] tokens, int promptLength, int[] endTokens) {}
+
   int eosAtLength = -1; // when set, a sequence that reaches this length produces EOS
   RuntimeException failNextDecode; // when set, the next decode throws it and changes nothing
   long failSampleSeed = Long.MIN_VALUE; // sampling with this seed throws, as the native one can
@@ -148,6 +153,12 @@ final class FakeEngine implements EngineBackend {
   public SampledToken sample(int logitRow, SamplingParams params, SequenceTokens sequence) {
     long step = sequence.step();
     lastSampled = sequence;
+    samples.add(
+        new Sampled(
+            params,
+            Arrays.copyOf(sequence.tokens(), sequence.length()),
+            sequence.promptLength(),
+            sequence.endTokens().clone()));
     if (params.seed() == failSampleSeed) {
       throw new InvalidEngineArgumentException("sample: logits have no finite maximum");
     }

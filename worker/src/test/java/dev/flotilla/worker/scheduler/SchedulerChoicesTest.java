@@ -4,10 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.flotilla.worker.TestLogs;
+import dev.flotilla.worker.engine.LogitBias;
 import dev.flotilla.worker.engine.SamplingParams;
 import dev.flotilla.worker.scheduler.SequenceOutput.Failure;
 import dev.flotilla.worker.scheduler.SequenceResult.FinishReason;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -132,5 +134,62 @@ class SchedulerChoicesTest {
     assertThat(ChoiceSeeds.seed(7, 3)).isEqualTo(ChoiceSeeds.seed(7, 3));
     assertThat(ChoiceSeeds.seed(7, 1)).isNotEqualTo(ChoiceSeeds.seed(7, 2)).isNotEqualTo(7);
     assertThat(ChoiceSeeds.seed(8, 1)).isNotEqualTo(ChoiceSeeds.seed(7, 1));
+  }
+
+  /** Every sampling control of the sampling branch, with {@code seed}. */
+  private static SamplingParams controls(long seed) {
+    return new SamplingParams(
+        0.7f, 5, 0.9f, seed, 0.5f, -0.25f, 1.2f, LogitBias.of(Map.of(7, -100f)), 2, 3);
+  }
+
+  @Test
+  void aChoiceKeepsEverySamplingControlButTheSeed() {
+    SequenceRequest r =
+        new SequenceRequest(
+            "r", "a", new int[] {1, 2}, controls(42), 8, true, 2, 1.5, new int[] {9});
+    SequenceRequest c = ChoiceSeeds.forChoice(r, 2);
+    assertThat(c.sampling()).isEqualTo(controls(ChoiceSeeds.seed(42, 2)));
+    assertThat(c.stopTokenIds()).containsExactly(9);
+    assertThat(c)
+        .extracting(
+            SequenceRequest::requestId,
+            SequenceRequest::adapter,
+            SequenceRequest::maxTokens,
+            SequenceRequest::limitedByContext,
+            SequenceRequest::priority,
+            SequenceRequest::virtualTokenCounter,
+            SequenceRequest::pooling)
+        .containsExactly("r", "a", 8, true, 2, 1.5, null);
+    assertThat(c.prompt()).containsExactly(1, 2);
+  }
+
+  @Test
+  void eachChoiceSamplesWithTheRequestsControlsAndItsOwnTokens() {
+    scheduler(8);
+    List<RecordingOutput> out = outputs(3);
+    int[] prompt = FakeEngine.tokens(6, 3);
+    scheduler.submit(
+        new SequenceRequest("r", null, prompt, controls(42), 5, false, 0, 0, new int[] {9}),
+        List.copyOf(out));
+    runUntilDone(out);
+
+    for (int c = 0; c < 3; c++) {
+      long seed = ChoiceSeeds.seed(42, c);
+      List<FakeEngine.Sampled> calls =
+          engine.samples.stream().filter(s -> s.params().seed() == seed).toList();
+      List<Integer> own = out.get(c).tokens;
+      assertThat(calls).hasSize(own.size());
+      for (int i = 0; i < calls.size(); i++) {
+        FakeEngine.Sampled call = calls.get(i);
+        assertThat(call.params()).isEqualTo(controls(seed));
+        assertThat(call.promptLength()).isEqualTo(prompt.length);
+        // the shared prompt, then the tokens this choice generated before this one
+        assertThat(Arrays.copyOf(call.tokens(), prompt.length)).containsExactly(prompt);
+        assertThat(Arrays.stream(call.tokens(), prompt.length, call.tokens().length).boxed())
+            .containsExactlyElementsOf(own.subList(0, i));
+        assertThat(call.endTokens()).containsExactlyInAnyOrder(FakeEngine.EOS, 9);
+      }
+    }
+    assertThat(out.get(1).tokens).isNotEqualTo(out.get(2).tokens);
   }
 }

@@ -28,6 +28,7 @@ import dev.flotilla.worker.TestFetchers;
 import dev.flotilla.worker.TestModels;
 import dev.flotilla.worker.config.WorkerSettings;
 import dev.flotilla.worker.fetch.FakeHub;
+import dev.flotilla.worker.scheduler.ChoiceSeeds;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ClientCallStreamObserver;
@@ -412,6 +413,75 @@ class WorkerGrpcIT {
         .atMost(Duration.ofSeconds(10))
         .untilAsserted(
             () -> assertThat(worker.stats().getFreeKvBlocks()).isEqualTo(idle.getFreeKvBlocks()));
+  }
+
+  @Test
+  void eachChoicePenalizesItsOwnTokensAndGetsItsOwnTopLogprobs() {
+    SamplingParams sampling =
+        SamplingParams.newBuilder()
+            .setMaxTokens(8)
+            .setTemperature(1.0f)
+            .setSeed(91)
+            .setFrequencyPenalty(2f)
+            .setRepetitionPenalty(1.5f)
+            .setTopLogprobs(3)
+            .setN(3)
+            .build();
+    WorkerGenerateRequest request =
+        WorkerGenerateRequest.newBuilder()
+            .setRequestId("choice-penalties")
+            .setPromptTokenIds(TokenIds.newBuilder().addAllIds(prompt(9, 5)))
+            .setLogprobs(true)
+            .setSampling(sampling)
+            .build();
+    Map<Integer, List<dev.flotilla.api.v1.TokenChunk>> byChoice = new HashMap<>();
+    worker
+        .blocking
+        .generate(request)
+        .forEachRemaining(
+            m -> {
+              if (m.hasTokens()) {
+                byChoice
+                    .computeIfAbsent(m.getTokens().getIndex(), i -> new ArrayList<>())
+                    .add(m.getTokens());
+              }
+            });
+    assertThat(byChoice.keySet()).containsExactlyInAnyOrder(0, 1, 2);
+
+    // Choice c samples as a request of one choice with choice c's seed: the same prompt, then its
+    // own tokens, so its penalties count only those.
+    for (int c = 0; c < 3; c++) {
+      List<dev.flotilla.api.v1.TokenChunk> chunks = byChoice.get(c);
+      List<Integer> tokens = chunks.stream().flatMap(k -> k.getTokenIdsList().stream()).toList();
+      List<List<Integer>> tops =
+          chunks.stream()
+              .flatMap(k -> k.getTopLogprobsList().stream())
+              .map(t -> t.getTokenIdsList())
+              .toList();
+      assertThat(tops).hasSameSizeAs(tokens).allMatch(t -> t.size() == 3);
+
+      WorkerGenerateRequest alone =
+          request.toBuilder()
+              .setSampling(
+                  sampling.toBuilder().setN(1).setSeed(ChoiceSeeds.seed(sampling.getSeed(), c)))
+              .build();
+      List<Integer> aloneTokens = new ArrayList<>();
+      List<List<Integer>> aloneTops = new ArrayList<>();
+      worker
+          .blocking
+          .generate(alone)
+          .forEachRemaining(
+              m -> {
+                if (m.hasTokens()) {
+                  aloneTokens.addAll(m.getTokens().getTokenIdsList());
+                  m.getTokens()
+                      .getTopLogprobsList()
+                      .forEach(t -> aloneTops.add(t.getTokenIdsList()));
+                }
+              });
+      assertThat(tokens).as("choice %d", c).isEqualTo(aloneTokens);
+      assertThat(tops).as("choice %d alternatives", c).isEqualTo(aloneTops);
+    }
   }
 
   @Test
