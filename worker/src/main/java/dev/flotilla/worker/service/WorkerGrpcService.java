@@ -81,6 +81,15 @@ public class WorkerGrpcService extends WorkerGrpc.WorkerImplBase {
                     + " forced tool call")
             .asRuntimeException();
       }
+      if (constraint != null && validated.sequence().sampling().minTokens() > 0) {
+        // A whole value allows only end-of-sequence, which min_tokens would ban: the request
+        // could neither end nor go on.
+        throw Errors.invalid(
+            "sampling.min_tokens",
+            "min_tokens must be 0 with response_format json_object or json_schema or a forced"
+                + " tool call, since the output ends when its value is whole; got "
+                + validated.sequence().sampling().minTokens());
+      }
     } catch (StatusRuntimeException e) {
       observer.onError(e);
       return;

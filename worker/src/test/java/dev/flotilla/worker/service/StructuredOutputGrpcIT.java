@@ -184,4 +184,25 @@ class StructuredOutputGrpcIT {
     assertThat(unknown.error().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
     assertThat(unknown.error().getDescription()).contains("'nope'");
   }
+
+  @Test
+  void minTokensIsRefusedWithAGrammarThatMayEndFirst() {
+    // Once the value is whole only end-of-sequence may follow, which min_tokens would ban.
+    Result r =
+        worker.generate(
+            sampled(3)
+                .setPrompt("x")
+                .setSampling(
+                    SamplingParams.newBuilder()
+                        .setTemperature(1f)
+                        .setSeed(3)
+                        .setMaxTokens(300)
+                        .setMinTokens(290))
+                .setResponseFormat(
+                    ResponseFormat.newBuilder().setType(ResponseFormat.Type.JSON_OBJECT))
+                .build());
+    assertThat(r.error()).isNotNull();
+    assertThat(r.error().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(r.error().getDescription()).startsWith("min_tokens must be 0");
+  }
 }
