@@ -36,7 +36,7 @@ Context::Context(std::shared_ptr<Model> m, const fl_context_params& p)
     up.allocate(n * c.intermediate_size * 4);
     int max_k = std::max({c.hidden_size, c.q_dim(), c.intermediate_size});
     size_t pack = 0;
-    for (DType t : {DType::F32, DType::F16, DType::BF16, DType::I8})
+    for (DType t : {DType::F32, DType::F16, DType::BF16, DType::I8, DType::Q4})
         pack = std::max(pack, kern.pack_x_bytes(t, int(n), max_k));
     xpack.allocate(pack);
     lora_t.allocate(3 * n * size_t(p.max_lora_rank) * 4);

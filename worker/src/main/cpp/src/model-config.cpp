@@ -320,6 +320,10 @@ void reject_unhonoured(const Reader& r, ModelConfig& c) {
         const Json* v = r.get(u.key);
         if (!v || (v->is_bool() && !v->as_bool())) continue;
         if (v->is_number() && v->as_double() == u.neutral) continue;
+        if (std::string(u.key) == "quantization_config" && is_q4_method(*v)) {
+            c.q4 = parse_q4_config(*v, r.what);
+            continue;
+        }
         if (std::string(u.key) == "quantization_config") {
             check_quantization_config(*v, r.what);
             c.int8_weights = true;

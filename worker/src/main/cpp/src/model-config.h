@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "quantization-4bit.h"
+
 namespace fl {
 
 enum class Arch { Llama, Mistral, Qwen2, Qwen3, Phi3, Gemma2, Gemma3 };
@@ -41,6 +43,7 @@ struct ModelConfig {
     int32_t rotary_dim = 0; // leading dimensions of a head that RoPE rotates (partial_rotary_factor); the rest pass
     bool tie_word_embeddings = false;
     bool int8_weights = false;       // compressed-tensors int8 checkpoint: I8 <name>.weight + <name>.weight_scale
+    Q4Scheme q4;                     // AWQ / GPTQ 4-bit checkpoint: <name>.qweight, .qzeros, .scales (.g_idx)
     bool attention_bias = false;     // q/k/v biases (Qwen2 always; Llama attention_bias)
     bool o_bias = false;             // o_proj bias (Llama attention_bias)
     int32_t sliding_window = 0;      // Mistral, Phi-3, Gemma's sliding layers; 0 = none

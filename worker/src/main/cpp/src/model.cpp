@@ -12,6 +12,7 @@
 #include "error.h"
 #include "json.h"
 #include "kernels/kernels.h"
+#include "kernels/q4.h"
 #include "safetensors.h"
 
 namespace fl {
@@ -233,6 +234,50 @@ void load_fused(const TensorSource& src, const std::string& dir, const std::stri
     }
 }
 
+// The 4-bit weight '<base>' of an AWQ or GPTQ checkpoint (quantization-4bit.h), unpacked and packed
+// for the 4-bit GEMM (kernels/q4.h); its file tensors are read once and dropped.
+void load_q4_linear(const TensorSource& src, const std::string& dir, const std::string& base, int out, int in,
+                    const Q4Scheme& scheme, Linear& lin, int64_t& bytes) {
+    const int G = kern::kQ4Group;
+    if (in % G != 0 || out % 8 != 0)
+        fail(FL_UNSUPPORTED,
+             "%s: '%s' is [%d, %d]: 4-bit weights need in_features a multiple of %d and out_features "
+             "a multiple of 8",
+             dir.c_str(), base.c_str(), out, in, G);
+    const bool awq = scheme.method == Q4Method::Awq;
+    auto read = [&](const std::string& suffix, StDType dt, std::vector<int64_t> shape, std::vector<char>& buf) {
+        const auto& e = src.get(base + suffix, dir);
+        if (e.info->dtype != dt || e.info->shape != shape)
+            fail(FL_SHAPE_MISMATCH, "%s: tensor '%s' is %s %s, expected %s %s (%s)", e.file->path().c_str(),
+                 e.info->name.c_str(), st_dtype_name(e.info->dtype), shape_str(e.info->shape).c_str(),
+                 st_dtype_name(dt), shape_str(shape).c_str(), awq ? "awq" : "gptq");
+        buf.resize(e.info->end - e.info->begin);
+        e.file->read(*e.info, buf.data());
+    };
+    std::vector<char> qweight, qzeros, scales, g_idx;
+    read(".qweight", StDType::I32, awq ? std::vector<int64_t>{in, out / 8} : std::vector<int64_t>{in / 8, out},
+         qweight);
+    read(".qzeros", StDType::I32, {in / G, out / 8}, qzeros);
+    read(".scales", StDType::F16, {in / G, out}, scales);
+    auto i32 = [](const std::vector<char>& b) { return reinterpret_cast<const int32_t*>(b.data()); };
+    Q4Unpacked u;
+    if (awq) {
+        u = unpack_awq(i32(qweight), i32(qzeros), reinterpret_cast<const uint16_t*>(scales.data()), out, in);
+    } else {
+        if (src.find(base + ".g_idx")) read(".g_idx", StDType::I32, {in}, g_idx);
+        u = unpack_gptq(i32(qweight), i32(qzeros), reinterpret_cast<const uint16_t*>(scales.data()),
+                        g_idx.empty() ? nullptr : i32(g_idx), out, in, scheme.zero_offset, base);
+    }
+    lin.dtype = DType::Q4;
+    lin.out = out;
+    lin.in = in;
+    const bool perm = !u.perm.empty();
+    lin.packed.allocate_uninitialized(kern::packed_q4_bytes(out, in, perm));
+    kern::pack_weight_q4(u.q.data(), u.s.data(), u.z.data(), perm ? u.perm.data() : nullptr, out, in,
+                         lin.packed.as<void>());
+    bytes += static_cast<int64_t>(lin.packed.size());
+}
+
 // add_one: Gemma's RMSNorm weights, applied as 1 + w (the sum in F32, as transformers computes it).
 Buffer load_vector(const TensorSource& src, const std::string& dir, const std::string& name, int n, int64_t& bytes,
                    bool add_one = false) {
@@ -291,6 +336,20 @@ std::shared_ptr<Model> load_model(const std::string& dir, const Device& device, 
              "load it on the CPU",
              dir.c_str(), c.arch_name.c_str());
 
+    if (c.q4.method != Q4Method::None) {
+        const char* method = c.q4.method == Q4Method::Awq ? "awq" : "gptq";
+        if (device.is_cuda())
+            fail(FL_UNSUPPORTED,
+                 "%s: 4-bit weights (quantization_config quant_method '%s') are not supported on a CUDA device; load "
+                 "it on the CPU",
+                 dir.c_str(), method);
+        if (options.quantize_int8)
+            fail(FL_UNSUPPORTED, "%s: weight dtype I8 (int8) cannot be applied to a 4-bit '%s' checkpoint", dir.c_str(),
+                 method);
+        if (c.fused_projections)
+            fail(FL_UNSUPPORTED, "%s: 4-bit weights (quant_method '%s') are not supported for %s's fused projections",
+                 dir.c_str(), method, c.arch_name.c_str());
+    }
     if (device.is_cuda() && options.quantize_int8)
         fail(FL_UNSUPPORTED, "%s: weight dtype I8 (int8) is not supported on a CUDA device; load it on the CPU",
              dir.c_str());
@@ -337,7 +396,9 @@ std::shared_ptr<Model> load_model(const std::string& dir, const Device& device, 
         for (int p = 0; p < kNumProj; p++) {
             bool fused = c.fused_projections && p != kO && p != kDown;
             std::string name = pre + (!fused ? proj_module(p) : p <= kV ? "self_attn.qkv_proj" : "mlp.gate_up_proj");
-            if (!fused)
+            if (c.q4.method != Q4Method::None)
+                load_q4_linear(src, dir, name, outs[p], ins[p], c.q4, L.proj[p], bytes);
+            else if (!fused)
                 load_linear(src, dir, name + ".weight", outs[p], ins[p], L.proj[p], bytes, staging, how, dl, l, p);
             bool bias = (c.attention_bias && p <= kV) || (c.o_bias && p == kO);
             if (bias) L.proj[p].bias = load_vector(src, dir, name + ".bias", outs[p], bytes);
@@ -370,7 +431,11 @@ std::shared_ptr<Model> load_model(const std::string& dir, const Device& device, 
 }
 
 const char* dtype_name(DType t) {
-    return t == DType::F32 ? "F32" : t == DType::F16 ? "F16" : t == DType::BF16 ? "BF16" : "I8";
+    return t == DType::F32    ? "F32"
+           : t == DType::F16  ? "F16"
+           : t == DType::BF16 ? "BF16"
+           : t == DType::I8   ? "I8"
+                              : "INT4";
 }
 
 } // namespace fl

@@ -238,7 +238,7 @@ TEST(int8_checkpoint_errors_name_the_problem) {
     expect("bits", replaced("\"num_bits\":8", "\"num_bits\":4"), st, FL_UNSUPPORTED, "num_bits '4'");
     expect("asym", replaced("\"symmetric\":true", "\"symmetric\":false"), st, FL_UNSUPPORTED, "symmetric 'false'");
     expect("fp8", replaced("\"type\":\"int\"", "\"type\":\"float\""), st, FL_UNSUPPORTED, "type 'float'");
-    expect("awq", replaced("compressed-tensors", "awq"), st, FL_UNSUPPORTED, "quant_method 'awq'");
+    expect("awq", replaced("compressed-tensors", "awq"), st, FL_UNSUPPORTED, "awq quantization_config bits = null");
     expect("kv", replaced("\"kv_cache_scheme\":null", "\"kv_cache_scheme\":{\"num_bits\":8}"), st, FL_UNSUPPORTED,
            "kv_cache_scheme");
     expect("acts",

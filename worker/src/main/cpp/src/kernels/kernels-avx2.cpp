@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "kernels.h"
+#include "q4.h"
 
 namespace fl {
 namespace kern {
@@ -44,6 +45,7 @@ inline __m256 exp256(__m256 x) {
 
 size_t pack_x_bytes_impl(DType wt, int M, int K) {
     if (wt == DType::I8) return pack_x_i8_bytes(M, K);
+    if (wt == DType::Q4) return pack_x_q4_bytes(M, K);
     size_t tiles = (size_t(M) + kMr - 1) / kMr;
     return tiles * size_t(kpad(wt, K)) * kMr * 4;
 }
@@ -51,6 +53,7 @@ size_t pack_x_bytes_impl(DType wt, int M, int K) {
 // Per tile [Kx][kMr] floats, pad rows and the BF16 pad column zero.
 void pack_x(DType wt, const float* X, int ldx, int M, int K, void* xp) {
     if (wt == DType::I8) return pack_x_i8(X, ldx, M, K, xp);
+    if (wt == DType::Q4) return pack_x_q4(X, ldx, M, K, xp);
     int kx = kpad(wt, K);
     float* out = static_cast<float*>(xp);
     for (int t = 0; t * kMr < M; t++) {
@@ -187,6 +190,7 @@ inline void block(DType wt, int mr, int kc, int kb, const float* xtile, const vo
 void gemm(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy,
           const PrefetchRegion*, int) {
     if (wt == DType::I8) return gemm_i8_avx2(M, K, xp, wp, N, p0, p1, Y, ldy);
+    if (wt == DType::Q4) return gemm_q4_avx2(M, K, xp, wp, N, p0, p1, Y, ldy);
     const int kx = kpad(wt, K);
     const size_t es = wt == DType::F32 ? 4 : 2;
     const size_t panel_bytes = size_t(kx) * kPanel * es;

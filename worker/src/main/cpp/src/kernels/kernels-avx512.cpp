@@ -20,6 +20,7 @@
 
 #include "kernels.h"
 #include "prefetch.h"
+#include "q4.h"
 
 namespace fl {
 namespace kern {
@@ -61,12 +62,14 @@ inline __m512 exp512(__m512 x) {
 // I8 weights: the portable packing and the AVX2 GEMM (kernels.h).
 size_t pack_x_bytes_impl(DType wt, int M, int K) {
     if (wt == DType::I8) return pack_x_i8_bytes(M, K);
+    if (wt == DType::Q4) return pack_x_q4_bytes(M, K);
     size_t tiles = (size_t(M) + kMr - 1) / kMr;
     return tiles * size_t(kpad(wt, K)) * kMr * 4;
 }
 // The dot variant packs BF16 activations in pairs: half the bytes.
 size_t pack_x_bytes_dot(DType wt, int M, int K) {
     if (wt == DType::I8) return pack_x_i8_bytes(M, K);
+    if (wt == DType::Q4) return pack_x_q4_bytes(M, K);
     size_t tiles = (size_t(M) + kMr - 1) / kMr;
     return tiles * size_t(kpad(wt, K)) * kMr * (wt == DType::BF16 ? 2 : 4);
 }
@@ -122,11 +125,14 @@ void pack_x_bf16(const float* X, int ldx, int M, int K, void* xp) {
 
 void pack_x_plain(DType wt, const float* X, int ldx, int M, int K, void* xp) {
     if (wt == DType::I8) return pack_x_i8(X, ldx, M, K, xp);
+    if (wt == DType::Q4) return pack_x_q4(X, ldx, M, K, xp);
     pack_x_f32(wt, X, ldx, M, K, xp);
 }
 void pack_x_dot(DType wt, const float* X, int ldx, int M, int K, void* xp) {
     if (wt == DType::I8)
         pack_x_i8(X, ldx, M, K, xp);
+    else if (wt == DType::Q4)
+        pack_x_q4(X, ldx, M, K, xp);
     else if (wt == DType::BF16)
         pack_x_bf16(X, ldx, M, K, xp);
     else
@@ -412,11 +418,13 @@ void gemm_impl(DType wt, int M, int K, const void* xp, const void* wp, int N, in
 void gemm_plain(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy,
                 const PrefetchRegion* pf, int n_pf) {
     if (wt == DType::I8) return gemm_i8_avx2(M, K, xp, wp, N, p0, p1, Y, ldy);
+    if (wt == DType::Q4) return gemm_q4_avx2(M, K, xp, wp, N, p0, p1, Y, ldy);
     gemm_impl<false>(wt, M, K, xp, wp, N, p0, p1, Y, ldy, pf, n_pf);
 }
 void gemm_dot(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy,
               const PrefetchRegion* pf, int n_pf) {
     if (wt == DType::I8) return gemm_i8_avx2(M, K, xp, wp, N, p0, p1, Y, ldy);
+    if (wt == DType::Q4) return gemm_q4_avx2(M, K, xp, wp, N, p0, p1, Y, ldy);
     gemm_impl<true>(wt, M, K, xp, wp, N, p0, p1, Y, ldy, pf, n_pf);
 }
 

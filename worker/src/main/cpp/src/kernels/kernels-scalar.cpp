@@ -6,6 +6,7 @@
 #include "../error.h"
 #include "../tensor.h"
 #include "kernels.h"
+#include "q4.h"
 
 namespace fl {
 namespace kern {
@@ -14,11 +15,14 @@ namespace {
 
 // X packed as plain rows [M][K] F32.
 size_t pack_x_bytes(DType wt, int M, int K) {
-    return wt == DType::I8 ? pack_x_i8_bytes(M, K) : size_t(M) * size_t(K) * 4;
+    return wt == DType::I8   ? pack_x_i8_bytes(M, K)
+           : wt == DType::Q4 ? pack_x_q4_bytes(M, K)
+                             : size_t(M) * size_t(K) * 4;
 }
 
 void pack_x(DType wt, const float* X, int ldx, int M, int K, void* xp) {
     if (wt == DType::I8) return pack_x_i8(X, ldx, M, K, xp);
+    if (wt == DType::Q4) return pack_x_q4(X, ldx, M, K, xp);
     float* out = static_cast<float*>(xp);
     for (int m = 0; m < M; m++) std::memcpy(out + size_t(m) * K, X + size_t(m) * ldx, size_t(K) * 4);
 }
@@ -40,6 +44,7 @@ inline float weight_at(DType wt, const void* wp, int N, int K, int n, int k) {
 void gemm(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy,
           const PrefetchRegion*, int) {
     if (wt == DType::I8) return gemm_i8_scalar(M, K, xp, wp, N, p0, p1, Y, ldy);
+    if (wt == DType::Q4) return gemm_q4_scalar(M, K, xp, wp, N, p0, p1, Y, ldy);
     const float* X = static_cast<const float*>(xp);
     int n1 = p1 * kPanel < N ? p1 * kPanel : N;
     for (int n = p0 * kPanel; n < n1; n++) {
