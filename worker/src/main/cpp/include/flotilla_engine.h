@@ -91,6 +91,9 @@ typedef enum fl_dtype {
     // int8, symmetric per output channel with an F32 scale per row; activations are quantized per
     // row to int8 on the fly and the products summed exactly in int32 (CPU only)
     FL_DTYPE_I8 = 3,
+    // 4-bit with an F16 scale and a zero point per row and group of 128 columns, as an AWQ or GPTQ
+    // checkpoint stores it (fl_model_info.weight_dtype only: such checkpoints load as stored; CPU only)
+    FL_DTYPE_Q4 = 4,
 } fl_dtype;
 
 #define FL_DTYPE_AS_STORED (-1) // fl_model_params.weight_dtype: keep the checkpoint's dtype

@@ -84,6 +84,10 @@ public final class ModelFiles {
    * F32, as the engine does.
    */
   static long heldBytes(SafetensorsHeaders.Tensor t, Dtype dtype) {
+    Long fourBit = fourBitHeldBytes(t);
+    if (fourBit != null) {
+      return fourBit;
+    }
     boolean floating = t.dtype().startsWith("F") || t.dtype().equals("BF16");
     if (dtype == null || !floating) {
       return t.elements() * SafetensorsHeaders.elementBytes(t.dtype());
@@ -93,6 +97,30 @@ public final class ModelFiles {
       return matrix ? t.elements() + t.shape().get(0) * 4 : t.elements() * 4;
     }
     return t.elements() * (dtype == Dtype.F32 ? 4 : 2);
+  }
+
+  /**
+   * The tensors of an AWQ or GPTQ 4-bit linear weight as the engine holds them, or {@code null} for
+   * any other tensor: the engine packs {@code qweight} with its scales and zero points into 544
+   * bytes for every 512 bytes of nibbles (an F16 scale, a zero-point byte and padding per 8 rows x
+   * 128 columns), so {@code qweight} counts 17/16 of its stored bytes and {@code qzeros} and {@code
+   * scales} nothing; {@code g_idx} counts as stored (the act-order permutation it becomes).
+   */
+  static Long fourBitHeldBytes(SafetensorsHeaders.Tensor t) {
+    if (!t.dtype().equals("I32") && !t.dtype().equals("F16")) {
+      return null;
+    }
+    String name = t.name();
+    if (name.endsWith(".qweight") && t.dtype().equals("I32")) {
+      return t.elements() * 4 * 17 / 16;
+    }
+    if (name.endsWith(".qzeros") || name.endsWith(".scales")) {
+      return 0L;
+    }
+    if (name.endsWith(".g_idx")) {
+      return t.elements() * 4;
+    }
+    return null;
   }
 
   public static Shapes shapes(Path dir) throws IOException {

@@ -14,7 +14,7 @@ public final class Model extends NativeHandle {
     super(handle, "model");
     int[] v = new int[10];
     long bytes = NativeEngine.modelInfo(handle, v);
-    String[] dtypes = {"F32", "F16", "BF16", "INT8"};
+    String[] dtypes = {"F32", "F16", "BF16", "INT8", "INT4"};
     String device = v[9] < 0 ? Devices.CPU : Devices.cuda(v[9]);
     this.info =
         new ModelInfo(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], dtypes[v[8]], bytes, device);
