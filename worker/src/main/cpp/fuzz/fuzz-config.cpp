@@ -1,5 +1,6 @@
 // Fuzzes the JSON parser and config.json interpretation (incl. both RoPE layouts, Gemma's layer
-// types and per-layer-type RoPE, and the refusals).
+// types and per-layer-type RoPE, the AWQ / GPTQ / compressed-tensors quantization_config, and the
+// refusals).
 #include "error.h"
 #include "model-config.h"
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 SECS="${1:-60}"
 shift || true
-TARGETS=("${@:-safetensors config adapter}")
+TARGETS=("${@:-safetensors config adapter q4}")
 read -r -a TARGETS <<< "${TARGETS[*]}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 SRC="$(dirname "$HERE")"
