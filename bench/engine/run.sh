@@ -14,10 +14,15 @@
 # Then the KV-dtype row (engine_bench --kv): batch-32 decode at a 2,048-position context with a BF16
 # KV cache against an F32 one, on target/bench-models/medium-kv (two layers of the medium model; see
 # GenerateModels), its keys merged into the JSON line (kv_bf16_vs_f32_b32_ctx2048, ...).
-# Usage: bench/engine/run.sh [threads=2] [prefill|kv]
+# Then the 4-bit row (engine_bench --int4): the BF16 model written as an AWQ checkpoint by a plain
+# round-to-nearest group quantizer (target/bench-models/medium-awq), decode at batch 1 beside BF16 and
+# its logits against BF16's over 256 greedy tokens, its keys merged too (decode_b1_tok_s_int4,
+# weight_bytes_int4, int4_vs_bf16_rel_l2, int4_greedy_agreement, ...).
+# Usage: bench/engine/run.sh [threads=2] [prefill|kv|int4]
 #   prefill: the limits and the prefill rows only (a minute instead of several; quick iteration)
 #   kv: the KV-dtype row only (it needs no AVX-512; about 10 minutes on 2 shared cores, most of it
 #   filling the two caches)
+#   int4: the 4-bit row only (a few minutes; it needs AVX2)
 # Writes bench/results/engine-<date>.txt (header, table, JSON) and engine-<date>.json (the JSON line).
 # Run on an otherwise idle machine. The generated models are gitignored (target/); never commit them.
 set -euo pipefail
@@ -35,6 +40,9 @@ cmake --build "$BUILD" --target engine_bench >/dev/null
 if [ "$ONLY" = kv ]; then
   java -Xmx1g -cp "testkit/target/classes:$(cat testkit/target/classpath.txt)" bench/engine/GenerateModels.java \
     --kv "$MODELS/medium-kv"
+elif [ "$ONLY" = int4 ]; then
+  java -Xmx1g -cp "testkit/target/classes:$(cat testkit/target/classpath.txt)" bench/engine/GenerateModels.java \
+    --medium "$MODELS/medium"
 else
   java -Xmx1g -cp "testkit/target/classes:$(cat testkit/target/classpath.txt)" bench/engine/GenerateModels.java \
     "$MODELS/medium" "$MODELS/medium-f32" "$MODELS/medium-lora16" 32 "$MODELS/medium-kv"
@@ -53,14 +61,19 @@ OUT="bench/results/$NAME.txt"
   echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
   if [ "$ONLY" = kv ]; then
     "$BUILD/engine_bench" --kv "$THREADS" "$MODELS/medium-kv" >"$OUT.body"
+  elif [ "$ONLY" = int4 ]; then
+    "$BUILD/engine_bench" --int4 "$THREADS" "$MODELS/medium" "$MODELS/medium-awq" >"$OUT.body"
   else
     "$BUILD/engine_bench" "$THREADS" "$MODELS/medium-f32" "$MODELS/medium" "$MODELS/medium-lora16" $ONLY >"$OUT.body"
-    if [ -z "$ONLY" ]; then # the KV-dtype row, its JSON keys merged into the main line
+    if [ -z "$ONLY" ]; then # the KV-dtype and 4-bit rows, their JSON keys merged into the main line
       "$BUILD/engine_bench" --kv "$THREADS" "$MODELS/medium-kv" >"$OUT.kv"
-      MAIN="$(tail -1 "$OUT.body")" KV="$(tail -1 "$OUT.kv")"
-      { grep -v '^{' "$OUT.body"; grep -v '^{' "$OUT.kv"; echo "${MAIN%\}}, ${KV#\{}"; } >"$OUT.merged"
+      "$BUILD/engine_bench" --int4 "$THREADS" "$MODELS/medium" "$MODELS/medium-awq" >"$OUT.int4"
+      MAIN="$(tail -1 "$OUT.body")" KV="$(tail -1 "$OUT.kv")" INT4="$(tail -1 "$OUT.int4")"
+      JSON="${MAIN%\}}, ${KV#\{}"
+      JSON="${JSON%\}}, ${INT4#\{}"
+      { grep -v '^{' "$OUT.body"; grep -v '^{' "$OUT.kv"; grep -v '^{' "$OUT.int4"; echo "$JSON"; } >"$OUT.merged"
       mv "$OUT.merged" "$OUT.body"
-      rm -f "$OUT.kv"
+      rm -f "$OUT.kv" "$OUT.int4"
     fi
   fi
   grep -v '^{' "$OUT.body"

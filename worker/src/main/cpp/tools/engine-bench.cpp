@@ -629,10 +629,12 @@ LogitCompare compare_int8_to_bf16(const std::string& bf16_dir, int threads) {
 
 } // namespace
 
-int kv_bench_main(int argc, char** argv); // engine-bench-kv.cpp
+int kv_bench_main(int argc, char** argv);   // engine-bench-kv.cpp
+int int4_bench_main(int argc, char** argv); // engine-bench-int4.cpp
 
 int main(int argc, char** argv) {
     if (argc > 1 && std::strcmp(argv[1], "--kv") == 0) return kv_bench_main(argc - 1, argv + 1);
+    if (argc > 1 && std::strcmp(argv[1], "--int4") == 0) return int4_bench_main(argc - 1, argv + 1);
     const bool only_b16 = argc > 1 && std::strcmp(argv[1], "--b16") == 0;
     if (only_b16) argc--, argv++;
     const bool prefill_only = !only_b16 && argc == 6 && std::strcmp(argv[5], "prefill") == 0;
