@@ -25,18 +25,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         return v;
     };
     std::vector<char> qweight = take(size_t(K) * N / 2), qzeros = take(size_t(groups) * N / 2),
-                      scales = take(size_t(groups) * N * 2), g_idx = with_g_idx ? take(size_t(K) * 4) : std::vector<char>();
+                      scales = take(size_t(groups) * N * 2),
+                      g_idx = with_g_idx ? take(size_t(K) * 4) : std::vector<char>();
     try {
         auto i32 = [](const std::vector<char>& b) { return reinterpret_cast<const int32_t*>(b.data()); };
         const auto* s = reinterpret_cast<const uint16_t*>(scales.data());
-        fl::Q4Unpacked u = awq ? fl::unpack_awq(i32(qweight), i32(qzeros), s, N, K)
-                               : fl::unpack_gptq(i32(qweight), i32(qzeros), s, g_idx.empty() ? nullptr : i32(g_idx),
-                                                 N, K, 1, "fuzz");
+        fl::Q4Unpacked u =
+            awq ? fl::unpack_awq(i32(qweight), i32(qzeros), s, N, K)
+                : fl::unpack_gptq(i32(qweight), i32(qzeros), s, g_idx.empty() ? nullptr : i32(g_idx), N, K, 1, "fuzz");
         std::vector<char> packed(fl::kern::packed_q4_bytes(N, K, !u.perm.empty()));
         fl::kern::pack_weight_q4(u.q.data(), u.s.data(), u.z.data(), u.perm.empty() ? nullptr : u.perm.data(), N, K,
                                  packed.data());
         std::vector<float> x(static_cast<size_t>(K), 0.5f), y(static_cast<size_t>(N));
-        fl::kern::gemm_q4_scalar(1, K, x.data(), packed.data(), N, 0, (N + 31) / 32, y.data(), N);
+        std::vector<char> xp(fl::kern::pack_x_q4_bytes(1, K));
+        fl::kern::pack_x_q4(x.data(), K, 1, K, xp.data());
+        fl::kern::gemm_q4_scalar(1, K, xp.data(), packed.data(), N, 0, (N + 31) / 32, y.data(), N);
     } catch (const fl::Error&) {}
     return 0;
 }

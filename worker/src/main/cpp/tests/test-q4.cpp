@@ -223,7 +223,9 @@ TEST(q4_gemm_matches_the_dequantized_product) {
             for (float& v : X) v = nd(rng);
             X[5] = 40.0f; // an outlier: its group's scale grows
             std::vector<float> y(size_t(M) * N), y2(size_t(M) * N, -1);
-            kern::gemm_q4_scalar(M, K, X.data(), w.packed.data(), N, 0, 3, y.data(), N);
+            std::vector<char> xp(kern::pack_x_q4_bytes(M, K));
+            kern::pack_x_q4(X.data(), K, M, K, xp.data());
+            kern::gemm_q4_scalar(M, K, xp.data(), w.packed.data(), N, 0, 3, y.data(), N);
             // reference: the dequantized weights times the activations as the kernel quantizes them
             std::vector<double> ref(y.size()), exact(y.size());
             const int groups = K / kern::kQ4Group;
@@ -234,6 +236,12 @@ TEST(q4_gemm_matches_the_dequantized_product) {
                 std::vector<float> sx(groups);
                 std::vector<int32_t> sum(groups);
                 kern::quantize_x_q4(X.data() + size_t(m) * K, p, K, xq.data(), sx.data(), sum.data());
+                // the quantization as q4.h states it
+                for (int c = 0; c < K; c++) {
+                    const float v = X[size_t(m) * K + (p ? p[c] : c)] / sx[c / kern::kQ4Group];
+                    CHECK(std::fabs(float(xq[c]) - std::nearbyint(v)) <=
+                          (std::fabs(v - std::trunc(v)) == 0.5f ? 1 : 0));
+                }
                 for (int n = 0; n < N; n++)
                     for (int c = 0; c < K; c++) {
                         const int k = p ? p[c] : c;
@@ -254,14 +262,16 @@ TEST(q4_gemm_matches_the_dequantized_product) {
             CHECK_MSG(std::sqrt(de / nn) <= 4e-2, "perm %d M %d: relative L2 to F32 activations %g", perm, M,
                       std::sqrt(de / nn));
             if (avx2) {
-                kern::gemm_q4_avx2(M, K, X.data(), w.packed.data(), N, 0, 3, y2.data(), N);
+                kern::gemm_q4_avx2(M, K, xp.data(), w.packed.data(), N, 0, 3, y2.data(), N);
                 CHECK_MSG(std::memcmp(y.data(), y2.data(), y.size() * 4) == 0, "perm %d M %d: AVX2 != scalar", perm, M);
             }
             // batch invariance: each row alone gives the same bits; panels split across calls too
             for (int m = 0; m < M; m++) {
                 std::vector<float> one(N, -1);
-                kern::gemm_q4_scalar(1, K, X.data() + size_t(m) * K, w.packed.data(), N, 0, 1, one.data(), N);
-                kern::gemm_q4_scalar(1, K, X.data() + size_t(m) * K, w.packed.data(), N, 1, 3, one.data(), N);
+                std::vector<char> xp1(kern::pack_x_q4_bytes(1, K));
+                kern::pack_x_q4(X.data() + size_t(m) * K, K, 1, K, xp1.data());
+                kern::gemm_q4_scalar(1, K, xp1.data(), w.packed.data(), N, 0, 1, one.data(), N);
+                kern::gemm_q4_scalar(1, K, xp1.data(), w.packed.data(), N, 1, 3, one.data(), N);
                 CHECK(std::memcmp(one.data(), y.data() + size_t(m) * N, size_t(N) * 4) == 0);
             }
         }

@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 #include "kernels.h"
 #include "q4.h"
@@ -38,12 +37,6 @@ inline __m256i hsum8(const __m256i v[8]) {
     return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
 }
 
-struct Scratch {
-    std::vector<int8_t> xq;
-    std::vector<float> sx;
-    std::vector<int32_t> sum;
-};
-
 } // namespace
 
 void gemm_q4_avx2(int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy) {
@@ -53,23 +46,19 @@ void gemm_q4_avx2(int M, int K, const void* xp, const void* wp, int N, int p0, i
     const size_t row_blocks = (size_t(N) + kPanel - 1) / kPanel * (kPanel / kQ4Rows);
     const int32_t* perm =
         h.has_perm ? reinterpret_cast<const int32_t*>(base + row_blocks * size_t(groups) * kQ4Block) : nullptr;
-    // the rows of X quantized once per call (the call covers a range of panels)
-    thread_local Scratch scratch;
-    scratch.xq.resize(size_t(M) * K);
-    scratch.sx.resize(size_t(M) * groups);
-    scratch.sum.resize(size_t(M) * groups);
-    for (int m = 0; m < M; m++)
-        quantize_x_q4(static_cast<const float*>(xp) + size_t(m) * K, perm, K, scratch.xq.data() + size_t(m) * K,
-                      scratch.sx.data() + size_t(m) * groups, scratch.sum.data() + size_t(m) * groups);
+    // act-order: the rows quantized through the permutation once per call (a range of panels)
+    const char* x_rows = static_cast<const char*>(q4_quantized_x(M, K, xp, perm));
+    const size_t x_stride = q4_x_stride(K);
     const __m256i mask = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
     const int n_end = std::min(N, p1 * kPanel);
     for (int n0 = p0 * kPanel; n0 < n_end; n0 += kQ4Rows) {
         const uint8_t* wb = base + size_t(n0 / kQ4Rows) * groups * kQ4Block;
         const int rows = std::min(kQ4Rows, n_end - n0);
         for (int m = 0; m < M; m++) {
-            const int8_t* xq = scratch.xq.data() + size_t(m) * K;
-            const float* sx = scratch.sx.data() + size_t(m) * groups;
-            const int32_t* sum = scratch.sum.data() + size_t(m) * groups;
+            const char* xr = x_rows + size_t(m) * x_stride;
+            const int8_t* xq = reinterpret_cast<const int8_t*>(xr + q4_x_xq_at(K));
+            const float* sx = reinterpret_cast<const float*>(xr + q4_x_sx_at(K));
+            const int32_t* sum = reinterpret_cast<const int32_t*>(xr + q4_x_sum_at(K));
             __m256 y = _mm256_setzero_ps();
             for (int g = 0; g < groups; g++) {
                 const uint8_t* b = wb + size_t(g) * kQ4Block;

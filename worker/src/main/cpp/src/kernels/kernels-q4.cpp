@@ -91,11 +91,29 @@ float q4_weight_at(const void* wp, int n, int k) {
     return f16_to_f32(s[row]) * float(nibble(b + row * 64, kk % kQ4Group) - int(z[row]));
 }
 
-size_t pack_x_q4_bytes(int M, int K) { return size_t(M) * size_t(K) * 4; }
+size_t pack_x_q4_bytes(int M, int K) { return size_t(M) * q4_x_stride(K); }
 
 void pack_x_q4(const float* X, int ldx, int M, int K, void* xp) {
-    float* out = static_cast<float*>(xp);
-    for (int m = 0; m < M; m++) std::memcpy(out + size_t(m) * K, X + size_t(m) * ldx, size_t(K) * 4);
+    for (int m = 0; m < M; m++) {
+        char* row = static_cast<char*>(xp) + size_t(m) * q4_x_stride(K);
+        std::memcpy(row, X + size_t(m) * ldx, size_t(K) * 4);
+        quantize_x_q4(X + size_t(m) * ldx, nullptr, K, reinterpret_cast<int8_t*>(row + q4_x_xq_at(K)),
+                      reinterpret_cast<float*>(row + q4_x_sx_at(K)), reinterpret_cast<int32_t*>(row + q4_x_sum_at(K)));
+    }
+}
+
+const void* q4_quantized_x(int M, int K, const void* xp, const int32_t* perm) {
+    if (!perm) return xp;
+    thread_local std::vector<char> buf;
+    const size_t stride = q4_x_stride(K);
+    if (buf.size() < size_t(M) * stride) buf.resize(size_t(M) * stride);
+    for (int m = 0; m < M; m++) {
+        const char* in = static_cast<const char*>(xp) + size_t(m) * stride;
+        char* row = buf.data() + size_t(m) * stride;
+        quantize_x_q4(reinterpret_cast<const float*>(in), perm, K, reinterpret_cast<int8_t*>(row + q4_x_xq_at(K)),
+                      reinterpret_cast<float*>(row + q4_x_sx_at(K)), reinterpret_cast<int32_t*>(row + q4_x_sum_at(K)));
+    }
+    return buf.data();
 }
 
 void quantize_x_q4(const float* x, const int32_t* perm, int K, int8_t* xq, float* sx, int32_t* sum) {
@@ -118,7 +136,10 @@ void quantize_x_q4(const float* x, const int32_t* perm, int K, int8_t* xq, float
         } else {
             const float inv = 127.0f / amax;
             for (int k = k0; k < k0 + kQ4Group; k++) {
-                xq[k] = static_cast<int8_t>(std::nearbyint(std::min(127.0f, std::max(-127.0f, at(k) * inv))));
+                // round half to even, as nearbyint in the default rounding mode: adding and taking
+                // away 1.5 * 2^23 leaves no fraction bits (exact for |v| <= 127; no libm call)
+                const float v = std::min(127.0f, std::max(-127.0f, at(k) * inv));
+                xq[k] = static_cast<int8_t>((v + 12582912.0f) - 12582912.0f);
                 total += xq[k];
             }
             sx[g] = amax / 127.0f;
@@ -129,13 +150,8 @@ void quantize_x_q4(const float* x, const int32_t* perm, int K, int8_t* xq, float
 
 void gemm_q4_scalar(int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy) {
     const int groups = K / kQ4Group;
-    const int32_t* perm = perm_of(wp);
-    std::vector<int8_t> xq(size_t(M) * K);
-    std::vector<float> sx(size_t(M) * groups);
-    std::vector<int32_t> sum(size_t(M) * groups);
-    for (int m = 0; m < M; m++)
-        quantize_x_q4(static_cast<const float*>(xp) + size_t(m) * K, perm, K, xq.data() + size_t(m) * K,
-                      sx.data() + size_t(m) * groups, sum.data() + size_t(m) * groups);
+    const char* x = static_cast<const char*>(q4_quantized_x(M, K, xp, perm_of(wp)));
+    const size_t stride = q4_x_stride(K);
     const int n1 = std::min(N, p1 * kPanel);
     for (int n = p0 * kPanel; n < n1; n++) {
         for (int m = 0; m < M; m++) {
@@ -145,11 +161,12 @@ void gemm_q4_scalar(int M, int K, const void* xp, const void* wp, int N, int p0,
                 const uint8_t* b = block_at(wp, n, g, row);
                 const float s = f16_to_f32(reinterpret_cast<const uint16_t*>(b + kQ4Rows * 64)[row]);
                 const int32_t z = b[kQ4Rows * 64 + 16 + row];
-                const int8_t* x = xq.data() + size_t(m) * K + size_t(g) * kQ4Group;
+                const char* xr = x + size_t(m) * stride;
+                const int8_t* xq = reinterpret_cast<const int8_t*>(xr + q4_x_xq_at(K)) + size_t(g) * kQ4Group;
                 int32_t dot = 0;
-                for (int c = 0; c < kQ4Group; c++) dot += int32_t(x[c]) * nibble(b + row * 64, c);
-                const int32_t d = dot - z * sum[size_t(m) * groups + g];
-                y = std::fma(float(d), s * sx[size_t(m) * groups + g], y);
+                for (int c = 0; c < kQ4Group; c++) dot += int32_t(xq[c]) * nibble(b + row * 64, c);
+                const int32_t d = dot - z * reinterpret_cast<const int32_t*>(xr + q4_x_sum_at(K))[g];
+                y = std::fma(float(d), s * reinterpret_cast<const float*>(xr + q4_x_sx_at(K))[g], y);
             }
             Y[size_t(m) * ldy + n] = y;
         }

@@ -25,7 +25,10 @@
 //   [8] uint8           z
 //   [8]                 zero pad
 // (rows past N: q = 0, s = 0, z = 0); then, with act-order, perm [K] int32.
-// X is packed as plain F32 rows [M][K] (pack_x_q4); the GEMM quantizes them itself.
+// X is packed (pack_x_q4) a row every q4_x_stride(K) bytes: the F32 row [K], then the row quantized as
+// above in the original column order: xq [K] int8, sx [K / kQ4Group] F32, the group sums
+// [K / kQ4Group] int32. A weight without a permutation reads the quantized row; an act-order weight
+// quantizes the F32 row through its permutation itself.
 #pragma once
 
 #include <cstddef>
@@ -54,8 +57,17 @@ void pack_weight_q4(const uint8_t* q, const uint16_t* s, const uint8_t* z, const
 // W[n, k] in the original column order as F32 (tests and the tied-embedding path never need more).
 float q4_weight_at(const void* wp, int n, int k);
 
+inline size_t q4_x_xq_at(int K) { return size_t(K) * 4; }
+inline size_t q4_x_sx_at(int K) { return size_t(K) * 5; }
+inline size_t q4_x_sum_at(int K) { return size_t(K) * 5 + size_t(K / kQ4Group) * 4; }
+inline size_t q4_x_stride(int K) { return (size_t(K) * 5 + size_t(K / kQ4Group) * 8 + 63) & ~size_t(63); }
 size_t pack_x_q4_bytes(int M, int K);
 void pack_x_q4(const float* X, int ldx, int M, int K, void* xp);
+
+// The packed X a GEMM call reads its quantized rows from: xp itself, or, for a weight with a
+// permutation (perm not nullptr), the rows quantized through it into a buffer of the calling
+// thread's, laid out alike (valid until the thread's next call).
+const void* q4_quantized_x(int M, int K, const void* xp, const int32_t* perm);
 
 // One row of X quantized per group (the math above): xq [K] (perm applied when not nullptr),
 // sx [K / kQ4Group], sum [K / kQ4Group] = sum of xq over the group.
