@@ -11,8 +11,9 @@
 //   - the BF16 engine generates 256 greedy tokens after a 64-token prompt; both engines then prefill
 //     the whole sequence and the logits of the 256 generated positions are compared (relative L2
 //     and arg-max agreement).
-//   Prints the rows, then one JSON line: decode_b1_tok_s_int4, decode_b1_tok_s_bf16 (this run's),
-//   weight_bytes_int4, weight_bytes_bf16, int4_vs_bf16_rel_l2, int4_greedy_agreement.
+//   Prints the rows, then one JSON line: decode_b1_tok_s_int4, decode_b1_tok_s_bf16_int4_run (this
+//   run's BF16), weight_bytes_int4, weight_bytes_bf16_int4_run, int4_vs_bf16_rel_l2,
+//   int4_greedy_agreement, int4_weight_rel_l2 (the projections' own quantization error).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -52,10 +53,12 @@ bool is_projection(const std::string& name) {
            name.find("norm") == std::string::npos;
 }
 
-void write_awq(const std::string& bf16_dir, const std::string& out_dir) {
+// Returns the relative L2 error of the quantized projections against the BF16 ones (all of them).
+double write_awq(const std::string& bf16_dir, const std::string& out_dir) {
     using namespace fltest;
     fl::SafetensorsFile file(bf16_dir + "/model.safetensors");
     std::vector<RawTensor> out;
+    double diff = 0, norm = 0;
     for (const fl::StTensorInfo& t : file.tensors()) {
         if (!is_projection(t.name)) {
             RawTensor r{t.name, fl::st_dtype_name(t.dtype), t.shape, std::string(t.end - t.begin, '\0')};
@@ -64,7 +67,10 @@ void write_awq(const std::string& bf16_dir, const std::string& out_dir) {
             continue;
         }
         std::vector<float> w = fl::read_tensor_f32(file, t);
+        const std::vector<float> before = w;
         quantize_q4(w, int(t.shape[0]), int(t.shape[1]), t.name.substr(0, t.name.size() - 7), Q4Options{}, out);
+        for (size_t i = 0; i < w.size(); i++)
+            diff += double(w[i] - before[i]) * (w[i] - before[i]), norm += double(before[i]) * before[i];
     }
     std::string cfg = fl::read_text_file(bf16_dir + "/config.json", 1 << 20);
     const size_t end = cfg.rfind('}');
@@ -72,6 +78,7 @@ void write_awq(const std::string& bf16_dir, const std::string& out_dir) {
     mkdir(out_dir.c_str(), 0755);
     write_file(out_dir + "/config.json", cfg);
     write_file(out_dir + "/model.safetensors", safetensors_raw(out));
+    return std::sqrt(diff / norm);
 }
 
 struct Engine {
@@ -139,7 +146,7 @@ int int4_bench_main(int argc, char** argv) {
     const int threads = std::atoi(argv[1]);
     const std::string bf16_dir = argv[2], q4_dir = argv[3];
     const double tq = now();
-    write_awq(bf16_dir, q4_dir);
+    const double weight_err = write_awq(bf16_dir, q4_dir);
     const double quantize_s = now() - tq;
     const int max_tokens = kPrompt + kCompareTokens;
     Engine bf16(bf16_dir, threads, max_tokens), q4(q4_dir, threads, max_tokens);
@@ -182,12 +189,13 @@ int int4_bench_main(int argc, char** argv) {
                 bf16.info.weight_bytes / 1048576.0);
     std::printf("%-6s %-14s %10.2f %10.1f %14.1f\n", "INT4", "decode_b1", best_q4 * 1e3, 1 / best_q4,
                 q4.info.weight_bytes / 1048576.0);
+    std::printf("int4 projections vs BF16: relative L2 %.4f (the quantizer's error alone)\n", weight_err);
     std::printf("int4 vs BF16 logits over %d greedy tokens: relative L2 %.4f, arg-max agreement %.3f\n", kCompareTokens,
                 rel_l2, agree);
     std::printf("{\"int4_isa\": \"%s\", \"decode_b1_tok_s_int4\": %.1f, \"decode_b1_tok_s_bf16_int4_run\": %.1f, "
                 "\"int4_vs_bf16_b1\": %.3f, \"weight_bytes_int4\": %lld, \"weight_bytes_bf16_int4_run\": %lld, "
-                "\"int4_vs_bf16_rel_l2\": %.5f, \"int4_greedy_agreement\": %.3f}\n",
+                "\"int4_vs_bf16_rel_l2\": %.5f, \"int4_greedy_agreement\": %.3f, \"int4_weight_rel_l2\": %.5f}\n",
                 fl_engine_isa(), 1 / best_q4, 1 / best_bf16, best_bf16 / best_q4, (long long)q4.info.weight_bytes,
-                (long long)bf16.info.weight_bytes, rel_l2, agree);
+                (long long)bf16.info.weight_bytes, rel_l2, agree, weight_err);
     return 0;
 }
