@@ -322,6 +322,31 @@ TEST(q4_reading_the_wrong_layout_is_caught) {
     }
 }
 
+TEST(q4_a_rows_logits_do_not_depend_on_the_other_rows) {
+    TempDir tmp;
+    Q4Options g;
+    g.layout = Q4Layout::Gptq;
+    g.act_order = true; // the permuted path re-quantizes per call: still per row
+    TestModel m = make_model(q4_spec(), 800);
+    write_q4_pair(m, g, tmp.sub("q4"), tmp.sub("f32"));
+    Engine e(tmp.path + "/q4");
+    REQUIRE(e.ok());
+    const auto a = random_tokens(20, m.spec.vocab, 801), b = random_tokens(13, m.spec.vocab, 802);
+    const std::vector<float> alone = e.prefill(a);
+    // a and b in one batch, b's rows first
+    const int n = int(a.size() + b.size());
+    std::vector<int32_t> tok, seq, pos;
+    for (size_t i = 0; i < b.size(); i++) tok.push_back(b[i]), seq.push_back(1), pos.push_back(int32_t(i));
+    for (size_t i = 0; i < a.size(); i++) tok.push_back(a[i]), seq.push_back(0), pos.push_back(int32_t(i));
+    std::vector<fl_adapter*> ad(n, nullptr);
+    std::vector<int8_t> want(n, 1);
+    std::vector<float> out(size_t(n) * m.spec.vocab);
+    fl_batch batch{n, tok.data(), seq.data(), pos.data(), ad.data(), want.data(), out.data(), int64_t(out.size())};
+    REQUIRE(fl_decode(e.ctx, &batch) == FL_OK);
+    REQUIRE(alone.size() == a.size() * m.spec.vocab);
+    CHECK(std::memcmp(alone.data(), out.data() + b.size() * m.spec.vocab, alone.size() * 4) == 0);
+}
+
 TEST(q4_lora_applies_on_a_4bit_base) {
     Q4Options g;
     g.layout = Q4Layout::Gptq;
