@@ -121,6 +121,15 @@ Q4Scheme parse_q4_config(const Json& qc, const std::string& what) {
         fail(FL_UNSUPPORTED, "%s: gptq quantization_config pack_dtype = %s is not supported (supported: 'int32')", w,
              text_of(pk).c_str());
     check_all_projections(qc, "modules_in_block_to_quantize", m, w);
+    if (bool_or(qc, "lm_head", false, m, w))
+        fail(FL_UNSUPPORTED,
+             "%s: gptq quantization_config lm_head = true is not supported (the output head stays in "
+             "its stored float dtype)",
+             w);
+    // GPTQModel's per-module overrides of bits / group_size
+    if (const Json* d = qc.find("dynamic"); d && !d->is_null() && !(d->is_object() && d->members().empty()))
+        fail(FL_UNSUPPORTED, "%s: gptq quantization_config dynamic is not supported (one scheme for every projection)",
+             w);
     return s;
 }
 

@@ -367,6 +367,8 @@ TEST(q4_unsupported_configs_name_the_key) {
         {R"({"quant_method":"awq","bits":4,"group_size":128,"zero_point":false,"version":"gemm"})", "zero_point"},
         {R"({"quant_method":"gptq","bits":3,"group_size":128,"desc_act":false,"sym":true})", "bits = 3"},
         {R"({"quant_method":"gptq","bits":4,"group_size":-1,"desc_act":false,"sym":true})", "group_size = -1"},
+        {R"({"quant_method":"gptq","bits":4,"group_size":128,"lm_head":true})", "lm_head = true"},
+        {R"({"quant_method":"gptq","bits":4,"group_size":128,"dynamic":{"-:.*down_proj":{}}})", "dynamic"},
         {R"({"quant_method":"gptq","bits":4,"group_size":128,"checkpoint_format":"marlin"})",
          "checkpoint_format = 'marlin'"},
         {R"({"quant_method":"gptq","bits":4,"group_size":128,"modules_in_block_to_quantize":[["self_attn.q_proj"]]})",
