@@ -156,8 +156,17 @@ FL_API fl_status fl_context_free(fl_context* ctx);
 typedef struct fl_kv_stats {
     int32_t block_size; // tokens per block
     int32_t total_blocks;
+    // Blocks a write may take: the free ones and the reclaimable cached ones (reclaimable_blocks).
     int32_t free_blocks;
     int64_t bytes_per_block; // in the context's kv_dtype
+    // Prefix cache (see fl_seq_adopt_prefix). Blocks:
+    int32_t reclaimable_blocks; // cached blocks no sequence holds; counted in free_blocks
+    int32_t cached_blocks;      // blocks in the prefix index, held by sequences or reclaimable
+    // Counters since the context was created:
+    int64_t prefix_lookups;       // fl_seq_adopt_prefix calls
+    int64_t prefix_lookup_tokens; // tokens they offered
+    int64_t prefix_hit_tokens;    // positions they reused (hit rate: hit / lookup tokens)
+    int64_t prefix_evictions;     // cached blocks taken for new data when no block was free
 } fl_kv_stats;
 
 FL_API fl_status fl_context_kv_stats(const fl_context* ctx, fl_kv_stats* out_stats);
@@ -170,6 +179,29 @@ FL_API fl_status fl_seq_free(fl_context* ctx, int32_t seq_id);
 // fresh prefill of the same tokens would. dst must be empty and differ from src. FL_KV_CACHE_FULL
 // when the partial block needs a free block and none is left (nothing was changed).
 FL_API fl_status fl_seq_fork(fl_context* ctx, int32_t src_seq, int32_t dst_seq);
+// Prefix caching. Every full KV block a sequence writes (its block_size positions computed by one
+// fl_decode or several, with one adapter, or none, for all of the sequence's rows) is registered
+// under its content: the adapter and every token of the sequence up to and including the block.
+// A block no sequence holds stays cached, reclaimable: it is reused when a new sequence starts with
+// the same tokens and adapter, and taken for new data (least recently released first) only when no
+// block is free. Registered blocks never change (a sequence writing into one it holds takes a copy
+// or drops it from the cache), and a lookup compares the whole content, so a sequence that adopted
+// a prefix decodes exactly as if it had computed it. A freed adapter's blocks never match another.
+
+// Gives the empty sequence seq_id the longest cached run of full blocks that starts tokens[0 ..
+// n_tokens) with adapter (NULL: the base model): out_positions is how many positions it now holds,
+// a multiple of the block size and at most n_tokens - 1, so the caller computes at least the last
+// token (and gets its logits) by decoding tokens[out_positions ..] from position out_positions.
+// Adopted blocks are shared, reference counted, like a fork's; blocks adopted that were
+// reclaimable are no longer counted in free_blocks. Takes no free block; 0 positions when nothing
+// is cached. Counts one lookup of n_tokens tokens in fl_kv_stats.
+FL_API fl_status fl_seq_adopt_prefix(fl_context* ctx, int32_t seq_id, const int32_t* tokens, int32_t n_tokens,
+                                     const fl_adapter* adapter, int32_t* out_positions);
+// What fl_seq_adopt_prefix would give a sequence now, changing nothing: out_positions as there,
+// and out_shared_blocks (may be NULL) how many of those blocks sequences hold now, so adopting
+// takes (out_positions / block_size - out_shared_blocks) blocks out of free_blocks.
+FL_API fl_status fl_prefix_lookup(const fl_context* ctx, const int32_t* tokens, int32_t n_tokens,
+                                  const fl_adapter* adapter, int32_t* out_positions, int32_t* out_shared_blocks);
 // Number of positions cached for a sequence.
 FL_API fl_status fl_seq_length(const fl_context* ctx, int32_t seq_id, int32_t* out_length);
 

@@ -38,6 +38,9 @@ struct Adapter {
     float scale = 0;
     DType dtype = DType::F32; // storage of every LoraPair: F32 or BF16
     int64_t bytes = 0;        // resident bytes of all LoraPairs
+    // Unique per fl_adapter_load in the process, never reused (0 is the base model): the adapter in
+    // the prefix cache's keys, so a freed adapter's blocks never match one loaded later.
+    uint64_t id = 0;
     bool targets[kNumProj] = {};
     // Phi-3's fused modules: qkv_proj targets q, k and v with one A [r, hidden] and one B whose
     // rows are q's, then k's, then v's outputs; gate_up_proj likewise gate and up. Held split, as

@@ -1,5 +1,6 @@
 // engine.cpp - the C API: argument checks, handle lifetimes, and the exception boundary.
 #include <algorithm>
+#include <atomic>
 #include <new>
 
 #include "adapter.h"
@@ -38,6 +39,29 @@ template <class F> fl_status guarded(F&& body) noexcept {
 
 void require(bool ok, const char* what) {
     if (!ok) fail(FL_INVALID_ARGUMENT, "%s", what);
+}
+
+std::atomic<uint64_t> next_adapter_id{1};
+
+// The prefix cache's id of a batch row's adapter: 0 for the base model.
+uint64_t adapter_id(const fl_adapter* a) { return a ? a->adapter->id : 0; }
+
+// The prefix cache's id of an adapter a caller names; throws unless it is live on ctx's model.
+uint64_t checked_adapter_id(const Context& ctx, const fl_adapter* a, const char* fn) {
+    if (!a) return 0;
+    std::lock_guard<std::mutex> lock(ctx.model->adapters_mutex);
+    if (!ctx.model->live_adapters.count(a))
+        fail(FL_INVALID_ARGUMENT, "%s: adapter handle %p is not loaded for this model", fn, (const void*)a);
+    return a->adapter->id;
+}
+
+void check_prefix_tokens(const Context& ctx, const int32_t* tokens, int32_t n, const char* fn) {
+    if (n < 0) fail(FL_INVALID_ARGUMENT, "%s: n_tokens %d is negative", fn, int(n));
+    if (n > 0 && !tokens) fail(FL_INVALID_ARGUMENT, "%s: tokens must not be NULL", fn);
+    const int vocab = ctx.model->cfg.vocab_size;
+    for (int32_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= vocab)
+            fail(FL_INVALID_ARGUMENT, "%s: token %d (id %d) is outside 0..%d", fn, int(i), int(tokens[i]), vocab - 1);
 }
 
 } // namespace
@@ -188,7 +212,10 @@ fl_status fl_context_kv_stats(const fl_context* ctx, fl_kv_stats* out) {
     return guarded([&] {
         require(ctx && out, "fl_context_kv_stats: ctx and out_stats must not be NULL");
         const KvCache& kv = ctx->ctx->kv;
-        *out = fl_kv_stats{kv.block_size(), kv.total_blocks(), kv.free_blocks(), kv.bytes_per_block()};
+        const KvCache::PrefixStats& ps = kv.prefix_stats();
+        *out = fl_kv_stats{kv.block_size(),         kv.total_blocks(),  kv.free_blocks(), kv.bytes_per_block(),
+                           kv.reclaimable_blocks(), kv.cached_blocks(), ps.lookups,       ps.lookup_tokens,
+                           ps.hit_tokens,           ps.evictions};
     });
 }
 
@@ -221,6 +248,34 @@ fl_status fl_seq_fork(fl_context* ctx, int32_t src, int32_t dst) {
     });
 }
 
+fl_status fl_prefix_lookup(const fl_context* ctx, const int32_t* tokens, int32_t n_tokens, const fl_adapter* adapter,
+                           int32_t* out_positions, int32_t* out_shared_blocks) {
+    return guarded([&] {
+        require(ctx && out_positions, "fl_prefix_lookup: ctx and out_positions must not be NULL");
+        const Context& c = *ctx->ctx;
+        check_prefix_tokens(c, tokens, n_tokens, "fl_prefix_lookup");
+        uint64_t id = checked_adapter_id(c, adapter, "fl_prefix_lookup");
+        int shared = 0;
+        *out_positions = c.kv.lookup(tokens, n_tokens, id, &shared);
+        if (out_shared_blocks) *out_shared_blocks = shared;
+    });
+}
+
+fl_status fl_seq_adopt_prefix(fl_context* ctx, int32_t seq, const int32_t* tokens, int32_t n_tokens,
+                              const fl_adapter* adapter, int32_t* out_positions) {
+    return guarded([&] {
+        check_seq(ctx, seq);
+        require(out_positions != nullptr, "fl_seq_adopt_prefix: out_positions must not be NULL");
+        Context& c = *ctx->ctx;
+        check_prefix_tokens(c, tokens, n_tokens, "fl_seq_adopt_prefix");
+        uint64_t id = checked_adapter_id(c, adapter, "fl_seq_adopt_prefix");
+        if (c.kv.length(seq) != 0)
+            fail(FL_INVALID_ARGUMENT, "fl_seq_adopt_prefix: sequence %d is not empty (%d positions cached)", seq,
+                 c.kv.length(seq));
+        *out_positions = c.kv.adopt(seq, tokens, n_tokens, id);
+    });
+}
+
 fl_status fl_seq_length(const fl_context* ctx, int32_t seq, int32_t* out) {
     return guarded([&] {
         check_seq(ctx, seq);
@@ -246,6 +301,7 @@ fl_status fl_adapter_load(fl_model* model, const char* dir, const fl_adapter_par
         auto h = std::make_unique<fl_adapter>();
         h->adapter = load_adapter(model->model, dir,
                                   p.storage == FL_ADAPTER_STORAGE_F32 ? AdapterStorage::F32 : AdapterStorage::Auto);
+        h->adapter->id = next_adapter_id.fetch_add(1);
         Model& m = *model->model;
         if (m.dev) h->adapter->dev = cuda::upload_adapter(m, *h->adapter);
         std::lock_guard<std::mutex> lock(m.adapters_mutex);
@@ -305,6 +361,16 @@ fl_status fl_decode(fl_context* handle, const fl_batch* batch) {
             cuda::forward(ctx, *batch);
         else
             forward(ctx, *batch);
+        // The runs' K and V are written: record their tokens, registering the blocks they fill.
+        for (const SeqRun& r : ctx.plan.runs) {
+            uint64_t id = 0;
+            if (batch->adapter) {
+                id = adapter_id(batch->adapter[r.row0]);
+                for (int i = 1; i < r.n && id != KvCache::kMixedAdapters; i++)
+                    if (adapter_id(batch->adapter[r.row0 + i]) != id) id = KvCache::kMixedAdapters;
+            }
+            ctx.kv.commit(r.seq, r.pos0, batch->token + r.row0, r.n, id);
+        }
     });
 }
 
