@@ -163,16 +163,20 @@ jlong JNICALL context_create(JNIEnv* env, jclass, jlong m, jint block_size, jlon
 
 void JNICALL context_free(JNIEnv*, jclass, jlong c) { fl_context_free(handle<fl_context>(c)); }
 
-// out: block_size, total_blocks, free_blocks, bytes_per_block
+// out: the fields of fl_kv_stats in order: block_size, total_blocks, free_blocks, bytes_per_block,
+// reclaimable_blocks, cached_blocks, prefix_lookups, prefix_lookup_tokens, prefix_hit_tokens,
+// prefix_evictions
 void JNICALL kv_stats(JNIEnv* env, jclass, jlong c, jlongArray out) {
     fl_kv_stats st;
     if (check(env, fl_context_kv_stats(handle<fl_context>(c), &st))) return;
-    if (!out || env->GetArrayLength(out) < 4) {
-        throw_class(env, g_illegal_argument, "kv stats array must hold 4 longs");
+    if (!out || env->GetArrayLength(out) < 10) {
+        throw_class(env, g_illegal_argument, "kv stats array must hold 10 longs");
         return;
     }
-    jlong v[4] = {st.block_size, st.total_blocks, st.free_blocks, st.bytes_per_block};
-    env->SetLongArrayRegion(out, 0, 4, v);
+    jlong v[10] = {st.block_size,         st.total_blocks,    st.free_blocks,    st.bytes_per_block,
+                   st.reclaimable_blocks, st.cached_blocks,   st.prefix_lookups, st.prefix_lookup_tokens,
+                   st.prefix_hit_tokens,  st.prefix_evictions};
+    env->SetLongArrayRegion(out, 0, 10, v);
 }
 
 void JNICALL seq_free(JNIEnv* env, jclass, jlong c, jint seq) { check(env, fl_seq_free(handle<fl_context>(c), seq)); }
@@ -284,6 +288,27 @@ template <typename T, typename A> bool copy_array(JNIEnv* env, A array, jint n, 
     return !env->ExceptionCheck();
 }
 
+thread_local std::vector<int32_t> t_prefix_tokens;
+
+// The first n tokens of a sequence (prompt, then generated); adapter: a handle or 0 (the base model).
+jint JNICALL seq_adopt_prefix(JNIEnv* env, jclass, jlong c, jint seq, jintArray tokens, jint n, jlong adapter) {
+    if (!copy_array(env, tokens, n, t_prefix_tokens, "tokens array shorter than n")) return 0;
+    int32_t positions = 0;
+    check(env, fl_seq_adopt_prefix(handle<fl_context>(c), seq, t_prefix_tokens.data(), n, handle<fl_adapter>(adapter),
+                                   &positions));
+    return positions;
+}
+
+// Returns (positions << 32) | shared_blocks, as fl_prefix_lookup reports them.
+jlong JNICALL prefix_lookup(JNIEnv* env, jclass, jlong c, jintArray tokens, jint n, jlong adapter) {
+    if (!copy_array(env, tokens, n, t_prefix_tokens, "tokens array shorter than n")) return 0;
+    int32_t positions = 0, shared = 0;
+    if (check(env, fl_prefix_lookup(handle<fl_context>(c), t_prefix_tokens.data(), n, handle<fl_adapter>(adapter),
+                                    &positions, &shared)))
+        return 0;
+    return (jlong(positions) << 32) | jlong(uint32_t(shared));
+}
+
 jint length_of(JNIEnv* env, jarray array) { return array ? env->GetArrayLength(array) : 0; }
 
 // Samples one token (fl_sample) and, when out_top_tokens is not null, writes the row's
@@ -375,6 +400,8 @@ const JNINativeMethod kMethods[] = {
     FL_NATIVE("kvStats", "(J[J)V", kv_stats),
     FL_NATIVE("seqFree", "(JI)V", seq_free),
     FL_NATIVE("seqFork", "(JII)V", seq_fork),
+    FL_NATIVE("seqAdoptPrefix", "(JI[IIJ)I", seq_adopt_prefix),
+    FL_NATIVE("prefixLookup", "(J[IIJ)J", prefix_lookup),
     FL_NATIVE("seqLength", "(JI)I", seq_length),
     FL_NATIVE("adapterLoad", "(JLjava/lang/String;I)J", adapter_load),
     FL_NATIVE("adapterFree", "(J)V", adapter_free),

@@ -94,4 +94,11 @@ public interface WorkerConfig {
    * falls back to the CPU.
    */
   String device();
+
+  /**
+   * {@code FLOTILLA_PREFIX_CACHE}: whether a new request reuses the KV blocks the engine holds for
+   * its prompt's longest cached prefix (same adapter, same tokens) and computes only the rest;
+   * {@code true} by default. Off, every prompt is computed in full.
+   */
+  boolean prefixCache();
 }

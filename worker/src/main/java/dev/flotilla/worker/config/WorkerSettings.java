@@ -39,6 +39,7 @@ import java.util.Set;
  *     dev.flotilla.worker.runtime.DeviceSelection} resolves {@code auto})
  * @param modelSource where the model comes from; {@code modelDir} is null until a downloaded source
  *     is fetched ({@link #withModelDir})
+ * @param prefixCache whether a new sequence reuses the KV blocks cached for its prompt's prefix
  */
 public record WorkerSettings(
     Path modelDir,
@@ -58,7 +59,8 @@ public record WorkerSettings(
     Duration drainGrace,
     String workerId,
     String device,
-    Source modelSource) {
+    Source modelSource,
+    boolean prefixCache) {
 
   public static final String MODEL_SOURCE = "FLOTILLA_MODEL_SOURCE (flotilla.worker.model-source)";
   public static final String DEVICE = "FLOTILLA_DEVICE (flotilla.worker.device)";
@@ -165,7 +167,8 @@ public record WorkerSettings(
         Duration.ofSeconds(30),
         "worker",
         Devices.CPU,
-        new Source.Local(modelDir));
+        new Source.Local(modelDir),
+        true);
   }
 
   /**
@@ -238,7 +241,8 @@ public record WorkerSettings(
         config.drainGrace(),
         config.workerId().filter(s -> !s.isBlank()).orElseGet(WorkerSettings::hostName),
         config.device().trim().toLowerCase(Locale.ROOT),
-        source);
+        source,
+        config.prefixCache());
   }
 
   private static KvDtype kvDtype(String value) {
@@ -301,7 +305,8 @@ public record WorkerSettings(
         drainGrace,
         workerId,
         device,
-        modelSource);
+        modelSource,
+        prefixCache);
   }
 
   private static String hostName() {
@@ -335,7 +340,8 @@ public record WorkerSettings(
         drainGrace,
         workerId,
         device,
-        modelSource);
+        modelSource,
+        prefixCache);
   }
 
   public WorkerSettings withMaxBatchSize(int value) {
@@ -357,7 +363,8 @@ public record WorkerSettings(
         drainGrace,
         workerId,
         device,
-        modelSource);
+        modelSource,
+        prefixCache);
   }
 
   public WorkerSettings withKvCacheBytes(long value) {
@@ -379,7 +386,8 @@ public record WorkerSettings(
         drainGrace,
         workerId,
         device,
-        modelSource);
+        modelSource,
+        prefixCache);
   }
 
   public WorkerSettings withKvCacheDtype(KvDtype value) {
@@ -401,7 +409,8 @@ public record WorkerSettings(
         drainGrace,
         workerId,
         device,
-        modelSource);
+        modelSource,
+        prefixCache);
   }
 
   public WorkerSettings withMaxAdapters(int value) {
@@ -423,7 +432,8 @@ public record WorkerSettings(
         drainGrace,
         workerId,
         device,
-        modelSource);
+        modelSource,
+        prefixCache);
   }
 
   public WorkerSettings withThreads(int value) {
@@ -445,7 +455,8 @@ public record WorkerSettings(
         drainGrace,
         workerId,
         device,
-        modelSource);
+        modelSource,
+        prefixCache);
   }
 
   public WorkerSettings withAdapters(Map<String, Path> value) {
@@ -467,7 +478,8 @@ public record WorkerSettings(
         drainGrace,
         workerId,
         device,
-        modelSource);
+        modelSource,
+        prefixCache);
   }
 
   public WorkerSettings withDrainGrace(Duration value) {
@@ -489,7 +501,8 @@ public record WorkerSettings(
         value,
         workerId,
         device,
-        modelSource);
+        modelSource,
+        prefixCache);
   }
 
   public WorkerSettings withDevice(String value) {
@@ -511,6 +524,30 @@ public record WorkerSettings(
         drainGrace,
         workerId,
         value,
-        modelSource);
+        modelSource,
+        prefixCache);
+  }
+
+  public WorkerSettings withPrefixCache(boolean value) {
+    return new WorkerSettings(
+        modelDir,
+        modelName,
+        dtype,
+        maxBatchSize,
+        maxSequenceLength,
+        kvCacheBytes,
+        kvBlockSize,
+        kvCacheDtype,
+        maxAdapters,
+        maxLoraRank,
+        threads,
+        adapters,
+        maxStepTokens,
+        prefillChunk,
+        drainGrace,
+        workerId,
+        device,
+        modelSource,
+        value);
   }
 }

@@ -90,15 +90,38 @@ public final class EngineContext extends NativeHandle {
     NativeEngine.seqFork(handle(), srcSeqId, dstSeqId);
   }
 
+  /**
+   * Gives the empty sequence {@code seqId} the longest run of cached full KV blocks that starts
+   * {@code tokens[0 .. length)} for {@code adapter} (null: the base model) and returns how many
+   * positions it now holds: a multiple of the block size, at most {@code length - 1}, so at least
+   * the last token is left to compute. The caller decodes on from that position.
+   *
+   * @throws InvalidEngineArgumentException when the sequence is not empty or a token is out of
+   *     range
+   */
+  public int adoptPrefix(int seqId, int[] tokens, int length, Adapter adapter) {
+    return NativeEngine.seqAdoptPrefix(
+        handle(), seqId, tokens, length, adapter == null ? 0 : adapter.rawHandle());
+  }
+
+  /** What {@link #adoptPrefix} would reuse now, changing nothing. */
+  public PrefixMatch lookupPrefix(int[] tokens, int length, Adapter adapter) {
+    long v =
+        NativeEngine.prefixLookup(
+            handle(), tokens, length, adapter == null ? 0 : adapter.rawHandle());
+    return new PrefixMatch((int) (v >>> 32), (int) v);
+  }
+
   /** Positions cached for a sequence. */
   public int sequenceLength(int seqId) {
     return NativeEngine.seqLength(handle(), seqId);
   }
 
   public KvStats kvStats() {
-    long[] v = new long[4];
+    long[] v = new long[10];
     NativeEngine.kvStats(handle(), v);
-    return new KvStats((int) v[0], (int) v[1], (int) v[2], v[3]);
+    return new KvStats(
+        (int) v[0], (int) v[1], (int) v[2], v[3], (int) v[4], (int) v[5], v[6], v[7], v[8], v[9]);
   }
 
   @Override

@@ -140,8 +140,17 @@ public final class NativeEngine {
 
   static native void contextFree(long context);
 
-  /** Fills blockSize, totalBlocks, freeBlocks, bytesPerBlock. */
+  /**
+   * Fills blockSize, totalBlocks, freeBlocks, bytesPerBlock, reclaimableBlocks, cachedBlocks,
+   * prefixLookups, prefixLookupTokens, prefixHitTokens, prefixEvictions.
+   */
   static native void kvStats(long context, long[] out);
+
+  /** Adopts the cached prefix of {@code tokens[0 .. n)}; returns the positions reused. */
+  static native int seqAdoptPrefix(long context, int seqId, int[] tokens, int n, long adapter);
+
+  /** {@code (positions << 32) | sharedBlocks} the cache holds for {@code tokens[0 .. n)}. */
+  static native long prefixLookup(long context, int[] tokens, int n, long adapter);
 
   static native void seqFree(long context, int seqId);
 

@@ -10,6 +10,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 
 /**
@@ -40,6 +41,10 @@ public final class WorkerMetrics implements SchedulerMetrics {
   private final Counter loadsFailed;
   private final Timer loadTime;
   private final Counter evictions;
+  private final Counter prefixLookupTokens;
+  private final Counter prefixHitTokens;
+  private final Counter prefixEvictions;
+  private final AtomicInteger prefixCachedBlocks = new AtomicInteger();
 
   public WorkerMetrics(MeterRegistry registry, Supplier<SchedulerSnapshot> snapshot) {
     queue =
@@ -102,6 +107,24 @@ public final class WorkerMetrics implements SchedulerMetrics {
         Counter.builder("flotilla.worker.adapter.evictions")
             .description("Adapters evicted from their slot")
             .register(registry);
+    prefixLookupTokens =
+        Counter.builder("flotilla.worker.prefix.cache.lookup.tokens")
+            .description(
+                "Tokens of admitted sequences offered to the prefix cache (hit rate: hit tokens /"
+                    + " lookup tokens)")
+            .register(registry);
+    prefixHitTokens =
+        Counter.builder("flotilla.worker.prefix.cache.hit.tokens")
+            .description("Tokens whose KV blocks came from the prefix cache instead of a prefill")
+            .register(registry);
+    prefixEvictions =
+        Counter.builder("flotilla.worker.prefix.cache.evictions")
+            .description("Cached KV blocks taken for new data when no block was free")
+            .register(registry);
+    Gauge.builder("flotilla.worker.prefix.cache.blocks", prefixCachedBlocks, AtomicInteger::get)
+        .description(
+            "KV blocks in the prefix cache, held by sequences or reclaimable (counted as free)")
+        .register(registry);
     Gauge.builder("flotilla.worker.kv.blocks.used", () -> snapshot.get().usedKvBlocks())
         .description("KV blocks in use, resident adapters' share included")
         .register(registry);
@@ -203,6 +226,20 @@ public final class WorkerMetrics implements SchedulerMetrics {
   public void adapterLoadFailed(long nanos) {
     loadsFailed.increment();
     loadTime.record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  @Override
+  public void prefixLookup(int lookupTokens, int hitTokens) {
+    prefixLookupTokens.increment(lookupTokens);
+    prefixHitTokens.increment(hitTokens);
+  }
+
+  @Override
+  public void prefixCache(int cachedBlocks, long newEvictions) {
+    prefixCachedBlocks.set(cachedBlocks);
+    if (newEvictions > 0) {
+      prefixEvictions.increment(newEvictions);
+    }
   }
 
   @Override

@@ -1,6 +1,7 @@
 package dev.flotilla.worker.scheduler;
 
 import dev.flotilla.worker.engine.KvStats;
+import dev.flotilla.worker.engine.PrefixMatch;
 import dev.flotilla.worker.engine.SampledToken;
 import dev.flotilla.worker.engine.SamplingParams;
 import dev.flotilla.worker.engine.SequenceTokens;
@@ -86,6 +87,21 @@ public interface EngineBackend extends AutoCloseable {
    * @throws dev.flotilla.worker.engine.KvCacheFullException when no block is free for the copy
    */
   void forkSequence(int srcSeqId, int dstSeqId);
+
+  /**
+   * Gives the empty sequence {@code seqId} the KV blocks the engine has cached for the longest
+   * prefix of {@code tokens[0 .. length)} computed with {@code adapter} (null: the base model);
+   * returns the positions it now holds (whole blocks, at most {@code length - 1}). An engine
+   * without a prefix cache holds none.
+   */
+  default int adoptPrefix(int seqId, int[] tokens, int length, LoadedAdapter adapter) {
+    return 0;
+  }
+
+  /** What {@link #adoptPrefix} would reuse now, changing nothing. */
+  default PrefixMatch lookupPrefix(int[] tokens, int length, LoadedAdapter adapter) {
+    return new PrefixMatch(0, 0);
+  }
 
   /** Loads and validates an adapter; safe to call from any thread. */
   LoadedAdapter loadAdapter(String name, Path dir);

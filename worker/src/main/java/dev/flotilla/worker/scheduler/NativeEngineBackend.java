@@ -8,6 +8,7 @@ import dev.flotilla.worker.engine.KvStats;
 import dev.flotilla.worker.engine.LogitMask;
 import dev.flotilla.worker.engine.Model;
 import dev.flotilla.worker.engine.ModelFormatException;
+import dev.flotilla.worker.engine.PrefixMatch;
 import dev.flotilla.worker.engine.SampledToken;
 import dev.flotilla.worker.engine.Sampler;
 import dev.flotilla.worker.engine.SamplingParams;
@@ -133,6 +134,18 @@ public final class NativeEngineBackend implements EngineBackend {
   @Override
   public void forkSequence(int srcSeqId, int dstSeqId) {
     context.forkSequence(srcSeqId, dstSeqId);
+  }
+
+  @Override
+  public int adoptPrefix(int seqId, int[] tokens, int length, LoadedAdapter adapter) {
+    return context.adoptPrefix(
+        seqId, tokens, length, adapter == null ? null : (Adapter) adapter.handle());
+  }
+
+  @Override
+  public PrefixMatch lookupPrefix(int[] tokens, int length, LoadedAdapter adapter) {
+    return context.lookupPrefix(
+        tokens, length, adapter == null ? null : (Adapter) adapter.handle());
   }
 
   @Override

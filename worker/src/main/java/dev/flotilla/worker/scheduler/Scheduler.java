@@ -90,6 +90,8 @@ public final class Scheduler implements AutoCloseable {
   private final int prefillChunk;
   private final int contextLength;
   private final Set<Integer> eosTokens;
+  private final boolean prefixCache;
+  private long prefixEvictionsSeen; // the engine's eviction count at the last publish
 
   private final BlockingQueue<Runnable> inbox = new LinkedBlockingQueue<>();
   private final LoopWrites loopWrites = new LoopWrites(); // engine thread only
@@ -138,6 +140,7 @@ public final class Scheduler implements AutoCloseable {
     this.stepTokens = Math.max(limits.stepTokens(), maxBatchSize);
     this.prefillChunk = Math.max(1, limits.prefillChunk());
     this.eosTokens = Set.copyOf(limits.eosTokens());
+    this.prefixCache = limits.prefixCache();
     this.slots = new AdapterSlots(limits.adapterSlots());
     KvStats kv = engine.kvStats();
     this.blockSize = kv.blockSize();
@@ -160,6 +163,8 @@ public final class Scheduler implements AutoCloseable {
    * @param adapterSlots resident adapter slots
    * @param contextLength most tokens (prompt plus generated) per sequence; capped by the KV pool
    * @param eosTokens tokens that end generation
+   * @param prefixCache whether an admitted sequence adopts the KV blocks the engine has cached for
+   *     its tokens ({@link EngineBackend#adoptPrefix}) and computes only the rest
    */
   public record Limits(
       int maxBatchSize,
@@ -167,7 +172,20 @@ public final class Scheduler implements AutoCloseable {
       int prefillChunk,
       int adapterSlots,
       int contextLength,
-      Set<Integer> eosTokens) {}
+      Set<Integer> eosTokens,
+      boolean prefixCache) {
+
+    /** Limits with the prefix cache on. */
+    public Limits(
+        int maxBatchSize,
+        int stepTokens,
+        int prefillChunk,
+        int adapterSlots,
+        int contextLength,
+        Set<Integer> eosTokens) {
+      this(maxBatchSize, stepTokens, prefillChunk, adapterSlots, contextLength, eosTokens, true);
+    }
+  }
 
   // --- any thread -----------------------------------------------------------------------------
 
@@ -827,7 +845,8 @@ public final class Scheduler implements AutoCloseable {
         deferred.add(waiting.poll()); // waits for its adapter without holding up the ones behind it
         continue;
       }
-      long need = blocks(seq.length + 1) + seq.forks.size(); // a fork copies one partial block
+      // a fork copies one partial block; cached blocks running sequences hold cost nothing
+      long need = blocks(seq.length + 1) + seq.forks.size() - sharedPrefixBlocks(seq, slot);
       if (!running.isEmpty() && need + reserved > budgetBlocks() - watermark()) {
         if (evictIdleAdapter(name)) {
           continue;
@@ -848,7 +867,8 @@ public final class Scheduler implements AutoCloseable {
       }
       waiting.poll();
       start(seq);
-      reserved += need;
+      // adopted blocks left the free count when adopted; the rest of the prompt is still to come
+      reserved += blocks(seq.length + 1) - blocks(seq.cached) + seq.forks.size();
     }
     waiting.addAll(deferred);
   }
@@ -878,6 +898,57 @@ public final class Scheduler implements AutoCloseable {
       seq.adapter = slot.adapter;
     }
     running.add(seq);
+    adoptCachedPrefix(seq);
+  }
+
+  /** Whether a sequence may start from cached KV blocks: its pooling reads every prompt row. */
+  private boolean adoptsPrefix(Sequence seq) {
+    return prefixCache && seq.cached == 0 && !seq.request.embeds();
+  }
+
+  /**
+   * Blocks of the engine's cached prefix for {@code seq} that running sequences hold, so admitting
+   * it takes them from no one; 0 when its adapter is not resident yet.
+   */
+  private long sharedPrefixBlocks(Sequence seq, Optional<AdapterSlots.Slot> slot) {
+    if (!adoptsPrefix(seq)) {
+      return 0;
+    }
+    LoadedAdapter adapter = null;
+    if (seq.request.adapter() != null) {
+      if (slot.isEmpty() || slot.get().state != AdapterSlots.State.RESIDENT) {
+        return 0;
+      }
+      adapter = slot.get().adapter;
+    }
+    try {
+      return engine.lookupPrefix(seq.tokens, seq.length, adapter).sharedBlocks();
+    } catch (RuntimeException e) {
+      LOG.warnf(
+          e, "prefix cache lookup failed; the sequence is admitted as if nothing were cached");
+      return 0;
+    }
+  }
+
+  /**
+   * Starts a newly admitted (or readmitted, after preemption) sequence from the longest prefix of
+   * its tokens the engine has cached, so only the rest is computed; at least its last token is
+   * left, whose logits it samples from.
+   */
+  private void adoptCachedPrefix(Sequence seq) {
+    if (!adoptsPrefix(seq)) {
+      return;
+    }
+    int reused;
+    try {
+      reused = engine.adoptPrefix(seq.seqId, seq.tokens, seq.length, seq.adapter);
+    } catch (RuntimeException e) {
+      // The engine changed nothing: the sequence computes its whole prompt.
+      LOG.warnf(e, "prefix cache adoption failed for %s", seq.requestId());
+      return;
+    }
+    seq.cached = reused;
+    metrics.prefixLookup(seq.length, reused);
   }
 
   /** Frees a running sequence's KV blocks, id and adapter hold, and the ids held for its forks. */
@@ -1087,7 +1158,10 @@ public final class Scheduler implements AutoCloseable {
   }
 
   private void publish() {
-    long free = Math.max(0, engine.kvStats().freeBlocks() - slots.residentBlocks());
+    KvStats kv = engine.kvStats();
+    metrics.prefixCache(kv.cachedBlocks(), kv.prefixEvictions() - prefixEvictionsSeen);
+    prefixEvictionsSeen = kv.prefixEvictions();
+    long free = Math.max(0, kv.freeBlocks() - slots.residentBlocks());
     snapshot =
         new SchedulerSnapshot(
             waiting.size(),

@@ -24,6 +24,18 @@ public interface SchedulerMetrics {
 
   default void preempted() {}
 
+  /**
+   * A sequence offered {@code lookupTokens} tokens to the prefix cache and reused the KV of {@code
+   * hitTokens} of them.
+   */
+  default void prefixLookup(int lookupTokens, int hitTokens) {}
+
+  /**
+   * The prefix cache holds {@code cachedBlocks} KV blocks, and took {@code newEvictions} cached
+   * blocks for new data since the last call.
+   */
+  default void prefixCache(int cachedBlocks, long newEvictions) {}
+
   default void adapterLoaded(long nanos) {}
 
   default void adapterLoadFailed(long nanos) {}

@@ -39,6 +39,11 @@ class WorkerSettingsTest {
       String kvCacheDtype)
       implements WorkerConfig {
 
+    @Override
+    public boolean prefixCache() {
+      return true;
+    }
+
     static Config of(String source) {
       return new Config(
           Optional.ofNullable(source),
