@@ -259,6 +259,24 @@ TEST(a_block_written_after_a_rewind_is_not_served_stale) {
     CHECK(reused == 24);
 }
 
+// A rewind that leaves the written block partial: the block keeps a's tokens as its key but not
+// a's KV, so it must leave the index at once, not when it is full again.
+TEST(a_block_left_partial_by_a_rewind_is_not_served) {
+    Fixture f(17);
+    Engine e(f.tmp.path), fresh(f.tmp.path);
+    REQUIRE(e.ok() && fresh.ok());
+    auto a = random_tokens(27, f.spec.vocab, 18);
+    auto x = a;
+    x[5] = (a[5] + 1) % f.spec.vocab;
+    x[6] = (a[6] + 1) % f.spec.vocab;
+    e.prefill(a, 0);
+    CHECK(e.step(x, 0, 5, 2, nullptr).size() == size_t(f.spec.vocab)); // positions 5, 6 rewritten
+    CHECK(e.lookup(a, nullptr) == 4);
+    int reused = -1;
+    CHECK(e.cached_prefill(a, 1, nullptr, &reused) == fresh.prefill(a, 1, nullptr));
+    CHECK(reused == 4);
+}
+
 // A tiny pool and many prompts sharing prefixes: blocks are evicted and reused over and over, and
 // every prompt's logits stay what a fresh context computes.
 TEST(eviction_under_pressure_keeps_every_sequence_correct) {
