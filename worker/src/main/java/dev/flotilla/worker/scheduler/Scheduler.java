@@ -65,6 +65,14 @@ import org.jboss.logging.Logger;
  * requests are validated to fit the context, which is at most the whole pool, and a lone sequence
  * may always use the whole pool.
  *
+ * <p>Prefix caching ({@link Limits#prefixCache()}): the engine keeps every full KV block it
+ * computed, keyed by the adapter and all tokens up to the block's end, until the pool needs the
+ * room. A sequence admitted (or readmitted after preemption) first adopts the longest cached run of
+ * blocks for its tokens ({@link EngineBackend#adoptPrefix}), so {@code cached} starts there and
+ * only the rest is prefilled; at least its last token is computed, for the logits it samples from.
+ * The engine counts unheld cached blocks as free, and admission charges a sequence only for the
+ * cached blocks running sequences do not already hold.
+ *
  * <p>A request for n choices ({@link #submit(SequenceRequest, List)}) is admitted as one sequence
  * with n - 1 further ids and batch places reserved; when its prompt is cached, its KV cache is
  * forked into the other choices ({@link EngineBackend#forkSequence}) and each samples its first
