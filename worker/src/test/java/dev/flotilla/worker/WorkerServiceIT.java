@@ -115,7 +115,11 @@ class WorkerServiceIT {
         .body(containsString("flotilla_worker_queue_seconds_bucket"))
         .body(containsString("flotilla_worker_batch_size_bucket"))
         .body(containsString("flotilla_worker_kv_blocks_used"))
-        .body(containsString("flotilla_worker_adapter_loads_total{result=\"ok\"}"))
+        .body(containsString("flotilla_worker_adapter_loads_total{result=\"ok\",source=\"disk\"}"))
+        .body(containsString("flotilla_worker_adapter_loads_total{result=\"ok\",source=\"host\"}"))
+        .body(containsString("flotilla_worker_adapter_evictions_total{tier=\"pool\"}"))
+        .body(containsString("flotilla_worker_adapter_pool_bytes"))
+        .body(containsString("flotilla_worker_adapter_host_bytes"))
         .body(containsString("flotilla_worker_preemptions_total"));
   }
 }

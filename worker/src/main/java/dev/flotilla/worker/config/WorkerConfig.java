@@ -3,6 +3,7 @@ package dev.flotilla.worker.config;
 import io.smallrye.config.ConfigMapping;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.OptionalInt;
 
 /**
  * The worker's settings, prefix {@code flotilla.worker}. The operator sets them as the environment
@@ -51,8 +52,17 @@ public interface WorkerConfig {
    */
   String kvCacheDtype();
 
-  /** {@code FLOTILLA_MAX_ADAPTERS}: adapter slots resident at once. */
-  int maxAdapters();
+  /**
+   * {@code FLOTILLA_MAX_ADAPTERS}: an optional cap on adapters resident at once. Unset (the
+   * default), the KV budget alone bounds them; 0 serves the base model only.
+   */
+  OptionalInt maxAdapters();
+
+  /**
+   * {@code FLOTILLA_ADAPTER_HOST_CACHE_BYTES}: host memory for adapters evicted from the pool, so
+   * bringing one back reads no disk; 0 frees evicted adapters.
+   */
+  long adapterHostCacheBytes();
 
   /** {@code FLOTILLA_MAX_LORA_RANK}: largest adapter rank accepted. */
   int maxLoraRank();

@@ -26,7 +26,9 @@ import java.util.Set;
  * @param kvBlockSize tokens per KV block
  * @param kvCacheDtype element type of the KV cache: BF16 (the default) holds twice the positions of
  *     F32 in the same bytes
- * @param maxAdapters resident adapter slots
+ * @param maxAdapters most adapters resident at once: {@link #NO_ADAPTER_CAP} (the default) when the
+ *     KV budget alone bounds them, 0 for none
+ * @param adapterHostCacheBytes host memory for adapters evicted from the pool
  * @param maxLoraRank largest adapter rank accepted
  * @param threads engine compute threads; 0 = one per core
  * @param adapters adapters known at startup, by name
@@ -51,6 +53,7 @@ public record WorkerSettings(
     int kvBlockSize,
     KvDtype kvCacheDtype,
     int maxAdapters,
+    long adapterHostCacheBytes,
     int maxLoraRank,
     int threads,
     Map<String, Path> adapters,
@@ -67,6 +70,10 @@ public record WorkerSettings(
   public static final String KV_CACHE_DTYPE =
       "FLOTILLA_KV_CACHE_DTYPE (flotilla.worker.kv-cache-dtype)";
   public static final String AUTO_DEVICE = "auto";
+
+  /** {@link #maxAdapters} when no count bounds resident adapters: memory does. */
+  public static final int NO_ADAPTER_CAP = Integer.MAX_VALUE;
+
   private static final Set<String> DTYPES = Set.of("F32", "F16", "BF16", "INT8");
 
   public WorkerSettings {
@@ -96,6 +103,11 @@ public record WorkerSettings(
         "FLOTILLA_MAX_ADAPTERS (flotilla.worker.max-adapters)",
         "must be >= 0",
         maxAdapters);
+    require(
+        adapterHostCacheBytes >= 0,
+        "FLOTILLA_ADAPTER_HOST_CACHE_BYTES (flotilla.worker.adapter-host-cache-bytes)",
+        "must be >= 0",
+        adapterHostCacheBytes);
     require(
         maxLoraRank >= 1 && maxLoraRank <= 256,
         "FLOTILLA_MAX_LORA_RANK (flotilla.worker.max-lora-rank)",
@@ -158,7 +170,8 @@ public record WorkerSettings(
         256L << 20,
         16,
         KvDtype.BF16,
-        8,
+        NO_ADAPTER_CAP,
+        2L << 30,
         64,
         0,
         Map.of(),
@@ -232,7 +245,8 @@ public record WorkerSettings(
         config.kvCacheBytes(),
         config.kvBlockSize(),
         kvDtype(config.kvCacheDtype()),
-        config.maxAdapters(),
+        config.maxAdapters().orElse(NO_ADAPTER_CAP),
+        config.adapterHostCacheBytes(),
         config.maxLoraRank(),
         config.threads(),
         adapters,
@@ -297,6 +311,7 @@ public record WorkerSettings(
         kvBlockSize,
         kvCacheDtype,
         maxAdapters,
+        adapterHostCacheBytes,
         maxLoraRank,
         threads,
         adapters,
@@ -332,6 +347,7 @@ public record WorkerSettings(
         kvBlockSize,
         kvCacheDtype,
         maxAdapters,
+        adapterHostCacheBytes,
         maxLoraRank,
         threads,
         adapters,
@@ -355,6 +371,7 @@ public record WorkerSettings(
         kvBlockSize,
         kvCacheDtype,
         maxAdapters,
+        adapterHostCacheBytes,
         maxLoraRank,
         threads,
         adapters,
@@ -378,6 +395,7 @@ public record WorkerSettings(
         kvBlockSize,
         kvCacheDtype,
         maxAdapters,
+        adapterHostCacheBytes,
         maxLoraRank,
         threads,
         adapters,
@@ -401,6 +419,7 @@ public record WorkerSettings(
         kvBlockSize,
         value,
         maxAdapters,
+        adapterHostCacheBytes,
         maxLoraRank,
         threads,
         adapters,
@@ -424,6 +443,7 @@ public record WorkerSettings(
         kvBlockSize,
         kvCacheDtype,
         value,
+        adapterHostCacheBytes,
         maxLoraRank,
         threads,
         adapters,
@@ -447,6 +467,7 @@ public record WorkerSettings(
         kvBlockSize,
         kvCacheDtype,
         maxAdapters,
+        adapterHostCacheBytes,
         maxLoraRank,
         value,
         adapters,
@@ -470,6 +491,7 @@ public record WorkerSettings(
         kvBlockSize,
         kvCacheDtype,
         maxAdapters,
+        adapterHostCacheBytes,
         maxLoraRank,
         threads,
         value,
@@ -493,6 +515,7 @@ public record WorkerSettings(
         kvBlockSize,
         kvCacheDtype,
         maxAdapters,
+        adapterHostCacheBytes,
         maxLoraRank,
         threads,
         adapters,
@@ -516,6 +539,7 @@ public record WorkerSettings(
         kvBlockSize,
         kvCacheDtype,
         maxAdapters,
+        adapterHostCacheBytes,
         maxLoraRank,
         threads,
         adapters,

@@ -2,6 +2,8 @@ package dev.flotilla.worker.metrics;
 
 import dev.flotilla.worker.engine.DeviceInfo;
 import dev.flotilla.worker.scheduler.SchedulerMetrics;
+import dev.flotilla.worker.scheduler.SchedulerMetrics.AdapterSource;
+import dev.flotilla.worker.scheduler.SchedulerMetrics.AdapterTier;
 import dev.flotilla.worker.scheduler.SchedulerSnapshot;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
@@ -22,9 +24,12 @@ import java.util.function.Supplier;
  * flotilla_worker_kv_blocks_used}, {@code flotilla_worker_kv_blocks_total}, {@code
  * flotilla_worker_kv_bytes_used_bytes}, {@code flotilla_worker_kv_bytes_total_bytes}, {@code
  * flotilla_worker_queue_depth}, {@code flotilla_worker_running_sequences}, {@code
- * flotilla_worker_adapters_resident} (gauges); {@code flotilla_worker_adapter_loads_total{result}},
- * {@code flotilla_worker_adapter_load_seconds}, {@code flotilla_worker_adapter_evictions_total},
- * {@code flotilla_worker_preemptions_total}; on a GPU {@code
+ * flotilla_worker_adapters_resident}, {@code flotilla_worker_adapter_pool_bytes}, {@code
+ * flotilla_worker_adapters_host}, {@code flotilla_worker_adapter_host_bytes} (gauges); {@code
+ * flotilla_worker_adapter_loads_total{result,source}} (source {@code disk} or {@code host}: the
+ * host tier, no read), {@code flotilla_worker_adapter_load_seconds} (loads from disk), {@code
+ * flotilla_worker_adapter_evictions_total{tier}} (from the {@code pool} to the host tier, or from
+ * the {@code host} tier, freed), {@code flotilla_worker_preemptions_total}; on a GPU {@code
  * flotilla_worker_gpu_memory_total_bytes} and {@code flotilla_worker_gpu_memory_engine_bytes}
  * (gauges, tagged with the device and the GPU's name).
  */
@@ -37,14 +42,16 @@ public final class WorkerMetrics implements SchedulerMetrics {
   private final DistributionSummary batchSize;
   private final DistributionSummary stepRows;
   private final Counter preemptions;
-  private final Counter loadsOk;
+  private final Counter loadsFromDisk;
+  private final Counter loadsFromHost;
   private final Counter loadsFailed;
   private final Timer loadTime;
-  private final Counter evictions;
   private final Counter prefixLookupTokens;
   private final Counter prefixHitTokens;
   private final Counter prefixEvictions;
   private final AtomicInteger prefixCachedBlocks = new AtomicInteger();
+  private final Counter poolEvictions;
+  private final Counter hostEvictions;
 
   public WorkerMetrics(MeterRegistry registry, Supplier<SchedulerSnapshot> snapshot) {
     queue =
@@ -86,26 +93,15 @@ public final class WorkerMetrics implements SchedulerMetrics {
             .description(
                 "Sequences preempted (KV blocks freed, recomputed later) because the KV cache ran out")
             .register(registry);
-    loadsOk =
-        Counter.builder("flotilla.worker.adapter.loads")
-            .tag("result", "ok")
-            .description("Adapter loads")
-            .register(registry);
-    loadsFailed =
-        Counter.builder("flotilla.worker.adapter.loads")
-            .tag("result", "failed")
-            .description("Adapter loads")
-            .register(registry);
+    loadsFromDisk = adapterLoads(registry, "ok", "disk");
+    loadsFromHost = adapterLoads(registry, "ok", "host");
+    loadsFailed = adapterLoads(registry, "failed", "disk");
     loadTime =
         Timer.builder("flotilla.worker.adapter.load")
             .description("Adapter load duration")
             .publishPercentileHistogram()
             .minimumExpectedValue(Duration.ofMillis(1))
             .maximumExpectedValue(Duration.ofMinutes(2))
-            .register(registry);
-    evictions =
-        Counter.builder("flotilla.worker.adapter.evictions")
-            .description("Adapters evicted from their slot")
             .register(registry);
     prefixLookupTokens =
         Counter.builder("flotilla.worker.prefix.cache.lookup.tokens")
@@ -125,6 +121,8 @@ public final class WorkerMetrics implements SchedulerMetrics {
         .description(
             "KV blocks in the prefix cache, held by sequences or reclaimable (counted as free)")
         .register(registry);
+    poolEvictions = adapterEvictions(registry, "pool");
+    hostEvictions = adapterEvictions(registry, "host");
     Gauge.builder("flotilla.worker.kv.blocks.used", () -> snapshot.get().usedKvBlocks())
         .description("KV blocks in use, resident adapters' share included")
         .register(registry);
@@ -147,7 +145,33 @@ public final class WorkerMetrics implements SchedulerMetrics {
         .register(registry);
     Gauge.builder(
             "flotilla.worker.adapters.resident", () -> snapshot.get().residentAdapters().size())
-        .description("Adapters in slots")
+        .description("Adapters resident in the pool a step reads")
+        .register(registry);
+    Gauge.builder("flotilla.worker.adapter.pool", () -> snapshot.get().adapterPoolBytes())
+        .description("Bytes of the resident adapters' weights, charged to the KV budget")
+        .baseUnit("bytes")
+        .register(registry);
+    Gauge.builder("flotilla.worker.adapters.host", () -> snapshot.get().hostAdapters())
+        .description("Adapters kept in the host tier (evicted from the pool, not freed)")
+        .register(registry);
+    Gauge.builder("flotilla.worker.adapter.host", () -> snapshot.get().adapterHostBytes())
+        .description("Bytes of the adapters kept in the host tier")
+        .baseUnit("bytes")
+        .register(registry);
+  }
+
+  private static Counter adapterLoads(MeterRegistry registry, String result, String source) {
+    return Counter.builder("flotilla.worker.adapter.loads")
+        .tag("result", result)
+        .tag("source", source)
+        .description("Adapter loads into the engine, by where they read from")
+        .register(registry);
+  }
+
+  private static Counter adapterEvictions(MeterRegistry registry, String tier) {
+    return Counter.builder("flotilla.worker.adapter.evictions")
+        .tag("tier", tier)
+        .description("Adapters evicted, by the tier they left")
         .register(registry);
   }
 
@@ -217,9 +241,13 @@ public final class WorkerMetrics implements SchedulerMetrics {
   }
 
   @Override
-  public void adapterLoaded(long nanos) {
-    loadsOk.increment();
-    loadTime.record(nanos, TimeUnit.NANOSECONDS);
+  public void adapterLoaded(AdapterSource source, long nanos) {
+    if (source == AdapterSource.HOST) {
+      loadsFromHost.increment();
+    } else {
+      loadsFromDisk.increment();
+      loadTime.record(nanos, TimeUnit.NANOSECONDS);
+    }
   }
 
   @Override
@@ -243,7 +271,7 @@ public final class WorkerMetrics implements SchedulerMetrics {
   }
 
   @Override
-  public void adapterEvicted() {
-    evictions.increment();
+  public void adapterEvicted(AdapterTier from) {
+    (from == AdapterTier.POOL ? poolEvictions : hostEvictions).increment();
   }
 }

@@ -181,6 +181,7 @@ public final class WorkerRuntime implements AutoCloseable {
                 settings.stepTokens(),
                 settings.prefillChunk(),
                 settings.maxAdapters(),
+                settings.adapterHostCacheBytes(),
                 context,
                 eos,
                 settings.prefixCache()),
@@ -197,7 +198,7 @@ public final class WorkerRuntime implements AutoCloseable {
     long done = System.nanoTime();
     LOG.infof(
         "loaded %s from %s onto %s in %d ms (tokenizer %d ms, weights %d ms, engine context %d ms; the tokenizer beside the weights, "
-            + "waited %d ms for it): %s weights, vocabulary %d, context %d, %d KV blocks of %d tokens (%s, %d bytes each), %d adapter slots, %d adapters known",
+            + "waited %d ms for it): %s weights, vocabulary %d, context %d, %d KV blocks of %d tokens (%s, %d bytes each), adapters paged in that budget (%s resident at most) with a host tier of %d MiB, %d adapters known",
         settings.modelName(),
         settings.modelDir(),
         device,
@@ -213,7 +214,10 @@ public final class WorkerRuntime implements AutoCloseable {
         scheduler.snapshot().kvBlockSize(),
         settings.kvCacheDtype(),
         scheduler.snapshot().kvBytesPerBlock(),
-        settings.maxAdapters(),
+        settings.maxAdapters() == WorkerSettings.NO_ADAPTER_CAP
+            ? "memory bounds how many are"
+            : String.valueOf(settings.maxAdapters()),
+        settings.adapterHostCacheBytes() >> 20,
         settings.adapters().size());
     WorkerRuntime runtime =
         new WorkerRuntime(

@@ -6,12 +6,10 @@ import dev.flotilla.worker.engine.KvStats;
 import dev.flotilla.worker.engine.SampledToken;
 import dev.flotilla.worker.scheduler.SequenceOutput.Failure;
 import dev.flotilla.worker.scheduler.SequenceResult.FinishReason;
-import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Optional;
 import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.concurrent.BlockingQueue;
@@ -36,12 +34,11 @@ import org.jboss.logging.Logger;
  * <ol>
  *   <li>drop cancelled sequences and free their KV blocks;
  *   <li>admit waiting sequences in {@link Sequence#ADMISSION_ORDER} while the batch, free sequence
- *       ids, the KV budget and adapter slots allow. A sequence whose adapter is not resident starts
- *       its load (into a free slot, or one whose adapter is idle, least recently used first) and
- *       waits without holding up the ones behind it; when every slot is busy, the least recently
- *       used ones (one per waiting adapter, at most half the slots) stop taking new sequences until
- *       they empty, so no adapter waits forever. A sequence that does not fit the KV budget stops
- *       admission, so large prompts are not starved;
+ *       ids and the KV budget allow. A sequence whose adapter the engine does not hold starts its
+ *       load off the engine thread and waits without holding up the ones behind it; one whose
+ *       adapter waits in the host tier brings it into the pool, its blocks counted with the
+ *       sequence's ({@link AdapterResidency}). A sequence that does not fit the budget, once idle
+ *       adapters have made what room they can, stops admission, so large prompts are not starved;
  *   <li>build the step: one row per decoding sequence, then prefill chunks in admission order up to
  *       the step's prefill budget (3/4 of the number of decodes, or of the prefill chunk if larger:
  *       {@link #prefillBudget}), so decodes keep flowing at a steady pace while long prompts are
@@ -60,10 +57,10 @@ import org.jboss.logging.Logger;
  * and free their KV blocks at once.
  *
  * <p>The KV budget and the adapters share one pool (as in S-LoRA): a resident adapter counts as the
- * KV blocks its weights would fill, so loading adapters leaves less room for sequences and idle
- * adapters are evicted when a sequence needs the room. Sequences never fail for want of KV blocks:
- * requests are validated to fit the context, which is at most the whole pool, and a lone sequence
- * may always use the whole pool.
+ * KV blocks its weights would fill, so resident adapters leave less room for sequences and idle
+ * ones are evicted (to the host tier) when a sequence needs the room. Sequences never fail for want
+ * of KV blocks: requests are validated to fit the context, which is at most the whole pool, and a
+ * lone sequence may always use the whole pool.
  *
  * <p>Prefix caching ({@link Limits#prefixCache()}): the engine keeps every full KV block it
  * computed, keyed by the adapter and all tokens up to the block's end, until the pool needs the
@@ -106,8 +103,7 @@ public final class Scheduler implements AutoCloseable {
   private final PriorityQueue<Sequence> waiting = new PriorityQueue<>(Sequence.ADMISSION_ORDER);
   private final List<Sequence> running = new ArrayList<>(); // admission order
   private final ArrayDeque<Integer> freeSeqIds = new ArrayDeque<>();
-  private final AdapterSlots slots;
-  private final List<PendingLoad> pendingLoads = new ArrayList<>();
+  private final AdapterResidency adapters;
   private final List<CompletableFuture<Void>> drainWaiters = new ArrayList<>();
   private final AtomicLong arrivals = new AtomicLong();
   private final AtomicLong tokensGenerated = new AtomicLong();
@@ -121,8 +117,6 @@ public final class Scheduler implements AutoCloseable {
   private volatile boolean stopped;
   private volatile SchedulerSnapshot snapshot;
   private volatile Thread thread;
-
-  private record PendingLoad(String name, CompletableFuture<LoadedAdapter> future) {}
 
   /**
    * @param engine the engine; the scheduler closes it
@@ -149,11 +143,23 @@ public final class Scheduler implements AutoCloseable {
     this.prefillChunk = Math.max(1, limits.prefillChunk());
     this.eosTokens = Set.copyOf(limits.eosTokens());
     this.prefixCache = limits.prefixCache();
-    this.slots = new AdapterSlots(limits.adapterSlots());
     KvStats kv = engine.kvStats();
     this.blockSize = kv.blockSize();
     this.totalBlocks = kv.totalBlocks();
     this.bytesPerBlock = kv.bytesPerBlock();
+    this.adapters =
+        new AdapterResidency(
+            engine,
+            catalog,
+            adapterLoader,
+            this::post,
+            metrics,
+            clock,
+            bytesPerBlock,
+            new AdapterResidency.Limits(limits.maxResidentAdapters(), limits.adapterHostBytes()),
+            () -> budgetBlocks() - watermark(),
+            this::failWaitingFor,
+            this::publish);
     this.contextLength = Math.min(limits.contextLength(), totalBlocks * blockSize);
     for (int i = 0; i < engine.maxSequences(); i++) {
       freeSeqIds.add(i);
@@ -168,7 +174,9 @@ public final class Scheduler implements AutoCloseable {
    * @param stepTokens rows per engine step (raised to the batch size if lower)
    * @param prefillChunk prompt rows a step may carry beside decodes: up to 3/4 of the larger of
    *     this and the number of decoding sequences ({@link #prefillBudget})
-   * @param adapterSlots resident adapter slots
+   * @param maxResidentAdapters most adapters resident at once ({@link Integer#MAX_VALUE}: as many
+   *     as the KV budget holds; 0: none, adapters are refused)
+   * @param adapterHostBytes bytes of adapters kept in host memory once evicted from the pool
    * @param contextLength most tokens (prompt plus generated) per sequence; capped by the KV pool
    * @param eosTokens tokens that end generation
    * @param prefixCache whether an admitted sequence adopts the KV blocks the engine has cached for
@@ -178,7 +186,8 @@ public final class Scheduler implements AutoCloseable {
       int maxBatchSize,
       int stepTokens,
       int prefillChunk,
-      int adapterSlots,
+      int maxResidentAdapters,
+      long adapterHostBytes,
       int contextLength,
       Set<Integer> eosTokens,
       boolean prefixCache) {
@@ -217,8 +226,12 @@ public final class Scheduler implements AutoCloseable {
     return contextLength;
   }
 
+  /**
+   * Most adapters resident at once: {@link Integer#MAX_VALUE} when only memory bounds them, 0 when
+   * adapters are off.
+   */
   public int adapterSlots() {
-    return slots.capacity();
+    return adapters.limits().maxResident();
   }
 
   public SchedulerSnapshot snapshot() {
@@ -329,61 +342,34 @@ public final class Scheduler implements AutoCloseable {
   }
 
   /**
-   * Makes an adapter resident (loading it if needed) and completes with it. While every slot holds
-   * an adapter in use, the load waits for one to become free.
+   * Loads an adapter if the engine does not hold it and completes with it: resident when the budget
+   * has room, else kept in the host tier until a request brings it in.
    */
   public CompletableFuture<LoadedAdapter> loadAdapter(String name) {
     CompletableFuture<LoadedAdapter> future = new CompletableFuture<>();
     post(
         () -> {
-          Optional<AdapterSlots.Slot> slot = slots.peek(name);
-          if (slot.isPresent()) {
-            AdapterSlots.Slot s = slots.use(name);
-            s.unloadWhenIdle = false;
-            if (s.state == AdapterSlots.State.RESIDENT) {
-              future.complete(s.adapter);
-            } else {
-              s.waiters.add(future);
-            }
-          } else if (!catalog.contains(name)) {
-            future.completeExceptionally(new AdapterNotFoundException(name));
-          } else if (slots.capacity() == 0) {
+          if (!adapters.enabled()) {
             future.completeExceptionally(
-                new IllegalStateException("this worker has no adapter slots"));
+                new IllegalStateException("this worker serves no adapters"));
           } else {
-            pendingLoads.add(new PendingLoad(name, future));
+            adapters.requestLoad(name, future);
           }
         });
     return future;
   }
 
   /**
-   * Releases an adapter's slot: at once when no running sequence uses it, else when the last one
-   * finishes. Completes with whether it was resident or loading.
+   * Lets go of an adapter: at once when no running sequence uses it, else when the last one
+   * finishes. Completes with whether the engine held it (in either tier) or was loading it.
    */
   public CompletableFuture<Boolean> unloadAdapter(String name) {
     CompletableFuture<Boolean> future = new CompletableFuture<>();
     post(
         () -> {
-          pendingLoads.removeIf(
-              p -> {
-                if (p.name.equals(name)) {
-                  p.future.completeExceptionally(new AdapterNotFoundException(name));
-                  return true;
-                }
-                return false;
-              });
-          Optional<AdapterSlots.Slot> slot = slots.peek(name);
-          if (slot.isEmpty()) {
-            future.complete(false);
-            return;
-          }
-          slot.get().unloadWhenIdle = true;
-          if (slot.get().evictable()) {
-            evict(slot.get());
-          }
-          publish(); // Stats read after the reply see the slot gone
-          future.complete(true);
+          boolean held = adapters.unload(name);
+          publish(); // Stats read after the reply see it gone
+          future.complete(held);
         });
     return future;
   }
@@ -438,11 +424,7 @@ public final class Scheduler implements AutoCloseable {
       fail(seq, Failure.SHUTTING_DOWN, "the worker stopped");
     }
     waiting.clear();
-    for (AdapterSlots.Slot slot : new ArrayList<>(slots.all())) {
-      if (slot.adapter != null) {
-        engine.freeAdapter(slot.adapter);
-      }
-    }
+    adapters.close();
     engine.close();
   }
 
@@ -517,7 +499,6 @@ public final class Scheduler implements AutoCloseable {
 
   private boolean step() {
     dropCancelled();
-    retryPendingLoads();
     admit();
     if (running.isEmpty()) {
       return false;
@@ -643,9 +624,7 @@ public final class Scheduler implements AutoCloseable {
       f.cached = lead.cached;
       f.admittedNanos = lead.admittedNanos;
       if (lead.adapter != null) {
-        AdapterSlots.Slot slot = slots.use(lead.request.adapter());
-        slot.running++;
-        f.adapter = slot.adapter;
+        f.adapter = adapters.acquire(lead.request.adapter());
       }
       running.add(f);
       reservedForks--;
@@ -750,7 +729,7 @@ public final class Scheduler implements AutoCloseable {
       if (need <= available || running.size() <= 1) {
         return !plan.isEmpty();
       }
-      if (evictIdleAdapter(null)) {
+      if (adapters.evictIdle(null, true)) {
         continue; // an idle adapter's share of the budget is cheaper to give back than a sequence's
         // work
       }
@@ -765,7 +744,7 @@ public final class Scheduler implements AutoCloseable {
    * for.
    */
   private long budgetBlocks() {
-    return engine.kvStats().freeBlocks() - slots.residentBlocks();
+    return engine.kvStats().freeBlocks() - adapters.poolBlocks();
   }
 
   private long blocks(int tokens) {
@@ -828,7 +807,6 @@ public final class Scheduler implements AutoCloseable {
 
   private void admit() {
     List<Sequence> deferred = new ArrayList<>();
-    Set<String> wantingSlot = new java.util.HashSet<>(); // adapters waiting for a slot, this pass
     long reserved = 0; // blocks admitted sequences still need for their prompts
     for (Sequence seq : running) {
       reserved += blocks(seq.length) - blocks(seq.cached);
@@ -842,36 +820,39 @@ public final class Scheduler implements AutoCloseable {
         break; // the head waits for room for all its choices
       }
       String name = seq.request.adapter();
-      Optional<AdapterSlots.Slot> slot = name == null ? Optional.empty() : slots.peek(name);
-      if (name != null && slot.isEmpty() && !catalog.contains(name)) {
-        waiting.poll();
-        fail(seq, Failure.ADAPTER_NOT_FOUND, "adapter '" + name + "' is not known to this worker");
-        continue;
-      }
-      if (slot.isPresent()
-          && (slot.get().state == AdapterSlots.State.LOADING || slot.get().closing)) {
+      AdapterResidency.Entry adapter = name == null ? null : adapters.find(name);
+      if (name != null && adapter == null) {
+        if (!catalog.contains(name) || !adapters.enabled()) {
+          waiting.poll();
+          fail(
+              seq, Failure.ADAPTER_NOT_FOUND, "adapter '" + name + "' is not known to this worker");
+          continue;
+        }
+        adapters.startLoad(name); // refused (shutting down): the sequence waits to be failed
         deferred.add(waiting.poll()); // waits for its adapter without holding up the ones behind it
         continue;
       }
-      // a fork copies one partial block; cached blocks running sequences hold cost nothing
-      long need = blocks(seq.length + 1) + seq.forks.size() - sharedPrefixBlocks(seq, slot);
+      if (adapter != null && adapter.tier == AdapterResidency.Tier.LOADING) {
+        deferred.add(waiting.poll());
+        continue;
+      }
+      // a fork copies one partial block; an adapter from the host tier brings its own blocks;
+      // cached blocks running sequences hold cost nothing
+      long need =
+          blocks(seq.length + 1)
+              + seq.forks.size()
+              + (adapter == null ? 0 : adapters.blocksToAdmit(adapter))
+              - sharedPrefixBlocks(seq, adapter);
       if (!running.isEmpty() && need + reserved > budgetBlocks() - watermark()) {
-        if (evictIdleAdapter(name)) {
+        if (adapters.evictIdle(name, true)) {
           continue;
         }
         break; // the head waits for room; admitting smaller ones past it would starve it
       }
-      if (name != null && slot.isEmpty()) {
-        if (startLoad(name) == null
-            && wantingSlot.add(name)
-            && slots.closing() < Math.min(wantingSlot.size(), Math.max(1, slots.capacity() / 2))) {
-          // Every slot is busy. Stop admitting to the least recently used one so it empties and
-          // this adapter gets its turn; otherwise busy adapters could hold the slots forever.
-          // One slot empties per waiting adapter, at most half of them at a time.
-          slots.closingCandidate().ifPresent(victim -> victim.closing = true);
-        }
-        deferred.add(waiting.poll());
-        continue;
+      if (adapter != null
+          && adapter.tier == AdapterResidency.Tier.HOST
+          && !adapters.promote(adapter)) {
+        break; // at the resident cap with every adapter in use: the head waits for one to idle
       }
       waiting.poll();
       start(seq);
@@ -901,9 +882,7 @@ public final class Scheduler implements AutoCloseable {
       metrics.queued(now - seq.arrivalNanos);
     }
     if (seq.request.adapter() != null) {
-      AdapterSlots.Slot slot = slots.use(seq.request.adapter());
-      slot.running++;
-      seq.adapter = slot.adapter;
+      seq.adapter = adapters.acquire(seq.request.adapter());
     }
     running.add(seq);
     adoptCachedPrefix(seq);
@@ -918,16 +897,16 @@ public final class Scheduler implements AutoCloseable {
    * Blocks of the engine's cached prefix for {@code seq} that running sequences hold, so admitting
    * it takes them from no one; 0 when its adapter is not resident yet.
    */
-  private long sharedPrefixBlocks(Sequence seq, Optional<AdapterSlots.Slot> slot) {
+  private long sharedPrefixBlocks(Sequence seq, AdapterResidency.Entry entry) {
     if (!adoptsPrefix(seq)) {
       return 0;
     }
     LoadedAdapter adapter = null;
     if (seq.request.adapter() != null) {
-      if (slot.isEmpty() || slot.get().state != AdapterSlots.State.RESIDENT) {
+      if (entry == null || entry.adapter == null) {
         return 0;
       }
-      adapter = slot.get().adapter;
+      adapter = entry.adapter;
     }
     try {
       return engine.lookupPrefix(seq.tokens, seq.length, adapter).sharedBlocks();
@@ -976,15 +955,7 @@ public final class Scheduler implements AutoCloseable {
     }
     seq.seqId = -1;
     if (seq.adapter != null) {
-      slots
-          .peek(seq.adapter.name())
-          .ifPresent(
-              slot -> {
-                slot.running--;
-                if ((slot.unloadWhenIdle || slot.closing) && slot.evictable()) {
-                  evict(slot);
-                }
-              });
+      adapters.release(seq.adapter);
       seq.adapter = null;
     }
   }
@@ -1049,108 +1020,14 @@ public final class Scheduler implements AutoCloseable {
 
   // --- adapters -------------------------------------------------------------------------------
 
-  private void retryPendingLoads() {
-    pendingLoads.removeIf(
-        p -> {
-          Optional<AdapterSlots.Slot> slot = slots.peek(p.name);
-          if (slot.isPresent()) {
-            attach(slot.get(), p.future);
-            return true;
-          }
-          if (!catalog.contains(p.name)) {
-            p.future.completeExceptionally(new AdapterNotFoundException(p.name));
-            return true;
-          }
-          AdapterSlots.Slot started = startLoad(p.name);
-          if (started != null) {
-            started.waiters.add(p.future);
-            return true;
-          }
-          return false;
-        });
-  }
-
-  private static void attach(AdapterSlots.Slot slot, CompletableFuture<LoadedAdapter> future) {
-    if (slot.state == AdapterSlots.State.RESIDENT) {
-      future.complete(slot.adapter);
-    } else {
-      slot.waiters.add(future);
-    }
-  }
-
-  /** Starts loading an adapter into a free (or freed) slot; null when every slot is in use. */
-  private AdapterSlots.Slot startLoad(String name) {
-    if (slots.full()) {
-      Optional<AdapterSlots.Slot> victim = slots.evictionCandidate(name);
-      if (victim.isEmpty()) {
-        return null;
-      }
-      evict(victim.get());
-    }
-    Path dir = catalog.source(name).orElseThrow();
-    AdapterSlots.Slot slot = slots.startLoading(name, clock.getAsLong());
-    try {
-      adapterLoader.execute(
-          () -> {
-            try {
-              LoadedAdapter adapter = engine.loadAdapter(name, dir);
-              post(() -> loaded(slot, adapter));
-            } catch (RuntimeException | Error e) {
-              post(() -> loadFailed(slot, e));
-            }
-          });
-    } catch (RejectedExecutionException e) {
-      slots.remove(name);
-      return null;
-    }
-    return slot;
-  }
-
-  private void loaded(AdapterSlots.Slot slot, LoadedAdapter adapter) {
-    metrics.adapterLoaded(clock.getAsLong() - slot.loadStartNanos);
-    slot.state = AdapterSlots.State.RESIDENT;
-    slot.adapter = adapter;
-    slot.blocks = (adapter.bytes() + bytesPerBlock - 1) / bytesPerBlock;
-    publish(); // Stats read after a LoadAdapter reply see the adapter resident
-    for (CompletableFuture<LoadedAdapter> waiter : slot.waiters) {
-      waiter.complete(adapter);
-    }
-    slot.waiters.clear();
-    if (slot.unloadWhenIdle || stopped) {
-      evict(slot);
-    }
-  }
-
-  private void loadFailed(AdapterSlots.Slot slot, Throwable cause) {
-    metrics.adapterLoadFailed(clock.getAsLong() - slot.loadStartNanos);
-    slots.remove(slot.name);
-    String message = "adapter '" + slot.name + "' failed to load: " + cause.getMessage();
+  /** Fails the waiting requests for an adapter whose load failed. */
+  private void failWaitingFor(String adapter, String message) {
     LOG.warn(message);
-    for (CompletableFuture<LoadedAdapter> waiter : slot.waiters) {
-      waiter.completeExceptionally(new AdapterLoadException(message, cause));
-    }
-    slot.waiters.clear();
     for (Sequence seq : new ArrayList<>(waiting)) {
-      if (slot.name.equals(seq.request.adapter()) && !seq.finished) {
+      if (adapter.equals(seq.request.adapter()) && !seq.finished) {
         fail(seq, Failure.ADAPTER_LOAD_FAILED, message);
       }
     }
-  }
-
-  private void evict(AdapterSlots.Slot slot) {
-    slots.remove(slot.name);
-    engine.freeAdapter(slot.adapter);
-    metrics.adapterEvicted();
-  }
-
-  /** Evicts the least recently used idle adapter other than {@code keep} to make KV room. */
-  private boolean evictIdleAdapter(String keep) {
-    Optional<AdapterSlots.Slot> victim = slots.evictionCandidate(keep);
-    if (victim.isEmpty() || victim.get().blocks == 0) {
-      return false;
-    }
-    evict(victim.get());
-    return true;
   }
 
   // --- state for others -----------------------------------------------------------------------
@@ -1169,7 +1046,7 @@ public final class Scheduler implements AutoCloseable {
     KvStats kv = engine.kvStats();
     metrics.prefixCache(kv.cachedBlocks(), kv.prefixEvictions() - prefixEvictionsSeen);
     prefixEvictionsSeen = kv.prefixEvictions();
-    long free = Math.max(0, kv.freeBlocks() - slots.residentBlocks());
+    long free = Math.max(0, kv.freeBlocks() - adapters.poolBlocks());
     snapshot =
         new SchedulerSnapshot(
             waiting.size(),
@@ -1178,9 +1055,12 @@ public final class Scheduler implements AutoCloseable {
             totalBlocks,
             blockSize,
             bytesPerBlock,
-            slots.names(AdapterSlots.State.RESIDENT),
-            slots.names(AdapterSlots.State.LOADING),
-            slots.capacity(),
+            adapters.resident(),
+            adapters.loading(),
+            adapters.inHost().size(),
+            adapters.poolBytes(),
+            adapters.hostBytes(),
+            adapters.limits().maxResident(),
             maxBatchSize,
             tokensGenerated.get(),
             draining);

@@ -36,9 +36,26 @@ public interface SchedulerMetrics {
    */
   default void prefixCache(int cachedBlocks, long newEvictions) {}
 
-  default void adapterLoaded(long nanos) {}
+  /** Where a load brought an adapter into the engine from. */
+  enum AdapterSource {
+    /** its files: read, checked and converted */
+    DISK,
+    /** the host tier: no read */
+    HOST
+  }
+
+  /** The tier an adapter was evicted from. */
+  enum AdapterTier {
+    /** the pool a step reads, into the host tier (or freed when that cannot hold it) */
+    POOL,
+    /** the host tier: freed */
+    HOST
+  }
+
+  /** An adapter loaded from {@code source}, taking {@code nanos} (0 from the host tier). */
+  default void adapterLoaded(AdapterSource source, long nanos) {}
 
   default void adapterLoadFailed(long nanos) {}
 
-  default void adapterEvicted() {}
+  default void adapterEvicted(AdapterTier from) {}
 }

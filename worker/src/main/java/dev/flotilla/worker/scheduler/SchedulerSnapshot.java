@@ -12,9 +12,13 @@ import java.util.List;
  * @param totalKvBlocks blocks in the pool
  * @param kvBlockSize tokens per block
  * @param kvBytesPerBlock bytes of one block in the cache's dtype (BF16 blocks are half an F32 one)
- * @param residentAdapters adapters in slots, least recently used first
+ * @param residentAdapters adapters in the pool (usable by a step), least recently used first
  * @param loadingAdapters adapters being loaded
- * @param adapterSlots slot count
+ * @param hostAdapters adapters kept in the host tier
+ * @param adapterPoolBytes bytes of the resident adapters' weights (charged to the KV budget)
+ * @param adapterHostBytes bytes of the host tier's adapters
+ * @param adapterSlots most adapters resident at once: {@link Integer#MAX_VALUE} when only memory
+ *     bounds them, 0 when adapters are off
  * @param maxBatchSize most sequences in the batch
  * @param tokensGenerated tokens generated since start
  * @param draining whether new requests are refused
@@ -28,6 +32,9 @@ public record SchedulerSnapshot(
     long kvBytesPerBlock,
     List<String> residentAdapters,
     List<String> loadingAdapters,
+    int hostAdapters,
+    long adapterPoolBytes,
+    long adapterHostBytes,
     int adapterSlots,
     int maxBatchSize,
     long tokensGenerated,

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,7 +27,8 @@ class WorkerSettingsTest {
       int maxSequenceLength,
       long kvCacheBytes,
       int kvBlockSize,
-      int maxAdapters,
+      OptionalInt maxAdapters,
+      long adapterHostCacheBytes,
       int maxLoraRank,
       int threads,
       Optional<String> adapters,
@@ -53,7 +55,8 @@ class WorkerSettingsTest {
           0,
           256L << 20,
           16,
-          8,
+          OptionalInt.empty(),
+          2L << 30,
           64,
           0,
           Optional.empty(),
@@ -76,6 +79,7 @@ class WorkerSettingsTest {
           kvCacheBytes,
           kvBlockSize,
           maxAdapters,
+          adapterHostCacheBytes,
           maxLoraRank,
           threads,
           adapters,
@@ -98,6 +102,7 @@ class WorkerSettingsTest {
           kvCacheBytes,
           kvBlockSize,
           maxAdapters,
+          adapterHostCacheBytes,
           maxLoraRank,
           threads,
           Optional.ofNullable(list),
@@ -120,6 +125,7 @@ class WorkerSettingsTest {
           kvCacheBytes,
           kvBlockSize,
           maxAdapters,
+          adapterHostCacheBytes,
           maxLoraRank,
           threads,
           adapters,
@@ -142,6 +148,7 @@ class WorkerSettingsTest {
           kvCacheBytes,
           kvBlockSize,
           maxAdapters,
+          adapterHostCacheBytes,
           maxLoraRank,
           threads,
           adapters,
@@ -164,6 +171,7 @@ class WorkerSettingsTest {
           kvCacheBytes,
           kvBlockSize,
           maxAdapters,
+          adapterHostCacheBytes,
           maxLoraRank,
           threads,
           adapters,

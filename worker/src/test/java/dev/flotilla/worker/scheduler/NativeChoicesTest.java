@@ -50,7 +50,7 @@ class NativeChoicesTest {
         Scheduler scheduler =
             new Scheduler(
                 backend,
-                new Scheduler.Limits(16, 64, 16, 0, 128, Set.of()),
+                new Scheduler.Limits(16, 64, 16, 0, 0, 128, Set.of()),
                 new AdapterCatalog(Map.of()),
                 Runnable::run,
                 new SchedulerMetrics() {

@@ -28,7 +28,7 @@ class SchedulerChoicesTest {
     scheduler =
         new Scheduler(
             engine,
-            new Scheduler.Limits(maxBatch, 128, 32, 0, 256, Set.of(FakeEngine.EOS)),
+            new Scheduler.Limits(maxBatch, 128, 32, 0, 0, 256, Set.of(FakeEngine.EOS)),
             new AdapterCatalog(Map.of()),
             Runnable::run,
             SchedulerMetrics.NONE,

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.flotilla.worker.TestLogs;
 import dev.flotilla.worker.engine.SamplingParams;
+import dev.flotilla.worker.scheduler.SchedulerMetrics.AdapterSource;
+import dev.flotilla.worker.scheduler.SchedulerMetrics.AdapterTier;
 import dev.flotilla.worker.scheduler.SequenceOutput.Failure;
 import dev.flotilla.worker.scheduler.SequenceResult.FinishReason;
 import java.nio.file.Path;
@@ -28,6 +30,7 @@ class SchedulerTest {
   private FakeEngine engine;
   private Scheduler scheduler;
   private int prefillChunk = 32;
+  private long hostBytes = 1L << 30; // the adapter host tier
 
   private Scheduler scheduler(
       FakeEngine fake,
@@ -42,7 +45,13 @@ class SchedulerTest {
         new Scheduler(
             fake,
             new Scheduler.Limits(
-                maxBatch, stepTokens, prefillChunk, slots, context, Set.of(FakeEngine.EOS)),
+                maxBatch,
+                stepTokens,
+                prefillChunk,
+                slots,
+                hostBytes,
+                context,
+                Set.of(FakeEngine.EOS)),
             new AdapterCatalog(adapters),
             loaderQueue::add,
             SchedulerMetrics.NONE,
@@ -380,9 +389,12 @@ class SchedulerTest {
   }
 
   @Test
-  void loadsAdaptersOnFirstUseIntoLruSlotsWithoutBlockingOthers() {
+  void loadsAdaptersOnFirstUseWithoutBlockingOthersAndEvictsLruAtTheCap() {
     Map<String, Path> adapters = Map.of("a", Path.of("/a"), "b", Path.of("/b"), "c", Path.of("/c"));
-    scheduler(new FakeEngine(8, 4, 1000), 8, 64, 2, 256, adapters);
+    FakeEngine fake = new FakeEngine(8, 4, 1000);
+    adapters.keySet().forEach(name -> fake.adapterBytes.put(name, 4096L));
+    hostBytes = 0; // no host tier: an evicted adapter is freed and read from disk again
+    scheduler(fake, 8, 64, 2, 256, adapters);
     RecordingOutput a = new RecordingOutput();
     scheduler.submit(request("ra", "a", FakeEngine.tokens(4, 1), 3, 0, 0), a);
     RecordingOutput base = new RecordingOutput();
@@ -394,7 +406,7 @@ class SchedulerTest {
     runToCompletion(List.of(a, base));
     assertThat(scheduler.snapshot().residentAdapters()).containsExactly("a");
 
-    // Both slots busy with running sequences: 'c' waits; when 'a' is idle it is the LRU victim.
+    // At the cap of two: 'c' waits in the host tier until 'a', the LRU idle adapter, makes way.
     RecordingOutput longB = new RecordingOutput();
     scheduler.submit(request("long-b", "b", FakeEngine.tokens(4, 3), 6, 0, 0), longB);
     RecordingOutput c = new RecordingOutput();
@@ -492,9 +504,136 @@ class SchedulerTest {
       outs.add(out);
     }
     runToCompletion(outs);
-    assertThat(engine.frees).containsExactly("big");
     assertThat(outs).allSatisfy(o -> assertThat(o.result.preemptions()).isZero());
+    assertThat(scheduler.snapshot().residentAdapters()).isEmpty();
+    assertThat(scheduler.snapshot().hostAdapters()).as("kept in host memory").isEqualTo(1);
+    assertThat(engine.frees).isEmpty();
     assertThat(scheduler.snapshot().freeKvBlocks()).isEqualTo(20);
+  }
+
+  @Test
+  void anAdapterBackFromTheHostTierIsNotReadAgainAndGivesTheSameTokens() {
+    Map<String, Path> adapters = Map.of("a", Path.of("/a"), "b", Path.of("/b"));
+    FakeEngine fake = new FakeEngine(8, 4, 1000);
+    adapters.keySet().forEach(name -> fake.adapterBytes.put(name, 4096L));
+    scheduler(fake, 8, 64, 1, 256, adapters); // a cap of one: each request evicts the other
+    List<RecordingOutput> outs = new ArrayList<>();
+    for (int i = 0; i < 6; i++) {
+      RecordingOutput out = new RecordingOutput();
+      String adapter = i % 2 == 0 ? "a" : "b";
+      scheduler.submit(request("r-" + adapter, adapter, FakeEngine.tokens(4, 1), 3, 0, 0), out);
+      runToCompletion(List.of(out));
+      outs.add(out);
+    }
+    assertThat(engine.loads).as("each adapter's files read once").containsExactly("a", "b");
+    assertThat(engine.frees).isEmpty();
+    for (int i = 2; i < 6; i++) {
+      assertThat(outs.get(i).tokens).isEqualTo(outs.get(i - 2).tokens);
+    }
+    assertThat(outs.get(0).tokens).isNotEqualTo(outs.get(1).tokens);
+  }
+
+  @Test
+  void moreAdaptersThanTheBudgetHoldsRotateUnderLoadAndEveryRequestIsCorrect() {
+    Map<String, Path> adapters = new java.util.LinkedHashMap<>();
+    FakeEngine fake = new FakeEngine(4, 4, 40);
+    for (int i = 0; i < 12; i++) {
+      adapters.put("a" + i, Path.of("/a" + i));
+      fake.adapterBytes.put("a" + i, 4 * 4096L); // 12 adapters of 4 blocks: 48 > 40 blocks
+    }
+    AtomicInteger poolEvictions = new AtomicInteger();
+    AtomicInteger diskLoads = new AtomicInteger();
+    TestLogs.quiet();
+    engine = fake;
+    scheduler =
+        new Scheduler(
+            fake,
+            new Scheduler.Limits(
+                4, 64, prefillChunk, Integer.MAX_VALUE, 1L << 30, 64, Set.of(FakeEngine.EOS)),
+            new AdapterCatalog(adapters),
+            loaderQueue::add,
+            new SchedulerMetrics() {
+              @Override
+              public void adapterLoaded(AdapterSource source, long nanos) {
+                if (source == AdapterSource.DISK) {
+                  diskLoads.incrementAndGet();
+                }
+              }
+
+              @Override
+              public void adapterEvicted(AdapterTier from) {
+                if (from == AdapterTier.POOL) {
+                  poolEvictions.incrementAndGet();
+                }
+              }
+            },
+            () -> clock.addAndGet(1_000_000));
+    List<SequenceRequest> requests = new ArrayList<>();
+    List<RecordingOutput> outs = new ArrayList<>();
+    for (int i = 0; i < 36; i++) {
+      SequenceRequest r = request("r" + i, "a" + (i * 5 % 12), FakeEngine.tokens(8, i), 6, 0, 0);
+      RecordingOutput out = new RecordingOutput();
+      scheduler.submit(r, out);
+      requests.add(r);
+      outs.add(out);
+    }
+    runToCompletion(outs);
+    for (int i = 0; i < outs.size(); i++) {
+      assertThat(outs.get(i).result.reason()).isEqualTo(FinishReason.LENGTH);
+      assertThat(outs.get(i).tokens)
+          .as("request %d, adapter %s", i, requests.get(i).adapter())
+          .isEqualTo(alone(requests.get(i), adapters));
+    }
+    assertThat(poolEvictions.get()).as("adapters rotated through the pool").isPositive();
+    assertThat(diskLoads.get()).as("the host tier held every evicted one").isEqualTo(12);
+    assertThat(scheduler.snapshot().residentAdapters().size() * 4L).isLessThanOrEqualTo(40);
+  }
+
+  @Test
+  void idleAdaptersAreEvictedLeastRecentlyUsedFirstBeforeAnySequenceIsPreempted() {
+    Map<String, Path> adapters =
+        Map.of(
+            "p", Path.of("/p"), "i1", Path.of("/i1"), "i2", Path.of("/i2"), "i3", Path.of("/i3"));
+    FakeEngine fake = new FakeEngine(8, 4, 30);
+    adapters.keySet().forEach(name -> fake.adapterBytes.put(name, 4 * 4096L)); // 4 blocks each
+    scheduler(fake, 8, 64, Integer.MAX_VALUE, 112, adapters);
+    for (String name : List.of("p", "i1", "i2", "i3")) {
+      CompletableFuture<LoadedAdapter> loaded = scheduler.loadAdapter(name);
+      scheduler.runOnce();
+      loaderQueue.remove(0).run();
+      scheduler.runOnce();
+      assertThat(loaded).isCompleted();
+    }
+    assertThat(scheduler.snapshot().residentAdapters()).containsExactly("p", "i1", "i2", "i3");
+
+    // 'p' is pinned by a sequence growing to 34 tokens; three base sequences grow to 24 tokens (6
+    // blocks each). When they end, p's sequence holds 23 tokens (6 blocks): 18 + 6 + 4 for 'p' is
+    // 28 blocks of 30, so every idle adapter must go (one more would make 32). They go oldest
+    // first, and no sequence is preempted.
+    List<RecordingOutput> outs = new ArrayList<>();
+    RecordingOutput pinned = new RecordingOutput();
+    scheduler.submit(request("p", "p", FakeEngine.tokens(4, 9), 30, 0, 0), pinned);
+    outs.add(pinned);
+    scheduler.runOnce();
+    List<String> evictedFirst = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      RecordingOutput out = new RecordingOutput();
+      scheduler.submit(request("s" + i, FakeEngine.tokens(6, i), 18), out);
+      outs.add(out);
+    }
+    while (!outs.stream().allMatch(RecordingOutput::done)) {
+      List<String> before = scheduler.snapshot().residentAdapters();
+      scheduler.runOnce();
+      for (String name : before) {
+        if (!scheduler.snapshot().residentAdapters().contains(name)) {
+          evictedFirst.add(name);
+        }
+      }
+      assertThat(scheduler.snapshot().residentAdapters()).contains("p");
+    }
+    assertThat(evictedFirst).containsExactly("i1", "i2", "i3");
+    assertThat(outs).allSatisfy(o -> assertThat(o.result.preemptions()).isZero());
+    assertThat(scheduler.snapshot().hostAdapters()).isEqualTo(3);
   }
 
   @Test

@@ -91,7 +91,7 @@ class StructuredOutputEngineTest {
       try (Scheduler scheduler =
           new Scheduler(
               engine,
-              new Scheduler.Limits(32, 512, 64, 0, 1024, eos),
+              new Scheduler.Limits(32, 512, 64, 0, 0, 1024, eos),
               new AdapterCatalog(Map.of()),
               Runnable::run,
               SchedulerMetrics.NONE,
