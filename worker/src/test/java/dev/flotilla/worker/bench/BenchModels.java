@@ -1,5 +1,6 @@
 package dev.flotilla.worker.bench;
 
+import dev.flotilla.testkit.Dtype;
 import dev.flotilla.testkit.LoraAdapterGenerator;
 import dev.flotilla.testkit.Projection;
 import dev.flotilla.testkit.TinyModelGenerator;
@@ -8,7 +9,9 @@ import java.nio.file.Path;
 
 /**
  * Writes the benchmark's model and adapters unless they are there already: the testkit's medium
- * model (about 200 M parameters, BF16) and {@code count} rank-16 adapters on q/k/v/o. Usage: {@code
+ * model (about 200 M parameters, BF16) and {@code count} rank-16 adapters on q/k/v/o. The first 64
+ * are F32 files (5 MB each); the rest are BF16 (2.6 MB each: 1,000 adapters take 2.6 GB of disk,
+ * not 5), which the engine holds as it holds the F32 ones, in the model's BF16. Usage: {@code
  * BenchModels DIR [count=64]}.
  */
 public final class BenchModels {
@@ -30,6 +33,7 @@ public final class BenchModels {
             .rank(16)
             .alpha(32)
             .targets(Projection.Q_PROJ, Projection.K_PROJ, Projection.V_PROJ, Projection.O_PROJ)
+            .dtype(i < 64 ? Dtype.F32 : Dtype.BF16)
             .generate(adapter);
       }
     }

@@ -2,6 +2,7 @@ package dev.flotilla.worker.bench;
 
 import dev.flotilla.api.v1.SamplingParams;
 import dev.flotilla.api.v1.TokenIds;
+import dev.flotilla.api.worker.v1.LoadAdapterRequest;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
 import dev.flotilla.api.worker.v1.WorkerGenerateResponse;
 import dev.flotilla.api.worker.v1.WorkerGrpc;
@@ -27,24 +28,30 @@ import org.HdrHistogram.Recorder;
  * Drives a running worker over gRPC on loopback: for each (streams, adapter pool) phase, that many
  * closed-loop clients send Generate requests back to back, each with a random adapter from the
  * pool, for a fixed time. Measures output tokens/s, time to first token and time between tokens on
- * the client side, and adapter loads from the worker's Prometheus endpoint. Prints a table and one
- * JSON line last. Usage: {@code WorkerBench GRPC_PORT HTTP_PORT ENGINE_B32_TOKENS_PER_S seconds
- * prompt max_tokens [ENGINE_MIX_TOKENS_PER_S]} (the last from {@link EngineMixBench}: the same
- * closed-loop work through the engine alone).
+ * the client side, and adapter loads (from disk and from the worker's host tier) from the worker's
+ * Prometheus endpoint. Before the first phase over more than 64 adapters, every adapter of the pool
+ * is loaded once through LoadAdapter, so that phase measures a worker whose adapters are all in
+ * memory (the pool or the host tier), not its first reads of the files. Prints a table and one JSON
+ * line last. Usage: {@code WorkerBench GRPC_PORT HTTP_PORT ENGINE_B32_TOKENS_PER_S seconds prompt
+ * max_tokens [ENGINE_MIX_TOKENS_PER_S]} (the last from {@link EngineMixBench}: the same closed-loop
+ * work through the engine alone). {@code -Dbench.phases=32x8,32x64} runs only those phases (streams
+ * x adapters).
  */
 public final class WorkerBench {
   private static final double RAMP = 0.25;
   private static final int[][] PHASES = {
-    {1, 8}, {8, 8}, {32, 8}, {64, 8}, {1, 64}, {8, 64}, {32, 64}, {64, 64}
+    {1, 8}, {8, 8}, {32, 8}, {64, 8}, {1, 64}, {8, 64}, {32, 64}, {64, 64}, {32, 1000}
   };
 
   private final WorkerGrpc.WorkerStub stub;
+  private final WorkerGrpc.WorkerBlockingStub blocking;
   private final int httpPort;
   private final int promptTokens;
   private final int maxTokens;
 
   private WorkerBench(ManagedChannel channel, int httpPort, int promptTokens, int maxTokens) {
     this.stub = WorkerGrpc.newStub(channel);
+    this.blocking = WorkerGrpc.newBlockingStub(channel);
     this.httpPort = httpPort;
     this.promptTokens = promptTokens;
     this.maxTokens = maxTokens;
@@ -57,6 +64,7 @@ public final class WorkerBench {
       Histogram ttft,
       Histogram tbt,
       long adapterLoads,
+      long hostLoads,
       long requests) {}
 
   public static void main(String[] args) throws Exception {
@@ -72,7 +80,7 @@ public final class WorkerBench {
     WorkerBench bench = new WorkerBench(channel, httpPort, prompt, maxTokens);
     bench.phase(8, 8, Math.min(5, seconds)); // warm-up: JIT, adapters, KV pages
     System.out.printf(
-        "%-8s %-5s %10s %9s %9s %9s %9s %9s %9s%n",
+        "%-8s %-5s %10s %9s %9s %9s %9s %9s %9s %9s%n",
         "streams",
         "pool",
         "tokens/s",
@@ -81,15 +89,21 @@ public final class WorkerBench {
         "tbt_p50",
         "tbt_p99",
         "requests",
-        "loads");
+        "loads",
+        "from_host");
     PhaseResult headline = null;
     List<PhaseResult> all = new ArrayList<>();
-    for (int[] p : PHASES) {
+    int primed = 64;
+    for (int[] p : phases()) {
+      if (p[1] > primed) {
+        bench.prime(p[1]);
+        primed = p[1];
+      }
       PhaseResult r = bench.phase(p[0], p[1], seconds);
       all.add(r);
       System.out.printf(
           Locale.ROOT,
-          "%-8d %-5d %10.1f %9.1f %9.1f %9.1f %9.1f %9d %9d%n",
+          "%-8d %-5d %10.1f %9.1f %9.1f %9.1f %9.1f %9d %9d %9d%n",
           r.streams,
           r.pool,
           r.tokensPerSecond,
@@ -98,7 +112,8 @@ public final class WorkerBench {
           ms(r.tbt, 50),
           ms(r.tbt, 99),
           r.requests,
-          r.adapterLoads);
+          r.adapterLoads,
+          r.hostLoads);
       if (r.streams == 32 && r.pool == 8) {
         headline = r;
       }
@@ -106,6 +121,28 @@ public final class WorkerBench {
     long loads = all.stream().mapToLong(PhaseResult::adapterLoads).sum();
     PhaseResult h = headline;
     StringBuilder json = new StringBuilder("{");
+    PhaseResult over64 = find(all, 32, 64);
+    PhaseResult over1000 = find(all, 32, 1000);
+    if (over64 != null) {
+      json.append(
+          String.format(
+              Locale.ROOT,
+              "\"ttft_p99_ms_64_over_8\":%.3f,",
+              ms(over64.ttft, 99) / ms(h.ttft, 99)));
+    }
+    if (over1000 != null) {
+      json.append(
+          String.format(
+              Locale.ROOT,
+              "\"tok_s_1000_over_8\":%.3f,",
+              over1000.tokensPerSecond / h.tokensPerSecond));
+    }
+    for (PhaseResult r : all) {
+      if (r.streams == 32) {
+        json.append(
+            String.format(Locale.ROOT, "\"ttft_p99_ms_c32_pool%d\":%.1f,", r.pool, ms(r.ttft, 99)));
+      }
+    }
     json.append(
         String.format(
             Locale.ROOT, "\"stream32_vs_engine_b32\":%.3f,", h.tokensPerSecond / engineB32));
@@ -152,6 +189,37 @@ public final class WorkerBench {
     channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
   }
 
+  private static int[][] phases() {
+    String spec = System.getProperty("bench.phases", "");
+    if (spec.isBlank()) {
+      return PHASES;
+    }
+    return java.util.Arrays.stream(spec.split(","))
+        .map(p -> p.trim().split("x"))
+        .map(p -> new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1])})
+        .toArray(int[][]::new);
+  }
+
+  private static PhaseResult find(List<PhaseResult> all, int streams, int pool) {
+    return all.stream()
+        .filter(r -> r.streams == streams && r.pool == pool)
+        .findFirst()
+        .orElse(null);
+  }
+
+  /**
+   * Loads adapters a0 .. a(pool - 1) once, so the phases over them start with every adapter in the
+   * worker's memory rather than on disk.
+   */
+  void prime(int pool) {
+    long t0 = System.nanoTime();
+    for (int i = 0; i < pool; i++) {
+      blocking.loadAdapter(LoadAdapterRequest.newBuilder().setName("a" + i).build());
+    }
+    System.out.printf(
+        Locale.ROOT, "# loaded %d adapters once in %.1f s%n", pool, (System.nanoTime() - t0) / 1e9);
+  }
+
   private static double ms(Histogram h, double percentile) {
     return h.getTotalCount() == 0 ? 0 : h.getValueAtPercentile(percentile) / 1e3;
   }
@@ -163,6 +231,7 @@ public final class WorkerBench {
     AtomicLong tokens = new AtomicLong();
     AtomicLong requests = new AtomicLong();
     long loadsBefore = adapterLoads();
+    long hostLoadsBefore = adapterLoads("host");
     CountDownLatch stopped = new CountDownLatch(streams);
     long start = System.nanoTime();
     long end = start + (long) (seconds * 1e9);
@@ -189,6 +258,7 @@ public final class WorkerBench {
         ttft.getIntervalHistogram(),
         tbt.getIntervalHistogram(),
         adapterLoads() - loadsBefore,
+        adapterLoads("host") - hostLoadsBefore,
         requests.get());
   }
 
@@ -311,7 +381,12 @@ public final class WorkerBench {
     }
   }
 
+  /** Loads that read the adapter's files. */
   private long adapterLoads() throws Exception {
+    return adapterLoads("disk");
+  }
+
+  private long adapterLoads(String source) throws Exception {
     String body =
         HttpClient.newHttpClient()
             .send(
@@ -321,7 +396,8 @@ public final class WorkerBench {
             .body();
     for (String line : body.split("\n")) {
       if (line.startsWith("flotilla_worker_adapter_loads_total{")
-          && line.contains("result=\"ok\"")) {
+          && line.contains("result=\"ok\"")
+          && line.contains("source=\"" + source + "\"")) {
         return (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
       }
     }
