@@ -353,6 +353,10 @@ final class AdapterResidency {
     return List.copyOf(pool.keySet());
   }
 
+  int hostCount() {
+    return host.size();
+  }
+
   /** Host-tier adapters, least recently used first. */
   List<String> inHost() {
     return List.copyOf(host.keySet());

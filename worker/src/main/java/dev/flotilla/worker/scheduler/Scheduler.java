@@ -1057,7 +1057,7 @@ public final class Scheduler implements AutoCloseable {
             bytesPerBlock,
             adapters.resident(),
             adapters.loading(),
-            adapters.inHost().size(),
+            adapters.hostCount(),
             adapters.poolBytes(),
             adapters.hostBytes(),
             adapters.limits().maxResident(),
