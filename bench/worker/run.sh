@@ -49,7 +49,7 @@ fi
   # this group runs in a subshell (it is piped to tee): stop the worker when it ends
   cleanup() { [ -n "${WORKER_PID:-}" ] && kill "$WORKER_PID" 2>/dev/null && wait "$WORKER_PID" 2>/dev/null || true; }
   trap cleanup EXIT
-  echo "# command: bench/worker/run.sh $*"
+  echo "# command: ${BENCH_PHASES:+BENCH_PHASES=$BENCH_PHASES }bench/worker/run.sh $*"
   echo "# date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit: $(git rev-parse --short HEAD 2>/dev/null || echo none)"
   echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
        "$(free -g | awk '/Mem:/ {print $2}') GiB, $(java -version 2>&1 | head -1)"
@@ -68,7 +68,7 @@ fi
   ENGINE_MIX=$(echo "$MIX_JSON" | sed -E 's/.*"engine_mix_tokens_per_s":([0-9.]+).*/\1/')
 
   FLOTILLA_MODEL_SOURCE="file://$ROOT/$MODELS/medium" FLOTILLA_MODEL_NAME=bench/medium \
-  FLOTILLA_ADAPTERS_DIR="$ROOT/$MODELS/adapters" FLOTILLA_MAX_BATCH_SIZE=64 \
+  FLOTILLA_MTLS_ENABLED=false FLOTILLA_ADAPTERS_DIR="$ROOT/$MODELS/adapters" FLOTILLA_MAX_BATCH_SIZE=64 \
   FLOTILLA_ADAPTER_HOST_CACHE_BYTES=$((4 << 30)) \
   FLOTILLA_KV_CACHE_BYTES=$((1 << 30)) FLOTILLA_THREADS="$THREADS" FLOTILLA_MAX_STEP_TOKENS=256 \
   QUARKUS_GRPC_SERVER_PORT=$GRPC_PORT QUARKUS_HTTP_PORT=$HTTP_PORT \
