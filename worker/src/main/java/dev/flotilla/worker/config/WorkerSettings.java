@@ -563,6 +563,7 @@ public record WorkerSettings(
         kvBlockSize,
         kvCacheDtype,
         maxAdapters,
+        adapterHostCacheBytes,
         maxLoraRank,
         threads,
         adapters,

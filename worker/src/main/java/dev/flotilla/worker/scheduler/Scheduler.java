@@ -197,10 +197,19 @@ public final class Scheduler implements AutoCloseable {
         int maxBatchSize,
         int stepTokens,
         int prefillChunk,
-        int adapterSlots,
+        int maxResidentAdapters,
+        long adapterHostBytes,
         int contextLength,
         Set<Integer> eosTokens) {
-      this(maxBatchSize, stepTokens, prefillChunk, adapterSlots, contextLength, eosTokens, true);
+      this(
+          maxBatchSize,
+          stepTokens,
+          prefillChunk,
+          maxResidentAdapters,
+          adapterHostBytes,
+          contextLength,
+          eosTokens,
+          true);
     }
   }
 

@@ -88,7 +88,7 @@ class NativePrefixCacheTest {
         Scheduler scheduler =
             new Scheduler(
                 backend,
-                new Scheduler.Limits(maxBatch, 64, 16, 0, 128, Set.of(), prefixCache),
+                new Scheduler.Limits(maxBatch, 64, 16, 0, 0, 128, Set.of(), prefixCache),
                 new AdapterCatalog(Map.of()),
                 Runnable::run,
                 metrics,
