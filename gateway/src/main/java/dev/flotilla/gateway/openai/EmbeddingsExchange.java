@@ -10,35 +10,24 @@ import dev.flotilla.api.v1.HeldProgress;
 import dev.flotilla.api.v1.TokenChunk;
 import dev.flotilla.gateway.auth.TenantInfo;
 import dev.flotilla.gateway.service.GatewayPipeline;
-import dev.flotilla.gateway.service.ResponseSink;
-import dev.flotilla.gateway.service.RunningRequest;
-import io.grpc.Deadline;
-import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServerResponse;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
  * One {@code POST /v1/embeddings} running through the pipeline: the {@link ResponseSink} that
  * answers it with one JSON object once every vector is there. A closed connection cancels the
- * request; the HTTP timeout cancels it and answers 504.
+ * request; the HTTP timeout cancels it and answers 504 ({@link HttpExchange}).
  */
-final class EmbeddingsExchange implements ResponseSink {
-  private final HttpServerResponse response;
-  private final Vertx vertx;
+final class EmbeddingsExchange extends HttpExchange {
   private final ObjectMapper json;
   private final String requestId;
   private final String model;
   private final OpenAiEmbeddings.Encoding encoding;
   // guarded by this
   private List<Embedding> vectors = List.of();
-  private boolean ended;
-  private RunningRequest run;
-  private Boolean abandonedWithDeadline;
-  private long timer = -1;
 
   EmbeddingsExchange(
       HttpServerResponse response,
@@ -47,8 +36,7 @@ final class EmbeddingsExchange implements ResponseSink {
       String requestId,
       String model,
       OpenAiEmbeddings.Encoding encoding) {
-    this.response = response;
-    this.vertx = vertx;
+    super(response, vertx);
     this.json = json;
     this.requestId = requestId;
     this.model = model;
@@ -61,48 +49,7 @@ final class EmbeddingsExchange implements ResponseSink {
       TenantInfo tenant,
       Supplier<EmbedRequest> request,
       long timeoutNanos) {
-    response.closeHandler(v -> abandon(false));
-    long t =
-        vertx.setTimer(
-            Math.max(1, TimeUnit.NANOSECONDS.toMillis(timeoutNanos)), id -> abandon(true));
-    synchronized (this) {
-      timer = t;
-    }
-    RunningRequest r =
-        pipeline.embed(tenant, request, this, Deadline.after(timeoutNanos, TimeUnit.NANOSECONDS));
-    Boolean cancelNow;
-    synchronized (this) {
-      run = r;
-      cancelNow = abandonedWithDeadline;
-    }
-    if (r != null && cancelNow != null) {
-      r.clientCancelled(cancelNow);
-    }
-  }
-
-  private void abandon(boolean deadline) {
-    RunningRequest r;
-    synchronized (this) {
-      if (ended) {
-        return;
-      }
-      r = run;
-      abandonedWithDeadline = deadline;
-    }
-    if (r != null) {
-      r.clientCancelled(deadline);
-    }
-    if (deadline) {
-      fail(
-          Status.DEADLINE_EXCEEDED
-              .withDescription("the request did not finish within the gateway's HTTP timeout")
-              .asRuntimeException());
-    } else {
-      synchronized (this) {
-        ended = true;
-        vertx.cancelTimer(timer);
-      }
-    }
+    run(deadline -> pipeline.embed(tenant, request, this, deadline), timeoutNanos);
   }
 
   @Override
@@ -125,14 +72,14 @@ final class EmbeddingsExchange implements ResponseSink {
 
   @Override
   public synchronized void complete(Final fin) {
-    if (!ended) {
+    if (!isEnded()) {
       end(200, OpenAiEmbeddings.response(json, model, vectors, encoding, fin), null);
     }
   }
 
   @Override
   public synchronized void fail(StatusRuntimeException error) {
-    if (!ended) {
+    if (!isEnded()) {
       OpenAiError e = OpenAiError.of(error);
       end(e.httpStatus(), e.body(json), e);
     }
@@ -153,7 +100,6 @@ final class EmbeddingsExchange implements ResponseSink {
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("a JSON tree always serializes", e);
     }
-    ended = true;
-    vertx.cancelTimer(timer);
+    ended();
   }
 }

@@ -9,10 +9,7 @@ import dev.flotilla.api.v1.HeldProgress;
 import dev.flotilla.api.v1.TokenChunk;
 import dev.flotilla.gateway.auth.TenantInfo;
 import dev.flotilla.gateway.service.GatewayPipeline;
-import dev.flotilla.gateway.service.ResponseSink;
 import dev.flotilla.gateway.service.RunningRequest;
-import io.grpc.Deadline;
-import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -21,7 +18,6 @@ import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
@@ -35,13 +31,12 @@ import java.util.function.Supplier;
  *       {@code openai} clients raise it) and the stream ends without {@code [DONE]}.
  *   <li>Flow control: while the connection's write queue is full the worker stream pauses; the
  *       drain handler resumes it.
- *   <li>A closed connection cancels the request; the HTTP timeout cancels it and answers 504.
+ *   <li>A closed connection cancels the request; the HTTP timeout cancels it and answers 504
+ *       ({@link HttpExchange}).
  *   <li>Held-while-cold progress is not sent: it would commit a 200 before the outcome is known.
  * </ul>
  */
-final class OpenAiExchange implements ResponseSink {
-  private final HttpServerResponse response;
-  private final Vertx vertx;
+final class OpenAiExchange extends HttpExchange {
   private final OpenAiJson json;
   private final OpenAiJson.Head head;
   private final OpenAiRequests.Options options;
@@ -49,10 +44,6 @@ final class OpenAiExchange implements ResponseSink {
   private final Map<Integer, OpenAiJson.ChoiceText> choices = new TreeMap<>(); // by index
   private final Set<Integer> roleSent = new HashSet<>(); // chat stream: choices that had their role
   private boolean committed;
-  private boolean ended;
-  private RunningRequest run;
-  private Boolean abandonedWithDeadline;
-  private long timer = -1;
 
   OpenAiExchange(
       HttpServerResponse response,
@@ -60,8 +51,7 @@ final class OpenAiExchange implements ResponseSink {
       OpenAiJson json,
       OpenAiJson.Head head,
       OpenAiRequests.Options options) {
-    this.response = response;
-    this.vertx = vertx;
+    super(response, vertx);
     this.json = json;
     this.head = head;
     this.options = options;
@@ -73,61 +63,16 @@ final class OpenAiExchange implements ResponseSink {
       TenantInfo tenant,
       Supplier<GenerateRequest> request,
       long timeoutNanos) {
-    response.closeHandler(v -> abandon(false));
     if (options.stream()) {
       response.drainHandler(
           v -> {
-            RunningRequest r;
-            synchronized (this) {
-              r = run;
-            }
+            RunningRequest r = running();
             if (r != null) {
               r.onClientReady();
             }
           });
     }
-    long t =
-        vertx.setTimer(
-            Math.max(1, TimeUnit.NANOSECONDS.toMillis(timeoutNanos)), id -> abandon(true));
-    synchronized (this) {
-      timer = t;
-    }
-    RunningRequest r =
-        pipeline.start(tenant, request, this, Deadline.after(timeoutNanos, TimeUnit.NANOSECONDS));
-    Boolean cancelNow;
-    synchronized (this) {
-      run = r;
-      cancelNow = abandonedWithDeadline;
-    }
-    if (r != null && cancelNow != null) {
-      r.clientCancelled(cancelNow);
-    }
-  }
-
-  /** The client went away, or the HTTP timeout passed (answered 504). */
-  private void abandon(boolean deadline) {
-    RunningRequest r;
-    synchronized (this) {
-      if (ended) {
-        return;
-      }
-      r = run;
-      abandonedWithDeadline = deadline;
-    }
-    if (r != null) {
-      r.clientCancelled(deadline);
-    }
-    if (deadline) {
-      fail(
-          Status.DEADLINE_EXCEEDED
-              .withDescription("the request did not finish within the" + " gateway's HTTP timeout")
-              .asRuntimeException());
-    } else {
-      synchronized (this) {
-        ended = true;
-        vertx.cancelTimer(timer);
-      }
-    }
+    run(deadline -> pipeline.start(tenant, request, this, deadline), timeoutNanos);
   }
 
   @Override
@@ -137,7 +82,7 @@ final class OpenAiExchange implements ResponseSink {
 
   @Override
   public synchronized void tokens(TokenChunk chunk) {
-    if (ended) {
+    if (isEnded()) {
       return;
     }
     if (!options.stream()) {
@@ -159,7 +104,7 @@ final class OpenAiExchange implements ResponseSink {
 
   @Override
   public synchronized void complete(Final fin) {
-    if (ended) {
+    if (isEnded()) {
       return;
     }
     if (!options.stream()) {
@@ -187,7 +132,7 @@ final class OpenAiExchange implements ResponseSink {
 
   @Override
   public synchronized void fail(StatusRuntimeException error) {
-    if (ended) {
+    if (isEnded()) {
       return;
     }
     OpenAiError e = OpenAiError.of(error);
@@ -231,14 +176,12 @@ final class OpenAiExchange implements ResponseSink {
           .putHeader("retry-after-ms", Long.toString(error.retryAfterMillis()));
     }
     response.end(write(body));
-    ended = true;
-    vertx.cancelTimer(timer);
+    ended();
   }
 
   private void finishResponse() {
     response.end();
-    ended = true;
-    vertx.cancelTimer(timer);
+    ended();
   }
 
   private String requestId() {
