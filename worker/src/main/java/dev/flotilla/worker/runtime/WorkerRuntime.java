@@ -314,17 +314,24 @@ public final class WorkerRuntime implements AutoCloseable {
 
   /**
    * The model's structured-output grammars; the vocabulary's token bytes are read from {@code
-   * tokenizer.json} on the first call.
+   * tokenizer.json} by the first compilation, on the grammars' own thread.
    *
-   * @throws UncheckedIOException when tokenizer.json or the generation config cannot be read
+   * @throws UncheckedIOException when the generation config cannot be read
    */
   public synchronized OutputGrammars outputGrammars() {
     if (outputGrammars == null) {
       try {
         outputGrammars =
             new OutputGrammars(
-                TokenBytes.load(settings.modelDir(), modelInfo().vocabSize()),
-                GenerationConfig.eosTokens(settings.modelDir()));
+                () -> {
+                  try {
+                    return TokenBytes.load(settings.modelDir(), modelInfo().vocabSize());
+                  } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                  }
+                },
+                GenerationConfig.eosTokens(settings.modelDir()),
+                OutputGrammars.DEFAULT_COMPILE_LIMIT);
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }

@@ -39,6 +39,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.jboss.logging.Logger;
 
 /**
@@ -68,12 +70,11 @@ public class WorkerGrpcService extends WorkerGrpc.WorkerImplBase {
       WorkerGenerateRequest request, StreamObserver<WorkerGenerateResponse> observer) {
     WorkerRuntime runtime;
     RequestValidator.Validated validated;
-    TokenConstraint constraint;
+    CompletableFuture<TokenConstraint> constraint;
     try {
       runtime = admitting();
       validated = RequestValidator.validate(request, runtime);
-      constraint = OutputConstraints.of(request, runtime);
-      if (constraint != null && validated.n() > 1) {
+      if (OutputConstraints.constrained(request) && validated.n() > 1) {
         // A grammar's state follows one choice's tokens; n choices would each need their own.
         throw Status.INVALID_ARGUMENT
             .withDescription(
@@ -81,7 +82,8 @@ public class WorkerGrpcService extends WorkerGrpc.WorkerImplBase {
                     + " forced tool call")
             .asRuntimeException();
       }
-      if (constraint != null && validated.sequence().sampling().minTokens() > 0) {
+      if (OutputConstraints.constrained(request)
+          && validated.sequence().sampling().minTokens() > 0) {
         // A whole value allows only end-of-sequence, which min_tokens would ban: the request
         // could neither end nor go on.
         throw Errors.invalid(
@@ -90,6 +92,7 @@ public class WorkerGrpcService extends WorkerGrpc.WorkerImplBase {
                 + " tool call, since the output ends when its value is whole; got "
                 + validated.sequence().sampling().minTokens());
       }
+      constraint = OutputConstraints.of(request, runtime);
     } catch (StatusRuntimeException e) {
       observer.onError(e);
       return;
@@ -105,18 +108,50 @@ public class WorkerGrpcService extends WorkerGrpc.WorkerImplBase {
             validated.sequence().prompt().length,
             currentEventLoop(),
             scheduler);
-    Sequence seq;
-    try {
-      seq = scheduler.submit(validated.sequence(), stream.outputs(), constraint);
-    } catch (RejectedExecutionException e) {
-      observer.onError(
-          Status.RESOURCE_EXHAUSTED.withDescription(e.getMessage()).asRuntimeException());
-      return;
-    }
+    // gRPC takes the cancel handler only now; the sequence may start later, once its grammar is
+    // compiled. Client gone or deadline passed: the scheduler frees the sequence.
+    AtomicReference<Sequence> submitted = new AtomicReference<>();
+    AtomicBoolean cancelled = new AtomicBoolean();
     if (observer instanceof ServerCallStreamObserver<WorkerGenerateResponse> call) {
-      // Client gone or deadline passed: gRPC cancels the call and the scheduler frees the sequence.
-      call.setOnCancelHandler(() -> scheduler.cancel(seq));
+      call.setOnCancelHandler(
+          () -> {
+            cancelled.set(true);
+            Sequence seq = submitted.get();
+            if (seq != null) {
+              scheduler.cancel(seq);
+            }
+          });
     }
+    constraint.whenComplete(
+        (c, error) -> {
+          if (error != null) {
+            if (!cancelled.get()) {
+              observer.onError(Status.fromThrowable(error).asRuntimeException(trailers(error)));
+            }
+            return;
+          }
+          if (cancelled.get()) {
+            return;
+          }
+          Sequence seq;
+          try {
+            seq = scheduler.submit(validated.sequence(), stream.outputs(), c);
+          } catch (RejectedExecutionException e) {
+            observer.onError(
+                Status.RESOURCE_EXHAUSTED.withDescription(e.getMessage()).asRuntimeException());
+            return;
+          }
+          submitted.set(seq);
+          if (cancelled.get()) {
+            scheduler.cancel(seq);
+          }
+        });
+  }
+
+  /** The status trailers (google.rpc details) of a failed grammar compilation, if it has any. */
+  private static io.grpc.Metadata trailers(Throwable error) {
+    io.grpc.Metadata t = Status.trailersFromThrowable(error);
+    return t == null ? new io.grpc.Metadata() : t;
   }
 
   /**

@@ -81,6 +81,9 @@ public final class ByteDfa {
     int[] bucketSize = new int[256];
     int stamp = 2;
     for (int d = 0; d < sets.size(); d++) {
+      if ((d & 63) == 0 && Thread.currentThread().isInterrupted()) {
+        throw new SchemaException(field, "compiling the schema was stopped");
+      }
       Arrays.fill(bucketSize, 0);
       for (int s : sets.get(d)) {
         int[] r = nfa.ranges.get(s);

@@ -29,6 +29,9 @@ final class ByteNfa {
   }
 
   int newState() {
+    if ((epsilon.size() & 1023) == 0 && Thread.currentThread().isInterrupted()) {
+      throw new SchemaException(field, "compiling the schema was stopped");
+    }
     if (epsilon.size() >= MAX_STATES) {
       throw new SchemaException(
           field, "the schema is too large to compile (more than " + MAX_STATES + " states)");
@@ -81,6 +84,13 @@ final class ByteNfa {
       epsilon(f.end, end);
     }
     return new Fragment(start, end);
+  }
+
+  /** One or more of {@code f}, each after the first preceded by {@code separator}. */
+  Fragment oneOrMore(Fragment f, Fragment separator) {
+    epsilon(f.end, separator.start);
+    epsilon(separator.end, f.start);
+    return f;
   }
 
   /** Zero or one. */

@@ -6,12 +6,22 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.flotilla.api.v1.ResponseFormat;
 import dev.flotilla.api.v1.ToolChoice;
 import dev.flotilla.worker.text.TokenBytes;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 
 /**
  * The grammars of one model's requests: a request's {@code response_format} or forced {@code
@@ -19,38 +29,81 @@ import java.util.Set;
  * vocabulary, and kept for the next request with the same schema (least recently used out beyond
  * {@link #CACHE_SIZE}). A worker serves one model, so the cache is the (model, schema) cache.
  *
+ * <p>Compiling runs on {@link #COMPILE_THREADS} threads of its own, never on the caller's (a gRPC
+ * event loop): a schema can take long to determinize. Requests for a schema being compiled share
+ * the one compilation; one that runs past its time limit is stopped and refused by field, and at
+ * most {@link #COMPILE_QUEUE} compilations wait.
+ *
  * <p>A forced tool call is written as the Hermes format writes it, {@code <tool_call>\n{"name":
- * "NAME", "arguments": ARGS}\n</tool_call>}, ARGS valid for the function's {@code parameters}.
+ * "NAME", "arguments": ARGS}\n</tool_call>}, ARGS valid for the function's {@code parameters};
+ * several calls ({@code required} with parallel tool calls) are separated by {@link
+ * #CALL_SEPARATOR}.
  */
 public final class OutputGrammars {
   public static final int CACHE_SIZE = 64;
   public static final String CALL_OPEN = "<tool_call>\n";
   public static final String CALL_CLOSE = "}\n</tool_call>";
+  public static final String CALL_SEPARATOR = "\n";
+  public static final Duration DEFAULT_COMPILE_LIMIT = Duration.ofSeconds(10);
+  static final int COMPILE_THREADS = 2;
+  static final int COMPILE_QUEUE = 32;
+  private static final ScheduledExecutorService ALARMS =
+      Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "grammar-compile-alarm");
+            t.setDaemon(true);
+            return t;
+          });
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  private final TokenBytes vocabulary;
+  private final Supplier<TokenBytes> vocabularyLoader;
   private final Set<Integer> eos;
-  private final Map<String, TokenMasks> cache =
+  private final Duration compileLimit;
+  private final ThreadPoolExecutor compiler =
+      new ThreadPoolExecutor(
+          COMPILE_THREADS,
+          COMPILE_THREADS,
+          30,
+          TimeUnit.SECONDS,
+          new ArrayBlockingQueue<>(COMPILE_QUEUE),
+          r -> {
+            Thread t = new Thread(r, "grammar-compile");
+            t.setDaemon(true);
+            return t;
+          });
+  // guarded by cache; a failed compilation leaves it, so the next request tries again
+  private final Map<String, CompletableFuture<TokenMasks>> cache =
       new LinkedHashMap<>(16, 0.75f, true) {
         @Override
-        protected boolean removeEldestEntry(Map.Entry<String, TokenMasks> eldest) {
+        protected boolean removeEldestEntry(Map.Entry<String, CompletableFuture<TokenMasks>> e) {
           return size() > CACHE_SIZE;
         }
       };
+  private TokenBytes vocabulary; // guarded by this; loaded by the first compilation
 
-  public OutputGrammars(TokenBytes vocabulary, Set<Integer> eosTokens) {
-    this.vocabulary = vocabulary;
+  /**
+   * @param vocabulary loads the model's token bytes; called once, on a compiling thread
+   * @param compileLimit how long one compilation may run before its schema is refused
+   */
+  public OutputGrammars(
+      Supplier<TokenBytes> vocabulary, Set<Integer> eosTokens, Duration compileLimit) {
+    this.vocabularyLoader = vocabulary;
     this.eos = Set.copyOf(eosTokens);
+    this.compileLimit = compileLimit;
+    compiler.allowCoreThreadTimeOut(true);
   }
 
   /**
-   * The grammar a request's output must follow; empty for free text.
+   * The grammar a request's output must follow, once compiled (at once when cached); empty for free
+   * text. The future fails with a {@link SchemaException} naming the field when the schema is
+   * refused or runs past the time limit, and with {@link RejectedExecutionException} when too many
+   * compilations wait.
    *
    * @param toolsJson the chat's tools (OpenAI's {@code tools}), empty for none
-   * @throws SchemaException naming the field when the format, schema or tool choice is refused
+   * @throws SchemaException naming the field when the format or tool choice is refused outright
    */
-  public Optional<TokenMasks> forRequest(
+  public CompletableFuture<Optional<TokenMasks>> forRequest(
       ResponseFormat format, ToolChoice choice, String toolsJson) {
     boolean forced =
         choice.getMode() == ToolChoice.Mode.REQUIRED
@@ -61,24 +114,42 @@ public final class OutputGrammars {
           "a required or named tool choice cannot be combined with a JSON response_format");
     }
     if (forced) {
+      boolean several = severalCalls(choice);
       String key =
-          "tools\u0000" + choice.getMode() + "\u0000" + choice.getFunctionName() + toolsJson;
-      return Optional.of(cached(key, () -> toolCall(choice, toolsJson)));
+          "tools\u0000"
+              + choice.getMode()
+              + "\u0000"
+              + several
+              + "\u0000"
+              + choice.getFunctionName()
+              + toolsJson;
+      return cached(key, "tools", () -> toolCall(choice, several, toolsJson))
+          .thenApply(Optional::of);
     }
     return switch (format.getType()) {
       case JSON_OBJECT ->
-          Optional.of(cached("object", () -> SchemaCompiler.anyObject("response_format")));
+          cached("object", "response_format", () -> SchemaCompiler.anyObject("response_format"))
+              .thenApply(Optional::of);
       case JSON_SCHEMA -> {
         String field = "response_format.json_schema.schema";
         JsonNode schema = parse(format.getSchemaJson(), field);
-        yield Optional.of(
-            cached("schema\u0000" + schema, () -> SchemaCompiler.compile(schema, field)));
+        yield cached("schema\u0000" + schema, field, () -> SchemaCompiler.compile(schema, field))
+            .thenApply(Optional::of);
       }
-      default -> Optional.empty();
+      default -> CompletableFuture.completedFuture(Optional.empty());
     };
   }
 
-  private ByteDfa toolCall(ToolChoice choice, String toolsJson) {
+  /**
+   * Whether a forced choice allows several calls: {@code required} unless parallel tool calls are
+   * off (OpenAI's default is on); a named function is called once.
+   */
+  static boolean severalCalls(ToolChoice choice) {
+    return choice.getMode() == ToolChoice.Mode.REQUIRED
+        && (!choice.hasParallelToolCalls() || choice.getParallelToolCalls());
+  }
+
+  private ByteDfa toolCall(ToolChoice choice, boolean several, String toolsJson) {
     JsonNode tools = toolsJson.isEmpty() ? JSON.createArrayNode() : parse(toolsJson, "tools");
     List<SchemaCompiler.Wrapped> calls = new ArrayList<>();
     for (int i = 0; i < tools.size(); i++) {
@@ -112,20 +183,86 @@ public final class OutputGrammars {
               ? "names function '" + choice.getFunctionName() + "', which tools does not list"
               : "required needs at least one tool in tools");
     }
-    return SchemaCompiler.alternatives(calls, "tools");
+    return several
+        ? SchemaCompiler.repeatedAlternatives(calls, CALL_SEPARATOR, "tools")
+        : SchemaCompiler.alternatives(calls, "tools");
   }
 
-  private TokenMasks cached(String key, java.util.function.Supplier<ByteDfa> compile) {
+  private CompletableFuture<TokenMasks> cached(
+      String key, String field, Supplier<ByteDfa> compile) {
+    CompletableFuture<TokenMasks> result;
     synchronized (cache) {
-      TokenMasks hit = cache.get(key);
+      CompletableFuture<TokenMasks> hit = cache.get(key);
       if (hit != null) {
         return hit;
       }
+      result = new CompletableFuture<>();
+      cache.put(key, result);
     }
-    TokenMasks built = new TokenMasks(compile.get(), vocabulary, eos);
-    synchronized (cache) {
-      return cache.computeIfAbsent(key, k -> built);
+    result.whenComplete(
+        (masks, error) -> {
+          if (error != null) {
+            synchronized (cache) {
+              cache.remove(key, result);
+            }
+          }
+        });
+    try {
+      compiler.execute(() -> compile(result, field, compile));
+    } catch (RejectedExecutionException e) {
+      result.completeExceptionally(
+          new RejectedExecutionException(
+              "the worker is compiling " + COMPILE_QUEUE + " other schemas; retry"));
     }
+    return result;
+  }
+
+  /**
+   * Compiles on this thread, which an alarm interrupts when the limit passes (the automaton's
+   * builders check for it); the refusal is the alarm's, whatever the compilation throws then.
+   */
+  private void compile(
+      CompletableFuture<TokenMasks> result, String field, Supplier<ByteDfa> compile) {
+    Thread self = Thread.currentThread();
+    Object lock = new Object();
+    boolean[] running = {true};
+    ScheduledFuture<?> alarm =
+        ALARMS.schedule(
+            () -> {
+              result.completeExceptionally(
+                  new SchemaException(
+                      field,
+                      "the schema did not compile within "
+                          + compileLimit.toMillis()
+                          + " ms; simplify it (fewer optional properties, anyOf branches or"
+                          + " nesting)"));
+              synchronized (lock) {
+                if (running[0]) {
+                  self.interrupt();
+                }
+              }
+            },
+            compileLimit.toMillis(),
+            TimeUnit.MILLISECONDS);
+    try {
+      ByteDfa dfa = compile.get();
+      result.complete(new TokenMasks(dfa, vocabulary(), eos));
+    } catch (RuntimeException e) {
+      result.completeExceptionally(e);
+    } finally {
+      alarm.cancel(false);
+      synchronized (lock) {
+        running[0] = false;
+      }
+      Thread.interrupted(); // the pool's thread goes on clean
+    }
+  }
+
+  private synchronized TokenBytes vocabulary() {
+    if (vocabulary == null) {
+      vocabulary = vocabularyLoader.get();
+    }
+    return vocabulary;
   }
 
   private static JsonNode parse(String json, String field) {

@@ -87,12 +87,27 @@ public final class SchemaCompiler {
    */
   public static ByteDfa alternatives(List<Wrapped> alternatives, String field) {
     SchemaCompiler c = new SchemaCompiler(field);
+    return ByteDfa.determinize(c.nfa, c.union(alternatives), field);
+  }
+
+  /**
+   * One or more of the {@link #alternatives}, each after the first preceded by {@code separator}:
+   * several tool calls in a row, say.
+   */
+  public static ByteDfa repeatedAlternatives(
+      List<Wrapped> alternatives, String separator, String field) {
+    SchemaCompiler c = new SchemaCompiler(field);
+    Fragment one = c.union(alternatives);
+    return ByteDfa.determinize(c.nfa, c.nfa.oneOrMore(one, c.nfa.literal(separator)), field);
+  }
+
+  private Fragment union(List<Wrapped> alternatives) {
     List<Fragment> parts = new ArrayList<>();
     for (Wrapped w : alternatives) {
-      Fragment f = c.nfa.then(c.nfa.literal(w.prefix()), c.value(w.schema(), w.path()));
-      parts.add(c.nfa.then(f, c.nfa.literal(w.suffix())));
+      Fragment f = nfa.then(nfa.literal(w.prefix()), value(w.schema(), w.path()));
+      parts.add(nfa.then(f, nfa.literal(w.suffix())));
     }
-    return ByteDfa.determinize(c.nfa, c.nfa.union(parts), field);
+    return nfa.union(parts);
   }
 
   /** A schema's value between literal text; {@code path} names it in refusals. */

@@ -113,7 +113,11 @@ class StructuredOutputGrpcIT {
                   .setMode(ToolChoice.Mode.FUNCTION)
                   .setFunctionName("get_weather")
                   .build()
-              : ToolChoice.newBuilder().setMode(ToolChoice.Mode.REQUIRED).build();
+              : ToolChoice.newBuilder()
+                  .setMode(ToolChoice.Mode.REQUIRED)
+                  // parallel calls on (OpenAI's default) and off in turn
+                  .setParallelToolCalls(seed % 4 == 1)
+                  .build();
       requests.add(
           sampled(100 + seed)
               .setChat(
@@ -135,22 +139,28 @@ class StructuredOutputGrpcIT {
         continue;
       }
       stopped++;
-      Matcher m = CALL.matcher(r.text());
-      assertThat(m.matches()).as("a Hermes tool call: %s", r.text()).isTrue();
-      String name = m.group(1);
-      if (i % 2 == 0) {
-        assertThat(name).isEqualTo("get_weather");
+      String[] blocks = r.text().split("(?<=</tool_call>)\n(?=<tool_call>)");
+      if (i % 4 != 1) {
+        assertThat(blocks).as("one call: %s", r.text()).hasSize(1);
       }
-      JsonNode parameters = null;
-      for (JsonNode t : tools) {
-        if (t.path("function").path("name").asText().equals(name)) {
-          parameters = t.path("function").path("parameters");
+      for (String block : blocks) {
+        Matcher m = CALL.matcher(block);
+        assertThat(m.matches()).as("a Hermes tool call: %s", r.text()).isTrue();
+        String name = m.group(1);
+        if (i % 2 == 0) {
+          assertThat(name).isEqualTo("get_weather");
         }
+        JsonNode parameters = null;
+        for (JsonNode t : tools) {
+          if (t.path("function").path("name").asText().equals(name)) {
+            parameters = t.path("function").path("parameters");
+          }
+        }
+        assertThat(parameters).as("a listed function: %s", name).isNotNull();
+        assertThat(JsonSchemaCheck.valid(JSON.readTree(m.group(2)), parameters))
+            .as(r.text())
+            .isTrue();
       }
-      assertThat(parameters).as("a listed function: %s", name).isNotNull();
-      assertThat(JsonSchemaCheck.valid(JSON.readTree(m.group(2)), parameters))
-          .as(r.text())
-          .isTrue();
     }
     assertThat(stopped).isGreaterThanOrEqualTo(12);
   }

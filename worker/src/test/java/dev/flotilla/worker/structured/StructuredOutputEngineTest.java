@@ -86,7 +86,9 @@ class StructuredOutputEngineTest {
     try (Model model = Model.load(modelDir);
         TextTokenizer tokenizer = TextTokenizer.load(modelDir)) {
       int vocab = model.info().vocabSize();
-      OutputGrammars grammars = new OutputGrammars(TokenBytes.load(modelDir, vocab), eos);
+      TokenBytes tokenBytes = TokenBytes.load(modelDir, vocab);
+      OutputGrammars grammars =
+          new OutputGrammars(() -> tokenBytes, eos, OutputGrammars.DEFAULT_COMPILE_LIMIT);
       NativeEngineBackend engine = new NativeEngineBackend(model, params);
       try (Scheduler scheduler =
           new Scheduler(
@@ -114,6 +116,7 @@ class StructuredOutputEngineTest {
                               .build(),
                           ToolChoice.getDefaultInstance(),
                           "")
+                      .join()
                       .orElseThrow();
               Run run = new Run(schema, masks);
               scheduler.submit(
