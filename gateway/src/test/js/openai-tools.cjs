@@ -57,6 +57,30 @@ async function main() {
   });
   out.schema = { finish_reason: schema.choices[0].finish_reason, content: schema.choices[0].message.content };
 
+  // The SDK's streaming helper: argument deltas as they come, and the accumulated completion.
+  const helper = client.chat.completions.stream({
+    model, messages, tools, tool_choice: 'required', max_tokens: 10,
+  });
+  const argumentDeltas = {};
+  helper.on('tool_calls.function.arguments.delta', (e) => {
+    (argumentDeltas[e.index] ??= []).push(e.arguments_delta);
+  });
+  const done = [];
+  helper.on('tool_calls.function.arguments.done', (e) => done.push({ index: e.index, name: e.name, arguments: e.arguments }));
+  const final = await helper.finalChatCompletion();
+  out.helper = {
+    finish_reason: final.choices[0].finish_reason,
+    content: final.choices[0].message.content,
+    tool_calls: final.choices[0].message.tool_calls,
+    argument_deltas: argumentDeltas,
+    done,
+  };
+
+  const single = await client.chat.completions.create({
+    model, messages, tools, max_tokens: 10, parallel_tool_calls: false,
+  });
+  out.single = { finish_reason: single.choices[0].finish_reason, tool_calls: single.choices[0].message.tool_calls };
+
   try {
     await client.chat.completions.create({ model, messages, response_format: { type: 'xml' } });
     out.refused = { thrown: false };

@@ -114,9 +114,6 @@ final class OpenAiExchange extends HttpExchange {
       return;
     }
     commitStream();
-    if (fin.getToolCallsCount() > 0) {
-      send(json.toolCallsChunk(head, fin, roleSent.add(0), options.includeUsage()));
-    }
     if (fin.getChoicesCount() == 0) {
       send(json.finishChunk(head, 0, fin.getFinishReason(), options.includeUsage()));
     }

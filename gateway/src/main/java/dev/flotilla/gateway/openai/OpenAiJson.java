@@ -10,6 +10,7 @@ import dev.flotilla.api.v1.ListModelsResponse;
 import dev.flotilla.api.v1.ModelInfo;
 import dev.flotilla.api.v1.TokenChunk;
 import dev.flotilla.api.v1.ToolCall;
+import dev.flotilla.api.v1.ToolCallDelta;
 import dev.flotilla.api.v1.TopLogprobs;
 import dev.flotilla.gateway.openai.OpenAiRequests.Endpoint;
 import java.nio.charset.StandardCharsets;
@@ -116,7 +117,7 @@ public final class OpenAiJson {
               message.put("content", text);
             }
             if (calls) {
-              toolCalls(message, fin, false);
+              toolCalls(message, fin);
             }
           } else {
             choice.put("text", c.text.toString());
@@ -139,7 +140,12 @@ public final class OpenAiJson {
       if (first) {
         delta.put("role", "assistant");
       }
-      delta.put("content", tokens.getText());
+      if (tokens.getToolCallsCount() == 0 || !tokens.getText().isEmpty()) {
+        delta.put("content", tokens.getText());
+      }
+      if (tokens.getToolCallsCount() > 0) {
+        toolCallDeltas(delta, tokens);
+      }
     } else {
       choice.put("text", tokens.getText());
     }
@@ -157,33 +163,29 @@ public final class OpenAiJson {
   }
 
   /**
-   * The chunk that carries the tool calls of {@code fin}, each whole (OpenAI's clients accumulate
-   * {@code delta.tool_calls} by index); {@code first} adds the chat role.
+   * OpenAI's {@code delta.tool_calls}: a call's first delta has its index, id, type and name (and
+   * arguments "" unless some came with it), the next ones its index and a piece of its arguments.
    */
-  public ObjectNode toolCallsChunk(Head head, Final fin, boolean first, boolean includeUsage) {
-    ObjectNode root = head(head, true);
-    ObjectNode choice = root.putArray("choices").addObject().put("index", 0);
-    ObjectNode delta = choice.putObject("delta");
-    if (first) {
-      delta.put("role", "assistant");
+  private static void toolCallDeltas(ObjectNode delta, TokenChunk tokens) {
+    ArrayNode calls = delta.putArray("tool_calls");
+    for (ToolCallDelta d : tokens.getToolCallsList()) {
+      ObjectNode c = calls.addObject().put("index", d.getIndex());
+      ObjectNode function;
+      if (!d.getId().isEmpty()) {
+        c.put("id", d.getId()).put("type", "function");
+        function = c.putObject("function").put("name", d.getName());
+      } else {
+        function = c.putObject("function");
+      }
+      function.put("arguments", d.getArgumentsJson());
     }
-    toolCalls(delta, fin, true);
-    choice.putNull("logprobs");
-    choice.putNull("finish_reason");
-    if (includeUsage) {
-      root.putNull("usage");
-    }
-    return root;
   }
 
-  private static void toolCalls(ObjectNode message, Final fin, boolean indexed) {
+  private static void toolCalls(ObjectNode message, Final fin) {
     ArrayNode calls = message.putArray("tool_calls");
     for (int i = 0; i < fin.getToolCallsCount(); i++) {
       ToolCall call = fin.getToolCalls(i);
       ObjectNode c = calls.addObject();
-      if (indexed) {
-        c.put("index", i);
-      }
       c.put("id", call.getId()).put("type", "function");
       c.putObject("function").put("name", call.getName()).put("arguments", call.getArgumentsJson());
     }

@@ -45,8 +45,23 @@ final class OutputFormats {
     };
   }
 
-  /** {@code auto} (or absent), {@code none}, {@code required}, or a named function. */
+  /**
+   * {@code auto} (or absent), {@code none}, {@code required}, or a named function; with {@code
+   * parallel_tool_calls} (OpenAI's default true when absent).
+   */
   static ToolChoice toolChoice(JsonNode body) {
+    ToolChoice.Builder out = mode(body).toBuilder();
+    JsonNode parallel = body.path("parallel_tool_calls");
+    if (!parallel.isMissingNode() && !parallel.isNull()) {
+      if (!parallel.isBoolean()) {
+        throw GatewayStatus.invalidArgument("parallel_tool_calls", "must be a boolean");
+      }
+      out.setParallelToolCalls(parallel.asBoolean());
+    }
+    return out.build();
+  }
+
+  private static ToolChoice mode(JsonNode body) {
     JsonNode choice = body.path("tool_choice");
     if (choice.isMissingNode() || choice.isNull()) {
       return ToolChoice.getDefaultInstance();

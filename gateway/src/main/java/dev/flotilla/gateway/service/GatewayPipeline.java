@@ -420,9 +420,15 @@ public final class GatewayPipeline {
       throw GatewayStatus.invalidArgument(
           "sampling.n", "must be 1 with response_format or tools (unless tool_choice is none)");
     }
-    if (s.getStopCount() > MAX_STOP_SEQUENCES) {
+    // parallel_tool_calls false in auto mode takes one stop of the worker's for the call's end
+    int maxStops = MAX_STOP_SEQUENCES - (ToolCallSink.endsAfterFirstCall(r) ? 1 : 0);
+    if (s.getStopCount() > maxStops) {
       throw GatewayStatus.invalidArgument(
-          "sampling.stop", "at most " + MAX_STOP_SEQUENCES + " stop sequences");
+          "sampling.stop",
+          "at most "
+              + maxStops
+              + " stop sequences"
+              + (maxStops < MAX_STOP_SEQUENCES ? " with parallel_tool_calls false" : ""));
     }
     for (String stop : s.getStopList()) {
       if (stop.isEmpty() || stop.length() > MAX_STOP_LENGTH) {

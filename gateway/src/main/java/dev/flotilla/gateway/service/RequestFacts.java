@@ -8,6 +8,7 @@ import dev.flotilla.api.worker.v1.WorkerEmbedRequest;
 import dev.flotilla.api.worker.v1.WorkerGenerateRequest;
 import dev.flotilla.gateway.auth.TenantInfo;
 import dev.flotilla.gateway.authz.Authorizer;
+import dev.flotilla.gateway.tools.ToolCallSink;
 import io.grpc.Deadline;
 import java.nio.charset.StandardCharsets;
 import java.util.UUID;
@@ -147,7 +148,10 @@ record RequestFacts(
 
   /** The call to a worker; {@code virtualTokenCounter} is the tenant's fair-queue position. */
   WorkerGenerateRequest workerRequest(double virtualTokenCounter) {
-    SamplingParams sampling = request.getSampling().toBuilder().setMaxTokens(maxTokens).build();
+    SamplingParams.Builder sampling = request.getSampling().toBuilder().setMaxTokens(maxTokens);
+    if (ToolCallSink.endsAfterFirstCall(request)) {
+      sampling.addStop(ToolCallSink.CALL_END);
+    }
     WorkerGenerateRequest.Builder w =
         WorkerGenerateRequest.newBuilder()
             .setRequestId(requestId)

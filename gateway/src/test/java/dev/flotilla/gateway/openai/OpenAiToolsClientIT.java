@@ -56,9 +56,12 @@ class OpenAiToolsClientIT {
     kubernetes.resource(Fixtures.model("default", "tools-model", "1m")).create();
     try (FakeWorker worker = new FakeWorker("tools-w1")) {
       worker.tokens = 2;
+      // two calls in a row, written a few characters at a time as a model writes them
       worker.trailingText =
           "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}\n"
-              + "</tool_call>";
+              + "</tool_call>\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\":"
+              + " {\"city\": \"Bergen\", \"days\": 2}}\n</tool_call>";
+      worker.trailingPieceLength = 3;
       registry.upsert(new WorkerRegistry.Endpoint("tools-w1", MODEL, worker.address()));
       await().atMost(Duration.ofSeconds(20)).until(() -> registry.readyCount(MODEL) == 1);
 
@@ -69,17 +72,32 @@ class OpenAiToolsClientIT {
               Map.of(
                   "OPENAI_BASE_URL", api.toString(), "FLOTILLA_KEY", KEY, "FLOTILLA_MODEL", MODEL));
 
-      for (String kind : List.of("named", "streamed")) {
+      List<String> arguments = List.of("{\"city\":\"Oslo\"}", "{\"city\":\"Bergen\",\"days\":2}");
+      for (String kind : List.of("named", "streamed", "helper")) {
         JsonNode r = out.get(kind);
         assertThat(r.get("finish_reason").asText()).as(kind).isEqualTo("tool_calls");
         assertThat(r.get("content").asText()).as(kind).isEqualTo("t0 t1 ");
-        assertThat(r.get("tool_calls")).as(kind).hasSize(1);
-        JsonNode call = r.get("tool_calls").get(0);
-        assertThat(call.get("id").asText()).startsWith("call_");
-        assertThat(call.get("type").asText()).isEqualTo("function");
-        assertThat(call.get("function").get("name").asText()).isEqualTo("get_weather");
-        assertThat(JSON.readTree(call.get("function").get("arguments").asText()))
-            .isEqualTo(JSON.readTree("{\"city\":\"Oslo\"}"));
+        assertThat(r.get("tool_calls")).as(kind).hasSize(2);
+        for (int i = 0; i < 2; i++) {
+          JsonNode call = r.get("tool_calls").get(i);
+          assertThat(call.get("id").asText()).as(kind).startsWith("call_");
+          assertThat(call.get("type").asText()).as(kind).isEqualTo("function");
+          assertThat(call.get("function").get("name").asText()).isEqualTo("get_weather");
+          // streamed pieces add up to exactly what the whole answer carries
+          assertThat(call.get("function").get("arguments").asText())
+              .as(kind)
+              .isEqualTo(arguments.get(i));
+        }
+      }
+      // the SDK's helper saw each call's arguments arrive in several pieces, then whole
+      JsonNode helper = out.get("helper");
+      for (int i = 0; i < 2; i++) {
+        JsonNode deltas = helper.get("argument_deltas").get(Integer.toString(i));
+        assertThat(deltas.size()).as("argument deltas of call %d", i).isGreaterThan(2);
+        StringBuilder joined = new StringBuilder();
+        deltas.forEach(d -> joined.append(d.asText()));
+        assertThat(joined.toString()).isEqualTo(arguments.get(i));
+        assertThat(helper.get("done").get(i).get("arguments").asText()).isEqualTo(arguments.get(i));
       }
       // without tools the output is not searched for calls
       assertThat(out.get("schema").get("finish_reason").asText()).isEqualTo("stop");
@@ -87,7 +105,7 @@ class OpenAiToolsClientIT {
       assertThat(out.get("refused").get("status").asInt()).isEqualTo(400);
       assertThat(out.get("refused").get("param").asText()).isEqualTo("response_format.type");
 
-      assertThat(worker.generated).hasSize(3);
+      assertThat(worker.generated).hasSize(5);
       ToolChoice named = worker.generated.get(0).getToolChoice();
       assertThat(named.getMode()).isEqualTo(ToolChoice.Mode.FUNCTION);
       assertThat(named.getFunctionName()).isEqualTo("get_weather");
@@ -102,6 +120,16 @@ class OpenAiToolsClientIT {
               JSON.readTree(
                   "{\"type\":\"object\",\"properties\":{\"t\":{\"type\":\"number\"}},"
                       + "\"required\":[\"t\"]}"));
+      // parallel_tool_calls: OpenAI's default (unset, meaning true), and false in auto mode, which
+      // ends the worker's output at the first call's end
+      assertThat(worker.generated.get(1).getToolChoice().hasParallelToolCalls()).isFalse();
+      ToolChoice single = worker.generated.get(4).getToolChoice();
+      assertThat(single.getMode()).isEqualTo(ToolChoice.Mode.AUTO);
+      assertThat(single.hasParallelToolCalls()).isTrue();
+      assertThat(single.getParallelToolCalls()).isFalse();
+      assertThat(worker.generated.get(4).getSampling().getStopList())
+          .containsExactly("</tool_call>");
+      assertThat(worker.generated.get(1).getSampling().getStopList()).isEmpty();
     }
   }
 }

@@ -51,6 +51,9 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
   /** Text sent alone after the last token, as the worker flushes held-back text; empty: none. */
   public volatile String trailingText = "";
 
+  /** The trailing text goes out in chunks of this many characters. */
+  public volatile int trailingPieceLength = Integer.MAX_VALUE;
+
   /** Announce this prompt length with the first tokens, as a real worker does; -1: none. */
   public volatile int announcedPromptTokens = -1;
 
@@ -219,10 +222,21 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
         return; // never finishes: the client must cancel
       }
     }
-    if (!trailingText.isEmpty()) {
+    // the trailing text ends before a stop sequence, as a real worker ends it
+    String trailing = trailingText;
+    boolean stopped = false;
+    for (String stop : request.getSampling().getStopList()) {
+      int at = trailing.indexOf(stop);
+      if (at >= 0) {
+        trailing = trailing.substring(0, at);
+        stopped = true;
+      }
+    }
+    for (int i = 0; i < trailing.length(); i += trailingPieceLength) {
+      String piece = trailing.substring(i, Math.min(trailing.length(), i + trailingPieceLength));
       observer.onNext(
           WorkerGenerateResponse.newBuilder()
-              .setTokens(TokenChunk.newBuilder().setText(trailingText))
+              .setTokens(TokenChunk.newBuilder().setText(piece))
               .build());
     }
     int prompt = request.hasPromptTokenIds() ? request.getPromptTokenIds().getIdsCount() : 7;
@@ -231,9 +245,11 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
             .setFinal(
                 WorkerFinal.newBuilder()
                     .setFinishReason(
-                        n < request.getSampling().getMaxTokens()
-                            ? FinishReason.STOP
-                            : FinishReason.LENGTH)
+                        stopped
+                            ? FinishReason.STOP_SEQUENCE
+                            : n < request.getSampling().getMaxTokens()
+                                ? FinishReason.STOP
+                                : FinishReason.LENGTH)
                     .setUsage(
                         Usage.newBuilder()
                             .setPromptTokens(prompt)

@@ -21,6 +21,8 @@ import dev.flotilla.api.v1.ResponseFormat;
 import dev.flotilla.api.v1.SamplingParams;
 import dev.flotilla.api.v1.TokenChunk;
 import dev.flotilla.api.v1.TokenIds;
+import dev.flotilla.api.v1.ToolCall;
+import dev.flotilla.api.v1.ToolCallDelta;
 import dev.flotilla.api.v1.ToolChoice;
 import dev.flotilla.gateway.TestLogs;
 import dev.flotilla.gateway.route.WorkerRegistry;
@@ -276,6 +278,72 @@ class InferenceServiceIT {
                     .build());
     assertThat(none.getText()).startsWith("t0 t1 <tool_call>");
     assertThat(none.getFinal().getToolCallsList()).isEmpty();
+  }
+
+  @Test
+  void severalToolCallsStreamAsDeltasThatAddUpToTheFinalCalls() throws Exception {
+    worker("w1").tokens = 1;
+    workers.get(0).trailingText =
+        "<tool_call>\n{\"name\": \"f\", \"arguments\": {\"x\": [1, 2]}}\n</tool_call>\n"
+            + "<tool_call>\n{\"name\": \"g\", \"arguments\": {\"s\": \"a } b\"}}\n</tool_call>";
+    workers.get(0).trailingPieceLength = 4;
+    GenerateRequest chat =
+        GenerateRequest.newBuilder()
+            .setModel(MODEL)
+            .setChat(
+                ChatInput.newBuilder()
+                    .setMessagesJson("[{\"role\":\"user\",\"content\":\"hi\"}]")
+                    .setToolsJson(
+                        "[{\"type\":\"function\",\"function\":{\"name\":\"f\"}},"
+                            + "{\"type\":\"function\",\"function\":{\"name\":\"g\"}}]"))
+            .setSampling(SamplingParams.newBuilder().setMaxTokens(8))
+            .build();
+
+    List<GenerateResponse> streamed = drain(client(ACME).generate(chat));
+    Final fin = streamed.get(streamed.size() - 1).getFinal();
+    assertThat(fin.getFinishReason()).isEqualTo(FinishReason.TOOL_CALLS);
+    assertThat(fin.getToolCallsList())
+        .extracting(ToolCall::getName, ToolCall::getArgumentsJson)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple("f", "{\"x\":[1,2]}"),
+            org.assertj.core.groups.Tuple.tuple("g", "{\"s\":\"a } b\"}"));
+    List<ToolCallDelta> deltas =
+        streamed.stream()
+            .filter(GenerateResponse::hasTokens)
+            .flatMap(m -> m.getTokens().getToolCallsList().stream())
+            .toList();
+    // each call opens with its id and name, then its arguments come in pieces
+    assertThat(deltas.stream().filter(d -> !d.getId().isEmpty()))
+        .extracting(ToolCallDelta::getIndex, ToolCallDelta::getId, ToolCallDelta::getName)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple(0, fin.getToolCalls(0).getId(), "f"),
+            org.assertj.core.groups.Tuple.tuple(1, fin.getToolCalls(1).getId(), "g"));
+    for (int i = 0; i < 2; i++) {
+      int index = i;
+      List<String> pieces =
+          deltas.stream()
+              .filter(d -> d.getIndex() == index && !d.getArgumentsJson().isEmpty())
+              .map(ToolCallDelta::getArgumentsJson)
+              .toList();
+      assertThat(pieces).as("pieces of call %d", i).hasSizeGreaterThan(1);
+      assertThat(String.join("", pieces)).isEqualTo(fin.getToolCalls(i).getArgumentsJson());
+    }
+    String text = streamed.stream().map(m -> m.getTokens().getText()).reduce("", String::concat);
+    assertThat(text).isEqualTo("t0 ");
+
+    // parallel_tool_calls false in auto mode: the worker stops at the first call's end
+    CompleteResponse one =
+        client(ACME)
+            .complete(
+                chat.toBuilder()
+                    .setToolChoice(ToolChoice.newBuilder().setParallelToolCalls(false))
+                    .build());
+    assertThat(one.getFinal().getFinishReason()).isEqualTo(FinishReason.TOOL_CALLS);
+    assertThat(one.getFinal().getToolCallsList())
+        .extracting(ToolCall::getName, ToolCall::getArgumentsJson)
+        .containsExactly(org.assertj.core.groups.Tuple.tuple("f", "{\"x\":[1,2]}"));
+    assertThat(workers.get(0).generated.get(1).getSampling().getStopList())
+        .containsExactly("</tool_call>");
   }
 
   @Test
