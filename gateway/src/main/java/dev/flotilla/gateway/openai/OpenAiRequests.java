@@ -13,19 +13,19 @@ import dev.flotilla.gateway.status.GatewayStatus;
  *
  * <p>Mapped: {@code model} ({@code base} or {@code base:adapter}, base may be {@code
  * namespace/name}), {@code prompt} (a string, one string in a list, a list of token ids, or one
- * such list in a list), {@code messages}, {@code tools}, {@code tool_choice} and {@code
- * response_format} ({@link OutputFormats}), {@code documents} and {@code add_generation_prompt}
- * (for the model's chat template: {@link ChatInputs}), {@code max_tokens} / {@code
- * max_completion_tokens} (chat; both given must agree), {@code temperature} (OpenAI's default 1
- * when absent), {@code top_p}, {@code top_k} (a vLLM extension), {@code seed}, {@code stop}, {@code
- * presence_penalty}, {@code frequency_penalty}, {@code logit_bias} (token id strings to values in
- * [-100, 100]), {@code n} (1..16; 1 with tools or response_format; each choice has its own
- * log-probabilities), {@code logprobs} (chat: a boolean, with {@code top_logprobs} 0 to 20
- * alternatives; completions: the number of alternatives, 0 to 20), {@code stream}, {@code
+ * such list in a list), {@code messages}, {@code tools}, {@code tool_choice}, {@code
+ * parallel_tool_calls} and {@code response_format} ({@link OutputFormats}), {@code documents} and
+ * {@code add_generation_prompt} (for the model's chat template: {@link ChatInputs}), {@code
+ * max_tokens} / {@code max_completion_tokens} (chat; both given must agree), {@code temperature}
+ * (OpenAI's default 1 when absent), {@code top_p}, {@code top_k} (a vLLM extension), {@code seed},
+ * {@code stop}, {@code presence_penalty}, {@code frequency_penalty}, {@code logit_bias} (token id
+ * strings to values in [-100, 100]), {@code n} (1..16; 1 with tools or response_format; each choice
+ * has its own log-probabilities), {@code logprobs} (chat: a boolean, with {@code top_logprobs} 0 to
+ * 20 alternatives; completions: the number of alternatives, 0 to 20), {@code stream}, {@code
  * stream_options.include_usage}, and vLLM's {@code repetition_penalty}, {@code min_tokens} and
- * {@code stop_token_ids}. Ignored: {@code user}. Refused when set to anything but their neutral
- * value, rather than silently ignored: {@code echo}, {@code suffix}, {@code best_of}, {@code
- * functions}.
+ * {@code stop_token_ids}. Accepted as changing nothing, and every other parameter refused by name:
+ * {@link OpenAiParameters}. Refused when set to anything but their neutral value, rather than
+ * silently ignored: {@code echo}, {@code suffix}, {@code best_of}, {@code functions}.
  */
 public final class OpenAiRequests {
   /** Which endpoint a body came to. */
@@ -75,6 +75,7 @@ public final class OpenAiRequests {
       throw GatewayStatus.invalidArgument("model", "use base or base:adapter");
     }
     r.setModel(base).setAdapter(colon < 0 ? "" : model.substring(colon + 1));
+    OpenAiParameters.check(endpoint, body);
     refuseUnsupported(body);
     if (endpoint == Endpoint.COMPLETIONS) {
       prompt(body, r);

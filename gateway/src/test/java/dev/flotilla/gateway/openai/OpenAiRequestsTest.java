@@ -120,6 +120,14 @@ class OpenAiRequestsTest {
         "{\"model\":\"m\",\"prompt\":\"x\",\"best_of\":2}|best_of",
         "{\"model\":\"m\",\"prompt\":\"x\",\"stream_options\":{\"include_usage\":true}}|stream_options",
         "{\"model\":\"m\",\"prompt\":\"x\",\"stream\":\"yes\"}|stream",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"ignore_eos\":true}|ignore_eos",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"messages\":[]}|messages",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"tools\":[]}|tools",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"stream\":true,\"stream_options\":{\"continuous_usage_stats\":true}}|stream_options.continuous_usage_stats",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"stream\":true,\"stream_options\":true}|stream_options",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"service_tier\":\"flex\"}|service_tier",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"store\":true}|store",
+        "{\"model\":\"m\",\"prompt\":\"x\",\"user\":7}|user",
       })
   void completionRefusalsNameTheParameter(String body, String param) {
     assertInvalid(Endpoint.COMPLETIONS, body, param);
@@ -162,9 +170,39 @@ class OpenAiRequestsTest {
         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"xml\"}}|response_format.type",
         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"s\"}}}|response_format.json_schema.schema",
         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],\"tool_choice\":\"any\"}|tool_choice",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"parallel_tool_calls\":\"no\"}|parallel_tool_calls",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"reasoning_effort\":\"high\"}|reasoning_effort",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"prompt\":\"y\"}|prompt",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"echo\":false}|echo",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"modalities\":[\"text\",\"audio\"]}|modalities",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"function_call\":\"auto\"}|function_call",
+        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"guided_json\":{}}|guided_json",
       })
   void chatRefusalsNameTheParameter(String body, String param) {
     assertInvalid(Endpoint.CHAT, body, param);
+  }
+
+  @Test
+  void parametersThatChangeNothingAreAcceptedAndParallelToolCallsMap() throws Exception {
+    GenerateRequest r =
+        map(
+            Endpoint.CHAT,
+            """
+            {"model": "m", "messages": [{"role": "user", "content": "x"}],
+             "user": "u1", "metadata": {"k": "v"}, "store": false, "service_tier": "auto",
+             "modalities": ["text"], "stream": true,
+             "stream_options": {"include_usage": true, "include_obfuscation": false},
+             "tools": [{"type": "function", "function": {"name": "f"}}],
+             "parallel_tool_calls": false}
+            """);
+    assertThat(r.getToolChoice().getMode()).isEqualTo(ToolChoice.Mode.AUTO);
+    assertThat(r.getToolChoice().hasParallelToolCalls()).isTrue();
+    assertThat(r.getToolChoice().getParallelToolCalls()).isFalse();
+    GenerateRequest unset =
+        map(
+            Endpoint.CHAT,
+            "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+    assertThat(unset.getToolChoice().hasParallelToolCalls()).as("OpenAI's default").isFalse();
   }
 
   private static void assertInvalid(Endpoint endpoint, String body, String param) {
