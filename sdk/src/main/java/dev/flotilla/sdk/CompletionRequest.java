@@ -11,8 +11,9 @@ import java.util.OptionalLong;
 import java.util.UUID;
 
 /**
- * What to generate: the model (and optional adapter), the prompt as text or token ids, and how to
- * sample. Immutable; build one with {@link #builder()}.
+ * What to generate: the model (and optional adapter), the prompt as text, token ids or a chat
+ * conversation (with the tools the model may call), and how to sample. Immutable; build one with
+ * {@link #builder()}.
  *
  * <p>Every request has a request id. When none is set, {@link Builder#build()} assigns a random
  * UUID, so the SDK's automatic retries of one request, and any retry of the same request object by
@@ -42,6 +43,10 @@ public final class CompletionRequest {
   private final boolean logprobs;
   private final Duration deadline;
   private final JsonFormat jsonFormat;
+  private final List<ChatMessage> messages;
+  private final List<Tool> tools;
+  private final ToolChoice toolChoice;
+  private final Boolean parallelToolCalls;
 
   private CompletionRequest(Builder builder) {
     this.model = builder.model;
@@ -68,6 +73,10 @@ public final class CompletionRequest {
     this.logprobs = builder.logprobs;
     this.deadline = builder.deadline;
     this.jsonFormat = builder.jsonFormat;
+    this.messages = List.copyOf(builder.messages);
+    this.tools = List.copyOf(builder.tools);
+    this.toolChoice = builder.toolChoice;
+    this.parallelToolCalls = builder.parallelToolCalls;
   }
 
   /**
@@ -240,6 +249,35 @@ public final class CompletionRequest {
     return Optional.ofNullable(jsonFormat);
   }
 
+  /**
+   * @return the conversation, rendered by the model's chat template; empty for a text or token
+   *     prompt
+   */
+  public List<ChatMessage> messages() {
+    return messages;
+  }
+
+  /**
+   * @return the functions the model may call (chat only)
+   */
+  public List<Tool> tools() {
+    return tools;
+  }
+
+  /**
+   * @return whether the model may, must or must not call a tool
+   */
+  public ToolChoice toolChoice() {
+    return toolChoice;
+  }
+
+  /**
+   * @return whether the output may hold several tool calls; empty for the server's default (yes)
+   */
+  public Optional<Boolean> parallelToolCalls() {
+    return Optional.ofNullable(parallelToolCalls);
+  }
+
   @Override
   public String toString() {
     // The prompt may be long or private; the id and model are what identify a request in logs.
@@ -276,6 +314,10 @@ public final class CompletionRequest {
     private boolean logprobs;
     private Duration deadline;
     private JsonFormat jsonFormat;
+    private final List<ChatMessage> messages = new ArrayList<>();
+    private final List<Tool> tools = new ArrayList<>();
+    private ToolChoice toolChoice = ToolChoice.auto();
+    private Boolean parallelToolCalls;
 
     private Builder() {}
 
@@ -559,6 +601,66 @@ public final class CompletionRequest {
     }
 
     /**
+     * Sets the prompt to a conversation, which the model's chat template renders (ending with the
+     * start of the assistant's turn).
+     *
+     * @param messages the conversation, oldest first
+     * @return this builder
+     */
+    public Builder messages(List<ChatMessage> messages) {
+      this.messages.clear();
+      this.messages.addAll(messages);
+      return this;
+    }
+
+    /**
+     * Adds a message to the conversation.
+     *
+     * @param message the next message
+     * @return this builder
+     */
+    public Builder message(ChatMessage message) {
+      this.messages.add(Objects.requireNonNull(message, "message"));
+      return this;
+    }
+
+    /**
+     * Offers the model a function to call (chat only); calls come back as {@code toolCalls}.
+     *
+     * @param tool the function
+     * @return this builder
+     */
+    public Builder tool(Tool tool) {
+      this.tools.add(Objects.requireNonNull(tool, "tool"));
+      return this;
+    }
+
+    /**
+     * Sets whether the model may, must or must not call a tool ({@link ToolChoice#auto()} unless
+     * set).
+     *
+     * @param choice the choice
+     * @return this builder
+     */
+    public Builder toolChoice(ToolChoice choice) {
+      this.toolChoice = Objects.requireNonNull(choice, "choice");
+      return this;
+    }
+
+    /**
+     * Sets whether the output may hold several tool calls (the server's default is yes): with
+     * false, {@link ToolChoice#required()} gives exactly one call, and {@link ToolChoice#auto()}
+     * ends the output after the first.
+     *
+     * @param parallel whether several calls are allowed
+     * @return this builder
+     */
+    public Builder parallelToolCalls(boolean parallel) {
+      this.parallelToolCalls = parallel;
+      return this;
+    }
+
+    /**
      * Checks the fields and builds the request.
      *
      * @return the immutable request
@@ -566,8 +668,18 @@ public final class CompletionRequest {
      */
     public CompletionRequest build() {
       require(model != null && !model.isBlank(), "model is required");
+      int prompts = (prompt != null ? 1 : 0) + (promptTokenIds != null ? 1 : 0);
+      prompts += messages.isEmpty() ? 0 : 1;
+      require(prompts == 1, "give one of a prompt, prompt token ids or chat messages");
       require(
-          prompt != null || promptTokenIds != null, "a prompt or prompt token ids are required");
+          messages.isEmpty() ? tools.isEmpty() : true, "tools go with chat messages, not a prompt");
+      require(
+          tools.isEmpty() ? toolChoice.mode() == ToolChoice.Mode.AUTO : true,
+          "a tool choice needs tools");
+      require(
+          toolChoice.mode() != ToolChoice.Mode.FUNCTION
+              || tools.stream().anyMatch(t -> t.name().equals(toolChoice.functionName())),
+          "the tool choice names " + toolChoice.functionName() + ", which the tools do not list");
       require(
           temperature >= 0 && Float.isFinite(temperature),
           "temperature must be >= 0, was " + temperature);

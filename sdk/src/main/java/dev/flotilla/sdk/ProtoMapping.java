@@ -1,6 +1,7 @@
 package dev.flotilla.sdk;
 
 import dev.flotilla.api.v1.AdapterInfo;
+import dev.flotilla.api.v1.ChatInput;
 import dev.flotilla.api.v1.CompleteResponse;
 import dev.flotilla.api.v1.EmbedInput;
 import dev.flotilla.api.v1.EmbedRequest;
@@ -16,6 +17,7 @@ import dev.flotilla.api.v1.ResponseFormat;
 import dev.flotilla.api.v1.SamplingParams;
 import dev.flotilla.api.v1.TokenChunk;
 import dev.flotilla.api.v1.TokenIds;
+import dev.flotilla.api.v1.ToolChoice;
 import dev.flotilla.api.v1.TopLogprobs;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -65,13 +67,49 @@ final class ProtoMapping {
                             .setType(ResponseFormat.Type.JSON_SCHEMA)
                             .setName(f.name())
                             .setSchemaJson(f.schemaJson())));
-    request
-        .prompt()
-        .ifPresentOrElse(
-            proto::setPrompt,
-            () ->
-                proto.setPromptTokenIds(TokenIds.newBuilder().addAllIds(request.promptTokenIds())));
+    if (!request.messages().isEmpty()) {
+      proto.setChat(chat(request));
+      ToolChoice.Builder choice =
+          ToolChoice.newBuilder()
+              .setMode(
+                  switch (request.toolChoice().mode()) {
+                    case AUTO -> ToolChoice.Mode.AUTO;
+                    case NONE -> ToolChoice.Mode.NONE;
+                    case REQUIRED -> ToolChoice.Mode.REQUIRED;
+                    case FUNCTION -> ToolChoice.Mode.FUNCTION;
+                  })
+              .setFunctionName(request.toolChoice().functionName());
+      request.parallelToolCalls().ifPresent(choice::setParallelToolCalls);
+      proto.setToolChoice(choice);
+    } else {
+      request
+          .prompt()
+          .ifPresentOrElse(
+              proto::setPrompt,
+              () ->
+                  proto.setPromptTokenIds(
+                      TokenIds.newBuilder().addAllIds(request.promptTokenIds())));
+    }
     return proto.build();
+  }
+
+  private static ChatInput chat(CompletionRequest request) {
+    StringBuilder messages = new StringBuilder("[");
+    for (int i = 0; i < request.messages().size(); i++) {
+      messages.append(i == 0 ? "" : ",").append(request.messages().get(i).toJson());
+    }
+    ChatInput.Builder chat =
+        ChatInput.newBuilder()
+            .setMessagesJson(messages.append(']').toString())
+            .setAddGenerationPrompt(true);
+    if (!request.tools().isEmpty()) {
+      StringBuilder tools = new StringBuilder("[");
+      for (int i = 0; i < request.tools().size(); i++) {
+        tools.append(i == 0 ? "" : ",").append(request.tools().get(i).toJson());
+      }
+      chat.setToolsJson(tools.append(']').toString());
+    }
+    return chat.build();
   }
 
   static EmbedRequest embedRequest(EmbeddingRequest request) {
@@ -146,7 +184,8 @@ final class ProtoMapping {
         finishReason(summary.getFinishReason()),
         usage(summary),
         timings(summary),
-        choices);
+        choices,
+        toolCalls(summary));
   }
 
   /** Returns null for a message whose event this SDK version does not know, so callers skip it. */
@@ -169,7 +208,16 @@ final class ProtoMapping {
         chunk.getTokenIdsList(),
         chunk.getLogprobsList(),
         topLogprobs(chunk.getTopLogprobsList()),
-        chunk.getIndex());
+        chunk.getIndex(),
+        chunk.getToolCallsList().stream()
+            .map(d -> new ToolCallDelta(d.getIndex(), d.getId(), d.getName(), d.getArgumentsJson()))
+            .toList());
+  }
+
+  private static List<ToolCall> toolCalls(Final summary) {
+    return summary.getToolCallsList().stream()
+        .map(c -> new ToolCall(c.getId(), c.getName(), c.getArgumentsJson()))
+        .toList();
   }
 
   private static List<List<TopLogprob>> topLogprobs(List<TopLogprobs> perToken) {
@@ -212,7 +260,8 @@ final class ProtoMapping {
                 c ->
                     new StreamEvent.ChoiceEnd(
                         c.getIndex(), finishReason(c.getFinishReason()), c.getCompletionTokens()))
-            .toList());
+            .toList(),
+        toolCalls(summary));
   }
 
   private static FinishReason finishReason(dev.flotilla.api.v1.FinishReason reason) {

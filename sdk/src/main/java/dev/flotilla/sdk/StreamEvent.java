@@ -19,13 +19,16 @@ public sealed interface StreamEvent
    * @param topLogprobs per token, the most likely tokens, most likely first; empty unless {@link
    *     CompletionRequest.Builder#topLogprobs(int)} was set
    * @param index the choice they continue, 0 .. n-1 ({@link CompletionRequest.Builder#n(int)})
+   * @param toolCalls pieces of tool calls written since the previous event ({@code text} holds only
+   *     the content around them)
    */
   record Tokens(
       String text,
       List<Integer> tokenIds,
       List<Float> logprobs,
       List<List<TopLogprob>> topLogprobs,
-      int index)
+      int index,
+      List<ToolCallDelta> toolCalls)
       implements StreamEvent {
     /**
      * Creates the event, copying the lists so it stays immutable.
@@ -35,11 +38,31 @@ public sealed interface StreamEvent
      * @param logprobs their log-probabilities, or empty
      * @param topLogprobs per token, the most likely tokens, or empty
      * @param index the choice they continue
+     * @param toolCalls pieces of tool calls, or empty
      */
     public Tokens {
       tokenIds = List.copyOf(tokenIds);
       logprobs = List.copyOf(logprobs);
       topLogprobs = topLogprobs.stream().map(List::copyOf).toList();
+      toolCalls = List.copyOf(toolCalls);
+    }
+
+    /**
+     * Tokens without tool calls.
+     *
+     * @param text the new text
+     * @param tokenIds the new token ids
+     * @param logprobs their log-probabilities, or empty
+     * @param topLogprobs per token, the most likely tokens, or empty
+     * @param index the choice they continue
+     */
+    public Tokens(
+        String text,
+        List<Integer> tokenIds,
+        List<Float> logprobs,
+        List<List<TopLogprob>> topLogprobs,
+        int index) {
+      this(text, tokenIds, logprobs, topLogprobs, index, List.of());
     }
 
     /**
@@ -51,7 +74,7 @@ public sealed interface StreamEvent
      * @param index the choice they continue
      */
     public Tokens(String text, List<Integer> tokenIds, List<Float> logprobs, int index) {
-      this(text, tokenIds, logprobs, List.of(), index);
+      this(text, tokenIds, logprobs, List.of(), index, List.of());
     }
 
     /**
@@ -62,7 +85,7 @@ public sealed interface StreamEvent
      * @param logprobs their log-probabilities, or empty
      */
     public Tokens(String text, List<Integer> tokenIds, List<Float> logprobs) {
-      this(text, tokenIds, logprobs, List.of(), 0);
+      this(text, tokenIds, logprobs, List.of(), 0, List.of());
     }
   }
 
@@ -106,13 +129,15 @@ public sealed interface StreamEvent
    * @param usage tokens consumed
    * @param timings where the request spent its time
    * @param choices how each choice ended, in index order, for a request of several; else empty
+   * @param toolCalls every tool call of the response, whole (the Tokens events streamed them)
    */
   record Finished(
       String requestId,
       FinishReason finishReason,
       Usage usage,
       Timings timings,
-      List<ChoiceEnd> choices)
+      List<ChoiceEnd> choices,
+      List<ToolCall> toolCalls)
       implements StreamEvent {
     /**
      * Creates the event, copying the list so it stays immutable.
@@ -122,9 +147,29 @@ public sealed interface StreamEvent
      * @param usage tokens consumed: the prompt once, every choice's completion
      * @param timings where the request spent its time
      * @param choices how each choice ended, or empty
+     * @param toolCalls the response's tool calls, or empty
      */
     public Finished {
       choices = List.copyOf(choices);
+      toolCalls = List.copyOf(toolCalls);
+    }
+
+    /**
+     * The end of a response without tool calls.
+     *
+     * @param requestId the request id the gateway used
+     * @param finishReason why generation ended (choice 0's)
+     * @param usage tokens consumed
+     * @param timings where the request spent its time
+     * @param choices how each choice ended, or empty
+     */
+    public Finished(
+        String requestId,
+        FinishReason finishReason,
+        Usage usage,
+        Timings timings,
+        List<ChoiceEnd> choices) {
+      this(requestId, finishReason, usage, timings, choices, List.of());
     }
 
     /**
@@ -136,7 +181,7 @@ public sealed interface StreamEvent
      * @param timings where the request spent its time
      */
     public Finished(String requestId, FinishReason finishReason, Usage usage, Timings timings) {
-      this(requestId, finishReason, usage, timings, List.of());
+      this(requestId, finishReason, usage, timings, List.of(), List.of());
     }
   }
 }
