@@ -217,6 +217,12 @@ final class LocalSystem implements FailureDump.Fixture, AutoCloseable {
    * @param replicas {@code spec.replicas} (pins the count), or null to leave it to the autoscaler
    */
   void applyModel(String name, int maxBatchSize, String scaling, Integer replicas) {
+    applyModel(name, local.assets().model(), maxBatchSize, scaling, replicas);
+  }
+
+  /** As {@link #applyModel(String, int, String, Integer)}, of the checkpoint in {@code source}. */
+  void applyModel(
+      String name, java.nio.file.Path source, int maxBatchSize, String scaling, Integer replicas) {
     apply(
         """
         apiVersion: flotilla.dev/v1alpha1
@@ -241,7 +247,7 @@ final class LocalSystem implements FailureDump.Fixture, AutoCloseable {
         %s"""
             .formatted(
                 name,
-                local.assets().model(),
+                source,
                 maxBatchSize,
                 scaling.indent(4).stripTrailing(),
                 replicas == null ? "" : "  replicas: " + replicas));

@@ -805,6 +805,83 @@ class WholeSystemIT {
         .isEqualTo(viaText.text());
   }
 
+  @Test
+  @Order(14)
+  void embeddingsThroughTheOpenAiApiAreMeteredInTheUsageEvents() throws Exception {
+    // The tiny model with the sentence-transformers files of an embedding model: mean pooling,
+    // normalised.
+    java.nio.file.Path source = system.local.assets().model();
+    java.nio.file.Path embedder = java.nio.file.Files.createTempDirectory("e2e-embed-model");
+    try (var files = java.nio.file.Files.walk(source)) {
+      for (java.nio.file.Path f : files.toList()) {
+        java.nio.file.Path to = embedder.resolve(source.relativize(f).toString());
+        if (java.nio.file.Files.isDirectory(f)) {
+          java.nio.file.Files.createDirectories(to);
+        } else {
+          java.nio.file.Files.copy(f, to, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+      }
+    }
+    com.fasterxml.jackson.databind.ObjectMapper json =
+        new com.fasterxml.jackson.databind.ObjectMapper();
+    int hidden =
+        json.readTree(embedder.resolve("config.json").toFile()).path("hidden_size").asInt();
+    dev.flotilla.testkit.SentenceTransformersFiles.write(
+        embedder, hidden, dev.flotilla.testkit.SentenceTransformersFiles.Pooling.MEAN_TOKENS, true);
+    system.applyModel("e2e-embed", embedder, 4, "minReplicas: 1\nmaxReplicas: 1", 1);
+    awaitReadyWorkers("e2e-embed", 1);
+
+    java.net.http.HttpResponse<String> response =
+        java.net.http.HttpClient.newHttpClient()
+            .send(
+                java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create(
+                            "http://127.0.0.1:"
+                                + system.local.settings().gatewayHttpPort()
+                                + "/v1/embeddings"))
+                    .header("Authorization", "Bearer " + LocalSystem.E2E_KEY)
+                    .header("Content-Type", "application/json")
+                    .header("X-Request-Id", "s14-embed")
+                    .POST(
+                        java.net.http.HttpRequest.BodyPublishers.ofString(
+                            "{\"model\": \"e2e-embed\", \"input\": [\"The river\", \"A robot"
+                                + " walks\"]}"))
+                    .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+    JsonNode answer = json.readTree(response.body());
+    JsonNode data = answer.path("data");
+    assertThat(data).hasSize(2);
+    for (int i = 0; i < 2; i++) {
+      JsonNode vector = data.get(i).path("embedding");
+      assertThat(data.get(i).path("index").asInt()).isEqualTo(i);
+      assertThat(vector).hasSize(hidden);
+      double norm = 0;
+      for (JsonNode v : vector) {
+        norm += v.asDouble() * v.asDouble();
+      }
+      assertThat(Math.sqrt(norm))
+          .as("normalised")
+          .isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-3));
+    }
+    assertThat(data.get(0).path("embedding")).isNotEqualTo(data.get(1).path("embedding"));
+    int promptTokens = answer.path("usage").path("prompt_tokens").asInt();
+    assertThat(promptTokens).isPositive();
+
+    try (UsageTopic topic = new UsageTopic(system.local.kafka().bootstrapServers())) {
+      await()
+          .atMost(Duration.ofSeconds(60))
+          .untilAsserted(() -> assertThat(eventsOf(topic.poll(), "s14-")).hasSize(1));
+      JsonNode event = eventsOf(topic.poll(), "s14-").values().iterator().next();
+      assertThat(event.path("requestId").asText()).isEqualTo("s14-embed");
+      assertThat(event.path("tenant").asText()).isEqualTo("e2e");
+      assertThat(event.path("model").asText()).isEqualTo("default/e2e-embed");
+      assertThat(event.path("status").asText()).isEqualTo("OK");
+      assertThat(event.path("promptTokens").asInt()).isEqualTo(promptTokens);
+      assertThat(event.path("completionTokens").asInt()).isZero();
+    }
+  }
+
   static void awaitReadyWorkers(String model, int count) {
     await()
         .atMost(Duration.ofSeconds(120))
