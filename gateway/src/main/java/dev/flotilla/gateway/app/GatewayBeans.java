@@ -216,7 +216,7 @@ public class GatewayBeans {
     schedulers =
         new Schedulers(
             registry,
-            new WorkerSelector(config.loadFactor()),
+            new WorkerSelector(config.loadFactor(), config.prefixAffinity()),
             notifier,
             Ticker.system(),
             config.hold().maxPerModel(),

@@ -28,6 +28,13 @@ public interface GatewayConfig {
   @WithDefault("1.25")
   double loadFactor();
 
+  /**
+   * Route a request to the worker holding the longest prefix of its prompt (under the load bound),
+   * where that prefix's KV is likely still cached; false routes by adapter and load alone.
+   */
+  @WithDefault("true")
+  boolean prefixAffinity();
+
   /** Distinct tenant label values in metrics before the rest become {@code other}. */
   @WithDefault("100")
   int maxTenantLabels();

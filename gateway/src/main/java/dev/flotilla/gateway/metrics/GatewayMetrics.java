@@ -1,5 +1,6 @@
 package dev.flotilla.gateway.metrics;
 
+import dev.flotilla.gateway.route.WorkerSelector;
 import dev.flotilla.gateway.schedule.ModelScheduler;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
@@ -29,6 +30,7 @@ public final class GatewayMetrics {
   // values, so as bounded as the labels are.
   private final Map<String, ModelMeters> models = new ConcurrentHashMap<>();
   private final Map<String, Counter> requests = new ConcurrentHashMap<>();
+  private final Map<String, Counter> routes = new ConcurrentHashMap<>();
   private final Map<String, Counter[]> tokens = new ConcurrentHashMap<>();
 
   public GatewayMetrics(MeterRegistry registry, int maxTenantLabels) {
@@ -182,7 +184,25 @@ public final class GatewayMetrics {
         .record(tokens);
   }
 
-  /** Scheduler hold events as metrics: the held count and the held-duration timer. */
+  /**
+   * A routed request by how its worker matched it ({@code prefix}: it held the longest prefix any
+   * worker held; {@code adapter}: not that, but the adapter; {@code none}). The prefix share is the
+   * routing's cache hit rate as the gateway knows it; the workers' prefix-cache metrics say what
+   * their caches served.
+   */
+  public void routed(String model, WorkerSelector.Match match) {
+    routes
+        .computeIfAbsent(
+            model + '\n' + match.label(),
+            k ->
+                Counter.builder("flotilla.gateway.routed.requests")
+                    .description("Requests routed, by how the worker matched them")
+                    .tags("model", model, "match", match.label())
+                    .register(registry))
+        .increment();
+  }
+
+  /** Scheduler events as metrics: the held count, the held-duration timer, routes by match. */
   public ModelScheduler.Events schedulerEvents() {
     return new ModelScheduler.Events() {
       @Override
@@ -193,6 +213,11 @@ public final class GatewayMetrics {
       @Override
       public void holdEnded(String modelKey, ModelScheduler.HoldOutcome outcome, long heldNanos) {
         heldDuration(modelKey, outcome.label(), heldNanos);
+      }
+
+      @Override
+      public void routed(String modelKey, WorkerSelector.Match match) {
+        GatewayMetrics.this.routed(modelKey, match);
       }
     };
   }

@@ -1,5 +1,6 @@
 package dev.flotilla.gateway.route;
 
+import dev.flotilla.api.prefix.PrefixBloom;
 import dev.flotilla.api.worker.v1.WorkerStats;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -10,6 +11,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
+import java.util.function.LongSupplier;
 
 /**
  * The workers this gateway knows, per model: where they are (from endpoint discovery), what they
@@ -25,13 +27,18 @@ public final class WorkerRegistry {
    * every {@link #views} call (twice per dispatched request).
    */
   private record Report(
-      WorkerStats stats, boolean ready, Set<String> resident, Set<String> loading) {
+      WorkerStats stats,
+      boolean ready,
+      Set<String> resident,
+      Set<String> loading,
+      PrefixBloom prefixes) {
     static Report of(WorkerStats s) {
       return new Report(
           s,
           s.getServing() && !s.getDraining(),
           Set.copyOf(s.getResidentAdaptersList()),
-          Set.copyOf(s.getLoadingAdaptersList()));
+          Set.copyOf(s.getLoadingAdaptersList()),
+          PrefixBloom.of(s.getHeldPrefixes()));
     }
   }
 
@@ -53,6 +60,9 @@ public final class WorkerRegistry {
 
     final Set<String> loadingHere = new HashSet<>();
 
+    /** Prefixes sent since reports may not count them yet. */
+    final SentPrefixes sentHere = new SentPrefixes();
+
     Worker(Endpoint endpoint) {
       this.endpoint = endpoint;
     }
@@ -62,6 +72,16 @@ public final class WorkerRegistry {
   private final List<Consumer<String>> listeners = new CopyOnWriteArrayList<>();
   private final List<Consumer<Endpoint>> added = new CopyOnWriteArrayList<>();
   private final List<Consumer<Endpoint>> removed = new CopyOnWriteArrayList<>();
+  private final LongSupplier nanos;
+
+  public WorkerRegistry() {
+    this(System::nanoTime);
+  }
+
+  /** A registry reading time from {@code nanos} (for how long sent prefixes are remembered). */
+  public WorkerRegistry(LongSupplier nanos) {
+    this.nanos = nanos;
+  }
 
   public void onChange(Consumer<String> listener) {
     listeners.add(listener);
@@ -106,6 +126,7 @@ public final class WorkerRegistry {
       // A report after the dispatch knows the adapter (resident or loading) or it failed.
       w.loadingHere.clear();
     }
+    w.sentHere.reported(nanos.getAsLong());
     fire(w.endpoint.modelKey());
   }
 
@@ -139,6 +160,14 @@ public final class WorkerRegistry {
 
   /** Counts a request dispatched to the worker; the adapter is treated as loading there. */
   public void dispatched(String id, String adapter) {
+    dispatched(id, adapter, new long[0]);
+  }
+
+  /**
+   * Counts a request dispatched to the worker; the adapter is treated as loading there and the
+   * request's prefixes as held.
+   */
+  public void dispatched(String id, String adapter, long[] prefixKeys) {
     Worker w = workers.get(id);
     if (w != null) {
       synchronized (w) {
@@ -147,6 +176,9 @@ public final class WorkerRegistry {
         if (adapter != null && !adapter.isEmpty()) {
           w.loadingHere.add(adapter);
         }
+      }
+      if (prefixKeys.length > 0) {
+        w.sentHere.sent(prefixKeys, nanos.getAsLong());
       }
     }
   }
@@ -182,6 +214,8 @@ public final class WorkerRegistry {
           both.addAll(w.loadingHere);
           loading = Set.copyOf(both);
         }
+        PrefixBloom reported = r.prefixes();
+        SentPrefixes sent = w.sentHere;
         out.add(
             new WorkerView(
                 w.endpoint.id(),
@@ -194,7 +228,8 @@ public final class WorkerRegistry {
                 s.getAdapterSlots(),
                 s.getMaxBatchSize(),
                 w.inFlight,
-                w.inFlightAtReport));
+                w.inFlightAtReport,
+                key -> reported.mightContain(key) || sent.holds(key)));
       }
     }
     return out;

@@ -16,6 +16,7 @@ import java.util.Set;
  * @param inFlight requests this gateway is streaming from the worker right now
  * @param inFlightAtReport the most of this gateway's requests in flight while the report was on its
  *     way (between the previous report and this one): at most these are counted in it
+ * @param prefixes the prompt prefixes it holds: reported, or sent by this gateway since
  */
 public record WorkerView(
     String id,
@@ -28,9 +29,38 @@ public record WorkerView(
     int adapterSlots,
     int maxBatchSize,
     int inFlight,
-    int inFlightAtReport) {
+    int inFlightAtReport,
+    PrefixHolder prefixes) {
 
-  /** A view whose report counted none of this gateway's requests. */
+  /** A view holding no prefixes. */
+  public WorkerView(
+      String id,
+      boolean ready,
+      int queueDepth,
+      int running,
+      int freeKvBlocks,
+      Set<String> residentAdapters,
+      Set<String> loadingAdapters,
+      int adapterSlots,
+      int maxBatchSize,
+      int inFlight,
+      int inFlightAtReport) {
+    this(
+        id,
+        ready,
+        queueDepth,
+        running,
+        freeKvBlocks,
+        residentAdapters,
+        loadingAdapters,
+        adapterSlots,
+        maxBatchSize,
+        inFlight,
+        inFlightAtReport,
+        PrefixHolder.NONE);
+  }
+
+  /** A view whose report counted none of this gateway's requests, holding no prefixes. */
   public WorkerView(
       String id,
       boolean ready,

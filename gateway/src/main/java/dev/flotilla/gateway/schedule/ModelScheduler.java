@@ -60,6 +60,11 @@ public final class ModelScheduler {
 
     String adapter();
 
+    /** The input's prefix keys ({@link dev.flotilla.api.prefix.PrefixKeys}), shortest first. */
+    default long[] prefixKeys() {
+      return new long[0];
+    }
+
     /** Worker ids that already failed this request. */
     Set<String> excluded();
 
@@ -98,7 +103,7 @@ public final class ModelScheduler {
     }
   }
 
-  /** Hears about holds, outside the scheduler's lock. */
+  /** Hears about holds and routes, outside the scheduler's lock. */
   public interface Events {
     Events NONE =
         new Events() {
@@ -113,6 +118,9 @@ public final class ModelScheduler {
     void held(String modelKey);
 
     void holdEnded(String modelKey, HoldOutcome outcome, long heldNanos);
+
+    /** A request went to a worker, which matched it so. */
+    default void routed(String modelKey, WorkerSelector.Match match) {}
   }
 
   /**
@@ -301,8 +309,12 @@ public final class ModelScheduler {
     List<Runnable> actions = new ArrayList<>();
     synchronized (this) {
       Slot slot = new Slot(request, ticker.nanos());
-      Optional<WorkerView> w =
-          selector.select(registry.views(modelKey), request.adapter(), request.excluded());
+      Optional<WorkerSelector.Route> w =
+          selector.route(
+              registry.views(modelKey),
+              request.adapter(),
+              request.prefixKeys(),
+              request.excluded());
       if (w.isPresent()) {
         start(slot, w.get(), actions);
       } else if (registry.views(modelKey).stream()
@@ -480,8 +492,9 @@ public final class ModelScheduler {
       settleCharges();
       VtcQueue.Entry<Slot> e = queue.poll();
       Slot slot = e.payload();
-      Optional<WorkerView> w =
-          selector.select(views, slot.request.adapter(), slot.request.excluded());
+      Optional<WorkerSelector.Route> w =
+          selector.route(
+              views, slot.request.adapter(), slot.request.prefixKeys(), slot.request.excluded());
       if (w.isEmpty()) {
         // Only workers this request already failed on have room: put it back and stop.
         enqueue(slot, 0);
@@ -500,13 +513,15 @@ public final class ModelScheduler {
     return false;
   }
 
-  private void start(Slot slot, WorkerView worker, List<Runnable> actions) {
+  private void start(Slot slot, WorkerSelector.Route route, List<Runnable> actions) {
     slot.done = true;
     slot.queued = null;
     waiting.remove(slot);
     inFlight++;
-    registry.dispatched(worker.id(), slot.request.adapter());
+    WorkerView worker = route.worker();
+    registry.dispatched(worker.id(), slot.request.adapter(), slot.request.prefixKeys());
     long waited = ticker.nanos() - slot.arrived;
+    actions.add(() -> events.routed(modelKey, route.match()));
     actions.add(() -> slot.request.dispatch(worker, waited));
   }
 

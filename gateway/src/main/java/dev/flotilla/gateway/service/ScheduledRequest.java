@@ -1,6 +1,7 @@
 package dev.flotilla.gateway.service;
 
 import dev.flotilla.api.crd.Priority;
+import dev.flotilla.api.prefix.PrefixKeys;
 import dev.flotilla.api.v1.HeldProgress;
 import dev.flotilla.gateway.route.WorkerView;
 import dev.flotilla.gateway.schedule.ModelScheduler;
@@ -15,6 +16,7 @@ import java.util.Set;
 final class ScheduledRequest implements ModelScheduler.Request {
   private final RequestFacts facts;
   private final RequestRun run;
+  private final long[] prefixKeys;
 
   /**
    * Workers that failed this request. Replaced, never changed, so the scheduler reads it under its
@@ -25,6 +27,8 @@ final class ScheduledRequest implements ModelScheduler.Request {
   ScheduledRequest(RequestFacts facts, RequestRun run) {
     this.facts = facts;
     this.run = run;
+    // From the call the worker receives, so that its keys and the worker's are one computation.
+    this.prefixKeys = facts.embeds() ? new long[0] : PrefixKeys.of(facts.workerRequest(0)).keys();
   }
 
   /** Keeps the request off a worker that failed it. */
@@ -62,6 +66,11 @@ final class ScheduledRequest implements ModelScheduler.Request {
   @Override
   public String adapter() {
     return facts.adapterName();
+  }
+
+  @Override
+  public long[] prefixKeys() {
+    return prefixKeys;
   }
 
   @Override
