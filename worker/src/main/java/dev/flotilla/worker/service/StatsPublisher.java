@@ -32,6 +32,7 @@ public final class StatsPublisher implements AutoCloseable {
   static final long CAPACITY_CHECK_MS = 20;
 
   private final Supplier<Sample> snapshots;
+  private final HeldPrefixes heldPrefixes;
   private final Set<Subscription> subscriptions = ConcurrentHashMap.newKeySet();
   private final ScheduledExecutorService timer =
       Executors.newSingleThreadScheduledExecutor(
@@ -42,14 +43,23 @@ public final class StatsPublisher implements AutoCloseable {
           });
 
   public StatsPublisher(WorkerHolder holder) {
-    this(() -> snapshotOf(holder));
+    this(holder, new HeldPrefixes());
+  }
+
+  private StatsPublisher(WorkerHolder holder, HeldPrefixes heldPrefixes) {
+    this(() -> snapshotOf(holder, heldPrefixes), heldPrefixes);
   }
 
   /** The worker's state at one moment (tokens/s left at 0) and the tokens it generated so far. */
   record Sample(WorkerStats stats, long tokensGenerated) {}
 
   StatsPublisher(Supplier<Sample> snapshots) {
+    this(snapshots, new HeldPrefixes());
+  }
+
+  private StatsPublisher(Supplier<Sample> snapshots, HeldPrefixes heldPrefixes) {
     this.snapshots = snapshots;
+    this.heldPrefixes = heldPrefixes;
     timer.scheduleWithFixedDelay(
         this::reportFreedCapacity, CAPACITY_CHECK_MS, CAPACITY_CHECK_MS, TimeUnit.MILLISECONDS);
   }
@@ -81,12 +91,17 @@ public final class StatsPublisher implements AutoCloseable {
     }
   }
 
+  /** The prompt prefixes reports carry; requests record theirs when admitted. */
+  public HeldPrefixes heldPrefixes() {
+    return heldPrefixes;
+  }
+
   /** The current state as one message (tokens/s left at 0). */
   public WorkerStats current() {
     return snapshots.get().stats();
   }
 
-  private static Sample snapshotOf(WorkerHolder holder) {
+  private static Sample snapshotOf(WorkerHolder holder, HeldPrefixes heldPrefixes) {
     long[] tokens = {0};
     WorkerStats.Builder b =
         WorkerStats.newBuilder()
@@ -126,6 +141,7 @@ public final class StatsPublisher implements AutoCloseable {
                   .addAllLoadingAdapters(snap.loadingAdapters())
                   .setAdapterSlots(snap.adapterSlots())
                   .setMaxBatchSize(snap.maxBatchSize())
+                  .setHeldPrefixes(heldPrefixes.filter())
                   .setDraining(snap.draining() || holder.state() == WorkerHolder.State.DRAINING);
             });
     return new Sample(b.build(), tokens[0]);

@@ -1,5 +1,6 @@
 package dev.flotilla.worker.service;
 
+import dev.flotilla.api.prefix.PrefixKeys;
 import dev.flotilla.api.worker.v1.GenerateStreamRequest;
 import dev.flotilla.api.worker.v1.GenerateStreamResponse;
 import dev.flotilla.api.worker.v1.LoadAdapterRequest;
@@ -20,6 +21,7 @@ import dev.flotilla.worker.fetch.Source;
 import dev.flotilla.worker.runtime.WorkerHolder;
 import dev.flotilla.worker.runtime.WorkerRuntime;
 import dev.flotilla.worker.scheduler.Scheduler;
+import dev.flotilla.worker.scheduler.SchedulerSnapshot;
 import dev.flotilla.worker.scheduler.Sequence;
 import dev.flotilla.worker.scheduler.SequenceRequest;
 import dev.flotilla.worker.scheduler.TokenConstraint;
@@ -144,7 +146,15 @@ public class WorkerGrpcService extends WorkerGrpc.WorkerImplBase {
           submitted.set(seq);
           if (cancelled.get()) {
             scheduler.cancel(seq);
+            return;
           }
+          SchedulerSnapshot kv = scheduler.snapshot();
+          stats
+              .heldPrefixes()
+              .prefilled(
+                  PrefixKeys.of(request),
+                  validated.sequence().prompt().length,
+                  (long) kv.totalKvBlocks() * kv.kvBlockSize());
         });
   }
 
