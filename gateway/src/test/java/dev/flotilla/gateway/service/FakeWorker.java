@@ -3,6 +3,8 @@ package dev.flotilla.gateway.service;
 import com.google.protobuf.Any;
 import com.google.rpc.BadRequest;
 import com.google.rpc.Code;
+import dev.flotilla.api.prefix.PrefixBloom;
+import dev.flotilla.api.prefix.PrefixKeys;
 import dev.flotilla.api.v1.ChoiceEnd;
 import dev.flotilla.api.v1.EmbedInput;
 import dev.flotilla.api.v1.Embedding;
@@ -65,7 +67,13 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
 
   volatile boolean serving = true;
   public volatile int maxBatch = 8;
+  public volatile int freeKvBlocks = 100;
   final Set<String> resident = ConcurrentHashMap.newKeySet();
+
+  /** Record each request's prefix keys and report them, as a real worker does. */
+  public volatile boolean reportsPrefixes;
+
+  private final Set<Long> heldPrefixes = ConcurrentHashMap.newKeySet();
   public final List<WorkerGenerateRequest> generated = new CopyOnWriteArrayList<>();
   final List<LoadAdapterRequest> loads = new CopyOnWriteArrayList<>();
 
@@ -103,15 +111,20 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
   }
 
   WorkerStats stats() {
-    return WorkerStats.newBuilder()
-        .setWorkerId(id)
-        .setServing(serving)
-        .setMaxBatchSize(maxBatch)
-        .setAdapterSlots(4)
-        .addAllResidentAdapters(resident)
-        .setFreeKvBlocks(100)
-        .setTimestampMs(System.currentTimeMillis())
-        .build();
+    WorkerStats.Builder b =
+        WorkerStats.newBuilder()
+            .setWorkerId(id)
+            .setServing(serving)
+            .setMaxBatchSize(maxBatch)
+            .setAdapterSlots(4)
+            .addAllResidentAdapters(resident)
+            .setFreeKvBlocks(freeKvBlocks)
+            .setTimestampMs(System.currentTimeMillis());
+    if (reportsPrefixes) {
+      long[] keys = heldPrefixes.stream().mapToLong(Long::longValue).toArray();
+      b.setHeldPrefixes(PrefixBloom.build(keys, keys.length));
+    }
+    return b.build();
   }
 
   /** Pushes a stats snapshot to every watcher now. */
@@ -175,6 +188,11 @@ public final class FakeWorker extends WorkerGrpc.WorkerImplBase implements AutoC
   public void generate(
       WorkerGenerateRequest request, StreamObserver<WorkerGenerateResponse> observer) {
     generated.add(request);
+    if (reportsPrefixes) {
+      for (long k : PrefixKeys.of(request).keys()) {
+        heldPrefixes.add(k);
+      }
+    }
     if (refuseWith != null) {
       observer.onError(refuseWith.asRuntimeException());
       return;

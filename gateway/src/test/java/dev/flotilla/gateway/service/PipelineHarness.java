@@ -51,7 +51,11 @@ public final class PipelineHarness implements AutoCloseable {
   public final List<FakeWorker> workers = new ArrayList<>();
   public final TenantDirectory tenants = new TenantDirectory();
   public final ModelCatalog catalog = new ModelCatalog();
-  public final WorkerRegistry registry = new WorkerRegistry();
+
+  /** On the harness's clock, which also ages what the gateway sent workers. */
+  public final WorkerRegistry registry =
+      new WorkerRegistry(() -> System.nanoTime() + clockOffset.get());
+
   public final SimpleMeterRegistry meters = new SimpleMeterRegistry();
   public final Ticker ticker = () -> System.nanoTime() + clockOffset.get();
   public final GrpcWorkerClient workerClient = new GrpcWorkerClient();
