@@ -1,0 +1,353 @@
+package dev.flotilla.gateway.bench;
+
+import static dev.flotilla.gateway.Fixtures.keySecret;
+import static dev.flotilla.gateway.Fixtures.sha256Entry;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.flotilla.api.crd.Priority;
+import dev.flotilla.api.v1.ChatInput;
+import dev.flotilla.api.v1.GenerateRequest;
+import dev.flotilla.api.v1.GenerateResponse;
+import dev.flotilla.api.v1.InferenceGrpc;
+import dev.flotilla.api.v1.SamplingParams;
+import dev.flotilla.api.worker.v1.StatsRequest;
+import dev.flotilla.api.worker.v1.WorkerGrpc;
+import dev.flotilla.api.worker.v1.WorkerStats;
+import dev.flotilla.gateway.Fixtures;
+import dev.flotilla.gateway.auth.ApiKeyAuthenticator;
+import dev.flotilla.gateway.auth.TenantDirectory;
+import dev.flotilla.gateway.authz.Authorizer;
+import dev.flotilla.gateway.catalog.ModelCatalog;
+import dev.flotilla.gateway.limit.TenantLimiter;
+import dev.flotilla.gateway.metrics.GatewayMetrics;
+import dev.flotilla.gateway.route.WorkerRegistry;
+import dev.flotilla.gateway.route.WorkerSelector;
+import dev.flotilla.gateway.schedule.Schedulers;
+import dev.flotilla.gateway.service.AuthorizationInterceptor;
+import dev.flotilla.gateway.service.GatewayPipeline;
+import dev.flotilla.gateway.service.InferenceGrpcService;
+import dev.flotilla.gateway.time.Ticker;
+import dev.flotilla.gateway.usage.UsageLedger;
+import dev.flotilla.gateway.usage.UsageSpool;
+import dev.flotilla.gateway.worker.GrpcWorkerClient;
+import dev.flotilla.gateway.worker.StatsWatchers;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.InsecureServerCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.grpc.stub.MetadataUtils;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Prefix-aware against plain routing, in one run, over the same two real workers: for each mode a
+ * gateway pipeline of its own (gRPC service, scheduler, router) sends a chat workload of 8 system
+ * prompts, each with many user turns, from a few concurrent clients. Each mode gets its own 8
+ * system prompts, so what the workers hold from the first mode does not help the second. Prints a
+ * line per mode and one JSON line: {@code routed_prefix_hit_rate} (affinity on) and {@code
+ * routed_prefix_hit_rate_plain} (off), from the gateway's routed-requests counter, with the mean
+ * TTFT and the held-prefix filter's size in the workers' reports.
+ *
+ * <p>Usage: {@code RoutingBench <worker1 host:port> <worker2 host:port> [requests per mode=240]
+ * [clients=4]}.
+ */
+public final class RoutingBench {
+  static final String MODEL = "default/bench-model";
+  static final String KEY = "flk_bench_key";
+  static final int SYSTEM_PROMPTS = 8;
+
+  private RoutingBench() {}
+
+  /** One mode's figures. */
+  record Result(
+      String mode,
+      int requests,
+      double prefix,
+      double adapter,
+      double none,
+      double ttftMeanMs,
+      long promptTokensMean,
+      int errors) {
+    double hitRate() {
+      return prefix / (prefix + adapter + none);
+    }
+  }
+
+  public static void main(String[] args) throws Exception {
+    BenchLogs.productionLevels();
+    int requests = args.length > 2 ? Integer.parseInt(args[2]) : 240;
+    int clients = args.length > 3 ? Integer.parseInt(args[3]) : 4;
+    for (String w : List.of(args[0], args[1])) {
+      WorkerStats s = stats(w);
+      System.out.printf(
+          "# worker %s: KV cache %d tokens (%d blocks of %d)%n",
+          s.getWorkerId(),
+          (long) s.getTotalKvBlocks() * s.getKvBlockSize(),
+          s.getTotalKvBlocks(),
+          s.getKvBlockSize());
+    }
+    Result plain = run(false, args[0], args[1], requests, clients, 1);
+    Result affinity = run(true, args[0], args[1], requests, clients, 2);
+    long[] filterBytes = {
+      stats(args[0]).getHeldPrefixes().getSerializedSize(),
+      stats(args[1]).getHeldPrefixes().getSerializedSize()
+    };
+    System.out.printf(
+        Locale.ROOT,
+        "{\"routed_prefix_hit_rate\": %.3f, \"routed_prefix_hit_rate_plain\": %.3f,"
+            + " \"ttft_mean_ms\": %.2f, \"ttft_mean_ms_plain\": %.2f, \"prompt_tokens_mean\": %d,"
+            + " \"requests_per_mode\": %d, \"clients\": %d, \"system_prompts\": %d,"
+            + " \"prefix_filter_bytes\": [%d, %d], \"errors\": %d}%n",
+        affinity.hitRate(),
+        plain.hitRate(),
+        affinity.ttftMeanMs(),
+        plain.ttftMeanMs(),
+        affinity.promptTokensMean(),
+        requests,
+        clients,
+        SYSTEM_PROMPTS,
+        filterBytes[0],
+        filterBytes[1],
+        plain.errors() + affinity.errors());
+  }
+
+  /** A system prompt of about 4,000 chars: English-like words from a seeded vocabulary. */
+  static String systemPrompt(Random r) {
+    String[] words = {
+      "ship", "harbour", "cargo", "tide", "captain", "route", "weather", "port", "crew", "anchor",
+      "chart", "signal", "deck", "sail", "engine", "storm", "coast", "light", "wind", "north"
+    };
+    StringBuilder s = new StringBuilder("You are the assistant of a shipping company. ");
+    while (s.length() < 4000) {
+      s.append(words[r.nextInt(words.length)]).append(r.nextInt(10) == 0 ? ". " : " ");
+    }
+    return s.toString();
+  }
+
+  static GenerateRequest request(String system, int turn) {
+    String messages =
+        "[{\"role\":\"system\",\"content\":\""
+            + system
+            + "\"},{\"role\":\"user\",\"content\":\"Question "
+            + turn
+            + ": which port is nearest?\"}]";
+    return GenerateRequest.newBuilder()
+        .setModel(MODEL)
+        .setChat(ChatInput.newBuilder().setMessagesJson(messages).setAddGenerationPrompt(true))
+        .setSampling(SamplingParams.newBuilder().setMaxTokens(4))
+        .build();
+  }
+
+  static Result run(boolean affinity, String w1, String w2, int requests, int clients, long seed)
+      throws Exception {
+    TenantDirectory tenants = new TenantDirectory();
+    tenants.onTenant(
+        Fixtures.tenant("bench", "bench-keys", List.of("*"), 1, Priority.Normal, null));
+    tenants.onSecret(keySecret("default", "bench-keys", "k", sha256Entry(KEY)));
+    ModelCatalog catalog = new ModelCatalog();
+    catalog.onModel(Fixtures.model("default", "bench-model", "30s"));
+    WorkerRegistry registry = new WorkerRegistry();
+    GrpcWorkerClient workers = new GrpcWorkerClient();
+    StatsWatchers watchers = new StatsWatchers(workers, registry, 1000, 100);
+    SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    GatewayMetrics metrics = new GatewayMetrics(meters, 100);
+    Ticker ticker = Ticker.system();
+    Schedulers schedulers =
+        new Schedulers(
+            registry,
+            new WorkerSelector(WorkerSelector.DEFAULT_LOAD_FACTOR, affinity),
+            m -> {},
+            ticker,
+            1000,
+            100,
+            32L << 20,
+            Duration.ofSeconds(5),
+            Duration.ofSeconds(60),
+            Duration.ofSeconds(2),
+            metrics.schedulerEvents());
+    Path spoolDir = Files.createTempDirectory("routing-bench-spool");
+    UsageLedger ledger =
+        new UsageLedger(
+            UsageSpool.open(spoolDir, 64 << 20),
+            () -> {
+              throw new IllegalStateException("the bench sends no usage to Kafka");
+            },
+            UsageLedger.TOPIC,
+            Duration.ofSeconds(1),
+            new ObjectMapper());
+    GatewayPipeline pipeline =
+        new GatewayPipeline(
+            new ApiKeyAuthenticator(tenants),
+            new Authorizer(catalog),
+            new TenantLimiter(ticker, Duration.ofSeconds(1)),
+            schedulers,
+            registry,
+            workers,
+            ledger::record,
+            metrics,
+            ticker,
+            Clock.systemUTC(),
+            new GatewayPipeline.Settings("bench", 256, 3));
+    CountDownLatch ready = new CountDownLatch(1);
+    registry.onChange(
+        model -> {
+          if (registry.readyCount(MODEL) == 2) {
+            ready.countDown();
+          }
+        });
+    registry.upsert(new WorkerRegistry.Endpoint("worker-1", MODEL, w1));
+    registry.upsert(new WorkerRegistry.Endpoint("worker-2", MODEL, w2));
+    if (!ready.await(30, TimeUnit.SECONDS)) {
+      throw new IllegalStateException("the workers never both reported ready");
+    }
+    Server server =
+        Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create())
+            .directExecutor()
+            .addService(
+                ServerInterceptors.intercept(
+                    new InferenceGrpcService(pipeline), new AuthorizationInterceptor()))
+            .build()
+            .start();
+    ManagedChannel channel =
+        Grpc.newChannelBuilder("127.0.0.1:" + server.getPort(), InsecureChannelCredentials.create())
+            .build();
+    Metadata md = new Metadata();
+    md.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + KEY);
+    InferenceGrpc.InferenceBlockingStub stub =
+        InferenceGrpc.newBlockingStub(channel)
+            .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md));
+
+    Random r = new Random(seed);
+    List<String> systems = new ArrayList<>();
+    for (int i = 0; i < SYSTEM_PROMPTS; i++) {
+      systems.add(systemPrompt(r));
+    }
+    List<GenerateRequest> workload = new ArrayList<>();
+    for (int i = 0; i < requests; i++) {
+      workload.add(request(systems.get(r.nextInt(SYSTEM_PROMPTS)), i));
+    }
+    AtomicInteger next = new AtomicInteger();
+    AtomicInteger errors = new AtomicInteger();
+    AtomicLong ttftNanos = new AtomicLong();
+    AtomicLong promptTokens = new AtomicLong();
+    AtomicInteger done = new AtomicInteger();
+    ExecutorService pool = Executors.newFixedThreadPool(clients);
+    List<Future<?>> futures = new ArrayList<>();
+    for (int c = 0; c < clients; c++) {
+      futures.add(
+          pool.submit(
+              () -> {
+                for (int i = next.getAndIncrement(); i < requests; i = next.getAndIncrement()) {
+                  long start = System.nanoTime();
+                  long first = -1;
+                  try {
+                    Iterator<GenerateResponse> it =
+                        stub.withDeadlineAfter(120, TimeUnit.SECONDS).generate(workload.get(i));
+                    while (it.hasNext()) {
+                      GenerateResponse m = it.next();
+                      if (first < 0 && m.hasTokens()) {
+                        first = System.nanoTime();
+                      }
+                      if (m.hasFinal()) {
+                        promptTokens.addAndGet(m.getFinal().getUsage().getPromptTokens());
+                      }
+                    }
+                    ttftNanos.addAndGet((first < 0 ? System.nanoTime() : first) - start);
+                    done.incrementAndGet();
+                  } catch (RuntimeException e) {
+                    if (errors.incrementAndGet() <= 3) {
+                      System.err.println("request " + i + " failed: " + e);
+                    }
+                  }
+                }
+              }));
+    }
+    for (Future<?> f : futures) {
+      f.get();
+    }
+    pool.shutdown();
+    Result result =
+        new Result(
+            affinity ? "prefix-aware" : "plain",
+            requests,
+            routed(meters, "prefix"),
+            routed(meters, "adapter"),
+            routed(meters, "none"),
+            done.get() == 0 ? 0 : ttftNanos.get() / 1e6 / done.get(),
+            done.get() == 0 ? 0 : promptTokens.get() / done.get(),
+            errors.get());
+    System.out.printf(
+        Locale.ROOT,
+        "%s routing: %d requests, routed prefix %.0f, adapter %.0f, none %.0f: hit rate %.3f;"
+            + " mean TTFT %.2f ms; mean prompt %d tokens; %d errors%n",
+        result.mode(),
+        result.requests(),
+        result.prefix(),
+        result.adapter(),
+        result.none(),
+        result.hitRate(),
+        result.ttftMeanMs(),
+        result.promptTokensMean(),
+        result.errors());
+    channel.shutdownNow();
+    server.shutdownNow();
+    watchers.close();
+    workers.close();
+    ledger.close();
+    try (var files = Files.walk(spoolDir)) {
+      files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+    }
+    return result;
+  }
+
+  private static double routed(SimpleMeterRegistry meters, String match) {
+    var c =
+        meters
+            .find("flotilla.gateway.routed.requests")
+            .tags("model", MODEL, "match", match)
+            .counter();
+    return c == null ? 0 : c.count();
+  }
+
+  /** A worker's Stats report now; retried for a minute while its gRPC port comes up. */
+  private static WorkerStats stats(String address) throws InterruptedException {
+    ManagedChannel ch =
+        Grpc.newChannelBuilder(address, InsecureChannelCredentials.create()).build();
+    try {
+      for (int attempt = 1; ; attempt++) {
+        try {
+          Iterator<WorkerStats> it =
+              WorkerGrpc.newBlockingStub(ch)
+                  .withDeadlineAfter(10, TimeUnit.SECONDS)
+                  .stats(StatsRequest.getDefaultInstance());
+          return it.next();
+        } catch (io.grpc.StatusRuntimeException e) {
+          if (attempt == 120) {
+            throw e;
+          }
+          Thread.sleep(500);
+        }
+      }
+    } finally {
+      ch.shutdownNow();
+    }
+  }
+}
