@@ -18,10 +18,14 @@
 # round-to-nearest group quantizer (target/bench-models/medium-awq), decode at batch 1 beside BF16 and
 # its logits against BF16's over 256 greedy tokens, its keys merged too (decode_b1_tok_s_int4,
 # weight_bytes_int4, int4_vs_bf16_rel_l2, int4_greedy_agreement, ...).
-# Usage: bench/engine/run.sh [threads=2] [prefill|kv|int4]
+# Then the long-prompt row (engine_bench --prefill-long): prompts of 512, 2,048 and 4,000 tokens
+# prefilled in chunks of 512 with the BF16 KV cache on target/bench-models/medium-long (the medium
+# model with 4,096 positions), its keys merged too (prefill4000_vs_512, prefill2048_vs_512, ...).
+# Usage: bench/engine/run.sh [threads=2] [prefill|kv|int4|prefill-long]
 #   prefill: the limits and the prefill rows only (a minute instead of several; quick iteration)
 #   kv: the KV-dtype row only (it needs no AVX-512; about 10 minutes on 2 shared cores, most of it
 #   filling the two caches)
+#   prefill-long: the long-prompt row only (about 5 minutes on 2 idle cores)
 #   int4: the 4-bit row only (a few minutes; it needs AVX2)
 # Writes bench/results/engine-<date>.txt (header, table, JSON) and engine-<date>.json (the JSON line).
 # Run on an otherwise idle machine. The generated models are gitignored (target/); never commit them.
@@ -37,20 +41,21 @@ cmake -S worker/src/main/cpp -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/d
 cmake --build "$BUILD" --target engine_bench >/dev/null
 ./mvnw -B -q -DskipTests package -pl testkit -am >/dev/null
 ./mvnw -B -q dependency:build-classpath -pl testkit -Dmdep.outputFile=target/classpath.txt >/dev/null
+GEN=(java -Xmx1g -cp "testkit/target/classes:$(cat testkit/target/classpath.txt)" bench/engine/GenerateModels.java)
 if [ "$ONLY" = kv ]; then
-  java -Xmx1g -cp "testkit/target/classes:$(cat testkit/target/classpath.txt)" bench/engine/GenerateModels.java \
-    --kv "$MODELS/medium-kv"
+  "${GEN[@]}" --kv "$MODELS/medium-kv"
 elif [ "$ONLY" = int4 ]; then
-  java -Xmx1g -cp "testkit/target/classes:$(cat testkit/target/classpath.txt)" bench/engine/GenerateModels.java \
-    --medium "$MODELS/medium"
+  "${GEN[@]}" --medium "$MODELS/medium"
+elif [ "$ONLY" = prefill-long ]; then
+  "${GEN[@]}" --long "$MODELS/medium-long"
 else
-  java -Xmx1g -cp "testkit/target/classes:$(cat testkit/target/classpath.txt)" bench/engine/GenerateModels.java \
-    "$MODELS/medium" "$MODELS/medium-f32" "$MODELS/medium-lora16" 32 "$MODELS/medium-kv"
+  "${GEN[@]}" "$MODELS/medium" "$MODELS/medium-f32" "$MODELS/medium-lora16" 32 "$MODELS/medium-kv"
+  [ -n "$ONLY" ] || "${GEN[@]}" --long "$MODELS/medium-long"
 fi
 
 mkdir -p bench/results
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
-NAME="engine${ONLY:+-$ONLY}-$STAMP" # engine-kv-<date> for the KV-dtype row alone
+NAME="engine${ONLY:+-$ONLY}-$STAMP" # engine-kv-<date>, engine-prefill-long-<date> for one row alone
 OUT="bench/results/$NAME.txt"
 {
   echo "# command: bench/engine/run.sh $*"
@@ -63,17 +68,20 @@ OUT="bench/results/$NAME.txt"
     "$BUILD/engine_bench" --kv "$THREADS" "$MODELS/medium-kv" >"$OUT.body"
   elif [ "$ONLY" = int4 ]; then
     "$BUILD/engine_bench" --int4 "$THREADS" "$MODELS/medium" "$MODELS/medium-awq" >"$OUT.body"
+  elif [ "$ONLY" = prefill-long ]; then
+    "$BUILD/engine_bench" --prefill-long "$THREADS" "$MODELS/medium-long" >"$OUT.body"
   else
     "$BUILD/engine_bench" "$THREADS" "$MODELS/medium-f32" "$MODELS/medium" "$MODELS/medium-lora16" $ONLY >"$OUT.body"
-    if [ -z "$ONLY" ]; then # the KV-dtype and 4-bit rows, their JSON keys merged into the main line
+    if [ -z "$ONLY" ]; then # the KV-dtype, long-prompt and 4-bit rows, their JSON keys merged into the main line
       "$BUILD/engine_bench" --kv "$THREADS" "$MODELS/medium-kv" >"$OUT.kv"
+      "$BUILD/engine_bench" --prefill-long "$THREADS" "$MODELS/medium-long" >"$OUT.long"
       "$BUILD/engine_bench" --int4 "$THREADS" "$MODELS/medium" "$MODELS/medium-awq" >"$OUT.int4"
-      MAIN="$(tail -1 "$OUT.body")" KV="$(tail -1 "$OUT.kv")" INT4="$(tail -1 "$OUT.int4")"
-      JSON="${MAIN%\}}, ${KV#\{}"
-      JSON="${JSON%\}}, ${INT4#\{}"
-      { grep -v '^{' "$OUT.body"; grep -v '^{' "$OUT.kv"; grep -v '^{' "$OUT.int4"; echo "$JSON"; } >"$OUT.merged"
+      MAIN="$(tail -1 "$OUT.body")" KV="$(tail -1 "$OUT.kv")" LONG="$(tail -1 "$OUT.long")" INT4="$(tail -1 "$OUT.int4")"
+      KV="${KV#\{}" LONG="${LONG#\{\"isa\": *, \"threads\": *, }" # isa and threads: in the main line
+      { grep -v '^{' "$OUT.body"; grep -v '^{' "$OUT.kv"; grep -v '^{' "$OUT.long"; grep -v '^{' "$OUT.int4"
+        echo "${MAIN%\}}, ${KV%\}}, ${LONG%\}}, ${INT4#\{}"; } >"$OUT.merged"
       mv "$OUT.merged" "$OUT.body"
-      rm -f "$OUT.kv" "$OUT.int4"
+      rm -f "$OUT.kv" "$OUT.long" "$OUT.int4"
     fi
   fi
   grep -v '^{' "$OUT.body"

@@ -2,6 +2,8 @@
 //
 // Usage: engine_bench [--b16] THREADS F32_MODEL_DIR BF16_MODEL_DIR ADAPTERS_DIR [prefill]
 //        engine_bench --kv THREADS MODEL_DIR [CONTEXT] [BATCH]: BF16 KV against F32 KV (engine-bench-kv.cpp)
+//        engine_bench --prefill-long THREADS MODEL_DIR [ROUNDS] [LENGTHS]: the prefill rate against the
+//        prompt length (engine-bench-prefill.cpp)
 //   The BF16 model runs twice: as stored and quantized to int8 at load (rows suffixed _int8).
 //   --b16: only the batch-16 decode rows (no prefill, no other batch), interleaved (one step of
 //   each per round, best of 30 rounds) so that the ratios hold up on a busy host; a quick check of
@@ -629,12 +631,14 @@ LogitCompare compare_int8_to_bf16(const std::string& bf16_dir, int threads) {
 
 } // namespace
 
-int kv_bench_main(int argc, char** argv);   // engine-bench-kv.cpp
-int int4_bench_main(int argc, char** argv); // engine-bench-int4.cpp
+int kv_bench_main(int argc, char** argv);      // engine-bench-kv.cpp
+int int4_bench_main(int argc, char** argv);    // engine-bench-int4.cpp
+int prefill_bench_main(int argc, char** argv); // engine-bench-prefill.cpp
 
 int main(int argc, char** argv) {
     if (argc > 1 && std::strcmp(argv[1], "--kv") == 0) return kv_bench_main(argc - 1, argv + 1);
     if (argc > 1 && std::strcmp(argv[1], "--int4") == 0) return int4_bench_main(argc - 1, argv + 1);
+    if (argc > 1 && std::strcmp(argv[1], "--prefill-long") == 0) return prefill_bench_main(argc - 1, argv + 1);
     const bool only_b16 = argc > 1 && std::strcmp(argv[1], "--b16") == 0;
     if (only_b16) argc--, argv++;
     const bool prefill_only = !only_b16 && argc == 6 && std::strcmp(argv[5], "prefill") == 0;
