@@ -40,15 +40,13 @@ Context::Context(std::shared_ptr<Model> m, const fl_context_params& p)
         pack = std::max(pack, kern.pack_x_bytes(t, int(n), max_k));
     xpack.allocate(pack);
     lora_t.allocate(3 * n * size_t(p.max_lora_rank) * 4);
-    if (kern.attend) {
-        // per thread: the scratch (64-byte aligned), then key and value row pointers [max_positions] each
-        attend_bytes =
-            kern::attend_scratch_floats(max_positions, c.head_dim) * 4 + 2 * size_t(max_positions) * sizeof(float*);
-        attend_bytes = (attend_bytes + 63) & ~size_t(63);
-        attend.allocate(size_t(pool.size()) * attend_bytes);
-    }
-    if (!kern.attend || c.attn_softcap > 0) // forward.cpp attention_per_row
-        scores.allocate(size_t(pool.size()) * size_t(max_positions) * 4);
+    // per thread: the larger scratch of attend (decode) and flash_attend (prefill), then the key and
+    // value row pointers
+    size_t scratch = kern::flash_scratch_floats(c.head_dim) * 4;
+    if (kern.attend) scratch = std::max(scratch, kern::attend_scratch_floats(max_positions, c.head_dim) * 4);
+    attend_ptrs_at = (scratch + 63) & ~size_t(63);
+    attend_bytes = (attend_ptrs_at + 2 * size_t(max_positions) * sizeof(void*) + 63) & ~size_t(63);
+    attend.allocate(size_t(pool.size()) * attend_bytes);
     rope.allocate(n * c.head_dim * 4);
 }
 

@@ -36,9 +36,10 @@ struct Context {
     Buffer up;       // [n, intermediate]
     Buffer xpack;    // packed GEMM input, pack_x_bytes(n, max(hidden, q_dim, intermediate))
     Buffer lora_t;   // [3][n][max_lora_rank] LoRA shrink outputs (scale applied)
-    Buffer scores;   // [n_threads][max_positions] attention scores (kernels without attend)
-    Buffer attend;   // [n_threads][attend_bytes] attend's inputs and scratch (kernels with attend)
-    size_t attend_bytes = 0;
+    // [n_threads][attend_bytes] per thread: attend's or flash_attend's scratch (64-byte aligned),
+    // then at byte attend_ptrs_at the key and value row pointers [max_positions] each
+    Buffer attend;
+    size_t attend_bytes = 0, attend_ptrs_at = 0;
     Buffer rope; // [n][head_dim] cos | sin per row
 
     BatchPlan plan;

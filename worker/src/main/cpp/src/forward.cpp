@@ -276,53 +276,63 @@ struct Step {
     // Positions [start, pos] of a row's sequence (start > 0 only within a sliding window).
     int attention_start(int pos) const { return window > 0 ? std::max(0, pos - window + 1) : 0; }
 
-    void attention() {
-        // soft-capped scores pass through tanh before the softmax, which attend does not do
-        if (k.attend && cfg.attn_softcap == 0)
-            attention_blocked();
-        else
-            attention_per_row();
-    }
+    // Runs of at least kFlashMinRows rows (prompt chunks) take flash_attend: up to kFlashQueries
+    // queries (rows x a GQA group's heads) share each key / value tile it reads. Shorter runs (decode)
+    // take attend, built for a handful of queries, where the table has one and the scores are not
+    // soft-capped (attend does not cap). The choice depends on the run alone: a row's result never
+    // depends on the other sequences of the step.
+    static constexpr int kFlashMinRows = 4;
+    bool flash(const SeqRun& r) const { return !k.attend || cfg.attn_softcap > 0 || r.n >= kFlashMinRows; }
 
-    // Kernels with attend: one task per (kv head, heads chunk of its GQA group, chunk of rows of
-    // one sequence run), up to kAttendQueries queries sharing the keys and values they read.
-    void attention_blocked() {
+    // How a kernel's queries split a run: heads of a GQA group per task, and rows per task.
+    struct Split {
+        int heads, head_chunks, rows;
+        Split(int group, int max_queries)
+            : heads(std::min(group, max_queries)), head_chunks((group + heads - 1) / heads),
+              rows(std::max(1, max_queries / heads)) {}
+        int row_chunks(int n) const { return (n + rows - 1) / rows; }
+    };
+
+    // One task per (chunk of rows of one run, kv head, chunk of its GQA group's heads); a flash
+    // run's chunks latest rows first (they read the most keys), so the pool's last tasks are short.
+    void attention() {
         const int hd = cfg.head_dim, qd = cfg.q_dim(), kvh = cfg.n_kv_heads;
         const int group = cfg.n_heads / kvh;
-        const int heads_per_task = std::min(group, kern::kAttendQueries);
-        const int head_chunks = (group + heads_per_task - 1) / heads_per_task;
-        const int rows_per_task = std::max(1, kern::kAttendQueries / heads_per_task);
-        const float scale = cfg.attn_scale;
+        const Split fs(group, kern::kFlashQueries), as(group, kern::kAttendQueries);
+        const float scale = cfg.attn_scale, cap = cfg.attn_softcap;
+        auto tasks_of = [&](const SeqRun& r) {
+            const Split& sp = flash(r) ? fs : as;
+            return sp.row_chunks(r.n) * kvh * sp.head_chunks;
+        };
         int n_tasks = 0;
-        for (const SeqRun& r : plan.runs) n_tasks += (r.n + rows_per_task - 1) / rows_per_task;
-        n_tasks *= kvh * head_chunks;
+        for (const SeqRun& r : plan.runs) n_tasks += tasks_of(r);
         float* q = c.q.as<float>();
         float* att = c.att.as<float>();
         c.pool.run(n_tasks, [&](int task, int thread) {
-            // task = (row chunk, kv head, heads chunk), row chunks of all runs in row order
-            const int hc = task % head_chunks, g = (task / head_chunks) % kvh;
-            int chunk = task / (head_chunks * kvh);
             const SeqRun* run = plan.runs.data();
-            while (chunk >= (run->n + rows_per_task - 1) / rows_per_task)
-                chunk -= (run++->n + rows_per_task - 1) / rows_per_task;
-            const int r0 = run->row0 + chunk * rows_per_task;
-            const int nr = std::min(rows_per_task, run->row0 + run->n - r0);
-            const int h0 = g * group + hc * heads_per_task, nh = std::min(heads_per_task, (g + 1) * group - h0);
+            while (task >= tasks_of(*run)) task -= tasks_of(*run++);
+            const bool fl = flash(*run);
+            const Split& sp = fl ? fs : as;
+            const int hc = task % sp.head_chunks, g = (task / sp.head_chunks) % kvh;
+            int chunk = task / (sp.head_chunks * kvh);
+            if (fl) chunk = sp.row_chunks(run->n) - 1 - chunk;
+            const int r0 = run->row0 + chunk * sp.rows;
+            const int nr = std::min(sp.rows, run->row0 + run->n - r0);
+            const int h0 = g * group + hc * sp.heads, nh = std::min(sp.heads, (g + 1) * group - h0);
             // the positions the rows read: [base, last pos]; a run's positions ascend
             const int base = attention_start(b.pos[r0]), n_pos = b.pos[r0 + nr - 1] + 1 - base;
             char* mem = c.attend.as<char>() + size_t(thread) * c.attend_bytes;
             float* scratch = reinterpret_cast<float*>(mem);
-            const void** kp =
-                reinterpret_cast<const void**>(mem + kern::attend_scratch_floats(c.max_positions, hd) * 4);
+            const void** kp = reinterpret_cast<const void**>(mem + c.attend_ptrs_at);
             const void** vp = kp + c.max_positions;
             const size_t head_off = size_t(g) * hd * dtype_size(c.kv.dtype()); // bytes to KV head g
             for (int j = 0; j < n_pos; j++) {
                 kp[j] = static_cast<const char*>(c.kv.k(run->seq, layer, base + j)) + head_off;
                 vp[j] = static_cast<const char*>(c.kv.v(run->seq, layer, base + j)) + head_off;
             }
-            const float* qs[kern::kAttendQueries];
-            float* outs[kern::kAttendQueries];
-            int lo[kern::kAttendQueries], hi[kern::kAttendQueries];
+            const float* qs[kern::kFlashQueries];
+            float* outs[kern::kFlashQueries];
+            int lo[kern::kFlashQueries], hi[kern::kFlashQueries];
             int nq = 0;
             for (int i = r0; i < r0 + nr; i++)
                 for (int h = h0; h < h0 + nh; h++, nq++) {
@@ -331,55 +341,10 @@ struct Step {
                     lo[nq] = attention_start(b.pos[i]) - base;
                     hi[nq] = b.pos[i] + 1 - base;
                 }
-            k.attend(c.kv.dtype(), nq, hd, qs, kp, vp, n_pos, lo, hi, scale, outs, scratch);
-        });
-    }
-
-    // Kernels without attend, and soft-capped scores: one task per (row, kv head), a dot and an
-    // axpy per position.
-    void attention_per_row() {
-        const int n = plan.n_rows, hd = cfg.head_dim, qd = cfg.q_dim();
-        const int group = cfg.n_heads / cfg.n_kv_heads;
-        const float scale = cfg.attn_scale, cap = cfg.attn_softcap;
-        const float* q = c.q.as<float>();
-        float* att = c.att.as<float>();
-        c.pool.run(n * cfg.n_kv_heads, [&](int task, int thread) {
-            int i = task / cfg.n_kv_heads, g = task % cfg.n_kv_heads;
-            int seq = plan.runs[plan.row_run[i]].seq;
-            int pos = b.pos[i];
-            int start = attention_start(pos);
-            int cnt = pos - start + 1;
-            float* s = c.scores.as<float>() + size_t(thread) * c.max_positions; // [cnt]
-            const bool bf16 = c.kv.dtype() == DType::BF16;
-            // K / V head g at position p: [hd] of the cache's dtype
-            auto kf = [&](int p) { return static_cast<const float*>(c.kv.k(seq, layer, p)) + g * hd; };
-            auto vf = [&](int p) { return static_cast<const float*>(c.kv.v(seq, layer, p)) + g * hd; };
-            auto kh = [&](int p) { return static_cast<const uint16_t*>(c.kv.k(seq, layer, p)) + g * hd; };
-            auto vh = [&](int p) { return static_cast<const uint16_t*>(c.kv.v(seq, layer, p)) + g * hd; };
-            for (int h = g * group; h < (g + 1) * group; h++) {
-                const float* qh = q + size_t(i) * qd + h * hd;
-                float mx = -INFINITY;
-                for (int t = 0; t < cnt; t++) {
-                    s[t] = (bf16 ? k.dot_bf16(qh, kh(start + t), hd) : k.dot(qh, kf(start + t), hd)) * scale;
-                    mx = std::max(mx, s[t]);
-                }
-                if (cap > 0) {
-                    mx = -INFINITY;
-                    for (int t = 0; t < cnt; t++) {
-                        s[t] = std::tanh(s[t] / cap) * cap;
-                        mx = std::max(mx, s[t]);
-                    }
-                }
-                float inv = 1.0f / k.exp_sum(s, cnt, mx);
-                float* out = att + size_t(i) * qd + h * hd;
-                std::memset(out, 0, size_t(hd) * 4);
-                for (int t = 0; t < cnt; t++) {
-                    if (bf16)
-                        k.axpy_bf16(s[t] * inv, vh(start + t), out, hd);
-                    else
-                        k.axpy(s[t] * inv, vf(start + t), out, hd);
-                }
-            }
+            if (fl)
+                k.flash_attend(c.kv.dtype(), nq, hd, qs, kp, vp, n_pos, base, lo, hi, scale, cap, outs, scratch);
+            else
+                k.attend(c.kv.dtype(), nq, hd, qs, kp, vp, n_pos, lo, hi, scale, outs, scratch);
         });
     }
 

@@ -635,8 +635,9 @@ void attend(DType kv, int nq, int hd, const float* const* q, const void* const* 
                  lo, hi, scale, out, scratch);
 }
 
-const Kernels kAvx2 = {"avx2",  Isa::Avx2, kMr,     pack_x_bytes_impl, pack_x,           gemm,      dot,   axpy,
-                       rmsnorm, silu_mul,  exp_sum, dot_bf16,          lora_expand_bf16, axpy_bf16, attend};
+const Kernels kAvx2 = {
+    "avx2",  Isa::Avx2, kMr,     pack_x_bytes_impl, pack_x,           gemm,      dot,    axpy,
+    rmsnorm, silu_mul,  exp_sum, dot_bf16,          lora_expand_bf16, axpy_bf16, attend, flash_attend_avx2};
 
 } // namespace
 

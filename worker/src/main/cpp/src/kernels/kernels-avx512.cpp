@@ -676,11 +676,12 @@ void attend(DType kv, int nq, int hd, const float* const* q, const void* const* 
                  lo, hi, scale, out, scratch);
 }
 
-const Kernels kAvx512 = {"avx512", Isa::Avx512, kMr,     pack_x_bytes_impl, pack_x_plain,     gemm_plain, dot,   axpy,
-                         rmsnorm,  silu_mul,    exp_sum, dot_bf16,          lora_expand_bf16, axpy_bf16,  attend};
+const Kernels kAvx512 = {
+    "avx512", Isa::Avx512, kMr,     pack_x_bytes_impl, pack_x_plain,     gemm_plain, dot,    axpy,
+    rmsnorm,  silu_mul,    exp_sum, dot_bf16,          lora_expand_bf16, axpy_bf16,  attend, flash_attend_avx2};
 const Kernels kAvx512Bf16 = {
-    "avx512bf16", Isa::Avx512Bf16, kMr,     pack_x_bytes_dot, pack_x_dot,       gemm_dot,  dot,   axpy,
-    rmsnorm,      silu_mul,        exp_sum, dot_bf16,         lora_expand_bf16, axpy_bf16, attend};
+    "avx512bf16", Isa::Avx512Bf16, kMr,     pack_x_bytes_dot, pack_x_dot,       gemm_dot,  dot,    axpy,
+    rmsnorm,      silu_mul,        exp_sum, dot_bf16,         lora_expand_bf16, axpy_bf16, attend, flash_attend_avx2};
 
 } // namespace
 

@@ -112,8 +112,9 @@ void axpy_bf16(float a, const uint16_t* x, float* y, int n) {
     for (int i = 0; i < n; i++) y[i] += a * bf16_to_f32(x[i]);
 }
 
-const Kernels kScalar = {"scalar", Isa::Scalar, 1,       pack_x_bytes, pack_x,           gemm,      dot,    axpy,
-                         rmsnorm,  silu_mul,    exp_sum, dot_bf16,     lora_expand_bf16, axpy_bf16, nullptr};
+const Kernels kScalar = {
+    "scalar", Isa::Scalar, 1,       pack_x_bytes, pack_x,           gemm,      dot,     axpy,
+    rmsnorm,  silu_mul,    exp_sum, dot_bf16,     lora_expand_bf16, axpy_bf16, nullptr, flash_attend_scalar};
 
 } // namespace
 

@@ -43,6 +43,19 @@ inline size_t attend_scratch_floats(int n_pos, int hd) {
     return size_t(kAttendQueries) * (size_t(n_pos) + 2 * size_t(hd) + 16);
 }
 
+// Flash attention (prefill): keys in tiles of kFlashKeys, each tile starting at a multiple of
+// kFlashKeys in absolute position; at most kFlashQueries queries per call.
+constexpr int kFlashKeys = 64;
+constexpr int kFlashQueries = 64;
+
+// Scratch floats flash_attend needs for head dimension hd: the tile's keys transposed and its values
+// widened to F32 ([hd rounded up to 8][kFlashKeys] each), the scores of kFlashQueries queries over a
+// tile, their running maxima and sums, and a zero row.
+inline size_t flash_scratch_floats(int hd) {
+    const size_t hd8 = (size_t(hd) + 7) & ~size_t(7);
+    return 2 * hd8 * kFlashKeys + size_t(kFlashQueries) * (kFlashKeys + 2) + hd8 + 16;
+}
+
 enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2, Avx512Bf16 = 3, Avx512Amx = 4 };
 
 // Memory a GEMM caller reads next (the LoRA weights of a step), for the GEMM to prefetch into L2
@@ -102,6 +115,21 @@ struct Kernels {
     // one: forward.cpp then loops dot / exp_sum / axpy (or their _bf16 forms) per position.
     void (*attend)(DType kv, int nq, int hd, const float* const* q, const void* const* kp, const void* const* vp,
                    int n_pos, const int* lo, const int* hi, float scale, float* const* out, float* scratch);
+    // Flash-style attention of nq <= kFlashQueries queries that share one KV head (a GQA group's
+    // heads x rows of one sequence) over the key / value rows kp[j], vp[j] (hd values, dtype kv: F32
+    // or BF16 widened exactly), j in [0, n_pos), at absolute positions pos0 + j:
+    //   s[r][j]  = scale * q[r] . kp[j]; with cap > 0, s = cap * tanh(s / cap) (Gemma 2 soft-capping)
+    //   out[r][:] = sum_{j in [lo[r], hi[r])} softmax_j(s[r][j]) * vp[j]      (lo[r] < hi[r])
+    // The keys are taken in tiles of kFlashKeys positions aligned to absolute multiples of it; per tile
+    // the queries' scores (in blocks of a few queries x the tile), then an online softmax (running max
+    // and sum per query, earlier partial outputs rescaled), then P.V into out. Tiles and query blocks
+    // with no key in range are skipped. A query's sums run in an order fixed by its own range and the
+    // absolute positions (masked keys add exact zeros): its result does not depend on the other
+    // queries of the call, on n_pos or on pos0 (batch invariance; a prompt prefilled in one chunk or
+    // several attends bitwise alike). scratch: flash_scratch_floats(hd), 32-byte aligned.
+    void (*flash_attend)(DType kv, int nq, int hd, const float* const* q, const void* const* kp, const void* const* vp,
+                         int n_pos, int pos0, const int* lo, const int* hi, float scale, float cap, float* const* out,
+                         float* scratch);
 };
 
 // Kernels for an ISA, or nullptr if this CPU lacks it.
@@ -115,6 +143,15 @@ const Kernels* avx2_kernels();
 const Kernels* avx512_kernels(bool bf16_dot);
 // nullptr when the OS refuses the process AMX state.
 const Kernels* amx_kernels();
+
+// flash_attend: plain C++ (flash-scalar.cpp, the scalar table's) and AVX2 (flash-avx2.cpp; the
+// AVX-512 and AMX tables use it too: their CPUs have AVX2).
+void flash_attend_scalar(DType kv, int nq, int hd, const float* const* q, const void* const* kp, const void* const* vp,
+                         int n_pos, int pos0, const int* lo, const int* hi, float scale, float cap, float* const* out,
+                         float* scratch);
+void flash_attend_avx2(DType kv, int nq, int hd, const float* const* q, const void* const* kp, const void* const* vp,
+                       int n_pos, int pos0, const int* lo, const int* hi, float scale, float cap, float* const* out,
+                       float* scratch);
 
 // --- Int8 weights (kernels-int8.cpp: portable; the AVX2 GEMM in kernels-avx2.cpp) -----------
 
