@@ -4,6 +4,9 @@
 //        engine_bench --kv THREADS MODEL_DIR [CONTEXT] [BATCH]: BF16 KV against F32 KV (engine-bench-kv.cpp)
 //        engine_bench --prefill-long THREADS MODEL_DIR [ROUNDS] [LENGTHS]: the prefill rate against the
 //        prompt length (engine-bench-prefill.cpp)
+//        engine_bench --compare THREADS BF16_MODEL_DIR: the int8 against BF16 logits (5. below) alone
+//        engine_bench --rows THREADS MODEL_DIR as_stored|int8 ADAPTERS_DIR: prefill512, decode_b1_none
+//          and decode_b16_distinct of one model (the rows bench/engine/llamacpp.sh compares)
 //   The BF16 model runs twice: as stored and quantized to int8 at load (rows suffixed _int8).
 //   --b16: only the batch-16 decode rows (no prefill, no other batch), interleaved (one step of
 //   each per round, best of 30 rounds) so that the ratios hold up on a busy host; a quick check of
@@ -629,6 +632,71 @@ LogitCompare compare_int8_to_bf16(const std::string& bf16_dir, int threads) {
     return c;
 }
 
+// The rows bench/engine/llamacpp.sh sets beside llama.cpp's: one model in one weight dtype, timed
+// as run_model times them (prefill of kPrompt tokens, best of 5 after a warm-up; decode at a
+// kContext-token context, best of 12 after two warm-ups): prefill512, decode_b1_none and
+// decode_b16_distinct (16 rows, each with its own adapter of adapters_dir). One line per row:
+// "<row> <ms> <tok/s>".
+int rows_main(int threads, const std::string& dir, int32_t weight_dtype, const std::string& adapters_dir) {
+    fl_model* model = load_model(dir, weight_dtype);
+    fl_model_info in;
+    fl_model_get_info(model, &in);
+    int max_rank = 0;
+    int64_t adapter_bytes = 0;
+    int32_t adapter_dtype = 0;
+    std::vector<fl_adapter*> adapters =
+        load_adapters(model, adapters_dir, FL_ADAPTER_STORAGE_AUTO, &max_rank, &adapter_bytes, &adapter_dtype);
+    fl_context_params p = fl_context_default_params();
+    p.n_threads = threads;
+    p.kv_budget_bytes = kKvBudget;
+    p.max_batch_tokens = kPrompt;
+    p.max_sequences = kAdapters + 1;
+    p.max_lora_rank = max_rank;
+    fl_context* ctx = nullptr;
+    if (fl_context_create(model, &p, &ctx) != FL_OK) die("fl_context_create");
+    Stepper st{ctx, in.vocab_size, {}};
+    {
+        std::vector<int32_t> tok(kPrompt), seq(kPrompt, kPromptSeq), pos(kPrompt);
+        std::vector<fl_adapter*> none(kPrompt, nullptr);
+        std::vector<int8_t> want(kPrompt, 0);
+        want[kPrompt - 1] = 1;
+        for (int i = 0; i < kPrompt; i++) tok[i] = (i * 37 + 11) % in.vocab_size, pos[i] = i;
+        double best = 1e9;
+        for (int rep = 0; rep < 6; rep++) {
+            fl_seq_free(ctx, kPromptSeq);
+            const double t = st.step(tok, seq, pos, none, want);
+            if (rep > 0) best = std::min(best, t);
+        }
+        fl_seq_free(ctx, kPromptSeq);
+        std::printf("prefill512 %.2f %.1f\n", best * 1e3, kPrompt / best);
+    }
+    for (int s = 0; s < 16; s++) {
+        std::vector<int32_t> tok, seq, pos;
+        for (int i = 0; i < kContext; i++)
+            tok.push_back((s * 131 + i * 7) % in.vocab_size), seq.push_back(s), pos.push_back(i);
+        std::vector<fl_adapter*> none(tok.size(), nullptr);
+        std::vector<int8_t> want(tok.size(), 0);
+        st.step(tok, seq, pos, none, want);
+    }
+    for (int b : {1, 16}) {
+        std::vector<int32_t> tok(b), seq(b), pos(b, kContext);
+        std::vector<int8_t> want(b, 1);
+        std::vector<fl_adapter*> ad(b, nullptr);
+        for (int i = 0; i < b; i++)
+            tok[i] = (i * 17 + 5) % in.vocab_size, seq[i] = i, ad[i] = b > 1 ? adapters[i] : nullptr;
+        double best = 1e9;
+        for (int rep = 0; rep < 14; rep++) {
+            const double t = st.step(tok, seq, pos, ad, want);
+            if (rep >= 2) best = std::min(best, t);
+        }
+        std::printf("%s %.2f %.1f\n", b == 1 ? "decode_b1_none" : "decode_b16_distinct", best * 1e3, b / best);
+    }
+    fl_context_free(ctx);
+    for (auto* a : adapters) fl_adapter_free(a);
+    fl_model_free(model);
+    return 0;
+}
+
 } // namespace
 
 int kv_bench_main(int argc, char** argv);      // engine-bench-kv.cpp
@@ -639,6 +707,21 @@ int main(int argc, char** argv) {
     if (argc > 1 && std::strcmp(argv[1], "--kv") == 0) return kv_bench_main(argc - 1, argv + 1);
     if (argc > 1 && std::strcmp(argv[1], "--int4") == 0) return int4_bench_main(argc - 1, argv + 1);
     if (argc > 1 && std::strcmp(argv[1], "--prefill-long") == 0) return prefill_bench_main(argc - 1, argv + 1);
+    if (argc == 6 && std::strcmp(argv[1], "--rows") == 0) {
+        const std::string dt = argv[4];
+        if (dt != "as_stored" && dt != "int8") {
+            std::fprintf(stderr, "engine_bench --rows: weight dtype '%s' is not one of as_stored, int8\n", argv[4]);
+            return 2;
+        }
+        return rows_main(std::atoi(argv[2]), argv[3], dt == "int8" ? FL_DTYPE_I8 : FL_DTYPE_AS_STORED, argv[5]);
+    }
+    if (argc == 4 && std::strcmp(argv[1], "--compare") == 0) {
+        const LogitCompare c = compare_int8_to_bf16(argv[3], std::atoi(argv[2]));
+        std::printf("int8 vs BF16 logits over %d greedy tokens: relative L2 %.4f, arg-max agreement %.3f\n",
+                    kCompareTokens, c.rel_l2, c.agreement);
+        std::printf("{\"int8_vs_bf16_rel_l2\": %.5f, \"int8_greedy_agreement\": %.3f}\n", c.rel_l2, c.agreement);
+        return 0;
+    }
     const bool only_b16 = argc > 1 && std::strcmp(argv[1], "--b16") == 0;
     if (only_b16) argc--, argv++;
     const bool prefill_only = !only_b16 && argc == 6 && std::strcmp(argv[5], "prefill") == 0;

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# The engine beside llama.cpp on the same model and thread count, in one run, alternating.
+#
+# Fetches llama.cpp (git clone, or LLAMACPP_SRC: an existing checkout) into LLAMACPP_DIR (default
+# ../llamacpp, beside the repository: never inside it, never committed), builds llama-bench,
+# llama-batched-bench and llama-quantize (CPU, native, Release), converts the engine benchmark's
+# medium model (target/bench-models/medium, generated as bench/engine/run.sh generates it) to GGUF
+# F16 and BF16 with bench/engine/llamacpp_gguf.py (numpy + llama.cpp's gguf-py), and quantizes the
+# BF16 file to Q8_0 (and Q4_0 with --q4) with llama-quantize.
+# Then ROUNDS rounds (default 2), each running, one after the other:
+#   engine BF16 (as stored)  | llama.cpp F16, BF16  | engine INT8 | llama.cpp Q8_0 | [--q4: llama.cpp Q4_0]
+# engine rows: engine_bench --rows (prefill512, decode_b1_none, decode_b16_distinct: 16 rows, 16
+# distinct rank-16 adapters); llama.cpp rows: llama-bench pp512 / tg64 (batch 1) and
+# llama-batched-bench at 16 parallel sequences (64-token prompts, 32 generated tokens each, no
+# adapter), its S_TG t/s (generated tokens per second over all 16). Best of the rounds per row.
+# Usage: bench/engine/llamacpp.sh [--q4] [threads=2] [rounds=2]
+# Writes bench/results/llamacpp-<date>.txt: the llama.cpp commit, every command, every raw output,
+# and a summary table with the ratios the targets name.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$ROOT"
+Q4=0
+if [ "${1:-}" = --q4 ]; then Q4=1; shift; fi
+THREADS="${1:-2}"
+ROUNDS="${2:-2}"
+LL="${LLAMACPP_DIR:-$(dirname "$ROOT")/llamacpp}"
+BUILD="${BUILD_DIR:-$ROOT/worker/target/cmake-bench}"
+MODELS="$ROOT/target/bench-models"
+GGUF="$MODELS/gguf"
+
+if [ ! -d "$LL/.git" ] && [ ! -f "$LL/.git" ]; then
+  git clone "${LLAMACPP_SRC:-https://github.com/ggerganov/llama.cpp}" "$LL"
+fi
+case "$(cd "$LL" && pwd)/" in "$ROOT"/*) echo "llama.cpp must live outside the repository: $LL" >&2; exit 2 ;; esac
+LLBIN="$LL/build/bin"
+if [ ! -x "$LLBIN/llama-batched-bench" ]; then
+  cmake -S "$LL" -B "$LL/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
+    -DLLAMA_BUILD_TESTS=OFF >/dev/null
+  cmake --build "$LL/build" -j2 --target llama-bench llama-batched-bench llama-quantize >/dev/null
+fi
+
+GEN=()
+[ -f "$BUILD/CMakeCache.txt" ] || GEN=(-G Ninja)
+cmake -S worker/src/main/cpp -B "$BUILD" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD" --target engine_bench >/dev/null
+if [ ! -f "$MODELS/medium/.complete" ] || [ ! -f "$MODELS/medium-lora16/lora15/.complete" ]; then
+  ./mvnw -B -q -DskipTests package -pl testkit -am >/dev/null
+  ./mvnw -B -q dependency:build-classpath -pl testkit -Dmdep.outputFile=target/classpath.txt >/dev/null
+  java -Xmx1g -cp "testkit/target/classes:$(cat testkit/target/classpath.txt)" bench/engine/GenerateModels.java \
+    "$MODELS/medium" "$MODELS/medium-f32" "$MODELS/medium-lora16" 32
+fi
+mkdir -p "$GGUF"
+for k in f16 bf16; do
+  [ -f "$GGUF/medium-$k.gguf" ] || PYTHONPATH="$LL/gguf-py" python3 bench/engine/llamacpp_gguf.py "$MODELS/medium" "$GGUF/medium-$k.gguf" $k
+done
+QUANTS="q8_0"
+[ "$Q4" = 1 ] && QUANTS="q8_0 q4_0"
+for q in $QUANTS; do
+  [ -f "$GGUF/medium-$q.gguf" ] || "$LLBIN/llama-quantize" "$GGUF/medium-bf16.gguf" "$GGUF/medium-$q.gguf" "${q^^}" "$THREADS" >/dev/null 2>&1
+done
+
+mkdir -p bench/results
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+OUT="bench/results/llamacpp-$STAMP.txt"
+RAW="$(mktemp)"
+trap 'rm -f "$RAW"' EXIT
+# weights stay in process memory (-mmp 0 / --no-mmap): idle pages of mmap'd files are reclaimed here
+ours() { echo "$BUILD/engine_bench --rows $THREADS $MODELS/medium $1 $MODELS/medium-lora16"; }
+llb() { echo "$LLBIN/llama-bench -m $GGUF/medium-$1.gguf -t $THREADS -p 512 -n 32 -r 2 -mmp 0 -o csv"; }
+llbb() { echo "$LLBIN/llama-batched-bench -m $GGUF/medium-$1.gguf -t $THREADS -c 4096 -b 2048 -ub 512 -npp 32 -ntg 16 -npl 16 --no-mmap"; }
+run() { # label, command: raw output into $RAW, prefixed
+  echo "### $1: $2" >>"$RAW"
+  if ! $2 >"$RAW.one" 2>&1; then echo "### $1 FAILED" >>"$RAW"; fi
+  sed "s|^|$1 | " "$RAW.one" >>"$RAW"
+  rm -f "$RAW.one"
+}
+for r in $(seq 1 "$ROUNDS"); do
+  run "ours-bf16" "$(ours as_stored)"
+  for k in f16 bf16; do run "ll-$k" "$(llb $k)"; done
+  run "ours-int8" "$(ours int8)"
+  for q in $QUANTS; do run "ll-$q" "$(llb $q)"; done
+  run "llbb-q8_0" "$(llbb q8_0)"
+  run "llbb-f16" "$(llbb f16)"
+done
+
+python3 - "$RAW" >"$RAW.sum" <<'EOF'
+import csv, io, re, sys
+best = {}
+def put(k, v):
+    best[k] = max(best.get(k, 0.0), v)
+lines = open(sys.argv[1]).read().splitlines()
+groups = {}
+for l in lines:
+    if l.startswith("###"):
+        continue
+    label, _, rest = l.partition(" ")
+    groups.setdefault(label, []).append(rest)
+for label, rows in groups.items():
+    if label.startswith("ours-"):
+        for r in rows:
+            f = r.split()
+            if len(f) == 3 and re.match(r"^[a-z0-9_]+$", f[0]):
+                put(f"{label} {f[0]}", float(f[2]))
+    elif label.startswith("ll-"):
+        text = "\n".join(r for r in rows if r.startswith("build_commit") or r.startswith('"'))
+        for row in csv.DictReader(io.StringIO(text)):
+            if row.get("build_commit") == "build_commit":
+                continue
+            test = "prefill512" if row["n_prompt"] == "512" else "decode_b1" if row["n_gen"] == "32" else None
+            if test:
+                put(f"{label} {test}", float(row["avg_ts"]))
+    elif label.startswith("llbb-"):
+        for r in rows:
+            f = [x.strip() for x in r.split("|")]
+            if len(f) > 10 and f[3] == "16":
+                put(f"{label} decode_b16", float(f[8]))  # S_TG t/s
+for k in sorted(best):
+    print(f"{k:36s} {best[k]:10.1f} tok/s")
+def ratio(a, b, what):
+    if a in best and b in best:
+        print(f"{what:60s} {best[a] / best[b]:6.2f}x")
+print()
+ratio("ours-int8 decode_b1_none", "ll-q8_0 decode_b1", "decode b1: engine INT8 / llama.cpp Q8_0 (target >= 1.0)")
+ratio("ours-int8 decode_b16_distinct", "llbb-q8_0 decode_b16", "decode b16: engine INT8, 16 distinct adapters / llama.cpp Q8_0, none (target >= 3)")
+ratio("ours-int8 prefill512", "ll-q8_0 prefill512", "prefill 512: engine INT8 / llama.cpp Q8_0")
+ratio("ours-bf16 decode_b1_none", "ll-f16 decode_b1", "decode b1: engine BF16 / llama.cpp F16")
+ratio("ours-bf16 decode_b1_none", "ll-bf16 decode_b1", "decode b1: engine BF16 / llama.cpp BF16")
+ratio("ours-bf16 decode_b16_distinct", "llbb-f16 decode_b16", "decode b16: engine BF16, 16 distinct adapters / llama.cpp F16, none")
+ratio("ours-bf16 prefill512", "ll-f16 prefill512", "prefill 512: engine BF16 / llama.cpp F16")
+ratio("ours-bf16 prefill512", "ll-bf16 prefill512", "prefill 512: engine BF16 / llama.cpp BF16")
+ratio("ll-q4_0 decode_b1", "ll-q8_0 decode_b1", "decode b1: llama.cpp Q4_0 / Q8_0")
+EOF
+
+{
+  echo "# command: bench/engine/llamacpp.sh $*"
+  echo "# date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit: $(git rev-parse --short HEAD 2>/dev/null || echo none)" \
+       "$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo '(with uncommitted changes)')"
+  echo "# llama.cpp: $(git -C "$LL" rev-parse HEAD) ($(git -C "$LL" log -1 --format=%cs)), built -DGGML_NATIVE=ON Release"
+  echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+       "$(free -g | awk '/Mem:/ {print $2}') GiB; load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "# model: $MODELS/medium (testkit medium, BF16); GGUF: bench/engine/llamacpp_gguf.py -> F16/BF16, llama-quantize -> ${QUANTS^^}"
+  echo "# $ROUNDS rounds, each in this order; best of the rounds per row"
+  echo "# commands:"
+  echo "#   $(ours 'as_stored|int8')"
+  echo "#   $(llb 'f16|bf16|q8_0|q4_0')"
+  echo "#   $(llbb 'f16|q8_0')"
+  echo "## summary (best per row)"
+  cat "$RAW.sum"
+  echo "## raw output"
+  cat "$RAW"
+} >"$OUT"
+rm -f "$RAW.sum"
+sed -n '/## summary/,/## raw/p' "$OUT"
+echo "wrote $OUT" >&2
