@@ -500,26 +500,32 @@ float naive_quantize(const float* x, int n, int8_t* q) {
 }
 
 // Int8 weights [N, K] (values in [-128, 127], so the -128 a stored checkpoint may hold is covered)
-// with random scales, packed, and their rows.
+// with random row scales and F16 block scales, packed, and their rows.
 struct I8Weights {
     std::vector<int8_t> q;
     std::vector<float> s;
+    std::vector<uint16_t> bs; // [N][blocks]
     Buffer packed;
-    I8Weights(std::mt19937& rng, int N, int K) : q(size_t(N) * K), s(N), packed(packed_weight_bytes(DType::I8, N, K)) {
+    I8Weights(std::mt19937& rng, int N, int K)
+        : q(size_t(N) * K), s(N), bs(size_t(N) * i8_blocks(K)), packed(packed_weight_bytes(DType::I8, N, K)) {
         std::uniform_int_distribution<int> d(-128, 127);
-        std::uniform_real_distribution<float> u(1e-3f, 2e-2f);
+        std::uniform_real_distribution<float> u(1e-3f, 2e-2f), ub(0.3f, 1.2f);
         for (int8_t& v : q) v = int8_t(d(rng));
         for (float& v : s) v = u(rng);
+        for (uint16_t& v : bs) v = f32_to_f16(ub(rng));
         std::memset(packed.as<void>(), 0x5a, packed.size()); // garbage the packing must overwrite
-        pack_weight_i8(q.data(), s.data(), N, K, packed.as<void>());
+        pack_weight_i8(q.data(), s.data(), N, K, packed.as<void>(), bs.data());
+    }
+    float block_scale(int n, int b) const {
+        return f16_to_f32(bs[size_t(n) * i8_blocks(int(q.size() / s.size())) + b]);
     }
 };
 
 } // namespace
 
 // Every variant's I8 GEMM equals the int8 math of kernels.h computed here, exactly: activations
-// quantized in blocks of 32 columns, each block's products summed in int64, the blocks scaled and
-// added in the documented order.
+// quantized in blocks of 32 columns, each block's products summed in int64, the blocks scaled by
+// the activation's and the weight's block scales and added in the documented order.
 TEST(gemm_i8_matches_the_int8_reference_exactly) {
     const int Ms[] = {1, 2, 3, 4, 5, 9, 16, 17};
     const int Ns[] = {1, 31, 32, 33, 100};
@@ -558,7 +564,7 @@ TEST(gemm_i8_matches_the_int8_reference_exactly) {
                                 int64_t acc = 0;
                                 for (int kk = 32 * b; kk < std::min(K, 32 * b + 32); kk++)
                                     acc += int64_t(xq[kk]) * w.q[size_t(n) * K + kk];
-                                y = std::fma(float(acc), sx[b], y);
+                                y = std::fma(float(acc), sx[b] * w.block_scale(n, b), y);
                             }
                             const float ref = y * w.s[n];
                             const float got = Y[size_t(m) * ldy + n];
@@ -572,8 +578,9 @@ TEST(gemm_i8_matches_the_int8_reference_exactly) {
 }
 
 // The int8 path stays close to the float GEMM it replaces: per element the quantization errors are
-// at most half a step of x (its block's) and of w, so |y - x.w| <= sum_k (|x_k| sw/2 + |w_k| sx/2 +
-// sx sw/4), plus the F32 rounding of the block sums.
+// at most half a step of x (its block's) and of w (its block's: max / 127 up to the F16 rounding of
+// bs), so |y - x.w| <= sum_k (|x_k| sw/2 + |w_k| sx/2 + sx sw/4), plus the F32
+// rounding of the block sums.
 TEST(gemm_i8_stays_within_the_quantization_bound_of_the_float_product) {
     const int M = 5, N = 70, K = 300;
     std::mt19937 rng(77);
@@ -596,9 +603,10 @@ TEST(gemm_i8_stays_within_the_quantization_bound_of_the_float_product) {
                 std::fill(sx.begin() + kk, sx.begin() + std::min(K, kk + 32),
                           naive_quantize(&X[size_t(m) * K + kk], std::min(32, K - kk), q.data()));
             for (int n = 0; n < N; n++) {
-                const float sw = naive_quantize(&W[size_t(n) * K], K, q.data());
                 double ref = 0, bound = 0, mag = 0;
                 for (int kk = 0; kk < K; kk++) {
+                    const float sw = 1.001f * naive_quantize(&W[size_t(n) * K + kk / 32 * 32],
+                                                             std::min(32, K - kk / 32 * 32), q.data());
                     const double x = X[size_t(m) * K + kk], w = W[size_t(n) * K + kk];
                     ref += x * w;
                     mag += std::fabs(x * w);
@@ -612,32 +620,63 @@ TEST(gemm_i8_stays_within_the_quantization_bound_of_the_float_product) {
     }
 }
 
-// quantize_weight_i8 writes what pack_weight_i8 writes for the naive quantization, and
-// packed_row_f32 reads q * s back.
-TEST(quantize_weight_i8_packs_the_naive_quantization) {
+// quantize_weight_i8: s[n] is the naive per-row scale; each element lies within half its block's
+// step, max / 127 up to the F16 rounding of bs (coarse where bs is an F16 subnormal: the 1e-6
+// block); over a matrix of whole blocks the squared error is that of the naive per-block
+// quantization (max / 127, exact) within 1%; packed_row_f32 reads q * bs * s back; a zero row
+// stays zero.
+TEST(quantize_weight_i8_rounds_with_block_scales) {
     std::mt19937 rng(5);
     std::normal_distribution<float> d(0.0f, 1.0f);
     for (DType src : {DType::F32, DType::F16, DType::BF16})
         for (int N : {1, 32, 45}) {
-            for (int K : {1, 5, 64, 67}) {
+            for (int K : {1, 5, 64, 67, 256}) {
                 std::vector<uint16_t> half;
                 std::vector<float> w;
                 random_weights(rng, src, N, K, half, w);
-                std::vector<int8_t> q(size_t(N) * K);
-                std::vector<float> s(N);
-                for (int n = 0; n < N; n++) s[n] = naive_quantize(&w[size_t(n) * K], K, &q[size_t(n) * K]);
-                Buffer want(packed_weight_bytes(DType::I8, N, K)), got(packed_weight_bytes(DType::I8, N, K));
-                pack_weight_i8(q.data(), s.data(), N, K, want.as<void>());
+                if (N > 1) { // a zero row, and a block of tiny values beside large ones
+                    std::fill(w.begin() + K, w.begin() + 2 * K, 0.0f);
+                    for (int kk = 0; kk < std::min(K, 32); kk++) w[kk] *= 1e-6f;
+                    if (src != DType::F32)
+                        for (int kk = 0; kk < 2 * K; kk++)
+                            half[kk] = src == DType::F16 ? f32_to_f16(w[kk]) : f32_to_bf16(w[kk]),
+                            w[kk] = src == DType::F16 ? f16_to_f32(half[kk]) : bf16_to_f32(half[kk]);
+                }
+                Buffer got(packed_weight_bytes(DType::I8, N, K));
                 std::memset(got.as<void>(), 0x5a, got.size());
                 quantize_weight_i8(src, src == DType::F32 ? static_cast<const void*>(w.data()) : half.data(), N, K,
                                    got.as<void>());
-                CHECK_MSG(std::memcmp(want.as<void>(), got.as<void>(), got.size()) == 0, "%s N=%d K=%d",
-                          dtype_name(src), N, K);
+                const size_t panels = (size_t(N) + kPanel - 1) / kPanel;
+                const float* s = reinterpret_cast<const float*>(got.as<char>() + panels * kPanel * i8_kpad(K));
+                std::vector<int8_t> q(K);
                 std::vector<float> row(K);
+                double err_all = 0, naive_all = 0;
                 for (int n = 0; n < N; n++) {
+                    const float* wr = &w[size_t(n) * K];
+                    CHECK_MSG(s[n] == naive_quantize(wr, K, q.data()), "%s N=%d K=%d n=%d: row scale %g",
+                              dtype_name(src), N, K, n, s[n]);
                     packed_row_f32(DType::I8, got.as<void>(), N, K, n, row.data());
-                    for (int kk = 0; kk < K; kk++) CHECK(row[kk] == float(q[size_t(n) * K + kk]) * s[n]);
+                    for (int k0 = 0; k0 < K; k0 += 32) {
+                        const int len = std::min(32, K - k0);
+                        const float step = naive_quantize(wr + k0, len, q.data());
+                        const double tiny = std::ldexp(double(s[n]), -24); // the least F16 bs, times s
+                        double naive = 0, err = 0;
+                        for (int kk = 0; kk < len; kk++) {
+                            const double e = double(wr[k0 + kk]) - double(row[k0 + kk]);
+                            naive += std::pow(double(wr[k0 + kk]) - double(q[kk]) * step, 2);
+                            err += e * e;
+                            CHECK_MSG(std::fabs(e) <= 0.5 * (1.001 * step + tiny),
+                                      "%s N=%d K=%d n=%d k=%d: %g vs %g (step %g)", dtype_name(src), N, K, n, k0 + kk,
+                                      row[k0 + kk], wr[k0 + kk], step);
+                        }
+                        err_all += err, naive_all += naive;
+                    }
+                    if (N > 1 && n == 1)
+                        for (int kk = 0; kk < K; kk++) CHECK(row[kk] == 0.0f);
                 }
+                if (K % 32 == 0)
+                    CHECK_MSG(err_all <= 1.01 * naive_all, "%s N=%d K=%d: squared error %g, naive per block %g",
+                              dtype_name(src), N, K, err_all, naive_all);
             }
         }
 }

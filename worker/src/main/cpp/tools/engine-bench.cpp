@@ -425,8 +425,9 @@ ModelRun run_model(const std::string& dir, int32_t weight_dtype, const std::stri
     const int64_t proj_in_out = (h + q) + 2 * (h + kv) + (q + h) + 2 * (h + ff) + (ff + h); // sum of in + out
     const int64_t layer_params = in.n_layers * proj_params;
     const int64_t head_params = int64_t(in.vocab_size) * h;
-    // int8: a byte per weight; the row scales (4 bytes per output row) are under 1% and not counted
-    const double elem = in.weight_dtype == FL_DTYPE_F32 ? 4 : in.weight_dtype == FL_DTYPE_I8 ? 1 : 2;
+    // int8: a byte per weight and an F16 block scale per 32; the row scales (4 bytes per output
+    // row) are under 1% and not counted
+    const double elem = in.weight_dtype == FL_DTYPE_F32 ? 4 : in.weight_dtype == FL_DTYPE_I8 ? 1 + 2.0 / 32 : 2;
     // lora_A [r, in] and lora_B [out, r] in the storage dtype, every projection of every layer: as
     // the engine reports it
     const int64_t expect_bytes =

@@ -240,10 +240,11 @@ constexpr int kMrI8 = 3;
 constexpr int kGroupsPerBlock = kI8Block / 4;
 
 // MR rows of packed X (rows x[i] with block scales sx[i], k-groups of 4 bytes) times half a panel
-// (16 outputs): w at the half's first group, groups 128 bytes apart. acc[i][0..1]: outputs 0-7,
-// 8-15 of row i, F32, summed block by block.
+// (16 outputs): w at the half's first group, groups 128 bytes apart; bs at the half's F16 scales of
+// block 0, blocks 32 apart. acc[i][0..1]: outputs 0-7, 8-15 of row i, F32, summed block by block.
 template <int MR>
-inline void uk_i8(int groups, const int8_t* const* x, const float* const* sx, const int8_t* w, __m256 (*acc)[2]) {
+inline void uk_i8(int groups, const int8_t* const* x, const float* const* sx, const int8_t* w, const uint16_t* bs,
+                  __m256 (*acc)[2]) {
     const __m256i ones = _mm256_set1_epi16(1);
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
     for (int g0 = 0, b = 0; g0 < groups; g0 += kGroupsPerBlock, b++) {
@@ -266,11 +267,13 @@ inline void uk_i8(int groups, const int8_t* const* x, const float* const* sx, co
             }
             w += 4 * kPanel;
         }
+        const __m256 b0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bs + b * kPanel)));
+        const __m256 b1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bs + b * kPanel + 8)));
 #pragma GCC unroll 4
         for (int i = 0; i < MR; i++) {
             const __m256 s = _mm256_broadcast_ss(sx[i] + b);
-            acc[i][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[i][0]), s, acc[i][0]);
-            acc[i][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[i][1]), s, acc[i][1]);
+            acc[i][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[i][0]), _mm256_mul_ps(s, b0), acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[i][1]), _mm256_mul_ps(s, b1), acc[i][1]);
         }
     }
 }
@@ -282,6 +285,8 @@ void gemm_i8_avx2(int M, int K, const void* xp, const void* wp, int N, int p0, i
     const size_t panels = (size_t(N) + kPanel - 1) / kPanel;
     const int8_t* W = static_cast<const int8_t*>(wp);
     const float* ws = reinterpret_cast<const float*>(W + panels * k4 * kPanel);
+    const uint16_t* bs = i8_block_scales(wp, N, K);
+    const int nb = i8_blocks(K);
     const size_t stride = i8_x_stride(K);
     const char* X = static_cast<const char*>(xp);
     alignas(32) float tmp[kPanel];
@@ -302,18 +307,19 @@ void gemm_i8_avx2(int M, int K, const void* xp, const void* wp, int N, int p0, i
             for (int h = 0; h < 2; h++) {
                 __m256 acc[kMrI8][2];
                 const int8_t* w = panel + h * 64;
+                const uint16_t* bsh = bs + size_t(p) * nb * kPanel + h * 16;
                 switch (mr) {
                 case 1:
-                    uk_i8<1>(groups, x, sx, w, acc);
+                    uk_i8<1>(groups, x, sx, w, bsh, acc);
                     break;
                 case 2:
-                    uk_i8<2>(groups, x, sx, w, acc);
+                    uk_i8<2>(groups, x, sx, w, bsh, acc);
                     break;
                 case 3:
-                    uk_i8<3>(groups, x, sx, w, acc);
+                    uk_i8<3>(groups, x, sx, w, bsh, acc);
                     break;
                 default:
-                    uk_i8<4>(groups, x, sx, w, acc);
+                    uk_i8<4>(groups, x, sx, w, bsh, acc);
                     break;
                 }
                 const __m256 s0 = _mm256_loadu_ps(ws + n0 + h * 16), s1 = _mm256_loadu_ps(ws + n0 + h * 16 + 8);

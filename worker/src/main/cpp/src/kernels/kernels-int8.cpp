@@ -70,11 +70,14 @@ void gemm_i8_scalar(int M, int K, const void* xp, const void* wp, int N, int p0,
     const size_t panels = (size_t(N) + kPanel - 1) / kPanel;
     const int8_t* W = static_cast<const int8_t*>(wp);
     const float* ws = reinterpret_cast<const float*>(W + panels * k4 * kPanel);
+    const uint16_t* bs = i8_block_scales(wp, N, K);
+    const int nb = i8_blocks(K);
     const size_t stride = i8_x_stride(K);
     const int n1 = std::min(N, p1 * kPanel);
     for (int n = p0 * kPanel; n < n1; n++) {
         const int8_t* panel = W + size_t(n / kPanel) * k4 * kPanel;
         const int j = n % kPanel;
+        const uint16_t* bsn = bs + size_t(n / kPanel) * nb * kPanel + j;
         for (int m = 0; m < M; m++) {
             const char* row = static_cast<const char*>(xp) + size_t(m) * stride;
             const int8_t* x = reinterpret_cast<const int8_t*>(row);
@@ -84,15 +87,15 @@ void gemm_i8_scalar(int M, int K, const void* xp, const void* wp, int N, int p0,
                 int32_t acc = 0;
                 for (int k = b * kI8Block; k < std::min(K, (b + 1) * kI8Block); k++)
                     acc += int32_t(x[k]) * panel[(k / 4) * 4 * kPanel + j * 4 + k % 4];
-                y = std::fma(float(acc), sx[b], y);
+                y = std::fma(float(acc), sx[b] * f16_to_f32(bsn[size_t(b) * kPanel]), y);
             }
             Y[size_t(m) * ldy + n] = y * ws[n];
         }
     }
 }
 
-void pack_weight_i8(const int8_t* q, const float* scales, int N, int K, void* dst) {
-    const int k4 = i8_kpad(K);
+void pack_weight_i8(const int8_t* q, const float* scales, int N, int K, void* dst, const uint16_t* block_scales) {
+    const int k4 = i8_kpad(K), nb = i8_blocks(K);
     const size_t panels = (size_t(N) + kPanel - 1) / kPanel;
     int8_t* d = static_cast<int8_t*>(dst);
     for (size_t p = 0; p < panels; p++) {
@@ -108,15 +111,45 @@ void pack_weight_i8(const int8_t* q, const float* scales, int N, int K, void* ds
     }
     float* s = reinterpret_cast<float*>(d);
     for (size_t n = 0; n < panels * kPanel; n++) s[n] = n < size_t(N) ? scales[n] : 0.0f;
+    uint16_t* bs = reinterpret_cast<uint16_t*>(s + panels * kPanel);
+    constexpr uint16_t kOne = 0x3c00; // F16 1.0
+    for (size_t p = 0; p < panels; p++)
+        for (int b = 0; b < nb; b++)
+            for (int j = 0; j < kPanel; j++) {
+                const size_t n = p * kPanel + j;
+                *bs++ = n >= size_t(N) ? 0 : block_scales ? block_scales[n * nb + b] : kOne;
+            }
 }
+
+namespace {
+
+// The F16 block scale bs of one block x [len] of a row with scale s (> 0, finite):
+// max |x| / 127 / s rounded up to an F16, so the step never falls below the block's max / 127 and
+// no value clamps (a block far smaller than its row's max lands on F16 subnormals, coarsely); 0 for
+// an all-zero block. q: the block's int8 values for it.
+uint16_t quantize_block(const float* x, int len, float s, int8_t* q) {
+    float bmax = 0.0f;
+    for (int i = 0; i < len; i++) bmax = std::max(bmax, std::fabs(x[i]));
+    const float want = bmax / 127.0f / s;
+    uint16_t h = f32_to_f16(want);
+    if (f16_to_f32(h) < want) h++;
+    const float eff = f16_to_f32(h) * s;
+    const float inv = eff > 0.0f ? 1.0f / eff : 0.0f;
+    for (int i = 0; i < len; i++)
+        q[i] = static_cast<int8_t>(std::nearbyint(std::min(127.0f, std::max(-127.0f, x[i] * inv))));
+    return h;
+}
+
+} // namespace
 
 void quantize_weight_i8(DType src, const void* w, int N, int K, void* dst) {
     // a panel's rows at a time: the int8 rows of one panel stay in cache while pack_weight_i8 reads
     // them column-wise
     std::vector<float> f(static_cast<size_t>(K));
     std::vector<int8_t> q(size_t(kPanel) * K);
+    const int k4 = i8_kpad(K), nb = i8_blocks(K);
     std::vector<float> scales(static_cast<size_t>(N));
-    const int k4 = i8_kpad(K);
+    std::vector<uint16_t> block_scales(size_t(N) * nb);
     const size_t panels = (size_t(N) + kPanel - 1) / kPanel;
     int8_t* d = static_cast<int8_t*>(dst);
     std::vector<char> one(packed_weight_bytes(DType::I8, kPanel, K));
@@ -125,15 +158,33 @@ void quantize_weight_i8(DType src, const void* w, int N, int K, void* dst) {
         for (int j = 0; j < rows; j++) {
             const size_t n = p * kPanel + j;
             to_f32(src, w, n * size_t(K), K, f.data());
-            scales[n] = quantize_row(f.data(), K, q.data() + size_t(j) * K);
+            int8_t* qr = q.data() + size_t(j) * K;
+            uint16_t* bsr = block_scales.data() + n * nb;
+            scales[n] = quantize_row(f.data(), K, qr); // s[n], and q for a zero or non-finite row
+            if (!(scales[n] > 0.0f)) {
+                std::fill(bsr, bsr + nb, uint16_t(0x3c00));
+                continue;
+            }
+            for (int b = 0; b < nb; b++) {
+                const int k0 = b * kI8Block;
+                bsr[b] = quantize_block(f.data() + k0, std::min(kI8Block, K - k0), scales[n], qr + k0);
+            }
         }
-        // pack this panel alone: a one-panel layout is the panel followed by its 32 scales, so
-        // write the panel bytes only (the scales go after every panel below)
+        // pack this panel alone: a one-panel layout is the panel followed by its scales, so write
+        // the panel bytes only (the scales go after every panel below)
         pack_weight_i8(q.data(), scales.data() + p * kPanel, rows, K, one.data());
         std::memcpy(d + p * size_t(k4) * kPanel, one.data(), size_t(k4) * kPanel);
     }
+    // the scales: what pack_weight_i8 writes after the panels
     float* s = reinterpret_cast<float*>(d + panels * size_t(k4) * kPanel);
     for (size_t n = 0; n < panels * kPanel; n++) s[n] = n < size_t(N) ? scales[n] : 0.0f;
+    uint16_t* bs = reinterpret_cast<uint16_t*>(s + panels * kPanel);
+    for (size_t p = 0; p < panels; p++)
+        for (int b = 0; b < nb; b++)
+            for (int j = 0; j < kPanel; j++) {
+                const size_t n = p * kPanel + j;
+                *bs++ = n < size_t(N) ? block_scales[n * nb + b] : 0;
+            }
 }
 
 } // namespace kern

@@ -33,7 +33,8 @@ inline float weight_at(DType wt, const void* wp, int N, int K, int n, int k) {
         const size_t k4 = size_t(i8_kpad(K)), panels = (size_t(N) + kPanel - 1) / kPanel;
         const int8_t* w = static_cast<const int8_t*>(wp);
         const float* s = reinterpret_cast<const float*>(w + panels * k4 * kPanel);
-        return float(w[p * k4 * kPanel + (k / 4) * 4 * kPanel + j * 4 + k % 4]) * s[n];
+        const uint16_t* bs = i8_block_scales(wp, N, K) + (p * size_t(i8_blocks(K)) + k / kI8Block) * kPanel + j;
+        return float(w[p * k4 * kPanel + (k / 4) * 4 * kPanel + j * 4 + k % 4]) * f16_to_f32(*bs) * s[n];
     }
     if (wt == DType::F32) return static_cast<const float*>(wp)[(p * K + k) * kPanel + j];
     if (wt == DType::F16) return f16_to_f32(static_cast<const uint16_t*>(wp)[(p * K + k) * kPanel + j]);
@@ -124,7 +125,7 @@ const Kernels* scalar_kernels() { return &kScalar; }
 
 size_t packed_weight_bytes(DType wt, int N, int K) {
     size_t panels = (size_t(N) + kPanel - 1) / kPanel;
-    if (wt == DType::I8) return panels * kPanel * (size_t(i8_kpad(K)) + 4);
+    if (wt == DType::I8) return panels * kPanel * (size_t(i8_kpad(K)) + 4 + 2 * size_t(i8_blocks(K)));
     size_t kp = wt == DType::BF16 ? ((size_t(K) + 1) & ~size_t(1)) : size_t(K);
     return panels * kp * kPanel * dtype_size(wt);
 }

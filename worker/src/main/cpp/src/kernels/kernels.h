@@ -15,13 +15,19 @@
 // Rows n >= N of the last panel and the pad column k = K are zero.
 //   I8       : panel[p] = [K4/4][32][4]    int8, element (n, k) at [k/4][n%32][k%4], K4 = K rounded
 //                                          up to a multiple of 4 (zero); then, after all panels,
-//                                          the row scales [panels * 32] F32: W[n, k] = q(n, k) * s[n]
-//              (symmetric per output channel: s[n] = max_k |W[n, k]| / 127)
+//                                          the row scales [panels * 32] F32; then the block scales
+//                                          [panels][i8_blocks(K)][32] F16 (i8_block_scales):
+//              W[n, k] = q(n, k) * bs[n, k / kI8Block] * s[n]
+//              Symmetric: s[n] per output channel, bs[n, b] per block of kI8Block columns inside
+//              it. A checkpoint quantized per channel (compressed-tensors) keeps its s[n] with every
+//              bs = 1; quantization at load sets s[n] = max_k |W[n, k]| / 127 and each block's bs
+//              from the block's own max (quantize_weight_i8), as llama.cpp's Q8_0 scales blocks.
 //
 // I8 GEMM (every variant, the same packed X): each row of X is quantized on the fly in blocks of
 // kI8Block columns, symmetric per block (as llama.cpp's Q8 activations):
 //   xq[m, k] = round_half_even(X[m, k] * 127 / max_{k' in block} |X[m, k']|), sx[m, b] = max / 127
-//   Y[m, n] = (sum over blocks b ascending: acc = fma(float(sum_{k in b} xq[m, k] * q(n, k)), sx[m, b], acc)) * s[n]
+//   Y[m, n] = (sum over blocks b ascending:
+//                acc = fma(float(sum_{k in b} xq[m, k] * q(n, k)), sx[m, b] * float(bs[n, b]), acc)) * s[n]
 // with each block's sum exact in int32, so every variant gives bitwise the same Y and a row's result
 // never depends on the other rows.
 #pragma once
@@ -163,6 +169,12 @@ inline int i8_blocks(int K) { return (K + kI8Block - 1) / kI8Block; }
 // [i8_blocks(K)] at byte i8_x_scale_at(K).
 inline size_t i8_x_scale_at(int K) { return (size_t(K) + 63) & ~size_t(63); }
 inline size_t i8_x_stride(int K) { return i8_x_scale_at(K) + ((size_t(i8_blocks(K)) * 4 + 63) & ~size_t(63)); }
+// The F16 block scales of a packed I8 weight [N, K]: bs[n, b] at [(n / 32) * i8_blocks(K) + b][n % 32].
+inline const uint16_t* i8_block_scales(const void* packed, int N, int K) {
+    const size_t panels = (size_t(N) + kPanel - 1) / kPanel;
+    return reinterpret_cast<const uint16_t*>(static_cast<const char*>(packed) +
+                                             panels * kPanel * (size_t(i8_kpad(K)) + 4));
+}
 size_t pack_x_i8_bytes(int M, int K);
 void pack_x_i8(const float* X, int ldx, int M, int K, void* xp);
 // The I8 GEMM (the math above) as a plain loop: the scalar table's, and the reference the SIMD
@@ -171,10 +183,14 @@ void gemm_i8_scalar(int M, int K, const void* xp, const void* wp, int N, int p0,
 // AVX2 (kernels-avx2.cpp); the AVX-512 and AMX tables use it too (their CPUs have AVX2).
 void gemm_i8_avx2(int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy);
 
-// Packs int8 rows q [N, K] with their scales [N] into the I8 layout (packed_weight_bytes(I8, N, K)
-// bytes, every one written).
-void pack_weight_i8(const int8_t* q, const float* scales, int N, int K, void* dst);
-// Quantizes W [N, K] of dtype src (F32, F16, BF16) per output row and packs it as I8.
+// Packs int8 rows q [N, K] with their scales [N] and, unless nullptr (all 1), their F16 block
+// scales [N][i8_blocks(K)] into the I8 layout (packed_weight_bytes(I8, N, K) bytes, every one
+// written).
+void pack_weight_i8(const int8_t* q, const float* scales, int N, int K, void* dst,
+                    const uint16_t* block_scales = nullptr);
+// Quantizes W [N, K] of dtype src (F32, F16, BF16) and packs it as I8: s[n] = max |W[n, :]| / 127
+// (0 for a zero row, NaN for a row holding a NaN or an infinity, its q all zero), each block's
+// bs = max_block / 127 / s rounded up to an F16, q = round_half_even(W / (bs * s)) within [-127, 127].
 void quantize_weight_i8(DType src, const void* w, int N, int K, void* dst);
 
 // --- Weight packing (portable, at load time) --------------------------------------------------

@@ -80,8 +80,8 @@ public final class ModelFiles {
 
   /**
    * Bytes one tensor takes held in {@code dtype}. INT8 holds each floating-point matrix as one byte
-   * per element plus an F32 scale per row, and the vectors (norms, biases) and stored scales as
-   * F32, as the engine does.
+   * per element plus an F32 scale per row and an F16 scale per 32 columns of each row, and the
+   * vectors (norms, biases) and stored scales as F32, as the engine does.
    */
   static long heldBytes(SafetensorsHeaders.Tensor t, Dtype dtype) {
     Long fourBit = fourBitHeldBytes(t);
@@ -94,7 +94,12 @@ public final class ModelFiles {
     }
     if (dtype == Dtype.INT8) {
       boolean matrix = t.shape().size() == 2 && !t.name().endsWith("_scale");
-      return matrix ? t.elements() + t.shape().get(0) * 4 : t.elements() * 4;
+      if (!matrix) {
+        return t.elements() * 4;
+      }
+      long rows = t.shape().get(0);
+      long blocks = (t.shape().get(1) + 31) / 32;
+      return t.elements() + rows * 4 + rows * blocks * 2;
     }
     return t.elements() * (dtype == Dtype.F32 ? 4 : 2);
   }

@@ -33,13 +33,17 @@ class MemoryEstimatorTest {
     MemoryNeed bf16 = MemoryEstimator.estimate(EffectiveSpec.of(md.getSpec()), 1).need();
     assertThat(bf16.weightsBytes()).isEqualTo(model.parameterCount() * 2);
 
-    // INT8: a byte per matrix element and an F32 scale per row; vectors stay F32
+    // INT8: a byte per matrix element, an F32 scale per row and an F16 scale per 32 columns of a
+    // row; vectors stay F32
     md.getSpec().getModel().setDtype(Dtype.INT8);
     MemoryNeed int8 = MemoryEstimator.estimate(EffectiveSpec.of(md.getSpec()), 1).need();
     long expected = 0;
     for (SafetensorsHeaders.Tensor t :
         SafetensorsHeaders.read(dir.resolve("tiny/model.safetensors")).values()) {
-      expected += t.shape().size() == 2 ? t.elements() + 4 * t.shape().get(0) : 4 * t.elements();
+      expected +=
+          t.shape().size() == 2
+              ? t.elements() + t.shape().get(0) * (4 + 2 * ((t.shape().get(1) + 31) / 32))
+              : 4 * t.elements();
     }
     assertThat(int8.weightsBytes()).isEqualTo(expected).isLessThan(bf16.weightsBytes() * 2 / 3);
     // adapters on an int8 base are BF16
