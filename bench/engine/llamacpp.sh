@@ -14,11 +14,15 @@
 # llama-batched-bench at 16 parallel sequences (64-token prompts, 32 generated tokens each, no
 # adapter), its S_TG t/s (generated tokens per second over all 16). Best of the rounds per row.
 # Usage: bench/engine/llamacpp.sh [--q4] [threads=2] [rounds=2]
+# On a host whose cores other processes keep busy, llama.cpp's threads wait for each other at every
+# op (a descheduled thread stalls the rest): its 2-thread decode then falls 10x or more below its
+# 1-thread figure, while the engine's holds. Run on an idle host, or compare at threads=1 too.
 # Writes bench/results/llamacpp-<date>.txt: the llama.cpp commit, every command, every raw output,
 # and a summary table with the ratios the targets name.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
+ARGS="$*"
 Q4=0
 if [ "${1:-}" = --q4 ]; then Q4=1; shift; fi
 THREADS="${1:-2}"
@@ -61,6 +65,8 @@ done
 
 mkdir -p bench/results
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+# the code engine_bench was built from (the header is written after the rounds)
+COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo none)$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo ' (with uncommitted changes)')"
 OUT="bench/results/llamacpp-$STAMP.txt"
 RAW="$(mktemp)"
 trap 'rm -f "$RAW"' EXIT
@@ -132,9 +138,8 @@ ratio("ll-q4_0 decode_b1", "ll-q8_0 decode_b1", "decode b1: llama.cpp Q4_0 / Q8_
 EOF
 
 {
-  echo "# command: bench/engine/llamacpp.sh $*"
-  echo "# date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit: $(git rev-parse --short HEAD 2>/dev/null || echo none)" \
-       "$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo '(with uncommitted changes)')"
+  echo "# command: bench/engine/llamacpp.sh $ARGS"
+  echo "# started: $STAMP  finished: $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit: $COMMIT"
   echo "# llama.cpp: $(git -C "$LL" rev-parse HEAD) ($(git -C "$LL" log -1 --format=%cs)), built -DGGML_NATIVE=ON Release"
   echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
        "$(free -g | awk '/Mem:/ {print $2}') GiB; load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
