@@ -28,8 +28,8 @@ public final class Fixtures {
   private Fixtures() {}
 
   /**
-   * A 1-GPU model needing 10 GiB weights + 1 GiB KV + 2 × 64 MiB adapter slots… sized by
-   * weightsMemory.
+   * A 1-GPU model needing 10 GiB weights + 1 GiB KV cache (adapters paged inside it, at most 2
+   * resident)… sized by weightsMemory.
    */
   public static ModelDeployment model(String name) {
     ModelDeployment md = new ModelDeployment();

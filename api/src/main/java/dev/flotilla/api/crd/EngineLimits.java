@@ -40,8 +40,10 @@ public class EngineLimits {
 
   @Min(0)
   @Max(1024)
-  @Default("8")
-  @JsonPropertyDescription("Adapter slots resident at once per replica.")
+  @JsonPropertyDescription(
+      "Most adapters resident at once per replica. Unset: as many as kvCacheMemory holds, since"
+          + " adapters are paged in the KV cache's memory and the least recently used idle ones"
+          + " are evicted when sequences need the room. 0 turns adapters off.")
   private Integer maxAdaptersResident;
 
   @Min(1)

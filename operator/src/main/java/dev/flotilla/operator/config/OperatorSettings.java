@@ -59,13 +59,6 @@ public interface OperatorSettings {
   Duration recheckInterval();
 
   /**
-   * Memory assumed per resident adapter slot when the model's hidden size cannot be read: rank 64
-   * on all seven projections of a 4096-hidden, 32-layer model in F16 is about 320 MiB.
-   */
-  @WithDefault("320Mi")
-  String adapterSlotMemoryFallback();
-
-  /**
    * Namespaces whose Secrets labelled {@code flotilla.dev/tenant-keys=true} hold Tenants' API-key
    * hashes; unset: every namespace. The operator watches only those Secrets to check Tenants, and a
    * Tenant that names a Secret elsewhere is not Ready.

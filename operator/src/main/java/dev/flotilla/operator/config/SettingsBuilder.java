@@ -19,7 +19,6 @@ public final class SettingsBuilder {
   private Duration autoscalerTick = Duration.ofSeconds(2);
   private Duration gatewayExpiry = Duration.ofSeconds(30);
   private Duration recheckInterval = Duration.ofSeconds(60);
-  private String adapterSlotMemoryFallback = "320Mi";
   private boolean scaleToZeroEnabled = true;
   private String leaseName = "flotilla-operator";
   private String leaseNamespace;
@@ -312,11 +311,6 @@ public final class SettingsBuilder {
       @Override
       public Duration recheckInterval() {
         return recheckInterval;
-      }
-
-      @Override
-      public String adapterSlotMemoryFallback() {
-        return adapterSlotMemoryFallback;
       }
 
       @Override

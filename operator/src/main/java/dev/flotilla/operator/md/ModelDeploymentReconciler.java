@@ -14,7 +14,6 @@ import dev.flotilla.operator.events.EventReason;
 import dev.flotilla.operator.events.EventRecorder;
 import dev.flotilla.operator.model.EffectiveSpec;
 import dev.flotilla.operator.model.ModelDeploymentModel;
-import dev.flotilla.operator.model.Quantities;
 import dev.flotilla.operator.placement.MemoryEstimator;
 import dev.flotilla.operator.placement.PlacementBook;
 import dev.flotilla.operator.placement.PlacementDecision;
@@ -354,8 +353,7 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
     MemoryEstimator.Estimate estimate =
         spec.gpus() == 0
             ? new MemoryEstimator.Estimate(null, null)
-            : MemoryEstimator.estimate(
-                spec, Quantities.bytes(settings.adapterSlotMemoryFallback()));
+            : MemoryEstimator.estimate(spec);
     List<GpuNodePool> allPools = pools.list().toList();
     String currentPool = md.getStatus() == null ? null : md.getStatus().getPool();
     PlacementDecision decision =

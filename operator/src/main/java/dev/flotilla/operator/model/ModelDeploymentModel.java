@@ -282,7 +282,10 @@ public final class ModelDeploymentModel {
             null));
     env.add(new EnvVar("FLOTILLA_KV_BLOCK_SIZE", String.valueOf(spec.kvBlockSize()), null));
     env.add(new EnvVar("FLOTILLA_KV_CACHE_DTYPE", spec.kvCacheDtype().value(), null));
-    env.add(new EnvVar("FLOTILLA_MAX_ADAPTERS", String.valueOf(spec.maxAdaptersResident()), null));
+    if (spec.maxAdaptersResident() != null) { // unset: as many as the KV budget holds
+      env.add(
+          new EnvVar("FLOTILLA_MAX_ADAPTERS", String.valueOf(spec.maxAdaptersResident()), null));
+    }
     env.add(new EnvVar("FLOTILLA_MAX_LORA_RANK", String.valueOf(spec.maxLoraRank()), null));
     env.add(new EnvVar("FLOTILLA_THREADS", String.valueOf(spec.threads()), null));
     env.add(new EnvVar("FLOTILLA_DRAIN_GRACE", drainGraceSeconds() + "s", null));

@@ -1,6 +1,5 @@
 package dev.flotilla.operator.placement;
 
-import dev.flotilla.api.crd.Dtype;
 import dev.flotilla.api.crd.KvCacheDtype;
 import dev.flotilla.operator.files.ModelFiles;
 import dev.flotilla.operator.model.EffectiveSpec;
@@ -14,8 +13,7 @@ import java.util.Optional;
  * or from the safetensors headers when the source is a {@code file://} directory the operator can
  * read. The KV cache takes {@code engine.kvCacheMemory}; its capacity in tokens follows {@code
  * engine.kvCacheDtype} (BF16: 2 bytes a value, twice the tokens of F32) where the shapes are known.
- * An adapter slot holds rank × (in + out) values for every projection of every layer at the model's
- * maximum rank; when the model's shapes cannot be read, the configured fallback per slot is used.
+ * Resident adapters are paged in the KV cache's memory, so they add nothing beside it.
  */
 public final class MemoryEstimator {
   /** The need, or why it is unknown. */
@@ -23,7 +21,7 @@ public final class MemoryEstimator {
 
   private MemoryEstimator() {}
 
-  public static Estimate estimate(EffectiveSpec spec, long adapterSlotFallbackBytes) {
+  public static Estimate estimate(EffectiveSpec spec) {
     Optional<Path> dir = ModelFiles.localDirectory(spec.source());
     long weights;
     if (spec.weightsMemory() != null) {
@@ -47,34 +45,21 @@ public final class MemoryEstimator {
               + spec.source()
               + " to size the weights; set spec.model.weightsMemory (e.g. 16Gi)");
     }
-    long slot = adapterSlotFallbackBytes;
     long kvBytes = Quantities.bytes(spec.kvCacheMemory());
     long kvTokens = 0;
     if (dir.isPresent()) {
       try {
         ModelFiles.Shapes shapes = ModelFiles.shapes(dir.get());
-        slot = adapterSlotBytes(shapes, spec.maxLoraRank(), spec.dtype());
         kvTokens = kvBytes / kvBytesPerToken(shapes, spec.kvCacheDtype());
       } catch (IOException | RuntimeException e) {
-        slot = adapterSlotFallbackBytes;
+        kvTokens = 0; // the tokens go unsaid; the bytes are known
       }
     }
-    return new Estimate(
-        new MemoryNeed(weights, kvBytes, kvTokens, spec.maxAdaptersResident(), slot), null);
+    return new Estimate(new MemoryNeed(weights, kvBytes, kvTokens), null);
   }
 
   /** K and V of every layer for one position, in the cache's dtype. */
   static long kvBytesPerToken(ModelFiles.Shapes shapes, KvCacheDtype dtype) {
     return 2L * shapes.layers() * shapes.keyValueHeads() * shapes.headDim() * dtype.bytes();
-  }
-
-  /** One adapter at {@code rank} on all seven projections of every layer. */
-  static long adapterSlotBytes(ModelFiles.Shapes shapes, int rank, Dtype dtype) {
-    long values = 0;
-    for (String module : ModelFiles.Shapes.MODULES) {
-      int[] outIn = shapes.projection(module);
-      values += (long) rank * (outIn[0] + outIn[1]);
-    }
-    return values * shapes.layers() * (dtype == Dtype.F32 ? 4 : 2);
   }
 }

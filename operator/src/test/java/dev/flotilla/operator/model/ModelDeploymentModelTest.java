@@ -52,6 +52,16 @@ class ModelDeploymentModelTest {
   }
 
   @Test
+  void unsetAdapterCapLeavesTheWorkerPagingAdaptersInItsKvBudget() {
+    ModelDeployment md = md();
+    md.getSpec().getEngine().setMaxAdaptersResident(null);
+    Deployment d = ModelDeploymentModel.from(md, POOL, SETTINGS).deployment(1);
+    assertThat(container(d).getEnv())
+        .extracting(EnvVar::getName)
+        .doesNotContain("FLOTILLA_MAX_ADAPTERS");
+  }
+
+  @Test
   void workerEnvironmentCarriesModelAndEngineLimits() {
     Deployment d = ModelDeploymentModel.from(md(), POOL, SETTINGS).deployment(1);
     Map<String, String> env =

@@ -26,17 +26,17 @@ class MemoryEstimatorTest {
     md.getSpec().getModel().setSource(dir.resolve("tiny").toUri().toString());
     md.getSpec().getModel().setWeightsMemory(null);
 
-    MemoryNeed f32 = MemoryEstimator.estimate(EffectiveSpec.of(md.getSpec()), 1).need();
+    MemoryNeed f32 = MemoryEstimator.estimate(EffectiveSpec.of(md.getSpec())).need();
     assertThat(f32.weightsBytes()).isEqualTo(model.parameterCount() * 4);
 
     md.getSpec().getModel().setDtype(Dtype.BF16);
-    MemoryNeed bf16 = MemoryEstimator.estimate(EffectiveSpec.of(md.getSpec()), 1).need();
+    MemoryNeed bf16 = MemoryEstimator.estimate(EffectiveSpec.of(md.getSpec())).need();
     assertThat(bf16.weightsBytes()).isEqualTo(model.parameterCount() * 2);
 
     // INT8: a byte per matrix element, an F32 scale per row and an F16 scale per 32 columns of a
     // row; vectors stay F32
     md.getSpec().getModel().setDtype(Dtype.INT8);
-    MemoryNeed int8 = MemoryEstimator.estimate(EffectiveSpec.of(md.getSpec()), 1).need();
+    MemoryNeed int8 = MemoryEstimator.estimate(EffectiveSpec.of(md.getSpec())).need();
     long expected = 0;
     for (SafetensorsHeaders.Tensor t :
         SafetensorsHeaders.read(dir.resolve("tiny/model.safetensors")).values()) {
@@ -46,15 +46,8 @@ class MemoryEstimatorTest {
               : 4 * t.elements();
     }
     assertThat(int8.weightsBytes()).isEqualTo(expected).isLessThan(bf16.weightsBytes() * 2 / 3);
-    // adapters on an int8 base are BF16
-    assertThat(int8.adapterSlotBytes()).isEqualTo(bf16.adapterSlotBytes());
-    md.getSpec().getModel().setDtype(Dtype.BF16);
-    // Adapter slot at max rank 64 over the tiny model's 4 layers, sized from config.json, not the
-    // fallback.
-    ModelFiles.Shapes shapes = ModelFiles.shapes(dir.resolve("tiny"));
-    assertThat(bf16.adapterSlotBytes())
-        .isEqualTo(MemoryEstimator.adapterSlotBytes(shapes, 64, Dtype.BF16))
-        .isGreaterThan(1);
+    // adapters are paged in the KV cache's memory: nothing beside it
+    assertThat(int8.totalBytes()).isEqualTo(int8.weightsBytes() + int8.kvCacheBytes());
   }
 
   @Test
@@ -69,14 +62,15 @@ class MemoryEstimatorTest {
     ModelFiles.Shapes shapes = ModelFiles.shapes(dir.resolve("tiny"));
     long f32PerToken = 2L * shapes.layers() * shapes.keyValueHeads() * shapes.headDim() * 4;
 
-    MemoryNeed bf16 = MemoryEstimator.estimate(EffectiveSpec.of(md.getSpec()), 1).need();
+    MemoryNeed bf16 = MemoryEstimator.estimate(EffectiveSpec.of(md.getSpec())).need();
     md.getSpec().getEngine().setKvCacheDtype(KvCacheDtype.F32);
-    MemoryNeed f32 = MemoryEstimator.estimate(EffectiveSpec.of(md.getSpec()), 1).need();
+    MemoryNeed f32 = MemoryEstimator.estimate(EffectiveSpec.of(md.getSpec())).need();
 
     assertThat(f32.kvCacheTokens()).isEqualTo((64L << 20) / f32PerToken);
     assertThat(bf16.kvCacheTokens()).isEqualTo(2 * f32.kvCacheTokens()); // the default, BF16
     assertThat(bf16.kvCacheBytes()).isEqualTo(f32.kvCacheBytes()).isEqualTo(64L << 20);
-    assertThat(bf16.breakdown()).contains("KV cache 64 MiB (" + bf16.kvCacheTokens() + " tokens)");
+    assertThat(bf16.breakdown())
+        .contains("KV cache and adapters 64 MiB (" + bf16.kvCacheTokens() + " tokens)");
   }
 
   @Test
@@ -84,19 +78,18 @@ class MemoryEstimatorTest {
     ModelDeployment md = Fixtures.model("remote");
     md.getSpec().getModel().setSource("hf://meta-llama/Llama-3-8B");
     md.getSpec().getModel().setWeightsMemory(null);
-    MemoryEstimator.Estimate estimate = MemoryEstimator.estimate(EffectiveSpec.of(md.getSpec()), 1);
+    MemoryEstimator.Estimate estimate = MemoryEstimator.estimate(EffectiveSpec.of(md.getSpec()));
     assertThat(estimate.need()).isNull();
     assertThat(estimate.unknownReason()).contains("set spec.model.weightsMemory");
   }
 
   @Test
-  void declaredWeightsAndFallbackSlotWhenFilesAreRemote() {
+  void declaredWeightsWhenFilesAreRemote() {
     MemoryNeed need =
-        MemoryEstimator.estimate(EffectiveSpec.of(Fixtures.model("m").getSpec()), 100).need();
+        MemoryEstimator.estimate(EffectiveSpec.of(Fixtures.model("m").getSpec())).need();
     assertThat(need.weightsBytes()).isEqualTo(10L << 30);
     assertThat(need.kvCacheBytes()).isEqualTo(1L << 30);
     assertThat(need.kvCacheTokens()).isZero(); // the shapes are remote
-    assertThat(need.adapterSlots()).isEqualTo(2);
-    assertThat(need.adapterSlotBytes()).isEqualTo(100);
+    assertThat(need.totalBytes()).isEqualTo(11L << 30);
   }
 }

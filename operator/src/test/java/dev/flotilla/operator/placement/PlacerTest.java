@@ -28,7 +28,7 @@ class PlacerTest {
   }
 
   private static MemoryNeed need(long weightsGib) {
-    return new MemoryNeed(weightsGib * GIB, GIB, 2, 64L << 20);
+    return new MemoryNeed(weightsGib * GIB, GIB, 0);
   }
 
   @Test
@@ -50,8 +50,7 @@ class PlacerTest {
     PlacementDecision d = place(Fixtures.model("m"), need(36), List.of(L4), Map.of(), null);
     assertThat(d.reason()).isEqualTo(PlacementDecision.INSUFFICIENT_MEMORY);
     assertThat(d.message())
-        .startsWith(
-            "needs 37.2 GiB per replica (weights 36 GiB + KV cache 1 GiB + 2 adapter slots 128 MiB)")
+        .startsWith("needs 37 GiB per replica (weights 36 GiB + KV cache and adapters 1 GiB)")
         .contains("largest pool offers 24 GiB");
   }
 
