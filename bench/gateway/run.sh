@@ -60,7 +60,7 @@ if [ "$MODE" = tiny ]; then
     exit 1
   fi
   export BENCH_WORKER_METRICS="http://127.0.0.1:$HTTP_PORT/q/metrics"
-  FLOTILLA_MODEL_SOURCE="file://$ROOT/gateway/target/bench-tiny" FLOTILLA_MODEL_NAME=default/bench-model \
+  FLOTILLA_MTLS_ENABLED=false FLOTILLA_MODEL_SOURCE="file://$ROOT/gateway/target/bench-tiny" FLOTILLA_MODEL_NAME=default/bench-model \
   FLOTILLA_MAX_BATCH_SIZE=64 FLOTILLA_THREADS="${BENCH_WORKER_THREADS:-1}" FLOTILLA_KV_CACHE_BYTES=$((256 << 20)) \
   QUARKUS_GRPC_SERVER_PORT=$GRPC_PORT QUARKUS_HTTP_PORT=$HTTP_PORT \
     $WORKER_CPUS java -XX:+UseParallelGC -jar worker/target/quarkus-app/quarkus-run.jar >gateway/target/bench-worker.log 2>&1 &
