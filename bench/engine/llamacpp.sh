@@ -66,7 +66,7 @@ done
 mkdir -p bench/results
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 # the code engine_bench was built from (the header is written after the rounds)
-COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo none)$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo ' (with uncommitted changes)')"
+COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo none)$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo ' (with uncommitted changes)' || true)"
 OUT="bench/results/llamacpp-$STAMP.txt"
 RAW="$(mktemp)"
 trap 'rm -f "$RAW"' EXIT
