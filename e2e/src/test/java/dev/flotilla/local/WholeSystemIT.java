@@ -442,17 +442,6 @@ class WholeSystemIT {
         2);
     awaitReadyWorkers("e2e-failover", 2);
     List<String> prompts = List.of("The river", "In the year", "A robot", "Listen");
-    Map<String, List<Integer>> reference = new LinkedHashMap<>();
-    for (String prompt : prompts) {
-      Generation alone =
-          generate(
-                  LocalSystem.E2E_KEY,
-                  request(
-                      "s7-ref-" + reference.size(), "e2e-failover", "", prompt, FAILOVER_TOKENS))
-              .await(60);
-      assertThat(alone.error()).as("%s", alone).isNull();
-      reference.put(prompt, alone.tokenIds());
-    }
 
     // Two workers with four batch slots each. Four requests stream, two on each worker; then the
     // victim is frozen (SIGSTOP) so that the next four, two of which the gateway sends to it, get
@@ -490,6 +479,20 @@ class WholeSystemIT {
 
     for (Generation g : load) {
       g.await(90);
+    }
+    // Each prompt's answer alone, asked only now (greedy, so any worker gives it): asked first,
+    // it would make one worker hold every prompt's prefix, and prefix-aware routing would send
+    // the load there instead of across both workers.
+    Map<String, List<Integer>> reference = new LinkedHashMap<>();
+    for (String prompt : prompts) {
+      Generation alone =
+          generate(
+                  LocalSystem.E2E_KEY,
+                  request(
+                      "s7-ref-" + reference.size(), "e2e-failover", "", prompt, FAILOVER_TOKENS))
+              .await(60);
+      assertThat(alone.error()).as("%s", alone).isNull();
+      reference.put(prompt, alone.tokenIds());
     }
     List<Generation> aborted = load.stream().filter(g -> g.error() != null).toList();
     assertThat(aborted).as("the streams the killed worker had started").isNotEmpty();
