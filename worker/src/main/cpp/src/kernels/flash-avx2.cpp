@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "exp-avx2.h"
 #include "kernels.h"
 
 namespace fl {
@@ -26,35 +27,13 @@ namespace {
 constexpr int kNk = kFlashKeys;
 constexpr int kMb = 6; // queries per block: 12 accumulators + 2 loads + 1 broadcast of 16 ymm
 
-// exp(x) for x in [-87.3, 88.7] (clamped), the polynomial of kernels-avx2.cpp's exp_sum.
-inline __m256 exp8(__m256 x) {
-    const __m256 log2e = _mm256_set1_ps(1.44269504088896341f);
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.7f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i ni = _mm256_cvtps_epi32(n);
-    __m256i h = _mm256_srai_epi32(ni, 1);
-    __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(h, _mm256_set1_epi32(127)), 23));
-    __m256 s2 =
-        _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, h), _mm256_set1_epi32(127)), 23));
-    return _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
-}
-
 // cap * tanh(x / cap) as cap * sign(y) * (1 - e) / (1 + e), y = x / cap, e = exp(-2 |y|): absolute
 // error about 1e-7 * cap, and exactly +-cap once e underflows.
 inline __m256 softcap8(__m256 x, __m256 cap, __m256 inv_cap) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     const __m256 y = _mm256_mul_ps(x, inv_cap);
     const __m256 ay = _mm256_andnot_ps(sign, y);
-    const __m256 e = exp8(_mm256_mul_ps(ay, _mm256_set1_ps(-2.0f)));
+    const __m256 e = exp256(_mm256_mul_ps(ay, _mm256_set1_ps(-2.0f)));
     const __m256 one = _mm256_set1_ps(1.0f);
     const __m256 t = _mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e));
     return _mm256_mul_ps(cap, _mm256_or_ps(t, _mm256_and_ps(y, sign)));
@@ -306,7 +285,7 @@ void flash_t(int nq, int hd, const float* const* q, const T* const* kp, const T*
                 __m256 sum = _mm256_setzero_ps();
                 for (int c = sc0; c < sc1; c += 8) {
                     const __m256 x = _mm256_load_ps(sr + c);
-                    const __m256 p = _mm256_and_ps(exp8(_mm256_sub_ps(x, vm)), _mm256_cmp_ps(x, ninf, _CMP_NEQ_OQ));
+                    const __m256 p = _mm256_and_ps(exp256(_mm256_sub_ps(x, vm)), _mm256_cmp_ps(x, ninf, _CMP_NEQ_OQ));
                     _mm256_store_ps(sr + c, p);
                     sum = _mm256_add_ps(sum, p);
                 }
