@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -163,7 +164,7 @@ public record ModelConfig(
         headDim == null || headDim.isNull() ? hidden / heads : headDim.asInt(),
         json.path("rms_norm_eps").asDouble(1e-6),
         rope.path("rope_theta").asDouble(10000.0),
-        ropeScaling(v5 ? ropeParameters : json.get("rope_scaling")),
+        ropeScaling(v5 ? ropeParameters : json.get("rope_scaling"), json),
         slides(architecture) ? json.path("sliding_window").asInt(0) : 0,
         requiredInt(json, "vocab_size"),
         json.path("max_position_embeddings").asInt(2048),
@@ -215,6 +216,9 @@ public record ModelConfig(
     if (v5) {
       Map<String, Object> rope = ropeScaling.toJson();
       rope.put("rope_theta", ropeTheta);
+      if (ropeScaling.type().equals("longrope")) {
+        rope.put("original_max_position_embeddings", ropeScaling.originalMaxPositionEmbeddings());
+      }
       if (architecture == Architecture.GEMMA3) {
         Map<String, Object> local = RopeScaling.NONE.toJson();
         local.put("rope_theta", gemma.ropeLocalBaseFreq());
@@ -225,6 +229,9 @@ public record ModelConfig(
     } else {
       json.put("rope_theta", ropeTheta);
       json.put("rope_scaling", ropeScaling.isNone() ? null : legacyRopeScalingJson());
+      if (ropeScaling.type().equals("longrope")) { // Phi3Config keeps it at the top level
+        json.put("original_max_position_embeddings", ropeScaling.originalMaxPositionEmbeddings());
+      }
     }
     json.put("vocab_size", vocabSize);
     json.put("max_position_embeddings", maxPositionEmbeddings);
@@ -244,7 +251,11 @@ public record ModelConfig(
       case MISTRAL -> json.put("sliding_window", slidingWindow == 0 ? null : slidingWindow);
       case PHI3 -> {
         json.put("sliding_window", slidingWindow == 0 ? null : slidingWindow);
-        json.put("original_max_position_embeddings", maxPositionEmbeddings);
+        json.put(
+            "original_max_position_embeddings",
+            ropeScaling.type().equals("longrope")
+                ? ropeScaling.originalMaxPositionEmbeddings()
+                : maxPositionEmbeddings);
         json.put("embd_pdrop", 0.0);
         json.put("resid_pdrop", 0.0);
       }
@@ -339,8 +350,11 @@ public record ModelConfig(
     return scaling;
   }
 
-  /** A rope_scaling or rope_parameters object (null: none). */
-  private static RopeScaling ropeScaling(JsonNode scaling) {
+  /**
+   * A rope_scaling or rope_parameters object (null: none); longrope's original context from the
+   * object or, as Phi3Config keeps it, the top level of {@code root}.
+   */
+  private static RopeScaling ropeScaling(JsonNode scaling, JsonNode root) {
     if (scaling == null || scaling.isNull()) {
       return RopeScaling.NONE;
     }
@@ -357,8 +371,21 @@ public record ModelConfig(
               scaling.path("low_freq_factor").asDouble(),
               scaling.path("high_freq_factor").asDouble(),
               scaling.path("original_max_position_embeddings").asInt());
+      case "longrope", "su" ->
+          RopeScaling.longrope(
+              doubles(scaling.path("short_factor")),
+              doubles(scaling.path("long_factor")),
+              scaling.has("original_max_position_embeddings")
+                  ? scaling.get("original_max_position_embeddings").asInt()
+                  : root.path("original_max_position_embeddings").asInt());
       default -> throw new IllegalArgumentException("rope_type " + type + " is not supported");
     };
+  }
+
+  private static List<Double> doubles(JsonNode array) {
+    List<Double> values = new ArrayList<>();
+    array.forEach(value -> values.add(value.asDouble()));
+    return values;
   }
 
   /** Some configs list several end tokens; the first is the one generation stops on by default. */

@@ -15,10 +15,10 @@ import java.util.Map;
  * engine against. Plain loops, every weight widened to double, every sum accumulated in double;
  * semantics as in Hugging Face transformers' {@code LlamaForCausalLM}, and Mistral (sliding
  * window), Qwen2 (q/k/v biases), Qwen3 (RMSNorm of each q and k head before RoPE), Phi-3 (fused
- * qkv_proj and gate_up_proj, sliding window) and Gemma 2 / 3 ({@code modeling_gemma2.py}, {@code
- * modeling_gemma3.py}: scaled embeddings, (1 + w) norms before and after attention and MLP, GeGLU
- * with tanh GELU, query_pre_attn_scalar, soft-capping, sliding layers with their own RoPE) as their
- * modeling files differ from it. Meant for tiny models: it holds all weights as doubles.
+ * qkv_proj and gate_up_proj, sliding window, longrope) and Gemma 2 / 3 ({@code modeling_gemma2.py},
+ * {@code modeling_gemma3.py}: scaled embeddings, (1 + w) norms before and after attention and MLP,
+ * GeGLU with tanh GELU, query_pre_attn_scalar, soft-capping, sliding layers with their own RoPE) as
+ * their modeling files differ from it. Meant for tiny models: it holds all weights as doubles.
  *
  * <pre>{@code
  * ReferenceModel model = ReferenceModel.load(dir).withAdapter(adapterDir);
@@ -430,8 +430,9 @@ public final class ReferenceModel {
     int heads = config.numAttentionHeads();
     int headDim = config.headDim();
     int group = config.queriesPerKeyValueHead();
-    double[] inverseFrequencies =
-        config.ropeScaling(index).inverseFrequencies(config.ropeTheta(index), headDim);
+    RopeScaling scaling = config.ropeScaling(index);
+    double[] inverseFrequencies = scaling.inverseFrequencies(config.ropeTheta(index), headDim, seq);
+    double attentionFactor = scaling.attentionFactor(config.maxPositionEmbeddings());
     double[][] q = new double[seq][]; // (seq, heads * head_dim)
     double[][] k = new double[seq][]; // (seq, kv_heads * head_dim)
     double[][] v = new double[seq][]; // (seq, kv_heads * head_dim)
@@ -454,8 +455,8 @@ public final class ReferenceModel {
         normEachHead(q[t], heads, layer.queryNorm());
         normEachHead(k[t], config.numKeyValueHeads(), layer.keyNorm());
       }
-      rotate(q[t], heads, t, inverseFrequencies);
-      rotate(k[t], config.numKeyValueHeads(), t, inverseFrequencies);
+      rotate(q[t], heads, t, inverseFrequencies, attentionFactor);
+      rotate(k[t], config.numKeyValueHeads(), t, inverseFrequencies, attentionFactor);
     }
     GemmaSettings gemma = config.gemma();
     double scale =
@@ -520,15 +521,21 @@ public final class ReferenceModel {
 
   /**
    * RoPE in transformers' rotate_half ("neox") layout: dimension d pairs with d + head_dim/2, angle
-   * = position · inverseFrequencies[i] for i = d mod head_dim/2 (scaling already applied).
+   * = position · inverseFrequencies[i] for i = d mod head_dim/2 (scaling already applied), cos and
+   * sin times the scaling's attention factor.
    */
-  private void rotate(double[] vector, int heads, int position, double[] inverseFrequencies) {
+  private void rotate(
+      double[] vector,
+      int heads,
+      int position,
+      double[] inverseFrequencies,
+      double attentionFactor) {
     int headDim = config.headDim();
     int half = headDim / 2;
     for (int i = 0; i < half; i++) {
       double angle = position * inverseFrequencies[i];
-      double cos = Math.cos(angle);
-      double sin = Math.sin(angle);
+      double cos = Math.cos(angle) * attentionFactor;
+      double sin = Math.sin(angle) * attentionFactor;
       for (int head = 0; head < heads; head++) {
         int first = head * headDim + i;
         int second = first + half;

@@ -12,13 +12,15 @@ class ModelConfigTest {
 
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final RopeScaling LLAMA3_SCALING = RopeScaling.llama3(8.0, 1.0, 4.0, 64);
+  private static final RopeScaling LONGROPE_SCALING =
+      RopeScaling.longrope(List.of(1.0, 1.25), List.of(2.0, 7.5), 16);
 
   @Test
   void writtenConfigParsesBackToTheSameRecord() throws Exception {
     for (ConfigLayout layout : ConfigLayout.values()) {
       for (Architecture architecture : Architecture.values()) {
         for (RopeScaling scaling :
-            List.of(RopeScaling.NONE, RopeScaling.linear(4.0), LLAMA3_SCALING)) {
+            List.of(RopeScaling.NONE, RopeScaling.linear(4.0), LLAMA3_SCALING, LONGROPE_SCALING)) {
           ModelConfig config =
               TinyModelGenerator.tiny()
                   .architecture(architecture)
@@ -125,5 +127,31 @@ class ModelConfigTest {
     assertThatThrownBy(
             () -> TinyModelGenerator.tiny().numAttentionHeads(4).numKeyValueHeads(3).build())
         .hasMessageContaining("multiple of num_key_value_heads");
+  }
+
+  @Test
+  void longropeKeepsItsOriginalContextWhereEachLayoutsReaderLooks() throws Exception {
+    ModelConfig config =
+        TinyModelGenerator.tiny()
+            .architecture(Architecture.PHI3)
+            .ropeScaling(LONGROPE_SCALING)
+            .build()
+            .config();
+    JsonNode legacy = JSON.readTree(config.toJson());
+    assertThat(legacy.get("original_max_position_embeddings").asInt()).isEqualTo(16);
+    assertThat(legacy.get("rope_scaling").get("type").asText()).isEqualTo("longrope");
+    assertThat(legacy.get("rope_scaling").get("long_factor").get(1).asDouble()).isEqualTo(7.5);
+    JsonNode v5 =
+        JSON.readTree(config.withLayout(ConfigLayout.ROPE_PARAMETERS).toJson())
+            .get("rope_parameters");
+    assertThat(v5.get("original_max_position_embeddings").asInt()).isEqualTo(16);
+    assertThat(v5.get("short_factor").get(1).asDouble()).isEqualTo(1.25);
+  }
+
+  @Test
+  void longropeTablesMustMatchInLength() {
+    assertThatThrownBy(() -> RopeScaling.longrope(List.of(1.0), List.of(1.0, 2.0), 16))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("short_factor and long_factor");
   }
 }

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -158,6 +159,52 @@ class ReferenceModelTest {
     assertThat(stretched[0]).containsExactly(plain[0]);
     assertThat(maxAbsDifference(stretched[PROMPT.length - 1], plain[PROMPT.length - 1]))
         .isGreaterThan(1e-3);
+  }
+
+  @Test
+  void longropeTakesItsShortTableWithinTheOriginalContextAndItsLongOneBeyond() throws IOException {
+    // max_position_embeddings = original: the attention factor is 1, so a long table of 4s is
+    // linear scaling by 4 and a short table of 1s is no scaling, each exactly
+    int half = model.config().headDim() / 2;
+    List<Double> ones = Collections.nCopies(half, 1.0);
+    List<Double> fours = Collections.nCopies(half, 4.0);
+    ReferenceModel fitting =
+        longrope(RopeScaling.longrope(ones, fours, PROMPT.length), PROMPT.length, "lr-fits");
+    assertThat(fitting.logits(PROMPT)).isDeepEqualTo(model.logits(PROMPT));
+    ReferenceModel beyond =
+        longrope(
+            RopeScaling.longrope(ones, fours, PROMPT.length - 1), PROMPT.length - 1, "lr-beyond");
+    GeneratedModel linear =
+        TinyModelGenerator.tiny().seed(21).ropeScalingFactor(4.0).generate(dir.resolve("lr-lin"));
+    assertThat(beyond.logits(PROMPT))
+        .isDeepEqualTo(ReferenceModel.load(linear.directory()).logits(PROMPT));
+  }
+
+  @Test
+  void longropeScalesCosAndSinByItsAttentionFactor() throws IOException {
+    List<Double> ones = Collections.nCopies(model.config().headDim() / 2, 1.0);
+    RopeScaling scaling = RopeScaling.longrope(ones, ones, 8);
+    // transformers: sqrt(1 + ln(512 / 8) / ln(8)) = sqrt(3)
+    assertThat(scaling.attentionFactor(512)).isCloseTo(Math.sqrt(3), within(1e-12));
+    assertThat(scaling.attentionFactor(8)).isEqualTo(1.0);
+    double[][] scaled = longrope(scaling, 512, "lr-factor").logits(PROMPT);
+    // the same angles, but every score is 3 times as large: position 0 (one score) stays, later
+    // positions change
+    double[][] plain = model.logits(PROMPT);
+    assertThat(scaled[0]).containsExactly(plain[0]);
+    assertThat(maxAbsDifference(scaled[PROMPT.length - 1], plain[PROMPT.length - 1]))
+        .isGreaterThan(1e-3);
+  }
+
+  private static ReferenceModel longrope(RopeScaling scaling, int maxPositions, String name)
+      throws IOException {
+    return ReferenceModel.load(
+        TinyModelGenerator.tiny()
+            .seed(21)
+            .ropeScaling(scaling)
+            .maxPositionEmbeddings(maxPositions)
+            .generate(dir.resolve(name))
+            .directory());
   }
 
   @Test

@@ -20,6 +20,8 @@ import dev.flotilla.testkit.TinyModelGenerator;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -264,6 +266,30 @@ class EngineReferenceTest {
             .generate(dir.resolve("gemma3-bf16"))
             .directory();
     assertMatchesReference(bf16, null, NativeEngine.roundsBf16Activations() ? 1e-2 : 1e-4);
+  }
+
+  @Test
+  void phi3LongRopeMatchesTheReferenceWithinAndBeyondItsOriginalContext() throws Exception {
+    // head_dim 32: 16 factors a table, distinct enough that the wrong table or a missing
+    // attention factor (sqrt(1 + ln(512 / original) / ln(original)) here) moves the logits
+    List<Double> shortFactor = new ArrayList<>();
+    List<Double> longFactor = new ArrayList<>();
+    for (int i = 0; i < 16; i++) {
+      shortFactor.add(1.0 + 0.05 * i);
+      longFactor.add(1.0 + 2.5 * i);
+    }
+    // the 12-token prompt in one forward pass: beyond an original context of 8 (the long table
+    // for every position, as transformers takes it), within one of 16 (the short table)
+    for (int original : new int[] {8, 16}) {
+      Path model =
+          TinyModelGenerator.tiny()
+              .seed(40)
+              .architecture(Architecture.PHI3)
+              .ropeScaling(RopeScaling.longrope(shortFactor, longFactor, original))
+              .generate(dir.resolve("phi3-longrope-" + original))
+              .directory();
+      assertMatchesReference(model, null, 1e-4);
+    }
   }
 
   @Test
