@@ -8,8 +8,11 @@
 # keeps each system prompt on one worker, nearly always.
 # Prints a line per mode and one JSON line: routed_prefix_hit_rate (affinity on) and
 # routed_prefix_hit_rate_plain (off), the fraction of requests routed to a worker that held their
-# longest prefix, from the gateway's flotilla_gateway_routed_requests_total; the mean TTFT of each
-# mode; the held-prefix filter's bytes in each worker's report at the end.
+# longest prefix, from the gateway's flotilla_gateway_routed_requests_total; worker_prefix_hit_rate
+# and worker_prefix_hit_rate_plain, what the workers' own prefix caches saw in each mode (prompt
+# tokens reused over tokens offered, both workers together, from each worker's /q/metrics before
+# and after the mode; worker_prefix_hit_rates[_plain]: each worker's); the mean TTFT of each mode;
+# the held-prefix filter's bytes in each worker's report at the end.
 # Usage: bench/gateway/routing.sh [requests per mode=240] [clients=4]
 # Writes bench/results/routing-<date>.txt with the machine and the command.
 set -euo pipefail
@@ -26,6 +29,7 @@ MODEL_DIR=gateway/target/bench-routing-model
 java -cp "testkit/target/classes:$(cat testkit/target/classpath.txt)" bench/gateway/GenerateRoutingModel.java "$MODEL_DIR"
 
 PIDS=()
+METRICS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done' EXIT
 WORKERS=()
 for i in 1 2; do
@@ -42,6 +46,7 @@ for i in 1 2; do
     java -XX:+UseParallelGC -jar worker/target/quarkus-app/quarkus-run.jar >"gateway/target/bench-routing-worker-$i.log" 2>&1 &
   PIDS+=($!)
   WORKERS+=("127.0.0.1:$GRPC_PORT")
+  METRICS+=("http://127.0.0.1:$HTTP_PORT/q/metrics")
 done
 for i in 1 2; do
   HTTP_PORT=$((18390 + i))
@@ -60,8 +65,10 @@ OUT="bench/results/routing-$(date -u +%Y%m%dT%H%M%SZ).txt"
   echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
        "$(free -g | awk '/Mem:/ {print $2}') GiB, $(java -version 2>&1 | head -1)"
   echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-  java -XX:+UseParallelGC -Xmx1g -cp "$CP" dev.flotilla.gateway.bench.RoutingBench \
-    "${WORKERS[0]}" "${WORKERS[1]}" "${1:-240}" "${2:-4}"
+  # the JBoss LogManager on the classpath is also the JDK's System.Logger (the HTTP client's)
+  java -XX:+UseParallelGC -Xmx1g -Djava.util.logging.manager=org.jboss.logmanager.LogManager \
+    -Dbench.workerMetrics="$(IFS=,; echo "${METRICS[*]}")" -cp "$CP" \
+    dev.flotilla.gateway.bench.RoutingBench "${WORKERS[0]}" "${WORKERS[1]}" "${1:-240}" "${2:-4}"
   echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 } 2>&1 | tee "$OUT"
 echo "wrote $OUT" >&2

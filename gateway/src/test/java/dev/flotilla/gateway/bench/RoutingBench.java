@@ -40,11 +40,16 @@ import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.stub.MetadataUtils;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
@@ -64,15 +69,20 @@ import java.util.concurrent.atomic.AtomicLong;
  * system prompts, so what the workers hold from the first mode does not help the second. Prints a
  * line per mode and one JSON line: {@code routed_prefix_hit_rate} (affinity on) and {@code
  * routed_prefix_hit_rate_plain} (off), from the gateway's routed-requests counter, with the mean
- * TTFT and the held-prefix filter's size in the workers' reports.
+ * TTFT and the held-prefix filter's size in the workers' reports. Given the workers' Prometheus
+ * endpoints, it also reports what the workers' own prefix caches saw in each mode: {@code
+ * worker_prefix_hit_rate} and {@code worker_prefix_hit_rate_plain}, tokens reused from the cache
+ * over tokens offered to it, over both workers ({@code worker_prefix_hit_rates}: each worker's).
  *
  * <p>Usage: {@code RoutingBench <worker1 host:port> <worker2 host:port> [requests per mode=240]
- * [clients=4]}.
+ * [clients=4]}; {@code -Dbench.workerMetrics=<url1>,<url2>} names the workers' {@code /q/metrics}.
  */
 public final class RoutingBench {
   static final String MODEL = "default/bench-model";
   static final String KEY = "flk_bench_key";
   static final int SYSTEM_PROMPTS = 8;
+  static final String HIT_TOKENS = "flotilla_worker_prefix_cache_hit_tokens_total";
+  static final String LOOKUP_TOKENS = "flotilla_worker_prefix_cache_lookup_tokens_total";
 
   private RoutingBench() {}
 
@@ -85,16 +95,42 @@ public final class RoutingBench {
       double none,
       double ttftMeanMs,
       long promptTokensMean,
-      int errors) {
+      int errors,
+      double[] workerHitTokens,
+      double[] workerLookupTokens) {
     double hitRate() {
       return prefix / (prefix + adapter + none);
     }
+
+    /** Tokens the workers' prefix caches reused over the tokens offered to them in this mode. */
+    double workerHitRate() {
+      return ratio(Arrays.stream(workerHitTokens).sum(), Arrays.stream(workerLookupTokens).sum());
+    }
+
+    String workerHitRates() {
+      StringBuilder s = new StringBuilder("[");
+      for (int i = 0; i < workerHitTokens.length; i++) {
+        s.append(i == 0 ? "" : ", ")
+            .append(
+                String.format(
+                    Locale.ROOT, "%.3f", ratio(workerHitTokens[i], workerLookupTokens[i])));
+      }
+      return s.append(']').toString();
+    }
+  }
+
+  /** -1 when nothing was offered, so that an empty mode cannot read as a perfect or a zero rate. */
+  static double ratio(double hits, double lookups) {
+    return lookups > 0 ? hits / lookups : -1;
   }
 
   public static void main(String[] args) throws Exception {
     BenchLogs.productionLevels();
     int requests = args.length > 2 ? Integer.parseInt(args[2]) : 240;
     int clients = args.length > 3 ? Integer.parseInt(args[3]) : 4;
+    String metricsProperty = System.getProperty("bench.workerMetrics", "");
+    List<String> metricsUrls =
+        metricsProperty.isBlank() ? List.of() : List.of(metricsProperty.split(","));
     for (String w : List.of(args[0], args[1])) {
       WorkerStats s = stats(w);
       System.out.printf(
@@ -104,8 +140,8 @@ public final class RoutingBench {
           s.getTotalKvBlocks(),
           s.getKvBlockSize());
     }
-    Result plain = run(false, args[0], args[1], requests, clients, 1);
-    Result affinity = run(true, args[0], args[1], requests, clients, 2);
+    Result plain = run(false, args[0], args[1], requests, clients, 1, metricsUrls);
+    Result affinity = run(true, args[0], args[1], requests, clients, 2, metricsUrls);
     long[] filterBytes = {
       stats(args[0]).getHeldPrefixes().getSerializedSize(),
       stats(args[1]).getHeldPrefixes().getSerializedSize()
@@ -115,7 +151,7 @@ public final class RoutingBench {
         "{\"routed_prefix_hit_rate\": %.3f, \"routed_prefix_hit_rate_plain\": %.3f,"
             + " \"ttft_mean_ms\": %.2f, \"ttft_mean_ms_plain\": %.2f, \"prompt_tokens_mean\": %d,"
             + " \"requests_per_mode\": %d, \"clients\": %d, \"system_prompts\": %d,"
-            + " \"prefix_filter_bytes\": [%d, %d], \"errors\": %d}%n",
+            + " \"prefix_filter_bytes\": [%d, %d], \"errors\": %d%s}%n",
         affinity.hitRate(),
         plain.hitRate(),
         affinity.ttftMeanMs(),
@@ -126,7 +162,17 @@ public final class RoutingBench {
         SYSTEM_PROMPTS,
         filterBytes[0],
         filterBytes[1],
-        plain.errors() + affinity.errors());
+        plain.errors() + affinity.errors(),
+        metricsUrls.isEmpty()
+            ? ""
+            : String.format(
+                Locale.ROOT,
+                ", \"worker_prefix_hit_rate\": %.3f, \"worker_prefix_hit_rate_plain\": %.3f,"
+                    + " \"worker_prefix_hit_rates\": %s, \"worker_prefix_hit_rates_plain\": %s",
+                affinity.workerHitRate(),
+                plain.workerHitRate(),
+                affinity.workerHitRates(),
+                plain.workerHitRates()));
   }
 
   /** A system prompt of about 4,000 chars: English-like words from a seeded vocabulary. */
@@ -156,7 +202,14 @@ public final class RoutingBench {
         .build();
   }
 
-  static Result run(boolean affinity, String w1, String w2, int requests, int clients, long seed)
+  static Result run(
+      boolean affinity,
+      String w1,
+      String w2,
+      int requests,
+      int clients,
+      long seed,
+      List<String> metricsUrls)
       throws Exception {
     TenantDirectory tenants = new TenantDirectory();
     tenants.onTenant(
@@ -244,6 +297,7 @@ public final class RoutingBench {
     for (int i = 0; i < requests; i++) {
       workload.add(request(systems.get(r.nextInt(SYSTEM_PROMPTS)), i));
     }
+    double[][] before = prefixCounters(metricsUrls);
     AtomicInteger next = new AtomicInteger();
     AtomicInteger errors = new AtomicInteger();
     AtomicLong ttftNanos = new AtomicLong();
@@ -284,6 +338,13 @@ public final class RoutingBench {
       f.get();
     }
     pool.shutdown();
+    double[][] after = prefixCounters(metricsUrls);
+    double[] hitTokens = new double[metricsUrls.size()];
+    double[] lookupTokens = new double[metricsUrls.size()];
+    for (int w = 0; w < metricsUrls.size(); w++) {
+      hitTokens[w] = after[w][0] - before[w][0];
+      lookupTokens[w] = after[w][1] - before[w][1];
+    }
     Result result =
         new Result(
             affinity ? "prefix-aware" : "plain",
@@ -293,11 +354,13 @@ public final class RoutingBench {
             routed(meters, "none"),
             done.get() == 0 ? 0 : ttftNanos.get() / 1e6 / done.get(),
             done.get() == 0 ? 0 : promptTokens.get() / done.get(),
-            errors.get());
+            errors.get(),
+            hitTokens,
+            lookupTokens);
     System.out.printf(
         Locale.ROOT,
         "%s routing: %d requests, routed prefix %.0f, adapter %.0f, none %.0f: hit rate %.3f;"
-            + " mean TTFT %.2f ms; mean prompt %d tokens; %d errors%n",
+            + " mean TTFT %.2f ms; mean prompt %d tokens; %d errors%s%n",
         result.mode(),
         result.requests(),
         result.prefix(),
@@ -306,7 +369,16 @@ public final class RoutingBench {
         result.hitRate(),
         result.ttftMeanMs(),
         result.promptTokensMean(),
-        result.errors());
+        result.errors(),
+        metricsUrls.isEmpty()
+            ? ""
+            : String.format(
+                Locale.ROOT,
+                "; workers' prefix caches reused %.0f of %.0f prompt tokens (%.3f, each %s)",
+                Arrays.stream(hitTokens).sum(),
+                Arrays.stream(lookupTokens).sum(),
+                result.workerHitRate(),
+                result.workerHitRates()));
     channel.shutdownNow();
     server.shutdownNow();
     watchers.close();
@@ -316,6 +388,48 @@ public final class RoutingBench {
       files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
     }
     return result;
+  }
+
+  /**
+   * Each worker's prefix-cache counters now, {hit tokens, lookup tokens}, from its Prometheus
+   * endpoint: the workers outlive a mode, so a mode's figures are the difference across it.
+   */
+  static double[][] prefixCounters(List<String> metricsUrls) throws Exception {
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    double[][] counters = new double[metricsUrls.size()][];
+    for (int w = 0; w < metricsUrls.size(); w++) {
+      HttpResponse<String> response =
+          http.send(
+              HttpRequest.newBuilder(URI.create(metricsUrls.get(w)))
+                  .timeout(Duration.ofSeconds(30))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      if (response.statusCode() != 200) {
+        throw new IllegalStateException(
+            metricsUrls.get(w) + " answered HTTP " + response.statusCode());
+      }
+      counters[w] =
+          new double[] {
+            sample(response.body(), HIT_TOKENS), sample(response.body(), LOOKUP_TOKENS)
+          };
+    }
+    return counters;
+  }
+
+  /** The sum of a metric's samples in a Prometheus text exposition; absent is an error. */
+  static double sample(String exposition, String name) {
+    double sum = 0;
+    boolean found = false;
+    for (String line : exposition.split("\n")) {
+      if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
+        sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+        found = true;
+      }
+    }
+    if (!found) {
+      throw new IllegalStateException("no " + name + " in the worker's metrics");
+    }
+    return sum;
   }
 
   private static double routed(SimpleMeterRegistry meters, String match) {
