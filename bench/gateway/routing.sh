@@ -14,17 +14,20 @@
 # and after the mode; worker_prefix_hit_rates[_plain]: each worker's); the mean TTFT of each mode;
 # the held-prefix filter's bytes in each worker's report at the end.
 # Usage: bench/gateway/routing.sh [requests per mode=240] [clients=4]
-# Writes bench/results/routing-<date>.txt with the machine and the command.
+# Writes bench/results/routing-<date>.txt with the machine and the command. With BENCH_NESTED=1
+# (how bench/worker/run.sh runs it) it takes the packaged worker that run.sh built and writes no
+# file: the caller records its output.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
+NESTED="${BENCH_NESTED:-}"
 CP_FILE=gateway/target/bench-classpath.txt
 # -am: the sibling modules (api) come from this tree, not from whatever ~/.m2 last had installed.
-./mvnw -B -q -pl gateway -am test-compile dependency:build-classpath \
+./mvnw -B -q -o -pl gateway -am test-compile dependency:build-classpath \
   -Dmdep.includeScope=test -Dmdep.outputFile="$(pwd)/$CP_FILE" >/dev/null
 CP="gateway/target/test-classes:gateway/target/classes:$(cat "$CP_FILE")"
-./mvnw -B -q -pl worker -am package -DskipTests >/dev/null
-./mvnw -B -q dependency:build-classpath -pl testkit -Dmdep.outputFile=target/classpath.txt >/dev/null
+[ -n "$NESTED" ] || ./mvnw -B -q -o -pl worker -am package -DskipTests >/dev/null
+./mvnw -B -q -o dependency:build-classpath -pl testkit -Dmdep.outputFile=target/classpath.txt >/dev/null
 MODEL_DIR=gateway/target/bench-routing-model
 java -cp "testkit/target/classes:$(cat testkit/target/classpath.txt)" bench/gateway/GenerateRoutingModel.java "$MODEL_DIR"
 
@@ -57,13 +60,19 @@ for i in 1 2; do
   done
 done
 
-mkdir -p bench/results
-OUT="bench/results/routing-$(date -u +%Y%m%dT%H%M%SZ).txt"
+if [ -n "$NESTED" ]; then
+  OUT=/dev/null
+else
+  mkdir -p bench/results
+  OUT="bench/results/routing-$(date -u +%Y%m%dT%H%M%SZ).txt"
+fi
 {
   echo "# command: bench/gateway/routing.sh $*${BENCH_KV_BYTES:+ (BENCH_KV_BYTES=$BENCH_KV_BYTES)}"
-  echo "# date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit: $(git rev-parse --short HEAD 2>/dev/null || echo none)"
-  echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
-       "$(free -g | awk '/Mem:/ {print $2}') GiB, $(java -version 2>&1 | head -1)"
+  if [ -z "$NESTED" ]; then
+    echo "# date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit: $(git rev-parse --short HEAD 2>/dev/null || echo none)"
+    echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+         "$(free -g | awk '/Mem:/ {print $2}') GiB, $(java -version 2>&1 | head -1)"
+  fi
   echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
   # the JBoss LogManager on the classpath is also the JDK's System.Logger (the HTTP client's)
   java -XX:+UseParallelGC -Xmx1g -Djava.util.logging.manager=org.jboss.logmanager.LogManager \
@@ -71,4 +80,4 @@ OUT="bench/results/routing-$(date -u +%Y%m%dT%H%M%SZ).txt"
     dev.flotilla.gateway.bench.RoutingBench "${WORKERS[0]}" "${WORKERS[1]}" "${1:-240}" "${2:-4}"
   echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 } 2>&1 | tee "$OUT"
-echo "wrote $OUT" >&2
+[ -n "$NESTED" ] || echo "wrote $OUT" >&2

@@ -9,7 +9,9 @@
 # uncached), prefix_tok_s_ratio (output tokens/s cached / uncached), each phase's numbers and the
 # cached phase's hit rate. The host is shared: compare only ratios from one run.
 # Usage: bench/worker/prefix.sh [requests per phase=8] [streams=2] [max tokens=16] [threads=2]
-# Writes bench/results/worker-prefix-<date>.txt with the machine and the command.
+# Writes bench/results/worker-prefix-<date>.txt with the machine and the command. With
+# BENCH_NESTED=1 (how bench/worker/run.sh runs it) it builds nothing, takes the worker and the
+# classpath that run.sh built, and writes no file: the caller records its output.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -20,19 +22,26 @@ THREADS="${4:-2}"
 GRPC_PORT=19191
 HTTP_PORT=18191
 
+NESTED="${BENCH_NESTED:-}"
+
 # the packaged worker and the test classes, built in the reactor (nothing is installed into ~/.m2)
-./mvnw -B -q -pl worker -am package -DskipTests >/dev/null
 CP_FILE=worker/target/bench-classpath.txt
-./mvnw -B -q -pl worker -am test-compile dependency:build-classpath \
-  -Dmdep.includeScope=test -Dmdep.outputFile="$(pwd)/$CP_FILE" >/dev/null
+if [ -z "$NESTED" ]; then
+  ./mvnw -B -q -o -pl worker -am package dependency:build-classpath -DskipTests \
+    -Dmdep.includeScope=test -Dmdep.outputFile="$(pwd)/$CP_FILE" >/dev/null
+fi
 CP="worker/target/test-classes:worker/target/classes:$(cat "$CP_FILE")"
 JAVA_OPTS=(-XX:+UseParallelGC -Dflotilla.engine.library="$ROOT/worker/target/cmake-build/libflotilla_engine.so"
   -Djava.util.logging.manager=org.jboss.logmanager.LogManager)
 MODELS=worker/target/bench-models
 java "${JAVA_OPTS[@]}" -Xmx256m -cp "$CP" dev.flotilla.worker.bench.BenchModels "$MODELS" 0
 
-mkdir -p bench/results
-OUT="bench/results/worker-prefix-$(date -u +%Y%m%dT%H%M%SZ).txt"
+if [ -n "$NESTED" ]; then
+  OUT=/dev/null
+else
+  mkdir -p bench/results
+  OUT="bench/results/worker-prefix-$(date -u +%Y%m%dT%H%M%SZ).txt"
+fi
 WORKER_LOG=worker/target/bench-prefix-worker.log
 if curl -fs "http://127.0.0.1:$HTTP_PORT/q/health/live" >/dev/null 2>&1; then
   echo "port $HTTP_PORT is taken (a worker left from an earlier run?); stop it first" >&2
@@ -65,9 +74,11 @@ value() { echo "$2" | sed -E "s/.*\"$1\":([0-9.]+).*/\1/"; }
   cleanup() { [ -n "${WORKER_PID:-}" ] && kill "$WORKER_PID" 2>/dev/null && wait "$WORKER_PID" 2>/dev/null || true; }
   trap cleanup EXIT
   echo "# command: bench/worker/prefix.sh $*"
-  echo "# date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit: $(git rev-parse --short HEAD 2>/dev/null || echo none)"
-  echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
-       "$(free -g | awk '/Mem:/ {print $2}') GiB, $(java -version 2>&1 | head -1)"
+  if [ -z "$NESTED" ]; then
+    echo "# date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit: $(git rev-parse --short HEAD 2>/dev/null || echo none)"
+    echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
+         "$(free -g | awk '/Mem:/ {print $2}') GiB, $(java -version 2>&1 | head -1)"
+  fi
   echo "# model: testkit medium (BF16), base model; worker: batch 64, KV 1 GiB (blocks of 16), step 256 rows, prefill chunk 256, $THREADS threads;" \
        "requests: one of 8 system prompts of 1024 tokens + 32 fresh tokens, $MAX_TOKENS generated, greedy;" \
        "$STREAMS closed-loop streams, $REQUESTS requests per phase"
@@ -83,4 +94,4 @@ value() { echo "$2" | sed -E "s/.*\"$1\":([0-9.]+).*/\1/"; }
       -v pc="$(value ttft_p99_ms "$CACHED")" -v pu="$(value ttft_p99_ms "$UNCACHED")" \
     'BEGIN { printf "{\"prefix_ttft_ratio\":%.3f,\"prefix_tok_s_ratio\":%.2f,\"ttft_p50_ms_cached\":%.1f,\"ttft_p50_ms_uncached\":%.1f,\"ttft_p99_ms_cached\":%.1f,\"ttft_p99_ms_uncached\":%.1f,\"tok_s_cached\":%.1f,\"tok_s_uncached\":%.1f,\"prefix_hit_rate\":%.3f}\n", tc / tu, sc / su, tc, tu, pc, pu, sc, su, hit }'
 } 2>&1 | tee "$OUT"
-echo "wrote $OUT" >&2
+[ -n "$NESTED" ] || echo "wrote $OUT" >&2
