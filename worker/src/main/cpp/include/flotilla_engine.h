@@ -166,10 +166,22 @@ typedef struct fl_kv_stats {
     int64_t prefix_lookups;       // fl_seq_adopt_prefix calls
     int64_t prefix_lookup_tokens; // tokens they offered
     int64_t prefix_hit_tokens;    // positions they reused (hit rate: hit / lookup tokens)
-    int64_t prefix_evictions;     // cached blocks taken for new data when no block was free
+    int64_t prefix_evictions;     // cached blocks taken for new data when no block was free, or
+                                  // reclaimed by fl_kv_reclaim
+    // Fields below were added later. The release clock (see fl_kv_reclaim):
+    int64_t lru_clock;                // advances by one each time a cached block becomes reclaimable
+    int64_t oldest_reclaimable_stamp; // lru_clock stamp of the least recently released one; 0: none
 } fl_kv_stats;
 
 FL_API fl_status fl_context_kv_stats(const fl_context* ctx, fl_kv_stats* out_stats);
+// Frees reclaimable cached blocks, least recently released first: at most max_blocks of them, and
+// none released after the stamp not_after (a value of fl_kv_stats.lru_clock). A caller that keeps
+// other items in the same memory budget (the scheduler's idle adapters) stamps each with lru_clock
+// when it last used it and frees whichever is older, a block run or an item, so both sides follow
+// one least-recently-used order; keeping free_blocks - reclaimable_blocks above what a decode takes
+// keeps fl_decode from reclaiming on its own. out_reclaimed (may be NULL): blocks freed; they leave
+// the prefix cache and reclaimable_blocks, and free_blocks stays the same.
+FL_API fl_status fl_kv_reclaim(fl_context* ctx, int64_t not_after, int32_t max_blocks, int32_t* out_reclaimed);
 // Releases a sequence's KV blocks; its length becomes 0. Freeing an empty sequence is OK.
 FL_API fl_status fl_seq_free(fl_context* ctx, int32_t seq_id);
 // Gives dst_seq the positions cached for src_seq without recomputing them, so n continuations of

@@ -213,9 +213,27 @@ fl_status fl_context_kv_stats(const fl_context* ctx, fl_kv_stats* out) {
         require(ctx && out, "fl_context_kv_stats: ctx and out_stats must not be NULL");
         const KvCache& kv = ctx->ctx->kv;
         const KvCache::PrefixStats& ps = kv.prefix_stats();
-        *out = fl_kv_stats{kv.block_size(),         kv.total_blocks(),  kv.free_blocks(), kv.bytes_per_block(),
-                           kv.reclaimable_blocks(), kv.cached_blocks(), ps.lookups,       ps.lookup_tokens,
-                           ps.hit_tokens,           ps.evictions};
+        *out = fl_kv_stats{kv.block_size(),
+                           kv.total_blocks(),
+                           kv.free_blocks(),
+                           kv.bytes_per_block(),
+                           kv.reclaimable_blocks(),
+                           kv.cached_blocks(),
+                           ps.lookups,
+                           ps.lookup_tokens,
+                           ps.hit_tokens,
+                           ps.evictions,
+                           static_cast<int64_t>(kv.clock()),
+                           static_cast<int64_t>(kv.oldest_reclaimable_stamp())};
+    });
+}
+
+fl_status fl_kv_reclaim(fl_context* ctx, int64_t not_after, int32_t max_blocks, int32_t* out_reclaimed) {
+    return guarded([&] {
+        require(ctx != nullptr, "fl_kv_reclaim: ctx must not be NULL");
+        if (max_blocks < 0) fail(FL_INVALID_ARGUMENT, "fl_kv_reclaim: max_blocks %d is negative", max_blocks);
+        int n = not_after < 0 ? 0 : ctx->ctx->kv.reclaim(static_cast<uint64_t>(not_after), max_blocks);
+        if (out_reclaimed) *out_reclaimed = n;
     });
 }
 

@@ -31,6 +31,7 @@ KvCache::KvCache(int block_size, int n_layers, int kv_dim, int64_t budget_bytes,
     block_tokens_.assign(size_t(n_blocks_) * block_size_, 0);
     lru_prev_.assign(n_blocks_, -1);
     lru_next_.assign(n_blocks_, -1);
+    block_stamp_.assign(n_blocks_, 0);
     for (int b = n_blocks_ - 1; b >= 0; b--) free_.push_back(b);
     seqs_.resize(max_sequences);
     // block tables never grow during a step: room for the longest sequence the pool allows
@@ -122,6 +123,7 @@ void KvCache::lru_push(int32_t b) {
         lru_head_ = b;
     lru_tail_ = b;
     lru_size_++;
+    block_stamp_[b] = ++clock_;
 }
 
 void KvCache::lru_remove(int32_t b) {
@@ -221,15 +223,27 @@ int32_t KvCache::take_block() {
         b = free_.back();
         free_.pop_back();
     } else if (lru_head_ >= 0) { // the least recently released cached block
-        b = lru_head_;
-        lru_remove(b);
-        unregister(b);
-        stats_.evictions++;
+        b = evict_oldest();
     } else {
         fail(FL_INTERNAL, "KV block pool exhausted after the capacity check");
     }
     refs_[b] = 1;
     return b;
+}
+
+int32_t KvCache::evict_oldest() {
+    int32_t b = lru_head_;
+    lru_remove(b);
+    unregister(b);
+    stats_.evictions++;
+    return b;
+}
+
+int KvCache::reclaim(uint64_t max_stamp, int max_blocks) {
+    int n = 0;
+    for (; n < max_blocks && lru_head_ >= 0 && block_stamp_[lru_head_] <= max_stamp; n++)
+        free_.push_back(evict_oldest());
+    return n;
 }
 
 void KvCache::release_block(int32_t b) {

@@ -27,6 +27,13 @@
 // as above). A registered block no sequence holds is not freed: it waits, reclaimable, in an LRU
 // list and is taken (oldest first, and unregistered) only when the free list is empty, so
 // free_blocks() counts it as available.
+//
+// One LRU order with whatever else shares the memory budget (the scheduler's resident adapters):
+// a release clock advances by one each time a block becomes reclaimable and stamps it, so the
+// stamps order reclaimable blocks by release and anything the caller stamps with clock() in
+// between falls in its place in that order. The caller reclaims blocks explicitly (reclaim: the
+// oldest first, none released after a given stamp) and interleaves its own items, older first,
+// keeping enough blocks free that a write never falls back on the implicit reclaim above.
 #pragma once
 
 #include <cstdint>
@@ -47,7 +54,7 @@ public:
         int64_t lookups = 0;       // adopt calls
         int64_t lookup_tokens = 0; // tokens offered to adopt
         int64_t hit_tokens = 0;    // positions adopt reused
-        int64_t evictions = 0;     // registered blocks taken for new data
+        int64_t evictions = 0;     // registered blocks taken for new data or reclaimed
     };
 
     // dtype: F32 or BF16; host_pool false: the pool lives elsewhere (a device).
@@ -63,6 +70,13 @@ public:
     int reclaimable_blocks() const { return lru_size_; }
     // Registered blocks, held or reclaimable.
     int cached_blocks() const { return static_cast<int>(index_.size()); }
+    // The release clock: how many times a block has become reclaimable so far.
+    uint64_t clock() const { return clock_; }
+    // The clock's stamp of the least recently released reclaimable block; 0 when none is.
+    uint64_t oldest_reclaimable_stamp() const { return lru_head_ >= 0 ? block_stamp_[lru_head_] : 0; }
+    // Frees up to max_blocks reclaimable blocks stamped at or before max_stamp, oldest first, taking
+    // them out of the index; returns how many it freed (free_blocks() is unchanged).
+    int reclaim(uint64_t max_stamp, int max_blocks);
     const PrefixStats& prefix_stats() const { return stats_; }
     int64_t bytes_per_block() const { return bytes_per_block_; }
     int max_sequences() const { return static_cast<int>(seqs_.size()); }
@@ -146,6 +160,8 @@ private:
     void unregister(int32_t b);
     void lru_push(int32_t b);
     void lru_remove(int32_t b);
+    // Takes the least recently released reclaimable block out of the LRU list and the index.
+    int32_t evict_oldest();
     // Matches tokens against the index; fills blocks, hashes and cids of the matched run.
     int match(const int32_t* tokens, int n, uint64_t adapter_id, std::vector<int32_t>* blocks,
               std::vector<uint64_t>* hashes, std::vector<uint64_t>* cids) const;
@@ -166,6 +182,8 @@ private:
     uint64_t next_cid_ = 1;
     // reclaimable blocks, oldest first: a doubly linked list through lru_prev_ / lru_next_
     std::vector<int32_t> lru_prev_, lru_next_;
+    std::vector<uint64_t> block_stamp_; // [n_blocks] clock_ when it last became reclaimable
+    uint64_t clock_ = 0;
     int32_t lru_head_ = -1, lru_tail_ = -1;
     int lru_size_ = 0;
     PrefixStats stats_;

@@ -348,6 +348,64 @@ TEST(forks_share_cached_blocks_and_decode_exactly) {
     CHECK(st.cached_blocks == 6);
 }
 
+// The release clock stamps each block as it becomes reclaimable, and fl_kv_reclaim frees the oldest
+// ones up to a stamp, so a caller can interleave its own least recently used items: a chain's end
+// goes before its start (its prefix stays a hit), nothing newer than the stamp goes, and what is
+// left still decodes exactly.
+TEST(explicit_reclaim_takes_the_least_recently_released_blocks_up_to_a_stamp) {
+    Fixture f(17);
+    Engine e(f.tmp.path), fresh(f.tmp.path);
+    REQUIRE(e.ok() && fresh.ok());
+    auto a = random_tokens(13, f.spec.vocab, 18); // 3 full blocks, 12 positions to adopt
+    auto b = random_tokens(9, f.spec.vocab, 19);  // 2 full blocks, 8 positions
+    e.prefill(a, 0);
+    e.prefill(b, 1);
+    fl_kv_stats st = e.stats();
+    CHECK(st.lru_clock == 0 && st.oldest_reclaimable_stamp == 0);
+
+    CHECK(fl_seq_free(e.ctx, 0) == FL_OK); // a's blocks: stamps 1 (its end) .. 3 (its start)
+    const int64_t after_a = e.stats().lru_clock;
+    CHECK(after_a == 3);
+    CHECK(fl_seq_free(e.ctx, 1) == FL_OK); // b's: 4 .. 5
+    st = e.stats();
+    CHECK(st.lru_clock == 5 && st.oldest_reclaimable_stamp == 1 && st.reclaimable_blocks == 5);
+
+    int32_t n = -1;
+    CHECK(fl_kv_reclaim(e.ctx, 1, 100, &n) == FL_OK && n == 1); // a's last block only
+    CHECK(e.lookup(a, nullptr) == 8);
+    CHECK(fl_kv_reclaim(e.ctx, after_a, 1, &n) == FL_OK && n == 1); // at most max_blocks
+    CHECK(e.lookup(a, nullptr) == 4);
+    CHECK(fl_kv_reclaim(e.ctx, after_a, 100, &n) == FL_OK && n == 1); // the rest of a, none of b
+    CHECK(e.lookup(a, nullptr) == 0);
+    CHECK(e.lookup(b, nullptr) == 8);
+    st = e.stats();
+    CHECK(st.reclaimable_blocks == 2 && st.free_blocks == st.total_blocks);
+    CHECK(st.prefix_evictions == 3 && st.oldest_reclaimable_stamp == 4 && st.lru_clock == 5);
+    CHECK(fl_kv_reclaim(e.ctx, 0, 100, &n) == FL_OK && n == 0);  // older than every block
+    CHECK(fl_kv_reclaim(e.ctx, -1, 100, &n) == FL_OK && n == 0); // likewise
+    CHECK(fl_kv_reclaim(e.ctx, 5, 0, &n) == FL_OK && n == 0);
+
+    // b is still served exactly; adopting takes its blocks out of the LRU list, and releasing them
+    // again stamps them anew
+    int reused = -1;
+    auto got = e.cached_prefill(b, 2, nullptr, &reused);
+    CHECK(reused == 8);
+    fresh.prefill(std::vector<int>(b.begin(), b.begin() + 8), 0);
+    CHECK(got == fresh.prefill(b, 0, nullptr, 8));
+    st = e.stats();
+    CHECK(st.reclaimable_blocks == 0 && st.oldest_reclaimable_stamp == 0);
+    CHECK(fl_seq_free(e.ctx, 2) == FL_OK);
+    st = e.stats();
+    CHECK(st.reclaimable_blocks == 2 && st.oldest_reclaimable_stamp == 6 && st.lru_clock == 7);
+    CHECK(st.prefix_evictions == 3); // nothing reclaimed implicitly: blocks were free
+
+    CHECK(fl_kv_reclaim(e.ctx, 7, -1, &n) == FL_INVALID_ARGUMENT);
+    CHECK(fl_kv_reclaim(nullptr, 7, 1, &n) == FL_INVALID_ARGUMENT);
+    CHECK(fl_kv_reclaim(e.ctx, 7, 100, nullptr) == FL_OK);
+    st = e.stats();
+    CHECK(st.reclaimable_blocks == 0 && st.cached_blocks == 0 && st.free_blocks == st.total_blocks);
+}
+
 TEST(counters_and_argument_checks) {
     Fixture f(15);
     Engine e(f.tmp.path);
