@@ -165,18 +165,24 @@ void JNICALL context_free(JNIEnv*, jclass, jlong c) { fl_context_free(handle<fl_
 
 // out: the fields of fl_kv_stats in order: block_size, total_blocks, free_blocks, bytes_per_block,
 // reclaimable_blocks, cached_blocks, prefix_lookups, prefix_lookup_tokens, prefix_hit_tokens,
-// prefix_evictions
+// prefix_evictions, lru_clock, oldest_reclaimable_stamp
 void JNICALL kv_stats(JNIEnv* env, jclass, jlong c, jlongArray out) {
     fl_kv_stats st;
     if (check(env, fl_context_kv_stats(handle<fl_context>(c), &st))) return;
-    if (!out || env->GetArrayLength(out) < 10) {
-        throw_class(env, g_illegal_argument, "kv stats array must hold 10 longs");
+    if (!out || env->GetArrayLength(out) < 12) {
+        throw_class(env, g_illegal_argument, "kv stats array must hold 12 longs");
         return;
     }
-    jlong v[10] = {st.block_size,         st.total_blocks,    st.free_blocks,    st.bytes_per_block,
-                   st.reclaimable_blocks, st.cached_blocks,   st.prefix_lookups, st.prefix_lookup_tokens,
-                   st.prefix_hit_tokens,  st.prefix_evictions};
-    env->SetLongArrayRegion(out, 0, 10, v);
+    jlong v[12] = {st.block_size,         st.total_blocks,     st.free_blocks,    st.bytes_per_block,
+                   st.reclaimable_blocks, st.cached_blocks,    st.prefix_lookups, st.prefix_lookup_tokens,
+                   st.prefix_hit_tokens,  st.prefix_evictions, st.lru_clock,      st.oldest_reclaimable_stamp};
+    env->SetLongArrayRegion(out, 0, 12, v);
+}
+
+jint JNICALL kv_reclaim(JNIEnv* env, jclass, jlong c, jlong not_after, jint max_blocks) {
+    int32_t n = 0;
+    check(env, fl_kv_reclaim(handle<fl_context>(c), not_after, max_blocks, &n));
+    return n;
 }
 
 void JNICALL seq_free(JNIEnv* env, jclass, jlong c, jint seq) { check(env, fl_seq_free(handle<fl_context>(c), seq)); }
@@ -398,6 +404,7 @@ const JNINativeMethod kMethods[] = {
     FL_NATIVE("contextCreate", "(JIJIIIII)J", context_create),
     FL_NATIVE("contextFree", "(J)V", context_free),
     FL_NATIVE("kvStats", "(J[J)V", kv_stats),
+    FL_NATIVE("kvReclaim", "(JJI)I", kv_reclaim),
     FL_NATIVE("seqFree", "(JI)V", seq_free),
     FL_NATIVE("seqFork", "(JII)V", seq_fork),
     FL_NATIVE("seqAdoptPrefix", "(JI[IIJ)I", seq_adopt_prefix),

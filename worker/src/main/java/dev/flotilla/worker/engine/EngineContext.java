@@ -118,10 +118,32 @@ public final class EngineContext extends NativeHandle {
   }
 
   public KvStats kvStats() {
-    long[] v = new long[10];
+    long[] v = new long[12];
     NativeEngine.kvStats(handle(), v);
     return new KvStats(
-        (int) v[0], (int) v[1], (int) v[2], v[3], (int) v[4], (int) v[5], v[6], v[7], v[8], v[9]);
+        (int) v[0],
+        (int) v[1],
+        (int) v[2],
+        v[3],
+        (int) v[4],
+        (int) v[5],
+        v[6],
+        v[7],
+        v[8],
+        v[9],
+        v[10],
+        v[11]);
+  }
+
+  /**
+   * Frees reclaimable cached KV blocks, least recently released first: at most {@code maxBlocks},
+   * none released after the stamp {@code notAfter} (a {@link KvStats#lruClock()} value). They leave
+   * the prefix cache; {@link KvStats#freeBlocks()} stays the same.
+   *
+   * @return the blocks freed
+   */
+  public int reclaimCachedBlocks(long notAfter, int maxBlocks) {
+    return NativeEngine.kvReclaim(handle(), notAfter, maxBlocks);
   }
 
   @Override

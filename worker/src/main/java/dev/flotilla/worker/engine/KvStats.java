@@ -9,7 +9,11 @@ package dev.flotilla.worker.engine;
  * @param prefixLookups prefix adoptions tried
  * @param prefixLookupTokens tokens they offered
  * @param prefixHitTokens positions they reused
- * @param prefixEvictions cached blocks taken for new data
+ * @param prefixEvictions cached blocks taken for new data or reclaimed
+ * @param lruClock the release clock: advances by one each time a cached block becomes reclaimable,
+ *     so its values order reclaimable blocks and anything else stamped with it by recency
+ * @param oldestReclaimableStamp the clock's stamp of the least recently released reclaimable block;
+ *     0 when none is
  */
 public record KvStats(
     int blockSize,
@@ -21,10 +25,17 @@ public record KvStats(
     long prefixLookups,
     long prefixLookupTokens,
     long prefixHitTokens,
-    long prefixEvictions) {
+    long prefixEvictions,
+    long lruClock,
+    long oldestReclaimableStamp) {
 
   /** A pool without a prefix cache. */
   public KvStats(int blockSize, int totalBlocks, int freeBlocks, long bytesPerBlock) {
-    this(blockSize, totalBlocks, freeBlocks, bytesPerBlock, 0, 0, 0, 0, 0, 0);
+    this(blockSize, totalBlocks, freeBlocks, bytesPerBlock, 0, 0, 0, 0, 0, 0, 0, 0);
+  }
+
+  /** Blocks free without reclaiming any cached one. */
+  public int unusedBlocks() {
+    return freeBlocks - reclaimableBlocks;
   }
 }

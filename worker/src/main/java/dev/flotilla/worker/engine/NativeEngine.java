@@ -146,6 +146,9 @@ public final class NativeEngine {
    */
   static native void kvStats(long context, long[] out);
 
+  /** Frees reclaimable cached blocks released at or before {@code notAfter}; returns how many. */
+  static native int kvReclaim(long context, long notAfter, int maxBlocks);
+
   /** Adopts the cached prefix of {@code tokens[0 .. n)}; returns the positions reused. */
   static native int seqAdoptPrefix(long context, int seqId, int[] tokens, int n, long adapter);
 
