@@ -29,9 +29,12 @@ import java.util.function.LongSupplier;
  *   <li>{@link Tier#POOL}: usable by a step. It is charged as the KV blocks its weights would fill
  *       against the one budget that sequences' KV blocks use, so adapters and KV share a pool and
  *       any number of adapters may be resident while memory allows (an optional cap bounds the
- *       count). An adapter used by a running sequence is pinned; the others are evicted least
- *       recently used first whenever a sequence or another adapter needs the room, before the
- *       scheduler preempts any running sequence.
+ *       count). An adapter used by a running sequence is pinned; an idle one carries the engine's
+ *       release clock ({@link dev.flotilla.worker.engine.KvStats#lruClock()}) as of its last use,
+ *       the clock that stamps cached KV blocks as they become reclaimable, so {@link SharedPool}
+ *       evicts idle adapters and reclaims cached KV blocks in one least-recently-used order
+ *       whenever a sequence or another adapter needs the room, before the scheduler preempts any
+ *       running sequence.
  *   <li>{@link Tier#HOST}: evicted from the pool but kept, in a second least-recently-used tier
  *       bounded in bytes, so bringing it back reads no disk. When the host tier is full its least
  *       recently used adapter is freed (the next request for it reads the files again).
@@ -69,6 +72,7 @@ final class AdapterResidency {
     LoadedAdapter adapter;
     long blocks; // KV blocks of budget the adapter's weights stand for while in the pool
     int running; // running sequences using it: pinned while > 0
+    long lastUsed; // the engine's KV release clock when it was last used, while in the pool
     boolean unloadWhenIdle; // freed, not kept in the host tier, once nothing uses it
     final List<CompletableFuture<LoadedAdapter>> waiters = new ArrayList<>();
 
@@ -115,6 +119,7 @@ final class AdapterResidency {
   private final LinkedHashMap<String, Entry> pool = new LinkedHashMap<>(16, 0.75f, true);
   private final LinkedHashMap<String, Entry> host = new LinkedHashMap<>(16, 0.75f, true);
   private long poolBlocks;
+  private long pinnedBlocks; // of poolBlocks, those of adapters running sequences use
   private long poolBytes;
   private long hostBytes;
   private boolean closed;
@@ -235,22 +240,64 @@ final class AdapterResidency {
     if (entry == null) {
       throw new IllegalStateException("adapter '" + name + "' is not in the pool");
     }
-    entry.running++;
+    if (entry.running++ == 0) {
+      pinnedBlocks += entry.blocks;
+    }
+    entry.lastUsed = lruClock();
     return entry.adapter;
   }
 
-  /** A running sequence stopped using the adapter; one marked for unloading goes once idle. */
+  /**
+   * A running sequence stopped using the adapter, which counts as a use (its idle time starts now);
+   * one marked for unloading goes once idle.
+   */
   void release(LoadedAdapter adapter) {
     Entry entry = all.get(adapter.name());
     if (entry == null || entry.adapter != adapter || entry.tier != Tier.POOL) {
       return;
     }
-    entry.running--;
+    pool.get(entry.name); // touches its recency
+    entry.lastUsed = lruClock();
+    if (--entry.running == 0) {
+      pinnedBlocks -= entry.blocks;
+    }
     if (entry.unloadWhenIdle && !entry.pinned()) {
       pool.remove(entry.name);
       unchargePool(entry);
       free(entry);
     }
+  }
+
+  /**
+   * The least recently used unpinned pool adapter other than {@code keep} that gives budget back
+   * (charged blocks); null when none is.
+   */
+  Entry oldestIdle(String keep) {
+    for (Entry e : pool.values()) {
+      if (!e.pinned() && !e.name.equals(keep) && e.blocks > 0) {
+        return e;
+      }
+    }
+    return null;
+  }
+
+  /** Blocks of budget the unpinned pool adapters other than {@code keep} stand for. */
+  long idleBlocks(String keep) {
+    Entry kept = keep == null ? null : all.get(keep); // not pool.get: that would touch its recency
+    return poolBlocks
+        - pinnedBlocks
+        - (kept == null || kept.pinned() || kept.tier != Tier.POOL ? 0 : kept.blocks);
+  }
+
+  /** Evicts an unpinned pool adapter into the host tier. */
+  void evict(Entry entry) {
+    if (entry.tier != Tier.POOL || entry.pinned()) {
+      throw new IllegalStateException(entry.name + " is not an idle pool adapter");
+    }
+    pool.remove(entry.name);
+    unchargePool(entry);
+    metrics.adapterEvicted(AdapterTier.POOL);
+    keepInHost(entry, false);
   }
 
   /**
@@ -262,10 +309,7 @@ final class AdapterResidency {
   boolean evictIdle(String keep, boolean forBlocks) {
     for (Entry e : pool.values()) {
       if (!e.pinned() && !e.name.equals(keep) && (!forBlocks || e.blocks > 0)) {
-        pool.remove(e.name);
-        unchargePool(e);
-        metrics.adapterEvicted(AdapterTier.POOL);
-        keepInHost(e, false);
+        evict(e);
         return true;
       }
     }
@@ -292,6 +336,7 @@ final class AdapterResidency {
       entry.waiters.add(future);
     } else {
       (entry.tier == Tier.POOL ? pool : host).get(name); // just used
+      entry.lastUsed = lruClock();
       future.complete(entry.adapter);
     }
   }
@@ -332,6 +377,7 @@ final class AdapterResidency {
     pool.clear();
     host.clear();
     poolBlocks = 0;
+    pinnedBlocks = 0;
     poolBytes = 0;
     hostBytes = 0;
   }
@@ -416,6 +462,7 @@ final class AdapterResidency {
 
   private void putInPool(Entry entry) {
     entry.tier = Tier.POOL;
+    entry.lastUsed = lruClock();
     pool.put(entry.name, entry);
     poolBlocks += entry.blocks;
     poolBytes += entry.adapter.bytes();
@@ -446,6 +493,14 @@ final class AdapterResidency {
       metrics.adapterEvicted(AdapterTier.HOST);
       free(victim);
     }
+  }
+
+  /**
+   * The engine's KV release clock: an adapter stamped with it now is newer than every cached block
+   * reclaimable so far and older than every block released from now on.
+   */
+  private long lruClock() {
+    return engine.kvStats().lruClock();
   }
 
   private void free(Entry entry) {

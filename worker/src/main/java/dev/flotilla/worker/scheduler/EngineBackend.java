@@ -103,6 +103,15 @@ public interface EngineBackend extends AutoCloseable {
     return new PrefixMatch(0, 0);
   }
 
+  /**
+   * Frees up to {@code maxBlocks} reclaimable cached KV blocks, least recently released first, none
+   * released after the stamp {@code notAfter} (a {@link KvStats#lruClock()} value); returns how
+   * many. An engine without a prefix cache has none.
+   */
+  default int reclaimCachedBlocks(long notAfter, int maxBlocks) {
+    return 0;
+  }
+
   /** Loads and validates an adapter; safe to call from any thread. */
   LoadedAdapter loadAdapter(String name, Path dir);
 

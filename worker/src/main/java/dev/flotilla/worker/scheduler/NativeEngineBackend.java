@@ -149,6 +149,11 @@ public final class NativeEngineBackend implements EngineBackend {
   }
 
   @Override
+  public int reclaimCachedBlocks(long notAfter, int maxBlocks) {
+    return context.reclaimCachedBlocks(notAfter, maxBlocks);
+  }
+
+  @Override
   public LoadedAdapter loadAdapter(String name, Path dir) {
     Adapter adapter = model.loadAdapter(dir); // the engine checks the files and names what is wrong
     AdapterFiles files;

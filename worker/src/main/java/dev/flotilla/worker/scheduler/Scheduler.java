@@ -37,13 +37,15 @@ import org.jboss.logging.Logger;
  *       ids and the KV budget allow. A sequence whose adapter the engine does not hold starts its
  *       load off the engine thread and waits without holding up the ones behind it; one whose
  *       adapter waits in the host tier brings it into the pool, its blocks counted with the
- *       sequence's ({@link AdapterResidency}). A sequence that does not fit the budget, once idle
- *       adapters have made what room they can, stops admission, so large prompts are not starved;
+ *       sequence's ({@link AdapterResidency}). A sequence that does not fit the budget, counting
+ *       what evicting cached KV blocks and idle adapters would free, stops admission, so large
+ *       prompts are not starved;
  *   <li>build the step: one row per decoding sequence, then prefill chunks in admission order up to
  *       the step's prefill budget (3/4 of the number of decodes, or of the prefill chunk if larger:
  *       {@link #prefillBudget}), so decodes keep flowing at a steady pace while long prompts are
  *       prefilled;
- *   <li>if the step needs more KV blocks than the budget has, evict idle adapters, then preempt
+ *   <li>if the step needs more KV blocks than are free, evict the least recently used unpinned
+ *       things, cached KV blocks and idle adapters in one order ({@link SharedPool}), then preempt
  *       sequences in {@link Sequence#PREEMPTION_ORDER} (free their blocks, requeue them to
  *       recompute prompt and generated tokens) until it fits; run it; sample one token per sequence
  *       whose chunk reached its end, with the sequence's seed and generation step so batching never
@@ -57,18 +59,21 @@ import org.jboss.logging.Logger;
  * and free their KV blocks at once.
  *
  * <p>The KV budget and the adapters share one pool (as in S-LoRA): a resident adapter counts as the
- * KV blocks its weights would fill, so resident adapters leave less room for sequences and idle
- * ones are evicted (to the host tier) when a sequence needs the room. Sequences never fail for want
- * of KV blocks: requests are validated to fit the context, which is at most the whole pool, and a
- * lone sequence may always use the whole pool.
+ * KV blocks its weights would fill, so resident adapters leave less room for sequences. When a step
+ * or an admitted adapter needs room, the least recently used unpinned thing goes first: a run of
+ * cached KV blocks no sequence holds, or an idle adapter (to the host tier), whichever was used
+ * longer ago ({@link SharedPool}); running sequences are preempted only when neither is left.
+ * Sequences never fail for want of KV blocks: requests are validated to fit the context, which is
+ * at most the whole pool, and a lone sequence may always use the whole pool, borrowing the share of
+ * the adapters it pins.
  *
  * <p>Prefix caching ({@link Limits#prefixCache()}): the engine keeps every full KV block it
  * computed, keyed by the adapter and all tokens up to the block's end, until the pool needs the
  * room. A sequence admitted (or readmitted after preemption) first adopts the longest cached run of
  * blocks for its tokens ({@link EngineBackend#adoptPrefix}), so {@code cached} starts there and
  * only the rest is prefilled; at least its last token is computed, for the logits it samples from.
- * The engine counts unheld cached blocks as free, and admission charges a sequence only for the
- * cached blocks running sequences do not already hold.
+ * Cached blocks no sequence holds stay until the pool needs their room, and admission charges a
+ * sequence only for the cached blocks running sequences do not already hold.
  *
  * <p>A request for n choices ({@link #submit(SequenceRequest, List)}) is admitted as one sequence
  * with n - 1 further ids and batch places reserved; when its prompt is cached, its KV cache is
@@ -104,6 +109,7 @@ public final class Scheduler implements AutoCloseable {
   private final List<Sequence> running = new ArrayList<>(); // admission order
   private final ArrayDeque<Integer> freeSeqIds = new ArrayDeque<>();
   private final AdapterResidency adapters;
+  private final SharedPool pool;
   private final List<CompletableFuture<Void>> drainWaiters = new ArrayList<>();
   private final AtomicLong arrivals = new AtomicLong();
   private final AtomicLong tokensGenerated = new AtomicLong();
@@ -157,9 +163,10 @@ public final class Scheduler implements AutoCloseable {
             clock,
             bytesPerBlock,
             new AdapterResidency.Limits(limits.maxResidentAdapters(), limits.adapterHostBytes()),
-            () -> budgetBlocks() - watermark(),
+            this::roomForAdapter,
             this::failWaitingFor,
             this::publish);
+    this.pool = new SharedPool(engine, adapters);
     this.contextLength = Math.min(limits.contextLength(), totalBlocks * blockSize);
     for (int i = 0; i < engine.maxSequences(); i++) {
       freeSeqIds.add(i);
@@ -724,23 +731,22 @@ public final class Scheduler implements AutoCloseable {
   }
 
   /**
-   * Preempts until the step's new KV blocks fit the budget; false if the step lost all its rows.
+   * Makes room for the step's new KV blocks, evicting the least recently used cached blocks and
+   * idle adapters first, then preempting; false if the step lost all its rows.
    */
   private boolean fitKv(List<Chunk> plan) {
     while (true) {
       long need = 0;
       for (Chunk c : plan) {
         need += blocks(c.seq.cached + c.rows) - blocks(c.seq.cached);
+        if (c.samples) {
+          need += c.seq.forks.size(); // each choice forked after the step may copy a partial block
+        }
       }
-      // A lone sequence may use the whole pool: the budget lends it the adapters' share rather than
-      // stall.
-      long available = running.size() <= 1 ? engine.kvStats().freeBlocks() : budgetBlocks();
-      if (need <= available || running.size() <= 1) {
+      // A lone sequence may use the whole pool: it borrows the share of the adapter it pins rather
+      // than stall.
+      if (pool.makeRoom(need, null) || running.size() <= 1) {
         return !plan.isEmpty();
-      }
-      if (adapters.evictIdle(null, true)) {
-        continue; // an idle adapter's share of the budget is cheaper to give back than a sequence's
-        // work
       }
       Sequence victim = preemptionVictim();
       preempt(victim);
@@ -748,12 +754,9 @@ public final class Scheduler implements AutoCloseable {
     }
   }
 
-  /**
-   * KV blocks free for sequences: the engine's free blocks less the blocks resident adapters stand
-   * for.
-   */
-  private long budgetBlocks() {
-    return engine.kvStats().freeBlocks() - adapters.poolBlocks();
+  /** Blocks a finished adapter load may take without evicting anything. */
+  private long roomForAdapter() {
+    return pool.free() - watermark();
   }
 
   private long blocks(int tokens) {
@@ -852,10 +855,10 @@ public final class Scheduler implements AutoCloseable {
               + seq.forks.size()
               + (adapter == null ? 0 : adapters.blocksToAdmit(adapter))
               - sharedPrefixBlocks(seq, adapter);
-      if (!running.isEmpty() && need + reserved > budgetBlocks() - watermark()) {
-        if (adapters.evictIdle(name, true)) {
-          continue;
-        }
+      // what eviction would free counts: the steps evict in least recently used order as they
+      // write
+      if (!running.isEmpty()
+          && need + reserved > pool.free() + pool.evictable(name) - watermark()) {
         break; // the head waits for room; admitting smaller ones past it would starve it
       }
       if (adapter != null

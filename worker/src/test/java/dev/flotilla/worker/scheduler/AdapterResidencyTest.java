@@ -105,6 +105,32 @@ class AdapterResidencyTest {
   }
 
   @Test
+  void anAdapterCarriesTheKvReleaseClockOfItsLastUseSoCachedBlocksCanBeOrderedWithIt() {
+    AdapterResidency r = residency(Integer.MAX_VALUE, 1L << 30, "a", "b");
+    engine.lruClock = 5;
+    load(r, "a", "b");
+    finishLoads();
+    assertThat(r.find("a").lastUsed).isEqualTo(5);
+    engine.lruClock = 7;
+    LoadedAdapter a = r.acquire("a");
+    assertThat(r.find("a").lastUsed).isEqualTo(7);
+    assertThat(r.oldestIdle(null).name).as("a is pinned").isEqualTo("b");
+    assertThat(r.idleBlocks(null)).isEqualTo(2);
+    engine.lruClock = 9;
+    r.release(a); // its idle time starts now: newer than b
+    assertThat(r.find("a").lastUsed).isEqualTo(9);
+    assertThat(r.resident()).containsExactly("b", "a");
+    assertThat(r.oldestIdle(null).name).isEqualTo("b");
+    assertThat(r.oldestIdle("b").name).isEqualTo("a");
+    assertThat(r.idleBlocks(null)).isEqualTo(4);
+    assertThat(r.idleBlocks("b")).isEqualTo(2);
+    r.evict(r.oldestIdle(null));
+    assertThat(r.inHost()).containsExactly("b");
+    assertThat(r.idleBlocks(null)).isEqualTo(2);
+    assertThat(counts).containsEntry("evict.POOL", 1);
+  }
+
+  @Test
   void aPinnedAdapterIsNeverEvicted() {
     AdapterResidency r = residency(Integer.MAX_VALUE, 1L << 30, "a", "b");
     load(r, "a", "b");

@@ -8,6 +8,7 @@ import dev.flotilla.worker.engine.SampledToken;
 import dev.flotilla.worker.engine.SamplingParams;
 import dev.flotilla.worker.engine.SequenceTokens;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -46,6 +47,11 @@ final class FakeEngine implements EngineBackend {
   /** One sample call: its parameters and a copy of the sequence it read. */
   record Sampled(SamplingParams params, int[] tokens, int promptLength, int[] endTokens) {}
 
+  long lruClock; // what kvStats reports as the KV release clock
+  // Reclaimable cached blocks by release stamp, oldest first: counted in the free blocks, as the
+  // native engine counts them, and never taken by a decode here (a test sets them up beside it).
+  final ArrayDeque<Long> cachedStamps = new ArrayDeque<>();
+  long reclaimed;
   int eosAtLength = -1; // when set, a sequence that reaches this length produces EOS
   RuntimeException failNextDecode; // when set, the next decode throws it and changes nothing
   long failSampleSeed = Long.MIN_VALUE; // sampling with this seed throws, as the native one can
@@ -83,7 +89,22 @@ final class FakeEngine implements EngineBackend {
 
   @Override
   public KvStats kvStats() {
-    return new KvStats(blockSize, totalBlocks, totalBlocks - usedBlocks(), 4096);
+    int free = totalBlocks - usedBlocks();
+    int cached = cachedStamps.size();
+    long oldest = cached == 0 ? 0 : cachedStamps.peekFirst();
+    return new KvStats(
+        blockSize, totalBlocks, free, 4096, cached, cached, 0, 0, 0, reclaimed, lruClock, oldest);
+  }
+
+  @Override
+  public int reclaimCachedBlocks(long notAfter, int maxBlocks) {
+    int n = 0;
+    while (n < maxBlocks && !cachedStamps.isEmpty() && cachedStamps.peekFirst() <= notAfter) {
+      cachedStamps.pollFirst();
+      n++;
+    }
+    reclaimed += n;
+    return n;
   }
 
   @Override
