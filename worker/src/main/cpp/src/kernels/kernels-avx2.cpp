@@ -209,42 +209,38 @@ void gemm(DType wt, int M, int K, const void* xp, const void* wp, int N, int p0,
 
 // --- I8 weights ------------------------------------------------------------------------------
 //
-// vpmaddubsw multiplies unsigned by signed bytes: |w| (unsigned, so w = -128 gives 128) times x
-// carrying w's sign (|x| <= 127: negating it cannot overflow), pairs summed to int16 (at most
-// 2 * 128 * 127 < 2^15, no saturation), then vpmaddwd by ones sums the pairs to int32: 4 instructions
-// per 32 multiply-adds, where widening the weights to F32 for vfmadd231ps would take 3 per 8. Each
-// block of 32 columns is summed in int32 and added to F32 accumulators with the block's scale.
+// The int8 weights of a column pair (16 outputs x 2 columns) are widened to int16 once (vpmovsxbw)
+// and multiplied by each row's int16 activations of that pair (vpmaddwd: the pair summed into int32,
+// exact) then added (vpaddd): 2 instructions per 16 multiply-adds per row, as many per product as
+// vpmaddubsw with int8 activations takes, the widening shared by the rows of the tile. Each block of
+// 32 columns is summed in int32 and added to F32 accumulators with the block's scales.
 
 constexpr int kMrI8 = 3;
-constexpr int kGroupsPerBlock = kI8Block / 4;
+constexpr int kPairsPerBlock = kI8Block / 2;
 
-// MR rows of packed X (rows x[i] with block scales sx[i], k-groups of 4 bytes) times half a panel
-// (16 outputs): w at the half's first group, groups 128 bytes apart; bs at the half's F16 scales of
+// MR rows of packed X (rows x[i] with block scales sx[i], int16 column pairs) times half a panel
+// (16 outputs): w at the half's first pair, pairs 64 bytes apart; bs at the half's F16 scales of
 // block 0, blocks 32 apart. acc[i][0..1]: outputs 0-7, 8-15 of row i, F32, summed block by block.
 template <int MR>
-inline void uk_i8(int groups, const int8_t* const* x, const float* const* sx, const int8_t* w, const uint16_t* bs,
+inline void uk_i8(int pairs, const int16_t* const* x, const float* const* sx, const int8_t* w, const uint16_t* bs,
                   __m256 (*acc)[2]) {
-    const __m256i ones = _mm256_set1_epi16(1);
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-    for (int g0 = 0, b = 0; g0 < groups; g0 += kGroupsPerBlock, b++) {
-        const int g1 = groups - g0 < kGroupsPerBlock ? groups : g0 + kGroupsPerBlock;
+    for (int g0 = 0, b = 0; g0 < pairs; g0 += kPairsPerBlock, b++) {
+        const int g1 = pairs - g0 < kPairsPerBlock ? pairs : g0 + kPairsPerBlock;
         __m256i sum[MR][2];
         for (int i = 0; i < MR; i++) sum[i][0] = sum[i][1] = _mm256_setzero_si256();
         for (int g = g0; g < g1; g++) {
-            const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
-            const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 32));
-            const __m256i a0 = _mm256_abs_epi8(w0), a1 = _mm256_abs_epi8(w1);
+            const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w)));
+            const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 16)));
 #pragma GCC unroll 4
             for (int i = 0; i < MR; i++) {
-                int32_t x4;
-                std::memcpy(&x4, x[i] + 4 * g, 4);
-                const __m256i xb = _mm256_set1_epi32(x4);
-                const __m256i p0 = _mm256_maddubs_epi16(a0, _mm256_sign_epi8(xb, w0));
-                const __m256i p1 = _mm256_maddubs_epi16(a1, _mm256_sign_epi8(xb, w1));
-                sum[i][0] = _mm256_add_epi32(sum[i][0], _mm256_madd_epi16(p0, ones));
-                sum[i][1] = _mm256_add_epi32(sum[i][1], _mm256_madd_epi16(p1, ones));
+                int32_t x2;
+                std::memcpy(&x2, x[i] + 2 * g, 4);
+                const __m256i xb = _mm256_set1_epi32(x2);
+                sum[i][0] = _mm256_add_epi32(sum[i][0], _mm256_madd_epi16(w0, xb));
+                sum[i][1] = _mm256_add_epi32(sum[i][1], _mm256_madd_epi16(w1, xb));
             }
-            w += 4 * kPanel;
+            w += 2 * kPanel;
         }
         const __m256 b0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bs + b * kPanel)));
         const __m256 b1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bs + b * kPanel + 8)));
@@ -260,10 +256,10 @@ inline void uk_i8(int groups, const int8_t* const* x, const float* const* sx, co
 } // namespace
 
 void gemm_i8_avx2(int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy) {
-    const int k4 = i8_kpad(K), groups = k4 / 4;
+    const int k2 = i8_kpad(K), pairs = k2 / 2;
     const size_t panels = (size_t(N) + kPanel - 1) / kPanel;
     const int8_t* W = static_cast<const int8_t*>(wp);
-    const float* ws = reinterpret_cast<const float*>(W + panels * k4 * kPanel);
+    const float* ws = reinterpret_cast<const float*>(W + panels * k2 * kPanel);
     const uint16_t* bs = i8_block_scales(wp, N, K);
     const int nb = i8_blocks(K);
     const size_t stride = i8_x_stride(K);
@@ -273,32 +269,32 @@ void gemm_i8_avx2(int M, int K, const void* xp, const void* wp, int N, int p0, i
         const int n0 = p * kPanel;
         const int ncols = N - n0 < kPanel ? N - n0 : kPanel;
         if (ncols <= 0) break;
-        const int8_t* panel = W + size_t(p) * k4 * kPanel;
+        const int8_t* panel = W + size_t(p) * k2 * kPanel;
         for (int m0 = 0; m0 < M; m0 += kMrI8) {
             const int mr = M - m0 < kMrI8 ? M - m0 : kMrI8;
-            const int8_t* x[kMrI8];
+            const int16_t* x[kMrI8];
             const float* sx[kMrI8];
             for (int i = 0; i < mr; i++) {
                 const char* row = X + size_t(m0 + i) * stride;
-                x[i] = reinterpret_cast<const int8_t*>(row);
+                x[i] = reinterpret_cast<const int16_t*>(row);
                 sx[i] = reinterpret_cast<const float*>(row + i8_x_scale_at(K));
             }
             for (int h = 0; h < 2; h++) {
                 __m256 acc[kMrI8][2];
-                const int8_t* w = panel + h * 64;
+                const int8_t* w = panel + h * 32;
                 const uint16_t* bsh = bs + size_t(p) * nb * kPanel + h * 16;
                 switch (mr) {
                 case 1:
-                    uk_i8<1>(groups, x, sx, w, bsh, acc);
+                    uk_i8<1>(pairs, x, sx, w, bsh, acc);
                     break;
                 case 2:
-                    uk_i8<2>(groups, x, sx, w, bsh, acc);
+                    uk_i8<2>(pairs, x, sx, w, bsh, acc);
                     break;
                 case 3:
-                    uk_i8<3>(groups, x, sx, w, bsh, acc);
+                    uk_i8<3>(pairs, x, sx, w, bsh, acc);
                     break;
                 default:
-                    uk_i8<4>(groups, x, sx, w, bsh, acc);
+                    uk_i8<4>(pairs, x, sx, w, bsh, acc);
                     break;
                 }
                 const __m256 s0 = _mm256_loadu_ps(ws + n0 + h * 16), s1 = _mm256_loadu_ps(ws + n0 + h * 16 + 8);

@@ -14,10 +14,18 @@ namespace kern {
 
 namespace {
 
-// Symmetric int8 of n floats: q[i] = round_half_even(x[i] * 127 / max |x|); returns the scale
-// max |x| / 127: 0 for an all-zero row, NaN for a row holding a NaN or an infinity (q all zero),
-// so that a non-finite input makes a non-finite output, as in the float GEMMs.
-float quantize_row(const float* x, int n, int8_t* q) {
+// round_half_even(v) for |v| <= 2^22, as std::nearbyint rounds in the default rounding mode, without
+// the library call (the sum's unit in the last place is 1).
+inline float round_even(float v) {
+    constexpr float kMagic = 12582912.0f; // 1.5 * 2^23
+    return (v + kMagic) - kMagic;
+}
+
+// Symmetric quantization of n floats to [-levels, levels] (127: int8 weights, 32767: int16
+// activations): q[i] = round_half_even(x[i] * levels / max |x|); returns the scale max |x| / levels:
+// 0 for an all-zero row, NaN for a row holding a NaN or an infinity (q all zero), so that a
+// non-finite input makes a non-finite output, as in the float GEMMs.
+template <typename Q> float quantize_row(const float* x, int n, float levels, Q* q) {
     if (n <= 0) return 0.0f;
     float amax = 0.0f;
     bool finite = true;
@@ -29,13 +37,12 @@ float quantize_row(const float* x, int n, int8_t* q) {
             amax = a;
     }
     if (!finite || amax == 0.0f) {
-        std::memset(q, 0, size_t(n));
+        std::fill(q, q + n, Q(0));
         return finite ? 0.0f : std::numeric_limits<float>::quiet_NaN();
     }
-    const float inv = 127.0f / amax;
-    for (int i = 0; i < n; i++)
-        q[i] = static_cast<int8_t>(std::nearbyint(std::min(127.0f, std::max(-127.0f, x[i] * inv))));
-    return amax / 127.0f;
+    const float inv = levels / amax;
+    for (int i = 0; i < n; i++) q[i] = static_cast<Q>(round_even(std::min(levels, std::max(-levels, x[i] * inv))));
+    return amax / levels;
 }
 
 void to_f32(DType src, const void* w, size_t i0, int n, float* out) {
@@ -55,38 +62,38 @@ void pack_x_i8(const float* X, int ldx, int M, int K, void* xp) {
     const size_t stride = i8_x_stride(K);
     for (int m = 0; m < M; m++) {
         char* row = static_cast<char*>(xp) + size_t(m) * stride;
-        int8_t* q = reinterpret_cast<int8_t*>(row);
+        int16_t* q = reinterpret_cast<int16_t*>(row);
         float* scales = reinterpret_cast<float*>(row + i8_x_scale_at(K));
         for (int b = 0; b < i8_blocks(K); b++) {
             const int k0 = b * kI8Block, len = std::min(kI8Block, K - k0);
-            scales[b] = quantize_row(X + size_t(m) * ldx + k0, len, q + k0);
+            scales[b] = quantize_row(X + size_t(m) * ldx + k0, len, float(kI8XLevels), q + k0);
         }
-        std::memset(q + K, 0, i8_x_scale_at(K) - size_t(K));
+        std::memset(q + K, 0, i8_x_scale_at(K) - 2 * size_t(K));
     }
 }
 
 void gemm_i8_scalar(int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy) {
-    const int k4 = i8_kpad(K);
+    const int k2 = i8_kpad(K);
     const size_t panels = (size_t(N) + kPanel - 1) / kPanel;
     const int8_t* W = static_cast<const int8_t*>(wp);
-    const float* ws = reinterpret_cast<const float*>(W + panels * k4 * kPanel);
+    const float* ws = reinterpret_cast<const float*>(W + panels * k2 * kPanel);
     const uint16_t* bs = i8_block_scales(wp, N, K);
     const int nb = i8_blocks(K);
     const size_t stride = i8_x_stride(K);
     const int n1 = std::min(N, p1 * kPanel);
     for (int n = p0 * kPanel; n < n1; n++) {
-        const int8_t* panel = W + size_t(n / kPanel) * k4 * kPanel;
+        const int8_t* panel = W + size_t(n / kPanel) * k2 * kPanel;
         const int j = n % kPanel;
         const uint16_t* bsn = bs + size_t(n / kPanel) * nb * kPanel + j;
         for (int m = 0; m < M; m++) {
             const char* row = static_cast<const char*>(xp) + size_t(m) * stride;
-            const int8_t* x = reinterpret_cast<const int8_t*>(row);
+            const int16_t* x = reinterpret_cast<const int16_t*>(row);
             const float* sx = reinterpret_cast<const float*>(row + i8_x_scale_at(K));
             float y = 0.0f;
             for (int b = 0; b < i8_blocks(K); b++) {
                 int32_t acc = 0;
                 for (int k = b * kI8Block; k < std::min(K, (b + 1) * kI8Block); k++)
-                    acc += int32_t(x[k]) * panel[(k / 4) * 4 * kPanel + j * 4 + k % 4];
+                    acc += int32_t(x[k]) * panel[(k / 2) * 2 * kPanel + j * 2 + k % 2];
                 y = std::fma(float(acc), sx[b] * f16_to_f32(bsn[size_t(b) * kPanel]), y);
             }
             Y[size_t(m) * ldy + n] = y * ws[n];
@@ -95,18 +102,18 @@ void gemm_i8_scalar(int M, int K, const void* xp, const void* wp, int N, int p0,
 }
 
 void pack_weight_i8(const int8_t* q, const float* scales, int N, int K, void* dst, const uint16_t* block_scales) {
-    const int k4 = i8_kpad(K), nb = i8_blocks(K);
+    const int k2 = i8_kpad(K), nb = i8_blocks(K);
     const size_t panels = (size_t(N) + kPanel - 1) / kPanel;
     int8_t* d = static_cast<int8_t*>(dst);
     for (size_t p = 0; p < panels; p++) {
         const size_t rows = std::min<size_t>(kPanel, size_t(N) - p * kPanel);
-        for (int g = 0; g < k4; g += 4) {
+        for (int g = 0; g < k2; g += 2) {
             for (size_t j = 0; j < rows; j++) {
                 const int8_t* r = q + (p * kPanel + j) * size_t(K);
-                for (int t = 0; t < 4; t++) d[j * 4 + t] = g + t < K ? r[g + t] : 0;
+                for (int t = 0; t < 2; t++) d[j * 2 + t] = g + t < K ? r[g + t] : 0;
             }
-            std::memset(d + rows * 4, 0, (kPanel - rows) * 4);
-            d += 4 * kPanel;
+            std::memset(d + rows * 2, 0, (kPanel - rows) * 2);
+            d += 2 * kPanel;
         }
     }
     float* s = reinterpret_cast<float*>(d);
@@ -136,7 +143,7 @@ uint16_t quantize_block(const float* x, int len, float s, int8_t* q) {
     const float eff = f16_to_f32(h) * s;
     const float inv = eff > 0.0f ? 1.0f / eff : 0.0f;
     for (int i = 0; i < len; i++)
-        q[i] = static_cast<int8_t>(std::nearbyint(std::min(127.0f, std::max(-127.0f, x[i] * inv))));
+        q[i] = static_cast<int8_t>(round_even(std::min(127.0f, std::max(-127.0f, x[i] * inv))));
     return h;
 }
 
@@ -147,7 +154,7 @@ void quantize_weight_i8(DType src, const void* w, int N, int K, void* dst) {
     // them column-wise
     std::vector<float> f(static_cast<size_t>(K));
     std::vector<int8_t> q(size_t(kPanel) * K);
-    const int k4 = i8_kpad(K), nb = i8_blocks(K);
+    const int k2 = i8_kpad(K), nb = i8_blocks(K);
     std::vector<float> scales(static_cast<size_t>(N));
     std::vector<uint16_t> block_scales(size_t(N) * nb);
     const size_t panels = (size_t(N) + kPanel - 1) / kPanel;
@@ -160,7 +167,7 @@ void quantize_weight_i8(DType src, const void* w, int N, int K, void* dst) {
             to_f32(src, w, n * size_t(K), K, f.data());
             int8_t* qr = q.data() + size_t(j) * K;
             uint16_t* bsr = block_scales.data() + n * nb;
-            scales[n] = quantize_row(f.data(), K, qr); // s[n], and q for a zero or non-finite row
+            scales[n] = quantize_row(f.data(), K, 127.0f, qr); // s[n], and q for a zero or non-finite row
             if (!(scales[n] > 0.0f)) {
                 std::fill(bsr, bsr + nb, uint16_t(0x3c00));
                 continue;
@@ -173,10 +180,10 @@ void quantize_weight_i8(DType src, const void* w, int N, int K, void* dst) {
         // pack this panel alone: a one-panel layout is the panel followed by its scales, so write
         // the panel bytes only (the scales go after every panel below)
         pack_weight_i8(q.data(), scales.data() + p * kPanel, rows, K, one.data());
-        std::memcpy(d + p * size_t(k4) * kPanel, one.data(), size_t(k4) * kPanel);
+        std::memcpy(d + p * size_t(k2) * kPanel, one.data(), size_t(k2) * kPanel);
     }
     // the scales: what pack_weight_i8 writes after the panels
-    float* s = reinterpret_cast<float*>(d + panels * size_t(k4) * kPanel);
+    float* s = reinterpret_cast<float*>(d + panels * size_t(k2) * kPanel);
     for (size_t n = 0; n < panels * kPanel; n++) s[n] = n < size_t(N) ? scales[n] : 0.0f;
     uint16_t* bs = reinterpret_cast<uint16_t*>(s + panels * kPanel);
     for (size_t p = 0; p < panels; p++)

@@ -13,23 +13,25 @@
 //   BF16     : panel[p] = [Kp/2][32][2]    element (n, k) at [k/2][n%32][k%2], Kp = K rounded up
 //                                          to even (pairs feed vdpbf16ps directly)
 // Rows n >= N of the last panel and the pad column k = K are zero.
-//   I8       : panel[p] = [K4/4][32][4]    int8, element (n, k) at [k/4][n%32][k%4], K4 = K rounded
-//                                          up to a multiple of 4 (zero); then, after all panels,
-//                                          the row scales [panels * 32] F32; then the block scales
-//                                          [panels][i8_blocks(K)][32] F16 (i8_block_scales):
+//   I8       : panel[p] = [K2/2][32][2]    int8, element (n, k) at [k/2][n%32][k%2], K2 = K rounded
+//                                          up to even (zero; pairs feed vpmaddwd once widened);
+//                                          then, after all panels, the row scales [panels * 32]
+//                                          F32; then the block scales [panels][i8_blocks(K)][32]
+//                                          F16 (i8_block_scales):
 //              W[n, k] = q(n, k) * bs[n, k / kI8Block] * s[n]
 //              Symmetric: s[n] per output channel, bs[n, b] per block of kI8Block columns inside
 //              it. A checkpoint quantized per channel (compressed-tensors) keeps its s[n] with every
 //              bs = 1; quantization at load sets s[n] = max_k |W[n, k]| / 127 and each block's bs
 //              from the block's own max (quantize_weight_i8), as llama.cpp's Q8_0 scales blocks.
 //
-// I8 GEMM (every variant, the same packed X): each row of X is quantized on the fly in blocks of
-// kI8Block columns, symmetric per block (as llama.cpp's Q8 activations):
-//   xq[m, k] = round_half_even(X[m, k] * 127 / max_{k' in block} |X[m, k']|), sx[m, b] = max / 127
+// I8 GEMM (every variant, the same packed X): each row of X is quantized on the fly to int16 in
+// blocks of kI8Block columns, symmetric per block (kI8XLevels = 32767 levels a side: the
+// activations' rounding error is 2^-8 of int8's, so the weights' rounding is all the error left):
+//   xq[m, k] = round_half_even(X[m, k] * 32767 / max_{k' in block} |X[m, k']|), sx[m, b] = max / 32767
 //   Y[m, n] = (sum over blocks b ascending:
 //                acc = fma(float(sum_{k in b} xq[m, k] * q(n, k)), sx[m, b] * float(bs[n, b]), acc)) * s[n]
-// with each block's sum exact in int32, so every variant gives bitwise the same Y and a row's result
-// never depends on the other rows.
+// with each block's sum exact in int32 (|sum| <= 32 * 32767 * 128 < 2^31), so every variant gives
+// bitwise the same Y and a row's result never depends on the other rows.
 #pragma once
 
 #include <cstddef>
@@ -161,13 +163,14 @@ void flash_attend_avx2(DType kv, int nq, int hd, const float* const* q, const vo
 
 // --- Int8 weights (kernels-int8.cpp: portable; the AVX2 GEMM in kernels-avx2.cpp) -----------
 
-constexpr int kI8Block = 32; // activation columns per int8 scale
+constexpr int kI8Block = 32;      // columns per weight block scale and per activation scale
+constexpr int kI8XLevels = 32767; // the int16 activations' largest magnitude
 
-inline int i8_kpad(int K) { return (K + 3) & ~3; }
+inline int i8_kpad(int K) { return (K + 1) & ~1; }
 inline int i8_blocks(int K) { return (K + kI8Block - 1) / kI8Block; }
-// One packed X row: K int8 (zero pad to 64 bytes), then the F32 scales of its blocks
+// One packed X row: K int16 (zero pad to 64 bytes), then the F32 scales of its blocks
 // [i8_blocks(K)] at byte i8_x_scale_at(K).
-inline size_t i8_x_scale_at(int K) { return (size_t(K) + 63) & ~size_t(63); }
+inline size_t i8_x_scale_at(int K) { return (2 * size_t(K) + 63) & ~size_t(63); }
 inline size_t i8_x_stride(int K) { return i8_x_scale_at(K) + ((size_t(i8_blocks(K)) * 4 + 63) & ~size_t(63)); }
 // The F16 block scales of a packed I8 weight [N, K]: bs[n, b] at [(n / 32) * i8_blocks(K) + b][n % 32].
 inline const uint16_t* i8_block_scales(const void* packed, int N, int K) {
