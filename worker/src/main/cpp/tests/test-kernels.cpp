@@ -623,15 +623,18 @@ TEST(gemm_i8_stays_within_the_quantization_bound_of_the_float_product) {
     }
 }
 
-// quantize_weight_i8: s[n] is the naive per-row scale; each element lies within half its block's
-// step, max / 127 up to the F16 rounding of bs (coarse where bs is an F16 subnormal: the 1e-6
-// block); over a matrix of whole blocks the squared error is that of the naive per-block
-// quantization (max / 127, exact) within 1%; packed_row_f32 reads q * bs * s back; a zero row
-// stays zero.
+// quantize_weight_i8: s[n] is the naive per-row scale; each element lies within 0.6 of its block's
+// naive step max / 127 (half a step, and a little more where the scale search picks a step that
+// clamps the block's largest value because it lowers the block's total error), up to the F16
+// rounding of bs (coarse where bs is an F16 subnormal: the 1e-6 block); over the matrices of whole
+// blocks of a dtype the squared error is at most 0.96 of the naive per-block quantization's
+// (max / 127, exact: the search's gain, about 7% on Gaussian weights); packed_row_f32 reads
+// q * bs * s back; a zero row stays zero.
 TEST(quantize_weight_i8_rounds_with_block_scales) {
     std::mt19937 rng(5);
     std::normal_distribution<float> d(0.0f, 1.0f);
-    for (DType src : {DType::F32, DType::F16, DType::BF16})
+    for (DType src : {DType::F32, DType::F16, DType::BF16}) {
+        double err_whole = 0, naive_whole = 0; // over the matrices of whole blocks
         for (int N : {1, 32, 45}) {
             for (int K : {1, 5, 64, 67, 256}) {
                 std::vector<uint16_t> half;
@@ -668,7 +671,7 @@ TEST(quantize_weight_i8_rounds_with_block_scales) {
                             const double e = double(wr[k0 + kk]) - double(row[k0 + kk]);
                             naive += std::pow(double(wr[k0 + kk]) - double(q[kk]) * step, 2);
                             err += e * e;
-                            CHECK_MSG(std::fabs(e) <= 0.5 * (1.001 * step + tiny),
+                            CHECK_MSG(std::fabs(e) <= 0.6 * (1.001 * step + tiny),
                                       "%s N=%d K=%d n=%d k=%d: %g vs %g (step %g)", dtype_name(src), N, K, n, k0 + kk,
                                       row[k0 + kk], wr[k0 + kk], step);
                         }
@@ -677,11 +680,12 @@ TEST(quantize_weight_i8_rounds_with_block_scales) {
                     if (N > 1 && n == 1)
                         for (int kk = 0; kk < K; kk++) CHECK(row[kk] == 0.0f);
                 }
-                if (K % 32 == 0)
-                    CHECK_MSG(err_all <= 1.01 * naive_all, "%s N=%d K=%d: squared error %g, naive per block %g",
-                              dtype_name(src), N, K, err_all, naive_all);
+                if (K % 32 == 0) err_whole += err_all, naive_whole += naive_all;
             }
         }
+        CHECK_MSG(err_whole <= 0.96 * naive_whole, "%s: squared error %g, naive per block %g", dtype_name(src),
+                  err_whole, naive_whole);
+    }
 }
 
 // A NaN or an infinity in a row of X makes that row's outputs NaN (as the float GEMMs propagate

@@ -130,21 +130,57 @@ void pack_weight_i8(const int8_t* q, const float* scales, int N, int K, void* ds
 
 namespace {
 
-// The F16 block scale bs of one block x [len] of a row with scale s (> 0, finite):
-// max |x| / 127 / s rounded up to an F16, so the step never falls below the block's max / 127 and
-// no value clamps (a block far smaller than its row's max lands on F16 subnormals, coarsely); 0 for
-// an all-zero block. q: the block's int8 values for it.
+// Rounds the block x [len] to q = round_half_even(x / step) within [-127, 127], step = bs * s with bs
+// the F16 h; returns the squared error sum (x - q * step)^2.
+double round_block(const float* x, int len, float s, uint16_t h, int8_t* q) {
+    const float step = f16_to_f32(h) * s;
+    const float inv = 1.0f / step;
+    double err = 0;
+    for (int i = 0; i < len; i++) {
+        q[i] = static_cast<int8_t>(round_even(std::min(127.0f, std::max(-127.0f, x[i] * inv))));
+        const double e = double(x[i]) - double(q[i]) * step;
+        err += e * e;
+    }
+    return err;
+}
+
+// Grids the block scale search tries on top of max / 127: (127 + 0.1 i) / max for |i| <= this.
+constexpr int kScaleSearch = 2;
+
+// The F16 block scale bs of one block x [len] of a row with scale s (> 0, finite), q the block's
+// int8 values for it: the bs of least squared error among max |x| / 127 / s rounded up to an F16 (no
+// value clamps) and, for each grid of kScaleSearch, the least-squares step for that grid's rounding
+// (sum x q / sum q^2: the step that best fits those q) rounded to an F16, as llama.cpp's
+// make_qx_quants searches. 0 for an all-zero block. (A block far smaller than its row's max lands on
+// F16 subnormals, coarsely.)
 uint16_t quantize_block(const float* x, int len, float s, int8_t* q) {
     float bmax = 0.0f;
     for (int i = 0; i < len; i++) bmax = std::max(bmax, std::fabs(x[i]));
     const float want = bmax / 127.0f / s;
-    uint16_t h = f32_to_f16(want);
-    if (f16_to_f32(h) < want) h++;
-    const float eff = f16_to_f32(h) * s;
-    const float inv = eff > 0.0f ? 1.0f / eff : 0.0f;
-    for (int i = 0; i < len; i++)
-        q[i] = static_cast<int8_t>(round_even(std::min(127.0f, std::max(-127.0f, x[i] * inv))));
-    return h;
+    uint16_t best = f32_to_f16(want);
+    if (f16_to_f32(best) < want) best++;
+    if (best == 0) {
+        std::fill(q, q + len, int8_t(0));
+        return 0;
+    }
+    double best_err = round_block(x, len, s, best, q);
+    int8_t trial[kI8Block];
+    uint16_t tried[2 * kScaleSearch + 2] = {best};
+    int n_tried = 1;
+    for (int i = -kScaleSearch; i <= kScaleSearch; i++) {
+        const float inv = (127.0f + 0.1f * float(i)) / bmax;
+        double xq = 0, qq = 0;
+        for (int k = 0; k < len; k++) {
+            const float r = round_even(std::min(127.0f, std::max(-127.0f, x[k] * inv)));
+            xq += double(x[k]) * r, qq += double(r) * r;
+        }
+        const uint16_t h = f32_to_f16(float(xq / qq / s));
+        if (h == 0 || std::find(tried, tried + n_tried, h) != tried + n_tried) continue;
+        tried[n_tried++] = h;
+        const double err = round_block(x, len, s, h, trial);
+        if (err < best_err) best_err = err, best = h, std::copy(trial, trial + len, q);
+    }
+    return best;
 }
 
 } // namespace

@@ -22,7 +22,8 @@
 //              Symmetric: s[n] per output channel, bs[n, b] per block of kI8Block columns inside
 //              it. A checkpoint quantized per channel (compressed-tensors) keeps its s[n] with every
 //              bs = 1; quantization at load sets s[n] = max_k |W[n, k]| / 127 and each block's bs
-//              from the block's own max (quantize_weight_i8), as llama.cpp's Q8_0 scales blocks.
+//              by a least-squares search near the block's own max / 127 (quantize_weight_i8), as
+//              llama.cpp's make_qx_quants scales blocks.
 //
 // I8 GEMM (every variant, the same packed X): each row of X is quantized on the fly to int16 in
 // blocks of kI8Block columns, symmetric per block (kI8XLevels = 32767 levels a side: the
@@ -192,8 +193,9 @@ void gemm_i8_avx2(int M, int K, const void* xp, const void* wp, int N, int p0, i
 void pack_weight_i8(const int8_t* q, const float* scales, int N, int K, void* dst,
                     const uint16_t* block_scales = nullptr);
 // Quantizes W [N, K] of dtype src (F32, F16, BF16) and packs it as I8: s[n] = max |W[n, :]| / 127
-// (0 for a zero row, NaN for a row holding a NaN or an infinity, its q all zero), each block's
-// bs = max_block / 127 / s rounded up to an F16, q = round_half_even(W / (bs * s)) within [-127, 127].
+// (0 for a zero row, NaN for a row holding a NaN or an infinity, its q all zero); each block's bs
+// the F16 of least squared block error among max_block / 127 / s rounded up and a few least-squares
+// fits (kernels-int8.cpp), q = round_half_even(W / (bs * s)) within [-127, 127].
 void quantize_weight_i8(DType src, const void* w, int N, int K, void* dst);
 
 // --- Weight packing (portable, at load time) --------------------------------------------------
