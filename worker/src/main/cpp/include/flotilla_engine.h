@@ -117,7 +117,8 @@ typedef struct fl_model_params {
     // adapter of the model runs there. A CUDA device that does not exist: FL_DEVICE_UNAVAILABLE.
     const char* device;
     // FL_DTYPE_AS_STORED (default) or FL_DTYPE_I8: quantize the F32/F16/BF16 linear weights
-    // (embedding and output head included) to int8 at load; CPU only (a CUDA device:
+    // (output head included; the embedding too where it is the head, tied, else it stays as
+    // stored: only gathered) to int8 at load; CPU only (a CUDA device:
     // FL_UNSUPPORTED). A compressed-tensors int8 checkpoint (weight I8 + weight_scale, strategy
     // 'channel', symmetric) loads as int8 either way.
     int32_t weight_dtype;

@@ -3,9 +3,11 @@
 // load-time quantization, LoRA on an int8 base, and the errors of bad checkpoints.
 //
 // Tolerances: the int8 engine's logits against the F32 engine's, relative L2 over all positions
-// <= 2e-2 (the bound the project sets for 8-bit weights) and greedy (arg-max) agreement >= 90% of
-// the positions; a compressed-tensors checkpoint (per-channel scales) holds the bytes of the
-// load-time quantization (per-block scales inside each channel) with a larger error.
+// <= 1.2e-2 (int16 activations, searched block scales, an untied embedding as stored: 0.009-0.011
+// on these models; int8 activations per 32 columns with max / 127 block scales gave 0.015-0.017)
+// and greedy (arg-max) agreement >= 95% of the positions; a compressed-tensors checkpoint
+// (per-channel scales) holds the bytes of the load-time quantization (per-block scales inside each
+// channel), its embedding in int8, with a larger error.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "flotilla_engine.h"
+#include "kernels/kernels.h"
 #include "test-model.h"
 #include "test.h"
 
@@ -125,24 +128,26 @@ TEST(int8_engine_stays_close_to_the_f32_engine) {
         REQUIRE(f.ok() && q.ok());
         CHECK(q.info.weight_dtype == FL_DTYPE_I8);
         // the linear weights shrink to a quarter of F32 (half of BF16), plus a scale per row and
-        // an F16 scale per 32 columns
-        const double ratio = double(q.info.weight_bytes) / double(f.info.weight_bytes);
+        // an F16 scale per 32 columns; an untied embedding stays as stored
+        const double embed = s.tie ? 0.0 : double(fl::kern::packed_weight_bytes(s.dtype, s.vocab, s.hidden));
+        const double ratio = (double(q.info.weight_bytes) - embed) / (double(f.info.weight_bytes) - embed);
         CHECK_MSG(ratio < (s.dtype == DType::F32 ? 0.30 : 0.60), "%s: int8 holds %.3f of the bytes", s.arch.c_str(),
                   ratio);
         auto tokens = random_tokens(64, s.vocab, seed + 1);
         auto lf = f.prefill(tokens), lq = q.prefill(tokens);
         REQUIRE(!lf.empty() && lf.size() == lq.size());
         const double err = rel_l2(lq, lf), agree = greedy_agreement(lq, lf, s.vocab);
-        CHECK_MSG(err <= 2e-2, "%s %s isa=%s: relative L2 %g", s.arch.c_str(), fl::dtype_name(s.dtype), fl_engine_isa(),
-                  err);
-        CHECK_MSG(agree >= 0.9, "%s %s: greedy agreement %.3f", s.arch.c_str(), fl::dtype_name(s.dtype), agree);
+        CHECK_MSG(err <= 1.2e-2, "%s %s isa=%s: relative L2 %g", s.arch.c_str(), fl::dtype_name(s.dtype),
+                  fl_engine_isa(), err);
+        CHECK_MSG(agree >= 0.95, "%s %s: greedy agreement %.3f", s.arch.c_str(), fl::dtype_name(s.dtype), agree);
         seed += 10;
     }
 }
 
 // A per-channel checkpoint keeps its scales (every block scale 1): it holds the bytes of the
-// load-time quantization, and its error against F32 is the per-channel one, larger than the
-// load-time quantization's per-block error on the same weights.
+// load-time quantization but for its int8 embedding (the load-time one keeps the untied embedding
+// F32), and its error against F32 is the per-channel one (0.0152; int8 activations gave 0.0187),
+// larger than the load-time quantization's per-block error on the same weights.
 TEST(compressed_tensors_checkpoint_keeps_its_per_channel_scales) {
     TempDir tmp;
     TestModel m = make_model(wide_spec(), 400);
@@ -152,16 +157,19 @@ TEST(compressed_tensors_checkpoint_keeps_its_per_channel_scales) {
     Engine f(plain, FL_DTYPE_AS_STORED), q(plain, FL_DTYPE_I8), c(packed, FL_DTYPE_AS_STORED);
     REQUIRE(f.ok() && q.ok() && c.ok());
     CHECK(c.info.weight_dtype == FL_DTYPE_I8);
-    CHECK(c.info.weight_bytes == q.info.weight_bytes);
+    const int V = m.spec.vocab, H = m.spec.hidden;
+    CHECK(c.info.weight_bytes == q.info.weight_bytes - int64_t(fl::kern::packed_weight_bytes(DType::F32, V, H)) +
+                                     int64_t(fl::kern::packed_weight_bytes(DType::I8, V, H)));
     auto tokens = random_tokens(40, m.spec.vocab, 401);
     auto lf = f.prefill(tokens), lq = q.prefill(tokens), lc = c.prefill(tokens);
     REQUIRE(!lq.empty() && lq.size() == lc.size() && lf.size() == lc.size());
     const double ec = rel_l2(lc, lf), eq = rel_l2(lq, lf);
-    CHECK_MSG(ec <= 2e-2, "per-channel checkpoint vs F32: relative L2 %g", ec);
+    CHECK_MSG(ec <= 1.7e-2, "per-channel checkpoint vs F32: relative L2 %g", ec);
     CHECK_MSG(eq < ec, "load-time (per block) %g vs per-channel checkpoint %g against F32", eq, ec);
 }
 
-// As llm-compressor writes it: BF16 scales, the embedding and lm_head (ignored) unquantized.
+// As llm-compressor writes it: BF16 scales, the embedding and lm_head (ignored) unquantized
+// (0.0113 relative L2; int8 activations gave 0.0147).
 TEST(compressed_tensors_checkpoint_with_a_float_head_stays_close_to_f32) {
     TempDir tmp;
     ModelSpec s = wide_spec();
@@ -175,7 +183,7 @@ TEST(compressed_tensors_checkpoint_with_a_float_head_stays_close_to_f32) {
     auto tokens = random_tokens(40, s.vocab, 411);
     auto lf = f.prefill(tokens), lc = c.prefill(tokens);
     REQUIRE(!lf.empty() && lf.size() == lc.size());
-    CHECK_MSG(rel_l2(lc, lf) <= 2e-2, "relative L2 %g", rel_l2(lc, lf));
+    CHECK_MSG(rel_l2(lc, lf) <= 1.3e-2, "relative L2 %g", rel_l2(lc, lf));
 }
 
 // The adapter's delta is computed from the F32 activations with the adapter's own weights: on an
