@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
@@ -60,28 +61,37 @@ public final class ModelFiles {
 
   /** Bytes the weights take held in {@code dtype} (the files' own dtype when {@code null}). */
   public static long weightsBytes(Path dir, Dtype dtype) throws IOException {
-    long total = 0;
+    List<SafetensorsHeaders.Tensor> tensors = new ArrayList<>();
     int files = 0;
     try (Stream<Path> list = Files.list(dir)) {
       for (Path file :
           (Iterable<Path>)
               list.filter(f -> f.toString().endsWith(".safetensors")).sorted()::iterator) {
         files++;
-        for (SafetensorsHeaders.Tensor t : SafetensorsHeaders.read(file).values()) {
-          total += heldBytes(t, dtype);
-        }
+        tensors.addAll(SafetensorsHeaders.read(file).values());
       }
     }
     if (files == 0) {
       throw new IOException("no .safetensors files in " + dir);
     }
+    boolean untied = tensors.stream().anyMatch(t -> t.name().equals(LM_HEAD));
+    long total = 0;
+    for (SafetensorsHeaders.Tensor t : tensors) {
+      // quantizing at load leaves an untied embedding as stored: it is only gathered
+      boolean asStored = dtype == Dtype.INT8 && untied && t.name().equals(EMBEDDING);
+      total += heldBytes(t, asStored ? null : dtype);
+    }
     return total;
   }
+
+  private static final String EMBEDDING = "model.embed_tokens.weight";
+  private static final String LM_HEAD = "lm_head.weight";
 
   /**
    * Bytes one tensor takes held in {@code dtype}. INT8 holds each floating-point matrix as one byte
    * per element plus an F32 scale per row and an F16 scale per 32 columns of each row, and the
-   * vectors (norms, biases) and stored scales as F32, as the engine does.
+   * vectors (norms, biases) and stored scales as F32, as the engine does (except an untied
+   * embedding, which {@link #weightsBytes} counts as stored).
    */
   static long heldBytes(SafetensorsHeaders.Tensor t, Dtype dtype) {
     Long fourBit = fourBitHeldBytes(t);
