@@ -688,6 +688,32 @@ TEST(quantize_weight_i8_rounds_with_block_scales) {
     }
 }
 
+// quantize_weight_i8 spreads its panels over threads: the whole matrix's bytes are those of each
+// panel quantized alone (its panel bytes, row scales and block scales), whatever the split.
+TEST(quantize_weight_i8_gives_each_panel_what_it_gives_alone) {
+    const int N = 37 * kPanel + 5, K = 96, nb = (K + 31) / 32;
+    std::mt19937 rng(11);
+    std::normal_distribution<float> d(0.0f, 1.0f);
+    std::vector<float> w(size_t(N) * K);
+    for (float& v : w) v = d(rng);
+    Buffer whole(packed_weight_bytes(DType::I8, N, K));
+    quantize_weight_i8(DType::F32, w.data(), N, K, whole.as<void>());
+    const size_t panels = (size_t(N) + kPanel - 1) / kPanel, panel_bytes = size_t(i8_kpad(K)) * kPanel;
+    const float* s = reinterpret_cast<const float*>(whole.as<char>() + panels * panel_bytes);
+    const uint16_t* bs = reinterpret_cast<const uint16_t*>(s + panels * kPanel);
+    for (size_t p = 0; p < panels; p++) {
+        const int rows = int(std::min<size_t>(kPanel, size_t(N) - p * kPanel));
+        Buffer one(packed_weight_bytes(DType::I8, rows, K));
+        quantize_weight_i8(DType::F32, &w[p * kPanel * K], rows, K, one.as<void>());
+        CHECK_MSG(std::memcmp(one.as<char>(), whole.as<char>() + p * panel_bytes, panel_bytes) == 0, "panel %zu", p);
+        const float* s1 = reinterpret_cast<const float*>(one.as<char>() + panel_bytes);
+        const uint16_t* bs1 = reinterpret_cast<const uint16_t*>(s1 + kPanel);
+        CHECK_MSG(std::memcmp(s1, s + p * kPanel, sizeof(float) * kPanel) == 0, "row scales of panel %zu", p);
+        CHECK_MSG(std::memcmp(bs1, bs + p * size_t(nb) * kPanel, sizeof(uint16_t) * nb * kPanel) == 0,
+                  "block scales of panel %zu", p);
+    }
+}
+
 // A NaN or an infinity in a row of X makes that row's outputs NaN (as the float GEMMs propagate
 // it) and leaves the other rows alone.
 TEST(gemm_i8_propagates_non_finite_inputs) {

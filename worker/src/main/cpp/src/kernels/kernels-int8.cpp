@@ -1,9 +1,13 @@
 // kernels-int8.cpp - int8 weights: quantization, packing and the reference GEMM (portable; the
 // layout and the math: kernels.h).
+#include <sched.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 #include "../tensor.h"
@@ -185,39 +189,64 @@ uint16_t quantize_block(const float* x, int len, float s, int8_t* q) {
 
 } // namespace
 
+// The CPUs this process may run on (its affinity mask, which a container's cpuset narrows), at
+// least 1.
+static size_t quantize_threads() {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+    return std::max(1u, std::thread::hardware_concurrency());
+}
+
 void quantize_weight_i8(DType src, const void* w, int N, int K, void* dst) {
-    // a panel's rows at a time: the int8 rows of one panel stay in cache while pack_weight_i8 reads
-    // them column-wise
-    std::vector<float> f(static_cast<size_t>(K));
-    std::vector<int8_t> q(size_t(kPanel) * K);
     const int k2 = i8_kpad(K), nb = i8_blocks(K);
     std::vector<float> scales(static_cast<size_t>(N));
     std::vector<uint16_t> block_scales(size_t(N) * nb);
     const size_t panels = (size_t(N) + kPanel - 1) / kPanel;
     int8_t* d = static_cast<int8_t*>(dst);
-    std::vector<char> one(packed_weight_bytes(DType::I8, kPanel, K));
-    for (size_t p = 0; p < panels; p++) {
-        const int rows = int(std::min<size_t>(kPanel, size_t(N) - p * kPanel));
-        for (int j = 0; j < rows; j++) {
-            const size_t n = p * kPanel + j;
-            to_f32(src, w, n * size_t(K), K, f.data());
-            int8_t* qr = q.data() + size_t(j) * K;
-            uint16_t* bsr = block_scales.data() + n * nb;
-            scales[n] = quantize_row(f.data(), K, 127.0f, qr); // s[n], and q for a zero or non-finite row
-            if (!(scales[n] > 0.0f)) {
-                std::fill(bsr, bsr + nb, uint16_t(0x3c00));
-                continue;
+    // Panels [p0, p1), a panel's rows at a time: the int8 rows of one panel stay in cache while
+    // pack_weight_i8 reads them column-wise.
+    auto quantize_panels = [&](size_t p0, size_t p1) {
+        std::vector<float> f(static_cast<size_t>(K));
+        std::vector<int8_t> q(size_t(kPanel) * K);
+        std::vector<char> one(packed_weight_bytes(DType::I8, kPanel, K));
+        for (size_t p = p0; p < p1; p++) {
+            const int rows = int(std::min<size_t>(kPanel, size_t(N) - p * kPanel));
+            for (int j = 0; j < rows; j++) {
+                const size_t n = p * kPanel + j;
+                to_f32(src, w, n * size_t(K), K, f.data());
+                int8_t* qr = q.data() + size_t(j) * K;
+                uint16_t* bsr = block_scales.data() + n * nb;
+                scales[n] = quantize_row(f.data(), K, 127.0f, qr); // s[n], and q for a zero or non-finite row
+                if (!(scales[n] > 0.0f)) {
+                    std::fill(bsr, bsr + nb, uint16_t(0x3c00));
+                    continue;
+                }
+                for (int b = 0; b < nb; b++) {
+                    const int k0 = b * kI8Block;
+                    bsr[b] = quantize_block(f.data() + k0, std::min(kI8Block, K - k0), scales[n], qr + k0);
+                }
             }
-            for (int b = 0; b < nb; b++) {
-                const int k0 = b * kI8Block;
-                bsr[b] = quantize_block(f.data() + k0, std::min(kI8Block, K - k0), scales[n], qr + k0);
-            }
+            // pack this panel alone: a one-panel layout is the panel followed by its scales, so
+            // write the panel bytes only (the scales go after every panel below)
+            pack_weight_i8(q.data(), scales.data() + p * kPanel, rows, K, one.data());
+            std::memcpy(d + p * size_t(k2) * kPanel, one.data(), size_t(k2) * kPanel);
         }
-        // pack this panel alone: a one-panel layout is the panel followed by its scales, so write
-        // the panel bytes only (the scales go after every panel below)
-        pack_weight_i8(q.data(), scales.data() + p * kPanel, rows, K, one.data());
-        std::memcpy(d + p * size_t(k2) * kPanel, one.data(), size_t(k2) * kPanel);
+    };
+    // The scale search makes quantizing at load compute-bound (tens of ns a weight), so the panels
+    // are spread over the cores the process may run on. Each panel's bytes depend on that panel
+    // alone: the result is the same for any thread count.
+    const size_t threads = std::min(quantize_threads(), std::max<size_t>(1, panels / 4));
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < threads; t++) {
+        const size_t p0 = panels * t / threads, p1 = panels * (t + 1) / threads;
+        try {
+            pool.emplace_back(quantize_panels, p0, p1);
+        } catch (const std::system_error&) { // no thread to be had: this one does the range
+            quantize_panels(p0, p1);
+        }
     }
+    quantize_panels(0, panels / threads);
+    for (std::thread& th : pool) th.join();
     // the scales: what pack_weight_i8 writes after the panels
     float* s = reinterpret_cast<float*>(d + panels * size_t(k2) * kPanel);
     for (size_t n = 0; n < panels * kPanel; n++) s[n] = n < size_t(N) ? scales[n] : 0.0f;
