@@ -469,11 +469,18 @@ void axpy_bf16(float a, const uint16_t* x, float* y, int n) {
 //   P.V     positions in blocks of kPvBlock; per block, up to 4 queries x 16 output elements in
 //           registers, a broadcast probability times a value chunk
 // BF16 keys and values are widened in registers (shift of the zero-extended halves), never copied.
+// The rows come through a block table, a KV head's slice of each (hd values) kv_dim values apart, so
+// the hardware prefetchers do not follow them and each row would wait on memory: the scores pass
+// prefetches the key rows kPrefetchAhead positions ahead into L1 and the value rows into L2 (the
+// P.V pass reads them next); before P.V, the first kPrefetchAhead value rows go into L1, and the
+// first pass over each block of positions prefetches the next block's value rows into L1.
+// Prefetches change no result.
 // Per query, each sum runs in an order fixed by its own positions alone (a dot product is the same
 // in every lane of reduce8; P.V adds j ascending, exact zeros outside [lo, hi)): batch invariant.
 // scratch: st [nq][ldst] scores then probabilities, a zero row [hd] for the keys past n_pos
 //          (ldst = n_pos rounded up to 8; within attend_scratch_floats).
 constexpr int kPvBlock = 64;
+constexpr int kPrefetchAhead = 32; // positions between a row's prefetch and its first read
 
 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 inline __m256 load8(const uint16_t* p) { return bf16x8(p); }
@@ -519,13 +526,23 @@ template <class T> inline __m256 scores_4x2(const float* q0, const float* q1, co
     return _mm256_mul_ps(reduce8(acc), _mm256_set1_ps(scale));
 }
 
-// out[r][e0, e0 + 8 NC) += sum_{j in [j0, j1)} p[r][j] * vp[j][e0, e0 + 8 NC) for NQ queries.
+// The cache lines of one key or value row (bytes from p): into L1 (_MM_HINT_T0) or L2 (_MM_HINT_T1).
+template <int Hint> inline void prefetch_row(const void* p, int bytes) {
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    for (uintptr_t line = a & ~uintptr_t(63); line < a + uintptr_t(bytes); line += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(line), static_cast<_mm_hint>(Hint));
+}
+
+// out[r][e0, e0 + 8 NC) += sum_{j in [j0, j1)} p[r][j] * vp[j][e0, e0 + 8 NC) for NQ queries;
+// the rows next[j - j0] (j - j0 < n_next) prefetched on the way.
 template <class T, int NQ, int NC>
-inline void pv_chunks(float* const* p, const T* const* vp, int j0, int j1, int e0, float* const* out) {
+inline void pv_chunks(float* const* p, const T* const* vp, int j0, int j1, int e0, float* const* out,
+                      const T* const* next = nullptr, int n_next = 0, int row_bytes = 0) {
     __m256 acc[NQ][NC];
     for (int r = 0; r < NQ; r++)
         for (int c = 0; c < NC; c++) acc[r][c] = _mm256_loadu_ps(out[r] + e0 + 8 * c);
     for (int j = j0; j < j1; j++) {
+        if (j - j0 < n_next) prefetch_row<_MM_HINT_T0>(next[j - j0], row_bytes);
         __m256 v[NC];
         for (int c = 0; c < NC; c++) v[c] = load8(vp[j] + e0 + 8 * c);
         for (int r = 0; r < NQ; r++) {
@@ -538,8 +555,14 @@ inline void pv_chunks(float* const* p, const T* const* vp, int j0, int j1, int e
 }
 
 template <class T, int NC>
-inline void pv_queries(int nq, float* const* p, const T* const* vp, int j0, int j1, int e0, float* const* out) {
+inline void pv_queries(int nq, float* const* p, const T* const* vp, int j0, int j1, int e0, float* const* out,
+                       const T* const* next = nullptr, int n_next = 0, int row_bytes = 0) {
     int r = 0;
+    if (nq >= 4) {
+        pv_chunks<T, 4, NC>(p, vp, j0, j1, e0, out, next, n_next, row_bytes), r = 4;
+    } else {
+        for (int i = 0; i < n_next; i++) prefetch_row<_MM_HINT_T0>(next[i], row_bytes);
+    }
     for (; r + 4 <= nq; r += 4) pv_chunks<T, 4, NC>(p + r, vp, j0, j1, e0, out + r);
     switch (nq - r) {
     case 3:
@@ -562,9 +585,14 @@ void attend_t(int nq, int hd, const float* const* q, const T* const* kp, const T
     float* zero = st + size_t(nq) * ldst; // [hd] floats: a zero row of either dtype
     std::memset(zero, 0, size_t(hd) * 4);
     const T* zero_row = reinterpret_cast<const T*>(zero);
+    const int row_bytes = hd * int(sizeof(T));
     for (int j = 0; j < n_pos; j += 4) {
         const T* k[4];
         for (int i = 0; i < 4; i++) k[i] = j + i < n_pos ? kp[j + i] : zero_row;
+        for (int i = j + kPrefetchAhead; i < j + kPrefetchAhead + 4 && i < n_pos; i++) {
+            prefetch_row<_MM_HINT_T0>(kp[i], row_bytes);
+            prefetch_row<_MM_HINT_T1>(vp[i], row_bytes);
+        }
         for (int r = 0; r < nq; r += 2) { // an odd last query computes beside itself
             const int r1 = r + 1 < nq ? r + 1 : r;
             const __m256 s8 = scores_4x2(q[r], q[r1], k, hd, scale);
@@ -586,9 +614,12 @@ void attend_t(int nq, int hd, const float* const* q, const T* const* kp, const T
         j0 = lo[r] < j0 ? lo[r] : j0;
         j1 = hi[r] > j1 ? hi[r] : j1;
     }
+    for (int j = j0; j < j1 && j < j0 + kPrefetchAhead; j++) prefetch_row<_MM_HINT_T0>(vp[j], row_bytes);
     for (int b0 = j0; b0 < j1; b0 += kPvBlock) {
         const int b1 = j1 - b0 < kPvBlock ? j1 : b0 + kPvBlock;
+        const int n_next = j1 - b1 < kPvBlock ? j1 - b1 : kPvBlock; // the next block's rows
         int e = 0;
+        if (e + 16 <= hd) pv_queries<T, 2>(nq, p, vp, b0, b1, e, out, vp + b1, n_next, row_bytes), e += 16;
         for (; e + 16 <= hd; e += 16) pv_queries<T, 2>(nq, p, vp, b0, b1, e, out);
         if (e + 8 <= hd) pv_queries<T, 1>(nq, p, vp, b0, b1, e, out), e += 8;
         for (; e < hd; e++)
