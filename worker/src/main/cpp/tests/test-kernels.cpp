@@ -483,6 +483,86 @@ TEST(attend_matches_naive_reference_and_is_query_invariant) {
     }
 }
 
+// attend as decode calls it on a long context: the rows of one KV head of a cache laid out as the
+// engine's (blocks of 16 positions x kv_dim values, the blocks in shuffled order through a table), over
+// ranges that span many blocks of positions, so every prefetch of the SIMD kernels (rows ahead of the
+// scores pass, the next P.V block) runs; each variant against the reference and against what the
+// scalar table decodes with (it has no attend: forward.cpp gives its decode rows flash_attend). The
+// pointer arrays hold exactly n_pos rows (a read past them shows under the sanitizers).
+TEST(attend_through_a_block_table_matches_reference_and_scalar) {
+    const Kernels* scalar = kernels_for(Isa::Scalar);
+    REQUIRE(scalar && scalar->flash_attend);
+    constexpr int kBlock = 16, kHeads = 4, kHead = 2;
+    int case_id = 0;
+    for (DType kv : {DType::F32, DType::BF16})
+        for (int hd : {64, 40})
+            for (int nq : {4, 3})
+                for (int n_pos : {2048, 333}) {
+                    std::mt19937 rng(9500 + case_id++);
+                    std::normal_distribution<float> d(0.0f, 1.0f);
+                    const int kv_dim = kHeads * hd, n_blocks = (n_pos + kBlock - 1) / kBlock;
+                    const size_t es = dtype_size(kv), rows = size_t(n_blocks) * kBlock;
+                    std::vector<float> K(rows * kv_dim), V(rows * kv_dim), Q(size_t(nq) * hd);
+                    for (float& x : K) x = 2 * d(rng);
+                    for (float& x : V) x = d(rng);
+                    for (float& x : Q) x = d(rng);
+                    std::vector<uint16_t> Kh(K.size()), Vh(V.size());
+                    if (kv == DType::BF16)
+                        for (size_t i = 0; i < K.size(); i++) {
+                            Kh[i] = f32_to_bf16(K[i]), K[i] = bf16_to_f32(Kh[i]);
+                            Vh[i] = f32_to_bf16(V[i]), V[i] = bf16_to_f32(Vh[i]);
+                        }
+                    const char* kbase = kv == DType::BF16 ? reinterpret_cast<const char*>(Kh.data())
+                                                          : reinterpret_cast<const char*>(K.data());
+                    const char* vbase = kv == DType::BF16 ? reinterpret_cast<const char*>(Vh.data())
+                                                          : reinterpret_cast<const char*>(V.data());
+                    std::vector<int> table(n_blocks);
+                    for (int b = 0; b < n_blocks; b++) table[b] = b;
+                    std::shuffle(table.begin(), table.end(), rng);
+                    std::vector<const void*> kp(n_pos), vp(n_pos);
+                    std::vector<const float*> kw(n_pos), vw(n_pos), qs(nq);
+                    for (int j = 0; j < n_pos; j++) {
+                        const size_t at = (size_t(table[j / kBlock]) * kBlock + j % kBlock) * kv_dim + kHead * hd;
+                        kp[j] = kbase + at * es, vp[j] = vbase + at * es;
+                        kw[j] = &K[at], vw[j] = &V[at];
+                    }
+                    std::vector<int> lo(nq), hi(nq);
+                    for (int r = 0; r < nq; r++) {
+                        qs[r] = &Q[size_t(r) * hd];
+                        hi[r] = n_pos - 5 * r;
+                        lo[r] = r == 2 ? n_pos / 3 : 0;
+                    }
+                    const float scale = 1.0f / std::sqrt(float(hd));
+                    std::vector<float> base(size_t(nq) * hd), out(size_t(nq) * hd);
+                    std::vector<float*> base_outs(nq), outs(nq);
+                    for (int r = 0; r < nq; r++) base_outs[r] = &base[size_t(r) * hd], outs[r] = &out[size_t(r) * hd];
+                    Buffer flash_scratch(flash_scratch_floats(hd) * 4), scratch(attend_scratch_floats(n_pos, hd) * 4);
+                    scalar->flash_attend(kv, nq, hd, qs.data(), kp.data(), vp.data(), n_pos, 0, lo.data(), hi.data(),
+                                         scale, 0.0f, base_outs.data(), flash_scratch.as<float>());
+                    for (const Kernels* k : all_kernels()) {
+                        if (!k->attend) continue;
+                        std::fill(out.begin(), out.end(), -7.0f);
+                        k->attend(kv, nq, hd, qs.data(), kp.data(), vp.data(), n_pos, lo.data(), hi.data(), scale,
+                                  outs.data(), scratch.as<float>());
+                        for (int r = 0; r < nq; r++) {
+                            const auto ref = attend_reference(qs[r], kw, vw, hd, lo[r], hi[r], scale);
+                            double vmax = 0;
+                            for (int j = lo[r]; j < hi[r]; j++)
+                                for (int e = 0; e < hd; e++) vmax = std::max(vmax, double(std::fabs(vw[j][e])));
+                            for (int e = 0; e < hd; e++) {
+                                const float o = outs[r][e], b = base_outs[r][e];
+                                CHECK_MSG(std::fabs(o - ref[e]) <= 2e-5 * vmax,
+                                          "%s %s hd=%d nq=%d n_pos=%d r=%d e=%d: %g vs %g", k->name, dtype_name(kv), hd,
+                                          nq, n_pos, r, e, o, ref[e]);
+                                CHECK_MSG(std::fabs(o - b) <= 4e-5 * vmax,
+                                          "%s %s hd=%d nq=%d n_pos=%d r=%d e=%d: %g vs scalar %g", k->name,
+                                          dtype_name(kv), hd, nq, n_pos, r, e, o, b);
+                            }
+                        }
+                    }
+                }
+}
+
 // --- int8 weights ----------------------------------------------------------------------------
 
 namespace {
