@@ -356,17 +356,21 @@ std::shared_ptr<Model> load_model(const std::string& dir, const Device& device, 
 
     TensorSource src(dir);
     const LinearLoad how{&c, options.quantize_int8};
+    // A 4-bit model's output head is quantized to I8: at batch 1 it is the largest read of a step
+    // (BF16 [vocab, hidden] against 4-bit layers), and int8 with per-32-column scales keeps it at
+    // Q8_0's accuracy (llama.cpp's Q4_0 files carry a Q6_K head). A tied embedding is that head.
+    const LinearLoad head_how{&c, options.quantize_int8 || c.q4.method != Q4Method::None};
     int64_t& bytes = m.weight_bytes;
     Buffer staging;
     std::vector<LinearSource> device_linears;
     std::vector<LinearSource>* dl = device.is_cuda() ? &device_linears : nullptr;
     // Gemma's embedding scale is rounded to the checkpoint's dtype, as transformers computes it
     const StDType embed_file_dtype = src.get("model.embed_tokens.weight", dir).info->dtype;
-    // Quantizing at load leaves an untied embedding in the checkpoint's dtype: it is only gathered,
-    // a row per token, so int8 would save memory but no time, and its rounding error enters every
-    // position's residual stream (on the bench model, 0.0223 -> 0.0196 relative L2 of the logits).
-    // Tied, it is also the lm_head and is quantized with the layers.
-    const LinearLoad how_embed{&c, options.quantize_int8 && c.tie_word_embeddings};
+    // An untied embedding stays in the checkpoint's dtype: it is only gathered, a row per token, so
+    // int8 would save memory but no time, and its rounding error enters every position's residual
+    // stream (on the bench model, 0.0223 -> 0.0196 relative L2 of the int8 logits). Tied, it is
+    // also the lm_head and loads as the head does.
+    const LinearLoad how_embed{&c, c.tie_word_embeddings && head_how.quantize_int8};
     load_linear(src, dir, "model.embed_tokens.weight", c.vocab_size, c.hidden_size, m.embed, bytes, staging, how_embed,
                 dl, LinearSource::kEmbed);
     m.layers.resize(c.n_layers);
@@ -423,7 +427,7 @@ std::shared_ptr<Model> load_model(const std::string& dir, const Device& device, 
     if (!c.tie_word_embeddings) {
         if (!src.find("lm_head.weight"))
             fail(FL_FORMAT, "%s: missing tensor 'lm_head.weight' (tie_word_embeddings is false)", dir.c_str());
-        load_linear(src, dir, "lm_head.weight", c.vocab_size, c.hidden_size, m.lm_head, bytes, staging, how, dl,
+        load_linear(src, dir, "lm_head.weight", c.vocab_size, c.hidden_size, m.lm_head, bytes, staging, head_how, dl,
                     LinearSource::kLmHead);
     }
     if (dl) {

@@ -18,6 +18,7 @@
 #include "flotilla_engine.h"
 #include "kernels/kernels.h"
 #include "kernels/q4.h"
+#include "model.h"
 #include "q4-checkpoint.h"
 #include "test-model.h"
 #include "test.h"
@@ -345,6 +346,29 @@ TEST(q4_a_rows_logits_do_not_depend_on_the_other_rows) {
     REQUIRE(fl_decode(e.ctx, &batch) == FL_OK);
     REQUIRE(alone.size() == a.size() * m.spec.vocab);
     CHECK(std::memcmp(alone.data(), out.data() + b.size() * m.spec.vocab, alone.size() * 4) == 0);
+}
+
+TEST(q4_the_output_head_is_int8) {
+    // untied: the head quantized to I8, the embedding as stored; tied: the shared embedding is the head
+    for (bool tie : {false, true}) {
+        TempDir tmp;
+        ModelSpec spec = q4_spec();
+        spec.tie = tie;
+        TestModel m = make_model(spec, 900);
+        write_q4_pair(m, Q4Options{}, tmp.sub("q4"), tmp.sub("f32"));
+        std::shared_ptr<fl::Model> model = fl::load_model(tmp.path + "/q4");
+        CHECK_MSG(model->output().dtype == DType::I8, "tie %d: head %s", tie, fl::dtype_name(model->output().dtype));
+        CHECK_MSG(model->embed.dtype == (tie ? DType::I8 : DType::F16), "tie %d: embedding %s", tie,
+                  fl::dtype_name(model->embed.dtype));
+        CHECK(model->layer_dtype == DType::Q4);
+        // the logits stay within the bound of the F32 engine on the weights the checkpoint holds
+        Engine q(tmp.path + "/q4"), f(tmp.path + "/f32");
+        REQUIRE(q.ok() && f.ok());
+        const auto tokens = random_tokens(32, spec.vocab, 901);
+        const auto lq = q.prefill(tokens), lf = f.prefill(tokens);
+        REQUIRE(!lq.empty() && lq.size() == lf.size());
+        CHECK_MSG(rel_l2(lq, lf) <= kEngineTol, "tie %d: relative L2 %g", tie, rel_l2(lq, lf));
+    }
 }
 
 TEST(q4_lora_applies_on_a_4bit_base) {
