@@ -59,7 +59,11 @@ public final class ModelFiles {
     return Files.isDirectory(dir) ? Optional.of(dir) : Optional.empty();
   }
 
-  /** Bytes the weights take held in {@code dtype} (the files' own dtype when {@code null}). */
+  /**
+   * Bytes the weights take held in {@code dtype} (the files' own dtype when {@code null}). A 4-bit
+   * checkpoint's output head ({@code lm_head.weight}, or the embedding when there is none: tied) is
+   * held as INT8, as the engine quantizes it at load.
+   */
   public static long weightsBytes(Path dir, Dtype dtype) throws IOException {
     List<SafetensorsHeaders.Tensor> tensors = new ArrayList<>();
     int files = 0;
@@ -75,11 +79,15 @@ public final class ModelFiles {
       throw new IOException("no .safetensors files in " + dir);
     }
     boolean untied = tensors.stream().anyMatch(t -> t.name().equals(LM_HEAD));
+    boolean fourBit = tensors.stream().anyMatch(t -> fourBitHeldBytes(t) != null);
+    String head = untied ? LM_HEAD : EMBEDDING; // tied, the embedding is the head
     long total = 0;
     for (SafetensorsHeaders.Tensor t : tensors) {
-      // quantizing at load leaves an untied embedding as stored: it is only gathered
+      // quantizing at load leaves an untied embedding as stored: it is only gathered; a 4-bit
+      // checkpoint's head is held as INT8
       boolean asStored = dtype == Dtype.INT8 && untied && t.name().equals(EMBEDDING);
-      total += heldBytes(t, asStored ? null : dtype);
+      total +=
+          heldBytes(t, asStored ? null : fourBit && t.name().equals(head) ? Dtype.INT8 : dtype);
     }
     return total;
   }

@@ -73,4 +73,37 @@ class ModelFilesTest {
     // the 4-bit weights stay 4-bit whatever dtype the deployment names
     assertThat(ModelFiles.weightsBytes(dir, Dtype.BF16)).isEqualTo(packed + 512 * 4 + 256 * 2);
   }
+
+  @Test
+  void aFourBitCheckpointsHeadCountsAsInt8() throws Exception {
+    String[] layer = {"model.layers.0.self_attn.q_proj.qweight", "I32", "512,32"};
+    long packed = 256L * 512 / 2 * 17 / 16;
+    // [vocab 300, hidden 512] as INT8: a byte each, an F32 scale per row, an F16 per 32 columns
+    long int8 = 300L * 512 + 300 * 4 + 300L * 16 * 2;
+    write(
+        dir.resolve("model.safetensors"),
+        layer[0],
+        layer[1],
+        layer[2],
+        "model.embed_tokens.weight",
+        "F16",
+        "300,512",
+        "lm_head.weight",
+        "F16",
+        "300,512");
+    assertThat(ModelFiles.weightsBytes(dir, null)).isEqualTo(packed + 300L * 512 * 2 + int8);
+    // tied: the embedding is the head
+    write(
+        dir.resolve("model.safetensors"),
+        layer[0],
+        layer[1],
+        layer[2],
+        "model.embed_tokens.weight",
+        "F16",
+        "300,512");
+    assertThat(ModelFiles.weightsBytes(dir, null)).isEqualTo(packed + int8);
+    // without 4-bit weights the head stays as stored
+    write(dir.resolve("model.safetensors"), "lm_head.weight", "F16", "300,512");
+    assertThat(ModelFiles.weightsBytes(dir, null)).isEqualTo(300L * 512 * 2);
+  }
 }
