@@ -6,9 +6,14 @@
 # llama-batched-bench and llama-quantize (CPU, native, Release), converts the engine benchmark's
 # medium model (target/bench-models/medium, generated as bench/engine/run.sh generates it) to GGUF
 # F16 and BF16 with bench/engine/llamacpp_gguf.py (numpy + llama.cpp's gguf-py), and quantizes the
-# BF16 file to Q8_0 (and Q4_0 with --q4) with llama-quantize.
+# BF16 file to Q8_0 (and Q4_0 with --q4) with llama-quantize. With --q4 the engine's 4-bit model is
+# the same BF16 model written as an AWQ checkpoint (target/bench-models/medium-awq) by
+# engine_bench --int4, whose run also compares the 4-bit engine's logits with the BF16 engine's
+# (relative L2, greedy agreement over 256 tokens; its output goes into the results file).
 # Then ROUNDS rounds (default 2), each running, one after the other:
-#   engine BF16 (as stored)  | llama.cpp F16, BF16  | engine INT8 | llama.cpp Q8_0 | [--q4: llama.cpp Q4_0]
+#   engine BF16 (as stored)  | llama.cpp F16, BF16  | engine INT8 | llama.cpp Q8_0 |
+#   [--q4: engine INT4 (AWQ as stored) | llama.cpp Q4_0] | llama.cpp batched Q8_0 | [--q4: batched Q4_0] |
+#   llama.cpp batched F16
 # engine rows: engine_bench --rows (prefill512, decode_b1_none, decode_b16_distinct: 16 rows, 16
 # distinct rank-16 adapters); llama.cpp rows: llama-bench pp512 / tg64 (batch 1) and
 # llama-batched-bench at 16 parallel sequences (64-token prompts, 32 generated tokens each, no
@@ -71,7 +76,7 @@ OUT="bench/results/llamacpp-$STAMP.txt"
 RAW="$(mktemp)"
 trap 'rm -f "$RAW"' EXIT
 # weights stay in process memory (-mmp 0 / --no-mmap): idle pages of mmap'd files are reclaimed here
-ours() { echo "$BUILD/engine_bench --rows $THREADS $MODELS/medium $1 $MODELS/medium-lora16"; }
+ours() { echo "$BUILD/engine_bench --rows $THREADS $MODELS/${2:-medium} $1 $MODELS/medium-lora16"; }
 llb() { echo "$LLBIN/llama-bench -m $GGUF/medium-$1.gguf -t $THREADS -p 512 -n 32 -r 2 -mmp 0 -o csv"; }
 llbb() { echo "$LLBIN/llama-batched-bench -m $GGUF/medium-$1.gguf -t $THREADS -c 4096 -b 2048 -ub 512 -npp 32 -ntg 16 -npl 16 --no-mmap"; }
 run() { # label, command: raw output into $RAW, prefixed
@@ -80,18 +85,32 @@ run() { # label, command: raw output into $RAW, prefixed
   sed "s|^|$1 | " "$RAW.one" >>"$RAW"
   rm -f "$RAW.one"
 }
+if [ "$Q4" = 1 ]; then
+  # the AWQ checkpoint, written afresh from the BF16 model (the quantizer is deterministic)
+  rm -rf "$MODELS/medium-awq.tmp"
+  run "int4-compare" "$BUILD/engine_bench --int4 $THREADS $MODELS/medium $MODELS/medium-awq.tmp"
+  rm -rf "$MODELS/medium-awq"
+  mv "$MODELS/medium-awq.tmp" "$MODELS/medium-awq"
+fi
+LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq 1 "$ROUNDS"); do
+  echo "### round $r, load average $(cut -d' ' -f1-3 /proc/loadavg)" >>"$RAW"
   run "ours-bf16" "$(ours as_stored)"
   for k in f16 bf16; do run "ll-$k" "$(llb $k)"; done
   run "ours-int8" "$(ours int8)"
-  for q in $QUANTS; do run "ll-$q" "$(llb $q)"; done
-  run "llbb-q8_0" "$(llbb q8_0)"
+  run "ll-q8_0" "$(llb q8_0)"
+  if [ "$Q4" = 1 ]; then
+    run "ours-int4" "$(ours as_stored medium-awq)"
+    run "ll-q4_0" "$(llb q4_0)"
+  fi
+  for q in $QUANTS; do run "llbb-$q" "$(llbb $q)"; done
   run "llbb-f16" "$(llbb f16)"
 done
 
 python3 - "$RAW" >"$RAW.sum" <<'EOF'
-import csv, io, re, sys
+import csv, io, json, re, sys
 best = {}
+compare = None
 def put(k, v):
     best[k] = max(best.get(k, 0.0), v)
 lines = open(sys.argv[1]).read().splitlines()
@@ -115,6 +134,13 @@ for label, rows in groups.items():
             test = "prefill512" if row["n_prompt"] == "512" else "decode_b1" if row["n_gen"] == "32" else None
             if test:
                 put(f"{label} {test}", float(row["avg_ts"]))
+    elif label == "int4-compare":
+        for r in rows:
+            if r.startswith("{"):
+                j = json.loads(r)
+                compare = (f"INT4 vs BF16 logits over 256 greedy tokens: relative L2 {j['int4_vs_bf16_rel_l2']:.4f}, "
+                           f"arg-max agreement {j['int4_greedy_agreement']:.3f} (projections alone: relative L2 "
+                           f"{j['int4_weight_rel_l2']:.4f}); INT4 weights {j['weight_bytes_int4'] / 1048576:.1f} MiB")
     elif label.startswith("llbb-"):
         for r in rows:
             f = [x.strip() for x in r.split("|")]
@@ -134,7 +160,12 @@ ratio("ours-bf16 decode_b1_none", "ll-bf16 decode_b1", "decode b1: engine BF16 /
 ratio("ours-bf16 decode_b16_distinct", "llbb-f16 decode_b16", "decode b16: engine BF16, 16 distinct adapters / llama.cpp F16, none")
 ratio("ours-bf16 prefill512", "ll-f16 prefill512", "prefill 512: engine BF16 / llama.cpp F16")
 ratio("ours-bf16 prefill512", "ll-bf16 prefill512", "prefill 512: engine BF16 / llama.cpp BF16")
+ratio("ours-int4 decode_b1_none", "ll-q4_0 decode_b1", "decode b1: engine INT4 / llama.cpp Q4_0 (target >= 1.0)")
+ratio("ours-int4 decode_b16_distinct", "llbb-q4_0 decode_b16", "decode b16: engine INT4, 16 distinct adapters / llama.cpp Q4_0, none")
+ratio("ours-int4 prefill512", "ll-q4_0 prefill512", "prefill 512: engine INT4 / llama.cpp Q4_0")
 ratio("ll-q4_0 decode_b1", "ll-q8_0 decode_b1", "decode b1: llama.cpp Q4_0 / Q8_0")
+if compare:
+    print(compare)
 EOF
 
 {
@@ -142,13 +173,15 @@ EOF
   echo "# started: $STAMP  finished: $(date -u +%Y-%m-%dT%H:%M:%SZ)  commit: $COMMIT"
   echo "# llama.cpp: $(git -C "$LL" rev-parse HEAD) ($(git -C "$LL" log -1 --format=%cs)), built -DGGML_NATIVE=ON Release"
   echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
-       "$(free -g | awk '/Mem:/ {print $2}') GiB; load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+       "$(free -g | awk '/Mem:/ {print $2}') GiB; load average before the rounds: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "# model: $MODELS/medium (testkit medium, BF16); GGUF: bench/engine/llamacpp_gguf.py -> F16/BF16, llama-quantize -> ${QUANTS^^}"
+  [ "$Q4" = 1 ] && echo "# 4-bit: $MODELS/medium-awq, the BF16 model as AWQ (round to nearest, group 128; engine_bench --int4): layers INT4, head INT8, embedding BF16"
   echo "# $ROUNDS rounds, each in this order; best of the rounds per row"
   echo "# commands:"
   echo "#   $(ours 'as_stored|int8')"
+  [ "$Q4" = 1 ] && echo "#   $(ours as_stored medium-awq)"
   echo "#   $(llb 'f16|bf16|q8_0|q4_0')"
-  echo "#   $(llbb 'f16|q8_0')"
+  echo "#   $(llbb 'f16|q8_0|q4_0')"
   echo "## summary (best per row)"
   cat "$RAW.sum"
   echo "## raw output"
