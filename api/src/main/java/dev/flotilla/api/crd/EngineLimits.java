@@ -46,6 +46,13 @@ public class EngineLimits {
           + " are evicted when sequences need the room. 0 turns adapters off.")
   private Integer maxAdaptersResident;
 
+  @Default("true")
+  @JsonPropertyDescription(
+      "Reuse the KV blocks cached for a prompt's longest cached prefix (same adapter, same"
+          + " tokens) and compute only the rest; cached blocks are reclaimed least recently used"
+          + " when sequences need the room. false computes every prompt in full.")
+  private Boolean prefixCache;
+
   @Min(1)
   @Max(256)
   @Default("64")
@@ -103,6 +110,14 @@ public class EngineLimits {
 
   public void setMaxAdaptersResident(Integer maxAdaptersResident) {
     this.maxAdaptersResident = maxAdaptersResident;
+  }
+
+  public Boolean getPrefixCache() {
+    return prefixCache;
+  }
+
+  public void setPrefixCache(Boolean prefixCache) {
+    this.prefixCache = prefixCache;
   }
 
   public Integer getMaxLoraRank() {

@@ -286,6 +286,7 @@ public final class ModelDeploymentModel {
       env.add(
           new EnvVar("FLOTILLA_MAX_ADAPTERS", String.valueOf(spec.maxAdaptersResident()), null));
     }
+    env.add(new EnvVar("FLOTILLA_PREFIX_CACHE", String.valueOf(spec.prefixCache()), null));
     env.add(new EnvVar("FLOTILLA_MAX_LORA_RANK", String.valueOf(spec.maxLoraRank()), null));
     env.add(new EnvVar("FLOTILLA_THREADS", String.valueOf(spec.threads()), null));
     env.add(new EnvVar("FLOTILLA_DRAIN_GRACE", drainGraceSeconds() + "s", null));

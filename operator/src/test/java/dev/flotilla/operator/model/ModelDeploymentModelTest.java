@@ -62,6 +62,17 @@ class ModelDeploymentModelTest {
   }
 
   @Test
+  void prefixCacheTurnedOffReachesTheWorker() {
+    ModelDeployment md = md();
+    md.getSpec().getEngine().setPrefixCache(false);
+    Deployment d = ModelDeploymentModel.from(md, POOL, SETTINGS).deployment(1);
+    assertThat(container(d).getEnv())
+        .filteredOn(e -> e.getName().equals("FLOTILLA_PREFIX_CACHE"))
+        .extracting(EnvVar::getValue)
+        .containsExactly("false");
+  }
+
+  @Test
   void workerEnvironmentCarriesModelAndEngineLimits() {
     Deployment d = ModelDeploymentModel.from(md(), POOL, SETTINGS).deployment(1);
     Map<String, String> env =
@@ -81,11 +92,12 @@ class ModelDeploymentModelTest {
     assertThat(env)
         .containsAllEntriesOf(modelAndEngine)
         .containsEntry("FLOTILLA_KV_CACHE_DTYPE", "bf16") // the default
+        .containsEntry("FLOTILLA_PREFIX_CACHE", "true") // the default
         .containsEntry("FLOTILLA_DRAIN_GRACE", "140s")
         .containsEntry("FLOTILLA_MTLS_DIR", "/var/run/flotilla/mtls")
         .containsEntry("FLOTILLA_PVC_ROOT", "/var/lib/flotilla/pvc")
         .containsEntry("FLOTILLA_CACHE_DIR", "/var/cache/flotilla")
-        .hasSize(modelAndEngine.size() + 5);
+        .hasSize(modelAndEngine.size() + 6);
     assertThat(container(d).getImage()).isEqualTo("registry.example/worker:1");
   }
 
