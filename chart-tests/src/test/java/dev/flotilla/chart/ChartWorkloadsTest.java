@@ -220,6 +220,7 @@ class ChartWorkloadsTest {
         .containsEntry("FLOTILLA_GATEWAY_USAGE_SPOOL_DIR", "/var/lib/flotilla/spool")
         .containsEntry("FLOTILLA_GATEWAY_USAGE_SPOOL_MAX_BYTES", "805306368")
         .containsEntry("FLOTILLA_GATEWAY_USAGE_DRAIN_TIMEOUT", "50s")
+        .containsEntry("FLOTILLA_GATEWAY_PREFIX_AFFINITY", "true")
         .containsEntry(
             "FLOTILLA_GATEWAY_AUTOSCALER_ADDRESS",
             "flotilla-operator-autoscaler." + NAMESPACE + ".svc:9200");
@@ -380,7 +381,8 @@ class ChartWorkloadsTest {
             "kafka-0.kafka:9093,kafka-1.kafka:9093")
         .containsEntry(
             "FLOTILLA_GATEWAY_AUTOSCALER_ADDRESS",
-            "prod-flotilla-operator-autoscaler." + NAMESPACE + ".svc:9200");
+            "prod-flotilla-operator-autoscaler." + NAMESPACE + ".svc:9200")
+        .containsEntry("FLOTILLA_GATEWAY_PREFIX_AFFINITY", "false");
     for (Deployment deployment : List.of(operator, gateway)) {
       assertThat(deployment.getSpec().getTemplate().getSpec().getImagePullSecrets())
           .extracting(r -> r.getName())
