@@ -120,6 +120,12 @@ class WorkerServiceIT {
         .body(containsString("flotilla_worker_adapter_evictions_total{tier=\"pool\"}"))
         .body(containsString("flotilla_worker_adapter_pool_bytes"))
         .body(containsString("flotilla_worker_adapter_host_bytes"))
+        .body(containsString("flotilla_worker_adapters_host"))
+        .body(containsString("flotilla_worker_adapter_evictions_total{tier=\"host\"}"))
+        .body(containsString("flotilla_worker_prefix_cache_lookup_tokens_total"))
+        .body(containsString("flotilla_worker_prefix_cache_hit_tokens_total"))
+        .body(containsString("flotilla_worker_prefix_cache_blocks"))
+        .body(containsString("flotilla_worker_prefix_cache_evictions_total"))
         .body(containsString("flotilla_worker_preemptions_total"));
   }
 }

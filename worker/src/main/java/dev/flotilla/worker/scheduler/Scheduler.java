@@ -1070,6 +1070,7 @@ public final class Scheduler implements AutoCloseable {
             adapters.resident(),
             adapters.loading(),
             adapters.hostCount(),
+            adapters.inHost(),
             adapters.poolBytes(),
             adapters.hostBytes(),
             adapters.limits().maxResident(),

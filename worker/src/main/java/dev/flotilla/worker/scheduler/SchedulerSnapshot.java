@@ -15,6 +15,7 @@ import java.util.List;
  * @param residentAdapters adapters in the pool (usable by a step), least recently used first
  * @param loadingAdapters adapters being loaded
  * @param hostAdapters adapters kept in the host tier
+ * @param hostAdapterNames those adapters, least recently used first
  * @param adapterPoolBytes bytes of the resident adapters' weights (charged to the KV budget)
  * @param adapterHostBytes bytes of the host tier's adapters
  * @param adapterSlots most adapters resident at once: {@link Integer#MAX_VALUE} when only memory
@@ -33,6 +34,7 @@ public record SchedulerSnapshot(
     List<String> residentAdapters,
     List<String> loadingAdapters,
     int hostAdapters,
+    List<String> hostAdapterNames,
     long adapterPoolBytes,
     long adapterHostBytes,
     int adapterSlots,
@@ -43,6 +45,7 @@ public record SchedulerSnapshot(
   public SchedulerSnapshot {
     residentAdapters = List.copyOf(residentAdapters);
     loadingAdapters = List.copyOf(loadingAdapters);
+    hostAdapterNames = List.copyOf(hostAdapterNames);
   }
 
   public int usedKvBlocks() {

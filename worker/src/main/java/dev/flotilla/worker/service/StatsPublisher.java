@@ -131,20 +131,40 @@ public final class StatsPublisher implements AutoCloseable {
             s -> {
               SchedulerSnapshot snap = s.snapshot();
               tokens[0] = snap.tokensGenerated();
-              b.setQueueDepth(snap.queueDepth())
-                  .setRunningSequences(snap.running())
-                  .setFreeKvBlocks(snap.freeKvBlocks())
-                  .setTotalKvBlocks(snap.totalKvBlocks())
-                  .setKvBlockSize(snap.kvBlockSize())
-                  .setKvBytesPerBlock(snap.kvBytesPerBlock())
-                  .addAllResidentAdapters(snap.residentAdapters())
-                  .addAllLoadingAdapters(snap.loadingAdapters())
-                  .setAdapterSlots(snap.adapterSlots())
-                  .setMaxBatchSize(snap.maxBatchSize())
-                  .setHeldPrefixes(heldPrefixes.filter())
+              putScheduler(b, snap);
+              b.setHeldPrefixes(heldPrefixes.filter())
                   .setDraining(snap.draining() || holder.state() == WorkerHolder.State.DRAINING);
             });
     return new Sample(b.build(), tokens[0]);
+  }
+
+  /** The scheduler's part of a report. */
+  static WorkerStats.Builder putScheduler(WorkerStats.Builder b, SchedulerSnapshot snap) {
+    return b.setQueueDepth(snap.queueDepth())
+        .setRunningSequences(snap.running())
+        .setFreeKvBlocks(snap.freeKvBlocks())
+        .setTotalKvBlocks(snap.totalKvBlocks())
+        .setKvBlockSize(snap.kvBlockSize())
+        .setKvBytesPerBlock(snap.kvBytesPerBlock())
+        .addAllResidentAdapters(snap.residentAdapters())
+        .addAllLoadingAdapters(snap.loadingAdapters())
+        .addAllHostAdapters(snap.hostAdapterNames())
+        .setHostAdapterBytes(snap.adapterHostBytes())
+        .setResidentAdapterBytes(snap.adapterPoolBytes())
+        .setAdapterSlots(adapterSlotsOnTheWire(snap.adapterSlots()))
+        .setMaxBatchSize(snap.maxBatchSize())
+        .setDraining(snap.draining());
+  }
+
+  /**
+   * {@code adapter_slots} as worker.proto defines it: 0 for no cap on the count (the scheduler's
+   * {@link Integer#MAX_VALUE}), -1 for adapters off (the scheduler's 0), else the cap.
+   */
+  static int adapterSlotsOnTheWire(int schedulerSlots) {
+    if (schedulerSlots == Integer.MAX_VALUE) {
+      return 0;
+    }
+    return schedulerSlots == 0 ? -1 : schedulerSlots;
   }
 
   private final class Subscription {

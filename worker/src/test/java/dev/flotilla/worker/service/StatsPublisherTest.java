@@ -3,7 +3,9 @@ package dev.flotilla.worker.service;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.flotilla.api.worker.v1.WorkerStats;
+import dev.flotilla.worker.scheduler.SchedulerSnapshot;
 import io.grpc.stub.StreamObserver;
+import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -67,5 +69,54 @@ class StatsPublisherTest {
       assertThat(reports.poll(10 * StatsPublisher.CAPACITY_CHECK_MS, TimeUnit.MILLISECONDS))
           .isNull();
     }
+  }
+
+  private static SchedulerSnapshot adapters(int slots, List<String> host, long hostBytes) {
+    return new SchedulerSnapshot(
+        0,
+        0,
+        90,
+        100,
+        16,
+        4096,
+        List.of("a"),
+        List.of(),
+        host.size(),
+        host,
+        8192,
+        hostBytes,
+        slots,
+        64,
+        0,
+        false);
+  }
+
+  @Test
+  void noAdapterCapIsReportedAsZeroAndAdaptersOffAsMinusOne() {
+    assertThat(
+            StatsPublisher.putScheduler(
+                    WorkerStats.newBuilder(), adapters(Integer.MAX_VALUE, List.of(), 0))
+                .getAdapterSlots())
+        .isZero();
+    assertThat(
+            StatsPublisher.putScheduler(WorkerStats.newBuilder(), adapters(0, List.of(), 0))
+                .getAdapterSlots())
+        .isEqualTo(-1);
+    assertThat(
+            StatsPublisher.putScheduler(WorkerStats.newBuilder(), adapters(8, List.of(), 0))
+                .getAdapterSlots())
+        .isEqualTo(8);
+  }
+
+  @Test
+  void reportsTheHostTierAndThePoolsBytes() {
+    WorkerStats stats =
+        StatsPublisher.putScheduler(
+                WorkerStats.newBuilder(), adapters(Integer.MAX_VALUE, List.of("b", "c"), 12_288))
+            .build();
+    assertThat(stats.getResidentAdaptersList()).containsExactly("a");
+    assertThat(stats.getHostAdaptersList()).containsExactly("b", "c");
+    assertThat(stats.getHostAdapterBytes()).isEqualTo(12_288);
+    assertThat(stats.getResidentAdapterBytes()).isEqualTo(8192);
   }
 }

@@ -283,7 +283,56 @@ class WorkerGrpcIT {
       assertThat(
               twoSlots.metrics.counter("flotilla.worker.adapter.evictions", "tier", "pool").count())
           .isPositive();
-      assertThat(twoSlots.stats().getResidentAdaptersCount()).isLessThanOrEqualTo(2);
+      WorkerStats stats = twoSlots.stats();
+      assertThat(stats.getAdapterSlots()).isEqualTo(2);
+      assertThat(stats.getResidentAdaptersCount()).isLessThanOrEqualTo(2);
+      assertThat(stats.getResidentAdapterBytes()).isPositive();
+      // Eight adapters, two resident at most: the rest wait in the host tier, and say so.
+      assertThat(stats.getHostAdaptersList())
+          .isNotEmpty()
+          .doesNotContainAnyElementsOf(stats.getResidentAdaptersList());
+      assertThat(stats.getHostAdapterBytes()).isPositive();
+      // The gauges read the same snapshot as the report (compared once the worker is idle).
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .untilAsserted(
+              () -> {
+                WorkerStats idle = twoSlots.stats();
+                assertThat(idle.getRunningSequences()).isZero();
+                assertThat(twoSlots.metrics.get("flotilla.worker.adapters.host").gauge().value())
+                    .isEqualTo(idle.getHostAdaptersCount());
+                assertThat(twoSlots.metrics.get("flotilla.worker.adapter.host").gauge().value())
+                    .isEqualTo(idle.getHostAdapterBytes());
+                assertThat(twoSlots.metrics.get("flotilla.worker.adapter.pool").gauge().value())
+                    .isEqualTo(idle.getResidentAdapterBytes());
+              });
+    }
+  }
+
+  @Test
+  void prefixCacheCountersGiveTheHitRateOfARepeatedPrompt() throws Exception {
+    WorkerGenerateRequest first = greedy(null, prompt(40, 7), 4);
+    WorkerGenerateRequest again = first.toBuilder().setRequestId("again").build();
+    try (InProcessWorker cached = new InProcessWorker(InProcessWorker.settings());
+        InProcessWorker uncached =
+            new InProcessWorker(InProcessWorker.settings().withPrefixCache(false))) {
+      for (InProcessWorker w : List.of(cached, uncached)) {
+        assertThat(w.generate(first).ok()).isTrue();
+        assertThat(w.generate(again).ok()).isTrue();
+      }
+      int blockSize = cached.stats().getKvBlockSize();
+      double lookup = cached.metrics.counter("flotilla.worker.prefix.cache.lookup.tokens").count();
+      double hit = cached.metrics.counter("flotilla.worker.prefix.cache.hit.tokens").count();
+      assertThat(lookup).as("both prompts offered").isEqualTo(80);
+      // The repeat adopts the whole blocks of its prompt; at least its last token is computed.
+      assertThat(hit).isPositive().isLessThan(40);
+      assertThat(hit % blockSize).isZero();
+      assertThat(cached.metrics.counter("flotilla.worker.prompt.tokens.computed").count())
+          .isEqualTo(80 - hit);
+      assertThat(uncached.metrics.counter("flotilla.worker.prefix.cache.lookup.tokens").count())
+          .isZero();
+      assertThat(uncached.metrics.counter("flotilla.worker.prompt.tokens.computed").count())
+          .isEqualTo(80);
     }
   }
 
@@ -302,6 +351,7 @@ class WorkerGrpcIT {
     try (InProcessWorker small =
         new InProcessWorker(InProcessWorker.settings().withKvCacheBytes(40 * blockBytes))) {
       assertThat(small.stats().getTotalKvBlocks()).isEqualTo(40);
+      assertThat(small.stats().getAdapterSlots()).as("no cap but the KV budget").isZero();
       List<Result> results = concurrently(small, requests);
       int preemptions = 0;
       for (int i = 0; i < requests.size(); i++) {
