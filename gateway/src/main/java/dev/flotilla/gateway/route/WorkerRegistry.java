@@ -31,6 +31,7 @@ public final class WorkerRegistry {
       boolean ready,
       Set<String> resident,
       Set<String> loading,
+      Set<String> host,
       PrefixBloom prefixes) {
     static Report of(WorkerStats s) {
       return new Report(
@@ -38,6 +39,7 @@ public final class WorkerRegistry {
           s.getServing() && !s.getDraining(),
           Set.copyOf(s.getResidentAdaptersList()),
           Set.copyOf(s.getLoadingAdaptersList()),
+          Set.copyOf(s.getHostAdaptersList()),
           PrefixBloom.of(s.getHeldPrefixes()));
     }
   }
@@ -229,7 +231,8 @@ public final class WorkerRegistry {
                 s.getMaxBatchSize(),
                 w.inFlight,
                 w.inFlightAtReport,
-                key -> reported.mightContain(key) || sent.holds(key)));
+                key -> reported.mightContain(key) || sent.holds(key),
+                r.host()));
       }
     }
     return out;

@@ -19,7 +19,9 @@ import java.util.Set;
  *
  * <ol>
  *   <li>a worker where the adapter is resident (or loading),
- *   <li>a worker with a free adapter slot (it will load the adapter without evicting another),
+ *   <li>a worker that keeps the adapter in its host memory (it comes back without a disk read),
+ *   <li>a worker with a free adapter slot (it will load the adapter without evicting another; a
+ *       worker with no cap on the count always has one),
  *   <li>the least loaded worker.
  * </ol>
  *
@@ -30,10 +32,10 @@ import java.util.Set;
  * <p>With prefix affinity (on unless turned off), a tier comes before those: among the workers
  * under the bound, the one holding the longest prefix of the request's input ({@link
  * dev.flotilla.api.prefix.PrefixKeys}), where its prompt's KV is still cached; equal matches go to
- * the one holding the adapter, then in ring order (adapter) or to the least loaded (base model).
- * The bound applies to base-model requests too in this tier, so a shared system prompt spreads over
- * more workers once its holder carries more than its share. Every route says how it matched ({@link
- * Match}), with affinity on or off, so the two can be compared.
+ * the one holding the adapter resident, then in its host memory, then in ring order (adapter) or to
+ * the least loaded (base model). The bound applies to base-model requests too in this tier, so a
+ * shared system prompt spreads over more workers once its holder carries more than its share. Every
+ * route says how it matched ({@link Match}), with affinity on or off, so the two can be compared.
  */
 public final class WorkerSelector {
   /** The paper's recommended balance between spread and stickiness. */
@@ -154,6 +156,12 @@ public final class WorkerSelector {
     }
     for (String id : order) {
       WorkerView w = byId.get(id);
+      if (w != null && w.load() < bound && w.hasAdapterInHost(adapter)) {
+        return Optional.of(w);
+      }
+    }
+    for (String id : order) {
+      WorkerView w = byId.get(id);
       if (w != null && w.load() < bound && w.hasFreeAdapterSlot()) {
         return Optional.of(w);
       }
@@ -192,6 +200,9 @@ public final class WorkerSelector {
     }
     if (!base) {
       List<WorkerView> withAdapter = tied.stream().filter(w -> w.hasAdapter(adapter)).toList();
+      if (withAdapter.isEmpty()) {
+        withAdapter = tied.stream().filter(w -> w.hasAdapterInHost(adapter)).toList();
+      }
       if (!withAdapter.isEmpty()) {
         tied = withAdapter;
       }

@@ -11,12 +11,15 @@ import java.util.Set;
  * @param freeKvBlocks free KV-cache blocks (reported)
  * @param residentAdapters adapters loaded in the worker's slots (reported)
  * @param loadingAdapters adapters being loaded (reported)
- * @param adapterSlots how many adapters fit at once; 0 when unknown
+ * @param adapterSlots most adapters resident at once (reported): 0 for no cap on the count (the
+ *     worker's KV budget alone bounds them), negative when the worker serves no adapters
  * @param maxBatchSize sequences the worker runs at once; the gateway admits at most that many
  * @param inFlight requests this gateway is streaming from the worker right now
  * @param inFlightAtReport the most of this gateway's requests in flight while the report was on its
  *     way (between the previous report and this one): at most these are counted in it
  * @param prefixes the prompt prefixes it holds: reported, or sent by this gateway since
+ * @param hostAdapters adapters kept in the worker's host memory (reported): one comes back without
+ *     reading its files
  */
 public record WorkerView(
     String id,
@@ -30,7 +33,38 @@ public record WorkerView(
     int maxBatchSize,
     int inFlight,
     int inFlightAtReport,
-    PrefixHolder prefixes) {
+    PrefixHolder prefixes,
+    Set<String> hostAdapters) {
+
+  /** A view with no adapters in the host tier. */
+  public WorkerView(
+      String id,
+      boolean ready,
+      int queueDepth,
+      int running,
+      int freeKvBlocks,
+      Set<String> residentAdapters,
+      Set<String> loadingAdapters,
+      int adapterSlots,
+      int maxBatchSize,
+      int inFlight,
+      int inFlightAtReport,
+      PrefixHolder prefixes) {
+    this(
+        id,
+        ready,
+        queueDepth,
+        running,
+        freeKvBlocks,
+        residentAdapters,
+        loadingAdapters,
+        adapterSlots,
+        maxBatchSize,
+        inFlight,
+        inFlightAtReport,
+        prefixes,
+        Set.of());
+  }
 
   /** A view holding no prefixes. */
   public WorkerView(
@@ -106,7 +140,20 @@ public record WorkerView(
     return residentAdapters.contains(adapter) || loadingAdapters.contains(adapter);
   }
 
+  /** Whether the adapter waits in its host memory: bringing it back reads no disk. */
+  public boolean hasAdapterInHost(String adapter) {
+    return hostAdapters.contains(adapter);
+  }
+
+  /**
+   * Whether it can take one more adapter without evicting another to stay under its cap. With no
+   * cap on the count the worker pages adapters in its KV budget and evicts idle ones itself, so
+   * every such worker counts as having room.
+   */
   public boolean hasFreeAdapterSlot() {
+    if (adapterSlots == 0) {
+      return true;
+    }
     return residentAdapters.size() + loadingAdapters.size() < adapterSlots;
   }
 }

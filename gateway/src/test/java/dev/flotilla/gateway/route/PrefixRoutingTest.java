@@ -102,6 +102,38 @@ class PrefixRoutingTest {
     assertThat(route(plain, lucky, "").match()).isEqualTo(WorkerSelector.Match.PREFIX);
   }
 
+  @Test
+  void equalPrefixHoldersPreferTheOneKeepingTheAdapterInHostMemory() {
+    // With nothing else between them the adapter's ring order decides; the other one, which keeps
+    // the adapter in host memory, wins once it says so.
+    List<WorkerView> plainPair =
+        List.of(worker("w1", 0, 4, Set.of()), worker("w2", 0, 4, Set.of()));
+    String ringFirst = route(affinity, plainPair, "sql").worker().id();
+    String other = ringFirst.equals("w1") ? "w2" : "w1";
+    List<WorkerView> ws =
+        plainPair.stream()
+            .map(
+                w ->
+                    new WorkerView(
+                        w.id(),
+                        true,
+                        0,
+                        0,
+                        100,
+                        Set.of(),
+                        Set.of(),
+                        4,
+                        16,
+                        0,
+                        0,
+                        w.prefixes(),
+                        w.id().equals(other) ? Set.of("sql") : Set.of()))
+            .toList();
+    WorkerSelector.Route r = route(affinity, ws, "sql");
+    assertThat(r.worker().id()).isEqualTo(other);
+    assertThat(r.match()).isEqualTo(WorkerSelector.Match.PREFIX);
+  }
+
   private static WorkerStats report(String id, long[] held) {
     return WorkerStats.newBuilder()
         .setWorkerId(id)

@@ -74,4 +74,22 @@ class WorkerRegistryTest {
     assertThat(view().load()).isEqualTo(3);
     assertThat(view().freeSlots()).isEqualTo(1);
   }
+
+  @Test
+  void theReportsAdapterTiersReachTheView() {
+    registry.upsert(new WorkerRegistry.Endpoint("w", MODEL, "127.0.0.1:1"));
+    registry.updateStats(
+        "w",
+        WorkerStats.newBuilder()
+            .setServing(true)
+            .setMaxBatchSize(4)
+            .addResidentAdapters("hot")
+            .addHostAdapters("warm")
+            .setAdapterSlots(0)
+            .build());
+    assertThat(view().hasAdapter("hot")).isTrue();
+    assertThat(view().hasAdapter("warm")).isFalse();
+    assertThat(view().hasAdapterInHost("warm")).isTrue();
+    assertThat(view().hasFreeAdapterSlot()).as("no cap on the count").isTrue();
+  }
 }

@@ -17,6 +17,12 @@ class WorkerSelectorTest {
     return new WorkerView(id, true, 0, load, 100, resident, Set.of(), slots, 16, 0);
   }
 
+  private static WorkerView withHost(
+      String id, int load, Set<String> resident, Set<String> host, int slots) {
+    return new WorkerView(
+        id, true, 0, load, 100, resident, Set.of(), slots, 16, 0, 0, PrefixHolder.NONE, host);
+  }
+
   private String pick(List<WorkerView> workers, String adapter) {
     return selector.select(workers, adapter, Set.of()).map(WorkerView::id).orElse(null);
   }
@@ -40,6 +46,44 @@ class WorkerSelectorTest {
             worker("w2", 4, Set.of("c"), 2),
             worker("w3", 3, Set.of("d", "e"), 2));
     assertThat(pick(ws, "sql")).isEqualTo("w2");
+  }
+
+  @Test
+  void thenAWorkerKeepingTheAdapterInHostMemoryOverOneWithAFreeSlot() {
+    // Bound: ceil(1.25 * (6 + 1) / 3) = 3; all three are under it. w2's slots are full, but
+    // "sql" waits in its host tier, while w1 and w3 would read it from disk.
+    List<WorkerView> ws =
+        List.of(
+            withHost("w1", 2, Set.of("a"), Set.of(), 2),
+            withHost("w2", 2, Set.of("b", "c"), Set.of("sql"), 2),
+            withHost("w3", 2, Set.of(), Set.of("d"), 2));
+    assertThat(pick(ws, "sql")).isEqualTo("w2");
+  }
+
+  @Test
+  void aResidentAdapterBeatsOneInHostMemory() {
+    List<WorkerView> ws =
+        List.of(
+            withHost("w1", 2, Set.of(), Set.of("sql"), 0),
+            withHost("w2", 2, Set.of("sql"), Set.of(), 0));
+    assertThat(pick(ws, "sql")).isEqualTo("w2");
+  }
+
+  @Test
+  void aWorkerWithNoCapOnTheCountHasRoomForAnotherAdapter() {
+    // Bound: ceil(1.25 * (4 + 1) / 3) = 3. w2 holds three adapters with no cap (0); the others
+    // are at their caps, so w2 takes the adapter rather than the least loaded w1.
+    List<WorkerView> ws =
+        List.of(
+            worker("w1", 1, Set.of("a", "b"), 2),
+            worker("w2", 2, Set.of("c", "d", "e"), 0),
+            worker("w3", 1, Set.of("f"), 1));
+    assertThat(pick(ws, "sql")).isEqualTo("w2");
+  }
+
+  @Test
+  void aWorkerWithoutAdaptersHasNoRoomForOne() {
+    assertThat(worker("w1", 0, Set.of(), -1).hasFreeAdapterSlot()).isFalse();
   }
 
   @Test
