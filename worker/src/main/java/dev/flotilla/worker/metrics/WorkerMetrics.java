@@ -24,8 +24,12 @@ import java.util.function.Supplier;
  * flotilla_worker_kv_blocks_used}, {@code flotilla_worker_kv_blocks_total}, {@code
  * flotilla_worker_kv_bytes_used_bytes}, {@code flotilla_worker_kv_bytes_total_bytes}, {@code
  * flotilla_worker_queue_depth}, {@code flotilla_worker_running_sequences}, {@code
- * flotilla_worker_adapters_resident}, {@code flotilla_worker_adapter_pool_bytes}, {@code
- * flotilla_worker_adapters_host}, {@code flotilla_worker_adapter_host_bytes} (gauges); {@code
+ * flotilla_worker_prefix_cache_blocks}, {@code flotilla_worker_adapters_resident}, {@code
+ * flotilla_worker_adapter_pool_bytes}, {@code flotilla_worker_adapters_host}, {@code
+ * flotilla_worker_adapter_host_bytes} (gauges); {@code
+ * flotilla_worker_prefix_cache_lookup_tokens_total} and {@code
+ * flotilla_worker_prefix_cache_hit_tokens_total} (the hit rate is the ratio of their rates), {@code
+ * flotilla_worker_prefix_cache_evictions_total}, {@code
  * flotilla_worker_adapter_loads_total{result,source}} (source {@code disk} or {@code host}: the
  * host tier, no read), {@code flotilla_worker_adapter_load_seconds} (loads from disk), {@code
  * flotilla_worker_adapter_evictions_total{tier}} (from the {@code pool} to the host tier, or from
