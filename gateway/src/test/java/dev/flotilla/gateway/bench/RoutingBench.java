@@ -395,7 +395,12 @@ public final class RoutingBench {
    * endpoint: the workers outlive a mode, so a mode's figures are the difference across it.
    */
   static double[][] prefixCounters(List<String> metricsUrls) throws Exception {
-    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    // HTTP/1.1: the default h2c upgrade breaks on the worker's large metrics page
+    HttpClient http =
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(10))
+            .build();
     double[][] counters = new double[metricsUrls.size()][];
     for (int w = 0; w < metricsUrls.size(); w++) {
       HttpResponse<String> response =

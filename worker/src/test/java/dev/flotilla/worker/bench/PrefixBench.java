@@ -143,7 +143,10 @@ public final class PrefixBench {
   /** Lookup tokens, hit tokens and prompt tokens computed, as the worker reports them. */
   private static double[] prefixCounters(int httpPort) throws Exception {
     String body =
-        HttpClient.newHttpClient()
+        // HTTP/1.1: the default h2c upgrade breaks on the worker's large metrics page
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .build()
             .send(
                 HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + "/q/metrics"))
                     .build(),

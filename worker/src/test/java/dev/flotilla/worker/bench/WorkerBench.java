@@ -388,7 +388,10 @@ public final class WorkerBench {
 
   private long adapterLoads(String source) throws Exception {
     String body =
-        HttpClient.newHttpClient()
+        // HTTP/1.1: the default h2c upgrade breaks on the worker's large metrics page
+        HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .build()
             .send(
                 HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + "/q/metrics"))
                     .build(),
