@@ -36,36 +36,6 @@ public record WorkerView(
     PrefixHolder prefixes,
     Set<String> hostAdapters) {
 
-  /** A view with no adapters in the host tier. */
-  public WorkerView(
-      String id,
-      boolean ready,
-      int queueDepth,
-      int running,
-      int freeKvBlocks,
-      Set<String> residentAdapters,
-      Set<String> loadingAdapters,
-      int adapterSlots,
-      int maxBatchSize,
-      int inFlight,
-      int inFlightAtReport,
-      PrefixHolder prefixes) {
-    this(
-        id,
-        ready,
-        queueDepth,
-        running,
-        freeKvBlocks,
-        residentAdapters,
-        loadingAdapters,
-        adapterSlots,
-        maxBatchSize,
-        inFlight,
-        inFlightAtReport,
-        prefixes,
-        Set.of());
-  }
-
   /** A view holding no prefixes. */
   public WorkerView(
       String id,
@@ -91,7 +61,8 @@ public record WorkerView(
         maxBatchSize,
         inFlight,
         inFlightAtReport,
-        PrefixHolder.NONE);
+        PrefixHolder.NONE,
+        Set.of());
   }
 
   /** A view whose report counted none of this gateway's requests, holding no prefixes. */

@@ -25,7 +25,8 @@ class PrefixRoutingTest {
     for (int i = 0; i < held; i++) {
       keys.add(KEYS[i]);
     }
-    return new WorkerView(id, true, 0, load, 100, resident, Set.of(), 4, 16, 0, 0, keys::contains);
+    return new WorkerView(
+        id, true, 0, load, 100, resident, Set.of(), 4, 16, 0, 0, keys::contains, Set.of());
   }
 
   private static WorkerSelector.Route route(WorkerSelector s, List<WorkerView> ws, String adapter) {
