@@ -217,6 +217,30 @@ public final class InProcessWorker implements AutoCloseable {
     }
   }
 
+  /**
+   * Stats once nothing runs or waits. A client gets its final response inside the step that
+   * finishes the sequence and Stats are published after that step, so a test starting right after
+   * another may otherwise read blocks the previous test's sequence still held.
+   */
+  public WorkerStats idleStats() {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (true) {
+      WorkerStats s = stats();
+      if (s.getRunningSequences() == 0 && s.getQueueDepth() == 0) {
+        return s;
+      }
+      if (System.nanoTime() > deadline) {
+        throw new IllegalStateException("the worker did not go idle within 30 s: " + s);
+      }
+      try {
+        Thread.sleep(10);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException(e);
+      }
+    }
+  }
+
   public static boolean finishedWith(Result r, FinishReason reason) {
     return r.ok() && r.fin().getFinishReason() == reason;
   }

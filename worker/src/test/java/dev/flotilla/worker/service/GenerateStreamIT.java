@@ -156,7 +156,7 @@ class GenerateStreamIT {
 
   @Test
   void endingTheStreamFreesItsSequences() throws Exception {
-    WorkerStats idle = worker.stats();
+    WorkerStats idle = worker.idleStats();
     Stream stream = new Stream(3);
     for (int i = 0; i < 3; i++) {
       stream.start(i + 1, greedy(null, prompt(8, i), 500));

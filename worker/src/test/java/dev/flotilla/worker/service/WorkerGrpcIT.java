@@ -381,7 +381,7 @@ class WorkerGrpcIT {
 
   @Test
   void cancellingTheCallFreesTheSequenceAndItsBlocks() throws Exception {
-    WorkerStats idle = worker.stats();
+    WorkerStats idle = worker.idleStats();
     long tokensBefore = worker.runtime.scheduler().snapshot().tokensGenerated();
     CountDownLatch firstToken = new CountDownLatch(1);
     AtomicReference<ClientCallStreamObserver<WorkerGenerateRequest>> call = new AtomicReference<>();
@@ -430,7 +430,7 @@ class WorkerGrpcIT {
 
   @Test
   void nChoicesStreamIndexedChunksThenOneFinalCountingThePromptOnce() {
-    WorkerStats idle = worker.stats();
+    WorkerStats idle = worker.idleStats();
     WorkerGenerateRequest request =
         WorkerGenerateRequest.newBuilder()
             .setRequestId("choices")
