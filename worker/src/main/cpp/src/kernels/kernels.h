@@ -162,7 +162,7 @@ void flash_attend_avx2(DType kv, int nq, int hd, const float* const* q, const vo
                        int n_pos, int pos0, const int* lo, const int* hi, float scale, float cap, float* const* out,
                        float* scratch);
 
-// --- Int8 weights (kernels-int8.cpp: portable; the AVX2 GEMM in kernels-avx2.cpp) -----------
+// --- Int8 weights (kernels-int8.cpp: portable; the AVX2 GEMM in kernels-int8-avx2.cpp) ------
 
 constexpr int kI8Block = 32;      // columns per weight block scale and per activation scale
 constexpr int kI8XLevels = 32767; // the int16 activations' largest magnitude
@@ -184,7 +184,7 @@ void pack_x_i8(const float* X, int ldx, int M, int K, void* xp);
 // The I8 GEMM (the math above) as a plain loop: the scalar table's, and the reference the SIMD
 // versions equal bitwise.
 void gemm_i8_scalar(int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy);
-// AVX2 (kernels-avx2.cpp); the AVX-512 and AMX tables use it too (their CPUs have AVX2).
+// AVX2 (kernels-int8-avx2.cpp); the AVX-512 and AMX tables use it too (their CPUs have AVX2).
 void gemm_i8_avx2(int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy);
 
 // Packs int8 rows q [N, K] with their scales [N] and, unless nullptr (all 1), their F16 block
