@@ -10,14 +10,24 @@
 # the same BF16 model written as an AWQ checkpoint (target/bench-models/medium-awq) by
 # engine_bench --int4, whose run also compares the 4-bit engine's logits with the BF16 engine's
 # (relative L2, greedy agreement over 256 tokens; its output goes into the results file).
+# The shared adapter of llama.cpp's batch-16 rows is the engine's first bench adapter
+# (medium-lora16/lora0, rank 16, all seven projections, alpha 32), written as a GGUF LoRA adapter
+# in F16 (convert_lora_to_gguf.py's default) by llamacpp_gguf.py --lora. llama-batched-bench
+# parses --lora but never applies it, so those rows run with bench/engine/llamacpp_lora_preload.c
+# preloaded, which applies each --lora file through llama.cpp's own adapter API. Checked on this
+# model (BF16 GGUF, one thread): with the adapter llama.cpp's logits move as the engine's do (the
+# two adapter deltas agree to 0.8% relative L2, as close as the base models' logits, 0.55%) and
+# its greedy tokens change; without the shim a --lora run times the same as one without.
 # Then ROUNDS rounds (default 2), each running, one after the other:
 #   engine BF16 (as stored)  | llama.cpp F16, BF16  | engine INT8 | llama.cpp Q8_0 |
-#   [--q4: engine INT4 (AWQ as stored) | llama.cpp Q4_0] | llama.cpp batched Q8_0 | [--q4: batched Q4_0] |
-#   llama.cpp batched F16
+#   [--q4: engine INT4 (AWQ as stored) | llama.cpp Q4_0] |
+#   llama.cpp batched Q8_0, none then shared | [--q4: batched Q4_0, none then shared] |
+#   llama.cpp batched F16, none then shared
 # engine rows: engine_bench --rows (prefill512, decode_b1_none, decode_b16_distinct: 16 rows, 16
-# distinct rank-16 adapters); llama.cpp rows: llama-bench pp512 / tg64 (batch 1) and
-# llama-batched-bench at 16 parallel sequences (64-token prompts, 32 generated tokens each, no
-# adapter), its S_TG t/s (generated tokens per second over all 16). Best of the rounds per row.
+# distinct rank-16 adapters); llama.cpp rows: llama-bench pp512 / tg32 (batch 1) and
+# llama-batched-bench at 16 parallel sequences (32-token prompts, 16 generated tokens each), its
+# S_TG t/s (generated tokens per second over all 16), with no adapter (decode_b16) and with the
+# one shared adapter (decode_b16_shared, the peer the batch-16 target names). Best of the rounds.
 # Usage: bench/engine/llamacpp.sh [--q4] [threads=2] [rounds=2]
 # On a host whose cores other processes keep busy, llama.cpp's threads wait for each other at every
 # op (a descheduled thread stalls the rest): its 2-thread decode then falls 10x or more below its
@@ -48,6 +58,12 @@ if [ ! -x "$LLBIN/llama-batched-bench" ]; then
   cmake --build "$LL/build" -j2 --target llama-bench llama-batched-bench llama-quantize >/dev/null
 fi
 
+# built beside llama.cpp's libllama, whose headers (llama_context_params, passed by value) it uses
+PRELOAD="$LL/build/flotilla-lora-preload.so"
+if [ ! -f "$PRELOAD" ] || [ bench/engine/llamacpp_lora_preload.c -nt "$PRELOAD" ] || [ "$LLBIN/libllama.so" -nt "$PRELOAD" ]; then
+  cc -O2 -shared -fPIC -I"$LL/include" -I"$LL/ggml/include" bench/engine/llamacpp_lora_preload.c -o "$PRELOAD" -ldl
+fi
+
 GEN=()
 [ -f "$BUILD/CMakeCache.txt" ] || GEN=(-G Ninja)
 cmake -S worker/src/main/cpp -B "$BUILD" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -62,6 +78,11 @@ mkdir -p "$GGUF"
 for k in f16 bf16; do
   [ -f "$GGUF/medium-$k.gguf" ] || PYTHONPATH="$LL/gguf-py" python3 bench/engine/llamacpp_gguf.py "$MODELS/medium" "$GGUF/medium-$k.gguf" $k
 done
+LORA="$GGUF/medium-lora16-lora0-f16.gguf"
+if [ ! -f "$LORA" ]; then
+  PYTHONPATH="$LL/gguf-py" python3 bench/engine/llamacpp_gguf.py --lora "$MODELS/medium-lora16/lora0" "$MODELS/medium" "$LORA.tmp" f16
+  mv "$LORA.tmp" "$LORA"
+fi
 QUANTS="q8_0"
 [ "$Q4" = 1 ] && QUANTS="q8_0 q4_0"
 for q in $QUANTS; do
@@ -79,6 +100,8 @@ trap 'rm -f "$RAW"' EXIT
 ours() { echo "$BUILD/engine_bench --rows $THREADS $MODELS/${2:-medium} $1 $MODELS/medium-lora16"; }
 llb() { echo "$LLBIN/llama-bench -m $GGUF/medium-$1.gguf -t $THREADS -p 512 -n 32 -r 2 -mmp 0 -o csv"; }
 llbb() { echo "$LLBIN/llama-batched-bench -m $GGUF/medium-$1.gguf -t $THREADS -c 4096 -b 2048 -ub 512 -npp 32 -ntg 16 -npl 16 --no-mmap"; }
+# the same with the one adapter every sequence shares, applied by the preloaded shim
+llbbs() { echo "env LD_PRELOAD=$PRELOAD $(llbb "$1") --lora $LORA"; }
 run() { # label, command: raw output into $RAW, prefixed
   echo "### $1: $2" >>"$RAW"
   if ! $2 >"$RAW.one" 2>&1; then echo "### $1 FAILED" >>"$RAW"; fi
@@ -103,14 +126,17 @@ for r in $(seq 1 "$ROUNDS"); do
     run "ours-int4" "$(ours as_stored medium-awq)"
     run "ll-q4_0" "$(llb q4_0)"
   fi
-  for q in $QUANTS; do run "llbb-$q" "$(llbb $q)"; done
-  run "llbb-f16" "$(llbb f16)"
+  for q in $QUANTS f16; do
+    run "llbb-$q" "$(llbb $q)"
+    run "llbb-$q-shared" "$(llbbs $q)"
+  done
 done
 
 python3 - "$RAW" >"$RAW.sum" <<'EOF'
 import csv, io, json, re, sys
 best = {}
 compare = None
+warnings = []
 def put(k, v):
     best[k] = max(best.get(k, 0.0), v)
 lines = open(sys.argv[1]).read().splitlines()
@@ -142,30 +168,41 @@ for label, rows in groups.items():
                            f"arg-max agreement {j['int4_greedy_agreement']:.3f} (projections alone: relative L2 "
                            f"{j['int4_weight_rel_l2']:.4f}); INT4 weights {j['weight_bytes_int4'] / 1048576:.1f} MiB")
     elif label.startswith("llbb-"):
+        shared = label.endswith("-shared")
+        if shared and not any(r.startswith("llamacpp_lora_preload: applied") for r in rows):
+            warnings.append(f"{label}: no 'llamacpp_lora_preload: applied' line, so no adapter row")
+            continue
+        key = f"{label.removesuffix('-shared')} decode_b16{'_shared' if shared else ''}"
         for r in rows:
             f = [x.strip() for x in r.split("|")]
             if len(f) > 10 and f[3] == "16":
-                put(f"{label} decode_b16", float(f[8]))  # S_TG t/s
+                put(key, float(f[8]))  # S_TG t/s
 for k in sorted(best):
     print(f"{k:36s} {best[k]:10.1f} tok/s")
 def ratio(a, b, what):
     if a in best and b in best:
-        print(f"{what:60s} {best[a] / best[b]:6.2f}x")
+        print(f"{what:100s} {best[a] / best[b]:6.2f}x")
 print()
 ratio("ours-int8 decode_b1_none", "ll-q8_0 decode_b1", "decode b1: engine INT8 / llama.cpp Q8_0 (target >= 1.0)")
-ratio("ours-int8 decode_b16_distinct", "llbb-q8_0 decode_b16", "decode b16: engine INT8, 16 distinct adapters / llama.cpp Q8_0, none (target >= 3)")
+ratio("ours-int8 decode_b16_distinct", "llbb-q8_0 decode_b16_shared", "decode b16: engine INT8, 16 distinct adapters / llama.cpp Q8_0, one shared adapter (target >= 3)")
+ratio("ours-int8 decode_b16_distinct", "llbb-q8_0 decode_b16", "decode b16: engine INT8, 16 distinct adapters / llama.cpp Q8_0, no adapter")
 ratio("ours-int8 prefill512", "ll-q8_0 prefill512", "prefill 512: engine INT8 / llama.cpp Q8_0")
 ratio("ours-bf16 decode_b1_none", "ll-f16 decode_b1", "decode b1: engine BF16 / llama.cpp F16")
 ratio("ours-bf16 decode_b1_none", "ll-bf16 decode_b1", "decode b1: engine BF16 / llama.cpp BF16")
-ratio("ours-bf16 decode_b16_distinct", "llbb-f16 decode_b16", "decode b16: engine BF16, 16 distinct adapters / llama.cpp F16, none")
+ratio("ours-bf16 decode_b16_distinct", "llbb-f16 decode_b16_shared", "decode b16: engine BF16, 16 distinct adapters / llama.cpp F16, one shared adapter")
+ratio("ours-bf16 decode_b16_distinct", "llbb-f16 decode_b16", "decode b16: engine BF16, 16 distinct adapters / llama.cpp F16, no adapter")
 ratio("ours-bf16 prefill512", "ll-f16 prefill512", "prefill 512: engine BF16 / llama.cpp F16")
 ratio("ours-bf16 prefill512", "ll-bf16 prefill512", "prefill 512: engine BF16 / llama.cpp BF16")
 ratio("ours-int4 decode_b1_none", "ll-q4_0 decode_b1", "decode b1: engine INT4 / llama.cpp Q4_0 (target >= 1.0)")
-ratio("ours-int4 decode_b16_distinct", "llbb-q4_0 decode_b16", "decode b16: engine INT4, 16 distinct adapters / llama.cpp Q4_0, none")
+ratio("ours-int4 decode_b16_distinct", "llbb-q4_0 decode_b16_shared", "decode b16: engine INT4, 16 distinct adapters / llama.cpp Q4_0, one shared adapter")
+ratio("ours-int4 decode_b16_distinct", "llbb-q4_0 decode_b16", "decode b16: engine INT4, 16 distinct adapters / llama.cpp Q4_0, no adapter")
 ratio("ours-int4 prefill512", "ll-q4_0 prefill512", "prefill 512: engine INT4 / llama.cpp Q4_0")
 ratio("ll-q4_0 decode_b1", "ll-q8_0 decode_b1", "decode b1: llama.cpp Q4_0 / Q8_0")
+ratio("llbb-q8_0 decode_b16_shared", "llbb-q8_0 decode_b16", "decode b16: llama.cpp Q8_0, one shared adapter / no adapter")
 if compare:
     print(compare)
+for w in warnings:
+    print("WARNING:", w)
 EOF
 
 {
@@ -175,6 +212,7 @@ EOF
   echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)," \
        "$(free -g | awk '/Mem:/ {print $2}') GiB; load average before the rounds: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "# model: $MODELS/medium (testkit medium, BF16); GGUF: bench/engine/llamacpp_gguf.py -> F16/BF16, llama-quantize -> ${QUANTS^^}"
+  echo "# shared adapter: $MODELS/medium-lora16/lora0 (rank 16, 7 projections, alpha 32) -> $LORA (llamacpp_gguf.py --lora)"
   [ "$Q4" = 1 ] && echo "# 4-bit: $MODELS/medium-awq, the BF16 model as AWQ (round to nearest, group 128; engine_bench --int4): layers INT4, head INT8, embedding BF16"
   echo "# $ROUNDS rounds, each in this order; best of the rounds per row"
   echo "# commands:"
@@ -182,6 +220,7 @@ EOF
   [ "$Q4" = 1 ] && echo "#   $(ours as_stored medium-awq)"
   echo "#   $(llb 'f16|bf16|q8_0|q4_0')"
   echo "#   $(llbb 'f16|q8_0|q4_0')"
+  echo "#   $(llbbs 'f16|q8_0|q4_0')"
   echo "## summary (best per row)"
   cat "$RAW.sum"
   echo "## raw output"
