@@ -814,6 +814,42 @@ TEST(gemm_i8_propagates_non_finite_inputs) {
     }
 }
 
+// Each variant's I8 packing writes the portable pack_x_i8's bytes: the int16 values, their block
+// scales and the zero padding, for rows of ragged length with NaN, infinities, zeros, signed zeros,
+// values on rounding ties and blocks whose largest magnitude is negative.
+TEST(pack_x_i8_variants_write_the_portable_bytes) {
+    std::mt19937 rng(41);
+    std::normal_distribution<float> d(0.0f, 3.0f);
+    const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+    for (int K : {1, 31, 32, 33, 100, 1030}) {
+        const int M = 5, ldx = K + 1;
+        std::vector<float> X(size_t(M) * ldx);
+        for (float& v : X) v = d(rng);
+        std::fill(X.begin() + ldx, X.begin() + ldx + K, 0.0f); // row 1: zeros
+        X[2 * ldx] = -0.0f;
+        X[2 * ldx + K - 1] = K > 1 ? -5.0f : nan; // row 2: its max a negative value (a NaN when K = 1)
+        X[3 * ldx + K / 2] = K % 2 ? inf : -inf;  // row 3: an infinity in one block
+        // row 4: each block's largest magnitude 32767, so the scale is 1 and the halves sit on ties
+        for (int k = 0; k < K; k++) X[4 * ldx + k] = k % 32 == 0 ? -32767.0f : float(k % 7) - 3.5f;
+        const size_t bytes = pack_x_i8_bytes(M, K);
+        Buffer want(bytes);
+        std::memset(want.as<void>(), 0x5a, bytes);
+        pack_x_i8(X.data(), ldx, M, K, want.as<void>());
+        for (const Kernels* k : all_kernels()) {
+            Buffer got(k->pack_x_bytes(DType::I8, M, K));
+            CHECK(k->pack_x_bytes(DType::I8, M, K) == bytes);
+            std::memset(got.as<void>(), 0xa5, bytes);
+            k->pack_x(DType::I8, X.data(), ldx, M, K, got.as<void>());
+            for (int m = 0; m < M; m++) {
+                const size_t row = size_t(m) * i8_x_stride(K);
+                const size_t used = i8_x_scale_at(K) + size_t(i8_blocks(K)) * 4; // values, pad, scales
+                CHECK_MSG(std::memcmp(got.as<char>() + row, want.as<char>() + row, used) == 0, "%s K=%d row %d",
+                          k->name, K, m);
+            }
+        }
+    }
+}
+
 TEST(half_conversions_round_to_nearest_even) {
     CHECK(f32_to_bf16(1.0f) == 0x3f80);
     CHECK(bf16_to_f32(0x3f80) == 1.0f);

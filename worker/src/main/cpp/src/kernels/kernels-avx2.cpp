@@ -31,7 +31,7 @@ size_t pack_x_bytes_impl(DType wt, int M, int K) {
 
 // Per tile [Kx][kMr] floats, pad rows and the BF16 pad column zero.
 void pack_x(DType wt, const float* X, int ldx, int M, int K, void* xp) {
-    if (wt == DType::I8) return pack_x_i8(X, ldx, M, K, xp);
+    if (wt == DType::I8) return pack_x_i8_avx2(X, ldx, M, K, xp);
     if (wt == DType::Q4) return pack_x_q4(X, ldx, M, K, xp);
     int kx = kpad(wt, K);
     float* out = static_cast<float*>(xp);

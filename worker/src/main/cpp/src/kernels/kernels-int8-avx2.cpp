@@ -16,6 +16,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <limits>
 
 #include "kernels.h"
 
@@ -86,6 +87,53 @@ void tile_i8_rows(int mr, int pairs, const int16_t* const* x, const float* const
 }
 
 } // namespace
+
+void pack_x_i8_avx2(const float* X, int ldx, int M, int K, void* xp) {
+    const size_t stride = i8_x_stride(K);
+    const __m256 sign = _mm256_set1_ps(-0.0f), big = _mm256_set1_ps(std::numeric_limits<float>::max());
+    const __m256 hi = _mm256_set1_ps(float(kI8XLevels)), lo = _mm256_set1_ps(-float(kI8XLevels));
+    alignas(32) float tail[kI8Block];
+    for (int m = 0; m < M; m++) {
+        char* row = static_cast<char*>(xp) + size_t(m) * stride;
+        int16_t* q = reinterpret_cast<int16_t*>(row);
+        float* scales = reinterpret_cast<float*>(row + i8_x_scale_at(K));
+        for (int b = 0; b < i8_blocks(K); b++) {
+            const int k0 = b * kI8Block, len = K - k0 < kI8Block ? K - k0 : kI8Block;
+            const float* x = X + size_t(m) * ldx + k0;
+            if (len < kI8Block) { // zeros change neither the block's max nor its other values
+                std::memcpy(tail, x, size_t(len) * 4);
+                std::memset(tail + len, 0, size_t(kI8Block - len) * 4);
+                x = tail;
+            }
+            __m256 v[4], amax = _mm256_setzero_ps(), finite = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+            for (int j = 0; j < 4; j++) {
+                v[j] = _mm256_loadu_ps(x + 8 * j);
+                const __m256 a = _mm256_andnot_ps(sign, v[j]);
+                finite = _mm256_and_ps(finite, _mm256_cmp_ps(a, big, _CMP_LE_OQ)); // false for NaN and inf
+                amax = _mm256_max_ps(amax, a);
+            }
+            __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+            m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+            const float mx = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+            __m256i* out = reinterpret_cast<__m256i*>(q + k0);
+            if (_mm256_movemask_ps(finite) != 0xff || mx == 0.0f) {
+                _mm256_storeu_si256(out, _mm256_setzero_si256());
+                _mm256_storeu_si256(out + 1, _mm256_setzero_si256());
+                scales[b] = _mm256_movemask_ps(finite) != 0xff ? std::numeric_limits<float>::quiet_NaN() : 0.0f;
+                continue;
+            }
+            const __m256 inv = _mm256_set1_ps(float(kI8XLevels) / mx);
+            __m256i r[4];
+            for (int j = 0; j < 4; j++) // RNE conversion, as the scalar round_even
+                r[j] = _mm256_cvtps_epi32(_mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_mul_ps(v[j], inv))));
+            // packs interleaves the 128-bit lanes of its two sources: 0xD8 puts them back in order
+            _mm256_storeu_si256(out, _mm256_permute4x64_epi64(_mm256_packs_epi32(r[0], r[1]), 0xD8));
+            _mm256_storeu_si256(out + 1, _mm256_permute4x64_epi64(_mm256_packs_epi32(r[2], r[3]), 0xD8));
+            scales[b] = mx / float(kI8XLevels);
+        }
+        std::memset(q + K, 0, i8_x_scale_at(K) - 2 * size_t(K));
+    }
+}
 
 void gemm_i8_avx2(int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy) {
     const int k2 = i8_kpad(K), pairs = k2 / 2;

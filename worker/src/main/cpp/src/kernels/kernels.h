@@ -186,6 +186,8 @@ void pack_x_i8(const float* X, int ldx, int M, int K, void* xp);
 void gemm_i8_scalar(int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy);
 // AVX2 (kernels-int8-avx2.cpp); the AVX-512 and AMX tables use it too (their CPUs have AVX2).
 void gemm_i8_avx2(int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy);
+// pack_x_i8 on AVX2, bitwise equal to it (the AVX2 table's).
+void pack_x_i8_avx2(const float* X, int ldx, int M, int K, void* xp);
 
 // Packs int8 rows q [N, K] with their scales [N] and, unless nullptr (all 1), their F16 block
 // scales [N][i8_blocks(K)] into the I8 layout (packed_weight_bytes(I8, N, K) bytes, every one
