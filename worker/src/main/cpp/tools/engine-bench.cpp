@@ -56,6 +56,7 @@
 //    are compared: relative L2 (int8_vs_bf16_rel_l2) and arg-max agreement (int8_greedy_agreement).
 // Prints a table, then one JSON line last.
 #include <immintrin.h>
+#include <malloc.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -285,6 +286,11 @@ struct Limits {
     double f32_cpu = 0, bf16_cpu = 0, amx_cpu = 0; // GFLOP/s of 1 thread in its CPU time
 };
 
+// Hands the heap this process freed back to the system. The models run one after another in one
+// process: without it the allocator may keep a run's freed pages, and the next model's VmRSS counts
+// them against its own budget.
+void release_freed_memory() { malloc_trim(0); }
+
 // VmRSS of this process, bytes.
 int64_t rss_bytes() {
     std::ifstream in("/proc/self/status");
@@ -486,6 +492,7 @@ ModelRun run_model(const std::string& dir, int32_t weight_dtype, const std::stri
         fl_context_free(ctx);
         for (auto* a : adapters) fl_adapter_free(a);
         fl_model_free(model);
+        release_freed_memory();
         return run;
     }
 
@@ -561,6 +568,7 @@ ModelRun run_model(const std::string& dir, int32_t weight_dtype, const std::stri
     fl_context_free(ctx);
     for (auto* a : adapters) fl_adapter_free(a);
     fl_model_free(model);
+    release_freed_memory();
     return run;
 }
 
