@@ -194,10 +194,27 @@ public final class WorkerBench {
     if (spec.isBlank()) {
       return PHASES;
     }
-    return java.util.Arrays.stream(spec.split(","))
-        .map(p -> p.trim().split("x"))
-        .map(p -> new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1])})
-        .toArray(int[][]::new);
+    int[][] phases =
+        java.util.Arrays.stream(spec.split(",")).map(WorkerBench::phase).toArray(int[][]::new);
+    if (java.util.Arrays.stream(phases).noneMatch(p -> p[0] == 32 && p[1] == 8)) {
+      // every ratio and the headline figures divide by the 32-stream, 8-adapter phase
+      throw new IllegalArgumentException(
+          "bench.phases '" + spec + "' must include 32x8, the phase the ratios divide by");
+    }
+    return phases;
+  }
+
+  private static int[] phase(String spec) {
+    String[] p = spec.trim().split("x");
+    try {
+      if (p.length == 2 && Integer.parseInt(p[0]) > 0 && Integer.parseInt(p[1]) > 0) {
+        return new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1])};
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new IllegalArgumentException(
+        "bench.phases: '" + spec.trim() + "' is not STREAMSxADAPTERS (e.g. 32x64)");
   }
 
   private static PhaseResult find(List<PhaseResult> all, int streams, int pool) {
