@@ -118,6 +118,67 @@ const float* adjusted_logits(const float* logits, int32_t vocab, const fl_sampli
     }
     return l;
 }
+
+// A candidate token of a temperature draw: its logit, id and weight exp((logit - max) / T).
+struct Weighted {
+    float logit;
+    int32_t id;
+    double w;
+};
+
+// The draw's order: logit descending, ties by lower id first (a strict total order).
+inline bool before(const Weighted& a, const Weighted& b) {
+    return a.logit != b.logit ? a.logit > b.logit : a.id < b.id;
+}
+
+// Where in the draw's order the running sum of weights, starting from `base`, first reaches t
+// (`inclusive`: sum >= t, else sum > t), among c[lo, hi): reorders c[lo, hi) so that the elements
+// before the returned index are exactly those before it in that order, and returns the index with
+// the sum through it in *sum_through. hi - 1 when no element reaches t (t at or past the total, up to
+// rounding). A quickselect descent on the weights: O(hi - lo) expected, where sorting would be
+// O(n log n) - on a 128K vocabulary with a flat distribution, top-p keeps most of it.
+size_t position_by_mass(std::vector<Weighted>& c, size_t lo, size_t hi, double base, double t, bool inclusive,
+                        double* sum_through) {
+    auto reached = [&](double sum) { return inclusive ? sum >= t : sum > t; };
+    int depth = 0;
+    while (hi - lo > 32 && depth++ < 64) {
+        // median of three as the pivot, moved to hi - 1
+        const size_t mid = lo + (hi - lo) / 2;
+        if (before(c[mid], c[lo])) std::swap(c[mid], c[lo]);
+        if (before(c[hi - 1], c[lo])) std::swap(c[hi - 1], c[lo]);
+        if (before(c[mid], c[hi - 1])) std::swap(c[mid], c[hi - 1]);
+        const Weighted pivot = c[hi - 1];
+        const auto split =
+            std::partition(c.begin() + lo, c.begin() + (hi - 1), [&](const Weighted& x) { return before(x, pivot); });
+        const size_t m = size_t(split - c.begin());
+        std::swap(c[m], c[hi - 1]);
+        double left = 0;
+        for (size_t i = lo; i < m; i++) left += c[i].w;
+        if (reached(base + left)) {
+            hi = m;
+        } else if (reached(base + left + c[m].w)) {
+            *sum_through = base + left + c[m].w;
+            return m;
+        } else {
+            base += left + c[m].w;
+            lo = m + 1;
+        }
+        if (lo >= hi) { // nothing left reaches t: the last element before lo
+            *sum_through = base;
+            return lo - 1;
+        }
+    }
+    std::sort(c.begin() + lo, c.begin() + hi, before);
+    for (size_t i = lo; i < hi; i++) {
+        base += c[i].w;
+        if (reached(base)) {
+            *sum_through = base;
+            return i;
+        }
+    }
+    *sum_through = base;
+    return hi - 1;
+}
 } // namespace
 
 void sample(const float* logits, int32_t vocab, const fl_sampling_params& p, uint64_t step, int32_t* out_token,
@@ -144,54 +205,27 @@ void sample(const float* logits, int32_t vocab, const fl_sampling_params& p, uin
 
     int32_t token = best;
     if (p.temperature > 0) {
-        // Candidates sorted by logit (ties: lower id first). top-k keeps the first k; top-p then
-        // keeps the shortest prefix whose temperature-scaled mass reaches top_p of the (top-k)
-        // distribution. Only as much of the vocabulary is sorted as the cut needs.
-        thread_local std::vector<Cand> cand;
+        // In the draw's order (logit descending, ties: lower id first) top-k keeps the first k; top-p
+        // then keeps the shortest prefix whose temperature-scaled mass reaches top_p of the (top-k)
+        // distribution; the token is where u (uniform in [0, kept mass)) falls in the kept prefix's
+        // running sum. position_by_mass finds each point without sorting the vocabulary.
+        thread_local std::vector<Weighted> cand;
         cand.clear();
         for (int32_t i = 0; i < vocab; i++)
-            if (!std::isnan(l[i]) && l[i] != -INFINITY) cand.push_back({l[i], i});
-        auto before = [](const Cand& a, const Cand& b) { return a.logit != b.logit ? a.logit > b.logit : a.id < b.id; };
-        auto weight = [&](const Cand& c) { return std::exp((double(c.logit) - mx) / p.temperature); };
+            if (!std::isnan(l[i]) && l[i] != -INFINITY) cand.push_back({l[i], i, 0.0});
         size_t k = cand.size();
-        if (p.top_k > 0 && size_t(p.top_k) < k) k = size_t(p.top_k);
-        size_t sorted = (k < cand.size() || p.top_p >= 1) ? k : std::min(k, size_t(1024));
-        std::partial_sort(cand.begin(), cand.begin() + sorted, cand.end(), before);
+        if (p.top_k > 0 && size_t(p.top_k) < k) {
+            k = size_t(p.top_k);
+            std::nth_element(cand.begin(), cand.begin() + (k - 1), cand.end(), before);
+            cand.resize(k);
+        }
         double total = 0;
-        if (k < cand.size()) {
-            for (size_t i = 0; i < k; i++) total += weight(cand[i]);
-        } else {
-            for (const Cand& c : cand) total += weight(c);
-        }
+        for (Weighted& c : cand) total += c.w = std::exp((double(c.logit) - mx) / p.temperature);
         size_t keep = k;
-        if (p.top_p < 1) {
-            double acc = 0, need = p.top_p * total;
-            size_t i = 0;
-            for (; i < sorted; i++) {
-                acc += weight(cand[i]);
-                if (acc >= need) break;
-            }
-            if (i == sorted && sorted < k) { // the prefix fell short: sort the rest too
-                std::sort(cand.begin() + sorted, cand.begin() + k, before);
-                for (; i < k; i++) {
-                    acc += weight(cand[i]);
-                    if (acc >= need) break;
-                }
-            }
-            keep = std::min(k, i + 1);
-        }
-        double kept = 0;
-        for (size_t i = 0; i < keep; i++) kept += weight(cand[i]);
-        double u = uniform01(p.seed, step) * kept;
-        token = cand[keep - 1].id;
-        double acc = 0;
-        for (size_t i = 0; i < keep; i++) {
-            acc += weight(cand[i]);
-            if (u < acc) {
-                token = cand[i].id;
-                break;
-            }
-        }
+        double kept = total;
+        if (p.top_p < 1) keep = position_by_mass(cand, 0, k, 0.0, p.top_p * total, true, &kept) + 1;
+        double through = 0;
+        token = cand[position_by_mass(cand, 0, keep, 0.0, uniform01(p.seed, step) * kept, false, &through)].id;
     }
     if (out_token) *out_token = token;
     if (out_logprob) *out_logprob = static_cast<float>(double(logits[token]) - lse);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "flotilla_engine.h"
+#include "sampling.h"
 #include "test.h"
 
 using namespace fltest;
@@ -267,6 +268,78 @@ TEST(out_of_range_params_are_refused) {
         p.bias_values = ok_vals.data();
         p.n_bias = 1;
     }));
+}
+
+// The temperature draw as its definition states it, computed the plain way: every candidate sorted
+// (logit descending, ties by lower id), top-k the first k, top-p the shortest prefix reaching top_p of
+// the mass, the token where u * kept mass falls in the running sum.
+int32_t reference_draw(const std::vector<float>& l, const fl_sampling_params& p, uint64_t step) {
+    struct C {
+        float logit;
+        int32_t id;
+    };
+    std::vector<C> c;
+    float mx = -INFINITY;
+    for (int32_t i = 0; i < int32_t(l.size()); i++) {
+        c.push_back({l[i], i});
+        mx = std::max(mx, l[i]);
+    }
+    std::sort(c.begin(), c.end(),
+              [](const C& a, const C& b) { return a.logit != b.logit ? a.logit > b.logit : a.id < b.id; });
+    size_t k = p.top_k > 0 ? std::min(c.size(), size_t(p.top_k)) : c.size();
+    std::vector<double> w(k);
+    double total = 0;
+    for (size_t i = 0; i < k; i++) total += w[i] = std::exp((double(c[i].logit) - mx) / p.temperature);
+    size_t keep = k;
+    if (p.top_p < 1) {
+        double acc = 0;
+        size_t i = 0;
+        while (i < k && (acc += w[i]) < p.top_p * total) i++;
+        keep = std::min(k, i + 1);
+    }
+    double kept = 0;
+    for (size_t i = 0; i < keep; i++) kept += w[i];
+    const double u = fl::uniform01(p.seed, step) * kept;
+    double acc = 0;
+    for (size_t i = 0; i < keep; i++)
+        if (u < (acc += w[i])) return c[i].id;
+    return c[keep - 1].id;
+}
+
+// The sampler finds the top-p cut and the drawn token without sorting the vocabulary; it must draw
+// what the sorted definition draws, on peaked and flat rows, with ties, top-k, top-p and both.
+TEST(temperature_draws_equal_the_sorted_definition) {
+    std::mt19937 rng(77);
+    int cases = 0;
+    for (int vocab : {1, 2, 7, 33, 100, 1000, 5000, 40000}) {
+        for (int shape = 0; shape < 4; shape++) {
+            std::vector<float> l = random_logits(vocab, uint32_t(1000 + vocab + shape));
+            if (shape == 1) // flat: top-p keeps most of the row
+                for (float& v : l) v *= 0.01f;
+            if (shape == 2) // ties: a few distinct values
+                for (float& v : l) v = std::round(v);
+            if (shape == 3) // all equal: weights of exactly 1, so top_p * total falls on a running sum
+                std::fill(l.begin(), l.end(), 0.5f);
+            for (float temperature : {0.3f, 1.0f, 1.7f})
+                for (int32_t top_k : {0, 1, 5, 64})
+                    for (float top_p : {1.0f, 0.95f, 0.5f, 0.05f}) {
+                        fl_sampling_params p = fl_sampling_default_params();
+                        p.temperature = temperature;
+                        p.top_k = top_k;
+                        p.top_p = top_p;
+                        p.seed = rng();
+                        for (uint64_t step = 0; step < 4; step++) {
+                            int32_t tok = -1;
+                            CHECK(fl_sample(l.data(), vocab, &p, step, &tok, nullptr) == FL_OK);
+                            const int32_t want = reference_draw(l, p, step);
+                            CHECK_MSG(tok == want, "vocab %d shape %d T %g k %d p %g step %llu: %d vs %d", vocab, shape,
+                                      temperature, top_k, top_p, (unsigned long long)step, tok, want);
+                            cases++;
+                        }
+                    }
+        }
+    }
+    CHECK(cases == 8 * 4 * 3 * 4 * 4 * 4);
 }
 
 TEST_MAIN()
