@@ -1364,7 +1364,7 @@ TEST(sampling_greedy_seeded_topk_topp) {
         fl_sample(flat.data(), 5000, &pf, step, &tok, nullptr);
         seen[tok] = 1;
     }
-    CHECK(*std::max_element(seen.begin() + 1100, seen.end()) == 1 || true);
+    CHECK(*std::max_element(seen.begin() + 1100, seen.end()) == 1); // ids past the first 1024 drawn
     int distinct = 0;
     for (int v : seen) distinct += v;
     CHECK(distinct > 1500);
