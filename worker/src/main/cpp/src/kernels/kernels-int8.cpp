@@ -78,9 +78,8 @@ void pack_x_i8(const float* X, int ldx, int M, int K, void* xp) {
 
 void gemm_i8_scalar(int M, int K, const void* xp, const void* wp, int N, int p0, int p1, float* Y, int ldy) {
     const int k2 = i8_kpad(K);
-    const size_t panels = (size_t(N) + kPanel - 1) / kPanel;
     const int8_t* W = static_cast<const int8_t*>(wp);
-    const float* ws = reinterpret_cast<const float*>(W + panels * k2 * kPanel);
+    const float* ws = i8_row_scales(wp, N, K);
     const uint16_t* bs = i8_block_scales(wp, N, K);
     const int nb = i8_blocks(K);
     const size_t stride = i8_x_stride(K);

@@ -30,9 +30,9 @@ void pack_x(DType wt, const float* X, int ldx, int M, int K, void* xp) {
 inline float weight_at(DType wt, const void* wp, int N, int K, int n, int k) {
     size_t p = n / kPanel, j = n % kPanel;
     if (wt == DType::I8) {
-        const size_t k2 = size_t(i8_kpad(K)), panels = (size_t(N) + kPanel - 1) / kPanel;
+        const size_t k2 = size_t(i8_kpad(K));
         const int8_t* w = static_cast<const int8_t*>(wp);
-        const float* s = reinterpret_cast<const float*>(w + panels * k2 * kPanel);
+        const float* s = i8_row_scales(wp, N, K);
         const uint16_t* bs = i8_block_scales(wp, N, K) + (p * size_t(i8_blocks(K)) + k / kI8Block) * kPanel + j;
         return float(w[p * k2 * kPanel + (k / 2) * 2 * kPanel + j * 2 + k % 2]) * f16_to_f32(*bs) * s[n];
     }

@@ -173,6 +173,11 @@ inline int i8_blocks(int K) { return (K + kI8Block - 1) / kI8Block; }
 // [i8_blocks(K)] at byte i8_x_scale_at(K).
 inline size_t i8_x_scale_at(int K) { return (2 * size_t(K) + 63) & ~size_t(63); }
 inline size_t i8_x_stride(int K) { return i8_x_scale_at(K) + ((size_t(i8_blocks(K)) * 4 + 63) & ~size_t(63)); }
+// The F32 row scales of a packed I8 weight [N, K]: s[n] at [n], after the panels.
+inline const float* i8_row_scales(const void* packed, int N, int K) {
+    const size_t panels = (size_t(N) + kPanel - 1) / kPanel;
+    return reinterpret_cast<const float*>(static_cast<const char*>(packed) + panels * kPanel * size_t(i8_kpad(K)));
+}
 // The F16 block scales of a packed I8 weight [N, K]: bs[n, b] at [(n / 32) * i8_blocks(K) + b][n % 32].
 inline const uint16_t* i8_block_scales(const void* packed, int N, int K) {
     const size_t panels = (size_t(N) + kPanel - 1) / kPanel;
