@@ -126,8 +126,9 @@ struct Weighted {
     double w;
 };
 
-// The draw's order: logit descending, ties by lower id first (a strict total order).
-inline bool before(const Weighted& a, const Weighted& b) {
+// The order of the draw and of the top logprobs: logit descending, ties by lower id first (a strict
+// total order).
+template <typename C> inline bool before(const C& a, const C& b) {
     return a.logit != b.logit ? a.logit > b.logit : a.id < b.id;
 }
 
@@ -168,7 +169,7 @@ size_t position_by_mass(std::vector<Weighted>& c, size_t lo, size_t hi, double b
             return lo - 1;
         }
     }
-    std::sort(c.begin() + lo, c.begin() + hi, before);
+    std::sort(c.begin() + lo, c.begin() + hi, before<Weighted>);
     for (size_t i = lo; i < hi; i++) {
         base += c[i].w;
         if (reached(base)) {
@@ -216,7 +217,7 @@ void sample(const float* logits, int32_t vocab, const fl_sampling_params& p, uin
         size_t k = cand.size();
         if (p.top_k > 0 && size_t(p.top_k) < k) {
             k = size_t(p.top_k);
-            std::nth_element(cand.begin(), cand.begin() + (k - 1), cand.end(), before);
+            std::nth_element(cand.begin(), cand.begin() + (k - 1), cand.end(), before<Weighted>);
             cand.resize(k);
         }
         double total = 0;
@@ -242,7 +243,6 @@ void top_logprobs(const float* logits, int32_t vocab, int32_t k, int32_t* out_to
     // The k best so far, best first: one pass, an insertion per improvement.
     Cand best[FL_MAX_TOP_LOGPROBS];
     int32_t n = 0;
-    auto before = [](const Cand& a, const Cand& b) { return a.logit != b.logit ? a.logit > b.logit : a.id < b.id; };
     for (int32_t i = 0; i < vocab; i++) {
         if (std::isnan(logits[i])) continue;
         Cand c{logits[i], i};
