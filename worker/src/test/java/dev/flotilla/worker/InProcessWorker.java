@@ -1,5 +1,7 @@
 package dev.flotilla.worker;
 
+import static org.awaitility.Awaitility.await;
+
 import dev.flotilla.api.v1.FinishReason;
 import dev.flotilla.api.v1.SamplingParams;
 import dev.flotilla.api.v1.TokenIds;
@@ -223,22 +225,10 @@ public final class InProcessWorker implements AutoCloseable {
    * another may otherwise read blocks the previous test's sequence still held.
    */
   public WorkerStats idleStats() {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (true) {
-      WorkerStats s = stats();
-      if (s.getRunningSequences() == 0 && s.getQueueDepth() == 0) {
-        return s;
-      }
-      if (System.nanoTime() > deadline) {
-        throw new IllegalStateException("the worker did not go idle within 30 s: " + s);
-      }
-      try {
-        Thread.sleep(10);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IllegalStateException(e);
-      }
-    }
+    return await()
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(10))
+        .until(this::stats, s -> s.getRunningSequences() == 0 && s.getQueueDepth() == 0);
   }
 
   public static boolean finishedWith(Result r, FinishReason reason) {
