@@ -137,6 +137,17 @@ class NativeSharedPoolTest {
     return tokens;
   }
 
+  /** Each request's tokens in {@code got} are those it generates alone. */
+  private static void assertEachAsAlone(
+      Model model, List<SequenceRequest> requests, List<List<Integer>> got) {
+    assertThat(got).hasSameSizeAs(requests);
+    for (int i = 0; i < requests.size(); i++) {
+      assertThat(got.get(i))
+          .as(requests.get(i).requestId())
+          .isEqualTo(alone(model, requests.get(i)));
+    }
+  }
+
   private static SequenceRequest request(String id, String adapter, int[] prompt, int maxTokens) {
     return new SequenceRequest(
         id, adapter, prompt, new SamplingParams(0f, 0, 1f, 0), maxTokens, false, 0, 0);
@@ -202,9 +213,7 @@ class NativeSharedPoolTest {
       all.add(prefixRequest("cached", 0));
       all.addAll(List.of(pressure()));
       all.add(prefixRequest("hit", 1));
-      for (int i = 0; i < all.size(); i++) {
-        assertThat(got.get(i)).as(all.get(i).requestId()).isEqualTo(alone(model, all.get(i)));
-      }
+      assertEachAsAlone(model, all, got);
     }
   }
 
@@ -243,9 +252,7 @@ class NativeSharedPoolTest {
       all.add(adapterRequest("x"));
       all.addAll(List.of(pressure()));
       all.add(prefixRequest("hit", 1));
-      for (int i = 0; i < all.size(); i++) {
-        assertThat(got.get(i)).as(all.get(i).requestId()).isEqualTo(alone(model, all.get(i)));
-      }
+      assertEachAsAlone(model, all, got);
     }
   }
 
@@ -280,11 +287,7 @@ class NativeSharedPoolTest {
                 .isPositive();
           });
       assertThat(prefixHits).as("prefix hits").isPositive();
-      for (int i = 0; i < requests.size(); i++) {
-        assertThat(got.get(i))
-            .as(requests.get(i).requestId())
-            .isEqualTo(alone(model, requests.get(i)));
-      }
+      assertEachAsAlone(model, requests, got);
     }
   }
 }
